@@ -1,0 +1,133 @@
+# Pathwise build. `make demo` and `make test` work on a fresh Debian 12 machine as root:
+# both depend on `deps`, which installs whatever is missing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CLANG ?= clang
+BPFTOOL ?= bpftool
+NODE ?= node
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD := build
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf/include
+NODEDIR ?= $(shell test -f /usr/include/node/node_api.h && echo /usr)
+
+DEBIAN_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 pkg-config \
+	make g++ python3 nodejs npm tcpdump libpcap-dev nfdump ethtool iputils-ping netcat-openbsd
+
+BPF_SOURCES := $(wildcard bpf/*.bpf.c)
+BPF_OBJECTS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SOURCES))
+TEST_BPF_SOURCES := $(wildcard test/progs/*.bpf.c)
+TEST_BPF_OBJECTS := $(patsubst test/progs/%.bpf.c,$(BUILD)/test/%.bpf.o,$(TEST_BPF_SOURCES))
+BPF_HEADERS := $(wildcard bpf/include/pathwise/*.h) $(wildcard test/progs/*.h)
+NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
+NATIVE_ADDON := native/build/Release/pathwise.node
+TS_SOURCES := $(shell find src test scripts bench -name '*.ts' 2>/dev/null)
+TS_STAMP := dist/.stamp
+
+# Generated codecs: object -> TypeScript module (and the name prefix of its ABI types).
+GENERATED := src/generated/pathwise.ts test/generated/binding-fixtures.ts
+
+.PHONY: all build deps deps-debian deps-npm gen check-generated test test-unit test-bpf test-e2e \
+	demo bench doctor clean distclean
+
+all: build
+
+build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(NATIVE_ADDON) $(TS_STAMP)
+
+## ---- dependencies -------------------------------------------------------------------------
+
+deps: deps-debian deps-npm
+
+deps-debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: run as root to install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# npm ci only when package-lock.json changed since the last install.
+deps-npm: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json package.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+## ---- BPF ----------------------------------------------------------------------------------
+
+# vmlinux.h comes from the running kernel's BTF at build time; it is never committed.
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/test/%.bpf.o: test/progs/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
+	@mkdir -p $(BUILD)/test
+	$(CLANG) $(BPF_CFLAGS) -Itest/progs -c $< -o $@
+
+## ---- native addon and TypeScript ----------------------------------------------------------
+
+$(NATIVE_ADDON): $(NATIVE_SOURCES) node_modules/.package-lock.json
+	node_modules/.bin/node-gyp rebuild -C native -j 2 $(if $(NODEDIR),--nodedir=$(NODEDIR)) > $(BUILD)/node-gyp.log 2>&1 \
+	  || { cat $(BUILD)/node-gyp.log; exit 1; }
+
+$(TS_STAMP): $(TS_SOURCES) tsconfig.json node_modules/.package-lock.json
+	node_modules/.bin/tsc -p tsconfig.json
+	@touch $@
+
+## ---- generated codecs ---------------------------------------------------------------------
+
+# The generator compiles on its own, so it runs even when the generated code it replaces is stale.
+GEN_TOOL := dist/scripts/gen-types.js
+$(GEN_TOOL): $(wildcard scripts/*.ts) scripts/tsconfig.json node_modules/.package-lock.json
+	node_modules/.bin/tsc -p scripts/tsconfig.json
+
+gen: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(GEN_TOOL)
+	$(NODE) dist/scripts/gen-types.js $(BUILD)/pathwise.bpf.o src/generated/pathwise.ts --prefix pw_
+	$(NODE) dist/scripts/gen-types.js $(BUILD)/test/binding-fixtures.bpf.o test/generated/binding-fixtures.ts \
+	  --prefix fx_ --codec-import ../../src/bpf/codec.js
+	node_modules/.bin/tsc -p tsconfig.json && touch $(TS_STAMP)
+
+# Regenerate into a scratch folder and fail on any difference from what is committed.
+check-generated: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(GEN_TOOL)
+	@rm -rf $(BUILD)/gen-check && mkdir -p $(BUILD)/gen-check
+	@$(NODE) dist/scripts/gen-types.js $(BUILD)/pathwise.bpf.o $(BUILD)/gen-check/pathwise.ts --prefix pw_
+	@$(NODE) dist/scripts/gen-types.js $(BUILD)/test/binding-fixtures.bpf.o $(BUILD)/gen-check/binding-fixtures.ts \
+	  --prefix fx_ --codec-import ../../src/bpf/codec.js
+	@diff -u src/generated/pathwise.ts $(BUILD)/gen-check/pathwise.ts \
+	  && diff -u test/generated/binding-fixtures.ts $(BUILD)/gen-check/binding-fixtures.ts \
+	  || { echo "check-generated: generated codecs are stale: run 'make gen' and commit" >&2; exit 1; }
+	@echo "check-generated: codecs match the BPF objects' BTF"
+
+## ---- test, demo, bench --------------------------------------------------------------------
+
+TEST_FILES = $(shell find dist/test/$(1) -name '*.test.js' 2>/dev/null | sort)
+
+test: deps build check-generated
+	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,unit) $(call TEST_FILES,bpf) $(call TEST_FILES,e2e)
+
+test-unit: build
+	$(NODE) --test $(call TEST_FILES,unit)
+test-bpf: build
+	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,bpf)
+test-e2e: build
+	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,e2e)
+
+demo: deps build
+	bin/pathwise doctor
+
+doctor: build
+	bin/pathwise doctor
+
+bench: deps build
+	$(NODE) dist/bench/run.js
+
+clean:
+	rm -rf $(BUILD) dist native/build
+
+distclean: clean
+	rm -rf node_modules

@@ -1,0 +1,16 @@
+#include "common.h"
+
+static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
+  pw::InstallLibbpfPrint();
+  pw::InitFd(env, exports);
+  pw::InitObject(env, exports);
+  pw::InitMaps(env, exports);
+  pw::InitMmap(env, exports);
+  pw::InitAttach(env, exports);
+  pw::InitRingbuf(env, exports);
+  pw::InitTestRun(env, exports);
+  pw::InitMisc(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(pathwise, InitPathwise)

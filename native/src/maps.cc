@@ -1,0 +1,270 @@
+// Map operations on an fd with caller-provided buffers. TypeScript encodes keys and values with
+// the generated codecs; these functions only check sizes and make the syscall. They are
+// synchronous: each is one short syscall (batch calls move many entries per syscall).
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common.h"
+
+namespace pw {
+
+static uint64_t OptFlags(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return 0;
+  if (info[i].IsBigInt()) {
+    bool lossless;
+    return info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  return (uint64_t)info[i].As<Napi::Number>().Int64Value();
+}
+
+// lookup(fd, key, valueOut, flags?) -> boolean (false when the key is absent)
+static Napi::Value Lookup(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  size_t kl, vl;
+  void* k = ArgBytes(info, 1, "key", &kl);
+  void* v = ArgBytes(info, 2, "value", &vl);
+  int err = bpf_map_lookup_elem_flags(fd, k, v, OptFlags(info, 3));
+  if (err) {
+    if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+    ThrowErrno(info.Env(), errno, "bpf_map_lookup_elem");
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// lookupAndDelete(fd, key, valueOut) -> boolean
+static Napi::Value LookupAndDelete(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  size_t kl, vl;
+  void* k = info[1].IsNull() ? nullptr : ArgBytes(info, 1, "key", &kl);
+  void* v = ArgBytes(info, 2, "value", &vl);
+  int err = bpf_map_lookup_and_delete_elem(fd, k, v);
+  if (err) {
+    if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+    ThrowErrno(info.Env(), errno, "bpf_map_lookup_and_delete_elem");
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// update(fd, key, value, flags?)  flags: BPF_ANY / BPF_NOEXIST / BPF_EXIST / BPF_F_LOCK
+static Napi::Value Update(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  size_t kl, vl;
+  void* k = info[1].IsNull() ? nullptr : ArgBytes(info, 1, "key", &kl);
+  void* v = ArgBytes(info, 2, "value", &vl);
+  if (bpf_map_update_elem(fd, k, v, OptFlags(info, 3))) ThrowErrno(info.Env(), errno, "bpf_map_update_elem");
+  return info.Env().Undefined();
+}
+
+// delete(fd, key) -> boolean (false when absent)
+static Napi::Value Delete(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  size_t kl;
+  void* k = ArgBytes(info, 1, "key", &kl);
+  if (bpf_map_delete_elem(fd, k)) {
+    if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+    ThrowErrno(info.Env(), errno, "bpf_map_delete_elem");
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// getNextKey(fd, key|null, nextOut) -> boolean (false at the end)
+static Napi::Value GetNextKey(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  size_t kl, nl;
+  void* k = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "key", &kl);
+  void* n = ArgBytes(info, 2, "next", &nl);
+  if (bpf_map_get_next_key(fd, k, n)) {
+    if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+    ThrowErrno(info.Env(), errno, "bpf_map_get_next_key");
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+static bpf_map_batch_opts BatchOpts(const Napi::CallbackInfo& info, size_t i) {
+  bpf_map_batch_opts o;
+  memset(&o, 0, sizeof(o));
+  o.sz = sizeof(o);
+  if (i < info.Length() && info[i].IsObject()) {
+    Napi::Object obj = info[i].As<Napi::Object>();
+    if (obj.Has("elemFlags")) o.elem_flags = obj.Get("elemFlags").As<Napi::Number>().Int64Value();
+    if (obj.Has("flags")) o.flags = obj.Get("flags").As<Napi::Number>().Int64Value();
+  }
+  return o;
+}
+
+// lookupBatch(fd, inBatch|null, outBatch, keys, values, count, opts?, andDelete?)
+//   -> { count, done }.  inBatch/outBatch are opaque cursors of the map's key size (for hash
+//   maps the kernel wants at least key_size bytes; callers pass a buffer of >= 8 bytes).
+static Napi::Value LookupBatchImpl(const Napi::CallbackInfo& info, bool andDelete) {
+  Napi::Env env = info.Env();
+  int fd = ArgInt(info, 0, "fd");
+  size_t l;
+  void* in = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "inBatch", &l);
+  void* out = ArgBytes(info, 2, "outBatch", &l);
+  void* keys = ArgBytes(info, 3, "keys", &l);
+  void* values = ArgBytes(info, 4, "values", &l);
+  uint32_t count = ArgU32(info, 5, "count");
+  bpf_map_batch_opts o = BatchOpts(info, 6);
+  int err = andDelete ? bpf_map_lookup_and_delete_batch(fd, in, out, keys, values, &count, &o)
+                      : bpf_map_lookup_batch(fd, in, out, keys, values, &count, &o);
+  bool done = false;
+  if (err) {
+    // ENOENT means "no more entries"; count still tells how many were returned.
+    if (errno == ENOENT) done = true;
+    else ThrowErrno(env, errno, andDelete ? "bpf_map_lookup_and_delete_batch" : "bpf_map_lookup_batch");
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("count", (double)count);
+  r.Set("done", done);
+  return r;
+}
+static Napi::Value LookupBatch(const Napi::CallbackInfo& info) { return LookupBatchImpl(info, false); }
+static Napi::Value LookupAndDeleteBatch(const Napi::CallbackInfo& info) { return LookupBatchImpl(info, true); }
+
+// updateBatch(fd, keys, values, count, opts?) -> count applied. On failure the error carries
+// `applied`: how many leading entries the kernel did write before failing.
+static Napi::Value UpdateBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgInt(info, 0, "fd");
+  size_t l;
+  void* keys = ArgBytes(info, 1, "keys", &l);
+  void* values = ArgBytes(info, 2, "values", &l);
+  uint32_t count = ArgU32(info, 3, "count");
+  bpf_map_batch_opts o = BatchOpts(info, 4);
+  if (bpf_map_update_batch(fd, keys, values, &count, &o)) {
+    Napi::Error e = ErrnoError(env, errno, "bpf_map_update_batch");
+    e.Set("applied", (double)count);
+    throw e;
+  }
+  return Napi::Number::New(env, count);
+}
+
+// deleteBatch(fd, keys, count, opts?) -> count deleted (error carries `applied`).
+static Napi::Value DeleteBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgInt(info, 0, "fd");
+  size_t l;
+  void* keys = ArgBytes(info, 1, "keys", &l);
+  uint32_t count = ArgU32(info, 2, "count");
+  bpf_map_batch_opts o = BatchOpts(info, 3);
+  if (bpf_map_delete_batch(fd, keys, &count, &o)) {
+    Napi::Error e = ErrnoError(env, errno, "bpf_map_delete_batch");
+    e.Set("applied", (double)count);
+    throw e;
+  }
+  return Napi::Number::New(env, count);
+}
+
+// freeze(fd): make a map read-only for user space (used for settings maps).
+static Napi::Value Freeze(const Napi::CallbackInfo& info) {
+  if (bpf_map_freeze(ArgInt(info, 0, "fd"))) ThrowErrno(info.Env(), errno, "bpf_map_freeze");
+  return info.Env().Undefined();
+}
+
+// mapInfo(fd) -> { id, type, name, keySize, valueSize, maxEntries, flags, btfId }
+static Napi::Value MapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_map_info mi;
+  memset(&mi, 0, sizeof(mi));
+  uint32_t len = sizeof(mi);
+  if (bpf_obj_get_info_by_fd(ArgInt(info, 0, "fd"), &mi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", (double)mi.id);
+  o.Set("type", (double)mi.type);
+  o.Set("name", mi.name);
+  o.Set("keySize", (double)mi.key_size);
+  o.Set("valueSize", (double)mi.value_size);
+  o.Set("maxEntries", (double)mi.max_entries);
+  o.Set("flags", (double)mi.map_flags);
+  o.Set("btfId", (double)mi.btf_id);
+  return o;
+}
+
+// progInfo(fd) -> { id, type, name, tag, loadTime, runTimeNs, runCount }
+static Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_prog_info pi;
+  memset(&pi, 0, sizeof(pi));
+  uint32_t len = sizeof(pi);
+  if (bpf_obj_get_info_by_fd(ArgInt(info, 0, "fd"), &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  char tag[BPF_TAG_SIZE * 2 + 1];
+  for (int i = 0; i < BPF_TAG_SIZE; i++) snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", (double)pi.id);
+  o.Set("type", (double)pi.type);
+  o.Set("name", pi.name);
+  o.Set("tag", tag);
+  o.Set("runTimeNs", (double)pi.run_time_ns);
+  o.Set("runCount", (double)pi.run_cnt);
+  return o;
+}
+
+// linkInfo(fd) -> { id, type, progId, ifindex? }
+static Napi::Value LinkInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_link_info li;
+  memset(&li, 0, sizeof(li));
+  uint32_t len = sizeof(li);
+  if (bpf_obj_get_info_by_fd(ArgInt(info, 0, "fd"), &li, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", (double)li.id);
+  o.Set("type", (double)li.type);
+  o.Set("progId", (double)li.prog_id);
+  if (li.type == BPF_LINK_TYPE_XDP) o.Set("ifindex", (double)li.xdp.ifindex);
+  return o;
+}
+
+static Napi::Value ByIdImpl(const Napi::CallbackInfo& info, int kind) {
+  uint32_t id = ArgU32(info, 0, "id");
+  int fd = kind == 0 ? bpf_map_get_fd_by_id(id) : kind == 1 ? bpf_prog_get_fd_by_id(id) : bpf_link_get_fd_by_id(id);
+  const char* names[] = {"bpf_map_get_fd_by_id", "bpf_prog_get_fd_by_id", "bpf_link_get_fd_by_id"};
+  const char* kinds[] = {"map", "prog", "link"};
+  if (fd < 0) ThrowErrno(info.Env(), errno, names[kind], "id " + std::to_string(id));
+  return NewFd(info.Env(), fd, kinds[kind]);
+}
+static Napi::Value MapFdById(const Napi::CallbackInfo& info) { return ByIdImpl(info, 0); }
+static Napi::Value ProgFdById(const Napi::CallbackInfo& info) { return ByIdImpl(info, 1); }
+static Napi::Value LinkFdById(const Napi::CallbackInfo& info) { return ByIdImpl(info, 2); }
+
+// mapCreate(type, name, keySize, valueSize, maxEntries, flags) -> Fd. For maps that belong
+// to no object (tests, scratch maps); pipeline maps come from the object.
+static Napi::Value MapCreate(const Napi::CallbackInfo& info) {
+  LIBBPF_OPTS(bpf_map_create_opts, opts);
+  opts.map_flags = info.Length() > 5 ? ArgU32(info, 5, "flags") : 0;
+  std::string name = ArgString(info, 1, "name");
+  int fd = bpf_map_create((enum bpf_map_type)ArgU32(info, 0, "type"), name.c_str(), ArgU32(info, 2, "keySize"),
+                          ArgU32(info, 3, "valueSize"), ArgU32(info, 4, "maxEntries"), &opts);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "bpf_map_create", name);
+  return NewFd(info.Env(), fd, "map");
+}
+
+void InitMaps(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapLookup", Napi::Function::New(env, Lookup));
+  exports.Set("mapLookupAndDelete", Napi::Function::New(env, LookupAndDelete));
+  exports.Set("mapUpdate", Napi::Function::New(env, Update));
+  exports.Set("mapDelete", Napi::Function::New(env, Delete));
+  exports.Set("mapGetNextKey", Napi::Function::New(env, GetNextKey));
+  exports.Set("mapLookupBatch", Napi::Function::New(env, LookupBatch));
+  exports.Set("mapLookupAndDeleteBatch", Napi::Function::New(env, LookupAndDeleteBatch));
+  exports.Set("mapUpdateBatch", Napi::Function::New(env, UpdateBatch));
+  exports.Set("mapDeleteBatch", Napi::Function::New(env, DeleteBatch));
+  exports.Set("mapFreeze", Napi::Function::New(env, Freeze));
+  exports.Set("mapInfo", Napi::Function::New(env, MapInfo));
+  exports.Set("progInfo", Napi::Function::New(env, ProgInfo));
+  exports.Set("linkInfo", Napi::Function::New(env, LinkInfo));
+  exports.Set("mapFdById", Napi::Function::New(env, MapFdById));
+  exports.Set("progFdById", Napi::Function::New(env, ProgFdById));
+  exports.Set("linkFdById", Napi::Function::New(env, LinkFdById));
+  exports.Set("mapCreate", Napi::Function::New(env, MapCreate));
+  exports.Set("numPossibleCpus", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                int n = libbpf_num_possible_cpus();
+                if (n < 0) ThrowErrno(info.Env(), n, "libbpf_num_possible_cpus");
+                return Napi::Number::New(info.Env(), n);
+              }));
+}
+
+}  // namespace pw

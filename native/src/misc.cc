@@ -1,0 +1,84 @@
+// Small facts the TypeScript side needs from libbpf and the kernel.
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common.h"
+
+namespace pw {
+
+static Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), std::to_string(libbpf_major_version()) + "." +
+                                           std::to_string(libbpf_minor_version()));
+}
+
+static Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  unsigned idx = if_nametoindex(name.c_str());
+  if (!idx) ThrowErrno(info.Env(), errno, "if_nametoindex", "interface '" + name + "'");
+  return Napi::Number::New(info.Env(), idx);
+}
+
+static Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
+  char buf[IF_NAMESIZE];
+  uint32_t idx = ArgU32(info, 0, "ifindex");
+  if (!if_indextoname(idx, buf)) ThrowErrno(info.Env(), errno, "if_indextoname", "ifindex " + std::to_string(idx));
+  return Napi::String::New(info.Env(), buf);
+}
+
+// probeProgType(type) -> boolean: can this kernel load programs of that type?
+static Napi::Value ProbeProgType(const Napi::CallbackInfo& info) {
+  int r = libbpf_probe_bpf_prog_type((enum bpf_prog_type)ArgU32(info, 0, "type"), nullptr);
+  if (r < 0) ThrowErrno(info.Env(), r, "libbpf_probe_bpf_prog_type");
+  return Napi::Boolean::New(info.Env(), r == 1);
+}
+
+static Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
+  int r = libbpf_probe_bpf_map_type((enum bpf_map_type)ArgU32(info, 0, "type"), nullptr);
+  if (r < 0) ThrowErrno(info.Env(), r, "libbpf_probe_bpf_map_type");
+  return Napi::Boolean::New(info.Env(), r == 1);
+}
+
+// setNetns(path) -> Fd of the namespace the JS thread was in. setns(2) moves only the calling
+// thread: synchronous netlink work (attach, if_nametoindex) then happens in the target
+// namespace; libuv's worker threads stay where they were. Callers restore with setNetnsFd.
+static Napi::Value SetNetns(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  int old = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (old < 0) ThrowErrno(info.Env(), errno, "open", "/proc/thread-self/ns/net");
+  int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int err = errno;
+    close(old);
+    ThrowErrno(info.Env(), err, "open", path);
+  }
+  if (setns(target, CLONE_NEWNET)) {
+    int err = errno;
+    close(old);
+    close(target);
+    ThrowErrno(info.Env(), err, "setns", path);
+  }
+  close(target);
+  return NewFd(info.Env(), old, "netns");
+}
+
+static Napi::Value SetNetnsFd(const Napi::CallbackInfo& info) {
+  if (setns(ArgInt(info, 0, "fd"), CLONE_NEWNET)) ThrowErrno(info.Env(), errno, "setns");
+  return info.Env().Undefined();
+}
+
+void InitMisc(Napi::Env env, Napi::Object exports) {
+  exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
+  exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
+  exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
+  exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));
+  exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
+  exports.Set("setNetns", Napi::Function::New(env, SetNetns));
+  exports.Set("setNetnsFd", Napi::Function::New(env, SetNetnsFd));
+}
+
+}  // namespace pw

@@ -1,0 +1,61 @@
+/** bpffs: where pinned maps, programs and links live across process restarts. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+
+import { native } from './native.js';
+import { PwError, fromNative } from '../errors.js';
+
+export const BPFFS_ROOT = '/sys/fs/bpf';
+
+export function isBpffsMounted(path = BPFFS_ROOT): boolean {
+  try {
+    return readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .some((l) => {
+        const [, mnt, type] = l.split(' ');
+        return mnt === path && type === 'bpf';
+      });
+  } catch {
+    return false;
+  }
+}
+
+/** Mounts bpffs at /sys/fs/bpf if it is not mounted. Returns true when it mounted it. */
+export function ensureBpffs(path = BPFFS_ROOT): boolean {
+  if (isBpffsMounted(path)) return false;
+  try {
+    mkdirSync(path, { recursive: true });
+    execFileSync('mount', ['-t', 'bpf', 'bpf', path], { stdio: 'pipe' });
+  } catch (e) {
+    throw new PwError('PW_ERR_PERMISSION', `bpffs is not mounted at ${path} and mounting it failed: ${(e as Error).message.trim()}`, {
+      hint: `run as root, or: mount -t bpf bpf ${path}`,
+    });
+  }
+  return true;
+}
+
+export function pinFd(fd: number, path: string): void {
+  try {
+    native().objPin(fd, path);
+  } catch (e) {
+    throw fromNative(e, 'pin', path);
+  }
+}
+
+export function openPinned(path: string, kind = 'pinned') {
+  try {
+    return native().objGet(path, kind);
+  } catch (e) {
+    throw fromNative(e, 'open pinned object', path);
+  }
+}
+
+/** Removes a pin directory and everything pinned in it (pins are files; unlinking unpins). */
+export function removePinDir(dir: string): void {
+  if (!dir.startsWith(`${BPFFS_ROOT}/`)) throw new PwError('PW_ERR_INVALID', `refusing to remove ${dir}: not under ${BPFFS_ROOT}`);
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+export function listPins(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
+}

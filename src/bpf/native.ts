@@ -1,0 +1,160 @@
+/**
+ * The native addon (native/, a thin binding over libbpf) with its TypeScript signatures.
+ * Only src/bpf/ imports this module.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+import { PwError } from '../errors.js';
+
+export interface NativeFd {
+  readonly fd: number;
+  readonly kind: string;
+  readonly closed: boolean;
+  close(): void;
+}
+
+export interface ObjectMapInfo {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  internal: boolean;
+  pinPath: string | null;
+  fd: number;
+}
+
+export interface NativeBpfObject {
+  readonly loaded: boolean;
+  readonly closed: boolean;
+  maps(): ObjectMapInfo[];
+  programs(): { name: string; section: string; type: number; autoload: boolean }[];
+  datasecVars(section: string): { name: string; offset: number; size: number }[];
+  getInitialValue(map: string): Buffer;
+  setInitialValue(map: string, value: Uint8Array): void;
+  setMaxEntries(map: string, n: number): void;
+  setPinPath(map: string, path: string | null): void;
+  reuseMapFd(map: string, fd: number): void;
+  setAutoload(program: string, on: boolean): void;
+  load(): Promise<void>;
+  mapFd(map: string): NativeFd;
+  programFd(program: string): NativeFd;
+  close(): void;
+}
+
+export interface KernelMapInfo {
+  id: number;
+  type: number;
+  name: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  btfId: number;
+}
+
+export interface TestRunOptions {
+  data?: Uint8Array;
+  dataOutSize?: number;
+  ctx?: Uint8Array;
+  ctxOutSize?: number;
+  repeat?: number;
+  flags?: number;
+  batchSize?: number;
+  cpu?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** Mean run time per repetition in nanoseconds, as the kernel measured it. */
+  duration: number;
+  data: Buffer | null;
+  ctx: Buffer | null;
+}
+
+type Bytes = Uint8Array | DataView;
+interface BatchOpts {
+  elemFlags?: number;
+  flags?: number;
+}
+
+export interface NativeAddon {
+  Fd: new (fd: number, kind?: string) => NativeFd;
+  BpfObject: new (path: string) => NativeBpfObject;
+  Mmap: new (fd: number, length: number, writable?: boolean) => { readonly buffer: ArrayBuffer; readonly length: number; close(): void };
+  RingBuffer: new (
+    mapFd: number,
+    onBatch: (records: Buffer[]) => void,
+    maxBatch?: number,
+  ) => { start(): void; pause(): void; consume(): number; close(): void; readonly closed: boolean };
+
+  mapLookup(fd: number, key: Bytes, value: Bytes, flags?: number): boolean;
+  mapLookupAndDelete(fd: number, key: Bytes | null, value: Bytes): boolean;
+  mapUpdate(fd: number, key: Bytes | null, value: Bytes, flags?: number): void;
+  mapDelete(fd: number, key: Bytes): boolean;
+  mapGetNextKey(fd: number, key: Bytes | null, next: Bytes): boolean;
+  mapLookupBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): { count: number; done: boolean };
+  mapLookupAndDeleteBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): { count: number; done: boolean };
+  mapUpdateBatch(fd: number, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): number;
+  mapDeleteBatch(fd: number, keys: Bytes, count: number, opts?: BatchOpts): number;
+  mapFreeze(fd: number): void;
+  mapInfo(fd: number): KernelMapInfo;
+  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: number; runCount: number };
+  linkInfo(fd: number): { id: number; type: number; progId: number; ifindex?: number };
+  mapFdById(id: number): NativeFd;
+  progFdById(id: number): NativeFd;
+  linkFdById(id: number): NativeFd;
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags?: number): NativeFd;
+  numPossibleCpus(): number;
+
+  xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd?: number): void;
+  xdpDetach(ifindex: number, flags: number, oldProgFd?: number): void;
+  xdpQuery(ifindex: number): { attachMode: number; progId: number; drvProgId: number; skbProgId: number; hwProgId: number };
+  xdpLinkCreate(progFd: number, ifindex: number, flags?: number): NativeFd;
+  linkUpdate(linkFd: number, progFd: number, oldProgFd?: number): void;
+  linkDetach(linkFd: number): void;
+  tcAttach(
+    ifindex: number,
+    point: 'ingress' | 'egress',
+    progFd: number,
+    opts?: { handle?: number; priority?: number; replace?: boolean },
+  ): { handle: number; priority: number; progId: number; hookCreated: boolean };
+  tcDetach(ifindex: number, point: 'ingress' | 'egress', handle: number, priority: number): void;
+  tcQuery(ifindex: number, point: 'ingress' | 'egress', handle: number, priority: number): number | null;
+  tcHookDestroy(ifindex: number): void;
+  objPin(fd: number, path: string): void;
+  objGet(path: string, kind?: string): NativeFd;
+
+  testRun(progFd: number, opts: TestRunOptions): Promise<TestRunResult>;
+  testRunSync(progFd: number, opts: TestRunOptions): TestRunResult;
+
+  libbpfVersion(): string;
+  ifNameToIndex(name: string): number;
+  ifIndexToName(ifindex: number): string;
+  probeProgType(type: number): boolean;
+  probeMapType(type: number): boolean;
+  setNetns(path: string): NativeFd;
+  setNetnsFd(fd: number): void;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Repository root: dist/src/bpf -> ../../.. */
+export const repoRoot = join(here, '..', '..', '..');
+const addonPath = join(repoRoot, 'native', 'build', 'Release', 'pathwise.node');
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded on first use so that commands which don't need it start without it. */
+export function native(): NativeAddon {
+  if (!addon) {
+    if (!existsSync(addonPath)) {
+      throw new PwError('PW_ERR_NOT_BUILT', `the native addon is not built (${addonPath} is missing)`, { hint: "run 'make build'" });
+    }
+    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  }
+  return addon;
+}

@@ -1,0 +1,104 @@
+/**
+ * A BPF ring buffer read as an async iterator of records. The addon polls the ring on the
+ * event loop (never blocking it); when more than `highWaterMark` records wait unread, polling
+ * pauses, the ring fills, and the BPF producer counts what it could not reserve: back-pressure
+ * with loss counted where it happens.
+ */
+import { type NativeFd, native } from './native.js';
+import { fromNative } from '../errors.js';
+
+export interface RingBufferOptions {
+  /** Records buffered in JS before polling pauses. */
+  highWaterMark?: number;
+  /** Records drained per event-loop tick. */
+  maxBatch?: number;
+}
+
+export class RingBufferReader implements AsyncIterable<Buffer> {
+  private readonly ring: InstanceType<ReturnType<typeof native>['RingBuffer']>;
+  private readonly queue: Buffer[] = [];
+  private waiter: ((r: IteratorResult<Buffer>) => void) | null = null;
+  private readonly highWaterMark: number;
+  private paused = false;
+  private ended = false;
+  private delivered = 0;
+
+  constructor(
+    private readonly handle: NativeFd,
+    opts: RingBufferOptions = {},
+  ) {
+    this.highWaterMark = opts.highWaterMark ?? 65536;
+    try {
+      this.ring = new (native().RingBuffer)(handle.fd, (records) => this.onBatch(records), opts.maxBatch ?? 1024);
+    } catch (e) {
+      throw fromNative(e, 'ring buffer');
+    }
+    this.ring.start();
+  }
+
+  /** Records handed to the consumer so far. */
+  get count(): number {
+    return this.delivered;
+  }
+
+  private onBatch(records: Buffer[]): void {
+    if (this.ended) return;
+    for (const r of records) {
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        this.delivered++;
+        w({ value: r, done: false });
+      } else {
+        this.queue.push(r);
+      }
+    }
+    if (this.queue.length >= this.highWaterMark && !this.paused) {
+      this.paused = true;
+      this.ring.pause();
+    }
+  }
+
+  /** Drains whatever the kernel holds right now, synchronously. */
+  drain(): number {
+    return this.ring.consume();
+  }
+
+  next(): Promise<IteratorResult<Buffer>> {
+    const r = this.queue.shift();
+    if (r) {
+      this.delivered++;
+      if (this.paused && this.queue.length < this.highWaterMark / 2) {
+        this.paused = false;
+        this.ring.start();
+      }
+      return Promise.resolve({ value: r, done: false });
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: () => this.next(),
+      return: async () => {
+        this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** Stops polling and frees the ring; a pending next() resolves as done. Idempotent. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.ring.close();
+    this.handle.close();
+    this.queue.length = 0;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w({ value: undefined, done: true });
+    }
+  }
+}
