@@ -13,7 +13,10 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD
 NODEDIR ?= $(shell test -f /usr/include/node/node_api.h && echo /usr)
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 pkg-config \
-	make g++ python3 nodejs npm tcpdump libpcap-dev nfdump ethtool iputils-ping netcat-openbsd
+	make g++ python3 tcpdump libpcap-dev nfdump ethtool iputils-ping netcat-openbsd
+# Node may come from elsewhere than Debian (as on our machines); Debian's nodejs and npm are
+# installed only when there is no node at all.
+NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
 BPF_OBJECTS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SOURCES))
@@ -40,7 +43,7 @@ build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(NATIVE_ADDON) $(TS_STAMP)
 deps: deps-debian deps-npm
 
 deps-debian:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	@missing=""; for p in $(DEBIAN_PACKAGES) $(NODE_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -99,6 +99,7 @@ export class Generator {
     const { t, be, typedef } = this.resolve(id);
     switch (t.kind) {
       case 'INT':
+        if (t.encoding === 'BOOL') throw new GenError(`${where}: bool is not allowed in the ABI (its size is the compiler's choice); use __u8`);
         if (![1, 2, 4, 8].includes(t.size!)) throw new GenError(`${where}: unsupported int size ${t.size}`);
         return { kind: 'int', size: t.size!, signed: t.encoding === 'SIGNED', be, cName: typedef ?? t.name };
       case 'ENUM':

@@ -3,7 +3,7 @@ export * from './codec.js';
 export * from './kernel-constants.js';
 export { BpfObject, type ObjectSpec, type LoadOptions, type RodataSpec } from './object.js';
 export { BpfMap, PerCpuMap, MappedArray, checkLayout } from './map.js';
-export { Program, type TestRunOptions, type TestRunResult } from './program.js';
+export { Program, xdpMd, type TestRunOptions, type TestRunResult } from './program.js';
 export { attachXdp, detachXdp, queryXdp, resolveIfindex, XdpLink, type XdpMode, type XdpModeRequest, type XdpAttachResult, type XdpState } from './xdp.js';
 export { attachTc, TcAttachment, type TcPoint } from './tc.js';
 export { RingBufferReader, type RingBufferOptions } from './ring-buffer.js';

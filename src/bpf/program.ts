@@ -61,3 +61,17 @@ export class Program {
     }
   }
 }
+
+/**
+ * struct xdp_md for BPF_PROG_TEST_RUN's ctx_in. The kernel insists that data is 0 (no
+ * metadata) and data_end equals the packet length; ingress_ifindex is resolved in the calling
+ * thread's network namespace.
+ */
+export function xdpMd(packetLength: number, ingressIfindex = 0, rxQueueIndex = 0): Buffer {
+  const b = Buffer.alloc(24); // data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex
+  b.writeUInt32LE(0, 0);
+  b.writeUInt32LE(packetLength, 4);
+  b.writeUInt32LE(ingressIfindex, 12);
+  b.writeUInt32LE(rxQueueIndex, 16);
+  return b;
+}

@@ -80,10 +80,3 @@ export function ipv4Packet(o: Ipv4PacketOptions): Buffer {
   return b;
 }
 
-/** struct xdp_md for BPF_PROG_TEST_RUN's ctx_in (data/data_end are filled in by the kernel). */
-export function xdpMd(ingressIfindex: number, rxQueue = 0): Buffer {
-  const b = Buffer.alloc(24);
-  b.writeUInt32LE(ingressIfindex, 12);
-  b.writeUInt32LE(rxQueue, 16);
-  return b;
-}

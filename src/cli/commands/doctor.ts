@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+
+import { runDoctor, type DoctorReport, type CheckStatus } from '../../dataplane/doctor.js';
+import { color, printJson } from '../output.js';
+
+const mark: Record<CheckStatus, string> = { ok: color.green('ok  '), warn: color.yellow('warn'), fail: color.red('FAIL') };
+
+function printHuman(r: DoctorReport): void {
+  const out: string[] = [color.bold('Pathwise doctor'), ''];
+  for (const c of r.checks) {
+    out.push(`  ${mark[c.status]}  ${c.name.padEnd(13)} ${c.detail}`);
+    if (c.hint && c.status !== 'ok') out.push(`        ${' '.repeat(13)} ${color.dim(`→ ${c.hint}`)}`);
+  }
+  if (r.interfaces.length) {
+    out.push('', color.bold('Interfaces (XDP modes probed by attaching a pass-through program)'), '');
+    const w = Math.max(9, ...r.interfaces.map((i) => i.name.length));
+    out.push(`  ${'INTERFACE'.padEnd(w)}  ${'DRIVER'.padEnd(12)} ${'STATE'.padEnd(8)} NATIVE   GENERIC`);
+    for (const i of r.interfaces) {
+      const cell = (m: { supported: boolean | null }) => (m.supported === null ? color.dim('-'.padEnd(8)) : m.supported ? color.green('yes'.padEnd(8)) : color.red('no'.padEnd(8)));
+      const note = i.attached ? color.yellow(`in use: ${i.attached.mode} XDP program id ${i.attached.progId} (not probed)`) : '';
+      out.push(`  ${i.name.padEnd(w)}  ${(i.driver ?? '?').padEnd(12)} ${i.operstate.padEnd(8)} ${cell(i.modes.native)} ${cell(i.modes.generic)} ${note}`);
+    }
+  }
+  out.push('');
+  out.push(r.ok ? color.green('Verdict: Pathwise can run here.') : color.red('Verdict: Pathwise cannot run here; fix the FAIL lines above.'));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('check that this machine can run Pathwise, and which XDP modes each interface supports')
+    .option('-i, --interface <name...>', 'only these interfaces')
+    .option('--json', 'print a JSON report')
+    .action(async (opts: { interface?: string[]; json?: boolean }) => {
+      const report = await runDoctor({ interfaces: opts.interface });
+      if (opts.json) printJson(report);
+      else printHuman(report);
+      if (!report.ok) process.exitCode = 1;
+    });
+}

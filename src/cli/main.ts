@@ -1,0 +1,33 @@
+/**
+ * `pathwise`: the command-line entry point. Each command lives in src/cli/commands/; this file
+ * wires them up and turns every failure into a clear message and a catalog exit code.
+ */
+import { Command, CommanderError } from 'commander';
+
+import { registerDoctor } from './commands/doctor.js';
+import { reportError } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('pathwise')
+    .description('eBPF routing, filtering and packet insight')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showSuggestionAfterError()
+    // Errors are printed once, by reportError(), in the format the user asked for.
+    .configureOutput({ outputError: () => {} })
+    .exitOverride();
+  registerDoctor(program);
+  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    // --help and --version end through exitOverride with code 0.
+    if (e instanceof CommanderError && (e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) return 0;
+    return reportError(e, json);
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * How every command prints: human text by default, one JSON document with --json. Errors go
+ * to stderr (as JSON with --json) and set the exit code from the error catalog.
+ */
+import { CommanderError } from 'commander';
+
+import { ErrorCatalog, PwError } from '../errors.js';
+
+export interface OutputOptions {
+  json?: boolean;
+}
+
+const tty = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const color = { green: paint(32), yellow: paint(33), red: paint(31), bold: paint(1), dim: paint(2) };
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`);
+}
+
+export function toPwError(e: unknown): PwError {
+  if (e instanceof PwError) return e;
+  if (e instanceof CommanderError) return new PwError('PW_ERR_USAGE', e.message.replace(/^error: /, ''), { hint: "see 'pathwise --help'" });
+  const err = e as Error;
+  return new PwError('PW_ERR_INTERNAL', err?.message ?? String(e), { details: { stack: err?.stack } });
+}
+
+/** Prints an error the way the user asked for and returns the exit code. */
+export function reportError(e: unknown, json: boolean): number {
+  const err = toPwError(e);
+  if (json) {
+    process.stderr.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
+  } else {
+    process.stderr.write(`${color.red('error')}: ${err.message}\n`);
+    if (err.where && !err.message.includes(err.where)) process.stderr.write(`  where: ${err.where}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    if (err.code === 'PW_ERR_VERIFIER' && err.details?.verifierLog && process.env.PATHWISE_VERBOSE) {
+      process.stderr.write(`${err.details.verifierLog}\n`);
+    }
+    if (err.code === 'PW_ERR_INTERNAL' && process.env.PATHWISE_VERBOSE) process.stderr.write(`${err.details?.stack}\n`);
+  }
+  return ErrorCatalog[err.code].exit;
+}

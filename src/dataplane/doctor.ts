@@ -1,0 +1,183 @@
+/**
+ * What `pathwise doctor` checks: can Pathwise run on this machine, and which XDP modes does
+ * each interface really support (learned by attaching a trivial program, the only reliable
+ * test). An interface that already has an XDP program is reported, never touched.
+ */
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { release } from 'node:os';
+import { basename, join } from 'node:path';
+
+import { BpfObject, MapType, ProgType, attachXdp, detachXdp, ensureBpffs, native, queryXdp, repoRoot, type XdpMode } from '../bpf/index.js';
+import { PwError } from '../errors.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  hint?: string;
+}
+
+export interface InterfaceReport {
+  name: string;
+  ifindex: number;
+  driver: string | null;
+  operstate: string;
+  /** An XDP program already attached (not probed then). */
+  attached: { mode: string; progId: number } | null;
+  modes: Record<XdpMode, { supported: boolean | null; error?: string }>;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  checks: Check[];
+  interfaces: InterfaceReport[];
+}
+
+/** Kernel features Pathwise uses, and the release that brought each (the highest one bounds). */
+const MIN_KERNEL: [number, number] = [5, 18]; // bpf_xdp_load_bytes, XDP live frames
+
+const CAPS = { CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39 } as const;
+
+function effectiveCaps(): bigint {
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('CapEff:'));
+  return line ? BigInt(`0x${line.split(/\s+/)[1]}`) : 0n;
+}
+
+function checkKernel(): Check {
+  const r = release();
+  const [maj = 0, min = 0] = r.split(/[.-]/).map(Number);
+  const good = maj > MIN_KERNEL[0] || (maj === MIN_KERNEL[0] && min >= MIN_KERNEL[1]);
+  return good
+    ? { name: 'kernel', status: 'ok', detail: r }
+    : { name: 'kernel', status: 'fail', detail: `${r} is older than ${MIN_KERNEL.join('.')}`, hint: `Pathwise needs Linux ${MIN_KERNEL.join('.')} or newer` };
+}
+
+function checkBtf(): Check {
+  return existsSync('/sys/kernel/btf/vmlinux')
+    ? { name: 'btf', status: 'ok', detail: '/sys/kernel/btf/vmlinux' }
+    : { name: 'btf', status: 'fail', detail: 'the kernel exposes no BTF', hint: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y' };
+}
+
+function checkCaps(): Check {
+  const caps = effectiveCaps();
+  const has = (c: number) => (caps >> BigInt(c)) & 1n;
+  const missing = (['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_PERFMON'] as const).filter((c) => !has(CAPS[c]));
+  if (has(CAPS.CAP_SYS_ADMIN) && missing.length === 0) return { name: 'capabilities', status: 'ok', detail: 'CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON' };
+  if (missing.length === 0) return { name: 'capabilities', status: 'ok', detail: 'CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON' };
+  return { name: 'capabilities', status: 'fail', detail: `missing ${missing.join(', ')}`, hint: 'run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON' };
+}
+
+function checkBpffs(): Check {
+  try {
+    const mounted = ensureBpffs();
+    return { name: 'bpffs', status: 'ok', detail: mounted ? 'was not mounted: mounted it at /sys/fs/bpf' : 'mounted at /sys/fs/bpf' };
+  } catch (e) {
+    return { name: 'bpffs', status: 'fail', detail: (e as Error).message, hint: (e as PwError).hint };
+  }
+}
+
+function checkLibbpf(): Check {
+  try {
+    return { name: 'libbpf', status: 'ok', detail: `libbpf ${native().libbpfVersion()} (native addon loaded)` };
+  } catch (e) {
+    return { name: 'libbpf', status: 'fail', detail: (e as Error).message, hint: (e as PwError).hint ?? "run 'make build'" };
+  }
+}
+
+function checkFeatures(): Check {
+  try {
+    const n = native();
+    const want: [string, boolean][] = [
+      ['XDP programs', n.probeProgType(ProgType.XDP)],
+      ['TC programs', n.probeProgType(ProgType.SCHED_CLS)],
+      ['ring buffers', n.probeMapType(MapType.RINGBUF)],
+      ['LPM tries', n.probeMapType(MapType.LPM_TRIE)],
+      ['devmaps', n.probeMapType(MapType.DEVMAP_HASH)],
+    ];
+    const missing = want.filter(([, ok]) => !ok).map(([n]) => n);
+    return missing.length
+      ? { name: 'bpf features', status: 'fail', detail: `the kernel cannot load: ${missing.join(', ')}` }
+      : { name: 'bpf features', status: 'ok', detail: want.map(([n]) => n).join(', ') };
+  } catch (e) {
+    return { name: 'bpf features', status: 'fail', detail: (e as Error).message };
+  }
+}
+
+function readSys(iface: string, file: string): string | null {
+  try {
+    return readFileSync(join('/sys/class/net', iface, file), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+function driverOf(iface: string): string | null {
+  try {
+    return basename(readlinkSync(join('/sys/class/net', iface, 'device', 'driver')));
+  } catch {
+    // Virtual devices have no device/driver link; their kind tells what they are.
+    const uevent = readSys(iface, 'uevent');
+    const kind = uevent?.match(/^DEVTYPE=(.*)$/m)?.[1];
+    return kind ?? (iface === 'lo' ? 'loopback' : null);
+  }
+}
+
+export function listInterfaces(): string[] {
+  return readdirSync('/sys/class/net').sort();
+}
+
+async function probeInterfaces(names: string[], canProbe: boolean): Promise<InterfaceReport[]> {
+  let obj: BpfObject | null = null;
+  if (canProbe) {
+    obj = await BpfObject.load(join(repoRoot, 'build', 'probe.bpf.o'), { spec: { maps: {}, rodata: {}, programs: ['pw_probe'] } });
+  }
+  try {
+    const prog = obj?.program('pw_probe');
+    return names.map((name) => {
+      const ifindex = native().ifNameToIndex(name);
+      const state = queryXdp(ifindex);
+      const report: InterfaceReport = {
+        name,
+        ifindex,
+        driver: driverOf(name),
+        operstate: readSys(name, 'operstate') ?? 'unknown',
+        attached: state.mode ? { mode: state.mode, progId: state.progId } : null,
+        modes: { native: { supported: null }, generic: { supported: null } },
+      };
+      if (!prog || report.attached) return report;
+      for (const mode of ['native', 'generic'] as const) {
+        try {
+          attachXdp(prog, ifindex, { mode });
+          detachXdp(ifindex, prog);
+          report.modes[mode] = { supported: true };
+        } catch (e) {
+          report.modes[mode] = { supported: false, error: (e as Error).message };
+        }
+      }
+      return report;
+    });
+  } finally {
+    obj?.close();
+  }
+}
+
+
+export async function runDoctor(opts: { interfaces?: string[] } = {}): Promise<DoctorReport> {
+  const checks = [checkKernel(), checkBtf(), checkCaps(), checkBpffs(), checkLibbpf()];
+  const libbpfOk = checks.at(-1)!.status === 'ok';
+  if (libbpfOk) checks.push(checkFeatures());
+  const known = new Set(listInterfaces());
+  for (const i of opts.interfaces ?? []) {
+    if (!known.has(i)) throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${i}'`, { where: i, hint: `interfaces here: ${[...known].join(', ')}` });
+  }
+  const canProbe = checks.every((c) => c.status !== 'fail') && existsSync(join(repoRoot, 'build', 'probe.bpf.o'));
+  const interfaces = libbpfOk ? await probeInterfaces(opts.interfaces?.length ? opts.interfaces : [...known], canProbe) : [];
+  if (libbpfOk && interfaces.length && !interfaces.some((i) => i.modes.native.supported || i.modes.generic.supported || i.attached)) {
+    checks.push({ name: 'xdp attach', status: 'fail', detail: 'no interface accepted an XDP program', hint: 'see the per-interface errors' });
+  }
+  return { ok: checks.every((c) => c.status !== 'fail'), checks, interfaces };
+}

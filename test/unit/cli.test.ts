@@ -1,0 +1,33 @@
+/** The CLI's contract with scripts: exit codes by failure kind, JSON errors with --json. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { repoRoot } from '../../src/bpf/native.js';
+
+const run = (...args: string[]) => spawnSync(join(repoRoot, 'bin', 'pathwise'), args, { encoding: 'utf8' });
+
+describe('pathwise CLI', () => {
+  it('prints help and exits 0', () => {
+    const r = run('--help');
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /Usage: pathwise/);
+    assert.match(r.stdout, /doctor/);
+  });
+
+  it('exits 2 with a hint on an unknown command', () => {
+    const r = run('frobnicate');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command 'frobnicate'/);
+    assert.match(r.stderr, /pathwise --help/);
+  });
+
+  it('reports usage errors as JSON under --json', () => {
+    const r = run('doctor', '--json', '--no-such-flag');
+    assert.equal(r.status, 2);
+    const body = JSON.parse(r.stderr);
+    assert.equal(body.error.code, 'PW_ERR_USAGE');
+    assert.match(body.error.message, /--no-such-flag/);
+  });
+});
