@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The Pathwise XDP pipeline: parse -> guard -> balance -> route -> account -> verdict.
- * One SEC("xdp") entry; stages are always-inline functions; features are switched by the
- * `const volatile` settings so a disabled stage is removed by the verifier's dead-code pass.
+ * The Pathwise XDP pipeline: parse -> guard -> route -> account -> verdict.
+ *
+ * One pipeline, two entry points: pw_xdp is what interfaces run; pw_xdp_trace is the same
+ * code with `trace` constant-true, which skips accounting and leaves the decision in the
+ * packet's XDP metadata, for `pathwise route lookup` and replay (BPF_PROG_TEST_RUN). Features
+ * are switched by the `const volatile` settings, so a disabled stage is dead code to the
+ * verifier and costs nothing.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -11,6 +15,9 @@
 #include "pathwise/abi.h"
 #include "pathwise/btf-anchor.bpf.h"
 #include "pathwise/parse.h"
+#include "pathwise/maps.bpf.h"
+#include "pathwise/route.bpf.h"
+#include "pathwise/account.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -20,32 +27,11 @@ PW_BTF_ANCHOR(enum pw_verdict, verdict);
 PW_BTF_ANCHOR(enum pw_reason, reason);
 PW_BTF_ANCHOR(enum pw_setting, setting);
 PW_BTF_ANCHOR(enum pw_limit, limit);
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PW_MAX_IFINDEX);
-	__type(key, __u32);
-	__type(value, struct pw_if_counters);
-} pw_if_stats SEC(".maps");
-
-static __always_inline void account(struct xdp_md *ctx, enum pw_verdict verdict, enum pw_reason reason)
-{
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct pw_if_counters *c = bpf_map_lookup_elem(&pw_if_stats, &ifindex);
-
-	if (!c)
-		return; /* ifindex beyond PW_MAX_IFINDEX: not counted */
-	c->packets[verdict]++;
-	c->bytes[verdict] += ctx->data_end - ctx->data;
-	c->reasons[reason]++;
-}
-
-static __always_inline enum pw_verdict exception(enum pw_reason reason)
-{
-	if (reason != PW_REASON_NONE && (pw_settings.flags & PW_SETTING_DROP_MALFORMED))
-		return PW_VERDICT_DROP;
-	return PW_VERDICT_PASS;
-}
+PW_BTF_ANCHOR(enum pw_fib4, fib4);
+PW_BTF_ANCHOR(enum pw_nhg_special, nhg_special);
+PW_BTF_ANCHOR(enum pw_route_flag, route_flag);
+PW_BTF_ANCHOR(enum pw_nexthop_flag, nexthop_flag);
+PW_BTF_ANCHOR(struct pw_trace, trace);
 
 static const int xdp_action_of[PW_VERDICT_MAX] = {
 	[PW_VERDICT_PASS] = XDP_PASS,
@@ -55,13 +41,83 @@ static const int xdp_action_of[PW_VERDICT_MAX] = {
 	[PW_VERDICT_ABORTED] = XDP_ABORTED,
 };
 
+static __always_inline void pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+{
+	if (pkt->vlan_count) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_VLAN_TAGGED);
+		return;
+	}
+	if (pw_is_special_dst(pkt)) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MULTICAST);
+		return;
+	}
+	if (pw_settings.flags & PW_SETTING_FIB_KERNEL)
+		pw_route_kernel(ctx, pkt, d);
+	else
+		pw_route_own(ctx, pkt, d);
+}
+
+/* Writes the decision into XDP metadata (in front of the packet) for the trace entry point. */
+static __always_inline void pw_emit_trace(struct xdp_md *ctx, const struct pw_packet *pkt,
+					  const struct pw_decision *d)
+{
+	struct pw_trace *t;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*t)))
+		return;
+	t = (void *)(long)ctx->data_meta;
+	if ((void *)(t + 1) > (void *)(long)ctx->data)
+		return;
+	t->verdict = d->verdict;
+	t->reason = d->reason;
+	t->family = pkt->family;
+	t->_pad0 = 0;
+	t->route = d->route;
+	t->nexthop = d->nexthop;
+	t->egress_ifindex = d->egress;
+	t->rule = d->rule;
+	t->nhg = d->nhg;
+}
+
+static __always_inline int pw_pipeline(struct xdp_md *ctx, const int trace)
+{
+	struct pw_packet pkt = {};
+	struct pw_decision d = {};
+	enum pw_reason malformed = pw_parse(ctx, &pkt);
+
+	if (malformed != PW_REASON_NONE) {
+		/* Malformed or not IP: never routed by the fast path. */
+		enum pw_verdict v = malformed < PW_REASON_MALFORMED_MAX && (pw_settings.flags & PW_SETTING_DROP_MALFORMED)
+					    ? PW_VERDICT_DROP
+					    : PW_VERDICT_PASS;
+		pw_decide(&d, v, malformed);
+	} else {
+		pw_route(ctx, &pkt, &d);
+	}
+
+	if (trace) {
+		pw_emit_trace(ctx, &pkt, &d);
+	} else {
+		pw_account_interface(ctx, &pkt, &d);
+		if (pw_settings.flags & PW_SETTING_ROUTE_STATS)
+			pw_account_routes(&pkt, &d);
+		if (pw_settings.flags & PW_SETTING_FLOWS)
+			pw_account_flow(ctx, &pkt, &d);
+	}
+
+	if (d.verdict == PW_VERDICT_REDIRECT)
+		return bpf_redirect_map(&pw_tx_ports, d.egress, 0);
+	return d.verdict < PW_VERDICT_MAX ? xdp_action_of[d.verdict] : XDP_ABORTED;
+}
+
 SEC("xdp")
 int pw_xdp(struct xdp_md *ctx)
 {
-	struct pw_packet pkt = {};
-	enum pw_reason reason = pw_parse(ctx, &pkt);
-	enum pw_verdict verdict = exception(reason);
+	return pw_pipeline(ctx, 0);
+}
 
-	account(ctx, verdict, reason);
-	return xdp_action_of[verdict];
+SEC("xdp")
+int pw_xdp_trace(struct xdp_md *ctx)
+{
+	return pw_pipeline(ctx, 1);
 }

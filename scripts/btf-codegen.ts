@@ -268,12 +268,20 @@ export class Generator {
 
   emitEnum(t: BtfType): string {
     const name = pascal(t.name);
-    // "PW_VERDICT_PASS" in enum pw_verdict -> "PASS"; otherwise only the project prefix goes
-    // ("PW_MAX_IFINDEX" in enum pw_limit -> "MAX_IFINDEX").
+    // Key names: "PW_VERDICT_PASS" in enum pw_verdict -> "PASS" (the enum's own name goes);
+    // otherwise the values' common NAME_ prefix goes ("PW_NH_F_VALID" -> "VALID"); a lone value
+    // loses only the project prefix ("PW_FIB4_EXT_BIT" -> "FIB4_EXT_BIT").
+    const names = t.values!.map((v) => v.name);
     const own = `${t.name.toUpperCase()}_`;
-    const project = this.prefix.toUpperCase();
-    const strip = t.values!.every((v) => v.name.startsWith(own)) ? own : project;
-    const keys = t.values!.map((v) => (v.name.startsWith(strip) ? v.name.slice(strip.length) : v.name));
+    let strip = this.prefix.toUpperCase();
+    if (names.every((n) => n.startsWith(own))) strip = own;
+    else if (names.length > 1) {
+      let common = names[0]!;
+      for (const n of names) while (!n.startsWith(common)) common = common.slice(0, -1);
+      common = common.slice(0, common.lastIndexOf('_') + 1);
+      if (common.length > strip.length) strip = common;
+    }
+    const keys = names.map((n) => (n.startsWith(strip) ? n.slice(strip.length) : n));
     const lines = [`/** enum ${t.name} */`, `export const ${name} = {`];
     t.values!.forEach((v, i) => lines.push(`  ${/^[A-Za-z_]/.test(keys[i]!) ? keys[i] : `_${keys[i]}`}: ${v.val},`));
     lines.push(`} as const;`);

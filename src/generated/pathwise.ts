@@ -3,11 +3,48 @@ import { type Codec, type MapSpec, scalar } from '../bpf/codec.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
+/** enum pw_fib4 */
+export const PwFib4 = {
+  EXT_BIT: 31,
+} as const;
+export type PwFib4 = (typeof PwFib4)[keyof typeof PwFib4];
+
 /** enum pw_limit */
 export const PwLimit = {
   MAX_IFINDEX: 1024,
+  FIB4_TBL24_SLOTS: 16,
+  FIB4_TBL24_ELEMS: 1048576,
+  FIB4_TBL8_SLOTS: 256,
+  FIB4_TBL8_GROUPS: 16384,
+  MAX_ROUTES: 2097152,
+  FIB6_MAX: 1048576,
+  MAX_NHGROUPS: 65536,
+  MAX_NEXTHOPS: 65536,
+  NHG_BUCKETS: 64,
+  MAX_EXT_HDRS: 6,
+  FLOWS_MAX: 1048576,
+  TRACE_BYTES: 24,
 } as const;
 export type PwLimit = (typeof PwLimit)[keyof typeof PwLimit];
+
+/** enum pw_nexthop_flag */
+export const PwNexthopFlag = {
+  VALID: 1,
+  RESOLVED: 2,
+  GW6: 4,
+  DIRECT: 8,
+} as const;
+export type PwNexthopFlag = (typeof PwNexthopFlag)[keyof typeof PwNexthopFlag];
+
+/** enum pw_nhg_special */
+export const PwNhgSpecial = {
+  NONE: 0,
+  LOCAL: 1,
+  BLACKHOLE: 2,
+  KERNEL: 3,
+  FIRST: 16,
+} as const;
+export type PwNhgSpecial = (typeof PwNhgSpecial)[keyof typeof PwNhgSpecial];
 
 /** enum pw_reason */
 export const PwReason = {
@@ -15,17 +52,42 @@ export const PwReason = {
   TRUNCATED_ETH: 1,
   TRUNCATED_VLAN: 2,
   TOO_MANY_VLANS: 3,
-  NOT_IP: 4,
-  TRUNCATED_IP: 5,
-  BAD_IP_HEADER: 6,
-  TRUNCATED_L4: 7,
-  MAX: 8,
+  TRUNCATED_IP: 4,
+  BAD_IP_HEADER: 5,
+  TRUNCATED_L4: 6,
+  TOO_MANY_EXT_HDRS: 7,
+  MALFORMED_MAX: 8,
+  NOT_IP: 8,
+  NO_ROUTE: 9,
+  LOCAL: 10,
+  TTL_EXCEEDED: 11,
+  NO_NEIGH: 12,
+  MULTICAST: 13,
+  BLACKHOLE: 14,
+  KERNEL_ROUTE: 15,
+  NO_TX_PORT: 16,
+  FIB_KERNEL: 17,
+  BLOCKED: 18,
+  RULE_DROP: 19,
+  RATE_LIMITED: 20,
+  VLAN_TAGGED: 21,
+  MAX: 22,
 } as const;
 export type PwReason = (typeof PwReason)[keyof typeof PwReason];
+
+/** enum pw_route_flag */
+export const PwRouteFlag = {
+  ROUTE_F_VALID: 1,
+} as const;
+export type PwRouteFlag = (typeof PwRouteFlag)[keyof typeof PwRouteFlag];
 
 /** enum pw_setting */
 export const PwSetting = {
   DROP_MALFORMED: 1,
+  FIB_KERNEL: 2,
+  FLOWS: 4,
+  ROUTE_STATS: 8,
+  FILTER: 16,
 } as const;
 export type PwSetting = (typeof PwSetting)[keyof typeof PwSetting];
 
@@ -40,7 +102,7 @@ export const PwVerdict = {
 } as const;
 export type PwVerdict = (typeof PwVerdict)[keyof typeof PwVerdict];
 
-/** struct pw_if_counters (144 bytes) */
+/** struct pw_if_counters (256 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
   bytes: bigint[];
@@ -48,24 +110,295 @@ export interface PwIfCounters {
 }
 export const PwIfCounters = {
   name: 'pw_if_counters',
-  size: 144,
+  size: 256,
   offsets: { packets: 0, bytes: 40, reasons: 80 },
   encode(x: PwIfCounters, v: DataView, o: number): void {
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
-    for (let i0 = 0; i0 < 8; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+    for (let i0 = 0; i0 < 22; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwIfCounters {
     return {
       packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
       bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
-      reasons: Array.from({ length: 8 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+      reasons: Array.from({ length: 22 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
     };
   },
   zero(): PwIfCounters {
-    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 8 }, () => 0n) };
+    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 22 }, () => 0n) };
   },
 } as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
+
+/** struct pw_fib4_block (64 bytes) */
+export interface PwFib4Block {
+  entry: number[];
+}
+export const PwFib4Block = {
+  name: 'pw_fib4_block',
+  size: 64,
+  offsets: { entry: 0 },
+  encode(x: PwFib4Block, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 16; i0++) { scalar.u32.encode(x.entry[i0] ?? 0, v, o + 0 + i0 * 4); }
+  },
+  decode(v: DataView, o: number): PwFib4Block {
+    return {
+      entry: Array.from({ length: 16 }, (_, i0) => scalar.u32.decode(v, o + 0 + i0 * 4)),
+    };
+  },
+  zero(): PwFib4Block {
+    return { entry: Array.from({ length: 16 }, () => 0) };
+  },
+} as const satisfies Codec<PwFib4Block> & { offsets: Record<string, number> };
+
+/** struct pw_fib4_group (1024 bytes) */
+export interface PwFib4Group {
+  entry: number[];
+}
+export const PwFib4Group = {
+  name: 'pw_fib4_group',
+  size: 1024,
+  offsets: { entry: 0 },
+  encode(x: PwFib4Group, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 256; i0++) { scalar.u32.encode(x.entry[i0] ?? 0, v, o + 0 + i0 * 4); }
+  },
+  decode(v: DataView, o: number): PwFib4Group {
+    return {
+      entry: Array.from({ length: 256 }, (_, i0) => scalar.u32.decode(v, o + 0 + i0 * 4)),
+    };
+  },
+  zero(): PwFib4Group {
+    return { entry: Array.from({ length: 256 }, () => 0) };
+  },
+} as const satisfies Codec<PwFib4Group> & { offsets: Record<string, number> };
+
+/** struct pw_fib6_key (20 bytes) */
+export interface PwFib6Key {
+  prefixlen: number;
+  addr: Uint8Array;
+}
+export const PwFib6Key = {
+  name: 'pw_fib6_key',
+  size: 20,
+  offsets: { prefixlen: 0, addr: 4 },
+  encode(x: PwFib6Key, v: DataView, o: number): void {
+    scalar.u32.encode(x.prefixlen, v, o + 0);
+    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwFib6Key {
+    return {
+      prefixlen: scalar.u32.decode(v, o + 0),
+      addr: bytesAt(v, o + 4, 16).slice(),
+    };
+  },
+  zero(): PwFib6Key {
+    return { prefixlen: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwFib6Key> & { offsets: Record<string, number> };
+
+/** struct pw_route (32 bytes) */
+export interface PwRoute {
+  nhg: number;
+  plen: number;
+  family: number;
+  flags: number;
+  prefix: Uint8Array;
+  metric: number;
+}
+export const PwRoute = {
+  name: 'pw_route',
+  size: 32,
+  offsets: { nhg: 0, plen: 4, family: 5, flags: 6, prefix: 8, metric: 24, _pad0: 28 },
+  encode(x: PwRoute, v: DataView, o: number): void {
+    scalar.u32.encode(x.nhg, v, o + 0);
+    scalar.u8.encode(x.plen, v, o + 4);
+    scalar.u8.encode(x.family, v, o + 5);
+    scalar.u16.encode(x.flags, v, o + 6);
+    bytesAt(v, o + 8, 16).set(x.prefix.subarray(0, 16));
+    scalar.u32.encode(x.metric, v, o + 24);
+    bytesAt(v, o + 28, 4).fill(0);
+  },
+  decode(v: DataView, o: number): PwRoute {
+    return {
+      nhg: scalar.u32.decode(v, o + 0),
+      plen: scalar.u8.decode(v, o + 4),
+      family: scalar.u8.decode(v, o + 5),
+      flags: scalar.u16.decode(v, o + 6),
+      prefix: bytesAt(v, o + 8, 16).slice(),
+      metric: scalar.u32.decode(v, o + 24),
+    };
+  },
+  zero(): PwRoute {
+    return { nhg: 0, plen: 0, family: 0, flags: 0, prefix: new Uint8Array(16), metric: 0 };
+  },
+} as const satisfies Codec<PwRoute> & { offsets: Record<string, number> };
+
+/** struct pw_counter (16 bytes) */
+export interface PwCounter {
+  packets: bigint;
+  bytes: bigint;
+}
+export const PwCounter = {
+  name: 'pw_counter',
+  size: 16,
+  offsets: { packets: 0, bytes: 8 },
+  encode(x: PwCounter, v: DataView, o: number): void {
+    scalar.u64.encode(x.packets, v, o + 0);
+    scalar.u64.encode(x.bytes, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwCounter {
+    return {
+      packets: scalar.u64.decode(v, o + 0),
+      bytes: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwCounter {
+    return { packets: 0n, bytes: 0n };
+  },
+} as const satisfies Codec<PwCounter> & { offsets: Record<string, number> };
+
+/** struct pw_nhgroup (264 bytes) */
+export interface PwNhgroup {
+  n_nexthops: number;
+  buckets: number[];
+}
+export const PwNhgroup = {
+  name: 'pw_nhgroup',
+  size: 264,
+  offsets: { n_nexthops: 0, _pad0: 4, buckets: 8 },
+  encode(x: PwNhgroup, v: DataView, o: number): void {
+    scalar.u32.encode(x.n_nexthops, v, o + 0);
+    bytesAt(v, o + 4, 4).fill(0);
+    for (let i0 = 0; i0 < 64; i0++) { scalar.u32.encode(x.buckets[i0] ?? 0, v, o + 8 + i0 * 4); }
+  },
+  decode(v: DataView, o: number): PwNhgroup {
+    return {
+      n_nexthops: scalar.u32.decode(v, o + 0),
+      buckets: Array.from({ length: 64 }, (_, i0) => scalar.u32.decode(v, o + 8 + i0 * 4)),
+    };
+  },
+  zero(): PwNhgroup {
+    return { n_nexthops: 0, buckets: Array.from({ length: 64 }, () => 0) };
+  },
+} as const satisfies Codec<PwNhgroup> & { offsets: Record<string, number> };
+
+/** struct pw_nexthop (40 bytes) */
+export interface PwNexthop {
+  ifindex: number;
+  flags: number;
+  gw: Uint8Array;
+  dmac: Uint8Array;
+  smac: Uint8Array;
+}
+export const PwNexthop = {
+  name: 'pw_nexthop',
+  size: 40,
+  offsets: { ifindex: 0, flags: 4, gw: 8, dmac: 24, smac: 30, _pad0: 36 },
+  encode(x: PwNexthop, v: DataView, o: number): void {
+    scalar.u32.encode(x.ifindex, v, o + 0);
+    scalar.u32.encode(x.flags, v, o + 4);
+    bytesAt(v, o + 8, 16).set(x.gw.subarray(0, 16));
+    bytesAt(v, o + 24, 6).set(x.dmac.subarray(0, 6));
+    bytesAt(v, o + 30, 6).set(x.smac.subarray(0, 6));
+    bytesAt(v, o + 36, 4).fill(0);
+  },
+  decode(v: DataView, o: number): PwNexthop {
+    return {
+      ifindex: scalar.u32.decode(v, o + 0),
+      flags: scalar.u32.decode(v, o + 4),
+      gw: bytesAt(v, o + 8, 16).slice(),
+      dmac: bytesAt(v, o + 24, 6).slice(),
+      smac: bytesAt(v, o + 30, 6).slice(),
+    };
+  },
+  zero(): PwNexthop {
+    return { ifindex: 0, flags: 0, gw: new Uint8Array(16), dmac: new Uint8Array(6), smac: new Uint8Array(6) };
+  },
+} as const satisfies Codec<PwNexthop> & { offsets: Record<string, number> };
+
+/** struct pw_flow_key (40 bytes) */
+export interface PwFlowKey {
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+  proto: number;
+  family: number;
+  vlan: number;
+}
+export const PwFlowKey = {
+  name: 'pw_flow_key',
+  size: 40,
+  offsets: { src: 0, dst: 16, sport: 32, dport: 34, proto: 36, family: 37, vlan: 38 },
+  encode(x: PwFlowKey, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 16).set(x.src.subarray(0, 16));
+    bytesAt(v, o + 16, 16).set(x.dst.subarray(0, 16));
+    scalar.be16.encode(x.sport, v, o + 32);
+    scalar.be16.encode(x.dport, v, o + 34);
+    scalar.u8.encode(x.proto, v, o + 36);
+    scalar.u8.encode(x.family, v, o + 37);
+    scalar.u16.encode(x.vlan, v, o + 38);
+  },
+  decode(v: DataView, o: number): PwFlowKey {
+    return {
+      src: bytesAt(v, o + 0, 16).slice(),
+      dst: bytesAt(v, o + 16, 16).slice(),
+      sport: scalar.be16.decode(v, o + 32),
+      dport: scalar.be16.decode(v, o + 34),
+      proto: scalar.u8.decode(v, o + 36),
+      family: scalar.u8.decode(v, o + 37),
+      vlan: scalar.u16.decode(v, o + 38),
+    };
+  },
+  zero(): PwFlowKey {
+    return { src: new Uint8Array(16), dst: new Uint8Array(16), sport: 0, dport: 0, proto: 0, family: 0, vlan: 0 };
+  },
+} as const satisfies Codec<PwFlowKey> & { offsets: Record<string, number> };
+
+/** struct pw_flow (48 bytes) */
+export interface PwFlow {
+  packets: bigint;
+  bytes: bigint;
+  first_ns: bigint;
+  last_ns: bigint;
+  ifindex: number;
+  route: number;
+  tcp_flags: number;
+  verdict: number;
+  reason: number;
+}
+export const PwFlow = {
+  name: 'pw_flow',
+  size: 48,
+  offsets: { packets: 0, bytes: 8, first_ns: 16, last_ns: 24, ifindex: 32, route: 36, tcp_flags: 40, verdict: 41, reason: 42, _pad0: 43 },
+  encode(x: PwFlow, v: DataView, o: number): void {
+    scalar.u64.encode(x.packets, v, o + 0);
+    scalar.u64.encode(x.bytes, v, o + 8);
+    scalar.u64.encode(x.first_ns, v, o + 16);
+    scalar.u64.encode(x.last_ns, v, o + 24);
+    scalar.u32.encode(x.ifindex, v, o + 32);
+    scalar.u32.encode(x.route, v, o + 36);
+    scalar.u8.encode(x.tcp_flags, v, o + 40);
+    scalar.u8.encode(x.verdict, v, o + 41);
+    scalar.u8.encode(x.reason, v, o + 42);
+    bytesAt(v, o + 43, 5).fill(0);
+  },
+  decode(v: DataView, o: number): PwFlow {
+    return {
+      packets: scalar.u64.decode(v, o + 0),
+      bytes: scalar.u64.decode(v, o + 8),
+      first_ns: scalar.u64.decode(v, o + 16),
+      last_ns: scalar.u64.decode(v, o + 24),
+      ifindex: scalar.u32.decode(v, o + 32),
+      route: scalar.u32.decode(v, o + 36),
+      tcp_flags: scalar.u8.decode(v, o + 40),
+      verdict: scalar.u8.decode(v, o + 41),
+      reason: scalar.u8.decode(v, o + 42),
+    };
+  },
+  zero(): PwFlow {
+    return { packets: 0n, bytes: 0n, first_ns: 0n, last_ns: 0n, ifindex: 0, route: 0, tcp_flags: 0, verdict: 0, reason: 0 };
+  },
+} as const satisfies Codec<PwFlow> & { offsets: Record<string, number> };
 
 /** struct pw_settings (8 bytes) */
 export interface PwSettings {
@@ -89,9 +422,62 @@ export const PwSettings = {
   },
 } as const satisfies Codec<PwSettings> & { offsets: Record<string, number> };
 
+/** struct pw_trace (24 bytes) */
+export interface PwTrace {
+  verdict: number;
+  reason: number;
+  family: number;
+  route: number;
+  nexthop: number;
+  egress_ifindex: number;
+  rule: number;
+  nhg: number;
+}
+export const PwTrace = {
+  name: 'pw_trace',
+  size: 24,
+  offsets: { verdict: 0, reason: 1, family: 2, _pad0: 3, route: 4, nexthop: 8, egress_ifindex: 12, rule: 16, nhg: 20 },
+  encode(x: PwTrace, v: DataView, o: number): void {
+    scalar.u8.encode(x.verdict, v, o + 0);
+    scalar.u8.encode(x.reason, v, o + 1);
+    scalar.u8.encode(x.family, v, o + 2);
+    bytesAt(v, o + 3, 1).fill(0);
+    scalar.u32.encode(x.route, v, o + 4);
+    scalar.u32.encode(x.nexthop, v, o + 8);
+    scalar.u32.encode(x.egress_ifindex, v, o + 12);
+    scalar.u32.encode(x.rule, v, o + 16);
+    scalar.u32.encode(x.nhg, v, o + 20);
+  },
+  decode(v: DataView, o: number): PwTrace {
+    return {
+      verdict: scalar.u8.decode(v, o + 0),
+      reason: scalar.u8.decode(v, o + 1),
+      family: scalar.u8.decode(v, o + 2),
+      route: scalar.u32.decode(v, o + 4),
+      nexthop: scalar.u32.decode(v, o + 8),
+      egress_ifindex: scalar.u32.decode(v, o + 12),
+      rule: scalar.u32.decode(v, o + 16),
+      nhg: scalar.u32.decode(v, o + 20),
+    };
+  },
+  zero(): PwTrace {
+    return { verdict: 0, reason: 0, family: 0, route: 0, nexthop: 0, egress_ifindex: 0, rule: 0, nhg: 0 };
+  },
+} as const satisfies Codec<PwTrace> & { offsets: Record<string, number> };
+
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
-  pw_if_stats: { name: 'pw_if_stats', type: 6, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 144, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats: { name: 'pw_if_stats', type: 6, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
+  pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: 2, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
+  pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: 2, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
+  pw_fib6: { name: 'pw_fib6', type: 11, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: PwFib6Key, value: scalar.u32 },
+  pw_routes: { name: 'pw_routes', type: 2, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
+  pw_route_stats: { name: 'pw_route_stats', type: 2, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_nhgroups: { name: 'pw_nhgroups', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 264, key: scalar.u32, value: PwNhgroup },
+  pw_nexthops: { name: 'pw_nexthops', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
+  pw_nexthop_stats: { name: 'pw_nexthop_stats', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_tx_ports: { name: 'pw_tx_ports', type: 25, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwFlowKey, value: PwFlow },
 } as const satisfies Record<string, MapSpec<any, any>>;
 
 /** `const volatile` settings in .rodata; offsets are resolved from the opened object. */
@@ -99,4 +485,4 @@ export const rodata = {
   pw_settings: { name: 'pw_settings', size: 8, codec: PwSettings },
 } as const;
 
-export const programs = ['pw_xdp'] as const;
+export const programs = ['pw_xdp', 'pw_xdp_trace'] as const;

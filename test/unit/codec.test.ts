@@ -36,7 +36,7 @@ describe('codecs', () => {
 
   it('generates enums with their C values', () => {
     assert.equal(pw.PwVerdict.DROP, 1);
-    assert.equal(pw.PwReason.NOT_IP, 4);
+    assert.equal(pw.PwReason.NOT_IP, 8);
     assert.equal(pw.PwSetting.DROP_MALFORMED, 1);
     assert.equal(pw.PwLimit.MAX_IFINDEX, 1024);
   });

@@ -6,10 +6,44 @@
  *
  * Rules: only __u8..__u64 / __be16 / __be32 fields; explicit padding fields named _padN (the
  * codecs write them as zero); no bool, no bitfields, no implicit holes; a _Static_assert on
- * every struct's size so a layout change is a deliberate act.
+ * every struct's size so a layout change is a deliberate act. Constants shared with user space
+ * are enums, not #defines, because only enums reach BTF (and so the generated codecs).
  */
 #ifndef PATHWISE_ABI_H
 #define PATHWISE_ABI_H
+
+enum pw_limit {
+	PW_MAX_IFINDEX = 1024,          /* ifindexes at or above this are not counted per interface */
+	/* IPv4 FIB, DIR-24-8: 2^24 first-level entries stored 16 to an array element (the mmap
+	 * stride of an array is its value size rounded up to 8, so 64-byte values waste nothing). */
+	PW_FIB4_TBL24_SLOTS = 16,
+	PW_FIB4_TBL24_ELEMS = 1 << 20,
+	PW_FIB4_TBL8_SLOTS = 256,       /* entries in one second-level group (one /24) */
+	PW_FIB4_TBL8_GROUPS = 16384,    /* default number of second-level groups */
+	PW_MAX_ROUTES = 1 << 21,        /* route ids, both families */
+	PW_FIB6_MAX = 1 << 20,          /* IPv6 LPM trie entries */
+	PW_MAX_NHGROUPS = 1 << 16,
+	PW_MAX_NEXTHOPS = 1 << 16,
+	PW_NHG_BUCKETS = 64,            /* ECMP buckets per group; weights are spread over them */
+	PW_MAX_EXT_HDRS = 6,            /* IPv6 extension headers walked before giving up */
+	PW_FLOWS_MAX = 1 << 20,
+	PW_TRACE_BYTES = 24,            /* sizeof(struct pw_trace), carried in XDP metadata */
+};
+
+/* A FIB4 entry (__u32): 0 = no route; bit PW_FIB4_EXT_BIT set = index of a tbl8 group;
+ * otherwise a route id. */
+enum pw_fib4 {
+	PW_FIB4_EXT_BIT = 31,
+};
+
+/* Nexthop group ids below PW_NHG_FIRST are special: they carry a decision, not nexthops. */
+enum pw_nhg_special {
+	PW_NHG_NONE = 0,
+	PW_NHG_LOCAL = 1,        /* deliver to the kernel (addresses of this host) */
+	PW_NHG_BLACKHOLE = 2,    /* drop */
+	PW_NHG_KERNEL = 3,       /* hand to the kernel to route (e.g. unresolvable here) */
+	PW_NHG_FIRST = 16,
+};
 
 /* Verdicts the pipeline reaches, as indices into counters. */
 enum pw_verdict {
@@ -22,20 +56,51 @@ enum pw_verdict {
 };
 
 /*
- * Why a packet took the exception path (passed to the kernel or dropped) instead of the
- * fast path. Counted per interface so malformed traffic is never silent.
+ * Why a packet left the fast path (passed to the kernel or dropped), counted per interface
+ * so that nothing is silent. The first group is malformed input.
  */
 enum pw_reason {
 	PW_REASON_NONE = 0,
 	PW_REASON_TRUNCATED_ETH = 1,
 	PW_REASON_TRUNCATED_VLAN = 2,
 	PW_REASON_TOO_MANY_VLANS = 3,
-	PW_REASON_NOT_IP = 4,
-	PW_REASON_TRUNCATED_IP = 5,
-	PW_REASON_BAD_IP_HEADER = 6,
-	PW_REASON_TRUNCATED_L4 = 7,
-	PW_REASON_MAX = 8,
+	PW_REASON_TRUNCATED_IP = 4,
+	PW_REASON_BAD_IP_HEADER = 5,    /* version, header length or total length inconsistent */
+	PW_REASON_TRUNCATED_L4 = 6,
+	PW_REASON_TOO_MANY_EXT_HDRS = 7,
+	PW_REASON_MALFORMED_MAX = 8,    /* reasons below this are malformed packets */
+	PW_REASON_NOT_IP = 8,           /* ARP, LLDP, ...: the kernel's business */
+	PW_REASON_NO_ROUTE = 9,
+	PW_REASON_LOCAL = 10,           /* addressed to this host */
+	PW_REASON_TTL_EXCEEDED = 11,    /* TTL/hop limit <= 1: the kernel sends ICMP time exceeded */
+	PW_REASON_NO_NEIGH = 12,        /* gateway's MAC unknown: the kernel resolves ARP/ND */
+	PW_REASON_MULTICAST = 13,
+	PW_REASON_BLACKHOLE = 14,
+	PW_REASON_KERNEL_ROUTE = 15,    /* route says: let the kernel route it */
+	PW_REASON_NO_TX_PORT = 16,      /* egress interface not enabled for redirect */
+	PW_REASON_FIB_KERNEL = 17,      /* fib: kernel mode: bpf_fib_lookup did not succeed */
+	PW_REASON_BLOCKED = 18,         /* source on a blocklist */
+	PW_REASON_RULE_DROP = 19,
+	PW_REASON_RATE_LIMITED = 20,
+	PW_REASON_VLAN_TAGGED = 21,     /* routed by the kernel's VLAN devices, not the fast path */
+	PW_REASON_MAX = 22,
 };
+
+/* Bits of pw_settings.flags (enum pw_setting). */
+enum pw_setting {
+	PW_SETTING_DROP_MALFORMED = 1 << 0, /* drop malformed packets instead of passing them */
+	PW_SETTING_FIB_KERNEL = 1 << 1,     /* route with bpf_fib_lookup instead of Pathwise's FIB */
+	PW_SETTING_FLOWS = 1 << 2,          /* keep the flow table */
+	PW_SETTING_ROUTE_STATS = 1 << 3,    /* count packets/bytes per route and nexthop */
+	PW_SETTING_FILTER = 1 << 4,         /* run the guard stage (blocklists, rules, rate limits) */
+};
+
+/* Load-time settings of the pipeline, the single `const volatile` rodata variable. */
+struct pw_settings {
+	__u32 flags;            /* PW_SETTING_* */
+	__u32 _pad0;
+};
+_Static_assert(sizeof(struct pw_settings) == 8, "pw_settings layout");
 
 /* Per-interface, per-CPU traffic counters (value of map pw_if_stats, key = ifindex). */
 struct pw_if_counters {
@@ -46,21 +111,113 @@ struct pw_if_counters {
 _Static_assert(sizeof(struct pw_if_counters) == 8 * (2 * PW_VERDICT_MAX + PW_REASON_MAX),
 	       "pw_if_counters layout");
 
-/* Load-time settings of the pipeline, the single `const volatile` rodata variable. */
-struct pw_settings {
-	__u32 flags;            /* PW_SETTING_* */
+/* 16 first-level FIB4 entries: element i holds entries for /24s 16*i .. 16*i+15. */
+struct pw_fib4_block {
+	__u32 entry[PW_FIB4_TBL24_SLOTS];
+};
+_Static_assert(sizeof(struct pw_fib4_block) == 64, "pw_fib4_block layout");
+
+/* One second-level group: the 256 addresses of one /24 with longer prefixes in it. */
+struct pw_fib4_group {
+	__u32 entry[PW_FIB4_TBL8_SLOTS];
+};
+_Static_assert(sizeof(struct pw_fib4_group) == 1024, "pw_fib4_group layout");
+
+enum pw_route_flag {
+	PW_ROUTE_F_VALID = 1 << 0,
+};
+
+/* A route (value of array pw_routes, key = route id). Route id 0 is never used. */
+struct pw_route {
+	__u32 nhg;           /* nexthop group id, or a PW_NHG_* special */
+	__u8 plen;
+	__u8 family;         /* 4 or 6 */
+	__u16 flags;         /* PW_ROUTE_F_* */
+	__u8 prefix[16];     /* network order; IPv4 uses the first 4 bytes */
+	__u32 metric;
 	__u32 _pad0;
 };
-_Static_assert(sizeof(struct pw_settings) == 8, "pw_settings layout");
+_Static_assert(sizeof(struct pw_route) == 32, "pw_route layout");
 
-/* Bits of pw_settings.flags (enum pw_setting). Constants shared with user space are enums, not #defines,
- * because only enums reach BTF (and so the generated codecs). */
-enum pw_setting {
-	PW_SETTING_DROP_MALFORMED = 1 << 0, /* drop malformed packets instead of passing them */
+/* IPv6 FIB: LPM trie key (prefixlen first, as the trie requires); value = route id. */
+struct pw_fib6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct pw_fib6_key) == 20, "pw_fib6_key layout");
+
+enum pw_nexthop_flag {
+	PW_NH_F_VALID = 1 << 0,
+	PW_NH_F_RESOLVED = 1 << 1,  /* dmac/smac are known */
+	PW_NH_F_GW6 = 1 << 2,       /* gw is an IPv6 address */
+	PW_NH_F_DIRECT = 1 << 3,    /* no gateway: the destination itself is the neighbour */
 };
 
-enum pw_limit {
-	PW_MAX_IFINDEX = 1024, /* ifindexes at or above this are not counted per interface */
+struct pw_nexthop {
+	__u32 ifindex;
+	__u32 flags;         /* PW_NH_F_* */
+	__u8 gw[16];         /* network order; IPv4 uses the first 4 bytes */
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 _pad0;
 };
+_Static_assert(sizeof(struct pw_nexthop) == 40, "pw_nexthop layout");
+
+/* A nexthop group: PW_NHG_BUCKETS nexthop ids, each repeated in proportion to its weight;
+ * a flow's hash picks a bucket, so one flow keeps one path. */
+struct pw_nhgroup {
+	__u32 n_nexthops;    /* 0: unused slot */
+	__u32 _pad0;
+	__u32 buckets[PW_NHG_BUCKETS];
+};
+_Static_assert(sizeof(struct pw_nhgroup) == 8 + 4 * PW_NHG_BUCKETS, "pw_nhgroup layout");
+
+/* Packets and bytes (per route, per nexthop: shared across CPUs, updated atomically). */
+struct pw_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct pw_counter) == 16, "pw_counter layout");
+
+/* Flow table key: 5-tuple plus VLAN. Addresses in network order (IPv4: first 4 bytes). */
+struct pw_flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__be16 sport;        /* 0 for non-first fragments and port-less protocols */
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 vlan;
+};
+_Static_assert(sizeof(struct pw_flow_key) == 40, "pw_flow_key layout");
+
+struct pw_flow {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_ns;      /* bpf_ktime_get_ns() */
+	__u64 last_ns;
+	__u32 ifindex;       /* ingress */
+	__u32 route;         /* route id of the last packet, 0 if none */
+	__u8 tcp_flags;      /* OR of all TCP flags seen */
+	__u8 verdict;        /* of the last packet */
+	__u8 reason;
+	__u8 _pad0[5];
+};
+_Static_assert(sizeof(struct pw_flow) == 48, "pw_flow layout");
+
+/* What the pipeline decided for one packet. The trace entry point (pw_xdp_trace, used by
+ * `route lookup` and replay) puts it in the packet's XDP metadata. */
+struct pw_trace {
+	__u8 verdict;
+	__u8 reason;
+	__u8 family;
+	__u8 _pad0;
+	__u32 route;
+	__u32 nexthop;
+	__u32 egress_ifindex;
+	__u32 rule;
+	__u32 nhg;
+};
+_Static_assert(sizeof(struct pw_trace) == PW_TRACE_BYTES, "pw_trace layout");
 
 #endif /* PATHWISE_ABI_H */

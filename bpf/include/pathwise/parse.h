@@ -2,7 +2,8 @@
 /*
  * Header parsers on a bounds-checked cursor. Every access is preceded by a check against
  * data_end right next to it: the verifier tracks packet pointers per access, and a check
- * separated from its use (or hidden behind a non-inlined call) is rejected.
+ * separated from its use (or hidden behind a non-inlined call) is rejected. A parser that
+ * finds something it can't vouch for returns a pw_reason and the packet leaves the fast path.
  */
 #ifndef PATHWISE_PARSE_H
 #define PATHWISE_PARSE_H
@@ -11,25 +12,51 @@
 
 #define PW_MAX_VLANS 2 /* 802.1ad outer + 802.1Q inner */
 
-#ifndef ETH_P_IP
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88A8
-#endif
+#define PW_ETH_P_IP 0x0800
+#define PW_ETH_P_IPV6 0x86DD
+#define PW_ETH_P_8021Q 0x8100
+#define PW_ETH_P_8021AD 0x88A8
+
+/* Macros from UAPI headers that vmlinux.h (types only) does not carry. */
+#define PW_ETH_ALEN 6
+#define PW_IPPROTO_ICMPV6 58
+
+#define PW_IP_MF 0x2000
+#define PW_IP_OFFSET 0x1FFF
+
+/* IPv6 extension headers (IANA protocol numbers). */
+#define PW_IPV6_HOP 0
+#define PW_IPV6_ROUTING 43
+#define PW_IPV6_FRAGMENT 44
+#define PW_IPV6_DSTOPTS 60
+#define PW_IPV6_NONXT 59
+#define PW_IPV6_FRAG_OFFSET 0xFFF8
 
 struct pw_cursor {
 	void *pos;
 	void *end;
 };
 
-/* What the parse stage learned about a packet; lives on the stack of the pipeline. */
+/* What the parse stage learned about a packet; lives on the pipeline's stack. */
 struct pw_packet {
-	__u16 l3_proto;  /* host order ETH_P_* after VLAN tags */
-	__u16 vlan_ids[PW_MAX_VLANS];
+	__u32 len;            /* frame length */
+	__u16 l3_off;         /* offset of the IP header from the start of the frame */
+	__u16 l3_proto;       /* host order ETH_P_* after VLAN tags */
+	__u16 vlan;           /* innermost VLAN id, 0 if untagged */
 	__u8 vlan_count;
-	__u8 l4_proto;
-	__u16 l3_off;    /* offset of the IP header from the start of the frame */
+	__u8 family;          /* 4 or 6, 0 if not IP */
+	__u8 proto;           /* L4 protocol (after IPv6 extension headers) */
+	__u8 ttl;             /* TTL or hop limit */
+	__u8 tcp_flags;
+	__u8 fragment;        /* 1 if any fragment (first or not) */
+	__u8 has_ports;       /* sport/dport are valid (not a non-first fragment, TCP/UDP) */
+	__u8 icmp_type;
+	__be16 sport;
+	__be16 dport;
+	__be32 saddr4;
+	__be32 daddr4;
+	struct in6_addr saddr6;
+	struct in6_addr daddr6;
 };
 
 static __always_inline enum pw_reason pw_parse_eth(struct pw_cursor *c, struct pw_packet *pkt)
@@ -46,18 +73,133 @@ static __always_inline enum pw_reason pw_parse_eth(struct pw_cursor *c, struct p
 	for (int i = 0; i < PW_MAX_VLANS; i++) {
 		struct vlan_hdr *vh = c->pos;
 
-		if (pkt->l3_proto != ETH_P_8021Q && pkt->l3_proto != ETH_P_8021AD)
+		if (pkt->l3_proto != PW_ETH_P_8021Q && pkt->l3_proto != PW_ETH_P_8021AD)
 			break;
 		if ((void *)(vh + 1) > c->end)
 			return PW_REASON_TRUNCATED_VLAN;
-		pkt->vlan_ids[i] = bpf_ntohs(vh->h_vlan_TCI) & 0x0fff;
+		pkt->vlan = bpf_ntohs(vh->h_vlan_TCI) & 0x0fff;
 		pkt->vlan_count++;
 		pkt->l3_proto = bpf_ntohs(vh->h_vlan_encapsulated_proto);
 		c->pos = vh + 1;
 	}
-	if (pkt->l3_proto == ETH_P_8021Q || pkt->l3_proto == ETH_P_8021AD)
+	if (pkt->l3_proto == PW_ETH_P_8021Q || pkt->l3_proto == PW_ETH_P_8021AD)
 		return PW_REASON_TOO_MANY_VLANS;
 	return PW_REASON_NONE;
+}
+
+/* Ports and flags of the L4 header at c->pos (only called when the packet carries one). */
+static __always_inline enum pw_reason pw_parse_l4(struct pw_cursor *c, struct pw_packet *pkt)
+{
+	if (pkt->proto == IPPROTO_TCP) {
+		struct tcphdr *th = c->pos;
+
+		if ((void *)(th + 1) > c->end)
+			return PW_REASON_TRUNCATED_L4;
+		pkt->sport = th->source;
+		pkt->dport = th->dest;
+		/* The flags byte follows the data-offset byte (offset 13). */
+		pkt->tcp_flags = ((__u8 *)th)[13];
+		pkt->has_ports = 1;
+	} else if (pkt->proto == IPPROTO_UDP) {
+		struct udphdr *uh = c->pos;
+
+		if ((void *)(uh + 1) > c->end)
+			return PW_REASON_TRUNCATED_L4;
+		pkt->sport = uh->source;
+		pkt->dport = uh->dest;
+		pkt->has_ports = 1;
+	} else if (pkt->proto == IPPROTO_ICMP || pkt->proto == PW_IPPROTO_ICMPV6) {
+		__u8 *icmp = c->pos;
+
+		if ((void *)(icmp + 4) > c->end)
+			return PW_REASON_TRUNCATED_L4;
+		pkt->icmp_type = icmp[0];
+	}
+	return PW_REASON_NONE;
+}
+
+static __always_inline enum pw_reason pw_parse_ipv4(struct pw_cursor *c, struct pw_packet *pkt)
+{
+	struct iphdr *iph = c->pos;
+	__u32 hlen, tot;
+
+	if ((void *)(iph + 1) > c->end)
+		return PW_REASON_TRUNCATED_IP;
+	if (iph->version != 4 || iph->ihl < 5)
+		return PW_REASON_BAD_IP_HEADER;
+	hlen = iph->ihl * 4;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < hlen)
+		return PW_REASON_BAD_IP_HEADER;
+	/* The frame may carry Ethernet padding beyond tot_len, but never less than tot_len. */
+	if (c->pos + tot > c->end)
+		return PW_REASON_TRUNCATED_IP;
+	if (c->pos + hlen > c->end) /* options, bounded by ihl <= 15 */
+		return PW_REASON_TRUNCATED_IP;
+
+	pkt->family = 4;
+	pkt->proto = iph->protocol;
+	pkt->ttl = iph->ttl;
+	pkt->saddr4 = iph->saddr;
+	pkt->daddr4 = iph->daddr;
+	if (iph->frag_off & bpf_htons(PW_IP_MF | PW_IP_OFFSET)) {
+		pkt->fragment = 1;
+		/* Non-first fragments carry no L4 header. */
+		if (iph->frag_off & bpf_htons(PW_IP_OFFSET))
+			return PW_REASON_NONE;
+	}
+	c->pos += hlen;
+	return pw_parse_l4(c, pkt);
+}
+
+static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct pw_packet *pkt)
+{
+	struct ipv6hdr *ip6 = c->pos;
+	__u8 next;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return PW_REASON_TRUNCATED_IP;
+	if (ip6->version != 6)
+		return PW_REASON_BAD_IP_HEADER;
+	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
+		return PW_REASON_TRUNCATED_IP;
+	pkt->family = 6;
+	pkt->ttl = ip6->hop_limit;
+	pkt->saddr6 = ip6->saddr;
+	pkt->daddr6 = ip6->daddr;
+	next = ip6->nexthdr;
+	c->pos = ip6 + 1;
+
+	/* A bounded walk over extension headers; more than PW_MAX_EXT_HDRS is refused. */
+#pragma unroll
+	for (int i = 0; i < PW_MAX_EXT_HDRS; i++) {
+		if (next == PW_IPV6_HOP || next == PW_IPV6_ROUTING || next == PW_IPV6_DSTOPTS) {
+			struct ipv6_opt_hdr *opt = c->pos;
+
+			if ((void *)(opt + 1) > c->end)
+				return PW_REASON_TRUNCATED_IP;
+			next = opt->nexthdr;
+			c->pos += (opt->hdrlen + 1) * 8;
+		} else if (next == PW_IPV6_FRAGMENT) {
+			struct frag_hdr *fh = c->pos;
+
+			if ((void *)(fh + 1) > c->end)
+				return PW_REASON_TRUNCATED_IP;
+			next = fh->nexthdr;
+			pkt->fragment = 1;
+			if (fh->frag_off & bpf_htons(PW_IPV6_FRAG_OFFSET)) {
+				pkt->proto = next;
+				return PW_REASON_NONE; /* non-first fragment: no L4 header */
+			}
+			c->pos = fh + 1;
+		} else {
+			pkt->proto = next;
+			if (next == PW_IPV6_NONXT)
+				return PW_REASON_NONE;
+			return pw_parse_l4(c, pkt);
+		}
+	}
+	return PW_REASON_TOO_MANY_EXT_HDRS;
 }
 
 static __always_inline enum pw_reason pw_parse(struct xdp_md *ctx, struct pw_packet *pkt)
@@ -66,14 +208,18 @@ static __always_inline enum pw_reason pw_parse(struct xdp_md *ctx, struct pw_pac
 		.pos = (void *)(long)ctx->data,
 		.end = (void *)(long)ctx->data_end,
 	};
-	enum pw_reason r = pw_parse_eth(&c, pkt);
+	enum pw_reason r;
 
+	pkt->len = ctx->data_end - ctx->data;
+	r = pw_parse_eth(&c, pkt);
 	if (r != PW_REASON_NONE)
 		return r;
 	pkt->l3_off = c.pos - (void *)(long)ctx->data;
-	if (pkt->l3_proto != ETH_P_IP && pkt->l3_proto != ETH_P_IPV6)
-		return PW_REASON_NOT_IP;
-	return PW_REASON_NONE;
+	if (pkt->l3_proto == PW_ETH_P_IP)
+		return pw_parse_ipv4(&c, pkt);
+	if (pkt->l3_proto == PW_ETH_P_IPV6)
+		return pw_parse_ipv6(&c, pkt);
+	return PW_REASON_NOT_IP;
 }
 
 #endif /* PATHWISE_PARSE_H */

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The route stage: Pathwise's own FIB (DIR-24-8 for IPv4, LPM trie for IPv6) or, in
+ * `fib: kernel` mode, the kernel's FIB through bpf_fib_lookup. Anything the fast path cannot
+ * finish (no route, local, TTL <= 1, unresolved neighbour, egress not enabled) leaves the
+ * packet untouched and passes it to the kernel with a reason.
+ */
+#ifndef PATHWISE_ROUTE_BPF_H
+#define PATHWISE_ROUTE_BPF_H
+
+#include "pathwise/abi.h"
+#include "pathwise/csum.bpf.h"
+#include "pathwise/maps.bpf.h"
+#include "pathwise/parse.h"
+
+#define PW_AF_INET 2
+#define PW_AF_INET6 10
+
+struct pw_decision {
+	enum pw_verdict verdict;
+	enum pw_reason reason;
+	__u32 route;
+	__u32 nexthop;
+	__u32 nhg;
+	__u32 egress;
+	__u32 rule;
+};
+
+static __always_inline void pw_decide(struct pw_decision *d, enum pw_verdict v, enum pw_reason r)
+{
+	d->verdict = v;
+	d->reason = r;
+}
+
+/* Flow hash for ECMP: every fragment of a datagram hashes on addresses only, so fragments and
+ * their first fragment stay on one path. */
+static __always_inline __u32 pw_mix(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x7feb352d;
+	h ^= h >> 15;
+	h *= 0x846ca68b;
+	h ^= h >> 16;
+	return h;
+}
+
+static __always_inline __u32 pw_flow_hash(const struct pw_packet *pkt)
+{
+	__u32 h, ports = 0;
+
+	if (pkt->has_ports && !pkt->fragment)
+		ports = ((__u32)pkt->sport << 16) | pkt->dport;
+	if (pkt->family == 4) {
+		h = pw_mix(pkt->saddr4 ^ 0x9e3779b9);
+		h = pw_mix(h ^ pkt->daddr4);
+	} else {
+		const __u32 *s = pkt->saddr6.in6_u.u6_addr32;
+		const __u32 *d = pkt->daddr6.in6_u.u6_addr32;
+
+		h = pw_mix(s[0] ^ s[1] ^ s[2] ^ s[3] ^ 0x9e3779b9);
+		h = pw_mix(h ^ d[0] ^ d[1] ^ d[2] ^ d[3]);
+	}
+	return pw_mix(h ^ ports ^ pkt->proto);
+}
+
+/* DIR-24-8: one array access for prefixes up to /24, a second for longer ones. */
+static __always_inline __u32 pw_fib4_lookup(__be32 daddr)
+{
+	__u32 a = bpf_ntohl(daddr);
+	__u32 idx24 = a >> 8;
+	__u32 block = idx24 / PW_FIB4_TBL24_SLOTS;
+	struct pw_fib4_block *b = bpf_map_lookup_elem(&pw_fib4_tbl24, &block);
+	__u32 e;
+
+	if (!b)
+		return 0;
+	e = b->entry[idx24 & (PW_FIB4_TBL24_SLOTS - 1)];
+	if (e & (1U << PW_FIB4_EXT_BIT)) {
+		__u32 group = e & ~(1U << PW_FIB4_EXT_BIT);
+		struct pw_fib4_group *g = bpf_map_lookup_elem(&pw_fib4_tbl8, &group);
+
+		if (!g)
+			return 0;
+		e = g->entry[a & (PW_FIB4_TBL8_SLOTS - 1)];
+	}
+	return e;
+}
+
+static __always_inline __u32 pw_fib6_lookup(const struct in6_addr *daddr)
+{
+	struct pw_fib6_key key = { .prefixlen = 128 };
+	__u32 *route;
+
+	__builtin_memcpy(key.addr, daddr, sizeof(key.addr));
+	route = bpf_map_lookup_elem(&pw_fib6, &key);
+	return route ? *route : 0;
+}
+
+/* Rewrites L2 and the TTL, then redirects. Only called once every check has passed, so a
+ * packet handed to the kernel is always unmodified. */
+static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pkt, const __u8 *dmac,
+					const __u8 *smac, __u32 ifindex, struct pw_decision *d)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end) {
+		pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_ETH);
+		return;
+	}
+	if (pkt->family == 4) {
+		struct iphdr *iph = data + (pkt->l3_off & 0xff); /* l3_off <= 22: bounded for the verifier */
+
+		if ((void *)(iph + 1) > end) {
+			pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_IP);
+			return;
+		}
+		pw_ipv4_decrease_ttl(iph);
+	} else {
+		struct ipv6hdr *ip6 = data + (pkt->l3_off & 0xff);
+
+		if ((void *)(ip6 + 1) > end) {
+			pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_IP);
+			return;
+		}
+		ip6->hop_limit--;
+	}
+	__builtin_memcpy(eth->h_dest, dmac, PW_ETH_ALEN);
+	__builtin_memcpy(eth->h_source, smac, PW_ETH_ALEN);
+	d->egress = ifindex;
+	pw_decide(d, PW_VERDICT_REDIRECT, PW_REASON_NONE);
+}
+
+/* The gateway's MAC from the kernel's neighbour table, for nexthops the control plane has not
+ * resolved yet. BPF_FIB_LOOKUP_OUTPUT looks up from the egress side, so it works even with
+ * forwarding disabled in the kernel. */
+static __always_inline int pw_neigh_lookup(struct xdp_md *ctx, const struct pw_nexthop *nh,
+					   const struct pw_packet *pkt, struct bpf_fib_lookup *p)
+{
+	const __u8 *target = nh->gw;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->ifindex = nh->ifindex;
+	if (nh->flags & PW_NH_F_DIRECT) {
+		/* Directly connected: the destination is the neighbour. */
+		if (pkt->family == 4)
+			target = (const __u8 *)&pkt->daddr4;
+		else
+			target = (const __u8 *)&pkt->daddr6;
+	}
+	if (pkt->family == 4 && !(nh->flags & PW_NH_F_GW6)) {
+		p->family = PW_AF_INET;
+		__builtin_memcpy(&p->ipv4_dst, target, 4);
+	} else {
+		p->family = PW_AF_INET6;
+		__builtin_memcpy(p->ipv6_dst, target, 16);
+	}
+	return bpf_fib_lookup(ctx, p, sizeof(*p), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
+}
+
+static __always_inline int pw_is_special_dst(const struct pw_packet *pkt)
+{
+	if (pkt->family == 4) {
+		__u32 a = bpf_ntohl(pkt->daddr4);
+
+		return (a >> 28) == 0xe || a == 0xffffffff; /* 224.0.0.0/4, limited broadcast */
+	}
+	/* ff00::/8 multicast, fe80::/10 link-local: never routed. */
+	return pkt->daddr6.in6_u.u6_addr8[0] == 0xff ||
+	       (pkt->daddr6.in6_u.u6_addr8[0] == 0xfe && (pkt->daddr6.in6_u.u6_addr8[1] & 0xc0) == 0x80);
+}
+
+static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+{
+	__u32 route_id = pkt->family == 4 ? pw_fib4_lookup(pkt->daddr4) : pw_fib6_lookup(&pkt->daddr6);
+	struct pw_route *rt;
+	struct pw_nhgroup *g;
+	struct pw_nexthop *nh;
+	__u32 bucket, nh_id, *port;
+
+	if (!route_id) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_ROUTE);
+		return;
+	}
+	rt = bpf_map_lookup_elem(&pw_routes, &route_id);
+	if (!rt || !(rt->flags & PW_ROUTE_F_VALID)) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_ROUTE);
+		return;
+	}
+	d->route = route_id;
+	d->nhg = rt->nhg;
+	switch (rt->nhg) {
+	case PW_NHG_NONE:
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_ROUTE);
+		return;
+	case PW_NHG_LOCAL:
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_LOCAL);
+		return;
+	case PW_NHG_BLACKHOLE:
+		pw_decide(d, PW_VERDICT_DROP, PW_REASON_BLACKHOLE);
+		return;
+	case PW_NHG_KERNEL:
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_KERNEL_ROUTE);
+		return;
+	}
+	/* The kernel sends ICMP time exceeded; the fast path never forwards a TTL <= 1. */
+	if (pkt->ttl <= 1) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_TTL_EXCEEDED);
+		return;
+	}
+	g = bpf_map_lookup_elem(&pw_nhgroups, &d->nhg);
+	if (!g || !g->n_nexthops) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_ROUTE);
+		return;
+	}
+	bucket = pw_flow_hash(pkt) & (PW_NHG_BUCKETS - 1);
+	nh_id = g->buckets[bucket];
+	nh = bpf_map_lookup_elem(&pw_nexthops, &nh_id);
+	if (!nh || !(nh->flags & PW_NH_F_VALID)) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_ROUTE);
+		return;
+	}
+	d->nexthop = nh_id;
+	port = bpf_map_lookup_elem(&pw_tx_ports, &nh->ifindex);
+	if (!port) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_TX_PORT);
+		return;
+	}
+	if (nh->flags & PW_NH_F_RESOLVED && !(nh->flags & PW_NH_F_DIRECT)) {
+		pw_transmit(ctx, pkt, nh->dmac, nh->smac, nh->ifindex, d);
+		return;
+	}
+	{
+		struct bpf_fib_lookup p;
+
+		if (pw_neigh_lookup(ctx, nh, pkt, &p) != BPF_FIB_LKUP_RET_SUCCESS) {
+			pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_NEIGH);
+			return;
+		}
+		pw_transmit(ctx, pkt, p.dmac, p.smac, nh->ifindex, d);
+	}
+}
+
+/* fib: kernel mode: the kernel's own FIB (routes from ip route, FRR, BIRD) decides. */
+static __always_inline void pw_route_kernel(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+{
+	struct bpf_fib_lookup p = {};
+	__u32 *port;
+	int rc;
+
+	p.ifindex = ctx->ingress_ifindex;
+	p.l4_protocol = pkt->proto;
+	p.sport = pkt->sport;
+	p.dport = pkt->dport;
+	if (pkt->family == 4) {
+		p.family = PW_AF_INET;
+		p.ipv4_src = pkt->saddr4;
+		p.ipv4_dst = pkt->daddr4;
+	} else {
+		p.family = PW_AF_INET6;
+		__builtin_memcpy(p.ipv6_src, &pkt->saddr6, 16);
+		__builtin_memcpy(p.ipv6_dst, &pkt->daddr6, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_NEIGH);
+		return;
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		/* Local, unreachable, prohibited, forwarding disabled: the kernel knows best. */
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_FIB_KERNEL);
+		return;
+	}
+	if (pkt->ttl <= 1) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_TTL_EXCEEDED);
+		return;
+	}
+	port = bpf_map_lookup_elem(&pw_tx_ports, &p.ifindex);
+	if (!port) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_TX_PORT);
+		return;
+	}
+	pw_transmit(ctx, pkt, p.dmac, p.smac, p.ifindex, d);
+}
+
+#endif /* PATHWISE_ROUTE_BPF_H */

@@ -1,0 +1,286 @@
+/**
+ * Nexthops and nexthop groups in the data plane. Both are content-addressed and shared: two
+ * routes via the same gateways use one group. A group is immutable once a route points at it
+ * (changing a route's nexthops means a new group and one 32-bit store in the route), and
+ * freed ids are reused last, so a packet that read an id a moment ago still finds what it
+ * expected.
+ *
+ * Weighted ECMP: a group spreads its nexthops over PW_NHG_BUCKETS buckets in proportion to
+ * their weights (largest remainder); the pipeline picks a bucket by flow hash.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+import { native } from '../bpf/index.js';
+import * as abi from '../generated/pathwise.js';
+import { PwError } from '../errors.js';
+import { formatAddress, parseAddress, type Family } from '../util/ip.js';
+import type { PipelineMaps } from './pipeline.js';
+
+export interface NexthopSpec {
+  /** Gateway address; absent for a directly connected route (dev only). */
+  via?: string;
+  dev?: string;
+  weight?: number;
+}
+
+export interface Nexthop {
+  id: number;
+  family: Family;
+  gw: Uint8Array | null;
+  ifindex: number;
+  weight: number;
+}
+
+export interface NexthopView {
+  via: string | null;
+  dev: string;
+  ifindex: number;
+  weight: number;
+}
+
+const MAX_WEIGHT = 256;
+const BUCKETS = abi.PwLimit.NHG_BUCKETS;
+
+/** Spreads members over the buckets by weight; every member gets at least one bucket. */
+export function spreadBuckets(weights: number[], buckets = BUCKETS): number[] {
+  if (weights.length === 0 || weights.length > buckets) throw new PwError('PW_ERR_INVALID', `a nexthop group holds 1..${buckets} nexthops, not ${weights.length}`);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (w / total) * buckets);
+  const counts = exact.map((x) => Math.max(1, Math.floor(x)));
+  let left = buckets - counts.reduce((a, b) => a + b, 0);
+  // Largest remainder first; if minimums overshot, take back from the largest.
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0]);
+  for (let k = 0; left > 0; k = (k + 1) % order.length, left--) counts[order[k]![1]]!++;
+  while (left < 0) {
+    const i = counts.indexOf(Math.max(...counts));
+    counts[i]!--;
+    left++;
+  }
+  const out: number[] = [];
+  counts.forEach((c, i) => {
+    for (let k = 0; k < c; k++) out.push(i);
+  });
+  return out;
+}
+
+class IdPool {
+  private readonly free: number[] = [];
+  private head = 0;
+  constructor(first: number, end: number, used: Set<number>) {
+    for (let i = first; i < end; i++) if (!used.has(i)) this.free.push(i);
+  }
+  take(what: string): number {
+    if (this.head >= this.free.length) throw new PwError('PW_ERR_FULL', `no free ${what} id left`);
+    return this.free[this.head++]!;
+  }
+  give(id: number): void {
+    this.free.push(id);
+  }
+}
+
+interface Group {
+  id: number;
+  key: string;
+  members: { nh: number; weight: number }[];
+  refs: number;
+}
+
+export class NexthopTable {
+  private readonly nexthops = new Map<number, Nexthop & { key: string; refs: number }>();
+  private readonly nhByKey = new Map<string, number>();
+  private readonly groups = new Map<number, Group>();
+  private readonly groupByKey = new Map<string, number>();
+  private readonly nhIds: IdPool;
+  private readonly groupIds: IdPool;
+  /** Gateway -> egress interface, from the kernel, cached per table. */
+  private readonly devCache = new Map<string, string>();
+
+  constructor(private readonly maps: PipelineMaps) {
+    // Adopt what the pinned maps hold.
+    for (const [id, nh] of maps.nexthops.dump()) {
+      if (!(nh.flags & abi.PwNexthopFlag.VALID)) continue;
+      const family: Family = nh.flags & abi.PwNexthopFlag.GW6 ? 6 : 4;
+      const gw = nh.flags & abi.PwNexthopFlag.DIRECT ? null : nh.gw;
+      const key = NexthopTable.nhKey(family, gw, nh.ifindex);
+      this.nexthops.set(id, { id, family, gw, ifindex: nh.ifindex, weight: 1, key, refs: 0 });
+      this.nhByKey.set(key, id);
+    }
+    for (const [id, g] of maps.nhgroups.dump()) {
+      if (!g.n_nexthops) continue;
+      const counts = new Map<number, number>();
+      for (const b of g.buckets) counts.set(b, (counts.get(b) ?? 0) + 1);
+      const members = [...counts].map(([nh, weight]) => ({ nh, weight }));
+      const key = NexthopTable.groupKey(members);
+      this.groups.set(id, { id, key, members, refs: 0 });
+      this.groupByKey.set(key, id);
+      for (const m of members) this.nexthops.get(m.nh)!.refs++;
+    }
+    this.nhIds = new IdPool(1, abi.PwLimit.MAX_NEXTHOPS, new Set(this.nexthops.keys()));
+    this.groupIds = new IdPool(abi.PwNhgSpecial.FIRST, abi.PwLimit.MAX_NHGROUPS, new Set(this.groups.keys()));
+  }
+
+  private static nhKey(family: Family, gw: Uint8Array | null, ifindex: number): string {
+    return `${ifindex}|${gw ? formatAddress(family, gw) : 'direct'}`;
+  }
+
+  private static groupKey(members: { nh: number; weight: number }[]): string {
+    return [...members]
+      .sort((a, b) => a.nh - b.nh)
+      .map((m) => `${m.nh}:${m.weight}`)
+      .join(',');
+  }
+
+  /** Called by the route table while adopting: a route references this group. */
+  adoptRef(groupId: number): void {
+    const g = this.groups.get(groupId);
+    if (g) g.refs++;
+  }
+
+  /** Turns a user's nexthop spec into an egress interface and gateway, asking the kernel for
+   * the interface when only a gateway is given (as `ip route add ... via GW` does). */
+  resolve(spec: NexthopSpec, where: string): Omit<Nexthop, 'id'> {
+    const weight = spec.weight ?? 1;
+    if (!Number.isInteger(weight) || weight < 1 || weight > MAX_WEIGHT) {
+      throw new PwError('PW_ERR_INVALID', `weight ${spec.weight} is out of range 1..${MAX_WEIGHT}`, { where });
+    }
+    if (!spec.via && !spec.dev) throw new PwError('PW_ERR_INVALID', 'a nexthop needs a gateway (via) or an interface (dev)', { where });
+    const gw = spec.via ? parseAddress(spec.via, where) : null;
+    let dev = spec.dev;
+    if (!dev && gw) dev = this.deviceFor(spec.via!, where);
+    let ifindex: number;
+    try {
+      ifindex = native().ifNameToIndex(dev!);
+    } catch {
+      throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${dev}'`, { where, hint: "see 'ip link'" });
+    }
+    return { family: gw?.family ?? 4, gw: gw?.addr ?? null, ifindex, weight };
+  }
+
+  private deviceFor(gw: string, where: string): string {
+    const cached = this.devCache.get(gw);
+    if (cached) return cached;
+    let out: { dev?: string; gateway?: string }[] = [];
+    try {
+      out = JSON.parse(execFileSync('ip', ['-j', 'route', 'get', gw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    } catch {
+      // no route: reported below
+    }
+    const r = out[0];
+    if (!r?.dev || r.gateway) {
+      throw new PwError('PW_ERR_INVALID', `gateway ${gw} is not on a directly connected network`, {
+        where,
+        hint: 'name the interface with dev IF, or add an address on the link to the gateway',
+      });
+    }
+    this.devCache.set(gw, r.dev);
+    return r.dev;
+  }
+
+  /** A group for these nexthops, shared if one exists; the caller holds one reference. */
+  acquire(nexthops: Omit<Nexthop, 'id'>[]): number {
+    // Merge duplicates (same gateway and interface): their weights add up.
+    const merged = new Map<string, Omit<Nexthop, 'id'>>();
+    for (const n of nexthops) {
+      const k = NexthopTable.nhKey(n.family, n.gw, n.ifindex);
+      const prev = merged.get(k);
+      merged.set(k, prev ? { ...prev, weight: prev.weight + n.weight } : n);
+    }
+    const members = [...merged.values()].map((n) => ({ nh: this.nexthopId(n), weight: n.weight }));
+    const key = NexthopTable.groupKey(members);
+    const existing = this.groupByKey.get(key);
+    if (existing !== undefined) {
+      this.groups.get(existing)!.refs++;
+      return existing;
+    }
+    let id: number;
+    let spread: number[];
+    try {
+      spread = spreadBuckets(members.map((m) => m.weight));
+      id = this.groupIds.take('nexthop group');
+    } catch (e) {
+      for (const m of members) this.unrefNexthopIfUnused(m.nh); // nothing half-made stays
+      throw e;
+    }
+    this.maps.nhgroups.set(id, { n_nexthops: members.length, buckets: spread.map((i) => members[i]!.nh) });
+    for (const m of members) this.nexthops.get(m.nh)!.refs++;
+    this.groups.set(id, { id, key, members, refs: 1 });
+    this.groupByKey.set(key, id);
+    return id;
+  }
+
+  /** Drops one reference; the group (and nexthops no group uses) are freed at zero. */
+  release(groupId: number): void {
+    const g = this.groups.get(groupId);
+    if (!g || --g.refs > 0) return;
+    this.groups.delete(groupId);
+    this.groupByKey.delete(g.key);
+    this.maps.nhgroups.set(groupId, abi.PwNhgroup.zero());
+    this.groupIds.give(groupId);
+    for (const m of g.members) {
+      const nh = this.nexthops.get(m.nh)!;
+      nh.refs--;
+      this.unrefNexthopIfUnused(m.nh);
+    }
+  }
+
+  private nexthopId(n: Omit<Nexthop, 'id'>): number {
+    const key = NexthopTable.nhKey(n.family, n.gw, n.ifindex);
+    const known = this.nhByKey.get(key);
+    if (known !== undefined) return known;
+    const id = this.nhIds.take('nexthop');
+    const F = abi.PwNexthopFlag;
+    const flags = F.VALID | (n.gw ? 0 : F.DIRECT) | (n.family === 6 && n.gw ? F.GW6 : 0);
+    const smac = readMac(n.ifindex);
+    // MACs are resolved per packet from the kernel's neighbour table (bpf_fib_lookup), so a
+    // changed neighbour never leaves a stale MAC here; the daemon may cache them later.
+    this.maps.nexthops.set(id, { ifindex: n.ifindex, flags, gw: n.gw ?? new Uint8Array(16), dmac: new Uint8Array(6), smac });
+    this.nexthops.set(id, { ...n, id, key, refs: 0 });
+    this.nhByKey.set(key, id);
+    return id;
+  }
+
+  private unrefNexthopIfUnused(id: number): void {
+    const nh = this.nexthops.get(id);
+    if (!nh || nh.refs > 0) return;
+    this.nexthops.delete(id);
+    this.nhByKey.delete(nh.key);
+    this.maps.nexthops.set(id, abi.PwNexthop.zero());
+    this.nhIds.give(id);
+  }
+
+  describe(groupId: number): NexthopView[] {
+    const g = this.groups.get(groupId);
+    if (!g) return [];
+    return g.members.map((m) => {
+      const nh = this.nexthops.get(m.nh)!;
+      return { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: m.weight };
+    });
+  }
+
+  nexthop(id: number): NexthopView | null {
+    const nh = this.nexthops.get(id);
+    return nh ? { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: nh.weight } : null;
+  }
+
+  get counts() {
+    return { nexthops: this.nexthops.size, groups: this.groups.size };
+  }
+}
+
+export function ifName(ifindex: number): string {
+  try {
+    return native().ifIndexToName(ifindex);
+  } catch {
+    return `if${ifindex}`;
+  }
+}
+
+function readMac(ifindex: number): Uint8Array {
+  try {
+    const s = readFileSync(`/sys/class/net/${native().ifIndexToName(ifindex)}/address`, 'utf8').trim();
+    return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
+  } catch {
+    return new Uint8Array(6);
+  }
+}

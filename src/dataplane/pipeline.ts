@@ -1,0 +1,180 @@
+/**
+ * The pinned pipeline of one Pathwise instance: the XDP programs and every map, pinned under
+ * /sys/fs/bpf/pathwise/<instance>/ so the data plane outlives any process that drives it.
+ * open() adopts what is pinned; when nothing is, it loads the object with the given settings
+ * and pins it. Instance metadata (settings) lives in /run/pathwise/<instance>/meta.json, which
+ * like bpffs does not outlive a reboot.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import {
+  BpfMap,
+  BpfObject,
+  BPFFS_ROOT,
+  PerCpuMap,
+  Program,
+  ensureBpffs,
+  openPinned,
+  removePinDir,
+  repoRoot,
+  type MapSpec,
+} from '../bpf/index.js';
+import * as abi from '../generated/pathwise.js';
+import { PwError } from '../errors.js';
+
+export type FibMode = 'own' | 'kernel';
+
+export interface PipelineSettings {
+  fib: FibMode;
+  /** Keep the flow table. */
+  flows: boolean;
+  /** Count packets/bytes per route and nexthop. */
+  routeStats: boolean;
+  /** Drop malformed packets instead of passing them to the kernel. */
+  dropMalformed: boolean;
+  /** Second-level IPv4 FIB groups (one per /24 holding longer prefixes). */
+  ipv4Groups: number;
+}
+
+export const DEFAULT_SETTINGS: PipelineSettings = {
+  fib: 'own',
+  flows: true,
+  routeStats: true,
+  dropMalformed: false,
+  ipv4Groups: abi.PwLimit.FIB4_TBL8_GROUPS,
+};
+
+const PROGRAMS = ['pw_xdp', 'pw_xdp_trace'] as const;
+export const OBJECT_PATH = join(repoRoot, 'build', 'pathwise.bpf.o');
+
+export function validInstance(name: string): string {
+  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) {
+    throw new PwError('PW_ERR_INVALID', `invalid instance name '${name}'`, { hint: 'use 1-32 characters: a-z, 0-9, _ and -, starting with a letter or digit' });
+  }
+  return name;
+}
+
+export const pinDirOf = (instance: string) => `${BPFFS_ROOT}/pathwise/${validInstance(instance)}`;
+const metaDirOf = (instance: string) => `/run/pathwise/${validInstance(instance)}`;
+
+function settingsFlags(s: PipelineSettings): number {
+  const F = abi.PwSetting;
+  return (
+    (s.fib === 'kernel' ? F.FIB_KERNEL : 0) |
+    (s.flows ? F.FLOWS : 0) |
+    (s.routeStats ? F.ROUTE_STATS : 0) |
+    (s.dropMalformed ? F.DROP_MALFORMED : 0)
+  );
+}
+
+type Codecs<S> = S extends MapSpec<infer K, infer V> ? [K, V] : never;
+type M<N extends keyof typeof abi.maps> = BpfMap<Codecs<(typeof abi.maps)[N]>[0], Codecs<(typeof abi.maps)[N]>[1]>;
+
+/** Typed handles to every map of the pipeline. */
+export interface PipelineMaps {
+  ifStats: PerCpuMap<number, abi.PwIfCounters>;
+  fib4Tbl24: M<'pw_fib4_tbl24'>;
+  fib4Tbl8: M<'pw_fib4_tbl8'>;
+  fib6: M<'pw_fib6'>;
+  routes: M<'pw_routes'>;
+  routeStats: M<'pw_route_stats'>;
+  nhgroups: M<'pw_nhgroups'>;
+  nexthops: M<'pw_nexthops'>;
+  nexthopStats: M<'pw_nexthop_stats'>;
+  txPorts: M<'pw_tx_ports'>;
+  flows: M<'pw_flows'>;
+}
+
+export class Pipeline {
+  private constructor(
+    readonly instance: string,
+    readonly settings: PipelineSettings,
+    readonly maps: PipelineMaps,
+    readonly xdp: Program,
+    readonly trace: Program,
+    /** True when this call loaded the pipeline (false: adopted from pins). */
+    readonly created: boolean,
+  ) {}
+
+  static isPinned(instance: string): boolean {
+    return existsSync(join(pinDirOf(instance), 'pw_xdp'));
+  }
+
+  /**
+   * Adopts the pinned pipeline of `instance`, or loads and pins one with `settings` when none
+   * is pinned. Settings of an adopted pipeline are those it was loaded with.
+   */
+  static async open(instance: string, settings: Partial<PipelineSettings> = {}, opts: { create?: boolean } = {}): Promise<Pipeline> {
+    ensureBpffs();
+    const dir = pinDirOf(instance);
+    if (Pipeline.isPinned(instance)) return Pipeline.adopt(instance);
+    if (opts.create === false) {
+      throw new PwError('PW_ERR_NOT_RUNNING', `no data plane is loaded for instance '${instance}'`, {
+        where: dir,
+        hint: "load it with 'pathwise attach IF' (or 'pathwise route add', which loads without attaching)",
+      });
+    }
+    const s = { ...DEFAULT_SETTINGS, ...settings };
+    mkdirSync(dir, { recursive: true });
+    let obj: BpfObject<typeof abi> | undefined;
+    try {
+      obj = await BpfObject.load(OBJECT_PATH, {
+        spec: abi,
+        rodata: { pw_settings: { flags: settingsFlags(s) } },
+        maxEntries: { pw_fib4_tbl8: s.ipv4Groups },
+        pinDir: dir,
+      });
+      for (const p of PROGRAMS) obj.program(p).pin(join(dir, p));
+      mkdirSync(metaDirOf(instance), { recursive: true });
+      writeFileSync(join(metaDirOf(instance), 'meta.json'), JSON.stringify({ settings: s, loadedAt: new Date().toISOString() }, null, 2));
+    } catch (e) {
+      obj?.close();
+      removePinDir(dir);
+      throw e;
+    }
+    obj.close();
+    const p = Pipeline.adopt(instance);
+    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, true);
+  }
+
+  private static adopt(instance: string): Pipeline {
+    const dir = pinDirOf(instance);
+    let settings = DEFAULT_SETTINGS;
+    try {
+      settings = { ...DEFAULT_SETTINGS, ...JSON.parse(readFileSync(join(metaDirOf(instance), 'meta.json'), 'utf8')).settings };
+    } catch {
+      // Metadata lost (e.g. /run cleared while pins stayed): defaults describe the maps well
+      // enough; the program's own rodata still holds the real settings.
+    }
+    const open = <K, V>(spec: MapSpec<K, V>) => new BpfMap<K, V>(openPinned(join(dir, spec.name), 'map'), spec.key!, spec.value!);
+    const m = abi.maps;
+    const maps: PipelineMaps = {
+      ifStats: new PerCpuMap(openPinned(join(dir, m.pw_if_stats.name), 'map'), m.pw_if_stats.key, m.pw_if_stats.value),
+      fib4Tbl24: open(m.pw_fib4_tbl24),
+      fib4Tbl8: open(m.pw_fib4_tbl8),
+      fib6: open(m.pw_fib6),
+      routes: open(m.pw_routes),
+      routeStats: open(m.pw_route_stats),
+      nhgroups: open(m.pw_nhgroups),
+      nexthops: open(m.pw_nexthops),
+      nexthopStats: open(m.pw_nexthop_stats),
+      txPorts: open(m.pw_tx_ports),
+      flows: open(m.pw_flows),
+    };
+    return new Pipeline(instance, settings, maps, Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp'), Program.fromPin(join(dir, 'pw_xdp_trace'), 'pw_xdp_trace'), false);
+  }
+
+  /** Closes this process's handles; the pinned pipeline keeps running. */
+  close(): void {
+    for (const m of Object.values(this.maps)) m.close();
+    this.xdp.close();
+    this.trace.close();
+  }
+
+  /** Unpins everything of an instance (callers detach interfaces first). */
+  static unpin(instance: string): void {
+    removePinDir(pinDirOf(instance));
+    rmSync(metaDirOf(instance), { recursive: true, force: true });
+  }
+}

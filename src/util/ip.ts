@@ -1,0 +1,148 @@
+/**
+ * IP addresses and prefixes. IPv4 is kept as an unsigned 32-bit number (fast paths: the FIB
+ * builder handles a million of them), IPv6 as 16 bytes. Parsing is strict: a prefix with host
+ * bits set is an error, as in iproute2.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+import { PwError } from '../errors.js';
+
+export type Family = 4 | 6;
+
+export interface Prefix {
+  family: Family;
+  /** 16 bytes, network order; IPv4 uses the first 4. */
+  addr: Uint8Array;
+  /** IPv4 only: the address as an unsigned 32-bit number. */
+  v4: number;
+  plen: number;
+}
+
+export function parseIpv4(s: string): number | null {
+  const parts = s.split('.');
+  if (parts.length !== 4) return null;
+  let v = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return null;
+    const n = Number(p);
+    if (n > 255) return null;
+    v = v * 256 + n;
+  }
+  return v >>> 0;
+}
+
+export function formatIpv4(v: number): string {
+  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+export function parseIpv6(s: string): Uint8Array | null {
+  if (!isIPv6(s)) return null;
+  let str = s;
+  const out = new Uint8Array(16);
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
+  const v4tail = str.match(/(\d+\.\d+\.\d+\.\d+)$/);
+  if (v4tail) {
+    const v = parseIpv4(v4tail[1]!);
+    if (v === null) return null;
+    str = `${str.slice(0, -v4tail[1]!.length)}${((v >>> 16) & 0xffff).toString(16)}:${(v & 0xffff).toString(16)}`;
+  }
+  const [head, tail] = str.includes('::') ? str.split('::') : [str, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined ? (tail ? tail.split(':') : []) : [];
+  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  if (groups.length !== 8) return null;
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 255;
+  });
+  return out;
+}
+
+export function formatIpv6(b: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  // RFC 5952: compress the longest run (>= 2) of zero groups.
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+export function parseAddress(s: string, where = s): { family: Family; addr: Uint8Array; v4: number } {
+  if (isIPv4(s)) {
+    const v4 = parseIpv4(s)!;
+    const addr = new Uint8Array(16);
+    addr[0] = v4 >>> 24;
+    addr[1] = (v4 >>> 16) & 255;
+    addr[2] = (v4 >>> 8) & 255;
+    addr[3] = v4 & 255;
+    return { family: 4, addr, v4 };
+  }
+  const a6 = parseIpv6(s);
+  if (a6) return { family: 6, addr: a6, v4: 0 };
+  throw new PwError('PW_ERR_INVALID', `'${s}' is not an IPv4 or IPv6 address`, { where });
+}
+
+export function formatAddress(family: Family, addr: Uint8Array): string {
+  return family === 4 ? formatIpv4(((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0) : formatIpv6(addr);
+}
+
+/** Parses "a.b.c.d/len", "x::/len", or a bare address (a host route). */
+export function parsePrefix(s: string, where = s): Prefix {
+  const slash = s.indexOf('/');
+  const addrPart = slash < 0 ? s : s.slice(0, slash);
+  const a = parseAddress(addrPart, where);
+  const max = a.family === 4 ? 32 : 128;
+  let plen = max;
+  if (slash >= 0) {
+    const lenPart = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(lenPart) || Number(lenPart) > max) {
+      throw new PwError('PW_ERR_INVALID', `invalid prefix length in '${s}': must be 0..${max}`, { where });
+    }
+    plen = Number(lenPart);
+  }
+  // Host bits must be zero, as iproute2 insists ("Invalid prefix for given prefix length").
+  for (let bit = plen; bit < max; bit++) {
+    if (a.addr[bit >> 3]! & (0x80 >> (bit & 7))) {
+      const fixed = maskAddr(a.addr, plen);
+      throw new PwError('PW_ERR_INVALID', `'${s}' has host bits set beyond /${plen}`, {
+        where,
+        hint: `did you mean ${formatAddress(a.family, fixed)}/${plen}?`,
+      });
+    }
+  }
+  return { family: a.family, addr: a.addr, v4: a.v4, plen };
+}
+
+export function maskAddr(addr: Uint8Array, plen: number): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const bits = Math.max(0, Math.min(8, plen - i * 8));
+    out[i] = addr[i]! & ((0xff00 >> bits) & 0xff);
+  }
+  return out;
+}
+
+export function formatPrefix(p: Pick<Prefix, 'family' | 'addr' | 'plen'>): string {
+  return `${formatAddress(p.family, p.addr)}/${p.plen}`;
+}
+
+/** A stable map key for a prefix. */
+export function prefixKey(p: Pick<Prefix, 'family' | 'addr' | 'plen'>): string {
+  return formatPrefix(p);
+}
