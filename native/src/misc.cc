@@ -2,10 +2,13 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "common.h"
 
@@ -71,6 +74,40 @@ static Napi::Value SetNetnsFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// interfaces() -> [{ ifindex, name }] of the calling thread's network namespace (sysfs shows
+// the namespace it was mounted in, which is not ours after setNetns).
+static Napi::Value Interfaces(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct if_nameindex* list = if_nameindex();
+  if (!list) ThrowErrno(env, errno, "if_nameindex");
+  Napi::Array arr = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (struct if_nameindex* p = list; p->if_index; p++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ifindex", (double)p->if_index);
+    o.Set("name", p->if_name);
+    arr.Set(n++, o);
+  }
+  if_freenameindex(list);
+  return arr;
+}
+
+// ifHwAddr(name) -> Buffer(6): the interface's MAC, asked of the calling thread's namespace.
+static Napi::Value IfHwAddr(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  if (name.size() >= IFNAMSIZ) ThrowErrno(info.Env(), ENAMETOOLONG, "ifHwAddr", name);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  memcpy(ifr.ifr_name, name.c_str(), name.size());
+  int rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+  int err = errno;
+  close(fd);
+  if (rc < 0) ThrowErrno(info.Env(), err, "ioctl(SIOCGIFHWADDR)", name);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<uint8_t*>(ifr.ifr_hwaddr.sa_data), 6);
+}
+
 void InitMisc(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
@@ -78,6 +115,8 @@ void InitMisc(Napi::Env env, Napi::Object exports) {
   exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));
   exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
   exports.Set("setNetns", Napi::Function::New(env, SetNetns));
+  exports.Set("interfaces", Napi::Function::New(env, Interfaces));
+  exports.Set("ifHwAddr", Napi::Function::New(env, IfHwAddr));
   exports.Set("setNetnsFd", Napi::Function::New(env, SetNetnsFd));
 }
 

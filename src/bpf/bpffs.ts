@@ -1,6 +1,6 @@
 /** bpffs: where pinned maps, programs and links live across process restarts. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, readdirSync, statSync } from 'node:fs';
 
 import { native } from './native.js';
 import { PwError, fromNative } from '../errors.js';
@@ -20,9 +20,34 @@ export function isBpffsMounted(path = BPFFS_ROOT): boolean {
   }
 }
 
+/**
+ * True when this process looks like it runs under `ip netns exec`: its mount namespace is not
+ * init's, or (where /proc/1 is hidden, as in some sandboxes) its network namespace is one of
+ * the named ones in /run/netns.
+ */
+function underNetnsExec(): boolean {
+  try {
+    return readlinkSync('/proc/self/ns/mnt') !== readlinkSync('/proc/1/ns/mnt');
+  } catch {
+    try {
+      const self = statSync('/proc/self/ns/net').ino;
+      return readdirSync('/run/netns').some((n) => statSync(`/run/netns/${n}`).ino === self);
+    } catch {
+      return false;
+    }
+  }
+}
+
 /** Mounts bpffs at /sys/fs/bpf if it is not mounted. Returns true when it mounted it. */
 export function ensureBpffs(path = BPFFS_ROOT): boolean {
   if (isBpffsMounted(path)) return false;
+  if (underNetnsExec()) {
+    // `ip netns exec` gives its command a private mount namespace with a fresh /sys: a bpffs
+    // mounted there would be new and empty, and pins made in it would vanish with the process.
+    throw new PwError('PW_ERR_UNSUPPORTED', `bpffs is not mounted at ${path} in this mount namespace (under 'ip netns exec'?)`, {
+      hint: "run 'pathwise --netns NAME …' instead of 'ip netns exec NAME pathwise …': it enters only the network namespace",
+    });
+  }
   try {
     mkdirSync(path, { recursive: true });
     execFileSync('mount', ['-t', 'bpf', 'bpf', path], { stdio: 'pipe' });

@@ -9,4 +9,4 @@ export { attachTc, TcAttachment, type TcPoint } from './tc.js';
 export { RingBufferReader, type RingBufferOptions } from './ring-buffer.js';
 export { ensureBpffs, isBpffsMounted, pinFd, openPinned, removePinDir, listPins, BPFFS_ROOT } from './bpffs.js';
 export { native, repoRoot } from './native.js';
-export { inNetns, netnsPath } from './netns.js';
+export { inNetns, netnsPath, enterNetnsForProcess } from './netns.js';

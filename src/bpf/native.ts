@@ -139,6 +139,8 @@ export interface NativeAddon {
   probeMapType(type: number): boolean;
   setNetns(path: string): NativeFd;
   setNetnsFd(fd: number): void;
+  interfaces(): { ifindex: number; name: string }[];
+  ifHwAddr(name: string): Buffer;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -29,3 +29,16 @@ export function inNetns<T>(name: string | undefined, fn: () => T): T {
     back.close();
   }
 }
+
+/**
+ * Moves this process (its JS thread, and so the children it spawns) into a network namespace
+ * for good, as `--netns NAME` asks. Unlike `ip netns exec`, the mount namespace stays, so the
+ * host's bpffs (and Pathwise's pins) remain visible.
+ */
+export function enterNetnsForProcess(name: string): void {
+  try {
+    native().setNetns(netnsPath(name)).close();
+  } catch (e) {
+    throw fromNative(e, `enter network namespace ${name}`, name);
+  }
+}

@@ -4,7 +4,11 @@
  */
 import { Command, CommanderError } from 'commander';
 
+import { enterNetnsForProcess } from '../bpf/index.js';
+import { registerAttach } from './commands/attach.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerRoute } from './commands/route.js';
+import { registerStats } from './commands/stats.js';
 import { reportError } from './output.js';
 
 export function buildProgram(): Command {
@@ -14,9 +18,21 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     // Errors are printed once, by reportError(), in the format the user asked for.
     .configureOutput({ outputError: () => {} })
-    .exitOverride();
+    .option('--netns <name>', 'act in this network namespace (like ip netns exec, but keeping the host bpffs)', process.env.PATHWISE_NETNS)
+    .exitOverride()
+    .hook('preAction', (cmd) => {
+      const ns = cmd.opts<{ netns?: string }>().netns;
+      if (ns) enterNetnsForProcess(ns);
+    });
   registerDoctor(program);
-  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  registerAttach(program);
+  registerRoute(program);
+  registerStats(program);
+  const quiet = (c: Command): void => {
+    c.exitOverride().configureOutput({ outputError: () => {} });
+    c.commands.forEach(quiet);
+  };
+  program.commands.forEach(quiet);
   return program;
 }
 

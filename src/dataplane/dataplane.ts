@@ -11,6 +11,7 @@ import { NexthopTable, ifName, type NexthopView } from './nexthops.js';
 import { Pipeline, type PipelineSettings } from './pipeline.js';
 import { RouteTable, routeTypeOf, specialNhg, type RouteType } from './route-table.js';
 import type { RouteSpec } from './route-syntax.js';
+import { readSystemRoutes } from './system-routes.js';
 
 export interface RouteView {
   prefix: string;
@@ -19,6 +20,8 @@ export interface RouteView {
   metric: number;
   nexthops: NexthopView[];
   id: number;
+  /** 'kernel' for routes derived from the host's addresses, 'user' otherwise. */
+  origin: 'user' | 'kernel';
 }
 
 export interface InterfaceStats {
@@ -163,6 +166,34 @@ export class Dataplane {
     return this.view(existing);
   }
 
+  /**
+   * Brings the SYSTEM routes in line with the host's addresses (local host routes, connected
+   * subnets). User routes for the same prefixes are left alone.
+   */
+  syncSystemRoutes(): { added: number; removed: number } {
+    const want = readSystemRoutes();
+    const wanted = new Set(want.map((w) => formatPrefix(w.prefix)));
+    let added = 0;
+    let removed = 0;
+    for (const r of [...this.routes.all()]) {
+      if (r.system && !wanted.has(formatPrefix(r.prefix))) {
+        this.releaseGroup(this.routes.remove(r.prefix).nhg);
+        removed++;
+      }
+    }
+    for (const w of want) {
+      const existing = this.routes.get(w.prefix);
+      if (existing && !existing.system) continue;
+      const nhg = w.kind === 'local' ? specialNhg('local') : this.nexthops.acquire([this.nexthops.resolve({ dev: w.dev }, `address on ${w.dev}`)]);
+      if (existing) this.releaseGroup(this.routes.repoint(existing, nhg, 0, true));
+      else {
+        this.routes.add(w.prefix, nhg, 0, true);
+        added++;
+      }
+    }
+    return { added, removed };
+  }
+
   deleteRoute(prefix: Prefix): RouteView {
     const view = this.viewOf(prefix);
     const route = this.routes.remove(prefix);
@@ -239,8 +270,9 @@ export class Dataplane {
     return { added: added.length, replaced };
   }
 
-  view(r: { id: number; prefix: Prefix; nhg: number; metric: number }): RouteView {
+  view(r: { id: number; prefix: Prefix; nhg: number; metric: number; system: boolean }): RouteView {
     return {
+      origin: r.system ? 'kernel' : 'user',
       prefix: formatPrefix(r.prefix),
       family: r.prefix.family,
       type: routeTypeOf(r.nhg),

@@ -3,7 +3,8 @@
  * each interface really support (learned by attaching a trivial program, the only reliable
  * test). An interface that already has an XDP program is reported, never touched.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import { basename, join } from 'node:path';
 
@@ -107,27 +108,42 @@ function checkFeatures(): Check {
   }
 }
 
-function readSys(iface: string, file: string): string | null {
-  try {
-    return readFileSync(join('/sys/class/net', iface, file), 'utf8').trim();
-  } catch {
-    return null;
-  }
+interface LinkInfo {
+  ifname: string;
+  operstate?: string;
+  linkinfo?: { info_kind?: string };
 }
 
-function driverOf(iface: string): string | null {
+/** Driver (or virtual device kind) and state of every interface, from `ip -d link`, which
+ * runs in this process's network namespace (sysfs would show the host's under --netns). */
+function linkDetails(): Map<string, { driver: string | null; operstate: string }> {
+  const out = new Map<string, { driver: string | null; operstate: string }>();
+  let links: LinkInfo[] = [];
   try {
-    return basename(readlinkSync(join('/sys/class/net', iface, 'device', 'driver')));
+    links = JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   } catch {
-    // Virtual devices have no device/driver link; their kind tells what they are.
-    const uevent = readSys(iface, 'uevent');
-    const kind = uevent?.match(/^DEVTYPE=(.*)$/m)?.[1];
-    return kind ?? (iface === 'lo' ? 'loopback' : null);
+    return out;
   }
+  for (const l of links) {
+    let driver: string | null = l.linkinfo?.info_kind ?? null;
+    if (!driver) {
+      try {
+        driver = basename(readlinkSync(join('/sys/class/net', l.ifname, 'device', 'driver')));
+      } catch {
+        driver = l.ifname === 'lo' ? 'loopback' : null;
+      }
+    }
+    out.set(l.ifname, { driver, operstate: (l.operstate ?? 'unknown').toLowerCase() });
+  }
+  return out;
 }
 
 export function listInterfaces(): string[] {
-  return readdirSync('/sys/class/net').sort();
+  // Asked of the kernel, not sysfs: under --netns, sysfs still shows the host's interfaces.
+  return native()
+    .interfaces()
+    .map((i) => i.name)
+    .sort();
 }
 
 async function probeInterfaces(names: string[], canProbe: boolean): Promise<InterfaceReport[]> {
@@ -137,14 +153,15 @@ async function probeInterfaces(names: string[], canProbe: boolean): Promise<Inte
   }
   try {
     const prog = obj?.program('pw_probe');
+    const details = linkDetails();
     return names.map((name) => {
       const ifindex = native().ifNameToIndex(name);
       const state = queryXdp(ifindex);
       const report: InterfaceReport = {
         name,
         ifindex,
-        driver: driverOf(name),
-        operstate: readSys(name, 'operstate') ?? 'unknown',
+        driver: details.get(name)?.driver ?? null,
+        operstate: details.get(name)?.operstate ?? 'unknown',
         attached: state.mode ? { mode: state.mode, progId: state.progId } : null,
         modes: { native: { supported: null }, generic: { supported: null } },
       };

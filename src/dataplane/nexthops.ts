@@ -9,7 +9,6 @@
  * their weights (largest remainder); the pipeline picks a bucket by flow hash.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 
 import { native } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
@@ -44,7 +43,8 @@ const BUCKETS = abi.PwLimit.NHG_BUCKETS;
 
 /** Spreads members over the buckets by weight; every member gets at least one bucket. */
 export function spreadBuckets(weights: number[], buckets = BUCKETS): number[] {
-  if (weights.length === 0 || weights.length > buckets) throw new PwError('PW_ERR_INVALID', `a nexthop group holds 1..${buckets} nexthops, not ${weights.length}`);
+  const max = Math.min(buckets, abi.PwLimit.NHG_MAX_MEMBERS);
+  if (weights.length === 0 || weights.length > max) throw new PwError('PW_ERR_INVALID', `a nexthop group holds 1..${max} nexthops, not ${weights.length}`);
   const total = weights.reduce((a, b) => a + b, 0);
   const exact = weights.map((w) => (w / total) * buckets);
   const counts = exact.map((x) => Math.max(1, Math.floor(x)));
@@ -108,9 +108,7 @@ export class NexthopTable {
     }
     for (const [id, g] of maps.nhgroups.dump()) {
       if (!g.n_nexthops) continue;
-      const counts = new Map<number, number>();
-      for (const b of g.buckets) counts.set(b, (counts.get(b) ?? 0) + 1);
-      const members = [...counts].map(([nh, weight]) => ({ nh, weight }));
+      const members = g.members.slice(0, g.n_nexthops).map((nh, i) => ({ nh, weight: g.weights[i]! }));
       const key = NexthopTable.groupKey(members);
       this.groups.set(id, { id, key, members, refs: 0 });
       this.groupByKey.set(key, id);
@@ -202,7 +200,12 @@ export class NexthopTable {
       for (const m of members) this.unrefNexthopIfUnused(m.nh); // nothing half-made stays
       throw e;
     }
-    this.maps.nhgroups.set(id, { n_nexthops: members.length, buckets: spread.map((i) => members[i]!.nh) });
+    this.maps.nhgroups.set(id, {
+      n_nexthops: members.length,
+      buckets: spread.map((i) => members[i]!.nh),
+      members: members.map((m) => m.nh),
+      weights: members.map((m) => m.weight),
+    });
     for (const m of members) this.nexthops.get(m.nh)!.refs++;
     this.groups.set(id, { id, key, members, refs: 1 });
     this.groupByKey.set(key, id);
@@ -278,8 +281,7 @@ export function ifName(ifindex: number): string {
 
 function readMac(ifindex: number): Uint8Array {
   try {
-    const s = readFileSync(`/sys/class/net/${native().ifIndexToName(ifindex)}/address`, 'utf8').trim();
-    return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
+    return new Uint8Array(native().ifHwAddr(native().ifIndexToName(ifindex)));
   } catch {
     return new Uint8Array(6);
   }

@@ -14,8 +14,11 @@ import {
   BPFFS_ROOT,
   PerCpuMap,
   Program,
+  detachXdp,
   ensureBpffs,
+  native,
   openPinned,
+  queryXdp,
   removePinDir,
   repoRoot,
   type MapSpec,
@@ -176,5 +179,32 @@ export class Pipeline {
   static unpin(instance: string): void {
     removePinDir(pinDirOf(instance));
     rmSync(metaDirOf(instance), { recursive: true, force: true });
+  }
+
+  /**
+   * Detaches the instance's program from every interface (of this network namespace) that
+   * runs it, then unpins the instance. Needs no map, so it also removes an instance whose maps
+   * an older or newer version laid out differently.
+   */
+  static down(instance: string): { detached: string[] } {
+    const detached: string[] = [];
+    const pinned = join(pinDirOf(instance), 'pw_xdp');
+    if (existsSync(pinned)) {
+      const prog = Program.fromPin(pinned, 'pw_xdp');
+      try {
+        const id = prog.info().id;
+        for (const { name, ifindex } of native().interfaces()) {
+          const state = queryXdp(ifindex);
+          if (state.mode && state.progId === id) {
+            detachXdp(ifindex, prog);
+            detached.push(name);
+          }
+        }
+      } finally {
+        prog.close();
+      }
+    }
+    Pipeline.unpin(instance);
+    return { detached };
   }
 }

@@ -23,6 +23,8 @@ export interface Route {
   /** Nexthop group id, or a PW_NHG_* special for the other route types. */
   nhg: number;
   metric: number;
+  /** Derived from the host's addresses (see system-routes.ts), not added by the user. */
+  system: boolean;
 }
 
 const SPECIAL_NHG: Record<Exclude<RouteType, 'unicast'>, number> = {
@@ -77,7 +79,7 @@ export class RouteTable {
     const used = new Uint8Array(this.records.length);
     for (let id = 1; id < this.records.length; id++) {
       const off = id * this.records.stride;
-      if (!(v.getUint16(off + R.flags, true) & abi.PwRouteFlag.ROUTE_F_VALID)) continue;
+      if (!(v.getUint16(off + R.flags, true) & abi.PwRouteFlag.VALID)) continue;
       const rec = this.records.get(id);
       const prefix: Prefix = {
         family: rec.family as Family,
@@ -85,7 +87,7 @@ export class RouteTable {
         plen: rec.plen,
         v4: rec.family === 4 ? ((rec.prefix[0]! << 24) | (rec.prefix[1]! << 16) | (rec.prefix[2]! << 8) | rec.prefix[3]!) >>> 0 : 0,
       };
-      const route: Route = { id, prefix, nhg: rec.nhg, metric: rec.metric };
+      const route: Route = { id, prefix, nhg: rec.nhg, metric: rec.metric, system: !!(rec.flags & abi.PwRouteFlag.SYSTEM) };
       if (prefix.family === 4) this.v4.set(v4Key(prefix.v4, prefix.plen), route);
       else this.v6.set(formatPrefix(prefix), route);
       this.plens[id] = prefix.plen;
@@ -138,15 +140,16 @@ export class RouteTable {
    * Installs a new route; the prefix must not have one. The caller's reference to `nhg`
    * passes to the route.
    */
-  add(prefix: Prefix, nhg: number, metric = 0): Route {
+  add(prefix: Prefix, nhg: number, metric = 0, system = false): Route {
     if (this.get(prefix)) throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(prefix)} exists`, { hint: "use 'route replace' to change it" });
     if (prefix.family === 4 && this.fib4.groupsNeeded(prefix.v4, prefix.plen) > this.fib4.groupCapacity - this.fib4.groupsInUse) {
       throw new PwError('PW_ERR_FULL', `the IPv4 FIB has no free second-level group for ${formatPrefix(prefix)}`);
     }
     const id = this.takeId();
-    this.records.set(id, { nhg, plen: prefix.plen, family: prefix.family, flags: abi.PwRouteFlag.ROUTE_F_VALID, prefix: prefix.addr, metric });
+    const flags = abi.PwRouteFlag.VALID | (system ? abi.PwRouteFlag.SYSTEM : 0);
+    this.records.set(id, { nhg, plen: prefix.plen, family: prefix.family, flags, prefix: prefix.addr, metric });
     this.plens[id] = prefix.plen;
-    const route: Route = { id, prefix, nhg, metric };
+    const route: Route = { id, prefix, nhg, metric, system };
     if (prefix.family === 4) {
       this.fib4.insert(prefix.v4, prefix.plen, id);
       this.v4.set(v4Key(prefix.v4, prefix.plen), route);
@@ -162,9 +165,16 @@ export class RouteTable {
     return route;
   }
 
-  /** Points an existing route at another group (one 32-bit store); returns the old group. */
-  repoint(route: Route, nhg: number, metric = route.metric): number {
+  /**
+   * Points an existing route at another group (one 32-bit store); returns the old group. A
+   * system route repointed by the user becomes the user's.
+   */
+  repoint(route: Route, nhg: number, metric = route.metric, system = false): number {
     const off = route.id * this.records.stride;
+    if (route.system !== system) {
+      this.recordView.setUint16(off + abi.PwRoute.offsets.flags, abi.PwRouteFlag.VALID | (system ? abi.PwRouteFlag.SYSTEM : 0), true);
+      route.system = system;
+    }
     this.recordView.setUint32(off + abi.PwRoute.offsets.metric, metric, true);
     this.recordView.setUint32(off + abi.PwRoute.offsets.nhg, nhg, true);
     const old = route.nhg;

@@ -18,7 +18,8 @@ export const PwLimit = {
   FIB4_TBL8_GROUPS: 16384,
   MAX_ROUTES: 2097152,
   FIB6_MAX: 1048576,
-  MAX_NHGROUPS: 65536,
+  MAX_NHGROUPS: 16384,
+  NHG_MAX_MEMBERS: 16,
   MAX_NEXTHOPS: 65536,
   NHG_BUCKETS: 64,
   MAX_EXT_HDRS: 6,
@@ -77,7 +78,8 @@ export type PwReason = (typeof PwReason)[keyof typeof PwReason];
 
 /** enum pw_route_flag */
 export const PwRouteFlag = {
-  ROUTE_F_VALID: 1,
+  VALID: 1,
+  SYSTEM: 2,
 } as const;
 export type PwRouteFlag = (typeof PwRouteFlag)[keyof typeof PwRouteFlag];
 
@@ -256,28 +258,34 @@ export const PwCounter = {
   },
 } as const satisfies Codec<PwCounter> & { offsets: Record<string, number> };
 
-/** struct pw_nhgroup (264 bytes) */
+/** struct pw_nhgroup (360 bytes) */
 export interface PwNhgroup {
   n_nexthops: number;
   buckets: number[];
+  members: number[];
+  weights: number[];
 }
 export const PwNhgroup = {
   name: 'pw_nhgroup',
-  size: 264,
-  offsets: { n_nexthops: 0, _pad0: 4, buckets: 8 },
+  size: 360,
+  offsets: { n_nexthops: 0, _pad0: 4, buckets: 8, members: 264, weights: 328 },
   encode(x: PwNhgroup, v: DataView, o: number): void {
     scalar.u32.encode(x.n_nexthops, v, o + 0);
     bytesAt(v, o + 4, 4).fill(0);
     for (let i0 = 0; i0 < 64; i0++) { scalar.u32.encode(x.buckets[i0] ?? 0, v, o + 8 + i0 * 4); }
+    for (let i0 = 0; i0 < 16; i0++) { scalar.u32.encode(x.members[i0] ?? 0, v, o + 264 + i0 * 4); }
+    for (let i0 = 0; i0 < 16; i0++) { scalar.u16.encode(x.weights[i0] ?? 0, v, o + 328 + i0 * 2); }
   },
   decode(v: DataView, o: number): PwNhgroup {
     return {
       n_nexthops: scalar.u32.decode(v, o + 0),
       buckets: Array.from({ length: 64 }, (_, i0) => scalar.u32.decode(v, o + 8 + i0 * 4)),
+      members: Array.from({ length: 16 }, (_, i0) => scalar.u32.decode(v, o + 264 + i0 * 4)),
+      weights: Array.from({ length: 16 }, (_, i0) => scalar.u16.decode(v, o + 328 + i0 * 2)),
     };
   },
   zero(): PwNhgroup {
-    return { n_nexthops: 0, buckets: Array.from({ length: 64 }, () => 0) };
+    return { n_nexthops: 0, buckets: Array.from({ length: 64 }, () => 0), members: Array.from({ length: 16 }, () => 0), weights: Array.from({ length: 16 }, () => 0) };
   },
 } as const satisfies Codec<PwNhgroup> & { offsets: Record<string, number> };
 
@@ -473,7 +481,7 @@ export const maps = {
   pw_fib6: { name: 'pw_fib6', type: 11, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: PwFib6Key, value: scalar.u32 },
   pw_routes: { name: 'pw_routes', type: 2, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_route_stats: { name: 'pw_route_stats', type: 2, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
-  pw_nhgroups: { name: 'pw_nhgroups', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 264, key: scalar.u32, value: PwNhgroup },
+  pw_nhgroups: { name: 'pw_nhgroups', type: 2, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
   pw_nexthops: { name: 'pw_nexthops', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_tx_ports: { name: 'pw_tx_ports', type: 25, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },

@@ -22,7 +22,8 @@ enum pw_limit {
 	PW_FIB4_TBL8_GROUPS = 16384,    /* default number of second-level groups */
 	PW_MAX_ROUTES = 1 << 21,        /* route ids, both families */
 	PW_FIB6_MAX = 1 << 20,          /* IPv6 LPM trie entries */
-	PW_MAX_NHGROUPS = 1 << 16,
+	PW_MAX_NHGROUPS = 1 << 14,
+	PW_NHG_MAX_MEMBERS = 16,        /* nexthops in one ECMP group */
 	PW_MAX_NEXTHOPS = 1 << 16,
 	PW_NHG_BUCKETS = 64,            /* ECMP buckets per group; weights are spread over them */
 	PW_MAX_EXT_HDRS = 6,            /* IPv6 extension headers walked before giving up */
@@ -125,6 +126,7 @@ _Static_assert(sizeof(struct pw_fib4_group) == 1024, "pw_fib4_group layout");
 
 enum pw_route_flag {
 	PW_ROUTE_F_VALID = 1 << 0,
+	PW_ROUTE_F_SYSTEM = 1 << 1,  /* from the host's addresses (local, connected), not the user */
 };
 
 /* A route (value of array pw_routes, key = route id). Route id 0 is never used. */
@@ -164,13 +166,16 @@ struct pw_nexthop {
 _Static_assert(sizeof(struct pw_nexthop) == 40, "pw_nexthop layout");
 
 /* A nexthop group: PW_NHG_BUCKETS nexthop ids, each repeated in proportion to its weight;
- * a flow's hash picks a bucket, so one flow keeps one path. */
+ * a flow's hash picks a bucket, so one flow keeps one path. members/weights record the group
+ * as configured (the data plane reads only the buckets). */
 struct pw_nhgroup {
 	__u32 n_nexthops;    /* 0: unused slot */
 	__u32 _pad0;
 	__u32 buckets[PW_NHG_BUCKETS];
+	__u32 members[PW_NHG_MAX_MEMBERS];
+	__u16 weights[PW_NHG_MAX_MEMBERS];
 };
-_Static_assert(sizeof(struct pw_nhgroup) == 8 + 4 * PW_NHG_BUCKETS, "pw_nhgroup layout");
+_Static_assert(sizeof(struct pw_nhgroup) == 8 + 4 * PW_NHG_BUCKETS + 6 * PW_NHG_MAX_MEMBERS, "pw_nhgroup layout");
 
 /* Packets and bytes (per route, per nexthop: shared across CPUs, updated atomically). */
 struct pw_counter {
