@@ -11,6 +11,7 @@ import { formatPrefix, maskAddr, parseAddress, type Prefix } from '../util/ip.js
 
 interface IpAddrJson {
   ifname: string;
+  flags?: string[];
   addr_info?: { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope?: string }[];
 }
 
@@ -36,7 +37,7 @@ export function readSystemRoutes(): SystemRoute[] {
       const max = addr.family === 4 ? 32 : 128;
       const host: Prefix = { family: addr.family, addr: addr.addr, v4: addr.v4, plen: max };
       out.set(formatPrefix(host), { prefix: host, kind: 'local', dev: link.ifname });
-      if (link.ifname === 'lo' || a.prefixlen >= max) continue;
+      if (a.prefixlen >= max) continue;
       const net = maskAddr(addr.addr, a.prefixlen);
       const netPrefix: Prefix = {
         family: addr.family,
@@ -45,7 +46,10 @@ export function readSystemRoutes(): SystemRoute[] {
         v4: addr.family === 4 ? ((net[0]! << 24) | (net[1]! << 16) | (net[2]! << 8) | net[3]!) >>> 0 : 0,
       };
       const key = formatPrefix(netPrefix);
-      if (!out.has(key)) out.set(key, { prefix: netPrefix, kind: 'connected', dev: link.ifname });
+      // As the kernel does (fib_add_ifaddr), a subnet on a loopback device is local as a
+      // whole: 127.0.0.1/8 on lo makes all of 127.0.0.0/8 local.
+      const kind = link.flags?.includes('LOOPBACK') ? 'local' : 'connected';
+      if (!out.has(key) || kind === 'local') out.set(key, { prefix: netPrefix, kind, dev: link.ifname });
     }
   }
   return [...out.values()];
