@@ -5,12 +5,13 @@
 import { attachXdp, detachXdp, queryXdp, resolveIfindex, type XdpModeRequest, type XdpAttachResult } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
-import { formatPrefix, type Prefix } from '../util/ip.js';
+import { formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
+
 import { lookupAddresses, type LookupResult } from './lookup.js';
 import { NexthopTable, ifName, type NexthopView } from './nexthops.js';
 import { Pipeline, type PipelineSettings } from './pipeline.js';
-import { RouteTable, routeTypeOf, specialNhg, type RouteType } from './route-table.js';
-import type { RouteSpec } from './route-syntax.js';
+import { RouteTable, routeTypeOf, specialNhg, v4Key, type RouteType } from './route-table.js';
+import type { RouteBatch, RouteSpec } from './route-syntax.js';
 import { readSystemRoutes } from './system-routes.js';
 
 export interface RouteView {
@@ -129,7 +130,7 @@ export class Dataplane {
 
   // ---- routes ---------------------------------------------------------------------------
 
-  private groupFor(spec: RouteSpec): number {
+  private groupFor(spec: Pick<RouteSpec, 'type' | 'nexthops' | 'prefix' | 'where'>): number {
     if (spec.type !== 'unicast') return specialNhg(spec.type);
     const resolved = spec.nexthops.map((n) => this.nexthops.resolve(n, spec.where));
     for (const n of resolved) {
@@ -162,8 +163,8 @@ export class Dataplane {
     const existing = this.routes.get(spec.prefix);
     if (!existing) return this.addRoute(spec);
     const nhg = this.groupFor(spec);
-    this.releaseGroup(this.routes.repoint(existing, nhg, spec.metric));
-    return this.view(existing);
+    this.releaseGroup(this.routes.repoint(existing.id, nhg, spec.metric));
+    return this.view(this.routes.byId(existing.id)!);
   }
 
   /**
@@ -185,7 +186,7 @@ export class Dataplane {
       const existing = this.routes.get(w.prefix);
       if (existing && !existing.system) continue;
       const nhg = w.kind === 'local' ? specialNhg('local') : this.nexthops.acquire([this.nexthops.resolve({ dev: w.dev }, `address on ${w.dev}`)]);
-      if (existing) this.releaseGroup(this.routes.repoint(existing, nhg, 0, true));
+      if (existing) this.releaseGroup(this.routes.repoint(existing.id, nhg, 0, true));
       else {
         this.routes.add(w.prefix, nhg, 0, true);
         added++;
@@ -208,66 +209,130 @@ export class Dataplane {
   }
 
   /**
-   * Installs many routes. Everything is checked before anything is written (syntax,
-   * interfaces, gateways, duplicates, conflicts with installed routes unless `replace`,
-   * capacity); a failure while writing removes what this call added.
+   * Installs many routes. Everything is checked before anything is written (nexthops and
+   * interfaces, duplicates, conflicts with installed routes unless `replace`, capacity); a
+   * failure while writing removes what this call added.
    */
-  loadRoutes(specs: RouteSpec[], opts: { replace?: boolean } = {}): { added: number; replaced: number } {
-    const seen = new Map<string, string>();
-    const groups = new Map<string, number>();
-    const plan: { spec: RouteSpec; nhg: number; existing: boolean }[] = [];
+  loadRoutes(batch: RouteBatch, opts: { replace?: boolean } = {}): { added: number; replaced: number } {
+    const { v4, templates, others } = batch;
+    const where = (i: number) => `${batch.file}:${v4.line[i]}`;
     const acquired: number[] = [];
+    const tmplGroup = new Uint32Array(templates.length);
+    const fresh4: number[] = [];
+    const replace4: number[] = [];
+    const fresh6: { spec: RouteSpec; nhg: number }[] = [];
+    const replace6: { spec: RouteSpec; nhg: number }[] = [];
     try {
-      for (const spec of specs) {
-        const key = formatPrefix(spec.prefix);
-        const dup = seen.get(key);
-        if (dup) throw new PwError('PW_ERR_INVALID', `${key} appears twice (first at ${dup})`, { where: spec.where });
-        seen.set(key, spec.where);
-        const existing = !!this.routes.get(spec.prefix);
-        if (existing && !opts.replace) {
-          throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, { where: spec.where, hint: 'load with --replace to change existing routes' });
+      // One group per distinct nexthop text: resolved and acquired once, not per route.
+      templates.forEach((t, i) => {
+        const nhg = this.groupFor({ ...t, prefix: parsePrefix('0.0.0.0/0') });
+        tmplGroup[i] = nhg;
+        if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
+      });
+      // Duplicates within the batch: sort the keys (a typed array: no garbage) and compare
+      // neighbours.
+      const keys = new Float64Array(v4.count);
+      for (let i = 0; i < v4.count; i++) keys[i] = v4Key(v4.addr[i]!, v4.plen[i]!);
+      const sorted = keys.slice().sort();
+      for (let k = 1; k < sorted.length; k++) {
+        if (sorted[k] === sorted[k - 1]) {
+          const i = keys.indexOf(sorted[k]!);
+          throw new PwError('PW_ERR_INVALID', `${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} appears twice`, { where: where(keys.indexOf(sorted[k]!, i + 1)) });
         }
-        // One group per distinct nexthop set: resolving and acquiring once, not per route.
-        const gkey = spec.type === 'unicast' ? JSON.stringify(spec.nexthops) : spec.type;
-        let nhg = groups.get(gkey);
-        if (nhg === undefined) {
-          nhg = this.groupFor(spec);
-          groups.set(gkey, nhg);
-          if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
-        }
-        plan.push({ spec, nhg, existing });
       }
-      const fresh = plan.filter((p) => !p.existing).length;
-      if (fresh > this.routes.freeCount) throw new PwError('PW_ERR_FULL', `${fresh} new routes do not fit: ${this.routes.freeCount} free route slots`);
+      const inBatch4 = (addr: number, plen: number) => {
+        const key = v4Key(addr, plen);
+        let lo = 0;
+        let hi = sorted.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          if (sorted[mid]! < key) lo = mid + 1;
+          else if (sorted[mid]! > key) hi = mid - 1;
+          else return true;
+        }
+        return false;
+      };
+      for (let i = 0; i < v4.count; i++) {
+        const exists = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!) !== undefined;
+        if (exists && !opts.replace) {
+          throw new PwError('PW_ERR_EXISTS', `a route to ${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} exists`, { where: where(i), hint: 'load with --replace to change existing routes' });
+        }
+        (exists ? replace4 : fresh4).push(i);
+      }
+      const seen6 = new Set<string>();
+      for (const spec of others) {
+        const key = formatPrefix(spec.prefix);
+        if (seen6.has(key) || (spec.prefix.family === 4 && inBatch4(spec.prefix.v4, spec.prefix.plen))) {
+          throw new PwError('PW_ERR_INVALID', `${key} appears twice`, { where: spec.where });
+        }
+        seen6.add(key);
+        const exists = this.routes.idOf(spec.prefix) !== undefined;
+        if (exists && !opts.replace) throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, { where: spec.where, hint: 'load with --replace to change existing routes' });
+        const nhg = this.groupFor(spec);
+        if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
+        (exists ? replace6 : fresh6).push({ spec, nhg });
+      }
+      const newCount = fresh4.length + fresh6.length;
+      if (newCount > this.routes.freeCount) throw new PwError('PW_ERR_FULL', `${newCount} new routes do not fit: ${this.routes.freeCount} free route slots`);
     } catch (e) {
       for (const g of acquired) this.nexthops.release(g);
       throw e;
     }
 
-    // Ascending prefix length: each DIR-24-8 write then overwrites only shorter prefixes.
-    plan.sort((a, b) => a.spec.prefix.plen - b.spec.prefix.plen);
-    const added: Prefix[] = [];
+    const bulk = {
+      count: fresh4.length,
+      addr: new Uint32Array(fresh4.length),
+      plen: new Uint8Array(fresh4.length),
+      nhg: new Uint32Array(fresh4.length),
+      metric: new Uint32Array(fresh4.length),
+    };
+    fresh4.forEach((i, k) => {
+      bulk.addr[k] = v4.addr[i]!;
+      bulk.plen[k] = v4.plen[i]!;
+      bulk.nhg[k] = tmplGroup[v4.template[i]!]!;
+      bulk.metric[k] = templates[v4.template[i]!]!.metric;
+    });
+    const groupsFree = this.routes.fib4.groupCapacity - this.routes.fib4.groupsInUse;
+    const groupsNeeded = this.routes.groupsNeededFor(bulk);
+    if (groupsNeeded > groupsFree) {
+      for (const g of acquired) this.nexthops.release(g);
+      throw new PwError('PW_ERR_FULL', `the IPv4 FIB needs ${groupsNeeded} more second-level groups, ${groupsFree} are free`, { hint: 'load the pipeline with more ipv4Groups' });
+    }
+
+    const added: number[] = [];
+    let addedBulk: Uint32Array = new Uint32Array(0);
     let replaced = 0;
     try {
-      for (const p of plan) {
-        if (p.existing) {
-          const old = this.routes.repoint(this.routes.get(p.spec.prefix)!, p.nhg, p.spec.metric);
-          this.nexthops.adoptRef(p.nhg); // one reference per route
-          this.releaseGroup(old);
-          replaced++;
-        } else {
-          this.routes.add(p.spec.prefix, p.nhg, p.spec.metric);
-          this.nexthops.adoptRef(p.nhg);
-          added.push(p.spec.prefix);
-        }
+      addedBulk = this.routes.addV4Bulk(bulk);
+      const refs = new Map<number, number>();
+      for (let k = 0; k < bulk.count; k++) refs.set(bulk.nhg[k]!, (refs.get(bulk.nhg[k]!) ?? 0) + 1);
+      for (const [g, n] of refs) this.nexthops.addRefs(g, n);
+      for (const i of replace4) {
+        const t = v4.template[i]!;
+        const id = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!)!;
+        const old = this.routes.repoint(id, tmplGroup[t]!, templates[t]!.metric);
+        this.nexthops.addRefs(tmplGroup[t]!, 1);
+        this.releaseGroup(old);
+        replaced++;
+      }
+      for (const { spec, nhg } of fresh6) {
+        added.push(this.routes.add(spec.prefix, nhg, spec.metric).id);
+        this.nexthops.addRefs(nhg, 1);
+      }
+      for (const { spec, nhg } of replace6) {
+        const old = this.routes.repoint(this.routes.idOf(spec.prefix)!, nhg, spec.metric);
+        this.nexthops.addRefs(nhg, 1);
+        this.releaseGroup(old);
+        replaced++;
       }
     } catch (e) {
-      for (const prefix of added.reverse()) this.releaseGroup(this.routes.remove(prefix).nhg);
+      // Undo: remove what this call added, newest first (references were taken per route).
+      for (const id of [...added.reverse(), ...addedBulk.reverse()]) this.releaseGroup(this.routes.removeById(id).nhg);
       throw e;
     } finally {
       for (const g of acquired) this.nexthops.release(g); // drop the loader's own reference
     }
-    return { added: added.length, replaced };
+    return { added: added.length + addedBulk.length, replaced };
   }
 
   view(r: { id: number; prefix: Prefix; nhg: number; metric: number; system: boolean }): RouteView {

@@ -22,13 +22,14 @@ export class Fib4Table {
   private freeHead = 0;
 
   /**
-   * @param plenOf prefix length of a route id (-1 for 0 / unknown): lets an insert keep
-   *               longer prefixes that are already in place.
+   * @param plens prefix length per route id, 255 for ids not in use; index 0 (no route) must
+   *              hold 255. Lets an insert keep longer prefixes that are already in place.
+   *              (An array, not a callback: a full-table load checks ~15M entries.)
    */
   constructor(
     readonly tbl24: Uint32Array,
     readonly tbl8: Uint32Array,
-    private readonly plenOf: (route: number) => number,
+    private readonly plens: Uint8Array,
   ) {
     if (tbl24.length !== 1 << 24) throw new PwError('PW_ERR_INTERNAL', `tbl24 must have 2^24 entries, has ${tbl24.length}`);
     const groups = tbl8.length >>> 8;
@@ -69,10 +70,12 @@ export class Fib4Table {
       const start = prefix >>> 8;
       const end = start + 2 ** (24 - plen);
       const t = this.tbl24;
+      const plens = this.plens;
+      // (plens[e] + 1) & 255: 0 for "no route" or an unused id, the prefix length + 1 otherwise.
       for (let i = start; i < end; i++) {
         const e = t[i]!;
         if (e & EXT) this.fillGroup(e & GROUP_MASK, 0, 256, route, plen);
-        else if (e !== route && this.plenOf(e) <= plen) t[i] = route;
+        else if (e !== route && ((plens[e]! + 1) & 255) <= plen + 1) t[i] = route;
       }
       return;
     }
@@ -110,9 +113,10 @@ export class Fib4Table {
   private fillGroup(g: number, from: number, count: number, route: number, plen: number): void {
     const base = g << 8;
     const t = this.tbl8;
+    const plens = this.plens;
     for (let j = base + from; j < base + from + count; j++) {
       const e = t[j]!;
-      if (e !== route && this.plenOf(e) <= plen) t[j] = route;
+      if (e !== route && ((plens[e]! + 1) & 255) <= plen + 1) t[j] = route;
     }
   }
 

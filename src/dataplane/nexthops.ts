@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 
-import { native } from '../bpf/index.js';
+import { native, type BpfMap } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { formatAddress, parseAddress, type Family } from '../util/ip.js';
@@ -97,17 +97,15 @@ export class NexthopTable {
   private readonly devCache = new Map<string, string>();
 
   constructor(private readonly maps: PipelineMaps) {
-    // Adopt what the pinned maps hold.
-    for (const [id, nh] of maps.nexthops.dump()) {
-      if (!(nh.flags & abi.PwNexthopFlag.VALID)) continue;
+    // Adopt what the pinned maps hold (decoding only the slots in use).
+    for (const [id, nh] of validEntries(maps.nexthops, abi.PwNexthop.offsets.flags, abi.PwNexthopFlag.VALID)) {
       const family: Family = nh.flags & abi.PwNexthopFlag.GW6 ? 6 : 4;
       const gw = nh.flags & abi.PwNexthopFlag.DIRECT ? null : nh.gw;
       const key = NexthopTable.nhKey(family, gw, nh.ifindex);
       this.nexthops.set(id, { id, family, gw, ifindex: nh.ifindex, weight: 1, key, refs: 0 });
       this.nhByKey.set(key, id);
     }
-    for (const [id, g] of maps.nhgroups.dump()) {
-      if (!g.n_nexthops) continue;
+    for (const [id, g] of validEntries(maps.nhgroups, abi.PwNhgroup.offsets.n_nexthops, 0xffffffff)) {
       const members = g.members.slice(0, g.n_nexthops).map((nh, i) => ({ nh, weight: g.weights[i]! }));
       const key = NexthopTable.groupKey(members);
       this.groups.set(id, { id, key, members, refs: 0 });
@@ -131,8 +129,13 @@ export class NexthopTable {
 
   /** Called by the route table while adopting: a route references this group. */
   adoptRef(groupId: number): void {
+    this.addRefs(groupId, 1);
+  }
+
+  /** `n` more routes reference this group. */
+  addRefs(groupId: number, n: number): void {
     const g = this.groups.get(groupId);
-    if (g) g.refs++;
+    if (g) g.refs += n;
   }
 
   /** Turns a user's nexthop spec into an egress interface and gateway, asking the kernel for
@@ -268,6 +271,18 @@ export class NexthopTable {
 
   get counts() {
     return { nexthops: this.nexthops.size, groups: this.groups.size };
+  }
+}
+
+/** Entries of an array map whose u32 at `flagOffset` has any bit of `mask` set. */
+function* validEntries<V>(map: BpfMap<number, V>, flagOffset: number, mask: number): IterableIterator<[number, V]> {
+  const size = map.valueCodec.size;
+  for (const page of map.lookupBatchRaw(16384)) {
+    const view = new DataView(page.values.buffer, page.values.byteOffset, page.values.byteLength);
+    for (let i = 0; i < page.count; i++) {
+      if (!(view.getUint32(i * size + flagOffset, true) & mask)) continue;
+      yield [page.keys.readUInt32LE(i * 4), map.valueCodec.decode(view, i * size)];
+    }
   }
 }
 

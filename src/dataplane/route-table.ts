@@ -1,7 +1,9 @@
 /**
  * The routes in the data plane: one route record per prefix in the mmap-ed pw_routes array,
  * IPv4 prefixes in the DIR-24-8 table, IPv6 prefixes in the LPM trie. The pinned maps are the
- * state: opening a table adopts whatever they hold.
+ * state: opening a table adopts whatever they hold. The records are also the control plane's
+ * storage (a full table is a million routes): besides them it keeps only prefix -> id maps
+ * and one byte per id, and builds Route objects when asked.
  *
  * Order of writes: a route record is complete before the FIB points at it; a removed route is
  * first replaced in the FIB by its parent (the longest prefix still covering it), then its
@@ -12,11 +14,13 @@ import { MappedArray } from '../bpf/index.js';
 import { PwError } from '../errors.js';
 import { formatPrefix, maskAddr, type Family, type Prefix } from '../util/ip.js';
 import { Fib4Table } from './fib4-table.js';
+import { PrefixIndex4 } from './prefix-index4.js';
 import type { NexthopTable } from './nexthops.js';
 import type { PipelineMaps } from './pipeline.js';
 
 export type RouteType = 'unicast' | 'blackhole' | 'local' | 'kernel';
 
+/** A snapshot of one route. */
 export interface Route {
   id: number;
   prefix: Prefix;
@@ -41,19 +45,38 @@ export function routeTypeOf(nhg: number): RouteType {
 export const specialNhg = (t: Exclude<RouteType, 'unicast'>) => SPECIAL_NHG[t];
 
 /** Numeric key of an IPv4 prefix (fits a double exactly); IPv6 prefixes use strings. */
-const v4Key = (addr: number, plen: number) => plen * 4294967296 + addr;
+export const v4Key = (addr: number, plen: number) => plen * 4294967296 + addr;
 const v4Mask = (plen: number) => (plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0);
+const UNUSED = 255;
+
+const R = abi.PwRoute.offsets;
+const VALID = abi.PwRouteFlag.VALID;
+const SYSTEM = abi.PwRouteFlag.SYSTEM;
+
+/** IPv4 routes to install in one go (struct of arrays: a full table is a million routes). */
+export interface V4Bulk {
+  count: number;
+  addr: Uint32Array;
+  plen: Uint8Array;
+  nhg: Uint32Array;
+  metric: Uint32Array;
+}
 
 export class RouteTable {
   readonly fib4: Fib4Table;
   private readonly records: MappedArray<abi.PwRoute>;
-  private readonly recordView: DataView;
-  private readonly v4 = new Map<number, Route>();
-  private readonly v6 = new Map<string, Route>();
+  private readonly view: DataView;
+  private readonly bytes: Uint8Array;
+  private readonly stride: number;
+  /** The records as 32-bit words (a record is 8 words), for the bulk path's plain stores. */
+  private readonly words: Uint32Array;
+  private readonly v4: PrefixIndex4;
+  private readonly v6 = new Map<string, number>();
   /** Prefix length per route id (255: unused), for the FIB builder. */
   private readonly plens: Uint8Array;
-  private readonly freeIds: number[] = [];
+  private readonly freeIds: Uint32Array;
   private freeHead = 0;
+  private freeTail = 0;
   private readonly tbl24Map: MappedArray<abi.PwFib4Block>;
   private readonly tbl8Map: MappedArray<abi.PwFib4Group>;
 
@@ -62,39 +85,54 @@ export class RouteTable {
     private readonly nexthops: NexthopTable,
   ) {
     this.records = maps.routes.mmap();
-    this.recordView = this.records.view;
-    this.plens = new Uint8Array(this.records.length).fill(255);
+    this.view = this.records.view;
+    this.bytes = this.records.bytes;
+    this.stride = this.records.stride;
+    this.words = new Uint32Array(this.view.buffer, 0, (this.records.length * this.stride) / 4);
+    this.plens = new Uint8Array(this.records.length).fill(UNUSED);
+    this.v4 = new PrefixIndex4(this.records.length);
+    // A ring of free ids: taken from the head, returned at the tail (reused last).
+    this.freeIds = new Uint32Array(this.records.length);
     this.tbl24Map = maps.fib4Tbl24.mmap();
     this.tbl8Map = maps.fib4Tbl8.mmap();
     const tbl24 = new Uint32Array(this.tbl24Map.view.buffer, 0, 1 << 24);
     const tbl8 = new Uint32Array(this.tbl8Map.view.buffer, 0, this.tbl8Map.length * 256);
-    const plens = this.plens;
-    this.fib4 = new Fib4Table(tbl24, tbl8, (id) => (id === 0 ? -1 : plens[id] === 255 ? -1 : plens[id]!));
+    this.fib4 = new Fib4Table(tbl24, tbl8, this.plens); // plens[0] stays UNUSED: "no route"
     this.adopt();
   }
 
   private adopt(): void {
-    const R = abi.PwRoute.offsets;
-    const v = this.recordView;
-    const used = new Uint8Array(this.records.length);
+    const v = this.view;
     for (let id = 1; id < this.records.length; id++) {
-      const off = id * this.records.stride;
-      if (!(v.getUint16(off + R.flags, true) & abi.PwRouteFlag.VALID)) continue;
-      const rec = this.records.get(id);
-      const prefix: Prefix = {
-        family: rec.family as Family,
-        addr: rec.prefix,
-        plen: rec.plen,
-        v4: rec.family === 4 ? ((rec.prefix[0]! << 24) | (rec.prefix[1]! << 16) | (rec.prefix[2]! << 8) | rec.prefix[3]!) >>> 0 : 0,
-      };
-      const route: Route = { id, prefix, nhg: rec.nhg, metric: rec.metric, system: !!(rec.flags & abi.PwRouteFlag.SYSTEM) };
-      if (prefix.family === 4) this.v4.set(v4Key(prefix.v4, prefix.plen), route);
-      else this.v6.set(formatPrefix(prefix), route);
-      this.plens[id] = prefix.plen;
-      used[id] = 1;
-      this.nexthops.adoptRef(rec.nhg);
+      const off = id * this.stride;
+      if (!(v.getUint16(off + R.flags, true) & VALID)) {
+        this.freeIds[this.freeTail++] = id;
+        continue;
+      }
+      const plen = v.getUint8(off + R.plen);
+      this.plens[id] = plen;
+      if (v.getUint8(off + R.family) === 4) this.v4.set(v.getUint32(off + R.prefix, false), plen, id);
+      else this.v6.set(formatPrefix(this.prefixOf(id)), id);
+      this.nexthops.adoptRef(v.getUint32(off + R.nhg, true));
     }
-    for (let id = 1; id < this.records.length; id++) if (!used[id]) this.freeIds.push(id);
+  }
+
+  private prefixOf(id: number): Prefix {
+    const off = id * this.stride;
+    const family = this.view.getUint8(off + R.family) as Family;
+    const addr = this.bytes.slice(off + R.prefix, off + R.prefix + 16);
+    return { family, addr, plen: this.view.getUint8(off + R.plen), v4: family === 4 ? this.view.getUint32(off + R.prefix, false) : 0 };
+  }
+
+  private routeOf(id: number): Route {
+    const off = id * this.stride;
+    return {
+      id,
+      prefix: this.prefixOf(id),
+      nhg: this.view.getUint32(off + R.nhg, true),
+      metric: this.view.getUint32(off + R.metric, true),
+      system: !!(this.view.getUint16(off + R.flags, true) & SYSTEM),
+    };
   }
 
   get size(): number {
@@ -105,35 +143,79 @@ export class RouteTable {
     return { ipv4: this.v4.size, ipv6: this.v6.size, ipv4Groups: this.fib4.groupsInUse, ipv4GroupCapacity: this.fib4.groupCapacity };
   }
 
+  idOf(prefix: Prefix): number | undefined {
+    return prefix.family === 4 ? this.v4.get(prefix.v4, prefix.plen) : this.v6.get(formatPrefix(prefix));
+  }
+
+  idOf4(addr: number, plen: number): number | undefined {
+    return this.v4.get(addr, plen);
+  }
+
   get(prefix: Prefix): Route | undefined {
-    return prefix.family === 4 ? this.v4.get(v4Key(prefix.v4, prefix.plen)) : this.v6.get(formatPrefix(prefix));
+    const id = this.idOf(prefix);
+    return id === undefined ? undefined : this.routeOf(id);
   }
 
   byId(id: number): Route | undefined {
-    if (!id || this.plens[id] === 255) return undefined;
-    const rec = this.records.get(id);
-    const prefix = { family: rec.family as Family, addr: rec.prefix, plen: rec.plen, v4: 0 };
-    return this.get({ ...prefix, v4: rec.family === 4 ? ((rec.prefix[0]! << 24) | (rec.prefix[1]! << 16) | (rec.prefix[2]! << 8) | rec.prefix[3]!) >>> 0 : 0 });
+    return id && id < this.plens.length && this.plens[id] !== UNUSED ? this.routeOf(id) : undefined;
   }
 
   *all(): IterableIterator<Route> {
-    yield* this.v4.values();
-    yield* this.v6.values();
-  }
-
-  private takeId(): number {
-    if (this.freeHead >= this.freeIds.length) throw new PwError('PW_ERR_FULL', `the route table is full (${this.records.length - 1} routes)`);
-    const id = this.freeIds[this.freeHead++]!;
-    if (this.freeHead > 65536 && this.freeHead * 2 > this.freeIds.length) {
-      this.freeIds.splice(0, this.freeHead);
-      this.freeHead = 0;
-    }
-    return id;
+    for (const id of this.v4.values()) yield this.routeOf(id);
+    for (const id of this.v6.values()) yield this.routeOf(id);
   }
 
   /** Free ids left (for checking a bulk load before writing anything). */
   get freeCount(): number {
-    return this.freeIds.length - this.freeHead;
+    return this.freeTail - this.freeHead;
+  }
+
+  private takeId(): number {
+    if (this.freeHead === this.freeTail) throw new PwError('PW_ERR_FULL', `the route table is full (${this.records.length - 1} routes)`);
+    const id = this.freeIds[this.freeHead % this.freeIds.length]!;
+    this.freeHead++;
+    return id;
+  }
+
+  private giveId(id: number): void {
+    this.freeIds[this.freeTail % this.freeIds.length] = id;
+    this.freeTail++;
+  }
+
+  /** Writes a route record; the flags (VALID) go last. */
+  private writeRecord(id: number, family: Family, addr: Uint8Array | number, plen: number, nhg: number, metric: number, system: boolean): void {
+    const off = id * this.stride;
+    const v = this.view;
+    v.setUint32(off + R.nhg, nhg, true);
+    v.setUint8(off + R.plen, plen);
+    v.setUint8(off + R.family, family);
+    if (typeof addr === 'number') {
+      v.setUint32(off + R.prefix, addr, false);
+      this.bytes.fill(0, off + R.prefix + 4, off + R.prefix + 16);
+    } else this.bytes.set(addr, off + R.prefix);
+    v.setUint32(off + R.metric, metric, true);
+    v.setUint16(off + R.flags, VALID | (system ? SYSTEM : 0), true);
+    this.plens[id] = plen;
+  }
+
+  /**
+   * writeRecord() for IPv4 with word stores: struct pw_route is, in 32-bit little-endian words,
+   * [nhg][plen | family<<8 | flags<<16][prefix, network order][0][0][0][metric][pad]; the
+   * word holding the flags (VALID) is written last.
+   */
+  private writeRecordV4(id: number, addr: number, plen: number, nhg: number, metric: number): void {
+    const w = this.words;
+    const o = id * 8;
+    w[o] = nhg;
+    // The prefix is stored in network byte order: swap the host-order number.
+    w[o + 2] = ((addr >>> 24) | ((addr >>> 8) & 0xff00) | ((addr & 0xff00) << 8) | (addr << 24)) >>> 0;
+    w[o + 3] = 0;
+    w[o + 4] = 0;
+    w[o + 5] = 0;
+    w[o + 6] = metric;
+    w[o + 7] = 0;
+    w[o + 1] = (plen | (4 << 8) | (VALID << 16)) >>> 0;
+    this.plens[id] = plen;
   }
 
   /**
@@ -141,90 +223,118 @@ export class RouteTable {
    * passes to the route.
    */
   add(prefix: Prefix, nhg: number, metric = 0, system = false): Route {
-    if (this.get(prefix)) throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(prefix)} exists`, { hint: "use 'route replace' to change it" });
+    if (this.idOf(prefix) !== undefined) throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(prefix)} exists`, { hint: "use 'route replace' to change it" });
     if (prefix.family === 4 && this.fib4.groupsNeeded(prefix.v4, prefix.plen) > this.fib4.groupCapacity - this.fib4.groupsInUse) {
       throw new PwError('PW_ERR_FULL', `the IPv4 FIB has no free second-level group for ${formatPrefix(prefix)}`);
     }
     const id = this.takeId();
-    const flags = abi.PwRouteFlag.VALID | (system ? abi.PwRouteFlag.SYSTEM : 0);
-    this.records.set(id, { nhg, plen: prefix.plen, family: prefix.family, flags, prefix: prefix.addr, metric });
-    this.plens[id] = prefix.plen;
-    const route: Route = { id, prefix, nhg, metric, system };
     if (prefix.family === 4) {
+      this.writeRecord(id, 4, prefix.v4, prefix.plen, nhg, metric, system);
       this.fib4.insert(prefix.v4, prefix.plen, id);
-      this.v4.set(v4Key(prefix.v4, prefix.plen), route);
+      this.v4.set(prefix.v4, prefix.plen, id);
     } else {
+      this.writeRecord(id, 6, prefix.addr, prefix.plen, nhg, metric, system);
       try {
         this.maps.fib6.set({ prefixlen: prefix.plen, addr: prefix.addr }, id);
       } catch (e) {
         this.invalidate(id);
         throw e;
       }
-      this.v6.set(formatPrefix(prefix), route);
+      this.v6.set(formatPrefix(prefix), id);
     }
-    return route;
+    return this.routeOf(id);
+  }
+
+  /**
+   * Installs many new IPv4 routes, none of which may exist (the caller checked). Routes go in
+   * ascending prefix length (a counting sort), so each DIR-24-8 write only ever replaces a
+   * shorter prefix. Returns the ids, in input order.
+   */
+  addV4Bulk(b: V4Bulk): Uint32Array {
+    const ids = new Uint32Array(b.count);
+    // Counting sort by prefix length: typed arrays only, nothing for the GC.
+    const start = new Uint32Array(34);
+    for (let i = 0; i < b.count; i++) start[b.plen[i]! + 1]!++;
+    for (let l = 1; l < 34; l++) start[l]! += start[l - 1]!;
+    const order = new Uint32Array(b.count);
+    for (let i = 0; i < b.count; i++) order[start[b.plen[i]!]!++] = i;
+    for (let k = 0; k < b.count; k++) {
+      const i = order[k]!;
+      const addr = b.addr[i]!;
+      const len = b.plen[i]!;
+      const id = this.takeId();
+      ids[i] = id;
+      this.writeRecordV4(id, addr, len, b.nhg[i]!, b.metric[i]!);
+      this.fib4.insert(addr, len, id);
+      this.v4.set(addr, len, id);
+    }
+    return ids;
+  }
+
+  /** Second-level groups a set of new IPv4 prefixes would need (for a capacity check). */
+  groupsNeededFor(b: V4Bulk): number {
+    const split = new Set<number>();
+    for (let i = 0; i < b.count; i++) if (b.plen[i]! > 24 && this.fib4.groupsNeeded(b.addr[i]!, b.plen[i]!)) split.add(b.addr[i]! >>> 8);
+    return split.size;
   }
 
   /**
    * Points an existing route at another group (one 32-bit store); returns the old group. A
    * system route repointed by the user becomes the user's.
    */
-  repoint(route: Route, nhg: number, metric = route.metric, system = false): number {
-    const off = route.id * this.records.stride;
-    if (route.system !== system) {
-      this.recordView.setUint16(off + abi.PwRoute.offsets.flags, abi.PwRouteFlag.VALID | (system ? abi.PwRouteFlag.SYSTEM : 0), true);
-      route.system = system;
-    }
-    this.recordView.setUint32(off + abi.PwRoute.offsets.metric, metric, true);
-    this.recordView.setUint32(off + abi.PwRoute.offsets.nhg, nhg, true);
-    const old = route.nhg;
-    route.nhg = nhg;
-    route.metric = metric;
+  repoint(id: number, nhg: number, metric: number, system = false): number {
+    const off = id * this.stride;
+    const old = this.view.getUint32(off + R.nhg, true);
+    this.view.setUint32(off + R.metric, metric, true);
+    this.view.setUint32(off + R.nhg, nhg, true);
+    this.view.setUint16(off + R.flags, VALID | (system ? SYSTEM : 0), true);
     return old;
   }
 
-  /** Removes a route; returns its nexthop group for the caller to release. */
+  /** Removes a route; returns it (with its nexthop group, for the caller to release). */
   remove(prefix: Prefix): Route {
-    const route = this.get(prefix);
-    if (!route) throw new PwError('PW_ERR_NOT_FOUND', `no route to ${formatPrefix(prefix)}`);
+    const id = this.idOf(prefix);
+    if (id === undefined) throw new PwError('PW_ERR_NOT_FOUND', `no route to ${formatPrefix(prefix)}`);
+    return this.removeById(id);
+  }
+
+  removeById(id: number): Route {
+    const route = this.routeOf(id);
+    const prefix = route.prefix;
     if (prefix.family === 4) {
-      this.fib4.remove(prefix.v4, prefix.plen, route.id, this.parent4(prefix.v4, prefix.plen)?.id ?? 0);
-      this.v4.delete(v4Key(prefix.v4, prefix.plen));
+      this.fib4.remove(prefix.v4, prefix.plen, id, this.parent4(prefix.v4, prefix.plen) ?? 0);
+      this.v4.delete(prefix.v4, prefix.plen);
     } else {
       this.maps.fib6.delete({ prefixlen: prefix.plen, addr: prefix.addr });
       this.v6.delete(formatPrefix(prefix));
     }
-    this.invalidate(route.id);
+    this.invalidate(id);
     return route;
   }
 
   private invalidate(id: number): void {
-    this.recordView.setUint16(id * this.records.stride + abi.PwRoute.offsets.flags, 0, true);
-    this.plens[id] = 255;
-    this.freeIds.push(id);
+    this.view.setUint16(id * this.stride + R.flags, 0, true);
+    this.plens[id] = UNUSED;
+    this.giveId(id);
   }
 
-  /** The longest installed IPv4 prefix strictly shorter than plen that covers addr. */
-  private parent4(addr: number, plen: number): Route | undefined {
+  /** The id of the longest installed IPv4 prefix strictly shorter than plen covering addr. */
+  private parent4(addr: number, plen: number): number | undefined {
     for (let l = plen - 1; l >= 0; l--) {
-      const r = this.v4.get(v4Key((addr & v4Mask(l)) >>> 0, l));
-      if (r) return r;
+      const id = this.v4.get((addr & v4Mask(l)) >>> 0, l);
+      if (id !== undefined) return id;
     }
     return undefined;
   }
 
-  /** Longest-prefix match in the control plane's view (tests compare it with the kernel's). */
+  /** Longest-prefix match in the control plane's view. */
   match(family: Family, addr: Uint8Array, v4: number): Route | undefined {
-    if (family === 4) return this.byIdFast(this.fib4.lookup(v4));
+    if (family === 4) return this.byId(this.fib4.lookup(v4));
     for (let l = 128; l >= 0; l--) {
-      const r = this.v6.get(formatPrefix({ family: 6, addr: maskAddr(addr, l), plen: l }));
-      if (r) return r;
+      const id = this.v6.get(formatPrefix({ family: 6, addr: maskAddr(addr, l), plen: l }));
+      if (id !== undefined) return this.routeOf(id);
     }
     return undefined;
-  }
-
-  private byIdFast(id: number): Route | undefined {
-    return id ? this.byId(id) : undefined;
   }
 
   close(): void {

@@ -66,12 +66,12 @@ describe('FIB against the kernel as oracle (full Internet table)', { skip, timeo
     v6.forEach((p, i) => lines.push(`${p} via ${gw6[i % 4]}`));
     topo.exec(ns, 'ip', ['-batch', '-'], { input: lines.map((l) => `route add ${l}\n`).join('') });
 
-    const { specs, errors } = parseRouteFile(lines.join('\n'), 'table');
+    const { batch, errors } = parseRouteFile(lines.join('\n'), 'table');
     assert.equal(errors.length, 0);
     dp = await Dataplane.open(instance);
     inNetns(ns, () => {
       dp.syncSystemRoutes();
-      dp.loadRoutes(specs);
+      dp.loadRoutes(batch);
     });
   });
 

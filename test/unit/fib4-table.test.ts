@@ -40,8 +40,13 @@ class Model {
 describe('IPv4 DIR-24-8 table', () => {
   const tbl24 = new Uint32Array(1 << 24);
   const tbl8 = new Uint32Array(512 * 256); // one group per /24 of the test /16, and spare
-  const plens = new Map<number, number>();
-  const table = new Fib4Table(tbl24, tbl8, (id) => plens.get(id) ?? -1);
+  // Prefix length per route id, 255 = unused (as RouteTable keeps it).
+  const plenArr = new Uint8Array(4096).fill(255);
+  const plens = {
+    set: (id: number, l: number) => void (plenArr[id] = l),
+    delete: (id: number) => void (plenArr[id] = 255),
+  };
+  const table = new Fib4Table(tbl24, tbl8, plenArr);
 
   it('matches a naive longest-prefix match through inserts and removes', () => {
     const rand = rng(42);
@@ -119,7 +124,7 @@ describe('IPv4 DIR-24-8 table', () => {
   it('adopts a table that already holds groups', () => {
     plens.set(5, 26);
     table.insert(0x0c000040, 26, 5);
-    const again = new Fib4Table(tbl24, tbl8, (id) => plens.get(id) ?? -1);
+    const again = new Fib4Table(tbl24, tbl8, plenArr);
     assert.equal(again.groupsInUse, 1);
     assert.equal(again.lookup(0x0c000041), 5);
     again.remove(0x0c000040, 26, 5, 0);
@@ -127,7 +132,7 @@ describe('IPv4 DIR-24-8 table', () => {
   });
 
   it('says so when second-level groups run out', () => {
-    const small = new Fib4Table(new Uint32Array(1 << 24), new Uint32Array(2 * 256), () => 32);
+    const small = new Fib4Table(new Uint32Array(1 << 24), new Uint32Array(2 * 256), new Uint8Array(8).fill(255).fill(32, 1));
     small.insert(0x01000001, 32, 1);
     small.insert(0x01000101, 32, 2);
     assert.throws(() => small.insert(0x01000201, 32, 3), /no free second-level group/);

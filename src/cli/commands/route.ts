@@ -88,13 +88,13 @@ export function registerRoute(program: Command): void {
       throw new PwError('PW_ERR_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, { where: file });
     }
     const t0 = performance.now();
-    const { specs, errors } = parseRouteFile(text, file === '-' ? '<stdin>' : file);
+    const { batch, errors } = parseRouteFile(text, file === '-' ? '<stdin>' : file);
     if (errors.length) {
       throw new PwError('PW_ERR_INVALID', `${errors.length}${errors.length >= 100 ? '+' : ''} bad line(s) in ${file}; nothing was installed:\n${errors.map((e) => `  ${e.where}: ${e.message}`).join('\n')}`, {
         details: { errors: errors.map((e) => e.toJSON()) },
       });
     }
-    const r = await withDataplane(opts, (dp) => dp.loadRoutes(specs, { replace: opts.replace }));
+    const r = await withDataplane(opts, (dp) => dp.loadRoutes(batch, { replace: opts.replace }));
     const seconds = (performance.now() - t0) / 1000;
     if (opts.json) return printJson({ ...r, seconds });
     console.log(`installed ${r.added} routes${r.replaced ? `, replaced ${r.replaced}` : ''} in ${seconds.toFixed(2)} s`);
