@@ -13,6 +13,7 @@ import { Pipeline, type PipelineSettings } from './pipeline.js';
 import { RouteTable, routeTypeOf, specialNhg, v4Key, type RouteType } from './route-table.js';
 import type { RouteBatch, RouteSpec } from './route-syntax.js';
 import { readSystemRoutes } from './system-routes.js';
+import { resolveGateways, syncNeighbors } from './neighbors.js';
 
 export interface RouteView {
   prefix: string;
@@ -345,6 +346,23 @@ export class Dataplane {
       nexthops: this.nexthops.describe(r.nhg),
       id: r.id,
     };
+  }
+
+  /**
+   * Makes the kernel resolve every gateway the routes use (see neighbors.ts). Returns the
+   * gateways that did not answer.
+   */
+  resolveNeighbors(): { via: string; dev: string }[] {
+    const seen = new Map<string, { via: string; dev: string }>();
+    for (const g of this.nexthops.gateways()) seen.set(`${g.via}%${g.dev}`, g);
+    const unresolved = resolveGateways([...seen.values()]);
+    this.syncNeighbors();
+    return unresolved;
+  }
+
+  /** Copies the kernel's neighbour table into the data plane (see neighbors.ts). */
+  syncNeighbors(): { set: number; removed: number } {
+    return syncNeighbors(this.pipeline.maps);
   }
 
   listRoutes(): RouteView[] {

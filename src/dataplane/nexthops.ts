@@ -238,9 +238,9 @@ export class NexthopTable {
     const F = abi.PwNexthopFlag;
     const flags = F.VALID | (n.gw ? 0 : F.DIRECT) | (n.family === 6 && n.gw ? F.GW6 : 0);
     const smac = readMac(n.ifindex);
-    // MACs are resolved per packet from the kernel's neighbour table (bpf_fib_lookup), so a
-    // changed neighbour never leaves a stale MAC here; the daemon may cache them later.
-    this.maps.nexthops.set(id, { ifindex: n.ifindex, flags, gw: n.gw ?? new Uint8Array(16), dmac: new Uint8Array(6), smac });
+    // The gateway's MAC is not stored here: the pipeline reads it from pw_neigh, which follows
+    // the kernel's neighbour table (neighbors.ts).
+    this.maps.nexthops.set(id, { ifindex: n.ifindex, flags, gw: n.gw ?? new Uint8Array(16), smac });
     this.nexthops.set(id, { ...n, id, key, refs: 0 });
     this.nhByKey.set(key, id);
     return id;
@@ -267,6 +267,13 @@ export class NexthopTable {
   nexthop(id: number): NexthopView | null {
     const nh = this.nexthops.get(id);
     return nh ? { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: nh.weight } : null;
+  }
+
+  /** Every gateway some group uses (for neighbour resolution). */
+  gateways(): { via: string; dev: string }[] {
+    const out: { via: string; dev: string }[] = [];
+    for (const nh of this.nexthops.values()) if (nh.gw) out.push({ via: formatAddress(nh.family, nh.gw), dev: ifName(nh.ifindex) });
+    return out;
   }
 
   get counts() {

@@ -86,6 +86,7 @@ export interface PipelineMaps {
   nexthops: M<'pw_nexthops'>;
   nexthopStats: M<'pw_nexthop_stats'>;
   txPorts: M<'pw_tx_ports'>;
+  neigh: M<'pw_neigh'>;
   flows: M<'pw_flows'>;
 }
 
@@ -163,6 +164,7 @@ export class Pipeline {
       nexthops: open(m.pw_nexthops),
       nexthopStats: open(m.pw_nexthop_stats),
       txPorts: open(m.pw_tx_ports),
+      neigh: open(m.pw_neigh),
       flows: open(m.pw_flows),
     };
     return new Pipeline(instance, settings, maps, Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp'), Program.fromPin(join(dir, 'pw_xdp_trace'), 'pw_xdp_trace'), false);

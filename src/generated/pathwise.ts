@@ -25,15 +25,15 @@ export const PwLimit = {
   MAX_EXT_HDRS: 6,
   FLOWS_MAX: 1048576,
   TRACE_BYTES: 24,
+  NEIGH_MAX: 65536,
 } as const;
 export type PwLimit = (typeof PwLimit)[keyof typeof PwLimit];
 
 /** enum pw_nexthop_flag */
 export const PwNexthopFlag = {
   VALID: 1,
-  RESOLVED: 2,
-  GW6: 4,
-  DIRECT: 8,
+  GW6: 2,
+  DIRECT: 4,
 } as const;
 export type PwNexthopFlag = (typeof PwNexthopFlag)[keyof typeof PwNexthopFlag];
 
@@ -289,39 +289,82 @@ export const PwNhgroup = {
   },
 } as const satisfies Codec<PwNhgroup> & { offsets: Record<string, number> };
 
-/** struct pw_nexthop (40 bytes) */
+/** struct pw_nexthop (32 bytes) */
 export interface PwNexthop {
   ifindex: number;
   flags: number;
   gw: Uint8Array;
-  dmac: Uint8Array;
   smac: Uint8Array;
 }
 export const PwNexthop = {
   name: 'pw_nexthop',
-  size: 40,
-  offsets: { ifindex: 0, flags: 4, gw: 8, dmac: 24, smac: 30, _pad0: 36 },
+  size: 32,
+  offsets: { ifindex: 0, flags: 4, gw: 8, smac: 24, _pad0: 30 },
   encode(x: PwNexthop, v: DataView, o: number): void {
     scalar.u32.encode(x.ifindex, v, o + 0);
     scalar.u32.encode(x.flags, v, o + 4);
     bytesAt(v, o + 8, 16).set(x.gw.subarray(0, 16));
-    bytesAt(v, o + 24, 6).set(x.dmac.subarray(0, 6));
-    bytesAt(v, o + 30, 6).set(x.smac.subarray(0, 6));
-    bytesAt(v, o + 36, 4).fill(0);
+    bytesAt(v, o + 24, 6).set(x.smac.subarray(0, 6));
+    bytesAt(v, o + 30, 2).fill(0);
   },
   decode(v: DataView, o: number): PwNexthop {
     return {
       ifindex: scalar.u32.decode(v, o + 0),
       flags: scalar.u32.decode(v, o + 4),
       gw: bytesAt(v, o + 8, 16).slice(),
-      dmac: bytesAt(v, o + 24, 6).slice(),
-      smac: bytesAt(v, o + 30, 6).slice(),
+      smac: bytesAt(v, o + 24, 6).slice(),
     };
   },
   zero(): PwNexthop {
-    return { ifindex: 0, flags: 0, gw: new Uint8Array(16), dmac: new Uint8Array(6), smac: new Uint8Array(6) };
+    return { ifindex: 0, flags: 0, gw: new Uint8Array(16), smac: new Uint8Array(6) };
   },
 } as const satisfies Codec<PwNexthop> & { offsets: Record<string, number> };
+
+/** struct pw_neigh_key (20 bytes) */
+export interface PwNeighKey {
+  ifindex: number;
+  addr: Uint8Array;
+}
+export const PwNeighKey = {
+  name: 'pw_neigh_key',
+  size: 20,
+  offsets: { ifindex: 0, addr: 4 },
+  encode(x: PwNeighKey, v: DataView, o: number): void {
+    scalar.u32.encode(x.ifindex, v, o + 0);
+    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwNeighKey {
+    return {
+      ifindex: scalar.u32.decode(v, o + 0),
+      addr: bytesAt(v, o + 4, 16).slice(),
+    };
+  },
+  zero(): PwNeighKey {
+    return { ifindex: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwNeighKey> & { offsets: Record<string, number> };
+
+/** struct pw_neigh (8 bytes) */
+export interface PwNeigh {
+  mac: Uint8Array;
+}
+export const PwNeigh = {
+  name: 'pw_neigh',
+  size: 8,
+  offsets: { mac: 0, _pad0: 6 },
+  encode(x: PwNeigh, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
+    bytesAt(v, o + 6, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwNeigh {
+    return {
+      mac: bytesAt(v, o + 0, 6).slice(),
+    };
+  },
+  zero(): PwNeigh {
+    return { mac: new Uint8Array(6) };
+  },
+} as const satisfies Codec<PwNeigh> & { offsets: Record<string, number> };
 
 /** struct pw_flow_key (40 bytes) */
 export interface PwFlowKey {
@@ -482,8 +525,9 @@ export const maps = {
   pw_routes: { name: 'pw_routes', type: 2, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_route_stats: { name: 'pw_route_stats', type: 2, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_nhgroups: { name: 'pw_nhgroups', type: 2, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
-  pw_nexthops: { name: 'pw_nexthops', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
+  pw_nexthops: { name: 'pw_nexthops', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_neigh: { name: 'pw_neigh', type: 1, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: 25, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwFlowKey, value: PwFlow },
 } as const satisfies Record<string, MapSpec<any, any>>;

@@ -49,7 +49,8 @@ describe('FIB against the kernel as oracle (full Internet table)', { skip, timeo
   before(async () => {
     topo = new Topology('o');
     ns = topo.addNamespace('R');
-    instance = `${topo.prefix}`;
+    instance = topo.prefix;
+    topo.recordInstance(instance);
     // The gateways' link: a veth pair inside the namespace (this kernel has no dummy driver).
     topo.addVeth({ ns, name: 'g0', addr: '100.64.0.1/16' }, { ns, name: 'g1' });
     topo.exec(ns, 'ip', ['addr', 'add', '2001:db8:ff::1/64', 'dev', topo.name('g0'), 'nodad']);

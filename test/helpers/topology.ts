@@ -6,6 +6,43 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+
+/**
+ * What each test process creates is also written to a registry file named by its PID, so a
+ * run killed before its cleanup (a timeout's SIGKILL) is cleaned up by the next run: only
+ * namespaces and instances that a dead test process of ours recorded are ever removed.
+ */
+const REGISTRY = '/run/pathwise-tests';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function reapDeadRuns(): void {
+  if (!existsSync(REGISTRY)) return;
+  for (const f of readdirSync(REGISTRY)) {
+    const pid = Number(f.split('.')[0]);
+    if (!pid || alive(pid)) continue;
+    for (const line of readFileSync(`${REGISTRY}/${f}`, 'utf8').split('\n')) {
+      const [kind, name] = line.split(' ');
+      if (kind === 'netns' && name) sh('ip', ['netns', 'del', name], { allowFail: true });
+      if (kind === 'link' && name) sh('ip', ['link', 'del', name], { allowFail: true });
+      if (kind === 'instance' && name && /^[a-z0-9_-]+$/.test(name)) rmSync(`/sys/fs/bpf/pathwise/${name}`, { recursive: true, force: true });
+    }
+    rmSync(`${REGISTRY}/${f}`, { force: true });
+  }
+}
+
+function record(kind: 'netns' | 'link' | 'instance', name: string): void {
+  mkdirSync(REGISTRY, { recursive: true });
+  appendFileSync(`${REGISTRY}/${process.pid}.list`, `${kind} ${name}\n`);
+}
 
 const live = new Set<Topology>();
 process.on('exit', () => {
@@ -22,8 +59,8 @@ export function sh(cmd: string, args: string[], opts: { input?: string; allowFai
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', input: opts.input, stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (e) {
-    if (opts.allowFail) return '';
-    const err = e as { stderr?: string; message: string };
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    if (opts.allowFail) return err.stdout ?? '';
     throw new Error(`${cmd} ${args.join(' ')}: ${err.stderr?.trim() || err.message}`);
   }
 }
@@ -37,8 +74,14 @@ export class Topology {
   private destroyed = false;
 
   constructor(tag = 't') {
+    reapDeadRuns();
     this.prefix = `pw${tag}${randomBytes(3).toString('hex')}`;
     live.add(this);
+  }
+
+  /** Records a Pathwise instance named after this topology, for cleanup after a crash. */
+  recordInstance(name: string): void {
+    record('instance', name);
   }
 
   name(suffix: string): string {
@@ -49,6 +92,7 @@ export class Topology {
 
   addNamespace(suffix: string): string {
     const ns = this.name(suffix);
+    record('netns', ns);
     sh('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
     this.exec(ns, 'ip', ['link', 'set', 'lo', 'up']);
@@ -59,6 +103,8 @@ export class Topology {
   addVeth(a: { ns?: string; name: string; addr?: string }, b: { ns?: string; name: string; addr?: string }): void {
     const an = this.name(a.name);
     const bn = this.name(b.name);
+    if (!a.ns) record('link', an);
+    else if (!b.ns) record('link', bn);
     sh('ip', ['link', 'add', an, 'type', 'veth', 'peer', 'name', bn]);
     if (!a.ns) this.rootLinks.push(an);
     else if (!b.ns) this.rootLinks.push(bn);
@@ -92,5 +138,7 @@ export class Topology {
     // Deleting a namespace deletes the veth ends inside it (and so their peers).
     for (const ns of this.namespaces) sh('ip', ['netns', 'del', ns], { allowFail: true });
     for (const l of this.rootLinks) sh('ip', ['link', 'del', l], { allowFail: true });
+    // This process's registry entries are done with once everything it made is gone.
+    if (live.size === 0) rmSync(`${REGISTRY}/${process.pid}.list`, { force: true });
   }
 }

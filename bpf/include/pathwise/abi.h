@@ -29,6 +29,7 @@ enum pw_limit {
 	PW_MAX_EXT_HDRS = 6,            /* IPv6 extension headers walked before giving up */
 	PW_FLOWS_MAX = 1 << 20,
 	PW_TRACE_BYTES = 24,            /* sizeof(struct pw_trace), carried in XDP metadata */
+	PW_NEIGH_MAX = 65536,
 };
 
 /* A FIB4 entry (__u32): 0 = no route; bit PW_FIB4_EXT_BIT set = index of a tbl8 group;
@@ -150,20 +151,35 @@ _Static_assert(sizeof(struct pw_fib6_key) == 20, "pw_fib6_key layout");
 
 enum pw_nexthop_flag {
 	PW_NH_F_VALID = 1 << 0,
-	PW_NH_F_RESOLVED = 1 << 1,  /* dmac/smac are known */
-	PW_NH_F_GW6 = 1 << 2,       /* gw is an IPv6 address */
-	PW_NH_F_DIRECT = 1 << 3,    /* no gateway: the destination itself is the neighbour */
+	PW_NH_F_GW6 = 1 << 1,       /* gw is an IPv6 address */
+	PW_NH_F_DIRECT = 1 << 2,    /* no gateway: the destination itself is the neighbour */
 };
 
 struct pw_nexthop {
 	__u32 ifindex;
 	__u32 flags;         /* PW_NH_F_* */
 	__u8 gw[16];         /* network order; IPv4 uses the first 4 bytes */
-	__u8 dmac[6];
-	__u8 smac[6];
-	__u32 _pad0;
+	__u8 smac[6];        /* the egress interface's MAC */
+	__u8 _pad0[2];
 };
-_Static_assert(sizeof(struct pw_nexthop) == 40, "pw_nexthop layout");
+_Static_assert(sizeof(struct pw_nexthop) == 32, "pw_nexthop layout");
+
+/*
+ * Neighbours (value: MAC), synced by the control plane from the kernel's neighbour table. The
+ * fast path reads MACs here rather than asking the kernel per packet; bpf_fib_lookup cannot
+ * be asked when the kernel itself does not forward (it checks the device's forwarding flag).
+ */
+struct pw_neigh_key {
+	__u32 ifindex;
+	__u8 addr[16];       /* network order; IPv4 uses the first 4 bytes, the rest zero */
+};
+_Static_assert(sizeof(struct pw_neigh_key) == 20, "pw_neigh_key layout");
+
+struct pw_neigh {
+	__u8 mac[6];
+	__u8 _pad0[2];
+};
+_Static_assert(sizeof(struct pw_neigh) == 8, "pw_neigh layout");
 
 /* A nexthop group: PW_NHG_BUCKETS nexthop ids, each repeated in proportion to its weight;
  * a flow's hash picks a bucket, so one flow keeps one path. members/weights record the group

@@ -74,6 +74,13 @@ struct {
 	__type(value, struct pw_counter);
 } pw_nexthop_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_NEIGH_MAX);
+	__type(key, struct pw_neigh_key);
+	__type(value, struct pw_neigh);
+} pw_neigh SEC(".maps");
+
 /* Interfaces the fast path may redirect to (key and value: ifindex). */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

@@ -132,29 +132,35 @@ static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pk
 	pw_decide(d, PW_VERDICT_REDIRECT, PW_REASON_NONE);
 }
 
-/* The gateway's MAC from the kernel's neighbour table, for nexthops the control plane has not
- * resolved yet. BPF_FIB_LOOKUP_OUTPUT looks up from the egress side, so it works even with
- * forwarding disabled in the kernel. */
-static __always_inline int pw_neigh_lookup(struct xdp_md *ctx, const struct pw_nexthop *nh,
-					   const struct pw_packet *pkt, struct bpf_fib_lookup *p)
+/* The neighbour the packet goes to: the gateway, or for a directly connected route the
+ * destination itself. */
+static __always_inline void pw_neigh_target(const struct pw_nexthop *nh, const struct pw_packet *pkt,
+					    struct pw_neigh_key *key)
 {
-	const __u8 *target = nh->gw;
+	__builtin_memset(key, 0, sizeof(*key));
+	key->ifindex = nh->ifindex;
+	if (!(nh->flags & PW_NH_F_DIRECT))
+		__builtin_memcpy(key->addr, nh->gw, 16);
+	else if (pkt->family == 4)
+		__builtin_memcpy(key->addr, &pkt->daddr4, 4);
+	else
+		__builtin_memcpy(key->addr, &pkt->daddr6, 16);
+}
 
+/* Fallback for a neighbour the control plane has not synced yet: the kernel's neighbour table
+ * through bpf_fib_lookup. It answers only where the kernel forwards itself (it checks the
+ * device's forwarding flag even for an output lookup). */
+static __always_inline int pw_neigh_kernel(struct xdp_md *ctx, const struct pw_nexthop *nh,
+					   const struct pw_neigh_key *key, int v6, struct bpf_fib_lookup *p)
+{
 	__builtin_memset(p, 0, sizeof(*p));
 	p->ifindex = nh->ifindex;
-	if (nh->flags & PW_NH_F_DIRECT) {
-		/* Directly connected: the destination is the neighbour. */
-		if (pkt->family == 4)
-			target = (const __u8 *)&pkt->daddr4;
-		else
-			target = (const __u8 *)&pkt->daddr6;
-	}
-	if (pkt->family == 4 && !(nh->flags & PW_NH_F_GW6)) {
+	if (!v6) {
 		p->family = PW_AF_INET;
-		__builtin_memcpy(&p->ipv4_dst, target, 4);
+		__builtin_memcpy(&p->ipv4_dst, key->addr, 4);
 	} else {
 		p->family = PW_AF_INET6;
-		__builtin_memcpy(p->ipv6_dst, target, 16);
+		__builtin_memcpy(p->ipv6_dst, key->addr, 16);
 	}
 	return bpf_fib_lookup(ctx, p, sizeof(*p), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_OUTPUT);
 }
@@ -227,14 +233,19 @@ static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *p
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_TX_PORT);
 		return;
 	}
-	if (nh->flags & PW_NH_F_RESOLVED && !(nh->flags & PW_NH_F_DIRECT)) {
-		pw_transmit(ctx, pkt, nh->dmac, nh->smac, nh->ifindex, d);
-		return;
-	}
 	{
+		struct pw_neigh_key key;
+		struct pw_neigh *n;
 		struct bpf_fib_lookup p;
+		int v6 = (nh->flags & PW_NH_F_DIRECT) ? pkt->family == 6 : !!(nh->flags & PW_NH_F_GW6);
 
-		if (pw_neigh_lookup(ctx, nh, pkt, &p) != BPF_FIB_LKUP_RET_SUCCESS) {
+		pw_neigh_target(nh, pkt, &key);
+		n = bpf_map_lookup_elem(&pw_neigh, &key);
+		if (n) {
+			pw_transmit(ctx, pkt, n->mac, nh->smac, nh->ifindex, d);
+			return;
+		}
+		if (pw_neigh_kernel(ctx, nh, &key, v6, &p) != BPF_FIB_LKUP_RET_SUCCESS) {
 			pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_NEIGH);
 			return;
 		}

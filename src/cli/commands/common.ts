@@ -22,7 +22,10 @@ export async function withDataplane<T>(opts: InstanceOptions, fn: (dp: Dataplane
   try {
     // Commands that change the data plane first bring the host's own routes up to date, so
     // local and on-link addresses are never sent to a gateway.
-    if (create) dp.syncSystemRoutes();
+    if (create) {
+      dp.syncSystemRoutes();
+      dp.syncNeighbors();
+    }
     return await fn(dp);
   } finally {
     dp.close();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 
+import { resolveGateways } from '../../dataplane/neighbors.js';
 import { parseRouteFile, parseRouteTokens } from '../../dataplane/route-syntax.js';
 import type { RouteView } from '../../dataplane/dataplane.js';
 import type { LookupResult } from '../../dataplane/lookup.js';
@@ -39,7 +40,11 @@ export function registerRoute(program: Command): void {
     withInstance(route.command(verb).description(`${verb} a route: ${SYNTAX}`).argument('<route...>').allowUnknownOption(false)).action(
       async (tokens: string[], opts: InstanceOptions) => {
         const spec = parseRouteTokens(tokens, (i) => `argument ${i + 1} ('${tokens[i] ?? ''}')`);
-        const view = await withDataplane(opts, (dp) => (verb === 'add' ? dp.addRoute(spec) : dp.replaceRoute(spec)));
+        const view = await withDataplane(opts, (dp) => {
+          const v = verb === 'add' ? dp.addRoute(spec) : dp.replaceRoute(spec);
+          resolveGateways(v.nexthops.filter((n) => n.via).map((n) => ({ via: n.via!, dev: n.dev })));
+          return v;
+        });
         if (opts.json) printJson(view);
         else console.log(`${verb === 'add' ? 'added' : 'replaced'}: ${formatRoute(view)}`);
       },
@@ -89,15 +94,22 @@ export function registerRoute(program: Command): void {
     }
     const t0 = performance.now();
     const { batch, errors } = parseRouteFile(text, file === '-' ? '<stdin>' : file);
+    const parseMs = performance.now() - t0;
     if (errors.length) {
       throw new PwError('PW_ERR_INVALID', `${errors.length}${errors.length >= 100 ? '+' : ''} bad line(s) in ${file}; nothing was installed:\n${errors.map((e) => `  ${e.where}: ${e.message}`).join('\n')}`, {
         details: { errors: errors.map((e) => e.toJSON()) },
       });
     }
-    const r = await withDataplane(opts, (dp) => dp.loadRoutes(batch, { replace: opts.replace }));
-    const seconds = (performance.now() - t0) / 1000;
+    let seconds = 0;
+    const r = await withDataplane(opts, (dp) => {
+      const t1 = performance.now();
+      const result = dp.loadRoutes(batch, { replace: opts.replace });
+      seconds = (parseMs + performance.now() - t1) / 1000; // parse + install (not the pipeline's load)
+      return { ...result, unresolvedGateways: dp.resolveNeighbors() };
+    });
     if (opts.json) return printJson({ ...r, seconds });
     console.log(`installed ${r.added} routes${r.replaced ? `, replaced ${r.replaced}` : ''} in ${seconds.toFixed(2)} s`);
+    for (const g of r.unresolvedGateways) console.log(color.yellow(`warning: gateway ${g.via} on ${g.dev} does not answer ARP/ND; its routes go to the kernel until it does`));
   });
 
   withInstance(
