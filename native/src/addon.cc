@@ -10,6 +10,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitRingbuf(env, exports);
   pw::InitTestRun(env, exports);
   pw::InitMisc(env, exports);
+  pw::InitPcap(env, exports);
   return exports;
 }
 

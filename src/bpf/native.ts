@@ -140,6 +140,14 @@ export interface NativeAddon {
   setNetns(path: string): NativeFd;
   setNetnsFd(fd: number): void;
   interfaces(): { ifindex: number; name: string }[];
+  PcapReader: new (path: string) => {
+    readonly linktype: number;
+    readonly snaplen: number;
+    next(max?: number): { tsSec: number; tsUsec: number; len: number; data: Buffer }[];
+    close(): void;
+  };
+  pcapCompile(expression: string, linktype?: number, snaplen?: number): Buffer;
+  pcapLibVersion(): string;
   ifHwAddr(name: string): Buffer;
 }
 

@@ -1,0 +1,118 @@
+// libpcap: reading capture files (pcap and pcapng) and compiling tcpdump filter expressions.
+// Pathwise never parses capture formats or filter syntax itself.
+#include <pcap/pcap.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common.h"
+
+namespace pw {
+
+class PcapReader : public Napi::ObjectWrap<PcapReader> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "PcapReader",
+                                   {
+                                       InstanceMethod<&PcapReader::Next>("next"),
+                                       InstanceMethod<&PcapReader::Close>("close"),
+                                       InstanceAccessor<&PcapReader::GetLinktype>("linktype"),
+                                       InstanceAccessor<&PcapReader::GetSnaplen>("snaplen"),
+                                   });
+    exports.Set("PcapReader", f);
+  }
+
+  // new PcapReader(path): pcap_open_offline (pcap or pcapng).
+  PcapReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PcapReader>(info) {
+    std::string path = ArgString(info, 0, "path");
+    char err[PCAP_ERRBUF_SIZE] = "";
+    p_ = pcap_open_offline(path.c_str(), err);
+    if (!p_) {
+      Napi::Error e = Napi::Error::New(info.Env(), std::string(err));
+      e.Set("code", Napi::String::New(info.Env(), "EPCAP"));
+      e.Set("syscall", Napi::String::New(info.Env(), "pcap_open_offline"));
+      throw e;
+    }
+  }
+  ~PcapReader() override {
+    if (p_) pcap_close(p_);
+  }
+
+ private:
+  // next(max) -> [{ tsSec, tsUsec, len, data }], empty at the end of the file.
+  Napi::Value Next(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!p_) ThrowErrno(env, EBADF, "pcap", "reader is closed");
+    uint32_t max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1024;
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t n = 0;
+    while (n < max) {
+      struct pcap_pkthdr* h;
+      const u_char* data;
+      int rc = pcap_next_ex(p_, &h, &data);
+      if (rc == PCAP_ERROR_BREAK) break;  // end of file
+      if (rc != 1) {
+        Napi::Error e = Napi::Error::New(env, std::string("pcap_next_ex: ") + pcap_geterr(p_));
+        e.Set("code", Napi::String::New(env, "EPCAP"));
+        e.Set("packetIndex", (double)count_);
+        throw e;
+      }
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("tsSec", (double)h->ts.tv_sec);
+      o.Set("tsUsec", (double)h->ts.tv_usec);
+      o.Set("len", (double)h->len);
+      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, data, h->caplen));
+      out.Set(n++, o);
+      count_++;
+    }
+    return out;
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (p_) {
+      pcap_close(p_);
+      p_ = nullptr;
+    }
+    return info.Env().Undefined();
+  }
+  Napi::Value GetLinktype(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), p_ ? pcap_datalink(p_) : -1);
+  }
+  Napi::Value GetSnaplen(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), p_ ? pcap_snapshot(p_) : 0);
+  }
+
+  pcap_t* p_ = nullptr;
+  double count_ = 0;
+};
+
+// pcapCompile(expr, linktype, snaplen) -> Buffer of struct bpf_insn (classic BPF, 8 bytes each),
+// as tcpdump would apply it. A syntax error throws with libpcap's message.
+static Napi::Value PcapCompile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string expr = ArgString(info, 0, "expression");
+  int linktype = info.Length() > 1 ? ArgInt(info, 1, "linktype") : DLT_EN10MB;
+  int snaplen = info.Length() > 2 ? ArgInt(info, 2, "snaplen") : 262144;
+  pcap_t* p = pcap_open_dead(linktype, snaplen);
+  if (!p) ThrowErrno(env, ENOMEM, "pcap_open_dead");
+  struct bpf_program prog;
+  if (pcap_compile(p, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    Napi::Error e = Napi::Error::New(env, std::string("invalid filter expression: ") + pcap_geterr(p));
+    e.Set("code", Napi::String::New(env, "EFILTER"));
+    pcap_close(p);
+    throw e;
+  }
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(prog.bf_insns), prog.bf_len * sizeof(struct bpf_insn));
+  pcap_freecode(&prog);
+  pcap_close(p);
+  return out;
+}
+
+void InitPcap(Napi::Env env, Napi::Object exports) {
+  PcapReader::Init(env, exports);
+  exports.Set("pcapCompile", Napi::Function::New(env, PcapCompile));
+  exports.Set("pcapLibVersion", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                return Napi::String::New(info.Env(), pcap_lib_version());
+              }));
+}
+
+}  // namespace pw

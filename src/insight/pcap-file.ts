@@ -1,0 +1,37 @@
+/** Capture files read through libpcap (pcap and pcapng): Pathwise parses no capture format. */
+import { native } from '../bpf/index.js';
+import { PwError } from '../errors.js';
+
+export interface CapturedPacket {
+  /** Index in the file, from 0. */
+  index: number;
+  tsSec: number;
+  tsUsec: number;
+  /** Length on the wire (may exceed data.length when the capture was truncated). */
+  len: number;
+  data: Buffer;
+}
+
+export const LINKTYPE_ETHERNET = 1;
+
+/** Reads every packet of a capture file. */
+export function readCapture(path: string): { linktype: number; packets: CapturedPacket[] } {
+  let reader;
+  try {
+    reader = new (native().PcapReader)(path);
+  } catch (e) {
+    throw new PwError('PW_ERR_INVALID', `${path} is not a capture file libpcap can read: ${(e as Error).message}`, { where: path });
+  }
+  try {
+    const packets: CapturedPacket[] = [];
+    for (let batch = reader.next(4096); batch.length; batch = reader.next(4096)) {
+      for (const p of batch) packets.push({ index: packets.length, ...p });
+    }
+    return { linktype: reader.linktype, packets };
+  } catch (e) {
+    const at = (e as { packetIndex?: number }).packetIndex ?? 0;
+    throw new PwError('PW_ERR_INVALID', `${path}: the capture is damaged after ${at} packets: ${(e as Error).message}`, { where: `${path}: packet ${at + 1}` });
+  } finally {
+    reader.close();
+  }
+}
