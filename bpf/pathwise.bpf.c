@@ -17,6 +17,7 @@
 #include "pathwise/parse.h"
 #include "pathwise/maps.bpf.h"
 #include "pathwise/route.bpf.h"
+#include "pathwise/guard.bpf.h"
 #include "pathwise/account.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -32,14 +33,27 @@ PW_BTF_ANCHOR(enum pw_nhg_special, nhg_special);
 PW_BTF_ANCHOR(enum pw_route_flag, route_flag);
 PW_BTF_ANCHOR(enum pw_nexthop_flag, nexthop_flag);
 PW_BTF_ANCHOR(struct pw_trace, trace);
+PW_BTF_ANCHOR(struct pw_event, event);
+PW_BTF_ANCHOR(enum pw_event_kind, event_kind);
+PW_BTF_ANCHOR(enum pw_rule_action, rule_action);
 
-static const int xdp_action_of[PW_VERDICT_MAX] = {
-	[PW_VERDICT_PASS] = XDP_PASS,
-	[PW_VERDICT_DROP] = XDP_DROP,
-	[PW_VERDICT_REDIRECT] = XDP_REDIRECT,
-	[PW_VERDICT_TX] = XDP_TX,
-	[PW_VERDICT_ABORTED] = XDP_ABORTED,
-};
+/* Not a lookup table: a static const array would sit in .rodata with a BTF offset libbpf 1.1
+ * leaves unresolved, and the kernel would refuse the object's BTF. */
+static __always_inline int pw_xdp_action(enum pw_verdict v)
+{
+	switch (v) {
+	case PW_VERDICT_PASS:
+		return XDP_PASS;
+	case PW_VERDICT_DROP:
+		return XDP_DROP;
+	case PW_VERDICT_TX:
+		return XDP_TX;
+	case PW_VERDICT_REDIRECT:
+		return XDP_REDIRECT;
+	default:
+		return XDP_ABORTED;
+	}
+}
 
 static __always_inline void pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
@@ -91,7 +105,7 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const int trace)
 					    ? PW_VERDICT_DROP
 					    : PW_VERDICT_PASS;
 		pw_decide(&d, v, malformed);
-	} else {
+	} else if (!(pw_settings.flags & PW_SETTING_FILTER) || pw_guard(ctx, &pkt, &d, trace)) {
 		pw_route(ctx, &pkt, &d);
 	}
 
@@ -107,7 +121,7 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const int trace)
 
 	if (d.verdict == PW_VERDICT_REDIRECT)
 		return bpf_redirect_map(&pw_tx_ports, d.egress, 0);
-	return d.verdict < PW_VERDICT_MAX ? xdp_action_of[d.verdict] : XDP_ABORTED;
+	return pw_xdp_action(d.verdict);
 }
 
 SEC("xdp")

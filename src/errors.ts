@@ -83,7 +83,7 @@ export function fromNative(err: unknown, what: string, where?: string): PwError 
     return new PwError('PW_ERR_VERIFIER', `${what}: the verifier rejected the program: ${lastLines(e.verifierLog, 2)}`, {
       where,
       hint: 'the full verifier log is in details.verifierLog',
-      details: { verifierLog: e.verifierLog, errno: e.errno, syscall: e.syscall },
+      details: { verifierLog: e.verifierLog, errno: e.errno, syscall: e.syscall, ...(e.libbpfLog ? { libbpfLog: e.libbpfLog } : {}) },
       cause: err,
     });
   }

@@ -199,6 +199,7 @@ static Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
   o.Set("name", pi.name);
   o.Set("tag", tag);
   o.Set("runTimeNs", (double)pi.run_time_ns);
+  o.Set("btfId", (double)pi.btf_id);
   o.Set("runCount", (double)pi.run_cnt);
   return o;
 }

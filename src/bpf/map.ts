@@ -217,6 +217,23 @@ export class BpfMap<K, V> extends MapBase<K, V> {
     return done;
   }
 
+  /**
+   * Writes pre-encoded entries (keys: count*keySize bytes, values: count*valueSize bytes) with
+   * BPF_MAP_UPDATE_BATCH, `chunk` per syscall. For callers that build large tables as bytes.
+   */
+  updateBatchRaw(keys: Uint8Array, values: Uint8Array, count: number, chunk = 16384): void {
+    const ks = this.keyCodec.size;
+    const vs = this.valueCodec.size;
+    for (let done = 0; done < count; done += chunk) {
+      const n = Math.min(chunk, count - done);
+      try {
+        native().mapUpdateBatch(this.fd, keys.subarray(done * ks, (done + n) * ks), values.subarray(done * vs, (done + n) * vs), n);
+      } catch (e) {
+        throw fromNative(e, `batch update of map ${this.name}`);
+      }
+    }
+  }
+
   /** Reads the whole map with batch lookups. */
   dump(chunk = 8192): [K, V][] {
     const out: [K, V][] = [];

@@ -103,7 +103,7 @@ export interface NativeAddon {
   mapDeleteBatch(fd: number, keys: Bytes, count: number, opts?: BatchOpts): number;
   mapFreeze(fd: number): void;
   mapInfo(fd: number): KernelMapInfo;
-  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: number; runCount: number };
+  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: number; runCount: number; btfId: number };
   linkInfo(fd: number): { id: number; type: number; progId: number; ifindex?: number };
   mapFdById(id: number): NativeFd;
   progFdById(id: number): NativeFd;

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { enterNetnsForProcess } from '../bpf/index.js';
 import { registerAttach } from './commands/attach.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerFilter } from './commands/filter.js';
 import { registerNeigh } from './commands/neigh.js';
 import { registerRoute } from './commands/route.js';
 import { registerStats } from './commands/stats.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerRoute(program);
   registerStats(program);
   registerNeigh(program);
+  registerFilter(program);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });
     c.commands.forEach(quiet);

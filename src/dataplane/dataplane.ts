@@ -7,9 +7,11 @@ import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 
-import { lookupAddresses, type LookupResult } from './lookup.js';
+import { lookupAddresses, tracePacket, type LookupResult } from './lookup.js';
 import { NexthopTable, ifName, type NexthopView } from './nexthops.js';
-import { Pipeline, type PipelineSettings } from './pipeline.js';
+import { Pipeline, metaDirOf, type PipelineSettings } from './pipeline.js';
+import { FilterTables } from './filter-tables.js';
+import { join } from 'node:path';
 import { RouteTable, routeTypeOf, specialNhg, v4Key, type RouteType } from './route-table.js';
 import type { RouteBatch, RouteSpec } from './route-syntax.js';
 import { readSystemRoutes } from './system-routes.js';
@@ -48,6 +50,8 @@ export class Dataplane {
     readonly pipeline: Pipeline,
     readonly nexthops: NexthopTable,
     readonly routes: RouteTable,
+    /** Rules, rate limiters and blocklists. */
+    readonly filter: FilterTables,
   ) {}
 
   /** Opens (adopting pins) or loads the data plane of an instance. */
@@ -55,7 +59,8 @@ export class Dataplane {
     const pipeline = await Pipeline.open(instance, settings, opts);
     try {
       const nexthops = new NexthopTable(pipeline.maps);
-      return new Dataplane(pipeline, nexthops, new RouteTable(pipeline.maps, nexthops));
+      const filter = new FilterTables(pipeline.maps, join(metaDirOf(instance), 'filter.json'), pipeline.maps.ruleBitmaps.info.maxEntries);
+      return new Dataplane(pipeline, nexthops, new RouteTable(pipeline.maps, nexthops), filter);
     } catch (e) {
       pipeline.close();
       throw e;
@@ -371,6 +376,11 @@ export class Dataplane {
 
   lookup(addresses: string[]): LookupResult[] {
     return lookupAddresses(this, addresses);
+  }
+
+  /** The pipeline's decision for one packet, changing nothing (see lookup.ts). */
+  trace(data: Uint8Array, ingressIfindex = 0) {
+    return tracePacket(this, data, ingressIfindex);
   }
 
   // ---- counters -------------------------------------------------------------------------

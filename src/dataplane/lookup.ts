@@ -5,7 +5,7 @@
  * XDP metadata, which the kernel copies out in front of the packet. Nothing is sent.
  */
 import * as abi from '../generated/pathwise.js';
-import { decodeOne } from '../bpf/index.js';
+import { decodeOne, xdpMd } from '../bpf/index.js';
 import { PwError } from '../errors.js';
 import { formatPrefix, parseAddress } from '../util/ip.js';
 import type { Dataplane } from './dataplane.js';
@@ -86,4 +86,19 @@ export function lookupAddresses(dp: Dataplane, addresses: string[]): LookupResul
       nexthop: t.nexthop || null,
     };
   });
+}
+
+/**
+ * Runs one packet through the pipeline's trace entry point and returns its decision. The
+ * trace program reads the maps like the real one but changes nothing (no counters, no token
+ * bucket, no events).
+ */
+export function tracePacket(dp: Dataplane, data: Uint8Array, ingressIfindex = 0): abi.PwTrace & { retval: number } {
+  const r = dp.pipeline.trace.testRunSync({
+    data,
+    dataOutSize: data.length + 64,
+    ...(ingressIfindex ? { ctx: xdpMd(data.length, ingressIfindex) } : {}),
+  });
+  if (!r.data || r.data.length - data.length !== abi.PwTrace.size) throw new PwError('PW_ERR_INTERNAL', 'the trace program returned no decision');
+  return { ...decodeOne(abi.PwTrace, r.data), retval: r.retval };
 }

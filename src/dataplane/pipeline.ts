@@ -38,6 +38,10 @@ export interface PipelineSettings {
   dropMalformed: boolean;
   /** Second-level IPv4 FIB groups (one per /24 holding longer prefixes). */
   ipv4Groups: number;
+  /** Run the guard stage (blocklists, rules, rate limits). */
+  filter: boolean;
+  /** Distinct classifier bitmaps (2 KiB each) for both rule banks. */
+  ruleBitmaps: number;
 }
 
 export const DEFAULT_SETTINGS: PipelineSettings = {
@@ -46,6 +50,8 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   routeStats: true,
   dropMalformed: false,
   ipv4Groups: abi.PwLimit.FIB4_TBL8_GROUPS,
+  filter: true,
+  ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
 };
 
 const PROGRAMS = ['pw_xdp', 'pw_xdp_trace'] as const;
@@ -59,7 +65,7 @@ export function validInstance(name: string): string {
 }
 
 export const pinDirOf = (instance: string) => `${BPFFS_ROOT}/pathwise/${validInstance(instance)}`;
-const metaDirOf = (instance: string) => `/run/pathwise/${validInstance(instance)}`;
+export const metaDirOf = (instance: string) => `/run/pathwise/${validInstance(instance)}`;
 
 function settingsFlags(s: PipelineSettings): number {
   const F = abi.PwSetting;
@@ -67,7 +73,8 @@ function settingsFlags(s: PipelineSettings): number {
     (s.fib === 'kernel' ? F.FIB_KERNEL : 0) |
     (s.flows ? F.FLOWS : 0) |
     (s.routeStats ? F.ROUTE_STATS : 0) |
-    (s.dropMalformed ? F.DROP_MALFORMED : 0)
+    (s.dropMalformed ? F.DROP_MALFORMED : 0) |
+    (s.filter ? F.FILTER : 0)
   );
 }
 
@@ -88,6 +95,24 @@ export interface PipelineMaps {
   txPorts: M<'pw_tx_ports'>;
   neigh: M<'pw_neigh'>;
   flows: M<'pw_flows'>;
+  block4: M<'pw_block4'>;
+  block6: M<'pw_block6'>;
+  ruleCtl: M<'pw_rule_ctl'>;
+  rules: M<'pw_rules'>;
+  ruleBitmaps: M<'pw_rule_bitmaps'>;
+  ruleProto: M<'pw_rule_proto'>;
+  ruleSport: M<'pw_rule_sport'>;
+  ruleDport: M<'pw_rule_dport'>;
+  ruleFlags: M<'pw_rule_flags'>;
+  ruleIface: M<'pw_rule_iface'>;
+  ruleSrc4: M<'pw_rule_src4'>;
+  ruleDst4: M<'pw_rule_dst4'>;
+  ruleSrc6: M<'pw_rule_src6'>;
+  ruleDst6: M<'pw_rule_dst6'>;
+  ruleStats: PerCpuMap<number, abi.PwCounter>;
+  ratelimits: M<'pw_ratelimits'>;
+  ratelimitState: M<'pw_ratelimit_state'>;
+  eventsLost: PerCpuMap<number, bigint>;
 }
 
 export class Pipeline {
@@ -126,10 +151,16 @@ export class Pipeline {
       obj = await BpfObject.load(OBJECT_PATH, {
         spec: abi,
         rodata: { pw_settings: { flags: settingsFlags(s) } },
-        maxEntries: { pw_fib4_tbl8: s.ipv4Groups },
+        maxEntries: { pw_fib4_tbl8: s.ipv4Groups, pw_rule_bitmaps: s.ruleBitmaps },
         pinDir: dir,
       });
-      for (const p of PROGRAMS) obj.program(p).pin(join(dir, p));
+      for (const p of PROGRAMS) {
+        const prog = obj.program(p);
+        // libbpf loads a program without BTF when the kernel refuses the object's BTF ("BTF is
+        // optional"); the pipeline relies on it (bpf_loop callbacks need its function info).
+        if (!prog.info().btfId) throw new PwError('PW_ERR_INTERNAL', `program ${p} was loaded without BTF: the kernel refused the object's BTF`);
+        prog.pin(join(dir, p));
+      }
       mkdirSync(metaDirOf(instance), { recursive: true });
       writeFileSync(join(metaDirOf(instance), 'meta.json'), JSON.stringify({ settings: s, loadedAt: new Date().toISOString() }, null, 2));
     } catch (e) {
@@ -166,6 +197,24 @@ export class Pipeline {
       txPorts: open(m.pw_tx_ports),
       neigh: open(m.pw_neigh),
       flows: open(m.pw_flows),
+      block4: open(m.pw_block4),
+      block6: open(m.pw_block6),
+      ruleCtl: open(m.pw_rule_ctl),
+      rules: open(m.pw_rules),
+      ruleBitmaps: open(m.pw_rule_bitmaps),
+      ruleProto: open(m.pw_rule_proto),
+      ruleSport: open(m.pw_rule_sport),
+      ruleDport: open(m.pw_rule_dport),
+      ruleFlags: open(m.pw_rule_flags),
+      ruleIface: open(m.pw_rule_iface),
+      ruleSrc4: open(m.pw_rule_src4),
+      ruleDst4: open(m.pw_rule_dst4),
+      ruleSrc6: open(m.pw_rule_src6),
+      ruleDst6: open(m.pw_rule_dst6),
+      ruleStats: new PerCpuMap(openPinned(join(dir, m.pw_rule_stats.name), 'map'), m.pw_rule_stats.key, m.pw_rule_stats.value),
+      ratelimits: open(m.pw_ratelimits),
+      ratelimitState: open(m.pw_ratelimit_state),
+      eventsLost: new PerCpuMap(openPinned(join(dir, m.pw_events_lost.name), 'map'), m.pw_events_lost.key, m.pw_events_lost.value),
     };
     return new Pipeline(instance, settings, maps, Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp'), Program.fromPin(join(dir, 'pw_xdp_trace'), 'pw_xdp_trace'), false);
   }

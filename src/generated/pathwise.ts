@@ -3,6 +3,14 @@ import { type Codec, type MapSpec, scalar } from '../bpf/codec.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
+/** enum pw_event_kind */
+export const PwEventKind = {
+  RULE_LOG: 1,
+  SAMPLE: 2,
+  DROP: 3,
+} as const;
+export type PwEventKind = (typeof PwEventKind)[keyof typeof PwEventKind];
+
 /** enum pw_fib4 */
 export const PwFib4 = {
   EXT_BIT: 31,
@@ -26,6 +34,18 @@ export const PwLimit = {
   FLOWS_MAX: 1048576,
   TRACE_BYTES: 24,
   NEIGH_MAX: 65536,
+  MAX_RULES: 16384,
+  RULE_WORDS: 256,
+  RULE_SUMMARY: 4,
+  RULE_BITMAPS: 4096,
+  PORT_SLOTS: 65537,
+  FLAG_SLOTS: 257,
+  RULE_MATCH_MAX: 8,
+  RULE_LPM_MAX: 65536,
+  BLOCK_MAX: 1048576,
+  RATELIMITS: 1024,
+  RATELIMIT_STATE_MAX: 262144,
+  EVENT_BYTES: 128,
 } as const;
 export type PwLimit = (typeof PwLimit)[keyof typeof PwLimit];
 
@@ -82,6 +102,16 @@ export const PwRouteFlag = {
   SYSTEM: 2,
 } as const;
 export type PwRouteFlag = (typeof PwRouteFlag)[keyof typeof PwRouteFlag];
+
+/** enum pw_rule_action */
+export const PwRuleAction = {
+  PASS: 0,
+  DROP: 1,
+  RATELIMIT: 2,
+  COUNT: 3,
+  LOG: 4,
+} as const;
+export type PwRuleAction = (typeof PwRuleAction)[keyof typeof PwRuleAction];
 
 /** enum pw_setting */
 export const PwSetting = {
@@ -451,6 +481,303 @@ export const PwFlow = {
   },
 } as const satisfies Codec<PwFlow> & { offsets: Record<string, number> };
 
+/** struct pw_block4_key (8 bytes) */
+export interface PwBlock4Key {
+  prefixlen: number;
+  addr: Uint8Array;
+}
+export const PwBlock4Key = {
+  name: 'pw_block4_key',
+  size: 8,
+  offsets: { prefixlen: 0, addr: 4 },
+  encode(x: PwBlock4Key, v: DataView, o: number): void {
+    scalar.u32.encode(x.prefixlen, v, o + 0);
+    bytesAt(v, o + 4, 4).set(x.addr.subarray(0, 4));
+  },
+  decode(v: DataView, o: number): PwBlock4Key {
+    return {
+      prefixlen: scalar.u32.decode(v, o + 0),
+      addr: bytesAt(v, o + 4, 4).slice(),
+    };
+  },
+  zero(): PwBlock4Key {
+    return { prefixlen: 0, addr: new Uint8Array(4) };
+  },
+} as const satisfies Codec<PwBlock4Key> & { offsets: Record<string, number> };
+
+/** struct pw_block (8 bytes) */
+export interface PwBlock {
+  expires_ns: bigint;
+}
+export const PwBlock = {
+  name: 'pw_block',
+  size: 8,
+  offsets: { expires_ns: 0 },
+  encode(x: PwBlock, v: DataView, o: number): void {
+    scalar.u64.encode(x.expires_ns, v, o + 0);
+  },
+  decode(v: DataView, o: number): PwBlock {
+    return {
+      expires_ns: scalar.u64.decode(v, o + 0),
+    };
+  },
+  zero(): PwBlock {
+    return { expires_ns: 0n };
+  },
+} as const satisfies Codec<PwBlock> & { offsets: Record<string, number> };
+
+/** struct pw_block6_key (20 bytes) */
+export interface PwBlock6Key {
+  prefixlen: number;
+  addr: Uint8Array;
+}
+export const PwBlock6Key = {
+  name: 'pw_block6_key',
+  size: 20,
+  offsets: { prefixlen: 0, addr: 4 },
+  encode(x: PwBlock6Key, v: DataView, o: number): void {
+    scalar.u32.encode(x.prefixlen, v, o + 0);
+    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwBlock6Key {
+    return {
+      prefixlen: scalar.u32.decode(v, o + 0),
+      addr: bytesAt(v, o + 4, 16).slice(),
+    };
+  },
+  zero(): PwBlock6Key {
+    return { prefixlen: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwBlock6Key> & { offsets: Record<string, number> };
+
+/** struct pw_rule_ctl (8 bytes) */
+export interface PwRuleCtl {
+  bank: number;
+  count: number;
+}
+export const PwRuleCtl = {
+  name: 'pw_rule_ctl',
+  size: 8,
+  offsets: { bank: 0, count: 4 },
+  encode(x: PwRuleCtl, v: DataView, o: number): void {
+    scalar.u32.encode(x.bank, v, o + 0);
+    scalar.u32.encode(x.count, v, o + 4);
+  },
+  decode(v: DataView, o: number): PwRuleCtl {
+    return {
+      bank: scalar.u32.decode(v, o + 0),
+      count: scalar.u32.decode(v, o + 4),
+    };
+  },
+  zero(): PwRuleCtl {
+    return { bank: 0, count: 0 };
+  },
+} as const satisfies Codec<PwRuleCtl> & { offsets: Record<string, number> };
+
+/** struct pw_rule (16 bytes) */
+export interface PwRule {
+  action: number;
+  limiter: number;
+  id: number;
+}
+export const PwRule = {
+  name: 'pw_rule',
+  size: 16,
+  offsets: { action: 0, limiter: 4, id: 8, _pad0: 12 },
+  encode(x: PwRule, v: DataView, o: number): void {
+    scalar.u32.encode(x.action, v, o + 0);
+    scalar.u32.encode(x.limiter, v, o + 4);
+    scalar.u32.encode(x.id, v, o + 8);
+    bytesAt(v, o + 12, 4).fill(0);
+  },
+  decode(v: DataView, o: number): PwRule {
+    return {
+      action: scalar.u32.decode(v, o + 0),
+      limiter: scalar.u32.decode(v, o + 4),
+      id: scalar.u32.decode(v, o + 8),
+    };
+  },
+  zero(): PwRule {
+    return { action: 0, limiter: 0, id: 0 };
+  },
+} as const satisfies Codec<PwRule> & { offsets: Record<string, number> };
+
+/** struct pw_rule_bitmap (2080 bytes) */
+export interface PwRuleBitmap {
+  summary: bigint[];
+  words: bigint[];
+}
+export const PwRuleBitmap = {
+  name: 'pw_rule_bitmap',
+  size: 2080,
+  offsets: { summary: 0, words: 32 },
+  encode(x: PwRuleBitmap, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 4; i0++) { scalar.u64.encode(x.summary[i0] ?? 0n, v, o + 0 + i0 * 8); }
+    for (let i0 = 0; i0 < 256; i0++) { scalar.u64.encode(x.words[i0] ?? 0n, v, o + 32 + i0 * 8); }
+  },
+  decode(v: DataView, o: number): PwRuleBitmap {
+    return {
+      summary: Array.from({ length: 4 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
+      words: Array.from({ length: 256 }, (_, i0) => scalar.u64.decode(v, o + 32 + i0 * 8)),
+    };
+  },
+  zero(): PwRuleBitmap {
+    return { summary: Array.from({ length: 4 }, () => 0n), words: Array.from({ length: 256 }, () => 0n) };
+  },
+} as const satisfies Codec<PwRuleBitmap> & { offsets: Record<string, number> };
+
+/** struct pw_rule_lpm4_key (12 bytes) */
+export interface PwRuleLpm4Key {
+  prefixlen: number;
+  bank: number;
+  addr: Uint8Array;
+}
+export const PwRuleLpm4Key = {
+  name: 'pw_rule_lpm4_key',
+  size: 12,
+  offsets: { prefixlen: 0, bank: 4, addr: 5, _pad0: 9 },
+  encode(x: PwRuleLpm4Key, v: DataView, o: number): void {
+    scalar.u32.encode(x.prefixlen, v, o + 0);
+    scalar.u8.encode(x.bank, v, o + 4);
+    bytesAt(v, o + 5, 4).set(x.addr.subarray(0, 4));
+    bytesAt(v, o + 9, 3).fill(0);
+  },
+  decode(v: DataView, o: number): PwRuleLpm4Key {
+    return {
+      prefixlen: scalar.u32.decode(v, o + 0),
+      bank: scalar.u8.decode(v, o + 4),
+      addr: bytesAt(v, o + 5, 4).slice(),
+    };
+  },
+  zero(): PwRuleLpm4Key {
+    return { prefixlen: 0, bank: 0, addr: new Uint8Array(4) };
+  },
+} as const satisfies Codec<PwRuleLpm4Key> & { offsets: Record<string, number> };
+
+/** struct pw_rule_lpm6_key (24 bytes) */
+export interface PwRuleLpm6Key {
+  prefixlen: number;
+  bank: number;
+  addr: Uint8Array;
+}
+export const PwRuleLpm6Key = {
+  name: 'pw_rule_lpm6_key',
+  size: 24,
+  offsets: { prefixlen: 0, bank: 4, addr: 5, _pad0: 21 },
+  encode(x: PwRuleLpm6Key, v: DataView, o: number): void {
+    scalar.u32.encode(x.prefixlen, v, o + 0);
+    scalar.u8.encode(x.bank, v, o + 4);
+    bytesAt(v, o + 5, 16).set(x.addr.subarray(0, 16));
+    bytesAt(v, o + 21, 3).fill(0);
+  },
+  decode(v: DataView, o: number): PwRuleLpm6Key {
+    return {
+      prefixlen: scalar.u32.decode(v, o + 0),
+      bank: scalar.u8.decode(v, o + 4),
+      addr: bytesAt(v, o + 5, 16).slice(),
+    };
+  },
+  zero(): PwRuleLpm6Key {
+    return { prefixlen: 0, bank: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwRuleLpm6Key> & { offsets: Record<string, number> };
+
+/** struct pw_ratelimit (32 bytes) */
+export interface PwRatelimit {
+  rate_mpps: bigint;
+  burst_milli: bigint;
+  block_ns: bigint;
+  block_after: number;
+  plen4: number;
+  plen6: number;
+}
+export const PwRatelimit = {
+  name: 'pw_ratelimit',
+  size: 32,
+  offsets: { rate_mpps: 0, burst_milli: 8, block_ns: 16, block_after: 24, plen4: 28, plen6: 29, _pad0: 30 },
+  encode(x: PwRatelimit, v: DataView, o: number): void {
+    scalar.u64.encode(x.rate_mpps, v, o + 0);
+    scalar.u64.encode(x.burst_milli, v, o + 8);
+    scalar.u64.encode(x.block_ns, v, o + 16);
+    scalar.u32.encode(x.block_after, v, o + 24);
+    scalar.u8.encode(x.plen4, v, o + 28);
+    scalar.u8.encode(x.plen6, v, o + 29);
+    bytesAt(v, o + 30, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwRatelimit {
+    return {
+      rate_mpps: scalar.u64.decode(v, o + 0),
+      burst_milli: scalar.u64.decode(v, o + 8),
+      block_ns: scalar.u64.decode(v, o + 16),
+      block_after: scalar.u32.decode(v, o + 24),
+      plen4: scalar.u8.decode(v, o + 28),
+      plen6: scalar.u8.decode(v, o + 29),
+    };
+  },
+  zero(): PwRatelimit {
+    return { rate_mpps: 0n, burst_milli: 0n, block_ns: 0n, block_after: 0, plen4: 0, plen6: 0 };
+  },
+} as const satisfies Codec<PwRatelimit> & { offsets: Record<string, number> };
+
+/** struct pw_ratelimit_key (24 bytes) */
+export interface PwRatelimitKey {
+  limiter: number;
+  family: number;
+  addr: Uint8Array;
+}
+export const PwRatelimitKey = {
+  name: 'pw_ratelimit_key',
+  size: 24,
+  offsets: { limiter: 0, family: 4, _pad0: 5, addr: 8 },
+  encode(x: PwRatelimitKey, v: DataView, o: number): void {
+    scalar.u32.encode(x.limiter, v, o + 0);
+    scalar.u8.encode(x.family, v, o + 4);
+    bytesAt(v, o + 5, 3).fill(0);
+    bytesAt(v, o + 8, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwRatelimitKey {
+    return {
+      limiter: scalar.u32.decode(v, o + 0),
+      family: scalar.u8.decode(v, o + 4),
+      addr: bytesAt(v, o + 8, 16).slice(),
+    };
+  },
+  zero(): PwRatelimitKey {
+    return { limiter: 0, family: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwRatelimitKey> & { offsets: Record<string, number> };
+
+/** struct pw_ratelimit_state (32 bytes) */
+export interface PwRatelimitState {
+  tokens_milli: bigint;
+  last_ns: bigint;
+  blocked_until: bigint;
+  violations: number;
+}
+export const PwRatelimitState = {
+  name: 'pw_ratelimit_state',
+  size: 32,
+  offsets: { tokens_milli: 0, last_ns: 8, blocked_until: 16, violations: 24, _pad0: 28 },
+  encode(x: PwRatelimitState, v: DataView, o: number): void {
+    scalar.u64.encode(x.tokens_milli, v, o + 0);
+    scalar.u64.encode(x.last_ns, v, o + 8);
+    scalar.u64.encode(x.blocked_until, v, o + 16);
+    scalar.u32.encode(x.violations, v, o + 24);
+    bytesAt(v, o + 28, 4).fill(0);
+  },
+  decode(v: DataView, o: number): PwRatelimitState {
+    return {
+      tokens_milli: scalar.u64.decode(v, o + 0),
+      last_ns: scalar.u64.decode(v, o + 8),
+      blocked_until: scalar.u64.decode(v, o + 16),
+      violations: scalar.u32.decode(v, o + 24),
+    };
+  },
+  zero(): PwRatelimitState {
+    return { tokens_milli: 0n, last_ns: 0n, blocked_until: 0n, violations: 0 };
+  },
+} as const satisfies Codec<PwRatelimitState> & { offsets: Record<string, number> };
+
 /** struct pw_settings (8 bytes) */
 export interface PwSettings {
   flags: number;
@@ -516,6 +843,52 @@ export const PwTrace = {
   },
 } as const satisfies Codec<PwTrace> & { offsets: Record<string, number> };
 
+/** struct pw_event (160 bytes) */
+export interface PwEvent {
+  ts_ns: bigint;
+  ifindex: number;
+  len: number;
+  rule: number;
+  route: number;
+  verdict: number;
+  reason: number;
+  kind: number;
+  head: Uint8Array;
+}
+export const PwEvent = {
+  name: 'pw_event',
+  size: 160,
+  offsets: { ts_ns: 0, ifindex: 8, len: 12, rule: 16, route: 20, verdict: 24, reason: 25, kind: 26, _pad0: 27, head: 32 },
+  encode(x: PwEvent, v: DataView, o: number): void {
+    scalar.u64.encode(x.ts_ns, v, o + 0);
+    scalar.u32.encode(x.ifindex, v, o + 8);
+    scalar.u32.encode(x.len, v, o + 12);
+    scalar.u32.encode(x.rule, v, o + 16);
+    scalar.u32.encode(x.route, v, o + 20);
+    scalar.u8.encode(x.verdict, v, o + 24);
+    scalar.u8.encode(x.reason, v, o + 25);
+    scalar.u8.encode(x.kind, v, o + 26);
+    bytesAt(v, o + 27, 5).fill(0);
+    bytesAt(v, o + 32, 128).set(x.head.subarray(0, 128));
+  },
+  decode(v: DataView, o: number): PwEvent {
+    return {
+      ts_ns: scalar.u64.decode(v, o + 0),
+      ifindex: scalar.u32.decode(v, o + 8),
+      len: scalar.u32.decode(v, o + 12),
+      rule: scalar.u32.decode(v, o + 16),
+      route: scalar.u32.decode(v, o + 20),
+      verdict: scalar.u8.decode(v, o + 24),
+      reason: scalar.u8.decode(v, o + 25),
+      kind: scalar.u8.decode(v, o + 26),
+      head: bytesAt(v, o + 32, 128).slice(),
+    };
+  },
+  zero(): PwEvent {
+    return { ts_ns: 0n, ifindex: 0, len: 0, rule: 0, route: 0, verdict: 0, reason: 0, kind: 0, head: new Uint8Array(128) };
+  },
+} as const satisfies Codec<PwEvent> & { offsets: Record<string, number> };
+
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
   pw_if_stats: { name: 'pw_if_stats', type: 6, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
@@ -530,6 +903,25 @@ export const maps = {
   pw_neigh: { name: 'pw_neigh', type: 1, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: 25, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwFlowKey, value: PwFlow },
+  pw_block4: { name: 'pw_block4', type: 11, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 8, key: PwBlock4Key, value: PwBlock },
+  pw_block6: { name: 'pw_block6', type: 11, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 8, key: PwBlock6Key, value: PwBlock },
+  pw_rule_ctl: { name: 'pw_rule_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
+  pw_rules: { name: 'pw_rules', type: 2, maxEntries: 32768, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwRule },
+  pw_rule_bitmaps: { name: 'pw_rule_bitmaps', type: 2, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 2080, key: scalar.u32, value: PwRuleBitmap },
+  pw_rule_proto: { name: 'pw_rule_proto', type: 2, maxEntries: 512, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_sport: { name: 'pw_rule_sport', type: 2, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_dport: { name: 'pw_rule_dport', type: 2, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_flags: { name: 'pw_rule_flags', type: 2, maxEntries: 514, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_iface: { name: 'pw_rule_iface', type: 2, maxEntries: 2048, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_src4: { name: 'pw_rule_src4', type: 11, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
+  pw_rule_dst4: { name: 'pw_rule_dst4', type: 11, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
+  pw_rule_src6: { name: 'pw_rule_src6', type: 11, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
+  pw_rule_dst6: { name: 'pw_rule_dst6', type: 11, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
+  pw_rule_stats: { name: 'pw_rule_stats', type: 6, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_ratelimits: { name: 'pw_ratelimits', type: 2, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
+  pw_ratelimit_state: { name: 'pw_ratelimit_state', type: 9, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 32, key: PwRatelimitKey, value: PwRatelimitState },
+  pw_events: { name: 'pw_events', type: 27, maxEntries: 1048576, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
+  pw_events_lost: { name: 'pw_events_lost', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
 } as const satisfies Record<string, MapSpec<any, any>>;
 
 /** `const volatile` settings in .rodata; offsets are resolved from the opened object. */

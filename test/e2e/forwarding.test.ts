@@ -174,6 +174,58 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
     assert.equal(kernelForwarded(), before);
   });
 
+  /** Sends `count` UDP datagrams from the client to SERVICE:port, `perSecond` a second; returns
+   * the seconds the sending took. */
+  const sendUdp = (port: number, count: number, perSecond: number): number => {
+    const script = `
+      const s = require('node:dgram').createSocket('udp4');
+      const t0 = process.hrtime.bigint();
+      let sent = 0;
+      const tick = () => {
+        if (sent === ${count}) { s.close(); console.log(Number(process.hrtime.bigint() - t0) / 1e9); return; }
+        s.send('z', ${port}, '${SERVICE}', () => { sent++; const due = Number(t0) / 1e6 + (sent * 1000) / ${perSecond}; setTimeout(tick, Math.max(0, due - Number(process.hrtime.bigint()) / 1e6)); });
+      };
+      tick();`;
+    return Number(topo.exec(ns.c, 'node', ['-e', script]).trim());
+  };
+  const upstreamRx = () => rxPackets(ns.u1, dev('u1')) + rxPackets(ns.u2, dev('u2'));
+
+  it('drops what a drop rule matches, and nothing else', () => {
+    const [rule] = inNetns(ns.r, () => dp.filter.setRules([{ action: 'drop', proto: 17, dport: [7777, 7777] }]));
+    try {
+      const before = upstreamRx();
+      sendUdp(7777, 30, 1000);
+      const afterDropped = upstreamRx();
+      sendUdp(7778, 30, 1000);
+      const afterPassed = upstreamRx();
+      assert.ok(afterDropped - before <= 2, `${afterDropped - before} datagrams to the dropped port arrived`); // ARP may add one
+      assert.ok(afterPassed - afterDropped >= 30, `only ${afterPassed - afterDropped} of 30 datagrams to another port arrived`);
+      assert.equal(inNetns(ns.r, () => dp.filter.ruleCounters().get(rule!.id)!.packets), 30);
+    } finally {
+      inNetns(ns.r, () => dp.filter.setRules([]));
+    }
+  });
+
+  it('holds a rate limit: burst, then the configured rate', () => {
+    const name = `rl${Date.now() % 100000}`;
+    inNetns(ns.r, () => {
+      dp.filter.addLimiter({ name, rate: 50, burst: 10, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 });
+      dp.filter.setRules([{ action: 'ratelimit', limiter: name, proto: 17, dport: [8888, 8888] }]);
+    });
+    try {
+      const before = upstreamRx();
+      const seconds = sendUdp(8888, 400, 200); // 4x the limit for ~2 s
+      const got = upstreamRx() - before;
+      const expected = 10 + 50 * seconds;
+      assert.ok(got >= expected * 0.8 && got <= expected * 1.2 + 3, `${got} datagrams passed in ${seconds.toFixed(2)} s; the limit allows ~${expected.toFixed(0)}`);
+    } finally {
+      inNetns(ns.r, () => {
+        dp.filter.setRules([]);
+        dp.filter.deleteLimiter(name);
+      });
+    }
+  });
+
   it('hands TTL=1 packets to the kernel, which answers ICMP time exceeded', () => {
     // Time exceeded is the kernel's answer when it would forward; enable it for this check.
     topo.exec(ns.r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);

@@ -80,3 +80,42 @@ export function ipv4Packet(o: Ipv4PacketOptions): Buffer {
   return b;
 }
 
+
+export function ipv6Bytes(addr: string): Uint8Array {
+  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined ? (tail ? tail.split(':') : []) : [];
+  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 255;
+  });
+  return out;
+}
+
+/** An IPv6 UDP or TCP packet (checksums are not checked by the pipeline; left zero). */
+export function ipv6Packet(o: { src: string; dst: string; proto?: 'udp' | 'tcp'; sport?: number; dport?: number; tcpFlags?: number; hopLimit?: number }): Buffer {
+  const proto = o.proto ?? 'udp';
+  const l4 = proto === 'tcp' ? 20 : 8;
+  const b = Buffer.alloc(14 + 40 + l4 + 8);
+  b.set(MAC_B, 0);
+  b.set(MAC_A, 6);
+  b.writeUInt16BE(0x86dd, 12);
+  b[14] = 0x60;
+  b.writeUInt16BE(l4 + 8, 14 + 4);
+  b[14 + 6] = proto === 'tcp' ? 6 : 17;
+  b[14 + 7] = o.hopLimit ?? 64;
+  b.set(ipv6Bytes(o.src), 14 + 8);
+  b.set(ipv6Bytes(o.dst), 14 + 24);
+  const p = 14 + 40;
+  b.writeUInt16BE(o.sport ?? 40000, p);
+  b.writeUInt16BE(o.dport ?? 53, p + 2);
+  if (proto === 'udp') b.writeUInt16BE(8 + 8, p + 4);
+  else {
+    b[p + 12] = 5 << 4;
+    b[p + 13] = o.tcpFlags ?? 0x02;
+  }
+  return b;
+}

@@ -30,6 +30,19 @@ enum pw_limit {
 	PW_FLOWS_MAX = 1 << 20,
 	PW_TRACE_BYTES = 24,            /* sizeof(struct pw_trace), carried in XDP metadata */
 	PW_NEIGH_MAX = 65536,
+	/* Filter rules: a bitmap per field value, one bit per rule (linear bit-vector search). */
+	PW_MAX_RULES = 16384,
+	PW_RULE_WORDS = 256,            /* PW_MAX_RULES / 64 */
+	PW_RULE_SUMMARY = 4,            /* PW_RULE_WORDS / 64: bit w set when words[w] != 0 */
+	PW_RULE_BITMAPS = 4096,         /* default number of distinct bitmaps (both banks) */
+	PW_PORT_SLOTS = 65537,          /* ports 0..65535, then "no port" (not TCP/UDP, fragment) */
+	PW_FLAG_SLOTS = 257,            /* TCP flag bytes 0..255, then "not TCP" */
+	PW_RULE_MATCH_MAX = 8,          /* rules (count/log, then a final one) one packet can hit */
+	PW_RULE_LPM_MAX = 65536,        /* CIDR entries per field and family, both banks */
+	PW_BLOCK_MAX = 1 << 20,         /* blocklist entries per family */
+	PW_RATELIMITS = 1024,
+	PW_RATELIMIT_STATE_MAX = 1 << 18, /* sources tracked by rate limiters (LRU) */
+	PW_EVENT_BYTES = 128,           /* packet bytes carried by an event */
 };
 
 /* A FIB4 entry (__u32): 0 = no route; bit PW_FIB4_EXT_BIT set = index of a tbl8 group;
@@ -240,5 +253,123 @@ struct pw_trace {
 	__u32 nhg;
 };
 _Static_assert(sizeof(struct pw_trace) == PW_TRACE_BYTES, "pw_trace layout");
+
+/* ---- guard: blocklists, rules, rate limits --------------------------------------------- */
+
+enum pw_rule_action {
+	PW_ACTION_PASS = 0,      /* accept: no further rules, on to routing */
+	PW_ACTION_DROP = 1,
+	PW_ACTION_RATELIMIT = 2, /* a token bucket per source decides (pw_rule.limiter) */
+	PW_ACTION_COUNT = 3,     /* count, and go on to the next matching rule */
+	PW_ACTION_LOG = 4,       /* count, send the packet as an event, and go on */
+};
+
+/* A set of rules, as bits: bit r of words[] is rule r (its position: lower wins). */
+struct pw_rule_bitmap {
+	__u64 summary[PW_RULE_SUMMARY];
+	__u64 words[PW_RULE_WORDS];
+};
+_Static_assert(sizeof(struct pw_rule_bitmap) == 8 * (PW_RULE_SUMMARY + PW_RULE_WORDS), "pw_rule_bitmap layout");
+
+/* What a rule does (array pw_rules, index bank * PW_MAX_RULES + position). */
+struct pw_rule {
+	__u32 action;        /* enum pw_rule_action */
+	__u32 limiter;       /* PW_ACTION_RATELIMIT: index into pw_ratelimits */
+	__u32 id;            /* the rule's stable id: its hit counter in pw_rule_stats */
+	__u32 _pad0;
+};
+_Static_assert(sizeof(struct pw_rule) == 16, "pw_rule layout");
+
+/* Which bank of classifier tables is live. Rules change by filling the other bank and then
+ * flipping `bank` with one store: a packet sees the old rule set or the new one. */
+struct pw_rule_ctl {
+	__u32 bank;
+	__u32 count;         /* rules in the live bank; 0 skips the classifier */
+};
+_Static_assert(sizeof(struct pw_rule_ctl) == 8, "pw_rule_ctl layout");
+
+/* CIDR fields: LPM keys led by the bank byte, so prefixlen = 8 + the CIDR's length. */
+struct pw_rule_lpm4_key {
+	__u32 prefixlen;
+	__u8 bank;
+	__u8 addr[4];
+	__u8 _pad0[3];
+};
+_Static_assert(sizeof(struct pw_rule_lpm4_key) == 12, "pw_rule_lpm4_key layout");
+
+struct pw_rule_lpm6_key {
+	__u32 prefixlen;
+	__u8 bank;
+	__u8 addr[16];
+	__u8 _pad0[3];
+};
+_Static_assert(sizeof(struct pw_rule_lpm6_key) == 24, "pw_rule_lpm6_key layout");
+
+struct pw_block4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+_Static_assert(sizeof(struct pw_block4_key) == 8, "pw_block4_key layout");
+
+struct pw_block6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct pw_block6_key) == 20, "pw_block6_key layout");
+
+struct pw_block {
+	__u64 expires_ns;    /* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0: never */
+};
+_Static_assert(sizeof(struct pw_block) == 8, "pw_block layout");
+
+/* A rate limiter: a token bucket per source address or prefix. */
+struct pw_ratelimit {
+	__u64 rate_mpps;     /* tokens per second, in thousandths (1000 = 1 packet/s) */
+	__u64 burst_milli;   /* bucket size, in thousandths of a packet */
+	__u64 block_ns;      /* escalation: how long a source is blocked; 0: never */
+	__u32 block_after;   /* escalation: limited packets in a row that trigger the block */
+	__u8 plen4;          /* a source is its address masked to this length */
+	__u8 plen6;
+	__u8 _pad0[2];
+};
+_Static_assert(sizeof(struct pw_ratelimit) == 32, "pw_ratelimit layout");
+
+struct pw_ratelimit_key {
+	__u32 limiter;
+	__u8 family;
+	__u8 _pad0[3];
+	__u8 addr[16];       /* masked source */
+};
+_Static_assert(sizeof(struct pw_ratelimit_key) == 24, "pw_ratelimit_key layout");
+
+struct pw_ratelimit_state {
+	__u64 tokens_milli;
+	__u64 last_ns;
+	__u64 blocked_until;
+	__u32 violations;    /* limited packets since the last one that passed */
+	__u32 _pad0;
+};
+_Static_assert(sizeof(struct pw_ratelimit_state) == 32, "pw_ratelimit_state layout");
+
+/* A packet event in the ring buffer (rule log action, sampling). */
+struct pw_event {
+	__u64 ts_ns;
+	__u32 ifindex;
+	__u32 len;           /* the packet's length; head[] holds the first PW_EVENT_BYTES */
+	__u32 rule;          /* rule id, or 0 */
+	__u32 route;
+	__u8 verdict;
+	__u8 reason;
+	__u8 kind;           /* enum pw_event_kind */
+	__u8 _pad0[5];
+	__u8 head[PW_EVENT_BYTES];
+};
+_Static_assert(sizeof(struct pw_event) == 32 + PW_EVENT_BYTES, "pw_event layout");
+
+enum pw_event_kind {
+	PW_EVENT_RULE_LOG = 1,
+	PW_EVENT_SAMPLE = 2,
+	PW_EVENT_DROP = 3,
+};
 
 #endif /* PATHWISE_ABI_H */

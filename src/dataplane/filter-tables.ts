@@ -1,0 +1,296 @@
+/**
+ * The guard stage's tables: ordered rules (compiled by src/filter/classifier.ts), rate
+ * limiters and blocklists.
+ *
+ * Rules change by bank: the new rule set is written into the bank packets are not using, then
+ * pw_rule_ctl flips to it with one store, so a packet is classified entirely by the old rules
+ * or entirely by the new. What the maps cannot give back (rule text, limiter names) is kept
+ * beside the pipeline's metadata in /run/pathwise/<instance>/filter.json.
+ */
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import { native } from '../bpf/index.js';
+import * as abi from '../generated/pathwise.js';
+import { PwError } from '../errors.js';
+import { compileRules, BITMAP_BYTES, FLAG_SLOTS, IFACE_SLOTS, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
+import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
+import { formatPrefix, maskAddr, parsePrefix, type Prefix } from '../util/ip.js';
+import type { PipelineMaps } from './pipeline.js';
+
+export interface Limiter {
+  name: string;
+  id: number;
+  /** Packets per second per source. */
+  rate: number;
+  burst: number;
+  /** A source is its address masked to these lengths. */
+  per4: number;
+  per6: number;
+  /** Escalation: after this many limited packets in a row, block the source for blockForMs. */
+  blockAfter: number;
+  blockForMs: number;
+}
+
+export interface BlockEntry {
+  prefix: string;
+  /** Milliseconds left; null: no expiry. */
+  expiresInMs: number | null;
+}
+
+interface FilterState {
+  rules: { id: number; text: string }[];
+  limiters: Limiter[];
+  nextRuleId: number;
+  /** Bitmap ids the live bank uses (a new bank must not overwrite them). */
+  liveBitmaps: number[];
+}
+
+const ACTION_CODE: Record<RuleAction, number> = {
+  pass: abi.PwRuleAction.PASS,
+  drop: abi.PwRuleAction.DROP,
+  ratelimit: abi.PwRuleAction.RATELIMIT,
+  count: abi.PwRuleAction.COUNT,
+  log: abi.PwRuleAction.LOG,
+};
+
+const MAX_RATE = 1_000_000; // packets/s per source; the pipeline's refill math is sized for it
+const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+
+export class FilterTables {
+  private state: FilterState;
+
+  constructor(
+    private readonly maps: PipelineMaps,
+    private readonly stateFile: string,
+    private readonly bitmapCapacity: number,
+  ) {
+    this.state = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : { rules: [], limiters: [], nextRuleId: 1, liveBitmaps: [] };
+  }
+
+  private save(): void {
+    mkdirSync(dirname(this.stateFile), { recursive: true });
+    writeFileSync(this.stateFile, JSON.stringify(this.state, null, 2));
+  }
+
+  // ---- rules -----------------------------------------------------------------------------
+
+  rules(): Rule[] {
+    return this.state.rules.map(({ id, text }) => ({ ...parseRuleTokens(text.split(' '), () => `rule ${id}`), id }));
+  }
+
+  /** Rule hit counters (summed over CPUs), by rule id. */
+  ruleCounters(): Map<number, { packets: number; bytes: number }> {
+    const out = new Map<number, { packets: number; bytes: number }>();
+    const stats = this.maps.ruleStats;
+    for (const { id } of this.state.rules) {
+      const per = stats.get(id) ?? [];
+      out.set(id, { packets: Number(per.reduce((a, c) => a + c.packets, 0n)), bytes: Number(per.reduce((a, c) => a + c.bytes, 0n)) });
+    }
+    return out;
+  }
+
+  /**
+   * Replaces the whole rule list (new rules without an id get one). Validates everything
+   * first; the live bank changes only at the final flip.
+   */
+  setRules(specs: (RuleSpec & { id?: number })[]): Rule[] {
+    if (specs.length > MAX_RULES) throw new PwError('PW_ERR_FULL', `${specs.length} rules: at most ${MAX_RULES}`);
+    const limiterIds = new Map(this.state.limiters.map((l) => [l.name, l.id]));
+    const classifier: ClassifierRule[] = specs.map((r, i) => {
+      validateRule(r, `rule ${i + 1}`);
+      if (r.action === 'ratelimit' && !limiterIds.has(r.limiter!)) {
+        throw new PwError('PW_ERR_NOT_FOUND', `no rate limiter named '${r.limiter}'`, { where: `rule ${i + 1}`, hint: "create it with 'pathwise ratelimit add'" });
+      }
+      let ifindex: number | undefined;
+      if (r.iif) {
+        try {
+          ifindex = native().ifNameToIndex(r.iif);
+        } catch {
+          throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${r.iif}'`, { where: `rule ${i + 1}` });
+        }
+        if (ifindex >= IFACE_SLOTS) throw new PwError('PW_ERR_UNSUPPORTED', `interface ${r.iif} has ifindex ${ifindex}; rules match interfaces below ${IFACE_SLOTS}`);
+      }
+      return { ...r, ifindex };
+    });
+    const compiled = compileRules(classifier);
+    const live = new Set(this.state.liveBitmaps);
+    const free: number[] = [];
+    for (let id = 0; id < this.bitmapCapacity && free.length < compiled.bitmaps.length; id++) if (!live.has(id)) free.push(id);
+    if (free.length < compiled.bitmaps.length) {
+      throw new PwError('PW_ERR_FULL', `the rules need ${compiled.bitmaps.length} classifier bitmaps; ${this.bitmapCapacity - live.size} are free`, {
+        hint: 'load the pipeline with a larger ruleBitmaps setting',
+      });
+    }
+    // Stable ids: kept for rules that have one, new ones (with zeroed counters) otherwise.
+    const withIds = specs.map((r) => ({ ...r, id: r.id ?? this.state.nextRuleId++ }));
+    for (const r of withIds) if (!this.state.rules.some((x) => x.id === r.id)) this.maps.ruleStats.set(r.id, abi.PwCounter.zero());
+
+    const ctl = this.maps.ruleCtl.get(0) ?? { bank: 0, count: 0 };
+    const bank = ctl.bank & 1 ? 0 : 1; // the idle one
+    this.writeBank(bank, compiled, free, withIds, limiterIds);
+    this.maps.ruleCtl.set(0, { bank, count: withIds.length }); // the flip
+    this.state.rules = withIds.map((r) => ({ id: r.id, text: formatRule(r) }));
+    this.state.liveBitmaps = free.slice(0, compiled.bitmaps.length);
+    this.save();
+    return withIds;
+  }
+
+  private writeBank(bank: number, c: ReturnType<typeof compileRules>, ids: number[], rules: Rule[], limiterIds: Map<string, number>): void {
+    const m = this.maps;
+    // Bitmaps, in slots the live bank does not use.
+    const keys = Buffer.alloc(4 * c.bitmaps.length);
+    const values = Buffer.alloc(BITMAP_BYTES * c.bitmaps.length);
+    c.bitmaps.forEach((b, i) => {
+      keys.writeUInt32LE(ids[i]!, 4 * i);
+      values.set(b, BITMAP_BYTES * i);
+    });
+    m.ruleBitmaps.updateBatchRaw(keys, values, c.bitmaps.length, 512);
+    const id = (local: number) => ids[local]!;
+    // Value fields: one contiguous range per bank.
+    const writeField = (map: PipelineMaps['ruleProto'], slots: number, table: Uint32Array) => {
+      const k = Buffer.alloc(4 * slots);
+      const v = Buffer.alloc(4 * slots);
+      for (let s = 0; s < slots; s++) {
+        k.writeUInt32LE(bank * slots + s, 4 * s);
+        v.writeUInt32LE(id(table[s]!), 4 * s);
+      }
+      map.updateBatchRaw(k, v, slots);
+    };
+    writeField(m.ruleProto, 256, c.proto);
+    writeField(m.ruleSport, PORT_SLOTS, c.sport);
+    writeField(m.ruleDport, PORT_SLOTS, c.dport);
+    writeField(m.ruleFlags, FLAG_SLOTS, c.flags);
+    writeField(m.ruleIface, IFACE_SLOTS, c.iface);
+    // CIDR fields: clear this bank's old entries, then write the new ones. (LPM tries have no
+    // batch operations.)
+    const lpm4 = (map: PipelineMaps['ruleSrc4'], entries: { prefix: Prefix; bitmap: number }[]) => {
+      for (const k of [...map.keys()]) if (k.bank === bank) map.delete(k);
+      for (const e of entries) map.set({ prefixlen: 8 + e.prefix.plen, bank, addr: e.prefix.addr.subarray(0, 4) }, id(e.bitmap));
+    };
+    const lpm6 = (map: PipelineMaps['ruleSrc6'], entries: { prefix: Prefix; bitmap: number }[]) => {
+      for (const k of [...map.keys()]) if (k.bank === bank) map.delete(k);
+      for (const e of entries) map.set({ prefixlen: 8 + e.prefix.plen, bank, addr: e.prefix.addr }, id(e.bitmap));
+    };
+    lpm4(m.ruleSrc4, c.src4);
+    lpm4(m.ruleDst4, c.dst4);
+    lpm6(m.ruleSrc6, c.src6);
+    lpm6(m.ruleDst6, c.dst6);
+    // Actions, by position.
+    if (rules.length) {
+      const rk = Buffer.alloc(4 * rules.length);
+      const rv = Buffer.alloc(abi.PwRule.size * rules.length);
+      const view = new DataView(rv.buffer, rv.byteOffset, rv.byteLength);
+      rules.forEach((r, pos) => {
+        rk.writeUInt32LE(bank * MAX_RULES + pos, 4 * pos);
+        abi.PwRule.encode({ action: ACTION_CODE[r.action], limiter: r.limiter ? limiterIds.get(r.limiter)! : 0, id: r.id }, view, abi.PwRule.size * pos);
+      });
+      m.rules.updateBatchRaw(rk, rv, rules.length);
+    }
+  }
+
+  addRule(spec: RuleSpec, at?: number): Rule {
+    const current = this.rules();
+    const pos = at === undefined ? current.length : Math.max(0, Math.min(current.length, at - 1));
+    const next = [...current.slice(0, pos), spec as Rule, ...current.slice(pos)];
+    const applied = this.setRules(next);
+    return applied[pos]!;
+  }
+
+  deleteRule(id: number): Rule {
+    const current = this.rules();
+    const victim = current.find((r) => r.id === id);
+    if (!victim) throw new PwError('PW_ERR_NOT_FOUND', `no rule with id ${id}`, { hint: "see 'pathwise rule list'" });
+    this.setRules(current.filter((r) => r.id !== id));
+    return victim;
+  }
+
+  // ---- rate limiters ---------------------------------------------------------------------
+
+  limiters(): Limiter[] {
+    return this.state.limiters;
+  }
+
+  addLimiter(l: Omit<Limiter, 'id'>): Limiter {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(l.name)) throw new PwError('PW_ERR_INVALID', `invalid limiter name '${l.name}'`);
+    if (this.state.limiters.some((x) => x.name === l.name)) throw new PwError('PW_ERR_EXISTS', `a rate limiter named '${l.name}' exists`);
+    if (!(l.rate > 0 && l.rate <= MAX_RATE)) throw new PwError('PW_ERR_INVALID', `rate must be 1..${MAX_RATE} packets/s, got ${l.rate}`);
+    if (!(l.burst >= 1 && l.burst <= 1e9)) throw new PwError('PW_ERR_INVALID', `burst must be at least 1 packet, got ${l.burst}`);
+    if (!(l.per4 >= 0 && l.per4 <= 32 && l.per6 >= 0 && l.per6 <= 128)) throw new PwError('PW_ERR_INVALID', 'per-source prefix lengths are 0-32 (IPv4) and 0-128 (IPv6)');
+    const used = new Set(this.state.limiters.map((x) => x.id));
+    let id = 1;
+    while (used.has(id)) id++;
+    if (id >= abi.PwLimit.RATELIMITS) throw new PwError('PW_ERR_FULL', `at most ${abi.PwLimit.RATELIMITS - 1} rate limiters`);
+    const lim: Limiter = { ...l, id };
+    this.maps.ratelimits.set(id, {
+      rate_mpps: BigInt(Math.round(l.rate * 1000)),
+      burst_milli: BigInt(Math.round(l.burst * 1000)),
+      block_ns: BigInt(l.blockForMs) * 1_000_000n,
+      block_after: l.blockAfter,
+      plen4: l.per4,
+      plen6: l.per6,
+    });
+    this.state.limiters.push(lim);
+    this.save();
+    return lim;
+  }
+
+  deleteLimiter(name: string): Limiter {
+    const lim = this.state.limiters.find((l) => l.name === name);
+    if (!lim) throw new PwError('PW_ERR_NOT_FOUND', `no rate limiter named '${name}'`);
+    const users = this.rules().filter((r) => r.limiter === name);
+    if (users.length) throw new PwError('PW_ERR_EXISTS', `rate limiter '${name}' is used by rule(s) ${users.map((r) => r.id).join(', ')}`, { hint: 'delete those rules first' });
+    this.maps.ratelimits.set(lim.id, abi.PwRatelimit.zero());
+    this.state.limiters = this.state.limiters.filter((l) => l !== lim);
+    this.save();
+    return lim;
+  }
+
+  // ---- blocklists ------------------------------------------------------------------------
+
+  /** Adds (or refreshes) blocked prefixes; ttlMs undefined: no expiry. */
+  block(prefixes: Prefix[], ttlMs?: number): number {
+    const expires = ttlMs === undefined ? 0n : nowMonotonicNs() + BigInt(Math.round(ttlMs)) * 1_000_000n;
+    for (const p of prefixes) {
+      if (p.family === 4) this.maps.block4.set({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) }, { expires_ns: expires });
+      else this.maps.block6.set({ prefixlen: p.plen, addr: p.addr }, { expires_ns: expires });
+    }
+    return prefixes.length;
+  }
+
+  unblock(p: Prefix): boolean {
+    return p.family === 4 ? this.maps.block4.delete({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) }) : this.maps.block6.delete({ prefixlen: p.plen, addr: p.addr });
+  }
+
+  /** Entries in force; expired ones are swept out on the way. */
+  blocklist(): BlockEntry[] {
+    const now = nowMonotonicNs();
+    const out: BlockEntry[] = [];
+    const visit = (family: 4 | 6, key: { prefixlen: number; addr: Uint8Array }, v: abi.PwBlock, del: () => void) => {
+      if (v.expires_ns && v.expires_ns <= now) return del();
+      const addr = new Uint8Array(16);
+      addr.set(key.addr);
+      out.push({ prefix: formatPrefix({ family, addr: maskAddr(addr, key.prefixlen), plen: key.prefixlen }), expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null });
+    };
+    for (const [k, v] of [...this.maps.block4.entries()]) visit(4, k, v, () => void this.maps.block4.delete(k));
+    for (const [k, v] of [...this.maps.block6.entries()]) visit(6, k, v, () => void this.maps.block6.delete(k));
+    return out;
+  }
+}
+
+/** Parses a blocklist file: one CIDR (or address) per line, # comments. */
+export function parseBlockFile(text: string, file: string): Prefix[] {
+  const out: Prefix[] = [];
+  const errors: string[] = [];
+  text.split(/\r?\n/).forEach((line, n) => {
+    const s = line.replace(/#.*/, '').trim();
+    if (!s) return;
+    try {
+      out.push(parsePrefix(s, `${file}:${n + 1}`));
+    } catch (e) {
+      if (errors.length < 20) errors.push(`${file}:${n + 1}: ${(e as Error).message}`);
+    }
+  });
+  if (errors.length) throw new PwError('PW_ERR_INVALID', `bad lines in ${file}; nothing was blocked:\n  ${errors.join('\n  ')}`);
+  return out;
+}

@@ -1,0 +1,33 @@
+/** Durations as people write them: "90s", "5m", "1h30m", "2d", or plain seconds. */
+import { PwError } from '../errors.js';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDuration(s: string, where = s): number {
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  const re = /(\d+)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  if (matched !== s.length || s.length === 0) {
+    throw new PwError('PW_ERR_INVALID', `invalid duration '${s}'`, { where, hint: 'use e.g. 30s, 5m, 1h30m, 2d' });
+  }
+  return total;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  let s = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [unit, secs] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (s >= secs) {
+      parts.push(`${Math.floor(s / secs)}${unit}`);
+      s %= secs;
+    }
+  }
+  if (s || parts.length === 0) parts.push(`${s}s`);
+  return parts.join('');
+}

@@ -1,0 +1,210 @@
+/**
+ * The guard stage in the real pipeline: the bit-vector classifier against the reference rule
+ * semantics (ruleMatches) on random rules and packets, rule counters, blocklists with expiry,
+ * and per-source token buckets that escalate to a block.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { native, XdpAction } from '../../src/bpf/index.js';
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { Pipeline } from '../../src/dataplane/pipeline.js';
+import { ruleMatches, type RuleSpec } from '../../src/filter/rule.js';
+import * as abi from '../../src/generated/pathwise.js';
+import { parsePrefix, type Family } from '../../src/util/ip.js';
+import { ipv4, ipv4Packet, ipv6Bytes, ipv6Packet } from '../helpers/packets.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface TestPacket {
+  data: Buffer;
+  meta: { family: Family; src: Uint8Array; dst: Uint8Array; proto: number; sport?: number; dport?: number; tcpFlags?: number; iif?: string };
+}
+
+describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
+  let dp: Dataplane;
+  let instance: string;
+  let topo: Topology;
+  const lo = () => native().ifNameToIndex('lo');
+
+  before(async () => {
+    topo = new Topology('g'); // names the instance and registers it for cleanup
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dp = await Dataplane.open(instance, { ruleBitmaps: 16384 });
+  });
+  after(() => {
+    dp?.close();
+    if (instance) Pipeline.down(instance);
+    topo?.destroy();
+  });
+
+  it('decides like the reference semantics on random rules and packets', () => {
+    const rand = rng(7);
+    const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+    // Addresses from small pools so that rules and packets collide often.
+    const v4pool = ['10.1.0.0', '10.1.2.0', '10.1.2.3', '10.200.0.9', '192.168.1.1', '172.16.5.5'];
+    const v6pool = ['2001:db8::1', '2001:db8:1::5', '2001:db8:1:2::9', 'fd00::7'];
+    const v4prefix = () => {
+      const a = pick(v4pool);
+      const plen = pick([16, 24, 30, 32]);
+      const p = parsePrefix(`${a}/32`);
+      const masked = plen === 0 ? 0 : (p.v4 & ((0xffffffff << (32 - plen)) >>> 0)) >>> 0;
+      return parsePrefix(`${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}/${plen}`);
+    };
+    const v6prefix = () => {
+      const p = parsePrefix(pick(v6pool));
+      const plen = pick([48, 64, 112, 128]);
+      const addr = new Uint8Array(16);
+      for (let bit = 0; bit < plen; bit++) if (p.addr[bit >> 3]! & (0x80 >> (bit & 7))) addr[bit >> 3]! |= 0x80 >> (bit & 7);
+      return { family: 6 as const, addr, plen, v4: 0 };
+    };
+    const rules: RuleSpec[] = [];
+    for (let i = 0; i < 400; i++) {
+      // Mostly specific rules (a CIDR and a protocol), so that many different rules decide;
+      // a few broad ones (no CIDR) late in the list.
+      const r: RuleSpec = { action: pick(['pass', 'drop', 'drop', 'count']) };
+      const fam = i > 350 ? pick([4, 6, 0]) : pick([4, 4, 6]);
+      if (fam) {
+        const which = pick(['src', 'dst', 'both']);
+        if (which !== 'dst') r.src = fam === 4 ? v4prefix() : v6prefix();
+        if (which !== 'src') r.dst = fam === 4 ? v4prefix() : v6prefix();
+      }
+      if (rand() < 0.85) r.proto = pick([6, 17, 1]);
+      if ((r.proto === 6 || r.proto === 17) && rand() < 0.5) {
+        const lo = Math.floor(rand() * 200) + 1;
+        r.dport = rand() < 0.5 ? [lo, lo] : [lo, lo + Math.floor(rand() * 100)];
+      }
+      if ((r.proto === 6 || r.proto === 17) && rand() < 0.3) r.sport = [1000, 1000 + Math.floor(rand() * 60000)];
+      if (r.proto === 6 && rand() < 0.3) r.tcpFlags = pick([{ mask: 0x12, value: 0x02 }, { mask: 0x10, value: 0x10 }, { mask: 0x04, value: 0x04 }]);
+      if (rand() < 0.05) r.iif = 'lo';
+      rules.push(r);
+    }
+    const applied = dp.filter.setRules(rules);
+
+    const packets: TestPacket[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const v6 = rand() < 0.3;
+      const proto = pick([6, 17, 17, 1]);
+      const sport = 500 + Math.floor(rand() * 2000);
+      const dport = Math.floor(rand() * 320);
+      const flags = pick([0x02, 0x12, 0x10, 0x04, 0x18]);
+      if (!v6) {
+        const src = pick(v4pool).replace(/\.\d+$/, `.${Math.floor(rand() * 8)}`);
+        const dst = pick(v4pool);
+        const data = ipv4Packet({ src, dst, proto: proto === 6 ? 'tcp' : proto === 17 ? 'udp' : 'icmp', sport, dport, tcpFlags: flags });
+        const sb = new Uint8Array(16);
+        sb.set(ipv4(src));
+        const db = new Uint8Array(16);
+        db.set(ipv4(dst));
+        packets.push({ data, meta: { family: 4, src: sb, dst: db, proto, ...(proto !== 1 ? { sport, dport } : {}), ...(proto === 6 ? { tcpFlags: flags } : {}), iif: 'lo' } });
+      } else {
+        const p6 = proto === 1 ? 17 : proto;
+        const src = pick(v6pool);
+        const dst = pick(v6pool);
+        const data = ipv6Packet({ src, dst, proto: p6 === 6 ? 'tcp' : 'udp', sport, dport, tcpFlags: flags });
+        packets.push({ data, meta: { family: 6, src: ipv6Bytes(src), dst: ipv6Bytes(dst), proto: p6, sport, dport, ...(p6 === 6 ? { tcpFlags: flags } : {}), iif: 'lo' } });
+      }
+    }
+    const deciders = new Set<number>();
+    const actions = new Set<string>();
+    for (const p of packets) {
+      const expected = applied.find((r) => r.action !== 'count' && ruleMatches(r, p.meta));
+      const t = dp.trace(p.data, lo());
+      assert.equal(t.rule, expected?.id ?? 0, `packet ${JSON.stringify({ ...p.meta, src: [...p.meta.src], dst: [...p.meta.dst] })}`);
+      if (expected?.action === 'drop') {
+        assert.equal(t.retval, XdpAction.DROP);
+        assert.equal(t.reason, abi.PwReason.RULE_DROP);
+      } else assert.notEqual(t.reason, abi.PwReason.RULE_DROP);
+      if (expected) {
+        deciders.add(expected.id);
+        actions.add(expected.action);
+      }
+    }
+    // The test is only as good as its variety: many different rules must have decided.
+    assert.ok(deciders.size >= 30, `only ${deciders.size} distinct rules decided`);
+    assert.deepEqual([...actions].sort(), ['drop', 'pass']);
+  });
+
+  it('counts hits per rule and keeps counters across rule changes', () => {
+    const [countUdp, dropSsh] = dp.filter.setRules([
+      { action: 'count', proto: 17 },
+      { action: 'drop', proto: 6, dport: [22, 22] },
+    ]);
+    const udp = ipv4Packet({ dst: '10.9.9.9', proto: 'udp', dport: 53 });
+    const ssh = ipv4Packet({ dst: '10.9.9.9', proto: 'tcp', dport: 22 });
+    const xdp = dp.pipeline.xdp;
+    for (let i = 0; i < 5; i++) xdp.testRunSync({ data: udp });
+    xdp.testRunSync({ data: ssh, repeat: 3 });
+    let hits = dp.filter.ruleCounters();
+    assert.equal(hits.get(countUdp!.id)!.packets, 5);
+    assert.equal(hits.get(dropSsh!.id)!.packets, 3);
+    // Inserting a rule in front keeps the others' ids and counters.
+    dp.filter.addRule({ action: 'pass', proto: 1 }, 1);
+    hits = dp.filter.ruleCounters();
+    assert.equal(hits.get(dropSsh!.id)!.packets, 3);
+    assert.equal(dp.trace(ssh).rule, dropSsh!.id);
+    // Deleting the drop rule lets SSH through to routing.
+    dp.filter.deleteRule(dropSsh!.id);
+    assert.equal(dp.trace(ssh).rule, 0);
+    assert.notEqual(dp.trace(ssh).reason, abi.PwReason.RULE_DROP);
+    dp.filter.setRules([]);
+  });
+
+  it('drops blocked sources, until their block expires', async () => {
+    const from = (src: string) => ipv4Packet({ src, dst: '10.9.9.9' });
+    dp.filter.block([parsePrefix('203.0.113.0/24')]);
+    dp.filter.block([parsePrefix('198.51.100.7')], 300);
+    dp.filter.block([parsePrefix('2001:db8:bad::/48')]);
+    assert.equal(dp.trace(from('203.0.113.99')).reason, abi.PwReason.BLOCKED);
+    assert.equal(dp.trace(from('203.0.114.1')).reason === abi.PwReason.BLOCKED, false);
+    assert.equal(dp.trace(from('198.51.100.7')).reason, abi.PwReason.BLOCKED);
+    assert.equal(dp.trace(ipv6Packet({ src: '2001:db8:bad::1', dst: '2001:db8::2' })).reason, abi.PwReason.BLOCKED);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.notEqual(dp.trace(from('198.51.100.7')).reason, abi.PwReason.BLOCKED, 'the 300 ms block expired');
+    const listed = dp.filter.blocklist().map((b) => b.prefix).sort();
+    assert.deepEqual(listed, ['2001:db8:bad::/48', '203.0.113.0/24']);
+    assert.equal(dp.filter.unblock(parsePrefix('203.0.113.0/24')), true);
+    assert.notEqual(dp.trace(from('203.0.113.99')).reason, abi.PwReason.BLOCKED);
+  });
+
+  it('rate-limits per source and escalates to a block', () => {
+    dp.filter.addLimiter({ name: `t${Date.now()}`, rate: 10, burst: 5, per4: 32, per6: 128, blockAfter: 20, blockForMs: 60_000 });
+    const lim = dp.filter.limiters().at(-1)!;
+    dp.filter.setRules([{ action: 'ratelimit', limiter: lim.name, proto: 17, dport: [9000, 9000] }]);
+    const xdp = dp.pipeline.xdp;
+    const burstOf = (src: string, n: number) => {
+      let passed = 0;
+      for (let i = 0; i < n; i++) {
+        const r = xdp.testRunSync({ data: ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', dport: 9000 }) });
+        if (r.retval !== XdpAction.DROP) passed++;
+      }
+      return passed;
+    };
+    // 5 tokens of burst (plus whatever 10/s refills during the run, at most a few).
+    const a = burstOf('192.0.2.10', 15);
+    assert.ok(a >= 5 && a <= 7, `${a} of 15 passed`);
+    // Another source has its own bucket.
+    assert.ok(burstOf('192.0.2.11', 3) === 3);
+    // 20 limited packets in a row block the source: even after a refill it stays dropped.
+    burstOf('192.0.2.10', 25);
+    const t = dp.trace(ipv4Packet({ src: '192.0.2.10', dst: '10.9.9.9', proto: 'udp', dport: 9000 }));
+    assert.equal(t.reason, abi.PwReason.RATE_LIMITED);
+    const state = [...dp.pipeline.maps.ratelimitState.entries()].find(([k]) => k.limiter === lim.id && k.addr[3] === 10)!;
+    assert.ok(state[1].blocked_until > 0n, 'the source was escalated to a block');
+    dp.filter.setRules([]);
+  });
+});
