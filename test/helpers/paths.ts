@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { repoRoot } from '../../src/bpf/index.js';
@@ -5,4 +6,10 @@ import { repoRoot } from '../../src/bpf/index.js';
 export const buildDir = join(repoRoot, 'build');
 export const testObject = (name: string) => join(buildDir, 'test', `${name}.bpf.o`);
 export const pipelineObject = join(buildDir, 'pathwise.bpf.o');
-export const sharedData = join(repoRoot, '..', 'shared', 'data');
+
+/** The project's shared data (real BGP prefixes, captures): shared/ beside the repository, as
+ * CI lays it out, or PATHWISE_SHARED_DATA. */
+export const sharedData = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
+if (!existsSync(sharedData)) {
+  throw new Error(`shared data not found at ${sharedData}: put shared/ beside the repository or set PATHWISE_SHARED_DATA`);
+}
