@@ -20,6 +20,8 @@ NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
 BPF_OBJECTS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SOURCES))
+BENCH_BPF_SOURCES := $(wildcard bench/progs/*.bpf.c)
+BENCH_BPF_OBJECTS := $(patsubst bench/progs/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_BPF_SOURCES))
 TEST_BPF_SOURCES := $(wildcard test/progs/*.bpf.c)
 TEST_BPF_OBJECTS := $(patsubst test/progs/%.bpf.c,$(BUILD)/test/%.bpf.o,$(TEST_BPF_SOURCES))
 BPF_HEADERS := $(wildcard bpf/include/pathwise/*.h) $(wildcard test/progs/*.h)
@@ -36,7 +38,7 @@ GENERATED := src/generated/pathwise.ts test/generated/binding-fixtures.ts
 
 all: build
 
-build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(NATIVE_ADDON) $(TS_STAMP)
+build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(NATIVE_ADDON) $(TS_STAMP)
 
 ## ---- dependencies -------------------------------------------------------------------------
 
@@ -71,6 +73,10 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
 $(BUILD)/test/%.bpf.o: test/progs/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
 	@mkdir -p $(BUILD)/test
 	$(CLANG) $(BPF_CFLAGS) -Itest/progs -c $< -o $@
+
+$(BUILD)/bench/%.bpf.o: bench/progs/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
+	@mkdir -p $(BUILD)/bench
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 ## ---- native addon and TypeScript ----------------------------------------------------------
 

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmark programs, run with BPF_PROG_TEST_RUN by bench/run.ts. Each FIB program looks up
+ * BENCH_BATCH destinations per run, taken in turn from bench_addrs (random addresses drawn
+ * from the table), so that repeated runs walk many destinations instead of one cached path.
+ * The FIB maps are the pipeline's own: the object is loaded with the instance's pin paths and
+ * libbpf reuses the pinned maps.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pathwise/abi.h"
+#include "pathwise/parse.h"
+#include "pathwise/maps.bpf.h"
+#include "pathwise/route.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+enum bench_limit {
+	BENCH_ADDRS = 65536,
+	BENCH_BATCH = 256,
+};
+
+struct bench_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_ADDRS);
+	__type(key, __u32);
+	__type(value, __u32); /* network order */
+} bench_addrs SEC(".maps");
+
+/* The kernel's LPM trie holding the same table, for comparison. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 20);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bench_lpm_key);
+	__type(value, __u32);
+} bench_lpm_map SEC(".maps");
+
+/* Where each CPU's walk over bench_addrs is, and a sink for results (so no work is dead). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} bench_state SEC(".maps");
+
+static __always_inline __u64 *bench_slot(__u32 k)
+{
+	return bpf_map_lookup_elem(&bench_state, &k);
+}
+
+static __always_inline __u32 bench_addr(__u32 i)
+{
+	__u32 k = i & (BENCH_ADDRS - 1);
+	__u32 *a = bpf_map_lookup_elem(&bench_addrs, &k);
+
+	return a ? *a : 0;
+}
+
+#define BENCH_LOOP(body)                                          \
+	__u64 *pos = bench_slot(0), *sink = bench_slot(1);        \
+	__u64 acc = 0;                                            \
+	__u32 base;                                               \
+	if (!pos || !sink)                                        \
+		return XDP_ABORTED;                               \
+	base = *pos;                                              \
+	for (__u32 i = 0; i < BENCH_BATCH; i++) {                 \
+		__be32 addr = bench_addr(base + i);               \
+		body;                                             \
+	}                                                         \
+	*pos = base + BENCH_BATCH;                                \
+	*sink += acc;                                             \
+	return XDP_PASS;
+
+/* The walk alone: what every lookup program costs besides its lookups. */
+SEC("xdp")
+int bench_base(struct xdp_md *ctx)
+{
+	BENCH_LOOP(acc += addr)
+}
+
+SEC("xdp")
+int bench_own(struct xdp_md *ctx)
+{
+	BENCH_LOOP(acc += pw_fib4_lookup(addr))
+}
+
+SEC("xdp")
+int bench_lpm(struct xdp_md *ctx)
+{
+	BENCH_LOOP({
+		struct bench_lpm_key k = { .prefixlen = 32 };
+		__u32 *v;
+
+		__builtin_memcpy(k.addr, &addr, 4);
+		v = bpf_map_lookup_elem(&bench_lpm_map, &k);
+		acc += v ? *v : 0;
+	})
+}
+
+SEC("xdp")
+int bench_kernel(struct xdp_md *ctx)
+{
+	BENCH_LOOP({
+		struct bpf_fib_lookup p = {};
+
+		p.family = PW_AF_INET;
+		p.ifindex = ctx->ingress_ifindex;
+		p.ipv4_dst = addr;
+		acc += bpf_fib_lookup(ctx, &p, sizeof(p), 0) + p.ifindex;
+	})
+}
+
+/* The cheapest XDP program: the baseline the whole pipeline is compared with. */
+SEC("xdp")
+int bench_empty(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+/* A traffic sink: counts and drops (the forwarding benchmark's receiver). */
+SEC("xdp")
+int bench_sink(struct xdp_md *ctx)
+{
+	__u64 *n = bench_slot(1);
+
+	if (n)
+		(*n)++;
+	return XDP_DROP;
+}
+
+/* The traffic generator: with BPF_F_TEST_XDP_LIVE_FRAMES every frame goes out where it came. */
+SEC("xdp")
+int bench_tx(struct xdp_md *ctx)
+{
+	return XDP_TX;
+}
