@@ -13,7 +13,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD
 NODEDIR ?= $(shell test -f /usr/include/node/node_api.h && echo /usr)
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 pkg-config \
-	make g++ python3 tcpdump libpcap-dev nfdump ethtool iputils-ping netcat-openbsd
+	make g++ python3 tcpdump libpcap-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay
 # Node may come from elsewhere than Debian (as on our machines); Debian's nodejs and npm are
 # installed only when there is no node at all.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)

@@ -85,6 +85,69 @@ class PcapReader : public Napi::ObjectWrap<PcapReader> {
   double count_ = 0;
 };
 
+// PcapWriter: libpcap's savefile writer (pcap_dump), so files are what tcpdump writes.
+class PcapWriter : public Napi::ObjectWrap<PcapWriter> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "PcapWriter",
+                                   {
+                                       InstanceMethod<&PcapWriter::Write>("write"),
+                                       InstanceMethod<&PcapWriter::Close>("close"),
+                                   });
+    exports.Set("PcapWriter", f);
+  }
+
+  // new PcapWriter(path, linktype, snaplen); path "-" writes to standard output.
+  PcapWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PcapWriter>(info) {
+    std::string path = ArgString(info, 0, "path");
+    int linktype = info.Length() > 1 ? ArgInt(info, 1, "linktype") : DLT_EN10MB;
+    int snaplen = info.Length() > 2 ? ArgInt(info, 2, "snaplen") : 262144;
+    p_ = pcap_open_dead(linktype, snaplen);
+    if (!p_) ThrowErrno(info.Env(), ENOMEM, "pcap_open_dead");
+    d_ = pcap_dump_open(p_, path.c_str());
+    if (!d_) {
+      Napi::Error e = Napi::Error::New(info.Env(), std::string("pcap_dump_open: ") + pcap_geterr(p_));
+      e.Set("code", Napi::String::New(info.Env(), "EPCAP"));
+      pcap_close(p_);
+      p_ = nullptr;
+      throw e;
+    }
+  }
+  ~PcapWriter() override { Finish(); }
+
+ private:
+  void Finish() {
+    if (d_) {
+      pcap_dump_close(d_);
+      d_ = nullptr;
+    }
+    if (p_) {
+      pcap_close(p_);
+      p_ = nullptr;
+    }
+  }
+  // write(tsSec, tsUsec, data, origLen?)
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    if (!d_) ThrowErrno(info.Env(), EBADF, "pcap_dump", "writer is closed");
+    size_t len;
+    void* data = ArgBytes(info, 2, "data", &len);
+    struct pcap_pkthdr h;
+    h.ts.tv_sec = (time_t)info[0].As<Napi::Number>().Int64Value();
+    h.ts.tv_usec = (suseconds_t)info[1].As<Napi::Number>().Int64Value();
+    h.caplen = (bpf_u_int32)len;
+    h.len = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : (bpf_u_int32)len;
+    pcap_dump(reinterpret_cast<u_char*>(d_), &h, static_cast<const u_char*>(data));
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Finish();
+    return info.Env().Undefined();
+  }
+
+  pcap_t* p_ = nullptr;
+  pcap_dumper_t* d_ = nullptr;
+};
+
 // pcapCompile(expr, linktype, snaplen) -> Buffer of struct bpf_insn (classic BPF, 8 bytes each),
 // as tcpdump would apply it. A syntax error throws with libpcap's message.
 static Napi::Value PcapCompile(const Napi::CallbackInfo& info) {
@@ -109,6 +172,7 @@ static Napi::Value PcapCompile(const Napi::CallbackInfo& info) {
 
 void InitPcap(Napi::Env env, Napi::Object exports) {
   PcapReader::Init(env, exports);
+  PcapWriter::Init(env, exports);
   exports.Set("pcapCompile", Napi::Function::New(env, PcapCompile));
   exports.Set("pcapLibVersion", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                 return Napi::String::New(info.Env(), pcap_lib_version());

@@ -146,6 +146,10 @@ export interface NativeAddon {
     next(max?: number): { tsSec: number; tsUsec: number; len: number; data: Buffer }[];
     close(): void;
   };
+  PcapWriter: new (path: string, linktype?: number, snaplen?: number) => {
+    write(tsSec: number, tsUsec: number, data: Uint8Array, origLen?: number): void;
+    close(): void;
+  };
   pcapCompile(expression: string, linktype?: number, snaplen?: number): Buffer;
   pcapLibVersion(): string;
   ifHwAddr(name: string): Buffer;

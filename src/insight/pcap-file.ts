@@ -35,3 +35,19 @@ export function readCapture(path: string): { linktype: number; packets: Captured
     reader.close();
   }
 }
+
+/** Writes a pcap file with libpcap's writer (what tcpdump -w writes). */
+export function writeCapture(path: string, packets: { data: Uint8Array; tsSec?: number; tsUsec?: number; len?: number }[], linktype = LINKTYPE_ETHERNET): void {
+  let w;
+  try {
+    w = new (native().PcapWriter)(path, linktype);
+  } catch (e) {
+    throw new PwError('PW_ERR_INVALID', `cannot write ${path}: ${(e as Error).message}`, { where: path });
+  }
+  try {
+    const now = Date.now();
+    for (const p of packets) w.write(p.tsSec ?? Math.floor(now / 1000), p.tsUsec ?? (now % 1000) * 1000, p.data, p.len);
+  } finally {
+    w.close();
+  }
+}
