@@ -43,7 +43,7 @@ function rng(seed: number) {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const benchSpec = { maps: {}, rodata: {}, programs: ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_empty', 'bench_sink', 'bench_tx'] } as const;
+const benchSpec = { maps: {}, rodata: {}, programs: ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_base6', 'bench_empty', 'bench_sink', 'bench_tx'] } as const;
 
 /** Mean ns per run of `prog`, median of 5 BPF_PROG_TEST_RUN rounds of `repeat` runs. */
 function nsPerRun(prog: { testRunSync(o: object): { duration: number } }, data: Buffer, repeat: number, ctx?: Buffer): number {
@@ -55,7 +55,7 @@ function nsPerRun(prog: { testRunSync(o: object): { duration: number } }, data: 
 interface Results {
   machine: { kernel: string; cpu: string; cores: number; node: string; libbpf: string };
   date: string;
-  fib: { full: number; fullWarm: number; small: number; lpmTrie: number; kernelFib: number; routes: number };
+  fib: { full: number; fullWarm: number; small: number; lpmTrie: number; kernelFib: number; routes: number; ipv6: number; routes6: number };
   install: { pathwiseSeconds: number; parseSeconds: number; kernelSeconds: number; routes: number };
   pipeline: { emptyNs: number; fullNs: number; rules10Ns: number; rules10kNs: number };
   forwarding: { pathwisePps: number; kernelPps: number; directPps: number; pathwiseNs: number; kernelNs: number; frames: number };
@@ -95,7 +95,9 @@ async function main(): Promise<void> {
 async function run(topo: Topology, open: (name: string, ns?: string, settings?: object) => Promise<Dataplane>): Promise<Results> {
   // ---- the table, and a namespace whose kernel holds it too ------------------------------
   const text = gunzipSync(readFileSync(join(SHARED, 'routes', 'prefixes.txt.gz'))).toString('utf8');
-  const prefixes = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.includes(':'));
+  const all = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const prefixes = all.filter((l) => !l.includes(':'));
+  const prefixes6 = all.filter((l) => l.includes(':'));
   const table = prefixes.map((p) => `${p} via 100.64.0.2`).join('\n');
   const ns = topo.addNamespace('K');
   // The gateway 100.64.0.2 is a neighbour on k0 (a permanent entry), not an address here.
@@ -134,7 +136,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     BpfObject.load(BENCH_OBJECT, {
       spec: benchSpec,
       pinDir: pinDirOf(instance),
-      pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8'] as never[],
+      pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6'] as never[],
       maxEntries: { pw_fib4_tbl8: full.pipeline.settings.ipv4Groups, pw_rule_bitmaps: full.pipeline.settings.ruleBitmaps } as never,
     });
   const fillAddrs = (obj: BpfObject, distinct = addrs.length) => {
@@ -157,7 +159,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const pkt = ipv4Packet({ dst: '100.64.0.9' });
   const ifK0 = inNetns(ns, () => native().ifNameToIndex(topo.name('k0')));
   const REPEAT = 2000;
-  const perLookup = (name: 'bench_base' | 'bench_own' | 'bench_lpm' | 'bench_kernel', obj: BpfObject = benchFull) =>
+  const perLookup = (name: 'bench_base' | 'bench_own' | 'bench_lpm' | 'bench_kernel' | 'bench_own6' | 'bench_base6', obj: BpfObject = benchFull) =>
     inNetns(ns, () => nsPerRun(obj.program(name as never), pkt, REPEAT, xdpMd(pkt.length, ifK0)) / 256);
   log('measuring lookups');
   const base = perLookup('bench_base');
@@ -168,7 +170,27 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     small: 0,
     fullWarm: 0,
     routes: prefixes.length,
+    ipv6: 0,
+    routes6: prefixes6.length,
   };
+  // IPv6: the LPM trie of the pipeline, loaded with the real IPv6 prefixes.
+  log(`installing ${prefixes6.length} IPv6 routes`);
+  const { batch: batch6 } = parseRouteFile(prefixes6.map((p) => `${p} dev ${topo.name('k0')}`).join('\n'), 'table6');
+  inNetns(ns, () => full.loadRoutes(batch6));
+  {
+    const m = new BpfMap(benchFull.mapHandle('bench_addrs6'), scalar.u32, bytesCodec(16));
+    const r6 = rng(6);
+    const entries: [number, Uint8Array][] = [];
+    for (let i = 0; i < 65536; i++) {
+      const p = parsePrefix(prefixes6[Math.floor(r6() * prefixes6.length)]!);
+      const a = Uint8Array.from(p.addr);
+      for (let bit = p.plen; bit < 128; bit++) if (r6() < 0.5) a[bit >> 3]! |= 0x80 >> (bit & 7);
+      entries.push([i, a]);
+    }
+    m.updateBatch(entries);
+    m.close();
+    fib.ipv6 = perLookup('bench_own6') - perLookup('bench_base6');
+  }
   // The same table, but only 256 destinations: they stay in the CPU caches, which shows the
   // lookup's own cost apart from memory latency on a 64 MiB table.
   fillAddrs(benchFull, 256);
@@ -320,6 +342,7 @@ function variation(dir: string): string {
     ['FIB lookup, full table, random destinations (ns)', (r) => r.fib.full, 1],
     ['FIB lookup, 10 routes (ns)', (r) => r.fib.small, 1],
     ['FIB lookup, cache-warm (ns)', (r) => r.fib.fullWarm, 1],
+    ['IPv6 FIB lookup (LPM trie, ns)', (r) => r.fib.ipv6 ?? NaN, 1],
     ['bpf_fib_lookup / Pathwise FIB', (r) => r.fib.kernelFib / r.fib.full, 1],
     ['full-table install (s)', (r) => r.install.pathwiseSeconds, 2],
     ['ip -batch / Pathwise install', (r) => r.install.kernelSeconds / r.install.pathwiseSeconds, 1],
@@ -339,7 +362,7 @@ function variation(dir: string): string {
     '| --- | ---: | ---: | ---: |',
   ];
   for (const [name, pick, d] of rows) {
-    const xs = runs.map(pick).sort((a, b) => a - b);
+    const xs = runs.map(pick).filter(Number.isFinite).sort((a, b) => a - b);
     if (!xs.length) continue;
     lines.push(`| ${name} | ${xs[0]!.toFixed(d)} | ${median(xs).toFixed(d)} | ${xs.at(-1)!.toFixed(d)} |`);
   }
@@ -369,6 +392,7 @@ table's prefixes; the cost of walking the addresses alone is subtracted.
 | Pathwise DIR-24-8, full table, 256 destinations (cache-warm) | ${f(r.fib.fullWarm)} | ${ratio(r.fib.fullWarm, r.fib.full)} |
 | kernel BPF LPM trie map, same table | ${f(r.fib.lpmTrie)} | ${ratio(r.fib.lpmTrie, r.fib.full)} |
 | bpf_fib_lookup, same table in the kernel FIB | ${f(r.fib.kernelFib)} | ${ratio(r.fib.kernelFib, r.fib.full)} |
+| Pathwise IPv6: LPM trie, ${r.fib.routes6.toLocaleString('en')} IPv6 prefixes | ${f(r.fib.ipv6)} | ${ratio(r.fib.ipv6, r.fib.full)} |
 
 Targets: ≤ 15 ns above base — ${check(r.fib.full <= 15)} (${f(r.fib.full)} ns); within 10% of the 10-route cost —
 ${check(r.fib.full <= r.fib.small * 1.1 || r.fib.full - r.fib.small < 1)} (${f(r.fib.full - r.fib.small, 2)} ns apart).

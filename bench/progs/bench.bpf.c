@@ -34,6 +34,17 @@ struct {
 	__type(value, __u32); /* network order */
 } bench_addrs SEC(".maps");
 
+struct bench_addr6 {
+	__u8 a[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_ADDRS);
+	__type(key, __u32);
+	__type(value, struct bench_addr6);
+} bench_addrs6 SEC(".maps");
+
 /* The kernel's LPM trie holding the same table, for comparison. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -116,6 +127,52 @@ int bench_kernel(struct xdp_md *ctx)
 		p.ipv4_dst = addr;
 		acc += bpf_fib_lookup(ctx, &p, sizeof(p), 0) + p.ifindex;
 	})
+}
+
+/* IPv6: the pipeline's LPM-trie FIB (pw_fib6). */
+SEC("xdp")
+int bench_own6(struct xdp_md *ctx)
+{
+	__u64 *pos = bench_slot(0), *sink = bench_slot(1);
+	__u64 acc = 0;
+	__u32 base;
+
+	if (!pos || !sink)
+		return XDP_ABORTED;
+	base = *pos;
+	for (__u32 i = 0; i < BENCH_BATCH; i++) {
+		__u32 k = (base + i) & (BENCH_ADDRS - 1);
+		struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k);
+
+		if (a)
+			acc += pw_fib6_lookup((const struct in6_addr *)a->a);
+	}
+	*pos = base + BENCH_BATCH;
+	*sink += acc;
+	return XDP_PASS;
+}
+
+/* The IPv6 walk alone. */
+SEC("xdp")
+int bench_base6(struct xdp_md *ctx)
+{
+	__u64 *pos = bench_slot(0), *sink = bench_slot(1);
+	__u64 acc = 0;
+	__u32 base;
+
+	if (!pos || !sink)
+		return XDP_ABORTED;
+	base = *pos;
+	for (__u32 i = 0; i < BENCH_BATCH; i++) {
+		__u32 k = (base + i) & (BENCH_ADDRS - 1);
+		struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k);
+
+		if (a)
+			acc += a->a[15];
+	}
+	*pos = base + BENCH_BATCH;
+	*sink += acc;
+	return XDP_PASS;
 }
 
 /* The cheapest XDP program: the baseline the whole pipeline is compared with. */

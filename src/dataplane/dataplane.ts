@@ -405,6 +405,18 @@ export class Dataplane {
     return out;
   }
 
+  /** Packets and bytes per route id (routes with traffic only), read with batch lookups. */
+  routeCounters(): Map<number, { packets: number; bytes: number }> {
+    const out = new Map<number, { packets: number; bytes: number }>();
+    for (const page of this.pipeline.maps.routeStats.lookupBatchRaw(65536)) {
+      for (let i = 0; i < page.count; i++) {
+        const packets = page.values.readBigUInt64LE(16 * i);
+        if (packets) out.set(page.keys.readUInt32LE(4 * i), { packets: Number(packets), bytes: Number(page.values.readBigUInt64LE(16 * i + 8)) });
+      }
+    }
+    return out;
+  }
+
   routeCounter(id: number): { packets: number; bytes: number } {
     const c = this.pipeline.maps.routeStats.get(id);
     return { packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n) };

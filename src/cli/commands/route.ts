@@ -66,14 +66,26 @@ export function registerRoute(program: Command): void {
       .description("list the routes in the data plane (with the host's local and connected routes, 'proto kernel')")
       .option('-4', 'IPv4 only')
       .option('-6', 'IPv6 only')
-      .option('--user', 'only routes added by the user'),
+      .option('--user', 'only routes added by the user')
+      .option('--stats', 'with packets and bytes forwarded by each route'),
   ).action(
-    async (opts: InstanceOptions & { 4?: boolean; 6?: boolean; user?: boolean }) => {
+    async (opts: InstanceOptions & { 4?: boolean; 6?: boolean; user?: boolean; stats?: boolean }) => {
       const routes = await withDataplane(
         opts,
-        (dp) => dp.listRoutes().filter((r) => (opts[4] ? r.family === 4 : opts[6] ? r.family === 6 : true) && (!opts.user || r.origin === 'user')),
+        (dp) => {
+          const list = dp.listRoutes().filter((r) => (opts[4] ? r.family === 4 : opts[6] ? r.family === 6 : true) && (!opts.user || r.origin === 'user'));
+          if (!opts.stats) return list;
+          const counters = dp.routeCounters();
+          return list.map((r) => ({ ...r, ...(counters.get(r.id) ?? { packets: 0, bytes: 0 }) }));
+        },
         false,
       );
+      if (opts.stats && !opts.json) {
+        for (const r of routes as (RouteView & { packets: number; bytes: number })[]) {
+          process.stdout.write(`${formatRoute(r).padEnd(60)} ${color.dim(`${r.packets} pkts ${r.bytes} bytes`)}\n`);
+        }
+        return;
+      }
       if (opts.json) return printJson(routes);
       process.stdout.write(routes.map((r) => `${formatRoute(r)}\n`).join(''));
     },

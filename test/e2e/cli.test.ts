@@ -1,0 +1,151 @@
+/**
+ * The CLI end to end, as an operator would use it: `pathwise --netns R …` against a real
+ * router namespace, with --json output checked field by field. Covers attach in kernel-FIB
+ * mode with real traffic (routes come from `ip route`, XDP forwards), route load (all or
+ * nothing), route lookup, rules, blocklists, stats and down.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { repoRoot } from '../../src/bpf/index.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+
+describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 }, () => {
+  let topo: Topology;
+  let r = '';
+  let c = '';
+  let u = '';
+  let instance = '';
+  let dir = '';
+  const run = (...args: string[]) => {
+    const p = spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, ...args, '--instance', instance], { encoding: 'utf8' });
+    return { status: p.status, stdout: p.stdout, stderr: p.stderr, json: () => JSON.parse(p.stdout) };
+  };
+  const forwarded = () => {
+    const snmp = topo.exec(r, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Ip:'));
+    return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf('ForwDatagrams')]);
+  };
+
+  before(() => {
+    topo = new Topology('c');
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dir = mkdtempSync(join(tmpdir(), 'pw-cli-'));
+    c = topo.addNamespace('C');
+    r = topo.addNamespace('R');
+    u = topo.addNamespace('U');
+    topo.addVeth({ ns: c, name: 'c0', addr: '10.211.1.2/24' }, { ns: r, name: 'r0', addr: '10.211.1.1/24' });
+    topo.addVeth({ ns: u, name: 'u0', addr: '10.211.2.2/24' }, { ns: r, name: 'r1', addr: '10.211.2.1/24' });
+    topo.exec(c, 'ip', ['route', 'add', 'default', 'via', '10.211.1.1']);
+    topo.exec(u, 'ip', ['route', 'add', 'default', 'via', '10.211.2.1']);
+    topo.exec(u, 'ip', ['addr', 'add', '10.221.0.1/32', 'dev', 'lo']);
+    for (const [n, i] of [
+      [c, 'c0'],
+      [u, 'u0'],
+    ] as const) {
+      topo.exec(n, 'ethtool', ['-K', topo.name(i), 'gro', 'on', 'tso', 'off', 'gso', 'off', 'tx', 'off']);
+    }
+    // The kernel's FIB holds the route (as FRR or BIRD would put it there).
+    topo.exec(r, 'ip', ['route', 'add', '10.221.0.0/16', 'via', '10.211.2.2']);
+    topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  });
+  after(() => {
+    if (instance) spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, 'down', '--instance', instance]);
+    topo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('attaches in kernel-FIB mode and forwards by the kernel routing table', () => {
+    const a = run('attach', topo.name('r0'), topo.name('r1'), '--mode', 'native', '--fib', 'kernel', '--json');
+    assert.equal(a.status, 0, a.stderr);
+    const body = a.json();
+    assert.equal(body.settings.fib, 'kernel');
+    assert.deepEqual(
+      body.interfaces.map((i: { mode: string }) => i.mode),
+      ['native', 'native'],
+    );
+    // Neighbours: the client and upstream resolve through ARP for their gateways; the kernel
+    // forwards the first packets while they resolve, then XDP takes over.
+    topo.exec(c, 'ping', ['-c', '3', '-i', '0.2', '-W', '1', '10.221.0.1']);
+    const before = forwarded();
+    const out = topo.exec(c, 'ping', ['-c', '20', '-i', '0.01', '-W', '1', '10.221.0.1']);
+    assert.match(out, / 0% packet loss/);
+    assert.equal(forwarded(), before, 'the kernel forwarded packets that XDP should have');
+    const stats = run('stats', '--json').json();
+    const r0 = stats.interfaces.find((i: { name: string }) => i.name === topo.name('r0'));
+    assert.ok(r0.packets.redirect >= 20, JSON.stringify(r0));
+  });
+
+  it('installs a route file all or nothing, naming every bad line', () => {
+    const good = join(dir, 'good.txt');
+    writeFileSync(good, '# upstream routes\n10.50.0.0/16 via 10.211.2.2\n10.51.0.0/16 via 10.211.2.2 metric 5\r\nblackhole 10.52.0.0/16\n2001:db8:50::/48 dev ' + topo.name('r1') + '\n');
+    const bad = join(dir, 'bad.txt');
+    writeFileSync(bad, '10.60.0.0/16 via 10.211.2.2\n10.61.0.1/16 via 10.211.2.2\n10.62.0.0/16 viaa 10.211.2.2\n');
+    const b = run('route', 'load', bad, '--json');
+    assert.equal(b.status, 3);
+    const err = JSON.parse(b.stderr).error;
+    assert.equal(err.code, 'PW_ERR_INVALID');
+    assert.deepEqual(
+      err.details.errors.map((e: { where: string }) => e.where),
+      [`${bad}:2:1`, `${bad}:3:14`],
+    );
+    assert.equal(run('route', 'list', '--user', '--json').json().length, 0, 'nothing installed from a bad file');
+    const g = run('route', 'load', good, '--json');
+    assert.equal(g.status, 0, g.stderr);
+    assert.equal(g.json().added, 4);
+    const again = run('route', 'load', good, '--json');
+    assert.equal(again.status, 5, 'loading the same routes again conflicts');
+    assert.equal(run('route', 'load', good, '--replace', '--json').json().replaced, 4);
+  });
+
+  it('looks up addresses through the real program, with the documented JSON fields', () => {
+    const l = run('route', 'lookup', '--json', '10.50.1.1', '10.52.3.3', '192.0.2.99', '10.211.1.1');
+    assert.equal(l.status, 0, l.stderr);
+    const [a, b, none, local] = l.json();
+    for (const x of [a, b, none, local]) for (const k of ['addr', 'prefix', 'via', 'dev', 'verdict']) assert.ok(k in x, `${k} missing`);
+    // kernel-FIB mode: the answer is the kernel's route, so no Pathwise prefix, but a verdict.
+    assert.equal(a.addr, '10.50.1.1');
+    assert.ok(['redirect', 'pass'].includes(a.verdict));
+    const stdin = spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, 'route', 'lookup', '--stdin', '--json', '--instance', instance], { input: '10.50.1.1\n\n10.52.3.3\n', encoding: 'utf8' });
+    assert.equal(JSON.parse(stdin.stdout).length, 2);
+    const badAddr = run('route', 'lookup', '10.1.2', '--json');
+    assert.equal(badAddr.status, 3);
+    assert.match(JSON.parse(badAddr.stderr).error.message, /10\.1\.2/);
+    void b;
+    void none;
+    void local;
+  });
+
+  it('manages rules, limiters and blocks, and refuses bad ones without changing anything', () => {
+    assert.equal(run('ratelimit', 'add', 'ping', '--rate', '10', '--burst', '20', '--json').status, 0);
+    const added = run('rule', 'add', 'ratelimit', 'ping', 'proto', 'icmp', '--json');
+    assert.equal(added.status, 0, added.stderr);
+    assert.equal(run('rule', 'add', 'drop', 'dport', '22', '--json').status, 3, 'ports without a protocol');
+    assert.equal(run('rule', 'add', 'drop', 'from', '10.0.0.0/33', '--json').status, 3);
+    assert.equal(run('rule', 'list', '--json').json().length, 1);
+    assert.equal(run('block', 'add', '192.0.2.0/24', '--ttl', '1h', '--json').status, 0);
+    assert.equal(run('block', 'add', '192.0.2.0/24', '--ttl', 'soon', '--json').status, 3);
+    const blocks = run('block', 'list', '--json').json();
+    assert.equal(blocks.length, 1);
+    assert.ok(blocks[0].expiresInMs > 3_500_000);
+    assert.equal(run('ratelimit', 'del', 'ping', '--json').status, 5, 'a limiter in use is kept');
+    assert.equal(run('rule', 'del', String(added.json().id), '--json').status, 0);
+    assert.equal(run('ratelimit', 'del', 'ping', '--json').status, 0);
+    assert.equal(run('block', 'del', '192.0.2.0/24', '--json').status, 0);
+  });
+
+  it('unloads with down, leaving no program attached', () => {
+    const d = run('down', '--json');
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(d.json().detached.sort(), [topo.name('r0'), topo.name('r1')].sort());
+    assert.doesNotMatch(topo.exec(r, 'ip', ['link', 'show', topo.name('r0')]), /xdp/);
+    assert.equal(run('route', 'list', '--json').status, 12, 'not loaded any more');
+  });
+});
