@@ -395,7 +395,7 @@ table's prefixes; the cost of walking the addresses alone is subtracted.
 | Pathwise IPv6: LPM trie, ${r.fib.routes6.toLocaleString('en')} IPv6 prefixes | ${f(r.fib.ipv6)} | ${ratio(r.fib.ipv6, r.fib.full)} |
 
 Targets: ≤ 15 ns above base — ${check(r.fib.full <= 15)} (${f(r.fib.full)} ns); within 10% of the 10-route cost —
-${check(r.fib.full <= r.fib.small * 1.1 || r.fib.full - r.fib.small < 1)} (${f(r.fib.full - r.fib.small, 2)} ns apart).
+${check(r.fib.full <= r.fib.small * 1.1)} (full table ${f(r.fib.full)} ns, 10 routes ${f(r.fib.small)} ns).
 
 ## 2. Installing the full IPv4 table from a file
 
@@ -442,10 +442,41 @@ The forwarding cost is what a run adds per packet over the no-forwarding run (th
 shares the CPU, so delivered rates alone understate the difference: delivered packets/s,
 Pathwise vs kernel, ${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}).
 Target ≥ 3× the kernel — ${check(r.forwarding.kernelNs >= 3 * r.forwarding.pathwiseNs)} by forwarding cost, ${check(r.forwarding.pathwisePps >= 3 * r.forwarding.kernelPps)} by delivered rate.
+
+## What limits these numbers
+
+- **FIB lookup.** Warm, a DIR-24-8 lookup costs ~3 ns. On random destinations nearly every
+  lookup misses the CPU caches and the TLB in the 64 MiB first-level table (2^24 entries,
+  whatever the number of routes — which is why 10 routes cost the same as 900,000). Real
+  traffic concentrates on fewer destinations than a uniform draw over the whole table.
+- **Install.** Parsing ~0.4 s; the rest is the prefix index and the DIR-24-8 fill, both
+  bounded by cache misses over tables of tens of MiB. The kernel's own install of the same
+  table takes ~30× longer.
+- **Pipeline per packet.** The empty program's ~30 ns is mostly BPF_PROG_TEST_RUN's own loop.
+  The pipeline's largest costs are the flow table (~100 ns: hashing a 40-byte key, LRU
+  bookkeeping, a clock read, atomic adds; \`flows: false\` removes it), the shared per-route and
+  per-nexthop counters (atomic adds), the guard's LPM lookups and bitmap walk, and the
+  neighbour lookup. 2.5× an empty program leaves ~50 ns for all of them.
+- **Forwarding on veth.** The generator's frames arrive as socket buffers; veth converts each
+  one for XDP (a copy into a page with headroom), work native XDP on a NIC never does because
+  it runs before any socket buffer exists. On veth both forwarders pay most of the kernel's
+  receive cost, so the gap is far smaller than on hardware; this VM has no NIC to measure that.
 `;
 }
 
-main().catch((e) => {
+/** `--report`: render BENCHMARKS.md again from the newest stored run (no measuring). */
+function reportOnly(): void {
+  const dir = join(repoRoot, 'bench', 'results');
+  const newest = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .at(-1);
+  if (!newest) throw new Error('no stored runs in bench/results: run make bench');
+  const file = join(dir, newest);
+  writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(JSON.parse(readFileSync(file, 'utf8')), file) + variation(dir));
+}
+
+(process.argv.includes('--report') ? Promise.resolve().then(reportOnly) : main()).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });
