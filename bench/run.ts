@@ -26,21 +26,11 @@ import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { writeCapture } from '../src/insight/pcap-file.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
+import { rng } from '../test/helpers/rng.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const benchSpec = { maps: {}, rodata: {}, programs: ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_base6', 'bench_empty', 'bench_sink', 'bench_tx'] } as const;

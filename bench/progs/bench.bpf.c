@@ -129,50 +129,35 @@ int bench_kernel(struct xdp_md *ctx)
 	})
 }
 
+#define BENCH_LOOP6(body)                                               \
+	__u64 *pos = bench_slot(0), *sink = bench_slot(1);              \
+	__u64 acc = 0;                                                  \
+	__u32 base;                                                     \
+	if (!pos || !sink)                                              \
+		return XDP_ABORTED;                                     \
+	base = *pos;                                                    \
+	for (__u32 i = 0; i < BENCH_BATCH; i++) {                       \
+		__u32 k = (base + i) & (BENCH_ADDRS - 1);               \
+		struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k); \
+		if (a)                                                  \
+			body;                                           \
+	}                                                               \
+	*pos = base + BENCH_BATCH;                                      \
+	*sink += acc;                                                   \
+	return XDP_PASS;
+
 /* IPv6: the pipeline's LPM-trie FIB (pw_fib6). */
 SEC("xdp")
 int bench_own6(struct xdp_md *ctx)
 {
-	__u64 *pos = bench_slot(0), *sink = bench_slot(1);
-	__u64 acc = 0;
-	__u32 base;
-
-	if (!pos || !sink)
-		return XDP_ABORTED;
-	base = *pos;
-	for (__u32 i = 0; i < BENCH_BATCH; i++) {
-		__u32 k = (base + i) & (BENCH_ADDRS - 1);
-		struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k);
-
-		if (a)
-			acc += pw_fib6_lookup((const struct in6_addr *)a->a);
-	}
-	*pos = base + BENCH_BATCH;
-	*sink += acc;
-	return XDP_PASS;
+	BENCH_LOOP6(acc += pw_fib6_lookup((const struct in6_addr *)a->a))
 }
 
 /* The IPv6 walk alone. */
 SEC("xdp")
 int bench_base6(struct xdp_md *ctx)
 {
-	__u64 *pos = bench_slot(0), *sink = bench_slot(1);
-	__u64 acc = 0;
-	__u32 base;
-
-	if (!pos || !sink)
-		return XDP_ABORTED;
-	base = *pos;
-	for (__u32 i = 0; i < BENCH_BATCH; i++) {
-		__u32 k = (base + i) & (BENCH_ADDRS - 1);
-		struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k);
-
-		if (a)
-			acc += a->a[15];
-	}
-	*pos = base + BENCH_BATCH;
-	*sink += acc;
-	return XDP_PASS;
+	BENCH_LOOP6(acc += a->a[15])
 }
 
 /* The cheapest XDP program: the baseline the whole pipeline is compared with. */

@@ -15,19 +15,9 @@ import { parsePrefix, type Family } from '../../src/util/ip.js';
 import { ipv4, ipv4Packet, ipv6Bytes, ipv6Packet } from '../helpers/packets.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
+import { rng } from '../helpers/rng.js';
 
 const skip = privilegedSkip();
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface TestPacket {
   data: Buffer;

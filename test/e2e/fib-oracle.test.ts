@@ -20,20 +20,10 @@ import { formatIpv4, formatIpv6, parsePrefix } from '../../src/util/ip.js';
 import { sharedData } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
+import { rng } from '../helpers/rng.js';
 
 const skip = privilegedSkip();
 const SAMPLES = 100_000;
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('FIB against the kernel as oracle (full Internet table)', { skip, timeout: 20 * 60_000 }, () => {
   let topo: Topology;
