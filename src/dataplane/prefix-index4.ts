@@ -1,81 +1,140 @@
 /**
- * IPv4 prefix -> route id, as an open-addressing hash table in one typed array. A full table
- * is a million prefixes; a JS Map keyed by numbers above 2^30 boxes every key, and the garbage
- * collector then costs more than the work. A slot is two 32-bit words, [addr][id << 6 | plen]
- * (one cache line for both), id 0 meaning empty. Linear probing with backward-shift deletion
- * keeps lookups short without tombstones.
+ * IPv4 prefix -> route id for a million prefixes, without a million JS objects or a hash
+ * table whose every insert is a cache miss.
+ *
+ * Two tiers: a base of typed arrays sorted by (address, length), searched by binary search and
+ * rebuilt in bulk with a radix sort (a full-table load is one sequential pass, not a million
+ * random writes); and a small Map for prefixes added one at a time since the last rebuild.
+ * Removing a base entry leaves a tombstone (id 0) until the next rebuild.
  */
-export class PrefixIndex4 {
-  private readonly slots: Uint32Array;
-  private readonly mask: number;
-  private count = 0;
+const NONE = 0; // route ids start at 1
 
-  /** @param capacity the most prefixes it will hold (the table is sized at twice that);
-   * ids must be below 2^26. */
-  constructor(capacity: number) {
-    let size = 1024;
-    while (size < capacity * 2) size *= 2;
-    this.slots = new Uint32Array(size * 2);
-    this.mask = size - 1;
+/** Sorts (addr, plen, id) triples by addr, then plen: LSD radix, plen first, then the 4
+ * address bytes. The digit is computed inline in each pass (a callback per element costs more
+ * than the sort). */
+function radixSort(addr: Uint32Array, plen: Uint8Array, id: Uint32Array, n: number): void {
+  let a: Uint32Array = addr;
+  let p: Uint8Array = plen;
+  let d: Uint32Array = id;
+  let a2: Uint32Array = new Uint32Array(n);
+  let p2: Uint8Array = new Uint8Array(n);
+  let d2: Uint32Array = new Uint32Array(n);
+  const count = new Uint32Array(257);
+  for (let shift = -1; shift < 32; shift += shift < 0 ? 1 : 8) {
+    // shift -1: the plen pass (values 0..32); then address bytes at shifts 0, 8, 16, 24.
+    count.fill(0);
+    if (shift < 0) for (let i = 0; i < n; i++) count[p[i]! + 1]!++;
+    else for (let i = 0; i < n; i++) count[((a[i]! >>> shift) & 255) + 1]!++;
+    for (let b = 1; b <= 256; b++) count[b]! += count[b - 1]!;
+    for (let i = 0; i < n; i++) {
+      const at = count[shift < 0 ? p[i]! : (a[i]! >>> shift) & 255]!++;
+      a2[at] = a[i]!;
+      p2[at] = p[i]!;
+      d2[at] = d[i]!;
+    }
+    [a, a2] = [a2, a];
+    [p, p2] = [p2, p];
+    [d, d2] = [d2, d];
+  }
+  // Five passes: the sorted data ended in the scratch arrays; copy it home.
+  addr.set(a.subarray(0, n));
+  plen.set(p.subarray(0, n));
+  id.set(d.subarray(0, n));
+}
+
+export class PrefixIndex4 {
+  private addrs: Uint32Array = new Uint32Array(0);
+  private plens: Uint8Array = new Uint8Array(0);
+  private ids: Uint32Array = new Uint32Array(0);
+  private baseLive = 0;
+  private readonly recent = new Map<number, number>();
+
+  private static key(addr: number, plen: number): number {
+    return plen * 4294967296 + addr;
   }
 
   get size(): number {
-    return this.count;
+    return this.baseLive + this.recent.size;
   }
 
-  private home(addr: number, plen: number): number {
-    // A multiplicative hash of both fields; Math.imul keeps it in 32-bit integers.
-    return (Math.imul(addr ^ Math.imul(plen + 1, 0x9e3779b9), 0x85ebca6b) >>> 7) & this.mask;
+  /** Position of (addr, plen) in the base, or -1. */
+  private find(addr: number, plen: number): number {
+    let lo = 0;
+    let hi = this.addrs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const a = this.addrs[mid]!;
+      if (a < addr || (a === addr && this.plens[mid]! < plen)) lo = mid + 1;
+      else if (a > addr || this.plens[mid]! > plen) hi = mid - 1;
+      else return mid;
+    }
+    return -1;
   }
 
   get(addr: number, plen: number): number | undefined {
-    const s = this.slots;
-    for (let i = this.home(addr, plen); ; i = (i + 1) & this.mask) {
-      const tag = s[2 * i + 1]!;
-      if (tag === 0) return undefined;
-      if ((tag & 63) === plen && s[2 * i] === addr) return tag >>> 6;
+    if (this.recent.size) {
+      const r = this.recent.get(PrefixIndex4.key(addr, plen));
+      if (r !== undefined) return r;
     }
+    if (!this.addrs.length) return undefined;
+    const i = this.find(addr, plen);
+    return i >= 0 && this.ids[i] !== NONE ? this.ids[i] : undefined;
   }
 
   set(addr: number, plen: number, id: number): void {
-    const s = this.slots;
-    for (let i = this.home(addr, plen); ; i = (i + 1) & this.mask) {
-      const tag = s[2 * i + 1]!;
-      if (tag === 0 || ((tag & 63) === plen && s[2 * i] === addr)) {
-        if (tag === 0) this.count++;
-        s[2 * i] = addr;
-        s[2 * i + 1] = ((id << 6) | plen) >>> 0;
-        return;
-      }
+    const i = this.addrs.length ? this.find(addr, plen) : -1;
+    if (i >= 0) {
+      if (this.ids[i] === NONE) this.baseLive++;
+      this.ids[i] = id;
+      return;
     }
+    this.recent.set(PrefixIndex4.key(addr, plen), id);
   }
 
   delete(addr: number, plen: number): boolean {
-    const s = this.slots;
-    let i = this.home(addr, plen);
-    for (; ; i = (i + 1) & this.mask) {
-      const tag = s[2 * i + 1]!;
-      if (tag === 0) return false;
-      if ((tag & 63) === plen && s[2 * i] === addr) break;
-    }
-    // Backward shift: move later entries of the probe run into the hole when their home slot
-    // allows it, so no lookup ever stops early at a gap.
-    let hole = i;
-    for (let j = (i + 1) & this.mask; s[2 * j + 1] !== 0; j = (j + 1) & this.mask) {
-      const home = this.home(s[2 * j]!, s[2 * j + 1]! & 63);
-      const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
-      if (between) continue;
-      s[2 * hole] = s[2 * j]!;
-      s[2 * hole + 1] = s[2 * j + 1]!;
-      hole = j;
-    }
-    s[2 * hole + 1] = 0;
-    this.count--;
+    if (this.recent.delete(PrefixIndex4.key(addr, plen))) return true;
+    const i = this.addrs.length ? this.find(addr, plen) : -1;
+    if (i < 0 || this.ids[i] === NONE) return false;
+    this.ids[i] = NONE;
+    this.baseLive--;
     return true;
   }
 
+  /**
+   * Adds many prefixes (none of which may be present) and rebuilds the base with them, the
+   * recent ones, and the live base entries: one radix sort, no per-prefix allocation.
+   */
+  bulkAdd(addrs: Uint32Array, plens: Uint8Array, ids: Uint32Array, count: number): void {
+    const n = this.baseLive + this.recent.size + count;
+    const a = new Uint32Array(n);
+    const p = new Uint8Array(n);
+    const d = new Uint32Array(n);
+    let k = 0;
+    for (let i = 0; i < this.addrs.length; i++) {
+      if (this.ids[i] === NONE) continue;
+      a[k] = this.addrs[i]!;
+      p[k] = this.plens[i]!;
+      d[k++] = this.ids[i]!;
+    }
+    for (const [key, id] of this.recent) {
+      const plen = Math.floor(key / 4294967296);
+      a[k] = key - plen * 4294967296;
+      p[k] = plen;
+      d[k++] = id;
+    }
+    a.set(addrs.subarray(0, count), k);
+    p.set(plens.subarray(0, count), k);
+    d.set(ids.subarray(0, count), k);
+    radixSort(a, p, d, n);
+    this.addrs = a;
+    this.plens = p;
+    this.ids = d;
+    this.baseLive = n;
+    this.recent.clear();
+  }
+
   *values(): IterableIterator<number> {
-    const s = this.slots;
-    for (let i = 1; i < s.length; i += 2) if (s[i] !== 0) yield s[i]! >>> 6;
+    for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== NONE) yield this.ids[i]!;
+    yield* this.recent.values();
   }
 }

@@ -90,7 +90,7 @@ export class RouteTable {
     this.stride = this.records.stride;
     this.words = new Uint32Array(this.view.buffer, 0, (this.records.length * this.stride) / 4);
     this.plens = new Uint8Array(this.records.length).fill(UNUSED);
-    this.v4 = new PrefixIndex4(this.records.length);
+    this.v4 = new PrefixIndex4();
     // A ring of free ids: taken from the head, returned at the tail (reused last).
     this.freeIds = new Uint32Array(this.records.length);
     this.tbl24Map = maps.fib4Tbl24.mmap();
@@ -103,6 +103,9 @@ export class RouteTable {
 
   private adopt(): void {
     const v = this.view;
+    const a4: number[] = [];
+    const p4: number[] = [];
+    const i4: number[] = [];
     for (let id = 1; id < this.records.length; id++) {
       const off = id * this.stride;
       if (!(v.getUint16(off + R.flags, true) & VALID)) {
@@ -111,10 +114,15 @@ export class RouteTable {
       }
       const plen = v.getUint8(off + R.plen);
       this.plens[id] = plen;
-      if (v.getUint8(off + R.family) === 4) this.v4.set(v.getUint32(off + R.prefix, false), plen, id);
+      if (v.getUint8(off + R.family) === 4) {
+        a4.push(v.getUint32(off + R.prefix, false));
+        p4.push(plen);
+        i4.push(id);
+      }
       else this.v6.set(formatPrefix(this.prefixOf(id)), id);
       this.nexthops.adoptRef(v.getUint32(off + R.nhg, true));
     }
+    this.v4.bulkAdd(Uint32Array.from(a4), Uint8Array.from(p4), Uint32Array.from(i4), a4.length);
   }
 
   private prefixOf(id: number): Prefix {
@@ -266,8 +274,8 @@ export class RouteTable {
       ids[i] = id;
       this.writeRecordV4(id, addr, len, b.nhg[i]!, b.metric[i]!);
       this.fib4.insert(addr, len, id);
-      this.v4.set(addr, len, id);
     }
+    this.v4.bulkAdd(b.addr, b.plen, ids, b.count);
     return ids;
   }
 

@@ -1,0 +1,59 @@
+/** The IPv4 prefix index against a plain Map, through single and bulk operations. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { PrefixIndex4 } from '../../src/dataplane/prefix-index4.js';
+import { rng } from '../helpers/rng.js';
+
+describe('IPv4 prefix index', () => {
+  it('agrees with a Map through random sets, deletes and bulk loads', () => {
+    const rand = rng(11);
+    const idx = new PrefixIndex4();
+    const model = new Map<string, number>();
+    const key = (a: number, p: number) => `${a}/${p}`;
+    let nextId = 1;
+    const randomPrefix = () => {
+      const plen = Math.floor(rand() * 33);
+      const a = (Math.floor(rand() * 4096) * 1048576) >>> 0; // few distinct addresses: collisions
+      return { a: plen === 0 ? 0 : (a & ((0xffffffff << (32 - plen)) >>> 0)) >>> 0, p: plen };
+    };
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 300; i++) {
+        const { a, p } = randomPrefix();
+        if (rand() < 0.3) {
+          assert.equal(idx.delete(a, p), model.delete(key(a, p)));
+        } else {
+          const id = nextId++;
+          idx.set(a, p, id);
+          model.set(key(a, p), id);
+        }
+      }
+      // A bulk load of prefixes not present yet.
+      const n = 500;
+      const addrs = new Uint32Array(n);
+      const plens = new Uint8Array(n);
+      const ids = new Uint32Array(n);
+      let k = 0;
+      while (k < n) {
+        const { a, p } = randomPrefix();
+        if (model.has(key(a, p)) || [...Array(k).keys()].some((j) => addrs[j] === a && plens[j] === p)) continue;
+        addrs[k] = a;
+        plens[k] = p;
+        ids[k] = nextId++;
+        model.set(key(a, p), ids[k]!);
+        k++;
+      }
+      idx.bulkAdd(addrs, plens, ids, n);
+      assert.equal(idx.size, model.size);
+      for (const [k2, id] of model) {
+        const [a, p] = k2.split('/').map(Number);
+        assert.equal(idx.get(a!, p!), id, k2);
+      }
+      for (let i = 0; i < 200; i++) {
+        const { a, p } = randomPrefix();
+        assert.equal(idx.get(a, p), model.get(key(a, p)));
+      }
+      assert.deepEqual([...idx.values()].sort((x, y) => x - y), [...model.values()].sort((x, y) => x - y));
+    }
+  });
+});
