@@ -80,7 +80,3 @@ export function removePinDir(dir: string): void {
   if (!dir.startsWith(`${BPFFS_ROOT}/`)) throw new PwError('PW_ERR_INVALID', `refusing to remove ${dir}: not under ${BPFFS_ROOT}`);
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
 }
-
-export function listPins(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir) : [];
-}

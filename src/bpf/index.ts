@@ -7,6 +7,6 @@ export { Program, xdpMd, type TestRunOptions, type TestRunResult } from './progr
 export { attachXdp, detachXdp, queryXdp, resolveIfindex, XdpLink, type XdpMode, type XdpModeRequest, type XdpAttachResult, type XdpState } from './xdp.js';
 export { attachTc, TcAttachment, type TcPoint } from './tc.js';
 export { RingBufferReader, type RingBufferOptions } from './ring-buffer.js';
-export { ensureBpffs, isBpffsMounted, pinFd, openPinned, removePinDir, listPins, BPFFS_ROOT } from './bpffs.js';
+export { ensureBpffs, isBpffsMounted, pinFd, openPinned, removePinDir, BPFFS_ROOT } from './bpffs.js';
 export { native, repoRoot } from './native.js';
 export { inNetns, netnsPath, enterNetnsForProcess } from './netns.js';

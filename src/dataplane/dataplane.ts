@@ -416,14 +416,4 @@ export class Dataplane {
     }
     return out;
   }
-
-  routeCounter(id: number): { packets: number; bytes: number } {
-    const c = this.pipeline.maps.routeStats.get(id);
-    return { packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n) };
-  }
-
-  nexthopCounter(id: number): { packets: number; bytes: number } {
-    const c = this.pipeline.maps.nexthopStats.get(id);
-    return { packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n) };
-  }
 }

@@ -83,7 +83,7 @@ function checkBpffs(): Check {
 
 function checkLibbpf(): Check {
   try {
-    return { name: 'libbpf', status: 'ok', detail: `libbpf ${native().libbpfVersion()} (native addon loaded)` };
+    return { name: 'libbpf', status: 'ok', detail: `libbpf ${native().libbpfVersion()}, ${native().pcapLibVersion()} (native addon loaded)` };
   } catch (e) {
     return { name: 'libbpf', status: 'fail', detail: (e as Error).message, hint: (e as PwError).hint ?? "run 'make build'" };
   }

@@ -109,8 +109,6 @@ export interface RouteBatch {
   file: string;
 }
 
-export const batchSize = (b: RouteBatch) => b.v4.count + b.others.length;
-
 const isSpace = (c: number) => c === 32 || c === 9 || c === 13;
 
 /** text[at..at+len) equals t (compared by char code, without a substring). */

@@ -12,7 +12,7 @@
 import * as abi from '../generated/pathwise.js';
 import { MappedArray } from '../bpf/index.js';
 import { PwError } from '../errors.js';
-import { formatPrefix, maskAddr, type Family, type Prefix } from '../util/ip.js';
+import { formatPrefix, type Family, type Prefix } from '../util/ip.js';
 import { Fib4Table } from './fib4-table.js';
 import { PrefixIndex4 } from './prefix-index4.js';
 import type { NexthopTable } from './nexthops.js';
@@ -331,16 +331,6 @@ export class RouteTable {
     for (let l = plen - 1; l >= 0; l--) {
       const id = this.v4.get((addr & v4Mask(l)) >>> 0, l);
       if (id !== undefined) return id;
-    }
-    return undefined;
-  }
-
-  /** Longest-prefix match in the control plane's view. */
-  match(family: Family, addr: Uint8Array, v4: number): Route | undefined {
-    if (family === 4) return this.byId(this.fib4.lookup(v4));
-    for (let l = 128; l >= 0; l--) {
-      const id = this.v6.get(formatPrefix({ family: 6, addr: maskAddr(addr, l), plen: l }));
-      if (id !== undefined) return this.routeOf(id);
     }
     return undefined;
   }

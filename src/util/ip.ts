@@ -141,8 +141,3 @@ export function maskAddr(addr: Uint8Array, plen: number): Uint8Array {
 export function formatPrefix(p: Pick<Prefix, 'family' | 'addr' | 'plen'>): string {
   return `${formatAddress(p.family, p.addr)}/${p.plen}`;
 }
-
-/** A stable map key for a prefix. */
-export function prefixKey(p: Pick<Prefix, 'family' | 'addr' | 'plen'>): string {
-  return formatPrefix(p);
-}
