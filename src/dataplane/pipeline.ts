@@ -5,8 +5,8 @@
  * and pins it. Instance metadata (settings) lives in /run/pathwise/<instance>/meta.json, which
  * like bpffs does not outlive a reboot.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import {
   BpfMap,
@@ -230,6 +230,14 @@ export class Pipeline {
   static unpin(instance: string): void {
     removePinDir(pinDirOf(instance));
     rmSync(metaDirOf(instance), { recursive: true, force: true });
+    // The last instance gone: leave no empty directories behind.
+    for (const dir of [dirname(pinDirOf(instance)), dirname(metaDirOf(instance))]) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not empty (other instances), or already gone
+      }
+    }
   }
 
   /**
