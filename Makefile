@@ -33,7 +33,7 @@ TS_STAMP := dist/.stamp
 # Generated codecs: object -> TypeScript module (and the name prefix of its ABI types).
 GENERATED := src/generated/pathwise.ts test/generated/binding-fixtures.ts
 
-.PHONY: all build deps deps-debian deps-npm gen check-generated test test-unit test-bpf test-e2e \
+.PHONY: install all build deps deps-debian deps-npm gen check-generated test test-unit test-bpf test-e2e \
 	demo bench doctor clean distclean
 
 all: build
@@ -134,6 +134,12 @@ doctor: build
 
 bench: deps build
 	$(NODE) dist/bench/run.js
+
+# Puts `pathwise` on PATH: a link to this checkout's bin/pathwise.
+PREFIX ?= /usr/local
+install: build
+	ln -sf $(CURDIR)/bin/pathwise $(PREFIX)/bin/pathwise
+	@echo "installed $(PREFIX)/bin/pathwise -> $(CURDIR)/bin/pathwise"
 
 clean:
 	rm -rf $(BUILD) dist native/build

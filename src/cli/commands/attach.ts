@@ -13,8 +13,9 @@ export function registerAttach(program: Command): void {
       .argument('<interface...>', 'interfaces to attach to')
       .addOption(new Option('--mode <mode>', 'XDP mode').choices(['native', 'generic', 'auto']).default('auto'))
       .addOption(new Option('--fib <mode>', 'route with Pathwise\'s FIB or the kernel\'s (when loading)').choices(['own', 'kernel']).default('own'))
-      .option('--no-flows', 'do not keep the flow table (when loading)'),
-  ).action(async (ifaces: string[], opts: InstanceOptions & { mode: 'native' | 'generic' | 'auto'; fib: 'own' | 'kernel'; flows: boolean }) => {
+      .option('--no-flows', 'do not keep the flow table (when loading)')
+      .option('--drop-malformed', 'drop malformed packets instead of passing them to the kernel (when loading)'),
+  ).action(async (ifaces: string[], opts: InstanceOptions & { mode: 'native' | 'generic' | 'auto'; fib: 'own' | 'kernel'; flows: boolean; dropMalformed?: boolean }) => {
     const wasLoaded = Pipeline.isPinned(opts.instance);
     const result = await withDataplane(opts, (dp) => {
       if (wasLoaded && dp.pipeline.settings.fib !== opts.fib && process.argv.includes('--fib')) {
@@ -23,7 +24,7 @@ export function registerAttach(program: Command): void {
         });
       }
       return { loaded: dp.pipeline.created, settings: dp.pipeline.settings, interfaces: dp.attach(ifaces, opts.mode) };
-    }, true, { fib: opts.fib, flows: opts.flows });
+    }, true, { fib: opts.fib, flows: opts.flows, dropMalformed: !!opts.dropMalformed });
     if (opts.json) return printJson(result);
     if (result.loaded) console.log(`loaded the pipeline (fib ${result.settings.fib}) for instance ${opts.instance}`);
     for (const i of result.interfaces) {
