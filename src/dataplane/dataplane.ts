@@ -408,10 +408,12 @@ export class Dataplane {
   /** Packets and bytes per route id (routes with traffic only), read with batch lookups. */
   routeCounters(): Map<number, { packets: number; bytes: number }> {
     const out = new Map<number, { packets: number; bytes: number }>();
+    const C = abi.PwCounter;
     for (const page of this.pipeline.maps.routeStats.lookupBatchRaw(65536)) {
       for (let i = 0; i < page.count; i++) {
-        const packets = page.values.readBigUInt64LE(16 * i);
-        if (packets) out.set(page.keys.readUInt32LE(4 * i), { packets: Number(packets), bytes: Number(page.values.readBigUInt64LE(16 * i + 8)) });
+        const at = C.size * i;
+        const packets = page.values.readBigUInt64LE(at + C.offsets.packets);
+        if (packets) out.set(page.keys.readUInt32LE(4 * i), { packets: Number(packets), bytes: Number(page.values.readBigUInt64LE(at + C.offsets.bytes)) });
       }
     }
     return out;

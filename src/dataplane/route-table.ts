@@ -50,6 +50,20 @@ const v4Mask = (plen: number) => (plen === 0 ? 0 : (0xffffffff << (32 - plen)) >
 const UNUSED = 255;
 
 const R = abi.PwRoute.offsets;
+
+// writeRecordV4() stores struct pw_route as 32-bit words for speed. That word layout must be
+// the generated one: if abi.h changes, fail here, at load, not by corrupting routes.
+if (
+  abi.PwRoute.size !== 32 ||
+  R.nhg !== 0 ||
+  R.plen !== 4 ||
+  R.family !== 5 ||
+  R.flags !== 6 ||
+  R.prefix !== 8 ||
+  R.metric !== 24
+) {
+  throw new Error('struct pw_route changed: update RouteTable.writeRecordV4 to the new layout');
+}
 const VALID = abi.PwRouteFlag.VALID;
 const SYSTEM = abi.PwRouteFlag.SYSTEM;
 
