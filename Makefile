@@ -100,17 +100,21 @@ gen: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(GEN_TOOL)
 	$(NODE) dist/scripts/gen-types.js $(BUILD)/test/binding-fixtures.bpf.o test/generated/binding-fixtures.ts \
 	  --prefix fx_ --codec-import ../../src/bpf/codec.js
 	node_modules/.bin/tsc -p tsconfig.json && touch $(TS_STAMP)
+	$(NODE) dist/scripts/gen-config-docs.js docs
 
 # Regenerate into a scratch folder and fail on any difference from what is committed.
-check-generated: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(GEN_TOOL)
+check-generated: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(GEN_TOOL) $(TS_STAMP)
 	@rm -rf $(BUILD)/gen-check && mkdir -p $(BUILD)/gen-check
 	@$(NODE) dist/scripts/gen-types.js $(BUILD)/pathwise.bpf.o $(BUILD)/gen-check/pathwise.ts --prefix pw_
 	@$(NODE) dist/scripts/gen-types.js $(BUILD)/test/binding-fixtures.bpf.o $(BUILD)/gen-check/binding-fixtures.ts \
 	  --prefix fx_ --codec-import ../../src/bpf/codec.js
+	@$(NODE) dist/scripts/gen-config-docs.js $(BUILD)/gen-check
 	@diff -u src/generated/pathwise.ts $(BUILD)/gen-check/pathwise.ts \
 	  && diff -u test/generated/binding-fixtures.ts $(BUILD)/gen-check/binding-fixtures.ts \
-	  || { echo "check-generated: generated codecs are stale: run 'make gen' and commit" >&2; exit 1; }
-	@echo "check-generated: codecs match the BPF objects' BTF"
+	  && diff -u docs/config.schema.json $(BUILD)/gen-check/config.schema.json \
+	  && diff -u docs/config.md $(BUILD)/gen-check/config.md \
+	  || { echo "check-generated: generated files are stale: run 'make gen' and commit" >&2; exit 1; }
+	@echo "check-generated: codecs match the BPF objects' BTF; config docs match the schema"
 
 ## ---- test, demo, bench --------------------------------------------------------------------
 

@@ -1,0 +1,126 @@
+/**
+ * Reading a configuration: YAML (JSON is YAML too), checked against the schema and for
+ * cross-references. Every problem is reported — not just the first — with file:line:column
+ * and the JSON path of the value at fault; a config with any problem is refused whole.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
+
+import { PwError } from '../../errors.js';
+import { Config } from './schema.js';
+
+export interface ConfigProblem {
+  /** file:line:column */
+  where: string;
+  /** JSON path, e.g. rules[2].dport */
+  path: string;
+  message: string;
+}
+
+export function formatPath(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(top level)';
+}
+
+/** The source position of the value at `path`, or of its nearest existing ancestor. */
+function positionOf(doc: Document, lines: LineCounter, path: (string | number)[]): { line: number; col: number } {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
+    const range = node && (node as { range?: [number, number, number] }).range;
+    if (range) {
+      const { line, col } = lines.linePos(range[0]);
+      return { line, col };
+    }
+  }
+  return { line: 1, col: 1 };
+}
+
+/**
+ * Cross-references the schema alone cannot see. It reads the raw document defensively, so it
+ * runs even when the schema found problems: the user sees them all in one go.
+ */
+type Raw = Partial<Config> & Record<string, unknown>;
+function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] {
+  const list = <T>(x: unknown): T[] => (Array.isArray(x) ? (x as T[]) : []);
+  const c = {
+    routes: list<Config['routes'][number]>(raw.routes).filter((r) => r && typeof r === 'object').map((r) => ({ ...r, type: r.type ?? 'unicast' })),
+    rules: list<Config['rules'][number]>(raw.rules).filter((r) => r && typeof r === 'object'),
+    nexthopGroups: (raw.nexthopGroups && typeof raw.nexthopGroups === 'object' ? raw.nexthopGroups : {}) as Config['nexthopGroups'],
+    ratelimits: (raw.ratelimits && typeof raw.ratelimits === 'object' ? raw.ratelimits : {}) as Config['ratelimits'],
+    api: { tokens: list<Config['api']['tokens'][number]>((raw.api as { tokens?: unknown } | undefined)?.tokens).filter((t) => t && typeof t === 'object') },
+  };
+  const out: { path: (string | number)[]; message: string }[] = [];
+  c.routes.forEach((r, i) => {
+    if (r.type === 'unicast' && !r.via && !r.nexthopGroup) out.push({ path: ['routes', i], message: "a unicast route needs 'via' or 'nexthopGroup'" });
+    if (r.via && r.nexthopGroup) out.push({ path: ['routes', i, 'nexthopGroup'], message: "give 'via' or 'nexthopGroup', not both" });
+    if (r.type !== 'unicast' && (r.via || r.nexthopGroup)) out.push({ path: ['routes', i, 'type'], message: `a ${r.type} route takes no nexthops` });
+    if (r.nexthopGroup && !c.nexthopGroups[r.nexthopGroup]) out.push({ path: ['routes', i, 'nexthopGroup'], message: `no nexthop group named '${r.nexthopGroup}'` });
+  });
+  const seen = new Map<string, number>();
+  c.routes.forEach((r, i) => {
+    const k = r.prefix;
+    if (seen.has(k)) out.push({ path: ['routes', i, 'prefix'], message: `${k} is also routes[${seen.get(k)}]` });
+    seen.set(k, i);
+  });
+  c.rules.forEach((r, i) => {
+    if (r.action === 'ratelimit' && !r.limiter) out.push({ path: ['rules', i], message: "action ratelimit needs 'limiter'" });
+    if (r.limiter && !c.ratelimits[r.limiter]) out.push({ path: ['rules', i, 'limiter'], message: `no rate limiter named '${r.limiter}'` });
+    const tcpUdp = r.proto === 'tcp' || r.proto === 'udp' || r.proto === 6 || r.proto === 17;
+    if ((r.sport !== undefined || r.dport !== undefined) && !tcpUdp) out.push({ path: ['rules', i, r.dport !== undefined ? 'dport' : 'sport'], message: 'ports need proto tcp or udp' });
+    if (r.flags && !(r.proto === 'tcp' || r.proto === 6)) out.push({ path: ['rules', i, 'flags'], message: 'flags need proto tcp' });
+    if (typeof r.from === 'string' && typeof r.to === 'string' && r.from.includes(':') !== r.to.includes(':')) out.push({ path: ['rules', i, 'to'], message: "'from' and 'to' are of different address families" });
+  });
+  c.api.tokens.forEach((t, i) => {
+    if (c.api.tokens.findIndex((x) => x.name === t.name) !== i) out.push({ path: ['api', 'tokens', i, 'name'], message: `token name '${t.name}' is used twice` });
+  });
+  return out;
+}
+
+/** Parses and validates a config text; throws PwError listing every problem. */
+export function parseConfig(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problems: ConfigProblem[] = [];
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    problems.push({ where: `${file}:${pos.line}:${pos.col}`, path: '', message: e.message.split('\n')[0]! });
+  }
+  if (problems.length === 0) {
+    const root = doc.contents;
+    if (root && !isMap(root)) {
+      problems.push({ where: `${file}:1:1`, path: '', message: `the config must be a mapping of settings, not ${isSeq(root) ? 'a list' : 'a value'}` });
+    } else {
+      const raw = (doc.toJS() ?? {}) as Raw;
+      const result = Config.safeParse(raw);
+      const found = [
+        ...(result.success ? [] : result.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message }))),
+        ...crossCheck(raw),
+      ];
+      for (const { path, message } of found) {
+        const pos = positionOf(doc, lines, path);
+        problems.push({ where: `${file}:${pos.line}:${pos.col}`, path: formatPath(path), message });
+      }
+      // Sorted by position in the file, as an editor would list them.
+      problems.sort((a, b) => {
+        const [la, ca] = a.where.split(':').slice(-2).map(Number);
+        const [lb, cb] = b.where.split(':').slice(-2).map(Number);
+        return la! - lb! || ca! - cb!;
+      });
+      if (!problems.length && result.success) return result.data;
+    }
+  }
+  const list = problems.map((p) => `  ${p.where}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
+  throw new PwError('PW_ERR_INVALID', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}; nothing was applied:\n${list}`, {
+    where: problems[0]!.where,
+    details: { problems },
+  });
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new PwError('PW_ERR_NOT_FOUND', `cannot read config ${file}: ${(e as Error).message}`, { where: file });
+  }
+  return parseConfig(text, file);
+}

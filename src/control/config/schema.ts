@@ -1,0 +1,140 @@
+/**
+ * The Pathwise configuration, defined once: this zod schema gives the TypeScript types
+ * (`Config`), the validator (load.ts), and the JSON Schema and reference in docs/
+ * (scripts/gen-config-docs.ts). Field descriptions here are the documentation.
+ */
+import { z } from 'zod';
+
+import { parsePrefix, parseAddress } from '../../util/ip.js';
+import { parseDuration } from '../../util/duration.js';
+import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
+
+/** A string that must pass a parser; the parser's message becomes the issue. */
+const parsed = (what: string, parse: (s: string) => unknown) =>
+  z.string().superRefine((s, ctx) => {
+    try {
+      parse(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^'.*?' /, `'${s}' `) || `invalid ${what}` });
+    }
+  });
+
+const cidr = parsed('prefix', (s) => parsePrefix(s)).describe('an IPv4 or IPv6 prefix (CIDR), or an address');
+const address = parsed('address', (s) => parseAddress(s)).describe('an IPv4 or IPv6 address');
+const duration = parsed('duration', (s) => parseDuration(s)).describe('a duration: 30s, 5m, 1h30m, 2d');
+const ifname = z.string().min(1).max(15).regex(/^[^\s/]+$/, 'interface names have no spaces or slashes').describe('an interface name');
+const port = z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'a port (22) or range (1000-2000)')]);
+
+export const Nexthop = z
+  .object({
+    gateway: address.optional().describe('the gateway; omit for a directly connected route'),
+    dev: ifname.optional().describe('egress interface; found from the gateway when omitted'),
+    weight: z.number().int().min(1).max(256).default(1).describe('ECMP weight'),
+  })
+  .strict()
+  .refine((n) => n.gateway || n.dev, { message: 'a nexthop needs a gateway or a dev' });
+
+export const Route = z
+  .object({
+    prefix: cidr.describe('destination prefix'),
+    type: z.enum(['unicast', 'blackhole', 'local', 'kernel']).default('unicast').describe('blackhole drops; local delivers here; kernel hands to the kernel'),
+    via: z.array(Nexthop).min(1).max(16).optional().describe('nexthops (several make an ECMP group)'),
+    nexthopGroup: z.string().optional().describe('the name of a group in nexthopGroups, instead of via'),
+    metric: z.number().int().min(0).max(0xffffffff).default(0),
+  })
+  .strict();
+
+export const RateLimit = z
+  .object({
+    rate: z.number().positive().max(1_000_000).describe('packets per second per source'),
+    burst: z.number().min(1).optional().describe('bucket size in packets (default: one second of rate)'),
+    per: z
+      .string()
+      .regex(/^(address|\/\d{1,2}(,\/\d{1,3})?)$/, "'address', or prefix lengths like /24 or /24,/64")
+      .default('address')
+      .describe('what a source is: an address, or a prefix'),
+    blockAfter: z.number().int().min(0).default(0).describe('escalation: limited packets in a row before the source is blocked (0: never)'),
+    blockFor: duration.default('60s').describe('escalation: how long a source is blocked'),
+  })
+  .strict();
+
+export const Rule = z
+  .object({
+    action: z.enum(RULE_ACTIONS as [string, ...string[]]).describe('pass, drop, count, log or ratelimit'),
+    limiter: z.string().optional().describe('ratelimit: the name of a rate limiter'),
+    from: cidr.optional(),
+    to: cidr.optional(),
+    proto: z.union([z.enum(Object.keys(PROTOCOLS) as [string, ...string[]]), z.number().int().min(0).max(255)]).optional(),
+    sport: port.optional(),
+    dport: port.optional(),
+    flags: z
+      .string()
+      .regex(new RegExp(`^!?(${Object.keys(TCP_FLAGS).join('|')})(,!?(${Object.keys(TCP_FLAGS).join('|')}))*$`), 'TCP flags like syn,!ack')
+      .optional()
+      .describe('TCP flags that must be set (or, with !, clear)'),
+    iif: ifname.optional().describe('ingress interface'),
+  })
+  .strict();
+
+export const Blocklist = z
+  .object({
+    prefixes: z.array(cidr).default([]),
+    file: z.string().optional().describe('a file of prefixes, one per line'),
+    ttl: duration.optional().describe('expiry of these entries'),
+  })
+  .strict();
+
+export const ApiToken = z
+  .object({
+    name: z.string().min(1),
+    token: z.string().min(16, 'tokens are at least 16 characters'),
+    role: z.enum(['admin', 'readonly']).default('readonly'),
+  })
+  .strict();
+
+export const Config = z
+  .object({
+    instance: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/).default('default').describe('names the pins: /sys/fs/bpf/pathwise/INSTANCE'),
+    interfaces: z
+      .array(z.object({ name: ifname, mode: z.enum(['native', 'generic', 'auto']).default('auto') }).strict())
+      .default([])
+      .describe('interfaces the pipeline is attached to (and may forward out of)'),
+    fib: z.enum(['own', 'kernel']).default('own').describe("own: Pathwise's FIB with the routes below; kernel: the kernel's FIB (ip route, FRR, BIRD)"),
+    pipeline: z
+      .object({
+        flows: z.boolean().default(true).describe('keep the flow table'),
+        routeStats: z.boolean().default(true),
+        dropMalformed: z.boolean().default(false),
+        ipv4Groups: z.number().int().min(1).max(1 << 20).default(16384).describe('second-level IPv4 FIB groups'),
+        ruleBitmaps: z.number().int().min(16).max(1 << 20).default(4096).describe('classifier bitmaps (2 KiB each)'),
+      })
+      .strict()
+      .default({ flows: true, routeStats: true, dropMalformed: false, ipv4Groups: 16384, ruleBitmaps: 4096 }),
+    nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
+    routes: z.array(Route).default([]),
+    ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),
+    rules: z.array(Rule).max(16384).default([]),
+    blocklists: z.array(Blocklist).default([]),
+    insight: z
+      .object({
+        sampleRate: z.number().int().min(0).default(0).describe('send 1 packet in N as an event (0: off)'),
+        dropEvents: z.boolean().default(false).describe('send every dropped packet as an event'),
+      })
+      .strict()
+      .default({ sampleRate: 0, dropEvents: false }),
+    api: z
+      .object({
+        socket: z.string().default('/run/pathwise/pathwise.sock').describe('unix socket (mode 0600), always on'),
+        listen: z
+          .array(z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) }).strict())
+          .default([])
+          .describe('TCP listeners; every request then needs a bearer token'),
+        tokens: z.array(ApiToken).default([]),
+      })
+      .strict()
+      .default({ socket: '/run/pathwise/pathwise.sock', listen: [], tokens: [] }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;

@@ -1,0 +1,85 @@
+/** The config loader: every kind of problem with file:line:column and path, all at once. */
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { repoRoot } from '../../src/bpf/native.js';
+import { loadConfigFile, parseConfig, type ConfigProblem } from '../../src/control/config/load.js';
+import { PwError } from '../../src/errors.js';
+
+function problems(text: string): ConfigProblem[] {
+  try {
+    parseConfig(text, 'c.yaml');
+  } catch (e) {
+    assert.ok(e instanceof PwError);
+    assert.equal(e.code, 'PW_ERR_INVALID');
+    return (e.details as { problems: ConfigProblem[] }).problems;
+  }
+  assert.fail('the config was accepted');
+}
+
+describe('config', () => {
+  it('accepts the examples', () => {
+    for (const f of readdirSync(join(repoRoot, 'examples')).filter((f) => f.endsWith('.yaml'))) {
+      const c = loadConfigFile(join(repoRoot, 'examples', f));
+      assert.ok(c.instance);
+    }
+  });
+
+  it('fills defaults and accepts JSON', () => {
+    const c = parseConfig('{"routes": [{"prefix": "10.0.0.0/8", "type": "blackhole"}]}', 'c.json');
+    assert.equal(c.instance, 'default');
+    assert.equal(c.fib, 'own');
+    assert.equal(c.routes[0]!.metric, 0);
+    assert.equal(c.pipeline.flows, true);
+  });
+
+  it('points at YAML syntax errors', () => {
+    const [p] = problems('routes:\n  - prefix: [10.0.0.0/8\nfib: own\n');
+    assert.match(p!.where, /^c\.yaml:3:1$/);
+  });
+
+  it('reports every schema and cross-reference problem with its line, column and path', () => {
+    const ps = problems(
+      [
+        'fib: sometimes', //                               1: bad enum
+        'routes:',
+        '  - prefix: 10.1.0.1/16', //                       3: host bits
+        '    via: [{ gateway: 192.0.2.1 }]',
+        '  - prefix: 10.2.0.0/16', //                       5
+        '    nexthopGroup: nope', //                        6: unknown group
+        'ratelimits:',
+        '  ssh: { rate: 10, blockFor: 10x }', //            8: bad duration
+        'rules:',
+        '  - action: drop',
+        '    proto: icmp',
+        '    dport: 22', //                                 12: ports without tcp/udp
+        '  - { action: ratelimit, limiter: telnet }', //    13: unknown limiter
+        '  - { action: frobnicate }', //                   14: bad action
+        '  - { action: drop, color: blue }', //            15: unknown key
+      ].join('\n'),
+    );
+    const at = ps.map((p) => `${p.where.replace('c.yaml:', '')} ${p.path}`);
+    assert.deepEqual(at, [
+      '1:6 fib',
+      '3:13 routes[0].prefix',
+      '6:19 routes[1].nexthopGroup',
+      '8:30 ratelimits.ssh.blockFor',
+      '12:12 rules[0].dport',
+      '13:35 rules[1].limiter',
+      '14:15 rules[2].action',
+      '15:5 rules[3]',
+    ]);
+    assert.match(ps.find((p) => p.path === 'routes[0].prefix')!.message, /host bits/);
+    assert.match(ps.find((p) => p.path === 'rules[3]')!.message, /color/);
+  });
+
+  it('refuses a config that is not a mapping', () => {
+    assert.match(problems('- a\n- b\n')[0]!.message, /mapping/);
+  });
+
+  it('names the file when it cannot be read', () => {
+    assert.throws(() => loadConfigFile('/nonexistent/pathwise.yaml'), (e: PwError) => e.code === 'PW_ERR_NOT_FOUND' && /nonexistent/.test(e.message));
+  });
+});
