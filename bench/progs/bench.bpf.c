@@ -67,15 +67,17 @@ static __always_inline __u64 *bench_slot(__u32 k)
 	return bpf_map_lookup_elem(&bench_state, &k);
 }
 
-static __always_inline __u32 bench_addr(__u32 i)
+static __always_inline __u32 bench_addr(__u32 k)
 {
-	__u32 k = i & (BENCH_ADDRS - 1);
 	__u32 *a = bpf_map_lookup_elem(&bench_addrs, &k);
 
 	return a ? *a : 0;
 }
 
-#define BENCH_LOOP(body)                                          \
+/* One benchmark run: BENCH_BATCH steps over the address table, continuing where the last run
+ * on this CPU stopped. `fetch` declares the step's address from index k; `body` uses it and
+ * adds to acc (so no work is dead). */
+#define BENCH_WALK(fetch, body)                                   \
 	__u64 *pos = bench_slot(0), *sink = bench_slot(1);        \
 	__u64 acc = 0;                                            \
 	__u32 base;                                               \
@@ -83,12 +85,15 @@ static __always_inline __u32 bench_addr(__u32 i)
 		return XDP_ABORTED;                               \
 	base = *pos;                                              \
 	for (__u32 i = 0; i < BENCH_BATCH; i++) {                 \
-		__be32 addr = bench_addr(base + i);               \
+		__u32 k = (base + i) & (BENCH_ADDRS - 1);         \
+		fetch;                                            \
 		body;                                             \
 	}                                                         \
 	*pos = base + BENCH_BATCH;                                \
 	*sink += acc;                                             \
 	return XDP_PASS;
+
+#define BENCH_LOOP(body) BENCH_WALK(__be32 addr = bench_addr(k), body)
 
 /* The walk alone: what every lookup program costs besides its lookups. */
 SEC("xdp")
@@ -129,22 +134,8 @@ int bench_kernel(struct xdp_md *ctx)
 	})
 }
 
-#define BENCH_LOOP6(body)                                               \
-	__u64 *pos = bench_slot(0), *sink = bench_slot(1);              \
-	__u64 acc = 0;                                                  \
-	__u32 base;                                                     \
-	if (!pos || !sink)                                              \
-		return XDP_ABORTED;                                     \
-	base = *pos;                                                    \
-	for (__u32 i = 0; i < BENCH_BATCH; i++) {                       \
-		__u32 k = (base + i) & (BENCH_ADDRS - 1);               \
-		struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k); \
-		if (a)                                                  \
-			body;                                           \
-	}                                                               \
-	*pos = base + BENCH_BATCH;                                      \
-	*sink += acc;                                                   \
-	return XDP_PASS;
+#define BENCH_LOOP6(body) \
+	BENCH_WALK(struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k), if (a) body)
 
 /* IPv6: the pipeline's LPM-trie FIB (pw_fib6). */
 SEC("xdp")
