@@ -27,6 +27,9 @@ TEST_BPF_OBJECTS := $(patsubst test/progs/%.bpf.c,$(BUILD)/test/%.bpf.o,$(TEST_B
 BPF_HEADERS := $(wildcard bpf/include/pathwise/*.h) $(wildcard test/progs/*.h)
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
 NATIVE_ADDON := native/build/Release/pathwise.node
+# better-sqlite3 (the audit history) is built here from the sources it ships: npm runs no install
+# scripts (--ignore-scripts), so nothing is downloaded. About 2 minutes, once.
+SQLITE_ADDON := node_modules/better-sqlite3/build/Release/better_sqlite3.node
 TS_SOURCES := $(shell find src test scripts bench -name '*.ts' 2>/dev/null)
 TS_STAMP := dist/.stamp
 
@@ -38,7 +41,7 @@ GENERATED := src/generated/pathwise.ts test/generated/binding-fixtures.ts
 
 all: build
 
-build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(NATIVE_ADDON) $(TS_STAMP)
+build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(NATIVE_ADDON) $(SQLITE_ADDON) $(TS_STAMP)
 
 ## ---- dependencies -------------------------------------------------------------------------
 
@@ -83,6 +86,12 @@ $(BUILD)/bench/%.bpf.o: bench/progs/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
 $(NATIVE_ADDON): $(NATIVE_SOURCES) node_modules/.package-lock.json
 	node_modules/.bin/node-gyp rebuild -C native -j 2 $(if $(NODEDIR),--nodedir=$(NODEDIR)) > $(BUILD)/node-gyp.log 2>&1 \
 	  || { cat $(BUILD)/node-gyp.log; exit 1; }
+
+$(SQLITE_ADDON): node_modules/.package-lock.json
+	@mkdir -p $(BUILD)
+	cd node_modules/better-sqlite3 && ../.bin/node-gyp rebuild --release -j 2 $(if $(NODEDIR),--nodedir=$(NODEDIR)) > $(CURDIR)/$(BUILD)/better-sqlite3.log 2>&1 \
+	  || { cat $(CURDIR)/$(BUILD)/better-sqlite3.log; exit 1; }
+	@touch $@
 
 $(TS_STAMP): $(TS_SOURCES) tsconfig.json node_modules/.package-lock.json
 	node_modules/.bin/tsc -p tsconfig.json

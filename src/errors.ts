@@ -17,6 +17,10 @@ export const ErrorCatalog = {
   PW_ERR_KERNEL: { http: 500, exit: 11, summary: 'a kernel call failed' },
   PW_ERR_NOT_RUNNING: { http: 503, exit: 12, summary: 'the data plane is not loaded' },
   PW_ERR_NOT_BUILT: { http: 500, exit: 13, summary: 'a build artifact is missing' },
+  PW_ERR_AUTH: { http: 401, exit: 14, summary: 'a valid API token is needed' },
+  PW_ERR_FORBIDDEN: { http: 403, exit: 15, summary: 'the token may not do this (read-only)' },
+  PW_ERR_UNREACHABLE: { http: 503, exit: 16, summary: 'the daemon cannot be reached' },
+  PW_ERR_TOO_LARGE: { http: 413, exit: 17, summary: 'the request body is too large' },
   PW_ERR_INTERNAL: { http: 500, exit: 70, summary: 'internal error' },
 } as const;
 

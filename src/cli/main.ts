@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 
 import { enterNetnsForProcess } from '../bpf/index.js';
 import { registerAttach } from './commands/attach.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFilter } from './commands/filter.js';
 import { registerNeigh } from './commands/neigh.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerStats(program);
   registerNeigh(program);
   registerFilter(program);
+  registerDaemon(program);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });
     c.commands.forEach(quiet);

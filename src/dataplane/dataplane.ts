@@ -5,7 +5,7 @@
 import { attachXdp, detachXdp, queryXdp, resolveIfindex, type XdpModeRequest, type XdpAttachResult } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
-import { formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
+import { formatAddress, formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 
 import { lookupAddresses, tracePacket, type LookupResult } from './lookup.js';
 import { NexthopTable, ifName, type NexthopView } from './nexthops.js';
@@ -16,6 +16,8 @@ import { RouteTable, routeTypeOf, specialNhg, v4Key, type RouteType } from './ro
 import type { RouteBatch, RouteSpec } from './route-syntax.js';
 import { readSystemRoutes } from './system-routes.js';
 import { resolveGateways, syncNeighbors } from './neighbors.js';
+import { reasonName, verdictName } from './verdicts.js';
+import { topFlows, type FlowView } from './flows.js';
 
 export interface RouteView {
   prefix: string;
@@ -36,14 +38,7 @@ export interface InterfaceStats {
   reasons: Record<string, number>;
 }
 
-const verdictNames = Object.keys(abi.PwVerdict).filter((k) => k !== 'MAX').map((k) => k.toLowerCase());
-const reasonNames = Object.entries(abi.PwReason)
-  .filter(([k]) => k !== 'MAX' && k !== 'MALFORMED_MAX')
-  .sort((a, b) => a[1] - b[1])
-  .map(([k]) => k.toLowerCase());
-
-export const reasonName = (r: number) => reasonNames[r] ?? `reason_${r}`;
-export const verdictName = (v: number) => verdictNames[v] ?? `verdict_${v}`;
+export { reasonName, verdictName };
 
 export class Dataplane {
   private constructor(
@@ -381,6 +376,19 @@ export class Dataplane {
   /** The pipeline's decision for one packet, changing nothing (see lookup.ts). */
   trace(data: Uint8Array, ingressIfindex = 0) {
     return tracePacket(this, data, ingressIfindex);
+  }
+
+  /** The busiest flows by bytes. */
+  flows(top = 20): FlowView[] {
+    return topFlows(this.pipeline.maps, top);
+  }
+
+  /** The data plane's neighbour table (next-hop MACs). */
+  neighbors(): { ifindex: number; dev: string; addr: string; mac: string }[] {
+    return [...this.pipeline.maps.neigh.entries()].map(([k, v]) => {
+      const v4 = k.addr.subarray(4).every((b) => b === 0);
+      return { ifindex: k.ifindex, dev: ifName(k.ifindex), addr: formatAddress(v4 ? 4 : 6, k.addr), mac: [...v.mac].map((b) => b.toString(16).padStart(2, '0')).join(':') };
+    });
   }
 
   // ---- counters -------------------------------------------------------------------------

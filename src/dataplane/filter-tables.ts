@@ -214,23 +214,26 @@ export class FilterTables {
   addLimiter(l: Omit<Limiter, 'id'>): Limiter {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(l.name)) throw new PwError('PW_ERR_INVALID', `invalid limiter name '${l.name}'`);
     if (this.state.limiters.some((x) => x.name === l.name)) throw new PwError('PW_ERR_EXISTS', `a rate limiter named '${l.name}' exists`);
-    if (!(l.rate > 0 && l.rate <= MAX_RATE)) throw new PwError('PW_ERR_INVALID', `rate must be 1..${MAX_RATE} packets/s, got ${l.rate}`);
-    if (!(l.burst >= 1 && l.burst <= 1e9)) throw new PwError('PW_ERR_INVALID', `burst must be at least 1 packet, got ${l.burst}`);
-    if (!(l.per4 >= 0 && l.per4 <= 32 && l.per6 >= 0 && l.per6 <= 128)) throw new PwError('PW_ERR_INVALID', 'per-source prefix lengths are 0-32 (IPv4) and 0-128 (IPv6)');
+    checkLimiter(l);
     const used = new Set(this.state.limiters.map((x) => x.id));
     let id = 1;
     while (used.has(id)) id++;
     if (id >= abi.PwLimit.RATELIMITS) throw new PwError('PW_ERR_FULL', `at most ${abi.PwLimit.RATELIMITS - 1} rate limiters`);
     const lim: Limiter = { ...l, id };
-    this.maps.ratelimits.set(id, {
-      rate_mpps: BigInt(Math.round(l.rate * 1000)),
-      burst_milli: BigInt(Math.round(l.burst * 1000)),
-      block_ns: BigInt(l.blockForMs) * 1_000_000n,
-      block_after: l.blockAfter,
-      plen4: l.per4,
-      plen6: l.per6,
-    });
+    this.maps.ratelimits.set(id, limiterValue(lim));
     this.state.limiters.push(lim);
+    this.save();
+    return lim;
+  }
+
+  /** Changes a limiter's parameters in place (one map store; sources keep their buckets). */
+  updateLimiter(l: Omit<Limiter, 'id'>): Limiter {
+    const k = this.state.limiters.findIndex((x) => x.name === l.name);
+    if (k < 0) throw new PwError('PW_ERR_NOT_FOUND', `no rate limiter named '${l.name}'`);
+    checkLimiter(l);
+    const lim: Limiter = { ...l, id: this.state.limiters[k]!.id };
+    this.maps.ratelimits.set(lim.id, limiterValue(lim));
+    this.state.limiters[k] = lim;
     this.save();
     return lim;
   }
@@ -276,6 +279,23 @@ export class FilterTables {
     for (const [k, v] of [...this.maps.block6.entries()]) visit(6, k, v, () => void this.maps.block6.delete(k));
     return out;
   }
+}
+
+function checkLimiter(l: Omit<Limiter, 'id'>): void {
+  if (!(l.rate > 0 && l.rate <= MAX_RATE)) throw new PwError('PW_ERR_INVALID', `rate must be 1..${MAX_RATE} packets/s, got ${l.rate}`);
+  if (!(l.burst >= 1 && l.burst <= 1e9)) throw new PwError('PW_ERR_INVALID', `burst must be at least 1 packet, got ${l.burst}`);
+  if (!(l.per4 >= 0 && l.per4 <= 32 && l.per6 >= 0 && l.per6 <= 128)) throw new PwError('PW_ERR_INVALID', 'per-source prefix lengths are 0-32 (IPv4) and 0-128 (IPv6)');
+}
+
+function limiterValue(l: Limiter): abi.PwRatelimit {
+  return {
+    rate_mpps: BigInt(Math.round(l.rate * 1000)),
+    burst_milli: BigInt(Math.round(l.burst * 1000)),
+    block_ns: BigInt(l.blockForMs) * 1_000_000n,
+    block_after: l.blockAfter,
+    plen4: l.per4,
+    plen6: l.per6,
+  };
 }
 
 /** Parses a blocklist file: one CIDR (or address) per line, # comments. */

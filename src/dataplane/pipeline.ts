@@ -5,7 +5,8 @@
  * and pins it. Instance metadata (settings) lives in /run/pathwise/<instance>/meta.json, which
  * like bpffs does not outlive a reboot.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import {
@@ -17,7 +18,9 @@ import {
   detachXdp,
   ensureBpffs,
   native,
+  attachXdp,
   openPinned,
+  pinFd,
   queryXdp,
   removePinDir,
   repoRoot,
@@ -56,6 +59,25 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
 
 const PROGRAMS = ['pw_xdp', 'pw_xdp_trace'] as const;
 export const OBJECT_PATH = join(repoRoot, 'build', 'pathwise.bpf.o');
+
+/** The BPF object's content hash: a restart with a different hash upgrades the program. */
+export function objectHash(path = OBJECT_PATH): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+  } catch (e) {
+    throw new PwError('PW_ERR_NOT_BUILT', `cannot read ${path}: ${(e as Error).message}`, { hint: "run 'make build'" });
+  }
+}
+
+export interface UpgradeResult {
+  /** Maps whose contents the new program took over. */
+  carried: string[];
+  /** Maps created empty (their layout changed). */
+  fresh: string[];
+  /** Interfaces switched to the new program. */
+  interfaces: string[];
+  progId: number;
+}
 
 export function validInstance(name: string): string {
   if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) {
@@ -124,6 +146,8 @@ export class Pipeline {
     readonly trace: Program,
     /** True when this call loaded the pipeline (false: adopted from pins). */
     readonly created: boolean,
+    /** Hash of the object the running program was loaded from (see objectHash). */
+    readonly loadedHash: string | null = null,
   ) {}
 
   static isPinned(instance: string): boolean {
@@ -162,7 +186,7 @@ export class Pipeline {
         prog.pin(join(dir, p));
       }
       mkdirSync(metaDirOf(instance), { recursive: true });
-      writeFileSync(join(metaDirOf(instance), 'meta.json'), JSON.stringify({ settings: s, loadedAt: new Date().toISOString() }, null, 2));
+      writeFileSync(join(metaDirOf(instance), 'meta.json'), JSON.stringify({ settings: s, objectHash: objectHash(), loadedAt: new Date().toISOString() }, null, 2));
     } catch (e) {
       obj?.close();
       removePinDir(dir);
@@ -170,14 +194,120 @@ export class Pipeline {
     }
     obj.close();
     const p = Pipeline.adopt(instance);
-    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, true);
+    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, true, p.loadedHash);
+  }
+
+  /**
+   * Replaces the running program with one loaded from the current object and `settings`,
+   * without a gap: the new program is loaded against the pinned maps (libbpf reuses every map
+   * whose layout is unchanged, so routes, rules and counters carry over), then each interface
+   * is switched with one atomic netlink replace (XDP_FLAGS_REPLACE, checked against the old
+   * program), then the pins are renamed over. A map whose layout changed starts empty. If
+   * any interface refuses the switch, those already switched go back to the old program.
+   */
+  static async upgrade(instance: string, settings: PipelineSettings): Promise<UpgradeResult> {
+    const dir = pinDirOf(instance);
+    const old = Pipeline.adopt(instance);
+    const oldProg = old.xdp;
+    try {
+      if (settings.ipv4Groups !== old.settings.ipv4Groups || settings.ruleBitmaps !== old.settings.ruleBitmaps) {
+        throw new PwError('PW_ERR_UNSUPPORTED', 'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs', {
+          hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
+        });
+      }
+      const maxEntries: Record<string, number> = { pw_fib4_tbl8: settings.ipv4Groups, pw_rule_bitmaps: settings.ruleBitmaps };
+      const carried: string[] = [];
+      const fresh: string[] = [];
+      for (const spec of Object.values(abi.maps)) {
+        if (!existsSync(join(dir, spec.name))) {
+          fresh.push(spec.name);
+          continue;
+        }
+        const fd = openPinned(join(dir, spec.name), 'map');
+        try {
+          const info = native().mapInfo(fd.fd);
+          const same =
+            info.type === spec.type &&
+            info.keySize === spec.keySize &&
+            info.valueSize === spec.valueSize &&
+            info.maxEntries === (maxEntries[spec.name] ?? spec.maxEntries) &&
+            info.flags === spec.flags;
+          (same ? carried : fresh).push(spec.name);
+        } finally {
+          fd.close();
+        }
+      }
+      const obj = await BpfObject.load(OBJECT_PATH, {
+        spec: abi,
+        rodata: { pw_settings: { flags: settingsFlags(settings) } },
+        maxEntries: maxEntries as never,
+        pinDir: dir,
+        pinMaps: carried as never,
+      });
+      const switched: { ifindex: number; name: string; mode: 'native' | 'generic' }[] = [];
+      let progId = 0;
+      try {
+        const newProg = obj.program('pw_xdp');
+        const newTrace = obj.program('pw_xdp_trace');
+        progId = newProg.info().id;
+        const oldId = oldProg.info().id;
+        // The new programs are pinned beside the old ones first (bpffs names take no dots), so
+        // nothing can fail between switching the interfaces and renaming the pins over.
+        const staged = [
+          ['pw_xdp', newProg],
+          ['pw_xdp_trace', newTrace],
+        ] as const;
+        for (const [name, prog] of staged) {
+          rmSync(join(dir, `${name}_next`), { force: true });
+          prog.pin(join(dir, `${name}_next`));
+        }
+        try {
+          for (const { name, ifindex } of native().interfaces()) {
+            const state = queryXdp(ifindex);
+            if (!state.mode || state.progId !== oldId) continue;
+            const mode = state.mode as 'native' | 'generic';
+            attachXdp(newProg, ifindex, { mode, replace: oldProg });
+            switched.push({ ifindex, name, mode });
+          }
+        } catch (e) {
+          for (const s of switched.reverse()) attachXdp(oldProg, s.ifindex, { mode: s.mode, replace: newProg });
+          for (const [name] of staged) rmSync(join(dir, `${name}_next`), { force: true });
+          throw e;
+        }
+        // rename(2) is atomic on bpffs: the pin names never point at nothing.
+        for (const [name, prog] of staged) {
+          renameSync(join(dir, `${name}_next`), join(dir, name));
+          prog.close();
+        }
+        for (const name of fresh) {
+          const h = obj.mapHandle(name);
+          try {
+            if (existsSync(join(dir, name))) unlinkSync(join(dir, name));
+            pinFd(h.fd, join(dir, name));
+          } finally {
+            h.close();
+          }
+        }
+        const metaDir = metaDirOf(instance);
+        mkdirSync(metaDir, { recursive: true });
+        writeFileSync(join(metaDir, 'meta.json'), JSON.stringify({ settings, objectHash: objectHash(), loadedAt: new Date().toISOString() }, null, 2));
+      } finally {
+        obj.close();
+      }
+      return { carried, fresh, interfaces: switched.map((s) => s.name), progId };
+    } finally {
+      old.close();
+    }
   }
 
   private static adopt(instance: string): Pipeline {
     const dir = pinDirOf(instance);
     let settings = DEFAULT_SETTINGS;
+    let loadedHash: string | null = null;
     try {
-      settings = { ...DEFAULT_SETTINGS, ...JSON.parse(readFileSync(join(metaDirOf(instance), 'meta.json'), 'utf8')).settings };
+      const meta = JSON.parse(readFileSync(join(metaDirOf(instance), 'meta.json'), 'utf8'));
+      settings = { ...DEFAULT_SETTINGS, ...meta.settings };
+      loadedHash = meta.objectHash ?? null;
     } catch {
       // Metadata lost (e.g. /run cleared while pins stayed): defaults describe the maps well
       // enough; the program's own rodata still holds the real settings.
@@ -216,7 +346,7 @@ export class Pipeline {
       ratelimitState: open(m.pw_ratelimit_state),
       eventsLost: new PerCpuMap(openPinned(join(dir, m.pw_events_lost.name), 'map'), m.pw_events_lost.key, m.pw_events_lost.value),
     };
-    return new Pipeline(instance, settings, maps, Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp'), Program.fromPin(join(dir, 'pw_xdp_trace'), 'pw_xdp_trace'), false);
+    return new Pipeline(instance, settings, maps, Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp'), Program.fromPin(join(dir, 'pw_xdp_trace'), 'pw_xdp_trace'), false, loadedHash);
   }
 
   /** Closes this process's handles; the pinned pipeline keeps running. */

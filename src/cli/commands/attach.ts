@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { Pipeline } from '../../dataplane/pipeline.js';
 import { PwError } from '../../errors.js';
 import { color, printJson } from '../output.js';
-import { withDataplane, withInstance, type InstanceOptions } from './common.js';
+import { daemonFor, printProposal, withDataplane, withInstance, type InstanceOptions, type ProposeResult } from './common.js';
 
 export function registerAttach(program: Command): void {
   withInstance(
@@ -16,6 +16,12 @@ export function registerAttach(program: Command): void {
       .option('--no-flows', 'do not keep the flow table (when loading)')
       .option('--drop-malformed', 'drop malformed packets instead of passing them to the kernel (when loading)'),
   ).action(async (ifaces: string[], opts: InstanceOptions & { mode: 'native' | 'generic' | 'auto'; fib: 'own' | 'kernel'; flows: boolean; dropMalformed?: boolean }) => {
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      let last: ProposeResult | undefined;
+      for (const name of ifaces) last = await daemon.request<ProposeResult>('POST', '/v1/interfaces', { name, mode: opts.mode });
+      return opts.json ? printJson(last) : printProposal(last!);
+    }
     const wasLoaded = Pipeline.isPinned(opts.instance);
     const result = await withDataplane(opts, (dp) => {
       if (wasLoaded && dp.pipeline.settings.fib !== opts.fib && process.argv.includes('--fib')) {
@@ -34,12 +40,21 @@ export function registerAttach(program: Command): void {
   });
 
   withInstance(program.command('detach').description('detach the pipeline from interfaces').argument('<interface...>')).action(async (ifaces: string[], opts: InstanceOptions) => {
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      let last: ProposeResult | undefined;
+      for (const name of ifaces) last = await daemon.request<ProposeResult>('DELETE', `/v1/interfaces/${encodeURIComponent(name)}`);
+      return opts.json ? printJson(last) : printProposal(last!);
+    }
     const result = await withDataplane(opts, (dp) => dp.detach(ifaces), false);
     if (opts.json) return printJson(result);
     for (const r of result) console.log(`${r.name}: ${r.detached ? 'detached' : color.dim('was not attached')}`);
   });
 
   withInstance(program.command('down').description('detach from every interface and unload the instance (removes its pins)')).action(async (opts: InstanceOptions) => {
+    if (!opts.server && (await daemonFor(opts))) {
+      throw new PwError('PW_ERR_EXISTS', `a daemon serves instance '${opts.instance}'`, { hint: 'stop it first (its data plane keeps forwarding until down)' });
+    }
     if (!Pipeline.isPinned(opts.instance)) {
       if (opts.json) return printJson({ instance: opts.instance, detached: [], unloaded: false });
       return console.log(`instance ${opts.instance} is not loaded`);

@@ -1,16 +1,58 @@
-/** Options every data-plane command shares, and opening the data plane they drive. */
+/** Options every data-plane command shares, and the two ways a command reaches the data plane. */
 import type { Command } from 'commander';
 
 import { Dataplane } from '../../dataplane/dataplane.js';
 import type { PipelineSettings } from '../../dataplane/pipeline.js';
+import { PwError } from '../../errors.js';
+import { ApiClient } from '../client.js';
+import { color } from '../output.js';
+import type { ProposeResult } from '../../control/controller.js';
+import { formatChange } from '../../control/plan.js';
+
+export type { ProposeResult };
 
 export interface InstanceOptions {
   instance: string;
   json?: boolean;
+  server?: string;
+  token?: string;
+  socket?: string;
 }
 
 export function withInstance(cmd: Command): Command {
-  return cmd.option('--instance <name>', 'Pathwise instance (pins under /sys/fs/bpf/pathwise/NAME)', 'default').option('--json', 'print JSON');
+  return cmd
+    .option('--instance <name>', 'Pathwise instance (pins under /sys/fs/bpf/pathwise/NAME)', process.env.PATHWISE_INSTANCE ?? 'default')
+    .option('--server <url>', 'talk to the daemon at this URL (default: its unix socket when it runs)', process.env.PATHWISE_SERVER)
+    .option('--token <token>', 'API token for --server', process.env.PATHWISE_TOKEN)
+    .option('--socket <path>', "the daemon's unix socket (default /run/pathwise/INSTANCE/api.sock)", process.env.PATHWISE_SOCKET)
+    .option('--json', 'print JSON');
+}
+
+/**
+ * The daemon serving this instance, or null when none runs (the command then works locally).
+ * A socket nobody listens on (left by a killed daemon) counts as none.
+ */
+export async function daemonFor(opts: InstanceOptions): Promise<ApiClient | null> {
+  const c = ApiClient.find(opts);
+  if (!c || opts.server) return c;
+  try {
+    await c.request('GET', '/healthz');
+    return c;
+  } catch (e) {
+    if ((e as PwError).code === 'PW_ERR_UNREACHABLE') return null;
+    throw e;
+  }
+}
+
+/** For commands that only exist through the daemon. */
+export async function requireDaemon(opts: InstanceOptions): Promise<ApiClient> {
+  const c = await daemonFor(opts);
+  if (!c) {
+    throw new PwError('PW_ERR_NOT_RUNNING', `no daemon serves instance '${opts.instance}'`, {
+      hint: "start one with 'pathwise daemon --config FILE', or give --server URL --token T",
+    });
+  }
+  return c;
 }
 
 /**
@@ -30,4 +72,15 @@ export async function withDataplane<T>(opts: InstanceOptions, fn: (dp: Dataplane
   } finally {
     dp.close();
   }
+}
+
+/** What a change made through the daemon prints: its changes, diff-style, and the version. */
+export function printProposal(r: ProposeResult): void {
+  for (const c of r.changes) {
+    const line = formatChange(c);
+    console.log(line.startsWith('+') ? color.green(line) : line.startsWith('-') ? color.red(line) : color.yellow(line));
+  }
+  if (r.dryRun) console.log(color.dim(r.changes.length ? `${r.changes.length} change(s) would be applied` : 'no change'));
+  else if (r.version !== undefined) console.log(`applied as version ${r.version}`);
+  else console.log(color.dim('no change'));
 }

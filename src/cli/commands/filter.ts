@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
-import { parseBlockFile } from '../../dataplane/filter-tables.js';
+import { parseBlockFile, type BlockEntry, type Limiter } from '../../dataplane/filter-tables.js';
 import { formatRule, parseRuleTokens } from '../../filter/rule.js';
 import { PwError } from '../../errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { parsePrefix } from '../../util/ip.js';
 import { color, printJson } from '../output.js';
-import { withDataplane, withInstance, type InstanceOptions } from './common.js';
+import { daemonFor, printProposal, withDataplane, withInstance, type InstanceOptions, type ProposeResult } from './common.js';
+import { configRuleOf } from '../../control/desired.js';
+import { formatPrefix } from '../../util/ip.js';
 
 const RULE_SYNTAX = 'ACTION [LIMITER] [from CIDR] [to CIDR] [proto P] [sport N[-M]] [dport N[-M]] [flags syn,!ack] [iif IF]';
 
@@ -37,18 +39,31 @@ export function registerFilter(program: Command): void {
     const spec = parseRuleTokens(tokens, (i) => `argument ${i + 1} ('${tokens[i] ?? ''}')`);
     const at = opts.at === undefined ? undefined : Number(opts.at);
     if (at !== undefined && !(Number.isInteger(at) && at >= 1)) throw new PwError('PW_ERR_USAGE', `--at must be a position from 1, got '${opts.at}'`);
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      const p = await daemon.request<ProposeResult>('POST', '/v1/rules', { rule: configRuleOf(spec), ...(at ? { position: at } : {}) });
+      return opts.json ? printJson(p) : printProposal(p);
+    }
     const r = await withDataplane(opts, (dp) => dp.filter.addRule(spec, at));
     if (opts.json) return printJson({ ...r, text: formatRule(r) });
     console.log(`rule ${r.id}: ${formatRule(r)}`);
   });
   withInstance(rule.command('del').description('delete a rule by id').argument('<id>')).action(async (id: string, opts: InstanceOptions) => {
     if (!/^\d+$/.test(id)) throw new PwError('PW_ERR_USAGE', `rule id must be a number, got '${id}'`);
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      const p = await daemon.request<ProposeResult>('DELETE', `/v1/rules/${id}`);
+      return opts.json ? printJson(p) : printProposal(p);
+    }
     const r = await withDataplane(opts, (dp) => dp.filter.deleteRule(Number(id)));
     if (opts.json) return printJson({ ...r, text: formatRule(r) });
     console.log(`deleted rule ${r.id}: ${formatRule(r)}`);
   });
   withInstance(rule.command('list').description('list rules in order, with hit counters')).action(async (opts: InstanceOptions) => {
-    const rows = await withDataplane(
+    const daemon = await daemonFor(opts);
+    const rows = daemon
+      ? (await daemon.request<{ position: number; id: number; text: string; packets: number; bytes: number }[]>('GET', '/v1/rules')).map(({ text, ...r }) => ({ ...r, rule: text }))
+      : await withDataplane(
       opts,
       (dp) => {
         const hits = dp.filter.ruleCounters();
@@ -68,6 +83,11 @@ export function registerFilter(program: Command): void {
   ).action(async (cidrs: string[], opts: InstanceOptions & { ttl?: string }) => {
     const prefixes = cidrs.map((c, i) => parsePrefix(c, `argument ${i + 1} ('${c}')`));
     const ttl = opts.ttl === undefined ? undefined : parseDuration(opts.ttl, '--ttl');
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      const p = await daemon.request<ProposeResult>('POST', '/v1/blocklist', { prefixes: prefixes.map(formatPrefix), ...(opts.ttl ? { ttl: opts.ttl } : {}) });
+      return opts.json ? printJson(p) : printProposal(p);
+    }
     const n = await withDataplane(opts, (dp) => dp.filter.block(prefixes, ttl));
     if (opts.json) return printJson({ blocked: n, ttlMs: ttl ?? null });
     console.log(`blocked ${n} prefix(es)${ttl ? ` for ${formatDuration(ttl)}` : ''}`);
@@ -86,6 +106,11 @@ export function registerFilter(program: Command): void {
       throw new PwError('PW_ERR_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, { where: file });
     }
     const prefixes = parseBlockFile(text, file);
+    if (await daemonFor(opts)) {
+      throw new PwError('PW_ERR_UNSUPPORTED', 'a daemon owns this instance: load blocklist files through its config', {
+        hint: "add '- { file: PATH }' under blocklists: and 'pathwise apply -f FILE', or stop the daemon",
+      });
+    }
     const ttl = opts.ttl === undefined ? undefined : parseDuration(opts.ttl, '--ttl');
     const t0 = performance.now();
     const n = await withDataplane(opts, (dp) => dp.filter.block(prefixes, ttl));
@@ -95,13 +120,20 @@ export function registerFilter(program: Command): void {
   });
   withInstance(block.command('del').description('unblock prefixes').argument('<cidr...>')).action(async (cidrs: string[], opts: InstanceOptions) => {
     const prefixes = cidrs.map((c, i) => parsePrefix(c, `argument ${i + 1} ('${c}')`));
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      let last: ProposeResult | undefined;
+      for (const p of prefixes) last = await daemon.request<ProposeResult>('DELETE', `/v1/blocklist/${encodeURIComponent(formatPrefix(p))}`);
+      return opts.json ? printJson(last) : printProposal(last!);
+    }
     const result = await withDataplane(opts, (dp) => prefixes.map((p, i) => ({ prefix: cidrs[i], removed: dp.filter.unblock(p) })), false);
     if (opts.json) return printJson(result);
     for (const r of result) console.log(`${r.prefix}: ${r.removed ? 'unblocked' : color.dim('was not blocked')}`);
     if (result.some((r) => !r.removed)) process.exitCode = 4;
   });
   withInstance(block.command('list').description('blocked prefixes in force (expired ones are swept)')).action(async (opts: InstanceOptions) => {
-    const list = await withDataplane(opts, (dp) => dp.filter.blocklist(), false);
+    const daemon = await daemonFor(opts);
+    const list = daemon ? await daemon.request<BlockEntry[]>('GET', '/v1/blocklist') : await withDataplane(opts, (dp) => dp.filter.blocklist(), false);
     if (opts.json) return printJson(list);
     for (const b of list) console.log(`${b.prefix}${b.expiresInMs === null ? '' : color.dim(` (expires in ${formatDuration(b.expiresInMs)})`)}`);
   });
@@ -124,6 +156,12 @@ export function registerFilter(program: Command): void {
     if (!Number.isFinite(burst)) throw new PwError('PW_ERR_USAGE', `--burst must be a number, got '${opts.burst}'`);
     const blockAfter = opts.blockAfter === undefined ? 0 : Number(opts.blockAfter);
     if (!Number.isInteger(blockAfter) || blockAfter < 0) throw new PwError('PW_ERR_USAGE', `--block-after must be a whole number, got '${opts.blockAfter}'`);
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      const limiter = { rate, burst, per: opts.per, blockAfter, ...(blockAfter ? { blockFor: opts.blockFor } : {}) };
+      const p = await daemon.request<ProposeResult>('POST', '/v1/ratelimits', { name, limiter });
+      return opts.json ? printJson(p) : printProposal(p);
+    }
     const lim = await withDataplane(opts, (dp) =>
       dp.filter.addLimiter({ name, rate, burst, ...parsePer(opts.per), blockAfter, blockForMs: blockAfter ? parseDuration(opts.blockFor, '--block-for') : 0 }),
     );
@@ -131,12 +169,18 @@ export function registerFilter(program: Command): void {
     console.log(`rate limiter ${lim.name}: ${lim.rate}/s burst ${lim.burst} per source${lim.blockAfter ? `, blocks for ${formatDuration(lim.blockForMs)} after ${lim.blockAfter} limited packets` : ''}`);
   });
   withInstance(rl.command('del').description('delete a rate limiter (no rule may use it)').argument('<name>')).action(async (name: string, opts: InstanceOptions) => {
+    const daemon = await daemonFor(opts);
+    if (daemon) {
+      const p = await daemon.request<ProposeResult>('DELETE', `/v1/ratelimits/${encodeURIComponent(name)}`);
+      return opts.json ? printJson(p) : printProposal(p);
+    }
     const lim = await withDataplane(opts, (dp) => dp.filter.deleteLimiter(name), false);
     if (opts.json) return printJson(lim);
     console.log(`deleted rate limiter ${lim.name}`);
   });
   withInstance(rl.command('list').description('rate limiters')).action(async (opts: InstanceOptions) => {
-    const list = await withDataplane(opts, (dp) => dp.filter.limiters(), false);
+    const daemon = await daemonFor(opts);
+    const list = daemon ? await daemon.request<Limiter[]>('GET', '/v1/ratelimits') : await withDataplane(opts, (dp) => dp.filter.limiters(), false);
     if (opts.json) return printJson(list);
     for (const l of list) console.log(`${l.name}: ${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? `; block ${formatDuration(l.blockForMs)} after ${l.blockAfter}` : ''}`);
   });

@@ -7,9 +7,10 @@ import { parseRouteFile, parseRouteTokens } from '../../dataplane/route-syntax.j
 import type { RouteView } from '../../dataplane/dataplane.js';
 import type { LookupResult } from '../../dataplane/lookup.js';
 import { PwError } from '../../errors.js';
-import { parsePrefix } from '../../util/ip.js';
+import { formatPrefix, parsePrefix } from '../../util/ip.js';
 import { color, printJson } from '../output.js';
-import { withDataplane, withInstance, type InstanceOptions } from './common.js';
+import { daemonFor, printProposal, withDataplane, withInstance, type InstanceOptions, type ProposeResult } from './common.js';
+import { configRouteOf } from '../../control/desired.js';
 
 const SYNTAX = '[blackhole|local|kernel] PREFIX [via GW [dev IF] [weight N]]... [dev IF] [metric N]';
 
@@ -40,6 +41,11 @@ export function registerRoute(program: Command): void {
     withInstance(route.command(verb).description(`${verb} a route: ${SYNTAX}`).argument('<route...>').allowUnknownOption(false)).action(
       async (tokens: string[], opts: InstanceOptions) => {
         const spec = parseRouteTokens(tokens, (i) => `argument ${i + 1} ('${tokens[i] ?? ''}')`);
+        const daemon = await daemonFor(opts);
+        if (daemon) {
+          const r = await daemon.request<ProposeResult>('POST', '/v1/routes', { route: configRouteOf(spec), replace: verb === 'replace' });
+          return opts.json ? printJson(r) : printProposal(r);
+        }
         const view = await withDataplane(opts, (dp) => {
           const v = verb === 'add' ? dp.addRoute(spec) : dp.replaceRoute(spec);
           resolveGateways(v.nexthops.filter((n) => n.via).map((n) => ({ via: n.via!, dev: n.dev })));
@@ -54,6 +60,11 @@ export function registerRoute(program: Command): void {
   withInstance(route.command('del').description('delete the route to PREFIX').argument('<prefix>').argument('[rest...]', 'ignored (accepts the add syntax)')).action(
     async (prefix: string, _rest: string[], opts: InstanceOptions) => {
       const p = parsePrefix(prefix === 'default' ? '0.0.0.0/0' : prefix, `argument 1 ('${prefix}')`);
+      const daemon = await daemonFor(opts);
+      if (daemon) {
+        const r = await daemon.request<ProposeResult>('DELETE', `/v1/routes/${encodeURIComponent(formatPrefix(p))}`);
+        return opts.json ? printJson(r) : printProposal(r);
+      }
       const view = await withDataplane(opts, (dp) => dp.deleteRoute(p), false);
       if (opts.json) printJson(view);
       else console.log(`deleted: ${formatRoute(view)}`);
@@ -70,7 +81,12 @@ export function registerRoute(program: Command): void {
       .option('--stats', 'with packets and bytes forwarded by each route'),
   ).action(
     async (opts: InstanceOptions & { 4?: boolean; 6?: boolean; user?: boolean; stats?: boolean }) => {
-      const routes = await withDataplane(
+      const daemon = await daemonFor(opts);
+      const query = new URLSearchParams();
+      if (opts[4] || opts[6]) query.set('family', opts[4] ? '4' : '6');
+      if (opts.user) query.set('user', 'true');
+      if (opts.stats) query.set('stats', 'true');
+      const routes = daemon ? await daemon.request<RouteView[]>('GET', `/v1/routes?${query}`) : await withDataplane(
         opts,
         (dp) => {
           const list = dp.listRoutes().filter((r) => (opts[4] ? r.family === 4 : opts[6] ? r.family === 6 : true) && (!opts.user || r.origin === 'user'));
@@ -112,6 +128,11 @@ export function registerRoute(program: Command): void {
         details: { errors: errors.map((e) => e.toJSON()) },
       });
     }
+    if (await daemonFor(opts)) {
+      throw new PwError('PW_ERR_UNSUPPORTED', 'a daemon owns this instance: bulk-loaded routes would be outside its config', {
+        hint: "put the routes in the config (routes:) and 'pathwise apply -f FILE', or stop the daemon",
+      });
+    }
     let seconds = 0;
     const r = await withDataplane(opts, (dp) => {
       const t1 = performance.now();
@@ -133,7 +154,10 @@ export function registerRoute(program: Command): void {
   ).action(async (addrs: string[], opts: InstanceOptions & { stdin?: boolean }) => {
     const all = opts.stdin ? [...addrs, ...(await readStdinLines())] : addrs;
     if (all.length === 0) throw new PwError('PW_ERR_USAGE', 'give addresses to look up, or --stdin');
-    const results = await withDataplane(opts, (dp) => dp.lookup(all), false);
+    const daemon = await daemonFor(opts);
+    const results = daemon
+      ? await daemon.request<LookupResult[]>('GET', `/v1/lookup?${new URLSearchParams(all.map((a): [string, string] => ['addr', a]))}`)
+      : await withDataplane(opts, (dp) => dp.lookup(all), false);
     if (opts.json) return printJson(results);
     for (const r of results) console.log(r.prefix ? formatLookup(r) : color.dim(formatLookup(r)));
   });

@@ -80,7 +80,8 @@ export const Blocklist = z
   .object({
     prefixes: z.array(cidr).default([]),
     file: z.string().optional().describe('a file of prefixes, one per line'),
-    ttl: duration.optional().describe('expiry of these entries'),
+    ttl: duration.optional().describe('expiry of these entries, counted from when they are first applied'),
+    until: z.iso.datetime({ offset: true }).optional().describe('absolute expiry (ISO 8601), as the API writes for blocks added with a TTL'),
   })
   .strict();
 
@@ -119,12 +120,13 @@ export const Config = z
       .object({
         sampleRate: z.number().int().min(0).default(0).describe('send 1 packet in N as an event (0: off)'),
         dropEvents: z.boolean().default(false).describe('send every dropped packet as an event'),
+        metricsTopN: z.number().int().min(0).max(1000).default(20).describe('routes and rules exported to /metrics with their own labels (the busiest N; the rest are summed)'),
       })
       .strict()
-      .default({ sampleRate: 0, dropEvents: false }),
+      .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20 }),
     api: z
       .object({
-        socket: z.string().default('/run/pathwise/pathwise.sock').describe('unix socket (mode 0600), always on'),
+        socket: z.string().optional().describe('unix socket (mode 0600), always on; default /run/pathwise/INSTANCE/api.sock'),
         listen: z
           .array(z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) }).strict())
           .default([])
@@ -132,7 +134,7 @@ export const Config = z
         tokens: z.array(ApiToken).default([]),
       })
       .strict()
-      .default({ socket: '/run/pathwise/pathwise.sock', listen: [], tokens: [] }),
+      .default({ listen: [], tokens: [] }),
   })
   .strict();
 

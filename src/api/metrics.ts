@@ -1,0 +1,139 @@
+/**
+ * Prometheus metrics, read from the maps at scrape time (prom-client collect callbacks).
+ * Cardinality is bounded: interfaces × verdicts and reasons (fixed enums); routes and rules
+ * only the busiest N (insight.metricsTopN) get their own label, the rest are summed under
+ * "other"; map pressure per map (a fixed set).
+ */
+import client from 'prom-client';
+
+import * as abi from '../generated/pathwise.js';
+import type { Controller } from '../control/controller.js';
+import type { BpfMap } from '../bpf/index.js';
+
+/** Entries in a map, counted with batch lookups (cached: hash maps can hold a million). */
+function countEntries(map: BpfMap<unknown, unknown>): number {
+  let n = 0;
+  try {
+    for (const page of map.lookupBatchRaw(65536)) n += page.count;
+    return n;
+  } catch {
+    // LPM tries have no batch operations: walk the keys.
+    n = 0;
+    for (const _ of map.keys()) n++;
+    return n;
+  }
+}
+
+export function createMetrics(ctrl: Controller): client.Registry {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'pathwise_process_' });
+
+  const counter = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, v: number) => void) => void) =>
+    new client.Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, v) => this.inc(labels, v));
+      },
+    });
+  const gauge = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, v: number) => void) => void) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, v) => this.set(labels, v));
+      },
+    });
+
+  // One read of the interface counters per scrape, shared by the three families below.
+  let ifCache: { at: number; stats: ReturnType<Controller['dp']> extends { interfaceStats(): infer S } ? S : never } | null = null;
+  const ifStats = () => {
+    if (!ifCache || Date.now() - ifCache.at > 500) ifCache = { at: Date.now(), stats: ctrl.dp().interfaceStats() };
+    return ifCache.stats;
+  };
+  counter('pathwise_interface_packets_total', 'Packets seen by the XDP pipeline, by ingress interface and verdict', ['interface', 'verdict'], (set) => {
+    for (const s of ifStats()) for (const [verdict, v] of Object.entries(s.packets)) set({ interface: s.name, verdict }, v);
+  });
+  counter('pathwise_interface_bytes_total', 'Bytes seen by the XDP pipeline, by ingress interface and verdict', ['interface', 'verdict'], (set) => {
+    for (const s of ifStats()) for (const [verdict, v] of Object.entries(s.bytes)) set({ interface: s.name, verdict }, v);
+  });
+  counter('pathwise_packets_by_reason_total', 'Packets by the reason for their verdict (drop and pass reasons), by ingress interface', ['interface', 'reason'], (set) => {
+    for (const s of ifStats()) for (const [reason, v] of Object.entries(s.reasons)) set({ interface: s.name, reason }, v);
+  });
+
+  const topN = () => ctrl.config().insight.metricsTopN;
+  counter('pathwise_route_packets_total', 'Packets forwarded per route (the busiest insight.metricsTopN routes; the rest under prefix="other")', ['prefix'], (set) => {
+    const dp = ctrl.dp();
+    const counters = [...dp.routeCounters()].sort((a, b) => b[1].packets - a[1].packets);
+    const byId = new Map(dp.listRoutes().map((r) => [r.id, r.prefix]));
+    let other = 0;
+    counters.forEach(([id, c], i) => {
+      if (i < topN() && byId.has(id)) set({ prefix: byId.get(id)! }, c.packets);
+      else other += c.packets;
+    });
+    set({ prefix: 'other' }, other);
+  });
+  counter('pathwise_rule_packets_total', 'Packets matched per rule (the busiest insight.metricsTopN rules; the rest under rule="other")', ['rule', 'action'], (set) => {
+    const f = ctrl.dp().filter;
+    const rules = new Map(f.rules().map((r) => [r.id, r]));
+    const counters = [...f.ruleCounters()].sort((a, b) => b[1].packets - a[1].packets);
+    let other = 0;
+    counters.forEach(([id, c], i) => {
+      if (i < topN() && rules.has(id)) set({ rule: String(id), action: rules.get(id)!.action }, c.packets);
+      else other += c.packets;
+    });
+    set({ rule: 'other', action: 'any' }, other);
+  });
+
+  // Map pressure. Arrays are always full; hash and LPM maps are counted (at most every 15 s).
+  let pressure: { at: number; rows: { map: string; entries: number; max: number }[] } | null = null;
+  const mapPressure = () => {
+    if (pressure && Date.now() - pressure.at < 15_000) return pressure.rows;
+    const dp = ctrl.dp();
+    const rows: { map: string; entries: number; max: number }[] = [];
+    for (const [key, map] of Object.entries(dp.pipeline.maps) as [string, BpfMap<unknown, unknown>][]) {
+      const info = map.info;
+      const spec = Object.values(abi.maps).find((m) => m.name === info.name || m.name.startsWith(info.name));
+      const isArray = info.type === 2 || info.type === 6; // BPF_MAP_TYPE_ARRAY, PERCPU_ARRAY
+      let entries: number;
+      if (key === 'routes') entries = dp.listRoutes().length;
+      else if (isArray) entries = info.maxEntries;
+      else entries = countEntries(map);
+      rows.push({ map: spec?.name ?? info.name, entries, max: info.maxEntries });
+    }
+    pressure = { at: Date.now(), rows };
+    return rows;
+  };
+  gauge('pathwise_map_entries', 'Entries in each BPF map (arrays count as full, except the route table)', ['map'], (set) => {
+    for (const r of mapPressure()) set({ map: r.map }, r.entries);
+  });
+  gauge('pathwise_map_max_entries', 'Capacity of each BPF map', ['map'], (set) => {
+    for (const r of mapPressure()) set({ map: r.map }, r.max);
+  });
+  gauge('pathwise_routes', 'Routes in the data plane, by origin (user, kernel: the host\'s own)', ['origin'], (set) => {
+    const routes = ctrl.dp().listRoutes();
+    set({ origin: 'user' }, routes.filter((r) => r.origin === 'user').length);
+    set({ origin: 'kernel' }, routes.filter((r) => r.origin === 'kernel').length);
+  });
+  gauge('pathwise_pipeline_attached_interfaces', 'Interfaces running the pipeline', [], (set) => set({}, ctrl.dp().attached().length));
+  gauge('pathwise_pipeline_info', 'The running program (value 1)', ['prog_id', 'fib', 'object_hash'], (set) => {
+    const p = ctrl.dp().pipeline;
+    set({ prog_id: String(p.xdp.info().id), fib: p.settings.fib, object_hash: p.loadedHash ?? 'unknown' }, 1);
+  });
+  gauge('pathwise_config_version', 'The config version in force (see pathwise history)', [], (set) => set({}, ctrl.version()));
+  counter('pathwise_reconciles_total', 'Changes applied or attempted (start, reload, API, rollback)', [], (set) => set({}, ctrl.stats.reconciles));
+  counter('pathwise_reconcile_failures_total', 'Changes that failed and were rolled back', [], (set) => set({}, ctrl.stats.reconcileFailures));
+  gauge('pathwise_reconcile_duration_seconds', 'How long the last change took to validate, diff and apply', [], (set) => set({}, ctrl.stats.lastReconcileSeconds));
+  counter('pathwise_program_upgrades_total', 'In-place program replacements', [], (set) => set({}, ctrl.stats.upgrades));
+  counter('pathwise_events_lost_total', 'Events the pipeline could not queue (ring buffer full)', [], (set) => {
+    const per = ctrl.dp().pipeline.maps.eventsLost.get(0) ?? [];
+    set({}, Number(per.reduce((a, b) => a + b, 0n)));
+  });
+  return registry;
+}

@@ -1,0 +1,79 @@
+/**
+ * The REST API (fastify). Everything the CLI does goes through here when a daemon runs: the
+ * CLI is a client of it. Errors are JSON: { error: { code, message, where, hint } } with the
+ * catalog's HTTP status. Bodies are bounded (1 MiB; 16 MiB for a whole config).
+ * /openapi.json documents every route from the same schemas that validate requests.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+
+import { PwError } from '../errors.js';
+import type { Controller } from '../control/controller.js';
+import { authenticate, type Principal } from './auth.js';
+import { createMetrics } from './metrics.js';
+import { registerRoutes } from './routes.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+import { BODY_LIMIT, CONFIG_BODY_LIMIT } from './limits.js';
+
+function toApiError(e: unknown): PwError {
+  if (e instanceof PwError) return e;
+  const err = e as Error & { code?: string; statusCode?: number; validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string };
+  if (err.validation?.length) {
+    const v = err.validation[0]!;
+    const field = v.params?.missingProperty ? `${v.instancePath}/${v.params.missingProperty}` : v.params?.additionalProperty ? `${v.instancePath}/${v.params.additionalProperty}` : v.instancePath;
+    const where = `${err.validationContext ?? 'body'}${field.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.')}`;
+    const what = v.params?.additionalProperty ? 'is not a known field' : v.message;
+    return new PwError('PW_ERR_INVALID', `${where}: ${what}`, { where, details: { problems: err.validation } });
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PwError('PW_ERR_TOO_LARGE', err.message, { hint: `bodies are at most ${BODY_LIMIT} bytes (${CONFIG_BODY_LIMIT} for /v1/config)` });
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new PwError('PW_ERR_INVALID', err.message);
+  return new PwError('PW_ERR_INTERNAL', err.message ?? String(e));
+}
+
+export interface ApiOptions {
+  /** Require bearer tokens (TCP listeners). */
+  requireToken: boolean;
+  log: Logger;
+}
+
+export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: opts.log.child({ component: 'api' }) as unknown as FastifyBaseLogger, bodyLimit: BODY_LIMIT, disableRequestLogging: true, ajv: { customOptions: { allErrors: false, strict: false } } });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Pathwise API', version: '1', description: 'eBPF routing, filtering and packet insight: the daemon\'s REST API' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (req.url === '/healthz') return;
+    req.principal = opts.requireToken ? authenticate(req.headers.authorization, ctrl.config().api.tokens, req.method) : { name: 'local', role: 'admin' };
+  });
+  app.setErrorHandler((e, req: FastifyRequest, reply: FastifyReply) => {
+    const err = toApiError(e);
+    if (err.httpStatus >= 500) req.log.error({ err: e }, 'request failed');
+    void reply.status(err.httpStatus).send({ error: err.toJSON() });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: new PwError('PW_ERR_NOT_FOUND', `no API route ${req.method} ${req.url.split('?')[0]}`, { hint: 'see /openapi.json' }).toJSON() });
+  });
+
+  const registry = createMetrics(ctrl);
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['metrics'] } }, async (_req, reply) => {
+    void reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+  app.get('/healthz', { schema: { summary: 'Liveness (no token needed)', tags: ['status'] } }, async () => ({ ok: true }));
+  registerRoutes(app, ctrl);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

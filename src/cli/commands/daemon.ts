@@ -1,0 +1,88 @@
+/**
+ * The daemon and the commands that exist only through it: status, diff, apply, history,
+ * rollback, config.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+
+import { Daemon } from '../../daemon/daemon.js';
+import { PwError } from '../../errors.js';
+import { color, printJson } from '../output.js';
+import { printProposal, requireDaemon, withInstance, type InstanceOptions, type ProposeResult } from './common.js';
+
+function readConfigText(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new PwError('PW_ERR_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, { where: file });
+  }
+}
+
+export function registerDaemon(program: Command): void {
+  program
+    .command('daemon')
+    .description('run the control plane: load the config, own the data plane, serve the API (stopping it leaves forwarding running)')
+    .requiredOption('-c, --config <file>', 'the config file (YAML or JSON); reloaded on SIGHUP and when it changes')
+    .option('--instance <name>', "overrides the config's instance")
+    .option('--state-dir <dir>', 'where the version history is kept', process.env.PATHWISE_STATE_DIR ?? '/var/lib/pathwise')
+    .option('--log-level <level>', 'pino log level', process.env.PATHWISE_LOG_LEVEL ?? 'info')
+    .action(async (opts: { config: string; instance?: string; stateDir: string; logLevel: string }) => {
+      const d = await Daemon.start({ configFile: opts.config, instance: opts.instance, stateDir: opts.stateDir, logLevel: opts.logLevel });
+      await new Promise<void>((done) => {
+        const stop = () => void d.stop().then(done);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  withInstance(program.command('status').description("the daemon's view: config version, program, interfaces")).action(async (opts: InstanceOptions) => {
+    const s = await (await requireDaemon(opts)).request<Record<string, unknown> & { interfaces: { name: string; mode: string }[]; settings: { fib: string } }>('GET', '/v1/status');
+    if (opts.json) return printJson(s);
+    console.log(`instance ${s.instance}: version ${s.version}, program ${s.progId}, fib ${s.settings.fib}, pid ${s.pid}`);
+    console.log(`attached to ${s.interfaces.map((i) => `${i.name} (${i.mode})`).join(', ') || 'nothing'}; ${s.routes} routes, ${s.rules} rules`);
+  });
+
+  for (const [verb, dryRun] of [['diff', true], ['apply', false]] as const) {
+    withInstance(
+      program
+        .command(verb)
+        .description(dryRun ? 'show what applying a config would change (changes nothing)' : 'apply a config: the minimal changes, recorded as a new version')
+        .requiredOption('-f, --file <file>', "config file ('-' for standard input)"),
+    ).action(async (opts: InstanceOptions & { file: string }) => {
+      const text = readConfigText(opts.file);
+      const r = await (await requireDaemon(opts)).request<ProposeResult>('POST', '/v1/config', { text, file: opts.file === '-' ? '<stdin>' : resolve(opts.file), dryRun });
+      if (opts.json) return printJson(r);
+      printProposal(r);
+    });
+  }
+
+  withInstance(program.command('history').description('applied versions, newest first').option('-n, --limit <n>', 'how many', '20')).action(
+    async (opts: InstanceOptions & { limit: string }) => {
+      if (!/^\d+$/.test(opts.limit) || Number(opts.limit) < 1) throw new PwError('PW_ERR_USAGE', `--limit must be a positive number, got '${opts.limit}'`);
+      const list = await (await requireDaemon(opts)).request<{ version: number; at: string; actor: string; source: string; changes: unknown[] }[]>('GET', `/v1/history?limit=${opts.limit}`);
+      if (opts.json) return printJson(list);
+      for (const v of list) console.log(`${String(v.version).padStart(5)}  ${v.at}  ${v.actor.padEnd(10)} ${v.source}  ${color.dim(`${v.changes.length} change(s)`)}`);
+    },
+  );
+
+  withInstance(program.command('rollback').description('apply the config of an earlier version (recorded as a new version)').argument('<version>')).action(
+    async (version: string, opts: InstanceOptions) => {
+      if (!/^\d+$/.test(version)) throw new PwError('PW_ERR_USAGE', `version must be a number, got '${version}'`);
+      const r = await (await requireDaemon(opts)).request<ProposeResult>('POST', '/v1/rollback', { version: Number(version) });
+      if (opts.json) return printJson(r);
+      printProposal(r);
+    },
+  );
+
+  const config = program.command('config').description('the config in force');
+  withInstance(config.command('show').description('print the config in force (tokens redacted)').option('--at <version>', 'of an earlier version')).action(
+    async (opts: InstanceOptions & { at?: string }) => {
+      const c = await requireDaemon(opts);
+      const cfg = opts.at ? (await c.request<{ config: unknown }>('GET', `/v1/history/${Number(opts.at)}`)).config : await c.request('GET', '/v1/config');
+      if (opts.json) return printJson(cfg);
+      const { stringify } = await import('yaml');
+      process.stdout.write(stringify(cfg));
+    },
+  );
+}

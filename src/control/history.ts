@@ -1,0 +1,85 @@
+/**
+ * The audit log: every applied change is a numbered version with who, how, when, what changed
+ * and the whole config it produced (which makes any version a rollback target). SQLite through
+ * better-sqlite3, in WAL mode, one file per instance.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+import { PwError } from '../errors.js';
+import type { Config } from './config/schema.js';
+import type { ChangeSummary } from './plan.js';
+
+export interface VersionRecord {
+  version: number;
+  at: string;
+  /** Who asked: 'daemon', a token's name, 'local' (unix socket). */
+  actor: string;
+  /** How: 'start', 'reload (SIGHUP)', 'api: POST /v1/routes', 'rollback to 3'. */
+  source: string;
+  changes: ChangeSummary[];
+  config: Config;
+}
+
+export class History {
+  private readonly db: Database.Database;
+
+  constructor(readonly file: string) {
+    mkdirSync(dirname(file), { recursive: true });
+    try {
+      this.db = new Database(file);
+    } catch (e) {
+      throw new PwError('PW_ERR_INTERNAL', `cannot open the history database ${file}: ${(e as Error).message}`, { where: file });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS versions (
+      version INTEGER PRIMARY KEY,
+      at TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      source TEXT NOT NULL,
+      changes TEXT NOT NULL,
+      config TEXT NOT NULL
+    )`);
+  }
+
+  record(v: Omit<VersionRecord, 'version' | 'at'>): VersionRecord {
+    const at = new Date().toISOString();
+    const info = this.db
+      .prepare('INSERT INTO versions (at, actor, source, changes, config) VALUES (?, ?, ?, ?, ?)')
+      .run(at, v.actor, v.source, JSON.stringify(v.changes), JSON.stringify(v.config));
+    return { ...v, version: Number(info.lastInsertRowid), at };
+  }
+
+  latest(): VersionRecord | null {
+    const row = this.db.prepare('SELECT * FROM versions ORDER BY version DESC LIMIT 1').get() as Row | undefined;
+    return row ? decode(row) : null;
+  }
+
+  get(version: number): VersionRecord {
+    const row = this.db.prepare('SELECT * FROM versions WHERE version = ?').get(version) as Row | undefined;
+    if (!row) throw new PwError('PW_ERR_NOT_FOUND', `no version ${version} in the history`, { hint: "see 'pathwise history'" });
+    return decode(row);
+  }
+
+  /** Newest first, without the configs. */
+  list(limit = 50): Omit<VersionRecord, 'config'>[] {
+    const rows = this.db.prepare('SELECT version, at, actor, source, changes FROM versions ORDER BY version DESC LIMIT ?').all(limit) as Row[];
+    return rows.map((r) => ({ version: r.version, at: r.at, actor: r.actor, source: r.source, changes: JSON.parse(r.changes) }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+interface Row {
+  version: number;
+  at: string;
+  actor: string;
+  source: string;
+  changes: string;
+  config: string;
+}
+
+const decode = (r: Row): VersionRecord => ({ ...r, changes: JSON.parse(r.changes), config: JSON.parse(r.config) });

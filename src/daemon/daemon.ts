@@ -1,0 +1,151 @@
+/**
+ * `pathwise daemon`: loads the config, opens (or adopts) the data plane through the
+ * Controller, serves the API on a unix socket (mode 0600) and on configured TCP listeners,
+ * follows the kernel's neighbour table, and reloads the config on SIGHUP and when the file
+ * changes. Stopping it — even with kill -9 — leaves the pinned data plane forwarding; the next
+ * start adopts it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+
+import { buildApi } from '../api/server.js';
+import { loadConfigFile } from '../control/config/load.js';
+import type { Config } from '../control/config/schema.js';
+import { Controller } from '../control/controller.js';
+import { metaDirOf } from '../dataplane/pipeline.js';
+
+export interface DaemonOptions {
+  configFile: string;
+  /** Overrides the config's instance. */
+  instance?: string;
+  /** Where the history database lives (STATE_DIR/INSTANCE/history.db). */
+  stateDir: string;
+  logLevel?: string;
+}
+
+export const socketPathOf = (cfg: Pick<Config, 'instance' | 'api'>) => cfg.api.socket ?? `${metaDirOf(cfg.instance)}/api.sock`;
+
+export class Daemon {
+  private servers: FastifyInstance[] = [];
+  private monitor: ChildProcess | null = null;
+  private watcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private neighTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+
+  private constructor(
+    readonly ctrl: Controller,
+    readonly log: Logger,
+    readonly opts: DaemonOptions,
+    readonly socketPath: string,
+  ) {}
+
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const log = pino({ level: opts.logLevel ?? process.env.PATHWISE_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+    const configFile = resolve(opts.configFile);
+    const config = Daemon.readConfig(configFile, opts.instance);
+    const ctrl = await Controller.start({ config, configFile, stateDir: opts.stateDir, log });
+    const d = new Daemon(ctrl, log, { ...opts, configFile }, socketPathOf(config));
+    try {
+      await d.listen(config);
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+    d.followNeighbors();
+    d.watchConfig();
+    log.info({ instance: config.instance, version: ctrl.version(), socket: d.socketPath, listen: config.api.listen }, 'pathwise daemon ready');
+    return d;
+  }
+
+  private static readConfig(file: string, instance?: string): Config {
+    const cfg = loadConfigFile(file);
+    return instance ? { ...cfg, instance } : cfg;
+  }
+
+  private async listen(config: Config): Promise<void> {
+    mkdirSync(dirname(this.socketPath), { recursive: true });
+    // A socket left by a killed daemon: nothing listens on it any more.
+    if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
+    const local = await buildApi(this.ctrl, { requireToken: false, log: this.log });
+    this.servers.push(local);
+    await local.listen({ path: this.socketPath });
+    chmodSync(this.socketPath, 0o600);
+    for (const l of config.api.listen) {
+      if (!config.api.tokens.length) this.log.warn({ listen: l }, 'a TCP listener without tokens in api.tokens refuses every request');
+      const tcp = await buildApi(this.ctrl, { requireToken: true, log: this.log });
+      this.servers.push(tcp);
+      await tcp.listen({ host: l.host, port: l.port });
+      this.log.info({ host: l.host, port: l.port }, 'API listening on TCP (bearer tokens required)');
+    }
+  }
+
+  /** Reloads the config file: a new version if anything changed. Bad files change nothing. */
+  async reload(why: string): Promise<void> {
+    try {
+      const cfg = Daemon.readConfig(this.opts.configFile, this.opts.instance);
+      if (cfg.instance !== this.ctrl.instance) {
+        this.log.error({ file: this.opts.configFile, instance: cfg.instance }, `the config now names instance '${cfg.instance}'; a running daemon keeps '${this.ctrl.instance}': not applied`);
+        return;
+      }
+      const r = await this.ctrl.propose(cfg, { actor: 'daemon', source: `reload (${why})` });
+      this.log.info({ why, version: r.version ?? this.ctrl.version(), changes: r.changes.length }, 'config reloaded');
+    } catch (e) {
+      this.log.error({ err: e, why }, 'config reload failed; the running version is unchanged');
+    }
+  }
+
+  private watchConfig(): void {
+    const debounce = (why: string) => {
+      if (this.reloadTimer) clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => void this.reload(why), 200);
+    };
+    process.on('SIGHUP', () => void this.reload('SIGHUP'));
+    // Editors replace files (rename): watch the directory and match the name.
+    const file = this.opts.configFile;
+    try {
+      this.watcher = watch(dirname(file), (_event, name) => {
+        if (name && resolve(dirname(file), name.toString()) === file && existsSync(file)) debounce('file changed');
+      });
+    } catch (e) {
+      this.log.warn({ err: e }, 'cannot watch the config file; reload with SIGHUP');
+    }
+  }
+
+  /** Neighbour MACs follow the kernel: on each `ip monitor neigh` event, and every 5 s. */
+  private followNeighbors(): void {
+    let pending: NodeJS.Timeout | null = null;
+    const sync = () => {
+      pending = null;
+      try {
+        this.ctrl.syncNeighbors();
+      } catch (e) {
+        this.log.warn({ err: e }, 'neighbour sync failed');
+      }
+    };
+    this.monitor = spawn('ip', ['monitor', 'neigh'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.monitor.stdout!.on('data', () => {
+      pending ??= setTimeout(sync, 100);
+    });
+    this.monitor.on('error', (e) => this.log.warn({ err: e }, 'ip monitor neigh failed; syncing every 5 s only'));
+    this.neighTimer = setInterval(sync, 5000);
+    this.neighTimer.unref();
+  }
+
+  /** Stops serving. The data plane stays pinned and attached: forwarding goes on. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.watcher?.close();
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    if (this.neighTimer) clearInterval(this.neighTimer);
+    this.monitor?.kill();
+    await Promise.allSettled(this.servers.map((s) => s.close()));
+    if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
+    this.ctrl.close();
+    this.log.info('pathwise daemon stopped; the data plane keeps forwarding');
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Network namespaces and veth pairs, for the tests and the demo. Every name carries a prefix
+ * unique to this run; everything created is recorded and removed by destroy(), which callers
+ * run when done and which also runs on process exit, so a failure leaves nothing behind.
+ * Only things this object created are ever removed.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+
+/**
+ * What each process creates is also written to a registry file named by its PID, so a run
+ * killed before its cleanup (a timeout's SIGKILL) is cleaned up by the next run: only
+ * namespaces and instances that a dead process of ours recorded are ever removed.
+ */
+const REGISTRY = '/run/pathwise-tests';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function reapDeadRuns(): void {
+  if (!existsSync(REGISTRY)) return;
+  for (const f of readdirSync(REGISTRY)) {
+    const pid = Number(f.split('.')[0]);
+    if (!pid || alive(pid)) continue;
+    for (const line of readFileSync(`${REGISTRY}/${f}`, 'utf8').split('\n')) {
+      const [kind, name] = line.split(' ');
+      if (kind === 'netns' && name) sh('ip', ['netns', 'del', name], { allowFail: true });
+      if (kind === 'link' && name) sh('ip', ['link', 'del', name], { allowFail: true });
+      if (kind === 'instance' && name && /^[a-z0-9_-]+$/.test(name)) rmSync(`/sys/fs/bpf/pathwise/${name}`, { recursive: true, force: true });
+    }
+    rmSync(`${REGISTRY}/${f}`, { force: true });
+  }
+}
+
+function record(kind: 'netns' | 'link' | 'instance', name: string): void {
+  mkdirSync(REGISTRY, { recursive: true });
+  appendFileSync(`${REGISTRY}/${process.pid}.list`, `${kind} ${name}\n`);
+}
+
+const live = new Set<Topology>();
+process.on('exit', () => {
+  for (const t of live) t.destroy();
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const t of live) t.destroy();
+    process.exit(130);
+  });
+}
+
+export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', input: opts.input, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    if (opts.allowFail) return err.stdout ?? '';
+    throw new Error(`${cmd} ${args.join(' ')}: ${err.stderr?.trim() || err.message}`);
+  }
+}
+
+export class Topology {
+  /** Unique per run, short enough for 15-character interface names. */
+  readonly prefix: string;
+  private readonly namespaces: string[] = [];
+  private readonly rootLinks: string[] = [];
+  private readonly children = new Set<ChildProcess>();
+  private destroyed = false;
+
+  constructor(tag = 't') {
+    reapDeadRuns();
+    this.prefix = `pw${tag}${randomBytes(3).toString('hex')}`;
+    live.add(this);
+  }
+
+  /** Records a Pathwise instance named after this topology, for cleanup after a crash. */
+  recordInstance(name: string): void {
+    record('instance', name);
+  }
+
+  name(suffix: string): string {
+    const n = `${this.prefix}${suffix}`;
+    if (n.length > 15) throw new Error(`interface name ${n} is longer than 15 characters`);
+    return n;
+  }
+
+  addNamespace(suffix: string): string {
+    const ns = this.name(suffix);
+    record('netns', ns);
+    sh('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    this.exec(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /** A veth pair with end A in namespace nsA and end B in nsB (undefined: the root namespace). */
+  addVeth(a: { ns?: string; name: string; addr?: string }, b: { ns?: string; name: string; addr?: string }): void {
+    const an = this.name(a.name);
+    const bn = this.name(b.name);
+    if (!a.ns) record('link', an);
+    else if (!b.ns) record('link', bn);
+    sh('ip', ['link', 'add', an, 'type', 'veth', 'peer', 'name', bn]);
+    if (!a.ns) this.rootLinks.push(an);
+    else if (!b.ns) this.rootLinks.push(bn);
+    for (const [end, n] of [
+      [a, an],
+      [b, bn],
+    ] as const) {
+      if (end.ns) sh('ip', ['link', 'set', n, 'netns', end.ns]);
+      if (end.addr) this.exec(end.ns, 'ip', ['addr', 'add', end.addr, 'dev', n]);
+      this.exec(end.ns, 'ip', ['link', 'set', n, 'up']);
+    }
+  }
+
+  exec(ns: string | undefined, cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+    return ns ? sh('ip', ['netns', 'exec', ns, cmd, ...args], opts) : sh(cmd, args, opts);
+  }
+
+  /** A long-running process in a namespace, killed by destroy() (only ones started here). */
+  spawn(ns: string | undefined, cmd: string, args: string[]): ChildProcess {
+    const child = ns ? spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'pipe' }) : spawn(cmd, args, { stdio: 'pipe' });
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    live.delete(this);
+    for (const c of this.children) if (c.pid && c.exitCode === null) c.kill('SIGKILL');
+    // Deleting a namespace deletes the veth ends inside it (and so their peers).
+    for (const ns of this.namespaces) sh('ip', ['netns', 'del', ns], { allowFail: true });
+    for (const l of this.rootLinks) sh('ip', ['link', 'del', l], { allowFail: true });
+    // This process's registry entries are done with once everything it made is gone.
+    if (live.size === 0) rmSync(`${REGISTRY}/${process.pid}.list`, { force: true });
+  }
+}
