@@ -69,6 +69,10 @@ export function objectHash(path = OBJECT_PATH): string {
   }
 }
 
+const BPF_F_RDONLY_PROG = 1 << 7;
+const isDevmap = (type: number) => type === 14 || type === 25; // BPF_MAP_TYPE_DEVMAP, DEVMAP_HASH
+const scalarU32 = abi.maps.pw_tx_ports.key;
+
 export interface UpgradeResult {
   /** Maps whose contents the new program took over. */
   carried: string[];
@@ -218,6 +222,9 @@ export class Pipeline {
       const maxEntries: Record<string, number> = { pw_fib4_tbl8: settings.ipv4Groups, pw_rule_bitmaps: settings.ruleBitmaps };
       const carried: string[] = [];
       const fresh: string[] = [];
+      // The kernel adds BPF_F_RDONLY_PROG to every devmap, and libbpf 1.1 then refuses to reuse
+      // it ("parameter mismatch"): devmaps get a new map with the old one's entries copied.
+      const copied: string[] = [];
       for (const spec of Object.values(abi.maps)) {
         if (!existsSync(join(dir, spec.name))) {
           fresh.push(spec.name);
@@ -231,8 +238,10 @@ export class Pipeline {
             info.keySize === spec.keySize &&
             info.valueSize === spec.valueSize &&
             info.maxEntries === (maxEntries[spec.name] ?? spec.maxEntries) &&
-            info.flags === spec.flags;
-          (same ? carried : fresh).push(spec.name);
+            (info.flags & ~(isDevmap(spec.type) ? BPF_F_RDONLY_PROG : 0)) === spec.flags;
+          if (!same) fresh.push(spec.name);
+          else if (isDevmap(spec.type)) copied.push(spec.name);
+          else carried.push(spec.name);
         } finally {
           fd.close();
         }
@@ -244,6 +253,18 @@ export class Pipeline {
         pinDir: dir,
         pinMaps: carried as never,
       });
+      for (const name of copied) {
+        const from = openPinned(join(dir, name), 'map');
+        const to = obj.mapHandle(name);
+        try {
+          const src = new BpfMap<number, number>(from, scalarU32, scalarU32);
+          const dst = new BpfMap<number, number>(to, scalarU32, scalarU32);
+          for (const [k, v] of src.entries()) dst.set(k, v);
+        } finally {
+          from.close();
+          to.close();
+        }
+      }
       const switched: { ifindex: number; name: string; mode: 'native' | 'generic' }[] = [];
       let progId = 0;
       try {
@@ -279,7 +300,7 @@ export class Pipeline {
           renameSync(join(dir, `${name}_next`), join(dir, name));
           prog.close();
         }
-        for (const name of fresh) {
+        for (const name of [...fresh, ...copied]) {
           const h = obj.mapHandle(name);
           try {
             if (existsSync(join(dir, name))) unlinkSync(join(dir, name));
@@ -294,7 +315,7 @@ export class Pipeline {
       } finally {
         obj.close();
       }
-      return { carried, fresh, interfaces: switched.map((s) => s.name), progId };
+      return { carried: [...carried, ...copied], fresh, interfaces: switched.map((s) => s.name), progId };
     } finally {
       old.close();
     }

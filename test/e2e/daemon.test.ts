@@ -284,7 +284,7 @@ api:
     const now = pw('status', '--json').json();
     assert.notEqual(now.progId, before.progId, 'a new program runs');
     assert.equal(now.settings.dropMalformed, true);
-    assert.deepEqual(now.interfaces.map((i: any) => i.mode), ['native', 'native', 'native']);
+    assert.deepEqual(now.interfaces.map((i: any) => i.mode), ['native', 'native', 'native'], daemon!.log.filter((l) => l.includes('program replaced')).join('\n'));
     assert.equal(t.received, t.sent, `${t.sent - t.received} datagrams lost`);
     const routes = pw('route', 'list', '--user', '--stats', '--json').json();
     assert.ok(routes.find((r: any) => r.prefix === '10.220.0.0/16').packets > 10000, 'route counters carried over');
