@@ -139,8 +139,11 @@ test-bpf: build
 test-e2e: build
 	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,e2e)
 
+# The demo: namespaces, the daemon with examples/demo.yaml, traffic and a live view (Ctrl-C
+# ends it); DEMO_SECONDS=N runs unattended and exits 0 only if traffic crossed the XDP path.
+DEMO_SECONDS ?=
 demo: deps build
-	bin/pathwise doctor
+	DEMO_SECONDS=$(DEMO_SECONDS) $(NODE) dist/src/demo/demo.js
 
 doctor: build
 	bin/pathwise doctor

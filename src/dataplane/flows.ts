@@ -43,8 +43,8 @@ export function topFlows(maps: PipelineMaps, n: number): FlowView[] {
         src: formatAddress(family, k.src),
         dst: formatAddress(family, k.dst),
         proto: k.proto,
-        sport: ((k.sport & 0xff) << 8) | (k.sport >> 8),
-        dport: ((k.dport & 0xff) << 8) | (k.dport >> 8),
+        sport: k.sport, // the codec reads __be16 in network order
+        dport: k.dport,
         packets: Number(v.packets),
         bytes: Number(v.bytes),
         ageSeconds: Number(nowNs - v.first_ns) / 1e9,

@@ -48,8 +48,14 @@ const live = new Set<Topology>();
 process.on('exit', () => {
   for (const t of live) t.destroy();
 });
+let callerHandlesSignals = false;
+/** For a caller with its own orderly shutdown on SIGINT/SIGTERM (which then destroys). */
+export function leaveSignalsToCaller(): void {
+  callerHandlesSignals = true;
+}
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
+    if (callerHandlesSignals) return;
     for (const t of live) t.destroy();
     process.exit(130);
   });
