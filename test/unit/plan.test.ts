@@ -1,0 +1,121 @@
+/**
+ * The diff between running and desired state: minimal changes, in the order that never
+ * exposes a mixed state (limiters before the rules that use them, routes added before old ones
+ * go, interfaces detached last), rule ids kept for unchanged rules, nothing for equal states.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { parseConfig } from '../../src/control/config/load.js';
+import { compileDesired } from '../../src/control/desired.js';
+import { planChanges, routeText, summarize, formatChange, type RunningState } from '../../src/control/plan.js';
+import { DEFAULT_SETTINGS } from '../../src/dataplane/pipeline.js';
+import type { RouteSpec } from '../../src/dataplane/route-syntax.js';
+import { formatPrefix } from '../../src/util/ip.js';
+import type { RouteView } from '../../src/dataplane/dataplane.js';
+
+// Gateways resolve to interfaces by a fixed table here: the diff's logic, not the kernel's.
+const DEV: Record<string, string> = { '10.0.1.2': 'eth1', '10.0.2.2': 'eth2' };
+const describeRoute = (spec: RouteSpec) =>
+  routeText(
+    spec.type,
+    spec.nexthops.map((n) => ({ via: n.via ?? null, dev: n.dev ?? DEV[n.via!]!, weight: n.weight ?? 1 })),
+    spec.metric,
+  );
+const desiredOf = (yaml: string) => compileDesired(parseConfig(yaml, 'test.yaml'), { baseDir: '.', now: Date.now(), blockedSince: new Map() });
+
+function runningFrom(yaml: string): RunningState {
+  const d = desiredOf(yaml);
+  let id = 1;
+  const routes = new Map<string, RouteView>();
+  for (const [k, spec] of d.routes) {
+    routes.set(k, {
+      prefix: formatPrefix(spec.prefix),
+      family: spec.prefix.family,
+      type: spec.type,
+      metric: spec.metric,
+      origin: 'user',
+      id: id++,
+      nexthops: spec.nexthops.map((n) => ({ via: n.via ?? null, dev: n.dev ?? DEV[n.via!]!, ifindex: 0, weight: n.weight ?? 1 })),
+    });
+  }
+  return {
+    settings: d.settings,
+    interfaces: new Map([...d.interfaces].map(([n, m]) => [n, m === 'auto' ? 'native' : m])),
+    routes,
+    limiters: new Map([...d.limiters].map(([n, l], i) => [n, { ...l, id: i + 1 }])),
+    rules: d.rules.map((r, i) => ({ ...r, id: 100 + i })),
+    blocks: new Map([...d.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null }])),
+  };
+}
+
+const BASE = `
+interfaces: [{ name: eth1 }, { name: eth2 }]
+routes:
+  - { prefix: 10.1.0.0/16, via: [{ gateway: 10.0.1.2 }] }
+  - { prefix: 10.2.0.0/16, via: [{ gateway: 10.0.2.2 }] }
+ratelimits:
+  slow: { rate: 10 }
+rules:
+  - { action: drop, proto: udp, dport: 7777 }
+  - { action: ratelimit, limiter: slow, proto: tcp, dport: 22 }
+blocklists: [{ prefixes: [192.0.2.0/24] }]
+`;
+
+describe('planChanges', () => {
+  it('finds nothing to do when running equals desired', () => {
+    assert.deepEqual(planChanges(runningFrom(BASE), desiredOf(BASE), describeRoute), []);
+  });
+
+  it('orders a mixed change safely and minimally', () => {
+    const next = `
+interfaces: [{ name: eth1 }, { name: eth3 }]
+routes:
+  - { prefix: 10.1.0.0/16, via: [{ gateway: 10.0.1.2, weight: 2 }, { gateway: 10.0.2.2 }] }
+  - { prefix: 10.3.0.0/16, type: blackhole }
+ratelimits:
+  fast: { rate: 1000 }
+rules:
+  - { action: drop, proto: udp, dport: 7777 }
+  - { action: ratelimit, limiter: fast, proto: tcp, dport: 22 }
+blocklists: [{ prefixes: [198.51.100.0/24] }]
+`;
+    const changes = planChanges(runningFrom(BASE), desiredOf(next), describeRoute);
+    assert.deepEqual(
+      changes.map((c) => formatChange(summarize(c)).split(' ').slice(0, 3).join(' ')),
+      [
+        '+ interface eth3',
+        '+ limiter fast',
+        '~ rules 2',
+        '- limiter slow',
+        '~ route 10.1.0.0/16:',
+        '+ route 10.3.0.0/16',
+        '- route 10.2.0.0/16',
+        '+ block 198.51.100.0/24',
+        '- block 192.0.2.0/24',
+        '- interface eth2',
+      ],
+    );
+    const rules = changes.find((c) => c.kind === 'rules');
+    assert.ok(rules && rules.kind === 'rules');
+    assert.equal(rules.after[0]!.id, 100, 'an unchanged rule keeps its id (and its counters)');
+    assert.equal(rules.after[1]!.id, undefined, 'a changed rule gets a new id');
+  });
+
+  it('sees a changed nexthop weight or metric, and a settings change first', () => {
+    const next = BASE.replace('{ gateway: 10.0.2.2 }', '{ gateway: 10.0.2.2, weight: 3 }') + 'pipeline: { dropMalformed: true }\n';
+    const changes = planChanges(runningFrom(BASE), desiredOf(next), describeRoute);
+    assert.deepEqual(changes.map((c) => c.kind), ['settings', 'route']);
+    assert.equal(summarize(changes[1]!).after, 'via 10.0.2.2 dev eth2 weight 3');
+    assert.equal(DEFAULT_SETTINGS.dropMalformed, false);
+  });
+
+  it('leaves expired blocks out of the desired state', () => {
+    const d = compileDesired(parseConfig("blocklists: [{ prefixes: [192.0.2.0/24], ttl: 10m }, { prefixes: [198.51.100.0/24], until: '2020-01-01T00:00:00Z' }]", 't'), {
+      baseDir: '.',
+      now: Date.now(),
+      blockedSince: new Map([['192.0.2.0/24', Date.now() - 11 * 60_000]]),
+    });
+    assert.equal(d.blocks.size, 0);
+  });
+});
