@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 import { PwError } from '../errors.js';
 import { parseConfig } from '../control/config/load.js';
-import { ApiToken, Blocklist, Config, RateLimit, Route, Rule } from '../control/config/schema.js';
+import { ApiToken, RateLimit, Route, Rule, type Config } from '../control/config/schema.js';
 import type { Actor, Controller } from '../control/controller.js';
 import { formatRule } from '../filter/rule.js';
 import { formatPrefix, parsePrefix } from '../util/ip.js';
@@ -141,7 +141,8 @@ export function registerRoutes(app: FastifyInstance, ctrl: Controller): void {
       return ctrl.edit((cfg) => {
         const at = cfg.routes.findIndex((r) => prefixKey(r.prefix, r.prefix) === key);
         if (at >= 0 && !replace) throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, { where: 'body.route.prefix', hint: 'send replace: true to change it' });
-        const next = Route.parse(route);
+        // Validated with the whole edited config (parseConfig), which names the field at fault.
+        const next = route as Config['routes'][number];
         if (at >= 0) cfg.routes[at] = next;
         else cfg.routes.push(next);
       }, who(req));
@@ -181,7 +182,7 @@ export function registerRoutes(app: FastifyInstance, ctrl: Controller): void {
       const { rule, position } = req.body as { rule: z.input<typeof Rule>; position?: number };
       return ctrl.edit((cfg) => {
         const at = position === undefined ? cfg.rules.length : Math.min(cfg.rules.length, position - 1);
-        cfg.rules.splice(at, 0, Rule.parse(rule));
+        cfg.rules.splice(at, 0, rule as Config['rules'][number]);
       }, who(req));
     },
   );
@@ -199,7 +200,7 @@ export function registerRoutes(app: FastifyInstance, ctrl: Controller): void {
     }),
     async (req) => {
       const { name, limiter } = req.body as { name: string; limiter: z.input<typeof RateLimit> };
-      return ctrl.edit((cfg) => void (cfg.ratelimits[name] = RateLimit.parse(limiter)), who(req));
+      return ctrl.edit((cfg) => void (cfg.ratelimits[name] = limiter as Config['ratelimits'][string]), who(req));
     },
   );
   app.delete('/v1/ratelimits/:name', tag('filter', 'Delete a rate limiter (no rule may use it)', { params: params(['name']) }), async (req) => {
@@ -224,7 +225,7 @@ export function registerRoutes(app: FastifyInstance, ctrl: Controller): void {
       const { prefixes, ttl } = req.body as { prefixes: string[]; ttl?: string };
       const list = prefixes.map((p, i) => prefixKey(p, `body.prefixes[${i}]`));
       const until = ttl ? new Date(Date.now() + parseDuration(ttl, 'body.ttl')).toISOString() : undefined;
-      return ctrl.edit((cfg) => void cfg.blocklists.push(Blocklist.parse({ prefixes: list, ...(until ? { until } : {}) })), who(req));
+      return ctrl.edit((cfg) => void cfg.blocklists.push({ prefixes: list, ...(until ? { until } : {}) }), who(req));
     },
   );
   app.delete('/v1/blocklist/:prefix', tag('filter', 'Unblock a prefix (URL-encode the slash)', { params: params(['prefix']) }), async (req) => {

@@ -189,7 +189,7 @@ export class Controller {
   edit(edit: (cfg: Config) => void, who: Actor): Promise<ProposeResult> {
     const copy = structuredClone(this.current);
     edit(copy);
-    return this.propose(parseConfig(JSON.stringify(copy), 'the edited config'), who);
+    return this.propose(parseConfig(JSON.stringify(copy, null, 1), 'the edited config'), who);
   }
 
   rollback(version: number, who: Actor): Promise<ProposeResult> {

@@ -3,7 +3,7 @@
  * and the whole config it produced (which makes any version a rollback target). SQLite through
  * better-sqlite3, in WAL mode, one file per instance.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -26,12 +26,14 @@ export class History {
   private readonly db: Database.Database;
 
   constructor(readonly file: string) {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(file);
     } catch (e) {
       throw new PwError('PW_ERR_INTERNAL', `cannot open the history database ${file}: ${(e as Error).message}`, { where: file });
     }
+    // Configs hold API tokens: the history is for root's eyes only.
+    chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS versions (
       version INTEGER PRIMARY KEY,

@@ -170,6 +170,9 @@ api:
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.code, 'PW_ERR_INVALID');
     assert.match(bad.json.error.where, /route\.via\[0\]\.weight/);
+    const noHop = tcp('POST', '/v1/routes', ADMIN, { route: { prefix: '10.231.0.0/16', via: [{ weight: 2 }] } });
+    assert.equal(noHop.status, 400, noHop.text);
+    assert.match(noHop.json.error.message, /routes\[1\]\.via\[0\]: a nexthop needs a gateway or a dev/);
     const big = tcp('POST', '/v1/routes', ADMIN, { route: { prefix: '10.230.0.0/16', type: 'blackhole', pad: 'x'.repeat(2 << 20) } });
     assert.equal(big.status, 413);
     const ok = tcp('POST', '/v1/routes', ADMIN, { route: { prefix: '10.230.0.0/16', type: 'blackhole' } });
