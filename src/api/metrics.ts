@@ -8,6 +8,7 @@ import client from 'prom-client';
 
 import * as abi from '../generated/pathwise.js';
 import type { Controller } from '../control/controller.js';
+import type { InterfaceStats } from '../dataplane/dataplane.js';
 import type { BpfMap } from '../bpf/index.js';
 
 /** Entries in a map, counted with batch lookups (cached: hash maps can hold a million). */
@@ -28,31 +29,21 @@ export function createMetrics(ctrl: Controller): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'pathwise_process_' });
 
-  const counter = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, v: number) => void) => void) =>
-    new client.Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, v) => this.inc(labels, v));
-      },
-    });
-  const gauge = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, v: number) => void) => void) =>
-    new client.Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, v) => this.set(labels, v));
-      },
-    });
+  type Fill = (set: (labels: Record<string, string>, v: number) => void) => void;
+  // Counters are the maps' running totals: each scrape resets the family and writes them.
+  const counter = (name: string, help: string, labelNames: string[], fill: Fill) =>
+    new client.Counter({ name, help, labelNames, registers: [registry], collect() {
+      this.reset();
+      fill((labels, v) => this.inc(labels, v));
+    } });
+  const gauge = (name: string, help: string, labelNames: string[], fill: Fill) =>
+    new client.Gauge({ name, help, labelNames, registers: [registry], collect() {
+      this.reset();
+      fill((labels, v) => this.set(labels, v));
+    } });
 
   // One read of the interface counters per scrape, shared by the three families below.
-  let ifCache: { at: number; stats: ReturnType<Controller['dp']> extends { interfaceStats(): infer S } ? S : never } | null = null;
+  let ifCache: { at: number; stats: InterfaceStats[] } | null = null;
   const ifStats = () => {
     if (!ifCache || Date.now() - ifCache.at > 500) ifCache = { at: Date.now(), stats: ctrl.dp().interfaceStats() };
     return ifCache.stats;

@@ -4,11 +4,10 @@
  * the version that was running; the error says what failed and whether the restore succeeded.
  */
 import type { XdpModeRequest } from '../bpf/index.js';
-import type { Dataplane } from '../dataplane/dataplane.js';
+import type { Dataplane, RouteView } from '../dataplane/dataplane.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
 import type { RouteSpec } from '../dataplane/route-syntax.js';
 import { PwError } from '../errors.js';
-import type { RouteView } from '../dataplane/dataplane.js';
 import { parsePrefix } from '../util/ip.js';
 import { formatChange, summarize, type Change } from './plan.js';
 

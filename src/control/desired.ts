@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 
 import { PwError } from '../errors.js';
-import { formatRule, parseRuleTokens, type RuleSpec } from '../filter/rule.js';
+import { formatTcpFlags, parseRuleTokens, type RuleSpec } from '../filter/rule.js';
 import type { Limiter } from '../dataplane/filter-tables.js';
 import { parseBlockFile } from '../dataplane/filter-tables.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
@@ -102,15 +102,9 @@ export function configRuleOf(r: RuleSpec): Config['rules'][number] {
   if (r.sport) out.sport = range(r.sport);
   if (r.dport) out.dport = range(r.dport);
   if (r.iif) out.iif = r.iif;
-  if (r.tcpFlags) {
-    // formatRule writes the flags the way the schema reads them.
-    const text = /flags (\S+)/.exec(formatRuleFlags(r))?.[1];
-    if (text) out.flags = text;
-  }
+  if (r.tcpFlags) out.flags = formatTcpFlags(r.tcpFlags);
   return out;
 }
-
-const formatRuleFlags = (r: RuleSpec) => formatRule({ action: 'pass', proto: 6, tcpFlags: r.tcpFlags });
 
 export function limiterSpecOf(name: string, l: Config['ratelimits'][string]): LimiterSpec {
   let per4 = 32;

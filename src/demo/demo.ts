@@ -13,9 +13,9 @@ import { join } from 'node:path';
 
 import { repoRoot } from '../bpf/index.js';
 import { ApiClient } from '../cli/client.js';
+import { SERVICE, buildRouterLab } from '../netlab/router-lab.js';
 import { Topology, leaveSignalsToCaller, sh } from '../netlab/topology.js';
 
-const SERVICE = '10.220.0.1';
 const seconds = Number(process.env.DEMO_SECONDS ?? 0);
 const tty = process.stdout.isTTY && !seconds;
 const bin = join(repoRoot, 'bin', 'pathwise');
@@ -43,29 +43,7 @@ async function main(): Promise<number> {
   };
   try {
     console.log('demo: building the topology (client — router — two upstreams)…');
-    const c = topo.addNamespace('C');
-    const r = topo.addNamespace('R');
-    const u1 = topo.addNamespace('U1');
-    const u2 = topo.addNamespace('U2');
-    topo.addVeth({ ns: c, name: 'c0', addr: '10.210.1.2/24' }, { ns: r, name: 'r0', addr: '10.210.1.1/24' });
-    topo.addVeth({ ns: u1, name: 'u1', addr: '10.210.2.2/24' }, { ns: r, name: 'r1', addr: '10.210.2.1/24' });
-    topo.addVeth({ ns: u2, name: 'u2', addr: '10.210.3.2/24' }, { ns: r, name: 'r2', addr: '10.210.3.1/24' });
-    topo.exec(c, 'ip', ['route', 'add', 'default', 'via', '10.210.1.1']);
-    for (const [u, gw] of [
-      [u1, '10.210.2.1'],
-      [u2, '10.210.3.1'],
-    ] as const) {
-      topo.exec(u, 'ip', ['route', 'add', 'default', 'via', gw]);
-      topo.exec(u, 'ip', ['addr', 'add', `${SERVICE}/32`, 'dev', 'lo']);
-    }
-    for (const [n, i] of [
-      [c, 'c0'],
-      [u1, 'u1'],
-      [u2, 'u2'],
-    ] as const) {
-      topo.exec(n, 'ethtool', ['-K', topo.name(i), 'gro', 'on', 'tso', 'off', 'gso', 'off', 'tx', 'off']);
-    }
-    topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
+    const { client: c, router: r, upstream1: u1, upstream2: u2 } = buildRouterLab(topo);
 
     // The example config, with this run's interface names and instance.
     const example = readFileSync(join(repoRoot, 'examples', 'demo.yaml'), 'utf8');

@@ -130,6 +130,14 @@ export function validateRule(r: RuleSpec, where: string): void {
   if (r.action === 'ratelimit' && !r.limiter) throw new PwError('PW_ERR_INVALID', "'ratelimit' needs the limiter's name", { where });
 }
 
+/** TCP flags as the rule syntax and the config write them: syn,!ack */
+export function formatTcpFlags(f: { mask: number; value: number }): string {
+  return Object.entries(TCP_FLAGS)
+    .filter(([, b]) => f.mask & b)
+    .map(([n, b]) => (f.value & b ? n : `!${n}`))
+    .join(',');
+}
+
 /** The rule in the CLI syntax (round-trips through parseRuleTokens). */
 export function formatRule(r: RuleSpec): string {
   const parts: string[] = [r.action];
@@ -140,12 +148,7 @@ export function formatRule(r: RuleSpec): string {
   const range = (p: [number, number]) => (p[0] === p[1] ? String(p[0]) : `${p[0]}-${p[1]}`);
   if (r.sport) parts.push('sport', range(r.sport));
   if (r.dport) parts.push('dport', range(r.dport));
-  if (r.tcpFlags) {
-    const names = Object.entries(TCP_FLAGS)
-      .filter(([, b]) => r.tcpFlags!.mask & b)
-      .map(([n, b]) => (r.tcpFlags!.value & b ? n : `!${n}`));
-    parts.push('flags', names.join(','));
-  }
+  if (r.tcpFlags) parts.push('flags', formatTcpFlags(r.tcpFlags));
   if (r.iif) parts.push('iif', r.iif);
   return parts.join(' ');
 }

@@ -14,10 +14,10 @@ import { after, before, describe, it } from 'node:test';
 import { repoRoot } from '../../src/bpf/index.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
+import { SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
 import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 
 const skip = privilegedSkip();
-const SERVICE = '10.220.0.1';
 const TRAFFIC = join(repoRoot, 'dist', 'src', 'netlab', 'traffic.js');
 const ADMIN = 'admin-token-0123456789abcdef';
 const READER = 'read-token-0123456789abcdef';
@@ -112,30 +112,9 @@ api:
     topo.recordInstance(instance);
     dir = mkdtempSync(join(tmpdir(), 'pw-daemon-'));
     configFile = join(dir, 'pathwise.yaml');
-    ns.c = topo.addNamespace('C');
-    ns.r = topo.addNamespace('R');
-    ns.u1 = topo.addNamespace('U1');
-    ns.u2 = topo.addNamespace('U2');
-    topo.addVeth({ ns: ns.c, name: 'c0', addr: '10.210.1.2/24' }, { ns: ns.r, name: 'r0', addr: '10.210.1.1/24' });
-    topo.addVeth({ ns: ns.u1, name: 'u1', addr: '10.210.2.2/24' }, { ns: ns.r, name: 'r1', addr: '10.210.2.1/24' });
-    topo.addVeth({ ns: ns.u2, name: 'u2', addr: '10.210.3.2/24' }, { ns: ns.r, name: 'r2', addr: '10.210.3.1/24' });
-    topo.exec(ns.c, 'ip', ['route', 'add', 'default', 'via', '10.210.1.1']);
-    for (const [u, gw] of [
-      [ns.u1, '10.210.2.1'],
-      [ns.u2, '10.210.3.1'],
-    ] as const) {
-      topo.exec(u, 'ip', ['route', 'add', 'default', 'via', gw]);
-      topo.exec(u, 'ip', ['addr', 'add', `${SERVICE}/32`, 'dev', 'lo']);
-    }
-    for (const [n, i] of [
-      [ns.c, 'c0'],
-      [ns.u1, 'u1'],
-      [ns.u2, 'u2'],
-    ] as const) {
-      topo.exec(n, 'ethtool', ['-K', dev(i), 'gro', 'on', 'tso', 'off', 'gso', 'off', 'tx', 'off']);
-    }
     // Only Pathwise forwards: a packet the XDP path misses is dropped by the kernel, and lost.
-    topo.exec(ns.r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
+    const lab = buildRouterLab(topo);
+    Object.assign(ns, { c: lab.client, r: lab.router, u1: lab.upstream1, u2: lab.upstream2 });
     writeFileSync(configFile, config());
     daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
   });

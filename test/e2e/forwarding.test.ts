@@ -13,9 +13,9 @@ import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { parseRouteTokens } from '../../src/dataplane/route-syntax.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
+import { SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
 
 const skip = privilegedSkip();
-const SERVICE = '10.220.0.1';
 
 describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, () => {
   let topo: Topology;
@@ -34,34 +34,8 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
 
   before(async () => {
     topo = new Topology('f');
-    ns.c = topo.addNamespace('C');
-    ns.r = topo.addNamespace('R');
-    ns.u1 = topo.addNamespace('U1');
-    ns.u2 = topo.addNamespace('U2');
-    topo.addVeth({ ns: ns.c, name: 'c0', addr: '10.210.1.2/24' }, { ns: ns.r, name: 'r0', addr: '10.210.1.1/24' });
-    topo.addVeth({ ns: ns.u1, name: 'u1', addr: '10.210.2.2/24' }, { ns: ns.r, name: 'r1', addr: '10.210.2.1/24' });
-    topo.addVeth({ ns: ns.u2, name: 'u2', addr: '10.210.3.2/24' }, { ns: ns.r, name: 'r2', addr: '10.210.3.1/24' });
-    topo.exec(ns.c, 'ip', ['route', 'add', 'default', 'via', '10.210.1.1']);
-    for (const [u, gw] of [
-      [ns.u1, '10.210.2.1'],
-      [ns.u2, '10.210.3.1'],
-    ] as const) {
-      topo.exec(u, 'ip', ['route', 'add', 'default', 'via', gw]);
-      topo.exec(u, 'ip', ['addr', 'add', `${SERVICE}/32`, 'dev', 'lo']); // the same service behind both
-    }
-    // Frames redirected into a veth are received by its peer through NAPI, which GRO enables.
-    // The hosts send what a wire carries: MTU-sized frames (a veth peer's TSO/GSO would hand
-    // the router 64 KB frames, which XDP without multi-buffer support cannot take) with
-    // complete checksums (with tx offload, veth leaves TCP/UDP checksums partial for its peer
-    // to trust, and a frame XDP redirects elsewhere arrives with a wrong checksum).
-    for (const [n, i] of [
-      [ns.c, 'c0'],
-      [ns.u1, 'u1'],
-      [ns.u2, 'u2'],
-    ] as const) {
-      topo.exec(n, 'ethtool', ['-K', dev(i), 'gro', 'on', 'tso', 'off', 'gso', 'off', 'tx', 'off']);
-    }
-    topo.exec(ns.r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
+    const lab = buildRouterLab(topo); // the router's kernel does not forward
+    Object.assign(ns, { c: lab.client, r: lab.router, u1: lab.upstream1, u2: lab.upstream2 });
     // The kernel knows the route too (as under FRR or BIRD): it needs one to answer TTL=1
     // with time exceeded. With forwarding off it never forwards by it.
     topo.exec(ns.r, 'ip', ['route', 'add', '10.220.0.0/16', 'nexthop', 'via', '10.210.2.2', 'nexthop', 'via', '10.210.3.2']);

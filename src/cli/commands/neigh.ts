@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 
 import { color, printJson } from '../output.js';
-import { withDataplane, withInstance, type InstanceOptions } from './common.js';
+import type { Dataplane } from '../../dataplane/dataplane.js';
+import { daemonFor, withDataplane, withInstance, type InstanceOptions } from './common.js';
 
 export function registerNeigh(program: Command): void {
   const neigh = program.command('neigh').description("the data plane's copy of the kernel's neighbour table (next-hop MACs)");
@@ -48,22 +49,9 @@ export function registerNeigh(program: Command): void {
   });
 
   withInstance(neigh.command('list').description("the neighbours the data plane knows")).action(async (opts: InstanceOptions) => {
-    const list = await withDataplane(
-      opts,
-      (dp) =>
-        [...dp.pipeline.maps.neigh.entries()].map(([k, v]) => ({
-          ifindex: k.ifindex,
-          addr: k.addr,
-          mac: [...v.mac].map((b) => b.toString(16).padStart(2, '0')).join(':'),
-        })),
-      false,
-    );
-    const { formatAddress } = await import('../../util/ip.js');
-    const rows = list.map((n) => {
-      const v4 = n.addr.subarray(4).every((b) => b === 0);
-      return { ifindex: n.ifindex, addr: formatAddress(v4 ? 4 : 6, n.addr), mac: n.mac };
-    });
+    const daemon = await daemonFor(opts);
+    const rows = daemon ? await daemon.request<ReturnType<Dataplane['neighbors']>>('GET', '/v1/neighbors') : await withDataplane(opts, (dp) => dp.neighbors(), false);
     if (opts.json) return printJson(rows);
-    for (const r of rows) console.log(`${r.addr} ifindex ${r.ifindex} lladdr ${r.mac}`);
+    for (const r of rows) console.log(`${r.addr} dev ${r.dev} lladdr ${r.mac}`);
   });
 }
