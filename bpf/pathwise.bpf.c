@@ -2,11 +2,12 @@
 /*
  * The Pathwise XDP pipeline: parse -> guard -> route -> account -> verdict.
  *
- * One pipeline, two entry points: pw_xdp is what interfaces run; pw_xdp_trace is the same
- * code with `trace` constant-true, which skips accounting and leaves the decision in the
- * packet's XDP metadata, for `pathwise route lookup` and replay (BPF_PROG_TEST_RUN). Features
- * are switched by the `const volatile` settings, so a disabled stage is dead code to the
- * verifier and costs nothing.
+ * One pipeline, three entry points: pw_xdp is what interfaces run; pw_xdp_trace is the same
+ * code run without side effects (no accounting, no rate-limit state, no events) that leaves
+ * the decision in the packet's XDP metadata, for `pathwise route lookup`; pw_xdp_replay keeps
+ * every side effect and also leaves the decision, for `pathwise replay` (BPF_PROG_TEST_RUN on
+ * a private copy of the pipeline). Features are switched by the `const volatile` settings,
+ * so a disabled stage is dead code to the verifier and costs nothing.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,6 +20,7 @@
 #include "pathwise/route.bpf.h"
 #include "pathwise/guard.bpf.h"
 #include "pathwise/account.bpf.h"
+#include "pathwise/insight.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -36,6 +38,10 @@ PW_BTF_ANCHOR(struct pw_trace, trace);
 PW_BTF_ANCHOR(struct pw_event, event);
 PW_BTF_ANCHOR(enum pw_event_kind, event_kind);
 PW_BTF_ANCHOR(enum pw_rule_action, rule_action);
+PW_BTF_ANCHOR(enum pw_flow_direction, flow_direction);
+PW_BTF_ANCHOR(enum pw_capture_point, capture_point);
+PW_BTF_ANCHOR(struct pw_capture_record, capture_record);
+PW_BTF_ANCHOR(struct pw_replay_result, replay_result);
 
 /* Not a lookup table: a static const array would sit in .rodata with a BTF offset libbpf 1.1
  * leaves unresolved, and the kernel would refuse the object's BTF. */
@@ -93,10 +99,51 @@ static __always_inline void pw_emit_trace(struct xdp_md *ctx, const struct pw_pa
 	t->nhg = d->nhg;
 }
 
-static __always_inline int pw_pipeline(struct xdp_md *ctx, const int trace)
+enum pw_run {
+	PW_RUN_LIVE = 0,    /* an interface's traffic */
+	PW_RUN_TRACE = 1,   /* a what-if lookup: no side effects, the decision in metadata */
+	PW_RUN_REPLAY = 2,  /* a replayed capture: side effects kept, the decision in metadata */
+};
+
+/* Writes what the pipeline parsed and decided into pw_replay_out, for `pathwise replay`. */
+static __always_inline void pw_emit_replay(const struct pw_packet *pkt, const struct pw_decision *d)
 {
+	__u32 zero = 0;
+	struct pw_replay_result *r = bpf_map_lookup_elem(&pw_replay_out, &zero);
+
+	if (!r)
+		return;
+	__builtin_memset(r, 0, sizeof(*r));
+	r->verdict = d->verdict;
+	r->reason = d->reason;
+	r->family = pkt->family;
+	r->proto = pkt->proto;
+	r->tcp_flags = pkt->tcp_flags;
+	r->has_ports = pkt->has_ports;
+	r->vlan = pkt->vlan;
+	r->sport = pkt->sport;
+	r->dport = pkt->dport;
+	r->route = d->route;
+	r->nexthop = d->nexthop;
+	r->egress_ifindex = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
+	r->rule = d->rule;
+	r->ip_len = pkt->ip_len;
+	if (pkt->family == 4) {
+		__builtin_memcpy(r->src, &pkt->saddr4, 4);
+		__builtin_memcpy(r->dst, &pkt->daddr4, 4);
+	} else if (pkt->family == 6) {
+		__builtin_memcpy(r->src, &pkt->saddr6, 16);
+		__builtin_memcpy(r->dst, &pkt->daddr6, 16);
+	}
+}
+
+static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run)
+{
+	const int trace = run == PW_RUN_TRACE;
 	struct pw_packet pkt = {};
 	struct pw_decision d = {};
+	/* The capture filter sees the packet as it arrived, before anything rewrites it. */
+	__u32 capture_snap = run == PW_RUN_LIVE ? pw_capture_ingress(ctx) : 0;
 	enum pw_reason malformed = pw_parse(ctx, &pkt);
 
 	if (malformed != PW_REASON_NONE) {
@@ -109,14 +156,20 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const int trace)
 		pw_route(ctx, &pkt, &d);
 	}
 
-	if (trace) {
+	if (run == PW_RUN_TRACE)
 		pw_emit_trace(ctx, &pkt, &d);
-	} else {
+	else if (run == PW_RUN_REPLAY)
+		pw_emit_replay(&pkt, &d);
+	if (!trace) {
 		pw_account_interface(ctx, &pkt, &d);
 		if (pw_settings.flags & PW_SETTING_ROUTE_STATS)
 			pw_account_routes(&pkt, &d);
-		if (pw_settings.flags & PW_SETTING_FLOWS)
+		if (pw_settings.flags & PW_SETTING_FLOWS) {
 			pw_account_flow(ctx, &pkt, &d);
+			pw_account_histogram(&pkt);
+		}
+		if (run == PW_RUN_LIVE)
+			pw_insight_verdict(ctx, capture_snap, &pkt, &d);
 	}
 
 	if (d.verdict == PW_VERDICT_REDIRECT)
@@ -127,11 +180,17 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const int trace)
 SEC("xdp")
 int pw_xdp(struct xdp_md *ctx)
 {
-	return pw_pipeline(ctx, 0);
+	return pw_pipeline(ctx, PW_RUN_LIVE);
 }
 
 SEC("xdp")
 int pw_xdp_trace(struct xdp_md *ctx)
 {
-	return pw_pipeline(ctx, 1);
+	return pw_pipeline(ctx, PW_RUN_TRACE);
+}
+
+SEC("xdp")
+int pw_xdp_replay(struct xdp_md *ctx)
+{
+	return pw_pipeline(ctx, PW_RUN_REPLAY);
 }

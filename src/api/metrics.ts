@@ -10,6 +10,7 @@ import * as abi from '../generated/pathwise.js';
 import type { Controller } from '../control/controller.js';
 import type { InterfaceStats } from '../dataplane/dataplane.js';
 import type { BpfMap } from '../bpf/index.js';
+import { insightSummary, type InsightSummary } from '../insight/summary.js';
 
 /** Entries in a map, counted with batch lookups (cached: hash maps can hold a million). */
 function countEntries(map: BpfMap<unknown, unknown>): number {
@@ -122,9 +123,31 @@ export function createMetrics(ctrl: Controller): client.Registry {
   counter('pathwise_reconcile_failures_total', 'Changes that failed and were rolled back', [], (set) => set({}, ctrl.stats.reconcileFailures));
   gauge('pathwise_reconcile_duration_seconds', 'How long the last change took to validate, diff and apply', [], (set) => set({}, ctrl.stats.lastReconcileSeconds));
   counter('pathwise_program_upgrades_total', 'In-place program replacements', [], (set) => set({}, ctrl.stats.upgrades));
-  counter('pathwise_events_lost_total', 'Events the pipeline could not queue (ring buffer full)', [], (set) => {
-    const per = ctrl.dp().pipeline.maps.eventsLost.get(0) ?? [];
-    set({}, Number(per.reduce((a, b) => a + b, 0n)));
+  // One read of the insight counters per scrape, shared by the families below.
+  let insightCache: { at: number; summary: InsightSummary } | null = null;
+  const insight = () => {
+    if (!insightCache || Date.now() - insightCache.at > 500) {
+      const maps = ctrl.dp().pipeline.maps;
+      insightCache = { at: Date.now(), summary: insightSummary(maps, mapPressure().find((r) => r.map === 'pw_flows')?.entries) };
+    }
+    return insightCache.summary;
+  };
+  counter('pathwise_ring_records_total', 'Records the pipeline queued to its ring buffers, by ring', ['ring'], (set) => {
+    set({ ring: 'events' }, insight().rings.eventsSent);
+    set({ ring: 'capture' }, insight().rings.captureSent);
+  });
+  counter('pathwise_ring_records_lost_total', 'Records the pipeline could not queue (ring buffer full), by ring', ['ring'], (set) => {
+    set({ ring: 'events' }, insight().rings.eventsLost);
+    set({ ring: 'capture' }, insight().rings.captureLost);
+  });
+  counter('pathwise_flows_created_total', 'Flows the pipeline created', [], (set) => set({}, insight().flowTable.created));
+  counter('pathwise_flows_evicted_total', 'Flows the full flow table evicted (LRU)', [], (set) => set({}, insight().flowTable.evicted));
+  counter('pathwise_flow_insert_failures_total', 'New flows the flow table refused', [], (set) => set({}, insight().flowTable.insertFailed));
+  counter('pathwise_packet_sizes_total', 'IP packets by frame size', ['bucket'], (set) => {
+    for (const b of insight().sizes) set({ bucket: b.bucket }, b.packets);
+  });
+  counter('pathwise_packet_protocols_total', 'IP packets by L4 protocol', ['proto'], (set) => {
+    for (const p of insight().protocols) set({ proto: p.proto }, p.packets);
   });
   return registry;
 }

@@ -251,8 +251,5 @@ export function registerRoutes(app: FastifyInstance, ctrl: Controller): void {
     return { instance: ctrl.instance, settings: dp.pipeline.settings, attached: dp.attached(), routes: dp.routes.counts, nexthops: dp.nexthops.counts, interfaces: dp.interfaceStats() };
   });
   app.get('/v1/stats', tag('insight', 'Packets, bytes and reasons per ingress interface'), async () => ctrl.dp().interfaceStats());
-  app.get('/v1/flows', tag('insight', 'The busiest flows by bytes', { querystring: { type: 'object', properties: { top: { type: 'integer', minimum: 1, maximum: 100000 } } } }), async (req) =>
-    ctrl.dp().flows((req.query as { top?: number }).top ?? 20),
-  );
   app.get('/v1/neighbors', tag('routes', "The data plane's neighbour table (next-hop MACs)"), async () => ctrl.dp().neighbors());
 }

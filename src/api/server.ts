@@ -12,6 +12,9 @@ import { PwError } from '../errors.js';
 import type { Controller } from '../control/controller.js';
 import { authenticate, type Principal } from './auth.js';
 import { createMetrics } from './metrics.js';
+import type { EventHub } from '../insight/event-hub.js';
+import { registerEventStream } from './event-stream.js';
+import { registerInsightRoutes } from './insight-routes.js';
 import { registerRoutes } from './routes.js';
 
 declare module 'fastify' {
@@ -41,6 +44,8 @@ export interface ApiOptions {
   /** Require bearer tokens (TCP listeners). */
   requireToken: boolean;
   log: Logger;
+  /** The daemon's reader of the event ring, for GET /v1/events (WebSocket). */
+  events?: EventHub;
 }
 
 export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<FastifyInstance> {
@@ -73,6 +78,8 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   });
   app.get('/healthz', { schema: { summary: 'Liveness (no token needed)', tags: ['status'] } }, async () => ({ ok: true }));
   registerRoutes(app, ctrl);
+  registerInsightRoutes(app, ctrl);
+  if (opts.events) await registerEventStream(app, ctrl, opts.events);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

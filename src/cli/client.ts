@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 
+import WebSocket from 'ws';
+
 import { PwError, type ErrorCode, ErrorCatalog } from '../errors.js';
 import { metaDirOf } from '../dataplane/pipeline.js';
 
@@ -38,6 +40,12 @@ export class ApiClient {
     }
     const socketPath = opts.socket ?? defaultSocket(opts.instance);
     return existsSync(socketPath) ? new ApiClient({ socketPath }, opts.token) : null;
+  }
+
+  /** Opens a WebSocket on `path` (ws+unix: for the socket), with the token when there is one. */
+  websocket(path: string): WebSocket {
+    const url = 'socketPath' in this.target ? `ws+unix://${this.target.socketPath}:${path}` : `${this.target.url.origin.replace(/^http/, 'ws')}${path}`;
+    return new WebSocket(url, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
   }
 
   get where(): string {

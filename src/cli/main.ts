@@ -9,6 +9,8 @@ import { registerAttach } from './commands/attach.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFilter } from './commands/filter.js';
+import { registerEvents } from './commands/events.js';
+import { registerFlows } from './commands/flows.js';
 import { registerNeigh } from './commands/neigh.js';
 import { registerRoute } from './commands/route.js';
 import { registerStats } from './commands/stats.js';
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
   registerStats(program);
   registerNeigh(program);
   registerFilter(program);
+  registerFlows(program);
+  registerEvents(program);
   registerDaemon(program);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });

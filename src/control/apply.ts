@@ -8,6 +8,7 @@ import type { Dataplane, RouteView } from '../dataplane/dataplane.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
 import type { RouteSpec } from '../dataplane/route-syntax.js';
 import { PwError } from '../errors.js';
+import { setEventsControl } from '../insight/summary.js';
 import { parsePrefix } from '../util/ip.js';
 import { formatChange, summarize, type Change } from './plan.js';
 
@@ -86,6 +87,9 @@ async function perform(t: ApplyTarget, c: Change): Promise<() => Promise<void> |
       dp.deleteRoute(parsePrefix(c.prefix));
       return () => void t.dp().addRoute(routeSpecFromView(c.old!));
     }
+    case 'events':
+      setEventsControl(dp.pipeline.maps, c.after);
+      return () => setEventsControl(t.dp().pipeline.maps, c.before);
     case 'block': {
       const prefix = parsePrefix(c.prefix);
       if (c.op === 'add') {

@@ -18,6 +18,7 @@ import { applyChanges } from './apply.js';
 import { parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { compileDesired, settingsOf } from './desired.js';
+import { eventsControl } from '../insight/summary.js';
 import { History, type VersionRecord } from './history.js';
 import { planChanges, routeText, summarize, type ChangeSummary, type RunningState } from './plan.js';
 
@@ -116,6 +117,7 @@ export class Controller {
       limiters: new Map(dp.filter.limiters().map((l) => [l.name, l])),
       rules: dp.filter.rules(),
       blocks: new Map(dp.filter.blocklist().map((b) => [b.prefix, b])),
+      events: eventsControl(dp.pipeline.maps),
     };
   }
 

@@ -11,6 +11,7 @@ import { PwError } from '../errors.js';
 import { formatTcpFlags, parseRuleTokens, type RuleSpec } from '../filter/rule.js';
 import type { Limiter } from '../dataplane/filter-tables.js';
 import { parseBlockFile } from '../dataplane/filter-tables.js';
+import type { EventsControl } from '../insight/summary.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
 import type { RouteSpec } from '../dataplane/route-syntax.js';
 import type { XdpModeRequest } from '../bpf/index.js';
@@ -35,6 +36,8 @@ export interface DesiredState {
   rules: RuleSpec[];
   /** By canonical prefix text; expired entries are left out. */
   blocks: Map<string, DesiredBlock>;
+  /** Packet events: 1-in-N sampling (0: off) and every drop. */
+  events: EventsControl;
 }
 
 export interface CompileContext {
@@ -157,5 +160,6 @@ export function compileDesired(cfg: Config, ctx: CompileContext): DesiredState {
     limiters,
     rules,
     blocks,
+    events: { sampleRate: cfg.insight.sampleRate, drops: cfg.insight.dropEvents },
   };
 }

@@ -5,7 +5,7 @@
  *
  *   settings (program swap) → attach new interfaces → add/update rate limiters → flip the rule
  *   bank → delete unused limiters → add/replace routes → delete routes → add blocks → delete
- *   blocks → detach interfaces
+ *   blocks → events (sampling, drop events) → detach interfaces
  *
  * Egress ports exist before routes use them and go after the last route to them is gone; a
  * limiter exists before a rule names it; replaced routes change with one store.
@@ -16,6 +16,7 @@ import type { RouteView } from '../dataplane/dataplane.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
 import type { RouteSpec } from '../dataplane/route-syntax.js';
 import { formatRule, type Rule, type RuleSpec } from '../filter/rule.js';
+import type { EventsControl } from '../insight/summary.js';
 import type { DesiredBlock, DesiredState, LimiterSpec } from './desired.js';
 
 /** What runs, read back from the data plane (see Controller.running). */
@@ -28,6 +29,7 @@ export interface RunningState {
   limiters: Map<string, Limiter>;
   rules: Rule[];
   blocks: Map<string, BlockEntry>;
+  events: EventsControl;
 }
 
 export type Change =
@@ -36,7 +38,8 @@ export type Change =
   | { kind: 'route'; op: 'add' | 'replace' | 'delete'; prefix: string; before?: string; after?: string; spec?: RouteSpec; old?: RouteView }
   | { kind: 'limiter'; op: 'add' | 'update' | 'delete'; name: string; spec?: LimiterSpec; old?: Limiter }
   | { kind: 'rules'; before: Rule[]; after: (RuleSpec & { id?: number })[] }
-  | { kind: 'block'; op: 'add' | 'delete'; prefix: string; block?: DesiredBlock; old?: BlockEntry };
+  | { kind: 'block'; op: 'add' | 'delete'; prefix: string; block?: DesiredBlock; old?: BlockEntry }
+  | { kind: 'events'; before: EventsControl; after: EventsControl };
 
 /** A change for people and JSON: what, which, and the before/after texts. */
 export interface ChangeSummary {
@@ -63,6 +66,8 @@ export function routeText(type: string, nexthops: NexthopText[], metric: number)
 
 const settingsText = (s: PipelineSettings) =>
   `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, ipv4Groups ${s.ipv4Groups}, ruleBitmaps ${s.ruleBitmaps}`;
+
+const eventsText = (e: EventsControl) => `sample ${e.sampleRate ? `1 in ${e.sampleRate}` : 'off'}, drops ${e.drops ? 'on' : 'off'}`;
 
 const limiterText = (l: LimiterSpec) =>
   `${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? ` block after ${l.blockAfter} for ${l.blockForMs} ms` : ''}`;
@@ -127,6 +132,8 @@ export function planChanges(running: RunningState, desired: DesiredState, descri
   for (const [prefix, block] of desired.blocks) if (!running.blocks.has(prefix)) changes.push({ kind: 'block', op: 'add', prefix, block });
   for (const [prefix, old] of running.blocks) if (!desired.blocks.has(prefix)) changes.push({ kind: 'block', op: 'delete', prefix, old });
 
+  if (eventsText(running.events) !== eventsText(desired.events)) changes.push({ kind: 'events', before: running.events, after: desired.events });
+
   changes.push(...detach);
   return changes;
 }
@@ -143,6 +150,8 @@ export function summarize(c: Change): ChangeSummary {
       return { kind: c.kind, op: c.op, key: c.name, before: c.old && limiterText(c.old), after: c.spec && limiterText(c.spec) };
     case 'rules':
       return { kind: c.kind, op: 'replace', key: `${c.after.length} rules`, before: c.before.map(formatRule).join('; '), after: c.after.map((r) => formatRule(r)).join('; ') };
+    case 'events':
+      return { kind: c.kind, op: 'replace', key: 'insight', before: eventsText(c.before), after: eventsText(c.after) };
     case 'block':
       return {
         kind: c.kind,

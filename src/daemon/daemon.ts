@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 
 import { buildApi } from '../api/server.js';
+import { EventHub } from '../insight/event-hub.js';
 import { loadConfigFile } from '../control/config/load.js';
 import type { Config } from '../control/config/schema.js';
 import { Controller } from '../control/controller.js';
@@ -35,13 +36,17 @@ export class Daemon {
   private reloadTimer: NodeJS.Timeout | null = null;
   private neighTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  /** The one reader of the event ring, shared by every API server's WebSocket stream. */
+  private readonly events: EventHub;
 
   private constructor(
     readonly ctrl: Controller,
     readonly log: Logger,
     readonly opts: DaemonOptions,
     readonly socketPath: string,
-  ) {}
+  ) {
+    this.events = new EventHub(ctrl.instance);
+  }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = pino({ level: opts.logLevel ?? process.env.PATHWISE_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
@@ -50,6 +55,7 @@ export class Daemon {
     const ctrl = await Controller.start({ config, configFile, stateDir: opts.stateDir, log });
     const d = new Daemon(ctrl, log, { ...opts, configFile }, socketPathOf(config));
     try {
+      d.events.start();
       await d.listen(config);
     } catch (e) {
       await d.stop();
@@ -70,13 +76,13 @@ export class Daemon {
     mkdirSync(dirname(this.socketPath), { recursive: true });
     // A socket left by a killed daemon: nothing listens on it any more.
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
-    const local = await buildApi(this.ctrl, { requireToken: false, log: this.log });
+    const local = await buildApi(this.ctrl, { requireToken: false, log: this.log, events: this.events });
     this.servers.push(local);
     await local.listen({ path: this.socketPath });
     chmodSync(this.socketPath, 0o600);
     for (const l of config.api.listen) {
       if (!config.api.tokens.length) this.log.warn({ listen: l }, 'a TCP listener without tokens in api.tokens refuses every request');
-      const tcp = await buildApi(this.ctrl, { requireToken: true, log: this.log });
+      const tcp = await buildApi(this.ctrl, { requireToken: true, log: this.log, events: this.events });
       this.servers.push(tcp);
       await tcp.listen({ host: l.host, port: l.port });
       this.log.info({ host: l.host, port: l.port }, 'API listening on TCP (bearer tokens required)');
@@ -144,6 +150,7 @@ export class Daemon {
     if (this.neighTimer) clearInterval(this.neighTimer);
     this.monitor?.kill();
     await Promise.allSettled(this.servers.map((s) => s.close()));
+    this.events.stop();
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
     this.ctrl.close();
     this.log.info('pathwise daemon stopped; the data plane keeps forwarding');

@@ -17,7 +17,6 @@ import type { RouteBatch, RouteSpec } from './route-syntax.js';
 import { readSystemRoutes } from './system-routes.js';
 import { resolveGateways, syncNeighbors } from './neighbors.js';
 import { reasonName, verdictName } from './verdicts.js';
-import { topFlows, type FlowView } from './flows.js';
 
 export interface RouteView {
   prefix: string;
@@ -376,11 +375,6 @@ export class Dataplane {
   /** The pipeline's decision for one packet, changing nothing (see lookup.ts). */
   trace(data: Uint8Array, ingressIfindex = 0) {
     return tracePacket(this, data, ingressIfindex);
-  }
-
-  /** The busiest flows by bytes. */
-  flows(top = 20): FlowView[] {
-    return topFlows(this.pipeline.maps, top);
   }
 
   /** The data plane's neighbour table (next-hop MACs). */

@@ -57,7 +57,7 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
 };
 
-const PROGRAMS = ['pw_xdp', 'pw_xdp_trace'] as const;
+const PROGRAMS = ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay'] as const;
 export const OBJECT_PATH = join(repoRoot, 'build', 'pathwise.bpf.o');
 
 /** The BPF object's content hash: a restart with a different hash upgrades the program. */
@@ -138,7 +138,12 @@ export interface PipelineMaps {
   ruleStats: PerCpuMap<number, abi.PwCounter>;
   ratelimits: M<'pw_ratelimits'>;
   ratelimitState: M<'pw_ratelimit_state'>;
-  eventsLost: PerCpuMap<number, bigint>;
+  ringStats: PerCpuMap<number, abi.PwRingCounters>;
+  eventsCtl: M<'pw_events_ctl'>;
+  captureCtl: M<'pw_capture_ctl'>;
+  replayOut: M<'pw_replay_out'>;
+  flowStats: PerCpuMap<number, abi.PwFlowCounters>;
+  histogram: PerCpuMap<number, abi.PwHistogram>;
 }
 
 export class Pipeline {
@@ -148,6 +153,8 @@ export class Pipeline {
     readonly maps: PipelineMaps,
     readonly xdp: Program,
     readonly trace: Program,
+    /** The pipeline with its side effects that also reports each decision (replay). */
+    readonly replay: Program,
     /** True when this call loaded the pipeline (false: adopted from pins). */
     readonly created: boolean,
     /** Hash of the object the running program was loaded from (see objectHash). */
@@ -198,7 +205,7 @@ export class Pipeline {
     }
     obj.close();
     const p = Pipeline.adopt(instance);
-    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, true, p.loadedHash);
+    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, p.replay, true, p.loadedHash);
   }
 
   /**
@@ -269,15 +276,11 @@ export class Pipeline {
       let progId = 0;
       try {
         const newProg = obj.program('pw_xdp');
-        const newTrace = obj.program('pw_xdp_trace');
         progId = newProg.info().id;
         const oldId = oldProg.info().id;
         // The new programs are pinned beside the old ones first (bpffs names take no dots), so
         // nothing can fail between switching the interfaces and renaming the pins over.
-        const staged = [
-          ['pw_xdp', newProg],
-          ['pw_xdp_trace', newTrace],
-        ] as const;
+        const staged = PROGRAMS.map((name) => [name, name === 'pw_xdp' ? newProg : obj.program(name)] as const);
         for (const [name, prog] of staged) {
           rmSync(join(dir, `${name}_next`), { force: true });
           prog.pin(join(dir, `${name}_next`));
@@ -334,6 +337,7 @@ export class Pipeline {
       // enough; the program's own rodata still holds the real settings.
     }
     const open = <K, V>(spec: MapSpec<K, V>) => new BpfMap<K, V>(openPinned(join(dir, spec.name), 'map'), spec.key!, spec.value!);
+    const perCpu = <K, V>(spec: MapSpec<K, V>) => new PerCpuMap<K, V>(openPinned(join(dir, spec.name), 'map'), spec.key!, spec.value!);
     const m = abi.maps;
     const maps: PipelineMaps = {
       ifStats: new PerCpuMap(openPinned(join(dir, m.pw_if_stats.name), 'map'), m.pw_if_stats.key, m.pw_if_stats.value),
@@ -365,9 +369,15 @@ export class Pipeline {
       ruleStats: new PerCpuMap(openPinned(join(dir, m.pw_rule_stats.name), 'map'), m.pw_rule_stats.key, m.pw_rule_stats.value),
       ratelimits: open(m.pw_ratelimits),
       ratelimitState: open(m.pw_ratelimit_state),
-      eventsLost: new PerCpuMap(openPinned(join(dir, m.pw_events_lost.name), 'map'), m.pw_events_lost.key, m.pw_events_lost.value),
+      ringStats: perCpu(m.pw_ring_stats),
+      eventsCtl: open(m.pw_events_ctl),
+      captureCtl: open(m.pw_capture_ctl),
+      replayOut: open(m.pw_replay_out),
+      flowStats: perCpu(m.pw_flow_stats),
+      histogram: perCpu(m.pw_histogram),
     };
-    return new Pipeline(instance, settings, maps, Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp'), Program.fromPin(join(dir, 'pw_xdp_trace'), 'pw_xdp_trace'), false, loadedHash);
+    const prog = (name: (typeof PROGRAMS)[number]) => Program.fromPin(join(dir, name), name);
+    return new Pipeline(instance, settings, maps, prog('pw_xdp'), prog('pw_xdp_trace'), prog('pw_xdp_replay'), false, loadedHash);
   }
 
   /** Closes this process's handles; the pinned pipeline keeps running. */
@@ -375,6 +385,7 @@ export class Pipeline {
     for (const m of Object.values(this.maps)) m.close();
     this.xdp.close();
     this.trace.close();
+    this.replay.close();
   }
 
   /** Unpins everything of an instance (callers detach interfaces first). */

@@ -3,6 +3,13 @@ import { type Codec, type MapSpec, scalar } from '../bpf/codec.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
+/** enum pw_capture_point */
+export const PwCapturePoint = {
+  INGRESS: 0,
+  VERDICT: 1,
+} as const;
+export type PwCapturePoint = (typeof PwCapturePoint)[keyof typeof PwCapturePoint];
+
 /** enum pw_event_kind */
 export const PwEventKind = {
   RULE_LOG: 1,
@@ -16,6 +23,14 @@ export const PwFib4 = {
   EXT_BIT: 31,
 } as const;
 export type PwFib4 = (typeof PwFib4)[keyof typeof PwFib4];
+
+/** enum pw_flow_direction */
+export const PwFlowDirection = {
+  UNKNOWN: 0,
+  INITIATOR: 1,
+  RESPONDER: 2,
+} as const;
+export type PwFlowDirection = (typeof PwFlowDirection)[keyof typeof PwFlowDirection];
 
 /** enum pw_limit */
 export const PwLimit = {
@@ -45,7 +60,9 @@ export const PwLimit = {
   BLOCK_MAX: 1048576,
   RATELIMITS: 1024,
   RATELIMIT_STATE_MAX: 262144,
-  EVENT_BYTES: 128,
+  EVENT_BYTES: 256,
+  CAPTURE_BYTES: 2048,
+  SIZE_BUCKETS: 8,
 } as const;
 export type PwLimit = (typeof PwLimit)[keyof typeof PwLimit];
 
@@ -435,33 +452,42 @@ export const PwFlowKey = {
   },
 } as const satisfies Codec<PwFlowKey> & { offsets: Record<string, number> };
 
-/** struct pw_flow (48 bytes) */
+/** struct pw_flow (72 bytes) */
 export interface PwFlow {
   packets: bigint;
   bytes: bigint;
   first_ns: bigint;
   last_ns: bigint;
+  syn_ns: bigint;
+  synack_ns: bigint;
+  ack_ns: bigint;
   ifindex: number;
+  egress_ifindex: number;
   route: number;
   tcp_flags: number;
   verdict: number;
   reason: number;
+  direction: number;
 }
 export const PwFlow = {
   name: 'pw_flow',
-  size: 48,
-  offsets: { packets: 0, bytes: 8, first_ns: 16, last_ns: 24, ifindex: 32, route: 36, tcp_flags: 40, verdict: 41, reason: 42, _pad0: 43 },
+  size: 72,
+  offsets: { packets: 0, bytes: 8, first_ns: 16, last_ns: 24, syn_ns: 32, synack_ns: 40, ack_ns: 48, ifindex: 56, egress_ifindex: 60, route: 64, tcp_flags: 68, verdict: 69, reason: 70, direction: 71 },
   encode(x: PwFlow, v: DataView, o: number): void {
     scalar.u64.encode(x.packets, v, o + 0);
     scalar.u64.encode(x.bytes, v, o + 8);
     scalar.u64.encode(x.first_ns, v, o + 16);
     scalar.u64.encode(x.last_ns, v, o + 24);
-    scalar.u32.encode(x.ifindex, v, o + 32);
-    scalar.u32.encode(x.route, v, o + 36);
-    scalar.u8.encode(x.tcp_flags, v, o + 40);
-    scalar.u8.encode(x.verdict, v, o + 41);
-    scalar.u8.encode(x.reason, v, o + 42);
-    bytesAt(v, o + 43, 5).fill(0);
+    scalar.u64.encode(x.syn_ns, v, o + 32);
+    scalar.u64.encode(x.synack_ns, v, o + 40);
+    scalar.u64.encode(x.ack_ns, v, o + 48);
+    scalar.u32.encode(x.ifindex, v, o + 56);
+    scalar.u32.encode(x.egress_ifindex, v, o + 60);
+    scalar.u32.encode(x.route, v, o + 64);
+    scalar.u8.encode(x.tcp_flags, v, o + 68);
+    scalar.u8.encode(x.verdict, v, o + 69);
+    scalar.u8.encode(x.reason, v, o + 70);
+    scalar.u8.encode(x.direction, v, o + 71);
   },
   decode(v: DataView, o: number): PwFlow {
     return {
@@ -469,15 +495,20 @@ export const PwFlow = {
       bytes: scalar.u64.decode(v, o + 8),
       first_ns: scalar.u64.decode(v, o + 16),
       last_ns: scalar.u64.decode(v, o + 24),
-      ifindex: scalar.u32.decode(v, o + 32),
-      route: scalar.u32.decode(v, o + 36),
-      tcp_flags: scalar.u8.decode(v, o + 40),
-      verdict: scalar.u8.decode(v, o + 41),
-      reason: scalar.u8.decode(v, o + 42),
+      syn_ns: scalar.u64.decode(v, o + 32),
+      synack_ns: scalar.u64.decode(v, o + 40),
+      ack_ns: scalar.u64.decode(v, o + 48),
+      ifindex: scalar.u32.decode(v, o + 56),
+      egress_ifindex: scalar.u32.decode(v, o + 60),
+      route: scalar.u32.decode(v, o + 64),
+      tcp_flags: scalar.u8.decode(v, o + 68),
+      verdict: scalar.u8.decode(v, o + 69),
+      reason: scalar.u8.decode(v, o + 70),
+      direction: scalar.u8.decode(v, o + 71),
     };
   },
   zero(): PwFlow {
-    return { packets: 0n, bytes: 0n, first_ns: 0n, last_ns: 0n, ifindex: 0, route: 0, tcp_flags: 0, verdict: 0, reason: 0 };
+    return { packets: 0n, bytes: 0n, first_ns: 0n, last_ns: 0n, syn_ns: 0n, synack_ns: 0n, ack_ns: 0n, ifindex: 0, egress_ifindex: 0, route: 0, tcp_flags: 0, verdict: 0, reason: 0, direction: 0 };
   },
 } as const satisfies Codec<PwFlow> & { offsets: Record<string, number> };
 
@@ -778,6 +809,204 @@ export const PwRatelimitState = {
   },
 } as const satisfies Codec<PwRatelimitState> & { offsets: Record<string, number> };
 
+/** struct pw_ring_counters (32 bytes) */
+export interface PwRingCounters {
+  events_sent: bigint;
+  events_lost: bigint;
+  capture_sent: bigint;
+  capture_lost: bigint;
+}
+export const PwRingCounters = {
+  name: 'pw_ring_counters',
+  size: 32,
+  offsets: { events_sent: 0, events_lost: 8, capture_sent: 16, capture_lost: 24 },
+  encode(x: PwRingCounters, v: DataView, o: number): void {
+    scalar.u64.encode(x.events_sent, v, o + 0);
+    scalar.u64.encode(x.events_lost, v, o + 8);
+    scalar.u64.encode(x.capture_sent, v, o + 16);
+    scalar.u64.encode(x.capture_lost, v, o + 24);
+  },
+  decode(v: DataView, o: number): PwRingCounters {
+    return {
+      events_sent: scalar.u64.decode(v, o + 0),
+      events_lost: scalar.u64.decode(v, o + 8),
+      capture_sent: scalar.u64.decode(v, o + 16),
+      capture_lost: scalar.u64.decode(v, o + 24),
+    };
+  },
+  zero(): PwRingCounters {
+    return { events_sent: 0n, events_lost: 0n, capture_sent: 0n, capture_lost: 0n };
+  },
+} as const satisfies Codec<PwRingCounters> & { offsets: Record<string, number> };
+
+/** struct pw_events_ctl (8 bytes) */
+export interface PwEventsCtl {
+  sample_rate: number;
+  drops: number;
+}
+export const PwEventsCtl = {
+  name: 'pw_events_ctl',
+  size: 8,
+  offsets: { sample_rate: 0, drops: 4 },
+  encode(x: PwEventsCtl, v: DataView, o: number): void {
+    scalar.u32.encode(x.sample_rate, v, o + 0);
+    scalar.u32.encode(x.drops, v, o + 4);
+  },
+  decode(v: DataView, o: number): PwEventsCtl {
+    return {
+      sample_rate: scalar.u32.decode(v, o + 0),
+      drops: scalar.u32.decode(v, o + 4),
+    };
+  },
+  zero(): PwEventsCtl {
+    return { sample_rate: 0, drops: 0 };
+  },
+} as const satisfies Codec<PwEventsCtl> & { offsets: Record<string, number> };
+
+/** struct pw_capture_ctl (16 bytes) */
+export interface PwCaptureCtl {
+  active: number;
+  ifindex: number;
+  point: number;
+  snap: number;
+}
+export const PwCaptureCtl = {
+  name: 'pw_capture_ctl',
+  size: 16,
+  offsets: { active: 0, ifindex: 4, point: 8, snap: 12 },
+  encode(x: PwCaptureCtl, v: DataView, o: number): void {
+    scalar.u32.encode(x.active, v, o + 0);
+    scalar.u32.encode(x.ifindex, v, o + 4);
+    scalar.u32.encode(x.point, v, o + 8);
+    scalar.u32.encode(x.snap, v, o + 12);
+  },
+  decode(v: DataView, o: number): PwCaptureCtl {
+    return {
+      active: scalar.u32.decode(v, o + 0),
+      ifindex: scalar.u32.decode(v, o + 4),
+      point: scalar.u32.decode(v, o + 8),
+      snap: scalar.u32.decode(v, o + 12),
+    };
+  },
+  zero(): PwCaptureCtl {
+    return { active: 0, ifindex: 0, point: 0, snap: 0 };
+  },
+} as const satisfies Codec<PwCaptureCtl> & { offsets: Record<string, number> };
+
+/** struct pw_replay_result (64 bytes) */
+export interface PwReplayResult {
+  verdict: number;
+  reason: number;
+  family: number;
+  proto: number;
+  tcp_flags: number;
+  has_ports: number;
+  vlan: number;
+  sport: number;
+  dport: number;
+  route: number;
+  nexthop: number;
+  egress_ifindex: number;
+  rule: number;
+  ip_len: number;
+  src: Uint8Array;
+  dst: Uint8Array;
+}
+export const PwReplayResult = {
+  name: 'pw_replay_result',
+  size: 64,
+  offsets: { verdict: 0, reason: 1, family: 2, proto: 3, tcp_flags: 4, has_ports: 5, vlan: 6, sport: 8, dport: 10, route: 12, nexthop: 16, egress_ifindex: 20, rule: 24, ip_len: 28, src: 32, dst: 48 },
+  encode(x: PwReplayResult, v: DataView, o: number): void {
+    scalar.u8.encode(x.verdict, v, o + 0);
+    scalar.u8.encode(x.reason, v, o + 1);
+    scalar.u8.encode(x.family, v, o + 2);
+    scalar.u8.encode(x.proto, v, o + 3);
+    scalar.u8.encode(x.tcp_flags, v, o + 4);
+    scalar.u8.encode(x.has_ports, v, o + 5);
+    scalar.u16.encode(x.vlan, v, o + 6);
+    scalar.be16.encode(x.sport, v, o + 8);
+    scalar.be16.encode(x.dport, v, o + 10);
+    scalar.u32.encode(x.route, v, o + 12);
+    scalar.u32.encode(x.nexthop, v, o + 16);
+    scalar.u32.encode(x.egress_ifindex, v, o + 20);
+    scalar.u32.encode(x.rule, v, o + 24);
+    scalar.u32.encode(x.ip_len, v, o + 28);
+    bytesAt(v, o + 32, 16).set(x.src.subarray(0, 16));
+    bytesAt(v, o + 48, 16).set(x.dst.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwReplayResult {
+    return {
+      verdict: scalar.u8.decode(v, o + 0),
+      reason: scalar.u8.decode(v, o + 1),
+      family: scalar.u8.decode(v, o + 2),
+      proto: scalar.u8.decode(v, o + 3),
+      tcp_flags: scalar.u8.decode(v, o + 4),
+      has_ports: scalar.u8.decode(v, o + 5),
+      vlan: scalar.u16.decode(v, o + 6),
+      sport: scalar.be16.decode(v, o + 8),
+      dport: scalar.be16.decode(v, o + 10),
+      route: scalar.u32.decode(v, o + 12),
+      nexthop: scalar.u32.decode(v, o + 16),
+      egress_ifindex: scalar.u32.decode(v, o + 20),
+      rule: scalar.u32.decode(v, o + 24),
+      ip_len: scalar.u32.decode(v, o + 28),
+      src: bytesAt(v, o + 32, 16).slice(),
+      dst: bytesAt(v, o + 48, 16).slice(),
+    };
+  },
+  zero(): PwReplayResult {
+    return { verdict: 0, reason: 0, family: 0, proto: 0, tcp_flags: 0, has_ports: 0, vlan: 0, sport: 0, dport: 0, route: 0, nexthop: 0, egress_ifindex: 0, rule: 0, ip_len: 0, src: new Uint8Array(16), dst: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwReplayResult> & { offsets: Record<string, number> };
+
+/** struct pw_flow_counters (16 bytes) */
+export interface PwFlowCounters {
+  created: bigint;
+  insert_failed: bigint;
+}
+export const PwFlowCounters = {
+  name: 'pw_flow_counters',
+  size: 16,
+  offsets: { created: 0, insert_failed: 8 },
+  encode(x: PwFlowCounters, v: DataView, o: number): void {
+    scalar.u64.encode(x.created, v, o + 0);
+    scalar.u64.encode(x.insert_failed, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwFlowCounters {
+    return {
+      created: scalar.u64.decode(v, o + 0),
+      insert_failed: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwFlowCounters {
+    return { created: 0n, insert_failed: 0n };
+  },
+} as const satisfies Codec<PwFlowCounters> & { offsets: Record<string, number> };
+
+/** struct pw_histogram (2112 bytes) */
+export interface PwHistogram {
+  size: bigint[];
+  proto: bigint[];
+}
+export const PwHistogram = {
+  name: 'pw_histogram',
+  size: 2112,
+  offsets: { size: 0, proto: 64 },
+  encode(x: PwHistogram, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 8; i0++) { scalar.u64.encode(x.size[i0] ?? 0n, v, o + 0 + i0 * 8); }
+    for (let i0 = 0; i0 < 256; i0++) { scalar.u64.encode(x.proto[i0] ?? 0n, v, o + 64 + i0 * 8); }
+  },
+  decode(v: DataView, o: number): PwHistogram {
+    return {
+      size: Array.from({ length: 8 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
+      proto: Array.from({ length: 256 }, (_, i0) => scalar.u64.decode(v, o + 64 + i0 * 8)),
+    };
+  },
+  zero(): PwHistogram {
+    return { size: Array.from({ length: 8 }, () => 0n), proto: Array.from({ length: 256 }, () => 0n) };
+  },
+} as const satisfies Codec<PwHistogram> & { offsets: Record<string, number> };
+
 /** struct pw_settings (8 bytes) */
 export interface PwSettings {
   flags: number;
@@ -843,7 +1072,7 @@ export const PwTrace = {
   },
 } as const satisfies Codec<PwTrace> & { offsets: Record<string, number> };
 
-/** struct pw_event (160 bytes) */
+/** struct pw_event (288 bytes) */
 export interface PwEvent {
   ts_ns: bigint;
   ifindex: number;
@@ -853,12 +1082,13 @@ export interface PwEvent {
   verdict: number;
   reason: number;
   kind: number;
+  egress_ifindex: number;
   head: Uint8Array;
 }
 export const PwEvent = {
   name: 'pw_event',
-  size: 160,
-  offsets: { ts_ns: 0, ifindex: 8, len: 12, rule: 16, route: 20, verdict: 24, reason: 25, kind: 26, _pad0: 27, head: 32 },
+  size: 288,
+  offsets: { ts_ns: 0, ifindex: 8, len: 12, rule: 16, route: 20, verdict: 24, reason: 25, kind: 26, _pad0: 27, egress_ifindex: 28, head: 32 },
   encode(x: PwEvent, v: DataView, o: number): void {
     scalar.u64.encode(x.ts_ns, v, o + 0);
     scalar.u32.encode(x.ifindex, v, o + 8);
@@ -868,8 +1098,9 @@ export const PwEvent = {
     scalar.u8.encode(x.verdict, v, o + 24);
     scalar.u8.encode(x.reason, v, o + 25);
     scalar.u8.encode(x.kind, v, o + 26);
-    bytesAt(v, o + 27, 5).fill(0);
-    bytesAt(v, o + 32, 128).set(x.head.subarray(0, 128));
+    bytesAt(v, o + 27, 1).fill(0);
+    scalar.u32.encode(x.egress_ifindex, v, o + 28);
+    bytesAt(v, o + 32, 256).set(x.head.subarray(0, 256));
   },
   decode(v: DataView, o: number): PwEvent {
     return {
@@ -881,13 +1112,66 @@ export const PwEvent = {
       verdict: scalar.u8.decode(v, o + 24),
       reason: scalar.u8.decode(v, o + 25),
       kind: scalar.u8.decode(v, o + 26),
-      head: bytesAt(v, o + 32, 128).slice(),
+      egress_ifindex: scalar.u32.decode(v, o + 28),
+      head: bytesAt(v, o + 32, 256).slice(),
     };
   },
   zero(): PwEvent {
-    return { ts_ns: 0n, ifindex: 0, len: 0, rule: 0, route: 0, verdict: 0, reason: 0, kind: 0, head: new Uint8Array(128) };
+    return { ts_ns: 0n, ifindex: 0, len: 0, rule: 0, route: 0, verdict: 0, reason: 0, kind: 0, egress_ifindex: 0, head: new Uint8Array(256) };
   },
 } as const satisfies Codec<PwEvent> & { offsets: Record<string, number> };
+
+/** struct pw_capture_record (2088 bytes) */
+export interface PwCaptureRecord {
+  ts_ns: bigint;
+  ifindex: number;
+  len: number;
+  caplen: number;
+  rule: number;
+  route: number;
+  egress_ifindex: number;
+  point: number;
+  verdict: number;
+  reason: number;
+  data: Uint8Array;
+}
+export const PwCaptureRecord = {
+  name: 'pw_capture_record',
+  size: 2088,
+  offsets: { ts_ns: 0, ifindex: 8, len: 12, caplen: 16, rule: 20, route: 24, egress_ifindex: 28, point: 32, verdict: 33, reason: 34, _pad0: 35, data: 40 },
+  encode(x: PwCaptureRecord, v: DataView, o: number): void {
+    scalar.u64.encode(x.ts_ns, v, o + 0);
+    scalar.u32.encode(x.ifindex, v, o + 8);
+    scalar.u32.encode(x.len, v, o + 12);
+    scalar.u32.encode(x.caplen, v, o + 16);
+    scalar.u32.encode(x.rule, v, o + 20);
+    scalar.u32.encode(x.route, v, o + 24);
+    scalar.u32.encode(x.egress_ifindex, v, o + 28);
+    scalar.u8.encode(x.point, v, o + 32);
+    scalar.u8.encode(x.verdict, v, o + 33);
+    scalar.u8.encode(x.reason, v, o + 34);
+    bytesAt(v, o + 35, 5).fill(0);
+    bytesAt(v, o + 40, 2048).set(x.data.subarray(0, 2048));
+  },
+  decode(v: DataView, o: number): PwCaptureRecord {
+    return {
+      ts_ns: scalar.u64.decode(v, o + 0),
+      ifindex: scalar.u32.decode(v, o + 8),
+      len: scalar.u32.decode(v, o + 12),
+      caplen: scalar.u32.decode(v, o + 16),
+      rule: scalar.u32.decode(v, o + 20),
+      route: scalar.u32.decode(v, o + 24),
+      egress_ifindex: scalar.u32.decode(v, o + 28),
+      point: scalar.u8.decode(v, o + 32),
+      verdict: scalar.u8.decode(v, o + 33),
+      reason: scalar.u8.decode(v, o + 34),
+      data: bytesAt(v, o + 40, 2048).slice(),
+    };
+  },
+  zero(): PwCaptureRecord {
+    return { ts_ns: 0n, ifindex: 0, len: 0, caplen: 0, rule: 0, route: 0, egress_ifindex: 0, point: 0, verdict: 0, reason: 0, data: new Uint8Array(2048) };
+  },
+} as const satisfies Codec<PwCaptureRecord> & { offsets: Record<string, number> };
 
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
@@ -902,7 +1186,7 @@ export const maps = {
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_neigh: { name: 'pw_neigh', type: 1, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: 25, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwFlowKey, value: PwFlow },
+  pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_block4: { name: 'pw_block4', type: 11, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 8, key: PwBlock4Key, value: PwBlock },
   pw_block6: { name: 'pw_block6', type: 11, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 8, key: PwBlock6Key, value: PwBlock },
   pw_rule_ctl: { name: 'pw_rule_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
@@ -920,8 +1204,14 @@ export const maps = {
   pw_rule_stats: { name: 'pw_rule_stats', type: 6, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_ratelimits: { name: 'pw_ratelimits', type: 2, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: 9, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 32, key: PwRatelimitKey, value: PwRatelimitState },
-  pw_events: { name: 'pw_events', type: 27, maxEntries: 1048576, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
-  pw_events_lost: { name: 'pw_events_lost', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
+  pw_events: { name: 'pw_events', type: 27, maxEntries: 4194304, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
+  pw_capture: { name: 'pw_capture', type: 27, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
+  pw_ring_stats: { name: 'pw_ring_stats', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRingCounters },
+  pw_events_ctl: { name: 'pw_events_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwEventsCtl },
+  pw_capture_ctl: { name: 'pw_capture_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCaptureCtl },
+  pw_replay_out: { name: 'pw_replay_out', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
+  pw_flow_stats: { name: 'pw_flow_stats', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
+  pw_histogram: { name: 'pw_histogram', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 2112, key: scalar.u32, value: PwHistogram },
 } as const satisfies Record<string, MapSpec<any, any>>;
 
 /** `const volatile` settings in .rodata; offsets are resolved from the opened object. */
@@ -929,4 +1219,4 @@ export const rodata = {
   pw_settings: { name: 'pw_settings', size: 8, codec: PwSettings },
 } as const;
 
-export const programs = ['pw_xdp', 'pw_xdp_trace'] as const;
+export const programs = ['pw_capture_filter', 'pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay'] as const;

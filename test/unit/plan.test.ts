@@ -46,6 +46,7 @@ function runningFrom(yaml: string): RunningState {
     limiters: new Map([...d.limiters].map(([n, l], i) => [n, { ...l, id: i + 1 }])),
     rules: d.rules.map((r, i) => ({ ...r, id: 100 + i })),
     blocks: new Map([...d.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null }])),
+    events: d.events,
   };
 }
 

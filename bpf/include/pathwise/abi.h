@@ -42,7 +42,9 @@ enum pw_limit {
 	PW_BLOCK_MAX = 1 << 20,         /* blocklist entries per family */
 	PW_RATELIMITS = 1024,
 	PW_RATELIMIT_STATE_MAX = 1 << 18, /* sources tracked by rate limiters (LRU) */
-	PW_EVENT_BYTES = 128,           /* packet bytes carried by an event */
+	PW_EVENT_BYTES = 256,           /* packet bytes carried by an event */
+	PW_CAPTURE_BYTES = 2048,        /* packet bytes a capture record carries (a full 1500 MTU frame) */
+	PW_SIZE_BUCKETS = 8,            /* packet-size histogram: <=64, 128, 256, 512, 1024, 1518, 9018, more */
 };
 
 /* A FIB4 entry (__u32): 0 = no route; bit PW_FIB4_EXT_BIT set = index of a tbl8 group;
@@ -225,19 +227,46 @@ struct pw_flow_key {
 };
 _Static_assert(sizeof(struct pw_flow_key) == 40, "pw_flow_key layout");
 
+enum pw_flow_direction {
+	PW_FLOW_DIR_UNKNOWN = 0,     /* started before it was seen, or not TCP */
+	PW_FLOW_DIR_INITIATOR = 1,   /* its source sent the SYN */
+	PW_FLOW_DIR_RESPONDER = 2,   /* its source answered with SYN/ACK */
+};
+
 struct pw_flow {
 	__u64 packets;
-	__u64 bytes;
+	__u64 bytes;         /* IP total length, as IPFIX's octetDeltaCount */
 	__u64 first_ns;      /* bpf_ktime_get_ns() */
 	__u64 last_ns;
+	/* TCP handshake as seen by the pipeline, in the initiator's flow: the SYN, the responder's
+	 * SYN/ACK (seen in the reverse flow) and the initiator's first ACK. 0: not seen. */
+	__u64 syn_ns;
+	__u64 synack_ns;
+	__u64 ack_ns;
 	__u32 ifindex;       /* ingress */
+	__u32 egress_ifindex; /* of the last packet the fast path forwarded, 0 if none */
 	__u32 route;         /* route id of the last packet, 0 if none */
 	__u8 tcp_flags;      /* OR of all TCP flags seen */
 	__u8 verdict;        /* of the last packet */
 	__u8 reason;
-	__u8 _pad0[5];
+	__u8 direction;      /* enum pw_flow_direction */
 };
-_Static_assert(sizeof(struct pw_flow) == 48, "pw_flow layout");
+_Static_assert(sizeof(struct pw_flow) == 72, "pw_flow layout");
+
+/* Flow-table bookkeeping (per CPU). The kernel's LRU evicts silently: evictions are what was
+ * created minus what is left minus what the control plane removed. */
+struct pw_flow_counters {
+	__u64 created;
+	__u64 insert_failed; /* the table refused a new flow (its packet is counted nowhere else) */
+};
+_Static_assert(sizeof(struct pw_flow_counters) == 16, "pw_flow_counters layout");
+
+/* Histograms over every IP packet the pipeline saw (per CPU). */
+struct pw_histogram {
+	__u64 size[PW_SIZE_BUCKETS];  /* by frame length */
+	__u64 proto[256];             /* by L4 protocol */
+};
+_Static_assert(sizeof(struct pw_histogram) == 8 * (PW_SIZE_BUCKETS + 256), "pw_histogram layout");
 
 /* What the pipeline decided for one packet. The trace entry point (pw_xdp_trace, used by
  * `route lookup` and replay) puts it in the packet's XDP metadata. */
@@ -351,7 +380,7 @@ struct pw_ratelimit_state {
 };
 _Static_assert(sizeof(struct pw_ratelimit_state) == 32, "pw_ratelimit_state layout");
 
-/* A packet event in the ring buffer (rule log action, sampling). */
+/* A packet event in the ring buffer pw_events (rule log action, sampling, drops). */
 struct pw_event {
 	__u64 ts_ns;
 	__u32 ifindex;
@@ -361,7 +390,8 @@ struct pw_event {
 	__u8 verdict;
 	__u8 reason;
 	__u8 kind;           /* enum pw_event_kind */
-	__u8 _pad0[5];
+	__u8 _pad0;
+	__u32 egress_ifindex;
 	__u8 head[PW_EVENT_BYTES];
 };
 _Static_assert(sizeof(struct pw_event) == 32 + PW_EVENT_BYTES, "pw_event layout");
@@ -371,5 +401,75 @@ enum pw_event_kind {
 	PW_EVENT_SAMPLE = 2,
 	PW_EVENT_DROP = 3,
 };
+
+enum pw_capture_point {
+	PW_CAPTURE_INGRESS = 0,  /* as the packet arrived, before any stage */
+	PW_CAPTURE_VERDICT = 1,  /* after the pipeline decided: the record carries the verdict */
+};
+
+/* What goes out as events (array pw_events_ctl, one element); the daemon owns it. */
+struct pw_events_ctl {
+	__u32 sample_rate;   /* 1-in-N packets sent as events; 0: none */
+	__u32 drops;         /* nonzero: send every dropped packet as an event */
+};
+_Static_assert(sizeof(struct pw_events_ctl) == 8, "pw_events_ctl layout");
+
+/* The capture in progress (array pw_capture_ctl, one element); the capturing process owns it.
+ * Its filter is the freplace program attached over pw_capture_filter. */
+struct pw_capture_ctl {
+	__u32 active;
+	__u32 ifindex;       /* ingress interface to capture on; 0: all */
+	__u32 point;         /* enum pw_capture_point */
+	__u32 snap;          /* bytes of each packet to capture, at most PW_CAPTURE_BYTES */
+};
+_Static_assert(sizeof(struct pw_capture_ctl) == 16, "pw_capture_ctl layout");
+
+/* One replayed packet as the pipeline parsed and decided it (array pw_replay_out, one
+ * element, written by pw_xdp_replay). Addresses in network order (IPv4: first 4 bytes). */
+struct pw_replay_result {
+	__u8 verdict;
+	__u8 reason;
+	__u8 family;         /* 0: not IP (or too malformed to tell) */
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 has_ports;
+	__u16 vlan;
+	__be16 sport;
+	__be16 dport;
+	__u32 route;
+	__u32 nexthop;
+	__u32 egress_ifindex;
+	__u32 rule;
+	__u32 ip_len;
+	__u8 src[16];
+	__u8 dst[16];
+};
+_Static_assert(sizeof(struct pw_replay_result) == 64, "pw_replay_result layout");
+
+/* Ring-buffer accounting (per CPU): what was sent and what found no room, per ring. */
+struct pw_ring_counters {
+	__u64 events_sent;
+	__u64 events_lost;
+	__u64 capture_sent;
+	__u64 capture_lost;
+};
+_Static_assert(sizeof(struct pw_ring_counters) == 32, "pw_ring_counters layout");
+
+/* A captured packet in the ring buffer pw_capture. */
+struct pw_capture_record {
+	__u64 ts_ns;
+	__u32 ifindex;
+	__u32 len;           /* the packet's length; data[] holds caplen bytes */
+	__u32 caplen;
+	__u32 rule;
+	__u32 route;
+	__u32 egress_ifindex;
+	__u8 point;          /* enum pw_capture_point */
+	__u8 verdict;        /* at PW_CAPTURE_VERDICT */
+	__u8 reason;
+	__u8 _pad0[5];
+	__u8 data[PW_CAPTURE_BYTES];
+};
+_Static_assert(sizeof(struct pw_capture_record) == 40 + PW_CAPTURE_BYTES, "pw_capture_record layout");
 
 #endif /* PATHWISE_ABI_H */

@@ -34,56 +34,121 @@ static __always_inline void pw_account_interface(struct xdp_md *ctx, const struc
 		c->reasons[r]++;
 }
 
+static __always_inline void pw_flow_key(struct pw_flow_key *key, const struct pw_packet *pkt, int reverse)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->family = pkt->family;
+	key->proto = pkt->proto;
+	key->vlan = pkt->vlan;
+	if (pkt->has_ports) {
+		key->sport = reverse ? pkt->dport : pkt->sport;
+		key->dport = reverse ? pkt->sport : pkt->dport;
+	}
+	if (pkt->family == 4) {
+		__builtin_memcpy(reverse ? key->dst : key->src, &pkt->saddr4, 4);
+		__builtin_memcpy(reverse ? key->src : key->dst, &pkt->daddr4, 4);
+	} else {
+		__builtin_memcpy(reverse ? key->dst : key->src, &pkt->saddr6, 16);
+		__builtin_memcpy(reverse ? key->src : key->dst, &pkt->daddr6, 16);
+	}
+}
+
+static __always_inline struct pw_flow_counters *pw_flow_counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pw_flow_stats, &zero);
+}
+
+enum {
+	PW_TCP_SYN = 0x02,
+	PW_TCP_ACK = 0x10,
+};
+
+/*
+ * The TCP handshake, timed where the pipeline sees it: the SYN starts the initiator's flow
+ * clock, the SYN/ACK (the reverse flow's packet) is stamped into the initiator's flow, and the
+ * initiator's first ACK after it closes the handshake. A retransmitted SYN restarts the clock
+ * (Karn: an answer to an earlier SYN would otherwise look fast).
+ */
+static __always_inline void pw_flow_handshake(const struct pw_packet *pkt, struct pw_flow *f, __u64 now)
+{
+	__u8 fl = pkt->tcp_flags & (PW_TCP_SYN | PW_TCP_ACK);
+
+	if (pkt->proto != IPPROTO_TCP || !pkt->has_ports)
+		return;
+	if (fl == PW_TCP_SYN) {
+		if (!f->synack_ns) {
+			f->syn_ns = now;
+			f->direction = PW_FLOW_DIR_INITIATOR;
+		}
+	} else if (fl == (PW_TCP_SYN | PW_TCP_ACK)) {
+		struct pw_flow_key rk;
+		struct pw_flow *init;
+
+		f->direction = PW_FLOW_DIR_RESPONDER;
+		pw_flow_key(&rk, pkt, 1);
+		init = bpf_map_lookup_elem(&pw_flows, &rk);
+		if (init && init->syn_ns && !init->ack_ns)
+			init->synack_ns = now;
+	} else if (fl == PW_TCP_ACK) {
+		if (f->syn_ns && f->synack_ns && !f->ack_ns)
+			f->ack_ns = now;
+	}
+}
+
 static __always_inline void pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt,
 					    const struct pw_decision *d)
 {
-	struct pw_flow_key key = {};
+	struct pw_flow_key key;
 	struct pw_flow *f;
+	__u32 egress = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
 	__u64 now;
 
 	if (!pkt->family)
 		return;
-	key.family = pkt->family;
-	key.proto = pkt->proto;
-	key.vlan = pkt->vlan;
-	if (pkt->has_ports) {
-		key.sport = pkt->sport;
-		key.dport = pkt->dport;
-	}
-	if (pkt->family == 4) {
-		__builtin_memcpy(key.src, &pkt->saddr4, 4);
-		__builtin_memcpy(key.dst, &pkt->daddr4, 4);
-	} else {
-		__builtin_memcpy(key.src, &pkt->saddr6, 16);
-		__builtin_memcpy(key.dst, &pkt->daddr6, 16);
-	}
+	pw_flow_key(&key, pkt, 0);
 	now = bpf_ktime_get_ns();
 	f = bpf_map_lookup_elem(&pw_flows, &key);
 	if (!f) {
+		struct pw_flow_counters *fc = pw_flow_counters();
 		struct pw_flow nf = {
 			.packets = 1,
-			.bytes = pkt->len,
+			.bytes = pkt->ip_len,
 			.first_ns = now,
 			.last_ns = now,
 			.ifindex = ctx->ingress_ifindex,
+			.egress_ifindex = egress,
 			.route = d->route,
 			.tcp_flags = pkt->tcp_flags,
 			.verdict = d->verdict,
 			.reason = d->reason,
 		};
 
-		/* Two CPUs may both insert; NOEXIST keeps the first, the loser's packet is lost to the
-		 * flow's count but not to the interface counters. */
-		bpf_map_update_elem(&pw_flows, &key, &nf, BPF_NOEXIST);
-		return;
+		pw_flow_handshake(pkt, &nf, now);
+		if (!bpf_map_update_elem(&pw_flows, &key, &nf, BPF_NOEXIST)) {
+			if (fc)
+				fc->created++;
+			return;
+		}
+		/* Another CPU inserted it first: count this packet into that entry. */
+		f = bpf_map_lookup_elem(&pw_flows, &key);
+		if (!f) {
+			if (fc)
+				fc->insert_failed++;
+			return;
+		}
 	}
 	__sync_fetch_and_add(&f->packets, 1);
-	__sync_fetch_and_add(&f->bytes, pkt->len);
+	__sync_fetch_and_add(&f->bytes, pkt->ip_len);
 	f->last_ns = now;
 	f->tcp_flags |= pkt->tcp_flags;
 	f->route = d->route;
+	if (egress)
+		f->egress_ifindex = egress;
 	f->verdict = d->verdict;
 	f->reason = d->reason;
+	pw_flow_handshake(pkt, f, now);
 }
 
 static __always_inline void pw_account_routes(const struct pw_packet *pkt, const struct pw_decision *d)

@@ -180,39 +180,6 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	return 1;
 }
 
-static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
-					  __u32 rule, enum pw_event_kind kind)
-{
-	struct pw_event *e = bpf_ringbuf_reserve(&pw_events, sizeof(*e), 0);
-	/* 64-bit and read from the context on purpose: from a __u32, clang bounds-checks a
-	 * zero-extended copy but passes the unextended register to the helper, whose length the
-	 * verifier then can't bound. */
-	__u64 len = ctx->data_end - ctx->data;
-	__u64 copy = len < PW_EVENT_BYTES ? len : PW_EVENT_BYTES;
-
-	if (!e) {
-		__u32 zero = 0;
-		__u64 *lost = bpf_map_lookup_elem(&pw_events_lost, &zero);
-
-		if (lost)
-			(*lost)++;
-		return;
-	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->ifindex = ctx->ingress_ifindex;
-	e->len = pkt->len;
-	e->rule = rule;
-	e->route = d->route;
-	e->verdict = d->verdict;
-	e->reason = d->reason;
-	e->kind = kind;
-	__builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
-	__builtin_memset(e->head, 0, sizeof(e->head));
-	if (copy > 0)
-		bpf_xdp_load_bytes(ctx, 0, e->head, copy);
-	bpf_ringbuf_submit(e, 0);
-}
-
 /* The source a limiter counts: the packet's source masked to the limiter's prefix length. */
 static __always_inline void pw_ratelimit_key(struct pw_ratelimit_key *k, const struct pw_ratelimit *lim, __u32 limiter,
 					     const struct pw_packet *pkt)
@@ -368,8 +335,9 @@ static __always_inline int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, s
 			pw_decide(d, PW_VERDICT_DROP, PW_REASON_RATE_LIMITED);
 			return 0;
 		case PW_ACTION_LOG:
-			if (!trace)
-				pw_emit_event(ctx, pkt, d, r->id, PW_EVENT_RULE_LOG);
+			/* Sent at the verdict, so the event says what became of the packet. */
+			if (!d->log_rule)
+				d->log_rule = r->id;
 			break;
 		default: /* PW_ACTION_COUNT */
 			break;

@@ -186,17 +186,61 @@ struct {
 	__type(value, struct pw_ratelimit_state);
 } pw_ratelimit_state SEC(".maps");
 
+/* ---- insight --------------------------------------------------------------------------- */
+
+/* Packet events: rule log action, 1-in-N samples, drops. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 4 << 20);
 } pw_events SEC(".maps");
 
-/* Events the ring buffer had no room for: counted, never silent. */
+/* Captured packets, apart from events so a capture never crowds events out (or back). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} pw_capture SEC(".maps");
+
+/* Records sent and records the rings had no room for: counted, never silent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} pw_events_lost SEC(".maps");
+	__type(value, struct pw_ring_counters);
+} pw_ring_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_events_ctl);
+} pw_events_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_capture_ctl);
+} pw_capture_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_replay_result);
+} pw_replay_out SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_flow_counters);
+} pw_flow_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_histogram);
+} pw_histogram SEC(".maps");
 
 #endif /* PATHWISE_MAPS_BPF_H */

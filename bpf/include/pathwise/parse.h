@@ -40,6 +40,7 @@ struct pw_cursor {
 /* What the parse stage learned about a packet; lives on the pipeline's stack. */
 struct pw_packet {
 	__u32 len;            /* frame length */
+	__u32 ip_len;         /* IP total length (IPv6: payload + 40), what IPFIX counts as octets */
 	__u16 l3_off;         /* offset of the IP header from the start of the frame */
 	__u16 l3_proto;       /* host order ETH_P_* after VLAN tags */
 	__u16 vlan;           /* innermost VLAN id, 0 if untagged */
@@ -138,6 +139,7 @@ static __always_inline enum pw_reason pw_parse_ipv4(struct pw_cursor *c, struct 
 		return PW_REASON_TRUNCATED_IP;
 
 	pkt->family = 4;
+	pkt->ip_len = tot;
 	pkt->proto = iph->protocol;
 	pkt->ttl = iph->ttl;
 	pkt->saddr4 = iph->saddr;
@@ -164,6 +166,7 @@ static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct 
 	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
 		return PW_REASON_TRUNCATED_IP;
 	pkt->family = 6;
+	pkt->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	pkt->ttl = ip6->hop_limit;
 	pkt->saddr6 = ip6->saddr;
 	pkt->daddr6 = ip6->daddr;

@@ -24,6 +24,7 @@ struct pw_decision {
 	__u32 nhg;
 	__u32 egress;
 	__u32 rule;
+	__u32 log_rule;      /* the first matching rule with the log action: one event at the verdict */
 };
 
 static __always_inline void pw_decide(struct pw_decision *d, enum pw_verdict v, enum pw_reason r)

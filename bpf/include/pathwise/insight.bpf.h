@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The insight stage: packet events (rule log, 1-in-N samples, drops) and captured packets,
+ * each through its own BPF ring buffer, and the size/protocol histograms. What a full ring
+ * could not take is counted in pw_ring_stats.
+ *
+ * Capture filters are tcpdump expressions: user space compiles them with libpcap, translates
+ * the classic BPF to eBPF and attaches the result with freplace over pw_capture_filter, a
+ * global function that otherwise matches nothing. The link belongs to the capturing process,
+ * so a capture that dies takes its filter with it.
+ */
+#ifndef PATHWISE_INSIGHT_BPF_H
+#define PATHWISE_INSIGHT_BPF_H
+
+#include "pathwise/abi.h"
+#include "pathwise/maps.bpf.h"
+#include "pathwise/parse.h"
+#include "pathwise/route.bpf.h"
+
+static __always_inline struct pw_ring_counters *pw_ring_counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pw_ring_stats, &zero);
+}
+
+
+static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
+					  __u32 rule, enum pw_event_kind kind)
+{
+	struct pw_ring_counters *rc = pw_ring_counters();
+	struct pw_event *e = bpf_ringbuf_reserve(&pw_events, sizeof(*e), 0);
+	/* 64-bit and read from the context on purpose: from a __u32, clang bounds-checks a
+	 * zero-extended copy but passes the unextended register to the helper, whose length the
+	 * verifier then can't bound. */
+	__u64 len = ctx->data_end - ctx->data;
+	__u64 copy = len < PW_EVENT_BYTES ? len : PW_EVENT_BYTES;
+
+	if (!e) {
+		if (rc)
+			rc->events_lost++;
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ifindex = ctx->ingress_ifindex;
+	e->len = pkt->len;
+	e->rule = rule;
+	e->route = d->route;
+	e->verdict = d->verdict;
+	e->reason = d->reason;
+	e->kind = kind;
+	e->_pad0 = 0;
+	e->egress_ifindex = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
+	__builtin_memset(e->head, 0, sizeof(e->head));
+	if (copy > 0)
+		bpf_xdp_load_bytes(ctx, 0, e->head, copy);
+	bpf_ringbuf_submit(e, 0);
+	if (rc)
+		rc->events_sent++;
+}
+
+/*
+ * Replaced at run time (freplace) by the capture's filter: nonzero when the packet matches.
+ * Global and noinline so it stays a function of its own, with BTF, that an extension program
+ * can take the place of; `len` is the packet's length, which classic BPF's `len` reads.
+ */
+__attribute__((noinline)) int pw_capture_filter(struct xdp_md *ctx, __u32 len)
+{
+	/* volatile: the compiler must neither fold the call into a constant nor, seeing `len`
+	 * unused, skip passing it (the verifier checks every argument of a global function). */
+	volatile __u32 match = 0, seen = len;
+
+	if (!ctx)
+		return 0;
+	return match & seen;
+}
+
+static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum pw_capture_point point,
+					    const struct pw_decision *d)
+{
+	struct pw_ring_counters *rc = pw_ring_counters();
+	struct pw_capture_record *r = bpf_ringbuf_reserve(&pw_capture, sizeof(*r), 0);
+	__u64 len = ctx->data_end - ctx->data;
+	__u64 copy = len < snap ? len : snap;
+
+	if (!r) {
+		if (rc)
+			rc->capture_lost++;
+		return;
+	}
+	if (copy > PW_CAPTURE_BYTES)
+		copy = PW_CAPTURE_BYTES;
+	r->ts_ns = bpf_ktime_get_ns();
+	r->ifindex = ctx->ingress_ifindex;
+	r->len = len;
+	r->caplen = copy;
+	r->point = point;
+	r->rule = d ? d->rule : 0;
+	r->route = d ? d->route : 0;
+	r->egress_ifindex = d && d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
+	r->verdict = d ? d->verdict : 0;
+	r->reason = d ? d->reason : 0;
+	__builtin_memset(r->_pad0, 0, sizeof(r->_pad0));
+	/* Only the copied bytes are written: the reader takes caplen of them. */
+	if (copy > 0)
+		bpf_xdp_load_bytes(ctx, 0, r->data, copy);
+	bpf_ringbuf_submit(r, 0);
+	if (rc)
+		rc->capture_sent++;
+}
+
+/* At ingress: runs the capture filter (when a capture is on) and records a match at once, or
+ * returns the snap length to capture at the verdict (0: nothing to capture). */
+static __always_inline __u32 pw_capture_ingress(struct xdp_md *ctx)
+{
+	__u32 zero = 0, len = ctx->data_end - ctx->data;
+	const struct pw_capture_ctl *cc = bpf_map_lookup_elem(&pw_capture_ctl, &zero);
+
+	if (!cc || !cc->active)
+		return 0;
+	if (cc->ifindex && cc->ifindex != ctx->ingress_ifindex)
+		return 0;
+	if (!pw_capture_filter(ctx, len))
+		return 0;
+	if (cc->point == PW_CAPTURE_VERDICT)
+		return cc->snap ? cc->snap : 1;
+	pw_emit_capture(ctx, cc->snap, PW_CAPTURE_INGRESS, 0);
+	return 0;
+}
+
+/* At the verdict: the capture left for now, then at most one event: the rule log, the drop,
+ * or the 1-in-N sample. */
+static __always_inline void pw_insight_verdict(struct xdp_md *ctx, __u32 capture_snap, const struct pw_packet *pkt,
+					       const struct pw_decision *d)
+{
+	__u32 zero = 0;
+	const struct pw_events_ctl *ec = bpf_map_lookup_elem(&pw_events_ctl, &zero);
+
+	if (capture_snap)
+		pw_emit_capture(ctx, capture_snap, PW_CAPTURE_VERDICT, d);
+	if (d->log_rule)
+		pw_emit_event(ctx, pkt, d, d->log_rule, PW_EVENT_RULE_LOG);
+	else if (!ec)
+		return;
+	else if (d->verdict == PW_VERDICT_DROP && ec->drops)
+		pw_emit_event(ctx, pkt, d, d->rule, PW_EVENT_DROP);
+	else if (ec->sample_rate && bpf_get_prandom_u32() % ec->sample_rate == 0)
+		pw_emit_event(ctx, pkt, d, d->rule, PW_EVENT_SAMPLE);
+}
+
+static __always_inline __u32 pw_size_bucket(__u32 len)
+{
+	if (len <= 64)
+		return 0;
+	if (len <= 128)
+		return 1;
+	if (len <= 256)
+		return 2;
+	if (len <= 512)
+		return 3;
+	if (len <= 1024)
+		return 4;
+	if (len <= 1518)
+		return 5;
+	if (len <= 9018)
+		return 6;
+	return 7;
+}
+
+static __always_inline void pw_account_histogram(const struct pw_packet *pkt)
+{
+	__u32 zero = 0;
+	struct pw_histogram *h;
+
+	if (!pkt->family)
+		return;
+	h = bpf_map_lookup_elem(&pw_histogram, &zero);
+	if (!h)
+		return;
+	h->size[pw_size_bucket(pkt->len) & (PW_SIZE_BUCKETS - 1)]++;
+	h->proto[pkt->proto]++;
+}
+
+#endif /* PATHWISE_INSIGHT_BPF_H */

@@ -1,0 +1,55 @@
+/**
+ * One reader of the event ring, many subscribers: the daemon decodes each event once and hands
+ * it to every subscriber whose filter wants it. A subscriber that cannot keep up loses events,
+ * counted per subscriber (and the ring's own losses are counted in the kernel): never silent.
+ */
+import type { RingBufferReader } from '../bpf/index.js';
+import { decodeEvent, openEventRing, type EventKind, type PacketEvent } from './events.js';
+
+export interface Subscriber {
+  kinds: Set<EventKind>;
+  /** Returns false when the subscriber had no room for the event. */
+  deliver(e: PacketEvent): boolean;
+}
+
+export class EventHub {
+  private readonly subs = new Set<Subscriber>();
+  private reader: RingBufferReader | null = null;
+  /** Events read from the ring, and those read while nobody listened. */
+  readonly stats = { read: 0, unheard: 0 };
+
+  constructor(private readonly instance: string) {}
+
+  /** Starts reading the ring (the caller owns it from now on). */
+  start(): void {
+    if (this.reader) return;
+    const reader = openEventRing(this.instance);
+    this.reader = reader;
+    void (async () => {
+      for await (const rec of reader) {
+        this.stats.read++;
+        if (!this.subs.size) {
+          this.stats.unheard++;
+          continue;
+        }
+        const e = decodeEvent(rec);
+        for (const s of this.subs) if (s.kinds.has(e.kind)) s.deliver(e);
+      }
+    })();
+  }
+
+  subscribe(s: Subscriber): () => void {
+    this.subs.add(s);
+    return () => this.subs.delete(s);
+  }
+
+  get subscribers(): number {
+    return this.subs.size;
+  }
+
+  stop(): void {
+    this.reader?.close();
+    this.reader = null;
+    this.subs.clear();
+  }
+}

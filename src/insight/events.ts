@@ -1,0 +1,62 @@
+/**
+ * Packet events from the pipeline's pw_events ring buffer (rule log action, 1-in-N samples,
+ * drops), decoded for people and JSON. One process reads a ring: the daemon when it runs
+ * (and streams to WebSocket clients, api/event-stream.ts), else `pathwise events` itself.
+ */
+import { join } from 'node:path';
+
+import { openPinned, RingBufferReader } from '../bpf/index.js';
+import { ifName } from '../dataplane/nexthops.js';
+import { pinDirOf } from '../dataplane/pipeline.js';
+import { reasonName, verdictName } from '../dataplane/verdicts.js';
+import * as abi from '../generated/pathwise.js';
+import { summarizePacket, type PacketSummary } from './packet-summary.js';
+
+export type EventKind = 'log' | 'sample' | 'drop';
+export const EVENT_KINDS: EventKind[] = ['log', 'sample', 'drop'];
+
+export interface PacketEvent {
+  time: string;
+  kind: EventKind;
+  iif: string;
+  oif: string | null;
+  /** The packet's length; `head` holds its first bytes (up to 256). */
+  len: number;
+  verdict: string;
+  reason: string;
+  rule: number;
+  route: number;
+  packet: PacketSummary;
+  /** The first bytes, base64. */
+  head: string;
+}
+
+const KIND: Record<number, EventKind> = { [abi.PwEventKind.RULE_LOG]: 'log', [abi.PwEventKind.SAMPLE]: 'sample', [abi.PwEventKind.DROP]: 'drop' };
+
+/** The wall clock of a bpf_ktime_get_ns() reading (CLOCK_MONOTONIC). */
+export function monoNsToDate(ns: bigint): Date {
+  return new Date(Date.now() - Number(process.hrtime.bigint() - ns) / 1e6);
+}
+
+export function decodeEvent(rec: Buffer): PacketEvent {
+  const e = abi.PwEvent.decode(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), 0);
+  const head = Buffer.from(e.head.subarray(0, Math.min(e.len, e.head.length)));
+  return {
+    time: monoNsToDate(e.ts_ns).toISOString(),
+    kind: KIND[e.kind] ?? 'sample',
+    iif: ifName(e.ifindex),
+    oif: e.egress_ifindex ? ifName(e.egress_ifindex) : null,
+    len: e.len,
+    verdict: verdictName(e.verdict),
+    reason: reasonName(e.reason),
+    rule: e.rule,
+    route: e.route,
+    packet: summarizePacket(head),
+    head: head.toString('base64'),
+  };
+}
+
+/** Reads the instance's event ring (only one reader should: records go to whoever reads first). */
+export function openEventRing(instance: string): RingBufferReader {
+  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_events.name), 'map'));
+}

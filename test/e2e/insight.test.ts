@@ -1,0 +1,219 @@
+/**
+ * Packet insight end to end, in the router lab with the daemon: flows with exact packet and
+ * byte counts, the TCP handshake timed by the pipeline, direction and path; top talkers;
+ * histograms; events (rule log, drops, samples) over the daemon's WebSocket and through the
+ * CLI, with the sampling rate changed by a config apply.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import WebSocket from 'ws';
+
+import { repoRoot } from '../../src/bpf/index.js';
+import { SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
+import { cli, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+const TRAFFIC = join(repoRoot, 'dist', 'src', 'netlab', 'traffic.js');
+const CLIENT = '10.210.1.2';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sends `count` UDP datagrams of `size` payload bytes, one after another, from a fixed port. */
+const UDP_SCRIPT = `
+const dgram = require('node:dgram');
+const [host, dport, count, sport, size] = process.argv.slice(1).map((v, i) => (i ? Number(v) : v));
+const s = dgram.createSocket('udp4');
+s.bind(sport, async () => {
+  for (let i = 0; i < count; i++) await new Promise((res, rej) => s.send(Buffer.alloc(size, i & 255), dport, host, (e) => (e ? rej(e) : res())));
+  s.close();
+});`;
+
+/** One TCP connection: connect, send 1000 bytes, read the echo, close. */
+const TCP_SCRIPT = `
+const net = require('node:net');
+const [host, port] = process.argv.slice(1);
+const c = net.connect(Number(port), host, () => c.write(Buffer.alloc(1000, 0x61)));
+let got = 0;
+c.on('data', (d) => { got += d.length; if (got >= 1000) c.end(); });
+c.on('close', () => process.exit(got >= 1000 ? 0 : 1));
+setTimeout(() => process.exit(2), 5000);`;
+
+describe('packet insight', { skip, timeout: 5 * 60_000 }, () => {
+  let topo: Topology;
+  let instance = '';
+  let dir = '';
+  let configFile = '';
+  let daemon: RunningDaemon | undefined;
+  let server: ChildProcess | undefined;
+  const ns = { c: '', r: '', u1: '' };
+  const dev = (s: string) => topo.name(s);
+  const pw = (...args: string[]) => cli([...args, '--instance', instance]);
+  const udp = (dport: number, count: number, sport: number, size = 64) =>
+    topo.exec(ns.c, process.execPath, ['-e', UDP_SCRIPT, SERVICE, String(dport), String(count), String(sport), String(size)]);
+
+  const config = (insight = '') => `
+instance: ${instance}
+interfaces:
+  - { name: ${dev('r0')}, mode: native }
+  - { name: ${dev('r1')}, mode: native }
+  - { name: ${dev('r2')}, mode: native }
+routes:
+  - { prefix: 10.220.0.0/16, via: [{ gateway: 10.210.2.2 }] }
+rules:
+  - { action: log, proto: udp, dport: 9100 }
+  - { action: drop, proto: udp, dport: 9200 }
+insight: { dropEvents: true${insight} }
+`;
+
+  before(async () => {
+    topo = new Topology('i');
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dir = mkdtempSync(join(tmpdir(), 'pw-insight-'));
+    configFile = join(dir, 'pathwise.yaml');
+    const lab = buildRouterLab(topo);
+    Object.assign(ns, { c: lab.client, r: lab.router, u1: lab.upstream1 });
+    writeFileSync(configFile, config());
+    daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
+    server = topo.spawn(ns.u1, process.execPath, [TRAFFIC, 'tcp-serve', '8080']);
+    await new Promise<void>((res) => server!.stdout!.once('data', () => res()));
+  });
+
+  after(async () => {
+    server?.kill();
+    await stopDaemon(daemon, 'SIGKILL');
+    cli(['--netns', ns.r, 'down', '--instance', instance]);
+    topo?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts a UDP flow exactly, with its path, and times a TCP handshake in both directions', async () => {
+    udp(9000, 300, 40100, 64);
+    topo.exec(ns.c, process.execPath, ['-e', TCP_SCRIPT, SERVICE, '8080']);
+    const r = pw('flows', '--top', '1000', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const { flows, total } = r.json();
+    assert.ok(total >= 3, `flows in the table: ${total}`);
+    const u = flows.find((f: any) => f.proto === 'udp' && f.sport === 40100 && f.dport === 9000);
+    assert.ok(u, 'the UDP flow');
+    assert.equal(u.src, CLIENT);
+    assert.equal(u.packets, 300);
+    assert.equal(u.bytes, 300 * (20 + 8 + 64), 'IP bytes: 20 header + 8 UDP + 64 payload');
+    assert.equal(u.iif, dev('r0'));
+    assert.equal(u.oif, dev('r1'));
+    assert.equal(u.prefix, '10.220.0.0/16');
+    assert.equal(u.verdict, 'redirect');
+
+    const out = flows.find((f: any) => f.proto === 'tcp' && f.src === CLIENT && f.dport === 8080);
+    const back = flows.find((f: any) => f.proto === 'tcp' && f.src === SERVICE && f.sport === 8080 && f.dport === out?.sport);
+    assert.ok(out && back, 'both directions of the TCP connection');
+    assert.equal(out.direction, 'initiator');
+    assert.equal(back.direction, 'responder');
+    assert.ok(out.handshake, 'the handshake was timed');
+    assert.ok(out.handshake.responderMs > 0 && out.handshake.initiatorMs > 0);
+    assert.ok(Math.abs(out.handshake.rttMs - out.handshake.responderMs - out.handshake.initiatorMs) < 1e-6);
+    assert.equal(back.handshake, null, 'only the initiator carries the handshake');
+    assert.match(out.tcpFlags, /S/);
+    assert.match(out.tcpFlags, /F/);
+    assert.equal(back.iif, dev('r1'));
+    assert.equal(back.oif, dev('r0'));
+
+    // Sorted as asked, and the same answer without the daemon (straight from the maps).
+    const byPackets = pw('flows', '--sort', 'packets', '--top', '1', '--json').json();
+    assert.equal(byPackets.flows[0].packets, Math.max(...flows.map((f: any) => f.packets)));
+    const rtt = pw('flows', '--sort', 'rtt', '--top', '5', '--json').json();
+    assert.ok(rtt.flows.every((f: any) => f.handshake), 'sorting by RTT lists only timed flows');
+    const local = cli(['--netns', ns.r, 'flows', '--top', '1000', '--json', '--instance', instance, '--socket', join(dir, 'no-daemon.sock')]);
+    assert.equal(local.status, 0, local.stderr);
+    const lu = local.json().flows.find((f: any) => f.sport === 40100 && f.dport === 9000);
+    assert.equal(lu.packets, 300);
+    assert.equal(lu.oif, dev('r1'));
+  });
+
+  it('ranks talkers by source, destination and prefix, and keeps histograms and table pressure', () => {
+    const src = pw('flows', 'talkers', '--by', 'src', '--json').json();
+    const client = src.talkers.find((t: any) => t.key === CLIENT);
+    assert.ok(client && client.flows >= 2 && client.packets >= 300);
+    const prefix = pw('flows', 'talkers', '--by', 'prefix', '--json').json();
+    assert.ok(prefix.talkers.some((t: any) => t.key === '10.220.0.0/16' && t.packets >= 300));
+    const dst = pw('flows', 'talkers', '--by', 'dst', '--top', '1', '--json').json();
+    assert.equal(dst.talkers.length, 1);
+
+    const s = pw('flows', 'summary', '--json').json();
+    const udpCount = s.protocols.find((p: any) => p.proto === 'udp')?.packets ?? 0;
+    assert.ok(udpCount >= 300, `udp packets in the histogram: ${udpCount}`);
+    assert.ok(s.protocols.some((p: any) => p.proto === 'tcp'));
+    // 64-byte payloads: 14 + 20 + 8 + 64 = 106-byte frames.
+    assert.ok(s.sizes.find((b: any) => b.bucket === '65-128').packets >= 300);
+    assert.ok(s.flowTable.entries >= 3 && s.flowTable.created >= s.flowTable.entries);
+    assert.equal(s.flowTable.max, 1 << 20);
+    const text = pw('flows', 'summary');
+    assert.match(text.stdout, /flow table: \d+ of 1048576/);
+  });
+
+  it('streams rule-log, drop and sampled events over WebSocket; sampling follows the config', async () => {
+    const ws = new WebSocket(`ws+unix://${socketOf(instance)}:/v1/events`);
+    const got: any[] = [];
+    ws.on('message', (m) => {
+      const msg = JSON.parse(String(m));
+      if (msg.type === 'event') got.push(msg.event);
+    });
+    await new Promise((res, rej) => {
+      ws.once('open', res);
+      ws.once('error', rej);
+    });
+    const rules = pw('rule', 'list', '--json').json();
+    const logRule = rules.find((r: any) => /^log/.test(r.rule));
+    const dropRule = rules.find((r: any) => /^drop/.test(r.rule));
+    udp(9100, 50, 40200);
+    udp(9200, 20, 40300);
+    udp(9000, 30, 40400); // neither logged nor dropped, and sampling is off: no events
+    const deadline = Date.now() + 5000;
+    while (got.length < 70 && Date.now() < deadline) await sleep(50);
+    await sleep(300);
+    const logs = got.filter((e) => e.kind === 'log');
+    const drops = got.filter((e) => e.kind === 'drop');
+    assert.equal(logs.length, 50);
+    assert.ok(logs.every((e) => e.rule === logRule.id && e.packet.dport === 9100 && e.packet.src === CLIENT && e.verdict === 'redirect' && e.oif === dev('r1')));
+    assert.equal(drops.length, 20);
+    assert.ok(drops.every((e) => e.rule === dropRule.id && e.reason === 'rule_drop' && e.verdict === 'drop' && e.len === 14 + 20 + 8 + 64));
+    assert.ok(Buffer.from(drops[0].head, 'base64').length === drops[0].len, 'the head carries the whole short packet');
+    assert.equal(got.filter((e) => e.packet.dport === 9000).length, 0);
+
+    // Sampling every packet, by a config change (a versioned, diffable change like any other).
+    // (Another file: the daemon reloads its own config file by itself when it changes.)
+    const next = join(dir, 'sampling.yaml');
+    writeFileSync(next, config(', sampleRate: 1'));
+    const diff = pw('diff', '-f', next);
+    assert.match(diff.stdout, /~ events insight: sample off, drops on → sample 1 in 1, drops on/);
+    assert.equal(pw('apply', '-f', next).status, 0);
+    got.length = 0;
+    udp(9000, 30, 40500);
+    const until = Date.now() + 5000;
+    while (got.filter((e) => e.packet.sport === 40500).length < 30 && Date.now() < until) await sleep(50);
+    ws.close();
+    const samples = got.filter((e) => e.packet.sport === 40500);
+    assert.equal(samples.length, 30);
+    assert.ok(samples.every((e) => e.kind === 'sample'));
+
+    // The CLI reads the same stream through the daemon.
+    const reader = topo.spawn(undefined, join(repoRoot, 'bin', 'pathwise'), ['events', '--json', '-c', '5', '--kind', 'drop', '--instance', instance]);
+    let out = '';
+    reader.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((res) => reader.once('exit', res));
+    await sleep(1000);
+    udp(9200, 10, 40600);
+    const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') reader.kill();
+    assert.equal(code, 0);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 5);
+    assert.ok(lines.every((e) => e.kind === 'drop' && e.packet.sport === 40600));
+  });
+});
