@@ -42,6 +42,8 @@ PW_BTF_ANCHOR(enum pw_flow_direction, flow_direction);
 PW_BTF_ANCHOR(enum pw_capture_point, capture_point);
 PW_BTF_ANCHOR(struct pw_capture_record, capture_record);
 PW_BTF_ANCHOR(struct pw_replay_result, replay_result);
+PW_BTF_ANCHOR(enum pw_capture_slot, capture_slot);
+PW_BTF_ANCHOR(enum pw_capture_state, capture_state);
 
 /* Not a lookup table: a static const array would sit in .rodata with a BTF offset libbpf 1.1
  * leaves unresolved, and the kernel would refuse the object's BTF. */

@@ -13,7 +13,8 @@
         "src/ringbuf.cc",
         "src/test-run.cc",
         "src/misc.cc",
-        "src/pcap.cc"
+        "src/pcap.cc",
+        "src/prog-load.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -21,6 +21,7 @@ export const ErrorCatalog = {
   PW_ERR_FORBIDDEN: { http: 403, exit: 15, summary: 'the token may not do this (read-only)' },
   PW_ERR_UNREACHABLE: { http: 503, exit: 16, summary: 'the daemon cannot be reached' },
   PW_ERR_TOO_LARGE: { http: 413, exit: 17, summary: 'the request body is too large' },
+  PW_ERR_BUSY: { http: 409, exit: 18, summary: 'busy: another user holds it' },
   PW_ERR_INTERNAL: { http: 500, exit: 70, summary: 'internal error' },
 } as const;
 

@@ -11,6 +11,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitTestRun(env, exports);
   pw::InitMisc(env, exports);
   pw::InitPcap(env, exports);
+  pw::InitProgLoad(env, exports);
   return exports;
 }
 

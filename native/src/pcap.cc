@@ -92,6 +92,7 @@ class PcapWriter : public Napi::ObjectWrap<PcapWriter> {
     Napi::Function f = DefineClass(env, "PcapWriter",
                                    {
                                        InstanceMethod<&PcapWriter::Write>("write"),
+                                       InstanceMethod<&PcapWriter::Flush>("flush"),
                                        InstanceMethod<&PcapWriter::Close>("close"),
                                    });
     exports.Set("PcapWriter", f);
@@ -125,6 +126,11 @@ class PcapWriter : public Napi::ObjectWrap<PcapWriter> {
       pcap_close(p_);
       p_ = nullptr;
     }
+  }
+  // flush(): what was written reaches the file (or a pipe's reader) now.
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    if (d_ && pcap_dump_flush(d_)) ThrowErrno(info.Env(), errno, "pcap_dump_flush");
+    return info.Env().Undefined();
   }
   // write(tsSec, tsUsec, data, origLen?)
   Napi::Value Write(const Napi::CallbackInfo& info) {
@@ -170,7 +176,19 @@ static Napi::Value PcapCompile(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// pcapFilter(insns, packet, wirelen?) -> what libpcap's own interpreter (bpf_filter, which
+// tcpdump -r applies) returns for the packet: 0 = no match, else the snap length.
+static Napi::Value PcapFilter(const Napi::CallbackInfo& info) {
+  size_t insnBytes, pktLen;
+  auto* insns = static_cast<const struct bpf_insn*>(ArgBytes(info, 0, "insns", &insnBytes));
+  auto* pkt = static_cast<const u_char*>(ArgBytes(info, 1, "packet", &pktLen));
+  u_int wirelen = info.Length() > 2 ? ArgU32(info, 2, "wirelen") : static_cast<u_int>(pktLen);
+  if (insnBytes == 0 || insnBytes % sizeof(struct bpf_insn)) ThrowErrno(info.Env(), EINVAL, "pcapFilter", "insns must be whole 8-byte instructions");
+  return Napi::Number::New(info.Env(), bpf_filter(insns, pkt, wirelen, static_cast<u_int>(pktLen)));
+}
+
 void InitPcap(Napi::Env env, Napi::Object exports) {
+  exports.Set("pcapFilter", Napi::Function::New(env, PcapFilter));
   PcapReader::Init(env, exports);
   PcapWriter::Init(env, exports);
   exports.Set("pcapCompile", Napi::Function::New(env, PcapCompile));

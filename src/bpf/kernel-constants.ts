@@ -24,6 +24,8 @@ export const isPerCpuMapType = (t: number) => PER_CPU_TYPES.has(t);
 export const mapTypeName = (t: number) => Object.entries(MapType).find(([, v]) => v === t)?.[0].toLowerCase() ?? `type ${t}`;
 
 export const ProgType = { XDP: 6, SCHED_CLS: 3 } as const;
+/** enum bpf_attach_type values Pathwise uses. */
+export const AttachType = { XDP: 37 } as const;
 
 /** bpf_map_update_elem flags. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2, LOCK: 4 } as const;

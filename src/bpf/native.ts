@@ -148,9 +148,12 @@ export interface NativeAddon {
   };
   PcapWriter: new (path: string, linktype?: number, snaplen?: number) => {
     write(tsSec: number, tsUsec: number, data: Uint8Array, origLen?: number): void;
+    flush(): void;
     close(): void;
   };
   pcapCompile(expression: string, linktype?: number, snaplen?: number): Buffer;
+  pcapFilter(insns: Uint8Array, packet: Uint8Array, wirelen?: number): number;
+  progLoadRaw(progType: number, insns: Uint8Array, name: string, expectedAttachType?: number): NativeFd;
   pcapLibVersion(): string;
   ifHwAddr(name: string): Buffer;
 }

@@ -64,6 +64,17 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
     return this.ring.consume();
   }
 
+  /** Drains the kernel's records and returns every record queued, synchronously (for callers
+   * that drive the producer themselves, e.g. BPF_PROG_TEST_RUN). */
+  takeAll(): Buffer[] {
+    while (this.ring.consume() > 0) {
+      // the callback queued them
+    }
+    const out = this.queue.splice(0);
+    this.delivered += out.length;
+    return out;
+  }
+
   next(): Promise<IteratorResult<Buffer>> {
     const r = this.queue.shift();
     if (r) {

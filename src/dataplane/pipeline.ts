@@ -73,6 +73,20 @@ const BPF_F_RDONLY_PROG = 1 << 7;
 const isDevmap = (type: number) => type === 14 || type === 25; // BPF_MAP_TYPE_DEVMAP, DEVMAP_HASH
 const scalarU32 = abi.maps.pw_tx_ports.key;
 
+/** pw_capture_progs[PIPELINE] = the given pw_xdp (a prog array takes program fds). */
+function setPipelineSlot(obj: BpfObject<typeof abi>, xdpFd: number): void {
+  const progs = obj.mapHandle('pw_capture_progs');
+  try {
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(4);
+    key.writeUInt32LE(abi.PwCaptureSlot.PIPELINE);
+    value.writeUInt32LE(xdpFd);
+    native().mapUpdate(progs.fd, key, value, 0);
+  } finally {
+    progs.close();
+  }
+}
+
 export interface UpgradeResult {
   /** Maps whose contents the new program took over. */
   carried: string[];
@@ -141,6 +155,9 @@ export interface PipelineMaps {
   ringStats: PerCpuMap<number, abi.PwRingCounters>;
   eventsCtl: M<'pw_events_ctl'>;
   captureCtl: M<'pw_capture_ctl'>;
+  /** Program fds by slot (enum pw_capture_slot); reads return program ids. */
+  captureProgs: M<'pw_capture_progs'>;
+  captureScratch: PerCpuMap<number, abi.PwCaptureScratch>;
   replayOut: M<'pw_replay_out'>;
   flowStats: PerCpuMap<number, abi.PwFlowCounters>;
   histogram: PerCpuMap<number, abi.PwHistogram>;
@@ -189,6 +206,8 @@ export class Pipeline {
         maxEntries: { pw_fib4_tbl8: s.ipv4Groups, pw_rule_bitmaps: s.ruleBitmaps },
         pinDir: dir,
       });
+      // A capture filter returns into the pipeline through this slot (insight.bpf.h).
+      setPipelineSlot(obj, obj.program('pw_xdp').fd);
       for (const p of PROGRAMS) {
         const prog = obj.program(p);
         // libbpf loads a program without BTF when the kernel refuses the object's BTF ("BTF is
@@ -298,6 +317,8 @@ export class Pipeline {
           for (const [name] of staged) rmSync(join(dir, `${name}_next`), { force: true });
           throw e;
         }
+        // A running capture's filter now returns into the new program.
+        setPipelineSlot(obj, newProg.fd);
         // rename(2) is atomic on bpffs: the pin names never point at nothing.
         for (const [name, prog] of staged) {
           renameSync(join(dir, `${name}_next`), join(dir, name));
@@ -372,6 +393,8 @@ export class Pipeline {
       ringStats: perCpu(m.pw_ring_stats),
       eventsCtl: open(m.pw_events_ctl),
       captureCtl: open(m.pw_capture_ctl),
+      captureProgs: open(m.pw_capture_progs),
+      captureScratch: perCpu(m.pw_capture_scratch),
       replayOut: open(m.pw_replay_out),
       flowStats: perCpu(m.pw_flow_stats),
       histogram: perCpu(m.pw_histogram),

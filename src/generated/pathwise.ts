@@ -10,6 +10,21 @@ export const PwCapturePoint = {
 } as const;
 export type PwCapturePoint = (typeof PwCapturePoint)[keyof typeof PwCapturePoint];
 
+/** enum pw_capture_slot */
+export const PwCaptureSlot = {
+  FILTER: 0,
+  PIPELINE: 1,
+} as const;
+export type PwCaptureSlot = (typeof PwCaptureSlot)[keyof typeof PwCaptureSlot];
+
+/** enum pw_capture_state */
+export const PwCaptureState = {
+  IDLE: 0,
+  PENDING: 1,
+  DONE: 2,
+} as const;
+export type PwCaptureState = (typeof PwCaptureState)[keyof typeof PwCaptureState];
+
 /** enum pw_event_kind */
 export const PwEventKind = {
   RULE_LOG: 1,
@@ -893,6 +908,30 @@ export const PwCaptureCtl = {
   },
 } as const satisfies Codec<PwCaptureCtl> & { offsets: Record<string, number> };
 
+/** struct pw_capture_scratch (8 bytes) */
+export interface PwCaptureScratch {
+  state: number;
+  match: number;
+}
+export const PwCaptureScratch = {
+  name: 'pw_capture_scratch',
+  size: 8,
+  offsets: { state: 0, match: 4 },
+  encode(x: PwCaptureScratch, v: DataView, o: number): void {
+    scalar.u32.encode(x.state, v, o + 0);
+    scalar.u32.encode(x.match, v, o + 4);
+  },
+  decode(v: DataView, o: number): PwCaptureScratch {
+    return {
+      state: scalar.u32.decode(v, o + 0),
+      match: scalar.u32.decode(v, o + 4),
+    };
+  },
+  zero(): PwCaptureScratch {
+    return { state: 0, match: 0 };
+  },
+} as const satisfies Codec<PwCaptureScratch> & { offsets: Record<string, number> };
+
 /** struct pw_replay_result (64 bytes) */
 export interface PwReplayResult {
   verdict: number;
@@ -1209,6 +1248,8 @@ export const maps = {
   pw_ring_stats: { name: 'pw_ring_stats', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRingCounters },
   pw_events_ctl: { name: 'pw_events_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwEventsCtl },
   pw_capture_ctl: { name: 'pw_capture_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCaptureCtl },
+  pw_capture_progs: { name: 'pw_capture_progs', type: 3, maxEntries: 2, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_capture_scratch: { name: 'pw_capture_scratch', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwCaptureScratch },
   pw_replay_out: { name: 'pw_replay_out', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
   pw_flow_stats: { name: 'pw_flow_stats', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
   pw_histogram: { name: 'pw_histogram', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 2112, key: scalar.u32, value: PwHistogram },
@@ -1219,4 +1260,4 @@ export const rodata = {
   pw_settings: { name: 'pw_settings', size: 8, codec: PwSettings },
 } as const;
 
-export const programs = ['pw_capture_filter', 'pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay'] as const;
+export const programs = ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay'] as const;

@@ -415,7 +415,7 @@ struct pw_events_ctl {
 _Static_assert(sizeof(struct pw_events_ctl) == 8, "pw_events_ctl layout");
 
 /* The capture in progress (array pw_capture_ctl, one element); the capturing process owns it.
- * Its filter is the freplace program attached over pw_capture_filter. */
+ * Its filter is the program in pw_capture_progs[PW_CAPTURE_SLOT_FILTER]. */
 struct pw_capture_ctl {
 	__u32 active;
 	__u32 ifindex;       /* ingress interface to capture on; 0: all */
@@ -423,6 +423,26 @@ struct pw_capture_ctl {
 	__u32 snap;          /* bytes of each packet to capture, at most PW_CAPTURE_BYTES */
 };
 _Static_assert(sizeof(struct pw_capture_ctl) == 16, "pw_capture_ctl layout");
+
+/* The two programs of pw_capture_progs. */
+enum pw_capture_slot {
+	PW_CAPTURE_SLOT_FILTER = 0,    /* the capture's filter, translated from classic BPF */
+	PW_CAPTURE_SLOT_PIPELINE = 1,  /* pw_xdp itself, which the filter tail-calls back into */
+};
+
+enum pw_capture_state {
+	PW_CAPTURE_STATE_IDLE = 0,
+	PW_CAPTURE_STATE_PENDING = 1,  /* the pipeline asked the filter */
+	PW_CAPTURE_STATE_DONE = 2,     /* the filter answered in `match` */
+};
+
+/* Per-CPU hand-over between the pipeline and the capture filter (array pw_capture_scratch):
+ * an XDP program runs to completion on its CPU, so one slot per CPU is one packet's. */
+struct pw_capture_scratch {
+	__u32 state;         /* enum pw_capture_state */
+	__u32 match;         /* nonzero: the filter matched */
+};
+_Static_assert(sizeof(struct pw_capture_scratch) == 8, "pw_capture_scratch layout");
 
 /* One replayed packet as the pipeline parsed and decided it (array pw_replay_out, one
  * element, written by pw_xdp_replay). Addresses in network order (IPv4: first 4 bytes). */

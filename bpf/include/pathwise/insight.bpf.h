@@ -4,10 +4,12 @@
  * each through its own BPF ring buffer, and the size/protocol histograms. What a full ring
  * could not take is counted in pw_ring_stats.
  *
- * Capture filters are tcpdump expressions: user space compiles them with libpcap, translates
- * the classic BPF to eBPF and attaches the result with freplace over pw_capture_filter, a
- * global function that otherwise matches nothing. The link belongs to the capturing process,
- * so a capture that dies takes its filter with it.
+ * Capture filters are tcpdump expressions: user space compiles them with libpcap and translates
+ * the classic BPF to an XDP program of its own, put in pw_capture_progs[FILTER]. When a capture
+ * runs, the pipeline marks the packet pending in a per-CPU scratch and tail-calls the filter;
+ * the filter writes its answer there and tail-calls back into the pipeline
+ * (pw_capture_progs[PIPELINE] is pw_xdp itself), which now finds the answer and goes on. The
+ * packet is the same on both passes: nothing before the filter changes it.
  */
 #ifndef PATHWISE_INSIGHT_BPF_H
 #define PATHWISE_INSIGHT_BPF_H
@@ -59,28 +61,14 @@ static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_pa
 		rc->events_sent++;
 }
 
-/*
- * Replaced at run time (freplace) by the capture's filter: nonzero when the packet matches.
- * Global and noinline so it stays a function of its own, with BTF, that an extension program
- * can take the place of; `len` is the packet's length, which classic BPF's `len` reads.
- */
-__attribute__((noinline)) int pw_capture_filter(struct xdp_md *ctx, __u32 len)
-{
-	/* volatile: the compiler must neither fold the call into a constant nor, seeing `len`
-	 * unused, skip passing it (the verifier checks every argument of a global function). */
-	volatile __u32 match = 0, seen = len;
-
-	if (!ctx)
-		return 0;
-	return match & seen;
-}
-
 static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum pw_capture_point point,
 					    const struct pw_decision *d)
 {
 	struct pw_ring_counters *rc = pw_ring_counters();
 	struct pw_capture_record *r = bpf_ringbuf_reserve(&pw_capture, sizeof(*r), 0);
-	__u64 len = ctx->data_end - ctx->data;
+	/* The whole length, fragments of a multi-buffer frame included (bpf_xdp_load_bytes
+	 * reads across them too). */
+	__u64 len = bpf_xdp_get_buff_len(ctx);
 	__u64 copy = len < snap ? len : snap;
 
 	if (!r) {
@@ -109,18 +97,35 @@ static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum
 		rc->capture_sent++;
 }
 
-/* At ingress: runs the capture filter (when a capture is on) and records a match at once, or
- * returns the snap length to capture at the verdict (0: nothing to capture). */
+/*
+ * At ingress, when a capture runs: asks the filter (a tail call that comes back into the
+ * pipeline with the answer) and records a match at once, or returns the snap length to capture
+ * at the verdict. 0: nothing to capture. Only the live entry point captures.
+ */
 static __always_inline __u32 pw_capture_ingress(struct xdp_md *ctx)
 {
-	__u32 zero = 0, len = ctx->data_end - ctx->data;
+	__u32 zero = 0, match;
 	const struct pw_capture_ctl *cc = bpf_map_lookup_elem(&pw_capture_ctl, &zero);
+	struct pw_capture_scratch *sc;
 
 	if (!cc || !cc->active)
 		return 0;
 	if (cc->ifindex && cc->ifindex != ctx->ingress_ifindex)
 		return 0;
-	if (!pw_capture_filter(ctx, len))
+	sc = bpf_map_lookup_elem(&pw_capture_scratch, &zero);
+	if (!sc)
+		return 0;
+	if (sc->state == PW_CAPTURE_STATE_IDLE) {
+		sc->state = PW_CAPTURE_STATE_PENDING;
+		bpf_tail_call(ctx, &pw_capture_progs, PW_CAPTURE_SLOT_FILTER);
+		/* No filter in place (or it failed): no match. */
+		sc->state = PW_CAPTURE_STATE_IDLE;
+		return 0;
+	}
+	/* Back from the filter. PENDING here means it never answered: no match. */
+	match = sc->state == PW_CAPTURE_STATE_DONE && sc->match;
+	sc->state = PW_CAPTURE_STATE_IDLE;
+	if (!match)
 		return 0;
 	if (cc->point == PW_CAPTURE_VERDICT)
 		return cc->snap ? cc->snap : 1;
