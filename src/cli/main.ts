@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 
 import { enterNetnsForProcess } from '../bpf/index.js';
 import { registerAttach } from './commands/attach.js';
+import { registerCapture } from './commands/capture.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFilter } from './commands/filter.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerFilter(program);
   registerFlows(program);
   registerEvents(program);
+  registerCapture(program);
   registerDaemon(program);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });

@@ -2,11 +2,12 @@
  * Packet insight end to end, in the router lab with the daemon: flows with exact packet and
  * byte counts, the TCP handshake timed by the pipeline, direction and path; top talkers;
  * histograms; events (rule log, drops, samples) over the daemon's WebSocket and through the
- * CLI, with the sampling rate changed by a config apply.
+ * CLI, with the sampling rate changed by a config apply; `pathwise capture` with a tcpdump
+ * filter against tcpdump itself on the same traffic, and pcapng with verdicts.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +16,8 @@ import WebSocket from 'ws';
 
 import { repoRoot } from '../../src/bpf/index.js';
 import { SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
-import { cli, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { readCapture } from '../../src/insight/pcap-file.js';
+import { cli, pathwiseBin, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -215,5 +217,75 @@ insight: { dropEvents: true${insight} }
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 5);
     assert.ok(lines.every((e) => e.kind === 'drop' && e.packet.sport === 40600));
+  });
+
+  /** Spawns a command and resolves once its standard error says `ready`. */
+  async function spawnReady(ns: string | undefined, cmd: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
+    const child = topo.spawn(ns, cmd, args);
+    let err = '';
+    const exited = new Promise<number | null>((res) => child.once('exit', res));
+    await new Promise<void>((res, rej) => {
+      child.stderr!.on('data', (d) => {
+        err += d;
+        if (ready.test(err)) res();
+      });
+      void exited.then((code) => rej(new Error(`${cmd} exited (${code}) before it was ready: ${err}`)));
+    });
+    return { child, exited, stderr: () => err };
+  }
+
+  it('captures what tcpdump captures for the same filter on the same traffic, and pcapng carries verdicts', async () => {
+    const ours = join(dir, 'ours.pcap');
+    const theirs = join(dir, 'theirs.pcap');
+    const filter = 'udp and dst port 9300 and udp[8] & 1 = 0';
+    // tcpdump on the client's side of the link sees every frame the router's r0 receives.
+    const td = await spawnReady(ns.c, 'tcpdump', ['-i', dev('c0'), '-Q', 'out', '-U', '-w', theirs, filter], /listening on/);
+    const pw = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '-i', dev('r0'), '-c', '20', '-w', ours, '--instance', instance, filter], /capturing on/);
+    // 40 datagrams to 9300 whose first payload byte alternates even/odd (the filter keeps the
+    // even ones), and 20 to another port.
+    udp(9300, 40, 40700, 64);
+    udp(9301, 20, 40701, 64);
+    const code = await Promise.race([pw.exited, sleep(15_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') pw.child.kill();
+    assert.equal(code, 0, pw.stderr());
+    assert.match(pw.stderr(), /20 packets captured/);
+    // tcpdump writes each packet as it comes (-U): wait until it has them all.
+    const count = () => {
+      try {
+        return readCapture(theirs).packets.length;
+      } catch {
+        return 0; // not even the file header yet
+      }
+    };
+    for (const until = Date.now() + 10_000; count() < 20 && Date.now() < until; ) await sleep(100);
+    td.child.kill('SIGINT');
+    await td.exited;
+    const a = readCapture(ours).packets;
+    const b = readCapture(theirs).packets;
+    assert.equal(a.length, 20);
+    assert.deepEqual(a.map((p) => p.data.toString('hex')), b.map((p) => p.data.toString('hex')));
+    // And tcpdump reads Pathwise's file with its own tools.
+    const read = topo.exec(undefined, 'tcpdump', ['-nn', '-r', ours]);
+    assert.equal(read.trim().split('\n').length, 20);
+    assert.match(read, /10\.210\.1\.2\.40700 > 10\.220\.0\.1\.9300: UDP, length 64/);
+
+    // At the verdict point: pcapng with the decision in each packet (dropped by the rule).
+    const ng = join(dir, 'verdicts.pcapng');
+    const v = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '-i', dev('r0'), '--point', 'verdict', '-c', '5', '-w', ng, '--instance', instance, 'udp', 'dst', 'port', '9200'], /capturing on/);
+    udp(9200, 5, 40800);
+    assert.equal(await Promise.race([v.exited, sleep(15_000).then(() => 'timeout')]), 0, v.stderr());
+    const pkts = readCapture(ng).packets;
+    assert.equal(pkts.length, 5);
+    assert.equal(topo.exec(undefined, 'tcpdump', ['-nn', '-r', ng]).trim().split('\n').length, 5);
+    assert.equal(readFileSync(ng).toString('latin1').split('pathwise: drop (rule_drop)').length - 1, 5);
+  });
+
+  it('refuses a bad filter and an interface outside the pipeline with clear errors', () => {
+    const bad = cli(['--netns', ns.r, 'capture', '--instance', instance, '--json', 'tcp', 'port', 'banana']);
+    assert.equal(bad.status, 3);
+    assert.match(JSON.parse(bad.stderr).error.message, /banana/);
+    const lo = cli(['--netns', ns.r, 'capture', '-i', 'lo', '--instance', instance]);
+    assert.equal(lo.status, 4);
+    assert.match(lo.stderr, /lo does not run the pipeline/);
   });
 });
