@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 
 import { buildApi } from '../api/server.js';
+import { reapStaleCapture } from '../insight/capture.js';
 import { EventHub } from '../insight/event-hub.js';
 import { loadConfigFile } from '../control/config/load.js';
 import type { Config } from '../control/config/schema.js';
@@ -137,7 +138,15 @@ export class Daemon {
       pending ??= setTimeout(sync, 100);
     });
     this.monitor.on('error', (e) => this.log.warn({ err: e }, 'ip monitor neigh failed; syncing every 5 s only'));
-    this.neighTimer = setInterval(sync, 5000);
+    this.neighTimer = setInterval(() => {
+      sync();
+      try {
+        const dead = reapStaleCapture(this.ctrl.dp().pipeline.maps, this.ctrl.instance);
+        if (dead !== null) this.log.warn({ pid: dead }, 'turned off a capture whose process is gone');
+      } catch (e) {
+        this.log.warn({ err: e }, 'checking for a stale capture failed');
+      }
+    }, 5000);
     this.neighTimer.unref();
   }
 

@@ -111,6 +111,25 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Turns off a capture whose process died without stopping it (kill -9): otherwise the
+ * pipeline would go on filtering and filling a ring nobody reads. Returns the dead pid.
+ */
+export function reapStaleCapture(maps: PipelineMaps, instance: string): number | null {
+  if (!existsSync(ownerFile(instance))) return null;
+  let pid = 0;
+  try {
+    pid = (JSON.parse(readFileSync(ownerFile(instance), 'utf8')) as { pid: number }).pid;
+  } catch {
+    // unreadable: treat as dead
+  }
+  if (pid && alive(pid)) return null;
+  maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
+  maps.captureProgs.delete(abi.PwCaptureSlot.FILTER);
+  rmSync(ownerFile(instance), { force: true });
+  return pid;
+}
+
 export class CaptureSession {
   private stopped = false;
 

@@ -1,6 +1,6 @@
 /**
  * Capture filters in the kernel: tcpdump expressions compiled by libpcap, translated to eBPF and
- * attached over the pipeline's pw_capture_filter, select exactly the packets that tcpdump's
+ * tail-called by the pipeline (pw_capture_progs), select exactly the packets that tcpdump's
  * own filtering selects — checked on every packet of the tcpdump test-suite captures, against
  * `tcpdump -r FILE -w - EXPR` and libpcap's interpreter. Also: the verdict capture point
  * carries the decision, a bad expression is refused clearly, and stopping detaches the filter.

@@ -1,0 +1,71 @@
+/**
+ * Insight logic that needs no kernel: the classic BPF translator's output shape and refusals,
+ * top-N selection, names and packet summaries. (The translation's behaviour is checked in the
+ * kernel against tcpdump: test/bpf/capture-filter.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { decodeClassic, translateClassic, type ClassicInsn } from '../../src/insight/cbpf-to-ebpf.js';
+import { topIndexes } from '../../src/insight/flow-table.js';
+import { formatTcpFlagBits, protocolName } from '../../src/insight/names.js';
+import { formatSummary, summarizePacket } from '../../src/insight/packet-summary.js';
+
+const maps = { scratchFd: 3, progsFd: 4 };
+const ret = (k: number): ClassicInsn => ({ code: 0x06, jt: 0, jf: 0, k });
+
+describe('classic BPF to eBPF', () => {
+  it('translates a return-only program and places the map fds in ld_imm64 pairs', () => {
+    const t = translateClassic([ret(262144)], maps);
+    const code = (i: number) => t.insns[i * 8]!;
+    const lddw = [...Array(t.count).keys()].filter((i) => code(i) === 0x18);
+    assert.equal(lddw.length, 2);
+    assert.deepEqual(lddw.map((i) => [t.insns[i * 8 + 1]! >> 4, t.insns.readInt32LE(i * 8 + 4)]), [
+      [1, 3],
+      [1, 4],
+    ]);
+    assert.equal(code(t.count - 1), 0x95, 'ends with exit');
+  });
+
+  it('refuses what is not a valid classic program, saying which instruction', () => {
+    assert.throws(() => translateClassic([], maps), /empty/);
+    assert.throws(() => translateClassic([{ code: 0x05, jt: 0, jf: 0, k: 5 }, ret(1)], maps), /instruction 0: jump past the end/);
+    assert.throws(() => translateClassic([{ code: 0x60, jt: 0, jf: 0, k: 16 }, ret(1)], maps), /instruction 0: scratch memory M\[16\]/);
+    assert.throws(() => translateClassic([{ code: 0xff, jt: 0, jf: 0, k: 0 }, ret(1)], maps), /instruction 0: opcode 0xff/);
+    assert.throws(() => translateClassic([{ code: 0x00, jt: 0, jf: 0, k: 1 }], maps), /must end with a return/);
+    assert.throws(() => decodeClassic(new Uint8Array(7)), /8-byte/);
+  });
+});
+
+describe('top N', () => {
+  it('selects the largest keys in order, lower index first on ties, skipping what keep() refuses', () => {
+    const keys = [5, 1, 9, 9, 3, 7, 0, 9];
+    assert.deepEqual(topIndexes(keys.length, 3, (i) => keys[i]!, () => true), [2, 3, 7]);
+    assert.deepEqual(topIndexes(keys.length, 10, (i) => keys[i]!, (i) => i % 2 === 0), [2, 0, 4, 6]);
+    assert.deepEqual(topIndexes(keys.length, 0, (i) => keys[i]!, () => true), []);
+  });
+});
+
+describe('names and packet summaries', () => {
+  it("prints TCP flags in tcpdump's letters and protocols by name", () => {
+    assert.equal(formatTcpFlagBits(0x12), 'S.');
+    assert.equal(formatTcpFlagBits(0x19), 'FP.');
+    assert.equal(protocolName(6), 'tcp');
+    assert.equal(protocolName(253), '253');
+  });
+
+  it('summarizes an IPv4 UDP frame and a frame that is not IP', () => {
+    const f = Buffer.alloc(14 + 20 + 8);
+    f.writeUInt16BE(0x0800, 12);
+    f[14] = 0x45;
+    f[14 + 9] = 17;
+    Buffer.from([10, 0, 0, 1, 10, 0, 0, 2]).copy(f, 14 + 12);
+    f.writeUInt16BE(1234, 34);
+    f.writeUInt16BE(53, 36);
+    assert.equal(formatSummary(summarizePacket(f)), 'udp 10.0.0.1:1234 > 10.0.0.2:53');
+    const arp = Buffer.alloc(42);
+    arp.writeUInt16BE(0x0806, 12);
+    assert.equal(formatSummary(summarizePacket(arp)), 'ethertype 0x0806');
+    assert.equal(summarizePacket(Buffer.alloc(5)).family, null);
+  });
+});
