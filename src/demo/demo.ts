@@ -13,6 +13,7 @@ import { join } from 'node:path';
 
 import { repoRoot } from '../bpf/index.js';
 import { ApiClient } from '../cli/client.js';
+import type { FlowsReport } from '../insight/reports.js';
 import { SERVICE, buildRouterLab } from '../netlab/router-lab.js';
 import { Topology, leaveSignalsToCaller, sh } from '../netlab/topology.js';
 
@@ -88,7 +89,7 @@ async function main(): Promise<number> {
       const [routes, stats, flows] = await Promise.all([
         client.request<{ prefix: string; packets: number; bytes: number; nexthops: { via: string | null; dev: string; weight: number }[]; origin: string }[]>('GET', '/v1/routes?stats=true&user=true'),
         client.request<{ name: string; packets: Record<string, number>; reasons: Record<string, number> }[]>('GET', '/v1/stats'),
-        client.request<{ src: string; dst: string; proto: number; sport: number; dport: number; packets: number; bytes: number; verdict: string; reason: string }[]>('GET', '/v1/flows?top=8'),
+        client.request<FlowsReport>('GET', '/v1/flows?top=8'),
       ]);
       const now = Date.now();
       const dt = (now - prevAt) / 1000;
@@ -111,7 +112,10 @@ async function main(): Promise<number> {
         lines.push(`  ${s.name.padEnd(14)} ${verdicts}${reasons ? `  | ${reasons}` : ''}`);
       }
       lines.push('', 'TOP FLOWS (bytes)');
-      for (const f of flows) lines.push(`  ${`${f.src}:${f.sport}`.padEnd(22)} → ${`${f.dst}:${f.dport}`.padEnd(20)} proto ${String(f.proto).padEnd(3)} ${String(f.packets).padStart(8)} pkts ${String(f.bytes).padStart(10)} B  ${f.verdict}${f.reason !== 'none' ? ` (${f.reason})` : ''}`);
+      for (const f of flows.flows) {
+        const rtt = f.handshake ? `  rtt ${f.handshake.rttMs.toFixed(2)} ms` : '';
+        lines.push(`  ${`${f.src}:${f.sport}`.padEnd(22)} → ${`${f.dst}:${f.dport}`.padEnd(20)} ${f.proto.padEnd(5)} ${String(f.packets).padStart(8)} pkts ${String(f.bytes).padStart(10)} B  ${f.verdict}${f.reason !== 'none' ? ` (${f.reason})` : ''}${f.oif ? ` → ${f.oif}` : ''}${rtt}`);
+      }
       prev = next;
       prevAt = now;
       if (tty) process.stdout.write(`\x1b[2J\x1b[H${lines.join('\n')}\n`);
