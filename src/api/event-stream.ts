@@ -38,12 +38,8 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
       const unsubscribe = hub.subscribe({
         kinds,
         deliver(e) {
-          if (socket.bufferedAmount > MAX_BUFFERED) {
-            lost++;
-            return false;
-          }
-          socket.send(JSON.stringify({ type: 'event', event: e }));
-          return true;
+          if (socket.bufferedAmount > MAX_BUFFERED) lost++;
+          else socket.send(JSON.stringify({ type: 'event', event: e }));
         },
       });
       const timer = setInterval(() => {

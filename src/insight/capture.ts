@@ -18,9 +18,12 @@ import { metaDirOf, pinDirOf } from '../dataplane/pipeline.js';
 import { reasonName, verdictName } from '../dataplane/verdicts.js';
 import { PwError } from '../errors.js';
 import * as abi from '../generated/pathwise.js';
+import { isAlive } from '../util/process.js';
 import { decodeClassic, translateClassic } from './cbpf-to-ebpf.js';
+import { monoToEpochOffsetNs } from './clock.js';
+import { LINKTYPE_ETHERNET } from './pcap-file.js';
+import { ringCounters } from './summary.js';
 
-export const LINKTYPE_ETHERNET = 1;
 export type CapturePoint = 'ingress' | 'verdict';
 
 export interface CaptureOptions {
@@ -102,12 +105,13 @@ export function decodeCaptureRecord(rec: Buffer, monoToEpochNs: bigint): Capture
 
 const ownerFile = (instance: string) => join(metaDirOf(instance), 'capture.json');
 
-function alive(pid: number): boolean {
+/** The PID of the process that runs the instance's capture: null for none, 0 if unreadable. */
+function captureOwner(instance: string): number | null {
+  if (!existsSync(ownerFile(instance))) return null;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return (JSON.parse(readFileSync(ownerFile(instance), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return 0;
   }
 }
 
@@ -116,14 +120,8 @@ function alive(pid: number): boolean {
  * pipeline would go on filtering and filling a ring nobody reads. Returns the dead pid.
  */
 export function reapStaleCapture(maps: PipelineMaps, instance: string): number | null {
-  if (!existsSync(ownerFile(instance))) return null;
-  let pid = 0;
-  try {
-    pid = (JSON.parse(readFileSync(ownerFile(instance), 'utf8')) as { pid: number }).pid;
-  } catch {
-    // unreadable: treat as dead
-  }
-  if (pid && alive(pid)) return null;
+  const pid = captureOwner(instance);
+  if (pid === null || (pid && isAlive(pid))) return null;
   maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
   maps.captureProgs.delete(abi.PwCaptureSlot.FILTER);
   rmSync(ownerFile(instance), { force: true });
@@ -159,11 +157,9 @@ export class CaptureSession {
       throw new PwError('PW_ERR_INVALID', `the snap length must be 1 to ${abi.PwLimit.CAPTURE_BYTES} bytes`, { where: '--snaplen' });
     }
     // One capture at a time per instance: there is one filter slot.
-    if (existsSync(ownerFile(instance))) {
-      const owner = JSON.parse(readFileSync(ownerFile(instance), 'utf8')) as { pid: number };
-      if (owner.pid !== process.pid && alive(owner.pid)) {
-        throw new PwError('PW_ERR_BUSY', `a capture already runs on instance '${instance}' (pid ${owner.pid})`, { hint: 'one capture at a time; stop the other first' });
-      }
+    const owner = captureOwner(instance);
+    if (owner && owner !== process.pid && isAlive(owner)) {
+      throw new PwError('PW_ERR_BUSY', `a capture already runs on instance '${instance}' (pid ${owner})`, { hint: 'one capture at a time; stop the other first' });
     }
     const filter = loadFilter(maps, compileFilter(opts.expression, opts.snap));
     let ring: RingBufferReader;
@@ -175,7 +171,7 @@ export class CaptureSession {
       throw e;
     }
     writeFileSync(ownerFile(instance), JSON.stringify({ pid: process.pid, since: new Date().toISOString(), ...opts }));
-    const epochNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+    const epochNs = monoToEpochOffsetNs();
     maps.captureCtl.set(0, { active: 1, ifindex, point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS, snap: opts.snap });
     return new CaptureSession(dp, filter, ring, epochNs);
   }
@@ -187,8 +183,7 @@ export class CaptureSession {
 
   /** Capture records the ring had no room for, since the pipeline was loaded. */
   lost(): number {
-    const per = this.dp.pipeline.maps.ringStats.get(0) ?? [];
-    return Number(per.reduce((a, v) => a + v.capture_lost, 0n));
+    return ringCounters(this.dp.pipeline.maps).captureLost;
   }
 
   /** Turns the capture off, detaches the filter and frees the ring. Idempotent. */

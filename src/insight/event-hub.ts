@@ -8,15 +8,13 @@ import { decodeEvent, openEventRing, type EventKind, type PacketEvent } from './
 
 export interface Subscriber {
   kinds: Set<EventKind>;
-  /** Returns false when the subscriber had no room for the event. */
-  deliver(e: PacketEvent): boolean;
+  /** Takes the event, or counts it lost when it has no room. */
+  deliver(e: PacketEvent): void;
 }
 
 export class EventHub {
   private readonly subs = new Set<Subscriber>();
   private reader: RingBufferReader | null = null;
-  /** Events read from the ring, and those read while nobody listened. */
-  readonly stats = { read: 0, unheard: 0 };
 
   constructor(private readonly instance: string) {}
 
@@ -27,11 +25,7 @@ export class EventHub {
     this.reader = reader;
     void (async () => {
       for await (const rec of reader) {
-        this.stats.read++;
-        if (!this.subs.size) {
-          this.stats.unheard++;
-          continue;
-        }
+        if (!this.subs.size) continue; // read all the same, so the ring never fills for nobody
         const e = decodeEvent(rec);
         for (const s of this.subs) if (s.kinds.has(e.kind)) s.deliver(e);
       }

@@ -10,6 +10,7 @@ import { ifName } from '../dataplane/nexthops.js';
 import { pinDirOf } from '../dataplane/pipeline.js';
 import { reasonName, verdictName } from '../dataplane/verdicts.js';
 import * as abi from '../generated/pathwise.js';
+import { monoToEpochOffsetNs } from './clock.js';
 import { summarizePacket, type PacketSummary } from './packet-summary.js';
 
 export type EventKind = 'log' | 'sample' | 'drop';
@@ -33,16 +34,11 @@ export interface PacketEvent {
 
 const KIND: Record<number, EventKind> = { [abi.PwEventKind.RULE_LOG]: 'log', [abi.PwEventKind.SAMPLE]: 'sample', [abi.PwEventKind.DROP]: 'drop' };
 
-/** The wall clock of a bpf_ktime_get_ns() reading (CLOCK_MONOTONIC). */
-export function monoNsToDate(ns: bigint): Date {
-  return new Date(Date.now() - Number(process.hrtime.bigint() - ns) / 1e6);
-}
-
 export function decodeEvent(rec: Buffer): PacketEvent {
   const e = abi.PwEvent.decode(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), 0);
   const head = Buffer.from(e.head.subarray(0, Math.min(e.len, e.head.length)));
   return {
-    time: monoNsToDate(e.ts_ns).toISOString(),
+    time: new Date(Number((e.ts_ns + monoToEpochOffsetNs()) / 1_000_000n)).toISOString(),
     kind: KIND[e.kind] ?? 'sample',
     iif: ifName(e.ifindex),
     oif: e.egress_ifindex ? ifName(e.egress_ifindex) : null,

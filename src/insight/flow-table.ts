@@ -8,6 +8,7 @@ import { ifName } from '../dataplane/nexthops.js';
 import type { PipelineMaps } from '../dataplane/pipeline.js';
 import { reasonName, verdictName } from '../dataplane/verdicts.js';
 import { formatAddress } from '../util/ip.js';
+import { monoNowNs, monoToEpochOffsetNs } from './clock.js';
 import { formatTcpFlagBits, protocolName } from './names.js';
 
 export type FlowSort = 'bytes' | 'packets' | 'rate' | 'rtt' | 'last';
@@ -68,11 +69,10 @@ const { ifindex: VAL_IIF, egress_ifindex: VAL_OIF, route: VAL_ROUTE, tcp_flags: 
 /** A u64 as a double: exact below 2^53 (counters; ns timestamps up to 104 days of uptime). */
 const u64 = (v: DataView, off: number) => v.getUint32(off + 4, true) * 4294967296 + v.getUint32(off, true);
 
-/** The wall-clock offset of bpf_ktime_get_ns (CLOCK_MONOTONIC), in ms. */
+/** bpf_ktime_get_ns() (CLOCK_MONOTONIC) as wall-clock ms. */
 function monoToWallMs(): (ns: number) => number {
-  const monoNs = Number(process.hrtime.bigint());
-  const wallMs = Date.now();
-  return (ns) => wallMs - (monoNs - ns) / 1e6;
+  const offsetMs = Number(monoToEpochOffsetNs()) / 1e6;
+  return (ns) => offsetMs + ns / 1e6;
 }
 
 export class FlowSnapshot {
@@ -107,7 +107,7 @@ export class FlowSnapshot {
       }
       return p;
     };
-    return new FlowSnapshot(Buffer.concat(keyPages), Buffer.concat(valuePages), count, Number(process.hrtime.bigint()), routePrefix);
+    return new FlowSnapshot(Buffer.concat(keyPages), Buffer.concat(valuePages), count, Number(monoNowNs()), routePrefix);
   }
 
   private get kv(): DataView {
@@ -158,14 +158,6 @@ export class FlowSnapshot {
   /** The route prefix a flow's last packet took, for display. */
   prefixOf(rec: FlowRecord): string | null {
     return this.routePrefix(rec.routeId);
-  }
-
-  /** Every flow, decoded (a million take about a second; see make bench). */
-  all(): FlowRecord[] {
-    const wall = monoToWallMs();
-    const out = new Array<FlowRecord>(this.count);
-    for (let i = 0; i < this.count; i++) out[i] = this.record(i, wall);
-    return out;
   }
 
   private sortKey(sort: FlowSort): (i: number) => number {

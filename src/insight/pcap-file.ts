@@ -36,14 +36,18 @@ export function readCapture(path: string): { linktype: number; packets: Captured
   }
 }
 
-/** Writes a pcap file with libpcap's writer (what tcpdump -w writes). */
-export function writeCapture(path: string, packets: { data: Uint8Array; tsSec?: number; tsUsec?: number; len?: number }[], linktype = LINKTYPE_ETHERNET): void {
-  let w;
+/** libpcap's pcap writer (what tcpdump -w writes); path '-' is standard output. */
+export function openPcapWriter(path: string, linktype = LINKTYPE_ETHERNET, snaplen?: number) {
   try {
-    w = new (native().PcapWriter)(path, linktype);
+    return new (native().PcapWriter)(path, linktype, snaplen);
   } catch (e) {
     throw new PwError('PW_ERR_INVALID', `cannot write ${path}: ${(e as Error).message}`, { where: path });
   }
+}
+
+/** Writes a pcap file with libpcap's writer. */
+export function writeCapture(path: string, packets: { data: Uint8Array; tsSec?: number; tsUsec?: number; len?: number }[], linktype = LINKTYPE_ETHERNET): void {
+  const w = openPcapWriter(path, linktype);
   try {
     const now = Date.now();
     for (const p of packets) w.write(p.tsSec ?? Math.floor(now / 1000), p.tsUsec ?? (now % 1000) * 1000, p.data, p.len);

@@ -7,6 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { isAlive } from '../util/process.js';
 
 /**
  * What each process creates is also written to a registry file named by its PID, so a run
@@ -15,20 +16,11 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSyn
  */
 const REGISTRY = '/run/pathwise-tests';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function reapDeadRuns(): void {
   if (!existsSync(REGISTRY)) return;
   for (const f of readdirSync(REGISTRY)) {
     const pid = Number(f.split('.')[0]);
-    if (!pid || alive(pid)) continue;
+    if (!pid || isAlive(pid)) continue;
     for (const line of readFileSync(`${REGISTRY}/${f}`, 'utf8').split('\n')) {
       const [kind, name] = line.split(' ');
       if (kind === 'netns' && name) sh('ip', ['netns', 'del', name], { allowFail: true });

@@ -6,16 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { repoRoot } from '../../src/bpf/index.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
-import { SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
-import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { SERVICE } from '../../src/netlab/router-lab.js';
+import { cli, createDaemonLab, destroyDaemonLab, request, socketOf, startDaemon, stopDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
 
 const skip = privilegedSkip();
 const TRAFFIC = join(repoRoot, 'dist', 'src', 'netlab', 'traffic.js');
@@ -24,6 +23,7 @@ const READER = 'read-token-0123456789abcdef';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('pathwise daemon', { skip, timeout: 10 * 60_000 }, () => {
+  let lab: DaemonLab | undefined;
   let topo: Topology;
   let instance = '';
   let dir = '';
@@ -107,24 +107,15 @@ api:
   };
 
   before(async () => {
-    topo = new Topology('d');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dir = mkdtempSync(join(tmpdir(), 'pw-daemon-'));
-    configFile = join(dir, 'pathwise.yaml');
     // Only Pathwise forwards: a packet the XDP path misses is dropped by the kernel, and lost.
-    const lab = buildRouterLab(topo);
-    Object.assign(ns, { c: lab.client, r: lab.router, u1: lab.upstream1, u2: lab.upstream2 });
+    lab = createDaemonLab('d');
+    ({ topo, instance, dir, configFile } = lab);
+    Object.assign(ns, lab.ns);
     writeFileSync(configFile, config());
     daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
   });
 
-  after(async () => {
-    await stopDaemon(daemon, 'SIGKILL');
-    cli(['--netns', ns.r, 'down', '--instance', instance]);
-    topo?.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => destroyDaemonLab(lab, daemon));
 
   it('starts from the config: version 1, interfaces attached, traffic forwarded by XDP', async () => {
     const s = pw('status', '--json');

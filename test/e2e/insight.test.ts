@@ -7,17 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import WebSocket from 'ws';
 
 import { repoRoot } from '../../src/bpf/index.js';
-import { SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
+import { SERVICE } from '../../src/netlab/router-lab.js';
 import { readCapture } from '../../src/insight/pcap-file.js';
-import { cli, pathwiseBin, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { cli, createDaemonLab, destroyDaemonLab, pathwiseBin, socketOf, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -47,13 +46,14 @@ c.on('close', () => process.exit(got >= 1000 ? 0 : 1));
 setTimeout(() => process.exit(2), 5000);`;
 
 describe('packet insight', { skip, timeout: 5 * 60_000 }, () => {
+  let lab: DaemonLab | undefined;
   let topo: Topology;
   let instance = '';
   let dir = '';
   let configFile = '';
   let daemon: RunningDaemon | undefined;
   let server: ChildProcess | undefined;
-  const ns = { c: '', r: '', u1: '' };
+  const ns = { c: '', r: '', u1: '', u2: '' };
   const dev = (s: string) => topo.name(s);
   const pw = (...args: string[]) => cli([...args, '--instance', instance]);
   const udp = (dport: number, count: number, sport: number, size = 64) =>
@@ -74,13 +74,9 @@ insight: { dropEvents: true${insight} }
 `;
 
   before(async () => {
-    topo = new Topology('i');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dir = mkdtempSync(join(tmpdir(), 'pw-insight-'));
-    configFile = join(dir, 'pathwise.yaml');
-    const lab = buildRouterLab(topo);
-    Object.assign(ns, { c: lab.client, r: lab.router, u1: lab.upstream1 });
+    lab = createDaemonLab('i');
+    ({ topo, instance, dir, configFile } = lab);
+    Object.assign(ns, lab.ns);
     writeFileSync(configFile, config());
     daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
     server = topo.spawn(ns.u1, process.execPath, [TRAFFIC, 'tcp-serve', '8080']);
@@ -89,10 +85,7 @@ insight: { dropEvents: true${insight} }
 
   after(async () => {
     server?.kill();
-    await stopDaemon(daemon, 'SIGKILL');
-    cli(['--netns', ns.r, 'down', '--instance', instance]);
-    topo?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await destroyDaemonLab(lab, daemon);
   });
 
   it('counts a UDP flow exactly, with its path, and times a TCP handshake in both directions', async () => {

@@ -3,11 +3,14 @@
  * `pathwise --netns NS daemon`, ready when its unix socket answers, killed by PID.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { repoRoot } from '../../src/bpf/index.js';
+import { buildRouterLab } from '../../src/netlab/router-lab.js';
+import { Topology } from './topology.js';
 
 export const pathwiseBin = join(repoRoot, 'bin', 'pathwise');
 
@@ -67,6 +70,35 @@ export async function stopDaemon(d: RunningDaemon | undefined, signal: NodeJS.Si
 export function cli(args: string[], env: Record<string, string> = {}) {
   const p = spawnSync(pathwiseBin, args, { encoding: 'utf8', env: { ...process.env, ...env } });
   return { status: p.status, stdout: p.stdout, stderr: p.stderr, json: () => JSON.parse(p.stdout) };
+}
+
+export interface DaemonLab {
+  topo: Topology;
+  instance: string;
+  /** Scratch directory for configs, state and captures. */
+  dir: string;
+  configFile: string;
+  ns: { c: string; r: string; u1: string; u2: string };
+}
+
+/** The router lab (src/netlab/router-lab.ts) for a daemon test, an instance named after it
+ * and recorded for cleanup, and a scratch directory. */
+export function createDaemonLab(tag: string): DaemonLab {
+  const topo = new Topology(tag);
+  const instance = topo.prefix;
+  topo.recordInstance(instance);
+  const dir = mkdtempSync(join(tmpdir(), `pw-${tag}-`));
+  const lab = buildRouterLab(topo);
+  return { topo, instance, dir, configFile: join(dir, 'pathwise.yaml'), ns: { c: lab.client, r: lab.router, u1: lab.upstream1, u2: lab.upstream2 } };
+}
+
+/** Kills the daemon, takes the instance's data plane down, removes the lab and its directory. */
+export async function destroyDaemonLab(lab: DaemonLab | undefined, daemon: RunningDaemon | undefined): Promise<void> {
+  await stopDaemon(daemon, 'SIGKILL');
+  if (!lab) return;
+  cli(['--netns', lab.ns.r, 'down', '--instance', lab.instance]);
+  lab.topo.destroy();
+  rmSync(lab.dir, { recursive: true, force: true });
 }
 
 export const socketOf = (instance: string) => `/run/pathwise/${instance}/api.sock`;

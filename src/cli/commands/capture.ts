@@ -5,16 +5,14 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { native } from '../../bpf/index.js';
 import { Dataplane } from '../../dataplane/dataplane.js';
-import { PwError } from '../../errors.js';
 import * as abi from '../../generated/pathwise.js';
-import { CaptureSession, LINKTYPE_ETHERNET, type CapturedRecord, type CapturePoint } from '../../insight/capture.js';
+import { CaptureSession, type CapturedRecord, type CapturePoint } from '../../insight/capture.js';
 import { formatSummary, summarizePacket } from '../../insight/packet-summary.js';
+import { LINKTYPE_ETHERNET, openPcapWriter } from '../../insight/pcap-file.js';
 import { PcapngWriter } from '../../insight/pcapng.js';
 import { color } from '../output.js';
-import { withInstance, type InstanceOptions } from './common.js';
-import { positiveInt } from './flows.js';
+import { positiveInt, withInstance, type InstanceOptions } from './common.js';
 
 interface CaptureOptions extends InstanceOptions {
   interface?: string;
@@ -55,13 +53,7 @@ function sinkFor(opts: CaptureOptions): Sink {
       close: () => w.close(),
     };
   }
-  let w;
-  try {
-    w = new (native().PcapWriter)(opts.write, LINKTYPE_ETHERNET, opts.snaplen);
-  } catch (e) {
-    throw new PwError('PW_ERR_INVALID', `cannot write ${opts.write}: ${(e as Error).message}`, { where: opts.write });
-  }
-  const pcap = w;
+  const pcap = openPcapWriter(opts.write, LINKTYPE_ETHERNET, opts.snaplen);
   return {
     write(r) {
       pcap.write(Number(r.tsNs / 1_000_000_000n), Number((r.tsNs / 1000n) % 1_000_000n), r.data, r.len);

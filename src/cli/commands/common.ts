@@ -1,5 +1,5 @@
 /** Options every data-plane command shares, and the two ways a command reaches the data plane. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { Dataplane } from '../../dataplane/dataplane.js';
 import type { PipelineSettings } from '../../dataplane/pipeline.js';
@@ -72,6 +72,21 @@ export async function withDataplane<T>(opts: InstanceOptions, fn: (dp: Dataplane
   } finally {
     dp.close();
   }
+}
+
+/** Reads through the daemon when one runs (GET `path`), else straight from the pinned maps. */
+export async function readVia<T>(opts: InstanceOptions, path: string, local: (dp: Dataplane) => T | Promise<T>): Promise<T> {
+  const daemon = await daemonFor(opts);
+  return daemon ? daemon.request<T>('GET', path) : withDataplane(opts, local, false);
+}
+
+/** A commander parser for a whole number from 1 to `max`, named in its error. */
+export function positiveInt(name: string, max = 10_000_000) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
+    return n;
+  };
 }
 
 /** What a change made through the daemon prints: its changes, diff-style, and the version. */

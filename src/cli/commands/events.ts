@@ -6,9 +6,9 @@ import { PwError } from '../../errors.js';
 import { decodeEvent, EVENT_KINDS, openEventRing, type EventKind, type PacketEvent } from '../../insight/events.js';
 import { formatSummary } from '../../insight/packet-summary.js';
 import { eventsControl, ringCounters, setEventsControl } from '../../insight/summary.js';
+import type { ApiClient } from '../client.js';
 import { color } from '../output.js';
-import { daemonFor, withInstance, type InstanceOptions } from './common.js';
-import { positiveInt } from './flows.js';
+import { daemonFor, positiveInt, withInstance, type InstanceOptions } from './common.js';
 
 interface EventsOptions extends InstanceOptions {
   kind?: EventKind[];
@@ -57,7 +57,7 @@ function runUntil(count: number | undefined, onStop: () => void): { counted: () 
   };
 }
 
-async function throughDaemon(opts: EventsOptions, daemon: NonNullable<Awaited<ReturnType<typeof daemonFor>>>): Promise<void> {
+async function throughDaemon(opts: EventsOptions, daemon: ApiClient): Promise<void> {
   if (opts.sample !== undefined || opts.drops) {
     throw new PwError('PW_ERR_USAGE', '--sample and --drops change what the pipeline sends; with a daemon running, that is its config', {
       hint: 'set insight.sampleRate and insight.dropEvents in the config (then pathwise apply)',
@@ -106,8 +106,8 @@ async function local(opts: EventsOptions): Promise<void> {
   try {
     const reading = (async () => {
       for await (const rec of ring) {
-        const e = decodeEvent(rec);
         if (run.stopped()) break;
+        const e = decodeEvent(rec);
         if (!filter.has(e.kind)) continue;
         printEvent(e, !!opts.json);
         run.counted();

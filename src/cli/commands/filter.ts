@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
-import { parseBlockFile, type BlockEntry, type Limiter } from '../../dataplane/filter-tables.js';
+import { parseBlockFile } from '../../dataplane/filter-tables.js';
 import { formatRule, parseRuleTokens } from '../../filter/rule.js';
 import { PwError } from '../../errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { parsePrefix } from '../../util/ip.js';
 import { color, printJson } from '../output.js';
-import { daemonFor, printProposal, withDataplane, withInstance, type InstanceOptions, type ProposeResult } from './common.js';
+import { daemonFor, printProposal, readVia, withDataplane, withInstance, type InstanceOptions, type ProposeResult } from './common.js';
 import { configRuleOf } from '../../control/desired.js';
 import { formatPrefix } from '../../util/ip.js';
 
@@ -132,8 +132,7 @@ export function registerFilter(program: Command): void {
     if (result.some((r) => !r.removed)) process.exitCode = 4;
   });
   withInstance(block.command('list').description('blocked prefixes in force (expired ones are swept)')).action(async (opts: InstanceOptions) => {
-    const daemon = await daemonFor(opts);
-    const list = daemon ? await daemon.request<BlockEntry[]>('GET', '/v1/blocklist') : await withDataplane(opts, (dp) => dp.filter.blocklist(), false);
+    const list = await readVia(opts, '/v1/blocklist', (dp) => dp.filter.blocklist());
     if (opts.json) return printJson(list);
     for (const b of list) console.log(`${b.prefix}${b.expiresInMs === null ? '' : color.dim(` (expires in ${formatDuration(b.expiresInMs)})`)}`);
   });
@@ -179,8 +178,7 @@ export function registerFilter(program: Command): void {
     console.log(`deleted rate limiter ${lim.name}`);
   });
   withInstance(rl.command('list').description('rate limiters')).action(async (opts: InstanceOptions) => {
-    const daemon = await daemonFor(opts);
-    const list = daemon ? await daemon.request<Limiter[]>('GET', '/v1/ratelimits') : await withDataplane(opts, (dp) => dp.filter.limiters(), false);
+    const list = await readVia(opts, '/v1/ratelimits', (dp) => dp.filter.limiters());
     if (opts.json) return printJson(list);
     for (const l of list) console.log(`${l.name}: ${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? `; block ${formatDuration(l.blockForMs)} after ${l.blockAfter}` : ''}`);
   });

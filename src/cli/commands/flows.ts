@@ -1,25 +1,11 @@
 /** `pathwise flows`: the flow table, top talkers, and the histograms and table pressure. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
 import { FLOW_SORTS, type FlowSort, type TalkerBy } from '../../insight/flow-table.js';
 import { flowsReport, summaryReport, talkersReport, type FlowsReport, type TalkersReport } from '../../insight/reports.js';
 import type { InsightSummary } from '../../insight/summary.js';
 import { color, printJson } from '../output.js';
-import { daemonFor, withDataplane, withInstance, type InstanceOptions } from './common.js';
-
-export function positiveInt(name: string, max = 10_000_000) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
-    return n;
-  };
-}
-
-/** Reads through the daemon when one runs, else straight from the pinned maps. */
-async function read<T>(opts: InstanceOptions, path: string, local: Parameters<typeof withDataplane<T>>[1]): Promise<T> {
-  const daemon = await daemonFor(opts);
-  return daemon ? daemon.request<T>('GET', path) : withDataplane(opts, local, false);
-}
+import { positiveInt, readVia, withInstance, type InstanceOptions } from './common.js';
 
 const human = (n: number, unit = '') => {
   const steps = ['', 'k', 'M', 'G', 'T'];
@@ -81,7 +67,7 @@ export function registerFlows(program: Command): void {
       .option('--top <n>', 'how many flows', positiveInt('--top'), 20)
       .addOption(new Option('--sort <key>', 'order by').choices(FLOW_SORTS).default('bytes')),
   ).action(async (opts: InstanceOptions & { top: number; sort: FlowSort }) => {
-    const r = await read(opts, `/v1/flows?top=${opts.top}&sort=${opts.sort}`, (dp) => flowsReport(dp.pipeline.maps, opts));
+    const r = await readVia(opts, `/v1/flows?top=${opts.top}&sort=${opts.sort}`, (dp) => flowsReport(dp.pipeline.maps, opts));
     if (opts.json) return printJson(r);
     printFlows(r);
   });
@@ -93,7 +79,7 @@ export function registerFlows(program: Command): void {
       .addOption(new Option('--by <what>', 'group by').choices(['src', 'dst', 'prefix']).default('src'))
       .option('--top <n>', 'how many', positiveInt('--top'), 10),
   ).action(async (opts: InstanceOptions & { by: TalkerBy; top: number }) => {
-    const r = await read<TalkersReport>(opts, `/v1/flows/talkers?by=${opts.by}&top=${opts.top}`, (dp) => talkersReport(dp.pipeline.maps, opts));
+    const r = await readVia<TalkersReport>(opts, `/v1/flows/talkers?by=${opts.by}&top=${opts.top}`, (dp) => talkersReport(dp.pipeline.maps, opts));
     if (opts.json) return printJson(r);
     console.log(color.dim(`top ${r.talkers.length} by ${r.by}, of ${r.total} flows`));
     table(
@@ -104,7 +90,7 @@ export function registerFlows(program: Command): void {
 
   withInstance(flows.command('summary').description('packet-size and protocol histograms, flow-table pressure, ring-buffer loss')).action(
     async (opts: InstanceOptions) => {
-      const r = await read(opts, '/v1/flows/summary', (dp) => summaryReport(dp.pipeline.maps));
+      const r = await readVia(opts, '/v1/flows/summary', (dp) => summaryReport(dp.pipeline.maps));
       if (opts.json) return printJson(r);
       printSummary(r);
     },

@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 
 import { color, printJson } from '../output.js';
-import type { Dataplane } from '../../dataplane/dataplane.js';
-import { daemonFor, withDataplane, withInstance, type InstanceOptions } from './common.js';
+import { readVia, withDataplane, withInstance, type InstanceOptions } from './common.js';
 
 export function registerNeigh(program: Command): void {
   const neigh = program.command('neigh').description("the data plane's copy of the kernel's neighbour table (next-hop MACs)");
@@ -49,8 +48,7 @@ export function registerNeigh(program: Command): void {
   });
 
   withInstance(neigh.command('list').description("the neighbours the data plane knows")).action(async (opts: InstanceOptions) => {
-    const daemon = await daemonFor(opts);
-    const rows = daemon ? await daemon.request<ReturnType<Dataplane['neighbors']>>('GET', '/v1/neighbors') : await withDataplane(opts, (dp) => dp.neighbors(), false);
+    const rows = await readVia(opts, '/v1/neighbors', (dp) => dp.neighbors());
     if (opts.json) return printJson(rows);
     for (const r of rows) console.log(`${r.addr} dev ${r.dev} lladdr ${r.mac}`);
   });

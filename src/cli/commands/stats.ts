@@ -3,13 +3,12 @@ import type { Command } from 'commander';
 import type { Dataplane } from '../../dataplane/dataplane.js';
 
 import { printJson } from '../output.js';
-import { daemonFor, withDataplane, withInstance, type InstanceOptions } from './common.js';
+import { readVia, withInstance, type InstanceOptions } from './common.js';
 
 export function registerStats(program: Command): void {
   withInstance(program.command('stats').description('traffic counters per interface: packets and bytes by verdict, exceptions by reason')).action(
     async (opts: InstanceOptions) => {
-      const daemon = await daemonFor(opts);
-      const r = daemon ? await daemon.request<ReturnType<typeof local>>('GET', '/v1/stats/summary') : await withDataplane(opts, local, false);
+      const r = await readVia(opts, '/v1/stats/summary', local);
       function local(dp: Dataplane) {
         return {
           instance: opts.instance,
