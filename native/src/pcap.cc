@@ -44,6 +44,12 @@ class PcapReader : public Napi::ObjectWrap<PcapReader> {
     Napi::Env env = info.Env();
     if (!p_) ThrowErrno(env, EBADF, "pcap", "reader is closed");
     uint32_t max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1024;
+    if (!pending_error_.empty()) {
+      Napi::Error e = Napi::Error::New(env, pending_error_);
+      e.Set("code", Napi::String::New(env, "EPCAP"));
+      e.Set("packetIndex", (double)count_);
+      throw e;
+    }
     Napi::Array out = Napi::Array::New(env);
     uint32_t n = 0;
     while (n < max) {
@@ -51,6 +57,11 @@ class PcapReader : public Napi::ObjectWrap<PcapReader> {
       const u_char* data;
       int rc = pcap_next_ex(p_, &h, &data);
       if (rc == PCAP_ERROR_BREAK) break;  // end of file
+      if (rc != 1 && n > 0) {
+        // The packets before the damage are returned; the next call reports it.
+        pending_error_ = std::string("pcap_next_ex: ") + pcap_geterr(p_);
+        break;
+      }
       if (rc != 1) {
         Napi::Error e = Napi::Error::New(env, std::string("pcap_next_ex: ") + pcap_geterr(p_));
         e.Set("code", Napi::String::New(env, "EPCAP"));
@@ -83,6 +94,7 @@ class PcapReader : public Napi::ObjectWrap<PcapReader> {
 
   pcap_t* p_ = nullptr;
   double count_ = 0;
+  std::string pending_error_;  // damage found after some packets of a batch were read
 };
 
 // PcapWriter: libpcap's savefile writer (pcap_dump), so files are what tcpdump writes.

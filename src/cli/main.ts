@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { enterNetnsForProcess } from '../bpf/index.js';
 import { registerAttach } from './commands/attach.js';
 import { registerCapture } from './commands/capture.js';
+import { registerReplay } from './commands/replay.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFilter } from './commands/filter.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerFlows(program);
   registerEvents(program);
   registerCapture(program);
+  registerReplay(program);
   registerDaemon(program);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });

@@ -9,18 +9,16 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 
 import { Dataplane } from '../dataplane/dataplane.js';
-import { ifName } from '../dataplane/nexthops.js';
 import { Pipeline, metaDirOf, objectHash, type PipelineSettings } from '../dataplane/pipeline.js';
 import type { RouteSpec } from '../dataplane/route-syntax.js';
 import { PwError } from '../errors.js';
-import { formatAddress } from '../util/ip.js';
 import { applyChanges } from './apply.js';
 import { parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { compileDesired, settingsOf } from './desired.js';
-import { eventsControl } from '../insight/summary.js';
 import { History, type VersionRecord } from './history.js';
-import { planChanges, routeText, summarize, type ChangeSummary, type RunningState } from './plan.js';
+import { planChanges, summarize, type ChangeSummary, type RunningState } from './plan.js';
+import { describeRoute, runningState } from './running.js';
 
 export interface Actor {
   actor: string;
@@ -109,27 +107,10 @@ export class Controller {
 
   /** What runs now, read back from the maps. */
   running(): RunningState {
-    const dp = this.dataplane;
-    return {
-      settings: dp.pipeline.settings,
-      interfaces: new Map(dp.attached().map((a) => [a.name, a.mode])),
-      routes: new Map(dp.listRoutes().filter((r) => r.origin === 'user').map((r) => [r.prefix, r])),
-      limiters: new Map(dp.filter.limiters().map((l) => [l.name, l])),
-      rules: dp.filter.rules(),
-      blocks: new Map(dp.filter.blocklist().map((b) => [b.prefix, b])),
-      events: eventsControl(dp.pipeline.maps),
-    };
+    return runningState(this.dataplane);
   }
 
-  /** A desired route's canonical text, resolving gateways as installing it would. */
-  private describeRoute = (spec: RouteSpec): string => {
-    if (spec.type !== 'unicast') return routeText(spec.type, [], spec.metric);
-    const nhs = spec.nexthops.map((n) => {
-      const r = this.dataplane.nexthops.resolve(n, spec.where);
-      return { via: r.gw ? formatAddress(r.family, r.gw) : null, dev: ifName(r.ifindex), weight: r.weight };
-    });
-    return routeText(spec.type, nhs, spec.metric);
-  };
+  private describeRoute = (spec: RouteSpec): string => describeRoute(this.dataplane, spec);
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);

@@ -14,22 +14,33 @@ export interface CapturedPacket {
 
 export const LINKTYPE_ETHERNET = 1;
 
-/** Reads every packet of a capture file. */
-export function readCapture(path: string): { linktype: number; packets: CapturedPacket[] } {
+export interface Capture {
+  linktype: number;
+  packets: CapturedPacket[];
+  /** With `partial`: why reading stopped before the end of the file (a damaged capture). */
+  damage?: string;
+}
+
+/**
+ * Reads every packet of a capture file. A file damaged part-way is an error, unless `partial`
+ * is set: then the packets before the damage are returned, and what stopped the reading.
+ */
+export function readCapture(path: string, opts: { partial?: boolean } = {}): Capture {
   let reader;
   try {
     reader = new (native().PcapReader)(path);
   } catch (e) {
     throw new PwError('PW_ERR_INVALID', `${path} is not a capture file libpcap can read: ${(e as Error).message}`, { where: path });
   }
+  const packets: CapturedPacket[] = [];
   try {
-    const packets: CapturedPacket[] = [];
     for (let batch = reader.next(4096); batch.length; batch = reader.next(4096)) {
       for (const p of batch) packets.push({ index: packets.length, ...p });
     }
     return { linktype: reader.linktype, packets };
   } catch (e) {
-    const at = (e as { packetIndex?: number }).packetIndex ?? 0;
+    const at = (e as { packetIndex?: number }).packetIndex ?? packets.length;
+    if (opts.partial) return { linktype: reader.linktype, packets, damage: `the capture is damaged after ${at} packets: ${(e as Error).message}` };
     throw new PwError('PW_ERR_INVALID', `${path}: the capture is damaged after ${at} packets: ${(e as Error).message}`, { where: `${path}: packet ${at + 1}` });
   } finally {
     reader.close();
@@ -39,7 +50,7 @@ export function readCapture(path: string): { linktype: number; packets: Captured
 /** libpcap's pcap writer (what tcpdump -w writes); path '-' is standard output. */
 export function openPcapWriter(path: string, linktype = LINKTYPE_ETHERNET, snaplen?: number) {
   try {
-    return new (native().PcapWriter)(path, linktype, snaplen);
+    return new (native().PcapWriter)(path, linktype, snaplen ?? 262144);
   } catch (e) {
     throw new PwError('PW_ERR_INVALID', `cannot write ${path}: ${(e as Error).message}`, { where: path });
   }

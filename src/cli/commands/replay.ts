@@ -1,0 +1,142 @@
+/**
+ * `pathwise replay FILE`: what would this config do to this traffic? Every packet of a capture
+ * runs through the real pipeline (BPF_PROG_TEST_RUN) loaded privately with the config and
+ * attached nowhere; each packet's verdict, route and rule are reported, then a summary. With
+ * --diff, the capture runs under both configs and the packets whose fate changes are listed.
+ */
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+
+import { resolveIfindex } from '../../bpf/index.js';
+import { loadConfigFile, parseConfig } from '../../control/config/load.js';
+import type { Config } from '../../control/config/schema.js';
+import { withPrivatePipeline } from '../../control/private-pipeline.js';
+import { PwError } from '../../errors.js';
+import { readCapture, type Capture } from '../../insight/pcap-file.js';
+import { diffReplays, fateOf, formatEndpoints, replayPackets, summarizeReplay, XDP_LINEAR_MAX, type Fate, type ReplayedPacket, type ReplaySummary } from '../../insight/replay.js';
+import { color, printJson } from '../output.js';
+import { daemonFor, withInstance, type InstanceOptions } from './common.js';
+
+interface ReplayOptions extends InstanceOptions {
+  config?: string;
+  diff?: string;
+  interface?: string;
+  summary?: boolean;
+}
+
+interface ConfigSource {
+  config: Config;
+  /** Where it came from, for the report. */
+  source: string;
+  baseDir: string;
+}
+
+function configFile(file: string): ConfigSource {
+  return { config: loadConfigFile(file), source: file, baseDir: dirname(resolve(file)) };
+}
+
+/** --config FILE, or else the config the instance's daemon runs. */
+async function baseConfig(opts: ReplayOptions): Promise<ConfigSource> {
+  if (opts.config) return configFile(opts.config);
+  const daemon = await daemonFor(opts);
+  if (!daemon) {
+    throw new PwError('PW_ERR_USAGE', 'give the config to replay under with --config FILE', {
+      hint: `no daemon serves instance '${opts.instance}' to take its running config from`,
+    });
+  }
+  const running = await daemon.request<Record<string, unknown>>('GET', '/v1/config');
+  // The API section (tokens redacted) plays no part in a packet's fate.
+  delete running.api;
+  return { config: parseConfig(JSON.stringify(running), `the running config of instance '${opts.instance}'`), source: `the daemon of instance '${opts.instance}'`, baseDir: process.cwd() };
+}
+
+async function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayOptions, signal: AbortSignal): Promise<ReplayedPacket[]> {
+  const ingressIfindex = opts.interface ? resolveIfindex(opts.interface) : 0;
+  return withPrivatePipeline(src.config, src.baseDir, (dp) => replayPackets(dp, capture.linktype, capture.packets, { ingressIfindex, signal }));
+}
+
+function fateText(f: Fate): string {
+  const verdict = f.verdict === 'drop' ? color.red(f.verdict) : f.verdict === 'redirect' || f.verdict === 'tx' ? color.green(f.verdict) : f.verdict;
+  const parts = [verdict];
+  if (f.egress) parts.push(`→ ${f.egress}${f.via ? ` via ${f.via}` : ''}`);
+  if (f.reason !== 'none') parts.push(`(${f.reason})`);
+  if (f.route) parts.push(color.dim(`route ${f.route}`));
+  if (f.rule) parts.push(color.dim(`rule ${f.rule}`));
+  return parts.join(' ');
+}
+
+function printPacket(p: ReplayedPacket): void {
+  const flags = p.tcpFlags !== null ? ` [${p.tcpFlags}]` : '';
+  const vlan = p.vlan ? ` vlan ${p.vlan}` : '';
+  const cut = p.caplen < p.len ? color.dim(` (${p.caplen} of ${p.len} bytes captured)`) : '';
+  const bad = p.malformed ? color.yellow(p.beyondBuffer ? ` MALFORMED (longer than one XDP buffer of ${XDP_LINEAR_MAX} bytes)` : ' MALFORMED') : '';
+  console.log(`${String(p.n).padStart(5)} ${p.time} ${formatEndpoints(p)}${flags}${vlan} len ${p.len}${cut}  ${fateText(fateOf(p))}${bad}`);
+}
+
+function printSummary(s: ReplaySummary): void {
+  const list = (m: Record<string, number>) =>
+    Object.entries(m)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || '-';
+  console.log(color.bold(`${s.packets} packets`) + (s.malformed ? color.yellow(`, ${s.malformed} malformed`) : ''));
+  console.log(`  verdicts: ${list(s.verdicts)}`);
+  console.log(`  reasons:  ${list(s.reasons)}`);
+  console.log(`  routes:   ${list(s.routes)}`);
+  console.log(`  egress:   ${list(s.egress)}`);
+  console.log(`  rules:    ${list(s.rules)}`);
+}
+
+export function registerReplay(program: Command): void {
+  withInstance(
+    program
+      .command('replay')
+      .description('run every packet of a capture through the pipeline under a config (nothing is attached or sent) and report each fate')
+      .argument('<file>', 'capture file (pcap or pcapng) to replay')
+      .option('--config <file>', "the config to replay under (default: the running daemon's)")
+      .option('--diff <file>', 'a second config: list the packets whose fate it changes')
+      .option('-i, --interface <name>', 'the interface the packets arrive on (for rules that match one; default: loopback)')
+      .option('--summary', 'print only the summary, not every packet'),
+  ).action(async (file: string, opts: ReplayOptions) => {
+    const capture = readCapture(file, { partial: true });
+    const base = await baseConfig(opts);
+    const other = opts.diff ? configFile(opts.diff) : undefined;
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const before = await replayUnder(base, capture, opts, abort.signal);
+      const after = other ? await replayUnder(other, capture, opts, abort.signal) : undefined;
+      const interrupted = abort.signal.aborted;
+      const report = {
+        file,
+        linktype: capture.linktype,
+        config: base.source,
+        ...(capture.damage ? { damage: capture.damage } : {}),
+        ...(interrupted ? { interrupted: true } : {}),
+      };
+      if (after) {
+        const changes = diffReplays(before, after);
+        if (opts.json) {
+          printJson({ ...report, diff: other!.source, changes, before: summarizeReplay(before), after: summarizeReplay(after) });
+        } else {
+          for (const c of changes) {
+            console.log(`${String(c.n).padStart(5)} ${formatEndpoints(c.packet)}  ${fateText(c.before)}  ⇒  ${fateText(c.after)}`);
+          }
+          console.log(color.bold(`${changes.length} of ${before.length} packets change fate`) + ` from ${base.source} to ${other!.source}`);
+        }
+      } else if (opts.json) {
+        printJson({ ...report, ...(opts.summary ? {} : { packets: before }), summary: summarizeReplay(before) });
+      } else {
+        if (!opts.summary) before.forEach(printPacket);
+        printSummary(summarizeReplay(before));
+      }
+      if (!opts.json && capture.damage) process.stderr.write(color.yellow(`${file}: ${capture.damage}; the packets before it were replayed\n`));
+      if (!opts.json && interrupted) process.stderr.write(color.yellow('interrupted: the packets replayed so far are shown\n'));
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+}
