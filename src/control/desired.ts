@@ -12,6 +12,7 @@ import { formatTcpFlags, parseRuleTokens, type RuleSpec } from '../filter/rule.j
 import type { Limiter } from '../dataplane/filter-tables.js';
 import { parseBlockFile } from '../dataplane/filter-tables.js';
 import type { EventsControl } from '../insight/summary.js';
+import type { IpfixOptions } from '../insight/ipfix-exporter.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
 import type { RouteSpec } from '../dataplane/route-syntax.js';
 import type { XdpModeRequest } from '../bpf/index.js';
@@ -57,6 +58,17 @@ export function settingsOf(cfg: Config): PipelineSettings {
     ipv4Groups: cfg.pipeline.ipv4Groups,
     ruleBitmaps: cfg.pipeline.ruleBitmaps,
     filter: true,
+  };
+}
+
+/** The IPFIX exporter's options from `insight.ipfix` (the daemon's and replay's). */
+export function ipfixOptions(cfg: Config['insight']['ipfix']): IpfixOptions {
+  return {
+    collectors: cfg.collectors,
+    activeTimeoutMs: parseDuration(cfg.activeTimeout),
+    idleTimeoutMs: parseDuration(cfg.idleTimeout),
+    templateRefreshMs: parseDuration(cfg.templateRefresh),
+    observationDomain: cfg.observationDomain,
   };
 }
 

@@ -13,6 +13,7 @@ import pino, { type Logger } from 'pino';
 
 import { buildApi } from '../api/server.js';
 import { reapStaleCapture } from '../insight/capture.js';
+import { IpfixService } from './ipfix-service.js';
 import { EventHub } from '../insight/event-hub.js';
 import { loadConfigFile } from '../control/config/load.js';
 import type { Config } from '../control/config/schema.js';
@@ -39,6 +40,7 @@ export class Daemon {
   private stopping = false;
   /** The one reader of the event ring, shared by every API server's WebSocket stream. */
   private readonly events: EventHub;
+  private readonly ipfix: IpfixService;
 
   private constructor(
     readonly ctrl: Controller,
@@ -47,6 +49,7 @@ export class Daemon {
     readonly socketPath: string,
   ) {
     this.events = new EventHub(ctrl.instance);
+    this.ipfix = new IpfixService(() => ctrl.config().insight.ipfix, () => ctrl.dp().pipeline.maps, log);
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
@@ -64,6 +67,7 @@ export class Daemon {
     }
     d.followNeighbors();
     d.watchConfig();
+    d.ipfix.start();
     log.info({ instance: config.instance, version: ctrl.version(), socket: d.socketPath, listen: config.api.listen }, 'pathwise daemon ready');
     return d;
   }
@@ -160,6 +164,7 @@ export class Daemon {
     this.monitor?.kill();
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.events.stop();
+    await this.ipfix.stop();
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
     this.ctrl.close();
     this.log.info('pathwise daemon stopped; the data plane keeps forwarding');

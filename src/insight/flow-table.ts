@@ -59,6 +59,39 @@ export interface Talker {
 
 export type TalkerBy = 'src' | 'dst' | 'prefix';
 
+/** A flow's key and raw counters; `id` is the key's bytes, unique per flow. */
+export interface FlowCounters {
+  id: string;
+  family: 4 | 6;
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+  proto: number;
+  vlan: number;
+  packets: number;
+  bytes: number;
+  /** CLOCK_MONOTONIC ns (bpf_ktime_get_ns). */
+  firstNs: number;
+  lastNs: number;
+  tcpFlags: number;
+  ifindex: number;
+  oif: number;
+}
+
+/** The flow-table key id of a packet's flow (the same bytes as FlowCounters.id). */
+export function flowId(f: { family: 4 | 6; src: Uint8Array; dst: Uint8Array; sport: number; dport: number; proto: number; vlan: number }): string {
+  const k = Buffer.alloc(K.size);
+  k.set(f.src.subarray(0, f.family === 6 ? 16 : 4), KEY_SRC);
+  k.set(f.dst.subarray(0, f.family === 6 ? 16 : 4), KEY_DST);
+  k.writeUInt16BE(f.sport, KEY_SPORT);
+  k.writeUInt16BE(f.dport, KEY_DPORT);
+  k.writeUInt8(f.proto, KEY_PROTO);
+  k.writeUInt8(f.family, KEY_FAMILY);
+  k.writeUInt16LE(f.vlan, KEY_VLAN);
+  return k.toString('latin1');
+}
+
 const K = abi.PwFlowKey;
 const V = abi.PwFlow;
 // Field offsets in the raw records, from the layout generated out of the object's BTF.
@@ -152,6 +185,31 @@ export class FlowSnapshot {
       routeId: vv.getUint32(v + VAL_ROUTE, true),
       verdict: verdictName(vv.getUint8(v + VAL_VERDICT)),
       reason: reasonName(vv.getUint8(v + VAL_REASON)),
+    };
+  }
+
+  /** One flow's numbers as the table holds them, for export (ipfix-exporter.ts). */
+  counters(i: number): FlowCounters {
+    const kv = this.kv, vv = this.vv;
+    const k = i * K.size, v = i * V.size;
+    const family = kv.getUint8(k + KEY_FAMILY) === 6 ? 6 : 4;
+    const alen = family === 6 ? 16 : 4;
+    return {
+      id: this.keys.toString('latin1', k, k + K.size),
+      family,
+      src: this.keys.subarray(k + KEY_SRC, k + KEY_SRC + alen),
+      dst: this.keys.subarray(k + KEY_DST, k + KEY_DST + alen),
+      sport: kv.getUint16(k + KEY_SPORT, false),
+      dport: kv.getUint16(k + KEY_DPORT, false),
+      proto: kv.getUint8(k + KEY_PROTO),
+      vlan: kv.getUint16(k + KEY_VLAN, true),
+      packets: u64(vv, v + VAL_PACKETS),
+      bytes: u64(vv, v + VAL_BYTES),
+      firstNs: u64(vv, v + VAL_FIRST),
+      lastNs: u64(vv, v + VAL_LAST),
+      tcpFlags: vv.getUint8(v + VAL_FLAGS),
+      ifindex: vv.getUint32(v + VAL_IIF, true),
+      oif: vv.getUint32(v + VAL_OIF, true),
     };
   }
 

@@ -15,6 +15,7 @@ import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { formatRule } from '../filter/rule.js';
 import { formatAddress, formatPrefix } from '../util/ip.js';
+import { flowId } from './flow-table.js';
 import { formatTcpFlagBits, protocolName } from './names.js';
 import { LINKTYPE_ETHERNET, type CapturedPacket } from './pcap-file.js';
 
@@ -67,6 +68,11 @@ export interface ReplayOptions {
   ingressIfindex?: number;
   /** Stops between packets (the packets replayed so far are returned). */
   signal?: AbortSignal;
+  /**
+   * Filled with each flow's first and last capture time (ms since the epoch), by flow-table
+   * key: the table itself times packets by when they were replayed.
+   */
+  flowTimes?: Map<string, { firstMs: number; lastMs: number }>;
 }
 
 /** Bytes of a frame in the XDP buffer of a test run: a page less headroom and shared info. */
@@ -157,6 +163,14 @@ export async function replayPackets(dp: Dataplane, linktype: number, packets: Ca
     prog.testRunSync({ data: frame, ...(opts.ingressIfindex ? { ctx: xdpMd(frame.length, opts.ingressIfindex) } : {}) });
     const r = out.get(0);
     if (!r) throw new PwError('PW_ERR_INTERNAL', 'the replay program left no result');
+    if (opts.flowTimes && (r.family === 4 || r.family === 6)) {
+      const id = flowId({ family: r.family, src: r.src, dst: r.dst, sport: r.has_ports ? r.sport : 0, dport: r.has_ports ? r.dport : 0, proto: r.proto, vlan: r.vlan });
+      // Milliseconds truncated, as capture tools report them.
+      const ms = p.tsSec * 1000 + Math.floor(p.tsUsec / 1000);
+      const t = opts.flowTimes.get(id);
+      if (t) t.lastMs = Math.max(t.lastMs, ms);
+      else opts.flowTimes.set(id, { firstMs: ms, lastMs: ms });
+    }
     results.push({
       n: p.index + 1,
       time: `${p.tsSec}.${String(p.tsUsec).padStart(6, '0')}`,

@@ -17,6 +17,7 @@ import { repoRoot } from '../../src/bpf/index.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
 import { readCapture } from '../../src/insight/pcap-file.js';
 import { cli, createDaemonLab, destroyDaemonLab, pathwiseBin, socketOf, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
+import { nfdumpFlows, startNfcapd } from '../helpers/nfdump.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -271,6 +272,32 @@ insight: { dropEvents: true${insight} }
     assert.equal(pkts.length, 5);
     assert.equal(topo.exec(undefined, 'tcpdump', ['-nn', '-r', ng]).trim().split('\n').length, 5);
     assert.equal(readFileSync(ng).toString('latin1').split('pathwise: drop (rule_drop)').length - 1, 5);
+  });
+
+  it('exports flows over IPFIX to nfcapd, split by the active timeout and closed by the idle timeout', async () => {
+    const collected = join(dir, 'ipfix');
+    const nfcapd = await startNfcapd(topo, ns.r, collected, 24740);
+    let log = '';
+    try {
+      const next = join(dir, 'ipfix.yaml');
+      writeFileSync(next, config(', ipfix: { collectors: [{ host: 127.0.0.1, port: 24740 }], activeTimeout: 2s, idleTimeout: 2s }'));
+      assert.equal(pw('apply', '-f', next).status, 0);
+      // Three bursts 1.5 s apart: the flow is still active when the active timeout comes.
+      for (let b = 0; b < 3; b++) {
+        udp(9000, 100, 40900, 64);
+        await sleep(1500);
+      }
+      // The idle timeout (2 s), an export pass (every 1 s), and room to spare.
+      await sleep(5000);
+    } finally {
+      log = await nfcapd.stop();
+    }
+    const records = nfdumpFlows(collected, 'src port 40900');
+    assert.ok(records.length >= 2, `the active timeout split the flow: ${JSON.stringify(records)}`);
+    assert.ok(records.every((r) => r.proto === '17' && r.src === CLIENT && r.dst === SERVICE && r.dport === 9000), JSON.stringify(records));
+    assert.equal(records.reduce((n, r) => n + r.packets, 0), 300, 'delta counts add up to every packet sent');
+    assert.equal(records.reduce((n, r) => n + r.bytes, 0), 300 * (20 + 8 + 64));
+    assert.match(log, /Sequence Errors: 0/, log);
   });
 
   it('refuses a bad filter and an interface outside the pipeline with clear errors', () => {

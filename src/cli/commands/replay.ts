@@ -5,13 +5,18 @@
  * --diff, the capture runs under both configs and the packets whose fate changes are listed.
  */
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { isIP } from 'node:net';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { resolveIfindex } from '../../bpf/index.js';
 import { loadConfigFile, parseConfig } from '../../control/config/load.js';
 import type { Config } from '../../control/config/schema.js';
+import { ipfixOptions } from '../../control/desired.js';
 import { withPrivatePipeline } from '../../control/private-pipeline.js';
 import { PwError } from '../../errors.js';
+import { monoNowNs } from '../../insight/clock.js';
+import { FlowSnapshot } from '../../insight/flow-table.js';
+import { IpfixExporter, type Collector } from '../../insight/ipfix-exporter.js';
 import { readCapture, type Capture } from '../../insight/pcap-file.js';
 import { diffReplays, fateOf, formatEndpoints, replayPackets, summarizeReplay, XDP_LINEAR_MAX, type Fate, type ReplayedPacket, type ReplaySummary } from '../../insight/replay.js';
 import { color, printJson } from '../output.js';
@@ -22,6 +27,7 @@ interface ReplayOptions extends InstanceOptions {
   diff?: string;
   interface?: string;
   summary?: boolean;
+  ipfix?: Collector;
 }
 
 interface ConfigSource {
@@ -50,9 +56,38 @@ async function baseConfig(opts: ReplayOptions): Promise<ConfigSource> {
   return { config: parseConfig(JSON.stringify(running), `the running config of instance '${opts.instance}'`), source: `the daemon of instance '${opts.instance}'`, baseDir: process.cwd() };
 }
 
-async function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayOptions, signal: AbortSignal): Promise<ReplayedPacket[]> {
+/** "192.0.2.1:4739", "[2001:db8::1]:4739"; the port defaults to IPFIX's 4739. */
+function parseCollector(v: string): Collector {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(v);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3] ?? 4739);
+  if (!host || isIP(host) === 0 || port < 1 || port > 65535) throw new InvalidArgumentError('--ipfix takes ADDRESS[:PORT], e.g. 127.0.0.1:4739 or [::1]:4739');
+  return { host, port };
+}
+
+interface Replayed {
+  packets: ReplayedPacket[];
+  /** Flow records sent to the --ipfix collector. */
+  exported?: number;
+}
+
+async function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayOptions & { export?: boolean }, signal: AbortSignal): Promise<Replayed> {
   const ingressIfindex = opts.interface ? resolveIfindex(opts.interface) : 0;
-  return withPrivatePipeline(src.config, src.baseDir, (dp) => replayPackets(dp, capture.linktype, capture.packets, { ingressIfindex, signal }));
+  return withPrivatePipeline(src.config, src.baseDir, async (dp) => {
+    const flowTimes = new Map<string, { firstMs: number; lastMs: number }>();
+    const packets = await replayPackets(dp, capture.linktype, capture.packets, { ingressIfindex, signal, flowTimes });
+    if (!opts.export || !opts.ipfix) return { packets };
+    // Every flow the replay made, reported once, timed by the capture.
+    const ipfix = ipfixOptions(src.config.insight.ipfix);
+    const exporter = new IpfixExporter({ ...ipfix, collectors: [opts.ipfix] });
+    try {
+      const exported = await exporter.export(FlowSnapshot.read(dp.pipeline.maps), Number(monoNowNs()), { flush: true, times: (id) => flowTimes.get(id) });
+      if (exporter.stats.sendErrors) throw new PwError('PW_ERR_UNREACHABLE', `sending IPFIX to ${opts.ipfix.host}:${opts.ipfix.port} failed`);
+      return { packets, exported };
+    } finally {
+      exporter.close();
+    }
+  });
 }
 
 function fateText(f: Fate): string {
@@ -96,7 +131,8 @@ export function registerReplay(program: Command): void {
       .option('--config <file>', "the config to replay under (default: the running daemon's)")
       .option('--diff <file>', 'a second config: list the packets whose fate it changes')
       .option('-i, --interface <name>', 'the interface the packets arrive on (for rules that match one; default: loopback)')
-      .option('--summary', 'print only the summary, not every packet'),
+      .option('--summary', 'print only the summary, not every packet')
+      .option('--ipfix <address:port>', 'send the flows of the replay (under --config) as IPFIX to this collector, timed by the capture', parseCollector),
   ).action(async (file: string, opts: ReplayOptions) => {
     const capture = readCapture(file, { partial: true });
     const base = await baseConfig(opts);
@@ -106,8 +142,9 @@ export function registerReplay(program: Command): void {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      const before = await replayUnder(base, capture, opts, abort.signal);
-      const after = other ? await replayUnder(other, capture, opts, abort.signal) : undefined;
+      const base_ = await replayUnder(base, capture, { ...opts, export: true }, abort.signal);
+      const before = base_.packets;
+      const after = other ? (await replayUnder(other, capture, opts, abort.signal)).packets : undefined;
       const interrupted = abort.signal.aborted;
       const report = {
         file,
@@ -115,6 +152,7 @@ export function registerReplay(program: Command): void {
         config: base.source,
         ...(capture.damage ? { damage: capture.damage } : {}),
         ...(interrupted ? { interrupted: true } : {}),
+        ...(base_.exported !== undefined ? { ipfix: { collector: `${opts.ipfix!.host}:${opts.ipfix!.port}`, records: base_.exported } } : {}),
       };
       if (after) {
         const changes = diffReplays(before, after);
@@ -132,6 +170,7 @@ export function registerReplay(program: Command): void {
         if (!opts.summary) before.forEach(printPacket);
         printSummary(summarizeReplay(before));
       }
+      if (!opts.json && report.ipfix) process.stderr.write(`${report.ipfix.records} flow records sent as IPFIX to ${report.ipfix.collector}\n`);
       if (!opts.json && capture.damage) process.stderr.write(color.yellow(`${file}: ${capture.damage}; the packets before it were replayed\n`));
       if (!opts.json && interrupted) process.stderr.write(color.yellow('interrupted: the packets replayed so far are shown\n'));
     } finally {

@@ -25,6 +25,21 @@ const duration = parsed('duration', (s) => parseDuration(s)).describe('a duratio
 const ifname = z.string().min(1).max(15).regex(/^[^\s/]+$/, 'interface names have no spaces or slashes').describe('an interface name');
 const port = z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'a port (22) or range (1000-2000)')]);
 
+const IPFIX_DEFAULTS = { collectors: [], activeTimeout: '60s', idleTimeout: '15s', templateRefresh: '60s', observationDomain: 1 };
+export const Ipfix = z
+  .object({
+    collectors: z
+      .array(z.object({ host: address, port: z.number().int().min(1).max(65535).default(4739) }).strict())
+      .default([])
+      .describe('IPFIX collectors the flow records go to over UDP (none: no export)'),
+    activeTimeout: duration.default('60s').describe('a flow still active is reported this often'),
+    idleTimeout: duration.default('15s').describe('a flow that has seen no packet for this long is reported and its record closed'),
+    templateRefresh: duration.default('60s').describe('templates are sent again this often (UDP collectors may restart)'),
+    observationDomain: z.number().int().min(0).max(4294967295).default(1).describe('the observation domain id in every message'),
+  })
+  .strict()
+  .describe('IPFIX (RFC 7011) export of the flow table');
+
 export const Nexthop = z
   .object({
     gateway: address.optional().describe('the gateway; omit for a directly connected route'),
@@ -121,9 +136,10 @@ export const Config = z
         sampleRate: z.number().int().min(0).default(0).describe('send 1 packet in N as an event (0: off)'),
         dropEvents: z.boolean().default(false).describe('send every dropped packet as an event'),
         metricsTopN: z.number().int().min(0).max(1000).default(20).describe('routes and rules exported to /metrics with their own labels (the busiest N; the rest are summed)'),
+        ipfix: Ipfix.default(IPFIX_DEFAULTS),
       })
       .strict()
-      .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20 }),
+      .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20, ipfix: IPFIX_DEFAULTS }),
     api: z
       .object({
         socket: z.string().optional().describe('unix socket (mode 0600), always on; default /run/pathwise/INSTANCE/api.sock'),

@@ -1,0 +1,221 @@
+/**
+ * IPFIX messages (RFC 7011): one template for IPv4 flows and one for IPv6, with information
+ * elements from IANA's registry, and data records packed into messages that fit one UDP
+ * datagram on a 1500-byte path. Only encoding lives here; which flows to send and when is the
+ * exporter's business (ipfix-exporter.ts).
+ */
+
+/** IANA IPFIX information elements used by the templates: [element id, length in bytes]. */
+const IE = {
+  octetDeltaCount: [1, 8],
+  packetDeltaCount: [2, 8],
+  protocolIdentifier: [4, 1],
+  tcpControlBits: [6, 2], // RFC 7125: two bytes (the ECN-era flags need more than 8 bits)
+  sourceTransportPort: [7, 2],
+  sourceIPv4Address: [8, 4],
+  ingressInterface: [10, 4],
+  destinationTransportPort: [11, 2],
+  destinationIPv4Address: [12, 4],
+  egressInterface: [14, 4],
+  sourceIPv6Address: [27, 16],
+  destinationIPv6Address: [28, 16],
+  vlanId: [58, 2],
+  flowEndReason: [136, 1],
+  flowStartMilliseconds: [152, 8],
+  flowEndMilliseconds: [153, 8],
+} as const satisfies Record<string, readonly [number, number]>;
+
+type Element = keyof typeof IE;
+
+const COMMON: Element[] = [
+  'sourceTransportPort',
+  'destinationTransportPort',
+  'protocolIdentifier',
+  'tcpControlBits',
+  'octetDeltaCount',
+  'packetDeltaCount',
+  'flowStartMilliseconds',
+  'flowEndMilliseconds',
+  'ingressInterface',
+  'egressInterface',
+  'vlanId',
+  'flowEndReason',
+];
+
+/** Template ids: 256 and up are data templates (0-255 are reserved for set ids). */
+export const TEMPLATE_IPV4 = 256;
+export const TEMPLATE_IPV6 = 257;
+
+const TEMPLATES: { id: number; fields: Element[] }[] = [
+  { id: TEMPLATE_IPV4, fields: ['sourceIPv4Address', 'destinationIPv4Address', ...COMMON] },
+  { id: TEMPLATE_IPV6, fields: ['sourceIPv6Address', 'destinationIPv6Address', ...COMMON] },
+];
+
+const recordLength = (fields: Element[]) => fields.reduce((n, f) => n + IE[f][1], 0);
+
+const VERSION = 10;
+const MESSAGE_HEADER = 16;
+const SET_HEADER = 4;
+const TEMPLATE_SET_ID = 2;
+/** 1500-byte MTU less IPv6 and UDP headers, rounded down: no datagram needs fragmenting. */
+export const MAX_MESSAGE = 1400;
+
+/** flowEndReason values (IANA). */
+export const FlowEndReason = { IDLE_TIMEOUT: 1, ACTIVE_TIMEOUT: 2, END_OF_FLOW: 3, FORCED_END: 4, LACK_OF_RESOURCES: 5 } as const;
+
+export interface IpfixFlow {
+  family: 4 | 6;
+  /** Network-order addresses (4 or 16 bytes). */
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+  proto: number;
+  tcpFlags: number;
+  /** IP bytes (total length) and packets since the flow's previous record. */
+  octets: number;
+  packets: number;
+  startMs: number;
+  endMs: number;
+  ingressIfindex: number;
+  egressIfindex: number;
+  vlan: number;
+  endReason: number;
+}
+
+function writeValue(b: Buffer, off: number, f: Element, flow: IpfixFlow): number {
+  const v = (x: number, len: number) => {
+    if (len === 8) b.writeBigUInt64BE(BigInt(Math.max(0, Math.round(x))), off);
+    else b.writeUIntBE(x, off, len);
+  };
+  switch (f) {
+    case 'sourceIPv4Address':
+    case 'sourceIPv6Address':
+      b.set(flow.src.subarray(0, IE[f][1]), off);
+      break;
+    case 'destinationIPv4Address':
+    case 'destinationIPv6Address':
+      b.set(flow.dst.subarray(0, IE[f][1]), off);
+      break;
+    case 'sourceTransportPort':
+      v(flow.sport, 2);
+      break;
+    case 'destinationTransportPort':
+      v(flow.dport, 2);
+      break;
+    case 'protocolIdentifier':
+      v(flow.proto, 1);
+      break;
+    case 'tcpControlBits':
+      v(flow.tcpFlags, 2);
+      break;
+    case 'octetDeltaCount':
+      v(flow.octets, 8);
+      break;
+    case 'packetDeltaCount':
+      v(flow.packets, 8);
+      break;
+    case 'flowStartMilliseconds':
+      v(flow.startMs, 8);
+      break;
+    case 'flowEndMilliseconds':
+      v(flow.endMs, 8);
+      break;
+    case 'ingressInterface':
+      v(flow.ingressIfindex, 4);
+      break;
+    case 'egressInterface':
+      v(flow.egressIfindex, 4);
+      break;
+    case 'vlanId':
+      v(flow.vlan & 0xfff, 2);
+      break;
+    case 'flowEndReason':
+      v(flow.endReason, 1);
+      break;
+  }
+  return off + IE[f][1];
+}
+
+/**
+ * Encodes messages for one observation domain. The sequence number counts the data records
+ * sent before each message, as RFC 7011 §3.1 defines it for a domain.
+ */
+export class IpfixEncoder {
+  private sequence = 0;
+
+  constructor(readonly observationDomain: number) {}
+
+  /** The template set announcing both templates. */
+  templateSet(): Buffer {
+    const parts = TEMPLATES.map((t) => {
+      const b = Buffer.alloc(4 + 4 * t.fields.length);
+      b.writeUInt16BE(t.id, 0);
+      b.writeUInt16BE(t.fields.length, 2);
+      t.fields.forEach((f, i) => {
+        b.writeUInt16BE(IE[f][0], 4 + 4 * i);
+        b.writeUInt16BE(IE[f][1], 6 + 4 * i);
+      });
+      return b;
+    });
+    return set(TEMPLATE_SET_ID, Buffer.concat(parts));
+  }
+
+  /**
+   * Messages carrying `flows` (none when there are none), each at most MAX_MESSAGE bytes; the
+   * templates go first in the first message when `withTemplates`.
+   */
+  encode(flows: IpfixFlow[], exportTimeSec: number, withTemplates: boolean): Buffer[] {
+    const messages: Buffer[] = [];
+    let sets: Buffer[] = withTemplates ? [this.templateSet()] : [];
+    let size = MESSAGE_HEADER + (sets[0]?.length ?? 0);
+    let records = 0;
+    const flushMessage = () => {
+      if (!sets.length) return;
+      messages.push(this.message(sets, exportTimeSec));
+      this.sequence = (this.sequence + records) >>> 0;
+      sets = [];
+      size = MESSAGE_HEADER;
+      records = 0;
+    };
+    for (const t of TEMPLATES) {
+      const mine = flows.filter((f) => (f.family === 4 ? TEMPLATE_IPV4 : TEMPLATE_IPV6) === t.id);
+      const len = recordLength(t.fields);
+      for (let i = 0; i < mine.length; ) {
+        let room = Math.floor((MAX_MESSAGE - size - SET_HEADER) / len);
+        if (room < 1) {
+          flushMessage();
+          room = Math.floor((MAX_MESSAGE - size - SET_HEADER) / len);
+        }
+        const batch = mine.slice(i, i + room);
+        const body = Buffer.alloc(batch.length * len);
+        batch.forEach((flow, k) => t.fields.reduce((off, f) => writeValue(body, off, f, flow), k * len));
+        const s = set(t.id, body);
+        sets.push(s);
+        size += s.length;
+        records += batch.length;
+        i += batch.length;
+      }
+    }
+    flushMessage();
+    return messages;
+  }
+
+  private message(sets: Buffer[], exportTimeSec: number): Buffer {
+    const body = Buffer.concat(sets);
+    const h = Buffer.alloc(MESSAGE_HEADER);
+    h.writeUInt16BE(VERSION, 0);
+    h.writeUInt16BE(MESSAGE_HEADER + body.length, 2);
+    h.writeUInt32BE(exportTimeSec >>> 0, 4);
+    h.writeUInt32BE(this.sequence, 8);
+    h.writeUInt32BE(this.observationDomain >>> 0, 12);
+    return Buffer.concat([h, body]);
+  }
+}
+
+function set(id: number, body: Buffer): Buffer {
+  const h = Buffer.alloc(SET_HEADER);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(SET_HEADER + body.length, 2);
+  return Buffer.concat([h, body]);
+}
