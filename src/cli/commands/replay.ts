@@ -142,8 +142,8 @@ export function registerReplay(program: Command): void {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      const base_ = await replayUnder(base, capture, { ...opts, export: true }, abort.signal);
-      const before = base_.packets;
+      const baseRun = await replayUnder(base, capture, { ...opts, export: true }, abort.signal);
+      const before = baseRun.packets;
       const after = other ? (await replayUnder(other, capture, opts, abort.signal)).packets : undefined;
       const interrupted = abort.signal.aborted;
       const report = {
@@ -152,7 +152,7 @@ export function registerReplay(program: Command): void {
         config: base.source,
         ...(capture.damage ? { damage: capture.damage } : {}),
         ...(interrupted ? { interrupted: true } : {}),
-        ...(base_.exported !== undefined ? { ipfix: { collector: `${opts.ipfix!.host}:${opts.ipfix!.port}`, records: base_.exported } } : {}),
+        ...(baseRun.exported !== undefined ? { ipfix: { collector: `${opts.ipfix!.host}:${opts.ipfix!.port}`, records: baseRun.exported } } : {}),
       };
       if (after) {
         const changes = diffReplays(before, after);

@@ -1,0 +1,134 @@
+/**
+ * Insight benchmarks, each side by side with its baseline in the same run:
+ * - dumping a flow table of 1M flows: batch lookups (FlowSnapshot.read) vs the per-key
+ *   get-next-key + lookup walk, and the top-20 report on the snapshot;
+ * - events from the ring buffer into TypeScript: BPF_PROG_TEST_RUN makes the pipeline send
+ *   one event per packet (sampling 1 in 1) off the JS thread while the reader consumes; records
+ *   delivered per second and records lost (counted by the producer) vs the rate produced;
+ * - the pipeline's cost per packet with flow accounting off and on, and with sampling off,
+ *   1 in 100, and 1 in 1.
+ */
+import * as abi from '../src/generated/pathwise.js';
+import type { Dataplane } from '../src/dataplane/dataplane.js';
+import { FlowSnapshot } from '../src/insight/flow-table.js';
+import { openEventRing } from '../src/insight/events.js';
+import { ringCounters, setEventsControl } from '../src/insight/summary.js';
+import { native } from '../src/bpf/index.js';
+import { ipv4Packet } from '../test/helpers/packets.js';
+
+export interface InsightResults {
+  flowDump: { flows: number; batchSeconds: number; perKeySeconds: number; topSeconds: number };
+  events: { produced: number; delivered: number; lost: number; producedPerSecond: number; deliveredPerSecond: number };
+  perPacket: { noFlowsNs: number; flowsNs: number; sample100Ns: number; sample1Ns: number };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const nsPerRun = (dp: Dataplane, data: Buffer, repeat: number) => median(Array.from({ length: 5 }, () => dp.pipeline.xdp.testRunSync({ data, repeat }).duration));
+
+/** Fills pw_flows with `n` distinct flows (batch updates), as the pipeline would lay them out. */
+function fillFlows(dp: Dataplane, n: number): void {
+  const K = abi.PwFlowKey;
+  const V = abi.PwFlow;
+  const keys = Buffer.alloc(n * K.size);
+  const values = Buffer.alloc(n * V.size);
+  const now = BigInt(Math.round(performance.now() * 1e6));
+  for (let i = 0; i < n; i++) {
+    const k = i * K.size;
+    keys.writeUInt32BE(0x0a000000 + (i >>> 8), k + K.offsets.src);
+    keys.writeUInt32BE(0xc0a80000 + (i & 0xff), k + K.offsets.dst);
+    keys.writeUInt16BE(1024 + (i % 60000), k + K.offsets.sport);
+    keys.writeUInt16BE(443, k + K.offsets.dport);
+    keys.writeUInt8(6, k + K.offsets.proto);
+    keys.writeUInt8(4, k + K.offsets.family);
+    const v = i * V.size;
+    values.writeBigUInt64LE(BigInt(1 + (i % 1000)), v + V.offsets.packets);
+    values.writeBigUInt64LE(BigInt(1500 * (1 + (i % 1000))), v + V.offsets.bytes);
+    values.writeBigUInt64LE(now, v + V.offsets.first_ns);
+    values.writeBigUInt64LE(now, v + V.offsets.last_ns);
+  }
+  dp.pipeline.maps.flows.updateBatchRaw(keys, values, n);
+}
+
+export async function insightBench(open: (name: string, settings?: object) => Promise<Dataplane>, prefix: string, log: (s: string) => void): Promise<InsightResults> {
+  // ---- flow dump ------------------------------------------------------------------------
+  const dump = await open(`${prefix}flows`);
+  log('filling the flow table with 1,000,000 flows');
+  fillFlows(dump, 1_000_000);
+  let t0 = performance.now();
+  const snap = FlowSnapshot.read(dump.pipeline.maps);
+  const batchSeconds = (performance.now() - t0) / 1000;
+  t0 = performance.now();
+  snap.top(20, 'bytes');
+  const topSeconds = (performance.now() - t0) / 1000;
+  log(`batch dump: ${snap.count} flows in ${batchSeconds.toFixed(3)} s; walking them key by key`);
+  t0 = performance.now();
+  const fd = dump.pipeline.maps.flows.fd;
+  const value = Buffer.alloc(abi.PwFlow.size);
+  let key: Buffer | null = null;
+  let walked = 0;
+  for (let next = Buffer.alloc(abi.PwFlowKey.size); native().mapGetNextKey(fd, key, next); next = Buffer.alloc(abi.PwFlowKey.size)) {
+    native().mapLookup(fd, next, value);
+    key = next;
+    walked++;
+  }
+  const perKeySeconds = (performance.now() - t0) / 1000;
+  if (walked !== snap.count) log(`note: the walk saw ${walked} flows, the batch ${snap.count}`);
+
+  // ---- per-packet cost, and events -------------------------------------------------------
+  const dp = await open(`${prefix}ins`);
+  const pkt = ipv4Packet({ src: '198.51.100.7', dst: '203.0.113.9', proto: 'tcp', sport: 40000, dport: 443, tcpFlags: 0x10 });
+  const repeat = 200_000;
+  // The same pipeline loaded without flow accounting (settings are load-time constants).
+  const noFlowsNs = nsPerRun(await open(`${prefix}nofl`, { flows: false }), pkt, repeat);
+  const flowsNs = nsPerRun(dp, pkt, repeat);
+  setEventsControl(dp.pipeline.maps, { sampleRate: 100, drops: false });
+  const sample100Ns = nsPerRun(dp, pkt, repeat);
+  setEventsControl(dp.pipeline.maps, { sampleRate: 1, drops: false });
+  const sample1Ns = nsPerRun(dp, pkt, repeat);
+
+  // Events into TypeScript: the ring is read while test runs (off the JS thread) fill it.
+  const ring = openEventRing(dp.pipeline.instance);
+  for (const _ of ring.takeAll()) void _; // what the per-packet runs left
+  const before = ringCounters(dp.pipeline.maps);
+  let delivered = 0;
+  const batches = 20;
+  const perBatch = 100_000;
+  // 1 in 1: every packet of the test runs is an event.
+  t0 = performance.now();
+  let produceMs = 0;
+  const consumer = (async () => {
+    for await (const _ of ring) {
+      delivered++;
+    }
+  })();
+  for (let b = 0; b < batches; b++) {
+    const s = performance.now();
+    await dp.pipeline.xdp.testRun({ data: pkt, repeat: perBatch });
+    produceMs += performance.now() - s;
+  }
+  // Let the reader catch up with what the ring still holds.
+  for (let idle = 0; idle < 20; ) {
+    const had = delivered;
+    await new Promise((r) => setTimeout(r, 50));
+    idle = delivered === had ? idle + 1 : 0;
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  ring.close();
+  await consumer.catch(() => undefined);
+  const after = ringCounters(dp.pipeline.maps);
+  dump.close();
+  dp.close();
+  const produced = batches * perBatch;
+  return {
+    flowDump: { flows: snap.count, batchSeconds, perKeySeconds, topSeconds },
+    events: {
+      produced,
+      delivered,
+      lost: Number(after.eventsLost - before.eventsLost),
+      producedPerSecond: produced / (produceMs / 1000),
+      deliveredPerSecond: delivered / elapsed,
+    },
+    perPacket: { noFlowsNs, flowsNs, sample100Ns, sample1Ns },
+  };
+}
+
