@@ -504,7 +504,7 @@ counters, then the insight stages):
 function reportOnly(): void {
   const dir = join(repoRoot, 'bench', 'results');
   const newest = readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => f.endsWith('.json') && !f.startsWith('insight-'))
     .sort()
     .at(-1);
   if (!newest) throw new Error('no stored runs in bench/results: run make bench');
@@ -512,7 +512,31 @@ function reportOnly(): void {
   writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(JSON.parse(readFileSync(file, 'utf8')), file) + variation(dir));
 }
 
-(process.argv.includes('--report') ? Promise.resolve().then(reportOnly) : main()).catch((e) => {
+/** `--insight`: only the insight section (its baselines run beside it), into its own file. */
+async function insightOnly(): Promise<void> {
+  const topo = new Topology('b');
+  const names: string[] = [];
+  try {
+    const r = await insightBench(
+      (name, settings) => {
+        topo.recordInstance(name);
+        names.push(name);
+        return Dataplane.open(name, settings);
+      },
+      topo.prefix,
+      log,
+    );
+    const date = new Date().toISOString();
+    const file = join(repoRoot, 'bench', 'results', `insight-${date.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify({ date, machine: { kernel: release(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, insight: r }, null, 2)}\n`);
+    process.stdout.write(insightReport(r));
+  } finally {
+    for (const n of names) Pipeline.down(n);
+    topo.destroy();
+  }
+}
+
+(process.argv.includes('--report') ? Promise.resolve().then(reportOnly) : process.argv.includes('--insight') ? insightOnly() : main()).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });
