@@ -5,11 +5,11 @@
  * that died is removed the next time one is made.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 
-import { resolveIfindex } from '../bpf/index.js';
+import { BPFFS_ROOT, resolveIfindex } from '../bpf/index.js';
 import { Dataplane } from '../dataplane/dataplane.js';
-import { Pipeline, pinDirOf } from '../dataplane/pipeline.js';
+import { Pipeline } from '../dataplane/pipeline.js';
 import { PwError } from '../errors.js';
 import { isAlive } from '../util/process.js';
 import { applyChanges } from './apply.js';
@@ -23,7 +23,7 @@ let sequence = 0;
 
 /** Unpins private pipelines whose process is gone; returns their names. */
 export function reapPrivatePipelines(): string[] {
-  const root = dirname(pinDirOf('x'));
+  const root = join(BPFFS_ROOT, 'pathwise');
   if (!existsSync(root)) return [];
   const reaped: string[] = [];
   for (const name of readdirSync(root)) {

@@ -3,6 +3,7 @@
  * batch lookups copy the raw pages, and flows are decoded only when asked for, so the top 20
  * of a million flows costs one pass over the numbers, not a million objects.
  */
+import { encodeOne } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
 import { ifName } from '../dataplane/nexthops.js';
 import type { PipelineMaps } from '../dataplane/pipeline.js';
@@ -81,15 +82,8 @@ export interface FlowCounters {
 
 /** The flow-table key id of a packet's flow (the same bytes as FlowCounters.id). */
 export function flowId(f: { family: 4 | 6; src: Uint8Array; dst: Uint8Array; sport: number; dport: number; proto: number; vlan: number }): string {
-  const k = Buffer.alloc(K.size);
-  k.set(f.src.subarray(0, f.family === 6 ? 16 : 4), KEY_SRC);
-  k.set(f.dst.subarray(0, f.family === 6 ? 16 : 4), KEY_DST);
-  k.writeUInt16BE(f.sport, KEY_SPORT);
-  k.writeUInt16BE(f.dport, KEY_DPORT);
-  k.writeUInt8(f.proto, KEY_PROTO);
-  k.writeUInt8(f.family, KEY_FAMILY);
-  k.writeUInt16LE(f.vlan, KEY_VLAN);
-  return k.toString('latin1');
+  const len = f.family === 6 ? 16 : 4;
+  return encodeOne(K, { ...f, src: f.src.subarray(0, len), dst: f.dst.subarray(0, len) }).toString('latin1');
 }
 
 const K = abi.PwFlowKey;
@@ -153,35 +147,32 @@ export class FlowSnapshot {
 
   /** One flow, decoded. */
   record(i: number, wall = monoToWallMs()): FlowRecord {
-    const kv = this.kv, vv = this.vv;
-    const k = i * K.size, v = i * V.size;
-    const family = kv.getUint8(k + KEY_FAMILY) === 6 ? 6 : 4;
-    const first = u64(vv, v + VAL_FIRST), last = u64(vv, v + VAL_LAST);
+    const vv = this.vv;
+    const v = i * V.size;
+    const f = this.counters(i);
     const syn = u64(vv, v + VAL_SYN), synack = u64(vv, v + VAL_SYNACK), ack = u64(vv, v + VAL_ACK);
-    const bytes = u64(vv, v + VAL_BYTES);
     const dir = vv.getUint8(v + VAL_DIRECTION);
-    const oif = vv.getUint32(v + VAL_OIF, true);
-    const duration = Math.max(0, last - first) / 1e9;
+    const duration = Math.max(0, f.lastNs - f.firstNs) / 1e9;
     return {
-      family,
-      src: formatAddress(family, this.keys.subarray(k + KEY_SRC, k + KEY_SRC + 16)),
-      dst: formatAddress(family, this.keys.subarray(k + KEY_DST, k + KEY_DST + 16)),
-      proto: protocolName(kv.getUint8(k + KEY_PROTO)),
-      sport: kv.getUint16(k + KEY_SPORT, false),
-      dport: kv.getUint16(k + KEY_DPORT, false),
-      vlan: kv.getUint16(k + KEY_VLAN, true),
-      packets: u64(vv, v + VAL_PACKETS),
-      bytes,
-      bps: Math.round((bytes * 8) / Math.max(duration, 1)),
-      firstSeen: new Date(wall(first)).toISOString(),
-      lastSeen: new Date(wall(last)).toISOString(),
+      family: f.family,
+      src: formatAddress(f.family, f.src),
+      dst: formatAddress(f.family, f.dst),
+      proto: protocolName(f.proto),
+      sport: f.sport,
+      dport: f.dport,
+      vlan: f.vlan,
+      packets: f.packets,
+      bytes: f.bytes,
+      bps: Math.round((f.bytes * 8) / Math.max(duration, 1)),
+      firstSeen: new Date(wall(f.firstNs)).toISOString(),
+      lastSeen: new Date(wall(f.lastNs)).toISOString(),
       durationSeconds: duration,
-      idleSeconds: Math.max(0, this.takenNs - last) / 1e9,
-      tcpFlags: formatTcpFlagBits(vv.getUint8(v + VAL_FLAGS)),
+      idleSeconds: Math.max(0, this.takenNs - f.lastNs) / 1e9,
+      tcpFlags: formatTcpFlagBits(f.tcpFlags),
       direction: dir === abi.PwFlowDirection.INITIATOR ? 'initiator' : dir === abi.PwFlowDirection.RESPONDER ? 'responder' : 'unknown',
       handshake: syn && synack && ack ? { rttMs: (ack - syn) / 1e6, responderMs: (synack - syn) / 1e6, initiatorMs: (ack - synack) / 1e6 } : null,
-      iif: ifName(vv.getUint32(v + VAL_IIF, true)),
-      oif: oif ? ifName(oif) : null,
+      iif: ifName(f.ifindex),
+      oif: f.oif ? ifName(f.oif) : null,
       routeId: vv.getUint32(v + VAL_ROUTE, true),
       verdict: verdictName(vv.getUint8(v + VAL_VERDICT)),
       reason: reasonName(vv.getUint8(v + VAL_REASON)),

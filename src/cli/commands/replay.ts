@@ -22,7 +22,7 @@ import { diffReplays, fateOf, formatEndpoints, replayPackets, summarizeReplay, X
 import { color, printJson } from '../output.js';
 import { daemonFor, withInstance, type InstanceOptions } from './common.js';
 
-interface ReplayOptions extends InstanceOptions {
+interface ReplayCommandOptions extends InstanceOptions {
   config?: string;
   diff?: string;
   interface?: string;
@@ -42,7 +42,7 @@ function configFile(file: string): ConfigSource {
 }
 
 /** --config FILE, or else the config the instance's daemon runs. */
-async function baseConfig(opts: ReplayOptions): Promise<ConfigSource> {
+async function baseConfig(opts: ReplayCommandOptions): Promise<ConfigSource> {
   if (opts.config) return configFile(opts.config);
   const daemon = await daemonFor(opts);
   if (!daemon) {
@@ -71,7 +71,7 @@ interface Replayed {
   exported?: number;
 }
 
-async function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayOptions & { export?: boolean }, signal: AbortSignal): Promise<Replayed> {
+async function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayCommandOptions & { export?: boolean }, signal: AbortSignal): Promise<Replayed> {
   const ingressIfindex = opts.interface ? resolveIfindex(opts.interface) : 0;
   return withPrivatePipeline(src.config, src.baseDir, async (dp) => {
     const flowTimes = new Map<string, { firstMs: number; lastMs: number }>();
@@ -133,7 +133,7 @@ export function registerReplay(program: Command): void {
       .option('-i, --interface <name>', 'the interface the packets arrive on (for rules that match one; default: loopback)')
       .option('--summary', 'print only the summary, not every packet')
       .option('--ipfix <address:port>', 'send the flows of the replay (under --config) as IPFIX to this collector, timed by the capture', parseCollector),
-  ).action(async (file: string, opts: ReplayOptions) => {
+  ).action(async (file: string, opts: ReplayCommandOptions) => {
     const capture = readCapture(file, { partial: true });
     const base = await baseConfig(opts);
     const other = opts.diff ? configFile(opts.diff) : undefined;
