@@ -13,6 +13,7 @@ import type { Controller } from '../control/controller.js';
 import { authenticate, type Principal } from './auth.js';
 import { createMetrics } from './metrics.js';
 import type { EventHub } from '../insight/event-hub.js';
+import { registerCaptureRoute } from './capture-route.js';
 import { registerEventStream } from './event-stream.js';
 import { registerInsightRoutes } from './insight-routes.js';
 import { registerRoutes } from './routes.js';
@@ -79,6 +80,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   app.get('/healthz', { schema: { summary: 'Liveness (no token needed)', tags: ['status'] } }, async () => ({ ok: true }));
   registerRoutes(app, ctrl);
   registerInsightRoutes(app, ctrl);
+  registerCaptureRoute(app, ctrl);
   if (opts.events) await registerEventStream(app, ctrl, opts.events);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

@@ -54,31 +54,58 @@ export class ApiClient {
 
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { accept: 'application/json' };
+    return this.send(method, path, payload, 'application/json').then(
+      (res) =>
+        new Promise<T>((resolve, reject) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              resolve((text ? JSON.parse(text) : null) as T);
+            } catch {
+              resolve(text as T); // metrics and other text bodies
+            }
+          });
+        }),
+    );
+  }
+
+  /**
+   * GET `path` whose body streams (a capture): resolves with the response once the daemon has
+   * accepted, to be read as it comes; destroy it to hang up.
+   */
+  stream(path: string, accept: string): Promise<http.IncomingMessage> {
+    return this.send('GET', path, undefined, accept);
+  }
+
+  /** Sends a request; answers of 400 and up reject with the PwError they carry. */
+  private send(method: string, path: string, payload: Buffer | undefined, accept: string): Promise<http.IncomingMessage> {
+    const headers: Record<string, string> = { accept };
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
       const t = this.target;
       const opts: http.RequestOptions =
         'socketPath' in t
           ? { socketPath: t.socketPath, path, method, headers }
           : { protocol: t.url.protocol, hostname: t.url.hostname, port: t.url.port, path: `${t.url.pathname.replace(/\/$/, '')}${path}`, method, headers };
       const req = ('url' in t && t.url.protocol === 'https:' ? https : http).request(opts, (res) => {
+        if ((res.statusCode ?? 500) < 400) return resolve(res);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown = text;
+          let e: { code?: string; message?: string; where?: string; hint?: string; details?: Record<string, unknown> } | undefined;
           try {
-            json = text ? JSON.parse(text) : null;
+            e = (JSON.parse(text) as { error?: typeof e })?.error;
           } catch {
-            // metrics and other text bodies
+            // not an API error body
           }
-          if ((res.statusCode ?? 500) < 400) return resolve(json as T);
-          const e = (json as { error?: { code?: string; message?: string; where?: string; hint?: string; details?: Record<string, unknown> } })?.error;
           const code = (e?.code && e.code in ErrorCatalog ? e.code : 'PW_ERR_INTERNAL') as ErrorCode;
           reject(new PwError(code, e?.message ?? `HTTP ${res.statusCode}: ${text.slice(0, 200)}`, { where: e?.where, hint: e?.hint, details: e?.details }));
         });

@@ -21,7 +21,9 @@ import * as abi from '../generated/pathwise.js';
 import { isAlive } from '../util/process.js';
 import { decodeClassic, translateClassic } from './cbpf-to-ebpf.js';
 import { monoToEpochOffsetNs } from './clock.js';
+import { summarizePacket, type PacketSummary } from './packet-summary.js';
 import { LINKTYPE_ETHERNET } from './pcap-file.js';
+import type { PcapngPacket } from './pcapng.js';
 import { ringCounters } from './summary.js';
 
 export type CapturePoint = 'ingress' | 'verdict';
@@ -103,6 +105,35 @@ export function decodeCaptureRecord(rec: Buffer, monoToEpochNs: bigint): Capture
   return out;
 }
 
+/**
+ * A captured packet as one JSON object: what `capture --json` prints and the daemon's
+ * /v1/capture streams as NDJSON. `timeNs` (a decimal string) keeps the nanoseconds that
+ * `time` rounds away, so a remote client writes the same capture file a local one would.
+ */
+export interface CapturedRecordJson extends Omit<CapturedRecord, 'tsNs' | 'data'> {
+  time: string;
+  timeNs: string;
+  packet: PacketSummary;
+  /** The captured bytes, base64. */
+  data: string;
+}
+
+export function captureRecordToJson(r: CapturedRecord): CapturedRecordJson {
+  const { data, tsNs, ...rest } = r;
+  return { ...rest, time: new Date(Number(tsNs / 1_000_000n)).toISOString(), timeNs: String(tsNs), packet: summarizePacket(data), data: data.toString('base64') };
+}
+
+export function captureRecordFromJson(j: CapturedRecordJson): CapturedRecord {
+  const { time: _time, timeNs, packet: _packet, data, ...rest } = j;
+  return { ...rest, tsNs: BigInt(timeNs), data: Buffer.from(data, 'base64') };
+}
+
+/** A captured packet as a pcapng block: at the verdict point, the XDP action and a comment. */
+export function pcapngPacketOf(r: CapturedRecord): PcapngPacket {
+  const comment = r.verdict ? `pathwise: ${r.verdict} (${r.reason})${r.oif ? ` via ${r.oif}` : ''}${r.route ? ` route ${r.route}` : ''}${r.rule ? ` rule ${r.rule}` : ''}` : undefined;
+  return { tsNs: r.tsNs, interfaceName: r.iif, data: r.data, len: r.len, xdpAction: r.xdpAction, comment };
+}
+
 const ownerFile = (instance: string) => join(metaDirOf(instance), 'capture.json');
 
 /** The PID of the process that runs the instance's capture: null for none, 0 if unreadable. */
@@ -129,6 +160,8 @@ export function reapStaleCapture(maps: PipelineMaps, instance: string): number |
 }
 
 export class CaptureSession {
+  /** Instances with a capture running in this process. */
+  private static readonly running = new Set<string>();
   private stopped = false;
 
   private constructor(
@@ -156,10 +189,11 @@ export class CaptureSession {
     if (opts.snap < 1 || opts.snap > abi.PwLimit.CAPTURE_BYTES) {
       throw new PwError('PW_ERR_INVALID', `the snap length must be 1 to ${abi.PwLimit.CAPTURE_BYTES} bytes`, { where: '--snaplen' });
     }
-    // One capture at a time per instance: there is one filter slot.
+    // One capture at a time per instance: there is one filter slot. (A daemon serves several
+    // listeners from one process, so its own pid in the owner file is not enough to go on.)
     const owner = captureOwner(instance);
-    if (owner && owner !== process.pid && isAlive(owner)) {
-      throw new PwError('PW_ERR_BUSY', `a capture already runs on instance '${instance}' (pid ${owner})`, { hint: 'one capture at a time; stop the other first' });
+    if (CaptureSession.running.has(instance) || (owner && owner !== process.pid && isAlive(owner))) {
+      throw new PwError('PW_ERR_BUSY', `a capture already runs on instance '${instance}' (pid ${owner ?? process.pid})`, { hint: 'one capture at a time; stop the other first' });
     }
     const filter = loadFilter(maps, compileFilter(opts.expression, opts.snap));
     let ring: RingBufferReader;
@@ -171,6 +205,7 @@ export class CaptureSession {
       throw e;
     }
     writeFileSync(ownerFile(instance), JSON.stringify({ pid: process.pid, since: new Date().toISOString(), ...opts }));
+    CaptureSession.running.add(instance);
     const epochNs = monoToEpochOffsetNs();
     maps.captureCtl.set(0, { active: 1, ifindex, point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS, snap: opts.snap });
     return new CaptureSession(dp, filter, ring, epochNs);
@@ -198,6 +233,7 @@ export class CaptureSession {
       this.filter.close();
       this.ring.close();
       rmSync(ownerFile(this.dp.pipeline.instance), { force: true });
+      CaptureSession.running.delete(this.dp.pipeline.instance);
     }
   }
 }

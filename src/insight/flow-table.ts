@@ -114,15 +114,7 @@ export class FlowSnapshot {
 
   /** Reads the whole table with batch lookups. */
   static read(maps: PipelineMaps, chunk = 65536): FlowSnapshot {
-    const keyPages: Buffer[] = [];
-    const valuePages: Buffer[] = [];
-    let count = 0;
-    for (const page of maps.flows.lookupBatchRaw(chunk)) {
-      // The reader reuses its buffers between pages: keep copies.
-      keyPages.push(Buffer.from(page.keys));
-      valuePages.push(Buffer.from(page.values));
-      count += page.count;
-    }
+    const { keys, values, count } = maps.flows.readAllRaw(chunk);
     const prefixes = new Map<number, string | null>();
     const routePrefix = (id: number) => {
       if (!id) return null;
@@ -134,7 +126,7 @@ export class FlowSnapshot {
       }
       return p;
     };
-    return new FlowSnapshot(Buffer.concat(keyPages), Buffer.concat(valuePages), count, Number(monoNowNs()), routePrefix);
+    return new FlowSnapshot(keys, values, count, Number(monoNowNs()), routePrefix);
   }
 
   private get kv(): DataView {

@@ -43,41 +43,37 @@ export interface PcapngPacket {
   comment?: string;
 }
 
-export class PcapngWriter {
-  private readonly fd: number;
-  private readonly owned: boolean;
+/**
+ * Encodes a pcapng stream block by block: the section header first, then each packet, with an
+ * interface description block before the first packet of each interface.
+ */
+export class PcapngEncoder {
   private readonly interfaces = new Map<string, number>();
 
-  /** `path` "-" writes to standard output. */
-  constructor(path: string, private readonly linktype = 1, private readonly snaplen = 262144) {
-    this.owned = path !== '-';
-    this.fd = this.owned ? openSync(path, 'w', 0o600) : 1;
+  constructor(private readonly linktype = 1, private readonly snaplen = 262144) {}
+
+  /** The section header block that starts the stream. */
+  header(): Buffer {
     const body = Buffer.alloc(16);
     body.writeUInt32LE(0x1a2b3c4d, 0); // byte-order magic
     body.writeUInt16LE(1, 4); // version 1.0
     body.writeUInt16LE(0, 6);
     body.writeBigInt64LE(-1n, 8); // section length: not given
-    this.put(block(SHB, Buffer.concat([body, endOfOptions()])));
+    return block(SHB, Buffer.concat([body, endOfOptions()]));
   }
 
-  private put(b: Buffer): void {
-    writeSync(this.fd, b as Uint8Array);
-  }
-
-  private interfaceId(name: string): number {
-    let id = this.interfaces.get(name);
-    if (id !== undefined) return id;
-    id = this.interfaces.size;
-    this.interfaces.set(name, id);
-    const head = Buffer.alloc(8);
-    head.writeUInt16LE(this.linktype, 0);
-    head.writeUInt32LE(this.snaplen, 4);
-    this.put(block(IDB, Buffer.concat([head, option(IF_NAME, Buffer.from(name)), option(IF_TSRESOL, Uint8Array.of(9)), endOfOptions()])));
-    return id;
-  }
-
-  write(p: PcapngPacket): void {
-    const id = this.interfaceId(p.interfaceName);
+  /** One packet (preceded by its interface's description the first time the interface is seen). */
+  packet(p: PcapngPacket): Buffer {
+    const out: Buffer[] = [];
+    let id = this.interfaces.get(p.interfaceName);
+    if (id === undefined) {
+      id = this.interfaces.size;
+      this.interfaces.set(p.interfaceName, id);
+      const head = Buffer.alloc(8);
+      head.writeUInt16LE(this.linktype, 0);
+      head.writeUInt32LE(this.snaplen, 4);
+      out.push(block(IDB, Buffer.concat([head, option(IF_NAME, Buffer.from(p.interfaceName)), option(IF_TSRESOL, Uint8Array.of(9)), endOfOptions()])));
+    }
     const head = Buffer.alloc(20);
     head.writeUInt32LE(id, 0);
     head.writeUInt32LE(Number(p.tsNs >> 32n), 4);
@@ -93,11 +89,29 @@ export class PcapngWriter {
     }
     if (p.comment) parts.push(option(OPT_COMMENT, Buffer.from(p.comment)));
     if (p.xdpAction !== undefined || p.comment) parts.push(endOfOptions());
-    this.put(block(EPB, Buffer.concat(parts)));
+    out.push(block(EPB, Buffer.concat(parts)));
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+}
+
+/** A pcapng file (or standard output for "-"). */
+export class PcapngWriter {
+  private readonly fd: number;
+  private readonly owned: boolean;
+  private readonly encoder: PcapngEncoder;
+
+  constructor(path: string, linktype = 1, snaplen = 262144) {
+    this.owned = path !== '-';
+    this.fd = this.owned ? openSync(path, 'w', 0o600) : 1;
+    this.encoder = new PcapngEncoder(linktype, snaplen);
+    writeSync(this.fd, this.encoder.header() as Uint8Array);
+  }
+
+  write(p: PcapngPacket): void {
+    writeSync(this.fd, this.encoder.packet(p) as Uint8Array);
   }
 
   close(): void {
     if (this.owned) closeSync(this.fd);
   }
 }
-

@@ -89,6 +89,23 @@ describe('BPF objects', { skip }, () => {
         assert.equal(v.vlan, i % 4095);
         assert.equal(v.mac[3], i & 0xff);
       }
+      // readAllRaw fills one buffer in place; with 70,000 per call its max_entries-sized
+      // buffers (131,072) run short of a full call after the first page and grow.
+      for (const chunk of [1000, 70_000]) {
+        const raw = m.readAllRaw(chunk);
+        assert.equal(raw.count, N);
+        assert.equal(raw.keys.length, N * fx.FxKey.size);
+        assert.equal(raw.values.length, N * fx.FxValue.size);
+        const kv = new DataView(raw.keys.buffer, raw.keys.byteOffset, raw.keys.byteLength);
+        const vv = new DataView(raw.values.buffer, raw.values.byteOffset, raw.values.byteLength);
+        const seen = new Set<number>();
+        for (let i = 0; i < N; i++) {
+          const k = fx.FxKey.decode(kv, i * fx.FxKey.size);
+          assert.equal(fx.FxValue.decode(vv, i * fx.FxValue.size).packets, BigInt(k.addr - 0x0a000000) * 3n);
+          seen.add(k.addr);
+        }
+        assert.equal(seen.size, N);
+      }
       assert.equal(m.deleteBatch(entries.map(([k]) => k)), N);
       assert.equal(m.count, 0);
     } finally {

@@ -3,11 +3,13 @@
  * byte counts, the TCP handshake timed by the pipeline, direction and path; top talkers;
  * histograms; events (rule log, drops, samples) over the daemon's WebSocket and through the
  * CLI, with the sampling rate changed by a config apply; `pathwise capture` with a tcpdump
- * filter against tcpdump itself on the same traffic, and pcapng with verdicts.
+ * filter against tcpdump itself on the same traffic, and pcapng with verdicts; the same capture
+ * through the daemon (pcapng over HTTP into tcpdump, and the CLI with --server).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -16,7 +18,7 @@ import WebSocket from 'ws';
 import { repoRoot } from '../../src/bpf/index.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
 import { readCapture } from '../../src/insight/pcap-file.js';
-import { cli, createDaemonLab, destroyDaemonLab, pathwiseBin, socketOf, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
+import { cli, createDaemonLab, destroyDaemonLab, pathwiseBin, request, socketOf, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
 import { nfdumpFlows, startNfcapd } from '../helpers/nfdump.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -25,6 +27,8 @@ const skip = privilegedSkip();
 const TRAFFIC = join(repoRoot, 'dist', 'src', 'netlab', 'traffic.js');
 const CLIENT = '10.210.1.2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ADMIN = 'admin-token-insight-0123456789';
+const READER = 'read-token-insight-0123456789';
 
 /** Sends `count` UDP datagrams of `size` payload bytes, one after another, from a fixed port. */
 const UDP_SCRIPT = `
@@ -54,6 +58,7 @@ describe('packet insight', { skip, timeout: 5 * 60_000 }, () => {
   let configFile = '';
   let daemon: RunningDaemon | undefined;
   let server: ChildProcess | undefined;
+  const port = 20000 + Math.floor(Math.random() * 20000);
   const ns = { c: '', r: '', u1: '', u2: '' };
   const dev = (s: string) => topo.name(s);
   const pw = (...args: string[]) => cli([...args, '--instance', instance]);
@@ -72,6 +77,11 @@ rules:
   - { action: log, proto: udp, dport: 9100 }
   - { action: drop, proto: udp, dport: 9200 }
 insight: { dropEvents: true${insight} }
+api:
+  listen: [{ host: 127.0.0.1, port: ${port} }]
+  tokens:
+    - { name: ops, token: ${ADMIN}, role: admin }
+    - { name: grafana, token: ${READER}, role: readonly }
 `;
 
   before(async () => {
@@ -272,6 +282,72 @@ insight: { dropEvents: true${insight} }
     assert.equal(pkts.length, 5);
     assert.equal(topo.exec(undefined, 'tcpdump', ['-nn', '-r', ng]).trim().split('\n').length, 5);
     assert.equal(readFileSync(ng).toString('latin1').split('pathwise: drop (rule_drop)').length - 1, 5);
+  });
+
+  it('captures through the daemon: pcapng streamed over HTTP into tcpdump, with totals in trailers; the CLI remotely; one capture at a time; admin only', async () => {
+    // GET /v1/capture on the unix socket, its pcapng body piped into tcpdump as it comes.
+    const tcpdump = topo.spawn(undefined, 'tcpdump', ['-nn', '-r', '-']);
+    let decoded = '';
+    tcpdump.stdout!.on('data', (d) => (decoded += d));
+    const tcpdumpDone = new Promise<number | null>((res) => tcpdump.once('exit', res));
+    const streamed = new Promise<{ status: number; type: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
+      const req = http.request({ socketPath: socketOf(instance), path: `/v1/capture?${new URLSearchParams({ filter: 'udp dst port 9100', count: '3', point: 'verdict' })}` }, (res) => {
+        res.pipe(tcpdump.stdin!);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), trailers: res.trailers }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // One capture at a time: a second one is refused while the first runs, here and locally.
+    let busy: { status: number; json: any } = { status: 0, json: null };
+    for (const until = Date.now() + 10_000; busy.status !== 409 && Date.now() < until; await sleep(100)) {
+      busy = await request({ socketPath: socketOf(instance) }, 'GET', '/v1/capture?count=1');
+    }
+    assert.equal(busy.status, 409, JSON.stringify(busy.json));
+    assert.equal(busy.json.error.code, 'PW_ERR_BUSY');
+    const local = cli(['--netns', ns.r, 'capture', '-c', '1', '--instance', instance]);
+    assert.equal(local.status, 18, local.stderr);
+    assert.match(local.stderr, /a capture already runs/);
+    udp(9100, 3, 41000);
+    const r = await Promise.race([streamed, sleep(15_000).then(() => null)]);
+    assert.ok(r, 'the stream ended after 3 packets');
+    assert.equal(r.status, 200);
+    assert.equal(r.type, 'application/x-pcapng');
+    assert.deepEqual([r.trailers['pathwise-captured'], r.trailers['pathwise-lost']], ['3', '0']);
+    assert.equal(await tcpdumpDone, 0);
+    const lines = decoded.trim().split('\n');
+    assert.equal(lines.length, 3, decoded);
+    assert.ok(lines.every((l) => /10\.210\.1\.2\.41000 > 10\.220\.0\.1\.9100: UDP, length 64/.test(l)), decoded);
+
+    // The CLI against the TCP listener, as from another host: a read-only token may not capture.
+    const server = `http://127.0.0.1:${port}`;
+    const ro = cli(['--netns', ns.r, 'capture', '--server', server, '--token', READER, '-c', '1', '--instance', instance]);
+    assert.equal(ro.status, 15, ro.stderr);
+    assert.match(ro.stderr, /read-only; a capture needs an admin token/);
+    const bad = cli(['--netns', ns.r, 'capture', '--server', server, '--token', ADMIN, '--json', '--instance', instance, 'udp', 'port', 'banana']);
+    assert.equal(bad.status, 3, bad.stderr);
+    assert.match(JSON.parse(bad.stderr).error.message, /banana/);
+    const ng = join(dir, 'remote.pcapng');
+    const remote = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '--server', server, '--token', ADMIN, '-i', dev('r0'), '--point', 'verdict', '-c', '4', '-w', ng, '--instance', instance, 'udp', 'dst', 'port', '9200'], /capturing through/);
+    udp(9200, 4, 41100);
+    assert.equal(await Promise.race([remote.exited, sleep(15_000).then(() => 'timeout')]), 0, remote.stderr());
+    assert.match(remote.stderr(), /4 packets captured/);
+    assert.equal(readCapture(ng).packets.length, 4);
+    const read = topo.exec(undefined, 'tcpdump', ['-nn', '-r', ng]);
+    assert.equal(read.trim().split('\n').length, 4);
+    assert.match(read, /10\.210\.1\.2\.41100 > 10\.220\.0\.1\.9200: UDP, length 64/);
+    assert.equal(readFileSync(ng).toString('latin1').split('pathwise: drop (rule_drop)').length - 1, 4);
+
+    // Hanging up ends the capture in the daemon at once, with no packet to wake it: the slot
+    // is free for the next one.
+    const hangup = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '--server', server, '--token', ADMIN, '--instance', instance, 'udp', 'port', '1'], /capturing through/);
+    hangup.child.kill('SIGINT');
+    assert.equal(await hangup.exited, 0, hangup.stderr());
+    let next: { status: number; text: string } = { status: 0, text: '' };
+    for (const until = Date.now() + 10_000; next.status !== 200 && Date.now() < until; await sleep(100)) {
+      next = await request({ socketPath: socketOf(instance) }, 'GET', '/v1/capture?format=ndjson&duration=0.2');
+    }
+    assert.equal(next.status, 200, next.text);
   });
 
   it('exports flows over IPFIX to nfcapd, split by the active timeout and closed by the idle timeout', async () => {

@@ -1,16 +1,20 @@
 /**
  * `pathwise capture`: packets as the pipeline sees them, selected by a tcpdump expression that
  * runs in the kernel, written as pcap (libpcap's writer) or pcapng with the verdict of each
- * packet, or printed one per line.
+ * packet, or printed one per line. In-process on this host; with --server, through that
+ * daemon's /v1/capture (a remote router).
  */
+import { createInterface } from 'node:readline';
+
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { Dataplane } from '../../dataplane/dataplane.js';
 import * as abi from '../../generated/pathwise.js';
-import { CaptureSession, type CapturedRecord, type CapturePoint } from '../../insight/capture.js';
+import { CaptureSession, captureRecordFromJson, captureRecordToJson, pcapngPacketOf, type CapturedRecord, type CapturedRecordJson, type CapturePoint } from '../../insight/capture.js';
 import { formatSummary, summarizePacket } from '../../insight/packet-summary.js';
 import { LINKTYPE_ETHERNET, openPcapWriter } from '../../insight/pcap-file.js';
 import { PcapngWriter } from '../../insight/pcapng.js';
+import { ApiClient } from '../client.js';
 import { color } from '../output.js';
 import { positiveInt, withInstance, type InstanceOptions } from './common.js';
 
@@ -32,8 +36,7 @@ function sinkFor(opts: CaptureOptions): Sink {
     return {
       write(r) {
         if (opts.json) {
-          const { data, tsNs, ...rest } = r;
-          process.stdout.write(`${JSON.stringify({ ...rest, time: new Date(Number(tsNs / 1_000_000n)).toISOString(), packet: summarizePacket(data), data: data.toString('base64') })}\n`);
+          process.stdout.write(`${JSON.stringify(captureRecordToJson(r))}\n`);
           return;
         }
         const t = new Date(Number(r.tsNs / 1_000_000n)).toISOString().slice(11, 23);
@@ -46,10 +49,7 @@ function sinkFor(opts: CaptureOptions): Sink {
   if (format === 'pcapng') {
     const w = new PcapngWriter(opts.write, LINKTYPE_ETHERNET, opts.snaplen);
     return {
-      write(r) {
-        const comment = r.verdict ? `pathwise: ${r.verdict} (${r.reason})${r.oif ? ` via ${r.oif}` : ''}${r.route ? ` route ${r.route}` : ''}${r.rule ? ` rule ${r.rule}` : ''}` : undefined;
-        w.write({ tsNs: r.tsNs, interfaceName: r.iif, data: r.data, len: r.len, xdpAction: r.xdpAction, comment });
-      },
+      write: (r) => w.write(pcapngPacketOf(r)),
       close: () => w.close(),
     };
   }
@@ -83,37 +83,83 @@ export function registerCapture(program: Command): void {
       }),
   ).action(async (expression: string[], opts: CaptureOptions) => {
     const expr = expression.join(' ');
-    const dp = await Dataplane.open(opts.instance, {}, { create: false });
-    let session: CaptureSession | undefined;
-    let sink: Sink | undefined;
-    let captured = 0;
+    const sink = sinkFor(opts);
     try {
-      sink = sinkFor(opts);
-      session = CaptureSession.start(dp, { iface: opts.interface, point: opts.point, snap: opts.snaplen, expression: expr });
-      const lostAtStart = session.lost();
-      const s = session;
-      const stop = () => s.stop();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const timer = opts.duration ? setTimeout(stop, opts.duration * 1000) : null;
+      const where = `${opts.interface ?? 'every pipeline interface'} at ${opts.point}${expr ? ` where '${expr}'` : ''}`;
       const to = opts.write === '-' ? 'standard output' : opts.write ?? 'the terminal';
-      process.stderr.write(color.dim(`capturing on ${opts.interface ?? 'every pipeline interface'} at ${opts.point}${expr ? ` where '${expr}'` : ''} to ${to}; Ctrl-C to stop\n`));
-      try {
-        for await (const r of s.records()) {
-          sink.write(r);
-          if (++captured === opts.count) break;
-        }
-      } finally {
-        if (timer) clearTimeout(timer);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-      const lost = s.lost() - lostAtStart;
+      const { captured, lost } = opts.server ? await captureThroughDaemon(expr, opts, sink, where, to) : await captureHere(expr, opts, sink, where, to);
       process.stderr.write(`${captured} packets captured${lost ? color.yellow(`, ${lost} lost (the capture ring was full)`) : ''}\n`);
     } finally {
-      session?.stop();
-      sink?.close();
-      dp.close();
+      sink.close();
     }
   });
+}
+
+/** Calls `stop` on Ctrl-C, SIGTERM or after --duration, until the returned function is called. */
+function stopOn(stop: () => void, opts: CaptureOptions): () => void {
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const timer = opts.duration ? setTimeout(stop, opts.duration * 1000) : null;
+  return () => {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+}
+
+/** In this process, on the instance's pinned pipeline. */
+async function captureHere(expr: string, opts: CaptureOptions, sink: Sink, where: string, to: string): Promise<{ captured: number; lost: number }> {
+  const dp = await Dataplane.open(opts.instance, {}, { create: false });
+  let session: CaptureSession | undefined;
+  let captured = 0;
+  try {
+    session = CaptureSession.start(dp, { iface: opts.interface, point: opts.point, snap: opts.snaplen, expression: expr });
+    const lostAtStart = session.lost();
+    const s = session;
+    const release = stopOn(() => s.stop(), opts);
+    process.stderr.write(color.dim(`capturing on ${where} to ${to}; Ctrl-C to stop\n`));
+    try {
+      for await (const r of s.records()) {
+        sink.write(r);
+        if (++captured === opts.count) break;
+      }
+    } finally {
+      release();
+    }
+    return { captured, lost: s.lost() - lostAtStart };
+  } finally {
+    session?.stop();
+    dp.close();
+  }
+}
+
+/** Through the daemon at --server: its /v1/capture as NDJSON, written by the same sinks. */
+async function captureThroughDaemon(expr: string, opts: CaptureOptions, sink: Sink, where: string, to: string): Promise<{ captured: number; lost: number }> {
+  const client = ApiClient.find(opts)!;
+  const q = new URLSearchParams({ filter: expr, point: opts.point, snaplen: String(opts.snaplen), format: 'ndjson' });
+  if (opts.interface) q.set('interface', opts.interface);
+  if (opts.count) q.set('count', String(opts.count));
+  if (opts.duration) q.set('duration', String(opts.duration));
+  const res = await client.stream(`/v1/capture?${q}`, 'application/x-ndjson');
+  // Hanging up ends the capture in the daemon.
+  const release = stopOn(() => res.destroy(), opts);
+  process.stderr.write(color.dim(`capturing through ${client.where} on ${where} to ${to}; Ctrl-C to stop\n`));
+  let captured = 0;
+  const lines = createInterface({ input: res, crlfDelay: Infinity });
+  // readline ends on the stream's end; a destroyed stream only closes.
+  res.once('close', () => lines.close());
+  try {
+    for await (const line of lines) {
+      if (!line) continue;
+      sink.write(captureRecordFromJson(JSON.parse(line) as CapturedRecordJson));
+      captured++;
+    }
+  } catch (e) {
+    // Our own hang-up (Ctrl-C, --duration) ends the stream early; anything else is a failure.
+    if (!res.destroyed) throw e;
+  } finally {
+    release();
+  }
+  // The daemon's totals come as trailers when it ended the stream; after a hang-up, ours.
+  return { captured: Number(res.trailers['pathwise-captured'] ?? captured), lost: Number(res.trailers['pathwise-lost'] ?? 0) };
 }
