@@ -11,6 +11,7 @@ import type { Controller } from '../control/controller.js';
 import type { InterfaceStats } from '../dataplane/dataplane.js';
 import type { BpfMap } from '../bpf/index.js';
 import { insightSummary, type InsightSummary } from '../insight/summary.js';
+import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
 
 /** Entries in a map, counted with batch lookups (cached: hash maps can hold a million). */
 function countEntries(map: BpfMap<unknown, unknown>): number {
@@ -26,7 +27,11 @@ function countEntries(map: BpfMap<unknown, unknown>): number {
   }
 }
 
-export function createMetrics(ctrl: Controller): client.Registry {
+export interface MetricSources {
+  ipfix?: () => IpfixExportTotals;
+}
+
+export function createMetrics(ctrl: Controller, sources: MetricSources = {}): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'pathwise_process_' });
 
@@ -149,5 +154,14 @@ export function createMetrics(ctrl: Controller): client.Registry {
   counter('pathwise_packet_protocols_total', 'IP packets by L4 protocol', ['proto'], (set) => {
     for (const p of insight().protocols) set({ proto: p.proto }, p.packets);
   });
+  const ipfix = sources.ipfix;
+  if (ipfix) {
+    gauge('pathwise_ipfix_collectors', 'IPFIX collectors configured (insight.ipfix.collectors)', [], (set) => set({}, ipfix().collectors));
+    counter('pathwise_ipfix_messages_total', 'IPFIX messages sent (each collector counted)', [], (set) => set({}, ipfix().messages));
+    counter('pathwise_ipfix_records_total', 'IPFIX flow records exported', [], (set) => set({}, ipfix().records));
+    counter('pathwise_ipfix_send_errors_total', 'IPFIX messages that could not be sent (a collector down answers with ICMP unreachable)', [], (set) => set({}, ipfix().sendErrors));
+    counter('pathwise_ipfix_lost_flows_total', 'Flows evicted from the flow table with packets never exported', [], (set) => set({}, ipfix().lostFlows));
+    gauge('pathwise_ipfix_export_duration_seconds', 'How long the last IPFIX export pass took (flow-table read and sends)', [], (set) => set({}, ipfix().lastExportSeconds));
+  }
   return registry;
 }

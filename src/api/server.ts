@@ -13,6 +13,7 @@ import type { Controller } from '../control/controller.js';
 import { authenticate, type Principal } from './auth.js';
 import { createMetrics } from './metrics.js';
 import type { EventHub } from '../insight/event-hub.js';
+import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
 import { registerCaptureRoute } from './capture-route.js';
 import { registerEventStream } from './event-stream.js';
 import { registerInsightRoutes } from './insight-routes.js';
@@ -47,6 +48,8 @@ export interface ApiOptions {
   log: Logger;
   /** The daemon's reader of the event ring, for GET /v1/events (WebSocket). */
   events?: EventHub;
+  /** The daemon's IPFIX export counters, for /metrics. */
+  ipfix?: () => IpfixExportTotals;
 }
 
 export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<FastifyInstance> {
@@ -72,7 +75,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     void reply.status(404).send({ error: new PwError('PW_ERR_NOT_FOUND', `no API route ${req.method} ${req.url.split('?')[0]}`, { hint: 'see /openapi.json' }).toJSON() });
   });
 
-  const registry = createMetrics(ctrl);
+  const registry = createMetrics(ctrl, { ipfix: opts.ipfix });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['metrics'] } }, async (_req, reply) => {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();

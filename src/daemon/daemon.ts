@@ -81,13 +81,13 @@ export class Daemon {
     mkdirSync(dirname(this.socketPath), { recursive: true });
     // A socket left by a killed daemon: nothing listens on it any more.
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
-    const local = await buildApi(this.ctrl, { requireToken: false, log: this.log, events: this.events });
+    const local = await buildApi(this.ctrl, { requireToken: false, log: this.log, events: this.events, ipfix: () => this.ipfix.stats() });
     this.servers.push(local);
     await local.listen({ path: this.socketPath });
     chmodSync(this.socketPath, 0o600);
     for (const l of config.api.listen) {
       if (!config.api.tokens.length) this.log.warn({ listen: l }, 'a TCP listener without tokens in api.tokens refuses every request');
-      const tcp = await buildApi(this.ctrl, { requireToken: true, log: this.log, events: this.events });
+      const tcp = await buildApi(this.ctrl, { requireToken: true, log: this.log, events: this.events, ipfix: () => this.ipfix.stats() });
       this.servers.push(tcp);
       await tcp.listen({ host: l.host, port: l.port });
       this.log.info({ host: l.host, port: l.port }, 'API listening on TCP (bearer tokens required)');

@@ -10,13 +10,16 @@ import type { Config } from '../control/config/schema.js';
 import type { PipelineMaps } from '../dataplane/pipeline.js';
 import { monoNowNs } from '../insight/clock.js';
 import { FlowSnapshot } from '../insight/flow-table.js';
-import { IpfixExporter, type IpfixOptions, type IpfixStats } from '../insight/ipfix-exporter.js';
+import { IpfixExporter, type IpfixExportTotals, type IpfixOptions, type IpfixStats } from '../insight/ipfix-exporter.js';
 import { ipfixOptions } from '../control/desired.js';
 
 type IpfixConfig = Config['insight']['ipfix'];
 
 export class IpfixService {
   private exporter: IpfixExporter | null = null;
+  /** What exporters retired by config changes had counted. */
+  private readonly retired: IpfixStats = { messages: 0, records: 0, sendErrors: 0, lostFlows: 0 };
+  private lastExportSeconds = 0;
   private configured = '';
   private timer: NodeJS.Timeout | null = null;
   private lastExport = 0;
@@ -37,8 +40,17 @@ export class IpfixService {
     void tick();
   }
 
-  stats(): IpfixStats | null {
-    return this.exporter?.stats ?? null;
+  stats(): IpfixExportTotals {
+    const now = this.exporter?.stats;
+    const sum = (k: keyof IpfixStats) => this.retired[k] + (now?.[k] ?? 0);
+    return {
+      messages: sum('messages'),
+      records: sum('records'),
+      sendErrors: sum('sendErrors'),
+      lostFlows: sum('lostFlows'),
+      collectors: this.exporter?.opts.collectors.length ?? 0,
+      lastExportSeconds: this.lastExportSeconds,
+    };
   }
 
   /** Exports every `interval`: half the shorter timeout, within 1-10 s. */
@@ -63,7 +75,9 @@ export class IpfixService {
       const ex = this.exporter;
       if (ex && Date.now() - this.lastExport >= this.interval(ex.opts)) {
         this.lastExport = Date.now();
+        const t0 = performance.now();
         await ex.export(FlowSnapshot.read(this.maps()), Number(monoNowNs()));
+        this.lastExportSeconds = (performance.now() - t0) / 1000;
       }
     } catch (e) {
       this.log.warn({ err: e }, 'IPFIX export failed');
@@ -81,6 +95,7 @@ export class IpfixService {
       await ex.export(FlowSnapshot.read(this.maps()), Number(monoNowNs()), { flush: true });
     } finally {
       ex.close();
+      for (const k of Object.keys(this.retired) as (keyof IpfixStats)[]) this.retired[k] += ex.stats[k];
     }
   }
 

@@ -33,6 +33,13 @@ export interface IpfixStats {
   lostFlows: number;
 }
 
+/** An export's counters since it started, across exporters (config changes), for /metrics. */
+export interface IpfixExportTotals extends IpfixStats {
+  collectors: number;
+  /** How long the last export pass took: the flow-table read and the sends. */
+  lastExportSeconds: number;
+}
+
 /** What has been reported of one flow. */
 interface Reported {
   packets: number;

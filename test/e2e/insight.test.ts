@@ -374,6 +374,13 @@ api:
     assert.equal(records.reduce((n, r) => n + r.packets, 0), 300, 'delta counts add up to every packet sent');
     assert.equal(records.reduce((n, r) => n + r.bytes, 0), 300 * (20 + 8 + 64));
     assert.match(log, /Sequence Errors: 0/, log);
+    // The export's own counters, in /metrics.
+    const metrics = (await request({ socketPath: socketOf(instance) }, 'GET', '/metrics')).text;
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(metric('pathwise_ipfix_collectors'), 1);
+    assert.ok(metric('pathwise_ipfix_records_total') >= records.length, metrics);
+    assert.ok(metric('pathwise_ipfix_messages_total') >= 2, metrics);
+    assert.ok(metric('pathwise_ipfix_export_duration_seconds') > 0, metrics);
   });
 
   it('refuses a bad filter and an interface outside the pipeline with clear errors', () => {
