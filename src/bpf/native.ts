@@ -88,7 +88,8 @@ export interface NativeAddon {
   Mmap: new (fd: number, length: number, writable?: boolean) => { readonly buffer: ArrayBuffer; readonly length: number; close(): void };
   RingBuffer: new (
     mapFd: number,
-    onBatch: (records: Buffer[]) => void,
+    /** Records back to back in `data`; record i ends at ends[i] and starts where i-1 ended. */
+    onBatch: (data: Buffer, ends: Uint32Array) => void,
     maxBatch?: number,
   ) => { start(): void; pause(): void; consume(): number; close(): void; readonly closed: boolean };
 

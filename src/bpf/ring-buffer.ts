@@ -2,7 +2,8 @@
  * A BPF ring buffer read as an async iterator of records. The addon polls the ring on the
  * event loop (never blocking it); when more than `highWaterMark` records wait unread, polling
  * pauses, the ring fills, and the BPF producer counts what it could not reserve: back-pressure
- * with loss counted where it happens.
+ * with loss counted where it happens. The records of one drained batch are views of one
+ * buffer: a record kept for long keeps its batch (at most maxBatch records) in memory.
  */
 import { type NativeFd, native } from './native.js';
 import { fromNative } from '../errors.js';
@@ -29,7 +30,7 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
   ) {
     this.highWaterMark = opts.highWaterMark ?? 65536;
     try {
-      this.ring = new (native().RingBuffer)(handle.fd, (records) => this.onBatch(records), opts.maxBatch ?? 1024);
+      this.ring = new (native().RingBuffer)(handle.fd, (data, ends) => this.onBatch(data, ends), opts.maxBatch ?? 1024);
     } catch (e) {
       throw fromNative(e, 'ring buffer');
     }
@@ -41,9 +42,10 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
     return this.delivered;
   }
 
-  private onBatch(records: Buffer[]): void {
+  private onBatch(data: Buffer, ends: Uint32Array): void {
     if (this.ended) return;
-    for (const r of records) {
+    for (let i = 0, start = 0; i < ends.length; start = ends[i]!, i++) {
+      const r = data.subarray(start, ends[i]);
       if (this.waiter) {
         const w = this.waiter;
         this.waiter = null;
