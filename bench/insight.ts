@@ -6,9 +6,11 @@
  *   one event per packet (sampling 1 in 1) off the JS thread while the reader consumes; records
  *   delivered per second and records lost (counted by the producer) vs the rate produced;
  * - the pipeline's cost per packet with flow accounting off and on, and with sampling off,
- *   1 in 100, and 1 in 1.
+ *   1 in 100, and 1 in 1; beside it, the floor of any flow table (bench_flow_floor: a clock
+ *   read, one LRU lookup of a 40-byte key, two atomic adds) over an empty program.
  */
 import * as abi from '../src/generated/pathwise.js';
+import type { BpfObject } from '../src/bpf/index.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { FlowSnapshot } from '../src/insight/flow-table.js';
 import { openEventRing } from '../src/insight/events.js';
@@ -19,7 +21,7 @@ import { ipv4Packet } from '../test/helpers/packets.js';
 export interface InsightResults {
   flowDump: { flows: number; batchSeconds: number; perKeySeconds: number; topSeconds: number };
   events: { produced: number; delivered: number; lost: number; producedPerSecond: number; deliveredPerSecond: number };
-  perPacket: { noFlowsNs: number; flowsNs: number; sample100Ns: number; sample1Ns: number };
+  perPacket: { noFlowsNs: number; flowsNs: number; sample100Ns: number; sample1Ns: number; emptyNs?: number; flowFloorNs?: number };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -49,7 +51,11 @@ function fillFlows(dp: Dataplane, n: number): void {
   dp.pipeline.maps.flows.updateBatchRaw(keys, values, n);
 }
 
-export async function insightBench(open: (name: string, settings?: object) => Promise<Dataplane>, prefix: string, log: (s: string) => void): Promise<InsightResults> {
+/**
+ * `bench` is bench/progs/bench.bpf.o loaded with bench_empty and bench_flow_floor. `open`
+ * loads a pipeline instance that the caller takes down afterwards.
+ */
+export async function insightBench(open: (name: string, settings?: object) => Promise<Dataplane>, bench: BpfObject, prefix: string, log: (s: string) => void): Promise<InsightResults> {
   // ---- flow dump ------------------------------------------------------------------------
   const dump = await open(`${prefix}flows`);
   log('filling the flow table with 1,000,000 flows');
@@ -81,6 +87,9 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
   // The same pipeline loaded without flow accounting (settings are load-time constants).
   const noFlowsNs = nsPerRun(await open(`${prefix}nofl`, { flows: false }), pkt, repeat);
   const flowsNs = nsPerRun(dp, pkt, repeat);
+  const progNs = (name: string) => median(Array.from({ length: 5 }, () => bench.program(name).testRunSync({ data: pkt, repeat }).duration));
+  const emptyNs = progNs('bench_empty');
+  const flowFloorNs = progNs('bench_flow_floor');
   setEventsControl(dp.pipeline.maps, { sampleRate: 100, drops: false });
   const sample100Ns = nsPerRun(dp, pkt, repeat);
   setEventsControl(dp.pipeline.maps, { sampleRate: 1, drops: false });
@@ -128,7 +137,7 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
       producedPerSecond: produced / (produceMs / 1000),
       deliveredPerSecond: delivered / elapsed,
     },
-    perPacket: { noFlowsNs, flowsNs, sample100Ns, sample1Ns },
+    perPacket: { noFlowsNs, flowsNs, sample100Ns, sample1Ns, emptyNs, flowFloorNs },
   };
 }
 
