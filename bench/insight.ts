@@ -25,7 +25,8 @@ export interface InsightResults {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const nsPerRun = (dp: Dataplane, data: Buffer, repeat: number) => median(Array.from({ length: 5 }, () => dp.pipeline.xdp.testRunSync({ data, repeat }).duration));
+/** Rounds of each per-packet variant (interleaved). */
+const ROUNDS = 15;
 
 /** Fills pw_flows with `n` distinct flows (batch updates), as the pipeline would lay them out. */
 function fillFlows(dp: Dataplane, n: number): void {
@@ -85,15 +86,27 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
   const pkt = ipv4Packet({ src: '198.51.100.7', dst: '203.0.113.9', proto: 'tcp', sport: 40000, dport: 443, tcpFlags: 0x10 });
   const repeat = 200_000;
   // The same pipeline loaded without flow accounting (settings are load-time constants).
-  const noFlowsNs = nsPerRun(await open(`${prefix}nofl`, { flows: false }), pkt, repeat);
-  const flowsNs = nsPerRun(dp, pkt, repeat);
-  const progNs = (name: string) => median(Array.from({ length: 5 }, () => bench.program(name).testRunSync({ data: pkt, repeat }).duration));
-  const emptyNs = progNs('bench_empty');
-  const flowFloorNs = progNs('bench_flow_floor');
-  setEventsControl(dp.pipeline.maps, { sampleRate: 100, drops: false });
-  const sample100Ns = nsPerRun(dp, pkt, repeat);
+  const noFlows = await open(`${prefix}nofl`, { flows: false });
+  // Rounds on this kind of VM spread by tens of ns: every variant runs once per round, in
+  // turn, so that drift hits them alike, and each figure is the median of its rounds.
+  const sampling = (sampleRate: number) => () => setEventsControl(dp.pipeline.maps, { sampleRate, drops: false });
+  const variants: { name: keyof InsightResults['perPacket']; before?: () => void; run: () => number }[] = [
+    { name: 'noFlowsNs', run: () => noFlows.pipeline.xdp.testRunSync({ data: pkt, repeat }).duration },
+    { name: 'flowsNs', before: sampling(0), run: () => dp.pipeline.xdp.testRunSync({ data: pkt, repeat }).duration },
+    { name: 'sample100Ns', before: sampling(100), run: () => dp.pipeline.xdp.testRunSync({ data: pkt, repeat }).duration },
+    { name: 'sample1Ns', before: sampling(1), run: () => dp.pipeline.xdp.testRunSync({ data: pkt, repeat }).duration },
+    { name: 'emptyNs', run: () => bench.program('bench_empty').testRunSync({ data: pkt, repeat }).duration },
+    { name: 'flowFloorNs', run: () => bench.program('bench_flow_floor').testRunSync({ data: pkt, repeat }).duration },
+  ];
+  const rounds = new Map(variants.map((v) => [v.name, [] as number[]]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const v of variants) {
+      v.before?.();
+      rounds.get(v.name)!.push(v.run());
+    }
+  }
+  const [noFlowsNs, flowsNs, sample100Ns, sample1Ns, emptyNs, flowFloorNs] = variants.map((v) => median(rounds.get(v.name)!));
   setEventsControl(dp.pipeline.maps, { sampleRate: 1, drops: false });
-  const sample1Ns = nsPerRun(dp, pkt, repeat);
 
   // Events into TypeScript: the ring is read while test runs (off the JS thread) fill it.
   const ring = openEventRing(dp.pipeline.instance);
@@ -126,6 +139,7 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
   await consumer.catch(() => undefined);
   const after = ringCounters(dp.pipeline.maps);
   dump.close();
+  noFlows.close();
   dp.close();
   const produced = batches * perBatch;
   return {
@@ -137,7 +151,7 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
       producedPerSecond: produced / (produceMs / 1000),
       deliveredPerSecond: delivered / elapsed,
     },
-    perPacket: { noFlowsNs, flowsNs, sample100Ns, sample1Ns, emptyNs, flowFloorNs },
+    perPacket: { noFlowsNs: noFlowsNs!, flowsNs: flowsNs!, sample100Ns: sample100Ns!, sample1Ns: sample1Ns!, emptyNs, flowFloorNs },
   };
 }
 

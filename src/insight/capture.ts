@@ -196,11 +196,12 @@ export class CaptureSession {
       throw new PwError('PW_ERR_BUSY', `a capture already runs on instance '${instance}' (pid ${owner ?? process.pid})`, { hint: 'one capture at a time; stop the other first' });
     }
     const filter = loadFilter(maps, compileFilter(opts.expression, opts.snap));
-    let ring: RingBufferReader;
+    let ring: RingBufferReader | undefined;
     try {
       ring = new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_capture.name), 'map'), { highWaterMark: 16384 });
       maps.captureProgs.set(abi.PwCaptureSlot.FILTER, filter.fd);
     } catch (e) {
+      ring?.close();
       filter.close();
       throw e;
     }
