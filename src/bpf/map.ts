@@ -124,26 +124,32 @@ abstract class MapBase<K, V> {
    * (keys: count*keySize, values: count*valueBytes). Fast path for large dumps.
    */
   *lookupBatchRaw(chunk = 8192): IterableIterator<{ keys: Buffer; values: Buffer; count: number }> {
-    const n = native();
-    // The kernel's batch cursor for hash maps is a bucket index; for arrays, a key. Either fits
-    // in max(keySize, 8) bytes.
-    const tokenSize = Math.max(this.keyCodec.size, 8);
-    let inBatch: Buffer | null = null;
+    let cursor: Buffer | null = null;
     const keys = Buffer.alloc(chunk * this.keyCodec.size);
     const values = Buffer.alloc(chunk * this.valueBytes);
     for (;;) {
-      const outBatch = Buffer.alloc(tokenSize);
-      let r: { count: number; done: boolean };
-      try {
-        r = n.mapLookupBatch(this.fd, inBatch, outBatch, keys, values, chunk);
-      } catch (e) {
-        throw fromNative(e, `batch lookup in map ${this.name}`);
-      }
+      const r = this.lookupBatchStep(cursor, keys, values, chunk);
       if (r.count > 0) {
         yield { keys: keys.subarray(0, r.count * this.keyCodec.size), values: values.subarray(0, r.count * this.valueBytes), count: r.count };
       }
       if (r.done) return;
-      inBatch = outBatch;
+      cursor = r.cursor;
+    }
+  }
+
+  /**
+   * One BPF_MAP_LOOKUP_BATCH of up to `chunk` entries after `cursor` (null: from the start)
+   * into the start of `keys` and `values`: how many it read, whether the map is done, and the
+   * cursor to go on from.
+   */
+  protected lookupBatchStep(cursor: Buffer | null, keys: Buffer, values: Buffer, chunk: number): { count: number; done: boolean; cursor: Buffer } {
+    // The kernel's batch cursor for hash maps is a bucket index; for arrays, a key. Either fits
+    // in max(keySize, 8) bytes.
+    const next = Buffer.alloc(Math.max(this.keyCodec.size, 8));
+    try {
+      return { ...native().mapLookupBatch(this.fd, cursor, next, keys, values, chunk), cursor: next };
+    } catch (e) {
+      throw fromNative(e, `batch lookup in map ${this.name}`);
     }
   }
 }
@@ -243,14 +249,12 @@ export class BpfMap<K, V> extends MapBase<K, V> {
    * later bucket is seen twice): the buffers then grow.
    */
   readAllRaw(chunk = 65536): { keys: Buffer; values: Buffer; count: number } {
-    const n = native();
     const ks = this.keyCodec.size;
     const vs = this.valueBytes;
     let capacity = Math.max(this.info.maxEntries, chunk);
     let keys = Buffer.allocUnsafe(capacity * ks);
     let values = Buffer.allocUnsafe(capacity * vs);
-    const tokenSize = Math.max(ks, 8);
-    let inBatch: Buffer | null = null;
+    let cursor: Buffer | null = null;
     let count = 0;
     for (;;) {
       if (capacity - count < chunk) {
@@ -258,16 +262,10 @@ export class BpfMap<K, V> extends MapBase<K, V> {
         keys = Buffer.concat([keys.subarray(0, count * ks)], capacity * ks);
         values = Buffer.concat([values.subarray(0, count * vs)], capacity * vs);
       }
-      const outBatch = Buffer.alloc(tokenSize);
-      let r: { count: number; done: boolean };
-      try {
-        r = n.mapLookupBatch(this.fd, inBatch, outBatch, keys.subarray(count * ks), values.subarray(count * vs), chunk);
-      } catch (e) {
-        throw fromNative(e, `batch lookup in map ${this.name}`);
-      }
+      const r = this.lookupBatchStep(cursor, keys.subarray(count * ks), values.subarray(count * vs), chunk);
       count += r.count;
       if (r.done) return { keys: keys.subarray(0, count * ks), values: values.subarray(0, count * vs), count };
-      inBatch = outBatch;
+      cursor = r.cursor;
     }
   }
 
