@@ -63,20 +63,25 @@ static __always_inline int pw_xdp_action(enum pw_verdict v)
 	}
 }
 
-static __always_inline void pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+/* A global function, like pw_guard (see guard.bpf.h): verified once on its own, and its
+ * lookup keys and bpf_fib_lookup() parameters stay out of the pipeline's stack frame. */
+__noinline int pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
+	if (!pkt || !d) /* a global function's pointers may be NULL to the verifier */
+		return 0;
 	if (pkt->vlan_count) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_VLAN_TAGGED);
-		return;
+		return 0;
 	}
 	if (pw_is_special_dst(pkt)) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MULTICAST);
-		return;
+		return 0;
 	}
 	if (pw_settings.flags & PW_SETTING_FIB_KERNEL)
 		pw_route_kernel(ctx, pkt, d);
 	else
 		pw_route_own(ctx, pkt, d);
+	return 0;
 }
 
 /* Writes the decision into XDP metadata (in front of the packet) for the trace entry point. */

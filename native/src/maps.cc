@@ -184,7 +184,7 @@ static Napi::Value MapInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// progInfo(fd) -> { id, type, name, tag, loadTime, runTimeNs, runCount }
+// progInfo(fd) -> { id, type, name, tag, runTimeNs, btfId, runCount, verifiedInsns }
 static Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bpf_prog_info pi;
@@ -201,6 +201,7 @@ static Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
   o.Set("runTimeNs", (double)pi.run_time_ns);
   o.Set("btfId", (double)pi.btf_id);
   o.Set("runCount", (double)pi.run_cnt);
+  o.Set("verifiedInsns", (double)pi.verified_insns);
   return o;
 }
 

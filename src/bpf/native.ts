@@ -104,7 +104,8 @@ export interface NativeAddon {
   mapDeleteBatch(fd: number, keys: Bytes, count: number, opts?: BatchOpts): number;
   mapFreeze(fd: number): void;
   mapInfo(fd: number): KernelMapInfo;
-  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: number; runCount: number; btfId: number };
+  /** verifiedInsns: instructions the verifier processed at load (its limit is 1,000,000). */
+  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: number; runCount: number; btfId: number; verifiedInsns: number };
   linkInfo(fd: number): { id: number; type: number; progId: number; ifindex?: number };
   mapFdById(id: number): NativeFd;
   progFdById(id: number): NativeFd;

@@ -8,7 +8,7 @@ import { PwError } from '../errors.js';
 import { formatAddress, formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 
 import { lookupAddresses, tracePacket, type LookupResult } from './lookup.js';
-import { NexthopTable, ifName, type NexthopView } from './nexthops.js';
+import { NexthopTable, ifName, interfaceExists, type NexthopView } from './nexthops.js';
 import { Pipeline, metaDirOf, type PipelineSettings } from './pipeline.js';
 import { FilterTables } from './filter-tables.js';
 import { join } from 'node:path';
@@ -87,6 +87,7 @@ export class Dataplane {
         }
         this.pipeline.maps.txPorts.set(ifindex, ifindex);
       });
+      this.pruneInterfaceStats();
     } catch (e) {
       // Nothing partial: undo the attachments this call made.
       for (const d of done) {
@@ -109,6 +110,7 @@ export class Dataplane {
       this.pipeline.maps.txPorts.delete(ifindex);
       if (!state.mode || state.progId !== ourId) return { name: ifaces[k]!, detached: false };
       detachXdp(ifindex, this.pipeline.xdp);
+      this.pipeline.maps.ifStats.delete(ifindex); // a later attach starts from zero
       return { name: ifaces[k]!, detached: true };
     });
   }
@@ -386,6 +388,17 @@ export class Dataplane {
   }
 
   // ---- counters -------------------------------------------------------------------------
+
+  /**
+   * Deletes the counters of interfaces that no longer exist, so interfaces deleted while
+   * attached (containers' veths) do not fill pw_if_stats: the pipeline inserts an entry on an
+   * interface's first packet and counts nothing once PW_MAX_IFACES are taken. Ifindexes are
+   * resolved in this process's network namespace, the one attach() works in.
+   */
+  private pruneInterfaceStats(): void {
+    const stats = this.pipeline.maps.ifStats;
+    for (const ifindex of [...stats.keys()]) if (!interfaceExists(ifindex)) stats.delete(ifindex);
+  }
 
   interfaceStats(): InterfaceStats[] {
     const out: InterfaceStats[] = [];

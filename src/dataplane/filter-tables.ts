@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { native } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
-import { compileRules, BITMAP_BYTES, FLAG_SLOTS, IFACE_SLOTS, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
+import { compileRules, BITMAP_BYTES, FLAG_SLOTS, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
 import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
 import { formatPrefix, maskAddr, parsePrefix, type Prefix } from '../util/ip.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -109,7 +109,6 @@ export class FilterTables {
         } catch {
           throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${r.iif}'`, { where: `rule ${i + 1}` });
         }
-        if (ifindex >= IFACE_SLOTS) throw new PwError('PW_ERR_UNSUPPORTED', `interface ${r.iif} has ifindex ${ifindex}; rules match interfaces below ${IFACE_SLOTS}`);
       }
       return { ...r, ifindex };
     });
@@ -161,7 +160,10 @@ export class FilterTables {
     writeField(m.ruleSport, PORT_SLOTS, c.sport);
     writeField(m.ruleDport, PORT_SLOTS, c.dport);
     writeField(m.ruleFlags, FLAG_SLOTS, c.flags);
-    writeField(m.ruleIface, IFACE_SLOTS, c.iface);
+    // The interface field: this bank's old entries go, then the new ones (few: one per
+    // interface the rules name).
+    for (const k of [...m.ruleIface.keys()]) if (k.bank === bank) m.ruleIface.delete(k);
+    for (const e of c.iface) m.ruleIface.set({ bank, ifindex: e.ifindex }, id(e.bitmap));
     // CIDR fields: clear this bank's old entries, then write the new ones. (LPM tries have no
     // batch operations.)
     const lpm4 = (map: PipelineMaps['ruleSrc4'], entries: { prefix: Prefix; bitmap: number }[]) => {

@@ -293,6 +293,16 @@ function* validEntries<V>(map: BpfMap<number, V>, flagOffset: number, mask: numb
   }
 }
 
+/** Whether an interface with this ifindex exists in this process's network namespace. */
+export function interfaceExists(ifindex: number): boolean {
+  try {
+    native().ifIndexToName(ifindex);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function ifName(ifindex: number): string {
   try {
     return native().ifIndexToName(ifindex);

@@ -361,7 +361,7 @@ export class Pipeline {
     const perCpu = <K, V>(spec: MapSpec<K, V>) => new PerCpuMap<K, V>(openPinned(join(dir, spec.name), 'map'), spec.key!, spec.value!);
     const m = abi.maps;
     const maps: PipelineMaps = {
-      ifStats: new PerCpuMap(openPinned(join(dir, m.pw_if_stats.name), 'map'), m.pw_if_stats.key, m.pw_if_stats.value),
+      ifStats: perCpu(m.pw_if_stats),
       fib4Tbl24: open(m.pw_fib4_tbl24),
       fib4Tbl8: open(m.pw_fib4_tbl8),
       fib6: open(m.pw_fib6),
@@ -387,7 +387,7 @@ export class Pipeline {
       ruleDst4: open(m.pw_rule_dst4),
       ruleSrc6: open(m.pw_rule_src6),
       ruleDst6: open(m.pw_rule_dst6),
-      ruleStats: new PerCpuMap(openPinned(join(dir, m.pw_rule_stats.name), 'map'), m.pw_rule_stats.key, m.pw_rule_stats.value),
+      ruleStats: perCpu(m.pw_rule_stats),
       ratelimits: open(m.pw_ratelimits),
       ratelimitState: open(m.pw_ratelimit_state),
       ringStats: perCpu(m.pw_ring_stats),

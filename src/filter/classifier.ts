@@ -18,7 +18,8 @@ const WORDS = abi.PwLimit.RULE_WORDS;
 const SUMMARY = abi.PwLimit.RULE_SUMMARY;
 export const PORT_SLOTS = abi.PwLimit.PORT_SLOTS;
 export const FLAG_SLOTS = abi.PwLimit.FLAG_SLOTS;
-export const IFACE_SLOTS = abi.PwLimit.MAX_IFINDEX;
+/** Distinct interfaces the rules of one bank may name (one entry is the catch-all). */
+export const MAX_RULE_IFACES = abi.PwLimit.MAX_IFACES - 1;
 /** Bytes of one struct pw_rule_bitmap. */
 export const BITMAP_BYTES = abi.PwRuleBitmap.size;
 
@@ -51,7 +52,9 @@ export interface CompiledRules {
   sport: Uint32Array;
   dport: Uint32Array;
   flags: Uint32Array;
-  iface: Uint32Array;
+  /** Ingress interface -> bitmap index, for each interface a rule names; ifindex 0 stands for
+   * every other interface (only rules without an interface). */
+  iface: { ifindex: number; bitmap: number }[];
 }
 
 export interface ClassifierRule extends RuleMatch {
@@ -135,6 +138,19 @@ function valueTable(rules: ClassifierRule[], slots: number, match: (r: Classifie
   return out;
 }
 
+/** Interface field: an entry per interface the rules name, plus the catch-all (ifindex 0). */
+function ifaceTable(rules: ClassifierRule[], pool: BitmapPool): { ifindex: number; bitmap: number }[] {
+  const named = [...new Set(rules.flatMap((r) => (r.ifindex === undefined ? [] : [r.ifindex])))];
+  if (named.length > MAX_RULE_IFACES) throw new PwError('PW_ERR_FULL', `the rules name ${named.length} interfaces: at most ${MAX_RULE_IFACES}`);
+  return [0, ...named].map((ifindex) => {
+    const b = new Bits();
+    rules.forEach((r, i) => {
+      if (r.ifindex === undefined || (ifindex !== 0 && r.ifindex === ifindex)) b.set(i);
+    });
+    return { ifindex, bitmap: pool.add(b) };
+  });
+}
+
 /** Port field: a sweep over the range boundaries, one bitmap per elementary interval. */
 function portTable(rules: ClassifierRule[], field: 'sport' | 'dport', pool: BitmapPool): Uint32Array {
   const out = new Uint32Array(PORT_SLOTS);
@@ -175,8 +191,7 @@ export function compileRules(rules: ClassifierRule[]): CompiledRules {
     dport: portTable(rules, 'dport', pool),
     // Slot FLAG_SLOTS-1 is "not TCP": only rules without a flags condition.
     flags: valueTable(rules, FLAG_SLOTS, (r, f) => !r.tcpFlags || (f < 256 && (f & r.tcpFlags.mask) === r.tcpFlags.value), pool),
-    // Slot 0 stands for interfaces beyond the table: only rules without an interface.
-    iface: valueTable(rules, IFACE_SLOTS, (r, i) => r.ifindex === undefined || (i !== 0 && r.ifindex === i), pool),
+    iface: ifaceTable(rules, pool),
     bitmaps: pool.list,
   };
 }

@@ -63,6 +63,14 @@ export function sh(cmd: string, args: string[], opts: { input?: string; allowFai
   }
 }
 
+export interface VethEnd {
+  ns?: string;
+  name: string;
+  addr?: string;
+  /** The ifindex to create this end with (default: the namespace's next). */
+  index?: number;
+}
+
 export class Topology {
   /** Unique per run, short enough for 15-character interface names. */
   readonly prefix: string;
@@ -97,20 +105,27 @@ export class Topology {
     return ns;
   }
 
-  /** A veth pair with end A in namespace nsA and end B in nsB (undefined: the root namespace). */
-  addVeth(a: { ns?: string; name: string; addr?: string }, b: { ns?: string; name: string; addr?: string }): void {
+  /**
+   * A veth pair with end A in namespace nsA and end B in nsB (undefined: the root namespace).
+   * Each end is created in its namespace, so the root namespace's ifindex counter does not
+   * move; `index` picks an end's ifindex (e.g. one above 1024, as hosts that churn interfaces
+   * have).
+   */
+  addVeth(a: VethEnd, b: VethEnd): void {
     const an = this.name(a.name);
     const bn = this.name(b.name);
+    // veth_newlink() takes the peer's ifindex only when the first end's was given as well.
+    if (b.index && !a.index) throw new Error(`veth ${an}/${bn}: give end A an index too (the kernel ignores the peer's otherwise)`);
     if (!a.ns) record('link', an);
     else if (!b.ns) record('link', bn);
-    sh('ip', ['link', 'add', an, 'type', 'veth', 'peer', 'name', bn]);
+    const where = (end: VethEnd) => [...(end.ns ? ['netns', end.ns] : []), ...(end.index ? ['index', String(end.index)] : [])];
+    sh('ip', ['link', 'add', an, ...where(a), 'type', 'veth', 'peer', 'name', bn, ...where(b)]);
     if (!a.ns) this.rootLinks.push(an);
     else if (!b.ns) this.rootLinks.push(bn);
     for (const [end, n] of [
       [a, an],
       [b, bn],
     ] as const) {
-      if (end.ns) sh('ip', ['link', 'set', n, 'netns', end.ns]);
       if (end.addr) this.exec(end.ns, 'ip', ['addr', 'add', end.addr, 'dev', n]);
       this.exec(end.ns, 'ip', ['link', 'set', n, 'up']);
     }

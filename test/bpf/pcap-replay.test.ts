@@ -30,11 +30,11 @@ function trace(obj: BpfObject<typeof abi>, data: Buffer) {
   return { retval: r.retval, ...t };
 }
 
-/** Sums one interface's per-CPU counters. */
+/** Sums one interface's per-CPU counters (none yet before its first packet). */
 function ifCounters(obj: BpfObject<typeof abi>, ifindex: number) {
   const m = obj.perCpuMap(abi.maps.pw_if_stats);
   try {
-    const per = m.get(ifindex)!;
+    const per = m.get(ifindex) ?? [];
     const sum = (pick: (c: abi.PwIfCounters) => bigint[], n: number) => Array.from({ length: n }, (_, k) => per.reduce((a, c) => a + pick(c)[k]!, 0n));
     return { packets: sum((c) => c.packets, abi.PwVerdict.MAX), reasons: sum((c) => c.reasons, abi.PwReason.MAX) };
   } finally {

@@ -41,8 +41,8 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     c = topo.addNamespace('C');
     r = topo.addNamespace('R');
     u = topo.addNamespace('U');
-    topo.addVeth({ ns: c, name: 'c0', addr: '10.211.1.2/24' }, { ns: r, name: 'r0', addr: '10.211.1.1/24' });
-    topo.addVeth({ ns: u, name: 'u0', addr: '10.211.2.2/24' }, { ns: r, name: 'r1', addr: '10.211.2.1/24' });
+    topo.addVeth({ ns: c, name: 'c0', addr: '10.211.1.2/24', index: 3001 }, { ns: r, name: 'r0', addr: '10.211.1.1/24', index: 3001 });
+    topo.addVeth({ ns: u, name: 'u0', addr: '10.211.2.2/24', index: 3002 }, { ns: r, name: 'r1', addr: '10.211.2.1/24', index: 3002 });
     topo.exec(c, 'ip', ['route', 'add', 'default', 'via', '10.211.1.1']);
     topo.exec(u, 'ip', ['route', 'add', 'default', 'via', '10.211.2.1']);
     topo.exec(u, 'ip', ['addr', 'add', '10.221.0.1/32', 'dev', 'lo']);

@@ -13,7 +13,7 @@ import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { parseRouteTokens } from '../../src/dataplane/route-syntax.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
-import { SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
+import { ROUTER_IFINDEX, SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
 
 const skip = privilegedSkip();
 
@@ -72,6 +72,7 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
     assert.match(out, / 0% packet loss/);
     assert.equal(kernelForwarded(), before, 'the router kernel forwarded packets: XDP did not');
     const r0 = inNetns(ns.r, () => dp.interfaceStats()).find((s) => s.name === dev('r0'))!;
+    assert.equal(r0.ifindex, ROUTER_IFINDEX.r0); // above 1024: counters are not limited to small ifindexes
     assert.ok((r0.packets.redirect ?? 0) >= 20, `r0 redirected ${r0.packets.redirect}`);
   });
 
@@ -164,8 +165,14 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
   };
   const upstreamRx = () => rxPackets(ns.u1, dev('u1')) + rxPackets(ns.u2, dev('u2'));
 
-  it('drops what a drop rule matches, and nothing else', () => {
-    const [rule] = inNetns(ns.r, () => dp.filter.setRules([{ action: 'drop', proto: 17, dport: [7777, 7777] }]));
+  it('drops what a drop rule matches, by port and ingress interface, and nothing else', () => {
+    // The client's datagrams arrive on r0: the rule for r1 never matches them.
+    const [other, rule] = inNetns(ns.r, () =>
+      dp.filter.setRules([
+        { action: 'drop', proto: 17, dport: [7777, 7777], iif: dev('r1') },
+        { action: 'drop', proto: 17, dport: [7777, 7777], iif: dev('r0') },
+      ]),
+    );
     try {
       const before = upstreamRx();
       sendUdp(7777, 30, 1000);
@@ -174,7 +181,9 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
       const afterPassed = upstreamRx();
       assert.ok(afterDropped - before <= 2, `${afterDropped - before} datagrams to the dropped port arrived`); // ARP may add one
       assert.ok(afterPassed - afterDropped >= 30, `only ${afterPassed - afterDropped} of 30 datagrams to another port arrived`);
-      assert.equal(inNetns(ns.r, () => dp.filter.ruleCounters().get(rule!.id)!.packets), 30);
+      const hits = inNetns(ns.r, () => dp.filter.ruleCounters());
+      assert.equal(hits.get(rule!.id)!.packets, 30);
+      assert.equal(hits.get(other!.id)!.packets, 0);
     } finally {
       inNetns(ns.r, () => dp.filter.setRules([]));
     }
@@ -211,5 +220,25 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
     } finally {
       topo.exec(ns.r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
     }
+  });
+
+  it('keeps no counters for interfaces detached or deleted', () => {
+    // Two more ports: one is detached, the other deleted while attached (a container's veth).
+    topo.addVeth({ ns: ns.c, name: 'x0', addr: '10.210.8.2/24', index: 5000 }, { ns: ns.r, name: 'x1', addr: '10.210.8.1/24', index: 5001 });
+    topo.addVeth({ ns: ns.c, name: 'y0', addr: '10.210.9.2/24', index: 5002 }, { ns: ns.r, name: 'y1', addr: '10.210.9.1/24', index: 5003 });
+    const counted = () => inNetns(ns.r, () => dp.interfaceStats()).map((s) => s.ifindex);
+    inNetns(ns.r, () => dp.attach([dev('x1'), dev('y1')], 'native'));
+    topo.exec(ns.c, 'ping', ['-c', '2', '-i', '0.05', '-W', '1', '10.210.8.1'], { allowFail: true });
+    topo.exec(ns.c, 'ping', ['-c', '2', '-i', '0.05', '-W', '1', '10.210.9.1'], { allowFail: true });
+    assert.ok(counted().includes(5001) && counted().includes(5003), `counters for ${counted()}`);
+
+    inNetns(ns.r, () => dp.detach([dev('x1')]));
+    assert.ok(!counted().includes(5001), 'a detached interface keeps its counters');
+    topo.exec(ns.r, 'ip', ['link', 'del', dev('y1')]);
+    assert.ok(counted().includes(5003), 'nothing has pruned yet');
+    inNetns(ns.r, () => dp.attach([dev('x1')], 'native')); // an attach prunes what is gone
+    assert.ok(!counted().includes(5003), 'a deleted interface keeps its counters');
+    assert.ok(counted().includes(ROUTER_IFINDEX.r0), 'the live ports lost their counters');
+    inNetns(ns.r, () => dp.detach([dev('x1')]));
   });
 });

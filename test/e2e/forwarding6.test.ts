@@ -33,8 +33,8 @@ describe('IPv6 forwarding through the XDP pipeline', { skip, timeout: 3 * 60_000
     c = topo.addNamespace('C');
     r = topo.addNamespace('R');
     u = topo.addNamespace('U');
-    topo.addVeth({ ns: c, name: 'c0' }, { ns: r, name: 'r0' });
-    topo.addVeth({ ns: u, name: 'u0' }, { ns: r, name: 'r1' });
+    topo.addVeth({ ns: c, name: 'c0', index: 2001 }, { ns: r, name: 'r0', index: 2001 });
+    topo.addVeth({ ns: u, name: 'u0', index: 66000 }, { ns: r, name: 'r1', index: 66000 });
     const addr = (n: string, a: string, dev: string) => topo.exec(n, 'ip', ['-6', 'addr', 'add', a, 'dev', topo.name(dev), 'nodad']);
     addr(c, '2001:db8:1::2/64', 'c0');
     addr(r, '2001:db8:1::1/64', 'r0');

@@ -38,7 +38,7 @@ describe('codecs', () => {
     assert.equal(pw.PwVerdict.DROP, 1);
     assert.equal(pw.PwReason.NOT_IP, 8);
     assert.equal(pw.PwSetting.DROP_MALFORMED, 1);
-    assert.equal(pw.PwLimit.MAX_IFINDEX, 1024);
+    assert.equal(pw.PwLimit.MAX_IFACES, 1024);
   });
 
   it('pads short byte arrays with zeros', () => {

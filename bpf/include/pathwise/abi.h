@@ -13,7 +13,10 @@
 #define PATHWISE_ABI_H
 
 enum pw_limit {
-	PW_MAX_IFINDEX = 1024,          /* ifindexes at or above this are not counted per interface */
+	/* Interfaces with counters at once (pw_if_stats), egress ports, and distinct interfaces the
+	 * rules of one bank name. Keyed by ifindex, so any ifindex works (hosts that churn veths
+	 * hand out ifindexes in the thousands). */
+	PW_MAX_IFACES = 1024,
 	/* IPv4 FIB, DIR-24-8: 2^24 first-level entries stored 16 to an array element (the mmap
 	 * stride of an array is its value size rounded up to 8, so 64-byte values waste nothing). */
 	PW_FIB4_TBL24_SLOTS = 16,
@@ -333,6 +336,14 @@ struct pw_rule_lpm6_key {
 	__u8 _pad0[3];
 };
 _Static_assert(sizeof(struct pw_rule_lpm6_key) == 24, "pw_rule_lpm6_key layout");
+
+/* The interface field: hashed by (bank, ifindex); ifindex 0 is "any interface no rule of
+ * the bank names" (no real interface has ifindex 0). */
+struct pw_rule_iface_key {
+	__u32 bank;
+	__u32 ifindex;
+};
+_Static_assert(sizeof(struct pw_rule_iface_key) == 8, "pw_rule_iface_key layout");
 
 struct pw_block4_key {
 	__u32 prefixlen;

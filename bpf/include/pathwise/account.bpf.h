@@ -16,15 +16,32 @@ static __always_inline void pw_count(struct pw_counter *c, __u64 bytes)
 	}
 }
 
+/* The counters of an interface, inserted zeroed on its first packet. Two CPUs may both miss:
+ * BPF_NOEXIST keeps the first insert and the second lookup finds it. NULL only when the table
+ * holds PW_MAX_IFACES interfaces already. */
+static __always_inline struct pw_if_counters *pw_if_counters_of(__u32 ifindex)
+{
+	struct pw_if_counters *c = bpf_map_lookup_elem(&pw_if_stats, &ifindex);
+	__u32 zero = 0;
+	void *init;
+
+	if (c)
+		return c;
+	init = bpf_map_lookup_elem(&pw_if_zero, &zero);
+	if (!init)
+		return NULL;
+	bpf_map_update_elem(&pw_if_stats, &ifindex, init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&pw_if_stats, &ifindex);
+}
+
 static __always_inline void pw_account_interface(struct xdp_md *ctx, const struct pw_packet *pkt,
 						 const struct pw_decision *d)
 {
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct pw_if_counters *c = bpf_map_lookup_elem(&pw_if_stats, &ifindex);
+	struct pw_if_counters *c = pw_if_counters_of(ctx->ingress_ifindex);
 	__u32 v = d->verdict, r = d->reason;
 
 	if (!c)
-		return; /* ifindex beyond PW_MAX_IFINDEX: not counted */
+		return; /* PW_MAX_IFACES interfaces counted already */
 	/* Explicit bounds for the verifier (enums are plain ints to it). */
 	if (v < PW_VERDICT_MAX) {
 		c->packets[v]++;
@@ -97,16 +114,18 @@ static __always_inline void pw_flow_handshake(const struct pw_packet *pkt, struc
 	}
 }
 
-static __always_inline void pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt,
-					    const struct pw_decision *d)
+/* A global function, like pw_guard (see there): checked once by the verifier, and its stack
+ * frame (the flow key and a new entry) is not added to the pipeline's own. */
+__noinline int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
 {
 	struct pw_flow_key key;
 	struct pw_flow *f;
-	__u32 egress = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
+	__u32 egress;
 	__u64 now;
 
-	if (!pkt->family)
-		return;
+	if (!pkt || !d || !pkt->family) /* a global function's pointers may be NULL to the verifier */
+		return 0;
+	egress = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
 	pw_flow_key(&key, pkt, 0);
 	now = bpf_ktime_get_ns();
 	f = bpf_map_lookup_elem(&pw_flows, &key);
@@ -129,14 +148,14 @@ static __always_inline void pw_account_flow(struct xdp_md *ctx, const struct pw_
 		if (!bpf_map_update_elem(&pw_flows, &key, &nf, BPF_NOEXIST)) {
 			if (fc)
 				fc->created++;
-			return;
+			return 0;
 		}
 		/* Another CPU inserted it first: count this packet into that entry. */
 		f = bpf_map_lookup_elem(&pw_flows, &key);
 		if (!f) {
 			if (fc)
 				fc->insert_failed++;
-			return;
+			return 0;
 		}
 	}
 	__sync_fetch_and_add(&f->packets, 1);
@@ -149,6 +168,7 @@ static __always_inline void pw_account_flow(struct xdp_md *ctx, const struct pw_
 	f->verdict = d->verdict;
 	f->reason = d->reason;
 	pw_flow_handshake(pkt, f, now);
+	return 0;
 }
 
 static __always_inline void pw_account_routes(const struct pw_packet *pkt, const struct pw_decision *d)

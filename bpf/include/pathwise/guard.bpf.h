@@ -144,13 +144,25 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *m
 	return id ? bpf_map_lookup_elem(&pw_rule_bitmaps, id) : NULL;
 }
 
+/* The interface field: the entry of the ingress interface if a rule names it, else the
+ * bank's catch-all (ifindex 0: the rules that name no interface). */
+static __always_inline struct pw_rule_bitmap *pw_iface_bitmap(__u32 bank, __u32 ifindex)
+{
+	struct pw_rule_iface_key k = { .bank = bank, .ifindex = ifindex };
+	__u32 *id = bpf_map_lookup_elem(&pw_rule_iface, &k);
+
+	k.ifindex = 0; /* unconditionally: both paths leave the same stack to the verifier */
+	if (!id)
+		id = bpf_map_lookup_elem(&pw_rule_iface, &k);
+	return id ? bpf_map_lookup_elem(&pw_rule_bitmaps, id) : NULL;
+}
+
 /* The seven field bitmaps of a packet; false if the tables are incomplete (never for a bank
  * the control plane has published: every field has a catch-all entry). */
 static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_md *ctx, const struct pw_packet *pkt,
 					     __u32 bank)
 {
 	__u32 sport = PW_PORT_SLOTS - 1, dport = PW_PORT_SLOTS - 1, flags = PW_FLAG_SLOTS - 1;
-	__u32 ifindex = ctx->ingress_ifindex;
 
 	if (pkt->has_ports) { /* TCP/UDP with an L4 header (not a non-first fragment) */
 		sport = bpf_ntohs(pkt->sport);
@@ -158,8 +170,6 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	}
 	if (pkt->proto == IPPROTO_TCP && pkt->has_ports)
 		flags = pkt->tcp_flags;
-	if (ifindex >= PW_MAX_IFINDEX)
-		ifindex = 0;
 
 	w->bm[0] = pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, bank, pkt, 1);
 	w->bm[1] = pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, bank, pkt, 0);
@@ -167,7 +177,7 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	w->bm[3] = pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport);
 	w->bm[4] = pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport);
 	w->bm[5] = pw_bitmap_of(&pw_rule_flags, bank * PW_FLAG_SLOTS + flags);
-	w->bm[6] = pw_bitmap_of(&pw_rule_iface, bank * PW_MAX_IFINDEX + ifindex);
+	w->bm[6] = pw_iface_bitmap(bank, ctx->ingress_ifindex);
 #pragma unroll
 	for (int f = 0; f < PW_FIELDS; f++)
 		if (!w->bm[f])
@@ -291,7 +301,7 @@ static __always_inline void pw_count_rule(__u32 id, __u32 len)
  * count and log go on to the next matching rule; pass, drop and rate-limit end the search;
  * a packet no rule decides goes on.
  */
-static __always_inline int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
+static __always_inline int pw_guard_inline(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
 {
 	__u32 zero = 0;
 	struct pw_rule_ctl *ctl;
@@ -344,6 +354,20 @@ static __always_inline int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, s
 		}
 	}
 	return 1;
+}
+
+/*
+ * The guard as a global function: the verifier checks it once, on its own, and its caller sees
+ * one returned scalar instead of every state the rule walk can end in. Inlined, those states
+ * multiplied through routing and accounting and took the pipeline with filtering and flows to
+ * within 10% of the verifier's 1M-instruction limit. (Its arguments come back to the caller as
+ * unknown values, so later stages must not rely on what the verifier knew of them.)
+ */
+__noinline int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+{
+	if (!ctx || !pkt || !d)
+		return 1;
+	return pw_guard_inline(ctx, pkt, d, trace);
 }
 
 #endif /* PATHWISE_GUARD_BPF_H */

@@ -6,12 +6,23 @@
 
 #include "pathwise/abi.h"
 
+/* Per-interface counters by ifindex, inserted by the pipeline on an interface's first packet
+ * (from pw_if_zero: the BPF stack has no room for a zeroed value). The control plane deletes
+ * the entries of interfaces it detaches and of interfaces that are gone. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PW_MAX_IFINDEX);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, PW_MAX_IFACES);
 	__type(key, __u32);
 	__type(value, struct pw_if_counters);
 } pw_if_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__type(key, __u32);
+	__type(value, struct pw_if_counters);
+} pw_if_zero SEC(".maps");
 
 /* FIB4 first level: mmap-ed by the control plane, which writes entries in place. */
 struct {
@@ -84,7 +95,7 @@ struct {
 /* Interfaces the fast path may redirect to (key and value: ifindex). */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
-	__uint(max_entries, PW_MAX_IFINDEX);
+	__uint(max_entries, PW_MAX_IFACES);
 	__type(key, __u32);
 	__type(value, __u32);
 } pw_tx_ports SEC(".maps");
@@ -148,7 +159,13 @@ PW_FIELD_ARRAY(pw_rule_proto, 256);
 PW_FIELD_ARRAY(pw_rule_sport, PW_PORT_SLOTS);
 PW_FIELD_ARRAY(pw_rule_dport, PW_PORT_SLOTS);
 PW_FIELD_ARRAY(pw_rule_flags, PW_FLAG_SLOTS);
-PW_FIELD_ARRAY(pw_rule_iface, PW_MAX_IFINDEX);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * PW_MAX_IFACES);
+	__type(key, struct pw_rule_iface_key);
+	__type(value, __u32);
+} pw_rule_iface SEC(".maps");
 
 #define PW_FIELD_LPM(name, keytype)                        \
 	struct {                                            \
