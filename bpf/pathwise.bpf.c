@@ -21,6 +21,7 @@
 #include "pathwise/guard.bpf.h"
 #include "pathwise/account.bpf.h"
 #include "pathwise/insight.bpf.h"
+#include "pathwise/stage.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -63,11 +64,11 @@ static __always_inline int pw_xdp_action(enum pw_verdict v)
 	}
 }
 
-/* A global function, like pw_guard (see guard.bpf.h): verified once on its own, and its
- * lookup keys and bpf_fib_lookup() parameters stay out of the pipeline's stack frame. */
-__noinline int pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+/* The route stage (see stage.bpf.h): its lookup keys and bpf_fib_lookup() parameters stay out
+ * of the pipeline's stack frame. */
+PW_STAGE int pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
-	if (!pkt || !d) /* a global function's pointers may be NULL to the verifier */
+	if (!pkt || !d)
 		return 0;
 	if (pkt->vlan_count) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_VLAN_TAGGED);

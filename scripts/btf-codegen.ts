@@ -20,7 +20,12 @@ interface BtfType {
   values?: { name: string; val: number }[];
   vars?: { type_id: number; offset: number; size: number }[];
   linkage?: string;
+  index_type_id?: number;
+  component_idx?: number;
 }
+
+/** The BTF tag of a global function that is a pipeline stage, not a program. */
+const STAGE_TAG = 'pathwise:stage';
 
 export class GenError extends Error {}
 
@@ -129,10 +134,25 @@ export class Generator {
     this.order.push(t.name);
   }
 
-  /** Collects named enums and structs whose C name has the project's prefix. */
+  /**
+   * Collects named enums and structs whose C name has the project's prefix and that the
+   * object's variables reach: maps, rodata and the BTF anchors. Types reached only through
+   * a function's parameters (the pipeline's stages take kernel-internal structs) are not ABI.
+   */
   collectPrefixed(): void {
+    const reached = new Set<number>();
+    const visit = (id: number | undefined) => {
+      if (!id || reached.has(id)) return;
+      reached.add(id);
+      const t = this.types.get(id);
+      if (!t) return;
+      visit(t.type_id);
+      visit(t.index_type_id);
+      for (const m of t.members ?? []) visit(m.type_id);
+    };
+    for (const t of this.types.values()) if (t.kind === 'DATASEC') for (const v of t.vars ?? []) visit(v.type_id);
     for (const t of this.types.values()) {
-      if (!t.name.startsWith(this.prefix)) continue;
+      if (!reached.has(t.id) || !t.name.startsWith(this.prefix)) continue;
       if (t.kind === 'ENUM') this.enums.set(t.name, t);
       if (t.kind === 'STRUCT') this.addStruct(t);
     }
@@ -335,8 +355,10 @@ export class Generator {
     });
   }
 
+  /** Global functions, except those tagged as pipeline stages (bpf/include/pathwise/stage.bpf.h). */
   collectPrograms(): string[] {
-    return [...this.types.values()].filter((t) => t.kind === 'FUNC' && t.linkage === 'global').map((t) => t.name);
+    const stages = new Set([...this.types.values()].filter((t) => t.kind === 'DECL_TAG' && t.name === STAGE_TAG && t.component_idx === -1).map((t) => t.type_id));
+    return [...this.types.values()].filter((t) => t.kind === 'FUNC' && t.linkage === 'global' && !stages.has(t.id)).map((t) => t.name);
   }
 
   generate(source: string, codecImport: string): string {

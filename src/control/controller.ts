@@ -71,20 +71,19 @@ export class Controller {
     const { config, log } = opts;
     const instance = config.instance;
     const adopted = Pipeline.isPinned(instance);
-    let dp = await Dataplane.open(instance, settingsOf(config));
     if (adopted) {
-      log.info({ instance, progId: dp.pipeline.xdp.info().id }, 'adopted the pinned data plane');
+      // Upgraded before it is opened: a pipeline pinned by an older release may have maps
+      // whose layout the generated codecs no longer describe.
+      const { settings, loadedHash } = Pipeline.pinnedMeta(instance);
       const hash = objectHash();
-      if (dp.pipeline.loadedHash !== hash) {
-        const settings = dp.pipeline.settings;
-        dp.close();
-        const r = await Pipeline.upgrade(instance, settings);
-        log.info({ from: dp.pipeline.loadedHash, to: hash, ...r }, 'the BPF object changed: program upgraded in place');
-        dp = await Dataplane.open(instance);
+      if (loadedHash !== hash) {
+        const r = await Dataplane.upgrade(instance, settings);
+        log.info({ from: loadedHash, to: hash, ...r }, 'the BPF object changed: program upgraded in place');
       }
-    } else {
-      log.info({ instance }, 'loaded and pinned a new data plane');
     }
+    const dp = await Dataplane.open(instance, settingsOf(config));
+    if (adopted) log.info({ instance, progId: dp.pipeline.xdp.info().id }, 'adopted the pinned data plane');
+    else log.info({ instance }, 'loaded and pinned a new data plane');
     const history = new History(join(opts.stateDir, instance, 'history.db'));
     const c = new Controller(instance, dp, history, log, opts.configFile ? dirname(opts.configFile) : process.cwd());
     dp.syncSystemRoutes();
@@ -193,7 +192,7 @@ export class Controller {
   private async upgrade(settings: PipelineSettings): Promise<void> {
     this.dataplane.close();
     try {
-      const r = await Pipeline.upgrade(this.instance, settings);
+      const r = await Dataplane.upgrade(this.instance, settings);
       this.stats.upgrades++;
       this.log.info(r, 'program replaced; maps carried over');
     } finally {

@@ -9,7 +9,7 @@ import { formatAddress, formatIpv4, formatPrefix, parsePrefix, type Prefix } fro
 
 import { lookupAddresses, tracePacket, type LookupResult } from './lookup.js';
 import { NexthopTable, ifName, interfaceExists, type NexthopView } from './nexthops.js';
-import { Pipeline, metaDirOf, type PipelineSettings } from './pipeline.js';
+import { Pipeline, metaDirOf, type PipelineSettings, type UpgradeResult } from './pipeline.js';
 import { FilterTables } from './filter-tables.js';
 import { join } from 'node:path';
 import { RouteTable, routeTypeOf, specialNhg, v4Key, type RouteType } from './route-table.js';
@@ -59,6 +59,23 @@ export class Dataplane {
       pipeline.close();
       throw e;
     }
+  }
+
+  /**
+   * Replaces the instance's program (Pipeline.upgrade) with one loaded from the current object.
+   * The filter's maps are filled from filter.json before any interface switches when their
+   * layout changed (they start empty), so rules and limiters hold across the upgrade. The
+   * caller closes its Dataplane first and opens a new one after.
+   */
+  static upgrade(instance: string, settings: PipelineSettings): Promise<UpgradeResult & { republished: boolean }> {
+    let republished = false;
+    return Pipeline.upgrade(instance, settings, {
+      prepare: (maps, fresh) => {
+        if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
+        new FilterTables(maps, join(metaDirOf(instance), 'filter.json'), maps.ruleBitmaps.info.maxEntries).republish();
+        republished = true;
+      },
+    }).then((r) => ({ ...r, republished }));
   }
 
   close(): void {

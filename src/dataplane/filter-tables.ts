@@ -58,6 +58,22 @@ const MAX_RATE = 1_000_000; // packets/s per source; the pipeline's refill math 
 const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
 
 export class FilterTables {
+  /** The maps whose contents filter.json describes (republish() fills them again). */
+  static readonly MAPS: readonly string[] = [
+    'pw_rule_ctl',
+    'pw_rules',
+    'pw_rule_bitmaps',
+    'pw_rule_proto',
+    'pw_rule_sport',
+    'pw_rule_dport',
+    'pw_rule_flags',
+    'pw_rule_iface',
+    'pw_rule_src4',
+    'pw_rule_dst4',
+    'pw_rule_src6',
+    'pw_rule_dst6',
+    'pw_ratelimits',
+  ];
   private state: FilterState;
 
   constructor(
@@ -74,6 +90,17 @@ export class FilterTables {
   }
 
   // ---- rules -----------------------------------------------------------------------------
+
+  /**
+   * Writes the limiters and rules this instance keeps (filter.json) into the maps: for a
+   * program upgrade whose guard maps changed layout (they start empty, while filter.json
+   * still describes what should be in them).
+   */
+  republish(): void {
+    for (const l of this.state.limiters) this.maps.ratelimits.set(l.id, limiterValue(l));
+    // Into the idle bank, then the flip, as any rule change; the ids stay.
+    this.setRules(this.rules());
+  }
 
   rules(): Rule[] {
     return this.state.rules.map(({ id, text }) => ({ ...parseRuleTokens(text.split(' '), () => `rule ${id}`), id }));

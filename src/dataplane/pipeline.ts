@@ -163,6 +163,52 @@ export interface PipelineMaps {
   histogram: PerCpuMap<number, abi.PwHistogram>;
 }
 
+/** Typed handles to every map, each opened by `handle` (a pin, or a freshly loaded object). */
+function openMaps(handle: (name: string) => ReturnType<typeof openPinned>): PipelineMaps {
+  const open = <K, V>(spec: MapSpec<K, V>) => new BpfMap<K, V>(handle(spec.name), spec.key!, spec.value!);
+  const perCpu = <K, V>(spec: MapSpec<K, V>) => new PerCpuMap<K, V>(handle(spec.name), spec.key!, spec.value!);
+  const m = abi.maps;
+  return {
+    ifStats: perCpu(m.pw_if_stats),
+    fib4Tbl24: open(m.pw_fib4_tbl24),
+    fib4Tbl8: open(m.pw_fib4_tbl8),
+    fib6: open(m.pw_fib6),
+    routes: open(m.pw_routes),
+    routeStats: open(m.pw_route_stats),
+    nhgroups: open(m.pw_nhgroups),
+    nexthops: open(m.pw_nexthops),
+    nexthopStats: open(m.pw_nexthop_stats),
+    txPorts: open(m.pw_tx_ports),
+    neigh: open(m.pw_neigh),
+    flows: open(m.pw_flows),
+    block4: open(m.pw_block4),
+    block6: open(m.pw_block6),
+    ruleCtl: open(m.pw_rule_ctl),
+    rules: open(m.pw_rules),
+    ruleBitmaps: open(m.pw_rule_bitmaps),
+    ruleProto: open(m.pw_rule_proto),
+    ruleSport: open(m.pw_rule_sport),
+    ruleDport: open(m.pw_rule_dport),
+    ruleFlags: open(m.pw_rule_flags),
+    ruleIface: open(m.pw_rule_iface),
+    ruleSrc4: open(m.pw_rule_src4),
+    ruleDst4: open(m.pw_rule_dst4),
+    ruleSrc6: open(m.pw_rule_src6),
+    ruleDst6: open(m.pw_rule_dst6),
+    ruleStats: perCpu(m.pw_rule_stats),
+    ratelimits: open(m.pw_ratelimits),
+    ratelimitState: open(m.pw_ratelimit_state),
+    ringStats: perCpu(m.pw_ring_stats),
+    eventsCtl: open(m.pw_events_ctl),
+    captureCtl: open(m.pw_capture_ctl),
+    captureProgs: open(m.pw_capture_progs),
+    captureScratch: perCpu(m.pw_capture_scratch),
+    replayOut: open(m.pw_replay_out),
+    flowStats: perCpu(m.pw_flow_stats),
+    histogram: perCpu(m.pw_histogram),
+  };
+}
+
 export class Pipeline {
   private constructor(
     readonly instance: string,
@@ -232,13 +278,20 @@ export class Pipeline {
    * without a gap: the new program is loaded against the pinned maps (libbpf reuses every map
    * whose layout is unchanged, so routes, rules and counters carry over), then each interface
    * is switched with one atomic netlink replace (XDP_FLAGS_REPLACE, checked against the old
-   * program), then the pins are renamed over. A map whose layout changed starts empty. If
-   * any interface refuses the switch, those already switched go back to the old program.
+   * program), then the pins are renamed over. A map whose layout changed starts empty;
+   * `prepare` sees the new program's maps before any interface switches, to fill them. If it
+   * throws, nothing switches. If any interface refuses the switch, those already switched go
+   * back to the old program.
    */
-  static async upgrade(instance: string, settings: PipelineSettings): Promise<UpgradeResult> {
+  static async upgrade(
+    instance: string,
+    settings: PipelineSettings,
+    opts: { prepare?: (maps: PipelineMaps, fresh: string[]) => void } = {},
+  ): Promise<UpgradeResult> {
     const dir = pinDirOf(instance);
-    const old = Pipeline.adopt(instance);
-    const oldProg = old.xdp;
+    // Only the old program and settings: its maps may have an older layout than the codecs.
+    const old = Pipeline.pinnedMeta(instance);
+    const oldProg = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
     try {
       if (settings.ipv4Groups !== old.settings.ipv4Groups || settings.ruleBitmaps !== old.settings.ruleBitmaps) {
         throw new PwError('PW_ERR_UNSUPPORTED', 'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs', {
@@ -294,6 +347,14 @@ export class Pipeline {
       const switched: { ifindex: number; name: string; mode: 'native' | 'generic' }[] = [];
       let progId = 0;
       try {
+        if (opts.prepare) {
+          const maps = openMaps((name) => obj.mapHandle(name));
+          try {
+            opts.prepare(maps, fresh);
+          } finally {
+            for (const m of Object.values(maps)) m.close();
+          }
+        }
         const newProg = obj.program('pw_xdp');
         progId = newProg.info().id;
         const oldId = oldProg.info().id;
@@ -341,64 +402,29 @@ export class Pipeline {
       }
       return { carried: [...carried, ...copied], fresh, interfaces: switched.map((s) => s.name), progId };
     } finally {
-      old.close();
+      oldProg.close();
+    }
+  }
+
+  /**
+   * What the pinned pipeline of `instance` was loaded with, read without opening its maps
+   * (whose layout may be an older release's).
+   */
+  static pinnedMeta(instance: string): { settings: PipelineSettings; loadedHash: string | null } {
+    try {
+      const meta = JSON.parse(readFileSync(join(metaDirOf(instance), 'meta.json'), 'utf8'));
+      return { settings: { ...DEFAULT_SETTINGS, ...meta.settings }, loadedHash: meta.objectHash ?? null };
+    } catch {
+      // Metadata lost (e.g. /run cleared while pins stayed): defaults describe the maps well
+      // enough; the program's own rodata still holds the real settings.
+      return { settings: DEFAULT_SETTINGS, loadedHash: null };
     }
   }
 
   private static adopt(instance: string): Pipeline {
     const dir = pinDirOf(instance);
-    let settings = DEFAULT_SETTINGS;
-    let loadedHash: string | null = null;
-    try {
-      const meta = JSON.parse(readFileSync(join(metaDirOf(instance), 'meta.json'), 'utf8'));
-      settings = { ...DEFAULT_SETTINGS, ...meta.settings };
-      loadedHash = meta.objectHash ?? null;
-    } catch {
-      // Metadata lost (e.g. /run cleared while pins stayed): defaults describe the maps well
-      // enough; the program's own rodata still holds the real settings.
-    }
-    const open = <K, V>(spec: MapSpec<K, V>) => new BpfMap<K, V>(openPinned(join(dir, spec.name), 'map'), spec.key!, spec.value!);
-    const perCpu = <K, V>(spec: MapSpec<K, V>) => new PerCpuMap<K, V>(openPinned(join(dir, spec.name), 'map'), spec.key!, spec.value!);
-    const m = abi.maps;
-    const maps: PipelineMaps = {
-      ifStats: perCpu(m.pw_if_stats),
-      fib4Tbl24: open(m.pw_fib4_tbl24),
-      fib4Tbl8: open(m.pw_fib4_tbl8),
-      fib6: open(m.pw_fib6),
-      routes: open(m.pw_routes),
-      routeStats: open(m.pw_route_stats),
-      nhgroups: open(m.pw_nhgroups),
-      nexthops: open(m.pw_nexthops),
-      nexthopStats: open(m.pw_nexthop_stats),
-      txPorts: open(m.pw_tx_ports),
-      neigh: open(m.pw_neigh),
-      flows: open(m.pw_flows),
-      block4: open(m.pw_block4),
-      block6: open(m.pw_block6),
-      ruleCtl: open(m.pw_rule_ctl),
-      rules: open(m.pw_rules),
-      ruleBitmaps: open(m.pw_rule_bitmaps),
-      ruleProto: open(m.pw_rule_proto),
-      ruleSport: open(m.pw_rule_sport),
-      ruleDport: open(m.pw_rule_dport),
-      ruleFlags: open(m.pw_rule_flags),
-      ruleIface: open(m.pw_rule_iface),
-      ruleSrc4: open(m.pw_rule_src4),
-      ruleDst4: open(m.pw_rule_dst4),
-      ruleSrc6: open(m.pw_rule_src6),
-      ruleDst6: open(m.pw_rule_dst6),
-      ruleStats: perCpu(m.pw_rule_stats),
-      ratelimits: open(m.pw_ratelimits),
-      ratelimitState: open(m.pw_ratelimit_state),
-      ringStats: perCpu(m.pw_ring_stats),
-      eventsCtl: open(m.pw_events_ctl),
-      captureCtl: open(m.pw_capture_ctl),
-      captureProgs: open(m.pw_capture_progs),
-      captureScratch: perCpu(m.pw_capture_scratch),
-      replayOut: open(m.pw_replay_out),
-      flowStats: perCpu(m.pw_flow_stats),
-      histogram: perCpu(m.pw_histogram),
-    };
+    const { settings, loadedHash } = Pipeline.pinnedMeta(instance);
+    const maps = openMaps((name) => openPinned(join(dir, name), 'map'));
     const prog = (name: (typeof PROGRAMS)[number]) => Program.fromPin(join(dir, name), name);
     return new Pipeline(instance, settings, maps, prog('pw_xdp'), prog('pw_xdp_trace'), prog('pw_xdp_replay'), false, loadedHash);
   }

@@ -166,6 +166,105 @@ export const PwVerdict = {
 } as const;
 export type PwVerdict = (typeof PwVerdict)[keyof typeof PwVerdict];
 
+/** struct pw_flow_key (40 bytes) */
+export interface PwFlowKey {
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+  proto: number;
+  family: number;
+  vlan: number;
+}
+export const PwFlowKey = {
+  name: 'pw_flow_key',
+  size: 40,
+  offsets: { src: 0, dst: 16, sport: 32, dport: 34, proto: 36, family: 37, vlan: 38 },
+  encode(x: PwFlowKey, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 16).set(x.src.subarray(0, 16));
+    bytesAt(v, o + 16, 16).set(x.dst.subarray(0, 16));
+    scalar.be16.encode(x.sport, v, o + 32);
+    scalar.be16.encode(x.dport, v, o + 34);
+    scalar.u8.encode(x.proto, v, o + 36);
+    scalar.u8.encode(x.family, v, o + 37);
+    scalar.u16.encode(x.vlan, v, o + 38);
+  },
+  decode(v: DataView, o: number): PwFlowKey {
+    return {
+      src: bytesAt(v, o + 0, 16).slice(),
+      dst: bytesAt(v, o + 16, 16).slice(),
+      sport: scalar.be16.decode(v, o + 32),
+      dport: scalar.be16.decode(v, o + 34),
+      proto: scalar.u8.decode(v, o + 36),
+      family: scalar.u8.decode(v, o + 37),
+      vlan: scalar.u16.decode(v, o + 38),
+    };
+  },
+  zero(): PwFlowKey {
+    return { src: new Uint8Array(16), dst: new Uint8Array(16), sport: 0, dport: 0, proto: 0, family: 0, vlan: 0 };
+  },
+} as const satisfies Codec<PwFlowKey> & { offsets: Record<string, number> };
+
+/** struct pw_flow (72 bytes) */
+export interface PwFlow {
+  packets: bigint;
+  bytes: bigint;
+  first_ns: bigint;
+  last_ns: bigint;
+  syn_ns: bigint;
+  synack_ns: bigint;
+  ack_ns: bigint;
+  ifindex: number;
+  egress_ifindex: number;
+  route: number;
+  tcp_flags: number;
+  verdict: number;
+  reason: number;
+  direction: number;
+}
+export const PwFlow = {
+  name: 'pw_flow',
+  size: 72,
+  offsets: { packets: 0, bytes: 8, first_ns: 16, last_ns: 24, syn_ns: 32, synack_ns: 40, ack_ns: 48, ifindex: 56, egress_ifindex: 60, route: 64, tcp_flags: 68, verdict: 69, reason: 70, direction: 71 },
+  encode(x: PwFlow, v: DataView, o: number): void {
+    scalar.u64.encode(x.packets, v, o + 0);
+    scalar.u64.encode(x.bytes, v, o + 8);
+    scalar.u64.encode(x.first_ns, v, o + 16);
+    scalar.u64.encode(x.last_ns, v, o + 24);
+    scalar.u64.encode(x.syn_ns, v, o + 32);
+    scalar.u64.encode(x.synack_ns, v, o + 40);
+    scalar.u64.encode(x.ack_ns, v, o + 48);
+    scalar.u32.encode(x.ifindex, v, o + 56);
+    scalar.u32.encode(x.egress_ifindex, v, o + 60);
+    scalar.u32.encode(x.route, v, o + 64);
+    scalar.u8.encode(x.tcp_flags, v, o + 68);
+    scalar.u8.encode(x.verdict, v, o + 69);
+    scalar.u8.encode(x.reason, v, o + 70);
+    scalar.u8.encode(x.direction, v, o + 71);
+  },
+  decode(v: DataView, o: number): PwFlow {
+    return {
+      packets: scalar.u64.decode(v, o + 0),
+      bytes: scalar.u64.decode(v, o + 8),
+      first_ns: scalar.u64.decode(v, o + 16),
+      last_ns: scalar.u64.decode(v, o + 24),
+      syn_ns: scalar.u64.decode(v, o + 32),
+      synack_ns: scalar.u64.decode(v, o + 40),
+      ack_ns: scalar.u64.decode(v, o + 48),
+      ifindex: scalar.u32.decode(v, o + 56),
+      egress_ifindex: scalar.u32.decode(v, o + 60),
+      route: scalar.u32.decode(v, o + 64),
+      tcp_flags: scalar.u8.decode(v, o + 68),
+      verdict: scalar.u8.decode(v, o + 69),
+      reason: scalar.u8.decode(v, o + 70),
+      direction: scalar.u8.decode(v, o + 71),
+    };
+  },
+  zero(): PwFlow {
+    return { packets: 0n, bytes: 0n, first_ns: 0n, last_ns: 0n, syn_ns: 0n, synack_ns: 0n, ack_ns: 0n, ifindex: 0, egress_ifindex: 0, route: 0, tcp_flags: 0, verdict: 0, reason: 0, direction: 0 };
+  },
+} as const satisfies Codec<PwFlow> & { offsets: Record<string, number> };
+
 /** struct pw_if_counters (256 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
@@ -427,105 +526,6 @@ export const PwNeigh = {
     return { mac: new Uint8Array(6) };
   },
 } as const satisfies Codec<PwNeigh> & { offsets: Record<string, number> };
-
-/** struct pw_flow_key (40 bytes) */
-export interface PwFlowKey {
-  src: Uint8Array;
-  dst: Uint8Array;
-  sport: number;
-  dport: number;
-  proto: number;
-  family: number;
-  vlan: number;
-}
-export const PwFlowKey = {
-  name: 'pw_flow_key',
-  size: 40,
-  offsets: { src: 0, dst: 16, sport: 32, dport: 34, proto: 36, family: 37, vlan: 38 },
-  encode(x: PwFlowKey, v: DataView, o: number): void {
-    bytesAt(v, o + 0, 16).set(x.src.subarray(0, 16));
-    bytesAt(v, o + 16, 16).set(x.dst.subarray(0, 16));
-    scalar.be16.encode(x.sport, v, o + 32);
-    scalar.be16.encode(x.dport, v, o + 34);
-    scalar.u8.encode(x.proto, v, o + 36);
-    scalar.u8.encode(x.family, v, o + 37);
-    scalar.u16.encode(x.vlan, v, o + 38);
-  },
-  decode(v: DataView, o: number): PwFlowKey {
-    return {
-      src: bytesAt(v, o + 0, 16).slice(),
-      dst: bytesAt(v, o + 16, 16).slice(),
-      sport: scalar.be16.decode(v, o + 32),
-      dport: scalar.be16.decode(v, o + 34),
-      proto: scalar.u8.decode(v, o + 36),
-      family: scalar.u8.decode(v, o + 37),
-      vlan: scalar.u16.decode(v, o + 38),
-    };
-  },
-  zero(): PwFlowKey {
-    return { src: new Uint8Array(16), dst: new Uint8Array(16), sport: 0, dport: 0, proto: 0, family: 0, vlan: 0 };
-  },
-} as const satisfies Codec<PwFlowKey> & { offsets: Record<string, number> };
-
-/** struct pw_flow (72 bytes) */
-export interface PwFlow {
-  packets: bigint;
-  bytes: bigint;
-  first_ns: bigint;
-  last_ns: bigint;
-  syn_ns: bigint;
-  synack_ns: bigint;
-  ack_ns: bigint;
-  ifindex: number;
-  egress_ifindex: number;
-  route: number;
-  tcp_flags: number;
-  verdict: number;
-  reason: number;
-  direction: number;
-}
-export const PwFlow = {
-  name: 'pw_flow',
-  size: 72,
-  offsets: { packets: 0, bytes: 8, first_ns: 16, last_ns: 24, syn_ns: 32, synack_ns: 40, ack_ns: 48, ifindex: 56, egress_ifindex: 60, route: 64, tcp_flags: 68, verdict: 69, reason: 70, direction: 71 },
-  encode(x: PwFlow, v: DataView, o: number): void {
-    scalar.u64.encode(x.packets, v, o + 0);
-    scalar.u64.encode(x.bytes, v, o + 8);
-    scalar.u64.encode(x.first_ns, v, o + 16);
-    scalar.u64.encode(x.last_ns, v, o + 24);
-    scalar.u64.encode(x.syn_ns, v, o + 32);
-    scalar.u64.encode(x.synack_ns, v, o + 40);
-    scalar.u64.encode(x.ack_ns, v, o + 48);
-    scalar.u32.encode(x.ifindex, v, o + 56);
-    scalar.u32.encode(x.egress_ifindex, v, o + 60);
-    scalar.u32.encode(x.route, v, o + 64);
-    scalar.u8.encode(x.tcp_flags, v, o + 68);
-    scalar.u8.encode(x.verdict, v, o + 69);
-    scalar.u8.encode(x.reason, v, o + 70);
-    scalar.u8.encode(x.direction, v, o + 71);
-  },
-  decode(v: DataView, o: number): PwFlow {
-    return {
-      packets: scalar.u64.decode(v, o + 0),
-      bytes: scalar.u64.decode(v, o + 8),
-      first_ns: scalar.u64.decode(v, o + 16),
-      last_ns: scalar.u64.decode(v, o + 24),
-      syn_ns: scalar.u64.decode(v, o + 32),
-      synack_ns: scalar.u64.decode(v, o + 40),
-      ack_ns: scalar.u64.decode(v, o + 48),
-      ifindex: scalar.u32.decode(v, o + 56),
-      egress_ifindex: scalar.u32.decode(v, o + 60),
-      route: scalar.u32.decode(v, o + 64),
-      tcp_flags: scalar.u8.decode(v, o + 68),
-      verdict: scalar.u8.decode(v, o + 69),
-      reason: scalar.u8.decode(v, o + 70),
-      direction: scalar.u8.decode(v, o + 71),
-    };
-  },
-  zero(): PwFlow {
-    return { packets: 0n, bytes: 0n, first_ns: 0n, last_ns: 0n, syn_ns: 0n, synack_ns: 0n, ack_ns: 0n, ifindex: 0, egress_ifindex: 0, route: 0, tcp_flags: 0, verdict: 0, reason: 0, direction: 0 };
-  },
-} as const satisfies Codec<PwFlow> & { offsets: Record<string, number> };
 
 /** struct pw_block4_key (8 bytes) */
 export interface PwBlock4Key {
@@ -1238,6 +1238,7 @@ export const PwCaptureRecord = {
 
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
+  pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_if_stats: { name: 'pw_if_stats', type: 5, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
   pw_if_zero: { name: 'pw_if_zero', type: 2, maxEntries: 1, flags: 128, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: 2, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
@@ -1250,7 +1251,6 @@ export const maps = {
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_neigh: { name: 'pw_neigh', type: 1, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: 25, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_block4: { name: 'pw_block4', type: 11, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 8, key: PwBlock4Key, value: PwBlock },
   pw_block6: { name: 'pw_block6', type: 11, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 8, key: PwBlock6Key, value: PwBlock },
   pw_rule_ctl: { name: 'pw_rule_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },

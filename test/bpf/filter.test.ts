@@ -4,11 +4,13 @@
  * and per-source token buckets that escalate to a block.
  */
 import assert from 'node:assert/strict';
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { native, XdpAction } from '../../src/bpf/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
-import { Pipeline } from '../../src/dataplane/pipeline.js';
+import { Pipeline, pinDirOf } from '../../src/dataplane/pipeline.js';
 import { ruleMatches, type RuleSpec } from '../../src/filter/rule.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { parsePrefix, type Family } from '../../src/util/ip.js';
@@ -196,5 +198,39 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     const state = [...dp.pipeline.maps.ratelimitState.entries()].find(([k]) => k.limiter === lim.id && k.addr[3] === 10)!;
     assert.ok(state[1].blocked_until > 0n, 'the source was escalated to a block');
     dp.filter.setRules([]);
+  });
+
+  it('keeps rules and limiters across an upgrade that gives their maps a new layout', async () => {
+    const name = `u${Date.now() % 100000}`;
+    const lim = dp.filter.addLimiter({ name, rate: 7, burst: 3, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 });
+    const [drop, limit] = dp.filter.setRules([
+      { action: 'drop', proto: 6, dport: [22, 22], iif: 'lo' },
+      { action: 'ratelimit', limiter: name, proto: 17, dport: [9200, 9200] },
+    ]);
+    const ssh = ipv4Packet({ dst: '10.9.9.9', proto: 'tcp', dport: 22 });
+    const udp = ipv4Packet({ dst: '10.9.9.9', proto: 'udp', dport: 9200 });
+    assert.equal(dp.trace(ssh, lo()).rule, drop!.id);
+    // What a release that changes these maps' layout finds pinned: maps that don't match.
+    const dir = pinDirOf(instance);
+    for (const [map, type] of [
+      ['pw_rule_iface', 'hash'],
+      ['pw_ratelimits', 'array'],
+    ] as const) {
+      unlinkSync(join(dir, map));
+      topo.exec(undefined, 'bpftool', ['map', 'create', join(dir, map), 'type', type, 'key', '4', 'value', '4', 'entries', '8', 'name', map]);
+    }
+    const settings = dp.pipeline.settings;
+    dp.close();
+    const r = await Dataplane.upgrade(instance, settings);
+    dp = await Dataplane.open(instance);
+    assert.deepEqual([...r.fresh].sort(), ['pw_ratelimits', 'pw_rule_iface']);
+    assert.equal(r.republished, true);
+    const t = dp.trace(ssh, lo());
+    assert.equal(t.rule, drop!.id);
+    assert.equal(t.reason, abi.PwReason.RULE_DROP);
+    assert.equal(dp.trace(udp, lo()).rule, limit!.id);
+    assert.equal(dp.pipeline.maps.ratelimits.get(lim.id)!.rate_mpps, 7000n);
+    dp.filter.setRules([]);
+    dp.filter.deleteLimiter(name);
   });
 });

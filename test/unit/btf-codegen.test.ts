@@ -43,6 +43,21 @@ struct { int (*type)[1]; int (*max_entries)[16]; struct t_key *key; __u64 *value
     assert.match(code, /t_map: \{ name: 't_map', type: 1, maxEntries: 16, flags: 0, keySize: 8, valueSize: 8, key: TKey, value: scalar\.u64 \}/);
   });
 
+  it('leaves out pipeline stages and the internal structs only their parameters reach', () => {
+    const code = generate(
+      compile(`struct xdp_md { __u32 data; };
+struct t_internal { _Bool seen; };
+struct t_abi { __u32 a; };
+struct t_abi *anchor;
+__attribute__((noinline)) __attribute__((btf_decl_tag("pathwise:stage"))) int t_stage(struct xdp_md *ctx, struct t_internal *p) { return p ? p->seen : ctx->data; }
+SEC("xdp") int t_prog(struct xdp_md *ctx) { struct t_internal p = { 1 }; return t_stage(ctx, &p); }`),
+    );
+    assert.match(code, /export const programs = \['t_prog'\] as const;/);
+    assert.match(code, /export interface TAbi /);
+    // t_internal holds a bool, which the ABI refuses: reached, it would have thrown.
+    assert.doesNotMatch(code, /TInternal/);
+  });
+
   it('refuses a struct with an implicit hole, naming the field', () => {
     const obj = compile(`struct t_bad { __u8 a; __u32 b; }; struct t_bad *anchor;`);
     assert.throws(() => generate(obj), (e: Error) => e instanceof GenError && /t_bad: 3 byte hole before \.b/.test(e.message));

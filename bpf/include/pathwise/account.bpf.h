@@ -7,6 +7,7 @@
 #include "pathwise/maps.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/route.bpf.h"
+#include "pathwise/stage.bpf.h"
 
 static __always_inline void pw_count(struct pw_counter *c, __u64 bytes)
 {
@@ -114,16 +115,16 @@ static __always_inline void pw_flow_handshake(const struct pw_packet *pkt, struc
 	}
 }
 
-/* A global function, like pw_guard (see there): checked once by the verifier, and its stack
- * frame (the flow key and a new entry) is not added to the pipeline's own. */
-__noinline int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
+/* The flow stage (see stage.bpf.h): the flow key and a new entry stay out of the pipeline's
+ * stack frame. */
+PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
 {
 	struct pw_flow_key key;
 	struct pw_flow *f;
 	__u32 egress;
 	__u64 now;
 
-	if (!pkt || !d || !pkt->family) /* a global function's pointers may be NULL to the verifier */
+	if (!pkt || !d || !pkt->family)
 		return 0;
 	egress = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
 	pw_flow_key(&key, pkt, 0);

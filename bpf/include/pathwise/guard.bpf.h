@@ -18,6 +18,7 @@
 #include "pathwise/maps.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/route.bpf.h"
+#include "pathwise/stage.bpf.h"
 
 #define PW_NSEC_PER_SEC 1000000000ULL
 #define PW_FIELDS 7
@@ -301,7 +302,7 @@ static __always_inline void pw_count_rule(__u32 id, __u32 len)
  * count and log go on to the next matching rule; pass, drop and rate-limit end the search;
  * a packet no rule decides goes on.
  */
-static __always_inline int pw_guard_inline(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
+static __always_inline int pw_guard_decide(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
 {
 	__u32 zero = 0;
 	struct pw_rule_ctl *ctl;
@@ -356,18 +357,12 @@ static __always_inline int pw_guard_inline(struct xdp_md *ctx, struct pw_packet 
 	return 1;
 }
 
-/*
- * The guard as a global function: the verifier checks it once, on its own, and its caller sees
- * one returned scalar instead of every state the rule walk can end in. Inlined, those states
- * multiplied through routing and accounting and took the pipeline with filtering and flows to
- * within 10% of the verifier's 1M-instruction limit. (Its arguments come back to the caller as
- * unknown values, so later stages must not rely on what the verifier knew of them.)
- */
-__noinline int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+/* The guard stage (see stage.bpf.h). */
+PW_STAGE int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
 {
 	if (!ctx || !pkt || !d)
 		return 1;
-	return pw_guard_inline(ctx, pkt, d, trace);
+	return pw_guard_decide(ctx, pkt, d, trace);
 }
 
 #endif /* PATHWISE_GUARD_BPF_H */
