@@ -2,6 +2,9 @@
  * The Dataplane: the only code that writes the pipeline's maps, one method per intent. The
  * CLI (until the daemon lands) and later the daemon drive the data plane through it.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { attachXdp, detachXdp, queryXdp, resolveIfindex, type XdpModeRequest, type XdpAttachResult } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
@@ -11,7 +14,6 @@ import { lookupAddresses, tracePacket, type LookupResult } from './lookup.js';
 import { NexthopTable, ifName, interfaceExists, type NexthopView } from './nexthops.js';
 import { Pipeline, metaDirOf, type PipelineSettings, type UpgradeResult } from './pipeline.js';
 import { FilterTables } from './filter-tables.js';
-import { join } from 'node:path';
 import { RouteTable, routeTypeOf, specialNhg, v4Key, type RouteType } from './route-table.js';
 import type { RouteBatch, RouteSpec } from './route-syntax.js';
 import { readSystemRoutes } from './system-routes.js';
@@ -67,15 +69,25 @@ export class Dataplane {
    * layout changed (they start empty), so rules and limiters hold across the upgrade. The
    * caller closes its Dataplane first and opens a new one after.
    */
-  static upgrade(instance: string, settings: PipelineSettings): Promise<UpgradeResult & { republished: boolean }> {
+  static async upgrade(instance: string, settings: PipelineSettings): Promise<UpgradeResult & { republished: boolean }> {
+    const stateFile = join(metaDirOf(instance), 'filter.json');
+    // republish() records the new maps' bitmap ids; if the switch then fails, the old
+    // program's maps are the live ones again, and so is the old record.
+    const before = existsSync(stateFile) ? readFileSync(stateFile) : null;
     let republished = false;
-    return Pipeline.upgrade(instance, settings, {
-      prepare: (maps, fresh) => {
-        if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
-        new FilterTables(maps, join(metaDirOf(instance), 'filter.json'), maps.ruleBitmaps.info.maxEntries).republish();
-        republished = true;
-      },
-    }).then((r) => ({ ...r, republished }));
+    try {
+      const r = await Pipeline.upgrade(instance, settings, {
+        prepare: (maps, fresh) => {
+          if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
+          new FilterTables(maps, stateFile, maps.ruleBitmaps.info.maxEntries).republish();
+          republished = true;
+        },
+      });
+      return { ...r, republished };
+    } catch (e) {
+      if (republished && before) writeFileSync(stateFile, before);
+      throw e;
+    }
   }
 
   close(): void {
@@ -104,7 +116,6 @@ export class Dataplane {
         }
         this.pipeline.maps.txPorts.set(ifindex, ifindex);
       });
-      this.pruneInterfaceStats();
     } catch (e) {
       // Nothing partial: undo the attachments this call made.
       for (const d of done) {
@@ -115,6 +126,7 @@ export class Dataplane {
       }
       throw e;
     }
+    this.pruneInterfaceStats();
     return done;
   }
 

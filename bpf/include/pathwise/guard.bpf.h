@@ -360,7 +360,7 @@ static __always_inline int pw_guard_decide(struct xdp_md *ctx, struct pw_packet 
 /* The guard stage (see stage.bpf.h). */
 PW_STAGE int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
 {
-	if (!ctx || !pkt || !d)
+	if (!pkt || !d)
 		return 1;
 	return pw_guard_decide(ctx, pkt, d, trace);
 }
