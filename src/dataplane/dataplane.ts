@@ -139,7 +139,7 @@ export class Dataplane {
       this.pipeline.maps.txPorts.delete(ifindex);
       if (!state.mode || state.progId !== ourId) return { name: ifaces[k]!, detached: false };
       detachXdp(ifindex, this.pipeline.xdp);
-      this.pipeline.maps.ifStats.delete(ifindex); // a later attach starts from zero
+      this.forgetInterfaceStats(ifindex); // a later attach starts from zero
       return { name: ifaces[k]!, detached: true };
     });
   }
@@ -420,30 +420,38 @@ export class Dataplane {
 
   /**
    * Deletes the counters of interfaces that no longer exist, so interfaces deleted while
-   * attached (containers' veths) do not fill pw_if_stats: the pipeline inserts an entry on an
+   * attached (containers' veths) do not fill pw_if_stats_hi: the pipeline inserts an entry on an
    * interface's first packet and counts nothing once PW_MAX_IFACES are taken. Ifindexes are
    * resolved in this process's network namespace, the one attach() works in.
    */
   private pruneInterfaceStats(): void {
-    const stats = this.pipeline.maps.ifStats;
-    for (const ifindex of [...stats.keys()]) if (!interfaceExists(ifindex)) stats.delete(ifindex);
+    const hi = this.pipeline.maps.ifStatsHi;
+    for (const ifindex of [...hi.keys()]) if (!interfaceExists(ifindex)) hi.delete(ifindex);
+  }
+
+  private forgetInterfaceStats(ifindex: number): void {
+    if (ifindex < abi.PwLimit.IF_DIRECT) this.pipeline.maps.ifStats.set(ifindex, abi.PwIfCounters.zero());
+    else this.pipeline.maps.ifStatsHi.delete(ifindex);
   }
 
   interfaceStats(): InterfaceStats[] {
     const out: InterfaceStats[] = [];
-    for (const page of this.pipeline.maps.ifStats.lookupBatchRaw(1024)) {
-      for (let i = 0; i < page.count; i++) {
-        const ifindex = page.keys.readUInt32LE(i * 4);
-        const perCpu = this.pipeline.maps.ifStats.decodeSlot(page.values, i);
-        const sum = (pick: (c: abi.PwIfCounters) => bigint[], n: number) =>
-          Array.from({ length: n }, (_, k) => perCpu.reduce((a, c) => a + pick(c)[k]!, 0n));
-        const packets = sum((c) => c.packets, abi.PwVerdict.MAX);
-        if (packets.every((p) => p === 0n)) continue;
-        const bytes = sum((c) => c.bytes, abi.PwVerdict.MAX);
-        const reasons = sum((c) => c.reasons, abi.PwReason.MAX);
-        const rec = (arr: bigint[], name: (i: number) => string) =>
-          Object.fromEntries(arr.map((v, k) => [name(k), Number(v)] as const).filter(([, v]) => v > 0));
-        out.push({ ifindex, name: ifName(ifindex), packets: rec(packets, verdictName), bytes: rec(bytes, verdictName), reasons: rec(reasons, reasonName) });
+    const { ifStats, ifStatsHi } = this.pipeline.maps;
+    for (const map of [ifStats, ifStatsHi]) {
+      for (const page of map.lookupBatchRaw(1024)) {
+        for (let i = 0; i < page.count; i++) {
+          const ifindex = page.keys.readUInt32LE(i * 4);
+          const perCpu = map.decodeSlot(page.values, i);
+          const sum = (pick: (c: abi.PwIfCounters) => bigint[], n: number) =>
+            Array.from({ length: n }, (_, k) => perCpu.reduce((a, c) => a + pick(c)[k]!, 0n));
+          const packets = sum((c) => c.packets, abi.PwVerdict.MAX);
+          if (packets.every((p) => p === 0n)) continue;
+          const bytes = sum((c) => c.bytes, abi.PwVerdict.MAX);
+          const reasons = sum((c) => c.reasons, abi.PwReason.MAX);
+          const rec = (arr: bigint[], name: (i: number) => string) =>
+            Object.fromEntries(arr.map((v, k) => [name(k), Number(v)] as const).filter(([, v]) => v > 0));
+          out.push({ ifindex, name: ifName(ifindex), packets: rec(packets, verdictName), bytes: rec(bytes, verdictName), reasons: rec(reasons, reasonName) });
+        }
       }
     }
     return out;

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { native } from '../bpf/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
-import { compileRules, BITMAP_BYTES, FLAG_SLOTS, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
+import { compileRules, BITMAP_BYTES, FLAG_SLOTS, IF_DIRECT, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
 import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
 import { formatPrefix, maskAddr, parsePrefix, type Prefix } from '../util/ip.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -68,6 +68,7 @@ export class FilterTables {
     'pw_rule_dport',
     'pw_rule_flags',
     'pw_rule_iface',
+    'pw_rule_iface_hi',
     'pw_rule_src4',
     'pw_rule_dst4',
     'pw_rule_src6',
@@ -187,10 +188,13 @@ export class FilterTables {
     writeField(m.ruleSport, PORT_SLOTS, c.sport);
     writeField(m.ruleDport, PORT_SLOTS, c.dport);
     writeField(m.ruleFlags, FLAG_SLOTS, c.flags);
-    // The interface field: this bank's old entries go, then the new ones (few: one per
-    // interface the rules name).
-    for (const k of [...m.ruleIface.keys()]) if (k.bank === bank) m.ruleIface.delete(k);
-    for (const e of c.iface) m.ruleIface.set({ bank, ifindex: e.ifindex }, id(e.bitmap));
+    // The interface field: slots for small ifindexes (slot 0, and every interface no rule
+    // names, holds the catch-all), hash entries for large ones (this bank's old ones go).
+    const ifaceSlots = new Uint32Array(IF_DIRECT).fill(c.iface.find((e) => e.ifindex === 0)!.bitmap);
+    for (const e of c.iface) if (e.ifindex < IF_DIRECT) ifaceSlots[e.ifindex] = e.bitmap;
+    writeField(m.ruleIface, IF_DIRECT, ifaceSlots);
+    for (const k of [...m.ruleIfaceHi.keys()]) if (k.bank === bank) m.ruleIfaceHi.delete(k);
+    for (const e of c.iface) if (e.ifindex >= IF_DIRECT) m.ruleIfaceHi.set({ bank, ifindex: e.ifindex }, id(e.bitmap));
     // CIDR fields: clear this bank's old entries, then write the new ones. (LPM tries have no
     // batch operations.)
     const lpm4 = (map: PipelineMaps['ruleSrc4'], entries: { prefix: Prefix; bitmap: number }[]) => {

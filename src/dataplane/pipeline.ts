@@ -123,7 +123,9 @@ type M<N extends keyof typeof abi.maps> = BpfMap<Codecs<(typeof abi.maps)[N]>[0]
 
 /** Typed handles to every map of the pipeline. */
 export interface PipelineMaps {
+  /** Per-interface counters: by ifindex below PW_IF_DIRECT, hashed (ifStatsHi) above. */
   ifStats: PerCpuMap<number, abi.PwIfCounters>;
+  ifStatsHi: PerCpuMap<number, abi.PwIfCounters>;
   fib4Tbl24: M<'pw_fib4_tbl24'>;
   fib4Tbl8: M<'pw_fib4_tbl8'>;
   fib6: M<'pw_fib6'>;
@@ -145,6 +147,7 @@ export interface PipelineMaps {
   ruleDport: M<'pw_rule_dport'>;
   ruleFlags: M<'pw_rule_flags'>;
   ruleIface: M<'pw_rule_iface'>;
+  ruleIfaceHi: M<'pw_rule_iface_hi'>;
   ruleSrc4: M<'pw_rule_src4'>;
   ruleDst4: M<'pw_rule_dst4'>;
   ruleSrc6: M<'pw_rule_src6'>;
@@ -170,6 +173,7 @@ function openMaps(handle: (name: string) => ReturnType<typeof openPinned>): Pipe
   const m = abi.maps;
   return {
     ifStats: perCpu(m.pw_if_stats),
+    ifStatsHi: perCpu(m.pw_if_stats_hi),
     fib4Tbl24: open(m.pw_fib4_tbl24),
     fib4Tbl8: open(m.pw_fib4_tbl8),
     fib6: open(m.pw_fib6),
@@ -191,6 +195,7 @@ function openMaps(handle: (name: string) => ReturnType<typeof openPinned>): Pipe
     ruleDport: open(m.pw_rule_dport),
     ruleFlags: open(m.pw_rule_flags),
     ruleIface: open(m.pw_rule_iface),
+    ruleIfaceHi: open(m.pw_rule_iface_hi),
     ruleSrc4: open(m.pw_rule_src4),
     ruleDst4: open(m.pw_rule_dst4),
     ruleSrc6: open(m.pw_rule_src6),

@@ -18,8 +18,10 @@ const WORDS = abi.PwLimit.RULE_WORDS;
 const SUMMARY = abi.PwLimit.RULE_SUMMARY;
 export const PORT_SLOTS = abi.PwLimit.PORT_SLOTS;
 export const FLAG_SLOTS = abi.PwLimit.FLAG_SLOTS;
-/** Distinct interfaces the rules of one bank may name (one entry is the catch-all). */
-export const MAX_RULE_IFACES = abi.PwLimit.MAX_IFACES - 1;
+/** Ifindexes below this have a slot each in the interface field; larger ones are hashed. */
+export const IF_DIRECT = abi.PwLimit.IF_DIRECT;
+/** Distinct interfaces the rules of one bank may name. */
+export const MAX_RULE_IFACES = abi.PwLimit.MAX_IFACES;
 /** Bytes of one struct pw_rule_bitmap. */
 export const BITMAP_BYTES = abi.PwRuleBitmap.size;
 
@@ -141,7 +143,7 @@ function valueTable(rules: ClassifierRule[], slots: number, match: (r: Classifie
 /** Interface field: an entry per interface the rules name, plus the catch-all (ifindex 0). */
 function ifaceTable(rules: ClassifierRule[], pool: BitmapPool): { ifindex: number; bitmap: number }[] {
   const named = [...new Set(rules.flatMap((r) => (r.ifindex === undefined ? [] : [r.ifindex])))];
-  if (named.length > MAX_RULE_IFACES) throw new PwError('PW_ERR_FULL', `the rules name ${named.length} interfaces: at most ${MAX_RULE_IFACES}`);
+  if (named.filter((i) => i >= IF_DIRECT).length > MAX_RULE_IFACES) throw new PwError('PW_ERR_FULL', `the rules name ${named.length} interfaces: at most ${MAX_RULE_IFACES} with an ifindex of ${IF_DIRECT} or more`);
   return [0, ...named].map((ifindex) => {
     const b = new Bits();
     rules.forEach((r, i) => {

@@ -49,6 +49,7 @@ export type PwFlowDirection = (typeof PwFlowDirection)[keyof typeof PwFlowDirect
 
 /** enum pw_limit */
 export const PwLimit = {
+  IF_DIRECT: 1024,
   MAX_IFACES: 1024,
   FIB4_TBL24_SLOTS: 16,
   FIB4_TBL24_ELEMS: 1048576,
@@ -1239,7 +1240,8 @@ export const PwCaptureRecord = {
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
   pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
-  pw_if_stats: { name: 'pw_if_stats', type: 5, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats: { name: 'pw_if_stats', type: 6, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: 5, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
   pw_if_zero: { name: 'pw_if_zero', type: 2, maxEntries: 1, flags: 128, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: 2, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: 2, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
@@ -1260,7 +1262,8 @@ export const maps = {
   pw_rule_sport: { name: 'pw_rule_sport', type: 2, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_rule_dport: { name: 'pw_rule_dport', type: 2, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_rule_flags: { name: 'pw_rule_flags', type: 2, maxEntries: 514, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_rule_iface: { name: 'pw_rule_iface', type: 1, maxEntries: 2048, flags: 0, keySize: 8, valueSize: 4, key: PwRuleIfaceKey, value: scalar.u32 },
+  pw_rule_iface: { name: 'pw_rule_iface', type: 2, maxEntries: 2048, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_iface_hi: { name: 'pw_rule_iface_hi', type: 1, maxEntries: 2048, flags: 0, keySize: 8, valueSize: 4, key: PwRuleIfaceKey, value: scalar.u32 },
   pw_rule_src4: { name: 'pw_rule_src4', type: 11, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
   pw_rule_dst4: { name: 'pw_rule_dst4', type: 11, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
   pw_rule_src6: { name: 'pw_rule_src6', type: 11, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },

@@ -13,9 +13,11 @@
 #define PATHWISE_ABI_H
 
 enum pw_limit {
-	/* Interfaces with counters at once (pw_if_stats), egress ports, and distinct interfaces the
-	 * rules of one bank name. Keyed by ifindex, so any ifindex works (hosts that churn veths
-	 * hand out ifindexes in the thousands). */
+	/* Ifindexes below PW_IF_DIRECT index arrays directly (per-interface counters, the rules'
+	 * interface field): one array lookup per packet. Larger ones (hosts that churn veths hand
+	 * out ifindexes in the thousands) go through hashes of PW_MAX_IFACES entries, which also
+	 * bound the egress ports and the distinct interfaces the rules of one bank name. */
+	PW_IF_DIRECT = 1024,
 	PW_MAX_IFACES = 1024,
 	/* IPv4 FIB, DIR-24-8: 2^24 first-level entries stored 16 to an array element (the mmap
 	 * stride of an array is its value size rounded up to 8, so 64-byte values waste nothing). */
@@ -337,7 +339,8 @@ struct pw_rule_lpm6_key {
 };
 _Static_assert(sizeof(struct pw_rule_lpm6_key) == 24, "pw_rule_lpm6_key layout");
 
-/* The interface field: hashed by (bank, ifindex); ifindex 0 is "any interface no rule of
+/* The interface field for ifindexes of PW_IF_DIRECT and above, hashed by (bank, ifindex).
+ * Smaller ones index pw_rule_iface directly, whose slot 0 stands for "any interface no rule of
  * the bank names" (no real interface has ifindex 0). */
 struct pw_rule_iface_key {
 	__u32 bank;

@@ -17,22 +17,25 @@ static __always_inline void pw_count(struct pw_counter *c, __u64 bytes)
 	}
 }
 
-/* The counters of an interface, inserted zeroed on its first packet. Two CPUs may both miss:
- * BPF_NOEXIST keeps the first insert and the second lookup finds it. NULL only when the table
- * holds PW_MAX_IFACES interfaces already. */
+/* The counters of an interface: its array slot, or for a large ifindex its hash entry, inserted
+ * zeroed on its first packet. Two CPUs may both miss: BPF_NOEXIST keeps the first insert and
+ * the second lookup finds it. NULL only when the hash holds PW_MAX_IFACES interfaces already. */
 static __always_inline struct pw_if_counters *pw_if_counters_of(__u32 ifindex)
 {
-	struct pw_if_counters *c = bpf_map_lookup_elem(&pw_if_stats, &ifindex);
+	struct pw_if_counters *c;
 	__u32 zero = 0;
 	void *init;
 
+	if (ifindex < PW_IF_DIRECT)
+		return bpf_map_lookup_elem(&pw_if_stats, &ifindex);
+	c = bpf_map_lookup_elem(&pw_if_stats_hi, &ifindex);
 	if (c)
 		return c;
 	init = bpf_map_lookup_elem(&pw_if_zero, &zero);
 	if (!init)
 		return NULL;
-	bpf_map_update_elem(&pw_if_stats, &ifindex, init, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&pw_if_stats, &ifindex);
+	bpf_map_update_elem(&pw_if_stats_hi, &ifindex, init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&pw_if_stats_hi, &ifindex);
 }
 
 static __always_inline void pw_account_interface(struct xdp_md *ctx, const struct pw_packet *pkt,

@@ -145,17 +145,19 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *m
 	return id ? bpf_map_lookup_elem(&pw_rule_bitmaps, id) : NULL;
 }
 
-/* The interface field: the entry of the ingress interface if a rule names it, else the
- * bank's catch-all (ifindex 0: the rules that name no interface). */
+/* The interface field: a small ifindex indexes the bank's slots (slot 0: the rules that name
+ * no interface); a large one is looked up in the hash, falling back to slot 0. */
 static __always_inline struct pw_rule_bitmap *pw_iface_bitmap(__u32 bank, __u32 ifindex)
 {
 	struct pw_rule_iface_key k = { .bank = bank, .ifindex = ifindex };
-	__u32 *id = bpf_map_lookup_elem(&pw_rule_iface, &k);
+	__u32 *id;
 
-	k.ifindex = 0; /* unconditionally: both paths leave the same stack to the verifier */
-	if (!id)
-		id = bpf_map_lookup_elem(&pw_rule_iface, &k);
-	return id ? bpf_map_lookup_elem(&pw_rule_bitmaps, id) : NULL;
+	if (ifindex < PW_IF_DIRECT)
+		return pw_bitmap_of(&pw_rule_iface, bank * PW_IF_DIRECT + ifindex);
+	id = bpf_map_lookup_elem(&pw_rule_iface_hi, &k);
+	if (id)
+		return bpf_map_lookup_elem(&pw_rule_bitmaps, id);
+	return pw_bitmap_of(&pw_rule_iface, bank * PW_IF_DIRECT);
 }
 
 /* The seven field bitmaps of a packet; false if the tables are incomplete (never for a bank

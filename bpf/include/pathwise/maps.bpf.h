@@ -6,15 +6,23 @@
 
 #include "pathwise/abi.h"
 
-/* Per-interface counters by ifindex, inserted by the pipeline on an interface's first packet
- * (from pw_if_zero: the BPF stack has no room for a zeroed value). The control plane deletes
- * the entries of interfaces it detaches and of interfaces that are gone. */
+/* Per-interface counters: indexed by ifindex below PW_IF_DIRECT (an array lookup per packet),
+ * hashed beyond it. The pipeline inserts a hashed interface's entry on its first packet (from
+ * pw_if_zero: the BPF stack has no room for a zeroed value); the control plane deletes the
+ * entries of interfaces it detaches and of interfaces that are gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PW_IF_DIRECT);
+	__type(key, __u32);
+	__type(value, struct pw_if_counters);
+} pw_if_stats SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, PW_MAX_IFACES);
 	__type(key, __u32);
 	__type(value, struct pw_if_counters);
-} pw_if_stats SEC(".maps");
+} pw_if_stats_hi SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -159,13 +167,14 @@ PW_FIELD_ARRAY(pw_rule_proto, 256);
 PW_FIELD_ARRAY(pw_rule_sport, PW_PORT_SLOTS);
 PW_FIELD_ARRAY(pw_rule_dport, PW_PORT_SLOTS);
 PW_FIELD_ARRAY(pw_rule_flags, PW_FLAG_SLOTS);
+PW_FIELD_ARRAY(pw_rule_iface, PW_IF_DIRECT);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 2 * PW_MAX_IFACES);
 	__type(key, struct pw_rule_iface_key);
 	__type(value, __u32);
-} pw_rule_iface SEC(".maps");
+} pw_rule_iface_hi SEC(".maps");
 
 #define PW_FIELD_LPM(name, keytype)                        \
 	struct {                                            \
