@@ -4,7 +4,7 @@
  * function once, on its own, and its caller sees one returned scalar instead of every state
  * the stage can end in. Inlined, the guard's states multiplied through routing and accounting
  * and took the pipeline with filtering and flows to 910,000 of the verifier's 1,000,000
- * instructions; as stages it needs about 100,000 (test/bpf/pipeline-load checks the headroom).
+ * instructions; as stages it needs under 200,000 (test/bpf/pipeline-load checks the headroom).
  * Each stage's stack frame is also its own, which keeps the deepest call chain under 512 bytes.
  *
  * What it costs: a stage's pointer arguments may be NULL to the verifier (stages check), and
