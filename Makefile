@@ -13,7 +13,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD
 NODEDIR ?= $(shell test -f /usr/include/node/node_api.h && echo /usr)
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 pkg-config \
-	make g++ python3 tcpdump libpcap-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay
+	make g++ python3 tcpdump libpcap-dev libmnl-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay
 # Node may come from elsewhere than Debian (as on our machines); Debian's nodejs and npm are
 # installed only when there is no node at all.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
@@ -24,7 +24,7 @@ BENCH_BPF_SOURCES := $(wildcard bench/progs/*.bpf.c)
 BENCH_BPF_OBJECTS := $(patsubst bench/progs/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_BPF_SOURCES))
 TEST_BPF_SOURCES := $(wildcard test/progs/*.bpf.c)
 TEST_BPF_OBJECTS := $(patsubst test/progs/%.bpf.c,$(BUILD)/test/%.bpf.o,$(TEST_BPF_SOURCES))
-BPF_HEADERS := $(wildcard bpf/include/pathwise/*.h) $(wildcard test/progs/*.h)
+BPF_HEADERS := $(wildcard bpf/include/pathwise/*.h bpf/include/pathwise/maps/*.h) $(wildcard test/progs/*.h)
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
 NATIVE_ADDON := native/build/Release/pathwise.node
 # better-sqlite3 (the audit history) is built here from the sources it ships: npm runs no install
@@ -33,8 +33,17 @@ SQLITE_ADDON := node_modules/better-sqlite3/build/Release/better_sqlite3.node
 TS_SOURCES := $(shell find src test scripts bench -name '*.ts' 2>/dev/null)
 TS_STAMP := dist/.stamp
 
-# Generated codecs: object -> TypeScript module (and the name prefix of its ABI types).
-GENERATED := src/generated/pathwise.ts test/generated/binding-fixtures.ts
+# Generated modules, one per BPF object: OBJECT OUTPUT and the generator's options (scripts/
+# gen-types.ts). The bench object shares the pipeline's map definitions, so its pw_ types come
+# from the pipeline's module.
+GEN_pathwise := $(BUILD)/pathwise.bpf.o src/generated/pathwise.ts --prefix pw_
+GEN_bench := $(BUILD)/bench/bench.bpf.o bench/generated/bench.ts --prefix pw_,bench_ \
+	--kernel-import ../../src/kernel/index.js --extern pw_=../../src/generated/pathwise.js
+GEN_fixtures := $(BUILD)/test/binding-fixtures.bpf.o test/generated/binding-fixtures.ts --prefix fx_ \
+	--kernel-import ../../src/kernel/index.js
+GENERATED_MODULES := pathwise bench fixtures
+# $(call gen_cmd,MODULE,OUTPUT): the generator run for MODULE, writing OUTPUT.
+gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
 .PHONY: install all build deps deps-debian deps-npm gen check-generated test test-unit test-bpf test-e2e \
 	demo bench doctor clean distclean
@@ -104,26 +113,22 @@ GEN_TOOL := dist/scripts/gen-types.js
 $(GEN_TOOL): $(wildcard scripts/*.ts) scripts/tsconfig.json node_modules/.package-lock.json
 	node_modules/.bin/tsc -p scripts/tsconfig.json
 
-gen: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(GEN_TOOL)
-	$(NODE) dist/scripts/gen-types.js $(BUILD)/pathwise.bpf.o src/generated/pathwise.ts --prefix pw_
-	$(NODE) dist/scripts/gen-types.js $(BUILD)/test/binding-fixtures.bpf.o test/generated/binding-fixtures.ts \
-	  --prefix fx_ --codec-import ../../src/bpf/codec.js
+gen: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(GEN_TOOL)
+	@mkdir -p bench/generated
+	$(foreach m,$(GENERATED_MODULES),$(call gen_cmd,$(m),$(word 2,$(GEN_$(m)))) && ) true
 	node_modules/.bin/tsc -p tsconfig.json && touch $(TS_STAMP)
 	$(NODE) dist/scripts/gen-config-docs.js docs
 
 # Regenerate into a scratch folder and fail on any difference from what is committed.
-check-generated: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(GEN_TOOL) $(TS_STAMP)
+check-generated: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(GEN_TOOL) $(TS_STAMP)
 	@rm -rf $(BUILD)/gen-check && mkdir -p $(BUILD)/gen-check
-	@$(NODE) dist/scripts/gen-types.js $(BUILD)/pathwise.bpf.o $(BUILD)/gen-check/pathwise.ts --prefix pw_
-	@$(NODE) dist/scripts/gen-types.js $(BUILD)/test/binding-fixtures.bpf.o $(BUILD)/gen-check/binding-fixtures.ts \
-	  --prefix fx_ --codec-import ../../src/bpf/codec.js
+	@$(foreach m,$(GENERATED_MODULES),$(call gen_cmd,$(m),$(BUILD)/gen-check/$(m).ts) && ) true
 	@$(NODE) dist/scripts/gen-config-docs.js $(BUILD)/gen-check
-	@diff -u src/generated/pathwise.ts $(BUILD)/gen-check/pathwise.ts \
-	  && diff -u test/generated/binding-fixtures.ts $(BUILD)/gen-check/binding-fixtures.ts \
-	  && diff -u docs/config.schema.json $(BUILD)/gen-check/config.schema.json \
-	  && diff -u docs/config.md $(BUILD)/gen-check/config.md \
-	  || { echo "check-generated: generated files are stale: run 'make gen' and commit" >&2; exit 1; }
-	@echo "check-generated: codecs match the BPF objects' BTF; config docs match the schema"
+	@stale=""; \
+	$(foreach m,$(GENERATED_MODULES),diff -u $(word 2,$(GEN_$(m))) $(BUILD)/gen-check/$(m).ts || stale="$$stale $(word 2,$(GEN_$(m)))"; ) \
+	for f in config.schema.json config.md; do diff -u docs/$$f $(BUILD)/gen-check/$$f || stale="$$stale docs/$$f"; done; \
+	if [ -n "$$stale" ]; then echo "check-generated: stale:$$stale; run 'make gen' and commit" >&2; exit 1; fi
+	@echo "check-generated: the generated modules match the BPF objects' BTF; config docs match the schema"
 
 ## ---- test, demo, bench --------------------------------------------------------------------
 

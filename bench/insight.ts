@@ -1,21 +1,20 @@
 /**
  * Insight benchmarks, each side by side with its baseline in the same run:
- * - dumping a flow table of 1M flows: batch lookups (FlowSnapshot.read) vs the per-key
+ * - dumping a flow table of 1M flows: batch lookups (readFlows) vs the per-key
  *   get-next-key + lookup walk, and the top-20 report on the snapshot;
  * - events from the ring buffer into TypeScript: BPF_PROG_TEST_RUN makes the pipeline send
  *   one event per packet (sampling 1 in 1) off the JS thread while the reader consumes; records
  *   delivered per second and records lost (counted by the producer) vs the rate produced;
  * - the pipeline's cost per packet with flow accounting off and on, and with sampling off,
  *   1 in 100, and 1 in 1; beside it, the floor of any flow table (bench_flow_floor: a clock
- *   read, one LRU lookup of a 40-byte key, two atomic adds) over an empty program.
+ *   read, one lookup in the pipeline's flow table definition, two atomic adds) over an empty
+ *   program.
  */
 import * as abi from '../src/generated/pathwise.js';
-import type { BpfObject } from '../src/bpf/index.js';
+import type { BpfObject } from '../src/kernel/index.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
-import { FlowSnapshot } from '../src/insight/flow-table.js';
-import { openEventRing } from '../src/insight/events.js';
-import { ringCounters, setEventsControl } from '../src/insight/summary.js';
-import { native } from '../src/bpf/index.js';
+import { openEventRing, readFlows, ringCounters, setEventsControl } from '../src/dataplane/insight-tables.js';
+import { native } from '../src/kernel/native.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 
 export interface InsightResults {
@@ -62,7 +61,7 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
   log('filling the flow table with 1,000,000 flows');
   fillFlows(dump, 1_000_000);
   let t0 = performance.now();
-  const snap = FlowSnapshot.read(dump.pipeline.maps);
+  const snap = readFlows(dump.pipeline.maps);
   const batchSeconds = (performance.now() - t0) / 1000;
   t0 = performance.now();
   snap.top(20, 'bytes');

@@ -17,13 +17,15 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
-import { BpfMap, BpfObject, PerCpuMap, attachXdp, bytesCodec, detachXdp, inNetns, native, repoRoot, scalar, xdpMd } from '../src/bpf/index.js';
+import { BpfObject, attachXdp, detachXdp, inNetns, libraryVersions, resolveIfindex, xdpMd } from '../src/kernel/index.js';
+import * as benchAbi from './generated/bench.js';
+import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
-import { parseRouteFile, parseRouteTokens } from '../src/dataplane/route-syntax.js';
+import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
 import type { RuleSpec } from '../src/filter/rule.js';
 import { formatIpv4, parsePrefix } from '../src/util/ip.js';
-import { writeCapture } from '../src/insight/pcap-file.js';
+import { writeCapture } from '../src/kernel/pcap.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
 import { rng } from '../test/helpers/rng.js';
@@ -34,7 +36,6 @@ const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared'
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const benchSpec = { maps: {}, rodata: {}, programs: ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_base6', 'bench_empty', 'bench_flow_floor', 'bench_sink', 'bench_tx'] } as const;
 
 /** Mean ns per run of `prog`, median of 5 BPF_PROG_TEST_RUN rounds of `repeat` runs. */
 function nsPerRun(prog: { testRunSync(o: object): { duration: number } }, data: Buffer, repeat: number, ctx?: Buffer): number {
@@ -107,7 +108,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   execFileSync('rm', ['-f', batchFile]);
 
   const full = await open(`${topo.prefix}full`, ns);
-  inNetns(ns, () => full.syncSystemRoutes()); // the host's own routes: not part of the table
+  inNetns(ns, () => full.syncHostRoutes()); // the host's own routes: not part of the table
   log('installing the same routes into Pathwise');
   t0 = performance.now();
   const { batch } = parseRouteFile(table, 'table');
@@ -124,33 +125,30 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   }
   const loadBench = async (instance: string) =>
     BpfObject.load(BENCH_OBJECT, {
-      spec: benchSpec,
+      spec: benchAbi,
       pinDir: pinDirOf(instance),
-      pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6'] as never[],
-      maxEntries: { pw_fib4_tbl8: full.pipeline.settings.ipv4Groups, pw_rule_bitmaps: full.pipeline.settings.ruleBitmaps } as never,
+      pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6'],
+      maxEntries: { pw_fib4_tbl8: full.pipeline.settings.ipv4Groups },
     });
-  const fillAddrs = (obj: BpfObject, distinct = addrs.length) => {
-    const m = new BpfMap(obj.mapHandle('bench_addrs'), scalar.u32, scalar.be32);
+  const fillAddrs = (obj: BpfObject<typeof benchAbi>, distinct = addrs.length) => {
+    const m = obj.map(benchAbi.maps.bench_addrs);
     m.updateBatch(addrs.map((_, i) => [i, addrs[i % distinct]!] as [number, number]));
     m.close();
   };
   const benchFull = await loadBench(`${topo.prefix}full`);
   fillAddrs(benchFull);
   log('filling a BPF LPM trie with the same table');
-  const lpm = new BpfMap(benchFull.mapHandle('bench_lpm_map'), bytesCodec(8), scalar.u32);
-  const key = Buffer.alloc(8);
+  const lpm = benchFull.map(benchAbi.maps.bench_lpm_map);
   prefixes.forEach((p, i) => {
     const pre = parsePrefix(p);
-    key.writeUInt32LE(pre.plen, 0);
-    key.writeUInt32BE(pre.v4, 4);
-    lpm.set(key, i + 1);
+    lpm.set({ prefixlen: pre.plen, addr: pre.addr.subarray(0, 4) }, i + 1);
   });
   lpm.close();
   const pkt = ipv4Packet({ dst: '100.64.0.9' });
-  const ifK0 = inNetns(ns, () => native().ifNameToIndex(topo.name('k0')));
+  const ifK0 = inNetns(ns, () => resolveIfindex(topo.name('k0')));
   const REPEAT = 2000;
-  const perLookup = (name: 'bench_base' | 'bench_own' | 'bench_lpm' | 'bench_kernel' | 'bench_own6' | 'bench_base6', obj: BpfObject = benchFull) =>
-    inNetns(ns, () => nsPerRun(obj.program(name as never), pkt, REPEAT, xdpMd(pkt.length, ifK0)) / 256);
+  const perLookup = (name: 'bench_base' | 'bench_own' | 'bench_lpm' | 'bench_kernel' | 'bench_own6' | 'bench_base6', obj: BpfObject<typeof benchAbi> = benchFull) =>
+    inNetns(ns, () => nsPerRun(obj.program(name), pkt, REPEAT, xdpMd(pkt.length, ifK0)) / 256);
   log('measuring lookups');
   const base = perLookup('bench_base');
   const fib = {
@@ -168,14 +166,14 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const { batch: batch6 } = parseRouteFile(prefixes6.map((p) => `${p} dev ${topo.name('k0')}`).join('\n'), 'table6');
   inNetns(ns, () => full.loadRoutes(batch6));
   {
-    const m = new BpfMap(benchFull.mapHandle('bench_addrs6'), scalar.u32, bytesCodec(16));
+    const m = benchFull.map(benchAbi.maps.bench_addrs6);
     const r6 = rng(6);
-    const entries: [number, Uint8Array][] = [];
+    const entries: [number, benchAbi.BenchAddr6][] = [];
     for (let i = 0; i < 65536; i++) {
       const p = parsePrefix(prefixes6[Math.floor(r6() * prefixes6.length)]!);
       const a = Uint8Array.from(p.addr);
       for (let bit = p.plen; bit < 128; bit++) if (r6() < 0.5) a[bit >> 3]! |= 0x80 >> (bit & 7);
-      entries.push([i, a]);
+      entries.push([i, { a }]);
     }
     m.updateBatch(entries);
     m.close();
@@ -214,7 +212,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const flowPkt = ipv4Packet({ src: '100.64.0.7', dst: formatIpv4(addrs[0]!), proto: 'tcp', sport: 40000, dport: 443, tcpFlags: 0x10 });
   const trace = inNetns(ns, () => full.trace(flowPkt, ifK0));
   if (trace.verdict !== 2) throw new Error(`the benchmark packet is not forwarded (verdict ${trace.verdict}, reason ${trace.reason})`);
-  const benchEmpty = await BpfObject.load(BENCH_OBJECT, { spec: benchSpec });
+  const benchEmpty = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
   const emptyNs = nsPerRun(benchEmpty.program('bench_empty'), flowPkt, 200_000);
   benchEmpty.close();
   const pipelineNs = (rules: number) => {
@@ -226,7 +224,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   // 10,000 rules need more classifier bitmaps than the default.
   const big = await open(`${topo.prefix}rules`, ns, { ruleBitmaps: 32768 });
   inNetns(ns, () => {
-    big.syncSystemRoutes();
+    big.syncHostRoutes();
     big.loadRoutes(batch);
     big.pipeline.maps.txPorts.set(ifK0, ifK0);
     big.syncNeighbors();
@@ -238,7 +236,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
 
   // 5. Insight: flow dump, events into TypeScript, accounting and sampling per packet.
   log('measuring insight');
-  const insightObj = await BpfObject.load(BENCH_OBJECT, { spec: benchSpec });
+  const insightObj = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
   const insight = await insightBench((name, settings) => open(name, undefined, settings), insightObj, topo.prefix, log).finally(() => insightObj.close());
 
   // 4. Forwarding: generator -> router -> sink.
@@ -251,7 +249,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
       node: process.version,
-      libbpf: native().libbpfVersion(),
+      libbpf: libraryVersions().libbpf,
     },
     date: new Date().toISOString(),
     fib,
@@ -273,8 +271,8 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
   topo.exec(r, 'ip', ['route', 'add', '10.240.0.0/16', 'via', '10.230.2.2']);
 
   // The sink counts what arrives with an XDP program, so it costs the same in both runs.
-  const bench = await BpfObject.load(BENCH_OBJECT, { spec: benchSpec });
-  const sink = new PerCpuMap(bench.mapHandle('bench_state'), scalar.u32, scalar.u64);
+  const bench = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
+  const sink = bench.perCpuMap(benchAbi.maps.bench_state);
   const delivered = () => (sink.get(1) ?? []).reduce((a, b) => a + b, 0n);
   inNetns(s, () => attachXdp(bench.program('bench_sink'), topo.name('s0'), { mode: 'native' }));
 
@@ -308,7 +306,7 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
     topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
     const dp = await open(`${topo.prefix}fwd`, r);
     inNetns(r, () => {
-      dp.syncSystemRoutes();
+      dp.syncHostRoutes();
       dp.addRoute(parseRouteTokens(['10.240.0.0/16', 'via', '10.230.2.2'], () => 'bench'));
       dp.attach([topo.name('r0'), topo.name('r1')], 'native');
       dp.syncNeighbors();
@@ -544,7 +542,7 @@ function reportOnly(): void {
 async function insightOnly(): Promise<void> {
   const topo = new Topology('b');
   const names: string[] = [];
-  const bench = await BpfObject.load(BENCH_OBJECT, { spec: benchSpec });
+  const bench = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
   try {
     const r = await insightBench(
       (name, settings) => {

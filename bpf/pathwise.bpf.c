@@ -16,7 +16,7 @@
 #include "pathwise/abi.h"
 #include "pathwise/btf-anchor.bpf.h"
 #include "pathwise/parse.h"
-#include "pathwise/maps.bpf.h"
+#include "pathwise/maps/replay.bpf.h"
 #include "pathwise/route.bpf.h"
 #include "pathwise/guard.bpf.h"
 #include "pathwise/account.bpf.h"

@@ -1,11 +1,16 @@
 /**
- * Generates TypeScript codecs from a compiled BPF object's BTF: the structs and enums of the
- * kernel↔user ABI, the maps (type, sizes, key/value codecs), the rodata settings and the
- * program names. The C header is the one source; this file is how TypeScript learns it.
+ * Generates TypeScript from a compiled BPF object's BTF: the structs and enums of the
+ * kernel↔user ABI with their codecs, the maps (type, sizes, key/value codecs), typed handles
+ * to every map (what bpftool's skeletons and bpf2go give C and Go), the rodata settings and
+ * the program names. The C header is the one source; this file is how TypeScript learns it.
+ * Types of another object's module can be imported instead of emitted again (`extern`): the
+ * bench object shares the pipeline's map definitions and so its types.
  *
  * BTF is read with `bpftool -j btf dump file`, the format bpftool documents for tooling.
  */
 import { execFileSync } from 'node:child_process';
+
+import { MapType, isPerCpuMapType } from '../src/kernel/kernel-constants.js';
 
 interface BtfMember { name: string; type_id: number; bits_offset: number; bitfield_size?: number }
 interface BtfType {
@@ -37,12 +42,33 @@ export function readBtf(objectPath: string): Map<number, BtfType> {
   return types;
 }
 
-const pascal = (cName: string) =>
-  cName
+/** A map's handle name: its C name without the object's prefix, in camelCase (pw_if_stats: ifStats). */
+export const handleName = (cName: string, prefixes: string[]) => {
+  const p = prefixes.find((x) => cName.startsWith(x)) ?? '';
+  const pas = pascal(cName.slice(p.length));
+  return pas[0]!.toLowerCase() + pas.slice(1);
+};
+
+const mapTypeName = (t: number) => {
+  const name = Object.entries(MapType).find(([, v]) => v === t)?.[0];
+  if (!name) throw new GenError(`map type ${t} has no name in src/kernel/kernel-constants.ts (MapType): add it`);
+  return `MapType.${name}`;
+};
+
+export interface GeneratorOptions {
+  /** Prefixes of the ABI's type names (pw_). */
+  prefixes: string[];
+  /** Types whose name has one of these prefixes come from that module instead of being emitted. */
+  extern?: { prefix: string; module: string }[];
+}
+
+function pascal(cName: string): string {
+  return cName
     .split('_')
     .filter(Boolean)
     .map((p) => p[0]!.toUpperCase() + p.slice(1))
     .join('');
+}
 
 /** Typedef names that mean network byte order. */
 const BIG_ENDIAN = new Set(['__be16', '__be32', '__be64']);
@@ -60,7 +86,28 @@ export class Generator {
   private order: string[] = []; // emission order (dependencies first)
   private enums = new Map<string, BtfType>();
 
-  constructor(private types: Map<number, BtfType>, private prefix: string) {}
+  private readonly prefixes: string[];
+  private readonly extern: { prefix: string; module: string }[];
+  /** Names imported from extern modules, by module. */
+  private readonly imported = new Map<string, Set<string>>();
+
+  constructor(
+    private types: Map<number, BtfType>,
+    opts: GeneratorOptions | string,
+  ) {
+    const o = typeof opts === 'string' ? { prefixes: [opts] } : opts;
+    this.prefixes = o.prefixes;
+    this.extern = o.extern ?? [];
+  }
+
+  /** The extern module a C type name comes from, if any (and records the import). */
+  private externOf(cName: string): string | undefined {
+    const e = this.extern.find((x) => cName.startsWith(x.prefix));
+    if (!e) return undefined;
+    if (!this.imported.has(e.module)) this.imported.set(e.module, new Set());
+    this.imported.get(e.module)!.add(pascal(cName));
+    return e.module;
+  }
 
   private t(id: number): BtfType {
     const t = this.types.get(id);
@@ -108,7 +155,7 @@ export class Generator {
         if (![1, 2, 4, 8].includes(t.size!)) throw new GenError(`${where}: unsupported int size ${t.size}`);
         return { kind: 'int', size: t.size!, signed: t.encoding === 'SIGNED', be, cName: typedef ?? t.name };
       case 'ENUM':
-        if (t.name && t.name !== '(anon)') this.enums.set(t.name, t);
+        if (t.name && t.name !== '(anon)' && !this.externOf(t.name)) this.enums.set(t.name, t);
         return { kind: 'enum', size: t.size!, cName: t.name };
       case 'ARRAY': {
         const elem = this.shapeOf(t.type_id!, `${where}[]`);
@@ -125,7 +172,7 @@ export class Generator {
   }
 
   addStruct(t: BtfType): void {
-    if (this.structs.has(t.name)) return;
+    if (this.structs.has(t.name) || this.externOf(t.name)) return;
     this.structs.set(t.name, t);
     for (const m of t.members!) {
       if (m.bitfield_size) throw new GenError(`struct ${t.name}.${m.name}: bitfields are not allowed in the ABI`);
@@ -152,8 +199,8 @@ export class Generator {
     };
     for (const t of this.types.values()) if (t.kind === 'DATASEC') for (const v of t.vars ?? []) visit(v.type_id);
     for (const t of this.types.values()) {
-      if (!reached.has(t.id) || !t.name.startsWith(this.prefix)) continue;
-      if (t.kind === 'ENUM') this.enums.set(t.name, t);
+      if (!reached.has(t.id) || !this.prefixes.some((p) => t.name.startsWith(p))) continue;
+      if (t.kind === 'ENUM' && !this.externOf(t.name)) this.enums.set(t.name, t);
       if (t.kind === 'STRUCT') this.addStruct(t);
     }
   }
@@ -293,7 +340,7 @@ export class Generator {
     // loses only the project prefix ("PW_FIB4_EXT_BIT" -> "FIB4_EXT_BIT").
     const names = t.values!.map((v) => v.name);
     const own = `${t.name.toUpperCase()}_`;
-    let strip = this.prefix.toUpperCase();
+    let strip = (this.prefixes.find((p) => t.name.startsWith(p)) ?? '').toUpperCase();
     if (names.every((n) => n.startsWith(own))) strip = own;
     else if (names.length > 1) {
       let common = names[0]!;
@@ -310,7 +357,7 @@ export class Generator {
   }
 
   /** Map definitions from the .maps section: __uint(x, N) is `int (*x)[N]`, __type(x, T) is `T *x`. */
-  collectMaps(): { name: string; type: number; maxEntries: number; flags: number; keySize: number; valueSize: number; key: string; value: string }[] {
+  collectMaps(): { name: string; type: number; maxEntries: number; flags: number; keySize: number; valueSize: number; key: string; value: string; keyType: string | null; valueType: string | null }[] {
     const sec = [...this.types.values()].find((t) => t.kind === 'DATASEC' && t.name === '.maps');
     if (!sec) return [];
     return sec.vars!.map(({ type_id }) => {
@@ -341,6 +388,8 @@ export class Generator {
         valueSize: size('value', 'value_size'),
         key: k ? this.codecExpr(k) : 'null',
         value: val ? this.codecExpr(val) : 'null',
+        keyType: k ? this.tsType(k) : null,
+        valueType: val ? this.tsType(val) : null,
       };
     });
   }
@@ -361,7 +410,11 @@ export class Generator {
     return [...this.types.values()].filter((t) => t.kind === 'FUNC' && t.linkage === 'global' && !stages.has(t.id)).map((t) => t.name);
   }
 
-  generate(source: string, codecImport: string): string {
+  /**
+   * The module's text. `kernelImport` is the path of src/kernel/index.js from the output file
+   * (codecs, map classes and MapType come from there).
+   */
+  generate(source: string, kernelImport: string): string {
     this.collectPrefixed();
     const maps = this.collectMaps();
     const rodata = this.collectRodata();
@@ -374,17 +427,43 @@ export class Generator {
     body.push('', `/** Maps of ${source}, as declared in its .maps section. */`, `export const maps = {`);
     for (const m of maps) {
       body.push(
-        `  ${m.name}: { name: '${m.name}', type: ${m.type}, maxEntries: ${m.maxEntries}, flags: ${m.flags}, keySize: ${m.keySize}, valueSize: ${m.valueSize}, key: ${m.key}, value: ${m.value} },`,
+        `  ${m.name}: { name: '${m.name}', type: ${mapTypeName(m.type)}, maxEntries: ${m.maxEntries}, flags: ${m.flags}, keySize: ${m.keySize}, valueSize: ${m.valueSize}, key: ${m.key}, value: ${m.value} },`,
       );
     }
     body.push(`} as const satisfies Record<string, MapSpec<any, any>>;`);
+    body.push('', 'export type MapName = keyof typeof maps;');
+    const handles = maps.map((m) => {
+      const handle = handleName(m.name, this.prefixes);
+      const cls = !m.keyType || !m.valueType ? 'RawMap' : isPerCpuMapType(m.type) ? `PerCpuMap<${m.keyType}, ${m.valueType}>` : `BpfMap<${m.keyType}, ${m.valueType}>`;
+      return { handle, name: m.name, cls };
+    });
+    body.push('', `/** Typed handles to every map of ${source}, by short name (see openMaps). */`, 'export interface Maps {');
+    for (const h of handles) body.push(`  /** ${h.name} */`, `  ${h.handle}: ${h.cls};`);
+    body.push('}');
+    body.push('', '/** Each handle\'s map. */', 'export const mapHandles = {');
+    for (const h of handles) body.push(`  ${h.handle}: '${h.name}',`);
+    body.push('} as const satisfies Record<keyof Maps, MapName>;');
+    body.push(
+      '',
+      '/**',
+      ' * Opens a typed handle to every map, each on the fd `open` gives for its name (a pin, or a',
+      ' * loaded object\'s map); per-CPU maps get PerCpuMap, maps without types (ring buffers) RawMap.',
+      ' * Every layout is checked against the kernel\'s; on any failure the handles opened are closed.',
+      ' */',
+      'export function openMaps(open: (name: MapName) => NativeFd): Maps {',
+      '  return openMapSet(maps, mapHandles, open) as unknown as Maps;',
+      '}',
+    );
     body.push('', `/** \`const volatile\` settings in .rodata; offsets are resolved from the opened object. */`, `export const rodata = {`);
     for (const r of rodata) body.push(`  ${r.name}: { name: '${r.name}', size: ${r.size}, codec: ${r.codec} },`);
     body.push(`} as const;`);
-    body.push('', `export const programs = [${programs.map((p) => `'${p}'`).join(', ')}] as const;`, '');
+    body.push('', `export const programs = [${programs.map((p) => `'${p}'`).join(', ')}] as const;`);
+    body.push('export type ProgramName = (typeof programs)[number];', '');
     const text = body.join('\n');
-    const used = ['bytesCodec', 'scalar'].filter((n) => new RegExp(`\\b${n}\\b`).test(text));
-    out.push(`import { type Codec, type MapSpec${used.map((u) => `, ${u}`).join('')} } from '${codecImport}';`);
+    const values = ['bytesCodec', 'scalar', 'MapType', 'openMapSet'].filter((n) => new RegExp(`\\b${n}\\b`).test(text));
+    const types = ['Codec', 'MapSpec', 'NativeFd', 'BpfMap', 'PerCpuMap', 'RawMap'].filter((n) => new RegExp(`\\b${n}\\b`).test(text));
+    out.push(`import { ${[...types.map((t) => `type ${t}`), ...values].join(', ')} } from '${kernelImport}';`);
+    for (const [module, names] of [...this.imported].sort()) out.push(`import { ${[...names].sort().join(', ')} } from '${module}';`);
     if (/\bbytesAt\(/.test(text)) {
       out.push('', `const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);`);
     }
@@ -392,4 +471,3 @@ export class Generator {
     return out.join('\n');
   }
 }
-

@@ -3,8 +3,9 @@
  * Benchmark programs, run with BPF_PROG_TEST_RUN by bench/run.ts. Each FIB program looks up
  * BENCH_BATCH destinations per run, taken in turn from bench_addrs (random addresses drawn
  * from the table), so that repeated runs walk many destinations instead of one cached path.
- * The FIB maps are the pipeline's own: the object is loaded with the instance's pin paths and
- * libbpf reuses the pinned maps.
+ * The maps are the pipeline's own definitions (bpf/include/pathwise/maps/): the FIB maps are
+ * loaded with the instance's pin paths, so libbpf reuses the pinned maps; pw_flows is this
+ * object's own copy of the pipeline's flow table, for the flow-accounting floor.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -12,7 +13,7 @@
 
 #include "pathwise/abi.h"
 #include "pathwise/parse.h"
-#include "pathwise/maps.bpf.h"
+#include "pathwise/maps/flows.bpf.h"
 #include "pathwise/route.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -31,7 +32,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, BENCH_ADDRS);
 	__type(key, __u32);
-	__type(value, __u32); /* network order */
+	__type(value, __be32);
 } bench_addrs SEC(".maps");
 
 struct bench_addr6 {
@@ -158,18 +159,10 @@ int bench_empty(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* A flow table as the pipeline's (same key, value and size), for the floor below. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PW_FLOWS_MAX);
-	__type(key, struct pw_flow_key);
-	__type(value, struct pw_flow);
-} bench_flows SEC(".maps");
-
 /*
  * The floor of flow accounting: what any per-flow counter costs whatever its code — one clock
- * read, one LRU hash lookup of a 40-byte 5-tuple key, two atomic adds. The pipeline's flow
- * stage is compared with this.
+ * read, one lookup in the pipeline's flow table (pw_flows: an LRU hash of 40-byte 5-tuple keys),
+ * two atomic adds. The pipeline's flow stage is compared with this.
  */
 SEC("xdp")
 int bench_flow_floor(struct xdp_md *ctx)
@@ -183,11 +176,11 @@ int bench_flow_floor(struct xdp_md *ctx)
 	key.family = 4;
 	key.proto = 6;
 	__builtin_memcpy(key.src, &ifindex, 4);
-	f = bpf_map_lookup_elem(&bench_flows, &key);
+	f = bpf_map_lookup_elem(&pw_flows, &key);
 	if (!f) {
 		struct pw_flow nf = { .packets = 1, .first_ns = now, .last_ns = now };
 
-		bpf_map_update_elem(&bench_flows, &key, &nf, BPF_NOEXIST);
+		bpf_map_update_elem(&pw_flows, &key, &nf, BPF_NOEXIST);
 		return XDP_PASS;
 	}
 	__sync_fetch_and_add(&f->packets, 1);

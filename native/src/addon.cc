@@ -12,6 +12,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitMisc(env, exports);
   pw::InitPcap(env, exports);
   pw::InitProgLoad(env, exports);
+  pw::InitNetlink(env, exports);
   return exports;
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sched.h>
 #include <unistd.h>
@@ -13,6 +14,13 @@
 #include "common.h"
 
 namespace pw {
+
+// mountBpffs(path): mount(2) of a bpf filesystem at path (what `mount -t bpf bpf PATH` does).
+static Napi::Value MountBpffs(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  if (mount("bpf", path.c_str(), "bpf", 0, nullptr) < 0) ThrowErrno(info.Env(), errno, "mount", path);
+  return info.Env().Undefined();
+}
 
 static Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), std::to_string(libbpf_major_version()) + "." +
@@ -110,6 +118,7 @@ static Napi::Value IfHwAddr(const Napi::CallbackInfo& info) {
 
 void InitMisc(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
+  exports.Set("mountBpffs", Napi::Function::New(env, MountBpffs));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));

@@ -13,9 +13,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Controller } from '../control/controller.js';
 import { PwError } from '../errors.js';
 import * as abi from '../generated/pathwise.js';
-import { CaptureSession, captureRecordToJson, pcapngPacketOf, type CapturePoint } from '../insight/capture.js';
-import { LINKTYPE_ETHERNET } from '../insight/pcap-file.js';
+import { captureRecordToJson, pcapngPacketOf, type CapturePoint } from '../insight/capture-record.js';
 import { PcapngEncoder } from '../insight/pcapng.js';
+import { startCapture, type CaptureSession } from '../ops/capture.js';
+import { LINKTYPE_ETHERNET } from '../util/linktypes.js';
 
 export interface CaptureQuery {
   filter: string;
@@ -65,7 +66,7 @@ export function registerCaptureRoute(app: FastifyInstance, ctrl: Controller): vo
       if (req.principal.role !== 'admin') {
         throw new PwError('PW_ERR_FORBIDDEN', `token '${req.principal.name}' is read-only; a capture needs an admin token`);
       }
-      const session = CaptureSession.start(ctrl.dp(), { iface: q.interface, point: q.point, snap: q.snaplen, expression: q.filter });
+      const session = startCapture(ctrl.dp(), { iface: q.interface, point: q.point, snap: q.snaplen, expression: q.filter });
       const lostAtStart = session.lost();
       let captured = 0;
       let lost = 0;

@@ -9,14 +9,13 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 
 import type { Controller } from '../control/controller.js';
-import type { EventHub } from '../insight/event-hub.js';
 import { EVENT_KINDS, type EventKind } from '../insight/events.js';
-import { ringCounters } from '../insight/summary.js';
+import { eventsLost, type EventSource } from '../ops/events.js';
 
 /** Bytes queued on a socket beyond which events for it are dropped (and counted). */
 const MAX_BUFFERED = 4 << 20;
 
-export async function registerEventStream(app: FastifyInstance, ctrl: Controller, hub: EventHub): Promise<void> {
+export async function registerEventStream(app: FastifyInstance, ctrl: Controller, hub: EventSource): Promise<void> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.get(
     '/v1/events',
@@ -33,7 +32,7 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
       const kinds = new Set<EventKind>(q.kind ? (q.kind.split(',') as EventKind[]) : EVENT_KINDS);
       let lost = 0;
       let reported = 0;
-      const ringLostAtStart = ringCounters(ctrl.dp().pipeline.maps).eventsLost;
+      const ringLostAtStart = eventsLost(ctrl.dp());
       let ringReported = 0;
       const unsubscribe = hub.subscribe({
         kinds,
@@ -43,7 +42,7 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
         },
       });
       const timer = setInterval(() => {
-        const ring = ringCounters(ctrl.dp().pipeline.maps).eventsLost - ringLostAtStart;
+        const ring = eventsLost(ctrl.dp()) - ringLostAtStart;
         if (lost !== reported || ring !== ringReported) {
           reported = lost;
           ringReported = ring;

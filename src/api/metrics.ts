@@ -6,26 +6,11 @@
  */
 import client from 'prom-client';
 
-import * as abi from '../generated/pathwise.js';
 import type { Controller } from '../control/controller.js';
 import type { InterfaceStats } from '../dataplane/dataplane.js';
-import type { BpfMap } from '../bpf/index.js';
-import { insightSummary, type InsightSummary } from '../insight/summary.js';
+import type { InsightSummary } from '../dataplane/insight-tables.js';
 import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
-
-/** Entries in a map, counted with batch lookups (cached: hash maps can hold a million). */
-function countEntries(map: BpfMap<unknown, unknown>): number {
-  let n = 0;
-  try {
-    for (const page of map.lookupBatchRaw(65536)) n += page.count;
-    return n;
-  } catch {
-    // LPM tries have no batch operations: walk the keys.
-    n = 0;
-    for (const _ of map.keys()) n++;
-    return n;
-  }
-}
+import { insightCounters, interfaceStats, mapPressure as readMapPressure, pipelineInfo, routeCounts, routeTraffic, ruleTraffic } from '../ops/telemetry.js';
 
 export interface MetricSources {
   ipfix?: () => IpfixExportTotals;
@@ -51,7 +36,7 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   // One read of the interface counters per scrape, shared by the three families below.
   let ifCache: { at: number; stats: InterfaceStats[] } | null = null;
   const ifStats = () => {
-    if (!ifCache || Date.now() - ifCache.at > 500) ifCache = { at: Date.now(), stats: ctrl.dp().interfaceStats() };
+    if (!ifCache || Date.now() - ifCache.at > 500) ifCache = { at: Date.now(), stats: interfaceStats(ctrl.dp()) };
     return ifCache.stats;
   };
   counter('pathwise_interface_packets_total', 'Packets seen by the XDP pipeline, by ingress interface and verdict', ['interface', 'verdict'], (set) => {
@@ -66,46 +51,27 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
 
   const topN = () => ctrl.config().insight.metricsTopN;
   counter('pathwise_route_packets_total', 'Packets forwarded per route (the busiest insight.metricsTopN routes; the rest under prefix="other")', ['prefix'], (set) => {
-    const dp = ctrl.dp();
-    const counters = [...dp.routeCounters()].sort((a, b) => b[1].packets - a[1].packets);
-    const byId = new Map(dp.listRoutes().map((r) => [r.id, r.prefix]));
     let other = 0;
-    counters.forEach(([id, c], i) => {
-      if (i < topN() && byId.has(id)) set({ prefix: byId.get(id)! }, c.packets);
-      else other += c.packets;
+    routeTraffic(ctrl.dp()).forEach((r, i) => {
+      if (i < topN() && r.prefix) set({ prefix: r.prefix }, r.packets);
+      else other += r.packets;
     });
     set({ prefix: 'other' }, other);
   });
   counter('pathwise_rule_packets_total', 'Packets matched per rule (the busiest insight.metricsTopN rules; the rest under rule="other")', ['rule', 'action'], (set) => {
-    const f = ctrl.dp().filter;
-    const rules = new Map(f.rules().map((r) => [r.id, r]));
-    const counters = [...f.ruleCounters()].sort((a, b) => b[1].packets - a[1].packets);
     let other = 0;
-    counters.forEach(([id, c], i) => {
-      if (i < topN() && rules.has(id)) set({ rule: String(id), action: rules.get(id)!.action }, c.packets);
-      else other += c.packets;
+    ruleTraffic(ctrl.dp()).forEach((r, i) => {
+      if (i < topN() && r.action) set({ rule: String(r.id), action: r.action }, r.packets);
+      else other += r.packets;
     });
     set({ rule: 'other', action: 'any' }, other);
   });
 
-  // Map pressure. Arrays are always full; hash and LPM maps are counted (at most every 15 s).
+  // Map pressure: hash and LPM maps are counted, at most every 15 s.
   let pressure: { at: number; rows: { map: string; entries: number; max: number }[] } | null = null;
   const mapPressure = () => {
-    if (pressure && Date.now() - pressure.at < 15_000) return pressure.rows;
-    const dp = ctrl.dp();
-    const rows: { map: string; entries: number; max: number }[] = [];
-    for (const [key, map] of Object.entries(dp.pipeline.maps) as [string, BpfMap<unknown, unknown>][]) {
-      const info = map.info;
-      const spec = Object.values(abi.maps).find((m) => m.name === info.name || m.name.startsWith(info.name));
-      const isArray = info.type === 2 || info.type === 6; // BPF_MAP_TYPE_ARRAY, PERCPU_ARRAY
-      let entries: number;
-      if (key === 'routes') entries = dp.listRoutes().length;
-      else if (isArray) entries = info.maxEntries;
-      else entries = countEntries(map);
-      rows.push({ map: spec?.name ?? info.name, entries, max: info.maxEntries });
-    }
-    pressure = { at: Date.now(), rows };
-    return rows;
+    if (!pressure || Date.now() - pressure.at >= 15_000) pressure = { at: Date.now(), rows: readMapPressure(ctrl.dp()) };
+    return pressure.rows;
   };
   gauge('pathwise_map_entries', 'Entries in each BPF map (arrays count as full, except the route table)', ['map'], (set) => {
     for (const r of mapPressure()) set({ map: r.map }, r.entries);
@@ -114,14 +80,14 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     for (const r of mapPressure()) set({ map: r.map }, r.max);
   });
   gauge('pathwise_routes', 'Routes in the data plane, by origin (user, kernel: the host\'s own)', ['origin'], (set) => {
-    const routes = ctrl.dp().listRoutes();
-    set({ origin: 'user' }, routes.filter((r) => r.origin === 'user').length);
-    set({ origin: 'kernel' }, routes.filter((r) => r.origin === 'kernel').length);
+    const routes = routeCounts(ctrl.dp());
+    set({ origin: 'user' }, routes.user);
+    set({ origin: 'kernel' }, routes.kernel);
   });
-  gauge('pathwise_pipeline_attached_interfaces', 'Interfaces running the pipeline', [], (set) => set({}, ctrl.dp().attached().length));
+  gauge('pathwise_pipeline_attached_interfaces', 'Interfaces running the pipeline', [], (set) => set({}, pipelineInfo(ctrl.dp()).attached));
   gauge('pathwise_pipeline_info', 'The running program (value 1)', ['prog_id', 'fib', 'object_hash'], (set) => {
-    const p = ctrl.dp().pipeline;
-    set({ prog_id: String(p.xdp.info().id), fib: p.settings.fib, object_hash: p.loadedHash ?? 'unknown' }, 1);
+    const p = pipelineInfo(ctrl.dp());
+    set({ prog_id: String(p.progId), fib: p.fib, object_hash: p.objectHash ?? 'unknown' }, 1);
   });
   gauge('pathwise_config_version', 'The config version in force (see pathwise history)', [], (set) => set({}, ctrl.version()));
   counter('pathwise_reconciles_total', 'Changes applied or attempted (start, reload, API, rollback)', [], (set) => set({}, ctrl.stats.reconciles));
@@ -132,8 +98,7 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   let insightCache: { at: number; summary: InsightSummary } | null = null;
   const insight = () => {
     if (!insightCache || Date.now() - insightCache.at > 500) {
-      const maps = ctrl.dp().pipeline.maps;
-      insightCache = { at: Date.now(), summary: insightSummary(maps, mapPressure().find((r) => r.map === 'pw_flows')?.entries) };
+      insightCache = { at: Date.now(), summary: insightCounters(ctrl.dp(), mapPressure().find((r) => r.map === 'pw_flows')?.entries) };
     }
     return insightCache.summary;
   };

@@ -12,20 +12,22 @@ import { PwError } from '../errors.js';
 import type { Controller } from '../control/controller.js';
 import { authenticate, type Principal } from './auth.js';
 import { createMetrics } from './metrics.js';
-import type { EventHub } from '../insight/event-hub.js';
 import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
+import type { EventSource } from '../ops/events.js';
 import { registerCaptureRoute } from './capture-route.js';
 import { registerEventStream } from './event-stream.js';
-import { registerInsightRoutes } from './insight-routes.js';
-import { registerRoutes } from './routes.js';
+import { registerConfigRoutes } from './routes/config.js';
+import { registerFilterRoutes } from './routes/filter.js';
+import { registerInsightRoutes } from './routes/insight.js';
+import { registerRoutingRoutes } from './routes/routing.js';
+
+import { BODY_LIMIT, CONFIG_BODY_LIMIT } from './limits.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
 }
-
-import { BODY_LIMIT, CONFIG_BODY_LIMIT } from './limits.js';
 
 function toApiError(e: unknown): PwError {
   if (e instanceof PwError) return e;
@@ -42,12 +44,40 @@ function toApiError(e: unknown): PwError {
   return new PwError('PW_ERR_INTERNAL', err.message ?? String(e));
 }
 
+/** Reads what is left of a request body and throws it away: at most 64 MiB or 2 s, then the socket goes. */
+function discardBody(raw: FastifyRequest['raw']): Promise<void> {
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > 64 << 20) {
+        raw.destroy();
+        done();
+      }
+    };
+    const timer = setTimeout(() => {
+      raw.destroy();
+      done();
+    }, 2000);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}
+
 export interface ApiOptions {
   /** Require bearer tokens (TCP listeners). */
   requireToken: boolean;
   log: Logger;
   /** The daemon's reader of the event ring, for GET /v1/events (WebSocket). */
-  events?: EventHub;
+  events?: EventSource;
   /** The daemon's IPFIX export counters, for /metrics. */
   ipfix?: () => IpfixExportTotals;
 }
@@ -66,10 +96,13 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     if (req.url === '/healthz') return;
     req.principal = opts.requireToken ? authenticate(req.headers.authorization, ctrl.config().api.tokens, req.method) : { name: 'local', role: 'admin' };
   });
-  app.setErrorHandler((e, req: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler(async (e, req: FastifyRequest, reply: FastifyReply) => {
     const err = toApiError(e);
     if (err.httpStatus >= 500) req.log.error({ err: e }, 'request failed');
-    void reply.status(err.httpStatus).send({ error: err.toJSON() });
+    // A body refused for its size is read to its end (within bounds) before the answer: a
+    // client still sending it would otherwise meet a closed connection, not the 413.
+    if (err.code === 'PW_ERR_TOO_LARGE') await discardBody(req.raw);
+    return reply.status(err.httpStatus).send({ error: err.toJSON() });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: new PwError('PW_ERR_NOT_FOUND', `no API route ${req.method} ${req.url.split('?')[0]}`, { hint: 'see /openapi.json' }).toJSON() });
@@ -81,7 +114,9 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     return registry.metrics();
   });
   app.get('/healthz', { schema: { summary: 'Liveness (no token needed)', tags: ['status'] } }, async () => ({ ok: true }));
-  registerRoutes(app, ctrl);
+  registerConfigRoutes(app, ctrl);
+  registerRoutingRoutes(app, ctrl);
+  registerFilterRoutes(app, ctrl);
   registerInsightRoutes(app, ctrl);
   registerCaptureRoute(app, ctrl);
   if (opts.events) await registerEventStream(app, ctrl, opts.events);

@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 
-import { enterNetnsForProcess } from '../bpf/index.js';
+import { enterNetns } from '../ops/netns.js';
 import { registerAttach } from './commands/attach.js';
 import { registerCapture } from './commands/capture.js';
 import { registerReplay } from './commands/replay.js';
@@ -29,7 +29,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .hook('preAction', (cmd) => {
       const ns = cmd.opts<{ netns?: string }>().netns;
-      if (ns) enterNetnsForProcess(ns);
+      if (ns) enterNetns(ns);
     });
   registerDoctor(program);
   registerAttach(program);

@@ -1,24 +1,26 @@
 /**
  * The Controller owns an instance's data plane while the daemon runs. Every change — the
- * config file at start or reload, an API call, a rollback — goes through propose(): validate,
- * compile (desired.ts), diff against what runs (plan.ts), apply with restore on failure
- * (apply.ts), record a version (history.ts). Changes are serialized: one at a time.
+ * config file at start or reload, an API edit, a rollback — goes through propose(): compile
+ * (one reconciler per feature, plan.ts), diff against what runs, apply with restore on failure
+ * (apply.ts), record a version (history.ts). Changes are serialized: one at a time, and an
+ * edit reads the config it edits inside that queue, so concurrent edits never lose one
+ * another. The host's own routes follow its addresses through the same queue, unrecorded.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 
-import { Dataplane } from '../dataplane/dataplane.js';
-import { Pipeline, metaDirOf, objectHash, type PipelineSettings } from '../dataplane/pipeline.js';
-import type { RouteSpec } from '../dataplane/route-syntax.js';
-import { PwError } from '../errors.js';
-import { applyChanges } from './apply.js';
-import { parseConfig } from './config/load.js';
+import { currentHostRoutes, Dataplane } from '../dataplane/dataplane.js';
+import { Pipeline, objectHash, runDirOf, type PipelineSettings } from '../dataplane/pipeline.js';
+import type { RouteSpec } from '../routing/route.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { applyChanges, checkChanges } from './apply.js';
+import { checkConfig, parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { compileDesired, settingsOf } from './desired.js';
 import { History, type VersionRecord } from './history.js';
-import { planChanges, summarize, type ChangeSummary, type RunningState } from './plan.js';
-import { describeRoute, runningState } from './running.js';
+import { compileDesired, planChanges, readRunning, summarize, type Change } from './plan.js';
+import type { ChangeSummary } from './reconcile.js';
+import { settingsOf } from './reconcilers/pipeline.js';
 
 export interface Actor {
   actor: string;
@@ -40,6 +42,28 @@ export interface ControllerStats {
   upgrades: number;
 }
 
+/**
+ * A config to edit: its lists and maps are fresh copies, their items shared with the config in
+ * force. An edit replaces or removes items; it never changes one in place (the compiled form of
+ * an unchanged item is kept by its object).
+ */
+export type ConfigDraft = Config;
+
+function draftOf(cfg: Config): ConfigDraft {
+  return {
+    ...cfg,
+    interfaces: [...cfg.interfaces],
+    pipeline: { ...cfg.pipeline },
+    nexthopGroups: { ...cfg.nexthopGroups },
+    routes: [...cfg.routes],
+    ratelimits: { ...cfg.ratelimits },
+    rules: [...cfg.rules],
+    blocklists: [...cfg.blocklists],
+    insight: { ...cfg.insight },
+    api: { ...cfg.api },
+  };
+}
+
 export class Controller {
   private queue: Promise<unknown> = Promise.resolve();
   private current: Config;
@@ -47,6 +71,8 @@ export class Controller {
   readonly stats: ControllerStats = { reconciles: 0, reconcileFailures: 0, lastReconcileSeconds: 0, upgrades: 0 };
   private readonly blockedSinceFile: string;
   private readonly blockedSince: Map<string, number>;
+  /** Config routes compiled, by object: unchanged routes are not compiled again. */
+  private readonly routeCache = new WeakMap<object, RouteSpec>();
 
   private constructor(
     readonly instance: string,
@@ -55,19 +81,22 @@ export class Controller {
     private readonly log: Logger,
     /** Relative file names in configs resolve against this directory. */
     private baseDir: string,
+    /** The data plane was pinned already: this run adopted it. */
+    private readonly adopted: boolean,
   ) {
     this.current = history.latest()?.config ?? parseConfig('{}', 'defaults');
     this.currentVersion = history.latest()?.version ?? 0;
-    this.blockedSinceFile = join(metaDirOf(instance), 'blocked-since.json');
+    this.blockedSinceFile = join(runDirOf(instance), 'blocked-since.json');
     this.blockedSince = new Map(existsSync(this.blockedSinceFile) ? Object.entries(JSON.parse(readFileSync(this.blockedSinceFile, 'utf8')) as Record<string, number>) : []);
   }
 
   /**
    * Opens the instance's data plane — adopting the pinned one when there is one, which keeps
-   * forwarding untouched — upgrades the program if the object on disk changed, and applies
-   * `config` as the first change of this run.
+   * forwarding untouched — and upgrades the program if the object on disk changed. The caller
+   * then starts following the kernel and applies its config (applyStart): the gateways that
+   * config brings are resolved by the kernel as it is applied, and followed from the start.
    */
-  static async start(opts: { config: Config; configFile?: string; stateDir: string; log: Logger }): Promise<Controller> {
+  static async open(opts: { config: Config; configFile?: string; stateDir: string; log: Logger }): Promise<Controller> {
     const { config, log } = opts;
     const instance = config.instance;
     const adopted = Pipeline.isPinned(instance);
@@ -85,11 +114,25 @@ export class Controller {
     if (adopted) log.info({ instance, progId: dp.pipeline.xdp.info().id }, 'adopted the pinned data plane');
     else log.info({ instance }, 'loaded and pinned a new data plane');
     const history = new History(join(opts.stateDir, instance, 'history.db'));
-    const c = new Controller(instance, dp, history, log, opts.configFile ? dirname(opts.configFile) : process.cwd());
-    dp.syncSystemRoutes();
+    const c = new Controller(instance, dp, history, log, opts.configFile ? dirname(opts.configFile) : process.cwd(), adopted);
+    dp.syncHostRoutes();
+    // Gateways adopted with the pins are handed to the kernel again (it may have restarted
+    // too), then the neighbour copy is brought up to date.
+    dp.nexthops.manageGateways();
     dp.syncNeighbors();
-    await c.propose(config, { actor: 'daemon', source: adopted ? 'start (adopted pinned state)' : 'start' }, { injectFaults: false });
     return c;
+  }
+
+  /** open(), then the config applied as the first change of this run. */
+  static async start(opts: { config: Config; configFile?: string; stateDir: string; log: Logger }): Promise<Controller> {
+    const c = await Controller.open(opts);
+    await c.applyStart(opts.config);
+    return c;
+  }
+
+  /** Applies the config the daemon starts with, as the first version of this run. */
+  applyStart(config: Config): Promise<ProposeResult> {
+    return this.propose(config, { actor: 'daemon', source: this.adopted ? 'start (adopted pinned state)' : 'start' }, { injectFaults: false });
   }
 
   dp(): Dataplane {
@@ -104,13 +147,6 @@ export class Controller {
     return this.currentVersion;
   }
 
-  /** What runs now, read back from the maps. */
-  running(): RunningState {
-    return runningState(this.dataplane);
-  }
-
-  private describeRoute = (spec: RouteSpec): string => describeRoute(this.dataplane, spec);
-
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
@@ -119,59 +155,21 @@ export class Controller {
 
   /** Validates, diffs and (unless dryRun) applies a whole config; records a version. */
   propose(config: Config, who: Actor, opts: { dryRun?: boolean; baseDir?: string; injectFaults?: boolean } = {}): Promise<ProposeResult> {
-    return this.serialize(async () => {
-      const t0 = performance.now();
-      const now = Date.now();
-      const desired = compileDesired(config, { baseDir: opts.baseDir ?? this.baseDir, now, blockedSince: this.blockedSince });
-      const running = this.running();
-      const changes = planChanges(running, desired, this.describeRoute);
-      const summaries = changes.map(summarize);
-      if (opts.dryRun) return { changes: summaries, applied: false, dryRun: true };
-      if (settingsOf(config).ipv4Groups !== running.settings.ipv4Groups || settingsOf(config).ruleBitmaps !== running.settings.ruleBitmaps) {
-        // Caught here, before anything is applied (Pipeline.upgrade would refuse too).
-        throw new PwError('PW_ERR_UNSUPPORTED', 'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs', {
-          where: 'pipeline',
-          hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
-        });
-      }
-      this.stats.reconciles++;
-      try {
-        await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s) }, changes, { failAfter: opts.injectFaults === false ? undefined : faultInjection() });
-      } catch (e) {
-        this.stats.reconcileFailures++;
-        this.log.error({ err: e, who }, 'applying a change failed; the previous version was restored');
-        throw e;
-      } finally {
-        this.stats.lastReconcileSeconds = (performance.now() - t0) / 1000;
-      }
-      for (const c of changes) {
-        if (c.kind === 'block' && c.op === 'add') this.blockedSince.set(c.prefix, this.blockedSince.get(c.prefix) ?? now);
-        if (c.kind === 'block' && c.op === 'delete') this.blockedSince.delete(c.prefix);
-      }
-      this.saveBlockedSince();
-      if (changes.some((c) => c.kind === 'route')) this.resolveGateways();
-      const latest = this.history.latest();
-      const configChanged = !latest || JSON.stringify(latest.config) !== JSON.stringify(config);
-      this.current = config;
-      if (!changes.length && !configChanged) {
-        this.log.info({ who }, 'no change');
-        return { changes: [], applied: true, dryRun: false };
-      }
-      const rec = this.history.record({ ...who, changes: summaries, config });
-      this.currentVersion = rec.version;
-      this.log.info({ version: rec.version, who, changes: summaries.length }, 'applied a new version');
-      return { version: rec.version, changes: summaries, applied: true, dryRun: false };
-    });
+    return this.serialize(() => this.proposeNow(config, who, opts));
   }
 
   /**
-   * An edit of the running config (what the API's imperative calls do): `edit` changes a copy,
-   * which is validated like a config file and then proposed.
+   * An edit of the running config (what the API's imperative calls do): `edit` changes a draft
+   * of the config in force, read inside the queue, so that concurrent edits all land. The
+   * items an edit adds were validated on their way in; the draft is checked for
+   * cross-references, then proposed.
    */
-  edit(edit: (cfg: Config) => void, who: Actor): Promise<ProposeResult> {
-    const copy = structuredClone(this.current);
-    edit(copy);
-    return this.propose(parseConfig(JSON.stringify(copy, null, 1), 'the edited config'), who);
+  edit(edit: (cfg: ConfigDraft) => void, who: Actor): Promise<ProposeResult> {
+    return this.serialize(async () => {
+      const draft = draftOf(this.current);
+      edit(draft);
+      return this.proposeNow(checkConfig(draft, 'the edited config'), who, {});
+    });
   }
 
   rollback(version: number, who: Actor): Promise<ProposeResult> {
@@ -179,14 +177,68 @@ export class Controller {
     return this.propose(rec.config, { ...who, source: `rollback to ${version}` });
   }
 
-  /** Keeps neighbour MACs current (the daemon calls it on kernel neighbour events). */
-  syncNeighbors(): { set: number; removed: number } {
-    return this.dataplane.syncNeighbors();
+  private async proposeNow(config: Config, who: Actor, opts: { dryRun?: boolean; baseDir?: string; injectFaults?: boolean }): Promise<ProposeResult> {
+    const t0 = performance.now();
+    const now = Date.now();
+    const desired = compileDesired(config, {
+      baseDir: opts.baseDir ?? this.baseDir,
+      now,
+      blockedSince: this.blockedSince,
+      hostRoutes: currentHostRoutes(),
+      routeCache: this.routeCache,
+    });
+    const dp = this.dataplane;
+    const changes = planChanges(readRunning(dp), desired, { describeRoute: (spec) => dp.describeRoute(spec) });
+    const summaries = changes.map(summarize);
+    if (opts.dryRun) return { changes: summaries, applied: false, dryRun: true };
+    checkChanges(changes);
+    this.stats.reconciles++;
+    try {
+      await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s) }, changes, { failAfter: opts.injectFaults === false ? undefined : faultInjection() });
+    } catch (e) {
+      this.stats.reconcileFailures++;
+      this.log.error({ err: e, who }, 'applying a change failed; the previous version was restored');
+      throw e;
+    } finally {
+      this.stats.lastReconcileSeconds = (performance.now() - t0) / 1000;
+    }
+    this.noteBlocks(changes, now);
+    const latest = this.history.latest();
+    const configChanged = !latest || JSON.stringify(latest.config) !== JSON.stringify(config);
+    this.current = config;
+    if (!changes.length && !configChanged) {
+      this.log.info({ who }, 'no change');
+      return { changes: [], applied: true, dryRun: false };
+    }
+    const rec = this.history.record({ ...who, changes: summaries, config });
+    this.currentVersion = rec.version;
+    this.log.info({ version: rec.version, who, changes: summaries.length }, 'applied a new version');
+    return { version: rec.version, changes: summaries, applied: true, dryRun: false };
   }
 
-  private resolveGateways(): void {
-    const unresolved = this.dataplane.resolveNeighbors();
-    for (const g of unresolved) this.log.warn(g, 'gateway does not answer ARP/ND; its routes go to the kernel until it does');
+  /** Remembers when each blocked prefix was first applied: a config `ttl` counts from there. */
+  private noteBlocks(changes: Change[], now: number): void {
+    let changed = false;
+    for (const c of changes) {
+      if (c.kind !== 'block') continue;
+      if (c.op === 'add' && !this.blockedSince.has(c.prefix)) this.blockedSince.set(c.prefix, now);
+      if (c.op === 'delete') this.blockedSince.delete(c.prefix);
+      changed = true;
+    }
+    if (changed) writeFileAtomic(this.blockedSinceFile, JSON.stringify(Object.fromEntries(this.blockedSince)));
+  }
+
+  /**
+   * Brings the host's own routes in line with its addresses (after the kernel reported a
+   * change): kernel state, not config, so no version is recorded.
+   */
+  syncHost(): Promise<{ added: number; replaced: number; removed: number }> {
+    return this.serialize(async () => this.dataplane.syncHostRoutes());
+  }
+
+  /** Copies the kernel's neighbour table into the data plane now. */
+  syncNeighbors(): { set: number; removed: number } {
+    return this.dataplane.syncNeighbors();
   }
 
   private async upgrade(settings: PipelineSettings): Promise<void> {
@@ -198,11 +250,6 @@ export class Controller {
     } finally {
       this.dataplane = await Dataplane.open(this.instance);
     }
-  }
-
-  private saveBlockedSince(): void {
-    mkdirSync(dirname(this.blockedSinceFile), { recursive: true });
-    writeFileSync(this.blockedSinceFile, JSON.stringify(Object.fromEntries(this.blockedSince)));
   }
 
   close(): void {

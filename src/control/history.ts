@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 
 import { PwError } from '../errors.js';
 import type { Config } from './config/schema.js';
-import type { ChangeSummary } from './plan.js';
+import type { ChangeSummary } from './reconcile.js';
 
 export interface VersionRecord {
   version: number;
@@ -21,6 +21,9 @@ export interface VersionRecord {
   changes: ChangeSummary[];
   config: Config;
 }
+
+/** A version without its config, as `pathwise history` lists it. */
+export type HistoryEntry = Omit<VersionRecord, 'config'>;
 
 export class History {
   private readonly db: Database.Database;
@@ -65,7 +68,7 @@ export class History {
   }
 
   /** Newest first, without the configs. */
-  list(limit = 50): Omit<VersionRecord, 'config'>[] {
+  list(limit = 50): HistoryEntry[] {
     const rows = this.db.prepare('SELECT version, at, actor, source, changes FROM versions ORDER BY version DESC LIMIT ?').all(limit) as Row[];
     return rows.map((r) => ({ version: r.version, at: r.at, actor: r.actor, source: r.source, changes: JSON.parse(r.changes) }));
   }

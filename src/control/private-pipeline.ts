@@ -7,16 +7,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { BPFFS_ROOT, resolveIfindex } from '../bpf/index.js';
-import { Dataplane } from '../dataplane/dataplane.js';
+import { currentHostRoutes, Dataplane } from '../dataplane/dataplane.js';
 import { Pipeline } from '../dataplane/pipeline.js';
 import { PwError } from '../errors.js';
+import { BPFFS_ROOT } from '../util/instance.js';
 import { isAlive } from '../util/process.js';
 import { applyChanges } from './apply.js';
 import type { Config } from './config/schema.js';
-import { compileDesired, settingsOf } from './desired.js';
-import { planChanges } from './plan.js';
-import { describeRoute, runningState } from './running.js';
+import { compileDesired, planChanges, readRunning } from './plan.js';
+import { settingsOf } from './reconcilers/pipeline.js';
 
 const PREFIX = 'replay-';
 let sequence = 0;
@@ -45,22 +44,22 @@ export async function withPrivatePipeline<T>(config: Config, baseDir: string, fn
   const instance = `${PREFIX}${process.pid}-${sequence++}`;
   const dp = await Dataplane.open(instance, settingsOf(config));
   try {
-    dp.syncSystemRoutes();
+    const hostRoutes = currentHostRoutes();
+    dp.syncHostRoutes(hostRoutes);
     dp.syncNeighbors();
-    const desired = compileDesired(config, { baseDir, now: Date.now(), blockedSince: new Map() });
-    for (const [i, name] of [...desired.interfaces.keys()].entries()) {
-      let ifindex: number;
+    const desired = compileDesired(config, { baseDir, now: Date.now(), blockedSince: new Map(), hostRoutes });
+    [...desired.interfaces.keys()].forEach((name, i) => {
       try {
-        ifindex = resolveIfindex(name);
-      } catch {
+        dp.enableEgress(name);
+      } catch (e) {
+        if ((e as PwError).code !== 'PW_ERR_NOT_FOUND') throw e;
         throw new PwError('PW_ERR_NOT_FOUND', `the config names interface '${name}', which this host does not have`, {
           where: `interfaces[${i}]`,
           hint: 'replay on a host with the same interfaces, or edit the config',
         });
       }
-      dp.pipeline.maps.txPorts.set(ifindex, ifindex);
-    }
-    const changes = planChanges(runningState(dp), { ...desired, interfaces: new Map() }, (spec) => describeRoute(dp, spec));
+    });
+    const changes = planChanges(readRunning(dp), { ...desired, interfaces: new Map() }, { describeRoute: (spec) => dp.describeRoute(spec) });
     await applyChanges(
       {
         dp: () => dp,

@@ -1,24 +1,23 @@
 /**
  * `pathwise daemon`: loads the config, opens (or adopts) the data plane through the
  * Controller, serves the API on a unix socket (mode 0600) and on configured TCP listeners,
- * follows the kernel's neighbour table, and reloads the config on SIGHUP and when the file
- * changes. Stopping it — even with kill -9 — leaves the pinned data plane forwarding; the next
- * start adopts it.
+ * follows the kernel's neighbours, addresses and links over netlink (kernel-sync.ts), and
+ * reloads the config on SIGHUP and when the file changes. Stopping it — even with kill -9 —
+ * leaves the pinned data plane forwarding; the next start adopts it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 
 import { buildApi } from '../api/server.js';
-import { reapStaleCapture } from '../insight/capture.js';
-import { IpfixService } from './ipfix-service.js';
-import { EventHub } from '../insight/event-hub.js';
 import { loadConfigFile } from '../control/config/load.js';
 import type { Config } from '../control/config/schema.js';
 import { Controller } from '../control/controller.js';
-import { metaDirOf } from '../dataplane/pipeline.js';
+import { defaultSocketOf } from '../util/instance.js';
+import { EventHub } from './event-hub.js';
+import { IpfixService } from './ipfix-service.js';
+import { KernelSync } from './kernel-sync.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -29,14 +28,13 @@ export interface DaemonOptions {
   logLevel?: string;
 }
 
-export const socketPathOf = (cfg: Pick<Config, 'instance' | 'api'>) => cfg.api.socket ?? `${metaDirOf(cfg.instance)}/api.sock`;
+export const socketPathOf = (cfg: Pick<Config, 'instance' | 'api'>) => cfg.api.socket ?? defaultSocketOf(cfg.instance);
 
 export class Daemon {
   private servers: FastifyInstance[] = [];
-  private monitor: ChildProcess | null = null;
   private watcher: FSWatcher | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
-  private neighTimer: NodeJS.Timeout | null = null;
+  private readonly kernel: KernelSync;
   private stopping = false;
   /** The one reader of the event ring, shared by every API server's WebSocket stream. */
   private readonly events: EventHub;
@@ -49,23 +47,27 @@ export class Daemon {
     readonly socketPath: string,
   ) {
     this.events = new EventHub(ctrl.instance);
-    this.ipfix = new IpfixService(() => ctrl.config().insight.ipfix, () => ctrl.dp().pipeline.maps, log);
+    this.ipfix = new IpfixService(() => ctrl.config().insight.ipfix, () => ctrl.dp(), log);
+    this.kernel = new KernelSync(ctrl, log);
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = pino({ level: opts.logLevel ?? process.env.PATHWISE_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
     const configFile = resolve(opts.configFile);
     const config = Daemon.readConfig(configFile, opts.instance);
-    const ctrl = await Controller.start({ config, configFile, stateDir: opts.stateDir, log });
+    const ctrl = await Controller.open({ config, configFile, stateDir: opts.stateDir, log });
     const d = new Daemon(ctrl, log, { ...opts, configFile }, socketPathOf(config));
     try {
+      // Following the kernel before the config applies: its gateways resolve as it does.
+      d.kernel.start();
+      ctrl.syncNeighbors(); // what resolved before the follower listened
+      await ctrl.applyStart(config);
       d.events.start();
       await d.listen(config);
     } catch (e) {
       await d.stop();
       throw e;
     }
-    d.followNeighbors();
     d.watchConfig();
     d.ipfix.start();
     log.info({ instance: config.instance, version: ctrl.version(), socket: d.socketPath, listen: config.api.listen }, 'pathwise daemon ready');
@@ -126,42 +128,13 @@ export class Daemon {
     }
   }
 
-  /** Neighbour MACs follow the kernel: on each `ip monitor neigh` event, and every 5 s. */
-  private followNeighbors(): void {
-    let pending: NodeJS.Timeout | null = null;
-    const sync = () => {
-      pending = null;
-      try {
-        this.ctrl.syncNeighbors();
-      } catch (e) {
-        this.log.warn({ err: e }, 'neighbour sync failed');
-      }
-    };
-    this.monitor = spawn('ip', ['monitor', 'neigh'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.monitor.stdout!.on('data', () => {
-      pending ??= setTimeout(sync, 100);
-    });
-    this.monitor.on('error', (e) => this.log.warn({ err: e }, 'ip monitor neigh failed; syncing every 5 s only'));
-    this.neighTimer = setInterval(() => {
-      sync();
-      try {
-        const dead = reapStaleCapture(this.ctrl.dp().pipeline.maps, this.ctrl.instance);
-        if (dead !== null) this.log.warn({ pid: dead }, 'turned off a capture whose process is gone');
-      } catch (e) {
-        this.log.warn({ err: e }, 'checking for a stale capture failed');
-      }
-    }, 5000);
-    this.neighTimer.unref();
-  }
-
   /** Stops serving. The data plane stays pinned and attached: forwarding goes on. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.watcher?.close();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    if (this.neighTimer) clearInterval(this.neighTimer);
-    this.monitor?.kill();
+    this.kernel.stop();
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.events.stop();
     await this.ipfix.stop();

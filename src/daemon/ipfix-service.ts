@@ -6,12 +6,12 @@
  */
 import type { Logger } from 'pino';
 
+import { ipfixOptions } from '../control/config/forms.js';
 import type { Config } from '../control/config/schema.js';
-import type { PipelineMaps } from '../dataplane/pipeline.js';
-import { monoNowNs } from '../insight/clock.js';
-import { FlowSnapshot } from '../insight/flow-table.js';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import { readFlows } from '../dataplane/insight-tables.js';
 import { IpfixExporter, type IpfixExportTotals, type IpfixOptions, type IpfixStats } from '../insight/ipfix-exporter.js';
-import { ipfixOptions } from '../control/desired.js';
+import { monoNowNs } from '../util/clock.js';
 
 type IpfixConfig = Config['insight']['ipfix'];
 
@@ -27,7 +27,7 @@ export class IpfixService {
 
   constructor(
     private readonly config: () => IpfixConfig,
-    private readonly maps: () => PipelineMaps,
+    private readonly dp: () => Dataplane,
     private readonly log: Logger,
   ) {}
 
@@ -76,7 +76,7 @@ export class IpfixService {
       if (ex && Date.now() - this.lastExport >= this.interval(ex.opts)) {
         this.lastExport = Date.now();
         const t0 = performance.now();
-        await ex.export(FlowSnapshot.read(this.maps()), Number(monoNowNs()));
+        await ex.export(readFlows(this.dp().pipeline.maps), Number(monoNowNs()));
         this.lastExportSeconds = (performance.now() - t0) / 1000;
       }
     } catch (e) {
@@ -92,7 +92,7 @@ export class IpfixService {
     this.exporter = null;
     if (!ex) return;
     try {
-      await ex.export(FlowSnapshot.read(this.maps()), Number(monoNowNs()), { flush: true });
+      await ex.export(readFlows(this.dp().pipeline.maps), Number(monoNowNs()), { flush: true });
     } finally {
       ex.close();
       for (const k of Object.keys(this.retired) as (keyof IpfixStats)[]) this.retired[k] += ex.stats[k];

@@ -1,35 +1,31 @@
 /**
- * The Dataplane: the only code that writes the pipeline's maps, one method per intent. The
- * CLI (until the daemon lands) and later the daemon drive the data plane through it.
+ * The Dataplane: an instance's pinned pipeline and its tables, one method per intent. The
+ * only code that writes the pipeline's maps is here, in src/dataplane/: routes (route-table,
+ * nexthop-table), filtering (filter-tables), neighbours (neighbor-table), insight controls and
+ * capture (insight-tables, capture-slot). Everything above — operations, the controller,
+ * replay — goes through it.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { attachXdp, detachXdp, queryXdp, resolveIfindex, type XdpModeRequest, type XdpAttachResult } from '../bpf/index.js';
+import { attachXdp, detachXdp, ifName, interfaceExists, kernelAddresses, kernelLinks, kernelNeighbors, MapType, queryXdp, RawMap, resolveIfindex, type AnyMap, type XdpAttachResult, type XdpModeRequest } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
+import { reasonName, verdictName } from '../insight/verdicts.js';
+import { hostRouteSpec, hostRoutes, type HostRoute } from '../routing/host-routes.js';
+import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js';
+import { routeText, type RouteOrigin, type RouteSpec, type RouteView } from '../routing/route.js';
+import type { RouteBatch } from '../routing/route-syntax.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { formatAddress, formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 
-import { lookupAddresses, tracePacket, type LookupResult } from './lookup.js';
-import { NexthopTable, ifName, interfaceExists, type NexthopView } from './nexthops.js';
-import { Pipeline, metaDirOf, type PipelineSettings, type UpgradeResult } from './pipeline.js';
 import { FilterTables } from './filter-tables.js';
-import { RouteTable, routeTypeOf, specialNhg, v4Key, type RouteType } from './route-table.js';
-import type { RouteBatch, RouteSpec } from './route-syntax.js';
-import { readSystemRoutes } from './system-routes.js';
-import { resolveGateways, syncNeighbors } from './neighbors.js';
-import { reasonName, verdictName } from './verdicts.js';
-
-export interface RouteView {
-  prefix: string;
-  family: 4 | 6;
-  type: RouteType;
-  metric: number;
-  nexthops: NexthopView[];
-  id: number;
-  /** 'kernel' for routes derived from the host's addresses, 'user' otherwise. */
-  origin: 'user' | 'kernel';
-}
+import { awaitGateways, NeighborTable } from './neighbor-table.js';
+import { NexthopTable, type Gateway } from './nexthop-table.js';
+import { Pipeline, runDirOf, type PipelineSettings, type UpgradeResult } from './pipeline.js';
+import { RouteTable, routeTypeOf, specialNhg, v4Key } from './route-table.js';
+import type { LookupResult } from '../routing/route.js';
+import { lookupAddresses, tracePacket } from './trace.js';
 
 export interface InterfaceStats {
   ifindex: number;
@@ -39,23 +35,44 @@ export interface InterfaceStats {
   reasons: Record<string, number>;
 }
 
-export { reasonName, verdictName };
+/** The host's routes as the kernel's addresses imply them now (this thread's namespace). */
+export function currentHostRoutes(): HostRoute[] {
+  const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
+  const addresses = kernelAddresses().flatMap((a) => {
+    const link = links.get(a.ifindex);
+    return link ? [{ ...a, dev: link.name, loopback: link.loopback }] : [];
+  });
+  return hostRoutes(addresses);
+}
 
 export class Dataplane {
+  readonly neighbors: NeighborTable;
+
   private constructor(
     readonly pipeline: Pipeline,
     readonly nexthops: NexthopTable,
     readonly routes: RouteTable,
     /** Rules, rate limiters and blocklists. */
     readonly filter: FilterTables,
-  ) {}
+  ) {
+    this.neighbors = new NeighborTable(pipeline.maps);
+  }
+
+  get instance(): string {
+    return this.pipeline.instance;
+  }
+
+  /** The trace entry point (for trace.ts). */
+  get traceProgram() {
+    return this.pipeline.trace;
+  }
 
   /** Opens (adopting pins) or loads the data plane of an instance. */
   static async open(instance = 'default', settings: Partial<PipelineSettings> = {}, opts: { create?: boolean } = {}): Promise<Dataplane> {
     const pipeline = await Pipeline.open(instance, settings, opts);
     try {
       const nexthops = new NexthopTable(pipeline.maps);
-      const filter = new FilterTables(pipeline.maps, join(metaDirOf(instance), 'filter.json'), pipeline.maps.ruleBitmaps.info.maxEntries);
+      const filter = new FilterTables(pipeline.maps, join(runDirOf(instance), 'filter.json'), pipeline.maps.ruleBitmaps.info.maxEntries);
       return new Dataplane(pipeline, nexthops, new RouteTable(pipeline.maps, nexthops), filter);
     } catch (e) {
       pipeline.close();
@@ -70,7 +87,7 @@ export class Dataplane {
    * caller closes its Dataplane first and opens a new one after.
    */
   static async upgrade(instance: string, settings: PipelineSettings): Promise<UpgradeResult & { republished: boolean }> {
-    const stateFile = join(metaDirOf(instance), 'filter.json');
+    const stateFile = join(runDirOf(instance), 'filter.json');
     // republish() records the new maps' bitmap ids; if the switch then fails, the old
     // program's maps are the live ones again, and so is the old record.
     const before = existsSync(stateFile) ? readFileSync(stateFile) : null;
@@ -85,7 +102,7 @@ export class Dataplane {
       });
       return { ...r, republished };
     } catch (e) {
-      if (republished && before) writeFileSync(stateFile, before);
+      if (republished && before) writeFileAtomic(stateFile, before);
       throw e;
     }
   }
@@ -128,6 +145,15 @@ export class Dataplane {
     }
     this.pruneInterfaceStats();
     return done;
+  }
+
+  /**
+   * Lets the pipeline forward out of an interface without attaching to it (a private pipeline
+   * that replays captures sends nothing, but routes need their egress ports).
+   */
+  enableEgress(iface: string): void {
+    const ifindex = resolveIfindex(iface);
+    this.pipeline.maps.txPorts.set(ifindex, ifindex);
   }
 
   /** Detaches from interfaces (only where this instance's program is attached). */
@@ -176,13 +202,13 @@ export class Dataplane {
     if (nhg >= abi.PwNhgSpecial.FIRST) this.nexthops.release(nhg);
   }
 
-  addRoute(spec: RouteSpec): RouteView {
+  addRoute(spec: RouteSpec, origin: RouteOrigin = 'user'): RouteView {
     if (this.routes.get(spec.prefix)) {
       throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(spec.prefix)} exists`, { where: spec.where, hint: "use 'route replace' to change it" });
     }
     const nhg = this.groupFor(spec);
     try {
-      return this.view(this.routes.add(spec.prefix, nhg, spec.metric));
+      return this.view(this.routes.add(spec.prefix, nhg, spec.metric, origin === 'kernel'));
     } catch (e) {
       this.releaseGroup(nhg);
       throw e;
@@ -190,40 +216,75 @@ export class Dataplane {
   }
 
   /** Adds, or changes the nexthops of an existing route with one atomic store. */
-  replaceRoute(spec: RouteSpec): RouteView {
+  replaceRoute(spec: RouteSpec, origin: RouteOrigin = 'user'): RouteView {
     const existing = this.routes.get(spec.prefix);
-    if (!existing) return this.addRoute(spec);
+    if (!existing) return this.addRoute(spec, origin);
     const nhg = this.groupFor(spec);
-    this.releaseGroup(this.routes.repoint(existing.id, nhg, spec.metric));
+    this.releaseGroup(this.routes.repoint(existing.id, nhg, spec.metric, origin === 'kernel'));
     return this.view(this.routes.byId(existing.id)!);
   }
 
+  /** The route installed for exactly this prefix. */
+  routeAt(prefix: Prefix): RouteView | undefined {
+    const r = this.routes.get(prefix);
+    return r && this.view(r);
+  }
+
+  /** A route spec's canonical text (routeText), resolving gateways as installing it would. */
+  describeRoute(spec: RouteSpec): string {
+    if (spec.type !== 'unicast') return routeText(spec.type, [], spec.metric);
+    const nhs = spec.nexthops.map((n) => {
+      const r = this.nexthops.resolve(n, spec.where);
+      return { via: r.gw ? formatAddress(r.family, r.gw) : null, dev: ifName(r.ifindex), weight: r.weight };
+    });
+    return routeText(spec.type, nhs, spec.metric);
+  }
+
+  /** Performs one planned route change (routing/rib.ts); returns its undo. */
+  applyRouteChange(c: RouteChange): () => void {
+    switch (c.op) {
+      case 'add':
+        this.addRoute(c.spec, c.origin);
+        return () => void this.deleteRoute(c.spec.prefix);
+      case 'replace': {
+        this.replaceRoute(c.spec, c.origin);
+        const old = specOfView(c.old, c.spec.prefix, `route ${c.prefix} (restore)`);
+        return () => void this.replaceRoute(old, c.old.origin);
+      }
+      case 'delete': {
+        const prefix = parsePrefix(c.prefix);
+        this.deleteRoute(prefix);
+        const old = specOfView(c.old, prefix, `route ${c.prefix} (restore)`);
+        return () => void this.addRoute(old, c.old.origin);
+      }
+    }
+  }
+
   /**
-   * Brings the SYSTEM routes in line with the host's addresses (local host routes, connected
-   * subnets). User routes for the same prefixes are left alone.
+   * Brings the host's own routes (origin 'kernel': local host routes, connected subnets) in
+   * line with its addresses, through the RIB: a user route for the same prefix wins, and when
+   * it goes the host's route comes back. Only the host routes and the routes at their
+   * prefixes are read, however many routes the FIB holds.
    */
-  syncSystemRoutes(): { added: number; removed: number } {
-    const want = readSystemRoutes();
-    const wanted = new Set(want.map((w) => formatPrefix(w.prefix)));
-    let added = 0;
-    let removed = 0;
-    for (const r of [...this.routes.all()]) {
-      if (r.system && !wanted.has(formatPrefix(r.prefix))) {
-        this.releaseGroup(this.routes.remove(r.prefix).nhg);
-        removed++;
-      }
+  syncHostRoutes(host: HostRoute[] = currentHostRoutes()): { added: number; replaced: number; removed: number } {
+    const specs = host.map(hostRouteSpec);
+    const running = new Map<string, RouteView>();
+    for (const r of this.routes.system()) running.set(formatPrefix(r.prefix), this.view(r));
+    const users: RouteSpec[] = [];
+    for (const spec of specs) {
+      const r = this.routes.get(spec.prefix);
+      if (!r || r.system) continue;
+      const v = this.view(r);
+      running.set(v.prefix, v);
+      users.push(specOfView(v, r.prefix, `route ${v.prefix}`));
     }
-    for (const w of want) {
-      const existing = this.routes.get(w.prefix);
-      if (existing && !existing.system) continue;
-      const nhg = w.kind === 'local' ? specialNhg('local') : this.nexthops.acquire([this.nexthops.resolve({ dev: w.dev }, `address on ${w.dev}`)]);
-      if (existing) this.releaseGroup(this.routes.repoint(existing.id, nhg, 0, true));
-      else {
-        this.routes.add(w.prefix, nhg, 0, true);
-        added++;
-      }
-    }
-    return { added, removed };
+    const rib = new Rib();
+    rib.set('kernel', specs);
+    rib.set('user', users);
+    const changes = planRoutes(running, rib.best(), (spec) => this.describeRoute(spec));
+    for (const c of changes) this.applyRouteChange(c);
+    const count = (op: RouteChange['op']) => changes.filter((c) => c.op === op).length;
+    return { added: count('add'), replaced: count('replace'), removed: count('delete') };
   }
 
   deleteRoute(prefix: Prefix): RouteView {
@@ -378,21 +439,22 @@ export class Dataplane {
     };
   }
 
-  /**
-   * Makes the kernel resolve every gateway the routes use (see neighbors.ts). Returns the
-   * gateways that did not answer.
-   */
-  resolveNeighbors(): { via: string; dev: string }[] {
-    const seen = new Map<string, { via: string; dev: string }>();
-    for (const g of this.nexthops.gateways()) seen.set(`${g.via}%${g.dev}`, g);
-    const unresolved = resolveGateways([...seen.values()]);
-    this.syncNeighbors();
-    return unresolved;
+  /** Copies the kernel's neighbour table into the data plane (neighbor-table.ts). */
+  syncNeighbors(): { set: number; removed: number } {
+    return this.neighbors.sync();
   }
 
-  /** Copies the kernel's neighbour table into the data plane (see neighbors.ts). */
-  syncNeighbors(): { set: number; removed: number } {
-    return syncNeighbors(this.pipeline.maps);
+  /**
+   * Waits (briefly, without blocking the event loop) for the kernel to resolve the gateways the
+   * routes use — all of them, or `gateways` — then copies its neighbours into the data plane.
+   * Returns the gateways still unresolved. `within` runs the kernel reads, for a caller that
+   * works in another network namespace (inNetns).
+   */
+  async resolveNeighbors(gateways?: Gateway[], within: <T>(fn: () => T) => T = (fn) => fn()): Promise<{ via: string; dev: string }[]> {
+    const list = gateways ?? within(() => this.nexthops.gateways());
+    const unresolved = await awaitGateways(list, 1500, () => within(kernelNeighbors));
+    within(() => this.syncNeighbors());
+    return unresolved.map((g) => ({ via: g.via, dev: g.dev }));
   }
 
   listRoutes(): RouteView[] {
@@ -403,17 +465,9 @@ export class Dataplane {
     return lookupAddresses(this, addresses);
   }
 
-  /** The pipeline's decision for one packet, changing nothing (see lookup.ts). */
+  /** The pipeline's decision for one packet, changing nothing (see trace.ts). */
   trace(data: Uint8Array, ingressIfindex = 0) {
-    return tracePacket(this, data, ingressIfindex);
-  }
-
-  /** The data plane's neighbour table (next-hop MACs). */
-  neighbors(): { ifindex: number; dev: string; addr: string; mac: string }[] {
-    return [...this.pipeline.maps.neigh.entries()].map(([k, v]) => {
-      const v4 = k.addr.subarray(4).every((b) => b === 0);
-      return { ifindex: k.ifindex, dev: ifName(k.ifindex), addr: formatAddress(v4 ? 4 : 6, k.addr), mac: [...v.mac].map((b) => b.toString(16).padStart(2, '0')).join(':') };
-    });
+    return tracePacket(this.pipeline.trace, data, ingressIfindex);
   }
 
   // ---- counters -------------------------------------------------------------------------
@@ -457,6 +511,22 @@ export class Dataplane {
     return out;
   }
 
+  /**
+   * Entries and capacity of every map, by its name in the object (arrays count as full, except
+   * the route table; ring buffers are left out). Hash and LPM maps are walked: not for a hot path.
+   */
+  mapPressure(): { map: string; entries: number; max: number }[] {
+    const rows: { map: string; entries: number; max: number }[] = [];
+    for (const [handle, map] of Object.entries(this.pipeline.maps) as [keyof abi.Maps, AnyMap][]) {
+      if (map instanceof RawMap) continue;
+      const info = map.info;
+      const isArray = info.type === MapType.ARRAY || info.type === MapType.PERCPU_ARRAY;
+      const entries = handle === 'routes' ? this.routes.size : isArray ? info.maxEntries : countEntries(map);
+      rows.push({ map: abi.mapHandles[handle], entries, max: info.maxEntries });
+    }
+    return rows;
+  }
+
   /** Packets and bytes per route id (routes with traffic only), read with batch lookups. */
   routeCounters(): Map<number, { packets: number; bytes: number }> {
     const out = new Map<number, { packets: number; bytes: number }>();
@@ -469,5 +539,19 @@ export class Dataplane {
       }
     }
     return out;
+  }
+}
+
+/** Entries in a map, counted with batch lookups (hash maps can hold a million). */
+function countEntries(map: Exclude<AnyMap, RawMap>): number {
+  let n = 0;
+  try {
+    for (const page of map.lookupBatchRaw(65536)) n += page.count;
+    return n;
+  } catch {
+    // LPM tries have no batch operations: walk the keys.
+    n = 0;
+    for (const _ of map.keys()) n++;
+    return n;
   }
 }

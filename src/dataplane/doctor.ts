@@ -3,12 +3,12 @@
  * each interface really support (learned by attaching a trivial program, the only reliable
  * test). An interface that already has an XDP program is reported, never touched.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import { basename, join } from 'node:path';
 
-import { BpfObject, MapType, ProgType, attachXdp, detachXdp, ensureBpffs, native, queryXdp, repoRoot, type XdpMode } from '../bpf/index.js';
+import { BpfObject, attachXdp, detachXdp, ensureBpffs, kernelLinks, libraryVersions, probeFeatures, queryXdp, resolveIfindex, type XdpMode } from '../kernel/index.js';
+import { repoRoot } from '../util/paths.js';
 import { PwError } from '../errors.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -83,7 +83,8 @@ function checkBpffs(): Check {
 
 function checkLibbpf(): Check {
   try {
-    return { name: 'libbpf', status: 'ok', detail: `libbpf ${native().libbpfVersion()}, ${native().pcapLibVersion()} (native addon loaded)` };
+    const v = libraryVersions();
+    return { name: 'libbpf', status: 'ok', detail: `libbpf ${v.libbpf}, ${v.libpcap} (native addon loaded)` };
   } catch (e) {
     return { name: 'libbpf', status: 'fail', detail: (e as Error).message, hint: (e as PwError).hint ?? "run 'make build'" };
   }
@@ -91,14 +92,7 @@ function checkLibbpf(): Check {
 
 function checkFeatures(): Check {
   try {
-    const n = native();
-    const want: [string, boolean][] = [
-      ['XDP programs', n.probeProgType(ProgType.XDP)],
-      ['TC programs', n.probeProgType(ProgType.SCHED_CLS)],
-      ['ring buffers', n.probeMapType(MapType.RINGBUF)],
-      ['LPM tries', n.probeMapType(MapType.LPM_TRIE)],
-      ['devmaps', n.probeMapType(MapType.DEVMAP_HASH)],
-    ];
+    const want = probeFeatures();
     const missing = want.filter(([, ok]) => !ok).map(([n]) => n);
     return missing.length
       ? { name: 'bpf features', status: 'fail', detail: `the kernel cannot load: ${missing.join(', ')}` }
@@ -108,41 +102,27 @@ function checkFeatures(): Check {
   }
 }
 
-interface LinkInfo {
-  ifname: string;
-  operstate?: string;
-  linkinfo?: { info_kind?: string };
-}
-
-/** Driver (or virtual device kind) and state of every interface, from `ip -d link`, which
- * runs in this process's network namespace (sysfs would show the host's under --netns). */
+/** Driver (or virtual device kind) and state of every interface of this network namespace
+ * (asked of the kernel: under --netns, sysfs would still show the host's). */
 function linkDetails(): Map<string, { driver: string | null; operstate: string }> {
   const out = new Map<string, { driver: string | null; operstate: string }>();
-  let links: LinkInfo[] = [];
-  try {
-    links = JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-  } catch {
-    return out;
-  }
-  for (const l of links) {
-    let driver: string | null = l.linkinfo?.info_kind ?? null;
+  for (const l of kernelLinks()) {
+    let driver = l.kind;
     if (!driver) {
       try {
-        driver = basename(readlinkSync(join('/sys/class/net', l.ifname, 'device', 'driver')));
+        driver = basename(readlinkSync(join('/sys/class/net', l.name, 'device', 'driver')));
       } catch {
-        driver = l.ifname === 'lo' ? 'loopback' : null;
+        driver = l.loopback ? 'loopback' : null;
       }
     }
-    out.set(l.ifname, { driver, operstate: (l.operstate ?? 'unknown').toLowerCase() });
+    out.set(l.name, { driver, operstate: l.operstate });
   }
   return out;
 }
 
 export function listInterfaces(): string[] {
-  // Asked of the kernel, not sysfs: under --netns, sysfs still shows the host's interfaces.
-  return native()
-    .interfaces()
-    .map((i) => i.name)
+  return kernelLinks()
+    .map((l) => l.name)
     .sort();
 }
 
@@ -155,7 +135,7 @@ async function probeInterfaces(names: string[], canProbe: boolean): Promise<Inte
     const prog = obj?.program('pw_probe');
     const details = linkDetails();
     return names.map((name) => {
-      const ifindex = native().ifNameToIndex(name);
+      const ifindex = resolveIfindex(name);
       const state = queryXdp(ifindex);
       const report: InterfaceReport = {
         name,

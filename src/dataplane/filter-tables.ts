@@ -7,36 +7,20 @@
  * or entirely by the new. What the maps cannot give back (rule text, limiter names) is kept
  * beside the pipeline's metadata in /run/pathwise/<instance>/filter.json.
  */
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 
-import { native } from '../bpf/index.js';
+import { resolveIfindex } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { compileRules, BITMAP_BYTES, FLAG_SLOTS, IF_DIRECT, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
+import { type BlockEntry } from '../filter/blocklist.js';
+import { checkLimiter, type Limiter } from '../filter/limiter.js';
+
 import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
-import { formatPrefix, maskAddr, parsePrefix, type Prefix } from '../util/ip.js';
+import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
+import { writeFileAtomic } from '../util/fs.js';
 import type { PipelineMaps } from './pipeline.js';
 
-export interface Limiter {
-  name: string;
-  id: number;
-  /** Packets per second per source. */
-  rate: number;
-  burst: number;
-  /** A source is its address masked to these lengths. */
-  per4: number;
-  per6: number;
-  /** Escalation: after this many limited packets in a row, block the source for blockForMs. */
-  blockAfter: number;
-  blockForMs: number;
-}
-
-export interface BlockEntry {
-  prefix: string;
-  /** Milliseconds left; null: no expiry. */
-  expiresInMs: number | null;
-}
 
 interface FilterState {
   rules: { id: number; text: string }[];
@@ -54,7 +38,6 @@ const ACTION_CODE: Record<RuleAction, number> = {
   log: abi.PwRuleAction.LOG,
 };
 
-const MAX_RATE = 1_000_000; // packets/s per source; the pipeline's refill math is sized for it
 const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
 
 export class FilterTables {
@@ -86,8 +69,7 @@ export class FilterTables {
   }
 
   private save(): void {
-    mkdirSync(dirname(this.stateFile), { recursive: true });
-    writeFileSync(this.stateFile, JSON.stringify(this.state, null, 2));
+    writeFileAtomic(this.stateFile, JSON.stringify(this.state, null, 2));
   }
 
   // ---- rules -----------------------------------------------------------------------------
@@ -133,7 +115,7 @@ export class FilterTables {
       let ifindex: number | undefined;
       if (r.iif) {
         try {
-          ifindex = native().ifNameToIndex(r.iif);
+          ifindex = resolveIfindex(r.iif);
         } catch {
           throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${r.iif}'`, { where: `rule ${i + 1}` });
         }
@@ -314,12 +296,6 @@ export class FilterTables {
   }
 }
 
-function checkLimiter(l: Omit<Limiter, 'id'>): void {
-  if (!(l.rate > 0 && l.rate <= MAX_RATE)) throw new PwError('PW_ERR_INVALID', `rate must be 1..${MAX_RATE} packets/s, got ${l.rate}`);
-  if (!(l.burst >= 1 && l.burst <= 1e9)) throw new PwError('PW_ERR_INVALID', `burst must be at least 1 packet, got ${l.burst}`);
-  if (!(l.per4 >= 0 && l.per4 <= 32 && l.per6 >= 0 && l.per6 <= 128)) throw new PwError('PW_ERR_INVALID', 'per-source prefix lengths are 0-32 (IPv4) and 0-128 (IPv6)');
-}
-
 function limiterValue(l: Limiter): abi.PwRatelimit {
   return {
     rate_mpps: BigInt(Math.round(l.rate * 1000)),
@@ -329,21 +305,4 @@ function limiterValue(l: Limiter): abi.PwRatelimit {
     plen4: l.per4,
     plen6: l.per6,
   };
-}
-
-/** Parses a blocklist file: one CIDR (or address) per line, # comments. */
-export function parseBlockFile(text: string, file: string): Prefix[] {
-  const out: Prefix[] = [];
-  const errors: string[] = [];
-  text.split(/\r?\n/).forEach((line, n) => {
-    const s = line.replace(/#.*/, '').trim();
-    if (!s) return;
-    try {
-      out.push(parsePrefix(s, `${file}:${n + 1}`));
-    } catch (e) {
-      if (errors.length < 20) errors.push(`${file}:${n + 1}: ${(e as Error).message}`);
-    }
-  });
-  if (errors.length) throw new PwError('PW_ERR_INVALID', `bad lines in ${file}; nothing was blocked:\n  ${errors.join('\n  ')}`);
-  return out;
 }

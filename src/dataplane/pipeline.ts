@@ -6,28 +6,32 @@
  * like bpffs does not outlive a reboot.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import {
   BpfMap,
   BpfObject,
-  BPFFS_ROOT,
-  PerCpuMap,
+  MapFlags,
+  MapType,
   Program,
+  RawMap,
+  attachXdp,
   detachXdp,
   ensureBpffs,
-  native,
-  attachXdp,
+  kernelLinks,
   openPinned,
   pinFd,
   queryXdp,
   removePinDir,
-  repoRoot,
-  type MapSpec,
-} from '../bpf/index.js';
+} from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { pinDirOf, runDirOf, validInstance } from '../util/instance.js';
+import { repoRoot } from '../util/paths.js';
+
+export { pinDirOf, runDirOf, validInstance };
 
 export type FibMode = 'own' | 'kernel';
 
@@ -57,7 +61,9 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
 };
 
-const PROGRAMS = ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay'] as const;
+/** Typed handles to every map of the pipeline (generated from the object's BTF). */
+export type PipelineMaps = abi.Maps;
+
 export const OBJECT_PATH = join(repoRoot, 'build', 'pathwise.bpf.o');
 
 /** The BPF object's content hash: a restart with a different hash upgrades the program. */
@@ -69,19 +75,13 @@ export function objectHash(path = OBJECT_PATH): string {
   }
 }
 
-const BPF_F_RDONLY_PROG = 1 << 7;
-const isDevmap = (type: number) => type === 14 || type === 25; // BPF_MAP_TYPE_DEVMAP, DEVMAP_HASH
-const scalarU32 = abi.maps.pw_tx_ports.key;
+const isDevmap = (type: number) => type === MapType.DEVMAP || type === MapType.DEVMAP_HASH;
 
-/** pw_capture_progs[PIPELINE] = the given pw_xdp (a prog array takes program fds). */
-function setPipelineSlot(obj: BpfObject<typeof abi>, xdpFd: number): void {
-  const progs = obj.mapHandle('pw_capture_progs');
+/** pw_capture_progs[PIPELINE] = the given pw_xdp: a capture filter returns into it (insight.bpf.h). */
+function setPipelineSlot(obj: BpfObject<typeof abi>, xdp: Program): void {
+  const progs = obj.map(abi.maps.pw_capture_progs);
   try {
-    const key = Buffer.alloc(4);
-    const value = Buffer.alloc(4);
-    key.writeUInt32LE(abi.PwCaptureSlot.PIPELINE);
-    value.writeUInt32LE(xdpFd);
-    native().mapUpdate(progs.fd, key, value, 0);
+    progs.set(abi.PwCaptureSlot.PIPELINE, xdp.fd); // a prog array takes program fds
   } finally {
     progs.close();
   }
@@ -97,16 +97,6 @@ export interface UpgradeResult {
   progId: number;
 }
 
-export function validInstance(name: string): string {
-  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) {
-    throw new PwError('PW_ERR_INVALID', `invalid instance name '${name}'`, { hint: 'use 1-32 characters: a-z, 0-9, _ and -, starting with a letter or digit' });
-  }
-  return name;
-}
-
-export const pinDirOf = (instance: string) => `${BPFFS_ROOT}/pathwise/${validInstance(instance)}`;
-export const metaDirOf = (instance: string) => `/run/pathwise/${validInstance(instance)}`;
-
 function settingsFlags(s: PipelineSettings): number {
   const F = abi.PwSetting;
   return (
@@ -118,100 +108,8 @@ function settingsFlags(s: PipelineSettings): number {
   );
 }
 
-type Codecs<S> = S extends MapSpec<infer K, infer V> ? [K, V] : never;
-type M<N extends keyof typeof abi.maps> = BpfMap<Codecs<(typeof abi.maps)[N]>[0], Codecs<(typeof abi.maps)[N]>[1]>;
-
-/** Typed handles to every map of the pipeline. */
-export interface PipelineMaps {
-  /** Per-interface counters: by ifindex below PW_IF_DIRECT, hashed (ifStatsHi) above. */
-  ifStats: PerCpuMap<number, abi.PwIfCounters>;
-  ifStatsHi: PerCpuMap<number, abi.PwIfCounters>;
-  fib4Tbl24: M<'pw_fib4_tbl24'>;
-  fib4Tbl8: M<'pw_fib4_tbl8'>;
-  fib6: M<'pw_fib6'>;
-  routes: M<'pw_routes'>;
-  routeStats: M<'pw_route_stats'>;
-  nhgroups: M<'pw_nhgroups'>;
-  nexthops: M<'pw_nexthops'>;
-  nexthopStats: M<'pw_nexthop_stats'>;
-  txPorts: M<'pw_tx_ports'>;
-  neigh: M<'pw_neigh'>;
-  flows: M<'pw_flows'>;
-  block4: M<'pw_block4'>;
-  block6: M<'pw_block6'>;
-  ruleCtl: M<'pw_rule_ctl'>;
-  rules: M<'pw_rules'>;
-  ruleBitmaps: M<'pw_rule_bitmaps'>;
-  ruleProto: M<'pw_rule_proto'>;
-  ruleSport: M<'pw_rule_sport'>;
-  ruleDport: M<'pw_rule_dport'>;
-  ruleFlags: M<'pw_rule_flags'>;
-  ruleIface: M<'pw_rule_iface'>;
-  ruleIfaceHi: M<'pw_rule_iface_hi'>;
-  ruleSrc4: M<'pw_rule_src4'>;
-  ruleDst4: M<'pw_rule_dst4'>;
-  ruleSrc6: M<'pw_rule_src6'>;
-  ruleDst6: M<'pw_rule_dst6'>;
-  ruleStats: PerCpuMap<number, abi.PwCounter>;
-  ratelimits: M<'pw_ratelimits'>;
-  ratelimitState: M<'pw_ratelimit_state'>;
-  ringStats: PerCpuMap<number, abi.PwRingCounters>;
-  eventsCtl: M<'pw_events_ctl'>;
-  captureCtl: M<'pw_capture_ctl'>;
-  /** Program fds by slot (enum pw_capture_slot); reads return program ids. */
-  captureProgs: M<'pw_capture_progs'>;
-  captureScratch: PerCpuMap<number, abi.PwCaptureScratch>;
-  replayOut: M<'pw_replay_out'>;
-  flowStats: PerCpuMap<number, abi.PwFlowCounters>;
-  histogram: PerCpuMap<number, abi.PwHistogram>;
-}
-
-/** Typed handles to every map, each opened by `handle` (a pin, or a freshly loaded object). */
-function openMaps(handle: (name: string) => ReturnType<typeof openPinned>): PipelineMaps {
-  const open = <K, V>(spec: MapSpec<K, V>) => new BpfMap<K, V>(handle(spec.name), spec.key!, spec.value!);
-  const perCpu = <K, V>(spec: MapSpec<K, V>) => new PerCpuMap<K, V>(handle(spec.name), spec.key!, spec.value!);
-  const m = abi.maps;
-  return {
-    ifStats: perCpu(m.pw_if_stats),
-    ifStatsHi: perCpu(m.pw_if_stats_hi),
-    fib4Tbl24: open(m.pw_fib4_tbl24),
-    fib4Tbl8: open(m.pw_fib4_tbl8),
-    fib6: open(m.pw_fib6),
-    routes: open(m.pw_routes),
-    routeStats: open(m.pw_route_stats),
-    nhgroups: open(m.pw_nhgroups),
-    nexthops: open(m.pw_nexthops),
-    nexthopStats: open(m.pw_nexthop_stats),
-    txPorts: open(m.pw_tx_ports),
-    neigh: open(m.pw_neigh),
-    flows: open(m.pw_flows),
-    block4: open(m.pw_block4),
-    block6: open(m.pw_block6),
-    ruleCtl: open(m.pw_rule_ctl),
-    rules: open(m.pw_rules),
-    ruleBitmaps: open(m.pw_rule_bitmaps),
-    ruleProto: open(m.pw_rule_proto),
-    ruleSport: open(m.pw_rule_sport),
-    ruleDport: open(m.pw_rule_dport),
-    ruleFlags: open(m.pw_rule_flags),
-    ruleIface: open(m.pw_rule_iface),
-    ruleIfaceHi: open(m.pw_rule_iface_hi),
-    ruleSrc4: open(m.pw_rule_src4),
-    ruleDst4: open(m.pw_rule_dst4),
-    ruleSrc6: open(m.pw_rule_src6),
-    ruleDst6: open(m.pw_rule_dst6),
-    ruleStats: perCpu(m.pw_rule_stats),
-    ratelimits: open(m.pw_ratelimits),
-    ratelimitState: open(m.pw_ratelimit_state),
-    ringStats: perCpu(m.pw_ring_stats),
-    eventsCtl: open(m.pw_events_ctl),
-    captureCtl: open(m.pw_capture_ctl),
-    captureProgs: open(m.pw_capture_progs),
-    captureScratch: perCpu(m.pw_capture_scratch),
-    replayOut: open(m.pw_replay_out),
-    flowStats: perCpu(m.pw_flow_stats),
-    histogram: perCpu(m.pw_histogram),
-  };
+function writeMeta(instance: string, settings: PipelineSettings): void {
+  writeFileAtomic(join(runDirOf(instance), 'meta.json'), JSON.stringify({ settings, objectHash: objectHash(), loadedAt: new Date().toISOString() }, null, 2));
 }
 
 export class Pipeline {
@@ -257,17 +155,15 @@ export class Pipeline {
         maxEntries: { pw_fib4_tbl8: s.ipv4Groups, pw_rule_bitmaps: s.ruleBitmaps },
         pinDir: dir,
       });
-      // A capture filter returns into the pipeline through this slot (insight.bpf.h).
-      setPipelineSlot(obj, obj.program('pw_xdp').fd);
-      for (const p of PROGRAMS) {
+      setPipelineSlot(obj, obj.program('pw_xdp'));
+      for (const p of abi.programs) {
         const prog = obj.program(p);
         // libbpf loads a program without BTF when the kernel refuses the object's BTF ("BTF is
         // optional"); the pipeline relies on it (bpf_loop callbacks need its function info).
         if (!prog.info().btfId) throw new PwError('PW_ERR_INTERNAL', `program ${p} was loaded without BTF: the kernel refused the object's BTF`);
         prog.pin(join(dir, p));
       }
-      mkdirSync(metaDirOf(instance), { recursive: true });
-      writeFileSync(join(metaDirOf(instance), 'meta.json'), JSON.stringify({ settings: s, objectHash: objectHash(), loadedAt: new Date().toISOString() }, null, 2));
+      writeMeta(instance, s);
     } catch (e) {
       obj?.close();
       removePinDir(dir);
@@ -314,20 +210,20 @@ export class Pipeline {
           fresh.push(spec.name);
           continue;
         }
-        const fd = openPinned(join(dir, spec.name), 'map');
+        const pinned = new RawMap(openPinned(join(dir, spec.name), 'map'));
         try {
-          const info = native().mapInfo(fd.fd);
+          const info = pinned.info;
           const same =
             info.type === spec.type &&
             info.keySize === spec.keySize &&
             info.valueSize === spec.valueSize &&
             info.maxEntries === (maxEntries[spec.name] ?? spec.maxEntries) &&
-            (info.flags & ~(isDevmap(spec.type) ? BPF_F_RDONLY_PROG : 0)) === spec.flags;
+            (info.flags & ~(isDevmap(spec.type) ? MapFlags.RDONLY_PROG : 0)) === spec.flags;
           if (!same) fresh.push(spec.name);
           else if (isDevmap(spec.type)) copied.push(spec.name);
           else carried.push(spec.name);
         } finally {
-          fd.close();
+          pinned.close();
         }
       }
       const obj = await BpfObject.load(OBJECT_PATH, {
@@ -338,22 +234,21 @@ export class Pipeline {
         pinMaps: carried as never,
       });
       for (const name of copied) {
-        const from = openPinned(join(dir, name), 'map');
-        const to = obj.mapHandle(name);
+        const spec = abi.maps[name as abi.MapName] as typeof abi.maps.pw_tx_ports;
+        const src = new BpfMap(openPinned(join(dir, name), 'map'), spec.key, spec.value);
+        const dst = obj.map(spec);
         try {
-          const src = new BpfMap<number, number>(from, scalarU32, scalarU32);
-          const dst = new BpfMap<number, number>(to, scalarU32, scalarU32);
           for (const [k, v] of src.entries()) dst.set(k, v);
         } finally {
-          from.close();
-          to.close();
+          src.close();
+          dst.close();
         }
       }
       const switched: { ifindex: number; name: string; mode: 'native' | 'generic' }[] = [];
       let progId = 0;
       try {
         if (opts.prepare) {
-          const maps = openMaps((name) => obj.mapHandle(name));
+          const maps = abi.openMaps((name) => obj.mapHandle(name));
           try {
             opts.prepare(maps, fresh);
           } finally {
@@ -365,13 +260,13 @@ export class Pipeline {
         const oldId = oldProg.info().id;
         // The new programs are pinned beside the old ones first (bpffs names take no dots), so
         // nothing can fail between switching the interfaces and renaming the pins over.
-        const staged = PROGRAMS.map((name) => [name, name === 'pw_xdp' ? newProg : obj.program(name)] as const);
+        const staged = abi.programs.map((name) => [name, name === 'pw_xdp' ? newProg : obj.program(name)] as const);
         for (const [name, prog] of staged) {
           rmSync(join(dir, `${name}_next`), { force: true });
           prog.pin(join(dir, `${name}_next`));
         }
         try {
-          for (const { name, ifindex } of native().interfaces()) {
+          for (const { name, ifindex } of kernelLinks()) {
             const state = queryXdp(ifindex);
             if (!state.mode || state.progId !== oldId) continue;
             const mode = state.mode as 'native' | 'generic';
@@ -384,7 +279,7 @@ export class Pipeline {
           throw e;
         }
         // A running capture's filter now returns into the new program.
-        setPipelineSlot(obj, newProg.fd);
+        setPipelineSlot(obj, newProg);
         // rename(2) is atomic on bpffs: the pin names never point at nothing.
         for (const [name, prog] of staged) {
           renameSync(join(dir, `${name}_next`), join(dir, name));
@@ -399,9 +294,7 @@ export class Pipeline {
             h.close();
           }
         }
-        const metaDir = metaDirOf(instance);
-        mkdirSync(metaDir, { recursive: true });
-        writeFileSync(join(metaDir, 'meta.json'), JSON.stringify({ settings, objectHash: objectHash(), loadedAt: new Date().toISOString() }, null, 2));
+        writeMeta(instance, settings);
       } finally {
         obj.close();
       }
@@ -417,7 +310,7 @@ export class Pipeline {
    */
   static pinnedMeta(instance: string): { settings: PipelineSettings; loadedHash: string | null } {
     try {
-      const meta = JSON.parse(readFileSync(join(metaDirOf(instance), 'meta.json'), 'utf8'));
+      const meta = JSON.parse(readFileSync(join(runDirOf(instance), 'meta.json'), 'utf8'));
       return { settings: { ...DEFAULT_SETTINGS, ...meta.settings }, loadedHash: meta.objectHash ?? null };
     } catch {
       // Metadata lost (e.g. /run cleared while pins stayed): defaults describe the maps well
@@ -429,8 +322,8 @@ export class Pipeline {
   private static adopt(instance: string): Pipeline {
     const dir = pinDirOf(instance);
     const { settings, loadedHash } = Pipeline.pinnedMeta(instance);
-    const maps = openMaps((name) => openPinned(join(dir, name), 'map'));
-    const prog = (name: (typeof PROGRAMS)[number]) => Program.fromPin(join(dir, name), name);
+    const maps = abi.openMaps((name) => openPinned(join(dir, name), 'map'));
+    const prog = (name: abi.ProgramName) => Program.fromPin(join(dir, name), name);
     return new Pipeline(instance, settings, maps, prog('pw_xdp'), prog('pw_xdp_trace'), prog('pw_xdp_replay'), false, loadedHash);
   }
 
@@ -445,9 +338,9 @@ export class Pipeline {
   /** Unpins everything of an instance (callers detach interfaces first). */
   static unpin(instance: string): void {
     removePinDir(pinDirOf(instance));
-    rmSync(metaDirOf(instance), { recursive: true, force: true });
+    rmSync(runDirOf(instance), { recursive: true, force: true });
     // The last instance gone: leave no empty directories behind.
-    for (const dir of [dirname(pinDirOf(instance)), dirname(metaDirOf(instance))]) {
+    for (const dir of [dirname(pinDirOf(instance)), dirname(runDirOf(instance))]) {
       try {
         rmdirSync(dir);
       } catch {
@@ -468,7 +361,7 @@ export class Pipeline {
       const prog = Program.fromPin(pinned, 'pw_xdp');
       try {
         const id = prog.info().id;
-        for (const { name, ifindex } of native().interfaces()) {
+        for (const { name, ifindex } of kernelLinks()) {
           const state = queryXdp(ifindex);
           if (state.mode && state.progId === id) {
             detachXdp(ifindex, prog);

@@ -10,15 +10,14 @@
  * record is invalidated, and its id is reused last.
  */
 import * as abi from '../generated/pathwise.js';
-import { MappedArray } from '../bpf/index.js';
+import type { MappedArray } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { formatPrefix, type Family, type Prefix } from '../util/ip.js';
-import { Fib4Table } from './fib4-table.js';
-import { PrefixIndex4 } from './prefix-index4.js';
-import type { NexthopTable } from './nexthops.js';
+import { Fib4Table } from '../routing/fib4-table.js';
+import { PrefixIndex4 } from '../routing/prefix-index4.js';
+import type { RouteType } from '../routing/route.js';
+import type { NexthopTable } from './nexthop-table.js';
 import type { PipelineMaps } from './pipeline.js';
-
-export type RouteType = 'unicast' | 'blackhole' | 'local' | 'kernel';
 
 /** A snapshot of one route. */
 export interface Route {
@@ -27,7 +26,7 @@ export interface Route {
   /** Nexthop group id, or a PW_NHG_* special for the other route types. */
   nhg: number;
   metric: number;
-  /** Derived from the host's addresses (see system-routes.ts), not added by the user. */
+  /** Derived from the host's addresses (routing/host-routes.ts), not added by the user. */
   system: boolean;
 }
 
@@ -92,6 +91,8 @@ export class RouteTable {
   private freeHead = 0;
   private freeTail = 0;
   private readonly tbl24Map: MappedArray<abi.PwFib4Block>;
+  /** Ids of the routes derived from the host's addresses (a few, among maybe a million). */
+  private readonly systemIds = new Set<number>();
   private readonly tbl8Map: MappedArray<abi.PwFib4Group>;
 
   constructor(
@@ -128,6 +129,7 @@ export class RouteTable {
       }
       const plen = v.getUint8(off + R.plen);
       this.plens[id] = plen;
+      if (v.getUint16(off + R.flags, true) & SYSTEM) this.systemIds.add(id);
       if (v.getUint8(off + R.family) === 4) {
         a4.push(v.getUint32(off + R.prefix, false));
         p4.push(plen);
@@ -161,6 +163,11 @@ export class RouteTable {
     return this.v4.size + this.v6.size;
   }
 
+  /** How many of the routes are the host's own. */
+  get systemCount(): number {
+    return this.systemIds.size;
+  }
+
   get counts() {
     return { ipv4: this.v4.size, ipv6: this.v6.size, ipv4Groups: this.fib4.groupsInUse, ipv4GroupCapacity: this.fib4.groupCapacity };
   }
@@ -180,6 +187,11 @@ export class RouteTable {
 
   byId(id: number): Route | undefined {
     return id && id < this.plens.length && this.plens[id] !== UNUSED ? this.routeOf(id) : undefined;
+  }
+
+  /** The routes derived from the host's addresses. */
+  *system(): IterableIterator<Route> {
+    for (const id of this.systemIds) yield this.routeOf(id);
   }
 
   *all(): IterableIterator<Route> {
@@ -218,6 +230,7 @@ export class RouteTable {
     v.setUint32(off + R.metric, metric, true);
     v.setUint16(off + R.flags, VALID | (system ? SYSTEM : 0), true);
     this.plens[id] = plen;
+    if (system) this.systemIds.add(id);
   }
 
   /**
@@ -310,6 +323,8 @@ export class RouteTable {
     this.view.setUint32(off + R.metric, metric, true);
     this.view.setUint32(off + R.nhg, nhg, true);
     this.view.setUint16(off + R.flags, VALID | (system ? SYSTEM : 0), true);
+    if (system) this.systemIds.add(id);
+    else this.systemIds.delete(id);
     return old;
   }
 
@@ -337,6 +352,7 @@ export class RouteTable {
   private invalidate(id: number): void {
     this.view.setUint16(id * this.stride + R.flags, 0, true);
     this.plens[id] = UNUSED;
+    this.systemIds.delete(id);
     this.giveId(id);
   }
 

@@ -11,9 +11,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { repoRoot } from '../bpf/index.js';
-import { ApiClient } from '../cli/client.js';
-import type { FlowsReport } from '../insight/reports.js';
+import { repoRoot } from '../util/paths.js';
+import { ApiClient } from '../client/api-client.js';
+import type { FlowsReport } from '../ops/insight.js';
 import { SERVICE, buildRouterLab } from '../netlab/router-lab.js';
 import { Topology, leaveSignalsToCaller, sh } from '../netlab/topology.js';
 

@@ -1,5 +1,5 @@
 // generated — do not edit. From the BTF of pathwise.bpf.o by scripts/gen-types.ts; `make gen` regenerates.
-import { type Codec, type MapSpec, scalar } from '../bpf/codec.js';
+import { type Codec, type MapSpec, type NativeFd, type BpfMap, type PerCpuMap, type RawMap, scalar, MapType, openMapSet } from '../kernel/index.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
@@ -266,32 +266,71 @@ export const PwFlow = {
   },
 } as const satisfies Codec<PwFlow> & { offsets: Record<string, number> };
 
-/** struct pw_if_counters (256 bytes) */
-export interface PwIfCounters {
-  packets: bigint[];
-  bytes: bigint[];
-  reasons: bigint[];
+/** struct pw_replay_result (64 bytes) */
+export interface PwReplayResult {
+  verdict: number;
+  reason: number;
+  family: number;
+  proto: number;
+  tcp_flags: number;
+  has_ports: number;
+  vlan: number;
+  sport: number;
+  dport: number;
+  route: number;
+  nexthop: number;
+  egress_ifindex: number;
+  rule: number;
+  ip_len: number;
+  src: Uint8Array;
+  dst: Uint8Array;
 }
-export const PwIfCounters = {
-  name: 'pw_if_counters',
-  size: 256,
-  offsets: { packets: 0, bytes: 40, reasons: 80 },
-  encode(x: PwIfCounters, v: DataView, o: number): void {
-    for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
-    for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
-    for (let i0 = 0; i0 < 22; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+export const PwReplayResult = {
+  name: 'pw_replay_result',
+  size: 64,
+  offsets: { verdict: 0, reason: 1, family: 2, proto: 3, tcp_flags: 4, has_ports: 5, vlan: 6, sport: 8, dport: 10, route: 12, nexthop: 16, egress_ifindex: 20, rule: 24, ip_len: 28, src: 32, dst: 48 },
+  encode(x: PwReplayResult, v: DataView, o: number): void {
+    scalar.u8.encode(x.verdict, v, o + 0);
+    scalar.u8.encode(x.reason, v, o + 1);
+    scalar.u8.encode(x.family, v, o + 2);
+    scalar.u8.encode(x.proto, v, o + 3);
+    scalar.u8.encode(x.tcp_flags, v, o + 4);
+    scalar.u8.encode(x.has_ports, v, o + 5);
+    scalar.u16.encode(x.vlan, v, o + 6);
+    scalar.be16.encode(x.sport, v, o + 8);
+    scalar.be16.encode(x.dport, v, o + 10);
+    scalar.u32.encode(x.route, v, o + 12);
+    scalar.u32.encode(x.nexthop, v, o + 16);
+    scalar.u32.encode(x.egress_ifindex, v, o + 20);
+    scalar.u32.encode(x.rule, v, o + 24);
+    scalar.u32.encode(x.ip_len, v, o + 28);
+    bytesAt(v, o + 32, 16).set(x.src.subarray(0, 16));
+    bytesAt(v, o + 48, 16).set(x.dst.subarray(0, 16));
   },
-  decode(v: DataView, o: number): PwIfCounters {
+  decode(v: DataView, o: number): PwReplayResult {
     return {
-      packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
-      bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
-      reasons: Array.from({ length: 22 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+      verdict: scalar.u8.decode(v, o + 0),
+      reason: scalar.u8.decode(v, o + 1),
+      family: scalar.u8.decode(v, o + 2),
+      proto: scalar.u8.decode(v, o + 3),
+      tcp_flags: scalar.u8.decode(v, o + 4),
+      has_ports: scalar.u8.decode(v, o + 5),
+      vlan: scalar.u16.decode(v, o + 6),
+      sport: scalar.be16.decode(v, o + 8),
+      dport: scalar.be16.decode(v, o + 10),
+      route: scalar.u32.decode(v, o + 12),
+      nexthop: scalar.u32.decode(v, o + 16),
+      egress_ifindex: scalar.u32.decode(v, o + 20),
+      rule: scalar.u32.decode(v, o + 24),
+      ip_len: scalar.u32.decode(v, o + 28),
+      src: bytesAt(v, o + 32, 16).slice(),
+      dst: bytesAt(v, o + 48, 16).slice(),
     };
   },
-  zero(): PwIfCounters {
-    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 22 }, () => 0n) };
+  zero(): PwReplayResult {
+    return { verdict: 0, reason: 0, family: 0, proto: 0, tcp_flags: 0, has_ports: 0, vlan: 0, sport: 0, dport: 0, route: 0, nexthop: 0, egress_ifindex: 0, rule: 0, ip_len: 0, src: new Uint8Array(16), dst: new Uint8Array(16) };
   },
-} as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
+} as const satisfies Codec<PwReplayResult> & { offsets: Record<string, number> };
 
 /** struct pw_fib4_block (64 bytes) */
 export interface PwFib4Block {
@@ -395,30 +434,6 @@ export const PwRoute = {
     return { nhg: 0, plen: 0, family: 0, flags: 0, prefix: new Uint8Array(16), metric: 0 };
   },
 } as const satisfies Codec<PwRoute> & { offsets: Record<string, number> };
-
-/** struct pw_counter (16 bytes) */
-export interface PwCounter {
-  packets: bigint;
-  bytes: bigint;
-}
-export const PwCounter = {
-  name: 'pw_counter',
-  size: 16,
-  offsets: { packets: 0, bytes: 8 },
-  encode(x: PwCounter, v: DataView, o: number): void {
-    scalar.u64.encode(x.packets, v, o + 0);
-    scalar.u64.encode(x.bytes, v, o + 8);
-  },
-  decode(v: DataView, o: number): PwCounter {
-    return {
-      packets: scalar.u64.decode(v, o + 0),
-      bytes: scalar.u64.decode(v, o + 8),
-    };
-  },
-  zero(): PwCounter {
-    return { packets: 0n, bytes: 0n };
-  },
-} as const satisfies Codec<PwCounter> & { offsets: Record<string, number> };
 
 /** struct pw_nhgroup (360 bytes) */
 export interface PwNhgroup {
@@ -753,6 +768,30 @@ export const PwRuleLpm6Key = {
   },
 } as const satisfies Codec<PwRuleLpm6Key> & { offsets: Record<string, number> };
 
+/** struct pw_counter (16 bytes) */
+export interface PwCounter {
+  packets: bigint;
+  bytes: bigint;
+}
+export const PwCounter = {
+  name: 'pw_counter',
+  size: 16,
+  offsets: { packets: 0, bytes: 8 },
+  encode(x: PwCounter, v: DataView, o: number): void {
+    scalar.u64.encode(x.packets, v, o + 0);
+    scalar.u64.encode(x.bytes, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwCounter {
+    return {
+      packets: scalar.u64.decode(v, o + 0),
+      bytes: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwCounter {
+    return { packets: 0n, bytes: 0n };
+  },
+} as const satisfies Codec<PwCounter> & { offsets: Record<string, number> };
+
 /** struct pw_ratelimit (32 bytes) */
 export interface PwRatelimit {
   rate_mpps: bigint;
@@ -848,6 +887,57 @@ export const PwRatelimitState = {
     return { tokens_milli: 0n, last_ns: 0n, blocked_until: 0n, violations: 0 };
   },
 } as const satisfies Codec<PwRatelimitState> & { offsets: Record<string, number> };
+
+/** struct pw_if_counters (256 bytes) */
+export interface PwIfCounters {
+  packets: bigint[];
+  bytes: bigint[];
+  reasons: bigint[];
+}
+export const PwIfCounters = {
+  name: 'pw_if_counters',
+  size: 256,
+  offsets: { packets: 0, bytes: 40, reasons: 80 },
+  encode(x: PwIfCounters, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
+    for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
+    for (let i0 = 0; i0 < 22; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+  },
+  decode(v: DataView, o: number): PwIfCounters {
+    return {
+      packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
+      bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
+      reasons: Array.from({ length: 22 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+    };
+  },
+  zero(): PwIfCounters {
+    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 22 }, () => 0n) };
+  },
+} as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
+
+/** struct pw_flow_counters (16 bytes) */
+export interface PwFlowCounters {
+  created: bigint;
+  insert_failed: bigint;
+}
+export const PwFlowCounters = {
+  name: 'pw_flow_counters',
+  size: 16,
+  offsets: { created: 0, insert_failed: 8 },
+  encode(x: PwFlowCounters, v: DataView, o: number): void {
+    scalar.u64.encode(x.created, v, o + 0);
+    scalar.u64.encode(x.insert_failed, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwFlowCounters {
+    return {
+      created: scalar.u64.decode(v, o + 0),
+      insert_failed: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwFlowCounters {
+    return { created: 0n, insert_failed: 0n };
+  },
+} as const satisfies Codec<PwFlowCounters> & { offsets: Record<string, number> };
 
 /** struct pw_ring_counters (32 bytes) */
 export interface PwRingCounters {
@@ -956,96 +1046,6 @@ export const PwCaptureScratch = {
     return { state: 0, match: 0 };
   },
 } as const satisfies Codec<PwCaptureScratch> & { offsets: Record<string, number> };
-
-/** struct pw_replay_result (64 bytes) */
-export interface PwReplayResult {
-  verdict: number;
-  reason: number;
-  family: number;
-  proto: number;
-  tcp_flags: number;
-  has_ports: number;
-  vlan: number;
-  sport: number;
-  dport: number;
-  route: number;
-  nexthop: number;
-  egress_ifindex: number;
-  rule: number;
-  ip_len: number;
-  src: Uint8Array;
-  dst: Uint8Array;
-}
-export const PwReplayResult = {
-  name: 'pw_replay_result',
-  size: 64,
-  offsets: { verdict: 0, reason: 1, family: 2, proto: 3, tcp_flags: 4, has_ports: 5, vlan: 6, sport: 8, dport: 10, route: 12, nexthop: 16, egress_ifindex: 20, rule: 24, ip_len: 28, src: 32, dst: 48 },
-  encode(x: PwReplayResult, v: DataView, o: number): void {
-    scalar.u8.encode(x.verdict, v, o + 0);
-    scalar.u8.encode(x.reason, v, o + 1);
-    scalar.u8.encode(x.family, v, o + 2);
-    scalar.u8.encode(x.proto, v, o + 3);
-    scalar.u8.encode(x.tcp_flags, v, o + 4);
-    scalar.u8.encode(x.has_ports, v, o + 5);
-    scalar.u16.encode(x.vlan, v, o + 6);
-    scalar.be16.encode(x.sport, v, o + 8);
-    scalar.be16.encode(x.dport, v, o + 10);
-    scalar.u32.encode(x.route, v, o + 12);
-    scalar.u32.encode(x.nexthop, v, o + 16);
-    scalar.u32.encode(x.egress_ifindex, v, o + 20);
-    scalar.u32.encode(x.rule, v, o + 24);
-    scalar.u32.encode(x.ip_len, v, o + 28);
-    bytesAt(v, o + 32, 16).set(x.src.subarray(0, 16));
-    bytesAt(v, o + 48, 16).set(x.dst.subarray(0, 16));
-  },
-  decode(v: DataView, o: number): PwReplayResult {
-    return {
-      verdict: scalar.u8.decode(v, o + 0),
-      reason: scalar.u8.decode(v, o + 1),
-      family: scalar.u8.decode(v, o + 2),
-      proto: scalar.u8.decode(v, o + 3),
-      tcp_flags: scalar.u8.decode(v, o + 4),
-      has_ports: scalar.u8.decode(v, o + 5),
-      vlan: scalar.u16.decode(v, o + 6),
-      sport: scalar.be16.decode(v, o + 8),
-      dport: scalar.be16.decode(v, o + 10),
-      route: scalar.u32.decode(v, o + 12),
-      nexthop: scalar.u32.decode(v, o + 16),
-      egress_ifindex: scalar.u32.decode(v, o + 20),
-      rule: scalar.u32.decode(v, o + 24),
-      ip_len: scalar.u32.decode(v, o + 28),
-      src: bytesAt(v, o + 32, 16).slice(),
-      dst: bytesAt(v, o + 48, 16).slice(),
-    };
-  },
-  zero(): PwReplayResult {
-    return { verdict: 0, reason: 0, family: 0, proto: 0, tcp_flags: 0, has_ports: 0, vlan: 0, sport: 0, dport: 0, route: 0, nexthop: 0, egress_ifindex: 0, rule: 0, ip_len: 0, src: new Uint8Array(16), dst: new Uint8Array(16) };
-  },
-} as const satisfies Codec<PwReplayResult> & { offsets: Record<string, number> };
-
-/** struct pw_flow_counters (16 bytes) */
-export interface PwFlowCounters {
-  created: bigint;
-  insert_failed: bigint;
-}
-export const PwFlowCounters = {
-  name: 'pw_flow_counters',
-  size: 16,
-  offsets: { created: 0, insert_failed: 8 },
-  encode(x: PwFlowCounters, v: DataView, o: number): void {
-    scalar.u64.encode(x.created, v, o + 0);
-    scalar.u64.encode(x.insert_failed, v, o + 8);
-  },
-  decode(v: DataView, o: number): PwFlowCounters {
-    return {
-      created: scalar.u64.decode(v, o + 0),
-      insert_failed: scalar.u64.decode(v, o + 8),
-    };
-  },
-  zero(): PwFlowCounters {
-    return { created: 0n, insert_failed: 0n };
-  },
-} as const satisfies Codec<PwFlowCounters> & { offsets: Record<string, number> };
 
 /** struct pw_histogram (2112 bytes) */
 export interface PwHistogram {
@@ -1239,49 +1239,194 @@ export const PwCaptureRecord = {
 
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
-  pw_flows: { name: 'pw_flows', type: 9, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
-  pw_if_stats: { name: 'pw_if_stats', type: 6, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
-  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: 5, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
-  pw_if_zero: { name: 'pw_if_zero', type: 2, maxEntries: 1, flags: 128, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
-  pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: 2, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
-  pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: 2, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
-  pw_fib6: { name: 'pw_fib6', type: 11, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: PwFib6Key, value: scalar.u32 },
-  pw_routes: { name: 'pw_routes', type: 2, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
-  pw_route_stats: { name: 'pw_route_stats', type: 2, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
-  pw_nhgroups: { name: 'pw_nhgroups', type: 2, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
-  pw_nexthops: { name: 'pw_nexthops', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
-  pw_nexthop_stats: { name: 'pw_nexthop_stats', type: 2, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
-  pw_neigh: { name: 'pw_neigh', type: 1, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
-  pw_tx_ports: { name: 'pw_tx_ports', type: 25, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_block4: { name: 'pw_block4', type: 11, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 8, key: PwBlock4Key, value: PwBlock },
-  pw_block6: { name: 'pw_block6', type: 11, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 8, key: PwBlock6Key, value: PwBlock },
-  pw_rule_ctl: { name: 'pw_rule_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
-  pw_rules: { name: 'pw_rules', type: 2, maxEntries: 32768, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwRule },
-  pw_rule_bitmaps: { name: 'pw_rule_bitmaps', type: 2, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 2080, key: scalar.u32, value: PwRuleBitmap },
-  pw_rule_proto: { name: 'pw_rule_proto', type: 2, maxEntries: 512, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_rule_sport: { name: 'pw_rule_sport', type: 2, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_rule_dport: { name: 'pw_rule_dport', type: 2, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_rule_flags: { name: 'pw_rule_flags', type: 2, maxEntries: 514, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_rule_iface: { name: 'pw_rule_iface', type: 2, maxEntries: 2048, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_rule_iface_hi: { name: 'pw_rule_iface_hi', type: 1, maxEntries: 2048, flags: 0, keySize: 8, valueSize: 4, key: PwRuleIfaceKey, value: scalar.u32 },
-  pw_rule_src4: { name: 'pw_rule_src4', type: 11, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
-  pw_rule_dst4: { name: 'pw_rule_dst4', type: 11, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
-  pw_rule_src6: { name: 'pw_rule_src6', type: 11, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
-  pw_rule_dst6: { name: 'pw_rule_dst6', type: 11, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
-  pw_rule_stats: { name: 'pw_rule_stats', type: 6, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
-  pw_ratelimits: { name: 'pw_ratelimits', type: 2, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
-  pw_ratelimit_state: { name: 'pw_ratelimit_state', type: 9, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 32, key: PwRatelimitKey, value: PwRatelimitState },
-  pw_events: { name: 'pw_events', type: 27, maxEntries: 4194304, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
-  pw_capture: { name: 'pw_capture', type: 27, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
-  pw_ring_stats: { name: 'pw_ring_stats', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRingCounters },
-  pw_events_ctl: { name: 'pw_events_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwEventsCtl },
-  pw_capture_ctl: { name: 'pw_capture_ctl', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCaptureCtl },
-  pw_capture_progs: { name: 'pw_capture_progs', type: 3, maxEntries: 2, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_capture_scratch: { name: 'pw_capture_scratch', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwCaptureScratch },
-  pw_replay_out: { name: 'pw_replay_out', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
-  pw_flow_stats: { name: 'pw_flow_stats', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
-  pw_histogram: { name: 'pw_histogram', type: 6, maxEntries: 1, flags: 0, keySize: 4, valueSize: 2112, key: scalar.u32, value: PwHistogram },
+  pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
+  pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
+  pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
+  pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
+  pw_fib6: { name: 'pw_fib6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: PwFib6Key, value: scalar.u32 },
+  pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
+  pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
+  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
+  pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
+  pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 8, key: PwBlock4Key, value: PwBlock },
+  pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 8, key: PwBlock6Key, value: PwBlock },
+  pw_rule_ctl: { name: 'pw_rule_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
+  pw_rules: { name: 'pw_rules', type: MapType.ARRAY, maxEntries: 32768, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwRule },
+  pw_rule_bitmaps: { name: 'pw_rule_bitmaps', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 2080, key: scalar.u32, value: PwRuleBitmap },
+  pw_rule_proto: { name: 'pw_rule_proto', type: MapType.ARRAY, maxEntries: 512, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_sport: { name: 'pw_rule_sport', type: MapType.ARRAY, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_dport: { name: 'pw_rule_dport', type: MapType.ARRAY, maxEntries: 131074, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_flags: { name: 'pw_rule_flags', type: MapType.ARRAY, maxEntries: 514, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_iface: { name: 'pw_rule_iface', type: MapType.ARRAY, maxEntries: 2048, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_rule_iface_hi: { name: 'pw_rule_iface_hi', type: MapType.HASH, maxEntries: 2048, flags: 0, keySize: 8, valueSize: 4, key: PwRuleIfaceKey, value: scalar.u32 },
+  pw_rule_src4: { name: 'pw_rule_src4', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
+  pw_rule_dst4: { name: 'pw_rule_dst4', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
+  pw_rule_src6: { name: 'pw_rule_src6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
+  pw_rule_dst6: { name: 'pw_rule_dst6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
+  pw_rule_stats: { name: 'pw_rule_stats', type: MapType.PERCPU_ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
+  pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 32, key: PwRatelimitKey, value: PwRatelimitState },
+  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
+  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
+  pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
+  pw_events: { name: 'pw_events', type: MapType.RINGBUF, maxEntries: 4194304, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
+  pw_capture: { name: 'pw_capture', type: MapType.RINGBUF, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
+  pw_ring_stats: { name: 'pw_ring_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRingCounters },
+  pw_events_ctl: { name: 'pw_events_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwEventsCtl },
+  pw_capture_ctl: { name: 'pw_capture_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCaptureCtl },
+  pw_capture_progs: { name: 'pw_capture_progs', type: MapType.PROG_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_capture_scratch: { name: 'pw_capture_scratch', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwCaptureScratch },
+  pw_histogram: { name: 'pw_histogram', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 2112, key: scalar.u32, value: PwHistogram },
 } as const satisfies Record<string, MapSpec<any, any>>;
+
+export type MapName = keyof typeof maps;
+
+/** Typed handles to every map of pathwise.bpf.o, by short name (see openMaps). */
+export interface Maps {
+  /** pw_flows */
+  flows: BpfMap<PwFlowKey, PwFlow>;
+  /** pw_replay_out */
+  replayOut: BpfMap<number, PwReplayResult>;
+  /** pw_fib4_tbl24 */
+  fib4Tbl24: BpfMap<number, PwFib4Block>;
+  /** pw_fib4_tbl8 */
+  fib4Tbl8: BpfMap<number, PwFib4Group>;
+  /** pw_fib6 */
+  fib6: BpfMap<PwFib6Key, number>;
+  /** pw_routes */
+  routes: BpfMap<number, PwRoute>;
+  /** pw_nhgroups */
+  nhgroups: BpfMap<number, PwNhgroup>;
+  /** pw_nexthops */
+  nexthops: BpfMap<number, PwNexthop>;
+  /** pw_neigh */
+  neigh: BpfMap<PwNeighKey, PwNeigh>;
+  /** pw_tx_ports */
+  txPorts: BpfMap<number, number>;
+  /** pw_block4 */
+  block4: BpfMap<PwBlock4Key, PwBlock>;
+  /** pw_block6 */
+  block6: BpfMap<PwBlock6Key, PwBlock>;
+  /** pw_rule_ctl */
+  ruleCtl: BpfMap<number, PwRuleCtl>;
+  /** pw_rules */
+  rules: BpfMap<number, PwRule>;
+  /** pw_rule_bitmaps */
+  ruleBitmaps: BpfMap<number, PwRuleBitmap>;
+  /** pw_rule_proto */
+  ruleProto: BpfMap<number, number>;
+  /** pw_rule_sport */
+  ruleSport: BpfMap<number, number>;
+  /** pw_rule_dport */
+  ruleDport: BpfMap<number, number>;
+  /** pw_rule_flags */
+  ruleFlags: BpfMap<number, number>;
+  /** pw_rule_iface */
+  ruleIface: BpfMap<number, number>;
+  /** pw_rule_iface_hi */
+  ruleIfaceHi: BpfMap<PwRuleIfaceKey, number>;
+  /** pw_rule_src4 */
+  ruleSrc4: BpfMap<PwRuleLpm4Key, number>;
+  /** pw_rule_dst4 */
+  ruleDst4: BpfMap<PwRuleLpm4Key, number>;
+  /** pw_rule_src6 */
+  ruleSrc6: BpfMap<PwRuleLpm6Key, number>;
+  /** pw_rule_dst6 */
+  ruleDst6: BpfMap<PwRuleLpm6Key, number>;
+  /** pw_rule_stats */
+  ruleStats: PerCpuMap<number, PwCounter>;
+  /** pw_ratelimits */
+  ratelimits: BpfMap<number, PwRatelimit>;
+  /** pw_ratelimit_state */
+  ratelimitState: BpfMap<PwRatelimitKey, PwRatelimitState>;
+  /** pw_if_stats */
+  ifStats: PerCpuMap<number, PwIfCounters>;
+  /** pw_if_stats_hi */
+  ifStatsHi: PerCpuMap<number, PwIfCounters>;
+  /** pw_if_zero */
+  ifZero: BpfMap<number, PwIfCounters>;
+  /** pw_route_stats */
+  routeStats: BpfMap<number, PwCounter>;
+  /** pw_nexthop_stats */
+  nexthopStats: BpfMap<number, PwCounter>;
+  /** pw_flow_stats */
+  flowStats: PerCpuMap<number, PwFlowCounters>;
+  /** pw_events */
+  events: RawMap;
+  /** pw_capture */
+  capture: RawMap;
+  /** pw_ring_stats */
+  ringStats: PerCpuMap<number, PwRingCounters>;
+  /** pw_events_ctl */
+  eventsCtl: BpfMap<number, PwEventsCtl>;
+  /** pw_capture_ctl */
+  captureCtl: BpfMap<number, PwCaptureCtl>;
+  /** pw_capture_progs */
+  captureProgs: BpfMap<number, number>;
+  /** pw_capture_scratch */
+  captureScratch: PerCpuMap<number, PwCaptureScratch>;
+  /** pw_histogram */
+  histogram: PerCpuMap<number, PwHistogram>;
+}
+
+/** Each handle's map. */
+export const mapHandles = {
+  flows: 'pw_flows',
+  replayOut: 'pw_replay_out',
+  fib4Tbl24: 'pw_fib4_tbl24',
+  fib4Tbl8: 'pw_fib4_tbl8',
+  fib6: 'pw_fib6',
+  routes: 'pw_routes',
+  nhgroups: 'pw_nhgroups',
+  nexthops: 'pw_nexthops',
+  neigh: 'pw_neigh',
+  txPorts: 'pw_tx_ports',
+  block4: 'pw_block4',
+  block6: 'pw_block6',
+  ruleCtl: 'pw_rule_ctl',
+  rules: 'pw_rules',
+  ruleBitmaps: 'pw_rule_bitmaps',
+  ruleProto: 'pw_rule_proto',
+  ruleSport: 'pw_rule_sport',
+  ruleDport: 'pw_rule_dport',
+  ruleFlags: 'pw_rule_flags',
+  ruleIface: 'pw_rule_iface',
+  ruleIfaceHi: 'pw_rule_iface_hi',
+  ruleSrc4: 'pw_rule_src4',
+  ruleDst4: 'pw_rule_dst4',
+  ruleSrc6: 'pw_rule_src6',
+  ruleDst6: 'pw_rule_dst6',
+  ruleStats: 'pw_rule_stats',
+  ratelimits: 'pw_ratelimits',
+  ratelimitState: 'pw_ratelimit_state',
+  ifStats: 'pw_if_stats',
+  ifStatsHi: 'pw_if_stats_hi',
+  ifZero: 'pw_if_zero',
+  routeStats: 'pw_route_stats',
+  nexthopStats: 'pw_nexthop_stats',
+  flowStats: 'pw_flow_stats',
+  events: 'pw_events',
+  capture: 'pw_capture',
+  ringStats: 'pw_ring_stats',
+  eventsCtl: 'pw_events_ctl',
+  captureCtl: 'pw_capture_ctl',
+  captureProgs: 'pw_capture_progs',
+  captureScratch: 'pw_capture_scratch',
+  histogram: 'pw_histogram',
+} as const satisfies Record<keyof Maps, MapName>;
+
+/**
+ * Opens a typed handle to every map, each on the fd `open` gives for its name (a pin, or a
+ * loaded object's map); per-CPU maps get PerCpuMap, maps without types (ring buffers) RawMap.
+ * Every layout is checked against the kernel's; on any failure the handles opened are closed.
+ */
+export function openMaps(open: (name: MapName) => NativeFd): Maps {
+  return openMapSet(maps, mapHandles, open) as unknown as Maps;
+}
 
 /** `const volatile` settings in .rodata; offsets are resolved from the opened object. */
 export const rodata = {
@@ -1289,3 +1434,4 @@ export const rodata = {
 } as const;
 
 export const programs = ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay'] as const;
+export type ProgramName = (typeof programs)[number];

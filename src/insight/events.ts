@@ -3,14 +3,9 @@
  * drops), decoded for people and JSON. One process reads a ring: the daemon when it runs
  * (and streams to WebSocket clients, api/event-stream.ts), else `pathwise events` itself.
  */
-import { join } from 'node:path';
-
-import { openPinned, RingBufferReader } from '../bpf/index.js';
-import { ifName } from '../dataplane/nexthops.js';
-import { pinDirOf } from '../dataplane/pipeline.js';
-import { reasonName, verdictName } from '../dataplane/verdicts.js';
+import { reasonName, verdictName } from './verdicts.js';
 import * as abi from '../generated/pathwise.js';
-import { monoToEpochOffsetNs } from './clock.js';
+import { monoToEpochOffsetNs } from '../util/clock.js';
 import { summarizePacket, type PacketSummary } from './packet-summary.js';
 
 export type EventKind = 'log' | 'sample' | 'drop';
@@ -34,7 +29,8 @@ export interface PacketEvent {
 
 const KIND: Record<number, EventKind> = { [abi.PwEventKind.RULE_LOG]: 'log', [abi.PwEventKind.SAMPLE]: 'sample', [abi.PwEventKind.DROP]: 'drop' };
 
-export function decodeEvent(rec: Buffer): PacketEvent {
+/** Decodes one record of the event ring; `ifName` names interfaces. */
+export function decodeEvent(rec: Buffer, ifName: (ifindex: number) => string): PacketEvent {
   const e = abi.PwEvent.decode(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), 0);
   const head = Buffer.from(e.head.subarray(0, Math.min(e.len, e.head.length)));
   return {
@@ -50,9 +46,4 @@ export function decodeEvent(rec: Buffer): PacketEvent {
     packet: summarizePacket(head),
     head: head.toString('base64'),
   };
-}
-
-/** Reads the instance's event ring (only one reader should: records go to whoever reads first). */
-export function openEventRing(instance: string): RingBufferReader {
-  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_events.name), 'map'));
 }

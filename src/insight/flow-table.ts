@@ -1,15 +1,13 @@
 /**
- * The flow table (pw_flows, an LRU hash the pipeline updates per packet) read as one snapshot:
- * batch lookups copy the raw pages, and flows are decoded only when asked for, so the top 20
- * of a million flows costs one pass over the numbers, not a million objects.
+ * The flow table (pw_flows, an LRU hash the pipeline updates per packet) as one snapshot: the
+ * raw pages a batch read copied (src/dataplane/insight-tables.ts), decoded only when asked for,
+ * so the top 20 of a million flows costs one pass over the numbers, not a million objects.
  */
-import { encodeOne } from '../bpf/index.js';
+import { encodeOne } from '../kernel/codec.js';
 import * as abi from '../generated/pathwise.js';
-import { ifName } from '../dataplane/nexthops.js';
-import type { PipelineMaps } from '../dataplane/pipeline.js';
-import { reasonName, verdictName } from '../dataplane/verdicts.js';
+import { reasonName, verdictName } from './verdicts.js';
 import { formatAddress } from '../util/ip.js';
-import { monoNowNs, monoToEpochOffsetNs } from './clock.js';
+import { monoToEpochOffsetNs } from '../util/clock.js';
 import { formatTcpFlagBits, protocolName } from './names.js';
 
 export type FlowSort = 'bytes' | 'packets' | 'rate' | 'rtt' | 'last';
@@ -102,31 +100,28 @@ function monoToWallMs(): (ns: number) => number {
   return (ns) => offsetMs + ns / 1e6;
 }
 
+/** What a snapshot needs besides the raw pages: names for interfaces and route ids. */
+export interface FlowNames {
+  ifName(ifindex: number): string;
+  /** A route id's prefix, null when no route has it. */
+  routePrefix(id: number): string | null;
+}
+
 export class FlowSnapshot {
-  private constructor(
+  /**
+   * @param keys, values the table's raw entries, back to back (count of each)
+   * @param takenNs CLOCK_MONOTONIC when the snapshot was taken, in ns
+   */
+  constructor(
     private readonly keys: Buffer,
     private readonly values: Buffer,
     readonly count: number,
-    /** CLOCK_MONOTONIC when the snapshot was taken, in ns. */
     private readonly takenNs: number,
-    private readonly routePrefix: (id: number) => string | null,
+    private readonly names: FlowNames,
   ) {}
 
-  /** Reads the whole table with batch lookups. */
-  static read(maps: PipelineMaps, chunk = 65536): FlowSnapshot {
-    const { keys, values, count } = maps.flows.readAllRaw(chunk);
-    const prefixes = new Map<number, string | null>();
-    const routePrefix = (id: number) => {
-      if (!id) return null;
-      let p = prefixes.get(id);
-      if (p === undefined) {
-        const r = maps.routes.get(id);
-        p = r && r.flags & abi.PwRouteFlag.VALID ? `${formatAddress(r.family === 6 ? 6 : 4, r.prefix)}/${r.plen}` : null;
-        prefixes.set(id, p);
-      }
-      return p;
-    };
-    return new FlowSnapshot(keys, values, count, Number(monoNowNs()), routePrefix);
+  private routePrefix(id: number): string | null {
+    return id ? this.names.routePrefix(id) : null;
   }
 
   private get kv(): DataView {
@@ -163,8 +158,8 @@ export class FlowSnapshot {
       tcpFlags: formatTcpFlagBits(f.tcpFlags),
       direction: dir === abi.PwFlowDirection.INITIATOR ? 'initiator' : dir === abi.PwFlowDirection.RESPONDER ? 'responder' : 'unknown',
       handshake: syn && synack && ack ? { rttMs: (ack - syn) / 1e6, responderMs: (synack - syn) / 1e6, initiatorMs: (ack - synack) / 1e6 } : null,
-      iif: ifName(f.ifindex),
-      oif: f.oif ? ifName(f.oif) : null,
+      iif: this.names.ifName(f.ifindex),
+      oif: f.oif ? this.names.ifName(f.oif) : null,
       routeId: vv.getUint32(v + VAL_ROUTE, true),
       verdict: verdictName(vv.getUint8(v + VAL_VERDICT)),
       reason: reasonName(vv.getUint8(v + VAL_REASON)),

@@ -8,7 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 
-import { monoToEpochOffsetNs } from './clock.js';
+import { monoToEpochOffsetNs } from '../util/clock.js';
 import type { FlowCounters, FlowSnapshot } from './flow-table.js';
 import { FlowEndReason, IpfixEncoder, type IpfixFlow } from './ipfix.js';
 

@@ -141,3 +141,31 @@ export function maskAddr(addr: Uint8Array, plen: number): Uint8Array {
 export function formatPrefix(p: Pick<Prefix, 'family' | 'addr' | 'plen'>): string {
   return `${formatAddress(p.family, p.addr)}/${p.plen}`;
 }
+
+const memo = new Map<string, { prefix: Readonly<Prefix>; key: string }>();
+const MEMO_MAX = 1 << 16;
+
+/**
+ * parsePrefix, remembered: a text seen before is not parsed again. Validating a config parses
+ * its prefixes, compiling it needs them parsed, and an edit compares its prefix with every
+ * route's: each text is parsed once. The memo keeps the last 65,536 texts; the prefix returned
+ * is shared, never to be changed.
+ */
+export function parsePrefixShared(text: string, where = text): Readonly<Prefix> {
+  return remember(text, where).prefix;
+}
+
+/** A prefix's canonical text (formatPrefix of parsePrefixShared), for comparing prefixes as written. */
+export function prefixKey(text: string, where = text): string {
+  return remember(text, where).key;
+}
+
+function remember(text: string, where: string): { prefix: Readonly<Prefix>; key: string } {
+  const hit = memo.get(text);
+  if (hit) return hit;
+  const prefix = parsePrefix(text, where);
+  const entry = { prefix, key: formatPrefix(prefix) };
+  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value!);
+  memo.set(text, entry);
+  return entry;
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
-import { BpfObject, BpfMap, PerCpuMap, RingBufferReader, removePinDir, openPinned, scalar, MapType, UpdateFlags, XdpAction, native } from '../../src/bpf/index.js';
+import { BpfObject, BpfMap, PerCpuMap, RingBufferReader, removePinDir, openPinned, scalar, MapType, UpdateFlags, XdpAction, native } from '../../src/kernel/index.js';
 import { PwError } from '../../src/errors.js';
 import * as fx from '../generated/binding-fixtures.js';
 import { ipv4Packet } from '../helpers/packets.js';

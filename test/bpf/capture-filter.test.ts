@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { native } from '../../src/bpf/index.js';
+import { compilePcapFilter, ifName, runPcapFilter } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
-import { CaptureSession, compileFilter, decodeCaptureRecord } from '../../src/insight/capture.js';
-import { readCapture } from '../../src/insight/pcap-file.js';
+import { CaptureSession } from '../../src/dataplane/capture-slot.js';
+import { decodeCaptureRecord } from '../../src/insight/capture-record.js';
+import { readCapture } from '../../src/kernel/pcap.js';
 import { sharedData } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -98,7 +99,7 @@ describe('capture filters in the kernel', { skip, timeout: 5 * 60_000 }, () => {
       const recs = session.ring.takeAll();
       assert.ok(recs.length <= 1, `packet ${i}: ${recs.length} records`);
       if (recs.length) {
-        const rec = decodeCaptureRecord(recs[0]!, 0n);
+        const rec = decodeCaptureRecord(recs[0]!, 0n, ifName);
         assert.deepEqual(rec.data, data.subarray(0, 2048), `packet ${i}: captured bytes (up to the 2048-byte snap)`);
         assert.equal(rec.len, data.length);
         got.push(i);
@@ -139,8 +140,8 @@ describe('capture filters in the kernel', { skip, timeout: 5 * 60_000 }, () => {
         const want = tcpdumpIndexes(path, expr, packets);
         assert.deepEqual(got, want, `'${expr}' on ${file}`);
         // libpcap's interpreter agrees too (the same program tcpdump ran).
-        const classic = compileFilter(expr, 2048);
-        assert.deepEqual(packets.map((d, i) => (native().pcapFilter(classic, d) ? i : -1)).filter((i) => i >= 0), want);
+        const classic = compilePcapFilter(expr, undefined, 2048);
+        assert.deepEqual(packets.map((d, i) => (runPcapFilter(classic, d) ? i : -1)).filter((i) => i >= 0), want);
         if (want.length && want.length < packets.length) nonTrivial++;
       }
       assert.ok(nonTrivial >= 3, `at least a few expressions split ${file} (${nonTrivial})`);
@@ -152,7 +153,7 @@ describe('capture filters in the kernel', { skip, timeout: 5 * 60_000 }, () => {
     const session = CaptureSession.start(dp, { point: 'verdict', snap: 64, expression: 'udp port 53' });
     try {
       dp.pipeline.xdp.testRunSync({ data });
-      const recs = session.ring.takeAll().map((r) => decodeCaptureRecord(r, 0n));
+      const recs = session.ring.takeAll().map((r) => decodeCaptureRecord(r, 0n, ifName));
       assert.equal(recs.length, 1);
       assert.equal(recs[0]!.point, 'verdict');
       assert.equal(recs[0]!.verdict, 'pass');

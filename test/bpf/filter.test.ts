@@ -8,7 +8,7 @@ import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { native, XdpAction } from '../../src/bpf/index.js';
+import { native, XdpAction } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf } from '../../src/dataplane/pipeline.js';
 import { ruleMatches, type RuleSpec } from '../../src/filter/rule.js';

@@ -9,9 +9,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { BpfObject, XdpAction, decodeOne, native } from '../../src/bpf/index.js';
+import { BpfObject, XdpAction, decodeOne, native } from '../../src/kernel/index.js';
 import * as abi from '../../src/generated/pathwise.js';
-import { readCapture } from '../../src/insight/pcap-file.js';
+import { readCapture } from '../../src/kernel/pcap.js';
 import { pipelineObject, sharedData } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 

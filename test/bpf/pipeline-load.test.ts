@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { BpfObject } from '../../src/bpf/index.js';
+import { BpfObject } from '../../src/kernel/index.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { pipelineObject } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';

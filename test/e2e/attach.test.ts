@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { BpfObject, attachTc, attachXdp, detachXdp, inNetns, queryXdp, TestRunFlags, XdpLink, native, xdpMd } from '../../src/bpf/index.js';
+import { BpfObject, attachTc, attachXdp, detachXdp, inNetns, queryXdp, TestRunFlags, XdpLink, native, xdpMd } from '../../src/kernel/index.js';
 import { PwError } from '../../src/errors.js';
 import * as fx from '../generated/binding-fixtures.js';
 import { ipv4Packet } from '../helpers/packets.js';

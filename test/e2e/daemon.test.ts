@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { repoRoot } from '../../src/bpf/index.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 
-import { inNetns } from '../../src/bpf/index.js';
+import { inNetns } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
-import { parseRouteFile } from '../../src/dataplane/route-syntax.js';
+import { parseRouteFile } from '../../src/routing/route-syntax.js';
 import { formatIpv4, formatIpv6, parsePrefix } from '../../src/util/ip.js';
 import { sharedData } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
@@ -61,7 +61,7 @@ describe('FIB against the kernel as oracle (full Internet table)', { skip, timeo
     assert.equal(errors.length, 0);
     dp = await Dataplane.open(instance);
     inNetns(ns, () => {
-      dp.syncSystemRoutes();
+      dp.syncHostRoutes();
       dp.loadRoutes(batch);
     });
   });

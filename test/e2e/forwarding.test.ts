@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { inNetns } from '../../src/bpf/index.js';
+import { inNetns } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
-import { parseRouteTokens } from '../../src/dataplane/route-syntax.js';
+import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 import { ROUTER_IFINDEX, SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
@@ -44,15 +44,15 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
     topo.recordInstance(instance);
     dp = await Dataplane.open(instance);
     inNetns(ns.r, () => {
-      dp.syncSystemRoutes();
+      dp.syncHostRoutes();
       dp.addRoute(parseRouteTokens(['10.220.0.0/16', 'via', '10.210.2.2', 'weight', '1', 'via', '10.210.3.2', 'weight', '3'], (i) => `token ${i}`));
       const attached = dp.attach([dev('r0'), dev('r1'), dev('r2')], 'native');
       assert.deepEqual(
         attached.map((a) => a.mode),
         ['native', 'native', 'native'],
       );
-      assert.deepEqual(dp.resolveNeighbors(), []);
     });
+    assert.deepEqual(await dp.resolveNeighbors(undefined, (fn) => inNetns(ns.r, fn)), []);
     // The router's kernel learns the client's MAC from the client's ARP for its gateway; the
     // data plane's neighbour copy follows the kernel when synced (the daemon, or
     // `pathwise neigh sync --watch`, does this continuously).

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { inNetns } from '../../src/bpf/index.js';
+import { inNetns } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
-import { parseRouteTokens } from '../../src/dataplane/route-syntax.js';
+import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -57,11 +57,11 @@ describe('IPv6 forwarding through the XDP pipeline', { skip, timeout: 3 * 60_000
     topo.recordInstance(instance);
     dp = await Dataplane.open(instance);
     inNetns(r, () => {
-      dp.syncSystemRoutes();
+      dp.syncHostRoutes();
       dp.addRoute(parseRouteTokens(['2001:db8:220::/48', 'via', '2001:db8:2::2'], (i) => `token ${i}`));
       dp.attach([topo.name('r0'), topo.name('r1')], 'native');
-      assert.deepEqual(dp.resolveNeighbors(), []);
     });
+    assert.deepEqual(await dp.resolveNeighbors(undefined, (fn) => inNetns(r, fn)), []);
     // The router learns the client's MAC from its neighbour solicitation; then sync.
     topo.exec(c, 'ping', ['-6', '-c', '1', '-W', '1', '2001:db8:1::1']);
     inNetns(r, () => dp.syncNeighbors());

@@ -15,9 +15,9 @@ import { after, before, describe, it } from 'node:test';
 
 import WebSocket from 'ws';
 
-import { repoRoot } from '../../src/bpf/index.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
-import { readCapture } from '../../src/insight/pcap-file.js';
+import { readCapture } from '../../src/kernel/pcap.js';
 import { cli, createDaemonLab, destroyDaemonLab, pathwiseBin, request, socketOf, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
 import { nfdumpFlows, startNfcapd } from '../helpers/nfdump.js';
 import { privilegedSkip } from '../helpers/privileged.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { writeCapture } from '../../src/insight/pcap-file.js';
+import { writeCapture } from '../../src/kernel/pcap.js';
 import { cli } from '../helpers/daemon.js';
 import { flowOrder, nfdumpFlows, nfpcapdFlows, startNfcapd } from '../helpers/nfdump.js';
 import { ipv6Packet } from '../helpers/packets.js';

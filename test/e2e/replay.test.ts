@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { readCapture, writeCapture } from '../../src/insight/pcap-file.js';
+import { readCapture, writeCapture } from '../../src/kernel/pcap.js';
 import { cli } from '../helpers/daemon.js';
 import { ipv4Packet } from '../helpers/packets.js';
 import { sharedData } from '../helpers/paths.js';

@@ -1,5 +1,5 @@
 // generated — do not edit. From the BTF of binding-fixtures.bpf.o by scripts/gen-types.ts; `make gen` regenerates.
-import { type Codec, type MapSpec, scalar } from '../../src/bpf/codec.js';
+import { type Codec, type MapSpec, type NativeFd, type BpfMap, type PerCpuMap, type RawMap, scalar, MapType, openMapSet } from '../../src/kernel/index.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
@@ -167,12 +167,46 @@ export const FxEvent = {
 
 /** Maps of binding-fixtures.bpf.o, as declared in its .maps section. */
 export const maps = {
-  fx_settings: { name: 'fx_settings', type: 2, maxEntries: 4, flags: 1024, keySize: 4, valueSize: 8, key: scalar.u32, value: FxSetting },
-  fx_events: { name: 'fx_events', type: 27, maxEntries: 65536, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
-  fx_events_lost: { name: 'fx_events_lost', type: 2, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
-  fx_counters: { name: 'fx_counters', type: 6, maxEntries: 2, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: FxCounter },
-  fx_table: { name: 'fx_table', type: 1, maxEntries: 131072, flags: 0, keySize: 8, valueSize: 16, key: FxKey, value: FxValue },
+  fx_settings: { name: 'fx_settings', type: MapType.ARRAY, maxEntries: 4, flags: 1024, keySize: 4, valueSize: 8, key: scalar.u32, value: FxSetting },
+  fx_events: { name: 'fx_events', type: MapType.RINGBUF, maxEntries: 65536, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
+  fx_events_lost: { name: 'fx_events_lost', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
+  fx_counters: { name: 'fx_counters', type: MapType.PERCPU_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: FxCounter },
+  fx_table: { name: 'fx_table', type: MapType.HASH, maxEntries: 131072, flags: 0, keySize: 8, valueSize: 16, key: FxKey, value: FxValue },
 } as const satisfies Record<string, MapSpec<any, any>>;
+
+export type MapName = keyof typeof maps;
+
+/** Typed handles to every map of binding-fixtures.bpf.o, by short name (see openMaps). */
+export interface Maps {
+  /** fx_settings */
+  settings: BpfMap<number, FxSetting>;
+  /** fx_events */
+  events: RawMap;
+  /** fx_events_lost */
+  eventsLost: BpfMap<number, bigint>;
+  /** fx_counters */
+  counters: PerCpuMap<number, FxCounter>;
+  /** fx_table */
+  table: BpfMap<FxKey, FxValue>;
+}
+
+/** Each handle's map. */
+export const mapHandles = {
+  settings: 'fx_settings',
+  events: 'fx_events',
+  eventsLost: 'fx_events_lost',
+  counters: 'fx_counters',
+  table: 'fx_table',
+} as const satisfies Record<keyof Maps, MapName>;
+
+/**
+ * Opens a typed handle to every map, each on the fd `open` gives for its name (a pin, or a
+ * loaded object's map); per-CPU maps get PerCpuMap, maps without types (ring buffers) RawMap.
+ * Every layout is checked against the kernel's; on any failure the handles opened are closed.
+ */
+export function openMaps(open: (name: MapName) => NativeFd): Maps {
+  return openMapSet(maps, mapHandles, open) as unknown as Maps;
+}
 
 /** `const volatile` settings in .rodata; offsets are resolved from the opened object. */
 export const rodata = {
@@ -180,3 +214,4 @@ export const rodata = {
 } as const;
 
 export const programs = ['fx_count', 'fx_read_mmap', 'fx_emit', 'fx_rodata', 'fx_tx', 'fx_tc_count'] as const;
+export type ProgramName = (typeof programs)[number];

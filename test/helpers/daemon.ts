@@ -8,7 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { repoRoot } from '../../src/bpf/index.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { buildRouterLab } from '../../src/netlab/router-lab.js';
 import { Topology } from './topology.js';
 

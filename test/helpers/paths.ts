@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { repoRoot } from '../../src/bpf/index.js';
+import { repoRoot } from '../../src/util/paths.js';
 
 export const buildDir = join(repoRoot, 'build');
 export const testObject = (name: string) => join(buildDir, 'test', `${name}.bpf.o`);

@@ -2,7 +2,7 @@
  * Gate for the privileged tiers (test/bpf, test/e2e). Not root: the tests are skipped with a
  * visible reason. With PATHWISE_REQUIRE_PRIVILEGED=1 (CI) a missing privilege is a failure.
  */
-import { ensureBpffs } from '../../src/bpf/index.js';
+import { ensureBpffs } from '../../src/kernel/index.js';
 
 export function privilegedSkip(): string | false {
   const root = process.getuid?.() === 0;

@@ -26,7 +26,7 @@ char LICENSE[] SEC("license") = "GPL";`);
   return obj;
 }
 
-const generate = (obj: string) => new Generator(readBtf(obj), 't_').generate('t.o', '../bpf/codec.js');
+const generate = (obj: string) => new Generator(readBtf(obj), { prefixes: ['t_'] }).generate('t.o', '../kernel/index.js');
 
 describe('BTF code generator', () => {
   it('generates codecs, enums and map specs from an object', () => {
@@ -40,7 +40,21 @@ struct { int (*type)[1]; int (*max_entries)[16]; struct t_key *key; __u64 *value
     assert.match(code, /export interface TKey \{\n  addr: number;\n  port: number;\n  proto: number;\n\}/);
     assert.match(code, /scalar\.be32\.encode\(x\.addr, v, o \+ 0\)/);
     assert.match(code, /RED: 1,\n  BLUE: 4,/);
-    assert.match(code, /t_map: \{ name: 't_map', type: 1, maxEntries: 16, flags: 0, keySize: 8, valueSize: 8, key: TKey, value: scalar\.u64 \}/);
+    assert.match(code, /t_map: \{ name: 't_map', type: MapType\.HASH, maxEntries: 16, flags: 0, keySize: 8, valueSize: 8, key: TKey, value: scalar\.u64 \}/);
+    // A typed handle per map, named without the prefix.
+    assert.match(code, /export interface Maps \{\n  \/\*\* t_map \*\/\n  map: BpfMap<TKey, bigint>;\n\}/);
+    assert.match(code, /export const mapHandles = \{\n  map: 't_map',\n\}/);
+  });
+
+  it("imports another object's types instead of emitting them again (--extern)", () => {
+    const obj = compile(`struct t_key { __u32 a; };
+struct x_val { __u32 b; };
+struct { int (*type)[1]; int (*max_entries)[4]; struct t_key *key; struct x_val *value; } x_map SEC(".maps");`);
+    const code = new Generator(readBtf(obj), { prefixes: ['x_', 't_'], extern: [{ prefix: 't_', module: '../t.js' }] }).generate('x.o', '../kernel/index.js');
+    assert.match(code, /^import \{ TKey \} from '\.\.\/t\.js';$/m);
+    assert.doesNotMatch(code, /export interface TKey/);
+    assert.match(code, /export interface XVal /);
+    assert.match(code, /x_map: \{ name: 'x_map', type: MapType\.HASH, .* key: TKey, value: XVal \}/);
   });
 
   it('leaves out pipeline stages and the internal structs only their parameters reach', () => {

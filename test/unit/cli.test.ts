@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { repoRoot } from '../../src/bpf/native.js';
+import { repoRoot } from '../../src/util/paths.js';
 
 const run = (...args: string[]) => spawnSync(join(repoRoot, 'bin', 'pathwise'), args, { encoding: 'utf8' });
 

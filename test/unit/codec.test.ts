@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { bytesCodec, decodeOne, encodeOne, scalar } from '../../src/bpf/codec.js';
+import { bytesCodec, decodeOne, encodeOne, scalar } from '../../src/kernel/codec.js';
 import * as pw from '../../src/generated/pathwise.js';
 import * as fx from '../generated/binding-fixtures.js';
 

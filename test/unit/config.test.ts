@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { repoRoot } from '../../src/bpf/native.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { loadConfigFile, parseConfig, type ConfigProblem } from '../../src/control/config/load.js';
 import { PwError } from '../../src/errors.js';
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { EXT, Fib4Table } from '../../src/dataplane/fib4-table.js';
+import { EXT, Fib4Table } from '../../src/routing/fib4-table.js';
 import { rng } from '../helpers/rng.js';
 
 const mask = (l: number) => (l === 0 ? 0 : (0xffffffff << (32 - l)) >>> 0);

@@ -7,12 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { parseConfig } from '../../src/control/config/load.js';
-import { compileDesired } from '../../src/control/desired.js';
-import { planChanges, routeText, summarize, formatChange, type RunningState } from '../../src/control/plan.js';
+import { compileDesired, formatChange, planChanges, summarize, type RunningState } from '../../src/control/plan.js';
 import { DEFAULT_SETTINGS } from '../../src/dataplane/pipeline.js';
-import type { RouteSpec } from '../../src/dataplane/route-syntax.js';
+import { routeText, type RouteSpec, type RouteView } from '../../src/routing/route.js';
 import { formatPrefix } from '../../src/util/ip.js';
-import type { RouteView } from '../../src/dataplane/dataplane.js';
 
 // Gateways resolve to interfaces by a fixed table here: the diff's logic, not the kernel's.
 const DEV: Record<string, string> = { '10.0.1.2': 'eth1', '10.0.2.2': 'eth2' };
@@ -22,13 +20,14 @@ const describeRoute = (spec: RouteSpec) =>
     spec.nexthops.map((n) => ({ via: n.via ?? null, dev: n.dev ?? DEV[n.via!]!, weight: n.weight ?? 1 })),
     spec.metric,
   );
-const desiredOf = (yaml: string) => compileDesired(parseConfig(yaml, 'test.yaml'), { baseDir: '.', now: Date.now(), blockedSince: new Map() });
+const plan = { describeRoute };
+const desiredOf = (yaml: string) => compileDesired(parseConfig(yaml, 'test.yaml'), { baseDir: '.', now: Date.now(), blockedSince: new Map(), hostRoutes: [] });
 
 function runningFrom(yaml: string): RunningState {
   const d = desiredOf(yaml);
   let id = 1;
   const routes = new Map<string, RouteView>();
-  for (const [k, spec] of d.routes) {
+  for (const [k, { spec }] of d.routing) {
     routes.set(k, {
       prefix: formatPrefix(spec.prefix),
       family: spec.prefix.family,
@@ -40,13 +39,15 @@ function runningFrom(yaml: string): RunningState {
     });
   }
   return {
-    settings: d.settings,
+    pipeline: d.pipeline,
     interfaces: new Map([...d.interfaces].map(([n, m]) => [n, m === 'auto' ? 'native' : m])),
-    routes,
-    limiters: new Map([...d.limiters].map(([n, l], i) => [n, { ...l, id: i + 1 }])),
-    rules: d.rules.map((r, i) => ({ ...r, id: 100 + i })),
-    blocks: new Map([...d.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null }])),
-    events: d.events,
+    routing: routes,
+    filter: {
+      limiters: new Map([...d.filter.limiters].map(([n, l], i) => [n, { ...l, id: i + 1 }])),
+      rules: d.filter.rules.map((r, i) => ({ ...r, id: 100 + i })),
+      blocks: new Map([...d.filter.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null }])),
+    },
+    insight: d.insight,
   };
 }
 
@@ -65,7 +66,7 @@ blocklists: [{ prefixes: [192.0.2.0/24] }]
 
 describe('planChanges', () => {
   it('finds nothing to do when running equals desired', () => {
-    assert.deepEqual(planChanges(runningFrom(BASE), desiredOf(BASE), describeRoute), []);
+    assert.deepEqual(planChanges(runningFrom(BASE), desiredOf(BASE), plan), []);
   });
 
   it('orders a mixed change safely and minimally', () => {
@@ -81,7 +82,7 @@ rules:
   - { action: ratelimit, limiter: fast, proto: tcp, dport: 22 }
 blocklists: [{ prefixes: [198.51.100.0/24] }]
 `;
-    const changes = planChanges(runningFrom(BASE), desiredOf(next), describeRoute);
+    const changes = planChanges(runningFrom(BASE), desiredOf(next), plan);
     assert.deepEqual(
       changes.map((c) => formatChange(summarize(c)).split(' ').slice(0, 3).join(' ')),
       [
@@ -105,7 +106,7 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
 
   it('sees a changed nexthop weight or metric, and a settings change first', () => {
     const next = BASE.replace('{ gateway: 10.0.2.2 }', '{ gateway: 10.0.2.2, weight: 3 }') + 'pipeline: { dropMalformed: true }\n';
-    const changes = planChanges(runningFrom(BASE), desiredOf(next), describeRoute);
+    const changes = planChanges(runningFrom(BASE), desiredOf(next), plan);
     assert.deepEqual(changes.map((c) => c.kind), ['settings', 'route']);
     assert.equal(summarize(changes[1]!).after, 'via 10.0.2.2 dev eth2 weight 3');
     assert.equal(DEFAULT_SETTINGS.dropMalformed, false);
@@ -116,7 +117,8 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
       baseDir: '.',
       now: Date.now(),
       blockedSince: new Map([['192.0.2.0/24', Date.now() - 11 * 60_000]]),
+      hostRoutes: [],
     });
-    assert.equal(d.blocks.size, 0);
+    assert.equal(d.filter.blocks.size, 0);
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { PrefixIndex4 } from '../../src/dataplane/prefix-index4.js';
+import { PrefixIndex4 } from '../../src/routing/prefix-index4.js';
 import { rng } from '../helpers/rng.js';
 
 describe('IPv4 prefix index', () => {

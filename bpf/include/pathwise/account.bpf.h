@@ -4,7 +4,8 @@
 #ifndef PATHWISE_ACCOUNT_BPF_H
 #define PATHWISE_ACCOUNT_BPF_H
 
-#include "pathwise/maps.bpf.h"
+#include "pathwise/maps/account.bpf.h"
+#include "pathwise/maps/flows.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/route.bpf.h"
 #include "pathwise/stage.bpf.h"

@@ -15,7 +15,7 @@
 #define PATHWISE_GUARD_BPF_H
 
 #include "pathwise/abi.h"
-#include "pathwise/maps.bpf.h"
+#include "pathwise/maps/guard.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/route.bpf.h"
 #include "pathwise/stage.bpf.h"

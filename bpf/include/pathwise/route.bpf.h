@@ -10,7 +10,7 @@
 
 #include "pathwise/abi.h"
 #include "pathwise/csum.bpf.h"
-#include "pathwise/maps.bpf.h"
+#include "pathwise/maps/route.bpf.h"
 #include "pathwise/parse.h"
 
 #define PW_AF_INET 2

@@ -1,20 +1,16 @@
 /**
  * `pathwise capture`: packets as the pipeline sees them, selected by a tcpdump expression that
  * runs in the kernel, written as pcap (libpcap's writer) or pcapng with the verdict of each
- * packet, or printed one per line. In-process on this host; with --server, through that
- * daemon's /v1/capture (a remote router).
+ * packet, or printed one per line. In this process when no daemon serves the instance; else
+ * through the daemon's /v1/capture (also a remote router's, with --server).
  */
-import { createInterface } from 'node:readline';
-
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { Dataplane } from '../../dataplane/dataplane.js';
 import * as abi from '../../generated/pathwise.js';
-import { CaptureSession, captureRecordFromJson, captureRecordToJson, pcapngPacketOf, type CapturedRecord, type CapturedRecordJson, type CapturePoint } from '../../insight/capture.js';
+import { captureRecordToJson, type CapturedRecord, type CapturePoint } from '../../insight/capture-record.js';
 import { formatSummary, summarizePacket } from '../../insight/packet-summary.js';
-import { LINKTYPE_ETHERNET, openPcapWriter } from '../../insight/pcap-file.js';
-import { PcapngWriter } from '../../insight/pcapng.js';
-import { ApiClient } from '../client.js';
+import { captureFileWriter } from '../../ops/capture-files.js';
+import { backendFor } from '../backend.js';
 import { color } from '../output.js';
 import { positiveInt, withInstance, type InstanceOptions } from './common.js';
 
@@ -46,22 +42,7 @@ function sinkFor(opts: CaptureOptions): Sink {
       close() {},
     };
   }
-  if (format === 'pcapng') {
-    const w = new PcapngWriter(opts.write, LINKTYPE_ETHERNET, opts.snaplen);
-    return {
-      write: (r) => w.write(pcapngPacketOf(r)),
-      close: () => w.close(),
-    };
-  }
-  const pcap = openPcapWriter(opts.write, LINKTYPE_ETHERNET, opts.snaplen);
-  return {
-    write(r) {
-      pcap.write(Number(r.tsNs / 1_000_000_000n), Number((r.tsNs / 1000n) % 1_000_000n), r.data, r.len);
-      // Readers on a pipe (tcpdump -r -) see each packet as it comes.
-      if (opts.write === '-') pcap.flush();
-    },
-    close: () => pcap.close(),
-  };
+  return captureFileWriter(opts.write, format, opts.snaplen);
 }
 
 export function registerCapture(program: Command): void {
@@ -83,83 +64,33 @@ export function registerCapture(program: Command): void {
       }),
   ).action(async (expression: string[], opts: CaptureOptions) => {
     const expr = expression.join(' ');
+    const ops = await backendFor(opts);
     const sink = sinkFor(opts);
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    process.once('SIGINT', abort);
+    process.once('SIGTERM', abort);
     try {
       const where = `${opts.interface ?? 'every pipeline interface'} at ${opts.point}${expr ? ` where '${expr}'` : ''}`;
-      const to = opts.write === '-' ? 'standard output' : opts.write ?? 'the terminal';
-      const { captured, lost } = opts.server ? await captureThroughDaemon(expr, opts, sink, where, to) : await captureHere(expr, opts, sink, where, to);
-      process.stderr.write(`${captured} packets captured${lost ? color.yellow(`, ${lost} lost (the capture ring was full)`) : ''}\n`);
+      const to = opts.write === '-' ? 'standard output' : (opts.write ?? 'the terminal');
+      const r = await ops.capture(
+        { iface: opts.interface, point: opts.point, snap: opts.snaplen, expression: expr, count: opts.count, duration: opts.duration },
+        {
+          signal: stop.signal,
+          started: (via) => {
+            // Through --server: the remote router says so; through the local daemon, it is
+            // this host's pipeline all the same.
+            const line = opts.server ? `capturing through ${via} on ${where} to ${to}` : `capturing on ${where} to ${to}${ops.mode === 'daemon' ? ` (through the daemon at ${via})` : ''}`;
+            process.stderr.write(color.dim(`${line}; Ctrl-C to stop\n`));
+          },
+          item: (rec) => sink.write(rec),
+        },
+      );
+      process.stderr.write(`${r.captured} packets captured${r.lost ? color.yellow(`, ${r.lost} lost (the capture ring was full)`) : ''}\n`);
     } finally {
+      process.off('SIGINT', abort);
+      process.off('SIGTERM', abort);
       sink.close();
     }
   });
-}
-
-/** Calls `stop` on Ctrl-C, SIGTERM or after --duration, until the returned function is called. */
-function stopOn(stop: () => void, opts: CaptureOptions): () => void {
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  const timer = opts.duration ? setTimeout(stop, opts.duration * 1000) : null;
-  return () => {
-    if (timer) clearTimeout(timer);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  };
-}
-
-/** In this process, on the instance's pinned pipeline. */
-async function captureHere(expr: string, opts: CaptureOptions, sink: Sink, where: string, to: string): Promise<{ captured: number; lost: number }> {
-  const dp = await Dataplane.open(opts.instance, {}, { create: false });
-  let session: CaptureSession | undefined;
-  let captured = 0;
-  try {
-    session = CaptureSession.start(dp, { iface: opts.interface, point: opts.point, snap: opts.snaplen, expression: expr });
-    const lostAtStart = session.lost();
-    const s = session;
-    const release = stopOn(() => s.stop(), opts);
-    process.stderr.write(color.dim(`capturing on ${where} to ${to}; Ctrl-C to stop\n`));
-    try {
-      for await (const r of s.records()) {
-        sink.write(r);
-        if (++captured === opts.count) break;
-      }
-    } finally {
-      release();
-    }
-    return { captured, lost: s.lost() - lostAtStart };
-  } finally {
-    session?.stop();
-    dp.close();
-  }
-}
-
-/** Through the daemon at --server: its /v1/capture as NDJSON, written by the same sinks. */
-async function captureThroughDaemon(expr: string, opts: CaptureOptions, sink: Sink, where: string, to: string): Promise<{ captured: number; lost: number }> {
-  const client = ApiClient.find(opts)!;
-  const q = new URLSearchParams({ filter: expr, point: opts.point, snaplen: String(opts.snaplen), format: 'ndjson' });
-  if (opts.interface) q.set('interface', opts.interface);
-  if (opts.count) q.set('count', String(opts.count));
-  if (opts.duration) q.set('duration', String(opts.duration));
-  const res = await client.stream(`/v1/capture?${q}`, 'application/x-ndjson');
-  // Hanging up ends the capture in the daemon.
-  const release = stopOn(() => res.destroy(), opts);
-  process.stderr.write(color.dim(`capturing through ${client.where} on ${where} to ${to}; Ctrl-C to stop\n`));
-  let captured = 0;
-  const lines = createInterface({ input: res, crlfDelay: Infinity });
-  // readline ends on the stream's end; a destroyed stream only closes.
-  res.once('close', () => lines.close());
-  try {
-    for await (const line of lines) {
-      if (!line) continue;
-      sink.write(captureRecordFromJson(JSON.parse(line) as CapturedRecordJson));
-      captured++;
-    }
-  } catch (e) {
-    // Our own hang-up (Ctrl-C, --duration) ends the stream early; anything else is a failure.
-    if (!res.destroyed) throw e;
-  } finally {
-    release();
-  }
-  // The daemon's totals come as trailers when it ended the stream; after a hang-up, ours.
-  return { captured: Number(res.trailers['pathwise-captured'] ?? captured), lost: Number(res.trailers['pathwise-lost'] ?? 0) };
 }

@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { Daemon } from '../../daemon/daemon.js';
 import { PwError } from '../../errors.js';
 import { color, printJson } from '../output.js';
-import { printProposal, requireDaemon, withInstance, type InstanceOptions, type ProposeResult } from './common.js';
+import { backendFor } from '../backend.js';
+import { printProposal, withInstance, type InstanceOptions } from './common.js';
 
 function readConfigText(file: string): string {
   try {
@@ -37,7 +38,7 @@ export function registerDaemon(program: Command): void {
     });
 
   withInstance(program.command('status').description("the daemon's view: config version, program, interfaces")).action(async (opts: InstanceOptions) => {
-    const s = await (await requireDaemon(opts)).request<Record<string, unknown> & { interfaces: { name: string; mode: string }[]; settings: { fib: string } }>('GET', '/v1/status');
+    const s = await (await backendFor(opts)).status();
     if (opts.json) return printJson(s);
     console.log(`instance ${s.instance}: version ${s.version}, program ${s.progId}, fib ${s.settings.fib}, pid ${s.pid}`);
     console.log(`attached to ${s.interfaces.map((i) => `${i.name} (${i.mode})`).join(', ') || 'nothing'}; ${s.routes} routes, ${s.rules} rules`);
@@ -51,7 +52,7 @@ export function registerDaemon(program: Command): void {
         .requiredOption('-f, --file <file>', "config file ('-' for standard input)"),
     ).action(async (opts: InstanceOptions & { file: string }) => {
       const text = readConfigText(opts.file);
-      const r = await (await requireDaemon(opts)).request<ProposeResult>('POST', '/v1/config', { text, file: opts.file === '-' ? '<stdin>' : resolve(opts.file), dryRun });
+      const r = await (await backendFor(opts)).proposeConfig(text, opts.file === '-' ? '<stdin>' : resolve(opts.file), dryRun);
       if (opts.json) return printJson(r);
       printProposal(r);
     });
@@ -60,7 +61,7 @@ export function registerDaemon(program: Command): void {
   withInstance(program.command('history').description('applied versions, newest first').option('-n, --limit <n>', 'how many', '20')).action(
     async (opts: InstanceOptions & { limit: string }) => {
       if (!/^\d+$/.test(opts.limit) || Number(opts.limit) < 1) throw new PwError('PW_ERR_USAGE', `--limit must be a positive number, got '${opts.limit}'`);
-      const list = await (await requireDaemon(opts)).request<{ version: number; at: string; actor: string; source: string; changes: unknown[] }[]>('GET', `/v1/history?limit=${opts.limit}`);
+      const list = await (await backendFor(opts)).history(Number(opts.limit));
       if (opts.json) return printJson(list);
       for (const v of list) console.log(`${String(v.version).padStart(5)}  ${v.at}  ${v.actor.padEnd(10)} ${v.source}  ${color.dim(`${v.changes.length} change(s)`)}`);
     },
@@ -69,7 +70,7 @@ export function registerDaemon(program: Command): void {
   withInstance(program.command('rollback').description('apply the config of an earlier version (recorded as a new version)').argument('<version>')).action(
     async (version: string, opts: InstanceOptions) => {
       if (!/^\d+$/.test(version)) throw new PwError('PW_ERR_USAGE', `version must be a number, got '${version}'`);
-      const r = await (await requireDaemon(opts)).request<ProposeResult>('POST', '/v1/rollback', { version: Number(version) });
+      const r = await (await backendFor(opts)).rollback(Number(version));
       if (opts.json) return printJson(r);
       printProposal(r);
     },
@@ -78,8 +79,7 @@ export function registerDaemon(program: Command): void {
   const config = program.command('config').description('the config in force');
   withInstance(config.command('show').description('print the config in force (tokens redacted)').option('--at <version>', 'of an earlier version')).action(
     async (opts: InstanceOptions & { at?: string }) => {
-      const c = await requireDaemon(opts);
-      const cfg = opts.at ? (await c.request<{ config: unknown }>('GET', `/v1/history/${Number(opts.at)}`)).config : await c.request('GET', '/v1/config');
+      const cfg = await (await backendFor(opts)).config(opts.at ? Number(opts.at) : undefined);
       if (opts.json) return printJson(cfg);
       const { stringify } = await import('yaml');
       process.stdout.write(stringify(cfg));

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-import { runDoctor, type DoctorReport, type CheckStatus } from '../../dataplane/doctor.js';
+import { runDoctor, type DoctorReport, type CheckStatus } from '../../ops/doctor.js';
 import { color, printJson } from '../output.js';
 
 const mark: Record<CheckStatus, string> = { ok: color.green('ok  '), warn: color.yellow('warn'), fail: color.red('FAIL') };

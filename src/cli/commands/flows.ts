@@ -2,10 +2,10 @@
 import { Command, Option } from 'commander';
 
 import { FLOW_SORTS, type FlowSort, type TalkerBy } from '../../insight/flow-table.js';
-import { flowsReport, summaryReport, talkersReport, type FlowsReport, type TalkersReport } from '../../insight/reports.js';
-import type { InsightSummary } from '../../insight/summary.js';
+import type { FlowsReport, SummaryReport } from '../../ops/insight.js';
+import { backendFor } from '../backend.js';
 import { color, printJson } from '../output.js';
-import { positiveInt, readVia, withInstance, type InstanceOptions } from './common.js';
+import { positiveInt, withInstance, type InstanceOptions } from './common.js';
 
 const human = (n: number, unit = '') => {
   const steps = ['', 'k', 'M', 'G', 'T'];
@@ -45,7 +45,7 @@ function table(head: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
-function printSummary(s: InsightSummary): void {
+function printSummary(s: SummaryReport): void {
   const ft = s.flowTable;
   console.log(`flow table: ${ft.entries} of ${ft.max} (${((100 * ft.entries) / ft.max).toFixed(1)}%); created ${ft.created}, evicted ${ft.evicted}, refused ${ft.insertFailed}`);
   console.log(`ring buffers: events ${s.rings.eventsSent} sent, ${s.rings.eventsLost} lost; capture ${s.rings.captureSent} sent, ${s.rings.captureLost} lost`);
@@ -67,7 +67,7 @@ export function registerFlows(program: Command): void {
       .option('--top <n>', 'how many flows', positiveInt('--top'), 20)
       .addOption(new Option('--sort <key>', 'order by').choices(FLOW_SORTS).default('bytes')),
   ).action(async (opts: InstanceOptions & { top: number; sort: FlowSort }) => {
-    const r = await readVia(opts, `/v1/flows?top=${opts.top}&sort=${opts.sort}`, (dp) => flowsReport(dp.pipeline.maps, opts));
+    const r = await (await backendFor(opts)).flows({ top: opts.top, sort: opts.sort });
     if (opts.json) return printJson(r);
     printFlows(r);
   });
@@ -79,7 +79,7 @@ export function registerFlows(program: Command): void {
       .addOption(new Option('--by <what>', 'group by').choices(['src', 'dst', 'prefix']).default('src'))
       .option('--top <n>', 'how many', positiveInt('--top'), 10),
   ).action(async (opts: InstanceOptions & { by: TalkerBy; top: number }) => {
-    const r = await readVia<TalkersReport>(opts, `/v1/flows/talkers?by=${opts.by}&top=${opts.top}`, (dp) => talkersReport(dp.pipeline.maps, opts));
+    const r = await (await backendFor(opts)).talkers({ by: opts.by, top: opts.top });
     if (opts.json) return printJson(r);
     console.log(color.dim(`top ${r.talkers.length} by ${r.by}, of ${r.total} flows`));
     table(
@@ -90,7 +90,7 @@ export function registerFlows(program: Command): void {
 
   withInstance(flows.command('summary').description('packet-size and protocol histograms, flow-table pressure, ring-buffer loss')).action(
     async (opts: InstanceOptions) => {
-      const r = await readVia(opts, '/v1/flows/summary', (dp) => summaryReport(dp.pipeline.maps));
+      const r = await (await backendFor(opts)).summary();
       if (opts.json) return printJson(r);
       printSummary(r);
     },

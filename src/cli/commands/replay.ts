@@ -8,19 +8,16 @@ import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { InvalidArgumentError, type Command } from 'commander';
 
-import { resolveIfindex } from '../../bpf/index.js';
 import { loadConfigFile, parseConfig } from '../../control/config/load.js';
 import type { Config } from '../../control/config/schema.js';
-import { ipfixOptions } from '../../control/desired.js';
-import { withPrivatePipeline } from '../../control/private-pipeline.js';
 import { PwError } from '../../errors.js';
-import { monoNowNs } from '../../insight/clock.js';
-import { FlowSnapshot } from '../../insight/flow-table.js';
-import { IpfixExporter, type Collector } from '../../insight/ipfix-exporter.js';
-import { readCapture, type Capture } from '../../insight/pcap-file.js';
-import { diffReplays, fateOf, formatEndpoints, replayPackets, summarizeReplay, XDP_LINEAR_MAX, type Fate, type ReplayedPacket, type ReplaySummary } from '../../insight/replay.js';
+import type { Collector } from '../../insight/ipfix-exporter.js';
+import { diffReplays, fateOf, formatEndpoints, summarizeReplay, XDP_LINEAR_MAX, type Fate, type ReplayedPacket, type ReplaySummary } from '../../insight/replay.js';
+import { readCaptureFile, type Capture } from '../../ops/capture-files.js';
+import { replayCapture, type ReplayRun } from '../../ops/replay.js';
+import { backendFor } from '../backend.js';
 import { color, printJson } from '../output.js';
-import { daemonFor, withInstance, type InstanceOptions } from './common.js';
+import { withInstance, type InstanceOptions } from './common.js';
 
 interface ReplayCommandOptions extends InstanceOptions {
   config?: string;
@@ -44,13 +41,13 @@ function configFile(file: string): ConfigSource {
 /** --config FILE, or else the config the instance's daemon runs. */
 async function baseConfig(opts: ReplayCommandOptions): Promise<ConfigSource> {
   if (opts.config) return configFile(opts.config);
-  const daemon = await daemonFor(opts);
-  if (!daemon) {
+  const ops = await backendFor(opts);
+  if (ops.mode === 'local') {
     throw new PwError('PW_ERR_USAGE', 'give the config to replay under with --config FILE', {
       hint: `no daemon serves instance '${opts.instance}' to take its running config from`,
     });
   }
-  const running = await daemon.request<Record<string, unknown>>('GET', '/v1/config');
+  const running = (await ops.config()) as unknown as Record<string, unknown>;
   // The API section (tokens redacted) plays no part in a packet's fate.
   delete running.api;
   return { config: parseConfig(JSON.stringify(running), `the running config of instance '${opts.instance}'`), source: `the daemon of instance '${opts.instance}'`, baseDir: process.cwd() };
@@ -65,29 +62,8 @@ function parseCollector(v: string): Collector {
   return { host, port };
 }
 
-interface Replayed {
-  packets: ReplayedPacket[];
-  /** Flow records sent to the --ipfix collector. */
-  exported?: number;
-}
-
-async function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayCommandOptions & { export?: boolean }, signal: AbortSignal): Promise<Replayed> {
-  const ingressIfindex = opts.interface ? resolveIfindex(opts.interface) : 0;
-  return withPrivatePipeline(src.config, src.baseDir, async (dp) => {
-    const flowTimes = new Map<string, { firstMs: number; lastMs: number }>();
-    const packets = await replayPackets(dp, capture.linktype, capture.packets, { ingressIfindex, signal, flowTimes });
-    if (!opts.export || !opts.ipfix) return { packets };
-    // Every flow the replay made, reported once, timed by the capture.
-    const ipfix = ipfixOptions(src.config.insight.ipfix);
-    const exporter = new IpfixExporter({ ...ipfix, collectors: [opts.ipfix] });
-    try {
-      const exported = await exporter.export(FlowSnapshot.read(dp.pipeline.maps), Number(monoNowNs()), { flush: true, times: (id) => flowTimes.get(id) });
-      if (exporter.stats.sendErrors) throw new PwError('PW_ERR_UNREACHABLE', `sending IPFIX to ${opts.ipfix.host}:${opts.ipfix.port} failed`);
-      return { packets, exported };
-    } finally {
-      exporter.close();
-    }
-  });
+function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayCommandOptions & { export?: boolean }, signal: AbortSignal): Promise<ReplayRun> {
+  return replayCapture(src.config, src.baseDir, capture, { ingress: opts.interface, signal, ipfix: opts.export ? opts.ipfix : undefined });
 }
 
 function fateText(f: Fate): string {
@@ -134,7 +110,7 @@ export function registerReplay(program: Command): void {
       .option('--summary', 'print only the summary, not every packet')
       .option('--ipfix <address:port>', 'send the flows of the replay (under --config) as IPFIX to this collector, timed by the capture', parseCollector),
   ).action(async (file: string, opts: ReplayCommandOptions) => {
-    const capture = readCapture(file, { partial: true });
+    const capture = readCaptureFile(file, { partial: true });
     const base = await baseConfig(opts);
     const other = opts.diff ? configFile(opts.diff) : undefined;
     const abort = new AbortController();

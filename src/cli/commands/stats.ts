@@ -1,24 +1,14 @@
+/** `pathwise stats`: traffic counters per interface. */
 import type { Command } from 'commander';
 
-import type { Dataplane } from '../../dataplane/dataplane.js';
-
+import { backendFor } from '../backend.js';
 import { printJson } from '../output.js';
-import { readVia, withInstance, type InstanceOptions } from './common.js';
+import { withInstance, type InstanceOptions } from './common.js';
 
 export function registerStats(program: Command): void {
   withInstance(program.command('stats').description('traffic counters per interface: packets and bytes by verdict, exceptions by reason')).action(
     async (opts: InstanceOptions) => {
-      const r = await readVia(opts, '/v1/stats/summary', local);
-      function local(dp: Dataplane) {
-        return {
-          instance: opts.instance,
-          settings: dp.pipeline.settings,
-          attached: dp.attached(),
-          routes: dp.routes.counts,
-          nexthops: dp.nexthops.counts,
-          interfaces: dp.interfaceStats(),
-        };
-      }
+      const r = await (await backendFor(opts)).stats();
       if (opts.json) return printJson(r);
       console.log(`instance ${r.instance}: fib ${r.settings.fib}; attached to ${r.attached.map((a) => `${a.name} (${a.mode})`).join(', ') || 'nothing'}`);
       console.log(`routes: ${r.routes.ipv4} IPv4 (${r.routes.ipv4Groups}/${r.routes.ipv4GroupCapacity} /24 groups), ${r.routes.ipv6} IPv6; ${r.nexthops.nexthops} nexthops in ${r.nexthops.groups} groups`);

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
 
+import type { z } from 'zod';
+
 import { PwError } from '../../errors.js';
 import { Config } from './schema.js';
 
@@ -113,6 +115,33 @@ export function parseConfig(text: string, file: string): Config {
     where: problems[0]!.where,
     details: { problems },
   });
+}
+
+/**
+ * Checks the cross-references of a config built in code (an API edit of the running config,
+ * whose items were each validated against the schema on their way in): a unicast route needs a
+ * nexthop, a limiter a rule names must exist, and so on. Throws PW_ERR_INVALID listing them.
+ */
+export function checkConfig(cfg: Config, source: string): Config {
+  const found = crossCheck(cfg as unknown as Raw);
+  if (!found.length) return cfg;
+  const list = found.map((p) => `  ${formatPath(p.path)}: ${p.message}`).join('\n');
+  throw new PwError('PW_ERR_INVALID', `${found.length} problem${found.length === 1 ? '' : 's'} in ${source}; nothing was applied:\n${list}`, {
+    where: formatPath(found[0]!.path),
+    details: { problems: found.map((p) => ({ where: source, path: formatPath(p.path), message: p.message })) },
+  });
+}
+
+/**
+ * One item of a config (a route, a rule...) checked against its schema, with defaults filled in,
+ * as it will stand at `path` (routes[3]); PW_ERR_INVALID naming each field at fault otherwise.
+ * For items an API call adds to the running config.
+ */
+export function validateItem<S extends z.ZodType>(schema: S, value: unknown, path: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((i) => ({ path: `${path}${formatPath(i.path as (string | number)[]).replace(/^(?=[^[])/, '.')}`.replace(/\.\(top level\)$/, ''), message: i.message }));
+  throw new PwError('PW_ERR_INVALID', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { where: problems[0]!.path, details: { problems } });
 }
 
 export function loadConfigFile(file: string): Config {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-import { parsePrefix, parseAddress } from '../../util/ip.js';
+import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseDuration } from '../../util/duration.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
 
@@ -19,7 +19,7 @@ const parsed = (what: string, parse: (s: string) => unknown) =>
     }
   });
 
-const cidr = parsed('prefix', (s) => parsePrefix(s)).describe('an IPv4 or IPv6 prefix (CIDR), or an address');
+const cidr = parsed('prefix', (s) => prefixKey(s)).describe('an IPv4 or IPv6 prefix (CIDR), or an address');
 const address = parsed('address', (s) => parseAddress(s)).describe('an IPv4 or IPv6 address');
 const duration = parsed('duration', (s) => parseDuration(s)).describe('a duration: 30s, 5m, 1h30m, 2d');
 const ifname = z.string().min(1).max(15).regex(/^[^\s/]+$/, 'interface names have no spaces or slashes').describe('an interface name');

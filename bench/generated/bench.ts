@@ -1,0 +1,136 @@
+// generated — do not edit. From the BTF of bench.bpf.o by scripts/gen-types.ts; `make gen` regenerates.
+import { type Codec, type MapSpec, type NativeFd, type BpfMap, type PerCpuMap, type RawMap, scalar, MapType, openMapSet } from '../../src/kernel/index.js';
+import { PwFib4Block, PwFib4Group, PwFib6Key, PwFlow, PwFlowCounters, PwFlowKey, PwNeigh, PwNeighKey, PwNexthop, PwNhgroup, PwRoute } from '../../src/generated/pathwise.js';
+
+const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
+
+/** struct bench_lpm_key (8 bytes) */
+export interface BenchLpmKey {
+  prefixlen: number;
+  addr: Uint8Array;
+}
+export const BenchLpmKey = {
+  name: 'bench_lpm_key',
+  size: 8,
+  offsets: { prefixlen: 0, addr: 4 },
+  encode(x: BenchLpmKey, v: DataView, o: number): void {
+    scalar.u32.encode(x.prefixlen, v, o + 0);
+    bytesAt(v, o + 4, 4).set(x.addr.subarray(0, 4));
+  },
+  decode(v: DataView, o: number): BenchLpmKey {
+    return {
+      prefixlen: scalar.u32.decode(v, o + 0),
+      addr: bytesAt(v, o + 4, 4).slice(),
+    };
+  },
+  zero(): BenchLpmKey {
+    return { prefixlen: 0, addr: new Uint8Array(4) };
+  },
+} as const satisfies Codec<BenchLpmKey> & { offsets: Record<string, number> };
+
+/** struct bench_addr6 (16 bytes) */
+export interface BenchAddr6 {
+  a: Uint8Array;
+}
+export const BenchAddr6 = {
+  name: 'bench_addr6',
+  size: 16,
+  offsets: { a: 0 },
+  encode(x: BenchAddr6, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 16).set(x.a.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): BenchAddr6 {
+    return {
+      a: bytesAt(v, o + 0, 16).slice(),
+    };
+  },
+  zero(): BenchAddr6 {
+    return { a: new Uint8Array(16) };
+  },
+} as const satisfies Codec<BenchAddr6> & { offsets: Record<string, number> };
+
+/** Maps of bench.bpf.o, as declared in its .maps section. */
+export const maps = {
+  bench_lpm_map: { name: 'bench_lpm_map', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 4, key: BenchLpmKey, value: scalar.u32 },
+  bench_addrs6: { name: 'bench_addrs6', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: BenchAddr6 },
+  pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
+  pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
+  pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
+  pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
+  pw_fib6: { name: 'pw_fib6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: PwFib6Key, value: scalar.u32 },
+  pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
+  pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
+  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
+  pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
+  pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  bench_addrs: { name: 'bench_addrs', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.be32 },
+  bench_state: { name: 'bench_state', type: MapType.PERCPU_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
+} as const satisfies Record<string, MapSpec<any, any>>;
+
+export type MapName = keyof typeof maps;
+
+/** Typed handles to every map of bench.bpf.o, by short name (see openMaps). */
+export interface Maps {
+  /** bench_lpm_map */
+  lpmMap: BpfMap<BenchLpmKey, number>;
+  /** bench_addrs6 */
+  addrs6: BpfMap<number, BenchAddr6>;
+  /** pw_flows */
+  flows: BpfMap<PwFlowKey, PwFlow>;
+  /** pw_flow_stats */
+  flowStats: PerCpuMap<number, PwFlowCounters>;
+  /** pw_fib4_tbl24 */
+  fib4Tbl24: BpfMap<number, PwFib4Block>;
+  /** pw_fib4_tbl8 */
+  fib4Tbl8: BpfMap<number, PwFib4Group>;
+  /** pw_fib6 */
+  fib6: BpfMap<PwFib6Key, number>;
+  /** pw_routes */
+  routes: BpfMap<number, PwRoute>;
+  /** pw_nhgroups */
+  nhgroups: BpfMap<number, PwNhgroup>;
+  /** pw_nexthops */
+  nexthops: BpfMap<number, PwNexthop>;
+  /** pw_neigh */
+  neigh: BpfMap<PwNeighKey, PwNeigh>;
+  /** pw_tx_ports */
+  txPorts: BpfMap<number, number>;
+  /** bench_addrs */
+  addrs: BpfMap<number, number>;
+  /** bench_state */
+  state: PerCpuMap<number, bigint>;
+}
+
+/** Each handle's map. */
+export const mapHandles = {
+  lpmMap: 'bench_lpm_map',
+  addrs6: 'bench_addrs6',
+  flows: 'pw_flows',
+  flowStats: 'pw_flow_stats',
+  fib4Tbl24: 'pw_fib4_tbl24',
+  fib4Tbl8: 'pw_fib4_tbl8',
+  fib6: 'pw_fib6',
+  routes: 'pw_routes',
+  nhgroups: 'pw_nhgroups',
+  nexthops: 'pw_nexthops',
+  neigh: 'pw_neigh',
+  txPorts: 'pw_tx_ports',
+  addrs: 'bench_addrs',
+  state: 'bench_state',
+} as const satisfies Record<keyof Maps, MapName>;
+
+/**
+ * Opens a typed handle to every map, each on the fd `open` gives for its name (a pin, or a
+ * loaded object's map); per-CPU maps get PerCpuMap, maps without types (ring buffers) RawMap.
+ * Every layout is checked against the kernel's; on any failure the handles opened are closed.
+ */
+export function openMaps(open: (name: MapName) => NativeFd): Maps {
+  return openMapSet(maps, mapHandles, open) as unknown as Maps;
+}
+
+/** `const volatile` settings in .rodata; offsets are resolved from the opened object. */
+export const rodata = {
+} as const;
+
+export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_base6', 'bench_empty', 'bench_flow_floor', 'bench_sink', 'bench_tx'] as const;
+export type ProgramName = (typeof programs)[number];

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The route stage's maps: the FIB (IPv4 DIR-24-8, IPv6 LPM trie), route records, nexthop
+ * groups, nexthops, the copy of the kernel's neighbours and the egress ports. User space
+ * writes them through src/dataplane/ only. */
+#ifndef PATHWISE_MAPS_ROUTE_BPF_H
+#define PATHWISE_MAPS_ROUTE_BPF_H
+
+#include "pathwise/abi.h"
+
+/* FIB4 first level: mmap-ed by the control plane, which writes entries in place. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_FIB4_TBL24_ELEMS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pw_fib4_block);
+} pw_fib4_tbl24 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_FIB4_TBL8_GROUPS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pw_fib4_group);
+} pw_fib4_tbl8 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, PW_FIB6_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pw_fib6_key);
+	__type(value, __u32);
+} pw_fib6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_MAX_ROUTES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pw_route);
+} pw_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_MAX_NHGROUPS);
+	__type(key, __u32);
+	__type(value, struct pw_nhgroup);
+} pw_nhgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_MAX_NEXTHOPS);
+	__type(key, __u32);
+	__type(value, struct pw_nexthop);
+} pw_nexthops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_NEIGH_MAX);
+	__type(key, struct pw_neigh_key);
+	__type(value, struct pw_neigh);
+} pw_neigh SEC(".maps");
+
+/* Interfaces the fast path may redirect to (key and value: ifindex). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, PW_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} pw_tx_ports SEC(".maps");
+
+#endif /* PATHWISE_MAPS_ROUTE_BPF_H */

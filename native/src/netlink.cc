@@ -1,0 +1,488 @@
+// rtnetlink through libmnl: the kernel state the control plane follows (links, addresses,
+// neighbours, one route lookup) read as dumps, changed with single requests, and followed as
+// events. Requests open a socket per call: a netlink socket belongs to the network namespace
+// of the thread that made it, and callers move the JS thread between namespaces (--netns,
+// inNetns). A request is answered by the kernel at once (no network round trip), like a map
+// syscall. Events come through NetlinkMonitor, polled by libuv on the event loop: nothing
+// here ever waits on the network.
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <vector>
+
+#include "common.h"
+
+namespace pw {
+
+namespace {
+
+// Receive buffer: big enough for a dump's multi-part answers (libmnl 1.0.4 has no
+// kDumpBuffer of its own).
+constexpr size_t kDumpBuffer = 32768;
+
+// One netlink socket, closed on scope exit.
+class Socket {
+ public:
+  explicit Socket(Napi::Env env, unsigned groups = 0) : env_(env) {
+    nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    if (!nl_) ThrowErrno(env, errno, "mnl_socket_open");
+    if (mnl_socket_bind(nl_, groups, MNL_SOCKET_AUTOPID) < 0) {
+      int err = errno;
+      mnl_socket_close(nl_);
+      ThrowErrno(env, err, "mnl_socket_bind");
+    }
+    portid_ = mnl_socket_get_portid(nl_);
+  }
+  ~Socket() {
+    if (nl_) mnl_socket_close(nl_);
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  // Sends `nlh` and runs `cb` on every answer until the kernel is done (a dump's NLMSG_DONE,
+  // or the ACK of a request). A netlink error becomes a JS exception naming `what`.
+  void Transact(nlmsghdr* nlh, mnl_cb_t cb, void* data, const char* what) {
+    nlh->nlmsg_seq = seq_ = static_cast<unsigned>(time(nullptr));
+    if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) ThrowErrno(env_, errno, "mnl_socket_sendto", what);
+    std::vector<char> buf(kDumpBuffer);
+    for (;;) {
+      ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+      if (n < 0) ThrowErrno(env_, errno, "mnl_socket_recvfrom", what);
+      int r = mnl_cb_run(buf.data(), n, seq_, portid_, cb, data);
+      if (r < 0) ThrowErrno(env_, errno, "netlink", what);
+      if (r == MNL_CB_STOP) return;
+    }
+  }
+
+  mnl_socket* get() const { return nl_; }
+
+ private:
+  Napi::Env env_;
+  mnl_socket* nl_ = nullptr;
+  unsigned portid_ = 0;
+  unsigned seq_ = 0;
+};
+
+// Attribute table of one message: tb[type] for every known attribute type.
+template <size_t N>
+struct Attrs {
+  const nlattr* tb[N + 1] = {};
+  static int Collect(const nlattr* attr, void* data) {
+    auto* self = static_cast<Attrs*>(data);
+    int type = mnl_attr_get_type(attr);
+    if (type >= 0 && static_cast<size_t>(type) <= N) self->tb[type] = attr;
+    return MNL_CB_OK;
+  }
+  void Parse(const nlmsghdr* nlh, size_t headerLen) { mnl_attr_parse(nlh, headerLen, Collect, this); }
+  const nlattr* operator[](int type) const { return type >= 0 && static_cast<size_t>(type) <= N ? tb[type] : nullptr; }
+};
+
+Napi::Value AttrBuffer(Napi::Env env, const nlattr* a) {
+  if (!a) return env.Null();
+  return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(mnl_attr_get_payload(a)), mnl_attr_get_payload_len(a));
+}
+
+uint32_t AttrU32(const nlattr* a, uint32_t def = 0) {
+  return a && mnl_attr_get_payload_len(a) >= 4 ? mnl_attr_get_u32(a) : def;
+}
+
+Napi::Object LinkObject(Napi::Env env, const nlmsghdr* nlh) {
+  auto* ifm = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  Attrs<IFLA_MAX> tb;
+  tb.Parse(nlh, sizeof(*ifm));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ifindex", (double)ifm->ifi_index);
+  o.Set("flags", (double)ifm->ifi_flags);
+  o.Set("name", tb[IFLA_IFNAME] ? Napi::String::New(env, mnl_attr_get_str(tb[IFLA_IFNAME])) : env.Null());
+  o.Set("mtu", (double)AttrU32(tb[IFLA_MTU]));
+  o.Set("mac", AttrBuffer(env, tb[IFLA_ADDRESS]));
+  o.Set("operstate", tb[IFLA_OPERSTATE] ? (double)mnl_attr_get_u8(tb[IFLA_OPERSTATE]) : 0.0);
+  // A virtual device's kind (veth, vxlan, bridge...), nested in IFLA_LINKINFO.
+  Napi::Value kind = env.Null();
+  if (tb[IFLA_LINKINFO]) {
+    // mnl_attr_for_each_nested is C (void* arithmetic): the same walk with mnl_attr_ok/next.
+    const nlattr* info = tb[IFLA_LINKINFO];
+    const char* end = static_cast<const char*>(mnl_attr_get_payload(info)) + mnl_attr_get_payload_len(info);
+    for (auto* a = static_cast<const nlattr*>(mnl_attr_get_payload(info)); mnl_attr_ok(a, end - reinterpret_cast<const char*>(a));
+         a = mnl_attr_next(a)) {
+      if (mnl_attr_get_type(a) == IFLA_INFO_KIND) kind = Napi::String::New(env, mnl_attr_get_str(a));
+    }
+  }
+  o.Set("kind", kind);
+  return o;
+}
+
+Napi::Object AddressObject(Napi::Env env, const nlmsghdr* nlh) {
+  auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+  Attrs<IFA_MAX> tb;
+  tb.Parse(nlh, sizeof(*ifa));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ifindex", (double)ifa->ifa_index);
+  o.Set("family", (double)ifa->ifa_family);
+  o.Set("prefixlen", (double)ifa->ifa_prefixlen);
+  o.Set("scope", (double)ifa->ifa_scope);
+  // IFA_FLAGS carries all 32 bits (ifa_flags only the low 8).
+  o.Set("flags", (double)AttrU32(tb[IFA_FLAGS], ifa->ifa_flags));
+  // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is always the host's own.
+  o.Set("address", AttrBuffer(env, tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]));
+  return o;
+}
+
+Napi::Object NeighborObject(Napi::Env env, const nlmsghdr* nlh) {
+  auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh));
+  Attrs<NDA_MAX> tb;
+  tb.Parse(nlh, sizeof(*ndm));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ifindex", (double)ndm->ndm_ifindex);
+  o.Set("family", (double)ndm->ndm_family);
+  o.Set("state", (double)ndm->ndm_state);
+  o.Set("flags", (double)ndm->ndm_flags);
+  o.Set("extFlags", (double)AttrU32(tb[NDA_FLAGS_EXT]));
+  o.Set("dst", AttrBuffer(env, tb[NDA_DST]));
+  o.Set("lladdr", AttrBuffer(env, tb[NDA_LLADDR]));
+  return o;
+}
+
+struct Collected {
+  Napi::Env env;
+  Napi::Array out;
+  uint16_t type;
+  std::function<Napi::Object(Napi::Env, const nlmsghdr*)> convert;
+  std::function<bool(const nlmsghdr*)> keep;
+};
+
+int CollectCb(const nlmsghdr* nlh, void* data) {
+  auto* c = static_cast<Collected*>(data);
+  if (nlh->nlmsg_type != c->type) return MNL_CB_OK;
+  if (c->keep && !c->keep(nlh)) return MNL_CB_OK;
+  c->out.Set(c->out.Length(), c->convert(c->env, nlh));
+  return MNL_CB_OK;
+}
+
+uint8_t ArgFamily(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return AF_UNSPEC;
+  uint32_t f = ArgU32(info, i, "family");
+  if (f != AF_UNSPEC && f != AF_INET && f != AF_INET6) throw Napi::RangeError::New(info.Env(), "family must be 0, 4 (AF_INET=2) or AF_INET6 (10)");
+  return static_cast<uint8_t>(f);
+}
+
+// A dump request: the family header (zeroed but for the family) after the netlink header.
+template <typename Hdr>
+nlmsghdr* DumpRequest(std::vector<char>& buf, uint16_t type, uint8_t family) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  auto* h = static_cast<Hdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(Hdr)));
+  std::memset(h, 0, sizeof(Hdr));
+  *reinterpret_cast<uint8_t*>(h) = family;  // every rtnetlink family header starts with it
+  return nlh;
+}
+
+// netlinkLinks() -> [{ ifindex, name, flags, mtu, mac, operstate }]
+Napi::Value Links(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = DumpRequest<ifinfomsg>(buf, RTM_GETLINK, AF_UNSPEC);
+  Collected c{env, Napi::Array::New(env), RTM_NEWLINK, LinkObject, nullptr};
+  s.Transact(nlh, CollectCb, &c, "link dump");
+  return c.out;
+}
+
+// netlinkAddresses(family?) -> [{ ifindex, family, prefixlen, scope, flags, address }]
+Napi::Value Addresses(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t family = ArgFamily(info, 0);
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = DumpRequest<ifaddrmsg>(buf, RTM_GETADDR, family);
+  Collected c{env, Napi::Array::New(env), RTM_NEWADDR, AddressObject, nullptr};
+  s.Transact(nlh, CollectCb, &c, "address dump");
+  return c.out;
+}
+
+// netlinkNeighbors(family?) -> [{ ifindex, family, state, flags, extFlags, dst, lladdr }]
+// Proxy entries and entries without an address (bridge FDB-like) are left out.
+Napi::Value Neighbors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t family = ArgFamily(info, 0);
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = DumpRequest<ndmsg>(buf, RTM_GETNEIGH, family);
+  Collected c{env, Napi::Array::New(env), RTM_NEWNEIGH, NeighborObject, [](const nlmsghdr* m) {
+                auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(m));
+                return ndm->ndm_family == AF_INET || ndm->ndm_family == AF_INET6;
+              }};
+  s.Transact(nlh, CollectCb, &c, "neighbour dump");
+  return c.out;
+}
+
+void* ArgAddress(const Napi::CallbackInfo& info, size_t i, uint8_t family) {
+  size_t len = 0;
+  void* p = ArgBytes(info, i, "address", &len);
+  size_t want = family == AF_INET ? 4 : 16;
+  if (len < want) throw Napi::RangeError::New(info.Env(), "address is shorter than its family's address length");
+  return p;
+}
+
+uint8_t ArgAddrFamily(const Napi::CallbackInfo& info, size_t i) {
+  uint8_t f = ArgFamily(info, i);
+  if (f == AF_UNSPEC) throw Napi::RangeError::New(info.Env(), "an address family (AF_INET or AF_INET6) is needed");
+  return f;
+}
+
+struct RouteAnswer {
+  Napi::Env env;
+  Napi::Value out;
+};
+
+int RouteCb(const nlmsghdr* nlh, void* data) {
+  auto* a = static_cast<RouteAnswer*>(data);
+  if (nlh->nlmsg_type != RTM_NEWROUTE) return MNL_CB_OK;
+  auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  Attrs<RTA_MAX> tb;
+  tb.Parse(nlh, sizeof(*rtm));
+  Napi::Object o = Napi::Object::New(a->env);
+  o.Set("type", (double)rtm->rtm_type);
+  o.Set("table", (double)AttrU32(tb[RTA_TABLE], rtm->rtm_table));
+  o.Set("oif", (double)AttrU32(tb[RTA_OIF]));
+  o.Set("gateway", AttrBuffer(a->env, tb[RTA_GATEWAY]));
+  o.Set("prefsrc", AttrBuffer(a->env, tb[RTA_PREFSRC]));
+  a->out = o;
+  return MNL_CB_OK;
+}
+
+// netlinkRouteGet(family, dst) -> { type, table, oif, gateway, prefsrc }: what `ip route get`
+// answers. No route: an ENETUNREACH (or EHOSTUNREACH) error.
+Napi::Value RouteGet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t family = ArgAddrFamily(info, 0);
+  void* dst = ArgAddress(info, 1, family);
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETROUTE;
+  // The ACK after the answer tells Transact the kernel is done.
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  std::memset(rtm, 0, sizeof(*rtm));
+  rtm->rtm_family = family;
+  rtm->rtm_dst_len = family == AF_INET ? 32 : 128;
+  mnl_attr_put(nlh, RTA_DST, family == AF_INET ? 4 : 16, dst);
+  RouteAnswer a{env, env.Null()};
+  s.Transact(nlh, RouteCb, &a, "route get");
+  return a.out;
+}
+
+int AckCb(const nlmsghdr*, void*) { return MNL_CB_OK; }
+
+// netlinkNeighManage(family, ifindex, dst): asks the kernel to keep this neighbour resolved
+// (NTF_EXT_MANAGED, kernel 5.16): it probes the address itself, with no traffic to trigger it,
+// and keeps the entry reachable. An existing entry keeps its address and state.
+Napi::Value NeighManage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t family = ArgAddrFamily(info, 0);
+  uint32_t ifindex = ArgU32(info, 1, "ifindex");
+  void* dst = ArgAddress(info, 2, family);
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_NEWNEIGH;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+  auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
+  std::memset(ndm, 0, sizeof(*ndm));
+  ndm->ndm_family = family;
+  ndm->ndm_ifindex = static_cast<int>(ifindex);
+  ndm->ndm_state = NUD_NONE;
+  mnl_attr_put(nlh, NDA_DST, family == AF_INET ? 4 : 16, dst);
+  mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
+  s.Transact(nlh, AckCb, nullptr, "neighbour update");
+  return env.Undefined();
+}
+
+// netlinkNeighDelete(family, ifindex, dst) -> false when there was no such entry.
+Napi::Value NeighDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t family = ArgAddrFamily(info, 0);
+  uint32_t ifindex = ArgU32(info, 1, "ifindex");
+  void* dst = ArgAddress(info, 2, family);
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_DELNEIGH;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
+  std::memset(ndm, 0, sizeof(*ndm));
+  ndm->ndm_family = family;
+  ndm->ndm_ifindex = static_cast<int>(ifindex);
+  mnl_attr_put(nlh, NDA_DST, family == AF_INET ? 4 : 16, dst);
+  try {
+    s.Transact(nlh, AckCb, nullptr, "neighbour delete");
+  } catch (const Napi::Error& e) {
+    if (e.Value().Get("code").ToString().Utf8Value() == "ENOENT") return Napi::Boolean::New(env, false);
+    throw;
+  }
+  return Napi::Boolean::New(env, true);
+}
+
+}  // namespace
+
+// new NetlinkMonitor(groups: number[], onEvents(events[])): joins the given rtnetlink groups
+// (RTNLGRP_*) and, polled by libuv, hands each readable tick's messages to one callback as an
+// array of { event: 'link'|'address'|'neighbor', op: 'new'|'del', ...fields }. When the kernel
+// had to drop messages (the socket's buffer overran) the array holds { event: 'overrun' }: the
+// caller then reads the whole state again. close() is idempotent and also runs on GC.
+class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "NetlinkMonitor",
+                                   {InstanceMethod<&NetlinkMonitor::Close>("close"), InstanceAccessor<&NetlinkMonitor::GetClosed>("closed")});
+    exports.Set("NetlinkMonitor", f);
+  }
+
+  NetlinkMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkMonitor>(info), env_(info.Env()) {
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsFunction()) {
+      throw Napi::TypeError::New(env_, "new NetlinkMonitor(groups: number[], onEvents: function)");
+    }
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (!nl_) ThrowErrno(env_, errno, "mnl_socket_open");
+    if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) Fail(errno, "mnl_socket_bind");
+    Napi::Array groups = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < groups.Length(); i++) {
+      int g = groups.Get(i).As<Napi::Number>().Int32Value();
+      if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) Fail(errno, "NETLINK_ADD_MEMBERSHIP");
+    }
+    // A bigger buffer rides out bursts (a link flap brings hundreds of events).
+    int size = 4 << 20;
+    mnl_socket_setsockopt(nl_, SO_RCVBUF, &size, sizeof(size));
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env_, &loop);
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    if (int r = uv_poll_init(loop, poll_, mnl_socket_get_fd(nl_)); r < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      Fail(-r, "uv_poll_init");
+    }
+    uv_poll_start(poll_, UV_READABLE, &NetlinkMonitor::OnReadable);
+  }
+  ~NetlinkMonitor() override { Teardown(); }
+
+ private:
+  [[noreturn]] void Fail(int err, const char* what) {
+    mnl_socket_close(nl_);
+    nl_ = nullptr;
+    ThrowErrno(env_, err, what);
+  }
+
+  static void OnReadable(uv_poll_t* handle, int status, int events) {
+    auto* self = static_cast<NetlinkMonitor*>(handle->data);
+    if (self && self->nl_) self->Drain();
+  }
+
+  struct Batch {
+    Napi::Env env;
+    Napi::Array events;
+  };
+
+  static int EventCb(const nlmsghdr* nlh, void* data) {
+    auto* b = static_cast<Batch*>(data);
+    Napi::Object o;
+    const char* event = nullptr;
+    switch (nlh->nlmsg_type) {
+      case RTM_NEWLINK:
+      case RTM_DELLINK:
+        o = LinkObject(b->env, nlh);
+        event = "link";
+        break;
+      case RTM_NEWADDR:
+      case RTM_DELADDR:
+        o = AddressObject(b->env, nlh);
+        event = "address";
+        break;
+      case RTM_NEWNEIGH:
+      case RTM_DELNEIGH:
+        o = NeighborObject(b->env, nlh);
+        event = "neighbor";
+        break;
+      default:
+        return MNL_CB_OK;
+    }
+    o.Set("event", event);
+    bool del = nlh->nlmsg_type == RTM_DELLINK || nlh->nlmsg_type == RTM_DELADDR || nlh->nlmsg_type == RTM_DELNEIGH;
+    o.Set("op", del ? "del" : "new");
+    b->events.Set(b->events.Length(), o);
+    return MNL_CB_OK;
+  }
+
+  void Drain() {
+    Napi::HandleScope scope(env_);
+    Batch b{env_, Napi::Array::New(env_)};
+    std::vector<char> buf(kDumpBuffer);
+    for (;;) {
+      ssize_t n = recv(mnl_socket_get_fd(nl_), buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == ENOBUFS) {
+          Napi::Object o = Napi::Object::New(env_);
+          o.Set("event", "overrun");
+          b.events.Set(b.events.Length(), o);
+          continue;
+        }
+        break;  // EAGAIN: drained
+      }
+      // Events carry sequence 0 and port 0: check neither.
+      mnl_cb_run(buf.data(), n, 0, 0, EventCb, &b);
+    }
+    if (b.events.Length() == 0) return;
+    callback_.MakeCallback(Value(), {b.events});
+  }
+
+  void Teardown() {
+    if (poll_) {
+      uv_poll_stop(poll_);
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    if (nl_) {
+      mnl_socket_close(nl_);
+      nl_ = nullptr;
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Teardown();
+    callback_.Reset();
+    return info.Env().Undefined();
+  }
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), nl_ == nullptr); }
+
+  Napi::Env env_;
+  Napi::FunctionReference callback_;
+  mnl_socket* nl_ = nullptr;
+  uv_poll_t* poll_ = nullptr;
+};
+
+void InitNetlink(Napi::Env env, Napi::Object exports) {
+  exports.Set("netlinkLinks", Napi::Function::New(env, Links));
+  exports.Set("netlinkAddresses", Napi::Function::New(env, Addresses));
+  exports.Set("netlinkNeighbors", Napi::Function::New(env, Neighbors));
+  exports.Set("netlinkRouteGet", Napi::Function::New(env, RouteGet));
+  exports.Set("netlinkNeighManage", Napi::Function::New(env, NeighManage));
+  exports.Set("netlinkNeighDelete", Napi::Function::New(env, NeighDelete));
+  NetlinkMonitor::Init(env, exports);
+}
+
+}  // namespace pw

@@ -1,0 +1,66 @@
+/** Interfaces, routes, lookups and neighbours. Reads are the operations' (src/ops/); writes edit the config. */
+import type { FastifyInstance } from 'fastify';
+
+import { Route } from '../../control/config/schema.js';
+import type { Controller } from '../../control/controller.js';
+import * as edits from '../../ops/edits.js';
+import { listNeighbors, syncNeighbors } from '../../ops/neighbors.js';
+import { listRoutes, lookup } from '../../ops/routes.js';
+import { jsonSchema } from '../validate.js';
+import { keyOf, params, tag, who } from './common.js';
+
+export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): void {
+  // ---- interfaces ------------------------------------------------------------------------
+  app.get('/v1/interfaces', tag('interfaces', 'Interfaces running the pipeline'), async () => ctrl.dp().attached());
+  app.post(
+    '/v1/interfaces',
+    tag('interfaces', 'Attach the pipeline to an interface', {
+      body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 15 }, mode: { enum: ['native', 'generic', 'auto'] } }, required: ['name'], additionalProperties: false },
+    }),
+    async (req) => {
+      const { name, mode = 'auto' } = req.body as { name: string; mode?: 'native' | 'generic' | 'auto' };
+      return ctrl.edit(edits.attachInterface(name, mode), who(req));
+    },
+  );
+  app.delete('/v1/interfaces/:name', tag('interfaces', 'Detach the pipeline from an interface', { params: params(['name']) }), async (req) =>
+    ctrl.edit(edits.detachInterface((req.params as { name: string }).name), who(req)),
+  );
+
+  // ---- routes ----------------------------------------------------------------------------
+  app.get(
+    '/v1/routes',
+    tag('routes', "Routes in the data plane (with the host's own, origin kernel)", {
+      querystring: { type: 'object', properties: { family: { enum: [4, 6] }, user: { type: 'boolean' }, stats: { type: 'boolean' } } },
+    }),
+    async (req) => listRoutes(ctrl.dp(), req.query as { family?: 4 | 6; user?: boolean; stats?: boolean }),
+  );
+  app.post(
+    '/v1/routes',
+    tag('routes', 'Add a route (replace: change it if it exists)', {
+      body: { type: 'object', properties: { route: jsonSchema(Route), replace: { type: 'boolean' } }, required: ['route'], additionalProperties: false },
+    }),
+    async (req) => {
+      const { route, replace } = req.body as { route: { prefix: string }; replace?: boolean };
+      const key = keyOf(route.prefix, 'body.route.prefix');
+      return ctrl.edit(edits.addRoute(key, route, !!replace, 'body.route.prefix'), who(req));
+    },
+  );
+  app.delete('/v1/routes/:prefix', tag('routes', 'Delete the route to a prefix (URL-encode the slash: 10.0.0.0%2F8)', { params: params(['prefix']) }), async (req) => {
+    const key = keyOf((req.params as { prefix: string }).prefix, 'prefix');
+    const hostRoute = () => ctrl.dp().listRoutes().some((r) => r.prefix === key && r.origin === 'kernel');
+    return ctrl.edit(edits.deleteRoute(key, hostRoute), who(req));
+  });
+  app.get(
+    '/v1/lookup',
+    tag('routes', 'Which route the data plane uses for addresses (runs the XDP program on a synthesized packet)', {
+      querystring: { type: 'object', properties: { addr: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 10000 } }, required: ['addr'] },
+    }),
+    async (req) => lookup(ctrl.dp(), (req.query as { addr: string[] }).addr),
+  );
+
+  // ---- neighbours ------------------------------------------------------------------------
+  app.get('/v1/neighbors', tag('routes', "The data plane's neighbour table (next-hop MACs)"), async () => listNeighbors(ctrl.dp()));
+  app.post('/v1/neighbors/sync', tag('routes', 'Resolve the gateways and copy the kernel\'s neighbours into the data plane now (the daemon also follows them by itself)'), async () =>
+    syncNeighbors(ctrl.dp()),
+  );
+}

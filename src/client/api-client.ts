@@ -1,0 +1,119 @@
+/**
+ * A client of the daemon's API: over the instance's unix socket by default, or `--server URL
+ * --token T`. API errors come back as the PwError they were, so the CLI prints and exits on
+ * them exactly as for local failures.
+ */
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+
+import WebSocket from 'ws';
+
+import { PwError, type ErrorCode, ErrorCatalog } from '../errors.js';
+import { defaultSocketOf } from '../util/instance.js';
+
+export interface ClientOptions {
+  instance: string;
+  server?: string;
+  token?: string;
+  socket?: string;
+}
+
+
+export class ApiClient {
+  private constructor(
+    private readonly target: { socketPath: string } | { url: URL },
+    private readonly token?: string,
+  ) {}
+
+  /** A client when a daemon serves this instance (or --server is given); null otherwise. */
+  static find(opts: ClientOptions): ApiClient | null {
+    if (opts.server) {
+      let url: URL;
+      try {
+        url = new URL(opts.server);
+      } catch {
+        throw new PwError('PW_ERR_USAGE', `--server must be a URL like http://127.0.0.1:9440, got '${opts.server}'`);
+      }
+      return new ApiClient({ url }, opts.token);
+    }
+    const socketPath = opts.socket ?? defaultSocketOf(opts.instance);
+    return existsSync(socketPath) ? new ApiClient({ socketPath }, opts.token) : null;
+  }
+
+  /** Opens a WebSocket on `path` (ws+unix: for the socket), with the token when there is one. */
+  websocket(path: string): WebSocket {
+    const url = 'socketPath' in this.target ? `ws+unix://${this.target.socketPath}:${path}` : `${this.target.url.origin.replace(/^http/, 'ws')}${path}`;
+    return new WebSocket(url, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+  }
+
+  get where(): string {
+    return 'socketPath' in this.target ? this.target.socketPath : this.target.url.origin;
+  }
+
+  request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return this.send(method, path, payload, 'application/json').then(
+      (res) =>
+        new Promise<T>((resolve, reject) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              resolve((text ? JSON.parse(text) : null) as T);
+            } catch {
+              resolve(text as T); // metrics and other text bodies
+            }
+          });
+        }),
+    );
+  }
+
+  /**
+   * GET `path` whose body streams (a capture): resolves with the response once the daemon has
+   * accepted, to be read as it comes; destroy it to hang up.
+   */
+  stream(path: string, accept: string): Promise<http.IncomingMessage> {
+    return this.send('GET', path, undefined, accept);
+  }
+
+  /** Sends a request; answers of 400 and up reject with the PwError they carry. */
+  private send(method: string, path: string, payload: Buffer | undefined, accept: string): Promise<http.IncomingMessage> {
+    const headers: Record<string, string> = { accept };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
+      const t = this.target;
+      const opts: http.RequestOptions =
+        'socketPath' in t
+          ? { socketPath: t.socketPath, path, method, headers }
+          : { protocol: t.url.protocol, hostname: t.url.hostname, port: t.url.port, path: `${t.url.pathname.replace(/\/$/, '')}${path}`, method, headers };
+      const req = ('url' in t && t.url.protocol === 'https:' ? https : http).request(opts, (res) => {
+        if ((res.statusCode ?? 500) < 400) return resolve(res);
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let e: { code?: string; message?: string; where?: string; hint?: string; details?: Record<string, unknown> } | undefined;
+          try {
+            e = (JSON.parse(text) as { error?: typeof e })?.error;
+          } catch {
+            // not an API error body
+          }
+          const code = (e?.code && e.code in ErrorCatalog ? e.code : 'PW_ERR_INTERNAL') as ErrorCode;
+          reject(new PwError(code, e?.message ?? `HTTP ${res.statusCode}: ${text.slice(0, 200)}`, { where: e?.where, hint: e?.hint, details: e?.details }));
+        });
+      });
+      req.on('error', (e) =>
+        reject(new PwError('PW_ERR_UNREACHABLE', `cannot reach the daemon at ${this.where}: ${e.message}`, { hint: "is 'pathwise daemon' running? (a stale socket is removed when it starts)" })),
+      );
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The operations asked of a daemon (src/ops/operations.ts), one API request each: what the CLI
+ * does when a daemon serves the instance, or with --server. Changes become edits of the
+ * daemon's config, answered with its proposal; streams (capture, events) come over HTTP and
+ * WebSocket.
+ */
+import { createInterface } from 'node:readline';
+
+import { configLimiterOf, configRouteOf, configRuleOf } from '../control/config/forms.js';
+import type { Config } from '../control/config/schema.js';
+import type { ProposeResult } from '../control/controller.js';
+import type { HistoryEntry } from '../control/history.js';
+import type { BlockEntry } from '../filter/blocklist.js';
+import type { LookupResult } from '../routing/route.js';
+import { PwError } from '../errors.js';
+import type { Limiter, LimiterSpec } from '../filter/limiter.js';
+import type { Rule, RuleSpec } from '../filter/rule.js';
+import { captureRecordFromJson, type CapturedRecord, type CapturedRecordJson } from '../insight/capture-record.js';
+import type { PacketEvent } from '../insight/events.js';
+import type { FlowsReport, StatsReport, SummaryReport, TalkersReport } from '../ops/insight.js';
+import type {
+  AttachResult,
+  CaptureRequest,
+  EventsRequest,
+  NeighborRow,
+  NeighborSyncResult,
+  Operations,
+  RouteQuery,
+  RouteRow,
+  RuleRow,
+  StatusReport,
+  StreamHooks,
+  Written,
+} from '../ops/operations.js';
+import type { RouteSpec, RouteView } from '../routing/route.js';
+import { formatPrefix, type Prefix } from '../util/ip.js';
+import type { ApiClient } from './api-client.js';
+
+const proposal = <T>(p: ProposeResult): Written<T> => ({ via: 'daemon', proposal: p });
+
+export class RemoteOperations implements Operations {
+  readonly mode = 'daemon';
+
+  constructor(
+    private readonly client: ApiClient,
+    private readonly instance: string,
+  ) {}
+
+  get where(): string {
+    return this.client.where;
+  }
+
+  private get<T>(path: string): Promise<T> {
+    return this.client.request<T>('GET', path);
+  }
+
+  /** Sends one change per item; answers with the last proposal. */
+  private async each<I>(items: I[], send: (item: I) => Promise<ProposeResult>): Promise<ProposeResult> {
+    let last: ProposeResult | undefined;
+    for (const item of items) last = await send(item);
+    return last!;
+  }
+
+  // ---- interfaces ----------------------------------------------------------------------
+
+  async attach(ifaces: string[], opts: { mode: 'native' | 'generic' | 'auto' }): Promise<Written<AttachResult>> {
+    return proposal(await this.each(ifaces, (name) => this.client.request<ProposeResult>('POST', '/v1/interfaces', { name, mode: opts.mode })));
+  }
+
+  async detach(ifaces: string[]): Promise<Written<{ name: string; detached: boolean }[]>> {
+    return proposal(await this.each(ifaces, (name) => this.client.request<ProposeResult>('DELETE', `/v1/interfaces/${encodeURIComponent(name)}`)));
+  }
+
+  async down(): Promise<never> {
+    throw new PwError('PW_ERR_EXISTS', `a daemon serves instance '${this.instance}'`, { hint: 'stop it first (its data plane keeps forwarding until down)' });
+  }
+
+  // ---- routes ------------------------------------------------------------------------------
+
+  async addRoute(spec: RouteSpec, replace: boolean): Promise<Written<RouteView>> {
+    return proposal(await this.client.request<ProposeResult>('POST', '/v1/routes', { route: configRouteOf(spec), replace }));
+  }
+
+  async deleteRoute(prefix: Prefix): Promise<Written<RouteView>> {
+    return proposal(await this.client.request<ProposeResult>('DELETE', `/v1/routes/${encodeURIComponent(formatPrefix(prefix))}`));
+  }
+
+  listRoutes(q: RouteQuery): Promise<RouteRow[]> {
+    const query = new URLSearchParams();
+    if (q.family) query.set('family', String(q.family));
+    if (q.user) query.set('user', 'true');
+    if (q.stats) query.set('stats', 'true');
+    return this.get(`/v1/routes?${query}`);
+  }
+
+  async loadRoutes(): Promise<never> {
+    throw new PwError('PW_ERR_UNSUPPORTED', 'a daemon owns this instance: bulk-loaded routes would be outside its config', {
+      hint: "put the routes in the config (routes:) and 'pathwise apply -f FILE', or stop the daemon",
+    });
+  }
+
+  lookup(addresses: string[]): Promise<LookupResult[]> {
+    return this.get(`/v1/lookup?${new URLSearchParams(addresses.map((a): [string, string] => ['addr', a]))}`);
+  }
+
+  // ---- filtering ---------------------------------------------------------------------------
+
+  async addRule(spec: RuleSpec, at?: number): Promise<Written<Rule>> {
+    return proposal(await this.client.request<ProposeResult>('POST', '/v1/rules', { rule: configRuleOf(spec), ...(at ? { position: at } : {}) }));
+  }
+
+  async deleteRule(id: number): Promise<Written<Rule>> {
+    return proposal(await this.client.request<ProposeResult>('DELETE', `/v1/rules/${id}`));
+  }
+
+  listRules(): Promise<RuleRow[]> {
+    return this.get('/v1/rules');
+  }
+
+  async addLimiter(l: LimiterSpec, text: { per: string; blockFor: string }): Promise<Written<Limiter>> {
+    return proposal(await this.client.request<ProposeResult>('POST', '/v1/ratelimits', { name: l.name, limiter: configLimiterOf(l, text) }));
+  }
+
+  async deleteLimiter(name: string): Promise<Written<Limiter>> {
+    return proposal(await this.client.request<ProposeResult>('DELETE', `/v1/ratelimits/${encodeURIComponent(name)}`));
+  }
+
+  listLimiters(): Promise<Limiter[]> {
+    return this.get('/v1/ratelimits');
+  }
+
+  async block(prefixes: Prefix[], ttl?: { ms: number; text: string }): Promise<Written<{ blocked: number; ttlMs: number | null }>> {
+    return proposal(await this.client.request<ProposeResult>('POST', '/v1/blocklist', { prefixes: prefixes.map(formatPrefix), ...(ttl ? { ttl: ttl.text } : {}) }));
+  }
+
+  async loadBlocks(): Promise<never> {
+    throw new PwError('PW_ERR_UNSUPPORTED', 'a daemon owns this instance: load blocklist files through its config', {
+      hint: "add '- { file: PATH }' under blocklists: and 'pathwise apply -f FILE', or stop the daemon",
+    });
+  }
+
+  async unblock(prefixes: Prefix[]): Promise<Written<{ prefix: string; removed: boolean }[]>> {
+    return proposal(await this.each(prefixes, (p) => this.client.request<ProposeResult>('DELETE', `/v1/blocklist/${encodeURIComponent(formatPrefix(p))}`)));
+  }
+
+  listBlocks(): Promise<BlockEntry[]> {
+    return this.get('/v1/blocklist');
+  }
+
+  // ---- insight -----------------------------------------------------------------------------
+
+  stats(): Promise<StatsReport> {
+    return this.get('/v1/stats/summary');
+  }
+
+  flows(q: { top: number; sort: string }): Promise<FlowsReport> {
+    return this.get(`/v1/flows?top=${q.top}&sort=${q.sort}`);
+  }
+
+  talkers(q: { by: string; top: number }): Promise<TalkersReport> {
+    return this.get(`/v1/flows/talkers?by=${q.by}&top=${q.top}`);
+  }
+
+  summary(): Promise<SummaryReport> {
+    return this.get('/v1/flows/summary');
+  }
+
+  neighbors(): Promise<NeighborRow[]> {
+    return this.get('/v1/neighbors');
+  }
+
+  syncNeighbors(): Promise<NeighborSyncResult> {
+    return this.client.request('POST', '/v1/neighbors/sync');
+  }
+
+  async watchNeighbors(): Promise<never> {
+    throw new PwError('PW_ERR_UNSUPPORTED', `the daemon at ${this.where} follows the kernel's neighbours by itself`, { hint: "'pathwise neigh list' shows the table it keeps" });
+  }
+
+  /** The daemon's GET /v1/capture as NDJSON. */
+  async capture(req: CaptureRequest, hooks: StreamHooks<CapturedRecord>): Promise<{ captured: number; lost: number }> {
+    const q = new URLSearchParams({ filter: req.expression, point: req.point, snaplen: String(req.snap), format: 'ndjson' });
+    if (req.iface) q.set('interface', req.iface);
+    if (req.count) q.set('count', String(req.count));
+    if (req.duration) q.set('duration', String(req.duration));
+    const res = await this.client.stream(`/v1/capture?${q}`, 'application/x-ndjson');
+    // Hanging up ends the capture in the daemon.
+    const hangUp = () => res.destroy();
+    hooks.signal.addEventListener('abort', hangUp, { once: true });
+    hooks.started(this.where);
+    let captured = 0;
+    const lines = createInterface({ input: res, crlfDelay: Infinity });
+    // readline ends on the stream's end; a destroyed stream only closes.
+    res.once('close', () => lines.close());
+    try {
+      for await (const line of lines) {
+        if (!line) continue;
+        hooks.item(captureRecordFromJson(JSON.parse(line) as CapturedRecordJson));
+        captured++;
+      }
+    } catch (e) {
+      // Our own hang-up (Ctrl-C, --duration) ends the stream early; anything else is a failure.
+      if (!res.destroyed) throw e;
+    } finally {
+      hooks.signal.removeEventListener('abort', hangUp);
+    }
+    // The daemon's totals come as trailers when it ended the stream; after a hang-up, ours.
+    return { captured: Number(res.trailers['pathwise-captured'] ?? captured), lost: Number(res.trailers['pathwise-lost'] ?? 0) };
+  }
+
+  /** The daemon's GET /v1/events WebSocket. */
+  async events(req: EventsRequest, hooks: StreamHooks<PacketEvent>): Promise<{ lost: number }> {
+    if (req.sample !== undefined || req.drops) {
+      throw new PwError('PW_ERR_USAGE', '--sample and --drops change what the pipeline sends; with a daemon running, that is its config', {
+        hint: 'set insight.sampleRate and insight.dropEvents in the config (then pathwise apply)',
+      });
+    }
+    const ws = this.client.websocket(`/v1/events${req.kinds ? `?kind=${req.kinds.join(',')}` : ''}`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new PwError(res.statusCode === 401 ? 'PW_ERR_AUTH' : 'PW_ERR_UNREACHABLE', `the daemon refused the event stream (HTTP ${res.statusCode})`)));
+      ws.once('error', (e) => reject(new PwError('PW_ERR_UNREACHABLE', `cannot open the event stream at ${this.where}: ${e.message}`)));
+    });
+    hooks.started(this.where);
+    let n = 0;
+    let lost = 0;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        hooks.signal.removeEventListener('abort', stop);
+        ws.close();
+        resolve();
+      };
+      hooks.signal.addEventListener('abort', stop, { once: true });
+      ws.on('message', (data) => {
+        if (n === req.count || hooks.signal.aborted) return; // what was already on its way when the count was reached
+        const m = JSON.parse(String(data)) as { type: 'event'; event: PacketEvent } | { type: 'lost'; client: number; ring: number };
+        if (m.type === 'lost') {
+          lost = m.client + m.ring;
+          hooks.lost?.(m);
+          return;
+        }
+        hooks.item(m.event);
+        if (++n === req.count) stop();
+      });
+      ws.once('close', stop);
+    });
+    return { lost };
+  }
+
+  // ---- the daemon's own --------------------------------------------------------------------
+
+  status(): Promise<StatusReport> {
+    return this.get('/v1/status');
+  }
+
+  proposeConfig(text: string, file: string, dryRun: boolean): Promise<ProposeResult> {
+    return this.client.request('POST', '/v1/config', { text, file, dryRun });
+  }
+
+  history(limit: number): Promise<HistoryEntry[]> {
+    return this.get(`/v1/history?limit=${limit}`);
+  }
+
+  rollback(version: number): Promise<ProposeResult> {
+    return this.client.request('POST', '/v1/rollback', { version });
+  }
+
+  async config(at?: number): Promise<Config> {
+    return at ? (await this.get<{ config: Config }>(`/v1/history/${at}`)).config : this.get('/v1/config');
+  }
+}

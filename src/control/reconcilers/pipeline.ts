@@ -1,0 +1,47 @@
+/** The pipeline's settings: a change replaces the program, carrying the maps over. */
+import type { Dataplane } from '../../dataplane/dataplane.js';
+import type { PipelineSettings } from '../../dataplane/pipeline.js';
+import { PwError } from '../../errors.js';
+import type { Config } from '../config/schema.js';
+import { Phase, type Reconciler } from '../reconcile.js';
+
+export type SettingsChange = { kind: 'settings'; phase: number; before: PipelineSettings; after: PipelineSettings };
+
+export function settingsOf(cfg: Config): PipelineSettings {
+  return {
+    fib: cfg.fib,
+    flows: cfg.pipeline.flows,
+    routeStats: cfg.pipeline.routeStats,
+    dropMalformed: cfg.pipeline.dropMalformed,
+    ipv4Groups: cfg.pipeline.ipv4Groups,
+    ruleBitmaps: cfg.pipeline.ruleBitmaps,
+    filter: true,
+  };
+}
+
+const KEYS: (keyof PipelineSettings)[] = ['fib', 'flows', 'routeStats', 'dropMalformed', 'ipv4Groups', 'ruleBitmaps'];
+
+const settingsText = (s: PipelineSettings) =>
+  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, ipv4Groups ${s.ipv4Groups}, ruleBitmaps ${s.ruleBitmaps}`;
+
+export const pipelineReconciler: Reconciler<PipelineSettings, PipelineSettings, SettingsChange> = {
+  kinds: ['settings'],
+  desired: settingsOf,
+  running: (dp: Dataplane) => dp.pipeline.settings,
+  plan(r, d) {
+    return KEYS.some((k) => r[k] !== d[k]) ? [{ kind: 'settings', phase: Phase.SETTINGS, before: r, after: d }] : [];
+  },
+  check(c) {
+    if (c.before.ipv4Groups !== c.after.ipv4Groups || c.before.ruleBitmaps !== c.after.ruleBitmaps) {
+      throw new PwError('PW_ERR_UNSUPPORTED', 'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs', {
+        where: 'pipeline',
+        hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
+      });
+    }
+  },
+  async apply(c, t) {
+    await t.upgrade(c.after);
+    return () => t.upgrade(c.before);
+  },
+  summarize: (c) => ({ kind: c.kind, op: 'replace', key: 'pipeline', before: settingsText(c.before), after: settingsText(c.after) }),
+};

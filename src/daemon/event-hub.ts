@@ -1,0 +1,50 @@
+/**
+ * One reader of the event ring, many subscribers: the daemon decodes each event once and hands
+ * it to every subscriber whose filter wants it. A subscriber that cannot keep up loses events,
+ * counted per subscriber (and the ring's own losses are counted in the kernel): never silent.
+ */
+import { decodeEventRecord, openEventRing } from '../dataplane/insight-tables.js';
+import type { EventKind, PacketEvent } from '../insight/events.js';
+import type { EventSource } from '../ops/events.js';
+
+export interface Subscriber {
+  kinds: Set<EventKind>;
+  /** Takes the event, or counts it lost when it has no room. */
+  deliver(e: PacketEvent): void;
+}
+
+export class EventHub implements EventSource {
+  private readonly subs = new Set<Subscriber>();
+  private reader: ReturnType<typeof openEventRing> | null = null;
+
+  constructor(private readonly instance: string) {}
+
+  /** Starts reading the ring (the caller owns it from now on). */
+  start(): void {
+    if (this.reader) return;
+    const reader = openEventRing(this.instance);
+    this.reader = reader;
+    void (async () => {
+      for await (const rec of reader) {
+        if (!this.subs.size) continue; // read all the same, so the ring never fills for nobody
+        const e = decodeEventRecord(rec);
+        for (const s of this.subs) if (s.kinds.has(e.kind)) s.deliver(e);
+      }
+    })();
+  }
+
+  subscribe(s: Subscriber): () => void {
+    this.subs.add(s);
+    return () => this.subs.delete(s);
+  }
+
+  get subscribers(): number {
+    return this.subs.size;
+  }
+
+  stop(): void {
+    this.reader?.close();
+    this.reader = null;
+    this.subs.clear();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The daemon's following of the kernel: neighbour events go into pw_neigh as they come, address
+ * and link changes re-sync the host's own routes through the controller, and a periodic full
+ * reconcile repairs anything an event missed (or an overrun dropped). Gateways that the kernel
+ * cannot resolve are logged once each. Nothing here waits on the network.
+ */
+import type { Logger } from 'pino';
+
+import type { Controller } from '../control/controller.js';
+import { KernelFollower } from '../dataplane/kernel-follower.js';
+import { reapStaleCapture } from '../dataplane/capture-slot.js';
+import { formatAddress } from '../util/ip.js';
+
+/** How often everything is read again, whatever the events said. */
+const RECONCILE_MS = 5000;
+
+export class KernelSync {
+  private follower: KernelFollower | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private hostPending: NodeJS.Timeout | null = null;
+  private readonly failed = new Set<string>();
+
+  constructor(
+    private readonly ctrl: Controller,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.follower = new KernelFollower(() => this.ctrl.dp(), {
+      neighbors: (r) => this.log.debug(r, 'neighbours followed'),
+      addresses: () => this.hostChanged(),
+      links: () => this.hostChanged(),
+      unresolved: (n) => {
+        const v4 = n.addr.subarray(4).every((b) => b === 0);
+        const key = `${n.ifindex}|${formatAddress(v4 ? 4 : 6, n.addr)}`;
+        if (this.failed.has(key)) return;
+        this.failed.add(key);
+        this.log.warn({ gateway: formatAddress(v4 ? 4 : 6, n.addr), ifindex: n.ifindex }, 'a neighbour does not answer ARP/ND; routes through it go to the kernel until it does');
+      },
+    });
+    this.timer = setInterval(() => this.reconcile(), RECONCILE_MS);
+    this.timer.unref();
+  }
+
+  /** Address or link events come in bursts (an interface going down drops all its addresses). */
+  private hostChanged(): void {
+    this.hostPending ??= setTimeout(() => {
+      this.hostPending = null;
+      this.ctrl.syncHost().then(
+        (r) => {
+          if (r.added || r.replaced || r.removed) this.log.info(r, "the host's addresses changed: its routes follow");
+        },
+        (e: unknown) => this.log.warn({ err: e }, "following the host's addresses failed"),
+      );
+    }, 50);
+  }
+
+  /** The periodic full read: neighbours, host routes, and a capture whose process died. */
+  private reconcile(): void {
+    try {
+      const r = this.ctrl.syncNeighbors();
+      if (r.set || r.removed) this.log.info(r, 'neighbour copy repaired');
+      this.failed.clear();
+    } catch (e) {
+      this.log.warn({ err: e }, 'neighbour sync failed');
+    }
+    this.hostChanged();
+    try {
+      const dead = reapStaleCapture(this.ctrl.dp().pipeline.maps, this.ctrl.instance);
+      if (dead !== null) this.log.warn({ pid: dead }, 'turned off a capture whose process is gone');
+    } catch (e) {
+      this.log.warn({ err: e }, 'checking for a stale capture failed');
+    }
+  }
+
+  stop(): void {
+    this.follower?.close();
+    if (this.timer) clearInterval(this.timer);
+    if (this.hostPending) clearTimeout(this.hostPending);
+  }
+}

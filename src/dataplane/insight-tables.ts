@@ -1,0 +1,123 @@
+/**
+ * The insight stage's tables, read and controlled: the flow table as a snapshot, the
+ * packet-size and protocol histograms, the flow table's pressure and evictions, the ring
+ * buffers' sent and lost records, the event ring and the event controls.
+ */
+import { join } from 'node:path';
+
+import { ifName, openPinned, RingBufferReader } from '../kernel/index.js';
+import { decodeEvent, type PacketEvent } from '../insight/events.js';
+import { FlowSnapshot } from '../insight/flow-table.js';
+import { formatAddress } from '../util/ip.js';
+import { monoNowNs } from '../util/clock.js';
+import { pinDirOf } from '../util/instance.js';
+import type { PipelineMaps } from './pipeline.js';
+import * as abi from '../generated/pathwise.js';
+import { protocolName, SIZE_BUCKETS } from '../insight/names.js';
+
+export interface RingCounters {
+  eventsSent: number;
+  eventsLost: number;
+  captureSent: number;
+  captureLost: number;
+}
+
+export interface FlowTablePressure {
+  entries: number;
+  max: number;
+  /** Flows the pipeline created since it was loaded. */
+  created: number;
+  /** Created flows no longer in the table: the LRU evicted them (the control plane deletes none). */
+  evicted: number;
+  /** New flows the table refused. */
+  insertFailed: number;
+}
+
+export interface InsightSummary {
+  sizes: { bucket: string; packets: number }[];
+  protocols: { proto: string; packets: number }[];
+  flowTable: FlowTablePressure;
+  rings: RingCounters;
+}
+
+const sum = <T>(per: T[] | undefined, pick: (v: T) => bigint) => Number((per ?? []).reduce((a, v) => a + pick(v), 0n));
+
+export function ringCounters(maps: PipelineMaps): RingCounters {
+  const per = maps.ringStats.get(0);
+  return {
+    eventsSent: sum(per, (v) => v.events_sent),
+    eventsLost: sum(per, (v) => v.events_lost),
+    captureSent: sum(per, (v) => v.capture_sent),
+    captureLost: sum(per, (v) => v.capture_lost),
+  };
+}
+
+/** `entries` is the flow count if the caller has it (a snapshot), else it is counted here. */
+export function flowTablePressure(maps: PipelineMaps, entries?: number): FlowTablePressure {
+  if (entries === undefined) {
+    entries = 0;
+    for (const page of maps.flows.lookupBatchRaw(65536)) entries += page.count;
+  }
+  const per = maps.flowStats.get(0);
+  const created = sum(per, (v) => v.created);
+  return {
+    entries,
+    max: maps.flows.info.maxEntries,
+    created,
+    evicted: Math.max(0, created - entries),
+    insertFailed: sum(per, (v) => v.insert_failed),
+  };
+}
+
+export function insightSummary(maps: PipelineMaps, flowEntries?: number): InsightSummary {
+  const per = maps.histogram.get(0) ?? [];
+  const sizes = SIZE_BUCKETS.map((bucket, i) => ({ bucket, packets: sum(per, (h) => h.size[i]!) }));
+  const protocols: { proto: string; packets: number }[] = [];
+  for (let p = 0; p < 256; p++) {
+    const packets = sum(per, (h) => h.proto[p]!);
+    if (packets) protocols.push({ proto: protocolName(p), packets });
+  }
+  protocols.sort((a, b) => b.packets - a.packets);
+  return { sizes, protocols, flowTable: flowTablePressure(maps, flowEntries), rings: ringCounters(maps) };
+}
+
+export interface EventsControl {
+  /** Send 1 packet in N as an event; 0: none. */
+  sampleRate: number;
+  /** Send every dropped packet as an event. */
+  drops: boolean;
+}
+
+/** Turns events on or off (takes effect with the next packet; no reload). */
+export function setEventsControl(maps: PipelineMaps, ctl: EventsControl): void {
+  maps.eventsCtl.set(0, { sample_rate: ctl.sampleRate, drops: ctl.drops ? 1 : 0 });
+}
+
+export function eventsControl(maps: PipelineMaps): EventsControl {
+  const c = maps.eventsCtl.get(0) ?? abi.PwEventsCtl.zero();
+  return { sampleRate: c.sample_rate, drops: c.drops !== 0 };
+}
+
+/** Reads the whole flow table with batch lookups, as one snapshot. */
+export function readFlows(maps: PipelineMaps, chunk = 65536): FlowSnapshot {
+  const { keys, values, count } = maps.flows.readAllRaw(chunk);
+  const prefixes = new Map<number, string | null>();
+  const routePrefix = (id: number) => {
+    let p = prefixes.get(id);
+    if (p === undefined) {
+      const r = maps.routes.get(id);
+      p = r && r.flags & abi.PwRouteFlag.VALID ? `${formatAddress(r.family === 6 ? 6 : 4, r.prefix)}/${r.plen}` : null;
+      prefixes.set(id, p);
+    }
+    return p;
+  };
+  return new FlowSnapshot(keys, values, count, Number(monoNowNs()), { ifName, routePrefix });
+}
+
+/** Reads the instance's event ring (only one reader should: records go to whoever reads first). */
+export function openEventRing(instance: string): RingBufferReader {
+  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_events.name), 'map'));
+}
+
+/** Decodes one record of the event ring, naming interfaces in this thread's namespace. */
+export const decodeEventRecord = (rec: Buffer): PacketEvent => decodeEvent(rec, ifName);

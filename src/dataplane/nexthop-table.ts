@@ -1,0 +1,277 @@
+/**
+ * Nexthops and nexthop groups in the data plane. Both are content-addressed and shared: two
+ * routes via the same gateways use one group. A group is immutable once a route points at it
+ * (changing a route's nexthops means a new group and one 32-bit store in the route), and
+ * freed ids are reused last, so a packet that read an id a moment ago still finds what it
+ * expected. Groups spread their members over buckets by weight (routing/ecmp.ts).
+ *
+ * Every gateway a nexthop uses is handed to the kernel as a managed neighbour: the kernel
+ * resolves it and keeps it resolved by itself (no traffic needed, nothing waited for here),
+ * and the neighbour follower copies its MAC into pw_neigh.
+ */
+import { ifName, interfaceMac, kernelRouteTo, manageNeighbor, releaseNeighbor, resolveIfindex, type BpfMap } from '../kernel/index.js';
+import * as abi from '../generated/pathwise.js';
+import { PwError } from '../errors.js';
+import { MAX_WEIGHT, spreadBuckets } from '../routing/ecmp.js';
+import { neighborKey } from '../routing/neighbors.js';
+import type { NexthopSpec, NexthopView } from '../routing/route.js';
+import { formatAddress, parseAddress, type Family } from '../util/ip.js';
+import type { PipelineMaps } from './pipeline.js';
+
+export interface Nexthop {
+  id: number;
+  family: Family;
+  gw: Uint8Array | null;
+  ifindex: number;
+  weight: number;
+}
+
+class IdPool {
+  private readonly free: number[] = [];
+  private head = 0;
+  constructor(first: number, end: number, used: Set<number>) {
+    for (let i = first; i < end; i++) if (!used.has(i)) this.free.push(i);
+  }
+  take(what: string): number {
+    if (this.head >= this.free.length) throw new PwError('PW_ERR_FULL', `no free ${what} id left`);
+    return this.free[this.head++]!;
+  }
+  give(id: number): void {
+    this.free.push(id);
+  }
+}
+
+interface Group {
+  id: number;
+  key: string;
+  members: { nh: number; weight: number }[];
+  refs: number;
+}
+
+export class NexthopTable {
+  private readonly nexthops = new Map<number, Nexthop & { key: string; refs: number }>();
+  private readonly nhByKey = new Map<string, number>();
+  private readonly groups = new Map<number, Group>();
+  private readonly groupByKey = new Map<string, number>();
+  private readonly nhIds: IdPool;
+  private readonly groupIds: IdPool;
+  /** Gateway -> egress ifindex, from the kernel, cached per table. */
+  private readonly devCache = new Map<string, number>();
+
+  constructor(private readonly maps: PipelineMaps) {
+    // Adopt what the pinned maps hold (decoding only the slots in use).
+    for (const [id, nh] of validEntries(maps.nexthops, abi.PwNexthop.offsets.flags, abi.PwNexthopFlag.VALID)) {
+      const family: Family = nh.flags & abi.PwNexthopFlag.GW6 ? 6 : 4;
+      const gw = nh.flags & abi.PwNexthopFlag.DIRECT ? null : nh.gw;
+      const key = NexthopTable.nhKey(family, gw, nh.ifindex);
+      this.nexthops.set(id, { id, family, gw, ifindex: nh.ifindex, weight: 1, key, refs: 0 });
+      this.nhByKey.set(key, id);
+    }
+    for (const [id, g] of validEntries(maps.nhgroups, abi.PwNhgroup.offsets.n_nexthops, 0xffffffff)) {
+      const members = g.members.slice(0, g.n_nexthops).map((nh, i) => ({ nh, weight: g.weights[i]! }));
+      const key = NexthopTable.groupKey(members);
+      this.groups.set(id, { id, key, members, refs: 0 });
+      this.groupByKey.set(key, id);
+      for (const m of members) this.nexthops.get(m.nh)!.refs++;
+    }
+    this.nhIds = new IdPool(1, abi.PwLimit.MAX_NEXTHOPS, new Set(this.nexthops.keys()));
+    this.groupIds = new IdPool(abi.PwNhgSpecial.FIRST, abi.PwLimit.MAX_NHGROUPS, new Set(this.groups.keys()));
+  }
+
+  private static nhKey(family: Family, gw: Uint8Array | null, ifindex: number): string {
+    return `${ifindex}|${gw ? formatAddress(family, gw) : 'direct'}`;
+  }
+
+  private static groupKey(members: { nh: number; weight: number }[]): string {
+    return [...members]
+      .sort((a, b) => a.nh - b.nh)
+      .map((m) => `${m.nh}:${m.weight}`)
+      .join(',');
+  }
+
+  /** Called by the route table while adopting: a route references this group. */
+  adoptRef(groupId: number): void {
+    this.addRefs(groupId, 1);
+  }
+
+  /** `n` more routes reference this group. */
+  addRefs(groupId: number, n: number): void {
+    const g = this.groups.get(groupId);
+    if (g) g.refs += n;
+  }
+
+  /** Turns a user's nexthop spec into an egress interface and gateway, asking the kernel for
+   * the interface when only a gateway is given (as `ip route add ... via GW` does). */
+  resolve(spec: NexthopSpec, where: string): Omit<Nexthop, 'id'> {
+    const weight = spec.weight ?? 1;
+    if (!Number.isInteger(weight) || weight < 1 || weight > MAX_WEIGHT) {
+      throw new PwError('PW_ERR_INVALID', `weight ${spec.weight} is out of range 1..${MAX_WEIGHT}`, { where });
+    }
+    if (!spec.via && !spec.dev) throw new PwError('PW_ERR_INVALID', 'a nexthop needs a gateway (via) or an interface (dev)', { where });
+    const gw = spec.via ? parseAddress(spec.via, where) : null;
+    let ifindex: number;
+    if (spec.dev) {
+      try {
+        ifindex = resolveIfindex(spec.dev);
+      } catch {
+        throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${spec.dev}'`, { where, hint: "see 'ip link'" });
+      }
+    } else ifindex = this.interfaceFor(gw!, spec.via!, where);
+    return { family: gw?.family ?? 4, gw: gw?.addr ?? null, ifindex, weight };
+  }
+
+  /** The interface a gateway is directly reachable on, asking the kernel (`ip route get`). */
+  private interfaceFor(gw: { family: Family; addr: Uint8Array }, text: string, where: string): number {
+    const cached = this.devCache.get(text);
+    if (cached) return cached;
+    const r = kernelRouteTo(gw.family, gw.addr);
+    if (!r || r.gateway) {
+      throw new PwError('PW_ERR_INVALID', `gateway ${text} is not on a directly connected network`, {
+        where,
+        hint: 'name the interface with dev IF, or add an address on the link to the gateway',
+      });
+    }
+    this.devCache.set(text, r.ifindex);
+    return r.ifindex;
+  }
+
+  /** A group for these nexthops, shared if one exists; the caller holds one reference. */
+  acquire(nexthops: Omit<Nexthop, 'id'>[]): number {
+    // Merge duplicates (same gateway and interface): their weights add up.
+    const merged = new Map<string, Omit<Nexthop, 'id'>>();
+    for (const n of nexthops) {
+      const k = NexthopTable.nhKey(n.family, n.gw, n.ifindex);
+      const prev = merged.get(k);
+      merged.set(k, prev ? { ...prev, weight: prev.weight + n.weight } : n);
+    }
+    const members = [...merged.values()].map((n) => ({ nh: this.nexthopId(n), weight: n.weight }));
+    const key = NexthopTable.groupKey(members);
+    const existing = this.groupByKey.get(key);
+    if (existing !== undefined) {
+      this.groups.get(existing)!.refs++;
+      return existing;
+    }
+    let id: number;
+    let spread: number[];
+    try {
+      spread = spreadBuckets(members.map((m) => m.weight));
+      id = this.groupIds.take('nexthop group');
+    } catch (e) {
+      for (const m of members) this.unrefNexthopIfUnused(m.nh); // nothing half-made stays
+      throw e;
+    }
+    this.maps.nhgroups.set(id, {
+      n_nexthops: members.length,
+      buckets: spread.map((i) => members[i]!.nh),
+      members: members.map((m) => m.nh),
+      weights: members.map((m) => m.weight),
+    });
+    for (const m of members) this.nexthops.get(m.nh)!.refs++;
+    this.groups.set(id, { id, key, members, refs: 1 });
+    this.groupByKey.set(key, id);
+    return id;
+  }
+
+  /** Drops one reference; the group (and nexthops no group uses) are freed at zero. */
+  release(groupId: number): void {
+    const g = this.groups.get(groupId);
+    if (!g || --g.refs > 0) return;
+    this.groups.delete(groupId);
+    this.groupByKey.delete(g.key);
+    this.maps.nhgroups.set(groupId, abi.PwNhgroup.zero());
+    this.groupIds.give(groupId);
+    for (const m of g.members) {
+      const nh = this.nexthops.get(m.nh)!;
+      nh.refs--;
+      this.unrefNexthopIfUnused(m.nh);
+    }
+  }
+
+  private nexthopId(n: Omit<Nexthop, 'id'>): number {
+    const key = NexthopTable.nhKey(n.family, n.gw, n.ifindex);
+    const known = this.nhByKey.get(key);
+    if (known !== undefined) return known;
+    const id = this.nhIds.take('nexthop');
+    const F = abi.PwNexthopFlag;
+    const flags = F.VALID | (n.gw ? 0 : F.DIRECT) | (n.family === 6 && n.gw ? F.GW6 : 0);
+    const smac = interfaceMac(n.ifindex);
+    // The gateway's MAC is not stored here: the pipeline reads it from pw_neigh, which follows
+    // the kernel's neighbour table (neighbor-table.ts). The kernel is asked to keep it resolved.
+    this.maps.nexthops.set(id, { ifindex: n.ifindex, flags, gw: n.gw ?? new Uint8Array(16), smac });
+    this.nexthops.set(id, { ...n, id, key, refs: 0 });
+    this.nhByKey.set(key, id);
+    if (n.gw) manageNeighbor(n.family, n.ifindex, n.gw);
+    return id;
+  }
+
+  private unrefNexthopIfUnused(id: number): void {
+    const nh = this.nexthops.get(id);
+    if (!nh || nh.refs > 0) return;
+    this.nexthops.delete(id);
+    this.nhByKey.delete(nh.key);
+    this.maps.nexthops.set(id, abi.PwNexthop.zero());
+    this.nhIds.give(id);
+    if (nh.gw) releaseNeighbor(nh.family, nh.ifindex, nh.gw);
+  }
+
+  describe(groupId: number): NexthopView[] {
+    const g = this.groups.get(groupId);
+    if (!g) return [];
+    return g.members.map((m) => {
+      const nh = this.nexthops.get(m.nh)!;
+      return { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: m.weight };
+    });
+  }
+
+  nexthop(id: number): NexthopView | null {
+    const nh = this.nexthops.get(id);
+    return nh ? { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: nh.weight } : null;
+  }
+
+  /** Every gateway some group uses. */
+  gateways(): Gateway[] {
+    const out: Gateway[] = [];
+    for (const nh of this.nexthops.values()) if (nh.gw) out.push({ family: nh.family, addr: nh.gw, ifindex: nh.ifindex, via: formatAddress(nh.family, nh.gw), dev: ifName(nh.ifindex) });
+    return out;
+  }
+
+  /**
+   * Asks the kernel again to keep every gateway resolved (after a restart, or when entries
+   * were flushed behind our back); idempotent.
+   */
+  manageGateways(known: ReadonlyMap<string, { managed: boolean; state: number }> = new Map()): void {
+    for (const g of this.gateways()) {
+      try {
+        manageNeighbor(g.family, g.ifindex, g.addr, known.get(neighborKey(g.ifindex, g.addr)));
+      } catch {
+        // the interface went away: its routes go to the kernel until it is back
+      }
+    }
+  }
+
+  get counts() {
+    return { nexthops: this.nexthops.size, groups: this.groups.size };
+  }
+}
+
+/** Entries of an array map whose u32 at `flagOffset` has any bit of `mask` set. */
+function* validEntries<V>(map: BpfMap<number, V>, flagOffset: number, mask: number): IterableIterator<[number, V]> {
+  const size = map.valueCodec.size;
+  for (const page of map.lookupBatchRaw(16384)) {
+    const view = new DataView(page.values.buffer, page.values.byteOffset, page.values.byteLength);
+    for (let i = 0; i < page.count; i++) {
+      if (!(view.getUint32(i * size + flagOffset, true) & mask)) continue;
+      yield [page.keys.readUInt32LE(i * 4), map.valueCodec.decode(view, i * size)];
+    }
+  }
+}
+
+/** A gateway a nexthop sends to. */
+export interface Gateway {
+  family: Family;
+  addr: Uint8Array;
+  ifindex: number;
+  via: string;
+  dev: string;
+}
+

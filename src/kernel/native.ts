@@ -1,0 +1,222 @@
+/**
+ * The native addon (native/, a thin binding over libbpf, libpcap and libmnl) with its TypeScript
+ * signatures. Only src/kernel/ imports this module.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { PwError } from '../errors.js';
+import { repoRoot } from '../util/paths.js';
+
+export interface NativeFd {
+  readonly fd: number;
+  readonly kind: string;
+  readonly closed: boolean;
+  close(): void;
+}
+
+export interface ObjectMapInfo {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  internal: boolean;
+  pinPath: string | null;
+  fd: number;
+}
+
+export interface NativeBpfObject {
+  readonly loaded: boolean;
+  readonly closed: boolean;
+  maps(): ObjectMapInfo[];
+  programs(): { name: string; section: string; type: number; autoload: boolean }[];
+  datasecVars(section: string): { name: string; offset: number; size: number }[];
+  getInitialValue(map: string): Buffer;
+  setInitialValue(map: string, value: Uint8Array): void;
+  setMaxEntries(map: string, n: number): void;
+  setPinPath(map: string, path: string | null): void;
+  reuseMapFd(map: string, fd: number): void;
+  setAutoload(program: string, on: boolean): void;
+  load(): Promise<void>;
+  mapFd(map: string): NativeFd;
+  programFd(program: string): NativeFd;
+  close(): void;
+}
+
+export interface KernelMapInfo {
+  id: number;
+  type: number;
+  name: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  btfId: number;
+}
+
+export interface TestRunOptions {
+  data?: Uint8Array;
+  dataOutSize?: number;
+  ctx?: Uint8Array;
+  ctxOutSize?: number;
+  repeat?: number;
+  flags?: number;
+  batchSize?: number;
+  cpu?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** Mean run time per repetition in nanoseconds, as the kernel measured it. */
+  duration: number;
+  data: Buffer | null;
+  ctx: Buffer | null;
+}
+
+type Bytes = Uint8Array | DataView;
+interface BatchOpts {
+  elemFlags?: number;
+  flags?: number;
+}
+
+export interface NativeAddon {
+  Fd: new (fd: number, kind?: string) => NativeFd;
+  BpfObject: new (path: string) => NativeBpfObject;
+  Mmap: new (fd: number, length: number, writable?: boolean) => { readonly buffer: ArrayBuffer; readonly length: number; close(): void };
+  RingBuffer: new (
+    mapFd: number,
+    /** Records back to back in `data`; record i ends at ends[i] and starts where i-1 ended. */
+    onBatch: (data: Buffer, ends: Uint32Array) => void,
+    maxBatch?: number,
+  ) => { start(): void; pause(): void; consume(): number; close(): void; readonly closed: boolean };
+
+  mapLookup(fd: number, key: Bytes, value: Bytes, flags?: number): boolean;
+  mapLookupAndDelete(fd: number, key: Bytes | null, value: Bytes): boolean;
+  mapUpdate(fd: number, key: Bytes | null, value: Bytes, flags?: number): void;
+  mapDelete(fd: number, key: Bytes): boolean;
+  mapGetNextKey(fd: number, key: Bytes | null, next: Bytes): boolean;
+  mapLookupBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): { count: number; done: boolean };
+  mapLookupAndDeleteBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): { count: number; done: boolean };
+  mapUpdateBatch(fd: number, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): number;
+  mapDeleteBatch(fd: number, keys: Bytes, count: number, opts?: BatchOpts): number;
+  mapFreeze(fd: number): void;
+  mapInfo(fd: number): KernelMapInfo;
+  /** verifiedInsns: instructions the verifier processed at load (its limit is 1,000,000). */
+  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: number; runCount: number; btfId: number; verifiedInsns: number };
+  linkInfo(fd: number): { id: number; type: number; progId: number; ifindex?: number };
+  mapFdById(id: number): NativeFd;
+  progFdById(id: number): NativeFd;
+  linkFdById(id: number): NativeFd;
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags?: number): NativeFd;
+  numPossibleCpus(): number;
+
+  xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd?: number): void;
+  xdpDetach(ifindex: number, flags: number, oldProgFd?: number): void;
+  xdpQuery(ifindex: number): { attachMode: number; progId: number; drvProgId: number; skbProgId: number; hwProgId: number };
+  xdpLinkCreate(progFd: number, ifindex: number, flags?: number): NativeFd;
+  linkUpdate(linkFd: number, progFd: number, oldProgFd?: number): void;
+  linkDetach(linkFd: number): void;
+  tcAttach(
+    ifindex: number,
+    point: 'ingress' | 'egress',
+    progFd: number,
+    opts?: { handle?: number; priority?: number; replace?: boolean },
+  ): { handle: number; priority: number; progId: number; hookCreated: boolean };
+  tcDetach(ifindex: number, point: 'ingress' | 'egress', handle: number, priority: number): void;
+  tcQuery(ifindex: number, point: 'ingress' | 'egress', handle: number, priority: number): number | null;
+  tcHookDestroy(ifindex: number): void;
+  objPin(fd: number, path: string): void;
+  objGet(path: string, kind?: string): NativeFd;
+
+  testRun(progFd: number, opts: TestRunOptions): Promise<TestRunResult>;
+  testRunSync(progFd: number, opts: TestRunOptions): TestRunResult;
+
+  libbpfVersion(): string;
+  mountBpffs(path: string): void;
+  ifNameToIndex(name: string): number;
+  ifIndexToName(ifindex: number): string;
+  probeProgType(type: number): boolean;
+  probeMapType(type: number): boolean;
+  setNetns(path: string): NativeFd;
+  setNetnsFd(fd: number): void;
+  interfaces(): { ifindex: number; name: string }[];
+  PcapReader: new (path: string) => {
+    readonly linktype: number;
+    readonly snaplen: number;
+    next(max?: number): { tsSec: number; tsUsec: number; len: number; data: Buffer }[];
+    close(): void;
+  };
+  PcapWriter: new (path: string, linktype?: number, snaplen?: number) => {
+    write(tsSec: number, tsUsec: number, data: Uint8Array, origLen?: number): void;
+    flush(): void;
+    close(): void;
+  };
+  pcapCompile(expression: string, linktype?: number, snaplen?: number): Buffer;
+  pcapFilter(insns: Uint8Array, packet: Uint8Array, wirelen?: number): number;
+  progLoadRaw(progType: number, insns: Uint8Array, name: string, expectedAttachType?: number): NativeFd;
+  pcapLibVersion(): string;
+  ifHwAddr(name: string): Buffer;
+
+  netlinkLinks(): NetlinkLink[];
+  netlinkAddresses(family?: number): NetlinkAddress[];
+  netlinkNeighbors(family?: number): NetlinkNeighbor[];
+  netlinkRouteGet(family: number, dst: Uint8Array): { type: number; table: number; oif: number; gateway: Buffer | null; prefsrc: Buffer | null } | null;
+  netlinkNeighManage(family: number, ifindex: number, dst: Uint8Array): void;
+  netlinkNeighDelete(family: number, ifindex: number, dst: Uint8Array): boolean;
+  NetlinkMonitor: new (groups: number[], onEvents: (events: NetlinkEvent[]) => void) => { close(): void; readonly closed: boolean };
+}
+
+/** rtnetlink messages as the addon decodes them (families are AF_INET = 2, AF_INET6 = 10). */
+export interface NetlinkLink {
+  ifindex: number;
+  name: string | null;
+  flags: number;
+  mtu: number;
+  mac: Buffer | null;
+  /** IF_OPER_* (6: up). */
+  operstate: number;
+  /** A virtual device's kind (veth, vxlan...); null for hardware. */
+  kind: string | null;
+}
+export interface NetlinkAddress {
+  ifindex: number;
+  family: number;
+  prefixlen: number;
+  scope: number;
+  flags: number;
+  address: Buffer | null;
+}
+export interface NetlinkNeighbor {
+  ifindex: number;
+  family: number;
+  /** NUD_* bits. */
+  state: number;
+  flags: number;
+  /** NTF_EXT_* bits (NTF_EXT_MANAGED = 1). */
+  extFlags: number;
+  dst: Buffer | null;
+  lladdr: Buffer | null;
+}
+export type NetlinkEvent =
+  | (NetlinkLink & { event: 'link'; op: 'new' | 'del' })
+  | (NetlinkAddress & { event: 'address'; op: 'new' | 'del' })
+  | (NetlinkNeighbor & { event: 'neighbor'; op: 'new' | 'del' })
+  | { event: 'overrun' };
+
+const addonPath = join(repoRoot, 'native', 'build', 'Release', 'pathwise.node');
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded on first use so that commands which don't need it start without it. */
+export function native(): NativeAddon {
+  if (!addon) {
+    if (!existsSync(addonPath)) {
+      throw new PwError('PW_ERR_NOT_BUILT', `the native addon is not built (${addonPath} is missing)`, { hint: "run 'make build'" });
+    }
+    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  }
+  return addon;
+}

@@ -1,0 +1,29 @@
+/** Filter operations over a data plane: rules, rate limiters, blocklists. */
+import type { BlockEntry } from '../filter/blocklist.js';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import type { Limiter, LimiterSpec } from '../filter/limiter.js';
+import { formatRule, type Rule, type RuleSpec } from '../filter/rule.js';
+import { formatPrefix, type Prefix } from '../util/ip.js';
+import type { RuleRow } from './operations.js';
+
+/** The rules in order, with their hit counters. */
+export function listRules(dp: Dataplane): RuleRow[] {
+  const counters = dp.filter.ruleCounters();
+  return dp.filter.rules().map((r, i) => ({ position: i + 1, id: r.id, text: formatRule(r), ...(counters.get(r.id) ?? { packets: 0, bytes: 0 }) }));
+}
+
+export const addRule = (dp: Dataplane, spec: RuleSpec, at?: number): Rule => dp.filter.addRule(spec, at);
+export const deleteRule = (dp: Dataplane, id: number): Rule => dp.filter.deleteRule(id);
+
+export const listLimiters = (dp: Dataplane): Limiter[] => dp.filter.limiters();
+export const addLimiter = (dp: Dataplane, l: LimiterSpec): Limiter => dp.filter.addLimiter(l);
+export const deleteLimiter = (dp: Dataplane, name: string): Limiter => dp.filter.deleteLimiter(name);
+
+export const listBlocks = (dp: Dataplane): BlockEntry[] => dp.filter.blocklist();
+
+/** Blocks prefixes (ttlMs: expiry; none: until unblocked). Returns how many. */
+export const block = (dp: Dataplane, prefixes: Prefix[], ttlMs?: number): number => dp.filter.block(prefixes, ttlMs);
+
+export function unblock(dp: Dataplane, prefixes: Prefix[]): { prefix: string; removed: boolean }[] {
+  return prefixes.map((p) => ({ prefix: formatPrefix(p), removed: dp.filter.unblock(p) }));
+}

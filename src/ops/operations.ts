@@ -1,0 +1,180 @@
+/**
+ * Every user-visible operation, as one interface. Two implementations: LocalOperations
+ * (local.ts) runs them in this process over the instance's pinned data plane, with the
+ * functions of this folder; RemoteOperations (src/client/remote.ts) asks the daemon, whose API
+ * handlers call the same functions. The CLI picks one, once (src/cli/backend.ts), and its
+ * commands never ask which.
+ *
+ * A change made through a daemon is an edit of its config, recorded as a version: it answers
+ * with the proposal (what changed, the version). Made locally, it answers with what it did.
+ */
+import type { ProposeResult } from '../control/controller.js';
+import type { HistoryEntry } from '../control/history.js';
+import type { Config } from '../control/config/schema.js';
+import type { BlockEntry } from '../filter/blocklist.js';
+import type { LookupResult } from '../routing/route.js';
+import type { PipelineSettings } from '../dataplane/pipeline.js';
+import type { LimiterSpec, Limiter } from '../filter/limiter.js';
+import type { Rule, RuleSpec } from '../filter/rule.js';
+import type { CapturedRecord, CaptureOptions } from '../insight/capture-record.js';
+import type { EventKind, PacketEvent } from '../insight/events.js';
+import type { FlowSort, TalkerBy } from '../insight/flow-table.js';
+import type { RouteSpec, RouteView } from '../routing/route.js';
+import type { RouteBatch } from '../routing/route-syntax.js';
+import type { XdpModeRequest } from '../kernel/xdp.js';
+import type { Prefix } from '../util/ip.js';
+import type { FlowsReport, StatsReport, SummaryReport, TalkersReport } from './insight.js';
+
+export type { ProposeResult };
+export { formatChange, type ChangeSummary } from '../control/reconcile.js';
+
+/** What a change answers: through a daemon, its proposal; locally, what was done. */
+export type Written<T> = { via: 'daemon'; proposal: ProposeResult } | { via: 'local'; result: T };
+
+export interface RouteQuery {
+  family?: 4 | 6;
+  /** Only routes the user added (not the host's own). */
+  user?: boolean;
+  /** With packets and bytes forwarded by each route. */
+  stats?: boolean;
+}
+
+export type RouteRow = RouteView & { packets?: number; bytes?: number };
+
+export interface RuleRow {
+  position: number;
+  id: number;
+  text: string;
+  packets: number;
+  bytes: number;
+}
+
+export interface AttachedInterface {
+  name: string;
+  ifindex: number;
+  mode: 'native' | 'generic';
+  already: boolean;
+  replaced: boolean;
+  fallbackReason?: string;
+}
+
+export interface AttachResult {
+  /** This call loaded the pipeline. */
+  loaded: boolean;
+  settings: PipelineSettings;
+  interfaces: AttachedInterface[];
+}
+
+export interface LoadRoutesResult {
+  added: number;
+  replaced: number;
+  /** Gateways the kernel could not resolve in time: their routes go to the kernel until it does. */
+  unresolvedGateways: { via: string; dev: string }[];
+  /** Parse and install, not the pipeline's load. */
+  seconds: number;
+}
+
+export interface NeighborRow {
+  ifindex: number;
+  dev: string;
+  addr: string;
+  mac: string;
+}
+
+export interface NeighborSyncResult {
+  set: number;
+  removed: number;
+  unresolvedGateways: { via: string; dev: string }[];
+}
+
+export interface StatusReport {
+  instance: string;
+  version: number;
+  progId: number;
+  objectHash: string | null;
+  settings: PipelineSettings;
+  interfaces: { name: string; ifindex: number; mode: string }[];
+  routes: number;
+  rules: number;
+  pid: number;
+  uptimeSeconds: number;
+  [k: string]: unknown;
+}
+
+export interface CaptureRequest extends CaptureOptions {
+  count?: number;
+  /** Seconds. */
+  duration?: number;
+}
+
+export interface EventsRequest {
+  kinds?: EventKind[];
+  count?: number;
+  /** Without a daemon: also sample 1 packet in N while this runs. */
+  sample?: number;
+  /** Without a daemon: also send every dropped packet while this runs. */
+  drops?: boolean;
+}
+
+/** Hooks of a stream (capture, events): `started` says where it reads from, once it does. */
+export interface StreamHooks<T> {
+  started(where: string): void;
+  item(x: T): void;
+  /** Losses as they are noticed (events: this client too slow; ring: the kernel ring full). */
+  lost?(what: { client: number; ring: number }): void;
+  signal: AbortSignal;
+}
+
+export interface Operations {
+  readonly mode: 'local' | 'daemon';
+  /** Where the operations go, for messages: the instance, or the daemon's address. */
+  readonly where: string;
+
+  // ---- interfaces ----------------------------------------------------------------------
+  attach(ifaces: string[], opts: { mode: XdpModeRequest; load: Partial<PipelineSettings>; fibGiven: boolean }): Promise<Written<AttachResult>>;
+  detach(ifaces: string[]): Promise<Written<{ name: string; detached: boolean }[]>>;
+  /** Detaches everywhere and unloads the instance (local only). */
+  down(): Promise<{ instance: string; detached: string[]; unloaded: boolean }>;
+
+  // ---- routes ------------------------------------------------------------------------------
+  addRoute(spec: RouteSpec, replace: boolean): Promise<Written<RouteView>>;
+  deleteRoute(prefix: Prefix): Promise<Written<RouteView>>;
+  listRoutes(q: RouteQuery): Promise<RouteRow[]>;
+  /** A whole table from a file (local only: a daemon's routes are its config's). */
+  loadRoutes(batch: RouteBatch, opts: { replace?: boolean; parseSeconds: number }): Promise<LoadRoutesResult>;
+  lookup(addresses: string[]): Promise<LookupResult[]>;
+
+  // ---- filtering ---------------------------------------------------------------------------
+  addRule(spec: RuleSpec, at?: number): Promise<Written<Rule>>;
+  deleteRule(id: number): Promise<Written<Rule>>;
+  listRules(): Promise<RuleRow[]>;
+  addLimiter(l: LimiterSpec, text: { per: string; blockFor: string }): Promise<Written<Limiter>>;
+  deleteLimiter(name: string): Promise<Written<Limiter>>;
+  listLimiters(): Promise<Limiter[]>;
+  block(prefixes: Prefix[], ttl?: { ms: number; text: string }): Promise<Written<{ blocked: number; ttlMs: number | null }>>;
+  /** A whole blocklist from a file (local only). */
+  loadBlocks(prefixes: Prefix[], ttlMs?: number): Promise<{ blocked: number; seconds: number }>;
+  unblock(prefixes: Prefix[]): Promise<Written<{ prefix: string; removed: boolean }[]>>;
+  listBlocks(): Promise<BlockEntry[]>;
+
+  // ---- insight -----------------------------------------------------------------------------
+  stats(): Promise<StatsReport>;
+  flows(q: { top: number; sort: FlowSort }): Promise<FlowsReport>;
+  talkers(q: { by: TalkerBy; top: number }): Promise<TalkersReport>;
+  summary(): Promise<SummaryReport>;
+  neighbors(): Promise<NeighborRow[]>;
+  /** Resolves the routes' gateways and copies the kernel's neighbours into the data plane. */
+  syncNeighbors(): Promise<NeighborSyncResult>;
+  /** Follows the kernel's neighbours until `signal` (local only; a daemon always does). */
+  watchNeighbors(report: (r: { set: number; removed: number }) => void, signal: AbortSignal): Promise<void>;
+  capture(req: CaptureRequest, hooks: StreamHooks<CapturedRecord>): Promise<{ captured: number; lost: number }>;
+  events(req: EventsRequest, hooks: StreamHooks<PacketEvent>): Promise<{ lost: number }>;
+
+  // ---- the daemon's own (a local backend says none runs) -----------------------------------
+  status(): Promise<StatusReport>;
+  proposeConfig(text: string, file: string, dryRun: boolean): Promise<ProposeResult>;
+  history(limit: number): Promise<HistoryEntry[]>;
+  rollback(version: number): Promise<ProposeResult>;
+  /** The config in force (tokens redacted), or that of an earlier version. */
+  config(at?: number): Promise<Config>;
+}

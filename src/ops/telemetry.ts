@@ -1,0 +1,39 @@
+/**
+ * What /metrics exports, read from the data plane at scrape time: plain numbers per interface,
+ * route, rule and map. Cardinality is the caller's concern (api/metrics.ts keeps the busiest).
+ */
+import type { Dataplane, InterfaceStats } from '../dataplane/dataplane.js';
+import { insightSummary, type InsightSummary } from '../dataplane/insight-tables.js';
+
+export const interfaceStats = (dp: Dataplane): InterfaceStats[] => dp.interfaceStats();
+
+/** Packets forwarded per route with traffic, busiest first. */
+export function routeTraffic(dp: Dataplane): { prefix: string | null; packets: number }[] {
+  const counters = [...dp.routeCounters()].sort((a, b) => b[1].packets - a[1].packets);
+  return counters.map(([id, c]) => {
+    const r = dp.routes.byId(id);
+    return { prefix: r ? dp.view(r).prefix : null, packets: c.packets };
+  });
+}
+
+/** Packets matched per rule, busiest first. */
+export function ruleTraffic(dp: Dataplane): { id: number; action: string | null; packets: number }[] {
+  const rules = new Map(dp.filter.rules().map((r) => [r.id, r]));
+  return [...dp.filter.ruleCounters()].sort((a, b) => b[1].packets - a[1].packets).map(([id, c]) => ({ id, action: rules.get(id)?.action ?? null, packets: c.packets }));
+}
+
+/** Entries and capacity of every map. */
+export const mapPressure = (dp: Dataplane) => dp.mapPressure();
+
+export const insightCounters = (dp: Dataplane, flowEntries?: number): InsightSummary => insightSummary(dp.pipeline.maps, flowEntries);
+
+/** The program that runs, and how it was loaded. */
+export function pipelineInfo(dp: Dataplane): { progId: number; fib: string; objectHash: string | null; attached: number } {
+  return { progId: dp.pipeline.xdp.info().id, fib: dp.pipeline.settings.fib, objectHash: dp.pipeline.loadedHash, attached: dp.attached().length };
+}
+
+/** Routes by origin: the user's, and the host's own. */
+export function routeCounts(dp: Dataplane): { user: number; kernel: number } {
+  const kernel = dp.routes.systemCount;
+  return { user: dp.routes.size - kernel, kernel };
+}

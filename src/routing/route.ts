@@ -1,0 +1,84 @@
+/**
+ * Routes as the control plane speaks of them: what a user or a config asks for (RouteSpec,
+ * with nexthops still as text), and what the data plane holds (RouteView, nexthops resolved to
+ * interfaces). Pure data; src/dataplane/ installs and reads them.
+ */
+import type { Family, Prefix } from '../util/ip.js';
+
+export type RouteType = 'unicast' | 'blackhole' | 'local' | 'kernel';
+
+export interface NexthopSpec {
+  /** Gateway address; absent for a directly connected route (dev only). */
+  via?: string;
+  dev?: string;
+  weight?: number;
+}
+
+export interface RouteSpec {
+  prefix: Prefix;
+  type: RouteType;
+  nexthops: NexthopSpec[];
+  metric: number;
+  /** Where the spec came from, for error messages ("routes.txt:12", "argument 3"). */
+  where: string;
+}
+
+/** Where a route comes from: 'user' (a config, the API, the CLI) or 'kernel' (the host's own
+ * addresses: local and connected routes). */
+export type RouteOrigin = 'user' | 'kernel';
+
+export interface NexthopView {
+  via: string | null;
+  dev: string;
+  ifindex: number;
+  weight: number;
+}
+
+/** A route as the data plane holds it. */
+export interface RouteView {
+  prefix: string;
+  family: Family;
+  type: RouteType;
+  metric: number;
+  nexthops: NexthopView[];
+  id: number;
+  origin: RouteOrigin;
+}
+
+/** Which route the data plane uses for an address, and what it does with the packet. */
+export interface LookupResult {
+  addr: string;
+  /** The matching route's prefix; null when none matches. */
+  prefix: string | null;
+  via: string | null;
+  dev: string | null;
+  verdict: string;
+  /** Why the packet left the fast path ("none" when forwarded). */
+  reason: string;
+  route: number | null;
+  nexthop: number | null;
+}
+
+export interface NexthopText {
+  via: string | null;
+  dev: string;
+  weight: number;
+}
+
+/**
+ * A route's text after its prefix, as iproute2 would write it: `[type] via GW dev IF [weight
+ * N]... [metric N]`. With `canonical`, nexthops are sorted, so that equal texts mean equal
+ * routes (what the planner compares).
+ */
+export function routeText(type: RouteType | string, nexthops: NexthopText[], metric: number, opts: { canonical?: boolean } = { canonical: true }): string {
+  const list = opts.canonical ? [...nexthops].sort((a, b) => (a.dev + (a.via ?? '')).localeCompare(b.dev + (b.via ?? ''))) : nexthops;
+  const nh = list.map((n) => `${n.via ? `via ${n.via} ` : ''}dev ${n.dev}${nexthops.length > 1 || n.weight !== 1 ? ` weight ${n.weight}` : ''}`);
+  return [type === 'unicast' ? '' : type, ...nh, metric ? `metric ${metric}` : ''].filter(Boolean).join(' ');
+}
+
+/** One route as `pathwise route list` prints it (nexthops in the data plane's order). */
+export function formatRoute(r: RouteView): string {
+  const text = routeText('unicast', r.nexthops, r.metric, { canonical: false });
+  const head = r.type === 'unicast' ? r.prefix : `${r.type} ${r.prefix}`;
+  return [head, text, r.origin === 'kernel' ? 'proto kernel' : ''].filter(Boolean).join(' ');
+}
