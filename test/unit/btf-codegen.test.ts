@@ -37,13 +37,13 @@ enum t_color *anchor;
 struct { int (*type)[1]; int (*max_entries)[16]; struct t_key *key; __u64 *value; } t_map SEC(".maps");`),
     );
     assert.match(code, /^\/\/ generated — do not edit/);
-    assert.match(code, /export interface TKey \{\n  addr: number;\n  port: number;\n  proto: number;\n\}/);
+    assert.match(code, /export interface TKey \{\n {2}addr: number;\n {2}port: number;\n {2}proto: number;\n\}/);
     assert.match(code, /scalar\.be32\.encode\(x\.addr, v, o \+ 0\)/);
-    assert.match(code, /RED: 1,\n  BLUE: 4,/);
+    assert.match(code, /RED: 1,\n {2}BLUE: 4,/);
     assert.match(code, /t_map: \{ name: 't_map', type: MapType\.HASH, maxEntries: 16, flags: 0, keySize: 8, valueSize: 8, key: TKey, value: scalar\.u64 \}/);
     // A typed handle per map, named without the prefix.
-    assert.match(code, /export interface Maps \{\n  \/\*\* t_map \*\/\n  map: BpfMap<TKey, bigint>;\n\}/);
-    assert.match(code, /export const mapHandles = \{\n  map: 't_map',\n\}/);
+    assert.match(code, /export interface Maps \{\n {2}\/\*\* t_map \*\/\n {2}map: BpfMap<TKey, bigint>;\n\}/);
+    assert.match(code, /export const mapHandles = \{\n {2}map: 't_map',\n\}/);
   });
 
   it("imports another object's types instead of emitting them again (--extern)", () => {

@@ -15,13 +15,23 @@ class Model {
   lookup(a: number): number {
     let best = -1;
     let id = 0;
-    for (const r of this.routes.values()) if (r.plen > best && ((a & mask(r.plen)) >>> 0) === r.prefix) ((best = r.plen), (id = r.id));
+    for (const r of this.routes.values()) {
+      if (r.plen > best && ((a & mask(r.plen)) >>> 0) === r.prefix) {
+        best = r.plen;
+        id = r.id;
+      }
+    }
     return id;
   }
   parent(prefix: number, plen: number): number {
     let best = -1;
     let id = 0;
-    for (const r of this.routes.values()) if (r.plen < plen && r.plen > best && ((prefix & mask(r.plen)) >>> 0) === r.prefix) ((best = r.plen), (id = r.id));
+    for (const r of this.routes.values()) {
+      if (r.plen < plen && r.plen > best && ((prefix & mask(r.plen)) >>> 0) === r.prefix) {
+        best = r.plen;
+        id = r.id;
+      }
+    }
     return id;
   }
 }
