@@ -26,7 +26,21 @@ const LAYERS = {
 };
 
 /** Rank: a layer may take types from any layer of a lower rank. */
-const RANK = { base: 0, netlab: 1, kernel: 1, generated: 2, features: 3, dataplane: 4, control: 5, ops: 6, api: 7, client: 7, daemon: 8, cli: 9, demo: 10 };
+const RANK = {
+  base: 0,
+  netlab: 1,
+  kernel: 1,
+  generated: 2,
+  features: 3,
+  dataplane: 4,
+  control: 5,
+  ops: 6,
+  api: 7,
+  client: 7,
+  daemon: 8,
+  cli: 9,
+  demo: 10,
+};
 
 /** Value imports each layer may make, besides its own folder and the base. */
 const ALLOWED = {
@@ -48,7 +62,11 @@ const ALLOWED = {
 };
 
 const pathOf = (x) => LAYERS[x] ?? x;
-const join = (xs) => xs.map(pathOf).map((p) => `(${p})`).join('|');
+const join = (xs) =>
+  xs
+    .map(pathOf)
+    .map((p) => `(${p})`)
+    .join('|');
 
 const allowed = [
   // Node's built-ins and npm packages, from anywhere.
@@ -60,10 +78,12 @@ const allowed = [
     .filter(([, to]) => to.length)
     .map(([layer, to]) => ({ from: { path: LAYERS[layer] }, to: { path: join(to) } })),
   // Types from any layer below.
-  ...Object.entries(RANK).map(([layer, rank]) => {
-    const below = Object.keys(RANK).filter((l) => RANK[l] < rank);
-    return below.length ? { from: { path: LAYERS[layer] }, to: { path: join(below), dependencyTypes: ['type-only'] } } : null;
-  }).filter(Boolean),
+  ...Object.entries(RANK)
+    .map(([layer, rank]) => {
+      const below = Object.keys(RANK).filter((l) => RANK[l] < rank);
+      return below.length ? { from: { path: LAYERS[layer] }, to: { path: join(below), dependencyTypes: ['type-only'] } } : null;
+    })
+    .filter(Boolean),
 ];
 
 module.exports = {
@@ -97,7 +117,11 @@ module.exports = {
     includeOnly: '^src/',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js'],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

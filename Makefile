@@ -45,7 +45,7 @@ GENERATED_MODULES := pathwise bench fixtures
 # $(call gen_cmd,MODULE,OUTPUT): the generator run for MODULE, writing OUTPUT.
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
-.PHONY: install all build deps deps-debian deps-npm gen check-generated test test-unit test-bpf test-e2e \
+.PHONY: install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
 	demo bench doctor clean distclean
 
 all: build
@@ -130,11 +130,27 @@ check-generated: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(GEN_T
 	if [ -n "$$stale" ]; then echo "check-generated: stale:$$stale; run 'make gen' and commit" >&2; exit 1; fi
 	@echo "check-generated: the generated modules match the BPF objects' BTF; config docs match the schema"
 
+## ---- lint ---------------------------------------------------------------------------------
+
+# The layering of src/ (.dependency-cruiser.cjs: the allowed arrows), ESLint, and Prettier's
+# format (.prettierrc.json: 140 columns). `make format` rewrites what Prettier would change.
+FORMATTED := 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' 'scripts/**/*.ts' eslint.config.js .dependency-cruiser.cjs
+
+lint-layers: node_modules/.package-lock.json
+	node_modules/.bin/depcruise src --config .dependency-cruiser.cjs
+
+lint: lint-layers
+	node_modules/.bin/eslint src test bench scripts
+	node_modules/.bin/prettier --check --log-level warn $(FORMATTED)
+
+format: node_modules/.package-lock.json
+	node_modules/.bin/prettier --write --log-level warn $(FORMATTED)
+
 ## ---- test, demo, bench --------------------------------------------------------------------
 
 TEST_FILES = $(shell find dist/test/$(1) -name '*.test.js' 2>/dev/null | sort)
 
-test: deps build check-generated
+test: deps build check-generated lint
 	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,unit) $(call TEST_FILES,bpf) $(call TEST_FILES,e2e)
 
 test-unit: build

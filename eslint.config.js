@@ -15,7 +15,8 @@ const noBlockingChildren = {
         {
           name: 'node:child_process',
           importNames: ['spawnSync', 'execSync', 'execFileSync'],
-          message: 'blocks the event loop: the daemon must stay responsive. Use the kernel layer (netlink, the addon) or an async child process.',
+          message:
+            'blocks the event loop: the daemon must stay responsive. Use the kernel layer (netlink, the addon) or an async child process.',
         },
       ],
     },

@@ -55,7 +55,12 @@ function fillFlows(dp: Dataplane, n: number): void {
  * `bench` is bench/progs/bench.bpf.o loaded with bench_empty and bench_flow_floor. `open`
  * loads a pipeline instance that the caller takes down afterwards.
  */
-export async function insightBench(open: (name: string, settings?: object) => Promise<Dataplane>, bench: BpfObject, prefix: string, log: (s: string) => void): Promise<InsightResults> {
+export async function insightBench(
+  open: (name: string, settings?: object) => Promise<Dataplane>,
+  bench: BpfObject,
+  prefix: string,
+  log: (s: string) => void,
+): Promise<InsightResults> {
   // ---- flow dump ------------------------------------------------------------------------
   const dump = await open(`${prefix}flows`);
   log('filling the flow table with 1,000,000 flows');
@@ -128,7 +133,7 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
     produceMs += performance.now() - s;
   }
   // Let the reader catch up with what the ring still holds.
-  for (let idle = 0; idle < 20; ) {
+  for (let idle = 0; idle < 20;) {
     const had = delivered;
     await new Promise((r) => setTimeout(r, 50));
     idle = delivered === had ? idle + 1 : 0;
@@ -153,4 +158,3 @@ export async function insightBench(open: (name: string, settings?: object) => Pr
     perPacket: { noFlowsNs: noFlowsNs!, flowsNs: flowsNs!, sample100Ns: sample100Ns!, sample1Ns: sample1Ns!, emptyNs, flowFloorNs },
   };
 }
-

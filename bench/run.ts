@@ -88,7 +88,10 @@ async function main(): Promise<void> {
 async function run(topo: Topology, open: (name: string, ns?: string, settings?: object) => Promise<Dataplane>): Promise<Results> {
   // ---- the table, and a namespace whose kernel holds it too ------------------------------
   const text = gunzipSync(readFileSync(join(SHARED, 'routes', 'prefixes.txt.gz'))).toString('utf8');
-  const all = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const all = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   const prefixes = all.filter((l) => !l.includes(':'));
   const prefixes6 = all.filter((l) => l.includes(':'));
   const table = prefixes.map((p) => `${p} via 100.64.0.2`).join('\n');
@@ -147,8 +150,10 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const pkt = ipv4Packet({ dst: '100.64.0.9' });
   const ifK0 = inNetns(ns, () => resolveIfindex(topo.name('k0')));
   const REPEAT = 2000;
-  const perLookup = (name: 'bench_base' | 'bench_own' | 'bench_lpm' | 'bench_kernel' | 'bench_own6' | 'bench_base6', obj: BpfObject<typeof benchAbi> = benchFull) =>
-    inNetns(ns, () => nsPerRun(obj.program(name), pkt, REPEAT, xdpMd(pkt.length, ifK0)) / 256);
+  const perLookup = (
+    name: 'bench_base' | 'bench_own' | 'bench_lpm' | 'bench_kernel' | 'bench_own6' | 'bench_base6',
+    obj: BpfObject<typeof benchAbi> = benchFull,
+  ) => inNetns(ns, () => nsPerRun(obj.program(name), pkt, REPEAT, xdpMd(pkt.length, ifK0)) / 256);
   log('measuring lookups');
   const base = perLookup('bench_base');
   const fib = {
@@ -201,7 +206,12 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     const rules: RuleSpec[] = [];
     for (let i = 0; i < n; i++) {
       const a = Math.floor(r() * 2 ** 24) * 256;
-      rules.push({ action: r() < 0.5 ? 'drop' : 'count', src: parsePrefix(`${formatIpv4(a >>> 0)}/24`), proto: 6, dport: [1 + (i % 1000), 1 + (i % 1000)] });
+      rules.push({
+        action: r() < 0.5 ? 'drop' : 'count',
+        src: parsePrefix(`${formatIpv4(a >>> 0)}/24`),
+        proto: 6,
+        dport: [1 + (i % 1000), 1 + (i % 1000)],
+      });
     }
     dp.filter.setRules(rules);
   };
@@ -237,7 +247,9 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   // 5. Insight: flow dump, events into TypeScript, accounting and sampling per packet.
   log('measuring insight');
   const insightObj = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
-  const insight = await insightBench((name, settings) => open(name, undefined, settings), insightObj, topo.prefix, log).finally(() => insightObj.close());
+  const insight = await insightBench((name, settings) => open(name, undefined, settings), insightObj, topo.prefix, log).finally(() =>
+    insightObj.close(),
+  );
 
   // 4. Forwarding: generator -> router -> sink.
   log('measuring forwarding');
@@ -277,13 +289,30 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
   inNetns(s, () => attachXdp(bench.program('bench_sink'), topo.name('s0'), { mode: 'native' }));
 
   // The generator: tcpreplay at top speed, 1,024 UDP flows looped, from namespace G.
-  const r0mac = Buffer.from(mac(r, 'r0').split(':').map((x) => parseInt(x, 16)));
-  const g0mac = Buffer.from(mac(g, 'g0').split(':').map((x) => parseInt(x, 16)));
+  const r0mac = Buffer.from(
+    mac(r, 'r0')
+      .split(':')
+      .map((x) => parseInt(x, 16)),
+  );
+  const g0mac = Buffer.from(
+    mac(g, 'g0')
+      .split(':')
+      .map((x) => parseInt(x, 16)),
+  );
   const pcap = `/tmp/${topo.prefix}-flows.pcap`;
   writeCapture(
     pcap,
     Array.from({ length: 1024 }, (_, i) => ({
-      data: ipv4Packet({ src: '10.230.1.2', dst: '10.240.0.1', proto: 'udp', sport: 1024 + i, dport: 5678, payload: new Uint8Array(18), dstMac: r0mac, srcMac: g0mac }),
+      data: ipv4Packet({
+        src: '10.230.1.2',
+        dst: '10.240.0.1',
+        proto: 'udp',
+        sport: 1024 + i,
+        dport: 5678,
+        payload: new Uint8Array(18),
+        dstMac: r0mac,
+        srcMac: g0mac,
+      }),
     })),
   );
   const LOOPS = 1000;
@@ -356,7 +385,10 @@ function variation(dir: string): string {
     '| --- | ---: | ---: | ---: |',
   ];
   for (const [name, pick, d] of rows) {
-    const xs = runs.map(pick).filter(Number.isFinite).sort((a, b) => a - b);
+    const xs = runs
+      .map(pick)
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
     if (!xs.length) continue;
     lines.push(`| ${name} | ${xs[0]!.toFixed(d)} | ${median(xs).toFixed(d)} | ${xs.at(-1)!.toFixed(d)} |`);
   }
@@ -556,7 +588,10 @@ async function insightOnly(): Promise<void> {
     );
     const date = new Date().toISOString();
     const file = join(repoRoot, 'bench', 'results', `insight-${date.replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ date, machine: { kernel: release(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, insight: r }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ date, machine: { kernel: release(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, insight: r }, null, 2)}\n`,
+    );
     process.stdout.write(insightReport(r));
   } finally {
     bench.close();
@@ -565,7 +600,12 @@ async function insightOnly(): Promise<void> {
   }
 }
 
-(process.argv.includes('--report') ? Promise.resolve().then(reportOnly) : process.argv.includes('--insight') ? insightOnly() : main()).catch((e) => {
+(process.argv.includes('--report')
+  ? Promise.resolve().then(reportOnly)
+  : process.argv.includes('--insight')
+    ? insightOnly()
+    : main()
+).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

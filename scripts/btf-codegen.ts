@@ -12,7 +12,12 @@ import { execFileSync } from 'node:child_process';
 
 import { MapType, isPerCpuMapType } from '../src/kernel/kernel-constants.js';
 
-interface BtfMember { name: string; type_id: number; bits_offset: number; bitfield_size?: number }
+interface BtfMember {
+  name: string;
+  type_id: number;
+  bits_offset: number;
+  bitfield_size?: number;
+}
 interface BtfType {
   id: number;
   kind: string;
@@ -151,7 +156,8 @@ export class Generator {
     const { t, be, typedef } = this.resolve(id);
     switch (t.kind) {
       case 'INT':
-        if (t.encoding === 'BOOL') throw new GenError(`${where}: bool is not allowed in the ABI (its size is the compiler's choice); use __u8`);
+        if (t.encoding === 'BOOL')
+          throw new GenError(`${where}: bool is not allowed in the ABI (its size is the compiler's choice); use __u8`);
         if (![1, 2, 4, 8].includes(t.size!)) throw new GenError(`${where}: unsupported int size ${t.size}`);
         return { kind: 'int', size: t.size!, signed: t.encoding === 'SIGNED', be, cName: typedef ?? t.name };
       case 'ENUM':
@@ -357,7 +363,18 @@ export class Generator {
   }
 
   /** Map definitions from the .maps section: __uint(x, N) is `int (*x)[N]`, __type(x, T) is `T *x`. */
-  collectMaps(): { name: string; type: number; maxEntries: number; flags: number; keySize: number; valueSize: number; key: string; value: string; keyType: string | null; valueType: string | null }[] {
+  collectMaps(): {
+    name: string;
+    type: number;
+    maxEntries: number;
+    flags: number;
+    keySize: number;
+    valueSize: number;
+    key: string;
+    value: string;
+    keyType: string | null;
+    valueType: string | null;
+  }[] {
     const sec = [...this.types.values()].find((t) => t.kind === 'DATASEC' && t.name === '.maps');
     if (!sec) return [];
     return sec.vars!.map(({ type_id }) => {
@@ -406,7 +423,9 @@ export class Generator {
 
   /** Global functions, except those tagged as pipeline stages (bpf/include/pathwise/stage.bpf.h). */
   collectPrograms(): string[] {
-    const stages = new Set([...this.types.values()].filter((t) => t.kind === 'DECL_TAG' && t.name === STAGE_TAG && t.component_idx === -1).map((t) => t.type_id));
+    const stages = new Set(
+      [...this.types.values()].filter((t) => t.kind === 'DECL_TAG' && t.name === STAGE_TAG && t.component_idx === -1).map((t) => t.type_id),
+    );
     return [...this.types.values()].filter((t) => t.kind === 'FUNC' && t.linkage === 'global' && !stages.has(t.id)).map((t) => t.name);
   }
 
@@ -434,21 +453,26 @@ export class Generator {
     body.push('', 'export type MapName = keyof typeof maps;');
     const handles = maps.map((m) => {
       const handle = handleName(m.name, this.prefixes);
-      const cls = !m.keyType || !m.valueType ? 'RawMap' : isPerCpuMapType(m.type) ? `PerCpuMap<${m.keyType}, ${m.valueType}>` : `BpfMap<${m.keyType}, ${m.valueType}>`;
+      const cls =
+        !m.keyType || !m.valueType
+          ? 'RawMap'
+          : isPerCpuMapType(m.type)
+            ? `PerCpuMap<${m.keyType}, ${m.valueType}>`
+            : `BpfMap<${m.keyType}, ${m.valueType}>`;
       return { handle, name: m.name, cls };
     });
     body.push('', `/** Typed handles to every map of ${source}, by short name (see openMaps). */`, 'export interface Maps {');
     for (const h of handles) body.push(`  /** ${h.name} */`, `  ${h.handle}: ${h.cls};`);
     body.push('}');
-    body.push('', '/** Each handle\'s map. */', 'export const mapHandles = {');
+    body.push('', "/** Each handle's map. */", 'export const mapHandles = {');
     for (const h of handles) body.push(`  ${h.handle}: '${h.name}',`);
     body.push('} as const satisfies Record<keyof Maps, MapName>;');
     body.push(
       '',
       '/**',
       ' * Opens a typed handle to every map, each on the fd `open` gives for its name (a pin, or a',
-      ' * loaded object\'s map); per-CPU maps get PerCpuMap, maps without types (ring buffers) RawMap.',
-      ' * Every layout is checked against the kernel\'s; on any failure the handles opened are closed.',
+      " * loaded object's map); per-CPU maps get PerCpuMap, maps without types (ring buffers) RawMap.",
+      " * Every layout is checked against the kernel's; on any failure the handles opened are closed.",
       ' */',
       'export function openMaps(open: (name: MapName) => NativeFd): Maps {',
       '  return openMapSet(maps, mapHandles, open) as unknown as Maps;',

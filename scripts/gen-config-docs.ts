@@ -29,18 +29,27 @@ function typeOf(s: JsonSchema): string {
   if (s.enum) return s.enum.map((e) => JSON.stringify(e)).join(' \\| ');
   if (s.anyOf) return s.anyOf.map(typeOf).join(' \\| ');
   if (s.type === 'array') return `list of ${s.items ? typeOf(s.items) : 'values'}`;
-  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object') return `map of name → ${typeOf(s.additionalProperties)}`;
+  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object')
+    return `map of name → ${typeOf(s.additionalProperties)}`;
   return Array.isArray(s.type) ? s.type.join(' \\| ') : (s.type ?? 'value');
 }
 
 function rows(s: JsonSchema, path: string, out: string[]): void {
-  const props = s.properties ?? (s.type === 'array' ? s.items?.properties : undefined) ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties.properties : undefined);
+  const props =
+    s.properties ??
+    (s.type === 'array' ? s.items?.properties : undefined) ??
+    (typeof s.additionalProperties === 'object' ? s.additionalProperties.properties : undefined);
   if (!props) return;
   const inner = s.properties ? s : s.type === 'array' ? s.items! : (s.additionalProperties as JsonSchema);
   const suffix = s.properties ? '' : s.type === 'array' ? '[]' : '.NAME';
   for (const [name, p] of Object.entries(props)) {
     const key = `${path}${suffix}${path || suffix ? '.' : ''}${name}`.replace(/^\./, '');
-    const req = inner.required?.includes(name) && p.default === undefined ? 'required' : p.default !== undefined ? `\`${JSON.stringify(p.default)}\`` : '';
+    const req =
+      inner.required?.includes(name) && p.default === undefined
+        ? 'required'
+        : p.default !== undefined
+          ? `\`${JSON.stringify(p.default)}\``
+          : '';
     const range = p.minimum !== undefined || p.maximum !== undefined ? ` (${p.minimum ?? ''}…${p.maximum ?? ''})` : '';
     out.push(`| \`${key}\` | ${typeOf(p)}${range} | ${req} | ${(p.description ?? '').replace(/\|/g, '\\|')} |`);
     rows(p, key, out);

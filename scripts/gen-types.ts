@@ -32,7 +32,8 @@ function main(argv: string[]): void {
   const prefixes = opt('--prefix', 'pw_').split(',');
   const kernelImport = opt('--kernel-import', '../kernel/index.js');
   const [object, outPath] = args;
-  if (!object || !outPath) throw new GenError('usage: gen-types OBJECT.o OUT.ts [--prefix pw_] [--kernel-import PATH] [--extern PREFIX=MODULE]');
+  if (!object || !outPath)
+    throw new GenError('usage: gen-types OBJECT.o OUT.ts [--prefix pw_] [--kernel-import PATH] [--extern PREFIX=MODULE]');
   const code = new Generator(readBtf(object), { prefixes, extern }).generate(basename(object), kernelImport);
   writeFileSync(outPath, code);
 }

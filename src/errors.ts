@@ -45,7 +45,11 @@ export class PwError extends Error {
   readonly hint?: string;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, opts: { where?: string; hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { where?: string; hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = 'PwError';
     this.code = code;
@@ -63,7 +67,13 @@ export class PwError extends Error {
   }
 
   toJSON(): Record<string, unknown> {
-    return { code: this.code, message: this.message, where: this.where, hint: this.hint, ...(this.details ? { details: this.details } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      where: this.where,
+      hint: this.hint,
+      ...(this.details ? { details: this.details } : {}),
+    };
   }
 }
 

@@ -18,7 +18,10 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** The principal for a TCP request, or a PW_ERR_AUTH/PW_ERR_FORBIDDEN error. */
 export function authenticate(header: string | undefined, tokens: Config['api']['tokens'], method: string): Principal {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  if (!m) throw new PwError('PW_ERR_AUTH', 'this listener needs an API token: send Authorization: Bearer TOKEN', { hint: 'tokens are set in the config under api.tokens' });
+  if (!m)
+    throw new PwError('PW_ERR_AUTH', 'this listener needs an API token: send Authorization: Bearer TOKEN', {
+      hint: 'tokens are set in the config under api.tokens',
+    });
   const given = digest(m[1]!);
   // Compare digests in constant time, against every token (no early exit on a match).
   let found: Config['api']['tokens'][number] | undefined;

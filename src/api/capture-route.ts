@@ -49,7 +49,12 @@ export function registerCaptureRoute(app: FastifyInstance, ctrl: Controller): vo
           type: 'object',
           additionalProperties: false,
           properties: {
-            filter: { type: 'string', maxLength: 8192, default: '', description: "tcpdump filter expression (man pcap-filter); empty: every packet" },
+            filter: {
+              type: 'string',
+              maxLength: 8192,
+              default: '',
+              description: 'tcpdump filter expression (man pcap-filter); empty: every packet',
+            },
             interface: { type: 'string', minLength: 1, maxLength: 15, description: 'only packets arriving on this interface' },
             point: { type: 'string', enum: ['ingress', 'verdict'], default: 'ingress' },
             count: { type: 'integer', minimum: 1, maximum: 100_000_000, description: 'stop after this many packets' },
@@ -91,24 +96,31 @@ export function registerCaptureRoute(app: FastifyInstance, ctrl: Controller): vo
       // the last, as trailers.
       void reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': CAPTURE_CONTENT_TYPES[q.format], 'cache-control': 'no-store', trailer: 'pathwise-captured, pathwise-lost' });
+      res.writeHead(200, {
+        'content-type': CAPTURE_CONTENT_TYPES[q.format],
+        'cache-control': 'no-store',
+        trailer: 'pathwise-captured, pathwise-lost',
+      });
       res.flushHeaders();
       const encoder = new PcapngEncoder(LINKTYPE_ETHERNET, q.snaplen);
       // Resolves when the client has taken what was written, or has gone.
-      const drained = () => new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      const drained = () =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
       void (async () => {
         try {
           if (q.format === 'pcapng') res.write(encoder.header());
           for await (const r of session.records()) {
-            const more = res.write(q.format === 'pcapng' ? encoder.packet(pcapngPacketOf(r)) : `${JSON.stringify(captureRecordToJson(r))}\n`);
+            const more = res.write(
+              q.format === 'pcapng' ? encoder.packet(pcapngPacketOf(r)) : `${JSON.stringify(captureRecordToJson(r))}\n`,
+            );
             if (++captured === q.count) break;
             // A slow client: stop reading the ring until it catches up (the kernel counts
             // what the ring then has no room for).

@@ -59,4 +59,3 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
     },
   );
 }
-

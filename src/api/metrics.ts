@@ -10,7 +10,15 @@ import type { Controller } from '../control/controller.js';
 import type { InterfaceStats } from '../dataplane/dataplane.js';
 import type { InsightSummary } from '../dataplane/insight-tables.js';
 import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
-import { insightCounters, interfaceStats, mapPressure as readMapPressure, pipelineInfo, routeCounts, routeTraffic, ruleTraffic } from '../ops/telemetry.js';
+import {
+  insightCounters,
+  interfaceStats,
+  mapPressure as readMapPressure,
+  pipelineInfo,
+  routeCounts,
+  routeTraffic,
+  ruleTraffic,
+} from '../ops/telemetry.js';
 
 export interface MetricSources {
   ipfix?: () => IpfixExportTotals;
@@ -23,15 +31,27 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   type Fill = (set: (labels: Record<string, string>, v: number) => void) => void;
   // Counters are the maps' running totals: each scrape resets the family and writes them.
   const counter = (name: string, help: string, labelNames: string[], fill: Fill) =>
-    new client.Counter({ name, help, labelNames, registers: [registry], collect() {
-      this.reset();
-      fill((labels, v) => this.inc(labels, v));
-    } });
+    new client.Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, v) => this.inc(labels, v));
+      },
+    });
   const gauge = (name: string, help: string, labelNames: string[], fill: Fill) =>
-    new client.Gauge({ name, help, labelNames, registers: [registry], collect() {
-      this.reset();
-      fill((labels, v) => this.set(labels, v));
-    } });
+    new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, v) => this.set(labels, v));
+      },
+    });
 
   // One read of the interface counters per scrape, shared by the three families below.
   let ifCache: { at: number; stats: InterfaceStats[] } | null = null;
@@ -39,33 +59,58 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     if (!ifCache || Date.now() - ifCache.at > 500) ifCache = { at: Date.now(), stats: interfaceStats(ctrl.dp()) };
     return ifCache.stats;
   };
-  counter('pathwise_interface_packets_total', 'Packets seen by the XDP pipeline, by ingress interface and verdict', ['interface', 'verdict'], (set) => {
-    for (const s of ifStats()) for (const [verdict, v] of Object.entries(s.packets)) set({ interface: s.name, verdict }, v);
-  });
-  counter('pathwise_interface_bytes_total', 'Bytes seen by the XDP pipeline, by ingress interface and verdict', ['interface', 'verdict'], (set) => {
-    for (const s of ifStats()) for (const [verdict, v] of Object.entries(s.bytes)) set({ interface: s.name, verdict }, v);
-  });
-  counter('pathwise_packets_by_reason_total', 'Packets by the reason for their verdict (drop and pass reasons), by ingress interface', ['interface', 'reason'], (set) => {
-    for (const s of ifStats()) for (const [reason, v] of Object.entries(s.reasons)) set({ interface: s.name, reason }, v);
-  });
+  counter(
+    'pathwise_interface_packets_total',
+    'Packets seen by the XDP pipeline, by ingress interface and verdict',
+    ['interface', 'verdict'],
+    (set) => {
+      for (const s of ifStats()) for (const [verdict, v] of Object.entries(s.packets)) set({ interface: s.name, verdict }, v);
+    },
+  );
+  counter(
+    'pathwise_interface_bytes_total',
+    'Bytes seen by the XDP pipeline, by ingress interface and verdict',
+    ['interface', 'verdict'],
+    (set) => {
+      for (const s of ifStats()) for (const [verdict, v] of Object.entries(s.bytes)) set({ interface: s.name, verdict }, v);
+    },
+  );
+  counter(
+    'pathwise_packets_by_reason_total',
+    'Packets by the reason for their verdict (drop and pass reasons), by ingress interface',
+    ['interface', 'reason'],
+    (set) => {
+      for (const s of ifStats()) for (const [reason, v] of Object.entries(s.reasons)) set({ interface: s.name, reason }, v);
+    },
+  );
 
   const topN = () => ctrl.config().insight.metricsTopN;
-  counter('pathwise_route_packets_total', 'Packets forwarded per route (the busiest insight.metricsTopN routes; the rest under prefix="other")', ['prefix'], (set) => {
-    let other = 0;
-    routeTraffic(ctrl.dp()).forEach((r, i) => {
-      if (i < topN() && r.prefix) set({ prefix: r.prefix }, r.packets);
-      else other += r.packets;
-    });
-    set({ prefix: 'other' }, other);
-  });
-  counter('pathwise_rule_packets_total', 'Packets matched per rule (the busiest insight.metricsTopN rules; the rest under rule="other")', ['rule', 'action'], (set) => {
-    let other = 0;
-    ruleTraffic(ctrl.dp()).forEach((r, i) => {
-      if (i < topN() && r.action) set({ rule: String(r.id), action: r.action }, r.packets);
-      else other += r.packets;
-    });
-    set({ rule: 'other', action: 'any' }, other);
-  });
+  counter(
+    'pathwise_route_packets_total',
+    'Packets forwarded per route (the busiest insight.metricsTopN routes; the rest under prefix="other")',
+    ['prefix'],
+    (set) => {
+      let other = 0;
+      routeTraffic(ctrl.dp()).forEach((r, i) => {
+        if (i < topN() && r.prefix) set({ prefix: r.prefix }, r.packets);
+        else other += r.packets;
+      });
+      set({ prefix: 'other' }, other);
+    },
+  );
+  counter(
+    'pathwise_rule_packets_total',
+    'Packets matched per rule (the busiest insight.metricsTopN rules; the rest under rule="other")',
+    ['rule', 'action'],
+    (set) => {
+      let other = 0;
+      ruleTraffic(ctrl.dp()).forEach((r, i) => {
+        if (i < topN() && r.action) set({ rule: String(r.id), action: r.action }, r.packets);
+        else other += r.packets;
+      });
+      set({ rule: 'other', action: 'any' }, other);
+    },
+  );
 
   // Map pressure: hash and LPM maps are counted, at most every 15 s.
   let pressure: { at: number; rows: { map: string; entries: number; max: number }[] } | null = null;
@@ -79,7 +124,7 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   gauge('pathwise_map_max_entries', 'Capacity of each BPF map', ['map'], (set) => {
     for (const r of mapPressure()) set({ map: r.map }, r.max);
   });
-  gauge('pathwise_routes', 'Routes in the data plane, by origin (user, kernel: the host\'s own)', ['origin'], (set) => {
+  gauge('pathwise_routes', "Routes in the data plane, by origin (user, kernel: the host's own)", ['origin'], (set) => {
     const routes = routeCounts(ctrl.dp());
     set({ origin: 'user' }, routes.user);
     set({ origin: 'kernel' }, routes.kernel);
@@ -90,9 +135,15 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     set({ prog_id: String(p.progId), fib: p.fib, object_hash: p.objectHash ?? 'unknown' }, 1);
   });
   gauge('pathwise_config_version', 'The config version in force (see pathwise history)', [], (set) => set({}, ctrl.version()));
-  counter('pathwise_reconciles_total', 'Changes applied or attempted (start, reload, API, rollback)', [], (set) => set({}, ctrl.stats.reconciles));
-  counter('pathwise_reconcile_failures_total', 'Changes that failed and were rolled back', [], (set) => set({}, ctrl.stats.reconcileFailures));
-  gauge('pathwise_reconcile_duration_seconds', 'How long the last change took to validate, diff and apply', [], (set) => set({}, ctrl.stats.lastReconcileSeconds));
+  counter('pathwise_reconciles_total', 'Changes applied or attempted (start, reload, API, rollback)', [], (set) =>
+    set({}, ctrl.stats.reconciles),
+  );
+  counter('pathwise_reconcile_failures_total', 'Changes that failed and were rolled back', [], (set) =>
+    set({}, ctrl.stats.reconcileFailures),
+  );
+  gauge('pathwise_reconcile_duration_seconds', 'How long the last change took to validate, diff and apply', [], (set) =>
+    set({}, ctrl.stats.lastReconcileSeconds),
+  );
   counter('pathwise_program_upgrades_total', 'In-place program replacements', [], (set) => set({}, ctrl.stats.upgrades));
   // One read of the insight counters per scrape, shared by the families below.
   let insightCache: { at: number; summary: InsightSummary } | null = null;
@@ -112,7 +163,9 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   });
   counter('pathwise_flows_created_total', 'Flows the pipeline created', [], (set) => set({}, insight().flowTable.created));
   counter('pathwise_flows_evicted_total', 'Flows the full flow table evicted (LRU)', [], (set) => set({}, insight().flowTable.evicted));
-  counter('pathwise_flow_insert_failures_total', 'New flows the flow table refused', [], (set) => set({}, insight().flowTable.insertFailed));
+  counter('pathwise_flow_insert_failures_total', 'New flows the flow table refused', [], (set) =>
+    set({}, insight().flowTable.insertFailed),
+  );
   counter('pathwise_packet_sizes_total', 'IP packets by frame size', ['bucket'], (set) => {
     for (const b of insight().sizes) set({ bucket: b.bucket }, b.packets);
   });
@@ -124,9 +177,18 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     gauge('pathwise_ipfix_collectors', 'IPFIX collectors configured (insight.ipfix.collectors)', [], (set) => set({}, ipfix().collectors));
     counter('pathwise_ipfix_messages_total', 'IPFIX messages sent (each collector counted)', [], (set) => set({}, ipfix().messages));
     counter('pathwise_ipfix_records_total', 'IPFIX flow records exported', [], (set) => set({}, ipfix().records));
-    counter('pathwise_ipfix_send_errors_total', 'IPFIX messages that could not be sent (a collector down answers with ICMP unreachable)', [], (set) => set({}, ipfix().sendErrors));
-    counter('pathwise_ipfix_lost_flows_total', 'Flows evicted from the flow table with packets never exported', [], (set) => set({}, ipfix().lostFlows));
-    gauge('pathwise_ipfix_export_duration_seconds', 'How long the last IPFIX export pass took (flow-table read and sends)', [], (set) => set({}, ipfix().lastExportSeconds));
+    counter(
+      'pathwise_ipfix_send_errors_total',
+      'IPFIX messages that could not be sent (a collector down answers with ICMP unreachable)',
+      [],
+      (set) => set({}, ipfix().sendErrors),
+    );
+    counter('pathwise_ipfix_lost_flows_total', 'Flows evicted from the flow table with packets never exported', [], (set) =>
+      set({}, ipfix().lostFlows),
+    );
+    gauge('pathwise_ipfix_export_duration_seconds', 'How long the last IPFIX export pass took (flow-table read and sends)', [], (set) =>
+      set({}, ipfix().lastExportSeconds),
+    );
   }
   return registry;
 }

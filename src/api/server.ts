@@ -31,15 +31,27 @@ declare module 'fastify' {
 
 function toApiError(e: unknown): PwError {
   if (e instanceof PwError) return e;
-  const err = e as Error & { code?: string; statusCode?: number; validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string };
+  const err = e as Error & {
+    code?: string;
+    statusCode?: number;
+    validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[];
+    validationContext?: string;
+  };
   if (err.validation?.length) {
     const v = err.validation[0]!;
-    const field = v.params?.missingProperty ? `${v.instancePath}/${v.params.missingProperty}` : v.params?.additionalProperty ? `${v.instancePath}/${v.params.additionalProperty}` : v.instancePath;
+    const field = v.params?.missingProperty
+      ? `${v.instancePath}/${v.params.missingProperty}`
+      : v.params?.additionalProperty
+        ? `${v.instancePath}/${v.params.additionalProperty}`
+        : v.instancePath;
     const where = `${err.validationContext ?? 'body'}${field.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.')}`;
     const what = v.params?.additionalProperty ? 'is not a known field' : v.message;
     return new PwError('PW_ERR_INVALID', `${where}: ${what}`, { where, details: { problems: err.validation } });
   }
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PwError('PW_ERR_TOO_LARGE', err.message, { hint: `bodies are at most ${BODY_LIMIT} bytes (${CONFIG_BODY_LIMIT} for /v1/config)` });
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new PwError('PW_ERR_TOO_LARGE', err.message, {
+      hint: `bodies are at most ${BODY_LIMIT} bytes (${CONFIG_BODY_LIMIT} for /v1/config)`,
+    });
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new PwError('PW_ERR_INVALID', err.message);
   return new PwError('PW_ERR_INTERNAL', err.message ?? String(e));
 }
@@ -83,10 +95,15 @@ export interface ApiOptions {
 }
 
 export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.log.child({ component: 'api' }) as unknown as FastifyBaseLogger, bodyLimit: BODY_LIMIT, disableRequestLogging: true, ajv: { customOptions: { allErrors: false, strict: false } } });
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'api' }) as unknown as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    disableRequestLogging: true,
+    ajv: { customOptions: { allErrors: false, strict: false } },
+  });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Pathwise API', version: '1', description: 'eBPF routing, filtering and packet insight: the daemon\'s REST API' },
+      info: { title: 'Pathwise API', version: '1', description: "eBPF routing, filtering and packet insight: the daemon's REST API" },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -94,7 +111,9 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (req.url === '/healthz') return;
-    req.principal = opts.requireToken ? authenticate(req.headers.authorization, ctrl.config().api.tokens, req.method) : { name: 'local', role: 'admin' };
+    req.principal = opts.requireToken
+      ? authenticate(req.headers.authorization, ctrl.config().api.tokens, req.method)
+      : { name: 'local', role: 'admin' };
   });
   app.setErrorHandler(async (e, req: FastifyRequest, reply: FastifyReply) => {
     const err = toApiError(e);
@@ -105,7 +124,11 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     return reply.status(err.httpStatus).send({ error: err.toJSON() });
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: new PwError('PW_ERR_NOT_FOUND', `no API route ${req.method} ${req.url.split('?')[0]}`, { hint: 'see /openapi.json' }).toJSON() });
+    void reply.status(404).send({
+      error: new PwError('PW_ERR_NOT_FOUND', `no API route ${req.method} ${req.url.split('?')[0]}`, {
+        hint: 'see /openapi.json',
+      }).toJSON(),
+    });
   });
 
   const registry = createMetrics(ctrl, { ipfix: opts.ipfix });

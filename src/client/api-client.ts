@@ -19,7 +19,6 @@ export interface ClientOptions {
   socket?: string;
 }
 
-
 export class ApiClient {
   private constructor(
     private readonly target: { socketPath: string } | { url: URL },
@@ -43,7 +42,10 @@ export class ApiClient {
 
   /** Opens a WebSocket on `path` (ws+unix: for the socket), with the token when there is one. */
   websocket(path: string): WebSocket {
-    const url = 'socketPath' in this.target ? `ws+unix://${this.target.socketPath}:${path}` : `${this.target.url.origin.replace(/^http/, 'ws')}${path}`;
+    const url =
+      'socketPath' in this.target
+        ? `ws+unix://${this.target.socketPath}:${path}`
+        : `${this.target.url.origin.replace(/^http/, 'ws')}${path}`;
     return new WebSocket(url, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
   }
 
@@ -92,7 +94,14 @@ export class ApiClient {
       const opts: http.RequestOptions =
         'socketPath' in t
           ? { socketPath: t.socketPath, path, method, headers }
-          : { protocol: t.url.protocol, hostname: t.url.hostname, port: t.url.port, path: `${t.url.pathname.replace(/\/$/, '')}${path}`, method, headers };
+          : {
+              protocol: t.url.protocol,
+              hostname: t.url.hostname,
+              port: t.url.port,
+              path: `${t.url.pathname.replace(/\/$/, '')}${path}`,
+              method,
+              headers,
+            };
       const req = ('url' in t && t.url.protocol === 'https:' ? https : http).request(opts, (res) => {
         if ((res.statusCode ?? 500) < 400) return resolve(res);
         const chunks: Buffer[] = [];
@@ -106,11 +115,21 @@ export class ApiClient {
             // not an API error body
           }
           const code = (e?.code && e.code in ErrorCatalog ? e.code : 'PW_ERR_INTERNAL') as ErrorCode;
-          reject(new PwError(code, e?.message ?? `HTTP ${res.statusCode}: ${text.slice(0, 200)}`, { where: e?.where, hint: e?.hint, details: e?.details }));
+          reject(
+            new PwError(code, e?.message ?? `HTTP ${res.statusCode}: ${text.slice(0, 200)}`, {
+              where: e?.where,
+              hint: e?.hint,
+              details: e?.details,
+            }),
+          );
         });
       });
       req.on('error', (e) =>
-        reject(new PwError('PW_ERR_UNREACHABLE', `cannot reach the daemon at ${this.where}: ${e.message}`, { hint: "is 'pathwise daemon' running? (a stale socket is removed when it starts)" })),
+        reject(
+          new PwError('PW_ERR_UNREACHABLE', `cannot reach the daemon at ${this.where}: ${e.message}`, {
+            hint: "is 'pathwise daemon' running? (a stale socket is removed when it starts)",
+          }),
+        ),
       );
       if (payload) req.write(payload);
       req.end();

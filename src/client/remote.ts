@@ -64,15 +64,21 @@ export class RemoteOperations implements Operations {
   // ---- interfaces ----------------------------------------------------------------------
 
   async attach(ifaces: string[], opts: { mode: 'native' | 'generic' | 'auto' }): Promise<Written<AttachResult>> {
-    return proposal(await this.each(ifaces, (name) => this.client.request<ProposeResult>('POST', '/v1/interfaces', { name, mode: opts.mode })));
+    return proposal(
+      await this.each(ifaces, (name) => this.client.request<ProposeResult>('POST', '/v1/interfaces', { name, mode: opts.mode })),
+    );
   }
 
   async detach(ifaces: string[]): Promise<Written<{ name: string; detached: boolean }[]>> {
-    return proposal(await this.each(ifaces, (name) => this.client.request<ProposeResult>('DELETE', `/v1/interfaces/${encodeURIComponent(name)}`)));
+    return proposal(
+      await this.each(ifaces, (name) => this.client.request<ProposeResult>('DELETE', `/v1/interfaces/${encodeURIComponent(name)}`)),
+    );
   }
 
   async down(): Promise<never> {
-    throw new PwError('PW_ERR_EXISTS', `a daemon serves instance '${this.instance}'`, { hint: 'stop it first (its data plane keeps forwarding until down)' });
+    throw new PwError('PW_ERR_EXISTS', `a daemon serves instance '${this.instance}'`, {
+      hint: 'stop it first (its data plane keeps forwarding until down)',
+    });
   }
 
   // ---- routes ------------------------------------------------------------------------------
@@ -106,7 +112,9 @@ export class RemoteOperations implements Operations {
   // ---- filtering ---------------------------------------------------------------------------
 
   async addRule(spec: RuleSpec, at?: number): Promise<Written<Rule>> {
-    return proposal(await this.client.request<ProposeResult>('POST', '/v1/rules', { rule: configRuleOf(spec), ...(at ? { position: at } : {}) }));
+    return proposal(
+      await this.client.request<ProposeResult>('POST', '/v1/rules', { rule: configRuleOf(spec), ...(at ? { position: at } : {}) }),
+    );
   }
 
   async deleteRule(id: number): Promise<Written<Rule>> {
@@ -118,7 +126,9 @@ export class RemoteOperations implements Operations {
   }
 
   async addLimiter(l: LimiterSpec, text: { per: string; blockFor: string }): Promise<Written<Limiter>> {
-    return proposal(await this.client.request<ProposeResult>('POST', '/v1/ratelimits', { name: l.name, limiter: configLimiterOf(l, text) }));
+    return proposal(
+      await this.client.request<ProposeResult>('POST', '/v1/ratelimits', { name: l.name, limiter: configLimiterOf(l, text) }),
+    );
   }
 
   async deleteLimiter(name: string): Promise<Written<Limiter>> {
@@ -130,7 +140,12 @@ export class RemoteOperations implements Operations {
   }
 
   async block(prefixes: Prefix[], ttl?: { ms: number; text: string }): Promise<Written<{ blocked: number; ttlMs: number | null }>> {
-    return proposal(await this.client.request<ProposeResult>('POST', '/v1/blocklist', { prefixes: prefixes.map(formatPrefix), ...(ttl ? { ttl: ttl.text } : {}) }));
+    return proposal(
+      await this.client.request<ProposeResult>('POST', '/v1/blocklist', {
+        prefixes: prefixes.map(formatPrefix),
+        ...(ttl ? { ttl: ttl.text } : {}),
+      }),
+    );
   }
 
   async loadBlocks(): Promise<never> {
@@ -140,7 +155,11 @@ export class RemoteOperations implements Operations {
   }
 
   async unblock(prefixes: Prefix[]): Promise<Written<{ prefix: string; removed: boolean }[]>> {
-    return proposal(await this.each(prefixes, (p) => this.client.request<ProposeResult>('DELETE', `/v1/blocklist/${encodeURIComponent(formatPrefix(p))}`)));
+    return proposal(
+      await this.each(prefixes, (p) =>
+        this.client.request<ProposeResult>('DELETE', `/v1/blocklist/${encodeURIComponent(formatPrefix(p))}`),
+      ),
+    );
   }
 
   listBlocks(): Promise<BlockEntry[]> {
@@ -174,7 +193,9 @@ export class RemoteOperations implements Operations {
   }
 
   async watchNeighbors(): Promise<never> {
-    throw new PwError('PW_ERR_UNSUPPORTED', `the daemon at ${this.where} follows the kernel's neighbours by itself`, { hint: "'pathwise neigh list' shows the table it keeps" });
+    throw new PwError('PW_ERR_UNSUPPORTED', `the daemon at ${this.where} follows the kernel's neighbours by itself`, {
+      hint: "'pathwise neigh list' shows the table it keeps",
+    });
   }
 
   /** The daemon's GET /v1/capture as NDJSON. */
@@ -218,7 +239,14 @@ export class RemoteOperations implements Operations {
     const ws = this.client.websocket(`/v1/events${req.kinds ? `?kind=${req.kinds.join(',')}` : ''}`);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => reject(new PwError(res.statusCode === 401 ? 'PW_ERR_AUTH' : 'PW_ERR_UNREACHABLE', `the daemon refused the event stream (HTTP ${res.statusCode})`)));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(
+          new PwError(
+            res.statusCode === 401 ? 'PW_ERR_AUTH' : 'PW_ERR_UNREACHABLE',
+            `the daemon refused the event stream (HTTP ${res.statusCode})`,
+          ),
+        ),
+      );
       ws.once('error', (e) => reject(new PwError('PW_ERR_UNREACHABLE', `cannot open the event stream at ${this.where}: ${e.message}`)));
     });
     hooks.started(this.where);

@@ -87,7 +87,11 @@ export class Controller {
     this.current = history.latest()?.config ?? parseConfig('{}', 'defaults');
     this.currentVersion = history.latest()?.version ?? 0;
     this.blockedSinceFile = join(runDirOf(instance), 'blocked-since.json');
-    this.blockedSince = new Map(existsSync(this.blockedSinceFile) ? Object.entries(JSON.parse(readFileSync(this.blockedSinceFile, 'utf8')) as Record<string, number>) : []);
+    this.blockedSince = new Map(
+      existsSync(this.blockedSinceFile)
+        ? Object.entries(JSON.parse(readFileSync(this.blockedSinceFile, 'utf8')) as Record<string, number>)
+        : [],
+    );
   }
 
   /**
@@ -132,7 +136,11 @@ export class Controller {
 
   /** Applies the config the daemon starts with, as the first version of this run. */
   applyStart(config: Config): Promise<ProposeResult> {
-    return this.propose(config, { actor: 'daemon', source: this.adopted ? 'start (adopted pinned state)' : 'start' }, { injectFaults: false });
+    return this.propose(
+      config,
+      { actor: 'daemon', source: this.adopted ? 'start (adopted pinned state)' : 'start' },
+      { injectFaults: false },
+    );
   }
 
   dp(): Dataplane {
@@ -177,7 +185,11 @@ export class Controller {
     return this.propose(rec.config, { ...who, source: `rollback to ${version}` });
   }
 
-  private async proposeNow(config: Config, who: Actor, opts: { dryRun?: boolean; baseDir?: string; injectFaults?: boolean }): Promise<ProposeResult> {
+  private async proposeNow(
+    config: Config,
+    who: Actor,
+    opts: { dryRun?: boolean; baseDir?: string; injectFaults?: boolean },
+  ): Promise<ProposeResult> {
     const t0 = performance.now();
     const now = Date.now();
     const desired = compileDesired(config, {
@@ -194,7 +206,9 @@ export class Controller {
     checkChanges(changes);
     this.stats.reconciles++;
     try {
-      await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s) }, changes, { failAfter: opts.injectFaults === false ? undefined : faultInjection() });
+      await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s) }, changes, {
+        failAfter: opts.injectFaults === false ? undefined : faultInjection(),
+      });
     } catch (e) {
       this.stats.reconcileFailures++;
       this.log.error({ err: e, who }, 'applying a change failed; the previous version was restored');

@@ -69,7 +69,9 @@ export class History {
 
   /** Newest first, without the configs. */
   list(limit = 50): HistoryEntry[] {
-    const rows = this.db.prepare('SELECT version, at, actor, source, changes FROM versions ORDER BY version DESC LIMIT ?').all(limit) as Row[];
+    const rows = this.db
+      .prepare('SELECT version, at, actor, source, changes FROM versions ORDER BY version DESC LIMIT ?')
+      .all(limit) as Row[];
     return rows.map((r) => ({ version: r.version, at: r.at, actor: r.actor, source: r.source, changes: JSON.parse(r.changes) }));
   }
 

@@ -59,11 +59,16 @@ export async function withPrivatePipeline<T>(config: Config, baseDir: string, fn
         });
       }
     });
-    const changes = planChanges(readRunning(dp), { ...desired, interfaces: new Map() }, { describeRoute: (spec) => dp.describeRoute(spec) });
+    const changes = planChanges(
+      readRunning(dp),
+      { ...desired, interfaces: new Map() },
+      { describeRoute: (spec) => dp.describeRoute(spec) },
+    );
     await applyChanges(
       {
         dp: () => dp,
-        upgrade: () => Promise.reject(new PwError('PW_ERR_INTERNAL', 'a private pipeline is loaded with its settings; it is never upgraded')),
+        upgrade: () =>
+          Promise.reject(new PwError('PW_ERR_INTERNAL', 'a private pipeline is loaded with its settings; it is never upgraded')),
       },
       changes,
     );

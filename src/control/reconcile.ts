@@ -93,6 +93,10 @@ export interface Reconciler<D, R, C extends PlannedChange> {
 export function formatChange(s: ChangeSummary): string {
   const sign = /add|attach/.test(s.op) ? '+' : /delete|detach/.test(s.op) ? '-' : '~';
   const body =
-    sign === '+' ? `${s.key}${s.after ? ` ${s.after}` : ''}` : sign === '-' ? `${s.key}${s.before ? ` ${s.before}` : ''}` : `${s.key}: ${s.before ?? ''} → ${s.after ?? ''}`;
+    sign === '+'
+      ? `${s.key}${s.after ? ` ${s.after}` : ''}`
+      : sign === '-'
+        ? `${s.key}${s.before ? ` ${s.before}` : ''}`
+        : `${s.key}: ${s.before ?? ''} → ${s.after ?? ''}`;
   return `${sign} ${s.kind} ${body}`;
 }

@@ -47,7 +47,11 @@ export class Daemon {
     readonly socketPath: string,
   ) {
     this.events = new EventHub(ctrl.instance);
-    this.ipfix = new IpfixService(() => ctrl.config().insight.ipfix, () => ctrl.dp(), log);
+    this.ipfix = new IpfixService(
+      () => ctrl.config().insight.ipfix,
+      () => ctrl.dp(),
+      log,
+    );
     this.kernel = new KernelSync(ctrl, log);
   }
 
@@ -70,7 +74,10 @@ export class Daemon {
     }
     d.watchConfig();
     d.ipfix.start();
-    log.info({ instance: config.instance, version: ctrl.version(), socket: d.socketPath, listen: config.api.listen }, 'pathwise daemon ready');
+    log.info(
+      { instance: config.instance, version: ctrl.version(), socket: d.socketPath, listen: config.api.listen },
+      'pathwise daemon ready',
+    );
     return d;
   }
 
@@ -101,7 +108,10 @@ export class Daemon {
     try {
       const cfg = Daemon.readConfig(this.opts.configFile, this.opts.instance);
       if (cfg.instance !== this.ctrl.instance) {
-        this.log.error({ file: this.opts.configFile, instance: cfg.instance }, `the config now names instance '${cfg.instance}'; a running daemon keeps '${this.ctrl.instance}': not applied`);
+        this.log.error(
+          { file: this.opts.configFile, instance: cfg.instance },
+          `the config now names instance '${cfg.instance}'; a running daemon keeps '${this.ctrl.instance}': not applied`,
+        );
         return;
       }
       const r = await this.ctrl.propose(cfg, { actor: 'daemon', source: `reload (${why})` });

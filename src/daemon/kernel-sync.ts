@@ -35,7 +35,10 @@ export class KernelSync {
         const key = `${n.ifindex}|${formatAddress(v4 ? 4 : 6, n.addr)}`;
         if (this.failed.has(key)) return;
         this.failed.add(key);
-        this.log.warn({ gateway: formatAddress(v4 ? 4 : 6, n.addr), ifindex: n.ifindex }, 'a neighbour does not answer ARP/ND; routes through it go to the kernel until it does');
+        this.log.warn(
+          { gateway: formatAddress(v4 ? 4 : 6, n.addr), ifindex: n.ifindex },
+          'a neighbour does not answer ARP/ND; routes through it go to the kernel until it does',
+        );
       },
     });
     this.timer = setInterval(() => this.reconcile(), RECONCILE_MS);

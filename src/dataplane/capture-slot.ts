@@ -9,7 +9,16 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { AttachType, compilePcapFilter, ifName, loadRawProgram, openPinned, ProgType, RingBufferReader, type NativeFd } from '../kernel/index.js';
+import {
+  AttachType,
+  compilePcapFilter,
+  ifName,
+  loadRawProgram,
+  openPinned,
+  ProgType,
+  RingBufferReader,
+  type NativeFd,
+} from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import * as abi from '../generated/pathwise.js';
 import { decodeCaptureRecord, type CapturedRecord, type CaptureOptions } from '../insight/capture-record.js';
@@ -81,7 +90,12 @@ export class CaptureSession {
       if (!a) {
         throw new PwError('PW_ERR_NOT_FOUND', `${opts.iface} does not run the pipeline of instance '${instance}'`, {
           where: opts.iface,
-          hint: `capture sees what the pipeline sees: attach it first (attached: ${dp.attached().map((x) => x.name).join(', ') || 'none'})`,
+          hint: `capture sees what the pipeline sees: attach it first (attached: ${
+            dp
+              .attached()
+              .map((x) => x.name)
+              .join(', ') || 'none'
+          })`,
         });
       }
       ifindex = a.ifindex;
@@ -93,7 +107,9 @@ export class CaptureSession {
     // listeners from one process, so its own pid in the owner file is not enough to go on.)
     const owner = captureOwner(instance);
     if (CaptureSession.running.has(instance) || (owner && owner !== process.pid && isAlive(owner))) {
-      throw new PwError('PW_ERR_BUSY', `a capture already runs on instance '${instance}' (pid ${owner ?? process.pid})`, { hint: 'one capture at a time; stop the other first' });
+      throw new PwError('PW_ERR_BUSY', `a capture already runs on instance '${instance}' (pid ${owner ?? process.pid})`, {
+        hint: 'one capture at a time; stop the other first',
+      });
     }
     const filter = loadFilter(maps, compilePcapFilter(opts.expression, undefined, opts.snap));
     let ring: RingBufferReader | undefined;
@@ -108,7 +124,12 @@ export class CaptureSession {
     writeFileAtomic(ownerFile(instance), JSON.stringify({ pid: process.pid, since: new Date().toISOString(), ...opts }));
     CaptureSession.running.add(instance);
     const epochNs = monoToEpochOffsetNs();
-    maps.captureCtl.set(0, { active: 1, ifindex, point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS, snap: opts.snap });
+    maps.captureCtl.set(0, {
+      active: 1,
+      ifindex,
+      point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS,
+      snap: opts.snap,
+    });
     return new CaptureSession(dp, filter, ring, epochNs);
   }
 

@@ -8,7 +8,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { attachXdp, detachXdp, ifName, interfaceExists, kernelAddresses, kernelLinks, kernelNeighbors, MapType, queryXdp, RawMap, resolveIfindex, type AnyMap, type XdpAttachResult, type XdpModeRequest } from '../kernel/index.js';
+import {
+  attachXdp,
+  detachXdp,
+  ifName,
+  interfaceExists,
+  kernelAddresses,
+  kernelLinks,
+  kernelNeighbors,
+  MapType,
+  queryXdp,
+  RawMap,
+  resolveIfindex,
+  type AnyMap,
+  type XdpAttachResult,
+  type XdpModeRequest,
+} from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { reasonName, verdictName } from '../insight/verdicts.js';
@@ -204,7 +219,10 @@ export class Dataplane {
 
   addRoute(spec: RouteSpec, origin: RouteOrigin = 'user'): RouteView {
     if (this.routes.get(spec.prefix)) {
-      throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(spec.prefix)} exists`, { where: spec.where, hint: "use 'route replace' to change it" });
+      throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(spec.prefix)} exists`, {
+        where: spec.where,
+        hint: "use 'route replace' to change it",
+      });
     }
     const nhg = this.groupFor(spec);
     try {
@@ -329,7 +347,9 @@ export class Dataplane {
       for (let k = 1; k < sorted.length; k++) {
         if (sorted[k] === sorted[k - 1]) {
           const i = keys.indexOf(sorted[k]!);
-          throw new PwError('PW_ERR_INVALID', `${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} appears twice`, { where: where(keys.indexOf(sorted[k]!, i + 1)) });
+          throw new PwError('PW_ERR_INVALID', `${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} appears twice`, {
+            where: where(keys.indexOf(sorted[k]!, i + 1)),
+          });
         }
       }
       const inBatch4 = (addr: number, plen: number) => {
@@ -347,7 +367,10 @@ export class Dataplane {
       for (let i = 0; i < v4.count; i++) {
         const exists = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!) !== undefined;
         if (exists && !opts.replace) {
-          throw new PwError('PW_ERR_EXISTS', `a route to ${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} exists`, { where: where(i), hint: 'load with --replace to change existing routes' });
+          throw new PwError('PW_ERR_EXISTS', `a route to ${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} exists`, {
+            where: where(i),
+            hint: 'load with --replace to change existing routes',
+          });
         }
         (exists ? replace4 : fresh4).push(i);
       }
@@ -359,13 +382,18 @@ export class Dataplane {
         }
         seen6.add(key);
         const exists = this.routes.idOf(spec.prefix) !== undefined;
-        if (exists && !opts.replace) throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, { where: spec.where, hint: 'load with --replace to change existing routes' });
+        if (exists && !opts.replace)
+          throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, {
+            where: spec.where,
+            hint: 'load with --replace to change existing routes',
+          });
         const nhg = this.groupFor(spec);
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
         (exists ? replace6 : fresh6).push({ spec, nhg });
       }
       const newCount = fresh4.length + fresh6.length;
-      if (newCount > this.routes.freeCount) throw new PwError('PW_ERR_FULL', `${newCount} new routes do not fit: ${this.routes.freeCount} free route slots`);
+      if (newCount > this.routes.freeCount)
+        throw new PwError('PW_ERR_FULL', `${newCount} new routes do not fit: ${this.routes.freeCount} free route slots`);
     } catch (e) {
       for (const g of acquired) this.nexthops.release(g);
       throw e;
@@ -388,7 +416,9 @@ export class Dataplane {
     const groupsNeeded = this.routes.groupsNeededFor(bulk);
     if (groupsNeeded > groupsFree) {
       for (const g of acquired) this.nexthops.release(g);
-      throw new PwError('PW_ERR_FULL', `the IPv4 FIB needs ${groupsNeeded} more second-level groups, ${groupsFree} are free`, { hint: 'load the pipeline with more ipv4Groups' });
+      throw new PwError('PW_ERR_FULL', `the IPv4 FIB needs ${groupsNeeded} more second-level groups, ${groupsFree} are free`, {
+        hint: 'load the pipeline with more ipv4Groups',
+      });
     }
 
     const added: number[] = [];
@@ -504,7 +534,13 @@ export class Dataplane {
           const reasons = sum((c) => c.reasons, abi.PwReason.MAX);
           const rec = (arr: bigint[], name: (i: number) => string) =>
             Object.fromEntries(arr.map((v, k) => [name(k), Number(v)] as const).filter(([, v]) => v > 0));
-          out.push({ ifindex, name: ifName(ifindex), packets: rec(packets, verdictName), bytes: rec(bytes, verdictName), reasons: rec(reasons, reasonName) });
+          out.push({
+            ifindex,
+            name: ifName(ifindex),
+            packets: rec(packets, verdictName),
+            bytes: rec(bytes, verdictName),
+            reasons: rec(reasons, reasonName),
+          });
         }
       }
     }
@@ -535,7 +571,11 @@ export class Dataplane {
       for (let i = 0; i < page.count; i++) {
         const at = C.size * i;
         const packets = page.values.readBigUInt64LE(at + C.offsets.packets);
-        if (packets) out.set(page.keys.readUInt32LE(4 * i), { packets: Number(packets), bytes: Number(page.values.readBigUInt64LE(at + C.offsets.bytes)) });
+        if (packets)
+          out.set(page.keys.readUInt32LE(4 * i), {
+            packets: Number(packets),
+            bytes: Number(page.values.readBigUInt64LE(at + C.offsets.bytes)),
+          });
       }
     }
     return out;

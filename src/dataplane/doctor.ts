@@ -7,7 +7,18 @@ import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import { basename, join } from 'node:path';
 
-import { BpfObject, attachXdp, detachXdp, ensureBpffs, kernelLinks, libraryVersions, probeFeatures, queryXdp, resolveIfindex, type XdpMode } from '../kernel/index.js';
+import {
+  BpfObject,
+  attachXdp,
+  detachXdp,
+  ensureBpffs,
+  kernelLinks,
+  libraryVersions,
+  probeFeatures,
+  queryXdp,
+  resolveIfindex,
+  type XdpMode,
+} from '../kernel/index.js';
 import { repoRoot } from '../util/paths.js';
 import { PwError } from '../errors.js';
 
@@ -54,7 +65,12 @@ function checkKernel(): Check {
   const good = maj > MIN_KERNEL[0] || (maj === MIN_KERNEL[0] && min >= MIN_KERNEL[1]);
   return good
     ? { name: 'kernel', status: 'ok', detail: r }
-    : { name: 'kernel', status: 'fail', detail: `${r} is older than ${MIN_KERNEL.join('.')}`, hint: `Pathwise needs Linux ${MIN_KERNEL.join('.')} or newer` };
+    : {
+        name: 'kernel',
+        status: 'fail',
+        detail: `${r} is older than ${MIN_KERNEL.join('.')}`,
+        hint: `Pathwise needs Linux ${MIN_KERNEL.join('.')} or newer`,
+      };
 }
 
 function checkBtf(): Check {
@@ -67,9 +83,15 @@ function checkCaps(): Check {
   const caps = effectiveCaps();
   const has = (c: number) => (caps >> BigInt(c)) & 1n;
   const missing = (['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_PERFMON'] as const).filter((c) => !has(CAPS[c]));
-  if (has(CAPS.CAP_SYS_ADMIN) && missing.length === 0) return { name: 'capabilities', status: 'ok', detail: 'CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON' };
+  if (has(CAPS.CAP_SYS_ADMIN) && missing.length === 0)
+    return { name: 'capabilities', status: 'ok', detail: 'CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON' };
   if (missing.length === 0) return { name: 'capabilities', status: 'ok', detail: 'CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON' };
-  return { name: 'capabilities', status: 'fail', detail: `missing ${missing.join(', ')}`, hint: 'run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON' };
+  return {
+    name: 'capabilities',
+    status: 'fail',
+    detail: `missing ${missing.join(', ')}`,
+    hint: 'run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON',
+  };
 }
 
 function checkBpffs(): Check {
@@ -162,19 +184,24 @@ async function probeInterfaces(names: string[], canProbe: boolean): Promise<Inte
   }
 }
 
-
 export async function runDoctor(opts: { interfaces?: string[] } = {}): Promise<DoctorReport> {
   const checks = [checkKernel(), checkBtf(), checkCaps(), checkBpffs(), checkLibbpf()];
   const libbpfOk = checks.at(-1)!.status === 'ok';
   if (libbpfOk) checks.push(checkFeatures());
   const known = new Set(listInterfaces());
   for (const i of opts.interfaces ?? []) {
-    if (!known.has(i)) throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${i}'`, { where: i, hint: `interfaces here: ${[...known].join(', ')}` });
+    if (!known.has(i))
+      throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${i}'`, { where: i, hint: `interfaces here: ${[...known].join(', ')}` });
   }
   const canProbe = checks.every((c) => c.status !== 'fail') && existsSync(join(repoRoot, 'build', 'probe.bpf.o'));
   const interfaces = libbpfOk ? await probeInterfaces(opts.interfaces?.length ? opts.interfaces : [...known], canProbe) : [];
   if (libbpfOk && interfaces.length && !interfaces.some((i) => i.modes.native.supported || i.modes.generic.supported || i.attached)) {
-    checks.push({ name: 'xdp attach', status: 'fail', detail: 'no interface accepted an XDP program', hint: 'see the per-interface errors' });
+    checks.push({
+      name: 'xdp attach',
+      status: 'fail',
+      detail: 'no interface accepted an XDP program',
+      hint: 'see the per-interface errors',
+    });
   }
   return { ok: checks.every((c) => c.status !== 'fail'), checks, interfaces };
 }

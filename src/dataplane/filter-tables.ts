@@ -21,7 +21,6 @@ import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { PipelineMaps } from './pipeline.js';
 
-
 interface FilterState {
   rules: { id: number; text: string }[];
   limiters: Limiter[];
@@ -65,7 +64,9 @@ export class FilterTables {
     private readonly stateFile: string,
     private readonly bitmapCapacity: number,
   ) {
-    this.state = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : { rules: [], limiters: [], nextRuleId: 1, liveBitmaps: [] };
+    this.state = existsSync(stateFile)
+      ? JSON.parse(readFileSync(stateFile, 'utf8'))
+      : { rules: [], limiters: [], nextRuleId: 1, liveBitmaps: [] };
   }
 
   private save(): void {
@@ -110,7 +111,10 @@ export class FilterTables {
     const classifier: ClassifierRule[] = specs.map((r, i) => {
       validateRule(r, `rule ${i + 1}`);
       if (r.action === 'ratelimit' && !limiterIds.has(r.limiter!)) {
-        throw new PwError('PW_ERR_NOT_FOUND', `no rate limiter named '${r.limiter}'`, { where: `rule ${i + 1}`, hint: "create it with 'pathwise ratelimit add'" });
+        throw new PwError('PW_ERR_NOT_FOUND', `no rate limiter named '${r.limiter}'`, {
+          where: `rule ${i + 1}`,
+          hint: "create it with 'pathwise ratelimit add'",
+        });
       }
       let ifindex: number | undefined;
       if (r.iif) {
@@ -127,9 +131,13 @@ export class FilterTables {
     const free: number[] = [];
     for (let id = 0; id < this.bitmapCapacity && free.length < compiled.bitmaps.length; id++) if (!live.has(id)) free.push(id);
     if (free.length < compiled.bitmaps.length) {
-      throw new PwError('PW_ERR_FULL', `the rules need ${compiled.bitmaps.length} classifier bitmaps; ${this.bitmapCapacity - live.size} are free`, {
-        hint: 'load the pipeline with a larger ruleBitmaps setting',
-      });
+      throw new PwError(
+        'PW_ERR_FULL',
+        `the rules need ${compiled.bitmaps.length} classifier bitmaps; ${this.bitmapCapacity - live.size} are free`,
+        {
+          hint: 'load the pipeline with a larger ruleBitmaps setting',
+        },
+      );
     }
     // Stable ids: kept for rules that have one, new ones (with zeroed counters) otherwise.
     const withIds = specs.map((r) => ({ ...r, id: r.id ?? this.state.nextRuleId++ }));
@@ -198,7 +206,11 @@ export class FilterTables {
       const view = new DataView(rv.buffer, rv.byteOffset, rv.byteLength);
       rules.forEach((r, pos) => {
         rk.writeUInt32LE(bank * MAX_RULES + pos, 4 * pos);
-        abi.PwRule.encode({ action: ACTION_CODE[r.action], limiter: r.limiter ? limiterIds.get(r.limiter)! : 0, id: r.id }, view, abi.PwRule.size * pos);
+        abi.PwRule.encode(
+          { action: ACTION_CODE[r.action], limiter: r.limiter ? limiterIds.get(r.limiter)! : 0, id: r.id },
+          view,
+          abi.PwRule.size * pos,
+        );
       });
       m.rules.updateBatchRaw(rk, rv, rules.length);
     }
@@ -257,7 +269,10 @@ export class FilterTables {
     const lim = this.state.limiters.find((l) => l.name === name);
     if (!lim) throw new PwError('PW_ERR_NOT_FOUND', `no rate limiter named '${name}'`);
     const users = this.rules().filter((r) => r.limiter === name);
-    if (users.length) throw new PwError('PW_ERR_EXISTS', `rate limiter '${name}' is used by rule(s) ${users.map((r) => r.id).join(', ')}`, { hint: 'delete those rules first' });
+    if (users.length)
+      throw new PwError('PW_ERR_EXISTS', `rate limiter '${name}' is used by rule(s) ${users.map((r) => r.id).join(', ')}`, {
+        hint: 'delete those rules first',
+      });
     this.maps.ratelimits.set(lim.id, abi.PwRatelimit.zero());
     this.state.limiters = this.state.limiters.filter((l) => l !== lim);
     this.save();
@@ -277,7 +292,9 @@ export class FilterTables {
   }
 
   unblock(p: Prefix): boolean {
-    return p.family === 4 ? this.maps.block4.delete({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) }) : this.maps.block6.delete({ prefixlen: p.plen, addr: p.addr });
+    return p.family === 4
+      ? this.maps.block4.delete({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) })
+      : this.maps.block6.delete({ prefixlen: p.plen, addr: p.addr });
   }
 
   /** Entries in force; expired ones are swept out on the way. */
@@ -288,7 +305,10 @@ export class FilterTables {
       if (v.expires_ns && v.expires_ns <= now) return del();
       const addr = new Uint8Array(16);
       addr.set(key.addr);
-      out.push({ prefix: formatPrefix({ family, addr: maskAddr(addr, key.prefixlen), plen: key.prefixlen }), expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null });
+      out.push({
+        prefix: formatPrefix({ family, addr: maskAddr(addr, key.prefixlen), plen: key.prefixlen }),
+        expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null,
+      });
     };
     for (const [k, v] of [...this.maps.block4.entries()]) visit(4, k, v, () => void this.maps.block4.delete(k));
     for (const [k, v] of [...this.maps.block6.entries()]) visit(6, k, v, () => void this.maps.block6.delete(k));

@@ -22,7 +22,8 @@ export class NeighborTable {
   /** What pw_neigh holds, by neighborKey. */
   entries(): Map<string, NeighborEntry> {
     const out = new Map<string, NeighborEntry>();
-    for (const [k, v] of this.maps.neigh.entries()) out.set(neighborKey(k.ifindex, k.addr), { ifindex: k.ifindex, addr: k.addr, mac: v.mac });
+    for (const [k, v] of this.maps.neigh.entries())
+      out.set(neighborKey(k.ifindex, k.addr), { ifindex: k.ifindex, addr: k.addr, mac: v.mac });
     return out;
   }
 
@@ -52,7 +53,12 @@ export class NeighborTable {
 
   /** The table for people and JSON. */
   list(): { ifindex: number; dev: string; addr: string; mac: string }[] {
-    return [...this.entries().values()].map((e) => ({ ifindex: e.ifindex, dev: ifName(e.ifindex), addr: formatAddress(isV4(e.addr) ? 4 : 6, e.addr), mac: macText(e.mac) }));
+    return [...this.entries().values()].map((e) => ({
+      ifindex: e.ifindex,
+      dev: ifName(e.ifindex),
+      addr: formatAddress(isV4(e.addr) ? 4 : 6, e.addr),
+      mac: macText(e.mac),
+    }));
   }
 }
 
@@ -62,7 +68,11 @@ export class NeighborTable {
  * commands that want traffic on the fast path before they exit; the daemon never waits. `read`
  * lists the kernel's neighbours (by default in this thread's network namespace).
  */
-export async function awaitGateways(gateways: Gateway[], timeoutMs = 1500, read: () => KernelNeighbor[] = kernelNeighbors): Promise<Gateway[]> {
+export async function awaitGateways(
+  gateways: Gateway[],
+  timeoutMs = 1500,
+  read: () => KernelNeighbor[] = kernelNeighbors,
+): Promise<Gateway[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const byKey = new Map(read().map((n) => [neighborKey(n.ifindex, n.addr), n]));

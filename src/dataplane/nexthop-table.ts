@@ -225,13 +225,17 @@ export class NexthopTable {
 
   nexthop(id: number): NexthopView | null {
     const nh = this.nexthops.get(id);
-    return nh ? { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: nh.weight } : null;
+    return nh
+      ? { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: nh.weight }
+      : null;
   }
 
   /** Every gateway some group uses. */
   gateways(): Gateway[] {
     const out: Gateway[] = [];
-    for (const nh of this.nexthops.values()) if (nh.gw) out.push({ family: nh.family, addr: nh.gw, ifindex: nh.ifindex, via: formatAddress(nh.family, nh.gw), dev: ifName(nh.ifindex) });
+    for (const nh of this.nexthops.values())
+      if (nh.gw)
+        out.push({ family: nh.family, addr: nh.gw, ifindex: nh.ifindex, via: formatAddress(nh.family, nh.gw), dev: ifName(nh.ifindex) });
     return out;
   }
 
@@ -274,4 +278,3 @@ export interface Gateway {
   via: string;
   dev: string;
 }
-

@@ -109,7 +109,10 @@ function settingsFlags(s: PipelineSettings): number {
 }
 
 function writeMeta(instance: string, settings: PipelineSettings): void {
-  writeFileAtomic(join(runDirOf(instance), 'meta.json'), JSON.stringify({ settings, objectHash: objectHash(), loadedAt: new Date().toISOString() }, null, 2));
+  writeFileAtomic(
+    join(runDirOf(instance), 'meta.json'),
+    JSON.stringify({ settings, objectHash: objectHash(), loadedAt: new Date().toISOString() }, null, 2),
+  );
 }
 
 export class Pipeline {
@@ -160,7 +163,8 @@ export class Pipeline {
         const prog = obj.program(p);
         // libbpf loads a program without BTF when the kernel refuses the object's BTF ("BTF is
         // optional"); the pipeline relies on it (bpf_loop callbacks need its function info).
-        if (!prog.info().btfId) throw new PwError('PW_ERR_INTERNAL', `program ${p} was loaded without BTF: the kernel refused the object's BTF`);
+        if (!prog.info().btfId)
+          throw new PwError('PW_ERR_INTERNAL', `program ${p} was loaded without BTF: the kernel refused the object's BTF`);
         prog.pin(join(dir, p));
       }
       writeMeta(instance, s);
@@ -195,9 +199,13 @@ export class Pipeline {
     const oldProg = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
     try {
       if (settings.ipv4Groups !== old.settings.ipv4Groups || settings.ruleBitmaps !== old.settings.ruleBitmaps) {
-        throw new PwError('PW_ERR_UNSUPPORTED', 'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs', {
-          hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
-        });
+        throw new PwError(
+          'PW_ERR_UNSUPPORTED',
+          'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs',
+          {
+            hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
+          },
+        );
       }
       const maxEntries: Record<string, number> = { pw_fib4_tbl8: settings.ipv4Groups, pw_rule_bitmaps: settings.ruleBitmaps };
       const carried: string[] = [];

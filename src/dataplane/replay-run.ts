@@ -19,7 +19,11 @@ import { formatAddress, formatPrefix } from '../util/ip.js';
 import type { Dataplane } from './dataplane.js';
 
 /** Reads pw_replay_out and names what it holds. */
-function decodeResult(dp: Dataplane, r: abi.PwReplayResult, ruleText: (id: number) => string): Omit<ReplayedPacket, 'n' | 'time' | 'len' | 'caplen' | 'beyondBuffer'> {
+function decodeResult(
+  dp: Dataplane,
+  r: abi.PwReplayResult,
+  ruleText: (id: number) => string,
+): Omit<ReplayedPacket, 'n' | 'time' | 'len' | 'caplen' | 'beyondBuffer'> {
   const family = r.family === 4 || r.family === 6 ? r.family : null;
   const route = r.route ? dp.routes.byId(r.route) : undefined;
   const nh = r.nexthop ? dp.nexthops.nexthop(r.nexthop) : null;
@@ -47,12 +51,21 @@ function decodeResult(dp: Dataplane, r: abi.PwReplayResult, ruleText: (id: numbe
  * Runs packets through the data plane's replay entry, in capture order (rate limits and flows
  * see them in that order, at the speed of the replay, not of the capture).
  */
-export async function replayPackets(dp: Dataplane, linktype: number, packets: CapturedPacket[], opts: ReplayOptions & { ingress?: string } = {}): Promise<ReplayedPacket[]> {
+export async function replayPackets(
+  dp: Dataplane,
+  linktype: number,
+  packets: CapturedPacket[],
+  opts: ReplayOptions & { ingress?: string } = {},
+): Promise<ReplayedPacket[]> {
   const ingressIfindex = opts.ingress ? resolveIfindex(opts.ingress) : (opts.ingressIfindex ?? 0);
   if (!replayableLinktype(linktype)) {
-    throw new PwError('PW_ERR_UNSUPPORTED', `the capture's link type is ${linktype}; replay reads Ethernet (1), raw IP (101) and Linux cooked (113, 276) captures`, {
-      hint: "capture on an Ethernet interface (tcpdump -i IF), not a tunnel or 'any'-style pseudo device of another kind",
-    });
+    throw new PwError(
+      'PW_ERR_UNSUPPORTED',
+      `the capture's link type is ${linktype}; replay reads Ethernet (1), raw IP (101) and Linux cooked (113, 276) captures`,
+      {
+        hint: "capture on an Ethernet interface (tcpdump -i IF), not a tunnel or 'any'-style pseudo device of another kind",
+      },
+    );
   }
   const rules = new Map(dp.filter.rules().map((r) => [r.id, r]));
   const ruleText = (id: number) => {
@@ -71,7 +84,15 @@ export async function replayPackets(dp: Dataplane, linktype: number, packets: Ca
     const r = out.get(0);
     if (!r) throw new PwError('PW_ERR_INTERNAL', 'the replay program left no result');
     if (opts.flowTimes && (r.family === 4 || r.family === 6)) {
-      const id = flowId({ family: r.family, src: r.src, dst: r.dst, sport: r.has_ports ? r.sport : 0, dport: r.has_ports ? r.dport : 0, proto: r.proto, vlan: r.vlan });
+      const id = flowId({
+        family: r.family,
+        src: r.src,
+        dst: r.dst,
+        sport: r.has_ports ? r.sport : 0,
+        dport: r.has_ports ? r.dport : 0,
+        proto: r.proto,
+        vlan: r.vlan,
+      });
       // Milliseconds truncated, as capture tools report them.
       const ms = p.tsSec * 1000 + Math.floor(p.tsUsec / 1000);
       const t = opts.flowTimes.get(id);

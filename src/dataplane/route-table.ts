@@ -52,15 +52,7 @@ const R = abi.PwRoute.offsets;
 
 // writeRecordV4() stores struct pw_route as 32-bit words for speed. That word layout must be
 // the generated one: if abi.h changes, fail here, at load, not by corrupting routes.
-if (
-  abi.PwRoute.size !== 32 ||
-  R.nhg !== 0 ||
-  R.plen !== 4 ||
-  R.family !== 5 ||
-  R.flags !== 6 ||
-  R.prefix !== 8 ||
-  R.metric !== 24
-) {
+if (abi.PwRoute.size !== 32 || R.nhg !== 0 || R.plen !== 4 || R.family !== 5 || R.flags !== 6 || R.prefix !== 8 || R.metric !== 24) {
   throw new Error('struct pw_route changed: update RouteTable.writeRecordV4 to the new layout');
 }
 const VALID = abi.PwRouteFlag.VALID;
@@ -134,8 +126,7 @@ export class RouteTable {
         a4.push(v.getUint32(off + R.prefix, false));
         p4.push(plen);
         i4.push(id);
-      }
-      else this.v6.set(formatPrefix(this.prefixOf(id)), id);
+      } else this.v6.set(formatPrefix(this.prefixOf(id)), id);
       this.nexthops.adoptRef(v.getUint32(off + R.nhg, true));
     }
     this.v4.bulkAdd(Uint32Array.from(a4), Uint8Array.from(p4), Uint32Array.from(i4), a4.length);
@@ -217,7 +208,15 @@ export class RouteTable {
   }
 
   /** Writes a route record; the flags (VALID) go last. */
-  private writeRecord(id: number, family: Family, addr: Uint8Array | number, plen: number, nhg: number, metric: number, system: boolean): void {
+  private writeRecord(
+    id: number,
+    family: Family,
+    addr: Uint8Array | number,
+    plen: number,
+    nhg: number,
+    metric: number,
+    system: boolean,
+  ): void {
     const off = id * this.stride;
     const v = this.view;
     v.setUint32(off + R.nhg, nhg, true);
@@ -258,7 +257,8 @@ export class RouteTable {
    * passes to the route.
    */
   add(prefix: Prefix, nhg: number, metric = 0, system = false): Route {
-    if (this.idOf(prefix) !== undefined) throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(prefix)} exists`, { hint: "use 'route replace' to change it" });
+    if (this.idOf(prefix) !== undefined)
+      throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(prefix)} exists`, { hint: "use 'route replace' to change it" });
     if (prefix.family === 4 && this.fib4.groupsNeeded(prefix.v4, prefix.plen) > this.fib4.groupCapacity - this.fib4.groupsInUse) {
       throw new PwError('PW_ERR_FULL', `the IPv4 FIB has no free second-level group for ${formatPrefix(prefix)}`);
     }

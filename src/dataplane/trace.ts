@@ -13,14 +13,12 @@ import type { NexthopTable } from './nexthop-table.js';
 import type { RouteTable } from './route-table.js';
 import type { LookupResult } from '../routing/route.js';
 
-
 /** What a trace needs: the pipeline's trace entry point and the tables to name its answer. */
 export interface TraceTarget {
   traceProgram: Program;
   routes: RouteTable;
   nexthops: NexthopTable;
 }
-
 
 const SRC4 = [192, 0, 2, 1]; // TEST-NET-1: the synthetic packets are never sent
 const SRC6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]; // 2001:db8::1
@@ -96,6 +94,7 @@ export function tracePacket(trace: Program, data: Uint8Array, ingressIfindex = 0
     dataOutSize: data.length + 64,
     ...(ingressIfindex ? { ctx: xdpMd(data.length, ingressIfindex) } : {}),
   });
-  if (!r.data || r.data.length - data.length !== abi.PwTrace.size) throw new PwError('PW_ERR_INTERNAL', 'the trace program returned no decision');
+  if (!r.data || r.data.length - data.length !== abi.PwTrace.size)
+    throw new PwError('PW_ERR_INTERNAL', 'the trace program returned no decision');
   return { ...decodeOne(abi.PwTrace, r.data), retval: r.retval };
 }

@@ -53,11 +53,25 @@ async function main(): Promise<number> {
     writeFileSync(configFile, config);
 
     console.log(`demo: starting the daemon in the router namespace with ${configFile}`);
-    daemon = topo.spawn(undefined, bin, ['--netns', r, 'daemon', '--config', configFile, '--state-dir', join(dir, 'state'), '--log-level', 'warn']);
+    daemon = topo.spawn(undefined, bin, [
+      '--netns',
+      r,
+      'daemon',
+      '--config',
+      configFile,
+      '--state-dir',
+      join(dir, 'state'),
+      '--log-level',
+      'warn',
+    ]);
     let daemonLog = '';
     daemon.stderr!.on('data', (d) => (daemonLog += d));
     daemon.stdout!.on('data', (d) => (daemonLog += d));
-    const client = await waitForDaemon(instance, () => daemon!.exitCode, () => daemonLog);
+    const client = await waitForDaemon(
+      instance,
+      () => daemon!.exitCode,
+      () => daemonLog,
+    );
 
     // Servers behind both upstreams, then the client's traffic.
     for (const u of [u1, u2]) {
@@ -71,7 +85,9 @@ async function main(): Promise<number> {
     topo.spawn(c, process.execPath, [traffic, 'udp-send', SERVICE, '8888', '2000', long]); // rate-limited by rule 2
     topo.spawn(c, process.execPath, [traffic, 'tcp-talk', SERVICE, '8080', long]);
 
-    console.log(`demo: API: ${client.where}  (try: pathwise status --instance ${instance}; curl --unix-socket ${client.where} http://x/metrics)`);
+    console.log(
+      `demo: API: ${client.where}  (try: pathwise status --instance ${instance}; curl --unix-socket ${client.where} http://x/metrics)`,
+    );
     console.log(`demo: metrics: GET /metrics on that socket; config version history: pathwise history --instance ${instance}`);
     console.log(seconds ? `demo: running for ${seconds} s` : 'demo: live view; Ctrl-C to stop and clean up');
 
@@ -87,7 +103,15 @@ async function main(): Promise<number> {
     while (!stopped) {
       await Promise.race([stop, new Promise((res) => setTimeout(res, 1000))]);
       const [routes, stats, flows] = await Promise.all([
-        client.request<{ prefix: string; packets: number; bytes: number; nexthops: { via: string | null; dev: string; weight: number }[]; origin: string }[]>('GET', '/v1/routes?stats=true&user=true'),
+        client.request<
+          {
+            prefix: string;
+            packets: number;
+            bytes: number;
+            nexthops: { via: string | null; dev: string; weight: number }[];
+            origin: string;
+          }[]
+        >('GET', '/v1/routes?stats=true&user=true'),
         client.request<{ name: string; packets: Record<string, number>; reasons: Record<string, number> }[]>('GET', '/v1/stats'),
         client.request<FlowsReport>('GET', '/v1/flows?top=8'),
       ]);
@@ -103,18 +127,27 @@ async function main(): Promise<number> {
       lines.push('', 'ROUTES                 pkts/s    total  nexthops');
       for (const rt of routes) {
         next.set(`route ${rt.prefix}`, rt.packets);
-        lines.push(`  ${rt.prefix.padEnd(18)} ${fmtRate(rate(`route ${rt.prefix}`, rt.packets)).padStart(8)} ${String(rt.packets).padStart(8)}  ${rt.nexthops.map((n) => `${n.via ?? ''}@${n.dev}×${n.weight}`).join(' ')}`);
+        lines.push(
+          `  ${rt.prefix.padEnd(18)} ${fmtRate(rate(`route ${rt.prefix}`, rt.packets)).padStart(8)} ${String(rt.packets).padStart(8)}  ${rt.nexthops.map((n) => `${n.via ?? ''}@${n.dev}×${n.weight}`).join(' ')}`,
+        );
       }
       lines.push('', 'PACKETS BY INTERFACE (verdicts) AND REASON');
       for (const s of stats) {
-        const verdicts = Object.entries(s.packets).map(([k, v]) => `${k} ${v}`).join(', ');
-        const reasons = Object.entries(s.reasons).filter(([k]) => k !== 'none').map(([k, v]) => `${k} ${v}`).join(', ');
+        const verdicts = Object.entries(s.packets)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
+        const reasons = Object.entries(s.reasons)
+          .filter(([k]) => k !== 'none')
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
         lines.push(`  ${s.name.padEnd(14)} ${verdicts}${reasons ? `  | ${reasons}` : ''}`);
       }
       lines.push('', 'TOP FLOWS (bytes)');
       for (const f of flows.flows) {
         const rtt = f.handshake ? `  rtt ${f.handshake.rttMs.toFixed(2)} ms` : '';
-        lines.push(`  ${`${f.src}:${f.sport}`.padEnd(22)} → ${`${f.dst}:${f.dport}`.padEnd(20)} ${f.proto.padEnd(5)} ${String(f.packets).padStart(8)} pkts ${String(f.bytes).padStart(10)} B  ${f.verdict}${f.reason !== 'none' ? ` (${f.reason})` : ''}${f.oif ? ` → ${f.oif}` : ''}${rtt}`);
+        lines.push(
+          `  ${`${f.src}:${f.sport}`.padEnd(22)} → ${`${f.dst}:${f.dport}`.padEnd(20)} ${f.proto.padEnd(5)} ${String(f.packets).padStart(8)} pkts ${String(f.bytes).padStart(10)} B  ${f.verdict}${f.reason !== 'none' ? ` (${f.reason})` : ''}${f.oif ? ` → ${f.oif}` : ''}${rtt}`,
+        );
       }
       prev = next;
       prevAt = now;
@@ -123,13 +156,23 @@ async function main(): Promise<number> {
     }
 
     // The verdict: traffic must have crossed the XDP path (redirected by the pipeline).
-    const stats = await client.request<{ name: string; packets: Record<string, number>; reasons: Record<string, number> }[]>('GET', '/v1/stats');
+    const stats = await client.request<{ name: string; packets: Record<string, number>; reasons: Record<string, number> }[]>(
+      'GET',
+      '/v1/stats',
+    );
     const redirected = stats.reduce((a, s) => a + (s.packets.redirect ?? 0), 0);
     const dropped = stats.reduce((a, s) => a + (s.packets.drop ?? 0), 0);
     const routes = await client.request<{ prefix: string; packets: number }[]>('GET', '/v1/routes?stats=true&user=true');
     const viaService = routes.find((x) => x.prefix === '10.220.0.0/16')?.packets ?? 0;
-    console.log(`\ndemo: XDP redirected ${redirected} packets (${viaService} by the service route); dropped ${dropped} by rules and rate limits`);
-    for (const s of stats) console.log(`  ${s.name}: ${Object.entries(s.reasons).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    console.log(
+      `\ndemo: XDP redirected ${redirected} packets (${viaService} by the service route); dropped ${dropped} by rules and rate limits`,
+    );
+    for (const s of stats)
+      console.log(
+        `  ${s.name}: ${Object.entries(s.reasons)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
     const ok = redirected > 0 && viaService > 0;
     console.log(ok ? 'demo: OK — traffic flowed through the XDP path' : 'demo: FAILED — no traffic crossed the XDP path');
     if (!ok) console.log(daemonLog);

@@ -127,7 +127,12 @@ function cidrTable(rules: ClassifierRule[], family: Family, field: 'src' | 'dst'
 }
 
 /** A value field: slots [0, n) plus the caller's meaning of each; `match(rule, slot)`. */
-function valueTable(rules: ClassifierRule[], slots: number, match: (r: ClassifierRule, slot: number) => boolean, pool: BitmapPool): Uint32Array {
+function valueTable(
+  rules: ClassifierRule[],
+  slots: number,
+  match: (r: ClassifierRule, slot: number) => boolean,
+  pool: BitmapPool,
+): Uint32Array {
   const out = new Uint32Array(slots);
   // Slots with the same matching rules share a bitmap: compute per slot, dedup in the pool.
   for (let s = 0; s < slots; s++) {
@@ -143,7 +148,11 @@ function valueTable(rules: ClassifierRule[], slots: number, match: (r: Classifie
 /** Interface field: an entry per interface the rules name, plus the catch-all (ifindex 0). */
 function ifaceTable(rules: ClassifierRule[], pool: BitmapPool): { ifindex: number; bitmap: number }[] {
   const named = [...new Set(rules.flatMap((r) => (r.ifindex === undefined ? [] : [r.ifindex])))];
-  if (named.filter((i) => i >= IF_DIRECT).length > MAX_RULE_IFACES) throw new PwError('PW_ERR_FULL', `the rules name ${named.length} interfaces: at most ${MAX_RULE_IFACES} with an ifindex of ${IF_DIRECT} or more`);
+  if (named.filter((i) => i >= IF_DIRECT).length > MAX_RULE_IFACES)
+    throw new PwError(
+      'PW_ERR_FULL',
+      `the rules name ${named.length} interfaces: at most ${MAX_RULE_IFACES} with an ifindex of ${IF_DIRECT} or more`,
+    );
   return [0, ...named].map((ifindex) => {
     const b = new Bits();
     rules.forEach((r, i) => {

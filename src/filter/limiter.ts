@@ -47,6 +47,6 @@ export function parseRate(s: string, where = 'rate'): number {
 export function checkLimiter(l: Omit<Limiter, 'id'>): void {
   if (!(l.rate > 0 && l.rate <= MAX_RATE)) throw new PwError('PW_ERR_INVALID', `rate must be 1..${MAX_RATE} packets/s, got ${l.rate}`);
   if (!(l.burst >= 1 && l.burst <= 1e9)) throw new PwError('PW_ERR_INVALID', `burst must be at least 1 packet, got ${l.burst}`);
-  if (!(l.per4 >= 0 && l.per4 <= 32 && l.per6 >= 0 && l.per6 <= 128)) throw new PwError('PW_ERR_INVALID', 'per-source prefix lengths are 0-32 (IPv4) and 0-128 (IPv6)');
+  if (!(l.per4 >= 0 && l.per4 <= 32 && l.per6 >= 0 && l.per6 <= 128))
+    throw new PwError('PW_ERR_INVALID', 'per-source prefix lengths are 0-32 (IPv4) and 0-128 (IPv6)');
 }
-

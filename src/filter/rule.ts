@@ -49,7 +49,8 @@ function parsePortRange(s: string, where: string): [number, number] {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
   const lo = m ? Number(m[1]) : NaN;
   const hi = m ? Number(m[2] ?? m[1]) : NaN;
-  if (!m || lo > 65535 || hi > 65535 || lo > hi) throw new PwError('PW_ERR_INVALID', `invalid port or range '${s}': use P or P-Q within 0-65535`, { where });
+  if (!m || lo > 65535 || hi > 65535 || lo > hi)
+    throw new PwError('PW_ERR_INVALID', `invalid port or range '${s}': use P or P-Q within 0-65535`, { where });
   return [lo, hi];
 }
 
@@ -59,7 +60,11 @@ function parseFlags(s: string, where: string): { mask: number; value: number } {
   for (const part of s.toLowerCase().split(',')) {
     const neg = part.startsWith('!');
     const bit = TCP_FLAGS[neg ? part.slice(1) : part];
-    if (!bit) throw new PwError('PW_ERR_INVALID', `unknown TCP flag '${part}'`, { where, hint: `flags are ${Object.keys(TCP_FLAGS).join(', ')} (prefix ! for cleared)` });
+    if (!bit)
+      throw new PwError('PW_ERR_INVALID', `unknown TCP flag '${part}'`, {
+        where,
+        hint: `flags are ${Object.keys(TCP_FLAGS).join(', ')} (prefix ! for cleared)`,
+      });
     mask |= bit;
     if (!neg) value |= bit;
   }
@@ -71,13 +76,16 @@ export function parseRuleTokens(tokens: string[], where: (i: number) => string):
   let i = 0;
   const action = tokens[i] as RuleAction;
   if (!RULE_ACTIONS.includes(action)) {
-    throw new PwError('PW_ERR_INVALID', `a rule starts with its action (${RULE_ACTIONS.join(', ')}), not '${tokens[i] ?? ''}'`, { where: where(i) });
+    throw new PwError('PW_ERR_INVALID', `a rule starts with its action (${RULE_ACTIONS.join(', ')}), not '${tokens[i] ?? ''}'`, {
+      where: where(i),
+    });
   }
   i++;
   const spec: RuleSpec = { action };
   if (action === 'ratelimit') {
     const name = tokens[i];
-    if (!name || /^(from|to|proto|sport|dport|flags|iif)$/.test(name)) throw new PwError('PW_ERR_INVALID', `'ratelimit' needs the limiter's name`, { where: where(i) });
+    if (!name || /^(from|to|proto|sport|dport|flags|iif)$/.test(name))
+      throw new PwError('PW_ERR_INVALID', `'ratelimit' needs the limiter's name`, { where: where(i) });
     spec.limiter = name;
     i++;
   }
@@ -95,7 +103,11 @@ export function parseRuleTokens(tokens: string[], where: (i: number) => string):
         break;
       case 'proto': {
         const p = PROTOCOLS[value.toLowerCase()] ?? (/^\d{1,3}$/.test(value) && Number(value) <= 255 ? Number(value) : undefined);
-        if (p === undefined) throw new PwError('PW_ERR_INVALID', `unknown protocol '${value}'`, { where: at, hint: `use ${Object.keys(PROTOCOLS).join(', ')} or a number 0-255` });
+        if (p === undefined)
+          throw new PwError('PW_ERR_INVALID', `unknown protocol '${value}'`, {
+            where: at,
+            hint: `use ${Object.keys(PROTOCOLS).join(', ')} or a number 0-255`,
+          });
         spec.proto = p;
         break;
       }
@@ -112,7 +124,10 @@ export function parseRuleTokens(tokens: string[], where: (i: number) => string):
         spec.iif = value;
         break;
       default:
-        throw new PwError('PW_ERR_INVALID', `unexpected '${key}'`, { where: where(i), hint: "expected from, to, proto, sport, dport, flags or iif" });
+        throw new PwError('PW_ERR_INVALID', `unexpected '${key}'`, {
+          where: where(i),
+          hint: 'expected from, to, proto, sport, dport, flags or iif',
+        });
     }
     i += 2;
   }
@@ -122,7 +137,8 @@ export function parseRuleTokens(tokens: string[], where: (i: number) => string):
 
 /** Consistency checks shared by every way a rule comes in. */
 export function validateRule(r: RuleSpec, where: string): void {
-  if (r.src && r.dst && r.src.family !== r.dst.family) throw new PwError('PW_ERR_INVALID', `from is IPv${r.src.family} but to is IPv${r.dst.family}`, { where });
+  if (r.src && r.dst && r.src.family !== r.dst.family)
+    throw new PwError('PW_ERR_INVALID', `from is IPv${r.src.family} but to is IPv${r.dst.family}`, { where });
   if ((r.sport || r.dport) && r.proto !== 6 && r.proto !== 17) {
     throw new PwError('PW_ERR_INVALID', 'ports need proto tcp or udp', { where, hint: 'add proto tcp or proto udp' });
   }

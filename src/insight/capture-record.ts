@@ -86,7 +86,13 @@ export interface CapturedRecordJson extends Omit<CapturedRecord, 'tsNs' | 'data'
 
 export function captureRecordToJson(r: CapturedRecord): CapturedRecordJson {
   const { data, tsNs, ...rest } = r;
-  return { ...rest, time: new Date(Number(tsNs / 1_000_000n)).toISOString(), timeNs: String(tsNs), packet: summarizePacket(data), data: data.toString('base64') };
+  return {
+    ...rest,
+    time: new Date(Number(tsNs / 1_000_000n)).toISOString(),
+    timeNs: String(tsNs),
+    packet: summarizePacket(data),
+    data: data.toString('base64'),
+  };
 }
 
 export function captureRecordFromJson(j: CapturedRecordJson): CapturedRecord {
@@ -96,6 +102,8 @@ export function captureRecordFromJson(j: CapturedRecordJson): CapturedRecord {
 
 /** A captured packet as a pcapng block: at the verdict point, the XDP action and a comment. */
 export function pcapngPacketOf(r: CapturedRecord): PcapngPacket {
-  const comment = r.verdict ? `pathwise: ${r.verdict} (${r.reason})${r.oif ? ` via ${r.oif}` : ''}${r.route ? ` route ${r.route}` : ''}${r.rule ? ` rule ${r.rule}` : ''}` : undefined;
+  const comment = r.verdict
+    ? `pathwise: ${r.verdict} (${r.reason})${r.oif ? ` via ${r.oif}` : ''}${r.route ? ` route ${r.route}` : ''}${r.rule ? ` rule ${r.rule}` : ''}`
+    : undefined;
   return { tsNs: r.tsNs, interfaceName: r.iif, data: r.data, len: r.len, xdpAction: r.xdpAction, comment };
 }

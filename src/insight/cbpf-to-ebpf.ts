@@ -16,13 +16,44 @@ import { PwError } from '../errors.js';
 
 // ---- classic BPF (linux/filter.h, pcap/bpf.h) ----------------------------------------------
 const C = {
-  LD: 0x00, LDX: 0x01, ST: 0x02, STX: 0x03, ALU: 0x04, JMP: 0x05, RET: 0x06, MISC: 0x07,
-  W: 0x00, H: 0x08, B: 0x10,
-  IMM: 0x00, ABS: 0x20, IND: 0x40, MEM: 0x60, LEN: 0x80, MSH: 0xa0,
-  K: 0x00, X: 0x08, A: 0x10,
-  ADD: 0x00, SUB: 0x10, MUL: 0x20, DIV: 0x30, OR: 0x40, AND: 0x50, LSH: 0x60, RSH: 0x70, NEG: 0x80, MOD: 0x90, XOR: 0xa0,
-  JA: 0x00, JEQ: 0x10, JGT: 0x20, JGE: 0x30, JSET: 0x40,
-  TAX: 0x00, TXA: 0x80,
+  LD: 0x00,
+  LDX: 0x01,
+  ST: 0x02,
+  STX: 0x03,
+  ALU: 0x04,
+  JMP: 0x05,
+  RET: 0x06,
+  MISC: 0x07,
+  W: 0x00,
+  H: 0x08,
+  B: 0x10,
+  IMM: 0x00,
+  ABS: 0x20,
+  IND: 0x40,
+  MEM: 0x60,
+  LEN: 0x80,
+  MSH: 0xa0,
+  K: 0x00,
+  X: 0x08,
+  A: 0x10,
+  ADD: 0x00,
+  SUB: 0x10,
+  MUL: 0x20,
+  DIV: 0x30,
+  OR: 0x40,
+  AND: 0x50,
+  LSH: 0x60,
+  RSH: 0x70,
+  NEG: 0x80,
+  MOD: 0x90,
+  XOR: 0xa0,
+  JA: 0x00,
+  JEQ: 0x10,
+  JGT: 0x20,
+  JGE: 0x30,
+  JSET: 0x40,
+  TAX: 0x00,
+  TXA: 0x80,
 } as const;
 const MEMWORDS = 16;
 
@@ -38,16 +69,34 @@ export function decodeClassic(buf: Uint8Array): ClassicInsn[] {
   if (buf.length % 8) throw new PwError('PW_ERR_INVALID', `a classic BPF program is whole 8-byte instructions, got ${buf.length} bytes`);
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: ClassicInsn[] = [];
-  for (let o = 0; o < buf.length; o += 8) out.push({ code: v.getUint16(o, true), jt: v.getUint8(o + 2), jf: v.getUint8(o + 3), k: v.getUint32(o + 4, true) });
+  for (let o = 0; o < buf.length; o += 8)
+    out.push({ code: v.getUint16(o, true), jt: v.getUint8(o + 2), jf: v.getUint8(o + 3), k: v.getUint32(o + 4, true) });
   return out;
 }
 
 // ---- eBPF (linux/bpf.h) -------------------------------------------------------------------
 const E = {
-  LD: 0x00, LDX: 0x01, ST: 0x02, STX: 0x03, ALU: 0x04, JMP: 0x05, JMP32: 0x06, ALU64: 0x07,
-  W: 0x00, H: 0x08, B: 0x10, DW: 0x18, MEM: 0x60,
-  K: 0x00, X: 0x08,
-  MOV: 0xb0, END: 0xd0, TO_BE: 0x08, EXIT: 0x90, CALL: 0x80, IMM: 0x00,
+  LD: 0x00,
+  LDX: 0x01,
+  ST: 0x02,
+  STX: 0x03,
+  ALU: 0x04,
+  JMP: 0x05,
+  JMP32: 0x06,
+  ALU64: 0x07,
+  W: 0x00,
+  H: 0x08,
+  B: 0x10,
+  DW: 0x18,
+  MEM: 0x60,
+  K: 0x00,
+  X: 0x08,
+  MOV: 0xb0,
+  END: 0xd0,
+  TO_BE: 0x08,
+  EXIT: 0x90,
+  CALL: 0x80,
+  IMM: 0x00,
 } as const;
 const PSEUDO_MAP_FD = 1;
 const HELPER = { MAP_LOOKUP_ELEM: 1, TAIL_CALL: 12, XDP_GET_BUFF_LEN: 188 } as const;
@@ -55,7 +104,17 @@ const XDP_PASS = 2;
 const CAPTURE_DONE = 2; // enum pw_capture_state
 const PIPELINE_SLOT = 1; // enum pw_capture_slot
 const KEY_SLOT = -4 * (MEMWORDS + 1); // a stack word below M[] for the map key
-const R0 = 0, R1 = 1, R2 = 2, R3 = 3, A = 4, X = 5, CTX = 6, DATA = 7, END = 8, LEN = 9, FP = 10;
+const R0 = 0,
+  R1 = 1,
+  R2 = 2,
+  R3 = 3,
+  A = 4,
+  X = 5,
+  CTX = 6,
+  DATA = 7,
+  END = 8,
+  LEN = 9,
+  FP = 10;
 
 /** Where a jump goes: a classic instruction's translation, the shared "no match", or the epilogue. */
 type Target = { insn: number } | 'fail' | 'done';
@@ -97,7 +156,9 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps): Transla
   const starts: number[] = [];
   const emit = (...e: Emitted[]) => out.push(...e);
   const jump = (code: number, dst: number, src: number, imm: number, target: Target) => emit({ ...ins(code, dst, src, 0, imm), target });
-  const usesMem = prog.some((p) => ((p.code & 7) === C.LD || (p.code & 7) === C.LDX) && (p.code & 0xe0) === C.MEM) || prog.some((p) => (p.code & 7) === C.ST || (p.code & 7) === C.STX);
+  const usesMem =
+    prog.some((p) => ((p.code & 7) === C.LD || (p.code & 7) === C.LDX) && (p.code & 0xe0) === C.MEM) ||
+    prog.some((p) => (p.code & 7) === C.ST || (p.code & 7) === C.STX);
 
   const ldMapFd = (dst: number, fd: number) => emit(ins(E.LD | E.DW | E.IMM, dst, PSEUDO_MAP_FD, 0, fd), ins(0, 0, 0, 0, 0));
 
@@ -199,7 +260,8 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps): Transla
         }
         if (![C.JEQ, C.JGT, C.JGE, C.JSET].includes(op as never)) throw bad();
         const byX = (p.code & C.X) !== 0;
-        const t = next(p.jt), f = next(p.jf);
+        const t = next(p.jt),
+          f = next(p.jf);
         if (p.jt === p.jf) {
           if (p.jt) jump(E.JMP | C.JA, 0, 0, 0, t);
           break;

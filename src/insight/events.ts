@@ -27,7 +27,11 @@ export interface PacketEvent {
   head: string;
 }
 
-const KIND: Record<number, EventKind> = { [abi.PwEventKind.RULE_LOG]: 'log', [abi.PwEventKind.SAMPLE]: 'sample', [abi.PwEventKind.DROP]: 'drop' };
+const KIND: Record<number, EventKind> = {
+  [abi.PwEventKind.RULE_LOG]: 'log',
+  [abi.PwEventKind.SAMPLE]: 'sample',
+  [abi.PwEventKind.DROP]: 'drop',
+};
 
 /** Decodes one record of the event ring; `ifName` names interfaces. */
 export function decodeEvent(rec: Buffer, ifName: (ifindex: number) => string): PacketEvent {

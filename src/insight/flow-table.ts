@@ -79,7 +79,15 @@ export interface FlowCounters {
 }
 
 /** The flow-table key id of a packet's flow (the same bytes as FlowCounters.id). */
-export function flowId(f: { family: 4 | 6; src: Uint8Array; dst: Uint8Array; sport: number; dport: number; proto: number; vlan: number }): string {
+export function flowId(f: {
+  family: 4 | 6;
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+  proto: number;
+  vlan: number;
+}): string {
   const len = f.family === 6 ? 16 : 4;
   return encodeOne(K, { ...f, src: f.src.subarray(0, len), dst: f.dst.subarray(0, len) }).toString('latin1');
 }
@@ -88,8 +96,24 @@ const K = abi.PwFlowKey;
 const V = abi.PwFlow;
 // Field offsets in the raw records, from the layout generated out of the object's BTF.
 const { src: KEY_SRC, dst: KEY_DST, sport: KEY_SPORT, dport: KEY_DPORT, proto: KEY_PROTO, family: KEY_FAMILY, vlan: KEY_VLAN } = K.offsets;
-const { packets: VAL_PACKETS, bytes: VAL_BYTES, first_ns: VAL_FIRST, last_ns: VAL_LAST, syn_ns: VAL_SYN, synack_ns: VAL_SYNACK, ack_ns: VAL_ACK } = V.offsets;
-const { ifindex: VAL_IIF, egress_ifindex: VAL_OIF, route: VAL_ROUTE, tcp_flags: VAL_FLAGS, verdict: VAL_VERDICT, reason: VAL_REASON, direction: VAL_DIRECTION } = V.offsets;
+const {
+  packets: VAL_PACKETS,
+  bytes: VAL_BYTES,
+  first_ns: VAL_FIRST,
+  last_ns: VAL_LAST,
+  syn_ns: VAL_SYN,
+  synack_ns: VAL_SYNACK,
+  ack_ns: VAL_ACK,
+} = V.offsets;
+const {
+  ifindex: VAL_IIF,
+  egress_ifindex: VAL_OIF,
+  route: VAL_ROUTE,
+  tcp_flags: VAL_FLAGS,
+  verdict: VAL_VERDICT,
+  reason: VAL_REASON,
+  direction: VAL_DIRECTION,
+} = V.offsets;
 
 /** A u64 as a double: exact below 2^53 (counters; ns timestamps up to 104 days of uptime). */
 const u64 = (v: DataView, off: number) => v.getUint32(off + 4, true) * 4294967296 + v.getUint32(off, true);
@@ -137,7 +161,9 @@ export class FlowSnapshot {
     const vv = this.vv;
     const v = i * V.size;
     const f = this.counters(i);
-    const syn = u64(vv, v + VAL_SYN), synack = u64(vv, v + VAL_SYNACK), ack = u64(vv, v + VAL_ACK);
+    const syn = u64(vv, v + VAL_SYN),
+      synack = u64(vv, v + VAL_SYNACK),
+      ack = u64(vv, v + VAL_ACK);
     const dir = vv.getUint8(v + VAL_DIRECTION);
     const duration = Math.max(0, f.lastNs - f.firstNs) / 1e9;
     return {
@@ -157,7 +183,8 @@ export class FlowSnapshot {
       idleSeconds: Math.max(0, this.takenNs - f.lastNs) / 1e9,
       tcpFlags: formatTcpFlagBits(f.tcpFlags),
       direction: dir === abi.PwFlowDirection.INITIATOR ? 'initiator' : dir === abi.PwFlowDirection.RESPONDER ? 'responder' : 'unknown',
-      handshake: syn && synack && ack ? { rttMs: (ack - syn) / 1e6, responderMs: (synack - syn) / 1e6, initiatorMs: (ack - synack) / 1e6 } : null,
+      handshake:
+        syn && synack && ack ? { rttMs: (ack - syn) / 1e6, responderMs: (synack - syn) / 1e6, initiatorMs: (ack - synack) / 1e6 } : null,
       iif: this.names.ifName(f.ifindex),
       oif: f.oif ? this.names.ifName(f.oif) : null,
       routeId: vv.getUint32(v + VAL_ROUTE, true),
@@ -168,8 +195,10 @@ export class FlowSnapshot {
 
   /** One flow's numbers as the table holds them, for export (ipfix-exporter.ts). */
   counters(i: number): FlowCounters {
-    const kv = this.kv, vv = this.vv;
-    const k = i * K.size, v = i * V.size;
+    const kv = this.kv,
+      vv = this.vv;
+    const k = i * K.size,
+      v = i * V.size;
     const family = kv.getUint8(k + KEY_FAMILY) === 6 ? 6 : 4;
     const alen = family === 6 ? 16 : 4;
     return {
@@ -209,7 +238,8 @@ export class FlowSnapshot {
       case 'rtt':
         return (i) => {
           const v = i * V.size;
-          const syn = u64(vv, v + VAL_SYN), ack = u64(vv, v + VAL_ACK);
+          const syn = u64(vv, v + VAL_SYN),
+            ack = u64(vv, v + VAL_ACK);
           return syn && ack && u64(vv, v + VAL_SYNACK) ? ack - syn : -1;
         };
       case 'last':
@@ -229,10 +259,12 @@ export class FlowSnapshot {
 
   /** Traffic summed by source address, destination address or route prefix. */
   talkers(by: TalkerBy, n: number): Talker[] {
-    const kv = this.kv, vv = this.vv;
+    const kv = this.kv,
+      vv = this.vv;
     const groups = new Map<string | number, Talker>();
     for (let i = 0; i < this.count; i++) {
-      const k = i * K.size, v = i * V.size;
+      const k = i * K.size,
+        v = i * V.size;
       let g: string | number;
       if (by === 'prefix') g = vv.getUint32(v + VAL_ROUTE, true);
       else {
@@ -268,7 +300,8 @@ export function topIndexes(count: number, n: number, key: (i: number) => number,
   };
   const down = (i: number) => {
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < heap.length && worse(l, m)) m = l;
       if (r < heap.length && worse(r, m)) m = r;
@@ -283,7 +316,7 @@ export function topIndexes(count: number, n: number, key: (i: number) => number,
     if (heap.length < n) {
       heap.push(i);
       keys.push(k);
-      for (let c = heap.length - 1; c > 0; ) {
+      for (let c = heap.length - 1; c > 0;) {
         const p = (c - 1) >> 1;
         if (!worse(c, p)) break;
         swap(c, p);

@@ -181,7 +181,7 @@ export class IpfixEncoder {
     for (const t of TEMPLATES) {
       const mine = flows.filter((f) => (f.family === 4 ? TEMPLATE_IPV4 : TEMPLATE_IPV6) === t.id);
       const len = recordLength(t.fields);
-      for (let i = 0; i < mine.length; ) {
+      for (let i = 0; i < mine.length;) {
         let room = Math.floor((MAX_MESSAGE - size - SET_HEADER) / len);
         if (room < 1) {
           flushMessage();

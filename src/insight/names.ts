@@ -19,7 +19,10 @@ export function formatTcpFlagBits(bits: number): string {
     [0x40, 'E'],
     [0x80, 'W'],
   ];
-  return letters.filter(([b]) => bits & b).map(([, l]) => l).join('');
+  return letters
+    .filter(([b]) => bits & b)
+    .map(([, l]) => l)
+    .join('');
 }
 
 /** Upper bounds of the packet-size histogram's buckets (frame bytes), as the pipeline counts. */

@@ -6,8 +6,13 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 
-const SHB = 0x0a0d0d0a, IDB = 0x00000001, EPB = 0x00000006;
-const OPT_COMMENT = 1, IF_NAME = 2, IF_TSRESOL = 9, EPB_VERDICT = 7;
+const SHB = 0x0a0d0d0a,
+  IDB = 0x00000001,
+  EPB = 0x00000006;
+const OPT_COMMENT = 1,
+  IF_NAME = 2,
+  IF_TSRESOL = 9,
+  EPB_VERDICT = 7;
 const VERDICT_XDP = 2;
 const pad4 = (n: number) => (4 - (n % 4)) % 4;
 
@@ -50,7 +55,10 @@ export interface PcapngPacket {
 export class PcapngEncoder {
   private readonly interfaces = new Map<string, number>();
 
-  constructor(private readonly linktype = 1, private readonly snaplen = 262144) {}
+  constructor(
+    private readonly linktype = 1,
+    private readonly snaplen = 262144,
+  ) {}
 
   /** The section header block that starts the stream. */
   header(): Buffer {
@@ -72,7 +80,12 @@ export class PcapngEncoder {
       const head = Buffer.alloc(8);
       head.writeUInt16LE(this.linktype, 0);
       head.writeUInt32LE(this.snaplen, 4);
-      out.push(block(IDB, Buffer.concat([head, option(IF_NAME, Buffer.from(p.interfaceName)), option(IF_TSRESOL, Uint8Array.of(9)), endOfOptions()])));
+      out.push(
+        block(
+          IDB,
+          Buffer.concat([head, option(IF_NAME, Buffer.from(p.interfaceName)), option(IF_TSRESOL, Uint8Array.of(9)), endOfOptions()]),
+        ),
+      );
     }
     const head = Buffer.alloc(20);
     head.writeUInt32LE(id, 0);

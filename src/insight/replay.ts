@@ -64,10 +64,14 @@ export interface ReplayOptions {
 /** Bytes of a frame in the XDP buffer of a test run: a page less headroom and shared info. */
 export const XDP_LINEAR_MAX = 4096 - 256 - 320;
 
-
 /** Link types replay accepts: the pipeline reads Ethernet; the others get an Ethernet header. */
 export function replayableLinktype(linktype: number): boolean {
-  return linktype === LINKTYPE_ETHERNET || (LINKTYPE_RAW as readonly number[]).includes(linktype) || linktype === LINKTYPE_LINUX_SLL || linktype === LINKTYPE_LINUX_SLL2;
+  return (
+    linktype === LINKTYPE_ETHERNET ||
+    (LINKTYPE_RAW as readonly number[]).includes(linktype) ||
+    linktype === LINKTYPE_LINUX_SLL ||
+    linktype === LINKTYPE_LINUX_SLL2
+  );
 }
 
 const ethernet = (ethertype: number, payload: Uint8Array): Buffer => {
@@ -153,7 +157,9 @@ export function diffReplays(before: ReplayedPacket[], after: ReplayedPacket[]): 
 }
 
 /** "tcp 10.0.0.1.1234 > 10.0.0.2.80" in tcpdump's notation, or what the packet is when not IP. */
-export function formatEndpoints(p: Pick<ReplayedPacket, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'> & { malformed?: boolean }): string {
+export function formatEndpoints(
+  p: Pick<ReplayedPacket, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'> & { malformed?: boolean },
+): string {
   if (!p.family) return p.malformed ? 'unparsed' : 'not IP';
   const ep = (a: string | null, port: number | null) => (port === null ? a : `${a}.${port}`);
   return `${p.proto} ${ep(p.src, p.sport)} > ${ep(p.dst, p.dport)}`;

@@ -7,7 +7,6 @@ import { BPFFS_ROOT } from '../util/instance.js';
 
 export { BPFFS_ROOT };
 
-
 export function isBpffsMounted(path = BPFFS_ROOT): boolean {
   try {
     return readFileSync('/proc/mounts', 'utf8')

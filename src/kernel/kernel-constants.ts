@@ -21,7 +21,10 @@ export const MapType = {
 const PER_CPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH]);
 export const isPerCpuMapType = (t: number) => PER_CPU_TYPES.has(t);
 
-export const mapTypeName = (t: number) => Object.entries(MapType).find(([, v]) => v === t)?.[0].toLowerCase() ?? `type ${t}`;
+export const mapTypeName = (t: number) =>
+  Object.entries(MapType)
+    .find(([, v]) => v === t)?.[0]
+    .toLowerCase() ?? `type ${t}`;
 
 export const ProgType = { XDP: 6, SCHED_CLS: 3 } as const;
 /** enum bpf_attach_type values Pathwise uses. */
@@ -51,4 +54,6 @@ export const TestRunFlags = { RUN_ON_CPU: 1 << 0, XDP_LIVE_FRAMES: 1 << 1 } as c
 export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
 export type XdpActionName = Lowercase<keyof typeof XdpAction>;
 export const xdpActionName = (n: number): string =>
-  (Object.entries(XdpAction).find(([, v]) => v === n)?.[0].toLowerCase() as XdpActionName | undefined) ?? `unknown(${n})`;
+  (Object.entries(XdpAction)
+    .find(([, v]) => v === n)?.[0]
+    .toLowerCase() as XdpActionName | undefined) ?? `unknown(${n})`;

@@ -12,10 +12,17 @@ import { PwError, fromNative } from '../errors.js';
 const roundUp8 = (n: number) => (n + 7) & ~7;
 
 /** Checks a kernel map against the layout the codecs were generated for. */
-export function checkLayout(info: KernelMapInfo, spec: Pick<MapSpec<unknown, unknown>, 'name' | 'keySize' | 'valueSize'>, key: Codec<unknown> | null, value: Codec<unknown> | null): void {
+export function checkLayout(
+  info: KernelMapInfo,
+  spec: Pick<MapSpec<unknown, unknown>, 'name' | 'keySize' | 'valueSize'>,
+  key: Codec<unknown> | null,
+  value: Codec<unknown> | null,
+): void {
   const problems: string[] = [];
-  if (key && info.keySize !== key.size) problems.push(`key is ${info.keySize} bytes in the kernel, ${key.size} in the generated codec ${key.name}`);
-  if (value && info.valueSize !== value.size) problems.push(`value is ${info.valueSize} bytes in the kernel, ${value.size} in the generated codec ${value.name}`);
+  if (key && info.keySize !== key.size)
+    problems.push(`key is ${info.keySize} bytes in the kernel, ${key.size} in the generated codec ${key.name}`);
+  if (value && info.valueSize !== value.size)
+    problems.push(`value is ${info.valueSize} bytes in the kernel, ${value.size} in the generated codec ${value.name}`);
   if (problems.length) {
     throw new PwError('PW_ERR_LAYOUT', `map ${spec.name}: ${problems.join('; ')}`, {
       where: `map ${spec.name}`,
@@ -54,7 +61,12 @@ abstract class MapBase<K, V> {
   ) {
     this.info = native().mapInfo(handle.fd);
     this.name = this.info.name;
-    checkLayout(this.info, { name: this.info.name, keySize: this.info.keySize, valueSize: this.info.valueSize }, keyCodec as Codec<unknown>, valueCodec as Codec<unknown>);
+    checkLayout(
+      this.info,
+      { name: this.info.name, keySize: this.info.keySize, valueSize: this.info.valueSize },
+      keyCodec as Codec<unknown>,
+      valueCodec as Codec<unknown>,
+    );
     this.scratch = new Scratch(keyCodec.size, valueBytes);
   }
 
@@ -130,7 +142,11 @@ abstract class MapBase<K, V> {
     for (;;) {
       const r = this.lookupBatchStep(cursor, keys, values, chunk);
       if (r.count > 0) {
-        yield { keys: keys.subarray(0, r.count * this.keyCodec.size), values: values.subarray(0, r.count * this.valueBytes), count: r.count };
+        yield {
+          keys: keys.subarray(0, r.count * this.keyCodec.size),
+          values: values.subarray(0, r.count * this.valueBytes),
+          count: r.count,
+        };
       }
       if (r.done) return;
       cursor = r.cursor;
@@ -142,7 +158,12 @@ abstract class MapBase<K, V> {
    * into the start of `keys` and `values`: how many it read, whether the map is done, and the
    * cursor to go on from.
    */
-  protected lookupBatchStep(cursor: Buffer | null, keys: Buffer, values: Buffer, chunk: number): { count: number; done: boolean; cursor: Buffer } {
+  protected lookupBatchStep(
+    cursor: Buffer | null,
+    keys: Buffer,
+    values: Buffer,
+    chunk: number,
+  ): { count: number; done: boolean; cursor: Buffer } {
     // The kernel's batch cursor for hash maps is a bucket index; for arrays, a key. Either fits
     // in max(keySize, 8) bytes.
     const next = Buffer.alloc(Math.max(this.keyCodec.size, 8));
@@ -303,7 +324,11 @@ export class MappedArray<V> {
   readonly view: DataView;
   readonly bytes: Uint8Array;
 
-  constructor(fd: number, info: KernelMapInfo, private readonly codec: Codec<V>) {
+  constructor(
+    fd: number,
+    info: KernelMapInfo,
+    private readonly codec: Codec<V>,
+  ) {
     this.stride = roundUp8(info.valueSize);
     this.length = info.maxEntries;
     try {
@@ -326,7 +351,8 @@ export class MappedArray<V> {
   }
 
   private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new PwError('PW_ERR_INVALID', `index ${i} out of range 0..${this.length - 1}`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length)
+      throw new PwError('PW_ERR_INVALID', `index ${i} out of range 0..${this.length - 1}`);
   }
 
   /** Unmaps; views taken from `view`/`bytes` become detached (length 0), never dangling. */
@@ -428,7 +454,12 @@ export function openMapSet<N extends string>(
       const spec = specs[name];
       const fd = open(name);
       try {
-        out[handle] = !spec.key || !spec.value ? new RawMap(fd) : isPerCpuMapType(spec.type) ? new PerCpuMap(fd, spec.key, spec.value) : new BpfMap(fd, spec.key, spec.value);
+        out[handle] =
+          !spec.key || !spec.value
+            ? new RawMap(fd)
+            : isPerCpuMapType(spec.type)
+              ? new PerCpuMap(fd, spec.key, spec.value)
+              : new BpfMap(fd, spec.key, spec.value);
       } catch (e) {
         fd.close();
         throw e;

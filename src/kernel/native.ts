@@ -98,14 +98,39 @@ export interface NativeAddon {
   mapUpdate(fd: number, key: Bytes | null, value: Bytes, flags?: number): void;
   mapDelete(fd: number, key: Bytes): boolean;
   mapGetNextKey(fd: number, key: Bytes | null, next: Bytes): boolean;
-  mapLookupBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): { count: number; done: boolean };
-  mapLookupAndDeleteBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): { count: number; done: boolean };
+  mapLookupBatch(
+    fd: number,
+    inBatch: Bytes | null,
+    outBatch: Bytes,
+    keys: Bytes,
+    values: Bytes,
+    count: number,
+    opts?: BatchOpts,
+  ): { count: number; done: boolean };
+  mapLookupAndDeleteBatch(
+    fd: number,
+    inBatch: Bytes | null,
+    outBatch: Bytes,
+    keys: Bytes,
+    values: Bytes,
+    count: number,
+    opts?: BatchOpts,
+  ): { count: number; done: boolean };
   mapUpdateBatch(fd: number, keys: Bytes, values: Bytes, count: number, opts?: BatchOpts): number;
   mapDeleteBatch(fd: number, keys: Bytes, count: number, opts?: BatchOpts): number;
   mapFreeze(fd: number): void;
   mapInfo(fd: number): KernelMapInfo;
   /** verifiedInsns: instructions the verifier processed at load (its limit is 1,000,000). */
-  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: number; runCount: number; btfId: number; verifiedInsns: number };
+  progInfo(fd: number): {
+    id: number;
+    type: number;
+    name: string;
+    tag: string;
+    runTimeNs: number;
+    runCount: number;
+    btfId: number;
+    verifiedInsns: number;
+  };
   linkInfo(fd: number): { id: number; type: number; progId: number; ifindex?: number };
   mapFdById(id: number): NativeFd;
   progFdById(id: number): NativeFd;
@@ -149,7 +174,11 @@ export interface NativeAddon {
     next(max?: number): { tsSec: number; tsUsec: number; len: number; data: Buffer }[];
     close(): void;
   };
-  PcapWriter: new (path: string, linktype?: number, snaplen?: number) => {
+  PcapWriter: new (
+    path: string,
+    linktype?: number,
+    snaplen?: number,
+  ) => {
     write(tsSec: number, tsUsec: number, data: Uint8Array, origLen?: number): void;
     flush(): void;
     close(): void;
@@ -163,7 +192,10 @@ export interface NativeAddon {
   netlinkLinks(): NetlinkLink[];
   netlinkAddresses(family?: number): NetlinkAddress[];
   netlinkNeighbors(family?: number): NetlinkNeighbor[];
-  netlinkRouteGet(family: number, dst: Uint8Array): { type: number; table: number; oif: number; gateway: Buffer | null; prefsrc: Buffer | null } | null;
+  netlinkRouteGet(
+    family: number,
+    dst: Uint8Array,
+  ): { type: number; table: number; oif: number; gateway: Buffer | null; prefsrc: Buffer | null } | null;
   netlinkNeighManage(family: number, ifindex: number, dst: Uint8Array): void;
   netlinkNeighDelete(family: number, ifindex: number, dst: Uint8Array): boolean;
   NetlinkMonitor: new (groups: number[], onEvents: (events: NetlinkEvent[]) => void) => { close(): void; readonly closed: boolean };

@@ -15,7 +15,16 @@ const afOf = (family: Family) => (family === 4 ? AF_INET : AF_INET6);
 const familyOf = (af: number): Family | null => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : null);
 
 /** Neighbour states (NUD_*). */
-export const Nud = { INCOMPLETE: 0x01, REACHABLE: 0x02, STALE: 0x04, DELAY: 0x08, PROBE: 0x10, FAILED: 0x20, NOARP: 0x40, PERMANENT: 0x80 } as const;
+export const Nud = {
+  INCOMPLETE: 0x01,
+  REACHABLE: 0x02,
+  STALE: 0x04,
+  DELAY: 0x08,
+  PROBE: 0x10,
+  FAILED: 0x20,
+  NOARP: 0x40,
+  PERMANENT: 0x80,
+} as const;
 /** States whose link-layer address can be used to send (what `ip neigh` lists as resolved). */
 export const NUD_USABLE = Nud.REACHABLE | Nud.STALE | Nud.DELAY | Nud.PROBE | Nud.PERMANENT | Nud.NOARP;
 const NTF_EXT_MANAGED = 1;
@@ -158,7 +167,9 @@ export function manageNeighbor(family: Family, ifindex: number, addr: Uint8Array
 
 /** Removes a neighbour entry (the kernel learns it again when it needs it). False: none. */
 export function deleteNeighbor(family: Family, ifindex: number, addr: Uint8Array): boolean {
-  return call('netlink: delete neighbour', () => native().netlinkNeighDelete(afOf(family), ifindex, addr.subarray(0, family === 4 ? 4 : 16)));
+  return call('netlink: delete neighbour', () =>
+    native().netlinkNeighDelete(afOf(family), ifindex, addr.subarray(0, family === 4 ? 4 : 16)),
+  );
 }
 
 /**

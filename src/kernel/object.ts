@@ -63,7 +63,12 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
       if (opts.rodata) self.setRodata(opts.rodata as Record<string, unknown>);
       for (const [name, n] of Object.entries(opts.maxEntries ?? {})) if (n !== undefined) obj.setMaxEntries(name, n as number);
       if (opts.pinDir) {
-        const pinned = opts.pinMaps ?? obj.maps().filter((m) => !m.internal).map((m) => m.name);
+        const pinned =
+          opts.pinMaps ??
+          obj
+            .maps()
+            .filter((m) => !m.internal)
+            .map((m) => m.name);
         for (const name of pinned) obj.setPinPath(name, `${opts.pinDir}/${name}`);
       }
       for (const p of opts.skipPrograms ?? []) obj.setAutoload(p, false);
@@ -82,7 +87,8 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
   private checkAgainstSpec(maps: ObjectMapInfo[]): void {
     for (const spec of Object.values(this.spec.maps)) {
       const m = maps.find((x) => x.name === spec.name);
-      if (!m) throw new PwError('PW_ERR_LAYOUT', `map ${spec.name} of the generated codecs is not in ${this.path}`, { hint: "run 'make gen'" });
+      if (!m)
+        throw new PwError('PW_ERR_LAYOUT', `map ${spec.name} of the generated codecs is not in ${this.path}`, { hint: "run 'make gen'" });
       checkLayout({ ...m, id: 0, btfId: 0 }, spec, spec.key, spec.value);
     }
   }

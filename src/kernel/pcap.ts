@@ -13,7 +13,6 @@ export interface CapturedPacket {
   data: Buffer;
 }
 
-
 export interface Capture {
   linktype: number;
   packets: CapturedPacket[];
@@ -40,8 +39,11 @@ export function readCapture(path: string, opts: { partial?: boolean } = {}): Cap
     return { linktype: reader.linktype, packets };
   } catch (e) {
     const at = (e as { packetIndex?: number }).packetIndex ?? packets.length;
-    if (opts.partial) return { linktype: reader.linktype, packets, damage: `the capture is damaged after ${at} packets: ${(e as Error).message}` };
-    throw new PwError('PW_ERR_INVALID', `${path}: the capture is damaged after ${at} packets: ${(e as Error).message}`, { where: `${path}: packet ${at + 1}` });
+    if (opts.partial)
+      return { linktype: reader.linktype, packets, damage: `the capture is damaged after ${at} packets: ${(e as Error).message}` };
+    throw new PwError('PW_ERR_INVALID', `${path}: the capture is damaged after ${at} packets: ${(e as Error).message}`, {
+      where: `${path}: packet ${at + 1}`,
+    });
   } finally {
     reader.close();
   }
@@ -57,7 +59,11 @@ export function openPcapWriter(path: string, linktype = LINKTYPE_ETHERNET, snapl
 }
 
 /** Writes a pcap file with libpcap's writer. */
-export function writeCapture(path: string, packets: { data: Uint8Array; tsSec?: number; tsUsec?: number; len?: number }[], linktype = LINKTYPE_ETHERNET): void {
+export function writeCapture(
+  path: string,
+  packets: { data: Uint8Array; tsSec?: number; tsUsec?: number; len?: number }[],
+  linktype = LINKTYPE_ETHERNET,
+): void {
   const w = openPcapWriter(path, linktype);
   try {
     const now = Date.now();
@@ -72,7 +78,10 @@ export function compilePcapFilter(expression: string, linktype = LINKTYPE_ETHERN
   try {
     return native().pcapCompile(expression, linktype, snaplen);
   } catch (e) {
-    throw new PwError('PW_ERR_INVALID', `${(e as Error).message} in '${expression}'`, { where: 'filter expression', hint: "the syntax is tcpdump's (man pcap-filter)" });
+    throw new PwError('PW_ERR_INVALID', `${(e as Error).message} in '${expression}'`, {
+      where: 'filter expression',
+      hint: "the syntax is tcpdump's (man pcap-filter)",
+    });
   }
 }
 
@@ -80,4 +89,3 @@ export function compilePcapFilter(expression: string, linktype = LINKTYPE_ETHERN
 export function runPcapFilter(insns: Uint8Array, packet: Uint8Array, wirelen?: number): number {
   return wirelen === undefined ? native().pcapFilter(insns, packet) : native().pcapFilter(insns, packet, wirelen);
 }
-

@@ -35,7 +35,12 @@ export class TcAttachment {
   }
 }
 
-export function attachTc(prog: Program, iface: string | number, point: TcPoint, opts: { handle?: number; priority?: number; replace?: boolean } = {}): TcAttachment {
+export function attachTc(
+  prog: Program,
+  iface: string | number,
+  point: TcPoint,
+  opts: { handle?: number; priority?: number; replace?: boolean } = {},
+): TcAttachment {
   const ifindex = resolveIfindex(iface);
   try {
     const r = native().tcAttach(ifindex, point, prog.fd, { handle: opts.handle ?? 1, priority: opts.priority ?? 1, replace: opts.replace });

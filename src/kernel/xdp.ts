@@ -25,7 +25,15 @@ export function queryXdp(iface: string | number): XdpState {
   const ifindex = resolveIfindex(iface);
   const q = native().xdpQuery(ifindex);
   const mode =
-    q.attachMode === XdpAttached.DRV ? 'native' : q.attachMode === XdpAttached.SKB ? 'generic' : q.attachMode === XdpAttached.HW ? 'offload' : q.attachMode === XdpAttached.MULTI ? 'multi' : null;
+    q.attachMode === XdpAttached.DRV
+      ? 'native'
+      : q.attachMode === XdpAttached.SKB
+        ? 'generic'
+        : q.attachMode === XdpAttached.HW
+          ? 'offload'
+          : q.attachMode === XdpAttached.MULTI
+            ? 'multi'
+            : null;
   return { ifindex, mode, progId: mode === 'native' ? q.drvProgId : mode === 'generic' ? q.skbProgId : q.progId };
 }
 
@@ -86,7 +94,12 @@ function explainAttach(e: unknown, mode: XdpMode, where: string): PwError {
     });
   }
   const err = fromNative(e, `XDP attach in ${mode} mode`, where);
-  if (code === 'EOPNOTSUPP') return new PwError('PW_ERR_UNSUPPORTED', `${where}: the driver does not support ${mode} XDP`, { where, hint: "use --mode generic or auto", cause: e });
+  if (code === 'EOPNOTSUPP')
+    return new PwError('PW_ERR_UNSUPPORTED', `${where}: the driver does not support ${mode} XDP`, {
+      where,
+      hint: 'use --mode generic or auto',
+      cause: e,
+    });
   return err;
 }
 

@@ -32,9 +32,18 @@ export function buildRouterLab(topo: Topology): RouterLab {
   const upstream2 = topo.addNamespace('U2');
   // The router's ports have ifindexes like those of a host that has created and deleted many
   // interfaces (containers): the pipeline must not depend on small ifindexes.
-  topo.addVeth({ ns: client, name: 'c0', addr: '10.210.1.2/24', index: 4241 }, { ns: router, name: 'r0', addr: '10.210.1.1/24', index: ROUTER_IFINDEX.r0 });
-  topo.addVeth({ ns: upstream1, name: 'u1', addr: '10.210.2.2/24', index: 70000 }, { ns: router, name: 'r1', addr: '10.210.2.1/24', index: ROUTER_IFINDEX.r1 });
-  topo.addVeth({ ns: upstream2, name: 'u2', addr: '10.210.3.2/24', index: 1026 }, { ns: router, name: 'r2', addr: '10.210.3.1/24', index: ROUTER_IFINDEX.r2 });
+  topo.addVeth(
+    { ns: client, name: 'c0', addr: '10.210.1.2/24', index: 4241 },
+    { ns: router, name: 'r0', addr: '10.210.1.1/24', index: ROUTER_IFINDEX.r0 },
+  );
+  topo.addVeth(
+    { ns: upstream1, name: 'u1', addr: '10.210.2.2/24', index: 70000 },
+    { ns: router, name: 'r1', addr: '10.210.2.1/24', index: ROUTER_IFINDEX.r1 },
+  );
+  topo.addVeth(
+    { ns: upstream2, name: 'u2', addr: '10.210.3.2/24', index: 1026 },
+    { ns: router, name: 'r2', addr: '10.210.3.1/24', index: ROUTER_IFINDEX.r2 },
+  );
   topo.exec(client, 'ip', ['route', 'add', 'default', 'via', '10.210.1.1']);
   for (const [u, gw] of [
     [upstream1, '10.210.2.1'],

@@ -25,7 +25,8 @@ function reapDeadRuns(): void {
       const [kind, name] = line.split(' ');
       if (kind === 'netns' && name) sh('ip', ['netns', 'del', name], { allowFail: true });
       if (kind === 'link' && name) sh('ip', ['link', 'del', name], { allowFail: true });
-      if (kind === 'instance' && name && /^[a-z0-9_-]+$/.test(name)) rmSync(`/sys/fs/bpf/pathwise/${name}`, { recursive: true, force: true });
+      if (kind === 'instance' && name && /^[a-z0-9_-]+$/.test(name))
+        rmSync(`/sys/fs/bpf/pathwise/${name}`, { recursive: true, force: true });
     }
     rmSync(`${REGISTRY}/${f}`, { force: true });
   }

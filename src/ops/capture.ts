@@ -12,7 +12,11 @@ export type { CaptureSession };
 /** Puts a capture in the pipeline's slot (one per instance: PW_ERR_BUSY when taken). */
 export const startCapture = (dp: Dataplane, opts: CaptureOptions): CaptureSession => CaptureSession.start(dp, opts);
 
-export async function captureLocal(instance: string, req: CaptureRequest, hooks: StreamHooks<CapturedRecord>): Promise<{ captured: number; lost: number }> {
+export async function captureLocal(
+  instance: string,
+  req: CaptureRequest,
+  hooks: StreamHooks<CapturedRecord>,
+): Promise<{ captured: number; lost: number }> {
   const dp = await Dataplane.open(instance, {}, { create: false });
   let session: CaptureSession | undefined;
   let captured = 0;

@@ -36,7 +36,8 @@ export const addRoute =
   (key: string, route: unknown, replace: boolean, where: string): Edit =>
   (cfg) => {
     const found = cfg.routes.findIndex((r) => prefixKey(r.prefix) === key);
-    if (found >= 0 && !replace) throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, { where, hint: 'send replace: true to change it' });
+    if (found >= 0 && !replace)
+      throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, { where, hint: 'send replace: true to change it' });
     const at = found >= 0 ? found : cfg.routes.length;
     cfg.routes[at] = validateItem(Route, route, `routes[${at}]`);
   };
@@ -46,7 +47,12 @@ export const deleteRoute =
   (key: string, hostRoute: () => boolean): Edit =>
   (cfg) => {
     const at = cfg.routes.findIndex((r) => prefixKey(r.prefix) === key);
-    if (at < 0) throw new PwError('PW_ERR_NOT_FOUND', hostRoute() ? `${key} is one of the host's own routes (from its addresses)` : `no route to ${key}`, { where: key });
+    if (at < 0)
+      throw new PwError(
+        'PW_ERR_NOT_FOUND',
+        hostRoute() ? `${key} is one of the host's own routes (from its addresses)` : `no route to ${key}`,
+        { where: key },
+      );
     cfg.routes.splice(at, 1);
   };
 
@@ -104,6 +110,9 @@ export const deleteBlock =
       .filter((b) => b.prefixes.length || b.file);
     if (!found) {
       const fromFile = cfg.blocklists.find((b) => b.file);
-      throw new PwError('PW_ERR_NOT_FOUND', `${key} is not in the config's blocklists`, { where: key, hint: fromFile ? `entries from files (${fromFile.file}) are removed by editing the file` : undefined });
+      throw new PwError('PW_ERR_NOT_FOUND', `${key} is not in the config's blocklists`, {
+        where: key,
+        hint: fromFile ? `entries from files (${fromFile.file}) are removed by editing the file` : undefined,
+      });
     }
   };

@@ -9,7 +9,9 @@ import type { RuleRow } from './operations.js';
 /** The rules in order, with their hit counters. */
 export function listRules(dp: Dataplane): RuleRow[] {
   const counters = dp.filter.ruleCounters();
-  return dp.filter.rules().map((r, i) => ({ position: i + 1, id: r.id, text: formatRule(r), ...(counters.get(r.id) ?? { packets: 0, bytes: 0 }) }));
+  return dp.filter
+    .rules()
+    .map((r, i) => ({ position: i + 1, id: r.id, text: formatRule(r), ...(counters.get(r.id) ?? { packets: 0, bytes: 0 }) }));
 }
 
 export const addRule = (dp: Dataplane, spec: RuleSpec, at?: number): Rule => dp.filter.addRule(spec, at);

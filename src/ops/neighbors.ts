@@ -17,7 +17,11 @@ export async function syncNeighbors(dp: Dataplane): Promise<NeighborSyncResult> 
 }
 
 /** Follows the kernel's neighbour events into the data plane until `signal` aborts. */
-export async function watchNeighbors(dp: Dataplane, report: (r: { set: number; removed: number }) => void, signal: AbortSignal): Promise<void> {
+export async function watchNeighbors(
+  dp: Dataplane,
+  report: (r: { set: number; removed: number }) => void,
+  signal: AbortSignal,
+): Promise<void> {
   const follower = new KernelFollower(() => dp, { neighbors: report }, [NetlinkGroup.NEIGH]);
   try {
     await new Promise<void>((resolve) => {

@@ -131,7 +131,10 @@ export interface Operations {
   readonly where: string;
 
   // ---- interfaces ----------------------------------------------------------------------
-  attach(ifaces: string[], opts: { mode: XdpModeRequest; load: Partial<PipelineSettings>; fibGiven: boolean }): Promise<Written<AttachResult>>;
+  attach(
+    ifaces: string[],
+    opts: { mode: XdpModeRequest; load: Partial<PipelineSettings>; fibGiven: boolean },
+  ): Promise<Written<AttachResult>>;
   detach(ifaces: string[]): Promise<Written<{ name: string; detached: boolean }[]>>;
   /** Detaches everywhere and unloads the instance (local only). */
   down(): Promise<{ instance: string; detached: string[]; unloaded: boolean }>;

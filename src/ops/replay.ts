@@ -37,8 +37,12 @@ export async function replayCapture(
     // Every flow the replay made, reported once, timed by the capture.
     const exporter = new IpfixExporter({ ...ipfixOptions(config.insight.ipfix), collectors: [opts.ipfix] });
     try {
-      const exported = await exporter.export(readFlows(dp.pipeline.maps), Number(monoNowNs()), { flush: true, times: (id) => flowTimes.get(id) });
-      if (exporter.stats.sendErrors) throw new PwError('PW_ERR_UNREACHABLE', `sending IPFIX to ${opts.ipfix.host}:${opts.ipfix.port} failed`);
+      const exported = await exporter.export(readFlows(dp.pipeline.maps), Number(monoNowNs()), {
+        flush: true,
+        times: (id) => flowTimes.get(id),
+      });
+      if (exporter.stats.sendErrors)
+        throw new PwError('PW_ERR_UNREACHABLE', `sending IPFIX to ${opts.ipfix.host}:${opts.ipfix.port} failed`);
       return { packets, exported };
     } finally {
       exporter.close();

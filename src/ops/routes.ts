@@ -47,4 +47,5 @@ export function gatewaysOf(view: RouteView): Gateway[] {
  * gateways, then copies the neighbours into the data plane, so the routes' traffic takes the
  * fast path from the first packet. Returns the gateways still unresolved.
  */
-export const settleGateways = (dp: Dataplane, gateways?: Gateway[]): Promise<{ via: string; dev: string }[]> => dp.resolveNeighbors(gateways);
+export const settleGateways = (dp: Dataplane, gateways?: Gateway[]): Promise<{ via: string; dev: string }[]> =>
+  dp.resolveNeighbors(gateways);

@@ -19,7 +19,9 @@ export function routeTraffic(dp: Dataplane): { prefix: string | null; packets: n
 /** Packets matched per rule, busiest first. */
 export function ruleTraffic(dp: Dataplane): { id: number; action: string | null; packets: number }[] {
   const rules = new Map(dp.filter.rules().map((r) => [r.id, r]));
-  return [...dp.filter.ruleCounters()].sort((a, b) => b[1].packets - a[1].packets).map(([id, c]) => ({ id, action: rules.get(id)?.action ?? null, packets: c.packets }));
+  return [...dp.filter.ruleCounters()]
+    .sort((a, b) => b[1].packets - a[1].packets)
+    .map(([id, c]) => ({ id, action: rules.get(id)?.action ?? null, packets: c.packets }));
 }
 
 /** Entries and capacity of every map. */
@@ -29,7 +31,12 @@ export const insightCounters = (dp: Dataplane, flowEntries?: number): InsightSum
 
 /** The program that runs, and how it was loaded. */
 export function pipelineInfo(dp: Dataplane): { progId: number; fib: string; objectHash: string | null; attached: number } {
-  return { progId: dp.pipeline.xdp.info().id, fib: dp.pipeline.settings.fib, objectHash: dp.pipeline.loadedHash, attached: dp.attached().length };
+  return {
+    progId: dp.pipeline.xdp.info().id,
+    fib: dp.pipeline.settings.fib,
+    objectHash: dp.pipeline.loadedHash,
+    attached: dp.attached().length,
+  };
 }
 
 /** Routes by origin: the user's, and the host's own. */

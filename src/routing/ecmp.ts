@@ -14,7 +14,8 @@ export const MAX_WEIGHT = 256;
  */
 export function spreadBuckets(weights: number[], buckets: number = abi.PwLimit.NHG_BUCKETS): number[] {
   const max = Math.min(buckets, abi.PwLimit.NHG_MAX_MEMBERS);
-  if (weights.length === 0 || weights.length > max) throw new PwError('PW_ERR_INVALID', `a nexthop group holds 1..${max} nexthops, not ${weights.length}`);
+  if (weights.length === 0 || weights.length > max)
+    throw new PwError('PW_ERR_INVALID', `a nexthop group holds 1..${max} nexthops, not ${weights.length}`);
   const total = weights.reduce((a, b) => a + b, 0);
   const exact = weights.map((w) => (w / total) * buckets);
   const counts = exact.map((x) => Math.max(1, Math.floor(x)));

@@ -31,7 +31,10 @@ export function wantedNeighbors(kernel: KernelNeighborState[]): Map<string, Neig
 }
 
 /** The entries to write and to remove so that `have` becomes `want`. */
-export function diffNeighbors(have: ReadonlyMap<string, NeighborEntry>, want: ReadonlyMap<string, NeighborEntry>): { set: NeighborEntry[]; remove: NeighborEntry[] } {
+export function diffNeighbors(
+  have: ReadonlyMap<string, NeighborEntry>,
+  want: ReadonlyMap<string, NeighborEntry>,
+): { set: NeighborEntry[]; remove: NeighborEntry[] } {
   const set: NeighborEntry[] = [];
   const remove: NeighborEntry[] = [];
   for (const [k, e] of have) if (!want.has(k)) remove.push(e);
@@ -46,7 +49,10 @@ export function diffNeighbors(have: ReadonlyMap<string, NeighborEntry>, want: Re
  * What one kernel event means for the copy: write the entry when it is usable, remove it when
  * the kernel deleted it or it is no longer usable (failed, or gone incomplete).
  */
-export function neighborEventChange(op: 'new' | 'del', n: KernelNeighborState): { set?: NeighborEntry; remove?: { ifindex: number; addr: Uint8Array } } {
+export function neighborEventChange(
+  op: 'new' | 'del',
+  n: KernelNeighborState,
+): { set?: NeighborEntry; remove?: { ifindex: number; addr: Uint8Array } } {
   if (op === 'new' && n.usable && n.mac) return { set: { ifindex: n.ifindex, addr: n.addr, mac: n.mac } };
   return { remove: { ifindex: n.ifindex, addr: n.addr } };
 }

@@ -54,7 +54,11 @@ export type RouteChange =
  * (routeText), resolving gateways to interfaces as installing it would; it throws for a route
  * that cannot be installed, which fails the whole plan before anything is applied.
  */
-export function planRoutes(running: ReadonlyMap<string, RouteView>, desired: ReadonlyMap<string, RibRoute>, describe: (spec: RouteSpec) => string): RouteChange[] {
+export function planRoutes(
+  running: ReadonlyMap<string, RouteView>,
+  desired: ReadonlyMap<string, RibRoute>,
+  describe: (spec: RouteSpec) => string,
+): RouteChange[] {
   const changes: RouteChange[] = [];
   const deletes: RouteChange[] = [];
   for (const [prefix, { spec, origin }] of desired) {

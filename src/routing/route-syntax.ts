@@ -160,7 +160,13 @@ function fastV4Prefix(text: string, i: number): boolean {
 export function parseRouteFile(text: string, file: string): { batch: RouteBatch; errors: PwError[] } {
   let cap = 1;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) cap++;
-  const v4 = { count: 0, addr: new Uint32Array(cap), plen: new Uint8Array(cap), template: new Uint32Array(cap), line: new Uint32Array(cap) };
+  const v4 = {
+    count: 0,
+    addr: new Uint32Array(cap),
+    plen: new Uint8Array(cap),
+    template: new Uint32Array(cap),
+    line: new Uint32Array(cap),
+  };
   const templates: RouteTemplate[] = [];
   const templateText: string[] = [];
   const templateIndex = new Map<string, number>();

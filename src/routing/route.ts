@@ -70,9 +70,16 @@ export interface NexthopText {
  * N]... [metric N]`. With `canonical`, nexthops are sorted, so that equal texts mean equal
  * routes (what the planner compares).
  */
-export function routeText(type: RouteType | string, nexthops: NexthopText[], metric: number, opts: { canonical?: boolean } = { canonical: true }): string {
+export function routeText(
+  type: RouteType | string,
+  nexthops: NexthopText[],
+  metric: number,
+  opts: { canonical?: boolean } = { canonical: true },
+): string {
   const list = opts.canonical ? [...nexthops].sort((a, b) => (a.dev + (a.via ?? '')).localeCompare(b.dev + (b.via ?? ''))) : nexthops;
-  const nh = list.map((n) => `${n.via ? `via ${n.via} ` : ''}dev ${n.dev}${nexthops.length > 1 || n.weight !== 1 ? ` weight ${n.weight}` : ''}`);
+  const nh = list.map(
+    (n) => `${n.via ? `via ${n.via} ` : ''}dev ${n.dev}${nexthops.length > 1 || n.weight !== 1 ? ` weight ${n.weight}` : ''}`,
+  );
   return [type === 'unicast' ? '' : type, ...nh, metric ? `metric ${metric}` : ''].filter(Boolean).join(' ');
 }
 

@@ -22,7 +22,11 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   let s = Math.round(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, secs] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, secs] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (s >= secs) {
       parts.push(`${Math.floor(s / secs)}${unit}`);
       s %= secs;

@@ -9,7 +9,9 @@ export const BPFFS_ROOT = '/sys/fs/bpf';
 
 export function validInstance(name: string): string {
   if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) {
-    throw new PwError('PW_ERR_INVALID', `invalid instance name '${name}'`, { hint: 'use 1-32 characters: a-z, 0-9, _ and -, starting with a letter or digit' });
+    throw new PwError('PW_ERR_INVALID', `invalid instance name '${name}'`, {
+      hint: 'use 1-32 characters: a-z, 0-9, _ and -, starting with a letter or digit',
+    });
   }
   return name;
 }

@@ -65,7 +65,7 @@ export function formatIpv6(b: Uint8Array): string {
   // RFC 5952: compress the longest run (>= 2) of zero groups.
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -6,7 +6,19 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
-import { BpfObject, BpfMap, PerCpuMap, RingBufferReader, removePinDir, openPinned, scalar, MapType, UpdateFlags, XdpAction, native } from '../../src/kernel/index.js';
+import {
+  BpfObject,
+  BpfMap,
+  PerCpuMap,
+  RingBufferReader,
+  removePinDir,
+  openPinned,
+  scalar,
+  MapType,
+  UpdateFlags,
+  XdpAction,
+  native,
+} from '../../src/kernel/index.js';
 import { PwError } from '../../src/errors.js';
 import * as fx from '../generated/binding-fixtures.js';
 import { ipv4Packet } from '../helpers/packets.js';
@@ -24,7 +36,10 @@ describe('BPF objects', { skip }, () => {
   after(() => obj?.close());
 
   it('lists programs and maps with their types and sizes', () => {
-    const progs = obj.programs().map((p) => p.name).sort();
+    const progs = obj
+      .programs()
+      .map((p) => p.name)
+      .sort();
     assert.deepEqual(progs, [...fx.programs].sort());
     const table = obj.maps().find((m) => m.name === 'fx_table')!;
     assert.equal(table.type, MapType.HASH);
@@ -58,7 +73,10 @@ describe('BPF objects', { skip }, () => {
       raw[6] = 6;
       const out = Buffer.alloc(fx.FxValue.size);
       assert.equal(native().mapLookup(m.fd, raw, out), true);
-      assert.throws(() => m.set(k, v, UpdateFlags.NOEXIST), (e: PwError) => e.code === 'PW_ERR_EXISTS');
+      assert.throws(
+        () => m.set(k, v, UpdateFlags.NOEXIST),
+        (e: PwError) => e.code === 'PW_ERR_EXISTS',
+      );
       assert.deepEqual([...m.keys()], [k]);
       assert.equal(m.delete(k), true);
       assert.equal(m.delete(k), false);
@@ -285,17 +303,26 @@ describe('load failures', { skip }, () => {
 
   it('refuses an object whose maps differ from the generated codecs', async () => {
     const wrong = { ...fx, maps: { ...fx.maps, fx_table: { ...fx.maps.fx_table, value: scalar.u64 } } };
-    await assert.rejects(BpfObject.load(fixtures, { spec: wrong as unknown as typeof fx }), (e: PwError) => e.code === 'PW_ERR_LAYOUT' && /fx_table/.test(e.message));
+    await assert.rejects(
+      BpfObject.load(fixtures, { spec: wrong as unknown as typeof fx }),
+      (e: PwError) => e.code === 'PW_ERR_LAYOUT' && /fx_table/.test(e.message),
+    );
   });
 
   it('names a missing object file', async () => {
-    await assert.rejects(BpfObject.load('/nonexistent/x.bpf.o', { spec: fx }), (e: PwError) => e.code === 'PW_ERR_NOT_FOUND' && e.where === '/nonexistent/x.bpf.o');
+    await assert.rejects(
+      BpfObject.load('/nonexistent/x.bpf.o', { spec: fx }),
+      (e: PwError) => e.code === 'PW_ERR_NOT_FOUND' && e.where === '/nonexistent/x.bpf.o',
+    );
   });
 
   it('refuses a per-CPU map opened as a plain map', async () => {
     const obj = await BpfObject.load(fixtures, { spec: fx });
     try {
-      assert.throws(() => obj.map(fx.maps.fx_counters), (e: PwError) => e.code === 'PW_ERR_INVALID' && /PerCpuMap/.test(e.message));
+      assert.throws(
+        () => obj.map(fx.maps.fx_counters),
+        (e: PwError) => e.code === 'PW_ERR_INVALID' && /PerCpuMap/.test(e.message),
+      );
       assert.ok(obj.perCpuMap(fx.maps.fx_counters) instanceof PerCpuMap);
     } finally {
       obj.close();

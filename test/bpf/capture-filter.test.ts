@@ -141,7 +141,10 @@ describe('capture filters in the kernel', { skip, timeout: 5 * 60_000 }, () => {
         assert.deepEqual(got, want, `'${expr}' on ${file}`);
         // libpcap's interpreter agrees too (the same program tcpdump ran).
         const classic = compilePcapFilter(expr, undefined, 2048);
-        assert.deepEqual(packets.map((d, i) => (runPcapFilter(classic, d) ? i : -1)).filter((i) => i >= 0), want);
+        assert.deepEqual(
+          packets.map((d, i) => (runPcapFilter(classic, d) ? i : -1)).filter((i) => i >= 0),
+          want,
+        );
         if (want.length && want.length < packets.length) nonTrivial++;
       }
       assert.ok(nonTrivial >= 3, `at least a few expressions split ${file} (${nonTrivial})`);
@@ -169,12 +172,15 @@ describe('capture filters in the kernel', { skip, timeout: 5 * 60_000 }, () => {
     assert.equal(dp.pipeline.maps.captureCtl.get(0)!.active, 0);
   });
 
-  it('refuses a bad expression with libpcap\'s message, changing nothing', () => {
+  it("refuses a bad expression with libpcap's message, changing nothing", () => {
     assert.throws(
       () => CaptureSession.start(dp, { point: 'ingress', snap: 2048, expression: 'tcp port banana' }),
       (e: any) => e.code === 'PW_ERR_INVALID' && /banana/.test(e.message),
     );
     assert.equal(dp.pipeline.maps.captureCtl.get(0)!.active, 0);
-    assert.throws(() => CaptureSession.start(dp, { iface: 'lo', point: 'ingress', snap: 2048, expression: '' }), (e: any) => e.code === 'PW_ERR_NOT_FOUND');
+    assert.throws(
+      () => CaptureSession.start(dp, { iface: 'lo', point: 'ingress', snap: 2048, expression: '' }),
+      (e: any) => e.code === 'PW_ERR_NOT_FOUND',
+    );
   });
 });

@@ -23,7 +23,16 @@ const skip = privilegedSkip();
 
 interface TestPacket {
   data: Buffer;
-  meta: { family: Family; src: Uint8Array; dst: Uint8Array; proto: number; sport?: number; dport?: number; tcpFlags?: number; iif?: string };
+  meta: {
+    family: Family;
+    src: Uint8Array;
+    dst: Uint8Array;
+    proto: number;
+    sport?: number;
+    dport?: number;
+    tcpFlags?: number;
+    iif?: string;
+  };
 }
 
 describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
@@ -81,7 +90,12 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
         r.dport = rand() < 0.5 ? [lo, lo] : [lo, lo + Math.floor(rand() * 100)];
       }
       if ((r.proto === 6 || r.proto === 17) && rand() < 0.3) r.sport = [1000, 1000 + Math.floor(rand() * 60000)];
-      if (r.proto === 6 && rand() < 0.3) r.tcpFlags = pick([{ mask: 0x12, value: 0x02 }, { mask: 0x10, value: 0x10 }, { mask: 0x04, value: 0x04 }]);
+      if (r.proto === 6 && rand() < 0.3)
+        r.tcpFlags = pick([
+          { mask: 0x12, value: 0x02 },
+          { mask: 0x10, value: 0x10 },
+          { mask: 0x04, value: 0x04 },
+        ]);
       if (rand() < 0.05) r.iif = 'lo';
       rules.push(r);
     }
@@ -102,13 +116,36 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
         sb.set(ipv4(src));
         const db = new Uint8Array(16);
         db.set(ipv4(dst));
-        packets.push({ data, meta: { family: 4, src: sb, dst: db, proto, ...(proto !== 1 ? { sport, dport } : {}), ...(proto === 6 ? { tcpFlags: flags } : {}), iif: 'lo' } });
+        packets.push({
+          data,
+          meta: {
+            family: 4,
+            src: sb,
+            dst: db,
+            proto,
+            ...(proto !== 1 ? { sport, dport } : {}),
+            ...(proto === 6 ? { tcpFlags: flags } : {}),
+            iif: 'lo',
+          },
+        });
       } else {
         const p6 = proto === 1 ? 17 : proto;
         const src = pick(v6pool);
         const dst = pick(v6pool);
         const data = ipv6Packet({ src, dst, proto: p6 === 6 ? 'tcp' : 'udp', sport, dport, tcpFlags: flags });
-        packets.push({ data, meta: { family: 6, src: ipv6Bytes(src), dst: ipv6Bytes(dst), proto: p6, sport, dport, ...(p6 === 6 ? { tcpFlags: flags } : {}), iif: 'lo' } });
+        packets.push({
+          data,
+          meta: {
+            family: 6,
+            src: ipv6Bytes(src),
+            dst: ipv6Bytes(dst),
+            proto: p6,
+            sport,
+            dport,
+            ...(p6 === 6 ? { tcpFlags: flags } : {}),
+            iif: 'lo',
+          },
+        });
       }
     }
     const deciders = new Set<number>();
@@ -167,7 +204,10 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.equal(dp.trace(ipv6Packet({ src: '2001:db8:bad::1', dst: '2001:db8::2' })).reason, abi.PwReason.BLOCKED);
     await new Promise((r) => setTimeout(r, 400));
     assert.notEqual(dp.trace(from('198.51.100.7')).reason, abi.PwReason.BLOCKED, 'the 300 ms block expired');
-    const listed = dp.filter.blocklist().map((b) => b.prefix).sort();
+    const listed = dp.filter
+      .blocklist()
+      .map((b) => b.prefix)
+      .sort();
     assert.deepEqual(listed, ['2001:db8:bad::/48', '203.0.113.0/24']);
     assert.equal(dp.filter.unblock(parsePrefix('203.0.113.0/24')), true);
     assert.notEqual(dp.trace(from('203.0.113.99')).reason, abi.PwReason.BLOCKED);
@@ -217,7 +257,21 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       ['pw_ratelimits', 'array'],
     ] as const) {
       unlinkSync(join(dir, map));
-      topo.exec(undefined, 'bpftool', ['map', 'create', join(dir, map), 'type', type, 'key', '4', 'value', '4', 'entries', '8', 'name', map]);
+      topo.exec(undefined, 'bpftool', [
+        'map',
+        'create',
+        join(dir, map),
+        'type',
+        type,
+        'key',
+        '4',
+        'value',
+        '4',
+        'entries',
+        '8',
+        'name',
+        map,
+      ]);
     }
     const settings = dp.pipeline.settings;
     dp.close();

@@ -35,7 +35,8 @@ function ifCounters(obj: BpfObject<typeof abi>, ifindex: number) {
   const m = obj.perCpuMap(abi.maps.pw_if_stats);
   try {
     const per = m.get(ifindex) ?? [];
-    const sum = (pick: (c: abi.PwIfCounters) => bigint[], n: number) => Array.from({ length: n }, (_, k) => per.reduce((a, c) => a + pick(c)[k]!, 0n));
+    const sum = (pick: (c: abi.PwIfCounters) => bigint[], n: number) =>
+      Array.from({ length: n }, (_, k) => per.reduce((a, c) => a + pick(c)[k]!, 0n));
     return { packets: sum((c) => c.packets, abi.PwVerdict.MAX), reasons: sum((c) => c.reasons, abi.PwReason.MAX) };
   } finally {
     m.close();
@@ -59,7 +60,10 @@ describe('replaying captures through the pipeline', { skip }, () => {
       const prog = obj.program('pw_xdp');
       for (const p of packets) {
         const r = prog.testRunSync({ data: p.data });
-        assert.ok([XdpAction.PASS, XdpAction.DROP, XdpAction.REDIRECT, XdpAction.TX].includes(r.retval as 1), `packet ${p.index + 1}: retval ${r.retval}`);
+        assert.ok(
+          [XdpAction.PASS, XdpAction.DROP, XdpAction.REDIRECT, XdpAction.TX].includes(r.retval as 1),
+          `packet ${p.index + 1}: retval ${r.retval}`,
+        );
       }
       const after = ifCounters(obj, lo());
       const counted = after.packets.reduce((a, b) => a + b, 0n) - before.packets.reduce((a, b) => a + b, 0n);

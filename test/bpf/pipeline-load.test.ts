@@ -20,7 +20,15 @@ const HEADROOM = VERIFIER_LIMIT / 2;
 
 const FLAGS = Object.entries(abi.PwSetting) as [string, number][];
 /** Smaller preallocated tables load 32 times faster; what the verifier checks is the same. */
-const SMALL = { pw_flows: 1024, pw_ratelimit_state: 1024, pw_neigh: 1024, pw_fib4_tbl8: 16, pw_fib4_tbl24: 16, pw_routes: 1024, pw_route_stats: 1024 };
+const SMALL = {
+  pw_flows: 1024,
+  pw_ratelimit_state: 1024,
+  pw_neigh: 1024,
+  pw_fib4_tbl8: 16,
+  pw_fib4_tbl24: 16,
+  pw_routes: 1024,
+  pw_route_stats: 1024,
+};
 
 describe('the pipeline under the verifier', { skip }, () => {
   it(`loads with every combination of settings, each program under ${HEADROOM} verified instructions`, async () => {
@@ -42,6 +50,11 @@ describe('the pipeline under the verifier', { skip }, () => {
       }
     }
     worst.sort((a, b) => b.insns - a.insns);
-    console.log(`most verified instructions: ${worst.slice(0, 3).map((w) => `${w.program} (${w.settings}) ${w.insns}`).join(', ')}`);
+    console.log(
+      `most verified instructions: ${worst
+        .slice(0, 3)
+        .map((w) => `${w.program} (${w.settings}) ${w.insns}`)
+        .join(', ')}`,
+    );
   });
 });

@@ -6,7 +6,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { BpfObject, attachTc, attachXdp, detachXdp, inNetns, queryXdp, TestRunFlags, XdpLink, native, xdpMd } from '../../src/kernel/index.js';
+import {
+  BpfObject,
+  attachTc,
+  attachXdp,
+  detachXdp,
+  inNetns,
+  queryXdp,
+  TestRunFlags,
+  XdpLink,
+  native,
+  xdpMd,
+} from '../../src/kernel/index.js';
 import { PwError } from '../../src/errors.js';
 import * as fx from '../generated/binding-fixtures.js';
 import { ipv4Packet } from '../helpers/packets.js';
@@ -76,7 +87,10 @@ describe('attachments with real traffic', { skip }, () => {
     const other = obj.program('fx_emit');
     inNetns(nsB, () => attachXdp(count, ifB, { mode: 'native' }));
     try {
-      assert.throws(() => inNetns(nsB, () => attachXdp(other, ifB, { mode: 'native' })), (e: PwError) => e.code === 'PW_ERR_EXISTS');
+      assert.throws(
+        () => inNetns(nsB, () => attachXdp(other, ifB, { mode: 'native' })),
+        (e: PwError) => e.code === 'PW_ERR_EXISTS',
+      );
       // Atomic replacement when the current program is named.
       const r = inNetns(nsB, () => attachXdp(other, ifB, { mode: 'native', replace: count }));
       assert.equal(r.replaced, true);
@@ -130,7 +144,10 @@ describe('attachments with real traffic', { skip }, () => {
     const tc = inNetns(nsA, () => attachTc(obj.program('fx_tc_count'), ifA, 'egress'));
     try {
       assert.equal(tc.hookCreated, true);
-      assert.equal(inNetns(nsA, () => tc.query()), obj.program('fx_tc_count').info().id);
+      assert.equal(
+        inNetns(nsA, () => tc.query()),
+        obj.program('fx_tc_count').info().id,
+      );
       topo.exec(nsA, 'ping', ['-c', '4', '-i', '0.05', '-W', '1', '10.199.0.2']);
       assert.ok(counter(1) >= 4n, `counted ${counter(1)} packets`);
     } finally {
@@ -151,7 +168,9 @@ describe('attachments with real traffic', { skip }, () => {
       // synchronous inside it (testRun() would run on a worker thread in the root namespace).
       const N = 1000;
       const tx = obj.program('fx_tx');
-      inNetns(nsA, () => tx.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindexA), repeat: N, flags: TestRunFlags.XDP_LIVE_FRAMES, batchSize: 64 }));
+      inNetns(nsA, () =>
+        tx.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindexA), repeat: N, flags: TestRunFlags.XDP_LIVE_FRAMES, batchSize: 64 }),
+      );
       const seen = counter(0);
       assert.ok(seen >= BigInt(N) && seen <= BigInt(N) + 20n, `B counted ${seen} of ${N} generated frames`);
     } finally {
@@ -160,6 +179,9 @@ describe('attachments with real traffic', { skip }, () => {
   });
 
   it('names an unknown interface', () => {
-    assert.throws(() => attachXdp(obj.program('fx_count'), 'pw-no-such-if0'), (e: PwError) => e.code === 'PW_ERR_NOT_FOUND' && /pw-no-such-if0/.test(e.message));
+    assert.throws(
+      () => attachXdp(obj.program('fx_count'), 'pw-no-such-if0'),
+      (e: PwError) => e.code === 'PW_ERR_NOT_FOUND' && /pw-no-such-if0/.test(e.message),
+    );
   });
 });

@@ -29,7 +29,10 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     return { status: p.status, stdout: p.stdout, stderr: p.stderr, json: () => JSON.parse(p.stdout) };
   };
   const forwarded = () => {
-    const snmp = topo.exec(r, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Ip:'));
+    const snmp = topo
+      .exec(r, 'cat', ['/proc/net/snmp'])
+      .split('\n')
+      .filter((l) => l.startsWith('Ip:'));
     return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf('ForwDatagrams')]);
   };
 
@@ -85,7 +88,12 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
 
   it('installs a route file all or nothing, naming every bad line', () => {
     const good = join(dir, 'good.txt');
-    writeFileSync(good, '# upstream routes\n10.50.0.0/16 via 10.211.2.2\n10.51.0.0/16 via 10.211.2.2 metric 5\r\nblackhole 10.52.0.0/16\n2001:db8:50::/48 dev ' + topo.name('r1') + '\n');
+    writeFileSync(
+      good,
+      '# upstream routes\n10.50.0.0/16 via 10.211.2.2\n10.51.0.0/16 via 10.211.2.2 metric 5\r\nblackhole 10.52.0.0/16\n2001:db8:50::/48 dev ' +
+        topo.name('r1') +
+        '\n',
+    );
     const bad = join(dir, 'bad.txt');
     writeFileSync(bad, '10.60.0.0/16 via 10.211.2.2\n10.61.0.1/16 via 10.211.2.2\n10.62.0.0/16 viaa 10.211.2.2\n');
     const b = run('route', 'load', bad, '--json');
@@ -113,7 +121,11 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     // kernel-FIB mode: the answer is the kernel's route, so no Pathwise prefix, but a verdict.
     assert.equal(a.addr, '10.50.1.1');
     assert.ok(['redirect', 'pass'].includes(a.verdict));
-    const stdin = spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, 'route', 'lookup', '--stdin', '--json', '--instance', instance], { input: '10.50.1.1\n\n10.52.3.3\n', encoding: 'utf8' });
+    const stdin = spawnSync(
+      join(repoRoot, 'bin', 'pathwise'),
+      ['--netns', r, 'route', 'lookup', '--stdin', '--json', '--instance', instance],
+      { input: '10.50.1.1\n\n10.52.3.3\n', encoding: 'utf8' },
+    );
     assert.equal(JSON.parse(stdin.stdout).length, 2);
     const badAddr = run('route', 'lookup', '10.1.2', '--json');
     assert.equal(badAddr.status, 3);

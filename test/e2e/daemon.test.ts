@@ -14,7 +14,17 @@ import { repoRoot } from '../../src/util/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
-import { cli, createDaemonLab, destroyDaemonLab, request, socketOf, startDaemon, stopDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
+import {
+  cli,
+  createDaemonLab,
+  destroyDaemonLab,
+  request,
+  socketOf,
+  startDaemon,
+  stopDaemon,
+  type DaemonLab,
+  type RunningDaemon,
+} from '../helpers/daemon.js';
 
 const skip = privilegedSkip();
 const TRAFFIC = join(repoRoot, 'dist', 'src', 'netlab', 'traffic.js');
@@ -39,7 +49,11 @@ describe('pathwise daemon', { skip, timeout: 10 * 60_000 }, () => {
   const tcp = (method: string, path: string, token?: string, body?: unknown): { status: number; json: any; text: string } => {
     // The body comes on standard input (it may be larger than an argument can be).
     const script = `let body = ''; for await (const c of process.stdin) body += c; const r = await fetch(process.argv[1], { method: process.argv[2], headers: { ...(process.argv[3] ? { authorization: 'Bearer ' + process.argv[3] } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, body: body || undefined }); console.log(JSON.stringify({ status: r.status, text: await r.text() }));`;
-    const out = JSON.parse(topo.exec(ns.r, process.execPath, ['--input-type=module', '-e', script, `http://127.0.0.1:${port}${path}`, method, token ?? ''], { input: body ? JSON.stringify(body) : '' }));
+    const out = JSON.parse(
+      topo.exec(ns.r, process.execPath, ['--input-type=module', '-e', script, `http://127.0.0.1:${port}${path}`, method, token ?? ''], {
+        input: body ? JSON.stringify(body) : '',
+      }),
+    );
     let json: unknown = null;
     try {
       json = JSON.parse(out.text);
@@ -97,7 +111,12 @@ api:
   }
 
   const snapshot = async () => {
-    const routes = (await api('GET', '/v1/routes')).json.map((r: any) => ({ prefix: r.prefix, type: r.type, metric: r.metric, nexthops: r.nexthops }));
+    const routes = (await api('GET', '/v1/routes')).json.map((r: any) => ({
+      prefix: r.prefix,
+      type: r.type,
+      metric: r.metric,
+      nexthops: r.nexthops,
+    }));
     const rules = (await api('GET', '/v1/rules')).json.map((r: any) => r.text);
     const limiters = (await api('GET', '/v1/ratelimits')).json.map((l: any) => ({ ...l, id: undefined }));
     const blocks = (await api('GET', '/v1/blocklist')).json.map((b: any) => b.prefix);
@@ -121,7 +140,10 @@ api:
     const s = pw('status', '--json');
     assert.equal(s.status, 0, s.stderr);
     assert.equal(s.json().version, 1);
-    assert.deepEqual(s.json().interfaces.map((i: any) => i.mode), ['native', 'native', 'native']);
+    assert.deepEqual(
+      s.json().interfaces.map((i: any) => i.mode),
+      ['native', 'native', 'native'],
+    );
     const t = await countedTraffic(1000, 1, async () => {});
     assert.equal(t.sent, 1000);
     assert.equal(t.received, 1000);
@@ -148,7 +170,10 @@ api:
     const ok = tcp('POST', '/v1/routes', ADMIN, { route: { prefix: '10.230.0.0/16', type: 'blackhole' } });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json.version, 2);
-    assert.deepEqual(ok.json.changes.map((c: any) => [c.kind, c.op, c.key]), [['route', 'add', '10.230.0.0/16']]);
+    assert.deepEqual(
+      ok.json.changes.map((c: any) => [c.kind, c.op, c.key]),
+      [['route', 'add', '10.230.0.0/16']],
+    );
     const dup = tcp('POST', '/v1/routes', ADMIN, { route: { prefix: '10.230.0.0/16', type: 'blackhole' } });
     assert.equal(dup.status, 409);
     const openapi = tcp('GET', '/openapi.json', READER);
@@ -163,10 +188,21 @@ api:
 
   it('diff shows and changes nothing; apply applies the minimal change as a new version', async () => {
     const next = join(dir, 'next.yaml');
-    writeFileSync(next, config('  - { prefix: 10.230.0.0/16, type: blackhole }\nratelimits:\n  udp: { rate: 100 }\nrules:\n  - { action: drop, proto: udp, dport: 7777 }\n  - { action: ratelimit, limiter: udp, proto: udp, dport: 8888 }'));
+    writeFileSync(
+      next,
+      config(
+        '  - { prefix: 10.230.0.0/16, type: blackhole }\nratelimits:\n  udp: { rate: 100 }\nrules:\n  - { action: drop, proto: udp, dport: 7777 }\n  - { action: ratelimit, limiter: udp, proto: udp, dport: 8888 }',
+      ),
+    );
     const d = pw('diff', '-f', next, '--json');
     assert.equal(d.status, 0, d.stderr);
-    assert.deepEqual(d.json().changes.map((c: any) => [c.kind, c.op]), [['limiter', 'add'], ['rules', 'replace']]);
+    assert.deepEqual(
+      d.json().changes.map((c: any) => [c.kind, c.op]),
+      [
+        ['limiter', 'add'],
+        ['rules', 'replace'],
+      ],
+    );
     assert.equal(pw('status', '--json').json().version, 2);
     const a = pw('apply', '-f', next, '--json');
     assert.equal(a.status, 0, a.stderr);
@@ -186,21 +222,35 @@ api:
     writeFileSync(configFile, config('  - { prefix: 10.240.0.0/16, type: blackhole }'));
     daemon!.child.kill('SIGHUP');
     for (let i = 0; i < 100 && !daemon!.log.some((l) => l.includes('"why":"SIGHUP"')); i++) await sleep(100);
-    assert.ok(daemon!.log.some((l) => l.includes('"why":"SIGHUP"')), 'the daemon logged a SIGHUP reload');
-    const routes = pw('route', 'list', '--user', '--json').json().map((r: any) => r.prefix);
+    assert.ok(
+      daemon!.log.some((l) => l.includes('"why":"SIGHUP"')),
+      'the daemon logged a SIGHUP reload',
+    );
+    const routes = pw('route', 'list', '--user', '--json')
+      .json()
+      .map((r: any) => r.prefix);
     assert.deepEqual(routes.sort(), ['10.220.0.0/16', '10.240.0.0/16']);
     assert.equal(pw('rule', 'list', '--json').json().length, 0, 'the file is the whole truth: its reload drops what it does not hold');
   });
 
   it('history lists every version; rollback applies an old one as a new version', async () => {
     const h = pw('history', '--json').json();
-    assert.deepEqual(h.map((v: any) => v.version), [4, 3, 2, 1]);
+    assert.deepEqual(
+      h.map((v: any) => v.version),
+      [4, 3, 2, 1],
+    );
     assert.match(h[0].source, /reload/);
     assert.equal(h[2].actor, 'ops');
     const r = pw('rollback', '3', '--json');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.json().version, 5);
-    assert.deepEqual(pw('route', 'list', '--user', '--json').json().map((x: any) => x.prefix).sort(), ['10.220.0.0/16', '10.230.0.0/16']);
+    assert.deepEqual(
+      pw('route', 'list', '--user', '--json')
+        .json()
+        .map((x: any) => x.prefix)
+        .sort(),
+      ['10.220.0.0/16', '10.230.0.0/16'],
+    );
     assert.equal(pw('rule', 'list', '--json').json().length, 2);
     assert.equal(pw('history', '--json').json()[0].source, 'rollback to 3');
     assert.equal(pw('rollback', '99', '--json').status, 4);
@@ -213,7 +263,12 @@ api:
     const version = pw('status', '--json').json().version;
     const before = await snapshot();
     const next = join(dir, 'fault.yaml');
-    writeFileSync(next, config('  - { prefix: 10.230.0.0/16, type: blackhole }\n  - { prefix: 10.250.0.0/16, via: [{ gateway: 10.210.3.2 }] }\nratelimits:\n  udp: { rate: 100 }\nrules:\n  - { action: drop, proto: udp, dport: 7777 }\nblocklists:\n  - { prefixes: [192.0.2.0/24] }'));
+    writeFileSync(
+      next,
+      config(
+        '  - { prefix: 10.230.0.0/16, type: blackhole }\n  - { prefix: 10.250.0.0/16, via: [{ gateway: 10.210.3.2 }] }\nratelimits:\n  udp: { rate: 100 }\nrules:\n  - { action: drop, proto: udp, dport: 7777 }\nblocklists:\n  - { prefixes: [192.0.2.0/24] }',
+      ),
+    );
     const diff = pw('diff', '-f', next, '--json').json().changes;
     assert.ok(diff.length >= 5, `enough changes to fail in the middle (${diff.length})`);
     const r = pw('apply', '-f', next, '--json');
@@ -249,15 +304,25 @@ api:
     let applied: any;
     const t = await countedTraffic(2000, 4, async () => {
       await sleep(1000);
-      writeFileSync(join(dir, 'upgrade.yaml'), config('  - { prefix: 10.240.0.0/16, type: blackhole }').replace('api:', 'pipeline: { dropMalformed: true }\napi:'));
+      writeFileSync(
+        join(dir, 'upgrade.yaml'),
+        config('  - { prefix: 10.240.0.0/16, type: blackhole }').replace('api:', 'pipeline: { dropMalformed: true }\napi:'),
+      );
       applied = pw('apply', '-f', join(dir, 'upgrade.yaml'), '--json');
     });
     assert.equal(applied.status, 0, applied.stderr);
-    assert.deepEqual(applied.json().changes.map((c: any) => c.kind), ['settings']);
+    assert.deepEqual(
+      applied.json().changes.map((c: any) => c.kind),
+      ['settings'],
+    );
     const now = pw('status', '--json').json();
     assert.notEqual(now.progId, before.progId, 'a new program runs');
     assert.equal(now.settings.dropMalformed, true);
-    assert.deepEqual(now.interfaces.map((i: any) => i.mode), ['native', 'native', 'native'], daemon!.log.filter((l) => l.includes('program replaced')).join('\n'));
+    assert.deepEqual(
+      now.interfaces.map((i: any) => i.mode),
+      ['native', 'native', 'native'],
+      daemon!.log.filter((l) => l.includes('program replaced')).join('\n'),
+    );
     assert.equal(t.received, t.sent, `${t.sent - t.received} datagrams lost`);
     const routes = pw('route', 'list', '--user', '--stats', '--json').json();
     assert.ok(routes.find((r: any) => r.prefix === '10.220.0.0/16').packets > 10000, 'route counters carried over');

@@ -112,7 +112,11 @@ describe('FIB against the kernel as oracle (full Internet table)', { skip, timeo
   /** The kernel's matching prefix per address (`ip route get fibmatch`, one batch). */
   function kernelAnswers(addrs: string[], family: 4 | 6): string[] {
     const input = addrs.map((a) => `route get fibmatch ${a}\n`).join('');
-    const out = execFileSync('ip', ['netns', 'exec', ns, 'ip', `-${family}`, '-batch', '-'], { input, encoding: 'utf8', maxBuffer: 256 << 20 });
+    const out = execFileSync('ip', ['netns', 'exec', ns, 'ip', `-${family}`, '-batch', '-'], {
+      input,
+      encoding: 'utf8',
+      maxBuffer: 256 << 20,
+    });
     const lines = out.split('\n').filter((l) => l.trim());
     assert.equal(lines.length, addrs.length, 'one kernel answer per address');
     return lines.map((l) => {

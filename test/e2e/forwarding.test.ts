@@ -24,9 +24,13 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
   const ns = { c: '', r: '', u1: '', u2: '' };
   const dev = (s: string) => topo.name(s);
 
-  const rxPackets = (n: string, ifname: string) => JSON.parse(topo.exec(n, 'ip', ['-j', '-s', 'link', 'show', ifname]))[0].stats64.rx.packets as number;
+  const rxPackets = (n: string, ifname: string) =>
+    JSON.parse(topo.exec(n, 'ip', ['-j', '-s', 'link', 'show', ifname]))[0].stats64.rx.packets as number;
   const kernelForwarded = () => {
-    const snmp = topo.exec(ns.r, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Ip:'));
+    const snmp = topo
+      .exec(ns.r, 'cat', ['/proc/net/snmp'])
+      .split('\n')
+      .filter((l) => l.startsWith('Ip:'));
     const names = snmp[0]!.split(/\s+/);
     const values = snmp[1]!.split(/\s+/);
     return Number(values[names.indexOf('ForwDatagrams')]);
@@ -45,7 +49,9 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
     dp = await Dataplane.open(instance);
     inNetns(ns.r, () => {
       dp.syncHostRoutes();
-      dp.addRoute(parseRouteTokens(['10.220.0.0/16', 'via', '10.210.2.2', 'weight', '1', 'via', '10.210.3.2', 'weight', '3'], (i) => `token ${i}`));
+      dp.addRoute(
+        parseRouteTokens(['10.220.0.0/16', 'via', '10.210.2.2', 'weight', '1', 'via', '10.210.3.2', 'weight', '3'], (i) => `token ${i}`),
+      );
       const attached = dp.attach([dev('r0'), dev('r1'), dev('r2')], 'native');
       assert.deepEqual(
         attached.map((a) => a.mode),
@@ -105,7 +111,10 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
     // The single 20-packet flow went one way as a whole: the split is (a+20, b) with a+b=FLOWS.
     const share = (x: number) => x / FLOWS;
     const u1Flows = u1 >= 20 && share(u1 - 20) >= 0.15 && share(u1 - 20) <= 0.35 ? u1 - 20 : u1;
-    assert.ok(share(u1Flows) >= 0.15 && share(u1Flows) <= 0.35, `upstream 1 got ${u1} packets (${u2} to upstream 2): expected ~25% of ${FLOWS} flows`);
+    assert.ok(
+      share(u1Flows) >= 0.15 && share(u1Flows) <= 0.35,
+      `upstream 1 got ${u1} packets (${u2} to upstream 2): expected ~25% of ${FLOWS} flows`,
+    );
     assert.equal(kernelForwarded(), kBefore);
   });
 
@@ -200,7 +209,10 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
       const seconds = sendUdp(8888, 400, 200); // 4x the limit for ~2 s
       const got = upstreamRx() - before;
       const expected = 10 + 50 * seconds;
-      assert.ok(got >= expected * 0.8 && got <= expected * 1.2 + 3, `${got} datagrams passed in ${seconds.toFixed(2)} s; the limit allows ~${expected.toFixed(0)}`);
+      assert.ok(
+        got >= expected * 0.8 && got <= expected * 1.2 + 3,
+        `${got} datagrams passed in ${seconds.toFixed(2)} s; the limit allows ~${expected.toFixed(0)}`,
+      );
     } finally {
       inNetns(ns.r, () => {
         dp.filter.setRules([]);
@@ -224,8 +236,14 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
 
   it('keeps no counters for interfaces detached or deleted', () => {
     // Two more ports: one is detached, the other deleted while attached (a container's veth).
-    topo.addVeth({ ns: ns.c, name: 'x0', addr: '10.210.8.2/24', index: 5000 }, { ns: ns.r, name: 'x1', addr: '10.210.8.1/24', index: 5001 });
-    topo.addVeth({ ns: ns.c, name: 'y0', addr: '10.210.9.2/24', index: 5002 }, { ns: ns.r, name: 'y1', addr: '10.210.9.1/24', index: 5003 });
+    topo.addVeth(
+      { ns: ns.c, name: 'x0', addr: '10.210.8.2/24', index: 5000 },
+      { ns: ns.r, name: 'x1', addr: '10.210.8.1/24', index: 5001 },
+    );
+    topo.addVeth(
+      { ns: ns.c, name: 'y0', addr: '10.210.9.2/24', index: 5002 },
+      { ns: ns.r, name: 'y1', addr: '10.210.9.1/24', index: 5003 },
+    );
     const counted = () => inNetns(ns.r, () => dp.interfaceStats()).map((s) => s.ifindex);
     inNetns(ns.r, () => dp.attach([dev('x1'), dev('y1')], 'native'));
     topo.exec(ns.c, 'ping', ['-c', '2', '-i', '0.05', '-W', '1', '10.210.8.1'], { allowFail: true });

@@ -24,7 +24,10 @@ describe('IPv6 forwarding through the XDP pipeline', { skip, timeout: 3 * 60_000
   let r = '';
   let u = '';
   const kernelForwarded6 = () => {
-    const line = topo.exec(r, 'cat', ['/proc/net/snmp6']).split('\n').find((l) => l.startsWith('Ip6OutForwDatagrams'));
+    const line = topo
+      .exec(r, 'cat', ['/proc/net/snmp6'])
+      .split('\n')
+      .find((l) => l.startsWith('Ip6OutForwDatagrams'));
     return Number(line!.split(/\s+/)[1]);
   };
 

@@ -18,7 +18,17 @@ import WebSocket from 'ws';
 import { repoRoot } from '../../src/util/paths.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
 import { readCapture } from '../../src/kernel/pcap.js';
-import { cli, createDaemonLab, destroyDaemonLab, pathwiseBin, request, socketOf, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
+import {
+  cli,
+  createDaemonLab,
+  destroyDaemonLab,
+  pathwiseBin,
+  request,
+  socketOf,
+  startDaemon,
+  type DaemonLab,
+  type RunningDaemon,
+} from '../helpers/daemon.js';
 import { nfdumpFlows, startNfcapd } from '../helpers/nfdump.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -134,8 +144,22 @@ api:
     const byPackets = pw('flows', '--sort', 'packets', '--top', '1', '--json').json();
     assert.equal(byPackets.flows[0].packets, Math.max(...flows.map((f: any) => f.packets)));
     const rtt = pw('flows', '--sort', 'rtt', '--top', '5', '--json').json();
-    assert.ok(rtt.flows.every((f: any) => f.handshake), 'sorting by RTT lists only timed flows');
-    const local = cli(['--netns', ns.r, 'flows', '--top', '1000', '--json', '--instance', instance, '--socket', join(dir, 'no-daemon.sock')]);
+    assert.ok(
+      rtt.flows.every((f: any) => f.handshake),
+      'sorting by RTT lists only timed flows',
+    );
+    const local = cli([
+      '--netns',
+      ns.r,
+      'flows',
+      '--top',
+      '1000',
+      '--json',
+      '--instance',
+      instance,
+      '--socket',
+      join(dir, 'no-daemon.sock'),
+    ]);
     assert.equal(local.status, 0, local.stderr);
     const lu = local.json().flows.find((f: any) => f.sport === 40100 && f.dport === 9000);
     assert.equal(lu.packets, 300);
@@ -186,7 +210,12 @@ api:
     const logs = got.filter((e) => e.kind === 'log');
     const drops = got.filter((e) => e.kind === 'drop');
     assert.equal(logs.length, 50);
-    assert.ok(logs.every((e) => e.rule === logRule.id && e.packet.dport === 9100 && e.packet.src === CLIENT && e.verdict === 'redirect' && e.oif === dev('r1')));
+    assert.ok(
+      logs.every(
+        (e) =>
+          e.rule === logRule.id && e.packet.dport === 9100 && e.packet.src === CLIENT && e.verdict === 'redirect' && e.oif === dev('r1'),
+      ),
+    );
     assert.equal(drops.length, 20);
     assert.ok(drops.every((e) => e.rule === dropRule.id && e.reason === 'rule_drop' && e.verdict === 'drop' && e.len === 14 + 20 + 8 + 64));
     assert.ok(Buffer.from(drops[0].head, 'base64').length === drops[0].len, 'the head carries the whole short packet');
@@ -209,7 +238,16 @@ api:
     assert.ok(samples.every((e) => e.kind === 'sample'));
 
     // The CLI reads the same stream through the daemon.
-    const reader = topo.spawn(undefined, join(repoRoot, 'bin', 'pathwise'), ['events', '--json', '-c', '5', '--kind', 'drop', '--instance', instance]);
+    const reader = topo.spawn(undefined, join(repoRoot, 'bin', 'pathwise'), [
+      'events',
+      '--json',
+      '-c',
+      '5',
+      '--kind',
+      'drop',
+      '--instance',
+      instance,
+    ]);
     let out = '';
     reader.stdout!.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((res) => reader.once('exit', res));
@@ -218,13 +256,21 @@ api:
     const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
     if (code === 'timeout') reader.kill();
     assert.equal(code, 0);
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 5);
     assert.ok(lines.every((e) => e.kind === 'drop' && e.packet.sport === 40600));
   });
 
   /** Spawns a command and resolves once its standard error says `ready`. */
-  async function spawnReady(ns: string | undefined, cmd: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
+  async function spawnReady(
+    ns: string | undefined,
+    cmd: string,
+    args: string[],
+    ready: RegExp,
+  ): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
     const child = topo.spawn(ns, cmd, args);
     let err = '';
     const exited = new Promise<number | null>((res) => child.once('exit', res));
@@ -244,7 +290,12 @@ api:
     const filter = 'udp and dst port 9300 and udp[8] & 1 = 0';
     // tcpdump on the client's side of the link sees every frame the router's r0 receives.
     const td = await spawnReady(ns.c, 'tcpdump', ['-i', dev('c0'), '-Q', 'out', '-U', '-w', theirs, filter], /listening on/);
-    const pw = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '-i', dev('r0'), '-c', '20', '-w', ours, '--instance', instance, filter], /capturing on/);
+    const pw = await spawnReady(
+      undefined,
+      pathwiseBin,
+      ['--netns', ns.r, 'capture', '-i', dev('r0'), '-c', '20', '-w', ours, '--instance', instance, filter],
+      /capturing on/,
+    );
     // 40 datagrams to 9300 whose first payload byte alternates even/odd (the filter keeps the
     // even ones), and 20 to another port.
     udp(9300, 40, 40700, 64);
@@ -261,13 +312,16 @@ api:
         return 0; // not even the file header yet
       }
     };
-    for (const until = Date.now() + 10_000; count() < 20 && Date.now() < until; ) await sleep(100);
+    for (const until = Date.now() + 10_000; count() < 20 && Date.now() < until;) await sleep(100);
     td.child.kill('SIGINT');
     await td.exited;
     const a = readCapture(ours).packets;
     const b = readCapture(theirs).packets;
     assert.equal(a.length, 20);
-    assert.deepEqual(a.map((p) => p.data.toString('hex')), b.map((p) => p.data.toString('hex')));
+    assert.deepEqual(
+      a.map((p) => p.data.toString('hex')),
+      b.map((p) => p.data.toString('hex')),
+    );
     // And tcpdump reads Pathwise's file with its own tools.
     const read = topo.exec(undefined, 'tcpdump', ['-nn', '-r', ours]);
     assert.equal(read.trim().split('\n').length, 20);
@@ -275,7 +329,30 @@ api:
 
     // At the verdict point: pcapng with the decision in each packet (dropped by the rule).
     const ng = join(dir, 'verdicts.pcapng');
-    const v = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '-i', dev('r0'), '--point', 'verdict', '-c', '5', '-w', ng, '--instance', instance, 'udp', 'dst', 'port', '9200'], /capturing on/);
+    const v = await spawnReady(
+      undefined,
+      pathwiseBin,
+      [
+        '--netns',
+        ns.r,
+        'capture',
+        '-i',
+        dev('r0'),
+        '--point',
+        'verdict',
+        '-c',
+        '5',
+        '-w',
+        ng,
+        '--instance',
+        instance,
+        'udp',
+        'dst',
+        'port',
+        '9200',
+      ],
+      /capturing on/,
+    );
     udp(9200, 5, 40800);
     assert.equal(await Promise.race([v.exited, sleep(15_000).then(() => 'timeout')]), 0, v.stderr());
     const pkts = readCapture(ng).packets;
@@ -291,10 +368,16 @@ api:
     tcpdump.stdout!.on('data', (d) => (decoded += d));
     const tcpdumpDone = new Promise<number | null>((res) => tcpdump.once('exit', res));
     const streamed = new Promise<{ status: number; type: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
-      const req = http.request({ socketPath: socketOf(instance), path: `/v1/capture?${new URLSearchParams({ filter: 'udp dst port 9100', count: '3', point: 'verdict' })}` }, (res) => {
-        res.pipe(tcpdump.stdin!);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), trailers: res.trailers }));
-      });
+      const req = http.request(
+        {
+          socketPath: socketOf(instance),
+          path: `/v1/capture?${new URLSearchParams({ filter: 'udp dst port 9100', count: '3', point: 'verdict' })}`,
+        },
+        (res) => {
+          res.pipe(tcpdump.stdin!);
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), trailers: res.trailers }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -317,18 +400,62 @@ api:
     assert.equal(await tcpdumpDone, 0);
     const lines = decoded.trim().split('\n');
     assert.equal(lines.length, 3, decoded);
-    assert.ok(lines.every((l) => /10\.210\.1\.2\.41000 > 10\.220\.0\.1\.9100: UDP, length 64/.test(l)), decoded);
+    assert.ok(
+      lines.every((l) => /10\.210\.1\.2\.41000 > 10\.220\.0\.1\.9100: UDP, length 64/.test(l)),
+      decoded,
+    );
 
     // The CLI against the TCP listener, as from another host: a read-only token may not capture.
     const server = `http://127.0.0.1:${port}`;
     const ro = cli(['--netns', ns.r, 'capture', '--server', server, '--token', READER, '-c', '1', '--instance', instance]);
     assert.equal(ro.status, 15, ro.stderr);
     assert.match(ro.stderr, /read-only; a capture needs an admin token/);
-    const bad = cli(['--netns', ns.r, 'capture', '--server', server, '--token', ADMIN, '--json', '--instance', instance, 'udp', 'port', 'banana']);
+    const bad = cli([
+      '--netns',
+      ns.r,
+      'capture',
+      '--server',
+      server,
+      '--token',
+      ADMIN,
+      '--json',
+      '--instance',
+      instance,
+      'udp',
+      'port',
+      'banana',
+    ]);
     assert.equal(bad.status, 3, bad.stderr);
     assert.match(JSON.parse(bad.stderr).error.message, /banana/);
     const ng = join(dir, 'remote.pcapng');
-    const remote = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '--server', server, '--token', ADMIN, '-i', dev('r0'), '--point', 'verdict', '-c', '4', '-w', ng, '--instance', instance, 'udp', 'dst', 'port', '9200'], /capturing through/);
+    const remote = await spawnReady(
+      undefined,
+      pathwiseBin,
+      [
+        '--netns',
+        ns.r,
+        'capture',
+        '--server',
+        server,
+        '--token',
+        ADMIN,
+        '-i',
+        dev('r0'),
+        '--point',
+        'verdict',
+        '-c',
+        '4',
+        '-w',
+        ng,
+        '--instance',
+        instance,
+        'udp',
+        'dst',
+        'port',
+        '9200',
+      ],
+      /capturing through/,
+    );
     udp(9200, 4, 41100);
     assert.equal(await Promise.race([remote.exited, sleep(15_000).then(() => 'timeout')]), 0, remote.stderr());
     assert.match(remote.stderr(), /4 packets captured/);
@@ -340,7 +467,12 @@ api:
 
     // Hanging up ends the capture in the daemon at once, with no packet to wake it: the slot
     // is free for the next one.
-    const hangup = await spawnReady(undefined, pathwiseBin, ['--netns', ns.r, 'capture', '--server', server, '--token', ADMIN, '--instance', instance, 'udp', 'port', '1'], /capturing through/);
+    const hangup = await spawnReady(
+      undefined,
+      pathwiseBin,
+      ['--netns', ns.r, 'capture', '--server', server, '--token', ADMIN, '--instance', instance, 'udp', 'port', '1'],
+      /capturing through/,
+    );
     hangup.child.kill('SIGINT');
     assert.equal(await hangup.exited, 0, hangup.stderr());
     let next: { status: number; text: string } = { status: 0, text: '' };
@@ -370,9 +502,19 @@ api:
     }
     const records = nfdumpFlows(collected, 'src port 40900');
     assert.ok(records.length >= 2, `the active timeout split the flow: ${JSON.stringify(records)}`);
-    assert.ok(records.every((r) => r.proto === '17' && r.src === CLIENT && r.dst === SERVICE && r.dport === 9000), JSON.stringify(records));
-    assert.equal(records.reduce((n, r) => n + r.packets, 0), 300, 'delta counts add up to every packet sent');
-    assert.equal(records.reduce((n, r) => n + r.bytes, 0), 300 * (20 + 8 + 64));
+    assert.ok(
+      records.every((r) => r.proto === '17' && r.src === CLIENT && r.dst === SERVICE && r.dport === 9000),
+      JSON.stringify(records),
+    );
+    assert.equal(
+      records.reduce((n, r) => n + r.packets, 0),
+      300,
+      'delta counts add up to every packet sent',
+    );
+    assert.equal(
+      records.reduce((n, r) => n + r.bytes, 0),
+      300 * (20 + 8 + 64),
+    );
     assert.match(log, /Sequence Errors: 0/, log);
     // The export's own counters, in /metrics.
     const metrics = (await request({ socketPath: socketOf(instance) }, 'GET', '/metrics')).text;

@@ -40,7 +40,14 @@ describe('IPFIX export against nfcapd and nfpcapd', { skip, timeout: 5 * 60_000 
       const k = i % 3;
       const data =
         k === 2
-          ? ipv6Packet({ src: '2001:db8::1', dst: '2001:db8:1::2', proto: 'tcp', sport: 41000, dport: 443, tcpFlags: i === 2 ? 0x02 : 0x10 })
+          ? ipv6Packet({
+              src: '2001:db8::1',
+              dst: '2001:db8:1::2',
+              proto: 'tcp',
+              sport: 41000,
+              dport: 443,
+              tcpFlags: i === 2 ? 0x02 : 0x10,
+            })
           : ipv6Packet({ src: `2001:db8::${k + 1}`, dst: '2001:db8:1::53', proto: 'udp', sport: 42000 + k, dport: 5001 });
       packets.push({ data, tsSec: t0 + Math.floor(i / 6), tsUsec: (i * 83_333) % 1_000_000 });
     }
@@ -70,7 +77,18 @@ describe('IPFIX export against nfcapd and nfpcapd', { skip, timeout: 5 * 60_000 
       const nfcapd = await startNfcapd(topo, ns, collected, PORT);
       let log = '';
       try {
-        const r = cli(['--netns', ns, 'replay', pcap, '--config', join(dir, 'empty.yaml'), '--summary', '--json', '--ipfix', `127.0.0.1:${PORT}`]);
+        const r = cli([
+          '--netns',
+          ns,
+          'replay',
+          pcap,
+          '--config',
+          join(dir, 'empty.yaml'),
+          '--summary',
+          '--json',
+          '--ipfix',
+          `127.0.0.1:${PORT}`,
+        ]);
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.json().ipfix.records, want.length);
       } finally {

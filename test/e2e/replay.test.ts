@@ -88,7 +88,8 @@ function tcpdumpTuples(file: string, scratch: string): Map<number, Tuple> {
     if (!proto) continue;
     const family = m[2] === 'IP6' ? 6 : 4;
     const withPort = proto === 'tcp' || proto === 'udp';
-    const split = (ep: string) => (withPort ? { addr: ep.slice(0, ep.lastIndexOf('.')), port: Number(ep.slice(ep.lastIndexOf('.') + 1)) } : { addr: ep, port: null });
+    const split = (ep: string) =>
+      withPort ? { addr: ep.slice(0, ep.lastIndexOf('.')), port: Number(ep.slice(ep.lastIndexOf('.') + 1)) } : { addr: ep, port: null };
     const s = split(m[3]!);
     const d = split(m[4]!);
     tuples.set(n, { family, proto, src: s.addr, dst: d.addr, sport: s.port, dport: d.port });
@@ -102,7 +103,8 @@ describe('pathwise replay', { skip, timeout: 5 * 60_000 }, () => {
   let dir = '';
   const GW = '10.231.2.2';
   const pw = (...args: string[]) => cli(['--netns', r, 'replay', ...args]);
-  const privatePins = () => (existsSync('/sys/fs/bpf/pathwise') ? readdirSync('/sys/fs/bpf/pathwise').filter((n) => n.startsWith(`replay-`)) : []);
+  const privatePins = () =>
+    existsSync('/sys/fs/bpf/pathwise') ? readdirSync('/sys/fs/bpf/pathwise').filter((n) => n.startsWith(`replay-`)) : [];
   const pinsBefore = new Set<string>();
 
   before(() => {
@@ -172,7 +174,10 @@ blocklists:
       ipv4Packet({ src: '10.231.9.1', dst: '10.232.1.1', proto: 'tcp', sport: 4005, dport: 22, tcpFlags: 0x10 }).subarray(0, 14 + 20 + 6),
     ];
     const file = join(dir, 'crafted.pcap');
-    writeCapture(file, packets.map((data) => ({ data })));
+    writeCapture(
+      file,
+      packets.map((data) => ({ data })),
+    );
     const res = pw(file, '--config', join(dir, 'ssh-drop.yaml'), '--json');
     assert.equal(res.status, 0, res.stderr);
     const report = res.json();
@@ -182,7 +187,14 @@ blocklists:
     };
     const r1 = topo.name('r1');
     assert.deepEqual(fate(1), { verdict: 'redirect', reason: 'none', route: '10.232.0.0/16', egress: r1, via: GW, rule: null });
-    assert.deepEqual(fate(2), { verdict: 'drop', reason: 'rule_drop', route: null, egress: null, via: null, rule: 'drop proto tcp dport 22' });
+    assert.deepEqual(fate(2), {
+      verdict: 'drop',
+      reason: 'rule_drop',
+      route: null,
+      egress: null,
+      via: null,
+      rule: 'drop proto tcp dport 22',
+    });
     assert.equal(fate(3).reason, 'blocked');
     assert.deepEqual(fate(4), { verdict: 'drop', reason: 'blackhole', route: '10.233.0.0/16', egress: null, via: null, rule: null });
     assert.equal(fate(5).reason, 'no_route');
@@ -229,6 +241,9 @@ blocklists:
   });
 
   it('leaves no private pipeline behind', () => {
-    assert.deepEqual(privatePins().filter((n) => !pinsBefore.has(n)), []);
+    assert.deepEqual(
+      privatePins().filter((n) => !pinsBefore.has(n)),
+      [],
+    );
   });
 });

@@ -19,25 +19,34 @@ export interface RunningDaemon {
   log: string[];
 }
 
-export function request(target: { socketPath: string } | { port: number }, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any; text: string }> {
+export function request(
+  target: { socketPath: string } | { port: number },
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; json: any; text: string }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (payload) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
-    const req = http.request({ ...('socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port }), method, path, headers }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let json: unknown = null;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          // text body
-        }
-        resolve({ status: res.statusCode ?? 0, json, text });
-      });
-    });
+    const req = http.request(
+      { ...('socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port }), method, path, headers },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let json: unknown = null;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            // text body
+          }
+          resolve({ status: res.statusCode ?? 0, json, text });
+        });
+      },
+    );
     req.on('error', reject);
     if (payload) req.write(payload);
     req.end();
@@ -45,7 +54,10 @@ export function request(target: { socketPath: string } | { port: number }, metho
 }
 
 export async function startDaemon(ns: string, config: string, stateDir: string, env: Record<string, string> = {}): Promise<RunningDaemon> {
-  const child = spawn(pathwiseBin, ['--netns', ns, 'daemon', '--config', config, '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(pathwiseBin, ['--netns', ns, 'daemon', '--config', config, '--state-dir', stateDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const log: string[] = [];
   const collect = (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean));
   child.stdout!.on('data', collect);
@@ -89,7 +101,13 @@ export function createDaemonLab(tag: string): DaemonLab {
   topo.recordInstance(instance);
   const dir = mkdtempSync(join(tmpdir(), `pw-${tag}-`));
   const lab = buildRouterLab(topo);
-  return { topo, instance, dir, configFile: join(dir, 'pathwise.yaml'), ns: { c: lab.client, r: lab.router, u1: lab.upstream1, u2: lab.upstream2 } };
+  return {
+    topo,
+    instance,
+    dir,
+    configFile: join(dir, 'pathwise.yaml'),
+    ns: { c: lab.client, r: lab.router, u1: lab.upstream1, u2: lab.upstream2 },
+  };
 }
 
 /** Kills the daemon, takes the instance's data plane down, removes the lab and its directory. */

@@ -30,7 +30,17 @@ export function nfdumpFlows(dir: string, filter?: string): NfFlow[] {
     .filter((l) => l.includes('|'))
     .map((l) => {
       const [proto, src, sport, dst, dport, packets, bytes, start, end] = l.split('|').map((f) => f.trim());
-      return { proto: proto!, src: src!, sport: Number(sport), dst: dst!, dport: Number(dport), packets: Number(packets), bytes: Number(bytes), start: start!, end: end! };
+      return {
+        proto: proto!,
+        src: src!,
+        sport: Number(sport),
+        dst: dst!,
+        dport: Number(dport),
+        packets: Number(packets),
+        bytes: Number(bytes),
+        start: start!,
+        end: end!,
+      };
     });
 }
 

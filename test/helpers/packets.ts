@@ -80,7 +80,6 @@ export function ipv4Packet(o: Ipv4PacketOptions): Buffer {
   return b;
 }
 
-
 export function ipv6Bytes(addr: string): Uint8Array {
   const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
   const h = head ? head.split(':') : [];
@@ -96,7 +95,15 @@ export function ipv6Bytes(addr: string): Uint8Array {
 }
 
 /** An IPv6 UDP or TCP packet (checksums are not checked by the pipeline; left zero). */
-export function ipv6Packet(o: { src: string; dst: string; proto?: 'udp' | 'tcp'; sport?: number; dport?: number; tcpFlags?: number; hopLimit?: number }): Buffer {
+export function ipv6Packet(o: {
+  src: string;
+  dst: string;
+  proto?: 'udp' | 'tcp';
+  sport?: number;
+  dport?: number;
+  tcpFlags?: number;
+  hopLimit?: number;
+}): Buffer {
   const proto = o.proto ?? 'udp';
   const l4 = proto === 'tcp' ? 20 : 8;
   const b = Buffer.alloc(14 + 40 + l4 + 8);

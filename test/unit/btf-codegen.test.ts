@@ -17,11 +17,14 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function compile(body: string): string {
   const src = join(dir, `t${Math.random().toString(36).slice(2)}.c`);
   const obj = `${src}.o`;
-  writeFileSync(src, `typedef unsigned char __u8; typedef unsigned short __u16; typedef unsigned int __u32;
+  writeFileSync(
+    src,
+    `typedef unsigned char __u8; typedef unsigned short __u16; typedef unsigned int __u32;
 typedef unsigned long long __u64; typedef __u32 __be32;
 #define SEC(n) __attribute__((section(n), used))
 ${body}
-char LICENSE[] SEC("license") = "GPL";`);
+char LICENSE[] SEC("license") = "GPL";`,
+  );
   execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-c', src, '-o', obj]);
   return obj;
 }
@@ -40,7 +43,10 @@ struct { int (*type)[1]; int (*max_entries)[16]; struct t_key *key; __u64 *value
     assert.match(code, /export interface TKey \{\n {2}addr: number;\n {2}port: number;\n {2}proto: number;\n\}/);
     assert.match(code, /scalar\.be32\.encode\(x\.addr, v, o \+ 0\)/);
     assert.match(code, /RED: 1,\n {2}BLUE: 4,/);
-    assert.match(code, /t_map: \{ name: 't_map', type: MapType\.HASH, maxEntries: 16, flags: 0, keySize: 8, valueSize: 8, key: TKey, value: scalar\.u64 \}/);
+    assert.match(
+      code,
+      /t_map: \{ name: 't_map', type: MapType\.HASH, maxEntries: 16, flags: 0, keySize: 8, valueSize: 8, key: TKey, value: scalar\.u64 \}/,
+    );
     // A typed handle per map, named without the prefix.
     assert.match(code, /export interface Maps \{\n {2}\/\*\* t_map \*\/\n {2}map: BpfMap<TKey, bigint>;\n\}/);
     assert.match(code, /export const mapHandles = \{\n {2}map: 't_map',\n\}/);
@@ -50,7 +56,10 @@ struct { int (*type)[1]; int (*max_entries)[16]; struct t_key *key; __u64 *value
     const obj = compile(`struct t_key { __u32 a; };
 struct x_val { __u32 b; };
 struct { int (*type)[1]; int (*max_entries)[4]; struct t_key *key; struct x_val *value; } x_map SEC(".maps");`);
-    const code = new Generator(readBtf(obj), { prefixes: ['x_', 't_'], extern: [{ prefix: 't_', module: '../t.js' }] }).generate('x.o', '../kernel/index.js');
+    const code = new Generator(readBtf(obj), { prefixes: ['x_', 't_'], extern: [{ prefix: 't_', module: '../t.js' }] }).generate(
+      'x.o',
+      '../kernel/index.js',
+    );
     assert.match(code, /^import \{ TKey \} from '\.\.\/t\.js';$/m);
     assert.doesNotMatch(code, /export interface TKey/);
     assert.match(code, /export interface XVal /);
@@ -74,7 +83,10 @@ SEC("xdp") int t_prog(struct xdp_md *ctx) { struct t_internal p = { 1 }; return 
 
   it('refuses a struct with an implicit hole, naming the field', () => {
     const obj = compile(`struct t_bad { __u8 a; __u32 b; }; struct t_bad *anchor;`);
-    assert.throws(() => generate(obj), (e: Error) => e instanceof GenError && /t_bad: 3 byte hole before \.b/.test(e.message));
+    assert.throws(
+      () => generate(obj),
+      (e: Error) => e instanceof GenError && /t_bad: 3 byte hole before \.b/.test(e.message),
+    );
   });
 
   it('refuses tail padding', () => {

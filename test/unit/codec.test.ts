@@ -26,7 +26,11 @@ describe('codecs', () => {
   });
 
   it('encodes arrays and nested byte fields', () => {
-    const c = { packets: [1n, 2n, 3n, 4n, 5n], bytes: [0n, 0n, 0n, 0n, 9n], reasons: Array.from({ length: pw.PwReason.MAX }, (_, i) => BigInt(i)) };
+    const c = {
+      packets: [1n, 2n, 3n, 4n, 5n],
+      bytes: [0n, 0n, 0n, 0n, 9n],
+      reasons: Array.from({ length: pw.PwReason.MAX }, (_, i) => BigInt(i)),
+    };
     const back = decodeOne(pw.PwIfCounters, encodeOne(pw.PwIfCounters, c));
     assert.deepEqual(back, c);
     assert.equal(pw.PwIfCounters.offsets.bytes, 8 * pw.PwVerdict.MAX);

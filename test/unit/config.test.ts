@@ -80,6 +80,9 @@ describe('config', () => {
   });
 
   it('names the file when it cannot be read', () => {
-    assert.throws(() => loadConfigFile('/nonexistent/pathwise.yaml'), (e: PwError) => e.code === 'PW_ERR_NOT_FOUND' && /nonexistent/.test(e.message));
+    assert.throws(
+      () => loadConfigFile('/nonexistent/pathwise.yaml'),
+      (e: PwError) => e.code === 'PW_ERR_NOT_FOUND' && /nonexistent/.test(e.message),
+    );
   });
 });

@@ -7,11 +7,18 @@ describe('error catalog', () => {
   it('gives every code its own exit code', () => {
     const exits = Object.values(ErrorCatalog).map((e) => e.exit);
     assert.equal(new Set(exits).size, exits.length);
-    assert.ok(exits.every((e) => e > 1), 'exit 1 is reserved for doctor verdicts and generic failure');
+    assert.ok(
+      exits.every((e) => e > 1),
+      'exit 1 is reserved for doctor verdicts and generic failure',
+    );
   });
 
   it('maps native errno codes to catalog codes', () => {
-    const native = Object.assign(new Error('bpf_map_update_elem: File exists (EEXIST)'), { code: 'EEXIST', errno: -17, syscall: 'bpf_map_update_elem' });
+    const native = Object.assign(new Error('bpf_map_update_elem: File exists (EEXIST)'), {
+      code: 'EEXIST',
+      errno: -17,
+      syscall: 'bpf_map_update_elem',
+    });
     const e = fromNative(native, 'update of map x');
     assert.equal(e.code, 'PW_ERR_EXISTS');
     assert.equal(e.httpStatus, 409);
@@ -32,6 +39,11 @@ describe('error catalog', () => {
 
   it('serialises to JSON with code, message, where and hint', () => {
     const e = new PwError('PW_ERR_INVALID', 'bad prefix 10.0.0.0/33', { where: 'routes[3].prefix', hint: 'prefix length is at most 32' });
-    assert.deepEqual(JSON.parse(JSON.stringify(e)), { code: 'PW_ERR_INVALID', message: 'bad prefix 10.0.0.0/33', where: 'routes[3].prefix', hint: 'prefix length is at most 32' });
+    assert.deepEqual(JSON.parse(JSON.stringify(e)), {
+      code: 'PW_ERR_INVALID',
+      message: 'bad prefix 10.0.0.0/33',
+      where: 'routes[3].prefix',
+      hint: 'prefix length is at most 32',
+    });
   });
 });

@@ -16,7 +16,7 @@ class Model {
     let best = -1;
     let id = 0;
     for (const r of this.routes.values()) {
-      if (r.plen > best && ((a & mask(r.plen)) >>> 0) === r.prefix) {
+      if (r.plen > best && (a & mask(r.plen)) >>> 0 === r.prefix) {
         best = r.plen;
         id = r.id;
       }
@@ -27,7 +27,7 @@ class Model {
     let best = -1;
     let id = 0;
     for (const r of this.routes.values()) {
-      if (r.plen < plen && r.plen > best && ((prefix & mask(r.plen)) >>> 0) === r.prefix) {
+      if (r.plen < plen && r.plen > best && (prefix & mask(r.plen)) >>> 0 === r.prefix) {
         best = r.plen;
         id = r.id;
       }

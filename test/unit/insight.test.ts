@@ -20,10 +20,13 @@ describe('classic BPF to eBPF', () => {
     const code = (i: number) => t.insns[i * 8]!;
     const lddw = [...Array(t.count).keys()].filter((i) => code(i) === 0x18);
     assert.equal(lddw.length, 2);
-    assert.deepEqual(lddw.map((i) => [t.insns[i * 8 + 1]! >> 4, t.insns.readInt32LE(i * 8 + 4)]), [
-      [1, 3],
-      [1, 4],
-    ]);
+    assert.deepEqual(
+      lddw.map((i) => [t.insns[i * 8 + 1]! >> 4, t.insns.readInt32LE(i * 8 + 4)]),
+      [
+        [1, 3],
+        [1, 4],
+      ],
+    );
     assert.equal(code(t.count - 1), 0x95, 'ends with exit');
   });
 
@@ -40,9 +43,33 @@ describe('classic BPF to eBPF', () => {
 describe('top N', () => {
   it('selects the largest keys in order, lower index first on ties, skipping what keep() refuses', () => {
     const keys = [5, 1, 9, 9, 3, 7, 0, 9];
-    assert.deepEqual(topIndexes(keys.length, 3, (i) => keys[i]!, () => true), [2, 3, 7]);
-    assert.deepEqual(topIndexes(keys.length, 10, (i) => keys[i]!, (i) => i % 2 === 0), [2, 0, 4, 6]);
-    assert.deepEqual(topIndexes(keys.length, 0, (i) => keys[i]!, () => true), []);
+    assert.deepEqual(
+      topIndexes(
+        keys.length,
+        3,
+        (i) => keys[i]!,
+        () => true,
+      ),
+      [2, 3, 7],
+    );
+    assert.deepEqual(
+      topIndexes(
+        keys.length,
+        10,
+        (i) => keys[i]!,
+        (i) => i % 2 === 0,
+      ),
+      [2, 0, 4, 6],
+    );
+    assert.deepEqual(
+      topIndexes(
+        keys.length,
+        0,
+        (i) => keys[i]!,
+        () => true,
+      ),
+      [],
+    );
   });
 });
 

@@ -25,7 +25,7 @@ const flow = (family: 4 | 6, i: number): IpfixFlow => ({
 /** Sets of a message: [set id, body]. */
 function sets(m: Buffer): [number, Buffer][] {
   const out: [number, Buffer][] = [];
-  for (let off = 16; off < m.length; ) {
+  for (let off = 16; off < m.length;) {
     const id = m.readUInt16BE(off);
     const len = m.readUInt16BE(off + 2);
     assert.ok(len >= 4 && off + len <= m.length, 'a set fits its message');
@@ -75,13 +75,19 @@ describe('IPFIX encoding', () => {
     assert.deepEqual([v4, v6], [50, 30]);
     const next = enc.encode([flow(4, 0)], 1_700_000_003, false);
     assert.equal(next[0]!.readUInt32BE(8), 80, 'the sequence continues across calls');
-    assert.deepEqual(sets(next[0]!).map(([id]) => id), [TEMPLATE_IPV4]);
+    assert.deepEqual(
+      sets(next[0]!).map(([id]) => id),
+      [TEMPLATE_IPV4],
+    );
   });
 
   it('sends only templates when there is nothing to report (a refresh)', () => {
     const m = new IpfixEncoder(1).encode([], 0, true);
     assert.equal(m.length, 1);
-    assert.deepEqual(sets(m[0]!).map(([id]) => id), [2]);
+    assert.deepEqual(
+      sets(m[0]!).map(([id]) => id),
+      [2],
+    );
     assert.deepEqual(new IpfixEncoder(1).encode([], 0, false), []);
   });
 });

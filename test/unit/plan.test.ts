@@ -21,7 +21,8 @@ const describeRoute = (spec: RouteSpec) =>
     spec.metric,
   );
 const plan = { describeRoute };
-const desiredOf = (yaml: string) => compileDesired(parseConfig(yaml, 'test.yaml'), { baseDir: '.', now: Date.now(), blockedSince: new Map(), hostRoutes: [] });
+const desiredOf = (yaml: string) =>
+  compileDesired(parseConfig(yaml, 'test.yaml'), { baseDir: '.', now: Date.now(), blockedSince: new Map(), hostRoutes: [] });
 
 function runningFrom(yaml: string): RunningState {
   const d = desiredOf(yaml);
@@ -107,18 +108,27 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
   it('sees a changed nexthop weight or metric, and a settings change first', () => {
     const next = BASE.replace('{ gateway: 10.0.2.2 }', '{ gateway: 10.0.2.2, weight: 3 }') + 'pipeline: { dropMalformed: true }\n';
     const changes = planChanges(runningFrom(BASE), desiredOf(next), plan);
-    assert.deepEqual(changes.map((c) => c.kind), ['settings', 'route']);
+    assert.deepEqual(
+      changes.map((c) => c.kind),
+      ['settings', 'route'],
+    );
     assert.equal(summarize(changes[1]!).after, 'via 10.0.2.2 dev eth2 weight 3');
     assert.equal(DEFAULT_SETTINGS.dropMalformed, false);
   });
 
   it('leaves expired blocks out of the desired state', () => {
-    const d = compileDesired(parseConfig("blocklists: [{ prefixes: [192.0.2.0/24], ttl: 10m }, { prefixes: [198.51.100.0/24], until: '2020-01-01T00:00:00Z' }]", 't'), {
-      baseDir: '.',
-      now: Date.now(),
-      blockedSince: new Map([['192.0.2.0/24', Date.now() - 11 * 60_000]]),
-      hostRoutes: [],
-    });
+    const d = compileDesired(
+      parseConfig(
+        "blocklists: [{ prefixes: [192.0.2.0/24], ttl: 10m }, { prefixes: [198.51.100.0/24], until: '2020-01-01T00:00:00Z' }]",
+        't',
+      ),
+      {
+        baseDir: '.',
+        now: Date.now(),
+        blockedSince: new Map([['192.0.2.0/24', Date.now() - 11 * 60_000]]),
+        hostRoutes: [],
+      },
+    );
     assert.equal(d.filter.blocks.size, 0);
   });
 });

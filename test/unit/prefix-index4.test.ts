@@ -53,7 +53,10 @@ describe('IPv4 prefix index', () => {
         const { a, p } = randomPrefix();
         assert.equal(idx.get(a, p), model.get(key(a, p)));
       }
-      assert.deepEqual([...idx.values()].sort((x, y) => x - y), [...model.values()].sort((x, y) => x - y));
+      assert.deepEqual(
+        [...idx.values()].sort((x, y) => x - y),
+        [...model.values()].sort((x, y) => x - y),
+      );
     }
   });
 });

@@ -40,7 +40,14 @@ export function registerConfigRoutes(app: FastifyInstance, ctrl: Controller): vo
       ...tag('config', 'Apply a whole config (YAML or JSON text); with dryRun, only show what would change', {
         body: {
           type: 'object',
-          properties: { text: { type: 'string' }, file: { type: 'string', description: 'name used in error positions; relative paths in the config resolve against its directory' }, dryRun: { type: 'boolean' } },
+          properties: {
+            text: { type: 'string' },
+            file: {
+              type: 'string',
+              description: 'name used in error positions; relative paths in the config resolve against its directory',
+            },
+            dryRun: { type: 'boolean' },
+          },
           required: ['text'],
           additionalProperties: false,
         },
@@ -50,22 +57,40 @@ export function registerConfigRoutes(app: FastifyInstance, ctrl: Controller): vo
       const body = req.body as { text: string; file?: string; dryRun?: boolean };
       const file = body.file ?? 'request';
       const cfg = parseConfig(body.text, file);
-      if (cfg.instance !== ctrl.instance) throw new PwError('PW_ERR_INVALID', `the config is for instance '${cfg.instance}'; this daemon runs '${ctrl.instance}'`, { where: `${file}: instance` });
+      if (cfg.instance !== ctrl.instance)
+        throw new PwError('PW_ERR_INVALID', `the config is for instance '${cfg.instance}'; this daemon runs '${ctrl.instance}'`, {
+          where: `${file}: instance`,
+        });
       const baseDir = body.file?.startsWith('/') ? body.file.replace(/\/[^/]*$/, '') || '/' : undefined;
       return ctrl.propose(cfg, { actor: req.principal.name, source: `apply ${file}` }, { dryRun: body.dryRun, baseDir });
     },
   );
-  app.get('/v1/history', tag('config', 'Versions, newest first', { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } }), async (req) =>
-    ctrl.history.list((req.query as { limit?: number }).limit ?? 50),
+  app.get(
+    '/v1/history',
+    tag('config', 'Versions, newest first', {
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } },
+    }),
+    async (req) => ctrl.history.list((req.query as { limit?: number }).limit ?? 50),
   );
-  app.get('/v1/history/:version', tag('config', 'One version, with its config', { params: { type: 'object', properties: { version: { type: 'integer', minimum: 1 } }, required: ['version'] } }), async (req) => {
-    const v = ctrl.history.get((req.params as { version: number }).version);
-    return { ...v, config: redact(v.config) };
-  });
+  app.get(
+    '/v1/history/:version',
+    tag('config', 'One version, with its config', {
+      params: { type: 'object', properties: { version: { type: 'integer', minimum: 1 } }, required: ['version'] },
+    }),
+    async (req) => {
+      const v = ctrl.history.get((req.params as { version: number }).version);
+      return { ...v, config: redact(v.config) };
+    },
+  );
   app.post(
     '/v1/rollback',
     tag('config', 'Apply the config of an earlier version (recorded as a new version)', {
-      body: { type: 'object', properties: { version: { type: 'integer', minimum: 1 } }, required: ['version'], additionalProperties: false },
+      body: {
+        type: 'object',
+        properties: { version: { type: 'integer', minimum: 1 } },
+        required: ['version'],
+        additionalProperties: false,
+      },
     }),
     async (req) => ctrl.rollback((req.body as { version: number }).version, who(req)),
   );

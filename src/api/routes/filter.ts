@@ -14,33 +14,56 @@ export function registerFilterRoutes(app: FastifyInstance, ctrl: Controller): vo
   app.post(
     '/v1/rules',
     tag('filter', 'Insert a rule (at position, 1-based; default: last)', {
-      body: { type: 'object', properties: { rule: jsonSchema(Rule), position: { type: 'integer', minimum: 1 } }, required: ['rule'], additionalProperties: false },
+      body: {
+        type: 'object',
+        properties: { rule: jsonSchema(Rule), position: { type: 'integer', minimum: 1 } },
+        required: ['rule'],
+        additionalProperties: false,
+      },
     }),
     async (req) => {
       const { rule, position } = req.body as { rule: unknown; position?: number };
       return ctrl.edit(edits.insertRule(rule, position), who(req));
     },
   );
-  app.delete('/v1/rules/:id', tag('filter', 'Delete a rule by id', { params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } }), async (req) => {
-    const id = (req.params as { id: number }).id;
-    return ctrl.edit(
-      edits.deleteRule(id, (rid) => ctrl.dp().filter.rules().findIndex((r) => r.id === rid)),
-      who(req),
-    );
-  });
+  app.delete(
+    '/v1/rules/:id',
+    tag('filter', 'Delete a rule by id', {
+      params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] },
+    }),
+    async (req) => {
+      const id = (req.params as { id: number }).id;
+      return ctrl.edit(
+        edits.deleteRule(id, (rid) =>
+          ctrl
+            .dp()
+            .filter.rules()
+            .findIndex((r) => r.id === rid),
+        ),
+        who(req),
+      );
+    },
+  );
   app.get('/v1/ratelimits', tag('filter', 'Rate limiters'), async () => listLimiters(ctrl.dp()));
   app.post(
     '/v1/ratelimits',
     tag('filter', 'Add or change a rate limiter', {
-      body: { type: 'object', properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' }, limiter: jsonSchema(RateLimit) }, required: ['name', 'limiter'], additionalProperties: false },
+      body: {
+        type: 'object',
+        properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' }, limiter: jsonSchema(RateLimit) },
+        required: ['name', 'limiter'],
+        additionalProperties: false,
+      },
     }),
     async (req) => {
       const { name, limiter } = req.body as { name: string; limiter: unknown };
       return ctrl.edit(edits.setLimiter(name, limiter), who(req));
     },
   );
-  app.delete('/v1/ratelimits/:name', tag('filter', 'Delete a rate limiter (no rule may use it)', { params: params(['name']) }), async (req) =>
-    ctrl.edit(edits.deleteLimiter((req.params as { name: string }).name), who(req)),
+  app.delete(
+    '/v1/ratelimits/:name',
+    tag('filter', 'Delete a rate limiter (no rule may use it)', { params: params(['name']) }),
+    async (req) => ctrl.edit(edits.deleteLimiter((req.params as { name: string }).name), who(req)),
   );
   app.get('/v1/blocklist', tag('filter', 'Blocked prefixes in force'), async () => listBlocks(ctrl.dp()));
   app.post(
@@ -60,7 +83,9 @@ export function registerFilterRoutes(app: FastifyInstance, ctrl: Controller): vo
       return ctrl.edit(edits.addBlocks(list, until), who(req));
     },
   );
-  app.delete('/v1/blocklist/:prefix', tag('filter', 'Unblock a prefix (URL-encode the slash)', { params: params(['prefix']) }), async (req) =>
-    ctrl.edit(edits.deleteBlock(keyOf((req.params as { prefix: string }).prefix, 'prefix')), who(req)),
+  app.delete(
+    '/v1/blocklist/:prefix',
+    tag('filter', 'Unblock a prefix (URL-encode the slash)', { params: params(['prefix']) }),
+    async (req) => ctrl.edit(edits.deleteBlock(keyOf((req.params as { prefix: string }).prefix, 'prefix')), who(req)),
   );
 }

@@ -7,7 +7,11 @@ import { flowsReport, statsReport, summaryReport, talkersReport } from '../../op
 import { tag } from './common.js';
 
 export function registerInsightRoutes(app: FastifyInstance, ctrl: Controller): void {
-  app.get('/v1/stats/summary', tag('insight', 'Settings, attachments, table use and interface counters (what pathwise stats prints)'), async () => statsReport(ctrl.dp()));
+  app.get(
+    '/v1/stats/summary',
+    tag('insight', 'Settings, attachments, table use and interface counters (what pathwise stats prints)'),
+    async () => statsReport(ctrl.dp()),
+  );
   app.get('/v1/stats', tag('insight', 'Packets, bytes and reasons per ingress interface'), async () => ctrl.dp().interfaceStats());
   app.get(
     '/v1/flows',
@@ -15,7 +19,10 @@ export function registerInsightRoutes(app: FastifyInstance, ctrl: Controller): v
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { top: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 20 }, sort: { type: 'string', enum: FLOW_SORTS, default: 'bytes' } },
+        properties: {
+          top: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 20 },
+          sort: { type: 'string', enum: FLOW_SORTS, default: 'bytes' },
+        },
       },
     }),
     async (req) => flowsReport(ctrl.dp(), req.query as { top: number; sort: FlowSort }),
@@ -26,10 +33,15 @@ export function registerInsightRoutes(app: FastifyInstance, ctrl: Controller): v
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { by: { type: 'string', enum: ['src', 'dst', 'prefix'], default: 'src' }, top: { type: 'integer', minimum: 1, maximum: 100_000, default: 10 } },
+        properties: {
+          by: { type: 'string', enum: ['src', 'dst', 'prefix'], default: 'src' },
+          top: { type: 'integer', minimum: 1, maximum: 100_000, default: 10 },
+        },
       },
     }),
     async (req) => talkersReport(ctrl.dp(), req.query as { by: TalkerBy; top: number }),
   );
-  app.get('/v1/flows/summary', tag('insight', 'Packet-size and protocol histograms, flow-table pressure, ring-buffer loss'), async () => summaryReport(ctrl.dp()));
+  app.get('/v1/flows/summary', tag('insight', 'Packet-size and protocol histograms, flow-table pressure, ring-buffer loss'), async () =>
+    summaryReport(ctrl.dp()),
+  );
 }

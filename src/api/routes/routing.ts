@@ -15,15 +15,22 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
   app.post(
     '/v1/interfaces',
     tag('interfaces', 'Attach the pipeline to an interface', {
-      body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 15 }, mode: { enum: ['native', 'generic', 'auto'] } }, required: ['name'], additionalProperties: false },
+      body: {
+        type: 'object',
+        properties: { name: { type: 'string', minLength: 1, maxLength: 15 }, mode: { enum: ['native', 'generic', 'auto'] } },
+        required: ['name'],
+        additionalProperties: false,
+      },
     }),
     async (req) => {
       const { name, mode = 'auto' } = req.body as { name: string; mode?: 'native' | 'generic' | 'auto' };
       return ctrl.edit(edits.attachInterface(name, mode), who(req));
     },
   );
-  app.delete('/v1/interfaces/:name', tag('interfaces', 'Detach the pipeline from an interface', { params: params(['name']) }), async (req) =>
-    ctrl.edit(edits.detachInterface((req.params as { name: string }).name), who(req)),
+  app.delete(
+    '/v1/interfaces/:name',
+    tag('interfaces', 'Detach the pipeline from an interface', { params: params(['name']) }),
+    async (req) => ctrl.edit(edits.detachInterface((req.params as { name: string }).name), who(req)),
   );
 
   // ---- routes ----------------------------------------------------------------------------
@@ -37,7 +44,12 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
   app.post(
     '/v1/routes',
     tag('routes', 'Add a route (replace: change it if it exists)', {
-      body: { type: 'object', properties: { route: jsonSchema(Route), replace: { type: 'boolean' } }, required: ['route'], additionalProperties: false },
+      body: {
+        type: 'object',
+        properties: { route: jsonSchema(Route), replace: { type: 'boolean' } },
+        required: ['route'],
+        additionalProperties: false,
+      },
     }),
     async (req) => {
       const { route, replace } = req.body as { route: { prefix: string }; replace?: boolean };
@@ -45,22 +57,36 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
       return ctrl.edit(edits.addRoute(key, route, !!replace, 'body.route.prefix'), who(req));
     },
   );
-  app.delete('/v1/routes/:prefix', tag('routes', 'Delete the route to a prefix (URL-encode the slash: 10.0.0.0%2F8)', { params: params(['prefix']) }), async (req) => {
-    const key = keyOf((req.params as { prefix: string }).prefix, 'prefix');
-    const hostRoute = () => ctrl.dp().listRoutes().some((r) => r.prefix === key && r.origin === 'kernel');
-    return ctrl.edit(edits.deleteRoute(key, hostRoute), who(req));
-  });
+  app.delete(
+    '/v1/routes/:prefix',
+    tag('routes', 'Delete the route to a prefix (URL-encode the slash: 10.0.0.0%2F8)', { params: params(['prefix']) }),
+    async (req) => {
+      const key = keyOf((req.params as { prefix: string }).prefix, 'prefix');
+      const hostRoute = () =>
+        ctrl
+          .dp()
+          .listRoutes()
+          .some((r) => r.prefix === key && r.origin === 'kernel');
+      return ctrl.edit(edits.deleteRoute(key, hostRoute), who(req));
+    },
+  );
   app.get(
     '/v1/lookup',
     tag('routes', 'Which route the data plane uses for addresses (runs the XDP program on a synthesized packet)', {
-      querystring: { type: 'object', properties: { addr: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 10000 } }, required: ['addr'] },
+      querystring: {
+        type: 'object',
+        properties: { addr: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 10000 } },
+        required: ['addr'],
+      },
     }),
     async (req) => lookup(ctrl.dp(), (req.query as { addr: string[] }).addr),
   );
 
   // ---- neighbours ------------------------------------------------------------------------
   app.get('/v1/neighbors', tag('routes', "The data plane's neighbour table (next-hop MACs)"), async () => listNeighbors(ctrl.dp()));
-  app.post('/v1/neighbors/sync', tag('routes', 'Resolve the gateways and copy the kernel\'s neighbours into the data plane now (the daemon also follows them by itself)'), async () =>
-    syncNeighbors(ctrl.dp()),
+  app.post(
+    '/v1/neighbors/sync',
+    tag('routes', "Resolve the gateways and copy the kernel's neighbours into the data plane now (the daemon also follows them by itself)"),
+    async () => syncNeighbors(ctrl.dp()),
   );
 }

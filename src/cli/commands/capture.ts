@@ -49,14 +49,28 @@ export function registerCapture(program: Command): void {
   withInstance(
     program
       .command('capture')
-      .description("capture packets inside the pipeline, selected by a tcpdump filter expression run in the kernel")
-      .argument('[expression...]', "tcpdump filter expression (man pcap-filter); none: every packet")
+      .description('capture packets inside the pipeline, selected by a tcpdump filter expression run in the kernel')
+      .argument('[expression...]', 'tcpdump filter expression (man pcap-filter); none: every packet')
       .option('-i, --interface <name>', 'only packets arriving on this interface (it must run the pipeline)')
-      .addOption(new Option('--point <where>', 'ingress: as the packet arrived; verdict: after the pipeline decided, with the decision').choices(['ingress', 'verdict']).default('ingress'))
+      .addOption(
+        new Option('--point <where>', 'ingress: as the packet arrived; verdict: after the pipeline decided, with the decision')
+          .choices(['ingress', 'verdict'])
+          .default('ingress'),
+      )
       .option('-c, --count <n>', 'stop after N packets', positiveInt('--count'))
       .option('-w, --write <file>', "write a capture file ('-': standard output) instead of printing")
-      .addOption(new Option('--format <format>', 'file format (default: pcapng at the verdict point or for *.pcapng, else pcap)').choices(['pcap', 'pcapng']))
-      .option('-s, --snaplen <bytes>', `bytes kept of each packet (at most ${abi.PwLimit.CAPTURE_BYTES})`, positiveInt('--snaplen', abi.PwLimit.CAPTURE_BYTES), abi.PwLimit.CAPTURE_BYTES)
+      .addOption(
+        new Option('--format <format>', 'file format (default: pcapng at the verdict point or for *.pcapng, else pcap)').choices([
+          'pcap',
+          'pcapng',
+        ]),
+      )
+      .option(
+        '-s, --snaplen <bytes>',
+        `bytes kept of each packet (at most ${abi.PwLimit.CAPTURE_BYTES})`,
+        positiveInt('--snaplen', abi.PwLimit.CAPTURE_BYTES),
+        abi.PwLimit.CAPTURE_BYTES,
+      )
       .option('--duration <seconds>', 'stop after this many seconds', (v) => {
         const n = Number(v);
         if (!(n > 0)) throw new InvalidArgumentError('--duration must be a positive number of seconds');
@@ -80,7 +94,9 @@ export function registerCapture(program: Command): void {
           started: (via) => {
             // Through --server: the remote router says so; through the local daemon, it is
             // this host's pipeline all the same.
-            const line = opts.server ? `capturing through ${via} on ${where} to ${to}` : `capturing on ${where} to ${to}${ops.mode === 'daemon' ? ` (through the daemon at ${via})` : ''}`;
+            const line = opts.server
+              ? `capturing through ${via} on ${where} to ${to}`
+              : `capturing on ${where} to ${to}${ops.mode === 'daemon' ? ` (through the daemon at ${via})` : ''}`;
             process.stderr.write(color.dim(`${line}; Ctrl-C to stop\n`));
           },
           item: (rec) => sink.write(rec),

@@ -56,7 +56,12 @@ export function printProposal(r: ProposeResult): void {
  * Prints what a change answered: the daemon's proposal, or (locally) `local` of the result. With
  * --json, the proposal or `json` of the result.
  */
-export function printWritten<T>(w: Written<T>, json: boolean | undefined, local: (r: T) => void, asJson: (r: T) => unknown = (r) => r): void {
+export function printWritten<T>(
+  w: Written<T>,
+  json: boolean | undefined,
+  local: (r: T) => void,
+  asJson: (r: T) => unknown = (r) => r,
+): void {
   if (w.via === 'daemon') return json ? printJson(w.proposal) : printProposal(w.proposal);
   if (json) printJson(asJson(w.result));
   else local(w.result);

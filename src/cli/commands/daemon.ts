@@ -37,18 +37,29 @@ export function registerDaemon(program: Command): void {
       });
     });
 
-  withInstance(program.command('status').description("the daemon's view: config version, program, interfaces")).action(async (opts: InstanceOptions) => {
-    const s = await (await backendFor(opts)).status();
-    if (opts.json) return printJson(s);
-    console.log(`instance ${s.instance}: version ${s.version}, program ${s.progId}, fib ${s.settings.fib}, pid ${s.pid}`);
-    console.log(`attached to ${s.interfaces.map((i) => `${i.name} (${i.mode})`).join(', ') || 'nothing'}; ${s.routes} routes, ${s.rules} rules`);
-  });
+  withInstance(program.command('status').description("the daemon's view: config version, program, interfaces")).action(
+    async (opts: InstanceOptions) => {
+      const s = await (await backendFor(opts)).status();
+      if (opts.json) return printJson(s);
+      console.log(`instance ${s.instance}: version ${s.version}, program ${s.progId}, fib ${s.settings.fib}, pid ${s.pid}`);
+      console.log(
+        `attached to ${s.interfaces.map((i) => `${i.name} (${i.mode})`).join(', ') || 'nothing'}; ${s.routes} routes, ${s.rules} rules`,
+      );
+    },
+  );
 
-  for (const [verb, dryRun] of [['diff', true], ['apply', false]] as const) {
+  for (const [verb, dryRun] of [
+    ['diff', true],
+    ['apply', false],
+  ] as const) {
     withInstance(
       program
         .command(verb)
-        .description(dryRun ? 'show what applying a config would change (changes nothing)' : 'apply a config: the minimal changes, recorded as a new version')
+        .description(
+          dryRun
+            ? 'show what applying a config would change (changes nothing)'
+            : 'apply a config: the minimal changes, recorded as a new version',
+        )
         .requiredOption('-f, --file <file>', "config file ('-' for standard input)"),
     ).action(async (opts: InstanceOptions & { file: string }) => {
       const text = readConfigText(opts.file);
@@ -60,29 +71,33 @@ export function registerDaemon(program: Command): void {
 
   withInstance(program.command('history').description('applied versions, newest first').option('-n, --limit <n>', 'how many', '20')).action(
     async (opts: InstanceOptions & { limit: string }) => {
-      if (!/^\d+$/.test(opts.limit) || Number(opts.limit) < 1) throw new PwError('PW_ERR_USAGE', `--limit must be a positive number, got '${opts.limit}'`);
+      if (!/^\d+$/.test(opts.limit) || Number(opts.limit) < 1)
+        throw new PwError('PW_ERR_USAGE', `--limit must be a positive number, got '${opts.limit}'`);
       const list = await (await backendFor(opts)).history(Number(opts.limit));
       if (opts.json) return printJson(list);
-      for (const v of list) console.log(`${String(v.version).padStart(5)}  ${v.at}  ${v.actor.padEnd(10)} ${v.source}  ${color.dim(`${v.changes.length} change(s)`)}`);
+      for (const v of list)
+        console.log(
+          `${String(v.version).padStart(5)}  ${v.at}  ${v.actor.padEnd(10)} ${v.source}  ${color.dim(`${v.changes.length} change(s)`)}`,
+        );
     },
   );
 
-  withInstance(program.command('rollback').description('apply the config of an earlier version (recorded as a new version)').argument('<version>')).action(
-    async (version: string, opts: InstanceOptions) => {
-      if (!/^\d+$/.test(version)) throw new PwError('PW_ERR_USAGE', `version must be a number, got '${version}'`);
-      const r = await (await backendFor(opts)).rollback(Number(version));
-      if (opts.json) return printJson(r);
-      printProposal(r);
-    },
-  );
+  withInstance(
+    program.command('rollback').description('apply the config of an earlier version (recorded as a new version)').argument('<version>'),
+  ).action(async (version: string, opts: InstanceOptions) => {
+    if (!/^\d+$/.test(version)) throw new PwError('PW_ERR_USAGE', `version must be a number, got '${version}'`);
+    const r = await (await backendFor(opts)).rollback(Number(version));
+    if (opts.json) return printJson(r);
+    printProposal(r);
+  });
 
   const config = program.command('config').description('the config in force');
-  withInstance(config.command('show').description('print the config in force (tokens redacted)').option('--at <version>', 'of an earlier version')).action(
-    async (opts: InstanceOptions & { at?: string }) => {
-      const cfg = await (await backendFor(opts)).config(opts.at ? Number(opts.at) : undefined);
-      if (opts.json) return printJson(cfg);
-      const { stringify } = await import('yaml');
-      process.stdout.write(stringify(cfg));
-    },
-  );
+  withInstance(
+    config.command('show').description('print the config in force (tokens redacted)').option('--at <version>', 'of an earlier version'),
+  ).action(async (opts: InstanceOptions & { at?: string }) => {
+    const cfg = await (await backendFor(opts)).config(opts.at ? Number(opts.at) : undefined);
+    if (opts.json) return printJson(cfg);
+    const { stringify } = await import('yaml');
+    process.stdout.write(stringify(cfg));
+  });
 }

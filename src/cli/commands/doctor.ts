@@ -16,13 +16,18 @@ function printHuman(r: DoctorReport): void {
     const w = Math.max(9, ...r.interfaces.map((i) => i.name.length));
     out.push(`  ${'INTERFACE'.padEnd(w)}  ${'DRIVER'.padEnd(12)} ${'STATE'.padEnd(8)} NATIVE   GENERIC`);
     for (const i of r.interfaces) {
-      const cell = (m: { supported: boolean | null }) => (m.supported === null ? color.dim('-'.padEnd(8)) : m.supported ? color.green('yes'.padEnd(8)) : color.red('no'.padEnd(8)));
+      const cell = (m: { supported: boolean | null }) =>
+        m.supported === null ? color.dim('-'.padEnd(8)) : m.supported ? color.green('yes'.padEnd(8)) : color.red('no'.padEnd(8));
       const note = i.attached ? color.yellow(`in use: ${i.attached.mode} XDP program id ${i.attached.progId} (not probed)`) : '';
-      out.push(`  ${i.name.padEnd(w)}  ${(i.driver ?? '?').padEnd(12)} ${i.operstate.padEnd(8)} ${cell(i.modes.native)} ${cell(i.modes.generic)} ${note}`);
+      out.push(
+        `  ${i.name.padEnd(w)}  ${(i.driver ?? '?').padEnd(12)} ${i.operstate.padEnd(8)} ${cell(i.modes.native)} ${cell(i.modes.generic)} ${note}`,
+      );
     }
   }
   out.push('');
-  out.push(r.ok ? color.green('Verdict: Pathwise can run here.') : color.red('Verdict: Pathwise cannot run here; fix the FAIL lines above.'));
+  out.push(
+    r.ok ? color.green('Verdict: Pathwise can run here.') : color.red('Verdict: Pathwise cannot run here; fix the FAIL lines above.'),
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -16,7 +16,8 @@ interface EventsOptions extends InstanceOptions {
 
 const kinds = (v: string): EventKind[] => {
   const list = v.split(',');
-  for (const k of list) if (!EVENT_KINDS.includes(k as EventKind)) throw new InvalidArgumentError(`'${k}' is not an event kind (${EVENT_KINDS.join(', ')})`);
+  for (const k of list)
+    if (!EVENT_KINDS.includes(k as EventKind)) throw new InvalidArgumentError(`'${k}' is not an event kind (${EVENT_KINDS.join(', ')})`);
   return list as EventKind[];
 };
 
@@ -25,7 +26,9 @@ function printEvent(e: PacketEvent, json: boolean): void {
   const paint = e.kind === 'drop' ? color.red : e.kind === 'log' ? color.yellow : (s: string) => s;
   const via = e.oif ? ` → ${e.oif}` : '';
   const rule = e.rule ? ` rule ${e.rule}` : '';
-  console.log(`${e.time.slice(11, 23)} ${paint(e.kind.padEnd(6))} ${e.iif}${via} ${formatSummary(e.packet)} len ${e.len}: ${e.verdict} (${e.reason})${rule}`);
+  console.log(
+    `${e.time.slice(11, 23)} ${paint(e.kind.padEnd(6))} ${e.iif}${via} ${formatSummary(e.packet)} len ${e.len}: ${e.verdict} (${e.reason})${rule}`,
+  );
 }
 
 export function registerEvents(program: Command): void {
@@ -49,12 +52,20 @@ export function registerEvents(program: Command): void {
         {
           signal: stop.signal,
           started: (where) => {
-            if (!opts.json) console.error(color.dim(ops.mode === 'daemon' ? `events from the daemon (${where}); Ctrl-C to stop` : `events of ${where}; Ctrl-C to stop`));
+            if (!opts.json)
+              console.error(
+                color.dim(
+                  ops.mode === 'daemon' ? `events from the daemon (${where}); Ctrl-C to stop` : `events of ${where}; Ctrl-C to stop`,
+                ),
+              );
           },
           item: (e) => printEvent(e, !!opts.json),
           lost: (m) => {
             if (opts.json) process.stdout.write(`${JSON.stringify({ type: 'lost', ...m })}\n`);
-            else console.error(color.yellow(`lost: ${m.client} events this client was too slow for, ${m.ring} the kernel ring had no room for`));
+            else
+              console.error(
+                color.yellow(`lost: ${m.client} events this client was too slow for, ${m.ring} the kernel ring had no room for`),
+              );
           },
         },
       );

@@ -40,15 +40,23 @@ function printFlows(r: FlowsReport): void {
 
 function table(head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   console.log(color.bold(line(head)));
   for (const r of rows) console.log(line(r));
 }
 
 function printSummary(s: SummaryReport): void {
   const ft = s.flowTable;
-  console.log(`flow table: ${ft.entries} of ${ft.max} (${((100 * ft.entries) / ft.max).toFixed(1)}%); created ${ft.created}, evicted ${ft.evicted}, refused ${ft.insertFailed}`);
-  console.log(`ring buffers: events ${s.rings.eventsSent} sent, ${s.rings.eventsLost} lost; capture ${s.rings.captureSent} sent, ${s.rings.captureLost} lost`);
+  console.log(
+    `flow table: ${ft.entries} of ${ft.max} (${((100 * ft.entries) / ft.max).toFixed(1)}%); created ${ft.created}, evicted ${ft.evicted}, refused ${ft.insertFailed}`,
+  );
+  console.log(
+    `ring buffers: events ${s.rings.eventsSent} sent, ${s.rings.eventsLost} lost; capture ${s.rings.captureSent} sent, ${s.rings.captureLost} lost`,
+  );
   const total = s.sizes.reduce((a, b) => a + b.packets, 0) || 1;
   const bar = (n: number) => '#'.repeat(Math.round((40 * n) / total));
   console.log(color.bold('packet sizes (frame bytes)'));

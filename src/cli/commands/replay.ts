@@ -12,7 +12,16 @@ import { loadConfigFile, parseConfig } from '../../control/config/load.js';
 import type { Config } from '../../control/config/schema.js';
 import { PwError } from '../../errors.js';
 import type { Collector } from '../../insight/ipfix-exporter.js';
-import { diffReplays, fateOf, formatEndpoints, summarizeReplay, XDP_LINEAR_MAX, type Fate, type ReplayedPacket, type ReplaySummary } from '../../insight/replay.js';
+import {
+  diffReplays,
+  fateOf,
+  formatEndpoints,
+  summarizeReplay,
+  XDP_LINEAR_MAX,
+  type Fate,
+  type ReplayedPacket,
+  type ReplaySummary,
+} from '../../insight/replay.js';
 import { readCaptureFile, type Capture } from '../../ops/capture-files.js';
 import { replayCapture, type ReplayRun } from '../../ops/replay.js';
 import { backendFor } from '../backend.js';
@@ -50,7 +59,11 @@ async function baseConfig(opts: ReplayCommandOptions): Promise<ConfigSource> {
   const running = (await ops.config()) as unknown as Record<string, unknown>;
   // The API section (tokens redacted) plays no part in a packet's fate.
   delete running.api;
-  return { config: parseConfig(JSON.stringify(running), `the running config of instance '${opts.instance}'`), source: `the daemon of instance '${opts.instance}'`, baseDir: process.cwd() };
+  return {
+    config: parseConfig(JSON.stringify(running), `the running config of instance '${opts.instance}'`),
+    source: `the daemon of instance '${opts.instance}'`,
+    baseDir: process.cwd(),
+  };
 }
 
 /** "192.0.2.1:4739", "[2001:db8::1]:4739"; the port defaults to IPFIX's 4739. */
@@ -58,16 +71,23 @@ function parseCollector(v: string): Collector {
   const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(v);
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3] ?? 4739);
-  if (!host || isIP(host) === 0 || port < 1 || port > 65535) throw new InvalidArgumentError('--ipfix takes ADDRESS[:PORT], e.g. 127.0.0.1:4739 or [::1]:4739');
+  if (!host || isIP(host) === 0 || port < 1 || port > 65535)
+    throw new InvalidArgumentError('--ipfix takes ADDRESS[:PORT], e.g. 127.0.0.1:4739 or [::1]:4739');
   return { host, port };
 }
 
-function replayUnder(src: ConfigSource, capture: Capture, opts: ReplayCommandOptions & { export?: boolean }, signal: AbortSignal): Promise<ReplayRun> {
+function replayUnder(
+  src: ConfigSource,
+  capture: Capture,
+  opts: ReplayCommandOptions & { export?: boolean },
+  signal: AbortSignal,
+): Promise<ReplayRun> {
   return replayCapture(src.config, src.baseDir, capture, { ingress: opts.interface, signal, ipfix: opts.export ? opts.ipfix : undefined });
 }
 
 function fateText(f: Fate): string {
-  const verdict = f.verdict === 'drop' ? color.red(f.verdict) : f.verdict === 'redirect' || f.verdict === 'tx' ? color.green(f.verdict) : f.verdict;
+  const verdict =
+    f.verdict === 'drop' ? color.red(f.verdict) : f.verdict === 'redirect' || f.verdict === 'tx' ? color.green(f.verdict) : f.verdict;
   const parts = [verdict];
   if (f.egress) parts.push(`→ ${f.egress}${f.via ? ` via ${f.via}` : ''}`);
   if (f.reason !== 'none') parts.push(`(${f.reason})`);
@@ -80,7 +100,9 @@ function printPacket(p: ReplayedPacket): void {
   const flags = p.tcpFlags !== null ? ` [${p.tcpFlags}]` : '';
   const vlan = p.vlan ? ` vlan ${p.vlan}` : '';
   const cut = p.caplen < p.len ? color.dim(` (${p.caplen} of ${p.len} bytes captured)`) : '';
-  const bad = p.malformed ? color.yellow(p.beyondBuffer ? ` MALFORMED (longer than one XDP buffer of ${XDP_LINEAR_MAX} bytes)` : ' MALFORMED') : '';
+  const bad = p.malformed
+    ? color.yellow(p.beyondBuffer ? ` MALFORMED (longer than one XDP buffer of ${XDP_LINEAR_MAX} bytes)` : ' MALFORMED')
+    : '';
   console.log(`${String(p.n).padStart(5)} ${p.time} ${formatEndpoints(p)}${flags}${vlan} len ${p.len}${cut}  ${fateText(fateOf(p))}${bad}`);
 }
 
@@ -108,7 +130,11 @@ export function registerReplay(program: Command): void {
       .option('--diff <file>', 'a second config: list the packets whose fate it changes')
       .option('-i, --interface <name>', 'the interface the packets arrive on (for rules that match one; default: loopback)')
       .option('--summary', 'print only the summary, not every packet')
-      .option('--ipfix <address:port>', 'send the flows of the replay (under --config) as IPFIX to this collector, timed by the capture', parseCollector),
+      .option(
+        '--ipfix <address:port>',
+        'send the flows of the replay (under --config) as IPFIX to this collector, timed by the capture',
+        parseCollector,
+      ),
   ).action(async (file: string, opts: ReplayCommandOptions) => {
     const capture = readCaptureFile(file, { partial: true });
     const base = await baseConfig(opts);
@@ -128,7 +154,9 @@ export function registerReplay(program: Command): void {
         config: base.source,
         ...(capture.damage ? { damage: capture.damage } : {}),
         ...(interrupted ? { interrupted: true } : {}),
-        ...(baseRun.exported !== undefined ? { ipfix: { collector: `${opts.ipfix!.host}:${opts.ipfix!.port}`, records: baseRun.exported } } : {}),
+        ...(baseRun.exported !== undefined
+          ? { ipfix: { collector: `${opts.ipfix!.host}:${opts.ipfix!.port}`, records: baseRun.exported } }
+          : {}),
       };
       if (after) {
         const changes = diffReplays(before, after);
@@ -146,8 +174,10 @@ export function registerReplay(program: Command): void {
         if (!opts.summary) before.forEach(printPacket);
         printSummary(summarizeReplay(before));
       }
-      if (!opts.json && report.ipfix) process.stderr.write(`${report.ipfix.records} flow records sent as IPFIX to ${report.ipfix.collector}\n`);
-      if (!opts.json && capture.damage) process.stderr.write(color.yellow(`${file}: ${capture.damage}; the packets before it were replayed\n`));
+      if (!opts.json && report.ipfix)
+        process.stderr.write(`${report.ipfix.records} flow records sent as IPFIX to ${report.ipfix.collector}\n`);
+      if (!opts.json && capture.damage)
+        process.stderr.write(color.yellow(`${file}: ${capture.damage}; the packets before it were replayed\n`));
       if (!opts.json && interrupted) process.stderr.write(color.yellow('interrupted: the packets replayed so far are shown\n'));
     } finally {
       process.off('SIGINT', stop);

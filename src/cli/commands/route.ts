@@ -41,13 +41,17 @@ export function registerRoute(program: Command): void {
     );
   }
 
-  withInstance(route.command('del').description('delete the route to PREFIX').argument('<prefix>').argument('[rest...]', 'ignored (accepts the add syntax)')).action(
-    async (prefix: string, _rest: string[], opts: InstanceOptions) => {
-      const p = parsePrefix(prefix === 'default' ? '0.0.0.0/0' : prefix, `argument 1 ('${prefix}')`);
-      const w = await (await backendFor(opts)).deleteRoute(p);
-      printWritten(w, opts.json, (view) => console.log(`deleted: ${formatRoute(view)}`));
-    },
-  );
+  withInstance(
+    route
+      .command('del')
+      .description('delete the route to PREFIX')
+      .argument('<prefix>')
+      .argument('[rest...]', 'ignored (accepts the add syntax)'),
+  ).action(async (prefix: string, _rest: string[], opts: InstanceOptions) => {
+    const p = parsePrefix(prefix === 'default' ? '0.0.0.0/0' : prefix, `argument 1 ('${prefix}')`);
+    const w = await (await backendFor(opts)).deleteRoute(p);
+    printWritten(w, opts.json, (view) => console.log(`deleted: ${formatRoute(view)}`));
+  });
 
   withInstance(
     route
@@ -58,10 +62,13 @@ export function registerRoute(program: Command): void {
       .option('--user', 'only routes added by the user')
       .option('--stats', 'with packets and bytes forwarded by each route'),
   ).action(async (opts: InstanceOptions & { 4?: boolean; 6?: boolean; user?: boolean; stats?: boolean }) => {
-    const routes: RouteRow[] = await (await backendFor(opts)).listRoutes({ family: opts[4] ? 4 : opts[6] ? 6 : undefined, user: opts.user, stats: opts.stats });
+    const routes: RouteRow[] = await (
+      await backendFor(opts)
+    ).listRoutes({ family: opts[4] ? 4 : opts[6] ? 6 : undefined, user: opts.user, stats: opts.stats });
     if (opts.json) return printJson(routes);
     if (opts.stats) {
-      for (const r of routes) process.stdout.write(`${formatRoute(r).padEnd(60)} ${color.dim(`${r.packets ?? 0} pkts ${r.bytes ?? 0} bytes`)}\n`);
+      for (const r of routes)
+        process.stdout.write(`${formatRoute(r).padEnd(60)} ${color.dim(`${r.packets ?? 0} pkts ${r.bytes ?? 0} bytes`)}\n`);
       return;
     }
     process.stdout.write(routes.map((r) => `${formatRoute(r)}\n`).join(''));
@@ -84,14 +91,19 @@ export function registerRoute(program: Command): void {
     const { batch, errors } = parseRouteFile(text, file === '-' ? '<stdin>' : file);
     const parseSeconds = (performance.now() - t0) / 1000;
     if (errors.length) {
-      throw new PwError('PW_ERR_INVALID', `${errors.length}${errors.length >= 100 ? '+' : ''} bad line(s) in ${file}; nothing was installed:\n${errors.map((e) => `  ${e.where}: ${e.message}`).join('\n')}`, {
-        details: { errors: errors.map((e) => e.toJSON()) },
-      });
+      throw new PwError(
+        'PW_ERR_INVALID',
+        `${errors.length}${errors.length >= 100 ? '+' : ''} bad line(s) in ${file}; nothing was installed:\n${errors.map((e) => `  ${e.where}: ${e.message}`).join('\n')}`,
+        {
+          details: { errors: errors.map((e) => e.toJSON()) },
+        },
+      );
     }
     const r = await (await backendFor(opts)).loadRoutes(batch, { replace: opts.replace, parseSeconds });
     if (opts.json) return printJson(r);
     console.log(`installed ${r.added} routes${r.replaced ? `, replaced ${r.replaced}` : ''} in ${r.seconds.toFixed(2)} s`);
-    for (const g of r.unresolvedGateways) console.log(color.yellow(`warning: gateway ${g.via} on ${g.dev} does not answer ARP/ND; its routes go to the kernel until it does`));
+    for (const g of r.unresolvedGateways)
+      console.log(color.yellow(`warning: gateway ${g.via} on ${g.dev} does not answer ARP/ND; its routes go to the kernel until it does`));
   });
 
   withInstance(

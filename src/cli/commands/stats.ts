@@ -6,17 +6,26 @@ import { printJson } from '../output.js';
 import { withInstance, type InstanceOptions } from './common.js';
 
 export function registerStats(program: Command): void {
-  withInstance(program.command('stats').description('traffic counters per interface: packets and bytes by verdict, exceptions by reason')).action(
-    async (opts: InstanceOptions) => {
-      const r = await (await backendFor(opts)).stats();
-      if (opts.json) return printJson(r);
-      console.log(`instance ${r.instance}: fib ${r.settings.fib}; attached to ${r.attached.map((a) => `${a.name} (${a.mode})`).join(', ') || 'nothing'}`);
-      console.log(`routes: ${r.routes.ipv4} IPv4 (${r.routes.ipv4Groups}/${r.routes.ipv4GroupCapacity} /24 groups), ${r.routes.ipv6} IPv6; ${r.nexthops.nexthops} nexthops in ${r.nexthops.groups} groups`);
-      for (const i of r.interfaces) {
-        const pk = Object.entries(i.packets).map(([k, v]) => `${k} ${v}`).join(', ');
-        const rs = Object.entries(i.reasons).filter(([k]) => k !== 'none').map(([k, v]) => `${k} ${v}`).join(', ');
-        console.log(`  ${i.name}: ${pk}${rs ? `; exceptions: ${rs}` : ''}`);
-      }
-    },
-  );
+  withInstance(
+    program.command('stats').description('traffic counters per interface: packets and bytes by verdict, exceptions by reason'),
+  ).action(async (opts: InstanceOptions) => {
+    const r = await (await backendFor(opts)).stats();
+    if (opts.json) return printJson(r);
+    console.log(
+      `instance ${r.instance}: fib ${r.settings.fib}; attached to ${r.attached.map((a) => `${a.name} (${a.mode})`).join(', ') || 'nothing'}`,
+    );
+    console.log(
+      `routes: ${r.routes.ipv4} IPv4 (${r.routes.ipv4Groups}/${r.routes.ipv4GroupCapacity} /24 groups), ${r.routes.ipv6} IPv6; ${r.nexthops.nexthops} nexthops in ${r.nexthops.groups} groups`,
+    );
+    for (const i of r.interfaces) {
+      const pk = Object.entries(i.packets)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      const rs = Object.entries(i.reasons)
+        .filter(([k]) => k !== 'none')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      console.log(`  ${i.name}: ${pk}${rs ? `; exceptions: ${rs}` : ''}`);
+    }
+  });
 }

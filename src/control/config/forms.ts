@@ -33,7 +33,12 @@ export function routeSpecOf(cfg: Pick<Config, 'nexthopGroups'>, r: ConfigRoute, 
 /** The config form of a RouteSpec (what the API writes into the config). */
 export function configRouteOf(spec: RouteSpec): ConfigRoute {
   const route: ConfigRoute = { prefix: formatPrefix(spec.prefix), type: spec.type, metric: spec.metric };
-  if (spec.nexthops.length) route.via = spec.nexthops.map((n) => ({ ...(n.via ? { gateway: n.via } : {}), ...(n.dev ? { dev: n.dev } : {}), weight: n.weight ?? 1 }));
+  if (spec.nexthops.length)
+    route.via = spec.nexthops.map((n) => ({
+      ...(n.via ? { gateway: n.via } : {}),
+      ...(n.dev ? { dev: n.dev } : {}),
+      weight: n.weight ?? 1,
+    }));
   return route;
 }
 
@@ -69,12 +74,26 @@ export function configRuleOf(r: RuleSpec): ConfigRule {
 /** A config limiter in data-plane terms. */
 export function limiterSpecOf(name: string, l: ConfigLimiter, where = `ratelimits.${name}`): LimiterSpec {
   const { per4, per6 } = parsePer(l.per, `${where}.per`);
-  return { name, rate: l.rate, burst: l.burst ?? Math.max(1, l.rate), per4, per6, blockAfter: l.blockAfter, blockForMs: parseDuration(l.blockFor) };
+  return {
+    name,
+    rate: l.rate,
+    burst: l.burst ?? Math.max(1, l.rate),
+    per4,
+    per6,
+    blockAfter: l.blockAfter,
+    blockForMs: parseDuration(l.blockFor),
+  };
 }
 
 /** The config form of a limiter, with `per` and `blockFor` as the user wrote them. */
 export function configLimiterOf(l: LimiterSpec, text: { per: string; blockFor: string }): ConfigLimiter {
-  return { rate: l.rate, burst: l.burst, per: text.per, blockAfter: l.blockAfter, ...(l.blockAfter ? { blockFor: text.blockFor } : {}) } as ConfigLimiter;
+  return {
+    rate: l.rate,
+    burst: l.burst,
+    per: text.per,
+    blockAfter: l.blockAfter,
+    ...(l.blockAfter ? { blockFor: text.blockFor } : {}),
+  } as ConfigLimiter;
 }
 
 /** The IPFIX exporter's options from `insight.ipfix` (the daemon's and replay's). */

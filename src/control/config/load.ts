@@ -44,18 +44,27 @@ type Raw = Partial<Config> & Record<string, unknown>;
 function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] {
   const list = <T>(x: unknown): T[] => (Array.isArray(x) ? (x as T[]) : []);
   const c = {
-    routes: list<Config['routes'][number]>(raw.routes).filter((r) => r && typeof r === 'object').map((r) => ({ ...r, type: r.type ?? 'unicast' })),
+    routes: list<Config['routes'][number]>(raw.routes)
+      .filter((r) => r && typeof r === 'object')
+      .map((r) => ({ ...r, type: r.type ?? 'unicast' })),
     rules: list<Config['rules'][number]>(raw.rules).filter((r) => r && typeof r === 'object'),
     nexthopGroups: (raw.nexthopGroups && typeof raw.nexthopGroups === 'object' ? raw.nexthopGroups : {}) as Config['nexthopGroups'],
     ratelimits: (raw.ratelimits && typeof raw.ratelimits === 'object' ? raw.ratelimits : {}) as Config['ratelimits'],
-    api: { tokens: list<Config['api']['tokens'][number]>((raw.api as { tokens?: unknown } | undefined)?.tokens).filter((t) => t && typeof t === 'object') },
+    api: {
+      tokens: list<Config['api']['tokens'][number]>((raw.api as { tokens?: unknown } | undefined)?.tokens).filter(
+        (t) => t && typeof t === 'object',
+      ),
+    },
   };
   const out: { path: (string | number)[]; message: string }[] = [];
   c.routes.forEach((r, i) => {
-    if (r.type === 'unicast' && !r.via && !r.nexthopGroup) out.push({ path: ['routes', i], message: "a unicast route needs 'via' or 'nexthopGroup'" });
+    if (r.type === 'unicast' && !r.via && !r.nexthopGroup)
+      out.push({ path: ['routes', i], message: "a unicast route needs 'via' or 'nexthopGroup'" });
     if (r.via && r.nexthopGroup) out.push({ path: ['routes', i, 'nexthopGroup'], message: "give 'via' or 'nexthopGroup', not both" });
-    if (r.type !== 'unicast' && (r.via || r.nexthopGroup)) out.push({ path: ['routes', i, 'type'], message: `a ${r.type} route takes no nexthops` });
-    if (r.nexthopGroup && !c.nexthopGroups[r.nexthopGroup]) out.push({ path: ['routes', i, 'nexthopGroup'], message: `no nexthop group named '${r.nexthopGroup}'` });
+    if (r.type !== 'unicast' && (r.via || r.nexthopGroup))
+      out.push({ path: ['routes', i, 'type'], message: `a ${r.type} route takes no nexthops` });
+    if (r.nexthopGroup && !c.nexthopGroups[r.nexthopGroup])
+      out.push({ path: ['routes', i, 'nexthopGroup'], message: `no nexthop group named '${r.nexthopGroup}'` });
   });
   const seen = new Map<string, number>();
   c.routes.forEach((r, i) => {
@@ -67,12 +76,15 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
     if (r.action === 'ratelimit' && !r.limiter) out.push({ path: ['rules', i], message: "action ratelimit needs 'limiter'" });
     if (r.limiter && !c.ratelimits[r.limiter]) out.push({ path: ['rules', i, 'limiter'], message: `no rate limiter named '${r.limiter}'` });
     const tcpUdp = r.proto === 'tcp' || r.proto === 'udp' || r.proto === 6 || r.proto === 17;
-    if ((r.sport !== undefined || r.dport !== undefined) && !tcpUdp) out.push({ path: ['rules', i, r.dport !== undefined ? 'dport' : 'sport'], message: 'ports need proto tcp or udp' });
+    if ((r.sport !== undefined || r.dport !== undefined) && !tcpUdp)
+      out.push({ path: ['rules', i, r.dport !== undefined ? 'dport' : 'sport'], message: 'ports need proto tcp or udp' });
     if (r.flags && !(r.proto === 'tcp' || r.proto === 6)) out.push({ path: ['rules', i, 'flags'], message: 'flags need proto tcp' });
-    if (typeof r.from === 'string' && typeof r.to === 'string' && r.from.includes(':') !== r.to.includes(':')) out.push({ path: ['rules', i, 'to'], message: "'from' and 'to' are of different address families" });
+    if (typeof r.from === 'string' && typeof r.to === 'string' && r.from.includes(':') !== r.to.includes(':'))
+      out.push({ path: ['rules', i, 'to'], message: "'from' and 'to' are of different address families" });
   });
   c.api.tokens.forEach((t, i) => {
-    if (c.api.tokens.findIndex((x) => x.name === t.name) !== i) out.push({ path: ['api', 'tokens', i, 'name'], message: `token name '${t.name}' is used twice` });
+    if (c.api.tokens.findIndex((x) => x.name === t.name) !== i)
+      out.push({ path: ['api', 'tokens', i, 'name'], message: `token name '${t.name}' is used twice` });
   });
   return out;
 }
@@ -89,7 +101,11 @@ export function parseConfig(text: string, file: string): Config {
   if (problems.length === 0) {
     const root = doc.contents;
     if (root && !isMap(root)) {
-      problems.push({ where: `${file}:1:1`, path: '', message: `the config must be a mapping of settings, not ${isSeq(root) ? 'a list' : 'a value'}` });
+      problems.push({
+        where: `${file}:1:1`,
+        path: '',
+        message: `the config must be a mapping of settings, not ${isSeq(root) ? 'a list' : 'a value'}`,
+      });
     } else {
       const raw = (doc.toJS() ?? {}) as Raw;
       const result = Config.safeParse(raw);
@@ -111,10 +127,14 @@ export function parseConfig(text: string, file: string): Config {
     }
   }
   const list = problems.map((p) => `  ${p.where}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
-  throw new PwError('PW_ERR_INVALID', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}; nothing was applied:\n${list}`, {
-    where: problems[0]!.where,
-    details: { problems },
-  });
+  throw new PwError(
+    'PW_ERR_INVALID',
+    `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}; nothing was applied:\n${list}`,
+    {
+      where: problems[0]!.where,
+      details: { problems },
+    },
+  );
 }
 
 /**
@@ -126,10 +146,14 @@ export function checkConfig(cfg: Config, source: string): Config {
   const found = crossCheck(cfg as unknown as Raw);
   if (!found.length) return cfg;
   const list = found.map((p) => `  ${formatPath(p.path)}: ${p.message}`).join('\n');
-  throw new PwError('PW_ERR_INVALID', `${found.length} problem${found.length === 1 ? '' : 's'} in ${source}; nothing was applied:\n${list}`, {
-    where: formatPath(found[0]!.path),
-    details: { problems: found.map((p) => ({ where: source, path: formatPath(p.path), message: p.message })) },
-  });
+  throw new PwError(
+    'PW_ERR_INVALID',
+    `${found.length} problem${found.length === 1 ? '' : 's'} in ${source}; nothing was applied:\n${list}`,
+    {
+      where: formatPath(found[0]!.path),
+      details: { problems: found.map((p) => ({ where: source, path: formatPath(p.path), message: p.message })) },
+    },
+  );
 }
 
 /**
@@ -140,8 +164,14 @@ export function checkConfig(cfg: Config, source: string): Config {
 export function validateItem<S extends z.ZodType>(schema: S, value: unknown, path: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => ({ path: `${path}${formatPath(i.path as (string | number)[]).replace(/^(?=[^[])/, '.')}`.replace(/\.\(top level\)$/, ''), message: i.message }));
-  throw new PwError('PW_ERR_INVALID', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { where: problems[0]!.path, details: { problems } });
+  const problems = r.error.issues.map((i) => ({
+    path: `${path}${formatPath(i.path as (string | number)[]).replace(/^(?=[^[])/, '.')}`.replace(/\.\(top level\)$/, ''),
+    message: i.message,
+  }));
+  throw new PwError('PW_ERR_INVALID', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+    where: problems[0]!.path,
+    details: { problems },
+  });
 }
 
 export function loadConfigFile(file: string): Config {

@@ -22,7 +22,12 @@ const parsed = (what: string, parse: (s: string) => unknown) =>
 const cidr = parsed('prefix', (s) => prefixKey(s)).describe('an IPv4 or IPv6 prefix (CIDR), or an address');
 const address = parsed('address', (s) => parseAddress(s)).describe('an IPv4 or IPv6 address');
 const duration = parsed('duration', (s) => parseDuration(s)).describe('a duration: 30s, 5m, 1h30m, 2d');
-const ifname = z.string().min(1).max(15).regex(/^[^\s/]+$/, 'interface names have no spaces or slashes').describe('an interface name');
+const ifname = z
+  .string()
+  .min(1)
+  .max(15)
+  .regex(/^[^\s/]+$/, 'interface names have no spaces or slashes')
+  .describe('an interface name');
 const port = z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'a port (22) or range (1000-2000)')]);
 
 const IPFIX_DEFAULTS = { collectors: [], activeTimeout: '60s', idleTimeout: '15s', templateRefresh: '60s', observationDomain: 1 };
@@ -52,7 +57,10 @@ export const Nexthop = z
 export const Route = z
   .object({
     prefix: cidr.describe('destination prefix'),
-    type: z.enum(['unicast', 'blackhole', 'local', 'kernel']).default('unicast').describe('blackhole drops; local delivers here; kernel hands to the kernel'),
+    type: z
+      .enum(['unicast', 'blackhole', 'local', 'kernel'])
+      .default('unicast')
+      .describe('blackhole drops; local delivers here; kernel hands to the kernel'),
     via: z.array(Nexthop).min(1).max(16).optional().describe('nexthops (several make an ECMP group)'),
     nexthopGroup: z.string().optional().describe('the name of a group in nexthopGroups, instead of via'),
     metric: z.number().int().min(0).max(0xffffffff).default(0),
@@ -96,7 +104,10 @@ export const Blocklist = z
     prefixes: z.array(cidr).default([]),
     file: z.string().optional().describe('a file of prefixes, one per line'),
     ttl: duration.optional().describe('expiry of these entries, counted from when they are first applied'),
-    until: z.iso.datetime({ offset: true }).optional().describe('absolute expiry (ISO 8601), as the API writes for blocks added with a TTL'),
+    until: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('absolute expiry (ISO 8601), as the API writes for blocks added with a TTL'),
   })
   .strict();
 
@@ -110,19 +121,38 @@ export const ApiToken = z
 
 export const Config = z
   .object({
-    instance: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/).default('default').describe('names the pins: /sys/fs/bpf/pathwise/INSTANCE'),
+    instance: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)
+      .default('default')
+      .describe('names the pins: /sys/fs/bpf/pathwise/INSTANCE'),
     interfaces: z
       .array(z.object({ name: ifname, mode: z.enum(['native', 'generic', 'auto']).default('auto') }).strict())
       .default([])
       .describe('interfaces the pipeline is attached to (and may forward out of)'),
-    fib: z.enum(['own', 'kernel']).default('own').describe("own: Pathwise's FIB with the routes below; kernel: the kernel's FIB (ip route, FRR, BIRD)"),
+    fib: z
+      .enum(['own', 'kernel'])
+      .default('own')
+      .describe("own: Pathwise's FIB with the routes below; kernel: the kernel's FIB (ip route, FRR, BIRD)"),
     pipeline: z
       .object({
         flows: z.boolean().default(true).describe('keep the flow table'),
         routeStats: z.boolean().default(true),
         dropMalformed: z.boolean().default(false),
-        ipv4Groups: z.number().int().min(1).max(1 << 20).default(16384).describe('second-level IPv4 FIB groups'),
-        ruleBitmaps: z.number().int().min(16).max(1 << 20).default(4096).describe('classifier bitmaps (2 KiB each)'),
+        ipv4Groups: z
+          .number()
+          .int()
+          .min(1)
+          .max(1 << 20)
+          .default(16384)
+          .describe('second-level IPv4 FIB groups'),
+        ruleBitmaps: z
+          .number()
+          .int()
+          .min(16)
+          .max(1 << 20)
+          .default(4096)
+          .describe('classifier bitmaps (2 KiB each)'),
       })
       .strict()
       .default({ flows: true, routeStats: true, dropMalformed: false, ipv4Groups: 16384, ruleBitmaps: 4096 }),
@@ -135,7 +165,13 @@ export const Config = z
       .object({
         sampleRate: z.number().int().min(0).default(0).describe('send 1 packet in N as an event (0: off)'),
         dropEvents: z.boolean().default(false).describe('send every dropped packet as an event'),
-        metricsTopN: z.number().int().min(0).max(1000).default(20).describe('routes and rules exported to /metrics with their own labels (the busiest N; the rest are summed)'),
+        metricsTopN: z
+          .number()
+          .int()
+          .min(0)
+          .max(1000)
+          .default(20)
+          .describe('routes and rules exported to /metrics with their own labels (the busiest N; the rest are summed)'),
         ipfix: Ipfix.default(IPFIX_DEFAULTS),
       })
       .strict()

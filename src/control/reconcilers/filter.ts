@@ -38,7 +38,8 @@ export type FilterChange =
   | { kind: 'rules'; phase: number; before: Rule[]; after: (RuleSpec & { id?: number })[] }
   | { kind: 'block'; phase: number; op: 'add' | 'delete'; prefix: string; block?: DesiredBlock; old?: BlockEntry };
 
-const limiterText = (l: LimiterSpec) => `${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? ` block after ${l.blockAfter} for ${l.blockForMs} ms` : ''}`;
+const limiterText = (l: LimiterSpec) =>
+  `${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? ` block after ${l.blockAfter} for ${l.blockForMs} ms` : ''}`;
 
 /** Blocked prefixes in force, from the lists and the files they name; expired entries left out. */
 function desiredBlocks(cfg: Config, ctx: CompileContext): Map<string, DesiredBlock> {
@@ -51,7 +52,9 @@ function desiredBlocks(cfg: Config, ctx: CompileContext): Map<string, DesiredBlo
       try {
         text = readFileSync(file, 'utf8');
       } catch (e) {
-        throw new PwError('PW_ERR_NOT_FOUND', `cannot read blocklist file ${file}: ${(e as Error).message}`, { where: `blocklists[${i}].file` });
+        throw new PwError('PW_ERR_NOT_FOUND', `cannot read blocklist file ${file}: ${(e as Error).message}`, {
+          where: `blocklists[${i}].file`,
+        });
       }
       prefixes.push(...parseBlockFile(text, file));
     }
@@ -88,7 +91,8 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
       if (!old) out.push({ kind: 'limiter', phase: Phase.LIMITERS, op: 'add', name, spec });
       else if (limiterText(old) !== limiterText(spec)) out.push({ kind: 'limiter', phase: Phase.LIMITERS, op: 'update', name, spec, old });
     }
-    for (const [name, old] of running.limiters) if (!desired.limiters.has(name)) out.push({ kind: 'limiter', phase: Phase.LIMITER_DELETE, op: 'delete', name, old });
+    for (const [name, old] of running.limiters)
+      if (!desired.limiters.has(name)) out.push({ kind: 'limiter', phase: Phase.LIMITER_DELETE, op: 'delete', name, old });
 
     const after = desired.rules.map(formatRule);
     if (running.rules.map(formatRule).join('\n') !== after.join('\n')) {
@@ -101,8 +105,10 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
       out.push({ kind: 'rules', phase: Phase.RULES, before: running.rules, after: withIds });
     }
 
-    for (const [prefix, block] of desired.blocks) if (!running.blocks.has(prefix)) out.push({ kind: 'block', phase: Phase.BLOCKS, op: 'add', prefix, block });
-    for (const [prefix, old] of running.blocks) if (!desired.blocks.has(prefix)) out.push({ kind: 'block', phase: Phase.UNBLOCK, op: 'delete', prefix, old });
+    for (const [prefix, block] of desired.blocks)
+      if (!running.blocks.has(prefix)) out.push({ kind: 'block', phase: Phase.BLOCKS, op: 'add', prefix, block });
+    for (const [prefix, old] of running.blocks)
+      if (!desired.blocks.has(prefix)) out.push({ kind: 'block', phase: Phase.UNBLOCK, op: 'delete', prefix, old });
     return out;
   },
   apply(c, t) {
@@ -139,9 +145,20 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
       case 'limiter':
         return { kind: c.kind, op: c.op, key: c.name, before: c.old && limiterText(c.old), after: c.spec && limiterText(c.spec) };
       case 'rules':
-        return { kind: c.kind, op: 'replace', key: `${c.after.length} rules`, before: c.before.map(formatRule).join('; '), after: c.after.map((r) => formatRule(r)).join('; ') };
+        return {
+          kind: c.kind,
+          op: 'replace',
+          key: `${c.after.length} rules`,
+          before: c.before.map(formatRule).join('; '),
+          after: c.after.map((r) => formatRule(r)).join('; '),
+        };
       case 'block':
-        return { kind: c.kind, op: c.op, key: c.prefix, after: c.block ? (c.block.expiresAt ? `until ${new Date(c.block.expiresAt).toISOString()}` : 'no expiry') : undefined };
+        return {
+          kind: c.kind,
+          op: c.op,
+          key: c.prefix,
+          after: c.block ? (c.block.expiresAt ? `until ${new Date(c.block.expiresAt).toISOString()}` : 'no expiry') : undefined,
+        };
     }
   },
 };

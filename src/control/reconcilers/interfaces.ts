@@ -4,7 +4,14 @@ import type { XdpModeRequest } from '../../kernel/xdp.js';
 import type { Config } from '../config/schema.js';
 import { Phase, type Reconciler } from '../reconcile.js';
 
-export type InterfaceChange = { kind: 'interface'; phase: number; op: 'attach' | 'detach' | 'reattach'; name: string; mode: XdpModeRequest; before?: string };
+export type InterfaceChange = {
+  kind: 'interface';
+  phase: number;
+  op: 'attach' | 'detach' | 'reattach';
+  name: string;
+  mode: XdpModeRequest;
+  before?: string;
+};
 
 type Desired = Map<string, XdpModeRequest>;
 /** Interfaces running this instance's program, with their XDP mode. */
@@ -19,9 +26,11 @@ export const interfacesReconciler: Reconciler<Desired, Running, InterfaceChange>
     for (const [name, mode] of desired) {
       const now = running.get(name);
       if (!now) out.push({ kind: 'interface', phase: Phase.ATTACH, op: 'attach', name, mode });
-      else if (mode !== 'auto' && mode !== now) out.push({ kind: 'interface', phase: Phase.DETACH, op: 'reattach', name, mode, before: now });
+      else if (mode !== 'auto' && mode !== now)
+        out.push({ kind: 'interface', phase: Phase.DETACH, op: 'reattach', name, mode, before: now });
     }
-    for (const [name, mode] of running) if (!desired.has(name)) out.push({ kind: 'interface', phase: Phase.DETACH, op: 'detach', name, mode: 'auto', before: mode });
+    for (const [name, mode] of running)
+      if (!desired.has(name)) out.push({ kind: 'interface', phase: Phase.DETACH, op: 'detach', name, mode: 'auto', before: mode });
     return out;
   },
   apply(c, t) {

@@ -33,10 +33,14 @@ export const pipelineReconciler: Reconciler<PipelineSettings, PipelineSettings, 
   },
   check(c) {
     if (c.before.ipv4Groups !== c.after.ipv4Groups || c.before.ruleBitmaps !== c.after.ruleBitmaps) {
-      throw new PwError('PW_ERR_UNSUPPORTED', 'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs', {
-        where: 'pipeline',
-        hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
-      });
+      throw new PwError(
+        'PW_ERR_UNSUPPORTED',
+        'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs',
+        {
+          where: 'pipeline',
+          hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
+        },
+      );
     }
   },
   async apply(c, t) {

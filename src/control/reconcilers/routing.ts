@@ -37,7 +37,17 @@ export const routingReconciler: Reconciler<Map<string, RibRoute>, Map<string, Ro
   },
   running: (dp: Dataplane) => new Map(dp.listRoutes().map((r) => [r.prefix, r])),
   plan: (running, desired, ctx) =>
-    planRoutes(running, desired, (spec) => ctx.describeRoute(spec)).map((c) => ({ ...c, kind: 'route', phase: c.op === 'delete' ? Phase.ROUTE_DELETE : Phase.ROUTES })),
+    planRoutes(running, desired, (spec) => ctx.describeRoute(spec)).map((c) => ({
+      ...c,
+      kind: 'route',
+      phase: c.op === 'delete' ? Phase.ROUTE_DELETE : Phase.ROUTES,
+    })),
   apply: (c, t) => t.dp().applyRouteChange(c),
-  summarize: (c) => ({ kind: c.kind, op: c.op, key: c.prefix, before: 'before' in c ? c.before : undefined, after: 'after' in c ? c.after : undefined }),
+  summarize: (c) => ({
+    kind: c.kind,
+    op: c.op,
+    key: c.prefix,
+    before: 'before' in c ? c.before : undefined,
+    after: 'after' in c ? c.after : undefined,
+  }),
 };
