@@ -87,6 +87,23 @@ function setPipelineSlot(obj: BpfObject<typeof abi>, xdp: Program): void {
   }
 }
 
+/**
+ * Refuses settings a program upgrade cannot move to: the sizes of tables whose contents are
+ * carried over (a resized map would start empty).
+ */
+export function checkUpgradable(from: PipelineSettings, to: PipelineSettings): void {
+  if (to.ipv4Groups !== from.ipv4Groups || to.ruleBitmaps !== from.ruleBitmaps) {
+    throw new PwError(
+      'PW_ERR_UNSUPPORTED',
+      'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs',
+      {
+        where: 'pipeline',
+        hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
+      },
+    );
+  }
+}
+
 export interface UpgradeResult {
   /** Maps whose contents the new program took over. */
   carried: string[];
@@ -198,15 +215,7 @@ export class Pipeline {
     const old = Pipeline.pinnedMeta(instance);
     const oldProg = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
     try {
-      if (settings.ipv4Groups !== old.settings.ipv4Groups || settings.ruleBitmaps !== old.settings.ruleBitmaps) {
-        throw new PwError(
-          'PW_ERR_UNSUPPORTED',
-          'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs',
-          {
-            hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
-          },
-        );
-      }
+      checkUpgradable(old.settings, settings);
       const maxEntries: Record<string, number> = { pw_fib4_tbl8: settings.ipv4Groups, pw_rule_bitmaps: settings.ruleBitmaps };
       const carried: string[] = [];
       const fresh: string[] = [];

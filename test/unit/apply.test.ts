@@ -50,7 +50,13 @@ function target(dp: FakeDataplane) {
 const spec = (p: string) => ({ prefix: parsePrefix(p), type: 'blackhole' as const, nexthops: [], metric: 0, where: p });
 const CHANGES: Change[] = [
   { kind: 'interface', phase: Phase.ATTACH, op: 'attach', name: 'eth1', mode: 'auto' },
-  { kind: 'limiter', phase: Phase.LIMITERS, op: 'add', name: 'syn', spec: { name: 'syn', rate: 10, burst: 10, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 } },
+  {
+    kind: 'limiter',
+    phase: Phase.LIMITERS,
+    op: 'add',
+    name: 'syn',
+    spec: { name: 'syn', rate: 10, burst: 10, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 },
+  },
   { kind: 'rules', phase: Phase.RULES, before: [], after: [{ action: 'drop', proto: 17 }] },
   { kind: 'route', phase: Phase.ROUTES, op: 'add', prefix: '10.1.0.0/16', origin: 'user', spec: spec('10.1.0.0/16'), after: 'blackhole' },
   { kind: 'events', phase: Phase.EVENTS, before: { sampleRate: 0, drops: false }, after: { sampleRate: 5, drops: false } },
@@ -67,7 +73,10 @@ describe('applying a plan', () => {
     const dp = new FakeDataplane(['add route 10.1.0.0/16']);
     await assert.rejects(applyChanges(target(dp), CHANGES), (e: PwError) => {
       assert.equal(e.code, 'PW_ERR_FULL', 'the failure keeps its code');
-      assert.match(e.message, /^applying failed at '\+ route 10\.1\.0\.0\/16 blackhole': no room for add route 10\.1\.0\.0\/16; the previous version was restored \(3 change\(s\) undone\)$/);
+      assert.match(
+        e.message,
+        /^applying failed at '\+ route 10\.1\.0\.0\/16 blackhole': no room for add route 10\.1\.0\.0\/16; the previous version was restored \(3 change\(s\) undone\)$/,
+      );
       assert.deepEqual(e.details, { failedChange: '+ route 10.1.0.0/16 blackhole', undone: 3, restored: true, restoreErrors: [] });
       return true;
     });
@@ -93,8 +102,16 @@ describe('applying a plan', () => {
   });
 
   it('refuses, before anything runs, a change no reconciler can make while the pipeline runs', () => {
-    const resize: Change = { kind: 'settings', phase: Phase.SETTINGS, before: DEFAULT_SETTINGS, after: { ...DEFAULT_SETTINGS, ipv4Groups: 1 } };
-    assert.throws(() => checkChanges([...CHANGES, resize]), (e: PwError) => e.code === 'PW_ERR_UNSUPPORTED' && /table sizes/.test(e.message));
+    const resize: Change = {
+      kind: 'settings',
+      phase: Phase.SETTINGS,
+      before: DEFAULT_SETTINGS,
+      after: { ...DEFAULT_SETTINGS, ipv4Groups: 1 },
+    };
+    assert.throws(
+      () => checkChanges([...CHANGES, resize]),
+      (e: PwError) => e.code === 'PW_ERR_UNSUPPORTED' && /table sizes/.test(e.message),
+    );
     assert.doesNotThrow(() => checkChanges([...CHANGES, { ...resize, after: { ...DEFAULT_SETTINGS, dropMalformed: true } }]));
   });
 });

@@ -34,7 +34,10 @@ describe('route syntax: one route', () => {
 
   it("takes iproute2's forms: default, nexthop before via, dev alone, route types", () => {
     assert.equal(formatPrefix(tokens('default via 192.0.2.1').prefix), '0.0.0.0/0');
-    assert.deepEqual(tokens('10.0.0.0/8 nexthop via 192.0.2.1 nexthop via 192.0.2.2').nexthops, [{ via: '192.0.2.1' }, { via: '192.0.2.2' }]);
+    assert.deepEqual(tokens('10.0.0.0/8 nexthop via 192.0.2.1 nexthop via 192.0.2.2').nexthops, [
+      { via: '192.0.2.1' },
+      { via: '192.0.2.2' },
+    ]);
     assert.deepEqual(tokens('192.0.2.0/24 dev eth1').nexthops, [{ dev: 'eth1' }]);
     for (const type of ['blackhole', 'local', 'kernel'] as const) {
       const r = tokens(`${type} 203.0.113.0/24`);
@@ -63,7 +66,8 @@ describe('route syntax: one route', () => {
 
 describe('route syntax: a file of routes', () => {
   it('keeps plain IPv4 lines as arrays, one template per distinct nexthop text', () => {
-    const text = '# upstreams\n10.1.0.0/16 via 192.0.2.1\n10.2.0.0/16 via 192.0.2.1\r\n\n10.3.0.0/24 via 192.0.2.2 metric 5 # backup\n2001:db8::/32 via 2001:db8::1\nblackhole 203.0.113.0/24\n';
+    const text =
+      '# upstreams\n10.1.0.0/16 via 192.0.2.1\n10.2.0.0/16 via 192.0.2.1\r\n\n10.3.0.0/24 via 192.0.2.2 metric 5 # backup\n2001:db8::/32 via 2001:db8::1\nblackhole 203.0.113.0/24\n';
     const { batch, errors } = parseRouteFile(text, 'routes.txt');
     assert.deepEqual(errors, []);
     assert.equal(batch.v4.count, 3);

@@ -25,13 +25,20 @@ describe('ECMP buckets', () => {
     assert.deepEqual(count(spreadBuckets([1, 1, 1]), 3), [22, 21, 21]);
     const b = spreadBuckets([1, 2]);
     assert.equal(b.length, 64);
-    assert.deepEqual(b, [...b].sort((x, y) => x - y), 'members in order, each in one run');
+    assert.deepEqual(
+      b,
+      [...b].sort((x, y) => x - y),
+      'members in order, each in one run',
+    );
   });
 
   it('gives every member at least one bucket, however small its weight', () => {
     const b = count(spreadBuckets([256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 1]), 16);
     assert.ok(b.every((n) => n >= 1));
-    assert.equal(b.reduce((x, y) => x + y, 0), 64);
+    assert.equal(
+      b.reduce((x, y) => x + y, 0),
+      64,
+    );
   });
 
   it('refuses an empty group and one of more members than it holds', () => {
@@ -53,16 +60,31 @@ describe('host routes', () => {
       addr('eth1', 'fe80::1', 64, { scope: 253 }),
       addr('eth2', '2001:db8:1::1', 64),
     ]);
-    assert.deepEqual(
-      routes.map((r) => `${r.kind} ${formatPrefix(r.prefix)} ${r.dev}`).sort(),
-      ['connected 10.210.1.0/24 eth1', 'connected 2001:db8:1::/64 eth2', 'local 10.210.1.1/32 eth1', 'local 127.0.0.0/8 lo', 'local 127.0.0.1/32 lo', 'local 2001:db8:1::1/128 eth2'],
-    );
+    assert.deepEqual(routes.map((r) => `${r.kind} ${formatPrefix(r.prefix)} ${r.dev}`).sort(), [
+      'connected 10.210.1.0/24 eth1',
+      'connected 2001:db8:1::/64 eth2',
+      'local 10.210.1.1/32 eth1',
+      'local 127.0.0.0/8 lo',
+      'local 127.0.0.1/32 lo',
+      'local 2001:db8:1::1/128 eth2',
+    ]);
   });
 });
 
 describe('RIB', () => {
-  const spec = (p: string, via: string): RouteSpec => ({ prefix: parsePrefix(p), type: 'unicast', nexthops: [{ via, dev: 'eth1' }], metric: 0, where: p });
-  const describe_ = (s: RouteSpec) => routeText(s.type, s.nexthops.map((n) => ({ via: n.via ?? null, dev: n.dev!, weight: n.weight ?? 1 })), s.metric);
+  const spec = (p: string, via: string): RouteSpec => ({
+    prefix: parsePrefix(p),
+    type: 'unicast',
+    nexthops: [{ via, dev: 'eth1' }],
+    metric: 0,
+    where: p,
+  });
+  const describe_ = (s: RouteSpec) =>
+    routeText(
+      s.type,
+      s.nexthops.map((n) => ({ via: n.via ?? null, dev: n.dev!, weight: n.weight ?? 1 })),
+      s.metric,
+    );
   const view = (s: RouteSpec, origin: 'user' | 'kernel'): RouteView => ({
     prefix: formatPrefix(s.prefix),
     family: s.prefix.family,
@@ -80,11 +102,17 @@ describe('RIB', () => {
     rib.set('user', [spec('10.210.1.0/24', '10.210.1.254')]);
     const running = new Map([['10.210.1.0/24', view(connected, 'kernel')]]);
     const up = planRoutes(running, rib.best(), describe_);
-    assert.deepEqual(up.map((c) => [c.op, c.prefix, 'origin' in c ? c.origin : null]), [['replace', '10.210.1.0/24', 'user']]);
+    assert.deepEqual(
+      up.map((c) => [c.op, c.prefix, 'origin' in c ? c.origin : null]),
+      [['replace', '10.210.1.0/24', 'user']],
+    );
 
     rib.set('user', []);
     const back = planRoutes(new Map([['10.210.1.0/24', view(spec('10.210.1.0/24', '10.210.1.254'), 'user')]]), rib.best(), describe_);
-    assert.deepEqual(back.map((c) => [c.op, c.prefix, 'origin' in c ? c.origin : null]), [['replace', '10.210.1.0/24', 'kernel']]);
+    assert.deepEqual(
+      back.map((c) => [c.op, c.prefix, 'origin' in c ? c.origin : null]),
+      [['replace', '10.210.1.0/24', 'kernel']],
+    );
   });
 
   it('adds and replaces before it deletes, and changes nothing that is already so', () => {
@@ -108,14 +136,26 @@ describe('neighbour copy', () => {
     mac: mac === null ? null : Uint8Array.from([2, 0, 0, 0, 0, mac]),
     usable,
   });
-  const entry = (e: ReturnType<typeof n>): [string, NeighborEntry] => [neighborKey(e.ifindex, e.addr), { ifindex: e.ifindex, addr: e.addr, mac: e.mac! }];
+  const entry = (e: ReturnType<typeof n>): [string, NeighborEntry] => [
+    neighborKey(e.ifindex, e.addr),
+    { ifindex: e.ifindex, addr: e.addr, mac: e.mac! },
+  ];
 
   it("holds the kernel's usable entries: new and changed MACs set, forgotten ones removed", () => {
     const have = new Map([entry(n(2, '10.0.0.1', 1)), entry(n(2, '10.0.0.2', 2)), entry(n(3, '10.0.0.9', 9))]);
     const want = wantedNeighbors([n(2, '10.0.0.1', 1), n(2, '10.0.0.2', 7), n(2, '10.0.0.3', 3), n(2, '10.0.0.4', null, false)]);
     const { set, remove } = diffNeighbors(have, want);
-    assert.deepEqual(set.map((e) => [e.ifindex, e.mac[5]]), [[2, 7], [2, 3]]);
-    assert.deepEqual(remove.map((e) => e.ifindex), [3]);
+    assert.deepEqual(
+      set.map((e) => [e.ifindex, e.mac[5]]),
+      [
+        [2, 7],
+        [2, 3],
+      ],
+    );
+    assert.deepEqual(
+      remove.map((e) => e.ifindex),
+      [3],
+    );
   });
 
   it('takes a usable event as an entry to write, anything else as one to remove', () => {

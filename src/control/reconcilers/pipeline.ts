@@ -1,7 +1,6 @@
 /** The pipeline's settings: a change replaces the program, carrying the maps over. */
 import type { Dataplane } from '../../dataplane/dataplane.js';
-import type { PipelineSettings } from '../../dataplane/pipeline.js';
-import { PwError } from '../../errors.js';
+import { checkUpgradable, type PipelineSettings } from '../../dataplane/pipeline.js';
 import type { Config } from '../config/schema.js';
 import { Phase, type Reconciler } from '../reconcile.js';
 
@@ -31,18 +30,7 @@ export const pipelineReconciler: Reconciler<PipelineSettings, PipelineSettings, 
   plan(r, d) {
     return KEYS.some((k) => r[k] !== d[k]) ? [{ kind: 'settings', phase: Phase.SETTINGS, before: r, after: d }] : [];
   },
-  check(c) {
-    if (c.before.ipv4Groups !== c.after.ipv4Groups || c.before.ruleBitmaps !== c.after.ruleBitmaps) {
-      throw new PwError(
-        'PW_ERR_UNSUPPORTED',
-        'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs',
-        {
-          where: 'pipeline',
-          hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
-        },
-      );
-    }
-  },
+  check: (c) => checkUpgradable(c.before, c.after),
   async apply(c, t) {
     await t.upgrade(c.after);
     return () => t.upgrade(c.before);
