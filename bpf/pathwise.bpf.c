@@ -15,6 +15,7 @@
 
 #include "pathwise/abi.h"
 #include "pathwise/btf-anchor.bpf.h"
+#include "pathwise/settings.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/maps/replay.bpf.h"
 #include "pathwise/route.bpf.h"
@@ -24,8 +25,6 @@
 #include "pathwise/stage.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-const volatile struct pw_settings pw_settings = {};
 
 PW_BTF_ANCHOR(enum pw_verdict, verdict);
 PW_BTF_ANCHOR(enum pw_reason, reason);
@@ -45,6 +44,8 @@ PW_BTF_ANCHOR(struct pw_capture_record, capture_record);
 PW_BTF_ANCHOR(struct pw_replay_result, replay_result);
 PW_BTF_ANCHOR(enum pw_capture_slot, capture_slot);
 PW_BTF_ANCHOR(enum pw_capture_state, capture_state);
+PW_BTF_ANCHOR(enum pw_block_origin, block_origin);
+PW_BTF_ANCHOR(enum pw_bank_flag, bank_flag);
 
 /* Not a lookup table: a static const array would sit in .rodata with a BTF offset libbpf 1.1
  * leaves unresolved, and the kernel would refuse the object's BTF. */
@@ -64,6 +65,29 @@ static __always_inline int pw_xdp_action(enum pw_verdict v)
 	}
 }
 
+/* Sources and destinations no router forwards: the kernel counts and drops them (or, for a
+ * loopback destination, refuses them) as martians. */
+static __always_inline int pw_is_martian(const struct pw_packet *pkt)
+{
+	if (pkt->family == 4) {
+		__u32 s = bpf_ntohl(pkt->saddr4), t = bpf_ntohl(pkt->daddr4);
+
+		/* source: 0/8, 127/8, multicast, limited broadcast; destination: 0/8, 127/8 */
+		return (s >> 24) == 0 || (s >> 24) == 127 || (s >> 28) == 0xe || s == 0xffffffff || (t >> 24) == 0 ||
+		       (t >> 24) == 127;
+	} else {
+		const __u8 *s = pkt->saddr6.in6_u.u6_addr8;
+		const __u32 *s32 = pkt->saddr6.in6_u.u6_addr32;
+		const __u32 *t32 = pkt->daddr6.in6_u.u6_addr32;
+		int s_low = !s32[0] && !s32[1] && !s32[2]; /* ::/96 */
+		int t_low = !t32[0] && !t32[1] && !t32[2];
+
+		/* source: ::, ::1, multicast, link-local (never forwarded off its link); destination: ::, ::1 */
+		return (s_low && (!s32[3] || s32[3] == bpf_htonl(1))) || s[0] == 0xff || (s[0] == 0xfe && (s[1] & 0xc0) == 0x80) ||
+		       (t_low && (!t32[3] || t32[3] == bpf_htonl(1)));
+	}
+}
+
 /* The route stage (see stage.bpf.h): its lookup keys and bpf_fib_lookup() parameters stay out
  * of the pipeline's stack frame. */
 PW_STAGE int pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
@@ -72,6 +96,10 @@ PW_STAGE int pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decis
 		return 0;
 	if (pkt->vlan_count) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_VLAN_TAGGED);
+		return 0;
+	}
+	if (pw_is_martian(pkt)) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MARTIAN);
 		return 0;
 	}
 	if (pw_is_special_dst(pkt)) {
@@ -83,6 +111,34 @@ PW_STAGE int pw_route(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decis
 	else
 		pw_route_own(ctx, pkt, d);
 	return 0;
+}
+
+/*
+ * Whether a live frame is addressed to the interface it arrived on. Frames for other MACs
+ * (seen in promiscuous mode, on a bridge port) and group-addressed frames are the kernel's to
+ * deliver or drop, never the fast path's to forward. An interface missing from pw_ifaces is
+ * not checked: the control plane writes every interface it attaches to.
+ */
+static __always_inline int pw_frame_for_us(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	struct ethhdr *eth = data;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct pw_iface *iface;
+
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return 0;
+	if (eth->h_dest[0] & 1)
+		return 0; /* multicast or broadcast */
+	iface = bpf_map_lookup_elem(&pw_ifaces, &ifindex);
+	if (!iface)
+		return 1;
+	/* clang emits memcmp as a call BPF does not have: compare the bytes. */
+#pragma unroll
+	for (int i = 0; i < PW_ETH_ALEN; i++)
+		if (eth->h_dest[i] != iface->mac[i])
+			return 0;
+	return 1;
 }
 
 /* Writes the decision into XDP metadata (in front of the packet) for the trace entry point. */
@@ -152,16 +208,36 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run
 	struct pw_decision d = {};
 	/* The capture filter sees the packet as it arrived, before anything rewrites it. */
 	__u32 capture_snap = run == PW_RUN_LIVE ? pw_capture_ingress(ctx) : 0;
-	enum pw_reason malformed = pw_parse(ctx, &pkt);
+	enum pw_reason parsed = pw_parse(ctx, &pkt);
+	int goes_on = 1;
 
-	if (malformed != PW_REASON_NONE) {
-		/* Malformed or not IP: never routed by the fast path. */
-		enum pw_verdict v = malformed < PW_REASON_MALFORMED_MAX && (pw_settings.flags & PW_SETTING_DROP_MALFORMED)
+	if (parsed == PW_REASON_FRAG_ATTACK) {
+		pw_decide(&d, PW_VERDICT_DROP, parsed);
+		goes_on = 0;
+	} else if (parsed != PW_REASON_NONE) {
+		/* Malformed or not IP: never routed by the fast path, but the guard below still sees
+		 * what was parsed. */
+		enum pw_verdict v = parsed < PW_REASON_MALFORMED_MAX && (pw_settings.flags & PW_SETTING_DROP_MALFORMED)
 					    ? PW_VERDICT_DROP
 					    : PW_VERDICT_PASS;
-		pw_decide(&d, v, malformed);
-	} else if (!(pw_settings.flags & PW_SETTING_FILTER) || pw_guard(ctx, &pkt, &d, trace)) {
-		pw_route(ctx, &pkt, &d);
+		pw_decide(&d, v, parsed);
+	}
+	if (goes_on && (pw_settings.flags & PW_SETTING_FILTER)) {
+		if (pkt.family) {
+			/* Blocklists and rules apply to whatever was parsed, well-formed or not. */
+			goes_on = pw_guard(ctx, &pkt, &d, trace);
+		} else if (parsed == PW_REASON_TOO_MANY_VLANS && !(pw_settings.flags & PW_SETTING_PASS_UNCLASSIFIED)) {
+			/* Tags beyond the two the parser reads hide the addresses from every rule; the
+			 * kernel's stacked VLAN devices could still deliver it. */
+			pw_decide(&d, PW_VERDICT_DROP, PW_REASON_UNCLASSIFIED);
+			goes_on = 0;
+		}
+	}
+	if (goes_on && parsed == PW_REASON_NONE) {
+		if (run == PW_RUN_LIVE && !pw_frame_for_us(ctx))
+			pw_decide(&d, PW_VERDICT_PASS, PW_REASON_NOT_FOR_US);
+		else
+			pw_route(ctx, &pkt, &d);
 	}
 
 	if (run == PW_RUN_TRACE)

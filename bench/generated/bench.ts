@@ -1,6 +1,6 @@
 // generated — do not edit. From the BTF of bench.bpf.o by scripts/gen-types.ts; `make gen` regenerates.
 import { type Codec, type MapSpec, type NativeFd, type BpfMap, type PerCpuMap, type RawMap, scalar, MapType, openMapSet } from '../../src/kernel/index.js';
-import { PwFib4Block, PwFib4Group, PwFib6Key, PwFlow, PwFlowCounters, PwFlowKey, PwNeigh, PwNeighKey, PwNexthop, PwNhgroup, PwRoute } from '../../src/generated/pathwise.js';
+import { PwFib4Block, PwFib4Group, PwFib6Key, PwFlow, PwFlowCounters, PwFlowKey, PwIface, PwNeigh, PwNeighKey, PwNexthop, PwNhgroup, PwRoute } from '../../src/generated/pathwise.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
@@ -63,6 +63,7 @@ export const maps = {
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_ifaces: { name: 'pw_ifaces', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwIface },
   bench_addrs: { name: 'bench_addrs', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.be32 },
   bench_state: { name: 'bench_state', type: MapType.PERCPU_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
 } as const satisfies Record<string, MapSpec<any, any>>;
@@ -95,6 +96,8 @@ export interface Maps {
   neigh: BpfMap<PwNeighKey, PwNeigh>;
   /** pw_tx_ports */
   txPorts: BpfMap<number, number>;
+  /** pw_ifaces */
+  ifaces: BpfMap<number, PwIface>;
   /** bench_addrs */
   addrs: BpfMap<number, number>;
   /** bench_state */
@@ -115,6 +118,7 @@ export const mapHandles = {
   nexthops: 'pw_nexthops',
   neigh: 'pw_neigh',
   txPorts: 'pw_tx_ports',
+  ifaces: 'pw_ifaces',
   addrs: 'bench_addrs',
   state: 'bench_state',
 } as const satisfies Record<keyof Maps, MapName>;

@@ -13,6 +13,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitPcap(env, exports);
   pw::InitProgLoad(env, exports);
   pw::InitNetlink(env, exports);
+  pw::InitEthtool(env, exports);
   return exports;
 }
 

@@ -107,6 +107,10 @@ Napi::Object LinkObject(Napi::Env env, const nlmsghdr* nlh) {
   o.Set("mtu", (double)AttrU32(tb[IFLA_MTU]));
   o.Set("mac", AttrBuffer(env, tb[IFLA_ADDRESS]));
   o.Set("operstate", tb[IFLA_OPERSTATE] ? (double)mnl_attr_get_u8(tb[IFLA_OPERSTATE]) : 0.0);
+  // The device it sits on or, for a veth, its peer (ifindex in the peer's namespace); the peer
+  // is in another namespace when IFLA_LINK_NETNSID is there.
+  o.Set("link", tb[IFLA_LINK] ? Napi::Value(Napi::Number::New(env, AttrU32(tb[IFLA_LINK]))) : env.Null());
+  o.Set("linkElsewhere", Napi::Boolean::New(env, tb[IFLA_LINK_NETNSID] != nullptr));
   // A virtual device's kind (veth, vxlan, bridge...), nested in IFLA_LINKINFO.
   Napi::Value kind = env.Null();
   if (tb[IFLA_LINKINFO]) {

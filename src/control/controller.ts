@@ -206,7 +206,7 @@ export class Controller {
     checkChanges(changes);
     this.stats.reconciles++;
     try {
-      await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s) }, changes, {
+      await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s), note: (text) => this.log.warn(text) }, changes, {
         failAfter: opts.injectFaults === false ? undefined : faultInjection(),
       });
     } catch (e) {
@@ -248,6 +248,18 @@ export class Controller {
    */
   syncHost(): Promise<{ added: number; replaced: number; removed: number }> {
     return this.serialize(async () => this.dataplane.syncHostRoutes());
+  }
+
+  /**
+   * Follows the host's links: the attached interfaces' MACs (the pipeline's destination check)
+   * and the ifindexes of interfaces rules name (a recreated interface gets a new one). In the
+   * queue, as rule changes are.
+   */
+  followLinks(): Promise<{ rulesRebound: boolean }> {
+    return this.serialize(async () => {
+      this.dataplane.refreshInterfaces();
+      return { rulesRebound: this.dataplane.filter.rebindInterfaces() };
+    });
   }
 
   /** Copies the kernel's neighbour table into the data plane now. */

@@ -57,6 +57,8 @@ export interface ApplyTarget {
   dp(): Dataplane;
   /** Swaps the program for one with these settings, carrying the maps over (Pipeline.upgrade). */
   upgrade(settings: PipelineSettings): Promise<void>;
+  /** Something the operator should know about a change that was made (logged by the daemon). */
+  note?(text: string): void;
 }
 
 /** A change for people and JSON: what, which, and the before/after texts. */

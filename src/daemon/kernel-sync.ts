@@ -1,6 +1,7 @@
 /**
  * The daemon's following of the kernel: neighbour events go into pw_neigh as they come, address
- * and link changes re-sync the host's own routes through the controller, and a periodic full
+ * and link changes re-sync the host's own routes through the controller (and links the
+ * interfaces' MACs and the interfaces rules name), and a periodic full
  * reconcile repairs anything an event missed (or an overrun dropped). Gateways that the kernel
  * cannot resolve are logged once each. Nothing here waits on the network.
  */
@@ -18,6 +19,7 @@ export class KernelSync {
   private follower: KernelFollower | null = null;
   private timer: NodeJS.Timeout | null = null;
   private hostPending: NodeJS.Timeout | null = null;
+  private linkPending: NodeJS.Timeout | null = null;
   private readonly failed = new Set<string>();
 
   constructor(
@@ -29,7 +31,10 @@ export class KernelSync {
     this.follower = new KernelFollower(() => this.ctrl.dp(), {
       neighbors: (r) => this.log.debug(r, 'neighbours followed'),
       addresses: () => this.hostChanged(),
-      links: () => this.hostChanged(),
+      links: () => {
+        this.hostChanged();
+        this.linksChanged();
+      },
       unresolved: (n) => {
         const v4 = n.addr.subarray(4).every((b) => b === 0);
         const key = `${n.ifindex}|${formatAddress(v4 ? 4 : 6, n.addr)}`;
@@ -58,6 +63,19 @@ export class KernelSync {
     }, 50);
   }
 
+  /** Link events come in bursts too (a veth pair created, an interface renamed and set up). */
+  private linksChanged(): void {
+    this.linkPending ??= setTimeout(() => {
+      this.linkPending = null;
+      this.ctrl.followLinks().then(
+        (r) => {
+          if (r.rulesRebound) this.log.info('an interface named by a rule changed: the rules follow its new ifindex');
+        },
+        (e: unknown) => this.log.warn({ err: e }, "following the host's links failed"),
+      );
+    }, 50);
+  }
+
   /** The periodic full read: neighbours, host routes, and a capture whose process died. */
   private reconcile(): void {
     try {
@@ -68,6 +86,7 @@ export class KernelSync {
       this.log.warn({ err: e }, 'neighbour sync failed');
     }
     this.hostChanged();
+    this.linksChanged();
     try {
       const dead = reapStaleCapture(this.ctrl.dp().pipeline.maps, this.ctrl.instance);
       if (dead !== null) this.log.warn({ pid: dead }, 'turned off a capture whose process is gone');
@@ -80,5 +99,6 @@ export class KernelSync {
     this.follower?.close();
     if (this.timer) clearInterval(this.timer);
     if (this.hostPending) clearTimeout(this.hostPending);
+    if (this.linkPending) clearTimeout(this.linkPending);
   }
 }

@@ -21,6 +21,7 @@ import {
   RawMap,
   resolveIfindex,
   type AnyMap,
+  type KernelLink,
   type XdpAttachResult,
   type XdpModeRequest,
 } from '../kernel/index.js';
@@ -41,6 +42,7 @@ import { Pipeline, runDirOf, type PipelineSettings, type UpgradeResult } from '.
 import { RouteTable, routeTypeOf, specialNhg, v4Key } from './route-table.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
+import { keepVlanTagsInFrame, restoreVlanOffloads } from './vlan-visibility.js';
 
 export interface InterfaceStats {
   ifindex: number;
@@ -110,6 +112,14 @@ export class Dataplane {
     try {
       const r = await Pipeline.upgrade(instance, settings, {
         prepare: (maps, fresh) => {
+          if (fresh.includes('pw_ifaces')) {
+            // Learned again before any interface switches: the MAC check never lapses.
+            const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
+            for (const ifindex of maps.txPorts.keys()) {
+              const mac = links.get(ifindex)?.mac;
+              if (mac?.length === 6) maps.ifaces.set(ifindex, { mac });
+            }
+          }
           if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
           new FilterTables(maps, stateFile, maps.ruleBitmaps.info.maxEntries).republish();
           republished = true;
@@ -132,19 +142,25 @@ export class Dataplane {
   /**
    * Attaches the pipeline to interfaces and enables them as egress ports. An interface that
    * already runs this instance's program is left as it is; one running another program is
-   * refused (PW_ERR_EXISTS).
+   * refused (PW_ERR_EXISTS). Before the program runs on an interface, the pipeline learns its
+   * MAC (frames for other hosts are not forwarded) and the interface stops moving VLAN tags
+   * out of the frame (vlan-visibility.ts); `notes` says what could not be made so.
    */
-  attach(ifaces: string[], mode: XdpModeRequest = 'auto'): (XdpAttachResult & { name: string; already: boolean })[] {
+  attach(ifaces: string[], mode: XdpModeRequest = 'auto'): (XdpAttachResult & { name: string; already: boolean; notes: string[] })[] {
     const ifindexes = ifaces.map((i) => resolveIfindex(i)); // all names valid before anything changes
-    const done: (XdpAttachResult & { name: string; already: boolean })[] = [];
+    const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
+    const done: (XdpAttachResult & { name: string; already: boolean; notes: string[] })[] = [];
     const ourId = this.pipeline.xdp.info().id;
     try {
       ifindexes.forEach((ifindex, k) => {
+        const link = links.get(ifindex);
+        const notes = link ? keepVlanTagsInFrame(this.instance, link) : [];
+        this.learnInterface(ifindex, link);
         const state = queryXdp(ifindex);
         if (state.mode && state.progId === ourId) {
-          done.push({ ifindex, mode: state.mode as 'native' | 'generic', replaced: false, name: ifaces[k]!, already: true });
+          done.push({ ifindex, mode: state.mode as 'native' | 'generic', replaced: false, name: ifaces[k]!, already: true, notes });
         } else {
-          done.push({ ...attachXdp(this.pipeline.xdp, ifindex, { mode }), name: ifaces[k]!, already: false });
+          done.push({ ...attachXdp(this.pipeline.xdp, ifindex, { mode }), name: ifaces[k]!, already: false, notes });
         }
         this.pipeline.maps.txPorts.set(ifindex, ifindex);
       });
@@ -154,12 +170,32 @@ export class Dataplane {
         if (!d.already) {
           detachXdp(d.ifindex, this.pipeline.xdp);
           this.pipeline.maps.txPorts.delete(d.ifindex);
+          this.pipeline.maps.ifaces.delete(d.ifindex);
+          restoreVlanOffloads(this.instance, links.get(d.ifindex));
         }
       }
       throw e;
     }
     this.pruneInterfaceStats();
     return done;
+  }
+
+  /** pw_ifaces[ifindex]: the interface's MAC, against which frames' destinations are checked. */
+  private learnInterface(ifindex: number, link: KernelLink | undefined): void {
+    if (link?.mac?.length === 6) this.pipeline.maps.ifaces.set(ifindex, { mac: link.mac });
+    else this.pipeline.maps.ifaces.delete(ifindex); // no Ethernet address: not checked
+  }
+
+  /**
+   * Follows the attached interfaces' MACs (a MAC changed, an interface recreated) and drops the
+   * entries of interfaces this instance no longer runs on. For link events, and after a
+   * program upgrade that created pw_ifaces afresh.
+   */
+  refreshInterfaces(): void {
+    const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
+    const attached = new Set(this.attached().map((a) => a.ifindex));
+    for (const ifindex of attached) this.learnInterface(ifindex, links.get(ifindex));
+    for (const ifindex of [...this.pipeline.maps.ifaces.keys()]) if (!attached.has(ifindex)) this.pipeline.maps.ifaces.delete(ifindex);
   }
 
   /**
@@ -180,6 +216,11 @@ export class Dataplane {
       this.pipeline.maps.txPorts.delete(ifindex);
       if (!state.mode || state.progId !== ourId) return { name: ifaces[k]!, detached: false };
       detachXdp(ifindex, this.pipeline.xdp);
+      this.pipeline.maps.ifaces.delete(ifindex);
+      restoreVlanOffloads(
+        this.instance,
+        kernelLinks().find((l) => l.ifindex === ifindex),
+      );
       this.forgetInterfaceStats(ifindex); // a later attach starts from zero
       return { name: ifaces[k]!, detached: true };
     });

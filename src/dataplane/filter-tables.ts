@@ -14,7 +14,7 @@ import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { compileRules, BITMAP_BYTES, FLAG_SLOTS, IF_DIRECT, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
 import { type BlockEntry } from '../filter/blocklist.js';
-import { checkLimiter, type Limiter } from '../filter/limiter.js';
+import { checkLimiter, gcraInterval, type Limiter } from '../filter/limiter.js';
 
 import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
@@ -25,8 +25,42 @@ interface FilterState {
   rules: { id: number; text: string }[];
   limiters: Limiter[];
   nextRuleId: number;
-  /** Bitmap ids the live bank uses (a new bank must not overwrite them). */
+  /** Bitmap ids the rules' bank uses (a new bank must not overwrite them). */
   liveBitmaps: number[];
+  /**
+   * The bank the rules above are written in. It is recorded before the flip to it, so an
+   * interrupted change (the record saved, the flip not made) is completed when the tables are
+   * next opened. Absent in records from before it was kept: the live bank.
+   */
+  bank?: number;
+  /** The ifindex each interface named by a rule was bound to (see rebindInterfaces). */
+  interfaces?: Record<string, number>;
+}
+
+/** The ifindex a rule naming a missing interface is bound to: no packet arrives on it. */
+export const UNBOUND_IFINDEX = 0xffffffff;
+
+/** The ifindex of every interface the rules name, now (UNBOUND_IFINDEX for a missing one). */
+function boundInterfaces(rules: RuleSpec[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of rules) {
+    if (r.iif === undefined || out.has(r.iif)) continue;
+    let ifindex = UNBOUND_IFINDEX;
+    try {
+      ifindex = resolveIfindex(r.iif);
+    } catch {
+      // Not there (yet): like iptables' -i, the rule stays and matches nothing until it is.
+    }
+    out.set(r.iif, ifindex);
+  }
+  return out;
+}
+
+/** What the guard needs to know about a rule set beyond its tables (pw_rule_bank.flags). */
+function bankFlags(rules: RuleSpec[]): number {
+  // Rules on ports or flags cannot classify a packet that does not show them (a later
+  // fragment, a truncated header): the guard drops those (PW_REASON_UNCLASSIFIED).
+  return rules.some((r) => r.sport || r.dport || r.tcpFlags) ? abi.PwBankFlag.L4 : 0;
 }
 
 const ACTION_CODE: Record<RuleAction, number> = {
@@ -67,6 +101,22 @@ export class FilterTables {
     this.state = existsSync(stateFile)
       ? JSON.parse(readFileSync(stateFile, 'utf8'))
       : { rules: [], limiters: [], nextRuleId: 1, liveBitmaps: [] };
+    this.completeFlip();
+  }
+
+  /**
+   * A rule change writes the idle bank, records it, then flips to it. A crash between the
+   * record and the flip leaves the record ahead of the live bank: the flip is made now (the
+   * bank was complete before the record was written).
+   */
+  private completeFlip(): void {
+    const recorded = this.state.bank;
+    if (recorded === undefined) return;
+    const live = (this.maps.ruleCtl.get(0)?.bank ?? 0) & 1;
+    if (live === recorded) return;
+    const written = this.maps.ruleBanks.get(recorded);
+    if (!written || written.count !== this.state.rules.length) return; // not this record's bank
+    this.maps.ruleCtl.set(0, { bank: recorded });
   }
 
   private save(): void {
@@ -108,6 +158,7 @@ export class FilterTables {
   setRules(specs: (RuleSpec & { id?: number })[]): Rule[] {
     if (specs.length > MAX_RULES) throw new PwError('PW_ERR_FULL', `${specs.length} rules: at most ${MAX_RULES}`);
     const limiterIds = new Map(this.state.limiters.map((l) => [l.name, l.id]));
+    const bound = boundInterfaces(specs);
     const classifier: ClassifierRule[] = specs.map((r, i) => {
       validateRule(r, `rule ${i + 1}`);
       if (r.action === 'ratelimit' && !limiterIds.has(r.limiter!)) {
@@ -116,24 +167,16 @@ export class FilterTables {
           hint: "create it with 'pathwise ratelimit add'",
         });
       }
-      let ifindex: number | undefined;
-      if (r.iif) {
-        try {
-          ifindex = resolveIfindex(r.iif);
-        } catch {
-          throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${r.iif}'`, { where: `rule ${i + 1}` });
-        }
-      }
-      return { ...r, ifindex };
+      return { ...r, ifindex: r.iif === undefined ? undefined : bound.get(r.iif) };
     });
     const compiled = compileRules(classifier);
-    const live = new Set(this.state.liveBitmaps);
+    const inUse = new Set(this.state.liveBitmaps);
     const free: number[] = [];
-    for (let id = 0; id < this.bitmapCapacity && free.length < compiled.bitmaps.length; id++) if (!live.has(id)) free.push(id);
+    for (let id = 0; id < this.bitmapCapacity && free.length < compiled.bitmaps.length; id++) if (!inUse.has(id)) free.push(id);
     if (free.length < compiled.bitmaps.length) {
       throw new PwError(
         'PW_ERR_FULL',
-        `the rules need ${compiled.bitmaps.length} classifier bitmaps; ${this.bitmapCapacity - live.size} are free`,
+        `the rules need ${compiled.bitmaps.length} classifier bitmaps; ${this.bitmapCapacity - inUse.size} are free`,
         {
           hint: 'load the pipeline with a larger ruleBitmaps setting',
         },
@@ -143,13 +186,17 @@ export class FilterTables {
     const withIds = specs.map((r) => ({ ...r, id: r.id ?? this.state.nextRuleId++ }));
     for (const r of withIds) if (!this.state.rules.some((x) => x.id === r.id)) this.maps.ruleStats.set(r.id, abi.PwCounter.zero());
 
-    const ctl = this.maps.ruleCtl.get(0) ?? { bank: 0, count: 0 };
-    const bank = ctl.bank & 1 ? 0 : 1; // the idle one
+    const live = (this.maps.ruleCtl.get(0)?.bank ?? 0) & 1;
+    const bank = live ? 0 : 1; // the idle one
     this.writeBank(bank, compiled, free, withIds, limiterIds);
-    this.maps.ruleCtl.set(0, { bank, count: withIds.length }); // the flip
+    this.maps.ruleBanks.set(bank, { count: withIds.length, flags: bankFlags(withIds) });
+    // Recorded before the flip: see completeFlip().
     this.state.rules = withIds.map((r) => ({ id: r.id, text: formatRule(r) }));
     this.state.liveBitmaps = free.slice(0, compiled.bitmaps.length);
+    this.state.bank = bank;
+    this.state.interfaces = Object.fromEntries(bound);
     this.save();
+    this.maps.ruleCtl.set(0, { bank }); // the flip
     return withIds;
   }
 
@@ -214,6 +261,25 @@ export class FilterTables {
       });
       m.rules.updateBatchRaw(rk, rv, rules.length);
     }
+  }
+
+  /**
+   * Rules name interfaces, the pipeline matches ifindexes: when an interface named by a rule
+   * is created, deleted or recreated (a new ifindex), the rules are written again. Returns
+   * whether they were.
+   */
+  rebindInterfaces(): boolean {
+    const rules = this.rules();
+    const now = boundInterfaces(rules);
+    const was = this.state.interfaces ?? {};
+    if ([...now].every(([name, ifindex]) => was[name] === ifindex)) return false;
+    this.setRules(rules);
+    return true;
+  }
+
+  /** Interfaces rules name that do not exist (their rules match nothing until they do). */
+  missingInterfaces(): string[] {
+    return [...boundInterfaces(this.rules())].filter(([, ifindex]) => ifindex === UNBOUND_IFINDEX).map(([name]) => name);
   }
 
   addRule(spec: RuleSpec, at?: number): Rule {
@@ -285,42 +351,66 @@ export class FilterTables {
   block(prefixes: Prefix[], ttlMs?: number): number {
     const expires = ttlMs === undefined ? 0n : nowMonotonicNs() + BigInt(Math.round(ttlMs)) * 1_000_000n;
     for (const p of prefixes) {
-      if (p.family === 4) this.maps.block4.set({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) }, { expires_ns: expires });
-      else this.maps.block6.set({ prefixlen: p.plen, addr: p.addr }, { expires_ns: expires });
+      const value = { expires_ns: expires, origin: abi.PwBlockOrigin.CONFIG, plen: p.plen, limiter: 0 };
+      if (p.family === 4) this.maps.block4.set({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) }, value);
+      else this.maps.block6.set({ prefixlen: p.plen, addr: p.addr }, value);
     }
     return prefixes.length;
   }
 
+  /** Removes a blocked prefix, whoever listed it (an escalation too). */
   unblock(p: Prefix): boolean {
     return p.family === 4
       ? this.maps.block4.delete({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) })
       : this.maps.block6.delete({ prefixlen: p.plen, addr: p.addr });
   }
 
-  /** Entries in force; expired ones are swept out on the way. */
+  /**
+   * Entries in force, the control plane's and the rate limiters' escalations; expired ones are
+   * swept out on the way, and the escalations still listed are counted for the pipeline's cap.
+   */
   blocklist(): BlockEntry[] {
     const now = nowMonotonicNs();
     const out: BlockEntry[] = [];
+    const names = new Map(this.state.limiters.map((l) => [l.id, l.name]));
+    let escalations = 0;
     const visit = (family: 4 | 6, key: { prefixlen: number; addr: Uint8Array }, v: abi.PwBlock, del: () => void) => {
       if (v.expires_ns && v.expires_ns <= now) return del();
       const addr = new Uint8Array(16);
       addr.set(key.addr);
+      const escalation = v.origin === abi.PwBlockOrigin.ESCALATION;
+      if (escalation) escalations++;
       out.push({
         prefix: formatPrefix({ family, addr: maskAddr(addr, key.prefixlen), plen: key.prefixlen }),
         expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null,
+        origin: escalation ? 'escalation' : 'config',
+        ...(escalation ? { limiter: names.get(v.limiter) ?? `#${v.limiter}` } : {}),
       });
     };
     for (const [k, v] of [...this.maps.block4.entries()]) visit(4, k, v, () => void this.maps.block4.delete(k));
     for (const [k, v] of [...this.maps.block6.entries()]) visit(6, k, v, () => void this.maps.block6.delete(k));
+    const gs = this.maps.guardState.get(0);
+    if (gs && gs.escalations !== escalations) this.maps.guardState.set(0, { ...gs, escalations });
     return out;
+  }
+
+  /** Escalations the pipeline did not make because PW_ESCALATIONS_MAX were in force. */
+  escalationsRefused(): number {
+    return Number(this.maps.guardState.get(0)?.escalations_refused ?? 0n);
   }
 }
 
-function limiterValue(l: Limiter): abi.PwRatelimit {
+/**
+ * A limiter as the pipeline runs it: GCRA, one packet per interval, a burst of them ahead of
+ * schedule within the tolerance (src/filter/limiter.ts checks the numbers fit).
+ */
+export function limiterValue(l: Limiter): abi.PwRatelimit {
+  const interval = gcraInterval(l.rate);
   return {
-    rate_mpps: BigInt(Math.round(l.rate * 1000)),
-    burst_milli: BigInt(Math.round(l.burst * 1000)),
-    block_ns: BigInt(l.blockForMs) * 1_000_000n,
+    interval_ns: interval,
+    tolerance_ns: interval * BigInt(Math.max(0, Math.ceil(l.burst) - 1)),
+    // blockAfter 0 means "never block": the pipeline reads block_after 0 so.
+    block_ns: l.blockAfter ? BigInt(l.blockForMs) * 1_000_000n : 0n,
     block_after: l.blockAfter,
     plen4: l.per4,
     plen6: l.per6,

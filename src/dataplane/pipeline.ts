@@ -43,6 +43,11 @@ export interface PipelineSettings {
   routeStats: boolean;
   /** Drop malformed packets instead of passing them to the kernel. */
   dropMalformed: boolean;
+  /**
+   * What becomes of a packet the rules cannot classify (its ports or flags unseen, while rules
+   * match on them): dropped (the default: fail closed), or passed on as carrying none.
+   */
+  unclassified: 'drop' | 'pass';
   /** Second-level IPv4 FIB groups (one per /24 holding longer prefixes). */
   ipv4Groups: number;
   /** Run the guard stage (blocklists, rules, rate limits). */
@@ -56,6 +61,7 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   flows: true,
   routeStats: true,
   dropMalformed: false,
+  unclassified: 'drop',
   ipv4Groups: abi.PwLimit.FIB4_TBL8_GROUPS,
   filter: true,
   ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
@@ -121,6 +127,7 @@ function settingsFlags(s: PipelineSettings): number {
     (s.flows ? F.FLOWS : 0) |
     (s.routeStats ? F.ROUTE_STATS : 0) |
     (s.dropMalformed ? F.DROP_MALFORMED : 0) |
+    (s.unclassified === 'pass' ? F.PASS_UNCLASSIFIED : 0) |
     (s.filter ? F.FILTER : 0)
   );
 }

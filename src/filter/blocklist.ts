@@ -7,6 +7,10 @@ export interface BlockEntry {
   prefix: string;
   /** Milliseconds left; null: no expiry. */
   expiresInMs: number | null;
+  /** Who listed it: the control plane (config, API, CLI), or a rate limiter's escalation. */
+  origin: 'config' | 'escalation';
+  /** An escalation's limiter. */
+  limiter?: string;
 }
 
 /** Parses a blocklist file; every bad line is reported (up to 20) and nothing is returned. */

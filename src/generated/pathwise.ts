@@ -3,6 +3,19 @@ import { type Codec, type MapSpec, type NativeFd, type BpfMap, type PerCpuMap, t
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
+/** enum pw_bank_flag */
+export const PwBankFlag = {
+  L4: 1,
+} as const;
+export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
+
+/** enum pw_block_origin */
+export const PwBlockOrigin = {
+  CONFIG: 0,
+  ESCALATION: 1,
+} as const;
+export type PwBlockOrigin = (typeof PwBlockOrigin)[keyof typeof PwBlockOrigin];
+
 /** enum pw_capture_point */
 export const PwCapturePoint = {
   INGRESS: 0,
@@ -71,7 +84,6 @@ export const PwLimit = {
   RULE_BITMAPS: 4096,
   PORT_SLOTS: 65537,
   FLAG_SLOTS: 257,
-  RULE_MATCH_MAX: 8,
   RULE_LPM_MAX: 65536,
   BLOCK_MAX: 1048576,
   RATELIMITS: 1024,
@@ -79,6 +91,10 @@ export const PwLimit = {
   EVENT_BYTES: 256,
   CAPTURE_BYTES: 2048,
   SIZE_BUCKETS: 8,
+  FRAGS_MAX: 65536,
+  FRAG_LIFETIME_S: 30,
+  ESCALATIONS_MAX: 262144,
+  BLOCK_SHADOW_MAX: 4,
 } as const;
 export type PwLimit = (typeof PwLimit)[keyof typeof PwLimit];
 
@@ -125,7 +141,13 @@ export const PwReason = {
   RULE_DROP: 19,
   RATE_LIMITED: 20,
   VLAN_TAGGED: 21,
-  MAX: 22,
+  FRAG_ATTACK: 22,
+  UNCLASSIFIED: 23,
+  NOT_FOR_US: 24,
+  MARTIAN: 25,
+  MTU_EXCEEDED: 26,
+  RULE_LIMIT: 27,
+  MAX: 28,
 } as const;
 export type PwReason = (typeof PwReason)[keyof typeof PwReason];
 
@@ -153,6 +175,7 @@ export const PwSetting = {
   FLOWS: 4,
   ROUTE_STATS: 8,
   FILTER: 16,
+  PASS_UNCLASSIFIED: 32,
 } as const;
 export type PwSetting = (typeof PwSetting)[keyof typeof PwSetting];
 
@@ -543,6 +566,28 @@ export const PwNeigh = {
   },
 } as const satisfies Codec<PwNeigh> & { offsets: Record<string, number> };
 
+/** struct pw_iface (8 bytes) */
+export interface PwIface {
+  mac: Uint8Array;
+}
+export const PwIface = {
+  name: 'pw_iface',
+  size: 8,
+  offsets: { mac: 0, _pad0: 6 },
+  encode(x: PwIface, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
+    bytesAt(v, o + 6, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwIface {
+    return {
+      mac: bytesAt(v, o + 0, 6).slice(),
+    };
+  },
+  zero(): PwIface {
+    return { mac: new Uint8Array(6) };
+  },
+} as const satisfies Codec<PwIface> & { offsets: Record<string, number> };
+
 /** struct pw_block4_key (8 bytes) */
 export interface PwBlock4Key {
   prefixlen: number;
@@ -567,24 +612,34 @@ export const PwBlock4Key = {
   },
 } as const satisfies Codec<PwBlock4Key> & { offsets: Record<string, number> };
 
-/** struct pw_block (8 bytes) */
+/** struct pw_block (16 bytes) */
 export interface PwBlock {
   expires_ns: bigint;
+  origin: number;
+  plen: number;
+  limiter: number;
 }
 export const PwBlock = {
   name: 'pw_block',
-  size: 8,
-  offsets: { expires_ns: 0 },
+  size: 16,
+  offsets: { expires_ns: 0, origin: 8, plen: 9, _pad0: 10, limiter: 12 },
   encode(x: PwBlock, v: DataView, o: number): void {
     scalar.u64.encode(x.expires_ns, v, o + 0);
+    scalar.u8.encode(x.origin, v, o + 8);
+    scalar.u8.encode(x.plen, v, o + 9);
+    bytesAt(v, o + 10, 2).fill(0);
+    scalar.u32.encode(x.limiter, v, o + 12);
   },
   decode(v: DataView, o: number): PwBlock {
     return {
       expires_ns: scalar.u64.decode(v, o + 0),
+      origin: scalar.u8.decode(v, o + 8),
+      plen: scalar.u8.decode(v, o + 9),
+      limiter: scalar.u32.decode(v, o + 12),
     };
   },
   zero(): PwBlock {
-    return { expires_ns: 0n };
+    return { expires_ns: 0n, origin: 0, plen: 0, limiter: 0 };
   },
 } as const satisfies Codec<PwBlock> & { offsets: Record<string, number> };
 
@@ -615,26 +670,48 @@ export const PwBlock6Key = {
 /** struct pw_rule_ctl (8 bytes) */
 export interface PwRuleCtl {
   bank: number;
-  count: number;
 }
 export const PwRuleCtl = {
   name: 'pw_rule_ctl',
   size: 8,
-  offsets: { bank: 0, count: 4 },
+  offsets: { bank: 0, _pad0: 4 },
   encode(x: PwRuleCtl, v: DataView, o: number): void {
     scalar.u32.encode(x.bank, v, o + 0);
-    scalar.u32.encode(x.count, v, o + 4);
+    bytesAt(v, o + 4, 4).fill(0);
   },
   decode(v: DataView, o: number): PwRuleCtl {
     return {
       bank: scalar.u32.decode(v, o + 0),
-      count: scalar.u32.decode(v, o + 4),
     };
   },
   zero(): PwRuleCtl {
-    return { bank: 0, count: 0 };
+    return { bank: 0 };
   },
 } as const satisfies Codec<PwRuleCtl> & { offsets: Record<string, number> };
+
+/** struct pw_rule_bank (8 bytes) */
+export interface PwRuleBank {
+  count: number;
+  flags: number;
+}
+export const PwRuleBank = {
+  name: 'pw_rule_bank',
+  size: 8,
+  offsets: { count: 0, flags: 4 },
+  encode(x: PwRuleBank, v: DataView, o: number): void {
+    scalar.u32.encode(x.count, v, o + 0);
+    scalar.u32.encode(x.flags, v, o + 4);
+  },
+  decode(v: DataView, o: number): PwRuleBank {
+    return {
+      count: scalar.u32.decode(v, o + 0),
+      flags: scalar.u32.decode(v, o + 4),
+    };
+  },
+  zero(): PwRuleBank {
+    return { count: 0, flags: 0 };
+  },
+} as const satisfies Codec<PwRuleBank> & { offsets: Record<string, number> };
 
 /** struct pw_rule (16 bytes) */
 export interface PwRule {
@@ -794,8 +871,8 @@ export const PwCounter = {
 
 /** struct pw_ratelimit (32 bytes) */
 export interface PwRatelimit {
-  rate_mpps: bigint;
-  burst_milli: bigint;
+  interval_ns: bigint;
+  tolerance_ns: bigint;
   block_ns: bigint;
   block_after: number;
   plen4: number;
@@ -804,10 +881,10 @@ export interface PwRatelimit {
 export const PwRatelimit = {
   name: 'pw_ratelimit',
   size: 32,
-  offsets: { rate_mpps: 0, burst_milli: 8, block_ns: 16, block_after: 24, plen4: 28, plen6: 29, _pad0: 30 },
+  offsets: { interval_ns: 0, tolerance_ns: 8, block_ns: 16, block_after: 24, plen4: 28, plen6: 29, _pad0: 30 },
   encode(x: PwRatelimit, v: DataView, o: number): void {
-    scalar.u64.encode(x.rate_mpps, v, o + 0);
-    scalar.u64.encode(x.burst_milli, v, o + 8);
+    scalar.u64.encode(x.interval_ns, v, o + 0);
+    scalar.u64.encode(x.tolerance_ns, v, o + 8);
     scalar.u64.encode(x.block_ns, v, o + 16);
     scalar.u32.encode(x.block_after, v, o + 24);
     scalar.u8.encode(x.plen4, v, o + 28);
@@ -816,8 +893,8 @@ export const PwRatelimit = {
   },
   decode(v: DataView, o: number): PwRatelimit {
     return {
-      rate_mpps: scalar.u64.decode(v, o + 0),
-      burst_milli: scalar.u64.decode(v, o + 8),
+      interval_ns: scalar.u64.decode(v, o + 0),
+      tolerance_ns: scalar.u64.decode(v, o + 8),
       block_ns: scalar.u64.decode(v, o + 16),
       block_after: scalar.u32.decode(v, o + 24),
       plen4: scalar.u8.decode(v, o + 28),
@@ -825,7 +902,7 @@ export const PwRatelimit = {
     };
   },
   zero(): PwRatelimit {
-    return { rate_mpps: 0n, burst_milli: 0n, block_ns: 0n, block_after: 0, plen4: 0, plen6: 0 };
+    return { interval_ns: 0n, tolerance_ns: 0n, block_ns: 0n, block_after: 0, plen4: 0, plen6: 0 };
   },
 } as const satisfies Codec<PwRatelimit> & { offsets: Record<string, number> };
 
@@ -857,38 +934,122 @@ export const PwRatelimitKey = {
   },
 } as const satisfies Codec<PwRatelimitKey> & { offsets: Record<string, number> };
 
-/** struct pw_ratelimit_state (32 bytes) */
+/** struct pw_ratelimit_state (16 bytes) */
 export interface PwRatelimitState {
-  tokens_milli: bigint;
-  last_ns: bigint;
-  blocked_until: bigint;
+  tat_ns: bigint;
   violations: number;
 }
 export const PwRatelimitState = {
   name: 'pw_ratelimit_state',
-  size: 32,
-  offsets: { tokens_milli: 0, last_ns: 8, blocked_until: 16, violations: 24, _pad0: 28 },
+  size: 16,
+  offsets: { tat_ns: 0, violations: 8, _pad0: 12 },
   encode(x: PwRatelimitState, v: DataView, o: number): void {
-    scalar.u64.encode(x.tokens_milli, v, o + 0);
-    scalar.u64.encode(x.last_ns, v, o + 8);
-    scalar.u64.encode(x.blocked_until, v, o + 16);
-    scalar.u32.encode(x.violations, v, o + 24);
-    bytesAt(v, o + 28, 4).fill(0);
+    scalar.u64.encode(x.tat_ns, v, o + 0);
+    scalar.u32.encode(x.violations, v, o + 8);
+    bytesAt(v, o + 12, 4).fill(0);
   },
   decode(v: DataView, o: number): PwRatelimitState {
     return {
-      tokens_milli: scalar.u64.decode(v, o + 0),
-      last_ns: scalar.u64.decode(v, o + 8),
-      blocked_until: scalar.u64.decode(v, o + 16),
-      violations: scalar.u32.decode(v, o + 24),
+      tat_ns: scalar.u64.decode(v, o + 0),
+      violations: scalar.u32.decode(v, o + 8),
     };
   },
   zero(): PwRatelimitState {
-    return { tokens_milli: 0n, last_ns: 0n, blocked_until: 0n, violations: 0 };
+    return { tat_ns: 0n, violations: 0 };
   },
 } as const satisfies Codec<PwRatelimitState> & { offsets: Record<string, number> };
 
-/** struct pw_if_counters (256 bytes) */
+/** struct pw_guard_state (16 bytes) */
+export interface PwGuardState {
+  escalations: number;
+  escalations_refused: bigint;
+}
+export const PwGuardState = {
+  name: 'pw_guard_state',
+  size: 16,
+  offsets: { escalations: 0, _pad0: 4, escalations_refused: 8 },
+  encode(x: PwGuardState, v: DataView, o: number): void {
+    scalar.u32.encode(x.escalations, v, o + 0);
+    bytesAt(v, o + 4, 4).fill(0);
+    scalar.u64.encode(x.escalations_refused, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwGuardState {
+    return {
+      escalations: scalar.u32.decode(v, o + 0),
+      escalations_refused: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwGuardState {
+    return { escalations: 0, escalations_refused: 0n };
+  },
+} as const satisfies Codec<PwGuardState> & { offsets: Record<string, number> };
+
+/** struct pw_frag_key (40 bytes) */
+export interface PwFragKey {
+  src: Uint8Array;
+  dst: Uint8Array;
+  id: number;
+  proto: number;
+  family: number;
+}
+export const PwFragKey = {
+  name: 'pw_frag_key',
+  size: 40,
+  offsets: { src: 0, dst: 16, id: 32, proto: 36, family: 37, _pad0: 38 },
+  encode(x: PwFragKey, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 16).set(x.src.subarray(0, 16));
+    bytesAt(v, o + 16, 16).set(x.dst.subarray(0, 16));
+    scalar.u32.encode(x.id, v, o + 32);
+    scalar.u8.encode(x.proto, v, o + 36);
+    scalar.u8.encode(x.family, v, o + 37);
+    bytesAt(v, o + 38, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwFragKey {
+    return {
+      src: bytesAt(v, o + 0, 16).slice(),
+      dst: bytesAt(v, o + 16, 16).slice(),
+      id: scalar.u32.decode(v, o + 32),
+      proto: scalar.u8.decode(v, o + 36),
+      family: scalar.u8.decode(v, o + 37),
+    };
+  },
+  zero(): PwFragKey {
+    return { src: new Uint8Array(16), dst: new Uint8Array(16), id: 0, proto: 0, family: 0 };
+  },
+} as const satisfies Codec<PwFragKey> & { offsets: Record<string, number> };
+
+/** struct pw_frag (16 bytes) */
+export interface PwFrag {
+  expires_ns: bigint;
+  rule: number;
+  verdict: number;
+  reason: number;
+}
+export const PwFrag = {
+  name: 'pw_frag',
+  size: 16,
+  offsets: { expires_ns: 0, rule: 8, verdict: 12, reason: 13, _pad0: 14 },
+  encode(x: PwFrag, v: DataView, o: number): void {
+    scalar.u64.encode(x.expires_ns, v, o + 0);
+    scalar.u32.encode(x.rule, v, o + 8);
+    scalar.u8.encode(x.verdict, v, o + 12);
+    scalar.u8.encode(x.reason, v, o + 13);
+    bytesAt(v, o + 14, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwFrag {
+    return {
+      expires_ns: scalar.u64.decode(v, o + 0),
+      rule: scalar.u32.decode(v, o + 8),
+      verdict: scalar.u8.decode(v, o + 12),
+      reason: scalar.u8.decode(v, o + 13),
+    };
+  },
+  zero(): PwFrag {
+    return { expires_ns: 0n, rule: 0, verdict: 0, reason: 0 };
+  },
+} as const satisfies Codec<PwFrag> & { offsets: Record<string, number> };
+
+/** struct pw_if_counters (304 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
   bytes: bigint[];
@@ -896,22 +1057,22 @@ export interface PwIfCounters {
 }
 export const PwIfCounters = {
   name: 'pw_if_counters',
-  size: 256,
+  size: 304,
   offsets: { packets: 0, bytes: 40, reasons: 80 },
   encode(x: PwIfCounters, v: DataView, o: number): void {
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
-    for (let i0 = 0; i0 < 22; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+    for (let i0 = 0; i0 < 28; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwIfCounters {
     return {
       packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
       bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
-      reasons: Array.from({ length: 22 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+      reasons: Array.from({ length: 28 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
     };
   },
   zero(): PwIfCounters {
-    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 22 }, () => 0n) };
+    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 28 }, () => 0n) };
   },
 } as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
 
@@ -1249,9 +1410,11 @@ export const maps = {
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 8, key: PwBlock4Key, value: PwBlock },
-  pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 8, key: PwBlock6Key, value: PwBlock },
+  pw_ifaces: { name: 'pw_ifaces', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwIface },
+  pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 16, key: PwBlock4Key, value: PwBlock },
+  pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 16, key: PwBlock6Key, value: PwBlock },
   pw_rule_ctl: { name: 'pw_rule_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
+  pw_rule_banks: { name: 'pw_rule_banks', type: MapType.ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleBank },
   pw_rules: { name: 'pw_rules', type: MapType.ARRAY, maxEntries: 32768, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwRule },
   pw_rule_bitmaps: { name: 'pw_rule_bitmaps', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 2080, key: scalar.u32, value: PwRuleBitmap },
   pw_rule_proto: { name: 'pw_rule_proto', type: MapType.ARRAY, maxEntries: 512, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
@@ -1266,10 +1429,12 @@ export const maps = {
   pw_rule_dst6: { name: 'pw_rule_dst6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
   pw_rule_stats: { name: 'pw_rule_stats', type: MapType.PERCPU_ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
-  pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 32, key: PwRatelimitKey, value: PwRatelimitState },
-  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
-  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
-  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 256, key: scalar.u32, value: PwIfCounters },
+  pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
+  pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwGuardState },
+  pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
+  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 304, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 304, key: scalar.u32, value: PwIfCounters },
+  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 304, key: scalar.u32, value: PwIfCounters },
   pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
@@ -1307,12 +1472,16 @@ export interface Maps {
   neigh: BpfMap<PwNeighKey, PwNeigh>;
   /** pw_tx_ports */
   txPorts: BpfMap<number, number>;
+  /** pw_ifaces */
+  ifaces: BpfMap<number, PwIface>;
   /** pw_block4 */
   block4: BpfMap<PwBlock4Key, PwBlock>;
   /** pw_block6 */
   block6: BpfMap<PwBlock6Key, PwBlock>;
   /** pw_rule_ctl */
   ruleCtl: BpfMap<number, PwRuleCtl>;
+  /** pw_rule_banks */
+  ruleBanks: BpfMap<number, PwRuleBank>;
   /** pw_rules */
   rules: BpfMap<number, PwRule>;
   /** pw_rule_bitmaps */
@@ -1343,6 +1512,10 @@ export interface Maps {
   ratelimits: BpfMap<number, PwRatelimit>;
   /** pw_ratelimit_state */
   ratelimitState: BpfMap<PwRatelimitKey, PwRatelimitState>;
+  /** pw_guard_state */
+  guardState: BpfMap<number, PwGuardState>;
+  /** pw_frags */
+  frags: BpfMap<PwFragKey, PwFrag>;
   /** pw_if_stats */
   ifStats: PerCpuMap<number, PwIfCounters>;
   /** pw_if_stats_hi */
@@ -1385,9 +1558,11 @@ export const mapHandles = {
   nexthops: 'pw_nexthops',
   neigh: 'pw_neigh',
   txPorts: 'pw_tx_ports',
+  ifaces: 'pw_ifaces',
   block4: 'pw_block4',
   block6: 'pw_block6',
   ruleCtl: 'pw_rule_ctl',
+  ruleBanks: 'pw_rule_banks',
   rules: 'pw_rules',
   ruleBitmaps: 'pw_rule_bitmaps',
   ruleProto: 'pw_rule_proto',
@@ -1403,6 +1578,8 @@ export const mapHandles = {
   ruleStats: 'pw_rule_stats',
   ratelimits: 'pw_ratelimits',
   ratelimitState: 'pw_ratelimit_state',
+  guardState: 'pw_guard_state',
+  frags: 'pw_frags',
   ifStats: 'pw_if_stats',
   ifStatsHi: 'pw_if_stats_hi',
   ifZero: 'pw_if_zero',

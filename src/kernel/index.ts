@@ -18,3 +18,4 @@ export * from './netlink.js';
 export * from './pcap.js';
 export type { NativeFd, KernelMapInfo } from './native.js';
 export { libraryVersions, probeFeatures } from './features.js';
+export { interfaceFeatures, setInterfaceFeatures, type DeviceFeature } from './ethtool.js';

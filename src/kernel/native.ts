@@ -190,6 +190,8 @@ export interface NativeAddon {
   ifHwAddr(name: string): Buffer;
 
   netlinkLinks(): NetlinkLink[];
+  interfaceFeatures(ifname: string): Record<string, { active: boolean; changeable: boolean }>;
+  setInterfaceFeatures(ifname: string, features: Record<string, boolean>): void;
   netlinkAddresses(family?: number): NetlinkAddress[];
   netlinkNeighbors(family?: number): NetlinkNeighbor[];
   netlinkRouteGet(
@@ -212,6 +214,10 @@ export interface NetlinkLink {
   operstate: number;
   /** A virtual device's kind (veth, vxlan...); null for hardware. */
   kind: string | null;
+  /** IFLA_LINK: the device it sits on, or a veth's peer (an ifindex in the peer's namespace). */
+  link: number | null;
+  /** The IFLA_LINK device is in another network namespace. */
+  linkElsewhere: boolean;
 }
 export interface NetlinkAddress {
   ifindex: number;

@@ -53,6 +53,8 @@ export interface KernelLink {
   operstate: string;
   /** A virtual device's kind (veth, vxlan...); null for hardware. */
   kind: string | null;
+  /** A veth's peer, or the device a virtual one sits on: its ifindex, and whether it is in this namespace. */
+  peer: { ifindex: number; here: boolean } | null;
 }
 
 const OPERSTATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
@@ -93,6 +95,7 @@ function link(l: NetlinkLink): KernelLink | null {
     mac: l.mac ? new Uint8Array(l.mac) : null,
     operstate: OPERSTATES[l.operstate] ?? 'unknown',
     kind: l.kind,
+    peer: l.link ? { ifindex: l.link, here: !l.linkElsewhere } : null,
   };
 }
 

@@ -9,9 +9,14 @@ import type { RuleRow } from './operations.js';
 /** The rules in order, with their hit counters. */
 export function listRules(dp: Dataplane): RuleRow[] {
   const counters = dp.filter.ruleCounters();
-  return dp.filter
-    .rules()
-    .map((r, i) => ({ position: i + 1, id: r.id, text: formatRule(r), ...(counters.get(r.id) ?? { packets: 0, bytes: 0 }) }));
+  const missing = new Set(dp.filter.missingInterfaces());
+  return dp.filter.rules().map((r, i) => ({
+    position: i + 1,
+    id: r.id,
+    text: formatRule(r),
+    ...(counters.get(r.id) ?? { packets: 0, bytes: 0 }),
+    ...(r.iif && missing.has(r.iif) ? { missingInterface: r.iif } : {}),
+  }));
 }
 
 export const addRule = (dp: Dataplane, spec: RuleSpec, at?: number): Rule => dp.filter.addRule(spec, at);

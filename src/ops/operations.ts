@@ -47,6 +47,8 @@ export interface RuleRow {
   text: string;
   packets: number;
   bytes: number;
+  /** The interface the rule names does not exist: the rule matches nothing until it does. */
+  missingInterface?: string;
 }
 
 export interface AttachedInterface {
@@ -56,6 +58,8 @@ export interface AttachedInterface {
   already: boolean;
   replaced: boolean;
   fallbackReason?: string;
+  /** What could not be made as the pipeline needs it (a veth peer's VLAN offload elsewhere). */
+  notes: string[];
 }
 
 export interface AttachResult {

@@ -231,13 +231,49 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.ok(a >= 5 && a <= 7, `${a} of 15 passed`);
     // Another source has its own bucket.
     assert.ok(burstOf('192.0.2.11', 3) === 3);
-    // 20 limited packets in a row block the source: even after a refill it stays dropped.
+    // 20 limited packets in a row block the source: the block lands in the blocklist, with
+    // its expiry and its limiter, so losing the limiter's state (LRU eviction by a flood of
+    // other sources) cannot lift it.
     burstOf('192.0.2.10', 25);
     const t = dp.trace(ipv4Packet({ src: '192.0.2.10', dst: '10.9.9.9', proto: 'udp', dport: 9000 }));
-    assert.equal(t.reason, abi.PwReason.RATE_LIMITED);
-    const state = [...dp.pipeline.maps.ratelimitState.entries()].find(([k]) => k.limiter === lim.id && k.addr[3] === 10)!;
-    assert.ok(state[1].blocked_until > 0n, 'the source was escalated to a block');
+    assert.equal(t.reason, abi.PwReason.BLOCKED);
+    const listed = dp.filter.blocklist().find((b) => b.prefix === '192.0.2.10/32');
+    assert.ok(listed, 'the escalation is listed');
+    assert.equal(listed.origin, 'escalation');
+    assert.equal(listed.limiter, lim.name);
+    assert.ok(listed.expiresInMs! > 50_000 && listed.expiresInMs! <= 60_000, `expires in ${listed.expiresInMs} ms`);
+    for (const [k] of [...dp.pipeline.maps.ratelimitState.entries()]) dp.pipeline.maps.ratelimitState.delete(k);
+    assert.equal(dp.trace(ipv4Packet({ src: '192.0.2.10', dst: '10.9.9.9', proto: 'udp', dport: 9000 })).reason, abi.PwReason.BLOCKED);
+    assert.equal(dp.filter.unblock(parsePrefix('192.0.2.10/32')), true);
     dp.filter.setRules([]);
+  });
+
+  it('never blocks a source for a limiter with blockAfter 0; limits across a burst exactly', () => {
+    const name = `n${Date.now() % 100000}`;
+    dp.filter.addLimiter({ name, rate: 1, burst: 3, per4: 32, per6: 128, blockAfter: 0, blockForMs: 60_000 });
+    dp.filter.setRules([{ action: 'ratelimit', limiter: name, proto: 17 }]);
+    const send = () =>
+      dp.pipeline.xdp.testRunSync({ data: ipv4Packet({ src: '192.0.2.77', dst: '10.9.9.9', proto: 'udp', dport: 53 }) }).retval;
+    const verdicts = Array.from({ length: 200 }, send);
+    // 1 packet/s with a burst of 3: the first three pass, the rest of this instant's packets don't.
+    assert.deepEqual(
+      verdicts.slice(0, 3).map((v) => v !== XdpAction.DROP),
+      [true, true, true],
+    );
+    assert.ok(
+      verdicts.slice(3).every((v) => v === XdpAction.DROP),
+      'limited after the burst',
+    );
+    assert.equal(dp.filter.blocklist().filter((b) => b.origin === 'escalation').length, 0, 'nobody was blocked');
+    dp.filter.setRules([]);
+    dp.filter.deleteLimiter(name);
+  });
+
+  it('refuses a rate below what the pipeline resolves, rather than running it unlimited', () => {
+    assert.throws(
+      () => dp.filter.addLimiter({ name: 'slow', rate: 0.0001, burst: 1, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 }),
+      /rate must be 0.001/,
+    );
   });
 
   it('keeps rules and limiters across an upgrade that gives their maps a new layout', async () => {
@@ -283,7 +319,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.equal(t.rule, drop!.id);
     assert.equal(t.reason, abi.PwReason.RULE_DROP);
     assert.equal(dp.trace(udp, lo()).rule, limit!.id);
-    assert.equal(dp.pipeline.maps.ratelimits.get(lim.id)!.rate_mpps, 7000n);
+    assert.equal(dp.pipeline.maps.ratelimits.get(lim.id)!.interval_ns, 142_857_143n); // 1 s / 7
     dp.filter.setRules([]);
     dp.filter.deleteLimiter(name);
   });

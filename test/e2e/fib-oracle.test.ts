@@ -82,10 +82,11 @@ describe('FIB against the kernel as oracle (full Internet table)', { skip, timeo
         const host = p.plen === 32 ? 0 : Math.floor(rand() * 2 ** (32 - p.plen));
         out.push(formatIpv4((p.v4 + host) >>> 0));
       } else {
-        // Multicast (224.0.0.0/4) is never routed by the fast path: the pipeline hands it to
-        // the kernel before any route lookup, so it has no prefix to compare.
+        // Multicast (224.0.0.0/4) and martian destinations (0/8, 127/8) are never routed by
+        // the fast path: the pipeline hands them to the kernel before any route lookup, so
+        // they have no prefix to compare.
         const a = Math.floor(rand() * 2 ** 32) >>> 0;
-        if (a >>> 28 !== 0xe) out.push(formatIpv4(a));
+        if (a >>> 28 !== 0xe && a >>> 24 !== 0 && a >>> 24 !== 127) out.push(formatIpv4(a));
         else i--;
       }
     }

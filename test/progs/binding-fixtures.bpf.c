@@ -96,10 +96,10 @@ int fx_emit(struct xdp_md *ctx)
 			__sync_fetch_and_add(lost, 1);
 		return XDP_PASS;
 	}
-	/* 64-bit on purpose: with a __u32, clang bounds-checks a zero-extended copy but passes
-	 * the unextended register to the helper, whose length the verifier then can't bound. */
-	__u64 len = ctx->data_end - ctx->data;
-	__u64 copy = len < FX_EVENT_BYTES ? len : FX_EVENT_BYTES;
+	/* 32-bit, as the helper's length argument: with ALU32 code (-mcpu=v3), clang tests a
+	 * 64-bit length but passes its low half, whose lower bound the verifier then loses. */
+	__u32 len = ctx->data_end - ctx->data;
+	__u32 copy = len < FX_EVENT_BYTES ? len : FX_EVENT_BYTES;
 
 	e->ifindex = ctx->ingress_ifindex;
 	e->len = len;

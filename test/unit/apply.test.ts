@@ -26,7 +26,10 @@ class FakeDataplane {
     this.log.push(what);
   }
 
-  attach = (names: string[]) => this.op(`attach ${names.join(',')}`);
+  attach = (names: string[]) => {
+    this.op(`attach ${names.join(',')}`);
+    return names.map(() => ({ notes: [] as string[] }));
+  };
   detach = (names: string[]) => this.op(`detach ${names.join(',')}`);
   applyRouteChange = (c: RouteChange) => {
     this.op(`${c.op} route ${c.prefix}`);

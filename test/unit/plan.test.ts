@@ -46,7 +46,7 @@ function runningFrom(yaml: string): RunningState {
     filter: {
       limiters: new Map([...d.filter.limiters].map(([n, l], i) => [n, { ...l, id: i + 1 }])),
       rules: d.filter.rules.map((r, i) => ({ ...r, id: 100 + i })),
-      blocks: new Map([...d.filter.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null }])),
+      blocks: new Map([...d.filter.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null, origin: 'config' as const }])),
     },
     insight: d.insight,
   };

@@ -42,7 +42,6 @@ enum pw_limit {
 	PW_RULE_BITMAPS = 4096,         /* default number of distinct bitmaps (both banks) */
 	PW_PORT_SLOTS = 65537,          /* ports 0..65535, then "no port" (not TCP/UDP, fragment) */
 	PW_FLAG_SLOTS = 257,            /* TCP flag bytes 0..255, then "not TCP" */
-	PW_RULE_MATCH_MAX = 8,          /* rules (count/log, then a final one) one packet can hit */
 	PW_RULE_LPM_MAX = 65536,        /* CIDR entries per field and family, both banks */
 	PW_BLOCK_MAX = 1 << 20,         /* blocklist entries per family */
 	PW_RATELIMITS = 1024,
@@ -50,6 +49,10 @@ enum pw_limit {
 	PW_EVENT_BYTES = 256,           /* packet bytes carried by an event */
 	PW_CAPTURE_BYTES = 2048,        /* packet bytes a capture record carries (a full 1500 MTU frame) */
 	PW_SIZE_BUCKETS = 8,            /* packet-size histogram: <=64, 128, 256, 512, 1024, 1518, 9018, more */
+	PW_FRAGS_MAX = 1 << 16,         /* fragmented datagrams whose first fragment's fate is kept */
+	PW_FRAG_LIFETIME_S = 30,        /* how long it is kept: as the kernel's ipfrag_time */
+	PW_ESCALATIONS_MAX = 1 << 18,   /* rate-limit escalations in the blocklists at once */
+	PW_BLOCK_SHADOW_MAX = 4,        /* expired blocklist entries a lookup looks past (see pw_blocked) */
 };
 
 /* A FIB4 entry (__u32): 0 = no route; bit PW_FIB4_EXT_BIT set = index of a tbl8 group;
@@ -105,7 +108,19 @@ enum pw_reason {
 	PW_REASON_RULE_DROP = 19,
 	PW_REASON_RATE_LIMITED = 20,
 	PW_REASON_VLAN_TAGGED = 21,     /* routed by the kernel's VLAN devices, not the fast path */
-	PW_REASON_MAX = 22,
+	/* A fragment attack, dropped: a TCP fragment at offset 8 (RFC 1858), a first fragment too
+	 * short for its transport header (RFC 1858), or an IPv6 first fragment without the whole
+	 * header chain (RFC 7112). */
+	PW_REASON_FRAG_ATTACK = 22,
+	/* The rules match on ports or TCP flags, and this packet does not show them (truncated,
+	 * an IPv6 header chain too long to walk, a later fragment whose first fragment was not
+	 * seen): it cannot be classified, and is dropped (pipeline.unclassified: pass relaxes it). */
+	PW_REASON_UNCLASSIFIED = 23,
+	PW_REASON_NOT_FOR_US = 24,      /* the frame is addressed to another host (or broadcast): the kernel's */
+	PW_REASON_MARTIAN = 25,         /* a source or destination no router forwards (0/8, loopback, ...) */
+	PW_REASON_MTU_EXCEEDED = 26,    /* larger than the egress MTU: the kernel fragments or answers ICMP */
+	PW_REASON_RULE_LIMIT = 27,      /* the rule walk ran out before a decision (never expected): dropped */
+	PW_REASON_MAX = 28,
 };
 
 /* Bits of pw_settings.flags (enum pw_setting). */
@@ -115,6 +130,9 @@ enum pw_setting {
 	PW_SETTING_FLOWS = 1 << 2,          /* keep the flow table */
 	PW_SETTING_ROUTE_STATS = 1 << 3,    /* count packets/bytes per route and nexthop */
 	PW_SETTING_FILTER = 1 << 4,         /* run the guard stage (blocklists, rules, rate limits) */
+	/* pass packets the rules cannot classify (PW_REASON_UNCLASSIFIED) instead of dropping them:
+	 * they are then matched as carrying no ports and no flags */
+	PW_SETTING_PASS_UNCLASSIFIED = 1 << 5,
 };
 
 /* Load-time settings of the pipeline, the single `const volatile` rodata variable. */
@@ -314,13 +332,27 @@ struct pw_rule {
 };
 _Static_assert(sizeof(struct pw_rule) == 16, "pw_rule layout");
 
-/* Which bank of classifier tables is live. Rules change by filling the other bank and then
- * flipping `bank` with one store: a packet sees the old rule set or the new one. */
+/* Which bank of classifier tables is live. Rules change by filling the other bank (and its
+ * pw_rule_banks entry) and then flipping `bank` with one store: a packet sees the old rule set
+ * or the new one. */
 struct pw_rule_ctl {
 	__u32 bank;
-	__u32 count;         /* rules in the live bank; 0 skips the classifier */
+	__u32 _pad0;
 };
 _Static_assert(sizeof(struct pw_rule_ctl) == 8, "pw_rule_ctl layout");
+
+enum pw_bank_flag {
+	/* Some rule of the bank matches on ports or TCP flags: a packet that does not show them
+	 * cannot be classified (PW_REASON_UNCLASSIFIED). */
+	PW_BANK_FLAG_L4 = 1 << 0,
+};
+
+/* What one bank holds (array pw_rule_banks, index = bank). */
+struct pw_rule_bank {
+	__u32 count;         /* rules in the bank; 0 skips the classifier */
+	__u32 flags;         /* PW_BANK_FLAG_* */
+};
+_Static_assert(sizeof(struct pw_rule_bank) == 8, "pw_rule_bank layout");
 
 /* CIDR fields: LPM keys led by the bank byte, so prefixlen = 8 + the CIDR's length. */
 struct pw_rule_lpm4_key {
@@ -360,17 +392,42 @@ struct pw_block6_key {
 };
 _Static_assert(sizeof(struct pw_block6_key) == 20, "pw_block6_key layout");
 
+enum pw_block_origin {
+	PW_BLOCK_CONFIG = 0,     /* the control plane's (config, API, CLI) */
+	PW_BLOCK_ESCALATION = 1, /* a rate limiter's: a source that kept exceeding its rate */
+};
+
 struct pw_block {
 	__u64 expires_ns;    /* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0: never */
+	__u8 origin;         /* enum pw_block_origin */
+	__u8 plen;           /* the entry's own prefix length (the LPM lookup does not return it) */
+	__u8 _pad0[2];
+	__u32 limiter;       /* PW_BLOCK_ESCALATION: the limiter that blocked it */
 };
-_Static_assert(sizeof(struct pw_block) == 8, "pw_block layout");
+_Static_assert(sizeof(struct pw_block) == 16, "pw_block layout");
 
-/* A rate limiter: a token bucket per source address or prefix. */
+/* The guard's shared state (array pw_guard_state, one entry). */
+struct pw_guard_state {
+	/* Escalation entries in the blocklists, as the control plane last counted them plus those
+	 * added since: escalations stop at PW_ESCALATIONS_MAX, so a flood of spoofed sources cannot
+	 * fill the blocklists (the sources are still rate limited). */
+	__u32 escalations;
+	__u32 _pad0;
+	__u64 escalations_refused; /* escalations not made because the cap was reached */
+};
+_Static_assert(sizeof(struct pw_guard_state) == 16, "pw_guard_state layout");
+
+/*
+ * A rate limiter, per source address or prefix, as GCRA (the virtual-scheduling form of a token
+ * bucket): a source may send a packet every interval_ns, and up to a burst of them at once
+ * (tolerance_ns = (burst - 1) * interval_ns). Its state is one 64-bit time, updated with
+ * compare-and-swap, so CPUs never race on it.
+ */
 struct pw_ratelimit {
-	__u64 rate_mpps;     /* tokens per second, in thousandths (1000 = 1 packet/s) */
-	__u64 burst_milli;   /* bucket size, in thousandths of a packet */
+	__u64 interval_ns;   /* 10^9 / rate; 0: the limiter is unused */
+	__u64 tolerance_ns;
 	__u64 block_ns;      /* escalation: how long a source is blocked; 0: never */
-	__u32 block_after;   /* escalation: limited packets in a row that trigger the block */
+	__u32 block_after;   /* escalation: limited packets in a row that trigger the block; 0: never */
 	__u8 plen4;          /* a source is its address masked to this length */
 	__u8 plen6;
 	__u8 _pad0[2];
@@ -386,13 +443,40 @@ struct pw_ratelimit_key {
 _Static_assert(sizeof(struct pw_ratelimit_key) == 24, "pw_ratelimit_key layout");
 
 struct pw_ratelimit_state {
-	__u64 tokens_milli;
-	__u64 last_ns;
-	__u64 blocked_until;
-	__u32 violations;    /* limited packets since the last one that passed */
+	__u64 tat_ns;        /* GCRA's theoretical arrival time of the source's next packet */
+	__u32 violations;    /* limited packets since the last one that passed (escalation) */
 	__u32 _pad0;
 };
-_Static_assert(sizeof(struct pw_ratelimit_state) == 32, "pw_ratelimit_state layout");
+_Static_assert(sizeof(struct pw_ratelimit_state) == 16, "pw_ratelimit_state layout");
+
+/* A fragmented datagram (LRU hash pw_frags): later fragments carry no ports, so they get the
+ * fate the guard gave its first fragment. */
+struct pw_frag_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u32 id;            /* IPv4: the 16-bit identification; IPv6: the fragment header's */
+	__u8 proto;
+	__u8 family;
+	__u8 _pad0[2];
+};
+_Static_assert(sizeof(struct pw_frag_key) == 40, "pw_frag_key layout");
+
+struct pw_frag {
+	__u64 expires_ns;
+	__u32 rule;          /* the deciding rule, 0: none */
+	__u8 verdict;        /* PW_VERDICT_DROP, or PW_VERDICT_PASS: on to routing */
+	__u8 reason;
+	__u8 _pad0[2];
+};
+_Static_assert(sizeof(struct pw_frag) == 16, "pw_frag layout");
+
+/* An interface the pipeline is attached to (hash pw_ifaces, key = ifindex): frames not
+ * addressed to its MAC are another host's. */
+struct pw_iface {
+	__u8 mac[6];
+	__u8 _pad0[2];
+};
+_Static_assert(sizeof(struct pw_iface) == 8, "pw_iface layout");
 
 /* A packet event in the ring buffer pw_events (rule log action, sampling, drops). */
 struct pw_event {

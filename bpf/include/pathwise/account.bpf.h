@@ -135,7 +135,13 @@ PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, co
 	now = bpf_ktime_get_ns();
 	f = bpf_map_lookup_elem(&pw_flows, &key);
 	if (!f) {
-		struct pw_flow_counters *fc = pw_flow_counters();
+		struct pw_flow_counters *fc;
+
+		/* A dropped packet updates its flow but never creates one: a spoofed flood must not
+		 * push real flows out of the LRU. */
+		if (d->verdict == PW_VERDICT_DROP)
+			return 0;
+		fc = pw_flow_counters();
 		struct pw_flow nf = {
 			.packets = 1,
 			.bytes = pkt->ip_len,

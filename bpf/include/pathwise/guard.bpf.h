@@ -10,6 +10,13 @@
  * highest-priority one. A 256-bit summary per bitmap (bit w: word w is non-zero) lets the
  * search visit only words where every field has a candidate, so the cost depends on how many
  * rules a packet is near, not on how many rules there are.
+ *
+ * The guard decides on whatever the parser learned: a malformed packet with readable addresses
+ * still meets the blocklists and the rules. One whose ports or flags cannot be seen (cut short,
+ * a later fragment, an IPv6 header chain too long to walk) is dropped when the live rules match
+ * on ports or flags (PW_REASON_UNCLASSIFIED), unless the pipeline is set to pass it. A later
+ * fragment gets its first fragment's fate (pw_frags); one whose first fragment was not seen is
+ * unclassifiable.
  */
 #ifndef PATHWISE_GUARD_BPF_H
 #define PATHWISE_GUARD_BPF_H
@@ -18,6 +25,7 @@
 #include "pathwise/maps/guard.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/route.bpf.h"
+#include "pathwise/settings.bpf.h"
 #include "pathwise/stage.bpf.h"
 
 #define PW_NSEC_PER_SEC 1000000000ULL
@@ -37,16 +45,32 @@ static __always_inline __u32 pw_ctz64(__u64 x)
 	return (y * 0x0101010101010101ULL) >> 56;
 }
 
-/* The classifier's walk over the rules a packet matches, step by step (bpf_loop callback). */
+/*
+ * The classifier's walk over the rules a packet matches, in priority order, as one bpf_loop:
+ * each step visits a summary word, a rule word, or one matching rule. Count and log rules are
+ * handled as they come; the walk ends at the first rule that decides (pass, drop, rate limit)
+ * or when no rule is left. However many count and log rules a packet matches, the deciding
+ * rule after them is found.
+ */
 struct pw_rule_walk {
 	struct pw_rule_bitmap *bm[PW_FIELDS];
 	__u64 pending;   /* summary bits not yet visited in summary word `sword` */
-	__u64 match;     /* matching rule bits not yet returned in word `word` */
+	__u64 match;     /* matching rule bits not yet visited in word `word` */
 	__u32 sword;
 	__u32 word;
-	__s32 found;     /* the next matching rule's position, -1 when none is left */
 	__u32 started;
+	__u32 base;      /* the bank's first index in pw_rules */
+	__u32 len;       /* the packet's length, for the rules' byte counters */
+	__u32 trace;     /* count nothing */
+	__u32 done;      /* the walk ended: `action` is the decision, or PW_WALK_NO_RULE */
+	__u32 action;
+	__u32 rule;      /* the deciding rule's id */
+	__u32 limiter;
+	__u32 log_rule;  /* the first matching rule with the log action */
 };
+
+/* No rule decided: the packet goes on. */
+#define PW_WALK_NO_RULE 0xffffffff
 
 static __always_inline __u64 pw_and_summary(struct pw_rule_walk *w, __u32 i)
 {
@@ -74,6 +98,45 @@ static __always_inline __u64 pw_and_word(struct pw_rule_walk *w, __u32 i)
 	return m;
 }
 
+static __always_inline void pw_count_rule(__u32 id, __u32 len)
+{
+	struct pw_counter *c = bpf_map_lookup_elem(&pw_rule_stats, &id);
+
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+/* One matching rule: counted; a deciding one ends the walk. */
+static __always_inline long pw_rule_visit(struct pw_rule_walk *w, __u32 pos)
+{
+	__u32 index = w->base + (pos & (PW_MAX_RULES - 1));
+	struct pw_rule *r = bpf_map_lookup_elem(&pw_rules, &index);
+
+	if (!r)
+		return 0;
+	if (!w->trace)
+		pw_count_rule(r->id, w->len);
+	switch (r->action) {
+	case PW_ACTION_PASS:
+	case PW_ACTION_DROP:
+	case PW_ACTION_RATELIMIT:
+		w->action = r->action;
+		w->rule = r->id;
+		w->limiter = r->limiter;
+		w->done = 1;
+		return 1;
+	case PW_ACTION_LOG:
+		/* Sent at the verdict, so the event says what became of the packet. */
+		if (!w->log_rule)
+			w->log_rule = r->id;
+		return 0;
+	default: /* PW_ACTION_COUNT */
+		return 0;
+	}
+}
+
 static long pw_rule_walk_step(__u32 i, void *ctx)
 {
 	struct pw_rule_walk *w = ctx;
@@ -87,8 +150,7 @@ static long pw_rule_walk_step(__u32 i, void *ctx)
 		__u32 bit = pw_ctz64(w->match);
 
 		w->match &= w->match - 1;
-		w->found = (__s32)(w->word * 64 + bit);
-		return 1; /* stop: a rule */
+		return pw_rule_visit(w, w->word * 64 + bit);
 	}
 	if (w->pending) {
 		__u32 bit = pw_ctz64(w->pending);
@@ -99,23 +161,17 @@ static long pw_rule_walk_step(__u32 i, void *ctx)
 		return 0;
 	}
 	if (w->sword + 1 >= PW_RULE_SUMMARY) {
-		w->found = -1;
-		return 1; /* stop: no more rules */
+		w->action = PW_WALK_NO_RULE;
+		w->done = 1;
+		return 1; /* no rule left */
 	}
 	w->sword++;
 	w->pending = pw_and_summary(w, w->sword);
 	return 0;
 }
 
-/* Steps one walk can take: every summary word, every rule word, and one more to return. */
-#define PW_WALK_STEPS (PW_RULE_SUMMARY + PW_RULE_WORDS + 1)
-
-static __always_inline __s32 pw_next_rule(struct pw_rule_walk *w)
-{
-	w->found = -1;
-	bpf_loop(PW_WALK_STEPS, pw_rule_walk_step, w, 0);
-	return w->found;
-}
+/* Steps a walk can take: every summary word, every rule word, every rule, and one to end. */
+#define PW_WALK_STEPS (PW_RULE_SUMMARY + PW_RULE_WORDS + PW_MAX_RULES + 1)
 
 static __always_inline struct pw_rule_bitmap *pw_bitmap_of(void *map, __u32 index)
 {
@@ -190,6 +246,13 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	w->sword = 0;
 	w->word = 0;
 	w->started = 0;
+	w->base = bank * PW_MAX_RULES;
+	w->len = pkt->len;
+	w->done = 0;
+	w->action = PW_WALK_NO_RULE;
+	w->rule = 0;
+	w->limiter = 0;
+	w->log_rule = 0;
 	return 1;
 }
 
@@ -219,144 +282,265 @@ static __always_inline void pw_ratelimit_key(struct pw_ratelimit_key *k, const s
 	}
 }
 
-/* A token bucket per source; returns 1 when the packet may pass. In trace mode the bucket is
- * read, never changed. */
+/* Blocks a source prefix for a while: a rate limiter's escalation. The entry lives in the
+ * blocklist, beside the control plane's, so a flood of other sources evicting limiter state
+ * cannot unblock it. The control plane's own entry for the same prefix is left alone, and at
+ * most PW_ESCALATIONS_MAX escalations are in the blocklists at once. */
+static __always_inline void pw_escalate(const struct pw_ratelimit *lim, __u32 limiter, const struct pw_ratelimit_key *k,
+					__u64 now)
+{
+	struct pw_block b = { .expires_ns = now + lim->block_ns, .origin = PW_BLOCK_ESCALATION, .limiter = limiter };
+	__u32 zero = 0;
+	struct pw_guard_state *gs = bpf_map_lookup_elem(&pw_guard_state, &zero);
+	struct pw_block *old;
+	void *map;
+	union {
+		struct pw_block4_key v4;
+		struct pw_block6_key v6;
+	} bk = {};
+
+	if (!gs)
+		return;
+	if (k->family == 4) {
+		b.plen = lim->plen4 > 32 ? 32 : lim->plen4;
+		bk.v4.prefixlen = b.plen;
+		__builtin_memcpy(bk.v4.addr, k->addr, 4);
+		map = &pw_block4;
+	} else {
+		b.plen = lim->plen6 > 128 ? 128 : lim->plen6;
+		bk.v6.prefixlen = b.plen;
+		__builtin_memcpy(bk.v6.addr, k->addr, 16);
+		map = &pw_block6;
+	}
+	old = bpf_map_lookup_elem(map, &bk);
+	if (old && old->plen == b.plen) {
+		/* This very prefix is listed: the control plane's entry stays; an escalation is renewed. */
+		if (old->origin == PW_BLOCK_ESCALATION)
+			bpf_map_update_elem(map, &bk, &b, BPF_EXIST);
+		return;
+	}
+	if (gs->escalations >= PW_ESCALATIONS_MAX) {
+		__sync_fetch_and_add(&gs->escalations_refused, 1);
+		return;
+	}
+	if (!bpf_map_update_elem(map, &bk, &b, BPF_NOEXIST))
+		__sync_fetch_and_add(&gs->escalations, 1);
+}
+
+/* Compare-and-swap attempts before a contended update gives way (the packet then passes). */
+#define PW_GCRA_TRIES 4
+
+/*
+ * GCRA per source; returns 1 when the packet may pass. A source may send one packet every
+ * interval_ns, and a burst of them ahead of that schedule up to tolerance_ns. The state is one
+ * time (tat_ns), moved forward with compare-and-swap: CPUs never race on it. In trace mode the
+ * state is read, never changed.
+ */
 static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *pkt, const int trace)
 {
 	struct pw_ratelimit *lim = bpf_map_lookup_elem(&pw_ratelimits, &limiter);
 	struct pw_ratelimit_key key;
 	struct pw_ratelimit_state *st;
-	__u64 now = bpf_ktime_get_ns(), elapsed, tokens;
+	__u64 now = bpf_ktime_get_ns();
 
-	if (!lim || !lim->rate_mpps)
+	if (!lim || !lim->interval_ns)
 		return 1;
 	pw_ratelimit_key(&key, lim, limiter, pkt);
 	st = bpf_map_lookup_elem(&pw_ratelimit_state, &key);
 	if (!st) {
-		struct pw_ratelimit_state fresh = {
-			.tokens_milli = lim->burst_milli > 1000 ? lim->burst_milli - 1000 : 0,
-			.last_ns = now,
-		};
+		/* A new source: its first packet conforms; the next may come one interval later. */
+		struct pw_ratelimit_state fresh = { .tat_ns = now + lim->interval_ns };
 
-		if (!trace)
-			bpf_map_update_elem(&pw_ratelimit_state, &key, &fresh, BPF_NOEXIST);
-		return lim->burst_milli >= 1000;
+		if (trace)
+			return 1;
+		if (!bpf_map_update_elem(&pw_ratelimit_state, &key, &fresh, BPF_NOEXIST))
+			return 1;
+		st = bpf_map_lookup_elem(&pw_ratelimit_state, &key); /* another CPU created it */
+		if (!st)
+			return 1;
 	}
-	if (st->blocked_until > now)
-		return 0;
-	elapsed = now > st->last_ns ? now - st->last_ns : 0;
-	/* Refill. Past 10 s idle the bucket is full anyway; the bound keeps elapsed * rate within
-	 * 64 bits for rates up to 10^6 packets/s (the control plane's limit). */
-	if (elapsed >= 10 * PW_NSEC_PER_SEC)
-		tokens = lim->burst_milli;
-	else
-		tokens = st->tokens_milli + elapsed * lim->rate_mpps / PW_NSEC_PER_SEC;
-	if (tokens > lim->burst_milli)
-		tokens = lim->burst_milli;
-	if (trace)
-		return tokens >= 1000;
-	st->last_ns = now;
-	if (tokens >= 1000) {
-		st->tokens_milli = tokens - 1000;
-		st->violations = 0;
-		return 1;
+#pragma unroll
+	for (int i = 0; i < PW_GCRA_TRIES; i++) {
+		__u64 tat = st->tat_ns;
+		__u64 start = tat > now ? tat : now;
+
+		if (start - now > lim->tolerance_ns) {
+			/* Ahead of schedule by more than the burst allows: limited. */
+			if (trace)
+				return 0;
+			if (lim->block_after && lim->block_ns && __sync_fetch_and_add(&st->violations, 1) + 1 >= lim->block_after) {
+				pw_escalate(lim, limiter, &key, now);
+				st->violations = 0;
+			}
+			return 0;
+		}
+		if (trace)
+			return 1;
+		if (__sync_val_compare_and_swap(&st->tat_ns, tat, start + lim->interval_ns) == tat) {
+			if (st->violations)
+				st->violations = 0;
+			return 1;
+		}
 	}
-	st->tokens_milli = tokens;
-	st->violations++;
-	if (lim->block_ns && st->violations >= lim->block_after) {
-		st->blocked_until = now + lim->block_ns;
-		st->violations = 0;
+	return 1;
+}
+
+/*
+ * Whether the packet's source is blocked. The LPM lookup returns the longest listed prefix;
+ * when that entry has expired (the control plane sweeps them every few seconds), a shorter one
+ * may still be in force, so the lookup is repeated below the expired entry's length (an LPM
+ * lookup only considers prefixes up to the key's length).
+ */
+static __always_inline int pw_blocked(const struct pw_packet *pkt)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct pw_block *b;
+	union {
+		struct pw_block4_key v4;
+		struct pw_block6_key v6;
+	} k = {};
+	void *map;
+
+	if (pkt->family == 4) {
+		k.v4.prefixlen = 32;
+		__builtin_memcpy(k.v4.addr, &pkt->saddr4, 4);
+		map = &pw_block4;
+	} else {
+		k.v6.prefixlen = 128;
+		__builtin_memcpy(k.v6.addr, &pkt->saddr6, 16);
+		map = &pw_block6;
+	}
+#pragma unroll
+	for (int i = 0; i < PW_BLOCK_SHADOW_MAX; i++) {
+		b = bpf_map_lookup_elem(map, &k);
+		if (!b)
+			return 0;
+		if (!b->expires_ns || now < b->expires_ns)
+			return 1;
+		if (!b->plen)
+			return 0;
+		k.v4.prefixlen = b->plen - 1; /* the same field for both families */
 	}
 	return 0;
 }
 
-static __always_inline int pw_blocked(const struct pw_packet *pkt)
+static __always_inline void pw_frag_key(struct pw_frag_key *k, const struct pw_packet *pkt)
 {
-	struct pw_block *b;
-
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = pkt->family;
+	k->proto = pkt->proto;
+	k->id = pkt->frag_id;
 	if (pkt->family == 4) {
-		struct pw_block4_key k = { .prefixlen = 32 };
-
-		__builtin_memcpy(k.addr, &pkt->saddr4, 4);
-		b = bpf_map_lookup_elem(&pw_block4, &k);
+		__builtin_memcpy(k->src, &pkt->saddr4, 4);
+		__builtin_memcpy(k->dst, &pkt->daddr4, 4);
 	} else {
-		struct pw_block6_key k = { .prefixlen = 128 };
-
-		__builtin_memcpy(k.addr, &pkt->saddr6, 16);
-		b = bpf_map_lookup_elem(&pw_block6, &k);
+		__builtin_memcpy(k->src, &pkt->saddr6, 16);
+		__builtin_memcpy(k->dst, &pkt->daddr6, 16);
 	}
-	/* Expired entries stay until the control plane sweeps them; they no longer match. */
-	return b && (!b->expires_ns || bpf_ktime_get_ns() < b->expires_ns);
 }
 
-static __always_inline void pw_count_rule(__u32 id, __u32 len)
+/* Remembers what the guard made of a first fragment, for the datagram's later fragments. */
+static __always_inline void pw_frag_remember(const struct pw_packet *pkt, const struct pw_decision *d, int goes_on)
 {
-	struct pw_counter *c = bpf_map_lookup_elem(&pw_rule_stats, &id);
+	struct pw_frag_key k;
+	struct pw_frag f = {
+		.expires_ns = bpf_ktime_get_ns() + PW_FRAG_LIFETIME_S * PW_NSEC_PER_SEC,
+		.rule = d->rule,
+		.verdict = goes_on ? PW_VERDICT_PASS : d->verdict,
+		.reason = goes_on ? PW_REASON_NONE : d->reason,
+	};
 
-	if (c) {
-		c->packets++;
-		c->bytes += len;
+	pw_frag_key(&k, pkt);
+	bpf_map_update_elem(&pw_frags, &k, &f, BPF_ANY);
+}
+
+/* A later fragment's first fragment, if the guard saw it lately. */
+static __always_inline struct pw_frag *pw_frag_first(const struct pw_packet *pkt)
+{
+	struct pw_frag_key k;
+	struct pw_frag *f;
+
+	pw_frag_key(&k, pkt);
+	f = bpf_map_lookup_elem(&pw_frags, &k);
+	return f && bpf_ktime_get_ns() < f->expires_ns ? f : NULL;
+}
+
+/* The rules: 1 when the packet goes on, 0 when they decided (d is set). */
+static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
+{
+	__u32 zero = 0, bank;
+	struct pw_rule_ctl *ctl;
+	struct pw_rule_bank *rb;
+	struct pw_rule_walk walk;
+
+	ctl = bpf_map_lookup_elem(&pw_rule_ctl, &zero);
+	if (!ctl)
+		return 1;
+	bank = ctl->bank & 1;
+	rb = bpf_map_lookup_elem(&pw_rule_banks, &bank);
+	if (!rb || !rb->count)
+		return 1;
+	/* Rules on ports or flags, and a packet that does not show them: fail closed. */
+	if (!pkt->l4_known && (rb->flags & PW_BANK_FLAG_L4) && !(pw_settings.flags & PW_SETTING_PASS_UNCLASSIFIED)) {
+		pw_decide(d, PW_VERDICT_DROP, PW_REASON_UNCLASSIFIED);
+		return 0;
+	}
+	if (!pw_rule_walk_init(&walk, ctx, pkt, bank))
+		return 1;
+	walk.trace = trace;
+	bpf_loop(PW_WALK_STEPS, pw_rule_walk_step, &walk, 0);
+	d->log_rule = walk.log_rule;
+	if (!walk.done) {
+		/* The walk ran out of steps (never expected): fail closed, and say so. */
+		pw_decide(d, PW_VERDICT_DROP, PW_REASON_RULE_LIMIT);
+		return 0;
+	}
+	switch (walk.action) {
+	case PW_ACTION_PASS:
+		d->rule = walk.rule;
+		return 1;
+	case PW_ACTION_DROP:
+		d->rule = walk.rule;
+		pw_decide(d, PW_VERDICT_DROP, PW_REASON_RULE_DROP);
+		return 0;
+	case PW_ACTION_RATELIMIT:
+		d->rule = walk.rule;
+		if (pw_ratelimit(walk.limiter, pkt, trace))
+			return 1;
+		pw_decide(d, PW_VERDICT_DROP, PW_REASON_RATE_LIMITED);
+		return 0;
+	default: /* PW_WALK_NO_RULE */
+		return 1;
 	}
 }
 
 /*
- * Returns 1 when the packet goes on to routing, 0 when the guard decided (d is set). Rules:
- * count and log go on to the next matching rule; pass, drop and rate-limit end the search;
- * a packet no rule decides goes on.
+ * Returns 1 when the packet goes on, 0 when the guard decided (d is set): blocklists first,
+ * then, for a later fragment, its first fragment's fate, then the rules.
  */
 static __always_inline int pw_guard_decide(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
 {
-	__u32 zero = 0;
-	struct pw_rule_ctl *ctl;
-	struct pw_rule_walk walk;
+	int goes_on;
 
 	if (pw_blocked(pkt)) {
 		pw_decide(d, PW_VERDICT_DROP, PW_REASON_BLOCKED);
 		return 0;
 	}
-	ctl = bpf_map_lookup_elem(&pw_rule_ctl, &zero);
-	if (!ctl || !ctl->count)
-		return 1;
-	if (!pw_rule_walk_init(&walk, ctx, pkt, ctl->bank & 1))
-		return 1;
-#pragma unroll
-	for (int n = 0; n < PW_RULE_MATCH_MAX; n++) {
-		__s32 pos = pw_next_rule(&walk);
-		__u32 index;
-		struct pw_rule *r;
+	if (pkt->frag_later) {
+		struct pw_frag *f = pw_frag_first(pkt);
 
-		if (pos < 0 || pos >= PW_MAX_RULES)
-			return 1;
-		index = (ctl->bank & 1) * PW_MAX_RULES + pos;
-		r = bpf_map_lookup_elem(&pw_rules, &index);
-		if (!r)
-			return 1;
-		if (!trace)
-			pw_count_rule(r->id, pkt->len);
-		switch (r->action) {
-		case PW_ACTION_PASS:
-			d->rule = r->id;
-			return 1;
-		case PW_ACTION_DROP:
-			d->rule = r->id;
-			pw_decide(d, PW_VERDICT_DROP, PW_REASON_RULE_DROP);
-			return 0;
-		case PW_ACTION_RATELIMIT:
-			d->rule = r->id;
-			if (pw_ratelimit(r->limiter, pkt, trace))
+		if (f) {
+			d->rule = f->rule;
+			if (f->verdict != PW_VERDICT_DROP)
 				return 1;
-			pw_decide(d, PW_VERDICT_DROP, PW_REASON_RATE_LIMITED);
+			pw_decide(d, PW_VERDICT_DROP, f->reason);
 			return 0;
-		case PW_ACTION_LOG:
-			/* Sent at the verdict, so the event says what became of the packet. */
-			if (!d->log_rule)
-				d->log_rule = r->id;
-			break;
-		default: /* PW_ACTION_COUNT */
-			break;
 		}
 	}
-	return 1;
+	goes_on = pw_guard_rules(ctx, pkt, d, trace);
+	if (pkt->frag_first && !trace)
+		pw_frag_remember(pkt, d, goes_on);
+	return goes_on;
 }
 
 /* The guard stage (see stage.bpf.h). */

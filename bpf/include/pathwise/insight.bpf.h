@@ -32,11 +32,9 @@ static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_pa
 {
 	struct pw_ring_counters *rc = pw_ring_counters();
 	struct pw_event *e = bpf_ringbuf_reserve(&pw_events, sizeof(*e), 0);
-	/* 64-bit and read from the context on purpose: from a __u32, clang bounds-checks a
-	 * zero-extended copy but passes the unextended register to the helper, whose length the
-	 * verifier then can't bound. */
-	__u64 len = ctx->data_end - ctx->data;
-	__u64 copy = len < PW_EVENT_BYTES ? len : PW_EVENT_BYTES;
+	/* 32-bit, as the helper's length argument: with ALU32 code (-mcpu=v3), clang tests a
+	 * 64-bit length but passes its low half, whose lower bound the verifier then loses. */
+	__u32 copy = ctx->data_end - ctx->data;
 
 	if (!e) {
 		if (rc)
@@ -54,6 +52,8 @@ static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_pa
 	e->_pad0 = 0;
 	e->egress_ifindex = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
 	__builtin_memset(e->head, 0, sizeof(e->head));
+	if (copy > PW_EVENT_BYTES)
+		copy = PW_EVENT_BYTES;
 	if (copy > 0)
 		bpf_xdp_load_bytes(ctx, 0, e->head, copy);
 	bpf_ringbuf_submit(e, 0);
@@ -69,7 +69,7 @@ static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum
 	/* The whole length, fragments of a multi-buffer frame included (bpf_xdp_load_bytes
 	 * reads across them too). */
 	__u64 len = bpf_xdp_get_buff_len(ctx);
-	__u64 copy = len < snap ? len : snap;
+	__u32 copy = len < snap ? len : snap; /* 32-bit: see pw_emit_event */
 
 	if (!r) {
 		if (rc)

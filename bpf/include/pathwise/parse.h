@@ -3,7 +3,11 @@
  * Header parsers on a bounds-checked cursor. Every access is preceded by a check against
  * data_end right next to it: the verifier tracks packet pointers per access, and a check
  * separated from its use (or hidden behind a non-inlined call) is rejected. A parser that
- * finds something it can't vouch for returns a pw_reason and the packet leaves the fast path.
+ * finds something it can't vouch for returns a pw_reason and the packet leaves the fast path;
+ * what it learned before that (the addresses, say) stays in pw_packet, for the guard.
+ *
+ * Transport fields are read within the IP packet (its total length), never from the bytes that
+ * may follow it in the frame (Ethernet padding): a forged flags byte there must not count.
  */
 #ifndef PATHWISE_PARSE_H
 #define PATHWISE_PARSE_H
@@ -34,7 +38,8 @@
 
 struct pw_cursor {
 	void *pos;
-	void *end;
+	void *end;      /* the frame's end (data_end): what the verifier checks accesses against */
+	void *ip_end;   /* the IP packet's end (total length), once known: transport fields stop there */
 };
 
 /* What the parse stage learned about a packet; lives on the pipeline's stack. */
@@ -52,6 +57,13 @@ struct pw_packet {
 	__u8 fragment;        /* 1 if any fragment (first or not) */
 	__u8 has_ports;       /* sport/dport are valid (not a non-first fragment, TCP/UDP) */
 	__u8 icmp_type;
+	/* Every field the rules match on is known: addresses and protocol, and for TCP and UDP the
+	 * ports (and TCP's flags). Not for a later fragment, nor for a packet cut short. */
+	__u8 l4_known;
+	__u8 frag_first;      /* the first fragment of a fragmented datagram */
+	__u8 frag_later;      /* a later fragment: no transport header */
+	__u8 _pad0[2];
+	__u32 frag_id;        /* the datagram's identification (fragments only) */
 	__be16 sport;
 	__be16 dport;
 	__be32 saddr4;
@@ -88,13 +100,22 @@ static __always_inline enum pw_reason pw_parse_eth(struct pw_cursor *c, struct p
 	return PW_REASON_NONE;
 }
 
-/* Ports and flags of the L4 header at c->pos (only called when the packet carries one). */
+/* TCP and UDP need their header to be classified; other protocols carry no field the rules match. */
+static __always_inline int pw_has_l4_fields(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+/* Ports and flags of the L4 header at c->pos (only called when the packet carries one). Both
+ * bounds are checked: the frame's, for the verifier, and the IP packet's, for the meaning. */
 static __always_inline enum pw_reason pw_parse_l4(struct pw_cursor *c, struct pw_packet *pkt)
 {
+	if (!pw_has_l4_fields(pkt->proto))
+		pkt->l4_known = 1; /* even if its own header is cut short: the rules match nothing in it */
 	if (pkt->proto == IPPROTO_TCP) {
 		struct tcphdr *th = c->pos;
 
-		if ((void *)(th + 1) > c->end)
+		if ((void *)(th + 1) > c->end || (void *)(th + 1) > c->ip_end)
 			return PW_REASON_TRUNCATED_L4;
 		pkt->sport = th->source;
 		pkt->dport = th->dest;
@@ -104,7 +125,7 @@ static __always_inline enum pw_reason pw_parse_l4(struct pw_cursor *c, struct pw
 	} else if (pkt->proto == IPPROTO_UDP) {
 		struct udphdr *uh = c->pos;
 
-		if ((void *)(uh + 1) > c->end)
+		if ((void *)(uh + 1) > c->end || (void *)(uh + 1) > c->ip_end)
 			return PW_REASON_TRUNCATED_L4;
 		pkt->sport = uh->source;
 		pkt->dport = uh->dest;
@@ -112,10 +133,11 @@ static __always_inline enum pw_reason pw_parse_l4(struct pw_cursor *c, struct pw
 	} else if (pkt->proto == IPPROTO_ICMP || pkt->proto == PW_IPPROTO_ICMPV6) {
 		__u8 *icmp = c->pos;
 
-		if ((void *)(icmp + 4) > c->end)
+		if ((void *)(icmp + 4) > c->end || (void *)(icmp + 4) > c->ip_end)
 			return PW_REASON_TRUNCATED_L4;
 		pkt->icmp_type = icmp[0];
 	}
+	pkt->l4_known = 1;
 	return PW_REASON_NONE;
 }
 
@@ -123,6 +145,8 @@ static __always_inline enum pw_reason pw_parse_ipv4(struct pw_cursor *c, struct 
 {
 	struct iphdr *iph = c->pos;
 	__u32 hlen, tot;
+	__u16 frag;
+	enum pw_reason r;
 
 	if ((void *)(iph + 1) > c->end)
 		return PW_REASON_TRUNCATED_IP;
@@ -144,19 +168,35 @@ static __always_inline enum pw_reason pw_parse_ipv4(struct pw_cursor *c, struct 
 	pkt->ttl = iph->ttl;
 	pkt->saddr4 = iph->saddr;
 	pkt->daddr4 = iph->daddr;
-	if (iph->frag_off & bpf_htons(PW_IP_MF | PW_IP_OFFSET)) {
+	c->ip_end = c->pos + tot;
+	frag = bpf_ntohs(iph->frag_off);
+	if (frag & (PW_IP_MF | PW_IP_OFFSET)) {
 		pkt->fragment = 1;
-		/* Non-first fragments carry no L4 header. */
-		if (iph->frag_off & bpf_htons(PW_IP_OFFSET))
+		pkt->frag_id = bpf_ntohs(iph->id);
+		if (frag & PW_IP_OFFSET) {
+			/* A later fragment carries no transport header. One at offset 8 of a TCP datagram
+			 * can only be there to overwrite the first fragment's flags (RFC 1858). */
+			pkt->frag_later = 1;
+			pkt->l4_known = !pw_has_l4_fields(pkt->proto);
+			if (pkt->proto == IPPROTO_TCP && (frag & PW_IP_OFFSET) == 1)
+				return PW_REASON_FRAG_ATTACK;
 			return PW_REASON_NONE;
+		}
+		pkt->frag_first = 1;
 	}
 	c->pos += hlen;
-	return pw_parse_l4(c, pkt);
+	r = pw_parse_l4(c, pkt);
+	/* A first fragment too short for the transport header leaves its ports or flags to a
+	 * later fragment, where no rule sees them (RFC 1858's tiny fragments). */
+	if (r == PW_REASON_TRUNCATED_L4 && pkt->frag_first)
+		return PW_REASON_FRAG_ATTACK;
+	return r;
 }
 
 static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct pw_packet *pkt)
 {
 	struct ipv6hdr *ip6 = c->pos;
+	enum pw_reason r;
 	__u8 next;
 
 	if ((void *)(ip6 + 1) > c->end)
@@ -172,37 +212,50 @@ static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct 
 	pkt->daddr6 = ip6->daddr;
 	next = ip6->nexthdr;
 	c->pos = ip6 + 1;
+	c->ip_end = c->pos + bpf_ntohs(ip6->payload_len);
 
-	/* A bounded walk over extension headers; more than PW_MAX_EXT_HDRS is refused. */
+	/* A bounded walk over extension headers; a chain longer than PW_MAX_EXT_HDRS is not
+	 * walked (the packet cannot be classified on ports). A first fragment must hold the whole
+	 * chain and the transport header (RFC 7112); one that does not is dropped. */
 #pragma unroll
 	for (int i = 0; i < PW_MAX_EXT_HDRS; i++) {
 		if (next == PW_IPV6_HOP || next == PW_IPV6_ROUTING || next == PW_IPV6_DSTOPTS) {
 			struct ipv6_opt_hdr *opt = c->pos;
 
-			if ((void *)(opt + 1) > c->end)
-				return PW_REASON_TRUNCATED_IP;
+			if ((void *)(opt + 1) > c->end || (void *)(opt + 1) > c->ip_end)
+				return pkt->frag_first ? PW_REASON_FRAG_ATTACK : PW_REASON_TRUNCATED_IP;
 			next = opt->nexthdr;
 			c->pos += (opt->hdrlen + 1) * 8;
 		} else if (next == PW_IPV6_FRAGMENT) {
 			struct frag_hdr *fh = c->pos;
 
-			if ((void *)(fh + 1) > c->end)
+			if ((void *)(fh + 1) > c->end || (void *)(fh + 1) > c->ip_end)
 				return PW_REASON_TRUNCATED_IP;
 			next = fh->nexthdr;
 			pkt->fragment = 1;
+			pkt->frag_id = bpf_ntohl(fh->identification);
 			if (fh->frag_off & bpf_htons(PW_IPV6_FRAG_OFFSET)) {
+				/* A later fragment: no transport header. */
 				pkt->proto = next;
-				return PW_REASON_NONE; /* non-first fragment: no L4 header */
+				pkt->frag_later = 1;
+				pkt->l4_known = !pw_has_l4_fields(next);
+				return PW_REASON_NONE;
 			}
+			pkt->frag_first = 1;
 			c->pos = fh + 1;
 		} else {
 			pkt->proto = next;
-			if (next == PW_IPV6_NONXT)
+			if (next == PW_IPV6_NONXT) {
+				pkt->l4_known = 1;
 				return PW_REASON_NONE;
-			return pw_parse_l4(c, pkt);
+			}
+			r = pw_parse_l4(c, pkt);
+			if (r == PW_REASON_TRUNCATED_L4 && pkt->frag_first)
+				return PW_REASON_FRAG_ATTACK;
+			return r;
 		}
 	}
-	return PW_REASON_TOO_MANY_EXT_HDRS;
+	return pkt->frag_first ? PW_REASON_FRAG_ATTACK : PW_REASON_TOO_MANY_EXT_HDRS;
 }
 
 static __always_inline enum pw_reason pw_parse(struct xdp_md *ctx, struct pw_packet *pkt)
@@ -210,6 +263,7 @@ static __always_inline enum pw_reason pw_parse(struct xdp_md *ctx, struct pw_pac
 	struct pw_cursor c = {
 		.pos = (void *)(long)ctx->data,
 		.end = (void *)(long)ctx->data_end,
+		.ip_end = (void *)(long)ctx->data_end,
 	};
 	enum pw_reason r;
 

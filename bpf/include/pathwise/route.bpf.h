@@ -105,7 +105,14 @@ static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pk
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	__u32 mtu_len = 0;
 
+	/* Larger than the egress MTU: the kernel fragments it or answers ICMP "fragmentation
+	 * needed" / "packet too big", so path MTU discovery keeps working. */
+	if (bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MTU_EXCEEDED);
+		return;
+	}
 	if ((void *)(eth + 1) > end) {
 		pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_ETH);
 		return;

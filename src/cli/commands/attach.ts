@@ -38,6 +38,7 @@ export function registerAttach(program: Command): void {
               ? color.yellow(`${i.mode} (native unavailable: ${i.fallbackReason})`)
               : color.green(i.mode);
           console.log(`${i.name}: ${how}`);
+          for (const note of i.notes ?? []) console.log(color.yellow(`  note: ${note}`));
         }
       });
     },

@@ -62,10 +62,13 @@ export function registerFilter(program: Command): void {
     const rows = (await (await backendFor(opts)).listRules()).map(({ text, ...r }) => ({ ...r, rule: text }));
     if (opts.json) return printJson(rows);
     if (!rows.length) return console.log(color.dim('no rules: every packet goes on to routing'));
-    for (const r of rows)
+    for (const r of rows) {
       console.log(
         `${String(r.position).padStart(4)}  id ${String(r.id).padEnd(5)} ${r.rule.padEnd(60)} ${color.dim(`${r.packets} pkts ${r.bytes} bytes`)}`,
       );
+      if (r.missingInterface)
+        console.log(color.yellow(`        no interface named ${r.missingInterface}: matches nothing until it exists`));
+    }
   });
 
   // ---- blocklists ------------------------------------------------------------------------
@@ -113,8 +116,10 @@ export function registerFilter(program: Command): void {
     async (opts: InstanceOptions) => {
       const list = await (await backendFor(opts)).listBlocks();
       if (opts.json) return printJson(list);
-      for (const b of list)
-        console.log(`${b.prefix}${b.expiresInMs === null ? '' : color.dim(` (expires in ${formatDuration(b.expiresInMs)})`)}`);
+      for (const b of list) {
+        const by = b.origin === 'escalation' ? color.yellow(` rate limiter ${b.limiter}`) : '';
+        console.log(`${b.prefix}${by}${b.expiresInMs === null ? '' : color.dim(` (expires in ${formatDuration(b.expiresInMs)})`)}`);
+      }
     },
   );
 

@@ -69,8 +69,8 @@ export const Route = z
 
 export const RateLimit = z
   .object({
-    rate: z.number().positive().max(1_000_000).describe('packets per second per source'),
-    burst: z.number().min(1).optional().describe('bucket size in packets (default: one second of rate)'),
+    rate: z.number().min(0.001).max(1_000_000).describe('packets per second per source (0.001 to 1,000,000)'),
+    burst: z.number().min(1).max(1_000_000).optional().describe('bucket size in packets (default: one second of rate)'),
     per: z
       .string()
       .regex(/^(address|\/\d{1,2}(,\/\d{1,3})?)$/, "'address', or prefix lengths like /24 or /24,/64")
@@ -138,7 +138,13 @@ export const Config = z
       .object({
         flows: z.boolean().default(true).describe('keep the flow table'),
         routeStats: z.boolean().default(true),
-        dropMalformed: z.boolean().default(false),
+        dropMalformed: z.boolean().default(false).describe('drop malformed packets instead of passing them to the kernel'),
+        unclassified: z
+          .enum(['drop', 'pass'])
+          .default('drop')
+          .describe(
+            'packets the rules cannot classify (ports or TCP flags unseen: cut short, a later fragment without its first, too many IPv6 extension headers; VLAN tags beyond two) while rules match on them: drop (fail closed), or pass them on as carrying none',
+          ),
         ipv4Groups: z
           .number()
           .int()
@@ -155,7 +161,7 @@ export const Config = z
           .describe('classifier bitmaps (2 KiB each)'),
       })
       .strict()
-      .default({ flows: true, routeStats: true, dropMalformed: false, ipv4Groups: 16384, ruleBitmaps: 4096 }),
+      .default({ flows: true, routeStats: true, dropMalformed: false, unclassified: 'drop', ipv4Groups: 16384, ruleBitmaps: 4096 }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
     routes: z.array(Route).default([]),
     ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),

@@ -82,7 +82,13 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
   running: (dp: Dataplane) => ({
     limiters: new Map(dp.filter.limiters().map((l) => [l.name, l])),
     rules: dp.filter.rules(),
-    blocks: new Map(dp.filter.blocklist().map((b) => [b.prefix, b])),
+    // Escalations are the rate limiters' own, listed beside the config's: never reconciled away.
+    blocks: new Map(
+      dp.filter
+        .blocklist()
+        .filter((b) => b.origin === 'config')
+        .map((b) => [b.prefix, b]),
+    ),
   }),
   plan(running, desired) {
     const out: FilterChange[] = [];

@@ -35,14 +35,17 @@ export const interfacesReconciler: Reconciler<Desired, Running, InterfaceChange>
   },
   apply(c, t) {
     const dp = t.dp();
+    const attach = (mode: XdpModeRequest) => {
+      for (const r of dp.attach([c.name], mode)) for (const n of r.notes) t.note?.(n);
+    };
     if (c.op === 'attach') {
-      dp.attach([c.name], c.mode);
+      attach(c.mode);
       return () => void t.dp().detach([c.name]);
     }
     dp.detach([c.name]);
     const back = (c.before ?? 'auto') as XdpModeRequest;
     if (c.op === 'reattach') {
-      dp.attach([c.name], c.mode);
+      attach(c.mode);
       return () => {
         t.dp().detach([c.name]);
         t.dp().attach([c.name], back);

@@ -12,16 +12,17 @@ export function settingsOf(cfg: Config): PipelineSettings {
     flows: cfg.pipeline.flows,
     routeStats: cfg.pipeline.routeStats,
     dropMalformed: cfg.pipeline.dropMalformed,
+    unclassified: cfg.pipeline.unclassified,
     ipv4Groups: cfg.pipeline.ipv4Groups,
     ruleBitmaps: cfg.pipeline.ruleBitmaps,
     filter: true,
   };
 }
 
-const KEYS: (keyof PipelineSettings)[] = ['fib', 'flows', 'routeStats', 'dropMalformed', 'ipv4Groups', 'ruleBitmaps'];
+const KEYS: (keyof PipelineSettings)[] = ['fib', 'flows', 'routeStats', 'dropMalformed', 'unclassified', 'ipv4Groups', 'ruleBitmaps'];
 
 const settingsText = (s: PipelineSettings) =>
-  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, ipv4Groups ${s.ipv4Groups}, ruleBitmaps ${s.ruleBitmaps}`;
+  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ruleBitmaps ${s.ruleBitmaps}`;
 
 export const pipelineReconciler: Reconciler<PipelineSettings, PipelineSettings, SettingsChange> = {
   kinds: ['settings'],

@@ -31,6 +31,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct pw_rule_bank);
+} pw_rule_banks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * PW_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct pw_rule);
@@ -100,5 +107,20 @@ struct {
 	__type(key, struct pw_ratelimit_key);
 	__type(value, struct pw_ratelimit_state);
 } pw_ratelimit_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_guard_state);
+} pw_guard_state SEC(".maps");
+
+/* The guard's fate of each fragmented datagram's first fragment, for its later fragments. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PW_FRAGS_MAX);
+	__type(key, struct pw_frag_key);
+	__type(value, struct pw_frag);
+} pw_frags SEC(".maps");
 
 #endif /* PATHWISE_MAPS_GUARD_BPF_H */

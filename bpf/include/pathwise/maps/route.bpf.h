@@ -69,4 +69,13 @@ struct {
 	__type(value, __u32);
 } pw_tx_ports SEC(".maps");
 
+/* The interfaces the pipeline is attached to, with their MACs (frames for other MACs are
+ * another host's). Written on attach and when an interface's address changes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct pw_iface);
+} pw_ifaces SEC(".maps");
+
 #endif /* PATHWISE_MAPS_ROUTE_BPF_H */
