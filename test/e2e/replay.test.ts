@@ -18,7 +18,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { readCapture, writeCapture } from '../../src/kernel/pcap.js';
 import { cli } from '../helpers/daemon.js';
-import { ipv4Packet } from '../helpers/packets.js';
+import { buildCorpus, CORPUS_BLOCKED, CORPUS_RULES } from '../helpers/corpus.js';
+import { ipv4Packet, MAC_A, MAC_B } from '../helpers/packets.js';
 import { sharedData } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -97,11 +98,20 @@ function tcpdumpTuples(file: string, scratch: string): Map<number, Tuple> {
   return tuples;
 }
 
+/** A rule of the corpus (CLI syntax) as a config item: `drop proto tcp dport 22` -> { action: drop, ... }. */
+function ruleYaml(text: string): string {
+  const [action, ...rest] = text.split(' ');
+  const fields = [`action: ${action}`];
+  for (let i = 0; i < rest.length; i += 2) fields.push(`${rest[i]}: '${rest[i + 1]}'`);
+  return `{ ${fields.join(', ')} }`;
+}
+
 describe('pathwise replay', { skip, timeout: 5 * 60_000 }, () => {
   let topo: Topology;
   let r = '';
   let dir = '';
   const GW = '10.231.2.2';
+  const GW6 = 'fd31:2::2';
   const pw = (...args: string[]) => cli(['--netns', r, 'replay', ...args]);
   const privatePins = () =>
     existsSync('/sys/fs/bpf/pathwise') ? readdirSync('/sys/fs/bpf/pathwise').filter((n) => n.startsWith(`replay-`)) : [];
@@ -114,8 +124,13 @@ describe('pathwise replay', { skip, timeout: 5 * 60_000 }, () => {
     r = topo.addNamespace('R');
     const u = topo.addNamespace('U');
     topo.addVeth({ ns: r, name: 'r1', addr: '10.231.2.1/24' }, { ns: u, name: 'u0', addr: `${GW}/24` });
+    topo.exec(r, 'ip', ['addr', 'add', 'fd31:2::1/64', 'dev', topo.name('r1'), 'nodad']);
+    topo.exec(u, 'ip', ['addr', 'add', `${GW6}/64`, 'dev', topo.name('u0'), 'nodad']);
+    // A small MTU towards the gateway: the corpus has packets too big for it.
+    topo.exec(r, 'ip', ['link', 'set', topo.name('r1'), 'mtu', '1280']);
     // The gateway's MAC, as the daemon would learn it from the kernel's neighbour table.
     topo.exec(r, 'ping', ['-c', '1', '-W', '2', GW]);
+    topo.exec(r, 'ping', ['-6', '-c', '1', '-W', '2', GW6]);
     writeFileSync(join(dir, 'empty.yaml'), '{}\n');
     const routed = `
 interfaces:
@@ -211,6 +226,54 @@ blocklists:
     );
     const text = pw(file, '--config', join(dir, 'ssh-drop.yaml'), '--diff', join(dir, 'base.yaml'));
     assert.match(text.stdout, /1 of 6 packets change fate/);
+  });
+
+  it('drops the crafted attacks of the corpus, passes its legitimate packets, and forwards none of the kernel’s', () => {
+    const corpus = buildCorpus({
+      client4: '10.231.9.1',
+      server4: '10.232.1.1',
+      client6: 'fd39::2',
+      server6: 'fd32::1',
+      routerMac: MAC_B,
+      clientMac: MAC_A,
+    }).filter((c) => !c.liveOnly); // a replayed frame arrives on no interface: its MAC is not checked
+    const config = join(dir, 'corpus.yaml');
+    writeFileSync(
+      config,
+      `interfaces:
+  - name: ${topo.name('r1')}
+routes:
+  - { prefix: 10.232.0.0/16, via: [{ gateway: ${GW} }] }
+  - { prefix: 'fd32::/48', via: [{ gateway: '${GW6}' }] }
+rules:
+${CORPUS_RULES.map((r) => `  - ${ruleYaml(r)}`).join('\n')}
+blocklists:
+  - prefixes: [${CORPUS_BLOCKED.map((p) => `'${p}'`).join(', ')}]
+`,
+    );
+    const file = join(dir, 'corpus.pcap');
+    writeCapture(
+      file,
+      corpus.flatMap((c) => c.frames.map((data) => ({ data }))),
+    );
+    const res = pw(file, '--config', config, '--json');
+    assert.equal(res.status, 0, res.stderr);
+    const packets = res.json().packets as { verdict: string; reason: string }[];
+    const failures: string[] = [];
+    let n = 0;
+    for (const c of corpus) {
+      const fates = packets.slice(n, n + c.frames.length);
+      n += c.frames.length;
+      const text = `${c.class}: ${c.name}: ${fates.map((f) => `${f.verdict}/${f.reason}`).join(', ')}`;
+      if (c.class === 'drop' && !fates.some((f) => f.verdict === 'drop')) failures.push(text);
+      if (c.class === 'pass' && fates.some((f) => f.verdict === 'drop')) failures.push(text);
+      if (c.class === 'kernel' && fates.some((f) => f.verdict === 'redirect')) failures.push(text);
+    }
+    assert.equal(n, packets.length);
+    assert.deepEqual(failures, []);
+    // The legitimate packets that fit the link were forwarded: routing was in play.
+    const redirected = packets.filter((p) => p.verdict === 'redirect').length;
+    assert.ok(redirected >= 10, `${redirected} redirected: ${JSON.stringify(packets.map((p) => p.reason))}`);
   });
 
   it('refuses what is not a capture, replays up to the damage, and names unsupported link types', () => {

@@ -428,7 +428,9 @@ static __always_inline void pw_frag_key(struct pw_frag_key *k, const struct pw_p
 {
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = pkt->family;
-	k->proto = pkt->proto;
+	/* IPv4 names a datagram by (src, dst, id, protocol); IPv6 by (src, dst, id): its later
+	 * fragments' next header may differ from the first's transport protocol. */
+	k->proto = pkt->family == 4 ? pkt->proto : 0;
 	k->id = pkt->frag_id;
 	if (pkt->family == 4) {
 		__builtin_memcpy(k->src, &pkt->saddr4, 4);

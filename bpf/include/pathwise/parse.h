@@ -193,6 +193,11 @@ static __always_inline enum pw_reason pw_parse_ipv4(struct pw_cursor *c, struct 
 	return r;
 }
 
+static __always_inline int pw_ipv6_is_ext(__u8 next)
+{
+	return next == PW_IPV6_HOP || next == PW_IPV6_ROUTING || next == PW_IPV6_DSTOPTS || next == PW_IPV6_FRAGMENT;
+}
+
 static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct pw_packet *pkt)
 {
 	struct ipv6hdr *ip6 = c->pos;
@@ -218,7 +223,9 @@ static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct 
 	 * walked (the packet cannot be classified on ports). A first fragment must hold the whole
 	 * chain and the transport header (RFC 7112); one that does not is dropped. */
 #pragma unroll
-	for (int i = 0; i < PW_MAX_EXT_HDRS; i++) {
+	for (int i = 0; i < PW_MAX_EXT_HDRS + 1; i++) { /* the headers, then what follows them */
+		if (i == PW_MAX_EXT_HDRS && pw_ipv6_is_ext(next))
+			break;
 		if (next == PW_IPV6_HOP || next == PW_IPV6_ROUTING || next == PW_IPV6_DSTOPTS) {
 			struct ipv6_opt_hdr *opt = c->pos;
 
@@ -235,10 +242,11 @@ static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct 
 			pkt->fragment = 1;
 			pkt->frag_id = bpf_ntohl(fh->identification);
 			if (fh->frag_off & bpf_htons(PW_IPV6_FRAG_OFFSET)) {
-				/* A later fragment: no transport header. */
+				/* A later fragment: no transport header, and `next` may be an extension
+				 * header of the fragmentable part, hiding the transport protocol. */
 				pkt->proto = next;
 				pkt->frag_later = 1;
-				pkt->l4_known = !pw_has_l4_fields(next);
+				pkt->l4_known = !pw_has_l4_fields(next) && !pw_ipv6_is_ext(next);
 				return PW_REASON_NONE;
 			}
 			pkt->frag_first = 1;
