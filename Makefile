@@ -45,7 +45,7 @@ GENERATED_MODULES := pathwise bench fixtures
 # $(call gen_cmd,MODULE,OUTPUT): the generator run for MODULE, writing OUTPUT.
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
-.PHONY: install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
+.PHONY: fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
 	demo bench doctor clean distclean
 
 all: build
@@ -159,6 +159,11 @@ test-bpf: build
 	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,bpf)
 test-e2e: build
 	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,e2e)
+
+# Longer than `make test` runs them: the fuzzer with a new seed (FUZZ_SEED=N repeats one;
+# FUZZ_ITERATIONS=N, default 1,000,000), findings written to build/fuzz/.
+fuzz: deps build
+	$(NODE) dist/test/fuzz/run.js
 
 # The demo: namespaces, the daemon with examples/demo.yaml, traffic and a live view (Ctrl-C
 # ends it); DEMO_SECONDS=N runs unattended and exits 0 only if traffic crossed the XDP path.

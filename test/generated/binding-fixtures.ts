@@ -213,5 +213,5 @@ export const rodata = {
   fx_config: { name: 'fx_config', size: 8, codec: FxConfig },
 } as const;
 
-export const programs = ['fx_count', 'fx_read_mmap', 'fx_emit', 'fx_rodata', 'fx_tx', 'fx_tc_count'] as const;
+export const programs = ['fx_count', 'fx_read_mmap', 'fx_emit', 'fx_rodata', 'fx_tx', 'fx_tc_count', 'fx_tc_vlan_push'] as const;
 export type ProgramName = (typeof programs)[number];

@@ -2,6 +2,7 @@
 /* Small programs that exercise each part of the native binding from the tests. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "fixtures-abi.h"
 #include "pathwise/btf-anchor.bpf.h"
@@ -128,5 +129,15 @@ SEC("tc")
 int fx_tc_count(struct __sk_buff *skb)
 {
 	count(1, skb->len);
+	return TC_ACT_OK;
+}
+
+/* Tags every IPv4 frame with VLAN 10 on its way out, as a VLAN device would: the kernel keeps
+ * the tag out of the frame (skb->vlan_tci) when the device offers tx-vlan-hw-insert. */
+SEC("tc")
+int fx_tc_vlan_push(struct __sk_buff *skb)
+{
+	if (skb->protocol == bpf_htons(0x0800))
+		bpf_skb_vlan_push(skb, bpf_htons(0x8100), 10);
 	return TC_ACT_OK;
 }

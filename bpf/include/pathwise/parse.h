@@ -233,6 +233,9 @@ static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct 
 				return pkt->frag_first ? PW_REASON_FRAG_ATTACK : PW_REASON_TRUNCATED_IP;
 			next = opt->nexthdr;
 			c->pos += (opt->hdrlen + 1) * 8;
+			/* A header that runs past the packet is one the kernel drops: never routed. */
+			if (c->pos > c->ip_end)
+				return pkt->frag_first ? PW_REASON_FRAG_ATTACK : PW_REASON_TRUNCATED_IP;
 		} else if (next == PW_IPV6_FRAGMENT) {
 			struct frag_hdr *fh = c->pos;
 

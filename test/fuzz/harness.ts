@@ -1,0 +1,194 @@
+/**
+ * The fuzz harness shared by the test (a fixed seed, a bounded number of iterations) and
+ * `make fuzz` (a long run): mutants of real captures go through the pipeline's replay entry
+ * (BPF_PROG_TEST_RUN, arriving on a real interface of a lab namespace, with default routes
+ * through a real gateway and the corpus rules), and each result is checked:
+ * - the run itself succeeds and never ends in XDP_ABORTED;
+ * - the verdict and its reason agree (a redirect has none, a pass and a drop have one that
+ *   belongs to them), and the interface counters account for every packet by verdict and
+ *   by reason;
+ * - a redirected packet is one the strict oracle (oracle.ts) says may be forwarded, with the
+ *   5-tuple the oracle reads from it.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { parseRuleTokens } from '../../src/filter/rule.js';
+import * as abi from '../../src/generated/pathwise.js';
+import { asEthernet, replayableLinktype } from '../../src/insight/replay.js';
+import { reasonName, verdictName } from '../../src/insight/verdicts.js';
+import { inNetns, readCapture, resolveIfindex, XdpAction, xdpMd } from '../../src/kernel/index.js';
+import { parsePrefix } from '../../src/util/ip.js';
+import { parseRouteTokens } from '../../src/routing/route-syntax.js';
+import { buildCorpus, CORPUS_BLOCKED, CORPUS_RULES } from '../helpers/corpus.js';
+import { MAC_A, MAC_B } from '../helpers/packets.js';
+import { sharedData } from '../helpers/paths.js';
+import type { Topology } from '../helpers/topology.js';
+import { rng } from '../helpers/rng.js';
+import { mutate } from './mutate.js';
+import { oracleView } from './oracle.js';
+
+const R = abi.PwReason;
+/** The reasons a drop may give. */
+const DROP_REASONS = new Set<number>([
+  R.BLOCKED,
+  R.RULE_DROP,
+  R.RATE_LIMITED,
+  R.FRAG_ATTACK,
+  R.UNCLASSIFIED,
+  R.RULE_LIMIT,
+  R.BLACKHOLE,
+  // malformed packets, when pipeline.dropMalformed is on
+  ...Object.values(R).filter((r) => r > R.NONE && r < R.MALFORMED_MAX),
+]);
+const ACTION_OF: Record<number, number> = {
+  [abi.PwVerdict.PASS]: XdpAction.PASS,
+  [abi.PwVerdict.DROP]: XdpAction.DROP,
+  [abi.PwVerdict.REDIRECT]: XdpAction.REDIRECT,
+  [abi.PwVerdict.TX]: XdpAction.TX,
+};
+
+export interface FuzzLab {
+  dp: Dataplane;
+  ns: string;
+  ingress: string;
+}
+
+/** A router namespace with a gateway behind r1, default routes through it, and the corpus rules. */
+export async function openFuzzLab(topo: Topology, instance: string): Promise<FuzzLab> {
+  const ns = topo.addNamespace('R');
+  const gw = topo.addNamespace('G');
+  topo.addVeth({ ns, name: 'r1', addr: '10.234.0.1/24' }, { ns: gw, name: 'g0', addr: '10.234.0.2/24' });
+  topo.exec(ns, 'ip', ['addr', 'add', 'fd34::1/64', 'dev', topo.name('r1'), 'nodad']);
+  topo.exec(gw, 'ip', ['addr', 'add', 'fd34::2/64', 'dev', topo.name('g0'), 'nodad']);
+  topo.exec(ns, 'ping', ['-c', '1', '-W', '2', '10.234.0.2']);
+  topo.exec(ns, 'ping', ['-6', '-c', '1', '-W', '2', 'fd34::2']);
+  topo.recordInstance(instance);
+  const dp = await Dataplane.open(instance);
+  const ingress = topo.name('r1');
+  inNetns(ns, () => {
+    dp.syncHostRoutes();
+    for (const r of ['0.0.0.0/0 via 10.234.0.2', '::/0 via fd34::2']) dp.addRoute(parseRouteTokens(r.split(' '), (i) => `token ${i}`));
+    dp.enableEgress(ingress);
+    dp.syncNeighbors();
+    dp.filter.setRules(CORPUS_RULES.map((r, i) => parseRuleTokens(r.split(' '), (k) => `rule ${i + 1} token ${k}`)));
+    dp.filter.block(CORPUS_BLOCKED.map((p) => parsePrefix(p)));
+  });
+  return { dp, ns, ingress };
+}
+
+/** Seeds: every frame of the shared captures, and the crafted corpus. */
+export function fuzzSeeds(): Buffer[] {
+  const seeds: Buffer[] = [];
+  const dir = join(sharedData, 'pcaps');
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.pcap'))) {
+      const cap = readCapture(join(dir, f), { partial: true });
+      if (!replayableLinktype(cap.linktype)) continue;
+      for (const p of cap.packets) seeds.push(asEthernet(cap.linktype, p.data));
+    }
+  }
+  const corpus = buildCorpus({
+    client4: '10.231.1.2',
+    server4: '10.99.2.2',
+    client6: 'fd31:1::2',
+    server6: 'fd99::2',
+    routerMac: MAC_B,
+    clientMac: MAC_A,
+  });
+  for (const c of corpus) seeds.push(...c.frames);
+  return seeds;
+}
+
+export interface Finding {
+  iteration: number;
+  frame: Buffer;
+  problem: string;
+}
+
+export interface FuzzResult {
+  iterations: number;
+  findings: Finding[];
+  verdicts: Record<string, number>;
+  reasons: Record<string, number>;
+}
+
+/** Per-verdict and per-reason packet counts of the lab's ingress interface. */
+function counters(lab: FuzzLab): { packets: Record<string, number>; reasons: Record<string, number> } {
+  const s = inNetns(lab.ns, () => lab.dp.interfaceStats()).find((x) => x.name === lab.ingress);
+  return { packets: s?.packets ?? {}, reasons: s?.reasons ?? {} };
+}
+
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; iterations: number; maxFindings?: number }): FuzzResult {
+  const rand = rng(opts.seed);
+  const findings: Finding[] = [];
+  const verdicts: Record<string, number> = {};
+  const reasons: Record<string, number> = {};
+  const prog = lab.dp.pipeline.replay;
+  const out = lab.dp.pipeline.maps.replayOut;
+  const before = counters(lab);
+  const ifindex = inNetns(lab.ns, () => resolveIfindex(lab.ingress));
+  let i = 0;
+  inNetns(lab.ns, () => {
+    for (; i < opts.iterations && findings.length < (opts.maxFindings ?? 20); i++) {
+      const frame = mutate(seeds[Math.floor(rand() * seeds.length)]!, rand);
+      const found = (problem: string) => findings.push({ iteration: i, frame, problem });
+      let retval: number;
+      try {
+        retval = prog.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindex) }).retval;
+      } catch (e) {
+        // A frame shorter than an Ethernet header is refused by the kernel itself (EINVAL).
+        if (frame.length >= 14) found(`the test run failed: ${(e as Error).message}`);
+        continue;
+      }
+      const r = out.get(0)!;
+      verdicts[verdictName(r.verdict)] = (verdicts[verdictName(r.verdict)] ?? 0) + 1;
+      reasons[reasonName(r.reason)] = (reasons[reasonName(r.reason)] ?? 0) + 1;
+      if (retval === XdpAction.ABORTED) found('XDP_ABORTED');
+      if (ACTION_OF[r.verdict] !== retval) found(`verdict ${verdictName(r.verdict)} returned action ${retval}`);
+      if (r.reason >= R.MAX) found(`reason ${r.reason} out of range`);
+      if (r.verdict === abi.PwVerdict.REDIRECT && r.reason !== R.NONE) found(`redirected with reason ${reasonName(r.reason)}`);
+      if (r.verdict === abi.PwVerdict.PASS && r.reason === R.NONE) found('passed to the kernel without a reason');
+      if (r.verdict === abi.PwVerdict.DROP && !DROP_REASONS.has(r.reason)) found(`dropped with reason ${reasonName(r.reason)}`);
+      if (r.verdict === abi.PwVerdict.REDIRECT) {
+        const o = oracleView(frame);
+        const len = r.family === 4 ? 4 : 16;
+        const hex = (b: Uint8Array) => Buffer.from(b.subarray(0, len)).toString('hex');
+        if (!o.routable) found(`redirected, but the oracle says: ${o.why}`);
+        else {
+          const got = {
+            family: r.family,
+            proto: r.proto,
+            src: hex(r.src),
+            dst: hex(r.dst),
+            sport: r.has_ports ? r.sport : null,
+            dport: r.has_ports ? r.dport : null,
+          };
+          const want = { family: o.family, proto: o.proto, src: o.src, dst: o.dst, sport: o.sport, dport: o.dport };
+          if (JSON.stringify(got) !== JSON.stringify(want))
+            found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)}`);
+        }
+      }
+    }
+  });
+  // Every packet counted once by verdict and once by reason (test runs that failed count none).
+  const after = counters(lab);
+  const ran = sum(verdicts);
+  const delta = (a: Record<string, number>, b: Record<string, number>) => sum(a) - sum(b);
+  if (delta(after.packets, before.packets) !== ran || delta(after.reasons, before.reasons) !== ran) {
+    findings.push({
+      iteration: i,
+      frame: Buffer.alloc(0),
+      problem: `${ran} packets ran; the interface counted ${delta(after.packets, before.packets)} by verdict and ${delta(after.reasons, before.reasons)} by reason`,
+    });
+  }
+  for (const [v, n] of Object.entries(verdicts)) {
+    const counted = (after.packets[v] ?? 0) - (before.packets[v] ?? 0);
+    if (counted !== n)
+      findings.push({ iteration: i, frame: Buffer.alloc(0), problem: `${n} ${v} verdicts; the interface counted ${counted}` });
+  }
+  return { iterations: i, findings, verdicts, reasons };
+}
