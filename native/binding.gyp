@@ -16,7 +16,8 @@
         "src/pcap.cc",
         "src/prog-load.cc",
         "src/netlink.cc",
-        "src/ethtool.cc"
+        "src/ethtool.cc",
+        "src/btf-layout.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

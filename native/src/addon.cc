@@ -14,6 +14,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitProgLoad(env, exports);
   pw::InitNetlink(env, exports);
   pw::InitEthtool(env, exports);
+  pw::InitBtfLayout(env, exports);
   return exports;
 }
 

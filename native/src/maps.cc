@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "common.h"
 
@@ -21,12 +22,47 @@ static uint64_t OptFlags(const Napi::CallbackInfo& info, size_t i) {
   return (uint64_t)info[i].As<Napi::Number>().Int64Value();
 }
 
+// The sizes the kernel will read and write for a map, from the map itself: a buffer shorter
+// than them would let the kernel read past it (or write past it). One info syscall per call.
+struct MapShape {
+  uint32_t type;
+  uint32_t key;
+  uint32_t value;  // as user space sees it: per CPU, rounded up to 8 bytes, times the CPUs
+};
+
+static bool IsPerCpu(uint32_t type) {
+  return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+         type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+static MapShape ShapeOf(Napi::Env env, int fd) {
+  bpf_map_info mi;
+  memset(&mi, 0, sizeof(mi));
+  uint32_t len = sizeof(mi);
+  if (bpf_obj_get_info_by_fd(fd, &mi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd", "fd " + std::to_string(fd));
+  MapShape s{mi.type, mi.key_size, mi.value_size};
+  if (IsPerCpu(mi.type)) {
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus < 0) ThrowErrno(env, cpus, "libbpf_num_possible_cpus");
+    s.value = ((mi.value_size + 7) / 8) * 8 * static_cast<uint32_t>(cpus);
+  }
+  return s;
+}
+
+static void NeedBytes(Napi::Env env, const char* what, size_t have, uint64_t need) {
+  if (have < need)
+    throw Napi::RangeError::New(env, std::string(what) + ": " + std::to_string(have) + " bytes, the map needs " + std::to_string(need));
+}
+
 // lookup(fd, key, valueOut, flags?) -> boolean (false when the key is absent)
 static Napi::Value Lookup(const Napi::CallbackInfo& info) {
   int fd = ArgInt(info, 0, "fd");
   size_t kl, vl;
   void* k = ArgBytes(info, 1, "key", &kl);
   void* v = ArgBytes(info, 2, "value", &vl);
+  MapShape sh = ShapeOf(info.Env(), fd);
+  NeedBytes(info.Env(), "key", kl, sh.key);
+  NeedBytes(info.Env(), "value", vl, sh.value);
   int err = bpf_map_lookup_elem_flags(fd, k, v, OptFlags(info, 3));
   if (err) {
     if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
@@ -41,6 +77,9 @@ static Napi::Value LookupAndDelete(const Napi::CallbackInfo& info) {
   size_t kl, vl;
   void* k = info[1].IsNull() ? nullptr : ArgBytes(info, 1, "key", &kl);
   void* v = ArgBytes(info, 2, "value", &vl);
+  MapShape sh = ShapeOf(info.Env(), fd);
+  if (k) NeedBytes(info.Env(), "key", kl, sh.key);
+  NeedBytes(info.Env(), "value", vl, sh.value);
   int err = bpf_map_lookup_and_delete_elem(fd, k, v);
   if (err) {
     if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
@@ -55,6 +94,9 @@ static Napi::Value Update(const Napi::CallbackInfo& info) {
   size_t kl, vl;
   void* k = info[1].IsNull() ? nullptr : ArgBytes(info, 1, "key", &kl);
   void* v = ArgBytes(info, 2, "value", &vl);
+  MapShape sh = ShapeOf(info.Env(), fd);
+  if (k) NeedBytes(info.Env(), "key", kl, sh.key);
+  NeedBytes(info.Env(), "value", vl, sh.value);
   if (bpf_map_update_elem(fd, k, v, OptFlags(info, 3))) ThrowErrno(info.Env(), errno, "bpf_map_update_elem");
   return info.Env().Undefined();
 }
@@ -64,6 +106,7 @@ static Napi::Value Delete(const Napi::CallbackInfo& info) {
   int fd = ArgInt(info, 0, "fd");
   size_t kl;
   void* k = ArgBytes(info, 1, "key", &kl);
+  NeedBytes(info.Env(), "key", kl, ShapeOf(info.Env(), fd).key);
   if (bpf_map_delete_elem(fd, k)) {
     if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
     ThrowErrno(info.Env(), errno, "bpf_map_delete_elem");
@@ -77,6 +120,9 @@ static Napi::Value GetNextKey(const Napi::CallbackInfo& info) {
   size_t kl, nl;
   void* k = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "key", &kl);
   void* n = ArgBytes(info, 2, "next", &nl);
+  MapShape sh = ShapeOf(info.Env(), fd);
+  if (k) NeedBytes(info.Env(), "key", kl, sh.key);
+  NeedBytes(info.Env(), "next", nl, sh.key);
   if (bpf_map_get_next_key(fd, k, n)) {
     if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
     ThrowErrno(info.Env(), errno, "bpf_map_get_next_key");
@@ -102,12 +148,21 @@ static bpf_map_batch_opts BatchOpts(const Napi::CallbackInfo& info, size_t i) {
 static Napi::Value LookupBatchImpl(const Napi::CallbackInfo& info, bool andDelete) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  size_t l;
-  void* in = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "inBatch", &l);
-  void* out = ArgBytes(info, 2, "outBatch", &l);
-  void* keys = ArgBytes(info, 3, "keys", &l);
-  void* values = ArgBytes(info, 4, "values", &l);
+  size_t inl = 0, outl, kl, vl;
+  void* in = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "inBatch", &inl);
+  void* out = ArgBytes(info, 2, "outBatch", &outl);
+  void* keys = ArgBytes(info, 3, "keys", &kl);
+  void* values = ArgBytes(info, 4, "values", &vl);
   uint32_t count = ArgU32(info, 5, "count");
+  MapShape sh = ShapeOf(env, fd);
+  // The cursor: a bucket number (u32) for hash maps, a key for the others.
+  bool hash = sh.type == BPF_MAP_TYPE_HASH || sh.type == BPF_MAP_TYPE_PERCPU_HASH || sh.type == BPF_MAP_TYPE_LRU_HASH ||
+              sh.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  uint32_t cursor = hash ? 4 : sh.key;
+  if (in) NeedBytes(env, "inBatch", inl, cursor);
+  NeedBytes(env, "outBatch", outl, cursor);
+  NeedBytes(env, "keys", kl, uint64_t(count) * sh.key);
+  NeedBytes(env, "values", vl, uint64_t(count) * sh.value);
   bpf_map_batch_opts o = BatchOpts(info, 6);
   int err = andDelete ? bpf_map_lookup_and_delete_batch(fd, in, out, keys, values, &count, &o)
                       : bpf_map_lookup_batch(fd, in, out, keys, values, &count, &o);
@@ -130,10 +185,13 @@ static Napi::Value LookupAndDeleteBatch(const Napi::CallbackInfo& info) { return
 static Napi::Value UpdateBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  size_t l;
-  void* keys = ArgBytes(info, 1, "keys", &l);
-  void* values = ArgBytes(info, 2, "values", &l);
+  size_t kl, vl;
+  void* keys = ArgBytes(info, 1, "keys", &kl);
+  void* values = ArgBytes(info, 2, "values", &vl);
   uint32_t count = ArgU32(info, 3, "count");
+  MapShape sh = ShapeOf(env, fd);
+  NeedBytes(env, "keys", kl, uint64_t(count) * sh.key);
+  NeedBytes(env, "values", vl, uint64_t(count) * sh.value);
   bpf_map_batch_opts o = BatchOpts(info, 4);
   if (bpf_map_update_batch(fd, keys, values, &count, &o)) {
     Napi::Error e = ErrnoError(env, errno, "bpf_map_update_batch");
@@ -147,9 +205,10 @@ static Napi::Value UpdateBatch(const Napi::CallbackInfo& info) {
 static Napi::Value DeleteBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  size_t l;
-  void* keys = ArgBytes(info, 1, "keys", &l);
+  size_t kl;
+  void* keys = ArgBytes(info, 1, "keys", &kl);
   uint32_t count = ArgU32(info, 2, "count");
+  NeedBytes(env, "keys", kl, uint64_t(count) * ShapeOf(env, fd).key);
   bpf_map_batch_opts o = BatchOpts(info, 3);
   if (bpf_map_delete_batch(fd, keys, &count, &o)) {
     Napi::Error e = ErrnoError(env, errno, "bpf_map_delete_batch");

@@ -2,6 +2,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -20,6 +21,22 @@ static Napi::Value MountBpffs(const Napi::CallbackInfo& info) {
   std::string path = ArgString(info, 0, "path");
   if (mount("bpf", path.c_str(), "bpf", 0, nullptr) < 0) ThrowErrno(info.Env(), errno, "mount", path);
   return info.Env().Undefined();
+}
+
+// lockFile(path) -> Fd holding an exclusive flock(2) on path (created 0600), or null when
+// another open file holds it. The lock lasts as long as the fd: closing it, or the process
+// ending however it ends, releases it. Never waits.
+static Napi::Value LockFile(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "open", path);
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) return info.Env().Null();
+    ThrowErrno(info.Env(), err, "flock", path);
+  }
+  return NewFd(info.Env(), fd, "lock");
 }
 
 static Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
@@ -119,6 +136,7 @@ static Napi::Value IfHwAddr(const Napi::CallbackInfo& info) {
 void InitMisc(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("mountBpffs", Napi::Function::New(env, MountBpffs));
+  exports.Set("lockFile", Napi::Function::New(env, LockFile));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));

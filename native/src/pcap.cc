@@ -1,6 +1,9 @@
 // libpcap: reading capture files (pcap and pcapng) and compiling tcpdump filter expressions.
 // Pathwise never parses capture formats or filter syntax itself.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -117,7 +120,30 @@ class PcapWriter : public Napi::ObjectWrap<PcapWriter> {
     int snaplen = info.Length() > 2 ? ArgInt(info, 2, "snaplen") : 262144;
     p_ = pcap_open_dead(linktype, snaplen);
     if (!p_) ThrowErrno(info.Env(), ENOMEM, "pcap_open_dead");
-    d_ = pcap_dump_open(p_, path.c_str());
+    if (path == "-") {
+      d_ = pcap_dump_open(p_, "-");
+    } else {
+      // Captures hold packet payloads: readable by the owner only, and never written through
+      // a symbolic link someone else planted where the file is to be.
+      int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        int err = errno;
+        pcap_close(p_);
+        p_ = nullptr;
+        ThrowErrno(info.Env(), err, "open", err == ELOOP ? path + " is a symbolic link" : path);
+      }
+      fchmod(fd, 0600);  // an existing file keeps its mode otherwise
+      FILE* f = fdopen(fd, "wb");
+      if (!f) {
+        int err = errno;
+        close(fd);
+        pcap_close(p_);
+        p_ = nullptr;
+        ThrowErrno(info.Env(), err, "fdopen", path);
+      }
+      d_ = pcap_dump_fopen(p_, f);
+      if (!d_) fclose(f);
+    }
     if (!d_) {
       Napi::Error e = Napi::Error::New(info.Env(), std::string("pcap_dump_open: ") + pcap_geterr(p_));
       e.Set("code", Napi::String::New(info.Env(), "EPCAP"));

@@ -57,6 +57,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
 
   // Drain one batch and deliver it. Returns the number of records delivered.
   size_t DrainOnce(bool fromLoop) {
+    if (!rb_) return 0;  // closed (by an earlier callback of this drain)
     Napi::HandleScope scope(env_);
     bytes_.clear();
     ends_.clear();
@@ -136,7 +137,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     for (;;) {
       size_t n = DrainOnce(false);
       total += n;
-      if (n < maxBatch_) break;
+      // A callback may have closed the ring: the next drain would use a freed ring_buffer.
+      if (n < maxBatch_ || !rb_) break;
     }
     return Napi::Number::New(env_, total);
   }

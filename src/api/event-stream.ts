@@ -3,7 +3,9 @@
  *   { "type": "event", "event": { ... } }
  * and, every second while any were lost, { "type": "lost", "client": N, "ring": M }: events
  * this client was too slow for, and events the kernel ring had no room for (since it started).
- * ?kind=log,sample,drop picks kinds (default all).
+ * ?kind=log,sample,drop picks kinds (default all). Only admin tokens get the packets' bytes
+ * (`head`); at most MAX_SUBSCRIBERS streams at once; a stream that stops answering pings is
+ * closed.
  */
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +16,10 @@ import { eventsLost, type EventSource } from '../ops/events.js';
 
 /** Bytes queued on a socket beyond which events for it are dropped (and counted). */
 const MAX_BUFFERED = 4 << 20;
+/** Subscribers at once, over every listener of the daemon. */
+export const MAX_SUBSCRIBERS = 64;
+/** A subscriber that has not answered the last ping by the next is gone. */
+const PING_MS = 15_000;
 
 export async function registerEventStream(app: FastifyInstance, ctrl: Controller, hub: EventSource): Promise<void> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
@@ -28,29 +34,54 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
       },
     },
     (socket, req) => {
+      if (hub.subscribers >= MAX_SUBSCRIBERS) {
+        // 1013: try again later (RFC 6455 registry).
+        socket.close(1013, `at most ${MAX_SUBSCRIBERS} event subscribers at once`);
+        return;
+      }
       const q = req.query as { kind?: string };
       const kinds = new Set<EventKind>(q.kind ? (q.kind.split(',') as EventKind[]) : EVENT_KINDS);
+      // Packet bytes are for admins only, as captures are: a read-only token gets the summary.
+      const withBytes = req.principal.role === 'admin';
       let lost = 0;
       let reported = 0;
       const ringLostAtStart = eventsLost(ctrl.dp());
       let ringReported = 0;
+      let alive = true;
       const unsubscribe = hub.subscribe({
         kinds,
         deliver(e) {
           if (socket.bufferedAmount > MAX_BUFFERED) lost++;
-          else socket.send(JSON.stringify({ type: 'event', event: e }));
+          else socket.send(JSON.stringify({ type: 'event', event: withBytes ? e : { ...e, head: undefined } }));
         },
       });
+      socket.on('pong', () => {
+        alive = true;
+      });
+      const pinger = setInterval(() => {
+        if (!alive) return socket.terminate(); // the close handler below cleans up
+        alive = false;
+        try {
+          socket.ping();
+        } catch {
+          socket.terminate();
+        }
+      }, PING_MS);
       const timer = setInterval(() => {
-        const ring = eventsLost(ctrl.dp()) - ringLostAtStart;
-        if (lost !== reported || ring !== ringReported) {
-          reported = lost;
-          ringReported = ring;
-          socket.send(JSON.stringify({ type: 'lost', client: lost, ring }));
+        try {
+          const ring = eventsLost(ctrl.dp()) - ringLostAtStart;
+          if (lost !== reported || ring !== ringReported) {
+            reported = lost;
+            ringReported = ring;
+            socket.send(JSON.stringify({ type: 'lost', client: lost, ring }));
+          }
+        } catch (err) {
+          req.log.warn({ err }, 'events: reporting losses failed');
         }
       }, 1000);
       socket.on('close', () => {
         clearInterval(timer);
+        clearInterval(pinger);
         unsubscribe();
       });
       socket.on('message', () => {

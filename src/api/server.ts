@@ -1,7 +1,7 @@
 /**
  * The REST API (fastify). Everything the CLI does goes through here when a daemon runs: the
  * CLI is a client of it. Errors are JSON: { error: { code, message, where, hint } } with the
- * catalog's HTTP status. Bodies are bounded (1 MiB; 16 MiB for a whole config).
+ * catalog's HTTP status. Bodies are bounded (1 MiB; 64 MiB for a whole config with its files).
  * /openapi.json documents every route from the same schemas that validate requests.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -92,10 +92,22 @@ export interface ApiOptions {
   events?: EventSource;
   /** The daemon's IPFIX export counters, for /metrics. */
   ipfix?: () => IpfixExportTotals;
+  /** Serve HTTPS: PEM certificate and key; with `ca`, clients must present a certificate it signed. */
+  https?: { cert: string; key: string; ca?: string };
 }
 
 export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.https
+      ? {
+          https: {
+            cert: opts.https.cert,
+            key: opts.https.key,
+            ...(opts.https.ca ? { ca: opts.https.ca, requestCert: true, rejectUnauthorized: true } : {}),
+            minVersion: 'TLSv1.2' as const,
+          },
+        }
+      : {}),
     loggerInstance: opts.log.child({ component: 'api' }) as unknown as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
     disableRequestLogging: true,

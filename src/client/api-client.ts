@@ -3,7 +3,7 @@
  * --token T`. API errors come back as the PwError they were, so the CLI prints and exits on
  * them exactly as for local failures.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 
@@ -17,12 +17,35 @@ export interface ClientOptions {
   server?: string;
   token?: string;
   socket?: string;
+  /** PEM file of the CA that signed an https server's certificate (else the system's CAs). */
+  cacert?: string;
+  /** PEM certificate and key files, for a server that asks for client certificates. */
+  cert?: string;
+  key?: string;
+}
+
+/** TLS material for https: and wss: connections. */
+interface Tls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new PwError('PW_ERR_NOT_FOUND', `cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      where: file,
+    });
+  }
 }
 
 export class ApiClient {
   private constructor(
     private readonly target: { socketPath: string } | { url: URL },
     private readonly token?: string,
+    private readonly tls: Tls = {},
   ) {}
 
   /** A client when a daemon serves this instance (or --server is given); null otherwise. */
@@ -32,9 +55,17 @@ export class ApiClient {
       try {
         url = new URL(opts.server);
       } catch {
-        throw new PwError('PW_ERR_USAGE', `--server must be a URL like http://127.0.0.1:9440, got '${opts.server}'`);
+        throw new PwError('PW_ERR_USAGE', `--server must be a URL like https://pathwise.example:9440, got '${opts.server}'`);
       }
-      return new ApiClient({ url }, opts.token);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new PwError('PW_ERR_USAGE', `--server must be an http: or https: URL, got '${opts.server}'`);
+      if ((opts.cert && !opts.key) || (opts.key && !opts.cert)) throw new PwError('PW_ERR_USAGE', '--cert and --key go together');
+      const tls: Tls = {
+        ...(opts.cacert ? { ca: readPem(opts.cacert, 'CA certificate') } : {}),
+        ...(opts.cert ? { cert: readPem(opts.cert, 'client certificate') } : {}),
+        ...(opts.key ? { key: readPem(opts.key, 'client key') } : {}),
+      };
+      return new ApiClient({ url }, opts.token, tls);
     }
     const socketPath = opts.socket ?? defaultSocketOf(opts.instance);
     return existsSync(socketPath) ? new ApiClient({ socketPath }, opts.token) : null;
@@ -46,7 +77,7 @@ export class ApiClient {
       'socketPath' in this.target
         ? `ws+unix://${this.target.socketPath}:${path}`
         : `${this.target.url.origin.replace(/^http/, 'ws')}${path}`;
-    return new WebSocket(url, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+    return new WebSocket(url, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, ...this.tls });
   }
 
   get where(): string {
@@ -101,6 +132,7 @@ export class ApiClient {
               path: `${t.url.pathname.replace(/\/$/, '')}${path}`,
               method,
               headers,
+              ...this.tls,
             };
       const req = ('url' in t && t.url.protocol === 'https:' ? https : http).request(opts, (res) => {
         if ((res.statusCode ?? 500) < 400) return resolve(res);

@@ -38,6 +38,8 @@ import type { ApiClient } from './api-client.js';
 
 const proposal = <T>(p: ProposeResult): Written<T> => ({ via: 'daemon', proposal: p });
 
+/** Entries per request of a paged list: the daemon's maximum page (src/api/paging.ts). */
+const PAGE = 100_000;
 export class RemoteOperations implements Operations {
   readonly mode = 'daemon';
 
@@ -96,7 +98,19 @@ export class RemoteOperations implements Operations {
     if (q.family) query.set('family', String(q.family));
     if (q.user) query.set('user', 'true');
     if (q.stats) query.set('stats', 'true');
-    return this.get(`/v1/routes?${query}`);
+    return this.pages('/v1/routes', query);
+  }
+
+  /** Every page of a paged list (the daemon serves at most PAGE entries a request). */
+  private async pages<T>(path: string, query = new URLSearchParams()): Promise<T[]> {
+    const out: T[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      query.set('offset', String(offset));
+      query.set('limit', String(PAGE));
+      const batch = await this.get<T[]>(`${path}?${query}`);
+      out.push(...batch);
+      if (batch.length < PAGE) return out;
+    }
   }
 
   async loadRoutes(): Promise<never> {
@@ -163,7 +177,7 @@ export class RemoteOperations implements Operations {
   }
 
   listBlocks(): Promise<BlockEntry[]> {
-    return this.get('/v1/blocklist');
+    return this.pages('/v1/blocklist');
   }
 
   // ---- insight -----------------------------------------------------------------------------
@@ -281,8 +295,8 @@ export class RemoteOperations implements Operations {
     return this.get('/v1/status');
   }
 
-  proposeConfig(text: string, file: string, dryRun: boolean): Promise<ProposeResult> {
-    return this.client.request('POST', '/v1/config', { text, file, dryRun });
+  proposeConfig(text: string, file: string, dryRun: boolean, files: Record<string, string> = {}): Promise<ProposeResult> {
+    return this.client.request('POST', '/v1/config', { text, file, dryRun, files });
   }
 
   history(limit: number): Promise<HistoryEntry[]> {

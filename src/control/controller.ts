@@ -15,6 +15,7 @@ import { Pipeline, objectHash, runDirOf, type PipelineSettings } from '../datapl
 import type { RouteSpec } from '../routing/route.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { applyChanges, checkChanges } from './apply.js';
+import { confinedFiles, type FileSource } from './config/files.js';
 import { checkConfig, parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { History, type VersionRecord } from './history.js';
@@ -66,6 +67,7 @@ function draftOf(cfg: Config): ConfigDraft {
 
 export class Controller {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly upgradeListeners = new Set<() => void>();
   private current: Config;
   private currentVersion = 0;
   readonly stats: ControllerStats = { reconciles: 0, reconcileFailures: 0, lastReconcileSeconds: 0, upgrades: 0 };
@@ -162,7 +164,7 @@ export class Controller {
   }
 
   /** Validates, diffs and (unless dryRun) applies a whole config; records a version. */
-  propose(config: Config, who: Actor, opts: { dryRun?: boolean; baseDir?: string; injectFaults?: boolean } = {}): Promise<ProposeResult> {
+  propose(config: Config, who: Actor, opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean } = {}): Promise<ProposeResult> {
     return this.serialize(() => this.proposeNow(config, who, opts));
   }
 
@@ -188,12 +190,12 @@ export class Controller {
   private async proposeNow(
     config: Config,
     who: Actor,
-    opts: { dryRun?: boolean; baseDir?: string; injectFaults?: boolean },
+    opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean },
   ): Promise<ProposeResult> {
     const t0 = performance.now();
     const now = Date.now();
     const desired = compileDesired(config, {
-      baseDir: opts.baseDir ?? this.baseDir,
+      files: opts.files ?? confinedFiles(this.baseDir),
       now,
       blockedSince: this.blockedSince,
       hostRoutes: currentHostRoutes(),
@@ -225,6 +227,7 @@ export class Controller {
       return { changes: [], applied: true, dryRun: false };
     }
     const rec = this.history.record({ ...who, changes: summaries, config });
+    this.history.prune(config.history.keep);
     this.currentVersion = rec.version;
     this.log.info({ version: rec.version, who, changes: summaries.length }, 'applied a new version');
     return { version: rec.version, changes: summaries, applied: true, dryRun: false };
@@ -267,15 +270,32 @@ export class Controller {
     return this.dataplane.syncNeighbors();
   }
 
+  /**
+   * Replaces the program. The data plane in use stays open and usable until the new one is
+   * open (timers and streams read it meanwhile); then those that keep their own handles on the
+   * pipeline's maps are told to take new ones (onUpgrade).
+   */
   private async upgrade(settings: PipelineSettings): Promise<void> {
-    this.dataplane.close();
-    try {
-      const r = await Dataplane.upgrade(this.instance, settings);
-      this.stats.upgrades++;
-      this.log.info(r, 'program replaced; maps carried over');
-    } finally {
-      this.dataplane = await Dataplane.open(this.instance);
+    const r = await Dataplane.upgrade(this.instance, settings);
+    this.stats.upgrades++;
+    this.log.info(r, 'program replaced; maps carried over');
+    const next = await Dataplane.open(this.instance);
+    const old = this.dataplane;
+    this.dataplane = next;
+    old.close();
+    for (const fn of this.upgradeListeners) {
+      try {
+        fn();
+      } catch (e) {
+        this.log.error({ err: e }, 'following the upgraded data plane failed');
+      }
     }
+  }
+
+  /** Calls `fn` after each program upgrade; returns the unsubscribe. */
+  onUpgrade(fn: () => void): () => void {
+    this.upgradeListeners.add(fn);
+    return () => this.upgradeListeners.delete(fn);
   }
 
   close(): void {

@@ -75,6 +75,11 @@ export class History {
     return rows.map((r) => ({ version: r.version, at: r.at, actor: r.actor, source: r.source, changes: JSON.parse(r.changes) }));
   }
 
+  /** Keeps the newest `keep` versions (config `history.keep`): the history does not grow without bound. */
+  prune(keep: number): number {
+    return this.db.prepare('DELETE FROM versions WHERE version <= (SELECT MAX(version) FROM versions) - ?').run(keep).changes;
+  }
+
   close(): void {
     this.db.close();
   }

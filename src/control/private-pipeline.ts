@@ -10,14 +10,18 @@ import { join } from 'node:path';
 import { currentHostRoutes, Dataplane } from '../dataplane/dataplane.js';
 import { Pipeline } from '../dataplane/pipeline.js';
 import { PwError } from '../errors.js';
-import { BPFFS_ROOT } from '../util/instance.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { BPFFS_ROOT, runDirOf } from '../util/instance.js';
 import { isAlive } from '../util/process.js';
 import { applyChanges } from './apply.js';
+import type { FileSource } from './config/files.js';
 import type { Config } from './config/schema.js';
 import { compileDesired, planChanges, readRunning } from './plan.js';
 import { settingsOf } from './reconcilers/pipeline.js';
 
 const PREFIX = 'replay-';
+/** A file in a private pipeline's run directory: what reapPrivatePipelines() looks for. */
+const MARKER = 'private-replay';
 let sequence = 0;
 
 /** Unpins private pipelines whose process is gone; returns their names. */
@@ -27,7 +31,8 @@ export function reapPrivatePipelines(): string[] {
   const reaped: string[] = [];
   for (const name of readdirSync(root)) {
     const m = new RegExp(`^${PREFIX}(\\d+)-\\d+$`).exec(name);
-    if (!m || isAlive(Number(m[1]))) continue;
+    // Only what a replay made: the name (which users cannot give) and its marker pin.
+    if (!m || isAlive(Number(m[1])) || !existsSync(join(runDirOf(name), MARKER))) continue;
     Pipeline.unpin(name);
     reaped.push(name);
   }
@@ -39,15 +44,20 @@ export function reapPrivatePipelines(): string[] {
  * limits, blocklists, the host's own routes and neighbours — except that its interfaces are
  * only enabled as egress ports, not attached. Runs `fn` with it, then unpins it.
  */
-export async function withPrivatePipeline<T>(config: Config, baseDir: string, fn: (dp: Dataplane) => Promise<T>): Promise<T> {
+function markPrivate(instance: string): void {
+  writeFileAtomic(join(runDirOf(instance), MARKER), `${process.pid}\n`);
+}
+
+export async function withPrivatePipeline<T>(config: Config, files: FileSource, fn: (dp: Dataplane) => Promise<T>): Promise<T> {
   reapPrivatePipelines();
   const instance = `${PREFIX}${process.pid}-${sequence++}`;
   const dp = await Dataplane.open(instance, settingsOf(config));
   try {
+    markPrivate(instance);
     const hostRoutes = currentHostRoutes();
     dp.syncHostRoutes(hostRoutes);
     dp.syncNeighbors();
-    const desired = compileDesired(config, { baseDir, now: Date.now(), blockedSince: new Map(), hostRoutes });
+    const desired = compileDesired(config, { files, now: Date.now(), blockedSince: new Map(), hostRoutes });
     [...desired.interfaces.keys()].forEach((name, i) => {
       try {
         dp.enableEgress(name);

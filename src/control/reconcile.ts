@@ -16,6 +16,7 @@
  */
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
+import type { FileSource } from './config/files.js';
 import type { HostRoute } from '../routing/host-routes.js';
 import type { RouteSpec } from '../routing/route.js';
 import type { Config } from './config/schema.js';
@@ -36,8 +37,8 @@ export const Phase = {
 } as const;
 
 export interface CompileContext {
-  /** Relative file names in the config are relative to this directory. */
-  baseDir: string;
+  /** Reads the files the config names (config/files.ts). */
+  files: FileSource;
   now: number;
   /** When each blocked prefix was first applied (ms since the epoch): `ttl` counts from there. */
   blockedSince: ReadonlyMap<string, number>;

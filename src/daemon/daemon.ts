@@ -13,7 +13,10 @@ import pino, { type Logger } from 'pino';
 import { buildApi } from '../api/server.js';
 import { loadConfigFile } from '../control/config/load.js';
 import type { Config } from '../control/config/schema.js';
+import { confinedFiles } from '../control/config/files.js';
 import { Controller } from '../control/controller.js';
+import { InstanceLock } from '../dataplane/instance-lock.js';
+import { Pipeline } from '../dataplane/pipeline.js';
 import { defaultSocketOf } from '../util/instance.js';
 import { EventHub } from './event-hub.js';
 import { IpfixService } from './ipfix-service.js';
@@ -45,8 +48,11 @@ export class Daemon {
     readonly log: Logger,
     readonly opts: DaemonOptions,
     readonly socketPath: string,
+    private readonly lock: InstanceLock,
   ) {
-    this.events = new EventHub(ctrl.instance);
+    this.events = new EventHub(ctrl.instance, log);
+    // The event ring may be a new map after an upgrade: read the pinned one.
+    ctrl.onUpgrade(() => this.events.reopen());
     this.ipfix = new IpfixService(
       () => ctrl.config().insight.ipfix,
       () => ctrl.dp(),
@@ -57,10 +63,25 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = pino({ level: opts.logLevel ?? process.env.PATHWISE_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+    Daemon.survive(log);
     const configFile = resolve(opts.configFile);
     const config = Daemon.readConfig(configFile, opts.instance);
-    const ctrl = await Controller.open({ config, configFile, stateDir: opts.stateDir, log });
-    const d = new Daemon(ctrl, log, { ...opts, configFile }, socketPathOf(config));
+    // One daemon per instance: a second one stops here, before it touches the first's socket.
+    const lock = InstanceLock.acquire(config.instance, 'the daemon');
+    let ctrl: Controller;
+    try {
+      if (Pipeline.isPinned(config.instance)) {
+        const r = Pipeline.recover(config.instance);
+        if (r.upgrade !== 'none') log.warn({ upgrade: r.upgrade }, `an upgrade interrupted by a crash was ${r.upgrade}`);
+        if (r.orphans.length)
+          log.warn({ interfaces: r.orphans }, 'interfaces left on an unpinned program of this instance were switched back');
+      }
+      ctrl = await Controller.open({ config, configFile, stateDir: opts.stateDir, log });
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    const d = new Daemon(ctrl, log, { ...opts, configFile }, socketPathOf(config), lock);
     try {
       // Following the kernel before the config applies: its gateways resolve as it does.
       d.kernel.start();
@@ -81,6 +102,17 @@ export class Daemon {
     return d;
   }
 
+  /**
+   * A throw from a timer, a socket handler or a stream that escaped its own handling is a bug,
+   * logged as one; it does not end the daemon (the data plane would keep forwarding, but the
+   * API, the kernel following and the events would stop). Installed once per process.
+   */
+  private static survive(log: Logger): void {
+    if (process.listenerCount('uncaughtException') || process.listenerCount('unhandledRejection')) return;
+    process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (a bug); the daemon goes on'));
+    process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (a bug); the daemon goes on'));
+  }
+
   private static readConfig(file: string, instance?: string): Config {
     const cfg = loadConfigFile(file);
     return instance ? { ...cfg, instance } : cfg;
@@ -94,12 +126,29 @@ export class Daemon {
     this.servers.push(local);
     await local.listen({ path: this.socketPath });
     chmodSync(this.socketPath, 0o600);
-    for (const l of config.api.listen) {
+    // Certificates are files the on-disk config names: in its directory (config/files.ts).
+    const read = confinedFiles(dirname(this.opts.configFile));
+    for (const [i, l] of config.api.listen.entries()) {
       if (!config.api.tokens.length) this.log.warn({ listen: l }, 'a TCP listener without tokens in api.tokens refuses every request');
-      const tcp = await buildApi(this.ctrl, { requireToken: true, log: this.log, events: this.events, ipfix: () => this.ipfix.stats() });
+      const where = `api.listen[${i}].tls`;
+      const https = l.tls && {
+        cert: read(l.tls.cert, `${where}.cert`),
+        key: read(l.tls.key, `${where}.key`),
+        ...(l.tls.clientCa ? { ca: read(l.tls.clientCa, `${where}.clientCa`) } : {}),
+      };
+      const tcp = await buildApi(this.ctrl, {
+        requireToken: true,
+        log: this.log,
+        events: this.events,
+        ipfix: () => this.ipfix.stats(),
+        https,
+      });
       this.servers.push(tcp);
       await tcp.listen({ host: l.host, port: l.port });
-      this.log.info({ host: l.host, port: l.port }, 'API listening on TCP (bearer tokens required)');
+      this.log.info(
+        { host: l.host, port: l.port, tls: !!https, clientCertificates: !!l.tls?.clientCa },
+        `API listening on TCP${https ? ' with TLS' : ''} (bearer tokens required)`,
+      );
     }
   }
 
@@ -150,6 +199,7 @@ export class Daemon {
     await this.ipfix.stop();
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
     this.ctrl.close();
+    this.lock.release();
     this.log.info('pathwise daemon stopped; the data plane keeps forwarding');
   }
 }

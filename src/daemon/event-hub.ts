@@ -6,6 +6,7 @@
 import { decodeEventRecord, openEventRing } from '../dataplane/insight-tables.js';
 import type { EventKind, PacketEvent } from '../insight/events.js';
 import type { EventSource } from '../ops/events.js';
+import type { Logger } from 'pino';
 
 export interface Subscriber {
   kinds: Set<EventKind>;
@@ -17,7 +18,10 @@ export class EventHub implements EventSource {
   private readonly subs = new Set<Subscriber>();
   private reader: ReturnType<typeof openEventRing> | null = null;
 
-  constructor(private readonly instance: string) {}
+  constructor(
+    private readonly instance: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Starts reading the ring (the caller owns it from now on). */
   start(): void {
@@ -25,12 +29,37 @@ export class EventHub implements EventSource {
     const reader = openEventRing(this.instance);
     this.reader = reader;
     void (async () => {
-      for await (const rec of reader) {
-        if (!this.subs.size) continue; // read all the same, so the ring never fills for nobody
-        const e = decodeEventRecord(rec);
-        for (const s of this.subs) if (s.kinds.has(e.kind)) s.deliver(e);
+      try {
+        for await (const rec of reader) {
+          if (!this.subs.size) continue; // read all the same, so the ring never fills for nobody
+          let e: PacketEvent;
+          try {
+            e = decodeEventRecord(rec);
+          } catch (err) {
+            this.log.warn({ err }, 'an event record could not be decoded; skipped');
+            continue;
+          }
+          for (const s of this.subs) {
+            if (!s.kinds.has(e.kind)) continue;
+            try {
+              s.deliver(e);
+            } catch (err) {
+              this.log.warn({ err }, 'an event subscriber failed; it is dropped');
+              this.subs.delete(s);
+            }
+          }
+        }
+      } catch (err) {
+        this.log.error({ err }, 'reading the event ring failed; events stop until the daemon restarts');
       }
     })();
+  }
+
+  /** Reads the ring pinned now (after a program upgrade gave it a new map); subscribers stay. */
+  reopen(): void {
+    this.reader?.close();
+    this.reader = null;
+    this.start();
   }
 
   subscribe(s: Subscriber): () => void {

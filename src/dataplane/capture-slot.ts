@@ -11,7 +11,10 @@ import { join } from 'node:path';
 
 import {
   AttachType,
+  BpfMap,
   compilePcapFilter,
+  PerCpuMap,
+  type Codec,
   ifName,
   loadRawProgram,
   openPinned,
@@ -68,13 +71,45 @@ export function reapStaleCapture(maps: PipelineMaps, instance: string): number |
   return pid;
 }
 
+/**
+ * Runs `fn` on the instance's currently pinned maps: a capture outlives the Dataplane object
+ * that started it (a program upgrade replaces that), and must turn off whichever slot is live.
+ */
+type CaptureMaps = Pick<PipelineMaps, 'captureCtl' | 'captureProgs' | 'ringStats'>;
+
+function withPinnedMaps<T>(instance: string, fn: (maps: CaptureMaps) => T): T {
+  const dir = pinDirOf(instance);
+  const open = <K, V>(spec: { name: string; key: Codec<K>; value: Codec<V> }) =>
+    new BpfMap(openPinned(join(dir, spec.name), 'map'), spec.key, spec.value);
+  const captureCtl = open(abi.maps.pw_capture_ctl);
+  try {
+    const captureProgs = open(abi.maps.pw_capture_progs);
+    try {
+      const ringStats = new PerCpuMap(
+        openPinned(join(dir, abi.maps.pw_ring_stats.name), 'map'),
+        abi.maps.pw_ring_stats.key,
+        abi.maps.pw_ring_stats.value,
+      );
+      try {
+        return fn({ captureCtl, captureProgs, ringStats });
+      } finally {
+        ringStats.close();
+      }
+    } finally {
+      captureProgs.close();
+    }
+  } finally {
+    captureCtl.close();
+  }
+}
+
 export class CaptureSession {
   /** Instances with a capture running in this process. */
   private static readonly running = new Set<string>();
   private stopped = false;
 
   private constructor(
-    private readonly dp: Dataplane,
+    private readonly instance: string,
     private readonly filter: NativeFd,
     readonly ring: RingBufferReader,
     /** Add to bpf_ktime_get_ns() for the epoch in ns. */
@@ -130,7 +165,7 @@ export class CaptureSession {
       point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS,
       snap: opts.snap,
     });
-    return new CaptureSession(dp, filter, ring, epochNs);
+    return new CaptureSession(instance, filter, ring, epochNs);
   }
 
   /** Captured packets as they come, until stop(). */
@@ -140,22 +175,23 @@ export class CaptureSession {
 
   /** Capture records the ring had no room for, since the pipeline was loaded. */
   lost(): number {
-    return ringCounters(this.dp.pipeline.maps).captureLost;
+    return withPinnedMaps(this.instance, (maps) => ringCounters(maps).captureLost);
   }
 
   /** Turns the capture off, detaches the filter and frees the ring. Idempotent. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    const maps = this.dp.pipeline.maps;
     try {
-      maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
-      maps.captureProgs.delete(abi.PwCaptureSlot.FILTER);
+      withPinnedMaps(this.instance, (maps) => {
+        maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
+        maps.captureProgs.delete(abi.PwCaptureSlot.FILTER);
+      });
     } finally {
       this.filter.close();
       this.ring.close();
-      rmSync(ownerFile(this.dp.pipeline.instance), { force: true });
-      CaptureSession.running.delete(this.dp.pipeline.instance);
+      rmSync(ownerFile(this.instance), { force: true });
+      CaptureSession.running.delete(this.instance);
     }
   }
 }

@@ -5,11 +5,11 @@
  * capture (insight-tables, capture-slot). Everything above — operations, the controller,
  * replay — goes through it.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
   attachXdp,
+  BpfMap,
   detachXdp,
   ifName,
   interfaceExists,
@@ -32,13 +32,12 @@ import { hostRouteSpec, hostRoutes, type HostRoute } from '../routing/host-route
 import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js';
 import { routeText, type RouteOrigin, type RouteSpec, type RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
-import { writeFileAtomic } from '../util/fs.js';
 import { formatAddress, formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 
 import { FilterTables } from './filter-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
-import { Pipeline, runDirOf, type PipelineSettings, type UpgradeResult } from './pipeline.js';
+import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from './pipeline.js';
 import { RouteTable, routeTypeOf, specialNhg, v4Key } from './route-table.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
@@ -99,37 +98,38 @@ export class Dataplane {
 
   /**
    * Replaces the instance's program (Pipeline.upgrade) with one loaded from the current object.
-   * The filter's maps are filled from filter.json before any interface switches when their
-   * layout changed (they start empty), so rules and limiters hold across the upgrade. The
-   * caller closes its Dataplane first and opens a new one after.
+   * Before any interface switches, the new maps are made whole: the filter's from filter.json
+   * when their layout changed (so rules and limiters hold across the upgrade; filter.json is
+   * restored if the upgrade is rolled back), the interfaces' MACs, and what migrated blocklist
+   * entries cannot know. The caller closes its Dataplane after and opens a new one.
    */
-  static async upgrade(instance: string, settings: PipelineSettings): Promise<UpgradeResult & { republished: boolean }> {
+  static async upgrade(instance: string, settings: PipelineSettings, opts: Pick<UpgradeOptions, 'crashAfter'> = {}) {
     const stateFile = join(runDirOf(instance), 'filter.json');
-    // republish() records the new maps' bitmap ids; if the switch then fails, the old
-    // program's maps are the live ones again, and so is the old record.
-    const before = existsSync(stateFile) ? readFileSync(stateFile) : null;
     let republished = false;
-    try {
-      const r = await Pipeline.upgrade(instance, settings, {
-        prepare: (maps, fresh) => {
-          if (fresh.includes('pw_ifaces')) {
-            // Learned again before any interface switches: the MAC check never lapses.
-            const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
-            for (const ifindex of maps.txPorts.keys()) {
-              const mac = links.get(ifindex)?.mac;
-              if (mac?.length === 6) maps.ifaces.set(ifindex, { mac });
-            }
+    const r = await Pipeline.upgrade(instance, settings, {
+      ...opts,
+      files: [stateFile],
+      prepare: (maps, fresh) => {
+        if (fresh.includes('pw_ifaces')) {
+          // Learned again before any interface switches: the MAC check never lapses.
+          const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
+          for (const ifindex of maps.txPorts.keys()) {
+            const mac = links.get(ifindex)?.mac;
+            if (mac?.length === 6) maps.ifaces.set(ifindex, { mac });
           }
-          if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
-          new FilterTables(maps, stateFile, maps.ruleBitmaps.info.maxEntries).republish();
-          republished = true;
-        },
-      });
-      return { ...r, republished };
-    } catch (e) {
-      if (republished && before) writeFileAtomic(stateFile, before);
-      throw e;
-    }
+        }
+        // A blocklist entry carries its own prefix length (the lookup does not return it).
+        const ownLength = <K extends { prefixlen: number }>(map: BpfMap<K, abi.PwBlock>) => {
+          for (const [k, v] of [...map.entries()]) map.set(k, { ...v, plen: k.prefixlen });
+        };
+        if (fresh.includes('pw_block4')) ownLength(maps.block4);
+        if (fresh.includes('pw_block6')) ownLength(maps.block6);
+        if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
+        new FilterTables(maps, stateFile, maps.ruleBitmaps.info.maxEntries).republish();
+        republished = true;
+      },
+    });
+    return { ...r, republished };
   }
 
   close(): void {

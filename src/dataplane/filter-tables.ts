@@ -77,6 +77,7 @@ export class FilterTables {
   /** The maps whose contents filter.json describes (republish() fills them again). */
   static readonly MAPS: readonly string[] = [
     'pw_rule_ctl',
+    'pw_rule_banks',
     'pw_rules',
     'pw_rule_bitmaps',
     'pw_rule_proto',

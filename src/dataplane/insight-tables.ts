@@ -42,7 +42,7 @@ export interface InsightSummary {
 
 const sum = <T>(per: T[] | undefined, pick: (v: T) => bigint) => Number((per ?? []).reduce((a, v) => a + pick(v), 0n));
 
-export function ringCounters(maps: PipelineMaps): RingCounters {
+export function ringCounters(maps: Pick<PipelineMaps, 'ringStats'>): RingCounters {
   const per = maps.ringStats.get(0);
   return {
     eventsSent: sum(per, (v) => v.events_sent),

@@ -13,19 +13,31 @@ export interface BlockEntry {
   limiter?: string;
 }
 
-/** Parses a blocklist file; every bad line is reported (up to 20) and nothing is returned. */
+/**
+ * Parses a blocklist file; every bad line is reported by number (up to 20) and nothing is
+ * returned. The lines themselves are never repeated: the file may not be a blocklist at all,
+ * and the error may travel to whoever asked.
+ */
 export function parseBlockFile(text: string, file: string): Prefix[] {
   const out: Prefix[] = [];
-  const errors: string[] = [];
+  const bad: number[] = [];
+  let badCount = 0;
   text.split(/\r?\n/).forEach((line, n) => {
     const s = line.replace(/#.*/, '').trim();
     if (!s) return;
     try {
       out.push(parsePrefix(s, `${file}:${n + 1}`));
-    } catch (e) {
-      if (errors.length < 20) errors.push(`${file}:${n + 1}: ${(e as Error).message}`);
+    } catch {
+      badCount++;
+      if (bad.length < 20) bad.push(n + 1);
     }
   });
-  if (errors.length) throw new PwError('PW_ERR_INVALID', `bad lines in ${file}; nothing was blocked:\n  ${errors.join('\n  ')}`);
+  if (badCount) {
+    throw new PwError(
+      'PW_ERR_INVALID',
+      `${badCount} line(s) of ${file} are not an address or prefix (line ${bad.join(', ')}${badCount > bad.length ? ', ...' : ''}); nothing was blocked`,
+      { where: `${file}:${bad[0]}`, hint: 'one address or CIDR prefix per line; # starts a comment' },
+    );
+  }
   return out;
 }

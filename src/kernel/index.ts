@@ -19,3 +19,15 @@ export * from './pcap.js';
 export type { NativeFd, KernelMapInfo } from './native.js';
 export { libraryVersions, probeFeatures } from './features.js';
 export { interfaceFeatures, setInterfaceFeatures, type DeviceFeature } from './ethtool.js';
+export {
+  mapFdById,
+  mapInfoOf,
+  mapLayoutOf,
+  objectMapLayouts,
+  progFdById,
+  progMapIds,
+  sameLayout,
+  type MapLayout,
+  type TypeLayout,
+} from './map-layout.js';
+export { tryLockFile, type FileLock } from './file-lock.js';

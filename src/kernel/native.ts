@@ -46,6 +46,19 @@ export interface NativeBpfObject {
   close(): void;
 }
 
+export interface TypeLayout {
+  /** Canonical text of the type: equal texts, same layout and meaning. */
+  signature: string;
+  /** A struct's top-level byte-aligned members (a data section's variables). */
+  fields: { name: string; offset: number; size: number; signature: string }[];
+}
+
+/** A map's key and value types from BTF (null: the map has no BTF type for it). */
+export interface MapLayout {
+  key: TypeLayout | null;
+  value: TypeLayout | null;
+}
+
 export interface KernelMapInfo {
   id: number;
   type: number;
@@ -161,6 +174,7 @@ export interface NativeAddon {
 
   libbpfVersion(): string;
   mountBpffs(path: string): void;
+  lockFile(path: string): NativeFd | null;
   ifNameToIndex(name: string): number;
   ifIndexToName(ifindex: number): string;
   probeProgType(type: number): boolean;
@@ -190,6 +204,9 @@ export interface NativeAddon {
   ifHwAddr(name: string): Buffer;
 
   netlinkLinks(): NetlinkLink[];
+  mapLayout(fd: number): MapLayout;
+  objectMapLayouts(path: string): Record<string, MapLayout>;
+  progMapIds(fd: number): number[];
   interfaceFeatures(ifname: string): Record<string, { active: boolean; changeable: boolean }>;
   setInterfaceFeatures(ifname: string, features: Record<string, boolean>): void;
   netlinkAddresses(family?: number): NetlinkAddress[];

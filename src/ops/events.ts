@@ -12,6 +12,8 @@ import type { EventsRequest, StreamHooks } from './operations.js';
 export interface EventSource {
   /** Takes events of these kinds until the returned function is called. */
   subscribe(s: { kinds: Set<EventKind>; deliver(e: PacketEvent): void }): () => void;
+  /** How many subscribe now. */
+  readonly subscribers: number;
 }
 
 /**

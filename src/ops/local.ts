@@ -5,6 +5,7 @@
  * on-link addresses are never sent to a gateway.
  */
 import { Dataplane } from '../dataplane/dataplane.js';
+import { InstanceLock } from '../dataplane/instance-lock.js';
 import { Pipeline, type PipelineSettings } from '../dataplane/pipeline.js';
 import { PwError } from '../errors.js';
 import { captureLocal } from './capture.js';
@@ -33,16 +34,38 @@ export class LocalOperations implements Operations {
     return `instance ${this.instance}`;
   }
 
-  /** Runs `fn` on the data plane, loading the pipeline (with `settings`) if none is. */
-  private async write<T>(fn: (dp: Dataplane) => T | Promise<T>, settings: Partial<PipelineSettings> = {}): Promise<T> {
-    const dp = await Dataplane.open(this.instance, settings, { create: true });
+  /**
+   * Runs `fn` holding the instance lock (a daemon, or another command changing the instance,
+   * makes this fail with PW_ERR_BUSY rather than race it), after finishing whatever a crash
+   * interrupted (an upgrade, orphaned attachments).
+   */
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    const lock = InstanceLock.acquire(this.instance, `pathwise ${process.argv.slice(2, 4).join(' ')}`.trim());
     try {
-      dp.syncHostRoutes();
-      dp.syncNeighbors();
-      return await fn(dp);
+      if (Pipeline.isPinned(this.instance)) Pipeline.recover(this.instance);
+      return await fn();
     } finally {
-      dp.close();
+      lock.release();
     }
+  }
+
+  /** Runs `fn` on the data plane, loading the pipeline (with `settings`) if none is; a change. */
+  private write<T>(fn: (dp: Dataplane) => T | Promise<T>, settings: Partial<PipelineSettings> = {}): Promise<T> {
+    return this.locked(async () => {
+      const dp = await Dataplane.open(this.instance, settings, { create: true });
+      try {
+        dp.syncHostRoutes();
+        dp.syncNeighbors();
+        return await fn(dp);
+      } finally {
+        dp.close();
+      }
+    });
+  }
+
+  /** Runs `fn`, a change, on the pinned data plane; PW_ERR_NOT_RUNNING when none is loaded. */
+  private change<T>(fn: (dp: Dataplane) => T | Promise<T>): Promise<T> {
+    return this.locked(() => this.read(fn));
   }
 
   /** Runs `fn` on the pinned data plane; PW_ERR_NOT_RUNNING when none is loaded. */
@@ -71,11 +94,11 @@ export class LocalOperations implements Operations {
   }
 
   async detach(ifaces: string[]) {
-    return local(await this.read((dp) => interfaces.detach(dp, ifaces)));
+    return local(await this.change((dp) => interfaces.detach(dp, ifaces)));
   }
 
   down() {
-    return interfaces.down(this.instance);
+    return this.locked(async () => interfaces.down(this.instance));
   }
 
   // ---- routes ------------------------------------------------------------------------------
@@ -91,7 +114,7 @@ export class LocalOperations implements Operations {
   }
 
   async deleteRoute(prefix: Parameters<Operations['deleteRoute']>[0]) {
-    return local(await this.read((dp) => routes.deleteRoute(dp, prefix)));
+    return local(await this.change((dp) => routes.deleteRoute(dp, prefix)));
   }
 
   listRoutes(q: Parameters<Operations['listRoutes']>[0]) {
@@ -130,7 +153,7 @@ export class LocalOperations implements Operations {
   }
 
   async deleteLimiter(name: string) {
-    return local(await this.read((dp) => filter.deleteLimiter(dp, name)));
+    return local(await this.change((dp) => filter.deleteLimiter(dp, name)));
   }
 
   listLimiters() {
@@ -150,7 +173,7 @@ export class LocalOperations implements Operations {
   }
 
   async unblock(prefixes: Parameters<Operations['unblock']>[0]) {
-    return local(await this.read((dp) => filter.unblock(dp, prefixes)));
+    return local(await this.change((dp) => filter.unblock(dp, prefixes)));
   }
 
   listBlocks() {

@@ -179,7 +179,8 @@ export interface Operations {
 
   // ---- the daemon's own (a local backend says none runs) -----------------------------------
   status(): Promise<StatusReport>;
-  proposeConfig(text: string, file: string, dryRun: boolean): Promise<ProposeResult>;
+  /** A whole config (its text), with the contents of the files it names (`files`, by name as written). */
+  proposeConfig(text: string, file: string, dryRun: boolean, files?: Record<string, string>): Promise<ProposeResult>;
   history(limit: number): Promise<HistoryEntry[]>;
   rollback(version: number): Promise<ProposeResult>;
   /** The config in force (tokens redacted), or that of an earlier version. */

@@ -12,6 +12,7 @@ import { PwError } from '../errors.js';
 import { IpfixExporter, type Collector } from '../insight/ipfix-exporter.js';
 import type { ReplayedPacket } from '../insight/replay.js';
 import type { Capture } from '../kernel/pcap.js';
+import { confinedFiles } from '../control/config/files.js';
 import { monoNowNs } from '../util/clock.js';
 
 export interface ReplayRun {
@@ -21,7 +22,8 @@ export interface ReplayRun {
 }
 
 /**
- * Replays `capture` under `config` (relative file names in it resolve against `baseDir`). With
+ * Replays `capture` under `config` (the files it names are in `baseDir`, the config file's
+ * directory, or below: config/files.ts). With
  * `ipfix`, the replay's flows go to that collector, timed by the capture.
  */
 export async function replayCapture(
@@ -30,7 +32,7 @@ export async function replayCapture(
   capture: Capture,
   opts: { ingress?: string; signal?: AbortSignal; ipfix?: Collector } = {},
 ): Promise<ReplayRun> {
-  return withPrivatePipeline(config, baseDir, async (dp) => {
+  return withPrivatePipeline(config, confinedFiles(baseDir), async (dp) => {
     const flowTimes = new Map<string, { firstMs: number; lastMs: number }>();
     const packets = await replayPackets(dp, capture.linktype, capture.packets, { ingress: opts.ingress, signal: opts.signal, flowTimes });
     if (!opts.ipfix) return { packets };

@@ -16,6 +16,20 @@ export function validInstance(name: string): string {
   return name;
 }
 
+/** The names of `pathwise replay`'s private pipelines (control/private-pipeline.ts): not for users. */
+export const PRIVATE_INSTANCE = /^replay-\d+-\d+$/;
+
+/** An instance name a user may give (CLI, config): valid, and not one of the private ones. */
+export function userInstance(name: string): string {
+  validInstance(name);
+  if (PRIVATE_INSTANCE.test(name)) {
+    throw new PwError('PW_ERR_INVALID', `instance name '${name}' is reserved for pathwise replay's private pipelines`, {
+      hint: 'choose another name',
+    });
+  }
+  return name;
+}
+
 /** Where the instance's programs and maps are pinned. */
 export const pinDirOf = (instance: string) => `${BPFFS_ROOT}/pathwise/${validInstance(instance)}`;
 /** The instance's run directory: meta.json, filter.json, the API socket. */

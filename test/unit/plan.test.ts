@@ -3,6 +3,7 @@
  * exposes a mixed state (limiters before the rules that use them, routes added before old ones
  * go, interfaces detached last), rule ids kept for unchanged rules, nothing for equal states.
  */
+import { confinedFiles } from '../../src/control/config/files.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -22,7 +23,7 @@ const describeRoute = (spec: RouteSpec) =>
   );
 const plan = { describeRoute };
 const desiredOf = (yaml: string) =>
-  compileDesired(parseConfig(yaml, 'test.yaml'), { baseDir: '.', now: Date.now(), blockedSince: new Map(), hostRoutes: [] });
+  compileDesired(parseConfig(yaml, 'test.yaml'), { files: confinedFiles('.'), now: Date.now(), blockedSince: new Map(), hostRoutes: [] });
 
 function runningFrom(yaml: string): RunningState {
   const d = desiredOf(yaml);
@@ -123,7 +124,7 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
         't',
       ),
       {
-        baseDir: '.',
+        files: confinedFiles('.'),
         now: Date.now(),
         blockedSince: new Map([['192.0.2.0/24', Date.now() - 11 * 60_000]]),
         hostRoutes: [],

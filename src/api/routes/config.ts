@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 
+import { inlineFiles, noFiles } from '../../control/config/files.js';
 import { parseConfig } from '../../control/config/load.js';
 import type { ApiToken, Config } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
@@ -42,9 +43,11 @@ export function registerConfigRoutes(app: FastifyInstance, ctrl: Controller): vo
           type: 'object',
           properties: {
             text: { type: 'string' },
-            file: {
-              type: 'string',
-              description: 'name used in error positions; relative paths in the config resolve against its directory',
+            file: { type: 'string', description: 'name used in error positions' },
+            files: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: 'the contents of the files the config names, by name as written (the daemon reads no file for an API config)',
             },
             dryRun: { type: 'boolean' },
           },
@@ -54,15 +57,14 @@ export function registerConfigRoutes(app: FastifyInstance, ctrl: Controller): vo
       }),
     },
     async (req) => {
-      const body = req.body as { text: string; file?: string; dryRun?: boolean };
+      const body = req.body as { text: string; file?: string; files?: Record<string, string>; dryRun?: boolean };
       const file = body.file ?? 'request';
-      const cfg = parseConfig(body.text, file);
+      const cfg = inlineFiles(parseConfig(body.text, file), body.files ?? {});
       if (cfg.instance !== ctrl.instance)
         throw new PwError('PW_ERR_INVALID', `the config is for instance '${cfg.instance}'; this daemon runs '${ctrl.instance}'`, {
           where: `${file}: instance`,
         });
-      const baseDir = body.file?.startsWith('/') ? body.file.replace(/\/[^/]*$/, '') || '/' : undefined;
-      return ctrl.propose(cfg, { actor: req.principal.name, source: `apply ${file}` }, { dryRun: body.dryRun, baseDir });
+      return ctrl.propose(cfg, { actor: req.principal.name, source: `apply ${file}` }, { dryRun: body.dryRun, files: noFiles });
     },
   );
   app.get(

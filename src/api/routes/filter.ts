@@ -1,6 +1,8 @@
 /** Rules, rate limiters and blocklists. Reads are the operations' (src/ops/); writes edit the config. */
 import type { FastifyInstance } from 'fastify';
 
+import { page, PAGE } from '../paging.js';
+
 import { RateLimit, Rule } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
 import * as edits from '../../ops/edits.js';
@@ -65,7 +67,13 @@ export function registerFilterRoutes(app: FastifyInstance, ctrl: Controller): vo
     tag('filter', 'Delete a rate limiter (no rule may use it)', { params: params(['name']) }),
     async (req) => ctrl.edit(edits.deleteLimiter((req.params as { name: string }).name), who(req)),
   );
-  app.get('/v1/blocklist', tag('filter', 'Blocked prefixes in force'), async () => listBlocks(ctrl.dp()));
+  app.get(
+    '/v1/blocklist',
+    tag('filter', "Blocked prefixes in force (the config's and rate-limit escalations), a page at a time", {
+      querystring: { type: 'object', properties: { ...PAGE } },
+    }),
+    async (req, reply) => page(reply, listBlocks(ctrl.dp()), req.query as { offset: number; limit: number }),
+  );
   app.post(
     '/v1/blocklist',
     tag('filter', 'Block prefixes (ttl: expire after a duration like 10m)', {

@@ -20,7 +20,7 @@ export function registerInsightRoutes(app: FastifyInstance, ctrl: Controller): v
         type: 'object',
         additionalProperties: false,
         properties: {
-          top: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 20 },
+          top: { type: 'integer', minimum: 1, maximum: 10_000, default: 20 },
           sort: { type: 'string', enum: FLOW_SORTS, default: 'bytes' },
         },
       },
@@ -35,7 +35,7 @@ export function registerInsightRoutes(app: FastifyInstance, ctrl: Controller): v
         additionalProperties: false,
         properties: {
           by: { type: 'string', enum: ['src', 'dst', 'prefix'], default: 'src' },
-          top: { type: 'integer', minimum: 1, maximum: 100_000, default: 10 },
+          top: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
         },
       },
     }),

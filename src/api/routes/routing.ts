@@ -1,6 +1,8 @@
 /** Interfaces, routes, lookups and neighbours. Reads are the operations' (src/ops/); writes edit the config. */
 import type { FastifyInstance } from 'fastify';
 
+import { page, PAGE } from '../paging.js';
+
 import { Route } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
 import * as edits from '../../ops/edits.js';
@@ -36,10 +38,16 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
   // ---- routes ----------------------------------------------------------------------------
   app.get(
     '/v1/routes',
-    tag('routes', "Routes in the data plane (with the host's own, origin kernel)", {
-      querystring: { type: 'object', properties: { family: { enum: [4, 6] }, user: { type: 'boolean' }, stats: { type: 'boolean' } } },
+    tag('routes', "Routes in the data plane (with the host's own, origin kernel), a page at a time", {
+      querystring: {
+        type: 'object',
+        properties: { family: { enum: [4, 6] }, user: { type: 'boolean' }, stats: { type: 'boolean' }, ...PAGE },
+      },
     }),
-    async (req) => listRoutes(ctrl.dp(), req.query as { family?: 4 | 6; user?: boolean; stats?: boolean }),
+    async (req, reply) => {
+      const q = req.query as { family?: 4 | 6; user?: boolean; stats?: boolean; offset: number; limit: number };
+      return page(reply, listRoutes(ctrl.dp(), q), q);
+    },
   );
   app.post(
     '/v1/routes',

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 
 import { formatChange, type ProposeResult, type Written } from '../../ops/operations.js';
+import { userInstance } from '../../util/instance.js';
 import { color, printJson } from '../output.js';
 
 export interface InstanceOptions {
@@ -10,13 +11,24 @@ export interface InstanceOptions {
   server?: string;
   token?: string;
   socket?: string;
+  cacert?: string;
+  cert?: string;
+  key?: string;
 }
 
 export function withInstance(cmd: Command): Command {
   return cmd
-    .option('--instance <name>', 'Pathwise instance (pins under /sys/fs/bpf/pathwise/NAME)', process.env.PATHWISE_INSTANCE ?? 'default')
+    .option(
+      '--instance <name>',
+      'Pathwise instance (pins under /sys/fs/bpf/pathwise/NAME)',
+      usage(userInstance),
+      userInstanceOrExit(process.env.PATHWISE_INSTANCE ?? 'default'),
+    )
     .option('--server <url>', 'talk to the daemon at this URL (default: its unix socket when it runs)', process.env.PATHWISE_SERVER)
     .option('--token <token>', 'API token for --server', process.env.PATHWISE_TOKEN)
+    .option('--cacert <file>', "PEM CA certificate of an https --server (default: the system's)", process.env.PATHWISE_CACERT)
+    .option('--cert <file>', 'PEM client certificate, for a --server that asks for one', process.env.PATHWISE_CERT)
+    .option('--key <file>', 'PEM key of --cert', process.env.PATHWISE_KEY)
     .option('--socket <path>', "the daemon's unix socket (default /run/pathwise/INSTANCE/api.sock)", process.env.PATHWISE_SOCKET)
     .option('--json', 'print JSON');
 }
@@ -65,4 +77,14 @@ export function printWritten<T>(
   if (w.via === 'daemon') return json ? printJson(w.proposal) : printProposal(w.proposal);
   if (json) printJson(asJson(w.result));
   else local(w.result);
+}
+
+/** PATHWISE_INSTANCE checked as --instance is (a bad one is a usage error before anything runs). */
+function userInstanceOrExit(name: string): string {
+  try {
+    return userInstance(name);
+  } catch (e) {
+    console.error(`pathwise: PATHWISE_INSTANCE: ${(e as Error).message}`);
+    process.exit(2);
+  }
 }

@@ -3,14 +3,17 @@
  * rollback, config.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 
+import { filesOf } from '../../control/config/files.js';
+import { parseConfig } from '../../control/config/load.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { PwError } from '../../errors.js';
 import { color, printJson } from '../output.js';
 import { backendFor } from '../backend.js';
-import { printProposal, withInstance, type InstanceOptions } from './common.js';
+import { userInstance } from '../../util/instance.js';
+import { printProposal, usage, withInstance, type InstanceOptions } from './common.js';
 
 function readConfigText(file: string): string {
   try {
@@ -25,7 +28,7 @@ export function registerDaemon(program: Command): void {
     .command('daemon')
     .description('run the control plane: load the config, own the data plane, serve the API (stopping it leaves forwarding running)')
     .requiredOption('-c, --config <file>', 'the config file (YAML or JSON); reloaded on SIGHUP and when it changes')
-    .option('--instance <name>', "overrides the config's instance")
+    .option('--instance <name>', "overrides the config's instance", usage(userInstance))
     .option('--state-dir <dir>', 'where the version history is kept', process.env.PATHWISE_STATE_DIR ?? '/var/lib/pathwise')
     .option('--log-level <level>', 'pino log level', process.env.PATHWISE_LOG_LEVEL ?? 'info')
     .action(async (opts: { config: string; instance?: string; stateDir: string; logLevel: string }) => {
@@ -63,7 +66,10 @@ export function registerDaemon(program: Command): void {
         .requiredOption('-f, --file <file>', "config file ('-' for standard input)"),
     ).action(async (opts: InstanceOptions & { file: string }) => {
       const text = readConfigText(opts.file);
-      const r = await (await backendFor(opts)).proposeConfig(text, opts.file === '-' ? '<stdin>' : resolve(opts.file), dryRun);
+      const name = opts.file === '-' ? '<stdin>' : resolve(opts.file);
+      // The daemon reads no file for a config it is sent: the files it names go with it.
+      const files = filesOf(parseConfig(text, name), opts.file === '-' ? process.cwd() : dirname(name));
+      const r = await (await backendFor(opts)).proposeConfig(text, name, dryRun, files);
       if (opts.json) return printJson(r);
       printProposal(r);
     });

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 
+import { PRIVATE_INSTANCE } from '../../util/instance.js';
+
 import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseDuration } from '../../util/duration.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
@@ -119,11 +121,43 @@ export const ApiToken = z
   })
   .strict();
 
+/** A loopback address (or localhost): traffic that never leaves the host. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+const Listener = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535),
+    tls: z
+      .object({
+        cert: z.string().describe("PEM certificate (with its chain), a file in the config's directory or below"),
+        key: z.string().describe('PEM private key of cert'),
+        clientCa: z.string().optional().describe('PEM CA certificate(s): clients must present a certificate one of them signed'),
+      })
+      .strict()
+      .optional()
+      .describe('serve HTTPS (required off loopback)'),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    if (!l.tls && !isLoopbackHost(l.host)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['tls'],
+        message: `a listener on ${l.host} needs tls: tokens and captured packets would cross the network in clear`,
+      });
+    }
+  });
+
 export const Config = z
   .object({
     instance: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)
+      .refine((n) => !PRIVATE_INSTANCE.test(n), "names like replay-N-N are pathwise replay's own")
       .default('default')
       .describe('names the pins: /sys/fs/bpf/pathwise/INSTANCE'),
     interfaces: z
@@ -182,13 +216,19 @@ export const Config = z
       })
       .strict()
       .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20, ipfix: IPFIX_DEFAULTS }),
+    history: z
+      .object({
+        keep: z.number().int().min(1).max(1_000_000).default(1000).describe('versions kept in the history (older ones are deleted)'),
+      })
+      .strict()
+      .default({ keep: 1000 }),
     api: z
       .object({
         socket: z.string().optional().describe('unix socket (mode 0600), always on; default /run/pathwise/INSTANCE/api.sock'),
         listen: z
-          .array(z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) }).strict())
+          .array(Listener)
           .default([])
-          .describe('TCP listeners; every request then needs a bearer token'),
+          .describe('TCP listeners; every request then needs a bearer token, and one not on loopback needs TLS'),
         tokens: z.array(ApiToken).default([]),
       })
       .strict()

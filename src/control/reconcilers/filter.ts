@@ -3,12 +3,8 @@
  * rules that name them and go after; the rules change with one bank flip; rules that stay keep
  * their ids, and with them their hit counters.
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
-
 import type { Dataplane } from '../../dataplane/dataplane.js';
 import type { BlockEntry } from '../../filter/blocklist.js';
-import { PwError } from '../../errors.js';
 import { parseBlockFile } from '../../filter/blocklist.js';
 import type { Limiter, LimiterSpec } from '../../filter/limiter.js';
 import { formatRule, type Rule, type RuleSpec } from '../../filter/rule.js';
@@ -46,18 +42,7 @@ function desiredBlocks(cfg: Config, ctx: CompileContext): Map<string, DesiredBlo
   const blocks = new Map<string, DesiredBlock>();
   cfg.blocklists.forEach((b, i) => {
     const prefixes = b.prefixes.map((p, k) => parsePrefix(p, `blocklists[${i}].prefixes[${k}]`));
-    if (b.file) {
-      const file = isAbsolute(b.file) ? b.file : join(ctx.baseDir, b.file);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (e) {
-        throw new PwError('PW_ERR_NOT_FOUND', `cannot read blocklist file ${file}: ${(e as Error).message}`, {
-          where: `blocklists[${i}].file`,
-        });
-      }
-      prefixes.push(...parseBlockFile(text, file));
-    }
+    if (b.file) prefixes.push(...parseBlockFile(ctx.files(b.file, `blocklists[${i}].file`), b.file));
     for (const prefix of prefixes) {
       const key = formatPrefix(prefix);
       let expiresAt: number | null = null;

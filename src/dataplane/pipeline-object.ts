@@ -1,0 +1,220 @@
+/**
+ * What a pipeline is loaded from and with: the BPF object and its content hash, the settings
+ * (and their rodata flags), the instance's meta.json, and the capture slot that points back
+ * at the running program. Shared by loading (pipeline.ts) and upgrading (upgrade.ts).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import {
+  BpfMap,
+  bytesCodec,
+  mapFdById,
+  mapInfoOf,
+  mapLayoutOf,
+  MapType,
+  openPinned,
+  progMapIds,
+  Program,
+  scalar,
+  type BpfObject,
+  type NativeFd,
+} from '../kernel/index.js';
+import * as abi from '../generated/pathwise.js';
+import { PwError } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { pinDirOf, runDirOf } from '../util/instance.js';
+import { repoRoot } from '../util/paths.js';
+
+export type FibMode = 'own' | 'kernel';
+
+export interface PipelineSettings {
+  fib: FibMode;
+  /** Keep the flow table. */
+  flows: boolean;
+  /** Count packets/bytes per route and nexthop. */
+  routeStats: boolean;
+  /** Drop malformed packets instead of passing them to the kernel. */
+  dropMalformed: boolean;
+  /**
+   * What becomes of a packet the rules cannot classify (its ports or flags unseen, while rules
+   * match on them): dropped (the default: fail closed), or passed on as carrying none.
+   */
+  unclassified: 'drop' | 'pass';
+  /** Second-level IPv4 FIB groups (one per /24 holding longer prefixes). */
+  ipv4Groups: number;
+  /** Run the guard stage (blocklists, rules, rate limits). */
+  filter: boolean;
+  /** Distinct classifier bitmaps (2 KiB each) for both rule banks. */
+  ruleBitmaps: number;
+}
+
+export const DEFAULT_SETTINGS: PipelineSettings = {
+  fib: 'own',
+  flows: true,
+  routeStats: true,
+  dropMalformed: false,
+  unclassified: 'drop',
+  ipv4Groups: abi.PwLimit.FIB4_TBL8_GROUPS,
+  filter: true,
+  ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
+};
+
+/** Typed handles to every map of the pipeline (generated from the object's BTF). */
+export type PipelineMaps = abi.Maps;
+
+export const OBJECT_PATH = join(repoRoot, 'build', 'pathwise.bpf.o');
+
+/** The BPF object's content hash: a restart with a different hash upgrades the program. */
+export function objectHash(path = OBJECT_PATH): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+  } catch (e) {
+    throw new PwError('PW_ERR_NOT_BUILT', `cannot read ${path}: ${(e as Error).message}`, { hint: "run 'make build'" });
+  }
+}
+
+export const isDevmap = (type: number) => type === MapType.DEVMAP || type === MapType.DEVMAP_HASH;
+
+/** pw_capture_progs[PIPELINE] = the given pw_xdp: a capture filter returns into it (insight.bpf.h). */
+export function setPipelineSlot(obj: BpfObject<typeof abi>, xdp: Program): void {
+  const progs = obj.map(abi.maps.pw_capture_progs);
+  try {
+    progs.set(abi.PwCaptureSlot.PIPELINE, xdp.fd); // a prog array takes program fds
+  } finally {
+    progs.close();
+  }
+}
+
+/**
+ * Refuses settings a program upgrade cannot move to: the sizes of tables whose contents are
+ * carried over (a resized map would start empty).
+ */
+export function checkUpgradable(from: PipelineSettings, to: PipelineSettings): void {
+  if (to.ipv4Groups !== from.ipv4Groups || to.ruleBitmaps !== from.ruleBitmaps) {
+    throw new PwError(
+      'PW_ERR_UNSUPPORTED',
+      'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs',
+      {
+        where: 'pipeline',
+        hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
+      },
+    );
+  }
+}
+
+export interface UpgradeResult {
+  /** Maps whose contents the new program took over. */
+  carried: string[];
+  /** Maps created empty (their layout changed). */
+  fresh: string[];
+  /** Interfaces switched to the new program. */
+  interfaces: string[];
+  progId: number;
+}
+
+export function settingsFlags(s: PipelineSettings): number {
+  const F = abi.PwSetting;
+  return (
+    (s.fib === 'kernel' ? F.FIB_KERNEL : 0) |
+    (s.flows ? F.FLOWS : 0) |
+    (s.routeStats ? F.ROUTE_STATS : 0) |
+    (s.dropMalformed ? F.DROP_MALFORMED : 0) |
+    (s.unclassified === 'pass' ? F.PASS_UNCLASSIFIED : 0) |
+    (s.filter ? F.FILTER : 0)
+  );
+}
+
+/** Settings from rodata flags (the sizes are the maps'). */
+export function settingsFromFlags(flags: number, sizes: { ipv4Groups: number; ruleBitmaps: number }): PipelineSettings {
+  const F = abi.PwSetting;
+  return {
+    fib: flags & F.FIB_KERNEL ? 'kernel' : 'own',
+    flows: !!(flags & F.FLOWS),
+    routeStats: !!(flags & F.ROUTE_STATS),
+    dropMalformed: !!(flags & F.DROP_MALFORMED),
+    unclassified: flags & F.PASS_UNCLASSIFIED ? 'pass' : 'drop',
+    filter: !!(flags & F.FILTER),
+    ...sizes,
+  };
+}
+
+export function writeMeta(instance: string, settings: PipelineSettings, hash = objectHash()): void {
+  writeFileAtomic(
+    join(runDirOf(instance), 'meta.json'),
+    JSON.stringify({ settings, objectHash: hash, loadedAt: new Date().toISOString() }, null, 2),
+  );
+}
+
+/**
+ * What the pinned pipeline of `instance` was loaded with: meta.json, or when that is lost
+ * (/run cleared while the pins stayed), what the pins themselves say — the table sizes from
+ * the maps, the settings from the program's rodata — so that an upgrade never mistakes a
+ * non-default table for a new one and recreates it empty. Reads no map through the codecs (the
+ * maps may be an older release's).
+ */
+export function pinnedMeta(instance: string): { settings: PipelineSettings; loadedHash: string | null; derived: boolean } {
+  try {
+    const meta = JSON.parse(readFileSync(join(runDirOf(instance), 'meta.json'), 'utf8'));
+    return { settings: { ...DEFAULT_SETTINGS, ...meta.settings }, loadedHash: meta.objectHash ?? null, derived: false };
+  } catch {
+    return { settings: settingsFromPins(instance), loadedHash: null, derived: true };
+  }
+}
+
+function settingsFromPins(instance: string): PipelineSettings {
+  const dir = pinDirOf(instance);
+  const maxEntries = (name: string, fallback: number) => {
+    try {
+      const fd = openPinned(join(dir, name), 'map');
+      try {
+        return mapInfoOf(fd).maxEntries;
+      } finally {
+        fd.close();
+      }
+    } catch {
+      return fallback;
+    }
+  };
+  const sizes = {
+    ipv4Groups: maxEntries('pw_fib4_tbl8', DEFAULT_SETTINGS.ipv4Groups),
+    ruleBitmaps: maxEntries('pw_rule_bitmaps', DEFAULT_SETTINGS.ruleBitmaps),
+  };
+  const flags = rodataFlags(join(dir, 'pw_xdp'));
+  return flags === null ? { ...DEFAULT_SETTINGS, ...sizes } : settingsFromFlags(flags, sizes);
+}
+
+/** pw_settings.flags as the pinned program at `path` was loaded with (its .rodata map), or null. */
+function rodataFlags(path: string): number | null {
+  let prog: Program | undefined;
+  try {
+    prog = Program.fromPin(path, 'pw_xdp');
+    for (const id of progMapIds(prog.fd)) {
+      const fd = mapFdById(id);
+      try {
+        const info = mapInfoOf(fd);
+        if (info.type !== MapType.ARRAY || !info.name.endsWith('.rodata')) continue;
+        const v = mapLayoutOf(fd.fd, info.name).value?.fields.find((f) => f.name === 'pw_settings');
+        if (!v) continue;
+        const m = new BpfMap(borrowFd(fd), scalar.u32, bytesCodec(info.valueSize));
+        const bytes = m.get(0);
+        if (!bytes) return null;
+        const settings = abi.PwSettings.decode(new DataView(bytes.buffer, bytes.byteOffset + v.offset, abi.PwSettings.size), 0);
+        return settings.flags;
+      } finally {
+        fd.close();
+      }
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    prog?.close();
+  }
+}
+
+/** An fd view whose close() does nothing, for a handle that must not close its owner's fd. */
+export function borrowFd(fd: NativeFd): NativeFd {
+  return { fd: fd.fd, kind: fd.kind, closed: false, close: () => undefined };
+}

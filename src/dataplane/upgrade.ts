@@ -1,0 +1,402 @@
+/**
+ * Replacing an instance's running program without a gap, and without losing anything to a
+ * crash at any point of it.
+ *
+ * The new program is loaded against the pinned maps: a map whose layout (its BTF key and value
+ * types, sizes and flags) is unchanged is shared; one whose layout changed gets a new map, into
+ * which the old entries move field by field (map-migration.ts), and `prepare` may fill it
+ * further. The new programs and new maps are pinned beside the old ones (NAME_next), a journal
+ * says so, then each interface is switched with one atomic netlink replace, then the journal
+ * says so, then the NAME_next pins are renamed over (rename(2) is atomic on bpffs). A crash
+ * leaves a journal that recoverPipeline() acts on: before every interface was switched, it
+ * switches them back and drops the new pins (and restores the files `prepare` rewrote); after,
+ * it finishes the renames. Recovery also finds orphans: interfaces running a program that uses
+ * this instance's maps but is not its pinned one, and switches them to the pinned program.
+ *
+ * All of it runs under the instance lock (instance-lock.ts).
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+import {
+  BpfMap,
+  BpfObject,
+  attachXdp,
+  kernelLinks,
+  MapFlags,
+  mapLayoutOf,
+  objectMapLayouts,
+  openPinned,
+  pinFd,
+  progFdById,
+  progMapIds,
+  Program,
+  queryXdp,
+  RawMap,
+  sameLayout,
+  type MapLayout,
+  type NativeFd,
+} from '../kernel/index.js';
+import * as abi from '../generated/pathwise.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { pinDirOf, runDirOf } from '../util/instance.js';
+import { migrateMap, type Migration } from './map-migration.js';
+import {
+  checkUpgradable,
+  isDevmap,
+  objectHash,
+  OBJECT_PATH,
+  pinnedMeta,
+  setPipelineSlot,
+  settingsFlags,
+  writeMeta,
+  type PipelineMaps,
+  type PipelineSettings,
+  type UpgradeResult,
+} from './pipeline-object.js';
+
+interface Journal {
+  /** staged: new pins in place, interfaces may run either program; switched: all run the new one. */
+  state: 'staged' | 'switched';
+  oldProgId: number;
+  newProgId: number;
+  settings: PipelineSettings;
+  objectHash: string;
+  /** Pin names staged as NAME_next. */
+  staged: string[];
+  /** Files saved before `prepare` (restored on roll back): their paths. */
+  saved: string[];
+}
+
+const journalFile = (instance: string) => join(runDirOf(instance), 'upgrade-journal.json');
+const savedDir = (instance: string) => join(runDirOf(instance), 'upgrade-saved');
+const savedCopy = (instance: string, file: string) => join(savedDir(instance), basename(file));
+
+function writeJournal(instance: string, j: Journal): void {
+  writeFileAtomic(journalFile(instance), JSON.stringify(j, null, 2));
+}
+
+function readJournal(instance: string): Journal | null {
+  try {
+    return JSON.parse(readFileSync(journalFile(instance), 'utf8')) as Journal;
+  } catch {
+    return null;
+  }
+}
+
+function endJournal(instance: string): void {
+  rmSync(journalFile(instance), { force: true });
+  rmSync(savedDir(instance), { recursive: true, force: true });
+}
+
+/** Copies of `files` (a missing one recorded as missing) for a roll back. */
+function saveFiles(instance: string, files: string[]): void {
+  rmSync(savedDir(instance), { recursive: true, force: true });
+  mkdirSync(savedDir(instance), { recursive: true });
+  for (const f of files) if (existsSync(f)) copyFileSync(f, savedCopy(instance, f));
+}
+
+function restoreFiles(instance: string, files: string[]): void {
+  for (const f of files) {
+    const copy = savedCopy(instance, f);
+    if (existsSync(copy)) writeFileAtomic(f, readFileSync(copy));
+    else rmSync(f, { force: true });
+  }
+}
+
+function setSlot(dir: string, prog: Program): void {
+  const progs = new BpfMap(
+    openPinned(join(dir, 'pw_capture_progs'), 'map'),
+    abi.maps.pw_capture_progs.key,
+    abi.maps.pw_capture_progs.value,
+  );
+  try {
+    progs.set(abi.PwCaptureSlot.PIPELINE, prog.fd);
+  } finally {
+    progs.close();
+  }
+}
+
+export interface UpgradeOptions {
+  /** Fills the new program's maps before any interface switches (fresh: the maps created anew). */
+  prepare?: (maps: PipelineMaps, fresh: string[]) => void;
+  /** Files `prepare` may rewrite: restored if the upgrade is rolled back. */
+  files?: string[];
+  /** Test hook: throws after this step, leaving the journal as a crash would. */
+  crashAfter?: 'staged' | 'switched' | 'renamed-one';
+}
+
+export async function upgradePipeline(
+  instance: string,
+  settings: PipelineSettings,
+  opts: UpgradeOptions = {},
+): Promise<UpgradeResult & { migrated: Migration[] }> {
+  const dir = pinDirOf(instance);
+  const old = pinnedMeta(instance);
+  const oldProg = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
+  try {
+    checkUpgradable(old.settings, settings);
+    const maxEntries: Record<string, number> = { pw_fib4_tbl8: settings.ipv4Groups, pw_rule_bitmaps: settings.ruleBitmaps };
+    const layouts = objectMapLayouts(OBJECT_PATH);
+    const carried: string[] = [];
+    const fresh: string[] = [];
+    // The kernel adds BPF_F_RDONLY_PROG to every devmap, and libbpf 1.1 then refuses to reuse
+    // it ("parameter mismatch"): devmaps get a new map with the old one's entries copied.
+    const copied: string[] = [];
+    const oldLayouts = new Map<string, { layout: MapLayout; type: number; keySize: number; valueSize: number }>();
+    for (const spec of Object.values(abi.maps)) {
+      if (!existsSync(join(dir, spec.name))) {
+        fresh.push(spec.name);
+        continue;
+      }
+      const pinned = new RawMap(openPinned(join(dir, spec.name), 'map'));
+      try {
+        const info = pinned.info;
+        const layout = mapLayoutOf(pinned.fd, spec.name);
+        oldLayouts.set(spec.name, { layout, type: info.type, keySize: info.keySize, valueSize: info.valueSize });
+        const same =
+          info.type === spec.type &&
+          info.keySize === spec.keySize &&
+          info.valueSize === spec.valueSize &&
+          info.maxEntries === (maxEntries[spec.name] ?? spec.maxEntries) &&
+          (info.flags & ~(isDevmap(spec.type) ? MapFlags.RDONLY_PROG : 0)) === spec.flags &&
+          // Same sizes are not enough: a field renamed or retyped in place changes its meaning.
+          sameLayout(layout, layouts[spec.name] ?? { key: null, value: null });
+        if (!same) fresh.push(spec.name);
+        else if (isDevmap(spec.type)) copied.push(spec.name);
+        else carried.push(spec.name);
+      } finally {
+        pinned.close();
+      }
+    }
+    const obj = await BpfObject.load(OBJECT_PATH, {
+      spec: abi,
+      rodata: { pw_settings: { flags: settingsFlags(settings) } },
+      maxEntries: maxEntries as never,
+      pinDir: dir,
+      pinMaps: carried as never,
+    });
+    const migrated: Migration[] = [];
+    const switched: { ifindex: number; name: string; mode: 'native' | 'generic' }[] = [];
+    let progId = 0;
+    const staged: string[] = [];
+    try {
+      for (const name of copied) {
+        const spec = abi.maps[name as abi.MapName] as typeof abi.maps.pw_tx_ports;
+        const src = new BpfMap(openPinned(join(dir, name), 'map'), spec.key, spec.value);
+        const dst = obj.map(spec);
+        try {
+          for (const [k, v] of src.entries()) dst.set(k, v);
+        } finally {
+          src.close();
+          dst.close();
+        }
+      }
+      // Entries of maps whose layout changed move into the new maps, field by field.
+      for (const name of fresh) {
+        const was = oldLayouts.get(name);
+        const spec = abi.maps[name as abi.MapName];
+        if (!was || was.type !== spec.type || was.keySize !== spec.keySize) continue;
+        const oldFd = openPinned(join(dir, name), 'map');
+        const newFd: NativeFd = obj.mapHandle(name as abi.MapName);
+        try {
+          const m = migrateMap(name, spec.type, oldFd, newFd, was.layout, layouts[name] ?? { key: null, value: null }, {
+            key: spec.keySize,
+            oldValue: was.valueSize,
+            newValue: spec.valueSize,
+          });
+          if (m) migrated.push(m);
+        } finally {
+          oldFd.close();
+          newFd.close();
+        }
+      }
+      if (opts.files) saveFiles(instance, opts.files);
+      if (opts.prepare) {
+        const maps = abi.openMaps((name) => obj.mapHandle(name));
+        try {
+          opts.prepare(maps, fresh);
+        } finally {
+          for (const m of Object.values(maps)) m.close();
+        }
+      }
+      const newProg = obj.program('pw_xdp');
+      progId = newProg.info().id;
+      const oldId = oldProg.info().id;
+      // Everything new is pinned beside the old (bpffs names take no dots) before anything
+      // switches, and the journal says so.
+      for (const name of abi.programs) {
+        rmSync(join(dir, `${name}_next`), { force: true });
+        obj.program(name).pin(join(dir, `${name}_next`));
+        staged.push(name);
+      }
+      for (const name of [...fresh, ...copied]) {
+        const h = obj.mapHandle(name as abi.MapName);
+        try {
+          rmSync(join(dir, `${name}_next`), { force: true });
+          pinFd(h.fd, join(dir, `${name}_next`));
+          staged.push(name);
+        } finally {
+          h.close();
+        }
+      }
+      const journal: Journal = {
+        state: 'staged',
+        oldProgId: oldId,
+        newProgId: progId,
+        settings,
+        objectHash: objectHash(),
+        staged,
+        saved: opts.files ?? [],
+      };
+      writeJournal(instance, journal);
+      if (opts.crashAfter === 'staged') throw new Error('test: crash after staging');
+      try {
+        for (const { name, ifindex } of kernelLinks()) {
+          const state = queryXdp(ifindex);
+          if (!state.mode || state.progId !== oldId) continue;
+          const mode = state.mode as 'native' | 'generic';
+          attachXdp(newProg, ifindex, { mode, replace: oldProg });
+          switched.push({ ifindex, name, mode });
+        }
+      } catch (e) {
+        for (const s of switched.reverse()) attachXdp(oldProg, s.ifindex, { mode: s.mode, replace: newProg });
+        for (const name of staged) rmSync(join(dir, `${name}_next`), { force: true });
+        if (opts.files) restoreFiles(instance, opts.files);
+        endJournal(instance);
+        throw e;
+      }
+      writeJournal(instance, { ...journal, state: 'switched' });
+      if (opts.crashAfter === 'switched') throw new Error('test: crash after switching');
+      // A running capture's filter now returns into the new program.
+      setPipelineSlot(obj, newProg);
+      finishRenames(instance, staged, opts.crashAfter === 'renamed-one');
+      writeMeta(instance, settings, journal.objectHash);
+      endJournal(instance);
+    } finally {
+      obj.close();
+    }
+    return { carried: [...carried, ...copied], fresh, interfaces: switched.map((s) => s.name), progId, migrated };
+  } finally {
+    oldProg.close();
+  }
+}
+
+/** Renames every NAME_next pin over NAME (each rename atomic); idempotent. */
+function finishRenames(instance: string, staged: string[], crashAfterOne = false): void {
+  const dir = pinDirOf(instance);
+  let n = 0;
+  for (const name of staged) {
+    const next = join(dir, `${name}_next`);
+    if (!existsSync(next)) continue; // renamed before a crash
+    renameSync(next, join(dir, name));
+    if (crashAfterOne && ++n === 1) throw new Error('test: crash after one rename');
+  }
+}
+
+export interface Recovery {
+  /** What an interrupted upgrade left, and what was done about it. */
+  upgrade: 'none' | 'rolled-back' | 'completed';
+  /** Interfaces found running a program of this instance that was not its pinned one. */
+  orphans: string[];
+}
+
+/**
+ * Finishes or undoes an upgrade a crash interrupted, then adopts orphans. Call under the
+ * instance lock, before opening the data plane. Cheap when there is nothing to do.
+ */
+export function recoverPipeline(instance: string): Recovery {
+  const dir = pinDirOf(instance);
+  const out: Recovery = { upgrade: 'none', orphans: [] };
+  if (!existsSync(join(dir, 'pw_xdp'))) {
+    endJournal(instance);
+    return out;
+  }
+  const j = readJournal(instance);
+  if (j?.state === 'staged') {
+    // Not every interface may have switched: back to the old program, which is still pinned.
+    const oldProg = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
+    try {
+      for (const { ifindex } of kernelLinks()) {
+        const state = queryXdp(ifindex);
+        if (!state.mode || state.progId !== j.newProgId) continue;
+        const running = new Program('pw_xdp', progFdById(j.newProgId));
+        try {
+          attachXdp(oldProg, ifindex, { mode: state.mode as 'native' | 'generic', replace: running });
+        } finally {
+          running.close();
+        }
+      }
+      setSlot(dir, oldProg);
+    } finally {
+      oldProg.close();
+    }
+    for (const name of j.staged) rmSync(join(dir, `${name}_next`), { force: true });
+    restoreFiles(instance, j.saved);
+    endJournal(instance);
+    out.upgrade = 'rolled-back';
+  } else if (j?.state === 'switched') {
+    // Every interface runs the new program: finish what the crash cut short.
+    finishRenames(instance, j.staged);
+    const prog = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
+    try {
+      setSlot(dir, prog);
+    } finally {
+      prog.close();
+    }
+    writeMeta(instance, j.settings, j.objectHash);
+    endJournal(instance);
+    out.upgrade = 'completed';
+  } else {
+    // No journal: no stray staged pins either.
+    for (const name of [...abi.programs, ...Object.keys(abi.maps)]) {
+      const next = join(dir, `${name}_next`);
+      if (existsSync(next)) unlinkSync(next);
+    }
+  }
+  out.orphans = adoptOrphans(instance);
+  return out;
+}
+
+/**
+ * Interfaces (of this network namespace) running a program that uses this instance's maps but
+ * is not its pinned pw_xdp: left by an upgrade interrupted before journals existed, or by a
+ * process killed mid-attach. They are switched to the pinned program.
+ */
+function adoptOrphans(instance: string): string[] {
+  const dir = pinDirOf(instance);
+  const current = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
+  const orphans: string[] = [];
+  try {
+    const currentId = current.info().id;
+    const ours = new Set<number>();
+    for (const name of ['pw_routes', 'pw_if_stats', 'pw_rule_ctl']) {
+      const m = new RawMap(openPinned(join(dir, name), 'map'));
+      try {
+        ours.add(m.info.id);
+      } finally {
+        m.close();
+      }
+    }
+    for (const { name, ifindex } of kernelLinks()) {
+      const state = queryXdp(ifindex);
+      if (!state.mode || !state.progId || state.progId === currentId) continue;
+      let running: Program;
+      try {
+        running = new Program('orphan', progFdById(state.progId));
+      } catch {
+        continue; // gone meanwhile
+      }
+      try {
+        if (!progMapIds(running.fd).some((id) => ours.has(id))) continue; // another program's
+        attachXdp(current, ifindex, { mode: state.mode as 'native' | 'generic', replace: running });
+        orphans.push(name);
+      } finally {
+        running.close();
+      }
+    }
+  } finally {
+    current.close();
+  }
+  return orphans;
+}
