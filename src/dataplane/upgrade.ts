@@ -126,6 +126,16 @@ export interface UpgradeOptions {
   crashAfter?: 'staged' | 'switched' | 'renamed-one';
 }
 
+/**
+ * Test hook: PATHWISE_FAULT_INJECT=upgrade-pause:MS makes each step between staging and the
+ * last rename take MS longer, so that the crash tests' kill -9 lands inside that window often
+ * (it is a few milliseconds otherwise).
+ */
+function pauseForTests(): Promise<void> {
+  const m = /^upgrade-pause:(\d+)$/.exec(process.env.PATHWISE_FAULT_INJECT ?? '');
+  return m ? new Promise((r) => setTimeout(r, Number(m[1]))) : Promise.resolve();
+}
+
 export async function upgradePipeline(
   instance: string,
   settings: PipelineSettings,
@@ -251,6 +261,7 @@ export async function upgradePipeline(
       };
       writeJournal(instance, journal);
       if (opts.crashAfter === 'staged') throw new Error('test: crash after staging');
+      await pauseForTests();
       try {
         for (const { name, ifindex } of kernelLinks()) {
           const state = queryXdp(ifindex);
@@ -258,6 +269,7 @@ export async function upgradePipeline(
           const mode = state.mode as 'native' | 'generic';
           attachXdp(newProg, ifindex, { mode, replace: oldProg });
           switched.push({ ifindex, name, mode });
+          await pauseForTests();
         }
       } catch (e) {
         for (const s of switched.reverse()) attachXdp(oldProg, s.ifindex, { mode: s.mode, replace: newProg });
@@ -268,6 +280,7 @@ export async function upgradePipeline(
       }
       writeJournal(instance, { ...journal, state: 'switched' });
       if (opts.crashAfter === 'switched') throw new Error('test: crash after switching');
+      await pauseForTests();
       // A running capture's filter now returns into the new program.
       setPipelineSlot(obj, newProg);
       finishRenames(instance, staged, opts.crashAfter === 'renamed-one');

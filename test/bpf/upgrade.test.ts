@@ -1,0 +1,196 @@
+/**
+ * Program upgrades that a crash interrupts, and upgrades across map layouts:
+ * - a crash after staging (before any interface switched), after switching, and between two
+ *   renames: recovery rolls back or forward, the interface runs the pinned program, no staged
+ *   pin or journal is left, and filter.json describes the maps in use;
+ * - an interface left on an unpinned program of the instance (an orphan) is switched back;
+ * - a map whose layout changed in the same number of bytes (only BTF tells) is not carried
+ *   over as it is; a map whose value grew keeps its entries, field by field;
+ * - meta.json lost: the settings and table sizes come from the pins.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { Pipeline, pinDirOf, runDirOf } from '../../src/dataplane/pipeline.js';
+import * as abi from '../../src/generated/pathwise.js';
+import { BpfObject, bytesCodec, MapType, pinFd, Program, queryXdp, resolveIfindex } from '../../src/kernel/index.js';
+import { parsePrefix } from '../../src/util/ip.js';
+import { ipv4Packet } from '../helpers/packets.js';
+import { testObject } from '../helpers/paths.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+
+describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 }, () => {
+  let topo: Topology;
+  let instance = '';
+  const dir = () => pinDirOf(instance);
+  const filterFile = () => join(runDirOf(instance), 'filter.json');
+  const running = () => queryXdp(resolveIfindex(topo.name('x0'))).progId;
+  const pinnedId = () => {
+    const prog = Program.fromPin(join(dir(), 'pw_xdp'));
+    try {
+      return prog.info().id;
+    } finally {
+      prog.close();
+    }
+  };
+  const staged = () => readdirSync(dir()).filter((n) => n.endsWith('_next'));
+  const journal = () => existsSync(join(runDirOf(instance), 'upgrade-journal.json'));
+
+  before(async () => {
+    // In this process's namespace: an upgrade switches the interfaces it can see.
+    topo = new Topology('up');
+    topo.addVeth({ name: 'x0' }, { name: 'x1' });
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    const dp = await Dataplane.open(instance);
+    try {
+      dp.attach([topo.name('x0')], 'native');
+      dp.filter.addLimiter({ name: 'l', rate: 5, burst: 5, per4: 32, per6: 64, blockAfter: 0, blockForMs: 0 });
+      dp.filter.setRules([{ action: 'drop', proto: 6, dport: [22, 22] }]);
+    } finally {
+      dp.close();
+    }
+  });
+  after(() => {
+    if (instance) Pipeline.down(instance);
+    topo?.destroy();
+  });
+  beforeEach(() => {
+    assert.equal(journal(), false, 'no journal before a test');
+    assert.equal(running(), pinnedId(), 'the interface runs the pinned program before a test');
+  });
+
+  for (const [crash, outcome] of [
+    ['staged', 'rolled-back'],
+    ['switched', 'completed'],
+    ['renamed-one', 'completed'],
+  ] as const) {
+    it(`recovers from a crash after "${crash}": ${outcome}`, async () => {
+      const before = pinnedId();
+      const filterBefore = readFileSync(filterFile(), 'utf8');
+      const settings = Pipeline.pinnedMeta(instance).settings;
+      await assert.rejects(Dataplane.upgrade(instance, settings, { crashAfter: crash }), /test: crash/);
+      assert.equal(journal(), true, 'the crash left the journal');
+      const r = Pipeline.recover(instance);
+      assert.equal(r.upgrade, outcome);
+      assert.deepEqual(staged(), [], 'no staged pin left');
+      assert.equal(journal(), false);
+      assert.equal(running(), pinnedId(), 'the interface runs the pinned program');
+      if (outcome === 'rolled-back') {
+        assert.equal(pinnedId(), before, 'the old program is still the one');
+        assert.equal(readFileSync(filterFile(), 'utf8'), filterBefore, 'filter.json as before');
+      } else assert.notEqual(pinnedId(), before, 'the new program took over');
+      // The data plane opens and decides with its rules: nothing is half-done.
+      const dp = await Dataplane.open(instance);
+      try {
+        assert.equal(dp.trace(ipv4Packet({ dst: '10.9.9.9', proto: 'tcp', dport: 22 })).reason, abi.PwReason.RULE_DROP);
+      } finally {
+        dp.close();
+      }
+    });
+  }
+
+  it('switches an interface left on an unpinned program of the instance back to the pinned one', async () => {
+    const settings = Pipeline.pinnedMeta(instance).settings;
+    await assert.rejects(Dataplane.upgrade(instance, settings, { crashAfter: 'switched' }), /test: crash/);
+    // As if the crash came before journals existed: no journal, no staged pins.
+    rmSync(join(runDirOf(instance), 'upgrade-journal.json'));
+    for (const n of staged()) unlinkSync(join(dir(), n));
+    assert.notEqual(running(), pinnedId(), 'the interface runs an orphan');
+    const r = Pipeline.recover(instance);
+    assert.equal(r.upgrade, 'none');
+    assert.deepEqual(r.orphans, [topo.name('x0')]);
+    assert.equal(running(), pinnedId());
+  });
+
+  it('moves maps whose layout changed: by BTF when the size is the same, field by field when it grew', async () => {
+    // What an earlier release left pinned: maps of the old layouts, with entries.
+    const spec = {
+      maps: {
+        pw_block4: {
+          name: 'pw_block4',
+          type: MapType.LPM_TRIE,
+          maxEntries: 1 << 20,
+          flags: 1,
+          keySize: 8,
+          valueSize: 8,
+          key: bytesCodec(8),
+          value: bytesCodec(8),
+        },
+        pw_ratelimits: {
+          name: 'pw_ratelimits',
+          type: MapType.ARRAY,
+          maxEntries: 1024,
+          flags: 0,
+          keySize: 4,
+          valueSize: 32,
+          key: bytesCodec(4),
+          value: bytesCodec(32),
+        },
+      },
+      rodata: {},
+      programs: [],
+    } as const;
+    const old = await BpfObject.load(testObject('old-layouts'), { spec });
+    try {
+      for (const name of ['pw_block4', 'pw_ratelimits'] as const) {
+        unlinkSync(join(dir(), name));
+        const h = old.mapHandle(name);
+        try {
+          pinFd(h.fd, join(dir(), name));
+        } finally {
+          h.close();
+        }
+      }
+      const block4 = old.map(spec.maps.pw_block4);
+      const ratelimits = old.map(spec.maps.pw_ratelimits);
+      try {
+        block4.set(Uint8Array.from([24, 0, 0, 0, 203, 0, 113, 0]), new Uint8Array(8)); // 203.0.113.0/24, no expiry
+        const rl = Buffer.alloc(32);
+        rl.writeBigUInt64LE(7000n, 0); // rate_mpps: 7 packets/s as the old limiter held it
+        ratelimits.set(Uint8Array.from([1, 0, 0, 0]), rl);
+      } finally {
+        block4.close();
+        ratelimits.close();
+      }
+    } finally {
+      old.close();
+    }
+    const r = await Dataplane.upgrade(instance, Pipeline.pinnedMeta(instance).settings);
+    assert.ok(r.fresh.includes('pw_ratelimits'), 'a 32-byte value with new fields is a new layout (BTF), though its size is not');
+    assert.ok(r.fresh.includes('pw_block4'));
+    const moved = r.migrated.find((m) => m.map === 'pw_block4');
+    assert.deepEqual(moved, { map: 'pw_block4', entries: 1, kept: ['expires_ns'] });
+    assert.equal(r.republished, true, 'the limiters came back from filter.json');
+    const dp = await Dataplane.open(instance);
+    try {
+      const listed = dp.filter.blocklist();
+      assert.deepEqual(
+        listed.map((b) => [b.prefix, b.origin, b.expiresInMs]),
+        [['203.0.113.0/24', 'config', null]],
+      );
+      assert.equal(dp.trace(ipv4Packet({ src: '203.0.113.9', dst: '10.9.9.9' })).reason, abi.PwReason.BLOCKED);
+      const lim = dp.filter.limiters().find((l) => l.name === 'l')!;
+      assert.equal(dp.pipeline.maps.ratelimits.get(lim.id)!.interval_ns, 200_000_000n, 'GCRA fields from filter.json, not the old bytes');
+      dp.filter.unblock(parsePrefix('203.0.113.0/24'));
+    } finally {
+      dp.close();
+    }
+  });
+
+  it('takes the settings and table sizes from the pins when meta.json is lost', async () => {
+    const was = Pipeline.pinnedMeta(instance).settings;
+    rmSync(join(runDirOf(instance), 'meta.json'));
+    const derived = Pipeline.pinnedMeta(instance).settings;
+    assert.deepEqual(derived, was);
+    // An upgrade then carries the rule tables over instead of recreating them.
+    const r = await Dataplane.upgrade(instance, derived);
+    assert.ok(!r.fresh.includes('pw_rule_bitmaps') && !r.fresh.includes('pw_fib4_tbl8'), `fresh: ${r.fresh.join(', ')}`);
+  });
+});
