@@ -257,6 +257,47 @@ describe('BPF objects', { skip }, () => {
     }
   });
 
+  it('checks buffer lengths against the map before the kernel reads or writes them', () => {
+    const m = obj.map(fx.maps.fx_settings); // key 4 bytes, value FxSetting
+    try {
+      const n = native();
+      const short = Buffer.alloc(2);
+      const key = Buffer.alloc(4);
+      const value = Buffer.alloc(fx.FxSetting.size);
+      assert.throws(() => n.mapLookup(m.fd, short, value), /key: 2 bytes, the map needs 4/);
+      assert.throws(() => n.mapLookup(m.fd, key, Buffer.alloc(fx.FxSetting.size - 1)), /value: \d+ bytes, the map needs/);
+      assert.throws(() => n.mapUpdate(m.fd, key, short), /value: 2 bytes/);
+      assert.throws(() => n.mapDelete(m.fd, short), /key: 2 bytes/);
+      assert.throws(() => n.mapGetNextKey(m.fd, null, short), /next: 2 bytes/);
+      assert.throws(() => n.mapUpdateBatch(m.fd, Buffer.alloc(4 * 3), Buffer.alloc(fx.FxSetting.size * 2), 3), /values: .* the map needs/);
+      assert.throws(
+        () => n.mapLookupBatch(m.fd, null, Buffer.alloc(8), Buffer.alloc(4), Buffer.alloc(fx.FxSetting.size * 4), 4),
+        /keys: 4 bytes, the map needs 16/,
+      );
+      assert.equal(n.mapLookup(m.fd, key, value), true, 'right sizes still work');
+    } finally {
+      m.close();
+    }
+  });
+
+  it('stops draining a ring buffer that a callback closed', async () => {
+    const handle = obj.mapHandle('fx_events');
+    const ring = new (native().RingBuffer)(
+      handle.fd,
+      () => {
+        delivered++;
+        ring.close(); // mid-drain
+      },
+      1, // one record per batch: the drain would go on to the next
+    );
+    let delivered = 0;
+    for (let i = 0; i < 5; i++) await obj.program('fx_emit').testRun({ data: ipv4Packet({ dst: `192.0.2.${i + 1}` }) });
+    assert.equal(ring.consume(), 1);
+    assert.equal(delivered, 1);
+    assert.equal(ring.closed, true);
+    handle.close();
+  });
+
   it('closes fds idempotently and refuses use after close', () => {
     const m = obj.map(fx.maps.fx_settings);
     m.close();

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { repoRoot } from '../../src/util/paths.js';
 import { loadConfigFile, parseConfig, type ConfigProblem } from '../../src/control/config/load.js';
 import { PwError } from '../../src/errors.js';
+import { userInstance } from '../../src/util/instance.js';
 
 function problems(text: string): ConfigProblem[] {
   try {
@@ -25,6 +26,19 @@ describe('config', () => {
       const c = loadConfigFile(join(repoRoot, 'examples', f));
       assert.ok(c.instance);
     }
+  });
+
+  it("reserves replay's private instance names", () => {
+    assert.throws(() => parseConfig('instance: replay-123-4\n', 'c.yaml'), /replay's own/);
+    assert.throws(() => userInstance('replay-123-4'), /reserved/);
+    assert.equal(userInstance('replay-lab'), 'replay-lab');
+  });
+
+  it('refuses a TCP listener off loopback without TLS, and takes one with it', () => {
+    assert.throws(() => parseConfig('api:\n  listen: [{ host: 0.0.0.0, port: 9440 }]\n', 'c.yaml'), /needs tls/);
+    assert.doesNotThrow(() => parseConfig('api:\n  listen: [{ host: "::1", port: 9440 }, { host: 127.0.0.2, port: 9441 }]\n', 'c.yaml'));
+    const c = parseConfig('api:\n  listen: [{ host: 10.0.0.1, port: 9440, tls: { cert: c.pem, key: k.pem } }]\n', 'c.yaml');
+    assert.equal(c.api.listen[0]!.tls!.cert, 'c.pem');
   });
 
   it('fills defaults and accepts JSON', () => {
