@@ -243,10 +243,12 @@ export class NexthopTable {
    * Asks the kernel again to keep every gateway resolved (after a restart, or when entries
    * were flushed behind our back); idempotent.
    */
-  manageGateways(known: ReadonlyMap<string, { managed: boolean; state: number }> = new Map()): void {
+  manageGateways(known?: ReadonlyMap<string, { managed: boolean; state: number }>): void {
     for (const g of this.gateways()) {
       try {
-        manageNeighbor(g.family, g.ifindex, g.addr, known.get(neighborKey(g.ifindex, g.addr)));
+        // With the kernel's table at hand, a gateway missing from it has no entry (null);
+        // without, manageNeighbor reads the entry itself.
+        manageNeighbor(g.family, g.ifindex, g.addr, known ? (known.get(neighborKey(g.ifindex, g.addr)) ?? null) : undefined);
       } catch {
         // the interface went away: its routes go to the kernel until it is back
       }

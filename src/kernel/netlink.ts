@@ -162,10 +162,21 @@ export function kernelRouteTo(family: Family, addr: Uint8Array): { ifindex: numb
  * (NTF_EXT_MANAGED, Linux 5.16): it sends the ARP/ND probes and keeps the entry reachable with
  * no traffic needed. A static (PERMANENT or NOARP) entry is left as it is.
  */
-export function manageNeighbor(family: Family, ifindex: number, addr: Uint8Array, known?: Pick<KernelNeighbor, 'state' | 'managed'>): void {
+export function manageNeighbor(
+  family: Family,
+  ifindex: number,
+  addr: Uint8Array,
+  known: Pick<KernelNeighbor, 'state' | 'managed'> | null = neighborEntry(family, ifindex, addr),
+): void {
   if (known && known.state & (Nud.PERMANENT | Nud.NOARP)) return;
   if (known?.managed) return;
   call('netlink: managed neighbour', () => native().netlinkNeighManage(afOf(family), ifindex, addr.subarray(0, family === 4 ? 4 : 16)));
+}
+
+/** The kernel's entry for one neighbour, or null. */
+function neighborEntry(family: Family, ifindex: number, addr: Uint8Array): KernelNeighbor | null {
+  const want = addr16(Buffer.from(addr.subarray(0, family === 4 ? 4 : 16)));
+  return kernelNeighbors().find((n) => n.family === family && n.ifindex === ifindex && n.addr.every((b, i) => b === want[i])) ?? null;
 }
 
 /** Removes a neighbour entry (the kernel learns it again when it needs it). False: none. */
@@ -176,11 +187,14 @@ export function deleteNeighbor(family: Family, ifindex: number, addr: Uint8Array
 }
 
 /**
- * Hands a neighbour back to the kernel's normal handling: the entry goes (the kernel learns it
- * again when it needs it). Best effort: the entry or its interface may be gone already.
+ * Hands a neighbour that manageNeighbor made managed back to the kernel's normal handling: the
+ * entry goes (the kernel learns it again when it needs it). An entry that is not managed (a
+ * static one someone configured) is left alone. Best effort: the entry or its interface may
+ * be gone already.
  */
 export function releaseNeighbor(family: Family, ifindex: number, addr: Uint8Array): void {
   try {
+    if (!neighborEntry(family, ifindex, addr)?.managed) return;
     deleteNeighbor(family, ifindex, addr);
   } catch {
     // gone already, or its interface is

@@ -17,4 +17,11 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     closeSync(fd);
   }
   renameSync(tmp, file);
+  // The rename itself reaches the disk with the directory.
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

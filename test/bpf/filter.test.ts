@@ -269,6 +269,40 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     dp.filter.deleteLimiter(name);
   });
 
+  it('follows an interface a rule names when it is recreated, and says when it is missing', () => {
+    const name = topo.name('if0');
+    const make = () => topo.addVeth({ name: 'if0' }, { name: 'if1' });
+    const drop = (ifindex: number) =>
+      dp.trace(ipv4Packet({ dst: '10.9.9.9', proto: 'udp', dport: 7 }), ifindex).reason === abi.PwReason.RULE_DROP;
+    make();
+    const first = native().ifNameToIndex(name);
+    dp.filter.setRules([{ action: 'drop', iif: name }]);
+    assert.equal(drop(first), true);
+    topo.exec(undefined, 'ip', ['link', 'del', name]);
+    assert.equal(dp.filter.rebindInterfaces(), true);
+    assert.deepEqual(dp.filter.missingInterfaces(), [name]);
+    make();
+    const second = native().ifNameToIndex(name);
+    assert.notEqual(second, first);
+    assert.equal(drop(second), false, 'the rule still names the old ifindex');
+    assert.equal(dp.filter.rebindInterfaces(), true);
+    assert.equal(drop(second), true, 'after the link event, the new one');
+    assert.equal(dp.filter.rebindInterfaces(), false, 'nothing to do when nothing changed');
+    dp.filter.setRules([]);
+  });
+
+  it('creates no flow for a dropped packet, and counts one that passes', () => {
+    dp.filter.setRules([{ action: 'drop', proto: 17, dport: [9, 9] }]);
+    const flows = () => [...dp.pipeline.maps.flows.keys()].filter((k) => k.src[0] === 10 && k.src[1] === 77).length;
+    const send = (dport: number) =>
+      dp.pipeline.xdp.testRunSync({ data: ipv4Packet({ src: '10.77.0.1', dst: '10.9.9.9', proto: 'udp', sport: 40123, dport }) });
+    send(9);
+    assert.equal(flows(), 0, 'a spoofed flood must not fill the flow table');
+    send(10);
+    assert.equal(flows(), 1);
+    dp.filter.setRules([]);
+  });
+
   it('refuses a rate below what the pipeline resolves, rather than running it unlimited', () => {
     assert.throws(
       () => dp.filter.addLimiter({ name: 'slow', rate: 0.0001, burst: 1, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 }),

@@ -341,6 +341,22 @@ api:
     assert.deepEqual((await api('GET', '/v1/rules')).json, []);
   });
 
+  it("follows an address added to the router after the start: it is the router's, not routed away", async () => {
+    // 10.220.0.0/16 goes to the upstreams; this address in it is now the router's own.
+    inRouter('ip', ['addr', 'add', '10.220.99.1/32', 'dev', 'lo']);
+    const deadline = Date.now() + 20_000;
+    let route = '';
+    while (Date.now() < deadline) {
+      route = (await api('GET', '/v1/lookup?addr=10.220.99.1')).json[0]?.prefix ?? '';
+      if (route === '10.220.99.1/32') break;
+      await sleep(50);
+    }
+    assert.equal(route, '10.220.99.1/32', 'the host route followed the new address');
+    const ping = spawnSync('ip', ['netns', 'exec', lab.ns.c, 'ping', '-c', '2', '-W', '2', '10.220.99.1'], { encoding: 'utf8' });
+    assert.match(ping.stdout, / 0% packet loss/, 'the router answers for its new address');
+    inRouter('ip', ['addr', 'del', '10.220.99.1/32', 'dev', 'lo']);
+  });
+
   it('stays up through a program upgrade while events stream and a capture runs', async () => {
     const events: Record<string, unknown>[] = [];
     const ws = new WebSocket(`ws+unix://${socketOf(lab.instance)}:/v1/events?kind=sample`);

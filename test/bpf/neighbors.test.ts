@@ -1,0 +1,64 @@
+/**
+ * Gateways and the kernel's neighbour table: a gateway with no entry becomes a managed one (the
+ * kernel resolves it by itself) and is handed back when no route uses it; a static entry
+ * someone configured (PERMANENT) is used as it is and never changed or removed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { Pipeline } from '../../src/dataplane/pipeline.js';
+import * as abi from '../../src/generated/pathwise.js';
+import { inNetns, resolveIfindex } from '../../src/kernel/index.js';
+import { parseRouteTokens } from '../../src/routing/route-syntax.js';
+import { parsePrefix } from '../../src/util/ip.js';
+import { ipv4Packet } from '../helpers/packets.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+
+describe('gateways in the kernel neighbour table', { skip, timeout: 2 * 60_000 }, () => {
+  let topo: Topology;
+  let ns = '';
+  let dp: Dataplane;
+  let instance = '';
+  const neigh = (addr: string) => topo.exec(ns, 'ip', ['neigh', 'show', addr]).trim();
+  const route = (text: string) => inNetns(ns, () => dp.addRoute(parseRouteTokens(text.split(' '), (i) => `token ${i}`)));
+
+  before(async () => {
+    topo = new Topology('nb');
+    ns = topo.addNamespace('N');
+    topo.addVeth({ ns, name: 'n0', addr: '100.64.0.1/16' }, { ns, name: 'n1' });
+    topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', topo.name('n0'), 'nud', 'permanent']);
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dp = await Dataplane.open(instance);
+    inNetns(ns, () => {
+      dp.syncHostRoutes();
+      dp.enableEgress(topo.name('n0'));
+    });
+  });
+  after(() => {
+    dp?.close();
+    if (instance) Pipeline.down(instance);
+    topo?.destroy();
+  });
+
+  it('uses a static neighbour as it is, and leaves it when the route goes', () => {
+    route('8.8.8.0/24 via 100.64.0.2');
+    assert.match(neigh('100.64.0.2'), /lladdr 02:00:00:00:00:02 PERMANENT/);
+    inNetns(ns, () => dp.syncNeighbors());
+    const t = inNetns(ns, () => dp.trace(ipv4Packet({ src: '100.64.0.7', dst: '8.8.8.8' }), resolveIfindex(topo.name('n0'))));
+    assert.equal(t.verdict, abi.PwVerdict.REDIRECT, `forwarded through the static neighbour (reason ${t.reason})`);
+    inNetns(ns, () => dp.deleteRoute(parsePrefix('8.8.8.0/24')));
+    assert.match(neigh('100.64.0.2'), /lladdr 02:00:00:00:00:02 PERMANENT/, 'still there, still static');
+  });
+
+  it('makes a gateway with no entry a managed neighbour, and hands it back after', () => {
+    route('9.9.9.0/24 via 100.64.0.3');
+    assert.match(neigh('100.64.0.3'), /managed/);
+    inNetns(ns, () => dp.deleteRoute(parsePrefix('9.9.9.0/24')));
+    assert.equal(neigh('100.64.0.3'), '', 'the managed entry is gone with its last route');
+  });
+});
