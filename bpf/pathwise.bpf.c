@@ -130,7 +130,7 @@ static __always_inline int pw_frame_for_us(struct xdp_md *ctx)
 		return 0;
 	if (eth->h_dest[0] & 1)
 		return 0; /* multicast or broadcast */
-	iface = bpf_map_lookup_elem(&pw_ifaces, &ifindex);
+	iface = pw_iface_of(ifindex);
 	if (!iface)
 		return 1;
 	/* clang emits memcmp as a call BPF does not have: compare the bytes. */

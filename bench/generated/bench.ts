@@ -63,7 +63,8 @@ export const maps = {
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_ifaces: { name: 'pw_ifaces', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwIface },
+  pw_ifaces: { name: 'pw_ifaces', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
+  pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   bench_addrs: { name: 'bench_addrs', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.be32 },
   bench_state: { name: 'bench_state', type: MapType.PERCPU_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
 } as const satisfies Record<string, MapSpec<any, any>>;
@@ -98,6 +99,8 @@ export interface Maps {
   txPorts: BpfMap<number, number>;
   /** pw_ifaces */
   ifaces: BpfMap<number, PwIface>;
+  /** pw_ifaces_hi */
+  ifacesHi: BpfMap<number, PwIface>;
   /** bench_addrs */
   addrs: BpfMap<number, number>;
   /** bench_state */
@@ -119,6 +122,7 @@ export const mapHandles = {
   neigh: 'pw_neigh',
   txPorts: 'pw_tx_ports',
   ifaces: 'pw_ifaces',
+  ifacesHi: 'pw_ifaces_hi',
   addrs: 'bench_addrs',
   state: 'bench_state',
 } as const satisfies Record<keyof Maps, MapName>;

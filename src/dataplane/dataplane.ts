@@ -41,6 +41,7 @@ import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from '
 import { RouteTable, routeTypeOf, specialNhg, v4Key } from './route-table.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
+import { forgetInterface, recordedInterfaces, recordInterface } from './interface-table.js';
 import { keepVlanTagsInFrame, restoreVlanOffloads } from './vlan-visibility.js';
 
 export interface InterfaceStats {
@@ -110,13 +111,10 @@ export class Dataplane {
       ...opts,
       files: [stateFile],
       prepare: (maps, fresh) => {
-        if (fresh.includes('pw_ifaces')) {
-          // Learned again before any interface switches: the MAC check never lapses.
+        if (fresh.includes('pw_ifaces') || fresh.includes('pw_ifaces_hi')) {
+          // Learned again before any interface switches: the MAC and MTU checks never lapse.
           const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
-          for (const ifindex of maps.txPorts.keys()) {
-            const mac = links.get(ifindex)?.mac;
-            if (mac?.length === 6) maps.ifaces.set(ifindex, { mac });
-          }
+          for (const ifindex of maps.txPorts.keys()) recordInterface(maps, ifindex, links.get(ifindex));
         }
         // A blocklist entry carries its own prefix length (the lookup does not return it).
         const ownLength = <K extends { prefixlen: number }>(map: BpfMap<K, abi.PwBlock>) => {
@@ -170,7 +168,7 @@ export class Dataplane {
         if (!d.already) {
           detachXdp(d.ifindex, this.pipeline.xdp);
           this.pipeline.maps.txPorts.delete(d.ifindex);
-          this.pipeline.maps.ifaces.delete(d.ifindex);
+          forgetInterface(this.pipeline.maps, d.ifindex);
           restoreVlanOffloads(this.instance, links.get(d.ifindex));
         }
       }
@@ -180,22 +178,20 @@ export class Dataplane {
     return done;
   }
 
-  /** pw_ifaces[ifindex]: the interface's MAC, against which frames' destinations are checked. */
+  /** The interface's MAC (frames' destinations are checked against it) and MTU, for the pipeline. */
   private learnInterface(ifindex: number, link: KernelLink | undefined): void {
-    if (link?.mac?.length === 6) this.pipeline.maps.ifaces.set(ifindex, { mac: link.mac });
-    else this.pipeline.maps.ifaces.delete(ifindex); // no Ethernet address: not checked
+    recordInterface(this.pipeline.maps, ifindex, link);
   }
 
   /**
-   * Follows the attached interfaces' MACs (a MAC changed, an interface recreated) and drops the
-   * entries of interfaces this instance no longer runs on. For link events, and after a
-   * program upgrade that created pw_ifaces afresh.
+   * Follows the MACs and MTUs of the interfaces the pipeline runs on or forwards out of (a MAC
+   * or MTU changed, an interface recreated) and forgets the others. For link events.
    */
   refreshInterfaces(): void {
     const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
-    const attached = new Set(this.attached().map((a) => a.ifindex));
-    for (const ifindex of attached) this.learnInterface(ifindex, links.get(ifindex));
-    for (const ifindex of [...this.pipeline.maps.ifaces.keys()]) if (!attached.has(ifindex)) this.pipeline.maps.ifaces.delete(ifindex);
+    const ports = new Set(this.pipeline.maps.txPorts.keys()); // attached, or enabled for egress
+    for (const ifindex of ports) this.learnInterface(ifindex, links.get(ifindex));
+    for (const ifindex of recordedInterfaces(this.pipeline.maps)) if (!ports.has(ifindex)) forgetInterface(this.pipeline.maps, ifindex);
   }
 
   /**
@@ -204,6 +200,10 @@ export class Dataplane {
    */
   enableEgress(iface: string): void {
     const ifindex = resolveIfindex(iface);
+    this.learnInterface(
+      ifindex,
+      kernelLinks().find((l) => l.ifindex === ifindex),
+    );
     this.pipeline.maps.txPorts.set(ifindex, ifindex);
   }
 
@@ -216,7 +216,7 @@ export class Dataplane {
       this.pipeline.maps.txPorts.delete(ifindex);
       if (!state.mode || state.progId !== ourId) return { name: ifaces[k]!, detached: false };
       detachXdp(ifindex, this.pipeline.xdp);
-      this.pipeline.maps.ifaces.delete(ifindex);
+      forgetInterface(this.pipeline.maps, ifindex);
       restoreVlanOffloads(
         this.instance,
         kernelLinks().find((l) => l.ifindex === ifindex),

@@ -566,25 +566,31 @@ export const PwNeigh = {
   },
 } as const satisfies Codec<PwNeigh> & { offsets: Record<string, number> };
 
-/** struct pw_iface (8 bytes) */
+/** struct pw_iface (12 bytes) */
 export interface PwIface {
   mac: Uint8Array;
+  known: number;
+  mtu: number;
 }
 export const PwIface = {
   name: 'pw_iface',
-  size: 8,
-  offsets: { mac: 0, _pad0: 6 },
+  size: 12,
+  offsets: { mac: 0, known: 6, _pad0: 7, mtu: 8 },
   encode(x: PwIface, v: DataView, o: number): void {
     bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
-    bytesAt(v, o + 6, 2).fill(0);
+    scalar.u8.encode(x.known, v, o + 6);
+    bytesAt(v, o + 7, 1).fill(0);
+    scalar.u32.encode(x.mtu, v, o + 8);
   },
   decode(v: DataView, o: number): PwIface {
     return {
       mac: bytesAt(v, o + 0, 6).slice(),
+      known: scalar.u8.decode(v, o + 6),
+      mtu: scalar.u32.decode(v, o + 8),
     };
   },
   zero(): PwIface {
-    return { mac: new Uint8Array(6) };
+    return { mac: new Uint8Array(6), known: 0, mtu: 0 };
   },
 } as const satisfies Codec<PwIface> & { offsets: Record<string, number> };
 
@@ -1410,7 +1416,8 @@ export const maps = {
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
-  pw_ifaces: { name: 'pw_ifaces', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwIface },
+  pw_ifaces: { name: 'pw_ifaces', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
+  pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 16, key: PwBlock4Key, value: PwBlock },
   pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 16, key: PwBlock6Key, value: PwBlock },
   pw_rule_ctl: { name: 'pw_rule_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
@@ -1474,6 +1481,8 @@ export interface Maps {
   txPorts: BpfMap<number, number>;
   /** pw_ifaces */
   ifaces: BpfMap<number, PwIface>;
+  /** pw_ifaces_hi */
+  ifacesHi: BpfMap<number, PwIface>;
   /** pw_block4 */
   block4: BpfMap<PwBlock4Key, PwBlock>;
   /** pw_block6 */
@@ -1559,6 +1568,7 @@ export const mapHandles = {
   neigh: 'pw_neigh',
   txPorts: 'pw_tx_ports',
   ifaces: 'pw_ifaces',
+  ifacesHi: 'pw_ifaces_hi',
   block4: 'pw_block4',
   block6: 'pw_block6',
   ruleCtl: 'pw_rule_ctl',

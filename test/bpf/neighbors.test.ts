@@ -55,6 +55,21 @@ describe('gateways in the kernel neighbour table', { skip, timeout: 2 * 60_000 }
     assert.match(neigh('100.64.0.2'), /lladdr 02:00:00:00:00:02 PERMANENT/, 'still there, still static');
   });
 
+  it("sends packets larger than the egress interface's MTU to the kernel, and follows the MTU", () => {
+    route('8.8.4.0/24 via 100.64.0.2');
+    inNetns(ns, () => dp.syncNeighbors());
+    const big = ipv4Packet({ src: '100.64.0.7', dst: '8.8.4.4', payload: new Uint8Array(1400) });
+    const fate = () => inNetns(ns, () => dp.trace(big, resolveIfindex(topo.name('n0'))));
+    assert.equal(fate().verdict, abi.PwVerdict.REDIRECT, 'fits 1500');
+    topo.exec(ns, 'ip', ['link', 'set', topo.name('n0'), 'mtu', '1280']);
+    inNetns(ns, () => dp.refreshInterfaces()); // what the daemon does on the link event
+    assert.equal(fate().reason, abi.PwReason.MTU_EXCEEDED);
+    topo.exec(ns, 'ip', ['link', 'set', topo.name('n0'), 'mtu', '1500']);
+    inNetns(ns, () => dp.refreshInterfaces());
+    assert.equal(fate().verdict, abi.PwVerdict.REDIRECT);
+    inNetns(ns, () => dp.deleteRoute(parsePrefix('8.8.4.0/24')));
+  });
+
   it('makes a gateway with no entry a managed neighbour, and hands it back after', () => {
     route('9.9.9.0/24 via 100.64.0.3');
     assert.match(neigh('100.64.0.3'), /managed/);

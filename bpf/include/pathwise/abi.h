@@ -470,13 +470,16 @@ struct pw_frag {
 };
 _Static_assert(sizeof(struct pw_frag) == 16, "pw_frag layout");
 
-/* An interface the pipeline is attached to (hash pw_ifaces, key = ifindex): frames not
- * addressed to its MAC are another host's. */
+/* An interface the pipeline runs on or forwards out of (pw_ifaces, indexed by ifindex below
+ * PW_IF_DIRECT; pw_ifaces_hi, a hash, for larger ones). Frames arriving on it not addressed to
+ * its MAC are another host's; packets larger than its MTU are not forwarded out of it. */
 struct pw_iface {
 	__u8 mac[6];
-	__u8 _pad0[2];
+	__u8 known;          /* 1: the entry is filled in (array slots exist for every ifindex) */
+	__u8 _pad0;
+	__u32 mtu;
 };
-_Static_assert(sizeof(struct pw_iface) == 8, "pw_iface layout");
+_Static_assert(sizeof(struct pw_iface) == 12, "pw_iface layout");
 
 /* A packet event in the ring buffer pw_events (rule log action, sampling, drops). */
 struct pw_event {

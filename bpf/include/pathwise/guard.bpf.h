@@ -393,7 +393,7 @@ static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *p
  */
 static __always_inline int pw_blocked(const struct pw_packet *pkt)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = 0;
 	struct pw_block *b;
 	union {
 		struct pw_block4_key v4;
@@ -415,7 +415,11 @@ static __always_inline int pw_blocked(const struct pw_packet *pkt)
 		b = bpf_map_lookup_elem(map, &k);
 		if (!b)
 			return 0;
-		if (!b->expires_ns || now < b->expires_ns)
+		if (!b->expires_ns)
+			return 1;
+		if (!now)
+			now = bpf_ktime_get_ns(); /* only for an entry that expires: a helper call costs */
+		if (now < b->expires_ns)
 			return 1;
 		if (!b->plen)
 			return 0;

@@ -105,11 +105,14 @@ static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pk
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	struct pw_iface *out = pw_iface_of(ifindex);
 	__u32 mtu_len = 0;
 
 	/* Larger than the egress MTU: the kernel fragments it or answers ICMP "fragmentation
-	 * needed" / "packet too big", so path MTU discovery keeps working. */
-	if (bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
+	 * needed" / "packet too big", so path MTU discovery keeps working. The MTU the control
+	 * plane recorded is compared directly (an XDP frame is linear, its IP length is what
+	 * counts); an interface without a record asks the kernel. */
+	if (out && out->mtu ? pkt->ip_len > out->mtu : bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MTU_EXCEEDED);
 		return;
 	}

@@ -69,13 +69,32 @@ struct {
 	__type(value, __u32);
 } pw_tx_ports SEC(".maps");
 
-/* The interfaces the pipeline is attached to, with their MACs (frames for other MACs are
- * another host's). Written on attach and when an interface's address changes. */
+/* The interfaces the pipeline runs on or forwards out of, with their MACs and MTUs. Written on
+ * attach (and egress enabling) and when an interface's address or MTU changes. An array for
+ * small ifindexes (its lookups are inlined), a hash for the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_IF_DIRECT);
+	__type(key, __u32);
+	__type(value, struct pw_iface);
+} pw_ifaces SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PW_MAX_IFACES);
 	__type(key, __u32);
 	__type(value, struct pw_iface);
-} pw_ifaces SEC(".maps");
+} pw_ifaces_hi SEC(".maps");
+
+static __always_inline struct pw_iface *pw_iface_of(__u32 ifindex)
+{
+	struct pw_iface *i;
+
+	if (ifindex < PW_IF_DIRECT) {
+		i = bpf_map_lookup_elem(&pw_ifaces, &ifindex);
+		return i && i->known ? i : NULL;
+	}
+	return bpf_map_lookup_elem(&pw_ifaces_hi, &ifindex);
+}
 
 #endif /* PATHWISE_MAPS_ROUTE_BPF_H */
