@@ -45,7 +45,7 @@ function nsPerRun(prog: { testRunSync(o: object): { duration: number } }, data: 
 }
 
 interface Results {
-  machine: { kernel: string; cpu: string; cores: number; node: string; libbpf: string };
+  machine: { kernel: string; cpu: string; cores: number; node: string; libbpf: string; srso?: string };
   date: string;
   fib: { full: number; fullWarm: number; small: number; lpmTrie: number; kernelFib: number; routes: number; ipv6: number; routes6: number };
   install: { pathwiseSeconds: number; parseSeconds: number; kernelSeconds: number; routes: number };
@@ -262,6 +262,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
       cores: cpus().length,
       node: process.version,
       libbpf: libraryVersions().libbpf,
+      srso: srsoStatus(),
     },
     date: new Date().toISOString(),
     fib,
@@ -324,23 +325,46 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
     return { pps: Number(delivered() - before) / seconds };
   };
   try {
-    // The generator and delivery alone: frames dropped on arrival at the router.
-    inNetns(r, () => attachXdp(bench.program('bench_sink'), topo.name('r0'), { mode: 'native' }));
-    const directPps = measure().pps;
-    inNetns(r, () => detachXdp(topo.name('r0')));
-    // The kernel's forwarding.
-    topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    const kernelPps = measure().pps;
-    // Pathwise, with the kernel's forwarding off.
-    topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
     const dp = await open(`${topo.prefix}fwd`, r);
     inNetns(r, () => {
       dp.syncHostRoutes();
       dp.addRoute(parseRouteTokens(['10.240.0.0/16', 'via', '10.230.2.2'], () => 'bench'));
-      dp.attach([topo.name('r0'), topo.name('r1')], 'native');
       dp.syncNeighbors();
     });
-    const pathwisePps = measure().pps;
+    // Three ways through the router, each measured ROUNDS times, interleaved (a VM's speed
+    // drifts during a run): the median of each.
+    const modes = {
+      // The generator and delivery alone: frames dropped on arrival at the router.
+      direct: {
+        on: () => inNetns(r, () => attachXdp(bench.program('bench_sink'), topo.name('r0'), { mode: 'native' })),
+        off: () => inNetns(r, () => detachXdp(topo.name('r0'))),
+      },
+      kernel: {
+        on: () => topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']),
+        off: () => topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']),
+      },
+      // Pathwise, with the kernel's forwarding off.
+      pathwise: {
+        on: () => inNetns(r, () => dp.attach([topo.name('r0'), topo.name('r1')], 'native')),
+        off: () => inNetns(r, () => dp.detach([topo.name('r0'), topo.name('r1')])),
+      },
+    };
+    const ROUNDS = 3;
+    const rates: Record<keyof typeof modes, number[]> = { direct: [], kernel: [], pathwise: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, m] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['direct']][]) {
+        m.on();
+        try {
+          rates[name].push(measure().pps);
+        } finally {
+          m.off();
+        }
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const directPps = median(rates.direct);
+    const kernelPps = median(rates.kernel);
+    const pathwisePps = median(rates.pathwise);
     dp.close();
     // The generator runs on the same CPU as the forwarding, so a delivered rate is
     // 1 / (generator + delivery + forwarding): the forwarding's own cost per packet is what a
@@ -352,6 +376,15 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
     sink.close();
     bench.close();
     execFileSync('rm', ['-f', pcap]);
+  }
+}
+
+/** The kernel's view of the CPU's speculative-return-overflow mitigation (it moves every ns above). */
+function srsoStatus(): string {
+  try {
+    return readFileSync('/sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow', 'utf8').trim();
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -402,7 +435,8 @@ function report(r: Results, file: string): string {
   return `# Benchmarks
 
 Measured by \`make bench\` (bench/run.ts) on ${r.date.slice(0, 10)}: Linux ${r.machine.kernel}, ${r.machine.cpu}
-(${r.machine.cores} cores), Node ${r.machine.node}, libbpf ${r.machine.libbpf}. Raw numbers: \`${file.replace(`${repoRoot}/`, '')}\`.
+(${r.machine.cores} cores; return mitigation: ${r.machine.srso ?? 'unknown'}), Node ${r.machine.node}, libbpf ${r.machine.libbpf}.
+Raw numbers: \`${file.replace(`${repoRoot}/`, '')}\`.
 Per-packet times come from BPF_PROG_TEST_RUN (the kernel's own timing of repeated runs; median
 of 5 rounds). Every comparison below ran side by side in the same run.
 
@@ -454,6 +488,8 @@ ${r.forwarding.frames.toLocaleString('en')} UDP frames (1,024 flows) sent by tcp
 into a veth, routed by the router namespace to a sink namespace that counts them (with an
 XDP program, so the sink costs the same in both runs). Rates are delivered packets over the
 generator's run time; the generator shares the machine's ${r.machine.cores} cores with the forwarding.
+Each run is measured three times, the three kinds interleaved (a VM's speed drifts within a
+run), and the median is shown.
 (XDP live frames were tried as the generator first: on veth, frames it sends into a device
 only reach the kernel's stack one NAPI budget per run, which made the kernel look ~100x worse
 than it is. tcpreplay sends ordinary frames to both.)
@@ -478,7 +514,7 @@ ${r.insight ? insightReport(r.insight) : ''}## What limits these numbers
 - **Install.** Parsing ~0.4 s; the rest is the prefix index and the DIR-24-8 fill, both
   bounded by cache misses over tables of tens of MiB. The kernel's own install of the same
   table takes ~30× longer.
-- **Pipeline per packet.** The empty program's ~30 ns is mostly BPF_PROG_TEST_RUN's own loop.
+- **Pipeline per packet.** The empty program's ${f(r.pipeline.emptyNs)} ns is mostly BPF_PROG_TEST_RUN's own loop.
   The pipeline's largest costs are the flow table (~100 ns: hashing a 40-byte key, LRU
   bookkeeping, a clock read, atomic adds; \`flows: false\` removes it), the shared per-route and
   per-nexthop counters (atomic adds), the guard's LPM lookups and bitmap walk, and the
@@ -486,11 +522,12 @@ ${r.insight ? insightReport(r.insight) : ''}## What limits these numbers
 - **Stages as functions.** The guard, route and flow stages are BPF global functions
   (bpf/include/pathwise/stage.bpf.h), so the verifier checks each once: the pipeline with
   filtering and flows went from 910,000 verified instructions (of the 1,000,000 limit) to
-  ~180,000. The price is a call and return per stage. This VM's CPU runs with the
-  speculative-return-overflow "Safe RET" mitigation (no microcode), under which every return is
-  slow: the pipeline rows above cost ~35-80 ns more than the inlined pipeline did in the
-  previous run (2026-11-22T03-00-42-379Z: 10 rules 368 ns, flows off 83 ns). Forwarding rates
-  did not move.
+  ~180,000 (~75,000 since it is compiled for BPF v3, with 32-bit subregisters and atomics).
+  The price is a call and return per stage, which depends on the CPU's return mitigation:
+  this run's machine reports \`spec_rstack_overflow: ${r.machine.srso ?? 'unknown'}\`. Under
+  the "Safe RET" mitigation every return is slow (on such a VM the stages cost ~35-80 ns per
+  packet); without it they cost little. Two VMs of the same kind differ several-fold for this
+  reason alone: compare within a run, never across runs.
 - **Forwarding on veth.** The generator's frames arrive as socket buffers; veth converts each
   one for XDP (a copy into a page with headroom), work native XDP on a NIC never does because
   it runs before any socket buffer exists. On veth both forwarders pay most of the kernel's
