@@ -10,7 +10,9 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -339,11 +341,198 @@ Napi::Value NeighDelete(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+
+// Routes in bulk, packed for JS (a full BGP table is a million routes: one object each would
+// cost more than the dump). Per route, 7 u32 words in `head`: [family | dst_len << 8 |
+// protocol << 16 | type << 24, table, priority, tos | flags << 8, first nexthop, nexthop count,
+// nexthop object id], 16 bytes of destination in `dst`; per nexthop 3 words in `nh`: [ifindex,
+// weight, gateway family (0, 4 or 6) | rtnh_flags << 8] and 16 bytes of gateway in `gw`.
+constexpr uint32_t kRouteWords = 7;
+constexpr uint32_t kNexthopWords = 3;
+constexpr uint32_t kRouteDeleted = 1u << 8;  // in word 3: an RTM_DELROUTE event
+
+struct RouteCollector {
+  std::vector<uint32_t> head;
+  std::vector<uint8_t> dst;
+  std::vector<uint32_t> nh;
+  std::vector<uint8_t> gw;
+  std::vector<uint32_t> tables;  // keep only these tables (empty: all but local)
+
+  bool Wanted(uint32_t table) const {
+    if (tables.empty()) return table != RT_TABLE_LOCAL;
+    for (uint32_t t : tables)
+      if (t == table) return true;
+    return false;
+  }
+
+  void PushGateway(const void* addr, size_t len) {
+    size_t at = gw.size();
+    gw.resize(at + 16, 0);
+    if (addr) std::memcpy(gw.data() + at, addr, len > 16 ? 16 : len);
+  }
+
+  // One nexthop: its gateway from RTA_GATEWAY (the route's family) or RTA_VIA (any family).
+  void PushNexthop(uint32_t ifindex, uint32_t weight, uint8_t flags, uint8_t family, const nlattr* gateway, const nlattr* via) {
+    uint32_t gwFamily = 0;
+    if (gateway) {
+      gwFamily = family == AF_INET ? 4 : 6;
+      PushGateway(mnl_attr_get_payload(gateway), mnl_attr_get_payload_len(gateway));
+    } else if (via && mnl_attr_get_payload_len(via) >= sizeof(rtvia)) {
+      auto* v = static_cast<const rtvia*>(mnl_attr_get_payload(via));
+      gwFamily = v->rtvia_family == AF_INET ? 4 : v->rtvia_family == AF_INET6 ? 6 : 0;
+      PushGateway(v->rtvia_addr, mnl_attr_get_payload_len(via) - sizeof(rtvia));
+    } else {
+      PushGateway(nullptr, 0);
+    }
+    nh.insert(nh.end(), {ifindex, weight, gwFamily | (uint32_t(flags) << 8)});
+  }
+
+  // An RTM_NEWROUTE or RTM_DELROUTE message; returns whether it was kept.
+  bool Add(const nlmsghdr* nlh) {
+    auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+    if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return false;
+    if (rtm->rtm_flags & RTM_F_CLONED) return false;  // a cache entry, not a route
+    Attrs<RTA_MAX> tb;
+    tb.Parse(nlh, sizeof(*rtm));
+    uint32_t table = AttrU32(tb[RTA_TABLE], rtm->rtm_table);
+    if (!Wanted(table)) return false;
+    uint32_t first = static_cast<uint32_t>(nh.size() / kNexthopWords);
+    if (tb[RTA_MULTIPATH]) {
+      // A sequence of struct rtnexthop, each followed by its own attributes.
+      const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(tb[RTA_MULTIPATH]));
+      size_t left = mnl_attr_get_payload_len(tb[RTA_MULTIPATH]);
+      while (left >= sizeof(rtnexthop)) {
+        auto* rtnh = reinterpret_cast<const rtnexthop*>(p);
+        if (rtnh->rtnh_len < sizeof(rtnexthop) || rtnh->rtnh_len > left) break;
+        const nlattr* gateway = nullptr;
+        const nlattr* via = nullptr;
+        const auto* a = reinterpret_cast<const nlattr*>(p + RTNH_ALIGN(sizeof(rtnexthop)));
+        int alen = static_cast<int>(rtnh->rtnh_len) - static_cast<int>(RTNH_ALIGN(sizeof(rtnexthop)));
+        for (; alen > 0 && mnl_attr_ok(a, alen); alen -= static_cast<int>(MNL_ALIGN(a->nla_len)), a = mnl_attr_next(a)) {
+          if (mnl_attr_get_type(a) == RTA_GATEWAY) gateway = a;
+          if (mnl_attr_get_type(a) == RTA_VIA) via = a;
+        }
+        PushNexthop(static_cast<uint32_t>(rtnh->rtnh_ifindex), rtnh->rtnh_hops + 1u, rtnh->rtnh_flags, rtm->rtm_family, gateway, via);
+        size_t step = RTNH_ALIGN(rtnh->rtnh_len);
+        if (step >= left) break;
+        p += step;
+        left -= step;
+      }
+    } else if (tb[RTA_OIF] || tb[RTA_GATEWAY] || tb[RTA_VIA]) {
+      PushNexthop(AttrU32(tb[RTA_OIF]), 1, static_cast<uint8_t>(rtm->rtm_flags & 0xff), rtm->rtm_family, tb[RTA_GATEWAY], tb[RTA_VIA]);
+    }
+    uint32_t count = static_cast<uint32_t>(nh.size() / kNexthopWords) - first;
+    bool del = nlh->nlmsg_type == RTM_DELROUTE;
+    head.insert(head.end(), {uint32_t(rtm->rtm_family == AF_INET ? 4 : 6) | uint32_t(rtm->rtm_dst_len) << 8 |
+                                 uint32_t(rtm->rtm_protocol) << 16 | uint32_t(rtm->rtm_type) << 24,
+                             table, AttrU32(tb[RTA_PRIORITY]), uint32_t(rtm->rtm_tos) | (del ? kRouteDeleted : 0), first, count,
+                             AttrU32(tb[RTA_NH_ID])});
+    size_t at = dst.size();
+    dst.resize(at + 16, 0);
+    if (tb[RTA_DST]) {
+      size_t len = mnl_attr_get_payload_len(tb[RTA_DST]);
+      std::memcpy(dst.data() + at, mnl_attr_get_payload(tb[RTA_DST]), len > 16 ? 16 : len);
+    }
+    return true;
+  }
+
+  template <typename T>
+  static Napi::Value Typed(Napi::Env env, const std::vector<T>& v) {
+    auto ab = Napi::ArrayBuffer::New(env, v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(ab.Data(), v.data(), v.size() * sizeof(T));
+    if constexpr (sizeof(T) == 4) return Napi::Uint32Array::New(env, v.size(), ab, 0);
+    else return Napi::Uint8Array::New(env, v.size(), ab, 0);
+  }
+
+  Napi::Object ToJs(Napi::Env env) const {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("count", (double)(head.size() / kRouteWords));
+    o.Set("head", Typed(env, head));
+    o.Set("dst", Typed(env, dst));
+    o.Set("nh", Typed(env, nh));
+    o.Set("gw", Typed(env, gw));
+    return o;
+  }
+};
+
+int RouteDumpCb(const nlmsghdr* nlh, void* data) {
+  if (nlh->nlmsg_type == RTM_NEWROUTE) static_cast<RouteCollector*>(data)->Add(nlh);
+  return MNL_CB_OK;
+}
+
+// netlinkRouteDump(family, tables?: number[]) -> packed routes (see RouteCollector): the
+// routes of the given tables (all but the local table when none are named).
+Napi::Value RouteDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t family = ArgFamily(info, 0);
+  RouteCollector c;
+  if (info.Length() > 1 && info[1].IsArray()) {
+    Napi::Array t = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < t.Length(); i++) c.tables.push_back(t.Get(i).As<Napi::Number>().Uint32Value());
+  }
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = DumpRequest<rtmsg>(buf, RTM_GETROUTE, family);
+  s.Transact(nlh, RouteDumpCb, &c, "route dump");
+  return c.ToJs(env);
+}
+
+struct NexthopAnswer {
+  Napi::Env env;
+  Napi::Array out;
+};
+
+// One nexthop object (RTM_NEWNEXTHOP): { id, family, oif, gateway, blackhole, group: [id,
+// weight, ...] }.
+Napi::Object NexthopObject(Napi::Env env, const nlmsghdr* nlh) {
+  auto* nhm = static_cast<const nhmsg*>(mnl_nlmsg_get_payload(nlh));
+  Attrs<NHA_MAX> tb;
+  tb.Parse(nlh, sizeof(*nhm));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", (double)AttrU32(tb[NHA_ID]));
+  o.Set("family", (double)nhm->nh_family);
+  o.Set("flags", (double)nhm->nh_flags);
+  o.Set("oif", (double)AttrU32(tb[NHA_OIF]));
+  o.Set("gateway", AttrBuffer(env, tb[NHA_GATEWAY]));
+  o.Set("blackhole", Napi::Boolean::New(env, tb[NHA_BLACKHOLE] != nullptr));
+  Napi::Array group = Napi::Array::New(env);
+  if (tb[NHA_GROUP]) {
+    auto* g = static_cast<const nexthop_grp*>(mnl_attr_get_payload(tb[NHA_GROUP]));
+    size_t n = mnl_attr_get_payload_len(tb[NHA_GROUP]) / sizeof(nexthop_grp);
+    for (size_t i = 0; i < n; i++) {
+      group.Set(group.Length(), (double)g[i].id);
+      group.Set(group.Length(), (double)(g[i].weight + 1u));  // the kernel stores weight - 1
+    }
+  }
+  o.Set("group", group);
+  return o;
+}
+
+// netlinkNexthops() -> [{ id, family, flags, oif, gateway, blackhole, group }]: the kernel's
+// nexthop objects (FRR installs routes through them).
+Napi::Value Nexthops(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = DumpRequest<nhmsg>(buf, RTM_GETNEXTHOP, AF_UNSPEC);
+  Collected c{env, Napi::Array::New(env), RTM_NEWNEXTHOP, NexthopObject, nullptr};
+  try {
+    s.Transact(nlh, CollectCb, &c, "nexthop dump");
+  } catch (const Napi::Error& e) {
+    // A kernel without nexthop objects has none to list.
+    if (e.Value().Get("code").ToString().Utf8Value() == "EOPNOTSUPP") return Napi::Array::New(env);
+    throw;
+  }
+  return c.out;
+}
+
 }  // namespace
 
 // new NetlinkMonitor(groups: number[], onEvents(events[])): joins the given rtnetlink groups
 // (RTNLGRP_*) and, polled by libuv, hands each readable tick's messages to one callback as an
-// array of { event: 'link'|'address'|'neighbor', op: 'new'|'del', ...fields }. When the kernel
+// array of { event: 'link'|'address'|'neighbor', op: 'new'|'del', ...fields }; route changes
+// come packed as one { event: 'routes', count, head, dst, nh, gw } (RouteCollector), and
+// nexthop-object changes as { event: 'nexthops' }. When the kernel
 // had to drop messages (the socket's buffer overran) the array holds { event: 'overrun' }: the
 // caller then reads the whole state again. close() is idempotent and also runs on GC.
 class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
@@ -367,9 +556,14 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
       int g = groups.Get(i).As<Napi::Number>().Int32Value();
       if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) Fail(errno, "NETLINK_ADD_MEMBERSHIP");
     }
-    // A bigger buffer rides out bursts (a link flap brings hundreds of events).
-    int size = 4 << 20;
-    mnl_socket_setsockopt(nl_, SO_RCVBUF, &size, sizeof(size));
+    // A bigger buffer rides out bursts (a link flap brings hundreds of events, a BGP session
+    // coming up tens of thousands of routes). A socket option, at SOL_SOCKET: through
+    // mnl_socket_setsockopt (SOL_NETLINK) the same number 8 is NETLINK_LISTEN_ALL_NSID, which
+    // would subscribe to the events of every network namespace. FORCE lifts rmem_max for root.
+    int size = 32 << 20;
+    if (setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0) {
+      setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env_, &loop);
     poll_ = new uv_poll_t;
@@ -398,6 +592,9 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
   struct Batch {
     Napi::Env env;
     Napi::Array events;
+    // Route events of this tick, packed (RouteCollector), handed over as one 'routes' event.
+    RouteCollector routes;
+    bool nexthops = false;
   };
 
   static int EventCb(const nlmsghdr* nlh, void* data) {
@@ -420,6 +617,14 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
         o = NeighborObject(b->env, nlh);
         event = "neighbor";
         break;
+      case RTM_NEWROUTE:
+      case RTM_DELROUTE:
+        b->routes.Add(nlh);
+        return MNL_CB_OK;
+      case RTM_NEWNEXTHOP:
+      case RTM_DELNEXTHOP:
+        b->nexthops = true;
+        return MNL_CB_OK;
       default:
         return MNL_CB_OK;
     }
@@ -448,6 +653,16 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
       }
       // Events carry sequence 0 and port 0: check neither.
       mnl_cb_run(buf.data(), n, 0, 0, EventCb, &b);
+    }
+    if (!b.routes.head.empty()) {
+      Napi::Object o = b.routes.ToJs(env_);
+      o.Set("event", "routes");
+      b.events.Set(b.events.Length(), o);
+    }
+    if (b.nexthops) {
+      Napi::Object o = Napi::Object::New(env_);
+      o.Set("event", "nexthops");
+      b.events.Set(b.events.Length(), o);
     }
     if (b.events.Length() == 0) return;
     callback_.MakeCallback(Value(), {b.events});
@@ -486,6 +701,8 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkRouteGet", Napi::Function::New(env, RouteGet));
   exports.Set("netlinkNeighManage", Napi::Function::New(env, NeighManage));
   exports.Set("netlinkNeighDelete", Napi::Function::New(env, NeighDelete));
+  exports.Set("netlinkRouteDump", Napi::Function::New(env, RouteDump));
+  exports.Set("netlinkNexthops", Napi::Function::New(env, Nexthops));
   NetlinkMonitor::Init(env, exports);
 }
 

@@ -124,11 +124,28 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   gauge('pathwise_map_max_entries', 'Capacity of each BPF map', ['map'], (set) => {
     for (const r of mapPressure()) set({ map: r.map }, r.max);
   });
-  gauge('pathwise_routes', "Routes in the data plane, by origin (user, kernel: the host's own)", ['origin'], (set) => {
+  gauge('pathwise_routes', "Routes in the data plane, by origin (user; kernel: the host's own; imported)", ['origin'], (set) => {
     const routes = routeCounts(ctrl.dp());
     set({ origin: 'user' }, routes.user);
     set({ origin: 'kernel' }, routes.kernel);
+    set({ origin: 'imported' }, routes.imported);
   });
+  gauge('pathwise_route_import_kernel_routes', "Routes in the kernel's tables that the import accepts (one per prefix)", [], (set) =>
+    set({}, ctrl.imports.stats.kernelRoutes),
+  );
+  counter('pathwise_route_import_events_total', 'Kernel route events the import applied', [], (set) => set({}, ctrl.imports.stats.events));
+  counter('pathwise_route_import_full_syncs_total', "Full reads of the kernel's tables", [], (set) =>
+    set({}, ctrl.imports.stats.fullSyncs),
+  );
+  counter(
+    'pathwise_route_import_drift_repaired_total',
+    'Differences between the kernel and the imported routes that a periodic full read found and repaired',
+    [],
+    (set) => set({}, ctrl.imports.stats.driftRepaired),
+  );
+  gauge('pathwise_route_import_full_sync_seconds', 'How long the last full read and sync took', [], (set) =>
+    set({}, ctrl.imports.stats.lastFullSyncSeconds),
+  );
   gauge('pathwise_pipeline_attached_interfaces', 'Interfaces running the pipeline', [], (set) => set({}, pipelineInfo(ctrl.dp()).attached));
   gauge('pathwise_pipeline_info', 'The running program (value 1)', ['prog_id', 'fib', 'object_hash'], (set) => {
     const p = pipelineInfo(ctrl.dp());

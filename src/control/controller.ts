@@ -22,6 +22,7 @@ import { History, type VersionRecord } from './history.js';
 import { compileDesired, planChanges, readRunning, summarize, type Change } from './plan.js';
 import type { ChangeSummary } from './reconcile.js';
 import { settingsOf } from './reconcilers/pipeline.js';
+import { importSelectors, RouteImport } from './route-import.js';
 
 export interface Actor {
   actor: string;
@@ -75,6 +76,8 @@ export class Controller {
   private readonly blockedSince: Map<string, number>;
   /** Config routes compiled, by object: unchanged routes are not compiled again. */
   private readonly routeCache = new WeakMap<object, RouteSpec>();
+  /** Routes imported from the kernel's tables (config `import:`), followed outside versions. */
+  readonly imports: RouteImport;
 
   private constructor(
     readonly instance: string,
@@ -86,6 +89,11 @@ export class Controller {
     /** The data plane was pinned already: this run adopted it. */
     private readonly adopted: boolean,
   ) {
+    this.imports = new RouteImport(
+      () => this.dataplane,
+      (fn) => this.serialize(fn),
+      log,
+    );
     this.current = history.latest()?.config ?? parseConfig('{}', 'defaults');
     this.currentVersion = history.latest()?.version ?? 0;
     this.blockedSinceFile = join(runDirOf(instance), 'blocked-since.json');
@@ -194,6 +202,7 @@ export class Controller {
   ): Promise<ProposeResult> {
     const t0 = performance.now();
     const now = Date.now();
+    const selectors = importSelectors(config);
     const desired = compileDesired(config, {
       files: opts.files ?? confinedFiles(this.baseDir),
       now,
@@ -219,6 +228,9 @@ export class Controller {
       this.stats.lastReconcileSeconds = (performance.now() - t0) / 1000;
     }
     this.noteBlocks(changes, now);
+    this.imports.configure(config, selectors);
+    // A config route gone may uncover an imported one for the same prefix.
+    this.imports.restore(changes.flatMap((c) => (c.kind === 'route' && c.op === 'delete' ? [c.prefix] : [])));
     const latest = this.history.latest();
     const configChanged = !latest || JSON.stringify(latest.config) !== JSON.stringify(config);
     this.current = config;
@@ -250,7 +262,11 @@ export class Controller {
    * change): kernel state, not config, so no version is recorded.
    */
   syncHost(): Promise<{ added: number; replaced: number; removed: number }> {
-    return this.serialize(async () => this.dataplane.syncHostRoutes());
+    return this.serialize(async () => {
+      const { removedPrefixes, ...r } = this.dataplane.syncHostRoutes();
+      this.imports.restore(removedPrefixes);
+      return r;
+    });
   }
 
   /**
@@ -299,6 +315,7 @@ export class Controller {
   }
 
   close(): void {
+    this.imports.close();
     this.dataplane.close();
     this.history.close();
   }

@@ -1,14 +1,15 @@
 /**
  * The daemon's following of the kernel: neighbour events go into pw_neigh as they come, address
  * and link changes re-sync the host's own routes through the controller (and links the
- * interfaces' MACs and the interfaces rules name), and a periodic full
+ * interfaces' MACs and the interfaces rules name), route events go to the import
+ * (control/route-import.ts), and a periodic full
  * reconcile repairs anything an event missed (or an overrun dropped). Gateways that the kernel
  * cannot resolve are logged once each. Nothing here waits on the network.
  */
 import type { Logger } from 'pino';
 
 import type { Controller } from '../control/controller.js';
-import { KernelFollower } from '../dataplane/kernel-follower.js';
+import { KernelFollower, NetlinkGroup } from '../dataplane/kernel-follower.js';
 import { reapStaleCapture } from '../dataplane/capture-slot.js';
 import { formatAddress } from '../util/ip.js';
 
@@ -28,24 +29,46 @@ export class KernelSync {
   ) {}
 
   start(): void {
-    this.follower = new KernelFollower(() => this.ctrl.dp(), {
-      neighbors: (r) => this.log.debug(r, 'neighbours followed'),
-      addresses: () => this.hostChanged(),
-      links: () => {
-        this.hostChanged();
-        this.linksChanged();
+    const imports = this.ctrl.imports;
+    this.follower = new KernelFollower(
+      () => this.ctrl.dp(),
+      {
+        neighbors: (r) => this.log.debug(r, 'neighbours followed'),
+        addresses: () => {
+          this.hostChanged();
+          // `ip addr flush` takes the routes through the address with it, unannounced.
+          imports.resync();
+        },
+        links: () => {
+          this.hostChanged();
+          this.linksChanged();
+          // A link going down takes its IPv4 routes with it, unannounced.
+          imports.resync();
+        },
+        routes: (set) => imports.routesChanged(set),
+        nexthops: () => imports.resync(),
+        overrun: () => imports.resync(),
+        unresolved: (n) => {
+          const v4 = n.addr.subarray(4).every((b) => b === 0);
+          const key = `${n.ifindex}|${formatAddress(v4 ? 4 : 6, n.addr)}`;
+          if (this.failed.has(key)) return;
+          this.failed.add(key);
+          this.log.warn(
+            { gateway: formatAddress(v4 ? 4 : 6, n.addr), ifindex: n.ifindex },
+            'a neighbour does not answer ARP/ND; routes through it go to the kernel until it does',
+          );
+        },
       },
-      unresolved: (n) => {
-        const v4 = n.addr.subarray(4).every((b) => b === 0);
-        const key = `${n.ifindex}|${formatAddress(v4 ? 4 : 6, n.addr)}`;
-        if (this.failed.has(key)) return;
-        this.failed.add(key);
-        this.log.warn(
-          { gateway: formatAddress(v4 ? 4 : 6, n.addr), ifindex: n.ifindex },
-          'a neighbour does not answer ARP/ND; routes through it go to the kernel until it does',
-        );
-      },
-    });
+      [
+        NetlinkGroup.NEIGH,
+        NetlinkGroup.IPV4_IFADDR,
+        NetlinkGroup.IPV6_IFADDR,
+        NetlinkGroup.LINK,
+        NetlinkGroup.IPV4_ROUTE,
+        NetlinkGroup.IPV6_ROUTE,
+        NetlinkGroup.NEXTHOP,
+      ],
+    );
     this.timer = setInterval(() => this.reconcile(), RECONCILE_MS);
     this.timer.unref();
   }

@@ -29,6 +29,7 @@ import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { reasonName, verdictName } from '../insight/verdicts.js';
 import { hostRouteSpec, hostRoutes, type HostRoute } from '../routing/host-routes.js';
+import { protocolName } from '../routing/kernel-routes.js';
 import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js';
 import { routeText, type RouteOrigin, type RouteSpec, type RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
@@ -38,7 +39,7 @@ import { FilterTables } from './filter-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
 import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from './pipeline.js';
-import { RouteTable, routeTypeOf, specialNhg, v4Key } from './route-table.js';
+import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route } from './route-table.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
 import { forgetInterface, recordedInterfaces, recordInterface } from './interface-table.js';
@@ -53,6 +54,14 @@ export interface InterfaceStats {
 }
 
 /** The host's routes as the kernel's addresses imply them now (this thread's namespace). */
+export interface HostRouteSync {
+  added: number;
+  replaced: number;
+  removed: number;
+  /** The prefixes of the host routes removed (an imported route may take them back). */
+  removedPrefixes: string[];
+}
+
 export function currentHostRoutes(): HostRoute[] {
   const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
   const addresses = kernelAddresses().flatMap((a) => {
@@ -267,7 +276,7 @@ export class Dataplane {
     }
     const nhg = this.groupFor(spec);
     try {
-      return this.view(this.routes.add(spec.prefix, nhg, spec.metric, origin === 'kernel'));
+      return this.view(this.routes.add(spec.prefix, nhg, spec.metric, origin));
     } catch (e) {
       this.releaseGroup(nhg);
       throw e;
@@ -279,7 +288,7 @@ export class Dataplane {
     const existing = this.routes.get(spec.prefix);
     if (!existing) return this.addRoute(spec, origin);
     const nhg = this.groupFor(spec);
-    this.releaseGroup(this.routes.repoint(existing.id, nhg, spec.metric, origin === 'kernel'));
+    this.releaseGroup(this.routes.repoint(existing.id, nhg, spec.metric, origin));
     return this.view(this.routes.byId(existing.id)!);
   }
 
@@ -325,17 +334,19 @@ export class Dataplane {
    * it goes the host's route comes back. Only the host routes and the routes at their
    * prefixes are read, however many routes the FIB holds.
    */
-  syncHostRoutes(host: HostRoute[] = currentHostRoutes()): { added: number; replaced: number; removed: number } {
+  syncHostRoutes(host: HostRoute[] = currentHostRoutes()): HostRouteSync {
     const specs = host.map(hostRouteSpec);
     const running = new Map<string, RouteView>();
     for (const r of this.routes.system()) running.set(formatPrefix(r.prefix), this.view(r));
     const users: RouteSpec[] = [];
     for (const spec of specs) {
       const r = this.routes.get(spec.prefix);
-      if (!r || r.system) continue;
+      if (!r || r.origin === 'kernel') continue;
       const v = this.view(r);
       running.set(v.prefix, v);
-      users.push(specOfView(v, r.prefix, `route ${v.prefix}`));
+      // An imported route at a host prefix gives way (as the kernel prefers its connected
+      // route); the import puts it back when the address goes (`removedPrefixes`).
+      if (r.origin === 'user') users.push(specOfView(v, r.prefix, `route ${v.prefix}`));
     }
     const rib = new Rib();
     rib.set('kernel', specs);
@@ -343,7 +354,12 @@ export class Dataplane {
     const changes = planRoutes(running, rib.best(), (spec) => this.describeRoute(spec));
     for (const c of changes) this.applyRouteChange(c);
     const count = (op: RouteChange['op']) => changes.filter((c) => c.op === op).length;
-    return { added: count('add'), replaced: count('replace'), removed: count('delete') };
+    return {
+      added: count('add'),
+      replaced: count('replace'),
+      removed: count('delete'),
+      removedPrefixes: changes.filter((c) => c.op === 'delete').map((c) => c.prefix),
+    };
   }
 
   deleteRoute(prefix: Prefix): RouteView {
@@ -498,9 +514,10 @@ export class Dataplane {
     return { added: added.length + addedBulk.length, replaced };
   }
 
-  view(r: { id: number; prefix: Prefix; nhg: number; metric: number; system: boolean }): RouteView {
+  view(r: Route): RouteView {
     return {
-      origin: r.system ? 'kernel' : 'user',
+      origin: r.origin,
+      ...(r.origin === 'imported' ? { proto: protocolName(r.proto) } : {}),
       prefix: formatPrefix(r.prefix),
       family: r.prefix.family,
       type: routeTypeOf(r.nhg),
@@ -528,8 +545,9 @@ export class Dataplane {
     return unresolved.map((g) => ({ via: g.via, dev: g.dev }));
   }
 
-  listRoutes(): RouteView[] {
-    return [...this.routes.all()].map((r) => this.view(r));
+  /** Every route (but those of the origin `skip`, when given). */
+  listRoutes(skip?: RouteOrigin): RouteView[] {
+    return [...this.routes.all(skip)].map((r) => this.view(r));
   }
 
   lookup(addresses: string[]): LookupResult[] {

@@ -5,7 +5,7 @@
  * controller). When the kernel overran the socket, everything is read again. Nothing here
  * blocks: the events come from libuv's poll of the netlink socket.
  */
-import { KernelMonitor, NetlinkGroup, type KernelEvent } from '../kernel/index.js';
+import { KernelMonitor, NetlinkGroup, type KernelEvent, type KernelRouteSet } from '../kernel/index.js';
 import type { Dataplane } from './dataplane.js';
 
 export { NetlinkGroup };
@@ -19,6 +19,12 @@ export interface FollowerHooks {
   links?(): void;
   /** A neighbour the kernel could not resolve (a gateway that does not answer). */
   unresolved?(n: { ifindex: number; addr: Uint8Array }): void;
+  /** Routes changed in the kernel's tables (packed, in the kernel's order). */
+  routes?(set: KernelRouteSet): void;
+  /** The kernel's nexthop objects changed. */
+  nexthops?(): void;
+  /** Events were lost (the socket overran): anything followed must be read again. */
+  overrun?(): void;
 }
 
 export class KernelFollower {
@@ -48,8 +54,15 @@ export class KernelFollower {
           set += r.set;
           removed += r.removed;
           addresses = links = true;
+          this.hooks.overrun?.();
           break;
         }
+        case 'routes':
+          this.hooks.routes?.(e.routes);
+          break;
+        case 'nexthops':
+          this.hooks.nexthops?.();
+          break;
         case 'neighbor':
           if (this.dp().neighbors.apply(e.op, e.neighbor)) {
             if (e.op === 'new' && e.neighbor.usable) set++;

@@ -15,7 +15,7 @@ import { PwError } from '../errors.js';
 import { formatPrefix, type Family, type Prefix } from '../util/ip.js';
 import { Fib4Table } from '../routing/fib4-table.js';
 import { PrefixIndex4 } from '../routing/prefix-index4.js';
-import type { RouteType } from '../routing/route.js';
+import type { RouteOrigin, RouteType } from '../routing/route.js';
 import type { NexthopTable } from './nexthop-table.js';
 import type { PipelineMaps } from './pipeline.js';
 
@@ -26,8 +26,11 @@ export interface Route {
   /** Nexthop group id, or a PW_NHG_* special for the other route types. */
   nhg: number;
   metric: number;
-  /** Derived from the host's addresses (routing/host-routes.ts), not added by the user. */
-  system: boolean;
+  /** 'kernel': derived from the host's addresses (routing/host-routes.ts); 'imported': copied
+   * from a kernel routing table; 'user': added by the user. */
+  origin: RouteOrigin;
+  /** An imported route's kernel protocol (RTPROT_*); 0 for the others. */
+  proto: number;
 }
 
 const SPECIAL_NHG: Record<Exclude<RouteType, 'unicast'>, number> = {
@@ -57,6 +60,18 @@ if (abi.PwRoute.size !== 32 || R.nhg !== 0 || R.plen !== 4 || R.family !== 5 || 
 }
 const VALID = abi.PwRouteFlag.VALID;
 const SYSTEM = abi.PwRouteFlag.SYSTEM;
+const IMPORTED = abi.PwRouteFlag.IMPORTED;
+const PROTO = abi.PwRouteFlag.PROTO;
+
+/** A record's flags for a route of this origin (and kernel protocol, when imported). */
+export function routeFlags(origin: RouteOrigin, proto = 0): number {
+  if (origin === 'kernel') return VALID | SYSTEM;
+  if (origin === 'imported') return VALID | IMPORTED | ((proto << 8) & PROTO);
+  return VALID;
+}
+const originOfFlags = (flags: number): RouteOrigin => (flags & SYSTEM ? 'kernel' : flags & IMPORTED ? 'imported' : 'user');
+const ORIGIN_CODE: Record<RouteOrigin, number> = { user: 0, kernel: 1, imported: 2 };
+const ORIGINS: RouteOrigin[] = ['user', 'kernel', 'imported'];
 
 /** IPv4 routes to install in one go (struct of arrays: a full table is a million routes). */
 export interface V4Bulk {
@@ -65,6 +80,8 @@ export interface V4Bulk {
   plen: Uint8Array;
   nhg: Uint32Array;
   metric: Uint32Array;
+  /** Each route's record flags (routeFlags()); absent: user routes. */
+  flags?: Uint16Array;
 }
 
 export class RouteTable {
@@ -85,6 +102,14 @@ export class RouteTable {
   private readonly tbl24Map: MappedArray<abi.PwFib4Block>;
   /** Ids of the routes derived from the host's addresses (a few, among maybe a million). */
   private readonly systemIds = new Set<number>();
+  /** Origin (ORIGIN_CODE) and kernel protocol per id, as this table wrote them: kept apart
+   * from the records so that a record damaged behind our back can be recognised and repaired. */
+  private readonly origins: Uint8Array;
+  private readonly protos: Uint8Array;
+  /** Each route's nexthop group and metric as written (see origins). */
+  private readonly nhgs: Uint32Array;
+  private readonly metrics: Uint32Array;
+  private importedCount = 0;
   private readonly tbl8Map: MappedArray<abi.PwFib4Group>;
 
   constructor(
@@ -97,6 +122,10 @@ export class RouteTable {
     this.stride = this.records.stride;
     this.words = new Uint32Array(this.view.buffer, 0, (this.records.length * this.stride) / 4);
     this.plens = new Uint8Array(this.records.length).fill(UNUSED);
+    this.origins = new Uint8Array(this.records.length);
+    this.protos = new Uint8Array(this.records.length);
+    this.nhgs = new Uint32Array(this.records.length);
+    this.metrics = new Uint32Array(this.records.length);
     this.v4 = new PrefixIndex4();
     // A ring of free ids: taken from the head, returned at the tail (reused last).
     this.freeIds = new Uint32Array(this.records.length);
@@ -121,7 +150,10 @@ export class RouteTable {
       }
       const plen = v.getUint8(off + R.plen);
       this.plens[id] = plen;
-      if (v.getUint16(off + R.flags, true) & SYSTEM) this.systemIds.add(id);
+      const flags = v.getUint16(off + R.flags, true);
+      this.track(id, originOfFlags(flags), (flags & PROTO) >> 8);
+      this.nhgs[id] = v.getUint32(off + R.nhg, true);
+      this.metrics[id] = v.getUint32(off + R.metric, true);
       if (v.getUint8(off + R.family) === 4) {
         a4.push(v.getUint32(off + R.prefix, false));
         p4.push(plen);
@@ -140,13 +172,13 @@ export class RouteTable {
   }
 
   private routeOf(id: number): Route {
-    const off = id * this.stride;
     return {
       id,
       prefix: this.prefixOf(id),
-      nhg: this.view.getUint32(off + R.nhg, true),
-      metric: this.view.getUint32(off + R.metric, true),
-      system: !!(this.view.getUint16(off + R.flags, true) & SYSTEM),
+      nhg: this.nhgs[id]!,
+      metric: this.metrics[id]!,
+      origin: ORIGINS[this.origins[id]!]!,
+      proto: this.protos[id]!,
     };
   }
 
@@ -157,6 +189,11 @@ export class RouteTable {
   /** How many of the routes are the host's own. */
   get systemCount(): number {
     return this.systemIds.size;
+  }
+
+  /** How many of the routes were imported from a kernel routing table. */
+  get importedRouteCount(): number {
+    return this.importedCount;
   }
 
   get counts() {
@@ -185,9 +222,30 @@ export class RouteTable {
     for (const id of this.systemIds) yield this.routeOf(id);
   }
 
-  *all(): IterableIterator<Route> {
-    for (const id of this.v4.values()) yield this.routeOf(id);
-    for (const id of this.v6.values()) yield this.routeOf(id);
+  /**
+   * The prefixes of the imported routes, keyed as routing/kernel-routes.ts keys them (from
+   * this table's indexes: a record damaged behind our back does not hide its prefix).
+   */
+  *importedKeys(): IterableIterator<number | string> {
+    if (!this.importedCount) return;
+    const imported = ORIGIN_CODE.imported;
+    for (const [key, id] of this.v4.entries()) if (this.origins[id] === imported) yield key;
+    for (const [key, id] of this.v6) if (this.origins[id] === imported) yield key;
+  }
+
+  /** The ids of the imported routes. */
+  *importedIds(): IterableIterator<number> {
+    if (!this.importedCount) return;
+    const imported = ORIGIN_CODE.imported;
+    for (let id = 1; id < this.plens.length; id++) if (this.plens[id] !== UNUSED && this.origins[id] === imported) yield id;
+  }
+
+  /** Every route; with `skip`, all but those of that origin (the config's reconciler leaves a
+   * million imported routes unread). */
+  *all(skip?: RouteOrigin): IterableIterator<Route> {
+    const s = skip === undefined ? -1 : ORIGIN_CODE[skip];
+    for (const id of this.v4.values()) if (this.origins[id] !== s) yield this.routeOf(id);
+    for (const id of this.v6.values()) if (this.origins[id] !== s) yield this.routeOf(id);
   }
 
   /** Free ids left (for checking a bulk load before writing anything). */
@@ -215,7 +273,7 @@ export class RouteTable {
     plen: number,
     nhg: number,
     metric: number,
-    system: boolean,
+    flags: number,
   ): void {
     const off = id * this.stride;
     const v = this.view;
@@ -227,9 +285,22 @@ export class RouteTable {
       this.bytes.fill(0, off + R.prefix + 4, off + R.prefix + 16);
     } else this.bytes.set(addr, off + R.prefix);
     v.setUint32(off + R.metric, metric, true);
-    v.setUint16(off + R.flags, VALID | (system ? SYSTEM : 0), true);
+    v.setUint16(off + R.flags, flags, true);
     this.plens[id] = plen;
-    if (system) this.systemIds.add(id);
+    this.nhgs[id] = nhg;
+    this.metrics[id] = metric;
+    this.track(id, originOfFlags(flags), (flags & PROTO) >> 8);
+  }
+
+  /** Records id's origin and protocol (null: the id is free), keeping the counts. */
+  private track(id: number, origin: RouteOrigin | null, proto: number): void {
+    const before = this.origins[id]!;
+    if (before === ORIGIN_CODE.kernel) this.systemIds.delete(id);
+    if (before === ORIGIN_CODE.imported) this.importedCount--;
+    this.origins[id] = origin ? ORIGIN_CODE[origin] : 0;
+    this.protos[id] = origin === 'imported' ? proto : 0;
+    if (origin === 'kernel') this.systemIds.add(id);
+    if (origin === 'imported') this.importedCount++;
   }
 
   /**
@@ -237,7 +308,7 @@ export class RouteTable {
    * [nhg][plen | family<<8 | flags<<16][prefix, network order][0][0][0][metric][pad]; the
    * word holding the flags (VALID) is written last.
    */
-  private writeRecordV4(id: number, addr: number, plen: number, nhg: number, metric: number): void {
+  private writeRecordV4(id: number, addr: number, plen: number, nhg: number, metric: number, flags: number): void {
     const w = this.words;
     const o = id * 8;
     w[o] = nhg;
@@ -248,27 +319,31 @@ export class RouteTable {
     w[o + 5] = 0;
     w[o + 6] = metric;
     w[o + 7] = 0;
-    w[o + 1] = (plen | (4 << 8) | (VALID << 16)) >>> 0;
+    w[o + 1] = (plen | (4 << 8) | (flags << 16)) >>> 0;
     this.plens[id] = plen;
+    this.nhgs[id] = nhg;
+    this.metrics[id] = metric;
+    this.track(id, originOfFlags(flags), (flags & PROTO) >> 8);
   }
 
   /**
    * Installs a new route; the prefix must not have one. The caller's reference to `nhg`
    * passes to the route.
    */
-  add(prefix: Prefix, nhg: number, metric = 0, system = false): Route {
+  add(prefix: Prefix, nhg: number, metric = 0, origin: RouteOrigin = 'user', proto = 0): Route {
     if (this.idOf(prefix) !== undefined)
       throw new PwError('PW_ERR_EXISTS', `a route to ${formatPrefix(prefix)} exists`, { hint: "use 'route replace' to change it" });
     if (prefix.family === 4 && this.fib4.groupsNeeded(prefix.v4, prefix.plen) > this.fib4.groupCapacity - this.fib4.groupsInUse) {
       throw new PwError('PW_ERR_FULL', `the IPv4 FIB has no free second-level group for ${formatPrefix(prefix)}`);
     }
     const id = this.takeId();
+    const flags = routeFlags(origin, proto);
     if (prefix.family === 4) {
-      this.writeRecord(id, 4, prefix.v4, prefix.plen, nhg, metric, system);
+      this.writeRecord(id, 4, prefix.v4, prefix.plen, nhg, metric, flags);
       this.fib4.insert(prefix.v4, prefix.plen, id);
       this.v4.set(prefix.v4, prefix.plen, id);
     } else {
-      this.writeRecord(id, 6, prefix.addr, prefix.plen, nhg, metric, system);
+      this.writeRecord(id, 6, prefix.addr, prefix.plen, nhg, metric, flags);
       try {
         this.maps.fib6.set({ prefixlen: prefix.plen, addr: prefix.addr }, id);
       } catch (e) {
@@ -299,7 +374,7 @@ export class RouteTable {
       const len = b.plen[i]!;
       const id = this.takeId();
       ids[i] = id;
-      this.writeRecordV4(id, addr, len, b.nhg[i]!, b.metric[i]!);
+      this.writeRecordV4(id, addr, len, b.nhg[i]!, b.metric[i]!, b.flags ? b.flags[i]! : VALID);
       this.fib4.insert(addr, len, id);
     }
     this.v4.bulkAdd(b.addr, b.plen, ids, b.count);
@@ -314,18 +389,57 @@ export class RouteTable {
   }
 
   /**
-   * Points an existing route at another group (one 32-bit store); returns the old group. A
-   * system route repointed by the user becomes the user's.
+   * Points an existing route at another group (one 32-bit store); returns the old group. The
+   * route takes the given origin: a system route repointed by the user becomes the user's.
    */
-  repoint(id: number, nhg: number, metric: number, system = false): number {
+  repoint(id: number, nhg: number, metric: number, origin: RouteOrigin = 'user', proto = 0): number {
     const off = id * this.stride;
-    const old = this.view.getUint32(off + R.nhg, true);
+    const old = this.nhgs[id]!;
+    const flags = routeFlags(origin, proto);
     this.view.setUint32(off + R.metric, metric, true);
     this.view.setUint32(off + R.nhg, nhg, true);
-    this.view.setUint16(off + R.flags, VALID | (system ? SYSTEM : 0), true);
-    if (system) this.systemIds.add(id);
-    else this.systemIds.delete(id);
+    this.view.setUint16(off + R.flags, flags, true);
+    this.nhgs[id] = nhg;
+    this.metrics[id] = metric;
+    this.track(id, origin, proto);
     return old;
+  }
+
+  /**
+   * Whether the maps still hold route `id` as this table knows it: its record valid and for
+   * its prefix, and the FIB pointing at it (unless a longer prefix covers the address). A
+   * write to the pinned maps behind Pathwise's back shows here.
+   */
+  intact(id: number, prefix: Prefix): boolean {
+    const off = id * this.stride;
+    const v = this.view;
+    const want = routeFlags(ORIGINS[this.origins[id]!]!, this.protos[id]!);
+    if (v.getUint16(off + R.flags, true) !== want) return false;
+    if (v.getUint32(off + R.nhg, true) !== this.nhgs[id] || v.getUint32(off + R.metric, true) !== this.metrics[id]) return false;
+    if (v.getUint8(off + R.plen) !== prefix.plen || v.getUint8(off + R.family) !== prefix.family) return false;
+    for (let i = 0; i < (prefix.family === 4 ? 4 : 16); i++) if (this.bytes[off + R.prefix + i] !== prefix.addr[i]) return false;
+    if (prefix.family === 6) return this.maps.fib6.get({ prefixlen: prefix.plen, addr: prefix.addr }) === id;
+    if (this.fib4.lookup(prefix.v4) === id) return true;
+    // The first address may belong to a longer prefix: then the FIB is right to differ.
+    for (let l = 32; l > prefix.plen; l--) if (this.v4.get((prefix.v4 & v4Mask(l)) >>> 0, l) !== undefined) return true;
+    return false;
+  }
+
+  /** Writes route `id` into its record and the FIB again, as this table knows it (repairing
+   * what intact() found). */
+  rewrite(id: number, prefix: Prefix): void {
+    const flags = routeFlags(ORIGINS[this.origins[id]!]!, this.protos[id]!);
+    this.writeRecord(
+      id,
+      prefix.family,
+      prefix.family === 4 ? prefix.v4 : prefix.addr,
+      prefix.plen,
+      this.nhgs[id]!,
+      this.metrics[id]!,
+      flags,
+    );
+    if (prefix.family === 4) this.fib4.insert(prefix.v4, prefix.plen, id);
+    else this.maps.fib6.set({ prefixlen: prefix.plen, addr: prefix.addr }, id);
   }
 
   /** Removes a route; returns it (with its nexthop group, for the caller to release). */
@@ -350,9 +464,9 @@ export class RouteTable {
   }
 
   private invalidate(id: number): void {
+    this.track(id, null, 0);
     this.view.setUint16(id * this.stride + R.flags, 0, true);
     this.plens[id] = UNUSED;
-    this.systemIds.delete(id);
     this.giveId(id);
   }
 

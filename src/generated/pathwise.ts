@@ -155,6 +155,8 @@ export type PwReason = (typeof PwReason)[keyof typeof PwReason];
 export const PwRouteFlag = {
   VALID: 1,
   SYSTEM: 2,
+  IMPORTED: 4,
+  PROTO: 65280,
 } as const;
 export type PwRouteFlag = (typeof PwRouteFlag)[keyof typeof PwRouteFlag];
 

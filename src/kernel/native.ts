@@ -217,6 +217,8 @@ export interface NativeAddon {
   ): { type: number; table: number; oif: number; gateway: Buffer | null; prefsrc: Buffer | null } | null;
   netlinkNeighManage(family: number, ifindex: number, dst: Uint8Array): void;
   netlinkNeighDelete(family: number, ifindex: number, dst: Uint8Array): boolean;
+  netlinkRouteDump(family: number, tables?: number[]): NetlinkRouteSet;
+  netlinkNexthops(): NetlinkNexthop[];
   NetlinkMonitor: new (groups: number[], onEvents: (events: NetlinkEvent[]) => void) => { close(): void; readonly closed: boolean };
 }
 
@@ -255,10 +257,36 @@ export interface NetlinkNeighbor {
   dst: Buffer | null;
   lladdr: Buffer | null;
 }
+/**
+ * Routes packed by the addon (a full table is a million routes). Per route, 7 words of `head`:
+ * [family | dst_len << 8 | protocol << 16 | type << 24, table, priority, tos | deleted << 8,
+ * first nexthop, nexthop count, nexthop object id] and 16 bytes of `dst`; per nexthop 3
+ * words of `nh`: [ifindex, weight, gateway family (0, 4, 6) | RTNH_F_* << 8] and 16 bytes of
+ * `gw`.
+ */
+export interface NetlinkRouteSet {
+  count: number;
+  head: Uint32Array;
+  dst: Uint8Array;
+  nh: Uint32Array;
+  gw: Uint8Array;
+}
+/** A kernel nexthop object; `group` holds [id, weight] pairs flattened. */
+export interface NetlinkNexthop {
+  id: number;
+  family: number;
+  flags: number;
+  oif: number;
+  gateway: Buffer | null;
+  blackhole: boolean;
+  group: number[];
+}
 export type NetlinkEvent =
   | (NetlinkLink & { event: 'link'; op: 'new' | 'del' })
   | (NetlinkAddress & { event: 'address'; op: 'new' | 'del' })
   | (NetlinkNeighbor & { event: 'neighbor'; op: 'new' | 'del' })
+  | (NetlinkRouteSet & { event: 'routes' })
+  | { event: 'nexthops' }
   | { event: 'overrun' };
 
 const addonPath = join(repoRoot, 'native', 'build', 'Release', 'pathwise.node');

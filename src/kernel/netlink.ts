@@ -7,7 +7,7 @@
  */
 import { PwError, fromNative } from '../errors.js';
 import type { Family } from '../util/ip.js';
-import { native, type NetlinkAddress, type NetlinkEvent, type NetlinkLink, type NetlinkNeighbor } from './native.js';
+import { native, type NetlinkAddress, type NetlinkEvent, type NetlinkLink, type NetlinkNeighbor, type NetlinkRouteSet } from './native.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -33,7 +33,7 @@ export const Iff = { UP: 0x1, LOOPBACK: 0x8, RUNNING: 0x40 } as const;
 /** Address scopes (RT_SCOPE_*). */
 export const Scope = { UNIVERSE: 0, SITE: 200, LINK: 253, HOST: 254 } as const;
 /** rtnetlink multicast groups (RTNLGRP_*). */
-export const NetlinkGroup = { LINK: 1, NEIGH: 3, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
+export const NetlinkGroup = { LINK: 1, NEIGH: 3, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11, NEXTHOP: 32 } as const;
 
 /** 16 bytes, network order, IPv4 in the first 4 (the layout of util/ip's addresses). */
 function addr16(b: Buffer): Uint8Array {
@@ -201,10 +201,50 @@ export function releaseNeighbor(family: Family, ifindex: number, addr: Uint8Arra
   }
 }
 
+/** Routes as the kernel lists them, packed (see NetlinkRouteSet; routing/kernel-routes.ts reads them). */
+export type KernelRouteSet = NetlinkRouteSet;
+
+/**
+ * The routes of the given kernel tables (all but the local table when none are named), in
+ * this thread's network namespace. `family` 0 is both.
+ */
+export function kernelRoutes(family: Family | 0, tables?: number[]): KernelRouteSet {
+  return call('netlink: route dump', () => native().netlinkRouteDump(family === 0 ? 0 : afOf(family), tables));
+}
+
+/** A kernel nexthop object (`ip nexthop`): a gateway on an interface, a blackhole, or a group. */
+export interface KernelNexthop {
+  id: number;
+  ifindex: number;
+  gateway: { family: Family; addr: Uint8Array } | null;
+  blackhole: boolean;
+  /** A group's members, with their weights. */
+  group: { id: number; weight: number }[];
+}
+
+export function kernelNexthops(): KernelNexthop[] {
+  return call('netlink: nexthop dump', () => native().netlinkNexthops()).map((n) => {
+    const family = familyOf(n.family);
+    const group: { id: number; weight: number }[] = [];
+    for (let i = 0; i + 1 < n.group.length; i += 2) group.push({ id: n.group[i]!, weight: n.group[i + 1]! });
+    return {
+      id: n.id,
+      ifindex: n.oif,
+      gateway: n.gateway && family ? { family, addr: addr16(n.gateway) } : null,
+      blackhole: n.blackhole,
+      group,
+    };
+  });
+}
+
 export type KernelEvent =
   | { kind: 'link'; op: 'new' | 'del'; link: KernelLink }
   | { kind: 'address'; op: 'new' | 'del'; address: KernelAddress }
   | { kind: 'neighbor'; op: 'new' | 'del'; neighbor: KernelNeighbor }
+  /** Routes added, changed or deleted (packed, in the order the kernel reported them). */
+  | { kind: 'routes'; routes: KernelRouteSet }
+  /** Nexthop objects changed. */
+  | { kind: 'nexthops' }
   /** The kernel dropped events (a burst overran the socket): read everything again. */
   | { kind: 'overrun' };
 
@@ -212,6 +252,10 @@ function event(e: NetlinkEvent): KernelEvent | null {
   switch (e.event) {
     case 'overrun':
       return { kind: 'overrun' };
+    case 'routes':
+      return { kind: 'routes', routes: e };
+    case 'nexthops':
+      return { kind: 'nexthops' };
     case 'link': {
       const l = link(e);
       return l && { kind: 'link', op: e.op, link: l };
@@ -228,7 +272,7 @@ function event(e: NetlinkEvent): KernelEvent | null {
 }
 
 /**
- * Follows the kernel's links, addresses and neighbours (in this thread's network namespace)
+ * Follows the kernel's links, addresses, neighbours and routes (in this thread's network namespace)
  * from the event loop: each batch of changes goes to `onEvents` as it arrives. close() stops.
  */
 export class KernelMonitor {

@@ -11,6 +11,7 @@
 import type { ProposeResult } from '../control/controller.js';
 import type { HistoryEntry } from '../control/history.js';
 import type { Config } from '../control/config/schema.js';
+import type { ImportStats } from '../control/route-import.js';
 import type { BlockEntry } from '../filter/blocklist.js';
 import type { LookupResult } from '../routing/route.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
@@ -100,6 +101,8 @@ export interface StatusReport {
   interfaces: { name: string; ifindex: number; mode: string }[];
   routes: number;
   rules: number;
+  /** Routes imported from the kernel's tables (config `import:`). */
+  imports?: ImportStats;
   pid: number;
   uptimeSeconds: number;
   [k: string]: unknown;

@@ -39,8 +39,9 @@ export function pipelineInfo(dp: Dataplane): { progId: number; fib: string; obje
   };
 }
 
-/** Routes by origin: the user's, and the host's own. */
-export function routeCounts(dp: Dataplane): { user: number; kernel: number } {
+/** Routes by origin: the user's, the host's own, and those imported from the kernel's tables. */
+export function routeCounts(dp: Dataplane): { user: number; kernel: number; imported: number } {
   const kernel = dp.routes.systemCount;
-  return { user: dp.routes.size - kernel, kernel };
+  const imported = dp.routes.importedRouteCount;
+  return { user: dp.routes.size - kernel - imported, kernel, imported };
 }

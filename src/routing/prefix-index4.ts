@@ -137,4 +137,11 @@ export class PrefixIndex4 {
     for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== NONE) yield this.ids[i]!;
     yield* this.recent.values();
   }
+
+  /** [plen * 2^32 + addr, id] for every prefix. */
+  *entries(): IterableIterator<[number, number]> {
+    for (let i = 0; i < this.ids.length; i++)
+      if (this.ids[i] !== NONE) yield [PrefixIndex4.key(this.addrs[i]!, this.plens[i]!), this.ids[i]!];
+    yield* this.recent.entries();
+  }
 }

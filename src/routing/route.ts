@@ -23,9 +23,10 @@ export interface RouteSpec {
   where: string;
 }
 
-/** Where a route comes from: 'user' (a config, the API, the CLI) or 'kernel' (the host's own
- * addresses: local and connected routes). */
-export type RouteOrigin = 'user' | 'kernel';
+/** Where a route comes from: 'user' (a config, the API, the CLI), 'kernel' (the host's own
+ * addresses: local and connected routes) or 'imported' (copied from a kernel routing table
+ * that a routing daemon such as BIRD or FRR maintains; config `import:`). */
+export type RouteOrigin = 'user' | 'kernel' | 'imported';
 
 export interface NexthopView {
   via: string | null;
@@ -43,6 +44,8 @@ export interface RouteView {
   nexthops: NexthopView[];
   id: number;
   origin: RouteOrigin;
+  /** An imported route's kernel protocol, by name (bgp, ospf, static, bird...). */
+  proto?: string;
 }
 
 /** Which route the data plane uses for an address, and what it does with the packet. */
@@ -87,5 +90,6 @@ export function routeText(
 export function formatRoute(r: RouteView): string {
   const text = routeText('unicast', r.nexthops, r.metric, { canonical: false });
   const head = r.type === 'unicast' ? r.prefix : `${r.type} ${r.prefix}`;
-  return [head, text, r.origin === 'kernel' ? 'proto kernel' : ''].filter(Boolean).join(' ');
+  const proto = r.origin === 'kernel' ? 'proto kernel' : r.origin === 'imported' ? `proto ${r.proto} imported` : '';
+  return [head, text, proto].filter(Boolean).join(' ');
 }

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import * as abi from '../../src/generated/pathwise.js';
-import { inNetns, resolveIfindex } from '../../src/kernel/index.js';
+import { inNetns, KernelMonitor, NetlinkGroup, resolveIfindex, type KernelEvent } from '../../src/kernel/index.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { parsePrefix } from '../../src/util/ip.js';
 import { ipv4Packet } from '../helpers/packets.js';
@@ -75,5 +75,25 @@ describe('gateways in the kernel neighbour table', { skip, timeout: 2 * 60_000 }
     assert.match(neigh('100.64.0.3'), /managed/);
     inNetns(ns, () => dp.deleteRoute(parsePrefix('9.9.9.0/24')));
     assert.equal(neigh('100.64.0.3'), '', 'the managed entry is gone with its last route');
+  });
+
+  it("follows its own namespace's neighbours only (not those of every namespace)", async () => {
+    // Another namespace with a neighbour entry made while the monitor listens in this one.
+    const other = topo.addNamespace('O');
+    topo.addVeth({ ns: other, name: 'o0', addr: '100.65.0.1/24' }, { ns: other, name: 'o1', addr: '100.65.0.2/24' });
+    const seen: KernelEvent[] = [];
+    const monitor = inNetns(ns, () => new KernelMonitor([NetlinkGroup.NEIGH, NetlinkGroup.LINK], (ev) => seen.push(...ev)));
+    try {
+      topo.exec(other, 'ip', ['neigh', 'replace', '100.65.0.9', 'lladdr', '02:00:00:00:00:09', 'dev', topo.name('o0'), 'nud', 'permanent']);
+      topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.9', 'lladdr', '02:00:00:00:00:09', 'dev', topo.name('n0'), 'nud', 'permanent']);
+      const deadline = Date.now() + 5000;
+      const here = () => seen.some((e) => e.kind === 'neighbor' && e.neighbor.addr[1] === 64 && e.neighbor.addr[3] === 9);
+      while (!here() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(here(), "this namespace's neighbour was reported");
+      assert.ok(!seen.some((e) => e.kind === 'neighbor' && e.neighbor.addr[1] === 65), 'a neighbour of another namespace was reported');
+    } finally {
+      monitor.close();
+      topo.exec(ns, 'ip', ['neigh', 'del', '100.64.0.9', 'dev', topo.name('n0')], { allowFail: true });
+    }
   });
 });

@@ -80,7 +80,7 @@ export async function stopDaemon(d: RunningDaemon | undefined, signal: NodeJS.Si
 
 /** Runs the CLI (as an operator would), returning status and output. */
 export function cli(args: string[], env: Record<string, string> = {}) {
-  const p = spawnSync(pathwiseBin, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  const p = spawnSync(pathwiseBin, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
   return { status: p.status, stdout: p.stdout, stderr: p.stderr, json: () => JSON.parse(p.stdout) };
 }
 

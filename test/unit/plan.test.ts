@@ -43,7 +43,7 @@ function runningFrom(yaml: string): RunningState {
   return {
     pipeline: d.pipeline,
     interfaces: new Map([...d.interfaces].map(([n, m]) => [n, m === 'auto' ? 'native' : m])),
-    routing: routes,
+    routing: { owned: routes, importedAt: () => undefined },
     filter: {
       limiters: new Map([...d.filter.limiters].map(([n, l], i) => [n, { ...l, id: i + 1 }])),
       rules: d.filter.rules.map((r, i) => ({ ...r, id: 100 + i })),

@@ -166,6 +166,10 @@ _Static_assert(sizeof(struct pw_fib4_group) == 1024, "pw_fib4_group layout");
 enum pw_route_flag {
 	PW_ROUTE_F_VALID = 1 << 0,
 	PW_ROUTE_F_SYSTEM = 1 << 1,  /* from the host's addresses (local, connected), not the user */
+	PW_ROUTE_F_IMPORTED = 1 << 2, /* copied from a kernel routing table (config `import:`) */
+	/* Bits 8..15 hold an imported route's kernel protocol (RTPROT_*), for `route list`; the
+	 * data plane reads only VALID. */
+	PW_ROUTE_F_PROTO = 0xff00,
 };
 
 /* A route (value of array pw_routes, key = route id). Route id 0 is never used. */

@@ -8,6 +8,7 @@ import type { Controller } from '../../control/controller.js';
 import * as edits from '../../ops/edits.js';
 import { listNeighbors, syncNeighbors } from '../../ops/neighbors.js';
 import { listRoutes, lookup } from '../../ops/routes.js';
+import { parsePrefix } from '../../util/ip.js';
 import { jsonSchema } from '../validate.js';
 import { keyOf, params, tag, who } from './common.js';
 
@@ -70,11 +71,7 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
     tag('routes', 'Delete the route to a prefix (URL-encode the slash: 10.0.0.0%2F8)', { params: params(['prefix']) }),
     async (req) => {
       const key = keyOf((req.params as { prefix: string }).prefix, 'prefix');
-      const hostRoute = () =>
-        ctrl
-          .dp()
-          .listRoutes()
-          .some((r) => r.prefix === key && r.origin === 'kernel');
+      const hostRoute = () => ctrl.dp().routeAt(parsePrefix(key))?.origin === 'kernel';
       return ctrl.edit(edits.deleteRoute(key, hostRoute), who(req));
     },
   );

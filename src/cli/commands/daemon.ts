@@ -48,6 +48,14 @@ export function registerDaemon(program: Command): void {
       console.log(
         `attached to ${s.interfaces.map((i) => `${i.name} (${i.mode})`).join(', ') || 'nothing'}; ${s.routes} routes, ${s.rules} rules`,
       );
+      const im = s.imports;
+      if (im?.enabled) {
+        console.log(
+          `import: ${im.installed} routes installed of ${im.kernelRoutes} in the kernel's tables; ${im.events} events, ` +
+            `${im.fullSyncs} full reads (last ${im.lastFullSyncSeconds.toFixed(3)} s), ${im.driftRepaired} drift repaired` +
+            (im.lastError ? `; last error: ${im.lastError}` : ''),
+        );
+      }
     },
   );
 

@@ -10,6 +10,7 @@ import { PRIVATE_INSTANCE } from '../../util/instance.js';
 import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseDuration } from '../../util/duration.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
+import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 
 /** A string that must pass a parser; the parser's message becomes the issue. */
 const parsed = (what: string, parse: (s: string) => unknown) =>
@@ -55,6 +56,50 @@ export const Nexthop = z
   })
   .strict()
   .refine((n) => n.gateway || n.dev, { message: 'a nexthop needs a gateway or a dev' });
+
+const checked = (parse: (v: string | number) => unknown) => (v: string | number, ctx: z.RefinementCtx) => {
+  try {
+    parse(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+};
+
+export const ImportSource = z
+  .object({
+    table: z
+      .union([z.string(), z.number().int()])
+      .superRefine(checked((v) => parseTable(v, 'table')))
+      .refine((v) => v !== 'local' && v !== 255, "the local table is the host's own addresses: Pathwise follows them already")
+      .default('main')
+      .describe('the kernel routing table: main, default, or a number (as `ip route show table N`)'),
+    protocols: z
+      .array(z.union([z.string(), z.number().int()]).superRefine(checked((v) => parseProtocol(v, 'protocol'))))
+      .min(1)
+      .optional()
+      .describe(
+        'route protocols to copy, by name (bgp, ospf, static, zebra, bird, boot, dhcp...) or number; default: all but kernel (connected routes, which Pathwise derives from the addresses itself)',
+      ),
+    prefixes: z.array(cidr).min(1).optional().describe('copy only routes inside one of these prefixes; default: all'),
+  })
+  .strict();
+
+export const Import = z
+  .object({
+    from: z
+      .array(ImportSource)
+      .max(64)
+      .default([])
+      .describe(
+        "kernel routing tables whose routes Pathwise copies into its own FIB, followed as they change (the first entry that accepts a route wins a tie on metric); a route of the config or of the host's addresses for the same prefix takes precedence",
+      ),
+    reconcile: duration
+      .refine((d) => parseDuration(d) >= 1000, 'at least 1s: a full read of a large table takes a while')
+      .default('30s')
+      .describe('every this often the tables are read again in full and any difference repaired in either direction (counted as drift)'),
+  })
+  .strict()
+  .describe('routes imported from the kernel, where a routing daemon (BIRD, FRR) or an operator keeps them');
 
 export const Route = z
   .object({
@@ -198,6 +243,7 @@ export const Config = z
       .default({ flows: true, routeStats: true, dropMalformed: false, unclassified: 'drop', ipv4Groups: 16384, ruleBitmaps: 4096 }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
     routes: z.array(Route).default([]),
+    import: Import.default({ from: [], reconcile: '30s' }),
     ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),
     rules: z.array(Rule).max(16384).default([]),
     blocklists: z.array(Blocklist).default([]),

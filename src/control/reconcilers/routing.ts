@@ -11,6 +11,7 @@ import type { RouteSpec, RouteView } from '../../routing/route.js';
 import { routeSpecOf } from '../config/forms.js';
 import type { Config } from '../config/schema.js';
 import { Phase, type CompileContext, type Reconciler } from '../reconcile.js';
+import { parsePrefix } from '../../util/ip.js';
 
 export type RoutingChange = RouteChange & { kind: 'route'; phase: number };
 
@@ -27,7 +28,18 @@ export function configRoutes(cfg: Config, ctx: Pick<CompileContext, 'routeCache'
   });
 }
 
-export const routingReconciler: Reconciler<Map<string, RibRoute>, Map<string, RouteView>, RoutingChange> = {
+/**
+ * The routes a config owns: every route but the imported ones, which the import follows
+ * (control/route-import.ts). An imported route is read only where the config wants a route
+ * for its prefix: the config's route replaces it (and the import puts it back when the config
+ * drops the route).
+ */
+export interface RunningRoutes {
+  owned: Map<string, RouteView>;
+  importedAt(prefix: string): RouteView | undefined;
+}
+
+export const routingReconciler: Reconciler<Map<string, RibRoute>, RunningRoutes, RoutingChange> = {
   kinds: ['route'],
   desired(cfg, ctx) {
     const rib = new Rib();
@@ -35,13 +47,26 @@ export const routingReconciler: Reconciler<Map<string, RibRoute>, Map<string, Ro
     rib.set('kernel', ctx.hostRoutes.map(hostRouteSpec));
     return rib.best();
   },
-  running: (dp: Dataplane) => new Map(dp.listRoutes().map((r) => [r.prefix, r])),
-  plan: (running, desired, ctx) =>
-    planRoutes(running, desired, (spec) => ctx.describeRoute(spec)).map((c) => ({
+  running: (dp: Dataplane) => ({
+    owned: new Map(dp.listRoutes('imported').map((r) => [r.prefix, r])),
+    importedAt: (prefix) => {
+      const v = dp.routeAt(parsePrefix(prefix));
+      return v?.origin === 'imported' ? v : undefined;
+    },
+  }),
+  plan: (running, desired, ctx) => {
+    const routes = new Map(running.owned);
+    for (const prefix of desired.keys()) {
+      if (routes.has(prefix)) continue;
+      const imported = running.importedAt(prefix);
+      if (imported) routes.set(prefix, imported);
+    }
+    return planRoutes(routes, desired, (spec) => ctx.describeRoute(spec)).map((c) => ({
       ...c,
       kind: 'route',
       phase: c.op === 'delete' ? Phase.ROUTE_DELETE : Phase.ROUTES,
-    })),
+    }));
+  },
   apply: (c, t) => t.dp().applyRouteChange(c),
   summarize: (c) => ({
     kind: c.kind,

@@ -1,0 +1,397 @@
+/**
+ * The kernel's routing tables as a source of routes (config `import:`): what a routing daemon
+ * (BIRD, FRR, a DHCP client, an operator with `ip route`) put there, filtered by table,
+ * protocol and prefix, and turned into the routes Pathwise installs with origin 'imported'.
+ *
+ * The kernel may hold several routes for one prefix (different metrics, tables or TOS); it
+ * uses the lowest metric, and so does this view. A route Pathwise cannot reproduce exactly
+ * (TOS-specific, IPv4 over an IPv6 gateway, unreachable/prohibit with their ICMP answers, a
+ * nexthop object it cannot resolve) is installed as type 'kernel': the packet goes to the
+ * kernel, which routes it by the same table. Nothing is ever routed differently from the
+ * kernel's choice.
+ *
+ * Pure data: the packed route sets come from src/kernel (netlinkRouteDump and route events),
+ * and src/dataplane/route-importer.ts installs what this view wants.
+ */
+import * as abi from '../generated/pathwise.js';
+import { PwError } from '../errors.js';
+import { formatPrefix, maskAddr, parsePrefix, type Family, type Prefix } from '../util/ip.js';
+import type { RouteType } from './route.js';
+
+/** Route protocols by name (iproute2's rt_protos). */
+export const RT_PROTOCOLS: Readonly<Record<string, number>> = {
+  unspec: 0,
+  redirect: 1,
+  kernel: 2,
+  boot: 3,
+  static: 4,
+  gated: 8,
+  ra: 9,
+  mrt: 10,
+  zebra: 11,
+  bird: 12,
+  dnrouted: 13,
+  xorp: 14,
+  ntk: 15,
+  dhcp: 16,
+  keepalived: 18,
+  babel: 42,
+  openr: 99,
+  bgp: 186,
+  isis: 187,
+  ospf: 188,
+  rip: 189,
+  eigrp: 192,
+};
+const PROTOCOL_NAMES = new Map(Object.entries(RT_PROTOCOLS).map(([k, v]) => [v, k]));
+
+/** A protocol number as `ip route` names it (the number itself when it has no name). */
+export const protocolName = (n: number): string => PROTOCOL_NAMES.get(n) ?? String(n);
+
+/** A protocol by name or number (0..255). */
+export function parseProtocol(v: string | number, where: string): number {
+  const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : RT_PROTOCOLS[v];
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 255) {
+    throw new PwError('PW_ERR_INVALID', `unknown route protocol '${v}'`, {
+      where,
+      hint: `use a number 0..255 or one of ${Object.keys(RT_PROTOCOLS).join(', ')}`,
+    });
+  }
+  return n;
+}
+
+/** Routing tables by name (iproute2's rt_tables). */
+export const RT_TABLES: Readonly<Record<string, number>> = { default: 253, main: 254, local: 255 };
+
+export function parseTable(v: string | number, where: string): number {
+  const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : RT_TABLES[v];
+  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 0xffffffff) {
+    throw new PwError('PW_ERR_INVALID', `unknown routing table '${v}'`, { where, hint: 'use main, default, local or a number' });
+  }
+  return n;
+}
+
+/** Route types (RTN_*). */
+const RTN = { UNICAST: 1, LOCAL: 2, BLACKHOLE: 6, UNREACHABLE: 7, PROHIBIT: 8, THROW: 9 } as const;
+/** Nexthop flags (RTNH_F_*): a dead nexthop is not used by the kernel. */
+const RTNH_F_DEAD = 1;
+const RTPROT_KERNEL = 2;
+
+/** Which kernel routes to import: one `import:` entry of the config, compiled. */
+export interface ImportSelector {
+  table: number;
+  /** Accepted protocols; null: every protocol but `kernel` (the host's connected routes,
+   * which Pathwise derives from the addresses itself). */
+  protocols: ReadonlySet<number> | null;
+  /** Only routes inside one of these; null: all. */
+  prefixes: readonly Prefix[] | null;
+}
+
+/** One nexthop of an imported route, resolved to an interface. */
+export interface ImportedHop {
+  family: Family;
+  gw: Uint8Array | null;
+  ifindex: number;
+  weight: number;
+}
+
+/** What Pathwise should install for one prefix. */
+export interface ImportedRoute {
+  prefix: Prefix;
+  type: RouteType;
+  hops: readonly ImportedHop[];
+  /** Equal for equal hop sets: the installer shares one nexthop group per key. */
+  hopsKey: string;
+  metric: number;
+  proto: number;
+}
+
+/** A kernel nexthop object (`ip nexthop`), as src/kernel lists it. */
+export interface NexthopObject {
+  id: number;
+  ifindex: number;
+  gateway: { family: Family; addr: Uint8Array } | null;
+  blackhole: boolean;
+  group: { id: number; weight: number }[];
+}
+
+/** Routes packed as the addon hands them over (src/kernel/native.ts NetlinkRouteSet). */
+export interface PackedRoutes {
+  count: number;
+  head: Uint32Array;
+  dst: Uint8Array;
+  nh: Uint32Array;
+  gw: Uint8Array;
+}
+const HEAD_WORDS = 7;
+const NH_WORDS = 3;
+const DELETED = 1 << 8;
+
+/** A prefix's key: a number for IPv4 (plen * 2^32 + address), the prefix text for IPv6. */
+export type PrefixKey = number | string;
+
+interface HopSet {
+  key: string;
+  hops: ImportedHop[];
+}
+
+/** One kernel route for a prefix. Several for one prefix form a list through `next`. */
+interface Candidate {
+  /** Index of the selector that accepted it: earlier selectors win a tie on metric. */
+  rank: number;
+  table: number;
+  tos: number;
+  metric: number;
+  proto: number;
+  type: number;
+  hops: HopSet | null;
+  nhid: number;
+  next: Candidate | null;
+}
+
+const hex = (b: Uint8Array, n: number) => {
+  let s = '';
+  for (let i = 0; i < n; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
+  return s;
+};
+
+/** The key of an IPv4 prefix (see PrefixKey). */
+export const prefixKey4 = (addr: number, plen: number): number => plen * 4294967296 + addr;
+
+export function prefixOfKey(key: PrefixKey): Prefix {
+  if (typeof key === 'string') return parsePrefix(key);
+  const plen = Math.floor(key / 4294967296);
+  const v4 = key - plen * 4294967296;
+  const addr = new Uint8Array(16);
+  addr[0] = v4 >>> 24;
+  addr[1] = (v4 >>> 16) & 255;
+  addr[2] = (v4 >>> 8) & 255;
+  addr[3] = v4 & 255;
+  return { family: 4, addr, v4, plen };
+}
+
+export const keyOfPrefix = (p: Prefix): PrefixKey => (p.family === 4 ? prefixKey4(p.v4, p.plen) : formatPrefix(p));
+
+function within(p: Prefix, outer: Prefix): boolean {
+  if (p.family !== outer.family || p.plen < outer.plen) return false;
+  const masked = maskAddr(p.addr, outer.plen);
+  for (let i = 0; i < 16; i++) if (masked[i] !== outer.addr[i]) return false;
+  return true;
+}
+
+export function hopsKeyOf(hops: readonly ImportedHop[]): string {
+  return hops.map((h) => `${h.family}:${h.gw ? hex(h.gw, h.family === 4 ? 4 : 16) : '-'}@${h.ifindex}*${h.weight}`).join(';');
+}
+
+/**
+ * The routes of the kernel's tables that the selectors accept, per prefix, kept current by
+ * route events; `route(key)` says what Pathwise should install for a prefix.
+ */
+export class KernelRouteView {
+  private readonly byPrefix = new Map<PrefixKey, Candidate>();
+  /** Hop sets are shared: a full table goes through a handful of gateways. */
+  private readonly hopSets = new Map<string, HopSet>();
+  private objects = new Map<number, NexthopObject>();
+
+  constructor(private readonly selectors: readonly ImportSelector[]) {}
+
+  /** The kernel tables the selectors read. */
+  get tables(): number[] {
+    return [...new Set(this.selectors.map((s) => s.table))];
+  }
+
+  get size(): number {
+    return this.byPrefix.size;
+  }
+
+  keys(): IterableIterator<PrefixKey> {
+    return this.byPrefix.keys();
+  }
+
+  /** Replaces everything with a full dump (and the kernel's nexthop objects). */
+  reset(routes: PackedRoutes, objects: NexthopObject[] = []): void {
+    this.byPrefix.clear();
+    this.hopSets.clear();
+    this.setObjects(objects);
+    this.apply(routes);
+  }
+
+  setObjects(objects: NexthopObject[]): void {
+    this.objects = new Map(objects.map((o) => [o.id, o]));
+  }
+
+  /** Whether any accepted route uses a kernel nexthop object. */
+  usesObjects(): boolean {
+    for (const c of this.byPrefix.values()) for (let x: Candidate | null = c; x; x = x.next) if (x.nhid) return true;
+    return false;
+  }
+
+  /**
+   * Applies route events (or a dump: additions only); returns the keys of the prefixes whose
+   * routes changed.
+   */
+  apply(routes: PackedRoutes, changed?: Set<PrefixKey>): Set<PrefixKey> {
+    const out = changed ?? new Set<PrefixKey>();
+    const { head, dst } = routes;
+    for (let i = 0; i < routes.count; i++) {
+      const h = i * HEAD_WORDS;
+      const w0 = head[h]!;
+      const family = (w0 & 0xff) as Family;
+      const plen = (w0 >>> 8) & 0xff;
+      const proto = (w0 >>> 16) & 0xff;
+      const type = w0 >>> 24;
+      const table = head[h + 1]!;
+      const metric = head[h + 2]!;
+      const tos = head[h + 3]! & 0xff;
+      const deleted = (head[h + 3]! & DELETED) !== 0;
+      const d = dst.subarray(i * 16, i * 16 + 16);
+      let key: PrefixKey;
+      let prefix: Prefix | null = null;
+      if (family === 4) {
+        const v4 = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+        key = prefixKey4(v4, plen);
+      } else {
+        prefix = { family: 6, addr: d.slice(), v4: 0, plen };
+        key = formatPrefix(prefix);
+      }
+      if (deleted) {
+        if (this.remove(key, table, tos, metric)) out.add(key);
+        continue;
+      }
+      const rank = this.rankOf(family, table, proto, () => prefix ?? (prefix = prefixOfKey(key)));
+      if (rank < 0) {
+        // No longer accepted (a route replaced by one of another protocol): forget the old one.
+        if (this.remove(key, table, tos, metric)) out.add(key);
+        continue;
+      }
+      const c: Candidate = { rank, table, tos, metric, proto, type, hops: this.hopsOf(routes, i, family), nhid: head[h + 6]!, next: null };
+      this.insert(key, c);
+      out.add(key);
+    }
+    return out;
+  }
+
+  private rankOf(family: Family, table: number, proto: number, prefix: () => Prefix): number {
+    for (let r = 0; r < this.selectors.length; r++) {
+      const s = this.selectors[r]!;
+      if (s.table !== table) continue;
+      if (s.protocols ? !s.protocols.has(proto) : proto === RTPROT_KERNEL) continue;
+      if (s.prefixes && !s.prefixes.some((p) => p.family === family && within(prefix(), p))) continue;
+      return r;
+    }
+    return -1;
+  }
+
+  private hopsOf(routes: PackedRoutes, i: number, family: Family): HopSet | null {
+    const first = routes.head[i * HEAD_WORDS + 4]!;
+    const n = routes.head[i * HEAD_WORDS + 5]!;
+    if (!n) return null;
+    const hops: ImportedHop[] = [];
+    for (let k = first; k < first + n; k++) {
+      const w = k * NH_WORDS;
+      const ifindex = routes.nh[w]!;
+      const weight = routes.nh[w + 1]!;
+      const gwFamily = routes.nh[w + 2]! & 0xff;
+      const flags = routes.nh[w + 2]! >>> 8;
+      if (flags & RTNH_F_DEAD) continue;
+      const gw = gwFamily ? routes.gw.slice(k * 16, k * 16 + 16) : null;
+      hops.push({ family: gwFamily === 6 ? 6 : gwFamily === 4 ? 4 : family, gw, ifindex, weight });
+    }
+    const key = hopsKeyOf(hops);
+    let set = this.hopSets.get(key);
+    if (!set) this.hopSets.set(key, (set = { key, hops }));
+    return set;
+  }
+
+  /** Adds a route, or replaces the one with the same identity (table, TOS, metric). */
+  private insert(key: PrefixKey, c: Candidate): void {
+    c.next = unlink(this.byPrefix.get(key) ?? null, c.table, c.tos, c.metric).head;
+    this.byPrefix.set(key, c);
+  }
+
+  private remove(key: PrefixKey, table: number, tos: number, metric: number): boolean {
+    const head = this.byPrefix.get(key);
+    if (!head) return false;
+    const rest = unlink(head, table, tos, metric);
+    if (!rest.removed) return false;
+    if (rest.head) this.byPrefix.set(key, rest.head);
+    else this.byPrefix.delete(key);
+    return true;
+  }
+
+  /** What Pathwise should install for a prefix; null: nothing (no accepted kernel route). */
+  route(key: PrefixKey): ImportedRoute | null {
+    const head = this.byPrefix.get(key);
+    if (!head) return null;
+    let best = head;
+    let tosSpecific = false;
+    for (let c: Candidate | null = head; c; c = c.next) {
+      if (c.tos) tosSpecific = true;
+      if (c.metric < best.metric || (c.metric === best.metric && c.rank < best.rank)) best = c;
+    }
+    const prefix = prefixOfKey(key);
+    const route = (type: RouteType, hops: readonly ImportedHop[] = [], key?: string): ImportedRoute | null => ({
+      prefix,
+      type,
+      hops,
+      hopsKey: type === 'unicast' ? (key ?? hopsKeyOf(hops)) : type,
+      metric: best.metric,
+      proto: best.proto,
+    });
+    // A TOS-specific route: the kernel picks by TOS, which Pathwise does not look at.
+    if (tosSpecific) return route('kernel');
+    switch (best.type) {
+      case RTN.UNICAST: {
+        const hops = best.nhid ? this.objectHops(best.nhid) : (best.hops?.hops ?? null);
+        if (hops === 'blackhole') return route('blackhole');
+        if (!hops || !this.installable(prefix.family, hops)) return route('kernel');
+        return route('unicast', hops, best.nhid ? undefined : best.hops!.key);
+      }
+      case RTN.BLACKHOLE:
+        return route('blackhole');
+      case RTN.LOCAL:
+        return route('local');
+      case RTN.UNREACHABLE:
+      case RTN.PROHIBIT:
+      case RTN.THROW:
+        // The kernel answers these with ICMP errors: let it.
+        return route('kernel');
+      default:
+        return null; // broadcast, multicast, anycast: not forwarding routes
+    }
+  }
+
+  /** Hops Pathwise can forward with: an interface each, same-family gateways for IPv4, and
+   * no more than a group holds. */
+  private installable(family: Family, hops: readonly ImportedHop[]): boolean {
+    if (hops.length === 0 || hops.length > abi.PwLimit.NHG_MAX_MEMBERS) return false;
+    return hops.every((h) => h.ifindex > 0 && h.weight >= 1 && h.weight <= 256 && !(family === 4 && h.gw && h.family === 6));
+  }
+
+  private objectHops(id: number): ImportedHop[] | 'blackhole' | null {
+    const o = this.objects.get(id);
+    if (!o) return null;
+    if (o.blackhole) return 'blackhole';
+    if (!o.group.length)
+      return o.ifindex ? [{ family: o.gateway?.family ?? 4, gw: o.gateway?.addr ?? null, ifindex: o.ifindex, weight: 1 }] : null;
+    const hops: ImportedHop[] = [];
+    for (const m of o.group) {
+      const x = this.objects.get(m.id);
+      if (!x || x.blackhole || !x.ifindex || x.group.length) return null;
+      hops.push({ family: x.gateway?.family ?? 4, gw: x.gateway?.addr ?? null, ifindex: x.ifindex, weight: m.weight });
+    }
+    return hops;
+  }
+}
+
+/** The list without the candidate of this identity, and whether there was one. */
+function unlink(head: Candidate | null, table: number, tos: number, metric: number): { head: Candidate | null; removed: boolean } {
+  let prev: Candidate | null = null;
+  for (let c = head; c; prev = c, c = c.next) {
+    if (c.table !== table || c.tos !== tos || c.metric !== metric) continue;
+    if (!prev) return { head: c.next, removed: true };
+    prev.next = c.next;
+    return { head, removed: true };
+  }
+  return { head, removed: false };
+}
