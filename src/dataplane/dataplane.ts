@@ -53,7 +53,7 @@ export interface InterfaceStats {
   reasons: Record<string, number>;
 }
 
-/** The host's routes as the kernel's addresses imply them now (this thread's namespace). */
+/** What syncHostRoutes() changed. */
 export interface HostRouteSync {
   added: number;
   replaced: number;
@@ -62,6 +62,7 @@ export interface HostRouteSync {
   removedPrefixes: string[];
 }
 
+/** The host's routes as the kernel's addresses imply them now (this thread's namespace). */
 export function currentHostRoutes(): HostRoute[] {
   const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
   const addresses = kernelAddresses().flatMap((a) => {
