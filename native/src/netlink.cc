@@ -194,43 +194,38 @@ nlmsghdr* DumpRequest(std::vector<char>& buf, uint16_t type, uint8_t family) {
   return nlh;
 }
 
-// netlinkLinks() -> [{ ifindex, name, flags, mtu, mac, operstate }]
-Napi::Value Links(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// A dump answered one object per message: `request` sent for `family`, every `reply` message
+// that `keep` accepts converted.
+template <typename Hdr>
+Napi::Array DumpObjects(Napi::Env env, uint16_t request, uint16_t reply, uint8_t family,
+                        std::function<Napi::Object(Napi::Env, const nlmsghdr*)> convert,
+                        std::function<bool(const nlmsghdr*)> keep, const char* what) {
   Socket s(env);
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = DumpRequest<ifinfomsg>(buf, RTM_GETLINK, AF_UNSPEC);
-  Collected c{env, Napi::Array::New(env), RTM_NEWLINK, LinkObject, nullptr};
-  s.Transact(nlh, CollectCb, &c, "link dump");
+  nlmsghdr* nlh = DumpRequest<Hdr>(buf, request, family);
+  Collected c{env, Napi::Array::New(env), reply, std::move(convert), std::move(keep)};
+  s.Transact(nlh, CollectCb, &c, what);
   return c.out;
+}
+
+// netlinkLinks() -> [{ ifindex, name, flags, mtu, mac, operstate }]
+Napi::Value Links(const Napi::CallbackInfo& info) {
+  return DumpObjects<ifinfomsg>(info.Env(), RTM_GETLINK, RTM_NEWLINK, AF_UNSPEC, LinkObject, nullptr, "link dump");
 }
 
 // netlinkAddresses(family?) -> [{ ifindex, family, prefixlen, scope, flags, address }]
 Napi::Value Addresses(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint8_t family = ArgFamily(info, 0);
-  Socket s(env);
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = DumpRequest<ifaddrmsg>(buf, RTM_GETADDR, family);
-  Collected c{env, Napi::Array::New(env), RTM_NEWADDR, AddressObject, nullptr};
-  s.Transact(nlh, CollectCb, &c, "address dump");
-  return c.out;
+  return DumpObjects<ifaddrmsg>(info.Env(), RTM_GETADDR, RTM_NEWADDR, ArgFamily(info, 0), AddressObject, nullptr, "address dump");
 }
 
 // netlinkNeighbors(family?) -> [{ ifindex, family, state, flags, extFlags, dst, lladdr }]
 // Proxy entries and entries without an address (bridge FDB-like) are left out.
 Napi::Value Neighbors(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint8_t family = ArgFamily(info, 0);
-  Socket s(env);
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = DumpRequest<ndmsg>(buf, RTM_GETNEIGH, family);
-  Collected c{env, Napi::Array::New(env), RTM_NEWNEIGH, NeighborObject, [](const nlmsghdr* m) {
-                auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(m));
-                return ndm->ndm_family == AF_INET || ndm->ndm_family == AF_INET6;
-              }};
-  s.Transact(nlh, CollectCb, &c, "neighbour dump");
-  return c.out;
+  auto ip = [](const nlmsghdr* m) {
+    auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(m));
+    return ndm->ndm_family == AF_INET || ndm->ndm_family == AF_INET6;
+  };
+  return DumpObjects<ndmsg>(info.Env(), RTM_GETNEIGH, RTM_NEWNEIGH, ArgFamily(info, 0), NeighborObject, ip, "neighbour dump");
 }
 
 void* ArgAddress(const Napi::CallbackInfo& info, size_t i, uint8_t family) {
@@ -477,11 +472,6 @@ Napi::Value RouteDump(const Napi::CallbackInfo& info) {
   return c.ToJs(env);
 }
 
-struct NexthopAnswer {
-  Napi::Env env;
-  Napi::Array out;
-};
-
 // One nexthop object (RTM_NEWNEXTHOP): { id, family, oif, gateway, blackhole, group: [id,
 // weight, ...] }.
 Napi::Object NexthopObject(Napi::Env env, const nlmsghdr* nlh) {
@@ -512,18 +502,13 @@ Napi::Object NexthopObject(Napi::Env env, const nlmsghdr* nlh) {
 // nexthop objects (FRR installs routes through them).
 Napi::Value Nexthops(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Socket s(env);
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = DumpRequest<nhmsg>(buf, RTM_GETNEXTHOP, AF_UNSPEC);
-  Collected c{env, Napi::Array::New(env), RTM_NEWNEXTHOP, NexthopObject, nullptr};
   try {
-    s.Transact(nlh, CollectCb, &c, "nexthop dump");
+    return DumpObjects<nhmsg>(env, RTM_GETNEXTHOP, RTM_NEWNEXTHOP, AF_UNSPEC, NexthopObject, nullptr, "nexthop dump");
   } catch (const Napi::Error& e) {
     // A kernel without nexthop objects has none to list.
     if (e.Value().Get("code").ToString().Utf8Value() == "EOPNOTSUPP") return Napi::Array::New(env);
     throw;
   }
-  return c.out;
 }
 
 }  // namespace

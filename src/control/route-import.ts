@@ -93,13 +93,13 @@ export class RouteImport {
    */
   configure(cfg: Config, selectors: ImportSelector[]): void {
     const interval = parseDuration(cfg.import.reconcile);
-    const key = JSON.stringify(cfg.import.from);
-    if (interval !== this.reconcileMs && this.view) {
-      this.reconcileMs = interval;
-      this.startTimer();
-    }
+    const intervalChanged = interval !== this.reconcileMs;
     this.reconcileMs = interval;
-    if (key === this.applied) return;
+    const key = JSON.stringify(cfg.import.from);
+    if (key === this.applied) {
+      if (intervalChanged && this.view) this.startTimer();
+      return;
+    }
     this.applied = key;
     this.pending.clear();
     if (!selectors.length) {
@@ -144,8 +144,8 @@ export class RouteImport {
   }
 
   /**
-   * Reads everything again soon (after a link change, lost events, or a change of nexthop
-   * objects); bursts of such events coalesce into one read.
+   * Reads everything again soon (after a link went down or away, an address was removed, lost
+   * events, or a change of nexthop objects); bursts of such events coalesce into one read.
    */
   resync(): void {
     if (!this.view || this.fullPending) return;

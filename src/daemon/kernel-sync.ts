@@ -34,20 +34,15 @@ export class KernelSync {
       () => this.ctrl.dp(),
       {
         neighbors: (r) => this.log.debug(r, 'neighbours followed'),
-        addresses: () => {
-          this.hostChanged();
-          // `ip addr flush` takes the routes through the address with it, unannounced.
-          imports.resync();
-        },
+        addresses: () => this.hostChanged(),
         links: () => {
           this.hostChanged();
           this.linksChanged();
-          // A link going down takes its IPv4 routes with it, unannounced.
-          imports.resync();
         },
         routes: (set) => imports.routesChanged(set),
         nexthops: () => imports.resync(),
-        overrun: () => imports.resync(),
+        // A link going down and `ip addr flush` take their routes with them, unannounced.
+        routesDropped: () => imports.resync(),
         unresolved: (n) => {
           const v4 = n.addr.subarray(4).every((b) => b === 0);
           const key = `${n.ifindex}|${formatAddress(v4 ? 4 : 6, n.addr)}`;

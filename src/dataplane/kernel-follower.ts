@@ -23,8 +23,9 @@ export interface FollowerHooks {
   routes?(set: KernelRouteSet): void;
   /** The kernel's nexthop objects changed. */
   nexthops?(): void;
-  /** Events were lost (the socket overran): anything followed must be read again. */
-  overrun?(): void;
+  /** A link went down or away, or an address was removed: the kernel drops the routes
+   * through them without a route event (an overrun counts too: anything may have gone). */
+  routesDropped?(): void;
 }
 
 export class KernelFollower {
@@ -47,14 +48,14 @@ export class KernelFollower {
     let removed = 0;
     let addresses = false;
     let links = false;
+    let dropped = false;
     for (const e of events) {
       switch (e.kind) {
         case 'overrun': {
           const r = this.dp().syncNeighbors();
           set += r.set;
           removed += r.removed;
-          addresses = links = true;
-          this.hooks.overrun?.();
+          addresses = links = dropped = true;
           break;
         }
         case 'routes':
@@ -72,15 +73,18 @@ export class KernelFollower {
           break;
         case 'address':
           addresses = true;
+          if (e.op === 'del') dropped = true;
           break;
         case 'link':
           links = true;
+          if (e.op === 'del' || !e.link.up) dropped = true;
           break;
       }
     }
     if (set || removed) this.hooks.neighbors?.({ set, removed });
     if (addresses) this.hooks.addresses?.();
     if (links) this.hooks.links?.();
+    if (dropped) this.hooks.routesDropped?.();
   }
 
   close(): void {

@@ -14,6 +14,7 @@
  * and src/dataplane/route-importer.ts installs what this view wants.
  */
 import * as abi from '../generated/pathwise.js';
+import type { KernelNexthop, KernelRouteSet } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { formatPrefix, maskAddr, parsePrefix, type Family, type Prefix } from '../util/ip.js';
 import type { RouteType } from './route.js';
@@ -107,22 +108,10 @@ export interface ImportedRoute {
 }
 
 /** A kernel nexthop object (`ip nexthop`), as src/kernel lists it. */
-export interface NexthopObject {
-  id: number;
-  ifindex: number;
-  gateway: { family: Family; addr: Uint8Array } | null;
-  blackhole: boolean;
-  group: { id: number; weight: number }[];
-}
+export type NexthopObject = KernelNexthop;
 
-/** Routes packed as the addon hands them over (src/kernel/native.ts NetlinkRouteSet). */
-export interface PackedRoutes {
-  count: number;
-  head: Uint32Array;
-  dst: Uint8Array;
-  nh: Uint32Array;
-  gw: Uint8Array;
-}
+/** Routes packed as the addon hands them over (layout: src/kernel/native.ts NetlinkRouteSet). */
+export type PackedRoutes = KernelRouteSet;
 const HEAD_WORDS = 7;
 const NH_WORDS = 3;
 const DELETED = 1 << 8;
