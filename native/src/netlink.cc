@@ -20,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "common.h"
@@ -54,16 +55,24 @@ class Socket {
   // Sends `nlh` and runs `cb` on every answer until the kernel is done (a dump's NLMSG_DONE,
   // or the ACK of a request). A netlink error becomes a JS exception naming `what`.
   void Transact(nlmsghdr* nlh, mnl_cb_t cb, void* data, const char* what) {
+    Send(nlh, what);
+    while (!Receive(cb, data, what)) {
+    }
+  }
+
+  void Send(nlmsghdr* nlh, const char* what) {
     nlh->nlmsg_seq = seq_ = static_cast<unsigned>(time(nullptr));
     if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) ThrowErrno(env_, errno, "mnl_socket_sendto", what);
-    std::vector<char> buf(kDumpBuffer);
-    for (;;) {
-      ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
-      if (n < 0) ThrowErrno(env_, errno, "mnl_socket_recvfrom", what);
-      int r = mnl_cb_run(buf.data(), n, seq_, portid_, cb, data);
-      if (r < 0) ThrowErrno(env_, errno, "netlink", what);
-      if (r == MNL_CB_STOP) return;
-    }
+  }
+
+  // Runs `cb` on one datagram of answers; true when the kernel is done.
+  bool Receive(mnl_cb_t cb, void* data, const char* what) {
+    buf_.resize(kDumpBuffer);
+    ssize_t n = mnl_socket_recvfrom(nl_, buf_.data(), buf_.size());
+    if (n < 0) ThrowErrno(env_, errno, "mnl_socket_recvfrom", what);
+    int r = mnl_cb_run(buf_.data(), n, seq_, portid_, cb, data);
+    if (r < 0) ThrowErrno(env_, errno, "netlink", what);
+    return r == MNL_CB_STOP;
   }
 
   mnl_socket* get() const { return nl_; }
@@ -73,6 +82,7 @@ class Socket {
   mnl_socket* nl_ = nullptr;
   unsigned portid_ = 0;
   unsigned seq_ = 0;
+  std::vector<char> buf_;
 };
 
 // Attribute table of one message: tb[type] for every known attribute type.
@@ -455,23 +465,6 @@ int RouteDumpCb(const nlmsghdr* nlh, void* data) {
   return MNL_CB_OK;
 }
 
-// netlinkRouteDump(family, tables?: number[]) -> packed routes (see RouteCollector): the
-// routes of the given tables (all but the local table when none are named).
-Napi::Value RouteDump(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint8_t family = ArgFamily(info, 0);
-  RouteCollector c;
-  if (info.Length() > 1 && info[1].IsArray()) {
-    Napi::Array t = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < t.Length(); i++) c.tables.push_back(t.Get(i).As<Napi::Number>().Uint32Value());
-  }
-  Socket s(env);
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = DumpRequest<rtmsg>(buf, RTM_GETROUTE, family);
-  s.Transact(nlh, RouteDumpCb, &c, "route dump");
-  return c.ToJs(env);
-}
-
 // One nexthop object (RTM_NEWNEXTHOP): { id, family, oif, gateway, blackhole, group: [id,
 // weight, ...] }.
 Napi::Object NexthopObject(Napi::Env env, const nlmsghdr* nlh) {
@@ -679,6 +672,53 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
   uv_poll_t* poll_ = nullptr;
 };
 
+// new RouteDumpReader(family, tables?: number[]): a route dump read a part at a time, so that
+// a full table (a million routes) never holds the event loop for the whole dump: read(max)
+// -> { routes (packed, as netlinkRouteDump), done }. The kernel fills the socket as it is
+// read. close() is idempotent and also runs on GC.
+class RouteDumpReader : public Napi::ObjectWrap<RouteDumpReader> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "RouteDumpReader",
+                                   {InstanceMethod<&RouteDumpReader::Read>("read"), InstanceMethod<&RouteDumpReader::Close>("close")});
+    exports.Set("RouteDumpReader", f);
+  }
+
+  RouteDumpReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RouteDumpReader>(info) {
+    uint8_t family = ArgFamily(info, 0);
+    if (info.Length() > 1 && info[1].IsArray()) {
+      Napi::Array t = info[1].As<Napi::Array>();
+      for (uint32_t i = 0; i < t.Length(); i++) tables_.push_back(t.Get(i).As<Napi::Number>().Uint32Value());
+    }
+    socket_ = std::make_unique<Socket>(info.Env());
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    socket_->Send(DumpRequest<rtmsg>(buf, RTM_GETROUTE, family), "route dump");
+  }
+
+ private:
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t max = ArgU32(info, 0, "max");
+    RouteCollector c;
+    c.tables = tables_;
+    bool done = !socket_;
+    while (!done && c.head.size() / kRouteWords < max) done = socket_->Receive(RouteDumpCb, &c, "route dump");
+    if (done) socket_.reset();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("routes", c.ToJs(env));
+    o.Set("done", Napi::Boolean::New(env, done));
+    return o;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    socket_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Socket> socket_;
+  std::vector<uint32_t> tables_;
+};
+
 void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkLinks", Napi::Function::New(env, Links));
   exports.Set("netlinkAddresses", Napi::Function::New(env, Addresses));
@@ -686,9 +726,9 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkRouteGet", Napi::Function::New(env, RouteGet));
   exports.Set("netlinkNeighManage", Napi::Function::New(env, NeighManage));
   exports.Set("netlinkNeighDelete", Napi::Function::New(env, NeighDelete));
-  exports.Set("netlinkRouteDump", Napi::Function::New(env, RouteDump));
   exports.Set("netlinkNexthops", Napi::Function::New(env, Nexthops));
   NetlinkMonitor::Init(env, exports);
+  RouteDumpReader::Init(env, exports);
 }
 
 }  // namespace pw

@@ -12,7 +12,13 @@
 import type { Logger } from 'pino';
 
 import type { Dataplane } from '../dataplane/dataplane.js';
-import { readKernelRoutes, removeImportedRoutes, syncImportedRoutes, type ImportSync } from '../dataplane/route-importer.js';
+import {
+  readKernelRoutesInTurns,
+  removeImportedRoutes,
+  syncImportedRoutes,
+  syncImportedRoutesInTurns,
+  type ImportSync,
+} from '../dataplane/route-importer.js';
 import type { KernelRouteSet } from '../kernel/index.js';
 import { KernelRouteView, keyOfPrefix, parseProtocol, parseTable, type ImportSelector, type PrefixKey } from '../routing/kernel-routes.js';
 import { PwError } from '../errors.js';
@@ -57,6 +63,11 @@ export function importSelectors(cfg: Config): ImportSelector[] {
   });
 }
 
+/** Routes read or synced per turn of the event loop in a full read (at most a few hundred
+ * milliseconds each on a full table; see BENCHMARKS.md). */
+const CHUNK = 16_384;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class RouteImport {
   private view: KernelRouteView | null = null;
   /** The `import.from` in force, as JSON (undefined: none applied yet, so the first
@@ -67,6 +78,9 @@ export class RouteImport {
   private pending = new Set<PrefixKey>();
   private flushScheduled = false;
   private fullPending: NodeJS.Timeout | null = null;
+  private selectors: ImportSelector[] = [];
+  /** Route events that arrived while a full read was in progress (see fullSync). */
+  private arrivedDuringRead: KernelRouteSet[] | null = null;
   readonly stats: ImportStats = {
     enabled: false,
     kernelRoutes: 0,
@@ -111,21 +125,23 @@ export class RouteImport {
       this.refreshCounts();
       return;
     }
+    this.selectors = selectors;
     this.view = new KernelRouteView(selectors);
     this.stats.enabled = true;
     this.startTimer();
-    try {
-      const r = this.fullSync();
+    // The first read runs next in the queue, in parts (a full table takes seconds): the config
+    // change that asked for it completes first.
+    void this.serialize(async () => {
+      const r = await this.fullSync();
       if (r) this.log.info({ ...r, seconds: this.stats.lastFullSyncSeconds }, 'routes imported from the kernel');
-    } catch (e) {
-      this.fail(e, 'importing routes from the kernel failed; retried at the next reconcile');
-    }
+    }).catch((e: unknown) => this.fail(e, 'importing routes from the kernel failed; retried at the next reconcile'));
   }
 
   /** Route events from the kernel follower: into the view now, into the FIB next turn. */
   routesChanged(set: KernelRouteSet): void {
     if (!this.view) return;
     this.stats.events += set.count;
+    this.arrivedDuringRead?.push(set);
     this.view.apply(set, this.pending);
     if (this.flushScheduled || !this.pending.size) return;
     this.flushScheduled = true;
@@ -152,7 +168,7 @@ export class RouteImport {
     this.fullPending = setTimeout(() => {
       this.fullPending = null;
       void this.serialize(async () => {
-        const r = this.fullSync();
+        const r = await this.fullSync();
         if (r && changed(r)) {
           this.stats.resynced += changes(r);
           this.log.info(r, 'imported routes followed a change the kernel did not report route by route');
@@ -165,7 +181,7 @@ export class RouteImport {
   reconcile(): Promise<void> {
     return this.serialize(async () => {
       if (!this.view) return;
-      const r = this.fullSync();
+      const r = await this.fullSync();
       if (r && changed(r)) {
         this.stats.driftRepaired += changes(r);
         this.log.warn(r, 'imported routes had drifted from the kernel: repaired');
@@ -187,17 +203,30 @@ export class RouteImport {
     this.refreshCounts();
   }
 
-  private fullSync(): ImportSync | null {
+  /**
+   * Reads the tables anew into a new view and syncs everything with it, in parts with turns of
+   * the event loop between them (inside the queue: nothing else writes meanwhile). Route
+   * events that arrive during the read go to the current view as usual and are replayed into
+   * the new one (each says what a route is now, so replaying one the dump already saw is
+   * harmless).
+   */
+  private async fullSync(): Promise<ImportSync | null> {
     if (!this.view) return null;
     const t0 = performance.now();
+    const fresh = new KernelRouteView(this.selectors);
+    this.arrivedDuringRead = [];
     try {
-      readKernelRoutes(this.view);
-      this.pending.clear(); // the read has them all
-      const r = syncImportedRoutes(this.dp(), this.view);
+      await readKernelRoutesInTurns(fresh, CHUNK, nextTurn);
+      for (const set of this.arrivedDuringRead) fresh.apply(set);
+      if (!this.view) return null; // closed meanwhile
+      this.view = fresh;
+      this.pending.clear(); // the full sync covers them
+      const r = await syncImportedRoutesInTurns(this.dp(), fresh, CHUNK, nextTurn);
       this.stats.fullSyncs++;
       this.stats.lastError = null;
       return r;
     } finally {
+      this.arrivedDuringRead = null;
       this.stats.lastFullSyncSeconds = (performance.now() - t0) / 1000;
       this.refreshCounts();
     }

@@ -10,9 +10,10 @@
  * through the bulk path (a full table is ~900k routes).
  */
 import * as abi from '../generated/pathwise.js';
-import { kernelNexthops, kernelRoutes } from '../kernel/index.js';
+import { kernelNexthops, kernelRouteDump } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { prefixOfKey, type ImportedRoute, type KernelRouteView, type PrefixKey } from '../routing/kernel-routes.js';
+import type { Prefix } from '../util/ip.js';
 import type { Dataplane } from './dataplane.js';
 import { routeFlags, specialNhg, type V4Bulk } from './route-table.js';
 
@@ -29,82 +30,172 @@ export interface ImportSync {
 /** Below this many new IPv4 routes, one by one is as fast as the bulk path. */
 const BULK_FROM = 256;
 
+/** A step between parts of a long sync: gives the event loop a turn. */
+export type NextTurn = () => Promise<void>;
+
 /**
  * Brings the imported routes in line with `view`: for the prefixes in `keys`, or for every
  * prefix either side knows (a full sync, which also repairs damaged records).
  */
 export function syncImportedRoutes(dp: Dataplane, view: KernelRouteView, keys?: Iterable<PrefixKey>): ImportSync {
-  const { routes, nexthops } = dp;
-  const out: ImportSync = { added: 0, replaced: 0, removed: 0, rewritten: 0, toKernel: 0 };
-  const full = keys === undefined;
-  let todo: Iterable<PrefixKey>;
-  if (full) {
-    const all = new Set<PrefixKey>(view.keys());
-    for (const key of routes.importedKeys()) all.add(key);
-    todo = all;
-  } else todo = keys;
+  const s = new ImportSyncer(dp, view, keys === undefined);
+  try {
+    if (keys) for (const key of keys) s.one(key);
+    else {
+      view.forEachKey((key) => s.one(key));
+      s.removeGone();
+    }
+    return s.finish();
+  } finally {
+    s.close();
+  }
+}
 
-  // One group per distinct set of hops; the cache holds one reference, dropped at the end.
-  const groups = new Map<string, number>();
-  const groupOf = (r: ImportedRoute): number => {
+/**
+ * A full sync (see syncImportedRoutes) `chunk` prefixes at a time, with a turn of the event
+ * loop between parts: a full table never holds the daemon for the whole sync. The caller keeps
+ * other writers out meanwhile (the controller's queue). New routes go in together at the end
+ * (the bulk path rebuilds the prefix index once).
+ */
+export async function syncImportedRoutesInTurns(
+  dp: Dataplane,
+  view: KernelRouteView,
+  chunk: number,
+  nextTurn: NextTurn,
+): Promise<ImportSync> {
+  const s = new ImportSyncer(dp, view, true);
+  try {
+    const keys: PrefixKey[] = [];
+    view.forEachKey((k) => keys.push(k));
+    for (let i = 0; i < keys.length; i += chunk) {
+      for (let k = i; k < Math.min(i + chunk, keys.length); k++) s.one(keys[k]!);
+      await nextTurn();
+    }
+    s.removeGone();
+    // New routes in parts too: the first import of a full table is ~900k of them.
+    return await s.finishInTurns(chunk * 4, nextTurn);
+  } finally {
+    s.close();
+  }
+}
+
+class ImportSyncer {
+  readonly out: ImportSync = { added: 0, replaced: 0, removed: 0, rewritten: 0, toKernel: 0 };
+  /** One group per distinct set of hops; this cache holds one reference, dropped at close(). */
+  private readonly groups = new Map<string, number>();
+  private readonly fresh: { key: PrefixKey; r: ImportedRoute; nhg: number }[] = [];
+  /** Imported routes found installed for the prefixes synced (see removeGone). */
+  private importedSeen = 0;
+  /** IPv4 keys are numbers: their prefix is read into this one object (nothing keeps it). */
+  private readonly scratch: Prefix = { family: 4, addr: new Uint8Array(16), v4: 0, plen: 0 };
+
+  constructor(
+    private readonly dp: Dataplane,
+    private readonly view: KernelRouteView,
+    /** Check the maps of every route synced (a full sync). */
+    private readonly verify: boolean,
+  ) {}
+
+  private prefixOf(key: PrefixKey): Prefix {
+    if (typeof key === 'string') return prefixOfKey(key);
+    const p = this.scratch;
+    p.plen = Math.floor(key / 4294967296);
+    p.v4 = key - p.plen * 4294967296;
+    p.addr[0] = p.v4 >>> 24;
+    p.addr[1] = (p.v4 >>> 16) & 255;
+    p.addr[2] = (p.v4 >>> 8) & 255;
+    p.addr[3] = p.v4 & 255;
+    return p;
+  }
+
+  private groupOf(r: ImportedRoute): number {
     if (r.type !== 'unicast') return specialNhg(r.type);
-    let g = groups.get(r.hopsKey);
+    let g = this.groups.get(r.hopsKey);
     if (g === undefined) {
       try {
-        g = nexthops.acquire(r.hops.map((h) => ({ family: h.family, gw: h.gw, ifindex: h.ifindex, weight: h.weight })));
+        g = this.dp.nexthops.acquire(r.hops.map((h) => ({ family: h.family, gw: h.gw, ifindex: h.ifindex, weight: h.weight })));
       } catch {
         // No room for another group (or an interface gone): the kernel routes it.
         g = abi.PwNhgSpecial.KERNEL;
       }
-      groups.set(r.hopsKey, g);
+      this.groups.set(r.hopsKey, g);
     }
-    if (g === abi.PwNhgSpecial.KERNEL) out.toKernel++;
+    if (g === abi.PwNhgSpecial.KERNEL) this.out.toKernel++;
     return g;
-  };
-  const ref = (g: number) => g >= abi.PwNhgSpecial.FIRST && nexthops.addRefs(g, 1);
-  const unref = (g: number) => g >= abi.PwNhgSpecial.FIRST && nexthops.release(g);
-
-  const fresh: { r: ImportedRoute; nhg: number }[] = [];
-  try {
-    for (const key of todo) {
-      const prefix = prefixOfKey(key);
-      const want = view.route(key);
-      const id = routes.idOf(prefix);
-      const have = id === undefined ? undefined : routes.byId(id)!;
-      if (have && have.origin !== 'imported') continue; // the user's or the host's route wins
-      if (have && full && !routes.intact(have.id, prefix)) {
-        routes.rewrite(have.id, prefix);
-        out.rewritten++;
-      }
-      if (!want) {
-        if (have) {
-          unref(routes.removeById(have.id).nhg);
-          out.removed++;
-        }
-        continue;
-      }
-      const nhg = groupOf(want);
-      if (!have) {
-        fresh.push({ r: want, nhg });
-        continue;
-      }
-      if (have.nhg === nhg && have.metric === want.metric && have.proto === want.proto) continue;
-      ref(nhg);
-      unref(routes.repoint(have.id, nhg, want.metric, 'imported', want.proto));
-      out.replaced++;
-    }
-    out.added = addFresh(dp, fresh, ref);
-  } finally {
-    for (const g of groups.values()) unref(g);
   }
-  return out;
+
+  private readonly ref = (g: number) => g >= abi.PwNhgSpecial.FIRST && this.dp.nexthops.addRefs(g, 1);
+  private readonly unref = (g: number) => g >= abi.PwNhgSpecial.FIRST && this.dp.nexthops.release(g);
+
+  /** Syncs one prefix (a new route waits for finish()). */
+  one(key: PrefixKey): void {
+    const { routes } = this.dp;
+    const prefix = this.prefixOf(key);
+    const want = this.view.route(key);
+    const id = routes.idOf(prefix);
+    if (id !== undefined && routes.originOf(id) !== 'imported') return; // the user's or the host's route wins
+    if (id !== undefined) this.importedSeen++;
+    if (id !== undefined && this.verify && !routes.intact(id, prefix)) {
+      routes.rewrite(id, prefix);
+      this.out.rewritten++;
+    }
+    if (!want) {
+      if (id !== undefined) {
+        this.unref(routes.removeById(id).nhg);
+        this.out.removed++;
+      }
+      return;
+    }
+    const nhg = this.groupOf(want);
+    if (id === undefined) {
+      this.fresh.push({ key, r: want, nhg });
+      return;
+    }
+    if (routes.groupOf(id) === nhg && routes.metricOf(id) === want.metric && routes.protoOf(id) === want.proto) return;
+    this.ref(nhg);
+    this.unref(routes.repoint(id, nhg, want.metric, 'imported', want.proto));
+    this.out.replaced++;
+  }
+
+  /**
+   * After every prefix of the view was synced: removes the imported routes for prefixes the
+   * view no longer has. Only when there are such (more imported routes than were seen): the
+   * search reads every route.
+   */
+  removeGone(): void {
+    const { routes } = this.dp;
+    if (routes.importedRouteCount <= this.importedSeen - this.out.removed) return;
+    const gone: PrefixKey[] = [];
+    routes.forEachImportedKey((key) => !this.view.has(key) && gone.push(key));
+    for (const key of gone) this.one(key);
+  }
+
+  /** Installs the new routes; returns what the sync did. */
+  finish(): ImportSync {
+    this.out.added = addFresh(this.dp, this.fresh, this.ref);
+    return this.out;
+  }
+
+  /** finish(), `part` routes at a time with a turn of the event loop between parts. */
+  async finishInTurns(part: number, nextTurn: NextTurn): Promise<ImportSync> {
+    for (let i = 0; i < this.fresh.length; i += part) {
+      if (i) await nextTurn();
+      this.out.added += addFresh(this.dp, this.fresh.slice(i, i + part), this.ref);
+    }
+    return this.out;
+  }
+
+  close(): void {
+    for (const g of this.groups.values()) this.unref(g);
+    this.groups.clear();
+  }
 }
 
 /** Installs new imported routes: IPv4 in bulk when there are many. */
-function addFresh(dp: Dataplane, fresh: { r: ImportedRoute; nhg: number }[], ref: (g: number) => void): number {
+function addFresh(dp: Dataplane, fresh: { key: PrefixKey; r: ImportedRoute; nhg: number }[], ref: (g: number) => void): number {
   const { routes } = dp;
-  const v4 = fresh.length >= BULK_FROM ? fresh.filter((f) => f.r.prefix.family === 4) : [];
-  const single = v4.length ? fresh.filter((f) => f.r.prefix.family !== 4) : fresh;
+  const v4 = fresh.length >= BULK_FROM ? fresh.filter((f) => typeof f.key === 'number') : [];
+  const single = v4.length ? fresh.filter((f) => typeof f.key !== 'number') : fresh;
   let added = 0;
   if (v4.length) {
     const bulk: V4Bulk = {
@@ -115,9 +206,10 @@ function addFresh(dp: Dataplane, fresh: { r: ImportedRoute; nhg: number }[], ref
       metric: new Uint32Array(v4.length),
       flags: new Uint16Array(v4.length),
     };
-    v4.forEach(({ r, nhg }, k) => {
-      bulk.addr[k] = r.prefix.v4;
-      bulk.plen[k] = r.prefix.plen;
+    v4.forEach(({ key, r, nhg }, k) => {
+      const plen = Math.floor((key as number) / 4294967296);
+      bulk.addr[k] = (key as number) - plen * 4294967296;
+      bulk.plen[k] = plen;
       bulk.nhg[k] = nhg;
       bulk.metric[k] = r.metric;
       bulk.flags![k] = routeFlags('imported', r.proto);
@@ -137,8 +229,8 @@ function addFresh(dp: Dataplane, fresh: { r: ImportedRoute; nhg: number }[], ref
     for (const { nhg } of v4) ref(nhg);
     added += v4.length;
   }
-  for (const { r, nhg } of single) {
-    routes.add(r.prefix, nhg, r.metric, 'imported', r.proto);
+  for (const { key, r, nhg } of single) {
+    routes.add(prefixOfKey(key), nhg, r.metric, 'imported', r.proto);
     ref(nhg);
     added++;
   }
@@ -155,7 +247,21 @@ export function removeImportedRoutes(dp: Dataplane): number {
   return ids.length;
 }
 
-/** Reads the kernel tables `view` imports from (and the nexthop objects) into it, anew. */
-export function readKernelRoutes(view: KernelRouteView): void {
-  view.reset(kernelRoutes(0, view.tables), kernelNexthops());
+/**
+ * Reads the kernel tables `view` imports from (and the nexthop objects) into it, which must be
+ * new: `chunk` routes at a time, with a turn of the event loop between parts.
+ */
+export async function readKernelRoutesInTurns(view: KernelRouteView, chunk: number, nextTurn: NextTurn): Promise<void> {
+  view.setObjects(kernelNexthops());
+  const dump = kernelRouteDump(0, view.tables);
+  try {
+    for (;;) {
+      const { routes, done } = dump.read(chunk);
+      view.apply(routes);
+      if (done) return;
+      await nextTurn();
+    }
+  } finally {
+    dump.close();
+  }
 }

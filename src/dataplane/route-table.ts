@@ -186,6 +186,23 @@ export class RouteTable {
     return this.v4.size + this.v6.size;
   }
 
+  /** A route's origin, group, metric and kernel protocol, read without building a Route. */
+  originOf(id: number): RouteOrigin {
+    return ORIGINS[this.origins[id]!]!;
+  }
+
+  groupOf(id: number): number {
+    return this.nhgs[id]!;
+  }
+
+  metricOf(id: number): number {
+    return this.metrics[id]!;
+  }
+
+  protoOf(id: number): number {
+    return this.protos[id]!;
+  }
+
   /** How many of the routes are the host's own. */
   get systemCount(): number {
     return this.systemIds.size;
@@ -226,11 +243,11 @@ export class RouteTable {
    * The prefixes of the imported routes, keyed as routing/kernel-routes.ts keys them (from
    * this table's indexes: a record damaged behind our back does not hide its prefix).
    */
-  *importedKeys(): IterableIterator<number | string> {
+  forEachImportedKey(fn: (key: number | string) => void): void {
     if (!this.importedCount) return;
     const imported = ORIGIN_CODE.imported;
-    for (const [key, id] of this.v4.entries()) if (this.origins[id] === imported) yield key;
-    for (const [key, id] of this.v6) if (this.origins[id] === imported) yield key;
+    this.v4.forEach((key, id) => this.origins[id] === imported && fn(key));
+    for (const [key, id] of this.v6) if (this.origins[id] === imported) fn(key);
   }
 
   /** The ids of the imported routes. */

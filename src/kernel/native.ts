@@ -217,7 +217,10 @@ export interface NativeAddon {
   ): { type: number; table: number; oif: number; gateway: Buffer | null; prefsrc: Buffer | null } | null;
   netlinkNeighManage(family: number, ifindex: number, dst: Uint8Array): void;
   netlinkNeighDelete(family: number, ifindex: number, dst: Uint8Array): boolean;
-  netlinkRouteDump(family: number, tables?: number[]): NetlinkRouteSet;
+  RouteDumpReader: new (
+    family: number,
+    tables?: number[],
+  ) => { read(max: number): { routes: NetlinkRouteSet; done: boolean }; close(): void };
   netlinkNexthops(): NetlinkNexthop[];
   NetlinkMonitor: new (groups: number[], onEvents: (events: NetlinkEvent[]) => void) => { close(): void; readonly closed: boolean };
 }

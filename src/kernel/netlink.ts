@@ -204,12 +204,33 @@ export function releaseNeighbor(family: Family, ifindex: number, addr: Uint8Arra
 /** Routes as the kernel lists them, packed (see NetlinkRouteSet; routing/kernel-routes.ts reads them). */
 export type KernelRouteSet = NetlinkRouteSet;
 
+/** A dump of kernel routes read a part at a time (a full table is a million routes). */
+export interface KernelRouteDump {
+  /** Up to about `max` more routes; `done` once the kernel has sent them all. */
+  read(max: number): { routes: KernelRouteSet; done: boolean };
+  close(): void;
+}
+
 /**
- * The routes of the given kernel tables (all but the local table when none are named), in
- * this thread's network namespace. `family` 0 is both.
+ * Starts a dump of the routes of the given kernel tables (all but the local table when none
+ * are named), in this thread's network namespace. `family` 0 is both.
  */
+export function kernelRouteDump(family: Family | 0, tables?: number[]): KernelRouteDump {
+  const reader = call('netlink: route dump', () => new (native().RouteDumpReader)(family === 0 ? 0 : afOf(family), tables));
+  return {
+    read: (max) => call('netlink: route dump', () => reader.read(max)),
+    close: () => reader.close(),
+  };
+}
+
+/** The routes of the given kernel tables, all at once (see kernelRouteDump). */
 export function kernelRoutes(family: Family | 0, tables?: number[]): KernelRouteSet {
-  return call('netlink: route dump', () => native().netlinkRouteDump(family === 0 ? 0 : afOf(family), tables));
+  const dump = kernelRouteDump(family, tables);
+  try {
+    return dump.read(0xffffffff).routes;
+  } finally {
+    dump.close();
+  }
 }
 
 /** A kernel nexthop object (`ip nexthop`): a gateway on an interface, a blackhole, or a group. */

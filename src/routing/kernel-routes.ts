@@ -17,6 +17,7 @@ import * as abi from '../generated/pathwise.js';
 import type { KernelNexthop, KernelRouteSet } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { formatPrefix, maskAddr, parsePrefix, type Family, type Prefix } from '../util/ip.js';
+import { PrefixMap4 } from './prefix-map4.js';
 import type { RouteType } from './route.js';
 
 /** Route protocols by name (iproute2's rt_protos). */
@@ -96,9 +97,8 @@ export interface ImportedHop {
   weight: number;
 }
 
-/** What Pathwise should install for one prefix. */
+/** What Pathwise should install for one prefix (its key says which). */
 export interface ImportedRoute {
-  prefix: Prefix;
   type: RouteType;
   hops: readonly ImportedHop[];
   /** Equal for equal hop sets: the installer shares one nexthop group per key. */
@@ -177,10 +177,15 @@ export function hopsKeyOf(hops: readonly ImportedHop[]): string {
  * route events; `route(key)` says what Pathwise should install for a prefix.
  */
 export class KernelRouteView {
-  private readonly byPrefix = new Map<PrefixKey, Candidate>();
+  /** The routes per prefix: IPv4 in a typed-array hash (a full table), IPv6 by prefix text. */
+  private readonly byPrefix = new PrefixTable<Candidate>();
   /** Hop sets are shared: a full table goes through a handful of gateways. */
   private readonly hopSets = new Map<string, HopSet>();
   private objects = new Map<number, NexthopObject>();
+  /** The hop set of the last route that needed one, and where it came from (see hopsOf). */
+  private lastHops: HopSet | null = null;
+  private lastRoutes: PackedRoutes | null = null;
+  private lastIndex = 0;
 
   constructor(private readonly selectors: readonly ImportSelector[]) {}
 
@@ -197,10 +202,20 @@ export class KernelRouteView {
     return this.byPrefix.keys();
   }
 
+  /** Calls fn with every prefix's key (faster than keys() for a full table). */
+  forEachKey(fn: (key: PrefixKey) => void): void {
+    this.byPrefix.forEachKey(fn);
+  }
+
+  has(key: PrefixKey): boolean {
+    return this.byPrefix.has(key);
+  }
+
   /** Replaces everything with a full dump (and the kernel's nexthop objects). */
   reset(routes: PackedRoutes, objects: NexthopObject[] = []): void {
     this.byPrefix.clear();
     this.hopSets.clear();
+    this.lastHops = this.lastRoutes = null;
     this.setObjects(objects);
     this.apply(routes);
   }
@@ -211,8 +226,11 @@ export class KernelRouteView {
 
   /** Whether any accepted route uses a kernel nexthop object. */
   usesObjects(): boolean {
-    for (const c of this.byPrefix.values()) for (let x: Candidate | null = c; x; x = x.next) if (x.nhid) return true;
-    return false;
+    let uses = false;
+    this.byPrefix.forEach((c) => {
+      for (let x: Candidate | null = c; x; x = x.next) if (x.nhid) uses = true;
+    });
+    return uses;
   }
 
   /**
@@ -233,21 +251,15 @@ export class KernelRouteView {
       const metric = head[h + 2]!;
       const tos = head[h + 3]! & 0xff;
       const deleted = (head[h + 3]! & DELETED) !== 0;
-      const d = dst.subarray(i * 16, i * 16 + 16);
+      const o = i * 16;
       let key: PrefixKey;
-      let prefix: Prefix | null = null;
-      if (family === 4) {
-        const v4 = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
-        key = prefixKey4(v4, plen);
-      } else {
-        prefix = { family: 6, addr: d.slice(), v4: 0, plen };
-        key = formatPrefix(prefix);
-      }
+      if (family === 4) key = prefixKey4(((dst[o]! << 24) | (dst[o + 1]! << 16) | (dst[o + 2]! << 8) | dst[o + 3]!) >>> 0, plen);
+      else key = formatPrefix({ family: 6, addr: dst.subarray(o, o + 16), plen });
       if (deleted) {
         if (this.remove(key, table, tos, metric)) out.add(key);
         continue;
       }
-      const rank = this.rankOf(family, table, proto, () => prefix ?? (prefix = prefixOfKey(key)));
+      const rank = this.rankOf(table, proto, key);
       if (rank < 0) {
         // No longer accepted (a route replaced by one of another protocol): forget the old one.
         if (this.remove(key, table, tos, metric)) out.add(key);
@@ -260,21 +272,31 @@ export class KernelRouteView {
     return out;
   }
 
-  private rankOf(family: Family, table: number, proto: number, prefix: () => Prefix): number {
+  private rankOf(table: number, proto: number, key: PrefixKey): number {
+    let prefix: Prefix | null = null; // made only for selectors with prefixes
     for (let r = 0; r < this.selectors.length; r++) {
       const s = this.selectors[r]!;
       if (s.table !== table) continue;
       if (s.protocols ? !s.protocols.has(proto) : proto === RTPROT_KERNEL) continue;
-      if (s.prefixes && !s.prefixes.some((p) => p.family === family && within(prefix(), p))) continue;
+      if (s.prefixes) {
+        const p = (prefix ??= prefixOfKey(key));
+        if (!s.prefixes.some((outer) => within(p, outer))) continue;
+      }
       return r;
     }
     return -1;
   }
 
+  /** The hop set of route i: the previous route's when the packed nexthops are the same (a
+   * table's routes mostly come in runs through one gateway), else the shared one by key. */
   private hopsOf(routes: PackedRoutes, i: number, family: Family): HopSet | null {
     const first = routes.head[i * HEAD_WORDS + 4]!;
     const n = routes.head[i * HEAD_WORDS + 5]!;
     if (!n) return null;
+    if (this.lastHops && this.lastRoutes === routes && samePackedHops(routes, this.lastIndex, i)) {
+      this.lastIndex = i;
+      return this.lastHops;
+    }
     const hops: ImportedHop[] = [];
     for (let k = first; k < first + n; k++) {
       const w = k * NH_WORDS;
@@ -289,23 +311,30 @@ export class KernelRouteView {
     const key = hopsKeyOf(hops);
     let set = this.hopSets.get(key);
     if (!set) this.hopSets.set(key, (set = { key, hops }));
+    this.lastRoutes = routes;
+    this.lastIndex = i;
+    this.lastHops = set;
     return set;
   }
 
   /** Adds a route, or replaces the one with the same identity (table, TOS, metric). */
   private insert(key: PrefixKey, c: Candidate): void {
-    c.next = unlink(this.byPrefix.get(key) ?? null, c.table, c.tos, c.metric).head;
+    this.remove(key, c.table, c.tos, c.metric);
+    c.next = this.byPrefix.get(key) ?? null;
     this.byPrefix.set(key, c);
   }
 
+  /** Removes the route of this identity; false when there was none. */
   private remove(key: PrefixKey, table: number, tos: number, metric: number): boolean {
-    const head = this.byPrefix.get(key);
-    if (!head) return false;
-    const rest = unlink(head, table, tos, metric);
-    if (!rest.removed) return false;
-    if (rest.head) this.byPrefix.set(key, rest.head);
-    else this.byPrefix.delete(key);
-    return true;
+    let prev: Candidate | null = null;
+    for (let c = this.byPrefix.get(key) ?? null; c; prev = c, c = c.next) {
+      if (c.table !== table || c.tos !== tos || c.metric !== metric) continue;
+      if (prev) prev.next = c.next;
+      else if (c.next) this.byPrefix.set(key, c.next);
+      else this.byPrefix.delete(key);
+      return true;
+    }
+    return false;
   }
 
   /** What Pathwise should install for a prefix; null: nothing (no accepted kernel route). */
@@ -318,43 +347,33 @@ export class KernelRouteView {
       if (c.tos) tosSpecific = true;
       if (c.metric < best.metric || (c.metric === best.metric && c.rank < best.rank)) best = c;
     }
-    const prefix = prefixOfKey(key);
-    const route = (type: RouteType, hops: readonly ImportedHop[] = [], key?: string): ImportedRoute | null => ({
-      prefix,
-      type,
-      hops,
-      hopsKey: type === 'unicast' ? (key ?? hopsKeyOf(hops)) : type,
-      metric: best.metric,
-      proto: best.proto,
-    });
     // A TOS-specific route: the kernel picks by TOS, which Pathwise does not look at.
-    if (tosSpecific) return route('kernel');
+    if (tosSpecific) return special('kernel', best);
     switch (best.type) {
       case RTN.UNICAST: {
-        const hops = best.nhid ? this.objectHops(best.nhid) : (best.hops?.hops ?? null);
-        if (hops === 'blackhole') return route('blackhole');
-        if (!hops || !this.installable(prefix.family, hops)) return route('kernel');
-        return route('unicast', hops, best.nhid ? undefined : best.hops!.key);
+        const family: Family = typeof key === 'number' ? 4 : 6;
+        if (!best.nhid) {
+          const set = best.hops;
+          if (!set || !installable(family, set.hops)) return special('kernel', best);
+          return { type: 'unicast', hops: set.hops, hopsKey: set.key, metric: best.metric, proto: best.proto };
+        }
+        const hops = this.objectHops(best.nhid);
+        if (hops === 'blackhole') return special('blackhole', best);
+        if (!hops || !installable(family, hops)) return special('kernel', best);
+        return { type: 'unicast', hops, hopsKey: hopsKeyOf(hops), metric: best.metric, proto: best.proto };
       }
       case RTN.BLACKHOLE:
-        return route('blackhole');
+        return special('blackhole', best);
       case RTN.LOCAL:
-        return route('local');
+        return special('local', best);
       case RTN.UNREACHABLE:
       case RTN.PROHIBIT:
       case RTN.THROW:
         // The kernel answers these with ICMP errors: let it.
-        return route('kernel');
+        return special('kernel', best);
       default:
         return null; // broadcast, multicast, anycast: not forwarding routes
     }
-  }
-
-  /** Hops Pathwise can forward with: an interface each, same-family gateways for IPv4, and
-   * no more than a group holds. */
-  private installable(family: Family, hops: readonly ImportedHop[]): boolean {
-    if (hops.length === 0 || hops.length > abi.PwLimit.NHG_MAX_MEMBERS) return false;
-    return hops.every((h) => h.ifindex > 0 && h.weight >= 1 && h.weight <= 256 && !(family === 4 && h.gw && h.family === 6));
   }
 
   private objectHops(id: number): ImportedHop[] | 'blackhole' | null {
@@ -373,14 +392,89 @@ export class KernelRouteView {
   }
 }
 
-/** The list without the candidate of this identity, and whether there was one. */
-function unlink(head: Candidate | null, table: number, tos: number, metric: number): { head: Candidate | null; removed: boolean } {
-  let prev: Candidate | null = null;
-  for (let c = head; c; prev = c, c = c.next) {
-    if (c.table !== table || c.tos !== tos || c.metric !== metric) continue;
-    if (!prev) return { head: c.next, removed: true };
-    prev.next = c.next;
-    return { head, removed: true };
+/** Whether routes i and j of a packed set have the same nexthops, word for word. */
+function samePackedHops(r: PackedRoutes, i: number, j: number): boolean {
+  const n = r.head[i * HEAD_WORDS + 5]!;
+  if (r.head[j * HEAD_WORDS + 5] !== n) return false;
+  const a = r.head[i * HEAD_WORDS + 4]!;
+  const b = r.head[j * HEAD_WORDS + 4]!;
+  for (let k = 0; k < n * NH_WORDS; k++) if (r.nh[a * NH_WORDS + k] !== r.nh[b * NH_WORDS + k]) return false;
+  for (let k = 0; k < n * 16; k++) if (r.gw[a * 16 + k] !== r.gw[b * 16 + k]) return false;
+  return true;
+}
+
+/** A route of a type without nexthops, with the kernel route's metric and protocol. */
+const special = (type: Exclude<RouteType, 'unicast'>, c: Candidate): ImportedRoute => ({
+  type,
+  hops: [],
+  hopsKey: type,
+  metric: c.metric,
+  proto: c.proto,
+});
+
+/** Hops Pathwise can forward with: an interface each, same-family gateways for IPv4, and no
+ * more than a group holds. */
+function installable(family: Family, hops: readonly ImportedHop[]): boolean {
+  if (hops.length === 0 || hops.length > abi.PwLimit.NHG_MAX_MEMBERS) return false;
+  for (const h of hops) if (!(h.ifindex > 0 && h.weight >= 1 && h.weight <= 256 && !(family === 4 && h.gw && h.family === 6))) return false;
+  return true;
+}
+
+/** Values by PrefixKey: IPv4 keys in a PrefixMap4, IPv6 keys in a Map. */
+class PrefixTable<V> {
+  private readonly v4 = new PrefixMap4<V>();
+  private readonly v6 = new Map<string, V>();
+
+  get size(): number {
+    return this.v4.size + this.v6.size;
   }
-  return { head, removed: false };
+
+  get(key: PrefixKey): V | undefined {
+    if (typeof key === 'string') return this.v6.get(key);
+    const plen = Math.floor(key / 4294967296);
+    return this.v4.get(key - plen * 4294967296, plen);
+  }
+
+  has(key: PrefixKey): boolean {
+    if (typeof key === 'string') return this.v6.has(key);
+    const plen = Math.floor(key / 4294967296);
+    return this.v4.has(key - plen * 4294967296, plen);
+  }
+
+  set(key: PrefixKey, v: V): void {
+    if (typeof key === 'string') this.v6.set(key, v);
+    else {
+      const plen = Math.floor(key / 4294967296);
+      this.v4.set(key - plen * 4294967296, plen, v);
+    }
+  }
+
+  delete(key: PrefixKey): void {
+    if (typeof key === 'string') this.v6.delete(key);
+    else {
+      const plen = Math.floor(key / 4294967296);
+      this.v4.delete(key - plen * 4294967296, plen);
+    }
+  }
+
+  clear(): void {
+    this.v4.clear();
+    this.v6.clear();
+  }
+
+  forEach(fn: (v: V) => void): void {
+    this.v4.forEach((_a, _p, v) => fn(v));
+    for (const v of this.v6.values()) fn(v);
+  }
+
+  forEachKey(fn: (key: PrefixKey) => void): void {
+    this.v4.forEach((addr, plen) => fn(prefixKey4(addr, plen)));
+    for (const k of this.v6.keys()) fn(k);
+  }
+
+  *keys(): IterableIterator<PrefixKey> {
+    const out: PrefixKey[] = [];
+    this.forEachKey((k) => out.push(k));
+    yield* out;
+  }
 }

@@ -138,10 +138,9 @@ export class PrefixIndex4 {
     yield* this.recent.values();
   }
 
-  /** [plen * 2^32 + addr, id] for every prefix. */
-  *entries(): IterableIterator<[number, number]> {
-    for (let i = 0; i < this.ids.length; i++)
-      if (this.ids[i] !== NONE) yield [PrefixIndex4.key(this.addrs[i]!, this.plens[i]!), this.ids[i]!];
-    yield* this.recent.entries();
+  /** Calls fn(plen * 2^32 + addr, id) for every prefix. */
+  forEach(fn: (key: number, id: number) => void): void {
+    for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== NONE) fn(PrefixIndex4.key(this.addrs[i]!, this.plens[i]!), this.ids[i]!);
+    for (const [key, id] of this.recent) fn(key, id);
   }
 }

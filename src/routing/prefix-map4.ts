@@ -1,0 +1,103 @@
+/**
+ * A hash map from IPv4 prefixes (address, length) to values, in typed arrays with open
+ * addressing. A JS Map keyed by `plen * 2^32 + addr` hashes a heap number per operation; for
+ * a full table (~900k prefixes, several operations each per sync) that was most of the import's
+ * time. Here a lookup is a multiply, a mask and a probe or two.
+ */
+const EMPTY = 255;
+const DELETED = 254;
+
+export class PrefixMap4<V> {
+  private addrs: Uint32Array;
+  private plens: Uint8Array;
+  private vals: (V | undefined)[];
+  private mask: number;
+  private used = 0; // live entries and tombstones
+  private live = 0;
+
+  constructor(capacity = 1024) {
+    let n = 1024;
+    while (n < capacity * 2) n *= 2;
+    this.addrs = new Uint32Array(n);
+    this.plens = new Uint8Array(n).fill(EMPTY);
+    this.vals = new Array<V | undefined>(n);
+    this.mask = n - 1;
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  private static hash(addr: number, plen: number): number {
+    return (Math.imul(addr ^ (plen << 24) ^ (addr >>> 15), 0x9e3779b1) >>> 0) ^ plen;
+  }
+
+  /** The slot holding (addr, plen), or -1. */
+  private find(addr: number, plen: number): number {
+    for (let i = PrefixMap4.hash(addr, plen) & this.mask; ; i = (i + 1) & this.mask) {
+      const p = this.plens[i]!;
+      if (p === EMPTY) return -1;
+      if (p === plen && this.addrs[i] === addr) return i;
+    }
+  }
+
+  get(addr: number, plen: number): V | undefined {
+    const i = this.find(addr, plen);
+    return i < 0 ? undefined : this.vals[i];
+  }
+
+  has(addr: number, plen: number): boolean {
+    return this.find(addr, plen) >= 0;
+  }
+
+  set(addr: number, plen: number, v: V): void {
+    const at = this.find(addr, plen);
+    if (at >= 0) {
+      this.vals[at] = v;
+      return;
+    }
+    if ((this.used + 1) * 2 > this.plens.length) this.rehash(this.live + 1);
+    let i = PrefixMap4.hash(addr, plen) & this.mask;
+    while (this.plens[i] !== EMPTY && this.plens[i] !== DELETED) i = (i + 1) & this.mask;
+    if (this.plens[i] === EMPTY) this.used++;
+    this.addrs[i] = addr;
+    this.plens[i] = plen;
+    this.vals[i] = v;
+    this.live++;
+  }
+
+  delete(addr: number, plen: number): boolean {
+    const i = this.find(addr, plen);
+    if (i < 0) return false;
+    this.plens[i] = DELETED;
+    this.vals[i] = undefined;
+    this.live--;
+    return true;
+  }
+
+  clear(): void {
+    this.plens.fill(EMPTY);
+    this.vals.fill(undefined);
+    this.used = this.live = 0;
+  }
+
+  /** Calls fn for every entry (the map must not change meanwhile). */
+  forEach(fn: (addr: number, plen: number, v: V) => void): void {
+    for (let i = 0; i < this.plens.length; i++) {
+      const p = this.plens[i]!;
+      if (p !== EMPTY && p !== DELETED) fn(this.addrs[i]!, p, this.vals[i]!);
+    }
+  }
+
+  private rehash(need: number): void {
+    const { addrs, plens, vals } = this;
+    let n = 1024;
+    while (n < need * 2) n *= 2;
+    this.addrs = new Uint32Array(n);
+    this.plens = new Uint8Array(n).fill(EMPTY);
+    this.vals = new Array<V | undefined>(n);
+    this.mask = n - 1;
+    this.used = this.live = 0;
+    for (let i = 0; i < plens.length; i++) if (plens[i] !== EMPTY && plens[i] !== DELETED) this.set(addrs[i]!, plens[i]!, vals[i]!);
+  }
+}
