@@ -73,7 +73,7 @@ export class RouteImport {
   /** The `import.from` in force, as JSON (undefined: none applied yet, so the first
    * configure() removes imported routes a previous run left when there is no import now). */
   private applied: string | undefined;
-  private reconcileMs = 30_000;
+  private reconcileMs = 60_000;
   private timer: NodeJS.Timeout | null = null;
   private pending = new Set<PrefixKey>();
   private flushScheduled = false;

@@ -95,8 +95,10 @@ export const Import = z
       ),
     reconcile: duration
       .refine((d) => parseDuration(d) >= 1000, 'at least 1s: a full read of a large table takes a while')
-      .default('30s')
-      .describe('every this often the tables are read again in full and any difference repaired in either direction (counted as drift)'),
+      .default('60s')
+      .describe(
+        'every this often the tables are read again in full and any difference repaired in either direction (counted as drift); a full BGP table costs ~4 s of CPU per read (BENCHMARKS.md)',
+      ),
   })
   .strict()
   .describe('routes imported from the kernel, where a routing daemon (BIRD, FRR) or an operator keeps them');
@@ -243,7 +245,7 @@ export const Config = z
       .default({ flows: true, routeStats: true, dropMalformed: false, unclassified: 'drop', ipv4Groups: 16384, ruleBitmaps: 4096 }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
     routes: z.array(Route).default([]),
-    import: Import.default({ from: [], reconcile: '30s' }),
+    import: Import.default({ from: [], reconcile: '60s' }),
     ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),
     rules: z.array(Rule).max(16384).default([]),
     blocklists: z.array(Blocklist).default([]),
