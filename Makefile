@@ -27,6 +27,8 @@ TEST_BPF_OBJECTS := $(patsubst test/progs/%.bpf.c,$(BUILD)/test/%.bpf.o,$(TEST_B
 BPF_HEADERS := $(wildcard bpf/include/pathwise/*.h bpf/include/pathwise/maps/*.h) $(wildcard test/progs/*.h)
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
 NATIVE_ADDON := native/build/Release/pathwise.node
+# The link emulator the path tests put between namespaces (tools/linkem/linkem.c).
+LINKEM := $(BUILD)/linkem
 # better-sqlite3 (the audit history) is built here from the sources it ships: npm runs no install
 # scripts (--ignore-scripts), so nothing is downloaded. About 2 minutes, once.
 SQLITE_ADDON := node_modules/better-sqlite3/build/Release/better_sqlite3.node
@@ -50,7 +52,7 @@ gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlis
 
 all: build
 
-build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(NATIVE_ADDON) $(SQLITE_ADDON) $(TS_STAMP)
+build: $(BPF_OBJECTS) $(TEST_BPF_OBJECTS) $(BENCH_BPF_OBJECTS) $(NATIVE_ADDON) $(SQLITE_ADDON) $(TS_STAMP) $(LINKEM)
 
 ## ---- dependencies -------------------------------------------------------------------------
 
@@ -89,6 +91,12 @@ $(BUILD)/test/%.bpf.o: test/progs/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
 $(BUILD)/bench/%.bpf.o: bench/progs/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
 	@mkdir -p $(BUILD)/bench
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+## ---- test tools -----------------------------------------------------------------------------
+
+$(LINKEM): tools/linkem/linkem.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 ## ---- native addon and TypeScript ----------------------------------------------------------
 

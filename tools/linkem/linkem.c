@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+/*
+ * linkem: a link emulator for Pathwise's tests (this kernel has no sch_netem).
+ *
+ * Bridges two interfaces at layer 2 from user space — every frame received on one is sent
+ * out of the other — and delays, jitters or drops the frames of each direction as told, with
+ * the settings changeable while it runs. Run it in a namespace that holds both interfaces:
+ *
+ *   linkem IF_A IF_B            then, one command per line on stdin:
+ *   set a2b|b2a|both [delay=MS] [jitter=MS] [loss=PCT]
+ *   stats                       -> one JSON line of counters
+ *   quit
+ *
+ * Every command is answered with one line ("ok", a JSON object, or "error: ..."); "ready" is
+ * printed once both sockets are bound. Delay is per frame: now + delay + uniform(-jitter,
+ * +jitter), never earlier than the frame before it in the same direction (frames are not
+ * reordered, as on a real path). Loss is independent per frame.
+ *
+ * Frames larger than the egress MTU (offloads left on: GRO/TSO super-frames) cannot be sent
+ * and are counted as `oversize`; the tests turn offloads off on the emulated links.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOT_BYTES 2048
+#define QUEUE_SLOTS 16384 /* a power of two */
+
+struct frame {
+	uint64_t release_ns;
+	uint16_t len;
+	uint8_t data[SLOT_BYTES];
+};
+
+struct direction {
+	const char *name;
+	int in_fd, out_fd;
+	int out_ifindex;
+	unsigned out_mtu;
+	double delay_ms, jitter_ms, loss;
+	uint64_t last_release_ns;
+	struct frame *queue;
+	uint32_t head, tail; /* head: next to send; tail: next free */
+	uint64_t rx, tx, lost, oversize, overflow, send_errors;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* xorshift64*: fast and good enough for loss and jitter draws. */
+static uint64_t rng_state;
+static double uniform01(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double)((rng_state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+static int open_port(const char *ifname, int *ifindex, unsigned *mtu)
+{
+	struct sockaddr_ll sll = { 0 };
+	struct packet_mreq mr = { 0 };
+	struct ifreq ifr = { 0 };
+	int one = 1, fd;
+
+	*ifindex = if_nametoindex(ifname);
+	if (!*ifindex) {
+		fprintf(stderr, "linkem: no interface named '%s'\n", ifname);
+		return -1;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	if (fd < 0) {
+		perror("linkem: socket(AF_PACKET)");
+		return -1;
+	}
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = *ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		perror("linkem: bind");
+		return -1;
+	}
+	/* Our own transmissions on this interface are not frames to forward. */
+	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
+		perror("linkem: PACKET_IGNORE_OUTGOING");
+		return -1;
+	}
+	mr.mr_ifindex = *ifindex;
+	mr.mr_type = PACKET_MR_PROMISC;
+	if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
+		perror("linkem: promiscuous mode");
+		return -1;
+	}
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	*mtu = ioctl(fd, SIOCGIFMTU, &ifr) == 0 ? (unsigned)ifr.ifr_mtu : 1500;
+	return fd;
+}
+
+static void receive(struct direction *d)
+{
+	for (;;) {
+		uint32_t next = (d->tail + 1) & (QUEUE_SLOTS - 1);
+		struct frame *f = &d->queue[d->tail];
+		ssize_t n;
+
+		if (next == d->head) {
+			/* Queue full: read the frame to drop it. */
+			static uint8_t sink[65536];
+
+			n = recv(d->in_fd, sink, sizeof(sink), MSG_TRUNC);
+			if (n < 0)
+				return;
+			d->rx++;
+			d->overflow++;
+			continue;
+		}
+		n = recv(d->in_fd, f->data, sizeof(f->data), MSG_TRUNC);
+		if (n < 0)
+			return;
+		d->rx++;
+		if ((size_t)n > sizeof(f->data) || (unsigned)n > d->out_mtu + 18) {
+			d->oversize++;
+			continue;
+		}
+		if (d->loss > 0 && uniform01() * 100.0 < d->loss) {
+			d->lost++;
+			continue;
+		}
+		{
+			double extra = d->delay_ms + (d->jitter_ms > 0 ? (uniform01() * 2 - 1) * d->jitter_ms : 0);
+			uint64_t release = now_ns() + (extra > 0 ? (uint64_t)(extra * 1e6) : 0);
+
+			if (release < d->last_release_ns)
+				release = d->last_release_ns;
+			d->last_release_ns = release;
+			f->release_ns = release;
+			f->len = (uint16_t)n;
+			d->tail = next;
+		}
+	}
+}
+
+/* Sends what is due; returns the release time of the next frame (0: queue empty). */
+static uint64_t transmit(struct direction *d, uint64_t now)
+{
+	while (d->head != d->tail) {
+		struct frame *f = &d->queue[d->head];
+
+		if (f->release_ns > now)
+			return f->release_ns;
+		if (send(d->out_fd, f->data, f->len, 0) < 0) {
+			if (errno == EAGAIN || errno == ENOBUFS)
+				return now + 20000; /* the device is busy: try again shortly */
+			d->send_errors++;
+		} else {
+			d->tx++;
+		}
+		d->head = (d->head + 1) & (QUEUE_SLOTS - 1);
+	}
+	return 0;
+}
+
+static int apply_setting(struct direction *d, const char *kv)
+{
+	char *end;
+	double v;
+
+	if (!strncmp(kv, "delay=", 6)) {
+		v = strtod(kv + 6, &end);
+		if (*end || v < 0 || v > 60000)
+			return -1;
+		d->delay_ms = v;
+	} else if (!strncmp(kv, "jitter=", 7)) {
+		v = strtod(kv + 7, &end);
+		if (*end || v < 0 || v > 60000)
+			return -1;
+		d->jitter_ms = v;
+	} else if (!strncmp(kv, "loss=", 5)) {
+		v = strtod(kv + 5, &end);
+		if (*end || v < 0 || v > 100)
+			return -1;
+		d->loss = v;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static void print_stats(struct direction *dirs)
+{
+	printf("{");
+	for (int i = 0; i < 2; i++) {
+		struct direction *d = &dirs[i];
+
+		printf("%s\"%s\":{\"rx\":%llu,\"tx\":%llu,\"lost\":%llu,\"oversize\":%llu,\"overflow\":%llu,"
+		       "\"sendErrors\":%llu,\"queued\":%u,\"delay\":%g,\"jitter\":%g,\"loss\":%g}",
+		       i ? "," : "", d->name, (unsigned long long)d->rx, (unsigned long long)d->tx,
+		       (unsigned long long)d->lost, (unsigned long long)d->oversize,
+		       (unsigned long long)d->overflow, (unsigned long long)d->send_errors,
+		       (d->tail - d->head) & (QUEUE_SLOTS - 1), d->delay_ms, d->jitter_ms, d->loss);
+	}
+	printf("}\n");
+}
+
+/* Handles one line from stdin; returns 0 to go on, 1 to quit. */
+static int command(struct direction *dirs, char *line)
+{
+	char *save = NULL, *word = strtok_r(line, " \t\r\n", &save);
+
+	if (!word)
+		return 0;
+	if (!strcmp(word, "quit"))
+		return 1;
+	if (!strcmp(word, "stats")) {
+		print_stats(dirs);
+		return 0;
+	}
+	if (!strcmp(word, "set")) {
+		char *which = strtok_r(NULL, " \t\r\n", &save);
+		struct direction trial[2] = { dirs[0], dirs[1] };
+		int first, last;
+
+		if (!which || (strcmp(which, "a2b") && strcmp(which, "b2a") && strcmp(which, "both"))) {
+			printf("error: set needs a direction: a2b, b2a or both\n");
+			return 0;
+		}
+		first = !strcmp(which, "b2a") ? 1 : 0;
+		last = !strcmp(which, "a2b") ? 0 : 1;
+		/* Applied to a copy first: a bad word changes nothing. */
+		for (char *kv; (kv = strtok_r(NULL, " \t\r\n", &save));) {
+			for (int i = first; i <= last; i++) {
+				if (apply_setting(&trial[i], kv)) {
+					printf("error: bad setting '%s' (delay=MS, jitter=MS, loss=PCT 0-100)\n", kv);
+					return 0;
+				}
+			}
+		}
+		for (int i = first; i <= last; i++) {
+			dirs[i].delay_ms = trial[i].delay_ms;
+			dirs[i].jitter_ms = trial[i].jitter_ms;
+			dirs[i].loss = trial[i].loss;
+		}
+		printf("ok\n");
+		return 0;
+	}
+	printf("error: unknown command '%s' (set, stats, quit)\n", word);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct direction dirs[2] = { { .name = "a2b" }, { .name = "b2a" } };
+	int ifa, ifb, fda, fdb;
+	unsigned mtua, mtub;
+	char line[512];
+	size_t used = 0;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: linkem IF_A IF_B (commands on stdin: set a2b|b2a|both delay=MS jitter=MS loss=PCT; stats; quit)\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Timer wake-ups to the microsecond: the default 50 us slack would blur the delays. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	rng_state = now_ns() ^ ((uint64_t)getpid() << 32);
+	if (!rng_state)
+		rng_state = 1;
+	fda = open_port(argv[1], &ifa, &mtua);
+	fdb = open_port(argv[2], &ifb, &mtub);
+	if (fda < 0 || fdb < 0)
+		return 1;
+	dirs[0].in_fd = fda, dirs[0].out_fd = fdb, dirs[0].out_ifindex = ifb, dirs[0].out_mtu = mtub;
+	dirs[1].in_fd = fdb, dirs[1].out_fd = fda, dirs[1].out_ifindex = ifa, dirs[1].out_mtu = mtua;
+	for (int i = 0; i < 2; i++) {
+		dirs[i].queue = calloc(QUEUE_SLOTS, sizeof(struct frame));
+		if (!dirs[i].queue) {
+			fprintf(stderr, "linkem: out of memory\n");
+			return 1;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("ready\n");
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = fda, .events = POLLIN },
+			{ .fd = fdb, .events = POLLIN },
+			{ .fd = 0, .events = POLLIN },
+		};
+		uint64_t now = now_ns(), next = 0;
+		struct timespec timeout, *tp = NULL;
+
+		for (int i = 0; i < 2; i++) {
+			uint64_t t = transmit(&dirs[i], now);
+
+			if (t && (!next || t < next))
+				next = t;
+		}
+		if (next) {
+			uint64_t wait = next > now ? next - now : 0;
+
+			timeout.tv_sec = wait / 1000000000ull;
+			timeout.tv_nsec = wait % 1000000000ull;
+			tp = &timeout;
+		}
+		if (ppoll(pfd, 3, tp, NULL) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("linkem: ppoll");
+			return 1;
+		}
+		if (pfd[0].revents & POLLIN)
+			receive(&dirs[0]);
+		if (pfd[1].revents & POLLIN)
+			receive(&dirs[1]);
+		if (pfd[2].revents & (POLLIN | POLLHUP)) {
+			ssize_t n = read(0, line + used, sizeof(line) - 1 - used);
+			char *nl;
+
+			if (n <= 0)
+				return 0; /* stdin closed: the test that started us is gone */
+			used += n;
+			line[used] = 0;
+			while ((nl = strchr(line, '\n'))) {
+				*nl = 0;
+				if (command(dirs, line))
+					return 0;
+				used -= nl + 1 - line;
+				memmove(line, nl + 1, used + 1);
+			}
+			if (used == sizeof(line) - 1) {
+				printf("error: command too long\n");
+				used = 0;
+			}
+		}
+		if (pfd[0].revents & (POLLERR | POLLNVAL) || pfd[1].revents & (POLLERR | POLLNVAL)) {
+			fprintf(stderr, "linkem: an interface went away\n");
+			return 1;
+		}
+	}
+}
