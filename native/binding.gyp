@@ -17,7 +17,8 @@
         "src/prog-load.cc",
         "src/netlink.cc",
         "src/ethtool.cc",
-        "src/btf-layout.cc"
+        "src/btf-layout.cc",
+        "src/prober.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -15,6 +15,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitNetlink(env, exports);
   pw::InitEthtool(env, exports);
   pw::InitBtfLayout(env, exports);
+  pw::InitProber(env, exports);
   return exports;
 }
 

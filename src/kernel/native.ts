@@ -222,7 +222,30 @@ export interface NativeAddon {
     tables?: number[],
   ) => { read(max: number): { routes: NetlinkRouteSet; done: boolean }; close(): void };
   netlinkNexthops(): NetlinkNexthop[];
+  PathProber: new () => NativePathProber;
   NetlinkMonitor: new (groups: number[], onEvents: (events: NetlinkEvent[]) => void) => { close(): void; readonly closed: boolean };
+}
+
+export interface NativeProbeTarget {
+  ifindex: number;
+  family: 4 | 6;
+  srcMac: Uint8Array;
+  dstMac: Uint8Array;
+  src: Uint8Array;
+  dst: Uint8Array;
+  kind: number;
+  port: number;
+  intervalMs: number;
+  timeoutMs: number;
+  jitter: number;
+}
+
+export interface NativePathProber {
+  set(id: number, target: NativeProbeTarget): void;
+  remove(id: number): void;
+  drain(): Float64Array;
+  stats(): { sent: number; replies: number; lost: number; late: number; sendErrors: number };
+  close(): void;
 }
 
 /** rtnetlink messages as the addon decodes them (families are AF_INET = 2, AF_INET6 = 10). */

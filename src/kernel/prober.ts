@@ -1,0 +1,73 @@
+/**
+ * Path probes sent and timed by the addon's probe thread (native/src/prober.cc): each target
+ * is an egress interface, a gateway's MAC and an address to ask (the gateway, or something
+ * beyond it), so a probe takes the path it measures whatever the routing table would pick.
+ * Send times are read just before the frame goes to the kernel, reply times are the kernel's
+ * receive timestamps, and the schedule runs in that thread: neither depends on the event loop.
+ */
+import { native } from './native.js';
+import type { NativePathProber } from './native.js';
+
+export type ProbeKind = 'icmp' | 'udp' | 'tcp';
+const KIND: Record<ProbeKind, number> = { icmp: 0, udp: 1, tcp: 2 };
+
+export interface ProbeTarget {
+  ifindex: number;
+  family: 4 | 6;
+  srcMac: Uint8Array;
+  /** The gateway's MAC: the frame goes to it, whatever its IP destination. */
+  dstMac: Uint8Array;
+  /** Our address on the egress interface (4 or 16 bytes). */
+  src: Uint8Array;
+  /** What answers: the gateway, or a host beyond it. */
+  dst: Uint8Array;
+  kind: ProbeKind;
+  /** UDP reflector's or TCP port (0 for ICMP). */
+  port: number;
+  intervalMs: number;
+  /** A probe not answered within this is lost (and the next one goes out at once). */
+  timeoutMs: number;
+  /** The interval varies by ± this fraction, so probes of many targets do not align. */
+  jitter: number;
+}
+
+/** One probe's outcome: `rttMs` NaN when lost. `atMs` is CLOCK_MONOTONIC, as performance.now() is not. */
+export interface ProbeResult {
+  id: number;
+  seq: number;
+  rttMs: number;
+  atMs: number;
+}
+
+export class PathProber {
+  private readonly p: NativePathProber;
+
+  constructor() {
+    this.p = new (native().PathProber)();
+  }
+
+  /** Adds or changes target `id` (a change keeps its schedule). */
+  set(id: number, t: ProbeTarget): void {
+    this.p.set(id, { ...t, kind: KIND[t.kind] });
+  }
+
+  remove(id: number): void {
+    this.p.remove(id);
+  }
+
+  /** The outcomes since the last drain, oldest first. */
+  drain(): ProbeResult[] {
+    const a = this.p.drain();
+    const out: ProbeResult[] = [];
+    for (let i = 0; i + 3 < a.length; i += 4) out.push({ id: a[i]!, seq: a[i + 1]!, rttMs: a[i + 2]!, atMs: a[i + 3]! });
+    return out;
+  }
+
+  stats(): { sent: number; replies: number; lost: number; late: number; sendErrors: number } {
+    return this.p.stats();
+  }
+
+  close(): void {
+    this.p.close();
+  }
+}
