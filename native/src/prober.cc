@@ -12,7 +12,8 @@
 //   set(id, { ifindex, family, srcMac, dstMac, src, dst, kind: 0 icmp|1 udp|2 tcp, port,
 //             intervalMs, timeoutMs, jitter })       add or change a target (ids are the caller's)
 //   remove(id)
-//   drain() -> Float64Array [id, seq, rttMs (NaN: lost), atMs (CLOCK_MONOTONIC)] * n
+//   drain() -> Float64Array [id, seq, rttMs (NaN: lost), atMs (CLOCK_MONOTONIC), late (1: the reply
+//             to a probe reported lost before)] * n
 //   stats() -> { sent, replies, lost, late, sendErrors }
 //   close()
 #include <arpa/inet.h>
@@ -58,6 +59,7 @@ struct Target {
 
 struct InFlight {
   bool active = false;
+  bool expired = false;     // timed out: a reply may still come, late
   uint32_t id = 0;
   uint64_t sentRealNs = 0;  // CLOCK_REALTIME, as the kernel's receive timestamps
   uint64_t deadlineNs = 0;  // CLOCK_MONOTONIC
@@ -302,8 +304,9 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
         continue;
       }
       f.active = false;
+      f.expired = true;
       lost_++;
-      Result(f.id, seq, NAN, now);
+      Result(f.id, seq, NAN, now, false);
       auto it = targets_.find(f.id);
       if (it != targets_.end()) {
         it->second.outstanding = false;
@@ -313,11 +316,12 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
     pending_.resize(keep);
   }
 
-  void Result(uint32_t id, uint16_t seq, double rttMs, uint64_t atNs) {
+  void Result(uint32_t id, uint16_t seq, double rttMs, uint64_t atNs, bool late) {
     results_.push_back(id);
     results_.push_back(seq);
     results_.push_back(rttMs);
     results_.push_back(double(atNs) / 1e6);
+    results_.push_back(late ? 1 : 0);
   }
 
   void Send(uint32_t id, Target& t, uint64_t now) {
@@ -332,7 +336,7 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
     std::uniform_real_distribution<double> u(-t.jitter, t.jitter);
     t.nextSendNs = now + uint64_t(t.intervalMs * (1 + u(rng_)) * 1e6);
     InFlight& f = inflight_[seq];
-    if (f.active) lost_++, Result(f.id, seq, NAN, now);  // wrapped around a probe still out
+    if (f.active) lost_++, Result(f.id, seq, NAN, now, false);  // wrapped around a probe still out
     f.id = id;
     f.sentRealNs = Clock(CLOCK_REALTIME);
     if (sendto(txFd_, frame, len, 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0) {
@@ -340,11 +344,13 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
       sendErrors_++;
       lost_++;
       f.active = false;
-      Result(id, seq, NAN, now);
+      f.expired = false;
+      Result(id, seq, NAN, now, false);
       return;
     }
     sent_++;
     f.active = true;
+    f.expired = false;
     pending_.push_back(seq);
     f.deadlineNs = now + uint64_t(t.timeoutMs * 1e6);
     t.outstanding = true;
@@ -448,15 +454,21 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
       if (seq < 0) continue;
       std::lock_guard<std::mutex> g(mu_);
       InFlight& f = inflight_[seq];
+      double rtt = rxNs > f.sentRealNs ? double(rxNs - f.sentRealNs) / 1e6 : 0;
+      uint64_t now = Clock(CLOCK_MONOTONIC);
       if (!f.active) {
-        late_++;  // after its timeout (counted lost then), or not ours
+        // After its timeout (reported lost then): reported again, late, with its RTT, so a
+        // path that slowed down is told from one that died. Anything else is not ours.
+        if (f.expired && targets_.count(f.id)) {
+          late_++;
+          f.expired = false;
+          Result(f.id, uint16_t(seq), rtt, now, true);
+        }
         continue;
       }
       f.active = false;
       replies_++;
-      double rtt = rxNs > f.sentRealNs ? double(rxNs - f.sentRealNs) / 1e6 : 0;
-      uint64_t now = Clock(CLOCK_MONOTONIC);
-      Result(f.id, uint16_t(seq), rtt, now);
+      Result(f.id, uint16_t(seq), rtt, now, false);
       auto it = targets_.find(f.id);
       if (it != targets_.end()) it->second.outstanding = false;
     }

@@ -31,12 +31,16 @@ export interface ProbeTarget {
   jitter: number;
 }
 
-/** One probe's outcome: `rttMs` NaN when lost. `atMs` is CLOCK_MONOTONIC, as performance.now() is not. */
+/**
+ * One probe's outcome: `rttMs` NaN when lost. A reply that comes after its probe was reported
+ * lost is reported again with `late` set and its RTT. `atMs` is CLOCK_MONOTONIC.
+ */
 export interface ProbeResult {
   id: number;
   seq: number;
   rttMs: number;
   atMs: number;
+  late: boolean;
 }
 
 export class PathProber {
@@ -59,7 +63,7 @@ export class PathProber {
   drain(): ProbeResult[] {
     const a = this.p.drain();
     const out: ProbeResult[] = [];
-    for (let i = 0; i + 3 < a.length; i += 4) out.push({ id: a[i]!, seq: a[i + 1]!, rttMs: a[i + 2]!, atMs: a[i + 3]! });
+    for (let i = 0; i + 4 < a.length; i += 5) out.push({ id: a[i]!, seq: a[i + 1]!, rttMs: a[i + 2]!, atMs: a[i + 3]!, late: a[i + 4] === 1 });
     return out;
   }
 
