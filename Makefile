@@ -13,7 +13,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 NODEDIR ?= $(shell test -f /usr/include/node/node_api.h && echo /usr)
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 pkg-config \
-	make g++ python3 tcpdump libpcap-dev libmnl-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay curl openssl bird2
+	make g++ python3 tcpdump libpcap-dev libmnl-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay curl openssl bird2 nftables
 # Node may come from elsewhere than Debian (as on our machines); Debian's nodejs and npm are
 # installed only when there is no node at all.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
@@ -28,7 +28,7 @@ BPF_HEADERS := $(wildcard bpf/include/pathwise/*.h bpf/include/pathwise/maps/*.h
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
 NATIVE_ADDON := native/build/Release/pathwise.node
 # The link emulator the path tests put between namespaces (tools/linkem/linkem.c).
-LINKEM := $(BUILD)/linkem
+LINKEM := $(BUILD)/linkem $(BUILD)/linkem-pass.bpf.o
 # better-sqlite3 (the audit history) is built here from the sources it ships: npm runs no install
 # scripts (--ignore-scripts), so nothing is downloaded. About 2 minutes, once.
 SQLITE_ADDON := node_modules/better-sqlite3/build/Release/better_sqlite3.node
@@ -94,9 +94,12 @@ $(BUILD)/bench/%.bpf.o: bench/progs/%.bpf.c $(BPF_HEADERS) $(BUILD)/vmlinux.h
 
 ## ---- test tools -----------------------------------------------------------------------------
 
-$(LINKEM): tools/linkem/linkem.c
+$(BUILD)/linkem: tools/linkem/linkem.c
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+$(BUILD)/linkem-pass.bpf.o: tools/linkem/xdp-pass.bpf.c
+	@mkdir -p $(BUILD)
+	$(CLANG) -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell uname -m)-linux-gnu -c $< -o $@
 
 ## ---- native addon and TypeScript ----------------------------------------------------------
 

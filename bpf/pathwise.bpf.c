@@ -32,6 +32,7 @@ PW_BTF_ANCHOR(enum pw_setting, setting);
 PW_BTF_ANCHOR(enum pw_limit, limit);
 PW_BTF_ANCHOR(enum pw_fib4, fib4);
 PW_BTF_ANCHOR(enum pw_nhg_special, nhg_special);
+PW_BTF_ANCHOR(enum pw_nh_decision, nh_decision);
 PW_BTF_ANCHOR(enum pw_route_flag, route_flag);
 PW_BTF_ANCHOR(enum pw_nexthop_flag, nexthop_flag);
 PW_BTF_ANCHOR(struct pw_trace, trace);

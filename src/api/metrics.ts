@@ -146,6 +146,43 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   gauge('pathwise_route_import_full_sync_seconds', 'How long the last full read and sync took', [], (set) =>
     set({}, ctrl.imports.stats.lastFullSyncSeconds),
   );
+  const pathRows = () => ctrl.paths.groupsView().flatMap((g) => g.paths.map((p) => ({ g, p, l: { group: g.name, path: p.name } })));
+  gauge(
+    'pathwise_path_rtt_seconds',
+    'Smoothed RTT of each steered path (probes; TCP handshakes without probes)',
+    ['group', 'path'],
+    (set) => {
+      for (const { p, l } of pathRows()) if (!Number.isNaN(p.srtt)) set(l, p.srtt / 1000);
+    },
+  );
+  gauge('pathwise_path_rtt_p95_seconds', 'p95 RTT of the last 50 probes of each steered path', ['group', 'path'], (set) => {
+    for (const { p, l } of pathRows()) if (!Number.isNaN(p.p95)) set(l, p.p95 / 1000);
+  });
+  gauge('pathwise_path_jitter_seconds', 'RTT jitter (RFC 3550) of each steered path', ['group', 'path'], (set) => {
+    for (const { p, l } of pathRows()) set(l, p.jitter / 1000);
+  });
+  gauge('pathwise_path_loss_ratio', 'Probes lost over the last 50, per steered path', ['group', 'path'], (set) => {
+    for (const { p, l } of pathRows()) set(l, p.loss);
+  });
+  gauge('pathwise_path_load_bps', 'Bits per second each steered path carried (last second)', ['group', 'path'], (set) => {
+    for (const { p, l } of pathRows()) set(l, p.loadBps);
+  });
+  gauge('pathwise_path_share', 'Share of new flows each steered path gets', ['group', 'path'], (set) => {
+    for (const { p, l } of pathRows()) set(l, p.share);
+  });
+  gauge('pathwise_path_up', 'State of each steered path: 1 up, 0.5 degraded, 0 down', ['group', 'path'], (set) => {
+    for (const { p, l } of pathRows()) set(l, p.state === 'up' ? 1 : p.state === 'degraded' ? 0.5 : 0);
+  });
+  counter('pathwise_path_decisions_total', 'Decisions that changed what a steered group sends new flows to', ['group'], (set) => {
+    for (const g of ctrl.paths.groupsView()) set({ group: g.name }, g.decisions);
+  });
+  counter('pathwise_path_probes_total', 'Path probes, by outcome', ['result'], (set) => {
+    const p = ctrl.paths.stats().probes;
+    set({ result: 'sent' }, p.sent);
+    set({ result: 'answered' }, p.replies);
+    set({ result: 'lost' }, p.lost);
+    set({ result: 'late' }, p.late);
+  });
   gauge('pathwise_pipeline_attached_interfaces', 'Interfaces running the pipeline', [], (set) => set({}, pipelineInfo(ctrl.dp()).attached));
   gauge('pathwise_pipeline_info', 'The running program (value 1)', ['prog_id', 'fib', 'object_hash'], (set) => {
     const p = pipelineInfo(ctrl.dp());

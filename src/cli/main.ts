@@ -14,6 +14,7 @@ import { registerFilter } from './commands/filter.js';
 import { registerEvents } from './commands/events.js';
 import { registerFlows } from './commands/flows.js';
 import { registerNeigh } from './commands/neigh.js';
+import { registerPath } from './commands/path.js';
 import { registerRoute } from './commands/route.js';
 import { registerStats } from './commands/stats.js';
 import { reportError } from './output.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRoute(program);
   registerStats(program);
   registerNeigh(program);
+  registerPath(program);
   registerFilter(program);
   registerFlows(program);
   registerEvents(program);

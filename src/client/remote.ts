@@ -4,6 +4,8 @@
  * daemon's config, answered with its proposal; streams (capture, events) come over HTTP and
  * WebSocket.
  */
+import type { PathDecisionRecord } from '../control/history.js';
+import type { PathGroupView } from '../control/path-manager.js';
 import { createInterface } from 'node:readline';
 
 import { configLimiterOf, configRouteOf, configRuleOf } from '../control/config/forms.js';
@@ -301,6 +303,14 @@ export class RemoteOperations implements Operations {
 
   history(limit: number): Promise<HistoryEntry[]> {
     return this.get(`/v1/history?limit=${limit}`);
+  }
+
+  paths(): Promise<PathGroupView[]> {
+    return this.get('/v1/paths');
+  }
+
+  pathDecisions(q: { group?: string; limit: number }): Promise<PathDecisionRecord[]> {
+    return this.get(`/v1/paths/decisions?limit=${q.limit}${q.group ? `&group=${encodeURIComponent(q.group)}` : ''}`);
   }
 
   rollback(version: number): Promise<ProposeResult> {

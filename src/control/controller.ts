@@ -22,6 +22,7 @@ import { History, type VersionRecord } from './history.js';
 import { compileDesired, planChanges, readRunning, summarize, type Change } from './plan.js';
 import type { ChangeSummary } from './reconcile.js';
 import { settingsOf } from './reconcilers/pipeline.js';
+import { PathManager } from './path-manager.js';
 import { importSelectors, RouteImport } from './route-import.js';
 
 export interface Actor {
@@ -78,6 +79,8 @@ export class Controller {
   private readonly routeCache = new WeakMap<object, RouteSpec>();
   /** Routes imported from the kernel's tables (config `import:`), followed outside versions. */
   readonly imports: RouteImport;
+  /** Nexthop groups steered by measured path quality (config `paths:`), decided outside versions. */
+  readonly paths: PathManager;
 
   private constructor(
     readonly instance: string,
@@ -92,6 +95,12 @@ export class Controller {
     this.imports = new RouteImport(
       () => this.dataplane,
       (fn) => this.serialize(fn),
+      log,
+    );
+    this.paths = new PathManager(
+      () => this.dataplane,
+      (fn) => this.serialize(fn),
+      history,
       log,
     );
     this.current = history.latest()?.config ?? parseConfig('{}', 'defaults');
@@ -215,6 +224,7 @@ export class Controller {
     const summaries = changes.map(summarize);
     if (opts.dryRun) return { changes: summaries, applied: false, dryRun: true };
     checkChanges(changes);
+    this.paths.check(config);
     this.stats.reconciles++;
     try {
       await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s), note: (text) => this.log.warn(text) }, changes, {
@@ -229,6 +239,7 @@ export class Controller {
     }
     this.noteBlocks(changes, now);
     this.imports.configure(config, selectors);
+    this.paths.configure(config);
     // A config route gone may uncover an imported one for the same prefix.
     this.imports.restore(changes.flatMap((c) => (c.kind === 'route' && c.op === 'delete' ? [c.prefix] : [])));
     const latest = this.history.latest();
@@ -315,6 +326,7 @@ export class Controller {
   }
 
   close(): void {
+    this.paths.close();
     this.imports.close();
     this.dataplane.close();
     this.history.close();

@@ -22,6 +22,18 @@ export interface VersionRecord {
   config: Config;
 }
 
+/** A path group's decision: what the new flows' shares were and became, and why. */
+export interface PathDecisionRecord {
+  at: string;
+  group: string;
+  /** Shares per path before and after ('fallback: kernel' when every path is down). */
+  from: Record<string, number> | string;
+  to: Record<string, number> | string;
+  reason: string;
+  /** The measurements that decided it, per path. */
+  paths: Record<string, { state: string; rttMs: number | null; lossRatio: number; loadBps: number }>;
+}
+
 /** A version without its config, as `pathwise history` lists it. */
 export type HistoryEntry = Omit<VersionRecord, 'config'>;
 
@@ -46,6 +58,32 @@ export class History {
       changes TEXT NOT NULL,
       config TEXT NOT NULL
     )`);
+    // Path decisions are operational state, not config: their own table, not a version each.
+    this.db.exec(`CREATE TABLE IF NOT EXISTS path_decisions (
+      id INTEGER PRIMARY KEY,
+      at TEXT NOT NULL,
+      grp TEXT NOT NULL,
+      decision TEXT NOT NULL
+    )`);
+  }
+
+  /** Records a path group's decision (control/path-manager.ts); keeps the newest `keep`. */
+  recordDecision(d: PathDecisionRecord, keep = 10_000): void {
+    const { at, group, ...rest } = d;
+    const info = this.db.prepare('INSERT INTO path_decisions (at, grp, decision) VALUES (?, ?, ?)').run(at, group, JSON.stringify(rest));
+    if (Number(info.lastInsertRowid) % 100 === 0)
+      this.db.prepare('DELETE FROM path_decisions WHERE id <= ?').run(Number(info.lastInsertRowid) - keep);
+  }
+
+  /** Path decisions, newest first (of one group, or all). */
+  decisions(opts: { limit?: number; group?: string } = {}): PathDecisionRecord[] {
+    const limit = opts.limit ?? 100;
+    const rows = (
+      opts.group
+        ? this.db.prepare('SELECT at, grp, decision FROM path_decisions WHERE grp = ? ORDER BY id DESC LIMIT ?').all(opts.group, limit)
+        : this.db.prepare('SELECT at, grp, decision FROM path_decisions ORDER BY id DESC LIMIT ?').all(limit)
+    ) as { at: string; grp: string; decision: string }[];
+    return rows.map((r) => ({ at: r.at, group: r.grp, ...(JSON.parse(r.decision) as Omit<PathDecisionRecord, 'at' | 'group'>) }));
   }
 
   record(v: Omit<VersionRecord, 'version' | 'at'>): VersionRecord {

@@ -253,7 +253,7 @@ export class Dataplane {
 
   // ---- routes ---------------------------------------------------------------------------
 
-  private groupFor(spec: Pick<RouteSpec, 'type' | 'nexthops' | 'prefix' | 'where'>): number {
+  private groupFor(spec: Pick<RouteSpec, 'type' | 'nexthops' | 'prefix' | 'where' | 'paths'>): number {
     if (spec.type !== 'unicast') return specialNhg(spec.type);
     const resolved = spec.nexthops.map((n) => this.nexthops.resolve(n, spec.where));
     for (const n of resolved) {
@@ -261,7 +261,7 @@ export class Dataplane {
         throw new PwError('PW_ERR_INVALID', `an IPv4 route needs an IPv4 gateway`, { where: spec.where });
       }
     }
-    return this.nexthops.acquire(resolved);
+    return this.nexthops.acquire(resolved, spec.paths);
   }
 
   private releaseGroup(nhg: number): void {
@@ -306,7 +306,7 @@ export class Dataplane {
       const r = this.nexthops.resolve(n, spec.where);
       return { via: r.gw ? formatAddress(r.family, r.gw) : null, dev: ifName(r.ifindex), weight: r.weight };
     });
-    return routeText(spec.type, nhs, spec.metric);
+    return routeText(spec.type, nhs, spec.metric, { paths: spec.paths });
   }
 
   /** Performs one planned route change (routing/rib.ts); returns its undo. */
@@ -525,6 +525,7 @@ export class Dataplane {
       metric: r.metric,
       nexthops: this.nexthops.describe(r.nhg),
       id: r.id,
+      ...pathsOf(this.nexthops.tagOf(r.nhg)),
     };
   }
 
@@ -655,3 +656,5 @@ function countEntries(map: Exclude<AnyMap, RawMap>): number {
     return n;
   }
 }
+
+const pathsOf = (tag: string | undefined) => (tag ? { paths: tag } : {});

@@ -46,7 +46,17 @@ interface Group {
   key: string;
   members: { nh: number; weight: number }[];
   refs: number;
+  /** The path group steering it (config `paths:`): such a group is its own, never shared
+   * with a route that merely lists the same nexthops, and its buckets change in place. */
+  tag?: string;
 }
+
+/**
+ * Bucket values at or above PW_NH_DECISION are decisions, not nexthops: a steered group whose
+ * paths are all down falls back by filling its buckets with one.
+ */
+export const BUCKET_TO_KERNEL = abi.PwNhDecision.TO_KERNEL;
+export const BUCKET_DROP = abi.PwNhDecision.DROP;
 
 export class NexthopTable {
   private readonly nexthops = new Map<number, Nexthop & { key: string; refs: number }>();
@@ -135,8 +145,11 @@ export class NexthopTable {
     return r.ifindex;
   }
 
-  /** A group for these nexthops, shared if one exists; the caller holds one reference. */
-  acquire(nexthops: Omit<Nexthop, 'id'>[]): number {
+  /**
+   * A group for these nexthops, shared if one exists; the caller holds one reference. A
+   * `tag` (a path group's name) makes a group of its own, shared only under the same tag.
+   */
+  acquire(nexthops: Omit<Nexthop, 'id'>[], tag?: string): number {
     // Merge duplicates (same gateway and interface): their weights add up.
     const merged = new Map<string, Omit<Nexthop, 'id'>>();
     for (const n of nexthops) {
@@ -145,7 +158,7 @@ export class NexthopTable {
       merged.set(k, prev ? { ...prev, weight: prev.weight + n.weight } : n);
     }
     const members = [...merged.values()].map((n) => ({ nh: this.nexthopId(n), weight: n.weight }));
-    const key = NexthopTable.groupKey(members);
+    const key = (tag ? `${tag}#` : '') + NexthopTable.groupKey(members);
     const existing = this.groupByKey.get(key);
     if (existing !== undefined) {
       this.groups.get(existing)!.refs++;
@@ -167,9 +180,47 @@ export class NexthopTable {
       weights: members.map((m) => m.weight),
     });
     for (const m of members) this.nexthops.get(m.nh)!.refs++;
-    this.groups.set(id, { id, key, members, refs: 1 });
+    this.groups.set(id, { id, key, members, refs: 1, ...(tag ? { tag } : {}) });
     this.groupByKey.set(key, id);
     return id;
+  }
+
+  /** A nexthop as people read it: `via GW dev IF` (or `dev IF`). */
+  label(n: Omit<Nexthop, 'id'>): string {
+    return `${n.gw ? `via ${formatAddress(n.family, n.gw)} ` : ''}dev ${ifName(n.ifindex)}`;
+  }
+
+  /** The path group steering a group, if any. */
+  tagOf(groupId: number): string | undefined {
+    return this.groups.get(groupId)?.tag;
+  }
+
+  /** The groups a path group steers (one, or two while a config change swaps its members). */
+  tagged(tag: string): { id: number; members: { nh: number; weight: number; nexthop: Nexthop }[] }[] {
+    const out = [];
+    for (const g of this.groups.values()) {
+      if (g.tag !== tag) continue;
+      out.push({ id: g.id, members: g.members.map((m) => ({ ...m, nexthop: this.nexthops.get(m.nh)! })) });
+    }
+    return out;
+  }
+
+  /** A group's buckets as the data plane reads them (nexthop ids, or BUCKET_* decisions). */
+  bucketsOf(groupId: number): number[] {
+    return this.maps.nhgroups.get(groupId)?.buckets ?? [];
+  }
+
+  /**
+   * Rewrites a steered group's buckets in place (path-manager.ts). Each bucket is an aligned
+   * 32-bit word: a packet reading one meanwhile sees its old or its new value, either a valid
+   * member or decision. Members and weights as configured stay as they are.
+   */
+  writeBuckets(groupId: number, buckets: number[]): void {
+    const g = this.groups.get(groupId);
+    if (!g?.tag) throw new PwError('PW_ERR_INTERNAL', `group ${groupId} is not steered by a path group`);
+    if (buckets.length !== abi.PwLimit.NHG_BUCKETS) throw new PwError('PW_ERR_INTERNAL', `a group has ${abi.PwLimit.NHG_BUCKETS} buckets`);
+    const cur = this.maps.nhgroups.get(groupId)!;
+    this.maps.nhgroups.set(groupId, { ...cur, buckets });
   }
 
   /** Drops one reference; the group (and nexthops no group uses) are freed at zero. */

@@ -106,6 +106,14 @@ export const PwNexthopFlag = {
 } as const;
 export type PwNexthopFlag = (typeof PwNexthopFlag)[keyof typeof PwNexthopFlag];
 
+/** enum pw_nh_decision */
+export const PwNhDecision = {
+  DECISION: 65536,
+  TO_KERNEL: 65539,
+  DROP: 65538,
+} as const;
+export type PwNhDecision = (typeof PwNhDecision)[keyof typeof PwNhDecision];
+
 /** enum pw_nhg_special */
 export const PwNhgSpecial = {
   NONE: 0,

@@ -63,7 +63,8 @@ export class PathProber {
   drain(): ProbeResult[] {
     const a = this.p.drain();
     const out: ProbeResult[] = [];
-    for (let i = 0; i + 4 < a.length; i += 5) out.push({ id: a[i]!, seq: a[i + 1]!, rttMs: a[i + 2]!, atMs: a[i + 3]!, late: a[i + 4] === 1 });
+    for (let i = 0; i + 4 < a.length; i += 5)
+      out.push({ id: a[i]!, seq: a[i + 1]!, rttMs: a[i + 2]!, atMs: a[i + 3]!, late: a[i + 4] === 1 });
     return out;
   }
 

@@ -13,6 +13,7 @@ import { repoRoot } from '../util/paths.js';
 import { sh, type Topology } from './topology.js';
 
 export const LINKEM = join(repoRoot, 'build', 'linkem');
+const PASS_OBJECT = join(repoRoot, 'build', 'linkem-pass.bpf.o');
 
 export interface Impairment {
   /** Added one-way delay, ms. */
@@ -56,7 +57,11 @@ export class LinkEmulator {
    * turned off first: a GRO or TSO super-frame is larger than the MTU and cannot be sent on.
    */
   static async start(topo: Topology, ns: string, a: string, b: string): Promise<LinkEmulator> {
-    for (const dev of [a, b]) noOffloads(ns, dev);
+    for (const dev of [a, b]) {
+      noOffloads(ns, dev);
+      // Frames a router's XDP redirects into the peer veth arrive only with NAPI on here.
+      sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'dev', dev, 'xdpdrv', 'obj', PASS_OBJECT, 'sec', 'xdp']);
+    }
     const child = topo.spawn(ns, LINKEM, [a, b]);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

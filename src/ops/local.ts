@@ -229,6 +229,12 @@ export class LocalOperations implements Operations {
   history(): never {
     return noDaemon(this.instance);
   }
+  paths(): never {
+    return noDaemon(this.instance);
+  }
+  pathDecisions(): never {
+    return noDaemon(this.instance);
+  }
   rollback(): never {
     return noDaemon(this.instance);
   }

@@ -8,6 +8,8 @@
  * A change made through a daemon is an edit of its config, recorded as a version: it answers
  * with the proposal (what changed, the version). Made locally, it answers with what it did.
  */
+import type { PathDecisionRecord } from '../control/history.js';
+import type { PathGroupView, PathManagerStats } from '../control/path-manager.js';
 import type { ProposeResult } from '../control/controller.js';
 import type { HistoryEntry } from '../control/history.js';
 import type { Config } from '../control/config/schema.js';
@@ -103,6 +105,7 @@ export interface StatusReport {
   rules: number;
   /** Routes imported from the kernel's tables (config `import:`). */
   imports?: ImportStats;
+  paths?: PathManagerStats;
   pid: number;
   uptimeSeconds: number;
   [k: string]: unknown;
@@ -185,6 +188,10 @@ export interface Operations {
   /** A whole config (its text), with the contents of the files it names (`files`, by name as written). */
   proposeConfig(text: string, file: string, dryRun: boolean, files?: Record<string, string>): Promise<ProposeResult>;
   history(limit: number): Promise<HistoryEntry[]>;
+  /** Steered nexthop groups (config `paths:`): each path's measured quality and share. */
+  paths(): Promise<PathGroupView[]>;
+  /** Path decisions, newest first (their own audit table, not config versions). */
+  pathDecisions(q: { group?: string; limit: number }): Promise<PathDecisionRecord[]>;
   rollback(version: number): Promise<ProposeResult>;
   /** The config in force (tokens redacted), or that of an earlier version. */
   config(at?: number): Promise<Config>;

@@ -86,7 +86,10 @@ export class PathSelector {
     const cur = this.current;
     // Forced: the first decision, coming back from the fallback, or a member in force is down.
     const forced =
-      cur === undefined || cur === null || cur.some((s, i) => s > 0 && !usable[i]) || (this.policy === 'weighted' && !sameShares(cur, wanted));
+      cur === undefined ||
+      cur === null ||
+      cur.some((s, i) => s > 0 && !usable[i]) ||
+      (this.policy === 'weighted' && !sameShares(cur, wanted));
     if (forced) {
       this.evidence = 0;
       if (cur && sameShares(cur, wanted)) return null;
@@ -194,11 +197,7 @@ function ranked(members: MemberInput[]): number[] {
     .sort((x, y) => {
       const a = members[x]!;
       const b = members[y]!;
-      return (
-        RANK[a.state] - RANK[b.state] ||
-        (Number.isNaN(a.rtt) || Number.isNaN(b.rtt) ? 0 : a.rtt - b.rtt) ||
-        x - y
-      );
+      return RANK[a.state] - RANK[b.state] || (Number.isNaN(a.rtt) || Number.isNaN(b.rtt) ? 0 : a.rtt - b.rtt) || x - y;
     });
 }
 

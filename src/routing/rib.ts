@@ -66,12 +66,13 @@ export function planRoutes(
     const after = describe(spec);
     if (!old) changes.push({ op: 'add', prefix, origin, spec, after });
     else {
-      const before = routeText(old.type, old.nexthops, old.metric);
+      const before = routeText(old.type, old.nexthops, old.metric, { paths: old.paths });
       if (before !== after || old.origin !== origin) changes.push({ op: 'replace', prefix, origin, spec, before, after, old });
     }
   }
   for (const [prefix, old] of running) {
-    if (!desired.has(prefix)) deletes.push({ op: 'delete', prefix, before: routeText(old.type, old.nexthops, old.metric), old });
+    if (!desired.has(prefix))
+      deletes.push({ op: 'delete', prefix, before: routeText(old.type, old.nexthops, old.metric, { paths: old.paths }), old });
   }
   return [...changes, ...deletes];
 }
@@ -83,6 +84,7 @@ export function specOfView(v: RouteView, prefix: RouteSpec['prefix'], where: str
     type: v.type,
     metric: v.metric,
     nexthops: v.nexthops.map((n) => ({ via: n.via ?? undefined, dev: n.dev, weight: n.weight })),
+    ...(v.paths ? { paths: v.paths } : {}),
     where,
   };
 }

@@ -19,6 +19,8 @@ export interface RouteSpec {
   type: RouteType;
   nexthops: NexthopSpec[];
   metric: number;
+  /** The path group (config `paths:`) that steers the route's nexthops by measured quality. */
+  paths?: string;
   /** Where the spec came from, for error messages ("routes.txt:12", "argument 3"). */
   where: string;
 }
@@ -46,6 +48,8 @@ export interface RouteView {
   origin: RouteOrigin;
   /** An imported route's kernel protocol, by name (bgp, ospf, static, bird...). */
   proto?: string;
+  /** The path group steering its nexthops (config `paths:`), if any. */
+  paths?: string;
 }
 
 /** Which route the data plane uses for an address, and what it does with the packet. */
@@ -77,18 +81,21 @@ export function routeText(
   type: RouteType | string,
   nexthops: NexthopText[],
   metric: number,
-  opts: { canonical?: boolean } = { canonical: true },
+  opts: { canonical?: boolean; paths?: string } = {},
 ): string {
-  const list = opts.canonical ? [...nexthops].sort((a, b) => (a.dev + (a.via ?? '')).localeCompare(b.dev + (b.via ?? ''))) : nexthops;
+  const list =
+    opts.canonical === false ? nexthops : [...nexthops].sort((a, b) => (a.dev + (a.via ?? '')).localeCompare(b.dev + (b.via ?? '')));
   const nh = list.map(
     (n) => `${n.via ? `via ${n.via} ` : ''}dev ${n.dev}${nexthops.length > 1 || n.weight !== 1 ? ` weight ${n.weight}` : ''}`,
   );
-  return [type === 'unicast' ? '' : type, ...nh, metric ? `metric ${metric}` : ''].filter(Boolean).join(' ');
+  return [type === 'unicast' ? '' : type, ...nh, metric ? `metric ${metric}` : '', opts.paths ? `paths ${opts.paths}` : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** One route as `pathwise route list` prints it (nexthops in the data plane's order). */
 export function formatRoute(r: RouteView): string {
-  const text = routeText('unicast', r.nexthops, r.metric, { canonical: false });
+  const text = routeText('unicast', r.nexthops, r.metric, { canonical: false, paths: r.paths });
   const head = r.type === 'unicast' ? r.prefix : `${r.type} ${r.prefix}`;
   const proto = r.origin === 'kernel' ? 'proto kernel' : r.origin === 'imported' ? `proto ${r.proto} imported` : '';
   return [head, text, proto].filter(Boolean).join(' ');

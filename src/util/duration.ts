@@ -35,3 +35,13 @@ export function formatDuration(ms: number): string {
   if (s || parts.length === 0) parts.push(`${s}s`);
   return parts.join('');
 }
+
+const BANDWIDTH_UNIT: Record<string, number> = { '': 1, bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, tbit: 1e12 };
+
+/** Bandwidths as tc writes them: "10Gbit", "500Mbit", "64kbit", or plain bits per second. */
+export function parseBandwidth(s: string, where = s): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?bit)?$/i.exec(s.trim());
+  const v = m ? Number(m[1]) * BANDWIDTH_UNIT[(m[2] ?? '').toLowerCase()]! : NaN;
+  if (!(v > 0)) throw new PwError('PW_ERR_INVALID', `invalid bandwidth '${s}'`, { where, hint: 'use e.g. 10Gbit, 500Mbit, 64kbit' });
+  return v;
+}

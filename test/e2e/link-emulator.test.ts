@@ -55,7 +55,10 @@ describe('link emulator (tools/linkem)', { skip, timeout: 120_000 }, () => {
       const rtts = pingRtts(topo, c, '10.77.0.2', 50);
       assert.equal(rtts.length, 50, `every ping answered with ${dir} delay=${delay}`);
       const added = median(rtts) - base;
-      assert.ok(Math.abs(added - expect) <= 0.5, `${dir} delay=${delay}: added ${added.toFixed(3)} ms (base ${base} ms), want ${expect} ±0.5`);
+      assert.ok(
+        Math.abs(added - expect) <= 0.5,
+        `${dir} delay=${delay}: added ${added.toFixed(3)} ms (base ${base} ms), want ${expect} ±0.5`,
+      );
     }
     await em.set('both', { delay: 0 });
   });

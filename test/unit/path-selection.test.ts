@@ -147,7 +147,11 @@ describe('path selection', () => {
       const sel = new PathSelector('lowest-latency');
       const r = rng(seed * 97);
       const { switches, qs } = simulate(sel, 600_000, () => 20 + (r() * 8 - 4), seed);
-      assert.equal(switches.length, 1, `seed ${seed}: only the first decision (${JSON.stringify(switches.slice(0, 4))}, ${JSON.stringify(qs.map((q) => q.view(0)))})`);
+      assert.equal(
+        switches.length,
+        1,
+        `seed ${seed}: only the first decision (${JSON.stringify(switches.slice(0, 4))}, ${JSON.stringify(qs.map((q) => q.view(0)))})`,
+      );
     }
   });
 
@@ -201,7 +205,10 @@ describe('resilient buckets', () => {
     const after = resilientBuckets(start, [1, 1, 1, 0]);
     const moved = start.filter((m, b) => m !== after[b]).length;
     assert.equal(moved, 16);
-    assert.ok(start.every((m, b) => m === 3 || after[b] === m), 'no bucket of another member moved');
+    assert.ok(
+      start.every((m, b) => m === 3 || after[b] === m),
+      'no bucket of another member moved',
+    );
     // It comes back: again only 16 move.
     const back = resilientBuckets(after, [1, 1, 1, 1]);
     assert.equal(after.filter((m, b) => m !== back[b]).length, 16);

@@ -70,6 +70,15 @@ enum pw_nhg_special {
 	PW_NHG_FIRST = 16,
 };
 
+/* Bucket values at or above PW_NH_DECISION are decisions, not nexthop ids (which stay below
+ * PW_MAX_NEXTHOPS): a group steered by path quality whose paths are all down falls back by
+ * filling its buckets with one (control/path-manager.ts). */
+enum pw_nh_decision {
+	PW_NH_DECISION = 1 << 16,
+	PW_NH_TO_KERNEL = (1 << 16) + PW_NHG_KERNEL,
+	PW_NH_DROP = (1 << 16) + PW_NHG_BLACKHOLE,
+};
+
 /* Verdicts the pipeline reaches, as indices into counters. */
 enum pw_verdict {
 	PW_VERDICT_PASS = 0,     /* handed to the kernel stack */

@@ -233,6 +233,14 @@ static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *p
 	}
 	bucket = pw_flow_hash(pkt) & (PW_NHG_BUCKETS - 1);
 	nh_id = g->buckets[bucket];
+	if (nh_id >= PW_NH_DECISION) {
+		/* Every path of a steered group is down: its fallback. */
+		if (nh_id == PW_NH_DROP)
+			pw_decide(d, PW_VERDICT_DROP, PW_REASON_BLACKHOLE);
+		else
+			pw_decide(d, PW_VERDICT_PASS, PW_REASON_KERNEL_ROUTE);
+		return;
+	}
 	nh = bpf_map_lookup_elem(&pw_nexthops, &nh_id);
 	if (!nh || !(nh->flags & PW_NH_F_VALID)) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_ROUTE);

@@ -28,6 +28,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctrl: Controller): vo
       interfaces: dp.attached(),
       routes: dp.routes.size,
       imports: ctrl.imports.stats,
+      paths: ctrl.paths.stats(),
       rules: dp.filter.rules().length,
       stats: ctrl.stats,
       pid: process.pid,

@@ -87,6 +87,25 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
     async (req) => lookup(ctrl.dp(), (req.query as { addr: string[] }).addr),
   );
 
+  // ---- paths (config `paths:`) ---------------------------------------------------------
+  app.get('/v1/paths', tag('paths', "Steered nexthop groups: each path's RTT, jitter, loss, load, state and share"), async () =>
+    ctrl.paths.groupsView(),
+  );
+  app.get(
+    '/v1/paths/decisions',
+    tag('paths', 'Path decisions, newest first: when, from what to what, why, and the measurements', {
+      querystring: {
+        type: 'object',
+        properties: { group: { type: 'string', maxLength: 256 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } },
+        additionalProperties: false,
+      },
+    }),
+    async (req) => {
+      const q = req.query as { group?: string; limit: number };
+      return ctrl.history.decisions({ group: q.group, limit: q.limit });
+    },
+  );
+
   // ---- neighbours ------------------------------------------------------------------------
   app.get('/v1/neighbors', tag('routes', "The data plane's neighbour table (next-hop MACs)"), async () => listNeighbors(ctrl.dp()));
   app.post(

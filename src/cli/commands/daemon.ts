@@ -56,6 +56,13 @@ export function registerDaemon(program: Command): void {
             (im.lastError ? `; last error: ${im.lastError}` : ''),
         );
       }
+      const ps = s.paths;
+      if (ps?.groups) {
+        console.log(
+          `paths: ${ps.groups} steered groups, ${ps.paths} paths, ${ps.decisions} decisions; probes ${ps.probes.sent} sent, ` +
+            `${ps.probes.replies} answered, ${ps.probes.lost} lost (${ps.probes.late} answered late)`,
+        );
+      }
     },
   );
 

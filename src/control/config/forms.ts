@@ -18,7 +18,7 @@ export type ConfigRule = Config['rules'][number];
 export type ConfigLimiter = Config['ratelimits'][string];
 
 /** A config route as a RouteSpec (a nexthop group's members in its place). */
-export function routeSpecOf(cfg: Pick<Config, 'nexthopGroups'>, r: ConfigRoute, where: string): RouteSpec {
+export function routeSpecOf(cfg: Pick<Config, 'nexthopGroups' | 'paths'>, r: ConfigRoute, where: string): RouteSpec {
   const via = r.nexthopGroup ? cfg.nexthopGroups[r.nexthopGroup] : r.via;
   if (r.nexthopGroup && !via) throw new PwError('PW_ERR_INVALID', `no nexthop group named '${r.nexthopGroup}'`, { where });
   return {
@@ -26,6 +26,8 @@ export function routeSpecOf(cfg: Pick<Config, 'nexthopGroups'>, r: ConfigRoute, 
     type: r.type,
     nexthops: (via ?? []).map((n) => ({ via: n.gateway, dev: n.dev, weight: n.weight })),
     metric: r.metric,
+    // A group steered by measured path quality gets a data-plane group of its own.
+    ...(r.nexthopGroup && cfg.paths[r.nexthopGroup] ? { paths: r.nexthopGroup } : {}),
     where,
   };
 }

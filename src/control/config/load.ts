@@ -50,6 +50,7 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
     rules: list<Config['rules'][number]>(raw.rules).filter((r) => r && typeof r === 'object'),
     nexthopGroups: (raw.nexthopGroups && typeof raw.nexthopGroups === 'object' ? raw.nexthopGroups : {}) as Config['nexthopGroups'],
     ratelimits: (raw.ratelimits && typeof raw.ratelimits === 'object' ? raw.ratelimits : {}) as Config['ratelimits'],
+    paths: (raw.paths && typeof raw.paths === 'object' ? raw.paths : {}) as Config['paths'],
     api: {
       tokens: list<Config['api']['tokens'][number]>((raw.api as { tokens?: unknown } | undefined)?.tokens).filter(
         (t) => t && typeof t === 'object',
@@ -66,6 +67,21 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
     if (r.nexthopGroup && !c.nexthopGroups[r.nexthopGroup])
       out.push({ path: ['routes', i, 'nexthopGroup'], message: `no nexthop group named '${r.nexthopGroup}'` });
   });
+  for (const [name, p] of Object.entries(c.paths)) {
+    if (!p || typeof p !== 'object') continue;
+    const members = c.nexthopGroups[name];
+    if (!members) out.push({ path: ['paths', name], message: `no nexthop group named '${name}' to steer` });
+    else if (!p.probe?.target && members.some((n) => !n.gateway))
+      out.push({ path: ['paths', name, 'probe', 'target'], message: 'a path without a gateway needs a probe target' });
+    if ((p.probe?.type === 'udp' || p.probe?.type === 'tcp') && !p.probe.port)
+      out.push({ path: ['paths', name, 'probe', 'port'], message: `${p.probe.type} probes need a port` });
+    const fb = p.fallback ?? 'kernel';
+    if (fb !== 'kernel' && fb !== 'blackhole') {
+      if (!c.nexthopGroups[fb])
+        out.push({ path: ['paths', name, 'fallback'], message: `no nexthop group named '${fb}' (or kernel, blackhole)` });
+      else if (fb === name) out.push({ path: ['paths', name, 'fallback'], message: 'a group cannot fall back to itself' });
+    }
+  }
   const seen = new Map<string, number>();
   c.routes.forEach((r, i) => {
     const k = r.prefix;

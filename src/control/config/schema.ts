@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { PRIVATE_INSTANCE } from '../../util/instance.js';
 
 import { parseAddress, prefixKey } from '../../util/ip.js';
-import { parseDuration } from '../../util/duration.js';
+import { parseBandwidth, parseDuration } from '../../util/duration.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 
@@ -31,6 +31,7 @@ const ifname = z
   .max(15)
   .regex(/^[^\s/]+$/, 'interface names have no spaces or slashes')
   .describe('an interface name');
+const bandwidth = parsed('bandwidth', (s) => parseBandwidth(s)).describe('bits per second: 10Gbit, 500Mbit, 64kbit, or a plain number');
 const port = z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'a port (22) or range (1000-2000)')]);
 
 const IPFIX_DEFAULTS = { collectors: [], activeTimeout: '60s', idleTimeout: '15s', templateRefresh: '60s', observationDomain: 1 };
@@ -53,6 +54,7 @@ export const Nexthop = z
     gateway: address.optional().describe('the gateway; omit for a directly connected route'),
     dev: ifname.optional().describe('egress interface; found from the gateway when omitted'),
     weight: z.number().int().min(1).max(256).default(1).describe('ECMP weight'),
+    capacity: bandwidth.optional().describe("the link's capacity, for a load-aware path policy (e.g. 10Gbit, 500Mbit)"),
   })
   .strict()
   .refine((n) => n.gateway || n.dev, { message: 'a nexthop needs a gateway or a dev' });
@@ -102,6 +104,74 @@ export const Import = z
   })
   .strict()
   .describe('routes imported from the kernel, where a routing daemon (BIRD, FRR) or an operator keeps them');
+
+const PATH_DEFAULTS = {
+  probe: { type: 'icmp' as const, interval: '100ms', timeout: 'auto', lost: 3 },
+  recover: 10,
+  degradedLoss: 0.1,
+  hysteresis: { relative: 0.1, absolute: '1ms', hold: '500ms', noise: 1.5 },
+  damping: { halfLife: '15s', suppress: 2500, reuse: 1200 },
+  targetUtilisation: 0.8,
+  fallback: 'kernel',
+};
+
+export const PathGroup = z
+  .object({
+    policy: z
+      .enum(['weighted', 'lowest-latency', 'latency-weighted', 'load-aware'])
+      .default('lowest-latency')
+      .describe(
+        'weighted: the configured weights over the paths that are up; lowest-latency: all new flows on the path with the lowest RTT; latency-weighted: shares by weight / RTT, cut by loss; load-aware: the fastest path filled to targetUtilisation of its capacity, the rest spilled to the next',
+      ),
+    probe: z
+      .object({
+        type: z
+          .enum(['icmp', 'udp', 'tcp'])
+          .default('icmp')
+          .describe('ICMP echo, UDP to a reflector that echoes the payload, or TCP SYN (a SYN/ACK or a RST answers)'),
+        target: address.optional().describe('what to probe through each path (default: its gateway)'),
+        port: z.number().int().min(1).max(65535).optional().describe('UDP or TCP port'),
+        interval: duration.default('100ms').describe('between probes of one path (jittered ±10 %)'),
+        timeout: z
+          .union([z.literal('auto'), duration])
+          .default('auto')
+          .describe('a probe unanswered this long is lost (auto: 3 × RTT + 4 × deviation + 10 ms, at least 20 ms, at most the interval)'),
+        lost: z.number().int().min(1).max(100).default(3).describe('probes lost in a row before a path is down'),
+      })
+      .strict()
+      .default(PATH_DEFAULTS.probe),
+    recover: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(10)
+      .describe('probes answered in a row before a path that was down is trusted again'),
+    degradedLoss: z.number().min(0).max(1).default(0.1).describe('loss ratio (over the last 50 probes) at which a path is degraded'),
+    hysteresis: z
+      .object({
+        relative: z.number().min(0).max(10).default(0.1).describe('a better path must lead by this fraction of the current RTT...'),
+        absolute: duration.default('1ms').describe('...and by this much...'),
+        hold: duration.default('500ms').describe('...for this long (a lead of k margins switches k times sooner)'),
+        noise: z.number().min(0).max(100).default(1.5).describe("...and by this many times the RTT estimates' combined deviation"),
+      })
+      .strict()
+      .default(PATH_DEFAULTS.hysteresis),
+    damping: z
+      .object({
+        halfLife: duration.default('15s').describe('a fall to down costs 1000 penalty points, halved every halfLife'),
+        suppress: z.number().min(1).default(2500).describe('above this penalty a path stays down however well it answers...'),
+        reuse: z.number().min(1).default(1200).describe('...until the penalty decays below this'),
+      })
+      .strict()
+      .default(PATH_DEFAULTS.damping),
+    targetUtilisation: z.number().min(0.01).max(1).default(0.8).describe('load-aware: fill each path up to this fraction of its capacity'),
+    fallback: z
+      .string()
+      .default('kernel')
+      .describe('when every path is down: kernel (the kernel routes), blackhole (drop), or the name of another nexthop group'),
+  })
+  .strict();
 
 export const Route = z
   .object({
@@ -244,6 +314,10 @@ export const Config = z
       .strict()
       .default({ flows: true, routeStats: true, dropMalformed: false, unclassified: 'drop', ipv4Groups: 16384, ruleBitmaps: 4096 }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
+    paths: z
+      .record(z.string(), PathGroup)
+      .default({})
+      .describe('nexthop groups (by name) whose paths are probed and chosen by measured latency, loss and load'),
     routes: z.array(Route).default([]),
     import: Import.default({ from: [], reconcile: '60s' }),
     ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),
