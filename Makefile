@@ -48,7 +48,7 @@ GENERATED_MODULES := pathwise bench fixtures
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
 .PHONY: fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
-	demo bench doctor clean distclean
+	demo bench bench-paths doctor clean distclean
 
 all: build
 
@@ -187,6 +187,11 @@ doctor: build
 
 bench: deps build
 	$(NODE) dist/bench/run.js
+
+# Only the path-selection figures (failover, jitter, probing cost; ~10 minutes), stored on
+# their own and rendered into BENCHMARKS.md beside the newest full run.
+bench-paths: deps build
+	$(NODE) dist/bench/run.js --paths
 
 # Puts `pathwise` on PATH: a link to this checkout's bin/pathwise.
 PREFIX ?= /usr/local

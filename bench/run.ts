@@ -42,6 +42,7 @@ import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
 import { rng } from '../test/helpers/rng.js';
 import { insightBench, type InsightResults } from './insight.js';
+import { pathsBench, pathsReport, type PathResults } from './paths.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
@@ -66,6 +67,9 @@ interface Results {
   import?: { seconds: number; readSeconds: number; resyncSeconds: number; kernelListSeconds: number; routes: number };
   pipeline: { emptyNs: number; fullNs: number; rules10Ns: number; rules10kNs: number };
   insight?: InsightResults;
+  paths?: PathResults;
+  /** When the path section was measured, if not with the rest (bench --paths). */
+  pathsDate?: string;
   forwarding: { pathwisePps: number; kernelPps: number; directPps: number; pathwiseNs: number; kernelNs: number; frames: number };
 }
 
@@ -293,6 +297,10 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   log('measuring forwarding');
   const forwarding = await forwardingBench(topo, open);
 
+  // 6. Paths chosen by measured quality: failover and stability through link emulators.
+  log('measuring path selection');
+  const paths = await pathsBench(topo, log);
+
   return {
     machine: {
       kernel: release(),
@@ -309,6 +317,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     pipeline,
     forwarding,
     insight,
+    paths,
   };
 }
 
@@ -544,7 +553,7 @@ shares the CPU, so delivered rates alone understate the difference: delivered pa
 Pathwise vs kernel, ${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}).
 Target ≥ 3× the kernel — ${check(r.forwarding.kernelNs >= 3 * r.forwarding.pathwiseNs)} by forwarding cost, ${check(r.forwarding.pathwisePps >= 3 * r.forwarding.kernelPps)} by delivered rate.
 
-${r.insight ? insightReport(r.insight) : ''}## What limits these numbers
+${r.insight ? insightReport(r.insight) : ''}${r.paths ? pathsReport(r.paths, r.pathsDate) : ''}## What limits these numbers
 
 - **FIB lookup.** Warm, a DIR-24-8 lookup costs ~3 ns. On random destinations nearly every
   lookup misses the CPU caches and the TLB in the 64 MiB first-level table (2^24 entries,
@@ -658,13 +667,8 @@ ${f(flowFloorNs - emptyNs)} ns of work. Flow stage / that floor: ${f((flowsNs - 
 /** `--report`: render BENCHMARKS.md again from the newest stored run (no measuring). */
 function reportOnly(): void {
   const dir = join(repoRoot, 'bench', 'results');
-  const newest = readdirSync(dir)
-    .filter((f) => f.endsWith('.json') && !f.startsWith('insight-'))
-    .sort()
-    .at(-1);
-  if (!newest) throw new Error('no stored runs in bench/results: run make bench');
-  const file = join(dir, newest);
-  writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(JSON.parse(readFileSync(file, 'utf8')), file) + variation(dir));
+  const { r, file } = newestResults(dir);
+  writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(r, file) + variation(dir));
 }
 
 /** `--insight`: only the insight section (its baselines run beside it), into its own file. */
@@ -697,11 +701,48 @@ async function insightOnly(): Promise<void> {
   }
 }
 
+/** The newest full run, with the newest path section measured on its own (bench --paths) if later. */
+function newestResults(dir: string): { r: Results; file: string } {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  const full = files.filter((f) => !f.startsWith('insight-') && !f.startsWith('paths-')).at(-1);
+  if (!full) throw new Error('no stored runs in bench/results: run make bench');
+  const r = JSON.parse(readFileSync(join(dir, full), 'utf8')) as Results;
+  const paths = files.filter((f) => f.startsWith('paths-')).at(-1);
+  if (paths) {
+    const p = JSON.parse(readFileSync(join(dir, paths), 'utf8')) as { date: string; paths: PathResults };
+    if (!r.paths || p.date > r.date) Object.assign(r, { paths: p.paths, pathsDate: p.date });
+  }
+  return { r, file: join(dir, full) };
+}
+
+/** `--paths`: only the path section, into its own file; BENCHMARKS.md rendered again with it. */
+async function pathsOnly(): Promise<void> {
+  const dir = join(repoRoot, 'bench', 'results');
+  const topo = new Topology('b');
+  try {
+    const paths = await pathsBench(topo, log);
+    const date = new Date().toISOString();
+    writeFileSync(
+      join(dir, `paths-${date.replace(/[:.]/g, '-')}.json`),
+      `${JSON.stringify({ date, machine: { kernel: release(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, paths }, null, 2)}\n`,
+    );
+    const { r, file } = newestResults(dir);
+    writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(r, file) + variation(dir));
+    process.stdout.write(pathsReport(paths));
+  } finally {
+    topo.destroy();
+  }
+}
+
 (process.argv.includes('--report')
   ? Promise.resolve().then(reportOnly)
   : process.argv.includes('--insight')
     ? insightOnly()
-    : main()
+    : process.argv.includes('--paths')
+      ? pathsOnly()
+      : main()
 ).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);

@@ -239,7 +239,13 @@ export class Controller {
     }
     this.noteBlocks(changes, now);
     this.imports.configure(config, selectors);
-    this.paths.configure(config);
+    try {
+      this.paths.configure(config);
+    } catch (e) {
+      // check() resolved everything before the apply; a failure now (an interface gone in
+      // between) leaves the groups as they were until the next change.
+      this.log.error({ err: e }, 'steering the path groups failed');
+    }
     // A config route gone may uncover an imported one for the same prefix.
     this.imports.restore(changes.flatMap((c) => (c.kind === 'route' && c.op === 'delete' ? [c.prefix] : [])));
     const latest = this.history.latest();

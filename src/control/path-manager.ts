@@ -7,8 +7,8 @@
  * config version (there would be far too many), but a row in the history's path_decisions
  * table with the measurements that decided it.
  *
- * Runs on a 10 ms tick: probe results are taken from the prober thread, fed to the paths'
- * quality, and each group decides. Loads (bytes per nexthop) are read every second, TCP
+ * Runs on a 250 ms tick, and at once when the prober thread reports an urgent result: probe
+ * results are taken from the prober thread, fed to the paths' quality, and each group decides. Loads (bytes per nexthop) are read every second, TCP
  * handshake timings (passive RTT) every five.
  */
 import type { Logger } from 'pino';
@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { BUCKET_DROP, BUCKET_TO_KERNEL } from '../dataplane/nexthop-table.js';
 import { handshakeRtts, nexthopBytes, PathProbes, type ProbePath } from '../dataplane/path-probes.js';
+import type { ProberStats } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { resilientBuckets } from '../routing/ecmp.js';
 import { PathSelector, type MemberInput, type PolicyName } from '../routing/path-policy.js';
@@ -26,10 +27,15 @@ import { PwError } from '../errors.js';
 import type { Config } from './config/schema.js';
 import type { History, PathDecisionRecord } from './history.js';
 
-const TICK_MS = 10;
+/** Results are drained this often, and at once when the prober says one is urgent (a loss,
+ * a late reply, an RTT that jumped): quiet paths cost few wake-ups, changes are seen within
+ * the prober's 10 ms pass. */
+const TICK_MS = 250;
 const LOAD_EVERY_MS = 1000;
 const PASSIVE_EVERY_MS = 5000;
-const RESOLVE_EVERY_MS = 1000;
+/** Paths waiting for a gateway's MAC are retried this often; every path is checked again (a MAC may change) less often. */
+const RESOLVE_WAITING_EVERY_MS = 1000;
+const RESOLVE_ALL_EVERY_MS = 10_000;
 
 type PathConfig = Config['paths'][string];
 
@@ -76,22 +82,25 @@ export interface PathManagerStats {
   groups: number;
   paths: number;
   decisions: number;
-  probes: { sent: number; replies: number; lost: number; late: number; sendErrors: number };
+  probes: ProberStats;
 }
 
 export class PathManager {
   private readonly groups = new Map<string, Group>();
-  private readonly probes = new PathProbes();
+  /** Every member by its key (probe results name it). */
+  private byKey = new Map<string, Member>();
+  private readonly probes = new PathProbes(() => this.tick());
   private timer: NodeJS.Timeout | null = null;
+  /** A tick at the moment a building lead would switch (not at the next regular tick). */
+  private dueTimer: NodeJS.Timeout | null = null;
   private lastLoadAt = 0;
   private lastPassiveAt = 0;
   private lastResolveAt = 0;
+  private lastFullResolveAt = 0;
   private passiveSince = 0n;
   private decisions = 0;
   /** Data-plane groups held for named fallbacks (their buckets are copied when every path is down). */
   private fallbackGroups: number[] = [];
-  /** Called with each decision (the daemon logs it and sends it to subscribers). */
-  onDecision: ((d: PathDecisionRecord) => void) | null = null;
 
   constructor(
     private readonly dp: () => Dataplane,
@@ -148,6 +157,7 @@ export class PathManager {
         lastDecision: old?.lastDecision ?? null,
       });
     }
+    this.byKey = new Map([...this.groups.values()].flatMap((g) => g.members.map((m) => [m.key, m] as const)));
     this.holdFallbacks(cfg);
     this.probes.sync(this.probePaths(cfg));
     for (const g of this.groups.values()) this.decide(g, now, true);
@@ -198,6 +208,7 @@ export class PathManager {
       damping: { halfLifeMs: parseDuration(pc.damping.halfLife), penalty: 1000, suppress: pc.damping.suppress, reuse: pc.damping.reuse },
     };
     const kept = old?.members.find((m) => m.key === key);
+    kept?.quality.retune(settings);
     return {
       name,
       key,
@@ -206,7 +217,7 @@ export class PathManager {
       gw,
       weight: r.weight,
       capacityBps: n.capacity ? parseBandwidth(n.capacity) : 0,
-      // Measurements survive a change of settings other than the path itself.
+      // Measurements survive a change of settings (they apply from now on).
       quality: kept?.quality ?? new PathQuality(settings, now),
       loadBps: kept?.loadBps ?? 0,
       lastBytes: kept?.lastBytes ?? null,
@@ -240,31 +251,50 @@ export class PathManager {
   private tick(): void {
     const now = performance.now();
     try {
-      const byKey = new Map<string, Member>();
-      for (const g of this.groups.values()) for (const m of g.members) byKey.set(m.key, m);
-      const results = this.probes.drain();
-      for (const r of results) {
-        const m = byKey.get(r.key);
-        if (!m) continue;
-        if (Number.isNaN(r.rttMs)) m.quality.loss(now);
-        else if (r.late) m.quality.lateAnswer(r.rttMs, now);
-        else m.quality.answer(r.rttMs, now);
+      const results = this.probes.each((key, rttMs, late) => {
+        const m = this.byKey.get(key);
+        if (!m) return;
+        if (Number.isNaN(rttMs)) m.quality.loss(now);
+        else if (late) m.quality.lateAnswer(rttMs, now);
+        else m.quality.answer(rttMs, now);
         if (m.autoTimeout && !Number.isNaN(m.quality.srtt)) {
           const t = Math.min(m.intervalMs, Math.max(20, 3 * m.quality.srtt + 4 * m.quality.rttvar + 10));
           this.probes.setTimeout(m.key, Math.round(t));
         }
-      }
+      });
       const loadsRead = now - this.lastLoadAt >= LOAD_EVERY_MS;
       if (loadsRead) this.readLoads(now);
       if (now - this.lastPassiveAt >= PASSIVE_EVERY_MS) this.readHandshakes(now);
-      if (now - this.lastResolveAt >= RESOLVE_EVERY_MS) {
+      if (now - this.lastResolveAt >= RESOLVE_WAITING_EVERY_MS) {
         this.lastResolveAt = now;
-        this.probes.resolve();
+        const all = now - this.lastFullResolveAt >= RESOLVE_ALL_EVERY_MS;
+        if (all) this.lastFullResolveAt = now;
+        this.probes.resolve(all);
       }
-      if (results.length || loadsRead) for (const g of this.groups.values()) this.decide(g, now, false);
+      if (results || loadsRead) for (const g of this.groups.values()) this.decide(g, now, false);
+      this.scheduleDue();
     } catch (e) {
       this.log.error({ err: e }, 'path quality tick failed');
     }
+  }
+
+  private scheduleDue(): void {
+    let due: number | null = null;
+    for (const g of this.groups.values()) {
+      const d = g.selector.dueInMs();
+      if (d !== null && (due === null || d < due)) due = d;
+    }
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimer = null;
+    if (due === null || due >= TICK_MS) return;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = null;
+      // A decision at that moment, on the results already in (none may come meanwhile).
+      const now = performance.now();
+      for (const g of this.groups.values()) this.decide(g, now, false);
+      this.scheduleDue();
+    }, due + 1);
+    this.dueTimer.unref();
   }
 
   private readLoads(now: number): void {
@@ -353,7 +383,6 @@ export class PathManager {
       this.log.error({ err: e }, 'recording a path decision failed');
     }
     this.log.info({ group: g.name, from: rec.from, to: rec.to, reason: rec.reason }, 'path decision');
-    this.onDecision?.(rec);
   }
 
   private describeShares(g: Group, shares: number[] | null | undefined): Record<string, number> | string {
@@ -428,6 +457,7 @@ export class PathManager {
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.dueTimer) clearTimeout(this.dueTimer);
     this.fallbackGroups = [];
     this.timer = null;
     this.probes.close();

@@ -4,7 +4,16 @@
  * table), the bytes each nexthop carried (pw_nexthop_stats), and TCP handshake timings from
  * the flow table (SYN to SYN/ACK, per egress interface) as passive RTT samples.
  */
-import { interfaceMac, kernelAddresses, kernelNeighbors, manageNeighbor, PathProber, type ProbeKind } from '../kernel/index.js';
+import {
+  interfaceMac,
+  kernelAddresses,
+  kernelNeighbors,
+  manageNeighbor,
+  PathProber,
+  type ProbeKind,
+  type ProberStats,
+  type ProbeTarget,
+} from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import type { Family } from '../util/ip.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -24,22 +33,19 @@ export interface ProbePath {
   timeoutMs: number;
 }
 
-export interface PathProbeResult {
-  key: string;
-  rttMs: number;
-  late: boolean;
-  atMs: number;
-}
-
 interface Entry {
   id: number;
   path: ProbePath;
   /** Why it is not probed yet (no MAC for the gateway, no address on the interface). */
   waiting: string | null;
+  /** What the prober was given (null while waiting). */
+  target: ProbeTarget | null;
 }
 
 export class PathProbes {
   private prober: PathProber | null = null;
+  /** Called when a result should be looked at before the next regular drain. */
+  constructor(private readonly onUrgent?: () => void) {}
   private readonly entries = new Map<string, Entry>();
   private readonly byId = new Map<number, Entry>();
   private nextId = 1;
@@ -56,21 +62,33 @@ export class PathProbes {
     for (const p of paths) {
       const e = this.entries.get(p.key);
       if (e && samePath(e.path, p)) continue;
-      const entry = e ?? { id: this.nextId++, path: p, waiting: null };
+      const entry = e ?? { id: this.nextId++, path: p, waiting: null, target: null };
       entry.path = p;
+      entry.target = null;
       this.entries.set(p.key, entry);
       this.byId.set(entry.id, entry);
     }
-    this.resolve();
+    this.resolve(true);
   }
 
-  /** Sets the targets whose gateway MAC and source address are known; asks the kernel to resolve the others. */
-  resolve(): void {
-    if (!this.entries.size) return;
-    this.prober ??= new PathProber();
+  /**
+   * Gives the prober the targets whose gateway MAC and source address are known, and asks the
+   * kernel to resolve the others. `all`: every target again (a gateway's MAC may have changed);
+   * otherwise only those not probed yet. Two netlink dumps, so not on every tick.
+   */
+  resolve(all: boolean): void {
+    const todo = [...this.entries.values()].filter((e) => all || !e.target);
+    if (!todo.length) return;
+    this.prober ??= new PathProber(this.onUrgent);
     const addrs = kernelAddresses();
     const neigh = new Map(kernelNeighbors().map((n) => [`${n.ifindex}|${Buffer.from(n.addr).toString('hex')}`, n]));
-    for (const e of this.entries.values()) {
+    const macs = new Map<number, Uint8Array>();
+    const macOf = (ifindex: number) => {
+      let m = macs.get(ifindex);
+      if (!m) macs.set(ifindex, (m = interfaceMac(ifindex)));
+      return m;
+    };
+    for (const e of todo) {
       const p = e.path;
       const src = addrs.find((a) => a.ifindex === p.ifindex && a.family === p.family && a.scope !== 253);
       const n = neigh.get(`${p.ifindex}|${Buffer.from(padded(p.gw)).toString('hex')}`);
@@ -83,13 +101,14 @@ export class PathProbes {
             // the interface is gone: it stays waiting
           }
         }
-        this.prober.remove(e.id);
+        if (e.target) this.prober.remove(e.id);
+        e.target = null;
         continue;
       }
-      this.prober.set(e.id, {
+      const target: ProbeTarget = {
         ifindex: p.ifindex,
         family: p.family,
-        srcMac: interfaceMac(p.ifindex),
+        srcMac: macOf(p.ifindex),
         dstMac: n!.mac!,
         src: src!.addr.subarray(0, p.family === 4 ? 4 : 16),
         dst: (p.target ?? p.gw).subarray(0, p.family === 4 ? 4 : 16),
@@ -98,34 +117,38 @@ export class PathProbes {
         intervalMs: p.intervalMs,
         timeoutMs: p.timeoutMs,
         jitter: 0.1,
-      });
+      };
+      if (!e.target || !sameTarget(e.target, target)) this.prober.set(e.id, target);
+      e.target = target;
     }
   }
 
   /** Changes a path's timeout (as its RTT changes) without touching its schedule. */
   setTimeout(key: string, timeoutMs: number): void {
     const e = this.entries.get(key);
-    if (!e || Math.abs(e.path.timeoutMs - timeoutMs) < 1) return;
+    // Small moves are not worth a change: within 1 ms or 10 %.
+    if (!e || Math.abs(e.path.timeoutMs - timeoutMs) < Math.max(1, 0.1 * e.path.timeoutMs)) return;
     e.path = { ...e.path, timeoutMs };
-    if (!e.waiting) this.resolve();
+    if (!e.target) return;
+    e.target = { ...e.target, timeoutMs };
+    this.prober!.set(e.id, e.target);
   }
 
   waiting(key: string): string | null {
     return this.entries.get(key)?.waiting ?? null;
   }
 
-  drain(): PathProbeResult[] {
-    if (!this.prober) return [];
-    const out: PathProbeResult[] = [];
-    for (const r of this.prober.drain()) {
-      const e = this.byId.get(r.id);
-      if (e) out.push({ key: e.path.key, rttMs: r.rttMs, late: r.late, atMs: r.atMs });
-    }
-    return out;
+  /** Each result since the last call (rttMs NaN: lost), without an object per result; returns how many. */
+  each(fn: (key: string, rttMs: number, late: boolean) => void): number {
+    if (!this.prober) return 0;
+    return this.prober.each((id, _seq, rttMs, _atMs, late) => {
+      const e = this.byId.get(id);
+      if (e) fn(e.path.key, rttMs, late);
+    });
   }
 
-  stats(): { sent: number; replies: number; lost: number; late: number; sendErrors: number } {
-    return this.prober?.stats() ?? { sent: 0, replies: 0, lost: 0, late: 0, sendErrors: 0 };
+  stats(): ProberStats {
+    return this.prober?.stats() ?? { sent: 0, replies: 0, lost: 0, late: 0, sendErrors: 0, urgent: 0 };
   }
 
   close(): void {
@@ -142,6 +165,21 @@ function samePath(a: ProbePath, b: ProbePath): boolean {
     a.family === b.family &&
     Buffer.compare(a.gw, b.gw) === 0 &&
     (a.target && b.target ? Buffer.compare(a.target, b.target) === 0 : a.target === b.target) &&
+    a.kind === b.kind &&
+    a.port === b.port &&
+    a.intervalMs === b.intervalMs &&
+    a.timeoutMs === b.timeoutMs
+  );
+}
+
+function sameTarget(a: ProbeTarget, b: ProbeTarget): boolean {
+  const eq = (x: Uint8Array, y: Uint8Array) => Buffer.compare(x, y) === 0;
+  return (
+    a.ifindex === b.ifindex &&
+    eq(a.srcMac, b.srcMac) &&
+    eq(a.dstMac, b.dstMac) &&
+    eq(a.src, b.src) &&
+    eq(a.dst, b.dst) &&
     a.kind === b.kind &&
     a.port === b.port &&
     a.intervalMs === b.intervalMs &&

@@ -31,4 +31,4 @@ export {
   type TypeLayout,
 } from './map-layout.js';
 export { tryLockFile, type FileLock } from './file-lock.js';
-export { PathProber, type ProbeKind, type ProbeTarget, type ProbeResult } from './prober.js';
+export { PathProber, type ProbeKind, type ProbeTarget, type ProbeResult, type ProberStats } from './prober.js';

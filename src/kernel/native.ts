@@ -222,7 +222,7 @@ export interface NativeAddon {
     tables?: number[],
   ) => { read(max: number): { routes: NetlinkRouteSet; done: boolean }; close(): void };
   netlinkNexthops(): NetlinkNexthop[];
-  PathProber: new () => NativePathProber;
+  PathProber: new (onUrgent?: () => void) => NativePathProber;
   NetlinkMonitor: new (groups: number[], onEvents: (events: NetlinkEvent[]) => void) => { close(): void; readonly closed: boolean };
 }
 
@@ -244,7 +244,7 @@ export interface NativePathProber {
   set(id: number, target: NativeProbeTarget): void;
   remove(id: number): void;
   drain(): Float64Array;
-  stats(): { sent: number; replies: number; lost: number; late: number; sendErrors: number };
+  stats(): { sent: number; replies: number; lost: number; late: number; sendErrors: number; urgent: number };
   close(): void;
 }
 

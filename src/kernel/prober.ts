@@ -43,11 +43,25 @@ export interface ProbeResult {
   late: boolean;
 }
 
+export interface ProberStats {
+  sent: number;
+  replies: number;
+  lost: number;
+  late: number;
+  sendErrors: number;
+  /** Times the prober woke the event loop for a result that could not wait. */
+  urgent: number;
+}
+
 export class PathProber {
   private readonly p: NativePathProber;
 
-  constructor() {
-    this.p = new (native().PathProber)();
+  /**
+   * `onUrgent` is called (on the event loop) when a result should not wait for the next drain:
+   * a probe lost, a reply late, an RTT that jumped by more than 2 ms and 25 %.
+   */
+  constructor(onUrgent?: () => void) {
+    this.p = new (native().PathProber)(onUrgent);
   }
 
   /** Adds or changes target `id` (a change keeps its schedule). */
@@ -61,14 +75,19 @@ export class PathProber {
 
   /** The outcomes since the last drain, oldest first. */
   drain(): ProbeResult[] {
-    const a = this.p.drain();
     const out: ProbeResult[] = [];
-    for (let i = 0; i + 4 < a.length; i += 5)
-      out.push({ id: a[i]!, seq: a[i + 1]!, rttMs: a[i + 2]!, atMs: a[i + 3]!, late: a[i + 4] === 1 });
+    this.each((id, seq, rttMs, atMs, late) => out.push({ id, seq, rttMs, atMs, late }));
     return out;
   }
 
-  stats(): { sent: number; replies: number; lost: number; late: number; sendErrors: number } {
+  /** The outcomes since the last drain, oldest first, handed over without an object each. */
+  each(fn: (id: number, seq: number, rttMs: number, atMs: number, late: boolean) => void): number {
+    const a = this.p.drain();
+    for (let i = 0; i + 4 < a.length; i += 5) fn(a[i]!, a[i + 1]!, a[i + 2]!, a[i + 3]!, a[i + 4] === 1);
+    return a.length / 5;
+  }
+
+  stats(): ProberStats {
     return this.p.stats();
   }
 

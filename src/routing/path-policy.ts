@@ -60,6 +60,7 @@ export class PathSelector {
   private current: number[] | null | undefined;
   private evidence = 0;
   private lastAt = NaN;
+  private lastLead = 0;
 
   constructor(
     readonly policy: PolicyName,
@@ -105,6 +106,7 @@ export class PathSelector {
       return { shares: wanted, reason };
     }
     const lead = this.lead(members, cur, wanted);
+    this.lastLead = lead;
     if (lead <= 1) {
       this.evidence = 0;
       return null;
@@ -114,6 +116,11 @@ export class PathSelector {
     this.evidence = 0;
     this.current = wanted;
     return { shares: wanted, reason: `better by ${lead.toFixed(1)} margins` };
+  }
+
+  /** If a lead is building up: in how many ms it switches, should it hold (else null). */
+  dueInMs(): number | null {
+    return this.lastLead > 1 ? Math.max(0, (this.h.holdMs - this.evidence) / this.lastLead) : null;
   }
 
   /** What the policy would put in force now, without hysteresis. */

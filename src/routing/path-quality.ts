@@ -93,11 +93,16 @@ export class PathQuality {
   private suppressed = false;
 
   constructor(
-    private readonly s: QualitySettings = DEFAULT_QUALITY,
+    private s: QualitySettings = DEFAULT_QUALITY,
     now = 0,
   ) {
     this.ring = new Float64Array(Math.max(1, s.window));
     this.since = now;
+  }
+
+  /** New thresholds from now on; the measurements stay (the window keeps its size). */
+  retune(s: QualitySettings): void {
+    this.s = { ...s, window: this.ring.length };
   }
 
   /** An answered probe. */
