@@ -22,6 +22,8 @@ export interface Impairment {
   jitter?: number;
   /** Frames dropped, percent. */
   loss?: number;
+  /** 1 (default, as netem): each frame's jitter drawn on its own, frames may pass each other; 0: kept in order. */
+  reorder?: 0 | 1;
 }
 
 export interface DirectionStats {
@@ -35,6 +37,7 @@ export interface DirectionStats {
   delay: number;
   jitter: number;
   loss: number;
+  reorder: number;
 }
 
 export class LinkEmulator {

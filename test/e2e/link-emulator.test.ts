@@ -75,6 +75,24 @@ describe('link emulator (tools/linkem)', { skip, timeout: 120_000 }, () => {
     assert.ok(spread > 4, `the jitter spreads the delays (spread ${spread.toFixed(2)} ms)`);
   });
 
+  it('reorders frames closer than the jitter, as netem does, unless told to keep their order', async () => {
+    /** Sequence numbers of replies in the order they came back, 1 ms apart. */
+    const order = () =>
+      [
+        ...topo
+          .exec(c, 'ping', ['-n', '-c', '200', '-i', '0.001', '-W', '2', '10.77.0.2'], { allowFail: true })
+          .matchAll(/icmp_seq=(\d+)/g),
+      ].map((m) => Number(m[1]));
+    const passed = (seqs: number[]) => seqs.filter((s, i) => i > 0 && s < seqs[i - 1]!).length;
+    await em.set('a2b', { delay: 10, jitter: 4, reorder: 1 });
+    const mixed = order();
+    await em.set('a2b', { reorder: 0 });
+    const kept = order();
+    await em.set('a2b', { delay: 0, jitter: 0, reorder: 1 });
+    assert.ok(passed(mixed) > 10, `frames passed each other: ${passed(mixed)} of ${mixed.length}`);
+    assert.equal(passed(kept), 0, 'reorder=0 keeps the order');
+  });
+
   it('drops as asked: all at 100 %, about half at 50 %, none at 0 %', async () => {
     await em.set('a2b', { loss: 100 });
     assert.equal(pingRtts(topo, c, '10.77.0.2', 10).length, 0);

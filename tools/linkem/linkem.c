@@ -7,14 +7,16 @@
  * the settings changeable while it runs. Run it in a namespace that holds both interfaces:
  *
  *   linkem IF_A IF_B            then, one command per line on stdin:
- *   set a2b|b2a|both [delay=MS] [jitter=MS] [loss=PCT]
+ *   set a2b|b2a|both [delay=MS] [jitter=MS] [loss=PCT] [reorder=0|1]
  *   stats                       -> one JSON line of counters
  *   quit
  *
  * Every command is answered with one line ("ok", a JSON object, or "error: ..."); "ready" is
  * printed once both sockets are bound. Delay is per frame: now + delay + uniform(-jitter,
- * +jitter), never earlier than the frame before it in the same direction (frames are not
- * reordered, as on a real path). Loss is independent per frame.
+ * +jitter), each frame drawn on its own, so frames closer together than the jitter may leave
+ * in another order — as netem does (`reorder=0` keeps the order instead, which holds a frame
+ * behind any earlier one drawn later: on a busy link that skews every delay upwards). Loss is
+ * independent per frame.
  *
  * Frames larger than the egress MTU (offloads left on: GRO/TSO super-frames) cannot be sent
  * and are counted as `oversize`; the tests turn offloads off on the emulated links.
@@ -38,10 +40,11 @@
 #include <unistd.h>
 
 #define SLOT_BYTES 2048
-#define QUEUE_SLOTS 16384 /* a power of two */
+#define QUEUE_SLOTS 16384
 
 struct frame {
 	uint64_t release_ns;
+	uint64_t order; /* arrival order: ties in release time leave in it */
 	uint16_t len;
 	uint8_t data[SLOT_BYTES];
 };
@@ -52,9 +55,11 @@ struct direction {
 	int out_ifindex;
 	unsigned out_mtu;
 	double delay_ms, jitter_ms, loss;
-	uint64_t last_release_ns;
-	struct frame *queue;
-	uint32_t head, tail; /* head: next to send; tail: next free */
+	int reorder;
+	uint64_t last_release_ns, arrivals;
+	struct frame *slots;
+	uint32_t *free_list, n_free; /* slots not in use */
+	uint32_t *heap, n_heap;      /* slots waiting, a min-heap by (release_ns, order) */
 	uint64_t rx, tx, lost, oversize, overflow, send_errors;
 };
 
@@ -116,14 +121,56 @@ static int open_port(const char *ifname, int *ifindex, unsigned *mtu)
 	return fd;
 }
 
+static int earlier(const struct direction *d, uint32_t a, uint32_t b)
+{
+	const struct frame *x = &d->slots[a], *y = &d->slots[b];
+
+	return x->release_ns < y->release_ns || (x->release_ns == y->release_ns && x->order < y->order);
+}
+
+static void heap_push(struct direction *d, uint32_t slot)
+{
+	uint32_t i = d->n_heap++;
+
+	d->heap[i] = slot;
+	while (i && earlier(d, d->heap[i], d->heap[(i - 1) / 2])) {
+		uint32_t p = (i - 1) / 2, t = d->heap[p];
+
+		d->heap[p] = d->heap[i];
+		d->heap[i] = t;
+		i = p;
+	}
+}
+
+static uint32_t heap_pop(struct direction *d)
+{
+	uint32_t top = d->heap[0], i = 0;
+
+	d->heap[0] = d->heap[--d->n_heap];
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, m = i, t;
+
+		if (l < d->n_heap && earlier(d, d->heap[l], d->heap[m]))
+			m = l;
+		if (r < d->n_heap && earlier(d, d->heap[r], d->heap[m]))
+			m = r;
+		if (m == i)
+			return top;
+		t = d->heap[m];
+		d->heap[m] = d->heap[i];
+		d->heap[i] = t;
+		i = m;
+	}
+}
+
 static void receive(struct direction *d)
 {
 	for (;;) {
-		uint32_t next = (d->tail + 1) & (QUEUE_SLOTS - 1);
-		struct frame *f = &d->queue[d->tail];
+		struct frame *f;
+		uint32_t slot;
 		ssize_t n;
 
-		if (next == d->head) {
+		if (!d->n_free) {
 			/* Queue full: read the frame to drop it. */
 			static uint8_t sink[65536];
 
@@ -134,6 +181,8 @@ static void receive(struct direction *d)
 			d->overflow++;
 			continue;
 		}
+		slot = d->free_list[d->n_free - 1];
+		f = &d->slots[slot];
 		n = recv(d->in_fd, f->data, sizeof(f->data), MSG_TRUNC);
 		if (n < 0)
 			return;
@@ -150,12 +199,14 @@ static void receive(struct direction *d)
 			double extra = d->delay_ms + (d->jitter_ms > 0 ? (uniform01() * 2 - 1) * d->jitter_ms : 0);
 			uint64_t release = now_ns() + (extra > 0 ? (uint64_t)(extra * 1e6) : 0);
 
-			if (release < d->last_release_ns)
+			if (!d->reorder && release < d->last_release_ns)
 				release = d->last_release_ns;
 			d->last_release_ns = release;
 			f->release_ns = release;
+			f->order = d->arrivals++;
 			f->len = (uint16_t)n;
-			d->tail = next;
+			d->n_free--;
+			heap_push(d, slot);
 		}
 	}
 }
@@ -163,8 +214,8 @@ static void receive(struct direction *d)
 /* Sends what is due; returns the release time of the next frame (0: queue empty). */
 static uint64_t transmit(struct direction *d, uint64_t now)
 {
-	while (d->head != d->tail) {
-		struct frame *f = &d->queue[d->head];
+	while (d->n_heap) {
+		struct frame *f = &d->slots[d->heap[0]];
 
 		if (f->release_ns > now)
 			return f->release_ns;
@@ -175,7 +226,7 @@ static uint64_t transmit(struct direction *d, uint64_t now)
 		} else {
 			d->tx++;
 		}
-		d->head = (d->head + 1) & (QUEUE_SLOTS - 1);
+		d->free_list[d->n_free++] = heap_pop(d);
 	}
 	return 0;
 }
@@ -195,6 +246,10 @@ static int apply_setting(struct direction *d, const char *kv)
 		if (*end || v < 0 || v > 60000)
 			return -1;
 		d->jitter_ms = v;
+	} else if (!strncmp(kv, "reorder=", 8)) {
+		if (strcmp(kv + 8, "0") && strcmp(kv + 8, "1"))
+			return -1;
+		d->reorder = kv[8] == '1';
 	} else if (!strncmp(kv, "loss=", 5)) {
 		v = strtod(kv + 5, &end);
 		if (*end || v < 0 || v > 100)
@@ -213,11 +268,11 @@ static void print_stats(struct direction *dirs)
 		struct direction *d = &dirs[i];
 
 		printf("%s\"%s\":{\"rx\":%llu,\"tx\":%llu,\"lost\":%llu,\"oversize\":%llu,\"overflow\":%llu,"
-		       "\"sendErrors\":%llu,\"queued\":%u,\"delay\":%g,\"jitter\":%g,\"loss\":%g}",
+		       "\"sendErrors\":%llu,\"queued\":%u,\"delay\":%g,\"jitter\":%g,\"loss\":%g,\"reorder\":%d}",
 		       i ? "," : "", d->name, (unsigned long long)d->rx, (unsigned long long)d->tx,
 		       (unsigned long long)d->lost, (unsigned long long)d->oversize,
 		       (unsigned long long)d->overflow, (unsigned long long)d->send_errors,
-		       (d->tail - d->head) & (QUEUE_SLOTS - 1), d->delay_ms, d->jitter_ms, d->loss);
+		       d->n_heap, d->delay_ms, d->jitter_ms, d->loss, d->reorder);
 	}
 	printf("}\n");
 }
@@ -250,7 +305,7 @@ static int command(struct direction *dirs, char *line)
 		for (char *kv; (kv = strtok_r(NULL, " \t\r\n", &save));) {
 			for (int i = first; i <= last; i++) {
 				if (apply_setting(&trial[i], kv)) {
-					printf("error: bad setting '%s' (delay=MS, jitter=MS, loss=PCT 0-100)\n", kv);
+					printf("error: bad setting '%s' (delay=MS, jitter=MS, loss=PCT 0-100, reorder=0|1)\n", kv);
 					return 0;
 				}
 			}
@@ -259,6 +314,7 @@ static int command(struct direction *dirs, char *line)
 			dirs[i].delay_ms = trial[i].delay_ms;
 			dirs[i].jitter_ms = trial[i].jitter_ms;
 			dirs[i].loss = trial[i].loss;
+			dirs[i].reorder = trial[i].reorder;
 		}
 		printf("ok\n");
 		return 0;
@@ -276,7 +332,7 @@ int main(int argc, char **argv)
 	size_t used = 0;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: linkem IF_A IF_B (commands on stdin: set a2b|b2a|both delay=MS jitter=MS loss=PCT; stats; quit)\n");
+		fprintf(stderr, "usage: linkem IF_A IF_B (commands on stdin: set a2b|b2a|both delay=MS jitter=MS loss=PCT reorder=0|1; stats; quit)\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -292,8 +348,14 @@ int main(int argc, char **argv)
 	dirs[0].in_fd = fda, dirs[0].out_fd = fdb, dirs[0].out_ifindex = ifb, dirs[0].out_mtu = mtub;
 	dirs[1].in_fd = fdb, dirs[1].out_fd = fda, dirs[1].out_ifindex = ifa, dirs[1].out_mtu = mtua;
 	for (int i = 0; i < 2; i++) {
-		dirs[i].queue = calloc(QUEUE_SLOTS, sizeof(struct frame));
-		if (!dirs[i].queue) {
+		dirs[i].reorder = 1;
+		dirs[i].slots = calloc(QUEUE_SLOTS, sizeof(struct frame));
+		dirs[i].free_list = calloc(QUEUE_SLOTS, sizeof(uint32_t));
+		dirs[i].heap = calloc(QUEUE_SLOTS, sizeof(uint32_t));
+		for (uint32_t k = 0; k < QUEUE_SLOTS && dirs[i].free_list; k++)
+			dirs[i].free_list[k] = k;
+		dirs[i].n_free = QUEUE_SLOTS;
+		if (!dirs[i].slots || !dirs[i].free_list || !dirs[i].heap) {
 			fprintf(stderr, "linkem: out of memory\n");
 			return 1;
 		}
