@@ -108,8 +108,16 @@ class ImportSyncer {
     return p;
   }
 
+  private lastRoute: ImportedRoute | null = null;
+  private lastGroup = 0;
+
   private groupOf(r: ImportedRoute): number {
     if (r.type !== 'unicast') return specialNhg(r.type);
+    // Routes in a row mostly share their route object (the view shares it per hop set).
+    if (r === this.lastRoute) {
+      if (this.lastGroup === abi.PwNhgSpecial.KERNEL) this.out.toKernel++;
+      return this.lastGroup;
+    }
     let g = this.groups.get(r.hopsKey);
     if (g === undefined) {
       try {
@@ -121,6 +129,8 @@ class ImportSyncer {
       this.groups.set(r.hopsKey, g);
     }
     if (g === abi.PwNhgSpecial.KERNEL) this.out.toKernel++;
+    this.lastRoute = r;
+    this.lastGroup = g;
     return g;
   }
 

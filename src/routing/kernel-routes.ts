@@ -122,6 +122,9 @@ export type PrefixKey = number | string;
 interface HopSet {
   key: string;
   hops: ImportedHop[];
+  /** The last route made with these hops: the next with the same metric and protocol shares it
+   * (a full table's routes mostly do), so a sync allocates no route per prefix. */
+  route?: ImportedRoute;
 }
 
 /** One kernel route for a prefix. Several for one prefix form a list through `next`. */
@@ -213,11 +216,11 @@ export class KernelRouteView {
 
   /** Replaces everything with a full dump (and the kernel's nexthop objects). */
   reset(routes: PackedRoutes, objects: NexthopObject[] = []): void {
-    this.byPrefix.clear();
+    this.byPrefix.clear(routes.count);
     this.hopSets.clear();
     this.lastHops = this.lastRoutes = null;
     this.setObjects(objects);
-    this.apply(routes);
+    this.apply(routes, NO_CHANGES);
   }
 
   setObjects(objects: NexthopObject[]): void {
@@ -239,6 +242,7 @@ export class KernelRouteView {
    */
   apply(routes: PackedRoutes, changed?: Set<PrefixKey>): Set<PrefixKey> {
     const out = changed ?? new Set<PrefixKey>();
+    const collect = out !== NO_CHANGES;
     const { head, dst } = routes;
     for (let i = 0; i < routes.count; i++) {
       const h = i * HEAD_WORDS;
@@ -256,18 +260,18 @@ export class KernelRouteView {
       if (family === 4) key = prefixKey4(((dst[o]! << 24) | (dst[o + 1]! << 16) | (dst[o + 2]! << 8) | dst[o + 3]!) >>> 0, plen);
       else key = formatPrefix({ family: 6, addr: dst.subarray(o, o + 16), plen });
       if (deleted) {
-        if (this.remove(key, table, tos, metric)) out.add(key);
+        if (this.remove(key, table, tos, metric) && collect) out.add(key);
         continue;
       }
       const rank = this.rankOf(table, proto, key);
       if (rank < 0) {
         // No longer accepted (a route replaced by one of another protocol): forget the old one.
-        if (this.remove(key, table, tos, metric)) out.add(key);
+        if (this.remove(key, table, tos, metric) && collect) out.add(key);
         continue;
       }
       const c: Candidate = { rank, table, tos, metric, proto, type, hops: this.hopsOf(routes, i, family), nhid: head[h + 6]!, next: null };
       this.insert(key, c);
-      out.add(key);
+      if (collect) out.add(key);
     }
     return out;
   }
@@ -355,7 +359,9 @@ export class KernelRouteView {
         if (!best.nhid) {
           const set = best.hops;
           if (!set || !installable(family, set.hops)) return special('kernel', best);
-          return { type: 'unicast', hops: set.hops, hopsKey: set.key, metric: best.metric, proto: best.proto };
+          const r = set.route;
+          if (r && r.metric === best.metric && r.proto === best.proto) return r;
+          return (set.route = { type: 'unicast', hops: set.hops, hopsKey: set.key, metric: best.metric, proto: best.proto });
         }
         const hops = this.objectHops(best.nhid);
         if (hops === 'blackhole') return special('blackhole', best);
@@ -391,6 +397,9 @@ export class KernelRouteView {
     return hops;
   }
 }
+
+/** apply()'s changes unwanted (a full dump: everything changed). */
+const NO_CHANGES: Set<PrefixKey> = new Set();
 
 /** Whether routes i and j of a packed set have the same nexthops, word for word. */
 function samePackedHops(r: PackedRoutes, i: number, j: number): boolean {
@@ -457,8 +466,9 @@ class PrefixTable<V> {
     }
   }
 
-  clear(): void {
-    this.v4.clear();
+  /** Empties it, with room for `expect` IPv4 prefixes (no rehash while a full table goes in). */
+  clear(expect = 0): void {
+    this.v4.clear(expect);
     this.v6.clear();
   }
 

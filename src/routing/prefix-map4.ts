@@ -75,7 +75,16 @@ export class PrefixMap4<V> {
     return true;
   }
 
-  clear(): void {
+  /** Empties it; with `expect`, sized for that many entries. */
+  clear(expect = 0): void {
+    if (expect * 2 > this.plens.length) {
+      let n = 1024;
+      while (n < expect * 2) n *= 2;
+      this.addrs = new Uint32Array(n);
+      this.plens = new Uint8Array(n);
+      this.vals = new Array<V | undefined>(n);
+      this.mask = n - 1;
+    }
     this.plens.fill(EMPTY);
     this.vals.fill(undefined);
     this.used = this.live = 0;
