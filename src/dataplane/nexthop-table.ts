@@ -79,7 +79,11 @@ export class NexthopTable {
     }
     for (const [id, g] of validEntries(maps.nhgroups, abi.PwNhgroup.offsets.n_nexthops, 0xffffffff)) {
       const members = g.members.slice(0, g.n_nexthops).map((nh, i) => ({ nh, weight: g.weights[i]! }));
-      const key = NexthopTable.groupKey(members);
+      // A group a path group steered has buckets of its own making: it must not be shared with
+      // a route that lists the same nexthops (its routes move to a new steered group).
+      const spread = spreadBuckets(members.map((m) => m.weight)).map((i) => members[i]!.nh);
+      const steered = spread.some((nh, b) => g.buckets[b] !== nh);
+      const key = steered ? `steered before a restart#${id}` : NexthopTable.groupKey(members);
       this.groups.set(id, { id, key, members, refs: 0 });
       this.groupByKey.set(key, id);
       for (const m of members) this.nexthops.get(m.nh)!.refs++;
