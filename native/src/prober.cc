@@ -18,7 +18,7 @@
 //   remove(id)
 //   drain() -> Float64Array [id, seq, rttMs (NaN: lost), atMs (CLOCK_MONOTONIC), late (1: the reply
 //             to a probe reported lost before)] * n
-//   stats() -> { sent, replies, lost, late, sendErrors }
+//   stats() -> { sent, replies, lost, late, sendErrors, urgent }
 //   close()
 #include <arpa/inet.h>
 #include <linux/filter.h>
