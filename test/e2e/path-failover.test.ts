@@ -176,7 +176,10 @@ describe('path failover (lowest-latency over two emulated links)', { skip, timeo
     assert.ok(during.length > 300, `forwarded by the pinned data plane meanwhile: ${during.length} packets`);
     daemon = await startDaemon(lab.router, join(dir, 'pathwise.yaml'), join(dir, 'state'));
     await until('both paths measured again', groups, (g) => g[0]?.paths.every((p) => p.probes >= 5 && p.srtt !== null) ?? false);
-    const routes = cli(['--netns', lab.router, 'route', 'list', '--instance', instance, '--json']).json() as { prefix: string; paths?: string }[];
+    const routes = cli(['--netns', lab.router, 'route', 'list', '--instance', instance, '--json']).json() as {
+      prefix: string;
+      paths?: string;
+    }[];
     assert.equal(routes.find((r) => r.prefix === '10.221.0.1/32')?.paths, 'upstream');
     const on = (await shares()).indexOf(1);
     assert.ok(on >= 0, 'one path carries the new flows');
