@@ -44,11 +44,12 @@ interface Entry {
 
 export class PathProbes {
   private prober: PathProber | null = null;
-  /** Called when a result should be looked at before the next regular drain. */
-  constructor(private readonly onUrgent?: () => void) {}
   private readonly entries = new Map<string, Entry>();
   private readonly byId = new Map<number, Entry>();
   private nextId = 1;
+
+  /** `onUrgent`: called when a result should be looked at before the next regular drain. */
+  constructor(private readonly onUrgent?: () => void) {}
 
   /** Probes exactly these paths from now on (unchanged ones keep their schedule). */
   sync(paths: ProbePath[]): void {
@@ -62,6 +63,8 @@ export class PathProbes {
     for (const p of paths) {
       const e = this.entries.get(p.key);
       if (e && samePath(e.path, p)) continue;
+      // A changed path is not probed the old way while its new target waits to resolve.
+      if (e?.target) this.prober?.remove(e.id);
       const entry = e ?? { id: this.nextId++, path: p, waiting: null, target: null };
       entry.path = p;
       entry.target = null;
