@@ -159,7 +159,7 @@ function threadCpu(pid: number): Map<string, number> {
 
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
-export async function probingCost(topo: Topology, lab: PathLab, instance: string, dir: string): Promise<PathResults['probeCost']> {
+async function probingCost(topo: Topology, lab: PathLab, instance: string, dir: string): Promise<PathResults['probeCost']> {
   const N = 64;
   // The gateways on a plain link of their own (no emulator: its copying would be counted too).
   const gwns = topo.addNamespace('P');

@@ -226,25 +226,43 @@ export interface NativeAddon {
   NetlinkMonitor: new (groups: number[], onEvents: (events: NetlinkEvent[]) => void) => { close(): void; readonly closed: boolean };
 }
 
+/** A path probe's target (native/src/prober.cc). */
 export interface NativeProbeTarget {
   ifindex: number;
   family: 4 | 6;
   srcMac: Uint8Array;
+  /** The gateway's MAC: the frame goes to it, whatever its IP destination. */
   dstMac: Uint8Array;
+  /** Our address on the egress interface (4 or 16 bytes). */
   src: Uint8Array;
+  /** What answers: the gateway, or a host beyond it. */
   dst: Uint8Array;
+  /** 0 ICMP echo, 1 UDP, 2 TCP SYN. */
   kind: number;
+  /** UDP reflector's or TCP port (0 for ICMP). */
   port: number;
   intervalMs: number;
+  /** A probe not answered within this is lost (and the next one goes out at once). */
   timeoutMs: number;
+  /** The interval varies by ± this fraction, so probes of many targets do not align. */
   jitter: number;
+}
+
+export interface NativeProberStats {
+  sent: number;
+  replies: number;
+  lost: number;
+  late: number;
+  sendErrors: number;
+  /** Times the prober woke the event loop for a result that could not wait. */
+  urgent: number;
 }
 
 export interface NativePathProber {
   set(id: number, target: NativeProbeTarget): void;
   remove(id: number): void;
   drain(): Float64Array;
-  stats(): { sent: number; replies: number; lost: number; late: number; sendErrors: number; urgent: number };
+  stats(): NativeProberStats;
   close(): void;
 }
 

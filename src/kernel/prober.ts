@@ -6,29 +6,14 @@
  * receive timestamps, and the schedule runs in that thread: neither depends on the event loop.
  */
 import { native } from './native.js';
-import type { NativePathProber } from './native.js';
+import type { NativePathProber, NativeProberStats, NativeProbeTarget } from './native.js';
 
 export type ProbeKind = 'icmp' | 'udp' | 'tcp';
 const KIND: Record<ProbeKind, number> = { icmp: 0, udp: 1, tcp: 2 };
 
-export interface ProbeTarget {
-  ifindex: number;
-  family: 4 | 6;
-  srcMac: Uint8Array;
-  /** The gateway's MAC: the frame goes to it, whatever its IP destination. */
-  dstMac: Uint8Array;
-  /** Our address on the egress interface (4 or 16 bytes). */
-  src: Uint8Array;
-  /** What answers: the gateway, or a host beyond it. */
-  dst: Uint8Array;
+/** A probe target as the addon takes it (native.ts), its kind by name. */
+export interface ProbeTarget extends Omit<NativeProbeTarget, 'kind'> {
   kind: ProbeKind;
-  /** UDP reflector's or TCP port (0 for ICMP). */
-  port: number;
-  intervalMs: number;
-  /** A probe not answered within this is lost (and the next one goes out at once). */
-  timeoutMs: number;
-  /** The interval varies by ± this fraction, so probes of many targets do not align. */
-  jitter: number;
 }
 
 /**
@@ -43,15 +28,7 @@ export interface ProbeResult {
   late: boolean;
 }
 
-export interface ProberStats {
-  sent: number;
-  replies: number;
-  lost: number;
-  late: number;
-  sendErrors: number;
-  /** Times the prober woke the event loop for a result that could not wait. */
-  urgent: number;
-}
+export type ProberStats = NativeProberStats;
 
 export class PathProber {
   private readonly p: NativePathProber;

@@ -16,8 +16,17 @@ export class PrefixMap4<V> {
   private live = 0;
 
   constructor(capacity = 1024) {
+    this.addrs = new Uint32Array(0);
+    this.plens = new Uint8Array(0);
+    this.vals = [];
+    this.mask = 0;
+    this.allocate(capacity);
+  }
+
+  /** Empty slots for `entries` at most half full (a power of two, at least 1024). */
+  private allocate(entries: number): void {
     let n = 1024;
-    while (n < capacity * 2) n *= 2;
+    while (n < entries * 2) n *= 2;
     this.addrs = new Uint32Array(n);
     this.plens = new Uint8Array(n).fill(EMPTY);
     this.vals = new Array<V | undefined>(n);
@@ -77,16 +86,11 @@ export class PrefixMap4<V> {
 
   /** Empties it; with `expect`, sized for that many entries. */
   clear(expect = 0): void {
-    if (expect * 2 > this.plens.length) {
-      let n = 1024;
-      while (n < expect * 2) n *= 2;
-      this.addrs = new Uint32Array(n);
-      this.plens = new Uint8Array(n);
-      this.vals = new Array<V | undefined>(n);
-      this.mask = n - 1;
+    if (expect * 2 > this.plens.length) this.allocate(expect);
+    else {
+      this.plens.fill(EMPTY);
+      this.vals.fill(undefined);
     }
-    this.plens.fill(EMPTY);
-    this.vals.fill(undefined);
     this.used = this.live = 0;
   }
 
@@ -100,12 +104,7 @@ export class PrefixMap4<V> {
 
   private rehash(need: number): void {
     const { addrs, plens, vals } = this;
-    let n = 1024;
-    while (n < need * 2) n *= 2;
-    this.addrs = new Uint32Array(n);
-    this.plens = new Uint8Array(n).fill(EMPTY);
-    this.vals = new Array<V | undefined>(n);
-    this.mask = n - 1;
+    this.allocate(need);
     this.used = this.live = 0;
     for (let i = 0; i < plens.length; i++) if (plens[i] !== EMPTY && plens[i] !== DELETED) this.set(addrs[i]!, plens[i]!, vals[i]!);
   }
