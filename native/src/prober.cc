@@ -7,10 +7,10 @@
 // new PathProber(): one thread ("pw-prober"), one AF_PACKET socket that sends, one that
 // receives what a libpcap-compiled filter lets through (replies to our probes only). The
 // schedule lives here too — a probe every interval, jittered, and the next one at once when
-// one times out — so a busy event loop delays neither. The thread wakes at most every 10 ms
-// and sends and reads in batches (sendmmsg, recvmmsg): the kernel's stamps keep the RTTs
-// exact, and 64 paths at 100 ms cost ~100 wake-ups a second. JavaScript sets targets and
-// drains results.
+// one times out — so a busy event loop delays neither. The thread wakes in passes (at most
+// every quarter interval, within [5, 25] ms; replies wait for the next pass) and sends and
+// reads in batches (sendmmsg, recvmmsg): the kernel's stamps keep the RTTs exact, and 64
+// paths at 100 ms cost 40 wake-ups a second. JavaScript sets targets and drains results.
 //
 //   new PathProber(onUrgent?)   onUrgent(): a loss, a late reply or a jumped RTT is waiting
 //   set(id, { ifindex, family, srcMac, dstMac, src, dst, kind: 0 icmp|1 udp|2 tcp, port,
@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -60,7 +61,9 @@ struct Target {
   double intervalMs = 100, timeoutMs = 100, jitter = 0.1;
   uint64_t nextSendNs = 0;  // CLOCK_MONOTONIC
   bool outstanding = false;  // a probe in flight: the next one waits for it or its timeout
-  double lastRttMs = NAN;    // to tell an RTT that jumped (worth waking JavaScript for)
+  // A smoothed RTT (gain 1/8, as TCP's) to tell an RTT that moved away from it: worth waking
+  // JavaScript for, sample after sample until the path has settled at its new level.
+  double refRttMs = NAN;
 };
 
 struct InFlight {
@@ -129,6 +132,9 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
     int one = 1;
     setsockopt(rxFd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
     if (setsockopt(rxFd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) ThrowErrno(env, errno, "setsockopt", "SO_TIMESTAMPNS");
+    // Probes skip the egress qdisc, as the frames Pathwise forwards do (XDP redirect has none):
+    // they measure the path that traffic takes, and cost less to send.
+    setsockopt(txFd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
     AttachFilter(env);
     thread_ = std::thread([this] { Run(); });
   }
@@ -207,10 +213,12 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
     t.jitter = o.Get("jitter").As<Napi::Number>().DoubleValue();
     if (!(t.intervalMs >= 1) || !(t.timeoutMs >= 1) || !(t.jitter >= 0 && t.jitter < 1))
       throw Napi::RangeError::New(env, "intervalMs and timeoutMs must be >= 1, jitter in [0, 1)");
+    bool added;
     {
       std::lock_guard<std::mutex> g(mu_);
       auto it = targets_.find(id);
-      if (it != targets_.end()) {
+      added = it == targets_.end();
+      if (!added) {
         // A change keeps the schedule (a new MAC or timeout does not send an extra probe).
         t.nextSendNs = it->second.nextSendNs;
         t.outstanding = it->second.outstanding;
@@ -221,7 +229,9 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
       }
       targets_[id] = t;
     }
-    Wake();
+    // A new target may be due before the thread's next pass; a changed one (a new timeout or
+    // MAC) is taken up by it.
+    if (added) Wake();
     return env.Undefined();
   }
 
@@ -284,46 +294,51 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
 
   // ---- the probe thread ----
 
-  // Wake-ups are coalesced: at most one pass every kCoalesceNs. Replies are timed by the kernel
-  // when they arrive, so reading them a few ms later changes no RTT; probes leave at most that
-  // much after their time. On a VM where every syscall's return is costly (the slow-return
-  // mitigation), this and the batched sends and receives keep 64 paths at 100 ms cheap.
-  static constexpr uint64_t kCoalesceNs = 10000000;
+  // One wake-up per pass, and at most one pass every PassPeriodNs: each pass reads the
+  // replies waiting, expires the probes past their deadline and sends every probe due. A
+  // reply does not wake the thread: the kernel stamped it when it arrived, so reading it up
+  // to a pass later changes no RTT, and a context switch is what a probe costs most on a VM
+  // (more under the slow-return mitigation). Probes leave up to a pass after their time,
+  // within their own ±10 % jitter at the default 100 ms; a loss is seen up to a pass late.
+  static constexpr uint64_t kMinPassNs = 5000000, kMaxPassNs = 25000000;
+
+  // A quarter of the shortest interval, within [5 ms, 25 ms]: 64 paths at 100 ms take 40
+  // passes a second.
+  uint64_t PassPeriodNs() const {
+    double shortest = 1000;
+    for (auto& [id, t] : targets_) shortest = std::min(shortest, t.intervalMs);
+    return std::clamp(uint64_t(shortest * 1e6 / 4), kMinPassNs, kMaxPassNs);
+  }
 
   void Run() {
     pthread_setname_np(pthread_self(), "pw-prober");  // for top -H and the bench's accounting
-    uint64_t lastPass = 0;
     while (running_) {
       uint64_t now = Clock(CLOCK_MONOTONIC);
-      if (now - lastPass < kCoalesceNs) {
-        uint64_t rest = kCoalesceNs - (now - lastPass);
-        timespec ts = {0, long(rest)};
-        nanosleep(&ts, nullptr);
-        now = Clock(CLOCK_MONOTONIC);
-      }
-      lastPass = now;
       Receive();
-      uint64_t next = now + 1000000000ull;
+      uint64_t next = now + 1000000000ull, period;
       batch_.clear();
       {
         std::lock_guard<std::mutex> g(mu_);
         Expire(now);
         for (auto& [id, t] : targets_) {
           if (!t.outstanding && t.nextSendNs <= now) Queue(id, t, now);
-          if (!t.outstanding) next = std::min(next, t.nextSendNs);
+          // Also for a probe in flight: its reply, read then, frees the target to send.
+          next = std::min(next, t.nextSendNs);
         }
         SendBatch(now);
         for (uint16_t seq : pending_)
           if (inflight_[seq].active) next = std::min(next, inflight_[seq].deadlineNs);
         if (urgent_ && hasUrgentFn_ && urgentFn_.NonBlockingCall() == napi_ok) urgentCalls_++;
         urgent_ = false;
+        period = PassPeriodNs();
       }
+      uint64_t wakeAt = std::max(next, now + period);
       now = Clock(CLOCK_MONOTONIC);
-      uint64_t wait = next > now ? next - now : 0;
+      uint64_t wait = wakeAt > now ? wakeAt - now : 0;
       timespec ts = {time_t(wait / 1000000000ull), long(wait % 1000000000ull)};
-      pollfd pfd[2] = {{rxFd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
-      if (ppoll(pfd, 2, &ts, nullptr) < 0 && errno != EINTR) break;
-      if (pfd[1].revents & POLLIN) {
+      pollfd pfd = {wakeFd_, POLLIN, 0};
+      if (ppoll(&pfd, 1, &ts, nullptr) < 0 && errno != EINTR) break;
+      if (pfd.revents & POLLIN) {
         uint64_t v;
         (void)!read(wakeFd_, &v, sizeof(v));
       }
@@ -359,9 +374,13 @@ class PathProber : public Napi::ObjectWrap<PathProber> {
     if (std::isnan(rttMs) || late) {
       urgent_ = true;
     } else if (it != targets_.end()) {
-      double last = it->second.lastRttMs;
-      if (!std::isnan(last) && std::fabs(rttMs - last) > std::max(2.0, 0.25 * last)) urgent_ = true;
-      it->second.lastRttMs = rttMs;
+      double& ref = it->second.refRttMs;
+      if (std::isnan(ref)) {
+        ref = rttMs;
+      } else {
+        if (std::fabs(rttMs - ref) > std::max(2.0, 0.25 * ref)) urgent_ = true;
+        ref += (rttMs - ref) / 8;
+      }
     }
     results_.push_back(id);
     results_.push_back(seq);

@@ -7,9 +7,9 @@
  * config version (there would be far too many), but a row in the history's path_decisions
  * table with the measurements that decided it.
  *
- * Runs on a 250 ms tick, and at once when the prober thread reports an urgent result: probe
- * results are taken from the prober thread, fed to the paths' quality, and each group decides. Loads (bytes per nexthop) are read every second, TCP
- * handshake timings (passive RTT) every five.
+ * Runs on a 500 ms tick, and at once when the prober thread reports an urgent result: probe
+ * results are taken from the prober thread, fed to the paths' quality, and each group decides.
+ * Loads (bytes per nexthop) are read every second, TCP handshake timings (passive RTT) every five.
  */
 import type { Logger } from 'pino';
 
@@ -28,9 +28,9 @@ import type { Config } from './config/schema.js';
 import type { History, PathDecisionRecord } from './history.js';
 
 /** Results are drained this often, and at once when the prober says one is urgent (a loss,
- * a late reply, an RTT that jumped): quiet paths cost few wake-ups, changes are seen within
- * the prober's 10 ms pass. */
-const TICK_MS = 250;
+ * a late reply, an RTT away from the path's smoothed RTT — each such sample, until it has
+ * settled): quiet paths cost two wake-ups a second, changes are seen within the prober's pass. */
+const TICK_MS = 500;
 const LOAD_EVERY_MS = 1000;
 const PASSIVE_EVERY_MS = 5000;
 /** Paths waiting for a gateway's MAC are retried this often; every path is checked again (a MAC may change) less often. */

@@ -5,9 +5,12 @@
  * BPF_F_MMAPABLE arrays.
  */
 import { type Codec, type MapSpec } from './codec.js';
-import { isPerCpuMapType, mapTypeName, MapFlags, UpdateFlags } from './kernel-constants.js';
+import { isPerCpuMapType, MapFlags, MapType, mapTypeName, UpdateFlags } from './kernel-constants.js';
 import { type KernelMapInfo, type NativeFd, native } from './native.js';
 import { PwError, fromNative } from '../errors.js';
+
+/** Map types whose entries BPF_MAP_LOOKUP_BATCH reads (the kernel's htab and array batch ops). */
+const BATCH_LOOKUP_TYPES = new Set<number>([MapType.HASH, MapType.ARRAY, MapType.LRU_HASH]);
 
 const roundUp8 = (n: number) => (n + 7) & ~7;
 
@@ -137,8 +140,9 @@ abstract class MapBase<K, V> {
    */
   *lookupBatchRaw(chunk = 8192): IterableIterator<{ keys: Buffer; values: Buffer; count: number }> {
     let cursor: Buffer | null = null;
-    const keys = Buffer.alloc(chunk * this.keyCodec.size);
-    const values = Buffer.alloc(chunk * this.valueBytes);
+    // Unzeroed: only the entries the kernel wrote are handed out.
+    const keys = Buffer.allocUnsafe(chunk * this.keyCodec.size);
+    const values = Buffer.allocUnsafe(chunk * this.valueBytes);
     for (;;) {
       const r = this.lookupBatchStep(cursor, keys, values, chunk);
       if (r.count > 0) {
@@ -203,10 +207,23 @@ export class BpfMap<K, V> extends MapBase<K, V> {
     }
   }
 
+  /**
+   * Every entry. Hashes and arrays are read in batches (a 1,024-slot array is one syscall, not
+   * 2,048); other types (LPM tries, devmaps) key by key.
+   */
   *entries(): IterableIterator<[K, V]> {
-    for (const k of this.keys()) {
-      const v = this.get(k);
-      if (v !== undefined) yield [k, v];
+    if (!BATCH_LOOKUP_TYPES.has(this.info.type)) {
+      for (const k of this.keys()) {
+        const v = this.get(k);
+        if (v !== undefined) yield [k, v];
+      }
+      return;
+    }
+    const ks = this.keyCodec.size;
+    for (const page of this.lookupBatchRaw(1024)) {
+      const kv = new DataView(page.keys.buffer, page.keys.byteOffset, page.keys.byteLength);
+      const vv = new DataView(page.values.buffer, page.values.byteOffset, page.values.byteLength);
+      for (let i = 0; i < page.count; i++) yield [this.keyCodec.decode(kv, i * ks), this.valueCodec.decode(vv, i * this.valueBytes)];
     }
   }
 
