@@ -23,7 +23,7 @@ import {
   detachXdp,
   inNetns,
   kernelNexthops,
-  kernelRoutes,
+  kernelRouteDump,
   libraryVersions,
   resolveIfindex,
   xdpMd,
@@ -146,15 +146,33 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const imp = await open(`${topo.prefix}imp`, ns);
   const importFigures = inNetns(ns, () => {
     imp.syncHostRoutes();
-    const view = new KernelRouteView([{ table: RT_TABLES.main!, protocols: null, prefixes: null }]);
+    const selectors = [{ table: RT_TABLES.main!, protocols: null, prefixes: null }];
+    // As the daemon reads a table (control/route-import.ts), minus its turns of the event loop:
+    // in parts, while the addon's thread reads the next ones ahead.
+    const read = (view: KernelRouteView) => {
+      view.setObjects(kernelNexthops());
+      const dump = kernelRouteDump(0, view.tables);
+      try {
+        for (;;) {
+          const { routes, done } = dump.read(16_384);
+          view.load(routes);
+          if (done) return;
+        }
+      } finally {
+        dump.close();
+      }
+    };
+    const view = new KernelRouteView(selectors);
     const t = performance.now();
-    view.reset(kernelRoutes(0, view.tables), kernelNexthops());
+    read(view);
     const readSeconds = (performance.now() - t) / 1000;
     const first = syncImportedRoutes(imp, view);
     const seconds = (performance.now() - t) / 1000;
     const t2 = performance.now();
-    view.reset(kernelRoutes(0, view.tables), kernelNexthops());
-    syncImportedRoutes(imp, view);
+    const again = new KernelRouteView(selectors);
+    again.reserve(view.size); // as the daemon's reconcile: the table is mostly what it was
+    read(again);
+    syncImportedRoutes(imp, again);
     return { seconds, readSeconds, resyncSeconds: (performance.now() - t2) / 1000, kernelListSeconds, routes: first.added };
   });
   imp.close();
@@ -595,8 +613,9 @@ function importReport(i: NonNullable<Results['import']>, kernelInstall: number):
 ### 2b. Importing the same table from the kernel (config \`import:\`)
 
 The kernel's main table holds the table (installed with \`ip -batch\` above, ${f(kernelInstall)} s); Pathwise
-reads it over netlink and installs it, as the daemon does at start (there in parts, with turns of
-the event loop between them; the figures here are one uninterrupted run).
+reads it over netlink and installs it, as the daemon does at start: in parts of 16,384 routes,
+which the addon's own thread reads and packs ahead while the view takes the parts already read
+(the daemon turns the event loop between parts; the figures here are one uninterrupted run).
 
 | step | seconds | vs the kernel listing it |
 | --- | ---: | ---: |
@@ -605,8 +624,9 @@ the event loop between them; the figures here are one uninterrupted run).
 | Pathwise: read + install ${i.routes.toLocaleString('en')} routes | ${f(i.seconds)} | ${(i.seconds / i.kernelListSeconds).toFixed(2)}× |
 | Pathwise: a full re-read with nothing changed (the periodic reconcile) | ${f(i.resyncSeconds)} | ${(i.resyncSeconds / i.kernelListSeconds).toFixed(2)}× |
 
-Target ≤ 2 s — ${i.seconds <= 2 ? 'met' : '**not met**'}. What limits it: the netlink dump itself (the kernel's time to
-format ~900k messages) and, in TypeScript, one view entry and one map lookup per route.
+Target ≤ 2 s — ${i.seconds <= 2 ? 'met' : '**not met**'}. What limits it: the kernel's time to format ~900k netlink
+messages (overlapped with the view now), one view entry and one route-table lookup per route in
+TypeScript, and the install itself (the same bulk write as \`route load\`, §2).
 `;
 }
 

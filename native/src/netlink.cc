@@ -16,11 +16,16 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common.h"
@@ -76,6 +81,8 @@ class Socket {
   }
 
   mnl_socket* get() const { return nl_; }
+  unsigned seq() const { return seq_; }
+  unsigned portid() const { return portid_; }
 
  private:
   Napi::Env env_;
@@ -449,6 +456,19 @@ struct RouteCollector {
     else return Napi::Uint8Array::New(env, v.size(), ab, 0);
   }
 
+  // Appends another collector's routes (their nexthop indexes moved past ours).
+  void Append(const RouteCollector& o) {
+    uint32_t base = static_cast<uint32_t>(nh.size() / kNexthopWords);
+    size_t at = head.size();
+    head.insert(head.end(), o.head.begin(), o.head.end());
+    for (size_t h = at; h < head.size(); h += kRouteWords) head[h + 4] += base;
+    dst.insert(dst.end(), o.dst.begin(), o.dst.end());
+    nh.insert(nh.end(), o.nh.begin(), o.nh.end());
+    gw.insert(gw.end(), o.gw.begin(), o.gw.end());
+  }
+
+  size_t Count() const { return head.size() / kRouteWords; }
+
   Napi::Object ToJs(Napi::Env env) const {
     Napi::Object o = Napi::Object::New(env);
     o.Set("count", (double)(head.size() / kRouteWords));
@@ -674,8 +694,10 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
 
 // new RouteDumpReader(family, tables?: number[]): a route dump read a part at a time, so that
 // a full table (a million routes) never holds the event loop for the whole dump: read(max)
-// -> { routes (packed, as netlinkRouteDump), done }. The kernel fills the socket as it is
-// read. close() is idempotent and also runs on GC.
+// -> { routes (packed, as netlinkRouteDump), done }. A thread of its own reads the socket and
+// packs the routes ahead (a few parts at most), so the kernel's formatting and our parsing
+// overlap with what JavaScript does with the parts already read. close() is idempotent and
+// also runs on GC.
 class RouteDumpReader : public Napi::ObjectWrap<RouteDumpReader> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
@@ -693,17 +715,73 @@ class RouteDumpReader : public Napi::ObjectWrap<RouteDumpReader> {
     socket_ = std::make_unique<Socket>(info.Env());
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     socket_->Send(DumpRequest<rtmsg>(buf, RTM_GETROUTE, family), "route dump");
+    thread_ = std::thread([this] { Prefetch(); });
   }
 
+  ~RouteDumpReader() { Teardown(); }
+
  private:
+  static constexpr size_t kPartRoutes = 16384;  // what the thread packs before handing over
+  static constexpr size_t kAheadParts = 8;      // and how far it reads ahead of JavaScript
+
+  // The reading thread: parts of the dump into queue_, until the kernel is done, an error, or close().
+  void Prefetch() {
+    std::vector<char> buf(kDumpBuffer);
+    for (;;) {
+      RouteCollector c;
+      c.tables = tables_;
+      bool done = false;
+      int err = 0;
+      const char* op = nullptr;
+      while (!done && c.Count() < kPartRoutes && !closing_) {
+        ssize_t n = mnl_socket_recvfrom(socket_->get(), buf.data(), buf.size());
+        if (n < 0) {
+          err = errno, op = "mnl_socket_recvfrom";
+          break;
+        }
+        int r = mnl_cb_run(buf.data(), n, socket_->seq(), socket_->portid(), RouteDumpCb, &c);
+        if (r < 0) {
+          err = errno, op = "netlink";
+          break;
+        }
+        done = r == MNL_CB_STOP;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      queue_.push_back(std::move(c));
+      if (err || done || closing_) {
+        err_ = err, errOp_ = op, finished_ = true;
+        ready_.notify_all();
+        return;
+      }
+      ready_.notify_all();
+      room_.wait(lock, [this] { return queue_.size() < kAheadParts || closing_; });
+    }
+  }
+
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t max = ArgU32(info, 0, "max");
     RouteCollector c;
-    c.tables = tables_;
-    bool done = !socket_;
-    while (!done && c.head.size() / kRouteWords < max) done = socket_->Receive(RouteDumpCb, &c, "route dump");
-    if (done) socket_.reset();
+    bool done = false;
+    int err = 0;
+    const char* op = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (;;) {
+        ready_.wait(lock, [this] { return !queue_.empty() || finished_ || !thread_.joinable(); });
+        while (!queue_.empty() && c.Count() < max) {
+          if (c.head.empty()) c = std::move(queue_.front());
+          else c.Append(queue_.front());
+          queue_.pop_front();
+        }
+        room_.notify_all();
+        done = queue_.empty() && (finished_ || !thread_.joinable());
+        if (done || c.Count() >= max) break;
+      }
+      err = err_, op = errOp_;
+    }
+    if (done) Teardown();
+    if (err) ThrowErrno(env, err, op, "route dump");
     Napi::Object o = Napi::Object::New(env);
     o.Set("routes", c.ToJs(env));
     o.Set("done", Napi::Boolean::New(env, done));
@@ -711,12 +789,34 @@ class RouteDumpReader : public Napi::ObjectWrap<RouteDumpReader> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    socket_.reset();
+    Teardown();
     return info.Env().Undefined();
+  }
+
+  // Stops the thread (it ends after the datagram it is reading: the kernel keeps a dump coming)
+  // and closes the socket.
+  void Teardown() {
+    if (thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        closing_ = true;
+      }
+      room_.notify_all();
+      thread_.join();
+    }
+    socket_.reset();
   }
 
   std::unique_ptr<Socket> socket_;
   std::vector<uint32_t> tables_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable ready_, room_;
+  std::deque<RouteCollector> queue_;
+  bool finished_ = false;
+  std::atomic<bool> closing_{false};  // also read by the thread between datagrams, unlocked
+  int err_ = 0;
+  const char* errOp_ = nullptr;
 };
 
 void InitNetlink(Napi::Env env, Napi::Object exports) {

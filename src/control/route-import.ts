@@ -214,6 +214,8 @@ export class RouteImport {
     if (!this.view) return null;
     const t0 = performance.now();
     const fresh = new KernelRouteView(this.selectors);
+    // The table is mostly what it was (after a restart, what the pinned FIB still holds).
+    fresh.reserve(Math.max(this.view.size, this.dp().routes.importedRouteCount));
     this.arrivedDuringRead = [];
     try {
       await readKernelRoutesInTurns(fresh, CHUNK, nextTurn);

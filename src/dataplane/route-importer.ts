@@ -83,7 +83,7 @@ class ImportSyncer {
   readonly out: ImportSync = { added: 0, replaced: 0, removed: 0, rewritten: 0, toKernel: 0 };
   /** One group per distinct set of hops; this cache holds one reference, dropped at close(). */
   private readonly groups = new Map<string, number>();
-  private readonly fresh: { key: PrefixKey; r: ImportedRoute; nhg: number }[] = [];
+  private readonly fresh = new FreshRoutes();
   /** Imported routes found installed for the prefixes synced (see removeGone). */
   private importedSeen = 0;
   /** IPv4 keys are numbers: their prefix is read into this one object (nothing keeps it). */
@@ -158,7 +158,7 @@ class ImportSyncer {
     }
     const nhg = this.groupOf(want);
     if (id === undefined) {
-      this.fresh.push({ key, r: want, nhg });
+      this.fresh.push(key, want, nhg);
       return;
     }
     if (routes.groupOf(id) === nhg && routes.metricOf(id) === want.metric && routes.protoOf(id) === want.proto) return;
@@ -182,15 +182,15 @@ class ImportSyncer {
 
   /** Installs the new routes; returns what the sync did. */
   finish(): ImportSync {
-    this.out.added = addFresh(this.dp, this.fresh, this.ref);
+    this.out.added = addFresh(this.dp, this.fresh, 0, this.fresh.size, this.ref);
     return this.out;
   }
 
   /** finish(), `part` routes at a time with a turn of the event loop between parts. */
   async finishInTurns(part: number, nextTurn: NextTurn): Promise<ImportSync> {
-    for (let i = 0; i < this.fresh.length; i += part) {
+    for (let i = 0; i < this.fresh.size; i += part) {
       if (i) await nextTurn();
-      this.out.added += addFresh(this.dp, this.fresh.slice(i, i + part), this.ref);
+      this.out.added += addFresh(this.dp, this.fresh, i, Math.min(i + part, this.fresh.size), this.ref);
     }
     return this.out;
   }
@@ -202,10 +202,67 @@ class ImportSyncer {
 }
 
 /** Installs new imported routes: IPv4 in bulk when there are many. */
-function addFresh(dp: Dataplane, fresh: { key: PrefixKey; r: ImportedRoute; nhg: number }[], ref: (g: number) => void): number {
+/**
+ * Routes to add, in the order found: IPv4 ones in parallel arrays of numbers (a first import
+ * is ~900k of them, and an object each was garbage to collect), IPv6 ones as objects.
+ */
+class FreshRoutes {
+  /** Per route in order: its index in the IPv4 arrays, or -1 - its index in `v6`. */
+  private order = new Int32Array(1024);
+  private count = 0;
+  private v4Count = 0;
+  v4Keys = new Float64Array(1024);
+  v4Nhg = new Uint32Array(1024);
+  readonly v4Routes: ImportedRoute[] = [];
+  readonly v6: { key: PrefixKey; r: ImportedRoute; nhg: number }[] = [];
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(key: PrefixKey, r: ImportedRoute, nhg: number): void {
+    if (this.count === this.order.length) this.order = grown(this.order, new Int32Array(this.count * 2));
+    if (typeof key === 'number') {
+      const k = this.v4Count++;
+      if (k === this.v4Keys.length) {
+        this.v4Keys = grown(this.v4Keys, new Float64Array(k * 2));
+        this.v4Nhg = grown(this.v4Nhg, new Uint32Array(k * 2));
+      }
+      this.order[this.count++] = k;
+      this.v4Keys[k] = key;
+      this.v4Nhg[k] = nhg;
+      this.v4Routes.push(r);
+    } else {
+      this.order[this.count++] = -1 - this.v6.length;
+      this.v6.push({ key, r, nhg });
+    }
+  }
+
+  /** The IPv4 indexes and the IPv6 entries among routes [from, to). */
+  part(from: number, to: number): { v4: number[]; v6: { key: PrefixKey; r: ImportedRoute; nhg: number }[] } {
+    const v4: number[] = [];
+    const v6: { key: PrefixKey; r: ImportedRoute; nhg: number }[] = [];
+    for (let i = from; i < to; i++) {
+      const o = this.order[i]!;
+      if (o >= 0) v4.push(o);
+      else v6.push(this.v6[-1 - o]!);
+    }
+    return { v4, v6 };
+  }
+}
+
+/** `to` with `from` copied into its start. */
+function grown<T extends Int32Array | Float64Array | Uint32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/** Installs fresh routes [from, to): IPv4 ones in one bulk write when there are many. */
+function addFresh(dp: Dataplane, fresh: FreshRoutes, from: number, to: number, ref: (g: number) => void): number {
   const { routes } = dp;
-  const v4 = fresh.length >= BULK_FROM ? fresh.filter((f) => typeof f.key === 'number') : [];
-  const single = v4.length ? fresh.filter((f) => typeof f.key !== 'number') : fresh;
+  const { v4: all4, v6 } = fresh.part(from, to);
+  const v4 = to - from >= BULK_FROM ? all4 : [];
+  const single = v4.length ? v6 : [...all4.map((k) => ({ key: fresh.v4Keys[k]!, r: fresh.v4Routes[k]!, nhg: fresh.v4Nhg[k]! })), ...v6];
   let added = 0;
   if (v4.length) {
     const bulk: V4Bulk = {
@@ -216,14 +273,17 @@ function addFresh(dp: Dataplane, fresh: { key: PrefixKey; r: ImportedRoute; nhg:
       metric: new Uint32Array(v4.length),
       flags: new Uint16Array(v4.length),
     };
-    v4.forEach(({ key, r, nhg }, k) => {
-      const plen = Math.floor((key as number) / 4294967296);
-      bulk.addr[k] = (key as number) - plen * 4294967296;
+    for (let k = 0; k < v4.length; k++) {
+      const i = v4[k]!;
+      const key = fresh.v4Keys[i]!;
+      const r = fresh.v4Routes[i]!;
+      const plen = Math.floor(key / 4294967296);
+      bulk.addr[k] = key - plen * 4294967296;
       bulk.plen[k] = plen;
-      bulk.nhg[k] = nhg;
+      bulk.nhg[k] = fresh.v4Nhg[i]!;
       bulk.metric[k] = r.metric;
       bulk.flags![k] = routeFlags('imported', r.proto);
-    });
+    }
     const free = routes.fib4.groupCapacity - routes.fib4.groupsInUse;
     const need = routes.groupsNeededFor(bulk);
     if (need > free || v4.length > routes.freeCount) {
@@ -236,7 +296,7 @@ function addFresh(dp: Dataplane, fresh: { key: PrefixKey; r: ImportedRoute; nhg:
       );
     }
     routes.addV4Bulk(bulk);
-    for (const { nhg } of v4) ref(nhg);
+    for (let k = 0; k < v4.length; k++) ref(bulk.nhg[k]!);
     added += v4.length;
   }
   for (const { key, r, nhg } of single) {
@@ -247,7 +307,6 @@ function addFresh(dp: Dataplane, fresh: { key: PrefixKey; r: ImportedRoute; nhg:
   return added;
 }
 
-/** Removes every imported route (the import was switched off). */
 export function removeImportedRoutes(dp: Dataplane): number {
   const ids = [...dp.routes.importedIds()];
   for (const id of ids) {
@@ -267,7 +326,7 @@ export async function readKernelRoutesInTurns(view: KernelRouteView, chunk: numb
   try {
     for (;;) {
       const { routes, done } = dump.read(chunk);
-      view.apply(routes);
+      view.load(routes);
       if (done) return;
       await nextTurn();
     }

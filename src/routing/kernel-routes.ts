@@ -120,6 +120,8 @@ const DELETED = 1 << 8;
 export type PrefixKey = number | string;
 
 interface HopSet {
+  /** Its place in the view's hop set list (candidates name it by this). */
+  index: number;
   key: string;
   hops: ImportedHop[];
   /** The last route made with these hops: the next with the same metric and protocol shares it
@@ -127,18 +129,77 @@ interface HopSet {
   route?: ImportedRoute;
 }
 
-/** One kernel route for a prefix. Several for one prefix form a list through `next`. */
-interface Candidate {
+/** No candidate / no hop set (in the pool's index fields). */
+const NONE = -1;
+
+/**
+ * The kernel routes for the prefixes, one candidate each, in parallel typed arrays: a full
+ * table is ~1M candidates, and an object each cost the import more in allocation and garbage
+ * collection than everything else it does with them. Candidates of one prefix form a list
+ * through `next`; freed ones are kept on a free list through it too.
+ */
+class CandidatePool {
   /** Index of the selector that accepted it: earlier selectors win a tie on metric. */
-  rank: number;
-  table: number;
-  tos: number;
-  metric: number;
-  proto: number;
-  type: number;
-  hops: HopSet | null;
-  nhid: number;
-  next: Candidate | null;
+  rank = new Uint16Array(0);
+  table = new Uint32Array(0);
+  tos = new Uint8Array(0);
+  metric = new Uint32Array(0);
+  proto = new Uint8Array(0);
+  type = new Uint8Array(0);
+  /** The hop set (view's list index) or NONE. */
+  hops = new Int32Array(0);
+  nhid = new Uint32Array(0);
+  next = new Int32Array(0);
+  private top = 0;
+  private free = NONE;
+
+  /** Empties it, with room for `expect` candidates. */
+  clear(expect: number): void {
+    this.top = 0;
+    this.free = NONE;
+    if (expect > this.next.length) this.resize(expect);
+  }
+
+  alloc(rank: number, table: number, tos: number, metric: number, proto: number, type: number, hops: number, nhid: number): number {
+    let c = this.free;
+    if (c !== NONE) this.free = this.next[c]!;
+    else {
+      if (this.top === this.next.length) this.resize(Math.max(1024, this.top * 2));
+      c = this.top++;
+    }
+    this.rank[c] = rank;
+    this.table[c] = table;
+    this.tos[c] = tos;
+    this.metric[c] = metric;
+    this.proto[c] = proto;
+    this.type[c] = type;
+    this.hops[c] = hops;
+    this.nhid[c] = nhid;
+    this.next[c] = NONE;
+    return c;
+  }
+
+  release(c: number): void {
+    this.next[c] = this.free;
+    this.free = c;
+  }
+
+  private resize(n: number): void {
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a.subarray(0, Math.min(a.length, n)));
+      return b;
+    };
+    this.rank = grow(this.rank, (k) => new Uint16Array(k));
+    this.table = grow(this.table, (k) => new Uint32Array(k));
+    this.tos = grow(this.tos, (k) => new Uint8Array(k));
+    this.metric = grow(this.metric, (k) => new Uint32Array(k));
+    this.proto = grow(this.proto, (k) => new Uint8Array(k));
+    this.type = grow(this.type, (k) => new Uint8Array(k));
+    this.hops = grow(this.hops, (k) => new Int32Array(k));
+    this.nhid = grow(this.nhid, (k) => new Uint32Array(k));
+    this.next = grow(this.next, (k) => new Int32Array(k));
+  }
 }
 
 const hex = (b: Uint8Array, n: number) => {
@@ -181,9 +242,11 @@ export function hopsKeyOf(hops: readonly ImportedHop[]): string {
  */
 export class KernelRouteView {
   /** The routes per prefix: IPv4 in a typed-array hash (a full table), IPv6 by prefix text. */
-  private readonly byPrefix = new PrefixTable<Candidate>();
+  private readonly byPrefix = new PrefixTable<number>();
+  private readonly pool = new CandidatePool();
   /** Hop sets are shared: a full table goes through a handful of gateways. */
   private readonly hopSets = new Map<string, HopSet>();
+  private hopList: HopSet[] = [];
   private objects = new Map<number, NexthopObject>();
   /** The hop set of the last route that needed one, and where it came from (see hopsOf). */
   private lastHops: HopSet | null = null;
@@ -214,10 +277,25 @@ export class KernelRouteView {
     return this.byPrefix.has(key);
   }
 
+  /** Makes room for `routes` routes in a view still empty (a full table read in parts then
+   * grows nothing as it goes). */
+  reserve(routes: number): void {
+    if (this.byPrefix.size) return;
+    this.byPrefix.clear(routes);
+    this.pool.clear(routes);
+  }
+
+  /** Adds a part of a dump (no change set: everything in it is new to a view being read). */
+  load(routes: PackedRoutes): void {
+    this.apply(routes, NO_CHANGES);
+  }
+
   /** Replaces everything with a full dump (and the kernel's nexthop objects). */
   reset(routes: PackedRoutes, objects: NexthopObject[] = []): void {
     this.byPrefix.clear(routes.count);
+    this.pool.clear(routes.count);
     this.hopSets.clear();
+    this.hopList = [];
     this.lastHops = this.lastRoutes = null;
     this.setObjects(objects);
     this.apply(routes, NO_CHANGES);
@@ -231,7 +309,7 @@ export class KernelRouteView {
   usesObjects(): boolean {
     let uses = false;
     this.byPrefix.forEach((c) => {
-      for (let x: Candidate | null = c; x; x = x.next) if (x.nhid) uses = true;
+      for (let x = c; x !== NONE; x = this.pool.next[x]!) if (this.pool.nhid[x]) uses = true;
     });
     return uses;
   }
@@ -269,8 +347,8 @@ export class KernelRouteView {
         if (this.remove(key, table, tos, metric) && collect) out.add(key);
         continue;
       }
-      const c: Candidate = { rank, table, tos, metric, proto, type, hops: this.hopsOf(routes, i, family), nhid: head[h + 6]!, next: null };
-      this.insert(key, c);
+      const hops = this.hopsOf(routes, i, family);
+      this.insert(key, this.pool.alloc(rank, table, tos, metric, proto, type, hops ? hops.index : NONE, head[h + 6]!));
       if (collect) out.add(key);
     }
     return out;
@@ -314,7 +392,11 @@ export class KernelRouteView {
     }
     const key = hopsKeyOf(hops);
     let set = this.hopSets.get(key);
-    if (!set) this.hopSets.set(key, (set = { key, hops }));
+    if (!set) {
+      set = { index: this.hopList.length, key, hops };
+      this.hopSets.set(key, set);
+      this.hopList.push(set);
+    }
     this.lastRoutes = routes;
     this.lastIndex = i;
     this.lastHops = set;
@@ -322,20 +404,30 @@ export class KernelRouteView {
   }
 
   /** Adds a route, or replaces the one with the same identity (table, TOS, metric). */
-  private insert(key: PrefixKey, c: Candidate): void {
-    this.remove(key, c.table, c.tos, c.metric);
-    c.next = this.byPrefix.get(key) ?? null;
+  private insert(key: PrefixKey, c: number): void {
+    const p = this.pool;
+    const head = this.byPrefix.get(key);
+    if (head === undefined) {
+      // A prefix seen first (every route of a dump, mostly): one hash probe, not three.
+      this.byPrefix.setNew(key, c);
+      return;
+    }
+    this.remove(key, p.table[c]!, p.tos[c]!, p.metric[c]!);
+    p.next[c] = this.byPrefix.get(key) ?? NONE;
     this.byPrefix.set(key, c);
   }
 
   /** Removes the route of this identity; false when there was none. */
   private remove(key: PrefixKey, table: number, tos: number, metric: number): boolean {
-    let prev: Candidate | null = null;
-    for (let c = this.byPrefix.get(key) ?? null; c; prev = c, c = c.next) {
-      if (c.table !== table || c.tos !== tos || c.metric !== metric) continue;
-      if (prev) prev.next = c.next;
-      else if (c.next) this.byPrefix.set(key, c.next);
+    const p = this.pool;
+    let prev = NONE;
+    for (let c = this.byPrefix.get(key) ?? NONE; c !== NONE; prev = c, c = p.next[c]!) {
+      if (p.table[c] !== table || p.tos[c] !== tos || p.metric[c] !== metric) continue;
+      const next = p.next[c]!;
+      if (prev !== NONE) p.next[prev] = next;
+      else if (next !== NONE) this.byPrefix.set(key, next);
       else this.byPrefix.delete(key);
+      p.release(c);
       return true;
     }
     return false;
@@ -343,40 +435,44 @@ export class KernelRouteView {
 
   /** What Pathwise should install for a prefix; null: nothing (no accepted kernel route). */
   route(key: PrefixKey): ImportedRoute | null {
+    const p = this.pool;
     const head = this.byPrefix.get(key);
-    if (!head) return null;
+    if (head === undefined) return null;
     let best = head;
     let tosSpecific = false;
-    for (let c: Candidate | null = head; c; c = c.next) {
-      if (c.tos) tosSpecific = true;
-      if (c.metric < best.metric || (c.metric === best.metric && c.rank < best.rank)) best = c;
+    for (let c = head; c !== NONE; c = p.next[c]!) {
+      if (p.tos[c]) tosSpecific = true;
+      if (p.metric[c]! < p.metric[best]! || (p.metric[c] === p.metric[best] && p.rank[c]! < p.rank[best]!)) best = c;
     }
+    const metric = p.metric[best]!;
+    const proto = p.proto[best]!;
     // A TOS-specific route: the kernel picks by TOS, which Pathwise does not look at.
-    if (tosSpecific) return special('kernel', best);
-    switch (best.type) {
+    if (tosSpecific) return special('kernel', metric, proto);
+    switch (p.type[best]) {
       case RTN.UNICAST: {
         const family: Family = typeof key === 'number' ? 4 : 6;
-        if (!best.nhid) {
-          const set = best.hops;
-          if (!set || !installable(family, set.hops)) return special('kernel', best);
+        const nhid = p.nhid[best]!;
+        if (!nhid) {
+          const set = p.hops[best] === NONE ? undefined : this.hopList[p.hops[best]!];
+          if (!set || !installable(family, set.hops)) return special('kernel', metric, proto);
           const r = set.route;
-          if (r && r.metric === best.metric && r.proto === best.proto) return r;
-          return (set.route = { type: 'unicast', hops: set.hops, hopsKey: set.key, metric: best.metric, proto: best.proto });
+          if (r && r.metric === metric && r.proto === proto) return r;
+          return (set.route = { type: 'unicast', hops: set.hops, hopsKey: set.key, metric, proto });
         }
-        const hops = this.objectHops(best.nhid);
-        if (hops === 'blackhole') return special('blackhole', best);
-        if (!hops || !installable(family, hops)) return special('kernel', best);
-        return { type: 'unicast', hops, hopsKey: hopsKeyOf(hops), metric: best.metric, proto: best.proto };
+        const hops = this.objectHops(nhid);
+        if (hops === 'blackhole') return special('blackhole', metric, proto);
+        if (!hops || !installable(family, hops)) return special('kernel', metric, proto);
+        return { type: 'unicast', hops, hopsKey: hopsKeyOf(hops), metric, proto };
       }
       case RTN.BLACKHOLE:
-        return special('blackhole', best);
+        return special('blackhole', metric, proto);
       case RTN.LOCAL:
-        return special('local', best);
+        return special('local', metric, proto);
       case RTN.UNREACHABLE:
       case RTN.PROHIBIT:
       case RTN.THROW:
         // The kernel answers these with ICMP errors: let it.
-        return special('kernel', best);
+        return special('kernel', metric, proto);
       default:
         return null; // broadcast, multicast, anycast: not forwarding routes
     }
@@ -413,12 +509,12 @@ function samePackedHops(r: PackedRoutes, i: number, j: number): boolean {
 }
 
 /** A route of a type without nexthops, with the kernel route's metric and protocol. */
-const special = (type: Exclude<RouteType, 'unicast'>, c: Candidate): ImportedRoute => ({
+const special = (type: Exclude<RouteType, 'unicast'>, metric: number, proto: number): ImportedRoute => ({
   type,
   hops: [],
   hopsKey: type,
-  metric: c.metric,
-  proto: c.proto,
+  metric,
+  proto,
 });
 
 /** Hops Pathwise can forward with: an interface each, same-family gateways for IPv4, and no
@@ -455,6 +551,15 @@ class PrefixTable<V> {
     else {
       const plen = Math.floor(key / 4294967296);
       this.v4.set(key - plen * 4294967296, plen, v);
+    }
+  }
+
+  /** set() for a key known to be absent. */
+  setNew(key: PrefixKey, v: V): void {
+    if (typeof key === 'string') this.v6.set(key, v);
+    else {
+      const plen = Math.floor(key / 4294967296);
+      this.v4.insertNew(key - plen * 4294967296, plen, v);
     }
   }
 

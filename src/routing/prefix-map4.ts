@@ -65,6 +65,11 @@ export class PrefixMap4<V> {
       this.vals[at] = v;
       return;
     }
+    this.insertNew(addr, plen, v);
+  }
+
+  /** set() for a prefix known to be absent (no search for it first). */
+  insertNew(addr: number, plen: number, v: V): void {
     if ((this.used + 1) * 2 > this.plens.length) this.rehash(this.live + 1);
     let i = PrefixMap4.hash(addr, plen) & this.mask;
     while (this.plens[i] !== EMPTY && this.plens[i] !== DELETED) i = (i + 1) & this.mask;
