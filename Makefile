@@ -48,7 +48,7 @@ GENERATED_MODULES := pathwise bench fixtures
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
 .PHONY: fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
-	demo bench bench-paths doctor clean distclean
+	demo bench bench-paths bench-without-paths doctor clean distclean
 
 all: build
 
@@ -192,6 +192,10 @@ bench: deps build
 # their own and rendered into BENCHMARKS.md beside the newest full run.
 bench-paths: deps build
 	$(NODE) dist/bench/run.js --paths
+
+# Everything but the path-selection figures; BENCHMARKS.md shows the newest bench-paths run.
+bench-without-paths: deps build
+	$(NODE) dist/bench/run.js --without-paths
 
 # Puts `pathwise` on PATH: a link to this checkout's bin/pathwise.
 PREFIX ?= /usr/local

@@ -43,6 +43,7 @@ import { Topology } from '../test/helpers/topology.js';
 import { rng } from '../test/helpers/rng.js';
 import { insightBench, type InsightResults } from './insight.js';
 import { pathsBench, pathsReport, type PathResults } from './paths.js';
+import { birdBench, birdReport, type BirdResults } from './bird.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
@@ -65,6 +66,8 @@ interface Results {
   /** The same table imported from the kernel's main table (config `import:`), beside the
    * kernel listing it (`ip route show`). */
   import?: { seconds: number; readSeconds: number; resyncSeconds: number; kernelListSeconds: number; routes: number };
+  /** 10,000 routes from BIRD withdrawn and announced again: how soon the data plane follows. */
+  birdChange?: BirdResults;
   pipeline: { emptyNs: number; fullNs: number; rules10Ns: number; rules10kNs: number };
   insight?: InsightResults;
   paths?: PathResults;
@@ -178,6 +181,10 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   imp.close();
   inNetns(ns, () => Pipeline.down(`${topo.prefix}imp`));
   log(`imported ${importFigures.routes} routes (${listed.length} bytes listed by ip route)`);
+
+  // 2c. Routes from a routing daemon changed 10,000 at a time.
+  log('following BIRD: 10,000 routes withdrawn and announced again');
+  const birdChange = await birdBench(log);
 
   // 1. FIB lookups on random destinations inside the table's prefixes.
   const rand = rng(1);
@@ -316,8 +323,8 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const forwarding = await forwardingBench(topo, open);
 
   // 6. Paths chosen by measured quality: failover and stability through link emulators.
-  log('measuring path selection');
-  const paths = await pathsBench(topo, log);
+  // `--without-paths` leaves them to the newest run of their own (make bench-paths: ~15 min).
+  const paths = process.argv.includes('--without-paths') ? undefined : (log('measuring path selection'), await pathsBench(topo, log));
 
   return {
     machine: {
@@ -332,6 +339,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     fib,
     install: { pathwiseSeconds, parseSeconds, kernelSeconds, routes: prefixes.length },
     import: importFigures,
+    birdChange,
     pipeline,
     forwarding,
     insight,
@@ -531,7 +539,7 @@ ${check(r.fib.full <= r.fib.small * 1.1)} (full table ${f(r.fib.full)} ns, 10 ro
 | kernel: \`ip -batch\` into a namespace | ${f(r.install.kernelSeconds, 2)} | ${ratio(r.install.kernelSeconds, r.install.pathwiseSeconds)} |
 
 Target ≤ 1 s — ${check(r.install.pathwiseSeconds <= 1)}.
-${r.import ? importReport(r.import, r.install.kernelSeconds) : ''}
+${r.import ? importReport(r.import, r.install.kernelSeconds) : ''}${r.birdChange ? birdReport(r.birdChange) : ''}
 ## 3. The whole pipeline per packet
 
 A TCP packet from a forwarded flow: parse, guard (rules matched against it), route through

@@ -32,12 +32,12 @@ import {
   type RunningDaemon,
 } from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
+import { startBgpFeed, type BgpFeed } from '../../src/netlab/bgp-feed.js';
 
 const skip = privilegedSkip() || (spawnSync('bird', ['--version']).error ? 'bird (Debian bird2) is not installed' : false);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const COUNT = 10_000;
-/** The prefixes the upstream announces: COUNT /24s from 100.64.0.0, and one it serves. */
-const announced = (n: number) => Array.from({ length: n }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`);
+/** The prefixes the upstream announces: COUNT /24s from 100.64.0.0 (bgp-feed.ts), and one it serves. */
 const SERVED = '10.230.0.0/24';
 
 interface KernelRoute {
@@ -49,7 +49,7 @@ interface KernelRoute {
 describe('routes imported from the kernel (BIRD over BGP)', { skip, timeout: 10 * 60_000 }, () => {
   let lab: DaemonLab;
   let daemon: RunningDaemon | undefined;
-  let speakerCtl = '';
+  let feed: BgpFeed;
   const api = (method: string, path: string, body?: unknown) => request({ socketPath: socketOf(lab.instance) }, method, path, body);
   const inR = (cmd: string, args: string[]) => {
     const p = spawnSync('ip', ['netns', 'exec', lab.ns.r, cmd, ...args], { encoding: 'utf8' });
@@ -128,36 +128,9 @@ describe('routes imported from the kernel (BIRD over BGP)', { skip, timeout: 10 
     const { topo, dir } = lab;
     const r1 = topo.name('r1');
     topo.exec(lab.ns.u1, 'ip', ['addr', 'add', '10.230.0.1/32', 'dev', 'lo']);
-    // The upstream speaker: COUNT static prefixes plus the one it serves, announced over eBGP
-    // with itself as the next hop. Nothing goes into its own kernel.
-    const speakerConf = join(dir, 'speaker.conf');
-    writeFileSync(
-      speakerConf,
-      [
-        'router id 10.210.2.2;',
-        'protocol device {}',
-        'protocol static announce { ipv4;',
-        ...[...announced(COUNT), SERVED].map((p) => `  route ${p} blackhole;`),
-        '}',
-        'protocol bgp to_router { local 10.210.2.2 as 65002; neighbor 10.210.2.1 as 65001;',
-        '  ipv4 { import none; export all; next hop self; }; hold time 30; }',
-      ].join('\n'),
-    );
-    // The router's BIRD: learns over BGP, writes to the kernel's main table (proto bird).
-    const routerConf = join(dir, 'router.conf');
-    writeFileSync(
-      routerConf,
-      [
-        'router id 10.210.2.1;',
-        'protocol device {}',
-        'protocol kernel { ipv4 { import none; export all; }; }',
-        'protocol bgp to_upstream { local 10.210.2.1 as 65001; neighbor 10.210.2.2 as 65002;',
-        '  ipv4 { import all; export none; }; hold time 30; }',
-      ].join('\n'),
-    );
-    speakerCtl = join(dir, 'speaker.ctl');
-    topo.spawn(lab.ns.u1, 'bird', ['-f', '-c', speakerConf, '-s', speakerCtl]);
-    topo.spawn(lab.ns.r, 'bird', ['-f', '-c', routerConf, '-s', join(dir, 'router.ctl')]);
+    // The upstream speaker announces COUNT prefixes plus the one it serves; the router's BIRD
+    // writes them to the kernel's main table (proto bird).
+    feed = startBgpFeed(topo, { router: lab.ns.r, upstream: lab.ns.u1 }, dir, COUNT, [SERVED]);
     writeFileSync(
       lab.configFile,
       `
@@ -234,13 +207,9 @@ import:
   });
 
   it('follows a withdrawal of everything, and the announcement again', async () => {
-    const birdc = (args: string[]) => {
-      const p = spawnSync('ip', ['netns', 'exec', lab.ns.u1, 'birdc', '-s', speakerCtl, ...args], { encoding: 'utf8' });
-      assert.equal(p.status, 0, p.stdout + p.stderr);
-    };
-    birdc(['disable', 'announce']);
+    feed.withdrawAll();
     await converge(['bird'], 0, 'withdrawn');
-    birdc(['enable', 'announce']);
+    feed.announceAll();
     await converge(['bird'], COUNT + 1, 'announced again');
   });
 
