@@ -6,9 +6,10 @@
  * Per sampled prefix (every 100th), the delay from the kernel having the change to Pathwise's
  * data plane having it, both seen from this process, on one clock:
  * - the kernel's time: a netlink route monitor of our own in the router's namespace (a large
- *   socket buffer: none of the 10,000 events is lost), stamped as each batch arrives;
+ *   socket buffer: none of the 10,000 events is lost) feeding a KernelRouteView, stamped as
+ *   each batch arrives;
  * - the data plane's time: the FIB's first-level entry for the prefix (pw_fib4_tbl24, the map the
- *   XDP program reads), read through its pin every POLL_MS, first seen changed.
+ *   XDP program reads), mapped through its pin and read every POLL_MS, first seen changed.
  * So each figure is late by up to a poll. Reading the map costs the daemon nothing; asking
  * it (/v1/lookup) would have taken its event loop from the very events measured.
  */
@@ -16,9 +17,10 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 
 import * as abi from '../src/generated/pathwise.js';
-import { BpfMap, inNetns, KernelMonitor, NetlinkGroup, openPinned, scalar, type KernelEvent } from '../src/kernel/index.js';
+import { BpfMap, inNetns, KernelMonitor, kernelRoutes, NetlinkGroup, openPinned, scalar, type MappedArray } from '../src/kernel/index.js';
 import { pinDirOf } from '../src/dataplane/pipeline.js';
 import { startBgpFeed } from '../src/netlab/bgp-feed.js';
+import { KernelRouteView, keyOfPrefix, RT_TABLES, type PrefixKey } from '../src/routing/kernel-routes.js';
 import { parsePrefix } from '../src/util/ip.js';
 import { createDaemonLab, destroyDaemonLab, request, socketOf, startDaemon, type RunningDaemon } from '../test/helpers/daemon.js';
 
@@ -41,25 +43,12 @@ const EVERY = 100;
 const POLL_MS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The IPv4 prefixes (as text) and kinds of a batch of route events. */
-function routeEvents(events: KernelEvent[], on: (prefix: string, deleted: boolean) => void): void {
-  for (const e of events) {
-    if (e.kind !== 'routes') continue;
-    const { head, dst } = e.routes;
-    for (let i = 0; i < e.routes.count; i++) {
-      const w0 = head[i * 7]!;
-      if ((w0 & 0xff) !== 4) continue;
-      const o = i * 16;
-      on(`${dst[o]}.${dst[o + 1]}.${dst[o + 2]}.${dst[o + 3]}/${(w0 >>> 8) & 0xff}`, (head[i * 7 + 3]! & (1 << 8)) !== 0);
-    }
-  }
-}
-
 export async function birdBench(log: (s: string) => void): Promise<BirdResults> {
   const lab = createDaemonLab('bb');
   let daemon: RunningDaemon | undefined;
   let monitor: KernelMonitor | undefined;
   let tbl24: BpfMap<number, abi.PwFib4Block> | undefined;
+  let mapped: MappedArray<abi.PwFib4Block> | undefined;
   try {
     const feed = startBgpFeed(lab.topo, { router: lab.ns.r, upstream: lab.ns.u1 }, lab.dir, COUNT);
     writeFileSync(
@@ -78,19 +67,26 @@ import:
       ((await request({ socketPath: socketOf(lab.instance) }, 'GET', '/v1/status')).json as { imports: { installed: number } }).imports
         .installed;
 
-    // The kernel's events: prefix -> when it was last seen added, and deleted.
-    const kernelAt = { added: new Map<string, number>(), deleted: new Map<string, number>() };
-    monitor = inNetns(
-      lab.ns.r,
-      () =>
-        new KernelMonitor([NetlinkGroup.IPV4_ROUTE], (events) => {
-          const now = performance.now();
-          routeEvents(events, (p, deleted) => (deleted ? kernelAt.deleted : kernelAt.added).set(p, now));
-        }),
-    );
-    const fib = (tbl24 = new BpfMap(openPinned(join(pinDirOf(lab.instance), 'pw_fib4_tbl24')), scalar.u32, abi.PwFib4Block));
-    const samples = feed.prefixes.filter((_, i) => i % EVERY === 0).map((p) => ({ text: p, addr: parsePrefix(p).v4 }));
-    const entry = (addr: number) => fib.get(addr >>> 12)!.entry[(addr >>> 8) & 15]!;
+    // The kernel's route events, followed in a view of our own (the import's model, kept
+    // beside the daemon's): prefix -> when its route last changed.
+    const view = new KernelRouteView([{ table: RT_TABLES.main!, protocols: null, prefixes: null }]);
+    const kernelAt = new Map<PrefixKey, number>();
+    monitor = inNetns(lab.ns.r, () => {
+      const m = new KernelMonitor([NetlinkGroup.IPV4_ROUTE], (events) => {
+        const now = performance.now();
+        for (const e of events) if (e.kind === 'routes') for (const key of view.apply(e.routes)) kernelAt.set(key, now);
+      });
+      view.reset(kernelRoutes(4, view.tables)); // events from here on apply to what the kernel had
+      return m;
+    });
+    // The FIB's first level as the daemon writes it (route-table.ts): one entry per /24.
+    tbl24 = new BpfMap(openPinned(join(pinDirOf(lab.instance), 'pw_fib4_tbl24')), scalar.u32, abi.PwFib4Block);
+    mapped = tbl24.mmap();
+    const fib = new Uint32Array(mapped.view.buffer, 0, 1 << 24);
+    const samples = feed.prefixes
+      .filter((_, i) => i % EVERY === 0)
+      .map((text) => parsePrefix(text))
+      .map((p) => ({ key: keyOfPrefix(p), at24: p.v4 >>> 8 }));
 
     for (const until = Date.now() + 120_000; (await installed()) < COUNT;) {
       if (Date.now() > until) throw new Error(`bird bench: ${await installed()} of ${COUNT} routes imported after 120 s`);
@@ -102,27 +98,27 @@ import:
     const announceMs: number[] = [];
     let missed = 0;
     /** One change: each sample's FIB entry watched until it differs from what it was. */
-    const measure = async (change: () => void, events: Map<string, number>, out: number[]) => {
-      const before = samples.map((x) => entry(x.addr));
-      events.clear();
-      const seen = new Map<string, number>();
+    const measure = async (change: () => void, out: number[]) => {
+      const before = samples.map((x) => fib[x.at24]);
+      kernelAt.clear();
+      const seen = new Map<PrefixKey, number>();
       change();
       for (const until = Date.now() + 30_000; seen.size < samples.length && Date.now() < until;) {
         const now = performance.now();
-        samples.forEach((x, i) => !seen.has(x.text) && entry(x.addr) !== before[i] && seen.set(x.text, now));
+        samples.forEach((x, i) => !seen.has(x.key) && fib[x.at24] !== before[i] && seen.set(x.key, now));
         await sleep(POLL_MS);
       }
       await sleep(200); // the last events
       for (const x of samples) {
-        const k = events.get(x.text);
-        const at = seen.get(x.text);
+        const k = kernelAt.get(x.key);
+        const at = seen.get(x.key);
         if (k === undefined || at === undefined) missed++;
         else out.push(Math.max(0, at - k));
       }
     };
     for (let i = 0; i < CHANGES; i++) {
-      await measure(feed.withdrawAll, kernelAt.deleted, withdrawMs);
-      await measure(feed.announceAll, kernelAt.added, announceMs);
+      await measure(feed.withdrawAll, withdrawMs);
+      await measure(feed.announceAll, announceMs);
       log(
         `  change ${i + 1}/${CHANGES}: withdraw max ${Math.max(...withdrawMs).toFixed(1)} ms, announce max ${Math.max(...announceMs).toFixed(1)} ms`,
       );
@@ -130,6 +126,7 @@ import:
     return { routes: COUNT, changes: CHANGES, samplesPerChange: samples.length, pollMs: POLL_MS, withdrawMs, announceMs, missed };
   } finally {
     monitor?.close();
+    mapped?.close();
     tbl24?.close();
     await destroyDaemonLab(lab, daemon);
   }

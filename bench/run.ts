@@ -326,7 +326,11 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
 
   // 6. Paths chosen by measured quality: failover and stability through link emulators.
   // `--without-paths` leaves them to the newest run of their own (make bench-paths: ~15 min).
-  const paths = process.argv.includes('--without-paths') ? undefined : (log('measuring path selection'), await pathsBench(topo, log));
+  let paths: PathResults | undefined;
+  if (!process.argv.includes('--without-paths')) {
+    log('measuring path selection');
+    paths = await pathsBench(topo, log);
+  }
 
   return {
     machine: {

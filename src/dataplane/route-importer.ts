@@ -14,6 +14,7 @@ import { kernelNexthops, kernelRouteDump } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { prefixOfKey, type ImportedRoute, type KernelRouteView, type PrefixKey } from '../routing/kernel-routes.js';
 import type { Prefix } from '../util/ip.js';
+import { grown } from '../util/typed-arrays.js';
 import type { Dataplane } from './dataplane.js';
 import { routeFlags, specialNhg, type V4Bulk } from './route-table.js';
 
@@ -203,101 +204,78 @@ class ImportSyncer {
 
 /** Installs new imported routes: IPv4 in bulk when there are many. */
 /**
- * Routes to add, in the order found: IPv4 ones in parallel arrays of numbers (a first import
- * is ~900k of them, and an object each was garbage to collect), IPv6 ones as objects.
+ * Routes to add: IPv4 ones in parallel arrays of numbers (a first import is ~900k of them, and
+ * an object each was garbage to collect), IPv6 ones as objects. Indexes run over the IPv4
+ * routes first, then the IPv6 ones (no two are for one prefix, so the order is free).
  */
 class FreshRoutes {
-  /** Per route in order: its index in the IPv4 arrays, or -1 - its index in `v6`. */
-  private order = new Int32Array(1024);
-  private count = 0;
-  private v4Count = 0;
+  v4Count = 0;
   v4Keys = new Float64Array(1024);
   v4Nhg = new Uint32Array(1024);
   readonly v4Routes: ImportedRoute[] = [];
   readonly v6: { key: PrefixKey; r: ImportedRoute; nhg: number }[] = [];
 
   get size(): number {
-    return this.count;
+    return this.v4Count + this.v6.length;
   }
 
   push(key: PrefixKey, r: ImportedRoute, nhg: number): void {
-    if (this.count === this.order.length) this.order = grown(this.order, new Int32Array(this.count * 2));
-    if (typeof key === 'number') {
-      const k = this.v4Count++;
-      if (k === this.v4Keys.length) {
-        this.v4Keys = grown(this.v4Keys, new Float64Array(k * 2));
-        this.v4Nhg = grown(this.v4Nhg, new Uint32Array(k * 2));
-      }
-      this.order[this.count++] = k;
-      this.v4Keys[k] = key;
-      this.v4Nhg[k] = nhg;
-      this.v4Routes.push(r);
-    } else {
-      this.order[this.count++] = -1 - this.v6.length;
+    if (typeof key !== 'number') {
       this.v6.push({ key, r, nhg });
+      return;
     }
-  }
-
-  /** The IPv4 indexes and the IPv6 entries among routes [from, to). */
-  part(from: number, to: number): { v4: number[]; v6: { key: PrefixKey; r: ImportedRoute; nhg: number }[] } {
-    const v4: number[] = [];
-    const v6: { key: PrefixKey; r: ImportedRoute; nhg: number }[] = [];
-    for (let i = from; i < to; i++) {
-      const o = this.order[i]!;
-      if (o >= 0) v4.push(o);
-      else v6.push(this.v6[-1 - o]!);
+    const k = this.v4Count++;
+    if (k === this.v4Keys.length) {
+      this.v4Keys = grown(this.v4Keys, k * 2);
+      this.v4Nhg = grown(this.v4Nhg, k * 2);
     }
-    return { v4, v6 };
+    this.v4Keys[k] = key;
+    this.v4Nhg[k] = nhg;
+    this.v4Routes.push(r);
   }
-}
-
-/** `to` with `from` copied into its start. */
-function grown<T extends Int32Array | Float64Array | Uint32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
 
 /** Installs fresh routes [from, to): IPv4 ones in one bulk write when there are many. */
 function addFresh(dp: Dataplane, fresh: FreshRoutes, from: number, to: number, ref: (g: number) => void): number {
   const { routes } = dp;
-  const { v4: all4, v6 } = fresh.part(from, to);
-  const v4 = to - from >= BULK_FROM ? all4 : [];
-  const single = v4.length ? v6 : [...all4.map((k) => ({ key: fresh.v4Keys[k]!, r: fresh.v4Routes[k]!, nhg: fresh.v4Nhg[k]! })), ...v6];
+  const v4From = Math.min(from, fresh.v4Count);
+  const v4To = Math.min(to, fresh.v4Count);
+  const single = fresh.v6.slice(Math.max(from, fresh.v4Count) - fresh.v4Count, Math.max(to, fresh.v4Count) - fresh.v4Count);
+  const bulkCount = v4To - v4From >= BULK_FROM ? v4To - v4From : 0;
+  for (let i = v4From + bulkCount; i < v4To; i++) single.push({ key: fresh.v4Keys[i]!, r: fresh.v4Routes[i]!, nhg: fresh.v4Nhg[i]! });
   let added = 0;
-  if (v4.length) {
+  if (bulkCount) {
     const bulk: V4Bulk = {
-      count: v4.length,
-      addr: new Uint32Array(v4.length),
-      plen: new Uint8Array(v4.length),
-      nhg: new Uint32Array(v4.length),
-      metric: new Uint32Array(v4.length),
-      flags: new Uint16Array(v4.length),
+      count: bulkCount,
+      addr: new Uint32Array(bulkCount),
+      plen: new Uint8Array(bulkCount),
+      nhg: fresh.v4Nhg.slice(v4From, v4To),
+      metric: new Uint32Array(bulkCount),
+      flags: new Uint16Array(bulkCount),
     };
-    for (let k = 0; k < v4.length; k++) {
-      const i = v4[k]!;
-      const key = fresh.v4Keys[i]!;
-      const r = fresh.v4Routes[i]!;
+    for (let k = 0; k < bulkCount; k++) {
+      const key = fresh.v4Keys[v4From + k]!;
+      const r = fresh.v4Routes[v4From + k]!;
       const plen = Math.floor(key / 4294967296);
       bulk.addr[k] = key - plen * 4294967296;
       bulk.plen[k] = plen;
-      bulk.nhg[k] = fresh.v4Nhg[i]!;
       bulk.metric[k] = r.metric;
       bulk.flags![k] = routeFlags('imported', r.proto);
     }
     const free = routes.fib4.groupCapacity - routes.fib4.groupsInUse;
     const need = routes.groupsNeededFor(bulk);
-    if (need > free || v4.length > routes.freeCount) {
+    if (need > free || bulkCount > routes.freeCount) {
       throw new PwError(
         'PW_ERR_FULL',
-        `${v4.length} imported IPv4 routes do not fit (${routes.freeCount} route slots, ${free} FIB groups free)`,
+        `${bulkCount} imported IPv4 routes do not fit (${routes.freeCount} route slots, ${free} FIB groups free)`,
         {
           hint: 'load the pipeline with more routes or ipv4Groups',
         },
       );
     }
     routes.addV4Bulk(bulk);
-    for (let k = 0; k < v4.length; k++) ref(bulk.nhg[k]!);
-    added += v4.length;
+    for (let k = 0; k < bulkCount; k++) ref(bulk.nhg[k]!);
+    added += bulkCount;
   }
   for (const { key, r, nhg } of single) {
     routes.add(prefixOfKey(key), nhg, r.metric, 'imported', r.proto);

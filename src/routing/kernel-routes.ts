@@ -17,6 +17,7 @@ import * as abi from '../generated/pathwise.js';
 import type { KernelNexthop, KernelRouteSet } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { formatPrefix, maskAddr, parsePrefix, type Family, type Prefix } from '../util/ip.js';
+import { grown } from '../util/typed-arrays.js';
 import { PrefixMap4 } from './prefix-map4.js';
 import type { RouteType } from './route.js';
 
@@ -185,20 +186,15 @@ class CandidatePool {
   }
 
   private resize(n: number): void {
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a.subarray(0, Math.min(a.length, n)));
-      return b;
-    };
-    this.rank = grow(this.rank, (k) => new Uint16Array(k));
-    this.table = grow(this.table, (k) => new Uint32Array(k));
-    this.tos = grow(this.tos, (k) => new Uint8Array(k));
-    this.metric = grow(this.metric, (k) => new Uint32Array(k));
-    this.proto = grow(this.proto, (k) => new Uint8Array(k));
-    this.type = grow(this.type, (k) => new Uint8Array(k));
-    this.hops = grow(this.hops, (k) => new Int32Array(k));
-    this.nhid = grow(this.nhid, (k) => new Uint32Array(k));
-    this.next = grow(this.next, (k) => new Int32Array(k));
+    this.rank = grown(this.rank, n);
+    this.table = grown(this.table, n);
+    this.tos = grown(this.tos, n);
+    this.metric = grown(this.metric, n);
+    this.proto = grown(this.proto, n);
+    this.type = grown(this.type, n);
+    this.hops = grown(this.hops, n);
+    this.nhid = grown(this.nhid, n);
+    this.next = grown(this.next, n);
   }
 }
 
