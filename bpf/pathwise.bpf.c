@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The Pathwise XDP pipeline: parse -> guard -> route -> account -> verdict.
+ * The Pathwise XDP pipeline: parse -> guard -> balance -> route -> account -> verdict.
  *
  * One pipeline, three entry points: pw_xdp is what interfaces run; pw_xdp_trace is the same
  * code run without side effects (no accounting, no rate-limit state, no events) that leaves
@@ -20,6 +20,7 @@
 #include "pathwise/maps/replay.bpf.h"
 #include "pathwise/route.bpf.h"
 #include "pathwise/guard.bpf.h"
+#include "pathwise/balance.bpf.h"
 #include "pathwise/account.bpf.h"
 #include "pathwise/insight.bpf.h"
 #include "pathwise/stage.bpf.h"
@@ -47,6 +48,8 @@ PW_BTF_ANCHOR(enum pw_capture_slot, capture_slot);
 PW_BTF_ANCHOR(enum pw_capture_state, capture_state);
 PW_BTF_ANCHOR(enum pw_block_origin, block_origin);
 PW_BTF_ANCHOR(enum pw_bank_flag, bank_flag);
+PW_BTF_ANCHOR(enum pw_lb_flag, lb_flag);
+PW_BTF_ANCHOR(enum pw_lb_backend_flag, lb_backend_flag);
 
 /* Not a lookup table: a static const array would sit in .rodata with a BTF offset libbpf 1.1
  * leaves unresolved, and the kernel would refuse the object's BTF. */
@@ -202,6 +205,26 @@ static __always_inline void pw_emit_replay(const struct pw_packet *pkt, const st
 	}
 }
 
+/* The destination address as the packet's bytes hold it (after the balance stage routed a DSR
+ * packet by its backend's). */
+static __always_inline void pw_reload_daddr(struct xdp_md *ctx, struct pw_packet *pkt)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
+	if (pkt->family == 4) {
+		struct iphdr *iph = data + (pkt->l3_off & 0xff);
+
+		if ((void *)(iph + 1) <= end)
+			pkt->daddr4 = iph->daddr;
+	} else {
+		struct ipv6hdr *ip6 = data + (pkt->l3_off & 0xff);
+
+		if ((void *)(ip6 + 1) <= end)
+			pkt->daddr6 = ip6->daddr;
+	}
+}
+
 static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run)
 {
 	const int trace = run == PW_RUN_TRACE;
@@ -235,10 +258,16 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run
 		}
 	}
 	if (goes_on && parsed == PW_REASON_NONE) {
-		if (run == PW_RUN_LIVE && !pw_frame_for_us(ctx))
+		if (run == PW_RUN_LIVE && !pw_frame_for_us(ctx)) {
 			pw_decide(&d, PW_VERDICT_PASS, PW_REASON_NOT_FOR_US);
-		else
-			pw_route(ctx, &pkt, &d);
+		} else {
+			if (pw_balance(ctx, &pkt, &d, trace)) {
+				pw_route(ctx, &pkt, &d);
+				/* DSR routed by the backend's address; the packet still holds the service's. */
+				if (d.lb_dsr)
+					pw_reload_daddr(ctx, &pkt);
+			}
+		}
 	}
 
 	if (run == PW_RUN_TRACE)

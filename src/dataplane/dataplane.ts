@@ -39,6 +39,7 @@ import { FilterTables } from './filter-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
 import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from './pipeline.js';
+import { ServiceTable } from './service-table.js';
 import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route } from './route-table.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
@@ -81,6 +82,8 @@ export class Dataplane {
     readonly routes: RouteTable,
     /** Rules, rate limiters and blocklists. */
     readonly filter: FilterTables,
+    /** Load-balanced services. */
+    readonly services: ServiceTable,
   ) {
     this.neighbors = new NeighborTable(pipeline.maps);
   }
@@ -100,7 +103,8 @@ export class Dataplane {
     try {
       const nexthops = new NexthopTable(pipeline.maps);
       const filter = new FilterTables(pipeline.maps, join(runDirOf(instance), 'filter.json'), pipeline.maps.ruleBitmaps.info.maxEntries);
-      return new Dataplane(pipeline, nexthops, new RouteTable(pipeline.maps, nexthops), filter);
+      const services = new ServiceTable(pipeline.maps, join(runDirOf(instance), 'services.json'));
+      return new Dataplane(pipeline, nexthops, new RouteTable(pipeline.maps, nexthops), filter, services);
     } catch (e) {
       pipeline.close();
       throw e;
@@ -141,6 +145,7 @@ export class Dataplane {
   }
 
   close(): void {
+    this.services.close();
     this.routes.close();
     this.pipeline.close();
   }

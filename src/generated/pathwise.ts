@@ -60,6 +60,20 @@ export const PwFlowDirection = {
 } as const;
 export type PwFlowDirection = (typeof PwFlowDirection)[keyof typeof PwFlowDirection];
 
+/** enum pw_lb_backend_flag */
+export const PwLbBackendFlag = {
+  LB_BE_VALID: 1,
+} as const;
+export type PwLbBackendFlag = (typeof PwLbBackendFlag)[keyof typeof PwLbBackendFlag];
+
+/** enum pw_lb_flag */
+export const PwLbFlag = {
+  DSR: 1,
+  NO_SPORT: 2,
+  DPORT_ONLY: 4,
+} as const;
+export type PwLbFlag = (typeof PwLbFlag)[keyof typeof PwLbFlag];
+
 /** enum pw_limit */
 export const PwLimit = {
   IF_DIRECT: 1024,
@@ -95,6 +109,11 @@ export const PwLimit = {
   FRAG_LIFETIME_S: 30,
   ESCALATIONS_MAX: 262144,
   BLOCK_SHADOW_MAX: 4,
+  LB_MAX_SERVICES: 256,
+  LB_MAX_BACKENDS: 4096,
+  LB_TABLE_SLOTS: 4194304,
+  LB_SLOTS_PER_ELEM: 16,
+  LB_CT_MAX: 1048576,
 } as const;
 export type PwLimit = (typeof PwLimit)[keyof typeof PwLimit];
 
@@ -155,7 +174,9 @@ export const PwReason = {
   MARTIAN: 25,
   MTU_EXCEEDED: 26,
   RULE_LIMIT: 27,
-  MAX: 28,
+  LB_NO_BACKEND: 28,
+  LB_FRAGMENT: 29,
+  MAX: 30,
 } as const;
 export type PwReason = (typeof PwReason)[keyof typeof PwReason];
 
@@ -199,6 +220,183 @@ export const PwVerdict = {
   MAX: 5,
 } as const;
 export type PwVerdict = (typeof PwVerdict)[keyof typeof PwVerdict];
+
+/** struct pw_lb_ctl (8 bytes) */
+export interface PwLbCtl {
+  services: number;
+  nat_services: number;
+}
+export const PwLbCtl = {
+  name: 'pw_lb_ctl',
+  size: 8,
+  offsets: { services: 0, nat_services: 4 },
+  encode(x: PwLbCtl, v: DataView, o: number): void {
+    scalar.u32.encode(x.services, v, o + 0);
+    scalar.u32.encode(x.nat_services, v, o + 4);
+  },
+  decode(v: DataView, o: number): PwLbCtl {
+    return {
+      services: scalar.u32.decode(v, o + 0),
+      nat_services: scalar.u32.decode(v, o + 4),
+    };
+  },
+  zero(): PwLbCtl {
+    return { services: 0, nat_services: 0 };
+  },
+} as const satisfies Codec<PwLbCtl> & { offsets: Record<string, number> };
+
+/** struct pw_lb_vip_key (20 bytes) */
+export interface PwLbVipKey {
+  family: number;
+  proto: number;
+  port: number;
+  addr: Uint8Array;
+}
+export const PwLbVipKey = {
+  name: 'pw_lb_vip_key',
+  size: 20,
+  offsets: { family: 0, proto: 1, port: 2, addr: 4 },
+  encode(x: PwLbVipKey, v: DataView, o: number): void {
+    scalar.u8.encode(x.family, v, o + 0);
+    scalar.u8.encode(x.proto, v, o + 1);
+    scalar.be16.encode(x.port, v, o + 2);
+    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwLbVipKey {
+    return {
+      family: scalar.u8.decode(v, o + 0),
+      proto: scalar.u8.decode(v, o + 1),
+      port: scalar.be16.decode(v, o + 2),
+      addr: bytesAt(v, o + 4, 16).slice(),
+    };
+  },
+  zero(): PwLbVipKey {
+    return { family: 0, proto: 0, port: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwLbVipKey> & { offsets: Record<string, number> };
+
+/** struct pw_lb_service (16 bytes) */
+export interface PwLbService {
+  id: number;
+  table: number;
+  table_size: number;
+  flags: number;
+}
+export const PwLbService = {
+  name: 'pw_lb_service',
+  size: 16,
+  offsets: { id: 0, table: 4, table_size: 8, flags: 12, _pad0: 14 },
+  encode(x: PwLbService, v: DataView, o: number): void {
+    scalar.u32.encode(x.id, v, o + 0);
+    scalar.u32.encode(x.table, v, o + 4);
+    scalar.u32.encode(x.table_size, v, o + 8);
+    scalar.u16.encode(x.flags, v, o + 12);
+    bytesAt(v, o + 14, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwLbService {
+    return {
+      id: scalar.u32.decode(v, o + 0),
+      table: scalar.u32.decode(v, o + 4),
+      table_size: scalar.u32.decode(v, o + 8),
+      flags: scalar.u16.decode(v, o + 12),
+    };
+  },
+  zero(): PwLbService {
+    return { id: 0, table: 0, table_size: 0, flags: 0 };
+  },
+} as const satisfies Codec<PwLbService> & { offsets: Record<string, number> };
+
+/** struct pw_lb_ct_key (40 bytes) */
+export interface PwLbCtKey {
+  family: number;
+  proto: number;
+  sport: number;
+  dport: number;
+  saddr: Uint8Array;
+  daddr: Uint8Array;
+}
+export const PwLbCtKey = {
+  name: 'pw_lb_ct_key',
+  size: 40,
+  offsets: { family: 0, proto: 1, _pad0: 2, sport: 4, dport: 6, saddr: 8, daddr: 24 },
+  encode(x: PwLbCtKey, v: DataView, o: number): void {
+    scalar.u8.encode(x.family, v, o + 0);
+    scalar.u8.encode(x.proto, v, o + 1);
+    bytesAt(v, o + 2, 2).fill(0);
+    scalar.be16.encode(x.sport, v, o + 4);
+    scalar.be16.encode(x.dport, v, o + 6);
+    bytesAt(v, o + 8, 16).set(x.saddr.subarray(0, 16));
+    bytesAt(v, o + 24, 16).set(x.daddr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwLbCtKey {
+    return {
+      family: scalar.u8.decode(v, o + 0),
+      proto: scalar.u8.decode(v, o + 1),
+      sport: scalar.be16.decode(v, o + 4),
+      dport: scalar.be16.decode(v, o + 6),
+      saddr: bytesAt(v, o + 8, 16).slice(),
+      daddr: bytesAt(v, o + 24, 16).slice(),
+    };
+  },
+  zero(): PwLbCtKey {
+    return { family: 0, proto: 0, sport: 0, dport: 0, saddr: new Uint8Array(16), daddr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwLbCtKey> & { offsets: Record<string, number> };
+
+/** struct pw_lb_rnat (24 bytes) */
+export interface PwLbRnat {
+  vip: Uint8Array;
+  vport: number;
+  backend: number;
+}
+export const PwLbRnat = {
+  name: 'pw_lb_rnat',
+  size: 24,
+  offsets: { vip: 0, vport: 16, _pad0: 18, backend: 20 },
+  encode(x: PwLbRnat, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 16).set(x.vip.subarray(0, 16));
+    scalar.be16.encode(x.vport, v, o + 16);
+    bytesAt(v, o + 18, 2).fill(0);
+    scalar.u32.encode(x.backend, v, o + 20);
+  },
+  decode(v: DataView, o: number): PwLbRnat {
+    return {
+      vip: bytesAt(v, o + 0, 16).slice(),
+      vport: scalar.be16.decode(v, o + 16),
+      backend: scalar.u32.decode(v, o + 20),
+    };
+  },
+  zero(): PwLbRnat {
+    return { vip: new Uint8Array(16), vport: 0, backend: 0 };
+  },
+} as const satisfies Codec<PwLbRnat> & { offsets: Record<string, number> };
+
+/** struct pw_lb_counter (24 bytes) */
+export interface PwLbCounter {
+  packets: bigint;
+  bytes: bigint;
+  connections: bigint;
+}
+export const PwLbCounter = {
+  name: 'pw_lb_counter',
+  size: 24,
+  offsets: { packets: 0, bytes: 8, connections: 16 },
+  encode(x: PwLbCounter, v: DataView, o: number): void {
+    scalar.u64.encode(x.packets, v, o + 0);
+    scalar.u64.encode(x.bytes, v, o + 8);
+    scalar.u64.encode(x.connections, v, o + 16);
+  },
+  decode(v: DataView, o: number): PwLbCounter {
+    return {
+      packets: scalar.u64.decode(v, o + 0),
+      bytes: scalar.u64.decode(v, o + 8),
+      connections: scalar.u64.decode(v, o + 16),
+    };
+  },
+  zero(): PwLbCounter {
+    return { packets: 0n, bytes: 0n, connections: 0n };
+  },
+} as const satisfies Codec<PwLbCounter> & { offsets: Record<string, number> };
 
 /** struct pw_flow_key (40 bytes) */
 export interface PwFlowKey {
@@ -1065,7 +1263,88 @@ export const PwFrag = {
   },
 } as const satisfies Codec<PwFrag> & { offsets: Record<string, number> };
 
-/** struct pw_if_counters (304 bytes) */
+/** struct pw_lb_backend (24 bytes) */
+export interface PwLbBackend {
+  family: number;
+  flags: number;
+  port: number;
+  service: number;
+  addr: Uint8Array;
+}
+export const PwLbBackend = {
+  name: 'pw_lb_backend',
+  size: 24,
+  offsets: { family: 0, flags: 1, port: 2, service: 4, addr: 8 },
+  encode(x: PwLbBackend, v: DataView, o: number): void {
+    scalar.u8.encode(x.family, v, o + 0);
+    scalar.u8.encode(x.flags, v, o + 1);
+    scalar.be16.encode(x.port, v, o + 2);
+    scalar.u32.encode(x.service, v, o + 4);
+    bytesAt(v, o + 8, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwLbBackend {
+    return {
+      family: scalar.u8.decode(v, o + 0),
+      flags: scalar.u8.decode(v, o + 1),
+      port: scalar.be16.decode(v, o + 2),
+      service: scalar.u32.decode(v, o + 4),
+      addr: bytesAt(v, o + 8, 16).slice(),
+    };
+  },
+  zero(): PwLbBackend {
+    return { family: 0, flags: 0, port: 0, service: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwLbBackend> & { offsets: Record<string, number> };
+
+/** struct pw_lb_slots (64 bytes) */
+export interface PwLbSlots {
+  backend: number[];
+}
+export const PwLbSlots = {
+  name: 'pw_lb_slots',
+  size: 64,
+  offsets: { backend: 0 },
+  encode(x: PwLbSlots, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 16; i0++) { scalar.u32.encode(x.backend[i0] ?? 0, v, o + 0 + i0 * 4); }
+  },
+  decode(v: DataView, o: number): PwLbSlots {
+    return {
+      backend: Array.from({ length: 16 }, (_, i0) => scalar.u32.decode(v, o + 0 + i0 * 4)),
+    };
+  },
+  zero(): PwLbSlots {
+    return { backend: Array.from({ length: 16 }, () => 0) };
+  },
+} as const satisfies Codec<PwLbSlots> & { offsets: Record<string, number> };
+
+/** struct pw_lb_ct (16 bytes) */
+export interface PwLbCt {
+  backend: number;
+  service: number;
+  seen_ns: bigint;
+}
+export const PwLbCt = {
+  name: 'pw_lb_ct',
+  size: 16,
+  offsets: { backend: 0, service: 4, seen_ns: 8 },
+  encode(x: PwLbCt, v: DataView, o: number): void {
+    scalar.u32.encode(x.backend, v, o + 0);
+    scalar.u32.encode(x.service, v, o + 4);
+    scalar.u64.encode(x.seen_ns, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwLbCt {
+    return {
+      backend: scalar.u32.decode(v, o + 0),
+      service: scalar.u32.decode(v, o + 4),
+      seen_ns: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwLbCt {
+    return { backend: 0, service: 0, seen_ns: 0n };
+  },
+} as const satisfies Codec<PwLbCt> & { offsets: Record<string, number> };
+
+/** struct pw_if_counters (320 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
   bytes: bigint[];
@@ -1073,22 +1352,22 @@ export interface PwIfCounters {
 }
 export const PwIfCounters = {
   name: 'pw_if_counters',
-  size: 304,
+  size: 320,
   offsets: { packets: 0, bytes: 40, reasons: 80 },
   encode(x: PwIfCounters, v: DataView, o: number): void {
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
-    for (let i0 = 0; i0 < 28; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+    for (let i0 = 0; i0 < 30; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwIfCounters {
     return {
       packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
       bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
-      reasons: Array.from({ length: 28 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+      reasons: Array.from({ length: 30 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
     };
   },
   zero(): PwIfCounters {
-    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 28 }, () => 0n) };
+    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 30 }, () => 0n) };
   },
 } as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
 
@@ -1416,6 +1695,11 @@ export const PwCaptureRecord = {
 
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
+  pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
+  pw_lb_vips: { name: 'pw_lb_vips', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 4, key: PwLbVipKey, value: scalar.u32 },
+  pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 16, key: PwLbVipKey, value: PwLbService },
+  pw_lb_rnat: { name: 'pw_lb_rnat', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbRnat },
+  pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbCounter },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
@@ -1449,9 +1733,13 @@ export const maps = {
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
   pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwGuardState },
   pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
-  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 304, key: scalar.u32, value: PwIfCounters },
-  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 304, key: scalar.u32, value: PwIfCounters },
-  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 304, key: scalar.u32, value: PwIfCounters },
+  pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
+  pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
+  pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 16, key: PwLbCtKey, value: PwLbCt },
+  pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbCounter },
+  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
+  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
   pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
@@ -1469,6 +1757,16 @@ export type MapName = keyof typeof maps;
 
 /** Typed handles to every map of pathwise.bpf.o, by short name (see openMaps). */
 export interface Maps {
+  /** pw_lb_ctl */
+  lbCtl: BpfMap<number, PwLbCtl>;
+  /** pw_lb_vips */
+  lbVips: BpfMap<PwLbVipKey, number>;
+  /** pw_lb_services */
+  lbServices: BpfMap<PwLbVipKey, PwLbService>;
+  /** pw_lb_rnat */
+  lbRnat: BpfMap<PwLbCtKey, PwLbRnat>;
+  /** pw_lb_backend_stats */
+  lbBackendStats: PerCpuMap<number, PwLbCounter>;
   /** pw_flows */
   flows: BpfMap<PwFlowKey, PwFlow>;
   /** pw_replay_out */
@@ -1535,6 +1833,14 @@ export interface Maps {
   guardState: BpfMap<number, PwGuardState>;
   /** pw_frags */
   frags: BpfMap<PwFragKey, PwFrag>;
+  /** pw_lb_backends */
+  lbBackends: BpfMap<number, PwLbBackend>;
+  /** pw_lb_maglev */
+  lbMaglev: BpfMap<number, PwLbSlots>;
+  /** pw_lb_ct */
+  lbCt: BpfMap<PwLbCtKey, PwLbCt>;
+  /** pw_lb_service_stats */
+  lbServiceStats: PerCpuMap<number, PwLbCounter>;
   /** pw_if_stats */
   ifStats: PerCpuMap<number, PwIfCounters>;
   /** pw_if_stats_hi */
@@ -1567,6 +1873,11 @@ export interface Maps {
 
 /** Each handle's map. */
 export const mapHandles = {
+  lbCtl: 'pw_lb_ctl',
+  lbVips: 'pw_lb_vips',
+  lbServices: 'pw_lb_services',
+  lbRnat: 'pw_lb_rnat',
+  lbBackendStats: 'pw_lb_backend_stats',
   flows: 'pw_flows',
   replayOut: 'pw_replay_out',
   fib4Tbl24: 'pw_fib4_tbl24',
@@ -1600,6 +1911,10 @@ export const mapHandles = {
   ratelimitState: 'pw_ratelimit_state',
   guardState: 'pw_guard_state',
   frags: 'pw_frags',
+  lbBackends: 'pw_lb_backends',
+  lbMaglev: 'pw_lb_maglev',
+  lbCt: 'pw_lb_ct',
+  lbServiceStats: 'pw_lb_service_stats',
   ifStats: 'pw_if_stats',
   ifStatsHi: 'pw_if_stats_hi',
   ifZero: 'pw_if_zero',

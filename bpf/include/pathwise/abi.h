@@ -53,6 +53,14 @@ enum pw_limit {
 	PW_FRAG_LIFETIME_S = 30,        /* how long it is kept: as the kernel's ipfrag_time */
 	PW_ESCALATIONS_MAX = 1 << 18,   /* rate-limit escalations in the blocklists at once */
 	PW_BLOCK_SHADOW_MAX = 4,        /* expired blocklist entries a lookup looks past (see pw_blocked) */
+	/* Load balancing (the balance stage). Service and backend ids index counter arrays. */
+	PW_LB_MAX_SERVICES = 256,
+	PW_LB_MAX_BACKENDS = 4096,
+	/* Maglev slots for every service's two tables (the one in use and the next one, written
+	 * while the first serves): 32 services at the default table size of 65537. */
+	PW_LB_TABLE_SLOTS = 1 << 22,
+	PW_LB_SLOTS_PER_ELEM = 16,      /* slots in one pw_lb_maglev element (mmap stride: 64 bytes) */
+	PW_LB_CT_MAX = 1 << 20,         /* tracked connections (LRU), and as many reverse-NAT entries */
 };
 
 /* A FIB4 entry (__u32): 0 = no route; bit PW_FIB4_EXT_BIT set = index of a tbl8 group;
@@ -129,7 +137,10 @@ enum pw_reason {
 	PW_REASON_MARTIAN = 25,         /* a source or destination no router forwards (0/8, loopback, ...) */
 	PW_REASON_MTU_EXCEEDED = 26,    /* larger than the egress MTU: the kernel fragments or answers ICMP */
 	PW_REASON_RULE_LIMIT = 27,      /* the rule walk ran out before a decision (never expected): dropped */
-	PW_REASON_MAX = 28,
+	PW_REASON_LB_NO_BACKEND = 28,   /* for a service with no backend in its table: dropped */
+	/* A fragment for a service's address: no ports to choose a backend by, dropped (as Katran) */
+	PW_REASON_LB_FRAGMENT = 29,
+	PW_REASON_MAX = 30,
 };
 
 /* Bits of pw_settings.flags (enum pw_setting). */
@@ -605,5 +616,97 @@ struct pw_capture_record {
 	__u8 data[PW_CAPTURE_BYTES];
 };
 _Static_assert(sizeof(struct pw_capture_record) == 40 + PW_CAPTURE_BYTES, "pw_capture_record layout");
+
+/*
+ * Load balancing: a service is an address, a protocol and a port (0: every port); its
+ * backends are chosen by Maglev hashing (src/lb/maglev.ts writes the tables) and kept per
+ * connection in pw_lb_ct.
+ */
+struct pw_lb_vip_key {
+	__u8 family;         /* 4 or 6 */
+	__u8 proto;          /* IPPROTO_TCP or IPPROTO_UDP */
+	__be16 port;         /* 0: every port of the address */
+	__u8 addr[16];       /* IPv4 in the first 4 bytes, the rest zero */
+};
+_Static_assert(sizeof(struct pw_lb_vip_key) == 20, "pw_lb_vip_key layout");
+
+enum pw_lb_flag {
+	PW_LB_F_DSR = 1 << 0,        /* layer-2 direct server return: only the MAC changes */
+	PW_LB_F_NO_SPORT = 1 << 1,   /* hash without the source port (a client's connections together) */
+	PW_LB_F_DPORT_ONLY = 1 << 2, /* hash on the destination port only */
+};
+
+struct pw_lb_service {
+	__u32 id;            /* 1..PW_LB_MAX_SERVICES-1: its counters */
+	__u32 table;         /* first slot of the Maglev table in use, in pw_lb_maglev */
+	__u32 table_size;    /* slots (a prime); 0: no backend to send to */
+	__u16 flags;         /* PW_LB_F_* */
+	__u16 _pad0;
+};
+_Static_assert(sizeof(struct pw_lb_service) == 16, "pw_lb_service layout");
+
+enum pw_lb_backend_flag {
+	PW_LB_BE_VALID = 1 << 0,     /* cleared: connections tracked to it choose again */
+};
+
+struct pw_lb_backend {
+	__u8 family;
+	__u8 flags;          /* PW_LB_BE_* */
+	__be16 port;         /* 0: the port the client sent to */
+	__u32 service;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct pw_lb_backend) == 24, "pw_lb_backend layout");
+
+/* A balanced connection as the client sends it; pw_lb_rnat's key is the same shape, as the
+ * backend answers (backend address and port, then the client's). */
+struct pw_lb_ct_key {
+	__u8 family;
+	__u8 proto;
+	__u16 _pad0;
+	__be16 sport;
+	__be16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+_Static_assert(sizeof(struct pw_lb_ct_key) == 40, "pw_lb_ct_key layout");
+
+struct pw_lb_ct {
+	__u32 backend;
+	__u32 service;
+	__u64 seen_ns;       /* last packet, to the second (refreshed at most once a second) */
+};
+_Static_assert(sizeof(struct pw_lb_ct) == 16, "pw_lb_ct layout");
+
+/* What a backend's reply is translated back to (NAT mode). */
+struct pw_lb_rnat {
+	__u8 vip[16];
+	__be16 vport;
+	__u16 _pad0;
+	__u32 backend;
+};
+_Static_assert(sizeof(struct pw_lb_rnat) == 24, "pw_lb_rnat layout");
+
+/* 16 Maglev slots (backend ids, 0: none): element i holds slots 16*i .. 16*i+15. */
+struct pw_lb_slots {
+	__u32 backend[PW_LB_SLOTS_PER_ELEM];
+};
+_Static_assert(sizeof(struct pw_lb_slots) == 64, "pw_lb_slots layout");
+
+/* Per service and per backend, per CPU. */
+struct pw_lb_counter {
+	__u64 packets;       /* client to service (and, NAT mode, replies translated back) */
+	__u64 bytes;
+	__u64 connections;   /* new connections: a backend chosen by the table */
+};
+_Static_assert(sizeof(struct pw_lb_counter) == 24, "pw_lb_counter layout");
+
+/* The balance stage's switch: how many NAT-mode services there are (0: replies are not
+ * looked up at all). */
+struct pw_lb_ctl {
+	__u32 services;
+	__u32 nat_services;
+};
+_Static_assert(sizeof(struct pw_lb_ctl) == 8, "pw_lb_ctl layout");
 
 #endif /* PATHWISE_ABI_H */

@@ -40,6 +40,7 @@ struct pw_cursor {
 	void *pos;
 	void *end;      /* the frame's end (data_end): what the verifier checks accesses against */
 	void *ip_end;   /* the IP packet's end (total length), once known: transport fields stop there */
+	void *start;    /* the frame's start (data) */
 };
 
 /* What the parse stage learned about a packet; lives on the pipeline's stack. */
@@ -62,7 +63,8 @@ struct pw_packet {
 	__u8 l4_known;
 	__u8 frag_first;      /* the first fragment of a fragmented datagram */
 	__u8 frag_later;      /* a later fragment: no transport header */
-	__u8 _pad0[2];
+	__u8 _pad0;
+	__u16 l4_off;         /* offset of the transport header from the start of the frame (has_ports) */
 	__u32 frag_id;        /* the datagram's identification (fragments only) */
 	__be16 sport;
 	__be16 dport;
@@ -122,6 +124,7 @@ static __always_inline enum pw_reason pw_parse_l4(struct pw_cursor *c, struct pw
 		/* The flags byte follows the data-offset byte (offset 13). */
 		pkt->tcp_flags = ((__u8 *)th)[13];
 		pkt->has_ports = 1;
+		pkt->l4_off = (void *)th - c->start;
 	} else if (pkt->proto == IPPROTO_UDP) {
 		struct udphdr *uh = c->pos;
 
@@ -130,6 +133,7 @@ static __always_inline enum pw_reason pw_parse_l4(struct pw_cursor *c, struct pw
 		pkt->sport = uh->source;
 		pkt->dport = uh->dest;
 		pkt->has_ports = 1;
+		pkt->l4_off = (void *)uh - c->start;
 	} else if (pkt->proto == IPPROTO_ICMP || pkt->proto == PW_IPPROTO_ICMPV6) {
 		__u8 *icmp = c->pos;
 
@@ -275,6 +279,7 @@ static __always_inline enum pw_reason pw_parse(struct xdp_md *ctx, struct pw_pac
 		.pos = (void *)(long)ctx->data,
 		.end = (void *)(long)ctx->data_end,
 		.ip_end = (void *)(long)ctx->data_end,
+		.start = (void *)(long)ctx->data,
 	};
 	enum pw_reason r;
 

@@ -16,15 +16,19 @@
 #define PW_AF_INET 2
 #define PW_AF_INET6 10
 
+/* Bytes, not enums: the pipeline's frame and the deepest stage's share 512 bytes of stack. */
 struct pw_decision {
-	enum pw_verdict verdict;
-	enum pw_reason reason;
+	__u8 verdict;        /* enum pw_verdict */
+	__u8 reason;         /* enum pw_reason */
+	__u8 lb_dsr;         /* the balance stage routed it by its backend's address, the packet's own unchanged */
+	__u8 _pad0;
 	__u32 route;
 	__u32 nexthop;
 	__u32 nhg;
 	__u32 egress;
 	__u32 rule;
 	__u32 log_rule;      /* the first matching rule with the log action: one event at the verdict */
+	__u32 lb_backend;    /* the backend the balance stage sent it to (0: none) */
 };
 
 static __always_inline void pw_decide(struct pw_decision *d, enum pw_verdict v, enum pw_reason r)

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The balance stage, between guard and route: a packet for a service (its address, protocol
+ * and port) goes to one of the service's backends, chosen by the service's Maglev table on the
+ * first packet of a connection and kept in pw_lb_ct after that, so a change of the backend set
+ * moves no established connection whose backend is still there.
+ *
+ *  - NAT mode rewrites the destination to the backend (address, and port when it has one) and
+ *    records the reply's 5-tuple; a reply from the backend gets the service's address and port
+ *    back as its source. Both then go on to the route stage with their new addresses.
+ *  - DSR mode (layer 2) changes nothing in the packet: the route stage sends it to the
+ *    backend's address on its segment (the frame gets the backend's MAC), and the backend,
+ *    which holds the service address itself, answers the client directly.
+ *
+ * The rewrite happens before routing decides; a packet the route stage then hands to the
+ * kernel (the backend's MAC not known yet, say) is the translated one, which the kernel
+ * forwards to the same backend.
+ */
+#ifndef PATHWISE_BALANCE_BPF_H
+#define PATHWISE_BALANCE_BPF_H
+
+#include "pathwise/abi.h"
+#include "pathwise/csum.bpf.h"
+#include "pathwise/maps/balance.bpf.h"
+#include "pathwise/parse.h"
+#include "pathwise/route.bpf.h"
+
+#define PW_NS_PER_SEC 1000000000ULL
+
+/* The hash the Maglev table is indexed by: the 5-tuple, or less of it as the service says. */
+static __always_inline __u32 pw_lb_hash(const struct pw_packet *pkt, __u16 flags)
+{
+	__u32 h, sport = flags & (PW_LB_F_NO_SPORT | PW_LB_F_DPORT_ONLY) ? 0 : pkt->sport;
+
+	if (flags & PW_LB_F_DPORT_ONLY)
+		return pw_mix(pkt->dport ^ 0x9e3779b9);
+	if (pkt->family == 4) {
+		h = pw_mix(pkt->saddr4 ^ 0x9e3779b9);
+		h = pw_mix(h ^ pkt->daddr4);
+	} else {
+		const __u32 *s = pkt->saddr6.in6_u.u6_addr32;
+		const __u32 *d = pkt->daddr6.in6_u.u6_addr32;
+
+		h = pw_mix(s[0] ^ pw_mix(s[1] ^ pw_mix(s[2] ^ pw_mix(s[3] ^ 0x9e3779b9))));
+		h = pw_mix(h ^ d[0] ^ d[1] ^ d[2] ^ d[3]);
+	}
+	return pw_mix(h ^ ((sport << 16) | pkt->dport) ^ pkt->proto);
+}
+
+static __always_inline void pw_lb_count(void *map, __u32 id, const struct pw_packet *pkt, int new_conn)
+{
+	struct pw_lb_counter *c = bpf_map_lookup_elem(map, &id);
+
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += pkt->ip_len;
+	c->connections += new_conn;
+}
+
+/* The packet's addresses as a tracking key (the 5-tuple as it travels). */
+static __always_inline void pw_lb_key(struct pw_lb_ct_key *k, const struct pw_packet *pkt)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = pkt->family;
+	k->proto = pkt->proto;
+	k->sport = pkt->sport;
+	k->dport = pkt->dport;
+	if (pkt->family == 4) {
+		__builtin_memcpy(k->saddr, &pkt->saddr4, 4);
+		__builtin_memcpy(k->daddr, &pkt->daddr4, 4);
+	} else {
+		__builtin_memcpy(k->saddr, &pkt->saddr6, 16);
+		__builtin_memcpy(k->daddr, &pkt->daddr6, 16);
+	}
+}
+
+/*
+ * Rewrites one end of the packet (the destination when `dst`, else the source) to `addr` and
+ * `port`, with the IPv4 header's checksum and the transport checksum patched. The parsed copy
+ * follows, so later stages see the packet as it now is. Returns 0 if the headers were not
+ * where the parser left them (never expected).
+ */
+static __always_inline int pw_lb_rewrite(struct xdp_md *ctx, struct pw_packet *pkt, int dst, const __u8 *addr,
+					 __be16 port)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	void *l4 = data + (pkt->l4_off & 0x3ff); /* bounded for the verifier: past any header chain walked */
+	__u16 *port_at, *check_at;
+	__u32 delta = 0;
+
+	if (pkt->proto == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > end)
+			return 0;
+		port_at = dst ? &th->dest : &th->source;
+		check_at = &th->check;
+	} else {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > end)
+			return 0;
+		port_at = dst ? &uh->dest : &uh->source;
+		check_at = &uh->check;
+	}
+	if (pkt->family == 4) {
+		struct iphdr *iph = data + (pkt->l3_off & 0xff);
+		__be32 to;
+
+		if ((void *)(iph + 1) > end)
+			return 0;
+		__builtin_memcpy(&to, addr, 4);
+		if (dst) {
+			delta = pw_csum_delta32(0, iph->daddr, to);
+			iph->daddr = to;
+			pkt->daddr4 = to;
+		} else {
+			delta = pw_csum_delta32(0, iph->saddr, to);
+			iph->saddr = to;
+			pkt->saddr4 = to;
+		}
+		iph->check = pw_csum_apply(iph->check, delta);
+	} else {
+		struct ipv6hdr *ip6 = data + (pkt->l3_off & 0xff);
+		__u32 *at;
+
+		if ((void *)(ip6 + 1) > end)
+			return 0;
+		at = dst ? ip6->daddr.in6_u.u6_addr32 : ip6->saddr.in6_u.u6_addr32;
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			__u32 w;
+
+			__builtin_memcpy(&w, addr + 4 * i, 4);
+			delta = pw_csum_delta32(delta, at[i], w);
+			at[i] = w;
+		}
+		if (dst)
+			__builtin_memcpy(&pkt->daddr6, addr, 16);
+		else
+			__builtin_memcpy(&pkt->saddr6, addr, 16);
+	}
+	if (port) {
+		delta = pw_csum_delta16(delta, *port_at, port);
+		*port_at = port;
+		if (dst)
+			pkt->dport = port;
+		else
+			pkt->sport = port;
+	}
+	/* A UDP checksum of 0 over IPv4 means "none": it stays none. Computed, 0 is sent as 0xffff. */
+	if (pkt->proto == IPPROTO_UDP) {
+		if (*check_at || pkt->family == 6) {
+			__u16 c = pw_csum_apply(*check_at, delta);
+
+			*check_at = c ? c : 0xffff;
+		}
+	} else {
+		*check_at = pw_csum_apply(*check_at, delta);
+	}
+	return 1;
+}
+
+static __always_inline void pw_lb_vip_key_of(struct pw_lb_vip_key *k, const struct pw_packet *pkt, __be16 port)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = pkt->family;
+	k->proto = pkt->proto;
+	k->port = port;
+	if (pkt->family == 4)
+		__builtin_memcpy(k->addr, &pkt->daddr4, 4);
+	else
+		__builtin_memcpy(k->addr, &pkt->daddr6, 16);
+}
+
+/* A packet for a service: its backend, then NAT or DSR. Returns 1 when the packet goes on to
+ * the route stage. */
+static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d,
+					 const struct pw_lb_service *svc, int trace)
+{
+	struct pw_lb_ct_key key;
+	struct pw_lb_ct *ct, fresh = {};
+	struct pw_lb_backend *be = NULL;
+	__u32 be_id = 0, svc_id = svc->id;
+	__u16 flags = svc->flags;
+	int new_conn = 0;
+	__u64 now;
+
+	pw_lb_key(&key, pkt);
+	ct = bpf_map_lookup_elem(&pw_lb_ct, &key);
+	if (ct && ct->service == svc_id) {
+		__u32 id = ct->backend;
+
+		be = bpf_map_lookup_elem(&pw_lb_backends, &id);
+		if (be && (be->flags & PW_LB_BE_VALID) && be->service == svc_id)
+			be_id = id;
+		else
+			be = NULL;
+	}
+	if (!be) {
+		__u32 slot, elem;
+		struct pw_lb_slots *slots;
+
+		if (!svc->table_size) {
+			pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_NO_BACKEND);
+			return 0;
+		}
+		slot = svc->table + pw_lb_hash(pkt, flags) % svc->table_size;
+		elem = slot / PW_LB_SLOTS_PER_ELEM;
+		slots = bpf_map_lookup_elem(&pw_lb_maglev, &elem);
+		be_id = slots ? slots->backend[slot & (PW_LB_SLOTS_PER_ELEM - 1)] : 0;
+		be = be_id ? bpf_map_lookup_elem(&pw_lb_backends, &be_id) : NULL;
+		if (!be || !(be->flags & PW_LB_BE_VALID) || be->family != pkt->family) {
+			pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_NO_BACKEND);
+			return 0;
+		}
+		new_conn = 1;
+	}
+	d->lb_backend = be_id;
+	if (trace)
+		goto translate; /* a what-if lookup records nothing */
+	now = bpf_ktime_get_coarse_ns();
+	if (new_conn) {
+		fresh.backend = be_id;
+		fresh.service = svc_id;
+		fresh.seen_ns = now;
+		bpf_map_update_elem(&pw_lb_ct, &key, &fresh, BPF_ANY);
+	} else if (ct && now - ct->seen_ns > PW_NS_PER_SEC) {
+		ct->seen_ns = now;
+	}
+	pw_lb_count(&pw_lb_service_stats, svc_id, pkt, new_conn);
+	pw_lb_count(&pw_lb_backend_stats, be_id, pkt, new_conn);
+	if (!(flags & PW_LB_F_DSR) && new_conn) {
+		/* The reply as the backend will send it: from its address and port to the client. */
+		struct pw_lb_rnat back = {};
+
+		/* The key turns into the reply's (its stack slot is reused: the stage's frame counts
+		 * against the pipeline's 512 bytes). */
+		__builtin_memcpy(back.vip, key.daddr, 16);
+		back.vport = pkt->dport;
+		back.backend = be_id;
+		__builtin_memcpy(key.daddr, key.saddr, 16);
+		__builtin_memcpy(key.saddr, be->addr, 16);
+		key.sport = be->port ? be->port : pkt->dport;
+		key.dport = pkt->sport;
+		bpf_map_update_elem(&pw_lb_rnat, &key, &back, BPF_ANY);
+	}
+translate:
+	if (flags & PW_LB_F_DSR) {
+		d->lb_dsr = 1;
+		/* Routed to the backend's address; the packet itself keeps the service's. */
+		if (pkt->family == 4)
+			__builtin_memcpy(&pkt->daddr4, be->addr, 4);
+		else
+			__builtin_memcpy(&pkt->daddr6, be->addr, 16);
+		return 1;
+	}
+	if (trace) {
+		/* The trace run is read-only too: the decision names the backend, the bytes stay. */
+		if (pkt->family == 4)
+			__builtin_memcpy(&pkt->daddr4, be->addr, 4);
+		else
+			__builtin_memcpy(&pkt->daddr6, be->addr, 16);
+		return 1;
+	}
+	if (!pw_lb_rewrite(ctx, pkt, 1, be->addr, be->port)) {
+		pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The balance stage. A TCP or UDP packet for a service is balanced; a NAT-mode backend's
+ * reply is translated back. Anything else goes on untouched (returns 1); a packet the stage
+ * decided (dropped) returns 0.
+ */
+PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+{
+	struct pw_lb_vip_key vk;
+	struct pw_lb_service *svc;
+	struct pw_lb_ctl *ctl;
+	__u32 zero = 0;
+
+	if (!pkt || !d)
+		return 1;
+	ctl = bpf_map_lookup_elem(&pw_lb_ctl, &zero);
+	if (!ctl || !ctl->services)
+		return 1;
+	if (pkt->proto != IPPROTO_TCP && pkt->proto != IPPROTO_UDP)
+		return 1;
+	if (pkt->fragment || !pkt->has_ports) {
+		/* No ports to find the service and the connection by. */
+		pw_lb_vip_key_of(&vk, pkt, 0);
+		if (bpf_map_lookup_elem(&pw_lb_vips, &vk)) {
+			pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_FRAGMENT);
+			return 0;
+		}
+		return 1;
+	}
+	pw_lb_vip_key_of(&vk, pkt, pkt->dport);
+	svc = bpf_map_lookup_elem(&pw_lb_services, &vk);
+	if (!svc) {
+		vk.port = 0;
+		svc = bpf_map_lookup_elem(&pw_lb_services, &vk);
+	}
+	if (svc)
+		return pw_lb_forward(ctx, pkt, d, svc, trace);
+	if (ctl->nat_services) {
+		struct pw_lb_ct_key key;
+		struct pw_lb_rnat *back;
+
+		pw_lb_key(&key, pkt);
+		back = bpf_map_lookup_elem(&pw_lb_rnat, &key);
+		if (back) {
+			struct pw_lb_rnat r = *back; /* the map's value may go while the packet is rewritten */
+
+			if (trace)
+				return 1;
+			pw_lb_count(&pw_lb_backend_stats, r.backend, pkt, 0);
+			if (!pw_lb_rewrite(ctx, pkt, 0, r.vip, r.vport)) {
+				pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+#endif /* PATHWISE_BALANCE_BPF_H */

@@ -1,0 +1,396 @@
+/**
+ * Load-balanced services in the data plane (the balance stage's maps). Each service has two
+ * Maglev tables in pw_lb_maglev: the one its entry points at, and the next one, written while
+ * the first serves; the service entry then moves to it in one map update, so no packet reads
+ * a half-built table. Backend ids stay with a backend while it is listed (connections tracked
+ * to it keep it); a backend removed is marked invalid after the new table is in place, and its
+ * connections choose again. Freed ids are reused last.
+ *
+ * What the maps cannot hold (names, weights, the regions of pw_lb_maglev) is kept in
+ * services.json in the instance's run directory, written after the maps.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+
+import * as abi from '../generated/pathwise.js';
+import type { MappedArray } from '../kernel/index.js';
+import { PwError } from '../errors.js';
+import { maglevTable } from '../lb/maglev.js';
+import { backendKey, formatEndpoint, serviceKey, type BackendSpec, type Endpoint, type LbHash, type ServiceSpec } from '../lb/service.js';
+import { parseAddress } from '../util/ip.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { PipelineMaps } from './pipeline.js';
+
+const IPPROTO = { tcp: 6, udp: 17 } as const;
+const SLOTS_PER_ELEM = abi.PwLimit.LB_SLOTS_PER_ELEM;
+const HASH_FLAG: Record<LbHash, number> = {
+  'five-tuple': 0,
+  'no-source-port': abi.PwLbFlag.NO_SPORT,
+  'destination-port': abi.PwLbFlag.DPORT_ONLY,
+};
+
+export type BackendHealth = 'up' | 'down';
+
+interface StoredBackend {
+  addr: string;
+  port: number;
+  weight: number;
+  id: number;
+  health: BackendHealth;
+}
+
+interface StoredService {
+  name: string;
+  vip: string;
+  port: number;
+  proto: 'tcp' | 'udp';
+  mode: ServiceSpec['mode'];
+  hash: LbHash;
+  tableSize: number;
+  id: number;
+  /** First slots of its two tables in pw_lb_maglev, and which one is in use. */
+  regions: [number, number];
+  active: 0 | 1;
+  backends: StoredBackend[];
+}
+
+export interface LbCounters {
+  packets: number;
+  bytes: number;
+  connections: number;
+}
+
+export interface BackendRow extends LbCounters {
+  backend: string;
+  weight: number;
+  health: BackendHealth;
+  /** Connections tracked to it that saw a packet in the last minute. */
+  active: number;
+  /** Share of the Maglev table's slots. */
+  share: number;
+}
+
+export interface ServiceRow extends LbCounters {
+  name: string;
+  address: string;
+  mode: ServiceSpec['mode'];
+  hash: LbHash;
+  tableSize: number;
+  active: number;
+  backends: BackendRow[];
+}
+
+const endpointOf = (addr: string, port: number): Endpoint => {
+  const a = parseAddress(addr);
+  return { family: a.family, addr: a.addr, port };
+};
+
+const addrText = (e: Endpoint) => formatEndpoint({ ...e, port: 0 });
+
+export class ServiceTable {
+  static readonly MAPS = ['pw_lb_services', 'pw_lb_vips', 'pw_lb_backends', 'pw_lb_maglev', 'pw_lb_ctl'];
+  private services = new Map<string, StoredService>();
+  private readonly slots: Uint32Array;
+  private readonly mapped: MappedArray<abi.PwLbSlots>;
+
+  constructor(
+    private readonly maps: PipelineMaps,
+    private readonly stateFile: string,
+  ) {
+    this.mapped = maps.lbMaglev.mmap();
+    this.slots = new Uint32Array(this.mapped.view.buffer, 0, this.mapped.length * SLOTS_PER_ELEM);
+    if (existsSync(stateFile)) {
+      const stored = JSON.parse(readFileSync(stateFile, 'utf8')) as { services: StoredService[] };
+      for (const s of stored.services) this.services.set(s.name, s);
+    }
+  }
+
+  close(): void {
+    this.mapped.close();
+  }
+
+  /** The services as specs (what a config or `service add` gave). */
+  specs(): ServiceSpec[] {
+    return [...this.services.values()].map(specOf);
+  }
+
+  spec(name: string): ServiceSpec | undefined {
+    const s = this.services.get(name);
+    return s && specOf(s);
+  }
+
+  /**
+   * Adds a service or changes one (by name). Checks everything it can before writing: ids,
+   * table room, a service address another service has.
+   */
+  set(spec: ServiceSpec): void {
+    const key = serviceKey(spec);
+    for (const other of this.services.values())
+      if (other.name !== spec.name && serviceKey(specOf(other)) === key)
+        throw new PwError('PW_ERR_EXISTS', `service '${other.name}' already balances ${key}`, { where: spec.name });
+    const old = this.services.get(spec.name);
+    if (old && serviceKey(specOf(old)) !== key) {
+      // A new address is a new service: the old one goes first (its connections with it).
+      this.remove(spec.name);
+      return this.set(spec);
+    }
+    if (old) return this.update(old, spec);
+    const id = this.freeServiceId();
+    const regions = this.allocateRegions(spec.tableSize);
+    const backendIds = this.freeBackendIds(spec.backends.length);
+    const s: StoredService = {
+      name: spec.name,
+      vip: addrText(spec.vip),
+      port: spec.vip.port,
+      proto: spec.proto,
+      mode: spec.mode,
+      hash: spec.hash,
+      tableSize: spec.tableSize,
+      id,
+      regions,
+      active: 0,
+      backends: spec.backends.map((b, i) => ({ addr: addrText(b), port: b.port, weight: b.weight, id: backendIds[i]!, health: 'up' })),
+    };
+    for (const b of s.backends) this.writeBackend(s, b);
+    this.writeTable(s, 0);
+    this.maps.lbServices.set(this.vipKey(s, s.port), this.serviceValue(s));
+    this.bumpVip(s, +1);
+    this.services.set(s.name, s);
+    this.writeCtl();
+    this.save();
+  }
+
+  /** Same address: backends, weights, mode or hash change; the table is rebuilt and swapped. */
+  private update(s: StoredService, spec: ServiceSpec): void {
+    const before = new Map(s.backends.map((b) => [backendKey(endpointOf(b.addr, b.port)), b]));
+    const added = spec.backends.filter((b) => !before.has(backendKey(b)));
+    const ids = this.freeBackendIds(added.length);
+    let next = 0;
+    const wanted = new Set(spec.backends.map((b) => backendKey(b)));
+    const kept: StoredBackend[] = spec.backends.map((b) => {
+      const was = before.get(backendKey(b));
+      if (was) return { ...was, weight: b.weight };
+      return { addr: addrText(b), port: b.port, weight: b.weight, id: ids[next++]!, health: 'up' };
+    });
+    const gone = s.backends.filter((b) => !wanted.has(backendKey(endpointOf(b.addr, b.port))));
+    const sizeChanged = spec.tableSize !== s.tableSize;
+    const regions = sizeChanged ? this.allocateRegions(spec.tableSize, s) : s.regions;
+    const updated: StoredService = { ...s, mode: spec.mode, hash: spec.hash, tableSize: spec.tableSize, backends: kept, regions };
+    for (const b of kept) this.writeBackend(updated, b);
+    const into: 0 | 1 = sizeChanged ? 0 : s.active === 0 ? 1 : 0;
+    // With a new size both regions are new, and neither is in use yet.
+    this.writeTable(updated, into);
+    updated.active = into;
+    this.maps.lbServices.set(this.vipKey(updated, updated.port), this.serviceValue(updated));
+    for (const b of gone) this.invalidateBackend(b.id);
+    this.services.set(s.name, updated);
+    this.writeCtl();
+    this.save();
+  }
+
+  /** Removes a service: its entry first (no new packet finds it), then its backends. */
+  remove(name: string): ServiceSpec {
+    const s = this.services.get(name);
+    if (!s) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
+    this.maps.lbServices.delete(this.vipKey(s, s.port));
+    this.bumpVip(s, -1);
+    for (const b of s.backends) this.invalidateBackend(b.id);
+    this.services.delete(name);
+    this.writeCtl();
+    this.save();
+    return specOf(s);
+  }
+
+  /** A backend's health, from the daemon's checks: a backend down leaves the table at once. */
+  setHealth(name: string, backend: string, health: BackendHealth): boolean {
+    const s = this.services.get(name);
+    const b = s?.backends.find((x) => backendKey(endpointOf(x.addr, x.port)) === backend);
+    if (!s || !b || b.health === health) return false;
+    b.health = health;
+    this.swapTable(s);
+    this.save();
+    return true;
+  }
+
+  health(name: string): Map<string, BackendHealth> {
+    const s = this.services.get(name);
+    return new Map((s?.backends ?? []).map((b) => [backendKey(endpointOf(b.addr, b.port)), b.health]));
+  }
+
+  /** Every service with its counters; `activeWithinNs`: how recent a tracked connection's last packet must be to count. */
+  list(activeWithinNs = 60e9): ServiceRow[] {
+    const active = this.activeConnections(activeWithinNs);
+    return [...this.services.values()].map((s) => {
+      const table = this.slots.subarray(s.regions[s.active], s.regions[s.active] + s.tableSize);
+      const held = new Map<number, number>();
+      for (let i = 0; i < table.length; i++) held.set(table[i]!, (held.get(table[i]!) ?? 0) + 1);
+      const backends = s.backends.map((b) => ({
+        backend: formatEndpoint(endpointOf(b.addr, b.port)),
+        weight: b.weight,
+        health: b.health,
+        active: active.get(b.id) ?? 0,
+        share: (held.get(b.id) ?? 0) / s.tableSize,
+        ...sum(this.maps.lbBackendStats.get(b.id)),
+      }));
+      return {
+        name: s.name,
+        address: serviceKey(specOf(s)),
+        mode: s.mode,
+        hash: s.hash,
+        tableSize: s.tableSize,
+        active: backends.reduce((a, b) => a + b.active, 0),
+        ...sum(this.maps.lbServiceStats.get(s.id)),
+        backends,
+      };
+    });
+  }
+
+  /** The backend id of each slot of a service's table in use (for checks and tests). */
+  tableOf(name: string): { ids: Uint32Array; backendOf: Map<number, string> } {
+    const s = this.services.get(name);
+    if (!s) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
+    return {
+      ids: this.slots.slice(s.regions[s.active], s.regions[s.active] + s.tableSize),
+      backendOf: new Map(s.backends.map((b) => [b.id, formatEndpoint(endpointOf(b.addr, b.port))])),
+    };
+  }
+
+  // ---- writing the maps ---------------------------------------------------------------------
+
+  private swapTable(s: StoredService): void {
+    const into: 0 | 1 = s.active === 0 ? 1 : 0;
+    this.writeTable(s, into);
+    s.active = into;
+    this.maps.lbServices.set(this.vipKey(s, s.port), this.serviceValue(s));
+  }
+
+  /** Writes the Maglev table of the service's backends that are up into region `which`. */
+  private writeTable(s: StoredService, which: 0 | 1): void {
+    const table = maglevTable(
+      s.backends.map((b) => ({
+        name: backendKey(endpointOf(b.addr, b.port)),
+        id: b.id,
+        weight: b.health === 'up' ? b.weight : 0,
+      })),
+      s.tableSize,
+    );
+    this.slots.set(table, s.regions[which]);
+  }
+
+  private writeBackend(s: StoredService, b: StoredBackend): void {
+    const e = endpointOf(b.addr, b.port);
+    this.maps.lbBackends.set(b.id, { family: e.family, flags: abi.PwLbBackendFlag.LB_BE_VALID, port: b.port, service: s.id, addr: e.addr });
+  }
+
+  private invalidateBackend(id: number): void {
+    this.maps.lbBackends.set(id, { family: 0, flags: 0, port: 0, service: 0, addr: new Uint8Array(16) });
+  }
+
+  private serviceValue(s: StoredService): abi.PwLbService {
+    const live = s.backends.some((b) => b.health === 'up' && b.weight > 0);
+    return {
+      id: s.id,
+      table: s.regions[s.active],
+      table_size: live ? s.tableSize : 0,
+      flags: (s.mode === 'dsr' ? abi.PwLbFlag.DSR : 0) | HASH_FLAG[s.hash],
+    };
+  }
+
+  private vipKey(s: StoredService, port: number): abi.PwLbVipKey {
+    const e = endpointOf(s.vip, 0);
+    return { family: e.family, proto: IPPROTO[s.proto], port, addr: e.addr };
+  }
+
+  /** pw_lb_vips counts the services per address (fragments for any of them are refused). */
+  private bumpVip(s: StoredService, by: number): void {
+    const key = this.vipKey(s, 0);
+    const n = (this.maps.lbVips.get(key) ?? 0) + by;
+    if (n > 0) this.maps.lbVips.set(key, n);
+    else this.maps.lbVips.delete(key);
+  }
+
+  private writeCtl(): void {
+    const all = [...this.services.values()];
+    this.maps.lbCtl.set(0, { services: all.length, nat_services: all.filter((s) => s.mode === 'nat').length });
+  }
+
+  private save(): void {
+    writeFileAtomic(this.stateFile, JSON.stringify({ services: [...this.services.values()] }, null, 1));
+  }
+
+  // ---- ids and table room -------------------------------------------------------------------
+
+  private freeServiceId(): number {
+    const used = new Set([...this.services.values()].map((s) => s.id));
+    for (let id = 1; id < abi.PwLimit.LB_MAX_SERVICES; id++) if (!used.has(id)) return id;
+    throw new PwError('PW_ERR_FULL', `no room for another service (${abi.PwLimit.LB_MAX_SERVICES - 1} at most)`);
+  }
+
+  /** `n` backend ids not in use, the least recently freed last (a packet that just read an id finds what it expected). */
+  private freeBackendIds(n: number): number[] {
+    const used = new Set([...this.services.values()].flatMap((s) => s.backends.map((b) => b.id)));
+    const out: number[] = [];
+    for (let id = 1; id < abi.PwLimit.LB_MAX_BACKENDS && out.length < n; id++) if (!used.has(id)) out.push(id);
+    if (out.length < n) throw new PwError('PW_ERR_FULL', `no room for ${n} more backends (${abi.PwLimit.LB_MAX_BACKENDS - 1} at most)`);
+    return out;
+  }
+
+  /** Two regions of `size` slots (rounded up to whole elements), first fit, not overlapping any other service's. */
+  private allocateRegions(size: number, replacing?: StoredService): [number, number] {
+    const span = Math.ceil(size / SLOTS_PER_ELEM) * SLOTS_PER_ELEM;
+    const taken = [...this.services.values()]
+      .filter((s) => s !== replacing)
+      .flatMap((s) => s.regions.map((r) => [r, r + Math.ceil(s.tableSize / SLOTS_PER_ELEM) * SLOTS_PER_ELEM] as const))
+      // The service being resized keeps serving from its current table while the new ones are written.
+      .concat(replacing ? [[replacing.regions[replacing.active], replacing.regions[replacing.active] + replacing.tableSize] as const] : [])
+      .sort((a, b) => a[0] - b[0]);
+    const out: number[] = [];
+    let at = 0;
+    for (const [from, to] of [...taken, [this.slots.length, this.slots.length] as const]) {
+      while (out.length < 2 && at + span <= from) {
+        out.push(at);
+        at += span;
+      }
+      at = Math.max(at, Math.ceil(to / SLOTS_PER_ELEM) * SLOTS_PER_ELEM);
+    }
+    if (out.length < 2)
+      throw new PwError('PW_ERR_FULL', `no room for two tables of ${size} slots (pw_lb_maglev holds ${this.slots.length} slots for all services)`, {
+        hint: 'use smaller tables (tableSize) or fewer services',
+      });
+    return [out[0]!, out[1]!];
+  }
+
+  /** Tracked connections per backend whose last packet is recent. */
+  private activeConnections(withinNs: number): Map<number, number> {
+    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_coarse_ns
+    const out = new Map<number, number>();
+    for (const [, ct] of this.maps.lbCt.entries()) {
+      if (Number(now - ct.seen_ns) > withinNs + 1e9) continue; // seen_ns is refreshed once a second
+      out.set(ct.backend, (out.get(ct.backend) ?? 0) + 1);
+    }
+    return out;
+  }
+}
+
+function sum(per: abi.PwLbCounter[] | undefined): LbCounters {
+  let packets = 0n;
+  let bytes = 0n;
+  let connections = 0n;
+  for (const c of per ?? []) {
+    packets += c.packets;
+    bytes += c.bytes;
+    connections += c.connections;
+  }
+  return { packets: Number(packets), bytes: Number(bytes), connections: Number(connections) };
+}
+
+function specOf(s: StoredService): ServiceSpec {
+  return {
+    name: s.name,
+    vip: endpointOf(s.vip, s.port),
+    proto: s.proto,
+    mode: s.mode,
+    hash: s.hash,
+    tableSize: s.tableSize,
+    backends: s.backends.map((b): BackendSpec => ({ ...endpointOf(b.addr, b.port), weight: b.weight })),
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * Services as the user writes them and as the data plane takes them: a service address (VIP),
+ * a protocol and a port (or every port), its backends with weights, the mode (NAT or layer-2
+ * DSR) and what the Maglev hash covers. Parsing and checks only; no I/O.
+ */
+import { PwError } from '../errors.js';
+import { formatAddress, parseAddress, type Family } from '../util/ip.js';
+import { DEFAULT_TABLE_SIZE, isPrime } from './maglev.js';
+
+export type LbMode = 'nat' | 'dsr';
+/** What the Maglev hash covers: the 5-tuple, the 5-tuple without the source port, or the destination port only. */
+export type LbHash = 'five-tuple' | 'no-source-port' | 'destination-port';
+export type LbProto = 'tcp' | 'udp';
+
+export const LB_MODES: readonly LbMode[] = ['nat', 'dsr'];
+export const LB_HASHES: readonly LbHash[] = ['five-tuple', 'no-source-port', 'destination-port'];
+export const MAX_WEIGHT = 1000;
+
+export interface Endpoint {
+  family: Family;
+  addr: Uint8Array;
+  /** 0: every port (a service), or the client's port (a backend). */
+  port: number;
+}
+
+export interface BackendSpec extends Endpoint {
+  weight: number;
+}
+
+export interface ServiceSpec {
+  name: string;
+  vip: Endpoint;
+  proto: LbProto;
+  mode: LbMode;
+  hash: LbHash;
+  tableSize: number;
+  backends: BackendSpec[];
+}
+
+/** `ADDR:PORT`, `[V6ADDR]:PORT`, or an address alone (port 0). */
+export function parseEndpoint(s: string, where: string, portOptional: boolean): Endpoint {
+  let host = s;
+  let portText: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (bracket) {
+    host = bracket[1]!;
+    portText = bracket[2];
+  } else if (/^[^:]+:\d+$/.test(s)) {
+    [host, portText] = s.split(':') as [string, string];
+  } else if (s.includes(':') && !s.includes('.') && s.split(':').length > 2) {
+    host = s; // a bare IPv6 address
+  }
+  const a = parseAddress(host, where);
+  const port = portText === undefined ? 0 : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PwError('PW_ERR_INVALID', `'${portText}' is not a port (0-65535)`, { where });
+  if (!port && !portOptional) throw new PwError('PW_ERR_INVALID', `'${s}' needs a port (ADDR:PORT, [V6ADDR]:PORT)`, { where });
+  return { family: a.family, addr: a.addr, port };
+}
+
+export function formatEndpoint(e: Endpoint): string {
+  const a = formatAddress(e.family, e.addr);
+  if (!e.port) return a;
+  return e.family === 6 ? `[${a}]:${e.port}` : `${a}:${e.port}`;
+}
+
+/** `VIP:PORT/PROTO` (PORT 0 or `*`: every port; PROTO tcp or udp, default tcp). */
+export function parseServiceAddress(s: string, where: string): { vip: Endpoint; proto: LbProto } {
+  const m = /^(.*?)(?:\/(tcp|udp))?$/i.exec(s)!;
+  const proto = (m[2]?.toLowerCase() ?? 'tcp') as LbProto;
+  const text = m[1]!.replace(/:\*$/, ':0');
+  const vip = parseEndpoint(text, where, true);
+  return { vip, proto };
+}
+
+/** `ADDR:PORT[@WEIGHT]` (the port may be left out in DSR mode or for an every-port service). */
+export function parseBackend(s: string, where: string): BackendSpec {
+  const at = s.lastIndexOf('@');
+  const weightText = at >= 0 ? s.slice(at + 1) : undefined;
+  const weight = weightText === undefined ? 1 : Number(weightText);
+  if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT)
+    throw new PwError('PW_ERR_INVALID', `'${weightText}' is not a backend weight (0-${MAX_WEIGHT})`, { where });
+  return { ...parseEndpoint(at >= 0 ? s.slice(0, at) : s, where, true), weight };
+}
+
+export const formatBackend = (b: BackendSpec) => `${formatEndpoint(b)}${b.weight === 1 ? '' : `@${b.weight}`}`;
+
+/** The backend's identity within its service (what its Maglev permutation is drawn from). */
+export const backendKey = (b: Endpoint) => formatEndpoint(b);
+
+/** Checks a whole service; `where` names it in messages (a config path or the command). */
+export function checkService(s: ServiceSpec, where: string): ServiceSpec {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(s.name))
+    throw new PwError('PW_ERR_INVALID', `'${s.name}' is not a service name (letters, digits, _ . -, up to 64)`, { where });
+  if (!isPrime(s.tableSize) || s.tableSize < 7 || s.tableSize > 1_048_573)
+    throw new PwError('PW_ERR_INVALID', `table size ${s.tableSize} must be a prime between 7 and 1048573 (default ${DEFAULT_TABLE_SIZE})`, {
+      where: `${where}.tableSize`,
+    });
+  const seen = new Set<string>();
+  s.backends.forEach((b, i) => {
+    const w = `${where}.backends[${i}]`;
+    if (b.family !== s.vip.family)
+      throw new PwError('PW_ERR_INVALID', `backend ${formatEndpoint(b)} is IPv${b.family}, the service address IPv${s.vip.family}`, {
+        where: w,
+        hint: 'NAT between the families is not done: give the service an address of each family',
+      });
+    if (s.mode === 'dsr' && b.port && b.port !== s.vip.port)
+      throw new PwError('PW_ERR_INVALID', `in DSR mode a backend answers on the service's own port (${b.port} given)`, { where: w });
+    const k = backendKey(b);
+    if (seen.has(k)) throw new PwError('PW_ERR_INVALID', `backend ${k} is listed twice`, { where: w });
+    seen.add(k);
+  });
+  if (s.backends.length > 1024) throw new PwError('PW_ERR_INVALID', 'a service has at most 1024 backends', { where: `${where}.backends` });
+  if (s.backends.length * 4 > s.tableSize)
+    throw new PwError('PW_ERR_INVALID', `a table of ${s.tableSize} slots is too small for ${s.backends.length} backends`, {
+      where: `${where}.tableSize`,
+    });
+  return s;
+}
+
+/** A service's identity in the data plane: the same address, protocol and port is the same service. */
+export const serviceKey = (s: Pick<ServiceSpec, 'vip' | 'proto'>) => `${formatEndpoint(s.vip)}${s.vip.port ? '' : ':*'}/${s.proto}`;

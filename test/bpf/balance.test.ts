@@ -1,0 +1,177 @@
+/**
+ * The balance stage through the real pipeline with BPF_PROG_TEST_RUN. A translated packet is
+ * compared byte for byte with the same packet built from scratch (test/helpers/craft.ts
+ * computes every checksum over the whole packet): the stage's incremental checksum updates
+ * must give exactly what a full computation gives. No route to the backends exists here, so
+ * the route stage hands the translated packet to the kernel unchanged otherwise (TTL kept).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { Pipeline } from '../../src/dataplane/pipeline.js';
+import { reasonName } from '../../src/insight/verdicts.js';
+import { XdpAction } from '../../src/kernel/index.js';
+import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
+import { parseBackend, parseServiceAddress, type ServiceSpec } from '../../src/lb/service.js';
+import { eth, ipv4Fragments, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, udp, type Addrs } from '../helpers/craft.js';
+import { MAC_A, MAC_B } from '../helpers/packets.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+
+function service(name: string, address: string, backends: string[], o: Partial<ServiceSpec> = {}): ServiceSpec {
+  return {
+    name,
+    ...parseServiceAddress(address, name),
+    mode: 'nat',
+    hash: 'five-tuple',
+    tableSize: DEFAULT_TABLE_SIZE,
+    backends: backends.map((b) => parseBackend(b, name)),
+    ...o,
+  };
+}
+
+/** A frame from the client's MAC to the router's around an IP packet. */
+const frame = (ip: Uint8Array) => eth({ dst: MAC_B, src: MAC_A }, ip);
+
+function tcpFrame(a: Addrs, sport: number, dport: number, flags = TCP.SYN, payload = new Uint8Array(0)): Buffer {
+  const seg = tcp(a, { sport, dport, flags }, payload);
+  return frame(a.family === 4 ? ipv4Packet({ src: a.src, dst: a.dst, proto: PROTO.TCP }, seg) : ipv6Packet({ src: a.src, dst: a.dst, next: PROTO.TCP }, seg));
+}
+
+function udpFrame(a: Addrs, sport: number, dport: number): Buffer {
+  const seg = udp(a, { sport, dport });
+  return frame(a.family === 4 ? ipv4Packet({ src: a.src, dst: a.dst, proto: PROTO.UDP }, seg) : ipv6Packet({ src: a.src, dst: a.dst, next: PROTO.UDP }, seg));
+}
+
+describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
+  let topo: Topology;
+  let dp: Dataplane;
+  let instance: string;
+
+  const run = (data: Uint8Array) => {
+    const r = dp.pipeline.xdp.testRunSync({ data });
+    return { retval: r.retval, data: r.data! };
+  };
+  /** The destination address and port of a translated IPv4 frame. */
+  const dst4 = (out: Uint8Array) => `${out.subarray(30, 34).join('.')}:${(out[36]! << 8) | out[37]!}`;
+
+  before(async () => {
+    topo = new Topology('lb');
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dp = await Dataplane.open(instance);
+  });
+  after(() => {
+    dp?.close();
+    if (instance) Pipeline.down(instance);
+    topo?.destroy();
+  });
+
+  it('NAT: sends a connection to a backend with every checksum as a full computation gives, and its replies back as the service', () => {
+    dp.services.set(service('web', '10.240.9.9:80/tcp', ['10.240.2.1:8080', '10.240.2.2:8080', '10.240.2.3:8080@2']));
+    const client: Addrs = { family: 4, src: '10.240.1.2', dst: '10.240.9.9' };
+    const payload = Uint8Array.from(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    for (const sport of [40000, 40001, 50123]) {
+      const out = run(tcpFrame(client, sport, 80, TCP.PSH | TCP.ACK, payload));
+      assert.equal(out.retval, XdpAction.PASS, 'no route to the backends: passed on, translated');
+      const [addr, port] = dst4(out.data).split(':') as [string, string];
+      assert.equal(port, '8080');
+      assert.ok(['10.240.2.1', '10.240.2.2', '10.240.2.3'].includes(addr), `a backend: ${addr}`);
+      const expect = tcpFrame({ family: 4, src: client.src, dst: addr }, sport, 8080, TCP.PSH | TCP.ACK, payload);
+      assert.deepEqual(Buffer.from(out.data), expect, `translated to ${addr}:8080 as built from scratch`);
+      // The backend's reply goes back as the service.
+      const reply = run(tcpFrame({ family: 4, src: addr, dst: client.src }, 8080, sport, TCP.ACK));
+      assert.deepEqual(Buffer.from(reply.data), tcpFrame({ family: 4, src: '10.240.9.9', dst: client.src }, 80, sport, TCP.ACK));
+      // The connection keeps its backend.
+      assert.equal(dst4(run(tcpFrame(client, sport, 80, TCP.ACK)).data), `${addr}:8080`);
+    }
+    const row = dp.services.list().find((s) => s.name === 'web')!;
+    assert.equal(row.connections, 3, 'three new connections counted');
+    assert.equal(
+      row.backends.reduce((a, b) => a + b.packets, 0),
+      9,
+      'three packets each to the service and one reply each, counted per backend',
+    );
+  });
+
+  it('NAT over IPv6 and UDP, with the UDP checksum patched too', () => {
+    dp.services.set(service('dns6', '[fd40::53]:53/udp', ['[fd40:2::1]:5353', '[fd40:2::2]:5353']));
+    const a: Addrs = { family: 6, src: 'fd40:1::2', dst: 'fd40::53' };
+    const out = run(udpFrame(a, 33333, 53));
+    const dst = Buffer.from(out.data.subarray(38, 54));
+    const backend = ['fd40:2::1', 'fd40:2::2'].find((b) => Buffer.from(udpFrame({ ...a, dst: b }, 33333, 5353).subarray(38, 54)).equals(dst));
+    assert.ok(backend, 'sent to one of the backends');
+    assert.deepEqual(Buffer.from(out.data), udpFrame({ ...a, dst: backend }, 33333, 5353));
+    const reply = run(udpFrame({ family: 6, src: backend, dst: a.src }, 5353, 33333));
+    assert.deepEqual(Buffer.from(reply.data), udpFrame({ family: 6, src: 'fd40::53', dst: a.src }, 53, 33333));
+  });
+
+  it('a connection keeps its backend when others are removed; one whose backend went chooses again', () => {
+    const backends = Array.from({ length: 4 }, (_, i) => `10.241.2.${i + 1}:80`);
+    dp.services.set(service('keep', '10.241.9.9:80/tcp', backends));
+    const c: Addrs = { family: 4, src: '10.241.1.2', dst: '10.241.9.9' };
+    const before = new Map<number, string>();
+    for (let sport = 20000; sport < 20200; sport++) before.set(sport, dst4(run(tcpFrame(c, sport, 80)).data));
+    const removed = backends[0]!;
+    dp.services.set(service('keep', '10.241.9.9:80/tcp', backends.slice(1)));
+    let moved = 0;
+    for (const [sport, was] of before) {
+      const now = dst4(run(tcpFrame(c, sport, 80, TCP.ACK)).data);
+      if (was === removed) {
+        assert.notEqual(now, removed, 'the removed backend gets nothing');
+        moved++;
+      } else assert.equal(now, was, `connection ${sport} stays on ${was}`);
+    }
+    assert.ok(moved > 20, `some connections were on the removed backend (${moved})`);
+  });
+
+  it('drops what it cannot balance: fragments for a service address, a service with no backend in its table', () => {
+    dp.services.set(service('frag', '10.242.9.9:443/tcp', ['10.242.2.1:443']));
+    const seg = tcp({ family: 4, src: '10.242.1.2', dst: '10.242.9.9' }, { sport: 1234, dport: 443, flags: TCP.ACK }, new Uint8Array(64));
+    for (const f of ipv4Fragments({ src: '10.242.1.2', dst: '10.242.9.9', proto: PROTO.TCP, id: 7 }, seg, [24])) {
+      const data = frame(f);
+      assert.equal(run(data).retval, XdpAction.DROP);
+      assert.equal(reasonName(dp.trace(data).reason), 'lb_fragment');
+    }
+    dp.services.set(service('frag', '10.242.9.9:443/tcp', ['10.242.2.1:443@0']));
+    const data = tcpFrame({ family: 4, src: '10.242.1.2', dst: '10.242.9.9' }, 1235, 443);
+    assert.equal(run(data).retval, XdpAction.DROP);
+    assert.equal(reasonName(dp.trace(data).reason), 'lb_no_backend');
+    // Another port of the address is not the service's: routed as any packet.
+    assert.equal(reasonName(dp.trace(tcpFrame({ family: 4, src: '10.242.1.2', dst: '10.242.9.9' }, 1235, 444)).reason), 'no_route');
+  });
+
+  it('DSR: the packet keeps the service address and is routed by the backend’s', () => {
+    dp.services.set(service('dsr', '10.243.9.9:80/tcp', ['10.243.2.1', '10.243.2.2'], { mode: 'dsr' }));
+    const data = tcpFrame({ family: 4, src: '10.243.1.2', dst: '10.243.9.9' }, 1111, 80);
+    const out = run(data);
+    assert.deepEqual(Buffer.from(out.data), data, 'unchanged (no route to the backend: passed on)');
+    assert.equal(dp.services.list().find((s) => s.name === 'dsr')!.connections, 1);
+  });
+
+  it('removing one of 10 backends moves at most 1/10 + 1 % of 100,000 new connections, as the data plane chooses them', () => {
+    const backends = Array.from({ length: 10 }, (_, i) => `10.244.2.${i + 1}:80`);
+    dp.services.set(service('churn', '10.244.9.9:80/tcp', backends));
+    const tuples = Array.from({ length: 100_000 }, (_, i) => ({ src: `10.244.${100 + (i >> 14)}.${(i >> 6) & 255}`, sport: 1024 + (i & 63) * 997 }));
+    const choose = () => {
+      dp.pipeline.maps.lbCt.deleteBatch([...dp.pipeline.maps.lbCt.keys()]); // new connections, every one
+      return tuples.map((t) => dst4(run(tcpFrame({ family: 4, src: t.src, dst: '10.244.9.9' }, t.sport, 80)).data));
+    };
+    const first = choose();
+    const counts = new Map<string, number>();
+    for (const b of first) counts.set(b, (counts.get(b) ?? 0) + 1);
+    for (const b of backends) {
+      const share = (counts.get(b) ?? 0) / tuples.length;
+      assert.ok(Math.abs(share - 0.1) < 0.01, `${b} takes ${(share * 100).toFixed(2)} % (10 ± 1 %)`);
+    }
+    dp.services.set(service('churn', '10.244.9.9:80/tcp', backends.slice(0, 9)));
+    const second = choose();
+    const changed = second.filter((b, i) => b !== first[i]).length;
+    const onRemoved = first.filter((b) => b === backends[9]).length;
+    assert.ok(changed <= tuples.length * 0.11, `${changed} of ${tuples.length} changed backend (at most 11 %)`);
+    assert.ok(changed >= onRemoved, `every connection of the removed backend moved (${onRemoved})`);
+  });
+});
