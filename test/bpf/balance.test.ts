@@ -36,7 +36,7 @@ function service(name: string, address: string, backends: string[], o: Partial<S
 /** A frame from the client's MAC to the router's around an IP packet. */
 const frame = (ip: Uint8Array) => eth({ dst: MAC_B, src: MAC_A }, ip);
 
-function tcpFrame(a: Addrs, sport: number, dport: number, flags = TCP.SYN, payload = new Uint8Array(0)): Buffer {
+function tcpFrame(a: Addrs, sport: number, dport: number, flags: number = TCP.SYN, payload = new Uint8Array(0)): Buffer {
   const seg = tcp(a, { sport, dport, flags }, payload);
   return frame(a.family === 4 ? ipv4Packet({ src: a.src, dst: a.dst, proto: PROTO.TCP }, seg) : ipv6Packet({ src: a.src, dst: a.dst, next: PROTO.TCP }, seg));
 }
