@@ -4,6 +4,8 @@
  * only the busiest N (insight.metricsTopN) get their own label, the rest are summed under
  * "other"; map pressure per map (a fixed set).
  */
+import type { BackendRow, LbCounters, ServiceRow } from '../dataplane/service-table.js';
+import { listServices } from '../ops/services.js';
 import client from 'prom-client';
 
 import type { Controller } from '../control/controller.js';
@@ -228,6 +230,72 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   counter('pathwise_packet_protocols_total', 'IP packets by L4 protocol', ['proto'], (set) => {
     for (const p of insight().protocols) set({ proto: p.proto }, p.packets);
   });
+  // Services: one read of the service table per scrape (it walks the tracked connections).
+  let lbCache: { at: number; rows: ServiceRow[] } | null = null;
+  const lb = () => {
+    if (!lbCache || Date.now() - lbCache.at > 500) lbCache = { at: Date.now(), rows: listServices(ctrl.dp()) };
+    return lbCache.rows;
+  };
+  const perService = (pick: (r: LbCounters) => number) => (set: (l: Record<string, string>, v: number) => void) => {
+    for (const s of lb()) set({ service: s.name }, pick(s));
+  };
+  const perBackend = (pick: (b: BackendRow) => number) => (set: (l: Record<string, string>, v: number) => void) => {
+    for (const s of lb()) for (const b of s.backends) set({ service: s.name, backend: b.backend }, pick(b));
+  };
+  counter(
+    'pathwise_lb_service_packets_total',
+    'Packets to a service (clients to the service)',
+    ['service'],
+    perService((r) => r.packets),
+  );
+  counter(
+    'pathwise_lb_service_bytes_total',
+    'IP bytes to a service',
+    ['service'],
+    perService((r) => r.bytes),
+  );
+  counter(
+    'pathwise_lb_service_connections_total',
+    "New connections a service's table sent to a backend",
+    ['service'],
+    perService((r) => r.connections),
+  );
+  counter(
+    'pathwise_lb_backend_packets_total',
+    'Packets to a backend, and (NAT) its replies translated back',
+    ['service', 'backend'],
+    perBackend((b) => b.packets),
+  );
+  counter(
+    'pathwise_lb_backend_connections_total',
+    'New connections sent to a backend',
+    ['service', 'backend'],
+    perBackend((b) => b.connections),
+  );
+  gauge(
+    'pathwise_lb_backend_active_connections',
+    'Tracked connections to a backend that saw a packet in the last minute',
+    ['service', 'backend'],
+    perBackend((b) => b.active),
+  );
+  gauge(
+    'pathwise_lb_backend_up',
+    '1 when the health checks pass (or none run), 0 when the backend is down',
+    ['service', 'backend'],
+    perBackend((b) => (b.health === 'up' ? 1 : 0)),
+  );
+  gauge(
+    'pathwise_lb_backend_weight',
+    "A backend's weight (0: drained)",
+    ['service', 'backend'],
+    perBackend((b) => b.weight),
+  );
+  counter('pathwise_lb_health_checks_total', 'Backend health checks run', [], (set) => set({}, ctrl.health.stats.checks));
+  counter('pathwise_lb_health_check_failures_total', 'Backend health checks that failed', [], (set) => set({}, ctrl.health.stats.failures));
+  counter('pathwise_lb_backend_transitions_total', 'Backends that went down or came back up', [], (set) =>
+    set({}, ctrl.health.stats.transitions),
+  );
+
   const ipfix = sources.ipfix;
   if (ipfix) {
     gauge('pathwise_ipfix_collectors', 'IPFIX collectors configured (insight.ipfix.collectors)', [], (set) => set({}, ipfix().collectors));

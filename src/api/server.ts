@@ -20,6 +20,7 @@ import { registerConfigRoutes } from './routes/config.js';
 import { registerFilterRoutes } from './routes/filter.js';
 import { registerInsightRoutes } from './routes/insight.js';
 import { registerRoutingRoutes } from './routes/routing.js';
+import { registerServiceRoutes } from './routes/services.js';
 
 import { BODY_LIMIT, CONFIG_BODY_LIMIT } from './limits.js';
 
@@ -152,6 +153,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   registerConfigRoutes(app, ctrl);
   registerRoutingRoutes(app, ctrl);
   registerFilterRoutes(app, ctrl);
+  registerServiceRoutes(app, ctrl);
   registerInsightRoutes(app, ctrl);
   registerCaptureRoute(app, ctrl);
   if (opts.events) await registerEventStream(app, ctrl, opts.events);

@@ -16,6 +16,7 @@ import { registerFlows } from './commands/flows.js';
 import { registerNeigh } from './commands/neigh.js';
 import { registerPath } from './commands/path.js';
 import { registerRoute } from './commands/route.js';
+import { registerService } from './commands/service.js';
 import { registerStats } from './commands/stats.js';
 import { reportError } from './output.js';
 
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerNeigh(program);
   registerPath(program);
   registerFilter(program);
+  registerService(program);
   registerFlows(program);
   registerEvents(program);
   registerCapture(program);

@@ -8,7 +8,9 @@ import type { PathDecisionRecord } from '../control/history.js';
 import type { PathGroupView } from '../control/path-manager.js';
 import { createInterface } from 'node:readline';
 
-import { configLimiterOf, configRouteOf, configRuleOf } from '../control/config/forms.js';
+import { configLimiterOf, configRouteOf, configRuleOf, configServiceOf, type ConfigService } from '../control/config/forms.js';
+import type { ServiceRow } from '../dataplane/service-table.js';
+import type { ServiceSpec } from '../lb/service.js';
 import type { Config } from '../control/config/schema.js';
 import type { ProposeResult } from '../control/controller.js';
 import type { HistoryEntry } from '../control/history.js';
@@ -139,6 +141,28 @@ export class RemoteOperations implements Operations {
 
   listRules(): Promise<RuleRow[]> {
     return this.get('/v1/rules');
+  }
+
+  async addService(spec: ServiceSpec, opts: { replace: boolean; health?: ConfigService['health'] }): Promise<Written<ServiceSpec>> {
+    return proposal(
+      await this.client.request<ProposeResult>('POST', '/v1/services', {
+        name: spec.name,
+        service: configServiceOf(spec, opts.health),
+        replace: opts.replace,
+      }),
+    );
+  }
+
+  async deleteService(name: string): Promise<Written<ServiceSpec>> {
+    return proposal(await this.client.request<ProposeResult>('DELETE', `/v1/services/${encodeURIComponent(name)}`));
+  }
+
+  async drainBackend(name: string, backend: string): Promise<Written<ServiceSpec>> {
+    return proposal(await this.client.request<ProposeResult>('POST', `/v1/services/${encodeURIComponent(name)}/drain`, { backend }));
+  }
+
+  listServices(): Promise<ServiceRow[]> {
+    return this.get('/v1/services');
   }
 
   async addLimiter(l: LimiterSpec, text: { per: string; blockFor: string }): Promise<Written<Limiter>> {

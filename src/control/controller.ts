@@ -23,6 +23,7 @@ import { compileDesired, planChanges, readRunning, summarize, type Change } from
 import type { ChangeSummary } from './reconcile.js';
 import { settingsOf } from './reconcilers/pipeline.js';
 import { PathManager } from './path-manager.js';
+import { ServiceHealth } from './service-health.js';
 import { importSelectors, RouteImport } from './route-import.js';
 
 export interface Actor {
@@ -81,6 +82,8 @@ export class Controller {
   readonly imports: RouteImport;
   /** Nexthop groups steered by measured path quality (config `paths:`), decided outside versions. */
   readonly paths: PathManager;
+  /** Health checks of the services' backends (config `services:`), outside versions. */
+  readonly health: ServiceHealth;
 
   private constructor(
     readonly instance: string,
@@ -103,6 +106,7 @@ export class Controller {
       history,
       log,
     );
+    this.health = new ServiceHealth(() => this.dataplane, log);
     this.current = history.latest()?.config ?? parseConfig('{}', 'defaults');
     this.currentVersion = history.latest()?.version ?? 0;
     this.blockedSinceFile = join(runDirOf(instance), 'blocked-since.json');
@@ -246,6 +250,11 @@ export class Controller {
       // between) leaves the groups as they were until the next change.
       this.log.error({ err: e }, 'steering the path groups failed');
     }
+    try {
+      this.health.configure(config);
+    } catch (e) {
+      this.log.error({ err: e }, 'starting the health checks failed');
+    }
     // A config route gone may uncover an imported one for the same prefix.
     this.imports.restore(changes.flatMap((c) => (c.kind === 'route' && c.op === 'delete' ? [c.prefix] : [])));
     const latest = this.history.latest();
@@ -332,6 +341,7 @@ export class Controller {
   }
 
   close(): void {
+    this.health.close();
     this.paths.close();
     this.imports.close();
     this.dataplane.close();

@@ -11,6 +11,7 @@ import { insightReconciler, type EventsChange } from './reconcilers/insight.js';
 import { interfacesReconciler, type InterfaceChange } from './reconcilers/interfaces.js';
 import { pipelineReconciler, type SettingsChange } from './reconcilers/pipeline.js';
 import { routingReconciler, type RoutingChange } from './reconcilers/routing.js';
+import { servicesReconciler, type ServiceChange } from './reconcilers/services.js';
 
 /** One reconciler per feature. A feature adds itself here. */
 export const RECONCILERS = {
@@ -18,6 +19,7 @@ export const RECONCILERS = {
   interfaces: interfacesReconciler,
   filter: filterReconciler,
   routing: routingReconciler,
+  services: servicesReconciler,
   insight: insightReconciler,
 } as const;
 
@@ -29,7 +31,7 @@ type RunningOf<R> = R extends Reconciler<any, infer S, any> ? S : never;
 export type DesiredState = { [F in Feature]: DesiredOf<(typeof RECONCILERS)[F]> };
 /** What runs, read back from the data plane, per feature. */
 export type RunningState = { [F in Feature]: RunningOf<(typeof RECONCILERS)[F]> };
-export type Change = SettingsChange | InterfaceChange | FilterChange | RoutingChange | EventsChange;
+export type Change = SettingsChange | InterfaceChange | FilterChange | RoutingChange | ServiceChange | EventsChange;
 
 const features = Object.keys(RECONCILERS) as Feature[];
 const anyReconciler = (f: Feature) => RECONCILERS[f] as unknown as Reconciler<unknown, unknown, Change>;

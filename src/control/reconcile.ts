@@ -8,8 +8,8 @@
  * old state or the new one, never a mix that drops it:
  *
  *   settings (program swap) → attach interfaces → add/update rate limiters → flip the rule
- *   bank → delete unused limiters → add/replace routes → delete routes → add blocks → delete
- *   blocks → events (sampling, drop events) → detach interfaces
+ *   bank → delete unused limiters → add/replace routes → delete routes → services → add blocks
+ *   → delete blocks → events (sampling, drop events) → detach interfaces
  *
  * Egress ports exist before routes use them and go after the last route to them is gone; a
  * limiter exists before a rule names it; replaced routes change with one store.
@@ -30,6 +30,7 @@ export const Phase = {
   LIMITER_DELETE: 40,
   ROUTES: 50,
   ROUTE_DELETE: 60,
+  SERVICES: 65,
   BLOCKS: 70,
   UNBLOCK: 80,
   EVENTS: 90,

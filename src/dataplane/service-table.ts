@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 import * as abi from '../generated/pathwise.js';
-import type { MappedArray } from '../kernel/index.js';
+import { kernelRouteTo, manageNeighbor, releaseNeighbor, type MappedArray } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { maglevTable } from '../lb/maglev.js';
 import { backendKey, formatEndpoint, serviceKey, type BackendSpec, type Endpoint, type LbHash, type ServiceSpec } from '../lb/service.js';
@@ -67,6 +67,8 @@ export interface BackendRow extends LbCounters {
   active: number;
   /** Share of the Maglev table's slots. */
   share: number;
+  /** The daemon's last health check's round trip (its checks only). */
+  checkRttMs?: number;
 }
 
 export interface ServiceRow extends LbCounters {
@@ -78,6 +80,8 @@ export interface ServiceRow extends LbCounters {
   active: number;
   backends: BackendRow[];
 }
+
+const ZERO: abi.PwLbCounter = { packets: 0n, bytes: 0n, connections: 0n };
 
 const endpointOf = (addr: string, port: number): Endpoint => {
   const a = parseAddress(addr);
@@ -150,7 +154,12 @@ export class ServiceTable {
       active: 0,
       backends: spec.backends.map((b, i) => ({ addr: addrText(b), port: b.port, weight: b.weight, id: backendIds[i]!, health: 'up' })),
     };
-    for (const b of s.backends) this.writeBackend(s, b);
+    // Ids are reused: a new service and its backends count from zero.
+    this.maps.lbServiceStats.set(id, ZERO);
+    for (const b of s.backends) {
+      this.maps.lbBackendStats.set(b.id, ZERO);
+      this.writeBackend(s, b);
+    }
     this.writeTable(s, 0);
     this.maps.lbServices.set(this.vipKey(s, s.port), this.serviceValue(s));
     this.bumpVip(s, +1);
@@ -169,7 +178,9 @@ export class ServiceTable {
     const kept: StoredBackend[] = spec.backends.map((b) => {
       const was = before.get(backendKey(b));
       if (was) return { ...was, weight: b.weight };
-      return { addr: addrText(b), port: b.port, weight: b.weight, id: ids[next++]!, health: 'up' };
+      const id = ids[next++]!;
+      this.maps.lbBackendStats.set(id, ZERO);
+      return { addr: addrText(b), port: b.port, weight: b.weight, id, health: 'up' };
     });
     const gone = s.backends.filter((b) => !wanted.has(backendKey(endpointOf(b.addr, b.port))));
     const sizeChanged = spec.tableSize !== s.tableSize;
@@ -181,7 +192,7 @@ export class ServiceTable {
     this.writeTable(updated, into);
     updated.active = into;
     this.maps.lbServices.set(this.vipKey(updated, updated.port), this.serviceValue(updated));
-    for (const b of gone) this.invalidateBackend(b.id);
+    for (const b of gone) this.invalidateBackend(b);
     this.services.set(s.name, updated);
     this.writeCtl();
     this.save();
@@ -193,7 +204,7 @@ export class ServiceTable {
     if (!s) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
     this.maps.lbServices.delete(this.vipKey(s, s.port));
     this.bumpVip(s, -1);
-    for (const b of s.backends) this.invalidateBackend(b.id);
+    for (const b of s.backends) this.invalidateBackend(b);
     this.services.delete(name);
     this.writeCtl();
     this.save();
@@ -279,10 +290,28 @@ export class ServiceTable {
   private writeBackend(s: StoredService, b: StoredBackend): void {
     const e = endpointOf(b.addr, b.port);
     this.maps.lbBackends.set(b.id, { family: e.family, flags: abi.PwLbBackendFlag.LB_BE_VALID, port: b.port, service: s.id, addr: e.addr });
+    this.neighbor(e, manageNeighbor);
   }
 
-  private invalidateBackend(id: number): void {
-    this.maps.lbBackends.set(id, { family: 0, flags: 0, port: 0, service: 0, addr: new Uint8Array(16) });
+  private invalidateBackend(b: StoredBackend): void {
+    this.maps.lbBackends.set(b.id, { family: 0, flags: 0, port: 0, service: 0, addr: new Uint8Array(16) });
+    const shared = [...this.services.values()].some((s) => s.backends.some((x) => x !== b && x.addr === b.addr));
+    if (!shared) this.neighbor(endpointOf(b.addr, b.port), releaseNeighbor);
+  }
+
+  /**
+   * A backend on a segment of this host is handed to the kernel as a managed neighbour (as a
+   * gateway is): the kernel resolves it and keeps it resolved, so the first packet of a
+   * connection finds its MAC. A backend behind a gateway needs nothing here. Best effort: a
+   * backend not reachable now is resolved by the kernel when it is.
+   */
+  private neighbor(e: Endpoint, fn: (family: Endpoint['family'], ifindex: number, addr: Uint8Array) => void): void {
+    try {
+      const r = kernelRouteTo(e.family, e.addr);
+      if (r && !r.gateway) fn(e.family, r.ifindex, e.addr);
+    } catch {
+      // no route to it yet: nothing to resolve
+    }
   }
 
   private serviceValue(s: StoredService): abi.PwLbService {
@@ -353,9 +382,13 @@ export class ServiceTable {
       at = Math.max(at, Math.ceil(to / SLOTS_PER_ELEM) * SLOTS_PER_ELEM);
     }
     if (out.length < 2)
-      throw new PwError('PW_ERR_FULL', `no room for two tables of ${size} slots (pw_lb_maglev holds ${this.slots.length} slots for all services)`, {
-        hint: 'use smaller tables (tableSize) or fewer services',
-      });
+      throw new PwError(
+        'PW_ERR_FULL',
+        `no room for two tables of ${size} slots (pw_lb_maglev holds ${this.slots.length} slots for all services)`,
+        {
+          hint: 'use smaller tables (tableSize) or fewer services',
+        },
+      );
     return [out[0]!, out[1]!];
   }
 

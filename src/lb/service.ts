@@ -7,13 +7,12 @@ import { PwError } from '../errors.js';
 import { formatAddress, parseAddress, type Family } from '../util/ip.js';
 import { DEFAULT_TABLE_SIZE, isPrime } from './maglev.js';
 
-export type LbMode = 'nat' | 'dsr';
+export const LB_MODES = ['nat', 'dsr'] as const;
 /** What the Maglev hash covers: the 5-tuple, the 5-tuple without the source port, or the destination port only. */
-export type LbHash = 'five-tuple' | 'no-source-port' | 'destination-port';
+export const LB_HASHES = ['five-tuple', 'no-source-port', 'destination-port'] as const;
+export type LbMode = (typeof LB_MODES)[number];
+export type LbHash = (typeof LB_HASHES)[number];
 export type LbProto = 'tcp' | 'udp';
-
-export const LB_MODES: readonly LbMode[] = ['nat', 'dsr'];
-export const LB_HASHES: readonly LbHash[] = ['five-tuple', 'no-source-port', 'destination-port'];
 export const MAX_WEIGHT = 1000;
 
 export interface Endpoint {
@@ -52,7 +51,8 @@ export function parseEndpoint(s: string, where: string, portOptional: boolean): 
   }
   const a = parseAddress(host, where);
   const port = portText === undefined ? 0 : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PwError('PW_ERR_INVALID', `'${portText}' is not a port (0-65535)`, { where });
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new PwError('PW_ERR_INVALID', `'${portText}' is not a port (0-65535)`, { where });
   if (!port && !portOptional) throw new PwError('PW_ERR_INVALID', `'${s}' needs a port (ADDR:PORT, [V6ADDR]:PORT)`, { where });
   return { family: a.family, addr: a.addr, port };
 }

@@ -8,7 +8,9 @@
  */
 import type { ConfigDraft } from '../control/controller.js';
 import { validateItem } from '../control/config/load.js';
-import { RateLimit, Route, Rule, type Config } from '../control/config/schema.js';
+import { RateLimit, Route, Rule, Service, type Config } from '../control/config/schema.js';
+import { configServiceOf, serviceSpecOf } from '../control/config/forms.js';
+import { drained } from './services.js';
 import { PwError } from '../errors.js';
 import { prefixKey } from '../util/ip.js';
 
@@ -115,4 +117,32 @@ export const deleteBlock =
         hint: fromFile ? `entries from files (${fromFile.file}) are removed by editing the file` : undefined,
       });
     }
+  };
+
+/** Adds a service (its config form); `replace` changes one that exists. */
+export const addService =
+  (name: string, service: unknown, replace: boolean): Edit =>
+  (cfg) => {
+    if (cfg.services[name] && !replace)
+      throw new PwError('PW_ERR_EXISTS', `a service named '${name}' exists`, { where: name, hint: 'send replace: true to change it' });
+    // Health checks not given stay as they were (a changed backend list keeps its checks).
+    const given = service as { health?: unknown };
+    const health = given.health ?? cfg.services[name]?.health;
+    cfg.services[name] = validateItem(Service, { ...given, ...(health ? { health } : {}) }, `services.${name}`);
+  };
+
+export const deleteService =
+  (name: string): Edit =>
+  (cfg) => {
+    if (!cfg.services[name]) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
+    delete cfg.services[name];
+  };
+
+/** Weight 0 for one backend of a config service. */
+export const drainBackend =
+  (name: string, backend: string): Edit =>
+  (cfg) => {
+    const s = cfg.services[name];
+    if (!s) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
+    cfg.services[name] = { ...configServiceOf(drained(serviceSpecOf(name, s, `services.${name}`), backend)), health: s.health };
   };

@@ -16,6 +16,7 @@ import * as interfaces from './interfaces.js';
 import { listNeighbors, syncNeighbors, watchNeighbors } from './neighbors.js';
 import type { Operations, Written } from './operations.js';
 import * as routes from './routes.js';
+import * as services from './services.js';
 
 const local = <T>(result: T): Written<T> => ({ via: 'local', result });
 
@@ -146,6 +147,22 @@ export class LocalOperations implements Operations {
 
   listRules() {
     return this.read((dp) => filter.listRules(dp));
+  }
+
+  async addService(spec: Parameters<Operations['addService']>[0], opts: { replace: boolean }) {
+    return local(await this.write((dp) => services.addService(dp, spec, opts.replace)));
+  }
+
+  async deleteService(name: string) {
+    return local(await this.change((dp) => services.deleteService(dp, name)));
+  }
+
+  async drainBackend(name: string, backend: string) {
+    return local(await this.change((dp) => services.drainBackend(dp, name, backend)));
+  }
+
+  listServices() {
+    return this.read((dp) => services.listServices(dp));
   }
 
   async addLimiter(l: Parameters<Operations['addLimiter']>[0]) {

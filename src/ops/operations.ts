@@ -26,6 +26,9 @@ import type { RouteSpec, RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
 import type { XdpModeRequest } from '../kernel/xdp.js';
 import type { Prefix } from '../util/ip.js';
+import type { ServiceSpec } from '../lb/service.js';
+import type { ServiceRow } from '../dataplane/service-table.js';
+import type { ConfigService } from '../control/config/forms.js';
 import type { FlowsReport, StatsReport, SummaryReport, TalkersReport } from './insight.js';
 
 export type { ProposeResult };
@@ -169,6 +172,14 @@ export interface Operations {
   loadBlocks(prefixes: Prefix[], ttlMs?: number): Promise<{ blocked: number; seconds: number }>;
   unblock(prefixes: Prefix[]): Promise<Written<{ prefix: string; removed: boolean }[]>>;
   listBlocks(): Promise<BlockEntry[]>;
+
+  // ---- services ----------------------------------------------------------------------------
+  /** Adds a service (`replace`: or changes the one of that name); `health`: the daemon's checks of its backends. */
+  addService(spec: ServiceSpec, opts: { replace: boolean; health?: ConfigService['health'] }): Promise<Written<ServiceSpec>>;
+  deleteService(name: string): Promise<Written<ServiceSpec>>;
+  /** Weight 0 for one backend (ADDR:PORT): no new connections, established ones stay. */
+  drainBackend(name: string, backend: string): Promise<Written<ServiceSpec>>;
+  listServices(): Promise<ServiceRow[]>;
 
   // ---- insight -----------------------------------------------------------------------------
   stats(): Promise<StatsReport>;

@@ -38,12 +38,20 @@ const frame = (ip: Uint8Array) => eth({ dst: MAC_B, src: MAC_A }, ip);
 
 function tcpFrame(a: Addrs, sport: number, dport: number, flags: number = TCP.SYN, payload = new Uint8Array(0)): Buffer {
   const seg = tcp(a, { sport, dport, flags }, payload);
-  return frame(a.family === 4 ? ipv4Packet({ src: a.src, dst: a.dst, proto: PROTO.TCP }, seg) : ipv6Packet({ src: a.src, dst: a.dst, next: PROTO.TCP }, seg));
+  return frame(
+    a.family === 4
+      ? ipv4Packet({ src: a.src, dst: a.dst, proto: PROTO.TCP }, seg)
+      : ipv6Packet({ src: a.src, dst: a.dst, next: PROTO.TCP }, seg),
+  );
 }
 
 function udpFrame(a: Addrs, sport: number, dport: number): Buffer {
   const seg = udp(a, { sport, dport });
-  return frame(a.family === 4 ? ipv4Packet({ src: a.src, dst: a.dst, proto: PROTO.UDP }, seg) : ipv6Packet({ src: a.src, dst: a.dst, next: PROTO.UDP }, seg));
+  return frame(
+    a.family === 4
+      ? ipv4Packet({ src: a.src, dst: a.dst, proto: PROTO.UDP }, seg)
+      : ipv6Packet({ src: a.src, dst: a.dst, next: PROTO.UDP }, seg),
+  );
 }
 
 describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
@@ -102,7 +110,9 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
     const a: Addrs = { family: 6, src: 'fd40:1::2', dst: 'fd40::53' };
     const out = run(udpFrame(a, 33333, 53));
     const dst = Buffer.from(out.data.subarray(38, 54));
-    const backend = ['fd40:2::1', 'fd40:2::2'].find((b) => Buffer.from(udpFrame({ ...a, dst: b }, 33333, 5353).subarray(38, 54)).equals(dst));
+    const backend = ['fd40:2::1', 'fd40:2::2'].find((b) =>
+      Buffer.from(udpFrame({ ...a, dst: b }, 33333, 5353).subarray(38, 54)).equals(dst),
+    );
     assert.ok(backend, 'sent to one of the backends');
     assert.deepEqual(Buffer.from(out.data), udpFrame({ ...a, dst: backend }, 33333, 5353));
     const reply = run(udpFrame({ family: 6, src: backend, dst: a.src }, 5353, 33333));
@@ -155,7 +165,10 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
   it('removing one of 10 backends moves at most 1/10 + 1 % of 100,000 new connections, as the data plane chooses them', () => {
     const backends = Array.from({ length: 10 }, (_, i) => `10.244.2.${i + 1}:80`);
     dp.services.set(service('churn', '10.244.9.9:80/tcp', backends));
-    const tuples = Array.from({ length: 100_000 }, (_, i) => ({ src: `10.244.${100 + (i >> 14)}.${(i >> 6) & 255}`, sport: 1024 + (i & 63) * 997 }));
+    const tuples = Array.from({ length: 100_000 }, (_, i) => ({
+      src: `10.244.${100 + (i >> 14)}.${(i >> 6) & 255}`,
+      sport: 1024 + (i & 63) * 997,
+    }));
     const choose = () => {
       dp.pipeline.maps.lbCt.deleteBatch([...dp.pipeline.maps.lbCt.keys()]); // new connections, every one
       return tuples.map((t) => dst4(run(tcpFrame({ family: 4, src: t.src, dst: '10.244.9.9' }, t.sport, 80)).data));

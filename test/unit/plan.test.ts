@@ -49,6 +49,7 @@ function runningFrom(yaml: string): RunningState {
       rules: d.filter.rules.map((r, i) => ({ ...r, id: 100 + i })),
       blocks: new Map([...d.filter.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null, origin: 'config' as const }])),
     },
+    services: new Map(d.services),
     insight: d.insight,
   };
 }

@@ -82,11 +82,6 @@ static __always_inline struct pw_flow_counters *pw_flow_counters(void)
 	return bpf_map_lookup_elem(&pw_flow_stats, &zero);
 }
 
-enum {
-	PW_TCP_SYN = 0x02,
-	PW_TCP_ACK = 0x10,
-};
-
 /*
  * The TCP handshake, timed where the pipeline sees it: the SYN starts the initiator's flow
  * clock, the SYN/ACK (the reverse flow's packet) is stamped into the initiator's flow, and the

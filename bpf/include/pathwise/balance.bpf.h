@@ -189,7 +189,10 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 	__u64 now;
 
 	pw_lb_key(&key, pkt);
-	ct = bpf_map_lookup_elem(&pw_lb_ct, &key);
+	/* A TCP SYN opens a new connection, even on the 5-tuple of an old one (a client reusing
+	 * its port): the table in use chooses, not what the old connection had. */
+	ct = (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & (PW_TCP_SYN | PW_TCP_ACK)) == PW_TCP_SYN) ? NULL
+											  : bpf_map_lookup_elem(&pw_lb_ct, &key);
 	if (ct && ct->service == svc_id) {
 		__u32 id = ct->backend;
 

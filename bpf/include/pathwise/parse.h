@@ -25,6 +25,12 @@
 #define PW_ETH_ALEN 6
 #define PW_IPPROTO_ICMPV6 58
 
+/* TCP flags (the byte at offset 13 of the header). */
+enum {
+	PW_TCP_SYN = 0x02,
+	PW_TCP_ACK = 0x10,
+};
+
 #define PW_IP_MF 0x2000
 #define PW_IP_OFFSET 0x1FFF
 

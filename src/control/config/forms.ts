@@ -9,6 +9,7 @@ import type { IpfixOptions } from '../../insight/ipfix-exporter.js';
 import { parsePer, type LimiterSpec } from '../../filter/limiter.js';
 import { formatTcpFlags, parseRuleTokens, type RuleSpec } from '../../filter/rule.js';
 import type { RouteSpec } from '../../routing/route.js';
+import { checkService, formatBackend, parseBackend, parseServiceAddress, serviceKey, type ServiceSpec } from '../../lb/service.js';
 import { parseDuration } from '../../util/duration.js';
 import { formatPrefix, parsePrefixShared, type Prefix } from '../../util/ip.js';
 import type { Config } from './schema.js';
@@ -106,5 +107,39 @@ export function ipfixOptions(cfg: Config['insight']['ipfix']): IpfixOptions {
     idleTimeoutMs: parseDuration(cfg.idleTimeout),
     templateRefreshMs: parseDuration(cfg.templateRefresh),
     observationDomain: cfg.observationDomain,
+  };
+}
+
+export type ConfigService = Config['services'][string];
+
+/** A config service as the data plane's ServiceSpec. */
+export function serviceSpecOf(name: string, s: ConfigService, where: string): ServiceSpec {
+  const { vip, proto } = parseServiceAddress(s.address, `${where}.address`);
+  return checkService(
+    {
+      name,
+      vip,
+      proto,
+      mode: s.mode,
+      hash: s.hash,
+      tableSize: s.tableSize,
+      backends: s.backends.map((b, i) => parseBackend(b, `${where}.backends[${i}]`)),
+    },
+    where,
+  );
+}
+
+/** The config form of a ServiceSpec (what the API writes into the config), with its health checks if given. */
+export function configServiceOf(
+  spec: ServiceSpec,
+  health?: ConfigService['health'],
+): Omit<ConfigService, 'health'> & { health?: ConfigService['health'] } {
+  return {
+    address: serviceKey(spec),
+    backends: spec.backends.map(formatBackend),
+    mode: spec.mode,
+    hash: spec.hash,
+    tableSize: spec.tableSize,
+    ...(health ? { health } : {}),
   };
 }

@@ -11,6 +11,8 @@ import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseBandwidth, parseDuration } from '../../util/duration.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
+import { DEFAULT_TABLE_SIZE, isPrime } from '../../lb/maglev.js';
+import { LB_HASHES, LB_MODES, parseBackend, parseServiceAddress } from '../../lb/service.js';
 
 /** A string that must pass a parser; the parser's message becomes the issue. */
 const parsed = (what: string, parse: (s: string) => unknown) =>
@@ -186,6 +188,65 @@ export const Route = z
   })
   .strict();
 
+export const HEALTH_DEFAULTS = { type: 'tcp' as const, path: '/', status: 200, interval: '200ms', timeout: '200ms', rise: 2, fall: 3 };
+export const ServiceHealth = z
+  .object({
+    type: z
+      .enum(['tcp', 'http', 'https', 'udp', 'none'])
+      .default('tcp')
+      .describe(
+        'tcp: a connection accepted; http(s): GET path answered with status; udp: `send` answered (with `expect` in it); none: no checks',
+      ),
+    path: z.string().startsWith('/').default('/').describe('http(s): the path to GET'),
+    status: z.number().int().min(100).max(599).default(200).describe('http(s): the status a healthy backend answers'),
+    send: z.string().max(512).optional().describe('udp: the payload to send'),
+    expect: z.string().max(512).optional().describe('udp: text the reply must hold (default: any reply)'),
+    port: z.number().int().min(1).max(65535).optional().describe("the port to check (default: the backend's, or the service's)"),
+    interval: duration.default('200ms').describe('between checks of one backend'),
+    timeout: duration.default('200ms').describe('a check unanswered this long failed'),
+    rise: z.number().int().min(1).max(100).default(2).describe('checks passed in a row before a backend that was down is up'),
+    fall: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe('checks failed in a row before a backend is down (it leaves the table at once)'),
+  })
+  .strict()
+  .refine((h) => parseDuration(h.interval) >= 10 && parseDuration(h.timeout) >= 10, 'interval and timeout are at least 10ms')
+  .refine((h) => h.type !== 'udp' || h.send !== undefined, { message: 'a udp check needs `send`', path: ['send'] });
+
+export const Service = z
+  .object({
+    address: parsed('service address', (s) => parseServiceAddress(s, 'address')).describe(
+      'VIP:PORT/PROTO: the address clients connect to, its port (* or 0: every port) and protocol (tcp or udp); [V6ADDR]:PORT/PROTO for IPv6',
+    ),
+    backends: z
+      .array(parsed('backend', (s) => parseBackend(s, 'backend')))
+      .max(1024)
+      .default([])
+      .describe('ADDR:PORT[@WEIGHT] each (weight 1 by default; 0 drains: no new connections, established ones stay)'),
+    mode: z
+      .enum(LB_MODES)
+      .default('nat')
+      .describe(
+        'nat: the destination becomes the backend, replies are translated back; dsr: layer-2 direct server return (the backend, on a segment of this host, holds the service address and answers clients itself)',
+      ),
+    hash: z
+      .enum(LB_HASHES)
+      .default('five-tuple')
+      .describe("what picks a new connection's backend: the 5-tuple, the 5-tuple without the source port, or the destination port only"),
+    tableSize: z
+      .number()
+      .int()
+      .refine(isPrime, 'a prime')
+      .default(DEFAULT_TABLE_SIZE)
+      .describe('Maglev table slots (a prime; 65537 by default, as Maglev; at least 4 per backend)'),
+    health: ServiceHealth.default(HEALTH_DEFAULTS).describe("the daemon's checks of each backend"),
+  })
+  .strict();
+
 export const RateLimit = z
   .object({
     rate: z.number().min(0.001).max(1_000_000).describe('packets per second per source (0.001 to 1,000,000)'),
@@ -320,6 +381,10 @@ export const Config = z
       .describe('nexthop groups (by name) whose paths are probed and chosen by measured latency, loss and load'),
     routes: z.array(Route).default([]),
     import: Import.default({ from: [], reconcile: '60s' }),
+    services: z
+      .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), Service)
+      .default({})
+      .describe('load-balanced services (L4): Maglev over the backends, connections tracked, NAT or DSR'),
     ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),
     rules: z.array(Rule).max(16384).default([]),
     blocklists: z.array(Blocklist).default([]),

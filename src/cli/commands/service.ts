@@ -1,0 +1,138 @@
+/** `pathwise service …`: load-balanced L4 services (Maglev over backends, NAT or DSR). */
+import type { Command } from 'commander';
+
+import { HEALTH_DEFAULTS } from '../../control/config/schema.js';
+import type { ConfigService } from '../../control/config/forms.js';
+import { PwError } from '../../errors.js';
+import { DEFAULT_TABLE_SIZE } from '../../lb/maglev.js';
+import {
+  checkService,
+  formatBackend,
+  LB_HASHES,
+  LB_MODES,
+  parseBackend,
+  parseServiceAddress,
+  serviceKey,
+  type LbHash,
+  type LbMode,
+  type ServiceSpec,
+} from '../../lb/service.js';
+import { backendFor } from '../backend.js';
+import { color, printJson } from '../output.js';
+import { printWritten, withInstance, type InstanceOptions } from './common.js';
+
+const specJson = (s: ServiceSpec) => ({
+  name: s.name,
+  address: serviceKey(s),
+  mode: s.mode,
+  hash: s.hash,
+  tableSize: s.tableSize,
+  backends: s.backends.map(formatBackend),
+});
+
+/** `--health tcp | http:/PATH | https:/PATH | udp:PAYLOAD | none` as the config's health section. */
+function parseHealth(text: string): ConfigService['health'] {
+  const m = /^(tcp|http|https|udp|none)(?::(.*))?$/.exec(text);
+  if (!m) throw new PwError('PW_ERR_USAGE', `--health must be tcp, http:/PATH, https:/PATH, udp:PAYLOAD or none, got '${text}'`);
+  const type = m[1] as ConfigService['health']['type'];
+  const arg = m[2];
+  if ((type === 'http' || type === 'https') && arg !== undefined && !arg.startsWith('/'))
+    throw new PwError('PW_ERR_USAGE', `--health ${type}: the path starts with '/', got '${arg}'`);
+  if (type === 'udp' && !arg) throw new PwError('PW_ERR_USAGE', '--health udp:PAYLOAD: a udp check sends a payload');
+  return {
+    ...HEALTH_DEFAULTS,
+    type,
+    ...((type === 'http' || type === 'https') && arg ? { path: arg } : {}),
+    ...(type === 'udp' ? { send: arg } : {}),
+  };
+}
+
+function choice<T extends string>(what: string, allowed: readonly T[]) {
+  return (v: string): T => {
+    if (!(allowed as readonly string[]).includes(v))
+      throw new PwError('PW_ERR_USAGE', `${what} must be one of ${allowed.join(', ')}, got '${v}'`);
+    return v as T;
+  };
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function registerService(program: Command): void {
+  const service = program.command('service').description('load-balanced L4 services: Maglev over backends, connections kept, NAT or DSR');
+  withInstance(
+    service
+      .command('add')
+      .description('add a service (VIP:PORT/PROTO, port * for every port; [V6ADDR]:PORT/PROTO for IPv6)')
+      .argument('<name>')
+      .argument('<address>')
+      .option('--backend <addr:port[@weight]>', 'a backend (repeat the option for each)', collect, [])
+      .option('--mode <mode>', `${LB_MODES.join(' or ')}`, choice('--mode', LB_MODES), 'nat')
+      .option('--hash <fields>', `what picks a backend: ${LB_HASHES.join(', ')}`, choice('--hash', LB_HASHES), 'five-tuple')
+      .option('--table-size <prime>', 'Maglev table slots (a prime)', String(DEFAULT_TABLE_SIZE))
+      .option('--health <check>', "the daemon's checks: tcp, http:/PATH, https:/PATH, udp:PAYLOAD or none (default tcp)")
+      .option('--replace', 'change the service of that name if there is one'),
+  ).action(
+    async (
+      name: string,
+      address: string,
+      opts: InstanceOptions & { backend: string[]; mode: LbMode; hash: LbHash; tableSize: string; health?: string; replace?: boolean },
+    ) => {
+      const tableSize = Number(opts.tableSize);
+      if (!/^\d+$/.test(opts.tableSize)) throw new PwError('PW_ERR_USAGE', `--table-size must be a prime number, got '${opts.tableSize}'`);
+      const spec = checkService(
+        {
+          name,
+          ...parseServiceAddress(address, `argument 2 ('${address}')`),
+          mode: opts.mode,
+          hash: opts.hash,
+          tableSize,
+          backends: opts.backend.map((b, i) => parseBackend(b, `--backend ${i + 1} ('${b}')`)),
+        },
+        `service ${name}`,
+      );
+      const health = opts.health === undefined ? undefined : parseHealth(opts.health);
+      const w = await (await backendFor(opts)).addService(spec, { replace: !!opts.replace, health });
+      printWritten(
+        w,
+        opts.json,
+        (s) => console.log(`service ${s.name}: ${serviceKey(s)} ${s.mode}, ${s.backends.length} backend(s)`),
+        specJson,
+      );
+    },
+  );
+  withInstance(service.command('del').description('delete a service (its connections end with it)').argument('<name>')).action(
+    async (name: string, opts: InstanceOptions) => {
+      const w = await (await backendFor(opts)).deleteService(name);
+      printWritten(w, opts.json, (s) => console.log(`deleted service ${s.name} (${serviceKey(s)})`), specJson);
+    },
+  );
+  withInstance(
+    service
+      .command('drain')
+      .description('give a backend weight 0: no new connections, established ones stay')
+      .argument('<name>')
+      .argument('<backend>', 'ADDR:PORT as listed'),
+  ).action(async (name: string, backend: string, opts: InstanceOptions) => {
+    const w = await (await backendFor(opts)).drainBackend(name, backend);
+    printWritten(w, opts.json, (s) => console.log(`service ${s.name}: ${backend} drained`), specJson);
+  });
+  withInstance(service.command('list').description('services and their backends: state, weight, share, connections')).action(
+    async (opts: InstanceOptions) => {
+      const rows = await (await backendFor(opts)).listServices();
+      if (opts.json) return printJson(rows);
+      if (!rows.length) return console.log(color.dim('no services'));
+      for (const s of rows) {
+        console.log(
+          `${color.bold(s.name)}  ${s.address}  ${s.mode}  ${color.dim(`hash ${s.hash}, table ${s.tableSize}; ${s.connections} connections, ${s.active} active, ${s.packets} pkts`)}`,
+        );
+        for (const b of s.backends) {
+          const state = b.health === 'up' ? (b.weight ? color.green('up') : color.yellow('drained')) : color.red('down');
+          const rtt = b.checkRttMs === undefined ? '' : ` check ${b.checkRttMs.toFixed(2)} ms`;
+          console.log(
+            `  ${b.backend.padEnd(42)} ${state.padEnd(16)} weight ${String(b.weight).padEnd(4)} share ${(b.share * 100).toFixed(1).padStart(5)} %  ${color.dim(`${b.connections} connections, ${b.active} active, ${b.packets} pkts${rtt}`)}`,
+          );
+        }
+      }
+    },
+  );
+}

@@ -1,0 +1,118 @@
+/**
+ * HTTP servers and clients for the load-balancing lab (demo, tests and bench), run inside a
+ * namespace with `ip netns exec NS node dist/src/netlab/http-lab.js MODE ...`:
+ *
+ *   serve NAME PORT            answers every request with NAME (keep-alive), prints "ready"
+ *   count URL N CONCURRENCY    N requests, each on a new connection; prints the answers per
+ *                              name and the errors as JSON
+ *   hold HOST PORT CONNS       CONNS keep-alive connections, each sending a request every
+ *                              100 ms; on SIGTERM prints per connection the names that
+ *                              answered, the requests and the errors (a reset is one) as JSON
+ *
+ * Names in the answers say which backend served each request, as the client sees it.
+ */
+import http from 'node:http';
+import net from 'node:net';
+
+const [mode, ...args] = process.argv.slice(2);
+
+function serve(name: string, port: number): void {
+  const body = Buffer.from(name);
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 600_000;
+  server.listen(port, () => process.stdout.write('ready\n'));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+async function count(url: string, n: number, concurrency: number): Promise<void> {
+  const counts: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  let next = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get(url, { agent: false, headers: { connection: 'close' }, timeout: 5000 }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          counts[text] = (counts[text] ?? 0) + 1;
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const k = e.code ?? e.message;
+        errors[k] = (errors[k] ?? 0) + 1;
+        resolve();
+      });
+    });
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  process.stdout.write(`${JSON.stringify({ counts, errors })}\n`);
+}
+
+interface Held {
+  names: string[];
+  requests: number;
+  answers: number;
+  errors: string[];
+}
+
+function hold(host: string, port: number, conns: number): void {
+  const held: Held[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let ready = 0;
+  for (let i = 0; i < conns; i++) {
+    const h: Held = { names: [], requests: 0, answers: 0, errors: [] };
+    held.push(h);
+    const sock = net.connect({ host, port });
+    let buf = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      buf += d;
+      // Answers are small and whole: headers, a blank line, content-length bytes.
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const len = Number(/content-length: (\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
+        if (buf.length < end + 4 + len) return;
+        const name = buf.slice(end + 4, end + 4 + len);
+        buf = buf.slice(end + 4 + len);
+        h.answers++;
+        if (h.names[h.names.length - 1] !== name) h.names.push(name);
+        if (h.answers === 1 && ++ready === conns) process.stdout.write('ready\n');
+      }
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => h.errors.push(e.code ?? e.message));
+    sock.on('close', () => h.errors.push('closed'));
+    sock.on('connect', () => {
+      const send = () => {
+        h.requests++;
+        sock.write(`GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
+      };
+      send();
+      timers.push(setInterval(send, 100));
+    });
+  }
+  process.on('SIGTERM', () => {
+    for (const t of timers) clearInterval(t);
+    process.stdout.write(`${JSON.stringify(held)}\n`);
+    process.exit(0);
+  });
+}
+
+if (mode === 'serve') serve(args[0]!, Number(args[1]));
+else if (mode === 'count') void count(args[0]!, Number(args[1]), Number(args[2]));
+else if (mode === 'hold') hold(args[0]!, Number(args[1]), Number(args[2]));
+else {
+  process.stderr.write('usage: http-lab.js serve NAME PORT | count URL N CONCURRENCY | hold HOST PORT CONNS\n');
+  process.exit(2);
+}

@@ -1,0 +1,242 @@
+/**
+ * Load balancing end to end (src/netlab/lb-lab.ts): the real daemon balances an HTTP service
+ * over backends in their own namespaces, each a real HTTP server answering with its name;
+ * clients are real connections from the client namespace. What the clients see is the measure:
+ * which backend answered each connection, and whether any connection was reset.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { buildLbLab, HTTP_LAB, LB_VIP, startServer, type LbLab } from '../../src/netlab/lb-lab.js';
+import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Held {
+  names: string[];
+  requests: number;
+  answers: number;
+  errors: string[];
+}
+
+describe('load balancing through the daemon', { skip, timeout: 10 * 60_000 }, () => {
+  let topo: Topology;
+  let lab: LbLab;
+  let instance = '';
+  let dir = '';
+  let configFile = '';
+  let daemon: RunningDaemon | undefined;
+  const pw = (...args: string[]) => cli(['--netns', lab.router, ...args, '--instance', instance]);
+  const api = (method: string, path: string, body?: unknown) => request({ socketPath: socketOf(instance) }, method, path, body);
+  const backend = (k: number) => `10.250.${10 + k}.2`;
+
+  const config = (services: string, pipeline = '') => `
+instance: ${instance}
+interfaces:
+${[0, 1, 2, 3, 4].map((k) => `  - { name: ${topo.name(`r${k}`)}, mode: native }`).join('\n')}
+${pipeline}
+services:
+${services}
+`;
+  const web = (backends: string[], extra = '') => `  web:
+    address: ${LB_VIP}:80/tcp
+    backends: [${backends.join(', ')}]
+${extra}`;
+
+  /** `n` requests from the client, each on a new connection: the answers per backend name. */
+  function count(n: number, url = `http://${LB_VIP}/`): { counts: Record<string, number>; errors: Record<string, number> } {
+    return JSON.parse(topo.exec(lab.client, process.execPath, [HTTP_LAB, 'count', url, String(n), '64']));
+  }
+
+  /** Connections held open (a request each every 100 ms) while `during` runs; what each saw. */
+  async function held(conns: number, during: () => Promise<void>): Promise<Held[]> {
+    const child = topo.spawn(lab.client, process.execPath, [HTTP_LAB, 'hold', LB_VIP, '80', String(conns)]);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('ready')) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`held connections not ready: ${out}`);
+      await sleep(50);
+    }
+    await during();
+    await sleep(1000); // requests on every connection after the change
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    return JSON.parse(out.slice(out.indexOf('\n') + 1)) as Held[];
+  }
+
+  const apply = (text: string) => {
+    writeFileSync(configFile, text);
+    const r = pw('apply', '-f', configFile, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    return r.json();
+  };
+
+  before(async () => {
+    topo = new Topology('lb');
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dir = mkdtempSync(join(tmpdir(), 'pw-lb-'));
+    configFile = join(dir, 'pathwise.yaml');
+    lab = await buildLbLab(topo, 4);
+    writeFileSync(configFile, config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080@2`])));
+    daemon = await startDaemon(lab.router, configFile, join(dir, 'state'));
+  });
+  after(async () => {
+    await stopDaemon(daemon, 'SIGKILL');
+    if (lab) cli(['--netns', lab.router, 'down', '--instance', instance]);
+    topo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('spreads 20,000 connections over backends weighted 1:1:2 within ±5 % of their shares', (t) => {
+    const r = count(20_000);
+    t.diagnostic(JSON.stringify(r));
+    assert.deepEqual(r.errors, {}, 'every connection answered');
+    const total = Object.values(r.counts).reduce((a, b) => a + b, 0);
+    assert.equal(total, 20_000);
+    for (const [name, share] of [
+      ['b1', 0.25],
+      ['b2', 0.25],
+      ['b3', 0.5],
+    ] as const) {
+      const got = (r.counts[name] ?? 0) / total;
+      assert.ok(Math.abs(got - share) <= share * 0.05, `${name}: ${(got * 100).toFixed(2)} % of connections, want ${share * 100} % ± 5 %`);
+    }
+    const list = pw('service', 'list', '--json');
+    assert.equal(list.status, 0, list.stderr);
+    const svc = list.json().find((s: any) => s.name === 'web');
+    // A SYN counts as a new connection each time: a retransmitted one counts again.
+    assert.ok(svc.connections >= 20_000 && svc.connections <= 20_100, `the data plane counted the new connections: ${svc.connections}`);
+    assert.deepEqual(
+      svc.backends.map((b: any) => b.health),
+      ['up', 'up', 'up'],
+    );
+  });
+
+  it('keeps every established connection through a backend added and another removed, kill -9 of the daemon and a program upgrade: zero resets', async (t) => {
+    const four = [`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080@2`, `${backend(4)}:8080`];
+    let progBefore = 0;
+    const conns = await held(60, async () => {
+      apply(config(web(four)));
+      await sleep(500);
+      await stopDaemon(daemon, 'SIGKILL');
+      await sleep(500);
+      daemon = await startDaemon(lab.router, configFile, join(dir, 'state'));
+      await sleep(500);
+      // A pipeline setting changed: the program is replaced, the pinned maps carried over.
+      progBefore = pw('status', '--json').json().progId;
+      apply(config(web(four), 'pipeline: { dropMalformed: true }'));
+      await sleep(500);
+    });
+    const now = pw('status', '--json').json();
+    assert.notEqual(now.progId, progBefore, 'a new program runs');
+    assert.equal(now.settings.dropMalformed, true);
+    t.diagnostic(`${conns.length} connections, ${conns.reduce((a, c) => a + c.answers, 0)} answers`);
+    for (const [i, c] of conns.entries()) {
+      assert.deepEqual(c.errors, [], `connection ${i} (${c.names.join('→')}): no reset, no close`);
+      assert.equal(c.names.length, 1, `connection ${i} stayed on one backend: ${c.names.join('→')}`);
+      assert.ok(c.answers >= c.requests - 1, `connection ${i}: ${c.answers} answers to ${c.requests} requests`);
+    }
+    const spread = new Set(conns.map((c) => c.names[0]));
+    assert.ok(spread.size >= 3, `the connections were spread: ${[...spread].join(', ')}`);
+  });
+
+  it('removing a backend moves only its own connections; draining one sends it no new connection and keeps its own', async () => {
+    const four = [`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080@2`, `${backend(4)}:8080`];
+    let drained: any;
+    const conns = await held(60, async () => {
+      apply(config(web(four.filter((b) => !b.startsWith(backend(4))))));
+      await sleep(300);
+      drained = pw('service', 'drain', 'web', `${backend(1)}:8080`, '--json');
+      await sleep(300);
+    });
+    assert.equal(drained.status, 0, drained.stderr);
+    for (const [i, c] of conns.entries()) {
+      if (c.names[0] === 'b4') continue; // its backend went: it may be reset
+      assert.deepEqual(c.errors, [], `connection ${i} on ${c.names[0]} was not touched`);
+      assert.equal(c.names.length, 1, `connection ${i} stayed on ${c.names[0]} (a drained backend keeps its connections)`);
+    }
+    const r = count(2000);
+    assert.deepEqual(r.errors, {});
+    assert.equal(r.counts.b1 ?? 0, 0, 'the drained backend gets no new connection');
+    assert.equal(r.counts.b4 ?? 0, 0, 'the removed backend gets none');
+    assert.ok((r.counts.b2 ?? 0) > 0 && (r.counts.b3 ?? 0) > 0);
+  });
+
+  it('takes a dead backend out of the table on its failed health checks, and back in when it answers again', async (t) => {
+    apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`])));
+    await sleep(1000);
+    const b2 = lab.backends[1]!;
+    const killedAt = Date.now();
+    const server = b2.servers[0]!;
+    const gone = new Promise((r) => server.once('exit', r));
+    server.kill('SIGKILL');
+    await gone;
+    let downAfter = -1;
+    for (let i = 0; i < 100 && downAfter < 0; i++) {
+      const list = (await api('GET', '/v1/services')).json;
+      if (list[0].backends.find((b: any) => b.backend === `${backend(2)}:8080`).health === 'down') downAfter = Date.now() - killedAt;
+      else await sleep(50);
+    }
+    t.diagnostic(
+      `the dead backend was down in the data plane ${downAfter} ms after its server was killed (checks every 200 ms, 3 failures)`,
+    );
+    assert.ok(downAfter >= 0, 'the backend went down');
+    const r = count(1000);
+    assert.deepEqual(r.errors, {}, 'no new connection went to the dead backend');
+    assert.equal(r.counts.b2 ?? 0, 0);
+    b2.servers[0] = await startServer(topo, b2.ns, b2.name, '8080');
+    let up = false;
+    for (let i = 0; i < 100 && !up; i++) {
+      const list = (await api('GET', '/v1/services')).json;
+      up = list[0].backends.find((b: any) => b.backend === `${backend(2)}:8080`).health === 'up';
+      if (!up) await sleep(50);
+    }
+    assert.ok(up, 'the backend came back up');
+    assert.ok((count(1000).counts.b2 ?? 0) > 0, 'and takes new connections again');
+    const metrics = (await api('GET', '/metrics')).text;
+    assert.match(metrics, /pathwise_lb_backend_up\{service="web",backend="10\.250\.12\.2:8080"\} 1/);
+    assert.match(metrics, /pathwise_lb_backend_transitions_total 2/);
+  });
+
+  it('layer-2 DSR: the backends answer the clients themselves, from the service address', () => {
+    apply(
+      config(
+        `  dsr:
+    address: ${LB_VIP}:80/tcp
+    mode: dsr
+    backends: [${backend(1)}, ${backend(2)}, ${backend(3)}]
+`,
+      ),
+    );
+    const r = count(600);
+    assert.deepEqual(r.errors, {});
+    for (const name of ['b1', 'b2', 'b3']) assert.ok((r.counts[name] ?? 0) > 100, `${name} answered ${r.counts[name] ?? 0} of 600`);
+    const svc = pw('service', 'list', '--json').json()[0];
+    assert.equal(svc.mode, 'dsr');
+    assert.ok(svc.connections >= 600 && svc.connections <= 610, `new connections counted: ${svc.connections}`);
+  });
+
+  it('refuses a bad service with an error that says where, and changes nothing', () => {
+    const shape = () =>
+      pw('service', 'list', '--json')
+        .json()
+        .map((s: any) => [s.name, s.address, s.backends.map((b: any) => [b.backend, b.weight])]);
+    const before = shape();
+    const bad = pw('service', 'add', 'v6', '[fd00::1]:80/tcp', '--backend', `${backend(1)}:80`, '--json');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stdout + bad.stderr, /IPv4, the service address IPv6/);
+    const prime = pw('service', 'add', 'x', `${LB_VIP}:81/tcp`, '--backend', `${backend(1)}:80`, '--table-size', '1000');
+    assert.notEqual(prime.status, 0);
+    assert.match(prime.stdout + prime.stderr, /prime/);
+    assert.deepEqual(shape(), before);
+  });
+});
