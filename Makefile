@@ -13,7 +13,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 NODEDIR ?= $(shell test -f /usr/include/node/node_api.h && echo /usr)
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 pkg-config \
-	make g++ python3 tcpdump libpcap-dev libmnl-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay curl openssl bird2 nftables
+	make g++ python3 tcpdump libpcap-dev libmnl-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay curl openssl bird2 nftables apache2-utils nginx-light
 # Node may come from elsewhere than Debian (as on our machines); Debian's nodejs and npm are
 # installed only when there is no node at all.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
@@ -48,7 +48,7 @@ GENERATED_MODULES := pathwise bench fixtures
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
 .PHONY: fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
-	demo bench bench-paths bench-without-paths doctor clean distclean
+	demo bench bench-paths bench-balance bench-without-paths doctor clean distclean
 
 all: build
 
@@ -192,6 +192,10 @@ bench: deps build
 # their own and rendered into BENCHMARKS.md beside the newest full run.
 bench-paths: deps build
 	$(NODE) dist/bench/run.js --paths
+
+# Only the load-balancing figures (per packet, Maglev rebuild, against nftables DNAT; ~3 minutes).
+bench-balance: deps build
+	$(NODE) dist/bench/run.js --balance
 
 # Everything but the path-selection figures; BENCHMARKS.md shows the newest bench-paths run.
 bench-without-paths: deps build

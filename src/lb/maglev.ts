@@ -52,24 +52,31 @@ export function maglevTable(backends: readonly MaglevBackend[], size = DEFAULT_T
   // Weights reduced by their common divisor: weights 2:2:4 fill as fast as 1:1:2.
   const g = live.reduce((acc, b) => gcd(acc, b.weight), 0);
   const turns = live.map((b) => b.weight / g);
-  const pos = new Float64Array(n);
-  const skip = new Float64Array(n);
+  // Small integers throughout (size < 2^31): an add and a compare step a walk, no division.
+  const pos = new Int32Array(n);
+  const skip = new Int32Array(n);
+  const ids = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     pos[i] = hash(live[i]!.name, 0x5bd1e995) % size;
     skip[i] = (hash(live[i]!.name, 0x27d4eb2f) % (size - 1)) + 1;
+    ids[i] = live[i]!.id;
   }
   const taken = new Uint8Array(size);
   let filled = 0;
   while (filled < size) {
     for (let i = 0; i < n && filled < size; i++) {
-      for (let t = 0; t < turns[i]! && filled < size; t++) {
-        let p = pos[i]!;
-        while (taken[p]) p = (p + skip[i]!) % size;
+      const step = skip[i]!;
+      let p = pos[i]!;
+      for (let t = turns[i]!; t > 0 && filled < size; t--) {
+        while (taken[p]) {
+          p += step;
+          if (p >= size) p -= size;
+        }
         taken[p] = 1;
-        table[p] = live[i]!.id;
-        pos[i] = (p + skip[i]!) % size;
+        table[p] = ids[i]!;
         filled++;
       }
+      pos[i] = p;
     }
   }
   return table;

@@ -1,0 +1,376 @@
+/**
+ * Load balancing, side by side in one run (`make bench-balance`):
+ *
+ *  1. The balance stage per packet: the pipeline's time for a packet of an established
+ *     connection to a service (NAT: translated, routed, redirected), for the first packet of a
+ *     connection (the table chooses, the connection and its reply are recorded), and in DSR
+ *     mode, beside the same pipeline forwarding a packet to no service and an empty program.
+ *     Each figure is the median of single runs of BPF_PROG_TEST_RUN on a fresh copy of the
+ *     frame: repeated runs would see the frame as the last run left it (translated, its TTL
+ *     lower), which is another packet.
+ *  2. A Maglev table rebuilt in the control plane: 65,537 slots, 100 backends.
+ *  3. Through a router namespace on veth: packets per second (tcpreplay, 1,024 UDP flows to
+ *     the service, counted by an XDP sink on the backend's side) and connections per second
+ *     (HTTP, one request per connection), Pathwise against nftables DNAT (this kernel has no
+ *     IPVS) with the kernel forwarding, interleaved rounds, medians.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+
+import { BpfObject, attachXdp, detachXdp, inNetns, resolveIfindex } from '../src/kernel/index.js';
+import { writeCapture } from '../src/kernel/pcap.js';
+import type { Dataplane } from '../src/dataplane/dataplane.js';
+import { maglevTable } from '../src/lb/maglev.js';
+import { parseBackend, parseServiceAddress, type ServiceSpec } from '../src/lb/service.js';
+import { ipv4Packet } from '../test/helpers/packets.js';
+import type { Topology } from '../test/helpers/topology.js';
+import * as benchAbi from './generated/bench.js';
+
+export interface BalanceResults {
+  perPacket: { emptyNs: number; forwardNs: number; natEstablishedNs: number; natNewNs: number; dsrEstablishedNs: number; samples: number };
+  maglev: { coldMs: number; warmMs: number; slots: number; backends: number };
+  throughput: {
+    /** The generator alone: frames dropped as they reach the router. */
+    directPps: number;
+    pathwisePps: number;
+    nftPps: number;
+    pathwiseCps: number;
+    nftCps: number;
+    frames: number;
+    connections: number;
+    rounds: number;
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const VIP = '10.251.100.1';
+
+function service(name: string, mode: ServiceSpec['mode'], backends: string[], address = `${VIP}:80/tcp`): ServiceSpec {
+  return {
+    name,
+    ...parseServiceAddress(address, name),
+    mode,
+    hash: 'five-tuple',
+    tableSize: 65537,
+    backends: backends.map((b) => parseBackend(b, name)),
+  };
+}
+
+export async function balanceBench(
+  topo: Topology,
+  open: (name: string, ns?: string) => Promise<Dataplane>,
+  benchObject: string,
+  log: (s: string) => void,
+): Promise<BalanceResults> {
+  const bench = await BpfObject.load(benchObject, { spec: benchAbi });
+  try {
+    log('balance: per packet');
+    const perPacket = await perPacketBench(topo, open, bench);
+    log('balance: Maglev rebuild');
+    const maglev = maglevBench();
+    log('balance: through a router, against nftables DNAT');
+    const throughput = await throughputBench(topo, open, bench);
+    return { perPacket, maglev, throughput };
+  } finally {
+    bench.close();
+  }
+}
+
+async function perPacketBench(
+  topo: Topology,
+  open: (name: string, ns?: string) => Promise<Dataplane>,
+  bench: BpfObject,
+): Promise<BalanceResults['perPacket']> {
+  const ns = topo.addNamespace('LP');
+  topo.addVeth({ ns, name: 'p0', addr: '10.251.1.1/24' }, { ns, name: 'p1' });
+  for (let k = 2; k <= 4; k++)
+    topo.exec(ns, 'ip', [
+      'neigh',
+      'replace',
+      `10.251.1.${k}`,
+      'lladdr',
+      `02:00:00:00:00:0${k}`,
+      'dev',
+      topo.name('p0'),
+      'nud',
+      'permanent',
+    ]);
+  const dp = await open(`${topo.prefix}lbp`, ns);
+  const ifindex = inNetns(ns, () => resolveIfindex(topo.name('p0')));
+  inNetns(ns, () => {
+    dp.syncHostRoutes();
+    dp.pipeline.maps.txPorts.set(ifindex, ifindex);
+    dp.syncNeighbors();
+    dp.services.set(service('nat', 'nat', ['10.251.1.2:8080', '10.251.1.3:8080', '10.251.1.4:8080']));
+    dp.services.set(service('dsr', 'dsr', ['10.251.1.2', '10.251.1.3', '10.251.1.4'], `${VIP}:443/tcp`));
+  });
+  const pkt = (dst: string, dport: number, flags: number) =>
+    ipv4Packet({ src: '10.251.9.7', dst, proto: 'tcp', sport: 40000, dport, tcpFlags: flags });
+  const SAMPLES = 20_000;
+  /** Median of single runs, each on a fresh copy; `verdict`: what every run must return. */
+  const single = (prog: { testRunSync(o: object): { duration: number; retval: number } }, data: Buffer, verdict: number) =>
+    inNetns(ns, () => {
+      const ds: number[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        const r = prog.testRunSync({ data });
+        if (r.retval !== verdict) throw new Error(`a benchmark packet got XDP action ${r.retval}, not ${verdict}`);
+        ds.push(r.duration);
+      }
+      return median(ds);
+    });
+  const XDP_PASS = 2;
+  const XDP_REDIRECT = 4;
+  const established = pkt(VIP, 80, 0x10);
+  dp.pipeline.xdp.testRunSync({ data: established }); // the connection is tracked from here on
+  const dsr = pkt(VIP, 443, 0x10);
+  const out = {
+    emptyNs: single(bench.program('bench_empty'), established, XDP_PASS),
+    forwardNs: single(dp.pipeline.xdp, pkt('10.251.1.2', 8080, 0x10), XDP_REDIRECT),
+    natEstablishedNs: single(dp.pipeline.xdp, established, XDP_REDIRECT),
+    natNewNs: single(dp.pipeline.xdp, pkt(VIP, 80, 0x02), XDP_REDIRECT),
+    dsrEstablishedNs: single(dp.pipeline.xdp, dsr, XDP_REDIRECT),
+    samples: SAMPLES,
+  };
+  dp.close();
+  return out;
+}
+
+function maglevBench(): BalanceResults['maglev'] {
+  const backends = Array.from({ length: 100 }, (_, i) => ({ name: `10.0.${i >> 8}.${i & 255}:80`, id: i + 1, weight: 1 }));
+  let t = performance.now();
+  maglevTable(backends, 65537);
+  const coldMs = performance.now() - t;
+  const runs: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    // A different backend set each time (one removed), as a change would give.
+    const set = backends.filter((_, k) => k !== i);
+    t = performance.now();
+    maglevTable(set, 65537);
+    runs.push(performance.now() - t);
+  }
+  return { coldMs, warmMs: median(runs), slots: 65537, backends: 100 };
+}
+
+async function throughputBench(
+  topo: Topology,
+  open: (name: string, ns?: string) => Promise<Dataplane>,
+  bench: BpfObject,
+): Promise<BalanceResults['throughput']> {
+  const g = topo.addNamespace('LG');
+  const r = topo.addNamespace('LR');
+  const b = topo.addNamespace('LB');
+  topo.addVeth({ ns: g, name: 'g0', addr: '10.251.11.2/24' }, { ns: r, name: 'r0', addr: '10.251.11.1/24' });
+  topo.addVeth({ ns: r, name: 'r1', addr: '10.251.12.1/24' }, { ns: b, name: 'b0', addr: '10.251.12.2/24' });
+  topo.exec(g, 'ip', ['route', 'add', 'default', 'via', '10.251.11.1']);
+  topo.exec(b, 'ip', ['route', 'add', 'default', 'via', '10.251.12.1']);
+  for (const [n, i] of [
+    [g, 'g0'],
+    [b, 'b0'],
+  ] as const)
+    topo.exec(n, 'ethtool', ['-K', topo.name(i), 'gro', 'on', 'tso', 'off', 'gso', 'off', 'tx', 'off']);
+  const mac = (n: string, i: string) => JSON.parse(topo.exec(n, 'ip', ['-j', 'link', 'show', topo.name(i)]))[0].address as string;
+  const macBytes = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
+  topo.exec(r, 'ip', ['neigh', 'replace', '10.251.12.2', 'lladdr', mac(b, 'b0'), 'dev', topo.name('r1'), 'nud', 'permanent']);
+  topo.exec(r, 'ip', ['neigh', 'replace', '10.251.11.2', 'lladdr', mac(g, 'g0'), 'dev', topo.name('r0'), 'nud', 'permanent']);
+
+  // Packets: 1,024 UDP flows to the service, looped by tcpreplay; an XDP sink on the backend's
+  // side counts what arrives (and drops it), the same for both.
+  const sink = bench.perCpuMap(benchAbi.maps.bench_state);
+  const delivered = () => (sink.get(1) ?? []).reduce((a, c) => a + c, 0n);
+  const pcap = `/tmp/${topo.prefix}-lb-flows.pcap`;
+  writeCapture(
+    pcap,
+    Array.from({ length: 1024 }, (_, i) => ({
+      data: ipv4Packet({
+        src: '10.251.11.2',
+        dst: VIP,
+        proto: 'udp',
+        sport: 1024 + i,
+        dport: 5678,
+        payload: new Uint8Array(18),
+        dstMac: macBytes(mac(r, 'r0')),
+        srcMac: macBytes(mac(g, 'g0')),
+      }),
+    })),
+  );
+  const LOOPS = 500;
+  const pps = () =>
+    inNetns(b, () => {
+      attachXdp(bench.program('bench_sink'), topo.name('b0'), { mode: 'native' });
+      try {
+        const before = delivered();
+        const t = performance.now();
+        topo.exec(g, 'tcpreplay', ['-q', '--topspeed', `--loop=${LOOPS}`, '-i', topo.name('g0'), pcap]);
+        return Number(delivered() - before) / ((performance.now() - t) / 1000);
+      } finally {
+        detachXdp(topo.name('b0'));
+      }
+    });
+
+  // The generator and delivery alone: frames dropped on arrival at the router (the ceiling).
+  const directPps = () =>
+    inNetns(r, () => {
+      attachXdp(bench.program('bench_sink'), topo.name('r0'), { mode: 'native' });
+      try {
+        const before = delivered();
+        const t = performance.now();
+        topo.exec(g, 'tcpreplay', ['-q', '--topspeed', `--loop=${LOOPS}`, '-i', topo.name('g0'), pcap]);
+        return Number(delivered() - before) / ((performance.now() - t) / 1000);
+      } finally {
+        detachXdp(topo.name('r0'));
+      }
+    });
+
+  // Connections: ab (apache2-utils) against nginx, one request per connection, 64 at a time,
+  // to the service's port 80: both in C, so the client and server cost less than the path.
+  const server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
+  const CONNECTIONS = 20_000;
+  const cps = () => {
+    const out = topo.exec(g, 'ab', ['-q', '-n', String(CONNECTIONS), '-c', '64', `http://${VIP}/`]);
+    const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+    const complete = Number(/Complete requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+    if (failed || complete !== CONNECTIONS) throw new Error(`ab: ${complete} complete, ${failed} failed:\n${out}`);
+    return Number(/Requests per second:\s+([\d.]+)/.exec(out)![1]);
+  };
+
+  const dp = await open(`${topo.prefix}lbt`, r);
+  inNetns(r, () => {
+    dp.syncHostRoutes();
+    dp.syncNeighbors();
+  });
+  const nft = `table ip ${topo.prefix}lb {
+  chain pre {
+    type nat hook prerouting priority dstnat;
+    ip daddr ${VIP} udp dport 5678 dnat to 10.251.12.2:5678
+    ip daddr ${VIP} tcp dport 80 dnat to 10.251.12.2:8080
+  }
+}
+`;
+  const modes = {
+    nft: {
+      on: () => {
+        topo.exec(r, 'nft', ['-f', '-'], { input: nft });
+        topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      },
+      off: () => {
+        topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
+        topo.exec(r, 'nft', ['delete', 'table', 'ip', `${topo.prefix}lb`]);
+      },
+    },
+    pathwise: {
+      on: () =>
+        inNetns(r, () => {
+          dp.attach([topo.name('r0'), topo.name('r1')], 'native');
+          dp.services.set(service('web', 'nat', ['10.251.12.2:8080']));
+          dp.services.set(service('udp', 'nat', ['10.251.12.2:5678'], `${VIP}:5678/udp`));
+        }),
+      off: () =>
+        inNetns(r, () => {
+          dp.services.remove('web');
+          dp.services.remove('udp');
+          dp.detach([topo.name('r0'), topo.name('r1')]);
+        }),
+    },
+  };
+  const ROUNDS = 3;
+  const rates = { nft: { pps: [] as number[], cps: [] as number[] }, pathwise: { pps: [] as number[], cps: [] as number[] } };
+  const direct: number[] = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      direct.push(directPps());
+      for (const name of ['nft', 'pathwise'] as const) {
+        modes[name].on();
+        try {
+          rates[name].pps.push(pps());
+          rates[name].cps.push(cps());
+        } finally {
+          modes[name].off();
+        }
+      }
+    }
+  } finally {
+    dp.close();
+    server.kill('SIGTERM');
+    execFileSync('rm', ['-rf', `/tmp/${topo.prefix}-lb-nginx`]);
+    sink.close();
+    execFileSync('rm', ['-f', pcap]);
+  }
+  return {
+    directPps: median(direct),
+    pathwisePps: median(rates.pathwise.pps),
+    nftPps: median(rates.nft.pps),
+    pathwiseCps: median(rates.pathwise.cps),
+    nftCps: median(rates.nft.cps),
+    frames: 1024 * LOOPS,
+    connections: CONNECTIONS,
+    rounds: ROUNDS,
+  };
+}
+
+/** nginx in a namespace answering every request with `b0`, one connection per request. */
+function startNginx(topo: Topology, ns: string, dir: string) {
+  execFileSync('mkdir', ['-p', dir]);
+  const conf = `${dir}/nginx.conf`;
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log stderr;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir};
+  proxy_temp_path ${dir};
+  fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir};
+  scgi_temp_path ${dir};
+  server { listen 8080 backlog=4096; keepalive_timeout 0; location / { return 200 "b0"; } }
+}
+`,
+  );
+  return topo.spawn(ns, 'nginx', ['-e', 'stderr', '-p', dir, '-c', conf]);
+}
+
+const f = (x: number, d = 1) => x.toFixed(d);
+
+export function balanceReport(r: BalanceResults, date?: string): string {
+  const p = r.perPacket;
+  const t = r.throughput;
+  return `
+### 7. Load balancing (services: Maglev, tracked connections, NAT and DSR)${date ? ` — measured ${date}` : ''}
+
+Per packet (\`bench/balance.ts\`): the median of ${p.samples.toLocaleString('en')} single BPF_PROG_TEST_RUN runs per row, each on a
+fresh copy of the frame (repeated runs would see the frame as the last run left it: translated,
+its TTL lower). Single runs carry the test run's own overhead, the same in every row; the empty
+program shows it.
+
+| packet through the pipeline | ns | minus the empty program |
+| --- | ---: | ---: |
+| empty XDP program (XDP_PASS) | ${f(p.emptyNs)} | — |
+| forwarded, no service | ${f(p.forwardNs)} | ${f(p.forwardNs - p.emptyNs)} |
+| NAT, established connection (tracked, translated, forwarded) | ${f(p.natEstablishedNs)} | ${f(p.natEstablishedNs - p.emptyNs)} |
+| NAT, first packet (SYN: the table chooses, connection and reply recorded) | ${f(p.natNewNs)} | ${f(p.natNewNs - p.emptyNs)} |
+| DSR, established connection | ${f(p.dsrEstablishedNs)} | ${f(p.dsrEstablishedNs - p.emptyNs)} |
+
+The balance stage on an established NAT connection costs ${f(p.natEstablishedNs - p.forwardNs)} ns over forwarding the same
+packet without a service. For context only (another machine, another measure): Katran publishes
+~101 ns per packet for its whole XDP program.
+
+Maglev table rebuilt in the control plane (${r.maglev.slots.toLocaleString('en')} slots, ${r.maglev.backends} backends, a different backend
+removed each time): median ${f(r.maglev.warmMs, 2)} ms over 30 rebuilds, the first (the JIT still cold) ${f(r.maglev.coldMs, 2)} ms.
+Target ≤ 5 ms — ${r.maglev.warmMs <= 5 ? 'met' : '**not met**'}.
+
+Through a router namespace on veth (client — router — backend), ${t.rounds} interleaved rounds, medians:
+
+| | Pathwise (XDP, NAT) | nftables DNAT (kernel forwarding) | ratio |
+| --- | ---: | ---: | ---: |
+| packets per second delivered (1,024 UDP flows, ${t.frames.toLocaleString('en')} frames) | ${Math.round(t.pathwisePps).toLocaleString('en')} | ${Math.round(t.nftPps).toLocaleString('en')} | ${f(t.pathwisePps / t.nftPps, 2)}× |
+| HTTP connections per second (ab → nginx, one request each, 64 at a time, ${t.connections.toLocaleString('en')}) | ${Math.round(t.pathwiseCps).toLocaleString('en')} | ${Math.round(t.nftCps).toLocaleString('en')} | ${f(t.pathwiseCps / t.nftCps, 2)}× |
+
+Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}.
+The ceiling: the generator's frames dropped as they reach the router, ${Math.round(t.directPps).toLocaleString('en')} per second
+(Pathwise delivers ${f((t.pathwisePps / t.directPps) * 100, 0)} % of it). On veth both forwarders pay the kernel's receive of
+each frame as a socket buffer (§4), and the generator shares the VM's two cores with them.
+`;
+}

@@ -1,0 +1,143 @@
+/**
+ * Load balancing's models: the weighted Maglev table (shares, disruption on a change,
+ * determinism), the service and backend syntax, and the plan that turns a config's services
+ * into data-plane changes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { parseConfig } from '../../src/control/config/load.js';
+import { servicesReconciler, serviceText } from '../../src/control/reconcilers/services.js';
+import { isPrime, maglevTable, type MaglevBackend } from '../../src/lb/maglev.js';
+import { checkService, formatBackend, parseBackend, parseServiceAddress, serviceKey, type ServiceSpec } from '../../src/lb/service.js';
+
+const backends = (n: number, weight = (i: number) => 1): MaglevBackend[] =>
+  Array.from({ length: n }, (_, i) => ({ name: `10.0.${i >> 8}.${i & 255}:80`, id: i + 1, weight: weight(i) }));
+
+function shares(table: Uint32Array): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const id of table) out.set(id, (out.get(id) ?? 0) + 1 / table.length);
+  return out;
+}
+
+describe('Maglev table', () => {
+  it('gives each backend its weight’s share of the slots', () => {
+    const t = maglevTable(
+      backends(3, (i) => (i === 2 ? 2 : 1)),
+      65537,
+    );
+    const s = shares(t);
+    assert.ok(Math.abs(s.get(1)! - 0.25) < 0.001 && Math.abs(s.get(2)! - 0.25) < 0.001, JSON.stringify([...s]));
+    assert.ok(Math.abs(s.get(3)! - 0.5) < 0.001);
+    assert.equal(s.get(0), undefined, 'every slot filled');
+  });
+
+  it('moves about 1/N of the slots when one of N backends goes, and keeps the others where they were', () => {
+    for (const n of [10, 100]) {
+      const before = maglevTable(backends(n), 65537);
+      const after = maglevTable(backends(n).slice(1), 65537);
+      let moved = 0;
+      let movedOthers = 0;
+      for (let i = 0; i < before.length; i++) {
+        if (before[i] === after[i]) continue;
+        moved++;
+        if (before[i] !== 1) movedOthers++;
+      }
+      assert.ok(moved / before.length <= 1 / n + 0.01, `${n} backends: ${((moved / before.length) * 100).toFixed(2)} % of slots moved`);
+      assert.ok(movedOthers / before.length <= 0.01, `${n} backends: ${movedOthers} slots of remaining backends moved`);
+    }
+  });
+
+  it('is the same table whatever the order of the backends; a weight of 0 takes no slot; no backend leaves it empty', () => {
+    const b = backends(7);
+    assert.deepEqual(maglevTable(b, 1009), maglevTable([...b].reverse(), 1009));
+    const drained = maglevTable(
+      b.map((x) => (x.id === 3 ? { ...x, weight: 0 } : x)),
+      1009,
+    );
+    assert.equal(shares(drained).get(3), undefined);
+    assert.ok(maglevTable([], 1009).every((x) => x === 0));
+  });
+
+  it('takes only a prime size', () => {
+    assert.throws(() => maglevTable(backends(2), 65536), /must be a prime/);
+    assert.ok(isPrime(65537) && isPrime(2) && !isPrime(1) && !isPrime(65535));
+  });
+});
+
+describe('service syntax', () => {
+  it('reads service addresses and backends, IPv4 and IPv6, and writes them back', () => {
+    const a = parseServiceAddress('10.1.2.3:443/tcp', 'x');
+    assert.equal(serviceKey({ ...a }), '10.1.2.3:443/tcp');
+    assert.equal(serviceKey(parseServiceAddress('[fd00::1]:53/UDP', 'x')), '[fd00::1]:53/udp');
+    assert.equal(serviceKey(parseServiceAddress('10.1.2.3:*/udp', 'x')), '10.1.2.3:*/udp', 'every port');
+    assert.equal(serviceKey(parseServiceAddress('10.1.2.3:80', 'x')), '10.1.2.3:80/tcp', 'tcp by default');
+    assert.equal(formatBackend(parseBackend('10.0.0.1:8080@3', 'x')), '10.0.0.1:8080@3');
+    assert.equal(formatBackend(parseBackend('[fd00::2]:80', 'x')), '[fd00::2]:80');
+    assert.equal(formatBackend(parseBackend('fd00::2', 'x')), 'fd00::2');
+    assert.equal(parseBackend('10.0.0.1:80@0', 'x').weight, 0);
+  });
+
+  it('refuses what cannot be balanced, naming where', () => {
+    assert.throws(
+      () => parseBackend('10.0.0.1:70000', 'backends[1]'),
+      (e: any) => /not a port/.test(e.message) && e.where === 'backends[1]',
+    );
+    assert.throws(() => parseBackend('10.0.0.1:80@-1', 'b'), /not a backend weight/);
+    assert.throws(() => parseServiceAddress('nowhere:80/tcp', 'address'), /not an IPv4 or IPv6 address/);
+    const spec = (o: Partial<ServiceSpec>): ServiceSpec => ({
+      name: 'web',
+      ...parseServiceAddress('10.1.2.3:80/tcp', 'a'),
+      mode: 'nat',
+      hash: 'five-tuple',
+      tableSize: 65537,
+      backends: [parseBackend('10.0.0.1:8080', 'b')],
+      ...o,
+    });
+    assert.throws(
+      () => checkService(spec({ backends: [parseBackend('[fd00::1]:80', 'b')] }), 'services.web'),
+      /is IPv6, the service address IPv4/,
+    );
+    assert.throws(
+      () => checkService(spec({ tableSize: 1000 }), 'services.web'),
+      (e: any) => e.where === 'services.web.tableSize',
+    );
+    assert.throws(() => checkService(spec({ mode: 'dsr' }), 'services.web'), /in DSR mode a backend answers on the service's own port/);
+    assert.throws(
+      () => checkService(spec({ backends: [parseBackend('10.0.0.1:8080', 'b'), parseBackend('10.0.0.1:8080@2', 'b')] }), 's'),
+      /listed twice/,
+    );
+  });
+});
+
+describe('services plan', () => {
+  const compile = (yaml: string) => servicesReconciler.desired(parseConfig(yaml, 'test.yaml'), undefined as never);
+
+  it('adds, changes and deletes services by name; nothing when they are the same', () => {
+    const one = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080, 10.0.0.2:8080@2] } }');
+    assert.equal(serviceText(one.get('web')!), '10.1.2.3:80/tcp nat hash five-tuple table 65537 backends 10.0.0.1:8080,10.0.0.2:8080@2');
+    assert.deepEqual(servicesReconciler.plan(one, one, undefined as never), []);
+    const changed = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080@0, 10.0.0.2:8080@2] } }');
+    assert.deepEqual(
+      servicesReconciler.plan(one, changed, undefined as never).map((c) => [c.op, c.name]),
+      [['update', 'web']],
+    );
+    const moved = compile('services: { api: { address: 10.1.2.3:80/tcp, mode: dsr, backends: [10.0.0.1, 10.0.0.2] } }');
+    assert.deepEqual(
+      servicesReconciler.plan(one, moved, undefined as never).map((c) => [c.op, c.name]),
+      [
+        ['delete', 'web'],
+        ['add', 'api'],
+      ],
+      'the old service goes first: its address is free for the new one',
+    );
+  });
+
+  it('refuses a config service that cannot be balanced, with its path', () => {
+    assert.throws(() => compile('services: { web: { address: 10.1.2.3:80/tcp, tableSize: 65536 } }'), /services\.web\.tableSize|prime/);
+    assert.throws(
+      () => compile("services: { web: { address: '[fd00::1]:80/tcp', backends: [10.0.0.1:80] } }"),
+      (e: any) => /is IPv4, the service address IPv6/.test(e.message) && e.where === 'services.web.backends[0]',
+    );
+  });
+});
