@@ -11,7 +11,7 @@ import { servicesReconciler, serviceText } from '../../src/control/reconcilers/s
 import { isPrime, maglevTable, type MaglevBackend } from '../../src/lb/maglev.js';
 import { checkService, formatBackend, parseBackend, parseServiceAddress, serviceKey, type ServiceSpec } from '../../src/lb/service.js';
 
-const backends = (n: number, weight = (i: number) => 1): MaglevBackend[] =>
+const backends = (n: number, weight = (_i: number) => 1): MaglevBackend[] =>
   Array.from({ length: n }, (_, i) => ({ name: `10.0.${i >> 8}.${i & 255}:80`, id: i + 1, weight: weight(i) }));
 
 function shares(table: Uint32Array): Map<number, number> {
