@@ -3,7 +3,9 @@
  *   { "type": "event", "event": { ... } }
  * and, every second while any were lost, { "type": "lost", "client": N, "ring": M }: events
  * this client was too slow for, and events the kernel ring had no room for (since it started).
- * ?kind=log,sample,drop picks kinds (default all). Only admin tokens get the packets' bytes
+ * ?kind=log,sample,drop picks kinds (default all three); ?kind=backend (alone or with others) adds
+ * { "type": "backend", "backend": { service, backend, state, detail, time } } when the daemon's
+ * health checks take a backend down or bring it back. Only admin tokens get the packets' bytes
  * (`head`); at most MAX_SUBSCRIBERS streams at once; a stream that stops answering pings is
  * closed.
  */
@@ -30,7 +32,10 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
       schema: {
         tags: ['insight'],
         summary: 'Packet events (rule log, samples, drops) as a WebSocket stream of JSON messages',
-        querystring: { type: 'object', properties: { kind: { type: 'string', pattern: '^(log|sample|drop)(,(log|sample|drop))*$' } } },
+        querystring: {
+          type: 'object',
+          properties: { kind: { type: 'string', pattern: '^(log|sample|drop|backend)(,(log|sample|drop|backend))*$' } },
+        },
       },
     },
     (socket, req) => {
@@ -40,7 +45,8 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
         return;
       }
       const q = req.query as { kind?: string };
-      const kinds = new Set<EventKind>(q.kind ? (q.kind.split(',') as EventKind[]) : EVENT_KINDS);
+      const asked = q.kind ? q.kind.split(',') : EVENT_KINDS;
+      const kinds = new Set<EventKind>(asked.filter((k): k is EventKind => k !== 'backend'));
       // Packet bytes are for admins only, as captures are: a read-only token gets the summary.
       const withBytes = req.principal.role === 'admin';
       let lost = 0;
@@ -79,10 +85,18 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
           req.log.warn({ err }, 'events: reporting losses failed');
         }
       }, 1000);
+      // Backends going down and up (the daemon's health checks), when asked for by name.
+      const unsubscribeHealth = asked.includes('backend')
+        ? ctrl.health.onChange((e) => {
+            if (socket.bufferedAmount > MAX_BUFFERED) lost++;
+            else socket.send(JSON.stringify({ type: 'backend', backend: e }));
+          })
+        : () => {};
       socket.on('close', () => {
         clearInterval(timer);
         clearInterval(pinger);
         unsubscribe();
+        unsubscribeHealth();
       });
       socket.on('message', () => {
         // The stream is one-way; anything sent to it is ignored.

@@ -301,12 +301,14 @@ export class RemoteOperations implements Operations {
       hooks.signal.addEventListener('abort', stop, { once: true });
       ws.on('message', (data) => {
         if (n === req.count || hooks.signal.aborted) return; // what was already on its way when the count was reached
-        const m = JSON.parse(String(data)) as { type: 'event'; event: PacketEvent } | { type: 'lost'; client: number; ring: number };
+        const m = JSON.parse(String(data)) as
+          { type: 'event'; event: PacketEvent } | { type: 'lost'; client: number; ring: number } | { type: 'backend' };
         if (m.type === 'lost') {
           lost = m.client + m.ring;
           hooks.lost?.(m);
           return;
         }
+        if (m.type !== 'event') return; // backend states: not packet events
         hooks.item(m.event);
         if (++n === req.count) stop();
       });

@@ -8,9 +8,15 @@
  *   hold HOST PORT CONNS       CONNS keep-alive connections, each sending a request every
  *                              100 ms; on SIGTERM prints per connection the names that
  *                              answered, the requests and the errors (a reset is one) as JSON
+ *   udp-serve NAME PORT [ADDR] answers every datagram with NAME, from ADDR when given (a
+ *                              socket on the wildcard answers from the address the route
+ *                              picks: DSR needs the service's)
+ *   udp-count HOST PORT N      N datagrams, each from a new socket (a new source port), each
+ *                              awaiting its answer for a second; the answers per name as JSON
  *
  * Names in the answers say which backend served each request, as the client sees it.
  */
+import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 
@@ -109,10 +115,44 @@ function hold(host: string, port: number, conns: number): void {
   });
 }
 
+function udpServe(name: string, port: number, addr?: string): void {
+  const sock = dgram.createSocket({ type: addr && !addr.includes(':') ? 'udp4' : 'udp6', ipv6Only: false });
+  sock.on('message', (_m, from) => sock.send(name, from.port, from.address));
+  sock.bind(port, addr, () => process.stdout.write('ready\n'));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+async function udpCount(host: string, port: number, n: number): Promise<void> {
+  const counts: Record<string, number> = {};
+  let lost = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      const timer = setTimeout(() => {
+        lost++;
+        sock.close();
+        resolve();
+      }, 1000);
+      sock.once('message', (m) => {
+        clearTimeout(timer);
+        counts[m.toString()] = (counts[m.toString()] ?? 0) + 1;
+        sock.close();
+        resolve();
+      });
+      sock.send('ping', port, host);
+    });
+  for (let i = 0; i < n; i += 32) await Promise.all(Array.from({ length: Math.min(32, n - i) }, one));
+  process.stdout.write(`${JSON.stringify({ counts, errors: lost ? { lost } : {} })}\n`);
+}
+
 if (mode === 'serve') serve(args[0]!, Number(args[1]));
+else if (mode === 'udp-serve') udpServe(args[0]!, Number(args[1]), args[2]);
+else if (mode === 'udp-count') void udpCount(args[0]!, Number(args[1]), Number(args[2]));
 else if (mode === 'count') void count(args[0]!, Number(args[1]), Number(args[2]));
 else if (mode === 'hold') hold(args[0]!, Number(args[1]), Number(args[2]));
 else {
-  process.stderr.write('usage: http-lab.js serve NAME PORT | count URL N CONCURRENCY | hold HOST PORT CONNS\n');
+  process.stderr.write(
+    'usage: http-lab.js serve NAME PORT | count URL N CONCURRENCY | hold HOST PORT CONNS | udp-serve NAME PORT [ADDR] | udp-count HOST PORT N\n',
+  );
   process.exit(2);
 }

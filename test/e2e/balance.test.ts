@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { buildLbLab, HTTP_LAB, LB_VIP, startServer, type LbLab } from '../../src/netlab/lb-lab.js';
+import WebSocket from 'ws';
+
+import { buildLbLab, HTTP_LAB, LB_VIP, LB_VIP6, startServer, type LbLab } from '../../src/netlab/lb-lab.js';
 import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -175,6 +177,11 @@ ${extra}`;
     apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`])));
     await sleep(1000);
     const b2 = lab.backends[1]!;
+    // The event stream, asked for backend states only.
+    const states: any[] = [];
+    const ws = new WebSocket(`ws+unix://${socketOf(instance)}:/v1/events?kind=backend`);
+    ws.on('message', (m) => states.push(JSON.parse(m.toString())));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const killedAt = Date.now();
     const server = b2.servers[0]!;
     const gone = new Promise((r) => server.once('exit', r));
@@ -201,6 +208,15 @@ ${extra}`;
       if (!up) await sleep(50);
     }
     assert.ok(up, 'the backend came back up');
+    ws.close();
+    assert.deepEqual(
+      states.map((m) => [m.type, m.backend.service, m.backend.backend, m.backend.state]),
+      [
+        ['backend', 'web', `${backend(2)}:8080`, 'down'],
+        ['backend', 'web', `${backend(2)}:8080`, 'up'],
+      ],
+      'the stream told both changes, and nothing else',
+    );
     assert.ok((count(1000).counts.b2 ?? 0) > 0, 'and takes new connections again');
     const metrics = (await api('GET', '/metrics')).text;
     assert.match(metrics, /pathwise_lb_backend_up\{service="web",backend="10\.250\.12\.2:8080"\} 1/);
@@ -223,6 +239,51 @@ ${extra}`;
     const svc = pw('service', 'list', '--json').json()[0];
     assert.equal(svc.mode, 'dsr');
     assert.ok(svc.connections >= 600 && svc.connections <= 610, `new connections counted: ${svc.connections}`);
+  });
+
+  it('NAT and DSR over IPv6, and UDP over both families', (t) => {
+    const b6 = (k: number) => `fd50:${10 + k}::2`;
+    apply(
+      config(
+        `  web6:
+    address: '[${LB_VIP6}]:8080/tcp'
+    backends: ['[${b6(1)}]:8080', '[${b6(2)}]:8080', '[${b6(3)}]:8080']
+  dsr6:
+    address: '[${LB_VIP6}]:80/tcp'
+    mode: dsr
+    backends: ['${b6(1)}', '${b6(2)}']
+  dns:
+    address: ${LB_VIP}:5353/udp
+    backends: [${backend(1)}:5353, ${backend(2)}:5353]
+    health: { type: none }
+  dns6-dsr:
+    address: '[${LB_VIP6}]:53/udp'
+    mode: dsr
+    backends: ['${b6(2)}', '${b6(3)}']
+    health: { type: none }
+  dns-dsr:
+    address: ${LB_VIP}:53/udp
+    mode: dsr
+    backends: [${backend(1)}, ${backend(3)}]
+    health: { type: none }
+`,
+      ),
+    );
+    const cases: [string, string[], string[]][] = [
+      ['count', [`http://[${LB_VIP6}]:8080/`, '600', '32'], ['b1', 'b2', 'b3']],
+      ['count', [`http://[${LB_VIP6}]/`, '400', '32'], ['b1', 'b2']],
+      ['udp-count', [LB_VIP, '5353', '400'], ['b1', 'b2']],
+      ['udp-count', [LB_VIP6, '53', '400'], ['b2', 'b3']],
+      ['udp-count', [LB_VIP, '53', '400'], ['b1', 'b3']],
+    ];
+    for (const [mode, args, names] of cases) {
+      const r = JSON.parse(topo.exec(lab.client, process.execPath, [HTTP_LAB, mode, ...args]));
+      t.diagnostic(`${mode} ${args.join(' ')}: ${JSON.stringify(r)}`);
+      assert.deepEqual(r.errors, {}, `${mode} ${args[0]}: every request answered`);
+      assert.deepEqual(Object.keys(r.counts).sort(), names, `${mode} ${args.join(' ')}: answered by ${names.join(', ')}`);
+      const sent = Number(mode === 'count' ? args[1] : args[2]);
+      for (const n of names) assert.ok(r.counts[n] > sent / names.length / 2, `${n} answered ${r.counts[n]} of ${sent}`);
+    }
   });
 
   it('refuses a bad service with an error that says where, and changes nothing', () => {
