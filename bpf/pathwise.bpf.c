@@ -261,7 +261,7 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run
 		if (run == PW_RUN_LIVE && !pw_frame_for_us(ctx)) {
 			pw_decide(&d, PW_VERDICT_PASS, PW_REASON_NOT_FOR_US);
 		} else {
-			if (pw_balance(ctx, &pkt, &d, trace)) {
+			if (pw_balance_packet(ctx, &pkt, &d, trace)) {
 				pw_route(ctx, &pkt, &d);
 				/* DSR routed by the backend's address; the packet still holds the service's. */
 				if (d.lb_dsr)

@@ -14,7 +14,7 @@ import { reasonName } from '../../src/insight/verdicts.js';
 import { XdpAction } from '../../src/kernel/index.js';
 import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
 import { parseBackend, parseServiceAddress, type ServiceSpec } from '../../src/lb/service.js';
-import { eth, ipv4Fragments, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, udp, type Addrs } from '../helpers/craft.js';
+import { eth, icmpError4, icmpError6, ipv4Fragments, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, udp, type Addrs } from '../helpers/craft.js';
 import { MAC_A, MAC_B } from '../helpers/packets.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -136,6 +136,43 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
       } else assert.equal(now, was, `connection ${sport} stays on ${was}`);
     }
     assert.ok(moved > 20, `some connections were on the removed backend (${moved})`);
+  });
+
+  it('ICMP errors about a NAT connection reach the right side, translated, every checksum as a full computation gives', () => {
+    dp.services.set(service('icmp', '10.245.9.9:80/tcp', ['10.245.2.1:8080']));
+    dp.services.set(service('icmp6', '[fd45::9]:80/tcp', ['[fd45:2::1]:8080']));
+    for (const v of [
+      { family: 4 as const, client: '10.245.1.2', vip: '10.245.9.9', be: '10.245.2.1', router: '10.245.1.1' },
+      { family: 6 as const, client: 'fd45:1::2', vip: 'fd45::9', be: 'fd45:2::1', router: 'fd45:1::1' },
+    ]) {
+      const ip = (src: string, dst: string, proto: number, payload: Uint8Array) =>
+        v.family === 4 ? ipv4Packet({ src, dst, proto }, payload) : ipv6Packet({ src, dst, next: proto }, payload);
+      const seg = (src: string, dst: string, sport: number, dport: number) =>
+        ip(src, dst, PROTO.TCP, tcp({ family: v.family, src, dst }, { sport, dport, flags: TCP.ACK }, new Uint8Array(100)));
+      const error = (src: string, dst: string, quote: Uint8Array) =>
+        v.family === 4
+          ? frame(ipv4Packet({ src, dst, proto: PROTO.ICMP }, icmpError4(3, 4, 1400, quote)))
+          : frame(ipv6Packet({ src, dst, next: PROTO.ICMPV6 }, icmpError6(src, dst, 2, 0, 1400, quote)));
+      // The connection, tracked: client → service, translated to the backend.
+      run(tcpFrame({ family: v.family, src: v.client, dst: v.vip }, 41000, 80));
+      // The backend says "too big" about client → backend: the client hears it from the service, about client → service.
+      const toClient = run(error(v.be, v.client, seg(v.client, v.be, 41000, 8080)));
+      assert.deepEqual(
+        Buffer.from(toClient.data),
+        error(v.vip, v.client, seg(v.client, v.vip, 41000, 80)),
+        `IPv${v.family}: to the client`,
+      );
+      // A router on the client's side says "too big" about a reply service → client: it reaches the backend, about backend → client.
+      const toBackend = run(error(v.router, v.vip, seg(v.vip, v.client, 80, 41000)));
+      assert.deepEqual(
+        Buffer.from(toBackend.data),
+        error(v.router, v.be, seg(v.be, v.client, 8080, 41000)),
+        `IPv${v.family}: to the backend`,
+      );
+      // An error about no balanced connection is left as it is.
+      const other = error(v.router, v.client, seg(v.client, v.vip, 41001, 80));
+      assert.deepEqual(Buffer.from(run(other).data), other);
+    }
   });
 
   it('drops what it cannot balance: fragments for a service address, a service with no backend in its table', () => {

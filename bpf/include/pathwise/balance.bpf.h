@@ -332,4 +332,268 @@ PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_dec
 	return 1;
 }
 
+/*
+ * ICMP errors about balanced connections (NAT mode), so path MTU discovery and unreachables
+ * work through the translation. An error quotes the packet it is about; what the quote says
+ * tells which side it is for:
+ *  - a quote client → backend (the translated packet, reported by the backend or a router
+ *    beyond): the client must see it about client → service. The quote's destination goes
+ *    back to the service address and port, and so does the error's source when the backend
+ *    itself sent it.
+ *  - a quote service → client (a reply as the client got it, reported on the client's side)
+ *    addressed to the service: it goes to the backend, about backend → client. DSR: routed to
+ *    the backend unchanged (the backend holds the service address).
+ * Every checksum the change touches is patched: the quote's IP header and transport checksum,
+ * the ICMP checksum (over the whole message, and for ICMPv6 the outer addresses too), and the
+ * outer IPv4 header's.
+ */
+static __always_inline int pw_lb_icmp_error(const struct pw_packet *pkt)
+{
+	if (pkt->family == 4)
+		return pkt->proto == IPPROTO_ICMP && (pkt->icmp_type == 3 || pkt->icmp_type == 11 || pkt->icmp_type == 12);
+	return pkt->proto == PW_IPPROTO_ICMPV6 && pkt->icmp_type >= 1 && pkt->icmp_type <= 4;
+}
+
+/* 16-bit words of a 4- or 16-byte address, summed into a delta as they change from `from` to `to`. */
+static __always_inline __u32 pw_lb_addr_delta(__u32 delta, const __u8 *from, const __u8 *to, int v6)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 a, b;
+
+		if (i && !v6)
+			break;
+		__builtin_memcpy(&a, from + 4 * i, 4);
+		__builtin_memcpy(&b, to + 4 * i, 4);
+		delta = pw_csum_delta32(delta, a, b);
+	}
+	return delta;
+}
+
+/*
+ * Rewrites one end of the quoted packet (its destination when `quote_dst`, else its source) to
+ * `addr`:`port`, and the outer destination (`outer` 1) or source (`outer` 2) to `addr` too
+ * (0: the outer header stays). Returns 0 when the quote is not where it was found.
+ */
+static __always_inline int pw_lb_icmp_rewrite(struct xdp_md *ctx, struct pw_packet *pkt, int quote_dst, const __u8 *addr,
+					      __be16 port, int outer)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 *icmp = data + (pkt->l4_off & 0x3ff);
+	__u16 *icmp_check = (__u16 *)(icmp + 2);
+	__u8 *quote = icmp + 8;
+	__u8 *ql4, *qaddr;
+	__u16 *qport, *l4check = NULL;
+	__u32 d_quote, d_icmp = 0;
+	int v6 = pkt->family == 6;
+	__u8 qproto;
+
+	if (!v6) {
+		struct iphdr *qip = (void *)quote;
+		__u32 ihl;
+		__u16 old;
+
+		if ((void *)(qip + 1) > end)
+			return 0;
+		ihl = (quote[0] & 0xf) * 4;
+		ql4 = quote + (ihl & 0x3c);
+		qproto = qip->protocol;
+		qaddr = quote_dst ? (__u8 *)&qip->daddr : (__u8 *)&qip->saddr;
+		d_quote = pw_lb_addr_delta(0, qaddr, addr, 0);
+		__builtin_memcpy(qaddr, addr, 4);
+		/* The quote's IP header checksum covers its addresses. */
+		old = qip->check;
+		qip->check = pw_csum_apply(old, d_quote);
+		d_icmp = pw_csum_delta16(d_icmp, old, qip->check);
+	} else {
+		struct ipv6hdr *qip6 = (void *)quote;
+
+		if ((void *)(qip6 + 1) > end)
+			return 0;
+		ql4 = quote + 40;
+		qproto = qip6->nexthdr;
+		qaddr = quote_dst ? (__u8 *)&qip6->daddr : (__u8 *)&qip6->saddr;
+		d_quote = pw_lb_addr_delta(0, qaddr, addr, 1);
+		__builtin_memcpy(qaddr, addr, 16);
+	}
+	if ((void *)(ql4 + 8) > end)
+		return 0;
+	qport = (__u16 *)(ql4 + (quote_dst ? 2 : 0));
+	d_icmp += d_quote;
+	if (port) {
+		d_quote = pw_csum_delta16(d_quote, *qport, port);
+		d_icmp = pw_csum_delta16(d_icmp, *qport, port);
+		*qport = port;
+	}
+	/* The quote's transport checksum, when the quote holds it (a UDP one always does). */
+	if (qproto == IPPROTO_UDP)
+		l4check = (__u16 *)(ql4 + 6);
+	else if (qproto == IPPROTO_TCP && (void *)(ql4 + 18) <= end)
+		l4check = (__u16 *)(ql4 + 16);
+	if (l4check && (*l4check || qproto == IPPROTO_TCP || v6)) {
+		__u16 old = *l4check, now = pw_csum_apply(old, d_quote);
+
+		if (!now && qproto == IPPROTO_UDP)
+			now = 0xffff;
+		*l4check = now;
+		d_icmp = pw_csum_delta16(d_icmp, old, now);
+	}
+	if (outer) {
+		void *l3 = data + (pkt->l3_off & 0xff);
+
+		if (!v6) {
+			struct iphdr *ip = l3;
+			__u32 d_outer;
+
+			if ((void *)(ip + 1) > end)
+				return 0;
+			d_outer = pw_lb_addr_delta(0, outer == 1 ? (__u8 *)&ip->daddr : (__u8 *)&ip->saddr, addr, 0);
+			ip->check = pw_csum_apply(ip->check, d_outer);
+			__builtin_memcpy(outer == 1 ? &ip->daddr : &ip->saddr, addr, 4);
+			__builtin_memcpy(outer == 1 ? &pkt->daddr4 : &pkt->saddr4, addr, 4);
+		} else {
+			struct ipv6hdr *ip6 = l3;
+
+			if ((void *)(ip6 + 1) > end)
+				return 0;
+			/* ICMPv6's checksum covers the outer addresses (its pseudo-header). */
+			d_icmp = pw_lb_addr_delta(d_icmp, outer == 1 ? (__u8 *)&ip6->daddr : (__u8 *)&ip6->saddr, addr, 1);
+			__builtin_memcpy(outer == 1 ? &ip6->daddr : &ip6->saddr, addr, 16);
+			__builtin_memcpy(outer == 1 ? &pkt->daddr6 : &pkt->saddr6, addr, 16);
+		}
+	}
+	if ((void *)(icmp_check + 1) > end)
+		return 0;
+	*icmp_check = pw_csum_apply(*icmp_check, d_icmp);
+	return 1;
+}
+
+/* Whether the packet's source is `addr` (4 or 16 bytes, as the family says). */
+static __always_inline int pw_lb_same_addr(const struct pw_packet *pkt, const __u8 *addr)
+{
+	const __u32 *a = (const __u32 *)addr;
+
+	if (pkt->family == 4) {
+		__u32 w;
+
+		__builtin_memcpy(&w, addr, 4);
+		return w == pkt->saddr4;
+	}
+	return a[0] == pkt->saddr6.in6_u.u6_addr32[0] && a[1] == pkt->saddr6.in6_u.u6_addr32[1] &&
+	       a[2] == pkt->saddr6.in6_u.u6_addr32[2] && a[3] == pkt->saddr6.in6_u.u6_addr32[3];
+}
+
+/* The balance stage for ICMP errors (above). Returns 1 when the packet goes on to routing. */
+PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct pw_lb_ct_key key;
+	struct pw_lb_rnat *rnat;
+	struct pw_lb_ct *ct;
+	__u8 *quote, *ql4;
+	__u8 qproto;
+
+	if (!pkt || !d || pkt->fragment)
+		return 1;
+	quote = data + (pkt->l4_off & 0x3ff) + 8;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.family = pkt->family;
+	if (pkt->family == 4) {
+		struct iphdr *qip = (void *)quote;
+
+		if ((void *)(qip + 1) > end || qip->ihl < 5)
+			return 1;
+		ql4 = quote + ((qip->ihl * 4) & 0x3c);
+		qproto = qip->protocol;
+		/* Tracked the other way round: the quote went A → B, the key is B → A. */
+		__builtin_memcpy(key.saddr, &qip->daddr, 4);
+		__builtin_memcpy(key.daddr, &qip->saddr, 4);
+	} else {
+		struct ipv6hdr *qip6 = (void *)quote;
+
+		if ((void *)(qip6 + 1) > end)
+			return 1;
+		ql4 = quote + 40; /* a quote's extension headers are not walked */
+		qproto = qip6->nexthdr;
+		__builtin_memcpy(key.saddr, &qip6->daddr, 16);
+		__builtin_memcpy(key.daddr, &qip6->saddr, 16);
+	}
+	if ((void *)(ql4 + 8) > end || (qproto != IPPROTO_TCP && qproto != IPPROTO_UDP))
+		return 1;
+	key.proto = qproto;
+	key.sport = ((__be16 *)ql4)[1];
+	key.dport = ((__be16 *)ql4)[0];
+
+	/* A quote client → backend: the key is the backend's reply, whose translation is known. */
+	rnat = bpf_map_lookup_elem(&pw_lb_rnat, &key);
+	if (rnat) {
+		/* The backend itself reporting: the client hears it from the service address. */
+		int from_backend = pw_lb_same_addr(pkt, key.saddr);
+
+		/* Read in place (an LRU entry evicted meanwhile stays readable until the program
+		 * ends): a copy would cost the stage's frame the bytes the pipeline's needs. */
+		d->lb_backend = rnat->backend;
+		if (!trace && !pw_lb_icmp_rewrite(ctx, pkt, 1, rnat->vip, rnat->vport, from_backend ? 2 : 0)) {
+			pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
+			return 0;
+		}
+		return 1;
+	}
+
+	/* A quote service → client: the key is the client's connection. */
+	ct = bpf_map_lookup_elem(&pw_lb_ct, &key);
+	if (ct) {
+		__u32 id = ct->backend;
+		struct pw_lb_backend *be = bpf_map_lookup_elem(&pw_lb_backends, &id);
+		__be16 cport = key.sport;
+
+		if (!be || !(be->flags & PW_LB_BE_VALID) || be->family != pkt->family)
+			return 1;
+		d->lb_backend = id;
+		/* NAT mode recorded the backend's reply: its translation is the way back. The key
+		 * turns into that reply's (in place: the stage's frame counts against the 512 bytes). */
+		__builtin_memcpy(key.daddr, key.saddr, 16);
+		__builtin_memcpy(key.saddr, be->addr, 16);
+		key.sport = be->port ? be->port : key.dport;
+		key.dport = cport;
+		if (!bpf_map_lookup_elem(&pw_lb_rnat, &key)) {
+			/* DSR: to the backend, as it is. */
+			d->lb_dsr = 1;
+			if (pkt->family == 4)
+				__builtin_memcpy(&pkt->daddr4, be->addr, 4);
+			else
+				__builtin_memcpy(&pkt->daddr6, be->addr, 16);
+			return 1;
+		}
+		if (trace)
+			return 1;
+		if (!pw_lb_icmp_rewrite(ctx, pkt, 0, be->addr, be->port, 1)) {
+			pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * The balance stages, as the pipeline calls them: nothing at all while no service is
+ * configured (one array lookup), TCP and UDP to pw_balance, ICMP errors to pw_balance_icmp.
+ * Returns 1 when the packet goes on to routing.
+ */
+static __always_inline int pw_balance_packet(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+{
+	__u32 zero = 0;
+	struct pw_lb_ctl *ctl = bpf_map_lookup_elem(&pw_lb_ctl, &zero);
+
+	if (!ctl || !ctl->services)
+		return 1;
+	if (pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP)
+		return pw_balance(ctx, pkt, d, trace);
+	if (pw_lb_icmp_error(pkt))
+		return pw_balance_icmp(ctx, pkt, d, trace);
+	return 1;
+}
+
 #endif /* PATHWISE_BALANCE_BPF_H */

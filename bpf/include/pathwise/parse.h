@@ -70,7 +70,7 @@ struct pw_packet {
 	__u8 frag_first;      /* the first fragment of a fragmented datagram */
 	__u8 frag_later;      /* a later fragment: no transport header */
 	__u8 _pad0;
-	__u16 l4_off;         /* offset of the transport header from the start of the frame (has_ports) */
+	__u16 l4_off;         /* offset of the TCP, UDP or ICMP header from the start of the frame */
 	__u32 frag_id;        /* the datagram's identification (fragments only) */
 	__be16 sport;
 	__be16 dport;
@@ -146,6 +146,7 @@ static __always_inline enum pw_reason pw_parse_l4(struct pw_cursor *c, struct pw
 		if ((void *)(icmp + 4) > c->end || (void *)(icmp + 4) > c->ip_end)
 			return PW_REASON_TRUNCATED_L4;
 		pkt->icmp_type = icmp[0];
+		pkt->l4_off = (void *)icmp - c->start;
 	}
 	pkt->l4_known = 1;
 	return PW_REASON_NONE;
