@@ -295,6 +295,15 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   counter('pathwise_lb_backend_transitions_total', 'Backends that went down or came back up', [], (set) =>
     set({}, ctrl.health.stats.transitions),
   );
+  counter('pathwise_lb_passive_downs_total', 'Backends taken down by passive health (new connections unanswered)', [], (set) =>
+    set({}, ctrl.health.stats.passiveDowns),
+  );
+  counter(
+    'pathwise_lb_backend_resets_total',
+    'RSTs a backend sent (NAT mode)',
+    ['service', 'backend'],
+    perBackend((b) => b.resets),
+  );
 
   const ipfix = sources.ipfix;
   if (ipfix) {

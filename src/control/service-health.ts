@@ -23,6 +23,11 @@ import type { Config } from './config/schema.js';
 
 type HealthConfig = Config['services'][string]['health'];
 
+/** Passive health (see passiveTick): counters read every PASSIVE_TICK_MS. */
+const PASSIVE_TICK_MS = 250;
+const PASSIVE_TICKS = 2;
+const PASSIVE_SYNS = 5;
+
 /** A backend's change of state, for logs, metrics and the event stream. */
 export interface BackendHealthEvent {
   time: string;
@@ -42,6 +47,10 @@ export interface BackendCheckView {
 interface Check {
   service: string;
   backend: string;
+  /** Watch the connections too (NAT mode; see passiveTick). */
+  passive: boolean;
+  /** The data plane's SYN and SYN/ACK counts when the backend last answered a SYN, and the ticks since. */
+  answered: { syns: number; synacks: number; ticks: number } | null;
   host: string;
   port: number;
   cfg: HealthConfig;
@@ -60,13 +69,16 @@ export interface ServiceHealthStats {
   checks: number;
   failures: number;
   transitions: number;
+  /** Backends taken down by passive health. */
+  passiveDowns: number;
 }
 
 export class ServiceHealth {
   private readonly checks = new Map<string, Check>();
-  readonly stats: ServiceHealthStats = { checks: 0, failures: 0, transitions: 0 };
+  readonly stats: ServiceHealthStats = { checks: 0, failures: 0, transitions: 0, passiveDowns: 0 };
   private readonly listeners = new Set<(e: BackendHealthEvent) => void>();
   private closed = false;
+  private passiveTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly dp: () => Dataplane,
@@ -97,13 +109,15 @@ export class ServiceHealth {
           continue;
         }
         wanted.add(id);
-        const cfgText = `${JSON.stringify(s.health)} ${port}`;
+        const cfgText = `${JSON.stringify(s.health)} ${port} ${s.mode}`;
         const old = this.checks.get(id);
         if (old && old.cfgText === cfgText) continue;
         if (old) this.stop(old);
         const c: Check = {
           service: name,
           backend,
+          passive: s.health.passive && s.mode === 'nat' && spec.proto === 'tcp',
+          answered: null,
           host: formatEndpoint({ ...b, port: 0 }),
           port,
           cfg: s.health,
@@ -123,6 +137,53 @@ export class ServiceHealth {
         this.stop(c);
         this.checks.delete(id);
       }
+    const passive = [...this.checks.values()].some((c) => c.passive);
+    if (passive && !this.passiveTimer) {
+      this.passiveTimer = setInterval(() => this.passiveTick(), PASSIVE_TICK_MS);
+      this.passiveTimer.unref();
+    } else if (!passive && this.passiveTimer) {
+      clearInterval(this.passiveTimer);
+      this.passiveTimer = null;
+    }
+  }
+
+  /**
+   * Passive health: every 250 ms, each watched backend's SYNs and SYN/ACKs as the data plane
+   * counted them. A backend that has answered none of the last PASSIVE_SYNS or more new
+   * connections for PASSIVE_TICKS ticks (half a second) is down at once: a host gone is down
+   * before its checks time out, a server that refuses (a RST is no SYN/ACK) on its clients'
+   * word. A backend that answers slowly but answers keeps resetting the count. The active
+   * checks bring it back.
+   */
+  private passiveTick(): void {
+    const byService = new Map<string, Map<string, { syns: number; synacks: number }>>();
+    for (const c of this.checks.values()) {
+      if (!c.passive) continue;
+      let counts = byService.get(c.service);
+      if (!counts) {
+        try {
+          counts = this.dp().services.handshakes(c.service);
+        } catch {
+          continue;
+        }
+        byService.set(c.service, counts);
+      }
+      const now = counts.get(c.backend);
+      if (!now) continue;
+      const a = c.answered;
+      if (!a || now.synacks !== a.synacks || now.syns < a.syns) {
+        c.answered = { ...now, ticks: 0 };
+        continue;
+      }
+      a.ticks++;
+      const unanswered = now.syns - a.syns;
+      if (c.state === 'up' && unanswered >= PASSIVE_SYNS && a.ticks >= PASSIVE_TICKS) {
+        c.passed = 0;
+        c.answered = null;
+        this.stats.passiveDowns++;
+        this.transition(c, 'down', `${unanswered} new connections unanswered for ${a.ticks * PASSIVE_TICK_MS} ms`);
+      }
+    }
   }
 
   /** Per service, per backend: its state and what its last check saw. */
@@ -137,6 +198,8 @@ export class ServiceHealth {
 
   close(): void {
     this.closed = true;
+    if (this.passiveTimer) clearInterval(this.passiveTimer);
+    this.passiveTimer = null;
     for (const c of this.checks.values()) this.stop(c);
     this.checks.clear();
   }

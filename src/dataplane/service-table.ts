@@ -67,6 +67,8 @@ export interface BackendRow extends LbCounters {
   active: number;
   /** Share of the Maglev table's slots. */
   share: number;
+  /** RSTs it sent (NAT mode: its replies pass here). */
+  resets: number;
   /** The daemon's last health check's round trip (its checks only). */
   checkRttMs?: number;
 }
@@ -81,7 +83,7 @@ export interface ServiceRow extends LbCounters {
   backends: BackendRow[];
 }
 
-const ZERO: abi.PwLbCounter = { packets: 0n, bytes: 0n, connections: 0n };
+const ZERO: abi.PwLbCounter = { packets: 0n, bytes: 0n, connections: 0n, syns: 0n, synacks: 0n, rsts: 0n };
 
 const endpointOf = (addr: string, port: number): Endpoint => {
   const a = parseAddress(addr);
@@ -234,14 +236,19 @@ export class ServiceTable {
       const table = this.slots.subarray(s.regions[s.active], s.regions[s.active] + s.tableSize);
       const held = new Map<number, number>();
       for (let i = 0; i < table.length; i++) held.set(table[i]!, (held.get(table[i]!) ?? 0) + 1);
-      const backends = s.backends.map((b) => ({
-        backend: formatEndpoint(endpointOf(b.addr, b.port)),
-        weight: b.weight,
-        health: b.health,
-        active: active.get(b.id) ?? 0,
-        share: (held.get(b.id) ?? 0) / s.tableSize,
-        ...sum(this.maps.lbBackendStats.get(b.id)),
-      }));
+      const backends = s.backends.map((b) => {
+        const { resets, ...counts } = sum(this.maps.lbBackendStats.get(b.id));
+        return {
+          backend: formatEndpoint(endpointOf(b.addr, b.port)),
+          weight: b.weight,
+          health: b.health,
+          active: active.get(b.id) ?? 0,
+          share: (held.get(b.id) ?? 0) / s.tableSize,
+          ...counts,
+          resets,
+        };
+      });
+      const { resets: _, ...counts } = sum(this.maps.lbServiceStats.get(s.id));
       return {
         name: s.name,
         address: serviceKey(specOf(s)),
@@ -249,10 +256,28 @@ export class ServiceTable {
         hash: s.hash,
         tableSize: s.tableSize,
         active: backends.reduce((a, b) => a + b.active, 0),
-        ...sum(this.maps.lbServiceStats.get(s.id)),
+        ...counts,
         backends,
       };
     });
+  }
+
+  /** Per backend of a service (by ADDR:PORT): SYNs sent to it, SYN/ACKs and RSTs back (NAT mode sees replies), since it was added. */
+  handshakes(name: string): Map<string, { syns: number; synacks: number; rsts: number }> {
+    const s = this.services.get(name);
+    const out = new Map<string, { syns: number; synacks: number; rsts: number }>();
+    for (const b of s?.backends ?? []) {
+      let syns = 0n;
+      let synacks = 0n;
+      let rsts = 0n;
+      for (const c of this.maps.lbBackendStats.get(b.id) ?? []) {
+        syns += c.syns;
+        synacks += c.synacks;
+        rsts += c.rsts;
+      }
+      out.set(backendKey(endpointOf(b.addr, b.port)), { syns: Number(syns), synacks: Number(synacks), rsts: Number(rsts) });
+    }
+    return out;
   }
 
   /** The backend id of each slot of a service's table in use (for checks and tests). */
@@ -404,16 +429,18 @@ export class ServiceTable {
   }
 }
 
-function sum(per: abi.PwLbCounter[] | undefined): LbCounters {
+function sum(per: abi.PwLbCounter[] | undefined): LbCounters & { resets: number } {
   let packets = 0n;
   let bytes = 0n;
   let connections = 0n;
+  let resets = 0n;
   for (const c of per ?? []) {
     packets += c.packets;
     bytes += c.bytes;
     connections += c.connections;
+    resets += c.rsts;
   }
-  return { packets: Number(packets), bytes: Number(bytes), connections: Number(connections) };
+  return { packets: Number(packets), bytes: Number(bytes), connections: Number(connections), resets: Number(resets) };
 }
 
 function specOf(s: StoredService): ServiceSpec {

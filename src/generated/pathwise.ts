@@ -371,32 +371,101 @@ export const PwLbRnat = {
   },
 } as const satisfies Codec<PwLbRnat> & { offsets: Record<string, number> };
 
-/** struct pw_lb_counter (24 bytes) */
+/** struct pw_lb_counter (48 bytes) */
 export interface PwLbCounter {
   packets: bigint;
   bytes: bigint;
   connections: bigint;
+  syns: bigint;
+  synacks: bigint;
+  rsts: bigint;
 }
 export const PwLbCounter = {
   name: 'pw_lb_counter',
-  size: 24,
-  offsets: { packets: 0, bytes: 8, connections: 16 },
+  size: 48,
+  offsets: { packets: 0, bytes: 8, connections: 16, syns: 24, synacks: 32, rsts: 40 },
   encode(x: PwLbCounter, v: DataView, o: number): void {
     scalar.u64.encode(x.packets, v, o + 0);
     scalar.u64.encode(x.bytes, v, o + 8);
     scalar.u64.encode(x.connections, v, o + 16);
+    scalar.u64.encode(x.syns, v, o + 24);
+    scalar.u64.encode(x.synacks, v, o + 32);
+    scalar.u64.encode(x.rsts, v, o + 40);
   },
   decode(v: DataView, o: number): PwLbCounter {
     return {
       packets: scalar.u64.decode(v, o + 0),
       bytes: scalar.u64.decode(v, o + 8),
       connections: scalar.u64.decode(v, o + 16),
+      syns: scalar.u64.decode(v, o + 24),
+      synacks: scalar.u64.decode(v, o + 32),
+      rsts: scalar.u64.decode(v, o + 40),
     };
   },
   zero(): PwLbCounter {
-    return { packets: 0n, bytes: 0n, connections: 0n };
+    return { packets: 0n, bytes: 0n, connections: 0n, syns: 0n, synacks: 0n, rsts: 0n };
   },
 } as const satisfies Codec<PwLbCounter> & { offsets: Record<string, number> };
+
+/** struct pw_lb_ct (16 bytes) */
+export interface PwLbCt {
+  backend: number;
+  service: number;
+  seen_ns: bigint;
+}
+export const PwLbCt = {
+  name: 'pw_lb_ct',
+  size: 16,
+  offsets: { backend: 0, service: 4, seen_ns: 8 },
+  encode(x: PwLbCt, v: DataView, o: number): void {
+    scalar.u32.encode(x.backend, v, o + 0);
+    scalar.u32.encode(x.service, v, o + 4);
+    scalar.u64.encode(x.seen_ns, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwLbCt {
+    return {
+      backend: scalar.u32.decode(v, o + 0),
+      service: scalar.u32.decode(v, o + 4),
+      seen_ns: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwLbCt {
+    return { backend: 0, service: 0, seen_ns: 0n };
+  },
+} as const satisfies Codec<PwLbCt> & { offsets: Record<string, number> };
+
+/** struct pw_lb_backend (24 bytes) */
+export interface PwLbBackend {
+  family: number;
+  flags: number;
+  port: number;
+  service: number;
+  addr: Uint8Array;
+}
+export const PwLbBackend = {
+  name: 'pw_lb_backend',
+  size: 24,
+  offsets: { family: 0, flags: 1, port: 2, service: 4, addr: 8 },
+  encode(x: PwLbBackend, v: DataView, o: number): void {
+    scalar.u8.encode(x.family, v, o + 0);
+    scalar.u8.encode(x.flags, v, o + 1);
+    scalar.be16.encode(x.port, v, o + 2);
+    scalar.u32.encode(x.service, v, o + 4);
+    bytesAt(v, o + 8, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwLbBackend {
+    return {
+      family: scalar.u8.decode(v, o + 0),
+      flags: scalar.u8.decode(v, o + 1),
+      port: scalar.be16.decode(v, o + 2),
+      service: scalar.u32.decode(v, o + 4),
+      addr: bytesAt(v, o + 8, 16).slice(),
+    };
+  },
+  zero(): PwLbBackend {
+    return { family: 0, flags: 0, port: 0, service: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwLbBackend> & { offsets: Record<string, number> };
 
 /** struct pw_flow_key (40 bytes) */
 export interface PwFlowKey {
@@ -1263,39 +1332,6 @@ export const PwFrag = {
   },
 } as const satisfies Codec<PwFrag> & { offsets: Record<string, number> };
 
-/** struct pw_lb_backend (24 bytes) */
-export interface PwLbBackend {
-  family: number;
-  flags: number;
-  port: number;
-  service: number;
-  addr: Uint8Array;
-}
-export const PwLbBackend = {
-  name: 'pw_lb_backend',
-  size: 24,
-  offsets: { family: 0, flags: 1, port: 2, service: 4, addr: 8 },
-  encode(x: PwLbBackend, v: DataView, o: number): void {
-    scalar.u8.encode(x.family, v, o + 0);
-    scalar.u8.encode(x.flags, v, o + 1);
-    scalar.be16.encode(x.port, v, o + 2);
-    scalar.u32.encode(x.service, v, o + 4);
-    bytesAt(v, o + 8, 16).set(x.addr.subarray(0, 16));
-  },
-  decode(v: DataView, o: number): PwLbBackend {
-    return {
-      family: scalar.u8.decode(v, o + 0),
-      flags: scalar.u8.decode(v, o + 1),
-      port: scalar.be16.decode(v, o + 2),
-      service: scalar.u32.decode(v, o + 4),
-      addr: bytesAt(v, o + 8, 16).slice(),
-    };
-  },
-  zero(): PwLbBackend {
-    return { family: 0, flags: 0, port: 0, service: 0, addr: new Uint8Array(16) };
-  },
-} as const satisfies Codec<PwLbBackend> & { offsets: Record<string, number> };
-
 /** struct pw_lb_slots (64 bytes) */
 export interface PwLbSlots {
   backend: number[];
@@ -1316,33 +1352,6 @@ export const PwLbSlots = {
     return { backend: Array.from({ length: 16 }, () => 0) };
   },
 } as const satisfies Codec<PwLbSlots> & { offsets: Record<string, number> };
-
-/** struct pw_lb_ct (16 bytes) */
-export interface PwLbCt {
-  backend: number;
-  service: number;
-  seen_ns: bigint;
-}
-export const PwLbCt = {
-  name: 'pw_lb_ct',
-  size: 16,
-  offsets: { backend: 0, service: 4, seen_ns: 8 },
-  encode(x: PwLbCt, v: DataView, o: number): void {
-    scalar.u32.encode(x.backend, v, o + 0);
-    scalar.u32.encode(x.service, v, o + 4);
-    scalar.u64.encode(x.seen_ns, v, o + 8);
-  },
-  decode(v: DataView, o: number): PwLbCt {
-    return {
-      backend: scalar.u32.decode(v, o + 0),
-      service: scalar.u32.decode(v, o + 4),
-      seen_ns: scalar.u64.decode(v, o + 8),
-    };
-  },
-  zero(): PwLbCt {
-    return { backend: 0, service: 0, seen_ns: 0n };
-  },
-} as const satisfies Codec<PwLbCt> & { offsets: Record<string, number> };
 
 /** struct pw_if_counters (320 bytes) */
 export interface PwIfCounters {
@@ -1699,7 +1708,9 @@ export const maps = {
   pw_lb_vips: { name: 'pw_lb_vips', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 4, key: PwLbVipKey, value: scalar.u32 },
   pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 16, key: PwLbVipKey, value: PwLbService },
   pw_lb_rnat: { name: 'pw_lb_rnat', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbRnat },
-  pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbCounter },
+  pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
+  pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 16, key: PwLbCtKey, value: PwLbCt },
+  pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
@@ -1733,10 +1744,8 @@ export const maps = {
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
   pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwGuardState },
   pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
-  pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
-  pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 16, key: PwLbCtKey, value: PwLbCt },
-  pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbCounter },
+  pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
   pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
   pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
@@ -1767,6 +1776,10 @@ export interface Maps {
   lbRnat: BpfMap<PwLbCtKey, PwLbRnat>;
   /** pw_lb_backend_stats */
   lbBackendStats: PerCpuMap<number, PwLbCounter>;
+  /** pw_lb_ct */
+  lbCt: BpfMap<PwLbCtKey, PwLbCt>;
+  /** pw_lb_backends */
+  lbBackends: BpfMap<number, PwLbBackend>;
   /** pw_flows */
   flows: BpfMap<PwFlowKey, PwFlow>;
   /** pw_replay_out */
@@ -1833,12 +1846,8 @@ export interface Maps {
   guardState: BpfMap<number, PwGuardState>;
   /** pw_frags */
   frags: BpfMap<PwFragKey, PwFrag>;
-  /** pw_lb_backends */
-  lbBackends: BpfMap<number, PwLbBackend>;
   /** pw_lb_maglev */
   lbMaglev: BpfMap<number, PwLbSlots>;
-  /** pw_lb_ct */
-  lbCt: BpfMap<PwLbCtKey, PwLbCt>;
   /** pw_lb_service_stats */
   lbServiceStats: PerCpuMap<number, PwLbCounter>;
   /** pw_if_stats */
@@ -1878,6 +1887,8 @@ export const mapHandles = {
   lbServices: 'pw_lb_services',
   lbRnat: 'pw_lb_rnat',
   lbBackendStats: 'pw_lb_backend_stats',
+  lbCt: 'pw_lb_ct',
+  lbBackends: 'pw_lb_backends',
   flows: 'pw_flows',
   replayOut: 'pw_replay_out',
   fib4Tbl24: 'pw_fib4_tbl24',
@@ -1911,9 +1922,7 @@ export const mapHandles = {
   ratelimitState: 'pw_ratelimit_state',
   guardState: 'pw_guard_state',
   frags: 'pw_frags',
-  lbBackends: 'pw_lb_backends',
   lbMaglev: 'pw_lb_maglev',
-  lbCt: 'pw_lb_ct',
   lbServiceStats: 'pw_lb_service_stats',
   ifStats: 'pw_if_stats',
   ifStatsHi: 'pw_if_stats_hi',

@@ -223,6 +223,39 @@ ${extra}`;
     assert.match(metrics, /pathwise_lb_backend_transitions_total 2/);
   });
 
+  it('passive health: a backend whose server died is out on its clients’ unanswered connections, before its checks would tell', async (t) => {
+    // Checks every 2 s: three failures would take 6 s; the connections tell within a second.
+    apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`], '    health: { interval: 2s, timeout: 500ms }')));
+    await sleep(2500);
+    const b1 = lab.backends[0]!;
+    const server = b1.servers[0]!;
+    const gone = new Promise((r) => server.once('exit', r));
+    server.kill('SIGKILL');
+    await gone;
+    const killedAt = Date.now();
+    // Clients keep connecting meanwhile; those sent to the dead server are refused until it is out.
+    const client = topo.spawn(lab.client, process.execPath, [HTTP_LAB, 'count', `http://${LB_VIP}/`, '3000', '16']);
+    let out = '';
+    client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const finished = new Promise((r) => client.once('exit', r));
+    let downAfter = -1;
+    for (let i = 0; i < 100 && downAfter < 0; i++) {
+      const list = (await api('GET', '/v1/services')).json;
+      if (list[0].backends.find((b: any) => b.backend === `${backend(1)}:8080`).health === 'down') downAfter = Date.now() - killedAt;
+      else await sleep(20);
+    }
+    await finished;
+    const during = JSON.parse(out);
+    t.diagnostic(`3,000 connections meanwhile: ${JSON.stringify(during)}; down ${downAfter} ms after the kill`);
+    assert.ok(downAfter >= 0 && downAfter < 2000, `down before the checks could have (3 × 2 s): ${downAfter} ms`);
+    const metrics = (await api('GET', '/metrics')).text;
+    assert.match(metrics, /pathwise_lb_passive_downs_total 1/);
+    const r = count(500);
+    assert.deepEqual(r.errors, {}, 'nothing refused once it is out');
+    assert.equal(r.counts.b1 ?? 0, 0);
+    b1.servers[0] = await startServer(topo, b1.ns, b1.name, '8080');
+  });
+
   it('layer-2 DSR: the backends answer the clients themselves, from the service address', () => {
     apply(
       config(

@@ -698,8 +698,13 @@ struct pw_lb_counter {
 	__u64 packets;       /* client to service (and, NAT mode, replies translated back) */
 	__u64 bytes;
 	__u64 connections;   /* new connections: a backend chosen by the table */
+	/* Passive health (per backend; NAT mode sees the replies): SYNs sent to it, and the
+	 * SYN/ACKs and RSTs it answered with. */
+	__u64 syns;
+	__u64 synacks;
+	__u64 rsts;
 };
-_Static_assert(sizeof(struct pw_lb_counter) == 24, "pw_lb_counter layout");
+_Static_assert(sizeof(struct pw_lb_counter) == 48, "pw_lb_counter layout");
 
 /* The balance stage's switch: how many NAT-mode services there are (0: replies are not
  * looked up at all). */

@@ -47,15 +47,28 @@ static __always_inline __u32 pw_lb_hash(const struct pw_packet *pkt, __u16 flags
 	return pw_mix(h ^ ((sport << 16) | pkt->dport) ^ pkt->proto);
 }
 
-static __always_inline void pw_lb_count(void *map, __u32 id, const struct pw_packet *pkt, int new_conn)
+#define PW_TCP_RST 0x04
+
+/* Counts a packet to a service or backend (`reply`: a backend's reply, translated back). */
+static __always_inline void pw_lb_count(void *map, __u32 id, const struct pw_packet *pkt, int new_conn, int reply)
 {
 	struct pw_lb_counter *c = bpf_map_lookup_elem(map, &id);
+	__u8 fl = pkt->tcp_flags & (PW_TCP_SYN | PW_TCP_ACK);
 
 	if (!c)
 		return;
 	c->packets++;
 	c->bytes += pkt->ip_len;
 	c->connections += new_conn;
+	if (pkt->proto != IPPROTO_TCP)
+		return;
+	/* To the backend a SYN; from it a SYN/ACK or a RST: passive health. */
+	if (!reply) {
+		c->syns += fl == PW_TCP_SYN;
+		return;
+	}
+	c->synacks += fl == (PW_TCP_SYN | PW_TCP_ACK);
+	c->rsts += !!(pkt->tcp_flags & PW_TCP_RST);
 }
 
 /* The packet's addresses as a tracking key (the 5-tuple as it travels). */
@@ -233,8 +246,8 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 	} else if (ct && now - ct->seen_ns > PW_NS_PER_SEC) {
 		ct->seen_ns = now;
 	}
-	pw_lb_count(&pw_lb_service_stats, svc_id, pkt, new_conn);
-	pw_lb_count(&pw_lb_backend_stats, be_id, pkt, new_conn);
+	pw_lb_count(&pw_lb_service_stats, svc_id, pkt, new_conn, 0);
+	pw_lb_count(&pw_lb_backend_stats, be_id, pkt, new_conn, 0);
 	if (!(flags & PW_LB_F_DSR) && new_conn) {
 		/* The reply as the backend will send it: from its address and port to the client. */
 		struct pw_lb_rnat back = {};
@@ -322,7 +335,7 @@ PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_dec
 
 			if (trace)
 				return 1;
-			pw_lb_count(&pw_lb_backend_stats, r.backend, pkt, 0);
+			pw_lb_count(&pw_lb_backend_stats, r.backend, pkt, 0, 1);
 			if (!pw_lb_rewrite(ctx, pkt, 0, r.vip, r.vport)) {
 				pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
 				return 0;

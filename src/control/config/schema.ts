@@ -188,7 +188,16 @@ export const Route = z
   })
   .strict();
 
-export const HEALTH_DEFAULTS = { type: 'tcp' as const, path: '/', status: 200, interval: '200ms', timeout: '200ms', rise: 2, fall: 3 };
+export const HEALTH_DEFAULTS = {
+  type: 'tcp' as const,
+  path: '/',
+  status: 200,
+  interval: '200ms',
+  timeout: '200ms',
+  rise: 2,
+  fall: 3,
+  passive: true,
+};
 export const ServiceHealth = z
   .object({
     type: z
@@ -212,6 +221,12 @@ export const ServiceHealth = z
       .max(100)
       .default(3)
       .describe('checks failed in a row before a backend is down (it leaves the table at once)'),
+    passive: z
+      .boolean()
+      .default(true)
+      .describe(
+        'NAT mode: also watch the connections themselves; a backend that answers none of 5 or more new connections (SYNs) for half a second is down at once (the active checks bring it back)',
+      ),
   })
   .strict()
   .refine((h) => parseDuration(h.interval) >= 10 && parseDuration(h.timeout) >= 10, 'interval and timeout are at least 10ms')
