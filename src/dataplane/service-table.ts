@@ -46,6 +46,8 @@ interface StoredService {
   mode: ServiceSpec['mode'];
   hash: LbHash;
   tableSize: number;
+  /** NAT mode's source address, if any. */
+  snat?: string;
   id: number;
   /** First slots of its two tables in pw_lb_maglev, and which one is in use. */
   regions: [number, number];
@@ -151,6 +153,7 @@ export class ServiceTable {
       mode: spec.mode,
       hash: spec.hash,
       tableSize: spec.tableSize,
+      ...(spec.snat ? { snat: addrText({ ...spec.snat, port: 0 }) } : {}),
       id,
       regions,
       active: 0,
@@ -188,6 +191,8 @@ export class ServiceTable {
     const sizeChanged = spec.tableSize !== s.tableSize;
     const regions = sizeChanged ? this.allocateRegions(spec.tableSize, s) : s.regions;
     const updated: StoredService = { ...s, mode: spec.mode, hash: spec.hash, tableSize: spec.tableSize, backends: kept, regions };
+    if (spec.snat) updated.snat = addrText({ ...spec.snat, port: 0 });
+    else delete updated.snat;
     for (const b of kept) this.writeBackend(updated, b);
     const into: 0 | 1 = sizeChanged ? 0 : s.active === 0 ? 1 : 0;
     // With a new size both regions are new, and neither is in use yet.
@@ -345,7 +350,8 @@ export class ServiceTable {
       id: s.id,
       table: s.regions[s.active],
       table_size: live ? s.tableSize : 0,
-      flags: (s.mode === 'dsr' ? abi.PwLbFlag.DSR : 0) | HASH_FLAG[s.hash],
+      flags: (s.mode === 'dsr' ? abi.PwLbFlag.DSR : 0) | (s.snat ? abi.PwLbFlag.SNAT : 0) | HASH_FLAG[s.hash],
+      snat: s.snat ? endpointOf(s.snat, 0).addr : new Uint8Array(16),
     };
   }
 
@@ -452,5 +458,6 @@ function specOf(s: StoredService): ServiceSpec {
     hash: s.hash,
     tableSize: s.tableSize,
     backends: s.backends.map((b): BackendSpec => ({ ...endpointOf(b.addr, b.port), weight: b.weight })),
+    ...(s.snat ? { snat: endpointOf(s.snat, 0) } : {}),
   };
 }

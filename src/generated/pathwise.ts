@@ -71,6 +71,7 @@ export const PwLbFlag = {
   DSR: 1,
   NO_SPORT: 2,
   DPORT_ONLY: 4,
+  SNAT: 8,
 } as const;
 export type PwLbFlag = (typeof PwLbFlag)[keyof typeof PwLbFlag];
 
@@ -176,7 +177,8 @@ export const PwReason = {
   RULE_LIMIT: 27,
   LB_NO_BACKEND: 28,
   LB_FRAGMENT: 29,
-  MAX: 30,
+  LB_NO_PORT: 30,
+  MAX: 31,
 } as const;
 export type PwReason = (typeof PwReason)[keyof typeof PwReason];
 
@@ -275,23 +277,25 @@ export const PwLbVipKey = {
   },
 } as const satisfies Codec<PwLbVipKey> & { offsets: Record<string, number> };
 
-/** struct pw_lb_service (16 bytes) */
+/** struct pw_lb_service (32 bytes) */
 export interface PwLbService {
   id: number;
   table: number;
   table_size: number;
   flags: number;
+  snat: Uint8Array;
 }
 export const PwLbService = {
   name: 'pw_lb_service',
-  size: 16,
-  offsets: { id: 0, table: 4, table_size: 8, flags: 12, _pad0: 14 },
+  size: 32,
+  offsets: { id: 0, table: 4, table_size: 8, flags: 12, _pad0: 14, snat: 16 },
   encode(x: PwLbService, v: DataView, o: number): void {
     scalar.u32.encode(x.id, v, o + 0);
     scalar.u32.encode(x.table, v, o + 4);
     scalar.u32.encode(x.table_size, v, o + 8);
     scalar.u16.encode(x.flags, v, o + 12);
     bytesAt(v, o + 14, 2).fill(0);
+    bytesAt(v, o + 16, 16).set(x.snat.subarray(0, 16));
   },
   decode(v: DataView, o: number): PwLbService {
     return {
@@ -299,10 +303,11 @@ export const PwLbService = {
       table: scalar.u32.decode(v, o + 4),
       table_size: scalar.u32.decode(v, o + 8),
       flags: scalar.u16.decode(v, o + 12),
+      snat: bytesAt(v, o + 16, 16).slice(),
     };
   },
   zero(): PwLbService {
-    return { id: 0, table: 0, table_size: 0, flags: 0 };
+    return { id: 0, table: 0, table_size: 0, flags: 0, snat: new Uint8Array(16) };
   },
 } as const satisfies Codec<PwLbService> & { offsets: Record<string, number> };
 
@@ -343,31 +348,42 @@ export const PwLbCtKey = {
   },
 } as const satisfies Codec<PwLbCtKey> & { offsets: Record<string, number> };
 
-/** struct pw_lb_rnat (24 bytes) */
+/** struct pw_lb_rnat (48 bytes) */
 export interface PwLbRnat {
   vip: Uint8Array;
   vport: number;
+  snat: number;
   backend: number;
+  client: Uint8Array;
+  cport: number;
 }
 export const PwLbRnat = {
   name: 'pw_lb_rnat',
-  size: 24,
-  offsets: { vip: 0, vport: 16, _pad0: 18, backend: 20 },
+  size: 48,
+  offsets: { vip: 0, vport: 16, snat: 18, _pad0: 19, backend: 20, client: 24, cport: 40, _pad1: 42, _pad2: 44 },
   encode(x: PwLbRnat, v: DataView, o: number): void {
     bytesAt(v, o + 0, 16).set(x.vip.subarray(0, 16));
     scalar.be16.encode(x.vport, v, o + 16);
-    bytesAt(v, o + 18, 2).fill(0);
+    scalar.u8.encode(x.snat, v, o + 18);
+    bytesAt(v, o + 19, 1).fill(0);
     scalar.u32.encode(x.backend, v, o + 20);
+    bytesAt(v, o + 24, 16).set(x.client.subarray(0, 16));
+    scalar.be16.encode(x.cport, v, o + 40);
+    bytesAt(v, o + 42, 2).fill(0);
+    bytesAt(v, o + 44, 4).fill(0);
   },
   decode(v: DataView, o: number): PwLbRnat {
     return {
       vip: bytesAt(v, o + 0, 16).slice(),
       vport: scalar.be16.decode(v, o + 16),
+      snat: scalar.u8.decode(v, o + 18),
       backend: scalar.u32.decode(v, o + 20),
+      client: bytesAt(v, o + 24, 16).slice(),
+      cport: scalar.be16.decode(v, o + 40),
     };
   },
   zero(): PwLbRnat {
-    return { vip: new Uint8Array(16), vport: 0, backend: 0 };
+    return { vip: new Uint8Array(16), vport: 0, snat: 0, backend: 0, client: new Uint8Array(16), cport: 0 };
   },
 } as const satisfies Codec<PwLbRnat> & { offsets: Record<string, number> };
 
@@ -407,30 +423,35 @@ export const PwLbCounter = {
   },
 } as const satisfies Codec<PwLbCounter> & { offsets: Record<string, number> };
 
-/** struct pw_lb_ct (16 bytes) */
+/** struct pw_lb_ct (24 bytes) */
 export interface PwLbCt {
   backend: number;
   service: number;
   seen_ns: bigint;
+  snat_port: number;
 }
 export const PwLbCt = {
   name: 'pw_lb_ct',
-  size: 16,
-  offsets: { backend: 0, service: 4, seen_ns: 8 },
+  size: 24,
+  offsets: { backend: 0, service: 4, seen_ns: 8, snat_port: 16, _pad0: 18, _pad1: 20 },
   encode(x: PwLbCt, v: DataView, o: number): void {
     scalar.u32.encode(x.backend, v, o + 0);
     scalar.u32.encode(x.service, v, o + 4);
     scalar.u64.encode(x.seen_ns, v, o + 8);
+    scalar.be16.encode(x.snat_port, v, o + 16);
+    bytesAt(v, o + 18, 2).fill(0);
+    bytesAt(v, o + 20, 4).fill(0);
   },
   decode(v: DataView, o: number): PwLbCt {
     return {
       backend: scalar.u32.decode(v, o + 0),
       service: scalar.u32.decode(v, o + 4),
       seen_ns: scalar.u64.decode(v, o + 8),
+      snat_port: scalar.be16.decode(v, o + 16),
     };
   },
   zero(): PwLbCt {
-    return { backend: 0, service: 0, seen_ns: 0n };
+    return { backend: 0, service: 0, seen_ns: 0n, snat_port: 0 };
   },
 } as const satisfies Codec<PwLbCt> & { offsets: Record<string, number> };
 
@@ -1353,7 +1374,7 @@ export const PwLbSlots = {
   },
 } as const satisfies Codec<PwLbSlots> & { offsets: Record<string, number> };
 
-/** struct pw_if_counters (320 bytes) */
+/** struct pw_if_counters (328 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
   bytes: bigint[];
@@ -1361,22 +1382,22 @@ export interface PwIfCounters {
 }
 export const PwIfCounters = {
   name: 'pw_if_counters',
-  size: 320,
+  size: 328,
   offsets: { packets: 0, bytes: 40, reasons: 80 },
   encode(x: PwIfCounters, v: DataView, o: number): void {
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
-    for (let i0 = 0; i0 < 30; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+    for (let i0 = 0; i0 < 31; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwIfCounters {
     return {
       packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
       bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
-      reasons: Array.from({ length: 30 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+      reasons: Array.from({ length: 31 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
     };
   },
   zero(): PwIfCounters {
-    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 30 }, () => 0n) };
+    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 31 }, () => 0n) };
   },
 } as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
 
@@ -1706,10 +1727,10 @@ export const PwCaptureRecord = {
 export const maps = {
   pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
   pw_lb_vips: { name: 'pw_lb_vips', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 4, key: PwLbVipKey, value: scalar.u32 },
-  pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 16, key: PwLbVipKey, value: PwLbService },
-  pw_lb_rnat: { name: 'pw_lb_rnat', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbRnat },
+  pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 32, key: PwLbVipKey, value: PwLbService },
+  pw_lb_rnat: { name: 'pw_lb_rnat', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwLbCtKey, value: PwLbRnat },
   pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
-  pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 16, key: PwLbCtKey, value: PwLbCt },
+  pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbCt },
   pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
@@ -1746,9 +1767,9 @@ export const maps = {
   pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
-  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
-  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
-  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 320, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
+  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
   pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },

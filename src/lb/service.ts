@@ -34,6 +34,8 @@ export interface ServiceSpec {
   hash: LbHash;
   tableSize: number;
   backends: BackendSpec[];
+  /** NAT mode: the source address backends see (so they need no route back to clients). */
+  snat?: { family: Family; addr: Uint8Array };
 }
 
 /** `ADDR:PORT`, `[V6ADDR]:PORT`, or an address alone (port 0). */
@@ -109,6 +111,14 @@ export function checkService(s: ServiceSpec, where: string): ServiceSpec {
     if (seen.has(k)) throw new PwError('PW_ERR_INVALID', `backend ${k} is listed twice`, { where: w });
     seen.add(k);
   });
+  if (s.snat && s.mode === 'dsr')
+    throw new PwError('PW_ERR_INVALID', 'snat is for NAT mode: in DSR mode the backend answers the client itself', {
+      where: `${where}.snat`,
+    });
+  if (s.snat && s.snat.family !== s.vip.family)
+    throw new PwError('PW_ERR_INVALID', `the snat address is IPv${s.snat.family}, the service address IPv${s.vip.family}`, {
+      where: `${where}.snat`,
+    });
   if (s.backends.length > 1024) throw new PwError('PW_ERR_INVALID', 'a service has at most 1024 backends', { where: `${where}.backends` });
   if (s.backends.length * 4 > s.tableSize)
     throw new PwError('PW_ERR_INVALID', `a table of ${s.tableSize} slots is too small for ${s.backends.length} backends`, {

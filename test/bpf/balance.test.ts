@@ -18,6 +18,7 @@ import { eth, icmpError4, icmpError6, ipv4Fragments, ipv4Packet, ipv6Packet, PRO
 import { MAC_A, MAC_B } from '../helpers/packets.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
+import { parseAddress } from '../../src/util/ip.js';
 
 const skip = privilegedSkip();
 
@@ -173,6 +174,27 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
       const other = error(v.router, v.client, seg(v.client, v.vip, 41001, 80));
       assert.deepEqual(Buffer.from(run(other).data), other);
     }
+  });
+
+  it('SNAT: backends see the snat address and a port of it; their replies go back to the client as the service', () => {
+    dp.services.set(service('snat', '10.246.9.9:80/tcp', ['10.246.2.1:8080'], { snat: parseAddress('10.246.200.1') }));
+    const ports = new Set<number>();
+    for (const client of ['10.246.1.2', '10.246.1.3']) {
+      const c: Addrs = { family: 4, src: client, dst: '10.246.9.9' };
+      const out = Buffer.from(run(tcpFrame(c, 42000, 80)).data);
+      const sport = out.readUInt16BE(34);
+      ports.add(sport);
+      assert.ok(sport >= 1024, `a port of the snat address: ${sport}`);
+      assert.deepEqual(
+        out,
+        tcpFrame({ family: 4, src: '10.246.200.1', dst: '10.246.2.1' }, sport, 8080),
+        'source and destination translated',
+      );
+      assert.equal(Buffer.from(run(tcpFrame(c, 42000, 80, TCP.ACK)).data).readUInt16BE(34), sport, 'the connection keeps its port');
+      const reply = run(tcpFrame({ family: 4, src: '10.246.2.1', dst: '10.246.200.1' }, 8080, sport, TCP.SYN | TCP.ACK));
+      assert.deepEqual(Buffer.from(reply.data), tcpFrame({ family: 4, src: '10.246.9.9', dst: client }, 80, 42000, TCP.SYN | TCP.ACK));
+    }
+    assert.equal(ports.size, 2, 'two clients with the same source port get two ports');
   });
 
   it('drops what it cannot balance: fragments for a service address, a service with no backend in its table', () => {

@@ -319,6 +319,25 @@ ${extra}`;
     }
   });
 
+  it('SNAT: backends with no route back to the clients still serve them', () => {
+    const SNAT = '10.250.200.1';
+    for (const [k, b] of lab.backends.entries()) {
+      topo.exec(b.ns, 'ip', ['route', 'del', 'default']);
+      topo.exec(b.ns, 'ip', ['route', 'add', `${SNAT}/32`, 'via', `10.250.${11 + k}.1`]);
+    }
+    try {
+      apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`], `    snat: ${SNAT}`)));
+      const r = count(600);
+      assert.deepEqual(r.errors, {}, 'every connection answered');
+      assert.ok((r.counts.b1 ?? 0) > 100 && (r.counts.b2 ?? 0) > 100, JSON.stringify(r.counts));
+    } finally {
+      for (const [k, b] of lab.backends.entries()) {
+        topo.exec(b.ns, 'ip', ['route', 'del', `${SNAT}/32`], { allowFail: true });
+        topo.exec(b.ns, 'ip', ['route', 'add', 'default', 'via', `10.250.${11 + k}.1`], { allowFail: true });
+      }
+    }
+  });
+
   it('refuses a bad service with an error that says where, and changes nothing', () => {
     const shape = () =>
       pw('service', 'list', '--json')

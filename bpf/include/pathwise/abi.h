@@ -140,7 +140,8 @@ enum pw_reason {
 	PW_REASON_LB_NO_BACKEND = 28,   /* for a service with no backend in its table: dropped */
 	/* A fragment for a service's address: no ports to choose a backend by, dropped (as Katran) */
 	PW_REASON_LB_FRAGMENT = 29,
-	PW_REASON_MAX = 30,
+	PW_REASON_LB_NO_PORT = 30,      /* SNAT found no free source port towards the backend: dropped */
+	PW_REASON_MAX = 31,
 };
 
 /* Bits of pw_settings.flags (enum pw_setting). */
@@ -634,6 +635,7 @@ enum pw_lb_flag {
 	PW_LB_F_DSR = 1 << 0,        /* layer-2 direct server return: only the MAC changes */
 	PW_LB_F_NO_SPORT = 1 << 1,   /* hash without the source port (a client's connections together) */
 	PW_LB_F_DPORT_ONLY = 1 << 2, /* hash on the destination port only */
+	PW_LB_F_SNAT = 1 << 3,       /* NAT mode: the source becomes the service's snat address too */
 };
 
 struct pw_lb_service {
@@ -642,8 +644,9 @@ struct pw_lb_service {
 	__u32 table_size;    /* slots (a prime); 0: no backend to send to */
 	__u16 flags;         /* PW_LB_F_* */
 	__u16 _pad0;
+	__u8 snat[16];       /* PW_LB_F_SNAT: the source address backends see (routed back here) */
 };
-_Static_assert(sizeof(struct pw_lb_service) == 16, "pw_lb_service layout");
+_Static_assert(sizeof(struct pw_lb_service) == 32, "pw_lb_service layout");
 
 enum pw_lb_backend_flag {
 	PW_LB_BE_VALID = 1 << 0,     /* cleared: connections tracked to it choose again */
@@ -675,17 +678,26 @@ struct pw_lb_ct {
 	__u32 backend;
 	__u32 service;
 	__u64 seen_ns;       /* last packet, to the second (refreshed at most once a second) */
+	__be16 snat_port;    /* PW_LB_F_SNAT: the source port backends see */
+	__u16 _pad0;
+	__u32 _pad1;
 };
-_Static_assert(sizeof(struct pw_lb_ct) == 16, "pw_lb_ct layout");
+_Static_assert(sizeof(struct pw_lb_ct) == 24, "pw_lb_ct layout");
 
-/* What a backend's reply is translated back to (NAT mode). */
+/* What a backend's reply is translated back to (NAT mode): its source becomes the service's;
+ * with SNAT its destination (the snat address and port) becomes the client's again. */
 struct pw_lb_rnat {
 	__u8 vip[16];
 	__be16 vport;
-	__u16 _pad0;
+	__u8 snat;           /* 1: translate the destination back to client:cport */
+	__u8 _pad0;
 	__u32 backend;
+	__u8 client[16];
+	__be16 cport;
+	__u16 _pad1;
+	__u32 _pad2;
 };
-_Static_assert(sizeof(struct pw_lb_rnat) == 24, "pw_lb_rnat layout");
+_Static_assert(sizeof(struct pw_lb_rnat) == 48, "pw_lb_rnat layout");
 
 /* 16 Maglev slots (backend ids, 0: none): element i holds slots 16*i .. 16*i+15. */
 struct pw_lb_slots {

@@ -188,6 +188,62 @@ static __always_inline void pw_lb_vip_key_of(struct pw_lb_vip_key *k, const stru
 		__builtin_memcpy(k->addr, &pkt->daddr6, 16);
 }
 
+/*
+ * Records how the backend's replies to a new connection are translated back, the key being the
+ * connection's (it is turned into the reply's). With SNAT, the connection gets a source port of
+ * the snat address towards this backend: one drawn from its 5-tuple, or the next of up to
+ * PW_LB_SNAT_TRIES (a port another connection holds is not taken; one its own 5-tuple held
+ * before is). Returns that port (network order), 0 when none was free; without SNAT, 0.
+ */
+#define PW_LB_SNAT_TRIES 4
+
+static __always_inline int pw_lb_same16(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+static __always_inline __be16 pw_lb_record_reply(const struct pw_packet *pkt, struct pw_lb_ct_key *key,
+						 const struct pw_lb_service *svc, const struct pw_lb_backend *be,
+						 __u32 be_id)
+{
+	struct pw_lb_rnat back = {};
+	__u32 h;
+
+	__builtin_memcpy(back.vip, key->daddr, 16);
+	back.vport = pkt->dport;
+	back.backend = be_id;
+	__builtin_memcpy(back.client, key->saddr, 16);
+	back.cport = pkt->sport;
+	__builtin_memcpy(key->saddr, be->addr, 16);
+	key->sport = be->port ? be->port : pkt->dport;
+	if (!(svc->flags & PW_LB_F_SNAT)) {
+		__builtin_memcpy(key->daddr, back.client, 16);
+		key->dport = pkt->sport;
+		bpf_map_update_elem(&pw_lb_rnat, key, &back, BPF_ANY);
+		return 0;
+	}
+	back.snat = 1;
+	__builtin_memcpy(key->daddr, svc->snat, 16);
+	h = pw_lb_hash(pkt, 0);
+#pragma unroll
+	for (int i = 0; i < PW_LB_SNAT_TRIES; i++) {
+		__u16 port = 1024 + (h + i * 0x9e37) % (65536 - 1024);
+		struct pw_lb_rnat *held;
+
+		key->dport = bpf_htons(port);
+		if (!bpf_map_update_elem(&pw_lb_rnat, key, &back, BPF_NOEXIST))
+			return key->dport;
+		held = bpf_map_lookup_elem(&pw_lb_rnat, key);
+		if (held && held->cport == back.cport && pw_lb_same16(held->client, back.client)) {
+			*held = back;
+			return key->dport;
+		}
+	}
+	return 0;
+}
+
 /* A packet for a service: its backend, then NAT or DSR. Returns 1 when the packet goes on to
  * the route stage. */
 static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d,
@@ -198,6 +254,7 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 	struct pw_lb_backend *be = NULL;
 	__u32 be_id = 0, svc_id = svc->id;
 	__u16 flags = svc->flags;
+	__be16 snat_port = 0;
 	int new_conn = 0;
 	__u64 now;
 
@@ -239,30 +296,29 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 		goto translate; /* a what-if lookup records nothing */
 	now = bpf_ktime_get_coarse_ns();
 	if (new_conn) {
+		if (!(flags & PW_LB_F_DSR)) {
+			/* The reply as the backend will send it (key turns into it: the stage's frame
+			 * counts against the pipeline's 512 bytes), recorded first: with SNAT its port
+			 * is what the connection is given. */
+			snat_port = pw_lb_record_reply(pkt, &key, svc, be, be_id);
+			if (flags & PW_LB_F_SNAT && !snat_port) {
+				pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_NO_PORT);
+				return 0;
+			}
+			pw_lb_key(&key, pkt);
+		}
 		fresh.backend = be_id;
 		fresh.service = svc_id;
 		fresh.seen_ns = now;
+		fresh.snat_port = snat_port;
 		bpf_map_update_elem(&pw_lb_ct, &key, &fresh, BPF_ANY);
-	} else if (ct && now - ct->seen_ns > PW_NS_PER_SEC) {
-		ct->seen_ns = now;
+	} else if (ct) {
+		snat_port = ct->snat_port;
+		if (now - ct->seen_ns > PW_NS_PER_SEC)
+			ct->seen_ns = now;
 	}
 	pw_lb_count(&pw_lb_service_stats, svc_id, pkt, new_conn, 0);
 	pw_lb_count(&pw_lb_backend_stats, be_id, pkt, new_conn, 0);
-	if (!(flags & PW_LB_F_DSR) && new_conn) {
-		/* The reply as the backend will send it: from its address and port to the client. */
-		struct pw_lb_rnat back = {};
-
-		/* The key turns into the reply's (its stack slot is reused: the stage's frame counts
-		 * against the pipeline's 512 bytes). */
-		__builtin_memcpy(back.vip, key.daddr, 16);
-		back.vport = pkt->dport;
-		back.backend = be_id;
-		__builtin_memcpy(key.daddr, key.saddr, 16);
-		__builtin_memcpy(key.saddr, be->addr, 16);
-		key.sport = be->port ? be->port : pkt->dport;
-		key.dport = pkt->sport;
-		bpf_map_update_elem(&pw_lb_rnat, &key, &back, BPF_ANY);
-	}
 translate:
 	if (flags & PW_LB_F_DSR) {
 		d->lb_dsr = 1;
@@ -281,7 +337,8 @@ translate:
 			__builtin_memcpy(&pkt->daddr6, be->addr, 16);
 		return 1;
 	}
-	if (!pw_lb_rewrite(ctx, pkt, 1, be->addr, be->port)) {
+	if (!pw_lb_rewrite(ctx, pkt, 1, be->addr, be->port) ||
+	    (flags & PW_LB_F_SNAT && !pw_lb_rewrite(ctx, pkt, 0, svc->snat, snat_port))) {
 		pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
 		return 0;
 	}
@@ -331,12 +388,13 @@ PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_dec
 		pw_lb_key(&key, pkt);
 		back = bpf_map_lookup_elem(&pw_lb_rnat, &key);
 		if (back) {
-			struct pw_lb_rnat r = *back; /* the map's value may go while the packet is rewritten */
-
+			/* Read in place (an LRU entry evicted meanwhile stays readable until the
+			 * program ends): a copy would cost the frame the bytes the pipeline's needs. */
 			if (trace)
 				return 1;
-			pw_lb_count(&pw_lb_backend_stats, r.backend, pkt, 0, 1);
-			if (!pw_lb_rewrite(ctx, pkt, 0, r.vip, r.vport)) {
+			pw_lb_count(&pw_lb_backend_stats, back->backend, pkt, 0, 1);
+			if (!pw_lb_rewrite(ctx, pkt, 0, back->vip, back->vport) ||
+			    (back->snat && !pw_lb_rewrite(ctx, pkt, 1, back->client, back->cport))) {
 				pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
 				return 0;
 			}
@@ -541,6 +599,8 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
 
 	/* A quote client → backend: the key is the backend's reply, whose translation is known. */
 	rnat = bpf_map_lookup_elem(&pw_lb_rnat, &key);
+	if (rnat && rnat->snat)
+		return 1; /* with SNAT the error is addressed to this host: the kernel's */
 	if (rnat) {
 		/* The backend itself reporting: the client hears it from the service address. */
 		int from_backend = pw_lb_same_addr(pkt, key.saddr);
@@ -562,8 +622,8 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
 		struct pw_lb_backend *be = bpf_map_lookup_elem(&pw_lb_backends, &id);
 		__be16 cport = key.sport;
 
-		if (!be || !(be->flags & PW_LB_BE_VALID) || be->family != pkt->family)
-			return 1;
+		if (!be || !(be->flags & PW_LB_BE_VALID) || be->family != pkt->family || ct->snat_port)
+			return 1; /* with SNAT, not translated: the kernel's */
 		d->lb_backend = id;
 		/* NAT mode recorded the backend's reply: its translation is the way back. The key
 		 * turns into that reply's (in place: the stage's frame counts against the 512 bytes). */

@@ -17,6 +17,7 @@ import {
   type LbMode,
   type ServiceSpec,
 } from '../../lb/service.js';
+import { formatAddress, parseAddress } from '../../util/ip.js';
 import { backendFor } from '../backend.js';
 import { color, printJson } from '../output.js';
 import { printWritten, withInstance, type InstanceOptions } from './common.js';
@@ -27,6 +28,7 @@ const specJson = (s: ServiceSpec) => ({
   mode: s.mode,
   hash: s.hash,
   tableSize: s.tableSize,
+  ...(s.snat ? { snat: formatAddress(s.snat.family, s.snat.addr) } : {}),
   backends: s.backends.map(formatBackend),
 });
 
@@ -69,13 +71,22 @@ export function registerService(program: Command): void {
       .option('--mode <mode>', `${LB_MODES.join(' or ')}`, choice('--mode', LB_MODES), 'nat')
       .option('--hash <fields>', `what picks a backend: ${LB_HASHES.join(', ')}`, choice('--hash', LB_HASHES), 'five-tuple')
       .option('--table-size <prime>', 'Maglev table slots (a prime)', String(DEFAULT_TABLE_SIZE))
+      .option('--snat <addr>', 'NAT mode: the source address backends see (they need no route back to clients)')
       .option('--health <check>', "the daemon's checks: tcp, http:/PATH, https:/PATH, udp:PAYLOAD or none (default tcp)")
       .option('--replace', 'change the service of that name if there is one'),
   ).action(
     async (
       name: string,
       address: string,
-      opts: InstanceOptions & { backend: string[]; mode: LbMode; hash: LbHash; tableSize: string; health?: string; replace?: boolean },
+      opts: InstanceOptions & {
+        backend: string[];
+        mode: LbMode;
+        hash: LbHash;
+        tableSize: string;
+        snat?: string;
+        health?: string;
+        replace?: boolean;
+      },
     ) => {
       const tableSize = Number(opts.tableSize);
       if (!/^\d+$/.test(opts.tableSize)) throw new PwError('PW_ERR_USAGE', `--table-size must be a prime number, got '${opts.tableSize}'`);
@@ -87,6 +98,7 @@ export function registerService(program: Command): void {
           hash: opts.hash,
           tableSize,
           backends: opts.backend.map((b, i) => parseBackend(b, `--backend ${i + 1} ('${b}')`)),
+          ...(opts.snat ? { snat: parseAddress(opts.snat, `--snat ('${opts.snat}')`) } : {}),
         },
         `service ${name}`,
       );

@@ -11,7 +11,7 @@ import { formatTcpFlags, parseRuleTokens, type RuleSpec } from '../../filter/rul
 import type { RouteSpec } from '../../routing/route.js';
 import { checkService, formatBackend, parseBackend, parseServiceAddress, serviceKey, type ServiceSpec } from '../../lb/service.js';
 import { parseDuration } from '../../util/duration.js';
-import { formatPrefix, parsePrefixShared, type Prefix } from '../../util/ip.js';
+import { formatAddress, formatPrefix, parseAddress, parsePrefixShared, type Prefix } from '../../util/ip.js';
 import type { Config } from './schema.js';
 
 export type ConfigRoute = Config['routes'][number];
@@ -124,6 +124,7 @@ export function serviceSpecOf(name: string, s: ConfigService, where: string): Se
       hash: s.hash,
       tableSize: s.tableSize,
       backends: s.backends.map((b, i) => parseBackend(b, `${where}.backends[${i}]`)),
+      ...(s.snat ? { snat: parseAddress(s.snat, `${where}.snat`) } : {}),
     },
     where,
   );
@@ -140,6 +141,7 @@ export function configServiceOf(
     mode: spec.mode,
     hash: spec.hash,
     tableSize: spec.tableSize,
+    ...(spec.snat ? { snat: formatAddress(spec.snat.family, spec.snat.addr) } : {}),
     ...(health ? { health } : {}),
   };
 }

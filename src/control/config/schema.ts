@@ -252,6 +252,11 @@ export const Service = z
       .enum(LB_HASHES)
       .default('five-tuple')
       .describe("what picks a new connection's backend: the 5-tuple, the 5-tuple without the source port, or the destination port only"),
+    snat: address
+      .optional()
+      .describe(
+        'NAT mode: the source address the backends see (each connection gets a port of it), so they need no route back to the clients, only to this address, routed to this host',
+      ),
     tableSize: z
       .number()
       .int()

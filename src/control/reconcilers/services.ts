@@ -5,6 +5,7 @@
  */
 import type { ServiceSpec } from '../../lb/service.js';
 import { formatBackend, serviceKey } from '../../lb/service.js';
+import { formatAddress } from '../../util/ip.js';
 import { serviceSpecOf } from '../config/forms.js';
 import { Phase, type Reconciler } from '../reconcile.js';
 
@@ -21,7 +22,7 @@ export type ServiceChange = {
 
 /** One line per service, what a change shows and what decides whether one is needed. */
 export const serviceText = (s: ServiceSpec) =>
-  `${serviceKey(s)} ${s.mode} hash ${s.hash} table ${s.tableSize} backends ${s.backends.map(formatBackend).join(',') || 'none'}`;
+  `${serviceKey(s)} ${s.mode}${s.snat ? ` snat ${formatAddress(s.snat.family, s.snat.addr)}` : ''} hash ${s.hash} table ${s.tableSize} backends ${s.backends.map(formatBackend).join(',') || 'none'}`;
 
 export const servicesReconciler: Reconciler<ServiceState, ServiceState, ServiceChange> = {
   kinds: ['service'],
