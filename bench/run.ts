@@ -34,7 +34,7 @@ import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
 import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
 import { KernelRouteView, RT_TABLES } from '../src/routing/kernel-routes.js';
-import { syncImportedRoutes } from '../src/dataplane/route-importer.js';
+import { reserveForKernelTables, syncImportedRoutes } from '../src/dataplane/route-importer.js';
 import type { RuleSpec } from '../src/filter/rule.js';
 import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { writeCapture } from '../src/kernel/pcap.js';
@@ -173,13 +173,14 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     };
     const view = new KernelRouteView(selectors);
     const t = performance.now();
+    reserveForKernelTables(view); // as the daemon: sized from the kernel's own count
     read(view);
     const readSeconds = (performance.now() - t) / 1000;
     const first = syncImportedRoutes(imp, view);
     const seconds = (performance.now() - t) / 1000;
     const t2 = performance.now();
     const again = new KernelRouteView(selectors);
-    again.reserve(view.size); // as the daemon's reconcile: the table is mostly what it was
+    reserveForKernelTables(again, view.size); // as the daemon's reconcile
     read(again);
     syncImportedRoutes(imp, again);
     return { seconds, readSeconds, resyncSeconds: (performance.now() - t2) / 1000, kernelListSeconds, routes: first.added };

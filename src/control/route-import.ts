@@ -15,6 +15,7 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import {
   readKernelRoutesInTurns,
   removeImportedRoutes,
+  reserveForKernelTables,
   syncImportedRoutes,
   syncImportedRoutesInTurns,
   type ImportSync,
@@ -215,7 +216,7 @@ export class RouteImport {
     const t0 = performance.now();
     const fresh = new KernelRouteView(this.selectors);
     // The table is mostly what it was (after a restart, what the pinned FIB still holds).
-    fresh.reserve(Math.max(this.view.size, this.dp().routes.importedRouteCount));
+    reserveForKernelTables(fresh, Math.max(this.view.size, this.dp().routes.importedRouteCount));
     this.arrivedDuringRead = [];
     try {
       await readKernelRoutesInTurns(fresh, CHUNK, nextTurn);

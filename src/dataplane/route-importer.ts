@@ -10,7 +10,7 @@
  * through the bulk path (a full table is ~900k routes).
  */
 import * as abi from '../generated/pathwise.js';
-import { kernelNexthops, kernelRouteDump } from '../kernel/index.js';
+import { kernelFibPrefixCounts, kernelNexthops, kernelRouteDump } from '../kernel/index.js';
 import { PwError } from '../errors.js';
 import { prefixOfKey, type ImportedRoute, type KernelRouteView, type PrefixKey } from '../routing/kernel-routes.js';
 import type { Prefix } from '../util/ip.js';
@@ -298,6 +298,17 @@ export function removeImportedRoutes(dp: Dataplane): number {
  * Reads the kernel tables `view` imports from (and the nexthop objects) into it, which must be
  * new: `chunk` routes at a time, with a turn of the event loop between parts.
  */
+/**
+ * Sizes a view about to read the kernel's tables from the kernel's own count of their IPv4
+ * prefixes: a full table then grows nothing as its parts arrive (growing a million-entry hash
+ * by doubling rehashes four million entries on the way).
+ */
+export function reserveForKernelTables(view: KernelRouteView, atLeast = 0): void {
+  const counts = kernelFibPrefixCounts();
+  const inKernel = view.tables.reduce((n, t) => n + (counts.get(t) ?? 0), 0);
+  view.reserve(Math.max(atLeast, inKernel));
+}
+
 export async function readKernelRoutesInTurns(view: KernelRouteView, chunk: number, nextTurn: NextTurn): Promise<void> {
   view.setObjects(kernelNexthops());
   const dump = kernelRouteDump(0, view.tables);

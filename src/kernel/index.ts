@@ -31,4 +31,5 @@ export {
   type TypeLayout,
 } from './map-layout.js';
 export { tryLockFile, type FileLock } from './file-lock.js';
+export { kernelFibPrefixCounts } from './fib-stats.js';
 export { PathProber, type ProbeKind, type ProbeTarget, type ProbeResult, type ProberStats } from './prober.js';

@@ -7,6 +7,8 @@
  * random writes); and a small Map for prefixes added one at a time since the last rebuild.
  * Removing a base entry leaves a tombstone (id 0) until the next rebuild.
  */
+import { PrefixMap4 } from './prefix-map4.js';
+
 const NONE = 0; // route ids start at 1
 
 /** Sorts (addr, plen, id) triples by addr, then plen: LSD radix, plen first, then the 4
@@ -47,7 +49,9 @@ export class PrefixIndex4 {
   private plens: Uint8Array = new Uint8Array(0);
   private ids: Uint32Array = new Uint32Array(0);
   private baseLive = 0;
-  private readonly recent = new Map<number, number>();
+  /** Prefixes added one at a time since the last rebuild: a typed-array hash (a Map keyed by
+   * plen * 2^32 + addr boxed a number per lookup, and every lookup of a full import asks here). */
+  private readonly recent = new PrefixMap4<number>(64);
 
   private static key(addr: number, plen: number): number {
     return plen * 4294967296 + addr;
@@ -73,7 +77,7 @@ export class PrefixIndex4 {
 
   get(addr: number, plen: number): number | undefined {
     if (this.recent.size) {
-      const r = this.recent.get(PrefixIndex4.key(addr, plen));
+      const r = this.recent.get(addr, plen);
       if (r !== undefined) return r;
     }
     if (!this.addrs.length) return undefined;
@@ -88,11 +92,11 @@ export class PrefixIndex4 {
       this.ids[i] = id;
       return;
     }
-    this.recent.set(PrefixIndex4.key(addr, plen), id);
+    this.recent.set(addr, plen, id);
   }
 
   delete(addr: number, plen: number): boolean {
-    if (this.recent.delete(PrefixIndex4.key(addr, plen))) return true;
+    if (this.recent.delete(addr, plen)) return true;
     const i = this.addrs.length ? this.find(addr, plen) : -1;
     if (i < 0 || this.ids[i] === NONE) return false;
     this.ids[i] = NONE;
@@ -116,12 +120,11 @@ export class PrefixIndex4 {
       p[k] = this.plens[i]!;
       d[k++] = this.ids[i]!;
     }
-    for (const [key, id] of this.recent) {
-      const plen = Math.floor(key / 4294967296);
-      a[k] = key - plen * 4294967296;
+    this.recent.forEach((addr, plen, id) => {
+      a[k] = addr;
       p[k] = plen;
       d[k++] = id;
-    }
+    });
     a.set(addrs.subarray(0, count), k);
     p.set(plens.subarray(0, count), k);
     d.set(ids.subarray(0, count), k);
@@ -135,12 +138,14 @@ export class PrefixIndex4 {
 
   *values(): IterableIterator<number> {
     for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== NONE) yield this.ids[i]!;
-    yield* this.recent.values();
+    const recent: number[] = [];
+    this.recent.forEach((_a, _p, id) => recent.push(id));
+    yield* recent;
   }
 
   /** Calls fn(plen * 2^32 + addr, id) for every prefix. */
   forEach(fn: (key: number, id: number) => void): void {
     for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== NONE) fn(PrefixIndex4.key(this.addrs[i]!, this.plens[i]!), this.ids[i]!);
-    for (const [key, id] of this.recent) fn(key, id);
+    this.recent.forEach((addr, plen, id) => fn(PrefixIndex4.key(addr, plen), id));
   }
 }

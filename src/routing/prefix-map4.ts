@@ -111,6 +111,7 @@ export class PrefixMap4<V> {
     const { addrs, plens, vals } = this;
     this.allocate(need);
     this.used = this.live = 0;
-    for (let i = 0; i < plens.length; i++) if (plens[i] !== EMPTY && plens[i] !== DELETED) this.set(addrs[i]!, plens[i]!, vals[i]!);
+    // Every key is distinct: placed without searching for it first.
+    for (let i = 0; i < plens.length; i++) if (plens[i] !== EMPTY && plens[i] !== DELETED) this.insertNew(addrs[i]!, plens[i]!, vals[i]!);
   }
 }
