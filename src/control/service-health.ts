@@ -62,7 +62,6 @@ interface Check {
   rttMs?: number;
   lastError?: string;
   timer: NodeJS.Timeout | null;
-  running: boolean;
 }
 
 export interface ServiceHealthStats {
@@ -126,7 +125,6 @@ export class ServiceHealth {
           passed: 0,
           failed: 0,
           timer: null,
-          running: false,
         };
         this.checks.set(id, c);
         this.schedule(c, Math.random() * parseDuration(s.health.interval));

@@ -4,7 +4,9 @@
  * the first serves; the service entry then moves to it in one map update, so no packet reads
  * a half-built table. Backend ids stay with a backend while it is listed (connections tracked
  * to it keep it); a backend removed is marked invalid after the new table is in place, and its
- * connections choose again. Freed ids are reused last.
+ * connections choose again at their next packet. An id is never given out again in the change
+ * that freed it; a later change may (the lowest free first): a connection of a removed backend
+ * silent since then would find the new one, which answers it with a reset, as any would.
  *
  * What the maps cannot hold (names, weights, the regions of pw_lb_maglev) is kept in
  * services.json in the instance's run directory, written after the maps.
@@ -95,7 +97,6 @@ const endpointOf = (addr: string, port: number): Endpoint => {
 const addrText = (e: Endpoint) => formatEndpoint({ ...e, port: 0 });
 
 export class ServiceTable {
-  static readonly MAPS = ['pw_lb_services', 'pw_lb_vips', 'pw_lb_backends', 'pw_lb_maglev', 'pw_lb_ctl'];
   private services = new Map<string, StoredService>();
   private readonly slots: Uint32Array;
   private readonly mapped: MappedArray<abi.PwLbSlots>;
@@ -107,7 +108,16 @@ export class ServiceTable {
     this.mapped = maps.lbMaglev.mmap();
     this.slots = new Uint32Array(this.mapped.view.buffer, 0, this.mapped.length * SLOTS_PER_ELEM);
     if (existsSync(stateFile)) {
-      const stored = JSON.parse(readFileSync(stateFile, 'utf8')) as { services: StoredService[] };
+      let stored: { services: StoredService[] };
+      try {
+        stored = JSON.parse(readFileSync(stateFile, 'utf8')) as { services: StoredService[] };
+      } catch (e) {
+        this.mapped.close();
+        throw new PwError('PW_ERR_INVALID', `the services' state cannot be read: ${(e as Error).message}`, {
+          where: stateFile,
+          hint: "it is written atomically; if it was edited by hand, 'pathwise down' clears the instance",
+        });
+      }
       for (const s of stored.services) this.services.set(s.name, s);
     }
   }

@@ -263,7 +263,8 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 	 * its port): the table in use chooses, not what the old connection had. */
 	ct = (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & (PW_TCP_SYN | PW_TCP_ACK)) == PW_TCP_SYN) ? NULL
 											  : bpf_map_lookup_elem(&pw_lb_ct, &key);
-	if (ct && ct->service == svc_id) {
+	/* A connection tracked before its service took up SNAT has no port of it: it chooses again. */
+	if (ct && ct->service == svc_id && (!(flags & PW_LB_F_SNAT) || ct->snat_port)) {
 		__u32 id = ct->backend;
 
 		be = bpf_map_lookup_elem(&pw_lb_backends, &id);
