@@ -54,6 +54,9 @@ interface Check {
   host: string;
   port: number;
   cfg: HealthConfig;
+  /** Slow start of the service (ms; 0: none), and the ramp under way. */
+  slowStartMs: number;
+  ramp: NodeJS.Timeout | null;
   /** The config's health section as text: a change restarts the check. */
   cfgText: string;
   state: BackendHealth;
@@ -108,10 +111,12 @@ export class ServiceHealth {
           continue;
         }
         wanted.add(id);
-        const cfgText = `${JSON.stringify(s.health)} ${port} ${s.mode}`;
+        const cfgText = `${JSON.stringify(s.health)} ${port} ${s.mode} ${s.slowStart}`;
         const old = this.checks.get(id);
         if (old && old.cfgText === cfgText) continue;
         if (old) this.stop(old);
+        // A slow start cut short (by a restart, a changed check) ends: the backend gets all its weight.
+        this.dp().services.setRamp(name, backend, null);
         const c: Check = {
           service: name,
           backend,
@@ -121,6 +126,8 @@ export class ServiceHealth {
           port,
           cfg: s.health,
           cfgText,
+          slowStartMs: parseDuration(s.slowStart),
+          ramp: null,
           state: states.get(backend) ?? 'up',
           passed: 0,
           failed: 0,
@@ -205,6 +212,34 @@ export class ServiceHealth {
   private stop(c: Check): void {
     if (c.timer) clearTimeout(c.timer);
     c.timer = null;
+    if (c.ramp) clearInterval(c.ramp);
+    c.ramp = null;
+  }
+
+  /**
+   * Slow start: a backend back up gets a tenth of its weight, then more every tenth of the
+   * slow-start time until all of it (each step a new table, swapped in whole).
+   */
+  private startRamp(c: Check): void {
+    const dp = this.dp();
+    const started = performance.now();
+    const step = () => {
+      const fraction = Math.max(0.1, (performance.now() - started) / c.slowStartMs);
+      const done = fraction >= 1 || c.state !== 'up' || this.closed;
+      try {
+        this.dp().services.setRamp(c.service, c.backend, done ? null : fraction);
+      } catch (e) {
+        this.log.error({ err: e, service: c.service, backend: c.backend }, 'slow start: changing the table failed');
+      }
+      if (done && c.ramp) {
+        clearInterval(c.ramp);
+        c.ramp = null;
+      }
+    };
+    if (c.ramp) clearInterval(c.ramp);
+    dp.services.setRamp(c.service, c.backend, 0.1);
+    c.ramp = setInterval(step, Math.max(100, c.slowStartMs / 10));
+    c.ramp.unref();
   }
 
   private schedule(c: Check, delayMs: number): void {
@@ -244,6 +279,8 @@ export class ServiceHealth {
     c.state = state;
     this.stats.transitions++;
     try {
+      // A backend coming back with a slow start takes a tenth of its weight first.
+      if (state === 'up' && c.slowStartMs > 0) this.startRamp(c);
       this.dp().services.setHealth(c.service, c.backend, state);
     } catch (e) {
       this.log.error({ err: e, service: c.service, backend: c.backend }, 'changing a backend state in the data plane failed');

@@ -38,7 +38,13 @@ interface StoredBackend {
   weight: number;
   id: number;
   health: BackendHealth;
+  /** Slow start: the fraction of its weight a returning backend has for now (absent: all). */
+  ramp?: number;
 }
+
+/** Weights are scaled by this in the table, so a ramping backend's fraction has steps to take
+ * (Maglev divides the weights by their common divisor: without a ramp nothing changes). */
+const RAMP_SCALE = 10;
 
 interface StoredService {
   name: string;
@@ -71,6 +77,8 @@ export interface BackendRow extends LbCounters {
   active: number;
   /** Share of the Maglev table's slots. */
   share: number;
+  /** Slow start: the fraction of its weight a backend that came back has for now. */
+  ramp?: number;
   /** RSTs it sent (NAT mode: its replies pass here). */
   resets: number;
   /** The daemon's last health check's round trip (its checks only). */
@@ -239,6 +247,18 @@ export class ServiceTable {
     return true;
   }
 
+  /** Slow start: a returning backend gets `fraction` of its weight (null: all of it again). */
+  setRamp(name: string, backend: string, fraction: number | null): boolean {
+    const s = this.services.get(name);
+    const b = s?.backends.find((x) => backendKey(endpointOf(x.addr, x.port)) === backend);
+    if (!s || !b || (b.ramp ?? null) === fraction) return false;
+    if (fraction === null) delete b.ramp;
+    else b.ramp = Math.min(1, Math.max(0, fraction));
+    this.swapTable(s);
+    this.save();
+    return true;
+  }
+
   health(name: string): Map<string, BackendHealth> {
     const s = this.services.get(name);
     return new Map((s?.backends ?? []).map((b) => [backendKey(endpointOf(b.addr, b.port)), b.health]));
@@ -259,6 +279,7 @@ export class ServiceTable {
           health: b.health,
           active: active.get(b.id) ?? 0,
           share: (held.get(b.id) ?? 0) / s.tableSize,
+          ...(b.ramp !== undefined ? { ramp: b.ramp } : {}),
           ...counts,
           resets,
         };
@@ -320,7 +341,7 @@ export class ServiceTable {
       s.backends.map((b) => ({
         name: backendKey(endpointOf(b.addr, b.port)),
         id: b.id,
-        weight: b.health === 'up' ? b.weight : 0,
+        weight: b.health !== 'up' || !b.weight ? 0 : Math.max(1, Math.round(b.weight * RAMP_SCALE * (b.ramp ?? 1))),
       })),
       s.tableSize,
     );

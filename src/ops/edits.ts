@@ -125,10 +125,15 @@ export const addService =
   (cfg) => {
     if (cfg.services[name] && !replace)
       throw new PwError('PW_ERR_EXISTS', `a service named '${name}' exists`, { where: name, hint: 'send replace: true to change it' });
-    // Health checks not given stay as they were (a changed backend list keeps its checks).
-    const given = service as { health?: unknown };
+    // Health checks and slow start not given stay as they were (a changed backend list keeps them).
+    const given = service as { health?: unknown; slowStart?: unknown };
     const health = given.health ?? cfg.services[name]?.health;
-    cfg.services[name] = validateItem(Service, { ...given, ...(health ? { health } : {}) }, `services.${name}`);
+    const slowStart = given.slowStart ?? cfg.services[name]?.slowStart;
+    cfg.services[name] = validateItem(
+      Service,
+      { ...given, ...(health ? { health } : {}), ...(slowStart ? { slowStart } : {}) },
+      `services.${name}`,
+    );
   };
 
 export const deleteService =
@@ -144,5 +149,9 @@ export const drainBackend =
   (cfg) => {
     const s = cfg.services[name];
     if (!s) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
-    cfg.services[name] = { ...configServiceOf(drained(serviceSpecOf(name, s, `services.${name}`), backend)), health: s.health };
+    cfg.services[name] = {
+      ...configServiceOf(drained(serviceSpecOf(name, s, `services.${name}`), backend)),
+      health: s.health,
+      slowStart: s.slowStart,
+    };
   };

@@ -173,8 +173,8 @@ ${extra}`;
     assert.ok((r.counts.b2 ?? 0) > 0 && (r.counts.b3 ?? 0) > 0);
   });
 
-  it('takes a dead backend out of the table on its failed health checks, and back in when it answers again', async (t) => {
-    apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`])));
+  it('takes a dead backend out of the table on its failed health checks, and back in, slowly, when it answers again', async (t) => {
+    apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`], '    slowStart: 3s')));
     await sleep(1000);
     const b2 = lab.backends[1]!;
     // The event stream, asked for backend states only.
@@ -201,13 +201,22 @@ ${extra}`;
     assert.deepEqual(r.errors, {}, 'no new connection went to the dead backend');
     assert.equal(r.counts.b2 ?? 0, 0);
     b2.servers[0] = await startServer(topo, b2.ns, b2.name, '8080');
-    let up = false;
+    let up: any = null;
     for (let i = 0; i < 100 && !up; i++) {
       const list = (await api('GET', '/v1/services')).json;
-      up = list[0].backends.find((b: any) => b.backend === `${backend(2)}:8080`).health === 'up';
-      if (!up) await sleep(50);
+      const b = list[0].backends.find((x: any) => x.backend === `${backend(2)}:8080`);
+      if (b.health === 'up') up = b;
+      else await sleep(50);
     }
     assert.ok(up, 'the backend came back up');
+    // Slow start: a fraction of its third of the table first, all of it after 3 s.
+    assert.ok(up.share < 0.2 && up.ramp < 1, `back with a small share first: ${JSON.stringify(up)}`);
+    await sleep(3500);
+    const later = (await api('GET', '/v1/services')).json[0].backends.find((x: any) => x.backend === `${backend(2)}:8080`);
+    assert.ok(
+      Math.abs(later.share - 1 / 3) < 0.01 && later.ramp === undefined,
+      `its whole share after the slow start: ${JSON.stringify(later)}`,
+    );
     ws.close();
     assert.deepEqual(
       states.map((m) => [m.type, m.backend.service, m.backend.backend, m.backend.state]),

@@ -140,8 +140,9 @@ export function registerService(program: Command): void {
         for (const b of s.backends) {
           const state = b.health === 'up' ? (b.weight ? color.green('up') : color.yellow('drained')) : color.red('down');
           const rtt = b.checkRttMs === undefined ? '' : ` check ${b.checkRttMs.toFixed(2)} ms`;
+          const ramp = b.ramp === undefined ? '' : `, slow start at ${Math.round(b.ramp * 100)} %`;
           console.log(
-            `  ${b.backend.padEnd(42)} ${state.padEnd(16)} weight ${String(b.weight).padEnd(4)} share ${(b.share * 100).toFixed(1).padStart(5)} %  ${color.dim(`${b.connections} connections, ${b.active} active, ${b.packets} pkts${rtt}`)}`,
+            `  ${b.backend.padEnd(42)} ${state.padEnd(16)} weight ${String(b.weight).padEnd(4)} share ${(b.share * 100).toFixed(1).padStart(5)} %  ${color.dim(`${b.connections} connections, ${b.active} active, ${b.packets} pkts${rtt}${ramp}`)}`,
           );
         }
       }

@@ -134,7 +134,7 @@ export function serviceSpecOf(name: string, s: ConfigService, where: string): Se
 export function configServiceOf(
   spec: ServiceSpec,
   health?: ConfigService['health'],
-): Omit<ConfigService, 'health'> & { health?: ConfigService['health'] } {
+): Omit<ConfigService, 'health' | 'slowStart'> & { health?: ConfigService['health'] } {
   return {
     address: serviceKey(spec),
     backends: spec.backends.map(formatBackend),

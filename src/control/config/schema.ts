@@ -264,6 +264,11 @@ export const Service = z
       .default(DEFAULT_TABLE_SIZE)
       .describe('Maglev table slots (a prime; 65537 by default, as Maglev; at least 4 per backend)'),
     health: ServiceHealth.default(HEALTH_DEFAULTS).describe("the daemon's checks of each backend"),
+    slowStart: duration
+      .default('0s')
+      .describe(
+        'a backend that comes back up gets its weight step by step over this long (from a tenth), not its full share at once; 0s: at once',
+      ),
   })
   .strict();
 
