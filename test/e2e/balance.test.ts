@@ -121,6 +121,16 @@ ${extra}`;
       svc.backends.map((b: any) => b.health),
       ['up', 'up', 'up'],
     );
+    // The flow view names the service: connections as they leave for a backend, replies as the service.
+    const flows = pw('flows', 'list', '--top', '1000', '--json').json().flows;
+    assert.ok(
+      flows.some((f: any) => f.service === 'web' && /^10\.250\.1[123]\.2:8080$/.test(f.backend) && f.dst === f.backend.split(':')[0]),
+      'client → backend flows name the service and the backend',
+    );
+    assert.ok(
+      flows.some((f: any) => f.service === 'web' && f.src === LB_VIP && f.sport === 80 && !f.backend),
+      'reply flows, translated back, name the service',
+    );
   });
 
   it('keeps every established connection through a backend added and another removed, kill -9 of the daemon and a program upgrade: zero resets', async (t) => {

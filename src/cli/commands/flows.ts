@@ -33,9 +33,10 @@ function printFlows(r: FlowsReport): void {
     f.tcpFlags || '-',
     `${f.iif}→${f.oif ?? (f.verdict === 'redirect' ? '?' : f.verdict)}`,
     f.prefix ?? '-',
+    f.service ? `${f.service}${f.backend ? `→${f.backend}` : ''}` : '-',
     `${f.idleSeconds.toFixed(1)}s`,
   ]);
-  table(['PROTO', 'SOURCE', 'DESTINATION', 'PKTS', 'BYTES', 'RATE', 'RTT', 'FLAGS', 'PATH', 'ROUTE', 'IDLE'], rows);
+  table(['PROTO', 'SOURCE', 'DESTINATION', 'PKTS', 'BYTES', 'RATE', 'RTT', 'FLAGS', 'PATH', 'ROUTE', 'SERVICE', 'IDLE'], rows);
 }
 
 function table(head: string[], rows: string[][]): void {
