@@ -194,32 +194,23 @@ async function throughputBench(
     })),
   );
   const LOOPS = 500;
-  const pps = () =>
-    inNetns(b, () => {
-      attachXdp(bench.program('bench_sink'), topo.name('b0'), { mode: 'native' });
+  /** The generator's frames per second counted by a sink on interface `dev` of namespace `ns`. */
+  const deliveredPps = (ns: string, dev: string) =>
+    inNetns(ns, () => {
+      attachXdp(bench.program('bench_sink'), topo.name(dev), { mode: 'native' });
       try {
         const before = delivered();
         const t = performance.now();
         topo.exec(g, 'tcpreplay', ['-q', '--topspeed', `--loop=${LOOPS}`, '-i', topo.name('g0'), pcap]);
         return Number(delivered() - before) / ((performance.now() - t) / 1000);
       } finally {
-        detachXdp(topo.name('b0'));
+        detachXdp(topo.name(dev));
       }
     });
-
-  // The generator and delivery alone: frames dropped on arrival at the router (the ceiling).
-  const directPps = () =>
-    inNetns(r, () => {
-      attachXdp(bench.program('bench_sink'), topo.name('r0'), { mode: 'native' });
-      try {
-        const before = delivered();
-        const t = performance.now();
-        topo.exec(g, 'tcpreplay', ['-q', '--topspeed', `--loop=${LOOPS}`, '-i', topo.name('g0'), pcap]);
-        return Number(delivered() - before) / ((performance.now() - t) / 1000);
-      } finally {
-        detachXdp(topo.name('r0'));
-      }
-    });
+  // Through the router to the backend's side; and the generator and delivery alone, frames
+  // dropped on arrival at the router (the ceiling).
+  const pps = () => deliveredPps(b, 'b0');
+  const directPps = () => deliveredPps(r, 'r0');
 
   // Connections: ab (apache2-utils) against nginx, one request per connection, 64 at a time,
   // to the service's port 80: both in C, so the client and server cost less than the path.

@@ -104,6 +104,9 @@ const endpointOf = (addr: string, port: number): Endpoint => {
 
 const addrText = (e: Endpoint) => formatEndpoint({ ...e, port: 0 });
 
+/** A stored backend's identity (ADDR:PORT, as backendKey gives it for a spec). */
+const keyOf = (b: StoredBackend) => backendKey(endpointOf(b.addr, b.port));
+
 export class ServiceTable {
   private services = new Map<string, StoredService>();
   private readonly slots: Uint32Array;
@@ -193,7 +196,7 @@ export class ServiceTable {
 
   /** Same address: backends, weights, mode or hash change; the table is rebuilt and swapped. */
   private update(s: StoredService, spec: ServiceSpec): void {
-    const before = new Map(s.backends.map((b) => [backendKey(endpointOf(b.addr, b.port)), b]));
+    const before = new Map(s.backends.map((b) => [keyOf(b), b]));
     const added = spec.backends.filter((b) => !before.has(backendKey(b)));
     const ids = this.freeBackendIds(added.length);
     let next = 0;
@@ -205,7 +208,7 @@ export class ServiceTable {
       this.maps.lbBackendStats.set(id, ZERO);
       return { addr: addrText(b), port: b.port, weight: b.weight, id, health: 'up' };
     });
-    const gone = s.backends.filter((b) => !wanted.has(backendKey(endpointOf(b.addr, b.port))));
+    const gone = s.backends.filter((b) => !wanted.has(keyOf(b)));
     const sizeChanged = spec.tableSize !== s.tableSize;
     const regions = sizeChanged ? this.allocateRegions(spec.tableSize, s) : s.regions;
     const updated: StoredService = { ...s, mode: spec.mode, hash: spec.hash, tableSize: spec.tableSize, backends: kept, regions };
@@ -239,7 +242,7 @@ export class ServiceTable {
   /** A backend's health, from the daemon's checks: a backend down leaves the table at once. */
   setHealth(name: string, backend: string, health: BackendHealth): boolean {
     const s = this.services.get(name);
-    const b = s?.backends.find((x) => backendKey(endpointOf(x.addr, x.port)) === backend);
+    const b = s?.backends.find((x) => keyOf(x) === backend);
     if (!s || !b || b.health === health) return false;
     b.health = health;
     this.swapTable(s);
@@ -250,7 +253,7 @@ export class ServiceTable {
   /** Slow start: a returning backend gets `fraction` of its weight (null: all of it again). */
   setRamp(name: string, backend: string, fraction: number | null): boolean {
     const s = this.services.get(name);
-    const b = s?.backends.find((x) => backendKey(endpointOf(x.addr, x.port)) === backend);
+    const b = s?.backends.find((x) => keyOf(x) === backend);
     if (!s || !b || (b.ramp ?? null) === fraction) return false;
     if (fraction === null) delete b.ramp;
     else b.ramp = Math.min(1, Math.max(0, fraction));
@@ -261,7 +264,7 @@ export class ServiceTable {
 
   health(name: string): Map<string, BackendHealth> {
     const s = this.services.get(name);
-    return new Map((s?.backends ?? []).map((b) => [backendKey(endpointOf(b.addr, b.port)), b.health]));
+    return new Map((s?.backends ?? []).map((b) => [keyOf(b), b.health]));
   }
 
   /** Every service with its counters; `activeWithinNs`: how recent a tracked connection's last packet must be to count. */
@@ -272,19 +275,21 @@ export class ServiceTable {
       const held = new Map<number, number>();
       for (let i = 0; i < table.length; i++) held.set(table[i]!, (held.get(table[i]!) ?? 0) + 1);
       const backends = s.backends.map((b) => {
-        const { resets, ...counts } = sum(this.maps.lbBackendStats.get(b.id));
+        const t = totals(this.maps.lbBackendStats.get(b.id));
         return {
-          backend: formatEndpoint(endpointOf(b.addr, b.port)),
+          backend: keyOf(b),
           weight: b.weight,
           health: b.health,
           active: active.get(b.id) ?? 0,
           share: (held.get(b.id) ?? 0) / s.tableSize,
           ...(b.ramp !== undefined ? { ramp: b.ramp } : {}),
-          ...counts,
-          resets,
+          packets: t.packets,
+          bytes: t.bytes,
+          connections: t.connections,
+          resets: t.rsts,
         };
       });
-      const { resets: _, ...counts } = sum(this.maps.lbServiceStats.get(s.id));
+      const t = totals(this.maps.lbServiceStats.get(s.id));
       return {
         name: s.name,
         address: serviceKey(specOf(s)),
@@ -292,7 +297,9 @@ export class ServiceTable {
         hash: s.hash,
         tableSize: s.tableSize,
         active: backends.reduce((a, b) => a + b.active, 0),
-        ...counts,
+        packets: t.packets,
+        bytes: t.bytes,
+        connections: t.connections,
         backends,
       };
     });
@@ -303,27 +310,10 @@ export class ServiceTable {
     const s = this.services.get(name);
     const out = new Map<string, { syns: number; synacks: number; rsts: number }>();
     for (const b of s?.backends ?? []) {
-      let syns = 0n;
-      let synacks = 0n;
-      let rsts = 0n;
-      for (const c of this.maps.lbBackendStats.get(b.id) ?? []) {
-        syns += c.syns;
-        synacks += c.synacks;
-        rsts += c.rsts;
-      }
-      out.set(backendKey(endpointOf(b.addr, b.port)), { syns: Number(syns), synacks: Number(synacks), rsts: Number(rsts) });
+      const { syns, synacks, rsts } = totals(this.maps.lbBackendStats.get(b.id));
+      out.set(keyOf(b), { syns, synacks, rsts });
     }
     return out;
-  }
-
-  /** The backend id of each slot of a service's table in use (for checks and tests). */
-  tableOf(name: string): { ids: Uint32Array; backendOf: Map<number, string> } {
-    const s = this.services.get(name);
-    if (!s) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
-    return {
-      ids: this.slots.slice(s.regions[s.active], s.regions[s.active] + s.tableSize),
-      backendOf: new Map(s.backends.map((b) => [b.id, formatEndpoint(endpointOf(b.addr, b.port))])),
-    };
   }
 
   // ---- writing the maps ---------------------------------------------------------------------
@@ -339,7 +329,7 @@ export class ServiceTable {
   private writeTable(s: StoredService, which: 0 | 1): void {
     const table = maglevTable(
       s.backends.map((b) => ({
-        name: backendKey(endpointOf(b.addr, b.port)),
+        name: keyOf(b),
         id: b.id,
         weight: b.health !== 'up' || !b.weight ? 0 : Math.max(1, Math.round(b.weight * RAMP_SCALE * (b.ramp ?? 1))),
       })),
@@ -466,18 +456,11 @@ export class ServiceTable {
   }
 }
 
-function sum(per: abi.PwLbCounter[] | undefined): LbCounters & { resets: number } {
-  let packets = 0n;
-  let bytes = 0n;
-  let connections = 0n;
-  let resets = 0n;
-  for (const c of per ?? []) {
-    packets += c.packets;
-    bytes += c.bytes;
-    connections += c.connections;
-    resets += c.rsts;
-  }
-  return { packets: Number(packets), bytes: Number(bytes), connections: Number(connections), resets: Number(resets) };
+/** A per-CPU counter's values summed over the CPUs, as numbers. */
+function totals(per: abi.PwLbCounter[] | undefined): Record<keyof abi.PwLbCounter, number> {
+  const sum = { ...ZERO };
+  for (const c of per ?? []) for (const k of Object.keys(sum) as (keyof abi.PwLbCounter)[]) sum[k] += c[k];
+  return Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, Number(v)])) as Record<keyof abi.PwLbCounter, number>;
 }
 
 function specOf(s: StoredService): ServiceSpec {

@@ -84,29 +84,25 @@ export function icmpEcho(id: number, payload = new Uint8Array(16)): Uint8Array {
   return b;
 }
 
-/** An ICMP (v4) error: type, code, the 4 bytes after the checksum (e.g. the next-hop MTU), the quoted packet. */
-export function icmpError4(type: number, code: number, rest: number, quote: Uint8Array): Uint8Array {
+/** An ICMP error message: type, code, the 4 bytes after the checksum (e.g. the MTU), the quoted packet; `checksum` of the whole. */
+function icmpError(type: number, code: number, rest: number, quote: Uint8Array, checksum: (b: Uint8Array) => number): Uint8Array {
   const b = new Uint8Array(8 + quote.length);
   const v = new DataView(b.buffer);
   b[0] = type;
   b[1] = code;
   v.setUint32(4, rest);
   b.set(quote, 8);
-  v.setUint16(2, fold(sum16(b)));
+  v.setUint16(2, checksum(b));
   return b;
 }
 
-/** An ICMPv6 error from `src` to `dst` (its checksum covers them): type, code, 4 bytes (the MTU), the quoted packet. */
-export function icmpError6(src: string, dst: string, type: number, code: number, rest: number, quote: Uint8Array): Uint8Array {
-  const b = new Uint8Array(8 + quote.length);
-  const v = new DataView(b.buffer);
-  b[0] = type;
-  b[1] = code;
-  v.setUint32(4, rest);
-  b.set(quote, 8);
-  v.setUint16(2, l4Checksum({ family: 6, src, dst }, PROTO.ICMPV6, b));
-  return b;
-}
+/** An ICMP (v4) error: its checksum covers the message alone. */
+export const icmpError4 = (type: number, code: number, rest: number, quote: Uint8Array) =>
+  icmpError(type, code, rest, quote, (b) => fold(sum16(b)));
+
+/** An ICMPv6 error from `src` to `dst`: its checksum covers them too (the pseudo-header). */
+export const icmpError6 = (src: string, dst: string, type: number, code: number, rest: number, quote: Uint8Array) =>
+  icmpError(type, code, rest, quote, (b) => l4Checksum({ family: 6, src, dst }, PROTO.ICMPV6, b));
 
 export interface Ipv4Options {
   src: string;

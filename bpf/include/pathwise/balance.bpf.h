@@ -88,6 +88,39 @@ static __always_inline void pw_lb_key(struct pw_lb_ct_key *k, const struct pw_pa
 	}
 }
 
+/* 16-bit words of a 4- or 16-byte address, summed into a delta as they change from `from` to `to`. */
+static __always_inline __u32 pw_lb_addr_delta(__u32 delta, const __u8 *from, const __u8 *to, int v6)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 a, b;
+
+		if (i && !v6)
+			break;
+		__builtin_memcpy(&a, from + 4 * i, 4);
+		__builtin_memcpy(&b, to + 4 * i, 4);
+		delta = pw_csum_delta32(delta, a, b);
+	}
+	return delta;
+}
+
+static __always_inline int pw_lb_same16(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Routes the packet by the backend's address (DSR, or a what-if lookup): the parsed copy
+ * changes, the packet's bytes keep the service's address. */
+static __always_inline void pw_lb_route_to(struct pw_packet *pkt, const struct pw_lb_backend *be)
+{
+	if (pkt->family == 4)
+		__builtin_memcpy(&pkt->daddr4, be->addr, 4);
+	else
+		__builtin_memcpy(&pkt->daddr6, be->addr, 16);
+}
+
 /*
  * Rewrites one end of the packet (the destination when `dst`, else the source) to `addr` and
  * `port`, with the IPv4 header's checksum and the transport checksum patched. The parsed copy
@@ -142,6 +175,7 @@ static __always_inline int pw_lb_rewrite(struct xdp_md *ctx, struct pw_packet *p
 		if ((void *)(ip6 + 1) > end)
 			return 0;
 		at = dst ? ip6->daddr.in6_u.u6_addr32 : ip6->saddr.in6_u.u6_addr32;
+		/* Word by word in place (pw_lb_addr_delta's copies would cost the stage's frame). */
 #pragma unroll
 		for (int i = 0; i < 4; i++) {
 			__u32 w;
@@ -196,13 +230,6 @@ static __always_inline void pw_lb_vip_key_of(struct pw_lb_vip_key *k, const stru
  * before is). Returns that port (network order), 0 when none was free; without SNAT, 0.
  */
 #define PW_LB_SNAT_TRIES 4
-
-static __always_inline int pw_lb_same16(const __u8 *a, const __u8 *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
-}
 
 static __always_inline __be16 pw_lb_record_reply(const struct pw_packet *pkt, struct pw_lb_ct_key *key,
 						 const struct pw_lb_service *svc, const struct pw_lb_backend *be,
@@ -321,21 +348,11 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 	pw_lb_count(&pw_lb_service_stats, svc_id, pkt, new_conn, 0);
 	pw_lb_count(&pw_lb_backend_stats, be_id, pkt, new_conn, 0);
 translate:
-	if (flags & PW_LB_F_DSR) {
+	if (flags & PW_LB_F_DSR)
 		d->lb_dsr = 1;
-		/* Routed to the backend's address; the packet itself keeps the service's. */
-		if (pkt->family == 4)
-			__builtin_memcpy(&pkt->daddr4, be->addr, 4);
-		else
-			__builtin_memcpy(&pkt->daddr6, be->addr, 16);
-		return 1;
-	}
-	if (trace) {
-		/* The trace run is read-only too: the decision names the backend, the bytes stay. */
-		if (pkt->family == 4)
-			__builtin_memcpy(&pkt->daddr4, be->addr, 4);
-		else
-			__builtin_memcpy(&pkt->daddr6, be->addr, 16);
+	if (flags & PW_LB_F_DSR || trace) {
+		/* DSR, and a what-if lookup (read-only): routed by the backend's address. */
+		pw_lb_route_to(pkt, be);
 		return 1;
 	}
 	if (!pw_lb_rewrite(ctx, pkt, 1, be->addr, be->port) ||
@@ -348,20 +365,15 @@ translate:
 
 /*
  * The balance stage. A TCP or UDP packet for a service is balanced; a NAT-mode backend's
- * reply is translated back. Anything else goes on untouched (returns 1); a packet the stage
- * decided (dropped) returns 0.
+ * reply is translated back (looked up only when `nat_replies`: some service is in NAT mode).
+ * Anything else goes on untouched (returns 1); a packet the stage decided (dropped) returns 0.
  */
-PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace, int nat_replies)
 {
 	struct pw_lb_vip_key vk;
 	struct pw_lb_service *svc;
-	struct pw_lb_ctl *ctl;
-	__u32 zero = 0;
 
 	if (!pkt || !d)
-		return 1;
-	ctl = bpf_map_lookup_elem(&pw_lb_ctl, &zero);
-	if (!ctl || !ctl->services)
 		return 1;
 	if (pkt->proto != IPPROTO_TCP && pkt->proto != IPPROTO_UDP)
 		return 1;
@@ -382,7 +394,7 @@ PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_dec
 	}
 	if (svc)
 		return pw_lb_forward(ctx, pkt, d, svc, trace);
-	if (ctl->nat_services) {
+	if (nat_replies) {
 		struct pw_lb_ct_key key;
 		struct pw_lb_rnat *back;
 
@@ -424,22 +436,6 @@ static __always_inline int pw_lb_icmp_error(const struct pw_packet *pkt)
 	if (pkt->family == 4)
 		return pkt->proto == IPPROTO_ICMP && (pkt->icmp_type == 3 || pkt->icmp_type == 11 || pkt->icmp_type == 12);
 	return pkt->proto == PW_IPPROTO_ICMPV6 && pkt->icmp_type >= 1 && pkt->icmp_type <= 4;
-}
-
-/* 16-bit words of a 4- or 16-byte address, summed into a delta as they change from `from` to `to`. */
-static __always_inline __u32 pw_lb_addr_delta(__u32 delta, const __u8 *from, const __u8 *to, int v6)
-{
-#pragma unroll
-	for (int i = 0; i < 4; i++) {
-		__u32 a, b;
-
-		if (i && !v6)
-			break;
-		__builtin_memcpy(&a, from + 4 * i, 4);
-		__builtin_memcpy(&b, to + 4 * i, 4);
-		delta = pw_csum_delta32(delta, a, b);
-	}
-	return delta;
 }
 
 /*
@@ -544,16 +540,13 @@ static __always_inline int pw_lb_icmp_rewrite(struct xdp_md *ctx, struct pw_pack
 /* Whether the packet's source is `addr` (4 or 16 bytes, as the family says). */
 static __always_inline int pw_lb_same_addr(const struct pw_packet *pkt, const __u8 *addr)
 {
-	const __u32 *a = (const __u32 *)addr;
-
 	if (pkt->family == 4) {
 		__u32 w;
 
 		__builtin_memcpy(&w, addr, 4);
 		return w == pkt->saddr4;
 	}
-	return a[0] == pkt->saddr6.in6_u.u6_addr32[0] && a[1] == pkt->saddr6.in6_u.u6_addr32[1] &&
-	       a[2] == pkt->saddr6.in6_u.u6_addr32[2] && a[3] == pkt->saddr6.in6_u.u6_addr32[3];
+	return pw_lb_same16((const __u8 *)&pkt->saddr6, addr);
 }
 
 /* The balance stage for ICMP errors (above). Returns 1 when the packet goes on to routing. */
@@ -635,10 +628,7 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
 		if (!bpf_map_lookup_elem(&pw_lb_rnat, &key)) {
 			/* DSR: to the backend, as it is. */
 			d->lb_dsr = 1;
-			if (pkt->family == 4)
-				__builtin_memcpy(&pkt->daddr4, be->addr, 4);
-			else
-				__builtin_memcpy(&pkt->daddr6, be->addr, 16);
+			pw_lb_route_to(pkt, be);
 			return 1;
 		}
 		if (trace)
@@ -664,7 +654,7 @@ static __always_inline int pw_balance_packet(struct xdp_md *ctx, struct pw_packe
 	if (!ctl || !ctl->services)
 		return 1;
 	if (pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP)
-		return pw_balance(ctx, pkt, d, trace);
+		return pw_balance(ctx, pkt, d, trace, ctl->nat_services != 0);
 	if (pw_lb_icmp_error(pkt))
 		return pw_balance_icmp(ctx, pkt, d, trace);
 	return 1;

@@ -1,5 +1,5 @@
 /** `pathwise service …`: load-balanced L4 services (Maglev over backends, NAT or DSR). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 import { HEALTH_DEFAULTS } from '../../control/config/schema.js';
 import type { ConfigService } from '../../control/config/forms.js';
@@ -49,14 +49,6 @@ function parseHealth(text: string): ConfigService['health'] {
   };
 }
 
-function choice<T extends string>(what: string, allowed: readonly T[]) {
-  return (v: string): T => {
-    if (!(allowed as readonly string[]).includes(v))
-      throw new PwError('PW_ERR_USAGE', `${what} must be one of ${allowed.join(', ')}, got '${v}'`);
-    return v as T;
-  };
-}
-
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerService(program: Command): void {
@@ -68,8 +60,8 @@ export function registerService(program: Command): void {
       .argument('<name>')
       .argument('<address>')
       .option('--backend <addr:port[@weight]>', 'a backend (repeat the option for each)', collect, [])
-      .option('--mode <mode>', `${LB_MODES.join(' or ')}`, choice('--mode', LB_MODES), 'nat')
-      .option('--hash <fields>', `what picks a backend: ${LB_HASHES.join(', ')}`, choice('--hash', LB_HASHES), 'five-tuple')
+      .addOption(new Option('--mode <mode>', 'nat, or layer-2 dsr').choices(LB_MODES).default('nat'))
+      .addOption(new Option('--hash <fields>', 'what picks a new connection’s backend').choices(LB_HASHES).default('five-tuple'))
       .option('--table-size <prime>', 'Maglev table slots (a prime)', String(DEFAULT_TABLE_SIZE))
       .option('--snat <addr>', 'NAT mode: the source address backends see (they need no route back to clients)')
       .option('--health <check>', "the daemon's checks: tcp, http:/PATH, https:/PATH, udp:PAYLOAD or none (default tcp)")
