@@ -223,30 +223,6 @@ export const PwVerdict = {
 } as const;
 export type PwVerdict = (typeof PwVerdict)[keyof typeof PwVerdict];
 
-/** struct pw_lb_ctl (8 bytes) */
-export interface PwLbCtl {
-  services: number;
-  nat_services: number;
-}
-export const PwLbCtl = {
-  name: 'pw_lb_ctl',
-  size: 8,
-  offsets: { services: 0, nat_services: 4 },
-  encode(x: PwLbCtl, v: DataView, o: number): void {
-    scalar.u32.encode(x.services, v, o + 0);
-    scalar.u32.encode(x.nat_services, v, o + 4);
-  },
-  decode(v: DataView, o: number): PwLbCtl {
-    return {
-      services: scalar.u32.decode(v, o + 0),
-      nat_services: scalar.u32.decode(v, o + 4),
-    };
-  },
-  zero(): PwLbCtl {
-    return { services: 0, nat_services: 0 };
-  },
-} as const satisfies Codec<PwLbCtl> & { offsets: Record<string, number> };
-
 /** struct pw_lb_vip_key (20 bytes) */
 export interface PwLbVipKey {
   family: number;
@@ -1374,6 +1350,30 @@ export const PwLbSlots = {
   },
 } as const satisfies Codec<PwLbSlots> & { offsets: Record<string, number> };
 
+/** struct pw_lb_ctl (8 bytes) */
+export interface PwLbCtl {
+  services: number;
+  nat_services: number;
+}
+export const PwLbCtl = {
+  name: 'pw_lb_ctl',
+  size: 8,
+  offsets: { services: 0, nat_services: 4 },
+  encode(x: PwLbCtl, v: DataView, o: number): void {
+    scalar.u32.encode(x.services, v, o + 0);
+    scalar.u32.encode(x.nat_services, v, o + 4);
+  },
+  decode(v: DataView, o: number): PwLbCtl {
+    return {
+      services: scalar.u32.decode(v, o + 0),
+      nat_services: scalar.u32.decode(v, o + 4),
+    };
+  },
+  zero(): PwLbCtl {
+    return { services: 0, nat_services: 0 };
+  },
+} as const satisfies Codec<PwLbCtl> & { offsets: Record<string, number> };
+
 /** struct pw_if_counters (328 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
@@ -1725,7 +1725,6 @@ export const PwCaptureRecord = {
 
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
-  pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
   pw_lb_vips: { name: 'pw_lb_vips', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 4, key: PwLbVipKey, value: scalar.u32 },
   pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 32, key: PwLbVipKey, value: PwLbService },
   pw_lb_rnat: { name: 'pw_lb_rnat', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwLbCtKey, value: PwLbRnat },
@@ -1767,6 +1766,7 @@ export const maps = {
   pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
+  pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
   pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
   pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
   pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
@@ -1787,8 +1787,6 @@ export type MapName = keyof typeof maps;
 
 /** Typed handles to every map of pathwise.bpf.o, by short name (see openMaps). */
 export interface Maps {
-  /** pw_lb_ctl */
-  lbCtl: BpfMap<number, PwLbCtl>;
   /** pw_lb_vips */
   lbVips: BpfMap<PwLbVipKey, number>;
   /** pw_lb_services */
@@ -1871,6 +1869,8 @@ export interface Maps {
   lbMaglev: BpfMap<number, PwLbSlots>;
   /** pw_lb_service_stats */
   lbServiceStats: PerCpuMap<number, PwLbCounter>;
+  /** pw_lb_ctl */
+  lbCtl: BpfMap<number, PwLbCtl>;
   /** pw_if_stats */
   ifStats: PerCpuMap<number, PwIfCounters>;
   /** pw_if_stats_hi */
@@ -1903,7 +1903,6 @@ export interface Maps {
 
 /** Each handle's map. */
 export const mapHandles = {
-  lbCtl: 'pw_lb_ctl',
   lbVips: 'pw_lb_vips',
   lbServices: 'pw_lb_services',
   lbRnat: 'pw_lb_rnat',
@@ -1945,6 +1944,7 @@ export const mapHandles = {
   frags: 'pw_frags',
   lbMaglev: 'pw_lb_maglev',
   lbServiceStats: 'pw_lb_service_stats',
+  lbCtl: 'pw_lb_ctl',
   ifStats: 'pw_if_stats',
   ifStatsHi: 'pw_if_stats_hi',
   ifZero: 'pw_if_zero',
