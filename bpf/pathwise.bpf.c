@@ -22,6 +22,7 @@
 #include "pathwise/guard.bpf.h"
 #include "pathwise/balance.bpf.h"
 #include "pathwise/account.bpf.h"
+#include "pathwise/http.bpf.h"
 #include "pathwise/insight.bpf.h"
 #include "pathwise/stage.bpf.h"
 
@@ -37,6 +38,7 @@ PW_BTF_ANCHOR(enum pw_nh_decision, nh_decision);
 PW_BTF_ANCHOR(enum pw_route_flag, route_flag);
 PW_BTF_ANCHOR(enum pw_nexthop_flag, nexthop_flag);
 PW_BTF_ANCHOR(struct pw_trace, trace);
+PW_BTF_ANCHOR(struct pw_http_segment, http_segment);
 PW_BTF_ANCHOR(struct pw_event, event);
 PW_BTF_ANCHOR(enum pw_event_kind, event_kind);
 PW_BTF_ANCHOR(enum pw_rule_action, rule_action);
@@ -282,6 +284,8 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run
 			pw_account_flow(ctx, &pkt, &d);
 			pw_account_histogram(&pkt);
 		}
+		if (parsed == PW_REASON_NONE)
+			pw_http_packet(ctx, &pkt, &d);
 		if (run == PW_RUN_LIVE)
 			pw_insight_verdict(ctx, capture_snap, &pkt, &d);
 	}

@@ -7,7 +7,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
-import { ifName, resolveIfindex, xdpMd, type CapturedPacket } from '../kernel/index.js';
+import { ifName, resolveIfindex, xdpMd, type CapturedPacket, type RingBufferReader } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { formatRule } from '../filter/rule.js';
@@ -17,6 +17,8 @@ import { asEthernet, replayableLinktype, XDP_LINEAR_MAX, type ReplayedPacket, ty
 import { reasonName, verdictName } from '../insight/verdicts.js';
 import { formatAddress, formatPrefix } from '../util/ip.js';
 import type { Dataplane } from './dataplane.js';
+import { decodeHttpSegment } from './http-tables.js';
+import type { TcpSegment } from '../insight/http-tracker.js';
 
 /** Reads pw_replay_out and names what it holds. */
 function decodeResult(
@@ -55,7 +57,11 @@ export async function replayPackets(
   dp: Dataplane,
   linktype: number,
   packets: CapturedPacket[],
-  opts: ReplayOptions & { ingress?: string } = {},
+  opts: ReplayOptions & {
+    ingress?: string;
+    /** The HTTP stage's ring (read after each packet) and who takes its segments, timed by the capture. */
+    http?: { ring: RingBufferReader; onSegment: (seg: TcpSegment) => void };
+  } = {},
 ): Promise<ReplayedPacket[]> {
   const ingressIfindex = opts.ingress ? resolveIfindex(opts.ingress) : (opts.ingressIfindex ?? 0);
   if (!replayableLinktype(linktype)) {
@@ -83,6 +89,10 @@ export async function replayPackets(
     prog.testRunSync({ data: frame, ...(ingressIfindex ? { ctx: xdpMd(frame.length, ingressIfindex) } : {}) });
     const r = out.get(0);
     if (!r) throw new PwError('PW_ERR_INTERNAL', 'the replay program left no result');
+    if (opts.http) {
+      const tsUs = p.tsSec * 1e6 + p.tsUsec;
+      for (const rec of opts.http.ring.takeAll()) opts.http.onSegment(decodeHttpSegment(rec, tsUs));
+    }
     if (opts.flowTimes && (r.family === 4 || r.family === 6)) {
       const id = flowId({
         family: r.family,

@@ -114,6 +114,8 @@ export const PwLimit = {
   LB_MAX_BACKENDS: 4096,
   LB_TABLE_SLOTS: 4194304,
   LB_SLOTS_PER_ELEM: 16,
+  HTTP_BYTES: 1024,
+  HTTP_PORT_WORDS: 1024,
   LB_CT_MAX: 1048576,
 } as const;
 export type PwLimit = (typeof PwLimit)[keyof typeof PwLimit];
@@ -562,6 +564,30 @@ export const PwFlow = {
     return { packets: 0n, bytes: 0n, first_ns: 0n, last_ns: 0n, syn_ns: 0n, synack_ns: 0n, ack_ns: 0n, ifindex: 0, egress_ifindex: 0, route: 0, tcp_flags: 0, verdict: 0, reason: 0, direction: 0 };
   },
 } as const satisfies Codec<PwFlow> & { offsets: Record<string, number> };
+
+/** struct pw_http_counters (16 bytes) */
+export interface PwHttpCounters {
+  segments_sent: bigint;
+  segments_lost: bigint;
+}
+export const PwHttpCounters = {
+  name: 'pw_http_counters',
+  size: 16,
+  offsets: { segments_sent: 0, segments_lost: 8 },
+  encode(x: PwHttpCounters, v: DataView, o: number): void {
+    scalar.u64.encode(x.segments_sent, v, o + 0);
+    scalar.u64.encode(x.segments_lost, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwHttpCounters {
+    return {
+      segments_sent: scalar.u64.decode(v, o + 0),
+      segments_lost: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwHttpCounters {
+    return { segments_sent: 0n, segments_lost: 0n };
+  },
+} as const satisfies Codec<PwHttpCounters> & { offsets: Record<string, number> };
 
 /** struct pw_replay_result (64 bytes) */
 export interface PwReplayResult {
@@ -1425,6 +1451,34 @@ export const PwFlowCounters = {
   },
 } as const satisfies Codec<PwFlowCounters> & { offsets: Record<string, number> };
 
+/** struct pw_http_ctl (16 bytes) */
+export interface PwHttpCtl {
+  enabled: number;
+  all_ports: number;
+  snap: number;
+}
+export const PwHttpCtl = {
+  name: 'pw_http_ctl',
+  size: 16,
+  offsets: { enabled: 0, all_ports: 4, snap: 8, _pad0: 12 },
+  encode(x: PwHttpCtl, v: DataView, o: number): void {
+    scalar.u32.encode(x.enabled, v, o + 0);
+    scalar.u32.encode(x.all_ports, v, o + 4);
+    scalar.u32.encode(x.snap, v, o + 8);
+    bytesAt(v, o + 12, 4).fill(0);
+  },
+  decode(v: DataView, o: number): PwHttpCtl {
+    return {
+      enabled: scalar.u32.decode(v, o + 0),
+      all_ports: scalar.u32.decode(v, o + 4),
+      snap: scalar.u32.decode(v, o + 8),
+    };
+  },
+  zero(): PwHttpCtl {
+    return { enabled: 0, all_ports: 0, snap: 0 };
+  },
+} as const satisfies Codec<PwHttpCtl> & { offsets: Record<string, number> };
+
 /** struct pw_ring_counters (32 bytes) */
 export interface PwRingCounters {
   events_sent: bigint;
@@ -1622,6 +1676,71 @@ export const PwTrace = {
   },
 } as const satisfies Codec<PwTrace> & { offsets: Record<string, number> };
 
+/** struct pw_http_segment (1096 bytes) */
+export interface PwHttpSegment {
+  ts_ns: bigint;
+  seq: number;
+  ack: number;
+  payload_len: number;
+  caplen: number;
+  family: number;
+  tcp_flags: number;
+  sport: number;
+  dport: number;
+  vlan: number;
+  verdict: number;
+  src: Uint8Array;
+  dst: Uint8Array;
+  ifindex: number;
+  data: Uint8Array;
+}
+export const PwHttpSegment = {
+  name: 'pw_http_segment',
+  size: 1096,
+  offsets: { ts_ns: 0, seq: 8, ack: 12, payload_len: 16, caplen: 20, family: 22, tcp_flags: 23, sport: 24, dport: 26, vlan: 28, verdict: 30, _pad0: 31, src: 32, dst: 48, ifindex: 64, _pad1: 68, data: 72 },
+  encode(x: PwHttpSegment, v: DataView, o: number): void {
+    scalar.u64.encode(x.ts_ns, v, o + 0);
+    scalar.u32.encode(x.seq, v, o + 8);
+    scalar.u32.encode(x.ack, v, o + 12);
+    scalar.u32.encode(x.payload_len, v, o + 16);
+    scalar.u16.encode(x.caplen, v, o + 20);
+    scalar.u8.encode(x.family, v, o + 22);
+    scalar.u8.encode(x.tcp_flags, v, o + 23);
+    scalar.be16.encode(x.sport, v, o + 24);
+    scalar.be16.encode(x.dport, v, o + 26);
+    scalar.u16.encode(x.vlan, v, o + 28);
+    scalar.u8.encode(x.verdict, v, o + 30);
+    bytesAt(v, o + 31, 1).fill(0);
+    bytesAt(v, o + 32, 16).set(x.src.subarray(0, 16));
+    bytesAt(v, o + 48, 16).set(x.dst.subarray(0, 16));
+    scalar.u32.encode(x.ifindex, v, o + 64);
+    bytesAt(v, o + 68, 4).fill(0);
+    bytesAt(v, o + 72, 1024).set(x.data.subarray(0, 1024));
+  },
+  decode(v: DataView, o: number): PwHttpSegment {
+    return {
+      ts_ns: scalar.u64.decode(v, o + 0),
+      seq: scalar.u32.decode(v, o + 8),
+      ack: scalar.u32.decode(v, o + 12),
+      payload_len: scalar.u32.decode(v, o + 16),
+      caplen: scalar.u16.decode(v, o + 20),
+      family: scalar.u8.decode(v, o + 22),
+      tcp_flags: scalar.u8.decode(v, o + 23),
+      sport: scalar.be16.decode(v, o + 24),
+      dport: scalar.be16.decode(v, o + 26),
+      vlan: scalar.u16.decode(v, o + 28),
+      verdict: scalar.u8.decode(v, o + 30),
+      src: bytesAt(v, o + 32, 16).slice(),
+      dst: bytesAt(v, o + 48, 16).slice(),
+      ifindex: scalar.u32.decode(v, o + 64),
+      data: bytesAt(v, o + 72, 1024).slice(),
+    };
+  },
+  zero(): PwHttpSegment {
+    return { ts_ns: 0n, seq: 0, ack: 0, payload_len: 0, caplen: 0, family: 0, tcp_flags: 0, sport: 0, dport: 0, vlan: 0, verdict: 0, src: new Uint8Array(16), dst: new Uint8Array(16), ifindex: 0, data: new Uint8Array(1024) };
+  },
+} as const satisfies Codec<PwHttpSegment> & { offsets: Record<string, number> };
+
 /** struct pw_event (288 bytes) */
 export interface PwEvent {
   ts_ns: bigint;
@@ -1732,6 +1851,8 @@ export const maps = {
   pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbCt },
   pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
+  pw_http_stats: { name: 'pw_http_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCounters },
+  pw_http: { name: 'pw_http', type: MapType.RINGBUF, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
@@ -1773,6 +1894,8 @@ export const maps = {
   pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
+  pw_http_ctl: { name: 'pw_http_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCtl },
+  pw_http_ports: { name: 'pw_http_ports', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
   pw_events: { name: 'pw_events', type: MapType.RINGBUF, maxEntries: 4194304, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
   pw_capture: { name: 'pw_capture', type: MapType.RINGBUF, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
   pw_ring_stats: { name: 'pw_ring_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRingCounters },
@@ -1801,6 +1924,10 @@ export interface Maps {
   lbBackends: BpfMap<number, PwLbBackend>;
   /** pw_flows */
   flows: BpfMap<PwFlowKey, PwFlow>;
+  /** pw_http_stats */
+  httpStats: PerCpuMap<number, PwHttpCounters>;
+  /** pw_http */
+  http: RawMap;
   /** pw_replay_out */
   replayOut: BpfMap<number, PwReplayResult>;
   /** pw_fib4_tbl24 */
@@ -1883,6 +2010,10 @@ export interface Maps {
   nexthopStats: BpfMap<number, PwCounter>;
   /** pw_flow_stats */
   flowStats: PerCpuMap<number, PwFlowCounters>;
+  /** pw_http_ctl */
+  httpCtl: BpfMap<number, PwHttpCtl>;
+  /** pw_http_ports */
+  httpPorts: BpfMap<number, bigint>;
   /** pw_events */
   events: RawMap;
   /** pw_capture */
@@ -1910,6 +2041,8 @@ export const mapHandles = {
   lbCt: 'pw_lb_ct',
   lbBackends: 'pw_lb_backends',
   flows: 'pw_flows',
+  httpStats: 'pw_http_stats',
+  http: 'pw_http',
   replayOut: 'pw_replay_out',
   fib4Tbl24: 'pw_fib4_tbl24',
   fib4Tbl8: 'pw_fib4_tbl8',
@@ -1951,6 +2084,8 @@ export const mapHandles = {
   routeStats: 'pw_route_stats',
   nexthopStats: 'pw_nexthop_stats',
   flowStats: 'pw_flow_stats',
+  httpCtl: 'pw_http_ctl',
+  httpPorts: 'pw_http_ports',
   events: 'pw_events',
   capture: 'pw_capture',
   ringStats: 'pw_ring_stats',

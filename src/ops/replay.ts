@@ -14,9 +14,14 @@ import type { ReplayedPacket } from '../insight/replay.js';
 import type { Capture } from '../kernel/pcap.js';
 import { confinedFiles } from '../control/config/files.js';
 import { monoNowNs } from '../util/clock.js';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import { HTTP_SNAP_MAX, httpCounters, openHttpRing, setHttpControl } from '../dataplane/http-tables.js';
+import { HttpTracker, type HttpTrackerStats, type HttpTransaction, type TcpSegment, type TlsHello } from '../insight/http-tracker.js';
 
 export interface ReplayRun {
   packets: ReplayedPacket[];
+  /** With `http`: the HTTP transactions and TLS hellos the replay saw, and what could not be parsed. */
+  http?: { transactions: HttpTransaction[]; tls: TlsHello[]; stats: HttpTrackerStats; segmentsLost: number };
   /** Flow records sent to the IPFIX collector, when one was given. */
   exported?: number;
 }
@@ -30,12 +35,24 @@ export async function replayCapture(
   config: Config,
   baseDir: string,
   capture: Capture,
-  opts: { ingress?: string; signal?: AbortSignal; ipfix?: Collector } = {},
+  opts: { ingress?: string; signal?: AbortSignal; ipfix?: Collector; http?: boolean } = {},
 ): Promise<ReplayRun> {
   return withPrivatePipeline(config, confinedFiles(baseDir), async (dp) => {
     const flowTimes = new Map<string, { firstMs: number; lastMs: number }>();
-    const packets = await replayPackets(dp, capture.linktype, capture.packets, { ingress: opts.ingress, signal: opts.signal, flowTimes });
-    if (!opts.ipfix) return { packets };
+    const http = opts.http ? httpFollower(dp, config) : undefined;
+    let packets: ReplayedPacket[];
+    try {
+      packets = await replayPackets(dp, capture.linktype, capture.packets, {
+        ingress: opts.ingress,
+        signal: opts.signal,
+        flowTimes,
+        http: http?.input,
+      });
+    } finally {
+      http?.input.ring.close();
+    }
+    const httpRun = http?.finish(dp);
+    if (!opts.ipfix) return { packets, ...(httpRun ? { http: httpRun } : {}) };
     // Every flow the replay made, reported once, timed by the capture.
     const exporter = new IpfixExporter({ ...ipfixOptions(config.insight.ipfix), collectors: [opts.ipfix] });
     try {
@@ -45,9 +62,33 @@ export async function replayCapture(
       });
       if (exporter.stats.sendErrors)
         throw new PwError('PW_ERR_UNREACHABLE', `sending IPFIX to ${opts.ipfix.host}:${opts.ipfix.port} failed`);
-      return { packets, exported };
+      return { packets, exported, ...(httpRun ? { http: httpRun } : {}) };
     } finally {
       exporter.close();
     }
   });
+}
+
+/**
+ * The HTTP stage switched on for every TCP port of the replay, its ring read after each
+ * packet into a tracker: the same parser the daemon runs, over the capture.
+ */
+function httpFollower(dp: Dataplane, config: Config) {
+  const transactions: HttpTransaction[] = [];
+  const tls: TlsHello[] = [];
+  const tracker = new HttpTracker({
+    onTransaction: (t) => transactions.push(t),
+    onTls: (h) => tls.push(h),
+    versionField: config.insight.http.versionField ?? undefined,
+  });
+  setHttpControl(dp.pipeline.maps, { enabled: true, allPorts: true, ports: [], snap: HTTP_SNAP_MAX });
+  const ring = openHttpRing(dp.instance);
+  return {
+    input: { ring, onSegment: (seg: TcpSegment) => tracker.push(seg) },
+    finish(d: Dataplane) {
+      tracker.flush();
+      transactions.sort((a, b) => a.requestUs - b.requestUs);
+      return { transactions, tls, stats: tracker.stats, segmentsLost: httpCounters(d.pipeline.maps).segmentsLost };
+    },
+  };
 }

@@ -60,6 +60,8 @@ enum pw_limit {
 	 * while the first serves): 32 services at the default table size of 65537. */
 	PW_LB_TABLE_SLOTS = 1 << 22,
 	PW_LB_SLOTS_PER_ELEM = 16,      /* slots in one pw_lb_maglev element (mmap stride: 64 bytes) */
+	PW_HTTP_BYTES = 1024,           /* TCP payload bytes an HTTP segment record carries: a TLS ClientHello, a head with a token */
+	PW_HTTP_PORT_WORDS = 1024,      /* 64-bit words of the monitored-port bitmap (65536 ports) */
 	PW_LB_CT_MAX = 1 << 20,         /* tracked connections (LRU), and as many reverse-NAT entries */
 };
 
@@ -725,5 +727,48 @@ struct pw_lb_ctl {
 	__u32 nat_services;
 };
 _Static_assert(sizeof(struct pw_lb_ctl) == 8, "pw_lb_ctl layout");
+
+/*
+ * HTTP insight: the pipeline copies the head of each TCP segment of a monitored port (data,
+ * or SYN/FIN/RST) into the ring pw_http; user space (src/insight/http-*.ts) reassembles the
+ * messages' heads by sequence number, parses and pairs them. Parsing stays out of the data
+ * plane: a message head has no bound the verifier would accept, and a parser in user space is
+ * the same one `pathwise replay --http` runs offline.
+ */
+struct pw_http_ctl {
+	__u32 enabled;       /* 0: the stage does nothing */
+	__u32 all_ports;     /* nonzero: every TCP port, not only those in pw_http_ports */
+	__u32 snap;          /* payload bytes copied per segment, at most PW_HTTP_BYTES */
+	__u32 _pad0;
+};
+_Static_assert(sizeof(struct pw_http_ctl) == 16, "pw_http_ctl layout");
+
+/* One TCP segment in the ring pw_http. */
+struct pw_http_segment {
+	__u64 ts_ns;
+	__u32 seq;           /* host order */
+	__u32 ack;           /* host order */
+	__u32 payload_len;   /* TCP payload bytes in the packet; data[] holds caplen of them */
+	__u16 caplen;
+	__u8 family;         /* 4 or 6 */
+	__u8 tcp_flags;
+	__be16 sport;
+	__be16 dport;
+	__u16 vlan;
+	__u8 verdict;
+	__u8 _pad0;
+	__u8 src[16];        /* IPv4 in the first 4 bytes */
+	__u8 dst[16];
+	__u32 ifindex;
+	__u32 _pad1;
+	__u8 data[PW_HTTP_BYTES];
+};
+_Static_assert(sizeof(struct pw_http_segment) == 72 + PW_HTTP_BYTES, "pw_http_segment layout");
+
+struct pw_http_counters {
+	__u64 segments_sent;
+	__u64 segments_lost; /* the ring was full */
+};
+_Static_assert(sizeof(struct pw_http_counters) == 16, "pw_http_counters layout");
 
 #endif /* PATHWISE_ABI_H */

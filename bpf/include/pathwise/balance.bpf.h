@@ -47,8 +47,6 @@ static __always_inline __u32 pw_lb_hash(const struct pw_packet *pkt, __u16 flags
 	return pw_mix(h ^ ((sport << 16) | pkt->dport) ^ pkt->proto);
 }
 
-#define PW_TCP_RST 0x04
-
 /* Counts a packet to a service or backend (`reply`: a backend's reply, translated back). */
 static __always_inline void pw_lb_count(void *map, __u32 id, const struct pw_packet *pkt, int new_conn, int reply)
 {

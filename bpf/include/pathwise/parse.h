@@ -27,7 +27,9 @@
 
 /* TCP flags (the byte at offset 13 of the header). */
 enum {
+	PW_TCP_FIN = 0x01,
 	PW_TCP_SYN = 0x02,
+	PW_TCP_RST = 0x04,
 	PW_TCP_ACK = 0x10,
 };
 

@@ -34,6 +34,7 @@ interface ReplayCommandOptions extends InstanceOptions {
   interface?: string;
   summary?: boolean;
   ipfix?: Collector;
+  http?: boolean;
 }
 
 interface ConfigSource {
@@ -82,7 +83,12 @@ function replayUnder(
   opts: ReplayCommandOptions & { export?: boolean },
   signal: AbortSignal,
 ): Promise<ReplayRun> {
-  return replayCapture(src.config, src.baseDir, capture, { ingress: opts.interface, signal, ipfix: opts.export ? opts.ipfix : undefined });
+  return replayCapture(src.config, src.baseDir, capture, {
+    ingress: opts.interface,
+    signal,
+    ipfix: opts.export ? opts.ipfix : undefined,
+    http: opts.export && opts.http,
+  });
 }
 
 function fateText(f: Fate): string {
@@ -120,6 +126,53 @@ function printSummary(s: ReplaySummary): void {
   console.log(`  rules:    ${list(s.rules)}`);
 }
 
+/** "seconds.microseconds", as the packets' times. */
+const usTime = (us: number) => `${Math.floor(us / 1e6)}.${String(Math.round(us % 1e6)).padStart(6, '0')}`;
+
+function httpReport(h: NonNullable<ReplayRun['http']>) {
+  return {
+    http: h.transactions.map((t) => ({
+      client: `${formatHostPort(t.client, t.clientPort)}`,
+      server: `${formatHostPort(t.server, t.serverPort)}`,
+      method: t.method,
+      host: t.host,
+      uri: t.uri,
+      version: t.version,
+      ...(t.apiVersion !== null ? { apiVersion: t.apiVersion } : {}),
+      ...(t.status !== undefined ? { status: t.status } : {}),
+      requestTime: usTime(t.requestUs),
+      ...(t.responseUs !== undefined ? { responseTime: usTime(t.responseUs), latencyMs: t.latencyUs! / 1000 } : {}),
+      ...(t.requestBytes !== undefined ? { requestBytes: t.requestBytes } : {}),
+      ...(t.responseBytes !== undefined ? { responseBytes: t.responseBytes } : {}),
+    })),
+    tls: h.tls.map((x) => ({
+      client: formatHostPort(x.client, x.clientPort),
+      server: formatHostPort(x.server, x.serverPort),
+      sni: x.sni,
+      alpn: x.alpn,
+      time: usTime(x.tsUs),
+    })),
+    httpStats: { ...h.stats, segmentsLost: h.segmentsLost },
+  };
+}
+
+const formatHostPort = (addr: string, port: number) => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
+
+function printHttp(r: ReturnType<typeof httpReport>): void {
+  for (const t of r.http) {
+    const status = t.status !== undefined ? String(t.status) : color.yellow('---');
+    const lat = t.latencyMs !== undefined ? color.dim(` ${t.latencyMs.toFixed(3)} ms`) : '';
+    console.log(`${t.requestTime} ${t.client} → ${t.server}  ${t.method} ${t.host ?? '-'}${t.uri} ${t.version}  ${status}${lat}`);
+  }
+  for (const x of r.tls) console.log(`${x.time} ${x.client} → ${x.server}  TLS ${x.sni ?? '(no server name)'} ${x.alpn.join(',')}`);
+  const s = r.httpStats;
+  console.log(
+    color.bold(`${s.transactions} HTTP transactions`) +
+      `, ${s.tlsHellos} TLS hellos; unparsed: ${s.unparsedRequests} requests, ${s.unparsedResponses} responses, ${s.orphanResponses} responses without a request` +
+      (s.segmentsLost ? color.yellow(`; ${s.segmentsLost} segments lost (ring full)`) : ''),
+  );
+}
+
 export function registerReplay(program: Command): void {
   withInstance(
     program
@@ -130,6 +183,7 @@ export function registerReplay(program: Command): void {
       .option('--diff <file>', 'a second config: list the packets whose fate it changes')
       .option('-i, --interface <name>', 'the interface the packets arrive on (for rules that match one; default: loopback)')
       .option('--summary', 'print only the summary, not every packet')
+      .option('--http', 'report the HTTP transactions and TLS server names the pipeline saw (every TCP port), instead of each packet')
       .option(
         '--ipfix <address:port>',
         'send the flows of the replay (under --config) as IPFIX to this collector, timed by the capture',
@@ -158,7 +212,11 @@ export function registerReplay(program: Command): void {
           ? { ipfix: { collector: `${opts.ipfix!.host}:${opts.ipfix!.port}`, records: baseRun.exported } }
           : {}),
       };
-      if (after) {
+      if (baseRun.http) {
+        const report2 = { ...report, ...httpReport(baseRun.http) };
+        if (opts.json) printJson(report2);
+        else printHttp(report2);
+      } else if (after) {
         const changes = diffReplays(before, after);
         if (opts.json) {
           printJson({ ...report, diff: other!.source, changes, before: summarizeReplay(before), after: summarizeReplay(after) });

@@ -37,6 +37,32 @@ const bandwidth = parsed('bandwidth', (s) => parseBandwidth(s)).describe('bits p
 const port = z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'a port (22) or range (1000-2000)')]);
 
 const IPFIX_DEFAULTS = { collectors: [], activeTimeout: '60s', idleTimeout: '15s', templateRefresh: '60s', observationDomain: 1 };
+/** HTTP insight: which connections the data plane copies segment heads of (src/insight/http-*.ts). */
+const HttpInsight = z
+  .object({
+    ports: z
+      .array(z.number().int().min(1).max(65535))
+      .max(1024)
+      .default([])
+      .describe('TCP ports whose connections are followed as HTTP (and TLS, for the server name); empty: HTTP insight is off'),
+    snap: z
+      .number()
+      .int()
+      .min(64)
+      .max(1024)
+      .default(1024)
+      .describe('payload bytes copied per segment: a request head or TLS ClientHello longer than this is counted as unparsed'),
+    versionField: z
+      .string()
+      .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header field name')
+      .transform((v) => v.toLowerCase())
+      .nullable()
+      .default(null)
+      .describe('the request header that names an API version, e.g. API-Version (null: versions come from paths only)'),
+  })
+  .strict();
+const HTTP_DEFAULTS = { ports: [], snap: 1024, versionField: null };
+
 export const Ipfix = z
   .object({
     collectors: z
@@ -425,9 +451,10 @@ export const Config = z
           .default(20)
           .describe('routes and rules exported to /metrics with their own labels (the busiest N; the rest are summed)'),
         ipfix: Ipfix.default(IPFIX_DEFAULTS),
+        http: HttpInsight.default(HTTP_DEFAULTS),
       })
       .strict()
-      .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20, ipfix: IPFIX_DEFAULTS }),
+      .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20, ipfix: IPFIX_DEFAULTS, http: HTTP_DEFAULTS }),
     history: z
       .object({
         keep: z.number().int().min(1).max(1_000_000).default(1000).describe('versions kept in the history (older ones are deleted)'),

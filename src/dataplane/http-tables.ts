@@ -1,0 +1,76 @@
+/**
+ * The HTTP stage's tables: its switch and monitored ports (written here, read by the pipeline
+ * with the next packet; no reload), its counters, and its segment ring, decoded into the
+ * segments src/insight/http-tracker.ts follows.
+ */
+import { join } from 'node:path';
+
+import { openPinned, RingBufferReader } from '../kernel/index.js';
+import * as abi from '../generated/pathwise.js';
+import type { TcpSegment } from '../insight/http-tracker.js';
+import { monoToEpochOffsetNs } from '../util/clock.js';
+import { formatAddress } from '../util/ip.js';
+import { pinDirOf } from '../util/instance.js';
+import type { PipelineMaps } from './pipeline.js';
+
+export interface HttpControl {
+  enabled: boolean;
+  /** Every TCP port (replay, or a host that serves HTTP on ports not listed). */
+  allPorts: boolean;
+  /** TCP ports whose segments are followed (either end of the connection). */
+  ports: readonly number[];
+  /** Payload bytes copied per segment, 1..HTTP_BYTES. */
+  snap: number;
+}
+
+export const HTTP_SNAP_MAX = abi.PwLimit.HTTP_BYTES;
+
+/** Writes the port bitmap, then the switch: a packet never sees the switch on with old ports. */
+export function setHttpControl(maps: Pick<PipelineMaps, 'httpCtl' | 'httpPorts'>, ctl: HttpControl): void {
+  const words = new Array<bigint>(abi.PwLimit.HTTP_PORT_WORDS).fill(0n);
+  for (const p of ctl.ports) words[p >> 6]! |= 1n << BigInt(p & 63);
+  const current = maps.httpPorts.get.bind(maps.httpPorts);
+  words.forEach((w, i) => {
+    if ((current(i) ?? 0n) !== w) maps.httpPorts.set(i, w);
+  });
+  maps.httpCtl.set(0, {
+    enabled: ctl.enabled ? 1 : 0,
+    all_ports: ctl.allPorts ? 1 : 0,
+    snap: Math.max(1, Math.min(HTTP_SNAP_MAX, ctl.snap)),
+  });
+}
+
+export function httpCounters(maps: Pick<PipelineMaps, 'httpStats'>): { segmentsSent: number; segmentsLost: number } {
+  const per = maps.httpStats.get(0) ?? [];
+  return {
+    segmentsSent: Number(per.reduce((a, v) => a + v.segments_sent, 0n)),
+    segmentsLost: Number(per.reduce((a, v) => a + v.segments_lost, 0n)),
+  };
+}
+
+/**
+ * One record of the ring. Its time is the data plane's clock made wall-clock microseconds,
+ * unless `tsUs` gives another (a replayed capture's own time).
+ */
+export function decodeHttpSegment(rec: Buffer, tsUs?: number): TcpSegment {
+  const r = abi.PwHttpSegment.decode(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), 0);
+  const family = r.family === 6 ? 6 : 4;
+  const len = family === 4 ? 4 : 16;
+  return {
+    tsUs: tsUs ?? Number((r.ts_ns + monoToEpochOffsetNs()) / 1000n),
+    src: formatAddress(family, r.src.subarray(0, len)),
+    dst: formatAddress(family, r.dst.subarray(0, len)),
+    sport: r.sport,
+    dport: r.dport,
+    seq: r.seq,
+    flags: r.tcp_flags,
+    payloadLen: r.payload_len,
+    // A copy: the ring's batch buffer is not kept alive by a segment held for reordering.
+    data: Uint8Array.prototype.slice.call(r.data, 0, Math.min(r.caplen, r.payload_len)),
+  };
+}
+
+/** Reads the instance's HTTP segment ring (one reader: the daemon). */
+export function openHttpRing(instance: string): RingBufferReader {
+  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_http.name), 'map'), { highWaterMark: 32768 });
+}

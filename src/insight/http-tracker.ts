@@ -1,0 +1,636 @@
+/**
+ * HTTP/1.x transactions from TCP segments: each direction of a connection is reassembled by
+ * sequence number (retransmissions dropped, reordering repaired within a small window), its
+ * message heads parsed (http-head.ts), its bodies skipped by their framing, and each response
+ * paired with the oldest unanswered request of its connection (HTTP/1.1 answers in order,
+ * pipelined or not). The data plane copies only the first bytes of each segment: what it did
+ * not copy is a hole of known length, which a body may cross but a head may not. A head cut
+ * by a hole, a malformed head, or a stream whose framing was lost is counted as unparsed and
+ * the stream waits for a segment that starts a message: nothing is guessed.
+ */
+import {
+  field,
+  looksLikeRequest,
+  looksLikeResponse,
+  parseRequestHead,
+  parseResponseHead,
+  requestFraming,
+  responseFraming,
+  MAX_HEAD_BYTES,
+  type BodyFraming,
+  type RequestHead,
+} from './http-head.js';
+import { looksLikeTlsHandshake, parseClientHello, type ClientHello } from './tls-hello.js';
+
+/** One TCP segment as the data plane (or a capture) gave it. */
+export interface TcpSegment {
+  /** When it was seen, microseconds (any epoch, the same for every segment). */
+  tsUs: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  seq: number;
+  flags: number;
+  /** Payload bytes the segment carried; `data` holds the first of them (maybe fewer). */
+  payloadLen: number;
+  data: Uint8Array;
+}
+
+export interface HttpTransaction {
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+  method: string;
+  /** The Host field, or null (HTTP/1.0 needs none). */
+  host: string | null;
+  uri: string;
+  version: string;
+  /** The configured version field's value (e.g. API-Version), or null. */
+  apiVersion: string | null;
+  /** Absent: no response was seen (the connection ended, or its stream was lost). */
+  status?: number;
+  requestUs: number;
+  responseUs?: number;
+  /** Request's first byte to response's first byte. */
+  latencyUs?: number;
+  /** Head and body, when the body's end was seen. */
+  requestBytes?: number;
+  responseBytes?: number;
+}
+
+export interface TlsHello extends ClientHello {
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+  tsUs: number;
+}
+
+export interface HttpTrackerStats {
+  connections: number;
+  requests: number;
+  responses: number;
+  /** Interim responses (100 Continue, 103 Early Hints): they answer no request. */
+  informational: number;
+  transactions: number;
+  /** Heads that were malformed, cut short by what the data plane copied, or lost with their stream. */
+  unparsedRequests: number;
+  unparsedResponses: number;
+  /** Responses with no request to pair with. */
+  orphanResponses: number;
+  tlsHellos: number;
+  /** Connections dropped to stay within maxConnections. */
+  evicted: number;
+}
+
+export interface HttpTrackerOptions {
+  onTransaction: (t: HttpTransaction) => void;
+  onTls?: (h: TlsHello) => void;
+  /** The request field that names an API version (lower case), e.g. "api-version". */
+  versionField?: string;
+  maxConnections?: number;
+}
+
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_ACK = 0x10;
+/** Segments held while waiting for a missing one; then the gap becomes a hole. */
+const REORDER_WINDOW = 16;
+const MAX_CHUNK_LINE = 1024;
+
+type StreamState =
+  | { s: 'idle' }
+  | { s: 'head'; buf: Buffer[]; bytes: number }
+  | { s: 'body'; left: number }
+  | { s: 'chunk-size'; line: number[] }
+  | { s: 'chunk-data'; left: number }
+  | { s: 'trailers'; line: number[] }
+  | { s: 'close' }
+  | { s: 'lost' }
+  | { s: 'tunnel' };
+
+interface PendingRequest {
+  t: HttpTransaction;
+  /** Set once the response's end (or the connection's) was seen. */
+  done: boolean;
+}
+
+class Connection {
+  readonly streams = new Map<string, Stream>();
+  /** The client's endpoint key ("addr|port"), once known. */
+  client: string | null = null;
+  /**
+   * Requests in order; the front one is answered next. LOST stands for requests the client
+   * sent that could not be read: the response to it answers nothing we know.
+   */
+  readonly waiting: (PendingRequest | typeof LOST)[] = [];
+  /** The response being read, with its request. */
+  answering: PendingRequest | null = null;
+  tls = false;
+  lastUs = 0;
+  constructor(readonly key: string) {}
+}
+
+/** One direction's byte stream. */
+class Stream {
+  nextSeq: number | null = null;
+  readonly reorder: TcpSegment[] = [];
+  state: StreamState = { s: 'idle' };
+  msgStartUs = 0;
+  msgBytes = 0;
+  finished = false;
+  /** The request this (client) stream is reading the body of: its size is filled in at its end. */
+  reading: PendingRequest | null = null;
+  constructor(
+    readonly from: string,
+    readonly fromPort: number,
+    readonly to: string,
+    readonly toPort: number,
+  ) {}
+  get key(): string {
+    return `${this.from}|${this.fromPort}`;
+  }
+}
+
+const LOST = 'lost' as const;
+
+const endpointKey = (addr: string, port: number) => `${addr}|${port}`;
+
+export class HttpTracker {
+  private readonly conns = new Map<string, Connection>();
+  private readonly maxConnections: number;
+  readonly stats: HttpTrackerStats = {
+    connections: 0,
+    requests: 0,
+    responses: 0,
+    informational: 0,
+    transactions: 0,
+    unparsedRequests: 0,
+    unparsedResponses: 0,
+    orphanResponses: 0,
+    tlsHellos: 0,
+    evicted: 0,
+  };
+
+  constructor(private readonly opts: HttpTrackerOptions) {
+    this.maxConnections = opts.maxConnections ?? 65536;
+  }
+
+  /** Connections followed now. */
+  get size(): number {
+    return this.conns.size;
+  }
+
+  push(seg: TcpSegment): void {
+    const a = endpointKey(seg.src, seg.sport);
+    const b = endpointKey(seg.dst, seg.dport);
+    const key = a < b ? `${a}/${b}` : `${b}/${a}`;
+    let c = this.conns.get(key);
+    if (!c) {
+      // A connection is followed from its SYN, or from data that starts a message.
+      if (!(seg.flags & TCP_SYN) && !seg.data.length) return;
+      c = new Connection(key);
+      this.conns.set(key, c);
+      this.stats.connections++;
+      if (this.conns.size > this.maxConnections) this.evictOldest();
+    } else {
+      // Map order is the eviction order: the least recently active first.
+      this.conns.delete(key);
+      this.conns.set(key, c);
+    }
+    c.lastUs = seg.tsUs;
+    let st = c.streams.get(a);
+    if (!st) {
+      st = new Stream(seg.src, seg.sport, seg.dst, seg.dport);
+      c.streams.set(a, st);
+    }
+    if (seg.flags & TCP_SYN) {
+      // The SYN's sender is the client; its sequence number starts the stream.
+      if (!(seg.flags & TCP_ACK) && c.client === null) c.client = a;
+      st.nextSeq = (seg.seq + 1) >>> 0;
+      st.reorder.length = 0;
+      return;
+    }
+    if (seg.flags & TCP_RST) {
+      this.endConnection(c, seg.tsUs);
+      return;
+    }
+    this.deliver(c, st, seg);
+    if (seg.flags & TCP_FIN) this.endStream(c, st, seg.tsUs);
+    if ([...c.streams.values()].filter((s) => s.finished).length === 2) this.endConnection(c, seg.tsUs);
+  }
+
+  /** Ends every connection (the capture is over): unanswered requests are reported without a status. */
+  flush(nowUs = 0): void {
+    for (const c of [...this.conns.values()]) this.endConnection(c, nowUs);
+  }
+
+  /** Ends connections with no segment since `idleUs` before `nowUs` (their FIN or RST was missed). */
+  expire(nowUs: number, idleUs: number): void {
+    // Map order is activity order: the idle ones are first.
+    for (const c of [...this.conns.values()]) {
+      if (c.lastUs >= nowUs - idleUs) break;
+      this.endConnection(c, nowUs);
+    }
+  }
+
+  private evictOldest(): void {
+    const first = this.conns.values().next();
+    if (first.done) return;
+    this.stats.evicted++;
+    this.endConnection(first.value, 0);
+  }
+
+  /** Puts a segment's payload in sequence order into its stream. */
+  private deliver(c: Connection, st: Stream, seg: TcpSegment): void {
+    if (!seg.payloadLen) return;
+    if (st.nextSeq === null) {
+      // Joined mid-connection: the stream starts here, in sync only if a message starts here.
+      st.nextSeq = seg.seq;
+      if (!this.startsMessage(c, st, seg.data)) st.state = { s: 'lost' };
+    }
+    const ahead = (seg.seq - st.nextSeq) | 0;
+    if (ahead > 0) {
+      st.reorder.push(seg);
+      if (st.reorder.length <= REORDER_WINDOW) return;
+      // The missing bytes are not coming: they become a hole.
+      st.reorder.sort((x, y) => (x.seq - y.seq) | 0);
+      const first = st.reorder.shift()!;
+      this.feedHole(c, st, (first.seq - st.nextSeq) | 0, first.tsUs);
+      st.nextSeq = first.seq;
+      this.consume(c, st, first);
+    } else {
+      this.consume(c, st, seg);
+    }
+    // Held segments that now follow on.
+    for (let again = true; again && st.reorder.length;) {
+      again = false;
+      for (let i = 0; i < st.reorder.length; i++) {
+        const s = st.reorder[i]!;
+        if (((s.seq - st.nextSeq!) | 0) <= 0) {
+          st.reorder.splice(i, 1);
+          this.consume(c, st, s);
+          again = true;
+          break;
+        }
+      }
+    }
+  }
+
+  /** Feeds the part of `seg` beyond what the stream has (retransmitted bytes are skipped). */
+  private consume(c: Connection, st: Stream, seg: TcpSegment): void {
+    const behind = (st.nextSeq! - seg.seq) | 0;
+    if (behind >= seg.payloadLen) return;
+    const skip = Math.max(0, behind);
+    const known = seg.data.subarray(Math.min(skip, seg.data.length));
+    const hole = seg.payloadLen - Math.max(skip, seg.data.length);
+    st.nextSeq = (seg.seq + seg.payloadLen) >>> 0;
+    if (known.length) this.feedBytes(c, st, known, seg.tsUs, skip === 0);
+    if (hole > 0) this.feedHole(c, st, hole, seg.tsUs);
+  }
+
+  private isClient(c: Connection, st: Stream): boolean | null {
+    return c.client === null ? null : c.client === st.key;
+  }
+
+  /** At a message boundary: does `data` start something this stream can parse? Sets roles. */
+  private startsMessage(c: Connection, st: Stream, data: Uint8Array): boolean {
+    const client = this.isClient(c, st);
+    if (client !== false && looksLikeTlsHandshake(data)) {
+      c.client ??= st.key;
+      return true;
+    }
+    if (client !== false && looksLikeRequest(data) && !looksLikeResponse(data)) {
+      c.client ??= st.key;
+      return true;
+    }
+    if (client !== true && looksLikeResponse(data)) {
+      if (c.client === null) c.client = [...c.streams.keys()].find((k) => k !== st.key) ?? `peer-of-${st.key}`;
+      return true;
+    }
+    return false;
+  }
+
+  private feedBytes(c: Connection, st: Stream, b: Uint8Array, tsUs: number, atSegmentStart: boolean): void {
+    while (b.length) {
+      const state = st.state;
+      switch (state.s) {
+        case 'idle': {
+          // Line ends between messages are tolerated (RFC 9112 §2.2).
+          let i = 0;
+          while (i < b.length && (b[i] === 0x0d || b[i] === 0x0a)) i++;
+          b = b.subarray(i);
+          if (!b.length) return;
+          if (c.tls) return;
+          if (c.client === null && !this.startsMessage(c, st, b)) {
+            st.state = { s: 'lost' };
+            break;
+          }
+          st.state = { s: 'head', buf: [], bytes: 0 };
+          st.msgStartUs = tsUs;
+          st.msgBytes = i;
+          break;
+        }
+        case 'head': {
+          const take = b.subarray(0, Math.max(0, MAX_HEAD_BYTES - state.bytes));
+          const before = state.bytes;
+          state.buf.push(Buffer.from(take));
+          state.bytes += take.length;
+          const used = this.tryHead(c, st, Buffer.concat(state.buf, state.bytes), tsUs);
+          if (used === null) return; // needs more
+          st.msgBytes += used - before;
+          b = b.subarray(used - before);
+          break;
+        }
+        case 'body': {
+          const n = Math.min(state.left, b.length);
+          state.left -= n;
+          st.msgBytes += n;
+          b = b.subarray(n);
+          if (!state.left) this.endMessage(c, st, tsUs);
+          break;
+        }
+        case 'chunk-size':
+        case 'trailers': {
+          const lf = b.indexOf(0x0a);
+          const part = lf < 0 ? b : b.subarray(0, lf + 1);
+          st.msgBytes += part.length;
+          b = b.subarray(part.length);
+          for (const x of part) state.line.push(x);
+          if (state.line.length > MAX_CHUNK_LINE) {
+            this.lose(c, st);
+            break;
+          }
+          if (lf < 0) return;
+          const line = Buffer.from(state.line)
+            .toString('latin1')
+            .replace(/\r?\n$/, '');
+          state.line.length = 0;
+          if (state.s === 'trailers') {
+            if (line === '') this.endMessage(c, st, tsUs);
+            break;
+          }
+          const m = /^([0-9a-fA-F]{1,8})[ \t]*(?:;.*)?$/.exec(line);
+          if (!m) {
+            this.lose(c, st);
+            break;
+          }
+          const size = parseInt(m[1]!, 16);
+          st.state = size === 0 ? { s: 'trailers', line: [] } : { s: 'chunk-data', left: size + 2 };
+          break;
+        }
+        case 'chunk-data': {
+          const n = Math.min(state.left, b.length);
+          state.left -= n;
+          st.msgBytes += n;
+          b = b.subarray(n);
+          if (!state.left) st.state = { s: 'chunk-size', line: [] };
+          break;
+        }
+        case 'close':
+          st.msgBytes += b.length;
+          return;
+        case 'tunnel':
+          return;
+        case 'lost':
+          // Back in step only where a segment starts a message.
+          if (atSegmentStart && !c.tls && this.startsMessage(c, st, b)) {
+            st.state = { s: 'idle' };
+            break;
+          }
+          return;
+      }
+      atSegmentStart = false;
+    }
+  }
+
+  /** Bytes that passed but were not copied. */
+  private feedHole(c: Connection, st: Stream, n: number, tsUs: number): void {
+    if (n <= 0) return;
+    const state = st.state;
+    switch (state.s) {
+      case 'body':
+      case 'chunk-data':
+        if (n <= state.left) {
+          state.left -= n;
+          st.msgBytes += n;
+          if (!state.left) {
+            if (state.s === 'body') this.endMessage(c, st, tsUs);
+            else st.state = { s: 'chunk-size', line: [] };
+          }
+          return;
+        }
+        this.lose(c, st);
+        return;
+      case 'close':
+        st.msgBytes += n;
+        return;
+      case 'head':
+        // A head cut short: its fields are not all known, so none is reported.
+        this.countUnparsed(c, st);
+        this.lose(c, st);
+        return;
+      case 'idle':
+      case 'chunk-size':
+      case 'trailers':
+        this.lose(c, st);
+        return;
+      case 'lost':
+      case 'tunnel':
+        return;
+    }
+  }
+
+  /**
+   * Parses the head buffered so far. Returns the head's length once complete, null while it
+   * needs more bytes; a malformed head loses the stream (and returns the bytes as used).
+   */
+  private tryHead(c: Connection, st: Stream, buf: Buffer, tsUs: number): number | null {
+    const client = this.isClient(c, st);
+    if (client && looksLikeTlsHandshake(buf)) {
+      const h = parseClientHello(buf);
+      if (h.state === 'incomplete' && buf.length < MAX_HEAD_BYTES) return null;
+      c.tls = true;
+      st.state = { s: 'tunnel' };
+      for (const s of c.streams.values()) s.state = { s: 'tunnel' };
+      if (h.state === 'complete') {
+        this.stats.tlsHellos++;
+        this.opts.onTls?.({ ...h.hello, ...this.endpoints(c, st), tsUs });
+      }
+      return buf.length;
+    }
+    if (client) {
+      const r = parseRequestHead(buf);
+      if (r.state === 'incomplete') return null;
+      if (r.state === 'malformed') {
+        this.countUnparsed(c, st);
+        this.lose(c, st);
+        return buf.length;
+      }
+      this.onRequest(c, st, r.head);
+      return r.head.length;
+    }
+    const r = parseResponseHead(buf);
+    if (r.state === 'incomplete') return null;
+    if (r.state === 'malformed') {
+      this.countUnparsed(c, st);
+      this.lose(c, st);
+      return buf.length;
+    }
+    this.stats.responses++;
+    const head = r.head;
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+      this.stats.informational++;
+      st.state = { s: 'idle' };
+      return head.length;
+    }
+    const front = c.waiting.shift() ?? null;
+    const req = front === LOST ? null : front;
+    if (!front) this.stats.orphanResponses++;
+    else if (req) {
+      req.t.status = head.status;
+      req.t.responseUs = st.msgStartUs;
+      req.t.latencyUs = st.msgStartUs - req.t.requestUs;
+      c.answering = req;
+    }
+    this.frame(c, st, responseFraming(head, req?.t.method ?? null));
+    return head.length;
+  }
+
+  private endpoints(c: Connection, clientStream: Stream) {
+    return {
+      client: clientStream.from,
+      clientPort: clientStream.fromPort,
+      server: clientStream.to,
+      serverPort: clientStream.toPort,
+    };
+  }
+
+  private onRequest(c: Connection, st: Stream, head: RequestHead): void {
+    this.stats.requests++;
+    const t: HttpTransaction = {
+      ...this.endpoints(c, st),
+      method: head.method,
+      host: field(head, 'host'),
+      uri: head.target,
+      version: head.version,
+      apiVersion: this.opts.versionField ? field(head, this.opts.versionField) : null,
+      requestUs: st.msgStartUs,
+    };
+    const p: PendingRequest = { t, done: false };
+    c.waiting.push(p);
+    st.reading = p;
+    this.frame(c, st, requestFraming(head));
+  }
+
+  /** Moves a stream past a head by the body's framing. */
+  private frame(c: Connection, st: Stream, f: BodyFraming): void {
+    switch (f.kind) {
+      case 'none':
+        this.endMessage(c, st, st.msgStartUs);
+        return;
+      case 'length':
+        st.state = { s: 'body', left: f.bytes };
+        return;
+      case 'chunked':
+        st.state = { s: 'chunk-size', line: [] };
+        return;
+      case 'close':
+        st.state = { s: 'close' };
+        return;
+      case 'tunnel':
+        this.endMessage(c, st, st.msgStartUs);
+        st.state = { s: 'tunnel' };
+        return;
+      case 'invalid':
+        // The head was read; where its body ends is not known.
+        this.lose(c, st);
+        return;
+    }
+  }
+
+  /** A message ended: its size is known; a response completes its transaction. */
+  private endMessage(c: Connection, st: Stream, _tsUs: number): void {
+    if (this.isClient(c, st)) {
+      if (st.reading) st.reading.t.requestBytes = st.msgBytes;
+      st.reading = null;
+    } else if (c.answering) {
+      c.answering.t.responseBytes = st.msgBytes;
+      this.report(c.answering);
+      c.answering = null;
+    }
+    st.state = { s: 'idle' };
+    st.msgBytes = 0;
+  }
+
+  /**
+   * The stream's framing is lost: what was being read ends without its size, and until a
+   * segment starts a message again, the stream's messages go unread. Pairing must not shift:
+   * a lost client stream leaves a LOST in the queue (one, however many requests it hid); a lost
+   * server stream may have answered any waiting request, so those are reported unanswered.
+   */
+  private lose(c: Connection, st: Stream): void {
+    if (st.state.s === 'lost') return;
+    if (this.isClient(c, st)) {
+      st.reading = null;
+      if (c.waiting[c.waiting.length - 1] !== LOST) c.waiting.push(LOST);
+    } else {
+      if (c.answering) this.report(c.answering);
+      c.answering = null;
+      this.unanswered(c);
+    }
+    st.state = { s: 'lost' };
+  }
+
+  private countUnparsed(c: Connection, st: Stream): void {
+    if (this.isClient(c, st)) this.stats.unparsedRequests++;
+    else this.stats.unparsedResponses++;
+  }
+
+  private endStream(c: Connection, st: Stream, tsUs: number): void {
+    if (st.finished) return;
+    st.finished = true;
+    // A body read until close ends here; anything else cut short is lost.
+    if (st.state.s === 'close') this.endMessage(c, st, tsUs);
+    else if (st.state.s === 'head') {
+      this.countUnparsed(c, st);
+      this.lose(c, st);
+    } else if (st.state.s !== 'idle') this.lose(c, st);
+    // The server is done: what it did not answer stays unanswered.
+    if (this.isClient(c, st) === false) this.unanswered(c);
+  }
+
+  private endConnection(c: Connection, tsUs: number): void {
+    if (!this.conns.has(c.key)) return;
+    for (const st of c.streams.values()) {
+      if (st.reorder.length) {
+        // Held segments, in order, with holes between them.
+        st.reorder.sort((x, y) => (x.seq - y.seq) | 0);
+        for (const s of st.reorder.splice(0)) {
+          this.feedHole(c, st, (s.seq - st.nextSeq!) | 0, s.tsUs);
+          st.nextSeq = s.seq;
+          this.consume(c, st, s);
+        }
+      }
+    }
+    for (const st of c.streams.values()) this.endStream(c, st, tsUs);
+    if (c.answering) this.report(c.answering);
+    c.answering = null;
+    this.unanswered(c);
+    this.conns.delete(c.key);
+  }
+
+  private unanswered(c: Connection): void {
+    for (const p of c.waiting.splice(0)) if (p !== LOST) this.report(p);
+  }
+
+  private report(p: PendingRequest): void {
+    if (p.done) return;
+    p.done = true;
+    this.stats.transactions++;
+    this.opts.onTransaction(p.t);
+  }
+}

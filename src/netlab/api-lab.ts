@@ -1,0 +1,98 @@
+/**
+ * An API server and a raw HTTP client for the HTTP insight lab (tests and demo), run inside a
+ * namespace with `ip netns exec NS node dist/src/netlab/api-lab.js MODE ...`:
+ *
+ *   serve PORT [SINK]   an API: /vN/... answers JSON (status from ?status=NNN, a delay from
+ *                       ?delay=MS), /chunked answers in chunks, /big 100 kB; request bodies are
+ *                       read whole (Expect: 100-continue is answered by Node). On SINK, a TCP
+ *                       listener that accepts and never answers (a TLS client's hello goes out
+ *                       and waits). Prints "ready"
+ *   raw HOST PORT       one connection per case of what clients do at the edges: pipelined
+ *                       requests, a request split over three segments, a lower-case method,
+ *                       HTTP/1.0, a malformed request line; prints each case's answer bytes
+ *                       as JSON when all are done
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const [mode, ...args] = process.argv.slice(2);
+
+function serve(port: number, sink: number | null): void {
+  const server = http.createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (d: Buffer) => (bytes += d.length));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const reply = () => {
+        if (url.pathname === '/chunked') {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          for (let i = 0; i < 5; i++) res.write(`${'abcdefgh'[i]!.repeat(700 * (i + 1))}\n`);
+          res.end();
+          return;
+        }
+        if (url.pathname === '/big') {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 100_000 });
+          res.end(Buffer.alloc(100_000, 0x61));
+          return;
+        }
+        const body = JSON.stringify({ path: url.pathname, method: req.method, received: bytes });
+        res.writeHead(Number(url.searchParams.get('status') ?? 200), {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      };
+      const delay = Number(url.searchParams.get('delay') ?? 0);
+      if (delay > 0) setTimeout(reply, delay);
+      else reply();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  const sinkReady = new Promise<void>((resolve) => {
+    if (sink === null) return resolve();
+    net.createServer((sock) => sock.on('error', () => {})).listen(sink, resolve);
+  });
+  server.listen(port, () => void sinkReady.then(() => process.stdout.write('ready\n')));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+/** Sends `parts` on one connection (a pause between them: separate segments), collects the answer until the server closes or goes quiet. */
+async function exchange(host: string, port: number, parts: string[], pauseMs = 60): Promise<string> {
+  const sock = net.connect({ host, port, noDelay: true });
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  let answer = '';
+  sock.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+  const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+  for (const p of parts) {
+    sock.write(p);
+    await sleep(pauseMs);
+  }
+  await Promise.race([closed, sleep(500)]);
+  sock.destroy();
+  return answer;
+}
+
+async function raw(host: string, port: number): Promise<void> {
+  const h = `Host: ${host}:${port}\r\n`;
+  const cases: Record<string, string[]> = {
+    pipelined: [
+      `GET /v1/pipe/1 HTTP/1.1\r\n${h}\r\nGET /v1/pipe/2?status=404 HTTP/1.1\r\n${h}\r\nHEAD /v2/pipe/3 HTTP/1.1\r\n${h}Connection: close\r\n\r\n`,
+    ],
+    split: ['GET /v2/spl', `it/abc HTTP/1.1\r\n${h}X-Pad: `, `yes\r\nConnection: close\r\n\r\n`],
+    lowercase: [`get /v1/lower HTTP/1.1\r\n${h}\r\n`],
+    http10: ['GET /v1/old HTTP/1.0\r\n\r\n'],
+    malformed: ['THIS IS NOT HTTP AT ALL\r\n\r\n'],
+    postSplitBody: [`POST /v3/orders HTTP/1.1\r\n${h}Content-Length: 10\r\nConnection: close\r\n\r\n01234`, '56789'],
+  };
+  const out: Record<string, string> = {};
+  for (const [name, parts] of Object.entries(cases)) out[name] = (await exchange(host, port, parts)).split('\r\n')[0] ?? '';
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+if (mode === 'serve') serve(Number(args[0]), args[1] ? Number(args[1]) : null);
+else if (mode === 'raw') await raw(args[0]!, Number(args[1]));
+else {
+  process.stderr.write(`api-lab: unknown mode ${mode}\n`);
+  process.exit(2);
+}
