@@ -112,11 +112,19 @@ function parseFields(ls: string[]): Map<string, string[]> | string {
   return fields;
 }
 
-/** Could `buf` be the start of a request (a method token, a space, a target)? For resynchronizing. */
+/**
+ * Could `buf` be the start of a request? For resynchronizing a stream, so stricter than the
+ * parser: a method token, a space, a target, and when the line ends within `buf`, " HTTP/1.x"
+ * before its end (a body's bytes rarely look like that).
+ */
 export function looksLikeRequest(buf: Uint8Array): boolean {
   let i = 0;
   while (i < buf.length && i < 24 && TCHAR[buf[i]!]) i++;
-  return i > 0 && i < buf.length && buf[i] === SP && i + 1 < buf.length && buf[i + 1]! > SP && buf[i + 1]! < 0x7f;
+  if (i === 0 || i >= buf.length - 1 || buf[i] !== SP || buf[i + 1]! <= SP || buf[i + 1]! >= 0x7f) return false;
+  const lf = buf.indexOf(LF);
+  if (lf < 0) return true;
+  const line = Buffer.from(buf.buffer, buf.byteOffset, lf).toString('latin1').replace(/\r$/, '');
+  return /^\S+ \S+ HTTP\/1\.\d$/.test(line);
 }
 
 /** Could `buf` be the start of a response ("HTTP/1.x NNN")? */

@@ -413,18 +413,18 @@ export class HttpTracker {
     const state = st.state;
     switch (state.s) {
       case 'body':
-      case 'chunk-data':
-        if (n <= state.left) {
-          state.left -= n;
-          st.msgBytes += n;
-          if (!state.left) {
-            if (state.s === 'body') this.endMessage(c, st, tsUs);
-            else st.state = { s: 'chunk-size', line: [] };
-          }
-          return;
+      case 'chunk-data': {
+        // The hole covers the rest of the body (or chunk), maybe more: what follows it is unseen.
+        const used = Math.min(n, state.left);
+        state.left -= used;
+        st.msgBytes += used;
+        if (!state.left) {
+          if (state.s === 'body') this.endMessage(c, st, tsUs);
+          else st.state = { s: 'chunk-size', line: [] };
         }
-        this.lose(c, st);
+        this.feedHole(c, st, n - used, tsUs);
         return;
+      }
       case 'close':
         st.msgBytes += n;
         return;
