@@ -12,6 +12,7 @@ import type { Controller } from '../control/controller.js';
 import type { InterfaceStats } from '../dataplane/dataplane.js';
 import type { InsightSummary } from '../dataplane/insight-tables.js';
 import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
+import type { HttpInsightStats } from '../ops/api-insight.js';
 import {
   insightCounters,
   interfaceStats,
@@ -24,6 +25,8 @@ import {
 
 export interface MetricSources {
   ipfix?: () => IpfixExportTotals;
+  /** HTTP insight: its request counter and duration histogram (kept by the daemon), and its counts. */
+  http?: { metrics: client.Metric[]; stats(): HttpInsightStats };
 }
 
 export function createMetrics(ctrl: Controller, sources: MetricSources = {}): client.Registry {
@@ -305,6 +308,26 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     perBackend((b) => b.resets),
   );
 
+  const http = sources.http;
+  if (http) {
+    for (const m of http.metrics) registry.registerMetric(m);
+    counter('pathwise_http_segments_total', 'TCP segments the HTTP stage copied to user space', [], (set) =>
+      set({}, http.stats().segmentsSent),
+    );
+    counter('pathwise_http_segments_lost_total', 'TCP segments the HTTP stage could not copy (its ring was full)', [], (set) =>
+      set({}, http.stats().segmentsLost),
+    );
+    counter(
+      'pathwise_http_unparsed_total',
+      'HTTP messages seen but not parsed (malformed, cut short, or lost with their stream)',
+      ['direction'],
+      (set) => {
+        const s = http.stats();
+        set({ direction: 'request' }, s.unparsedRequests);
+        set({ direction: 'response' }, s.unparsedResponses);
+      },
+    );
+  }
   const ipfix = sources.ipfix;
   if (ipfix) {
     gauge('pathwise_ipfix_collectors', 'IPFIX collectors configured (insight.ipfix.collectors)', [], (set) => set({}, ipfix().collectors));

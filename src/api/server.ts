@@ -13,6 +13,9 @@ import type { Controller } from '../control/controller.js';
 import { authenticate, type Principal } from './auth.js';
 import { createMetrics } from './metrics.js';
 import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
+import type { ApiInsightSource } from '../ops/api-insight.js';
+import type { Metric } from 'prom-client';
+import { registerApiInsightRoutes } from './routes/api-insight.js';
 import type { EventSource } from '../ops/events.js';
 import { registerCaptureRoute } from './capture-route.js';
 import { registerEventStream } from './event-stream.js';
@@ -93,6 +96,8 @@ export interface ApiOptions {
   events?: EventSource;
   /** The daemon's IPFIX export counters, for /metrics. */
   ipfix?: () => IpfixExportTotals;
+  /** The daemon's HTTP insight, for /v1/api/* and /metrics. */
+  http?: ApiInsightSource & { metrics: Metric[] };
   /** Serve HTTPS: PEM certificate and key; with `ca`, clients must present a certificate it signed. */
   https?: { cert: string; key: string; ca?: string };
 }
@@ -144,7 +149,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     });
   });
 
-  const registry = createMetrics(ctrl, { ipfix: opts.ipfix });
+  const registry = createMetrics(ctrl, { ipfix: opts.ipfix, http: opts.http });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['metrics'] } }, async (_req, reply) => {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();
@@ -156,6 +161,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   registerServiceRoutes(app, ctrl);
   registerInsightRoutes(app, ctrl);
   registerCaptureRoute(app, ctrl);
+  if (opts.http) registerApiInsightRoutes(app, opts.http);
   if (opts.events) await registerEventStream(app, ctrl, opts.events);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

@@ -13,6 +13,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerFilter } from './commands/filter.js';
 import { registerEvents } from './commands/events.js';
 import { registerFlows } from './commands/flows.js';
+import { registerApi } from './commands/api.js';
 import { registerNeigh } from './commands/neigh.js';
 import { registerPath } from './commands/path.js';
 import { registerRoute } from './commands/route.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerFilter(program);
   registerService(program);
   registerFlows(program);
+  registerApi(program);
   registerEvents(program);
   registerCapture(program);
   registerReplay(program);

@@ -41,3 +41,15 @@ export function reportError(e: unknown, json: boolean): number {
   }
   return ErrorCatalog[err.code].exit;
 }
+
+/** Rows under a bold header, columns padded to their widest cell. */
+export function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  console.log(color.bold(line(head)));
+  for (const r of rows) console.log(line(r));
+}

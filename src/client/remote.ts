@@ -4,6 +4,8 @@
  * daemon's config, answered with its proposal; streams (capture, events) come over HTTP and
  * WebSocket.
  */
+import type { ApiUsageReport, ApiVersionsReport } from '../ops/api-insight.js';
+import type { RecentTransaction, UsageDimension } from '../insight/api-usage.js';
 import type { PathDecisionRecord } from '../control/history.js';
 import type { PathGroupView } from '../control/path-manager.js';
 import { createInterface } from 'node:readline';
@@ -159,6 +161,18 @@ export class RemoteOperations implements Operations {
 
   async drainBackend(name: string, backend: string): Promise<Written<ServiceSpec>> {
     return proposal(await this.client.request<ProposeResult>('POST', `/v1/services/${encodeURIComponent(name)}/drain`, { backend }));
+  }
+
+  apiUsage(q: { by: UsageDimension[]; since: string }): Promise<ApiUsageReport> {
+    return this.get(`/v1/api/usage?by=${q.by.join(',')}&since=${encodeURIComponent(q.since)}`);
+  }
+
+  apiVersions(q: { since: string }): Promise<ApiVersionsReport> {
+    return this.get(`/v1/api/versions?since=${encodeURIComponent(q.since)}`);
+  }
+
+  apiRecent(q: { limit: number }): Promise<{ transactions: RecentTransaction[] }> {
+    return this.get(`/v1/api/recent?limit=${q.limit}`);
   }
 
   listServices(): Promise<ServiceRow[]> {

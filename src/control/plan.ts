@@ -7,6 +7,7 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import type { Config } from './config/schema.js';
 import { type ChangeSummary, type CompileContext, type PlanContext, type Reconciler } from './reconcile.js';
 import { filterReconciler, type FilterChange } from './reconcilers/filter.js';
+import { httpReconciler, type HttpChange } from './reconcilers/http.js';
 import { insightReconciler, type EventsChange } from './reconcilers/insight.js';
 import { interfacesReconciler, type InterfaceChange } from './reconcilers/interfaces.js';
 import { pipelineReconciler, type SettingsChange } from './reconcilers/pipeline.js';
@@ -21,6 +22,7 @@ export const RECONCILERS = {
   routing: routingReconciler,
   services: servicesReconciler,
   insight: insightReconciler,
+  http: httpReconciler,
 } as const;
 
 type Feature = keyof typeof RECONCILERS;
@@ -31,7 +33,7 @@ type RunningOf<R> = R extends Reconciler<any, infer S, any> ? S : never;
 export type DesiredState = { [F in Feature]: DesiredOf<(typeof RECONCILERS)[F]> };
 /** What runs, read back from the data plane, per feature. */
 export type RunningState = { [F in Feature]: RunningOf<(typeof RECONCILERS)[F]> };
-export type Change = SettingsChange | InterfaceChange | FilterChange | RoutingChange | ServiceChange | EventsChange;
+export type Change = SettingsChange | InterfaceChange | FilterChange | RoutingChange | ServiceChange | EventsChange | HttpChange;
 
 const features = Object.keys(RECONCILERS) as Feature[];
 const anyReconciler = (f: Feature) => RECONCILERS[f] as unknown as Reconciler<unknown, unknown, Change>;

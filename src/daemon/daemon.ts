@@ -20,6 +20,7 @@ import { Pipeline } from '../dataplane/pipeline.js';
 import { defaultSocketOf } from '../util/instance.js';
 import { EventHub } from './event-hub.js';
 import { IpfixService } from './ipfix-service.js';
+import { HttpInsightService } from './http-service.js';
 import { KernelSync } from './kernel-sync.js';
 
 export interface DaemonOptions {
@@ -42,6 +43,7 @@ export class Daemon {
   /** The one reader of the event ring, shared by every API server's WebSocket stream. */
   private readonly events: EventHub;
   private readonly ipfix: IpfixService;
+  private readonly http: HttpInsightService;
 
   private constructor(
     readonly ctrl: Controller,
@@ -52,7 +54,16 @@ export class Daemon {
   ) {
     this.events = new EventHub(ctrl.instance, log);
     // The event ring may be a new map after an upgrade: read the pinned one.
-    ctrl.onUpgrade(() => this.events.reopen());
+    this.http = new HttpInsightService(
+      ctrl.instance,
+      () => ctrl.config(),
+      () => ctrl.dp(),
+      log,
+    );
+    ctrl.onUpgrade(() => {
+      this.events.reopen();
+      this.http.reopen();
+    });
     this.ipfix = new IpfixService(
       () => ctrl.config().insight.ipfix,
       () => ctrl.dp(),
@@ -88,6 +99,7 @@ export class Daemon {
       ctrl.syncNeighbors(); // what resolved before the follower listened
       await ctrl.applyStart(config);
       d.events.start();
+      d.http.start();
       await d.listen(config);
     } catch (e) {
       await d.stop();
@@ -122,7 +134,13 @@ export class Daemon {
     mkdirSync(dirname(this.socketPath), { recursive: true });
     // A socket left by a killed daemon: nothing listens on it any more.
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
-    const local = await buildApi(this.ctrl, { requireToken: false, log: this.log, events: this.events, ipfix: () => this.ipfix.stats() });
+    const local = await buildApi(this.ctrl, {
+      requireToken: false,
+      log: this.log,
+      events: this.events,
+      ipfix: () => this.ipfix.stats(),
+      http: this.http,
+    });
     this.servers.push(local);
     await local.listen({ path: this.socketPath });
     chmodSync(this.socketPath, 0o600);
@@ -141,6 +159,7 @@ export class Daemon {
         log: this.log,
         events: this.events,
         ipfix: () => this.ipfix.stats(),
+        http: this.http,
         https,
       });
       this.servers.push(tcp);
@@ -196,6 +215,7 @@ export class Daemon {
     this.kernel.stop();
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.events.stop();
+    this.http.stop();
     await this.ipfix.stop();
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
     this.ctrl.close();

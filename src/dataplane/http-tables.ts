@@ -74,3 +74,15 @@ export function decodeHttpSegment(rec: Buffer, tsUs?: number): TcpSegment {
 export function openHttpRing(instance: string): RingBufferReader {
   return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_http.name), 'map'), { highWaterMark: 32768 });
 }
+
+/** What the stage is set to now (ports read back from the bitmap). */
+export function httpControl(maps: Pick<PipelineMaps, 'httpCtl' | 'httpPorts'>): HttpControl {
+  const c = maps.httpCtl.get(0) ?? abi.PwHttpCtl.zero();
+  const ports: number[] = [];
+  for (let w = 0; w < abi.PwLimit.HTTP_PORT_WORDS; w++) {
+    const bits = maps.httpPorts.get(w) ?? 0n;
+    if (!bits) continue;
+    for (let b = 0; b < 64; b++) if ((bits >> BigInt(b)) & 1n) ports.push(w * 64 + b);
+  }
+  return { enabled: c.enabled !== 0, allPorts: c.all_ports !== 0, ports, snap: c.snap };
+}

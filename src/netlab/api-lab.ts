@@ -7,6 +7,10 @@
  *                       read whole (Expect: 100-continue is answered by Node). On SINK, a TCP
  *                       listener that accepts and never answers (a TLS client's hello goes out
  *                       and waits). Prints "ready"
+ *   load HOST PORT N [SRCS]  N requests over keep-alive connections (4 at a time), cycling over
+ *                       APIs, versions (in the path and in an API-Version field), statuses and
+ *                       delays; from SRCS source addresses in turn when given ("a,b,c"); prints
+ *                       the count of answers per status as JSON
  *   raw HOST PORT       one connection per case of what clients do at the edges: pipelined
  *                       requests, a request split over three segments, a lower-case method,
  *                       HTTP/1.0, a malformed request line; prints each case's answer bytes
@@ -90,8 +94,58 @@ async function raw(host: string, port: number): Promise<void> {
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
+/** The request mix of `load`: the i-th request's path and fields. */
+function loadRequest(i: number): { path: string; headers: Record<string, string>; method: string } {
+  const id = 1000 + (i % 97);
+  switch (i % 6) {
+    case 0:
+      return { method: 'GET', path: `/v1/orders/${id}`, headers: {} };
+    case 1:
+      return { method: 'GET', path: `/v2/orders/${id}?delay=${6 + (i % 5)}`, headers: {} };
+    case 2:
+      return { method: 'POST', path: '/v2/orders/new', headers: { 'content-type': 'application/json' } };
+    case 3:
+      return { method: 'GET', path: `/users/${id}?status=404`, headers: { 'API-Version': '2024-01' } };
+    case 4:
+      return { method: 'GET', path: `/users/${id}`, headers: { 'API-Version': '2025-06' } };
+    default:
+      return { method: 'DELETE', path: `/v1/orders/${id}?status=503`, headers: {} };
+  }
+}
+
+async function load(host: string, port: number, n: number, sources: string[]): Promise<void> {
+  const agents = (sources.length ? sources : [undefined]).map(
+    (localAddress) => new http.Agent({ keepAlive: true, maxSockets: 4, localAddress }),
+  );
+  const statuses: Record<string, number> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const r = loadRequest(i);
+      const body = r.method === 'POST' ? JSON.stringify({ item: i }) : undefined;
+      const status = await new Promise<string>((resolve) => {
+        const req = http.request(
+          { host, port, method: r.method, path: r.path, headers: r.headers, agent: agents[i % agents.length] },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(String(res.statusCode)));
+          },
+        );
+        req.on('error', (e) => resolve(`error ${e.message}`));
+        req.end(body);
+      });
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  for (const a of agents) a.destroy();
+  process.stdout.write(JSON.stringify(statuses) + '\n');
+}
+
 if (mode === 'serve') serve(Number(args[0]), args[1] ? Number(args[1]) : null);
 else if (mode === 'raw') await raw(args[0]!, Number(args[1]));
+else if (mode === 'load') await load(args[0]!, Number(args[1]), Number(args[2]), args[3] ? args[3].split(',') : []);
 else {
   process.stderr.write(`api-lab: unknown mode ${mode}\n`);
   process.exit(2);

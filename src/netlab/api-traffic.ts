@@ -51,19 +51,23 @@ export function whenSays(child: ChildProcess, marker: string, what: string): Pro
   });
 }
 
-/** The API on `port`; with `sink`, a listener there that never answers. */
-export function startApiServer(topo: Topology, lab: ApiLab, port: number, sink?: number): Promise<ChildProcess> {
+/** The API on `port` in namespace `ns`; with `sink`, a listener there that never answers. */
+export function startApiServer(topo: Topology, ns: string, port: number, sink?: number): Promise<ChildProcess> {
   const args = [API_LAB, 'serve', String(port), ...(sink ? [String(sink)] : [])];
-  return whenSays(topo.spawn(lab.server, process.execPath, args), 'ready', `the API server on ${port}`);
+  return whenSays(topo.spawn(ns, process.execPath, args), 'ready', `the API server on ${port}`);
 }
 
-/** nginx on `port` as a gateway in front of the API on `upstream`, its files in `dir`. */
-export function startNginx(topo: Topology, lab: ApiLab, dir: string, port: number, upstream: number): Promise<ChildProcess> {
+/**
+ * nginx in namespace `ns` on `port` as a gateway in front of the API on `upstream`, its files
+ * (config, JSON access log `access.log`) in `dir`. `extra` goes into its server block.
+ */
+export function startNginx(topo: Topology, ns: string, dir: string, port: number, upstream: number, extra = ''): Promise<ChildProcess> {
   const conf = join(dir, 'nginx.conf');
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
   writeFileSync(
     conf,
-    `worker_processes 1;
+    // One process (no master and workers): ending the child ends nginx, in every way a test can end.
+    `master_process off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log;
 events { worker_connections 512; }
@@ -76,16 +80,17 @@ http {
     location = /missing { return 404; }
     location = /teapot { return 418 "short and stout\\n"; }
     location / { proxy_pass http://127.0.0.1:${upstream}; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    ${extra}
   }
 }
 `,
   );
-  const child = topo.spawn(lab.server, 'nginx', ['-c', conf, '-g', 'daemon off;']);
+  const child = topo.spawn(ns, 'nginx', ['-c', conf, '-g', 'daemon off;']);
   // nginx says nothing when it starts: ready once it accepts a connection.
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 5000;
     const poll = () => {
-      const probe = spawn('ip', ['netns', 'exec', lab.server, 'curl', '-s', '-o', '/dev/null', `http://127.0.0.1:${port}/missing`]);
+      const probe = spawn('ip', ['netns', 'exec', ns, 'curl', '-s', '-o', '/dev/null', `http://127.0.0.1:${port}/missing`]);
       probe.once('exit', (code) => {
         if (code === 0) resolve(child);
         else if (Date.now() > deadline || child.exitCode !== null) reject(new Error(`nginx did not start: see ${dir}/nginx-error.log`));

@@ -8,6 +8,8 @@ import { Dataplane } from '../dataplane/dataplane.js';
 import { InstanceLock } from '../dataplane/instance-lock.js';
 import { Pipeline, type PipelineSettings } from '../dataplane/pipeline.js';
 import { PwError } from '../errors.js';
+import type { ApiUsageReport, ApiVersionsReport } from './api-insight.js';
+import type { RecentTransaction } from '../insight/api-usage.js';
 import { captureLocal } from './capture.js';
 import { eventsLocal } from './events.js';
 import * as filter from './filter.js';
@@ -163,6 +165,24 @@ export class LocalOperations implements Operations {
 
   listServices() {
     return this.read((dp) => services.listServices(dp));
+  }
+
+  private noDaemon(): never {
+    throw new PwError('PW_ERR_UNREACHABLE', 'API usage is counted by the daemon, and none serves this instance', {
+      hint: 'start it (pathwise daemon --config FILE) with insight.http.ports set; or see one capture with pathwise replay FILE --http',
+    });
+  }
+
+  apiUsage(): Promise<ApiUsageReport> {
+    return Promise.resolve().then(() => this.noDaemon());
+  }
+
+  apiVersions(): Promise<ApiVersionsReport> {
+    return Promise.resolve().then(() => this.noDaemon());
+  }
+
+  apiRecent(): Promise<{ transactions: RecentTransaction[] }> {
+    return Promise.resolve().then(() => this.noDaemon());
   }
 
   async addLimiter(l: Parameters<Operations['addLimiter']>[0]) {

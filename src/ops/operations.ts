@@ -30,6 +30,8 @@ import type { ServiceSpec } from '../lb/service.js';
 import type { ServiceRow } from '../dataplane/service-table.js';
 import type { ConfigService } from '../control/config/forms.js';
 import type { FlowsReport, StatsReport, SummaryReport, TalkersReport } from './insight.js';
+import type { ApiUsageReport, ApiVersionsReport } from './api-insight.js';
+import type { RecentTransaction, UsageDimension } from '../insight/api-usage.js';
 
 export type { ProposeResult };
 export { formatChange, type ChangeSummary } from '../control/reconcile.js';
@@ -180,6 +182,11 @@ export interface Operations {
   /** Weight 0 for one backend (ADDR:PORT): no new connections, established ones stay. */
   drainBackend(name: string, backend: string): Promise<Written<ServiceSpec>>;
   listServices(): Promise<ServiceRow[]>;
+
+  // ---- API insight (the daemon's counts only) ------------------------------------------------
+  apiUsage(q: { by: UsageDimension[]; since: string }): Promise<ApiUsageReport>;
+  apiVersions(q: { since: string }): Promise<ApiVersionsReport>;
+  apiRecent(q: { limit: number }): Promise<{ transactions: RecentTransaction[] }>;
 
   // ---- insight -----------------------------------------------------------------------------
   stats(): Promise<StatsReport>;

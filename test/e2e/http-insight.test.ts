@@ -116,8 +116,8 @@ describe('HTTP insight: replayed captures against tshark', { skip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-http-'));
     lab = buildApiLab(topo);
     capture = join(dir, 'api.pcap');
-    await startApiServer(topo, lab, 8080, 8443);
-    await startNginx(topo, lab, dir, 80, 8080);
+    await startApiServer(topo, lab.server, 8080, 8443);
+    await startNginx(topo, lab.server, dir, 80, 8080);
     const tcpdump = await startCapture(topo, lab, capture);
     const c = (...args: string[]) =>
       topo.exec(lab.client, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', ...args], { allowFail: true });

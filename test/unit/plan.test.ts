@@ -51,6 +51,7 @@ function runningFrom(yaml: string): RunningState {
     },
     services: new Map(d.services),
     insight: d.insight,
+    http: d.http,
   };
 }
 

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { FLOW_SORTS, type FlowSort, type TalkerBy } from '../../insight/flow-table.js';
 import type { FlowsReport, SummaryReport } from '../../ops/insight.js';
 import { backendFor } from '../backend.js';
-import { color, printJson } from '../output.js';
+import { color, printJson, printTable } from '../output.js';
 import { positiveInt, withInstance, type InstanceOptions } from './common.js';
 
 const human = (n: number, unit = '') => {
@@ -36,18 +36,7 @@ function printFlows(r: FlowsReport): void {
     f.service ? `${f.service}${f.backend ? `→${f.backend}` : ''}` : '-',
     `${f.idleSeconds.toFixed(1)}s`,
   ]);
-  table(['PROTO', 'SOURCE', 'DESTINATION', 'PKTS', 'BYTES', 'RATE', 'RTT', 'FLAGS', 'PATH', 'ROUTE', 'SERVICE', 'IDLE'], rows);
-}
-
-function table(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  console.log(color.bold(line(head)));
-  for (const r of rows) console.log(line(r));
+  printTable(['PROTO', 'SOURCE', 'DESTINATION', 'PKTS', 'BYTES', 'RATE', 'RTT', 'FLAGS', 'PATH', 'ROUTE', 'SERVICE', 'IDLE'], rows);
 }
 
 function printSummary(s: SummaryReport): void {
@@ -91,7 +80,7 @@ export function registerFlows(program: Command): void {
     const r = await (await backendFor(opts)).talkers({ by: opts.by, top: opts.top });
     if (opts.json) return printJson(r);
     console.log(color.dim(`top ${r.talkers.length} by ${r.by}, of ${r.total} flows`));
-    table(
+    printTable(
       [r.by === 'prefix' ? 'PREFIX' : r.by === 'src' ? 'SOURCE' : 'DESTINATION', 'FLOWS', 'PKTS', 'BYTES'],
       r.talkers.map((t) => [t.key, String(t.flows), human(t.packets), human(t.bytes, 'B')]),
     );

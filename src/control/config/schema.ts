@@ -13,6 +13,7 @@ import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 import { DEFAULT_TABLE_SIZE, isPrime } from '../../lb/maglev.js';
 import { LB_HASHES, LB_MODES, parseBackend, parseServiceAddress } from '../../lb/service.js';
+import { compilePathPattern } from '../../insight/api-identity.js';
 
 /** A string that must pass a parser; the parser's message becomes the issue. */
 const parsed = (what: string, parse: (s: string) => unknown) =>
@@ -59,9 +60,39 @@ const HttpInsight = z
       .nullable()
       .default(null)
       .describe('the request header that names an API version, e.g. API-Version (null: versions come from paths only)'),
+    versionQuery: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a query parameter name')
+      .nullable()
+      .default(null)
+      .describe('the query parameter that names an API version, e.g. api-version (after the path and the header field)'),
+    maxApis: z
+      .number()
+      .int()
+      .min(1)
+      .max(10000)
+      .default(200)
+      .describe('automatic API templates kept (paths no pattern in apis: names); the rest are counted as "other"'),
   })
   .strict();
-const HTTP_DEFAULTS = { ports: [], snap: 1024, versionField: null };
+const HTTP_DEFAULTS = { ports: [], snap: 1024, versionField: null, versionQuery: null, maxApis: 200 };
+
+const ApiPatternSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.:/{}-]{1,128}$/, 'letters, digits and _.:/{}- (1-128)'),
+    path: parsed('path pattern', (s) => compilePathPattern(s)).describe(
+      '"/v{version}/orders/{id}": {x} is a path segment or part of one, {version} names the version, a final * the rest',
+    ),
+    methods: z
+      .array(z.string().regex(/^[A-Za-z]{1,16}$/, 'a method such as GET'))
+      .optional()
+      .describe('only these methods (default: any)'),
+    hosts: z
+      .array(z.string().min(1).max(255))
+      .optional()
+      .describe('only requests to these hosts (the Host field without its port; default: any)'),
+  })
+  .strict();
 
 export const Ipfix = z
   .object({
@@ -436,6 +467,11 @@ export const Config = z
       .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), Service)
       .default({})
       .describe('load-balanced services (L4): Maglev over the backends, connections tracked, NAT or DSR'),
+    apis: z
+      .array(ApiPatternSchema)
+      .max(1000)
+      .default([])
+      .describe('named APIs, matched in order against the requests HTTP insight sees (unnamed paths get automatic templates)'),
     ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),
     rules: z.array(Rule).max(16384).default([]),
     blocklists: z.array(Blocklist).default([]),

@@ -1,0 +1,151 @@
+/**
+ * The daemon's HTTP insight: the one reader of the HTTP stage's ring. Segments go to the
+ * tracker, its transactions are named and counted (insight/api-usage.ts) and counted again
+ * for Prometheus with bounded labels. Which ports the data plane follows is the config's
+ * (control/reconcilers/http.ts); the API names follow `apis:` and `insight.http`, rebuilt when
+ * they change (the counts so far are kept under the names they had).
+ */
+import client from 'prom-client';
+import type { Logger } from 'pino';
+
+import type { Config } from '../control/config/schema.js';
+import { decodeHttpSegment, httpCounters, openHttpRing } from '../dataplane/http-tables.js';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import { ApiUsage } from '../insight/api-usage.js';
+import { HttpTracker } from '../insight/http-tracker.js';
+import type { ApiInsightSource, HttpInsightStats } from '../ops/api-insight.js';
+
+/** A connection with no segment for this long is ended (its FIN or RST was not seen). */
+const IDLE_US = 300_000_000;
+
+const namingOf = (c: Config) => JSON.stringify([c.apis, c.insight.http.versionField, c.insight.http.versionQuery, c.insight.http.maxApis]);
+
+export class HttpInsightService implements ApiInsightSource {
+  private reader: ReturnType<typeof openHttpRing> | null = null;
+  private tracker: HttpTracker;
+  private timer: NodeJS.Timeout | null = null;
+  private naming = '';
+  private seen: Config | null = null;
+  usage: ApiUsage;
+  /** Registered into each API server's registry (api/metrics.ts). */
+  readonly requests = new client.Counter({
+    name: 'pathwise_http_requests_total',
+    help: 'HTTP requests seen in the packets, by API, version, method and status code ("none": no answer seen)',
+    labelNames: ['api', 'version', 'method', 'code'],
+    registers: [],
+  });
+  readonly duration = new client.Histogram({
+    name: 'pathwise_http_request_duration_seconds',
+    help: "HTTP requests' latency seen in the packets: request's first byte to response's first byte",
+    labelNames: ['api'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [],
+  });
+
+  constructor(
+    private readonly instance: string,
+    private readonly config: () => Config,
+    private readonly dp: () => Dataplane,
+    private readonly log: Logger,
+  ) {
+    this.usage = this.newUsage();
+    this.tracker = this.newTracker();
+  }
+
+  /** Follows the config in force: the names (and the tracker's version field) as it says. */
+  private sync(): void {
+    const c = this.config();
+    if (c === this.seen) return;
+    this.seen = c;
+    if (namingOf(c) === this.naming) return;
+    this.log.info('API names changed: usage is counted under the new names from now on');
+    this.usage = this.newUsage();
+    // The version field is the tracker's: connections in flight are ended with the old one.
+    this.tracker.flush(Date.now() * 1000);
+    this.tracker = this.newTracker();
+  }
+
+  private newUsage(): ApiUsage {
+    const c = this.config();
+    this.naming = namingOf(c);
+    return new ApiUsage({ patterns: c.apis, versionQuery: c.insight.http.versionQuery, maxTemplates: c.insight.http.maxApis });
+  }
+
+  private newTracker(): HttpTracker {
+    return new HttpTracker({
+      versionField: this.config().insight.http.versionField ?? undefined,
+      onTransaction: (t) => {
+        const named = this.usage.record(t);
+        // Methods are bounded for the labels: a token can be anything.
+        const method = /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE)$/.test(t.method) ? t.method : 'other';
+        this.requests.inc({
+          api: named.api,
+          version: named.version ?? '',
+          method,
+          code: t.status !== undefined ? String(t.status) : 'none',
+        });
+        if (t.latencyUs !== undefined) this.duration.observe({ api: named.api }, t.latencyUs / 1e6);
+      },
+    });
+  }
+
+  start(): void {
+    if (this.reader) return;
+    const reader = openHttpRing(this.instance);
+    this.reader = reader;
+    void (async () => {
+      try {
+        for await (const rec of reader) {
+          try {
+            this.sync();
+            this.tracker.push(decodeHttpSegment(rec));
+          } catch (err) {
+            this.log.warn({ err }, 'an HTTP segment could not be followed; skipped');
+          }
+        }
+      } catch (err) {
+        this.log.error({ err }, 'reading the HTTP ring failed; HTTP insight stops until the daemon restarts');
+      }
+    })();
+    this.timer ??= setInterval(() => this.tick(), 5000);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.sync();
+    this.tracker.expire(Date.now() * 1000, IDLE_US);
+  }
+
+  /** Reads the ring pinned now (after a program upgrade gave it a new map). */
+  reopen(): void {
+    this.reader?.close();
+    this.reader = null;
+    this.start();
+  }
+
+  /** The metrics this service keeps, for each API server's registry. */
+  get metrics(): client.Metric[] {
+    return [this.requests, this.duration];
+  }
+
+  stats(): HttpInsightStats {
+    const h = this.config().insight.http;
+    const ring = httpCounters(this.dp().pipeline.maps);
+    return {
+      enabled: h.ports.length > 0,
+      ports: h.ports,
+      ...this.tracker.stats,
+      ...ring,
+      otherApis: this.usage.namer.overflow,
+      apis: this.usage.namer.templateCount + this.config().apis.length,
+    };
+  }
+
+  stop(): void {
+    this.reader?.close();
+    this.reader = null;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.tracker.flush(Date.now() * 1000);
+  }
+}
