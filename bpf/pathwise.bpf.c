@@ -198,13 +198,7 @@ static __always_inline void pw_emit_replay(const struct pw_packet *pkt, const st
 	r->egress_ifindex = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
 	r->rule = d->rule;
 	r->ip_len = pkt->ip_len;
-	if (pkt->family == 4) {
-		__builtin_memcpy(r->src, &pkt->saddr4, 4);
-		__builtin_memcpy(r->dst, &pkt->daddr4, 4);
-	} else if (pkt->family == 6) {
-		__builtin_memcpy(r->src, &pkt->saddr6, 16);
-		__builtin_memcpy(r->dst, &pkt->daddr6, 16);
-	}
+	pw_packet_addrs(pkt, r->src, r->dst);
 }
 
 /* The destination address as the packet's bytes hold it (after the balance stage routed a DSR

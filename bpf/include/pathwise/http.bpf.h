@@ -79,15 +79,7 @@ PW_STAGE int pw_http_stage(struct xdp_md *ctx, const struct pw_packet *pkt, cons
 	r->_pad0 = 0;
 	r->ifindex = ctx->ingress_ifindex;
 	r->_pad1 = 0;
-	__builtin_memset(r->src, 0, sizeof(r->src));
-	__builtin_memset(r->dst, 0, sizeof(r->dst));
-	if (pkt->family == 4) {
-		__builtin_memcpy(r->src, &pkt->saddr4, 4);
-		__builtin_memcpy(r->dst, &pkt->daddr4, 4);
-	} else {
-		__builtin_memcpy(r->src, &pkt->saddr6, 16);
-		__builtin_memcpy(r->dst, &pkt->daddr6, 16);
-	}
+	pw_packet_addrs(pkt, r->src, r->dst); /* TCP: always IPv4 or IPv6 */
 	/* What the load cannot read (a frame shorter than its IP length says) is not claimed. */
 	if (copy > 0 && bpf_xdp_load_bytes(ctx, l4 + hlen, r->data, copy))
 		copy = 0;

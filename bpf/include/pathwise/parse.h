@@ -82,6 +82,21 @@ struct pw_packet {
 	struct in6_addr daddr6;
 };
 
+/* The packet's addresses into 16-byte fields (IPv4 in the first 4 bytes, the rest zero), as
+ * the records user space reads hold them. Nothing for a packet that is not IP. */
+static __always_inline void pw_packet_addrs(const struct pw_packet *pkt, __u8 *src, __u8 *dst)
+{
+	if (pkt->family == 4) {
+		__builtin_memset(src, 0, 16);
+		__builtin_memset(dst, 0, 16);
+		__builtin_memcpy(src, &pkt->saddr4, 4);
+		__builtin_memcpy(dst, &pkt->daddr4, 4);
+	} else if (pkt->family == 6) {
+		__builtin_memcpy(src, &pkt->saddr6, 16);
+		__builtin_memcpy(dst, &pkt->daddr6, 16);
+	}
+}
+
 static __always_inline enum pw_reason pw_parse_eth(struct pw_cursor *c, struct pw_packet *pkt)
 {
 	struct ethhdr *eth = c->pos;

@@ -1,0 +1,123 @@
+/**
+ * API identity and usage: configured patterns (methods, hosts, {version}), automatic templates
+ * and their cap, versions from path, field or query; usage grouped and windowed, callers per
+ * version, latency percentiles.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { ApiNamer, compilePathPattern, OTHER_API, templateOf } from '../../src/insight/api-identity.js';
+import { ApiUsage, BUCKET_MS } from '../../src/insight/api-usage.js';
+import type { HttpTransaction } from '../../src/insight/http-tracker.js';
+
+describe('API identity', () => {
+  it('matches configured patterns in order, by method and host, with the version from the path', () => {
+    const n = new ApiNamer({
+      patterns: [
+        { name: 'orders-write', path: '/v{version}/orders/{id}', methods: ['POST', 'put'] },
+        { name: 'orders', path: '/v{version}/orders/{id}' },
+        { name: 'admin', path: '/admin/*', hosts: ['ops.example'] },
+      ],
+      versionQuery: 'api-version',
+    });
+    assert.deepEqual(n.identify('PUT', '/v3/orders/9', null, null), { api: 'orders-write', version: '3' });
+    assert.deepEqual(n.identify('GET', '/v3/orders/9?x=1', null, null), { api: 'orders', version: '3' });
+    assert.deepEqual(n.identify('GET', 'http://h/v2/orders/9/', null, null), { api: 'orders', version: '2' });
+    assert.deepEqual(n.identify('GET', '/admin/a/b', 'ops.example:8443', null), { api: 'admin', version: null });
+    // Not the admin host: templated.
+    assert.deepEqual(n.identify('GET', '/admin/a/b', 'www.example', null), { api: '/admin/a/b', version: null });
+    // No version in the path: the field, then the query parameter.
+    assert.deepEqual(n.identify('GET', '/things/12?api-version=2024-05', null, null), { api: '/things/{id}', version: '2024-05' });
+    assert.deepEqual(n.identify('GET', '/things/12?api-version=2024-05', null, '7'), { api: '/things/{id}', version: '7' });
+    assert.throws(() => compilePathPattern('orders/{id}'), /starts with '\/'/);
+    assert.throws(() => compilePathPattern('/orders/{i-d}'), /placeholder/);
+  });
+
+  it('templates identifiers and caps the templates, the rest counted as other', () => {
+    assert.equal(
+      templateOf('/v1/users/12345/files/550e8400-e29b-41d4-a716-446655440000/deadbeef99/abcdefghijklmnopqrstuvwxyz/raw'),
+      '/v1/users/{id}/files/{id}/{id}/{id}/raw',
+    );
+    assert.equal(templateOf('/v1/users/me'), '/v1/users/me');
+    const n = new ApiNamer({ maxTemplates: 2 });
+    assert.equal(n.identify('GET', '/a/1', null, null).api, '/a/{id}');
+    assert.equal(n.identify('GET', '/b/2', null, null).api, '/b/{id}');
+    assert.equal(n.identify('GET', '/c/3', null, null).api, OTHER_API);
+    assert.equal(n.identify('GET', '/a/4', null, null).api, '/a/{id}', 'a known template still counts as itself');
+    assert.equal(n.overflow, 1);
+    assert.deepEqual(n.identify('GET', '/v2/a/1', null, null), { api: OTHER_API, version: '2' });
+  });
+});
+
+const txn = (o: Partial<HttpTransaction>): HttpTransaction => ({
+  client: '192.0.2.1',
+  clientPort: 40000,
+  server: '198.51.100.1',
+  serverPort: 80,
+  method: 'GET',
+  host: 'api',
+  uri: '/v1/orders/1',
+  version: 'HTTP/1.1',
+  apiVersion: null,
+  status: 200,
+  requestUs: 0,
+  ...o,
+});
+
+describe('API usage', () => {
+  it('groups by API, version, status and caller over a window, with latency percentiles', () => {
+    const u = new ApiUsage({ patterns: [{ name: 'orders', path: '/v{version}/orders/{id}' }] });
+    const t0 = u.started + 1000;
+    for (let i = 0; i < 100; i++) u.record(txn({ latencyUs: (i + 1) * 1000, responseBytes: 10 }), t0);
+    for (let i = 0; i < 10; i++) u.record(txn({ uri: '/v2/orders/1', status: 500, client: '192.0.2.2' }), t0);
+    u.record(txn({ uri: '/v2/orders/1', status: undefined, client: '192.0.2.3' }), t0 + 5 * BUCKET_MS);
+    const byApi = u.usage(['api'], 3_600_000, t0 + 6 * BUCKET_MS);
+    assert.equal(byApi.length, 1);
+    assert.equal(byApi[0]!.requests, 111);
+    assert.deepEqual(byApi[0]!.statusClasses, { '2xx': 100, '5xx': 10, none: 1 });
+    // The 50th of 100 latencies (1..100 ms), within the histogram's 9 % bins.
+    const p50 = byApi[0]!.latencyMs.p50!;
+    assert.ok(p50 > 46 && p50 < 55, `p50 ${p50}`);
+    assert.deepEqual(byApi[0]!.topCallers![0], { source: '192.0.2.1', requests: 100 });
+    const byVersion = u.usage(['api', 'version', 'status'], 3_600_000, t0 + 6 * BUCKET_MS);
+    assert.deepEqual(
+      byVersion.map((r) => [r.version, r.status, r.requests]),
+      [
+        ['1', 200, 100],
+        ['2', 500, 10],
+        ['2', null, 1],
+      ],
+    );
+    // The last 20 s hold only the unanswered request.
+    assert.deepEqual(
+      u.usage(['api'], 20_000, t0 + 6 * BUCKET_MS).map((r) => r.requests),
+      [1],
+    );
+    const bySource = u.usage(['source'], 3_600_000, t0 + 6 * BUCKET_MS);
+    assert.deepEqual(bySource.map((r) => [r.source, r.requests]).sort(), [
+      ['192.0.2.1', 100],
+      ['192.0.2.2', 10],
+      ['192.0.2.3', 1],
+    ]);
+  });
+
+  it('says who calls which version', () => {
+    const u = new ApiUsage({ patterns: [{ name: 'orders', path: '/v{version}/orders/{id}' }] });
+    const t0 = u.started + 1000;
+    for (const [uri, client, n] of [
+      ['/v1/orders/1', '10.0.0.1', 3],
+      ['/v1/orders/2', '10.0.0.2', 1],
+      ['/v2/orders/1', '10.0.0.1', 5],
+    ] as const) {
+      for (let i = 0; i < n; i++) u.record(txn({ uri, client }), t0);
+    }
+    assert.deepEqual(
+      u.versionsView(3_600_000, t0 + 1000).map((v) => [v.api, v.version, v.requests, v.callers, v.topCallers[0]!.source]),
+      [
+        ['orders', '1', 4, 2, '10.0.0.1'],
+        ['orders', '2', 5, 1, '10.0.0.1'],
+      ],
+    );
+    assert.equal(u.recent(3).length, 3);
+  });
+});
