@@ -75,7 +75,7 @@ export interface UsageRow {
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   requestBytes: number;
   responseBytes: number;
-  /** The busiest callers (not with --by source). */
+  /** The busiest callers (grouped by API and version only: callers are kept per those). */
   topCallers?: { source: string; requests: number }[];
 }
 
@@ -179,6 +179,7 @@ export class ApiUsage {
     const { buckets, seconds } = this.window(sinceMs, nowMs);
     const rows = new Map<string, UsageRow & { hist: LatencyHistogram; callers: Map<string, number> }>();
     const bySource = by.includes('source');
+    const callersFit = by.every((d) => d === 'api' || d === 'version');
     const take = (dims: Record<string, unknown>) => {
       const k = JSON.stringify(dims);
       let r = rows.get(k);
@@ -225,11 +226,13 @@ export class ApiUsage {
         r.requestBytes += c.requestBytes;
         r.responseBytes += c.responseBytes;
       }
+      // Callers are kept per API and version: rows split otherwise (by method, status,
+      // host) get none rather than another row's.
+      if (!callersFit) continue;
       for (const [vk, callers] of b.callers) {
         const [api, version] = vk.split('\t') as [string, string];
         for (const r of rows.values()) {
           if ((r.api !== undefined && r.api !== api) || (r.version !== undefined && (r.version ?? '') !== version)) continue;
-          if (r.api === undefined && r.version === undefined && by.length) continue; // by host/method/status: callers not split that way
           for (const [s, n] of callers) r.callers.set(s, (r.callers.get(s) ?? 0) + n);
         }
       }
@@ -239,7 +242,7 @@ export class ApiUsage {
         ...r,
         rate: r.requests / seconds,
         latencyMs: { p50: hist.quantileMs(0.5), p95: hist.quantileMs(0.95), p99: hist.quantileMs(0.99) },
-        ...(bySource ? {} : { topCallers: top(callers, 5) }),
+        ...(callersFit ? { topCallers: top(callers, 5) } : {}),
       }))
       .sort((a, b) => b.requests - a.requests);
   }

@@ -131,6 +131,9 @@ class Connection {
   answering: PendingRequest | null = null;
   tls = false;
   lastUs = 0;
+  /** Streams that have ended (FIN): both, and the connection is over. */
+  finished = 0;
+  carriedData = false;
   constructor(readonly key: string) {}
 }
 
@@ -189,8 +192,15 @@ export class HttpTracker {
     const b = endpointKey(seg.dst, seg.dport);
     const key = a < b ? `${a}/${b}` : `${b}/${a}`;
     let c = this.conns.get(key);
+    // A new SYN on a connection that carried data: the port was reused, the old one is over
+    // (its FIN or RST went unseen).
+    if (c && seg.flags & TCP_SYN && !(seg.flags & TCP_ACK) && c.carriedData) {
+      this.endConnection(c, seg.tsUs);
+      c = undefined;
+    }
     if (!c) {
-      // A connection is followed from its SYN, or from data that starts a message.
+      // A connection is followed from its SYN, or from any data (a stream joined mid-way
+      // waits for a segment that starts a message).
       if (!(seg.flags & TCP_SYN) && !seg.data.length) return;
       c = new Connection(key);
       this.conns.set(key, c);
@@ -220,7 +230,7 @@ export class HttpTracker {
     }
     this.deliver(c, st, seg);
     if (seg.flags & TCP_FIN) this.endStream(c, st, seg.tsUs);
-    if ([...c.streams.values()].filter((s) => s.finished).length === 2) this.endConnection(c, seg.tsUs);
+    if (c.finished === 2) this.endConnection(c, seg.tsUs);
   }
 
   /** Ends every connection (the capture is over): unanswered requests are reported without a status. */
@@ -247,6 +257,7 @@ export class HttpTracker {
   /** Puts a segment's payload in sequence order into its stream. */
   private deliver(c: Connection, st: Stream, seg: TcpSegment): void {
     if (!seg.payloadLen) return;
+    c.carriedData = true;
     if (st.nextSeq === null) {
       // Joined mid-connection: the stream starts here, in sync only if a message starts here.
       st.nextSeq = seg.seq;
@@ -593,6 +604,7 @@ export class HttpTracker {
   private endStream(c: Connection, st: Stream, tsUs: number): void {
     if (st.finished) return;
     st.finished = true;
+    c.finished++;
     // A body read until close ends here; anything else cut short is lost.
     if (st.state.s === 'close') this.endMessage(c, st, tsUs);
     else if (st.state.s === 'head') {

@@ -3,6 +3,7 @@
  * (daemon/http-service.ts), grouped and windowed. Only the daemon holds these counts: with no
  * daemon there is nothing to report (the CLI says so).
  */
+import { PwError } from '../errors.js';
 import type { ApiUsage, RecentTransaction, UsageDimension, UsageRow, VersionRow } from '../insight/api-usage.js';
 import type { HttpTrackerStats } from '../insight/http-tracker.js';
 
@@ -38,8 +39,13 @@ export interface ApiVersionsReport {
 }
 
 export function apiUsageReport(src: ApiInsightSource, q: { by: UsageDimension[]; sinceMs: number }): ApiUsageReport {
-  // Grouping by version or status is within an API; by source too, unless asked alone.
-  const by = q.by.includes('api') || q.by.includes('host') ? q.by : (['api', ...q.by] as UsageDimension[]);
+  if (q.by.includes('source') && q.by.some((d) => d !== 'source' && d !== 'api' && d !== 'version'))
+    throw new PwError('PW_ERR_INVALID', `by: source goes with api and version only, not ${q.by.join(',')}`, {
+      hint: 'callers are counted per API and version',
+    });
+  // Grouping by version, method or status is within an API; by source or host alone is not.
+  const alone = q.by.length === 1 && (q.by[0] === 'source' || q.by[0] === 'host');
+  const by = alone || q.by.includes('api') ? q.by : (['api', ...q.by] as UsageDimension[]);
   return { sinceSeconds: q.sinceMs / 1000, by, rows: src.usage.usage(by, q.sinceMs), insight: src.stats() };
 }
 

@@ -170,6 +170,9 @@ describe('HTTP insight: replayed captures against tshark', { skip }, () => {
     const extra = [...mine].filter(([, n]) => n > 0).map(([k]) => k);
     const total = Math.max(theirs.length, ours.http.length);
     assert.ok(theirs.length >= 410, `tshark saw ${theirs.length} transactions`);
+    process.stderr.write(
+      `agreement with tshark: ${agree} of ${total} transactions (tshark ${theirs.length}, ours ${ours.http.length}); unparsed ${JSON.stringify(ours.httpStats)}\n`,
+    );
     const few = (l: string[]) => l.slice(0, 20).join(' | ') + (l.length > 20 ? ` and ${l.length - 20} more` : '');
     assert.ok(agree / total >= 0.99, `agree on ${agree} of ${total}; tshark only: ${few(missing)}; ours only: ${few(extra)}`);
     // What tshark has and we do not is what we counted as unparsed.

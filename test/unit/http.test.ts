@@ -254,6 +254,20 @@ describe('HTTP tracker', () => {
     assert.deepEqual(out.map(brief), [['DELETE', '/v1/x/9', 204]]);
   });
 
+  it('starts over when a SYN reuses the ports of a connection whose end was not seen', () => {
+    const { tracker, out } = track();
+    const c = new Conn(tracker).handshake();
+    c.client('GET /old HTTP/1.1\r\nHost: h\r\n\r\n');
+    const again = new Conn(tracker).handshake();
+    again.client('GET /new HTTP/1.1\r\nHost: h\r\n\r\n');
+    again.server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    tracker.flush();
+    assert.deepEqual(out.map(brief), [
+      ['GET', '/old', null],
+      ['GET', '/new', 200],
+    ]);
+  });
+
   it('ends the least recently active connection beyond maxConnections, reporting what it waited for', () => {
     const { tracker, out } = track({ maxConnections: 2 });
     for (const port of [1, 2, 3]) new Conn(tracker, port).handshake().client(`GET /${port} HTTP/1.1\r\nHost: h\r\n\r\n`);

@@ -190,6 +190,8 @@ export function registerReplay(program: Command): void {
         parseCollector,
       ),
   ).action(async (file: string, opts: ReplayCommandOptions) => {
+    if (opts.http && opts.diff)
+      throw new PwError('PW_ERR_USAGE', '--http and --diff do not go together', { hint: 'replay each config with --http on its own' });
     const capture = readCaptureFile(file, { partial: true });
     const base = await baseConfig(opts);
     const other = opts.diff ? configFile(opts.diff) : undefined;
@@ -213,9 +215,9 @@ export function registerReplay(program: Command): void {
           : {}),
       };
       if (baseRun.http) {
-        const report2 = { ...report, ...httpReport(baseRun.http) };
-        if (opts.json) printJson(report2);
-        else printHttp(report2);
+        const withHttp = { ...report, ...httpReport(baseRun.http) };
+        if (opts.json) printJson(withHttp);
+        else printHttp(withHttp);
       } else if (after) {
         const changes = diffReplays(before, after);
         if (opts.json) {
