@@ -79,6 +79,9 @@ export function openHttpRing(instance: string): RingBufferReader {
 export function httpControl(maps: Pick<PipelineMaps, 'httpCtl' | 'httpPorts'>): HttpControl {
   const c = maps.httpCtl.get(0) ?? abi.PwHttpCtl.zero();
   const ports: number[] = [];
+  // Switched off, the ports do not matter (reconcilers/http.ts compares 'off' alone): the
+  // bitmap's 1024 lookups are spared on every plan of a config without HTTP insight.
+  if (!c.enabled) return { enabled: false, allPorts: c.all_ports !== 0, ports, snap: c.snap };
   for (let w = 0; w < abi.PwLimit.HTTP_PORT_WORDS; w++) {
     const bits = maps.httpPorts.get(w) ?? 0n;
     if (!bits) continue;

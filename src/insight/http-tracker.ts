@@ -356,12 +356,17 @@ export class HttpTracker {
           b = b.subarray(used - before);
           break;
         }
-        case 'body': {
+        case 'body':
+        case 'chunk-data': {
+          // Bytes skipped by count; what ends decides what comes next.
           const n = Math.min(state.left, b.length);
           state.left -= n;
           st.msgBytes += n;
           b = b.subarray(n);
-          if (!state.left) this.endMessage(c, st, tsUs);
+          if (!state.left) {
+            if (state.s === 'body') this.endMessage(c, st, tsUs);
+            else st.state = { s: 'chunk-size', line: [] };
+          }
           break;
         }
         case 'chunk-size':
@@ -391,14 +396,6 @@ export class HttpTracker {
           }
           const size = parseInt(m[1]!, 16);
           st.state = size === 0 ? { s: 'trailers', line: [] } : { s: 'chunk-data', left: size + 2 };
-          break;
-        }
-        case 'chunk-data': {
-          const n = Math.min(state.left, b.length);
-          state.left -= n;
-          st.msgBytes += n;
-          b = b.subarray(n);
-          if (!state.left) st.state = { s: 'chunk-size', line: [] };
           break;
         }
         case 'close':
