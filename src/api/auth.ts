@@ -1,7 +1,8 @@
 /**
  * Who is asking. The unix socket (mode 0600, so only its owner — root — can connect) is
  * trusted as admin. TCP listeners require `Authorization: Bearer TOKEN` on every request but
- * /healthz; tokens are admin (read and write) or readonly (GET only).
+ * /healthz; tokens are admin (read and write), readonly (GET only), or gateway (GET, and
+ * decisions: what an API gateway needs to push blocks and seals, nothing else).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -10,13 +11,13 @@ import type { Config } from '../control/config/schema.js';
 
 export interface Principal {
   name: string;
-  role: 'admin' | 'readonly';
+  role: 'admin' | 'readonly' | 'gateway';
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** The principal for a TCP request, or a PW_ERR_AUTH/PW_ERR_FORBIDDEN error. */
-export function authenticate(header: string | undefined, tokens: Config['api']['tokens'], method: string): Principal {
+export function authenticate(header: string | undefined, tokens: Config['api']['tokens'], method: string, url = ''): Principal {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!m)
     throw new PwError('PW_ERR_AUTH', 'this listener needs an API token: send Authorization: Bearer TOKEN', {
@@ -28,8 +29,12 @@ export function authenticate(header: string | undefined, tokens: Config['api']['
   for (const t of tokens) if (timingSafeEqual(given, digest(t.token)) && !found) found = t;
   if (!found) throw new PwError('PW_ERR_AUTH', 'the API token is not valid');
   const principal: Principal = { name: found.name, role: found.role };
-  if (principal.role !== 'admin' && method !== 'GET' && method !== 'HEAD') {
-    throw new PwError('PW_ERR_FORBIDDEN', `token '${found.name}' is read-only; ${method} needs an admin token`);
-  }
-  return principal;
+  if (principal.role === 'admin' || method === 'GET' || method === 'HEAD') return principal;
+  if (principal.role === 'gateway' && /^\/v1\/decisions(\/[^/?]*)?(\?|$)/.test(url)) return principal;
+  if (principal.role === 'gateway')
+    throw new PwError(
+      'PW_ERR_FORBIDDEN',
+      `token '${found.name}' is a gateway's: it may send decisions; ${method} ${url.split('?')[0]} needs an admin token`,
+    );
+  throw new PwError('PW_ERR_FORBIDDEN', `token '${found.name}' is read-only; ${method} needs an admin token`);
 }

@@ -5,7 +5,9 @@
  * this client was too slow for, and events the kernel ring had no room for (since it started).
  * ?kind=log,sample,drop picks kinds (default all three); ?kind=backend (alone or with others) adds
  * { "type": "backend", "backend": { service, backend, state, detail, time } } when the daemon's
- * health checks take a backend down or bring it back. Only admin tokens get the packets' bytes
+ * health checks take a backend down or bring it back; ?kind=decision,anomaly,path adds the control
+ * plane's notices of those kinds as { "type": "notice", "notice": { kind, event, subject, ... } }
+ * (decisions applied, revoked, expired; anomalies and their seals; path changes). Only admin tokens get the packets' bytes
  * (`head`); at most MAX_SUBSCRIBERS streams at once; a stream that stops answering pings is
  * closed.
  */
@@ -15,6 +17,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Controller } from '../control/controller.js';
 import { EVENT_KINDS, type EventKind } from '../insight/events.js';
 import { eventsLost, type EventSource } from '../ops/events.js';
+
+/** What ?kind= takes: packet events, backend states, and notices. */
+const STREAM_KINDS = 'log|sample|drop|backend|decision|anomaly|path';
 
 /** Bytes queued on a socket beyond which events for it are dropped (and counted). */
 const MAX_BUFFERED = 4 << 20;
@@ -34,7 +39,7 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
         summary: 'Packet events (rule log, samples, drops) as a WebSocket stream of JSON messages',
         querystring: {
           type: 'object',
-          properties: { kind: { type: 'string', pattern: '^(log|sample|drop|backend)(,(log|sample|drop|backend))*$' } },
+          properties: { kind: { type: 'string', pattern: `^(${STREAM_KINDS})(,(${STREAM_KINDS}))*$` } },
         },
       },
     },
@@ -46,7 +51,8 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
       }
       const q = req.query as { kind?: string };
       const asked = q.kind ? q.kind.split(',') : EVENT_KINDS;
-      const kinds = new Set<EventKind>(asked.filter((k): k is EventKind => k !== 'backend'));
+      const kinds = new Set<EventKind>(asked.filter((k): k is EventKind => (EVENT_KINDS as string[]).includes(k)));
+      const noticeKinds = new Set<string>(asked.filter((k) => k === 'decision' || k === 'anomaly' || k === 'path'));
       // Packet bytes are for admins only, as captures are: a read-only token gets the summary.
       const withBytes = req.principal.role === 'admin';
       let lost = 0;
@@ -92,7 +98,15 @@ export async function registerEventStream(app: FastifyInstance, ctrl: Controller
             else socket.send(JSON.stringify({ type: 'backend', backend: e }));
           })
         : () => {};
+      const unsubscribeNotices = noticeKinds.size
+        ? ctrl.notices.subscribe((n) => {
+            if (!noticeKinds.has(n.kind)) return;
+            if (socket.bufferedAmount > MAX_BUFFERED) lost++;
+            else socket.send(JSON.stringify({ type: 'notice', notice: n }));
+          })
+        : () => {};
       socket.on('close', () => {
+        unsubscribeNotices();
         clearInterval(timer);
         clearInterval(pinger);
         unsubscribe();

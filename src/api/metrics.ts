@@ -23,10 +23,20 @@ import {
   ruleTraffic,
 } from '../ops/telemetry.js';
 
+/** A webhook's deliveries (the daemon's webhooks.ts keeps them). */
+interface WebhookStats {
+  delivered: number;
+  failedAttempts: number;
+  deadLetters: number;
+  queued: number;
+}
+
 export interface MetricSources {
   ipfix?: () => IpfixExportTotals;
   /** HTTP insight: its request counter and duration histogram (kept by the daemon), and its counts. */
   http?: { metrics: client.Metric[]; stats(): HttpInsightStats };
+  /** Webhook deliveries, per webhook (the daemon's). */
+  webhooks?: () => { byName: Record<string, WebhookStats> };
 }
 
 export function createMetrics(ctrl: Controller, sources: MetricSources = {}): client.Registry {
@@ -307,6 +317,44 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     ['service', 'backend'],
     perBackend((b) => b.resets),
   );
+
+  gauge('pathwise_decisions_active', 'Decisions (blocks and seals) in force', [], (set) => set({}, ctrl.decisions.counts().active));
+  counter('pathwise_decisions_total', 'Decisions by what happened to them', ['event'], (set) => {
+    const s = ctrl.decisions.counts();
+    for (const event of ['applied', 'duplicates', 'revoked', 'expired', 'repaired'] as const) set({ event }, s[event]);
+  });
+  const webhooks = sources.webhooks;
+  if (webhooks) {
+    const perHook =
+      (pick: (s: WebhookStats) => number): Fill =>
+      (set) => {
+        for (const [webhook, s] of Object.entries(webhooks().byName)) set({ webhook }, pick(s));
+      };
+    counter(
+      'pathwise_webhook_deliveries_total',
+      'Notices a webhook took (2xx)',
+      ['webhook'],
+      perHook((s) => s.delivered),
+    );
+    counter(
+      'pathwise_webhook_failed_attempts_total',
+      'Delivery attempts that failed (each retry counted)',
+      ['webhook'],
+      perHook((s) => s.failedAttempts),
+    );
+    counter(
+      'pathwise_webhook_dead_letters_total',
+      'Deliveries given up after their retries (or refused by a full queue)',
+      ['webhook'],
+      perHook((s) => s.deadLetters),
+    );
+    gauge(
+      'pathwise_webhook_queued',
+      'Notices waiting for a webhook',
+      ['webhook'],
+      perHook((s) => s.queued),
+    );
+  }
 
   const http = sources.http;
   if (http) {

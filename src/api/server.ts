@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { PwError } from '../errors.js';
 import type { Controller } from '../control/controller.js';
 import { authenticate, type Principal } from './auth.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type MetricSources } from './metrics.js';
 import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
 import type { ApiInsightSource } from '../ops/api-insight.js';
 import type { Metric } from 'prom-client';
@@ -24,6 +24,7 @@ import { registerFilterRoutes } from './routes/filter.js';
 import { registerInsightRoutes } from './routes/insight.js';
 import { registerRoutingRoutes } from './routes/routing.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerDecisionRoutes } from './routes/decisions.js';
 
 import { BODY_LIMIT, CONFIG_BODY_LIMIT } from './limits.js';
 
@@ -98,6 +99,7 @@ export interface ApiOptions {
   ipfix?: () => IpfixExportTotals;
   /** The daemon's HTTP insight, for /v1/api/* and /metrics. */
   http?: ApiInsightSource & { metrics: Metric[] };
+  webhooks?: MetricSources['webhooks'];
   /** Serve HTTPS: PEM certificate and key; with `ca`, clients must present a certificate it signed. */
   https?: { cert: string; key: string; ca?: string };
 }
@@ -130,7 +132,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (req.url === '/healthz') return;
     req.principal = opts.requireToken
-      ? authenticate(req.headers.authorization, ctrl.config().api.tokens, req.method)
+      ? authenticate(req.headers.authorization, ctrl.config().api.tokens, req.method, req.url)
       : { name: 'local', role: 'admin' };
   });
   app.setErrorHandler(async (e, req: FastifyRequest, reply: FastifyReply) => {
@@ -149,7 +151,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     });
   });
 
-  const registry = createMetrics(ctrl, { ipfix: opts.ipfix, http: opts.http });
+  const registry = createMetrics(ctrl, { ipfix: opts.ipfix, http: opts.http, webhooks: opts.webhooks });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['metrics'] } }, async (_req, reply) => {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();
@@ -159,6 +161,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   registerRoutingRoutes(app, ctrl);
   registerFilterRoutes(app, ctrl);
   registerServiceRoutes(app, ctrl);
+  registerDecisionRoutes(app, ctrl);
   registerInsightRoutes(app, ctrl);
   registerCaptureRoute(app, ctrl);
   if (opts.http) registerApiInsightRoutes(app, opts.http);

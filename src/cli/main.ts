@@ -14,6 +14,7 @@ import { registerFilter } from './commands/filter.js';
 import { registerEvents } from './commands/events.js';
 import { registerFlows } from './commands/flows.js';
 import { registerApi } from './commands/api.js';
+import { registerDecision } from './commands/decision.js';
 import { registerNeigh } from './commands/neigh.js';
 import { registerPath } from './commands/path.js';
 import { registerRoute } from './commands/route.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerService(program);
   registerFlows(program);
   registerApi(program);
+  registerDecision(program);
   registerEvents(program);
   registerCapture(program);
   registerReplay(program);

@@ -8,6 +8,8 @@ import type { ApiUsageReport, ApiVersionsReport } from '../ops/api-insight.js';
 import type { RecentTransaction, UsageDimension } from '../insight/api-usage.js';
 import type { PathDecisionRecord } from '../control/history.js';
 import type { PathGroupView } from '../control/path-manager.js';
+import type { Decision, DecisionBatch, DecisionResult } from '../control/decisions.js';
+import type { AuditRecord } from '../control/audit.js';
 import { createInterface } from 'node:readline';
 
 import { configLimiterOf, configRouteOf, configRuleOf, configServiceOf, type ConfigService } from '../control/config/forms.js';
@@ -26,7 +28,9 @@ import type { PacketEvent } from '../insight/events.js';
 import type { FlowsReport, StatsReport, SummaryReport, TalkersReport } from '../ops/insight.js';
 import type {
   AttachResult,
+  AuditRequest,
   CaptureRequest,
+  DecisionQuery,
   EventsRequest,
   NeighborRow,
   NeighborSyncResult,
@@ -41,6 +45,14 @@ import type {
 import type { RouteSpec, RouteView } from '../routing/route.js';
 import { formatPrefix, type Prefix } from '../util/ip.js';
 import type { ApiClient } from './api-client.js';
+
+/** A query string of the parameters given (none: empty). */
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
 
 const proposal = <T>(p: ProposeResult): Written<T> => ({ via: 'daemon', proposal: p });
 
@@ -177,6 +189,24 @@ export class RemoteOperations implements Operations {
 
   listServices(): Promise<ServiceRow[]> {
     return this.get('/v1/services');
+  }
+
+  submitDecisions(batch: DecisionBatch): Promise<{ results: DecisionResult[] }> {
+    return this.client.request('POST', '/v1/decisions', batch);
+  }
+
+  decisions(q: DecisionQuery): Promise<Decision[]> {
+    return this.get(`/v1/decisions${query({ all: q.all ? 'true' : undefined, source: q.source, target: q.target })}`);
+  }
+
+  revokeDecision(id: string): Promise<Decision> {
+    return this.client.request('DELETE', `/v1/decisions/${encodeURIComponent(id)}`);
+  }
+
+  audit(q: AuditRequest): Promise<AuditRecord[]> {
+    return this.get(
+      `/v1/audit${query({ since: q.since, until: q.until, subject: q.subject, kind: q.kinds?.join(','), after: q.afterId, limit: q.limit })}`,
+    );
   }
 
   async addLimiter(l: LimiterSpec, text: { per: string; blockFor: string }): Promise<Written<Limiter>> {

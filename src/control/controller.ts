@@ -25,6 +25,10 @@ import { settingsOf } from './reconcilers/pipeline.js';
 import { PathManager } from './path-manager.js';
 import { ServiceHealth } from './service-health.js';
 import { importSelectors, RouteImport } from './route-import.js';
+import { AuditLog } from './audit.js';
+import { Decisions } from './decisions.js';
+import { Notices } from './notices.js';
+import { parseDuration } from '../util/duration.js';
 
 export interface Actor {
   actor: string;
@@ -84,17 +88,46 @@ export class Controller {
   readonly paths: PathManager;
   /** Health checks of the services' backends (config `services:`), outside versions. */
   readonly health: ServiceHealth;
+  /** What the control plane decided or saw, as one stream (audited; webhooks, events). */
+  readonly notices: Notices;
+  /** Blocks and seals from gateways, operators and detectors: operational state, audited. */
+  readonly decisions: Decisions;
 
   private constructor(
     readonly instance: string,
     private dataplane: Dataplane,
     readonly history: History,
+    /** Every notice and version, append-only. */
+    readonly audit: AuditLog,
     private readonly log: Logger,
     /** Relative file names in configs resolve against this directory. */
     private baseDir: string,
     /** The data plane was pinned already: this run adopted it. */
     private readonly adopted: boolean,
+    decisionsFile: string,
   ) {
+    this.notices = new Notices((err, n) => log.error({ err, notice: n.kind }, 'a notice listener failed'));
+    this.notices.subscribe((n) => {
+      this.audit.append({
+        kind: n.kind,
+        event: n.event,
+        at: n.time,
+        subject: n.subject,
+        actor: n.actor,
+        summary: n.summary,
+        details: n.details,
+      });
+    });
+    this.decisions = new Decisions(
+      decisionsFile,
+      () => this.dataplane,
+      this.notices,
+      () => {
+        const d = this.current.decisions;
+        return { defaultTtlMs: parseDuration(d.defaultTtl), maxTtlMs: parseDuration(d.maxTtl), maxActive: d.maxActive };
+      },
+      log,
+    );
     this.imports = new RouteImport(
       () => this.dataplane,
       (fn) => this.serialize(fn),
@@ -105,8 +138,20 @@ export class Controller {
       (fn) => this.serialize(fn),
       history,
       log,
+      this.notices,
     );
     this.health = new ServiceHealth(() => this.dataplane, log);
+    this.health.onChange((e) =>
+      this.notices.publish({
+        kind: 'backend',
+        event: e.state,
+        time: e.time,
+        subject: `${e.service}/${e.backend}`,
+        actor: 'daemon',
+        summary: `backend ${e.backend} of service ${e.service} is ${e.state}: ${e.detail}`,
+        details: { ...e },
+      }),
+    );
     this.current = history.latest()?.config ?? parseConfig('{}', 'defaults');
     this.currentVersion = history.latest()?.version ?? 0;
     this.blockedSinceFile = join(runDirOf(instance), 'blocked-since.json');
@@ -141,7 +186,17 @@ export class Controller {
     if (adopted) log.info({ instance, progId: dp.pipeline.xdp.info().id }, 'adopted the pinned data plane');
     else log.info({ instance }, 'loaded and pinned a new data plane');
     const history = new History(join(opts.stateDir, instance, 'history.db'));
-    const c = new Controller(instance, dp, history, log, opts.configFile ? dirname(opts.configFile) : process.cwd(), adopted);
+    const audit = new AuditLog(join(opts.stateDir, instance, 'audit.db'), config.audit.retentionDays);
+    const c = new Controller(
+      instance,
+      dp,
+      history,
+      audit,
+      log,
+      opts.configFile ? dirname(opts.configFile) : process.cwd(),
+      adopted,
+      join(opts.stateDir, instance, 'decisions.db'),
+    );
     dp.syncHostRoutes();
     // Gateways adopted with the pins are handed to the kernel again (it may have restarted
     // too), then the neighbour copy is brought up to date.
@@ -266,9 +321,28 @@ export class Controller {
     }
     const rec = this.history.record({ ...who, changes: summaries, config });
     this.history.prune(config.history.keep);
+    this.audit.setRetention(config.audit.retentionDays);
+    this.auditVersion(rec, who, summaries);
     this.currentVersion = rec.version;
     this.log.info({ version: rec.version, who, changes: summaries.length }, 'applied a new version');
     return { version: rec.version, changes: summaries, applied: true, dryRun: false };
+  }
+
+  /** A version in the audit log; a failure there is logged, the version stands. */
+  private auditVersion(rec: VersionRecord, who: Actor, summaries: ChangeSummary[]): void {
+    try {
+      this.audit.append({
+        kind: 'config',
+        event: 'version',
+        at: rec.at,
+        subject: `version ${rec.version}`,
+        actor: who.actor,
+        summary: `version ${rec.version} (${who.source}): ${summaries.length} change(s)`,
+        details: { version: rec.version, source: who.source, changes: summaries },
+      });
+    } catch (err) {
+      this.log.error({ err, version: rec.version }, 'recording a version in the audit log failed');
+    }
   }
 
   /** Remembers when each blocked prefix was first applied: a config `ttl` counts from there. */
@@ -344,8 +418,10 @@ export class Controller {
     this.health.close();
     this.paths.close();
     this.imports.close();
+    this.decisions.stop();
     this.dataplane.close();
     this.history.close();
+    this.audit.close();
   }
 }
 

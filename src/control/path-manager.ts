@@ -25,6 +25,7 @@ import { formatAddress, parseAddress, type Family } from '../util/ip.js';
 import { parseBandwidth, parseDuration } from '../util/duration.js';
 import { PwError } from '../errors.js';
 import type { Config } from './config/schema.js';
+import type { Notices } from './notices.js';
 import type { History, PathDecisionRecord } from './history.js';
 
 /** Results are drained this often, and at once when the prober says one is urgent (a loss,
@@ -107,6 +108,7 @@ export class PathManager {
     private readonly serialize: <T>(fn: () => Promise<T>) => Promise<T>,
     private readonly history: History,
     private readonly log: Logger,
+    private readonly notices?: Notices,
   ) {}
 
   /** Resolves every steered path and fallback of a config before it is applied (errors name where). */
@@ -383,6 +385,15 @@ export class PathManager {
       this.log.error({ err: e }, 'recording a path decision failed');
     }
     this.log.info({ group: g.name, from: rec.from, to: rec.to, reason: rec.reason }, 'path decision');
+    this.notices?.publish({
+      kind: 'path',
+      event: 'changed',
+      time: rec.at,
+      subject: g.name,
+      actor: 'daemon',
+      summary: `path group ${g.name}: ${JSON.stringify(rec.from)} -> ${JSON.stringify(rec.to)} (${rec.reason})`,
+      details: { ...rec },
+    });
   }
 
   private describeShares(g: Group, shares: number[] | null | undefined): Record<string, number> | string {

@@ -22,6 +22,7 @@ import { EventHub } from './event-hub.js';
 import { IpfixService } from './ipfix-service.js';
 import { HttpInsightService } from './http-service.js';
 import { KernelSync } from './kernel-sync.js';
+import { WebhookService } from './webhooks.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -44,6 +45,7 @@ export class Daemon {
   private readonly events: EventHub;
   private readonly ipfix: IpfixService;
   private readonly http: HttpInsightService;
+  private readonly webhooks: WebhookService;
 
   private constructor(
     readonly ctrl: Controller,
@@ -60,9 +62,12 @@ export class Daemon {
       () => ctrl.dp(),
       log,
     );
+    this.webhooks = new WebhookService(() => ctrl.config(), ctrl.notices, ctrl.audit, log);
     ctrl.onUpgrade(() => {
       this.events.reopen();
       this.http.reopen();
+      // The new program's blocklists hold what was migrated; decisions are written again whole.
+      ctrl.decisions.resync();
     });
     this.ipfix = new IpfixService(
       () => ctrl.config().insight.ipfix,
@@ -100,6 +105,8 @@ export class Daemon {
       await ctrl.applyStart(config);
       d.events.start();
       d.http.start();
+      d.webhooks.start();
+      ctrl.decisions.start();
       await d.listen(config);
     } catch (e) {
       await d.stop();
@@ -140,6 +147,7 @@ export class Daemon {
       events: this.events,
       ipfix: () => this.ipfix.stats(),
       http: this.http,
+      webhooks: () => this.webhooks.stats(),
     });
     this.servers.push(local);
     await local.listen({ path: this.socketPath });
@@ -160,6 +168,7 @@ export class Daemon {
         events: this.events,
         ipfix: () => this.ipfix.stats(),
         http: this.http,
+        webhooks: () => this.webhooks.stats(),
         https,
       });
       this.servers.push(tcp);
@@ -216,6 +225,7 @@ export class Daemon {
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.events.stop();
     this.http.stop();
+    this.webhooks.stop();
     await this.ipfix.stop();
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
     this.ctrl.close();

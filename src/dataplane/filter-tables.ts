@@ -312,7 +312,8 @@ export class FilterTables {
     const used = new Set(this.state.limiters.map((x) => x.id));
     let id = 1;
     while (used.has(id)) id++;
-    if (id >= abi.PwLimit.RATELIMITS) throw new PwError('PW_ERR_FULL', `at most ${abi.PwLimit.RATELIMITS - 1} rate limiters`);
+    // Ids from PW_SEAL_LIMITER_BASE up are the decisions' seals (seal-table.ts).
+    if (id >= abi.PwLimit.SEAL_LIMITER_BASE) throw new PwError('PW_ERR_FULL', `at most ${abi.PwLimit.SEAL_LIMITER_BASE - 1} rate limiters`);
     const lim: Limiter = { ...l, id };
     this.maps.ratelimits.set(id, limiterValue(lim));
     this.state.limiters.push(lim);
@@ -384,8 +385,9 @@ export class FilterTables {
       out.push({
         prefix: formatPrefix({ family, addr: maskAddr(addr, key.prefixlen), plen: key.prefixlen }),
         expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null,
-        origin: escalation ? 'escalation' : 'config',
+        origin: escalation ? 'escalation' : v.origin === abi.PwBlockOrigin.DECISION ? 'decision' : 'config',
         ...(escalation ? { limiter: names.get(v.limiter) ?? `#${v.limiter}` } : {}),
+        ...(v.origin === abi.PwBlockOrigin.DECISION && v.limiter ? { sealed: true } : {}),
       });
     };
     for (const [k, v] of [...this.maps.block4.entries()]) visit(4, k, v, () => void this.maps.block4.delete(k));

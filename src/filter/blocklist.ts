@@ -7,10 +7,15 @@ export interface BlockEntry {
   prefix: string;
   /** Milliseconds left; null: no expiry. */
   expiresInMs: number | null;
-  /** Who listed it: the control plane (config, API, CLI), or a rate limiter's escalation. */
-  origin: 'config' | 'escalation';
+  /**
+   * Who listed it: the control plane's config (config, API, CLI), a rate limiter's escalation,
+   * or an operational decision (POST /v1/decisions, a gateway adapter, an anomaly seal).
+   */
+  origin: 'config' | 'escalation' | 'decision';
   /** An escalation's limiter. */
   limiter?: string;
+  /** A decision that holds the prefix to a rate rather than blocking it. */
+  sealed?: true;
 }
 
 /**

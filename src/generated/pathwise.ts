@@ -13,6 +13,7 @@ export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
 export const PwBlockOrigin = {
   CONFIG: 0,
   ESCALATION: 1,
+  DECISION: 2,
 } as const;
 export type PwBlockOrigin = (typeof PwBlockOrigin)[keyof typeof PwBlockOrigin];
 
@@ -102,6 +103,7 @@ export const PwLimit = {
   RULE_LPM_MAX: 65536,
   BLOCK_MAX: 1048576,
   RATELIMITS: 1024,
+  SEAL_LIMITER_BASE: 512,
   RATELIMIT_STATE_MAX: 262144,
   EVENT_BYTES: 256,
   CAPTURE_BYTES: 2048,
@@ -180,7 +182,8 @@ export const PwReason = {
   LB_NO_BACKEND: 28,
   LB_FRAGMENT: 29,
   LB_NO_PORT: 30,
-  MAX: 31,
+  SEALED: 31,
+  MAX: 32,
 } as const;
 export type PwReason = (typeof PwReason)[keyof typeof PwReason];
 
@@ -1400,7 +1403,7 @@ export const PwLbCtl = {
   },
 } as const satisfies Codec<PwLbCtl> & { offsets: Record<string, number> };
 
-/** struct pw_if_counters (328 bytes) */
+/** struct pw_if_counters (336 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
   bytes: bigint[];
@@ -1408,22 +1411,22 @@ export interface PwIfCounters {
 }
 export const PwIfCounters = {
   name: 'pw_if_counters',
-  size: 328,
+  size: 336,
   offsets: { packets: 0, bytes: 40, reasons: 80 },
   encode(x: PwIfCounters, v: DataView, o: number): void {
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
-    for (let i0 = 0; i0 < 31; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+    for (let i0 = 0; i0 < 32; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwIfCounters {
     return {
       packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
       bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
-      reasons: Array.from({ length: 31 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+      reasons: Array.from({ length: 32 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
     };
   },
   zero(): PwIfCounters {
-    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 31 }, () => 0n) };
+    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 32 }, () => 0n) };
   },
 } as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
 
@@ -1888,9 +1891,9 @@ export const maps = {
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
-  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
-  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
-  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 328, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 336, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 336, key: scalar.u32, value: PwIfCounters },
+  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 336, key: scalar.u32, value: PwIfCounters },
   pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },

@@ -272,6 +272,18 @@ export class LocalOperations implements Operations {
   pathDecisions(): never {
     return noDaemon(this.instance);
   }
+  submitDecisions(): never {
+    return noDaemon(this.instance);
+  }
+  decisions(): never {
+    return noDaemon(this.instance);
+  }
+  revokeDecision(): never {
+    return noDaemon(this.instance);
+  }
+  audit(): never {
+    return noDaemon(this.instance);
+  }
   rollback(): never {
     return noDaemon(this.instance);
   }

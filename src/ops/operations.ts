@@ -32,6 +32,26 @@ import type { ConfigService } from '../control/config/forms.js';
 import type { FlowsReport, StatsReport, SummaryReport, TalkersReport } from './insight.js';
 import type { ApiUsageReport, ApiVersionsReport } from './api-insight.js';
 import type { RecentTransaction, UsageDimension } from '../insight/api-usage.js';
+import type { Decision, DecisionBatch, DecisionResult } from '../control/decisions.js';
+import type { AuditKind, AuditRecord } from '../control/audit.js';
+
+/** What `pathwise decision list` and GET /v1/decisions ask. */
+export interface DecisionQuery {
+  /** Ended decisions too (revoked, expired, unblocks), kept for 7 days. */
+  all?: boolean;
+  source?: string;
+  target?: string;
+}
+
+/** What `pathwise audit` and GET /v1/audit ask (times as durations back, or ISO 8601). */
+export interface AuditRequest {
+  since?: string;
+  until?: string;
+  subject?: string;
+  kinds?: AuditKind[];
+  afterId?: number;
+  limit?: number;
+}
 
 export type { ProposeResult };
 export { formatChange, type ChangeSummary } from '../control/reconcile.js';
@@ -210,6 +230,12 @@ export interface Operations {
   paths(): Promise<PathGroupView[]>;
   /** Path decisions, newest first (their own audit table, not config versions). */
   pathDecisions(q: { group?: string; limit: number }): Promise<PathDecisionRecord[]>;
+  /** Blocks and seals from gateways, operators and detectors (operational state, audited). */
+  submitDecisions(batch: DecisionBatch): Promise<{ results: DecisionResult[] }>;
+  decisions(q: DecisionQuery): Promise<Decision[]>;
+  revokeDecision(id: string): Promise<Decision>;
+  /** The audit log, oldest first. */
+  audit(q: AuditRequest): Promise<AuditRecord[]>;
   rollback(version: number): Promise<ProposeResult>;
   /** The config in force (tokens redacted), or that of an earlier version. */
   config(at?: number): Promise<Config>;

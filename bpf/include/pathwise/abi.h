@@ -45,6 +45,7 @@ enum pw_limit {
 	PW_RULE_LPM_MAX = 65536,        /* CIDR entries per field and family, both banks */
 	PW_BLOCK_MAX = 1 << 20,         /* blocklist entries per family */
 	PW_RATELIMITS = 1024,
+	PW_SEAL_LIMITER_BASE = 512,      /* limiters from here up are decisions' (seals'), not config's */
 	PW_RATELIMIT_STATE_MAX = 1 << 18, /* sources tracked by rate limiters (LRU) */
 	PW_EVENT_BYTES = 256,           /* packet bytes carried by an event */
 	PW_CAPTURE_BYTES = 2048,        /* packet bytes a capture record carries (a full 1500 MTU frame) */
@@ -52,7 +53,7 @@ enum pw_limit {
 	PW_FRAGS_MAX = 1 << 16,         /* fragmented datagrams whose first fragment's fate is kept */
 	PW_FRAG_LIFETIME_S = 30,        /* how long it is kept: as the kernel's ipfrag_time */
 	PW_ESCALATIONS_MAX = 1 << 18,   /* rate-limit escalations in the blocklists at once */
-	PW_BLOCK_SHADOW_MAX = 4,        /* expired blocklist entries a lookup looks past (see pw_blocked) */
+	PW_BLOCK_SHADOW_MAX = 4,        /* expired blocklist entries a lookup looks past (see pw_listed) */
 	/* Load balancing (the balance stage). Service and backend ids index counter arrays. */
 	PW_LB_MAX_SERVICES = 256,
 	PW_LB_MAX_BACKENDS = 4096,
@@ -143,7 +144,8 @@ enum pw_reason {
 	/* A fragment for a service's address: no ports to choose a backend by, dropped (as Katran) */
 	PW_REASON_LB_FRAGMENT = 29,
 	PW_REASON_LB_NO_PORT = 30,      /* SNAT found no free source port towards the backend: dropped */
-	PW_REASON_MAX = 31,
+	PW_REASON_SEALED = 31,          /* the source is over the rate a decision (a seal) allows it */
+	PW_REASON_MAX = 32,
 };
 
 /* Bits of pw_settings.flags (enum pw_setting). */
@@ -422,6 +424,9 @@ _Static_assert(sizeof(struct pw_block6_key) == 20, "pw_block6_key layout");
 enum pw_block_origin {
 	PW_BLOCK_CONFIG = 0,     /* the control plane's (config, API, CLI) */
 	PW_BLOCK_ESCALATION = 1, /* a rate limiter's: a source that kept exceeding its rate */
+	/* An operational decision's (POST /v1/decisions, a gateway adapter, an anomaly seal): a
+	 * block, or with a limiter, a rate limit on the prefix as a whole (a seal). */
+	PW_BLOCK_DECISION = 2,
 };
 
 struct pw_block {
@@ -429,7 +434,9 @@ struct pw_block {
 	__u8 origin;         /* enum pw_block_origin */
 	__u8 plen;           /* the entry's own prefix length (the LPM lookup does not return it) */
 	__u8 _pad0[2];
-	__u32 limiter;       /* PW_BLOCK_ESCALATION: the limiter that blocked it */
+	/* PW_BLOCK_ESCALATION: the limiter that blocked it. PW_BLOCK_DECISION: 0 blocks; else the
+	 * limiter (at or above PW_SEAL_LIMITER_BASE) the prefix's packets must conform to. */
+	__u32 limiter;
 };
 _Static_assert(sizeof(struct pw_block) == 16, "pw_block layout");
 

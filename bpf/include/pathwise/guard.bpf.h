@@ -385,13 +385,17 @@ static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *p
 	return 1;
 }
 
+/* pw_listed(): the source is blocked (a seal's limiter, when sealed, is at or above PW_SEAL_LIMITER_BASE). */
+#define PW_LISTED_BLOCKED 1
+
 /*
- * Whether the packet's source is blocked. The LPM lookup returns the longest listed prefix;
+ * What the blocklists say of the packet's source: 0 (nothing), PW_LISTED_BLOCKED, or the
+ * limiter of a decision that seals its prefix at a rate. The LPM lookup returns the longest listed prefix;
  * when that entry has expired (the control plane sweeps them every few seconds), a shorter one
  * may still be in force, so the lookup is repeated below the expired entry's length (an LPM
  * lookup only considers prefixes up to the key's length).
  */
-static __always_inline int pw_blocked(const struct pw_packet *pkt)
+static __always_inline __u32 pw_listed(const struct pw_packet *pkt)
 {
 	__u64 now = 0;
 	struct pw_block *b;
@@ -415,12 +419,10 @@ static __always_inline int pw_blocked(const struct pw_packet *pkt)
 		b = bpf_map_lookup_elem(map, &k);
 		if (!b)
 			return 0;
-		if (!b->expires_ns)
-			return 1;
-		if (!now)
+		if (b->expires_ns && !now)
 			now = bpf_ktime_get_ns(); /* only for an entry that expires: a helper call costs */
-		if (now < b->expires_ns)
-			return 1;
+		if (!b->expires_ns || now < b->expires_ns)
+			return b->origin == PW_BLOCK_DECISION && b->limiter >= PW_SEAL_LIMITER_BASE ? b->limiter : PW_LISTED_BLOCKED;
 		if (!b->plen)
 			return 0;
 		k.v4.prefixlen = b->plen - 1; /* the same field for both families */
@@ -526,10 +528,16 @@ static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *
  */
 static __always_inline int pw_guard_decide(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
 {
+	__u32 listed = pw_listed(pkt);
 	int goes_on;
 
-	if (pw_blocked(pkt)) {
+	if (listed == PW_LISTED_BLOCKED) {
 		pw_decide(d, PW_VERDICT_DROP, PW_REASON_BLOCKED);
+		return 0;
+	}
+	/* Sealed at a rate: what conforms goes on to the rules, the rest is dropped here. */
+	if (listed && !pw_ratelimit(listed, pkt, trace)) {
+		pw_decide(d, PW_VERDICT_DROP, PW_REASON_SEALED);
 		return 0;
 	}
 	if (pkt->frag_later) {

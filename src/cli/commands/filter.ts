@@ -117,7 +117,12 @@ export function registerFilter(program: Command): void {
       const list = await (await backendFor(opts)).listBlocks();
       if (opts.json) return printJson(list);
       for (const b of list) {
-        const by = b.origin === 'escalation' ? color.yellow(` rate limiter ${b.limiter}`) : '';
+        const by =
+          b.origin === 'escalation'
+            ? color.yellow(` rate limiter ${b.limiter}`)
+            : b.origin === 'decision'
+              ? color.yellow(b.sealed ? ' decision (sealed at a rate)' : ' decision')
+              : '';
         console.log(`${b.prefix}${by}${b.expiresInMs === null ? '' : color.dim(` (expires in ${formatDuration(b.expiresInMs)})`)}`);
       }
     },

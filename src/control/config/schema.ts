@@ -377,7 +377,10 @@ export const ApiToken = z
   .object({
     name: z.string().min(1),
     token: z.string().min(16, 'tokens are at least 16 characters'),
-    role: z.enum(['admin', 'readonly']).default('readonly'),
+    role: z
+      .enum(['admin', 'readonly', 'gateway'])
+      .default('readonly')
+      .describe('admin: everything; readonly: GET only; gateway: GET, and POST/DELETE of /v1/decisions'),
   })
   .strict();
 
@@ -411,6 +414,36 @@ const Listener = z
       });
     }
   });
+
+/** Where the daemon sends notices (control/notices.ts) as signed JSON (src/daemon/webhooks.ts). */
+export const Webhook = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits and _.- (1-64)'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'an http:// or https:// URL')
+      .describe('receives POSTs of one notice each (JSON)'),
+    secret: z
+      .string()
+      .min(16, 'secrets are at least 16 characters')
+      .describe('signs each body: X-Pathwise-Signature is sha256= and the HMAC-SHA256 of the timestamp, a dot and the body'),
+    kinds: z
+      .array(z.enum(['decision', 'anomaly', 'path', 'backend']))
+      .min(1)
+      .default(['decision', 'anomaly', 'path', 'backend'])
+      .describe('which notices it gets'),
+    timeout: duration.default('5s').describe('per delivery attempt'),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(6)
+      .describe('attempts after the first, with doubling backoff from 500 ms (capped at 60 s)'),
+  })
+  .strict();
+const WEBHOOK_NOTE = 'deliveries that exhaust their retries are dead letters (counted in metrics, kept in the audit log)';
 
 export const Config = z
   .object({
@@ -491,6 +524,22 @@ export const Config = z
       })
       .strict()
       .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20, ipfix: IPFIX_DEFAULTS, http: HTTP_DEFAULTS }),
+    decisions: z
+      .object({
+        defaultTtl: duration.default('1h').describe('how long a decision lasts when it gives no ttl'),
+        maxTtl: duration.default('7d').describe('the longest a decision may last (a lasting block belongs in blocklists:)'),
+        maxActive: z.number().int().min(1).max(500_000).default(100_000).describe('decisions in force at once'),
+      })
+      .strict()
+      .default({ defaultTtl: '1h', maxTtl: '7d', maxActive: 100_000 })
+      .describe('operational decisions (POST /v1/decisions, gateway adapters, anomaly seals): blocks and seals with a TTL'),
+    webhooks: z.array(Webhook).max(32).default([]).describe(`notices sent to HTTP endpoints; ${WEBHOOK_NOTE}`),
+    audit: z
+      .object({
+        retentionDays: z.number().int().min(1).max(3650).default(90).describe('audit records older than this are deleted'),
+      })
+      .strict()
+      .default({ retentionDays: 90 }),
     history: z
       .object({
         keep: z.number().int().min(1).max(1_000_000).default(1000).describe('versions kept in the history (older ones are deleted)'),

@@ -1,0 +1,456 @@
+/**
+ * Operational decisions (filter/decision.ts) kept, applied and ended: a batch is checked
+ * whole, then every decision is stored (SQLite, so a restart loses none), written into the
+ * pipeline's blocklists before the request is answered (dataplane/seal-table.ts), and told as
+ * a notice (audited; webhooks and the event stream carry it).
+ *
+ * Several decisions may hold one prefix (two gateways, a detector): the prefix is held to the
+ * strongest in force — a block over any limit, else the lowest rate — until the last of them
+ * expires; when the strongest ends, the next is written. The pipeline enforces each entry's
+ * expiry itself; a sweep every second ends the decisions whose time is up and writes what
+ * remains, and a repair every few seconds writes again any entry found missing (a config
+ * blocklist entry that replaced one and then went, an upgrade that emptied the maps).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+
+import { PwError } from '../errors.js';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import { SealTable, type SealSpec } from '../dataplane/seal-table.js';
+import { checkDecision, sameDecision, SOURCE_TAG, type DecisionInput, type DecisionLimits, type DecisionSpec } from '../filter/decision.js';
+import { formatDuration } from '../util/duration.js';
+import { parsePrefix } from '../util/ip.js';
+import type { Notices } from './notices.js';
+
+export type DecisionState = 'active' | 'revoked' | 'expired' | 'done';
+
+export interface Decision {
+  id: string;
+  action: DecisionSpec['action'];
+  target: string;
+  rate?: number;
+  burst?: number;
+  api?: string;
+  reason?: string;
+  /** Which gateway or tool said it (the batch's source tag). */
+  source: string;
+  /** Who sent it: the API token's name, 'local', a detector. */
+  actor: string;
+  createdAt: string;
+  /** block and limit: when it ends by itself. */
+  expiresAt?: string;
+  state: DecisionState;
+  endedAt?: string;
+  endedBy?: string;
+}
+
+export interface DecisionBatch {
+  /** The gateway or tool the batch comes from (default: the actor). */
+  source?: string;
+  decisions: DecisionInput[];
+}
+
+export interface DecisionResult {
+  id: string;
+  /** applied: new; duplicate: this id was seen (nothing done again); unblock: what it ended. */
+  status: 'applied' | 'duplicate' | 'unblocked';
+  decision: Decision;
+  /** unblock: the decisions it revoked. */
+  revoked?: string[];
+  /** What the pipeline holds the target to now: block, limit, none — or config (a config blocklist entry is there). */
+  held: 'block' | 'limit' | 'config' | 'none';
+}
+
+export interface DecisionStats {
+  active: number;
+  applied: number;
+  duplicates: number;
+  revoked: number;
+  expired: number;
+  repaired: number;
+}
+
+interface Row {
+  id: string;
+  action: DecisionSpec['action'];
+  target: string;
+  rate: number | null;
+  burst: number | null;
+  ttl_ms: number;
+  api: string | null;
+  reason: string | null;
+  source: string;
+  actor: string;
+  created_ms: number;
+  expires_ms: number | null;
+  state: DecisionState;
+  ended_ms: number | null;
+  ended_by: string | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function decisionOf(r: Row): Decision {
+  return {
+    id: r.id,
+    action: r.action,
+    target: r.target,
+    ...(r.rate !== null ? { rate: r.rate, burst: r.burst! } : {}),
+    ...(r.api !== null ? { api: r.api } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+    source: r.source,
+    actor: r.actor,
+    createdAt: iso(r.created_ms),
+    ...(r.expires_ms !== null ? { expiresAt: iso(r.expires_ms) } : {}),
+    state: r.state,
+    ...(r.ended_ms !== null ? { endedAt: iso(r.ended_ms), endedBy: r.ended_by ?? undefined } : {}),
+  };
+}
+
+const specOf = (r: Row): DecisionSpec => ({
+  id: r.id,
+  action: r.action,
+  prefix: parsePrefix(r.target),
+  target: r.target,
+  ttlMs: r.ttl_ms,
+  ...(r.rate !== null ? { rate: r.rate, burst: r.burst! } : {}),
+  ...(r.api !== null ? { api: r.api } : {}),
+});
+
+/** Decisions ended longer ago than this leave the table (the audit log keeps them). */
+const KEEP_ENDED_MS = 7 * 86_400_000;
+const SWEEP_MS = 1000;
+const REPAIR_MS = 5000;
+
+export class Decisions {
+  private readonly db: Database.Database;
+  private table: SealTable | null = null;
+  private tableOf: Dataplane | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private sweeps = 0;
+  readonly stats: Omit<DecisionStats, 'active'> = { applied: 0, duplicates: 0, revoked: 0, expired: 0, repaired: 0 };
+
+  constructor(
+    file: string,
+    private readonly dp: () => Dataplane,
+    private readonly notices: Notices,
+    private readonly limits: () => DecisionLimits & { maxActive: number },
+    private readonly log: Logger,
+  ) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // Synchronous commits are what make "answered" mean "kept": a decision answered is on disk.
+    this.db.exec(`CREATE TABLE IF NOT EXISTS decisions (
+      id TEXT PRIMARY KEY,
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      rate REAL,
+      burst INTEGER,
+      ttl_ms INTEGER NOT NULL,
+      api TEXT,
+      reason TEXT,
+      source TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      expires_ms INTEGER,
+      state TEXT NOT NULL,
+      ended_ms INTEGER,
+      ended_by TEXT
+    );
+    CREATE INDEX IF NOT EXISTS decisions_state ON decisions (state, expires_ms);
+    CREATE INDEX IF NOT EXISTS decisions_target ON decisions (target, state);`);
+  }
+
+  /** The seal table of the data plane in use (a new one after a program upgrade). */
+  private seals(): SealTable {
+    const dp = this.dp();
+    if (this.tableOf !== dp || !this.table) {
+      this.table = new SealTable(dp.pipeline.maps);
+      this.tableOf = dp;
+    }
+    return this.table;
+  }
+
+  /** Starts the sweep and the repair, after writing every decision in force again. */
+  start(): void {
+    this.resync();
+    this.timers.push(
+      setInterval(() => this.guarded('sweep', () => this.sweep()), SWEEP_MS),
+      setInterval(() => this.guarded('repair', () => this.repair()), REPAIR_MS),
+    );
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.db.close();
+  }
+
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, `decisions: the ${what} failed; it runs again shortly`);
+    }
+  }
+
+  // ---- in ----------------------------------------------------------------------------------
+
+  /**
+   * Applies a batch: all of it is checked first (a bad decision, an id reused for another
+   * decision, too many in force: nothing is applied), then each is stored and written.
+   */
+  submit(batch: DecisionBatch, actor: string): DecisionResult[] {
+    const source = batch.source ?? actor;
+    if (!SOURCE_TAG.test(source)) throw new PwError('PW_ERR_INVALID', 'source: 1-64 letters, digits and _.:@/-', { where: 'source' });
+    if (!Array.isArray(batch.decisions) || !batch.decisions.length)
+      throw new PwError('PW_ERR_INVALID', 'decisions: at least one decision is needed', { where: 'decisions' });
+    const limits = this.limits();
+    const specs = batch.decisions.map((d, i) => checkDecision(d, limits, `decisions[${i}]`));
+    const seen = new Map<string, number>();
+    const known = specs.map((s, i) => {
+      if (s.id === null) return null;
+      const where = `decisions[${i}].id`;
+      if (seen.has(s.id)) throw new PwError('PW_ERR_INVALID', `${where}: '${s.id}' is also decisions[${seen.get(s.id)}]'s id`, { where });
+      seen.set(s.id, i);
+      const row = this.row(s.id);
+      if (row && !sameDecision(specOf(row), s))
+        throw new PwError('PW_ERR_EXISTS', `${where}: '${s.id}' names another decision (${row.action} ${row.target})`, {
+          where,
+          hint: 'an id is kept for one decision; send a new id for a new decision',
+        });
+      return row;
+    });
+    const adding = specs.filter((s, i) => s.action !== 'unblock' && !known[i]).length;
+    const active = this.activeCount();
+    if (active + adding > limits.maxActive)
+      throw new PwError('PW_ERR_FULL', `${active} decisions are in force and the batch adds ${adding}: at most ${limits.maxActive}`, {
+        hint: 'decisions.maxActive in the config; or seal a covering prefix',
+      });
+
+    const now = Date.now();
+    const results: DecisionResult[] = [];
+    const touched = new Set<string>();
+    const apply = this.db.transaction(() => {
+      specs.forEach((s, i) => {
+        const old = known[i];
+        if (old) {
+          this.stats.duplicates++;
+          results.push({ id: old.id, status: 'duplicate', decision: decisionOf(old), held: 'none' });
+          return;
+        }
+        const id = s.id ?? randomUUID();
+        const revoked: string[] = [];
+        if (s.action === 'unblock') {
+          for (const r of this.activeOn(s.target)) {
+            this.end(r, 'revoked', now, actor);
+            revoked.push(r.id);
+          }
+        }
+        const row: Row = {
+          id,
+          action: s.action,
+          target: s.target,
+          rate: s.rate ?? null,
+          burst: s.burst ?? null,
+          ttl_ms: s.ttlMs,
+          api: s.api ?? null,
+          reason: s.reason ?? null,
+          source,
+          actor,
+          created_ms: now,
+          expires_ms: s.action === 'unblock' ? null : now + s.ttlMs,
+          state: s.action === 'unblock' ? 'done' : 'active',
+          ended_ms: null,
+          ended_by: null,
+        };
+        this.db
+          .prepare(
+            `INSERT INTO decisions (id, action, target, rate, burst, ttl_ms, api, reason, source, actor, created_ms, expires_ms, state, ended_ms, ended_by)
+             VALUES (@id, @action, @target, @rate, @burst, @ttl_ms, @api, @reason, @source, @actor, @created_ms, @expires_ms, @state, @ended_ms, @ended_by)`,
+          )
+          .run(row);
+        touched.add(s.target);
+        results.push({ id, status: s.action === 'unblock' ? 'unblocked' : 'applied', decision: decisionOf(row), revoked, held: 'none' });
+      });
+    });
+    apply();
+    // Written after the commit: what the pipeline holds is always what the store says.
+    const held = new Map([...touched].map((t) => [t, this.write(t)]));
+    for (const r of results) {
+      if (r.status === 'duplicate') {
+        r.held = this.heldNow(r.decision.target);
+        continue;
+      }
+      r.held = held.get(r.decision.target)!;
+      this.stats.applied++;
+      this.tell(r.decision, r.status === 'unblocked' ? 'unblocked' : 'applied', actor, r.revoked);
+    }
+    return results;
+  }
+
+  /** Ends one decision now (DELETE /v1/decisions/ID). */
+  revoke(id: string, actor: string): Decision {
+    const row = this.row(id);
+    if (!row) throw new PwError('PW_ERR_NOT_FOUND', `no decision with id '${id}'`, { hint: "see 'pathwise decision list --all'" });
+    if (row.state !== 'active') throw new PwError('PW_ERR_EXISTS', `decision '${id}' is ${row.state} already`);
+    const now = Date.now();
+    this.end(row, 'revoked', now, actor);
+    this.write(row.target);
+    const d = decisionOf({ ...row, state: 'revoked', ended_ms: now, ended_by: actor });
+    this.tell(d, 'revoked', actor);
+    return d;
+  }
+
+  // ---- out ---------------------------------------------------------------------------------
+
+  list(q: { all?: boolean; source?: string; target?: string; limit?: number } = {}): Decision[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (!q.all) where.push("state = 'active'");
+    if (q.source) {
+      where.push('source = ?');
+      args.push(q.source);
+    }
+    if (q.target) {
+      where.push('target = ?');
+      args.push(q.target);
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM decisions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_ms DESC LIMIT ?`)
+      .all(...args, q.limit ?? 10_000) as Row[];
+    return rows.map(decisionOf);
+  }
+
+  get(id: string): Decision {
+    const row = this.row(id);
+    if (!row) throw new PwError('PW_ERR_NOT_FOUND', `no decision with id '${id}'`);
+    return decisionOf(row);
+  }
+
+  counts(): DecisionStats {
+    return { active: this.activeCount(), ...this.stats };
+  }
+
+  // ---- upkeep ------------------------------------------------------------------------------
+
+  /** Ends the decisions whose time is up and writes what remains on their prefixes. */
+  sweep(now = Date.now()): number {
+    const due = this.db.prepare("SELECT * FROM decisions WHERE state = 'active' AND expires_ms <= ?").all(now) as Row[];
+    const targets = new Set<string>();
+    for (const r of due) {
+      this.end(r, 'expired', r.expires_ms!, 'ttl');
+      targets.add(r.target);
+      this.stats.expired++;
+      this.tell(decisionOf({ ...r, state: 'expired', ended_ms: r.expires_ms, ended_by: 'ttl' }), 'expired', 'ttl');
+    }
+    for (const t of targets) this.write(t);
+    if (++this.sweeps % 3600 === 0)
+      this.db.prepare("DELETE FROM decisions WHERE state != 'active' AND COALESCE(ended_ms, created_ms) < ?").run(now - KEEP_ENDED_MS);
+    return due.length;
+  }
+
+  /** Writes again every prefix whose entry is not in the pipeline (returns how many). */
+  repair(): number {
+    const seals = this.seals();
+    let n = 0;
+    for (const t of this.activeTargets()) {
+      if (seals.holds(parsePrefix(t))) continue;
+      if (this.write(t) === 'config') continue; // a config entry holds it: nothing to repair
+      n++;
+    }
+    if (n) this.log.warn({ prefixes: n }, 'decisions: entries missing from the blocklists were written again');
+    this.stats.repaired += n;
+    return n;
+  }
+
+  /** Writes every decision in force again, and removes decision entries no decision explains. */
+  resync(): void {
+    this.sweep();
+    const seals = this.seals();
+    seals.resetLimiters();
+    const targets = new Set(this.activeTargets());
+    for (const t of targets) this.write(t);
+    for (const p of seals.orphans((t) => targets.has(t))) seals.clear(p);
+  }
+
+  // ---- the store and the pipeline ----------------------------------------------------------
+
+  private row(id: string): Row | undefined {
+    return this.db.prepare('SELECT * FROM decisions WHERE id = ?').get(id) as Row | undefined;
+  }
+
+  private activeOn(target: string): Row[] {
+    return this.db.prepare("SELECT * FROM decisions WHERE target = ? AND state = 'active'").all(target) as Row[];
+  }
+
+  private activeTargets(): string[] {
+    return (this.db.prepare("SELECT DISTINCT target FROM decisions WHERE state = 'active'").all() as { target: string }[]).map(
+      (r) => r.target,
+    );
+  }
+
+  private activeCount(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM decisions WHERE state = 'active'").get() as { n: number }).n;
+  }
+
+  private end(r: Row, state: 'revoked' | 'expired', at: number, by: string): void {
+    this.db.prepare('UPDATE decisions SET state = ?, ended_ms = ?, ended_by = ? WHERE id = ?').run(state, at, by, r.id);
+    if (state === 'revoked') this.stats.revoked++;
+  }
+
+  /**
+   * Writes a prefix's entry from the decisions in force on it: the strongest (a block, else the
+   * lowest rate), until the last of them ends; none left, the entry goes.
+   */
+  private write(target: string): DecisionResult['held'] {
+    const rows = this.activeOn(target).filter((r) => r.action !== 'unblock');
+    const prefix = parsePrefix(target);
+    const seals = this.seals();
+    if (!rows.length) {
+      seals.clear(prefix);
+      return 'none';
+    }
+    const strongest = rows.reduce((a, b) => (rank(b) < rank(a) ? b : a));
+    const spec: SealSpec = {
+      prefix,
+      action: strongest.action === 'block' ? 'block' : 'limit',
+      ...(strongest.action === 'limit' ? { rate: strongest.rate!, burst: strongest.burst! } : {}),
+      expiresAt: Math.max(...rows.map((r) => r.expires_ms!)),
+    };
+    return seals.write(spec) === 'covered' ? 'config' : spec.action;
+  }
+
+  private heldNow(target: string): DecisionResult['held'] {
+    const rows = this.activeOn(target);
+    if (!rows.length) return 'none';
+    if (!this.seals().holds(parsePrefix(target))) return 'config';
+    return rows.some((r) => r.action === 'block') ? 'block' : 'limit';
+  }
+
+  private tell(d: Decision, event: string, actor: string, revoked?: string[]): void {
+    const what =
+      d.action === 'block'
+        ? `block ${d.target}`
+        : d.action === 'limit'
+          ? `limit ${d.target} to ${d.rate} packets/s (burst ${d.burst})`
+          : `unblock ${d.target}`;
+    const ttl = d.expiresAt ? ` for ${formatDuration(Date.parse(d.expiresAt) - Date.parse(d.createdAt))}` : '';
+    this.notices.publish({
+      kind: 'decision',
+      event,
+      subject: d.target,
+      actor,
+      summary: `${event}: ${what}${event === 'applied' ? ttl : ''} (from ${d.source}${d.api ? `, API ${d.api}` : ''}${d.reason ? `: ${d.reason}` : ''})`,
+      details: { decision: d, ...(revoked?.length ? { revoked } : {}) },
+    });
+  }
+}
+
+/** Strength for choosing among decisions on one prefix: lower is stronger. */
+const rank = (r: Row) => (r.action === 'block' ? -Infinity : r.rate!);

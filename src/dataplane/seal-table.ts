@@ -1,0 +1,159 @@
+/**
+ * Decisions in the guard's blocklists: a block, or a seal (the prefix as a whole held to a
+ * packet rate), with an expiry the pipeline enforces itself (guard.bpf.h, pw_listed). Entries
+ * are PW_BLOCK_DECISION's: the config's blocklist entries and the rate limiters' escalations
+ * are never overwritten or removed here, so an operational decision cannot undo a configured
+ * block (a config entry on the same prefix stays and is reported as covering the decision).
+ *
+ * A seal needs a limiter: limiters from PW_SEAL_LIMITER_BASE up are this table's, one per
+ * distinct (family, prefix length, rate, burst), shared by the prefixes sealed alike and freed
+ * when the last goes. What the table wrote is what the control plane keeps (control/
+ * decisions.ts): after a restart it writes every decision in force again (resync), and
+ * `orphans` finds entries no decision explains.
+ */
+import * as abi from '../generated/pathwise.js';
+import { PwError } from '../errors.js';
+import { limiterValue } from './filter-tables.js';
+import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
+import type { PipelineMaps } from './pipeline.js';
+
+/** What one prefix is held to. */
+export interface SealSpec {
+  prefix: Prefix;
+  action: 'block' | 'limit';
+  /** limit: packets per second for the whole prefix, and the burst above it. */
+  rate?: number;
+  burst?: number;
+  /** Wall-clock expiry, ms since the epoch. */
+  expiresAt: number;
+}
+
+export type SealOutcome = 'written' | 'covered';
+
+const SEAL_LIMITERS = abi.PwLimit.RATELIMITS - abi.PwLimit.SEAL_LIMITER_BASE;
+
+type BlockKey = { prefixlen: number; addr: Uint8Array };
+
+export class SealTable {
+  /** Limiter id by its shape, and how many prefixes use it. */
+  private readonly limiters = new Map<string, { id: number; users: Set<string> }>();
+  /** The shape each sealed prefix (by canonical text) uses. */
+  private readonly shapeOf = new Map<string, string>();
+
+  constructor(private readonly maps: PipelineMaps) {}
+
+  private key(p: Prefix): { map: PipelineMaps['block4'] | PipelineMaps['block6']; k: BlockKey } {
+    return p.family === 4
+      ? { map: this.maps.block4, k: { prefixlen: p.plen, addr: p.addr.subarray(0, 4) } }
+      : { map: this.maps.block6 as unknown as PipelineMaps['block4'], k: { prefixlen: p.plen, addr: p.addr } };
+  }
+
+  /**
+   * Holds a prefix to `spec` until it expires, replacing this table's earlier entry for it. A
+   * config blocklist entry or an escalation on the very prefix stays ('covered'): a config
+   * block is at least as strong, an escalation lapses on its own and the next write replaces it.
+   */
+  write(spec: SealSpec): SealOutcome {
+    const text = formatPrefix(spec.prefix);
+    const { map, k } = this.key(spec.prefix);
+    const old = map.get(k);
+    if (old && old.origin === abi.PwBlockOrigin.CONFIG) return 'covered';
+    const limiter = spec.action === 'limit' ? this.limiterFor(spec, text) : 0;
+    const msLeft = Math.max(1, spec.expiresAt - Date.now());
+    map.set(k, {
+      expires_ns: process.hrtime.bigint() + BigInt(Math.round(msLeft)) * 1_000_000n,
+      origin: abi.PwBlockOrigin.DECISION,
+      plen: spec.prefix.plen,
+      limiter,
+    });
+    if (spec.action !== 'limit') this.release(text);
+    return 'written';
+  }
+
+  /** Removes this table's entry for a prefix (a config entry or an escalation there stays). */
+  clear(prefix: Prefix): boolean {
+    const { map, k } = this.key(prefix);
+    const old = map.get(k);
+    this.release(formatPrefix(prefix));
+    if (!old || old.origin !== abi.PwBlockOrigin.DECISION) return false;
+    return map.delete(k);
+  }
+
+  /** Whether the prefix's entry is this table's and in force (for drift repair). */
+  holds(prefix: Prefix): boolean {
+    const { map, k } = this.key(prefix);
+    const v = map.get(k);
+    return !!v && v.origin === abi.PwBlockOrigin.DECISION && (!v.expires_ns || v.expires_ns > process.hrtime.bigint());
+  }
+
+  /** Decision entries in the maps whose prefix `known` does not hold (left by a lost state). */
+  orphans(known: (prefixText: string) => boolean): Prefix[] {
+    const out: Prefix[] = [];
+    const scan = (family: 4 | 6, entries: Iterable<[BlockKey, abi.PwBlock]>) => {
+      for (const [k, v] of entries) {
+        if (v.origin !== abi.PwBlockOrigin.DECISION) continue;
+        const addr = new Uint8Array(16);
+        addr.set(k.addr);
+        const p: Prefix = { family, addr: maskAddr(addr, k.prefixlen), plen: k.prefixlen, v4: 0 };
+        if (!known(formatPrefix(p))) out.push(p);
+      }
+    };
+    scan(4, [...this.maps.block4.entries()]);
+    scan(6, [...this.maps.block6.entries()]);
+    return out;
+  }
+
+  /** Forgets the limiters it handed out and zeroes them all (before a full resync). */
+  resetLimiters(): void {
+    this.limiters.clear();
+    this.shapeOf.clear();
+    for (let id = abi.PwLimit.SEAL_LIMITER_BASE; id < abi.PwLimit.RATELIMITS; id++) this.maps.ratelimits.set(id, abi.PwRatelimit.zero());
+  }
+
+  private limiterFor(spec: SealSpec, text: string): number {
+    const { rate, burst } = spec;
+    if (rate === undefined || burst === undefined) throw new PwError('PW_ERR_INVALID', `a limit on ${text} needs a rate and a burst`);
+    const shape = `${spec.prefix.family}/${spec.prefix.plen} ${rate} ${burst}`;
+    if (this.shapeOf.get(text) !== shape) this.release(text);
+    let lim = this.limiters.get(shape);
+    if (!lim) {
+      const used = new Set([...this.limiters.values()].map((l) => l.id));
+      let id = abi.PwLimit.SEAL_LIMITER_BASE;
+      while (id < abi.PwLimit.RATELIMITS && used.has(id)) id++;
+      if (id >= abi.PwLimit.RATELIMITS)
+        throw new PwError('PW_ERR_FULL', `at most ${SEAL_LIMITERS} distinct seal rates (prefix length, rate, burst) at once`, {
+          hint: 'seal alike prefixes at one rate, or block them',
+        });
+      // The bucket is the prefix itself: every address in it shares the rate.
+      this.maps.ratelimits.set(
+        id,
+        limiterValue({
+          name: shape,
+          id,
+          rate,
+          burst,
+          per4: spec.prefix.family === 4 ? spec.prefix.plen : 32,
+          per6: spec.prefix.family === 6 ? spec.prefix.plen : 128,
+          blockAfter: 0,
+          blockForMs: 0,
+        }),
+      );
+      lim = { id, users: new Set() };
+      this.limiters.set(shape, lim);
+    }
+    lim.users.add(text);
+    this.shapeOf.set(text, shape);
+    return lim.id;
+  }
+
+  private release(text: string): void {
+    const shape = this.shapeOf.get(text);
+    if (shape === undefined) return;
+    this.shapeOf.delete(text);
+    const lim = this.limiters.get(shape)!;
+    lim.users.delete(text);
+    if (lim.users.size) return;
+    this.limiters.delete(shape);
+    this.maps.ratelimits.set(lim.id, abi.PwRatelimit.zero());
+  }
+}

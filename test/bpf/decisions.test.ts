@@ -1,0 +1,230 @@
+/**
+ * Decisions in the real pipeline: blocks and rate seals written into the guard's blocklists
+ * (control/decisions.ts over dataplane/seal-table.ts), checked with packets through the
+ * pipeline (trace and BPF_PROG_TEST_RUN): the strongest decision on a prefix wins, a config
+ * entry is never overwritten or removed, expiry is the pipeline's own, a bad batch applies
+ * nothing, ids make a repeat harmless, and a restart writes back what is in force.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+
+import { XdpAction } from '../../src/kernel/index.js';
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { Pipeline } from '../../src/dataplane/pipeline.js';
+import { Decisions } from '../../src/control/decisions.js';
+import { Notices, type Notice } from '../../src/control/notices.js';
+import { PwError } from '../../src/errors.js';
+import * as abi from '../../src/generated/pathwise.js';
+import { parsePrefix } from '../../src/util/ip.js';
+import { ipv4Packet, ipv6Packet } from '../helpers/packets.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+const LIMITS = () => ({ defaultTtlMs: 3_600_000, maxTtlMs: 7 * 86_400_000, maxActive: 1000 });
+
+describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
+  let dp: Dataplane;
+  let instance: string;
+  let topo: Topology;
+  let dir: string;
+  let decisions: Decisions;
+  const notices = new Notices();
+  const told: Notice[] = [];
+  notices.subscribe((n) => told.push(n));
+
+  const from = (src: string, dport = 80) => ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', dport });
+  const reason = (src: string) => dp.trace(from(src)).reason;
+  const open = () => new Decisions(join(dir, 'decisions.db'), () => dp, notices, LIMITS, pino({ level: 'silent' }));
+
+  before(async () => {
+    topo = new Topology('dc');
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dp = await Dataplane.open(instance);
+    dir = mkdtempSync(join(tmpdir(), 'pw-decisions-'));
+    decisions = open();
+  });
+  after(() => {
+    try {
+      decisions?.stop();
+    } catch {
+      // closed by a test
+    }
+    dp?.close();
+    if (instance) Pipeline.down(instance);
+    topo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('blocks at once, lists, tells, and lifts on revoke', () => {
+    const [r] = decisions.submit(
+      { source: 'nginx-1', decisions: [{ action: 'block', target: '203.0.113.7', ttl: '10m', reason: '429s' }] },
+      'tester',
+    );
+    assert.equal(r!.status, 'applied');
+    assert.equal(r!.held, 'block');
+    assert.equal(reason('203.0.113.7'), abi.PwReason.BLOCKED);
+    assert.notEqual(reason('203.0.113.8'), abi.PwReason.BLOCKED);
+    const listed = decisions.list();
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0]!.source, 'nginx-1');
+    assert.equal(dp.filter.blocklist().find((b) => b.prefix === '203.0.113.7/32')?.origin, 'decision');
+    assert.deepEqual(
+      told.map((n) => [n.kind, n.event, n.subject]),
+      [['decision', 'applied', '203.0.113.7/32']],
+    );
+    decisions.revoke(r!.id, 'tester');
+    assert.notEqual(reason('203.0.113.7'), abi.PwReason.BLOCKED);
+    assert.equal(decisions.list().length, 0);
+    assert.equal(decisions.list({ all: true })[0]!.state, 'revoked');
+    assert.throws(
+      () => decisions.revoke(r!.id, 'tester'),
+      (e: PwError) => e.code === 'PW_ERR_EXISTS',
+    );
+  });
+
+  it('seals a prefix as a whole at a rate; what conforms goes on, the rest is dropped as sealed', () => {
+    decisions.submit({ decisions: [{ id: 'seal-1', action: 'limit', target: '198.51.100.0/24', rate: 1, burst: 5, ttl: 600 }] }, 'tester');
+    const run = (src: string) => dp.pipeline.xdp.testRunSync({ data: from(src) }).retval;
+    // Two addresses of the prefix share its 5 packets of burst (1/s refills at most one more).
+    const verdicts = [...Array.from({ length: 4 }, () => run('198.51.100.1')), ...Array.from({ length: 6 }, () => run('198.51.100.2'))];
+    const passed = verdicts.filter((v) => v !== XdpAction.DROP).length;
+    assert.ok(passed >= 5 && passed <= 6, `${passed} of 10 passed`);
+    assert.equal(dp.trace(from('198.51.100.3')).reason, abi.PwReason.SEALED);
+    assert.notEqual(reason('198.51.101.1'), abi.PwReason.SEALED, 'outside the prefix');
+    // IPv6 too, at its own limiter.
+    decisions.submit({ decisions: [{ action: 'limit', target: '2001:db8:bad::/48', rate: 1, burst: 1 }] }, 'tester');
+    const v6 = () =>
+      dp.pipeline.xdp.testRunSync({ data: ipv6Packet({ src: '2001:db8:bad::9', dst: '2001:db8::2', proto: 'udp', dport: 53 }) }).retval;
+    assert.notEqual(v6(), XdpAction.DROP);
+    assert.equal(v6(), XdpAction.DROP);
+    decisions.submit({ decisions: [{ action: 'unblock', target: '2001:db8:bad::/48' }] }, 'tester');
+    decisions.revoke('seal-1', 'tester');
+    assert.equal(run('198.51.100.1') === XdpAction.DROP && dp.trace(from('198.51.100.1')).reason === abi.PwReason.SEALED, false);
+  });
+
+  it('holds a prefix to the strongest decision on it, and to the next when that one ends', () => {
+    const [lim] = decisions.submit({ decisions: [{ action: 'limit', target: '192.0.2.0/28', rate: 1, burst: 1 }] }, 'a');
+    const [blk] = decisions.submit({ decisions: [{ action: 'block', target: '192.0.2.0/28', ttl: '5m' }] }, 'b');
+    assert.equal(blk!.held, 'block');
+    assert.equal(reason('192.0.2.3'), abi.PwReason.BLOCKED);
+    decisions.revoke(blk!.id, 'b');
+    const run = () => dp.pipeline.xdp.testRunSync({ data: from('192.0.2.3') }).retval;
+    run();
+    assert.equal(dp.trace(from('192.0.2.3')).reason, abi.PwReason.SEALED, 'the limit holds it now');
+    decisions.revoke(lim!.id, 'a');
+    assert.notEqual(dp.trace(from('192.0.2.3')).reason, abi.PwReason.SEALED);
+    // The limiter the seal used is free again (zeroed), none is left behind.
+    const used = [...dp.pipeline.maps.ratelimits.entries()].filter(
+      ([id, v]) => id >= abi.PwLimit.SEAL_LIMITER_BASE && v.interval_ns !== 0n,
+    );
+    assert.deepEqual(used, []);
+  });
+
+  it('never overwrites or removes a config entry, and writes its own again when that one goes', () => {
+    dp.filter.block([parsePrefix('100.64.0.0/16')]);
+    const [r] = decisions.submit({ decisions: [{ action: 'limit', target: '100.64.0.0/16', rate: 100 }] }, 'gw');
+    assert.equal(r!.held, 'config');
+    assert.equal(reason('100.64.1.1'), abi.PwReason.BLOCKED, 'the config block stands');
+    dp.filter.unblock(parsePrefix('100.64.0.0/16'));
+    assert.equal(decisions.repair(), 1, 'the decision is written again');
+    assert.equal(dp.filter.blocklist().find((b) => b.prefix === '100.64.0.0/16')?.origin, 'decision');
+    decisions.revoke(r!.id, 'gw');
+    dp.filter.block([parsePrefix('100.64.0.0/16')]);
+    const [again] = decisions.submit({ decisions: [{ action: 'block', target: '100.64.0.0/16' }] }, 'gw');
+    decisions.revoke(again!.id, 'gw');
+    assert.equal(dp.filter.blocklist().find((b) => b.prefix === '100.64.0.0/16')?.origin, 'config', 'revoking left the config entry');
+    dp.filter.unblock(parsePrefix('100.64.0.0/16'));
+  });
+
+  it('answers a repeated id without applying it again; a reused id or a bad decision applies nothing', () => {
+    const d = { id: 'gw-42', action: 'block' as const, target: '203.0.113.50', ttl: '1h' };
+    assert.equal(decisions.submit({ decisions: [d] }, 'gw')[0]!.status, 'applied');
+    const again = decisions.submit({ decisions: [d] }, 'gw')[0]!;
+    assert.equal(again.status, 'duplicate');
+    assert.equal(again.held, 'block');
+    const before = decisions.list().length;
+    assert.throws(
+      () =>
+        decisions.submit(
+          {
+            decisions: [
+              { action: 'block', target: '203.0.113.51' },
+              { ...d, ttl: '2h' },
+            ],
+          },
+          'gw',
+        ),
+      (e: PwError) => e.code === 'PW_ERR_EXISTS' && e.where === 'decisions[1].id',
+    );
+    assert.throws(
+      () =>
+        decisions.submit(
+          {
+            decisions: [
+              { action: 'block', target: '203.0.113.52' },
+              { action: 'block', target: '203.0.113.300' },
+            ],
+          },
+          'gw',
+        ),
+      (e: PwError) => e.code === 'PW_ERR_INVALID' && e.where === 'decisions[1].target',
+    );
+    assert.throws(
+      () => decisions.submit({ decisions: [{ action: 'limit', target: '203.0.113.53', rate: 0 }] }, 'gw'),
+      (e: PwError) => e.where === 'decisions[0].rate',
+    );
+    assert.throws(
+      () => decisions.submit({ decisions: [{ action: 'block', target: '203.0.113.54', ttl: '30d' }] }, 'gw'),
+      (e: PwError) => e.where === 'decisions[0].ttl',
+    );
+    assert.equal(decisions.list().length, before, 'nothing of the refused batches was applied');
+    assert.notEqual(reason('203.0.113.51'), abi.PwReason.BLOCKED);
+    assert.notEqual(reason('203.0.113.52'), abi.PwReason.BLOCKED);
+    decisions.revoke('gw-42', 'gw');
+  });
+
+  it('expires in the pipeline itself; the sweep then ends the decision and tells', async () => {
+    told.length = 0;
+    const [r] = decisions.submit({ decisions: [{ action: 'block', target: '203.0.113.60', ttl: 1 }] }, 'gw');
+    assert.equal(reason('203.0.113.60'), abi.PwReason.BLOCKED);
+    await new Promise((res) => setTimeout(res, 1100));
+    assert.notEqual(reason('203.0.113.60'), abi.PwReason.BLOCKED, 'lifted by its expiry, before any sweep');
+    assert.equal(decisions.sweep(), 1);
+    assert.equal(decisions.get(r!.id).state, 'expired');
+    assert.deepEqual(
+      told.map((n) => n.event),
+      ['applied', 'expired'],
+    );
+  });
+
+  it('writes back what is in force after a restart, and removes entries no decision explains', () => {
+    decisions.submit({ decisions: [{ id: 'keep-1', action: 'limit', target: '198.18.0.0/15', rate: 50 }] }, 'gw');
+    decisions.stop();
+    // What a restart may find: the limiters gone (a new program), and a stray decision entry.
+    for (let id = abi.PwLimit.SEAL_LIMITER_BASE; id < abi.PwLimit.RATELIMITS; id++)
+      dp.pipeline.maps.ratelimits.set(id, abi.PwRatelimit.zero());
+    dp.pipeline.maps.block4.set(
+      { prefixlen: 32, addr: new Uint8Array([192, 0, 2, 200]) },
+      { expires_ns: 0n, origin: abi.PwBlockOrigin.DECISION, plen: 32, limiter: 0 },
+    );
+    decisions = open();
+    decisions.resync();
+    assert.equal(decisions.get('keep-1').state, 'active');
+    const entry = dp.filter.blocklist().find((b) => b.prefix === '198.18.0.0/15');
+    assert.equal(entry?.sealed, true);
+    const lim = dp.pipeline.maps.block4.get({ prefixlen: 15, addr: new Uint8Array([198, 18, 0, 0]) })!.limiter;
+    assert.ok(dp.pipeline.maps.ratelimits.get(lim)!.interval_ns > 0n, 'its limiter was written again');
+    assert.equal(
+      dp.filter.blocklist().find((b) => b.prefix === '192.0.2.200/32'),
+      undefined,
+      'the stray entry went',
+    );
+    decisions.revoke('keep-1', 'gw');
+  });
+});
