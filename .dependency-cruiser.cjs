@@ -13,7 +13,7 @@ const LAYERS = {
   base: '^src/(util/|errors\\.ts$)',
   kernel: '^src/kernel/',
   generated: '^src/generated/',
-  features: '^src/(routing|filter|insight|lb)/',
+  features: '^src/(routing|filter|insight|lb|gateway)/',
   dataplane: '^src/dataplane/',
   control: '^src/control/',
   ops: '^src/ops/',

@@ -2,7 +2,7 @@
  * Who is asking. The unix socket (mode 0600, so only its owner — root — can connect) is
  * trusted as admin. TCP listeners require `Authorization: Bearer TOKEN` on every request but
  * /healthz; tokens are admin (read and write), readonly (GET only), or gateway (GET, and
- * decisions: what an API gateway needs to push blocks and seals, nothing else).
+ * decisions and gateway logs: what an API gateway needs to push blocks and seals, nothing else).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -30,7 +30,7 @@ export function authenticate(header: string | undefined, tokens: Config['api']['
   if (!found) throw new PwError('PW_ERR_AUTH', 'the API token is not valid');
   const principal: Principal = { name: found.name, role: found.role };
   if (principal.role === 'admin' || method === 'GET' || method === 'HEAD') return principal;
-  if (principal.role === 'gateway' && /^\/v1\/decisions(\/[^/?]*)?(\?|$)/.test(url)) return principal;
+  if (principal.role === 'gateway' && /^\/v1\/(decisions(\/[^/?]*)?|gateway\/logs)(\?|$)/.test(url)) return principal;
   if (principal.role === 'gateway')
     throw new PwError(
       'PW_ERR_FORBIDDEN',

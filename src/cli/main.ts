@@ -15,6 +15,7 @@ import { registerEvents } from './commands/events.js';
 import { registerFlows } from './commands/flows.js';
 import { registerApi } from './commands/api.js';
 import { registerDecision } from './commands/decision.js';
+import { registerGateway } from './commands/gateway.js';
 import { registerNeigh } from './commands/neigh.js';
 import { registerPath } from './commands/path.js';
 import { registerRoute } from './commands/route.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerFlows(program);
   registerApi(program);
   registerDecision(program);
+  registerGateway(program);
   registerEvents(program);
   registerCapture(program);
   registerReplay(program);

@@ -27,6 +27,7 @@ import { ServiceHealth } from './service-health.js';
 import { importSelectors, RouteImport } from './route-import.js';
 import { AuditLog } from './audit.js';
 import { Decisions } from './decisions.js';
+import { GatewayIntake } from './gateway-intake.js';
 import { Notices } from './notices.js';
 import { parseDuration } from '../util/duration.js';
 
@@ -92,6 +93,8 @@ export class Controller {
   readonly notices: Notices;
   /** Blocks and seals from gateways, operators and detectors: operational state, audited. */
   readonly decisions: Decisions;
+  /** Logs gateways post, turned into seals under the config's gateway: policy. */
+  readonly gateway: GatewayIntake;
 
   private constructor(
     readonly instance: string,
@@ -128,6 +131,7 @@ export class Controller {
       },
       log,
     );
+    this.gateway = new GatewayIntake(this.decisions, () => this.current);
     this.imports = new RouteImport(
       () => this.dataplane,
       (fn) => this.serialize(fn),

@@ -11,6 +11,11 @@
  *                       APIs, versions (in the path and in an API-Version field), statuses and
  *                       delays; from SRCS source addresses in turn when given ("a,b,c"); prints
  *                       the count of answers per status as JSON
+ *   flood HOST PORT SECONDS SRC [RATE]  new connections from SRC for SECONDS (RATE a second,
+ *                       or as fast as they go), 300 ms each at most; prints answers by status,
+ *                       timeouts and errors as JSON
+ *   hooks PORT [STATUSES]  a webhook receiver on 127.0.0.1:PORT printing each POST as a JSON
+ *                       line; answers STATUSES in turn ("500,200"), then 200. Prints "ready"
  *   raw HOST PORT       one connection per case of what clients do at the edges: pipelined
  *                       requests, a request split over three segments, a lower-case method,
  *                       HTTP/1.0, a malformed request line; prints each case's answer bytes
@@ -143,8 +148,70 @@ async function load(host: string, port: number, n: number, sources: string[]): P
   process.stdout.write(JSON.stringify(statuses) + '\n');
 }
 
+/**
+ * Requests from `source` for `seconds`, each on a new connection with a 300 ms deadline: at
+ * most `rate` a second (0: as fast as 4 at a time go). A source sealed at XDP sees its
+ * connections time out; it keeps trying, as a flooding client does. Prints the answers by
+ * status, and the timeouts and errors, as JSON.
+ */
+async function flood(host: string, port: number, seconds: number, source: string, rate: number): Promise<void> {
+  const out: Record<string, number> = {};
+  const count = (k: string) => (out[k] = (out[k] ?? 0) + 1);
+  const end = Date.now() + seconds * 1000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.request(
+        { host, port, path: `/v1/orders/${Date.now() % 1000}`, localAddress: source, agent: false, timeout: 300 },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            count(String(res.statusCode));
+            resolve();
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => {
+        count(e.message === 'timeout' ? 'timeout' : 'error');
+        resolve();
+      });
+      req.end();
+    });
+  const worker = async () => {
+    while (Date.now() < end) {
+      const t = Date.now();
+      await one();
+      if (rate > 0) await sleep(Math.max(0, 1000 / rate - (Date.now() - t)));
+    }
+  };
+  await Promise.all(Array.from({ length: rate > 0 ? 1 : 4 }, worker));
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+/**
+ * A webhook receiver on 127.0.0.1:`port`: prints each POST as a JSON line { headers, body },
+ * answering the statuses of `statuses` in turn ("500,200": the first fails), then 200.
+ */
+function hooks(port: number, statuses: number[]): void {
+  let n = 0;
+  http
+    .createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const status = statuses[n++] ?? 200;
+        process.stdout.write(JSON.stringify({ at: Date.now(), status, headers: req.headers, body }) + '\n');
+        res.writeHead(status).end();
+      });
+    })
+    .listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
 if (mode === 'serve') serve(Number(args[0]), args[1] ? Number(args[1]) : null);
 else if (mode === 'raw') await raw(args[0]!, Number(args[1]));
+else if (mode === 'hooks') hooks(Number(args[0]), args[1] ? args[1].split(',').map(Number) : []);
+else if (mode === 'flood') await flood(args[0]!, Number(args[1]), Number(args[2]), args[3]!, Number(args[4] ?? 0));
 else if (mode === 'load') await load(args[0]!, Number(args[1]), Number(args[2]), args[3] ? args[3].split(',') : []);
 else {
   process.stderr.write(`api-lab: unknown mode ${mode}\n`);

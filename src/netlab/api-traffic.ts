@@ -59,9 +59,18 @@ export function startApiServer(topo: Topology, ns: string, port: number, sink?: 
 
 /**
  * nginx in namespace `ns` on `port` as a gateway in front of the API on `upstream`, its files
- * (config, JSON access log `access.log`) in `dir`. `extra` goes into its server block.
+ * (config, JSON access log `access.log`) in `dir`. `extra` goes into its server block,
+ * `httpExtra` into its http block (a limit_req_zone, say).
  */
-export function startNginx(topo: Topology, ns: string, dir: string, port: number, upstream: number, extra = ''): Promise<ChildProcess> {
+export function startNginx(
+  topo: Topology,
+  ns: string,
+  dir: string,
+  port: number,
+  upstream: number,
+  extra = '',
+  httpExtra = '',
+): Promise<ChildProcess> {
   const conf = join(dir, 'nginx.conf');
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
   writeFileSync(
@@ -75,6 +84,7 @@ http {
   ${temp}
   log_format api escape=json '{"time":"$msec","client":"$remote_addr:$remote_port","method":"$request_method","uri":"$request_uri","status":$status,"request_time":$request_time}';
   access_log ${dir}/access.log api;
+  ${httpExtra}
   server {
     listen ${port};
     location = /missing { return 404; }

@@ -8,6 +8,8 @@ import { AUDIT_KINDS, auditJsonLines, type AuditKind } from '../../control/audit
 import type { Controller } from '../../control/controller.js';
 import type { DecisionBatch } from '../../control/decisions.js';
 import { DECISION_ACTIONS } from '../../filter/decision.js';
+import { ADAPTER_NAMES } from '../../gateway/adapters.js';
+import { PwError } from '../../errors.js';
 import { auditQueryOf } from '../../ops/audit.js';
 import { tag } from './common.js';
 
@@ -66,6 +68,36 @@ export function registerDecisionRoutes(app: FastifyInstance, ctrl: Controller): 
     '/v1/decisions/:id',
     tag('decisions', 'Revoke a decision now', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }),
     async (req) => ctrl.decisions.revoke((req.params as { id: string }).id, req.principal.name),
+  );
+
+  // Gateways' HTTP loggers post JSON (an entry, or a batch as an array); log lines come as NDJSON.
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.post(
+    '/v1/gateway/logs',
+    tag('decisions', "A gateway's access log entries (Kong http-log, APISIX http-logger, nginx JSON lines): its rejections become seals", {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['format'],
+        properties: {
+          format: { type: 'string', enum: ADAPTER_NAMES },
+          source: { type: 'string', description: 'the gateway (default: the format name)' },
+        },
+      },
+    }),
+    async (req) => {
+      const q = req.query as { format: string; source?: string };
+      const body = req.body;
+      const entries = typeof body === 'string' ? body.split('\n').filter((l) => l.trim()) : Array.isArray(body) ? body : [body];
+      if (entries.length > MAX_BATCH)
+        throw new PwError('PW_ERR_TOO_LARGE', `${entries.length} entries: at most ${MAX_BATCH} per request`, {
+          hint: 'post the log in batches',
+        });
+      return ctrl.gateway.take(q.format, q.source ?? q.format, entries, req.principal.name);
+    },
+  );
+  app.get('/v1/gateway/status', tag('decisions', 'What each gateway posting logs has sent and what it led to'), async () =>
+    ctrl.gateway.stats(),
   );
 
   app.get(

@@ -10,6 +10,7 @@ import { PRIVATE_INSTANCE } from '../../util/instance.js';
 import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseBandwidth, parseDuration } from '../../util/duration.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
+import { parsePer } from '../../filter/limiter.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 import { DEFAULT_TABLE_SIZE, isPrime } from '../../lb/maglev.js';
 import { LB_HASHES, LB_MODES, parseBackend, parseServiceAddress } from '../../lb/service.js';
@@ -380,7 +381,7 @@ export const ApiToken = z
     role: z
       .enum(['admin', 'readonly', 'gateway'])
       .default('readonly')
-      .describe('admin: everything; readonly: GET only; gateway: GET, and POST/DELETE of /v1/decisions'),
+      .describe('admin: everything; readonly: GET only; gateway: GET, POST/DELETE of /v1/decisions, POST /v1/gateway/logs'),
   })
   .strict();
 
@@ -533,6 +534,24 @@ export const Config = z
       .strict()
       .default({ defaultTtl: '1h', maxTtl: '7d', maxActive: 100_000 })
       .describe('operational decisions (POST /v1/decisions, gateway adapters, anomaly seals): blocks and seals with a TTL'),
+    gateway: z
+      .object({
+        statuses: z.array(z.number().int().min(100).max(599)).min(1).default([429, 403]).describe('statuses that mean "rejected"'),
+        threshold: z.number().int().min(1).max(1_000_000).default(20).describe('rejections of a source within window that seal it'),
+        window: duration.default('10s'),
+        ttl: duration.default('5m').describe("a first seal's length; each new offense doubles it"),
+        maxTtl: duration.default('1h').describe('the longest a seal grows to'),
+        action: z.enum(['block', 'limit']).default('block'),
+        rate: z.number().positive().max(1_000_000).optional().describe('limit: packets per second for the source as a whole'),
+        burst: z.number().int().min(1).max(1_000_000).optional(),
+        per: parsed('per', (s) => parsePer(s))
+          .default('address')
+          .describe("a source: 'address', or prefix lengths like /24 or /24,/56"),
+      })
+      .strict()
+      .refine((g) => g.action !== 'limit' || g.rate !== undefined, { message: 'action limit needs a rate', path: ['rate'] })
+      .default({ statuses: [429, 403], threshold: 20, window: '10s', ttl: '5m', maxTtl: '1h', action: 'block', per: 'address' })
+      .describe("how the logs gateways post (POST /v1/gateway/logs) become seals; 'pathwise gateway follow' takes the same as flags"),
     webhooks: z.array(Webhook).max(32).default([]).describe(`notices sent to HTTP endpoints; ${WEBHOOK_NOTE}`),
     audit: z
       .object({
