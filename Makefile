@@ -47,8 +47,8 @@ GENERATED_MODULES := pathwise bench fixtures
 # $(call gen_cmd,MODULE,OUTPUT): the generator run for MODULE, writing OUTPUT.
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
-.PHONY: fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
-	demo bench bench-paths bench-balance bench-without-paths doctor clean distclean
+.PHONY: soak fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
+	demo bench bench-paths bench-balance bench-gateway bench-without-paths doctor clean distclean
 
 all: build
 
@@ -171,6 +171,11 @@ test-bpf: build
 test-e2e: build
 	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,e2e)
 
+# The anomaly detectors' false-positive guard at full length: ten minutes of steady mixed
+# traffic must trigger nothing (PATHWISE_SOAK_SECONDS=N runs it for N seconds).
+soak: deps build
+	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,soak)
+
 # Longer than `make test` runs them: the fuzzer with a new seed (FUZZ_SEED=N repeats one;
 # FUZZ_ITERATIONS=N, default 1,000,000), findings written to build/fuzz/.
 fuzz: deps build
@@ -196,6 +201,11 @@ bench-paths: deps build
 # Only the load-balancing figures (per packet, Maglev rebuild, against nftables DNAT; ~3 minutes).
 bench-balance: deps build
 	$(NODE) dist/bench/run.js --balance
+
+# Only the API insight and gateway-loop figures (the HTTP stage per packet, decision to first
+# drop, nginx observed; ~2 minutes).
+bench-gateway: deps build
+	$(NODE) dist/bench/run.js --gateway
 
 # Everything but the path-selection figures; BENCHMARKS.md shows the newest bench-paths run.
 bench-without-paths: deps build

@@ -35,6 +35,8 @@ export interface MetricSources {
   ipfix?: () => IpfixExportTotals;
   /** HTTP insight: its request counter and duration histogram (kept by the daemon), and its counts. */
   http?: { metrics: client.Metric[]; stats(): HttpInsightStats };
+  /** Anomaly detection's counts (the daemon's). */
+  anomalies?: () => { intervals: number; anomalies: number; seals: number; requestsSkipped: number; lastIntervalMs: number };
   /** Webhook deliveries, per webhook (the daemon's). */
   webhooks?: () => { byName: Record<string, WebhookStats> };
 }
@@ -323,6 +325,22 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     const s = ctrl.decisions.counts();
     for (const event of ['applied', 'duplicates', 'revoked', 'expired', 'repaired'] as const) set({ event }, s[event]);
   });
+  const anomalies = sources.anomalies;
+  if (anomalies) {
+    counter('pathwise_anomalies_total', 'Anomalies the detectors found (each subject told once per cooldown)', [], (set) =>
+      set({}, anomalies().anomalies),
+    );
+    counter('pathwise_anomaly_seals_total', 'Seals the detectors made', [], (set) => set({}, anomalies().seals));
+    counter('pathwise_anomaly_requests_skipped_total', 'HTTP transactions not examined (an interval held its maximum)', [], (set) =>
+      set({}, anomalies().requestsSkipped),
+    );
+    gauge(
+      'pathwise_anomaly_interval_duration_seconds',
+      'How long the last detection interval took (flow-table read and judging)',
+      [],
+      (set) => set({}, anomalies().lastIntervalMs / 1000),
+    );
+  }
   const webhooks = sources.webhooks;
   if (webhooks) {
     const perHook =

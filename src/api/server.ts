@@ -100,6 +100,7 @@ export interface ApiOptions {
   /** The daemon's HTTP insight, for /v1/api/* and /metrics. */
   http?: ApiInsightSource & { metrics: Metric[] };
   webhooks?: MetricSources['webhooks'];
+  anomalies?: MetricSources['anomalies'];
   /** Serve HTTPS: PEM certificate and key; with `ca`, clients must present a certificate it signed. */
   https?: { cert: string; key: string; ca?: string };
 }
@@ -151,7 +152,7 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     });
   });
 
-  const registry = createMetrics(ctrl, { ipfix: opts.ipfix, http: opts.http, webhooks: opts.webhooks });
+  const registry = createMetrics(ctrl, { ipfix: opts.ipfix, http: opts.http, webhooks: opts.webhooks, anomalies: opts.anomalies });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['metrics'] } }, async (_req, reply) => {
     void reply.header('content-type', registry.contentType);
     return registry.metrics();

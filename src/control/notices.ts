@@ -20,6 +20,8 @@ export interface Notice {
   /** One line for people. */
   summary: string;
   details: Record<string, unknown>;
+  /** false: for the audit log and the event stream, not the webhooks (a detector set to 'event'). */
+  webhook?: boolean;
 }
 
 export type NoticeListener = (n: Notice) => void;

@@ -23,6 +23,7 @@ import { IpfixService } from './ipfix-service.js';
 import { HttpInsightService } from './http-service.js';
 import { KernelSync } from './kernel-sync.js';
 import { WebhookService } from './webhooks.js';
+import { AnomalyService } from './anomaly-service.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -46,6 +47,7 @@ export class Daemon {
   private readonly ipfix: IpfixService;
   private readonly http: HttpInsightService;
   private readonly webhooks: WebhookService;
+  private readonly anomalies: AnomalyService;
 
   private constructor(
     readonly ctrl: Controller,
@@ -63,6 +65,17 @@ export class Daemon {
       log,
     );
     this.webhooks = new WebhookService(() => ctrl.config(), ctrl.notices, ctrl.audit, log);
+    this.anomalies = new AnomalyService(
+      () => ctrl.config(),
+      () => ctrl.dp(),
+      ctrl.decisions,
+      ctrl.notices,
+      log,
+    );
+    this.http.onTransaction((n) => {
+      this.anomalies.seeTransaction(n);
+      this.ipfix.seeTransaction(n.t);
+    });
     ctrl.onUpgrade(() => {
       this.events.reopen();
       this.http.reopen();
@@ -107,6 +120,7 @@ export class Daemon {
       d.http.start();
       d.webhooks.start();
       ctrl.decisions.start();
+      d.anomalies.start();
       await d.listen(config);
     } catch (e) {
       await d.stop();
@@ -148,6 +162,7 @@ export class Daemon {
       ipfix: () => this.ipfix.stats(),
       http: this.http,
       webhooks: () => this.webhooks.stats(),
+      anomalies: () => this.anomalies.stats,
     });
     this.servers.push(local);
     await local.listen({ path: this.socketPath });
@@ -169,6 +184,7 @@ export class Daemon {
         ipfix: () => this.ipfix.stats(),
         http: this.http,
         webhooks: () => this.webhooks.stats(),
+        anomalies: () => this.anomalies.stats,
         https,
       });
       this.servers.push(tcp);
@@ -226,6 +242,7 @@ export class Daemon {
     this.events.stop();
     this.http.stop();
     this.webhooks.stop();
+    this.anomalies.stop();
     await this.ipfix.stop();
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
     this.ctrl.close();

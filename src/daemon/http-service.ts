@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../control/config/schema.js';
 import { decodeHttpSegment, httpCounters, openHttpRing } from '../dataplane/http-tables.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
-import { ApiUsage } from '../insight/api-usage.js';
+import { ApiUsage, type NamedTransaction } from '../insight/api-usage.js';
 import { HttpTracker } from '../insight/http-tracker.js';
 import type { ApiInsightSource, HttpInsightStats } from '../ops/api-insight.js';
 
@@ -27,6 +27,8 @@ export class HttpInsightService implements ApiInsightSource {
   private naming = '';
   private seen: Config | null = null;
   usage: ApiUsage;
+  /** Who else takes each named transaction (the anomaly detectors). */
+  private readonly listeners = new Set<(n: NamedTransaction) => void>();
   /** Registered into each API server's registry (api/metrics.ts). */
   readonly requests = new client.Counter({
     name: 'pathwise_http_requests_total',
@@ -85,6 +87,7 @@ export class HttpInsightService implements ApiInsightSource {
           code: t.status !== undefined ? String(t.status) : 'none',
         });
         if (t.latencyUs !== undefined) this.duration.observe({ api: named.api }, t.latencyUs / 1e6);
+        for (const fn of this.listeners) fn(named);
       },
     });
   }
@@ -121,6 +124,12 @@ export class HttpInsightService implements ApiInsightSource {
     this.reader?.close();
     this.reader = null;
     this.start();
+  }
+
+  /** Calls `fn` with each transaction as it is named; returns the unsubscribe. */
+  onTransaction(fn: (n: NamedTransaction) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   /** The metrics this service keeps, for each API server's registry. */

@@ -12,18 +12,28 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import { readFlows } from '../dataplane/insight-tables.js';
 import { IpfixExporter, type IpfixExportTotals, type IpfixOptions, type IpfixStats } from '../insight/ipfix-exporter.js';
 import { monoNowNs } from '../util/clock.js';
+import type { IpfixHttp } from '../insight/ipfix.js';
+import type { HttpTransaction } from '../insight/http-tracker.js';
+import { parseAddress } from '../util/ip.js';
+
+/** HTTP transactions queued between two ticks at most. */
+const HTTP_QUEUE_MAX = 100_000;
 
 type IpfixConfig = Config['insight']['ipfix'];
 
 export class IpfixService {
   private exporter: IpfixExporter | null = null;
   /** What exporters retired by config changes had counted. */
-  private readonly retired: IpfixStats = { messages: 0, records: 0, sendErrors: 0, lostFlows: 0 };
+  private readonly retired: IpfixStats = { messages: 0, records: 0, sendErrors: 0, lostFlows: 0, httpRecords: 0 };
   private lastExportSeconds = 0;
   private configured = '';
   private timer: NodeJS.Timeout | null = null;
   private lastExport = 0;
   private busy = false;
+  /** HTTP transactions waiting for the next tick. */
+  private http: IpfixHttp[] = [];
+  /** Transactions not queued: the queue was full (collectors far slower than the traffic). */
+  httpDropped = 0;
 
   constructor(
     private readonly config: () => IpfixConfig,
@@ -40,6 +50,36 @@ export class IpfixService {
     void tick();
   }
 
+  /** Takes an HTTP transaction (HttpInsightService.onTransaction) for the next export. */
+  seeTransaction(t: HttpTransaction): void {
+    const cfg = this.config();
+    if (!cfg.http || !cfg.collectors.length) return;
+    if (this.http.length >= HTTP_QUEUE_MAX) {
+      this.httpDropped++;
+      return;
+    }
+    try {
+      const src = parseAddress(t.client);
+      const dst = parseAddress(t.server);
+      this.http.push({
+        family: src.family,
+        src: src.addr.subarray(0, src.family === 4 ? 4 : 16),
+        dst: dst.addr.subarray(0, dst.family === 4 ? 4 : 16),
+        sport: t.clientPort,
+        dport: t.serverPort,
+        startMs: Math.round(t.requestUs / 1000),
+        endMs: Math.round((t.responseUs ?? t.requestUs) / 1000),
+        status: t.status ?? 0,
+        method: t.method,
+        host: t.host ?? '',
+        target: t.uri,
+        version: t.version,
+      });
+    } catch {
+      // an address the tracker gave cannot be other than valid; nothing to export if it is
+    }
+  }
+
   stats(): IpfixExportTotals {
     const now = this.exporter?.stats;
     const sum = (k: keyof IpfixStats) => this.retired[k] + (now?.[k] ?? 0);
@@ -48,6 +88,7 @@ export class IpfixService {
       records: sum('records'),
       sendErrors: sum('sendErrors'),
       lostFlows: sum('lostFlows'),
+      httpRecords: sum('httpRecords'),
       collectors: this.exporter?.opts.collectors.length ?? 0,
       lastExportSeconds: this.lastExportSeconds,
     };
@@ -73,6 +114,11 @@ export class IpfixService {
         }
       }
       const ex = this.exporter;
+      if (ex && this.http.length) {
+        const txs = this.http;
+        this.http = [];
+        await ex.exportHttp(txs);
+      }
       if (ex && Date.now() - this.lastExport >= this.interval(ex.opts)) {
         this.lastExport = Date.now();
         const t0 = performance.now();

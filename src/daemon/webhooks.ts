@@ -58,7 +58,7 @@ class Webhook {
   ) {}
 
   enqueue(notice: Notice): void {
-    if (!this.cfg.kinds.includes(notice.kind)) return;
+    if (!this.cfg.kinds.includes(notice.kind) || notice.webhook === false) return;
     const d: Delivery = { id: randomUUID(), notice, attempt: 0 };
     if (this.queue.length >= QUEUE_MAX) return this.dead(d, `the queue is full (${QUEUE_MAX} waiting)`);
     this.queue.push(d);

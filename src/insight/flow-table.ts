@@ -131,6 +131,28 @@ export interface FlowNames {
   routePrefix(id: number): string | null;
 }
 
+/** The key of the flow in the other direction (addresses and ports swapped), as the table holds keys. */
+function reverseId(keys: Buffer, k: number): string {
+  const r = Buffer.from(keys.subarray(k, k + K.size));
+  keys.copy(r, KEY_SRC, k + KEY_DST, k + KEY_DST + 16);
+  keys.copy(r, KEY_DST, k + KEY_SRC, k + KEY_SRC + 16);
+  keys.copy(r, KEY_SPORT, k + KEY_DPORT, k + KEY_DPORT + 2);
+  keys.copy(r, KEY_DPORT, k + KEY_SPORT, k + KEY_SPORT + 2);
+  return r.toString('latin1');
+}
+
+/** What sources did between two looks at the flow table (FlowSnapshot.activity). */
+export interface FlowActivity {
+  /** Packets per source address. */
+  packets: Map<string, number>;
+  /** Per source, the destinations ("addr:port", IPv6 "addr.port") of its flows that began. */
+  newDestinations: Map<string, Set<string>>;
+  /** Per destination, the handshakes each source left half-open. */
+  halfOpen: Map<string, Map<string, number>>;
+  /** Each flow's packets now: the next look's `prev`. */
+  seen: Map<string, number>;
+}
+
 export class FlowSnapshot {
   /**
    * @param keys, values the table's raw entries, back to back (count of each)
@@ -218,6 +240,65 @@ export class FlowSnapshot {
       ifindex: vv.getUint32(v + VAL_IIF, true),
       oif: vv.getUint32(v + VAL_OIF, true),
     };
+  }
+
+  /**
+   * What each source did since the last look (anomaly detection): packets since then (from
+   * `prev`, each flow's packets at the last look, which this replaces), the destinations
+   * (address and port) of flows that began since `sinceNs`, and TCP handshakes left half-open:
+   * initiated flows whose SYN went between `halfOpenNs` before `sinceNs` and `halfOpenNs`
+   * before now with no SYN/ACK or no final ACK by now (each flow counted in one look). Replies
+   * (a TCP responder's flow; otherwise a flow whose reverse began first) are nobody's activity.
+   */
+  activity(prev: Map<string, number>, sinceNs: number, halfOpenNs: number): FlowActivity {
+    const kv = this.kv,
+      vv = this.vv;
+    const out: FlowActivity = { packets: new Map(), newDestinations: new Map(), halfOpen: new Map(), seen: new Map() };
+    const addr = (off: number, family: number) =>
+      formatAddress(family === 6 ? 6 : 4, this.keys.subarray(off, off + (family === 6 ? 16 : 4)));
+    const firstOf = new Map<string, number>();
+    for (let i = 0; i < this.count; i++) {
+      const k = i * K.size;
+      firstOf.set(this.keys.toString('latin1', k, k + K.size), u64(vv, i * V.size + VAL_FIRST));
+    }
+    for (let i = 0; i < this.count; i++) {
+      const k = i * K.size,
+        v = i * V.size;
+      const id = this.keys.toString('latin1', k, k + K.size);
+      const packets = u64(vv, v + VAL_PACKETS);
+      out.seen.set(id, packets);
+      // A reply is its peer's doing, not its source's: a server answering a flood or a scan
+      // is neither. TCP says which side answered; otherwise, the flow whose reverse began first.
+      const direction = vv.getUint8(v + VAL_DIRECTION);
+      const reverseFirst = direction === abi.PwFlowDirection.UNKNOWN ? firstOf.get(reverseId(this.keys, k)) : undefined;
+      if (direction === abi.PwFlowDirection.RESPONDER || (reverseFirst !== undefined && reverseFirst <= u64(vv, v + VAL_FIRST))) continue;
+      const delta = packets - (prev.get(id) ?? 0);
+      const first = u64(vv, v + VAL_FIRST);
+      const fresh = first > sinceNs;
+      const syn = u64(vv, v + VAL_SYN);
+      const halfOpen =
+        syn > sinceNs - halfOpenNs &&
+        syn <= this.takenNs - halfOpenNs &&
+        direction === abi.PwFlowDirection.INITIATOR &&
+        (!u64(vv, v + VAL_SYNACK) || !u64(vv, v + VAL_ACK));
+      if (delta <= 0 && !fresh && !halfOpen) continue;
+      const family = kv.getUint8(k + KEY_FAMILY);
+      const src = addr(k + KEY_SRC, family);
+      if (delta > 0) out.packets.set(src, (out.packets.get(src) ?? 0) + delta);
+      if (!fresh && !halfOpen) continue;
+      const dst = `${addr(k + KEY_DST, family)}${family === 6 ? '.' : ':'}${kv.getUint16(k + KEY_DPORT, false)}`;
+      if (fresh) {
+        let set = out.newDestinations.get(src);
+        if (!set) out.newDestinations.set(src, (set = new Set()));
+        set.add(dst);
+      }
+      if (halfOpen) {
+        let bySrc = out.halfOpen.get(dst);
+        if (!bySrc) out.halfOpen.set(dst, (bySrc = new Map()));
+        bySrc.set(src, (bySrc.get(src) ?? 0) + 1);
+      }
+    }
+    return out;
   }
 
   /** The route prefix a flow's last packet took, for display. */

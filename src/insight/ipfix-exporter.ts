@@ -10,7 +10,7 @@ import { isIPv6 } from 'node:net';
 
 import { monoToEpochOffsetNs } from '../util/clock.js';
 import type { FlowCounters, FlowSnapshot } from './flow-table.js';
-import { FlowEndReason, IpfixEncoder, type IpfixFlow } from './ipfix.js';
+import { FlowEndReason, IpfixEncoder, type IpfixFlow, type IpfixHttp } from './ipfix.js';
 
 export interface Collector {
   host: string;
@@ -31,6 +31,8 @@ export interface IpfixStats {
   sendErrors: number;
   /** Flows that left the table (LRU eviction) with packets never reported. */
   lostFlows: number;
+  /** HTTP transaction records sent. */
+  httpRecords: number;
 }
 
 /** An export's counters since it started, across exporters (config changes), for /metrics. */
@@ -55,7 +57,7 @@ export class IpfixExporter {
   /** One transport session per collector: its own socket, sequence numbers and templates. */
   private readonly sessions: { socket: Socket; encoder: IpfixEncoder; collector: Collector; templatesAt: number | null }[];
   private readonly reported = new Map<string, Reported>();
-  readonly stats: IpfixStats = { messages: 0, records: 0, sendErrors: 0, lostFlows: 0 };
+  readonly stats: IpfixStats = { messages: 0, records: 0, sendErrors: 0, lostFlows: 0, httpRecords: 0 };
 
   constructor(
     readonly opts: IpfixOptions,
@@ -112,18 +114,27 @@ export class IpfixExporter {
       this.reported.delete(id);
       if (r.startNs !== null) this.stats.lostFlows++;
     }
-    await this.send(due);
+    await this.send(due.length, (e, time, templates) => e.encode(due, time, templates));
+    this.stats.records += due.length;
     return due.length;
   }
 
-  private async send(flows: IpfixFlow[]): Promise<void> {
+  /** Sends HTTP transactions as records of the HTTP templates (with templates first when due). */
+  async exportHttp(txs: IpfixHttp[]): Promise<void> {
+    if (!txs.length) return;
+    await this.send(txs.length, (e, time, templates) => e.encodeHttp(txs, time, templates));
+    this.stats.httpRecords += txs.length;
+  }
+
+  /** Sends `n` records as `encode` packs them into messages, to every collector; templates first when due (even with no record). */
+  private async send(n: number, encode: (e: IpfixEncoder, time: number, templates: boolean) => Buffer[]): Promise<void> {
     const now = Date.now();
     const exportTime = Math.floor(now / 1000);
     for (const s of this.sessions) {
       const refresh = s.templatesAt === null || now - s.templatesAt >= this.opts.templateRefreshMs;
-      if (!flows.length && !refresh) continue;
+      if (!n && !refresh) continue;
       if (refresh) s.templatesAt = now;
-      for (const m of s.encoder.encode(flows, exportTime, refresh)) {
+      for (const m of encode(s.encoder, exportTime, refresh)) {
         await new Promise<void>((resolve) =>
           s.socket.send(m, s.collector.port, s.collector.host, (e) => {
             if (e) {
@@ -135,7 +146,6 @@ export class IpfixExporter {
         );
       }
     }
-    this.stats.records += flows.length;
   }
 
   close(): void {

@@ -1,9 +1,15 @@
 /**
  * IPFIX messages (RFC 7011): one template for IPv4 flows and one for IPv6, with information
  * elements from IANA's registry, and data records packed into messages that fit one UDP
- * datagram on a 1500-byte path. Only encoding lives here; which flows to send and when is the
- * exporter's business (ipfix-exporter.ts).
+ * datagram on a 1500-byte path; and two for HTTP transactions (IPv4, IPv6) with IANA's HTTP
+ * elements (httpRequestMethod, httpRequestHost, httpRequestTarget, httpMessageVersion,
+ * httpStatusCode), whose strings are variable-length fields (RFC 7011 §7). Only encoding lives
+ * here; which flows and transactions to send and when is the exporter's business
+ * (ipfix-exporter.ts).
  */
+
+/** The template length of a variable-length element. */
+const VARIABLE = 65535;
 
 /** IANA IPFIX information elements used by the templates: [element id, length in bytes]. */
 const IE = {
@@ -23,6 +29,12 @@ const IE = {
   flowEndReason: [136, 1],
   flowStartMilliseconds: [152, 8],
   flowEndMilliseconds: [153, 8],
+  httpStatusCode: [457, 2],
+  // Variable length (RFC 7011 §7: 65535 in the template, a length before each value).
+  httpRequestMethod: [459, VARIABLE],
+  httpRequestHost: [460, VARIABLE],
+  httpRequestTarget: [461, VARIABLE],
+  httpMessageVersion: [462, VARIABLE],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type Element = keyof typeof IE;
@@ -45,11 +57,117 @@ const COMMON: Element[] = [
 /** Template ids: 256 and up are data templates (0-255 are reserved for set ids). */
 export const TEMPLATE_IPV4 = 256;
 export const TEMPLATE_IPV6 = 257;
+export const TEMPLATE_HTTP4 = 258;
+export const TEMPLATE_HTTP6 = 259;
 
 const TEMPLATES: { id: number; fields: Element[] }[] = [
   { id: TEMPLATE_IPV4, fields: ['sourceIPv4Address', 'destinationIPv4Address', ...COMMON] },
   { id: TEMPLATE_IPV6, fields: ['sourceIPv6Address', 'destinationIPv6Address', ...COMMON] },
 ];
+
+const HTTP_COMMON: Element[] = [
+  'sourceTransportPort',
+  'destinationTransportPort',
+  'protocolIdentifier',
+  'flowStartMilliseconds',
+  'flowEndMilliseconds',
+  'httpStatusCode',
+  'httpRequestMethod',
+  'httpRequestHost',
+  'httpRequestTarget',
+  'httpMessageVersion',
+];
+const HTTP_TEMPLATES: { id: number; fields: Element[] }[] = [
+  { id: TEMPLATE_HTTP4, fields: ['sourceIPv4Address', 'destinationIPv4Address', ...HTTP_COMMON] },
+  { id: TEMPLATE_HTTP6, fields: ['sourceIPv6Address', 'destinationIPv6Address', ...HTTP_COMMON] },
+];
+
+/** One HTTP transaction as IPFIX reports it: the client is the source. */
+export interface IpfixHttp {
+  family: 4 | 6;
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+  /** The request's first byte and the response's (or the request's, without one), ms since the epoch. */
+  startMs: number;
+  endMs: number;
+  /** 0 when no response was seen. */
+  status: number;
+  method: string;
+  host: string;
+  target: string;
+  /** e.g. HTTP/1.1 */
+  version: string;
+}
+
+/**
+ * A variable-length value: one length byte, or 255 and two (RFC 7011 §7). Values are cut to
+ * `max` bytes so that any record fits one message (method 32, host 255, target 512, version 16:
+ * at most ~880 bytes with the fixed fields).
+ */
+function varField(s: string, max: number): Buffer {
+  let v = Buffer.from(s, 'utf8');
+  if (v.length > max) v = v.subarray(0, max);
+  const head = v.length < 255 ? Buffer.from([v.length]) : Buffer.from([255, v.length >> 8, v.length & 255]);
+  return Buffer.concat([head, v]);
+}
+
+function httpRecord(fields: Element[], t: IpfixHttp): Buffer {
+  return Buffer.concat(
+    fields.map((f) => {
+      switch (f) {
+        case 'httpRequestMethod':
+          return varField(t.method, 32);
+        case 'httpRequestHost':
+          return varField(t.host, 255);
+        case 'httpRequestTarget':
+          return varField(t.target, 512);
+        case 'httpMessageVersion':
+          return varField(t.version, 16);
+        case 'httpStatusCode': {
+          const b = Buffer.alloc(2);
+          b.writeUInt16BE(t.status);
+          return b;
+        }
+        default: {
+          // The address, port and time fields, as a flow record has them.
+          const b = Buffer.alloc(IE[f][1]);
+          writeValue(b, 0, f, {
+            ...NO_FLOW,
+            family: t.family,
+            src: t.src,
+            dst: t.dst,
+            sport: t.sport,
+            dport: t.dport,
+            proto: 6,
+            startMs: t.startMs,
+            endMs: t.endMs,
+          });
+          return b;
+        }
+      }
+    }),
+  );
+}
+
+const NO_FLOW: IpfixFlow = {
+  family: 4,
+  src: new Uint8Array(4),
+  dst: new Uint8Array(4),
+  sport: 0,
+  dport: 0,
+  proto: 0,
+  tcpFlags: 0,
+  octets: 0,
+  packets: 0,
+  startMs: 0,
+  endMs: 0,
+  ingressIfindex: 0,
+  egressIfindex: 0,
+  vlan: 0,
+  endReason: 0,
+};
 
 const recordLength = (fields: Element[]) => fields.reduce((n, f) => n + IE[f][1], 0);
 
@@ -146,9 +264,9 @@ export class IpfixEncoder {
 
   constructor(readonly observationDomain: number) {}
 
-  /** The template set announcing both templates. */
+  /** The template set announcing every template (flows and HTTP, both families). */
   templateSet(): Buffer {
-    const parts = TEMPLATES.map((t) => {
+    const parts = [...TEMPLATES, ...HTTP_TEMPLATES].map((t) => {
       const b = Buffer.alloc(4 + 4 * t.fields.length);
       b.writeUInt16BE(t.id, 0);
       b.writeUInt16BE(t.fields.length, 2);
@@ -196,6 +314,47 @@ export class IpfixEncoder {
         records += batch.length;
         i += batch.length;
       }
+    }
+    flushMessage();
+    return messages;
+  }
+
+  /** Messages carrying HTTP transactions, each at most MAX_MESSAGE bytes (templates first when asked). */
+  encodeHttp(txs: IpfixHttp[], exportTimeSec: number, withTemplates: boolean): Buffer[] {
+    const messages: Buffer[] = [];
+    let sets: Buffer[] = withTemplates ? [this.templateSet()] : [];
+    let size = MESSAGE_HEADER + (sets[0]?.length ?? 0);
+    let records = 0;
+    // The data set being filled: its template id (0: none) and its records.
+    let openId = 0;
+    let parts: Buffer[] = [];
+    const closeSet = () => {
+      if (!openId) return;
+      sets.push(set(openId, Buffer.concat(parts)));
+      openId = 0;
+      parts = [];
+    };
+    const flushMessage = () => {
+      closeSet();
+      if (!sets.length) return;
+      messages.push(this.message(sets, exportTimeSec));
+      this.sequence = (this.sequence + records) >>> 0;
+      sets = [];
+      size = MESSAGE_HEADER;
+      records = 0;
+    };
+    for (const t of txs) {
+      const tpl = HTTP_TEMPLATES[t.family === 4 ? 0 : 1]!;
+      const rec = httpRecord(tpl.fields, t);
+      if (size + rec.length + (openId === tpl.id ? 0 : SET_HEADER) > MAX_MESSAGE) flushMessage();
+      if (openId !== tpl.id) {
+        closeSet();
+        openId = tpl.id;
+        size += SET_HEADER;
+      }
+      parts.push(rec);
+      size += rec.length;
+      records++;
     }
     flushMessage();
     return messages;

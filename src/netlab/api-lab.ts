@@ -11,11 +11,15 @@
  *                       APIs, versions (in the path and in an API-Version field), statuses and
  *                       delays; from SRCS source addresses in turn when given ("a,b,c"); prints
  *                       the count of answers per status as JSON
- *   flood HOST PORT SECONDS SRC [RATE]  new connections from SRC for SECONDS (RATE a second,
+ *   hello HOST PORT SRCS  one connection attempt from each of SRCS (comma-separated) at once
+ *   flood HOST PORT SECONDS SRC [RATE [PATH]]  new connections from SRC for SECONDS (RATE a second,
  *                       or as fast as they go), 300 ms each at most; prints answers by status,
  *                       timeouts and errors as JSON
  *   hooks PORT [STATUSES]  a webhook receiver on 127.0.0.1:PORT printing each POST as a JSON
  *                       line; answers STATUSES in turn ("500,200"), then 200. Prints "ready"
+ *   scan HOST PORT N SRC  from SRC, N requests for missing paths (404) and N connection attempts
+ *                       to the ports above PORT; prints "done"
+ *   syn HOST PORT N SRC   N connection attempts from SRC to HOST:PORT, 200 ms each at most
  *   raw HOST PORT       one connection per case of what clients do at the edges: pipelined
  *                       requests, a request split over three segments, a lower-case method,
  *                       HTTP/1.0, a malformed request line; prints each case's answer bytes
@@ -154,14 +158,14 @@ async function load(host: string, port: number, n: number, sources: string[]): P
  * connections time out; it keeps trying, as a flooding client does. Prints the answers by
  * status, and the timeouts and errors, as JSON.
  */
-async function flood(host: string, port: number, seconds: number, source: string, rate: number): Promise<void> {
+async function flood(host: string, port: number, seconds: number, source: string, rate: number, path?: string): Promise<void> {
   const out: Record<string, number> = {};
   const count = (k: string) => (out[k] = (out[k] ?? 0) + 1);
   const end = Date.now() + seconds * 1000;
   const one = () =>
     new Promise<void>((resolve) => {
       const req = http.request(
-        { host, port, path: `/v1/orders/${Date.now() % 1000}`, localAddress: source, agent: false, timeout: 300 },
+        { host, port, path: path ?? `/v1/orders/${Date.now() % 1000}`, localAddress: source, agent: false, timeout: 300 },
         (res) => {
           res.resume();
           res.on('end', () => {
@@ -208,11 +212,59 @@ function hooks(port: number, statuses: number[]): void {
   process.on('SIGTERM', () => process.exit(0));
 }
 
+/** A connection attempt from `source` that gives up after `ms`; resolves either way. */
+function attempt(host: string, port: number, source: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port, localAddress: source });
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    sock.once('connect', done).once('error', done);
+  });
+}
+
+/**
+ * What a scanner does, from `source`: `n` requests for paths that do not exist (answered 404)
+ * on HOST:PORT, and connection attempts to `n` ports from PORT+1 up. Prints "done".
+ */
+async function scan(host: string, port: number, n: number, source: string): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4, localAddress: source });
+  const one = (i: number) =>
+    new Promise<void>((resolve) => {
+      const req = http.request({ host, port, path: `/scan/${i.toString(36)}/probe?status=404`, agent, timeout: 1000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve());
+      req.end();
+    });
+  for (let i = 0; i < n; i += 4) await Promise.all([0, 1, 2, 3].map((k) => one(i + k)));
+  agent.destroy();
+  for (let i = 0; i < n; i += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => attempt(host, port + 1 + i + k, source, 200)));
+  process.stdout.write('done\n');
+}
+
+/** `n` connection attempts from `source` to HOST:PORT, 50 at a time, each given up after 200 ms. Prints "done". */
+async function syns(host: string, port: number, n: number, source: string): Promise<void> {
+  for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => attempt(host, port, source, 200)));
+  process.stdout.write('done\n');
+}
+
 if (mode === 'serve') serve(Number(args[0]), args[1] ? Number(args[1]) : null);
 else if (mode === 'raw') await raw(args[0]!, Number(args[1]));
 else if (mode === 'hooks') hooks(Number(args[0]), args[1] ? args[1].split(',').map(Number) : []);
-else if (mode === 'flood') await flood(args[0]!, Number(args[1]), Number(args[2]), args[3]!, Number(args[4] ?? 0));
-else if (mode === 'load') await load(args[0]!, Number(args[1]), Number(args[2]), args[3] ? args[3].split(',') : []);
+else if (mode === 'scan') await scan(args[0]!, Number(args[1]), Number(args[2]), args[3]!);
+else if (mode === 'syn') await syns(args[0]!, Number(args[1]), Number(args[2]), args[3]!);
+else if (mode === 'flood') await flood(args[0]!, Number(args[1]), Number(args[2]), args[3]!, Number(args[4] ?? 0), args[5]);
+else if (mode === 'hello') {
+  // One connection attempt from each of SRCS (comma-separated), all at once.
+  await Promise.all(args[2]!.split(',').map((src) => attempt(args[0]!, Number(args[1]), src, 300)));
+  process.stdout.write('done\n');
+} else if (mode === 'load') await load(args[0]!, Number(args[1]), Number(args[2]), args[3] ? args[3].split(',') : []);
 else {
   process.stderr.write(`api-lab: unknown mode ${mode}\n`);
   process.exit(2);

@@ -12,7 +12,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { API_LAB, startApiServer, startNginx } from '../../src/netlab/api-traffic.js';
+import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+
+import { API_LAB, startApiServer, startNginx, stopCapture, whenSays } from '../../src/netlab/api-traffic.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
 import {
   cli,
@@ -52,6 +55,7 @@ describe('API insight live, against nginx as the gateway', { skip, timeout: 5 * 
   let lab: DaemonLab | undefined;
   let daemon: RunningDaemon | undefined;
   let log: LogLine[] = [];
+  let ipfixCapture: ChildProcess | undefined;
   const pw = (...args: string[]) => cli([...args, '--instance', lab!.instance]);
 
   before(async () => {
@@ -71,7 +75,14 @@ apis:
   - { name: orders, path: "/v{version}/orders/{id}" }
 insight:
   http: { ports: [80], versionField: API-Version }
+  ipfix: { collectors: [{ host: 127.0.0.1, port: 4739 }] }
 `,
+    );
+    // The IPFIX records go to a collector on the router's loopback, where tcpdump takes them for tshark.
+    ipfixCapture = await whenSays(
+      topo.spawn(ns.r, 'tcpdump', ['-i', 'lo', '-U', '-s', '0', '-w', join(dir, 'ipfix.pcap'), 'udp port 4739']),
+      'listening on',
+      'tcpdump',
     );
     daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
     await startApiServer(topo, ns.u1, 8080);
@@ -155,6 +166,47 @@ insight:
     process.stderr.write(
       `latency vs nginx over ${slow} requests above 5 ms: within 1 ms ${diffs.filter((d) => d <= 1).length}, within 2 ms ${diffs.filter((d) => d <= 2).length}, median ${median.toFixed(3)} ms, max ${diffs[diffs.length - 1]!.toFixed(3)} ms\n`,
     );
+  });
+
+  it('exports each transaction over IPFIX with the IANA HTTP elements, as tshark decodes them', async () => {
+    await new Promise((r) => setTimeout(r, 1500)); // the next export tick
+    await stopCapture(ipfixCapture!);
+    const t = spawnSync(
+      'tshark',
+      [
+        '-r',
+        join(lab!.dir, 'ipfix.pcap'),
+        '-d',
+        'udp.port==4739,cflow',
+        '-T',
+        'fields',
+        '-E',
+        'occurrence=a',
+        '-E',
+        'aggregator=|',
+        '-e',
+        'cflow.http_request_method',
+        '-e',
+        'cflow.http_request_target',
+        '-e',
+        'cflow.http_statuscode',
+        '-e',
+        'cflow.http_message_version',
+        '-e',
+        'cflow.srcport',
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 26 },
+    );
+    assert.equal(t.status, 0, t.stderr);
+    const exported: string[] = [];
+    for (const line of t.stdout.split('\n').filter((l) => l.trim())) {
+      const [methods, targets, statuses, versions, ports] = line.split('\t').map((c) => c.split('|'));
+      methods!.forEach((m, i) => {
+        if (m) exported.push(`${ports![i]} ${m} ${targets![i]} ${statuses![i]} ${versions![i]}`);
+      });
+    }
+    const expected = log.map((l) => `${l.client.split(':')[1]} ${l.method} ${l.uri} ${l.status} HTTP/1.1`);
+    assert.deepEqual(exported.sort(), expected.sort());
   });
 
   it('says the same in Prometheus, and versions name their callers', async () => {

@@ -38,7 +38,14 @@ const ifname = z
 const bandwidth = parsed('bandwidth', (s) => parseBandwidth(s)).describe('bits per second: 10Gbit, 500Mbit, 64kbit, or a plain number');
 const port = z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'a port (22) or range (1000-2000)')]);
 
-const IPFIX_DEFAULTS = { collectors: [], activeTimeout: '60s', idleTimeout: '15s', templateRefresh: '60s', observationDomain: 1 };
+const IPFIX_DEFAULTS = {
+  collectors: [],
+  activeTimeout: '60s',
+  idleTimeout: '15s',
+  templateRefresh: '60s',
+  observationDomain: 1,
+  http: true,
+};
 /** HTTP insight: which connections the data plane copies segment heads of (src/insight/http-*.ts). */
 const HttpInsight = z
   .object({
@@ -105,6 +112,12 @@ export const Ipfix = z
     idleTimeout: duration.default('15s').describe('a flow that has seen no packet for this long is reported and its record closed'),
     templateRefresh: duration.default('60s').describe('templates are sent again this often (UDP collectors may restart)'),
     observationDomain: z.number().int().min(0).max(4294967295).default(1).describe('the observation domain id in every message'),
+    http: z
+      .boolean()
+      .default(true)
+      .describe(
+        'also a record per HTTP transaction HTTP insight sees, with the IANA HTTP elements (method, host, target, version, status)',
+      ),
   })
   .strict()
   .describe('IPFIX (RFC 7011) export of the flow table');
@@ -416,6 +429,65 @@ const Listener = z
     }
   });
 
+/** What an anomaly detector does when it fires, and how its baseline judges (insight/anomaly.ts). */
+const DETECTOR_DEFAULTS = {
+  requestFlood: { floor: 50, action: 'seal' as const },
+  packetFlood: { floor: 5000, action: 'seal' as const },
+  newSources: { floor: 50, action: 'webhook' as const },
+  errorSpike: { floor: 0.2, action: 'webhook' as const },
+  scan: { floor: 30, action: 'seal' as const },
+  synFlood: { floor: 100, action: 'webhook' as const },
+};
+const SEAL_DEFAULTS = { action: 'block' as const, ttl: '5m', maxTtl: '1h' };
+const detector = (name: keyof typeof DETECTOR_DEFAULTS, unit: string) => {
+  const d = DETECTOR_DEFAULTS[name];
+  return z
+    .object({
+      enabled: z.boolean().default(true),
+      action: z
+        .enum(['event', 'webhook', 'seal'])
+        .default(d.action)
+        .describe('event: a notice (audit, event stream); webhook: also to the webhooks; seal: also seal the sources behind it'),
+      sigmas: z.number().positive().max(100).default(6).describe('standard deviations above the mean that are abnormal'),
+      factor: z.number().min(1).max(1000).default(3).describe('and at least this many times the mean'),
+      floor: z.number().min(0).default(d.floor).describe(`and at least this (${unit})`),
+      seal: z
+        .object({
+          action: z.enum(['block', 'limit']).default('block'),
+          rate: z.number().positive().max(1_000_000).optional().describe('limit: packets per second'),
+          ttl: duration.default('5m').describe("a first seal's length; doubled for each repeat"),
+          maxTtl: duration.default('1h'),
+        })
+        .strict()
+        .refine((s) => s.action !== 'limit' || s.rate !== undefined, { message: 'a limit needs a rate', path: ['rate'] })
+        .default(SEAL_DEFAULTS),
+    })
+    .strict()
+    .default({ enabled: true, action: d.action, sigmas: 6, factor: 3, floor: d.floor, seal: SEAL_DEFAULTS });
+};
+const Anomalies = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('run the detectors (HTTP ones need insight.http.ports; flow ones read the flow table each interval)'),
+    interval: duration.default('5s').describe('how often activity is judged and baselines learn'),
+    warmup: z.number().int().min(1).max(10_000).default(12).describe('intervals a baseline learns before it judges'),
+    alpha: z.number().positive().max(1).default(0.05).describe('weight of each new interval in the baselines (0.05: about the last 20)'),
+    detectors: z
+      .object({
+        requestFlood: detector('requestFlood', 'requests/s'),
+        packetFlood: detector('packetFlood', 'packets/s'),
+        newSources: detector('newSources', 'new sources/s'),
+        errorSpike: detector('errorSpike', 'share of answers'),
+        scan: detector('scan', 'distinct 4xx paths and new destinations per interval'),
+        synFlood: detector('synFlood', 'half-open handshakes/s per destination'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 /** Where the daemon sends notices (control/notices.ts) as signed JSON (src/daemon/webhooks.ts). */
 export const Webhook = z
   .object({
@@ -534,6 +606,9 @@ export const Config = z
       .strict()
       .default({ defaultTtl: '1h', maxTtl: '7d', maxActive: 100_000 })
       .describe('operational decisions (POST /v1/decisions, gateway adapters, anomaly seals): blocks and seals with a TTL'),
+    anomalies: Anomalies.prefault({}).describe(
+      'anomaly detection: baselines per source, API and destination; floods, new-source bursts, error spikes, scans, SYN floods',
+    ),
     gateway: z
       .object({
         statuses: z.array(z.number().int().min(100).max(599)).min(1).default([429, 403]).describe('statuses that mean "rejected"'),

@@ -1,0 +1,127 @@
+/**
+ * Baselines and anomaly detectors on scripted activity: steady (noisy) traffic for a long time
+ * triggers nothing; each detector fires on its attack, names the subject and the sources a seal
+ * would hold, and does not learn the attack as normal.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { Baseline } from '../../src/insight/baseline.js';
+import { AnomalyDetectors, DETECTORS, type Activity, type DetectorSettings, type SeenRequest } from '../../src/insight/anomaly.js';
+import type { FlowActivity } from '../../src/insight/flow-table.js';
+import { rng } from '../helpers/rng.js';
+
+const FLOORS = { requestFlood: 50, packetFlood: 5000, newSources: 50, errorSpike: 0.2, scan: 30, synFlood: 100 };
+const settings = (): DetectorSettings =>
+  Object.fromEntries(
+    DETECTORS.map((d) => [d, { enabled: true, alpha: 0.05, sigmas: 6, factor: 3, floor: FLOORS[d], warmup: 10 }]),
+  ) as DetectorSettings;
+
+const emptyFlows = (): FlowActivity => ({ packets: new Map(), newDestinations: new Map(), halfOpen: new Map(), seen: new Map() });
+
+/** One second of steady mixed traffic: 20 clients, a few requests each, 2 % errors, flows with packets. */
+function steady(rand: () => number, clients = 20): Activity {
+  const requests: SeenRequest[] = [];
+  const flows = emptyFlows();
+  for (let c = 0; c < clients; c++) {
+    const source = `10.0.${c >> 8}.${c & 255}`;
+    const n = 3 + Math.floor(rand() * 4);
+    for (let i = 0; i < n; i++) {
+      const api = ['orders', 'users', 'search'][i % 3]!;
+      requests.push({ source, api, path: `/${api}/${Math.floor(rand() * 1000)}`, status: rand() < 0.02 ? 404 : 200 });
+    }
+    flows.packets.set(source, 40 + Math.floor(rand() * 30));
+    flows.newDestinations.set(source, new Set(['10.9.0.1:80']));
+  }
+  return { seconds: 1, requests, flows };
+}
+
+describe('baselines', () => {
+  it('never judge steady noise abnormal, and do not learn what they judge abnormal', () => {
+    const rand = rng(3);
+    const b = new Baseline({ alpha: 0.05, sigmas: 6, factor: 3, floor: 10, warmup: 10 });
+    for (let i = 0; i < 10_000; i++) assert.equal(b.judge(100 + (rand() - 0.5) * 40).abnormal, false, `sample ${i}`);
+    const before = b.threshold();
+    assert.equal(b.judge(1000).abnormal, true);
+    assert.equal(b.threshold(), before, 'the spike was not learned');
+  });
+});
+
+describe('anomaly detectors', () => {
+  const warmed = (seed: number, intervals = 600) => {
+    const rand = rng(seed);
+    const d = new AnomalyDetectors(settings());
+    let found = 0;
+    for (let i = 0; i < intervals; i++) found += d.examine(steady(rand), i * 1000).length;
+    return { d, rand, found };
+  };
+
+  it('find nothing in ten minutes of steady mixed traffic', () => {
+    assert.equal(warmed(11, 600).found, 0);
+  });
+
+  it('find a request flood and a packet flood from one source, and one spread over a prefix', () => {
+    const { d, rand } = warmed(12, 60);
+    const a = steady(rand);
+    for (let i = 0; i < 500; i++) a.requests.push({ source: '192.0.2.66', api: 'orders', path: '/orders/1', status: 200 });
+    a.flows!.packets.set('192.0.2.66', 80_000);
+    // 100 sources of 198.51.100.0/24, each like a normal client, together far beyond one.
+    for (let h = 1; h <= 100; h++) a.flows!.packets.set(`198.51.100.${h}`, 60);
+    for (let h = 1; h <= 100; h++)
+      for (let i = 0; i < 5; i++) a.requests.push({ source: `198.51.100.${h}`, api: 'orders', path: '/orders/2', status: 200 });
+    const found = d.examine(a, 61_000);
+    const keyed = found.map((x) => `${x.detector} ${x.subject} ${x.sources.join(',')}`).sort();
+    assert.ok(keyed.includes('requestFlood 192.0.2.66 192.0.2.66'), keyed.join(' | '));
+    assert.ok(keyed.includes('packetFlood 192.0.2.66 192.0.2.66'), keyed.join(' | '));
+    assert.ok(keyed.includes('requestFlood 198.51.100.0/24 198.51.100.0/24'), keyed.join(' | '));
+    // The burst of new sources is that prefix's: it stands out.
+    assert.ok(keyed.includes('newSources all 198.51.100.0/24'), keyed.join(' | '));
+    assert.ok(!keyed.some((k) => k.includes('192.0.2.0/24')), 'a prefix one source explains is not reported');
+  });
+
+  it("find an API's error spike and the source behind it", () => {
+    const { d, rand } = warmed(13, 60);
+    const a = steady(rand);
+    for (let i = 0; i < 80; i++) a.requests.push({ source: '203.0.113.9', api: 'orders', path: '/orders/x', status: 500 });
+    const found = d.examine(a, 61_000).filter((x) => x.detector === 'errorSpike');
+    assert.equal(found.length, 1);
+    assert.equal(found[0]!.subject, 'orders');
+    assert.deepEqual(found[0]!.sources, ['203.0.113.9']);
+    assert.ok(found[0]!.observed > 0.5);
+  });
+
+  it('find a scan by distinct 4xx paths or new destinations, not by many ids of one API', () => {
+    const { d, rand } = warmed(14, 60);
+    const a = steady(rand);
+    for (let i = 0; i < 60; i++)
+      a.requests.push({ source: '203.0.113.20', api: 'other', path: `/probe-${i.toString(36)}x/admin`, status: 404 });
+    a.flows!.newDestinations.set('203.0.113.21', new Set(Array.from({ length: 80 }, (_, i) => `10.9.0.1:${2000 + i}`)));
+    // A client reading many orders that do not exist is one template: /orders/{id}.
+    for (let i = 0; i < 200; i++) a.requests.push({ source: '10.0.0.3', api: 'orders', path: `/orders/${5000 + i}`, status: 404 });
+    const found = d.examine(a, 61_000).filter((x) => x.detector === 'scan');
+    assert.deepEqual(found.map((x) => x.subject).sort(), ['203.0.113.20', '203.0.113.21']);
+  });
+
+  it('find a SYN flood on a destination; name a source only when one stands out', () => {
+    const { d, rand } = warmed(15, 60);
+    const a = steady(rand);
+    const spoofed = new Map(Array.from({ length: 400 }, (_, i) => [`100.${64 + (i >> 8)}.${i & 255}.1`, 1]));
+    a.flows!.halfOpen.set('10.9.0.1:80', spoofed);
+    a.flows!.halfOpen.set('10.9.0.2:443', new Map([['192.0.2.99', 300]]));
+    const found = d.examine(a, 61_000).filter((x) => x.detector === 'synFlood');
+    const by = Object.fromEntries(found.map((x) => [x.subject, x.sources]));
+    assert.deepEqual(by, { '10.9.0.1:80': [], '10.9.0.2:443': ['192.0.2.99'] });
+  });
+
+  it('judge nothing while warming up, and nothing when disabled', () => {
+    const s = settings();
+    s.requestFlood.enabled = false;
+    const d = new AnomalyDetectors(s);
+    const a: Activity = {
+      seconds: 1,
+      requests: Array.from({ length: 5000 }, () => ({ source: '192.0.2.1', api: 'x', path: '/x', status: 200 })),
+      flows: null,
+    };
+    assert.deepEqual(d.examine(a), []);
+  });
+});
