@@ -45,6 +45,7 @@ import { insightBench, type InsightResults } from './insight.js';
 import { pathsBench, pathsReport, type PathResults } from './paths.js';
 import { birdBench, birdReport, type BirdResults } from './bird.js';
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
+import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
@@ -77,6 +78,9 @@ interface Results {
   balance?: BalanceResults;
   /** When the load-balancing section was measured, if not with the rest (bench --balance). */
   balanceDate?: string;
+  gateway?: GatewayResults;
+  /** When the gateway section was measured, if not with the rest (bench --gateway). */
+  gatewayDate?: string;
   forwarding: { pathwisePps: number; kernelPps: number; directPps: number; pathwiseNs: number; kernelNs: number; frames: number };
 }
 
@@ -333,6 +337,10 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   log('measuring load balancing');
   const balance = await balanceBench(topo, open, BENCH_OBJECT, log);
 
+  // 8. API insight and the gateway loop: the HTTP stage, decisions to drops, observing nginx.
+  log('measuring API insight and the gateway loop');
+  const gateway = await gatewayBench(topo, open, BENCH_OBJECT, log);
+
   // 6. Paths chosen by measured quality: failover and stability through link emulators.
   // `--without-paths` leaves them to the newest run of their own (make bench-paths: ~15 min).
   let paths: PathResults | undefined;
@@ -360,6 +368,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     insight,
     paths,
     balance,
+    gateway,
   };
 }
 
@@ -601,7 +610,7 @@ shares the CPU, so delivered rates alone understate the difference: delivered pa
 Pathwise vs kernel, ${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}).
 Target ≥ 3× the kernel — ${check(r.forwarding.kernelNs >= 3 * r.forwarding.pathwiseNs)} by forwarding cost, ${check(r.forwarding.pathwisePps >= 3 * r.forwarding.kernelPps)} by delivered rate.
 
-${r.insight ? insightReport(r.insight) : ''}${r.paths ? pathsReport(r.paths, r.pathsDate) : ''}${r.balance ? balanceReport(r.balance, r.balanceDate) : ''}## What limits these numbers
+${r.insight ? insightReport(r.insight) : ''}${r.paths ? pathsReport(r.paths, r.pathsDate) : ''}${r.balance ? balanceReport(r.balance, r.balanceDate) : ''}${r.gateway ? gatewayReport(r.gateway, r.gatewayDate) : ''}## What limits these numbers
 
 - **FIB lookup.** Warm, a DIR-24-8 lookup costs ~3 ns. On random destinations nearly every
   lookup misses the CPU caches and the TLB in the 64 MiB first-level table (2^24 entries,
@@ -756,7 +765,7 @@ function newestResults(dir: string): { r: Results; file: string } {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
-  const full = files.filter((f) => !f.startsWith('insight-') && !f.startsWith('paths-') && !f.startsWith('balance-')).at(-1);
+  const full = files.filter((f) => !/^(insight|paths|balance|gateway)-/.test(f)).at(-1);
   if (!full) throw new Error('no stored runs in bench/results: run make bench');
   const r = JSON.parse(readFileSync(join(dir, full), 'utf8')) as Results;
   const paths = files.filter((f) => f.startsWith('paths-')).at(-1);
@@ -768,6 +777,11 @@ function newestResults(dir: string): { r: Results; file: string } {
   if (balance) {
     const b = JSON.parse(readFileSync(join(dir, balance), 'utf8')) as { date: string; balance: BalanceResults };
     if (!r.balance || b.date > r.date) Object.assign(r, { balance: b.balance, balanceDate: b.date });
+  }
+  const gateway = files.filter((f) => f.startsWith('gateway-')).at(-1);
+  if (gateway) {
+    const g = JSON.parse(readFileSync(join(dir, gateway), 'utf8')) as { date: string; gateway: GatewayResults };
+    if (!r.gateway || g.date > r.date) Object.assign(r, { gateway: g.gateway, gatewayDate: g.date });
   }
   return { r, file: join(dir, full) };
 }
@@ -825,6 +839,40 @@ async function balanceOnly(): Promise<void> {
   }
 }
 
+/** `--gateway`: only the gateway section, into its own file; BENCHMARKS.md rendered again with it. */
+async function gatewayOnly(): Promise<void> {
+  const dir = join(repoRoot, 'bench', 'results');
+  const topo = new Topology('b');
+  const instances: { name: string; ns?: string }[] = [];
+  try {
+    const gateway = await gatewayBench(
+      topo,
+      async (name, ns) => {
+        topo.recordInstance(name);
+        instances.push({ name, ns });
+        return Dataplane.open(name);
+      },
+      BENCH_OBJECT,
+      log,
+    );
+    const date = new Date().toISOString();
+    const machine = { kernel: release(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, srso: srsoStatus() };
+    writeFileSync(join(dir, `gateway-${date.replace(/[:.]/g, '-')}.json`), `${JSON.stringify({ date, machine, gateway }, null, 2)}\n`);
+    const { r, file } = newestResults(dir);
+    writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(r, file) + variation(dir));
+    process.stdout.write(gatewayReport(gateway, date));
+  } finally {
+    for (const i of instances) {
+      try {
+        inNetns(i.ns, () => Pipeline.down(i.name));
+      } catch {
+        // already gone
+      }
+    }
+    topo.destroy();
+  }
+}
+
 (process.argv.includes('--report')
   ? Promise.resolve().then(reportOnly)
   : process.argv.includes('--insight')
@@ -833,7 +881,9 @@ async function balanceOnly(): Promise<void> {
       ? pathsOnly()
       : process.argv.includes('--balance')
         ? balanceOnly()
-        : main()
+        : process.argv.includes('--gateway')
+          ? gatewayOnly()
+          : main()
 ).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
