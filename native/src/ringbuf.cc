@@ -91,7 +91,11 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       napi_fatal_exception(self->env_, ErrnoError(self->env_, status, "uv_poll").Value());
       return;
     }
-    self->DrainOnce(true);
+    // Everything there now, a batch at a time: with adaptive wakeups the kernel signals only a
+    // consumer that has caught up, so records left behind until the ring fills would not wake
+    // us again in time (the producer then counts them lost).
+    while (self->rb_ && self->DrainOnce(true) >= self->maxBatch_) {
+    }
   }
 
   Napi::Value Start(const Napi::CallbackInfo& info) {

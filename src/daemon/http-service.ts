@@ -96,20 +96,17 @@ export class HttpInsightService implements ApiInsightSource {
     if (this.reader) return;
     const reader = openHttpRing(this.instance);
     this.reader = reader;
-    void (async () => {
-      try {
-        for await (const rec of reader) {
-          try {
-            this.sync();
-            this.tracker.push(decodeHttpSegment(rec));
-          } catch (err) {
-            this.log.warn({ err }, 'an HTTP segment could not be followed; skipped');
-          }
+    // A batch at a time, as the addon drains it: no promise per segment (tens of thousands a second).
+    reader.onRecords((records) => {
+      this.sync();
+      for (const rec of records) {
+        try {
+          this.tracker.push(decodeHttpSegment(rec));
+        } catch (err) {
+          this.log.warn({ err }, 'an HTTP segment could not be followed; skipped');
         }
-      } catch (err) {
-        this.log.error({ err }, 'reading the HTTP ring failed; HTTP insight stops until the daemon restarts');
       }
-    })();
+    });
     this.timer ??= setInterval(() => this.tick(), 5000);
     this.timer.unref();
   }

@@ -1855,7 +1855,6 @@ export const maps = {
   pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_http_stats: { name: 'pw_http_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCounters },
-  pw_http: { name: 'pw_http', type: MapType.RINGBUF, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
@@ -1899,6 +1898,7 @@ export const maps = {
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
   pw_http_ctl: { name: 'pw_http_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCtl },
   pw_http_ports: { name: 'pw_http_ports', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
+  pw_http: { name: 'pw_http', type: MapType.RINGBUF, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
   pw_events: { name: 'pw_events', type: MapType.RINGBUF, maxEntries: 4194304, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
   pw_capture: { name: 'pw_capture', type: MapType.RINGBUF, maxEntries: 16777216, flags: 0, keySize: 0, valueSize: 0, key: null, value: null },
   pw_ring_stats: { name: 'pw_ring_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRingCounters },
@@ -1929,8 +1929,6 @@ export interface Maps {
   flows: BpfMap<PwFlowKey, PwFlow>;
   /** pw_http_stats */
   httpStats: PerCpuMap<number, PwHttpCounters>;
-  /** pw_http */
-  http: RawMap;
   /** pw_replay_out */
   replayOut: BpfMap<number, PwReplayResult>;
   /** pw_fib4_tbl24 */
@@ -2017,6 +2015,8 @@ export interface Maps {
   httpCtl: BpfMap<number, PwHttpCtl>;
   /** pw_http_ports */
   httpPorts: BpfMap<number, bigint>;
+  /** pw_http */
+  http: RawMap;
   /** pw_events */
   events: RawMap;
   /** pw_capture */
@@ -2045,7 +2045,6 @@ export const mapHandles = {
   lbBackends: 'pw_lb_backends',
   flows: 'pw_flows',
   httpStats: 'pw_http_stats',
-  http: 'pw_http',
   replayOut: 'pw_replay_out',
   fib4Tbl24: 'pw_fib4_tbl24',
   fib4Tbl8: 'pw_fib4_tbl8',
@@ -2089,6 +2088,7 @@ export const mapHandles = {
   flowStats: 'pw_flow_stats',
   httpCtl: 'pw_http_ctl',
   httpPorts: 'pw_http_ports',
+  http: 'pw_http',
   events: 'pw_events',
   capture: 'pw_capture',
   ringStats: 'pw_ring_stats',

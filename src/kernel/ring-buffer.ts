@@ -1,5 +1,6 @@
 /**
- * A BPF ring buffer read as an async iterator of records. The addon polls the ring on the
+ * A BPF ring buffer read as an async iterator of records, or pushed a batch at a time to one
+ * consumer (onRecords: no promise per record, for readers that keep up with the kernel). The addon polls the ring on the
  * event loop (never blocking it); when more than `highWaterMark` records wait unread, polling
  * pauses, the ring fills, and the BPF producer counts what it could not reserve: back-pressure
  * with loss counted where it happens. The records of one drained batch are views of one
@@ -23,6 +24,7 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
   private paused = false;
   private ended = false;
   private delivered = 0;
+  private consumer: ((records: Buffer[]) => void) | null = null;
 
   constructor(
     private readonly handle: NativeFd,
@@ -44,6 +46,13 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
 
   private onBatch(data: Buffer, ends: Uint32Array): void {
     if (this.ended) return;
+    if (this.consumer) {
+      const records: Buffer[] = new Array(ends.length);
+      for (let i = 0, start = 0; i < ends.length; start = ends[i]!, i++) records[i] = data.subarray(start, ends[i]);
+      this.delivered += records.length;
+      this.consumer(records);
+      return;
+    }
     for (let i = 0, start = 0; i < ends.length; start = ends[i]!, i++) {
       const r = data.subarray(start, ends[i]);
       if (this.waiter) {
@@ -59,6 +68,16 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
       this.paused = true;
       this.ring.pause();
     }
+  }
+
+  /**
+   * Hands every batch the addon drains to `fn`, as it drains it, instead of queueing records for
+   * the iterator (which must not be used with it). `fn` runs on the event loop; while it runs
+   * the ring is not read, so a consumer slower than the producer meets the ring's own loss count.
+   */
+  onRecords(fn: (records: Buffer[]) => void): void {
+    this.consumer = fn;
+    for (const r of this.queue.splice(0)) fn([r]);
   }
 
   /** Drains whatever the kernel holds right now, synchronously. */
