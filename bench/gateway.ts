@@ -27,7 +27,7 @@ import { startApiServer, startNginx } from '../src/netlab/api-traffic.js';
 import { repoRoot } from '../src/util/paths.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import type { Topology } from '../test/helpers/topology.js';
-import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../test/helpers/daemon.js';
+import { cli, request, routerConfig, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../test/helpers/daemon.js';
 import * as benchAbi from './generated/bench.js';
 
 export interface GatewayResults {
@@ -131,19 +131,15 @@ async function daemonBench(topo: Topology, log: (s: string) => void): Promise<Pi
   topo.recordInstance(instance);
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-gw-'));
   const configFile = join(dir, 'pathwise.yaml');
-  const dev = (s: string) => topo.name(s);
   const config = (http: boolean) =>
     writeFileSync(
       configFile,
-      `
-instance: ${instance}
-interfaces:
-  - { name: ${dev('r0')}, mode: native }
-  - { name: ${dev('r1')}, mode: native }
-routes:
-  - { prefix: 10.220.0.0/16, via: [{ gateway: 10.210.2.2 }] }
-insight: { dropEvents: true${http ? ', http: { ports: [80] }' : ''} }
+      routerConfig(
+        topo,
+        instance,
+        `insight: { dropEvents: true${http ? ', http: { ports: [80] }' : ''} }
 `,
+      ),
     );
   config(false);
   let daemon: RunningDaemon | undefined;

@@ -805,62 +805,33 @@ async function pathsOnly(): Promise<void> {
   }
 }
 
-/** `--balance`: only the load-balancing section, into its own file; BENCHMARKS.md rendered again with it. */
-async function balanceOnly(): Promise<void> {
+/**
+ * One section on its own (`--balance`, `--gateway`): measured into `bench/results/NAME-DATE.json`
+ * under `key`, BENCHMARKS.md rendered again with it (newestResults picks it up), and printed.
+ */
+async function sectionOnly<T>(
+  name: string,
+  measure: (topo: Topology, open: (name: string, ns?: string) => Promise<Dataplane>) => Promise<T>,
+  render: (t: T, date: string) => string,
+): Promise<void> {
   const dir = join(repoRoot, 'bench', 'results');
   const topo = new Topology('b');
   const instances: { name: string; ns?: string }[] = [];
   try {
-    const balance = await balanceBench(
-      topo,
-      async (name, ns) => {
-        topo.recordInstance(name);
-        instances.push({ name, ns });
-        return Dataplane.open(name);
-      },
-      BENCH_OBJECT,
-      log,
-    );
+    const section = await measure(topo, async (instance, ns) => {
+      topo.recordInstance(instance);
+      instances.push({ name: instance, ns });
+      return Dataplane.open(instance);
+    });
     const date = new Date().toISOString();
     const machine = { kernel: release(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, srso: srsoStatus() };
-    writeFileSync(join(dir, `balance-${date.replace(/[:.]/g, '-')}.json`), `${JSON.stringify({ date, machine, balance }, null, 2)}\n`);
-    const { r, file } = newestResults(dir);
-    writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(r, file) + variation(dir));
-    process.stdout.write(balanceReport(balance, date));
-  } finally {
-    for (const i of instances) {
-      try {
-        inNetns(i.ns, () => Pipeline.down(i.name));
-      } catch {
-        // already gone
-      }
-    }
-    topo.destroy();
-  }
-}
-
-/** `--gateway`: only the gateway section, into its own file; BENCHMARKS.md rendered again with it. */
-async function gatewayOnly(): Promise<void> {
-  const dir = join(repoRoot, 'bench', 'results');
-  const topo = new Topology('b');
-  const instances: { name: string; ns?: string }[] = [];
-  try {
-    const gateway = await gatewayBench(
-      topo,
-      async (name, ns) => {
-        topo.recordInstance(name);
-        instances.push({ name, ns });
-        return Dataplane.open(name);
-      },
-      BENCH_OBJECT,
-      log,
+    writeFileSync(
+      join(dir, `${name}-${date.replace(/[:.]/g, '-')}.json`),
+      `${JSON.stringify({ date, machine, [name]: section }, null, 2)}\n`,
     );
-    const date = new Date().toISOString();
-    const machine = { kernel: release(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, srso: srsoStatus() };
-    writeFileSync(join(dir, `gateway-${date.replace(/[:.]/g, '-')}.json`), `${JSON.stringify({ date, machine, gateway }, null, 2)}\n`);
     const { r, file } = newestResults(dir);
     writeFileSync(join(repoRoot, 'BENCHMARKS.md'), report(r, file) + variation(dir));
-    process.stdout.write(gatewayReport(gateway, date));
+    process.stdout.write(render(section, date));
   } finally {
     for (const i of instances) {
       try {
@@ -880,9 +851,9 @@ async function gatewayOnly(): Promise<void> {
     : process.argv.includes('--paths')
       ? pathsOnly()
       : process.argv.includes('--balance')
-        ? balanceOnly()
+        ? sectionOnly('balance', (topo, open) => balanceBench(topo, open, BENCH_OBJECT, log), balanceReport)
         : process.argv.includes('--gateway')
-          ? gatewayOnly()
+          ? sectionOnly('gateway', (topo, open) => gatewayBench(topo, open, BENCH_OBJECT, log), gatewayReport)
           : main()
 ).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

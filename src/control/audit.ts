@@ -4,11 +4,8 @@
  * updates; only retention removes rows, oldest first). Queried by time, kind and subject;
  * exported as JSON lines. One file per instance beside the history (STATE_DIR/INSTANCE/audit.db).
  */
-import { chmodSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-
-import { PwError } from '../errors.js';
+import type Database from 'better-sqlite3';
+import { openStateDb } from './state-db.js';
 
 export type AuditKind = 'decision' | 'anomaly' | 'config' | 'path' | 'backend' | 'webhook';
 export const AUDIT_KINDS: AuditKind[] = ['decision', 'anomaly', 'config', 'path', 'backend', 'webhook'];
@@ -59,14 +56,7 @@ export class AuditLog {
     /** Records older than this many days go (config `audit.retentionDays`). */
     private retentionDays = 90,
   ) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    try {
-      this.db = new Database(file);
-    } catch (e) {
-      throw new PwError('PW_ERR_INTERNAL', `cannot open the audit database ${file}: ${(e as Error).message}`, { where: file });
-    }
-    chmodSync(file, 0o600);
-    this.db.pragma('journal_mode = WAL');
+    this.db = openStateDb(file, 'audit');
     this.db.exec(`CREATE TABLE IF NOT EXISTS audit (
       id INTEGER PRIMARY KEY,
       at TEXT NOT NULL,

@@ -11,10 +11,9 @@
  * remains, and a repair every few seconds writes again any entry found missing (a config
  * blocklist entry that replaced one and then went, an upgrade that emptied the maps).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateDb } from './state-db.js';
 import type { Logger } from 'pino';
 
 import { PwError } from '../errors.js';
@@ -140,10 +139,8 @@ export class Decisions {
     private readonly limits: () => DecisionLimits & { maxActive: number },
     private readonly log: Logger,
   ) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // Synchronous commits are what make "answered" mean "kept": a decision answered is on disk.
+    // Committed before the answer: a decision answered is on disk.
+    this.db = openStateDb(file, 'decisions');
     this.db.exec(`CREATE TABLE IF NOT EXISTS decisions (
       id TEXT PRIMARY KEY,
       action TEXT NOT NULL,

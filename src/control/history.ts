@@ -3,9 +3,8 @@
  * and the whole config it produced (which makes any version a rollback target). SQLite through
  * better-sqlite3, in WAL mode, one file per instance.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateDb } from './state-db.js';
 
 import { PwError } from '../errors.js';
 import type { Config } from './config/schema.js';
@@ -41,15 +40,8 @@ export class History {
   private readonly db: Database.Database;
 
   constructor(readonly file: string) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    try {
-      this.db = new Database(file);
-    } catch (e) {
-      throw new PwError('PW_ERR_INTERNAL', `cannot open the history database ${file}: ${(e as Error).message}`, { where: file });
-    }
-    // Configs hold API tokens: the history is for root's eyes only.
-    chmodSync(file, 0o600);
-    this.db.pragma('journal_mode = WAL');
+    // Configs hold API tokens: the history is for root's eyes only (0600).
+    this.db = openStateDb(file, 'history');
     this.db.exec(`CREATE TABLE IF NOT EXISTS versions (
       version INTEGER PRIMARY KEY,
       at TEXT NOT NULL,

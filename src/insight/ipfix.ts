@@ -284,47 +284,38 @@ export class IpfixEncoder {
    * templates go first in the first message when `withTemplates`.
    */
   encode(flows: IpfixFlow[], exportTimeSec: number, withTemplates: boolean): Buffer[] {
-    const messages: Buffer[] = [];
-    let sets: Buffer[] = withTemplates ? [this.templateSet()] : [];
-    let size = MESSAGE_HEADER + (sets[0]?.length ?? 0);
-    let records = 0;
-    const flushMessage = () => {
-      if (!sets.length) return;
-      messages.push(this.message(sets, exportTimeSec));
-      this.sequence = (this.sequence + records) >>> 0;
-      sets = [];
-      size = MESSAGE_HEADER;
-      records = 0;
-    };
+    const records: { template: number; data: Buffer }[] = [];
     for (const t of TEMPLATES) {
-      const mine = flows.filter((f) => (f.family === 4 ? TEMPLATE_IPV4 : TEMPLATE_IPV6) === t.id);
       const len = recordLength(t.fields);
-      for (let i = 0; i < mine.length;) {
-        let room = Math.floor((MAX_MESSAGE - size - SET_HEADER) / len);
-        if (room < 1) {
-          flushMessage();
-          room = Math.floor((MAX_MESSAGE - size - SET_HEADER) / len);
-        }
-        const batch = mine.slice(i, i + room);
-        const body = Buffer.alloc(batch.length * len);
-        batch.forEach((flow, k) => t.fields.reduce((off, f) => writeValue(body, off, f, flow), k * len));
-        const s = set(t.id, body);
-        sets.push(s);
-        size += s.length;
-        records += batch.length;
-        i += batch.length;
+      for (const flow of flows) {
+        if ((flow.family === 4 ? TEMPLATE_IPV4 : TEMPLATE_IPV6) !== t.id) continue;
+        const data = Buffer.alloc(len);
+        t.fields.reduce((off, f) => writeValue(data, off, f, flow), 0);
+        records.push({ template: t.id, data });
       }
     }
-    flushMessage();
-    return messages;
+    return this.pack(records, exportTimeSec, withTemplates);
   }
 
   /** Messages carrying HTTP transactions, each at most MAX_MESSAGE bytes (templates first when asked). */
   encodeHttp(txs: IpfixHttp[], exportTimeSec: number, withTemplates: boolean): Buffer[] {
+    const records = txs.map((t) => {
+      const tpl = HTTP_TEMPLATES[t.family === 4 ? 0 : 1]!;
+      return { template: tpl.id, data: httpRecord(tpl.fields, t) };
+    });
+    return this.pack(records, exportTimeSec, withTemplates);
+  }
+
+  /**
+   * Packs records into messages of at most MAX_MESSAGE bytes: consecutive records of one
+   * template share a data set; the templates go first in the first message when asked (and
+   * make a message of their own when there is no record).
+   */
+  private pack(records: { template: number; data: Buffer }[], exportTimeSec: number, withTemplates: boolean): Buffer[] {
     const messages: Buffer[] = [];
     let sets: Buffer[] = withTemplates ? [this.templateSet()] : [];
     let size = MESSAGE_HEADER + (sets[0]?.length ?? 0);
-    let records = 0;
+    let count = 0;
     // The data set being filled: its template id (0: none) and its records.
     let openId = 0;
     let parts: Buffer[] = [];
@@ -338,23 +329,21 @@ export class IpfixEncoder {
       closeSet();
       if (!sets.length) return;
       messages.push(this.message(sets, exportTimeSec));
-      this.sequence = (this.sequence + records) >>> 0;
+      this.sequence = (this.sequence + count) >>> 0;
       sets = [];
       size = MESSAGE_HEADER;
-      records = 0;
+      count = 0;
     };
-    for (const t of txs) {
-      const tpl = HTTP_TEMPLATES[t.family === 4 ? 0 : 1]!;
-      const rec = httpRecord(tpl.fields, t);
-      if (size + rec.length + (openId === tpl.id ? 0 : SET_HEADER) > MAX_MESSAGE) flushMessage();
-      if (openId !== tpl.id) {
+    for (const r of records) {
+      if (size + r.data.length + (openId === r.template ? 0 : SET_HEADER) > MAX_MESSAGE) flushMessage();
+      if (openId !== r.template) {
         closeSet();
-        openId = tpl.id;
+        openId = r.template;
         size += SET_HEADER;
       }
-      parts.push(rec);
-      size += rec.length;
-      records++;
+      parts.push(r.data);
+      size += r.data.length;
+      count++;
     }
     flushMessage();
     return messages;

@@ -16,7 +16,15 @@ import type { ChildProcess } from 'node:child_process';
 import { API_LAB, startApiServer } from '../../src/netlab/api-traffic.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
 import { repoRoot } from '../../src/util/paths.js';
-import { cli, createDaemonLab, destroyDaemonLab, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
+import {
+  cli,
+  createDaemonLab,
+  destroyDaemonLab,
+  routerConfig,
+  startDaemon,
+  type DaemonLab,
+  type RunningDaemon,
+} from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 
 const skip = privilegedSkip();
@@ -56,14 +64,10 @@ describe('anomaly detection, live', { skip, timeout: 5 * 60_000 }, () => {
     for (const a of [...STEADY, ...Object.values(ATTACK)]) topo.exec(ns.c, 'ping', ['-c', '1', '-W', '2', '-I', a, '10.210.1.1']);
     writeFileSync(
       configFile,
-      `
-instance: ${instance}
-interfaces:
-  - { name: ${dev('r0')}, mode: native }
-  - { name: ${dev('r1')}, mode: native }
-routes:
-  - { prefix: 10.220.0.0/16, via: [{ gateway: 10.210.2.2 }] }
-insight:
+      routerConfig(
+        topo,
+        instance,
+        `insight:
   http: { ports: [80] }
 anomalies:
   enabled: true
@@ -73,6 +77,7 @@ anomalies:
     newSources: { floor: 20 }
     synFlood: { floor: 50 }
 `,
+      ),
     );
     daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
     await startApiServer(topo, ns.u1, 80);

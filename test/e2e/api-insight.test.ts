@@ -22,6 +22,7 @@ import {
   createDaemonLab,
   destroyDaemonLab,
   request,
+  routerConfig,
   socketOf,
   startDaemon,
   type DaemonLab,
@@ -61,22 +62,18 @@ describe('API insight live, against nginx as the gateway', { skip, timeout: 5 * 
   before(async () => {
     lab = createDaemonLab('ai');
     const { topo, instance, dir, configFile, ns } = lab;
-    const dev = (s: string) => topo.name(s);
     writeFileSync(
       configFile,
-      `
-instance: ${instance}
-interfaces:
-  - { name: ${dev('r0')}, mode: native }
-  - { name: ${dev('r1')}, mode: native }
-routes:
-  - { prefix: 10.220.0.0/16, via: [{ gateway: 10.210.2.2 }] }
-apis:
+      routerConfig(
+        topo,
+        instance,
+        `apis:
   - { name: orders, path: "/v{version}/orders/{id}" }
 insight:
   http: { ports: [80], versionField: API-Version }
   ipfix: { collectors: [{ host: 127.0.0.1, port: 4739 }] }
 `,
+      ),
     );
     // The IPFIX records go to a collector on the router's loopback, where tcpdump takes them for tshark.
     ipfixCapture = await whenSays(

@@ -24,6 +24,7 @@ import {
   destroyDaemonLab,
   pathwiseBin,
   request,
+  routerConfig,
   socketOf,
   startDaemon,
   type DaemonLab,
@@ -93,17 +94,14 @@ describe('the gateway loop: nginx rejects, Pathwise seals at XDP', { skip, timeo
     for (const a of [FLOODER, POLITE]) topo.exec(ns.c, 'ip', ['addr', 'add', `${a}/24`, 'dev', dev('c0')]);
     writeFileSync(
       configFile,
-      `
-instance: ${instance}
-interfaces:
-  - { name: ${dev('r0')}, mode: native }
-  - { name: ${dev('r1')}, mode: native }
-routes:
-  - { prefix: 10.220.0.0/16, via: [{ gateway: 10.210.2.2 }] }
-insight: { dropEvents: true }
+      routerConfig(
+        topo,
+        instance,
+        `insight: { dropEvents: true }
 webhooks:
   - { name: test, url: "http://127.0.0.1:9911/hook", secret: ${SECRET}, kinds: [decision], retries: 3 }
 `,
+      ),
     );
     // The webhook receiver where the daemon is (its namespace's loopback); its first answer is a 500.
     const receiver = topo.spawn(ns.r, process.execPath, [API_LAB, 'hooks', '9911', '500']);

@@ -119,5 +119,20 @@ export async function destroyDaemonLab(lab: DaemonLab | undefined, daemon: Runni
   rmSync(lab.dir, { recursive: true, force: true });
 }
 
+/**
+ * A config for the router lab (netlab/router-lab.ts): the instance, the router's ports to the
+ * client and to upstream 1 attached, the service prefix routed to upstream 1; `rest` (YAML) after.
+ */
+export function routerConfig(topo: Topology, instance: string, rest = ''): string {
+  return `
+instance: ${instance}
+interfaces:
+  - { name: ${topo.name('r0')}, mode: native }
+  - { name: ${topo.name('r1')}, mode: native }
+routes:
+  - { prefix: 10.220.0.0/16, via: [{ gateway: 10.210.2.2 }] }
+${rest}`;
+}
+
 export const socketOf = (instance: string) => `/run/pathwise/${instance}/api.sock`;
 export const hasSocket = (instance: string) => existsSync(socketOf(instance));

@@ -13,7 +13,15 @@ import type { ChildProcess } from 'node:child_process';
 
 import { API_LAB, startApiServer } from '../../src/netlab/api-traffic.js';
 import { SERVICE } from '../../src/netlab/router-lab.js';
-import { cli, createDaemonLab, destroyDaemonLab, startDaemon, type DaemonLab, type RunningDaemon } from '../helpers/daemon.js';
+import {
+  cli,
+  createDaemonLab,
+  destroyDaemonLab,
+  routerConfig,
+  startDaemon,
+  type DaemonLab,
+  type RunningDaemon,
+} from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 
 const skip = privilegedSkip();
@@ -39,17 +47,14 @@ describe(`steady mixed traffic for ${SECONDS} s`, { skip, timeout: (SECONDS + 30
     }
     writeFileSync(
       configFile,
-      `
-instance: ${instance}
-interfaces:
-  - { name: ${dev('r0')}, mode: native }
-  - { name: ${dev('r1')}, mode: native }
-routes:
-  - { prefix: 10.220.0.0/16, via: [{ gateway: 10.210.2.2 }] }
-insight:
+      routerConfig(
+        topo,
+        instance,
+        `insight:
   http: { ports: [80], versionField: API-Version }
 anomalies: { enabled: true }
 `,
+      ),
     );
     daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
     await startApiServer(topo, ns.u1, 80);
