@@ -28,31 +28,30 @@ export class EventHub implements EventSource {
     if (this.reader) return;
     const reader = openEventRing(this.instance);
     this.reader = reader;
-    void (async () => {
+    // A batch at a time, as the addon drains it: no promise per event.
+    reader.onRecords((records) => {
+      if (!this.subs.size) return; // read all the same, so the ring never fills for nobody
+      for (const rec of records) this.dispatch(rec);
+    });
+  }
+
+  private dispatch(rec: Buffer): void {
+    let e: PacketEvent;
+    try {
+      e = decodeEventRecord(rec);
+    } catch (err) {
+      this.log.warn({ err }, 'an event record could not be decoded; skipped');
+      return;
+    }
+    for (const s of this.subs) {
+      if (!s.kinds.has(e.kind)) continue;
       try {
-        for await (const rec of reader) {
-          if (!this.subs.size) continue; // read all the same, so the ring never fills for nobody
-          let e: PacketEvent;
-          try {
-            e = decodeEventRecord(rec);
-          } catch (err) {
-            this.log.warn({ err }, 'an event record could not be decoded; skipped');
-            continue;
-          }
-          for (const s of this.subs) {
-            if (!s.kinds.has(e.kind)) continue;
-            try {
-              s.deliver(e);
-            } catch (err) {
-              this.log.warn({ err }, 'an event subscriber failed; it is dropped');
-              this.subs.delete(s);
-            }
-          }
-        }
+        s.deliver(e);
       } catch (err) {
-        this.log.error({ err }, 'reading the event ring failed; events stop until the daemon restarts');
+        this.log.warn({ err }, 'an event subscriber failed; it is dropped');
+        this.subs.delete(s);
       }
-    })();
+    }
   }
 
   /** Reads the ring pinned now (after a program upgrade gave it a new map); subscribers stay. */
