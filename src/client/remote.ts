@@ -205,7 +205,7 @@ export class RemoteOperations implements Operations {
 
   audit(q: AuditRequest): Promise<AuditRecord[]> {
     return this.get(
-      `/v1/audit${query({ since: q.since, until: q.until, subject: q.subject, kind: q.kinds?.join(','), after: q.afterId, limit: q.limit })}`,
+      `/v1/audit${query({ since: q.since, until: q.until, subject: q.subject, kind: q.kinds?.join(','), after: q.afterId, limit: q.limit, last: q.last ? 'true' : undefined })}`,
     );
   }
 

@@ -33,6 +33,8 @@ export interface AuditQuery {
   afterId?: number;
   /** At most this many, oldest first (default 1000). */
   limit?: number;
+  /** The newest `limit` that match rather than the oldest (still listed oldest first). */
+  last?: boolean;
 }
 
 interface Row {
@@ -102,8 +104,9 @@ export class AuditLog {
     // A subject as given, or any subject it begins (LIKE with its wildcards escaped).
     if (q.subject) when("(subject = ? OR subject LIKE ? ESCAPE '\\')", q.subject, `${q.subject.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     if (q.kinds?.length) when(`kind IN (${q.kinds.map(() => '?').join(', ')})`, ...q.kinds);
-    const sql = `SELECT id, at, kind, event, subject, actor, summary, details FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    const sql = `SELECT id, at, kind, event, subject, actor, summary, details FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${q.last ? 'DESC' : ''} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, q.limit ?? 1000) as Row[];
+    if (q.last) rows.reverse();
     return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }));
   }
 

@@ -141,7 +141,9 @@ export class AnomalyService {
     let ttlMs = COOLDOWN_MS;
     if (cfg.action === 'seal' && a.sources.length) {
       const offense = (this.offenses.get(key) ?? 0) + 1;
+      this.offenses.delete(key); // re-inserted: the map's order is recency, the oldest go first
       this.offenses.set(key, offense);
+      if (this.offenses.size > 100_000) this.offenses.delete(this.offenses.keys().next().value!);
       ttlMs = Math.min(parseDuration(cfg.seal.maxTtl), parseDuration(cfg.seal.ttl) * 2 ** (offense - 1));
       try {
         const results = this.decisions.submit(

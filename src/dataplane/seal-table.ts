@@ -58,6 +58,7 @@ export class SealTable {
     const { map, k } = this.key(spec.prefix);
     const old = map.get(k);
     if (old && old.origin === abi.PwBlockOrigin.CONFIG) return 'covered';
+    const before = this.shapeOf.get(text);
     const limiter = spec.action === 'limit' ? this.limiterFor(spec, text) : 0;
     const msLeft = Math.max(1, spec.expiresAt - Date.now());
     map.set(k, {
@@ -66,7 +67,9 @@ export class SealTable {
       plen: spec.prefix.plen,
       limiter,
     });
-    if (spec.action !== 'limit') this.release(text);
+    // The limiter it used before goes once the entry no longer points at it.
+    if (spec.action !== 'limit') this.shapeOf.delete(text);
+    if (before !== undefined && before !== this.shapeOf.get(text)) this.drop(before, text);
     return 'written';
   }
 
@@ -114,7 +117,6 @@ export class SealTable {
     const { rate, burst } = spec;
     if (rate === undefined || burst === undefined) throw new PwError('PW_ERR_INVALID', `a limit on ${text} needs a rate and a burst`);
     const shape = `${spec.prefix.family}/${spec.prefix.plen} ${rate} ${burst}`;
-    if (this.shapeOf.get(text) !== shape) this.release(text);
     let lim = this.limiters.get(shape);
     if (!lim) {
       const used = new Set([...this.limiters.values()].map((l) => l.id));
@@ -150,7 +152,13 @@ export class SealTable {
     const shape = this.shapeOf.get(text);
     if (shape === undefined) return;
     this.shapeOf.delete(text);
-    const lim = this.limiters.get(shape)!;
+    this.drop(shape, text);
+  }
+
+  /** Takes a prefix off a limiter's users; the last one gone, the limiter is zeroed and free. */
+  private drop(shape: string, text: string): void {
+    const lim = this.limiters.get(shape);
+    if (!lim) return;
     lim.users.delete(text);
     if (lim.users.size) return;
     this.limiters.delete(shape);

@@ -26,6 +26,7 @@ export function auditQueryOf(r: AuditRequest, now = Date.now()): AuditQuery {
     ...(kinds.length ? { kinds: kinds as AuditKind[] } : {}),
     ...(r.afterId !== undefined ? { afterId: r.afterId } : {}),
     limit: r.limit ?? 1000,
+    ...(r.last ? { last: true } : {}),
   };
 }
 

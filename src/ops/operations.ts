@@ -51,6 +51,8 @@ export interface AuditRequest {
   kinds?: AuditKind[];
   afterId?: number;
   limit?: number;
+  /** The newest `limit` records rather than the oldest. */
+  last?: boolean;
 }
 
 export type { ProposeResult };

@@ -126,6 +126,25 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
     assert.deepEqual(used, []);
   });
 
+  it('moves a prefix to a new limiter when its rate changes, and frees the old one', () => {
+    const inUse = () =>
+      [...dp.pipeline.maps.ratelimits.entries()]
+        .filter(([id, v]) => id >= abi.PwLimit.SEAL_LIMITER_BASE && v.interval_ns !== 0n)
+        .map(([id]) => id);
+    const [slow] = decisions.submit({ decisions: [{ action: 'limit', target: '192.0.2.64/28', rate: 5 }] }, 'a');
+    const first = inUse();
+    assert.equal(first.length, 1);
+    const [slower] = decisions.submit({ decisions: [{ action: 'limit', target: '192.0.2.64/28', rate: 1 }] }, 'b');
+    const second = inUse();
+    assert.equal(second.length, 1, 'the rate-5 limiter was freed');
+    assert.notDeepEqual(second, first);
+    assert.equal(dp.pipeline.maps.block4.get({ prefixlen: 28, addr: new Uint8Array([192, 0, 2, 64]) })!.limiter, second[0]);
+    decisions.revoke(slower!.id, 'b');
+    assert.deepEqual(inUse().length, 1, 'back to the rate-5 limit');
+    decisions.revoke(slow!.id, 'a');
+    assert.deepEqual(inUse(), []);
+  });
+
   it('never overwrites or removes a config entry, and writes its own again when that one goes', () => {
     dp.filter.block([parsePrefix('100.64.0.0/16')]);
     const [r] = decisions.submit({ decisions: [{ action: 'limit', target: '100.64.0.0/16', rate: 100 }] }, 'gw');

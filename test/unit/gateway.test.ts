@@ -187,6 +187,11 @@ describe('the audit log', () => {
         ['10.0.0.5/32', '10_0'],
       );
       assert.deepEqual(log.query({ afterId: 3 })[0]!.details, { n: 1 });
+      assert.deepEqual(
+        log.query({ last: true, limit: 2 }).map((r) => r.subject),
+        ['10_0', 'version 3'],
+        'the newest two, oldest first',
+      );
       assert.throws(() => (log as unknown as { db: { exec(s: string): void } }).db.exec("UPDATE audit SET summary = 'x'"), /append-only/);
       assert.equal(log.prune(Date.parse('2026-01-02T12:00:00Z')), 1);
       assert.equal(log.query().length, 3);

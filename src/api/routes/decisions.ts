@@ -125,6 +125,7 @@ export function registerDecisionRoutes(app: FastifyInstance, ctrl: Controller): 
         kind?: string;
         after?: number;
         limit: number;
+        last: boolean;
         format: string;
       };
       const records = ctrl.audit.query(
@@ -135,6 +136,7 @@ export function registerDecisionRoutes(app: FastifyInstance, ctrl: Controller): 
           kinds: q.kind ? (q.kind.split(',') as AuditKind[]) : undefined,
           afterId: q.after,
           limit: q.limit,
+          last: q.last,
         }),
       );
       if (q.format !== 'jsonl') return records;

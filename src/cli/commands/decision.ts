@@ -132,7 +132,7 @@ export function registerDecision(program: Command): void {
       .option('--until <when>', 'up to this long ago or time')
       .option('--subject <text>', 'a subject (a prefix, an API, a path group, service/backend, a webhook) or the start of one')
       .option('--kind <kinds>', `only these kinds: ${AUDIT_KINDS.join(', ')} (comma-separated)`, kindsOf)
-      .option('--limit <n>', 'at most this many records', positiveInt('--limit', 100_000), 1000)
+      .option('--limit <n>', 'at most this many records (without --since: the newest)', positiveInt('--limit', 100_000), 1000)
       .option('--jsonl', 'one JSON record per line (for export)'),
   ).action(
     async (
@@ -146,6 +146,8 @@ export function registerDecision(program: Command): void {
         subject: opts.subject,
         kinds: opts.kind,
         limit: opts.limit,
+        // Without a start, the latest records, as tail shows a log.
+        last: opts.since === undefined,
       });
       if (opts.jsonl) return void process.stdout.write(auditJsonLines(records));
       if (opts.json) return printJson(records);
