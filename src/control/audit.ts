@@ -37,16 +37,8 @@ export interface AuditQuery {
   last?: boolean;
 }
 
-interface Row {
-  id: number;
-  at: string;
-  kind: AuditKind;
-  event: string;
-  subject: string;
-  actor: string;
-  summary: string;
-  details: string;
-}
+/** A record as the table holds it: its details as JSON text. */
+type Row = Omit<AuditRecord, 'details'> & { details: string };
 
 export class AuditLog {
   private readonly db: Database.Database;

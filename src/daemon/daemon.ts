@@ -155,15 +155,16 @@ export class Daemon {
     mkdirSync(dirname(this.socketPath), { recursive: true });
     // A socket left by a killed daemon: nothing listens on it any more.
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
-    const local = await buildApi(this.ctrl, {
-      requireToken: false,
+    // What every API server of the daemon shares: the streams, the services behind its metrics.
+    const shared = {
       log: this.log,
       events: this.events,
       ipfix: () => this.ipfix.stats(),
       http: this.http,
       webhooks: () => this.webhooks.stats(),
       anomalies: () => this.anomalies.stats,
-    });
+    };
+    const local = await buildApi(this.ctrl, { ...shared, requireToken: false });
     this.servers.push(local);
     await local.listen({ path: this.socketPath });
     chmodSync(this.socketPath, 0o600);
@@ -177,16 +178,7 @@ export class Daemon {
         key: read(l.tls.key, `${where}.key`),
         ...(l.tls.clientCa ? { ca: read(l.tls.clientCa, `${where}.clientCa`) } : {}),
       };
-      const tcp = await buildApi(this.ctrl, {
-        requireToken: true,
-        log: this.log,
-        events: this.events,
-        ipfix: () => this.ipfix.stats(),
-        http: this.http,
-        webhooks: () => this.webhooks.stats(),
-        anomalies: () => this.anomalies.stats,
-        https,
-      });
+      const tcp = await buildApi(this.ctrl, { ...shared, requireToken: true, https });
       this.servers.push(tcp);
       await tcp.listen({ host: l.host, port: l.port });
       this.log.info(

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../control/config/schema.js';
 import { decodeHttpSegment, httpCounters, openHttpRing } from '../dataplane/http-tables.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
+import { monoToEpochOffsetNs } from '../util/clock.js';
 import { ApiUsage, type NamedTransaction } from '../insight/api-usage.js';
 import { HttpTracker } from '../insight/http-tracker.js';
 import type { ApiInsightSource, HttpInsightStats } from '../ops/api-insight.js';
@@ -99,9 +100,10 @@ export class HttpInsightService implements ApiInsightSource {
     // A batch at a time, as the addon drains it: no promise per segment (tens of thousands a second).
     reader.onRecords((records) => {
       this.sync();
+      const offsetNs = monoToEpochOffsetNs();
       for (const rec of records) {
         try {
-          this.tracker.push(decodeHttpSegment(rec));
+          this.tracker.push(decodeHttpSegment(rec, undefined, offsetNs));
         } catch (err) {
           this.log.warn({ err }, 'an HTTP segment could not be followed; skipped');
         }

@@ -52,17 +52,18 @@ const SEG = abi.PwHttpSegment.offsets;
 
 /**
  * One record of the ring. Its time is the data plane's clock made wall-clock microseconds,
- * unless `tsUs` gives another (a replayed capture's own time). Records are as long as their
+ * unless `tsUs` gives another (a replayed capture's own time); a reader of a batch passes the
+ * clock offset once for all of it (`offsetNs`). Records are as long as their
  * size class (http.bpf.h): the fixed part, then up to `caplen` bytes of data. Read field by
  * field: tens of thousands of them a second come through here.
  */
-export function decodeHttpSegment(rec: Buffer, tsUs?: number): TcpSegment {
+export function decodeHttpSegment(rec: Buffer, tsUs?: number, offsetNs = monoToEpochOffsetNs()): TcpSegment {
   const family = rec[SEG.family] === 6 ? 6 : 4;
   const alen = family === 4 ? 4 : 16;
   const caplen = Math.min(rec.readUInt16LE(SEG.caplen), rec.length - SEG.data);
   const payloadLen = rec.readUInt32LE(SEG.payload_len);
   return {
-    tsUs: tsUs ?? Number((rec.readBigUInt64LE(SEG.ts_ns) + monoToEpochOffsetNs()) / 1000n),
+    tsUs: tsUs ?? Number((rec.readBigUInt64LE(SEG.ts_ns) + offsetNs) / 1000n),
     src: formatAddress(family, rec.subarray(SEG.src, SEG.src + alen)),
     dst: formatAddress(family, rec.subarray(SEG.dst, SEG.dst + alen)),
     sport: rec.readUInt16BE(SEG.sport),
