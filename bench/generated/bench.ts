@@ -1,6 +1,6 @@
 // generated — do not edit. From the BTF of bench.bpf.o by scripts/gen-types.ts; `make gen` regenerates.
 import { type Codec, type MapSpec, type NativeFd, type BpfMap, type PerCpuMap, type RawMap, scalar, MapType, openMapSet } from '../../src/kernel/index.js';
-import { PwFib4Block, PwFib4Group, PwFib6Key, PwFlow, PwFlowCounters, PwFlowKey, PwIface, PwNeigh, PwNeighKey, PwNexthop, PwNhgroup, PwRoute } from '../../src/generated/pathwise.js';
+import { PwFib4Block, PwFib4Group, PwFib6Node, PwFlow, PwFlowCounters, PwFlowKey, PwIface, PwNeigh, PwNeighKey, PwNexthop, PwNhgroup, PwRoute } from '../../src/generated/pathwise.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
@@ -49,19 +49,45 @@ export const BenchAddr6 = {
   },
 } as const satisfies Codec<BenchAddr6> & { offsets: Record<string, number> };
 
+/** struct bench_lpm6_key (20 bytes) */
+export interface BenchLpm6Key {
+  prefixlen: number;
+  addr: Uint8Array;
+}
+export const BenchLpm6Key = {
+  name: 'bench_lpm6_key',
+  size: 20,
+  offsets: { prefixlen: 0, addr: 4 },
+  encode(x: BenchLpm6Key, v: DataView, o: number): void {
+    scalar.u32.encode(x.prefixlen, v, o + 0);
+    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): BenchLpm6Key {
+    return {
+      prefixlen: scalar.u32.decode(v, o + 0),
+      addr: bytesAt(v, o + 4, 16).slice(),
+    };
+  },
+  zero(): BenchLpm6Key {
+    return { prefixlen: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<BenchLpm6Key> & { offsets: Record<string, number> };
+
 /** Maps of bench.bpf.o, as declared in its .maps section. */
 export const maps = {
   bench_lpm_map: { name: 'bench_lpm_map', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 4, key: BenchLpmKey, value: scalar.u32 },
   bench_addrs6: { name: 'bench_addrs6', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: BenchAddr6 },
-  pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
-  pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
-  pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
-  pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
-  pw_fib6: { name: 'pw_fib6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: PwFib6Key, value: scalar.u32 },
+  bench_lpm6_map: { name: 'bench_lpm6_map', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: BenchLpm6Key, value: scalar.u32 },
   pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
+  bench_fwd_ports: { name: 'bench_fwd_ports', type: MapType.DEVMAP_HASH, maxEntries: 64, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
+  pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
+  pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
+  pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
+  pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_ifaces: { name: 'pw_ifaces', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
@@ -77,16 +103,8 @@ export interface Maps {
   lpmMap: BpfMap<BenchLpmKey, number>;
   /** bench_addrs6 */
   addrs6: BpfMap<number, BenchAddr6>;
-  /** pw_flows */
-  flows: BpfMap<PwFlowKey, PwFlow>;
-  /** pw_flow_stats */
-  flowStats: PerCpuMap<number, PwFlowCounters>;
-  /** pw_fib4_tbl24 */
-  fib4Tbl24: BpfMap<number, PwFib4Block>;
-  /** pw_fib4_tbl8 */
-  fib4Tbl8: BpfMap<number, PwFib4Group>;
-  /** pw_fib6 */
-  fib6: BpfMap<PwFib6Key, number>;
+  /** bench_lpm6_map */
+  lpm6Map: BpfMap<BenchLpm6Key, number>;
   /** pw_routes */
   routes: BpfMap<number, PwRoute>;
   /** pw_nhgroups */
@@ -95,6 +113,18 @@ export interface Maps {
   nexthops: BpfMap<number, PwNexthop>;
   /** pw_neigh */
   neigh: BpfMap<PwNeighKey, PwNeigh>;
+  /** bench_fwd_ports */
+  fwdPorts: BpfMap<number, number>;
+  /** pw_flows */
+  flows: BpfMap<PwFlowKey, PwFlow>;
+  /** pw_flow_stats */
+  flowStats: PerCpuMap<number, PwFlowCounters>;
+  /** pw_fib4_tbl24 */
+  fib4Tbl24: BpfMap<number, PwFib4Block>;
+  /** pw_fib4_tbl8 */
+  fib4Tbl8: BpfMap<number, PwFib4Group>;
+  /** pw_fib6_nodes */
+  fib6Nodes: BpfMap<number, PwFib6Node>;
   /** pw_tx_ports */
   txPorts: BpfMap<number, number>;
   /** pw_ifaces */
@@ -111,15 +141,17 @@ export interface Maps {
 export const mapHandles = {
   lpmMap: 'bench_lpm_map',
   addrs6: 'bench_addrs6',
-  flows: 'pw_flows',
-  flowStats: 'pw_flow_stats',
-  fib4Tbl24: 'pw_fib4_tbl24',
-  fib4Tbl8: 'pw_fib4_tbl8',
-  fib6: 'pw_fib6',
+  lpm6Map: 'bench_lpm6_map',
   routes: 'pw_routes',
   nhgroups: 'pw_nhgroups',
   nexthops: 'pw_nexthops',
   neigh: 'pw_neigh',
+  fwdPorts: 'bench_fwd_ports',
+  flows: 'pw_flows',
+  flowStats: 'pw_flow_stats',
+  fib4Tbl24: 'pw_fib4_tbl24',
+  fib4Tbl8: 'pw_fib4_tbl8',
+  fib6Nodes: 'pw_fib6_nodes',
   txPorts: 'pw_tx_ports',
   ifaces: 'pw_ifaces',
   ifacesHi: 'pw_ifaces_hi',
@@ -140,5 +172,5 @@ export function openMaps(open: (name: MapName) => NativeFd): Maps {
 export const rodata = {
 } as const;
 
-export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_base6', 'bench_empty', 'bench_flow_floor', 'bench_sink', 'bench_tx'] as const;
+export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_lpm6', 'bench_base6', 'bench_fwd', 'bench_empty', 'bench_flow_floor', 'bench_sink', 'bench_tx'] as const;
 export type ProgramName = (typeof programs)[number];

@@ -55,6 +55,21 @@ struct {
 	__type(value, __u32);
 } bench_lpm_map SEC(".maps");
 
+struct bench_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* The kernel's LPM trie holding the IPv6 table (the pipeline's IPv6 FIB before the multibit
+ * trie), for comparison. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 20);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bench_lpm6_key);
+	__type(value, __u32);
+} bench_lpm6_map SEC(".maps");
+
 /* Where each CPU's walk over bench_addrs is, and a sink for results (so no work is dead). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -138,11 +153,24 @@ int bench_kernel(struct xdp_md *ctx)
 #define BENCH_LOOP6(body) \
 	BENCH_WALK(struct bench_addr6 *a = bpf_map_lookup_elem(&bench_addrs6, &k), if (a) body)
 
-/* IPv6: the pipeline's LPM-trie FIB (pw_fib6). */
+/* IPv6: the pipeline's multibit-trie FIB (pw_fib6_nodes). */
 SEC("xdp")
 int bench_own6(struct xdp_md *ctx)
 {
 	BENCH_LOOP6(acc += pw_fib6_lookup((const struct in6_addr *)a->a))
+}
+
+SEC("xdp")
+int bench_lpm6(struct xdp_md *ctx)
+{
+	BENCH_LOOP6({
+		struct bench_lpm6_key k = { .prefixlen = 128 };
+		__u32 *v;
+
+		__builtin_memcpy(k.addr, a->a, 16);
+		v = bpf_map_lookup_elem(&bench_lpm6_map, &k);
+		acc += v ? *v : 0;
+	})
 }
 
 /* The IPv6 walk alone. */
@@ -150,6 +178,62 @@ SEC("xdp")
 int bench_base6(struct xdp_md *ctx)
 {
 	BENCH_LOOP6(acc += a->a[15])
+}
+
+/* The egress ports of the minimal forwarder (the pipeline's pw_tx_ports is a devmap, which
+ * libbpf 1.1 cannot share by pin: see src/dataplane/upgrade.ts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} bench_fwd_ports SEC(".maps");
+
+/*
+ * The forwarding floor, what the kernel sample xdp_fwd does with Pathwise's own tables: parse
+ * Ethernet and an option-less IPv4 header, the same FIB lookup, route record, nexthop group
+ * (bucket by addresses), nexthop and neighbour, then rewrite the MACs, lower the TTL with its
+ * checksum, and redirect. No rules, no accounting, no flow table, no IPv6, no VLAN.
+ */
+SEC("xdp")
+int bench_fwd(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *iph = data + sizeof(*eth);
+	struct pw_neigh_key key = {};
+	struct pw_nhgroup *g;
+	struct pw_nexthop *nh;
+	struct pw_route *rt;
+	struct pw_neigh *n;
+	__u32 id, nh_id;
+
+	if ((void *)(iph + 1) > end || eth->h_proto != bpf_htons(0x0800) || iph->ihl != 5 || iph->ttl <= 1)
+		return XDP_PASS;
+	id = pw_fib4_lookup(iph->daddr);
+	rt = id ? bpf_map_lookup_elem(&pw_routes, &id) : NULL;
+	if (!rt || rt->nhg < PW_NHG_FIRST)
+		return XDP_PASS;
+	g = bpf_map_lookup_elem(&pw_nhgroups, &rt->nhg);
+	if (!g)
+		return XDP_PASS;
+	nh_id = g->buckets[pw_mix(iph->saddr ^ iph->daddr) & (PW_NHG_BUCKETS - 1)];
+	nh = bpf_map_lookup_elem(&pw_nexthops, &nh_id);
+	if (!nh)
+		return XDP_PASS;
+	key.ifindex = nh->ifindex;
+	if (nh->flags & PW_NH_F_DIRECT)
+		__builtin_memcpy(key.addr, &iph->daddr, 4);
+	else
+		__builtin_memcpy(key.addr, nh->gw, 16);
+	n = bpf_map_lookup_elem(&pw_neigh, &key);
+	if (!n)
+		return XDP_PASS;
+	pw_ipv4_decrease_ttl(iph);
+	__builtin_memcpy(eth->h_dest, n->mac, 6);
+	__builtin_memcpy(eth->h_source, nh->smac, 6);
+	return bpf_redirect_map(&bench_fwd_ports, nh->ifindex, 0);
 }
 
 /* The cheapest XDP program: the baseline the whole pipeline is compared with. */

@@ -44,6 +44,8 @@ export interface PipelineSettings {
   unclassified: 'drop' | 'pass';
   /** Second-level IPv4 FIB groups (one per /24 holding longer prefixes). */
   ipv4Groups: number;
+  /** IPv6 FIB nodes (256 entries each; the first 256 are the first level). */
+  ipv6Nodes: number;
   /** Run the guard stage (blocklists, rules, rate limits). */
   filter: boolean;
   /** Distinct classifier bitmaps (2 KiB each) for both rule banks. */
@@ -57,6 +59,7 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   dropMalformed: false,
   unclassified: 'drop',
   ipv4Groups: abi.PwLimit.FIB4_TBL8_GROUPS,
+  ipv6Nodes: abi.PwLimit.FIB6_NODES,
   filter: true,
   ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
 };
@@ -92,10 +95,10 @@ export function setPipelineSlot(obj: BpfObject<typeof abi>, xdp: Program): void 
  * carried over (a resized map would start empty).
  */
 export function checkUpgradable(from: PipelineSettings, to: PipelineSettings): void {
-  if (to.ipv4Groups !== from.ipv4Groups || to.ruleBitmaps !== from.ruleBitmaps) {
+  if (to.ipv4Groups !== from.ipv4Groups || to.ipv6Nodes !== from.ipv6Nodes || to.ruleBitmaps !== from.ruleBitmaps) {
     throw new PwError(
       'PW_ERR_UNSUPPORTED',
-      'table sizes (pipeline.ipv4Groups, pipeline.ruleBitmaps) cannot change while the pipeline runs',
+      'table sizes (pipeline.ipv4Groups, pipeline.ipv6Nodes, pipeline.ruleBitmaps) cannot change while the pipeline runs',
       {
         where: 'pipeline',
         hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
@@ -127,7 +130,7 @@ export function settingsFlags(s: PipelineSettings): number {
 }
 
 /** Settings from rodata flags (the sizes are the maps'). */
-export function settingsFromFlags(flags: number, sizes: { ipv4Groups: number; ruleBitmaps: number }): PipelineSettings {
+export function settingsFromFlags(flags: number, sizes: { ipv4Groups: number; ipv6Nodes: number; ruleBitmaps: number }): PipelineSettings {
   const F = abi.PwSetting;
   return {
     fib: flags & F.FIB_KERNEL ? 'kernel' : 'own',
@@ -179,6 +182,7 @@ function settingsFromPins(instance: string): PipelineSettings {
   };
   const sizes = {
     ipv4Groups: maxEntries('pw_fib4_tbl8', DEFAULT_SETTINGS.ipv4Groups),
+    ipv6Nodes: maxEntries('pw_fib6_nodes', DEFAULT_SETTINGS.ipv6Nodes),
     ruleBitmaps: maxEntries('pw_rule_bitmaps', DEFAULT_SETTINGS.ruleBitmaps),
   };
   const flags = rodataFlags(join(dir, 'pw_xdp'));

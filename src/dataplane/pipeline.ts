@@ -77,7 +77,7 @@ export class Pipeline {
       obj = await BpfObject.load(OBJECT_PATH, {
         spec: abi,
         rodata: { pw_settings: { flags: settingsFlags(s) } },
-        maxEntries: { pw_fib4_tbl8: s.ipv4Groups, pw_rule_bitmaps: s.ruleBitmaps },
+        maxEntries: { pw_fib4_tbl8: s.ipv4Groups, pw_fib6_nodes: s.ipv6Nodes, pw_rule_bitmaps: s.ruleBitmaps },
         pinDir: dir,
       });
       setPipelineSlot(obj, obj.program('pw_xdp'));

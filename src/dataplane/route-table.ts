@@ -1,6 +1,6 @@
 /**
  * The routes in the data plane: one route record per prefix in the mmap-ed pw_routes array,
- * IPv4 prefixes in the DIR-24-8 table, IPv6 prefixes in the LPM trie. The pinned maps are the
+ * IPv4 prefixes in the DIR-24-8 table, IPv6 prefixes in the multibit trie (both mmap-ed). The pinned maps are the
  * state: opening a table adopts whatever they hold. The records are also the control plane's
  * storage (a full table is a million routes): besides them it keeps only prefix -> id maps
  * and one byte per id, and builds Route objects when asked.
@@ -12,8 +12,9 @@
 import * as abi from '../generated/pathwise.js';
 import type { MappedArray } from '../kernel/index.js';
 import { PwError } from '../errors.js';
-import { formatPrefix, type Family, type Prefix } from '../util/ip.js';
+import { formatPrefix, maskAddr, type Family, type Prefix } from '../util/ip.js';
 import { Fib4Table } from '../routing/fib4-table.js';
+import { Fib6Table } from '../routing/fib6-table.js';
 import { PrefixIndex4 } from '../routing/prefix-index4.js';
 import type { RouteOrigin, RouteType } from '../routing/route.js';
 import type { NexthopTable } from './nexthop-table.js';
@@ -86,6 +87,7 @@ export interface V4Bulk {
 
 export class RouteTable {
   readonly fib4: Fib4Table;
+  readonly fib6: Fib6Table;
   private readonly records: MappedArray<abi.PwRoute>;
   private readonly view: DataView;
   private readonly bytes: Uint8Array;
@@ -111,6 +113,7 @@ export class RouteTable {
   private readonly metrics: Uint32Array;
   private importedCount = 0;
   private readonly tbl8Map: MappedArray<abi.PwFib4Group>;
+  private readonly fib6Map: MappedArray<abi.PwFib6Node>;
 
   constructor(
     private readonly maps: PipelineMaps,
@@ -134,6 +137,8 @@ export class RouteTable {
     const tbl24 = new Uint32Array(this.tbl24Map.view.buffer, 0, 1 << 24);
     const tbl8 = new Uint32Array(this.tbl8Map.view.buffer, 0, this.tbl8Map.length * 256);
     this.fib4 = new Fib4Table(tbl24, tbl8, this.plens); // plens[0] stays UNUSED: "no route"
+    this.fib6Map = maps.fib6Nodes.mmap();
+    this.fib6 = new Fib6Table(new Uint32Array(this.fib6Map.view.buffer, 0, this.fib6Map.length * 256), this.plens);
     this.adopt();
   }
 
@@ -142,6 +147,7 @@ export class RouteTable {
     const a4: number[] = [];
     const p4: number[] = [];
     const i4: number[] = [];
+    const ids6: number[] = [];
     for (let id = 1; id < this.records.length; id++) {
       const off = id * this.stride;
       if (!(v.getUint16(off + R.flags, true) & VALID)) {
@@ -158,10 +164,18 @@ export class RouteTable {
         a4.push(v.getUint32(off + R.prefix, false));
         p4.push(plen);
         i4.push(id);
-      } else this.v6.set(formatPrefix(this.prefixOf(id)), id);
+      } else {
+        this.v6.set(formatPrefix(this.prefixOf(id)), id);
+        ids6.push(id);
+      }
       this.nexthops.adoptRef(v.getUint32(off + R.nhg, true));
     }
     this.v4.bulkAdd(Uint32Array.from(a4), Uint8Array.from(p4), Uint32Array.from(i4), a4.length);
+    // The IPv6 FIB is written again from the records, shortest prefixes first: over a table
+    // that holds them this changes no entry; it fills one that a program upgrade created empty
+    // (releases before this one kept IPv6 routes in an LPM trie map).
+    ids6.sort((a, b) => this.plens[a]! - this.plens[b]!);
+    for (const id of ids6) this.fib6.insert(this.prefixOf(id).addr, this.plens[id]!, id);
   }
 
   private prefixOf(id: number): Prefix {
@@ -214,7 +228,14 @@ export class RouteTable {
   }
 
   get counts() {
-    return { ipv4: this.v4.size, ipv6: this.v6.size, ipv4Groups: this.fib4.groupsInUse, ipv4GroupCapacity: this.fib4.groupCapacity };
+    return {
+      ipv4: this.v4.size,
+      ipv6: this.v6.size,
+      ipv4Groups: this.fib4.groupsInUse,
+      ipv4GroupCapacity: this.fib4.groupCapacity,
+      ipv6Nodes: this.fib6.nodesInUse,
+      ipv6NodeCapacity: this.fib6.nodeCapacity,
+    };
   }
 
   idOf(prefix: Prefix): number | undefined {
@@ -353,6 +374,9 @@ export class RouteTable {
     if (prefix.family === 4 && this.fib4.groupsNeeded(prefix.v4, prefix.plen) > this.fib4.groupCapacity - this.fib4.groupsInUse) {
       throw new PwError('PW_ERR_FULL', `the IPv4 FIB has no free second-level group for ${formatPrefix(prefix)}`);
     }
+    if (prefix.family === 6 && this.fib6.nodesNeededFor([prefix]) > this.fib6.nodesFree) {
+      throw new PwError('PW_ERR_FULL', `the IPv6 FIB has no free node for ${formatPrefix(prefix)}`, { hint: 'load the pipeline with more ipv6Nodes' });
+    }
     const id = this.takeId();
     const flags = routeFlags(origin, proto);
     if (prefix.family === 4) {
@@ -361,12 +385,7 @@ export class RouteTable {
       this.v4.set(prefix.v4, prefix.plen, id);
     } else {
       this.writeRecord(id, 6, prefix.addr, prefix.plen, nhg, metric, flags);
-      try {
-        this.maps.fib6.set({ prefixlen: prefix.plen, addr: prefix.addr }, id);
-      } catch (e) {
-        this.invalidate(id);
-        throw e;
-      }
+      this.fib6.insert(prefix.addr, prefix.plen, id);
       this.v6.set(formatPrefix(prefix), id);
     }
     return this.routeOf(id);
@@ -435,7 +454,11 @@ export class RouteTable {
     if (v.getUint32(off + R.nhg, true) !== this.nhgs[id] || v.getUint32(off + R.metric, true) !== this.metrics[id]) return false;
     if (v.getUint8(off + R.plen) !== prefix.plen || v.getUint8(off + R.family) !== prefix.family) return false;
     for (let i = 0; i < (prefix.family === 4 ? 4 : 16); i++) if (this.bytes[off + R.prefix + i] !== prefix.addr[i]) return false;
-    if (prefix.family === 6) return this.maps.fib6.get({ prefixlen: prefix.plen, addr: prefix.addr }) === id;
+    if (prefix.family === 6) {
+      if (this.fib6.lookup(prefix.addr) === id) return true;
+      for (let l = 128; l > prefix.plen; l--) if (this.v6.has(formatPrefix({ family: 6, addr: maskAddr(prefix.addr, l), plen: l }))) return true;
+      return false;
+    }
     if (this.fib4.lookup(prefix.v4) === id) return true;
     // The first address may belong to a longer prefix: then the FIB is right to differ.
     for (let l = 32; l > prefix.plen; l--) if (this.v4.get((prefix.v4 & v4Mask(l)) >>> 0, l) !== undefined) return true;
@@ -456,7 +479,7 @@ export class RouteTable {
       flags,
     );
     if (prefix.family === 4) this.fib4.insert(prefix.v4, prefix.plen, id);
-    else this.maps.fib6.set({ prefixlen: prefix.plen, addr: prefix.addr }, id);
+    else this.fib6.insert(prefix.addr, prefix.plen, id);
   }
 
   /** Removes a route; returns it (with its nexthop group, for the caller to release). */
@@ -473,7 +496,7 @@ export class RouteTable {
       this.fib4.remove(prefix.v4, prefix.plen, id, this.parent4(prefix.v4, prefix.plen) ?? 0);
       this.v4.delete(prefix.v4, prefix.plen);
     } else {
-      this.maps.fib6.delete({ prefixlen: prefix.plen, addr: prefix.addr });
+      this.fib6.remove(prefix.addr, prefix.plen, id, this.parent6(prefix.addr, prefix.plen) ?? 0);
       this.v6.delete(formatPrefix(prefix));
     }
     this.invalidate(id);
@@ -496,9 +519,19 @@ export class RouteTable {
     return undefined;
   }
 
+  /** The id of the longest installed IPv6 prefix strictly shorter than plen covering addr. */
+  private parent6(addr: Uint8Array, plen: number): number | undefined {
+    for (let l = plen - 1; l >= 0; l--) {
+      const id = this.v6.get(formatPrefix({ family: 6, addr: maskAddr(addr, l), plen: l }));
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  }
+
   close(): void {
     this.records.close();
     this.tbl24Map.close();
     this.tbl8Map.close();
+    this.fib6Map.close();
   }
 }

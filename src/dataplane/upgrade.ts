@@ -146,7 +146,11 @@ export async function upgradePipeline(
   const oldProg = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
   try {
     checkUpgradable(old.settings, settings);
-    const maxEntries: Record<string, number> = { pw_fib4_tbl8: settings.ipv4Groups, pw_rule_bitmaps: settings.ruleBitmaps };
+    const maxEntries: Record<string, number> = {
+      pw_fib4_tbl8: settings.ipv4Groups,
+      pw_fib6_nodes: settings.ipv6Nodes,
+      pw_rule_bitmaps: settings.ruleBitmaps,
+    };
     const layouts = objectMapLayouts(OBJECT_PATH);
     const carried: string[] = [];
     const fresh: string[] = [];

@@ -85,7 +85,10 @@ export const PwLimit = {
   FIB4_TBL8_SLOTS: 256,
   FIB4_TBL8_GROUPS: 16384,
   MAX_ROUTES: 2097152,
-  FIB6_MAX: 1048576,
+  FIB6_NODE_SLOTS: 256,
+  FIB6_ROOT_NODES: 256,
+  FIB6_MAX_DEPTH: 14,
+  FIB6_NODES: 65536,
   MAX_NHGROUPS: 16384,
   NHG_MAX_MEMBERS: 16,
   MAX_NEXTHOPS: 65536,
@@ -700,29 +703,26 @@ export const PwFib4Group = {
   },
 } as const satisfies Codec<PwFib4Group> & { offsets: Record<string, number> };
 
-/** struct pw_fib6_key (20 bytes) */
-export interface PwFib6Key {
-  prefixlen: number;
-  addr: Uint8Array;
+/** struct pw_fib6_node (1024 bytes) */
+export interface PwFib6Node {
+  entry: number[];
 }
-export const PwFib6Key = {
-  name: 'pw_fib6_key',
-  size: 20,
-  offsets: { prefixlen: 0, addr: 4 },
-  encode(x: PwFib6Key, v: DataView, o: number): void {
-    scalar.u32.encode(x.prefixlen, v, o + 0);
-    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+export const PwFib6Node = {
+  name: 'pw_fib6_node',
+  size: 1024,
+  offsets: { entry: 0 },
+  encode(x: PwFib6Node, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 256; i0++) { scalar.u32.encode(x.entry[i0] ?? 0, v, o + 0 + i0 * 4); }
   },
-  decode(v: DataView, o: number): PwFib6Key {
+  decode(v: DataView, o: number): PwFib6Node {
     return {
-      prefixlen: scalar.u32.decode(v, o + 0),
-      addr: bytesAt(v, o + 4, 16).slice(),
+      entry: Array.from({ length: 256 }, (_, i0) => scalar.u32.decode(v, o + 0 + i0 * 4)),
     };
   },
-  zero(): PwFib6Key {
-    return { prefixlen: 0, addr: new Uint8Array(16) };
+  zero(): PwFib6Node {
+    return { entry: Array.from({ length: 256 }, () => 0) };
   },
-} as const satisfies Codec<PwFib6Key> & { offsets: Record<string, number> };
+} as const satisfies Codec<PwFib6Node> & { offsets: Record<string, number> };
 
 /** struct pw_route (32 bytes) */
 export interface PwRoute {
@@ -1858,7 +1858,7 @@ export const maps = {
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
-  pw_fib6: { name: 'pw_fib6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: PwFib6Key, value: scalar.u32 },
+  pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
   pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
@@ -1935,8 +1935,8 @@ export interface Maps {
   fib4Tbl24: BpfMap<number, PwFib4Block>;
   /** pw_fib4_tbl8 */
   fib4Tbl8: BpfMap<number, PwFib4Group>;
-  /** pw_fib6 */
-  fib6: BpfMap<PwFib6Key, number>;
+  /** pw_fib6_nodes */
+  fib6Nodes: BpfMap<number, PwFib6Node>;
   /** pw_routes */
   routes: BpfMap<number, PwRoute>;
   /** pw_nhgroups */
@@ -2048,7 +2048,7 @@ export const mapHandles = {
   replayOut: 'pw_replay_out',
   fib4Tbl24: 'pw_fib4_tbl24',
   fib4Tbl8: 'pw_fib4_tbl8',
-  fib6: 'pw_fib6',
+  fib6Nodes: 'pw_fib6_nodes',
   routes: 'pw_routes',
   nhgroups: 'pw_nhgroups',
   nexthops: 'pw_nexthops',

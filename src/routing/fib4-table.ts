@@ -130,7 +130,7 @@ export class Fib4Table {
   private split(i: number, covering: number): number {
     if (this.freeHead >= this.freeGroups.length) {
       throw new PwError('PW_ERR_FULL', `the IPv4 FIB has no free second-level group (all ${this.owner.length} in use)`, {
-        hint: 'raise fib.ipv4Groups (prefixes longer than /24 need one group per /24 they fall in)',
+        hint: 'raise pipeline.ipv4Groups (prefixes longer than /24 need one group per /24 they fall in)',
       });
     }
     const g = this.freeGroups[this.freeHead++]!;

@@ -26,7 +26,12 @@ enum pw_limit {
 	PW_FIB4_TBL8_SLOTS = 256,       /* entries in one second-level group (one /24) */
 	PW_FIB4_TBL8_GROUPS = 16384,    /* default number of second-level groups */
 	PW_MAX_ROUTES = 1 << 21,        /* route ids, both families */
-	PW_FIB6_MAX = 1 << 20,          /* IPv6 LPM trie entries */
+	/* IPv6 FIB, a multibit trie: a first level of 2^16 entries (the first 256 nodes), then
+	 * nodes of 256 entries, one per further byte of the address (up to 14 more levels). */
+	PW_FIB6_NODE_SLOTS = 256,
+	PW_FIB6_ROOT_NODES = 256,
+	PW_FIB6_MAX_DEPTH = 14,         /* node levels below the first: bytes 2..15 of the address */
+	PW_FIB6_NODES = 65536,          /* default number of nodes, the root's 256 included */
 	PW_MAX_NHGROUPS = 1 << 14,
 	PW_NHG_MAX_MEMBERS = 16,        /* nexthops in one ECMP group */
 	PW_MAX_NEXTHOPS = 1 << 16,
@@ -67,7 +72,7 @@ enum pw_limit {
 };
 
 /* A FIB4 entry (__u32): 0 = no route; bit PW_FIB4_EXT_BIT set = index of a tbl8 group;
- * otherwise a route id. */
+ * otherwise a route id. FIB6 entries are the same, the index being a node's. */
 enum pw_fib4 {
 	PW_FIB4_EXT_BIT = 31,
 };
@@ -209,12 +214,11 @@ struct pw_route {
 };
 _Static_assert(sizeof(struct pw_route) == 32, "pw_route layout");
 
-/* IPv6 FIB: LPM trie key (prefixlen first, as the trie requires); value = route id. */
-struct pw_fib6_key {
-	__u32 prefixlen;
-	__u8 addr[16];
+/* One IPv6 FIB node: the entries for the 256 values of one byte of the address. */
+struct pw_fib6_node {
+	__u32 entry[PW_FIB6_NODE_SLOTS];
 };
-_Static_assert(sizeof(struct pw_fib6_key) == 20, "pw_fib6_key layout");
+_Static_assert(sizeof(struct pw_fib6_node) == 1024, "pw_fib6_node layout");
 
 enum pw_nexthop_flag {
 	PW_NH_F_VALID = 1 << 0,

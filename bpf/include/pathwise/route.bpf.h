@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The route stage: Pathwise's own FIB (DIR-24-8 for IPv4, LPM trie for IPv6) or, in
+ * The route stage: Pathwise's own FIB (DIR-24-8 for IPv4, a multibit trie for IPv6) or, in
  * `fib: kernel` mode, the kernel's FIB through bpf_fib_lookup. Anything the fast path cannot
  * finish (no route, local, TTL <= 1, unresolved neighbour, egress not enabled) leaves the
  * packet untouched and passes it to the kernel with a reason.
@@ -91,14 +91,33 @@ static __always_inline __u32 pw_fib4_lookup(__be32 daddr)
 	return e;
 }
 
+/*
+ * IPv6 multibit trie: the first two bytes of the address index the first level (2^16 entries
+ * in nodes 0..255), each further byte an entry of the node the previous entry points at. A
+ * real table's /48s take five loads; the walk stops at the first entry that is a route.
+ */
 static __always_inline __u32 pw_fib6_lookup(const struct in6_addr *daddr)
 {
-	struct pw_fib6_key key = { .prefixlen = 128 };
-	__u32 *route;
+	const __u8 *a = daddr->in6_u.u6_addr8;
+	__u32 node = a[0];
+	struct pw_fib6_node *n = bpf_map_lookup_elem(&pw_fib6_nodes, &node);
+	__u32 e;
 
-	__builtin_memcpy(key.addr, daddr, sizeof(key.addr));
-	route = bpf_map_lookup_elem(&pw_fib6, &key);
-	return route ? *route : 0;
+	if (!n)
+		return 0;
+	e = n->entry[a[1]];
+#pragma unroll
+	for (int i = 2; i < 2 + PW_FIB6_MAX_DEPTH; i++) {
+		if (!(e & (1U << PW_FIB4_EXT_BIT)))
+			return e;
+		node = e & ~(1U << PW_FIB4_EXT_BIT);
+		n = bpf_map_lookup_elem(&pw_fib6_nodes, &node);
+		if (!n)
+			return 0;
+		e = n->entry[a[i]];
+	}
+	/* A /128 level entry is always a route; a pointer here is a damaged table. */
+	return e & (1U << PW_FIB4_EXT_BIT) ? 0 : e;
 }
 
 /* Rewrites L2 and the TTL, then redirects. Only called once every check has passed, so a

@@ -15,7 +15,7 @@ export function registerStats(program: Command): void {
       `instance ${r.instance}: fib ${r.settings.fib}; attached to ${r.attached.map((a) => `${a.name} (${a.mode})`).join(', ') || 'nothing'}`,
     );
     console.log(
-      `routes: ${r.routes.ipv4} IPv4 (${r.routes.ipv4Groups}/${r.routes.ipv4GroupCapacity} /24 groups), ${r.routes.ipv6} IPv6; ${r.nexthops.nexthops} nexthops in ${r.nexthops.groups} groups`,
+      `routes: ${r.routes.ipv4} IPv4 (${r.routes.ipv4Groups}/${r.routes.ipv4GroupCapacity} /24 groups), ${r.routes.ipv6} IPv6 (${r.routes.ipv6Nodes}/${r.routes.ipv6NodeCapacity} nodes); ${r.nexthops.nexthops} nexthops in ${r.nexthops.groups} groups`,
     );
     for (const i of r.interfaces) {
       const pk = Object.entries(i.packets)

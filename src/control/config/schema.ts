@@ -552,6 +552,13 @@ export const Config = z
           .max(1 << 20)
           .default(16384)
           .describe('second-level IPv4 FIB groups'),
+        ipv6Nodes: z
+          .number()
+          .int()
+          .min(512)
+          .max(1 << 20)
+          .default(65536)
+          .describe('IPv6 FIB nodes (1 KiB each, the first 256 the first level): a full Internet table (~160k prefixes) takes ~38k'),
         ruleBitmaps: z
           .number()
           .int()
@@ -561,7 +568,7 @@ export const Config = z
           .describe('classifier bitmaps (2 KiB each)'),
       })
       .strict()
-      .default({ flows: true, routeStats: true, dropMalformed: false, unclassified: 'drop', ipv4Groups: 16384, ruleBitmaps: 4096 }),
+      .default({ flows: true, routeStats: true, dropMalformed: false, unclassified: 'drop', ipv4Groups: 16384, ipv6Nodes: 65536, ruleBitmaps: 4096 }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
     paths: z
       .record(z.string(), PathGroup)

@@ -14,15 +14,16 @@ export function settingsOf(cfg: Config): PipelineSettings {
     dropMalformed: cfg.pipeline.dropMalformed,
     unclassified: cfg.pipeline.unclassified,
     ipv4Groups: cfg.pipeline.ipv4Groups,
+    ipv6Nodes: cfg.pipeline.ipv6Nodes,
     ruleBitmaps: cfg.pipeline.ruleBitmaps,
     filter: true,
   };
 }
 
-const KEYS: (keyof PipelineSettings)[] = ['fib', 'flows', 'routeStats', 'dropMalformed', 'unclassified', 'ipv4Groups', 'ruleBitmaps'];
+const KEYS: (keyof PipelineSettings)[] = ['fib', 'flows', 'routeStats', 'dropMalformed', 'unclassified', 'ipv4Groups', 'ipv6Nodes', 'ruleBitmaps'];
 
 const settingsText = (s: PipelineSettings) =>
-  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ruleBitmaps ${s.ruleBitmaps}`;
+  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ipv6Nodes ${s.ipv6Nodes}, ruleBitmaps ${s.ruleBitmaps}`;
 
 export const pipelineReconciler: Reconciler<PipelineSettings, PipelineSettings, SettingsChange> = {
   kinds: ['settings'],

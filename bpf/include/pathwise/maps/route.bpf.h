@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The route stage's maps: the FIB (IPv4 DIR-24-8, IPv6 LPM trie), route records, nexthop
+/* The route stage's maps: the FIB (IPv4 DIR-24-8, IPv6 multibit trie), route records, nexthop
  * groups, nexthops, the copy of the kernel's neighbours and the egress ports. User space
  * writes them through src/dataplane/ only. */
 #ifndef PATHWISE_MAPS_ROUTE_BPF_H
@@ -24,13 +24,15 @@ struct {
 	__type(value, struct pw_fib4_group);
 } pw_fib4_tbl8 SEC(".maps");
 
+/* FIB6 nodes, the first PW_FIB6_ROOT_NODES being the first level: mmap-ed and written in
+ * place by the control plane, as the FIB4 tables. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, PW_FIB6_MAX);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct pw_fib6_key);
-	__type(value, __u32);
-} pw_fib6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_FIB6_NODES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pw_fib6_node);
+} pw_fib6_nodes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -1,0 +1,218 @@
+/**
+ * The IPv6 FIB: a multibit trie written in place, as the IPv4 DIR-24-8 table (fib4-table.ts).
+ * `nodes` holds nodes of 256 entries. The first 256 nodes are the first level, indexed by the
+ * address's first two bytes; each further byte indexes a node that the previous level's entry
+ * points at. An entry is 0 (no route), a route id, or EXT|node. Prefixes are expanded into
+ * the level they end in (a /44 fills 16 entries of the level for bits 40..47), and a longer
+ * prefix's entries keep it over a shorter one's, decided by the route ids' prefix lengths.
+ *
+ * Why this shape: a real IPv6 table (~160k prefixes, three quarters /32../48) needs ~38k nodes
+ * (~37 MiB), a /48 costs five array loads in the data plane (the LPM trie map walked a
+ * pointer per bit), and the control plane writes it at memory speed.
+ *
+ * Update order (as fib4-table.ts): a new node is complete before the entry that points at it
+ * is written; each entry is one aligned 32-bit store; a freed node is reused last (FIFO).
+ */
+import { PwError } from '../errors.js';
+import { EXT } from './fib4-table.js';
+
+const NODE_MASK = 0x7fffffff;
+/** Nodes of the first level (2^16 entries). */
+export const ROOT_NODES = 256;
+/** Bits the first level covers; each level below adds 8. */
+const ROOT_BITS = 16;
+
+export class Fib6Table {
+  private readonly used: Uint8Array;
+  private readonly freeNodes: number[] = [];
+  private freeHead = 0;
+  private inUse = 0;
+
+  /**
+   * @param nodes the node array (mmap-ed pw_fib6_nodes, or a plain array in unit tests)
+   * @param plens prefix length per route id, 255 for unused ids (index 0 too), shared with
+   *              the IPv4 table: route ids are common to both families.
+   */
+  constructor(
+    readonly nodes: Uint32Array,
+    private readonly plens: Uint8Array,
+  ) {
+    const count = nodes.length >>> 8;
+    if (count <= ROOT_NODES || nodes.length !== count << 8) {
+      throw new PwError('PW_ERR_INTERNAL', `the IPv6 FIB needs more than ${ROOT_NODES} nodes of 256 entries, has ${nodes.length} entries`);
+    }
+    this.used = new Uint8Array(count);
+    this.used.fill(1, 0, ROOT_NODES);
+    // Adopt whatever the array already holds (a pinned table after a restart): the nodes
+    // reachable from the first level are in use, the rest free.
+    const stack: number[] = [];
+    const visit = (from: number) => {
+      for (let j = from; j < from + 256; j++) {
+        const e = nodes[j]!;
+        if (!(e & EXT)) continue;
+        const n = e & NODE_MASK;
+        if (n >= ROOT_NODES && n < count && !this.used[n]) {
+          this.used[n] = 1;
+          stack.push(n);
+        }
+      }
+    };
+    for (let r = 0; r < ROOT_NODES; r++) visit(r << 8);
+    while (stack.length) visit(stack.pop()! << 8);
+    for (let n = ROOT_NODES; n < count; n++) if (!this.used[n]) this.freeNodes.push(n);
+    this.inUse = count - this.freeNodes.length;
+  }
+
+  /** Nodes in use, the first level's included. */
+  get nodesInUse(): number {
+    return this.inUse;
+  }
+
+  get nodeCapacity(): number {
+    return this.used.length;
+  }
+
+  get nodesFree(): number {
+    return this.freeNodes.length - this.freeHead;
+  }
+
+  /** The route id for an address, as the data plane computes it. */
+  lookup(addr: Uint8Array): number {
+    let e = this.nodes[(addr[0]! << 8) | addr[1]!]!;
+    for (let i = 2; i < 16 && e & EXT; i++) e = this.nodes[((e & NODE_MASK) << 8) | addr[i]!]!;
+    return e & EXT ? 0 : e;
+  }
+
+  /**
+   * The nodes a new prefix would add, keyed by the address bits above them: the same key from
+   * two prefixes is one node (see nodesNeededFor).
+   */
+  private newNodeKeys(addr: Uint8Array, plen: number, out: Set<string>): void {
+    for (let end = this.existingDepth(addr, plen); plen > end; end += 8) {
+      out.add(`${Buffer.from(addr.subarray(0, end / 8)).toString('hex')}/${end}`);
+    }
+  }
+
+  /** The bits that the nodes already in place cover on the way to addr/plen. */
+  private existingDepth(addr: Uint8Array, plen: number): number {
+    let e = this.nodes[(addr[0]! << 8) | addr[1]!]!;
+    let end = ROOT_BITS;
+    let i = 2;
+    while (plen > end && e & EXT) {
+      e = this.nodes[((e & NODE_MASK) << 8) | addr[i++]!]!;
+      end += 8;
+    }
+    return end;
+  }
+
+  /** Free nodes that installing these new prefixes would take (shared nodes counted once). */
+  nodesNeededFor(prefixes: Iterable<{ addr: Uint8Array; plen: number }>): number {
+    const keys = new Set<string>();
+    for (const p of prefixes) this.newNodeKeys(p.addr, p.plen, keys);
+    return keys.size;
+  }
+
+  /**
+   * Installs `route` for addr/plen (addr has no bits set past plen). Entries covered by a
+   * longer prefix keep it; entries of the same or a shorter prefix take the new route.
+   */
+  insert(addr: Uint8Array, plen: number, route: number): void {
+    const depth = this.existingDepth(addr, plen);
+    if (plen > depth && Math.ceil((plen - depth) / 8) > this.nodesFree) {
+      throw new PwError('PW_ERR_FULL', `the IPv6 FIB has no free node (all ${this.used.length} in use)`, {
+        hint: 'raise pipeline.ipv6Nodes (a prefix longer than /16 needs a node for each 8 bits past 16, shared with its neighbours)',
+      });
+    }
+    let slot = (addr[0]! << 8) | addr[1]!; // index into nodes of the current level's entry
+    let base = 0;
+    let end = ROOT_BITS;
+    let i = 2;
+    while (plen > end) {
+      let e = this.nodes[base + slot]!;
+      if (!(e & EXT)) e = this.split(base + slot, e);
+      base = (e & NODE_MASK) << 8;
+      slot = addr[i++]!;
+      end += 8;
+    }
+    const span = 2 ** (end - plen);
+    this.fill(base + slot - (slot % span), span, route, plen);
+  }
+
+  /**
+   * Removes `route` (addr/plen), putting `parent` (the longest remaining prefix covering it,
+   * or 0) back in its place. Nodes that become uniform fold back into the entry above them.
+   */
+  remove(addr: Uint8Array, plen: number, route: number, parent: number): void {
+    const path: number[] = []; // entries that point at the nodes walked through
+    let slot = (addr[0]! << 8) | addr[1]!;
+    let base = 0;
+    let end = ROOT_BITS;
+    let i = 2;
+    while (plen > end) {
+      const e = this.nodes[base + slot]!;
+      if (!(e & EXT)) return; // no node on the way: the prefix is not in the table
+      path.push(base + slot);
+      base = (e & NODE_MASK) << 8;
+      slot = addr[i++]!;
+      end += 8;
+    }
+    const span = 2 ** (end - plen);
+    this.replace(base + slot - (slot % span), span, route, parent);
+    for (let k = path.length - 1; k >= 0; k--) if (!this.collapse(path[k]!)) break;
+  }
+
+  /** Sets entries [from, from+count) to `route` where no longer prefix holds them. */
+  private fill(from: number, count: number, route: number, plen: number): void {
+    const t = this.nodes;
+    const plens = this.plens;
+    for (let j = from; j < from + count; j++) {
+      const e = t[j]!;
+      if (e & EXT) this.fill((e & NODE_MASK) << 8, 256, route, plen);
+      // (plens[e] + 1) & 255: 0 for "no route" or an unused id, the prefix length + 1 otherwise.
+      else if (e !== route && ((plens[e]! + 1) & 255) <= plen + 1) t[j] = route;
+    }
+  }
+
+  private replace(from: number, count: number, route: number, parent: number): void {
+    const t = this.nodes;
+    for (let j = from; j < from + count; j++) {
+      const e = t[j]!;
+      if (e & EXT) {
+        this.replace((e & NODE_MASK) << 8, 256, route, parent);
+        this.collapse(j);
+      } else if (e === route) t[j] = parent;
+    }
+  }
+
+  /** Gives entry `at` (a plain entry) a node holding that entry 256 times; returns EXT|node. */
+  private split(at: number, covering: number): number {
+    const n = this.freeNodes[this.freeHead++]!; // insert() checked there are enough
+    if (this.freeHead > 4096 && this.freeHead * 2 > this.freeNodes.length) {
+      this.freeNodes.splice(0, this.freeHead);
+      this.freeHead = 0;
+    }
+    this.nodes.fill(covering, n << 8, (n + 1) << 8);
+    this.used[n] = 1;
+    this.inUse++;
+    const e = (EXT | n) >>> 0;
+    this.nodes[at] = e; // the node is complete before anything points at it
+    return e;
+  }
+
+  /** Folds the node entry `at` points at back into `at` when all its entries are one route;
+   * returns whether it did. */
+  private collapse(at: number): boolean {
+    const e = this.nodes[at]!;
+    if (!(e & EXT)) return false;
+    const n = e & NODE_MASK;
+    const base = n << 8;
+    const first = this.nodes[base]!;
+    if (first & EXT) return false;
+    for (let j = base + 1; j < base + 256; j++) if (this.nodes[j] !== first) return false;
+    this.nodes[at] = first;
+    this.used[n] = 0;
+    this.inUse--;
+    this.freeNodes.push(n); // reused last: a lookup that read the old pointer still finds valid data
+    return true;
+  }
+}
