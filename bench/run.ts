@@ -32,6 +32,7 @@ import * as benchAbi from './generated/bench.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
+import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
 import { KernelRouteView, RT_TABLES } from '../src/routing/kernel-routes.js';
 import { reserveForKernelTables, syncImportedRoutes } from '../src/dataplane/route-importer.js';
@@ -44,6 +45,7 @@ import { rng } from '../test/helpers/rng.js';
 import { insightBench, type InsightResults } from './insight.js';
 import { pathsBench, pathsReport, type PathResults } from './paths.js';
 import { birdBench, birdReport, type BirdResults } from './bird.js';
+import { routeListBench, routeListReport, type RouteListResults } from './route-list.js';
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 
@@ -102,9 +104,20 @@ interface Results {
   import?: { seconds: number; readSeconds: number; resyncSeconds: number; kernelListSeconds: number; routes: number };
   /** 10,000 routes from BIRD withdrawn and announced again: how soon the data plane follows. */
   birdChange?: BirdResults;
+  /** pathwise route list --json of the full table, without and with a daemon (from 2026-12-02). */
+  routeList?: RouteListResults;
   /** fwdNs (the minimal forwarder) and forwarded: runs from 2026-12-02 on, which measure
    * every repetition on the forwarded path (TTL 255, 200 repetitions per run). */
-  pipeline: { emptyNs: number; fullNs: number; rules10Ns: number; rules10kNs: number; fwdNs?: number; forwarded?: boolean };
+  pipeline: {
+    emptyNs: number;
+    fullNs: number;
+    rules10Ns: number;
+    rules10kNs: number;
+    fwdNs?: number;
+    forwarded?: boolean;
+    /** The same packet through pipelines with stages turned off (one route). */
+    stages?: { label: string; ns: number }[];
+  };
   insight?: InsightResults;
   paths?: PathResults;
   /** When the path section was measured, if not with the rest (bench --paths). */
@@ -312,6 +325,8 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   }
   // The same table, but only 256 destinations: they stay in the CPU caches, which shows the
   // lookup's own cost apart from memory latency on a 64 MiB table.
+  // 2d. Listing the whole table (both families now), without and with a daemon.
+  const routeList = await routeListBench(topo, ns, `${topo.prefix}full`, prefixes.length + prefixes6.length, log);
   fillAddrs(benchFull, 256);
   fib.fullWarm = perLookup('bench_own') - perLookup('bench_base');
   benchFull.close();
@@ -367,7 +382,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     return inNetns(ns, () => perRepetition(dp.pipeline.xdp, flowPkt, ctxK0, XDP_REDIRECT));
   };
   log('measuring the pipeline');
-  const pipeline = { emptyNs, fwdNs, fullNs: pipelineNs(full, 1000), rules10Ns: 0, rules10kNs: 0, forwarded: true };
+  const pipeline: Results['pipeline'] = { emptyNs, fwdNs, fullNs: pipelineNs(full, 1000), rules10Ns: 0, rules10kNs: 0, forwarded: true };
   // 10,000 rules need more classifier bitmaps than the default.
   const big = await open(`${topo.prefix}rules`, ns, { ruleBitmaps: 32768 });
   inNetns(ns, () => {
@@ -378,6 +393,32 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   });
   pipeline.rules10Ns = pipelineNs(big, 10);
   pipeline.rules10kNs = pipelineNs(big, 10_000);
+  // Where the nanoseconds go: the same packet through pipelines loaded with one stage off
+  // each (one route to the destination, 10 rules where the guard runs).
+  log('measuring the pipeline stage by stage');
+  const stages: { label: string; ns: number }[] = [];
+  const variants: [string, Partial<PipelineSettings>][] = [
+    ['everything on (10 rules, flows, route counters)', {}],
+    ['without the flow table', { flows: false }],
+    ['without route and nexthop counters', { routeStats: false }],
+    ['without the guard (rules, blocklists)', { filter: false }],
+    ['without all three: parse, route, interface counters', { flows: false, routeStats: false, filter: false }],
+  ];
+  for (const [i, [label, settings]] of variants.entries()) {
+    const name = `${topo.prefix}st${i}`;
+    const dp = await open(name, ns, settings);
+    inNetns(ns, () => {
+      dp.syncHostRoutes();
+      dp.addRoute(parseRouteTokens([`${formatIpv4(addrs[0]!)}/32`, 'via', '100.64.0.2'], () => 'bench'));
+      dp.pipeline.maps.txPorts.set(ifK0, ifK0);
+      dp.syncNeighbors();
+    });
+    if (settings.filter !== false) setRulesOn(dp, 10);
+    stages.push({ label, ns: inNetns(ns, () => perRepetition(dp.pipeline.xdp, flowPkt, ctxK0, XDP_REDIRECT)) });
+    dp.close();
+    inNetns(ns, () => Pipeline.down(name));
+  }
+  pipeline.stages = stages;
 
   // 5. Insight: flow dump, events into TypeScript, accounting and sampling per packet.
   log('measuring insight');
@@ -396,7 +437,14 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
 
   // 8. API insight and the gateway loop: the HTTP stage, decisions to drops, observing nginx.
   log('measuring API insight and the gateway loop');
-  const gateway = await gatewayBench(topo, open, BENCH_OBJECT, log);
+  // (Its own topology: both sections build a router lab, whose namespaces have fixed names.)
+  const gatewayTopo = new Topology('g');
+  let gateway: GatewayResults;
+  try {
+    gateway = await gatewayBench(gatewayTopo, open, BENCH_OBJECT, log);
+  } finally {
+    gatewayTopo.destroy();
+  }
 
   // 6. Paths chosen by measured quality: failover and stability through link emulators.
   // `--without-paths` leaves them to the newest run of their own (make bench-paths: ~15 min).
@@ -420,6 +468,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     install: { pathwiseSeconds, parseSeconds, kernelSeconds, routes: prefixes.length },
     import: importFigures,
     birdChange,
+    routeList,
     pipeline,
     forwarding,
     insight,
@@ -585,6 +634,19 @@ nexthop and neighbour, MAC rewrite, TTL and checksum, redirect).
 Targets: 1,000 rules ≤ 2× the minimal forwarder — ${p.fullNs <= 2 * p.fwdNs! ? 'met' : '**not met**'} (${ratio(p.fullNs, p.fwdNs!)});
 ≤ 60 ns over the empty program (on a CPU without the return mitigation) — ${p.fullNs - p.emptyNs <= 60 ? 'met' : '**not met**'} (${f(p.fullNs - p.emptyNs)} ns);
 10,000 rules within 10% of 10 rules — ${p.rules10kNs <= 1.1 * p.rules10Ns ? 'met' : '**not met**'} (${ratio(p.rules10kNs, p.rules10Ns)}).
+${p.stages ? stagesReport(p.stages, p.fwdNs!) : ''}`;
+}
+
+function stagesReport(stages: { label: string; ns: number }[], fwdNs: number): string {
+  const all = stages[0]!.ns;
+  return `
+**Where the time goes.** The same packet through pipelines loaded with a stage turned off (a
+pipeline with one route to the destination; the difference from the first row is what that
+stage costs this packet):
+
+| pipeline | ns per packet | stage's cost | vs minimal forwarder |
+| --- | ---: | ---: | ---: |
+${stages.map((s, i) => `| ${s.label} | ${s.ns.toFixed(1)} | ${i === 0 ? '—' : (all - s.ns).toFixed(1)} | ${(s.ns / fwdNs).toFixed(2)}× |`).join('\n')}
 `;
 }
 
@@ -691,7 +753,7 @@ ${r.fib.ipv6LpmTrie === undefined ? '' : ipv6Report(r)}
 | kernel: \`ip -batch\` into a namespace | ${f(r.install.kernelSeconds, 2)} | ${ratio(r.install.kernelSeconds, r.install.pathwiseSeconds)} |
 
 Target ≤ 1 s — ${check(r.install.pathwiseSeconds <= 1)}.
-${r.import ? importReport(r.import, r.install.kernelSeconds) : ''}${r.birdChange ? birdReport(r.birdChange) : ''}
+${r.import ? importReport(r.import, r.install.kernelSeconds) : ''}${r.birdChange ? birdReport(r.birdChange) : ''}${r.routeList ? routeListReport(r.routeList) : ''}
 ## 3. The whole pipeline per packet
 
 A TCP packet from a forwarded flow: parse, guard (rules matched against it), route through

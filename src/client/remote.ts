@@ -119,6 +119,28 @@ export class RemoteOperations implements Operations {
     return this.pages('/v1/routes', query);
   }
 
+  /** GET /v1/routes?stream=true: NDJSON read as it comes. */
+  async eachRoute(q: RouteQuery, rows: (chunk: RouteRow[]) => void): Promise<number> {
+    const query = new URLSearchParams({ stream: 'true' });
+    if (q.family) query.set('family', String(q.family));
+    if (q.user) query.set('user', 'true');
+    if (q.stats) query.set('stats', 'true');
+    const res = await this.client.stream(`/v1/routes?${query}`, 'application/x-ndjson');
+    let n = 0;
+    let rest = '';
+    res.setEncoding('utf8');
+    for await (const data of res as AsyncIterable<string>) {
+      const lines = (rest + data).split('\n');
+      rest = lines.pop()!;
+      const chunk = lines.filter(Boolean).map((l) => JSON.parse(l) as RouteRow);
+      n += chunk.length;
+      if (chunk.length) rows(chunk);
+    }
+    if (!res.complete) throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} ended the route listing early (after ${n} routes)`);
+    if (rest) throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} sent a route listing cut short`);
+    return n;
+  }
+
   /** Every page of a paged list (the daemon serves at most PAGE entries a request). */
   private async pages<T>(path: string, query = new URLSearchParams()): Promise<T[]> {
     const out: T[] = [];

@@ -136,6 +136,9 @@ export class Dataplane {
         };
         if (fresh.includes('pw_block4')) ownLength(maps.block4);
         if (fresh.includes('pw_block6')) ownLength(maps.block6);
+        // The IPv6 FIB's nodes are new (an upgrade from the LPM trie, or a resize): filled
+        // from the carried route records before any IPv6 packet meets them.
+        if (fresh.includes('pw_fib6_nodes')) RouteTable.fillFib6(maps);
         if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
         new FilterTables(maps, stateFile, maps.ruleBitmaps.info.maxEntries).republish();
         republished = true;
@@ -555,6 +558,12 @@ export class Dataplane {
   /** Every route (but those of the origin `skip`, when given). */
   listRoutes(skip?: RouteOrigin): RouteView[] {
     return [...this.routes.all(skip)].map((r) => this.view(r));
+  }
+
+  /** A route's view by id (see RouteTable.ids(): undefined once the route is gone). */
+  routeView(id: number): RouteView | undefined {
+    const r = this.routes.byId(id);
+    return r && this.view(r);
   }
 
   lookup(addresses: string[]): LookupResult[] {

@@ -171,11 +171,36 @@ export class RouteTable {
       this.nexthops.adoptRef(v.getUint32(off + R.nhg, true));
     }
     this.v4.bulkAdd(Uint32Array.from(a4), Uint8Array.from(p4), Uint32Array.from(i4), a4.length);
-    // The IPv6 FIB is written again from the records, shortest prefixes first: over a table
-    // that holds them this changes no entry; it fills one that a program upgrade created empty
-    // (releases before this one kept IPv6 routes in an LPM trie map).
-    ids6.sort((a, b) => this.plens[a]! - this.plens[b]!);
-    for (const id of ids6) this.fib6.insert(this.prefixOf(id).addr, this.plens[id]!, id);
+    // The IPv6 FIB is written again from the records: over a table that holds them this
+    // changes no entry; it repairs one that lost entries.
+    insertShortestFirst(this.fib6, ids6, this.plens, (id) => this.prefixOf(id).addr);
+  }
+
+  /**
+   * Writes the IPv6 FIB of a fresh set of maps from their route records, before a program
+   * upgrade switches any interface to them (releases before 2026-12-02 kept IPv6 routes in an
+   * LPM trie map: the multibit trie starts empty). Returns the routes written.
+   */
+  static fillFib6(maps: PipelineMaps): number {
+    const records = maps.routes.mmap();
+    const nodes = maps.fib6Nodes.mmap();
+    try {
+      const v = records.view;
+      const plens = new Uint8Array(records.length).fill(UNUSED);
+      const ids: number[] = [];
+      for (let id = 1; id < records.length; id++) {
+        const off = id * records.stride;
+        if (!(v.getUint16(off + R.flags, true) & VALID) || v.getUint8(off + R.family) !== 6) continue;
+        plens[id] = v.getUint8(off + R.plen);
+        ids.push(id);
+      }
+      const fib6 = new Fib6Table(new Uint32Array(nodes.view.buffer, 0, nodes.length * 256), plens);
+      insertShortestFirst(fib6, ids, plens, (id) => records.bytes.subarray(id * records.stride + R.prefix, id * records.stride + R.prefix + 16));
+      return ids.length;
+    } finally {
+      records.close();
+      nodes.close();
+    }
   }
 
   private prefixOf(id: number): Prefix {
@@ -284,6 +309,20 @@ export class RouteTable {
     const s = skip === undefined ? -1 : ORIGIN_CODE[skip];
     for (const id of this.v4.values()) if (this.origins[id] !== s) yield this.routeOf(id);
     for (const id of this.v6.values()) if (this.origins[id] !== s) yield this.routeOf(id);
+  }
+
+  /**
+   * The ids of every route (but those of origin `skip`, and of the other family when `family`
+   * is given), in the order all() yields them: a snapshot that a long listing walks while the
+   * table changes (byId() of an id removed since answers undefined).
+   */
+  ids(opts: { skip?: RouteOrigin; family?: Family } = {}): Uint32Array {
+    const s = opts.skip === undefined ? -1 : ORIGIN_CODE[opts.skip];
+    const out = new Uint32Array(this.size);
+    let n = 0;
+    if (opts.family !== 6) for (const id of this.v4.values()) if (this.origins[id] !== s) out[n++] = id;
+    if (opts.family !== 4) for (const id of this.v6.values()) if (this.origins[id] !== s) out[n++] = id;
+    return out.subarray(0, n);
   }
 
   /** Free ids left (for checking a bulk load before writing anything). */
@@ -534,4 +573,10 @@ export class RouteTable {
     this.tbl8Map.close();
     this.fib6Map.close();
   }
+}
+
+/** Installs IPv6 routes shortest prefix first (so no insert has to reach under a longer one). */
+function insertShortestFirst(fib6: Fib6Table, ids: number[], plens: Uint8Array, addrOf: (id: number) => Uint8Array): void {
+  ids.sort((a, b) => plens[a]! - plens[b]!);
+  for (const id of ids) fib6.insert(addrOf(id), plens[id]!, id);
 }

@@ -15,7 +15,7 @@
  *
  * All of it runs under the instance lock (instance-lock.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 import {
@@ -288,6 +288,7 @@ export async function upgradePipeline(
       // A running capture's filter now returns into the new program.
       setPipelineSlot(obj, newProg);
       finishRenames(instance, staged, opts.crashAfter === 'renamed-one');
+      unpinObsoleteMaps(dir);
       writeMeta(instance, settings, journal.objectHash);
       endJournal(instance);
     } finally {
@@ -416,4 +417,11 @@ function adoptOrphans(instance: string): string[] {
     current.close();
   }
   return orphans;
+}
+
+/** Unpins the maps of an older object that the current one no longer has (the LPM trie that
+ * held IPv6 routes before 2026-12-02): their pins would keep them, and their memory, alive. */
+function unpinObsoleteMaps(dir: string): void {
+  const known = new Set<string>([...Object.keys(abi.maps), ...abi.programs]);
+  for (const f of readdirSync(dir)) if (f.startsWith('pw_') && !f.endsWith('_next') && !known.has(f)) rmSync(join(dir, f), { force: true });
 }

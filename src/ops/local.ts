@@ -124,6 +124,20 @@ export class LocalOperations implements Operations {
     return this.read((dp) => routes.listRoutes(dp, q));
   }
 
+  eachRoute(q: Parameters<Operations['eachRoute']>[0], rows: Parameters<Operations['eachRoute']>[1]) {
+    return this.read((dp) => {
+      const ids = routes.routeIds(dp, q);
+      const counters = q.stats ? dp.routeCounters() : undefined;
+      let n = 0;
+      for (let i = 0; i < ids.length; i += routes.ROUTE_CHUNK) {
+        const chunk = routes.routeRows(dp, ids.subarray(i, i + routes.ROUTE_CHUNK), counters);
+        n += chunk.length;
+        rows(chunk);
+      }
+      return n;
+    });
+  }
+
   loadRoutes(batch: Parameters<Operations['loadRoutes']>[0], opts: { replace?: boolean; parseSeconds: number }) {
     return this.write(async (dp) => {
       const t0 = performance.now();

@@ -180,6 +180,9 @@ export interface Operations {
   addRoute(spec: RouteSpec, replace: boolean): Promise<Written<RouteView>>;
   deleteRoute(prefix: Prefix): Promise<Written<RouteView>>;
   listRoutes(q: RouteQuery): Promise<RouteRow[]>;
+  /** Every route the query selects, handed to `rows` a chunk at a time as they are read (a full
+   * table is a million: nothing holds them all); resolves with how many there were. */
+  eachRoute(q: RouteQuery, rows: (chunk: RouteRow[]) => void): Promise<number>;
   /** A whole table from a file (local only: a daemon's routes are its config's). */
   loadRoutes(batch: RouteBatch, opts: { replace?: boolean; parseSeconds: number }): Promise<LoadRoutesResult>;
   lookup(addresses: string[]): Promise<LookupResult[]>;

@@ -8,11 +8,33 @@ import { parseAddress, type Prefix } from '../util/ip.js';
 import type { RouteQuery, RouteRow } from './operations.js';
 
 export function listRoutes(dp: Dataplane, q: RouteQuery = {}): RouteRow[] {
-  const list = dp.listRoutes().filter((r) => (!q.family || r.family === q.family) && (!q.user || r.origin === 'user'));
-  if (!q.stats) return list;
-  const counters = dp.routeCounters();
-  return list.map((r) => ({ ...r, ...(counters.get(r.id) ?? { packets: 0, bytes: 0 }) }));
+  return routeRows(dp, routeIds(dp, q), q.stats ? dp.routeCounters() : undefined);
 }
+
+/** The ids of the routes a query selects: a snapshot that a long listing (a full table, a
+ * page at a time or streamed) walks without building a row for the routes it skips. */
+export function routeIds(dp: Dataplane, q: RouteQuery): Uint32Array {
+  const ids = dp.routes.ids({ family: q.family });
+  return q.user ? ids.filter((id) => dp.routes.originOf(id) === 'user') : ids;
+}
+
+export type RouteCounters = ReturnType<Dataplane['routeCounters']>;
+
+/** The rows of some of those ids, with their counters when given (the routes removed since the
+ * snapshot are left out). */
+export function routeRows(dp: Dataplane, ids: Uint32Array, counters?: RouteCounters): RouteRow[] {
+  const rows: RouteRow[] = [];
+  for (const id of ids) {
+    const view = dp.routeView(id);
+    if (!view) continue;
+    rows.push(counters ? { ...view, ...(counters.get(id) ?? { packets: 0, bytes: 0 }) } : view);
+  }
+  return rows;
+}
+
+/** Rows handed out this many at a time by a streamed listing (between them the daemon turns its
+ * event loop). */
+export const ROUTE_CHUNK = 4096;
 
 export function addRoute(dp: Dataplane, spec: RouteSpec, replace: boolean): RouteView {
   return replace ? dp.replaceRoute(spec) : dp.addRoute(spec);

@@ -17,8 +17,9 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf, runDirOf } from '../../src/dataplane/pipeline.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { BpfObject, bytesCodec, MapType, pinFd, Program, queryXdp, resolveIfindex } from '../../src/kernel/index.js';
+import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { parsePrefix } from '../../src/util/ip.js';
-import { ipv4Packet } from '../helpers/packets.js';
+import { ipv4Packet, ipv6Packet } from '../helpers/packets.js';
 import { testObject } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -179,6 +180,58 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
       const lim = dp.filter.limiters().find((l) => l.name === 'l')!;
       assert.equal(dp.pipeline.maps.ratelimits.get(lim.id)!.interval_ns, 200_000_000n, 'GCRA fields from filter.json, not the old bytes');
       dp.filter.unblock(parsePrefix('203.0.113.0/24'));
+    } finally {
+      dp.close();
+    }
+  });
+
+  it('writes the IPv6 FIB of an earlier release (an LPM trie) into the multibit trie before switching', async () => {
+    const dst = ipv6Packet({ src: '2001:db8:1::1', dst: '2001:db8:77:0:1::9' });
+    {
+      const dp = await Dataplane.open(instance);
+      try {
+        dp.addRoute(parseRouteTokens(['blackhole', '2001:db8:77::/48'], () => 'test'));
+        assert.equal(dp.trace(dst).reason, abi.PwReason.BLACKHOLE);
+      } finally {
+        dp.close();
+      }
+    }
+    // What that release left pinned: the IPv6 routes' records, the trie, no nodes.
+    const spec = {
+      maps: {
+        pw_fib6: { name: 'pw_fib6', type: MapType.LPM_TRIE, maxEntries: 1 << 20, flags: 1, keySize: 20, valueSize: 4, key: bytesCodec(20), value: bytesCodec(4) },
+      },
+      rodata: {},
+      programs: [],
+    } as const;
+    const old = await BpfObject.load(testObject('old-layouts'), { spec });
+    try {
+      const h = old.mapHandle('pw_fib6');
+      try {
+        pinFd(h.fd, join(dir(), 'pw_fib6'));
+      } finally {
+        h.close();
+      }
+    } finally {
+      old.close();
+    }
+    unlinkSync(join(dir(), 'pw_fib6_nodes'));
+    const r = await Dataplane.upgrade(instance, Pipeline.pinnedMeta(instance).settings);
+    assert.ok(r.fresh.includes('pw_fib6_nodes'));
+    assert.equal(existsSync(join(dir(), 'pw_fib6')), false, 'the old trie is unpinned');
+    // The new nodes were filled before the switch: read through the pinned maps (a Dataplane
+    // would write them again). 2001:db8:77::/48 starts at node 0x20, entry 0x01.
+    const pipeline = await Pipeline.open(instance, {}, { create: false });
+    try {
+      assert.ok(pipeline.maps.fib6Nodes.get(0x20)!.entry[0x01]! & 0x80000000, 'the first level points at a node');
+    } finally {
+      pipeline.close();
+    }
+    const dp = await Dataplane.open(instance);
+    try {
+      assert.equal(dp.trace(dst).reason, abi.PwReason.BLACKHOLE);
+      dp.deleteRoute(parsePrefix('2001:db8:77::/48'));
+      assert.equal(dp.trace(dst).reason === abi.PwReason.BLACKHOLE, false);
     } finally {
       dp.close();
     }

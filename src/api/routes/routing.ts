@@ -1,13 +1,15 @@
 /** Interfaces, routes, lookups and neighbours. Reads are the operations' (src/ops/); writes edit the config. */
+import { Readable } from 'node:stream';
+import { setImmediate as turn } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 
-import { page, PAGE } from '../paging.js';
+import { PAGE } from '../paging.js';
 
 import { Route } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
 import * as edits from '../../ops/edits.js';
 import { listNeighbors, syncNeighbors } from '../../ops/neighbors.js';
-import { listRoutes, lookup } from '../../ops/routes.js';
+import { lookup, ROUTE_CHUNK, routeIds, routeRows, type RouteCounters } from '../../ops/routes.js';
 import { parsePrefix } from '../../util/ip.js';
 import { jsonSchema } from '../validate.js';
 import { keyOf, params, tag, who } from './common.js';
@@ -39,15 +41,26 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
   // ---- routes ----------------------------------------------------------------------------
   app.get(
     '/v1/routes',
-    tag('routes', "Routes in the data plane (with the host's own, origin kernel), a page at a time", {
-      querystring: {
-        type: 'object',
-        properties: { family: { enum: [4, 6] }, user: { type: 'boolean' }, stats: { type: 'boolean' }, ...PAGE },
+    tag(
+      'routes',
+      "Routes in the data plane (with the host's own, origin kernel): a page at a time, or with stream=true all of them as NDJSON, written as they are read",
+      {
+        querystring: {
+          type: 'object',
+          properties: { family: { enum: [4, 6] }, user: { type: 'boolean' }, stats: { type: 'boolean' }, stream: { type: 'boolean' }, ...PAGE },
+        },
       },
-    }),
+    ),
     async (req, reply) => {
-      const q = req.query as { family?: 4 | 6; user?: boolean; stats?: boolean; offset: number; limit: number };
-      return page(reply, listRoutes(ctrl.dp(), q), q);
+      const q = req.query as { family?: 4 | 6; user?: boolean; stats?: boolean; stream?: boolean; offset: number; limit: number };
+      // The ids are a snapshot; rows are built only for the ids served (a page of a full table
+      // does not build the other 900,000).
+      const ids = routeIds(ctrl.dp(), q);
+      const counters = q.stats ? ctrl.dp().routeCounters() : undefined;
+      void reply.header('pathwise-total', String(ids.length));
+      if (!q.stream) return routeRows(ctrl.dp(), ids.subarray(q.offset, q.offset + q.limit), counters);
+      void reply.type('application/x-ndjson');
+      return reply.send(Readable.from(routeLines(ctrl, ids, counters)));
     },
   );
   app.post(
@@ -113,4 +126,14 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
     tag('routes', "Resolve the gateways and copy the kernel's neighbours into the data plane now (the daemon also follows them by itself)"),
     async () => syncNeighbors(ctrl.dp()),
   );
+}
+
+/** A streamed listing: NDJSON a chunk of routes at a time, the event loop turning between
+ * chunks (the daemon keeps answering and forwarding state follows while a million rows go out). */
+async function* routeLines(ctrl: Controller, ids: Uint32Array, counters: RouteCounters | undefined): AsyncGenerator<string> {
+  for (let i = 0; i < ids.length; i += ROUTE_CHUNK) {
+    const rows = routeRows(ctrl.dp(), ids.subarray(i, i + ROUTE_CHUNK), counters);
+    if (rows.length) yield `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
+    await turn();
+  }
 }

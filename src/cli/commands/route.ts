@@ -62,16 +62,24 @@ export function registerRoute(program: Command): void {
       .option('--user', 'only routes added by the user')
       .option('--stats', 'with packets and bytes forwarded by each route'),
   ).action(async (opts: InstanceOptions & { 4?: boolean; 6?: boolean; user?: boolean; stats?: boolean }) => {
-    const routes: RouteRow[] = await (
+    // Written as the rows come (a full table is a million routes): --json is one array, a row
+    // to a line.
+    const line = opts.json
+      ? (r: RouteRow) => JSON.stringify(r)
+      : opts.stats
+        ? (r: RouteRow) => `${formatRoute(r).padEnd(60)} ${color.dim(`${r.packets ?? 0} pkts ${r.bytes ?? 0} bytes`)}`
+        : formatRoute;
+    let first = true;
+    // (stdout to a file, a pipe or a terminal is written synchronously on Linux.)
+    const out = process.stdout;
+    await (
       await backendFor(opts)
-    ).listRoutes({ family: opts[4] ? 4 : opts[6] ? 6 : undefined, user: opts.user, stats: opts.stats });
-    if (opts.json) return printJson(routes);
-    if (opts.stats) {
-      for (const r of routes)
-        process.stdout.write(`${formatRoute(r).padEnd(60)} ${color.dim(`${r.packets ?? 0} pkts ${r.bytes ?? 0} bytes`)}\n`);
-      return;
-    }
-    process.stdout.write(routes.map((r) => `${formatRoute(r)}\n`).join(''));
+    ).eachRoute({ family: opts[4] ? 4 : opts[6] ? 6 : undefined, user: opts.user, stats: opts.stats }, (rows) => {
+      const text = rows.map(line).join(opts.json ? ',\n' : '\n');
+      out.write(opts.json ? `${first ? '[\n' : ',\n'}${text}` : `${text}\n`);
+      first = false;
+    });
+    if (opts.json) out.write(first ? '[]\n' : '\n]\n');
   });
 
   withInstance(
