@@ -69,7 +69,12 @@ const XDP_REDIRECT = 4;
  * ns per repetition of `prog` on a frame it forwards in place: the median of 1,000 runs of 200
  * repetitions, each run checked to end in `verdict` (so no run measures another path).
  */
-function perRepetition(prog: { testRunSync(o: object): { duration: number; retval: number } }, data: Buffer, ctx: Buffer, verdict: number): number {
+function perRepetition(
+  prog: { testRunSync(o: object): { duration: number; retval: number } },
+  data: Buffer,
+  ctx: Buffer,
+  verdict: number,
+): number {
   const ds: number[] = [];
   for (let i = 0; i < 1000; i++) {
     const r = prog.testRunSync({ data, ctx, repeat: 200 });
@@ -363,7 +368,15 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   // TTL 255: each run forwards the frame REPEAT times in place, lowering its TTL each time, and
   // every repetition still takes the forwarded path (with TTL 64, runs past the 63rd were handed
   // to the kernel as TTL-exceeded: the figures before 2026-12-02 measured mostly that).
-  const flowPkt = ipv4Packet({ src: '100.64.0.7', dst: formatIpv4(addrs[0]!), proto: 'tcp', sport: 40000, dport: 443, tcpFlags: 0x10, ttl: 255 });
+  const flowPkt = ipv4Packet({
+    src: '100.64.0.7',
+    dst: formatIpv4(addrs[0]!),
+    proto: 'tcp',
+    sport: 40000,
+    dport: 443,
+    tcpFlags: 0x10,
+    ttl: 255,
+  });
   const trace = inNetns(ns, () => full.trace(flowPkt, ifK0));
   if (trace.verdict !== 2) throw new Error(`the benchmark packet is not forwarded (verdict ${trace.verdict}, reason ${trace.reason})`);
   const ctxK0 = xdpMd(flowPkt.length, ifK0);

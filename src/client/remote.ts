@@ -136,7 +136,8 @@ export class RemoteOperations implements Operations {
       n += chunk.length;
       if (chunk.length) rows(chunk);
     }
-    if (!res.complete) throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} ended the route listing early (after ${n} routes)`);
+    if (!res.complete)
+      throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} ended the route listing early (after ${n} routes)`);
     if (rest) throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} sent a route listing cut short`);
     return n;
   }

@@ -31,7 +31,7 @@ import { reasonName, verdictName } from '../insight/verdicts.js';
 import { hostRouteSpec, hostRoutes, type HostRoute } from '../routing/host-routes.js';
 import { protocolName } from '../routing/kernel-routes.js';
 import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js';
-import { routeText, type RouteOrigin, type RouteSpec, type RouteView } from '../routing/route.js';
+import { routeText, type NexthopView, type RouteOrigin, type RouteSpec, type RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
 import { formatAddress, formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 
@@ -390,18 +390,23 @@ export class Dataplane {
    * failure while writing removes what this call added.
    */
   loadRoutes(batch: RouteBatch, opts: { replace?: boolean } = {}): { added: number; replaced: number } {
-    const { v4, templates, others } = batch;
+    const { v4, v6, templates, others } = batch;
     const where = (i: number) => `${batch.file}:${v4.line[i]}`;
+    const where6 = (i: number) => `${batch.file}:${v6.line[i]}`;
     const acquired: number[] = [];
     const tmplGroup = new Uint32Array(templates.length);
     const fresh4: number[] = [];
     const replace4: number[] = [];
-    const fresh6: { spec: RouteSpec; nhg: number }[] = [];
-    const replace6: { spec: RouteSpec; nhg: number }[] = [];
+    const fresh6: number[] = [];
+    const replace6: number[] = [];
+    const keys6: string[] = new Array<string>(v6.count);
+    const prefix6 = (i: number) => ({ family: 6 as const, addr: v6.addr.subarray(16 * i, 16 * i + 16), plen: v6.plen[i]! });
+    const freshOthers: { spec: RouteSpec; nhg: number }[] = [];
+    const replaceOthers: { spec: RouteSpec; nhg: number }[] = [];
     try {
       // One group per distinct nexthop text: resolved and acquired once, not per route.
       templates.forEach((t, i) => {
-        const nhg = this.groupFor({ ...t, prefix: parsePrefix('0.0.0.0/0') });
+        const nhg = this.groupFor({ ...t, prefix: parsePrefix(t.family === 6 ? '::/0' : '0.0.0.0/0') });
         tmplGroup[i] = nhg;
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
       });
@@ -430,34 +435,42 @@ export class Dataplane {
         }
         return false;
       };
+      const exists = (text: string, at: string) => {
+        if (opts.replace) return;
+        throw new PwError('PW_ERR_EXISTS', `a route to ${text} exists`, {
+          where: at,
+          hint: 'load with --replace to change existing routes',
+        });
+      };
       for (let i = 0; i < v4.count; i++) {
-        const exists = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!) !== undefined;
-        if (exists && !opts.replace) {
-          throw new PwError('PW_ERR_EXISTS', `a route to ${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} exists`, {
-            where: where(i),
-            hint: 'load with --replace to change existing routes',
-          });
-        }
-        (exists ? replace4 : fresh4).push(i);
+        const found = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!) !== undefined;
+        if (found) exists(`${formatIpv4(v4.addr[i]!)}/${v4.plen[i]}`, where(i));
+        (found ? replace4 : fresh4).push(i);
       }
+      // IPv6 prefixes are keyed by their text, as the route table keys them.
       const seen6 = new Set<string>();
+      for (let i = 0; i < v6.count; i++) {
+        const key = formatPrefix(prefix6(i));
+        if (seen6.has(key)) throw new PwError('PW_ERR_INVALID', `${key} appears twice`, { where: where6(i) });
+        seen6.add(key);
+        keys6[i] = key;
+        const found = this.routes.idOf6(key) !== undefined;
+        if (found) exists(key, where6(i));
+        (found ? replace6 : fresh6).push(i);
+      }
       for (const spec of others) {
         const key = formatPrefix(spec.prefix);
         if (seen6.has(key) || (spec.prefix.family === 4 && inBatch4(spec.prefix.v4, spec.prefix.plen))) {
           throw new PwError('PW_ERR_INVALID', `${key} appears twice`, { where: spec.where });
         }
         seen6.add(key);
-        const exists = this.routes.idOf(spec.prefix) !== undefined;
-        if (exists && !opts.replace)
-          throw new PwError('PW_ERR_EXISTS', `a route to ${key} exists`, {
-            where: spec.where,
-            hint: 'load with --replace to change existing routes',
-          });
+        const found = this.routes.idOf(spec.prefix) !== undefined;
+        if (found) exists(key, spec.where);
         const nhg = this.groupFor(spec);
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
-        (exists ? replace6 : fresh6).push({ spec, nhg });
+        (found ? replaceOthers : freshOthers).push({ spec, nhg });
       }
-      const newCount = fresh4.length + fresh6.length;
+      const newCount = fresh4.length + fresh6.length + freshOthers.length;
       if (newCount > this.routes.freeCount)
         throw new PwError('PW_ERR_FULL', `${newCount} new routes do not fit: ${this.routes.freeCount} free route slots`);
     } catch (e) {
@@ -478,43 +491,77 @@ export class Dataplane {
       bulk.nhg[k] = tmplGroup[v4.template[i]!]!;
       bulk.metric[k] = templates[v4.template[i]!]!.metric;
     });
+    const bulk6 = fresh6.map((i) => ({
+      prefix: prefix6(i),
+      key: keys6[i]!,
+      nhg: tmplGroup[v6.template[i]!]!,
+      metric: templates[v6.template[i]!]!.metric,
+    }));
+    const fail = (e: PwError): never => {
+      for (const g of acquired) this.nexthops.release(g);
+      throw e;
+    };
     const groupsFree = this.routes.fib4.groupCapacity - this.routes.fib4.groupsInUse;
     const groupsNeeded = this.routes.groupsNeededFor(bulk);
     if (groupsNeeded > groupsFree) {
-      for (const g of acquired) this.nexthops.release(g);
-      throw new PwError('PW_ERR_FULL', `the IPv4 FIB needs ${groupsNeeded} more second-level groups, ${groupsFree} are free`, {
-        hint: 'load the pipeline with more ipv4Groups',
-      });
+      fail(
+        new PwError('PW_ERR_FULL', `the IPv4 FIB needs ${groupsNeeded} more second-level groups, ${groupsFree} are free`, {
+          hint: 'load the pipeline with more ipv4Groups',
+        }),
+      );
+    }
+    const nodesNeeded = this.routes.fib6.nodesNeededFor([
+      ...bulk6.map((r) => r.prefix),
+      ...freshOthers.map((f) => f.spec.prefix).filter((p) => p.family === 6),
+    ]);
+    if (nodesNeeded > this.routes.fib6.nodesFree) {
+      fail(
+        new PwError('PW_ERR_FULL', `the IPv6 FIB needs ${nodesNeeded} more nodes, ${this.routes.fib6.nodesFree} are free`, {
+          hint: 'load the pipeline with more ipv6Nodes',
+        }),
+      );
     }
 
+    // Routes in place holding a reference to their group, and (for a moment) routes in place
+    // whose references are taken after their bulk write: undone differently on a failure.
     const added: number[] = [];
+    const unreferenced: number[] = [];
     let addedBulk: Uint32Array = new Uint32Array(0);
     let replaced = 0;
+    const addRefs = (groups: Iterable<number>) => {
+      const refs = new Map<number, number>();
+      for (const g of groups) refs.set(g, (refs.get(g) ?? 0) + 1);
+      for (const [g, n] of refs) this.nexthops.addRefs(g, n);
+    };
+    const repoint = (id: number, nhg: number, metric: number) => {
+      const old = this.routes.repoint(id, nhg, metric);
+      this.nexthops.addRefs(nhg, 1);
+      this.releaseGroup(old);
+      replaced++;
+    };
     try {
       addedBulk = this.routes.addV4Bulk(bulk);
-      const refs = new Map<number, number>();
-      for (let k = 0; k < bulk.count; k++) refs.set(bulk.nhg[k]!, (refs.get(bulk.nhg[k]!) ?? 0) + 1);
-      for (const [g, n] of refs) this.nexthops.addRefs(g, n);
+      addRefs(bulk.nhg);
       for (const i of replace4) {
         const t = v4.template[i]!;
-        const id = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!)!;
-        const old = this.routes.repoint(id, tmplGroup[t]!, templates[t]!.metric);
-        this.nexthops.addRefs(tmplGroup[t]!, 1);
-        this.releaseGroup(old);
-        replaced++;
+        repoint(this.routes.idOf4(v4.addr[i]!, v4.plen[i]!)!, tmplGroup[t]!, templates[t]!.metric);
       }
-      for (const { spec, nhg } of fresh6) {
+      this.routes.addV6Bulk(bulk6, unreferenced);
+      addRefs(bulk6.map((r) => r.nhg));
+      for (const id of unreferenced) added.push(id);
+      unreferenced.length = 0;
+      for (const i of replace6) {
+        const t = v6.template[i]!;
+        repoint(this.routes.idOf6(keys6[i]!)!, tmplGroup[t]!, templates[t]!.metric);
+      }
+      for (const { spec, nhg } of freshOthers) {
         added.push(this.routes.add(spec.prefix, nhg, spec.metric).id);
         this.nexthops.addRefs(nhg, 1);
       }
-      for (const { spec, nhg } of replace6) {
-        const old = this.routes.repoint(this.routes.idOf(spec.prefix)!, nhg, spec.metric);
-        this.nexthops.addRefs(nhg, 1);
-        this.releaseGroup(old);
-        replaced++;
-      }
+      for (const { spec, nhg } of replaceOthers) repoint(this.routes.idOf(spec.prefix)!, nhg, spec.metric);
     } catch (e) {
-      // Undo: remove what this call added, newest first (references were taken per route).
+      // Undo: remove what this call added, newest first.
+      for (const id of unreferenced.reverse()) this.routes.removeById(id);
       for (const id of [...added.reverse(), ...addedBulk.reverse()]) this.releaseGroup(this.routes.removeById(id).nhg);
       throw e;
     } finally {
@@ -523,7 +570,16 @@ export class Dataplane {
     return { added: added.length + addedBulk.length, replaced };
   }
 
-  view(r: Route): RouteView {
+  /**
+   * @param groups the nexthops of the groups already described, for a listing: many routes
+   *               share a group, and describing one asks the kernel for interface names.
+   */
+  view(r: Route, groups?: Map<number, NexthopView[]>): RouteView {
+    let nexthops = groups?.get(r.nhg);
+    if (!nexthops) {
+      nexthops = this.nexthops.describe(r.nhg);
+      groups?.set(r.nhg, nexthops);
+    }
     return {
       origin: r.origin,
       ...(r.origin === 'imported' ? { proto: protocolName(r.proto) } : {}),
@@ -531,7 +587,7 @@ export class Dataplane {
       family: r.prefix.family,
       type: routeTypeOf(r.nhg),
       metric: r.metric,
-      nexthops: this.nexthops.describe(r.nhg),
+      nexthops,
       id: r.id,
       ...pathsOf(this.nexthops.tagOf(r.nhg)),
     };
@@ -560,10 +616,11 @@ export class Dataplane {
     return [...this.routes.all(skip)].map((r) => this.view(r));
   }
 
-  /** A route's view by id (see RouteTable.ids(): undefined once the route is gone). */
-  routeView(id: number): RouteView | undefined {
+  /** A route's view by id (see RouteTable.ids(): undefined once the route is gone); `groups`
+   * as view()'s. */
+  routeView(id: number, groups?: Map<number, NexthopView[]>): RouteView | undefined {
     const r = this.routes.byId(id);
-    return r && this.view(r);
+    return r && this.view(r, groups);
   }
 
   lookup(addresses: string[]): LookupResult[] {

@@ -189,8 +189,8 @@ export class FilterTables {
 
     const live = (this.maps.ruleCtl.get(0)?.bank ?? 0) & 1;
     const bank = live ? 0 : 1; // the idle one
-    this.writeBank(bank, compiled, free, withIds, limiterIds);
-    this.maps.ruleBanks.set(bank, { count: withIds.length, flags: bankFlags(withIds) });
+    const cidr = this.writeBank(bank, compiled, free, withIds, limiterIds);
+    this.maps.ruleBanks.set(bank, { count: withIds.length, flags: bankFlags(withIds) | cidr.flags, any: cidr.any });
     // Recorded before the flip: see completeFlip().
     this.state.rules = withIds.map((r) => ({ id: r.id, text: formatRule(r) }));
     this.state.liveBitmaps = free.slice(0, compiled.bitmaps.length);
@@ -201,7 +201,14 @@ export class FilterTables {
     return withIds;
   }
 
-  private writeBank(bank: number, c: ReturnType<typeof compileRules>, ids: number[], rules: Rule[], limiterIds: Map<string, number>): void {
+  /** Returns the bank's catch-all-only CIDR fields (flags and bitmaps: see struct pw_rule_bank). */
+  private writeBank(
+    bank: number,
+    c: ReturnType<typeof compileRules>,
+    ids: number[],
+    rules: Rule[],
+    limiterIds: Map<string, number>,
+  ): { flags: number; any: number[] } {
     const m = this.maps;
     // Bitmaps, in slots the live bank does not use.
     const keys = Buffer.alloc(4 * c.bitmaps.length);
@@ -247,6 +254,14 @@ export class FilterTables {
     lpm4(m.ruleDst4, c.dst4);
     lpm6(m.ruleSrc6, c.src6);
     lpm6(m.ruleDst6, c.dst6);
+    // A field no rule names a prefix in holds its catch-all alone: the guard takes that bitmap
+    // without the LPM lookup (the entries stay written, for a program that does not know this).
+    const cidr = { flags: 0, any: [0, 0, 0, 0] };
+    [c.src4, c.dst4, c.src6, c.dst6].forEach((entries, field) => {
+      if (entries.length !== 1 || entries[0]!.prefix.plen !== 0) return;
+      cidr.flags |= 1 << (abi.PwBankFlag.ANY_SHIFT + field);
+      cidr.any[field] = id(entries[0]!.bitmap);
+    });
     // Actions, by position.
     if (rules.length) {
       const rk = Buffer.alloc(4 * rules.length);
@@ -262,6 +277,7 @@ export class FilterTables {
       });
       m.rules.updateBatchRaw(rk, rv, rules.length);
     }
+    return cidr;
   }
 
   /**

@@ -195,7 +195,9 @@ export class RouteTable {
         ids.push(id);
       }
       const fib6 = new Fib6Table(new Uint32Array(nodes.view.buffer, 0, nodes.length * 256), plens);
-      insertShortestFirst(fib6, ids, plens, (id) => records.bytes.subarray(id * records.stride + R.prefix, id * records.stride + R.prefix + 16));
+      insertShortestFirst(fib6, ids, plens, (id) =>
+        records.bytes.subarray(id * records.stride + R.prefix, id * records.stride + R.prefix + 16),
+      );
       return ids.length;
     } finally {
       records.close();
@@ -269,6 +271,11 @@ export class RouteTable {
 
   idOf4(addr: number, plen: number): number | undefined {
     return this.v4.get(addr, plen);
+  }
+
+  /** idOf() of an IPv6 prefix by its text (formatPrefix), for a caller that has it already. */
+  idOf6(key: string): number | undefined {
+    return this.v6.get(key);
   }
 
   get(prefix: Prefix): Route | undefined {
@@ -414,7 +421,9 @@ export class RouteTable {
       throw new PwError('PW_ERR_FULL', `the IPv4 FIB has no free second-level group for ${formatPrefix(prefix)}`);
     }
     if (prefix.family === 6 && this.fib6.nodesNeededFor([prefix]) > this.fib6.nodesFree) {
-      throw new PwError('PW_ERR_FULL', `the IPv6 FIB has no free node for ${formatPrefix(prefix)}`, { hint: 'load the pipeline with more ipv6Nodes' });
+      throw new PwError('PW_ERR_FULL', `the IPv6 FIB has no free node for ${formatPrefix(prefix)}`, {
+        hint: 'load the pipeline with more ipv6Nodes',
+      });
     }
     const id = this.takeId();
     const flags = routeFlags(origin, proto);
@@ -456,6 +465,24 @@ export class RouteTable {
     return ids;
   }
 
+  /**
+   * Installs many new IPv6 routes, none of which may exist (the caller checked, and checked
+   * the FIB's free nodes with fib6.nodesNeededFor). Shortest prefixes first, so no insert
+   * reaches under a longer one. `key` is the prefix's text (formatPrefix). Each id goes to
+   * `added` as its route is in place (so a caller can undo a load that fails half-way).
+   */
+  addV6Bulk(routes: { prefix: { addr: Uint8Array; plen: number }; key: string; nhg: number; metric: number }[], added: number[]): void {
+    const order = routes.map((_, i) => i).sort((a, b) => routes[a]!.prefix.plen - routes[b]!.prefix.plen);
+    for (const i of order) {
+      const r = routes[i]!;
+      const id = this.takeId();
+      this.writeRecord(id, 6, r.prefix.addr, r.prefix.plen, r.nhg, r.metric, VALID);
+      this.fib6.insert(r.prefix.addr, r.prefix.plen, id);
+      this.v6.set(r.key, id);
+      added.push(id);
+    }
+  }
+
   /** Second-level groups a set of new IPv4 prefixes would need (for a capacity check). */
   groupsNeededFor(b: V4Bulk): number {
     const split = new Set<number>();
@@ -495,7 +522,8 @@ export class RouteTable {
     for (let i = 0; i < (prefix.family === 4 ? 4 : 16); i++) if (this.bytes[off + R.prefix + i] !== prefix.addr[i]) return false;
     if (prefix.family === 6) {
       if (this.fib6.lookup(prefix.addr) === id) return true;
-      for (let l = 128; l > prefix.plen; l--) if (this.v6.has(formatPrefix({ family: 6, addr: maskAddr(prefix.addr, l), plen: l }))) return true;
+      for (let l = 128; l > prefix.plen; l--)
+        if (this.v6.has(formatPrefix({ family: 6, addr: maskAddr(prefix.addr, l), plen: l }))) return true;
       return false;
     }
     if (this.fib4.lookup(prefix.v4) === id) return true;

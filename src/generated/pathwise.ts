@@ -6,6 +6,7 @@ const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, 
 /** enum pw_bank_flag */
 export const PwBankFlag = {
   L4: 1,
+  ANY_SHIFT: 1,
 } as const;
 export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
 
@@ -998,27 +999,30 @@ export const PwRuleCtl = {
   },
 } as const satisfies Codec<PwRuleCtl> & { offsets: Record<string, number> };
 
-/** struct pw_rule_bank (8 bytes) */
+/** struct pw_rule_bank (24 bytes) */
 export interface PwRuleBank {
   count: number;
   flags: number;
+  any: number[];
 }
 export const PwRuleBank = {
   name: 'pw_rule_bank',
-  size: 8,
-  offsets: { count: 0, flags: 4 },
+  size: 24,
+  offsets: { count: 0, flags: 4, any: 8 },
   encode(x: PwRuleBank, v: DataView, o: number): void {
     scalar.u32.encode(x.count, v, o + 0);
     scalar.u32.encode(x.flags, v, o + 4);
+    for (let i0 = 0; i0 < 4; i0++) { scalar.u32.encode(x.any[i0] ?? 0, v, o + 8 + i0 * 4); }
   },
   decode(v: DataView, o: number): PwRuleBank {
     return {
       count: scalar.u32.decode(v, o + 0),
       flags: scalar.u32.decode(v, o + 4),
+      any: Array.from({ length: 4 }, (_, i0) => scalar.u32.decode(v, o + 8 + i0 * 4)),
     };
   },
   zero(): PwRuleBank {
-    return { count: 0, flags: 0 };
+    return { count: 0, flags: 0, any: Array.from({ length: 4 }, () => 0) };
   },
 } as const satisfies Codec<PwRuleBank> & { offsets: Record<string, number> };
 
@@ -1869,7 +1873,7 @@ export const maps = {
   pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 16, key: PwBlock4Key, value: PwBlock },
   pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 16, key: PwBlock6Key, value: PwBlock },
   pw_rule_ctl: { name: 'pw_rule_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
-  pw_rule_banks: { name: 'pw_rule_banks', type: MapType.ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleBank },
+  pw_rule_banks: { name: 'pw_rule_banks', type: MapType.ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwRuleBank },
   pw_rules: { name: 'pw_rules', type: MapType.ARRAY, maxEntries: 32768, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwRule },
   pw_rule_bitmaps: { name: 'pw_rule_bitmaps', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 2080, key: scalar.u32, value: PwRuleBitmap },
   pw_rule_proto: { name: 'pw_rule_proto', type: MapType.ARRAY, maxEntries: 512, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },

@@ -2,7 +2,7 @@
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { Gateway } from '../dataplane/nexthop-table.js';
 import type { LookupResult } from '../routing/route.js';
-import type { RouteSpec, RouteView } from '../routing/route.js';
+import type { NexthopView, RouteSpec, RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
 import { parseAddress, type Prefix } from '../util/ip.js';
 import type { RouteQuery, RouteRow } from './operations.js';
@@ -24,8 +24,9 @@ export type RouteCounters = ReturnType<Dataplane['routeCounters']>;
  * snapshot are left out). */
 export function routeRows(dp: Dataplane, ids: Uint32Array, counters?: RouteCounters): RouteRow[] {
   const rows: RouteRow[] = [];
+  const groups = new Map<number, NexthopView[]>(); // (the names are read once per chunk)
   for (const id of ids) {
-    const view = dp.routeView(id);
+    const view = dp.routeView(id, groups);
     if (!view) continue;
     rows.push(counters ? { ...view, ...(counters.get(id) ?? { packets: 0, bytes: 0 }) } : view);
   }

@@ -85,12 +85,18 @@ export class Fib6Table {
 
   /**
    * The nodes a new prefix would add, keyed by the address bits above them: the same key from
-   * two prefixes is one node (see nodesNeededFor).
+   * two prefixes is one node (see nodesNeededFor). Nodes down to /48 (nearly all of a real
+   * table's) get a number: the bits above the node (at most 40), times 8, plus the level.
    */
-  private newNodeKeys(addr: Uint8Array, plen: number, out: Set<string>): void {
-    for (let end = this.existingDepth(addr, plen); plen > end; end += 8) {
-      out.add(`${Buffer.from(addr.subarray(0, end / 8)).toString('hex')}/${end}`);
+  private newNodeKeys(addr: Uint8Array, plen: number, out: Set<number | string>): void {
+    let end = this.existingDepth(addr, plen);
+    let above = 0;
+    for (let i = 0; i < end / 8; i++) above = above * 256 + addr[i]!;
+    for (; plen > end && end <= 40; end += 8) {
+      out.add(above * 8 + (end / 8 - 2));
+      above = above * 256 + addr[end / 8]!;
     }
+    for (; plen > end; end += 8) out.add(`${Buffer.from(addr.subarray(0, end / 8)).toString('hex')}/${end}`);
   }
 
   /** The bits that the nodes already in place cover on the way to addr/plen. */
@@ -107,7 +113,7 @@ export class Fib6Table {
 
   /** Free nodes that installing these new prefixes would take (shared nodes counted once). */
   nodesNeededFor(prefixes: Iterable<{ addr: Uint8Array; plen: number }>): number {
-    const keys = new Set<string>();
+    const keys = new Set<number | string>();
     for (const p of prefixes) this.newNodeKeys(p.addr, p.plen, keys);
     return keys.size;
   }

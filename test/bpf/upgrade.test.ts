@@ -199,7 +199,16 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     // What that release left pinned: the IPv6 routes' records, the trie, no nodes.
     const spec = {
       maps: {
-        pw_fib6: { name: 'pw_fib6', type: MapType.LPM_TRIE, maxEntries: 1 << 20, flags: 1, keySize: 20, valueSize: 4, key: bytesCodec(20), value: bytesCodec(4) },
+        pw_fib6: {
+          name: 'pw_fib6',
+          type: MapType.LPM_TRIE,
+          maxEntries: 1 << 20,
+          flags: 1,
+          keySize: 20,
+          valueSize: 4,
+          key: bytesCodec(20),
+          value: bytesCodec(4),
+        },
       },
       rodata: {},
       programs: [],

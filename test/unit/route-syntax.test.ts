@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 
 import { PwError } from '../../src/errors.js';
 import { parseRouteFile, parseRouteTokens } from '../../src/routing/route-syntax.js';
-import { formatIpv4, formatPrefix } from '../../src/util/ip.js';
+import { formatIpv4, formatPrefix, parsePrefix } from '../../src/util/ip.js';
 
 const tokens = (line: string) => {
   const t = line.split(' ');
@@ -81,19 +81,62 @@ describe('route syntax: a file of routes', () => {
       { prefix: '10.2.0.0/16', template: 0, line: 3 },
       { prefix: '10.3.0.0/24', template: 1, line: 5 },
     ]);
+    assert.equal(batch.v6.count, 1);
     assert.deepEqual(
-      batch.templates.map((t) => [t.nexthops, t.metric]),
+      [formatPrefix({ family: 6, addr: batch.v6.addr.subarray(0, 16), plen: batch.v6.plen[0]! }), batch.v6.template[0], batch.v6.line[0]],
+      ['2001:db8::/32', 2, 6],
+    );
+    assert.deepEqual(
+      batch.templates.map((t) => [t.family, t.nexthops, t.metric]),
       [
-        [[{ via: '192.0.2.1' }], 0],
-        [[{ via: '192.0.2.2' }], 5],
+        [4, [{ via: '192.0.2.1' }], 0],
+        [4, [{ via: '192.0.2.2' }], 5],
+        [6, [{ via: '2001:db8::1' }], 0],
       ],
     );
     assert.deepEqual(
       batch.others.map((r) => [formatPrefix(r.prefix), r.type]),
-      [
-        ['2001:db8::/32', 'unicast'],
-        ['203.0.113.0/24', 'blackhole'],
-      ],
+      [['203.0.113.0/24', 'blackhole']],
+    );
+  });
+
+  it('scans IPv6 prefixes in place as the general parser reads them, and leaves it the rest', () => {
+    const cases = [
+      '2001:db8::/32',
+      '::/0',
+      '2001:db8:1:2:3:4:5:6/128',
+      '2001:db8::1/128',
+      'fe80::/10',
+      '2001:DB8:ABCD::/48',
+      '1::/16',
+      '2001:0db8:0000:0000:0000:0000:0000:0000/32',
+      '::1:2/127',
+    ];
+    const text = cases.map((p) => `${p} via 2001:db8::9`).join('\n');
+    const { batch, errors } = parseRouteFile(text, 'v6.txt');
+    assert.deepEqual(errors, []);
+    assert.equal(batch.v6.count, cases.length);
+    cases.forEach((p, i) => {
+      assert.equal(
+        formatPrefix({ family: 6, addr: batch.v6.addr.subarray(16 * i, 16 * i + 16), plen: batch.v6.plen[i]! }),
+        formatPrefix(parsePrefix(p)),
+        p,
+      );
+    });
+    // Left to the general parser: an embedded IPv4 address (read there), and lines it refuses
+    // with their reasons (host bits set, a length past 128, ':::', nine groups).
+    const rest = parseRouteFile(
+      '::ffff:192.0.2.0/120 via 2001:db8::9\n2001:db8::1/64 via 2001:db8::9\n2001:db8::/129\n2001:::/32\n1:2:3:4:5:6:7:8:9/128\n',
+      'r.txt',
+    );
+    assert.equal(rest.batch.v6.count, 0);
+    assert.deepEqual(
+      rest.batch.others.map((r) => formatPrefix(r.prefix)),
+      [formatPrefix(parsePrefix('::ffff:192.0.2.0/120'))],
+    );
+    assert.deepEqual(
+      rest.errors.map((e) => e.where),
+      ['r.txt:2:1', 'r.txt:3:1', 'r.txt:4:1', 'r.txt:5:1'],
     );
   });
 

@@ -378,14 +378,26 @@ enum pw_bank_flag {
 	/* Some rule of the bank matches on ports or TCP flags: a packet that does not show them
 	 * cannot be classified (PW_REASON_UNCLASSIFIED). */
 	PW_BANK_FLAG_L4 = 1 << 0,
+	/* A CIDR field (by enum pw_cidr_field) holds only its catch-all: no rule of the bank names
+	 * a prefix there, so every packet gets the bitmap in `any`, without the LPM lookup. */
+	PW_BANK_FLAG_ANY_SHIFT = 1,
+};
+
+enum pw_cidr_field {
+	PW_CIDR_SRC4 = 0,
+	PW_CIDR_DST4 = 1,
+	PW_CIDR_SRC6 = 2,
+	PW_CIDR_DST6 = 3,
+	PW_CIDR_FIELDS = 4,
 };
 
 /* What one bank holds (array pw_rule_banks, index = bank). */
 struct pw_rule_bank {
 	__u32 count;         /* rules in the bank; 0 skips the classifier */
-	__u32 flags;         /* PW_BANK_FLAG_* */
+	__u32 flags;         /* PW_BANK_FLAG_*, and a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT */
+	__u32 any[PW_CIDR_FIELDS]; /* the catch-all bitmap of a field that holds nothing else */
 };
-_Static_assert(sizeof(struct pw_rule_bank) == 8, "pw_rule_bank layout");
+_Static_assert(sizeof(struct pw_rule_bank) == 24, "pw_rule_bank layout");
 
 /* CIDR fields: LPM keys led by the bank byte, so prefixlen = 8 + the CIDR's length. */
 struct pw_rule_lpm4_key {

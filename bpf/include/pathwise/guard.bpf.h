@@ -57,6 +57,7 @@ struct pw_rule_walk {
 	__u64 pending;   /* summary bits not yet visited in summary word `sword` */
 	__u64 match;     /* matching rule bits not yet visited in word `word` */
 	__u32 sword;
+	__u32 swords;    /* summary words that can hold a rule of the bank */
 	__u32 word;
 	__u32 started;
 	__u32 base;      /* the bank's first index in pw_rules */
@@ -160,7 +161,7 @@ static long pw_rule_walk_step(__u32 i, void *ctx)
 		w->match = pw_and_word(w, w->word);
 		return 0;
 	}
-	if (w->sword + 1 >= PW_RULE_SUMMARY) {
+	if (w->sword + 1 >= w->swords || w->sword + 1 >= PW_RULE_SUMMARY) {
 		w->action = PW_WALK_NO_RULE;
 		w->done = 1;
 		return 1; /* no rule left */
@@ -182,11 +183,15 @@ static __always_inline struct pw_rule_bitmap *pw_bitmap_of(void *map, __u32 inde
 	return bpf_map_lookup_elem(&pw_rule_bitmaps, id);
 }
 
-static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *map6, __u32 bank,
-							     const struct pw_packet *pkt, int src)
+static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *map6, const struct pw_rule_bank *rb,
+							     __u32 bank, const struct pw_packet *pkt, int src)
 {
+	__u32 field = (pkt->family == 4 ? PW_CIDR_SRC4 : PW_CIDR_SRC6) + !src;
 	__u32 *id;
 
+	/* Only the catch-all: an LPM trie lookup (tens of ns) spared. */
+	if (rb->flags & (1U << (PW_BANK_FLAG_ANY_SHIFT + field)))
+		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
 	if (pkt->family == 4) {
 		struct pw_rule_lpm4_key k = { .prefixlen = 8 + 32, .bank = bank };
 
@@ -219,7 +224,7 @@ static __always_inline struct pw_rule_bitmap *pw_iface_bitmap(__u32 bank, __u32 
 /* The seven field bitmaps of a packet; false if the tables are incomplete (never for a bank
  * the control plane has published: every field has a catch-all entry). */
 static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_md *ctx, const struct pw_packet *pkt,
-					     __u32 bank)
+					     const struct pw_rule_bank *rb, __u32 bank)
 {
 	__u32 sport = PW_PORT_SLOTS - 1, dport = PW_PORT_SLOTS - 1, flags = PW_FLAG_SLOTS - 1;
 
@@ -230,8 +235,8 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	if (pkt->proto == IPPROTO_TCP && pkt->has_ports)
 		flags = pkt->tcp_flags;
 
-	w->bm[0] = pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, bank, pkt, 1);
-	w->bm[1] = pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, bank, pkt, 0);
+	w->bm[0] = pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1);
+	w->bm[1] = pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0);
 	w->bm[2] = pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto);
 	w->bm[3] = pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport);
 	w->bm[4] = pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport);
@@ -247,6 +252,8 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	w->word = 0;
 	w->started = 0;
 	w->base = bank * PW_MAX_RULES;
+	/* Rules sit at positions 0..count-1: summary words past the last rule's are all zero. */
+	w->swords = (rb->count + PW_RULE_WORDS * 64 / PW_RULE_SUMMARY - 1) / (PW_RULE_WORDS * 64 / PW_RULE_SUMMARY);
 	w->len = pkt->len;
 	w->done = 0;
 	w->action = PW_WALK_NO_RULE;
@@ -493,7 +500,7 @@ static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *
 		pw_decide(d, PW_VERDICT_DROP, PW_REASON_UNCLASSIFIED);
 		return 0;
 	}
-	if (!pw_rule_walk_init(&walk, ctx, pkt, bank))
+	if (!pw_rule_walk_init(&walk, ctx, pkt, rb, bank))
 		return 1;
 	walk.trace = trace;
 	bpf_loop(PW_WALK_STEPS, pw_rule_walk_step, &walk, 0);

@@ -47,7 +47,13 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
       {
         querystring: {
           type: 'object',
-          properties: { family: { enum: [4, 6] }, user: { type: 'boolean' }, stats: { type: 'boolean' }, stream: { type: 'boolean' }, ...PAGE },
+          properties: {
+            family: { enum: [4, 6] },
+            user: { type: 'boolean' },
+            stats: { type: 'boolean' },
+            stream: { type: 'boolean' },
+            ...PAGE,
+          },
         },
       },
     ),

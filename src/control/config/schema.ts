@@ -568,7 +568,15 @@ export const Config = z
           .describe('classifier bitmaps (2 KiB each)'),
       })
       .strict()
-      .default({ flows: true, routeStats: true, dropMalformed: false, unclassified: 'drop', ipv4Groups: 16384, ipv6Nodes: 65536, ruleBitmaps: 4096 }),
+      .default({
+        flows: true,
+        routeStats: true,
+        dropMalformed: false,
+        unclassified: 'drop',
+        ipv4Groups: 16384,
+        ipv6Nodes: 65536,
+        ruleBitmaps: 4096,
+      }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
     paths: z
       .record(z.string(), PathGroup)

@@ -20,7 +20,16 @@ export function settingsOf(cfg: Config): PipelineSettings {
   };
 }
 
-const KEYS: (keyof PipelineSettings)[] = ['fib', 'flows', 'routeStats', 'dropMalformed', 'unclassified', 'ipv4Groups', 'ipv6Nodes', 'ruleBitmaps'];
+const KEYS: (keyof PipelineSettings)[] = [
+  'fib',
+  'flows',
+  'routeStats',
+  'dropMalformed',
+  'unclassified',
+  'ipv4Groups',
+  'ipv6Nodes',
+  'ruleBitmaps',
+];
 
 const settingsText = (s: PipelineSettings) =>
   `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ipv6Nodes ${s.ipv6Nodes}, ruleBitmaps ${s.ruleBitmaps}`;
