@@ -293,7 +293,7 @@ struct pw_flow {
 	__u64 packets;
 	__u64 bytes;         /* IP total length, as IPFIX's octetDeltaCount */
 	__u64 first_ns;      /* bpf_ktime_get_ns() */
-	__u64 last_ns;
+	__u64 last_ns;       /* bpf_ktime_get_coarse_ns() after the first packet: up to a tick behind */
 	/* TCP handshake as seen by the pipeline, in the initiator's flow: the SYN, the responder's
 	 * SYN/ACK (seen in the reverse flow) and the initiator's first ACK. 0: not seen. */
 	__u64 syn_ns;
