@@ -103,7 +103,15 @@ interface Results {
     install6Seconds?: number;
     ipv6Nodes?: number;
   };
-  install: { pathwiseSeconds: number; parseSeconds: number; kernelSeconds: number; routes: number };
+  install: {
+    pathwiseSeconds: number;
+    parseSeconds: number;
+    kernelSeconds: number;
+    routes: number;
+    /** The whole `pathwise route load FILE` command into a loaded, empty instance (the CLI's
+     * start, the file read, parse, install, neighbours settled), from 2026-12-02. */
+    commandSeconds?: number;
+  };
   /** The same table imported from the kernel's main table (config `import:`), beside the
    * kernel listing it (`ip route show`). */
   import?: { seconds: number; readSeconds: number; resyncSeconds: number; kernelListSeconds: number; routes: number };
@@ -195,6 +203,23 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   execFileSync('ip', ['-n', ns, '-batch', batchFile]);
   const kernelSeconds = (performance.now() - t0) / 1000;
   execFileSync('rm', ['-f', batchFile]);
+
+  // The whole command, as an operator runs it, into another instance loaded and empty.
+  const cmd = await open(`${topo.prefix}cmd`, ns);
+  cmd.close();
+  const tableFile = `/tmp/${topo.prefix}-routes.txt`;
+  writeFileSync(tableFile, table);
+  t0 = performance.now();
+  execFileSync(
+    join(repoRoot, 'bin', 'pathwise'),
+    ['--netns', ns, 'route', 'load', tableFile, '--instance', `${topo.prefix}cmd`, '--json'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const commandSeconds = (performance.now() - t0) / 1000;
+  execFileSync('rm', ['-f', tableFile]);
+  inNetns(ns, () => Pipeline.down(`${topo.prefix}cmd`));
 
   const full = await open(`${topo.prefix}full`, ns);
   inNetns(ns, () => full.syncHostRoutes()); // the host's own routes: not part of the table
@@ -478,7 +503,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     },
     date: new Date().toISOString(),
     fib,
-    install: { pathwiseSeconds, parseSeconds, kernelSeconds, routes: prefixes.length },
+    install: { pathwiseSeconds, parseSeconds, kernelSeconds, routes: prefixes.length, commandSeconds },
     import: importFigures,
     birdChange,
     routeList,
@@ -763,9 +788,9 @@ ${r.fib.ipv6LpmTrie === undefined ? '' : ipv6Report(r)}
 | installer | seconds | vs Pathwise |
 | --- | ---: | ---: |
 | \`pathwise route load\` (parse ${f(r.install.parseSeconds, 2)} s + install) | ${f(r.install.pathwiseSeconds, 2)} | 1.00× |
-| kernel: \`ip -batch\` into a namespace | ${f(r.install.kernelSeconds, 2)} | ${ratio(r.install.kernelSeconds, r.install.pathwiseSeconds)} |
+${r.install.commandSeconds === undefined ? '' : `| the whole \`pathwise route load FILE\` command (the CLI's start, reading the file, opening the pinned tables, parse, install, neighbours) | ${f(r.install.commandSeconds, 2)} | ${ratio(r.install.commandSeconds, r.install.pathwiseSeconds)} |\n`}| kernel: \`ip -batch\` into a namespace | ${f(r.install.kernelSeconds, 2)} | ${ratio(r.install.kernelSeconds, r.install.pathwiseSeconds)} |
 
-Target ≤ 1 s — ${check(r.install.pathwiseSeconds <= 1)}.
+Target ≤ 1 s end to end — ${check((r.install.commandSeconds ?? r.install.pathwiseSeconds) <= 1)}.
 ${r.import ? importReport(r.import, r.install.kernelSeconds) : ''}${r.birdChange ? birdReport(r.birdChange) : ''}${r.routeList ? routeListReport(r.routeList) : ''}
 ## 3. The whole pipeline per packet
 

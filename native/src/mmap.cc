@@ -47,8 +47,10 @@ class Mmap : public Napi::ObjectWrap<Mmap> {
     if (len <= 0) throw Napi::RangeError::New(env, "mmap length must be positive");
     long page = sysconf(_SC_PAGESIZE);
     size_t rounded = ((size_t)len + page - 1) / page * page;
-    // MAP_POPULATE: fault the pages in now, not one by one on first touch during a bulk write.
-    void* p = mmap(nullptr, rounded, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_POPULATE, fd, 0);
+    // No MAP_POPULATE: it made every open touch every page of every table (~250 MiB with the
+    // FIBs, mostly unused), ~80 ms per open here, and a first write to a page cost the same
+    // with it as without (measured by bench-style fills of the IPv6 nodes).
+    void* p = mmap(nullptr, rounded, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap", "map must be a BPF_F_MMAPABLE array");
     mapping_ = std::make_shared<Mapping>();
     mapping_->addr = p;

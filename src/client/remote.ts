@@ -121,24 +121,60 @@ export class RemoteOperations implements Operations {
 
   /** GET /v1/routes?stream=true: NDJSON read as it comes. */
   async eachRoute(q: RouteQuery, rows: (chunk: RouteRow[]) => void): Promise<number> {
+    let rest = '';
+    return this.routeLines(q, (data) => {
+      const lines = (rest + data.toString('utf8')).split('\n');
+      rest = lines.pop()!;
+      if (lines.length) rows(lines.map((l) => JSON.parse(l) as RouteRow));
+    });
+  }
+
+  /** The NDJSON as a JSON array, the rows' bytes passed through: a separator goes before each
+   * row but the first, written when the row's first byte arrives. */
+  async routesJson(q: RouteQuery, write: (piece: Buffer) => void): Promise<number> {
+    let first = true;
+    let atRowStart = true;
+    write(Buffer.from('['));
+    const n = await this.routeLines(q, (data) => {
+      const out = Buffer.allocUnsafe(2 * data.length + 2); // a row is at least a byte and its newline
+      let o = 0;
+      for (let from = 0; from < data.length;) {
+        if (atRowStart) {
+          if (!first) out[o++] = 44; // ','
+          out[o++] = 10;
+          first = false;
+          atRowStart = false;
+        }
+        const nl = data.indexOf(10, from);
+        const end = nl < 0 ? data.length : nl;
+        o += data.copy(out, o, from, end);
+        if (nl < 0) break;
+        atRowStart = true;
+        from = nl + 1;
+      }
+      write(out.subarray(0, o));
+    });
+    write(Buffer.from(n ? '\n]\n' : ']\n'));
+    return n;
+  }
+
+  /** GET /v1/routes?stream=true, its body handed over as it comes; resolves with the rows. */
+  private async routeLines(q: RouteQuery, data: (piece: Buffer) => void): Promise<number> {
     const query = new URLSearchParams({ stream: 'true' });
     if (q.family) query.set('family', String(q.family));
     if (q.user) query.set('user', 'true');
     if (q.stats) query.set('stats', 'true');
     const res = await this.client.stream(`/v1/routes?${query}`, 'application/x-ndjson');
     let n = 0;
-    let rest = '';
-    res.setEncoding('utf8');
-    for await (const data of res as AsyncIterable<string>) {
-      const lines = (rest + data).split('\n');
-      rest = lines.pop()!;
-      const chunk = lines.filter(Boolean).map((l) => JSON.parse(l) as RouteRow);
-      n += chunk.length;
-      if (chunk.length) rows(chunk);
+    let last = 10;
+    for await (const piece of res as AsyncIterable<Buffer>) {
+      for (let i = piece.indexOf(10); i >= 0; i = piece.indexOf(10, i + 1)) n++;
+      if (piece.length) last = piece[piece.length - 1]!;
+      data(piece);
     }
     if (!res.complete)
       throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} ended the route listing early (after ${n} routes)`);
-    if (rest) throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} sent a route listing cut short`);
+    if (last !== 10) throw new PwError('PW_ERR_INTERNAL', `the daemon at ${this.where} sent a route listing cut short`);
     return n;
   }
 

@@ -616,6 +616,32 @@ export class Dataplane {
     return [...this.routes.all(skip)].map((r) => this.view(r));
   }
 
+  /**
+   * A route's row as JSON text, as JSON.stringify(view()) writes it (the same keys in the same
+   * order), read from the route table without building the view: a listing of a full table
+   * writes a million (see ops/routes.ts). `groups` holds each group's nexthops as JSON, filled
+   * as met. Undefined once the route is gone.
+   */
+  routeJson(id: number, groups: Map<number, string>, counters?: { packets: number; bytes: number }): string | undefined {
+    const t = this.routes;
+    if (!t.has(id)) return undefined;
+    const nhg = t.groupOf(id);
+    let nexthops = groups.get(nhg);
+    if (nexthops === undefined) {
+      nexthops = JSON.stringify(this.nexthops.describe(nhg));
+      groups.set(nhg, nexthops);
+    }
+    const origin = t.originOf(id);
+    const prefix = t.prefixText(id);
+    let s = `{"origin":"${origin}"`;
+    if (origin === 'imported') s += `,"proto":${JSON.stringify(protocolName(t.protoOf(id)))}`;
+    s += `,"prefix":"${prefix}","family":${prefix.includes(':') ? 6 : 4},"type":"${routeTypeOf(nhg)}","metric":${t.metricOf(id)},"nexthops":${nexthops},"id":${id}`;
+    const tag = this.nexthops.tagOf(nhg);
+    if (tag) s += `,"paths":${JSON.stringify(tag)}`;
+    if (counters) s += `,"packets":${counters.packets},"bytes":${counters.bytes}`;
+    return `${s}}`;
+  }
+
   /** A route's view by id (see RouteTable.ids(): undefined once the route is gone); `groups`
    * as view()'s. */
   routeView(id: number, groups?: Map<number, NexthopView[]>): RouteView | undefined {

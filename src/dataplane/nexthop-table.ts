@@ -103,11 +103,6 @@ export class NexthopTable {
       .join(',');
   }
 
-  /** Called by the route table while adopting: a route references this group. */
-  adoptRef(groupId: number): void {
-    this.addRefs(groupId, 1);
-  }
-
   /** `n` more routes reference this group. */
   addRefs(groupId: number, n: number): void {
     const g = this.groups.get(groupId);

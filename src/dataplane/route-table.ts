@@ -40,9 +40,10 @@ const SPECIAL_NHG: Record<Exclude<RouteType, 'unicast'>, number> = {
   kernel: abi.PwNhgSpecial.KERNEL,
 };
 
+const TYPE_OF_NHG = new Map(Object.entries(SPECIAL_NHG).map(([t, id]) => [id, t as RouteType]));
+
 export function routeTypeOf(nhg: number): RouteType {
-  for (const [t, id] of Object.entries(SPECIAL_NHG)) if (id === nhg) return t as RouteType;
-  return 'unicast';
+  return TYPE_OF_NHG.get(nhg) ?? 'unicast';
 }
 
 export const specialNhg = (t: Exclude<RouteType, 'unicast'>) => SPECIAL_NHG[t];
@@ -142,38 +143,40 @@ export class RouteTable {
     this.adopt();
   }
 
+  /** Rebuilds the indexes from the records (a pinned table after a restart): the records read
+   * as words (see writeRecordV4), each group's references counted once. */
   private adopt(): void {
-    const v = this.view;
-    const a4: number[] = [];
-    const p4: number[] = [];
-    const i4: number[] = [];
-    const ids6: number[] = [];
-    for (let id = 1; id < this.records.length; id++) {
-      const off = id * this.stride;
-      if (!(v.getUint16(off + R.flags, true) & VALID)) {
+    const w = this.words;
+    const n = this.records.length;
+    const a4 = new Uint32Array(n);
+    const p4 = new Uint8Array(n);
+    const i4 = new Uint32Array(n);
+    let c4 = 0;
+    const refs = new Map<number, number>();
+    for (let id = 1; id < n; id++) {
+      const o = id * 8;
+      const w1 = w[o + 1]!; // plen | family << 8 | flags << 16
+      const flags = w1 >>> 16;
+      if (!(flags & VALID)) {
         this.freeIds[this.freeTail++] = id;
         continue;
       }
-      const plen = v.getUint8(off + R.plen);
+      const plen = w1 & 255;
+      const nhg = w[o]!;
       this.plens[id] = plen;
-      const flags = v.getUint16(off + R.flags, true);
       this.track(id, originOfFlags(flags), (flags & PROTO) >> 8);
-      this.nhgs[id] = v.getUint32(off + R.nhg, true);
-      this.metrics[id] = v.getUint32(off + R.metric, true);
-      if (v.getUint8(off + R.family) === 4) {
-        a4.push(v.getUint32(off + R.prefix, false));
-        p4.push(plen);
-        i4.push(id);
-      } else {
-        this.v6.set(formatPrefix(this.prefixOf(id)), id);
-        ids6.push(id);
-      }
-      this.nexthops.adoptRef(v.getUint32(off + R.nhg, true));
+      this.nhgs[id] = nhg;
+      this.metrics[id] = w[o + 6]!;
+      if (((w1 >>> 8) & 255) === 4) {
+        const x = w[o + 2]!; // network order
+        a4[c4] = ((x >>> 24) | ((x >>> 8) & 0xff00) | ((x & 0xff00) << 8) | (x << 24)) >>> 0;
+        p4[c4] = plen;
+        i4[c4++] = id;
+      } else this.v6.set(formatPrefix(this.prefixOf(id)), id);
+      refs.set(nhg, (refs.get(nhg) ?? 0) + 1);
     }
-    this.v4.bulkAdd(Uint32Array.from(a4), Uint8Array.from(p4), Uint32Array.from(i4), a4.length);
-    // The IPv6 FIB is written again from the records: over a table that holds them this
-    // changes no entry; it repairs one that lost entries.
-    insertShortestFirst(this.fib6, ids6, this.plens, (id) => this.prefixOf(id).addr);
+    for (const [g, k] of refs) this.nexthops.addRefs(g, k);
+    this.v4.bulkAdd(a4, p4, i4, c4);
   }
 
   /**
@@ -210,6 +213,21 @@ export class RouteTable {
     const family = this.view.getUint8(off + R.family) as Family;
     const addr = this.bytes.slice(off + R.prefix, off + R.prefix + 16);
     return { family, addr, plen: this.view.getUint8(off + R.plen), v4: family === 4 ? this.view.getUint32(off + R.prefix, false) : 0 };
+  }
+
+  /** A route's prefix as text (formatPrefix), read from its record without building it: for
+   * a listing of a full table. */
+  prefixText(id: number): string {
+    const o = id * 8;
+    const w1 = this.words[o + 1]!;
+    if (((w1 >>> 8) & 255) !== 4) return formatPrefix(this.prefixOf(id));
+    const x = this.words[o + 2]!; // network order: the first octet in the low byte
+    return `${x & 255}.${(x >>> 8) & 255}.${(x >>> 16) & 255}.${x >>> 24}/${w1 & 255}`;
+  }
+
+  /** Whether route `id` is installed. */
+  has(id: number): boolean {
+    return id > 0 && id < this.plens.length && this.plens[id] !== UNUSED;
   }
 
   private routeOf(id: number): Route {

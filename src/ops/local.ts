@@ -18,6 +18,7 @@ import * as interfaces from './interfaces.js';
 import { listNeighbors, syncNeighbors, watchNeighbors } from './neighbors.js';
 import type { Operations, Written } from './operations.js';
 import * as routes from './routes.js';
+import { packTexts } from '../util/json-lines.js';
 import * as services from './services.js';
 
 const local = <T>(result: T): Written<T> => ({ via: 'local', result });
@@ -122,6 +123,23 @@ export class LocalOperations implements Operations {
 
   listRoutes(q: Parameters<Operations['listRoutes']>[0]) {
     return this.read((dp) => routes.listRoutes(dp, q));
+  }
+
+  routesJson(q: Parameters<Operations['routesJson']>[0], write: Parameters<Operations['routesJson']>[1]) {
+    return this.read((dp) => {
+      const ids = routes.routeIds(dp, q);
+      const counters = q.stats ? dp.routeCounters() : undefined;
+      let n = 0;
+      for (let i = 0; i < ids.length; i += routes.ROUTE_CHUNK) {
+        const rows = routes.routeRowsJson(dp, ids.subarray(i, i + routes.ROUTE_CHUNK), counters);
+        if (!rows.length) continue;
+        write(Buffer.from(n ? ',\n' : '[\n'));
+        write(packTexts(rows, ',\n'));
+        n += rows.length;
+      }
+      write(Buffer.from(n ? '\n]\n' : '[]\n'));
+      return n;
+    });
   }
 
   eachRoute(q: Parameters<Operations['eachRoute']>[0], rows: Parameters<Operations['eachRoute']>[1]) {

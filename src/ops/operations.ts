@@ -183,6 +183,9 @@ export interface Operations {
   /** Every route the query selects, handed to `rows` a chunk at a time as they are read (a full
    * table is a million: nothing holds them all); resolves with how many there were. */
   eachRoute(q: RouteQuery, rows: (chunk: RouteRow[]) => void): Promise<number>;
+  /** The routes as one JSON array (a row to a line), handed to `write` a piece at a time as
+   * they are read (a daemon's rows pass through unparsed); resolves with how many there were. */
+  routesJson(q: RouteQuery, write: (piece: Buffer) => void): Promise<number>;
   /** A whole table from a file (local only: a daemon's routes are its config's). */
   loadRoutes(batch: RouteBatch, opts: { replace?: boolean; parseSeconds: number }): Promise<LoadRoutesResult>;
   lookup(addresses: string[]): Promise<LookupResult[]>;

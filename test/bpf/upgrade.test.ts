@@ -228,8 +228,8 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     const r = await Dataplane.upgrade(instance, Pipeline.pinnedMeta(instance).settings);
     assert.ok(r.fresh.includes('pw_fib6_nodes'));
     assert.equal(existsSync(join(dir(), 'pw_fib6')), false, 'the old trie is unpinned');
-    // The new nodes were filled before the switch: read through the pinned maps (a Dataplane
-    // would write them again). 2001:db8:77::/48 starts at node 0x20, entry 0x01.
+    // The new nodes were filled before the switch (read through the pinned maps):
+    // 2001:db8:77::/48 starts at node 0x20, entry 0x01.
     const pipeline = await Pipeline.open(instance, {}, { create: false });
     try {
       assert.ok(pipeline.maps.fib6Nodes.get(0x20)!.entry[0x01]! & 0x80000000, 'the first level points at a node');

@@ -9,8 +9,9 @@ import { Route } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
 import * as edits from '../../ops/edits.js';
 import { listNeighbors, syncNeighbors } from '../../ops/neighbors.js';
-import { lookup, ROUTE_CHUNK, routeIds, routeRows, type RouteCounters } from '../../ops/routes.js';
+import { lookup, ROUTE_CHUNK, routeIds, routeRows, routeRowsJson, type RouteCounters } from '../../ops/routes.js';
 import { parsePrefix } from '../../util/ip.js';
+import { packTexts } from '../../util/json-lines.js';
 import { jsonSchema } from '../validate.js';
 import { keyOf, params, tag, who } from './common.js';
 
@@ -136,10 +137,10 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
 
 /** A streamed listing: NDJSON a chunk of routes at a time, the event loop turning between
  * chunks (the daemon keeps answering and forwarding state follows while a million rows go out). */
-async function* routeLines(ctrl: Controller, ids: Uint32Array, counters: RouteCounters | undefined): AsyncGenerator<string> {
+async function* routeLines(ctrl: Controller, ids: Uint32Array, counters: RouteCounters | undefined): AsyncGenerator<Buffer> {
   for (let i = 0; i < ids.length; i += ROUTE_CHUNK) {
-    const rows = routeRows(ctrl.dp(), ids.subarray(i, i + ROUTE_CHUNK), counters);
-    if (rows.length) yield `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
+    const rows = routeRowsJson(ctrl.dp(), ids.subarray(i, i + ROUTE_CHUNK), counters);
+    if (rows.length) yield packTexts(rows, '\n', '\n');
     await turn();
   }
 }

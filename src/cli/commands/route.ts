@@ -63,23 +63,18 @@ export function registerRoute(program: Command): void {
       .option('--stats', 'with packets and bytes forwarded by each route'),
   ).action(async (opts: InstanceOptions & { 4?: boolean; 6?: boolean; user?: boolean; stats?: boolean }) => {
     // Written as the rows come (a full table is a million routes): --json is one array, a row
-    // to a line.
-    const line = opts.json
-      ? (r: RouteRow) => JSON.stringify(r)
-      : opts.stats
-        ? (r: RouteRow) => `${formatRoute(r).padEnd(60)} ${color.dim(`${r.packets ?? 0} pkts ${r.bytes ?? 0} bytes`)}`
-        : formatRoute;
-    let first = true;
-    // (stdout to a file, a pipe or a terminal is written synchronously on Linux.)
+    // to a line. (stdout to a file, a pipe or a terminal is written synchronously on Linux.)
     const out = process.stdout;
-    await (
-      await backendFor(opts)
-    ).eachRoute({ family: opts[4] ? 4 : opts[6] ? 6 : undefined, user: opts.user, stats: opts.stats }, (rows) => {
-      const text = rows.map(line).join(opts.json ? ',\n' : '\n');
-      out.write(opts.json ? `${first ? '[\n' : ',\n'}${text}` : `${text}\n`);
-      first = false;
-    });
-    if (opts.json) out.write(first ? '[]\n' : '\n]\n');
+    const backend = await backendFor(opts);
+    const q = { family: opts[4] ? 4 : opts[6] ? 6 : undefined, user: opts.user, stats: opts.stats } as const;
+    if (opts.json) {
+      await backend.routesJson(q, (piece) => out.write(piece));
+      return;
+    }
+    const line = opts.stats
+      ? (r: RouteRow) => `${formatRoute(r).padEnd(60)} ${color.dim(`${r.packets ?? 0} pkts ${r.bytes ?? 0} bytes`)}`
+      : formatRoute;
+    await backend.eachRoute(q, (rows) => out.write(`${rows.map(line).join('\n')}\n`));
   });
 
   withInstance(
