@@ -395,7 +395,9 @@ export class Dataplane {
     const where6 = (i: number) => `${batch.file}:${v6.line[i]}`;
     const acquired: number[] = [];
     const tmplGroup = new Uint32Array(templates.length);
-    const fresh4: number[] = [];
+    // The new IPv4 routes by their index in the batch (a typed array: a table is 900k lines).
+    const fresh4Index = new Uint32Array(v4.count);
+    let fresh4Count = 0;
     const replace4: number[] = [];
     const fresh6: number[] = [];
     const replace6: number[] = [];
@@ -445,7 +447,8 @@ export class Dataplane {
       for (let i = 0; i < v4.count; i++) {
         const found = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!) !== undefined;
         if (found) exists(`${formatIpv4(v4.addr[i]!)}/${v4.plen[i]}`, where(i));
-        (found ? replace4 : fresh4).push(i);
+        if (found) replace4.push(i);
+        else fresh4Index[fresh4Count++] = i;
       }
       // IPv6 prefixes are keyed by their text, as the route table keys them.
       const seen6 = new Set<string>();
@@ -470,7 +473,7 @@ export class Dataplane {
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
         (found ? replaceOthers : freshOthers).push({ spec, nhg });
       }
-      const newCount = fresh4.length + fresh6.length + freshOthers.length;
+      const newCount = fresh4Count + fresh6.length + freshOthers.length;
       if (newCount > this.routes.freeCount)
         throw new PwError('PW_ERR_FULL', `${newCount} new routes do not fit: ${this.routes.freeCount} free route slots`);
     } catch (e) {
@@ -479,18 +482,23 @@ export class Dataplane {
     }
 
     const bulk = {
-      count: fresh4.length,
-      addr: new Uint32Array(fresh4.length),
-      plen: new Uint8Array(fresh4.length),
-      nhg: new Uint32Array(fresh4.length),
-      metric: new Uint32Array(fresh4.length),
+      count: fresh4Count,
+      addr: new Uint32Array(fresh4Count),
+      plen: new Uint8Array(fresh4Count),
+      nhg: new Uint32Array(fresh4Count),
+      metric: new Uint32Array(fresh4Count),
     };
-    fresh4.forEach((i, k) => {
+    // Each template's routes, counted: their group's references are taken once per template.
+    const perTemplate = new Uint32Array(templates.length);
+    for (let k = 0; k < fresh4Count; k++) {
+      const i = fresh4Index[k]!;
+      const t = v4.template[i]!;
       bulk.addr[k] = v4.addr[i]!;
       bulk.plen[k] = v4.plen[i]!;
-      bulk.nhg[k] = tmplGroup[v4.template[i]!]!;
-      bulk.metric[k] = templates[v4.template[i]!]!.metric;
-    });
+      bulk.nhg[k] = tmplGroup[t]!;
+      bulk.metric[k] = templates[t]!.metric;
+      perTemplate[t]!++;
+    }
     const bulk6 = fresh6.map((i) => ({
       prefix: prefix6(i),
       key: keys6[i]!,
@@ -541,7 +549,7 @@ export class Dataplane {
     };
     try {
       addedBulk = this.routes.addV4Bulk(bulk);
-      addRefs(bulk.nhg);
+      perTemplate.forEach((n, t) => n && this.nexthops.addRefs(tmplGroup[t]!, n));
       for (const i of replace4) {
         const t = v4.template[i]!;
         repoint(this.routes.idOf4(v4.addr[i]!, v4.plen[i]!)!, tmplGroup[t]!, templates[t]!.metric);

@@ -77,6 +77,7 @@ export class Topology {
   readonly prefix: string;
   private readonly namespaces: string[] = [];
   private readonly rootLinks: string[] = [];
+  private readonly instances: string[] = [];
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
 
@@ -86,9 +87,11 @@ export class Topology {
     live.add(this);
   }
 
-  /** Records a Pathwise instance named after this topology, for cleanup after a crash. */
+  /** Records a Pathwise instance named after this topology: its pins go with destroy() (an
+   * instance a daemon ran keeps them by design), or after a crash with the next run. */
   recordInstance(name: string): void {
     record('instance', name);
+    this.instances.push(name);
   }
 
   name(suffix: string): string {
@@ -152,6 +155,12 @@ export class Topology {
     // Deleting a namespace deletes the veth ends inside it (and so their peers).
     for (const ns of this.namespaces) sh('ip', ['netns', 'del', ns], { allowFail: true });
     for (const l of this.rootLinks) sh('ip', ['link', 'del', l], { allowFail: true });
+    // Pins left by an instance (its interfaces are gone with the namespaces and links above).
+    for (const name of this.instances) {
+      if (!/^[a-z0-9_-]+$/.test(name)) continue;
+      rmSync(`/sys/fs/bpf/pathwise/${name}`, { recursive: true, force: true });
+      rmSync(`/run/pathwise/${name}`, { recursive: true, force: true });
+    }
     // This process's registry entries are done with once everything it made is gone.
     if (live.size === 0) rmSync(`${REGISTRY}/${process.pid}.list`, { force: true });
   }

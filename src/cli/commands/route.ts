@@ -1,5 +1,4 @@
 /** `pathwise route …`: routes in the data plane, in iproute2-like syntax. */
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 
@@ -7,6 +6,7 @@ import { PwError } from '../../errors.js';
 import type { RouteRow } from '../../ops/operations.js';
 import { formatRoute, type LookupResult } from '../../routing/route.js';
 import { parseRouteFile, parseRouteTokens } from '../../routing/route-syntax.js';
+import { readTextFile } from '../../util/fs.js';
 import { parsePrefix } from '../../util/ip.js';
 import { backendFor } from '../backend.js';
 import { color, printJson } from '../output.js';
@@ -86,7 +86,7 @@ export function registerRoute(program: Command): void {
   ).action(async (file: string, opts: InstanceOptions & { replace?: boolean }) => {
     let text: string;
     try {
-      text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+      text = readTextFile(file === '-' ? 0 : file);
     } catch (e) {
       throw new PwError('PW_ERR_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, { where: file });
     }
