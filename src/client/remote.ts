@@ -11,6 +11,7 @@ import type { PathGroupView } from '../control/path-manager.js';
 import type { Decision, DecisionBatch, DecisionResult } from '../control/decisions.js';
 import type { AuditRecord } from '../control/audit.js';
 import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 
 import { configLimiterOf, configRouteOf, configRuleOf, configServiceOf, type ConfigService } from '../control/config/forms.js';
 import type { ServiceRow } from '../dataplane/service-table.js';
@@ -122,8 +123,9 @@ export class RemoteOperations implements Operations {
   /** GET /v1/routes?stream=true: NDJSON read as it comes. */
   async eachRoute(q: RouteQuery, rows: (chunk: RouteRow[]) => void): Promise<number> {
     let rest = '';
+    const text = new StringDecoder('utf8'); // a character may straddle two pieces
     return this.routeLines(q, (data) => {
-      const lines = (rest + data.toString('utf8')).split('\n');
+      const lines = (rest + text.write(data)).split('\n');
       rest = lines.pop()!;
       if (lines.length) rows(lines.map((l) => JSON.parse(l) as RouteRow));
     });
