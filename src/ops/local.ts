@@ -127,16 +127,14 @@ export class LocalOperations implements Operations {
 
   routesJson(q: Parameters<Operations['routesJson']>[0], write: Parameters<Operations['routesJson']>[1]) {
     return this.read((dp) => {
-      const ids = routes.routeIds(dp, q);
-      const counters = q.stats ? dp.routeCounters() : undefined;
       let n = 0;
-      for (let i = 0; i < ids.length; i += routes.ROUTE_CHUNK) {
-        const rows = routes.routeRowsJson(dp, ids.subarray(i, i + routes.ROUTE_CHUNK), counters);
-        if (!rows.length) continue;
+      routes.forEachChunk(dp, q, (ids, counters) => {
+        const rows = routes.routeRowsJson(dp, ids, counters);
+        if (!rows.length) return;
         write(Buffer.from(n ? ',\n' : '[\n'));
         write(packTexts(rows, ',\n'));
         n += rows.length;
-      }
+      });
       write(Buffer.from(n ? '\n]\n' : '[]\n'));
       return n;
     });
@@ -144,14 +142,12 @@ export class LocalOperations implements Operations {
 
   eachRoute(q: Parameters<Operations['eachRoute']>[0], rows: Parameters<Operations['eachRoute']>[1]) {
     return this.read((dp) => {
-      const ids = routes.routeIds(dp, q);
-      const counters = q.stats ? dp.routeCounters() : undefined;
       let n = 0;
-      for (let i = 0; i < ids.length; i += routes.ROUTE_CHUNK) {
-        const chunk = routes.routeRows(dp, ids.subarray(i, i + routes.ROUTE_CHUNK), counters);
+      routes.forEachChunk(dp, q, (ids, counters) => {
+        const chunk = routes.routeRows(dp, ids, counters);
         n += chunk.length;
         rows(chunk);
-      }
+      });
       return n;
     });
   }

@@ -49,6 +49,13 @@ export function routeRowsJson(dp: Dataplane, ids: Uint32Array, counters?: RouteC
  * event loop). */
 export const ROUTE_CHUNK = 4096;
 
+/** The ids a query selects (a snapshot), a ROUTE_CHUNK at a time, with the counters once. */
+export function forEachChunk(dp: Dataplane, q: RouteQuery, fn: (ids: Uint32Array, counters: RouteCounters | undefined) => void): void {
+  const ids = routeIds(dp, q);
+  const counters = q.stats ? dp.routeCounters() : undefined;
+  for (let i = 0; i < ids.length; i += ROUTE_CHUNK) fn(ids.subarray(i, i + ROUTE_CHUNK), counters);
+}
+
 export function addRoute(dp: Dataplane, spec: RouteSpec, replace: boolean): RouteView {
   return replace ? dp.replaceRoute(spec) : dp.addRoute(spec);
 }
