@@ -88,12 +88,15 @@ describe('link emulator (tools/linkem)', { skip, timeout: 120_000 }, () => {
           .matchAll(/icmp_seq=(\d+)/g),
       ].map((m) => Number(m[1]));
     const passed = (seqs: number[]) => seqs.filter((s, i) => i > 0 && s < seqs[i - 1]!).length;
-    await em.set('a2b', { delay: 10, jitter: 4, reorder: 1 });
+    // A jitter of ±8 ms: two frames sent s ms apart swap with probability (16 - s)^2 / 512,
+    // ~44 % at the 1 ms asked for and still ~12 % when a loaded VM stretches ping's interval
+    // to 8 ms (a CI run under load saw 10 swaps of 200 with ±4 ms, where ~75 were expected).
+    await em.set('a2b', { delay: 10, jitter: 8, reorder: 1 });
     const mixed = order();
     await em.set('a2b', { reorder: 0 });
     const kept = order();
     await em.set('a2b', { delay: 0, jitter: 0, reorder: 1 });
-    assert.ok(passed(mixed) > 10, `frames passed each other: ${passed(mixed)} of ${mixed.length}`);
+    assert.ok(passed(mixed) >= 5, `frames passed each other: ${passed(mixed)} of ${mixed.length}`);
     assert.equal(passed(kept), 0, 'reorder=0 keeps the order');
   });
 
