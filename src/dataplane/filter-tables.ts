@@ -103,6 +103,22 @@ export class FilterTables {
       ? JSON.parse(readFileSync(stateFile, 'utf8'))
       : { rules: [], limiters: [], nextRuleId: 1, liveBitmaps: [] };
     this.completeFlip();
+    this.completeLimiters();
+  }
+
+  /**
+   * A limiter change is recorded, then stored in the map. A crash between the two leaves the
+   * map behind the record, and a restart that applies the same config again sees nothing to
+   * change: the recorded limiters whose map entry differs are stored now. (A deleted limiter
+   * that is still in the map is harmless: no rule names its id, and a new limiter that takes
+   * the id overwrites it.)
+   */
+  private completeLimiters(): void {
+    for (const l of this.state.limiters) {
+      const want = limiterValue(l);
+      const have = this.maps.ratelimits.get(l.id);
+      if (!have || (Object.keys(want) as (keyof abi.PwRatelimit)[]).some((k) => have[k] !== want[k])) this.maps.ratelimits.set(l.id, want);
+    }
   }
 
   /**
@@ -331,9 +347,10 @@ export class FilterTables {
     // Ids from PW_SEAL_LIMITER_BASE up are the decisions' seals (seal-table.ts).
     if (id >= abi.PwLimit.SEAL_LIMITER_BASE) throw new PwError('PW_ERR_FULL', `at most ${abi.PwLimit.SEAL_LIMITER_BASE - 1} rate limiters`);
     const lim: Limiter = { ...l, id };
-    this.maps.ratelimits.set(id, limiterValue(lim));
+    // Recorded first, as every limiter change: see completeLimiters().
     this.state.limiters.push(lim);
     this.save();
+    this.maps.ratelimits.set(id, limiterValue(lim));
     return lim;
   }
 
@@ -343,9 +360,9 @@ export class FilterTables {
     if (k < 0) throw new PwError('PW_ERR_NOT_FOUND', `no rate limiter named '${l.name}'`);
     checkLimiter(l);
     const lim: Limiter = { ...l, id: this.state.limiters[k]!.id };
-    this.maps.ratelimits.set(lim.id, limiterValue(lim));
     this.state.limiters[k] = lim;
     this.save();
+    this.maps.ratelimits.set(lim.id, limiterValue(lim));
     return lim;
   }
 
@@ -357,9 +374,9 @@ export class FilterTables {
       throw new PwError('PW_ERR_EXISTS', `rate limiter '${name}' is used by rule(s) ${users.map((r) => r.id).join(', ')}`, {
         hint: 'delete those rules first',
       });
-    this.maps.ratelimits.set(lim.id, abi.PwRatelimit.zero());
     this.state.limiters = this.state.limiters.filter((l) => l !== lim);
     this.save();
+    this.maps.ratelimits.set(lim.id, abi.PwRatelimit.zero());
     return lim;
   }
 

@@ -310,6 +310,25 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     );
   });
 
+  it('stores a recorded limiter again at open when a crash left the map behind the record', async () => {
+    const name = `c${Date.now() % 100000}`;
+    const lim = dp.filter.addLimiter({ name, rate: 21, burst: 2, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 });
+    const other = dp.filter.addLimiter({ name: `${name}b`, rate: 5, burst: 1, per4: 24, per6: 64, blockAfter: 0, blockForMs: 0 });
+    const want = dp.pipeline.maps.ratelimits.get(lim.id)!;
+    const otherWant = dp.pipeline.maps.ratelimits.get(other.id)!;
+    assert.equal(want.interval_ns, 47_619_048n); // 1 s / 21
+    // What a kill between the record and the map store leaves: the one entry zeroed, or old.
+    dp.pipeline.maps.ratelimits.set(lim.id, abi.PwRatelimit.zero());
+    dp.pipeline.maps.ratelimits.set(other.id, { ...otherWant, interval_ns: 1n });
+    dp.close();
+    dp = await Dataplane.open(instance);
+    assert.deepEqual(dp.pipeline.maps.ratelimits.get(lim.id), want);
+    assert.deepEqual(dp.pipeline.maps.ratelimits.get(other.id), otherWant);
+    dp.filter.deleteLimiter(name);
+    dp.filter.deleteLimiter(`${name}b`);
+    assert.equal(dp.pipeline.maps.ratelimits.get(lim.id)!.interval_ns, 0n);
+  });
+
   it('keeps rules and limiters across an upgrade that gives their maps a new layout', async () => {
     const name = `u${Date.now() % 100000}`;
     const lim = dp.filter.addLimiter({ name, rate: 7, burst: 3, per4: 32, per6: 128, blockAfter: 0, blockForMs: 0 });
