@@ -488,8 +488,10 @@ export class Dataplane {
       nhg: new Uint32Array(fresh4Count),
       metric: new Uint32Array(fresh4Count),
     };
-    // Each template's routes, counted: their group's references are taken once per template.
-    const perTemplate = new Uint32Array(templates.length);
+    // Each template's new routes, counted per family: their group's references are taken once
+    // per template, after each family's bulk write.
+    const uses4 = new Uint32Array(templates.length);
+    const uses6 = new Uint32Array(templates.length);
     for (let k = 0; k < fresh4Count; k++) {
       const i = fresh4Index[k]!;
       const t = v4.template[i]!;
@@ -497,14 +499,13 @@ export class Dataplane {
       bulk.plen[k] = v4.plen[i]!;
       bulk.nhg[k] = tmplGroup[t]!;
       bulk.metric[k] = templates[t]!.metric;
-      perTemplate[t]!++;
+      uses4[t]!++;
     }
-    const bulk6 = fresh6.map((i) => ({
-      prefix: prefix6(i),
-      key: keys6[i]!,
-      nhg: tmplGroup[v6.template[i]!]!,
-      metric: templates[v6.template[i]!]!.metric,
-    }));
+    const bulk6 = fresh6.map((i) => {
+      const t = v6.template[i]!;
+      uses6[t]!++;
+      return { prefix: prefix6(i), key: keys6[i]!, nhg: tmplGroup[t]!, metric: templates[t]!.metric };
+    });
     const fail = (e: PwError): never => {
       for (const g of acquired) this.nexthops.release(g);
       throw e;
@@ -536,11 +537,7 @@ export class Dataplane {
     const unreferenced: number[] = [];
     let addedBulk: Uint32Array = new Uint32Array(0);
     let replaced = 0;
-    const addRefs = (groups: Iterable<number>) => {
-      const refs = new Map<number, number>();
-      for (const g of groups) refs.set(g, (refs.get(g) ?? 0) + 1);
-      for (const [g, n] of refs) this.nexthops.addRefs(g, n);
-    };
+    const takeRefs = (uses: Uint32Array) => uses.forEach((n, t) => n && this.nexthops.addRefs(tmplGroup[t]!, n));
     const repoint = (id: number, nhg: number, metric: number) => {
       const old = this.routes.repoint(id, nhg, metric);
       this.nexthops.addRefs(nhg, 1);
@@ -549,13 +546,13 @@ export class Dataplane {
     };
     try {
       addedBulk = this.routes.addV4Bulk(bulk);
-      perTemplate.forEach((n, t) => n && this.nexthops.addRefs(tmplGroup[t]!, n));
+      takeRefs(uses4);
       for (const i of replace4) {
         const t = v4.template[i]!;
         repoint(this.routes.idOf4(v4.addr[i]!, v4.plen[i]!)!, tmplGroup[t]!, templates[t]!.metric);
       }
       this.routes.addV6Bulk(bulk6, unreferenced);
-      addRefs(bulk6.map((r) => r.nhg));
+      takeRefs(uses6);
       for (const id of unreferenced) added.push(id);
       unreferenced.length = 0;
       for (const i of replace6) {

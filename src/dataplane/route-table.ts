@@ -12,7 +12,7 @@
 import * as abi from '../generated/pathwise.js';
 import type { MappedArray } from '../kernel/index.js';
 import { PwError } from '../errors.js';
-import { formatPrefix, maskAddr, type Family, type Prefix } from '../util/ip.js';
+import { formatIpv4, formatPrefix, maskAddr, type Family, type Prefix } from '../util/ip.js';
 import { Fib4Table } from '../routing/fib4-table.js';
 import { Fib6Table } from '../routing/fib6-table.js';
 import { PrefixIndex4 } from '../routing/prefix-index4.js';
@@ -168,8 +168,7 @@ export class RouteTable {
       this.nhgs[id] = nhg;
       this.metrics[id] = w[o + 6]!;
       if (((w1 >>> 8) & 255) === 4) {
-        const x = w[o + 2]!; // network order
-        a4[c4] = ((x >>> 24) | ((x >>> 8) & 0xff00) | ((x & 0xff00) << 8) | (x << 24)) >>> 0;
+        a4[c4] = swap32(w[o + 2]!); // stored in network order
         p4[c4] = plen;
         i4[c4++] = id;
       } else this.v6.set(formatPrefix(this.prefixOf(id)), id);
@@ -221,8 +220,7 @@ export class RouteTable {
     const o = id * 8;
     const w1 = this.words[o + 1]!;
     if (((w1 >>> 8) & 255) !== 4) return formatPrefix(this.prefixOf(id));
-    const x = this.words[o + 2]!; // network order: the first octet in the low byte
-    return `${x & 255}.${(x >>> 8) & 255}.${(x >>> 16) & 255}.${x >>> 24}/${w1 & 255}`;
+    return `${formatIpv4(swap32(this.words[o + 2]!))}/${w1 & 255}`; // stored in network order
   }
 
   /** Whether route `id` is installed. */
@@ -415,7 +413,7 @@ export class RouteTable {
     const o = id * 8;
     w[o] = nhg;
     // The prefix is stored in network byte order: swap the host-order number.
-    w[o + 2] = ((addr >>> 24) | ((addr >>> 8) & 0xff00) | ((addr & 0xff00) << 8) | (addr << 24)) >>> 0;
+    w[o + 2] = swap32(addr);
     w[o + 3] = 0;
     w[o + 4] = 0;
     w[o + 5] = 0;
@@ -620,6 +618,10 @@ export class RouteTable {
     this.fib6Map.close();
   }
 }
+
+/** A 32-bit word's bytes reversed: an IPv4 address between host order and the record's
+ * network order, read or written as a little-endian word. */
+const swap32 = (x: number) => ((x >>> 24) | ((x >>> 8) & 0xff00) | ((x & 0xff00) << 8) | (x << 24)) >>> 0;
 
 /** Installs IPv6 routes shortest prefix first (so no insert has to reach under a longer one). */
 function insertShortestFirst(fib6: Fib6Table, ids: number[], plens: Uint8Array, addrOf: (id: number) => Uint8Array): void {
