@@ -4,6 +4,11 @@
 // batch, not per record: at hundreds of thousands of events a second, that is the cost). A slow consumer calls pause(): the kernel side then fills and the BPF producer
 // counts what it could not reserve (loss is counted there, never silent). close() stops
 // polling and frees the ring; it is idempotent and also runs on GC.
+//
+// The pipeline's producers wake the reader only once a batch waits (bpf/include/pathwise/
+// ring.bpf.h): besides the epoll wakeups, a timer of `drainMs` drains what stays below that
+// mark. A ring whose producer wakes on every record (the kernel's default) needs no timer
+// (drainMs 0).
 #include <bpf/libbpf.h>
 #include <uv.h>
 
@@ -33,7 +38,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     exports.Set("RingBuffer", f);
   }
 
-  // new RingBuffer(mapFd, onBatch(data: Buffer, ends: Uint32Array), maxBatch = 4096):
+  // new RingBuffer(mapFd, onBatch(data: Buffer, ends: Uint32Array), maxBatch = 4096, drainMs = 0):
   // record i is data[ends[i-1] (0 for the first) .. ends[i]).
   RingBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingBuffer>(info), env_(info.Env()) {
     int mapFd = ArgInt(info, 0, "mapFd");
@@ -41,6 +46,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     if (info.Length() > 2 && info[2].IsNumber()) maxBatch_ = info[2].As<Napi::Number>().Uint32Value();
     if (maxBatch_ == 0) maxBatch_ = 1;
+    if (info.Length() > 3 && info[3].IsNumber()) drainMs_ = info[3].As<Napi::Number>().Uint32Value();
     rb_ = ring_buffer__new(mapFd, &RingBuffer::OnSample, this, nullptr);
     if (!rb_) ThrowErrno(env_, errno, "ring_buffer__new");
   }
@@ -91,10 +97,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       napi_fatal_exception(self->env_, ErrnoError(self->env_, status, "uv_poll").Value());
       return;
     }
-    // Everything there now, a batch at a time: with adaptive wakeups the kernel signals only a
-    // consumer that has caught up, so records left behind until the ring fills would not wake
-    // us again in time (the producer then counts them lost).
-    while (self->rb_ && self->DrainOnce(true) >= self->maxBatch_) {
+    self->DrainAll();
+  }
+
+  static void OnTimer(uv_timer_t* handle) { static_cast<RingBuffer*>(handle->data)->DrainAll(); }
+
+  // Everything there now, a batch at a time: the kernel signals only a consumer that has caught
+  // up (or a batch's worth waiting), so records left behind would not wake us again in time
+  // (the producer would then count them lost).
+  void DrainAll() {
+    while (rb_ && DrainOnce(true) >= maxBatch_) {
     }
   }
 
@@ -115,6 +127,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     }
     int err = uv_poll_start(poll_, UV_READABLE, OnPoll);
     if (err) ThrowErrno(env_, err, "uv_poll_start");
+    if (drainMs_ && !timer_) {
+      uv_loop_t* loop;
+      napi_get_uv_event_loop(env_, &loop);
+      timer_ = new uv_timer_t;
+      uv_timer_init(loop, timer_);
+      timer_->data = this;
+      // The poll keeps the loop alive while the ring is read; the timer adds nothing to that.
+      uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+    }
+    if (timer_) uv_timer_start(timer_, OnTimer, drainMs_, drainMs_);
     polling_ = true;
     // While polling, the JS object must stay alive even if user code drops it.
     Ref();
@@ -124,6 +146,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   void StopPolling() {
     if (polling_) {
       uv_poll_stop(poll_);
+      if (timer_) uv_timer_stop(timer_);
       polling_ = false;
       Unref();
     }
@@ -150,7 +173,12 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   void Teardown() {
     if (polling_) {
       uv_poll_stop(poll_);
+      if (timer_) uv_timer_stop(timer_);
       polling_ = false;
+    }
+    if (timer_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      timer_ = nullptr;
     }
     if (poll_) {
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
@@ -174,6 +202,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   Napi::FunctionReference callback_;
   ring_buffer* rb_ = nullptr;
   uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uint32_t drainMs_ = 0;
   bool polling_ = false;
   uint32_t maxBatch_ = 4096;
   std::vector<uint8_t> bytes_;

@@ -116,7 +116,7 @@ export function readFlows(maps: PipelineMaps, chunk = 65536): FlowSnapshot {
 
 /** Reads the instance's event ring (only one reader should: records go to whoever reads first). */
 export function openEventRing(instance: string): RingBufferReader {
-  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_events.name), 'map'));
+  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_events.name), 'map'), { drainMs: abi.PwLimit.RING_DRAIN_MS });
 }
 
 /** Decodes one record of the event ring, naming interfaces in this thread's namespace. */

@@ -104,6 +104,8 @@ export interface NativeAddon {
     /** Records back to back in `data`; record i ends at ends[i] and starts where i-1 ended. */
     onBatch: (data: Buffer, ends: Uint32Array) => void,
     maxBatch?: number,
+    /** Also drain on a timer of this period (0: only when the kernel wakes the reader). */
+    drainMs?: number,
   ) => { start(): void; pause(): void; consume(): number; close(): void; readonly closed: boolean };
 
   mapLookup(fd: number, key: Bytes, value: Bytes, flags?: number): boolean;

@@ -14,6 +14,12 @@ export interface RingBufferOptions {
   highWaterMark?: number;
   /** Records drained per event-loop tick. */
   maxBatch?: number;
+  /**
+   * Also drain every this many milliseconds: for rings whose producer wakes the reader only
+   * once a batch waits (the pipeline's, see bpf/include/pathwise/ring.bpf.h). 0 (the default):
+   * only when the kernel wakes the reader.
+   */
+  drainMs?: number;
 }
 
 export class RingBufferReader implements AsyncIterable<Buffer> {
@@ -32,7 +38,7 @@ export class RingBufferReader implements AsyncIterable<Buffer> {
   ) {
     this.highWaterMark = opts.highWaterMark ?? 65536;
     try {
-      this.ring = new (native().RingBuffer)(handle.fd, (data, ends) => this.onBatch(data, ends), opts.maxBatch ?? 1024);
+      this.ring = new (native().RingBuffer)(handle.fd, (data, ends) => this.onBatch(data, ends), opts.maxBatch ?? 1024, opts.drainMs ?? 0);
     } catch (e) {
       throw fromNative(e, 'ring buffer');
     }

@@ -54,6 +54,10 @@ enum pw_limit {
 	PW_RATELIMIT_STATE_MAX = 1 << 18, /* sources tracked by rate limiters (LRU) */
 	PW_EVENT_BYTES = 256,           /* packet bytes carried by an event */
 	PW_CAPTURE_BYTES = 2048,        /* packet bytes a capture record carries (a full 1500 MTU frame) */
+	/* Ring buffers wake their reader a batch at a time (ring.bpf.h): a record wakes it once
+	 * this many bytes wait unread, and the reader drains on a timer of this period too. */
+	PW_RING_WAKE_BYTES = 65536,
+	PW_RING_DRAIN_MS = 5,
 	PW_SIZE_BUCKETS = 8,            /* packet-size histogram: <=64, 128, 256, 512, 1024, 1518, 9018, more */
 	PW_FRAGS_MAX = 1 << 16,         /* fragmented datagrams whose first fragment's fate is kept */
 	PW_FRAG_LIFETIME_S = 30,        /* how long it is kept: as the kernel's ipfrag_time */

@@ -12,6 +12,7 @@
 #include "pathwise/abi.h"
 #include "pathwise/maps/http.bpf.h"
 #include "pathwise/parse.h"
+#include "pathwise/ring.bpf.h"
 #include "pathwise/route.bpf.h"
 #include "pathwise/stage.bpf.h"
 
@@ -64,7 +65,7 @@ static __always_inline int pw_http_emit(struct xdp_md *ctx, const struct pw_pack
 	if (cap && copy > 0 && bpf_xdp_load_bytes(ctx, data_off, r->data, copy))
 		copy = 0;
 	r->caplen = copy;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_http));
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "pathwise/abi.h"
 #include "pathwise/maps/insight.bpf.h"
 #include "pathwise/parse.h"
+#include "pathwise/ring.bpf.h"
 #include "pathwise/route.bpf.h"
 
 static __always_inline struct pw_ring_counters *pw_ring_counters(void)
@@ -56,7 +57,7 @@ static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_pa
 		copy = PW_EVENT_BYTES;
 	if (copy > 0)
 		bpf_xdp_load_bytes(ctx, 0, e->head, copy);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, pw_ring_wake_flags(&pw_events));
 	if (rc)
 		rc->events_sent++;
 }
@@ -92,7 +93,7 @@ static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum
 	/* Only the copied bytes are written: the reader takes caplen of them. */
 	if (copy > 0)
 		bpf_xdp_load_bytes(ctx, 0, r->data, copy);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_capture));
 	if (rc)
 		rc->capture_sent++;
 }
