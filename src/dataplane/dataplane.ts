@@ -33,7 +33,7 @@ import { protocolName } from '../routing/kernel-routes.js';
 import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js';
 import { routeText, type NexthopView, type RouteOrigin, type RouteSpec, type RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
-import { formatAddress, formatIpv4, formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
+import { formatAddress, formatIpv4, formatPrefix, parsePrefix, prefixKey6, type Prefix } from '../util/ip.js';
 
 import { FilterTables } from './filter-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
@@ -450,25 +450,27 @@ export class Dataplane {
         if (found) replace4.push(i);
         else fresh4Index[fresh4Count++] = i;
       }
-      // IPv6 prefixes are keyed by their text, as the route table keys them.
+      // IPv6 prefixes are keyed as the route table keys them (prefixKey6: not text).
       const seen6 = new Set<string>();
       for (let i = 0; i < v6.count; i++) {
-        const key = formatPrefix(prefix6(i));
-        if (seen6.has(key)) throw new PwError('PW_ERR_INVALID', `${key} appears twice`, { where: where6(i) });
+        const key = prefixKey6(v6.addr, 16 * i, v6.plen[i]!);
+        if (seen6.has(key)) throw new PwError('PW_ERR_INVALID', `${formatPrefix(prefix6(i))} appears twice`, { where: where6(i) });
         seen6.add(key);
         keys6[i] = key;
         const found = this.routes.idOf6(key) !== undefined;
-        if (found) exists(key, where6(i));
+        if (found) exists(formatPrefix(prefix6(i)), where6(i));
         (found ? replace6 : fresh6).push(i);
       }
+      const seen4 = new Set<number>(); // IPv4 prefixes among the others
       for (const spec of others) {
-        const key = formatPrefix(spec.prefix);
-        if (seen6.has(key) || (spec.prefix.family === 4 && inBatch4(spec.prefix.v4, spec.prefix.plen))) {
-          throw new PwError('PW_ERR_INVALID', `${key} appears twice`, { where: spec.where });
-        }
-        seen6.add(key);
-        const found = this.routes.idOf(spec.prefix) !== undefined;
-        if (found) exists(key, spec.where);
+        const { prefix } = spec;
+        const key = prefix.family === 6 ? prefixKey6(prefix.addr, 0, prefix.plen) : v4Key(prefix.v4, prefix.plen);
+        const twice = typeof key === 'string' ? seen6.has(key) : seen4.has(key) || inBatch4(prefix.v4, prefix.plen);
+        if (twice) throw new PwError('PW_ERR_INVALID', `${formatPrefix(prefix)} appears twice`, { where: spec.where });
+        if (typeof key === 'string') seen6.add(key);
+        else seen4.add(key);
+        const found = this.routes.idOf(prefix) !== undefined;
+        if (found) exists(formatPrefix(prefix), spec.where);
         const nhg = this.groupFor(spec);
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
         (found ? replaceOthers : freshOthers).push({ spec, nhg });

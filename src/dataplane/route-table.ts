@@ -12,7 +12,7 @@
 import * as abi from '../generated/pathwise.js';
 import type { MappedArray } from '../kernel/index.js';
 import { PwError } from '../errors.js';
-import { formatIpv4, formatPrefix, maskAddr, type Family, type Prefix } from '../util/ip.js';
+import { formatIpv4, formatPrefix, prefixKey6, type Family, type Prefix } from '../util/ip.js';
 import { Fib4Table } from '../routing/fib4-table.js';
 import { Fib6Table } from '../routing/fib6-table.js';
 import { PrefixIndex4 } from '../routing/prefix-index4.js';
@@ -96,6 +96,7 @@ export class RouteTable {
   /** The records as 32-bit words (a record is 8 words), for the bulk path's plain stores. */
   private readonly words: Uint32Array;
   private readonly v4: PrefixIndex4;
+  /** IPv6 routes by their prefix's key (prefixKey6). */
   private readonly v6 = new Map<string, number>();
   /** Prefix length per route id (255: unused), for the FIB builder. */
   private readonly plens: Uint8Array;
@@ -171,7 +172,7 @@ export class RouteTable {
         a4[c4] = swap32(w[o + 2]!); // stored in network order
         p4[c4] = plen;
         i4[c4++] = id;
-      } else this.v6.set(formatPrefix(this.prefixOf(id)), id);
+      } else this.v6.set(prefixKey6(this.bytes, id * this.stride + R.prefix, plen), id);
       refs.set(nhg, (refs.get(nhg) ?? 0) + 1);
     }
     for (const [g, k] of refs) this.nexthops.addRefs(g, k);
@@ -282,14 +283,14 @@ export class RouteTable {
   }
 
   idOf(prefix: Prefix): number | undefined {
-    return prefix.family === 4 ? this.v4.get(prefix.v4, prefix.plen) : this.v6.get(formatPrefix(prefix));
+    return prefix.family === 4 ? this.v4.get(prefix.v4, prefix.plen) : this.v6.get(prefixKey6(prefix.addr, 0, prefix.plen));
   }
 
   idOf4(addr: number, plen: number): number | undefined {
     return this.v4.get(addr, plen);
   }
 
-  /** idOf() of an IPv6 prefix by its text (formatPrefix), for a caller that has it already. */
+  /** idOf() of an IPv6 prefix by its key (prefixKey6), for a caller that has it already. */
   idOf6(key: string): number | undefined {
     return this.v6.get(key);
   }
@@ -450,7 +451,7 @@ export class RouteTable {
     } else {
       this.writeRecord(id, 6, prefix.addr, prefix.plen, nhg, metric, flags);
       this.fib6.insert(prefix.addr, prefix.plen, id);
-      this.v6.set(formatPrefix(prefix), id);
+      this.v6.set(prefixKey6(prefix.addr, 0, prefix.plen), id);
     }
     return this.routeOf(id);
   }
@@ -484,7 +485,7 @@ export class RouteTable {
   /**
    * Installs many new IPv6 routes, none of which may exist (the caller checked, and checked
    * the FIB's free nodes with fib6.nodesNeededFor). Shortest prefixes first, so no insert
-   * reaches under a longer one. `key` is the prefix's text (formatPrefix). Each id goes to
+   * reaches under a longer one. `key` is the prefix's key (prefixKey6). Each id goes to
    * `added` as its route is in place (so a caller can undo a load that fails half-way).
    */
   addV6Bulk(routes: { prefix: { addr: Uint8Array; plen: number }; key: string; nhg: number; metric: number }[], added: number[]): void {
@@ -539,7 +540,7 @@ export class RouteTable {
     if (prefix.family === 6) {
       if (this.fib6.lookup(prefix.addr) === id) return true;
       for (let l = 128; l > prefix.plen; l--)
-        if (this.v6.has(formatPrefix({ family: 6, addr: maskAddr(prefix.addr, l), plen: l }))) return true;
+        if (this.v6.has(prefixKey6(prefix.addr, 0, l))) return true;
       return false;
     }
     if (this.fib4.lookup(prefix.v4) === id) return true;
@@ -580,7 +581,7 @@ export class RouteTable {
       this.v4.delete(prefix.v4, prefix.plen);
     } else {
       this.fib6.remove(prefix.addr, prefix.plen, id, this.parent6(prefix.addr, prefix.plen) ?? 0);
-      this.v6.delete(formatPrefix(prefix));
+      this.v6.delete(prefixKey6(prefix.addr, 0, prefix.plen));
     }
     this.invalidate(id);
     return route;
@@ -605,7 +606,7 @@ export class RouteTable {
   /** The id of the longest installed IPv6 prefix strictly shorter than plen covering addr. */
   private parent6(addr: Uint8Array, plen: number): number | undefined {
     for (let l = plen - 1; l >= 0; l--) {
-      const id = this.v6.get(formatPrefix({ family: 6, addr: maskAddr(addr, l), plen: l }));
+      const id = this.v6.get(prefixKey6(addr, 0, l));
       if (id !== undefined) return id;
     }
     return undefined;

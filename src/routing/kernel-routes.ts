@@ -16,7 +16,7 @@
 import * as abi from '../generated/pathwise.js';
 import type { KernelNexthop, KernelRouteSet } from '../kernel/index.js';
 import { PwError } from '../errors.js';
-import { formatPrefix, maskAddr, parsePrefix, type Family, type Prefix } from '../util/ip.js';
+import { maskAddr, prefixKey6, prefixOfKey6, type Family, type Prefix } from '../util/ip.js';
 import { grown } from '../util/typed-arrays.js';
 import { PrefixMap4 } from './prefix-map4.js';
 import type { RouteType } from './route.js';
@@ -117,7 +117,7 @@ const HEAD_WORDS = 7;
 const NH_WORDS = 3;
 const DELETED = 1 << 8;
 
-/** A prefix's key: a number for IPv4 (plen * 2^32 + address), the prefix text for IPv6. */
+/** A prefix's key: a number for IPv4 (plen * 2^32 + address), prefixKey6() for IPv6 (not text). */
 export type PrefixKey = number | string;
 
 interface HopSet {
@@ -208,7 +208,7 @@ const hex = (b: Uint8Array, n: number) => {
 export const prefixKey4 = (addr: number, plen: number): number => plen * 4294967296 + addr;
 
 export function prefixOfKey(key: PrefixKey): Prefix {
-  if (typeof key === 'string') return parsePrefix(key);
+  if (typeof key === 'string') return prefixOfKey6(key);
   const plen = Math.floor(key / 4294967296);
   const v4 = key - plen * 4294967296;
   const addr = new Uint8Array(16);
@@ -219,7 +219,7 @@ export function prefixOfKey(key: PrefixKey): Prefix {
   return { family: 4, addr, v4, plen };
 }
 
-export const keyOfPrefix = (p: Prefix): PrefixKey => (p.family === 4 ? prefixKey4(p.v4, p.plen) : formatPrefix(p));
+export const keyOfPrefix = (p: Prefix): PrefixKey => (p.family === 4 ? prefixKey4(p.v4, p.plen) : prefixKey6(p.addr, 0, p.plen));
 
 function within(p: Prefix, outer: Prefix): boolean {
   if (p.family !== outer.family || p.plen < outer.plen) return false;
@@ -332,7 +332,7 @@ export class KernelRouteView {
       const o = i * 16;
       let key: PrefixKey;
       if (family === 4) key = prefixKey4(((dst[o]! << 24) | (dst[o + 1]! << 16) | (dst[o + 2]! << 8) | dst[o + 3]!) >>> 0, plen);
-      else key = formatPrefix({ family: 6, addr: dst.subarray(o, o + 16), plen });
+      else key = prefixKey6(dst, o, plen);
       if (deleted) {
         if (this.remove(key, table, tos, metric) && collect) out.add(key);
         continue;

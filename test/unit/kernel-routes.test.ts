@@ -16,7 +16,7 @@ import {
   protocolName,
   type ImportSelector,
 } from '../../src/routing/kernel-routes.js';
-import { formatAddress, formatPrefix, parsePrefix } from '../../src/util/ip.js';
+import { formatAddress, formatPrefix, maskAddr, parsePrefix, prefixKey6 } from '../../src/util/ip.js';
 import { packRoutes, type FakeKernelRoute } from '../helpers/kernel-routes.js';
 
 const MAIN: ImportSelector = { table: 254, protocols: null, prefixes: null };
@@ -50,9 +50,21 @@ describe('kernel route import model', () => {
   });
 
   it('keys prefixes both ways', () => {
-    for (const p of ['0.0.0.0/0', '10.1.2.0/24', '255.255.255.255/32', '2001:db8::/32']) {
+    const v6 = ['::/0', '2001:db8::/32', '2001:db8:1234::/48', '2001:db8::/33', '2001:db8:0:1::/64', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128'];
+    for (const p of ['0.0.0.0/0', '10.1.2.0/24', '255.255.255.255/32', ...v6]) {
       assert.equal(formatPrefix(prefixOfKey(key(p))), p);
     }
+    // IPv6 keys are compact (not text), one per prefix: the length is part of the key, and the
+    // address's bits past it do not count.
+    const ones = parsePrefix('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128').addr;
+    const seen = new Set<string>();
+    for (let plen = 0; plen <= 128; plen++) {
+      const k = prefixKey6(ones, 0, plen);
+      assert.equal(k, key(formatPrefix({ family: 6, addr: maskAddr(ones, plen), plen })), `/${plen}`);
+      assert.equal(k.length, Math.ceil(plen / 16) + 1, `/${plen}: its words and the length`);
+      seen.add(k);
+    }
+    assert.equal(seen.size, 129);
   });
 
   it('copies unicast routes with their nexthops, ECMP weights and metric', () => {
