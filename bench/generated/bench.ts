@@ -73,6 +73,30 @@ export const BenchLpm6Key = {
   },
 } as const satisfies Codec<BenchLpm6Key> & { offsets: Record<string, number> };
 
+/** struct bench_gen_eth (12 bytes) */
+export interface BenchGenEth {
+  dst: Uint8Array;
+  src: Uint8Array;
+}
+export const BenchGenEth = {
+  name: 'bench_gen_eth',
+  size: 12,
+  offsets: { dst: 0, src: 6 },
+  encode(x: BenchGenEth, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 6).set(x.dst.subarray(0, 6));
+    bytesAt(v, o + 6, 6).set(x.src.subarray(0, 6));
+  },
+  decode(v: DataView, o: number): BenchGenEth {
+    return {
+      dst: bytesAt(v, o + 0, 6).slice(),
+      src: bytesAt(v, o + 6, 6).slice(),
+    };
+  },
+  zero(): BenchGenEth {
+    return { dst: new Uint8Array(6), src: new Uint8Array(6) };
+  },
+} as const satisfies Codec<BenchGenEth> & { offsets: Record<string, number> };
+
 /** Maps of bench.bpf.o, as declared in its .maps section. */
 export const maps = {
   bench_lpm_map: { name: 'bench_lpm_map', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 4, key: BenchLpmKey, value: scalar.u32 },
@@ -84,6 +108,7 @@ export const maps = {
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   bench_fwd_ports: { name: 'bench_fwd_ports', type: MapType.DEVMAP_HASH, maxEntries: 64, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
+  bench_gen_next: { name: 'bench_gen_next', type: MapType.PROG_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
@@ -93,6 +118,7 @@ export const maps = {
   pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   bench_addrs: { name: 'bench_addrs', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.be32 },
   bench_state: { name: 'bench_state', type: MapType.PERCPU_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
+  bench_gen_eth: { name: 'bench_gen_eth', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: BenchGenEth },
 } as const satisfies Record<string, MapSpec<any, any>>;
 
 export type MapName = keyof typeof maps;
@@ -117,6 +143,8 @@ export interface Maps {
   fwdPorts: BpfMap<number, number>;
   /** pw_flows */
   flows: BpfMap<PwFlowKey, PwFlow>;
+  /** bench_gen_next */
+  genNext: BpfMap<number, number>;
   /** pw_flow_stats */
   flowStats: PerCpuMap<number, PwFlowCounters>;
   /** pw_fib4_tbl24 */
@@ -135,6 +163,8 @@ export interface Maps {
   addrs: BpfMap<number, number>;
   /** bench_state */
   state: PerCpuMap<number, bigint>;
+  /** bench_gen_eth */
+  genEth: BpfMap<number, BenchGenEth>;
 }
 
 /** Each handle's map. */
@@ -148,6 +178,7 @@ export const mapHandles = {
   neigh: 'pw_neigh',
   fwdPorts: 'bench_fwd_ports',
   flows: 'pw_flows',
+  genNext: 'bench_gen_next',
   flowStats: 'pw_flow_stats',
   fib4Tbl24: 'pw_fib4_tbl24',
   fib4Tbl8: 'pw_fib4_tbl8',
@@ -157,6 +188,7 @@ export const mapHandles = {
   ifacesHi: 'pw_ifaces_hi',
   addrs: 'bench_addrs',
   state: 'bench_state',
+  genEth: 'bench_gen_eth',
 } as const satisfies Record<keyof Maps, MapName>;
 
 /**
@@ -172,5 +204,5 @@ export function openMaps(open: (name: MapName) => NativeFd): Maps {
 export const rodata = {
 } as const;
 
-export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_lpm6', 'bench_base6', 'bench_fwd', 'bench_empty', 'bench_flow_floor', 'bench_sink', 'bench_tx'] as const;
+export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_lpm6', 'bench_base6', 'bench_fwd', 'bench_empty', 'bench_flow_floor', 'bench_sink', 'bench_gen_pass', 'bench_gen_pipeline', 'bench_gen_drop'] as const;
 export type ProgramName = (typeof programs)[number];
