@@ -3,15 +3,22 @@
  * socket answers), or the one at --server; else this process, on the pinned data plane. A
  * socket nobody listens on (left by a killed daemon) counts as none.
  */
-import { ApiClient, type ClientOptions } from '../client/api-client.js';
-import { RemoteOperations } from '../client/remote.js';
+import type { ApiClient, ClientOptions } from '../client/api-client.js';
 import type { PwError } from '../errors.js';
-import { LocalOperations } from '../ops/local.js';
 import type { Operations } from '../ops/operations.js';
 
+/**
+ * The two backends are loaded when chosen: every command pays for what it imports before it
+ * runs (the CLI's start), and a command uses one of them.
+ */
 export async function backendFor(opts: ClientOptions): Promise<Operations> {
+  const { ApiClient } = await import('../client/api-client.js');
   const client = ApiClient.find(opts);
-  if (client && (opts.server || (await answers(client)))) return new RemoteOperations(client, opts.instance);
+  if (client && (opts.server || (await answers(client)))) {
+    const { RemoteOperations } = await import('../client/remote.js');
+    return new RemoteOperations(client, opts.instance);
+  }
+  const { LocalOperations } = await import('../ops/local.js');
   return new LocalOperations(opts.instance);
 }
 

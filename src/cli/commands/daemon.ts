@@ -6,9 +6,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 
-import { filesOf } from '../../control/config/files.js';
-import { parseConfig } from '../../control/config/load.js';
-import { Daemon } from '../../daemon/daemon.js';
 import { PwError } from '../../errors.js';
 import { color, printJson } from '../output.js';
 import { backendFor } from '../backend.js';
@@ -32,6 +29,9 @@ export function registerDaemon(program: Command): void {
     .option('--state-dir <dir>', 'where the version history is kept', process.env.PATHWISE_STATE_DIR ?? '/var/lib/pathwise')
     .option('--log-level <level>', 'pino log level', process.env.PATHWISE_LOG_LEVEL ?? 'info')
     .action(async (opts: { config: string; instance?: string; stateDir: string; logLevel: string }) => {
+      // Loaded here: the daemon's modules (the API server, the state database, metrics) are
+      // most of what the CLI could load, and no other command needs them.
+      const { Daemon } = await import('../../daemon/daemon.js');
       const d = await Daemon.start({ configFile: opts.config, instance: opts.instance, stateDir: opts.stateDir, logLevel: opts.logLevel });
       await new Promise<void>((done) => {
         const stop = () => void d.stop().then(done);
@@ -83,6 +83,7 @@ export function registerDaemon(program: Command): void {
       const text = readConfigText(opts.file);
       const name = opts.file === '-' ? '<stdin>' : resolve(opts.file);
       // The daemon reads no file for a config it is sent: the files it names go with it.
+      const [{ filesOf }, { parseConfig }] = await Promise.all([import('../../control/config/files.js'), import('../../control/config/load.js')]);
       const files = filesOf(parseConfig(text, name), opts.file === '-' ? process.cwd() : dirname(name));
       const r = await (await backendFor(opts)).proposeConfig(text, name, dryRun, files);
       if (opts.json) return printJson(r);

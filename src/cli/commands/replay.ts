@@ -8,7 +8,6 @@ import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { InvalidArgumentError, type Command } from 'commander';
 
-import { loadConfigFile, parseConfig } from '../../control/config/load.js';
 import type { Config } from '../../control/config/schema.js';
 import { PwError } from '../../errors.js';
 import type { Collector } from '../../insight/ipfix-exporter.js';
@@ -44,7 +43,12 @@ interface ConfigSource {
   baseDir: string;
 }
 
-function configFile(file: string): ConfigSource {
+/** The config loader, loaded when a command needs it (the schema is slow to load: see
+ * control/config/defaults.ts). */
+const configLoader = () => import('../../control/config/load.js');
+
+async function configFile(file: string): Promise<ConfigSource> {
+  const { loadConfigFile } = await configLoader();
   return { config: loadConfigFile(file), source: file, baseDir: dirname(resolve(file)) };
 }
 
@@ -60,6 +64,7 @@ async function baseConfig(opts: ReplayCommandOptions): Promise<ConfigSource> {
   const running = (await ops.config()) as unknown as Record<string, unknown>;
   // The API section (tokens redacted) plays no part in a packet's fate.
   delete running.api;
+  const { parseConfig } = await configLoader();
   return {
     config: parseConfig(JSON.stringify(running), `the running config of instance '${opts.instance}'`),
     source: `the daemon of instance '${opts.instance}'`,
@@ -194,7 +199,7 @@ export function registerReplay(program: Command): void {
       throw new PwError('PW_ERR_USAGE', '--http and --diff do not go together', { hint: 'replay each config with --http on its own' });
     const capture = readCaptureFile(file, { partial: true });
     const base = await baseConfig(opts);
-    const other = opts.diff ? configFile(opts.diff) : undefined;
+    const other = opts.diff ? await configFile(opts.diff) : undefined;
     const abort = new AbortController();
     const stop = () => abort.abort();
     process.once('SIGINT', stop);

@@ -1,7 +1,7 @@
 /** `pathwise service …`: load-balanced L4 services (Maglev over backends, NAT or DSR). */
 import { Option, type Command } from 'commander';
 
-import { HEALTH_DEFAULTS } from '../../control/config/schema.js';
+import { HEALTH_DEFAULTS } from '../../control/config/defaults.js';
 import type { ConfigService } from '../../control/config/forms.js';
 import { PwError } from '../../errors.js';
 import { DEFAULT_TABLE_SIZE } from '../../lb/maglev.js';

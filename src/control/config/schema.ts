@@ -15,6 +15,7 @@ import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 import { DEFAULT_TABLE_SIZE, isPrime } from '../../lb/maglev.js';
 import { LB_HASHES, LB_MODES, parseBackend, parseServiceAddress } from '../../lb/service.js';
 import { compilePathPattern } from '../../insight/api-identity.js';
+import { HEALTH_DEFAULTS } from './defaults.js';
 
 /** A string that must pass a parser; the parser's message becomes the issue. */
 const parsed = (what: string, parse: (s: string) => unknown) =>
@@ -259,16 +260,7 @@ export const Route = z
   })
   .strict();
 
-export const HEALTH_DEFAULTS = {
-  type: 'tcp' as const,
-  path: '/',
-  status: 200,
-  interval: '200ms',
-  timeout: '200ms',
-  rise: 2,
-  fall: 3,
-  passive: true,
-};
+export { HEALTH_DEFAULTS };
 export const ServiceHealth = z
   .object({
     type: z
