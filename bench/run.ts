@@ -26,7 +26,6 @@ import {
   kernelRouteDump,
   libraryVersions,
   resolveIfindex,
-  TestRunFlags,
   xdpMd,
 } from '../src/kernel/index.js';
 import * as benchAbi from './generated/bench.js';
@@ -49,6 +48,7 @@ import { birdBench, birdReport, type BirdResults } from './bird.js';
 import { routeListBench, routeListReport, type RouteListResults } from './route-list.js';
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
+import { LiveGenerator, type LiveRun } from './live-frames.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
@@ -645,12 +645,10 @@ interface LiveForwarding {
 }
 
 /**
- * Forwarding fed by an XDP-native generator: BPF_PROG_TEST_RUN in live-frames mode runs a
- * generator program on the router's ingress interface (r0), as a NIC driver would hand frames
- * to XDP: no socket buffer exists before the forwarder sees the frame. The generator resets the
- * frame's Ethernet addresses and TTL, then passes it to the kernel's stack (kernel forwarding, ip_forward=1) or
- * tail-calls the pipeline's program (Pathwise attached to r0 and r1, ip_forward=0). Both
- * deliver to the same XDP sink; one flow, 64-byte frames.
+ * Forwarding fed by the XDP-native generator (bench/live-frames.ts) on the router's ingress
+ * interface (r0): into the kernel's stack (kernel forwarding, ip_forward=1) or the pipeline's
+ * program (Pathwise attached to r0 and r1, ip_forward=0); both deliver to the same XDP sink.
+ * One flow, 60-byte frames.
  */
 function liveForwarding(
   topo: Topology,
@@ -664,7 +662,7 @@ function liveForwarding(
     median: (xs: number[]) => number;
   },
 ): LiveForwarding {
-  const { r, bench, dp, delivered } = env;
+  const { r, dp } = env;
   const frame = ipv4Packet({
     src: '10.230.1.2',
     dst: '10.240.0.1',
@@ -675,57 +673,36 @@ function liveForwarding(
     dstMac: env.r0mac,
     srcMac: env.g0mac,
   });
-  const ifR0 = inNetns(r, () => resolveIfindex(topo.name('r0')));
+  const gen = new LiveGenerator(env.bench, r, topo.name('r0'), frame, env.delivered);
   const FRAMES = 2_000_000;
-  const eth = bench.map(benchAbi.maps.bench_gen_eth);
-  eth.set(0, { dst: env.r0mac, src: env.g0mac });
-  eth.close();
-  const next = bench.map(benchAbi.maps.bench_gen_next);
-  next.set(0, dp.pipeline.xdp.fd); // a prog array takes program fds
-  // The kernel resolves ingress_ifindex in the caller's namespace: the run is synchronous there.
-  const run = (name: 'bench_gen_drop' | 'bench_gen_pass' | 'bench_gen_pipeline') => {
-    const before = delivered();
-    const t = performance.now();
-    inNetns(r, () =>
-      bench.program(name).testRunSync({
-        data: frame,
-        ctx: xdpMd(frame.length, ifR0),
-        repeat: FRAMES,
-        flags: TestRunFlags.XDP_LIVE_FRAMES,
-        batchSize: 64,
-      }),
-    );
-    const seconds = (performance.now() - t) / 1000;
-    return { seconds, delivered: Number(delivered() - before) };
-  };
+  gen.setPipeline(dp.pipeline.xdp);
   const modes = {
-    generator: { on: () => undefined, off: () => undefined, prog: 'bench_gen_drop' as const },
+    generator: { on: () => undefined, off: () => undefined, mode: 'drop' as const },
     kernel: {
       on: () => topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']),
       off: () => topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']),
-      prog: 'bench_gen_pass' as const,
+      mode: 'pass' as const,
     },
     pathwise: {
       on: () => inNetns(r, () => dp.attach([topo.name('r0'), topo.name('r1')], 'native')),
       off: () => inNetns(r, () => dp.detach([topo.name('r0'), topo.name('r1')])),
-      prog: 'bench_gen_pipeline' as const,
+      mode: 'pipeline' as const,
     },
   };
-  const runs: Record<keyof typeof modes, { seconds: number; delivered: number }[]> = { generator: [], kernel: [], pathwise: [] };
+  const runs: Record<keyof typeof modes, LiveRun[]> = { generator: [], kernel: [], pathwise: [] };
   try {
     for (let round = 0; round < 3; round++) {
       for (const [name, m] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['kernel']][]) {
         m.on();
         try {
-          runs[name].push(run(m.prog));
+          runs[name].push(gen.run(m.mode, FRAMES));
         } finally {
           m.off();
         }
       }
     }
   } finally {
-    next.delete(0);
-    next.close();
+    gen.setPipeline(undefined);
   }
   const rate = (name: keyof typeof modes, what: 'sent' | 'delivered') =>
     env.median(runs[name].map((x) => (what === 'sent' ? FRAMES : x.delivered) / x.seconds));
@@ -748,9 +725,9 @@ function liveReport(l: LiveForwarding): string {
 
 ${l.frames.toLocaleString('en')} frames of one UDP flow made by BPF_PROG_TEST_RUN in live-frames mode on the
 router's ingress interface, as a NIC driver hands frames to XDP (no socket buffer exists
-before the forwarder sees the frame; bench_gen_* in bench/progs/bench.bpf.c). The generator
-resets each frame's Ethernet addresses and TTL, then passes it to the kernel's stack (kernel forwarding) or
-tail-calls the pipeline's program; both deliver to the same XDP sink. The generator and the
+before the forwarder sees the frame; bench/live-frames.ts). The generator writes each frame
+again from its template (the live mode reuses its pages as the forwarder left them), then
+passes it to the kernel's stack (kernel forwarding) or tail-calls the pipeline's program; both deliver to the same XDP sink. The generator and the
 forwarding share one CPU, so rates are 1 / (generator + forwarding + delivery); median of 3
 interleaved rounds.
 

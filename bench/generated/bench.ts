@@ -73,29 +73,26 @@ export const BenchLpm6Key = {
   },
 } as const satisfies Codec<BenchLpm6Key> & { offsets: Record<string, number> };
 
-/** struct bench_gen_eth (12 bytes) */
-export interface BenchGenEth {
-  dst: Uint8Array;
-  src: Uint8Array;
+/** struct bench_gen_frame (60 bytes) */
+export interface BenchGenFrame {
+  data: Uint8Array;
 }
-export const BenchGenEth = {
-  name: 'bench_gen_eth',
-  size: 12,
-  offsets: { dst: 0, src: 6 },
-  encode(x: BenchGenEth, v: DataView, o: number): void {
-    bytesAt(v, o + 0, 6).set(x.dst.subarray(0, 6));
-    bytesAt(v, o + 6, 6).set(x.src.subarray(0, 6));
+export const BenchGenFrame = {
+  name: 'bench_gen_frame',
+  size: 60,
+  offsets: { data: 0 },
+  encode(x: BenchGenFrame, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 60).set(x.data.subarray(0, 60));
   },
-  decode(v: DataView, o: number): BenchGenEth {
+  decode(v: DataView, o: number): BenchGenFrame {
     return {
-      dst: bytesAt(v, o + 0, 6).slice(),
-      src: bytesAt(v, o + 6, 6).slice(),
+      data: bytesAt(v, o + 0, 60).slice(),
     };
   },
-  zero(): BenchGenEth {
-    return { dst: new Uint8Array(6), src: new Uint8Array(6) };
+  zero(): BenchGenFrame {
+    return { data: new Uint8Array(60) };
   },
-} as const satisfies Codec<BenchGenEth> & { offsets: Record<string, number> };
+} as const satisfies Codec<BenchGenFrame> & { offsets: Record<string, number> };
 
 /** Maps of bench.bpf.o, as declared in its .maps section. */
 export const maps = {
@@ -118,7 +115,7 @@ export const maps = {
   pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   bench_addrs: { name: 'bench_addrs', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.be32 },
   bench_state: { name: 'bench_state', type: MapType.PERCPU_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
-  bench_gen_eth: { name: 'bench_gen_eth', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: BenchGenEth },
+  bench_gen_frame: { name: 'bench_gen_frame', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 60, key: scalar.u32, value: BenchGenFrame },
 } as const satisfies Record<string, MapSpec<any, any>>;
 
 export type MapName = keyof typeof maps;
@@ -163,8 +160,8 @@ export interface Maps {
   addrs: BpfMap<number, number>;
   /** bench_state */
   state: PerCpuMap<number, bigint>;
-  /** bench_gen_eth */
-  genEth: BpfMap<number, BenchGenEth>;
+  /** bench_gen_frame */
+  genFrame: BpfMap<number, BenchGenFrame>;
 }
 
 /** Each handle's map. */
@@ -188,7 +185,7 @@ export const mapHandles = {
   ifacesHi: 'pw_ifaces_hi',
   addrs: 'bench_addrs',
   state: 'bench_state',
-  genEth: 'bench_gen_eth',
+  genFrame: 'bench_gen_frame',
 } as const satisfies Record<keyof Maps, MapName>;
 
 /**

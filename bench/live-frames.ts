@@ -1,0 +1,73 @@
+/**
+ * The XDP-native traffic generator (bench_gen_* in bench/progs/bench.bpf.c): BPF_PROG_TEST_RUN
+ * in live-frames mode runs a generator program on a router's ingress interface, frame after
+ * frame, as a NIC driver hands frames to XDP (no socket buffer exists before the forwarder sees
+ * the frame). Each frame is written again from a template (the live mode reuses its pages as
+ * the forwarder left them), then passed to the kernel's stack (`pass`: kernel forwarding,
+ * nftables) or tail-called into the pipeline's program (`pipeline`), or dropped (`drop`: what
+ * the generator alone costs).
+ */
+import { inNetns, resolveIfindex, TestRunFlags, xdpMd, type BpfObject, type Program } from '../src/kernel/index.js';
+import * as benchAbi from './generated/bench.js';
+
+export type GeneratorMode = 'drop' | 'pass' | 'pipeline';
+
+export interface LiveRun {
+  seconds: number;
+  /** Frames the sink counted during the run. */
+  delivered: number;
+}
+
+export class LiveGenerator {
+  private readonly ifindex: number;
+
+  /**
+   * @param ns the router's namespace (the kernel resolves ingress_ifindex in the caller's: runs
+   *           are synchronous inside it)
+   * @param dev the router's ingress interface, by its name in `ns`
+   * @param frame the frame sent, BENCH_GEN_BYTES (60 bytes) long
+   * @param delivered the sink's count so far
+   */
+  constructor(
+    private readonly bench: BpfObject<typeof benchAbi>,
+    private readonly ns: string,
+    dev: string,
+    private readonly frame: Buffer,
+    private readonly delivered: () => bigint,
+  ) {
+    if (frame.length !== benchAbi.BenchGenFrame.size) throw new Error(`a generated frame is ${benchAbi.BenchGenFrame.size} bytes, not ${frame.length}`);
+    this.ifindex = inNetns(ns, () => resolveIfindex(dev));
+    const t = bench.map(benchAbi.maps.bench_gen_frame);
+    try {
+      t.set(0, { data: frame });
+    } finally {
+      t.close();
+    }
+  }
+
+  /** The program `pipeline` runs tail-call into (undefined: none). */
+  setPipeline(prog: Program | undefined): void {
+    const next = this.bench.map(benchAbi.maps.bench_gen_next);
+    try {
+      if (prog) next.set(0, prog.fd); // a prog array takes program fds
+      else next.delete(0);
+    } finally {
+      next.close();
+    }
+  }
+
+  run(mode: GeneratorMode, frames: number): LiveRun {
+    const before = this.delivered();
+    const t = performance.now();
+    inNetns(this.ns, () =>
+      this.bench.program(`bench_gen_${mode}`).testRunSync({
+        data: this.frame,
+        ctx: xdpMd(this.frame.length, this.ifindex),
+        repeat: frames,
+        flags: TestRunFlags.XDP_LIVE_FRAMES,
+        batchSize: 64,
+      }),
+    );
+    return { seconds: (performance.now() - t) / 1000, delivered: Number(this.delivered() - before) };
+  }
+}
