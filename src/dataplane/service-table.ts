@@ -56,6 +56,8 @@ interface StoredService {
   tableSize: number;
   /** NAT mode's source address, if any. */
   snat?: string;
+  /** 'reset': connections tracked to a backend that is down choose again (absent: kept). */
+  onDown?: 'reset';
   id: number;
   /** First slots of its two tables in pw_lb_maglev, and which one is in use. */
   regions: [number, number];
@@ -175,6 +177,7 @@ export class ServiceTable {
       hash: spec.hash,
       tableSize: spec.tableSize,
       ...(spec.snat ? { snat: addrText({ ...spec.snat, port: 0 }) } : {}),
+      ...(spec.onDown === 'reset' ? { onDown: 'reset' as const } : {}),
       id,
       regions,
       active: 0,
@@ -214,6 +217,8 @@ export class ServiceTable {
     const updated: StoredService = { ...s, mode: spec.mode, hash: spec.hash, tableSize: spec.tableSize, backends: kept, regions };
     if (spec.snat) updated.snat = addrText({ ...spec.snat, port: 0 });
     else delete updated.snat;
+    if (spec.onDown === 'reset') updated.onDown = 'reset';
+    else delete updated.onDown;
     for (const b of kept) this.writeBackend(updated, b);
     const into: 0 | 1 = sizeChanged ? 0 : s.active === 0 ? 1 : 0;
     // With a new size both regions are new, and neither is in use yet.
@@ -245,6 +250,7 @@ export class ServiceTable {
     const b = s?.backends.find((x) => keyOf(x) === backend);
     if (!s || !b || b.health === health) return false;
     b.health = health;
+    this.writeBackend(s, b); // its DOWN flag: the service's policy decides what it means
     this.swapTable(s);
     this.save();
     return true;
@@ -340,7 +346,8 @@ export class ServiceTable {
 
   private writeBackend(s: StoredService, b: StoredBackend): void {
     const e = endpointOf(b.addr, b.port);
-    this.maps.lbBackends.set(b.id, { family: e.family, flags: abi.PwLbBackendFlag.LB_BE_VALID, port: b.port, service: s.id, addr: e.addr });
+    const flags = abi.PwLbBackendFlag.VALID | (b.health === 'down' ? abi.PwLbBackendFlag.DOWN : 0);
+    this.maps.lbBackends.set(b.id, { family: e.family, flags, port: b.port, service: s.id, addr: e.addr });
     this.neighbor(e, manageNeighbor);
   }
 
@@ -371,7 +378,11 @@ export class ServiceTable {
       id: s.id,
       table: s.regions[s.active],
       table_size: live ? s.tableSize : 0,
-      flags: (s.mode === 'dsr' ? abi.PwLbFlag.DSR : 0) | (s.snat ? abi.PwLbFlag.SNAT : 0) | HASH_FLAG[s.hash],
+      flags:
+        (s.mode === 'dsr' ? abi.PwLbFlag.DSR : 0) |
+        (s.snat ? abi.PwLbFlag.SNAT : 0) |
+        (s.onDown === 'reset' ? abi.PwLbFlag.RESET_DOWN : 0) |
+        HASH_FLAG[s.hash],
       snat: s.snat ? endpointOf(s.snat, 0).addr : new Uint8Array(16),
     };
   }
@@ -473,5 +484,6 @@ function specOf(s: StoredService): ServiceSpec {
     tableSize: s.tableSize,
     backends: s.backends.map((b): BackendSpec => ({ ...endpointOf(b.addr, b.port), weight: b.weight })),
     ...(s.snat ? { snat: endpointOf(s.snat, 0) } : {}),
+    ...(s.onDown ? { onDown: s.onDown } : {}),
   };
 }

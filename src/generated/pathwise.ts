@@ -64,7 +64,8 @@ export type PwFlowDirection = (typeof PwFlowDirection)[keyof typeof PwFlowDirect
 
 /** enum pw_lb_backend_flag */
 export const PwLbBackendFlag = {
-  LB_BE_VALID: 1,
+  VALID: 1,
+  DOWN: 2,
 } as const;
 export type PwLbBackendFlag = (typeof PwLbBackendFlag)[keyof typeof PwLbBackendFlag];
 
@@ -74,6 +75,7 @@ export const PwLbFlag = {
   NO_SPORT: 2,
   DPORT_ONLY: 4,
   SNAT: 8,
+  RESET_DOWN: 16,
 } as const;
 export type PwLbFlag = (typeof PwLbFlag)[keyof typeof PwLbFlag];
 

@@ -36,7 +36,13 @@ export interface ServiceSpec {
   backends: BackendSpec[];
   /** NAT mode: the source address backends see (so they need no route back to clients). */
   snat?: { family: Family; addr: Uint8Array };
+  /** What becomes of the connections of a backend that goes down: kept until they end (the
+   * default), or reset (their next packet chooses a live backend, which resets a TCP one). */
+  onDown?: LbOnDown;
 }
+
+export const LB_ON_DOWN = ['keep', 'reset'] as const;
+export type LbOnDown = (typeof LB_ON_DOWN)[number];
 
 /** `ADDR:PORT`, `[V6ADDR]:PORT`, or an address alone (port 0). */
 export function parseEndpoint(s: string, where: string, portOptional: boolean): Endpoint {

@@ -139,6 +139,30 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.ok(moved > 20, `some connections were on the removed backend (${moved})`);
   });
 
+  it("a backend that goes down keeps its connections, or sends them to live backends under the 'reset' policy", () => {
+    const backends = Array.from({ length: 3 }, (_, i) => `10.242.2.${i + 1}:80`);
+    const c: Addrs = { family: 4, src: '10.242.1.2', dst: '10.242.9.9' };
+    for (const onDown of ['keep', 'reset'] as const) {
+      dp.services.set(service('down', '10.242.9.9:80/tcp', backends, onDown === 'reset' ? { onDown } : {}));
+      const was = new Map<number, string>();
+      for (let sport = 21000; sport < 21090; sport++) was.set(sport, dst4(run(tcpFrame(c, sport, 80)).data));
+      const dead = '10.242.2.1:80';
+      assert.equal(dp.services.setHealth('down', dead, 'down'), true);
+      let onDead = 0;
+      for (const [sport, before] of was) {
+        const now = dst4(run(tcpFrame(c, sport, 80, TCP.ACK)).data);
+        if (before !== dead) assert.equal(now, before, `${onDown}: connection ${sport} stays on ${before}`);
+        else if (onDown === 'keep') assert.equal(now, dead, `keep: connection ${sport} stays on the backend that is down`);
+        else assert.notEqual(now, dead, `reset: connection ${sport} leaves the backend that is down`);
+        if (before === dead) onDead++;
+      }
+      assert.ok(onDead > 10, `some connections were on the backend that went down (${onDead})`);
+      // Up again: a connection tracked to it (kept) stays; no new one is refused.
+      assert.equal(dp.services.setHealth('down', dead, 'up'), true);
+      dp.services.remove('down');
+    }
+  });
+
   it('ICMP errors about a NAT connection reach the right side, translated, every checksum as a full computation gives', () => {
     dp.services.set(service('icmp', '10.245.9.9:80/tcp', ['10.245.2.1:8080']));
     dp.services.set(service('icmp6', '[fd45::9]:80/tcp', ['[fd45:2::1]:8080']));

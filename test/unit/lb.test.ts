@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { parseConfig } from '../../src/control/config/load.js';
+import { configServiceOf } from '../../src/control/config/forms.js';
 import { servicesReconciler, serviceText } from '../../src/control/reconcilers/services.js';
 import { isPrime, maglevTable, type MaglevBackend } from '../../src/lb/maglev.js';
 import { checkService, formatBackend, parseBackend, parseServiceAddress, serviceKey, type ServiceSpec } from '../../src/lb/service.js';
@@ -130,6 +131,23 @@ describe('services plan', () => {
         ['add', 'api'],
       ],
       'the old service goes first: its address is free for the new one',
+    );
+  });
+
+  it("takes a backend-down policy: a change of it updates the service; anything but keep or reset is refused", () => {
+    const keep = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080] } }');
+    const reset = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080], onBackendDown: reset } }');
+    assert.equal(reset.get('web')!.onDown, 'reset');
+    assert.equal(keep.get('web')!.onDown, undefined);
+    assert.match(serviceText(reset.get('web')!), / on-down reset /);
+    assert.deepEqual(
+      servicesReconciler.plan(keep, reset, undefined as never).map((c) => [c.op, c.name]),
+      [['update', 'web']],
+    );
+    assert.deepEqual(configServiceOf(reset.get('web')!).onBackendDown, 'reset');
+    assert.throws(
+      () => compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080], onBackendDown: drop } }'),
+      /onBackendDown/,
     );
   });
 

@@ -665,6 +665,7 @@ enum pw_lb_flag {
 	PW_LB_F_NO_SPORT = 1 << 1,   /* hash without the source port (a client's connections together) */
 	PW_LB_F_DPORT_ONLY = 1 << 2, /* hash on the destination port only */
 	PW_LB_F_SNAT = 1 << 3,       /* NAT mode: the source becomes the service's snat address too */
+	PW_LB_F_RESET_DOWN = 1 << 4, /* a connection tracked to a backend that is down chooses again */
 };
 
 struct pw_lb_service {
@@ -679,6 +680,7 @@ _Static_assert(sizeof(struct pw_lb_service) == 32, "pw_lb_service layout");
 
 enum pw_lb_backend_flag {
 	PW_LB_BE_VALID = 1 << 0,     /* cleared: connections tracked to it choose again */
+	PW_LB_BE_DOWN = 1 << 1,      /* its health checks failed (its service's policy says what then) */
 };
 
 struct pw_lb_backend {

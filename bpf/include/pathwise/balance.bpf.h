@@ -288,12 +288,16 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 	 * its port): the table in use chooses, not what the old connection had. */
 	ct = (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & (PW_TCP_SYN | PW_TCP_ACK)) == PW_TCP_SYN) ? NULL
 											  : bpf_map_lookup_elem(&pw_lb_ct, &key);
-	/* A connection tracked before its service took up SNAT has no port of it: it chooses again. */
+	/* A connection tracked before its service took up SNAT has no port of it: it chooses again.
+	 * So does one tracked to a backend that is down when the service's policy is to reset
+	 * them: the backend the table now picks answers a TCP segment of a connection it does not
+	 * know with a reset, and a UDP flow moves to it. */
 	if (ct && ct->service == svc_id && (!(flags & PW_LB_F_SNAT) || ct->snat_port)) {
 		__u32 id = ct->backend;
 
 		be = bpf_map_lookup_elem(&pw_lb_backends, &id);
-		if (be && (be->flags & PW_LB_BE_VALID) && be->service == svc_id)
+		if (be && (be->flags & PW_LB_BE_VALID) && be->service == svc_id &&
+		    !(be->flags & PW_LB_BE_DOWN && flags & PW_LB_F_RESET_DOWN))
 			be_id = id;
 		else
 			be = NULL;

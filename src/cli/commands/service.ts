@@ -10,11 +10,13 @@ import {
   formatBackend,
   LB_HASHES,
   LB_MODES,
+  LB_ON_DOWN,
   parseBackend,
   parseServiceAddress,
   serviceKey,
   type LbHash,
   type LbMode,
+  type LbOnDown,
   type ServiceSpec,
 } from '../../lb/service.js';
 import { formatAddress, parseAddress } from '../../util/ip.js';
@@ -29,6 +31,7 @@ const specJson = (s: ServiceSpec) => ({
   hash: s.hash,
   tableSize: s.tableSize,
   ...(s.snat ? { snat: formatAddress(s.snat.family, s.snat.addr) } : {}),
+  onBackendDown: s.onDown ?? 'keep',
   backends: s.backends.map(formatBackend),
 });
 
@@ -65,6 +68,11 @@ export function registerService(program: Command): void {
       .option('--table-size <prime>', 'Maglev table slots (a prime)', String(DEFAULT_TABLE_SIZE))
       .option('--snat <addr>', 'NAT mode: the source address backends see (they need no route back to clients)')
       .option('--health <check>', "the daemon's checks: tcp, http:/PATH, https:/PATH, udp:PAYLOAD or none (default tcp)")
+      .addOption(
+        new Option('--on-backend-down <policy>', "a failed backend's connections: kept until they end, or reset (they choose a live backend)")
+          .choices(LB_ON_DOWN)
+          .default('keep'),
+      )
       .option('--replace', 'change the service of that name if there is one'),
   ).action(
     async (
@@ -77,6 +85,7 @@ export function registerService(program: Command): void {
         tableSize: string;
         snat?: string;
         health?: string;
+        onBackendDown: LbOnDown;
         replace?: boolean;
       },
     ) => {
@@ -91,6 +100,7 @@ export function registerService(program: Command): void {
           tableSize,
           backends: opts.backend.map((b, i) => parseBackend(b, `--backend ${i + 1} ('${b}')`)),
           ...(opts.snat ? { snat: parseAddress(opts.snat, `--snat ('${opts.snat}')`) } : {}),
+          ...(opts.onBackendDown === 'reset' ? { onDown: 'reset' as const } : {}),
         },
         `service ${name}`,
       );

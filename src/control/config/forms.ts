@@ -125,6 +125,7 @@ export function serviceSpecOf(name: string, s: ConfigService, where: string): Se
       tableSize: s.tableSize,
       backends: s.backends.map((b, i) => parseBackend(b, `${where}.backends[${i}]`)),
       ...(s.snat ? { snat: parseAddress(s.snat, `${where}.snat`) } : {}),
+      ...(s.onBackendDown === 'reset' ? { onDown: 'reset' as const } : {}),
     },
     where,
   );
@@ -142,6 +143,7 @@ export function configServiceOf(
     hash: spec.hash,
     tableSize: spec.tableSize,
     ...(spec.snat ? { snat: formatAddress(spec.snat.family, spec.snat.addr) } : {}),
+    ...(spec.onDown === 'reset' ? { onBackendDown: 'reset' as const } : {}),
     ...(health ? { health } : {}),
   };
 }

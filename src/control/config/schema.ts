@@ -13,7 +13,7 @@ import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
 import { parsePer } from '../../filter/limiter.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 import { DEFAULT_TABLE_SIZE, isPrime } from '../../lb/maglev.js';
-import { LB_HASHES, LB_MODES, parseBackend, parseServiceAddress } from '../../lb/service.js';
+import { LB_HASHES, LB_MODES, LB_ON_DOWN, parseBackend, parseServiceAddress } from '../../lb/service.js';
 import { compilePathPattern } from '../../insight/api-identity.js';
 import { HEALTH_DEFAULTS } from './defaults.js';
 
@@ -326,6 +326,12 @@ export const Service = z
       .refine(isPrime, 'a prime')
       .default(DEFAULT_TABLE_SIZE)
       .describe('Maglev table slots (a prime; 65537 by default, as Maglev; at least 4 per backend)'),
+    onBackendDown: z
+      .enum(LB_ON_DOWN)
+      .optional()
+      .describe(
+        "what becomes of a backend's connections when its health checks fail: keep (the default: they go on until they end, or until it answers no more) or reset (their next packet chooses a live backend, which resets a TCP connection it does not know; a UDP flow moves)",
+      ),
     health: ServiceHealth.default(HEALTH_DEFAULTS).describe("the daemon's checks of each backend"),
     slowStart: duration
       .default('0s')

@@ -22,7 +22,7 @@ export type ServiceChange = {
 
 /** One line per service, what a change shows and what decides whether one is needed. */
 export const serviceText = (s: ServiceSpec) =>
-  `${serviceKey(s)} ${s.mode}${s.snat ? ` snat ${formatAddress(s.snat.family, s.snat.addr)}` : ''} hash ${s.hash} table ${s.tableSize} backends ${s.backends.map(formatBackend).join(',') || 'none'}`;
+  `${serviceKey(s)} ${s.mode}${s.snat ? ` snat ${formatAddress(s.snat.family, s.snat.addr)}` : ''}${s.onDown === 'reset' ? ' on-down reset' : ''} hash ${s.hash} table ${s.tableSize} backends ${s.backends.map(formatBackend).join(',') || 'none'}`;
 
 export const servicesReconciler: Reconciler<ServiceState, ServiceState, ServiceChange> = {
   kinds: ['service'],
