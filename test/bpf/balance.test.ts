@@ -221,6 +221,49 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.equal(ports.size, 2, 'two clients with the same source port get two ports');
   });
 
+  it('ICMP errors about an SNAT connection reach the right side, both ends of the quote translated', () => {
+    for (const v of [
+      { family: 4 as const, client: '10.247.1.2', vip: '10.247.9.9', be: '10.247.2.1', router: '10.247.1.1', snat: '10.247.200.1', backendRouter: '10.247.2.254' },
+      { family: 6 as const, client: 'fd47:1::2', vip: 'fd47::9', be: 'fd47:2::1', router: 'fd47:1::1', snat: 'fd47:200::1', backendRouter: 'fd47:2::fe' },
+    ]) {
+      const vip = v.family === 4 ? `${v.vip}:80/tcp` : `[${v.vip}]:80/tcp`;
+      dp.services.set(service(`snat-icmp${v.family}`, vip, [v.family === 4 ? `${v.be}:8080` : `[${v.be}]:8080`], { snat: parseAddress(v.snat) }));
+      const ip = (src: string, dst: string, proto: number, payload: Uint8Array) =>
+        v.family === 4 ? ipv4Packet({ src, dst, proto }, payload) : ipv6Packet({ src, dst, next: proto }, payload);
+      const seg = (src: string, dst: string, sport: number, dport: number) =>
+        ip(src, dst, PROTO.TCP, tcp({ family: v.family, src, dst }, { sport, dport, flags: TCP.ACK }, new Uint8Array(100)));
+      const error = (src: string, dst: string, quote: Uint8Array) =>
+        v.family === 4
+          ? frame(ipv4Packet({ src, dst, proto: PROTO.ICMP }, icmpError4(3, 4, 1400, quote)))
+          : frame(ipv6Packet({ src, dst, next: PROTO.ICMPV6 }, icmpError6(src, dst, 2, 0, 1400, quote)));
+      // The connection, tracked: client → service, translated to snat:port → backend.
+      const out = Buffer.from(run(tcpFrame({ family: v.family, src: v.client, dst: v.vip }, 43000, 80)).data);
+      const port = out.readUInt16BE(v.family === 4 ? 34 : 54);
+      // The backend, or a router on its side, says "too big" about snat:port → backend, to the
+      // snat address: the client hears it about client → service (from the service, when the
+      // backend itself said it).
+      for (const [from, heard] of [
+        [v.be, v.vip],
+        [v.backendRouter, v.backendRouter],
+      ] as const) {
+        const toClient = run(error(from, v.snat, seg(v.snat, v.be, port, 8080)));
+        assert.deepEqual(
+          Buffer.from(toClient.data),
+          error(heard, v.client, seg(v.client, v.vip, 43000, 80)),
+          `IPv${v.family}: from ${from} to the client`,
+        );
+      }
+      // A router on the client's side says "too big" about a reply service → client: it
+      // reaches the backend, about backend → snat:port, as the backend sent it.
+      const toBackend = run(error(v.router, v.vip, seg(v.vip, v.client, 80, 43000)));
+      assert.deepEqual(
+        Buffer.from(toBackend.data),
+        error(v.router, v.be, seg(v.be, v.snat, 8080, port)),
+        `IPv${v.family}: to the backend`,
+      );
+    }
+  });
+
   it('drops what it cannot balance: fragments for a service address, a service with no backend in its table', () => {
     dp.services.set(service('frag', '10.242.9.9:443/tcp', ['10.242.2.1:443']));
     const seg = tcp({ family: 4, src: '10.242.1.2', dst: '10.242.9.9' }, { sport: 1234, dport: 443, flags: TCP.ACK }, new Uint8Array(64));

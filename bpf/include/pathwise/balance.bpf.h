@@ -429,6 +429,8 @@ PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_dec
  *  - a quote service → client (a reply as the client got it, reported on the client's side)
  *    addressed to the service: it goes to the backend, about backend → client. DSR: routed to
  *    the backend unchanged (the backend holds the service address).
+ * With SNAT the other end of the quote changes too: the client's address and port stand for
+ * the snat address and port the backend knows, and the reverse (both ways, two rewrites).
  * Every checksum the change touches is patched: the quote's IP header and transport checksum,
  * the ICMP checksum (over the whole message, and for ICMPv6 the outer addresses too), and the
  * outer IPv4 header's.
@@ -593,10 +595,10 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
 	key.sport = ((__be16 *)ql4)[1];
 	key.dport = ((__be16 *)ql4)[0];
 
-	/* A quote client → backend: the key is the backend's reply, whose translation is known. */
+	/* A quote client → backend: the key is the backend's reply, whose translation is known.
+	 * With SNAT the quote is snat:port → backend and the error is addressed to the snat
+	 * address: its quote's source and its destination go back to the client too. */
 	rnat = bpf_map_lookup_elem(&pw_lb_rnat, &key);
-	if (rnat && rnat->snat)
-		return 1; /* with SNAT the error is addressed to this host: the kernel's */
 	if (rnat) {
 		/* The backend itself reporting: the client hears it from the service address. */
 		int from_backend = pw_lb_same_addr(pkt, key.saddr);
@@ -604,7 +606,10 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
 		/* Read in place (an LRU entry evicted meanwhile stays readable until the program
 		 * ends): a copy would cost the stage's frame the bytes the pipeline's needs. */
 		d->lb_backend = rnat->backend;
-		if (!trace && !pw_lb_icmp_rewrite(ctx, pkt, 1, rnat->vip, rnat->vport, from_backend ? 2 : 0)) {
+		if (trace)
+			return 1;
+		if (!pw_lb_icmp_rewrite(ctx, pkt, 1, rnat->vip, rnat->vport, from_backend ? 2 : 0) ||
+		    (rnat->snat && !pw_lb_icmp_rewrite(ctx, pkt, 0, rnat->client, rnat->cport, 1))) {
 			pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
 			return 0;
 		}
@@ -618,9 +623,37 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
 		struct pw_lb_backend *be = bpf_map_lookup_elem(&pw_lb_backends, &id);
 		__be16 cport = key.sport;
 
-		if (!be || !(be->flags & PW_LB_BE_VALID) || be->family != pkt->family || ct->snat_port)
-			return 1; /* with SNAT, not translated: the kernel's */
+		if (!be || !(be->flags & PW_LB_BE_VALID) || be->family != pkt->family)
+			return 1;
 		d->lb_backend = id;
+		if (ct->snat_port) {
+			/* SNAT (NAT mode only): the backend sent backend → snat:port, which the quote
+			 * is about; the snat address is the service's (found by the quote's source,
+			 * the service address and port as the client sent to them). */
+			__be16 snat_port = ct->snat_port, vport = key.dport;
+			/* The service's key is built over the connection's, no longer needed (a key
+			 * of its own would take the stage's frame past the pipeline's 512 bytes):
+			 * family and protocol are where they were, the address lies past it. */
+			struct pw_lb_vip_key *vk = (void *)&key;
+			struct pw_lb_service *svc;
+
+			_Static_assert(sizeof(*vk) <= __builtin_offsetof(struct pw_lb_ct_key, daddr), "vip key over the ct key");
+			vk->port = vport;
+			__builtin_memcpy(vk->addr, key.daddr, 16);
+			svc = bpf_map_lookup_elem(&pw_lb_services, vk);
+			if (!svc) {
+				vk->port = 0;
+				svc = bpf_map_lookup_elem(&pw_lb_services, vk);
+			}
+			if (!svc || !(svc->flags & PW_LB_F_SNAT) || trace)
+				return 1;
+			if (!pw_lb_icmp_rewrite(ctx, pkt, 0, be->addr, be->port, 1) ||
+			    !pw_lb_icmp_rewrite(ctx, pkt, 1, svc->snat, snat_port, 0)) {
+				pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
+				return 0;
+			}
+			return 1;
+		}
 		/* NAT mode recorded the backend's reply: its translation is the way back. The key
 		 * turns into that reply's (in place: the stage's frame counts against the 512 bytes). */
 		__builtin_memcpy(key.daddr, key.saddr, 16);
