@@ -1036,7 +1036,10 @@ Target: 1M flows in ≤ 1 s — ${i.flowDump.batchSeconds <= 1 ? 'met' : '**not 
 
 **Events into TypeScript.** The pipeline sends every packet as an event (sampling 1 in 1) while
 BPF_PROG_TEST_RUN runs ${n(i.events.produced)} packets off the JS thread; a RingBufferReader
-consumes them as the daemon's event hub does (4 MiB ring, 288-byte records).
+consumes them as the daemon's event hub does (4 MiB ring). The packet is a 60-byte TCP segment:
+since 2026-12-02 its event is a 96-byte record (32 bytes of fields and 64 of the packet; a packet
+over 128 bytes takes a 288-byte one), and the ring wakes the reader once 64 KiB wait (or on the
+reader's 5 ms timer), where before it woke it for every record a reader that kept up found.
 
 | | events | per second |
 | --- | ---: | ---: |

@@ -35,8 +35,11 @@ const KIND: Record<number, EventKind> = {
 
 /** Decodes one record of the event ring; `ifName` names interfaces. */
 export function decodeEvent(rec: Buffer, ifName: (ifindex: number) => string): PacketEvent {
-  const e = abi.PwEvent.decode(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), 0);
-  const head = Buffer.from(e.head.subarray(0, Math.min(e.len, e.head.length)));
+  // Records come in three sizes (insight.bpf.h): a short one holds the head of a short packet.
+  const full = rec.byteLength >= abi.PwEvent.size ? rec : Buffer.concat([rec, Buffer.alloc(abi.PwEvent.size - rec.byteLength)]);
+  const carried = rec.byteLength - abi.PwEvent.offsets.head;
+  const e = abi.PwEvent.decode(new DataView(full.buffer, full.byteOffset, full.byteLength), 0);
+  const head = Buffer.from(e.head.subarray(0, Math.min(e.len, carried, e.head.length)));
   return {
     time: new Date(Number((e.ts_ns + monoToEpochOffsetNs()) / 1_000_000n)).toISOString(),
     kind: KIND[e.kind] ?? 'sample',

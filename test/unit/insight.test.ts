@@ -10,6 +10,8 @@ import { decodeClassic, translateClassic, type ClassicInsn } from '../../src/ins
 import { topIndexes } from '../../src/insight/flow-table.js';
 import { formatTcpFlagBits, protocolName } from '../../src/insight/names.js';
 import { formatSummary, summarizePacket } from '../../src/insight/packet-summary.js';
+import { decodeEvent } from '../../src/insight/events.js';
+import * as abi from '../../src/generated/pathwise.js';
 
 const maps = { scratchFd: 3, progsFd: 4 };
 const ret = (k: number): ClassicInsn => ({ code: 0x06, jt: 0, jf: 0, k });
@@ -94,5 +96,31 @@ describe('names and packet summaries', () => {
     arp.writeUInt16BE(0x0806, 12);
     assert.equal(formatSummary(summarizePacket(arp)), 'ethertype 0x0806');
     assert.equal(summarizePacket(Buffer.alloc(5)).family, null);
+  });
+});
+
+describe('event records', () => {
+  /** A record as the pipeline writes it: the fixed part, then `carried` bytes of the packet. */
+  const record = (len: number, carried: number) => {
+    const rec = Buffer.alloc(abi.PwEvent.offsets.head + carried);
+    rec.writeUInt32LE(len, abi.PwEvent.offsets.len);
+    rec.writeUInt32LE(7, abi.PwEvent.offsets.rule);
+    for (let i = 0; i < Math.min(len, carried); i++) rec[abi.PwEvent.offsets.head + i] = i & 255;
+    return rec;
+  };
+  const head = (len: number, carried: number) => Buffer.from(decodeEvent(record(len, carried), String).head, 'base64');
+
+  it('reads the three record sizes: the packet head is what the record carries, at most the packet', () => {
+    for (const [len, carried, want] of [
+      [60, 64, 60],
+      [100, 128, 100],
+      [1500, abi.PwLimit.EVENT_BYTES, abi.PwLimit.EVENT_BYTES],
+      [64, 64, 64],
+    ]) {
+      const h = head(len!, carried!);
+      assert.equal(h.length, want, `a ${len}-byte packet in a record carrying ${carried}`);
+      assert.deepEqual([...h], Array.from({ length: want! }, (_, i) => i & 255));
+    }
+    assert.equal(decodeEvent(record(60, 64), String).rule, 7);
   });
 });
