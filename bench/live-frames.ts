@@ -35,7 +35,8 @@ export class LiveGenerator {
     private readonly frame: Buffer,
     private readonly delivered: () => bigint,
   ) {
-    if (frame.length !== benchAbi.BenchGenFrame.size) throw new Error(`a generated frame is ${benchAbi.BenchGenFrame.size} bytes, not ${frame.length}`);
+    if (frame.length !== benchAbi.BenchGenFrame.size)
+      throw new Error(`a generated frame is ${benchAbi.BenchGenFrame.size} bytes, not ${frame.length}`);
     this.ifindex = inNetns(ns, () => resolveIfindex(dev));
     const t = bench.map(benchAbi.maps.bench_gen_frame);
     try {
@@ -49,7 +50,8 @@ export class LiveGenerator {
   setPipeline(prog: Program | undefined): void {
     const next = this.bench.map(benchAbi.maps.bench_gen_next);
     try {
-      if (prog) next.set(0, prog.fd); // a prog array takes program fds
+      if (prog)
+        next.set(0, prog.fd); // a prog array takes program fds
       else next.delete(0);
     } finally {
       next.close();

@@ -852,7 +852,11 @@ function variation(dir: string): string {
     ['10,000 rules / 10 rules', (r) => (r.pipeline.forwarded ? r.pipeline.rules10kNs / r.pipeline.rules10Ns : NaN), 2],
     ['forwarding cost, kernel / Pathwise', (r) => r.forwarding.kernelNs / r.forwarding.pathwiseNs, 2],
     ['delivered rate, Pathwise / kernel', (r) => r.forwarding.pathwisePps / r.forwarding.kernelPps, 2],
-    ['delivered rate, XDP-native generator, Pathwise / kernel', (r) => (r.forwarding.live ? r.forwarding.live.pathwisePps / r.forwarding.live.kernelPps : NaN), 2],
+    [
+      'delivered rate, XDP-native generator, Pathwise / kernel',
+      (r) => (r.forwarding.live ? r.forwarding.live.pathwisePps / r.forwarding.live.kernelPps : NaN),
+      2,
+    ],
   ];
   const lines = [
     '',

@@ -149,7 +149,10 @@ export class CaptureSession {
     const filter = loadFilter(maps, compilePcapFilter(opts.expression, undefined, opts.snap));
     let ring: RingBufferReader | undefined;
     try {
-      ring = new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_capture.name), 'map'), { highWaterMark: 16384, drainMs: abi.PwLimit.RING_DRAIN_MS });
+      ring = new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_capture.name), 'map'), {
+        highWaterMark: 16384,
+        drainMs: abi.PwLimit.RING_DRAIN_MS,
+      });
       maps.captureProgs.set(abi.PwCaptureSlot.FILTER, filter.fd);
     } catch (e) {
       ring?.close();

@@ -78,7 +78,10 @@ export function decodeHttpSegment(rec: Buffer, tsUs?: number, offsetNs = monoToE
 
 /** Reads the instance's HTTP segment ring (one reader: the daemon). */
 export function openHttpRing(instance: string): RingBufferReader {
-  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_http.name), 'map'), { highWaterMark: 32768, drainMs: abi.PwLimit.RING_DRAIN_MS });
+  return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_http.name), 'map'), {
+    highWaterMark: 32768,
+    drainMs: abi.PwLimit.RING_DRAIN_MS,
+  });
 }
 
 /** What the stage is set to now (ports read back from the bitmap). */

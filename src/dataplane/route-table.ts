@@ -539,8 +539,7 @@ export class RouteTable {
     for (let i = 0; i < (prefix.family === 4 ? 4 : 16); i++) if (this.bytes[off + R.prefix + i] !== prefix.addr[i]) return false;
     if (prefix.family === 6) {
       if (this.fib6.lookup(prefix.addr) === id) return true;
-      for (let l = 128; l > prefix.plen; l--)
-        if (this.v6.has(prefixKey6(prefix.addr, 0, l))) return true;
+      for (let l = 128; l > prefix.plen; l--) if (this.v6.has(prefixKey6(prefix.addr, 0, l))) return true;
       return false;
     }
     if (this.fib4.lookup(prefix.v4) === id) return true;

@@ -223,11 +223,29 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
 
   it('ICMP errors about an SNAT connection reach the right side, both ends of the quote translated', () => {
     for (const v of [
-      { family: 4 as const, client: '10.247.1.2', vip: '10.247.9.9', be: '10.247.2.1', router: '10.247.1.1', snat: '10.247.200.1', backendRouter: '10.247.2.254' },
-      { family: 6 as const, client: 'fd47:1::2', vip: 'fd47::9', be: 'fd47:2::1', router: 'fd47:1::1', snat: 'fd47:200::1', backendRouter: 'fd47:2::fe' },
+      {
+        family: 4 as const,
+        client: '10.247.1.2',
+        vip: '10.247.9.9',
+        be: '10.247.2.1',
+        router: '10.247.1.1',
+        snat: '10.247.200.1',
+        backendRouter: '10.247.2.254',
+      },
+      {
+        family: 6 as const,
+        client: 'fd47:1::2',
+        vip: 'fd47::9',
+        be: 'fd47:2::1',
+        router: 'fd47:1::1',
+        snat: 'fd47:200::1',
+        backendRouter: 'fd47:2::fe',
+      },
     ]) {
       const vip = v.family === 4 ? `${v.vip}:80/tcp` : `[${v.vip}]:80/tcp`;
-      dp.services.set(service(`snat-icmp${v.family}`, vip, [v.family === 4 ? `${v.be}:8080` : `[${v.be}]:8080`], { snat: parseAddress(v.snat) }));
+      dp.services.set(
+        service(`snat-icmp${v.family}`, vip, [v.family === 4 ? `${v.be}:8080` : `[${v.be}]:8080`], { snat: parseAddress(v.snat) }),
+      );
       const ip = (src: string, dst: string, proto: number, payload: Uint8Array) =>
         v.family === 4 ? ipv4Packet({ src, dst, proto }, payload) : ipv6Packet({ src, dst, next: proto }, payload);
       const seg = (src: string, dst: string, sport: number, dport: number) =>
@@ -256,11 +274,7 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
       // A router on the client's side says "too big" about a reply service → client: it
       // reaches the backend, about backend → snat:port, as the backend sent it.
       const toBackend = run(error(v.router, v.vip, seg(v.vip, v.client, 80, 43000)));
-      assert.deepEqual(
-        Buffer.from(toBackend.data),
-        error(v.router, v.be, seg(v.be, v.snat, 8080, port)),
-        `IPv${v.family}: to the backend`,
-      );
+      assert.deepEqual(Buffer.from(toBackend.data), error(v.router, v.be, seg(v.be, v.snat, 8080, port)), `IPv${v.family}: to the backend`);
     }
   });
 

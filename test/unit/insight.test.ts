@@ -119,7 +119,10 @@ describe('event records', () => {
     ]) {
       const h = head(len!, carried!);
       assert.equal(h.length, want, `a ${len}-byte packet in a record carrying ${carried}`);
-      assert.deepEqual([...h], Array.from({ length: want! }, (_, i) => i & 255));
+      assert.deepEqual(
+        [...h],
+        Array.from({ length: want! }, (_, i) => i & 255),
+      );
     }
     assert.equal(decodeEvent(record(60, 64), String).rule, 7);
   });

@@ -50,7 +50,14 @@ describe('kernel route import model', () => {
   });
 
   it('keys prefixes both ways', () => {
-    const v6 = ['::/0', '2001:db8::/32', '2001:db8:1234::/48', '2001:db8::/33', '2001:db8:0:1::/64', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128'];
+    const v6 = [
+      '::/0',
+      '2001:db8::/32',
+      '2001:db8:1234::/48',
+      '2001:db8::/33',
+      '2001:db8:0:1::/64',
+      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128',
+    ];
     for (const p of ['0.0.0.0/0', '10.1.2.0/24', '255.255.255.255/32', ...v6]) {
       assert.equal(formatPrefix(prefixOfKey(key(p))), p);
     }

@@ -134,7 +134,7 @@ describe('services plan', () => {
     );
   });
 
-  it("takes a backend-down policy: a change of it updates the service; anything but keep or reset is refused", () => {
+  it('takes a backend-down policy: a change of it updates the service; anything but keep or reset is refused', () => {
     const keep = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080] } }');
     const reset = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080], onBackendDown: reset } }');
     assert.equal(reset.get('web')!.onDown, 'reset');

@@ -83,7 +83,10 @@ export function registerDaemon(program: Command): void {
       const text = readConfigText(opts.file);
       const name = opts.file === '-' ? '<stdin>' : resolve(opts.file);
       // The daemon reads no file for a config it is sent: the files it names go with it.
-      const [{ filesOf }, { parseConfig }] = await Promise.all([import('../../control/config/files.js'), import('../../control/config/load.js')]);
+      const [{ filesOf }, { parseConfig }] = await Promise.all([
+        import('../../control/config/files.js'),
+        import('../../control/config/load.js'),
+      ]);
       const files = filesOf(parseConfig(text, name), opts.file === '-' ? process.cwd() : dirname(name));
       const r = await (await backendFor(opts)).proposeConfig(text, name, dryRun, files);
       if (opts.json) return printJson(r);

@@ -69,7 +69,10 @@ export function registerService(program: Command): void {
       .option('--snat <addr>', 'NAT mode: the source address backends see (they need no route back to clients)')
       .option('--health <check>', "the daemon's checks: tcp, http:/PATH, https:/PATH, udp:PAYLOAD or none (default tcp)")
       .addOption(
-        new Option('--on-backend-down <policy>', "a failed backend's connections: kept until they end, or reset (they choose a live backend)")
+        new Option(
+          '--on-backend-down <policy>',
+          "a failed backend's connections: kept until they end, or reset (they choose a live backend)",
+        )
           .choices(LB_ON_DOWN)
           .default('keep'),
       )
