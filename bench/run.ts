@@ -499,7 +499,13 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   let paths: PathResults | undefined;
   if (!process.argv.includes('--without-paths')) {
     log('measuring path selection');
-    paths = await pathsBench(topo, log);
+    // (Its own topology too: its lab's router namespace has the forwarding section's name.)
+    const pathsTopo = new Topology('p');
+    try {
+      paths = await pathsBench(pathsTopo, log);
+    } finally {
+      pathsTopo.destroy();
+    }
   }
 
   return {

@@ -260,7 +260,6 @@ export const Route = z
   })
   .strict();
 
-export { HEALTH_DEFAULTS };
 export const ServiceHealth = z
   .object({
     type: z
