@@ -19,7 +19,18 @@ import { ipv4Packet } from '../test/helpers/packets.js';
 
 export interface InsightResults {
   flowDump: { flows: number; batchSeconds: number; perKeySeconds: number; topSeconds: number };
-  events: { produced: number; delivered: number; lost: number; producedPerSecond: number; deliveredPerSecond: number };
+  events: {
+    produced: number;
+    delivered: number;
+    lost: number;
+    producedPerSecond: number;
+    deliveredPerSecond: number;
+    /** The reader alone: a full ring drained, events per second (from 2026-12-02). */
+    readerPerSecond?: number;
+    readerEvents?: number;
+    /** The packet's length: its event record's size follows from it (insight.bpf.h). */
+    packetBytes?: number;
+  };
   perPacket: { noFlowsNs: number; flowsNs: number; sample100Ns: number; sample1Ns: number; emptyNs?: number; flowFloorNs?: number };
 }
 
@@ -143,6 +154,23 @@ export async function insightBench(
   const elapsed = (lastDelivery - t0) / 1000;
   ring.close();
   const after = ringCounters(dp.pipeline.maps);
+
+  // The reader alone (the rate above is bounded by the producer as much): the ring filled while
+  // nobody reads it (what does not fit is lost, counted), then a reader opened on it drains it
+  // at once, timed; 20 rounds.
+  let readerEvents = 0;
+  let readerMs = 0;
+  for (let round = 0; round < 20; round++) {
+    dp.pipeline.xdp.testRunSync({ data: pkt, repeat: 60_000 }); // more than the 4 MiB ring holds
+    const reader = openEventRing(dp.pipeline.instance);
+    let got = 0;
+    reader.onRecords((records) => (got += records.length));
+    const s = performance.now();
+    reader.drain();
+    readerMs += performance.now() - s;
+    readerEvents += got;
+    reader.close();
+  }
   dump.close();
   noFlows.close();
   dp.close();
@@ -155,6 +183,9 @@ export async function insightBench(
       lost: Number(after.eventsLost - before.eventsLost),
       producedPerSecond: produced / (produceMs / 1000),
       deliveredPerSecond: delivered / elapsed,
+      readerPerSecond: readerEvents / (readerMs / 1000),
+      readerEvents,
+      packetBytes: pkt.length,
     },
     perPacket: { noFlowsNs: noFlowsNs!, flowsNs: flowsNs!, sample100Ns: sample100Ns!, sample1Ns: sample1Ns!, emptyNs, flowFloorNs },
   };
