@@ -1047,13 +1047,13 @@ Target: 1M flows in ≤ 1 s — ${i.flowDump.batchSeconds <= 1 ? 'met' : '**not 
 **Events into TypeScript.** The pipeline sends every packet as an event (sampling 1 in 1) while
 BPF_PROG_TEST_RUN runs ${n(i.events.produced)} packets off the JS thread; a RingBufferReader
 consumes them as the daemon's event hub does (4 MiB ring). ${
-  i.events.packetBytes === undefined
-    ? 'Each event is a 288-byte record.'
-    : `The packet is ${i.events.packetBytes} bytes: its event is a ${32 + (i.events.packetBytes <= 64 ? 64 : i.events.packetBytes <= 128 ? 128 : 256)}-byte record
+    i.events.packetBytes === undefined
+      ? 'Each event is a 288-byte record.'
+      : `The packet is ${i.events.packetBytes} bytes: its event is a ${32 + (i.events.packetBytes <= 64 ? 64 : i.events.packetBytes <= 128 ? 128 : 256)}-byte record
 (32 bytes of fields, then 64, 128 or 256 of the packet, by its length), and the ring wakes the
 reader once 64 KiB wait (or on the reader's 5 ms timer), where before 2026-12-02 every event
 was 288 bytes and woke a reader that had kept up.`
-}
+  }
 
 | | events | per second |
 | --- | ---: | ---: |
@@ -1062,12 +1062,12 @@ was 288 bytes and woke a reader that had kept up.`
 | lost (ring full), counted by the pipeline | ${n(i.events.lost)} | — |
 
 Delivered + lost = ${n(i.events.delivered + i.events.lost)} of ${n(i.events.produced)} produced.${
-  i.events.readerPerSecond === undefined
-    ? ''
-    : `\nThe reader alone (the rates above are bounded by the producer, test runs on the other core): the ring filled while
+    i.events.readerPerSecond === undefined
+      ? ''
+      : `\nThe reader alone (the rates above are bounded by the producer, test runs on the other core): the ring filled while
 nobody reads it, then drained at once by a RingBufferReader, 20 times: ${n(i.events.readerEvents!)} events at ${n(i.events.readerPerSecond)} per second.
 Target ≥ 2,000,000 per second with loss counted — ${i.events.readerPerSecond >= 2e6 && i.events.deliveredPerSecond >= 2e6 ? 'met' : i.events.readerPerSecond >= 2e6 ? 'met by the reader; the producer of this run made fewer' : '**not met**'}.`
-}
+  }
 
 **Cost per packet** of a TCP packet with no route (parse, guard, route lookup, interface
 counters, then the insight stages):
