@@ -55,6 +55,20 @@ function udpFrame(a: Addrs, sport: number, dport: number): Buffer {
   );
 }
 
+/** A TCP segment with 100 bytes of payload, and an ICMP "too big" (v4) or "packet too big"
+ * (v6) error quoting a packet, as frames built from scratch. */
+function icmpKit(family: 4 | 6) {
+  const ip = (src: string, dst: string, proto: number, payload: Uint8Array) =>
+    family === 4 ? ipv4Packet({ src, dst, proto }, payload) : ipv6Packet({ src, dst, next: proto }, payload);
+  const seg = (src: string, dst: string, sport: number, dport: number) =>
+    ip(src, dst, PROTO.TCP, tcp({ family, src, dst }, { sport, dport, flags: TCP.ACK }, new Uint8Array(100)));
+  const error = (src: string, dst: string, quote: Uint8Array) =>
+    family === 4
+      ? frame(ipv4Packet({ src, dst, proto: PROTO.ICMP }, icmpError4(3, 4, 1400, quote)))
+      : frame(ipv6Packet({ src, dst, next: PROTO.ICMPV6 }, icmpError6(src, dst, 2, 0, 1400, quote)));
+  return { seg, error };
+}
+
 describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
   let topo: Topology;
   let dp: Dataplane;
@@ -170,14 +184,7 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
       { family: 4 as const, client: '10.245.1.2', vip: '10.245.9.9', be: '10.245.2.1', router: '10.245.1.1' },
       { family: 6 as const, client: 'fd45:1::2', vip: 'fd45::9', be: 'fd45:2::1', router: 'fd45:1::1' },
     ]) {
-      const ip = (src: string, dst: string, proto: number, payload: Uint8Array) =>
-        v.family === 4 ? ipv4Packet({ src, dst, proto }, payload) : ipv6Packet({ src, dst, next: proto }, payload);
-      const seg = (src: string, dst: string, sport: number, dport: number) =>
-        ip(src, dst, PROTO.TCP, tcp({ family: v.family, src, dst }, { sport, dport, flags: TCP.ACK }, new Uint8Array(100)));
-      const error = (src: string, dst: string, quote: Uint8Array) =>
-        v.family === 4
-          ? frame(ipv4Packet({ src, dst, proto: PROTO.ICMP }, icmpError4(3, 4, 1400, quote)))
-          : frame(ipv6Packet({ src, dst, next: PROTO.ICMPV6 }, icmpError6(src, dst, 2, 0, 1400, quote)));
+      const { seg, error } = icmpKit(v.family);
       // The connection, tracked: client → service, translated to the backend.
       run(tcpFrame({ family: v.family, src: v.client, dst: v.vip }, 41000, 80));
       // The backend says "too big" about client → backend: the client hears it from the service, about client → service.
@@ -246,14 +253,7 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
       dp.services.set(
         service(`snat-icmp${v.family}`, vip, [v.family === 4 ? `${v.be}:8080` : `[${v.be}]:8080`], { snat: parseAddress(v.snat) }),
       );
-      const ip = (src: string, dst: string, proto: number, payload: Uint8Array) =>
-        v.family === 4 ? ipv4Packet({ src, dst, proto }, payload) : ipv6Packet({ src, dst, next: proto }, payload);
-      const seg = (src: string, dst: string, sport: number, dport: number) =>
-        ip(src, dst, PROTO.TCP, tcp({ family: v.family, src, dst }, { sport, dport, flags: TCP.ACK }, new Uint8Array(100)));
-      const error = (src: string, dst: string, quote: Uint8Array) =>
-        v.family === 4
-          ? frame(ipv4Packet({ src, dst, proto: PROTO.ICMP }, icmpError4(3, 4, 1400, quote)))
-          : frame(ipv6Packet({ src, dst, next: PROTO.ICMPV6 }, icmpError6(src, dst, 2, 0, 1400, quote)));
+      const { seg, error } = icmpKit(v.family);
       // The connection, tracked: client → service, translated to snat:port → backend.
       const out = Buffer.from(run(tcpFrame({ family: v.family, src: v.client, dst: v.vip }, 43000, 80)).data);
       const port = out.readUInt16BE(v.family === 4 ? 34 : 54);
