@@ -10,9 +10,10 @@
  *     lower), which is another packet.
  *  2. A Maglev table rebuilt in the control plane: 65,537 slots, 100 backends.
  *  3. Through a router namespace on veth: packets per second (tcpreplay, 1,024 UDP flows to
- *     the service, counted by an XDP sink on the backend's side) and connections per second
- *     (HTTP, one request per connection), Pathwise against nftables DNAT (this kernel has no
- *     IPVS) with the kernel forwarding, interleaved rounds, medians.
+ *     the service, counted by an XDP sink on the backend's side; and one flow from the
+ *     XDP-native generator on the router's ingress, bench/live-frames.ts) and connections per
+ *     second (HTTP, one request per connection), Pathwise against nftables DNAT (this kernel
+ *     has no IPVS) with the kernel forwarding, interleaved rounds, medians.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
