@@ -994,14 +994,15 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   one for XDP (a copy into a page with headroom), work native XDP on a NIC never does because
   it runs before any socket buffer exists. On veth both forwarders pay most of the kernel's
   receive cost, so the gap is far smaller than on hardware; this VM has no NIC to measure that.
+  §4b stands in for one: frames handed to XDP on the router's ingress, as a driver would.
 - **Insight.** Reading 1M flows is bounded by the kernel's batch lookup (~0.5 s for ~110 MB of
   keys and values, copied bucket by bucket); the snapshot adds only the page faults of one
   buffer. Events reach TypeScript at the speed of one JavaScript thread: the addon copies each
   drained batch into one buffer and hands the batch over whole (no promise per event), so what
   remains per event is a view and the consumer's own work; the delivered rate is timed to the
-  last delivery. Here the test runs on the other core produce about as fast as that, so the
-  figure is bounded by the producer as much as by the reader; what the ring could not hold is
-  counted by the pipeline. The flow stage costs what its floor costs (above).
+  last delivery. The streaming figure is bounded by the producer (test runs on the other core);
+  the reader alone, draining a full ring, is the reader's own rate. What the ring could not
+  hold is counted by the pipeline. The flow stage costs what its floor costs (above).
 `;
 }
 
