@@ -33,13 +33,22 @@ const KIND: Record<number, EventKind> = {
   [abi.PwEventKind.DROP]: 'drop',
 };
 
+/** A whole event's room, for decoding a short record without a buffer per event. */
+const scratch = Buffer.alloc(abi.PwEvent.size);
+
 /** Decodes one record of the event ring; `ifName` names interfaces. */
 export function decodeEvent(rec: Buffer, ifName: (ifindex: number) => string): PacketEvent {
   // Records come in three sizes (insight.bpf.h): a short one holds the head of a short packet.
-  const full = rec.byteLength >= abi.PwEvent.size ? rec : Buffer.concat([rec, Buffer.alloc(abi.PwEvent.size - rec.byteLength)]);
-  const carried = rec.byteLength - abi.PwEvent.offsets.head;
+  // The fields are decoded from a whole event's room; the head is copied from the record.
+  let full = rec;
+  if (rec.byteLength < abi.PwEvent.size) {
+    rec.copy(scratch);
+    scratch.fill(0, rec.byteLength);
+    full = scratch;
+  }
   const e = abi.PwEvent.decode(new DataView(full.buffer, full.byteOffset, full.byteLength), 0);
-  const head = Buffer.from(e.head.subarray(0, Math.min(e.len, carried, e.head.length)));
+  const at = abi.PwEvent.offsets.head;
+  const head = Buffer.from(rec.subarray(at, at + Math.min(e.len, rec.byteLength - at, abi.PwLimit.EVENT_BYTES)));
   return {
     time: new Date(Number((e.ts_ns + monoToEpochOffsetNs()) / 1_000_000n)).toISOString(),
     kind: KIND[e.kind] ?? 'sample',
