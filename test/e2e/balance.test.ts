@@ -275,6 +275,57 @@ ${extra}`;
     b1.servers[0] = await startServer(topo, b1.ns, b1.name, '8080');
   });
 
+  it('onBackendDown: a backend failing its checks keeps its connections under keep; under reset they are reset at their next request', async (t) => {
+    const b2 = lab.backends[1]!;
+    // The checks come from the router's address on b2's segment, the clients' connections from
+    // the client's: dropping the first in b2's namespace fails its checks while its server
+    // still holds its connections (a killed server would end them itself).
+    const table = `${topo.prefix}hc`;
+    const failChecks = () =>
+      topo.exec(b2.ns, 'nft', ['-f', '-'], {
+        input: `table ip ${table} {\n  chain checks {\n    type filter hook input priority 0;\n    ip saddr 10.250.12.1 tcp dport 8080 drop\n  }\n}\n`,
+      });
+    const b2Health = async () =>
+      (await api('GET', '/v1/services')).json[0].backends.find((b: any) => b.backend === `${backend(2)}:8080`).health as string;
+    const until = async (want: string) => {
+      for (let i = 0; i < 200; i++) {
+        if ((await b2Health()) === want) return;
+        await sleep(50);
+      }
+      throw new Error(`b2 never became ${want}`);
+    };
+    const three = [`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`];
+    for (const policy of ['keep', 'reset'] as const) {
+      apply(config(web(three, `    onBackendDown: ${policy}`)));
+      await until('up');
+      let conns: Held[];
+      try {
+        conns = await held(30, async () => {
+          failChecks();
+          await until('down');
+        });
+      } finally {
+        topo.exec(b2.ns, 'nft', ['delete', 'table', 'ip', table], { allowFail: true });
+      }
+      await until('up');
+      const onB2 = conns.filter((c) => c.names[0] === 'b2');
+      const others = conns.filter((c) => c.names[0] !== 'b2');
+      t.diagnostic(`${policy}: ${onB2.length} connections on b2: ${JSON.stringify(onB2.map((c) => [c.names, c.answers, c.requests, c.errors]))}`);
+      assert.ok(onB2.length > 0 && others.length > 0, `connections on b2 and on the others: ${conns.map((c) => c.names[0]).join(' ')}`);
+      for (const c of others) assert.deepEqual(c.errors, [], `a connection on ${c.names[0]} was not touched`);
+      for (const c of onB2) {
+        if (policy === 'keep') {
+          assert.deepEqual(c.errors, [], 'kept: no reset');
+          assert.deepEqual(c.names, ['b2'], 'kept on b2, which still answers');
+          assert.ok(c.answers >= c.requests - 1, `kept: ${c.answers} answers to ${c.requests} requests`);
+        } else {
+          assert.equal(c.errors[0], 'ECONNRESET', `reset at its next request: ${JSON.stringify(c)}`);
+          assert.deepEqual(c.names, ['b2'], 'answered only by b2, never by another backend');
+        }
+      }
+    }
+  });
+
   it('layer-2 DSR: the backends answer the clients themselves, from the service address', () => {
     apply(
       config(
