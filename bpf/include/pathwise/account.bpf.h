@@ -18,17 +18,18 @@ static __always_inline void pw_count(struct pw_counter *c, __u64 bytes)
 	}
 }
 
-/* The counters of an interface: its array slot, or for a large ifindex its hash entry, inserted
- * zeroed on its first packet. Two CPUs may both miss: BPF_NOEXIST keeps the first insert and
- * the second lookup finds it. NULL only when the hash holds PW_MAX_IFACES interfaces already. */
-static __always_inline struct pw_if_counters *pw_if_counters_of(__u32 ifindex)
+/* The counters of an interface with a large ifindex: its hash entry, inserted zeroed on its
+ * first packet. Two CPUs may both miss: BPF_NOEXIST keeps the first insert and the second
+ * lookup finds it. NULL only when the hash holds PW_MAX_IFACES interfaces already.
+ * Not inlined: inlined, the compiler merged its lookup with the array's into one call site,
+ * and a call site that sees two maps gets the generic helper, not the array's inlined lookup
+ * (a call and a return per packet, on every interface). */
+static __noinline struct pw_if_counters *pw_if_counters_hi(__u32 ifindex)
 {
 	struct pw_if_counters *c;
 	__u32 zero = 0;
 	void *init;
 
-	if (ifindex < PW_IF_DIRECT)
-		return bpf_map_lookup_elem(&pw_if_stats, &ifindex);
 	c = bpf_map_lookup_elem(&pw_if_stats_hi, &ifindex);
 	if (c)
 		return c;
@@ -37,6 +38,14 @@ static __always_inline struct pw_if_counters *pw_if_counters_of(__u32 ifindex)
 		return NULL;
 	bpf_map_update_elem(&pw_if_stats_hi, &ifindex, init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&pw_if_stats_hi, &ifindex);
+}
+
+/* The counters of an interface: its array slot, or for a large ifindex its hash entry. */
+static __always_inline struct pw_if_counters *pw_if_counters_of(__u32 ifindex)
+{
+	if (ifindex < PW_IF_DIRECT)
+		return bpf_map_lookup_elem(&pw_if_stats, &ifindex);
+	return pw_if_counters_hi(ifindex);
 }
 
 static __always_inline void pw_account_interface(struct xdp_md *ctx, const struct pw_packet *pkt,

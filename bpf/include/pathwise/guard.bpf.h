@@ -192,17 +192,23 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *m
 	/* Only the catch-all: an LPM trie lookup (tens of ns) spared. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_ANY_SHIFT + field)))
 		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+	/* Each family returns on its own, and the barrier keeps the compiler from sinking the two
+	 * lookups into one call site whose map is a variable: such a site takes the generic
+	 * helper, an indirect call more per packet than the trie's own lookup. */
 	if (pkt->family == 4) {
 		struct pw_rule_lpm4_key k = { .prefixlen = 8 + 32, .bank = bank };
 
 		__builtin_memcpy(k.addr, src ? &pkt->saddr4 : &pkt->daddr4, 4);
 		id = bpf_map_lookup_elem(map4, &k);
-	} else {
-		struct pw_rule_lpm6_key k = { .prefixlen = 8 + 128, .bank = bank };
-
-		__builtin_memcpy(k.addr, src ? &pkt->saddr6 : &pkt->daddr6, 16);
-		id = bpf_map_lookup_elem(map6, &k);
+		if (!id)
+			return NULL;
+		barrier_var(id);
+		return bpf_map_lookup_elem(&pw_rule_bitmaps, id);
 	}
+	struct pw_rule_lpm6_key k = { .prefixlen = 8 + 128, .bank = bank };
+
+	__builtin_memcpy(k.addr, src ? &pkt->saddr6 : &pkt->daddr6, 16);
+	id = bpf_map_lookup_elem(map6, &k);
 	return id ? bpf_map_lookup_elem(&pw_rule_bitmaps, id) : NULL;
 }
 
@@ -402,39 +408,52 @@ static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *p
  * may still be in force, so the lookup is repeated below the expired entry's length (an LPM
  * lookup only considers prefixes up to the key's length).
  */
+/* One listed entry: 1 with *out set when it decides (in force, or the shortest and expired),
+ * 0 when it has expired and a shorter prefix may still be listed. */
+static __always_inline int pw_listed_entry(const struct pw_block *b, __u64 *now, __u32 *out)
+{
+	if (b->expires_ns && !*now)
+		*now = bpf_ktime_get_ns(); /* only for an entry that expires: a helper call costs */
+	if (!b->expires_ns || *now < b->expires_ns) {
+		*out = b->origin == PW_BLOCK_DECISION && b->limiter >= PW_SEAL_LIMITER_BASE ? b->limiter : PW_LISTED_BLOCKED;
+		return 1;
+	}
+	*out = 0;
+	return !b->plen;
+}
+
+/* One walk per family, each naming its map: a lookup whose map is a variable takes the
+ * generic helper, an indirect call more per packet than the trie's own lookup. */
+#define PW_LISTED_WALK(map, k)                                         \
+	for (int i = 0; i < PW_BLOCK_SHADOW_MAX; i++) {                \
+		b = bpf_map_lookup_elem(map, &k);                      \
+		if (!b)                                                \
+			return 0;                                      \
+		if (pw_listed_entry(b, &now, &out))                    \
+			return out;                                    \
+		k.prefixlen = b->plen - 1;                             \
+	}                                                              \
+	return 0
+
 static __always_inline __u32 pw_listed(const struct pw_packet *pkt)
 {
 	__u64 now = 0;
+	__u32 out = 0;
 	struct pw_block *b;
-	union {
-		struct pw_block4_key v4;
-		struct pw_block6_key v6;
-	} k = {};
-	void *map;
 
 	if (pkt->family == 4) {
-		k.v4.prefixlen = 32;
-		__builtin_memcpy(k.v4.addr, &pkt->saddr4, 4);
-		map = &pw_block4;
-	} else {
-		k.v6.prefixlen = 128;
-		__builtin_memcpy(k.v6.addr, &pkt->saddr6, 16);
-		map = &pw_block6;
-	}
+		struct pw_block4_key k = { .prefixlen = 32 };
+
+		__builtin_memcpy(k.addr, &pkt->saddr4, 4);
 #pragma unroll
-	for (int i = 0; i < PW_BLOCK_SHADOW_MAX; i++) {
-		b = bpf_map_lookup_elem(map, &k);
-		if (!b)
-			return 0;
-		if (b->expires_ns && !now)
-			now = bpf_ktime_get_ns(); /* only for an entry that expires: a helper call costs */
-		if (!b->expires_ns || now < b->expires_ns)
-			return b->origin == PW_BLOCK_DECISION && b->limiter >= PW_SEAL_LIMITER_BASE ? b->limiter : PW_LISTED_BLOCKED;
-		if (!b->plen)
-			return 0;
-		k.v4.prefixlen = b->plen - 1; /* the same field for both families */
+		PW_LISTED_WALK(&pw_block4, k);
+	} else {
+		struct pw_block6_key k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, &pkt->saddr6, 16);
+#pragma unroll
+		PW_LISTED_WALK(&pw_block6, k);
 	}
-	return 0;
 }
 
 static __always_inline void pw_frag_key(struct pw_frag_key *k, const struct pw_packet *pkt)
