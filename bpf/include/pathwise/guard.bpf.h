@@ -171,6 +171,19 @@ static long pw_rule_walk_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* Whether any rule word can hold a rule matching every field (the summaries' AND): when none
+ * can, no rule matches. */
+static __always_inline int pw_rule_candidates(struct pw_rule_walk *w)
+{
+	__u64 any = 0;
+
+#pragma unroll
+	for (__u32 i = 0; i < PW_RULE_SUMMARY; i++)
+		if (i < w->swords)
+			any |= pw_and_summary(w, i);
+	return any != 0;
+}
+
 /* Steps a walk can take: every summary word, every rule word, every rule, and one to end. */
 #define PW_WALK_STEPS (PW_RULE_SUMMARY + PW_RULE_WORDS + PW_MAX_RULES + 1)
 
@@ -520,6 +533,10 @@ static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *
 		return 0;
 	}
 	if (!pw_rule_walk_init(&walk, ctx, pkt, rb, bank))
+		return 1;
+	/* Most packets match no rule: then no summary word has a bit set in every field, and the
+	 * walk (a bpf_loop: a call and a return per step) would only find that out. */
+	if (!pw_rule_candidates(&walk))
 		return 1;
 	walk.trace = trace;
 	bpf_loop(PW_WALK_STEPS, pw_rule_walk_step, &walk, 0);
