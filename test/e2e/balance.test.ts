@@ -310,7 +310,9 @@ ${extra}`;
       await until('up');
       const onB2 = conns.filter((c) => c.names[0] === 'b2');
       const others = conns.filter((c) => c.names[0] !== 'b2');
-      t.diagnostic(`${policy}: ${onB2.length} connections on b2: ${JSON.stringify(onB2.map((c) => [c.names, c.answers, c.requests, c.errors]))}`);
+      t.diagnostic(
+        `${policy}: ${onB2.length} connections on b2: ${JSON.stringify(onB2.map((c) => [c.names, c.answers, c.requests, c.errors]))}`,
+      );
       assert.ok(onB2.length > 0 && others.length > 0, `connections on b2 and on the others: ${conns.map((c) => c.names[0]).join(' ')}`);
       for (const c of others) assert.deepEqual(c.errors, [], `a connection on ${c.names[0]} was not touched`);
       for (const c of onB2) {

@@ -414,13 +414,6 @@ static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *p
 /* pw_listed(): the source is blocked (a seal's limiter, when sealed, is at or above PW_SEAL_LIMITER_BASE). */
 #define PW_LISTED_BLOCKED 1
 
-/*
- * What the blocklists say of the packet's source: 0 (nothing), PW_LISTED_BLOCKED, or the
- * limiter of a decision that seals its prefix at a rate. The LPM lookup returns the longest listed prefix;
- * when that entry has expired (the control plane sweeps them every few seconds), a shorter one
- * may still be in force, so the lookup is repeated below the expired entry's length (an LPM
- * lookup only considers prefixes up to the key's length).
- */
 /* One listed entry: 1 with *out set when it decides (in force, or the shortest and expired),
  * 0 when it has expired and a shorter prefix may still be listed. */
 static __always_inline int pw_listed_entry(const struct pw_block *b, __u64 *now, __u32 *out)
@@ -448,6 +441,13 @@ static __always_inline int pw_listed_entry(const struct pw_block *b, __u64 *now,
 	}                                                              \
 	return 0
 
+/*
+ * What the blocklists say of the packet's source: 0 (nothing), PW_LISTED_BLOCKED, or the
+ * limiter of a decision that seals its prefix at a rate. The LPM lookup returns the longest listed prefix;
+ * when that entry has expired (the control plane sweeps them every few seconds), a shorter one
+ * may still be in force, so the lookup is repeated below the expired entry's length (an LPM
+ * lookup only considers prefixes up to the key's length).
+ */
 static __always_inline __u32 pw_listed(const struct pw_packet *pkt)
 {
 	__u64 now = 0;
