@@ -13,31 +13,20 @@
  *
  * RULES (default 10): the rules in the guard's bank, as in make bench.
  */
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { BpfObject, inNetns, resolveIfindex, xdpMd } from '../src/kernel/index.js';
 import * as benchAbi from './generated/bench.js';
-import { join } from 'node:path';
-import { copyFileSync } from 'node:fs';
 import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
 import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { parseRouteTokens } from '../src/routing/route-syntax.js';
-import type { RuleSpec } from '../src/filter/rule.js';
-import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
-import { rng } from '../test/helpers/rng.js';
+import { benchRules, perRepetition, STAGE_VARIANTS } from './pipeline-kit.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-function perRep(prog: any, data: Buffer, ctx: Buffer, verdict: number): number {
-  const ds: number[] = [];
-  for (let i = 0; i < 1000; i++) {
-    const r = prog.testRunSync({ data, ctx, repeat: 200 });
-    if (r.retval !== verdict) throw new Error(`verdict ${r.retval}`);
-    ds.push(r.duration);
-  }
-  return median(ds);
-}
 async function main() {
   const topo = new Topology('p');
   const names: string[] = [];
@@ -49,27 +38,20 @@ async function main() {
     const pkt = ipv4Packet({ src: '100.64.0.7', dst: '9.9.9.9', proto: 'tcp', sport: 40000, dport: 443, tcpFlags: 0x10, ttl: 255 });
     const ctx = xdpMd(pkt.length, ifK0);
     const empty = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
-    const out: string[] = [`empty ${inNetns(ns, () => perRep(empty.program('bench_empty'), pkt, ctx, 2))}`];
+    const out: string[] = [`empty ${inNetns(ns, () => perRepetition(empty.program('bench_empty'), pkt, ctx, 2))}`];
     empty.close();
     const nrules = Number(process.env.RULES ?? 10);
-    const variants: [string, Partial<PipelineSettings>][] = [
-      ['all', {}],
-      ['noflows', { flows: false }],
-      ['nostats', { routeStats: false }],
-      ['nofilter', { filter: false }],
-      ['none', { flows: false, routeStats: false, filter: false }],
-    ];
-    const objs = (process.env.OBJS ?? '').split(',').filter(Boolean);
+    // [label, settings, object to load ('' for the built one)], in the order they run.
     const plan: [string, Partial<PipelineSettings>, string][] = [];
-    if (objs.length)
-      for (let round = 0; round < 8; round++)
-        for (const o of objs)
-          plan.push([
-            `${o.split('/').pop()}:${process.env.VARIANT ?? 'all'}`,
-            (variants.find((v) => v[0] === (process.env.VARIANT ?? 'all')) ?? variants[0]!)[1],
-            o,
-          ]);
-    else for (let round = 0; round < 2; round++) for (const [label, settings] of variants) plan.push([label, settings, '']);
+    const objs = (process.env.OBJS ?? '').split(',').filter(Boolean);
+    if (objs.length) {
+      const key = process.env.VARIANT ?? 'all';
+      const variant = STAGE_VARIANTS.find((v) => v.key === key);
+      if (!variant) throw new Error(`VARIANT=${key}: not one of ${STAGE_VARIANTS.map((v) => v.key).join(', ')}`);
+      for (let round = 0; round < 8; round++) for (const o of objs) plan.push([`${o.split('/').pop()}:${key}`, variant.settings, o]);
+    } else {
+      for (let round = 0; round < 2; round++) for (const v of STAGE_VARIANTS) plan.push([v.key, v.settings, '']);
+    }
     for (const [i, [label, settings, obj]] of plan.entries()) {
       if (obj) copyFileSync(obj, join(repoRoot, 'build', 'pathwise.bpf.o'));
       const name = `${topo.prefix}s${i}`;
@@ -82,27 +64,14 @@ async function main() {
         dp.pipeline.maps.txPorts.set(ifK0, ifK0);
         dp.syncNeighbors();
       });
-      if (settings.filter !== false && nrules) {
-        const r = rng(nrules);
-        const rules: RuleSpec[] = [];
-        for (let k = 0; k < nrules; k++) {
-          const a = Math.floor(r() * 2 ** 24) * 256;
-          rules.push({
-            action: r() < 0.5 ? 'drop' : 'count',
-            src: parsePrefix(`${formatIpv4(a >>> 0)}/24`),
-            proto: 6,
-            dport: [1 + (k % 1000), 1 + (k % 1000)],
-          });
-        }
-        dp.filter.setRules(rules);
-      }
+      if (settings.filter !== false && nrules) dp.filter.setRules(benchRules(nrules));
       if (process.env.SPIN === label) {
         const end = Date.now() + 8000;
         inNetns(ns, () => {
           while (Date.now() < end) dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 100000 });
         });
       }
-      out.push(`${label} ${inNetns(ns, () => perRep(dp.pipeline.xdp, pkt, ctx, 4))}`);
+      out.push(`${label} ${inNetns(ns, () => perRepetition(dp.pipeline.xdp, pkt, ctx, 4))}`);
       if (label === 'none') {
         const floor = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), {
           spec: benchAbi,
@@ -112,7 +81,7 @@ async function main() {
         const fp = floor.map(benchAbi.maps.bench_fwd_ports);
         fp.set(ifK0, ifK0);
         fp.close();
-        out.push(`floor ${inNetns(ns, () => perRep(floor.program('bench_fwd'), pkt, ctx, 4))}`);
+        out.push(`floor ${inNetns(ns, () => perRepetition(floor.program('bench_fwd'), pkt, ctx, 4))}`);
         floor.close();
       }
       dp.close();

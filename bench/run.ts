@@ -32,11 +32,9 @@ import * as benchAbi from './generated/bench.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
-import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
 import { KernelRouteView, RT_TABLES } from '../src/routing/kernel-routes.js';
 import { reserveForKernelTables, syncImportedRoutes } from '../src/dataplane/route-importer.js';
-import type { RuleSpec } from '../src/filter/rule.js';
 import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { writeCapture } from '../src/kernel/pcap.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
@@ -49,6 +47,7 @@ import { routeListBench, routeListReport, type RouteListResults } from './route-
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
+import { benchRules, perRepetition, STAGE_VARIANTS } from './pipeline-kit.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
@@ -65,25 +64,6 @@ function nsPerRun(prog: { testRunSync(o: object): { duration: number } }, data: 
 
 const XDP_PASS = 2;
 const XDP_REDIRECT = 4;
-
-/**
- * ns per repetition of `prog` on a frame it forwards in place: the median of 1,000 runs of 200
- * repetitions, each run checked to end in `verdict` (so no run measures another path).
- */
-function perRepetition(
-  prog: { testRunSync(o: object): { duration: number; retval: number } },
-  data: Buffer,
-  ctx: Buffer,
-  verdict: number,
-): number {
-  const ds: number[] = [];
-  for (let i = 0; i < 1000; i++) {
-    const r = prog.testRunSync({ data, ctx, repeat: 200 });
-    if (r.retval !== verdict) throw new Error(`a benchmark run ended in XDP action ${r.retval}, not ${verdict}`);
-    ds.push(r.duration);
-  }
-  return median(ds);
-}
 
 interface Results {
   machine: { kernel: string; cpu: string; cores: number; node: string; libbpf: string; srso?: string };
@@ -382,20 +362,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
 
   // 3. The whole pipeline per packet: parse + 1,000 rules + route (to a resolved nexthop) +
   //    accounting, beside an empty XDP program.
-  const setRulesOn = (dp: Dataplane, n: number) => {
-    const r = rng(n);
-    const rules: RuleSpec[] = [];
-    for (let i = 0; i < n; i++) {
-      const a = Math.floor(r() * 2 ** 24) * 256;
-      rules.push({
-        action: r() < 0.5 ? 'drop' : 'count',
-        src: parsePrefix(`${formatIpv4(a >>> 0)}/24`),
-        proto: 6,
-        dport: [1 + (i % 1000), 1 + (i % 1000)],
-      });
-    }
-    dp.filter.setRules(rules);
-  };
+  const setRulesOn = (dp: Dataplane, n: number) => dp.filter.setRules(benchRules(n));
   inNetns(ns, () => {
     full.pipeline.maps.txPorts.set(ifK0, ifK0); // an egress port, as attach would enable it
     full.syncNeighbors();
@@ -445,14 +412,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   // each (one route to the destination, 10 rules where the guard runs).
   log('measuring the pipeline stage by stage');
   const stages: { label: string; ns: number }[] = [];
-  const variants: [string, Partial<PipelineSettings>][] = [
-    ['everything on (10 rules, flows, route counters)', {}],
-    ['without the flow table', { flows: false }],
-    ['without route and nexthop counters', { routeStats: false }],
-    ['without the guard (rules, blocklists)', { filter: false }],
-    ['without all three: parse, route, interface counters', { flows: false, routeStats: false, filter: false }],
-  ];
-  for (const [i, [label, settings]] of variants.entries()) {
+  for (const [i, { label, settings }] of STAGE_VARIANTS.entries()) {
     const name = `${topo.prefix}st${i}`;
     const dp = await open(name, ns, settings);
     inNetns(ns, () => {
