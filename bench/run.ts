@@ -928,9 +928,9 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   adds; its clock is now the coarse one except for new flows and handshake stamps), the guard
   (the blocklist and the rules' CIDR LPM lookups, five bitmap lookups, a bpf_loop walk; a CIDR
   field no rule names is no longer looked up, and since 2026-12-02 a packet no rule can match
-  skips the walk: the fields' summary words are ANDed inline first), the shared route and nexthop counters (atomic
-  adds), and what the floor does not do (VLAN and IPv6 parsing, the capture, balance, HTTP and
-  event checks, interface counters). Closing the gap to 2x the floor needs a flow table of
+  skips the walk: the fields' summary words are ANDed inline first), the shared route and
+  nexthop counters (atomic adds), and what the floor does not do (VLAN and IPv6 parsing, the
+  capture, balance, HTTP and event checks, interface counters). Closing the gap to 2x the floor needs a flow table of
   another shape (a per-CPU cache in an array, merged into the shared table) and per-CPU route
   counters: not done yet.
 - **IPv6 lookups.** A /48 is five dependent loads in a 37 MiB table; with 65,536 random
@@ -946,15 +946,15 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   (bpf/include/pathwise/stage.bpf.h), so the verifier checks each once: the pipeline with
   filtering and flows went from 910,000 verified instructions (of the 1,000,000 limit) to
   ~180,000 (~75,000 since it is compiled for BPF v3, with 32-bit subregisters and atomics;
-  ~264,000 today with balancing, HTTP insight and per-family blocklist walks: test/bpf/pipeline-load
-  prints the figure). The price is a call and return per stage, which depends on the CPU's return mitigation:
-  this run's machine reports \`spec_rstack_overflow: ${r.machine.srso ?? 'unknown'}\`. Under
+  ~264,000 today with balancing, HTTP insight and per-family blocklist walks:
+  test/bpf/pipeline-load prints the figure). The price is a call and return per stage, which
+  depends on the CPU's return mitigation: this run's machine reports \`spec_rstack_overflow: ${r.machine.srso ?? 'unknown'}\`. Under
   the "Safe RET" mitigation every return is slow (on such a VM the stages cost ~35-80 ns per
   packet); without it they cost little. Calls inside a stage cost the same way: a map lookup
   whose call site the compiler shared between two maps is served by the generic helper (an
   indirect call more, and no inlining for arrays); since 2026-12-02 the interface counters, the
-  blocklist and the rules' CIDR lookups have a call site per map again. Two VMs of the same kind differ several-fold for this
-  reason alone: compare within a run, never across runs.
+  blocklist and the rules' CIDR lookups have a call site per map again. Two VMs of the same
+  kind differ several-fold for this reason alone: compare within a run, never across runs.
 - **Forwarding on veth.** The generator's frames arrive as socket buffers; veth converts each
   one for XDP (a copy into a page with headroom), work native XDP on a NIC never does because
   it runs before any socket buffer exists. On veth both forwarders pay most of the kernel's
