@@ -262,6 +262,8 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run
 				/* DSR routed by the backend's address; the packet still holds the service's. */
 				if (d.lb_dsr)
 					pw_reload_daddr(ctx, &pkt);
+			} else if (d.verdict == PW_VERDICT_TX && d.reason == PW_REASON_LB_RESET && !trace) {
+				pw_lb_send_reset(ctx, &pkt, &d);
 			}
 		}
 	}

@@ -191,7 +191,8 @@ export const PwReason = {
   LB_FRAGMENT: 29,
   LB_NO_PORT: 30,
   SEALED: 31,
-  MAX: 32,
+  LB_RESET: 32,
+  MAX: 33,
 } as const;
 export type PwReason = (typeof PwReason)[keyof typeof PwReason];
 
@@ -1411,7 +1412,7 @@ export const PwLbCtl = {
   },
 } as const satisfies Codec<PwLbCtl> & { offsets: Record<string, number> };
 
-/** struct pw_if_counters (336 bytes) */
+/** struct pw_if_counters (344 bytes) */
 export interface PwIfCounters {
   packets: bigint[];
   bytes: bigint[];
@@ -1419,22 +1420,22 @@ export interface PwIfCounters {
 }
 export const PwIfCounters = {
   name: 'pw_if_counters',
-  size: 336,
+  size: 344,
   offsets: { packets: 0, bytes: 40, reasons: 80 },
   encode(x: PwIfCounters, v: DataView, o: number): void {
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.packets[i0] ?? 0n, v, o + 0 + i0 * 8); }
     for (let i0 = 0; i0 < 5; i0++) { scalar.u64.encode(x.bytes[i0] ?? 0n, v, o + 40 + i0 * 8); }
-    for (let i0 = 0; i0 < 32; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
+    for (let i0 = 0; i0 < 33; i0++) { scalar.u64.encode(x.reasons[i0] ?? 0n, v, o + 80 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwIfCounters {
     return {
       packets: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 0 + i0 * 8)),
       bytes: Array.from({ length: 5 }, (_, i0) => scalar.u64.decode(v, o + 40 + i0 * 8)),
-      reasons: Array.from({ length: 32 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
+      reasons: Array.from({ length: 33 }, (_, i0) => scalar.u64.decode(v, o + 80 + i0 * 8)),
     };
   },
   zero(): PwIfCounters {
-    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 32 }, () => 0n) };
+    return { packets: Array.from({ length: 5 }, () => 0n), bytes: Array.from({ length: 5 }, () => 0n), reasons: Array.from({ length: 33 }, () => 0n) };
   },
 } as const satisfies Codec<PwIfCounters> & { offsets: Record<string, number> };
 
@@ -1898,9 +1899,9 @@ export const maps = {
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
-  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 336, key: scalar.u32, value: PwIfCounters },
-  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 336, key: scalar.u32, value: PwIfCounters },
-  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 336, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 344, key: scalar.u32, value: PwIfCounters },
+  pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 344, key: scalar.u32, value: PwIfCounters },
+  pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 344, key: scalar.u32, value: PwIfCounters },
   pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },

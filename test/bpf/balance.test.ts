@@ -153,7 +153,7 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.ok(moved > 20, `some connections were on the removed backend (${moved})`);
   });
 
-  it("a backend that goes down keeps its connections, or sends them to live backends under the 'reset' policy", () => {
+  it("a backend that goes down keeps its connections, or under the 'reset' policy has Pathwise reset them", () => {
     const backends = Array.from({ length: 3 }, (_, i) => `10.242.2.${i + 1}:80`);
     const c: Addrs = { family: 4, src: '10.242.1.2', dst: '10.242.9.9' };
     for (const onDown of ['keep', 'reset'] as const) {
@@ -164,16 +164,97 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
       assert.equal(dp.services.setHealth('down', dead, 'down'), true);
       let onDead = 0;
       for (const [sport, before] of was) {
-        const now = dst4(run(tcpFrame(c, sport, 80, TCP.ACK)).data);
-        if (before !== dead) assert.equal(now, before, `${onDown}: connection ${sport} stays on ${before}`);
-        else if (onDown === 'keep') assert.equal(now, dead, `keep: connection ${sport} stays on the backend that is down`);
-        else assert.notEqual(now, dead, `reset: connection ${sport} leaves the backend that is down`);
+        const out = run(tcpFrame(c, sport, 80, TCP.ACK));
+        if (before !== dead) assert.equal(dst4(out.data), before, `${onDown}: connection ${sport} stays on ${before}`);
+        else if (onDown === 'keep') assert.equal(dst4(out.data), dead, `keep: connection ${sport} stays on the backend that is down`);
+        else {
+          assert.equal(out.retval, XdpAction.TX, `reset: connection ${sport} is answered, not forwarded`);
+        }
         if (before === dead) onDead++;
       }
       assert.ok(onDead > 10, `some connections were on the backend that went down (${onDead})`);
       // Up again: a connection tracked to it (kept) stays; no new one is refused.
       assert.equal(dp.services.setHealth('down', dead, 'up'), true);
       dp.services.remove('down');
+    }
+  });
+
+  it("'reset': the reset Pathwise sends is the one a closed port answers with, from the service (IPv4 and IPv6); a UDP flow moves", () => {
+    const cases = [
+      { family: 4 as const, vip: '10.243.9.9', client: '10.243.1.2', backends: ['10.243.2.1:80', '10.243.2.2:80'] },
+      { family: 6 as const, vip: 'fd43::9', client: 'fd43:1::2', backends: ['[fd43:2::1]:80', '[fd43:2::2]:80'] },
+    ];
+    const payload = Uint8Array.from(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    const ip = (family: 4 | 6, src: string, dst: string, seg: Uint8Array) =>
+      family === 4
+        ? ipv4Packet({ src, dst, proto: PROTO.TCP, id: 0, df: true, ttl: 64 }, seg)
+        : ipv6Packet({ src, dst, next: PROTO.TCP, hopLimit: 64 }, seg);
+    /** A segment from the client with its own sequence numbers. */
+    const segment = (v: (typeof cases)[number], sport: number, flags: number, body = payload) =>
+      frame(
+        ip(
+          v.family,
+          v.client,
+          v.vip,
+          tcp({ family: v.family, src: v.client, dst: v.vip }, { sport, dport: 80, flags, seq: 5000, ack: 777 }, body),
+        ),
+      );
+    /** The reset as the service's closed port would answer, towards the client's MAC. */
+    const reset = (v: (typeof cases)[number], sport: number, flags: number, seq: number, ack: number) =>
+      eth(
+        { dst: MAC_A, src: MAC_B },
+        ip(
+          v.family,
+          v.vip,
+          v.client,
+          tcp({ family: v.family, src: v.vip, dst: v.client }, { sport: 80, dport: sport, flags, seq, ack, window: 0 }),
+        ),
+      );
+    for (const v of cases) {
+      const name = `rst${v.family}`;
+      const svc = v.family === 4 ? `${v.vip}:80/tcp` : `[${v.vip}]:80/tcp`;
+      dp.services.set(service(name, svc, v.backends, { onDown: 'reset' }));
+      // One connection on each backend (client ports found by trying), tracked by their SYNs.
+      const hosts = v.backends.map((b) => b.replace(/^\[?([^\]]*?)\]?:80$/, '$1'));
+      const at = (family: 4 | 6, addr: string) =>
+        Buffer.from(
+          family === 4
+            ? ipv4Packet({ src: addr, dst: addr, proto: 0 }, new Uint8Array(0)).subarray(12, 16)
+            : ipv6Packet({ src: addr, dst: addr, next: 0 }, new Uint8Array(0)).subarray(8, 24),
+        );
+      const dstAt = v.family === 4 ? 14 + 16 : 14 + 24;
+      const onBackend = new Map<number, number>();
+      for (let sport = 30000; onBackend.size < 2 && sport < 30100; sport++) {
+        const out = run(segment(v, sport, TCP.SYN, new Uint8Array(0)));
+        const dst = Buffer.from(out.data.subarray(dstAt, dstAt + (v.family === 4 ? 4 : 16)));
+        const i = hosts.findIndex((h) => at(v.family, h).equals(dst));
+        assert.ok(i >= 0, `IPv${v.family}: the SYN went to a backend`);
+        if (!onBackend.has(i)) onBackend.set(i, sport);
+      }
+      const deadPort = onBackend.get(0)!;
+      const livePort = onBackend.get(1)!;
+      assert.equal(dp.services.setHealth(name, v.backends[0]!, 'down'), true);
+
+      // With ACK: the reset takes the segment's acknowledgment as its sequence number.
+      let out = run(segment(v, deadPort, TCP.PSH | TCP.ACK));
+      assert.equal(out.retval, XdpAction.TX, `IPv${v.family}: sent back`);
+      assert.deepEqual(Buffer.from(out.data), reset(v, deadPort, TCP.RST, 777, 0), `IPv${v.family}: RST seq=ack`);
+      // Without ACK: sequence 0, acknowledging all the segment occupied (payload, and a FIN).
+      out = run(segment(v, deadPort, TCP.PSH | TCP.FIN));
+      assert.equal(out.retval, XdpAction.TX);
+      assert.deepEqual(
+        Buffer.from(out.data),
+        reset(v, deadPort, TCP.RST | TCP.ACK, 0, 5000 + payload.length + 1),
+        `IPv${v.family}: RST/ACK`,
+      );
+      // A reset from the client is not answered; the other backend's connection goes on.
+      assert.equal(run(segment(v, deadPort, TCP.RST | TCP.ACK, new Uint8Array(0))).retval, XdpAction.DROP);
+      assert.equal(run(segment(v, livePort, TCP.ACK)).retval, XdpAction.PASS, 'the live connection is forwarded');
+      // The client opens anew on the same port: a live backend takes it.
+      out = run(segment(v, deadPort, TCP.SYN, new Uint8Array(0)));
+      assert.equal(out.retval, XdpAction.PASS, 'a new connection is forwarded');
+      assert.equal(run(segment(v, deadPort, TCP.ACK)).retval, XdpAction.PASS, 'and then tracked to the live backend');
+      dp.services.remove(name);
     }
   });
 

@@ -46,16 +46,20 @@ function l4Checksum(a: Addrs, proto: number, segment: Uint8Array): number {
 }
 
 /** A TCP segment (20-byte header, no options) with a correct checksum. */
-export function tcp(a: Addrs, o: { sport?: number; dport: number; flags: number; seq?: number }, payload = new Uint8Array(0)): Uint8Array {
+export function tcp(
+  a: Addrs,
+  o: { sport?: number; dport: number; flags: number; seq?: number; ack?: number; window?: number },
+  payload = new Uint8Array(0),
+): Uint8Array {
   const b = new Uint8Array(20 + payload.length);
   const v = new DataView(b.buffer);
   v.setUint16(0, o.sport ?? 40000);
   v.setUint16(2, o.dport);
   v.setUint32(4, o.seq ?? 1000);
-  v.setUint32(8, o.flags & TCP.ACK ? 1 : 0);
+  v.setUint32(8, o.ack ?? (o.flags & TCP.ACK ? 1 : 0));
   b[12] = 5 << 4;
   b[13] = o.flags;
-  v.setUint16(14, 65535);
+  v.setUint16(14, o.window ?? 65535);
   b.set(payload, 20);
   v.setUint16(16, l4Checksum(a, PROTO.TCP, b));
   return b;

@@ -154,7 +154,11 @@ enum pw_reason {
 	PW_REASON_LB_FRAGMENT = 29,
 	PW_REASON_LB_NO_PORT = 30,      /* SNAT found no free source port towards the backend: dropped */
 	PW_REASON_SEALED = 31,          /* the source is over the rate a decision (a seal) allows it */
-	PW_REASON_MAX = 32,
+	/* A TCP segment of a connection whose backend is down, under the `reset` policy: answered
+	 * with a reset from the service (sent back, PW_VERDICT_TX), or dropped when it is a reset
+	 * itself or its headers are not plain enough to answer. */
+	PW_REASON_LB_RESET = 32,
+	PW_REASON_MAX = 33,
 };
 
 /* Bits of pw_settings.flags (enum pw_setting). */
@@ -665,7 +669,7 @@ enum pw_lb_flag {
 	PW_LB_F_NO_SPORT = 1 << 1,   /* hash without the source port (a client's connections together) */
 	PW_LB_F_DPORT_ONLY = 1 << 2, /* hash on the destination port only */
 	PW_LB_F_SNAT = 1 << 3,       /* NAT mode: the source becomes the service's snat address too */
-	PW_LB_F_RESET_DOWN = 1 << 4, /* a connection tracked to a backend that is down chooses again */
+	PW_LB_F_RESET_DOWN = 1 << 4, /* a connection tracked to a backend that is down: TCP reset, UDP chooses again */
 };
 
 struct pw_lb_service {

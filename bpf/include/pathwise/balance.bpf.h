@@ -289,18 +289,29 @@ static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *p
 	ct = (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & (PW_TCP_SYN | PW_TCP_ACK)) == PW_TCP_SYN) ? NULL
 											  : bpf_map_lookup_elem(&pw_lb_ct, &key);
 	/* A connection tracked before its service took up SNAT has no port of it: it chooses again.
-	 * So does one tracked to a backend that is down when the service's policy is to reset
-	 * them: the backend the table now picks answers a TCP segment of a connection it does not
-	 * know with a reset, and a UDP flow moves to it. */
+	 * One tracked to a backend that is down when the service's policy is to reset them: a TCP
+	 * segment is answered with a reset from the service (pw_lb_send_reset; the entry stays, so
+	 * every later segment is too, until the client opens anew with a SYN), a UDP flow moves to
+	 * the backend the table now picks. The reset is Pathwise's own: a new backend's kernel
+	 * would answer with an ACK, not a reset, while it holds a socket of that client port (in
+	 * TIME_WAIT, say), and the client would wait on a connection nobody serves. */
 	if (ct && ct->service == svc_id && (!(flags & PW_LB_F_SNAT) || ct->snat_port)) {
 		__u32 id = ct->backend;
 
 		be = bpf_map_lookup_elem(&pw_lb_backends, &id);
-		if (be && (be->flags & PW_LB_BE_VALID) && be->service == svc_id &&
-		    !(be->flags & PW_LB_BE_DOWN && flags & PW_LB_F_RESET_DOWN))
-			be_id = id;
-		else
+		if (be && (be->flags & PW_LB_BE_VALID) && be->service == svc_id) {
+			if (!(be->flags & PW_LB_BE_DOWN && flags & PW_LB_F_RESET_DOWN)) {
+				be_id = id;
+			} else if (pkt->proto == IPPROTO_TCP) {
+				d->lb_backend = id;
+				pw_decide(d, pkt->tcp_flags & PW_TCP_RST ? PW_VERDICT_DROP : PW_VERDICT_TX, PW_REASON_LB_RESET);
+				return 0;
+			} else {
+				be = NULL;
+			}
+		} else {
 			be = NULL;
+		}
 	}
 	if (!be) {
 		__u32 slot, elem;
@@ -674,6 +685,116 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
 		}
 	}
 	return 1;
+}
+
+/* A 16-bit one's complement sum of `words` 16-bit words, as they sit in memory. */
+#define PW_SUM16(sum, p, words)                                                                                        \
+	do {                                                                                                           \
+		_Pragma("unroll") for (int _i = 0; _i < (words); _i++) (sum) += ((const __u16 *)(p))[_i];               \
+	} while (0)
+
+/*
+ * Turns the client's TCP segment (decided PW_REASON_LB_RESET, PW_VERDICT_TX) into the reset
+ * the service answers it with, sent back out of the interface it came in on: addresses, ports
+ * and MACs swapped, the payload and TCP options cut off, sequence numbers as RFC 9293 (3.10.7.1)
+ * has a closed port answer: with the segment's ACK its acknowledgment as the sequence number,
+ * else sequence 0 and an ACK of all the segment occupied. A segment whose headers carry IPv4
+ * options or IPv6 extension headers is dropped instead: answering would mean reversing them.
+ * Its own stage: its frame is a sibling of the balance stage's, not a child.
+ */
+PW_STAGE int pw_lb_send_reset(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+{
+	void *data, *end;
+	__u32 l3, l4, hdrs, occupied, sum = 0;
+	struct tcphdr seg, *th;
+	struct ethhdr *eth;
+	__u8 mac[PW_ETH_ALEN], rst;
+	__be32 seq, ack;
+	int len;
+
+	if (!pkt || !d)
+		return 0;
+	l3 = pkt->l3_off & 0xff;
+	l4 = pkt->l4_off & 0x3ff;
+	/* The segment read by copy and the length by helper: the packet's pointers are read once,
+	 * after the tail is cut (clang would otherwise keep ctx + 4 in a register across the cut,
+	 * and the verifier refuses a read through a moved ctx pointer). */
+	if (l4 != l3 + (pkt->family == 4 ? 20 : 40) || bpf_xdp_load_bytes(ctx, l4, &seg, sizeof(seg)))
+		goto drop;
+	hdrs = l4 - l3 + seg.doff * 4;
+	occupied = (pkt->ip_len > hdrs ? pkt->ip_len - hdrs : 0) + seg.syn + seg.fin;
+	if (seg.ack) {
+		seq = seg.ack_seq;
+		ack = 0;
+		rst = PW_TCP_RST;
+	} else {
+		seq = 0;
+		ack = bpf_htonl(bpf_ntohl(seg.seq) + occupied);
+		rst = PW_TCP_RST | PW_TCP_ACK;
+	}
+	len = bpf_xdp_get_buff_len(ctx);
+	if (len > (int)l4 + 20 && bpf_xdp_adjust_tail(ctx, (int)l4 + 20 - len))
+		goto drop;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	th = data + l4;
+	if ((void *)(eth + 1) > end || (void *)(th + 1) > end)
+		goto drop;
+	__builtin_memcpy(mac, eth->h_dest, PW_ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, PW_ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, PW_ETH_ALEN);
+	if (pkt->family == 4) {
+		struct iphdr *ip = data + l3;
+		__be32 a;
+
+		if ((void *)(ip + 1) > end)
+			goto drop;
+		a = ip->saddr;
+		ip->saddr = ip->daddr;
+		ip->daddr = a;
+		ip->tot_len = bpf_htons(40);
+		ip->id = 0;
+		ip->frag_off = bpf_htons(0x4000); /* DF, as the kernel's own resets */
+		ip->ttl = 64;
+		ip->check = 0;
+		PW_SUM16(sum, ip, 10);
+		ip->check = ~pw_csum_fold(sum);
+		sum = bpf_htons(IPPROTO_TCP) + bpf_htons(20);
+		PW_SUM16(sum, &ip->saddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = data + l3;
+		struct in6_addr a;
+
+		if ((void *)(ip6 + 1) > end)
+			goto drop;
+		a = ip6->saddr;
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = a;
+		ip6->payload_len = bpf_htons(20);
+		ip6->hop_limit = 64;
+		sum = bpf_htons(IPPROTO_TCP) + bpf_htons(20);
+		PW_SUM16(sum, &ip6->saddr, 16);
+	}
+	{
+		__be16 port = th->source;
+
+		th->source = th->dest;
+		th->dest = port;
+	}
+	th->seq = seq;
+	th->ack_seq = ack;
+	((__u8 *)th)[12] = 5 << 4; /* no options */
+	((__u8 *)th)[13] = rst;
+	th->window = 0;
+	th->check = 0;
+	th->urg_ptr = 0;
+	PW_SUM16(sum, th, 10);
+	th->check = ~pw_csum_fold(sum);
+	return 0;
+drop:
+	pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_RESET);
+	return 0;
 }
 
 /*

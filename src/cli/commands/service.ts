@@ -71,7 +71,7 @@ export function registerService(program: Command): void {
       .addOption(
         new Option(
           '--on-backend-down <policy>',
-          "a failed backend's connections: kept until they end, or reset (they choose a live backend)",
+          "a failed backend's connections: kept until they end, or reset (Pathwise resets TCP; UDP moves to a live backend)",
         )
           .choices(LB_ON_DOWN)
           .default('keep'),

@@ -329,7 +329,7 @@ export const Service = z
       .enum(LB_ON_DOWN)
       .optional()
       .describe(
-        "what becomes of a backend's connections when its health checks fail: keep (the default: they go on until they end, or until it answers no more) or reset (their next packet chooses a live backend, whose kernel resets a TCP connection it does not know, unless it still holds a socket of the same client address and port, e.g. in TIME_WAIT: then the client is not told; a UDP flow moves)",
+        "what becomes of a backend's connections when its health checks fail: keep (the default: they go on until they end, or until it answers no more) or reset (Pathwise answers each TCP connection's next segment with a reset from the service address, so the client learns at once; a UDP flow moves to a live backend)",
       ),
     health: ServiceHealth.default(HEALTH_DEFAULTS).describe("the daemon's checks of each backend"),
     slowStart: duration
