@@ -28,6 +28,7 @@ import {
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { reasonName, verdictName } from '../insight/verdicts.js';
+import { PrefixIndex6 } from '../routing/prefix-index6.js';
 import { hostRouteSpec, hostRoutes, type HostRoute } from '../routing/host-routes.js';
 import { protocolName } from '../routing/kernel-routes.js';
 import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js';
@@ -40,7 +41,7 @@ import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
 import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from './pipeline.js';
 import { ServiceTable } from './service-table.js';
-import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route } from './route-table.js';
+import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route, type V6Bulk } from './route-table.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
 import { forgetInterface, recordedInterfaces, recordInterface } from './interface-table.js';
@@ -399,9 +400,10 @@ export class Dataplane {
     const fresh4Index = new Uint32Array(v4.count);
     let fresh4Count = 0;
     const replace4: number[] = [];
-    const fresh6: number[] = [];
+    // The new IPv6 routes by their index in the batch, as the IPv4 ones.
+    const fresh6Index = new Uint32Array(v6.count);
+    let fresh6Count = 0;
     const replace6: number[] = [];
-    const keys6: string[] = new Array<string>(v6.count);
     const prefix6 = (i: number) => ({ family: 6 as const, addr: v6.addr.subarray(16 * i, 16 * i + 16), plen: v6.plen[i]! });
     const freshOthers: { spec: RouteSpec; nhg: number }[] = [];
     const replaceOthers: { spec: RouteSpec; nhg: number }[] = [];
@@ -450,22 +452,28 @@ export class Dataplane {
         if (found) replace4.push(i);
         else fresh4Index[fresh4Count++] = i;
       }
-      // IPv6 prefixes are keyed as the route table keys them (prefixKey6: not text).
-      const seen6 = new Set<string>();
+      // IPv6 prefixes within the batch: an index over the batch's own arrays (line i is id
+      // i + 1), as the route table's is over its records; no string or object per prefix.
+      const inBatch6 = new PrefixIndex6(v6.addr, 16, -16, v6.plen, -1, v6.count);
       for (let i = 0; i < v6.count; i++) {
-        const key = prefixKey6(v6.addr, 16 * i, v6.plen[i]!);
-        if (seen6.has(key)) throw new PwError('PW_ERR_INVALID', `${formatPrefix(prefix6(i))} appears twice`, { where: where6(i) });
-        seen6.add(key);
-        keys6[i] = key;
-        const found = this.routes.idOf6(key) !== undefined;
+        const plen = v6.plen[i]!;
+        if (inBatch6.addUnlessPresent(i + 1)) {
+          throw new PwError('PW_ERR_INVALID', `${formatPrefix(prefix6(i))} appears twice`, { where: where6(i) });
+        }
+        const found = this.routes.idOf6(v6.addr, 16 * i, plen) !== undefined;
         if (found) exists(formatPrefix(prefix6(i)), where6(i));
-        (found ? replace6 : fresh6).push(i);
+        if (found) replace6.push(i);
+        else fresh6Index[fresh6Count++] = i;
       }
+      const seen6 = new Set<string>(); // IPv6 prefixes among the others
       const seen4 = new Set<number>(); // IPv4 prefixes among the others
       for (const spec of others) {
         const { prefix } = spec;
         const key = prefix.family === 6 ? prefixKey6(prefix.addr, 0, prefix.plen) : v4Key(prefix.v4, prefix.plen);
-        const twice = typeof key === 'string' ? seen6.has(key) : seen4.has(key) || inBatch4(prefix.v4, prefix.plen);
+        const twice =
+          typeof key === 'string'
+            ? seen6.has(key) || inBatch6.has(prefix.addr, 0, prefix.plen)
+            : seen4.has(key) || inBatch4(prefix.v4, prefix.plen);
         if (twice) throw new PwError('PW_ERR_INVALID', `${formatPrefix(prefix)} appears twice`, { where: spec.where });
         if (typeof key === 'string') seen6.add(key);
         else seen4.add(key);
@@ -475,7 +483,7 @@ export class Dataplane {
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
         (found ? replaceOthers : freshOthers).push({ spec, nhg });
       }
-      const newCount = fresh4Count + fresh6.length + freshOthers.length;
+      const newCount = fresh4Count + fresh6Count + freshOthers.length;
       if (newCount > this.routes.freeCount)
         throw new PwError('PW_ERR_FULL', `${newCount} new routes do not fit: ${this.routes.freeCount} free route slots`);
     } catch (e) {
@@ -503,11 +511,20 @@ export class Dataplane {
       bulk.metric[k] = templates[t]!.metric;
       uses4[t]!++;
     }
-    const bulk6 = fresh6.map((i) => {
-      const t = v6.template[i]!;
+    const bulk6: V6Bulk = {
+      count: fresh6Count,
+      addr: v6.addr,
+      plen: v6.plen,
+      at: fresh6Index.subarray(0, fresh6Count),
+      nhg: new Uint32Array(fresh6Count),
+      metric: new Uint32Array(fresh6Count),
+    };
+    for (let k = 0; k < fresh6Count; k++) {
+      const t = v6.template[fresh6Index[k]!]!;
+      bulk6.nhg[k] = tmplGroup[t]!;
+      bulk6.metric[k] = templates[t]!.metric;
       uses6[t]!++;
-      return { prefix: prefix6(i), key: keys6[i]!, nhg: tmplGroup[t]!, metric: templates[t]!.metric };
-    });
+    }
     const fail = (e: PwError): never => {
       for (const g of acquired) this.nexthops.release(g);
       throw e;
@@ -521,10 +538,10 @@ export class Dataplane {
         }),
       );
     }
-    const nodesNeeded = this.routes.fib6.nodesNeededFor([
-      ...bulk6.map((r) => r.prefix),
-      ...freshOthers.map((f) => f.spec.prefix).filter((p) => p.family === 6),
-    ]);
+    const nodesNeeded = this.routes.fib6.nodesNeededFor(
+      freshOthers.map((f) => f.spec.prefix).filter((p) => p.family === 6),
+      bulk6,
+    );
     if (nodesNeeded > this.routes.fib6.nodesFree) {
       fail(
         new PwError('PW_ERR_FULL', `the IPv6 FIB needs ${nodesNeeded} more nodes, ${this.routes.fib6.nodesFree} are free`, {
@@ -559,7 +576,7 @@ export class Dataplane {
       unreferenced.length = 0;
       for (const i of replace6) {
         const t = v6.template[i]!;
-        repoint(this.routes.idOf6(keys6[i]!)!, tmplGroup[t]!, templates[t]!.metric);
+        repoint(this.routes.idOf6(v6.addr, 16 * i, v6.plen[i]!)!, tmplGroup[t]!, templates[t]!.metric);
       }
       for (const { spec, nhg } of freshOthers) {
         added.push(this.routes.add(spec.prefix, nhg, spec.metric).id);

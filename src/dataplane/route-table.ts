@@ -16,6 +16,7 @@ import { formatIpv4, formatPrefix, prefixKey6, type Family, type Prefix } from '
 import { Fib4Table } from '../routing/fib4-table.js';
 import { Fib6Table } from '../routing/fib6-table.js';
 import { PrefixIndex4 } from '../routing/prefix-index4.js';
+import { PrefixIndex6 } from '../routing/prefix-index6.js';
 import type { RouteOrigin, RouteType } from '../routing/route.js';
 import type { NexthopTable } from './nexthop-table.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -75,6 +76,17 @@ const originOfFlags = (flags: number): RouteOrigin => (flags & SYSTEM ? 'kernel'
 const ORIGIN_CODE: Record<RouteOrigin, number> = { user: 0, kernel: 1, imported: 2 };
 const ORIGINS: RouteOrigin[] = ['user', 'kernel', 'imported'];
 
+/** IPv6 routes to install in one go: the k-th is the parsed batch's prefix at[k] (its address
+ * at 16 * at[k] in addr, its length plen[at[k]]), with nhg[k] and metric[k]. */
+export interface V6Bulk {
+  count: number;
+  addr: Uint8Array;
+  plen: Uint8Array;
+  at: Uint32Array;
+  nhg: Uint32Array;
+  metric: Uint32Array;
+}
+
 /** IPv4 routes to install in one go (struct of arrays: a full table is a million routes). */
 export interface V4Bulk {
   count: number;
@@ -96,8 +108,11 @@ export class RouteTable {
   /** The records as 32-bit words (a record is 8 words), for the bulk path's plain stores. */
   private readonly words: Uint32Array;
   private readonly v4: PrefixIndex4;
-  /** IPv6 routes by their prefix's key (prefixKey6). */
-  private readonly v6 = new Map<string, number>();
+  /** IPv6 routes by prefix: an index over keys6. */
+  private readonly v6: PrefixIndex6;
+  /** Each IPv6 route's address (16 bytes at 16 * id) as this table wrote it: the index's keys,
+   * kept apart from the records (see origins). Pages are touched only as routes use them. */
+  private readonly keys6: Uint8Array;
   /** Prefix length per route id (255: unused), for the FIB builder. */
   private readonly plens: Uint8Array;
   private readonly freeIds: Uint32Array;
@@ -132,6 +147,8 @@ export class RouteTable {
     this.nhgs = new Uint32Array(this.records.length);
     this.metrics = new Uint32Array(this.records.length);
     this.v4 = new PrefixIndex4();
+    this.keys6 = new Uint8Array(16 * this.records.length);
+    this.v6 = new PrefixIndex6(this.keys6, 16, 0, this.plens);
     // A ring of free ids: taken from the head, returned at the tail (reused last).
     this.freeIds = new Uint32Array(this.records.length);
     this.tbl24Map = maps.fib4Tbl24.mmap();
@@ -172,7 +189,10 @@ export class RouteTable {
         a4[c4] = swap32(w[o + 2]!); // stored in network order
         p4[c4] = plen;
         i4[c4++] = id;
-      } else this.v6.set(prefixKey6(this.bytes, id * this.stride + R.prefix, plen), id);
+      } else {
+        this.keys6.set(this.bytes.subarray(id * this.stride + R.prefix, id * this.stride + R.prefix + 16), 16 * id);
+        this.v6.add(id);
+      }
       refs.set(nhg, (refs.get(nhg) ?? 0) + 1);
     }
     for (const [g, k] of refs) this.nexthops.addRefs(g, k);
@@ -283,16 +303,16 @@ export class RouteTable {
   }
 
   idOf(prefix: Prefix): number | undefined {
-    return prefix.family === 4 ? this.v4.get(prefix.v4, prefix.plen) : this.v6.get(prefixKey6(prefix.addr, 0, prefix.plen));
+    return prefix.family === 4 ? this.v4.get(prefix.v4, prefix.plen) : this.v6.get(prefix.addr, 0, prefix.plen);
   }
 
   idOf4(addr: number, plen: number): number | undefined {
     return this.v4.get(addr, plen);
   }
 
-  /** idOf() of an IPv6 prefix by its key (prefixKey6), for a caller that has it already. */
-  idOf6(key: string): number | undefined {
-    return this.v6.get(key);
+  /** idOf() of an IPv6 prefix whose address is at `at` in `bytes` (a parsed batch's). */
+  idOf6(bytes: Uint8Array, at: number, plen: number): number | undefined {
+    return this.v6.get(bytes, at, plen);
   }
 
   get(prefix: Prefix): Route | undefined {
@@ -317,7 +337,7 @@ export class RouteTable {
     if (!this.importedCount) return;
     const imported = ORIGIN_CODE.imported;
     this.v4.forEach((key, id) => this.origins[id] === imported && fn(key));
-    for (const [key, id] of this.v6) if (this.origins[id] === imported) fn(key);
+    for (const id of this.v6.values()) if (this.origins[id] === imported) fn(prefixKey6(this.keys6, 16 * id, this.plens[id]!));
   }
 
   /** The ids of the imported routes. */
@@ -366,7 +386,7 @@ export class RouteTable {
     this.freeTail++;
   }
 
-  /** Writes a route record; the flags (VALID) go last. */
+  /** Writes a route record; the flags (VALID) go last. An IPv6 address is read at `at` in addr. */
   private writeRecord(
     id: number,
     family: Family,
@@ -375,6 +395,7 @@ export class RouteTable {
     nhg: number,
     metric: number,
     flags: number,
+    at = 0,
   ): void {
     const off = id * this.stride;
     const v = this.view;
@@ -384,7 +405,9 @@ export class RouteTable {
     if (typeof addr === 'number') {
       v.setUint32(off + R.prefix, addr, false);
       this.bytes.fill(0, off + R.prefix + 4, off + R.prefix + 16);
-    } else this.bytes.set(addr, off + R.prefix);
+    } else {
+      for (let i = 0; i < 16; i++) this.bytes[off + R.prefix + i] = this.keys6[16 * id + i] = addr[at + i]!;
+    }
     v.setUint32(off + R.metric, metric, true);
     v.setUint16(off + R.flags, flags, true);
     this.plens[id] = plen;
@@ -451,7 +474,7 @@ export class RouteTable {
     } else {
       this.writeRecord(id, 6, prefix.addr, prefix.plen, nhg, metric, flags);
       this.fib6.insert(prefix.addr, prefix.plen, id);
-      this.v6.set(prefixKey6(prefix.addr, 0, prefix.plen), id);
+      this.v6.add(id);
     }
     return this.routeOf(id);
   }
@@ -484,18 +507,25 @@ export class RouteTable {
 
   /**
    * Installs many new IPv6 routes, none of which may exist (the caller checked, and checked
-   * the FIB's free nodes with fib6.nodesNeededFor). Shortest prefixes first, so no insert
-   * reaches under a longer one. `key` is the prefix's key (prefixKey6). Each id goes to
-   * `added` as its route is in place (so a caller can undo a load that fails half-way).
+   * the FIB's free nodes with fib6.nodesNeededFor). Shortest prefixes first (a counting sort),
+   * so no insert reaches under a longer one. Each id goes to `added` as its route is in place
+   * (so a caller can undo a load that fails half-way).
    */
-  addV6Bulk(routes: { prefix: { addr: Uint8Array; plen: number }; key: string; nhg: number; metric: number }[], added: number[]): void {
-    const order = routes.map((_, i) => i).sort((a, b) => routes[a]!.prefix.plen - routes[b]!.prefix.plen);
-    for (const i of order) {
-      const r = routes[i]!;
+  addV6Bulk(b: V6Bulk, added: number[]): void {
+    const start = new Uint32Array(130);
+    for (let k = 0; k < b.count; k++) start[b.plen[b.at[k]!]! + 1]!++;
+    for (let l = 1; l < 130; l++) start[l]! += start[l - 1]!;
+    const order = new Uint32Array(b.count);
+    for (let k = 0; k < b.count; k++) order[start[b.plen[b.at[k]!]!]!++] = k;
+    this.v6.reserve(this.v6.size + b.count);
+    for (let j = 0; j < b.count; j++) {
+      const k = order[j]!;
+      const i = b.at[k]!;
+      const plen = b.plen[i]!;
       const id = this.takeId();
-      this.writeRecord(id, 6, r.prefix.addr, r.prefix.plen, r.nhg, r.metric, VALID);
-      this.fib6.insert(r.prefix.addr, r.prefix.plen, id);
-      this.v6.set(r.key, id);
+      this.writeRecord(id, 6, b.addr, plen, b.nhg[k]!, b.metric[k]!, VALID, 16 * i);
+      this.fib6.insert(b.addr, plen, id, 16 * i);
+      this.v6.add(id);
       added.push(id);
     }
   }
@@ -539,7 +569,7 @@ export class RouteTable {
     for (let i = 0; i < (prefix.family === 4 ? 4 : 16); i++) if (this.bytes[off + R.prefix + i] !== prefix.addr[i]) return false;
     if (prefix.family === 6) {
       if (this.fib6.lookup(prefix.addr) === id) return true;
-      for (let l = 128; l > prefix.plen; l--) if (this.v6.has(prefixKey6(prefix.addr, 0, l))) return true;
+      for (let l = 128; l > prefix.plen; l--) if (this.v6.has(prefix.addr, 0, l)) return true;
       return false;
     }
     if (this.fib4.lookup(prefix.v4) === id) return true;
@@ -580,7 +610,7 @@ export class RouteTable {
       this.v4.delete(prefix.v4, prefix.plen);
     } else {
       this.fib6.remove(prefix.addr, prefix.plen, id, this.parent6(prefix.addr, prefix.plen) ?? 0);
-      this.v6.delete(prefixKey6(prefix.addr, 0, prefix.plen));
+      this.v6.delete(id);
     }
     this.invalidate(id);
     return route;
@@ -605,7 +635,7 @@ export class RouteTable {
   /** The id of the longest installed IPv6 prefix strictly shorter than plen covering addr. */
   private parent6(addr: Uint8Array, plen: number): number | undefined {
     for (let l = plen - 1; l >= 0; l--) {
-      const id = this.v6.get(prefixKey6(addr, 0, l));
+      const id = this.v6.get(addr, 0, l);
       if (id !== undefined) return id;
     }
     return undefined;

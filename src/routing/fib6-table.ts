@@ -21,6 +21,8 @@ const NODE_MASK = 0x7fffffff;
 export const ROOT_NODES = 256;
 /** Bits the first level covers; each level below adds 8. */
 const ROOT_BITS = 16;
+/** The most nodes one prefix can add: a /128 below empty levels. */
+const MOST_NODES_PER_PREFIX = (128 - ROOT_BITS) / 8;
 
 export class Fib6Table {
   private readonly used: Uint8Array;
@@ -88,22 +90,23 @@ export class Fib6Table {
    * two prefixes is one node (see nodesNeededFor). Nodes down to /48 (nearly all of a real
    * table's) get a number: the bits above the node (at most 40), times 8, plus the level.
    */
-  private newNodeKeys(addr: Uint8Array, plen: number, out: Set<number | string>): void {
-    let end = this.existingDepth(addr, plen);
+  private newNodeKeys(addr: Uint8Array, at: number, plen: number, out: Set<number | string>): void {
+    let end = this.existingDepth(addr, at, plen);
+    if (plen <= end) return;
     let above = 0;
-    for (let i = 0; i < end / 8; i++) above = above * 256 + addr[i]!;
+    for (let i = 0; i < end / 8; i++) above = above * 256 + addr[at + i]!;
     for (; plen > end && end <= 40; end += 8) {
       out.add(above * 8 + (end / 8 - 2));
-      above = above * 256 + addr[end / 8]!;
+      above = above * 256 + addr[at + end / 8]!;
     }
-    for (; plen > end; end += 8) out.add(`${Buffer.from(addr.subarray(0, end / 8)).toString('hex')}/${end}`);
+    for (; plen > end; end += 8) out.add(`${Buffer.from(addr.subarray(at, at + end / 8)).toString('hex')}/${end}`);
   }
 
   /** The bits that the nodes already in place cover on the way to addr/plen. */
-  private existingDepth(addr: Uint8Array, plen: number): number {
-    let e = this.nodes[(addr[0]! << 8) | addr[1]!]!;
+  private existingDepth(addr: Uint8Array, at: number, plen: number): number {
+    let e = this.nodes[(addr[at]! << 8) | addr[at + 1]!]!;
     let end = ROOT_BITS;
-    let i = 2;
+    let i = at + 2;
     while (plen > end && e & EXT) {
       e = this.nodes[((e & NODE_MASK) << 8) | addr[i++]!]!;
       end += 8;
@@ -111,28 +114,41 @@ export class Fib6Table {
     return end;
   }
 
-  /** Free nodes that installing these new prefixes would take (shared nodes counted once). */
-  nodesNeededFor(prefixes: Iterable<{ addr: Uint8Array; plen: number }>): number {
+  /**
+   * Free nodes that installing these new prefixes would take (shared nodes counted once):
+   * `prefixes` one by one, and `batch`'s prefixes at[0..count) (each address at 16 * at[k] in
+   * addr, its length plen[at[k]]).
+   */
+  nodesNeededFor(
+    prefixes: Iterable<{ addr: Uint8Array; plen: number }>,
+    batch?: { count: number; addr: Uint8Array; plen: Uint8Array; at: Uint32Array },
+  ): number {
     const keys = new Set<number | string>();
-    for (const p of prefixes) this.newNodeKeys(p.addr, p.plen, keys);
+    for (const p of prefixes) this.newNodeKeys(p.addr, 0, p.plen, keys);
+    for (let k = 0; batch && k < batch.count; k++) {
+      const i = batch.at[k]!;
+      this.newNodeKeys(batch.addr, 16 * i, batch.plen[i]!, keys);
+    }
     return keys.size;
   }
 
   /**
-   * Installs `route` for addr/plen (addr has no bits set past plen). Entries covered by a
+   * Installs `route` for addr/plen (the address at `at` in addr, no bits set past plen). Entries covered by a
    * longer prefix keep it; entries of the same or a shorter prefix take the new route.
    */
-  insert(addr: Uint8Array, plen: number, route: number): void {
-    const depth = this.existingDepth(addr, plen);
+  insert(addr: Uint8Array, plen: number, route: number, at = 0): void {
+    // The nodes it needs are counted only when fewer are free than any prefix could need: the
+    // walk repeats the insert's own, and a bulk load counted its nodes first (nodesNeededFor).
+    const depth = this.nodesFree < MOST_NODES_PER_PREFIX ? this.existingDepth(addr, at, plen) : plen;
     if (plen > depth && Math.ceil((plen - depth) / 8) > this.nodesFree) {
       throw new PwError('PW_ERR_FULL', `the IPv6 FIB has no free node (all ${this.used.length} in use)`, {
         hint: 'raise pipeline.ipv6Nodes (a prefix longer than /16 needs a node for each 8 bits past 16, shared with its neighbours)',
       });
     }
-    let slot = (addr[0]! << 8) | addr[1]!; // index into nodes of the current level's entry
+    let slot = (addr[at]! << 8) | addr[at + 1]!; // index into nodes of the current level's entry
     let base = 0;
     let end = ROOT_BITS;
-    let i = 2;
+    let i = at + 2;
     while (plen > end) {
       let e = this.nodes[base + slot]!;
       if (!(e & EXT)) e = this.split(base + slot, e);
