@@ -7,6 +7,7 @@ const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, 
 export const PwBankFlag = {
   L4: 1,
   ANY_SHIFT: 1,
+  EXACT_SHIFT: 5,
 } as const;
 export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
 
@@ -107,6 +108,8 @@ export const PwLimit = {
   PORT_SLOTS: 65537,
   FLAG_SLOTS: 257,
   RULE_LPM_MAX: 65536,
+  CIDR_EXACT_LENS: 4,
+  RULE_EXACT_MAX: 262144,
   BLOCK_MAX: 1048576,
   RATELIMITS: 1024,
   SEAL_LIMITER_BASE: 512,
@@ -1004,30 +1007,33 @@ export const PwRuleCtl = {
   },
 } as const satisfies Codec<PwRuleCtl> & { offsets: Record<string, number> };
 
-/** struct pw_rule_bank (24 bytes) */
+/** struct pw_rule_bank (40 bytes) */
 export interface PwRuleBank {
   count: number;
   flags: number;
   any: number[];
+  lens: Uint8Array[];
 }
 export const PwRuleBank = {
   name: 'pw_rule_bank',
-  size: 24,
-  offsets: { count: 0, flags: 4, any: 8 },
+  size: 40,
+  offsets: { count: 0, flags: 4, any: 8, lens: 24 },
   encode(x: PwRuleBank, v: DataView, o: number): void {
     scalar.u32.encode(x.count, v, o + 0);
     scalar.u32.encode(x.flags, v, o + 4);
     for (let i0 = 0; i0 < 4; i0++) { scalar.u32.encode(x.any[i0] ?? 0, v, o + 8 + i0 * 4); }
+    for (let i0 = 0; i0 < 4; i0++) { bytesAt(v, o + 24 + i0 * 4, 4).set(x.lens[i0] ?? new Uint8Array(4).subarray(0, 4)); }
   },
   decode(v: DataView, o: number): PwRuleBank {
     return {
       count: scalar.u32.decode(v, o + 0),
       flags: scalar.u32.decode(v, o + 4),
       any: Array.from({ length: 4 }, (_, i0) => scalar.u32.decode(v, o + 8 + i0 * 4)),
+      lens: Array.from({ length: 4 }, (_, i0) => bytesAt(v, o + 24 + i0 * 4, 4).slice()),
     };
   },
   zero(): PwRuleBank {
-    return { count: 0, flags: 0, any: Array.from({ length: 4 }, () => 0) };
+    return { count: 0, flags: 0, any: Array.from({ length: 4 }, () => 0), lens: Array.from({ length: 4 }, () => new Uint8Array(4)) };
   },
 } as const satisfies Codec<PwRuleBank> & { offsets: Record<string, number> };
 
@@ -1162,6 +1168,37 @@ export const PwRuleLpm6Key = {
     return { prefixlen: 0, bank: 0, addr: new Uint8Array(16) };
   },
 } as const satisfies Codec<PwRuleLpm6Key> & { offsets: Record<string, number> };
+
+/** struct pw_rule_exact_key (20 bytes) */
+export interface PwRuleExactKey {
+  field: number;
+  bank: number;
+  plen: number;
+  addr: Uint8Array;
+}
+export const PwRuleExactKey = {
+  name: 'pw_rule_exact_key',
+  size: 20,
+  offsets: { field: 0, bank: 1, plen: 2, _pad0: 3, addr: 4 },
+  encode(x: PwRuleExactKey, v: DataView, o: number): void {
+    scalar.u8.encode(x.field, v, o + 0);
+    scalar.u8.encode(x.bank, v, o + 1);
+    scalar.u8.encode(x.plen, v, o + 2);
+    bytesAt(v, o + 3, 1).fill(0);
+    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwRuleExactKey {
+    return {
+      field: scalar.u8.decode(v, o + 0),
+      bank: scalar.u8.decode(v, o + 1),
+      plen: scalar.u8.decode(v, o + 2),
+      addr: bytesAt(v, o + 4, 16).slice(),
+    };
+  },
+  zero(): PwRuleExactKey {
+    return { field: 0, bank: 0, plen: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwRuleExactKey> & { offsets: Record<string, number> };
 
 /** struct pw_counter (16 bytes) */
 export interface PwCounter {
@@ -1878,7 +1915,7 @@ export const maps = {
   pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 16, key: PwBlock4Key, value: PwBlock },
   pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 16, key: PwBlock6Key, value: PwBlock },
   pw_rule_ctl: { name: 'pw_rule_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
-  pw_rule_banks: { name: 'pw_rule_banks', type: MapType.ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwRuleBank },
+  pw_rule_banks: { name: 'pw_rule_banks', type: MapType.ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 40, key: scalar.u32, value: PwRuleBank },
   pw_rules: { name: 'pw_rules', type: MapType.ARRAY, maxEntries: 32768, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwRule },
   pw_rule_bitmaps: { name: 'pw_rule_bitmaps', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 2080, key: scalar.u32, value: PwRuleBitmap },
   pw_rule_proto: { name: 'pw_rule_proto', type: MapType.ARRAY, maxEntries: 512, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
@@ -1891,6 +1928,8 @@ export const maps = {
   pw_rule_dst4: { name: 'pw_rule_dst4', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 12, valueSize: 4, key: PwRuleLpm4Key, value: scalar.u32 },
   pw_rule_src6: { name: 'pw_rule_src6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
   pw_rule_dst6: { name: 'pw_rule_dst6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
+  pw_rule_exact: { name: 'pw_rule_exact', type: MapType.HASH, maxEntries: 262144, flags: 1, keySize: 20, valueSize: 4, key: PwRuleExactKey, value: scalar.u32 },
+  pw_rule_exact_scratch: { name: 'pw_rule_exact_scratch', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 20, key: scalar.u32, value: PwRuleExactKey },
   pw_rule_stats: { name: 'pw_rule_stats', type: MapType.PERCPU_ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
@@ -1992,6 +2031,10 @@ export interface Maps {
   ruleSrc6: BpfMap<PwRuleLpm6Key, number>;
   /** pw_rule_dst6 */
   ruleDst6: BpfMap<PwRuleLpm6Key, number>;
+  /** pw_rule_exact */
+  ruleExact: BpfMap<PwRuleExactKey, number>;
+  /** pw_rule_exact_scratch */
+  ruleExactScratch: PerCpuMap<number, PwRuleExactKey>;
   /** pw_rule_stats */
   ruleStats: PerCpuMap<number, PwCounter>;
   /** pw_ratelimits */
@@ -2081,6 +2124,8 @@ export const mapHandles = {
   ruleDst4: 'pw_rule_dst4',
   ruleSrc6: 'pw_rule_src6',
   ruleDst6: 'pw_rule_dst6',
+  ruleExact: 'pw_rule_exact',
+  ruleExactScratch: 'pw_rule_exact_scratch',
   ruleStats: 'pw_rule_stats',
   ratelimits: 'pw_ratelimits',
   ratelimitState: 'pw_ratelimit_state',

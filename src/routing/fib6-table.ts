@@ -133,8 +133,9 @@ export class Fib6Table {
   }
 
   /**
-   * Installs `route` for addr/plen (the address at `at` in addr, no bits set past plen). Entries covered by a
-   * longer prefix keep it; entries of the same or a shorter prefix take the new route.
+   * Installs `route` for addr/plen (the address at `at` in addr, no bits set past plen).
+   * Entries covered by a longer prefix keep it; entries of the same or a shorter prefix take
+   * the new route.
    */
   insert(addr: Uint8Array, plen: number, route: number, at = 0): void {
     // The nodes it needs are counted only when fewer are free than any prefix could need: the

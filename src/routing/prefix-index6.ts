@@ -3,9 +3,11 @@
  * prefix: an open-addressing hash table (linear probing) of ids, whose keys are not stored in
  * it but read where they already are: `bytes` holds id's 16 address bytes at
  * id * stride + offset, and `plens` its prefix length at id + plenOffset. The route table points
- * it at its route records; a load points one at the parsed batch, to find a prefix given twice.
+ * it at its own copy of each route's address (not the pinned records: a record damaged behind
+ * its back must not lose the route's key); a load points one at the parsed batch, to find a
+ * prefix given twice.
  *
- * A key's bytes past its prefix length must be zero (records and parsed prefixes are); a
+ * A key's bytes past its prefix length must be zero (routes and parsed prefixes are); a
  * query's need not be: get() masks the address to the length asked for. An id's key must not
  * change while the id is in the index: delete it first.
  */

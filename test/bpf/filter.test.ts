@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { native, XdpAction } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { EXACT_FROM } from '../../src/dataplane/filter-tables.js';
 import { Pipeline, pinDirOf } from '../../src/dataplane/pipeline.js';
 import { ruleMatches, type RuleSpec } from '../../src/filter/rule.js';
 import * as abi from '../../src/generated/pathwise.js';
@@ -53,7 +54,15 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     topo?.destroy();
   });
 
-  it('decides like the reference semantics on random rules and packets', () => {
+  for (const lens of [
+    { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], exact: true },
+    { v4: [8, 16, 20, 24, 28, 30, 32], v6: [32, 48, 56, 64, 112, 120, 128], exact: false },
+  ])
+    it(`decides like the reference semantics on random rules and packets (CIDR fields by ${lens.exact ? 'exact lookups per length' : 'LPM trie'})`, () => {
+      referenceRun(lens);
+    });
+
+  function referenceRun(lens: { v4: number[]; v6: number[]; exact: boolean }) {
     const rand = rng(7);
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
     // Addresses from small pools so that rules and packets collide often.
@@ -61,14 +70,14 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     const v6pool = ['2001:db8::1', '2001:db8:1::5', '2001:db8:1:2::9', 'fd00::7'];
     const v4prefix = () => {
       const a = pick(v4pool);
-      const plen = pick([16, 24, 30, 32]);
+      const plen = pick(lens.v4);
       const p = parsePrefix(`${a}/32`);
       const masked = plen === 0 ? 0 : (p.v4 & ((0xffffffff << (32 - plen)) >>> 0)) >>> 0;
       return parsePrefix(`${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}/${plen}`);
     };
     const v6prefix = () => {
       const p = parsePrefix(pick(v6pool));
-      const plen = pick([48, 64, 112, 128]);
+      const plen = pick(lens.v6);
       const addr = new Uint8Array(16);
       for (let bit = 0; bit < plen; bit++) if (p.addr[bit >> 3]! & (0x80 >> (bit & 7))) addr[bit >> 3]! |= 0x80 >> (bit & 7);
       return { family: 6 as const, addr, plen, v4: 0 };
@@ -99,7 +108,21 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       if (rand() < 0.05) r.iif = 'lo';
       rules.push(r);
     }
+    // Enough prefixes in every CIDR field for the guard to look them up by length when their
+    // lengths are few (filter-tables.ts, EXACT_FROM): count rules no test packet meets.
+    for (let i = 0; i < EXACT_FROM; i++) {
+      rules.push({ action: 'count', src: parsePrefix(`10.99.${i}.0/24`) }, { action: 'count', dst: parsePrefix(`10.98.${i}.0/24`) });
+      rules.push(
+        { action: 'count', src: parsePrefix(`2001:db8:99:${i}::/64`) },
+        { action: 'count', dst: parsePrefix(`2001:db8:98:${i}::/64`) },
+      );
+    }
     const applied = dp.filter.setRules(rules);
+    // Which way the guard reads the CIDR fields: every field by length, or none.
+    const bank = dp.pipeline.maps.ruleBanks.get(dp.pipeline.maps.ruleCtl.get(0)!.bank & 1)!;
+    for (let field = 0; field < 4; field++) {
+      assert.equal(!!(bank.flags & (1 << (abi.PwBankFlag.EXACT_SHIFT + field))), lens.exact, `CIDR field ${field} looked up by length`);
+    }
 
     const packets: TestPacket[] = [];
     for (let i = 0; i < 3000; i++) {
@@ -166,7 +189,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     // The test is only as good as its variety: many different rules must have decided.
     assert.ok(deciders.size >= 30, `only ${deciders.size} distinct rules decided`);
     assert.deepEqual([...actions].sort(), ['drop', 'pass']);
-  });
+  }
 
   it('counts hits per rule and keeps counters across rule changes', () => {
     const [countUdp, dropSsh] = dp.filter.setRules([

