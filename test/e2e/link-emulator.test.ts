@@ -5,7 +5,7 @@
  * with the same path's RTT without impairment measured in this run.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 
 import { LinkEmulator } from '../../src/netlab/link-emulator.js';
 import { Topology } from '../helpers/topology.js';
@@ -41,6 +41,11 @@ describe('link emulator (tools/linkem)', { skip, timeout: 120_000 }, () => {
   after(async () => {
     await em?.stop();
     topo?.destroy();
+  });
+  // Each test starts from an unimpaired link: one that fails midway must not leave its delay
+  // in the next one's baseline (a CI run once saw a failed delay test fail the jitter test too).
+  beforeEach(async () => {
+    await em.set('both', { delay: 0, jitter: 0, loss: 0, reorder: 1 });
   });
 
   it('adds the delay asked for, ±0.5 ms, in each direction and both', async () => {

@@ -18,6 +18,10 @@
  * behind any earlier one drawn later: on a busy link that skews every delay upwards). Loss is
  * independent per frame.
  *
+ * A frame's delay counts from when the kernel received it (its socket timestamp), not from when
+ * this process got round to reading it, and the process asks for real-time scheduling: on a
+ * busy machine both would otherwise add the wait for a CPU to every delay.
+ *
  * Frames larger than the egress MTU (offloads left on: GRO/TSO super-frames) cannot be sent
  * and are counted as `oversize`; the tests turn offloads off on the emulated links.
  */
@@ -28,6 +32,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,12 +68,52 @@ struct direction {
 	uint64_t rx, tx, lost, oversize, overflow, send_errors;
 };
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/*
+ * Reads one frame into buf; *arrival is when the kernel received it, on the monotonic clock.
+ * The socket's timestamp is wall-clock time: it is moved to the monotonic clock by the two
+ * clocks' difference now (a step of the wall clock between the two readings is not worth
+ * guarding against in a test tool; a timestamp in the future is clamped to now).
+ */
+static ssize_t recv_frame(int fd, void *buf, size_t size, uint64_t *arrival)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	ssize_t n = recvmsg(fd, &msg, MSG_TRUNC);
+	uint64_t mono = now_ns();
+
+	*arrival = mono;
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			uint64_t real, stamp;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			stamp = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+			real = clock_ns(CLOCK_REALTIME);
+			if (stamp && stamp <= real && real - stamp < mono)
+				*arrival = mono - (real - stamp);
+		}
+	}
+	return n;
 }
 
 /* xorshift64*: fast and good enough for loss and jitter draws. */
@@ -108,6 +153,10 @@ static int open_port(const char *ifname, int *ifindex, unsigned *mtu)
 	/* Our own transmissions on this interface are not frames to forward. */
 	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
 		perror("linkem: PACKET_IGNORE_OUTGOING");
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
+		perror("linkem: SO_TIMESTAMPNS");
 		return -1;
 	}
 	mr.mr_ifindex = *ifindex;
@@ -167,6 +216,7 @@ static void receive(struct direction *d)
 {
 	for (;;) {
 		struct frame *f;
+		uint64_t arrival;
 		uint32_t slot;
 		ssize_t n;
 
@@ -183,7 +233,7 @@ static void receive(struct direction *d)
 		}
 		slot = d->free_list[d->n_free - 1];
 		f = &d->slots[slot];
-		n = recv(d->in_fd, f->data, sizeof(f->data), MSG_TRUNC);
+		n = recv_frame(d->in_fd, f->data, sizeof(f->data), &arrival);
 		if (n < 0)
 			return;
 		d->rx++;
@@ -197,7 +247,7 @@ static void receive(struct direction *d)
 		}
 		{
 			double extra = d->delay_ms + (d->jitter_ms > 0 ? (uniform01() * 2 - 1) * d->jitter_ms : 0);
-			uint64_t release = now_ns() + (extra > 0 ? (uint64_t)(extra * 1e6) : 0);
+			uint64_t release = arrival + (extra > 0 ? (uint64_t)(extra * 1e6) : 0);
 
 			if (!d->reorder && release < d->last_release_ns)
 				release = d->last_release_ns;
@@ -338,6 +388,17 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Timer wake-ups to the microsecond: the default 50 us slack would blur the delays. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	/*
+	 * Real-time priority, so that a frame due leaves when due although other processes want the
+	 * CPU (netem's timers run in the kernel). The loop sleeps between frames, and the kernel's
+	 * real-time throttling bounds it anyway. Without the privilege it runs as it is.
+	 */
+	{
+		struct sched_param sp = { .sched_priority = 10 };
+
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+			fprintf(stderr, "linkem: no real-time scheduling (%s): delays may run late under load\n", strerror(errno));
+	}
 	rng_state = now_ns() ^ ((uint64_t)getpid() << 32);
 	if (!rng_state)
 		rng_state = 1;
