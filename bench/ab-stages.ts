@@ -67,6 +67,7 @@ async function main() {
       if (settings.filter !== false && nrules) dp.filter.setRules(benchRules(nrules));
       if (process.env.SPIN === label) {
         const end = Date.now() + 8000;
+        console.error(`spinning ${label} for 8 s`);
         inNetns(ns, () => {
           while (Date.now() < end) dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 100000 });
         });

@@ -926,12 +926,14 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   the minimal forwarder (§3) is the floor for the same tables. The stage-by-stage rows of §3 say
   where the rest goes: the flow table (a jhash of a 40-byte key, LRU bookkeeping, two atomic
   adds; its clock is now the coarse one except for new flows and handshake stamps), the guard
-  (the blocklist and the rules' CIDR LPM lookups, five bitmap lookups, a bpf_loop walk; a CIDR
-  field no rule names is no longer looked up, and since 2026-12-02 a packet no rule can match
-  skips the walk: the fields' summary words are ANDed inline first, and a CIDR field of 64
-  prefixes or more in at most 4 lengths is looked up by hash once per length, not in its LPM
-  trie, whose walk grew with the prefixes: the 10,000-rule pipeline's CIDR lookups cost it
-  ~100 ns more than 10 rules' did), the shared route and
+  (the blocklist's LPM lookup; the rules' CIDR fields; five bitmap lookups; a bpf_loop walk
+  only when the fields' summary words, ANDed inline, leave a rule that can match). A CIDR field
+  no rule names is not looked up. Since 2026-12-02 the others are read one of three ways, by
+  what they hold: up to 16 prefixes are compared one by one (the LPM trie's walk cost ~70 ns
+  for 10 /24s in a profile; in an alternated A/B the pipeline with 10 rules took 509 vs 541
+  ns); 64 prefixes or more in at most 4 lengths are looked up by hash once per length (the
+  trie's walk grew with the prefixes: 10,000 rules' CIDR lookups cost ~100 ns more than 10
+  rules'); the rest stay in the LPM trie), the shared route and
   nexthop counters (atomic adds), and what the floor does not do (VLAN and IPv6 parsing, the
   capture, balance, HTTP and event checks, interface counters). Closing the gap to 2x the floor needs a flow table of
   another shape (a per-CPU cache in an array, merged into the shared table) and per-CPU route
@@ -949,7 +951,8 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   (bpf/include/pathwise/stage.bpf.h), so the verifier checks each once: the pipeline with
   filtering and flows went from 910,000 verified instructions (of the 1,000,000 limit) to
   ~180,000 (~75,000 since it is compiled for BPF v3, with 32-bit subregisters and atomics;
-  ~264,000 today with balancing, HTTP insight and per-family blocklist walks:
+  ~330,000 today with balancing, HTTP insight, per-family blocklist walks and the small CIDR
+  fields' compare loops:
   test/bpf/pipeline-load prints the figure). The price is a call and return per stage, which
   depends on the CPU's return mitigation: this run's machine reports \`spec_rstack_overflow: ${r.machine.srso ?? 'unknown'}\`. Under
   the "Safe RET" mitigation every return is slow (on such a VM the stages cost ~35-80 ns per

@@ -8,6 +8,7 @@ export const PwBankFlag = {
   L4: 1,
   ANY_SHIFT: 1,
   EXACT_SHIFT: 5,
+  SMALL_SHIFT: 9,
 } as const;
 export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
 
@@ -40,6 +41,16 @@ export const PwCaptureState = {
   DONE: 2,
 } as const;
 export type PwCaptureState = (typeof PwCaptureState)[keyof typeof PwCaptureState];
+
+/** enum pw_cidr_field */
+export const PwCidrField = {
+  SRC4: 0,
+  DST4: 1,
+  SRC6: 2,
+  DST6: 3,
+  FIELDS: 4,
+} as const;
+export type PwCidrField = (typeof PwCidrField)[keyof typeof PwCidrField];
 
 /** enum pw_event_kind */
 export const PwEventKind = {
@@ -109,6 +120,7 @@ export const PwLimit = {
   FLAG_SLOTS: 257,
   RULE_LPM_MAX: 65536,
   CIDR_EXACT_LENS: 4,
+  CIDR_SMALL_MAX: 16,
   RULE_EXACT_MAX: 262144,
   BLOCK_MAX: 1048576,
   RATELIMITS: 1024,
@@ -1200,6 +1212,59 @@ export const PwRuleExactKey = {
   },
 } as const satisfies Codec<PwRuleExactKey> & { offsets: Record<string, number> };
 
+/** struct pw_rule_small_prefix (40 bytes) */
+export interface PwRuleSmallPrefix {
+  addr: number[];
+  mask: number[];
+  bitmap: number;
+}
+export const PwRuleSmallPrefix = {
+  name: 'pw_rule_small_prefix',
+  size: 40,
+  offsets: { addr: 0, mask: 16, bitmap: 32, _pad0: 36 },
+  encode(x: PwRuleSmallPrefix, v: DataView, o: number): void {
+    for (let i0 = 0; i0 < 4; i0++) { scalar.be32.encode(x.addr[i0] ?? 0, v, o + 0 + i0 * 4); }
+    for (let i0 = 0; i0 < 4; i0++) { scalar.be32.encode(x.mask[i0] ?? 0, v, o + 16 + i0 * 4); }
+    scalar.u32.encode(x.bitmap, v, o + 32);
+    bytesAt(v, o + 36, 4).fill(0);
+  },
+  decode(v: DataView, o: number): PwRuleSmallPrefix {
+    return {
+      addr: Array.from({ length: 4 }, (_, i0) => scalar.be32.decode(v, o + 0 + i0 * 4)),
+      mask: Array.from({ length: 4 }, (_, i0) => scalar.be32.decode(v, o + 16 + i0 * 4)),
+      bitmap: scalar.u32.decode(v, o + 32),
+    };
+  },
+  zero(): PwRuleSmallPrefix {
+    return { addr: Array.from({ length: 4 }, () => 0), mask: Array.from({ length: 4 }, () => 0), bitmap: 0 };
+  },
+} as const satisfies Codec<PwRuleSmallPrefix> & { offsets: Record<string, number> };
+
+/** struct pw_rule_small (648 bytes) */
+export interface PwRuleSmall {
+  count: number;
+  prefixes: PwRuleSmallPrefix[];
+}
+export const PwRuleSmall = {
+  name: 'pw_rule_small',
+  size: 648,
+  offsets: { count: 0, _pad0: 4, prefixes: 8 },
+  encode(x: PwRuleSmall, v: DataView, o: number): void {
+    scalar.u32.encode(x.count, v, o + 0);
+    bytesAt(v, o + 4, 4).fill(0);
+    for (let i0 = 0; i0 < 16; i0++) { PwRuleSmallPrefix.encode(x.prefixes[i0] ?? PwRuleSmallPrefix.zero(), v, o + 8 + i0 * 40); }
+  },
+  decode(v: DataView, o: number): PwRuleSmall {
+    return {
+      count: scalar.u32.decode(v, o + 0),
+      prefixes: Array.from({ length: 16 }, (_, i0) => PwRuleSmallPrefix.decode(v, o + 8 + i0 * 40)),
+    };
+  },
+  zero(): PwRuleSmall {
+    return { count: 0, prefixes: Array.from({ length: 16 }, () => PwRuleSmallPrefix.zero()) };
+  },
+} as const satisfies Codec<PwRuleSmall> & { offsets: Record<string, number> };
+
 /** struct pw_counter (16 bytes) */
 export interface PwCounter {
   packets: bigint;
@@ -1929,6 +1994,7 @@ export const maps = {
   pw_rule_src6: { name: 'pw_rule_src6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
   pw_rule_dst6: { name: 'pw_rule_dst6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
   pw_rule_exact: { name: 'pw_rule_exact', type: MapType.HASH, maxEntries: 262144, flags: 1, keySize: 20, valueSize: 4, key: PwRuleExactKey, value: scalar.u32 },
+  pw_rule_small: { name: 'pw_rule_small', type: MapType.ARRAY, maxEntries: 8, flags: 0, keySize: 4, valueSize: 648, key: scalar.u32, value: PwRuleSmall },
   pw_rule_exact_scratch: { name: 'pw_rule_exact_scratch', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 20, key: scalar.u32, value: PwRuleExactKey },
   pw_rule_stats: { name: 'pw_rule_stats', type: MapType.PERCPU_ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
@@ -2033,6 +2099,8 @@ export interface Maps {
   ruleDst6: BpfMap<PwRuleLpm6Key, number>;
   /** pw_rule_exact */
   ruleExact: BpfMap<PwRuleExactKey, number>;
+  /** pw_rule_small */
+  ruleSmall: BpfMap<number, PwRuleSmall>;
   /** pw_rule_exact_scratch */
   ruleExactScratch: PerCpuMap<number, PwRuleExactKey>;
   /** pw_rule_stats */
@@ -2125,6 +2193,7 @@ export const mapHandles = {
   ruleSrc6: 'pw_rule_src6',
   ruleDst6: 'pw_rule_dst6',
   ruleExact: 'pw_rule_exact',
+  ruleSmall: 'pw_rule_small',
   ruleExactScratch: 'pw_rule_exact_scratch',
   ruleStats: 'pw_rule_stats',
   ratelimits: 'pw_ratelimits',

@@ -49,6 +49,7 @@ enum pw_limit {
 	PW_FLAG_SLOTS = 257,            /* TCP flag bytes 0..255, then "not TCP" */
 	PW_RULE_LPM_MAX = 65536,        /* CIDR entries per field and family, both banks */
 	PW_CIDR_EXACT_LENS = 4,         /* prefix lengths a CIDR field may have for exact lookups */
+	PW_CIDR_SMALL_MAX = 16,         /* prefixes a CIDR field may have to be compared one by one */
 	PW_RULE_EXACT_MAX = 4 * 65536,  /* pw_rule_exact: every field's entries, both banks */
 	PW_BLOCK_MAX = 1 << 20,         /* blocklist entries per family */
 	PW_RATELIMITS = 1024,
@@ -396,6 +397,10 @@ enum pw_bank_flag {
 	 * length, longest first, the catch-all in `any` when none holds it. A hash lookup costs the
 	 * same whatever the number of prefixes; the LPM trie's walk grows with it. */
 	PW_BANK_FLAG_EXACT_SHIFT = 5,
+	/* A CIDR field of at most PW_CIDR_SMALL_MAX prefixes (the catch-all's aside): the guard
+	 * compares the address with each (pw_rule_small), longest first, the catch-all in `any` when
+	 * none holds it. A few compares cost less than the LPM trie's walk or a hash of the key. */
+	PW_BANK_FLAG_SMALL_SHIFT = 9,
 };
 
 enum pw_cidr_field {
@@ -409,16 +414,35 @@ enum pw_cidr_field {
 /* What one bank holds (array pw_rule_banks, index = bank). */
 struct pw_rule_bank {
 	__u32 count;         /* rules in the bank; 0 skips the classifier */
-	/* PW_BANK_FLAG_*, and a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT and at
-	 * PW_BANK_FLAG_EXACT_SHIFT */
+	/* PW_BANK_FLAG_*, and a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT, at
+	 * PW_BANK_FLAG_EXACT_SHIFT and at PW_BANK_FLAG_SMALL_SHIFT */
 	__u32 flags;
 	/* the catch-all bitmap of a field that holds nothing else, or whose prefixes are looked up
-	 * by length (PW_BANK_FLAG_EXACT_SHIFT) */
+	 * by length (PW_BANK_FLAG_EXACT_SHIFT) or compared one by one (PW_BANK_FLAG_SMALL_SHIFT) */
 	__u32 any[PW_CIDR_FIELDS];
 	/* a field's prefix lengths, longest first, each + 1 (0 ends the list) */
 	__u8 lens[PW_CIDR_FIELDS][PW_CIDR_EXACT_LENS];
 };
 _Static_assert(sizeof(struct pw_rule_bank) == 40, "pw_rule_bank layout");
+
+/* One prefix of a small CIDR field (PW_BANK_FLAG_SMALL_SHIFT): the address holds it when
+ * (address ^ addr) & mask is zero in every word. IPv4 in word 0, the other words zero. */
+struct pw_rule_small_prefix {
+	__be32 addr[4];      /* masked */
+	__be32 mask[4];
+	__u32 bitmap;        /* its bitmap id */
+	__u32 _pad0;
+};
+_Static_assert(sizeof(struct pw_rule_small_prefix) == 40, "pw_rule_small_prefix layout");
+
+/* A small CIDR field's prefixes, longest first (array pw_rule_small, index
+ * bank * PW_CIDR_FIELDS + field): the first that holds the address is the longest. */
+struct pw_rule_small {
+	__u32 count;
+	__u32 _pad0;
+	struct pw_rule_small_prefix prefixes[PW_CIDR_SMALL_MAX];
+};
+_Static_assert(sizeof(struct pw_rule_small) == 8 + 40 * PW_CIDR_SMALL_MAX, "pw_rule_small layout");
 
 /* A CIDR field's prefix of one length (PW_BANK_FLAG_EXACT_SHIFT), the address masked to it
  * (IPv4 in the first 4 bytes). */

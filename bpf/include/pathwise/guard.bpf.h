@@ -246,6 +246,44 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_exact(const struct pw_rule
 	return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field]);
 }
 
+/*
+ * A small CIDR field (PW_BANK_FLAG_SMALL_SHIFT): the address compared with each prefix, longest
+ * first; the first that holds it is the longest, as the LPM trie would answer. None: the field's
+ * catch-all.
+ */
+static __always_inline struct pw_rule_bitmap *pw_cidr_small(const struct pw_rule_bank *rb, __u32 bank,
+							    const struct pw_packet *pkt, int src, __u32 field)
+{
+	__u32 index = bank * PW_CIDR_FIELDS + (field & (PW_CIDR_FIELDS - 1));
+	const struct pw_rule_small *s = bpf_map_lookup_elem(&pw_rule_small, &index);
+	const struct pw_rule_small_prefix *p;
+	__u32 n;
+
+	if (!s)
+		return NULL;
+	n = s->count;
+	if (pkt->family == 4) {
+		__u32 a = src ? pkt->saddr4 : pkt->daddr4;
+
+		for (__u32 i = 0; i < PW_CIDR_SMALL_MAX && i < n; i++) {
+			p = &s->prefixes[i];
+			if (!((a ^ p->addr[0]) & p->mask[0]))
+				return bpf_map_lookup_elem(&pw_rule_bitmaps, &p->bitmap);
+		}
+	} else {
+		const __u32 *a = src ? pkt->saddr6.in6_u.u6_addr32 : pkt->daddr6.in6_u.u6_addr32;
+		__u32 a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+
+		for (__u32 i = 0; i < PW_CIDR_SMALL_MAX && i < n; i++) {
+			p = &s->prefixes[i];
+			if (!(((a0 ^ p->addr[0]) & p->mask[0]) | ((a1 ^ p->addr[1]) & p->mask[1]) |
+			      ((a2 ^ p->addr[2]) & p->mask[2]) | ((a3 ^ p->addr[3]) & p->mask[3])))
+				return bpf_map_lookup_elem(&pw_rule_bitmaps, &p->bitmap);
+		}
+	}
+	return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+}
+
 static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *map6, const struct pw_rule_bank *rb,
 							     __u32 bank, const struct pw_packet *pkt, int src,
 							     struct pw_rule_exact_key *xk)
@@ -256,6 +294,9 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *m
 	/* Only the catch-all: an LPM trie lookup (tens of ns) spared. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_ANY_SHIFT + field)))
 		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+	/* Few prefixes: compared one by one. */
+	if (rb->flags & (1U << (PW_BANK_FLAG_SMALL_SHIFT + field)))
+		return pw_cidr_small(rb, bank, pkt, src, field);
 	/* Few lengths: a hash lookup per length, whatever the number of prefixes. (xk is where the
 	 * key is built; without it, the LPM trie, whose entries are always written, serves.) */
 	if (xk && rb->flags & (1U << (PW_BANK_FLAG_EXACT_SHIFT + field)))
