@@ -283,6 +283,26 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     dp.filter.setRules([]);
   });
 
+  it("counts a limiter's sources by prefix: the source masked to /20 and /60, bit for bit", () => {
+    const name = `m${Date.now() % 100000}`;
+    const lim = dp.filter.addLimiter({ name, rate: 1000, burst: 1000, per4: 20, per6: 60, blockAfter: 0, blockForMs: 0 });
+    dp.filter.setRules([{ action: 'ratelimit', limiter: name, proto: 17 }]);
+    const state = () =>
+      [...dp.pipeline.maps.ratelimitState.keys()]
+        .filter((k) => k.limiter === lim.id)
+        .map((k) => `${k.family} ${Buffer.from(k.addr).toString('hex')}`)
+        .sort();
+    // 198.51.127.200 and 198.51.112.1 share 198.51.112.0/20; 2001:db8:1:12f::1 and
+    // 2001:db8:1:120::9 share 2001:db8:1:120::/60 (/60 cuts the fourth word's first byte).
+    for (const src of ['198.51.127.200', '198.51.112.1'])
+      dp.pipeline.xdp.testRunSync({ data: ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', dport: 53 }) });
+    for (const src of ['2001:db8:1:12f::1', '2001:db8:1:120::9'])
+      dp.pipeline.xdp.testRunSync({ data: ipv6Packet({ src, dst: '2001:db8::2', proto: 'udp', dport: 53 }) });
+    assert.deepEqual(state(), ['4 c6337000000000000000000000000000', '6 20010db8000101200000000000000000']);
+    dp.filter.setRules([]);
+    dp.filter.deleteLimiter(name);
+  });
+
   it('never blocks a source for a limiter with blockAfter 0; limits across a burst exactly', () => {
     const name = `n${Date.now() % 100000}`;
     dp.filter.addLimiter({ name, rate: 1, burst: 3, per4: 32, per6: 128, blockAfter: 0, blockForMs: 60_000 });

@@ -208,6 +208,18 @@ static __always_inline __u32 pw_word_mask(__u32 k, __u32 plen)
 	return bits >= 32 ? ~0U : bits ? ~0U << (32 - bits) : 0;
 }
 
+/* An address of `words` 32-bit words (network order: 1 for IPv4, 4 for IPv6) masked to /plen,
+ * into the 16 bytes at out (words past the address's are zero). */
+static __always_inline void pw_mask_addr(__u8 *out, const __u32 *addr, __u32 words, __u32 plen)
+{
+#pragma unroll
+	for (__u32 w = 0; w < 4; w++) {
+		__u32 v = w < words ? bpf_htonl(bpf_ntohl(addr[w]) & pw_word_mask(w, plen)) : 0;
+
+		__builtin_memcpy(out + 4 * w, &v, 4);
+	}
+}
+
 /*
  * A CIDR field by exact lookups (PW_BANK_FLAG_EXACT_SHIFT): the address masked to each of the
  * field's lengths in turn, longest first; the first hit is the longest prefix holding it, as the
@@ -233,12 +245,7 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_exact(const struct pw_rule
 		if (!len)
 			break;
 		k->plen = len - 1;
-#pragma unroll
-		for (__u32 w = 0; w < 4; w++) {
-			__u32 v = w < words ? bpf_htonl(bpf_ntohl(a[w]) & pw_word_mask(w, len - 1)) : 0;
-
-			__builtin_memcpy(k->addr + 4 * w, &v, 4);
-		}
+		pw_mask_addr(k->addr, a, words, len - 1);
 		id = bpf_map_lookup_elem(&pw_rule_exact, k);
 		if (id)
 			return bpf_map_lookup_elem(&pw_rule_bitmaps, id);
@@ -385,23 +392,10 @@ static __always_inline void pw_ratelimit_key(struct pw_ratelimit_key *k, const s
 	__builtin_memset(k, 0, sizeof(*k));
 	k->limiter = limiter;
 	k->family = pkt->family;
-	if (pkt->family == 4) {
-		__u32 plen = lim->plen4 > 32 ? 32 : lim->plen4;
-		__u32 mask = plen ? ~0U << (32 - plen) : 0;
-		__be32 a = bpf_htonl(bpf_ntohl(pkt->saddr4) & mask);
-
-		__builtin_memcpy(k->addr, &a, 4);
-	} else {
-		__u32 plen = lim->plen6 > 128 ? 128 : lim->plen6;
-
-#pragma unroll
-		for (int i = 0; i < 16; i++) {
-			__u32 bits = plen > i * 8 ? plen - i * 8 : 0;
-			__u8 mask = bits >= 8 ? 0xff : (__u8)(0xff00 >> bits);
-
-			k->addr[i] = pkt->saddr6.in6_u.u6_addr8[i] & mask;
-		}
-	}
+	if (pkt->family == 4)
+		pw_mask_addr(k->addr, &pkt->saddr4, 1, lim->plen4);
+	else
+		pw_mask_addr(k->addr, pkt->saddr6.in6_u.u6_addr32, 4, lim->plen6);
 }
 
 /* Blocks a source prefix for a while: a rate limiter's escalation. The entry lives in the
