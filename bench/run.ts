@@ -951,7 +951,7 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   (bpf/include/pathwise/stage.bpf.h), so the verifier checks each once: the pipeline with
   filtering and flows went from 910,000 verified instructions (of the 1,000,000 limit) to
   ~180,000 (~75,000 since it is compiled for BPF v3, with 32-bit subregisters and atomics;
-  ~330,000 today with balancing, HTTP insight, per-family blocklist walks and the small CIDR
+  ~265,000 today with balancing, HTTP insight, per-family blocklist walks and the small CIDR
   fields' compare loops:
   test/bpf/pipeline-load prints the figure). The price is a call and return per stage, which
   depends on the CPU's return mitigation: this run's machine reports \`spec_rstack_overflow: ${r.machine.srso ?? 'unknown'}\`. Under
