@@ -28,8 +28,9 @@ describe('IPv4 prefix index', () => {
           model.set(key(a, p), id);
         }
       }
-      // A bulk load of prefixes not present yet.
-      const n = 500;
+      // A bulk load of prefixes not present yet; every fourth one empty (it adds nothing and
+      // leaves the single sets and deletes where they are).
+      const n = round % 4 === 3 ? 0 : 500;
       const addrs = new Uint32Array(n);
       const plens = new Uint8Array(n);
       const ids = new Uint32Array(n);
