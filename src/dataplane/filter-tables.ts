@@ -63,6 +63,10 @@ function bankFlags(rules: RuleSpec[]): number {
   return rules.some((r) => r.sport || r.dport || r.tcpFlags) ? abi.PwBankFlag.L4 : 0;
 }
 
+/** The highest rule id: ids index the rules' hit counters (pw_rule_stats, MAX_RULES entries),
+ * and 0 means no rule. */
+export const MAX_RULE_ID = MAX_RULES - 1;
+
 /** Prefixes a CIDR field has before it is looked up by length rather than in its LPM trie. */
 export const EXACT_FROM = 64;
 
@@ -194,11 +198,62 @@ export class FilterTables {
   }
 
   /**
+   * The ids of a new rule list: a rule's own id when it carries one, else a free id. Free ids
+   * come round from where the last change stopped, skipping those of the live rules (the live
+   * bank counts into them until the flip) and of the carried ones. Only when those leave too
+   * few (the live and the new lists together over MAX_RULE_ID) are ids of live rules that this
+   * change removes given again: their counters are zeroed before the flip, so a new rule may
+   * start with a few of the old one's last hits. Ids never grow past the counters' map.
+   */
+  private assignRuleIds(specs: { id?: number }[]): { ids: number[]; next: number } {
+    const carried = new Uint8Array(MAX_RULE_ID + 1);
+    for (const [i, r] of specs.entries()) {
+      if (r.id === undefined) continue;
+      if (!Number.isInteger(r.id) || r.id < 1 || r.id > MAX_RULE_ID || carried[r.id]) {
+        throw new PwError('PW_ERR_INVALID', `rule id ${r.id}: not an id 1-${MAX_RULE_ID} that no other rule holds`, {
+          where: `rule ${i + 1}`,
+        });
+      }
+      carried[r.id] = 1;
+    }
+    const live = new Uint8Array(MAX_RULE_ID + 1);
+    for (const r of this.state.rules) if (r.id >= 1 && r.id <= MAX_RULE_ID) live[r.id] = 1;
+    const ids: number[] = [];
+    let next = this.state.nextRuleId >= 1 && this.state.nextRuleId <= MAX_RULE_ID ? this.state.nextRuleId : 1;
+    // Two rounds over the id space: first ids no live rule holds, then removed rules' ids.
+    for (let round = 0, seen = 0; ;) {
+      const r = specs[ids.length];
+      if (!r) break;
+      if (r.id !== undefined) {
+        ids.push(r.id);
+        continue;
+      }
+      if (seen === MAX_RULE_ID) {
+        round++;
+        seen = 0;
+        if (round === 2) throw new PwError('PW_ERR_FULL', `no free rule id (${MAX_RULE_ID} in use)`); // cannot happen: specs.length <= MAX_RULE_ID
+      }
+      const id = next;
+      next = next === MAX_RULE_ID ? 1 : next + 1;
+      seen++;
+      if (carried[id] || (round === 0 && live[id])) continue;
+      carried[id] = 1;
+      ids.push(id);
+    }
+    return { ids, next };
+  }
+
+  /**
    * Replaces the whole rule list (new rules without an id get one). Validates everything
    * first; the live bank changes only at the final flip.
    */
   setRules(specs: (RuleSpec & { id?: number })[]): Rule[] {
-    if (specs.length > MAX_RULES) throw new PwError('PW_ERR_FULL', `${specs.length} rules: at most ${MAX_RULES}`);
+    if (specs.length > MAX_RULE_ID) {
+      throw new PwError('PW_ERR_FULL', `${specs.length} rules: at most ${MAX_RULE_ID}`, {
+        hint: `rule ids 1-${MAX_RULE_ID} name the rules' hit counters`,
+      });
+    }
+    const { ids: ruleIds, next: nextRuleId } = this.assignRuleIds(specs);
     const limiterIds = new Map(this.state.limiters.map((l) => [l.name, l.id]));
     const bound = boundInterfaces(specs);
     const classifier: ClassifierRule[] = specs.map((r, i) => {
@@ -225,8 +280,8 @@ export class FilterTables {
       );
     }
     // Stable ids: kept for rules that have one, new ones (with zeroed counters) otherwise.
-    const withIds = specs.map((r) => ({ ...r, id: r.id ?? this.state.nextRuleId++ }));
-    for (const r of withIds) if (!this.state.rules.some((x) => x.id === r.id)) this.maps.ruleStats.set(r.id, abi.PwCounter.zero());
+    const withIds = specs.map((r, i) => ({ ...r, id: ruleIds[i]! }));
+    for (const [i, r] of specs.entries()) if (r.id === undefined) this.maps.ruleStats.set(ruleIds[i]!, abi.PwCounter.zero());
 
     const live = (this.maps.ruleCtl.get(0)?.bank ?? 0) & 1;
     const bank = live ? 0 : 1; // the idle one
@@ -234,6 +289,7 @@ export class FilterTables {
     this.maps.ruleBanks.set(bank, { count: withIds.length, flags: bankFlags(withIds) | cidr.flags, any: cidr.any, lens: cidr.lens });
     // Recorded before the flip: see completeFlip().
     this.state.rules = withIds.map((r) => ({ id: r.id, text: formatRule(r) }));
+    this.state.nextRuleId = nextRuleId;
     this.state.liveBitmaps = free.slice(0, compiled.bitmaps.length);
     this.state.bank = bank;
     this.state.interfaces = Object.fromEntries(bound);

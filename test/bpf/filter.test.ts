@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { native, XdpAction } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
-import { EXACT_FROM } from '../../src/dataplane/filter-tables.js';
+import { EXACT_FROM, MAX_RULE_ID } from '../../src/dataplane/filter-tables.js';
 import { Pipeline, pinDirOf } from '../../src/dataplane/pipeline.js';
 import { ruleMatches, type RuleSpec } from '../../src/filter/rule.js';
 import * as abi from '../../src/generated/pathwise.js';
@@ -202,6 +202,36 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.ok(deciders.size >= 30, `only ${deciders.size} distinct rules decided`);
     assert.deepEqual([...actions].sort(), ['drop', 'pass']);
   }
+
+  it('gives rule ids round a fixed space: rule lists replaced again and again never run out of ids', () => {
+    const list = (n: number): RuleSpec[] => Array.from({ length: n }, () => ({ action: 'count', proto: 17 }));
+    let live = new Set<number>();
+    const check = (ids: number[]) => {
+      assert.ok(
+        ids.every((id) => id >= 1 && id <= MAX_RULE_ID),
+        'every id within the counters',
+      );
+      assert.equal(new Set(ids).size, ids.length, 'no id twice');
+    };
+    // 4 x 6,000 new rules: past the 16,383 ids, had ids only grown.
+    for (let i = 0; i < 4; i++) {
+      const ids = dp.filter.setRules(list(6000)).map((r) => r.id);
+      check(ids);
+      assert.ok(
+        ids.every((id) => !live.has(id)),
+        "no live rule's id given while others are free",
+      );
+      live = new Set(ids);
+    }
+    // More new rules than ids the live ones leave free: removed rules' ids are given again.
+    const big = dp.filter.setRules(list(12000)).map((r) => r.id);
+    check(big);
+    assert.ok(big.some((id) => live.has(id)));
+    // A carried id outside the space is refused, and the rules stay as they were.
+    assert.throws(() => dp.filter.setRules([{ action: 'count', proto: 6, id: MAX_RULE_ID + 1 }]), /rule id 16384/);
+    assert.equal(dp.filter.rules().length, 12000);
+    dp.filter.setRules([]);
+  });
 
   it('counts hits per rule and keeps counters across rule changes', () => {
     const [countUdp, dropSsh] = dp.filter.setRules([

@@ -87,11 +87,18 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
 
     const after = desired.rules.map(formatRule);
     if (running.rules.map(formatRule).join('\n') !== after.join('\n')) {
-      // Rules that stay keep their ids, and with them their hit counters.
-      const free = [...running.rules];
+      // Rules that stay keep their ids, and with them their hit counters (the same rule
+      // written twice keeps both ids, first to first).
+      const idsByText = new Map<string, number[]>();
+      for (const r of running.rules) {
+        const text = formatRule(r);
+        const ids = idsByText.get(text);
+        if (ids) ids.push(r.id);
+        else idsByText.set(text, [r.id]);
+      }
       const withIds = desired.rules.map((spec, i) => {
-        const k = free.findIndex((x) => formatRule(x) === after[i]);
-        return k >= 0 ? { ...spec, id: free.splice(k, 1)[0]!.id } : { ...spec };
+        const id = idsByText.get(after[i]!)?.shift();
+        return id !== undefined ? { ...spec, id } : { ...spec };
       });
       out.push({ kind: 'rules', phase: Phase.RULES, before: running.rules, after: withIds });
     }
