@@ -591,7 +591,8 @@ export const Config = z
       .default([])
       .describe('named APIs, matched in order against the requests HTTP insight sees (unnamed paths get automatic templates)'),
     ratelimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), RateLimit).default({}),
-    rules: z.array(Rule).max(16384).default([]),
+    // Rule ids 1-16383 name the hit counters (filter-tables.ts, MAX_RULE_ID).
+    rules: z.array(Rule).max(16383).default([]),
     blocklists: z.array(Blocklist).default([]),
     insight: z
       .object({
