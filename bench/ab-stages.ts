@@ -9,7 +9,8 @@
  *       the given pipeline objects alternated 8 times each: on a VM whose speed drifts by tens of
  *       percent within minutes, only pairs measured side by side tell a 10 % change. The objects
  *       are copied over build/pathwise.bpf.o in turn: `make build` puts it back.
- *   SPIN=VARIANT  runs that variant for 8 s first (for perf record -a).
+ *   SPIN=VARIANT  runs that variant for 8 s (SPIN_MS) first, for perf record -a; it says on
+ *       stderr when it starts.
  *
  * RULES (default 10): the rules in the guard's bank, as in make bench.
  */
@@ -66,8 +67,9 @@ async function main() {
       });
       if (settings.filter !== false && nrules) dp.filter.setRules(benchRules(nrules));
       if (process.env.SPIN === label) {
-        const end = Date.now() + 8000;
-        console.error(`spinning ${label} for 8 s`);
+        const ms = Number(process.env.SPIN_MS ?? 8000);
+        const end = Date.now() + ms;
+        console.error(`spinning ${label} for ${ms} ms`);
         inNetns(ns, () => {
           while (Date.now() < end) dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 100000 });
         });
