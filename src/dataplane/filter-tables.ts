@@ -70,19 +70,14 @@ export const MAX_RULE_ID = MAX_RULES - 1;
 /** Prefixes a CIDR field has before it is looked up by length rather than in its LPM trie. */
 export const EXACT_FROM = 64;
 
-/** The 32-bit words (network order, as numbers) of a prefix's address and mask. */
+/** The 32-bit words (network order, as numbers) of a prefix's address and mask: an IPv4
+ * prefix in word 0, the other words zero. */
 function prefixWords(p: Prefix): { addr: number[]; mask: number[] } {
-  const addr: number[] = [];
-  const mask: number[] = [];
-  const words = p.family === 4 ? 1 : 4;
-  for (let w = 0; w < 4; w++) {
-    const bits = w < words ? Math.max(0, Math.min(32, p.plen - 32 * w)) : 0;
-    const m = bits === 0 ? 0 : bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
-    const a = w < words ? ((p.addr[4 * w]! << 24) | (p.addr[4 * w + 1]! << 16) | (p.addr[4 * w + 2]! << 8) | p.addr[4 * w + 3]!) >>> 0 : 0;
-    addr.push((a & m) >>> 0);
-    mask.push(m);
-  }
-  return { addr, mask };
+  const words = (b: Uint8Array) => {
+    const v = new DataView(b.buffer, b.byteOffset, 16);
+    return [0, 1, 2, 3].map((w) => (p.family === 4 && w > 0 ? 0 : v.getUint32(4 * w)));
+  };
+  return { addr: words(maskAddr(p.addr, p.plen)), mask: words(maskAddr(new Uint8Array(16).fill(0xff), p.plen)) };
 }
 
 /** A small CIDR field's entry (pw_rule_small): its prefixes longest first, so that the first
@@ -218,29 +213,18 @@ export class FilterTables {
     }
     const live = new Uint8Array(MAX_RULE_ID + 1);
     for (const r of this.state.rules) if (r.id >= 1 && r.id <= MAX_RULE_ID) live[r.id] = 1;
-    const ids: number[] = [];
-    let next = this.state.nextRuleId >= 1 && this.state.nextRuleId <= MAX_RULE_ID ? this.state.nextRuleId : 1;
-    // Two rounds over the id space: first ids no live rule holds, then removed rules' ids.
-    for (let round = 0, seen = 0; ;) {
-      const r = specs[ids.length];
-      if (!r) break;
-      if (r.id !== undefined) {
-        ids.push(r.id);
-        continue;
-      }
-      if (seen === MAX_RULE_ID) {
-        round++;
-        seen = 0;
-        if (round === 2) throw new PwError('PW_ERR_FULL', `no free rule id (${MAX_RULE_ID} in use)`); // cannot happen: specs.length <= MAX_RULE_ID
-      }
-      const id = next;
-      next = next === MAX_RULE_ID ? 1 : next + 1;
-      seen++;
-      if (carried[id] || (round === 0 && live[id])) continue;
-      carried[id] = 1;
-      ids.push(id);
+    // The ids not carried, in turn from the cursor: those no live rule holds, then the others.
+    // (There are enough: the list holds at most MAX_RULE_ID rules, carried ones included.)
+    const fresh: number[] = [];
+    const reused: number[] = [];
+    const start = this.state.nextRuleId >= 1 && this.state.nextRuleId <= MAX_RULE_ID ? this.state.nextRuleId : 1;
+    for (let k = 0, id = start; k < MAX_RULE_ID; k++, id = id === MAX_RULE_ID ? 1 : id + 1) {
+      if (!carried[id]) (live[id] ? reused : fresh).push(id);
     }
-    return { ids, next };
+    const pool = fresh.concat(reused);
+    let taken = 0;
+    const ids = specs.map((r) => r.id ?? pool[taken++]!);
+    return { ids, next: taken ? (pool[taken - 1]! % MAX_RULE_ID) + 1 : start };
   }
 
   /**
