@@ -66,7 +66,16 @@ const XDP_PASS = 2;
 const XDP_REDIRECT = 4;
 
 interface Results {
-  machine: { kernel: string; cpu: string; cores: number; node: string; libbpf: string; srso?: string };
+  machine: {
+    kernel: string;
+    cpu: string;
+    cores: number;
+    node: string;
+    libbpf: string;
+    srso?: string;
+    /** Percent of the CPUs' time the hypervisor gave to others during the run (/proc/stat steal). */
+    stealPercent?: number;
+  };
   date: string;
   fib: {
     full: number;
@@ -170,6 +179,7 @@ async function main(): Promise<void> {
 }
 
 async function run(topo: Topology, open: (name: string, ns?: string, settings?: object) => Promise<Dataplane>): Promise<Results> {
+  const cpuAtStart = cpuTimes();
   // ---- the table, and a namespace whose kernel holds it too ------------------------------
   const text = gunzipSync(readFileSync(join(SHARED, 'routes', 'prefixes.txt.gz'))).toString('utf8');
   const all = text
@@ -476,6 +486,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
       node: process.version,
       libbpf: libraryVersions().libbpf,
       srso: srsoStatus(),
+      stealPercent: stealPercentSince(cpuAtStart),
     },
     date: new Date().toISOString(),
     fib,
@@ -798,6 +809,25 @@ function srsoStatus(): string {
   }
 }
 
+/** The CPUs' time so far, in ticks: all of it, and what the hypervisor stole (/proc/stat). */
+function cpuTimes(): { total: number; steal: number } | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is inside user)
+    return { total: f.slice(0, 8).reduce((a, n) => a + n, 0), steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** Percent of the CPU time since `start` that the hypervisor stole: a VM sharing its host
+ * with busy neighbours runs every figure slower, the baselines included. */
+function stealPercentSince(start: ReturnType<typeof cpuTimes>): number | undefined {
+  const end = cpuTimes();
+  if (!start || !end || end.total <= start.total) return undefined;
+  return (100 * (end.steal - start.steal)) / (end.total - start.total);
+}
+
 /** Min / median / max of the key figures over every run stored in bench/results. */
 function variation(dir: string): string {
   const runs: Results[] = readdirSync(dir)
@@ -853,6 +883,7 @@ function report(r: Results, file: string): string {
 
 Measured by \`make bench\` (bench/run.ts) on ${r.date.slice(0, 10)}: Linux ${r.machine.kernel}, ${r.machine.cpu}
 (${r.machine.cores} cores; return mitigation: ${r.machine.srso ?? 'unknown'}), Node ${r.machine.node}, libbpf ${r.machine.libbpf}.
+CPU time stolen by the hypervisor during the run: ${r.machine.stealPercent === undefined ? 'not recorded' : `${r.machine.stealPercent.toFixed(1)} %`}.
 Raw numbers: \`${file.replace(`${repoRoot}/`, '')}\`.
 Per-packet times come from BPF_PROG_TEST_RUN (the kernel's own timing of repeated runs; median
 of 5 rounds). Every comparison below ran side by side in the same run.
