@@ -198,12 +198,12 @@ function padded(a: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Bytes each nexthop has carried (pw_nexthop_stats), by nexthop id. */
+/** Bytes each nexthop has carried (pw_nexthop_stats, a slot per CPU), by nexthop id. */
 export function nexthopBytes(maps: PipelineMaps, ids: number[]): Map<number, number> {
   const out = new Map<number, number>();
   for (const id of ids) {
-    const c = maps.nexthopStats.get(id);
-    out.set(id, c ? Number(c.bytes) : 0);
+    const perCpu = maps.nexthopStats.get(id) ?? [];
+    out.set(id, Number(perCpu.reduce((a, c) => a + c.bytes, 0n)));
   }
   return out;
 }

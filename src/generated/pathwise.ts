@@ -2008,7 +2008,7 @@ export const maps = {
   pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 344, key: scalar.u32, value: PwIfCounters },
   pw_if_zero: { name: 'pw_if_zero', type: MapType.ARRAY, maxEntries: 1, flags: 128, keySize: 4, valueSize: 344, key: scalar.u32, value: PwIfCounters },
   pw_route_stats: { name: 'pw_route_stats', type: MapType.ARRAY, maxEntries: 2097152, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
-  pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
+  pw_nexthop_stats: { name: 'pw_nexthop_stats', type: MapType.PERCPU_ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
   pw_http_ctl: { name: 'pw_http_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCtl },
   pw_http_ports: { name: 'pw_http_ports', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
@@ -2128,7 +2128,7 @@ export interface Maps {
   /** pw_route_stats */
   routeStats: BpfMap<number, PwCounter>;
   /** pw_nexthop_stats */
-  nexthopStats: BpfMap<number, PwCounter>;
+  nexthopStats: PerCpuMap<number, PwCounter>;
   /** pw_flow_stats */
   flowStats: PerCpuMap<number, PwFlowCounters>;
   /** pw_http_ctl */

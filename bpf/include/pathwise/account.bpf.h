@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The account stage: per-interface per-CPU counters, per-route and per-nexthop counters, and
+/* The account stage: per-interface and per-nexthop per-CPU counters, per-route counters, and
  * the flow table. Shared counters use atomic adds: a route or flow is hit from many CPUs. */
 #ifndef PATHWISE_ACCOUNT_BPF_H
 #define PATHWISE_ACCOUNT_BPF_H
@@ -202,8 +202,14 @@ static __always_inline void pw_account_routes(const struct pw_packet *pkt, const
 		pw_count(bpf_map_lookup_elem(&pw_route_stats, &id), pkt->len);
 	}
 	if (d->nexthop && d->verdict == PW_VERDICT_REDIRECT) {
+		struct pw_counter *c;
+
 		id = d->nexthop;
-		pw_count(bpf_map_lookup_elem(&pw_nexthop_stats, &id), pkt->len);
+		c = bpf_map_lookup_elem(&pw_nexthop_stats, &id);
+		if (c) {
+			c->packets++;
+			c->bytes += pkt->len;
+		}
 	}
 }
 

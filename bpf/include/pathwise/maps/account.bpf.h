@@ -39,8 +39,10 @@ struct {
 	__type(value, struct pw_counter);
 } pw_route_stats SEC(".maps");
 
+/* Per CPU: a nexthop carries many flows at once from every CPU, and 64k nexthops of 16 bytes
+ * are 1 MiB a CPU (routes, 2M of them, are too many for that). */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PW_MAX_NEXTHOPS);
 	__type(key, __u32);
 	__type(value, struct pw_counter);
