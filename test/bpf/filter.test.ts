@@ -67,12 +67,14 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     { v4: [16, 24, 32], v6: [48, 64, 128], way: 'small' as const },
     { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const },
     { v4: [8, 16, 20, 24, 28, 30, 32], v6: [32, 48, 56, 64, 112, 120, 128], way: 'trie' as const },
+    // The rules behind 4,200 that no packet meets: in the bitmaps' second summary word.
+    { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const, behind: 4200 },
   ])
-    it(`decides like the reference semantics on random rules and packets (CIDR fields by ${WAY_LABEL[lens.way]})`, () => {
+    it(`decides like the reference semantics on random rules and packets (CIDR fields by ${WAY_LABEL[lens.way]}${lens.behind ? `, behind ${lens.behind} rules` : ''})`, () => {
       referenceRun(lens);
     });
 
-  function referenceRun(lens: { v4: number[]; v6: number[]; way: CidrWay }) {
+  function referenceRun(lens: { v4: number[]; v6: number[]; way: CidrWay; behind?: number }) {
     const rand = rng(7);
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
     // Addresses from small pools so that rules and packets collide often.
@@ -93,6 +95,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       return { family: 6 as const, addr, plen, v4: 0 };
     };
     const rules: RuleSpec[] = [];
+    for (let i = 0; i < (lens.behind ?? 0); i++) rules.push({ action: 'count', src: parsePrefix(`10.97.${i >> 8}.${i & 255}/32`) });
     for (let i = 0; i < 400; i++) {
       // Mostly specific rules (a CIDR and a protocol), so that many different rules decide;
       // a few broad ones (no CIDR) late in the list.

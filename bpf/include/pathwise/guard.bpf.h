@@ -56,6 +56,8 @@ static __always_inline __u32 pw_ctz64(__u64 x)
  */
 struct pw_rule_walk {
 	struct pw_rule_bitmap *bm[PW_FIELDS];
+	/* The fields' summaries ANDed: summary word i of the rules that may match every field. */
+	__u64 cand[PW_RULE_SUMMARY];
 	__u64 pending;   /* summary bits not yet visited in summary word `sword` */
 	__u64 match;     /* matching rule bits not yet visited in word `word` */
 	__u32 sword;
@@ -79,16 +81,10 @@ struct pw_rule_walk {
 
 static __always_inline __u64 pw_and_summary(struct pw_rule_walk *w, __u32 i)
 {
-	__u64 s = ~0ULL;
-
 	/* clang considers the mask redundant (the caller bounds i) and drops it; the verifier
 	 * can't follow that reasoning through the callback's stack, so keep it. */
 	barrier_var(i);
-	i &= PW_RULE_SUMMARY - 1;
-#pragma unroll
-	for (int f = 0; f < PW_FIELDS; f++)
-		s &= w->bm[f]->summary[i];
-	return s;
+	return w->cand[i & (PW_RULE_SUMMARY - 1)];
 }
 
 static __always_inline __u64 pw_and_word(struct pw_rule_walk *w, __u32 i)
@@ -175,16 +171,20 @@ static long pw_rule_walk_step(__u32 i, void *ctx)
 	return 0;
 }
 
-/* Whether any rule word can hold a rule matching every field (the summaries' AND): when none
- * can, no rule matches. */
-static __always_inline int pw_rule_candidates(struct pw_rule_walk *w)
+/* Field f's bitmap for the packet's value (NULL: no rule accepts it): the candidates narrowed
+ * to the rules it accepts. 0 when no rule can match any more: the other fields need no lookup. */
+static __always_inline int pw_rule_field(struct pw_rule_walk *w, int f, struct pw_rule_bitmap *bm)
 {
 	__u64 any = 0;
 
+	w->bm[f] = bm;
+	if (!bm)
+		return 0;
 #pragma unroll
-	for (__u32 i = 0; i < PW_RULE_SUMMARY; i++)
-		if (i < w->swords)
-			any |= pw_and_summary(w, i);
+	for (int i = 0; i < PW_RULE_SUMMARY; i++) {
+		w->cand[i] &= bm->summary[i];
+		any |= w->cand[i];
+	}
 	return any != 0;
 }
 
@@ -343,8 +343,8 @@ static __always_inline struct pw_rule_bitmap *pw_iface_bitmap(__u32 bank, __u32 
 	return pw_bitmap_of(&pw_rule_iface, bank * PW_IF_DIRECT);
 }
 
-/* The seven field bitmaps of a packet; false if the tables are incomplete (never for a bank
- * the control plane has published: every field has a catch-all entry). */
+/* The seven field bitmaps of a packet and the candidates they leave; false when no rule can
+ * match (or, never for a bank the control plane has published, a field has no entry). */
 static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_md *ctx, const struct pw_packet *pkt,
 					     const struct pw_rule_bank *rb, __u32 bank, struct pw_rule_exact_key *xk)
 {
@@ -357,17 +357,21 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	if (pkt->proto == IPPROTO_TCP && pkt->has_ports)
 		flags = pkt->tcp_flags;
 
-	w->bm[0] = pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1, xk);
-	w->bm[1] = pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0, xk);
-	w->bm[2] = pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto);
-	w->bm[3] = pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport);
-	w->bm[4] = pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport);
-	w->bm[5] = pw_bitmap_of(&pw_rule_flags, bank * PW_FLAG_SLOTS + flags);
-	w->bm[6] = pw_iface_bitmap(bank, ctx->ingress_ifindex);
+	/* Every field's summary words past the last rule's are zero: so are the candidates'. */
 #pragma unroll
-	for (int f = 0; f < PW_FIELDS; f++)
-		if (!w->bm[f])
-			return 0;
+	for (__u32 i = 0; i < PW_RULE_SUMMARY; i++)
+		w->cand[i] = ~0ULL;
+	/* Field by field, while some rule may still match (most packets match no rule): the array
+	 * lookups first, the address fields (a list, hashes or a trie) last, so a packet to a port
+	 * no rule names costs no address lookup. */
+	if (!pw_rule_field(w, 2, pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto)) ||
+	    !pw_rule_field(w, 4, pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport)) ||
+	    !pw_rule_field(w, 3, pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport)) ||
+	    !pw_rule_field(w, 5, pw_bitmap_of(&pw_rule_flags, bank * PW_FLAG_SLOTS + flags)) ||
+	    !pw_rule_field(w, 6, pw_iface_bitmap(bank, ctx->ingress_ifindex)) ||
+	    !pw_rule_field(w, 0, pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1, xk)) ||
+	    !pw_rule_field(w, 1, pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0, xk)))
+		return 0;
 	w->pending = 0;
 	w->match = 0;
 	w->sword = 0;
@@ -626,11 +630,9 @@ static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *
 	/* A CIDR field looked up by length builds its key in a per-CPU scratch value: the guard's
 	 * frame has no room for it (the pipeline's deepest call chain is at 512 bytes). */
 	xk = rb->flags & PW_BANK_FLAG_EXACT_ALL ? bpf_map_lookup_elem(&pw_rule_exact_scratch, &zero) : NULL;
+	/* Most packets match no rule: then the fields leave no candidate, and the walk (a
+	 * bpf_loop: a call and a return per step) would only find that out. */
 	if (!pw_rule_walk_init(&walk, ctx, pkt, rb, bank, xk))
-		return 1;
-	/* Most packets match no rule: then no summary word has a bit set in every field, and the
-	 * walk (a bpf_loop: a call and a return per step) would only find that out. */
-	if (!pw_rule_candidates(&walk))
 		return 1;
 	walk.trace = trace;
 	bpf_loop(PW_WALK_STEPS, pw_rule_walk_step, &walk, 0);
