@@ -53,37 +53,31 @@ function expectedName(l: LogLine): string {
   return `? ${path}`;
 }
 
+/** tshark's `fields` of each packet in `pcap` (with the options before them), columns split. */
+function tsharkFields(pcap: string, options: string[], fields: string[]): string[][] {
+  const t = spawnSync('tshark', ['-r', pcap, ...options, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  assert.equal(t.status, 0, t.stderr);
+  return t.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => l.split('\t'));
+}
+
 /**
  * Each response's latency on the capture's link as tshark measures it (from its request's
  * frame to the response's first frame), by "clientPort uri status", in order.
  */
 function wireLatencies(pcap: string): Map<string, number[]> {
-  const t = spawnSync(
-    'tshark',
-    [
-      '-r',
-      pcap,
-      '-o',
-      'http.desegment_body:FALSE',
-      '-Y',
-      'http.response',
-      '-T',
-      'fields',
-      '-e',
-      'tcp.dstport',
-      '-e',
-      'http.response_for.uri',
-      '-e',
-      'http.response.code',
-      '-e',
-      'http.time',
-    ],
-    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  const rows = tsharkFields(
+    pcap,
+    ['-o', 'http.desegment_body:FALSE', '-Y', 'http.response'],
+    ['tcp.dstport', 'http.response_for.uri', 'http.response.code', 'http.time'],
   );
-  assert.equal(t.status, 0, t.stderr);
   const out = new Map<string, number[]>();
-  for (const line of t.stdout.split('\n').filter((l) => l.trim())) {
-    const [port, uri, status, seconds] = line.split('\t');
+  for (const [port, uri, status, seconds] of rows) {
     const u = new URL(uri!);
     const k = `${port} ${u.pathname}${u.search} ${status}`;
     out.set(k, [...(out.get(k) ?? []), Number(seconds) * 1000]);
@@ -232,36 +226,14 @@ insight:
   it('exports each transaction over IPFIX with the IANA HTTP elements, as tshark decodes them', async () => {
     await new Promise((r) => setTimeout(r, 1500)); // the next export tick
     await stopCapture(ipfixCapture!);
-    const t = spawnSync(
-      'tshark',
-      [
-        '-r',
-        join(lab!.dir, 'ipfix.pcap'),
-        '-d',
-        'udp.port==4739,cflow',
-        '-T',
-        'fields',
-        '-E',
-        'occurrence=a',
-        '-E',
-        'aggregator=|',
-        '-e',
-        'cflow.http_request_method',
-        '-e',
-        'cflow.http_request_target',
-        '-e',
-        'cflow.http_statuscode',
-        '-e',
-        'cflow.http_message_version',
-        '-e',
-        'cflow.srcport',
-      ],
-      { encoding: 'utf8', maxBuffer: 1 << 26 },
+    const rows = tsharkFields(
+      join(lab!.dir, 'ipfix.pcap'),
+      ['-d', 'udp.port==4739,cflow', '-E', 'occurrence=a', '-E', 'aggregator=|'],
+      ['cflow.http_request_method', 'cflow.http_request_target', 'cflow.http_statuscode', 'cflow.http_message_version', 'cflow.srcport'],
     );
-    assert.equal(t.status, 0, t.stderr);
     const exported: string[] = [];
-    for (const line of t.stdout.split('\n').filter((l) => l.trim())) {
-      const [methods, targets, statuses, versions, ports] = line.split('\t').map((c) => c.split('|'));
+    for (const row of rows) {
+      const [methods, targets, statuses, versions, ports] = row.map((c) => c.split('|'));
       methods!.forEach((m, i) => {
         if (m) exported.push(`${ports![i]} ${m} ${targets![i]} ${statuses![i]} ${versions![i]}`);
       });
