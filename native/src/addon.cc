@@ -16,6 +16,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitEthtool(env, exports);
   pw::InitBtfLayout(env, exports);
   pw::InitProber(env, exports);
+  pw::InitScan(env, exports);
   return exports;
 }
 

@@ -49,6 +49,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports);
 void InitEthtool(Napi::Env env, Napi::Object exports);
 void InitBtfLayout(Napi::Env env, Napi::Object exports);
 void InitProber(Napi::Env env, Napi::Object exports);
+void InitScan(Napi::Env env, Napi::Object exports);
 
 // Wrap a raw fd (ownership transfers to the returned JS object).
 Napi::Object NewFd(Napi::Env env, int fd, const std::string& kind);

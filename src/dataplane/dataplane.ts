@@ -415,11 +415,17 @@ export class Dataplane {
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
       });
       // Duplicates within the batch: sort the keys (a typed array: no garbage) and compare
-      // neighbours.
+      // neighbours. Keys order by address, then length, as table dumps are written: a batch
+      // already in that order (one pass tells) needs no sort, ~120 ms for a full table here.
+      const batchKey4 = (addr: number, plen: number) => addr * 64 + plen;
       const keys = new Float64Array(v4.count);
-      for (let i = 0; i < v4.count; i++) keys[i] = v4Key(v4.addr[i]!, v4.plen[i]!);
-      const sorted = keys.slice().sort();
-      for (let k = 1; k < sorted.length; k++) {
+      let ordered = true;
+      for (let i = 0; i < v4.count; i++) {
+        keys[i] = batchKey4(v4.addr[i]!, v4.plen[i]!);
+        if (i > 0 && keys[i]! <= keys[i - 1]!) ordered = false;
+      }
+      const sorted = ordered ? keys : keys.slice().sort();
+      for (let k = 1; !ordered && k < sorted.length; k++) {
         if (sorted[k] === sorted[k - 1]) {
           const i = keys.indexOf(sorted[k]!);
           throw new PwError('PW_ERR_INVALID', `${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} appears twice`, {
@@ -428,7 +434,7 @@ export class Dataplane {
         }
       }
       const inBatch4 = (addr: number, plen: number) => {
-        const key = v4Key(addr, plen);
+        const key = batchKey4(addr, plen);
         let lo = 0;
         let hi = sorted.length - 1;
         while (lo <= hi) {

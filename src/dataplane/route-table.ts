@@ -499,7 +499,11 @@ export class RouteTable {
       const id = this.takeId();
       ids[i] = id;
       this.writeRecordV4(id, addr, len, b.nhg[i]!, b.metric[i]!, b.flags ? b.flags[i]! : VALID);
-      this.fib4.insert(addr, len, id);
+      // No route of the table before this call lies inside the prefix (the new ones inside
+      // it are longer, so written after it): its entries hold nothing longer, and take it
+      // with one fill. A full table loaded into an instance with the host's few routes only.
+      const nothingLonger = len <= 24 && !this.v4.anyWithin(addr, addr + (0xffffffff >>> len));
+      this.fib4.insert(addr, len, id, nothingLonger);
     }
     this.v4.bulkAdd(b.addr, b.plen, ids, b.count);
     return ids;

@@ -95,7 +95,18 @@ interface BatchOpts {
   flags?: number;
 }
 
+/** What the addon's route-file scanner found (src/kernel/scan.ts). */
+export interface RouteTextScan {
+  lines: number;
+  v4: { count: number; addr: Uint32Array; plen: Uint8Array; text: Uint32Array; line: Uint32Array };
+  v6: { count: number; addr: Uint8Array; plen: Uint8Array; text: Uint32Array; line: Uint32Array };
+  texts: { family: 4 | 6; line: number; start: number; end: number }[];
+  others: Uint32Array;
+}
+
 export interface NativeAddon {
+  scanRouteText(bytes: Uint8Array): RouteTextScan;
+  flaggedWords(words: Uint32Array, mask: number): Uint32Array;
   Fd: new (fd: number, kind?: string) => NativeFd;
   BpfObject: new (path: string) => NativeBpfObject;
   Mmap: new (fd: number, length: number, writable?: boolean) => { readonly buffer: ArrayBuffer; readonly length: number; close(): void };

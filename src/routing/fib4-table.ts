@@ -11,6 +11,7 @@
  * A lookup during an update sees, per address, either the old route or the new one.
  */
 import { PwError } from '../errors.js';
+import { flaggedWords } from '../kernel/scan.js';
 
 export const EXT = 0x80000000;
 const GROUP_MASK = 0x7fffffff;
@@ -34,11 +35,9 @@ export class Fib4Table {
     if (tbl24.length !== 1 << 24) throw new PwError('PW_ERR_INTERNAL', `tbl24 must have 2^24 entries, has ${tbl24.length}`);
     const groups = tbl8.length >>> 8;
     this.owner = new Int32Array(groups).fill(-1);
-    // Adopt whatever the arrays already hold (a pinned table after a restart).
-    for (let i = 0; i < tbl24.length; i++) {
-      const e = tbl24[i]!;
-      if (e & EXT) this.owner[e & GROUP_MASK] = i;
-    }
+    // Adopt whatever the arrays already hold (a pinned table after a restart). The 16M entries
+    // are searched natively: a JavaScript loop over them cost ~100 ms of every command's start.
+    for (const i of flaggedWords(tbl24, EXT)) this.owner[tbl24[i]! & GROUP_MASK] = i;
     for (let g = 0; g < groups; g++) if (this.owner[g] === -1) this.freeGroups.push(g);
   }
 
@@ -64,11 +63,24 @@ export class Fib4Table {
   /**
    * Installs `route` for prefix/plen. Entries covered by a longer prefix keep it; entries of
    * the same or a shorter prefix take the new route.
+   *
+   * @param nothingLonger the caller knows that no longer prefix lies inside this one (no route
+   *   of the table has its address in the range): a prefix of /24 or shorter then takes its
+   *   entries with one fill, not an entry-by-entry check (a full table's ~16M entries: ~0.3 s
+   *   of JavaScript here).
    */
-  insert(prefix: number, plen: number, route: number): void {
+  insert(prefix: number, plen: number, route: number, nothingLonger = false): void {
+    if (plen <= 24 && nothingLonger) {
+      const start = prefix >>> 8;
+      const end = start + (1 << (24 - plen));
+      // Most prefixes of a table are /24s, one entry: a store costs less than a call to fill.
+      if (plen >= 20) for (let i = start; i < end; i++) this.tbl24[i] = route;
+      else this.tbl24.fill(route, start, end);
+      return;
+    }
     if (plen <= 24) {
       const start = prefix >>> 8;
-      const end = start + 2 ** (24 - plen);
+      const end = start + (1 << (24 - plen));
       const t = this.tbl24;
       const plens = this.plens;
       // (plens[e] + 1) & 255: 0 for "no route" or an unused id, the prefix length + 1 otherwise.

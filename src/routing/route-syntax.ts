@@ -7,7 +7,10 @@
  * Several `via` make an ECMP group; `nexthop` is accepted (and ignored) before a `via`, as in
  * `ip route add ... nexthop via A nexthop via B`. `default` means 0.0.0.0/0.
  */
+import { Buffer } from 'node:buffer';
+
 import { PwError } from '../errors.js';
+import { scanRouteText, type RouteTextScan } from '../kernel/scan.js';
 import { parsePrefix } from '../util/ip.js';
 import type { NexthopSpec, RouteSpec, RouteType } from './route.js';
 
@@ -114,237 +117,131 @@ export interface RouteBatch {
   file: string;
 }
 
-const isSpace = (c: number) => c === 32 || c === 9 || c === 13;
-const isEnd = (c: number) => isSpace(c) || c === 10 || Number.isNaN(c);
-
-/** text[at..at+len) equals t (compared by char code, without a substring). */
-function sameText(text: string, at: number, t: string, len: number): boolean {
-  if (t.length !== len) return false;
-  for (let i = 0; i < len; i++) if (text.charCodeAt(at + i) !== t.charCodeAt(i)) return false;
-  return true;
+/** A line the general parser reads: 0-based, and its bytes without its comment. */
+interface SlowLine {
+  line: number;
+  start: number;
+  end: number;
 }
 
-// Results of the fast prefix scanners, in module scope so that a million lines allocate nothing.
-let fastAddr = 0;
-const fast6 = new Uint8Array(16);
-let fastPlen = 0;
-let fastEnd = 0;
-
-/** "a.b.c.d/len" at text[i..] (after spaces), read from char codes: the fast path for a
- * million lines. Sets fastAddr/fastPlen/fastEnd and returns true; false for anything else
- * (the general parser handles it). */
-function fastV4Prefix(text: string, i: number): boolean {
-  while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
-  let addr = 0;
-  for (let octet = 0; octet < 4; octet++) {
-    let v = 0;
-    let digits = 0;
-    for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) {
-      v = v * 10 + (c - 48);
-      digits++;
-    }
-    if (digits === 0 || digits > 3 || v > 255) return false;
-    addr = addr * 256 + v;
-    if (octet < 3) {
-      if (text.charCodeAt(i) !== 46) return false; // '.'
-      i++;
-    }
-  }
-  if (text.charCodeAt(i) !== 47) return false; // '/'
-  if (!fastLength(text, i + 1, 32)) return false;
-  // Host bits set: leave it to the general parser, which explains the error.
-  if (fastPlen < 32 && addr % 2 ** (32 - fastPlen) !== 0) return false;
-  fastAddr = addr;
-  return true;
-}
-
-/** "/len" digits at text[i..] up to max, followed by a space or the line's end: sets
- * fastPlen and fastEnd. */
-function fastLength(text: string, i: number, max: number): boolean {
-  let plen = 0;
-  let digits = 0;
-  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) {
-    plen = plen * 10 + (c - 48);
-    digits++;
-  }
-  if (digits === 0 || digits > 3 || plen > max || !isEnd(text.charCodeAt(i))) return false;
-  fastPlen = plen;
-  fastEnd = i;
-  return true;
-}
-
-const hexValue = (c: number) => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1);
-const groups6 = new Uint16Array(8);
-
-/** "x:x::x/len" at text[i..] (after spaces): the IPv6 fast path, into fast6/fastPlen/fastEnd.
- * False for anything else, an embedded IPv4 address and host bits set among them. */
-function fastV6Prefix(text: string, i: number): boolean {
-  while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
-  let n = 0; // groups read
-  let gap = -1; // where '::' stands among them
-  if (text.charCodeAt(i) === 58) {
-    if (text.charCodeAt(i + 1) !== 58) return false;
-    gap = 0;
-    i += 2;
-  }
-  for (let afterGap = gap === 0; ;) {
-    let v = 0;
-    let digits = 0;
-    for (let h = hexValue(text.charCodeAt(i)); h >= 0; h = hexValue(text.charCodeAt(++i))) {
-      v = v * 16 + h;
-      digits++;
-    }
-    if (digits === 0) {
-      if (afterGap) break; // "...::/len"
-      return false;
-    }
-    if (digits > 4 || n === 8) return false;
-    groups6[n++] = v;
-    if (text.charCodeAt(i) !== 58) break;
-    if (text.charCodeAt(i + 1) === 58) {
-      if (gap >= 0) return false;
-      gap = n;
-      i += 2;
-      afterGap = true;
-    } else {
-      i++;
-      afterGap = false;
-    }
-  }
-  if (text.charCodeAt(i) !== 47) return false; // '/' (a '.' is an embedded IPv4 address)
-  if (gap < 0 ? n !== 8 : n > 7) return false;
-  fast6.fill(0);
-  const tail = gap < 0 ? 0 : n - gap; // groups after '::' go to the end
-  for (let k = 0; k < n; k++) {
-    const at = gap >= 0 && k >= gap ? 8 - tail + (k - gap) : k;
-    fast6[2 * at] = groups6[k]! >> 8;
-    fast6[2 * at + 1] = groups6[k]! & 255;
-  }
-  if (!fastLength(text, i + 1, 128)) return false;
-  for (let bit = fastPlen; bit < 128; bit++) if (fast6[bit >> 3]! & (0x80 >> (bit & 7))) return false;
-  return true;
-}
-
-/** The nexthop texts seen so far for one family, and the template of each. */
-interface TemplateTable {
-  family: 4 | 6;
-  text: string[];
-  ids: number[];
-  index: Map<string, number>;
-  /** The template of the previous line of this family: tables tend to repeat it. */
-  last: number;
-}
-
-function prefixArrays<A>(addr: A, cap: number): PrefixArrays<A> {
-  return { count: 0, addr, plen: new Uint8Array(cap), template: new Uint32Array(cap), line: new Uint32Array(cap) };
-}
+/** The most errors a file reports (in line order). */
+const MAX_ERRORS = 100;
 
 /**
  * One route per line; blank lines and # comments are skipped; CRLF line ends are fine. Every
- * error is collected (up to 100). Plain IPv4 and IPv6 lines are scanned in place (no substring
- * per line); their nexthop text is matched against the templates seen so far.
+ * error is collected (the first 100, by line). The addon's scanner (src/kernel/scan.ts)
+ * reads the plain IPv4 and IPv6 lines (the bulk of a full table) and groups them by nexthop
+ * text; each distinct text is parsed here once, on the first line that has it, and every other
+ * line by the general parser.
  */
-export function parseRouteFile(text: string, file: string): { batch: RouteBatch; errors: PwError[] } {
-  let cap = 1;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) cap++;
-  const v4 = prefixArrays(new Uint32Array(cap), cap);
-  // IPv6 lines are counted first: 16 bytes per line of a million-line IPv4 table would be waste.
-  let cap6 = 0;
-  for (let i = text.indexOf(':'); i >= 0;) {
-    cap6++; // a line with a ':' (at most one IPv6 prefix)
-    const eol = text.indexOf('\n', i);
-    i = eol < 0 ? -1 : text.indexOf(':', eol);
-  }
-  const v6 = prefixArrays(new Uint8Array(16 * cap6), cap6);
+export function parseRouteFile(input: string | Uint8Array, file: string): { batch: RouteBatch; errors: PwError[] } {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const scan = scanRouteText(bytes);
+  const errors: { line: number; error: PwError }[] = [];
+  const parseAt = (l: SlowLine) => parseLine(bytes.toString('utf8', l.start, l.end), l.line, file);
+
+  // One template per distinct nexthop text, from its first line. A text the general parser
+  // refuses is refused on every line that has it (the same text after a prefix of the same
+  // family), each line with its own error.
   const templates: RouteTemplate[] = [];
-  const tables: Record<4 | 6, TemplateTable> = {
-    4: { family: 4, text: [], ids: [], index: new Map(), last: -1 },
-    6: { family: 6, text: [], ids: [], index: new Map(), last: -1 },
-  };
-  const others: RouteSpec[] = [];
-  const errors: PwError[] = [];
-  let nextHash = text.indexOf('#');
-  for (let pos = 0, n = 0; pos <= text.length && errors.length < 100; n++) {
-    let eol = text.indexOf('\n', pos);
-    if (eol < 0) eol = text.length;
-    while (nextHash >= 0 && nextHash < pos) nextHash = text.indexOf('#', pos);
-    const lineEnd = nextHash >= 0 && nextHash < eol ? nextHash : eol; // a comment ends the line
-    const family = fastV4Prefix(text, pos) ? 4 : fastV6Prefix(text, pos) ? 6 : 0;
-    if (family && fastEnd <= lineEnd) {
-      const t = templateOf(tables[family], templates, text, pos, lineEnd, n, file, errors);
-      if (t >= 0) {
-        if (family === 4) {
-          const k = v4.count++;
-          v4.addr[k] = fastAddr;
-          v4.plen[k] = fastPlen;
-          v4.template[k] = t;
-          v4.line[k] = n + 1;
-        } else {
-          const k = v6.count++;
-          v6.addr.set(fast6, 16 * k);
-          v6.plen[k] = fastPlen;
-          v6.template[k] = t;
-          v6.line[k] = n + 1;
-        }
-      }
-    } else {
-      const line = text.slice(pos, lineEnd);
-      if (line.trim()) {
-        try {
-          others.push(parseLine(line, n, file));
-        } catch (e) {
-          errors.push(e as PwError);
-        }
-      }
+  const templateOfText = new Int32Array(scan.texts.length);
+  let refused = 0;
+  scan.texts.forEach((t, k) => {
+    try {
+      const spec = parseAt(t);
+      templates.push({ family: t.family, type: spec.type, nexthops: spec.nexthops, metric: spec.metric, where: spec.where });
+      templateOfText[k] = templates.length - 1;
+    } catch (e) {
+      errors.push({ line: t.line, error: e as PwError });
+      templateOfText[k] = -1;
+      refused++;
     }
-    pos = eol + 1;
+  });
+  const firstLineErrors = errors.length;
+
+  // The general parser's lines, in line order, until 100 errors come before the next one.
+  const slow: SlowLine[] = [];
+  for (let i = 0; i < scan.others.length; i += 3)
+    slow.push({ line: scan.others[i]!, start: scan.others[i + 1]!, end: scan.others[i + 2]! });
+  if (refused) {
+    slow.push(...linesOfRefusedTexts(bytes, scan, templateOfText));
+    slow.sort((a, b) => a.line - b.line);
   }
-  return { batch: { v4, v6, templates, others, file }, errors };
+  const others: RouteSpec[] = [];
+  let before = 0; // errors of first lines before the current line
+  for (const l of slow) {
+    while (before < firstLineErrors && errors[before]!.line < l.line) before++;
+    if (before + errors.length - firstLineErrors >= MAX_ERRORS) break;
+    try {
+      others.push(parseAt(l));
+    } catch (e) {
+      errors.push({ line: l.line, error: e as PwError });
+    }
+  }
+  errors.sort((a, b) => a.line - b.line);
+
+  const v4 = prefixArrays(scan.v4, 4, templateOfText, refused > 0);
+  const v6 = prefixArrays(scan.v6, 16, templateOfText, refused > 0);
+  return {
+    batch: { v4: v4 as PrefixArrays<Uint32Array>, v6: v6 as PrefixArrays<Uint8Array>, templates, others, file },
+    errors: errors.slice(0, MAX_ERRORS).map((e) => e.error),
+  };
 }
 
-/**
- * The template for the nexthop text after the prefix the fast scanner just read (fastEnd up
- * to lineEnd), parsing the line once for a text not seen before. -1 (and an error recorded)
- * for a bad line.
- */
-function templateOf(
-  table: TemplateTable,
-  templates: RouteTemplate[],
-  text: string,
-  pos: number,
-  lineEnd: number,
-  n: number,
-  file: string,
-  errors: PwError[],
-): number {
-  let rs = fastEnd;
-  while (rs < lineEnd && isSpace(text.charCodeAt(rs))) rs++;
-  let re = lineEnd;
-  while (re > rs && isSpace(text.charCodeAt(re - 1))) re--;
-  const len = re - rs;
-  let k = -1;
-  if (table.last >= 0 && sameText(text, rs, table.text[table.last]!, len)) k = table.last;
-  // A table has few distinct nexthop texts: try them in place before making a substring.
-  for (let j = 0; k < 0 && j < table.text.length && j < 16; j++) if (sameText(text, rs, table.text[j]!, len)) k = j;
-  if (k < 0) {
-    const rest = text.slice(rs, re);
-    k = table.index.get(rest) ?? -1;
-    if (k < 0) {
-      try {
-        const spec = parseLine(text.slice(pos, lineEnd), n, file);
-        templates.push({ family: table.family, type: spec.type, nexthops: spec.nexthops, metric: spec.metric, where: spec.where });
-        table.text.push(rest);
-        table.ids.push(templates.length - 1);
-        k = table.text.length - 1;
-        table.index.set(rest, k);
-      } catch (e) {
-        errors.push(e as PwError);
-        return -1;
-      }
+/** A family's scanned lines with the template of each; without the lines of refused texts. */
+function prefixArrays(
+  f: RouteTextScan['v4'] | RouteTextScan['v6'],
+  addrBytes: 4 | 16,
+  templateOfText: Int32Array,
+  anyRefused: boolean,
+): PrefixArrays<Uint32Array | Uint8Array> {
+  const template = new Uint32Array(f.count);
+  if (!anyRefused) {
+    for (let i = 0; i < f.count; i++) template[i] = templateOfText[f.text[i]!]!;
+    return { count: f.count, addr: f.addr, plen: f.plen, template, line: f.line };
+  }
+  // Only when the file has errors (nothing is installed then): keep the lines that parsed.
+  const keep: number[] = [];
+  for (let i = 0; i < f.count; i++) if (templateOfText[f.text[i]!]! >= 0) keep.push(i);
+  const addr = addrBytes === 4 ? new Uint32Array(keep.length) : new Uint8Array(16 * keep.length);
+  const out = {
+    count: keep.length,
+    addr,
+    plen: new Uint8Array(keep.length),
+    template: new Uint32Array(keep.length),
+    line: new Uint32Array(keep.length),
+  };
+  keep.forEach((i, k) => {
+    if (addrBytes === 4) (addr as Uint32Array)[k] = (f.addr as Uint32Array)[i]!;
+    else addr.set(f.addr.subarray(16 * i, 16 * i + 16), 16 * k);
+    out.plen[k] = f.plen[i]!;
+    out.template[k] = templateOfText[f.text[i]!]!;
+    out.line[k] = f.line[i]!;
+  });
+  return out;
+}
+
+/** The lines after the first of each refused nexthop text, with their bytes (found again:
+ * the scan keeps only each text's first line). Only a file with errors comes here. */
+function linesOfRefusedTexts(bytes: Buffer, scan: RouteTextScan, templateOfText: Int32Array): SlowLine[] {
+  const starts = new Uint32Array(scan.lines + 1);
+  for (let n = 1, at = bytes.indexOf(10); at >= 0 && n <= scan.lines; at = bytes.indexOf(10, at + 1)) starts[n++] = at + 1;
+  const bounds = (line: number): SlowLine => {
+    const start = starts[line]!;
+    let end = line + 1 < scan.lines ? starts[line + 1]! - 1 : bytes.length;
+    const hash = bytes.indexOf(35, start); // '#': a comment ends the line
+    if (hash >= 0 && hash < end) end = hash;
+    return { line, start, end };
+  };
+  const out: SlowLine[] = [];
+  for (const f of [scan.v4, scan.v6]) {
+    for (let i = 0; i < f.count; i++) {
+      const k = f.text[i]!;
+      const line = f.line[i]! - 1;
+      if (templateOfText[k]! < 0 && scan.texts[k]!.line !== line) out.push(bounds(line));
     }
   }
-  table.last = k;
-  return table.ids[k]!;
+  return out;
 }
 
 function parseLine(line: string, n: number, file: string): RouteSpec {

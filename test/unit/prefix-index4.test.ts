@@ -1,4 +1,5 @@
-/** The IPv4 prefix index against a plain Map, through single and bulk operations. */
+/** The IPv4 prefix index against a plain Map, through single and bulk operations (batches in
+ * address order and not, merged with the base, its tombstones and the recent prefixes). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -43,6 +44,18 @@ describe('IPv4 prefix index', () => {
         ids[k] = nextId++;
         model.set(key(a, p), ids[k]!);
         k++;
+      }
+      // Every other batch in address order, as a table dump comes (the path without a sort).
+      if (round % 2 === 0) {
+        const order = [...Array(n).keys()].sort((x, y) => addrs[x]! - addrs[y]! || plens[x]! - plens[y]!);
+        const [sa, sp, si] = [
+          Uint32Array.from(order, (j) => addrs[j]!),
+          Uint8Array.from(order, (j) => plens[j]!),
+          Uint32Array.from(order, (j) => ids[j]!),
+        ];
+        addrs.set(sa);
+        plens.set(sp);
+        ids.set(si);
       }
       idx.bulkAdd(addrs, plens, ids, n);
       assert.equal(idx.size, model.size);

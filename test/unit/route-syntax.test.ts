@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { PwError } from '../../src/errors.js';
 import { parseRouteFile, parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { formatIpv4, formatPrefix, parsePrefix } from '../../src/util/ip.js';
+import { rng } from '../helpers/rng.js';
 
 const tokens = (line: string) => {
   const t = line.split(' ');
@@ -151,5 +152,110 @@ describe('route syntax: a file of routes', () => {
     );
     const many = parseRouteFile(Array.from({ length: 500 }, () => 'x').join('\n'), 'many.txt');
     assert.equal(many.errors.length, 100);
+  });
+
+  it('reads every line as the general parser does, whatever path the line takes', () => {
+    // Lines built to sit on the edges of the native scanner's fast path: leading zeros, long
+    // digit runs, host bits, lengths past the family's, '::' forms, embedded IPv4, comments
+    // inside and after the prefix, spaces, tabs and CRs, bad nexthop texts shared by many lines.
+    const rand = rng(7);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const odd = () => rand() < 0.03; // most lines are good: errors stop at 100
+    const octet = () => (odd() ? pick(['256', '010', '0001', '']) : String(Math.floor(rand() * 256)));
+    const group = () =>
+      odd() ? pick(['fffff', '00000', 'g']) : pick(['0', '1', 'db8', 'DB8', 'ffff', Math.floor(rand() * 65536).toString(16)]);
+    const v4 = () => {
+      if (odd()) return `${octet()}.${octet()}.${octet()}.${octet()}/${pick(['8', '33', '024', '1000', '', '24x'])}`;
+      const plen = pick([0, 1, 8, 16, 20, 23, 24, 25, 31, 32]);
+      const addr = (Math.floor(rand() * 2 ** 32) & (plen ? (0xffffffff << (32 - plen)) >>> 0 : 0)) >>> 0;
+      return `${formatIpv4(addr)}/${plen}`;
+    };
+    const v6 = () =>
+      odd()
+        ? pick([
+            () => `${group()}:${group()}::/129`,
+            () => `${Array.from({ length: pick([7, 9]) }, group).join(':')}/128`,
+            () => `${group()}:::${group()}/64`,
+            () => `${group()}::${group()}:/64`,
+          ])()
+        : pick([
+            () => `${group()}:${group()}::/${pick(['32', '48'])}`,
+            () => `::${group()}/128`,
+            () => `${Array.from({ length: 8 }, group).join(':')}/128`,
+            () => `::ffff:${octet()}.${octet()}.0.0/112`,
+            () => '::/0',
+          ])();
+    const hop = () =>
+      odd()
+        ? pick(['vai 192.0.2.1', 'via 192.0.2.1 metric x', '', 'via', 'via 2001:db8::1'])
+        : pick(['via 192.0.2.1', 'via 192.0.2.1 metric 5', 'dev eth0', 'via 192.0.2.1 weight 2 via 192.0.2.2', 'via 198.51.100.7']);
+    const hop6 = () => (odd() ? hop() : pick(['via 2001:db8::1', 'dev eth0', 'via 192.0.2.1']));
+    const space = () => pick(['', ' ', '  ', '\t', ' \t']);
+    const line = () =>
+      pick([
+        () => `${space()}${v4()}${space() || ' '}${hop()}${space()}`,
+        () => `${space()}${v6()} ${hop6()}`,
+        () => `${v4()} ${hop()} # ${v4()}`,
+        () => (odd() ? `${v4()}#${hop()}` : `${v4()} ${hop()}#`),
+        () => `# ${v4()} ${hop()}`,
+        () => `${pick(['blackhole', 'local', 'kernel'])} ${v4()}`,
+        () => `default ${hop()}`,
+        () => space(),
+        () => `${v4()} ${hop()}\r`,
+      ])();
+    const lines = Array.from({ length: 3000 }, line);
+    const { batch, errors } = parseRouteFile(lines.join('\n'), 'f.txt');
+
+    // What each line says, line by line, as the general parser reads it alone.
+    const expected: string[] = [];
+    const expectedErrors: string[] = [];
+    lines.forEach((l, n) => {
+      const text = l.split('#')[0]!;
+      if (!text.trim()) return;
+      const tokens = text.trim().split(/\s+/);
+      const cols = tokens.map(
+        ((from) => (t: string) => {
+          const c = text.indexOf(t, from);
+          from = c + t.length;
+          return c + 1;
+        })(0),
+      );
+      try {
+        const r = parseRouteTokens(tokens, (i) => `f.txt:${n + 1}:${cols[Math.min(i, cols.length - 1)] ?? 1}`);
+        expected.push(`${n + 1} ${formatPrefix(r.prefix)} ${r.type} ${JSON.stringify(r.nexthops)} ${r.metric}`);
+      } catch (e) {
+        expectedErrors.push(`${(e as PwError).where} ${(e as PwError).message}`);
+      }
+    });
+
+    const got: string[] = [];
+    for (let i = 0; i < batch.v4.count; i++) {
+      const t = batch.templates[batch.v4.template[i]!]!;
+      got.push(
+        `${batch.v4.line[i]} ${formatIpv4(batch.v4.addr[i]!)}/${batch.v4.plen[i]} ${t.type} ${JSON.stringify(t.nexthops)} ${t.metric}`,
+      );
+    }
+    for (let i = 0; i < batch.v6.count; i++) {
+      const t = batch.templates[batch.v6.template[i]!]!;
+      const prefix = formatPrefix({ family: 6, addr: batch.v6.addr.subarray(16 * i, 16 * i + 16), plen: batch.v6.plen[i]! });
+      got.push(`${batch.v6.line[i]} ${prefix} ${t.type} ${JSON.stringify(t.nexthops)} ${t.metric}`);
+    }
+    for (const r of batch.others) {
+      got.push(`${r.where.split(':')[1]} ${formatPrefix(r.prefix)} ${r.type} ${JSON.stringify(r.nexthops)} ${r.metric}`);
+    }
+    const byLine = (a: string, b: string) => Number(a.split(' ')[0]) - Number(b.split(' ')[0]);
+    // Errors stop at 100: compare the lines before the 100th error only.
+    assert.equal(errors.length, 100, `${expectedErrors.length} bad lines`);
+    assert.deepEqual(
+      errors.map((e) => `${e.where} ${e.message}`),
+      expectedErrors.slice(0, 100),
+    );
+    const lastLine = Number(errors[99]!.where!.split(':')[1]);
+    assert.ok(batch.v4.count > 500 && batch.v6.count > 50, `${batch.v4.count} IPv4 and ${batch.v6.count} IPv6 lines took the fast path`);
+    assert.ok(lastLine > 1000, `the 100th error is on line ${lastLine}`);
+    assert.deepEqual(
+      got.sort(byLine).filter((g) => Number(g.split(' ')[0]) < lastLine),
+      expected.filter((g) => Number(g.split(' ')[0]) < lastLine),
+    );
   });
 });

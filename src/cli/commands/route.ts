@@ -1,4 +1,5 @@
 /** `pathwise route …`: routes in the data plane, in iproute2-like syntax. */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 
@@ -6,7 +7,6 @@ import { PwError } from '../../errors.js';
 import type { RouteRow } from '../../ops/operations.js';
 import { formatRoute, type LookupResult } from '../../routing/route.js';
 import { parseRouteFile, parseRouteTokens } from '../../routing/route-syntax.js';
-import { readTextFile } from '../../util/fs.js';
 import { parsePrefix } from '../../util/ip.js';
 import { backendFor } from '../backend.js';
 import { color, printJson } from '../output.js';
@@ -84,14 +84,14 @@ export function registerRoute(program: Command): void {
       .argument('<file>', "file to read ('-' for standard input)")
       .option('--replace', 'replace routes that exist instead of failing'),
   ).action(async (file: string, opts: InstanceOptions & { replace?: boolean }) => {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readTextFile(file === '-' ? 0 : file);
+      bytes = readFileSync(file === '-' ? 0 : file);
     } catch (e) {
       throw new PwError('PW_ERR_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, { where: file });
     }
     const t0 = performance.now();
-    const { batch, errors } = parseRouteFile(text, file === '-' ? '<stdin>' : file);
+    const { batch, errors } = parseRouteFile(bytes, file === '-' ? '<stdin>' : file);
     const parseSeconds = (performance.now() - t0) / 1000;
     if (errors.length) {
       throw new PwError(

@@ -1,0 +1,24 @@
+/**
+ * Scans the addon does at memory speed, where a JavaScript loop costs a few ns an element:
+ * the lines of a route file (native/src/scan.cc) and the flagged words of a big table.
+ * No I/O: pure computation over memory the caller holds.
+ */
+import { native, type RouteTextScan } from './native.js';
+
+export type { RouteTextScan };
+
+/**
+ * Lines end at '\n' (a '\r' before it is a space); '#' starts a comment. Per family, the lines
+ * that start with a prefix in plain form (host bits clear) with the index of their nexthop text
+ * in `texts` (each distinct text once per family, with the first line that has it: 0-based, and
+ * that line's bytes without its comment); line numbers in the arrays are 1-based. Any other
+ * line with more than spaces, tabs and CRs is in `others` as [0-based line, start, end].
+ */
+export function scanRouteText(bytes: Uint8Array): RouteTextScan {
+  return native().scanRouteText(bytes);
+}
+
+/** The indices of the words of `words` that have a bit of `mask` set, in order. */
+export function flaggedWords(words: Uint32Array, mask: number): Uint32Array {
+  return native().flaggedWords(words, mask);
+}
