@@ -28,7 +28,7 @@ import {
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { reasonName, verdictName } from '../insight/verdicts.js';
-import { PrefixIndex6 } from '../routing/prefix-index6.js';
+import { ascending6, comparePrefix6, PrefixIndex6 } from '../routing/prefix-index6.js';
 import { hostRouteSpec, hostRoutes, type HostRoute } from '../routing/host-routes.js';
 import { protocolName } from '../routing/kernel-routes.js';
 import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js';
@@ -460,10 +460,26 @@ export class Dataplane {
       }
       // IPv6 prefixes within the batch: an index over the batch's own arrays (line i is id
       // i + 1), as the route table's is over its records; no string or object per prefix.
-      const inBatch6 = new PrefixIndex6(v6.addr, 16, -16, v6.plen, -1, v6.count);
+      // A batch in address order (one pass tells) has no prefix twice and needs no index: a
+      // binary search answers for the other lines.
+      const ordered6 = ascending6(v6.addr, v6.plen, v6.count);
+      const inBatch6 = ordered6 ? undefined : new PrefixIndex6(v6.addr, 16, -16, v6.plen, -1, v6.count);
+      const inBatch6Has = (addr: Uint8Array, plen: number) => {
+        if (inBatch6) return inBatch6.has(addr, 0, plen);
+        let lo = 0;
+        let hi = v6.count - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          const c = comparePrefix6(v6.addr, 16 * mid, v6.plen[mid]!, addr, 0, plen);
+          if (c < 0) lo = mid + 1;
+          else if (c > 0) hi = mid - 1;
+          else return true;
+        }
+        return false;
+      };
       for (let i = 0; i < v6.count; i++) {
         const plen = v6.plen[i]!;
-        if (inBatch6.addUnlessPresent(i + 1)) {
+        if (inBatch6?.addUnlessPresent(i + 1)) {
           throw new PwError('PW_ERR_INVALID', `${formatPrefix(prefix6(i))} appears twice`, { where: where6(i) });
         }
         const found = this.routes.idOf6(v6.addr, 16 * i, plen) !== undefined;
@@ -478,7 +494,7 @@ export class Dataplane {
         const key = prefix.family === 6 ? prefixKey6(prefix.addr, 0, prefix.plen) : v4Key(prefix.v4, prefix.plen);
         const twice =
           typeof key === 'string'
-            ? seen6.has(key) || inBatch6.has(prefix.addr, 0, prefix.plen)
+            ? seen6.has(key) || inBatch6Has(prefix.addr, prefix.plen)
             : seen4.has(key) || inBatch4(prefix.v4, prefix.plen);
         if (twice) throw new PwError('PW_ERR_INVALID', `${formatPrefix(prefix)} appears twice`, { where: spec.where });
         if (typeof key === 'string') seen6.add(key);

@@ -15,6 +15,7 @@
  */
 import { PwError } from '../errors.js';
 import { EXT } from './fib4-table.js';
+import { ascending6 } from './prefix-index6.js';
 
 const NODE_MASK = 0x7fffffff;
 /** Nodes of the first level (2^16 entries). */
@@ -90,16 +91,16 @@ export class Fib6Table {
    * two prefixes is one node (see nodesNeededFor). Nodes down to /48 (nearly all of a real
    * table's) get a number: the bits above the node (at most 40), times 8, plus the level.
    */
-  private newNodeKeys(addr: Uint8Array, at: number, plen: number, out: Set<number | string>): void {
+  private newNodeKeys(addr: Uint8Array, at: number, plen: number, emit: (key: number | string, level: number) => void): void {
     let end = this.existingDepth(addr, at, plen);
     if (plen <= end) return;
     let above = 0;
     for (let i = 0; i < end / 8; i++) above = above * 256 + addr[at + i]!;
     for (; plen > end && end <= 40; end += 8) {
-      out.add(above * 8 + (end / 8 - 2));
+      emit(above * 8 + (end / 8 - 2), end);
       above = above * 256 + addr[at + end / 8]!;
     }
-    for (; plen > end; end += 8) out.add(`${Buffer.from(addr.subarray(at, at + end / 8)).toString('hex')}/${end}`);
+    for (; plen > end; end += 8) emit(`${Buffer.from(addr.subarray(at, at + end / 8)).toString('hex')}/${end}`, end);
   }
 
   /** The bits that the nodes already in place cover on the way to addr/plen. */
@@ -124,12 +125,30 @@ export class Fib6Table {
     batch?: { count: number; addr: Uint8Array; plen: Uint8Array; at: Uint32Array },
   ): number {
     const keys = new Set<number | string>();
-    for (const p of prefixes) this.newNodeKeys(p.addr, 0, p.plen, keys);
-    for (let k = 0; batch && k < batch.count; k++) {
-      const i = batch.at[k]!;
-      this.newNodeKeys(batch.addr, 16 * i, batch.plen[i]!, keys);
+    const add = (key: number | string) => void keys.add(key);
+    for (const p of prefixes) this.newNodeKeys(p.addr, 0, p.plen, add);
+    if (!batch) return keys.size;
+    if (!ascending6(batch.addr, batch.plen, batch.count, batch.at)) {
+      for (let k = 0; k < batch.count; k++) {
+        const i = batch.at[k]!;
+        this.newNodeKeys(batch.addr, 16 * i, batch.plen[i]!, add);
+      }
+      return keys.size;
     }
-    return keys.size;
+    // A batch in address order (a table dump): the prefixes that share a node are neighbours
+    // among those that need a node at its level, so a node is new when its key differs from
+    // the last one of its level. No set of ~40k keys.
+    const last: (number | string | undefined)[] = [];
+    let added = 0;
+    const count = (key: number | string, level: number) => {
+      if (key !== last[level] && !keys.has(key)) added++;
+      last[level] = key;
+    };
+    for (let k = 0; k < batch.count; k++) {
+      const i = batch.at[k]!;
+      this.newNodeKeys(batch.addr, 16 * i, batch.plen[i]!, count);
+    }
+    return keys.size + added;
   }
 
   /**

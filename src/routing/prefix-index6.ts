@@ -37,6 +37,29 @@ export function hashPrefix6(b: Uint8Array, at: number, plen: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** Orders x's prefix at xa (length xl) against y's at ya (length yl): by address, then length. */
+export function comparePrefix6(x: Uint8Array, xa: number, xl: number, y: Uint8Array, ya: number, yl: number): number {
+  for (let i = 0; i < 16; i++) {
+    const d = x[xa + i]! - y[ya + i]!;
+    if (d) return d;
+  }
+  return xl - yl;
+}
+
+/**
+ * Whether the prefixes at[0..count) (each address at 16 * at[k] in addr, its length plen[at[k]];
+ * without `at`, the prefixes 0..count) strictly ascend: a table dump in address order has no
+ * prefix twice, and the prefixes a node serves are neighbours.
+ */
+export function ascending6(addr: Uint8Array, plen: Uint8Array, count: number, at?: Uint32Array): boolean {
+  for (let k = 1; k < count; k++) {
+    const i = at ? at[k]! : k;
+    const h = at ? at[k - 1]! : k - 1;
+    if (comparePrefix6(addr, 16 * h, plen[h]!, addr, 16 * i, plen[i]!) >= 0) return false;
+  }
+  return true;
+}
+
 export class PrefixIndex6 {
   private slots: Uint32Array;
   private count = 0;

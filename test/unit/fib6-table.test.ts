@@ -154,6 +154,25 @@ describe('IPv6 multibit-trie table', () => {
       .map((l) => parsePrefix(l.trim()));
     const bigPlens = new Uint8Array(prefixes.length + 1).fill(255);
     const big = new Fib6Table(new Uint32Array(65536 * 256), bigPlens);
+    // The nodes the table will take, counted before: the file in address order (counted
+    // without a set), the same prefixes shuffled (with one), and with some of them also given
+    // one by one (a node is counted once either way).
+    const batch = {
+      count: prefixes.length,
+      addr: new Uint8Array(16 * prefixes.length),
+      plen: Uint8Array.from(prefixes, (p) => p.plen),
+      at: Uint32Array.from(prefixes.keys()),
+    };
+    prefixes.forEach((p, i) => batch.addr.set(p.addr, 16 * i));
+    const rand = rng(3);
+    const shuffled = batch.at.slice();
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    const needed = big.nodesNeededFor([], batch);
+    assert.equal(big.nodesNeededFor([], { ...batch, at: shuffled }), needed);
+    assert.equal(big.nodesNeededFor(prefixes.slice(5000, 5300), batch), needed);
     const ids = prefixes.map((_, i) => i + 1);
     ids.sort((x, y) => prefixes[x - 1]!.plen - prefixes[y - 1]!.plen);
     for (const id of ids) {
@@ -168,6 +187,7 @@ describe('IPv6 multibit-trie table', () => {
       if (got === id) own++;
     }
     assert.ok(own > prefixes.length * 0.9);
+    assert.equal(big.nodesInUse - ROOT_NODES, needed);
     console.log(`# ${prefixes.length} IPv6 prefixes in ${big.nodesInUse} nodes (${((big.nodesInUse * 1024) / 2 ** 20).toFixed(1)} MiB)`);
   });
 });
