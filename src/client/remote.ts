@@ -381,7 +381,7 @@ export class RemoteOperations implements Operations {
         hint: 'set insight.sampleRate and insight.dropEvents in the config (then pathwise apply)',
       });
     }
-    const ws = this.client.websocket(`/v1/events${req.kinds ? `?kind=${req.kinds.join(',')}` : ''}`);
+    const ws = await this.client.websocket(`/v1/events${req.kinds ? `?kind=${req.kinds.join(',')}` : ''}`);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) =>
