@@ -159,17 +159,12 @@ export function parseRouteFile(input: string | Uint8Array, file: string): { batc
   });
   const firstLineErrors = errors.length;
 
-  // The general parser's lines, in line order, until 100 errors come before the next one.
-  const slow: SlowLine[] = [];
-  for (let i = 0; i < scan.others.length; i += 3)
-    slow.push({ line: scan.others[i]!, start: scan.others[i + 1]!, end: scan.others[i + 2]! });
-  if (refused) {
-    slow.push(...linesOfRefusedTexts(bytes, scan, templateOfText));
-    slow.sort((a, b) => a.line - b.line);
-  }
+  // The general parser's lines, in line order, until 100 errors come before the next one: the
+  // lines the scanner left, and those of refused texts after their first (read lazily: a file
+  // whose every line is refused may have a million, and the parser stops at 100 errors).
   const others: RouteSpec[] = [];
   let before = 0; // errors of first lines before the current line
-  for (const l of slow) {
+  for (const l of inLineOrder(scan, templateOfText, refused > 0, bytes)) {
     while (before < firstLineErrors && errors[before]!.line < l.line) before++;
     if (before + errors.length - firstLineErrors >= MAX_ERRORS) break;
     try {
@@ -221,27 +216,54 @@ function prefixArrays(
   return out;
 }
 
-/** The lines after the first of each refused nexthop text, with their bytes (found again:
- * the scan keeps only each text's first line). Only a file with errors comes here. */
-function linesOfRefusedTexts(bytes: Buffer, scan: RouteTextScan, templateOfText: Int32Array): SlowLine[] {
-  const starts = new Uint32Array(scan.lines + 1);
-  for (let n = 1, at = bytes.indexOf(10); at >= 0 && n <= scan.lines; at = bytes.indexOf(10, at + 1)) starts[n++] = at + 1;
+/**
+ * The lines for the general parser, in line order: the scan's `others`, merged with (when a
+ * nexthop text was refused) the lines after the first of each refused text, whose bytes are
+ * found as they are reached (the scan keeps only each text's first line).
+ */
+function* inLineOrder(scan: RouteTextScan, templateOfText: Int32Array, anyRefused: boolean, bytes: Buffer): Generator<SlowLine> {
+  const o = scan.others;
+  if (!anyRefused) {
+    for (let i = 0; i < o.length; i += 3) yield { line: o[i]!, start: o[i + 1]!, end: o[i + 2]! };
+    return;
+  }
+  let starts: Uint32Array | undefined; // each line's first byte, found once, when first needed
   const bounds = (line: number): SlowLine => {
+    if (!starts) {
+      starts = new Uint32Array(scan.lines + 1);
+      for (let n = 1, at = bytes.indexOf(10); at >= 0 && n <= scan.lines; at = bytes.indexOf(10, at + 1)) starts[n++] = at + 1;
+    }
     const start = starts[line]!;
-    let end = line + 1 < scan.lines ? starts[line + 1]! - 1 : bytes.length;
-    const hash = bytes.indexOf(35, start); // '#': a comment ends the line
-    if (hash >= 0 && hash < end) end = hash;
-    return { line, start, end };
+    const eol = line + 1 < scan.lines ? starts[line + 1]! - 1 : bytes.length;
+    const hash = bytes.subarray(start, eol).indexOf(35); // '#': a comment ends the line
+    return { line, start, end: hash >= 0 ? start + hash : eol };
   };
-  const out: SlowLine[] = [];
-  for (const f of [scan.v4, scan.v6]) {
-    for (let i = 0; i < f.count; i++) {
-      const k = f.text[i]!;
-      const line = f.line[i]! - 1;
-      if (templateOfText[k]! < 0 && scan.texts[k]!.line !== line) out.push(bounds(line));
+  // The next refused line of each family at or after position at[f] (0-based line, or -1).
+  const fams = [scan.v4, scan.v6];
+  const at = [0, 0];
+  const next = (f: number): number => {
+    const fam = fams[f]!;
+    for (; at[f]! < fam.count; at[f]!++) {
+      const k = fam.text[at[f]!]!;
+      const line = fam.line[at[f]!]! - 1;
+      if (templateOfText[k]! < 0 && scan.texts[k]!.line !== line) return line;
+    }
+    return -1;
+  };
+  let i = 0;
+  for (;;) {
+    const lines = [i < o.length ? o[i]! : -1, next(0), next(1)];
+    let pick = -1;
+    for (let s = 0; s < 3; s++) if (lines[s]! >= 0 && (pick < 0 || lines[s]! < lines[pick]!)) pick = s;
+    if (pick < 0) return;
+    if (pick === 0) {
+      yield { line: o[i]!, start: o[i + 1]!, end: o[i + 2]! };
+      i += 3;
+    } else {
+      yield bounds(lines[pick]!);
+      at[pick - 1]!++;
     }
   }
-  return out;
 }
 
 function parseLine(line: string, n: number, file: string): RouteSpec {
