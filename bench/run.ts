@@ -952,7 +952,7 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   traffic concentrates on fewer destinations than a uniform draw over the whole table.
 - **Install.** Since 2026-12-03 the file's lines are scanned by the addon (native/src/scan.cc:
   prefixes read and lines grouped by nexthop text, each distinct text parsed once in TypeScript;
-  0.5-0.6 s → 0.06-0.1 s for 901,899 lines here: JavaScript's charCodeAt costs a few ns a
+  0.5-0.6 s → 0.06-0.16 s for 901,899 lines here, in process and in the bench's runs: JavaScript's charCodeAt costs a few ns a
   character). A table in address order skips two sorts (the batch's duplicate check and the
   prefix index, which now merges instead of re-sorting; ~0.25 s), and a prefix of /24 or
   shorter with no route of the table inside it takes its first-level entries with one fill
@@ -994,7 +994,8 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   on this VM cost ~10 us a 4 KiB page (a full table writes ~100 MiB of tables). Since
   2026-12-03 a command imports only its own module (\`pathwise route --help\`: 0.37 → 0.19 s;
   the replay, capture and audit commands' imports pulled in the data plane and SQLite for every
-  command), and opening the tables finds the 16M-entry first level's group pointers with a native
+  command), the WebSocket library is imported only when the event stream opens (~0.12 s of
+  every command's start before), and opening the tables finds the 16M-entry first level's group pointers with a native
   scan (~0.1 s of JavaScript before).
 - **Stages as functions.** The guard, route and flow stages are BPF global functions
   (bpf/include/pathwise/stage.bpf.h), so the verifier checks each once: the pipeline with

@@ -24,9 +24,7 @@ class Text {
  public:
   Text(const uint8_t* p, size_t n) : p_(p), n_(n) {}
   int At(size_t i) const { return i < n_ ? p_[i] : kEnd; }
-  size_t Size() const { return n_; }
-  const uint8_t* Data() const { return p_; }
-  // The first `c` at or after `from`, or Size().
+  // The first `c` at or after `from`, or the text's length.
   size_t Find(uint8_t c, size_t from) const {
     if (from >= n_) return n_;
     const void* hit = memchr(p_ + from, c, n_ - from);

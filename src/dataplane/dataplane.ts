@@ -35,6 +35,7 @@ import { planRoutes, Rib, specOfView, type RouteChange } from '../routing/rib.js
 import { routeText, type NexthopView, type RouteOrigin, type RouteSpec, type RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
 import { formatAddress, formatIpv4, formatPrefix, parsePrefix, prefixKey6, type Prefix } from '../util/ip.js';
+import { sortedIncludes } from '../util/typed-arrays.js';
 
 import { FilterTables } from './filter-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
@@ -435,15 +436,7 @@ export class Dataplane {
       }
       const inBatch4 = (addr: number, plen: number) => {
         const key = batchKey4(addr, plen);
-        let lo = 0;
-        let hi = sorted.length - 1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >> 1;
-          if (sorted[mid]! < key) lo = mid + 1;
-          else if (sorted[mid]! > key) hi = mid - 1;
-          else return true;
-        }
-        return false;
+        return sortedIncludes(sorted.length, (i) => sorted[i]! - key);
       };
       const exists = (text: string, at: string) => {
         if (opts.replace) return;
@@ -464,19 +457,10 @@ export class Dataplane {
       // binary search answers for the other lines.
       const ordered6 = ascending6(v6.addr, v6.plen, v6.count);
       const inBatch6 = ordered6 ? undefined : new PrefixIndex6(v6.addr, 16, -16, v6.plen, -1, v6.count);
-      const inBatch6Has = (addr: Uint8Array, plen: number) => {
-        if (inBatch6) return inBatch6.has(addr, 0, plen);
-        let lo = 0;
-        let hi = v6.count - 1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >> 1;
-          const c = comparePrefix6(v6.addr, 16 * mid, v6.plen[mid]!, addr, 0, plen);
-          if (c < 0) lo = mid + 1;
-          else if (c > 0) hi = mid - 1;
-          else return true;
-        }
-        return false;
-      };
+      const inBatch6Has = (addr: Uint8Array, plen: number) =>
+        inBatch6
+          ? inBatch6.has(addr, 0, plen)
+          : sortedIncludes(v6.count, (i) => comparePrefix6(v6.addr, 16 * i, v6.plen[i]!, addr, 0, plen));
       for (let i = 0; i < v6.count; i++) {
         const plen = v6.plen[i]!;
         if (inBatch6?.addUnlessPresent(i + 1)) {

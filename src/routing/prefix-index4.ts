@@ -85,7 +85,8 @@ export class PrefixIndex4 {
     return -1;
   }
 
-  /** Whether any prefix's address lies in [lo, hi]. */
+  /** Whether any prefix's address lies in [lo, hi]. The recent prefixes join the base first
+   * (once: a bulk load asks this for each of its prefixes, and the base is binary-searched). */
   anyWithin(lo: number, hi: number): boolean {
     if (this.recent.size) this.settleRecent();
     const a = this.addrs;
