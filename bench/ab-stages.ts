@@ -5,10 +5,12 @@
  *   node dist/bench/ab-stages.js
  *       each stage turned off in turn, twice, beside an empty program and the minimal
  *       forwarder over the same tables (ns per packet, medians of 1,000 runs of 200)
- *   OBJS=/tmp/a.bpf.o,/tmp/b.bpf.o [VARIANT=all|noflows|nostats|nofilter|none] node dist/bench/ab-stages.js
- *       the given pipeline objects alternated 8 times each: on a VM whose speed drifts by tens of
- *       percent within minutes, only pairs measured side by side tell a 10 % change. The objects
- *       are copied over build/pathwise.bpf.o in turn: `make build` puts it back.
+ *   OBJS=/tmp/a.bpf.o,/tmp/b.bpf.o [VARIANT=all|noflows|nostats|nofilter|none] [ROUNDS=2000] node dist/bench/ab-stages.js
+ *       the given pipeline objects, all loaded at once, run in turn one run (200 repetitions) at
+ *       a time, ROUNDS times: on a VM whose speed drifts by tens of percent within seconds, only
+ *       runs side by side tell a 10 % change. Prints each object's median and the median of its
+ *       per-round ratio to the first object. The objects are copied over build/pathwise.bpf.o
+ *       in turn to be loaded: `make build` puts it back.
  *   SPIN=VARIANT  runs that variant for 8 s (SPIN_MS) first, for perf record -a; it says on
  *       stderr when it starts.
  *
@@ -26,7 +28,7 @@ import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { parseRouteTokens } from '../src/routing/route-syntax.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
-import { benchRules, perRepetition, STAGE_VARIANTS } from './pipeline-kit.js';
+import { benchRules, median, perRepetition, STAGE_VARIANTS } from './pipeline-kit.js';
 
 async function main() {
   const topo = new Topology('p');
@@ -42,18 +44,11 @@ async function main() {
     const out: string[] = [`empty ${inNetns(ns, () => perRepetition(empty.program('bench_empty'), pkt, ctx, 2))}`];
     empty.close();
     const nrules = Number(process.env.RULES ?? 10);
-    // [label, settings, object to load ('' for the built one)], in the order they run.
-    const plan: [string, Partial<PipelineSettings>, string][] = [];
+    // [label, settings], in the order they run.
+    const plan: [string, Partial<PipelineSettings>][] = [];
     const objs = (process.env.OBJS ?? '').split(',').filter(Boolean);
-    if (objs.length) {
-      const key = process.env.VARIANT ?? 'all';
-      const variant = STAGE_VARIANTS.find((v) => v.key === key);
-      if (!variant) throw new Error(`VARIANT=${key}: not one of ${STAGE_VARIANTS.map((v) => v.key).join(', ')}`);
-      for (let round = 0; round < 8; round++) for (const o of objs) plan.push([`${o.split('/').pop()}:${key}`, variant.settings, o]);
-    } else {
-      for (let round = 0; round < 2; round++) for (const v of STAGE_VARIANTS) plan.push([v.key, v.settings, '']);
-    }
-    for (const [i, [label, settings, obj]] of plan.entries()) {
+    // A pipeline instance with one route to the packet's destination, resolved, and the rules.
+    const openPipeline = async (i: number, settings: Partial<PipelineSettings>, obj: string) => {
       if (obj) copyFileSync(obj, join(repoRoot, 'build', 'pathwise.bpf.o'));
       const name = `${topo.prefix}s${i}`;
       topo.recordInstance(name);
@@ -66,6 +61,39 @@ async function main() {
         dp.syncNeighbors();
       });
       if (settings.filter !== false && nrules) dp.filter.setRules(benchRules(nrules));
+      return { dp, name };
+    };
+    if (objs.length) {
+      const key = process.env.VARIANT ?? 'all';
+      const variant = STAGE_VARIANTS.find((v) => v.key === key);
+      if (!variant) throw new Error(`VARIANT=${key}: not one of ${STAGE_VARIANTS.map((v) => v.key).join(', ')}`);
+      const opened: { dp: Dataplane; name: string }[] = [];
+      for (const [i, o] of objs.entries()) opened.push(await openPipeline(i, variant.settings, o));
+      const rounds = Number(process.env.ROUNDS ?? 2000);
+      const ns_: number[][] = objs.map(() => []);
+      inNetns(ns, () => {
+        for (let r = 0; r < rounds; r++)
+          for (const [j, { dp }] of opened.entries()) {
+            const res = dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 200 });
+            if (res.retval !== 4) throw new Error(`${objs[j]}: a run ended in XDP action ${res.retval}, not XDP_REDIRECT`);
+            ns_[j]!.push(res.duration);
+          }
+      });
+      for (const [j, o] of objs.entries()) {
+        const ratios = ns_[j]!.map((d, r) => d / ns_[0]![r]!);
+        out.push(
+          `${o.split('/').pop()}:${key} median ${median(ns_[j]!)} ns, per-round ratio to the first: median ${median(ratios).toFixed(3)}`,
+        );
+      }
+      for (const { dp, name } of opened) {
+        dp.close();
+        inNetns(ns, () => Pipeline.down(name));
+      }
+    } else {
+      for (let round = 0; round < 2; round++) for (const v of STAGE_VARIANTS) plan.push([v.key, v.settings]);
+    }
+    for (const [i, [label, settings]] of plan.entries()) {
+      const { dp, name } = await openPipeline(i, settings, '');
       if (process.env.SPIN === label) {
         const ms = Number(process.env.SPIN_MS ?? 8000);
         const end = Date.now() + ms;

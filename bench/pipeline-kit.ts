@@ -7,7 +7,7 @@ import type { RuleSpec } from '../src/filter/rule.js';
 import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { rng } from '../test/helpers/rng.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** `n` rules on random /24 sources, TCP, one destination port each: half drop, half count. */
 export function benchRules(n: number): RuleSpec[] {
