@@ -43,7 +43,8 @@ export function syncImportedRoutes(dp: Dataplane, view: KernelRouteView, keys?: 
   try {
     if (keys) for (const key of keys) s.one(key);
     else {
-      view.forEachKey((key) => s.one(key));
+      const all = view.snapshot();
+      for (let i = 0; i < all.keys.length; i++) s.one(all.keys[i]!, all.route(i));
       s.removeGone();
     }
     return s.finish();
@@ -66,10 +67,10 @@ export async function syncImportedRoutesInTurns(
 ): Promise<ImportSync> {
   const s = new ImportSyncer(dp, view, true);
   try {
-    const keys: PrefixKey[] = [];
-    view.forEachKey((k) => keys.push(k));
+    const all = view.snapshot();
+    const { keys } = all;
     for (let i = 0; i < keys.length; i += chunk) {
-      for (let k = i; k < Math.min(i + chunk, keys.length); k++) s.one(keys[k]!);
+      for (let k = i; k < Math.min(i + chunk, keys.length); k++) s.one(keys[k]!, all.route(k));
       await nextTurn();
     }
     s.removeGone();
@@ -138,11 +139,10 @@ class ImportSyncer {
   private readonly ref = (g: number) => g >= abi.PwNhgSpecial.FIRST && this.dp.nexthops.addRefs(g, 1);
   private readonly unref = (g: number) => g >= abi.PwNhgSpecial.FIRST && this.dp.nexthops.release(g);
 
-  /** Syncs one prefix (a new route waits for finish()). */
-  one(key: PrefixKey): void {
+  /** Syncs one prefix to `want`, what the view wants there (a new route waits for finish()). */
+  one(key: PrefixKey, want = this.view.route(key)): void {
     const { routes } = this.dp;
     const prefix = this.prefixOf(key);
-    const want = this.view.route(key);
     const id = routes.idOf(prefix);
     if (id !== undefined && routes.originOf(id) !== 'imported') return; // the user's or the host's route wins
     if (id !== undefined) this.importedSeen++;

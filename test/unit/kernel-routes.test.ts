@@ -141,6 +141,37 @@ describe('kernel route import model', () => {
     assert.equal(v.size, 0);
   });
 
+  it('snapshots its prefixes in the order the routes came, and answers as route() even after changes', () => {
+    // As a dump comes: by address, one address's longest prefix first; two routes for one prefix.
+    const v = viewOf([
+      { dst: '10.0.0.0/24', metric: 10, hops: [{ dev: 3, via: '192.0.2.1' }] },
+      { dst: '10.0.0.0/16', metric: 10, hops: [{ dev: 3, via: '192.0.2.1' }] },
+      { dst: '10.0.0.0/16', metric: 5, hops: [{ dev: 4, via: '198.51.100.1' }] },
+      { dst: '2001:db8::/32', metric: 1, hops: [{ dev: 3, via: 'fe80::1' }] },
+      { dst: '10.2.0.0/16', metric: 10, hops: [{ dev: 3, via: '192.0.2.1' }] },
+      { dst: '11.0.0.0/8', metric: 10, hops: [{ dev: 4, via: '198.51.100.1' }] },
+    ]);
+    const snap = v.snapshot();
+    assert.deepEqual(
+      snap.keys.map((k) => formatPrefix(prefixOfKey(k))),
+      ['10.0.0.0/24', '10.0.0.0/16', '10.2.0.0/16', '11.0.0.0/8', '2001:db8::/32'],
+    );
+    const same = () => snap.keys.forEach((k, i) => assert.deepEqual(snap.route(i), v.route(k), formatPrefix(prefixOfKey(k))));
+    same();
+    assert.equal(snap.route(1)?.metric, 5);
+    // Changes after the snapshot: the better route of 10.0.0.0/16 goes, a prefix goes, one comes.
+    v.apply(
+      packRoutes([
+        { dst: '10.0.0.0/16', metric: 5, deleted: true },
+        { dst: '10.2.0.0/16', metric: 10, deleted: true },
+        { dst: '12.0.0.0/8', metric: 10, hops: [{ dev: 3, via: '192.0.2.1' }] },
+      ]),
+    );
+    same();
+    assert.equal(snap.route(1)?.metric, 10);
+    assert.equal(snap.route(2), null);
+  });
+
   it('replaces a route of the same identity (table, TOS, metric) and ignores deletes of unknown routes', () => {
     const v = viewOf([{ dst: '10.1.0.0/16', metric: 20, hops: [{ dev: 3, via: '192.0.2.1' }] }]);
     v.apply(packRoutes([{ dst: '10.1.0.0/16', metric: 20, hops: [{ dev: 4, via: '198.51.100.1' }] }]));

@@ -1,5 +1,6 @@
 /** The IPv4 prefix index against a plain Map, through single and bulk operations (batches in
- * address order and not, merged with the base, its tombstones and the recent prefixes). */
+ * address order, in a kernel dump's order and at random, merged with the base, its tombstones
+ * and the recent prefixes). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -45,9 +46,11 @@ describe('IPv4 prefix index', () => {
         model.set(key(a, p), ids[k]!);
         k++;
       }
-      // Every other batch in address order, as a table dump comes (the path without a sort).
-      if (round % 2 === 0) {
-        const order = [...Array(n).keys()].sort((x, y) => addrs[x]! - addrs[y]! || plens[x]! - plens[y]!);
+      // Batches in address order, as a file of a table comes, and in a kernel dump's order
+      // (one address's longest prefix first): the paths without a sort. The rest at random.
+      if (round % 3 !== 2) {
+        const dump = round % 3 === 1;
+        const order = [...Array(n).keys()].sort((x, y) => addrs[x]! - addrs[y]! || (dump ? plens[y]! - plens[x]! : plens[x]! - plens[y]!));
         const [sa, sp, si] = [
           Uint32Array.from(order, (j) => addrs[j]!),
           Uint8Array.from(order, (j) => plens[j]!),

@@ -1,6 +1,6 @@
 /**
- * PrefixMap4 (routing/prefix-map4.ts), the import view's IPv4 table: random inserts, updates
- * and deletes checked against a JS Map, through growth and tombstones.
+ * PrefixMap4 (routing/prefix-map4.ts), the import view's IPv4 table: random inserts, updates,
+ * inserts-if-absent and deletes checked against a JS Map, through growth and tombstones.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -22,9 +22,13 @@ describe('PrefixMap4', () => {
     for (let i = 0; i < 200_000; i++) {
       const { addr, plen, key } = pick();
       const op = rand();
-      if (op < 0.55) {
+      if (op < 0.4) {
         m.set(addr, plen, i);
         ref.set(key, i);
+      } else if (op < 0.55) {
+        // Over tombstones too: the first free slot it passed, or the empty one it stopped at.
+        assert.equal(m.setIfAbsent(addr, plen, i), ref.get(key));
+        if (!ref.has(key)) ref.set(key, i);
       } else if (op < 0.85) {
         assert.equal(m.delete(addr, plen), ref.delete(key));
       } else {
