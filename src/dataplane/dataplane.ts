@@ -43,6 +43,7 @@ import { NexthopTable, type Gateway } from './nexthop-table.js';
 import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from './pipeline.js';
 import { ServiceTable } from './service-table.js';
 import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route, type V6Bulk } from './route-table.js';
+import { packRouteRows } from './route-json.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
 import { forgetInterface, recordedInterfaces, recordInterface } from './interface-table.js';
@@ -647,29 +648,23 @@ export class Dataplane {
   }
 
   /**
-   * A route's row as JSON text, as JSON.stringify(view()) writes it (the same keys in the same
-   * order), read from the route table without building the view: a listing of a full table
-   * writes a million (see ops/routes.ts). `groups` holds each group's nexthops as JSON, filled
-   * as met. Undefined once the route is gone.
+   * The rows of routes `ids` as JSON, each as JSON.stringify(view()) writes it (the same keys
+   * in the same order), written from the route table without building views: a listing of a
+   * full table writes a million (route-json.ts). Rows are separated by `separator`, `after`
+   * follows the last; ids of routes gone meanwhile are skipped.
    */
-  routeJson(id: number, groups: Map<number, string>, counters?: { packets: number; bytes: number }): string | undefined {
-    const t = this.routes;
-    if (!t.has(id)) return undefined;
-    const nhg = t.groupOf(id);
-    let nexthops = groups.get(nhg);
-    if (nexthops === undefined) {
-      nexthops = JSON.stringify(this.nexthops.describe(nhg));
-      groups.set(nhg, nexthops);
-    }
-    const origin = t.originOf(id);
-    const prefix = t.prefixText(id);
-    let s = `{"origin":"${origin}"`;
-    if (origin === 'imported') s += `,"proto":${JSON.stringify(protocolName(t.protoOf(id)))}`;
-    s += `,"prefix":"${prefix}","family":${prefix.includes(':') ? 6 : 4},"type":"${routeTypeOf(nhg)}","metric":${t.metricOf(id)},"nexthops":${nexthops},"id":${id}`;
-    const tag = this.nexthops.tagOf(nhg);
-    if (tag) s += `,"paths":${JSON.stringify(tag)}`;
-    if (counters) s += `,"packets":${counters.packets},"bytes":${counters.bytes}`;
-    return `${s}}`;
+  routeRowsJson(
+    ids: Uint32Array,
+    counters: Map<number, { packets: number; bytes: number }> | undefined,
+    separator: string,
+    after = '',
+  ): { bytes: Buffer; rows: number } {
+    const groupText = (nhg: number) => ({
+      type: routeTypeOf(nhg),
+      nexthops: JSON.stringify(this.nexthops.describe(nhg)),
+      tag: this.nexthops.tagOf(nhg),
+    });
+    return packRouteRows(this.routes, groupText, ids, counters, separator, after);
   }
 
   /** A route's view by id (see RouteTable.ids(): undefined once the route is gone); `groups`

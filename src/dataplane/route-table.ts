@@ -244,6 +244,17 @@ export class RouteTable {
     return `${formatIpv4(swap32(this.words[o + 2]!))}/${w1 & 255}`; // stored in network order
   }
 
+  /** An IPv4 route's address as a number (host order), for a listing to write its prefix
+   * without a string; -1 for an IPv6 route. */
+  v4AddrOf(id: number): number {
+    const o = id * 8;
+    return ((this.words[o + 1]! >>> 8) & 255) === 4 ? swap32(this.words[o + 2]!) : -1;
+  }
+
+  plenOf(id: number): number {
+    return this.plens[id]!;
+  }
+
   /** Whether route `id` is installed. */
   has(id: number): boolean {
     return id > 0 && id < this.plens.length && this.plens[id] !== UNUSED;
@@ -492,12 +503,14 @@ export class RouteTable {
     for (let l = 1; l < 34; l++) start[l]! += start[l - 1]!;
     const order = new Uint32Array(b.count);
     for (let i = 0; i < b.count; i++) order[start[b.plen[i]!]!++] = i;
+    // Ids in input order: a table given in address order has its records in address order,
+    // and the next open rebuilds the prefix index from them without a full sort.
+    for (let i = 0; i < b.count; i++) ids[i] = this.takeId();
     for (let k = 0; k < b.count; k++) {
       const i = order[k]!;
       const addr = b.addr[i]!;
       const len = b.plen[i]!;
-      const id = this.takeId();
-      ids[i] = id;
+      const id = ids[i]!;
       this.writeRecordV4(id, addr, len, b.nhg[i]!, b.metric[i]!, b.flags ? b.flags[i]! : VALID);
       // No route of the table before this call lies inside the prefix (the new ones inside
       // it are longer, so written after it): its entries hold nothing longer, and take it

@@ -18,7 +18,6 @@ import * as interfaces from './interfaces.js';
 import { listNeighbors, syncNeighbors, watchNeighbors } from './neighbors.js';
 import type { Operations, Written } from './operations.js';
 import * as routes from './routes.js';
-import { packTexts } from '../util/json-lines.js';
 import * as services from './services.js';
 
 const local = <T>(result: T): Written<T> => ({ via: 'local', result });
@@ -129,11 +128,11 @@ export class LocalOperations implements Operations {
     return this.read((dp) => {
       let n = 0;
       routes.forEachChunk(dp, q, (ids, counters) => {
-        const rows = routes.routeRowsJson(dp, ids, counters);
-        if (!rows.length) return;
+        const { bytes, rows } = routes.routeRowsJson(dp, ids, counters, ',\n');
+        if (!rows) return;
         write(Buffer.from(n ? ',\n' : '[\n'));
-        write(packTexts(rows, ',\n'));
-        n += rows.length;
+        write(bytes);
+        n += rows;
       });
       write(Buffer.from(n ? '\n]\n' : '[]\n'));
       return n;

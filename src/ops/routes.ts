@@ -33,16 +33,16 @@ export function routeRows(dp: Dataplane, ids: Uint32Array, counters?: RouteCount
   return rows;
 }
 
-/** The rows of some ids as JSON texts (Dataplane.routeJson: no view built), with counters
- * when given; the routes removed since the snapshot are left out. */
-export function routeRowsJson(dp: Dataplane, ids: Uint32Array, counters?: RouteCounters): string[] {
-  const out: string[] = [];
-  const groups = new Map<number, string>();
-  for (const id of ids) {
-    const text = dp.routeJson(id, groups, counters && (counters.get(id) ?? { packets: 0, bytes: 0 }));
-    if (text !== undefined) out.push(text);
-  }
-  return out;
+/** The rows of some ids as JSON (Dataplane.routeRowsJson: no view built), with counters
+ * when given (0 for a route without traffic), `separator` between them and `after` the last. */
+export function routeRowsJson(
+  dp: Dataplane,
+  ids: Uint32Array,
+  counters: RouteCounters | undefined,
+  separator: string,
+  after = '',
+): { bytes: Buffer; rows: number } {
+  return dp.routeRowsJson(ids, counters, separator, after);
 }
 
 /** Rows handed out this many at a time by a streamed listing (between them the daemon turns its

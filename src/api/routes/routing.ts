@@ -11,7 +11,6 @@ import * as edits from '../../ops/edits.js';
 import { listNeighbors, syncNeighbors } from '../../ops/neighbors.js';
 import { lookup, ROUTE_CHUNK, routeIds, routeRows, routeRowsJson, type RouteCounters } from '../../ops/routes.js';
 import { parsePrefix } from '../../util/ip.js';
-import { packTexts } from '../../util/json-lines.js';
 import { jsonSchema } from '../validate.js';
 import { keyOf, params, tag, who } from './common.js';
 
@@ -139,8 +138,8 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
  * chunks (the daemon keeps answering and forwarding state follows while a million rows go out). */
 async function* routeLines(ctrl: Controller, ids: Uint32Array, counters: RouteCounters | undefined): AsyncGenerator<Buffer> {
   for (let i = 0; i < ids.length; i += ROUTE_CHUNK) {
-    const rows = routeRowsJson(ctrl.dp(), ids.subarray(i, i + ROUTE_CHUNK), counters);
-    if (rows.length) yield packTexts(rows, '\n', '\n');
+    const { bytes, rows } = routeRowsJson(ctrl.dp(), ids.subarray(i, i + ROUTE_CHUNK), counters, '\n', '\n');
+    if (rows) yield bytes;
     await turn();
   }
 }
