@@ -980,10 +980,19 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   trie's walk grew with the prefixes: 10,000 rules' CIDR lookups cost ~100 ns more than 10
   rules'); the rest stay in the LPM trie), the shared route counters (atomic adds; the
   nexthop counters are per CPU since 2026-12-03, ~15-20 ns less in an alternated A/B), and what the floor does not do (VLAN and IPv6 parsing, the
-  capture, balance, HTTP and event checks, interface counters). Closing the gap to 2x the floor needs a flow table of
-  another shape (a per-CPU cache in an array, merged into the shared table) and route counters
-  without shared atomics (2M routes are too many for a per-CPU array; a per-CPU cache of deltas
-  only pays where traffic keeps to few routes per CPU): not done yet.
+  capture, balance, HTTP and event checks, interface counters). The locked adds cost less than
+  a profile says: perf put ~100 ns of ~430 on the samples after the route counters' and the
+  flow's four locked instructions, but with all four made plain (a build for measurement only)
+  the packet took 5.5 % less (~18 ns of ~330), measured run by run (bench/ab-stages.js with
+  OBJS: the objects loaded at once, one run of each in turn, 1,500 rounds). The samples carry
+  the wait for the stores before each locked instruction, which the packet pays anyway. A
+  flow counted by the CPU that created it with plain adds, by others with atomic ones into a
+  second pair of fields (no update lost: tested with two CPUs counting one flow at once), saved
+  0.4-2.8 % in two such runs, for 24 bytes more per flow (24 MiB at a million flows): built,
+  measured and left out. Closing the gap to 2x the floor needs a flow table of another shape: a
+  per-CPU cache in an array, so that the common packet skips the hash of a 40-byte key and the
+  LRU lookup (~100 ns here with the rest of the flow stage), merged into the shared table that
+  every reader of flows would then have to combine with it: not done yet.
 - **IPv6 lookups.** A /48 is five dependent loads in a 37 MiB table; with 65,536 random
   destinations most of them miss the caches and the TLB (4 KiB pages: the BPF array is
   vmalloc-ed). The figure moved from 31 to 109 ns between two runs on this VM. The next step is
@@ -996,7 +1005,13 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   the replay, capture and audit commands' imports pulled in the data plane and SQLite for every
   command), the WebSocket library is imported only when the event stream opens (~0.12 s of
   every command's start before), and opening the tables finds the 16M-entry first level's group pointers with a native
-  scan (~0.1 s of JavaScript before).
+  scan (~0.1 s of JavaScript before). Also since 2026-12-03, a listing writes its rows as bytes
+  (src/dataplane/route-json.ts: per route group and origin the fixed parts encoded once, the
+  prefix and numbers as ASCII digits) instead of a string per row, built from a dozen pieces
+  and flattened when written; and a bulk load gives its routes ids in the file's order, so
+  that the next open finds the records of a table loaded in address order nearly sorted and
+  merges its prefix index instead of sorting it. \`route list --json\` of the full table, old
+  and new CLI alternated 4 rounds: 2.40-2.79 s before, 1.45-1.72 s after.
 - **Stages as functions.** The guard, route and flow stages are BPF global functions
   (bpf/include/pathwise/stage.bpf.h), so the verifier checks each once: the pipeline with
   filtering and flows went from 910,000 verified instructions (of the 1,000,000 limit) to
@@ -1046,7 +1061,13 @@ which the addon's own thread reads and packs ahead while the view takes the part
 
 Target ≤ 2 s — ${i.seconds <= 2 ? 'met' : '**not met**'}. What limits it: the kernel's time to format ~900k netlink
 messages (overlapped with the view now), one view entry and one route-table lookup per route in
-TypeScript, and the install itself (the same bulk write as \`route load\`, §2).
+TypeScript, and the install itself (the same bulk write as \`route load\`, §2). Since
+2026-12-03 the sync walks the view's prefixes in the order their routes came (the dump's, by
+address) rather than the view's hash order: each prefix's candidates are read front to back
+(in hash order, ~0.3 s of cache misses in a profile), and the new routes reach the FIB and the
+prefix index sorted (a dump lists one address's longest prefix first: those runs are reversed,
+not sorted). In an alternated A/B of read + install (4 rounds each, one process): 1.56-1.89 s
+before, 1.12-1.42 s after.
 `;
 }
 

@@ -314,11 +314,6 @@ export class KernelRouteView {
     return this.byPrefix.keys();
   }
 
-  /** Calls fn with every prefix's key (faster than keys() for a full table). */
-  forEachKey(fn: (key: PrefixKey) => void): void {
-    this.byPrefix.forEachKey(fn);
-  }
-
   has(key: PrefixKey): boolean {
     return this.byPrefix.has(key);
   }
@@ -633,11 +628,6 @@ class PrefixTable<V> {
     for (const v of this.v6.values()) fn(v);
   }
 
-  forEachKey(fn: (key: PrefixKey) => void): void {
-    this.v4.forEach((addr, plen) => fn(prefixKey4(addr, plen)));
-    for (const k of this.v6.keys()) fn(k);
-  }
-
   forEachEntry(fn: (key: PrefixKey, v: V) => void): void {
     this.v4.forEach((addr, plen, v) => fn(prefixKey4(addr, plen), v));
     for (const [k, v] of this.v6) fn(k, v);
@@ -645,7 +635,7 @@ class PrefixTable<V> {
 
   *keys(): IterableIterator<PrefixKey> {
     const out: PrefixKey[] = [];
-    this.forEachKey((k) => out.push(k));
+    this.forEachEntry((k) => out.push(k));
     yield* out;
   }
 }
