@@ -18,17 +18,31 @@ export interface Prefix {
   plen: number;
 }
 
+/**
+ * Dotted-quad IPv4: four parts of 1-3 decimal digits (leading zeros read as decimal, as
+ * iproute2 does), each at most 255; null for anything else. A loop over the characters, not
+ * split() and a pattern per part: a daemon removing a full table's routes parses 900k prefixes
+ * (1.2 s of its start the other way).
+ */
 export function parseIpv4(s: string): number | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
   let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    v = v * 256 + n;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (!digits || part > 255 || ++dots > 3) return null;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits > 3) return null;
+      part = part * 10 + (c - 48);
+    } else return null;
   }
-  return v >>> 0;
+  if (dots !== 3 || !digits || part > 255) return null;
+  return (v * 256 + part) >>> 0;
 }
 
 export function formatIpv4(v: number): string {
