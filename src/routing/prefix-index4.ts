@@ -112,21 +112,47 @@ function sortNearlyInOrder(addr: Uint32Array, plen: Uint8Array, id: Uint32Array,
     rd[k++] = id[i]!;
   }
   radixSort(ra, rp, rd, r);
-  const ma = addr.slice(runAt, runAt + runLen);
-  const mp = plen.slice(runAt, runAt + runLen);
-  const md = id.slice(runAt, runAt + runLen);
-  for (let k = 0, i = 0, j = 0; k < n; k++) {
-    if (j >= r || (i < runLen && (ma[i]! < ra[j]! || (ma[i] === ra[j] && mp[i]! < rp[j]!)))) {
-      addr[k] = ma[i]!;
-      plen[k] = mp[i]!;
-      id[k] = md[i++]!;
+  const end = runAt + runLen;
+  const merged = mergeSorted(addr.subarray(runAt, end), plen.subarray(runAt, end), id.subarray(runAt, end), ra, rp, rd, r, n);
+  addr.set(merged.addr);
+  plen.set(merged.plen);
+  id.set(merged.id);
+  return true;
+}
+
+/**
+ * The entries of x but its tombstones (id NONE) and the first `m` of y, both in radixSort()'s
+ * order, merged into new arrays of `n` entries (x's live ones and those m).
+ */
+function mergeSorted(
+  xa: Uint32Array,
+  xp: Uint8Array,
+  xd: Uint32Array,
+  ya: Uint32Array,
+  yp: Uint8Array,
+  yd: Uint32Array,
+  m: number,
+  n: number,
+): { addr: Uint32Array; plen: Uint8Array; id: Uint32Array } {
+  const addr = new Uint32Array(n);
+  const plen = new Uint8Array(n);
+  const id = new Uint32Array(n);
+  let i = 0; // in x
+  let j = 0; // in y
+  for (let k = 0; k < n; k++) {
+    while (i < xd.length && xd[i] === NONE) i++;
+    const fromX = j >= m || (i < xd.length && (xa[i]! < ya[j]! || (xa[i] === ya[j] && xp[i]! < yp[j]!)));
+    if (fromX) {
+      addr[k] = xa[i]!;
+      plen[k] = xp[i]!;
+      id[k] = xd[i++]!;
     } else {
-      addr[k] = ra[j]!;
-      plen[k] = rp[j]!;
-      id[k] = rd[j++]!;
+      addr[k] = ya[j]!;
+      plen[k] = yp[j]!;
+      id[k] = yd[j++]!;
     }
   }
-  return true;
+  return { addr, plen, id };
 }
 
 export class PrefixIndex4 {
@@ -246,30 +272,10 @@ export class PrefixIndex4 {
   /** The base becomes its live entries merged with (a, p, d), which is in order. */
   private merge(a: Uint32Array, p: Uint8Array, d: Uint32Array, m: number): void {
     const n = this.baseLive + m;
-    const ma = new Uint32Array(n);
-    const mp = new Uint8Array(n);
-    const md = new Uint32Array(n);
-    const ba = this.addrs;
-    const bp = this.plens;
-    const bd = this.ids;
-    let i = 0; // in the base
-    let j = 0; // in the new entries
-    for (let k = 0; k < n; k++) {
-      while (i < bd.length && bd[i] === NONE) i++; // tombstones go
-      const fromBase = j >= m || (i < bd.length && (ba[i]! < a[j]! || (ba[i] === a[j] && bp[i]! < p[j]!)));
-      if (fromBase) {
-        ma[k] = ba[i]!;
-        mp[k] = bp[i]!;
-        md[k] = bd[i++]!;
-      } else {
-        ma[k] = a[j]!;
-        mp[k] = p[j]!;
-        md[k] = d[j++]!;
-      }
-    }
-    this.addrs = ma;
-    this.plens = mp;
-    this.ids = md;
+    const merged = mergeSorted(this.addrs, this.plens, this.ids, a, p, d, m, n); // tombstones go
+    this.addrs = merged.addr;
+    this.plens = merged.plen;
+    this.ids = merged.id;
     this.baseLive = n;
   }
 
