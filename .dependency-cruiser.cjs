@@ -48,7 +48,8 @@ const ALLOWED = {
   kernel: [],
   generated: ['kernel'],
   // Models and algorithms: no kernel, no maps. The ABI's codecs are pure data; the scans are
-  // native code for speed, with no I/O (a full table's lines, a 64 MiB table's flagged words).
+  // native code for speed, with no I/O (a full table's lines, a 64 MiB table's flagged words,
+  // a Maglev table's walks).
   features: ['generated', 'features', '^src/kernel/(codec|scan)\\.ts$'],
   dataplane: ['kernel', 'generated', 'features'],
   control: ['dataplane', 'generated', 'features'],

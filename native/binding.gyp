@@ -19,7 +19,8 @@
         "src/ethtool.cc",
         "src/btf-layout.cc",
         "src/prober.cc",
-        "src/scan.cc"
+        "src/scan.cc",
+        "src/maglev.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -17,6 +17,7 @@ static Napi::Object InitPathwise(Napi::Env env, Napi::Object exports) {
   pw::InitBtfLayout(env, exports);
   pw::InitProber(env, exports);
   pw::InitScan(env, exports);
+  pw::InitMaglev(env, exports);
   return exports;
 }
 

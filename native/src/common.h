@@ -50,6 +50,7 @@ void InitEthtool(Napi::Env env, Napi::Object exports);
 void InitBtfLayout(Napi::Env env, Napi::Object exports);
 void InitProber(Napi::Env env, Napi::Object exports);
 void InitScan(Napi::Env env, Napi::Object exports);
+void InitMaglev(Napi::Env env, Napi::Object exports);
 
 // Wrap a raw fd (ownership transfers to the returned JS object).
 Napi::Object NewFd(Napi::Env env, int fd, const std::string& kind);

@@ -1,7 +1,8 @@
 /**
  * Scans the addon does at memory speed, where a JavaScript loop costs a few ns an element:
- * the lines of a route file (native/src/scan.cc) and the flagged words of a big table.
- * No I/O: pure computation over memory the caller holds.
+ * the lines of a route file (native/src/scan.cc), the flagged words of a big table, and the
+ * walks that fill a Maglev table (native/src/maglev.cc). No I/O: pure computation over memory
+ * the caller holds.
  */
 import { native, type RouteTextScan } from './native.js';
 
@@ -21,4 +22,13 @@ export function scanRouteText(bytes: Uint8Array): RouteTextScan {
 /** The indices of the words of `words` that have a bit of `mask` set, in order. */
 export function flaggedWords(words: Uint32Array, mask: number): Uint32Array {
   return native().flaggedWords(words, mask);
+}
+
+/**
+ * Fills `table` by Maglev's walks (src/lb/maglev.ts decides them): per backend in turn order,
+ * its walk's first slot, its step (coprime with the table's length), its turns per round, and
+ * the value written into the slots it takes.
+ */
+export function maglevFill(table: Uint32Array, offset: Uint32Array, skip: Uint32Array, turns: Uint32Array, ids: Uint32Array): void {
+  native().maglevFill(table, offset, skip, turns, ids);
 }

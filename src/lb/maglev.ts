@@ -7,6 +7,7 @@
  * held — plus a small disruption elsewhere; adding one moves about as many.
  */
 import { PwError } from '../errors.js';
+import { maglevFill } from '../kernel/scan.js';
 
 export const DEFAULT_TABLE_SIZE = 65537;
 
@@ -38,10 +39,18 @@ function hash(s: string, seed: number): number {
   return h >>> 0;
 }
 
+/** Where a backend's walk starts and how far each step goes (1 to size - 1), from its name. */
+export function maglevWalk(name: string, size: number): { offset: number; skip: number } {
+  return { offset: hash(name, 0x5bd1e995) % size, skip: (hash(name, 0x27d4eb2f) % (size - 1)) + 1 };
+}
+
 /**
  * The Maglev table of `size` slots (a prime) for these backends: slot -> backend id, 0 where
  * no backend has weight. Deterministic: the same backends (names, weights) give the same table,
- * whatever their order.
+ * whatever their order. Backends take turns in the order of their names; a backend of weight w
+ * (reduced by the weights' common divisor: 2:2:4 fills as 1:1:2) takes w turns in a row, each
+ * the next free slot of its walk. The walks run in the addon (native/src/maglev.cc): in
+ * JavaScript they cost 2-3x as long, most of it one unpredictable branch per probe.
  */
 export function maglevTable(backends: readonly MaglevBackend[], size = DEFAULT_TABLE_SIZE): Uint32Array {
   if (!isPrime(size)) throw new PwError('PW_ERR_INVALID', `a Maglev table size must be a prime (${size} is not)`, { where: 'table size' });
@@ -49,39 +58,19 @@ export function maglevTable(backends: readonly MaglevBackend[], size = DEFAULT_T
   const live = [...backends].filter((b) => b.weight > 0).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const n = live.length;
   if (!n) return table;
-  // Weights reduced by their common divisor: weights 2:2:4 fill as fast as 1:1:2.
   const g = live.reduce((acc, b) => gcd(acc, b.weight), 0);
-  const turns = live.map((b) => b.weight / g);
-  // Small integers throughout (size < 2^31), no division and no branch to step a walk: a step
-  // is stored as skip - size, and a position that goes below 0 gets size back (the sign bit
-  // masks it in). Which slots are taken is a bitset (8 KiB for 65,537 slots: in the L1 cache,
-  // where the table itself is not); most of a rebuild is probing taken slots near the end.
-  const pos = new Int32Array(n);
-  const back = new Int32Array(n);
+  const offset = new Uint32Array(n);
+  const skip = new Uint32Array(n);
+  const turns = new Uint32Array(n);
   const ids = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    pos[i] = hash(live[i]!.name, 0x5bd1e995) % size;
-    back[i] = (hash(live[i]!.name, 0x27d4eb2f) % (size - 1)) + 1 - size;
+    const walk = maglevWalk(live[i]!.name, size);
+    offset[i] = walk.offset;
+    skip[i] = walk.skip;
+    turns[i] = live[i]!.weight / g;
     ids[i] = live[i]!.id;
   }
-  const taken = new Int32Array((size + 31) >> 5);
-  let filled = 0;
-  while (filled < size) {
-    for (let i = 0; i < n && filled < size; i++) {
-      const step = back[i]!;
-      let p = pos[i]!;
-      for (let t = turns[i]!; t > 0 && filled < size; t--) {
-        while ((taken[p >> 5]! >>> (p & 31)) & 1) {
-          p += step;
-          p += (p >> 31) & size;
-        }
-        taken[p >> 5]! |= 1 << (p & 31);
-        table[p] = ids[i]!;
-        filled++;
-      }
-      pos[i] = p;
-    }
-  }
+  maglevFill(table, offset, skip, turns, ids);
   return table;
 }
 

@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/control/config/load.js';
 import { configServiceOf } from '../../src/control/config/forms.js';
 import { servicesReconciler, serviceText } from '../../src/control/reconcilers/services.js';
-import { isPrime, maglevTable, type MaglevBackend } from '../../src/lb/maglev.js';
+import { maglevFill } from '../../src/kernel/scan.js';
+import { isPrime, maglevTable, maglevWalk, type MaglevBackend } from '../../src/lb/maglev.js';
 import { checkService, formatBackend, parseBackend, parseServiceAddress, serviceKey, type ServiceSpec } from '../../src/lb/service.js';
 
 const backends = (n: number, weight = (_i: number) => 1): MaglevBackend[] =>
@@ -58,6 +59,74 @@ describe('Maglev table', () => {
     );
     assert.equal(shares(drained).get(3), undefined);
     assert.ok(maglevTable([], 1009).every((x) => x === 0));
+  });
+
+  it('is the table of the definition: each backend in turn takes the next free slot of its walk', () => {
+    // The paper's loop, one probe at a time (the addon computes the last slots another way, and
+    // keeps fewer of them when there are many backends: sizes and counts reach both).
+    const definition = (list: readonly MaglevBackend[], size: number): Uint32Array => {
+      const live = list.filter((b) => b.weight > 0).sort((a, b) => (a.name < b.name ? -1 : 1));
+      const table = new Uint32Array(size);
+      if (!live.length) return table;
+      const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+      const g = live.reduce((acc, b) => gcd(acc, b.weight), 0);
+      const walks = live.map((b) => maglevWalk(b.name, size));
+      const next = live.map(() => 0);
+      const taken = new Uint8Array(size);
+      let filled = 0;
+      while (filled < size) {
+        for (let i = 0; i < live.length && filled < size; i++) {
+          for (let t = live[i]!.weight / g; t > 0 && filled < size; t--) {
+            let slot: number;
+            do slot = (walks[i]!.offset + next[i]!++ * walks[i]!.skip) % size;
+            while (taken[slot]);
+            taken[slot] = 1;
+            table[slot] = live[i]!.id;
+            filled++;
+          }
+        }
+      }
+      return table;
+    };
+    let seed = 7;
+    const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const cases: [n: number, size: number, maxWeight: number][] = [
+      [1, 7, 1],
+      [2, 7, 3],
+      [3, 11, 5],
+      [50, 1009, 4],
+      [252, 1009, 1],
+      [100, 65537, 1],
+      [7, 65537, 10],
+      [2000, 65537, 3],
+      [16000, 65537, 1],
+      [3, 1048573, 2],
+    ];
+    for (const [n, size, maxWeight] of cases) {
+      const list = backends(n, () => 1 + random(maxWeight)).map((b) => ({ ...b, name: `${b.name}#${random(1000)}` }));
+      if (n > 2) list[random(n)]!.weight = 0;
+      const got = maglevTable(list, size);
+      const want = definition(list, size);
+      let differ = 0;
+      for (let k = 0; k < size; k++) if (got[k] !== want[k]) differ++;
+      assert.equal(differ, 0, `${n} backends, ${size} slots: ${differ} slots differ from the definition`);
+    }
+  });
+
+  it('refuses walks that would not visit every slot, and arguments that do not match', () => {
+    const one = (v: number) => Uint32Array.of(v);
+    assert.throws(() => maglevFill(new Uint32Array(12), one(0), one(4), one(1), one(1)), /coprime/);
+    assert.throws(() => maglevFill(new Uint32Array(11), one(0), one(0), one(1), one(1)), /coprime/);
+    assert.throws(() => maglevFill(new Uint32Array(11), one(11), one(3), one(1), one(1)), /past the table/);
+    assert.throws(() => maglevFill(new Uint32Array(11), one(0), one(3), one(0), one(1)), /at least 1/);
+    assert.throws(() => maglevFill(new Uint32Array(11), one(0), Uint32Array.of(3, 4), one(1), one(1)), /one entry per backend/);
+    assert.throws(
+      () => maglevFill(new Uint32Array(11), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0)),
+      /needs backends/,
+    );
+    const table = new Uint32Array(12);
+    maglevFill(table, Uint32Array.of(0, 1), Uint32Array.of(5, 7), Uint32Array.of(1, 1), Uint32Array.of(1, 2));
+    assert.deepEqual([...table].sort(), [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2], 'a size coprime with every skip needs no prime');
   });
 
   it('takes only a prime size', () => {
