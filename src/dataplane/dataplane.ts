@@ -423,6 +423,9 @@ export class Dataplane {
     const fresh6Index = new Uint32Array(v6.count);
     let fresh6Count = 0;
     const replace6: number[] = [];
+    // Whether the IPv6 lines are in address order (a table dump's): then no index finds a
+    // prefix given twice, and the new ones' nodes are counted without keys.
+    const ordered6 = ascending6(v6.addr, v6.plen, v6.count);
     const prefix6 = (i: number) => ({ family: 6 as const, addr: v6.addr.subarray(16 * i, 16 * i + 16), plen: v6.plen[i]! });
     const freshOthers: { spec: RouteSpec; nhg: number }[] = [];
     const replaceOthers: { spec: RouteSpec; nhg: number }[] = [];
@@ -471,9 +474,8 @@ export class Dataplane {
       }
       // IPv6 prefixes within the batch: an index over the batch's own arrays (line i is id
       // i + 1), as the route table's is over its records; no string or object per prefix.
-      // A batch in address order (one pass tells) has no prefix twice and needs no index: a
-      // binary search answers for the other lines.
-      const ordered6 = ascending6(v6.addr, v6.plen, v6.count);
+      // A batch in address order has no prefix twice and needs no index: a binary search
+      // answers for the other lines.
       const inBatch6 = ordered6 ? undefined : new PrefixIndex6(v6.addr, 16, -16, v6.plen, -1, v6.count);
       const inBatch6Has = (addr: Uint8Array, plen: number) =>
         inBatch6
@@ -565,6 +567,7 @@ export class Dataplane {
     const nodesNeeded = this.routes.fib6.nodesNeededFor(
       freshOthers.map((f) => f.spec.prefix).filter((p) => p.family === 6),
       bulk6,
+      ordered6 || undefined, // the new lines of lines in address order are in address order
     );
     if (nodesNeeded > this.routes.fib6.nodesFree) {
       fail(

@@ -56,10 +56,10 @@ const UNUSED = 255;
 
 const R = abi.PwRoute.offsets;
 
-// writeRecordV4() stores struct pw_route as 32-bit words for speed. That word layout must be
+// writeRecordV4() and writeRecordV6() store struct pw_route as 32-bit words for speed. That word layout must be
 // the generated one: if abi.h changes, fail here, at load, not by corrupting routes.
 if (abi.PwRoute.size !== 32 || R.nhg !== 0 || R.plen !== 4 || R.family !== 5 || R.flags !== 6 || R.prefix !== 8 || R.metric !== 24) {
-  throw new Error('struct pw_route changed: update RouteTable.writeRecordV4 to the new layout');
+  throw new Error('struct pw_route changed: update RouteTable.writeRecordV4 and writeRecordV6 to the new layout');
 }
 const VALID = abi.PwRouteFlag.VALID;
 const SYSTEM = abi.PwRouteFlag.SYSTEM;
@@ -113,6 +113,8 @@ export class RouteTable {
   /** Each IPv6 route's address (16 bytes at 16 * id) as this table wrote it: the index's keys,
    * kept apart from the records (see origins). Pages are touched only as routes use them. */
   private readonly keys6: Uint8Array;
+  /** keys6 as 32-bit words (an address's bytes are copied four at a time). */
+  private readonly keys6Words: Uint32Array;
   /** Prefix length per route id (255: unused), for the FIB builder. */
   private readonly plens: Uint8Array;
   private readonly freeIds: Uint32Array;
@@ -148,6 +150,7 @@ export class RouteTable {
     this.metrics = new Uint32Array(this.records.length);
     this.v4 = new PrefixIndex4();
     this.keys6 = new Uint8Array(16 * this.records.length);
+    this.keys6Words = new Uint32Array(this.keys6.buffer);
     this.v6 = new PrefixIndex6(this.keys6, 16, 0, this.plens);
     // A ring of free ids: taken from the head, returned at the tail (reused last).
     this.freeIds = new Uint32Array(this.records.length);
@@ -462,6 +465,28 @@ export class RouteTable {
   }
 
   /**
+   * writeRecord() for IPv6 with word stores (see writeRecordV4), the address's 16 bytes copied
+   * as 4 words from `words` (the batch's addresses) at word `at`.
+   */
+  private writeRecordV6(id: number, words: Uint32Array, at: number, plen: number, nhg: number, metric: number, flags: number): void {
+    const w = this.words;
+    const k = this.keys6Words;
+    const o = id * 8;
+    w[o] = nhg;
+    w[o + 2] = k[4 * id] = words[at]!;
+    w[o + 3] = k[4 * id + 1] = words[at + 1]!;
+    w[o + 4] = k[4 * id + 2] = words[at + 2]!;
+    w[o + 5] = k[4 * id + 3] = words[at + 3]!;
+    w[o + 6] = metric;
+    w[o + 7] = 0;
+    w[o + 1] = (plen | (6 << 8) | (flags << 16)) >>> 0;
+    this.plens[id] = plen;
+    this.nhgs[id] = nhg;
+    this.metrics[id] = metric;
+    this.track(id, originOfFlags(flags), (flags & PROTO) >> 8);
+  }
+
+  /**
    * Installs a new route; the prefix must not have one. The caller's reference to `nhg`
    * passes to the route.
    */
@@ -535,12 +560,15 @@ export class RouteTable {
     const order = new Uint32Array(b.count);
     for (let k = 0; k < b.count; k++) order[start[b.plen[b.at[k]!]!]!++] = k;
     this.v6.reserve(this.v6.size + b.count);
+    // The addresses as words where they are aligned (a parsed batch's own buffer: always).
+    const words = b.addr.byteOffset % 4 === 0 ? new Uint32Array(b.addr.buffer, b.addr.byteOffset, b.addr.length >>> 2) : undefined;
     for (let j = 0; j < b.count; j++) {
       const k = order[j]!;
       const i = b.at[k]!;
       const plen = b.plen[i]!;
       const id = this.takeId();
-      this.writeRecord(id, 6, b.addr, plen, b.nhg[k]!, b.metric[k]!, VALID, 16 * i);
+      if (words) this.writeRecordV6(id, words, 4 * i, plen, b.nhg[k]!, b.metric[k]!, VALID);
+      else this.writeRecord(id, 6, b.addr, plen, b.nhg[k]!, b.metric[k]!, VALID, 16 * i);
       this.fib6.insert(b.addr, plen, id, 16 * i);
       this.v6.add(id);
       added.push(id);

@@ -100,6 +100,7 @@ export class PrefixIndex6 {
 
   /** The id of addr/plen (the address at `at` in `b`; its bits past plen are ignored). */
   get(b: Uint8Array, at: number, plen: number): number | undefined {
+    if (!this.count) return undefined; // a first load asks once per prefix
     const mask = this.slots.length - 1;
     for (let s = hashPrefix6(b, at, plen) & mask; ; s = (s + 1) & mask) {
       const id = this.slots[s]!;

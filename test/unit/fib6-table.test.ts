@@ -189,5 +189,25 @@ describe('IPv6 multibit-trie table', () => {
     assert.ok(own > prefixes.length * 0.9);
     assert.equal(big.nodesInUse - ROOT_NODES, needed);
     console.log(`# ${prefixes.length} IPv6 prefixes in ${big.nodesInUse} nodes (${((big.nodesInUse * 1024) / 2 ** 20).toFixed(1)} MiB)`);
+
+    // Half of the table in place (every other prefix), the other half counted before it goes
+    // in: in address order, some of its nodes are there already.
+    const halfPlens = new Uint8Array(prefixes.length + 1).fill(255);
+    const half = new Fib6Table(new Uint32Array(65536 * 256), halfPlens);
+    const install = (which: number) => {
+      for (const id of ids.filter((x) => x % 2 === which)) {
+        halfPlens[id] = prefixes[id - 1]!.plen;
+        half.insert(prefixes[id - 1]!.addr, prefixes[id - 1]!.plen, id);
+      }
+    };
+    install(0);
+    const rest = { ...batch, at: batch.at.filter((i) => i % 2 === 0) }; // ids i + 1 that are odd
+    const before = half.nodesInUse;
+    const want = half.nodesNeededFor([], rest);
+    assert.equal(half.nodesNeededFor([], rest, true), want);
+    assert.equal(half.nodesNeededFor([], { ...rest, at: rest.at.slice().reverse() }), want, 'counted with keys, out of order');
+    install(1);
+    assert.equal(half.nodesInUse - before, want);
+    assert.ok(want > 1000 && want < needed / 2, `${want} of ${needed} nodes`);
   });
 });
