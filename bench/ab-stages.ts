@@ -53,7 +53,8 @@ async function main() {
       const name = `${topo.prefix}s${i}`;
       topo.recordInstance(name);
       names.push(name);
-      const dp = await Dataplane.open(name, settings);
+      // 10,000 rules need more classifier bitmaps than the default (as in make bench).
+      const dp = await Dataplane.open(name, nrules > 1000 ? { ...settings, ruleBitmaps: 32768 } : settings);
       inNetns(ns, () => {
         dp.syncHostRoutes();
         dp.addRoute(parseRouteTokens(['9.9.9.9/32', 'via', '100.64.0.2'], () => 'bench'));

@@ -51,6 +51,7 @@ PW_BTF_ANCHOR(enum pw_capture_state, capture_state);
 PW_BTF_ANCHOR(enum pw_block_origin, block_origin);
 PW_BTF_ANCHOR(enum pw_bank_flag, bank_flag);
 PW_BTF_ANCHOR(enum pw_cidr_field, cidr_field);
+PW_BTF_ANCHOR(enum pw_rule_field, rule_field);
 PW_BTF_ANCHOR(enum pw_lb_flag, lb_flag);
 PW_BTF_ANCHOR(enum pw_lb_backend_flag, lb_backend_flag);
 

@@ -57,10 +57,19 @@ function boundInterfaces(rules: RuleSpec[]): Map<string, number> {
 }
 
 /** What the guard needs to know about a rule set beyond its tables (pw_rule_bank.flags). */
-function bankFlags(rules: RuleSpec[]): number {
+export function bankFlags(rules: RuleSpec[]): number {
   // Rules on ports or flags cannot classify a packet that does not show them (a later
   // fragment, a truncated header): the guard drops those (PW_REASON_UNCLASSIFIED).
-  return rules.some((r) => r.sport || r.dport || r.tcpFlags) ? abi.PwBankFlag.L4 : 0;
+  let flags = rules.some((r) => r.sport || r.dport || r.tcpFlags) ? abi.PwBankFlag.L4 : 0;
+  // A value field no rule names: every rule accepts any value there (each of its slots holds
+  // every rule), so the guard looks it up for nothing and skips it.
+  const open = (field: abi.PwRuleField, names: (r: RuleSpec) => unknown) =>
+    rules.some(names) ? 0 : 1 << (abi.PwBankFlag.OPEN_SHIFT + field);
+  flags |= open(abi.PwRuleField.SPORT, (r) => r.sport);
+  flags |= open(abi.PwRuleField.DPORT, (r) => r.dport);
+  flags |= open(abi.PwRuleField.FLAGS, (r) => r.tcpFlags);
+  flags |= open(abi.PwRuleField.IFACE, (r) => r.iif !== undefined);
+  return flags;
 }
 
 /** The highest rule id: ids index the rules' hit counters (pw_rule_stats, MAX_RULES entries),

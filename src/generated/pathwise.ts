@@ -9,6 +9,7 @@ export const PwBankFlag = {
   ANY_SHIFT: 1,
   EXACT_SHIFT: 5,
   SMALL_SHIFT: 9,
+  OPEN_SHIFT: 13,
 } as const;
 export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
 
@@ -229,6 +230,18 @@ export const PwRuleAction = {
   LOG: 4,
 } as const;
 export type PwRuleAction = (typeof PwRuleAction)[keyof typeof PwRuleAction];
+
+/** enum pw_rule_field */
+export const PwRuleField = {
+  SRC: 0,
+  DST: 1,
+  PROTO: 2,
+  SPORT: 3,
+  DPORT: 4,
+  FLAGS: 5,
+  IFACE: 6,
+} as const;
+export type PwRuleField = (typeof PwRuleField)[keyof typeof PwRuleField];
 
 /** enum pw_setting */
 export const PwSetting = {

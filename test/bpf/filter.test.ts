@@ -69,12 +69,24 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     { v4: [8, 16, 20, 24, 28, 30, 32], v6: [32, 48, 56, 64, 112, 120, 128], way: 'trie' as const },
     // The rules behind 4,200 that no packet meets: in the bitmaps' second summary word.
     { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const, behind: 4200 },
+    // Value fields no rule names, which the guard skips (PW_BANK_FLAG_OPEN_SHIFT).
+    { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const, open: ['sport', 'flags', 'iface'] as OpenField[] },
+    { v4: [16, 24, 32], v6: [48, 64, 128], way: 'small' as const, open: ['dport', 'sport', 'flags', 'iface'] as OpenField[] },
   ])
-    it(`decides like the reference semantics on random rules and packets (CIDR fields by ${WAY_LABEL[lens.way]}${lens.behind ? `, behind ${lens.behind} rules` : ''})`, () => {
+    it(`decides like the reference semantics on random rules and packets (CIDR fields by ${WAY_LABEL[lens.way]}${lens.behind ? `, behind ${lens.behind} rules` : ''}${lens.open ? `, no rule on ${lens.open.join(', ')}` : ''})`, () => {
       referenceRun(lens);
     });
 
-  function referenceRun(lens: { v4: number[]; v6: number[]; way: CidrWay; behind?: number }) {
+  type OpenField = 'sport' | 'dport' | 'flags' | 'iface';
+  const OPEN_BIT: Record<OpenField, number> = {
+    sport: abi.PwRuleField.SPORT,
+    dport: abi.PwRuleField.DPORT,
+    flags: abi.PwRuleField.FLAGS,
+    iface: abi.PwRuleField.IFACE,
+  };
+
+  function referenceRun(lens: { v4: number[]; v6: number[]; way: CidrWay; behind?: number; open?: OpenField[] }) {
+    const open = new Set(lens.open ?? []);
     const rand = rng(7);
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
     // Addresses from small pools so that rules and packets collide often.
@@ -119,6 +131,10 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
           { mask: 0x04, value: 0x04 },
         ]);
       if (rand() < 0.05) r.iif = 'lo';
+      if (open.has('dport')) delete r.dport;
+      if (open.has('sport')) delete r.sport;
+      if (open.has('flags')) delete r.tcpFlags;
+      if (open.has('iface')) delete r.iif;
       rules.push(r);
     }
     // Enough prefixes in every CIDR field for the guard to look them up by length when their
@@ -137,6 +153,10 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       const small = !!(bank.flags & (1 << (abi.PwBankFlag.SMALL_SHIFT + field)));
       const exact = !!(bank.flags & (1 << (abi.PwBankFlag.EXACT_SHIFT + field)));
       assert.equal(small ? 'small' : exact ? 'exact' : 'trie', lens.way, `how CIDR field ${field} is read`);
+    }
+    for (const [name, field] of Object.entries(OPEN_BIT)) {
+      const skipped = !!(bank.flags & (1 << (abi.PwBankFlag.OPEN_SHIFT + field)));
+      assert.equal(skipped, open.has(name as OpenField), `whether the guard skips the ${name} field`);
     }
 
     const packets: TestPacket[] = [];

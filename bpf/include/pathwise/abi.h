@@ -401,6 +401,21 @@ enum pw_bank_flag {
 	 * compares the address with each (pw_rule_small), longest first, the catch-all in `any` when
 	 * none holds it. A few compares cost less than the LPM trie's walk or a hash of the key. */
 	PW_BANK_FLAG_SMALL_SHIFT = 9,
+	/* A value field (by enum pw_rule_field: source port to interface) that every rule of the
+	 * bank accepts whatever the packet's value: its bitmap would narrow nothing, so the guard
+	 * looks none up. */
+	PW_BANK_FLAG_OPEN_SHIFT = 13,
+};
+
+/* The fields a rule matches on, in the classifier's bitmaps (struct pw_rule_walk.bm). */
+enum pw_rule_field {
+	PW_RULE_FIELD_SRC = 0,
+	PW_RULE_FIELD_DST = 1,
+	PW_RULE_FIELD_PROTO = 2,
+	PW_RULE_FIELD_SPORT = 3,
+	PW_RULE_FIELD_DPORT = 4,
+	PW_RULE_FIELD_FLAGS = 5,
+	PW_RULE_FIELD_IFACE = 6,
 };
 
 enum pw_cidr_field {
@@ -414,8 +429,9 @@ enum pw_cidr_field {
 /* What one bank holds (array pw_rule_banks, index = bank). */
 struct pw_rule_bank {
 	__u32 count;         /* rules in the bank; 0 skips the classifier */
-	/* PW_BANK_FLAG_*, and a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT, at
-	 * PW_BANK_FLAG_EXACT_SHIFT and at PW_BANK_FLAG_SMALL_SHIFT */
+	/* PW_BANK_FLAG_*, a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT, at
+	 * PW_BANK_FLAG_EXACT_SHIFT and at PW_BANK_FLAG_SMALL_SHIFT, and one per value field at
+	 * PW_BANK_FLAG_OPEN_SHIFT */
 	__u32 flags;
 	/* the catch-all bitmap of a field that holds nothing else, or whose prefixes are looked up
 	 * by length (PW_BANK_FLAG_EXACT_SHIFT) or compared one by one (PW_BANK_FLAG_SMALL_SHIFT) */

@@ -188,6 +188,19 @@ static __always_inline int pw_rule_field(struct pw_rule_walk *w, int f, struct p
 	return any != 0;
 }
 
+/* A field every rule of the bank accepts (PW_BANK_FLAG_OPEN_SHIFT): no lookup, and the
+ * protocol's bitmap, already in the AND, stands in for it. */
+static __always_inline int pw_rule_open(struct pw_rule_walk *w, int f)
+{
+	w->bm[f] = w->bm[PW_RULE_FIELD_PROTO];
+	return 1;
+}
+
+static __always_inline int pw_field_open(const struct pw_rule_bank *rb, int f)
+{
+	return (rb->flags >> (PW_BANK_FLAG_OPEN_SHIFT + f)) & 1;
+}
+
 /* Steps a walk can take: every summary word, every rule word, every rule, and one to end. */
 #define PW_WALK_STEPS (PW_RULE_SUMMARY + PW_RULE_WORDS + PW_MAX_RULES + 1)
 
@@ -363,14 +376,23 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 		w->cand[i] = ~0ULL;
 	/* Field by field, while some rule may still match (most packets match no rule): the array
 	 * lookups first, the address fields (a list, hashes or a trie) last, so a packet to a port
-	 * no rule names costs no address lookup. */
-	if (!pw_rule_field(w, 2, pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto)) ||
-	    !pw_rule_field(w, 4, pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport)) ||
-	    !pw_rule_field(w, 3, pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport)) ||
-	    !pw_rule_field(w, 5, pw_bitmap_of(&pw_rule_flags, bank * PW_FLAG_SLOTS + flags)) ||
-	    !pw_rule_field(w, 6, pw_iface_bitmap(bank, ctx->ingress_ifindex)) ||
-	    !pw_rule_field(w, 0, pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1, xk)) ||
-	    !pw_rule_field(w, 1, pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0, xk)))
+	 * no rule names costs no address lookup. A value field no rule constrains is skipped. */
+	if (!pw_rule_field(w, PW_RULE_FIELD_PROTO, pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto)))
+		return 0;
+	if (pw_field_open(rb, PW_RULE_FIELD_DPORT) ? !pw_rule_open(w, PW_RULE_FIELD_DPORT)
+	    : !pw_rule_field(w, PW_RULE_FIELD_DPORT, pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport)))
+		return 0;
+	if (pw_field_open(rb, PW_RULE_FIELD_SPORT) ? !pw_rule_open(w, PW_RULE_FIELD_SPORT)
+	    : !pw_rule_field(w, PW_RULE_FIELD_SPORT, pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport)))
+		return 0;
+	if (pw_field_open(rb, PW_RULE_FIELD_FLAGS) ? !pw_rule_open(w, PW_RULE_FIELD_FLAGS)
+	    : !pw_rule_field(w, PW_RULE_FIELD_FLAGS, pw_bitmap_of(&pw_rule_flags, bank * PW_FLAG_SLOTS + flags)))
+		return 0;
+	if (pw_field_open(rb, PW_RULE_FIELD_IFACE) ? !pw_rule_open(w, PW_RULE_FIELD_IFACE)
+	    : !pw_rule_field(w, PW_RULE_FIELD_IFACE, pw_iface_bitmap(bank, ctx->ingress_ifindex)))
+		return 0;
+	if (!pw_rule_field(w, PW_RULE_FIELD_SRC, pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1, xk)) ||
+	    !pw_rule_field(w, PW_RULE_FIELD_DST, pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0, xk)))
 		return 0;
 	w->pending = 0;
 	w->match = 0;
