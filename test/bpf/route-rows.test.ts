@@ -12,6 +12,7 @@ import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { listRoutes, routeIds, routeRowsJson } from '../../src/ops/routes.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { inNetns } from '../../src/kernel/index.js';
+import { parsePrefix } from '../../src/util/ip.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -49,6 +50,24 @@ describe('route rows as JSON', { skip, timeout: 60_000 }, () => {
     dp?.close();
     if (topo) inNetns(ns, () => Pipeline.down(topo.prefix));
     topo?.destroy();
+  });
+
+  it("clears a route's counters when it goes, so the route that takes its id next starts at zero", async () => {
+    const prefixes = Array.from({ length: 5000 }, (_, i) => `10.9.${i >> 8}.${i & 255}/32`);
+    const ids = prefixes.map((p) => inNetns(ns, () => dp.addRoute(parseRouteTokens([p, 'via', '192.0.2.2'], () => 'test'))).id);
+    for (const id of ids) dp.pipeline.maps.routeStats.set(id, { packets: 5n, bytes: 640n }); // as the pipeline counts
+    assert.deepEqual(dp.routeCounters().get(ids[0]!), { packets: 5, bytes: 640 });
+    // Zeroed in batches: the first 4,096 as their batch fills, the rest when the table closes.
+    for (const p of prefixes) inNetns(ns, () => dp.deleteRoute(parsePrefix(p)));
+    assert.deepEqual(dp.pipeline.maps.routeStats.get(ids[0]!), { packets: 0n, bytes: 0n });
+    dp.close();
+    dp = await Dataplane.open(topo.prefix);
+    const counters = dp.routeCounters();
+    assert.deepEqual(
+      ids.filter((id) => counters.has(id)),
+      [],
+      'counters left on the ids of removed routes',
+    );
   });
 
   it('writes each row as JSON.stringify writes its view', () => {
