@@ -680,8 +680,9 @@ export class RouteTable {
    * A removed route's counters go with it: the route that takes its id next starts at zero.
    * They are zeroed in batches (one update a syscall took ~2.3 us, 2 s for a full table's
    * removal; a batch ~0.4 us an entry): before the id is taken again, at the batch's size, and
-   * at close. A packet that found the route just before the FIB let it go may count a moment
-   * later; the free ring reuses an id last, so that is long past when the batch goes.
+   * at close (a process that dies first leaves at most a batch of ids with their counters). A
+   * packet that found the route just before the FIB let it go may count a moment later; the
+   * free ring reuses an id last, so that is long past when the batch goes.
    */
   private clearStatsOf(id: number): void {
     this.statsToClear[this.statsPending++] = id;
