@@ -57,7 +57,7 @@ function boundInterfaces(rules: RuleSpec[]): Map<string, number> {
 }
 
 /** What the guard needs to know about a rule set beyond its tables (pw_rule_bank.flags). */
-export function bankFlags(rules: RuleSpec[]): number {
+function bankFlags(rules: RuleSpec[]): number {
   // Rules on ports or flags cannot classify a packet that does not show them (a later
   // fragment, a truncated header): the guard drops those (PW_REASON_UNCLASSIFIED).
   let flags = rules.some((r) => r.sport || r.dport || r.tcpFlags) ? abi.PwBankFlag.L4 : 0;

@@ -56,8 +56,9 @@ const UNUSED = 255;
 
 const R = abi.PwRoute.offsets;
 
-// writeRecordV4() and writeRecordV6() store struct pw_route as 32-bit words for speed. That word layout must be
-// the generated one: if abi.h changes, fail here, at load, not by corrupting routes.
+// writeRecordV4() and writeRecordV6() store struct pw_route as 32-bit words for speed. That
+// word layout must be the generated one: if abi.h changes, fail here, at load, not by
+// corrupting routes.
 if (abi.PwRoute.size !== 32 || R.nhg !== 0 || R.plen !== 4 || R.family !== 5 || R.flags !== 6 || R.prefix !== 8 || R.metric !== 24) {
   throw new Error('struct pw_route changed: update RouteTable.writeRecordV4 and writeRecordV6 to the new layout');
 }
@@ -721,11 +722,14 @@ export class RouteTable {
   }
 
   close(): void {
-    this.flushStatsClears();
-    this.records.close();
-    this.tbl24Map.close();
-    this.tbl8Map.close();
-    this.fib6Map.close();
+    try {
+      this.flushStatsClears();
+    } finally {
+      this.records.close();
+      this.tbl24Map.close();
+      this.tbl8Map.close();
+      this.fib6Map.close();
+    }
   }
 }
 

@@ -157,7 +157,8 @@ export class Fib6Table {
   /**
    * nodesNeededFor() of a batch in address order alone, with no key made: the node at a level
    * is new when the address bytes above it differ from those of the last prefix that needed a
-   * node at that level (a real table's 160k prefixes: ~10 ms, against ~60 ms with keys).
+   * node at that level (a real table's 160k prefixes: 11-14 ms, against 17-23 ms with keys,
+   * the order's check included in both).
    */
   private newNodesInOrder(batch: { count: number; addr: Uint8Array; plen: Uint8Array; at: Uint32Array }): number {
     const { addr, plen, at } = batch;
@@ -285,7 +286,8 @@ export class Fib6Table {
   }
 }
 
-/** Whether b's n bytes at x and at y are the same (compared from the last: neighbours in address order differ late). */
+/** Whether b's n bytes at x and at y are the same (compared from the last: neighbours in
+ * address order differ late). */
 function sameBytes(b: Uint8Array, x: number, y: number, n: number): boolean {
   for (let i = n - 1; i >= 0; i--) if (b[x + i] !== b[y + i]) return false;
   return true;
