@@ -18,7 +18,7 @@ import { applyChanges, checkChanges } from './apply.js';
 import { confinedFiles, type FileSource } from './config/files.js';
 import { checkConfig, parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { History, type VersionRecord } from './history.js';
+import { History, recordedChanges, type VersionRecord } from './history.js';
 import { compileDesired, planChanges, readRunning, summarize, type Change } from './plan.js';
 import type { ChangeSummary } from './reconcile.js';
 import { settingsOf } from './reconcilers/pipeline.js';
@@ -342,7 +342,7 @@ export class Controller {
         subject: `version ${rec.version}`,
         actor: who.actor,
         summary: `version ${rec.version} (${who.source}): ${summaries.length} change(s)`,
-        details: { version: rec.version, source: who.source, changes: summaries },
+        details: { version: rec.version, source: who.source, ...recordedChanges(summaries) },
       });
     } catch (err) {
       this.log.error({ err, version: rec.version }, 'recording a version in the audit log failed');

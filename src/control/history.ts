@@ -17,8 +17,26 @@ export interface VersionRecord {
   actor: string;
   /** How: 'start', 'reload (SIGHUP)', 'api: POST /v1/routes', 'rollback to 3'. */
   source: string;
+  /** What changed: all of it, or the first MAX_RECORDED_CHANGES when changesTotal is set. */
   changes: ChangeSummary[];
+  /** How many changes the version made, when there were more than `changes` lists. */
+  changesTotal?: number;
   config: Config;
+}
+
+/**
+ * The changes a version keeps a line for. A daemon that starts on a full table its config
+ * does not hold removes 900k routes in one version: their summaries were ~70 MB of JSON per
+ * version (twice, with the audit log's copy), parsed again at every later reconcile. The
+ * count stays exact; the config stays whole, so a rollback loses nothing.
+ */
+export const MAX_RECORDED_CHANGES = 1000;
+
+/** The changes as a version records them: the first MAX_RECORDED_CHANGES, and the count when cut. */
+export function recordedChanges(changes: ChangeSummary[]): { changes: ChangeSummary[]; changesTotal?: number } {
+  return changes.length > MAX_RECORDED_CHANGES
+    ? { changes: changes.slice(0, MAX_RECORDED_CHANGES), changesTotal: changes.length }
+    : { changes };
 }
 
 /** A path group's decision: what the new flows' shares were and became, and why. */
@@ -50,6 +68,9 @@ export class History {
       changes TEXT NOT NULL,
       config TEXT NOT NULL
     )`);
+    // Added 2026-12-03: the count of a version's changes when `changes` lists only the first.
+    const columns = this.db.prepare('PRAGMA table_info(versions)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'changes_total')) this.db.exec('ALTER TABLE versions ADD COLUMN changes_total INTEGER');
     // Path decisions are operational state, not config: their own table, not a version each.
     this.db.exec(`CREATE TABLE IF NOT EXISTS path_decisions (
       id INTEGER PRIMARY KEY,
@@ -78,12 +99,14 @@ export class History {
     return rows.map((r) => ({ at: r.at, group: r.grp, ...(JSON.parse(r.decision) as Omit<PathDecisionRecord, 'at' | 'group'>) }));
   }
 
-  record(v: Omit<VersionRecord, 'version' | 'at'>): VersionRecord {
+  /** Records a version (its changes as recordedChanges() keeps them). */
+  record(v: Omit<VersionRecord, 'version' | 'at' | 'changesTotal'>): VersionRecord {
     const at = new Date().toISOString();
+    const kept = recordedChanges(v.changes);
     const info = this.db
-      .prepare('INSERT INTO versions (at, actor, source, changes, config) VALUES (?, ?, ?, ?, ?)')
-      .run(at, v.actor, v.source, JSON.stringify(v.changes), JSON.stringify(v.config));
-    return { ...v, version: Number(info.lastInsertRowid), at };
+      .prepare('INSERT INTO versions (at, actor, source, changes, changes_total, config) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(at, v.actor, v.source, JSON.stringify(kept.changes), kept.changesTotal ?? null, JSON.stringify(v.config));
+    return { ...v, ...kept, version: Number(info.lastInsertRowid), at };
   }
 
   latest(): VersionRecord | null {
@@ -100,9 +123,16 @@ export class History {
   /** Newest first, without the configs. */
   list(limit = 50): HistoryEntry[] {
     const rows = this.db
-      .prepare('SELECT version, at, actor, source, changes FROM versions ORDER BY version DESC LIMIT ?')
+      .prepare('SELECT version, at, actor, source, changes, changes_total FROM versions ORDER BY version DESC LIMIT ?')
       .all(limit) as Row[];
-    return rows.map((r) => ({ version: r.version, at: r.at, actor: r.actor, source: r.source, changes: JSON.parse(r.changes) }));
+    return rows.map((r) => ({
+      version: r.version,
+      at: r.at,
+      actor: r.actor,
+      source: r.source,
+      changes: JSON.parse(r.changes),
+      ...(r.changes_total === null ? {} : { changesTotal: r.changes_total }),
+    }));
   }
 
   /** Keeps the newest `keep` versions (config `history.keep`): the history does not grow without bound. */
@@ -121,7 +151,13 @@ interface Row {
   actor: string;
   source: string;
   changes: string;
+  changes_total: number | null;
   config: string;
 }
 
-const decode = (r: Row): VersionRecord => ({ ...r, changes: JSON.parse(r.changes), config: JSON.parse(r.config) });
+const decode = ({ changes_total, ...r }: Row): VersionRecord => ({
+  ...r,
+  changes: JSON.parse(r.changes),
+  ...(changes_total === null ? {} : { changesTotal: changes_total }),
+  config: JSON.parse(r.config),
+});

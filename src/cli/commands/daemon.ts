@@ -102,7 +102,7 @@ export function registerDaemon(program: Command): void {
       if (opts.json) return printJson(list);
       for (const v of list)
         console.log(
-          `${String(v.version).padStart(5)}  ${v.at}  ${v.actor.padEnd(10)} ${v.source}  ${color.dim(`${v.changes.length} change(s)`)}`,
+          `${String(v.version).padStart(5)}  ${v.at}  ${v.actor.padEnd(10)} ${v.source}  ${color.dim(`${v.changesTotal ?? v.changes.length} change(s)`)}`,
         );
     },
   );
