@@ -432,6 +432,11 @@ export class RouteTable {
     }
     v.setUint32(off + R.metric, metric, true);
     v.setUint16(off + R.flags, flags, true);
+    this.remember(id, plen, nhg, metric, flags);
+  }
+
+  /** What this table keeps of a record it wrote, beside the maps. */
+  private remember(id: number, plen: number, nhg: number, metric: number, flags: number): void {
     this.plens[id] = plen;
     this.nhgs[id] = nhg;
     this.metrics[id] = metric;
@@ -466,10 +471,7 @@ export class RouteTable {
     w[o + 6] = metric;
     w[o + 7] = 0;
     w[o + 1] = (plen | (4 << 8) | (flags << 16)) >>> 0;
-    this.plens[id] = plen;
-    this.nhgs[id] = nhg;
-    this.metrics[id] = metric;
-    this.track(id, originOfFlags(flags), (flags & PROTO) >> 8);
+    this.remember(id, plen, nhg, metric, flags);
   }
 
   /**
@@ -488,10 +490,7 @@ export class RouteTable {
     w[o + 6] = metric;
     w[o + 7] = 0;
     w[o + 1] = (plen | (6 << 8) | (flags << 16)) >>> 0;
-    this.plens[id] = plen;
-    this.nhgs[id] = nhg;
-    this.metrics[id] = metric;
-    this.track(id, originOfFlags(flags), (flags & PROTO) >> 8);
+    this.remember(id, plen, nhg, metric, flags);
   }
 
   /**
