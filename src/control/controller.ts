@@ -18,7 +18,7 @@ import { applyChanges, checkChanges } from './apply.js';
 import { confinedFiles, type FileSource } from './config/files.js';
 import { checkConfig, parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { History, recordedChanges, type VersionRecord } from './history.js';
+import { History, MAX_RECORDED_CHANGES, recordedChanges, type VersionRecord } from './history.js';
 import { compileDesired, planChanges, readRunning, summarize, type Change } from './plan.js';
 import type { ChangeSummary } from './reconcile.js';
 import { settingsOf } from './reconcilers/pipeline.js';
@@ -39,7 +39,10 @@ export interface Actor {
 export interface ProposeResult {
   /** The version recorded (absent for a dry run or when nothing changed). */
   version?: number;
+  /** What changes: all of them, or the first MAX_RECORDED_CHANGES when changesTotal is set. */
   changes: ChangeSummary[];
+  /** How many changes there are, when there are more than `changes` lists. */
+  changesTotal?: number;
   applied: boolean;
   dryRun: boolean;
 }
@@ -284,8 +287,10 @@ export class Controller {
     });
     const dp = this.dataplane;
     const changes = planChanges(readRunning(dp), desired, { describeRoute: (spec) => dp.describeRoute(spec) });
-    const summaries = changes.map(summarize);
-    if (opts.dryRun) return { changes: summaries, applied: false, dryRun: true };
+    // A line for each of the first changes, as the history keeps them (a daemon that removes a
+    // full table would otherwise describe 900k changes nobody reads), and the count.
+    const listed = recordedChanges(changes.slice(0, MAX_RECORDED_CHANGES).map(summarize), changes.length);
+    if (opts.dryRun) return { ...listed, applied: false, dryRun: true };
     checkChanges(changes);
     this.paths.check(config);
     this.stats.reconciles++;
@@ -323,17 +328,17 @@ export class Controller {
       this.log.info({ who }, 'no change');
       return { changes: [], applied: true, dryRun: false };
     }
-    const rec = this.history.record({ ...who, changes: summaries, config });
+    const rec = this.history.record({ ...who, ...listed, config });
     this.history.prune(config.history.keep);
     this.audit.setRetention(config.audit.retentionDays);
-    this.auditVersion(rec, who, summaries);
+    this.auditVersion(rec, who);
     this.currentVersion = rec.version;
-    this.log.info({ version: rec.version, who, changes: summaries.length }, 'applied a new version');
-    return { version: rec.version, changes: summaries, applied: true, dryRun: false };
+    this.log.info({ version: rec.version, who, changes: changes.length }, 'applied a new version');
+    return { version: rec.version, ...listed, applied: true, dryRun: false };
   }
 
   /** A version in the audit log; a failure there is logged, the version stands. */
-  private auditVersion(rec: VersionRecord, who: Actor, summaries: ChangeSummary[]): void {
+  private auditVersion(rec: VersionRecord, who: Actor): void {
     try {
       this.audit.append({
         kind: 'config',
@@ -341,8 +346,13 @@ export class Controller {
         at: rec.at,
         subject: `version ${rec.version}`,
         actor: who.actor,
-        summary: `version ${rec.version} (${who.source}): ${summaries.length} change(s)`,
-        details: { version: rec.version, source: who.source, ...recordedChanges(summaries) },
+        summary: `version ${rec.version} (${who.source}): ${rec.changesTotal ?? rec.changes.length} change(s)`,
+        details: {
+          version: rec.version,
+          source: who.source,
+          changes: rec.changes,
+          ...(rec.changesTotal ? { changesTotal: rec.changesTotal } : {}),
+        },
       });
     } catch (err) {
       this.log.error({ err, version: rec.version }, 'recording a version in the audit log failed');

@@ -32,11 +32,13 @@ export interface VersionRecord {
  */
 export const MAX_RECORDED_CHANGES = 1000;
 
-/** The changes as a version records them: the first MAX_RECORDED_CHANGES, and the count when cut. */
-export function recordedChanges(changes: ChangeSummary[]): { changes: ChangeSummary[]; changesTotal?: number } {
-  return changes.length > MAX_RECORDED_CHANGES
-    ? { changes: changes.slice(0, MAX_RECORDED_CHANGES), changesTotal: changes.length }
-    : { changes };
+/**
+ * The changes as a version records them: the first MAX_RECORDED_CHANGES, and the count when
+ * there were more (`total`: how many the list was cut from, when the caller cut it already).
+ */
+export function recordedChanges(changes: ChangeSummary[], total = changes.length): { changes: ChangeSummary[]; changesTotal?: number } {
+  const kept = changes.length > MAX_RECORDED_CHANGES ? changes.slice(0, MAX_RECORDED_CHANGES) : changes;
+  return total > kept.length ? { changes: kept, changesTotal: total } : { changes: kept };
 }
 
 /** A path group's decision: what the new flows' shares were and became, and why. */
@@ -100,9 +102,9 @@ export class History {
   }
 
   /** Records a version (its changes as recordedChanges() keeps them). */
-  record(v: Omit<VersionRecord, 'version' | 'at' | 'changesTotal'>): VersionRecord {
+  record(v: Omit<VersionRecord, 'version' | 'at'>): VersionRecord {
     const at = new Date().toISOString();
-    const kept = recordedChanges(v.changes);
+    const kept = recordedChanges(v.changes, v.changesTotal);
     const info = this.db
       .prepare('INSERT INTO versions (at, actor, source, changes, changes_total, config) VALUES (?, ?, ?, ?, ?, ?)')
       .run(at, v.actor, v.source, JSON.stringify(kept.changes), kept.changesTotal ?? null, JSON.stringify(v.config));

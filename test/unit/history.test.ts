@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 
 import type { Config } from '../../src/control/config/schema.js';
-import { History, MAX_RECORDED_CHANGES } from '../../src/control/history.js';
+import { History, MAX_RECORDED_CHANGES, recordedChanges } from '../../src/control/history.js';
 import type { ChangeSummary } from '../../src/control/reconcile.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pw-history-'));
@@ -38,6 +38,16 @@ describe('version history', () => {
       assert.equal(v.changesTotal, undefined);
       assert.deepEqual(v.changes, routeDeletes(3));
     }
+    h.close();
+  });
+
+  it('counts the changes a caller described only the first of (a reconcile describes at most the first 1,000)', () => {
+    assert.deepEqual(recordedChanges(routeDeletes(1000), 901_904), { changes: routeDeletes(1000), changesTotal: 901_904 });
+    assert.deepEqual(recordedChanges(routeDeletes(1200)), { changes: routeDeletes(1000), changesTotal: 1200 });
+    assert.deepEqual(recordedChanges(routeDeletes(1000)), { changes: routeDeletes(1000) });
+    const h = new History(join(dir, 'b.db'));
+    const v = h.record({ actor: 'daemon', source: 'start', changes: routeDeletes(1000), changesTotal: 901_904, config });
+    assert.equal(h.get(v.version).changesTotal, 901_904);
     h.close();
   });
 

@@ -59,7 +59,9 @@ export function printProposal(r: ProposeResult): void {
     const line = formatChange(c);
     console.log(line.startsWith('+') ? color.green(line) : line.startsWith('-') ? color.red(line) : color.yellow(line));
   }
-  if (r.dryRun) console.log(color.dim(r.changes.length ? `${r.changes.length} change(s) would be applied` : 'no change'));
+  const total = r.changesTotal ?? r.changes.length;
+  if (total > r.changes.length) console.log(color.dim(`… and ${total - r.changes.length} more`));
+  if (r.dryRun) console.log(color.dim(total ? `${total} change(s) would be applied` : 'no change'));
   else if (r.version !== undefined) console.log(`applied as version ${r.version}`);
   else console.log(color.dim('no change'));
 }
