@@ -10,13 +10,14 @@
  *       a time, ROUNDS times: on a VM whose speed drifts by tens of percent within seconds, only
  *       runs side by side tell a 10 % change. Prints each object's median and the median of its
  *       per-round ratio to the first object. The objects are copied over build/pathwise.bpf.o
- *       in turn to be loaded: `make build` puts it back.
+ *       in turn to be loaded, and the built one is put back at the end.
  *   SPIN=VARIANT  runs that variant for 8 s (SPIN_MS) first, for perf record -a; it says on
  *       stderr when it starts.
  *
  * RULES (default 10): the rules in the guard's bank, as in make bench.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BpfObject, inNetns, resolveIfindex, xdpMd } from '../src/kernel/index.js';
@@ -28,17 +29,30 @@ import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { parseRouteTokens } from '../src/routing/route-syntax.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
-import { benchRules, median, perRepetition, STAGE_VARIANTS } from './pipeline-kit.js';
+import { benchRules, median, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
 
 async function main() {
+  const built = join(repoRoot, 'build', 'pathwise.bpf.o');
+  const saved = join(mkdtempSync(join(tmpdir(), 'pw-ab-')), 'pathwise.bpf.o');
+  copyFileSync(built, saved);
   const topo = new Topology('p');
   const names: string[] = [];
   try {
     const ns = topo.addNamespace('K');
     topo.addVeth({ ns, name: 'k0', addr: '100.64.0.1/16' }, { ns, name: 'k1' });
-    topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', topo.name('k0'), 'nud', 'permanent']);
+    const routerMac = setRouterMac(topo, ns, 'k0');
+    topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.2', 'lladdr', ROUTER_MAC, 'dev', topo.name('k0'), 'nud', 'permanent']);
     const ifK0 = inNetns(ns, () => resolveIfindex(topo.name('k0')));
-    const pkt = ipv4Packet({ src: '100.64.0.7', dst: '9.9.9.9', proto: 'tcp', sport: 40000, dport: 443, tcpFlags: 0x10, ttl: 255 });
+    const pkt = ipv4Packet({
+      src: '100.64.0.7',
+      dst: '9.9.9.9',
+      proto: 'tcp',
+      sport: 40000,
+      dport: 443,
+      tcpFlags: 0x10,
+      ttl: 255,
+      dstMac: routerMac,
+    });
     const ctx = xdpMd(pkt.length, ifK0);
     const empty = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
     const out: string[] = [`empty ${inNetns(ns, () => perRepetition(empty.program('bench_empty'), pkt, ctx, 2))}`];
@@ -49,7 +63,7 @@ async function main() {
     const objs = (process.env.OBJS ?? '').split(',').filter(Boolean);
     // A pipeline instance with one route to the packet's destination, resolved, and the rules.
     const openPipeline = async (i: number, settings: Partial<PipelineSettings>, obj: string) => {
-      if (obj) copyFileSync(obj, join(repoRoot, 'build', 'pathwise.bpf.o'));
+      if (obj) copyFileSync(obj, built);
       const name = `${topo.prefix}s${i}`;
       topo.recordInstance(name);
       names.push(name);
@@ -58,7 +72,7 @@ async function main() {
       inNetns(ns, () => {
         dp.syncHostRoutes();
         dp.addRoute(parseRouteTokens(['9.9.9.9/32', 'via', '100.64.0.2'], () => 'bench'));
-        dp.pipeline.maps.txPorts.set(ifK0, ifK0);
+        dp.enableEgress(topo.name('k0'));
         dp.syncNeighbors();
       });
       if (settings.filter !== false && nrules) dp.filter.setRules(benchRules(nrules));
@@ -76,7 +90,12 @@ async function main() {
         for (let r = 0; r < rounds; r++)
           for (const [j, { dp }] of opened.entries()) {
             const res = dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 200 });
-            if (res.retval !== 4) throw new Error(`${objs[j]}: a run ended in XDP action ${res.retval}, not XDP_REDIRECT`);
+            if (res.retval !== 4) {
+              const t = dp.trace(pkt, ifK0);
+              throw new Error(
+                `${objs[j]}: a run ended in XDP action ${res.retval}, not XDP_REDIRECT (trace: verdict ${t.verdict}, reason ${t.reason})`,
+              );
+            }
             ns_[j]!.push(res.duration);
           }
       });
@@ -128,6 +147,9 @@ async function main() {
         // already down
       }
     topo.destroy();
+    // Put the built object back (a copy would look newer than its sources to make).
+    copyFileSync(saved, built);
+    rmSync(join(saved, '..'), { recursive: true });
   }
 }
 main().catch((e) => {

@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
-import { BpfObject, attachXdp, detachXdp, inNetns, resolveIfindex } from '../src/kernel/index.js';
+import { BpfObject, attachXdp, detachXdp, inNetns } from '../src/kernel/index.js';
 import { writeCapture } from '../src/kernel/pcap.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { maglevTable } from '../src/lb/maglev.js';
@@ -100,10 +100,9 @@ async function perPacketBench(
       'permanent',
     ]);
   const dp = await open(`${topo.prefix}lbp`, ns);
-  const ifindex = inNetns(ns, () => resolveIfindex(topo.name('p0')));
   inNetns(ns, () => {
     dp.syncHostRoutes();
-    dp.pipeline.maps.txPorts.set(ifindex, ifindex);
+    dp.enableEgress(topo.name('p0'));
     dp.syncNeighbors();
     dp.services.set(service('nat', 'nat', ['10.251.1.2:8080', '10.251.1.3:8080', '10.251.1.4:8080']));
     dp.services.set(service('dsr', 'dsr', ['10.251.1.2', '10.251.1.3', '10.251.1.4'], `${VIP}:443/tcp`));

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 
-import { BpfObject, inNetns, resolveIfindex } from '../src/kernel/index.js';
+import { BpfObject, inNetns } from '../src/kernel/index.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { openHttpRing, setHttpControl } from '../src/dataplane/http-tables.js';
 import { buildRouterLab, SERVICE } from '../src/netlab/router-lab.js';
@@ -70,10 +70,9 @@ async function perPacketBench(
   topo.exec(ns, 'ip', ['neigh', 'replace', '10.251.1.2', 'lladdr', '02:00:00:00:00:02', 'dev', topo.name('p0'), 'nud', 'permanent']);
   const instance = `${topo.prefix}hp`;
   const dp = await open(instance, ns);
-  const ifindex = inNetns(ns, () => resolveIfindex(topo.name('p0')));
   inNetns(ns, () => {
     dp.syncHostRoutes();
-    dp.pipeline.maps.txPorts.set(ifindex, ifindex);
+    dp.enableEgress(topo.name('p0'));
     dp.syncNeighbors();
   });
   const ring = inNetns(ns, () => openHttpRing(instance));

@@ -1,13 +1,31 @@
 /**
  * What the pipeline benchmarks share (bench/run.ts §3, bench/ab-stages.ts): the rule set the
- * guard holds, and the per-packet figure of a program on one frame.
+ * guard holds, the per-packet figure of a program on one frame, and the MAC such a frame is
+ * addressed to.
  */
 import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import type { RuleSpec } from '../src/filter/rule.js';
 import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { rng } from '../test/helpers/rng.js';
+import type { Topology } from '../test/helpers/topology.js';
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The MAC the pipeline benchmarks give the router's interface and its gateway alike. */
+export const ROUTER_MAC = '02:00:00:00:00:02';
+
+/**
+ * Gives the topology's interface `iface` in `ns` ROUTER_MAC and returns it: a frame the
+ * pipeline forwards arrives addressed to it (others' frames go to the kernel untouched). The
+ * gateway has the same MAC, so a frame forwarded in place (each repetition of a test run sees
+ * the frame as the last one left it) arrives addressed to the router again. Set, not read:
+ * udev may still replace a new veth's random MAC after it is read. Before any neighbour entry
+ * on it: a new MAC flushes them.
+ */
+export function setRouterMac(topo: Topology, ns: string, iface: string): Buffer {
+  topo.exec(ns, 'ip', ['link', 'set', topo.name(iface), 'address', ROUTER_MAC]);
+  return Buffer.from(ROUTER_MAC.split(':').map((x) => parseInt(x, 16)));
+}
 
 /** `n` rules on random /24 sources, TCP, one destination port each: half drop, half count. */
 export function benchRules(n: number): RuleSpec[] {

@@ -47,7 +47,7 @@ import { routeListBench, routeListReport, type RouteListResults } from './route-
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
-import { benchRules, perRepetition, STAGE_VARIANTS } from './pipeline-kit.js';
+import { benchRules, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
@@ -192,7 +192,8 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const ns = topo.addNamespace('K');
   // The gateway 100.64.0.2 is a neighbour on k0 (a permanent entry), not an address here.
   topo.addVeth({ ns, name: 'k0', addr: '100.64.0.1/16' }, { ns, name: 'k1' });
-  topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', topo.name('k0'), 'nud', 'permanent']);
+  const routerMac = setRouterMac(topo, ns, 'k0');
+  topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.2', 'lladdr', ROUTER_MAC, 'dev', topo.name('k0'), 'nud', 'permanent']);
   topo.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
 
   // 2. Install from a file: the kernel's ip -batch, then Pathwise (parse + install).
@@ -374,7 +375,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   //    accounting, beside an empty XDP program.
   const setRulesOn = (dp: Dataplane, n: number) => dp.filter.setRules(benchRules(n));
   inNetns(ns, () => {
-    full.pipeline.maps.txPorts.set(ifK0, ifK0); // an egress port, as attach would enable it
+    full.enableEgress(topo.name('k0')); // an egress port (its MTU recorded), as attach would make it
     full.syncNeighbors();
   });
   // TTL 255: each run forwards the frame REPEAT times in place, lowering its TTL each time, and
@@ -388,6 +389,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     dport: 443,
     tcpFlags: 0x10,
     ttl: 255,
+    dstMac: routerMac, // the router's own, as a forwarded frame arrives
   });
   const trace = inNetns(ns, () => full.trace(flowPkt, ifK0));
   if (trace.verdict !== 2) throw new Error(`the benchmark packet is not forwarded (verdict ${trace.verdict}, reason ${trace.reason})`);
@@ -413,7 +415,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   inNetns(ns, () => {
     big.syncHostRoutes();
     big.loadRoutes(batch);
-    big.pipeline.maps.txPorts.set(ifK0, ifK0);
+    big.enableEgress(topo.name('k0'));
     big.syncNeighbors();
   });
   pipeline.rules10Ns = pipelineNs(big, 10);
@@ -428,7 +430,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     inNetns(ns, () => {
       dp.syncHostRoutes();
       dp.addRoute(parseRouteTokens([`${formatIpv4(addrs[0]!)}/32`, 'via', '100.64.0.2'], () => 'bench'));
-      dp.pipeline.maps.txPorts.set(ifK0, ifK0);
+      dp.enableEgress(topo.name('k0'));
       dp.syncNeighbors();
     });
     if (settings.filter !== false) setRulesOn(dp, 10);

@@ -54,6 +54,7 @@ PW_BTF_ANCHOR(enum pw_cidr_field, cidr_field);
 PW_BTF_ANCHOR(enum pw_rule_field, rule_field);
 PW_BTF_ANCHOR(enum pw_lb_flag, lb_flag);
 PW_BTF_ANCHOR(enum pw_lb_backend_flag, lb_backend_flag);
+PW_BTF_ANCHOR(enum pw_iface_flag, iface_flag);
 
 /* Not a lookup table: a static const array would sit in .rodata with a BTF offset libbpf 1.1
  * leaves unresolved, and the kernel would refuse the object's BTF. */
@@ -139,7 +140,7 @@ static __always_inline int pw_frame_for_us(struct xdp_md *ctx)
 	if (eth->h_dest[0] & 1)
 		return 0; /* multicast or broadcast */
 	iface = pw_iface_of(ifindex);
-	if (!iface)
+	if (!iface || !iface->known)
 		return 1;
 	/* clang emits memcmp as a call BPF does not have: compare the bytes. */
 #pragma unroll

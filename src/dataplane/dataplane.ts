@@ -21,7 +21,6 @@ import {
   RawMap,
   resolveIfindex,
   type AnyMap,
-  type KernelLink,
   type XdpAttachResult,
   type XdpModeRequest,
 } from '../kernel/index.js';
@@ -46,7 +45,7 @@ import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route, type V6Bulk } f
 import { packRouteRows } from './route-json.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
-import { forgetInterface, recordedInterfaces, recordInterface } from './interface-table.js';
+import { addTxPort, forgetStrayInterfaces, recordInterface, removeTxPort } from './interface-table.js';
 import { keepVlanTagsInFrame, restoreVlanOffloads } from './vlan-visibility.js';
 
 export interface InterfaceStats {
@@ -129,7 +128,7 @@ export class Dataplane {
       files: [stateFile],
       prepare: (maps, fresh) => {
         if (fresh.includes('pw_ifaces') || fresh.includes('pw_ifaces_hi')) {
-          // Learned again before any interface switches: the MAC and MTU checks never lapse.
+          // Learned again before any interface switches: the MAC, MTU and egress checks never lapse.
           const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
           for (const ifindex of maps.txPorts.keys()) recordInterface(maps, ifindex, links.get(ifindex));
         }
@@ -170,38 +169,34 @@ export class Dataplane {
     const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
     const done: (XdpAttachResult & { name: string; already: boolean; notes: string[] })[] = [];
     const ourId = this.pipeline.xdp.info().id;
+    const ports = new Set(this.pipeline.maps.txPorts.keys());
+    const added: number[] = []; // egress ports this call made
     try {
       ifindexes.forEach((ifindex, k) => {
         const link = links.get(ifindex);
         const notes = link ? keepVlanTagsInFrame(this.instance, link) : [];
-        this.learnInterface(ifindex, link);
+        addTxPort(this.pipeline.maps, ifindex, link); // its MAC recorded before the program runs on it
+        if (!ports.has(ifindex)) added.push(ifindex);
         const state = queryXdp(ifindex);
         if (state.mode && state.progId === ourId) {
           done.push({ ifindex, mode: state.mode as 'native' | 'generic', replaced: false, name: ifaces[k]!, already: true, notes });
         } else {
           done.push({ ...attachXdp(this.pipeline.xdp, ifindex, { mode }), name: ifaces[k]!, already: false, notes });
         }
-        this.pipeline.maps.txPorts.set(ifindex, ifindex);
       });
     } catch (e) {
-      // Nothing partial: undo the attachments this call made.
+      // Nothing partial: undo the attachments and the egress ports this call made.
       for (const d of done) {
         if (!d.already) {
           detachXdp(d.ifindex, this.pipeline.xdp);
-          this.pipeline.maps.txPorts.delete(d.ifindex);
-          forgetInterface(this.pipeline.maps, d.ifindex);
           restoreVlanOffloads(this.instance, links.get(d.ifindex));
         }
       }
+      for (const ifindex of added) removeTxPort(this.pipeline.maps, ifindex);
       throw e;
     }
     this.pruneInterfaceStats();
     return done;
-  }
-
-  /** The interface's MAC (frames' destinations are checked against it) and MTU, for the pipeline. */
-  private learnInterface(ifindex: number, link: KernelLink | undefined): void {
-    recordInterface(this.pipeline.maps, ifindex, link);
   }
 
   /**
@@ -211,8 +206,8 @@ export class Dataplane {
   refreshInterfaces(): void {
     const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
     const ports = new Set(this.pipeline.maps.txPorts.keys()); // attached, or enabled for egress
-    for (const ifindex of ports) this.learnInterface(ifindex, links.get(ifindex));
-    for (const ifindex of recordedInterfaces(this.pipeline.maps)) if (!ports.has(ifindex)) forgetInterface(this.pipeline.maps, ifindex);
+    for (const ifindex of ports) recordInterface(this.pipeline.maps, ifindex, links.get(ifindex));
+    forgetStrayInterfaces(this.pipeline.maps, ports);
   }
 
   /**
@@ -221,11 +216,11 @@ export class Dataplane {
    */
   enableEgress(iface: string): void {
     const ifindex = resolveIfindex(iface);
-    this.learnInterface(
+    addTxPort(
+      this.pipeline.maps,
       ifindex,
       kernelLinks().find((l) => l.ifindex === ifindex),
     );
-    this.pipeline.maps.txPorts.set(ifindex, ifindex);
   }
 
   /** Detaches from interfaces (only where this instance's program is attached). */
@@ -234,10 +229,13 @@ export class Dataplane {
     const ourId = this.pipeline.xdp.info().id;
     return ifindexes.map((ifindex, k) => {
       const state = queryXdp(ifindex);
-      this.pipeline.maps.txPorts.delete(ifindex);
-      if (!state.mode || state.progId !== ourId) return { name: ifaces[k]!, detached: false };
+      if (!state.mode || state.progId !== ourId) {
+        removeTxPort(this.pipeline.maps, ifindex);
+        return { name: ifaces[k]!, detached: false };
+      }
+      // The MAC check holds until the program is off the interface.
       detachXdp(ifindex, this.pipeline.xdp);
-      forgetInterface(this.pipeline.maps, ifindex);
+      removeTxPort(this.pipeline.maps, ifindex);
       restoreVlanOffloads(
         this.instance,
         kernelLinks().find((l) => l.ifindex === ifindex),

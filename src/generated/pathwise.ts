@@ -75,6 +75,12 @@ export const PwFlowDirection = {
 } as const;
 export type PwFlowDirection = (typeof PwFlowDirection)[keyof typeof PwFlowDirection];
 
+/** enum pw_iface_flag */
+export const PwIfaceFlag = {
+  IFACE_F_TX: 1,
+} as const;
+export type PwIfaceFlag = (typeof PwIfaceFlag)[keyof typeof PwIfaceFlag];
+
 /** enum pw_lb_backend_flag */
 export const PwLbBackendFlag = {
   VALID: 1,
@@ -907,27 +913,29 @@ export const PwNeigh = {
 export interface PwIface {
   mac: Uint8Array;
   known: number;
+  flags: number;
   mtu: number;
 }
 export const PwIface = {
   name: 'pw_iface',
   size: 12,
-  offsets: { mac: 0, known: 6, _pad0: 7, mtu: 8 },
+  offsets: { mac: 0, known: 6, flags: 7, mtu: 8 },
   encode(x: PwIface, v: DataView, o: number): void {
     bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
     scalar.u8.encode(x.known, v, o + 6);
-    bytesAt(v, o + 7, 1).fill(0);
+    scalar.u8.encode(x.flags, v, o + 7);
     scalar.u32.encode(x.mtu, v, o + 8);
   },
   decode(v: DataView, o: number): PwIface {
     return {
       mac: bytesAt(v, o + 0, 6).slice(),
       known: scalar.u8.decode(v, o + 6),
+      flags: scalar.u8.decode(v, o + 7),
       mtu: scalar.u32.decode(v, o + 8),
     };
   },
   zero(): PwIface {
-    return { mac: new Uint8Array(6), known: 0, mtu: 0 };
+    return { mac: new Uint8Array(6), known: 0, flags: 0, mtu: 0 };
   },
 } as const satisfies Codec<PwIface> & { offsets: Record<string, number> };
 

@@ -70,6 +70,33 @@ describe('gateways in the kernel neighbour table', { skip, timeout: 2 * 60_000 }
     inNetns(ns, () => dp.deleteRoute(parsePrefix('8.8.4.0/24')));
   });
 
+  it('forwards out of egress ports only: a port taken away sends its packets to the kernel, untouched', () => {
+    route('8.8.2.0/24 via 100.64.0.2');
+    inNetns(ns, () => dp.syncNeighbors());
+    const pkt = ipv4Packet({ src: '100.64.0.7', dst: '8.8.2.2' });
+    const fate = () => inNetns(ns, () => dp.trace(pkt, resolveIfindex(topo.name('n0'))));
+    const ifindex = inNetns(ns, () => resolveIfindex(topo.name('n0')));
+    assert.equal(fate().verdict, abi.PwVerdict.REDIRECT);
+    // Not attached here: detach only takes the egress port away.
+    assert.deepEqual(
+      inNetns(ns, () => dp.detach([topo.name('n0')])),
+      [{ name: topo.name('n0'), detached: false }],
+    );
+    assert.equal(dp.pipeline.maps.txPorts.get(ifindex), undefined);
+    assert.equal(dp.pipeline.maps.ifaces.get(ifindex)!.flags, 0, 'the record is gone with the port');
+    const t = fate();
+    assert.equal(t.verdict, abi.PwVerdict.PASS);
+    assert.equal(t.reason, abi.PwReason.NO_TX_PORT);
+    // A devmap entry without the record's flag is no egress port either (the order of the two
+    // writes keeps the flag from promising a port the devmap lacks, never the reverse).
+    dp.pipeline.maps.txPorts.set(ifindex, ifindex);
+    assert.equal(fate().reason, abi.PwReason.NO_TX_PORT);
+    inNetns(ns, () => dp.enableEgress(topo.name('n0')));
+    assert.equal(dp.pipeline.maps.ifaces.get(ifindex)!.flags, abi.PwIfaceFlag.IFACE_F_TX);
+    assert.equal(fate().verdict, abi.PwVerdict.REDIRECT, 'an egress port again');
+    inNetns(ns, () => dp.deleteRoute(parsePrefix('8.8.2.0/24')));
+  });
+
   it('makes a gateway with no entry a managed neighbour, and hands it back after', () => {
     route('9.9.9.0/24 via 100.64.0.3');
     assert.match(neigh('100.64.0.3'), /managed/);

@@ -120,22 +120,30 @@ static __always_inline __u32 pw_fib6_lookup(const struct in6_addr *daddr)
 	return e & (1U << PW_FIB4_EXT_BIT) ? 0 : e;
 }
 
-/* Rewrites L2 and the TTL, then redirects. Only called once every check has passed, so a
- * packet handed to the kernel is always unmodified. */
-static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pkt, const __u8 *dmac,
-					const __u8 *smac, __u32 ifindex, struct pw_decision *d)
+/* The record of an interface the pipeline may redirect to, or NULL (the packet goes to the
+ * kernel). */
+static __always_inline struct pw_iface *pw_tx_port(__u32 ifindex)
+{
+	struct pw_iface *out = pw_iface_of(ifindex);
+
+	return out && (out->flags & PW_IFACE_F_TX) ? out : NULL;
+}
+
+/* Rewrites L2 and the TTL, then redirects out of `out` (pw_tx_port(ifindex)). Only called once
+ * every check has passed, so a packet handed to the kernel is always unmodified. */
+static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pkt, const struct pw_iface *out,
+					const __u8 *dmac, const __u8 *smac, __u32 ifindex, struct pw_decision *d)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct pw_iface *out = pw_iface_of(ifindex);
 	__u32 mtu_len = 0;
 
 	/* Larger than the egress MTU: the kernel fragments it or answers ICMP "fragmentation
 	 * needed" / "packet too big", so path MTU discovery keeps working. The MTU the control
 	 * plane recorded is compared directly (an XDP frame is linear, its IP length is what
 	 * counts); an interface without a record asks the kernel. */
-	if (out && out->mtu ? pkt->ip_len > out->mtu : bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
+	if (out->mtu ? pkt->ip_len > out->mtu : bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MTU_EXCEEDED);
 		return;
 	}
@@ -217,7 +225,8 @@ static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *p
 	struct pw_route *rt;
 	struct pw_nhgroup *g;
 	struct pw_nexthop *nh;
-	__u32 bucket, nh_id, *port;
+	struct pw_iface *out;
+	__u32 bucket, nh_id;
 
 	if (!route_id) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_ROUTE);
@@ -270,8 +279,8 @@ static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *p
 		return;
 	}
 	d->nexthop = nh_id;
-	port = bpf_map_lookup_elem(&pw_tx_ports, &nh->ifindex);
-	if (!port) {
+	out = pw_tx_port(nh->ifindex);
+	if (!out) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_TX_PORT);
 		return;
 	}
@@ -284,14 +293,14 @@ static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *p
 		pw_neigh_target(nh, pkt, &key);
 		n = bpf_map_lookup_elem(&pw_neigh, &key);
 		if (n) {
-			pw_transmit(ctx, pkt, n->mac, nh->smac, nh->ifindex, d);
+			pw_transmit(ctx, pkt, out, n->mac, nh->smac, nh->ifindex, d);
 			return;
 		}
 		if (pw_neigh_kernel(ctx, nh, &key, v6, &p) != BPF_FIB_LKUP_RET_SUCCESS) {
 			pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_NEIGH);
 			return;
 		}
-		pw_transmit(ctx, pkt, p.dmac, p.smac, nh->ifindex, d);
+		pw_transmit(ctx, pkt, out, p.dmac, p.smac, nh->ifindex, d);
 	}
 }
 
@@ -299,7 +308,7 @@ static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *p
 static __always_inline void pw_route_kernel(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	struct bpf_fib_lookup p = {};
-	__u32 *port;
+	struct pw_iface *out;
 	int rc;
 
 	p.ifindex = ctx->ingress_ifindex;
@@ -329,12 +338,12 @@ static __always_inline void pw_route_kernel(struct xdp_md *ctx, struct pw_packet
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_TTL_EXCEEDED);
 		return;
 	}
-	port = bpf_map_lookup_elem(&pw_tx_ports, &p.ifindex);
-	if (!port) {
+	out = pw_tx_port(p.ifindex);
+	if (!out) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_TX_PORT);
 		return;
 	}
-	pw_transmit(ctx, pkt, p.dmac, p.smac, p.ifindex, d);
+	pw_transmit(ctx, pkt, out, p.dmac, p.smac, p.ifindex, d);
 }
 
 #endif /* PATHWISE_ROUTE_BPF_H */

@@ -71,9 +71,9 @@ struct {
 	__type(value, __u32);
 } pw_tx_ports SEC(".maps");
 
-/* The interfaces the pipeline runs on or forwards out of, with their MACs and MTUs. Written on
- * attach (and egress enabling) and when an interface's address or MTU changes. An array for
- * small ifindexes (its lookups are inlined), a hash for the rest. */
+/* The interfaces the pipeline runs on or forwards out of, with their MACs, MTUs and whether it
+ * may redirect to them. Written on attach (and egress enabling) and when an interface's address
+ * or MTU changes. An array for small ifindexes (its lookups are inlined), a hash for the rest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PW_IF_DIRECT);
@@ -94,7 +94,7 @@ static __always_inline struct pw_iface *pw_iface_of(__u32 ifindex)
 
 	if (ifindex < PW_IF_DIRECT) {
 		i = bpf_map_lookup_elem(&pw_ifaces, &ifindex);
-		return i && i->known ? i : NULL;
+		return i && (i->known || i->flags) ? i : NULL;
 	}
 	return bpf_map_lookup_elem(&pw_ifaces_hi, &ifindex);
 }
