@@ -132,7 +132,8 @@ import:
   }
 }
 
-const pctl = (xs: number[], p: number) => {
+/** The p-quantile of xs (nearest rank), as the report gives it. */
+export const pctl = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]! : NaN;
 };

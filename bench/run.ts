@@ -42,7 +42,7 @@ import { Topology } from '../test/helpers/topology.js';
 import { rng } from '../test/helpers/rng.js';
 import { insightBench, type InsightResults } from './insight.js';
 import { pathsBench, pathsReport, type PathResults } from './paths.js';
-import { birdBench, birdReport, type BirdResults } from './bird.js';
+import { birdBench, birdReport, pctl, type BirdResults } from './bird.js';
 import { routeListBench, routeListReport, type RouteListResults } from './route-list.js';
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
@@ -757,7 +757,10 @@ lowering its TTL) take the forwarded path, and every run is checked to end in XD
 the kernel as TTL-exceeded, so those figures measured mostly that shorter path.) The floor is
 a minimal forwarder over the same tables (bench_fwd in bench/progs/bench.bpf.c: what the
 kernel sample xdp_fwd does: parse Ethernet and IPv4, the FIB lookup, route, nexthop group,
-nexthop and neighbour, MAC rewrite, TTL and checksum, redirect).
+nexthop and neighbour, MAC rewrite, TTL and checksum, redirect). Since 2026-12-03 the frame
+is addressed to the router's interface and the egress port is enabled as attach enables it, so
+the pipeline checks the MAC and reads the recorded MTU as on a live interface (before, the
+MAC check did not run and every packet asked the kernel for the egress MTU).
 
 | program | ns per packet | vs minimal forwarder | vs empty XDP |
 | --- | ---: | ---: | ---: |
@@ -834,6 +837,7 @@ function stealPercentSince(start: ReturnType<typeof cpuTimes>): number | undefin
 function variation(dir: string): string {
   const runs: Results[] = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
+    .sort() // by date: the file names start with it
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Results)
     .filter((r) => r.forwarding?.directPps !== undefined && r.fib?.fullWarm !== undefined);
   const rows: [string, (r: Results) => number, number][] = [
@@ -855,16 +859,47 @@ function variation(dir: string): string {
       (r) => (r.forwarding.live ? r.forwarding.live.pathwisePps / r.forwarding.live.kernelPps : NaN),
       2,
     ],
+    // Rows measured since 2026-12-02 or 03: fewer runs hold them (the runs column).
+    ['IPv6 install (thousand routes/s)', (r) => (r.fib.install6Seconds ? r.fib.routes6 / r.fib.install6Seconds / 1000 : NaN), 0],
+    ['`route load`, whole command (s)', (r) => r.install.commandSeconds ?? NaN, 2],
+    ['import from the kernel, read + install (s)', (r) => r.import?.seconds ?? NaN, 2],
+    ['BIRD, 10,000 routes withdrawn: p99 (ms)', (r) => (r.birdChange ? pctl(r.birdChange.withdrawMs, 0.99) : NaN), 1],
+    ['BIRD, 10,000 routes announced: p99 (ms)', (r) => (r.birdChange ? pctl(r.birdChange.announceMs, 0.99) : NaN), 1],
+    ['`route list --json`, pinned maps (s)', (r) => r.routeList?.local.seconds ?? NaN, 2],
+    [
+      'events delivered into TypeScript, bounded by the producer (M/s)',
+      (r) => (r.insight ? r.insight.events.deliveredPerSecond / 1e6 : NaN),
+      2,
+    ],
+    ['events: the reader alone, draining a full ring (M/s)', (r) => (r.insight?.events.readerPerSecond ?? NaN) / 1e6, 2],
+    ['Maglev rebuild, 65,537 slots (ms)', (r) => r.balance?.maglev.warmMs ?? NaN, 2],
+    [
+      'balance pps, Pathwise / nftables (tcpreplay)',
+      (r) => (r.balance ? r.balance.throughput.pathwisePps / r.balance.throughput.nftPps : NaN),
+      2,
+    ],
+    [
+      'balance pps, Pathwise / nftables (XDP-native generator)',
+      (r) => (r.balance?.throughput.live ? r.balance.throughput.live.pathwisePps / r.balance.throughput.live.nftPps : NaN),
+      2,
+    ],
+    [
+      'connections per second, Pathwise / nftables',
+      (r) => (r.balance ? r.balance.throughput.pathwiseCps / r.balance.throughput.nftCps : NaN),
+      2,
+    ],
   ];
   const lines = [
     '',
     `## Variation across runs (${runs.length} run${runs.length === 1 ? '' : 's'} in bench/results)`,
     '',
     'This is a shared 2-core VM: the same measurement moves between runs, so no single run',
-    'above should be read alone.',
+    "above should be read alone. The runs span the code's history: a row the code changed",
+    '(installs, `route load`, import, Maglev, the IPv6 FIB) moved with it, so the last five',
+    'runs show what the code of today varies by.',
     '',
-    '| figure | min | median | max |',
-    '| --- | ---: | ---: | ---: |',
+    '| figure | runs | min | median | max | last 5 runs: min | median | max |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const [name, pick, d] of rows) {
     const xs = runs
@@ -872,7 +907,13 @@ function variation(dir: string): string {
       .filter(Number.isFinite)
       .sort((a, b) => a - b);
     if (!xs.length) continue;
-    lines.push(`| ${name} | ${xs[0]!.toFixed(d)} | ${median(xs).toFixed(d)} | ${xs.at(-1)!.toFixed(d)} |`);
+    const last = runs
+      .map(pick)
+      .filter(Number.isFinite)
+      .slice(-5)
+      .sort((a, b) => a - b);
+    const mmm = (v: number[]) => `${v[0]!.toFixed(d)} | ${median(v).toFixed(d)} | ${v.at(-1)!.toFixed(d)}`;
+    lines.push(`| ${name} | ${xs.length} | ${mmm(xs)} | ${mmm(last)} |`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -601,14 +601,15 @@ struct pw_iface {
 	__u8 flags;          /* enum pw_iface_flag */
 	__u32 mtu;
 };
+_Static_assert(sizeof(struct pw_iface) == 12, "pw_iface layout");
 
 enum pw_iface_flag {
 	/* The pipeline may redirect to it (it is in pw_tx_ports): set after the devmap entry is
 	 * added and cleared before it is removed, so the fast path checks the record it reads
-	 * anyway for the MTU instead of looking the devmap up once more (a hash lookup, ~17 ns). */
+	 * anyway for the MTU instead of looking the devmap up once more (a helper call: 2.3 % of
+	 * the pipeline with its optional stages off, measured side by side). */
 	PW_IFACE_F_TX = 1 << 0,
 };
-_Static_assert(sizeof(struct pw_iface) == 12, "pw_iface layout");
 
 /* A packet event in the ring buffer pw_events (rule log action, sampling, drops). */
 struct pw_event {
