@@ -17,24 +17,14 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
-import {
-  BpfObject,
-  attachXdp,
-  detachXdp,
-  inNetns,
-  kernelNexthops,
-  kernelRouteDump,
-  libraryVersions,
-  resolveIfindex,
-  xdpMd,
-} from '../src/kernel/index.js';
+import { BpfObject, attachXdp, detachXdp, inNetns, libraryVersions, resolveIfindex, xdpMd } from '../src/kernel/index.js';
 import * as benchAbi from './generated/bench.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
 import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
 import { KernelRouteView, RT_TABLES } from '../src/routing/kernel-routes.js';
-import { reserveForKernelTables, syncImportedRoutes } from '../src/dataplane/route-importer.js';
+import { readKernelRoutes, syncImportedRoutes } from '../src/dataplane/route-importer.js';
 import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { writeCapture } from '../src/kernel/pcap.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
@@ -241,31 +231,17 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     imp.syncHostRoutes();
     const selectors = [{ table: RT_TABLES.main!, protocols: null, prefixes: null }];
     // As the daemon reads a table (control/route-import.ts), minus its turns of the event loop:
-    // in parts, while the addon's thread reads the next ones ahead.
-    const read = (view: KernelRouteView) => {
-      view.setObjects(kernelNexthops());
-      const dump = kernelRouteDump(0, view.tables);
-      try {
-        for (;;) {
-          const { routes, done } = dump.read(16_384);
-          view.load(routes);
-          if (done) return;
-        }
-      } finally {
-        dump.close();
-      }
-    };
+    // in parts, while the addon's thread reads the next ones ahead; sized from the kernel's own
+    // count, and for the reconcile at least as the table was.
     const view = new KernelRouteView(selectors);
     const t = performance.now();
-    reserveForKernelTables(view); // as the daemon: sized from the kernel's own count
-    read(view);
+    readKernelRoutes(view, 16_384);
     const readSeconds = (performance.now() - t) / 1000;
     const first = syncImportedRoutes(imp, view);
     const seconds = (performance.now() - t) / 1000;
     const t2 = performance.now();
     const again = new KernelRouteView(selectors);
-    reserveForKernelTables(again, view.size); // as the daemon's reconcile
-    read(again);
+    readKernelRoutes(again, 16_384, view.size);
     syncImportedRoutes(imp, again);
     return { seconds, readSeconds, resyncSeconds: (performance.now() - t2) / 1000, kernelListSeconds, routes: first.added };
   });

@@ -15,7 +15,6 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import {
   readKernelRoutesInTurns,
   removeImportedRoutes,
-  reserveForKernelTables,
   syncImportedRoutes,
   syncImportedRoutesInTurns,
   type ImportSync,
@@ -215,11 +214,10 @@ export class RouteImport {
     if (!this.view) return null;
     const t0 = performance.now();
     const fresh = new KernelRouteView(this.selectors);
-    // The table is mostly what it was (after a restart, what the pinned FIB still holds).
-    reserveForKernelTables(fresh, Math.max(this.view.size, this.dp().routes.importedRouteCount));
     this.arrivedDuringRead = [];
     try {
-      await readKernelRoutesInTurns(fresh, CHUNK, nextTurn);
+      // The table is mostly what it was (after a restart, what the pinned FIB still holds).
+      await readKernelRoutesInTurns(fresh, CHUNK, nextTurn, Math.max(this.view.size, this.dp().routes.importedRouteCount));
       for (const set of this.arrivedDuringRead) fresh.apply(set);
       if (!this.view) return null; // closed meanwhile
       this.view = fresh;

@@ -299,27 +299,45 @@ export function removeImportedRoutes(dp: Dataplane): number {
  * new: `chunk` routes at a time, with a turn of the event loop between parts.
  */
 /**
- * Sizes a view about to read the kernel's tables from the kernel's own count of their IPv4
- * prefixes: a full table then grows nothing as its parts arrive (growing a million-entry hash
- * by doubling rehashes four million entries on the way).
+ * Sizes a view about to read the kernel's tables for at least `atLeast` routes, or the
+ * kernel's own count of their IPv4 prefixes if larger: a full table then grows nothing as its
+ * parts arrive (growing a million-entry hash by doubling rehashes four million entries on the
+ * way).
  */
-export function reserveForKernelTables(view: KernelRouteView, atLeast = 0): void {
+function reserveForKernelTables(view: KernelRouteView, atLeast: number): void {
   const counts = kernelFibPrefixCounts();
   const inKernel = view.tables.reduce((n, t) => n + (counts.get(t) ?? 0), 0);
   view.reserve(Math.max(atLeast, inKernel));
 }
 
-export async function readKernelRoutesInTurns(view: KernelRouteView, chunk: number, nextTurn: NextTurn): Promise<void> {
+/**
+ * Reads the kernel's tables into `view`, `chunk` routes at a time (yielding between parts),
+ * sized first as reserveForKernelTables says. The count is the kernel walking its whole trie
+ * (~70 ms of a full table's read in a profile): it runs once the dump's own thread is reading
+ * the first parts, so the two overlap.
+ */
+function* kernelRouteParts(view: KernelRouteView, chunk: number, atLeast: number): Generator<void> {
   view.setObjects(kernelNexthops());
   const dump = kernelRouteDump(0, view.tables);
   try {
+    reserveForKernelTables(view, atLeast);
     for (;;) {
       const { routes, done } = dump.read(chunk);
       view.load(routes);
       if (done) return;
-      await nextTurn();
+      yield;
     }
   } finally {
     dump.close();
   }
+}
+
+/** Reads the kernel's tables into `view` at once (kernelRouteParts). */
+export function readKernelRoutes(view: KernelRouteView, chunk: number, atLeast = 0): void {
+  for (const _part of kernelRouteParts(view, chunk, atLeast));
+}
+
+/** Reads the kernel's tables into `view` (kernelRouteParts), a turn of the event loop between parts. */
+export async function readKernelRoutesInTurns(view: KernelRouteView, chunk: number, nextTurn: NextTurn, atLeast = 0): Promise<void> {
+  for (const _part of kernelRouteParts(view, chunk, atLeast)) await nextTurn();
 }
