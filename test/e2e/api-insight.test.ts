@@ -206,10 +206,18 @@ insight:
     }
     assert.ok(slow >= REQUESTS / 6, `requests above 5 ms: ${slow}`);
     // The router times both messages one hop (a veth) before the upstream's link on the way in
-    // and one after it on the way out; a packet's hop waits at most for a softirq.
+    // and one after it on the way out; a packet's hop waits at most for a softirq. So ours is
+    // never shorter, but the capture stamps by another clock (the wall clock; the pipeline uses
+    // the monotonic one) at another point of each packet's way: in one CI run, one transaction
+    // of 1,200 came out 0.49 ms shorter than the capture's. A few such samples are allowed,
+    // none by more than 2 ms.
     toWire.sort((a, b) => a - b);
     const wireMedian = toWire[Math.floor(toWire.length / 2)]!;
-    assert.ok(toWire[0]! > -0.05, `ours below the upstream link's by ${(-toWire[0]!).toFixed(3)} ms`);
+    const below = toWire.filter((d) => d <= -0.05);
+    assert.ok(
+      below.length <= toWire.length * 0.005 && toWire[0]! > -2,
+      `ours below the upstream link's by 0.05 ms or more: ${below.length} of ${toWire.length}, down to ${(-toWire[0]!).toFixed(3)} ms`,
+    );
     assert.ok(wireMedian <= 0.2, `median ours - upstream link ${wireMedian.toFixed(3)} ms`);
     const wireFar = toWire.filter((d) => d > 1).length;
     assert.ok(wireFar <= toWire.length * 0.02, `more than 1 ms beyond the upstream link: ${wireFar} of ${toWire.length}`);
@@ -219,7 +227,7 @@ insight:
     const median = toNginx[Math.floor(toNginx.length / 2)]!;
     assert.ok(median <= 1, `median |ours - nginx| ${median.toFixed(3)} ms`);
     process.stderr.write(
-      `latency: ours - upstream link over ${toWire.length}: median ${wireMedian.toFixed(3)} ms, max ${toWire[toWire.length - 1]!.toFixed(3)} ms, beyond 1 ms ${wireFar}; ` +
+      `latency: ours - upstream link over ${toWire.length}: min ${toWire[0]!.toFixed(3)} ms, median ${wireMedian.toFixed(3)} ms, max ${toWire[toWire.length - 1]!.toFixed(3)} ms, beyond 1 ms ${wireFar}; ` +
         `|ours - nginx| over ${slow} above 5 ms: median ${median.toFixed(3)} ms, within 2 ms ${toNginx.filter((d) => d <= 2).length}\n`,
     );
   });
