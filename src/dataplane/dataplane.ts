@@ -45,7 +45,7 @@ import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route, type V6Bulk } f
 import { packRouteRows } from './route-json.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
-import { addTxPort, forgetStrayInterfaces, recordInterface, removeTxPort } from './interface-table.js';
+import { addTxPort, recordEgressPorts, removeTxPort } from './interface-table.js';
 import { keepVlanTagsInFrame, restoreVlanOffloads } from './vlan-visibility.js';
 
 export interface InterfaceStats {
@@ -129,8 +129,7 @@ export class Dataplane {
       prepare: (maps, fresh) => {
         if (fresh.includes('pw_ifaces') || fresh.includes('pw_ifaces_hi')) {
           // Learned again before any interface switches: the MAC, MTU and egress checks never lapse.
-          const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
-          for (const ifindex of maps.txPorts.keys()) recordInterface(maps, ifindex, links.get(ifindex));
+          recordEgressPorts(maps, new Map(kernelLinks().map((l) => [l.ifindex, l])));
         }
         // A blocklist entry carries its own prefix length (the lookup does not return it).
         const ownLength = <K extends { prefixlen: number }>(map: BpfMap<K, abi.PwBlock>) => {
@@ -204,10 +203,7 @@ export class Dataplane {
    * or MTU changed, an interface recreated) and forgets the others. For link events.
    */
   refreshInterfaces(): void {
-    const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
-    const ports = new Set(this.pipeline.maps.txPorts.keys()); // attached, or enabled for egress
-    for (const ifindex of ports) recordInterface(this.pipeline.maps, ifindex, links.get(ifindex));
-    forgetStrayInterfaces(this.pipeline.maps, ports);
+    recordEgressPorts(this.pipeline.maps, new Map(kernelLinks().map((l) => [l.ifindex, l])));
   }
 
   /**

@@ -30,9 +30,19 @@ export function removeTxPort(maps: Maps, ifindex: number): void {
   maps.txPorts.delete(ifindex);
 }
 
-/** Records `link` again for `ifindex`, an egress port already (its MAC or MTU changed, or an
- * upgrade started its table afresh). A link that is gone leaves no record. */
-export function recordInterface(maps: Maps, ifindex: number, link: Pick<KernelLink, 'mac' | 'mtu'> | undefined): void {
+/**
+ * Records every egress port again from `links` (the kernel's, by ifindex: a MAC or MTU changed,
+ * an interface recreated, or an upgrade started the table afresh) and forgets the records of
+ * interfaces that are not egress ports.
+ */
+export function recordEgressPorts(maps: Maps, links: ReadonlyMap<number, Pick<KernelLink, 'mac' | 'mtu'>>): void {
+  const ports = new Set(maps.txPorts.keys());
+  for (const ifindex of ports) recordInterface(maps, ifindex, links.get(ifindex));
+  for (const ifindex of recordedInterfaces(maps)) if (!ports.has(ifindex)) forgetInterface(maps, ifindex);
+}
+
+/** Records `link` for `ifindex`, an egress port. A link that is gone leaves no record. */
+function recordInterface(maps: Maps, ifindex: number, link: Pick<KernelLink, 'mac' | 'mtu'> | undefined): void {
   if (!link) return forgetInterface(maps, ifindex);
   const ethernet = link.mac?.length === 6;
   const value = {
@@ -51,13 +61,8 @@ function forgetInterface(maps: Maps, ifindex: number): void {
 }
 
 /** The ifindexes recorded. */
-export function recordedInterfaces(maps: Maps): number[] {
+function recordedInterfaces(maps: Maps): number[] {
   const out = [...maps.ifacesHi.keys()];
   for (const [ifindex, v] of maps.ifaces.entries()) if (v.known || v.flags) out.push(ifindex);
   return out;
-}
-
-/** Forgets the records of interfaces that are not egress ports (left by an older version). */
-export function forgetStrayInterfaces(maps: Maps, ports: ReadonlySet<number>): void {
-  for (const ifindex of recordedInterfaces(maps)) if (!ports.has(ifindex)) forgetInterface(maps, ifindex);
 }
