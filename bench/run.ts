@@ -1017,10 +1017,28 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   per-CPU cache in an array, so that the common packet skips the hash of a 40-byte key and the
   LRU lookup (~100 ns here with the rest of the flow stage), merged into the shared table that
   every reader of flows would then have to combine with it: not done yet.
-- **IPv6 lookups.** A /48 is five dependent loads in a 37 MiB table; with 65,536 random
-  destinations most of them miss the caches and the TLB (4 KiB pages: the BPF array is
-  vmalloc-ed). The figure moved from 31 to 109 ns between two runs on this VM. The next step is
-  smaller nodes (Poptrie-style bitmaps), so the table fits the caches.
+- **IPv6 lookups.** A /48 is five dependent loads: the first level (256 KiB) stays in the
+  caches, the four levels below it (37 MiB of nodes) do not, and each load waits for the one
+  before. The figure moved from 31 to 109 ns between two runs on this VM. Three other shapes,
+  built on 2026-12-03 and measured against this trie over the same destinations, were slower:
+  - nodes compressed to their runs of equal entries (a 256-bit bitmap of where runs start, bit
+    counts per 64-bit word, one value per run; the real table in 3.2 MiB instead of 37.5, most
+    nodes one cache line): 146-166 ns per random destination against 93-101 ns, and 68-71
+    against 19-31 ns for 128 destinations that stay cached (each build in a process of its
+    own, one after the other; the others below ran side by side). Each level reads its bitmap before
+    the value it selects and counts bits with no popcount instruction (BPF has none): a longer
+    chain of dependent steps in a smaller table;
+  - the first level plus hash tables of the /32, /40 and /48 blocks that prefixes cover (each
+    prefix expanded into its blocks, 1.37M keys; the trie kept for the few longer than /48),
+    the three read at once so that their misses overlap: 124-149 ns against 68-86 ns (20-22
+    against 14-16 ns cached). Three random reads into 144 MiB cost more cache and TLB misses
+    than the trie's chain, whose upper levels stay cached;
+  - a walk with no branch on the entries over its first three or four levels (one that has
+    found its route reads on in a cached node, so that no mispredicted exit discards the
+    lookups behind it): medians 166 and 268 ns against 170 ns, in a phase where one object
+    moved between 110 and 278 ns.
+
+  They stay out of the tree; the figure is bound by this VM's memory latency.
 - **Installs and listings from the CLI.** Past the parse and the install themselves, a whole
   command pays for Node's start and module loading, reading the file, opening the pinned tables
   (the route records read once to rebuild the indexes) and first touches of fresh memory, which

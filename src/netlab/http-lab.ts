@@ -70,6 +70,9 @@ interface Held {
   requests: number;
   answers: number;
   errors: string[];
+  /** When (Date.now()) the last answer came, the peer's FIN ('end'), the first error, the
+   * close: what a test needs to tell a reset from an orderly end, and when either came. */
+  at: { answer?: number; end?: number; error?: number; close?: number };
 }
 
 function hold(host: string, port: number, conns: number): void {
@@ -77,7 +80,7 @@ function hold(host: string, port: number, conns: number): void {
   const timers: NodeJS.Timeout[] = [];
   let ready = 0;
   for (let i = 0; i < conns; i++) {
-    const h: Held = { names: [], requests: 0, answers: 0, errors: [] };
+    const h: Held = { names: [], requests: 0, answers: 0, errors: [], at: {} };
     held.push(h);
     const sock = net.connect({ host, port });
     let buf = '';
@@ -93,12 +96,20 @@ function hold(host: string, port: number, conns: number): void {
         const name = buf.slice(end + 4, end + 4 + len);
         buf = buf.slice(end + 4 + len);
         h.answers++;
+        h.at.answer = Date.now();
         if (h.names[h.names.length - 1] !== name) h.names.push(name);
         if (h.answers === 1 && ++ready === conns) process.stdout.write('ready\n');
       }
     });
-    sock.on('error', (e: NodeJS.ErrnoException) => h.errors.push(e.code ?? e.message));
-    sock.on('close', () => h.errors.push('closed'));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      h.at.error ??= Date.now();
+      h.errors.push(e.code ?? e.message);
+    });
+    sock.on('end', () => (h.at.end = Date.now()));
+    sock.on('close', () => {
+      h.at.close = Date.now();
+      h.errors.push('closed');
+    });
     sock.on('connect', () => {
       const send = () => {
         h.requests++;

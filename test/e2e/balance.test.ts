@@ -25,6 +25,7 @@ interface Held {
   requests: number;
   answers: number;
   errors: string[];
+  at: { answer?: number; end?: number; error?: number; close?: number };
 }
 
 describe('load balancing through the daemon', { skip, timeout: 10 * 60_000 }, () => {
@@ -299,10 +300,12 @@ ${extra}`;
       apply(config(web(three, `    onBackendDown: ${policy}`)));
       await until('up');
       let conns: Held[];
+      let downAt = 0;
       try {
         conns = await held(30, async () => {
           failChecks();
           await until('down');
+          downAt = Date.now();
         });
       } finally {
         topo.exec(b2.ns, 'nft', ['delete', 'table', 'ip', table], { allowFail: true });
@@ -310,8 +313,10 @@ ${extra}`;
       await until('up');
       const onB2 = conns.filter((c) => c.names[0] === 'b2');
       const others = conns.filter((c) => c.names[0] !== 'b2');
+      // Each connection's events in ms from the moment the API said b2 was down.
+      const since = (c: Held) => Object.fromEntries(Object.entries(c.at).map(([k, v]) => [k, v - downAt]));
       t.diagnostic(
-        `${policy}: ${onB2.length} connections on b2: ${JSON.stringify(onB2.map((c) => [c.names, c.answers, c.requests, c.errors]))}`,
+        `${policy}: ${onB2.length} connections on b2: ${JSON.stringify(onB2.map((c) => [c.names, c.answers, c.requests, c.errors, since(c)]))}`,
       );
       assert.ok(onB2.length > 0 && others.length > 0, `connections on b2 and on the others: ${conns.map((c) => c.names[0]).join(' ')}`);
       for (const c of others) assert.deepEqual(c.errors, [], `a connection on ${c.names[0]} was not touched`);
@@ -324,7 +329,7 @@ ${extra}`;
           // Pathwise answers the connection's next segment with a reset from the service
           // (not the backend the table now picks: its kernel would answer with an ACK while
           // it holds a socket of that client port in TIME_WAIT, as the earlier tests leave).
-          assert.equal(c.errors[0], 'ECONNRESET', `reset: ${JSON.stringify(c)}`);
+          assert.equal(c.errors[0], 'ECONNRESET', `reset: ${JSON.stringify({ ...c, at: since(c) })}`);
           assert.ok(c.answers <= c.requests - 1, `no longer answered after the backend went down: ${JSON.stringify(c)}`);
           assert.deepEqual(c.names, ['b2'], 'answered only by b2, never by another backend');
         }
