@@ -10,6 +10,7 @@
 import { PrefixMap4 } from './prefix-map4.js';
 
 const NONE = 0; // route ids start at 1
+const BUCKETS = 65536;
 
 /** Sorts (addr, plen, id) triples by addr, then plen: LSD radix, plen first, then the 4
  * address bytes. The digit is computed inline in each pass (a callback per element costs more
@@ -159,6 +160,10 @@ export class PrefixIndex4 {
   private addrs: Uint32Array = new Uint32Array(0);
   private plens: Uint8Array = new Uint8Array(0);
   private ids: Uint32Array = new Uint32Array(0);
+  /** Where each /16 starts in the base: entries with addr >>> 16 === b are at
+   * [starts[b], starts[b + 1]). A search starts in its /16 (a real table's ~20 entries)
+   * instead of the whole base: a removal asks for each shorter length in turn (its parent). */
+  private starts: Uint32Array = new Uint32Array(BUCKETS + 1);
   private baseLive = 0;
   /** Prefixes added one at a time since the last rebuild: a typed-array hash (a Map keyed by
    * plen * 2^32 + addr boxed a number per lookup, and every lookup of a full import asks here). */
@@ -174,8 +179,9 @@ export class PrefixIndex4 {
 
   /** Position of (addr, plen) in the base, or -1. */
   private find(addr: number, plen: number): number {
-    let lo = 0;
-    let hi = this.addrs.length - 1;
+    const b = addr >>> 16;
+    let lo = this.starts[b]!;
+    let hi = this.starts[b + 1]! - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const a = this.addrs[mid]!;
@@ -192,7 +198,7 @@ export class PrefixIndex4 {
     if (this.recent.size) this.settleRecent();
     const a = this.addrs;
     // The first base entry at or past lo.
-    let from = 0;
+    let from = this.starts[lo >>> 16]!;
     let to = a.length;
     while (from < to) {
       const mid = (from + to) >>> 1;
@@ -277,6 +283,13 @@ export class PrefixIndex4 {
     this.plens = merged.plen;
     this.ids = merged.id;
     this.baseLive = n;
+    const starts = this.starts;
+    let b = 0;
+    for (let i = 0; i < n; i++) {
+      const at = merged.addr[i]! >>> 16;
+      while (b <= at) starts[b++] = i;
+    }
+    while (b <= BUCKETS) starts[b++] = n;
   }
 
   *values(): IterableIterator<number> {

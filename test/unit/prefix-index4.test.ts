@@ -80,4 +80,55 @@ describe('IPv4 prefix index', () => {
       );
     }
   });
+
+  it('finds prefixes at the first and last address of a /16, and ranges across /16s', () => {
+    // The base is searched within the /16 of the address asked for: the edges of those
+    // blocks, the first and the last, and blocks with nothing in them.
+    const idx = new PrefixIndex4();
+    const ip = (s: string) => s.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+    const prefixes: [string, number][] = [
+      ['0.0.0.0', 0],
+      ['0.0.0.0', 32],
+      ['10.0.0.0', 8],
+      ['10.1.0.0', 16],
+      ['10.1.255.0', 24],
+      ['10.1.255.255', 32],
+      ['10.2.0.0', 32],
+      ['10.3.0.0', 16],
+      ['255.255.0.0', 16],
+      ['255.255.255.255', 32],
+    ];
+    // Half in a bulk load, half one by one (recent), then a bulk load that merges them.
+    const half = prefixes.length / 2;
+    const bulk = prefixes.slice(0, half);
+    idx.bulkAdd(
+      Uint32Array.from(bulk, ([a]) => ip(a)),
+      Uint8Array.from(bulk, ([, p]) => p),
+      Uint32Array.from(bulk, (_, i) => i + 1),
+      half,
+    );
+    prefixes.slice(half).forEach(([a, p], i) => idx.set(ip(a), p, half + i + 1));
+    const check = () => {
+      prefixes.forEach(([a, p], i) => assert.equal(idx.get(ip(a), p), i + 1, `${a}/${p}`));
+      for (const [a, p] of [
+        ['10.1.255.255', 31],
+        ['10.2.0.0', 16],
+        ['10.0.255.255', 32],
+        ['128.0.0.0', 1],
+        ['255.255.255.254', 32],
+      ] as const) {
+        assert.equal(idx.get(ip(a), p), undefined, `${a}/${p} is not there`);
+      }
+      assert.equal(idx.anyWithin(ip('10.1.255.1'), ip('10.2.0.0')), true, 'the range ends on the next /16');
+      assert.equal(idx.anyWithin(ip('10.2.0.1'), ip('10.2.255.255')), false);
+      assert.equal(idx.anyWithin(ip('10.4.0.0'), ip('192.167.255.255')), false, 'no prefix in the /16s between');
+      assert.equal(idx.anyWithin(ip('255.255.255.255'), ip('255.255.255.255')), true);
+    };
+    check();
+    idx.bulkAdd(Uint32Array.of(ip('192.168.0.0')), Uint8Array.of(16), Uint32Array.of(99), 1);
+    check();
+    assert.equal(idx.get(ip('192.168.0.0'), 16), 99);
+    assert.equal(idx.delete(ip('10.1.255.255'), 32), true);
+    assert.equal(idx.get(ip('10.1.255.255'), 32), undefined);
+  });
 });
