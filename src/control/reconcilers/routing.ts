@@ -61,11 +61,14 @@ export const routingReconciler: Reconciler<Map<string, RibRoute>, RunningRoutes,
       const imported = running.importedAt(prefix);
       if (imported) routes.set(prefix, imported);
     }
-    return planRoutes(routes, desired, (spec) => ctx.describeRoute(spec)).map((c) => ({
-      ...c,
-      kind: 'route',
-      phase: c.op === 'delete' ? Phase.ROUTE_DELETE : Phase.ROUTES,
-    }));
+    // Each change takes its kind and phase in place: a plan that removes a full table has a
+    // million of them, and a copy of each (a spread) took seconds of the daemon's start.
+    const changes = planRoutes(routes, desired, (spec) => ctx.describeRoute(spec)) as RoutingChange[];
+    for (const c of changes) {
+      c.kind = 'route';
+      c.phase = c.op === 'delete' ? Phase.ROUTE_DELETE : Phase.ROUTES;
+    }
+    return changes;
   },
   apply: (c, t) => t.dp().applyRouteChange(c),
   summarize: (c) => ({
