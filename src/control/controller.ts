@@ -320,7 +320,9 @@ export class Controller {
       this.log.error({ err: e }, 'starting the health checks failed');
     }
     // A config route gone may uncover an imported one for the same prefix.
-    this.imports.restore(changes.flatMap((c) => (c.kind === 'route' && c.op === 'delete' ? [c.prefix] : [])));
+    const deleted: string[] = [];
+    for (const c of changes) if (c.kind === 'route' && c.op === 'delete') deleted.push(c.prefix);
+    this.imports.restore(deleted);
     const latest = this.history.latest();
     const configChanged = !latest || JSON.stringify(latest.config) !== JSON.stringify(config);
     this.current = config;

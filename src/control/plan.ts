@@ -38,11 +38,16 @@ export type Change = SettingsChange | InterfaceChange | FilterChange | RoutingCh
 const features = Object.keys(RECONCILERS) as Feature[];
 const anyReconciler = (f: Feature) => RECONCILERS[f] as unknown as Reconciler<unknown, unknown, Change>;
 
+/** Each kind of change's reconciler (asked once per change: a plan can hold a million). */
+const byKind = new Map<string, Reconciler<unknown, unknown, Change>>(
+  features.flatMap((f) => (anyReconciler(f).kinds as string[]).map((k) => [k, anyReconciler(f)] as const)),
+);
+
 /** The reconciler that plans and performs changes of this kind. */
 export function reconcilerOf(c: Change): Reconciler<unknown, unknown, Change> {
-  const f = features.find((x) => (anyReconciler(x).kinds as string[]).includes(c.kind));
-  if (!f) throw new Error(`no reconciler performs changes of kind '${c.kind}'`);
-  return anyReconciler(f);
+  const r = byKind.get(c.kind);
+  if (!r) throw new Error(`no reconciler performs changes of kind '${c.kind}'`);
+  return r;
 }
 
 export function compileDesired(cfg: Config, ctx: CompileContext): DesiredState {

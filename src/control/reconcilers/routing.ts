@@ -39,6 +39,12 @@ export interface RunningRoutes {
   importedAt(prefix: string): RouteView | undefined;
 }
 
+function byPrefix(views: RouteView[]): Map<string, RouteView> {
+  const m = new Map<string, RouteView>();
+  for (const v of views) m.set(v.prefix, v);
+  return m;
+}
+
 export const routingReconciler: Reconciler<Map<string, RibRoute>, RunningRoutes, RoutingChange> = {
   kinds: ['route'],
   desired(cfg, ctx) {
@@ -48,18 +54,21 @@ export const routingReconciler: Reconciler<Map<string, RibRoute>, RunningRoutes,
     return rib.best();
   },
   running: (dp: Dataplane) => ({
-    owned: new Map(dp.listRoutes('imported').map((r) => [r.prefix, r])),
+    owned: byPrefix(dp.listRoutes('imported')),
     importedAt: (prefix) => {
       const v = dp.routeAt(parsePrefix(prefix));
       return v?.origin === 'imported' ? v : undefined;
     },
   }),
   plan: (running, desired, ctx) => {
-    const routes = new Map(running.owned);
+    // Copied only when an imported route joins them (a full table's copy is ~0.5 s).
+    let routes = running.owned;
     for (const prefix of desired.keys()) {
       if (routes.has(prefix)) continue;
       const imported = running.importedAt(prefix);
-      if (imported) routes.set(prefix, imported);
+      if (!imported) continue;
+      if (routes === running.owned) routes = new Map(running.owned);
+      routes.set(prefix, imported);
     }
     // Each change takes its kind and phase in place: a plan that removes a full table has a
     // million of them, and a copy of each (a spread) took seconds of the daemon's start.
