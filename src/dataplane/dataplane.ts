@@ -338,16 +338,16 @@ export class Dataplane {
       case 'add':
         this.installRoute(c.spec, c.origin);
         return () => this.removeRoute(c.spec.prefix);
+      // The spec that restores the old route is made only when a failed plan undoes this
+      // (a start that deletes a full table made a million of them for nothing).
       case 'replace': {
         this.rewriteRoute(c.spec, c.origin);
-        const old = specOfView(c.old, c.spec.prefix, `route ${c.prefix} (restore)`);
-        return () => void this.rewriteRoute(old, c.old.origin);
+        return () => void this.rewriteRoute(specOfView(c.old, c.spec.prefix, `route ${c.prefix} (restore)`), c.old.origin);
       }
       case 'delete': {
         const prefix = parsePrefix(c.prefix);
         this.removeRoute(prefix);
-        const old = specOfView(c.old, prefix, `route ${c.prefix} (restore)`);
-        return () => void this.installRoute(old, c.old.origin);
+        return () => void this.installRoute(specOfView(c.old, prefix, `route ${c.prefix} (restore)`), c.old.origin);
       }
     }
   }
