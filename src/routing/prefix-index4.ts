@@ -163,7 +163,7 @@ export class PrefixIndex4 {
   /** Where each /16 starts in the base: entries with addr >>> 16 === b are at
    * [starts[b], starts[b + 1]). A search starts in its /16 (a real table's ~20 entries)
    * instead of the whole base: a removal asks for each shorter length in turn (its parent). */
-  private starts: Uint32Array = new Uint32Array(BUCKETS + 1);
+  private readonly starts = new Uint32Array(BUCKETS + 1);
   private baseLive = 0;
   /** Prefixes added one at a time since the last rebuild: a typed-array hash (a Map keyed by
    * plen * 2^32 + addr boxed a number per lookup, and every lookup of a full import asks here). */
