@@ -878,16 +878,10 @@ function variation(dir: string): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const [name, pick, d] of rows) {
-    const xs = runs
-      .map(pick)
-      .filter(Number.isFinite)
-      .sort((a, b) => a - b);
-    if (!xs.length) continue;
-    const last = runs
-      .map(pick)
-      .filter(Number.isFinite)
-      .slice(-5)
-      .sort((a, b) => a - b);
+    const byDate = runs.map(pick).filter(Number.isFinite);
+    if (!byDate.length) continue;
+    const xs = [...byDate].sort((a, b) => a - b);
+    const last = byDate.slice(-5).sort((a, b) => a - b);
     const mmm = (v: number[]) => `${v[0]!.toFixed(d)} | ${median(v).toFixed(d)} | ${v.at(-1)!.toFixed(d)}`;
     lines.push(`| ${name} | ${xs.length} | ${mmm(xs)} | ${mmm(last)} |`);
   }
@@ -1025,9 +1019,9 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
     counts per 64-bit word, one value per run; the real table in 3.2 MiB instead of 37.5, most
     nodes one cache line): 146-166 ns per random destination against 93-101 ns, and 68-71
     against 19-31 ns for 128 destinations that stay cached (each build in a process of its
-    own, one after the other; the others below ran side by side). Each level reads its bitmap before
-    the value it selects and counts bits with no popcount instruction (BPF has none): a longer
-    chain of dependent steps in a smaller table;
+    own, one after the other; the others below ran side by side). Each level reads its bitmap
+    before the value it selects and counts bits with no popcount instruction (BPF has none): a
+    longer chain of dependent steps in a smaller table;
   - the first level plus hash tables of the /32, /40 and /48 blocks that prefixes cover (each
     prefix expanded into its blocks, 1.37M keys; the trie kept for the few longer than /48),
     the three read at once so that their misses overlap: 124-149 ns against 68-86 ns (20-22

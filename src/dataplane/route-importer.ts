@@ -295,10 +295,6 @@ export function removeImportedRoutes(dp: Dataplane): number {
 }
 
 /**
- * Reads the kernel tables `view` imports from (and the nexthop objects) into it, which must be
- * new: `chunk` routes at a time, with a turn of the event loop between parts.
- */
-/**
  * Sizes a view about to read the kernel's tables for at least `atLeast` routes, or the
  * kernel's own count of their IPv4 prefixes if larger: a full table then grows nothing as its
  * parts arrive (growing a million-entry hash by doubling rehashes four million entries on the
@@ -311,8 +307,9 @@ function reserveForKernelTables(view: KernelRouteView, atLeast: number): void {
 }
 
 /**
- * Reads the kernel's tables into `view`, `chunk` routes at a time (yielding between parts),
- * sized first as reserveForKernelTables says. The count is the kernel walking its whole trie
+ * Reads the kernel tables `view` imports from (and the nexthop objects) into it, which must be
+ * new: `chunk` routes at a time (yielding between parts), sized first as
+ * reserveForKernelTables says. The count is the kernel walking its whole trie
  * (~70 ms of a full table's read in a profile): it runs once the dump's own thread is reading
  * the first parts, so the two overlap.
  */
