@@ -80,7 +80,7 @@ export async function insightBench(
   log('filling the flow table with 1,000,000 flows');
   fillFlows(dump, 1_000_000);
   let t0 = performance.now();
-  const snap = readFlows(dump.pipeline.maps);
+  const snap = readFlows(dump.pipeline);
   const batchSeconds = (performance.now() - t0) / 1000;
   t0 = performance.now();
   snap.top(20, 'bytes');

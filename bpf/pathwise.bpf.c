@@ -311,3 +311,12 @@ int pw_xdp_replay(struct xdp_md *ctx)
 {
 	return pw_pipeline(ctx, PW_RUN_REPLAY);
 }
+
+/* Not for interfaces: the control plane runs it (BPF_PROG_TEST_RUN) on each CPU in turn before
+ * it reads the flows, to move the CPU's flow cache into pw_flows. */
+SEC("xdp")
+int pw_xdp_flush(struct xdp_md *ctx)
+{
+	pw_flow_flush_all();
+	return XDP_DROP;
+}

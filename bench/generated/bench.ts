@@ -1,6 +1,6 @@
 // generated — do not edit. From the BTF of bench.bpf.o by scripts/gen-types.ts; `make gen` regenerates.
 import { type Codec, type MapSpec, type NativeFd, type BpfMap, type PerCpuMap, type RawMap, scalar, MapType, openMapSet } from '../../src/kernel/index.js';
-import { PwFib4Block, PwFib4Group, PwFib6Node, PwFlow, PwFlowCounters, PwFlowKey, PwIface, PwNeigh, PwNeighKey, PwNexthop, PwNhgroup, PwRoute } from '../../src/generated/pathwise.js';
+import { PwFib4Block, PwFib4Group, PwFib6Node, PwFlow, PwFlowCounters, PwFlowKey, PwFlowPending, PwIface, PwNeigh, PwNeighKey, PwNexthop, PwNhgroup, PwRoute } from '../../src/generated/pathwise.js';
 
 const bytesAt = (v: DataView, o: number, n: number) => new Uint8Array(v.buffer, v.byteOffset + o, n);
 
@@ -106,6 +106,7 @@ export const maps = {
   bench_fwd_ports: { name: 'bench_fwd_ports', type: MapType.DEVMAP_HASH, maxEntries: 64, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   bench_gen_next: { name: 'bench_gen_next', type: MapType.PROG_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_flow_cache: { name: 'pw_flow_cache', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 88, key: scalar.u32, value: PwFlowPending },
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
@@ -142,6 +143,8 @@ export interface Maps {
   flows: BpfMap<PwFlowKey, PwFlow>;
   /** bench_gen_next */
   genNext: BpfMap<number, number>;
+  /** pw_flow_cache */
+  flowCache: PerCpuMap<number, PwFlowPending>;
   /** pw_flow_stats */
   flowStats: PerCpuMap<number, PwFlowCounters>;
   /** pw_fib4_tbl24 */
@@ -176,6 +179,7 @@ export const mapHandles = {
   fwdPorts: 'bench_fwd_ports',
   flows: 'pw_flows',
   genNext: 'bench_gen_next',
+  flowCache: 'pw_flow_cache',
   flowStats: 'pw_flow_stats',
   fib4Tbl24: 'pw_fib4_tbl24',
   fib4Tbl8: 'pw_fib4_tbl8',

@@ -5,9 +5,12 @@
 // (for short runs where a thread hop costs more than the run).
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <sched.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "common.h"
@@ -138,9 +141,81 @@ static Napi::Value TestRunSync(const Napi::CallbackInfo& info) {
   return Result(info.Env(), a);
 }
 
+// The online CPUs, from /sys/devices/system/cpu/online ("0-3,5,7-8").
+static std::vector<int> OnlineCpus(Napi::Env env) {
+  std::ifstream f("/sys/devices/system/cpu/online");
+  std::string text;
+  if (!f || !std::getline(f, text)) ThrowErrno(env, errno ? errno : EIO, "read", "/sys/devices/system/cpu/online");
+  std::vector<int> cpus;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find(',', i);
+    if (end == std::string::npos) end = text.size();
+    std::string part = text.substr(i, end - i);
+    size_t dash = part.find('-');
+    int lo = std::stoi(part), hi = dash == std::string::npos ? lo : std::stoi(part.substr(dash + 1));
+    for (int c = lo; c <= hi; c++) cpus.push_back(c);
+    i = end + 1;
+  }
+  return cpus;
+}
+
+// testRunOnCpus(progFd, opts, cpus?): one run on each given CPU (default: every online one),
+// the calling thread moved to each in turn and then given back its own CPU set. A per-CPU
+// map's values are the running CPU's: this is how the control plane reaches each CPU's. A CPU
+// the thread may not move to (a cpuset that excludes it) is reported in `skipped`.
+static Napi::Value TestRunOnCpus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RunArgs a;
+  ParseArgs(info, a);
+  std::vector<int> cpus;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array list = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); i++) cpus.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  } else {
+    cpus = OnlineCpus(env);
+  }
+  cpu_set_t own;
+  if (sched_getaffinity(0, sizeof(own), &own)) ThrowErrno(env, errno, "sched_getaffinity");
+  Napi::Array runs = Napi::Array::New(env), skipped = Napi::Array::New(env);
+  int err = 0;
+  for (int cpu : cpus) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+      skipped.Set(skipped.Length(), cpu);
+      continue;
+    }
+    CPU_SET(cpu, &one);
+    // The kernel moves the thread before the call returns; sched_getcpu() confirms it.
+    if (sched_setaffinity(0, sizeof(one), &one) || sched_getcpu() != cpu) {
+      skipped.Set(skipped.Length(), cpu);
+      continue;
+    }
+    Execute(a);
+    if (a.err) {
+      err = a.err;
+      break;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("cpu", cpu);
+    r.Set("retval", (double)a.retval);
+    r.Set("duration", (double)a.duration);
+    runs.Set(runs.Length(), r);
+  }
+  int restoreErr = sched_setaffinity(0, sizeof(own), &own) ? errno : 0;
+  if (err) ThrowErrno(env, err, "bpf_prog_test_run_opts");
+  if (restoreErr) ThrowErrno(env, restoreErr, "sched_setaffinity", "restoring the thread's CPU set");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("runs", runs);
+  out.Set("skipped", skipped);
+  return out;
+}
+
 void InitTestRun(Napi::Env env, Napi::Object exports) {
   exports.Set("testRun", Napi::Function::New(env, TestRun));
   exports.Set("testRunSync", Napi::Function::New(env, TestRunSync));
+  exports.Set("testRunOnCpus", Napi::Function::New(env, TestRunOnCpus));
 }
 
 }  // namespace pw

@@ -123,7 +123,7 @@ export class AnomalyService {
   private lookAtFlows() {
     const d = this.config().anomalies.detectors;
     if (!d.packetFlood.enabled && !d.scan.enabled && !d.synFlood.enabled && !d.newSources.enabled) return null;
-    const snap = readFlows(this.dp().pipeline.maps);
+    const snap = readFlows(this.dp().pipeline);
     const now = Number(monoNowNs());
     const activity = snap.activity(this.flowsBefore ?? new Map(), this.lastLookNs || now, HALF_OPEN_NS);
     const first = this.flowsBefore === null;

@@ -11,7 +11,7 @@ import { FlowSnapshot } from '../insight/flow-table.js';
 import { formatAddress } from '../util/ip.js';
 import { monoNowNs } from '../util/clock.js';
 import { pinDirOf } from '../util/instance.js';
-import type { PipelineMaps } from './pipeline.js';
+import type { Pipeline, PipelineMaps } from './pipeline.js';
 import * as abi from '../generated/pathwise.js';
 import { protocolName, SIZE_BUCKETS } from '../insight/names.js';
 
@@ -98,8 +98,24 @@ export function eventsControl(maps: PipelineMaps): EventsControl {
   return { sampleRate: c.sample_rate, drops: c.drops !== 0 };
 }
 
-/** Reads the whole flow table with batch lookups, as one snapshot. */
-export function readFlows(maps: PipelineMaps, chunk = 65536): FlowSnapshot {
+/** A frame for pw_xdp_flush's test runs: the program reads no packet, the kernel wants one. */
+const FLUSH_FRAME = new Uint8Array(64);
+
+/**
+ * Moves every CPU's flow cache into the flow table: the pipeline counts a flow's common packet
+ * in a per-CPU slot (account.bpf.h), so the table alone lags by what the slots hold. Runs
+ * pw_xdp_flush on each CPU; a CPU this process may not run on keeps its slots' packets until
+ * another flow takes the slot, and is returned.
+ */
+export function flushFlowCache(pipeline: Pick<Pipeline, 'flush'>): { skippedCpus: number[] } {
+  if (!pipeline.flush) return { skippedCpus: [] };
+  return { skippedCpus: pipeline.flush.testRunOnCpus({ data: FLUSH_FRAME }).skipped };
+}
+
+/** Reads the whole flow table with batch lookups, as one snapshot, the flow cache flushed first. */
+export function readFlows(pipeline: Pick<Pipeline, 'maps' | 'flush'>, chunk = 65536): FlowSnapshot {
+  const maps = pipeline.maps;
+  flushFlowCache(pipeline);
   const { keys, values, count } = maps.flows.readAllRaw(chunk);
   const prefixes = new Map<number, string | null>();
   const routePrefix = (id: number) => {

@@ -50,6 +50,9 @@ export class Pipeline {
     readonly created: boolean,
     /** Hash of the object the running program was loaded from (see objectHash). */
     readonly loadedHash: string | null = null,
+    /** Moves the flow cache into the flow table (flushFlowCache); null for a pipeline pinned
+     * by a version without the cache. */
+    readonly flush: Program | null = null,
   ) {}
 
   static isPinned(instance: string): boolean {
@@ -97,7 +100,7 @@ export class Pipeline {
     }
     obj.close();
     const p = Pipeline.adopt(instance);
-    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, p.replay, true, p.loadedHash);
+    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, p.replay, true, p.loadedHash, p.flush);
   }
 
   /** Replaces the running program without a gap, crash-safe (upgrade.ts). */
@@ -120,7 +123,8 @@ export class Pipeline {
     const { settings, loadedHash } = pinnedMeta(instance);
     const maps = abi.openMaps((name) => openPinned(join(dir, name), 'map'));
     const prog = (name: abi.ProgramName) => Program.fromPin(join(dir, name), name);
-    return new Pipeline(instance, settings, maps, prog('pw_xdp'), prog('pw_xdp_trace'), prog('pw_xdp_replay'), false, loadedHash);
+    const flush = existsSync(join(dir, 'pw_xdp_flush')) ? prog('pw_xdp_flush') : null;
+    return new Pipeline(instance, settings, maps, prog('pw_xdp'), prog('pw_xdp_trace'), prog('pw_xdp_replay'), false, loadedHash, flush);
   }
 
   /** Closes this process's handles; the pinned pipeline keeps running. */
@@ -129,6 +133,7 @@ export class Pipeline {
     this.xdp.close();
     this.trace.close();
     this.replay.close();
+    this.flush?.close();
   }
 
   /** Unpins everything of an instance (callers detach interfaces first). */

@@ -117,6 +117,10 @@ export const PwLimit = {
   NHG_BUCKETS: 64,
   MAX_EXT_HDRS: 6,
   FLOWS_MAX: 1048576,
+  FLOW_CACHE_SLOTS: 4096,
+  FLOW_CACHE_SHIFT: 52,
+  FLOW_CACHE_IDLE_MS: 1000,
+  FLOW_HANDSHAKE_WAIT_MS: 3000,
   TRACE_BYTES: 24,
   NEIGH_MAX: 65536,
   MAX_RULES: 16384,
@@ -550,6 +554,60 @@ export const PwFlowKey = {
     return { src: new Uint8Array(16), dst: new Uint8Array(16), sport: 0, dport: 0, proto: 0, family: 0, vlan: 0 };
   },
 } as const satisfies Codec<PwFlowKey> & { offsets: Record<string, number> };
+
+/** struct pw_flow_pending (88 bytes) */
+export interface PwFlowPending {
+  key: PwFlowKey;
+  packets: bigint;
+  bytes: bigint;
+  since_ns: bigint;
+  last_ns: bigint;
+  route: number;
+  egress_ifindex: number;
+  ifindex: number;
+  tcp_flags: number;
+  verdict: number;
+  reason: number;
+  owned: number;
+}
+export const PwFlowPending = {
+  name: 'pw_flow_pending',
+  size: 88,
+  offsets: { key: 0, packets: 40, bytes: 48, since_ns: 56, last_ns: 64, route: 72, egress_ifindex: 76, ifindex: 80, tcp_flags: 84, verdict: 85, reason: 86, owned: 87 },
+  encode(x: PwFlowPending, v: DataView, o: number): void {
+    PwFlowKey.encode(x.key, v, o + 0);
+    scalar.u64.encode(x.packets, v, o + 40);
+    scalar.u64.encode(x.bytes, v, o + 48);
+    scalar.u64.encode(x.since_ns, v, o + 56);
+    scalar.u64.encode(x.last_ns, v, o + 64);
+    scalar.u32.encode(x.route, v, o + 72);
+    scalar.u32.encode(x.egress_ifindex, v, o + 76);
+    scalar.u32.encode(x.ifindex, v, o + 80);
+    scalar.u8.encode(x.tcp_flags, v, o + 84);
+    scalar.u8.encode(x.verdict, v, o + 85);
+    scalar.u8.encode(x.reason, v, o + 86);
+    scalar.u8.encode(x.owned, v, o + 87);
+  },
+  decode(v: DataView, o: number): PwFlowPending {
+    return {
+      key: PwFlowKey.decode(v, o + 0),
+      packets: scalar.u64.decode(v, o + 40),
+      bytes: scalar.u64.decode(v, o + 48),
+      since_ns: scalar.u64.decode(v, o + 56),
+      last_ns: scalar.u64.decode(v, o + 64),
+      route: scalar.u32.decode(v, o + 72),
+      egress_ifindex: scalar.u32.decode(v, o + 76),
+      ifindex: scalar.u32.decode(v, o + 80),
+      tcp_flags: scalar.u8.decode(v, o + 84),
+      verdict: scalar.u8.decode(v, o + 85),
+      reason: scalar.u8.decode(v, o + 86),
+      owned: scalar.u8.decode(v, o + 87),
+    };
+  },
+  zero(): PwFlowPending {
+    return { key: PwFlowKey.zero(), packets: 0n, bytes: 0n, since_ns: 0n, last_ns: 0n, route: 0, egress_ifindex: 0, ifindex: 0, tcp_flags: 0, verdict: 0, reason: 0, owned: 0 };
+  },
+} as const satisfies Codec<PwFlowPending> & { offsets: Record<string, number> };
 
 /** struct pw_flow (72 bytes) */
 export interface PwFlow {
@@ -1985,6 +2043,7 @@ export const maps = {
   pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbCt },
   pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
+  pw_flow_cache: { name: 'pw_flow_cache', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 88, key: scalar.u32, value: PwFlowPending },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_http_stats: { name: 'pw_http_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCounters },
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
@@ -2060,6 +2119,8 @@ export interface Maps {
   lbCt: BpfMap<PwLbCtKey, PwLbCt>;
   /** pw_lb_backends */
   lbBackends: BpfMap<number, PwLbBackend>;
+  /** pw_flow_cache */
+  flowCache: PerCpuMap<number, PwFlowPending>;
   /** pw_flows */
   flows: BpfMap<PwFlowKey, PwFlow>;
   /** pw_http_stats */
@@ -2184,6 +2245,7 @@ export const mapHandles = {
   lbBackendStats: 'pw_lb_backend_stats',
   lbCt: 'pw_lb_ct',
   lbBackends: 'pw_lb_backends',
+  flowCache: 'pw_flow_cache',
   flows: 'pw_flows',
   httpStats: 'pw_http_stats',
   replayOut: 'pw_replay_out',
@@ -2257,5 +2319,5 @@ export const rodata = {
   pw_settings: { name: 'pw_settings', size: 8, codec: PwSettings },
 } as const;
 
-export const programs = ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay'] as const;
+export const programs = ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay', 'pw_xdp_flush'] as const;
 export type ProgramName = (typeof programs)[number];

@@ -89,6 +89,13 @@ export interface TestRunResult {
   ctx: Buffer | null;
 }
 
+/** Runs on each CPU (Program.testRunOnCpus). */
+export interface CpuRuns {
+  runs: { cpu: number; retval: number; duration: number }[];
+  /** CPUs this thread may not run on (its cpuset excludes them): not run there. */
+  skipped: number[];
+}
+
 type Bytes = Uint8Array | DataView;
 interface BatchOpts {
   elemFlags?: number;
@@ -185,6 +192,7 @@ export interface NativeAddon {
 
   testRun(progFd: number, opts: TestRunOptions): Promise<TestRunResult>;
   testRunSync(progFd: number, opts: TestRunOptions): TestRunResult;
+  testRunOnCpus(progFd: number, opts: TestRunOptions, cpus?: number[]): CpuRuns;
 
   libbpfVersion(): string;
   mountBpffs(path: string): void;

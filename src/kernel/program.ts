@@ -1,8 +1,8 @@
 /** A loaded BPF program: one owned fd, BPF_PROG_TEST_RUN, pinning. */
-import { type NativeFd, type TestRunOptions, type TestRunResult, native } from './native.js';
+import { type CpuRuns, type NativeFd, type TestRunOptions, type TestRunResult, native } from './native.js';
 import { fromNative } from '../errors.js';
 
-export type { TestRunOptions, TestRunResult };
+export type { CpuRuns, TestRunOptions, TestRunResult };
 
 export class Program {
   constructor(
@@ -37,6 +37,19 @@ export class Program {
       return native().testRunSync(this.fd, opts);
     } catch (e) {
       throw fromNative(e, `test run of program ${this.name}`);
+    }
+  }
+
+  /**
+   * Runs the program once on each CPU in `cpus` (default: every online CPU), the calling thread
+   * moved to each in turn: the way to reach each CPU's values of a per-CPU map from the
+   * program. The thread gets its own CPU set back.
+   */
+  testRunOnCpus(opts: TestRunOptions, cpus?: number[]): CpuRuns {
+    try {
+      return native().testRunOnCpus(this.fd, opts, cpus);
+    } catch (e) {
+      throw fromNative(e, `test run of program ${this.name} on each CPU`);
     }
   }
 

@@ -18,7 +18,7 @@ export interface FlowsReport {
 }
 
 export function flowsReport(dp: Dataplane, q: { top?: number; sort?: FlowSort } = {}): FlowsReport {
-  const snap = readFlows(dp.pipeline.maps);
+  const snap = readFlows(dp.pipeline);
   const sort = q.sort ?? 'bytes';
   const balanced = serviceOfFlow(dp.services.specs());
   const flows = snap.top(q.top ?? 20, sort).map((f) => ({ ...f, prefix: snap.prefixOf(f), ...balanced(f) }));
@@ -60,7 +60,7 @@ export interface TalkersReport {
 }
 
 export function talkersReport(dp: Dataplane, q: { by?: TalkerBy; top?: number } = {}): TalkersReport {
-  const snap = readFlows(dp.pipeline.maps);
+  const snap = readFlows(dp.pipeline);
   const by = q.by ?? 'src';
   return { total: snap.count, by, talkers: snap.talkers(by, q.top ?? 10) };
 }

@@ -38,6 +38,14 @@ enum pw_limit {
 	PW_NHG_BUCKETS = 64,            /* ECMP buckets per group; weights are spread over them */
 	PW_MAX_EXT_HDRS = 6,            /* IPv6 extension headers walked before giving up */
 	PW_FLOWS_MAX = 1 << 20,
+	/* The flow cache (account.bpf.h): slots per CPU (a power of two), and how long a slot's
+	 * flow must have been idle before another flow that maps to the slot may take it. */
+	PW_FLOW_CACHE_SLOTS = 4096,
+	PW_FLOW_CACHE_SHIFT = 52,       /* 64 - log2(PW_FLOW_CACHE_SLOTS): a slot from a 64-bit hash */
+	PW_FLOW_CACHE_IDLE_MS = 1000,
+	/* A handshake whose SYN is this old no longer keeps its flow out of the cache (only one
+	 * direction of the connection may pass through here: its ACK would never come). */
+	PW_FLOW_HANDSHAKE_WAIT_MS = 3000,
 	PW_TRACE_BYTES = 24,            /* sizeof(struct pw_trace), carried in XDP metadata */
 	PW_NEIGH_MAX = 65536,
 	/* Filter rules: a bitmap per field value, one bit per rule (linear bit-vector search). */
@@ -319,6 +327,28 @@ struct pw_flow {
 	__u8 direction;      /* enum pw_flow_direction */
 };
 _Static_assert(sizeof(struct pw_flow) == 72, "pw_flow layout");
+
+/*
+ * A slot of the flow cache, per CPU: one flow's packets since the slot last flushed them into
+ * its pw_flows entry. The common packet of a flow counts here with plain adds (no hash of the
+ * 40-byte key, no atomics); the slot flushes when another flow takes it and whenever the
+ * control plane reads the flows (pw_xdp_flush, run on each CPU).
+ */
+struct pw_flow_pending {
+	struct pw_flow_key key;
+	__u64 packets;
+	__u64 bytes;
+	__u64 since_ns;      /* the first pending packet (coarse clock): first_ns if the entry is gone */
+	__u64 last_ns;       /* coarse clock */
+	__u32 route;
+	__u32 egress_ifindex;
+	__u32 ifindex;       /* ingress, for an entry made again */
+	__u8 tcp_flags;      /* OR since the last flush */
+	__u8 verdict;
+	__u8 reason;
+	__u8 owned;          /* the slot holds key's flow */
+};
+_Static_assert(sizeof(struct pw_flow_pending) == 88, "pw_flow_pending layout");
 
 /* Flow-table bookkeeping (per CPU). The kernel's LRU evicts silently: evictions are what was
  * created minus what is left minus what the control plane removed. */

@@ -124,19 +124,150 @@ static __always_inline void pw_flow_handshake(const struct pw_packet *pkt, struc
 	}
 }
 
+/* The flow cache's slot for a key: the key's five words multiplied apart (a flow and its
+ * reverse must not share a slot), folded, and the top bits taken. */
+static __always_inline __u32 pw_flow_slot(const struct pw_flow_key *key)
+{
+	const __u64 *w = (const __u64 *)key;
+	__u64 h = w[0] * 0x9e3779b97f4a7c15ULL ^ w[1] * 0xc2b2ae3d27d4eb4fULL ^ w[2] * 0x165667b19e3779f9ULL ^
+		  w[3] * 0x85ebca77c2b2ae63ULL ^ w[4] * 0x27d4eb2f165667c5ULL;
+
+	h ^= h >> 29;
+	return (__u32)((h * 0x9e3779b97f4a7c15ULL) >> PW_FLOW_CACHE_SHIFT);
+}
+
+static __always_inline int pw_flow_key_eq(const struct pw_flow_key *a, const struct pw_flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+/*
+ * Moves a slot's pending packets into its flow's pw_flows entry; the slot stays the flow's.
+ * An entry the LRU has evicted meanwhile is made again from the slot (its first packet is then
+ * the slot's first pending one). Runs on the slot's CPU only, in the pipeline or in
+ * pw_xdp_flush, which the kernel never runs at once on one CPU (both run with bottom halves
+ * off): the slot needs no atomics. The entry does: other CPUs count into it.
+ */
+static __noinline int pw_flow_flush_slot(struct pw_flow_pending *p)
+{
+	struct pw_flow_counters *fc;
+	struct pw_flow *f;
+
+	if (!p || !p->owned || !p->packets)
+		return 0;
+	f = bpf_map_lookup_elem(&pw_flows, &p->key);
+	if (f) {
+		__sync_fetch_and_add(&f->packets, p->packets);
+		__sync_fetch_and_add(&f->bytes, p->bytes);
+		f->tcp_flags |= p->tcp_flags;
+		/* The slot's last packet is the flow's last unless one passed the entry since. */
+		if (p->last_ns >= f->last_ns) {
+			f->last_ns = p->last_ns;
+			f->route = p->route;
+			if (p->egress_ifindex)
+				f->egress_ifindex = p->egress_ifindex;
+			f->verdict = p->verdict;
+			f->reason = p->reason;
+		}
+	} else {
+		struct pw_flow nf = {
+			.packets = p->packets,
+			.bytes = p->bytes,
+			.first_ns = p->since_ns,
+			.last_ns = p->last_ns,
+			.ifindex = p->ifindex,
+			.egress_ifindex = p->egress_ifindex,
+			.route = p->route,
+			.tcp_flags = p->tcp_flags,
+			.verdict = p->verdict,
+			.reason = p->reason,
+		};
+
+		fc = pw_flow_counters();
+		if (!bpf_map_update_elem(&pw_flows, &p->key, &nf, BPF_NOEXIST)) {
+			if (fc)
+				fc->created++;
+		} else if (fc) {
+			fc->insert_failed++;
+		}
+	}
+	p->packets = 0;
+	p->bytes = 0;
+	p->tcp_flags = 0;
+	return 0;
+}
+
+/* A packet of the slot's own flow: counted in the slot. */
+static __always_inline void pw_flow_pend(struct pw_flow_pending *p, const struct pw_packet *pkt,
+					 const struct pw_decision *d, __u32 egress)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+
+	if (!p->packets)
+		p->since_ns = now;
+	p->packets++;
+	p->bytes += pkt->ip_len;
+	if (now > p->last_ns)
+		p->last_ns = now;
+	p->tcp_flags |= pkt->tcp_flags;
+	p->route = d->route;
+	if (egress)
+		p->egress_ifindex = egress;
+	p->verdict = d->verdict;
+	p->reason = d->reason;
+}
+
+/*
+ * After a packet counted in the flow's entry: the slot becomes the flow's when it is free or
+ * its flow has been idle PW_FLOW_CACHE_IDLE_MS (two busy flows never take a slot from each
+ * other, so neither pays a flush per packet), and when no handshake is being timed in the
+ * entry (its packets must reach the entry: see pw_flow_handshake).
+ */
+static __always_inline void pw_flow_claim(struct pw_flow_pending *p, const struct pw_flow_key *key,
+					  const struct pw_flow *f, __u32 ifindex)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+
+	if (f->syn_ns && !f->ack_ns && now < f->syn_ns + PW_FLOW_HANDSHAKE_WAIT_MS * 1000000ULL)
+		return;
+	if (p->owned && now < p->last_ns + PW_FLOW_CACHE_IDLE_MS * 1000000ULL)
+		return;
+	pw_flow_flush_slot(p);
+	__builtin_memcpy(&p->key, key, sizeof(*key));
+	p->owned = 1;
+	p->packets = 0;
+	p->bytes = 0;
+	p->tcp_flags = 0;
+	p->since_ns = now;
+	p->last_ns = now;
+	p->ifindex = ifindex;
+}
+
 /* The flow stage (see stage.bpf.h): the flow key and a new entry stay out of the pipeline's
- * stack frame. */
+ * stack frame. A packet of a flow that holds its CPU's cache slot counts there; the others,
+ * and every SYN (the handshake is timed in the entry), go to the flow's entry in pw_flows. */
 PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
 {
+	struct pw_flow_pending *p;
 	struct pw_flow_key key;
 	struct pw_flow *f;
-	__u32 egress;
+	__u32 egress, slot;
 	__u64 now;
 
 	if (!pkt || !d || !pkt->family)
 		return 0;
 	egress = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
 	pw_flow_key(&key, pkt, 0);
+	slot = pw_flow_slot(&key);
+	p = bpf_map_lookup_elem(&pw_flow_cache, &slot);
+	if (pkt->tcp_flags & PW_TCP_SYN)
+		p = NULL;
+	if (p && p->owned && pw_flow_key_eq(&p->key, &key)) {
+		pw_flow_pend(p, pkt, d, egress);
+		return 0;
+	}
 	f = bpf_map_lookup_elem(&pw_flows, &key);
 	if (!f) {
 		struct pw_flow_counters *fc;
@@ -164,6 +295,8 @@ PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, co
 		if (!bpf_map_update_elem(&pw_flows, &key, &nf, BPF_NOEXIST)) {
 			if (fc)
 				fc->created++;
+			if (p)
+				pw_flow_claim(p, &key, &nf, ctx->ingress_ifindex);
 			return 0;
 		}
 		/* Another CPU inserted it first: count this packet into that entry. */
@@ -190,7 +323,21 @@ PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, co
 	f->verdict = d->verdict;
 	f->reason = d->reason;
 	pw_flow_handshake(pkt, f, now);
+	if (p)
+		pw_flow_claim(p, &key, f, ctx->ingress_ifindex);
 	return 0;
+}
+
+static long pw_flow_flush_one(__u32 i, void *unused)
+{
+	pw_flow_flush_slot(bpf_map_lookup_elem(&pw_flow_cache, &i));
+	return 0;
+}
+
+/* Flushes every slot of this CPU's flow cache (pw_xdp_flush). */
+static __always_inline void pw_flow_flush_all(void)
+{
+	bpf_loop(PW_FLOW_CACHE_SLOTS, pw_flow_flush_one, NULL, 0);
 }
 
 static __always_inline void pw_account_routes(const struct pw_packet *pkt, const struct pw_decision *d)

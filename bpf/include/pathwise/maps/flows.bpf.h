@@ -13,6 +13,14 @@ struct {
 	__type(value, struct pw_flow);
 } pw_flows SEC(".maps");
 
+/* The flow cache: PW_FLOW_CACHE_SLOTS slots per CPU, indexed by a hash of the flow key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PW_FLOW_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pw_flow_pending);
+} pw_flow_cache SEC(".maps");
+
 /* Flows created and inserts refused, per CPU (evictions are created minus entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

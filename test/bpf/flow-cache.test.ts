@@ -1,0 +1,182 @@
+/**
+ * The flow cache (bpf/include/pathwise/account.bpf.h): a flow's common packet counts in a
+ * per-CPU slot, and the flow table (pw_flows) catches up when another flow takes the slot or
+ * when the control plane reads the flows (readFlows runs pw_xdp_flush on each CPU). Packets go
+ * through the real pipeline with BPF_PROG_TEST_RUN, on chosen CPUs.
+ */
+import assert from 'node:assert/strict';
+import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { readFlows } from '../../src/dataplane/insight-tables.js';
+import { Pipeline } from '../../src/dataplane/pipeline.js';
+import * as abi from '../../src/generated/pathwise.js';
+import { ipv4, ipv4Packet } from '../helpers/packets.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+const CPUS = Math.min(cpus().length, 2) === 2 ? [0, 1] : [0];
+const M64 = (1n << 64n) - 1n;
+
+/** The slot pw_flow_slot() picks for a key (a copy of its arithmetic, checked below against
+ * the slot the pipeline filled). */
+function slotOf(key: abi.PwFlowKey): number {
+  const v = new DataView(new ArrayBuffer(abi.PwFlowKey.size));
+  abi.PwFlowKey.encode(key, v, 0);
+  const mul = [0x9e3779b97f4a7c15n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n, 0x85ebca77c2b2ae63n, 0x27d4eb2f165667c5n];
+  let h = 0n;
+  for (let i = 0; i < 5; i++) h ^= (v.getBigUint64(i * 8, true) * mul[i]!) & M64;
+  h ^= h >> 29n;
+  return Number(((h * 0x9e3779b97f4a7c15n) & M64) >> BigInt(abi.PwLimit.FLOW_CACHE_SHIFT));
+}
+
+function udpKey(src: string, dst: string, sport: number, dport: number): abi.PwFlowKey {
+  const k = abi.PwFlowKey.zero();
+  k.src.set(ipv4(src));
+  k.dst.set(ipv4(dst));
+  return { ...k, sport, dport, proto: 17, family: 4 };
+}
+
+describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
+  let dp: Dataplane;
+  let instance: string;
+  let topo: Topology;
+
+  before(async () => {
+    topo = new Topology('fc');
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    dp = await Dataplane.open(instance);
+  });
+  after(() => {
+    dp?.close();
+    if (instance) Pipeline.down(instance);
+    topo?.destroy();
+  });
+
+  const udp = (sport: number, src = '10.61.0.1') =>
+    ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', sport, dport: 53, payload: new Uint8Array(10) });
+  /** `n` packets of one frame through the pipeline on `cpu`. */
+  const send = (frame: Uint8Array, n: number, cpu = 0) => {
+    const r = dp.pipeline.xdp.testRunOnCpus({ data: frame, repeat: n }, [cpu]);
+    assert.deepEqual(
+      r.runs.map((x) => x.cpu),
+      [cpu],
+      `ran on CPU ${cpu}`,
+    );
+  };
+  /** The flow table's own entry, without flushing the cache. */
+  const entry = (key: abi.PwFlowKey) => dp.pipeline.maps.flows.get(key);
+  /** What readFlows (the cache flushed) says of a flow. */
+  const read = (sport: number, src = '10.61.0.1') =>
+    readFlows(dp.pipeline)
+      .top(100000, 'packets')
+      .find((f) => f.src === src && f.sport === sport && f.dport === 53);
+  /** The CPUs whose slot holds `key`'s flow, and what it holds. */
+  const slotted = (key: abi.PwFlowKey) => {
+    const per = dp.pipeline.maps.flowCache.get(slotOf(key)) ?? [];
+    const want = Buffer.alloc(abi.PwFlowKey.size);
+    abi.PwFlowKey.encode(key, new DataView(want.buffer), 0);
+    return per.flatMap((p, cpu) => {
+      const got = Buffer.alloc(abi.PwFlowKey.size);
+      abi.PwFlowKey.encode(p.key, new DataView(got.buffer), 0);
+      return p.owned && got.equals(want) ? [{ cpu, packets: Number(p.packets) }] : [];
+    });
+  };
+
+  it('counts a flow on each CPU in its slot, and every packet is in the flows read', () => {
+    const frame = udp(41000);
+    const key = udpKey('10.61.0.1', '10.9.9.9', 41000, 53);
+    const ipLen = frame.length - 14;
+    for (const cpu of CPUS) send(frame, 5 + cpu * 2, cpu);
+    const total = CPUS.reduce((a, cpu) => a + 5 + cpu * 2, 0);
+    // The first packet on each CPU went to the entry (the first made it), and took the slot.
+    assert.equal(entry(key)?.packets, BigInt(CPUS.length), 'the entry holds only the packets that took the slots');
+    assert.deepEqual(
+      slotted(key),
+      CPUS.map((cpu) => ({ cpu, packets: 4 + cpu * 2 })),
+      'the slot the copy of pw_flow_slot names holds the rest',
+    );
+    const f = read(41000);
+    assert.equal(f?.packets, total);
+    assert.equal(f?.bytes, total * ipLen);
+    assert.equal(entry(key)?.packets, BigInt(total), 'the read flushed the slots into the entry');
+    assert.deepEqual(
+      slotted(key).map((s) => s.packets),
+      CPUS.map(() => 0),
+      'the slots keep the flow, emptied',
+    );
+    send(frame, 3, 0);
+    assert.equal(read(41000)?.packets, total + 3, 'and go on counting it');
+  });
+
+  it('keeps a TCP handshake in the entry until its ACK, then caches the flow', () => {
+    const tcp = (flags: number, fromClient: boolean) =>
+      ipv4Packet({
+        src: fromClient ? '10.61.0.2' : '10.9.9.9',
+        dst: fromClient ? '10.9.9.9' : '10.61.0.2',
+        proto: 'tcp',
+        sport: fromClient ? 42000 : 443,
+        dport: fromClient ? 443 : 42000,
+        tcpFlags: flags,
+      });
+    const key = { ...udpKey('10.61.0.2', '10.9.9.9', 42000, 443), proto: 6 };
+    send(tcp(0x02, true), 1); // SYN
+    send(tcp(0x10, true), 2); // ACKs before any SYN/ACK: the handshake is still open
+    assert.deepEqual(slotted(key), [], 'no slot while the handshake is timed');
+    send(tcp(0x12, false), 1); // SYN/ACK
+    send(tcp(0x10, true), 1); // the ACK that completes it, then the flow's packets
+    send(tcp(0x18, true), 4);
+    const e = entry(key)!;
+    assert.ok(e.syn_ns > 0n && e.synack_ns >= e.syn_ns && e.ack_ns >= e.synack_ns, 'SYN, SYN/ACK and ACK stamped in the entry');
+    assert.equal(e.packets, 4n, 'SYN, two early ACKs and the completing ACK in the entry');
+    assert.deepEqual(slotted(key), [{ cpu: 0, packets: 4 }]);
+    const f = readFlows(dp.pipeline)
+      .top(100000, 'packets')
+      .find((r) => r.src === '10.61.0.2' && r.sport === 42000);
+    assert.equal(f?.packets, 8);
+    assert.equal(f?.direction, 'initiator');
+    assert.ok(f?.handshake, 'the handshake is whole');
+  });
+
+  it('lets a flow take the slot of one idle for a second, never of a busy one, and flushes the one it replaces', async () => {
+    // Two UDP flows whose keys map to the same slot.
+    const base = slotOf(udpKey('10.61.0.3', '10.9.9.9', 1000, 53));
+    let other = 1001;
+    while (slotOf(udpKey('10.61.0.3', '10.9.9.9', other, 53)) !== base) other++;
+    const a = udpKey('10.61.0.3', '10.9.9.9', 1000, 53);
+    const b = udpKey('10.61.0.3', '10.9.9.9', other, 53);
+    send(udp(1000, '10.61.0.3'), 3);
+    send(udp(other, '10.61.0.3'), 3);
+    assert.deepEqual(slotted(a), [{ cpu: 0, packets: 2 }], 'the first flow holds the slot');
+    assert.equal(entry(b)?.packets, 3n, 'the second counts in its entry while the first is busy');
+    await sleep(abi.PwLimit.FLOW_CACHE_IDLE_MS + 200);
+    send(udp(other, '10.61.0.3'), 1);
+    assert.deepEqual(slotted(b), [{ cpu: 0, packets: 0 }], 'the first was idle: the second took the slot');
+    assert.equal(entry(a)?.packets, 3n, "and the first one's pending packets are in its entry, with no read");
+    send(udp(other, '10.61.0.3'), 2);
+    assert.equal(read(1000, '10.61.0.3')?.packets, 3);
+    assert.equal(read(other, '10.61.0.3')?.packets, 6);
+  });
+
+  it('makes a flow again from its slot when the table lost its entry', () => {
+    const frame = udp(43000);
+    const key = udpKey('10.61.0.1', '10.9.9.9', 43000, 53);
+    const created = () => (dp.pipeline.maps.flowStats.get(0) ?? []).reduce((s, c) => s + c.created, 0n);
+    send(frame, 4);
+    assert.equal(dp.pipeline.maps.flows.delete(key), true);
+    const before = created();
+    const f = read(43000);
+    assert.equal(f?.packets, 3, 'the three packets the slot held');
+    assert.equal(created(), before + 1n, 'counted as a flow created');
+  });
+
+  it('flushes every online CPU', () => {
+    const r = dp.pipeline.flush!.testRunOnCpus({ data: new Uint8Array(64) });
+    assert.deepEqual(r.skipped, []);
+    assert.equal(r.runs.length, cpus().length);
+  });
+});
