@@ -8,6 +8,7 @@
 #include <sched.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -147,16 +148,21 @@ static std::vector<int> OnlineCpus(Napi::Env env) {
   std::string text;
   if (!f || !std::getline(f, text)) ThrowErrno(env, errno ? errno : EIO, "read", "/sys/devices/system/cpu/online");
   std::vector<int> cpus;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t end = text.find(',', i);
-    if (end == std::string::npos) end = text.size();
-    std::string part = text.substr(i, end - i);
-    size_t dash = part.find('-');
-    int lo = std::stoi(part), hi = dash == std::string::npos ? lo : std::stoi(part.substr(dash + 1));
-    for (int c = lo; c <= hi; c++) cpus.push_back(c);
-    i = end + 1;
+  const char* p = text.c_str();
+  while (*p) {
+    char* end;
+    long lo = strtol(p, &end, 10), hi = lo;
+    if (end == p) break;
+    if (*end == '-') {
+      p = end + 1;
+      hi = strtol(p, &end, 10);
+      if (end == p) break;
+    }
+    for (long c = lo; c <= hi && c < CPU_SETSIZE; c++) cpus.push_back((int)c);
+    p = *end == ',' ? end + 1 : end;
+    if (*end != ',') break;
   }
+  if (cpus.empty()) ThrowErrno(env, EINVAL, "parse", "/sys/devices/system/cpu/online: " + text);
   return cpus;
 }
 
