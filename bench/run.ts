@@ -976,8 +976,9 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   own install of the same table takes tens of times longer.
 - **Pipeline per packet.** The empty program's ${f(r.pipeline.emptyNs)} ns is mostly BPF_PROG_TEST_RUN's own loop;
   the minimal forwarder (§3) is the floor for the same tables. The stage-by-stage rows of §3 say
-  where the rest goes: the flow table (a jhash of a 40-byte key, LRU bookkeeping, two atomic
-  adds; its clock is now the coarse one except for new flows and handshake stamps), the guard
+  where the rest goes: the flow table (since the third session of 2026-12-03 a flow's common
+  packet counts in a per-CPU slot, see below; its clock is the coarse one except for new flows
+  and handshake stamps), the guard
   (the blocklist's LPM lookup; the rules' fields; a bpf_loop walk only when the fields leave a
   rule that can match). Since 2026-12-03 the fields are read one by one, the array lookups
   (protocol, ports, flags, interface) before the addresses, each narrowing the candidate rules

@@ -65,7 +65,8 @@ async function count(url: string, n: number, concurrency: number): Promise<void>
   process.stdout.write(`${JSON.stringify({ counts, errors })}\n`);
 }
 
-interface Held {
+/** One held connection, as `hold` reports it (test/e2e/balance reads the report). */
+export interface Held {
   names: string[];
   requests: number;
   answers: number;

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 
 import WebSocket from 'ws';
 
+import type { Held } from '../../src/netlab/http-lab.js';
 import { buildLbLab, HTTP_LAB, LB_VIP, LB_VIP6, startServer, type LbLab } from '../../src/netlab/lb-lab.js';
 import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
@@ -19,14 +20,6 @@ import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Held {
-  names: string[];
-  requests: number;
-  answers: number;
-  errors: string[];
-  at: { answer?: number; end?: number; error?: number; close?: number };
-}
 
 describe('load balancing through the daemon', { skip, timeout: 10 * 60_000 }, () => {
   let topo: Topology;

@@ -234,12 +234,9 @@ static __always_inline void pw_flow_claim(struct pw_flow_pending *p, const struc
 		return;
 	if (p->owned && now < p->last_ns + PW_FLOW_CACHE_IDLE_MS * 1000000ULL)
 		return;
-	pw_flow_flush_slot(p);
+	pw_flow_flush_slot(p); /* leaves no packets, bytes or flags pending */
 	__builtin_memcpy(&p->key, key, sizeof(*key));
 	p->owned = 1;
-	p->packets = 0;
-	p->bytes = 0;
-	p->tcp_flags = 0;
 	p->since_ns = now;
 	p->last_ns = now;
 	p->ifindex = ifindex;
