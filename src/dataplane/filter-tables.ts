@@ -15,6 +15,7 @@ import { PwError } from '../errors.js';
 import { compileRules, BITMAP_BYTES, FLAG_SLOTS, IF_DIRECT, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
 import { type BlockEntry } from '../filter/blocklist.js';
 import { checkLimiter, gcraInterval, type Limiter } from '../filter/limiter.js';
+import { presenceBitmap } from '../filter/presence.js';
 
 import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
@@ -89,11 +90,15 @@ function prefixWords(p: Prefix): { addr: number[]; mask: number[] } {
   return { addr: words(maskAddr(p.addr, p.plen)), mask: words(maskAddr(new Uint8Array(16).fill(0xff), p.plen)) };
 }
 
-/** A small CIDR field's entry (pw_rule_small): its prefixes longest first, so that the first
+/** A small CIDR field's entry (pw_rule_cidr): its prefixes longest first, so that the first
  * one holding an address is the longest, as an LPM lookup answers. */
-function smallField(prefixes: { prefix: Prefix; bitmap: number }[], id: (local: number) => number): abi.PwRuleSmall {
+function smallField(prefixes: { prefix: Prefix; bitmap: number }[], id: (local: number) => number): abi.PwRuleCidr {
   const sorted = [...prefixes].sort((a, b) => b.prefix.plen - a.prefix.plen);
-  return { count: sorted.length, prefixes: sorted.map((e) => ({ ...prefixWords(e.prefix), bitmap: id(e.bitmap) })) };
+  return {
+    ...abi.PwRuleCidr.zero(),
+    count: sorted.length,
+    prefixes: sorted.map((e) => ({ ...prefixWords(e.prefix), bitmap: id(e.bitmap) })),
+  };
 }
 
 const ACTION_CODE: Record<RuleAction, number> = {
@@ -123,6 +128,10 @@ export class FilterTables {
     'pw_rule_dst4',
     'pw_rule_src6',
     'pw_rule_dst6',
+    // A bank whose flags send a field to these must find them filled: empty, they would give
+    // every address the field's catch-all.
+    'pw_rule_exact',
+    'pw_rule_cidr',
     'pw_ratelimits',
   ];
   private state: FilterState;
@@ -347,14 +356,15 @@ export class FilterTables {
     // A field no rule names a prefix in holds its catch-all alone: the guard takes that bitmap
     // without the LPM lookup (the entries stay written, for a program that does not know this).
     const cidr = { flags: 0, any: [0, 0, 0, 0], lens: [0, 1, 2, 3].map(() => new Uint8Array(abi.PwLimit.CIDR_EXACT_LENS)) };
-    // A field of a few prefixes (up to CIDR_SMALL_MAX) is also written as a list (pw_rule_small):
+    // A field of a few prefixes (up to CIDR_SMALL_MAX) is also written as a list (pw_rule_cidr):
     // the guard compares the address with each, which costs less than the LPM trie's walk (a
     // profile put ~70 ns in the walk for 10 /24s; the list saved ~30 ns a packet, alternated)
     // or a hash of a key. A field of many prefixes with few lengths
     // is also written by length (pw_rule_exact): the guard looks its address up once per
     // length, longest first, instead of walking the trie, whose walk grows with the number of
-    // prefixes (10,000 rules' /24s cost it ~100 ns more than 10 did). Either way the catch-all
-    // goes to `any`, for an address no prefix holds.
+    // prefixes (10,000 rules' /24s cost it ~100 ns more than 10 did). A field of many prefixes
+    // (by length or in the trie) also has a presence bitmap (src/filter/presence.ts), read
+    // before either. Each way the catch-all goes to `any`, for an address no prefix holds.
     for (const k of [...m.ruleExact.keys()]) if (k.bank === bank) m.ruleExact.delete(k);
     [c.src4, c.dst4, c.src6, c.dst6].forEach((entries, field) => {
       const catchAll = entries.find((e) => e.prefix.plen === 0);
@@ -365,13 +375,25 @@ export class FilterTables {
       }
       const prefixes = entries.filter((e) => e.prefix.plen > 0);
       if (catchAll && prefixes.length <= abi.PwLimit.CIDR_SMALL_MAX) {
-        m.ruleSmall.set(bank * abi.PwCidrField.FIELDS + field, smallField(prefixes, id));
+        m.ruleCidr.set(bank * abi.PwCidrField.FIELDS + field, smallField(prefixes, id));
         cidr.flags |= 1 << (abi.PwBankFlag.SMALL_SHIFT + field);
         cidr.any[field] = id(catchAll.bitmap);
         return;
       }
+      if (!catchAll) return;
+      // Many prefixes: a presence bitmap first, so that an address near none of them is not
+      // looked up at all (see src/filter/presence.ts).
+      const presence = presenceBitmap(
+        field < abi.PwCidrField.SRC6 ? 4 : 6,
+        prefixes.map((e) => e.prefix),
+      );
+      if (presence) {
+        m.ruleCidr.set(bank * abi.PwCidrField.FIELDS + field, { ...abi.PwRuleCidr.zero(), presence });
+        cidr.flags |= 1 << (abi.PwBankFlag.PRESENCE_SHIFT + field);
+        cidr.any[field] = id(catchAll.bitmap);
+      }
       const lengths = [...new Set(prefixes.map((e) => e.prefix.plen))].sort((a, b) => b - a);
-      if (!catchAll || entries.length < EXACT_FROM || lengths.length > abi.PwLimit.CIDR_EXACT_LENS) return;
+      if (entries.length < EXACT_FROM || lengths.length > abi.PwLimit.CIDR_EXACT_LENS) return;
       for (const e of entries) {
         if (e.prefix.plen > 0) m.ruleExact.set({ field, bank, plen: e.prefix.plen, addr: e.prefix.addr }, id(e.bitmap));
       }

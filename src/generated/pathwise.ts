@@ -10,6 +10,7 @@ export const PwBankFlag = {
   EXACT_SHIFT: 5,
   SMALL_SHIFT: 9,
   OPEN_SHIFT: 13,
+  PRESENCE_SHIFT: 20,
 } as const;
 export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
 
@@ -133,6 +134,7 @@ export const PwLimit = {
   CIDR_EXACT_LENS: 4,
   CIDR_SMALL_MAX: 16,
   RULE_EXACT_MAX: 262144,
+  RULE_PRESENCE_BYTES: 8192,
   BLOCK_MAX: 1048576,
   RATELIMITS: 1024,
   SEAL_LIMITER_BASE: 512,
@@ -1319,30 +1321,33 @@ export const PwRuleSmallPrefix = {
   },
 } as const satisfies Codec<PwRuleSmallPrefix> & { offsets: Record<string, number> };
 
-/** struct pw_rule_small (648 bytes) */
-export interface PwRuleSmall {
+/** struct pw_rule_cidr (8840 bytes) */
+export interface PwRuleCidr {
   count: number;
   prefixes: PwRuleSmallPrefix[];
+  presence: Uint8Array;
 }
-export const PwRuleSmall = {
-  name: 'pw_rule_small',
-  size: 648,
-  offsets: { count: 0, _pad0: 4, prefixes: 8 },
-  encode(x: PwRuleSmall, v: DataView, o: number): void {
+export const PwRuleCidr = {
+  name: 'pw_rule_cidr',
+  size: 8840,
+  offsets: { count: 0, _pad0: 4, prefixes: 8, presence: 648 },
+  encode(x: PwRuleCidr, v: DataView, o: number): void {
     scalar.u32.encode(x.count, v, o + 0);
     bytesAt(v, o + 4, 4).fill(0);
     for (let i0 = 0; i0 < 16; i0++) { PwRuleSmallPrefix.encode(x.prefixes[i0] ?? PwRuleSmallPrefix.zero(), v, o + 8 + i0 * 40); }
+    bytesAt(v, o + 648, 8192).set(x.presence.subarray(0, 8192));
   },
-  decode(v: DataView, o: number): PwRuleSmall {
+  decode(v: DataView, o: number): PwRuleCidr {
     return {
       count: scalar.u32.decode(v, o + 0),
       prefixes: Array.from({ length: 16 }, (_, i0) => PwRuleSmallPrefix.decode(v, o + 8 + i0 * 40)),
+      presence: bytesAt(v, o + 648, 8192).slice(),
     };
   },
-  zero(): PwRuleSmall {
-    return { count: 0, prefixes: Array.from({ length: 16 }, () => PwRuleSmallPrefix.zero()) };
+  zero(): PwRuleCidr {
+    return { count: 0, prefixes: Array.from({ length: 16 }, () => PwRuleSmallPrefix.zero()), presence: new Uint8Array(8192) };
   },
-} as const satisfies Codec<PwRuleSmall> & { offsets: Record<string, number> };
+} as const satisfies Codec<PwRuleCidr> & { offsets: Record<string, number> };
 
 /** struct pw_counter (16 bytes) */
 export interface PwCounter {
@@ -2074,7 +2079,7 @@ export const maps = {
   pw_rule_src6: { name: 'pw_rule_src6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
   pw_rule_dst6: { name: 'pw_rule_dst6', type: MapType.LPM_TRIE, maxEntries: 65536, flags: 1, keySize: 24, valueSize: 4, key: PwRuleLpm6Key, value: scalar.u32 },
   pw_rule_exact: { name: 'pw_rule_exact', type: MapType.HASH, maxEntries: 262144, flags: 1, keySize: 20, valueSize: 4, key: PwRuleExactKey, value: scalar.u32 },
-  pw_rule_small: { name: 'pw_rule_small', type: MapType.ARRAY, maxEntries: 8, flags: 0, keySize: 4, valueSize: 648, key: scalar.u32, value: PwRuleSmall },
+  pw_rule_cidr: { name: 'pw_rule_cidr', type: MapType.ARRAY, maxEntries: 8, flags: 0, keySize: 4, valueSize: 8840, key: scalar.u32, value: PwRuleCidr },
   pw_rule_exact_scratch: { name: 'pw_rule_exact_scratch', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 20, key: scalar.u32, value: PwRuleExactKey },
   pw_rule_stats: { name: 'pw_rule_stats', type: MapType.PERCPU_ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
@@ -2181,8 +2186,8 @@ export interface Maps {
   ruleDst6: BpfMap<PwRuleLpm6Key, number>;
   /** pw_rule_exact */
   ruleExact: BpfMap<PwRuleExactKey, number>;
-  /** pw_rule_small */
-  ruleSmall: BpfMap<number, PwRuleSmall>;
+  /** pw_rule_cidr */
+  ruleCidr: BpfMap<number, PwRuleCidr>;
   /** pw_rule_exact_scratch */
   ruleExactScratch: PerCpuMap<number, PwRuleExactKey>;
   /** pw_rule_stats */
@@ -2276,7 +2281,7 @@ export const mapHandles = {
   ruleSrc6: 'pw_rule_src6',
   ruleDst6: 'pw_rule_dst6',
   ruleExact: 'pw_rule_exact',
-  ruleSmall: 'pw_rule_small',
+  ruleCidr: 'pw_rule_cidr',
   ruleExactScratch: 'pw_rule_exact_scratch',
   ruleStats: 'pw_rule_stats',
   ratelimits: 'pw_ratelimits',

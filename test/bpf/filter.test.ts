@@ -69,6 +69,10 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     { v4: [8, 16, 20, 24, 28, 30, 32], v6: [32, 48, 56, 64, 112, 120, 128], way: 'trie' as const },
     // The rules behind 4,200 that no packet meets: in the bitmaps' second summary word.
     { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const, behind: 4200 },
+    // Prefixes shorter than the presence bitmap's blocks (IPv4 /16, IPv6 /32): each sets a
+    // span of bits; an IPv6 one shorter than /16 leaves its fields without a bitmap.
+    { v4: [4, 12, 24, 32], v6: [20, 28, 64, 128], way: 'exact' as const },
+    { v4: [1, 8, 12, 16, 20, 24, 32], v6: [8, 20, 32, 48, 64, 120, 128], way: 'trie' as const },
     // Value fields no rule names, which the guard skips (PW_BANK_FLAG_OPEN_SHIFT).
     { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const, open: ['sport', 'flags', 'iface'] as OpenField[] },
     { v4: [16, 24, 32], v6: [48, 64, 128], way: 'small' as const, open: ['dport', 'sport', 'flags', 'iface'] as OpenField[] },
@@ -92,6 +96,10 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     // Addresses from small pools so that rules and packets collide often.
     const v4pool = ['10.1.0.0', '10.1.2.0', '10.1.2.3', '10.200.0.9', '192.168.1.1', '172.16.5.5'];
     const v6pool = ['2001:db8::1', '2001:db8:1::5', '2001:db8:1:2::9', 'fd00::7'];
+    // Packets also come from addresses near no rule's prefix (most of them in the presence
+    // bitmap's clear blocks), where only the catch-all applies.
+    const v4far = ['198.51.100.7', '203.0.113.9', '100.64.3.3'];
+    const v6far = ['2001:db9::7', '3fff:1::9', 'fe80::5'];
     const v4prefix = () => {
       const a = pick(v4pool);
       const plen = pick(lens.v4);
@@ -153,6 +161,11 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       const small = !!(bank.flags & (1 << (abi.PwBankFlag.SMALL_SHIFT + field)));
       const exact = !!(bank.flags & (1 << (abi.PwBankFlag.EXACT_SHIFT + field)));
       assert.equal(small ? 'small' : exact ? 'exact' : 'trie', lens.way, `how CIDR field ${field} is read`);
+      // Many prefixes: read through a presence bitmap first (src/filter/presence.ts), unless an
+      // IPv6 prefix shorter than /16 spans it all.
+      const present = !!(bank.flags & (1 << (abi.PwBankFlag.PRESENCE_SHIFT + field)));
+      const wide = field >= abi.PwCidrField.SRC6 && lens.v6.some((l) => l < 16);
+      assert.equal(present, lens.way !== 'small' && !wide, `whether CIDR field ${field} has a presence bitmap`);
     }
     for (const [name, field] of Object.entries(OPEN_BIT)) {
       const skipped = !!(bank.flags & (1 << (abi.PwBankFlag.OPEN_SHIFT + field)));
@@ -167,8 +180,8 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       const dport = Math.floor(rand() * 320);
       const flags = pick([0x02, 0x12, 0x10, 0x04, 0x18]);
       if (!v6) {
-        const src = pick(v4pool).replace(/\.\d+$/, `.${Math.floor(rand() * 8)}`);
-        const dst = pick(v4pool);
+        const src = rand() < 0.15 ? pick(v4far) : pick(v4pool).replace(/\.\d+$/, `.${Math.floor(rand() * 8)}`);
+        const dst = rand() < 0.15 ? pick(v4far) : pick(v4pool);
         const data = ipv4Packet({ src, dst, proto: proto === 6 ? 'tcp' : proto === 17 ? 'udp' : 'icmp', sport, dport, tcpFlags: flags });
         const sb = new Uint8Array(16);
         sb.set(ipv4(src));
@@ -188,8 +201,8 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
         });
       } else {
         const p6 = proto === 1 ? 17 : proto;
-        const src = pick(v6pool);
-        const dst = pick(v6pool);
+        const src = rand() < 0.15 ? pick(v6far) : pick(v6pool);
+        const dst = rand() < 0.15 ? pick(v6far) : pick(v6pool);
         const data = ipv6Packet({ src, dst, proto: p6 === 6 ? 'tcp' : 'udp', sport, dport, tcpFlags: flags });
         packets.push({
           data,

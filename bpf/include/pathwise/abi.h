@@ -59,6 +59,9 @@ enum pw_limit {
 	PW_CIDR_EXACT_LENS = 4,         /* prefix lengths a CIDR field may have for exact lookups */
 	PW_CIDR_SMALL_MAX = 16,         /* prefixes a CIDR field may have to be compared one by one */
 	PW_RULE_EXACT_MAX = 4 * 65536,  /* pw_rule_exact: every field's entries, both banks */
+	/* A CIDR field's presence bitmap (struct pw_rule_cidr): 65,536 bits, one per /16 of IPv4
+	 * (or per fold of the top 32 bits of IPv6: guard.bpf.h, pw_presence_key). */
+	PW_RULE_PRESENCE_BYTES = 8192,
 	PW_BLOCK_MAX = 1 << 20,         /* blocklist entries per family */
 	PW_RATELIMITS = 1024,
 	PW_SEAL_LIMITER_BASE = 512,      /* limiters from here up are decisions' (seals'), not config's */
@@ -428,13 +431,18 @@ enum pw_bank_flag {
 	 * same whatever the number of prefixes; the LPM trie's walk grows with it. */
 	PW_BANK_FLAG_EXACT_SHIFT = 5,
 	/* A CIDR field of at most PW_CIDR_SMALL_MAX prefixes (the catch-all's aside): the guard
-	 * compares the address with each (pw_rule_small), longest first, the catch-all in `any` when
+	 * compares the address with each (pw_rule_cidr), longest first, the catch-all in `any` when
 	 * none holds it. A few compares cost less than the LPM trie's walk or a hash of the key. */
 	PW_BANK_FLAG_SMALL_SHIFT = 9,
 	/* A value field (by enum pw_rule_field: source port to interface) that every rule of the
 	 * bank accepts whatever the packet's value: its bitmap would narrow nothing, so the guard
 	 * looks none up. */
 	PW_BANK_FLAG_OPEN_SHIFT = 13,
+	/* A CIDR field of many prefixes (looked up by length or in the LPM trie) with a presence
+	 * bitmap (pw_rule_cidr): a bit per address block, set when some prefix of the field
+	 * overlaps the block. An address whose block's bit is clear is held by no prefix: the
+	 * guard takes the catch-all in `any` without the lookup. */
+	PW_BANK_FLAG_PRESENCE_SHIFT = 20, /* after OPEN_SHIFT + PW_RULE_FIELD_IFACE */
 };
 
 /* The fields a rule matches on, in the classifier's bitmaps (struct pw_rule_walk.bm). */
@@ -448,6 +456,8 @@ enum pw_rule_field {
 	PW_RULE_FIELD_IFACE = 6,
 };
 
+_Static_assert(PW_BANK_FLAG_OPEN_SHIFT + PW_RULE_FIELD_IFACE < PW_BANK_FLAG_PRESENCE_SHIFT, "pw_bank_flag: ranges overlap");
+
 enum pw_cidr_field {
 	PW_CIDR_SRC4 = 0,
 	PW_CIDR_DST4 = 1,
@@ -460,11 +470,12 @@ enum pw_cidr_field {
 struct pw_rule_bank {
 	__u32 count;         /* rules in the bank; 0 skips the classifier */
 	/* PW_BANK_FLAG_*, a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT, at
-	 * PW_BANK_FLAG_EXACT_SHIFT and at PW_BANK_FLAG_SMALL_SHIFT, and one per value field at
-	 * PW_BANK_FLAG_OPEN_SHIFT */
+	 * PW_BANK_FLAG_EXACT_SHIFT, at PW_BANK_FLAG_SMALL_SHIFT and at PW_BANK_FLAG_PRESENCE_SHIFT,
+	 * and one per value field at PW_BANK_FLAG_OPEN_SHIFT */
 	__u32 flags;
 	/* the catch-all bitmap of a field that holds nothing else, or whose prefixes are looked up
-	 * by length (PW_BANK_FLAG_EXACT_SHIFT) or compared one by one (PW_BANK_FLAG_SMALL_SHIFT) */
+	 * by length (PW_BANK_FLAG_EXACT_SHIFT) or compared one by one (PW_BANK_FLAG_SMALL_SHIFT),
+	 * or that has a presence bitmap (PW_BANK_FLAG_PRESENCE_SHIFT) */
 	__u32 any[PW_CIDR_FIELDS];
 	/* a field's prefix lengths, longest first, each + 1 (0 ends the list) */
 	__u8 lens[PW_CIDR_FIELDS][PW_CIDR_EXACT_LENS];
@@ -481,14 +492,17 @@ struct pw_rule_small_prefix {
 };
 _Static_assert(sizeof(struct pw_rule_small_prefix) == 40, "pw_rule_small_prefix layout");
 
-/* A small CIDR field's prefixes, longest first (array pw_rule_small, index
- * bank * PW_CIDR_FIELDS + field): the first that holds the address is the longest. */
-struct pw_rule_small {
+/* What the guard reads of a CIDR field besides its lookups (array pw_rule_cidr, index
+ * bank * PW_CIDR_FIELDS + field): a small field's prefixes, longest first, the first that holds
+ * the address being the longest (PW_BANK_FLAG_SMALL_SHIFT); a large field's presence bitmap,
+ * bit k in byte k / 8 at bit k % 8 (PW_BANK_FLAG_PRESENCE_SHIFT). */
+struct pw_rule_cidr {
 	__u32 count;
 	__u32 _pad0;
 	struct pw_rule_small_prefix prefixes[PW_CIDR_SMALL_MAX];
+	__u8 presence[PW_RULE_PRESENCE_BYTES];
 };
-_Static_assert(sizeof(struct pw_rule_small) == 8 + 40 * PW_CIDR_SMALL_MAX, "pw_rule_small layout");
+_Static_assert(sizeof(struct pw_rule_cidr) == 8 + 40 * PW_CIDR_SMALL_MAX + PW_RULE_PRESENCE_BYTES, "pw_rule_cidr layout");
 
 /* A CIDR field's prefix of one length (PW_BANK_FLAG_EXACT_SHIFT), the address masked to it
  * (IPv4 in the first 4 bytes). */

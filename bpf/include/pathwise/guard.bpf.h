@@ -275,7 +275,7 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_small(const struct pw_rule
 							    const struct pw_packet *pkt, int src, __u32 field)
 {
 	__u32 index = bank * PW_CIDR_FIELDS + (field & (PW_CIDR_FIELDS - 1));
-	const struct pw_rule_small *s = bpf_map_lookup_elem(&pw_rule_small, &index);
+	const struct pw_rule_cidr *s = bpf_map_lookup_elem(&pw_rule_cidr, &index);
 	const struct pw_rule_small_prefix *p;
 	__u32 n;
 
@@ -304,6 +304,31 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_small(const struct pw_rule
 	return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
 }
 
+/* The presence bitmap's bit for an address: its /16 for IPv4; for IPv6 the top 32 bits folded
+ * to 16 (a prefix of 32 bits or more sets one bit; a shorter one, each fold of the blocks it
+ * covers; the control plane gives no bitmap to a field with an IPv6 prefix shorter than 16). */
+static __always_inline __u32 pw_presence_key(const struct pw_packet *pkt, int src)
+{
+	__u32 a;
+
+	if (pkt->family == 4)
+		return bpf_ntohl(src ? pkt->saddr4 : pkt->daddr4) >> 16;
+	a = bpf_ntohl(src ? pkt->saddr6.in6_u.u6_addr32[0] : pkt->daddr6.in6_u.u6_addr32[0]);
+	return (a >> 16) ^ (a & 0xffff);
+}
+
+/* Whether some prefix of the field may hold the address: its block's bit in the field's
+ * presence bitmap (PW_BANK_FLAG_PRESENCE_SHIFT). A clear bit spares the lookup, and most
+ * packets are near no rule's prefix. */
+static __always_inline int pw_cidr_present(__u32 bank, __u32 field, const struct pw_packet *pkt, int src)
+{
+	__u32 key = pw_presence_key(pkt, src) & (8 * PW_RULE_PRESENCE_BYTES - 1);
+	__u32 index = bank * PW_CIDR_FIELDS + (field & (PW_CIDR_FIELDS - 1));
+	const struct pw_rule_cidr *c = bpf_map_lookup_elem(&pw_rule_cidr, &index);
+
+	return !c || (c->presence[key >> 3] >> (key & 7)) & 1;
+}
+
 static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *map6, const struct pw_rule_bank *rb,
 							     __u32 bank, const struct pw_packet *pkt, int src,
 							     struct pw_rule_exact_key *xk)
@@ -313,6 +338,9 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *m
 
 	/* Only the catch-all: an LPM trie lookup (tens of ns) spared. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_ANY_SHIFT + field)))
+		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+	/* Many prefixes, none near the address: the catch-all, with no lookup. */
+	if (rb->flags & (1U << (PW_BANK_FLAG_PRESENCE_SHIFT + field)) && !pw_cidr_present(bank, field, pkt, src))
 		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
 	/* Few prefixes: compared one by one. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_SMALL_SHIFT + field)))

@@ -96,13 +96,15 @@ struct {
 	__type(value, __u32);
 } pw_rule_exact SEC(".maps");
 
-/* Small CIDR fields' prefixes (PW_BANK_FLAG_SMALL_SHIFT), index bank * PW_CIDR_FIELDS + field. */
+/* Small CIDR fields' prefixes (PW_BANK_FLAG_SMALL_SHIFT) and large ones' presence bitmaps
+ * (PW_BANK_FLAG_PRESENCE_SHIFT), index bank * PW_CIDR_FIELDS + field. (One map for both: the
+ * pipeline program is at the kernel's limit of 64 maps.) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * PW_CIDR_FIELDS);
 	__type(key, __u32);
-	__type(value, struct pw_rule_small);
-} pw_rule_small SEC(".maps");
+	__type(value, struct pw_rule_cidr);
+} pw_rule_cidr SEC(".maps");
 
 /* Where the guard builds a pw_rule_exact key: the guard's frame has no room for one (the
  * pipeline's deepest call chain is at the 512-byte stack limit). */
