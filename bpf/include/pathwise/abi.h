@@ -304,6 +304,11 @@ struct pw_flow_key {
 	__u16 vlan;
 };
 _Static_assert(sizeof(struct pw_flow_key) == 40, "pw_flow_key layout");
+/* pw_flow_key() in account.bpf.h writes the last word whole. */
+_Static_assert(__builtin_offsetof(struct pw_flow_key, sport) == 32 && __builtin_offsetof(struct pw_flow_key, dport) == 34 &&
+		       __builtin_offsetof(struct pw_flow_key, proto) == 36 && __builtin_offsetof(struct pw_flow_key, family) == 37 &&
+		       __builtin_offsetof(struct pw_flow_key, vlan) == 38,
+	       "pw_flow_key: the last word's layout");
 
 enum pw_flow_direction {
 	PW_FLOW_DIR_UNKNOWN = 0,     /* started before it was seen, or not TCP */
