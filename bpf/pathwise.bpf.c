@@ -276,13 +276,15 @@ static __always_inline int pw_pipeline(struct xdp_md *ctx, const enum pw_run run
 	else if (run == PW_RUN_REPLAY)
 		pw_emit_replay(&pkt, &d);
 	if (!trace) {
+		int route_pending = 0;
+
 		pw_account_interface(ctx, &pkt, &d);
-		if (pw_settings.flags & PW_SETTING_ROUTE_STATS)
-			pw_account_routes(&pkt, &d);
 		if (pw_settings.flags & PW_SETTING_FLOWS) {
-			pw_account_flow(ctx, &pkt, &d);
+			route_pending = pw_account_flow(ctx, &pkt, &d);
 			pw_account_histogram(&pkt);
 		}
+		if (pw_settings.flags & PW_SETTING_ROUTE_STATS)
+			pw_account_routes(&pkt, &d, route_pending);
 		if (parsed == PW_REASON_NONE)
 			pw_http_packet(ctx, &pkt, &d);
 		if (run == PW_RUN_LIVE)

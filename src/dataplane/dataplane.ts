@@ -37,6 +37,7 @@ import { formatAddress, formatIpv4, formatPrefix, parsePrefix, prefixKey6, type 
 import { sortedIncludes } from '../util/typed-arrays.js';
 
 import { FilterTables } from './filter-tables.js';
+import { flushFlowCache } from './insight-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
 import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from './pipeline.js';
@@ -106,7 +107,8 @@ export class Dataplane {
       const nexthops = new NexthopTable(pipeline.maps);
       const filter = new FilterTables(pipeline.maps, join(runDirOf(instance), 'filter.json'), pipeline.maps.ruleBitmaps.info.maxEntries);
       const services = new ServiceTable(pipeline.maps, join(runDirOf(instance), 'services.json'));
-      return new Dataplane(pipeline, nexthops, new RouteTable(pipeline.maps, nexthops), filter, services);
+      const routes = new RouteTable(pipeline.maps, nexthops, () => flushFlowCache(pipeline));
+      return new Dataplane(pipeline, nexthops, routes, filter, services);
     } catch (e) {
       pipeline.close();
       throw e;
@@ -764,10 +766,12 @@ export class Dataplane {
     return rows;
   }
 
-  /** Packets and bytes per route id (routes with traffic only), read with batch lookups. */
+  /** Packets and bytes per route id (routes with traffic only), read with batch lookups, the
+   * flow cache flushed first (its slots hold their flows' route counts). */
   routeCounters(): Map<number, { packets: number; bytes: number }> {
     const out = new Map<number, { packets: number; bytes: number }>();
     const C = abi.PwCounter;
+    flushFlowCache(this.pipeline);
     for (const page of this.pipeline.maps.routeStats.lookupBatchRaw(65536)) {
       for (let i = 0; i < page.count; i++) {
         const at = C.size * i;

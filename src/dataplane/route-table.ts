@@ -140,9 +140,14 @@ export class RouteTable {
   private readonly tbl8Map: MappedArray<abi.PwFib4Group>;
   private readonly fib6Map: MappedArray<abi.PwFib6Node>;
 
+  /**
+   * `flushPending` moves the counts the data plane holds back (its flow cache: a packet of a
+   * cached flow counts for its route at the slot's flush) into the counters.
+   */
   constructor(
     private readonly maps: PipelineMaps,
     private readonly nexthops: NexthopTable,
+    private readonly flushPending: () => void = () => {},
   ) {
     this.records = maps.routes.mmap();
     this.view = this.records.view;
@@ -682,7 +687,9 @@ export class RouteTable {
    * removal; a batch ~0.4 us an entry): before the id is taken again, at the batch's size, and
    * at close (a process that dies first leaves at most a batch of ids with their counters). A
    * packet that found the route just before the FIB let it go may count a moment later; the
-   * free ring reuses an id last, so that is long past when the batch goes.
+   * free ring reuses an id last, so that is long past when the batch goes. Counts a flow cache
+   * slot holds for the route may wait longer (until the slot flushes): the batch flushes them
+   * first, so none lands in the counter of the route that takes the id next.
    */
   private clearStatsOf(id: number): void {
     this.statsToClear[this.statsPending++] = id;
@@ -693,6 +700,7 @@ export class RouteTable {
   private flushStatsClears(): void {
     const n = this.statsPending;
     if (!n) return;
+    this.flushPending();
     this.maps.routeStats.updateBatchRaw(
       new Uint8Array(this.statsToClear.buffer, 0, 4 * n),
       new Uint8Array(abi.PwCounter.size * n), // zero

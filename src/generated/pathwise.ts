@@ -557,13 +557,14 @@ export const PwFlowKey = {
   },
 } as const satisfies Codec<PwFlowKey> & { offsets: Record<string, number> };
 
-/** struct pw_flow_pending (88 bytes) */
+/** struct pw_flow_pending (96 bytes) */
 export interface PwFlowPending {
   key: PwFlowKey;
   packets: bigint;
   bytes: bigint;
   since_ns: bigint;
   last_ns: bigint;
+  route_bytes: bigint;
   route: number;
   egress_ifindex: number;
   ifindex: number;
@@ -574,21 +575,22 @@ export interface PwFlowPending {
 }
 export const PwFlowPending = {
   name: 'pw_flow_pending',
-  size: 88,
-  offsets: { key: 0, packets: 40, bytes: 48, since_ns: 56, last_ns: 64, route: 72, egress_ifindex: 76, ifindex: 80, tcp_flags: 84, verdict: 85, reason: 86, owned: 87 },
+  size: 96,
+  offsets: { key: 0, packets: 40, bytes: 48, since_ns: 56, last_ns: 64, route_bytes: 72, route: 80, egress_ifindex: 84, ifindex: 88, tcp_flags: 92, verdict: 93, reason: 94, owned: 95 },
   encode(x: PwFlowPending, v: DataView, o: number): void {
     PwFlowKey.encode(x.key, v, o + 0);
     scalar.u64.encode(x.packets, v, o + 40);
     scalar.u64.encode(x.bytes, v, o + 48);
     scalar.u64.encode(x.since_ns, v, o + 56);
     scalar.u64.encode(x.last_ns, v, o + 64);
-    scalar.u32.encode(x.route, v, o + 72);
-    scalar.u32.encode(x.egress_ifindex, v, o + 76);
-    scalar.u32.encode(x.ifindex, v, o + 80);
-    scalar.u8.encode(x.tcp_flags, v, o + 84);
-    scalar.u8.encode(x.verdict, v, o + 85);
-    scalar.u8.encode(x.reason, v, o + 86);
-    scalar.u8.encode(x.owned, v, o + 87);
+    scalar.u64.encode(x.route_bytes, v, o + 72);
+    scalar.u32.encode(x.route, v, o + 80);
+    scalar.u32.encode(x.egress_ifindex, v, o + 84);
+    scalar.u32.encode(x.ifindex, v, o + 88);
+    scalar.u8.encode(x.tcp_flags, v, o + 92);
+    scalar.u8.encode(x.verdict, v, o + 93);
+    scalar.u8.encode(x.reason, v, o + 94);
+    scalar.u8.encode(x.owned, v, o + 95);
   },
   decode(v: DataView, o: number): PwFlowPending {
     return {
@@ -597,17 +599,18 @@ export const PwFlowPending = {
       bytes: scalar.u64.decode(v, o + 48),
       since_ns: scalar.u64.decode(v, o + 56),
       last_ns: scalar.u64.decode(v, o + 64),
-      route: scalar.u32.decode(v, o + 72),
-      egress_ifindex: scalar.u32.decode(v, o + 76),
-      ifindex: scalar.u32.decode(v, o + 80),
-      tcp_flags: scalar.u8.decode(v, o + 84),
-      verdict: scalar.u8.decode(v, o + 85),
-      reason: scalar.u8.decode(v, o + 86),
-      owned: scalar.u8.decode(v, o + 87),
+      route_bytes: scalar.u64.decode(v, o + 72),
+      route: scalar.u32.decode(v, o + 80),
+      egress_ifindex: scalar.u32.decode(v, o + 84),
+      ifindex: scalar.u32.decode(v, o + 88),
+      tcp_flags: scalar.u8.decode(v, o + 92),
+      verdict: scalar.u8.decode(v, o + 93),
+      reason: scalar.u8.decode(v, o + 94),
+      owned: scalar.u8.decode(v, o + 95),
     };
   },
   zero(): PwFlowPending {
-    return { key: PwFlowKey.zero(), packets: 0n, bytes: 0n, since_ns: 0n, last_ns: 0n, route: 0, egress_ifindex: 0, ifindex: 0, tcp_flags: 0, verdict: 0, reason: 0, owned: 0 };
+    return { key: PwFlowKey.zero(), packets: 0n, bytes: 0n, since_ns: 0n, last_ns: 0n, route_bytes: 0n, route: 0, egress_ifindex: 0, ifindex: 0, tcp_flags: 0, verdict: 0, reason: 0, owned: 0 };
   },
 } as const satisfies Codec<PwFlowPending> & { offsets: Record<string, number> };
 
@@ -2048,7 +2051,7 @@ export const maps = {
   pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbCt },
   pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
-  pw_flow_cache: { name: 'pw_flow_cache', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 88, key: scalar.u32, value: PwFlowPending },
+  pw_flow_cache: { name: 'pw_flow_cache', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 96, key: scalar.u32, value: PwFlowPending },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_http_stats: { name: 'pw_http_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCounters },
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },

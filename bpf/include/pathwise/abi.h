@@ -348,6 +348,9 @@ struct pw_flow_pending {
 	__u64 bytes;
 	__u64 since_ns;      /* the first pending packet (coarse clock): first_ns if the entry is gone */
 	__u64 last_ns;       /* coarse clock */
+	/* Frame bytes for the route's counter (pw_route_stats), which the pending packets also
+	 * owe when route counters are on: every pending packet went by `route`. */
+	__u64 route_bytes;
 	__u32 route;
 	__u32 egress_ifindex;
 	__u32 ifindex;       /* ingress, for an entry made again */
@@ -356,7 +359,7 @@ struct pw_flow_pending {
 	__u8 reason;
 	__u8 owned;          /* the slot holds key's flow */
 };
-_Static_assert(sizeof(struct pw_flow_pending) == 88, "pw_flow_pending layout");
+_Static_assert(sizeof(struct pw_flow_pending) == 96, "pw_flow_pending layout");
 
 /* Flow-table bookkeeping (per CPU). The kernel's LRU evicts silently: evictions are what was
  * created minus what is left minus what the control plane removed. */

@@ -168,9 +168,9 @@ static __always_inline int pw_flow_key_eq(const struct pw_flow_key *a, const str
 }
 
 /*
- * Moves a slot's pending packets into its flow's pw_flows entry; the slot stays the flow's.
- * An entry the LRU has evicted meanwhile is made again from the slot (its first packet is then
- * the slot's first pending one). Runs on the slot's CPU only, in the pipeline or in
+ * Moves a slot's pending packets into its flow's pw_flows entry, and into its route's counter
+ * when route counters are on; the slot stays the flow's. An entry the LRU has evicted meanwhile
+ * is made again from the slot (its first packet is then the slot's first pending one). Runs on the slot's CPU only, in the pipeline or in
  * pw_xdp_flush, which the kernel never runs at once on one CPU (both run with bottom halves
  * off): the slot needs no atomics. The entry does: other CPUs count into it.
  */
@@ -181,6 +181,15 @@ static __noinline int pw_flow_flush_slot(struct pw_flow_pending *p)
 
 	if (!p || !p->owned || !p->packets)
 		return 0;
+	if ((pw_settings.flags & PW_SETTING_ROUTE_STATS) && p->route) {
+		__u32 id = p->route;
+		struct pw_counter *c = bpf_map_lookup_elem(&pw_route_stats, &id);
+
+		if (c) {
+			__sync_fetch_and_add(&c->packets, p->packets);
+			__sync_fetch_and_add(&c->bytes, p->route_bytes);
+		}
+	}
 	f = bpf_map_lookup_elem(&pw_flows, &p->key);
 	if (f) {
 		__sync_fetch_and_add(&f->packets, p->packets);
@@ -219,16 +228,27 @@ static __noinline int pw_flow_flush_slot(struct pw_flow_pending *p)
 	}
 	p->packets = 0;
 	p->bytes = 0;
+	p->route_bytes = 0;
 	p->tcp_flags = 0;
 	return 0;
 }
 
-/* A packet of the slot's own flow: counted in the slot. */
+/*
+ * A packet of the slot's own flow: counted in the slot, and for its route's counter too when
+ * route counters are on (the shared counter's two locked adds then come once a flush, not
+ * once a packet). The pending packets all went by one route: a packet by another flushes the
+ * slot first.
+ */
 static __always_inline void pw_flow_pend(struct pw_flow_pending *p, const struct pw_packet *pkt,
 					 const struct pw_decision *d, __u32 egress)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
 
+	if (pw_settings.flags & PW_SETTING_ROUTE_STATS) {
+		if (p->packets && p->route != d->route)
+			pw_flow_flush_slot(p);
+		p->route_bytes += pkt->len;
+	}
 	if (!p->packets)
 		p->since_ns = now;
 	p->packets++;
@@ -268,7 +288,8 @@ static __always_inline void pw_flow_claim(struct pw_flow_pending *p, const struc
 
 /* The flow stage (see stage.bpf.h): the flow key and a new entry stay out of the pipeline's
  * stack frame. A packet of a flow that holds its CPU's cache slot counts there; the others,
- * and every SYN (the handshake is timed in the entry), go to the flow's entry in pw_flows. */
+ * and every SYN (the handshake is timed in the entry), go to the flow's entry in pw_flows.
+ * Returns 1 when the packet's route counter is counted for (in the slot), else 0. */
 PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
 {
 	struct pw_flow_pending *p;
@@ -287,7 +308,7 @@ PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, co
 		p = NULL;
 	if (p && p->owned && pw_flow_key_eq(&p->key, &key)) {
 		pw_flow_pend(p, pkt, d, egress);
-		return 0;
+		return !!(pw_settings.flags & PW_SETTING_ROUTE_STATS);
 	}
 	f = bpf_map_lookup_elem(&pw_flows, &key);
 	if (!f) {
@@ -361,11 +382,13 @@ static __always_inline void pw_flow_flush_all(void)
 	bpf_loop(PW_FLOW_CACHE_SLOTS, pw_flow_flush_one, NULL, 0);
 }
 
-static __always_inline void pw_account_routes(const struct pw_packet *pkt, const struct pw_decision *d)
+/* `route_pending`: the flow stage counted the packet for its route (pw_flow_pend). */
+static __always_inline void pw_account_routes(const struct pw_packet *pkt, const struct pw_decision *d,
+					      int route_pending)
 {
 	__u32 id;
 
-	if (d->route) {
+	if (d->route && !route_pending) {
 		id = d->route;
 		pw_count(bpf_map_lookup_elem(&pw_route_stats, &id), pkt->len);
 	}
