@@ -13,6 +13,8 @@
  *       in turn to be loaded, and the built one is put back at the end.
  *   SPIN=VARIANT  runs that variant for 8 s (SPIN_MS) first, for perf record -a; it says on
  *       stderr when it starts.
+ *   PROFILE=VARIANT  profiles that variant by source line for 5 s (PROFILE_S) first
+ *       (bench/line-profile.ts) and prints the 30 lines (PROFILE_TOP) with the most samples.
  *
  * RULES (default 10): the rules in the guard's bank, as in make bench.
  */
@@ -29,6 +31,7 @@ import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { parseRouteTokens } from '../src/routing/route-syntax.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
+import { lineProfile } from './line-profile.js';
 import { benchRules, median, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
 
 async function main() {
@@ -114,13 +117,23 @@ async function main() {
     }
     for (const [i, [label, settings]] of plan.entries()) {
       const { dp, name } = await openPipeline(i, settings, '');
-      if (process.env.SPIN === label) {
-        const ms = Number(process.env.SPIN_MS ?? 8000);
+      // The variant's program on the frame, over and over for `ms`.
+      const spin = (ms: number) => {
         const end = Date.now() + ms;
-        console.error(`spinning ${label} for ${ms} ms`);
         inNetns(ns, () => {
           while (Date.now() < end) dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 100000 });
         });
+      };
+      if (process.env.PROFILE === label) {
+        const p = await lineProfile(dp.pipeline.xdp.fd, Number(process.env.PROFILE_S ?? 5), spin);
+        console.log(`${label}: ${p.samples} samples in the program, by source line`);
+        for (const l of p.lines.slice(0, Number(process.env.PROFILE_TOP ?? 30)))
+          console.log(`${(100 * l.share).toFixed(1).padStart(5)}%  ${l.where}`);
+      }
+      if (process.env.SPIN === label) {
+        const ms = Number(process.env.SPIN_MS ?? 8000);
+        console.error(`spinning ${label} for ${ms} ms`);
+        spin(ms);
       }
       out.push(`${label} ${inNetns(ns, () => perRepetition(dp.pipeline.xdp, pkt, ctx, 4))}`);
       if (label === 'none') {

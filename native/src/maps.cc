@@ -2,12 +2,14 @@
 // the generated codecs; these functions only check sizes and make the syscall. They are
 // synchronous: each is one short syscall (batch calls move many entries per syscall).
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -264,6 +266,69 @@ static Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// progLines(fd) -> { funcs: [{ addr, len }], lines: [{ addr, insn, file, line, col, source }] }:
+// where the JIT put each of the program's functions and each source line's first instruction
+// (kernel addresses as BigInt), for a profiler that maps perf's samples to source lines (perf
+// without libopcodes cannot annotate BPF). Needs the privilege that exposes kernel addresses.
+static Napi::Value ProgLines(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgInt(info, 0, "fd");
+  bpf_prog_info pi;
+  memset(&pi, 0, sizeof(pi));
+  uint32_t len = sizeof(pi);
+  if (bpf_obj_get_info_by_fd(fd, &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  const uint32_t nks = pi.nr_jited_ksyms, nfl = pi.nr_jited_func_lens, nli = pi.nr_line_info, njli = pi.nr_jited_line_info;
+  const uint32_t btf_id = pi.btf_id;
+  if (!nks || nli != njli) {
+    Napi::Error::New(env, "the program has no JIT addresses or line info to read (not JITed, no BTF, or kernel addresses hidden)")
+        .ThrowAsJavaScriptException();
+    return env.Null();
+  }
+  std::vector<uint64_t> ksyms(nks), jlines(njli);
+  std::vector<uint32_t> flens(nfl);
+  std::vector<bpf_line_info> lines(nli);
+  memset(&pi, 0, sizeof(pi));
+  pi.nr_jited_ksyms = nks;
+  pi.jited_ksyms = (uint64_t)(uintptr_t)ksyms.data();
+  pi.nr_jited_func_lens = nfl;
+  pi.jited_func_lens = (uint64_t)(uintptr_t)flens.data();
+  pi.nr_line_info = nli;
+  pi.line_info_rec_size = sizeof(bpf_line_info);
+  pi.line_info = (uint64_t)(uintptr_t)lines.data();
+  pi.nr_jited_line_info = njli;
+  pi.jited_line_info_rec_size = sizeof(uint64_t);
+  pi.jited_line_info = (uint64_t)(uintptr_t)jlines.data();
+  len = sizeof(pi);
+  if (bpf_obj_get_info_by_fd(fd, &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  struct btf* btf = btf__load_from_kernel_by_id(btf_id);
+  if (!btf) ThrowErrno(env, errno, "btf__load_from_kernel_by_id", "btf " + std::to_string(btf_id));
+  Napi::Array funcs = Napi::Array::New(env, nks);
+  for (uint32_t i = 0; i < nks; i++) {
+    Napi::Object f = Napi::Object::New(env);
+    f.Set("addr", Napi::BigInt::New(env, ksyms[i]));
+    f.Set("len", (double)(i < nfl ? flens[i] : 0));
+    funcs.Set(i, f);
+  }
+  Napi::Array out = Napi::Array::New(env, nli);
+  for (uint32_t i = 0; i < nli; i++) {
+    const char* file = btf__name_by_offset(btf, lines[i].file_name_off);
+    const char* src = btf__name_by_offset(btf, lines[i].line_off);
+    Napi::Object l = Napi::Object::New(env);
+    l.Set("addr", Napi::BigInt::New(env, jlines[i]));
+    l.Set("insn", (double)lines[i].insn_off);
+    l.Set("file", file ? file : "");
+    l.Set("line", (double)BPF_LINE_INFO_LINE_NUM(lines[i].line_col));
+    l.Set("col", (double)BPF_LINE_INFO_LINE_COL(lines[i].line_col));
+    l.Set("source", src ? src : "");
+    out.Set(i, l);
+  }
+  btf__free(btf);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("funcs", funcs);
+  o.Set("lines", out);
+  return o;
+}
+
 // linkInfo(fd) -> { id, type, progId, ifindex? }
 static Napi::Value LinkInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -316,6 +381,7 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFreeze", Napi::Function::New(env, Freeze));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo));
   exports.Set("progInfo", Napi::Function::New(env, ProgInfo));
+  exports.Set("progLines", Napi::Function::New(env, ProgLines));
   exports.Set("linkInfo", Napi::Function::New(env, LinkInfo));
   exports.Set("mapFdById", Napi::Function::New(env, MapFdById));
   exports.Set("progFdById", Napi::Function::New(env, ProgFdById));

@@ -165,6 +165,11 @@ export interface NativeAddon {
     btfId: number;
     verifiedInsns: number;
   };
+  /** Where the JIT put the program's functions and each source line (bench/line-profile.ts). */
+  progLines(fd: number): {
+    funcs: { addr: bigint; len: number }[];
+    lines: { addr: bigint; insn: number; file: string; line: number; col: number; source: string }[];
+  };
   linkInfo(fd: number): { id: number; type: number; progId: number; ifindex?: number };
   mapFdById(id: number): NativeFd;
   progFdById(id: number): NativeFd;
