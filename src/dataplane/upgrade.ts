@@ -131,6 +131,29 @@ export interface UpgradeOptions {
  * last rename take MS longer, so that the crash tests' kill -9 lands inside that window often
  * (it is a few milliseconds otherwise).
  */
+/**
+ * The old program's flow cache, left behind by a new layout: its slots' pending counts move
+ * into the flow table and the route counters (which the new program shares when their layout
+ * is the same), by the old pw_xdp_flush on each CPU. After the switch, so nothing pends there
+ * any more: on each CPU the test run and the XDP path never interleave. A pipeline pinned
+ * before the cache has no flush program and nothing to flush. Best effort: the upgrade stands
+ * if it fails, with those counts lost.
+ */
+function flushOldFlowCache(dir: string): void {
+  const path = join(dir, 'pw_xdp_flush');
+  if (!existsSync(path)) return;
+  try {
+    const flush = Program.fromPin(path, 'pw_xdp_flush');
+    try {
+      flush.testRunOnCpus({ data: new Uint8Array(64) }); // the program reads no packet
+    } finally {
+      flush.close();
+    }
+  } catch {
+    // counts lost, as before the flush existed
+  }
+}
+
 function pauseForTests(): Promise<void> {
   const m = /^upgrade-pause:(\d+)$/.exec(process.env.PATHWISE_FAULT_INJECT ?? '');
   return m ? new Promise((r) => setTimeout(r, Number(m[1]))) : Promise.resolve();
@@ -285,6 +308,7 @@ export async function upgradePipeline(
       writeJournal(instance, { ...journal, state: 'switched' });
       if (opts.crashAfter === 'switched') throw new Error('test: crash after switching');
       await pauseForTests();
+      if (fresh.includes('pw_flow_cache')) flushOldFlowCache(dir);
       // A running capture's filter now returns into the new program.
       setPipelineSlot(obj, newProg);
       finishRenames(instance, staged, opts.crashAfter === 'renamed-one');

@@ -170,9 +170,10 @@ static __always_inline int pw_flow_key_eq(const struct pw_flow_key *a, const str
 /*
  * Moves a slot's pending packets into its flow's pw_flows entry, and into its route's counter
  * when route counters are on; the slot stays the flow's. An entry the LRU has evicted meanwhile
- * is made again from the slot (its first packet is then the slot's first pending one). Runs on the slot's CPU only, in the pipeline or in
- * pw_xdp_flush, which the kernel never runs at once on one CPU (both run with bottom halves
- * off): the slot needs no atomics. The entry does: other CPUs count into it.
+ * is made again from the slot (its first packet is then the slot's first pending one). Runs on
+ * the slot's CPU only, in the pipeline or in pw_xdp_flush, which the kernel never runs at once
+ * on one CPU (both run with bottom halves off): the slot needs no atomics. The entry and the
+ * route's counter do: other CPUs count into them.
  */
 static __noinline int pw_flow_flush_slot(struct pw_flow_pending *p)
 {
