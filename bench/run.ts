@@ -986,7 +986,7 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   packet goes to a port no rule names, and in an alternated A/B the pipeline with 10 rules took
   448 ns instead of 526. The 10,000-rule bank has rules on that port, so its packet still pays
   the source lookup: both got faster, and their ratio grew (1.06× before, 1.22× after, in the
-  runs of 2026-12-03). A CIDR field no rule names is not looked up, and since the second
+  runs of 2026-12-03; the presence bitmap below spares that lookup since). A CIDR field no rule names is not looked up, and since the second
   session of 2026-12-03 neither is a port, TCP-flags or interface field that no rule names
   (the bank says which: PW_BANK_FLAG_OPEN_SHIFT); the bench's rules name no source port, flags
   or interface, and in an alternated A/B (600 rounds, two copies of each object) the 10,000-rule
@@ -1022,6 +1022,22 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   (2 x 500 rounds) the pipeline with 10 rules took 395-403 ns with the cache against 452-457
   without. What is left of the stage is its call, the key, the slot's hash and compare and the
   coarse clock.
+  Since the fourth session of 2026-12-03 (a VM of the same kind without the slow-return
+  mitigation: empty program 4-5 ns, floor 28-29 ns), three more changes, each measured
+  alternated against a build without it (bench/ab-stages.js with OBJS, 400-500 rounds): a
+  CIDR field of more than 16 prefixes has a presence bitmap (a bit per IPv4 /16, or per fold
+  of an IPv6 address's top 32 bits; src/filter/presence.ts), read before its lookup, so that
+  the 10,000-rule packet, whose source is near none of the rules' /24s, takes the catch-all
+  with no hash lookup (10,000 rules 119 → 107-108 ns, 1,000 rules 119 → 107, 10 rules
+  101-102 either way); the flow key is written as five 64-bit words made in registers (built
+  field by field, its words read back by the slot's hash and compare waited on
+  store-to-load forwarding: 102 → 91-92 ns); and a cached flow's packet counts for its
+  route's counter in the slot too, so the shared counter's two locked adds come once a flush
+  (89 → 86 ns; readers of the route counters flush first, as flow readers do). The profile
+  behind them maps perf's samples (-e cpu-clock) to source lines through the program's
+  jited line info (BPF_OBJ_GET_INFO_BY_FD: the JIT address of each line), since this perf
+  cannot annotate BPF (PROFILE=all node dist/bench/ab-stages.js); what it shows now is spread over dependent loads: the FIB's tbl8 and
+  route records, the rule bank behind the live-bank word, the bitmaps' summary words.
 - **IPv6 lookups.** A /48 is five dependent loads: the first level (256 KiB) stays in the
   caches, the four levels below it (37 MiB of nodes) do not, and each load waits for the one
   before. The figure moved from 31 to 109 ns between two runs on this VM. Three other shapes,
