@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 
 import { PwError } from '../../errors.js';
+import { readFileMapped } from '../../kernel/file-map.js';
 import type { RouteRow } from '../../ops/operations.js';
 import { formatRoute, type LookupResult } from '../../routing/route.js';
 import { parseRouteFile, parseRouteTokens } from '../../routing/route-syntax.js';
@@ -84,9 +85,9 @@ export function registerRoute(program: Command): void {
       .argument('<file>', "file to read ('-' for standard input)")
       .option('--replace', 'replace routes that exist instead of failing'),
   ).action(async (file: string, opts: InstanceOptions & { replace?: boolean }) => {
-    let bytes: Buffer;
+    let bytes: Uint8Array;
     try {
-      bytes = readFileSync(file === '-' ? 0 : file);
+      bytes = file === '-' ? readFileSync(0) : readFileMapped(file);
     } catch (e) {
       throw new PwError('PW_ERR_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, { where: file });
     }
