@@ -280,9 +280,7 @@ static Napi::Value ProgLines(const Napi::CallbackInfo& info) {
   const uint32_t nks = pi.nr_jited_ksyms, nfl = pi.nr_jited_func_lens, nli = pi.nr_line_info, njli = pi.nr_jited_line_info;
   const uint32_t btf_id = pi.btf_id;
   if (!nks || nli != njli) {
-    Napi::Error::New(env, "the program has no JIT addresses or line info to read (not JITed, no BTF, or kernel addresses hidden)")
-        .ThrowAsJavaScriptException();
-    return env.Null();
+    throw Napi::Error::New(env, "the program has no JIT addresses or line info to read (not JITed, no BTF, or kernel addresses hidden)");
   }
   std::vector<uint64_t> ksyms(nks), jlines(njli);
   std::vector<uint32_t> flens(nfl);

@@ -197,7 +197,6 @@ Napi::Value TypedAdopt(Napi::Env env, std::vector<T>&& v) {
   return TypedCopy(env, v);
 }
 
-
 }  // namespace
 
 // scanRouteText(bytes) -> { lines, v4: {count, addr, plen, text, line}, v6: {count, addr (16
