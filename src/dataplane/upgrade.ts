@@ -40,6 +40,7 @@ import {
 import * as abi from '../generated/pathwise.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { pinDirOf, runDirOf } from '../util/instance.js';
+import { flushFlowCache } from './insight-tables.js';
 import { migrateMap, type Migration } from './map-migration.js';
 import {
   checkUpgradable,
@@ -127,11 +128,6 @@ export interface UpgradeOptions {
 }
 
 /**
- * Test hook: PATHWISE_FAULT_INJECT=upgrade-pause:MS makes each step between staging and the
- * last rename take MS longer, so that the crash tests' kill -9 lands inside that window often
- * (it is a few milliseconds otherwise).
- */
-/**
  * The old program's flow cache, left behind by a new layout: its slots' pending counts move
  * into the flow table and the route counters (which the new program shares when their layout
  * is the same), by the old pw_xdp_flush on each CPU. After the switch, so nothing pends there
@@ -145,7 +141,7 @@ function flushOldFlowCache(dir: string): void {
   try {
     const flush = Program.fromPin(path, 'pw_xdp_flush');
     try {
-      flush.testRunOnCpus({ data: new Uint8Array(64) }); // the program reads no packet
+      flushFlowCache({ flush });
     } finally {
       flush.close();
     }
@@ -154,6 +150,11 @@ function flushOldFlowCache(dir: string): void {
   }
 }
 
+/**
+ * Test hook: PATHWISE_FAULT_INJECT=upgrade-pause:MS makes each step between staging and the
+ * last rename take MS longer, so that the crash tests' kill -9 lands inside that window often
+ * (it is a few milliseconds otherwise).
+ */
 function pauseForTests(): Promise<void> {
   const m = /^upgrade-pause:(\d+)$/.exec(process.env.PATHWISE_FAULT_INJECT ?? '');
   return m ? new Promise((r) => setTimeout(r, Number(m[1]))) : Promise.resolve();
