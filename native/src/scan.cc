@@ -310,11 +310,16 @@ static Napi::Value FlaggedWords(const Napi::CallbackInfo& info) {
   }
   auto words = info[0].As<Napi::Uint32Array>();
   uint32_t mask = ArgU32(info, 1, "mask");
+  // Optional: records of `stride` words, the flag word at `offset` in each; hits are record
+  // indices (the route records' VALID flags, read at every open of a 2M-record table).
+  uint32_t stride = info.Length() > 2 ? ArgU32(info, 2, "stride") : 1;
+  uint32_t offset = info.Length() > 3 ? ArgU32(info, 3, "offset") : 0;
+  if (stride == 0 || offset >= stride) throw Napi::RangeError::New(env, "offset must be below a positive stride");
   std::vector<uint32_t> hits;
   const uint32_t* w = words.Data();
-  size_t n = words.ElementLength();
+  size_t n = words.ElementLength() / stride;
   for (size_t i = 0; i < n; i++) {
-    if (w[i] & mask) hits.push_back(static_cast<uint32_t>(i));
+    if (w[i * stride + offset] & mask) hits.push_back(static_cast<uint32_t>(i));
   }
   return TypedCopy(env, hits);
 }

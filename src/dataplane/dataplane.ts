@@ -27,6 +27,7 @@ import {
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { reasonName, verdictName } from '../insight/verdicts.js';
+import { inOrder } from '../routing/prefix-index4.js';
 import { ascending6, comparePrefix6, PrefixIndex6 } from '../routing/prefix-index6.js';
 import { hostRouteSpec, hostRoutes, type HostRoute } from '../routing/host-routes.js';
 import { protocolName } from '../routing/kernel-routes.js';
@@ -42,7 +43,7 @@ import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
 import { Pipeline, runDirOf, type PipelineSettings, type UpgradeOptions } from './pipeline.js';
 import { ServiceTable } from './service-table.js';
-import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route, type V6Bulk } from './route-table.js';
+import { RouteTable, routeTypeOf, specialNhg, v4Key, type Route, type V4Bulk, type V6Bulk } from './route-table.js';
 import { packRouteRows } from './route-json.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
@@ -411,9 +412,9 @@ export class Dataplane {
     const where6 = (i: number) => `${batch.file}:${v6.line[i]}`;
     const acquired: number[] = [];
     const tmplGroup = new Uint32Array(templates.length);
-    // The new IPv4 routes by their index in the batch (a typed array: a table is 900k lines).
-    const fresh4Index = new Uint32Array(v4.count);
-    let fresh4Count = 0;
+    // The IPv4 routes that exist already, to replace, by their index in the batch (few: a
+    // table is loaded into an instance holding the host's routes, or reloaded with --replace).
+    let present4: Uint8Array | undefined;
     const replace4: number[] = [];
     // The new IPv6 routes by their index in the batch, as the IPv4 ones.
     const fresh6Index = new Uint32Array(v6.count);
@@ -432,18 +433,18 @@ export class Dataplane {
         tmplGroup[i] = nhg;
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
       });
-      // Duplicates within the batch: sort the keys (a typed array: no garbage) and compare
-      // neighbours. Keys order by address, then length, as table dumps are written: a batch
-      // already in that order (one pass tells) needs no sort, ~120 ms for a full table here.
+      // Duplicates within the batch. Lines in address order, then length (a table dump's;
+      // one pass tells) hold none, and are searched as they are. Others: sort their keys (a
+      // typed array: no garbage) and compare neighbours (~120 ms for a full table here).
       const batchKey4 = (addr: number, plen: number) => addr * 64 + plen;
-      const keys = new Float64Array(v4.count);
-      let ordered = true;
-      for (let i = 0; i < v4.count; i++) {
-        keys[i] = batchKey4(v4.addr[i]!, v4.plen[i]!);
-        if (i > 0 && keys[i]! <= keys[i - 1]!) ordered = false;
+      const ordered = inOrder(v4.addr, v4.plen, v4.count);
+      let keys: Float64Array | undefined;
+      if (!ordered) {
+        keys = new Float64Array(v4.count);
+        for (let i = 0; i < v4.count; i++) keys[i] = batchKey4(v4.addr[i]!, v4.plen[i]!);
       }
-      const sorted = ordered ? keys : keys.slice().sort();
-      for (let k = 1; !ordered && k < sorted.length; k++) {
+      const sorted = keys?.slice().sort();
+      for (let k = 1; keys && sorted && k < sorted.length; k++) {
         if (sorted[k] === sorted[k - 1]) {
           const i = keys.indexOf(sorted[k]!);
           throw new PwError('PW_ERR_INVALID', `${formatIpv4(v4.addr[i]!)}/${v4.plen[i]} appears twice`, {
@@ -453,7 +454,9 @@ export class Dataplane {
       }
       const inBatch4 = (addr: number, plen: number) => {
         const key = batchKey4(addr, plen);
-        return sortedIncludes(sorted.length, (i) => sorted[i]! - key);
+        return sorted
+          ? sortedIncludes(sorted.length, (i) => sorted[i]! - key)
+          : sortedIncludes(v4.count, (i) => batchKey4(v4.addr[i]!, v4.plen[i]!) - key);
       };
       const exists = (text: string, at: string) => {
         if (opts.replace) return;
@@ -462,11 +465,11 @@ export class Dataplane {
           hint: 'load with --replace to change existing routes',
         });
       };
-      for (let i = 0; i < v4.count; i++) {
-        const found = this.routes.idOf4(v4.addr[i]!, v4.plen[i]!) !== undefined;
-        if (found) exists(`${formatIpv4(v4.addr[i]!)}/${v4.plen[i]}`, where(i));
-        if (found) replace4.push(i);
-        else fresh4Index[fresh4Count++] = i;
+      present4 = this.routes.present4(v4.addr, v4.plen, v4.count);
+      for (let i = 0; present4 && i < v4.count; i++) {
+        if (!present4[i]) continue;
+        exists(`${formatIpv4(v4.addr[i]!)}/${v4.plen[i]}`, where(i));
+        replace4.push(i);
       }
       // IPv6 prefixes within the batch: an index over the batch's own arrays (line i is id
       // i + 1), as the route table's is over its records; no string or object per prefix.
@@ -505,7 +508,7 @@ export class Dataplane {
         if (nhg >= abi.PwNhgSpecial.FIRST) acquired.push(nhg);
         (found ? replaceOthers : freshOthers).push({ spec, nhg });
       }
-      const newCount = fresh4Count + fresh6Count + freshOthers.length;
+      const newCount = v4.count - replace4.length + fresh6Count + freshOthers.length;
       if (newCount > this.routes.freeCount)
         throw new PwError('PW_ERR_FULL', `${newCount} new routes do not fit: ${this.routes.freeCount} free route slots`);
     } catch (e) {
@@ -513,26 +516,35 @@ export class Dataplane {
       throw e;
     }
 
-    const bulk = {
+    // The new IPv4 routes: the batch's own arrays, each route's group and metric its
+    // template's (no per-route copy of a full table: fresh pages cost their first write),
+    // or, when some routes are replaced, the others copied.
+    const fresh4Count = v4.count - replace4.length;
+    let { addr: addr4, plen: plen4, template: group4 } = v4;
+    if (present4) {
+      addr4 = new Uint32Array(fresh4Count);
+      plen4 = new Uint8Array(fresh4Count);
+      group4 = new Uint32Array(fresh4Count);
+      for (let i = 0, k = 0; i < v4.count; i++) {
+        if (present4[i]) continue;
+        addr4[k] = v4.addr[i]!;
+        plen4[k] = v4.plen[i]!;
+        group4[k++] = v4.template[i]!;
+      }
+    }
+    const bulk: V4Bulk = {
       count: fresh4Count,
-      addr: new Uint32Array(fresh4Count),
-      plen: new Uint8Array(fresh4Count),
-      nhg: new Uint32Array(fresh4Count),
-      metric: new Uint32Array(fresh4Count),
+      addr: addr4,
+      plen: plen4,
+      group: group4,
+      nhg: tmplGroup,
+      metric: Uint32Array.from(templates, (t) => t.metric),
     };
     // Each template's new routes, counted per family: their group's references are taken once
     // per template, after each family's bulk write.
     const uses4 = new Uint32Array(templates.length);
     const uses6 = new Uint32Array(templates.length);
-    for (let k = 0; k < fresh4Count; k++) {
-      const i = fresh4Index[k]!;
-      const t = v4.template[i]!;
-      bulk.addr[k] = v4.addr[i]!;
-      bulk.plen[k] = v4.plen[i]!;
-      bulk.nhg[k] = tmplGroup[t]!;
-      bulk.metric[k] = templates[t]!.metric;
-      uses4[t]!++;
-    }
+    for (let k = 0; k < fresh4Count; k++) uses4[group4[k]!]!++;
     const bulk6: V6Bulk = {
       count: fresh6Count,
       addr: v6.addr,

@@ -313,7 +313,9 @@ export class NexthopTable {
 /** Entries of an array map whose u32 at `flagOffset` has any bit of `mask` set. */
 function* validEntries<V>(map: BpfMap<number, V>, flagOffset: number, mask: number): IterableIterator<[number, V]> {
   const size = map.valueCodec.size;
-  for (const page of map.lookupBatchRaw(16384)) {
+  // Pages of 512 entries: the buffers are reused, so the 5 MiB of a full read of the groups
+  // are not fresh memory first written at every open (~30 ms here); the syscalls are few.
+  for (const page of map.lookupBatchRaw(512)) {
     const view = new DataView(page.values.buffer, page.values.byteOffset, page.values.byteLength);
     for (let i = 0; i < page.count; i++) {
       if (!(view.getUint32(i * size + flagOffset, true) & mask)) continue;

@@ -113,7 +113,7 @@ export interface RouteTextScan {
 
 export interface NativeAddon {
   scanRouteText(bytes: Uint8Array): RouteTextScan;
-  flaggedWords(words: Uint32Array, mask: number): Uint32Array;
+  flaggedWords(words: Uint32Array, mask: number, stride?: number, offset?: number): Uint32Array;
   maglevFill(table: Uint32Array, offset: Uint32Array, skip: Uint32Array, turns: Uint32Array, ids: Uint32Array): void;
   Fd: new (fd: number, kind?: string) => NativeFd;
   BpfObject: new (path: string) => NativeBpfObject;

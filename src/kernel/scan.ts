@@ -24,6 +24,12 @@ export function flaggedWords(words: Uint32Array, mask: number): Uint32Array {
   return native().flaggedWords(words, mask);
 }
 
+/** The indices of the records (`stride` words each) whose word at `offset` has a bit of
+ * `mask` set, in order. */
+export function flaggedRecords(words: Uint32Array, mask: number, stride: number, offset: number): Uint32Array {
+  return native().flaggedWords(words, mask, stride, offset);
+}
+
 /**
  * Fills `table` by Maglev's walks (src/lb/maglev.ts decides them): per backend in turn order,
  * its walk's first slot, its step (coprime with the table's length), its turns per round, and

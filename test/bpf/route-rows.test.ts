@@ -70,6 +70,27 @@ describe('route rows as JSON', { skip, timeout: 60_000 }, () => {
     );
   });
 
+  it('takes never-used ids first, reuses a freed one last, and counts the free ones after a reopen', async () => {
+    const add = (p: string) => inNetns(ns, () => dp.addRoute(parseRouteTokens([p, 'via', '192.0.2.2'], () => 'test'))).id;
+    const [a, b, c] = ['10.8.0.1/32', '10.8.0.2/32', '10.8.0.3/32'].map(add) as [number, number, number];
+    inNetns(ns, () => dp.deleteRoute(parsePrefix('10.8.0.2/32')));
+    const d = add('10.8.0.4/32');
+    assert.ok(d !== b && d > c, `the id after ${a}, ${b}, ${c} with ${b} freed: ${d}`);
+    const capacity = dp.pipeline.maps.routes.info.maxEntries - 1; // id 0 is "no route"
+    assert.equal(dp.routes.freeCount, capacity - dp.routes.size);
+    dp.close();
+    dp = await Dataplane.open(topo.prefix);
+    // The records were read back: the same ids, b a gap below the highest, counted free.
+    assert.deepEqual(
+      ['10.8.0.1/32', '10.8.0.3/32', '10.8.0.4/32', '10.8.0.2/32'].map((p) => dp.routes.idOf(parsePrefix(p))),
+      [a, c, d, undefined],
+    );
+    assert.equal(dp.routes.freeCount, capacity - dp.routes.size);
+    const e = add('10.8.0.5/32');
+    assert.ok(e > d, `the id after a reopen, the highest being ${d}: ${e}`);
+    for (const p of ['10.8.0.1/32', '10.8.0.3/32', '10.8.0.4/32', '10.8.0.5/32']) inNetns(ns, () => dp.deleteRoute(parsePrefix(p)));
+  });
+
   it('writes each row as JSON.stringify writes its view', () => {
     for (const stats of [false, true]) {
       const views = inNetns(ns, () => listRoutes(dp, { stats }));

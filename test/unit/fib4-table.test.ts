@@ -104,60 +104,63 @@ describe('IPv4 DIR-24-8 table', () => {
     assert.ok(tbl24.every((e) => e === 0));
   });
 
-  it('writes a bulk load, shortest first, with one fill where nothing longer is inside', () => {
-    // What RouteTable.addV4Bulk does: routes already in place (some longer than /24, so with
-    // groups), then a batch in ascending length; a prefix of /24 or shorter that no route in
-    // place lies inside is filled at once, any other one takes the entry-by-entry path.
-    const rand = rng(9);
-    const model = new Model();
-    const base = 0x0a140000;
-    let nextId = 2000;
-    const randomPrefix = (lengths: number[]) => {
-      const plen = lengths[Math.floor(rand() * lengths.length)]!;
-      const addr = plen < 16 ? Math.floor(rand() * 2 ** 32) >>> 0 : (base | Math.floor(rand() * 65536)) >>> 0;
-      return { prefix: (addr & mask(plen)) >>> 0, plen };
-    };
-    const before: { prefix: number; plen: number; id: number }[] = [];
-    for (let i = 0; i < 60; i++) {
-      const { prefix, plen } = randomPrefix([20, 24, 26, 30, 32]);
-      if (model.routes.has(`${prefix}/${plen}`)) continue;
-      const r = { prefix, plen, id: nextId++ };
-      plens.set(r.id, plen);
-      table.insert(prefix, plen, r.id);
-      model.routes.set(`${prefix}/${plen}`, r);
-      before.push(r);
-    }
-    const batch: { prefix: number; plen: number; id: number }[] = [];
-    for (let i = 0; i < 400; i++) {
-      const { prefix, plen } = randomPrefix([8, 12, 16, 18, 20, 22, 23, 24, 25, 28]);
-      if (model.routes.has(`${prefix}/${plen}`)) continue;
-      const r = { prefix, plen, id: nextId++ };
-      model.routes.set(`${prefix}/${plen}`, r);
-      batch.push(r);
-    }
-    batch.sort((a, b) => a.plen - b.plen);
-    let filled = 0;
-    for (const r of batch) {
-      const hi = r.prefix + 2 ** (32 - r.plen) - 1;
-      const nothingLonger = r.plen <= 24 && !before.some((b) => b.prefix >= r.prefix && b.prefix <= hi);
-      if (nothingLonger) filled++;
-      plens.set(r.id, r.plen);
-      table.insert(r.prefix, r.plen, r.id, nothingLonger);
-    }
-    assert.ok(filled > 50 && filled < batch.length, `${filled} of ${batch.length} filled at once`);
-    for (let k = 0; k < 3000; k++) {
-      const a = rand() < 0.8 ? (base | Math.floor(rand() * 65536)) >>> 0 : Math.floor(rand() * 2 ** 32) >>> 0;
-      assert.equal(table.lookup(a), model.lookup(a), `lookup of ${a.toString(16)}`);
-    }
-    for (const r of model.routes.values()) assert.equal(table.lookup(r.prefix), model.lookup(r.prefix));
-    // Clean up for the tests after: longest first.
-    for (const r of [...model.routes.values()].sort((a, b) => b.plen - a.plen)) {
-      model.routes.delete(`${r.prefix}/${r.plen}`);
-      table.remove(r.prefix, r.plen, r.id, model.parent(r.prefix, r.plen));
-      plens.delete(r.id);
-    }
-    assert.equal(table.groupsInUse, 0);
-  });
+  for (const order of ['length', 'address'] as const) {
+    it(`writes a bulk load in ${order} order, with one fill where nothing longer is inside`, () => {
+      // What RouteTable.addV4Bulk does: routes already in place (some longer than /24, so with
+      // groups), then a batch in ascending length, or in address order (then length) when it
+      // comes so: either way each prefix before those inside it. A prefix of /24 or shorter that
+      // no route in place lies inside is filled at once, any other one takes the entry-by-entry path.
+      const rand = rng(9);
+      const model = new Model();
+      const base = 0x0a140000;
+      let nextId = 2000;
+      const randomPrefix = (lengths: number[]) => {
+        const plen = lengths[Math.floor(rand() * lengths.length)]!;
+        const addr = plen < 16 ? Math.floor(rand() * 2 ** 32) >>> 0 : (base | Math.floor(rand() * 65536)) >>> 0;
+        return { prefix: (addr & mask(plen)) >>> 0, plen };
+      };
+      const before: { prefix: number; plen: number; id: number }[] = [];
+      for (let i = 0; i < 60; i++) {
+        const { prefix, plen } = randomPrefix([20, 24, 26, 30, 32]);
+        if (model.routes.has(`${prefix}/${plen}`)) continue;
+        const r = { prefix, plen, id: nextId++ };
+        plens.set(r.id, plen);
+        table.insert(prefix, plen, r.id);
+        model.routes.set(`${prefix}/${plen}`, r);
+        before.push(r);
+      }
+      const batch: { prefix: number; plen: number; id: number }[] = [];
+      for (let i = 0; i < 400; i++) {
+        const { prefix, plen } = randomPrefix([8, 12, 16, 18, 20, 22, 23, 24, 25, 28]);
+        if (model.routes.has(`${prefix}/${plen}`)) continue;
+        const r = { prefix, plen, id: nextId++ };
+        model.routes.set(`${prefix}/${plen}`, r);
+        batch.push(r);
+      }
+      batch.sort(order === 'length' ? (a, b) => a.plen - b.plen : (a, b) => a.prefix - b.prefix || a.plen - b.plen);
+      let filled = 0;
+      for (const r of batch) {
+        const hi = r.prefix + 2 ** (32 - r.plen) - 1;
+        const nothingLonger = r.plen <= 24 && !before.some((b) => b.prefix >= r.prefix && b.prefix <= hi);
+        if (nothingLonger) filled++;
+        plens.set(r.id, r.plen);
+        table.insert(r.prefix, r.plen, r.id, nothingLonger);
+      }
+      assert.ok(filled > 50 && filled < batch.length, `${filled} of ${batch.length} filled at once`);
+      for (let k = 0; k < 3000; k++) {
+        const a = rand() < 0.8 ? (base | Math.floor(rand() * 65536)) >>> 0 : Math.floor(rand() * 2 ** 32) >>> 0;
+        assert.equal(table.lookup(a), model.lookup(a), `lookup of ${a.toString(16)}`);
+      }
+      for (const r of model.routes.values()) assert.equal(table.lookup(r.prefix), model.lookup(r.prefix));
+      // Clean up for the tests after: longest first.
+      for (const r of [...model.routes.values()].sort((a, b) => b.plen - a.plen)) {
+        model.routes.delete(`${r.prefix}/${r.plen}`);
+        table.remove(r.prefix, r.plen, r.id, model.parent(r.prefix, r.plen));
+        plens.delete(r.id);
+      }
+      assert.equal(table.groupsInUse, 0);
+    });
+  }
 
   it('fills a new group completely before pointing at it', () => {
     plens.set(900, 8);

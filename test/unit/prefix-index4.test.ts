@@ -81,6 +81,52 @@ describe('IPv4 prefix index', () => {
     }
   });
 
+  it('tells which of many prefixes are present, looking up either side', () => {
+    // presentAmong() searches the index's few prefixes among many asked in address order, and
+    // otherwise asks the index for each: both must agree with a Set.
+    const rand = rng(5);
+    const randomPrefix = () => {
+      const p = 8 + Math.floor(rand() * 25);
+      return { a: ((Math.floor(rand() * 2 ** 32) >>> 0) & ((0xffffffff << (32 - p)) >>> 0)) >>> 0, p };
+    };
+    for (const [held, asked, ordered] of [
+      [0, 500, true],
+      [20, 2000, true],
+      [20, 2000, false],
+      [400, 2000, true],
+    ] as const) {
+      const idx = new PrefixIndex4();
+      const present = new Set<string>();
+      const heldList: { a: number; p: number }[] = [];
+      for (let i = 0; i < held; i++) {
+        const { a, p } = randomPrefix();
+        idx.set(a, p, i + 1);
+        present.add(`${a}/${p}`);
+        heldList.push({ a, p });
+      }
+      if (held) idx.bulkAdd(new Uint32Array([1]), new Uint8Array([32]), new Uint32Array([held + 1]), 1); // some in the base
+      present.add('1/32');
+      // The asked: half of the held ones (some of the base), the rest new; distinct.
+      const asks = new Map<string, { a: number; p: number }>();
+      for (const h of heldList) if (rand() < 0.5) asks.set(`${h.a}/${h.p}`, h);
+      if (held) asks.set('1/32', { a: 1, p: 32 });
+      while (asks.size < asked) {
+        const q = randomPrefix();
+        asks.set(`${q.a}/${q.p}`, q);
+      }
+      const list = [...asks.values()];
+      if (ordered) list.sort((x, y) => x.a - y.a || x.p - y.p);
+      const out = idx.presentAmong(
+        Uint32Array.from(list, (q) => q.a),
+        Uint8Array.from(list, (q) => q.p),
+        list.length,
+      );
+      const want = list.map((q) => (present.has(`${q.a}/${q.p}`) ? 1 : 0));
+      if (!want.some((w) => w)) assert.equal(out, undefined, `${held} held`);
+      else assert.deepEqual([...out!], want, `${held} held, ${asked} asked, ordered ${ordered}`);
+    }
+  });
+
   it('finds prefixes at the first and last address of a /16, and ranges across /16s', () => {
     // The base is searched within the /16 of the address asked for: the edges of those
     // blocks, the first and the last, and blocks with nothing in them.
