@@ -26,15 +26,34 @@ export interface Nexthop {
   weight: number;
 }
 
+/**
+ * Free ids: those above every id in use at the open, never taken since, go first, in order (a
+ * counter: listing all 80k free ids cost every command's open ~10 ms); then the others, those
+ * below found free at the open and those given back, the longest free first.
+ */
 class IdPool {
-  private readonly free: number[] = [];
+  private next: number;
+  private free: number[] = [];
   private head = 0;
-  constructor(first: number, end: number, used: Set<number>) {
-    for (let i = first; i < end; i++) if (!used.has(i)) this.free.push(i);
+  constructor(
+    first: number,
+    private readonly end: number,
+    used: Set<number>,
+  ) {
+    let top = first;
+    for (const id of used) if (id >= top) top = id + 1;
+    for (let i = first; i < top; i++) if (!used.has(i)) this.free.push(i);
+    this.next = top;
   }
   take(what: string): number {
+    if (this.next < this.end) return this.next++;
     if (this.head >= this.free.length) throw new PwError('PW_ERR_FULL', `no free ${what} id left`);
-    return this.free[this.head++]!;
+    const id = this.free[this.head++]!;
+    if (this.head > 4096 && this.head * 2 > this.free.length) {
+      this.free = this.free.slice(this.head);
+      this.head = 0;
+    }
+    return id;
   }
   give(id: number): void {
     this.free.push(id);

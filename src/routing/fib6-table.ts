@@ -14,6 +14,7 @@
  * is written; each entry is one aligned 32-bit store; a freed node is reused last (FIFO).
  */
 import { PwError } from '../errors.js';
+import { flaggedWords } from '../kernel/scan.js';
 import { EXT } from './fib4-table.js';
 import { ascending6 } from './prefix-index6.js';
 
@@ -27,6 +28,11 @@ const MOST_NODES_PER_PREFIX = (128 - ROOT_BITS) / 8;
 
 export class Fib6Table {
   private readonly used: Uint8Array;
+  /** Nodes from here up were free at the open and not taken since: taken first, in order (a
+   * counter: listing 65k free nodes cost every command's open several ms). */
+  private neverUsed = ROOT_NODES;
+  /** The other free nodes: those below found free at the open, then those freed since
+   * (reused last). */
   private readonly freeNodes: number[] = [];
   private freeHead = 0;
   private inUse = 0;
@@ -49,21 +55,25 @@ export class Fib6Table {
     // Adopt whatever the array already holds (a pinned table after a restart): the nodes
     // reachable from the first level are in use, the rest free.
     const stack: number[] = [];
-    const visit = (from: number) => {
-      for (let j = from; j < from + 256; j++) {
-        const e = nodes[j]!;
-        if (!(e & EXT)) continue;
-        const n = e & NODE_MASK;
-        if (n >= ROOT_NODES && n < count && !this.used[n]) {
-          this.used[n] = 1;
-          stack.push(n);
-        }
+    const follow = (e: number) => {
+      const n = e & NODE_MASK;
+      if (e & EXT && n >= ROOT_NODES && n < count && !this.used[n]) {
+        this.used[n] = 1;
+        stack.push(n);
       }
     };
-    for (let r = 0; r < ROOT_NODES; r++) visit(r << 8);
+    const visit = (from: number) => {
+      for (let j = from; j < from + 256; j++) follow(nodes[j]!);
+    };
+    // The first level's 64k entries are searched natively (in JavaScript, cold, ~5 ms of every
+    // command's open); the nodes below, few unless the table holds IPv6 routes, here.
+    for (const j of flaggedWords(nodes.subarray(0, ROOT_NODES << 8), EXT)) follow(nodes[j]!);
     while (stack.length) visit(stack.pop()! << 8);
-    for (let n = ROOT_NODES; n < count; n++) if (!this.used[n]) this.freeNodes.push(n);
-    this.inUse = count - this.freeNodes.length;
+    let top = ROOT_NODES;
+    for (let n = ROOT_NODES; n < count; n++) if (this.used[n]) top = n + 1;
+    for (let n = ROOT_NODES; n < top; n++) if (!this.used[n]) this.freeNodes.push(n);
+    this.neverUsed = top;
+    this.inUse = count - this.nodesFree;
   }
 
   /** Nodes in use, the first level's included. */
@@ -76,7 +86,7 @@ export class Fib6Table {
   }
 
   get nodesFree(): number {
-    return this.freeNodes.length - this.freeHead;
+    return this.used.length - this.neverUsed + this.freeNodes.length - this.freeHead;
   }
 
   /** The route id for an address, as the data plane computes it. */
@@ -255,7 +265,7 @@ export class Fib6Table {
 
   /** Gives entry `at` (a plain entry) a node holding that entry 256 times; returns EXT|node. */
   private split(at: number, covering: number): number {
-    const n = this.freeNodes[this.freeHead++]!; // insert() checked there are enough
+    const n = this.neverUsed < this.used.length ? this.neverUsed++ : this.freeNodes[this.freeHead++]!; // insert() checked there are enough
     if (this.freeHead > 4096 && this.freeHead * 2 > this.freeNodes.length) {
       this.freeNodes.splice(0, this.freeHead);
       this.freeHead = 0;

@@ -146,6 +146,37 @@ describe('IPv6 multibit-trie table', () => {
     assert.equal(small.nodesNeededFor([parsePrefix('2001:db8:1::/48'), parsePrefix('2001:db8:2::/48'), parsePrefix('2001:db8::/31')]), 2);
   });
 
+  it('after a restart takes the nodes never used first, then those found free below them', () => {
+    // Room for six nodes below the first level; two prefixes under different first-level
+    // entries take two nodes each (bytes 2 and 3), the first pair is freed again.
+    const nodes6 = new Uint32Array((ROOT_NODES + 6) * 256);
+    const plens6 = new Uint8Array(8).fill(255).fill(32, 1);
+    const p = (text: string) => parsePrefix(text).addr;
+    const first = new Fib6Table(nodes6, plens6);
+    first.insert(p('2001:db8::/32'), 32, 1);
+    first.insert(p('2002:db8::/32'), 32, 2);
+    first.remove(p('2001:db8::/32'), 32, 1, 0);
+    const nodeOf = (top: number) => (nodes6[top]! & 0x7fffffff) - ROOT_NODES; // byte 2's node
+    assert.equal(nodeOf(0x2002), 2, 'the second prefix took nodes 2 and 3');
+    // Adopted: nodes 0 and 1 found free below the highest in use, 4 and 5 never used.
+    const adopted = new Fib6Table(nodes6, plens6);
+    assert.equal(adopted.nodesInUse, ROOT_NODES + 2);
+    assert.equal(adopted.nodesFree, 4);
+    adopted.insert(p('2003:db8::/32'), 32, 3);
+    assert.equal(nodeOf(0x2003), 4, 'the never-used nodes go first');
+    adopted.insert(p('2004:db8::/32'), 32, 4);
+    assert.equal(nodeOf(0x2004), 0, 'then the ones found free');
+    assert.equal(adopted.nodesFree, 0);
+    for (const [text, id] of [
+      ['2002:db8::1', 2],
+      ['2003:db8::1', 3],
+      ['2004:db8:ff::1', 4],
+      ['2001:db8::1', 0],
+    ] as const) {
+      assert.equal(adopted.lookup(parsePrefix(`${text}/128`).addr), id, text);
+    }
+  });
+
   it('holds the real IPv6 table and finds each prefix', () => {
     const prefixes = gunzipSync(readFileSync(join(sharedData, 'routes', 'prefixes.txt.gz')))
       .toString()
