@@ -15,6 +15,17 @@
 
 namespace pw {
 
+void ObjInfo(Napi::Env env, int fd, void* info, uint32_t size, const std::string& detail) {
+  uint32_t len = size;
+  if (bpf_obj_get_info_by_fd(fd, info, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd", detail);
+}
+
+struct btf* KernelBtf(Napi::Env env, uint32_t id) {
+  btf* b = btf__load_from_kernel_by_id(id);
+  if (!b) ThrowErrno(env, errno, "btf__load_from_kernel_by_id", "BTF " + std::to_string(id));
+  return b;
+}
+
 namespace {
 
 // A canonical text of a type: sizes, offsets, member names and member types, with typedefs and
@@ -119,13 +130,10 @@ Napi::Object KeyValue(Napi::Env env, const btf* b, uint32_t key, uint32_t value)
 static Napi::Value MapLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  bpf_map_info mi;
-  memset(&mi, 0, sizeof(mi));
-  uint32_t len = sizeof(mi);
-  if (bpf_obj_get_info_by_fd(fd, &mi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  bpf_map_info mi{};
+  ObjInfo(env, fd, &mi, sizeof(mi));
   if (!mi.btf_id) return KeyValue(env, nullptr, 0, 0);
-  btf* b = btf__load_from_kernel_by_id(mi.btf_id);
-  if (!b) ThrowErrno(env, errno, "btf__load_from_kernel_by_id", "BTF " + std::to_string(mi.btf_id));
+  btf* b = KernelBtf(env, mi.btf_id);
   Napi::Object o = KeyValue(env, b, mi.btf_key_type_id, mi.btf_value_type_id);
   btf__free(b);
   return o;
@@ -152,18 +160,15 @@ static Napi::Value ObjectMapLayouts(const Napi::CallbackInfo& info) {
 static Napi::Value ProgMapIds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  bpf_prog_info pi;
-  memset(&pi, 0, sizeof(pi));
-  uint32_t len = sizeof(pi);
-  if (bpf_obj_get_info_by_fd(fd, &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  bpf_prog_info pi{};
+  ObjInfo(env, fd, &pi, sizeof(pi));
   std::vector<uint32_t> ids(pi.nr_map_ids);
   if (!ids.empty()) {
     uint32_t n = pi.nr_map_ids;
-    memset(&pi, 0, sizeof(pi));
+    pi = {};
     pi.nr_map_ids = n;
     pi.map_ids = reinterpret_cast<uint64_t>(ids.data());
-    len = sizeof(pi);
-    if (bpf_obj_get_info_by_fd(fd, &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+    ObjInfo(env, fd, &pi, sizeof(pi));
     ids.resize(std::min(n, pi.nr_map_ids));
   }
   Napi::Array out = Napi::Array::New(env, ids.size());

@@ -26,6 +26,13 @@ class LibbpfLogCapture {
 };
 void InstallLibbpfPrint();
 
+// bpf_obj_get_info_by_fd into `info` (`size` bytes: a bpf_map_info, bpf_prog_info or
+// bpf_link_info, zeroed or with the arrays the caller asks for set), throwing on failure.
+void ObjInfo(Napi::Env env, int fd, void* info, uint32_t size, const std::string& detail = "");
+
+// A kernel object's BTF by its id, for the caller to btf__free; throws on failure.
+struct btf* KernelBtf(Napi::Env env, uint32_t id);
+
 // Argument helpers: each throws a TypeError that names the argument.
 int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
 uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name);

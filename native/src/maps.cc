@@ -38,10 +38,8 @@ static bool IsPerCpu(uint32_t type) {
 }
 
 static MapShape ShapeOf(Napi::Env env, int fd) {
-  bpf_map_info mi;
-  memset(&mi, 0, sizeof(mi));
-  uint32_t len = sizeof(mi);
-  if (bpf_obj_get_info_by_fd(fd, &mi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd", "fd " + std::to_string(fd));
+  bpf_map_info mi{};
+  ObjInfo(env, fd, &mi, sizeof(mi), "fd " + std::to_string(fd));
   MapShape s{mi.type, mi.key_size, mi.value_size};
   if (IsPerCpu(mi.type)) {
     int cpus = libbpf_num_possible_cpus();
@@ -229,10 +227,8 @@ static Napi::Value Freeze(const Napi::CallbackInfo& info) {
 // mapInfo(fd) -> { id, type, name, keySize, valueSize, maxEntries, flags, btfId }
 static Napi::Value MapInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bpf_map_info mi;
-  memset(&mi, 0, sizeof(mi));
-  uint32_t len = sizeof(mi);
-  if (bpf_obj_get_info_by_fd(ArgInt(info, 0, "fd"), &mi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  bpf_map_info mi{};
+  ObjInfo(env, ArgInt(info, 0, "fd"), &mi, sizeof(mi));
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", (double)mi.id);
   o.Set("type", (double)mi.type);
@@ -248,10 +244,8 @@ static Napi::Value MapInfo(const Napi::CallbackInfo& info) {
 // progInfo(fd) -> { id, type, name, tag, runTimeNs, btfId, runCount, verifiedInsns }
 static Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bpf_prog_info pi;
-  memset(&pi, 0, sizeof(pi));
-  uint32_t len = sizeof(pi);
-  if (bpf_obj_get_info_by_fd(ArgInt(info, 0, "fd"), &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  bpf_prog_info pi{};
+  ObjInfo(env, ArgInt(info, 0, "fd"), &pi, sizeof(pi));
   char tag[BPF_TAG_SIZE * 2 + 1];
   for (int i = 0; i < BPF_TAG_SIZE; i++) snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
   Napi::Object o = Napi::Object::New(env);
@@ -273,10 +267,8 @@ static Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
 static Napi::Value ProgLines(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt(info, 0, "fd");
-  bpf_prog_info pi;
-  memset(&pi, 0, sizeof(pi));
-  uint32_t len = sizeof(pi);
-  if (bpf_obj_get_info_by_fd(fd, &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  bpf_prog_info pi{};
+  ObjInfo(env, fd, &pi, sizeof(pi));
   const uint32_t nks = pi.nr_jited_ksyms, nfl = pi.nr_jited_func_lens, nli = pi.nr_line_info, njli = pi.nr_jited_line_info;
   const uint32_t btf_id = pi.btf_id;
   if (!nks || nli != njli) {
@@ -285,7 +277,7 @@ static Napi::Value ProgLines(const Napi::CallbackInfo& info) {
   std::vector<uint64_t> ksyms(nks), jlines(njli);
   std::vector<uint32_t> flens(nfl);
   std::vector<bpf_line_info> lines(nli);
-  memset(&pi, 0, sizeof(pi));
+  pi = {};
   pi.nr_jited_ksyms = nks;
   pi.jited_ksyms = (uint64_t)(uintptr_t)ksyms.data();
   pi.nr_jited_func_lens = nfl;
@@ -296,10 +288,8 @@ static Napi::Value ProgLines(const Napi::CallbackInfo& info) {
   pi.nr_jited_line_info = njli;
   pi.jited_line_info_rec_size = sizeof(uint64_t);
   pi.jited_line_info = (uint64_t)(uintptr_t)jlines.data();
-  len = sizeof(pi);
-  if (bpf_obj_get_info_by_fd(fd, &pi, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
-  struct btf* btf = btf__load_from_kernel_by_id(btf_id);
-  if (!btf) ThrowErrno(env, errno, "btf__load_from_kernel_by_id", "btf " + std::to_string(btf_id));
+  ObjInfo(env, fd, &pi, sizeof(pi));
+  struct btf* btf = KernelBtf(env, btf_id);
   Napi::Array funcs = Napi::Array::New(env, nks);
   for (uint32_t i = 0; i < nks; i++) {
     Napi::Object f = Napi::Object::New(env);
@@ -330,10 +320,8 @@ static Napi::Value ProgLines(const Napi::CallbackInfo& info) {
 // linkInfo(fd) -> { id, type, progId, ifindex? }
 static Napi::Value LinkInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bpf_link_info li;
-  memset(&li, 0, sizeof(li));
-  uint32_t len = sizeof(li);
-  if (bpf_obj_get_info_by_fd(ArgInt(info, 0, "fd"), &li, &len)) ThrowErrno(env, errno, "bpf_obj_get_info_by_fd");
+  bpf_link_info li{};
+  ObjInfo(env, ArgInt(info, 0, "fd"), &li, sizeof(li));
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", (double)li.id);
   o.Set("type", (double)li.type);

@@ -7,6 +7,7 @@
  * random writes); and a small Map for prefixes added one at a time since the last rebuild.
  * Removing a base entry leaves a tombstone (id 0) until the next rebuild.
  */
+import { sortedIndexOf } from '../util/typed-arrays.js';
 import { PrefixMap4 } from './prefix-map4.js';
 
 const NONE = 0; // route ids start at 1
@@ -246,19 +247,10 @@ export class PrefixIndex4 {
       return any ? out : undefined;
     }
     const mark = (addr: number, plen: number) => {
-      let lo = 0;
-      let hi = count - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >>> 1;
-        const a = addrs[mid]!;
-        if (a < addr || (a === addr && plens[mid]! < plen)) lo = mid + 1;
-        else if (a > addr || plens[mid]! > plen) hi = mid - 1;
-        else {
-          out[mid] = 1;
-          any = true;
-          return;
-        }
-      }
+      const at = sortedIndexOf(count, (i) => addrs[i]! - addr || plens[i]! - plen);
+      if (at < 0) return;
+      out[at] = 1;
+      any = true;
     };
     for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== NONE) mark(this.addrs[i]!, this.plens[i]!);
     this.recent.forEach((addr, plen) => mark(addr, plen));

@@ -9,10 +9,10 @@ export function grown<T extends NumberArray>(a: T, n: number): T {
 }
 
 /**
- * Whether an ordered sequence of `count` elements holds the one sought, by binary search:
+ * Where an ordered sequence of `count` elements holds the one sought, by binary search, or -1:
  * compareAt(i) is negative when element i comes before it, positive after, 0 for it.
  */
-export function sortedIncludes(count: number, compareAt: (i: number) => number): boolean {
+export function sortedIndexOf(count: number, compareAt: (i: number) => number): number {
   let lo = 0;
   let hi = count - 1;
   while (lo <= hi) {
@@ -20,7 +20,12 @@ export function sortedIncludes(count: number, compareAt: (i: number) => number):
     const c = compareAt(mid);
     if (c < 0) lo = mid + 1;
     else if (c > 0) hi = mid - 1;
-    else return true;
+    else return mid;
   }
-  return false;
+  return -1;
+}
+
+/** Whether an ordered sequence holds the one sought (sortedIndexOf). */
+export function sortedIncludes(count: number, compareAt: (i: number) => number): boolean {
+  return sortedIndexOf(count, compareAt) >= 0;
 }
