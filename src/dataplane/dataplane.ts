@@ -58,6 +58,18 @@ export interface InterfaceStats {
   reasons: Record<string, number>;
 }
 
+/**
+ * Why auto mode attaches generic XDP to a veth. A veth's native XDP copies every socket buffer
+ * it receives into a page (a veth has no frames of its own: everything that enters it was sent
+ * by a stack), and hands what the program redirects to the other veth as a frame, which arrives
+ * only where the peer's NAPI runs (GRO or an XDP program on the peer; with the defaults the
+ * frame is dropped) and loses the socket buffer's checksum offload (a TCP segment from a host
+ * with tx checksum offload on arrives with a bad checksum). Generic XDP runs on the socket
+ * buffer and redirects it as one. Measured in BENCHMARKS.md §7: more connections per second,
+ * fewer packets per second into an XDP program on the far side.
+ */
+export const VETH_AUTO_NOTE = 'a veth: generic XDP (native XDP on a veth needs GRO on its peer, and copies every packet)';
+
 /** What syncHostRoutes() changed. */
 export interface HostRouteSync {
   added: number;
@@ -164,7 +176,9 @@ export class Dataplane {
    * already runs this instance's program is left as it is; one running another program is
    * refused (PW_ERR_EXISTS). Before the program runs on an interface, the pipeline learns its
    * MAC (frames for other hosts are not forwarded) and the interface stops moving VLAN tags
-   * out of the frame (vlan-visibility.ts); `notes` says what could not be made so.
+   * out of the frame (vlan-visibility.ts); `notes` says what could not be made so. In auto
+   * mode a veth gets generic XDP (see VETH_AUTO_NOTE), any other interface native where its
+   * driver has it.
    */
   attach(ifaces: string[], mode: XdpModeRequest = 'auto'): (XdpAttachResult & { name: string; already: boolean; notes: string[] })[] {
     const ifindexes = ifaces.map((i) => resolveIfindex(i)); // all names valid before anything changes
@@ -183,7 +197,14 @@ export class Dataplane {
         if (state.mode && state.progId === ourId) {
           done.push({ ifindex, mode: state.mode as 'native' | 'generic', replaced: false, name: ifaces[k]!, already: true, notes });
         } else {
-          done.push({ ...attachXdp(this.pipeline.xdp, ifindex, { mode }), name: ifaces[k]!, already: false, notes });
+          const veth = mode === 'auto' && link?.kind === 'veth';
+          if (veth) notes.push(VETH_AUTO_NOTE);
+          done.push({
+            ...attachXdp(this.pipeline.xdp, ifindex, { mode: veth ? 'generic' : mode }),
+            name: ifaces[k]!,
+            already: false,
+            notes,
+          });
         }
       });
     } catch (e) {

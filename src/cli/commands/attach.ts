@@ -11,7 +11,11 @@ export function registerAttach(program: Command): void {
       .command('attach')
       .description('load the pipeline (if not loaded) and attach it to interfaces')
       .argument('<interface...>', 'interfaces to attach to')
-      .addOption(new Option('--mode <mode>', 'XDP mode').choices(['native', 'generic', 'auto']).default('auto'))
+      .addOption(
+        new Option('--mode <mode>', 'XDP mode (auto: generic on a veth, else native where the driver has it)')
+          .choices(['native', 'generic', 'auto'])
+          .default('auto'),
+      )
       .addOption(
         new Option('--fib <mode>', "route with Pathwise's FIB or the kernel's (when loading)").choices(['own', 'kernel']).default('own'),
       )

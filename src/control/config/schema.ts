@@ -524,7 +524,19 @@ export const Config = z
       .default('default')
       .describe('names the pins: /sys/fs/bpf/pathwise/INSTANCE'),
     interfaces: z
-      .array(z.object({ name: ifname, mode: z.enum(['native', 'generic', 'auto']).default('auto') }).strict())
+      .array(
+        z
+          .object({
+            name: ifname,
+            mode: z
+              .enum(['native', 'generic', 'auto'])
+              .default('auto')
+              .describe(
+                'XDP in the driver (native) or on the socket buffer (generic); auto: generic on a veth (native XDP on a veth copies every packet, and its redirects reach a peer only with GRO on there), native elsewhere where the driver has it',
+              ),
+          })
+          .strict(),
+      )
       .default([])
       .describe('interfaces the pipeline is attached to (and may forward out of)'),
     fib: z
