@@ -16,7 +16,7 @@
  *     has no IPVS) with the kernel forwarding, interleaved rounds, medians.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 import { BpfObject, attachXdp, detachXdp, inNetns } from '../src/kernel/index.js';
 import { writeCapture } from '../src/kernel/pcap.js';
@@ -41,11 +41,20 @@ export interface BalanceResults {
     frames: number;
     connections: number;
     rounds: number;
+    /**
+     * Pathwise attached in generic (socket-buffer) XDP mode on the same veths, and the CPU time
+     * the whole VM spent per connection in each mode (busy time from /proc/stat over the
+     * connections, microseconds), from 2026-12-04.
+     */
+    generic?: { pps: number; cps: number };
+    cpuUsPerConnection?: { pathwise: number; generic: number; nft: number };
     /** The same service fed by the XDP-native generator (bench/live-frames.ts), from 2026-12-02. */
     live?: { pathwisePps: number; nftPps: number; frames: number; pathwiseDelivered?: number; nftDelivered?: number };
   };
 }
 
+/** The unit of /proc/stat's times (sysconf(_SC_CLK_TCK), 100 on Linux's every architecture). */
+const USER_HZ = 100;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const VIP = '10.251.100.1';
 
@@ -247,8 +256,16 @@ async function throughputBench(
   // to the service's port 80: both in C, so the client and server cost less than the path.
   const server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
   const CONNECTIONS = 20_000;
-  const cps = () => {
+  // The VM's busy CPU time (all CPUs, in USER_HZ ticks: user, nice, system, irq, softirq, steal
+  // excluded) from the first line of /proc/stat.
+  const busyTicks = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return f[0]! + f[1]! + f[2]! + f[5]! + f[6]!;
+  };
+  const cps = (cpu: number[]) => {
+    const before = busyTicks();
     const out = topo.exec(g, 'ab', ['-q', '-n', String(CONNECTIONS), '-c', '64', `http://${VIP}/`]);
+    cpu.push(((busyTicks() - before) * (1e6 / USER_HZ)) / CONNECTIONS);
     const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
     const complete = Number(/Complete requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
     if (failed || complete !== CONNECTIONS) throw new Error(`ab: ${complete} complete, ${failed} failed:\n${out}`);
@@ -268,6 +285,20 @@ async function throughputBench(
   }
 }
 `;
+  const pathwiseIn = (mode: 'native' | 'generic') => ({
+    on: () =>
+      inNetns(r, () => {
+        dp.attach([topo.name('r0'), topo.name('r1')], mode);
+        dp.services.set(service('web', 'nat', ['10.251.12.2:8080']));
+        dp.services.set(service('udp', 'nat', ['10.251.12.2:5678'], `${VIP}:5678/udp`));
+      }),
+    off: () =>
+      inNetns(r, () => {
+        dp.services.remove('web');
+        dp.services.remove('udp');
+        dp.detach([topo.name('r0'), topo.name('r1')]);
+      }),
+  });
   const modes = {
     nft: {
       on: () => {
@@ -279,38 +310,28 @@ async function throughputBench(
         topo.exec(r, 'nft', ['delete', 'table', 'ip', `${topo.prefix}lb`]);
       },
     },
-    pathwise: {
-      on: () =>
-        inNetns(r, () => {
-          dp.attach([topo.name('r0'), topo.name('r1')], 'native');
-          dp.services.set(service('web', 'nat', ['10.251.12.2:8080']));
-          dp.services.set(service('udp', 'nat', ['10.251.12.2:5678'], `${VIP}:5678/udp`));
-        }),
-      off: () =>
-        inNetns(r, () => {
-          dp.services.remove('web');
-          dp.services.remove('udp');
-          dp.detach([topo.name('r0'), topo.name('r1')]);
-        }),
-    },
+    pathwise: pathwiseIn('native'),
+    generic: pathwiseIn('generic'),
   };
   const ROUNDS = 3;
-  const rates = {
-    nft: { pps: [] as number[], cps: [] as number[], live: [] as number[], liveShare: [] as number[] },
-    pathwise: { pps: [] as number[], cps: [] as number[], live: [] as number[], liveShare: [] as number[] },
-  };
-  const liveMode = { nft: 'pass', pathwise: 'pipeline' } as const;
+  const series = () => ({ pps: [] as number[], cps: [] as number[], cpu: [] as number[], live: [] as number[], liveShare: [] as number[] });
+  const rates = { nft: series(), pathwise: series(), generic: series() };
+  // The XDP-native generator tail-calls the pipeline's program itself: the attach mode does
+  // not change its path, so the generic run skips it.
+  const liveMode = { nft: 'pass', pathwise: 'pipeline', generic: undefined } as const;
   live.setPipeline(dp.pipeline.xdp);
   const direct: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       direct.push(directPps());
-      for (const name of ['nft', 'pathwise'] as const) {
+      for (const name of ['nft', 'pathwise', 'generic'] as const) {
         modes[name].on();
         try {
           rates[name].pps.push(pps());
-          rates[name].cps.push(cps());
-          const l = livePps(liveMode[name]);
+          rates[name].cps.push(cps(rates[name].cpu));
+          const lm = liveMode[name];
+          if (!lm) continue;
+          const l = livePps(lm);
           rates[name].live.push(l.delivered / l.seconds);
           // Delivered at all means translated: the router has no route to the VIP itself.
           rates[name].liveShare.push(l.delivered / LIVE_FRAMES);
@@ -333,6 +354,8 @@ async function throughputBench(
     nftPps: median(rates.nft.pps),
     pathwiseCps: median(rates.pathwise.cps),
     nftCps: median(rates.nft.cps),
+    generic: { pps: median(rates.generic.pps), cps: median(rates.generic.cps) },
+    cpuUsPerConnection: { pathwise: median(rates.pathwise.cpu), generic: median(rates.generic.cpu), nft: median(rates.nft.cpu) },
     frames: 1024 * LOOPS,
     connections: CONNECTIONS,
     rounds: ROUNDS,
@@ -373,6 +396,30 @@ http {
 
 const f = (x: number, d = 1) => x.toFixed(d);
 
+/** The same rounds with Pathwise in generic XDP mode, and the CPU each mode spent per connection. */
+function genericReport(t: BalanceResults['throughput']): string {
+  const g = t.generic!;
+  const c = t.cpuUsPerConnection!;
+  return `The same rounds with Pathwise attached in generic XDP mode on the two veths (\`mode: generic\`:
+the program runs on the socket buffer, and a redirect hands the buffer to the egress veth,
+instead of veth copying it into a page and the receiving side building a buffer again):
+
+| | Pathwise, generic XDP | vs nftables | vs Pathwise, native XDP |
+| --- | ---: | ---: | ---: |
+| packets per second delivered (tcpreplay) | ${Math.round(g.pps).toLocaleString('en')} | ${f(g.pps / t.nftPps, 2)}× | ${f(g.pps / t.pathwisePps, 2)}× |
+| HTTP connections per second | ${Math.round(g.cps).toLocaleString('en')} | ${f(g.cps / t.nftCps, 2)}× | ${f(g.cps / t.pathwiseCps, 2)}× |
+
+CPU time per connection, the whole VM's (client, server and router; busy time in /proc/stat over
+the ${t.connections.toLocaleString('en')} connections, median of the rounds): Pathwise native ${f(c.pathwise)} µs, generic ${f(c.generic)} µs,
+nftables ${f(c.nft)} µs. The two modes differ in what the receiving side gets: the sink that
+counts the tcpreplay frames is an XDP program, which a native redirect hands a frame and a
+generic one a socket buffer to copy first (generic ${g.pps < t.pathwisePps ? 'lost' : 'did not lose'} packets per second against
+native here); nginx and ab are TCP stacks, which a native redirect makes build a socket buffer
+again from the frame (generic ${g.cps > t.pathwiseCps ? 'gained' : 'did not gain'} connections per second against native here).
+
+`;
+}
+
 export function balanceReport(r: BalanceResults, date?: string): string {
   const p = r.perPacket;
   const t = r.throughput;
@@ -404,12 +451,12 @@ Target ≤ 5 ms — ${r.maglev.warmMs <= 5 ? 'met' : '**not met**'}.
 
 Through a router namespace on veth (client — router — backend), ${t.rounds} interleaved rounds, medians:
 
-| | Pathwise (XDP, NAT) | nftables DNAT (kernel forwarding) | ratio |
+| | Pathwise (native XDP, NAT) | nftables DNAT (kernel forwarding) | ratio |
 | --- | ---: | ---: | ---: |
 | packets per second delivered (1,024 UDP flows, ${t.frames.toLocaleString('en')} frames) | ${Math.round(t.pathwisePps).toLocaleString('en')} | ${Math.round(t.nftPps).toLocaleString('en')} | ${f(t.pathwisePps / t.nftPps, 2)}× |
 ${t.live ? `| packets per second delivered, XDP-native generator on the router's ingress (one UDP flow, ${t.live.frames.toLocaleString('en')} frames; §4b) | ${Math.round(t.live.pathwisePps).toLocaleString('en')} | ${Math.round(t.live.nftPps).toLocaleString('en')} | ${f(t.live.pathwisePps / t.live.nftPps, 2)}× |\n` : ''}| HTTP connections per second (ab → nginx, one request each, 64 at a time, ${t.connections.toLocaleString('en')}) | ${Math.round(t.pathwiseCps).toLocaleString('en')} | ${Math.round(t.nftCps).toLocaleString('en')} | ${f(t.pathwiseCps / t.nftCps, 2)}× |
 
-${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}.
+${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}${t.generic ? ` (native XDP); in generic mode, what auto attaches to a veth since 2026-12-04: packets ${t.generic.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.generic.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}.
 The ceiling: the generator's frames dropped as they reach the router, ${Math.round(t.directPps).toLocaleString('en')} per second
 (Pathwise delivers ${f((t.pathwisePps / t.directPps) * 100, 0)} % of it). On veth both forwarders pay the kernel's receive of
 each frame as a socket buffer (§4), and the generator shares the VM's two cores with them.
@@ -418,9 +465,11 @@ Connections: a profile of ab's run (\`perf record -a\`, once, 2026-12-04, NAT) h
 (64 connections at a time are bound by latency, not CPU), the pipeline at 6.7 % of the samples
 (the balance stage 3.0 %, half of it the connection table's hash lookup; the flow stage 2.3 %:
 every packet of a connection this short goes to the shared flow table, its handshake timed
-there) against netfilter's 4.6 % in the nftables run, and both paying veth's own XDP work
-(\`skb_pp_cow_data\`, the copy of each socket buffer). Rounds of the same mode differ by
-10-20 %: the ratio moves around 1 from run to run.
+there) against netfilter's 4.6 % in the nftables run. Only the Pathwise run pays veth's own XDP
+work: the copy of each socket buffer into a page (\`skb_pp_cow_data\`), the frame's handover to
+the other veth (\`veth_xdp_xmit\`) and a socket buffer built again on the receiving side; the
+nftables run has no XDP program on the router. Rounds of the same mode differ by 10-20 %: the
+ratio moves around 1 from run to run.
 
 `;
 }
