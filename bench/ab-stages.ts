@@ -15,6 +15,8 @@
  *       stderr when it starts.
  *   PROFILE=VARIANT  profiles that variant by source line for 5 s (PROFILE_S) first
  *       (bench/line-profile.ts) and prints the 30 lines (PROFILE_TOP) with the most samples.
+ *   COLD=RUNS  also prints each program's cost with cold caches (pipeline-kit.ts coldRun): the
+ *       median of RUNS single runs, each after writing COLD_MB (default 64) MiB elsewhere.
  *
  * RULES (default 10): the rules in the guard's bank, as in make bench.
  */
@@ -32,7 +34,7 @@ import { parseRouteTokens } from '../src/routing/route-syntax.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
 import { lineProfile } from './line-profile.js';
-import { benchRules, median, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
+import { benchRules, coldRun, median, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
 
 async function main() {
   const built = join(repoRoot, 'build', 'pathwise.bpf.o');
@@ -57,8 +59,17 @@ async function main() {
       dstMac: routerMac,
     });
     const ctx = xdpMd(pkt.length, ifK0);
+    const coldRuns = Number(process.env.COLD ?? 0);
+    const scratch = coldRuns ? Buffer.alloc(Number(process.env.COLD_MB ?? 64) << 20, 1) : Buffer.alloc(0);
+    /** The program's figures: per repetition, and with cold caches when COLD is set. */
+    const figures = (prog: Parameters<typeof perRepetition>[0], verdict: number) =>
+      inNetns(ns, () =>
+        [perRepetition(prog, pkt, ctx, verdict), ...(coldRuns ? [`cold ${coldRun(prog, pkt, ctx, verdict, coldRuns, scratch)}`] : [])].join(
+          ' ',
+        ),
+      );
     const empty = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
-    const out: string[] = [`empty ${inNetns(ns, () => perRepetition(empty.program('bench_empty'), pkt, ctx, 2))}`];
+    const out: string[] = [`empty ${figures(empty.program('bench_empty'), 2)}`];
     empty.close();
     const nrules = Number(process.env.RULES ?? 10);
     // [label, settings], in the order they run.
@@ -135,7 +146,7 @@ async function main() {
         console.error(`spinning ${label} for ${ms} ms`);
         spin(ms);
       }
-      out.push(`${label} ${inNetns(ns, () => perRepetition(dp.pipeline.xdp, pkt, ctx, 4))}`);
+      out.push(`${label} ${figures(dp.pipeline.xdp, 4)}`);
       if (label === 'none') {
         const floor = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), {
           spec: benchAbi,
@@ -145,7 +156,7 @@ async function main() {
         const fp = floor.map(benchAbi.maps.bench_fwd_ports);
         fp.set(ifK0, ifK0);
         fp.close();
-        out.push(`floor ${inNetns(ns, () => perRepetition(floor.program('bench_fwd'), pkt, ctx, 4))}`);
+        out.push(`floor ${figures(floor.program('bench_fwd'), 4)}`);
         floor.close();
       }
       dp.close();

@@ -62,6 +62,31 @@ export function perRepetition(
   return median(ds);
 }
 
+/**
+ * ns for one run of `prog` on the frame after `scratch` (larger than the CPU's caches) was
+ * written over, so the program's maps and code come from memory and its pages miss the TLB:
+ * what a packet costs when other work ran since the last one, as between the packets of a
+ * short connection. The median of `runs` such runs, each checked to end in `verdict`. One run
+ * also carries the test run's own setup, which an empty program shows.
+ */
+export function coldRun(
+  prog: { testRunSync(o: object): { duration: number; retval: number } },
+  data: Buffer,
+  ctx: Buffer,
+  verdict: number,
+  runs: number,
+  scratch: Buffer,
+): number {
+  const ds: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    scratch.fill(i & 0xff);
+    const r = prog.testRunSync({ data, ctx, repeat: 1 });
+    if (r.retval !== verdict) throw new Error(`a benchmark run ended in XDP action ${r.retval}, not ${verdict}`);
+    ds.push(r.duration);
+  }
+  return median(ds);
+}
+
 /** The pipelines of the stage-by-stage figures: everything on, then one stage off each. */
 export const STAGE_VARIANTS: { key: string; label: string; settings: Partial<PipelineSettings> }[] = [
   { key: 'all', label: 'everything on (10 rules, flows, route counters)', settings: {} },
