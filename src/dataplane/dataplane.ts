@@ -59,16 +59,17 @@ export interface InterfaceStats {
 }
 
 /**
- * Why auto mode attaches generic XDP to a veth. A veth's native XDP copies every socket buffer
- * it receives into a page (a veth has no frames of its own: everything that enters it was sent
- * by a stack), and hands what the program redirects to the other veth as a frame, which arrives
- * only where the peer's NAPI runs (GRO or an XDP program on the peer; with the defaults the
- * frame is dropped) and loses the socket buffer's checksum offload (a TCP segment from a host
- * with tx checksum offload on arrives with a bad checksum). Generic XDP runs on the socket
- * buffer and redirects it as one. Measured in BENCHMARKS.md §7: more connections per second,
- * fewer packets per second into an XDP program on the far side.
+ * Why auto mode attaches generic XDP to a veth. What a stack sends into a veth arrives as a
+ * socket buffer, and a veth's native XDP copies one that is shared, cloned, non-linear or short
+ * of XDP's headroom into a page of its own (TCP sends clones). What the program redirects
+ * to another veth then travels as a frame, which arrives only where that veth's peer runs NAPI
+ * (GRO or an XDP program on the peer; with the defaults the frame is dropped) and without the
+ * socket buffer's checksum offload (a TCP segment from a host with tx checksum offload on
+ * arrives with a bad checksum). Generic XDP runs on the socket buffer and redirects it as one.
+ * Measured in BENCHMARKS.md §4 and §7: more connections per second, fewer packets per second
+ * into an XDP program on the far side.
  */
-export const VETH_AUTO_NOTE = 'a veth: generic XDP (native XDP on a veth needs GRO on its peer, and copies every packet)';
+export const VETH_AUTO_NOTE = 'a veth: generic XDP (native XDP on a veth needs GRO on its peer, and copies what a stack sends)';
 
 /** What syncHostRoutes() changed. */
 export interface HostRouteSync {

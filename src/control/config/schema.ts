@@ -532,7 +532,7 @@ export const Config = z
               .enum(['native', 'generic', 'auto'])
               .default('auto')
               .describe(
-                'XDP in the driver (native) or on the socket buffer (generic); auto: generic on a veth (native XDP on a veth copies every packet, and its redirects reach a peer only with GRO on there), native elsewhere where the driver has it',
+                'XDP in the driver (native) or on the socket buffer (generic); auto: generic on a veth (native XDP on a veth copies what a stack sends, and its redirects reach a peer only with GRO on there), native elsewhere where the driver has it',
               ),
           })
           .strict(),
