@@ -401,9 +401,9 @@ function genericReport(t: BalanceResults['throughput']): string {
   const g = t.generic!;
   const c = t.cpuUsPerConnection!;
   return `The same rounds with Pathwise attached in generic XDP mode on the two veths (\`mode: generic\`:
-the program runs on the socket buffer, copied first only when it is shared or short of
-headroom, and a redirect hands the buffer to the egress veth, instead of veth copying every
-buffer into a page and the receiving side building a buffer again from it):
+the program runs on the socket buffer, copied first only when it is cloned, non-linear or
+short of XDP's 256 bytes of headroom, and a redirect hands the buffer to the egress veth,
+instead of veth copying it into a page and the receiving side building a buffer again):
 
 | | Pathwise, generic XDP | vs nftables | vs Pathwise, native XDP |
 | --- | ---: | ---: | ---: |

@@ -698,8 +698,9 @@ function liveForwarding(
 
 const GENERIC_FORWARDING = `
 On a veth both XDP modes may copy each socket buffer before the program sees it: veth's native
-XDP always does (into a page of its own), generic XDP when the buffer is shared or lacks XDP's
-256 bytes of headroom; kernel forwarding copies none. The sink here is an XDP program, which a
+XDP when the buffer is shared, cloned, non-linear or short of XDP's 256 bytes of headroom
+(into a page of its own), generic XDP when it is cloned, non-linear or short of headroom;
+kernel forwarding copies none. The sink here is an XDP program, which a
 native redirect hands a frame and a generic one a socket buffer. Generic mode gains where the
 far side is a TCP/IP stack (§7), and it is the only one of the two that reaches a veth whose
 peer runs no NAPI (see the README on veth).
