@@ -16,7 +16,7 @@
  *     has no IPVS) with the kernel forwarding, interleaved rounds, medians.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 
 import { BpfObject, attachXdp, detachXdp, inNetns } from '../src/kernel/index.js';
 import { writeCapture } from '../src/kernel/pcap.js';
@@ -27,6 +27,7 @@ import { ipv4Packet } from '../test/helpers/packets.js';
 import type { Topology } from '../test/helpers/topology.js';
 import * as benchAbi from './generated/bench.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
+import { cpuTimes, USER_HZ } from './cpu-times.js';
 
 export interface BalanceResults {
   perPacket: { emptyNs: number; forwardNs: number; natEstablishedNs: number; natNewNs: number; dsrEstablishedNs: number; samples: number };
@@ -53,8 +54,6 @@ export interface BalanceResults {
   };
 }
 
-/** The unit of /proc/stat's times (sysconf(_SC_CLK_TCK), 100 on Linux's every architecture). */
-const USER_HZ = 100;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const VIP = '10.251.100.1';
 
@@ -256,12 +255,8 @@ async function throughputBench(
   // to the service's port 80: both in C, so the client and server cost less than the path.
   const server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
   const CONNECTIONS = 20_000;
-  // The VM's busy CPU time (all CPUs, in USER_HZ ticks: user, nice, system, irq, softirq, steal
-  // excluded) from the first line of /proc/stat.
-  const busyTicks = () => {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return f[0]! + f[1]! + f[2]! + f[5]! + f[6]!;
-  };
+  // The VM's busy CPU time, all CPUs (NaN where /proc/stat cannot be read).
+  const busyTicks = () => cpuTimes()?.busy ?? NaN;
   const cps = (cpu: number[]) => {
     const before = busyTicks();
     const out = topo.exec(g, 'ab', ['-q', '-n', String(CONNECTIONS), '-c', '64', `http://${VIP}/`]);

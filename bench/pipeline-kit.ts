@@ -43,23 +43,24 @@ export function benchRules(n: number): RuleSpec[] {
   return rules;
 }
 
+type TestRunnable = { testRunSync(o: object): { duration: number; retval: number } };
+
 /**
  * ns per repetition of `prog` on a frame it forwards in place: the median of 1,000 runs of 200
  * repetitions, each run checked to end in `verdict` (so no run measures another path).
  */
-export function perRepetition(
-  prog: { testRunSync(o: object): { duration: number; retval: number } },
-  data: Buffer,
-  ctx: Buffer,
-  verdict: number,
-): number {
+export function perRepetition(prog: TestRunnable, data: Buffer, ctx: Buffer, verdict: number): number {
   const ds: number[] = [];
-  for (let i = 0; i < 1000; i++) {
-    const r = prog.testRunSync({ data, ctx, repeat: 200 });
-    if (r.retval !== verdict) throw new Error(`a benchmark run ended in XDP action ${r.retval}, not ${verdict}`);
-    ds.push(r.duration);
-  }
+  for (let i = 0; i < 1000; i++) ds.push(checkedRun(prog, data, ctx, verdict, 200));
   return median(ds);
+}
+
+/** One test run of `repeat` repetitions, its ns per repetition; throws unless it ended in
+ * `verdict` (so no run measures another path). */
+function checkedRun(prog: TestRunnable, data: Buffer, ctx: Buffer, verdict: number, repeat: number): number {
+  const r = prog.testRunSync({ data, ctx, repeat });
+  if (r.retval !== verdict) throw new Error(`a benchmark run ended in XDP action ${r.retval}, not ${verdict}`);
+  return r.duration;
 }
 
 /**
@@ -69,20 +70,11 @@ export function perRepetition(
  * short connection. The median of `runs` such runs, each checked to end in `verdict`. One run
  * also carries the test run's own setup, which an empty program shows.
  */
-export function coldRun(
-  prog: { testRunSync(o: object): { duration: number; retval: number } },
-  data: Buffer,
-  ctx: Buffer,
-  verdict: number,
-  runs: number,
-  scratch: Buffer,
-): number {
+export function coldRun(prog: TestRunnable, data: Buffer, ctx: Buffer, verdict: number, runs: number, scratch: Buffer): number {
   const ds: number[] = [];
   for (let i = 0; i < runs; i++) {
     scratch.fill(i & 0xff);
-    const r = prog.testRunSync({ data, ctx, repeat: 1 });
-    if (r.retval !== verdict) throw new Error(`a benchmark run ended in XDP action ${r.retval}, not ${verdict}`);
-    ds.push(r.duration);
+    ds.push(checkedRun(prog, data, ctx, verdict, 1));
   }
   return median(ds);
 }

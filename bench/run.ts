@@ -37,6 +37,7 @@ import { routeListBench, routeListReport, type RouteListResults } from './route-
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
+import { cpuTimes } from './cpu-times.js';
 import { benchRules, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
@@ -832,17 +833,6 @@ function srsoStatus(): string {
     return readFileSync('/sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow', 'utf8').trim();
   } catch {
     return 'unknown';
-  }
-}
-
-/** The CPUs' time so far, in ticks: all of it, and what the hypervisor stole (/proc/stat). */
-function cpuTimes(): { total: number; steal: number } | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal (guest time is inside user)
-    return { total: f.slice(0, 8).reduce((a, n) => a + n, 0), steal: f[7] ?? 0 };
-  } catch {
-    return null;
   }
 }
 
