@@ -46,6 +46,7 @@ import type {
 import type { RouteSpec, RouteView } from '../routing/route.js';
 import { formatPrefix, type Prefix } from '../util/ip.js';
 import type { ApiClient } from './api-client.js';
+import type { AttachMode } from '../dataplane/dataplane.js';
 
 /** A query string of the parameters given (none: empty). */
 function query(params: Record<string, string | number | undefined>): string {
@@ -84,7 +85,7 @@ export class RemoteOperations implements Operations {
 
   // ---- interfaces ----------------------------------------------------------------------
 
-  async attach(ifaces: string[], opts: { mode: 'native' | 'generic' | 'auto' }): Promise<Written<AttachResult>> {
+  async attach(ifaces: string[], opts: { mode: AttachMode }): Promise<Written<AttachResult>> {
     return proposal(
       await this.each(ifaces, (name) => this.client.request<ProposeResult>('POST', '/v1/interfaces', { name, mode: opts.mode })),
     );

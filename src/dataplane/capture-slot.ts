@@ -1,7 +1,8 @@
 /**
  * Packet capture inside the pipeline. A tcpdump expression is compiled by libpcap, its classic
  * BPF translated to an eBPF XDP program (insight/cbpf-to-ebpf.ts) and put in the pipeline's
- * pw_capture_progs, which the pipeline tail-calls when a capture runs; matching packets come
+ * pw_capture_progs, which the pipeline tail-calls when a capture runs (and to a TC program in
+ * pw_tc_capture_progs, for interfaces that run the TC pipeline); matching packets come
  * back through the pw_capture ring buffer, at ingress (as they arrived) or at the verdict (with
  * what the pipeline decided). One capture runs at a time per instance; one whose process died
  * is taken over by the next.
@@ -25,7 +26,7 @@ import {
 import { PwError } from '../errors.js';
 import * as abi from '../generated/pathwise.js';
 import { decodeCaptureRecord, type CapturedRecord, type CaptureOptions } from '../insight/capture-record.js';
-import { decodeClassic, translateClassic } from '../insight/cbpf-to-ebpf.js';
+import { decodeClassic, translateClassic, type FilterContext } from '../insight/cbpf-to-ebpf.js';
 import { monoToEpochOffsetNs } from '../util/clock.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { pinDirOf, runDirOf } from '../util/instance.js';
@@ -34,12 +35,19 @@ import type { Dataplane } from './dataplane.js';
 import { ringCounters } from './insight-tables.js';
 import type { PipelineMaps } from './pipeline.js';
 
-/** Translates `classic` and loads it as the pipeline's capture filter program (not yet in place). */
-export function loadFilter(maps: PipelineMaps, classic: Buffer): NativeFd {
-  const { insns } = translateClassic(decodeClassic(classic), { scratchFd: maps.captureScratch.fd, progsFd: maps.captureProgs.fd });
+/**
+ * Translates `classic` and loads it as the pipeline's capture filter program (not yet in place):
+ * for the XDP pipeline, or for the TC one.
+ */
+export function loadFilter(maps: PipelineMaps, classic: Buffer, context: FilterContext = 'xdp'): NativeFd {
+  const progsFd = context === 'tc' ? maps.tcCaptureProgs.fd : maps.captureProgs.fd;
+  const { insns } = translateClassic(decodeClassic(classic), { scratchFd: maps.captureScratch.fd, progsFd }, context);
   try {
-    // BPF_XDP: what libbpf gave pw_xdp, and programs sharing a prog array must agree on it.
-    return loadRawProgram(ProgType.XDP, insns, 'pw_capture_flt', AttachType.XDP);
+    // The attach type libbpf gave the pipeline (programs sharing a prog array must agree on
+    // it): BPF_XDP for pw_xdp, none (0) for pw_tc.
+    return context === 'tc'
+      ? loadRawProgram(ProgType.SCHED_CLS, insns, 'pw_capture_tc', 0)
+      : loadRawProgram(ProgType.XDP, insns, 'pw_capture_flt', AttachType.XDP);
   } catch (e) {
     const err = e as PwError;
     throw new PwError('PW_ERR_VERIFIER', `the kernel refused the translated filter: ${err.message}`, { details: err.details });
@@ -66,16 +74,22 @@ export function reapStaleCapture(maps: PipelineMaps, instance: string): number |
   const pid = captureOwner(instance);
   if (pid === null || (pid && isAlive(pid))) return null;
   maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
-  maps.captureProgs.delete(abi.PwCaptureSlot.FILTER);
+  removeFilters(maps);
   rmSync(ownerFile(instance), { force: true });
   return pid;
+}
+
+/** Empties both filter slots (the XDP pipeline's and the TC one's). */
+function removeFilters(maps: Pick<PipelineMaps, 'captureProgs'> & { tcCaptureProgs?: PipelineMaps['tcCaptureProgs'] }): void {
+  maps.captureProgs.delete(abi.PwCaptureSlot.FILTER);
+  maps.tcCaptureProgs?.delete(abi.PwCaptureSlot.FILTER);
 }
 
 /**
  * Runs `fn` on the instance's currently pinned maps: a capture outlives the Dataplane object
  * that started it (a program upgrade replaces that), and must turn off whichever slot is live.
  */
-type CaptureMaps = Pick<PipelineMaps, 'captureCtl' | 'captureProgs' | 'ringStats'>;
+type CaptureMaps = Pick<PipelineMaps, 'captureCtl' | 'captureProgs' | 'ringStats'> & { tcCaptureProgs?: PipelineMaps['tcCaptureProgs'] };
 
 function withPinnedMaps<T>(instance: string, fn: (maps: CaptureMaps) => T): T {
   const dir = pinDirOf(instance);
@@ -84,6 +98,8 @@ function withPinnedMaps<T>(instance: string, fn: (maps: CaptureMaps) => T): T {
   const captureCtl = open(abi.maps.pw_capture_ctl);
   try {
     const captureProgs = open(abi.maps.pw_capture_progs);
+    // A pipeline pinned by a version without the TC pipeline has no second slot.
+    const tcCaptureProgs = existsSync(join(dir, abi.maps.pw_tc_capture_progs.name)) ? open(abi.maps.pw_tc_capture_progs) : undefined;
     try {
       const ringStats = new PerCpuMap(
         openPinned(join(dir, abi.maps.pw_ring_stats.name), 'map'),
@@ -91,12 +107,13 @@ function withPinnedMaps<T>(instance: string, fn: (maps: CaptureMaps) => T): T {
         abi.maps.pw_ring_stats.value,
       );
       try {
-        return fn({ captureCtl, captureProgs, ringStats });
+        return fn({ captureCtl, captureProgs, tcCaptureProgs, ringStats });
       } finally {
         ringStats.close();
       }
     } finally {
       captureProgs.close();
+      tcCaptureProgs?.close();
     }
   } finally {
     captureCtl.close();
@@ -110,7 +127,8 @@ export class CaptureSession {
 
   private constructor(
     private readonly instance: string,
-    private readonly filter: NativeFd,
+    /** The filter programs: the XDP pipeline's, and the TC pipeline's where it has one. */
+    private readonly filters: NativeFd[],
     readonly ring: RingBufferReader,
     /** Add to bpf_ktime_get_ns() for the epoch in ns. */
     readonly monoToEpochNs: bigint,
@@ -146,17 +164,22 @@ export class CaptureSession {
         hint: 'one capture at a time; stop the other first',
       });
     }
-    const filter = loadFilter(maps, compilePcapFilter(opts.expression, undefined, opts.snap));
+    const classic = compilePcapFilter(opts.expression, undefined, opts.snap);
+    const filters: NativeFd[] = [];
     let ring: RingBufferReader | undefined;
     try {
+      filters.push(loadFilter(maps, classic));
+      if (dp.pipeline.tc) filters.push(loadFilter(maps, classic, 'tc'));
       ring = new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_capture.name), 'map'), {
         highWaterMark: 16384,
         drainMs: abi.PwLimit.RING_DRAIN_MS,
       });
-      maps.captureProgs.set(abi.PwCaptureSlot.FILTER, filter.fd);
+      maps.captureProgs.set(abi.PwCaptureSlot.FILTER, filters[0]!.fd);
+      if (filters[1]) maps.tcCaptureProgs.set(abi.PwCaptureSlot.FILTER, filters[1].fd);
     } catch (e) {
       ring?.close();
-      filter.close();
+      removeFilters(maps);
+      for (const f of filters) f.close();
       throw e;
     }
     writeFileAtomic(ownerFile(instance), JSON.stringify({ pid: process.pid, since: new Date().toISOString(), ...opts }));
@@ -168,7 +191,7 @@ export class CaptureSession {
       point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS,
       snap: opts.snap,
     });
-    return new CaptureSession(instance, filter, ring, epochNs);
+    return new CaptureSession(instance, filters, ring, epochNs);
   }
 
   /** Captured packets as they come, until stop(). */
@@ -188,10 +211,10 @@ export class CaptureSession {
     try {
       withPinnedMaps(this.instance, (maps) => {
         maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
-        maps.captureProgs.delete(abi.PwCaptureSlot.FILTER);
+        removeFilters(maps);
       });
     } finally {
-      this.filter.close();
+      for (const f of this.filters) f.close();
       this.ring.close();
       rmSync(ownerFile(this.instance), { force: true });
       CaptureSession.running.delete(this.instance);

@@ -21,7 +21,7 @@ import {
   RawMap,
   resolveIfindex,
   type AnyMap,
-  type XdpAttachResult,
+  type XdpMode,
   type XdpModeRequest,
 } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
@@ -48,6 +48,7 @@ import { packRouteRows } from './route-json.js';
 import type { LookupResult } from '../routing/route.js';
 import { lookupAddresses, tracePacket } from './trace.js';
 import { addTxPort, recordEgressPorts, removeTxPort } from './interface-table.js';
+import { attachTcPipeline, detachTcPipeline, tcProgramOn } from './tc-hook.js';
 import { keepVlanTagsInFrame, restoreVlanOffloads } from './vlan-visibility.js';
 
 export interface InterfaceStats {
@@ -69,6 +70,29 @@ export interface InterfaceStats {
  * Measured in BENCHMARKS.md §4 and §7: more connections per second, fewer packets per second
  * into an XDP program on the far side.
  */
+/**
+ * What the TC pipeline is for. On a veth it works on the socket buffer the stack sent, in
+ * place: no copy into a frame, and checksum offload kept (BENCHMARKS.md §7). It runs after the
+ * kernel built that buffer, where XDP runs before: on a NIC with native XDP, XDP is cheaper.
+ */
+export const TC_MODE_NOTE = 'tc: the pipeline runs at TC ingress, on the socket buffer (no copy on a veth)';
+
+/** How the pipeline runs on an interface: XDP (native, generic or auto) or at TC ingress. */
+export type AttachMode = XdpModeRequest | 'tc';
+
+export interface InterfaceAttachResult {
+  ifindex: number;
+  name: string;
+  mode: XdpMode | 'tc';
+  /** Why native mode was not used, when auto fell back to generic. */
+  fallbackReason?: string;
+  /** True when this instance's program in another mode was replaced. */
+  replaced: boolean;
+  /** The interface ran this instance's program already. */
+  already: boolean;
+  notes: string[];
+}
+
 export const VETH_AUTO_NOTE = 'a veth: generic XDP (native XDP on a veth needs GRO on its peer, and copies what a stack sends)';
 
 /** What syncHostRoutes() changed. */
@@ -176,51 +200,81 @@ export class Dataplane {
    * Attaches the pipeline to interfaces and enables them as egress ports. An interface that
    * already runs this instance's program is left as it is; one running another program is
    * refused (PW_ERR_EXISTS). Before the program runs on an interface, the pipeline learns its
-   * MAC (frames for other hosts are not forwarded) and the interface stops moving VLAN tags
-   * out of the frame (vlan-visibility.ts); `notes` says what could not be made so. In auto
-   * mode a veth gets generic XDP (see VETH_AUTO_NOTE), any other interface native where its
-   * driver has it.
+   * MAC (frames for other hosts are not forwarded) and, for XDP, the interface stops moving
+   * VLAN tags out of the frame (vlan-visibility.ts); `notes` says what could not be made so. In
+   * auto mode a veth gets generic XDP (see VETH_AUTO_NOTE), any other interface native where
+   * its driver has it. `tc` runs the TC pipeline at the interface's ingress instead (see
+   * TC_MODE_NOTE). Moving between XDP and TC, the new program is in place before the old one
+   * goes: no packet passes unseen.
    */
-  attach(ifaces: string[], mode: XdpModeRequest = 'auto'): (XdpAttachResult & { name: string; already: boolean; notes: string[] })[] {
+  attach(ifaces: string[], mode: AttachMode = 'auto'): InterfaceAttachResult[] {
     const ifindexes = ifaces.map((i) => resolveIfindex(i)); // all names valid before anything changes
+    const tc = mode === 'tc' ? this.tcProgram() : null;
     const links = new Map(kernelLinks().map((l) => [l.ifindex, l]));
-    const done: (XdpAttachResult & { name: string; already: boolean; notes: string[] })[] = [];
+    const done: InterfaceAttachResult[] = [];
+    const undo: (() => void)[] = []; // what this call changed, newest first
     const ourId = this.pipeline.xdp.info().id;
+    const ourTc = this.pipeline.tc?.info().id ?? null;
     const ports = new Set(this.pipeline.maps.txPorts.keys());
-    const added: number[] = []; // egress ports this call made
     try {
       ifindexes.forEach((ifindex, k) => {
         const link = links.get(ifindex);
-        const notes = link ? keepVlanTagsInFrame(this.instance, link) : [];
-        addTxPort(this.pipeline.maps, ifindex, link); // its MAC recorded before the program runs on it
-        if (!ports.has(ifindex)) added.push(ifindex);
+        const name = ifaces[k]!;
         const state = queryXdp(ifindex);
-        if (state.mode && state.progId === ourId) {
-          done.push({ ifindex, mode: state.mode as 'native' | 'generic', replaced: false, name: ifaces[k]!, already: true, notes });
-        } else {
-          const veth = mode === 'auto' && link?.kind === 'veth';
-          if (veth) notes.push(VETH_AUTO_NOTE);
-          done.push({
-            ...attachXdp(this.pipeline.xdp, ifindex, { mode: veth ? 'generic' : mode }),
-            name: ifaces[k]!,
-            already: false,
-            notes,
-          });
+        const xdpOurs = !!state.mode && state.progId === ourId;
+        const tcOurs = ourTc !== null && tcProgramOn(ifindex) === ourTc;
+        const notes = tc || xdpOurs ? [] : link ? keepVlanTagsInFrame(this.instance, link) : [];
+        if (!tc && !xdpOurs && link) undo.unshift(() => restoreVlanOffloads(this.instance, link));
+        addTxPort(this.pipeline.maps, ifindex, link); // its MAC recorded before the program runs on it
+        if (!ports.has(ifindex)) undo.unshift(() => removeTxPort(this.pipeline.maps, ifindex));
+        if (tc) {
+          if (tcOurs && !xdpOurs) {
+            done.push({ ifindex, mode: 'tc', replaced: false, name, already: true, notes });
+            return;
+          }
+          if (!tcOurs) {
+            attachTcPipeline(tc, ifindex);
+            undo.unshift(() => detachTcPipeline(ifindex));
+          }
+          if (xdpOurs) {
+            detachXdp(ifindex, this.pipeline.xdp);
+            restoreVlanOffloads(this.instance, link);
+            undo.unshift(() => {
+              if (link) keepVlanTagsInFrame(this.instance, link);
+              attachXdp(this.pipeline.xdp, ifindex, { mode: state.mode as XdpMode });
+            });
+          }
+          done.push({ ifindex, mode: 'tc', replaced: xdpOurs, name, already: false, notes: [...notes, TC_MODE_NOTE] });
+          return;
         }
+        if (xdpOurs) {
+          done.push({ ifindex, mode: state.mode as XdpMode, replaced: false, name, already: true, notes });
+          return;
+        }
+        const veth = mode === 'auto' && link?.kind === 'veth';
+        if (veth) notes.push(VETH_AUTO_NOTE);
+        const r = attachXdp(this.pipeline.xdp, ifindex, { mode: veth ? 'generic' : (mode as XdpModeRequest) });
+        undo.unshift(() => detachXdp(ifindex, this.pipeline.xdp));
+        if (tcOurs) detachTcPipeline(ifindex); // XDP runs first: the TC program saw nothing since
+        done.push({ ...r, replaced: r.replaced || tcOurs, name, already: false, notes });
       });
     } catch (e) {
-      // Nothing partial: undo the attachments and the egress ports this call made.
-      for (const d of done) {
-        if (!d.already) {
-          detachXdp(d.ifindex, this.pipeline.xdp);
-          restoreVlanOffloads(this.instance, links.get(d.ifindex));
-        }
-      }
-      for (const ifindex of added) removeTxPort(this.pipeline.maps, ifindex);
+      // Nothing partial: undo what this call changed.
+      for (const u of undo) u();
       throw e;
     }
     this.pruneInterfaceStats();
     return done;
+  }
+
+  /** The TC pipeline, or why this instance has none. */
+  private tcProgram() {
+    if (!this.pipeline.tc) {
+      throw new PwError('PW_ERR_UNSUPPORTED', `instance '${this.instance}' was loaded by a version without the TC pipeline`, {
+        hint: 'restart the daemon, which upgrades the pipeline in place, or reload it (pathwise down, then attach)',
+      });
+    }
+    return this.pipeline.tc;
   }
 
   /**
@@ -248,32 +302,40 @@ export class Dataplane {
   detach(ifaces: string[]): { name: string; detached: boolean }[] {
     const ifindexes = ifaces.map((i) => resolveIfindex(i));
     const ourId = this.pipeline.xdp.info().id;
+    const ourTc = this.pipeline.tc?.info().id ?? null;
     return ifindexes.map((ifindex, k) => {
       const state = queryXdp(ifindex);
-      if (!state.mode || state.progId !== ourId) {
+      const xdpOurs = !!state.mode && state.progId === ourId;
+      const tcOurs = ourTc !== null && tcProgramOn(ifindex) === ourTc;
+      if (!xdpOurs && !tcOurs) {
         removeTxPort(this.pipeline.maps, ifindex);
         return { name: ifaces[k]!, detached: false };
       }
       // The MAC check holds until the program is off the interface.
-      detachXdp(ifindex, this.pipeline.xdp);
+      if (xdpOurs) detachXdp(ifindex, this.pipeline.xdp);
+      if (tcOurs) detachTcPipeline(ifindex);
       removeTxPort(this.pipeline.maps, ifindex);
-      restoreVlanOffloads(
-        this.instance,
-        kernelLinks().find((l) => l.ifindex === ifindex),
-      );
+      if (xdpOurs) {
+        restoreVlanOffloads(
+          this.instance,
+          kernelLinks().find((l) => l.ifindex === ifindex),
+        );
+      }
       this.forgetInterfaceStats(ifindex); // a later attach starts from zero
       return { name: ifaces[k]!, detached: true };
     });
   }
 
-  /** Interfaces running this instance's program. */
+  /** Interfaces running this instance's program, with its mode: native, generic or tc. */
   attached(): { name: string; ifindex: number; mode: string }[] {
     const ourId = this.pipeline.xdp.info().id;
+    const ourTc = this.pipeline.tc?.info().id ?? null;
     const out: { name: string; ifindex: number; mode: string }[] = [];
     for (const ifindex of this.pipeline.maps.txPorts.keys()) {
       try {
         const s = queryXdp(ifindex);
         if (s.mode && s.progId === ourId) out.push({ name: ifName(ifindex), ifindex, mode: s.mode });
+        else if (ourTc !== null && tcProgramOn(ifindex) === ourTc) out.push({ name: ifName(ifindex), ifindex, mode: 'tc' });
       } catch {
         // interface gone
       }

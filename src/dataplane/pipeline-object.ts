@@ -18,7 +18,7 @@ import {
   progMapIds,
   Program,
   scalar,
-  type BpfObject,
+  BpfObject,
   type NativeFd,
 } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
@@ -68,25 +68,65 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
 export type PipelineMaps = abi.Maps;
 
 export const OBJECT_PATH = join(repoRoot, 'build', 'pathwise.bpf.o');
+/** The same pipeline built for TC ingress (bpf/pathwise-tc.bpf.c), loaded on the XDP object's maps. */
+export const TC_OBJECT_PATH = join(repoRoot, 'build', 'pathwise-tc.bpf.o');
+export const TC_PROGRAM = 'pw_tc';
 
-/** The BPF object's content hash: a restart with a different hash upgrades the program. */
-export function objectHash(path = OBJECT_PATH): string {
+/** The BPF objects' content hash: a restart with a different hash upgrades the programs. */
+export function objectHash(paths = [OBJECT_PATH, TC_OBJECT_PATH]): string {
+  const h = createHash('sha256');
+  for (const path of paths) {
+    try {
+      h.update(readFileSync(path));
+    } catch (e) {
+      throw new PwError('PW_ERR_NOT_BUILT', `cannot read ${path}: ${(e as Error).message}`, { hint: "run 'make build'" });
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+const tcSpec = { maps: abi.maps, rodata: abi.rodata, programs: [TC_PROGRAM] } as const;
+
+/**
+ * Loads the TC pipeline on the maps of a loaded XDP pipeline object: every map is that
+ * object's, so both programs keep one state (routes, rules, services, connections, counters).
+ * Devmaps excepted: TC redirects by ifindex, and needs none. The caller pins the program and
+ * closes the object.
+ */
+export async function loadTcPipeline(xdp: BpfObject<typeof abi>, settings: PipelineSettings): Promise<BpfObject<typeof tcSpec>> {
+  const handles = xdp
+    .maps()
+    .filter((m) => !m.internal && !isDevmap(m.type))
+    .map((m) => ({ name: m.name, fd: xdp.mapHandle(m.name) }));
   try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
-  } catch (e) {
-    throw new PwError('PW_ERR_NOT_BUILT', `cannot read ${path}: ${(e as Error).message}`, { hint: "run 'make build'" });
+    return await BpfObject.load(TC_OBJECT_PATH, {
+      spec: tcSpec,
+      rodata: { pw_settings: { flags: settingsFlags(settings) } },
+      reuseMaps: Object.fromEntries(handles.map((h) => [h.name, h.fd.fd])),
+    });
+  } finally {
+    for (const h of handles) h.fd.close();
   }
 }
 
 export const isDevmap = (type: number) => type === MapType.DEVMAP || type === MapType.DEVMAP_HASH;
 
-/** pw_capture_progs[PIPELINE] = the given pw_xdp: a capture filter returns into it (insight.bpf.h). */
-export function setPipelineSlot(obj: BpfObject<typeof abi>, xdp: Program): void {
-  const progs = obj.map(abi.maps.pw_capture_progs);
-  try {
-    progs.set(abi.PwCaptureSlot.PIPELINE, xdp.fd); // a prog array takes program fds
-  } finally {
-    progs.close();
+/**
+ * pw_capture_progs[PIPELINE] = the given pw_xdp, and pw_tc_capture_progs[PIPELINE] = pw_tc: a
+ * capture filter returns into its pipeline (insight.bpf.h).
+ */
+export function setPipelineSlot(obj: BpfObject<typeof abi>, xdp: Program, tc?: Program): void {
+  for (const [spec, prog] of [
+    [abi.maps.pw_capture_progs, xdp],
+    [abi.maps.pw_tc_capture_progs, tc],
+  ] as const) {
+    if (!prog) continue;
+    const progs = obj.map(spec);
+    try {
+      progs.set(abi.PwCaptureSlot.PIPELINE, prog.fd); // a prog array takes program fds
+    } finally {
+      progs.close();
+    }
   }
 }
 

@@ -14,14 +14,17 @@ import { PwError } from '../errors.js';
 import { pinDirOf, runDirOf, validInstance } from '../util/instance.js';
 import {
   DEFAULT_SETTINGS,
+  loadTcPipeline,
   OBJECT_PATH,
   pinnedMeta,
+  TC_PROGRAM,
   setPipelineSlot,
   settingsFlags,
   writeMeta,
   type PipelineMaps,
   type PipelineSettings,
 } from './pipeline-object.js';
+import { detachTcPipeline, tcProgramOn } from './tc-hook.js';
 import { recoverPipeline, upgradePipeline, type Recovery, type UpgradeOptions } from './upgrade.js';
 
 export { pinDirOf, runDirOf, validInstance };
@@ -53,6 +56,9 @@ export class Pipeline {
     /** Moves the flow cache into the flow table (flushFlowCache); null for a pipeline pinned
      * by a version without the cache. */
     readonly flush: Program | null = null,
+    /** The same pipeline for TC ingress, on the same maps; null for a pipeline pinned by a
+     * version without it (an upgrade adds it). */
+    readonly tc: Program | null = null,
   ) {}
 
   static isPinned(instance: string): boolean {
@@ -92,6 +98,13 @@ export class Pipeline {
           throw new PwError('PW_ERR_INTERNAL', `program ${p} was loaded without BTF: the kernel refused the object's BTF`);
         prog.pin(join(dir, p));
       }
+      const tc = await loadTcPipeline(obj, s);
+      try {
+        setPipelineSlot(obj, obj.program('pw_xdp'), tc.program(TC_PROGRAM));
+        tc.program(TC_PROGRAM).pin(join(dir, TC_PROGRAM));
+      } finally {
+        tc.close();
+      }
       writeMeta(instance, s);
     } catch (e) {
       obj?.close();
@@ -100,7 +113,7 @@ export class Pipeline {
     }
     obj.close();
     const p = Pipeline.adopt(instance);
-    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, p.replay, true, p.loadedHash, p.flush);
+    return new Pipeline(p.instance, p.settings, p.maps, p.xdp, p.trace, p.replay, true, p.loadedHash, p.flush, p.tc);
   }
 
   /** Replaces the running program without a gap, crash-safe (upgrade.ts). */
@@ -124,7 +137,19 @@ export class Pipeline {
     const maps = abi.openMaps((name) => openPinned(join(dir, name), 'map'));
     const prog = (name: abi.ProgramName) => Program.fromPin(join(dir, name), name);
     const flush = existsSync(join(dir, 'pw_xdp_flush')) ? prog('pw_xdp_flush') : null;
-    return new Pipeline(instance, settings, maps, prog('pw_xdp'), prog('pw_xdp_trace'), prog('pw_xdp_replay'), false, loadedHash, flush);
+    const tc = existsSync(join(dir, TC_PROGRAM)) ? Program.fromPin(join(dir, TC_PROGRAM), TC_PROGRAM) : null;
+    return new Pipeline(
+      instance,
+      settings,
+      maps,
+      prog('pw_xdp'),
+      prog('pw_xdp_trace'),
+      prog('pw_xdp_replay'),
+      false,
+      loadedHash,
+      flush,
+      tc,
+    );
   }
 
   /** Closes this process's handles; the pinned pipeline keeps running. */
@@ -134,6 +159,7 @@ export class Pipeline {
     this.trace.close();
     this.replay.close();
     this.flush?.close();
+    this.tc?.close();
   }
 
   /** Unpins everything of an instance (callers detach interfaces first). */
@@ -168,6 +194,20 @@ export class Pipeline {
             detachXdp(ifindex, prog);
             detached.push(name);
           }
+        }
+      } finally {
+        prog.close();
+      }
+    }
+    const tcPinned = join(pinDirOf(instance), TC_PROGRAM);
+    if (existsSync(tcPinned)) {
+      const prog = Program.fromPin(tcPinned, TC_PROGRAM);
+      try {
+        const id = prog.info().id;
+        for (const { name, ifindex } of kernelLinks()) {
+          if (tcProgramOn(ifindex) !== id) continue;
+          detachTcPipeline(ifindex);
+          if (!detached.includes(name)) detached.push(name);
         }
       } finally {
         prog.close();

@@ -42,14 +42,17 @@ import { writeFileAtomic } from '../util/fs.js';
 import { pinDirOf, runDirOf } from '../util/instance.js';
 import { flushFlowCache } from './insight-tables.js';
 import { migrateMap, type Migration } from './map-migration.js';
+import { attachTcPipeline, tcProgramOn } from './tc-hook.js';
 import {
   checkUpgradable,
   isDevmap,
+  loadTcPipeline,
   objectHash,
   OBJECT_PATH,
   pinnedMeta,
   setPipelineSlot,
   settingsFlags,
+  TC_PROGRAM,
   writeMeta,
   type PipelineMaps,
   type PipelineSettings,
@@ -61,6 +64,8 @@ interface Journal {
   state: 'staged' | 'switched';
   oldProgId: number;
   newProgId: number;
+  /** The TC pipeline's programs (oldId null: the old pipeline had none). */
+  tc?: { oldId: number | null; newId: number };
   settings: PipelineSettings;
   objectHash: string;
   /** Pin names staged as NAME_next. */
@@ -105,16 +110,24 @@ function restoreFiles(instance: string, files: string[]): void {
   }
 }
 
+/** The pinned pipelines back in their capture slots (setPipelineSlot, on the pins). */
 function setSlot(dir: string, prog: Program): void {
-  const progs = new BpfMap(
-    openPinned(join(dir, 'pw_capture_progs'), 'map'),
-    abi.maps.pw_capture_progs.key,
-    abi.maps.pw_capture_progs.value,
-  );
+  const tc = existsSync(join(dir, TC_PROGRAM)) ? Program.fromPin(join(dir, TC_PROGRAM), TC_PROGRAM) : null;
   try {
-    progs.set(abi.PwCaptureSlot.PIPELINE, prog.fd);
+    for (const [spec, p] of [
+      [abi.maps.pw_capture_progs, prog],
+      [abi.maps.pw_tc_capture_progs, tc],
+    ] as const) {
+      if (!p || !existsSync(join(dir, spec.name))) continue;
+      const progs = new BpfMap(openPinned(join(dir, spec.name), 'map'), spec.key, spec.value);
+      try {
+        progs.set(abi.PwCaptureSlot.PIPELINE, p.fd);
+      } finally {
+        progs.close();
+      }
+    }
   } finally {
-    progs.close();
+    tc?.close();
   }
 }
 
@@ -168,6 +181,7 @@ export async function upgradePipeline(
   const dir = pinDirOf(instance);
   const old = pinnedMeta(instance);
   const oldProg = Program.fromPin(join(dir, 'pw_xdp'), 'pw_xdp');
+  const oldTc = existsSync(join(dir, TC_PROGRAM)) ? Program.fromPin(join(dir, TC_PROGRAM), TC_PROGRAM) : null;
   try {
     checkUpgradable(old.settings, settings);
     const maxEntries: Record<string, number> = {
@@ -216,9 +230,13 @@ export async function upgradePipeline(
     });
     const migrated: Migration[] = [];
     const switched: { ifindex: number; name: string; mode: 'native' | 'generic' }[] = [];
+    const switchedTc: { ifindex: number; name: string }[] = [];
     let progId = 0;
     const staged: string[] = [];
+    let tcObj: Awaited<ReturnType<typeof loadTcPipeline>> | undefined;
     try {
+      tcObj = await loadTcPipeline(obj, settings);
+      const newTc = tcObj.program(TC_PROGRAM);
       for (const name of copied) {
         const spec = abi.maps[name as abi.MapName] as typeof abi.maps.pw_tx_ports;
         const src = new BpfMap(openPinned(join(dir, name), 'map'), spec.key, spec.value);
@@ -268,6 +286,10 @@ export async function upgradePipeline(
         obj.program(name).pin(join(dir, `${name}_next`));
         staged.push(name);
       }
+      rmSync(join(dir, `${TC_PROGRAM}_next`), { force: true });
+      newTc.pin(join(dir, `${TC_PROGRAM}_next`));
+      staged.push(TC_PROGRAM);
+      const oldTcId = oldTc?.info().id ?? null;
       for (const name of [...fresh, ...copied]) {
         const h = obj.mapHandle(name as abi.MapName);
         try {
@@ -282,6 +304,7 @@ export async function upgradePipeline(
         state: 'staged',
         oldProgId: oldId,
         newProgId: progId,
+        tc: { oldId: oldTcId, newId: newTc.info().id },
         settings,
         objectHash: objectHash(),
         staged,
@@ -299,7 +322,14 @@ export async function upgradePipeline(
           switched.push({ ifindex, name, mode });
           await pauseForTests();
         }
+        for (const { name, ifindex } of oldTcId === null ? [] : kernelLinks()) {
+          if (tcProgramOn(ifindex) !== oldTcId) continue;
+          attachTcPipeline(newTc, ifindex, true); // one atomic replace, as for XDP
+          switchedTc.push({ ifindex, name });
+          await pauseForTests();
+        }
       } catch (e) {
+        for (const s of switchedTc.reverse()) attachTcPipeline(oldTc!, s.ifindex, true);
         for (const s of switched.reverse()) attachXdp(oldProg, s.ifindex, { mode: s.mode, replace: newProg });
         for (const name of staged) rmSync(join(dir, `${name}_next`), { force: true });
         if (opts.files) restoreFiles(instance, opts.files);
@@ -311,17 +341,19 @@ export async function upgradePipeline(
       await pauseForTests();
       if (fresh.includes('pw_flow_cache')) flushOldFlowCache(dir);
       // A running capture's filter now returns into the new program.
-      setPipelineSlot(obj, newProg);
+      setPipelineSlot(obj, newProg, newTc);
       finishRenames(instance, staged, opts.crashAfter === 'renamed-one');
       unpinObsoleteMaps(dir);
       writeMeta(instance, settings, journal.objectHash);
       endJournal(instance);
     } finally {
+      tcObj?.close();
       obj.close();
     }
-    return { carried: [...carried, ...copied], fresh, interfaces: switched.map((s) => s.name), progId, migrated };
+    return { carried: [...carried, ...copied], fresh, interfaces: [...switched, ...switchedTc].map((s) => s.name), progId, migrated };
   } finally {
     oldProg.close();
+    oldTc?.close();
   }
 }
 
@@ -374,6 +406,7 @@ export function recoverPipeline(instance: string): Recovery {
     } finally {
       oldProg.close();
     }
+    if (j.tc?.oldId) switchTcBack(dir, j.tc.newId);
     for (const name of j.staged) rmSync(join(dir, `${name}_next`), { force: true });
     restoreFiles(instance, j.saved);
     endJournal(instance);
@@ -392,7 +425,7 @@ export function recoverPipeline(instance: string): Recovery {
     out.upgrade = 'completed';
   } else {
     // No journal: no stray staged pins either.
-    for (const name of [...abi.programs, ...Object.keys(abi.maps)]) {
+    for (const name of [...abi.programs, TC_PROGRAM, ...Object.keys(abi.maps)]) {
       const next = join(dir, `${name}_next`);
       if (existsSync(next)) unlinkSync(next);
     }
@@ -438,15 +471,55 @@ function adoptOrphans(instance: string): string[] {
         running.close();
       }
     }
+    if (existsSync(join(dir, TC_PROGRAM))) orphans.push(...adoptTcOrphans(dir, ours));
   } finally {
     current.close();
   }
   return orphans;
 }
 
+/** adoptOrphans() for the TC slot: what runs there on this instance's maps becomes the pinned pw_tc. */
+function adoptTcOrphans(dir: string, ours: Set<number>): string[] {
+  const current = Program.fromPin(join(dir, TC_PROGRAM), TC_PROGRAM);
+  const orphans: string[] = [];
+  try {
+    const currentId = current.info().id;
+    for (const { name, ifindex } of kernelLinks()) {
+      const id = tcProgramOn(ifindex);
+      if (!id || id === currentId) continue;
+      let running: Program;
+      try {
+        running = new Program('orphan', progFdById(id));
+      } catch {
+        continue; // gone meanwhile
+      }
+      try {
+        if (!progMapIds(running.fd).some((m) => ours.has(m))) continue; // another program's
+        attachTcPipeline(current, ifindex, true);
+        orphans.push(name);
+      } finally {
+        running.close();
+      }
+    }
+  } finally {
+    current.close();
+  }
+  return orphans;
+}
+
+/** Interfaces whose TC slot runs `fromId` go back to the pinned pw_tc (an upgrade rolled back). */
+function switchTcBack(dir: string, fromId: number): void {
+  const pinned = Program.fromPin(join(dir, TC_PROGRAM), TC_PROGRAM);
+  try {
+    for (const { ifindex } of kernelLinks()) if (tcProgramOn(ifindex) === fromId) attachTcPipeline(pinned, ifindex, true);
+  } finally {
+    pinned.close();
+  }
+}
+
 /** Unpins the maps of an older object that the current one no longer has (the LPM trie that
  * held IPv6 routes before 2026-12-02): their pins would keep them, and their memory, alive. */
 function unpinObsoleteMaps(dir: string): void {
-  const known = new Set<string>([...Object.keys(abi.maps), ...abi.programs]);
+  const known = new Set<string>([...Object.keys(abi.maps), ...abi.programs, TC_PROGRAM]);
   for (const f of readdirSync(dir)) if (f.startsWith('pw_') && !f.endsWith('_next') && !known.has(f)) rmSync(join(dir, f), { force: true });
 }

@@ -2107,6 +2107,7 @@ export const maps = {
   pw_events_ctl: { name: 'pw_events_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwEventsCtl },
   pw_capture_ctl: { name: 'pw_capture_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCaptureCtl },
   pw_capture_progs: { name: 'pw_capture_progs', type: MapType.PROG_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
+  pw_tc_capture_progs: { name: 'pw_tc_capture_progs', type: MapType.PROG_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_capture_scratch: { name: 'pw_capture_scratch', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwCaptureScratch },
   pw_histogram: { name: 'pw_histogram', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 2112, key: scalar.u32, value: PwHistogram },
 } as const satisfies Record<string, MapSpec<any, any>>;
@@ -2239,6 +2240,8 @@ export interface Maps {
   captureCtl: BpfMap<number, PwCaptureCtl>;
   /** pw_capture_progs */
   captureProgs: BpfMap<number, number>;
+  /** pw_tc_capture_progs */
+  tcCaptureProgs: BpfMap<number, number>;
   /** pw_capture_scratch */
   captureScratch: PerCpuMap<number, PwCaptureScratch>;
   /** pw_histogram */
@@ -2309,6 +2312,7 @@ export const mapHandles = {
   eventsCtl: 'pw_events_ctl',
   captureCtl: 'pw_capture_ctl',
   captureProgs: 'pw_capture_progs',
+  tcCaptureProgs: 'pw_tc_capture_progs',
   captureScratch: 'pw_capture_scratch',
   histogram: 'pw_histogram',
 } as const satisfies Record<keyof Maps, MapName>;

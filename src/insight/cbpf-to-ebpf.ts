@@ -100,7 +100,15 @@ const E = {
 } as const;
 const PSEUDO_MAP_FD = 1;
 const HELPER = { MAP_LOOKUP_ELEM: 1, TAIL_CALL: 12, XDP_GET_BUFF_LEN: 188 } as const;
-const XDP_PASS = 2;
+/**
+ * What the filter runs on: an XDP frame, or a socket buffer at TC ingress (struct __sk_buff:
+ * len at 0, data at 76, data_end at 80). `pass`: the action that hands the packet to the kernel.
+ */
+export type FilterContext = 'xdp' | 'tc';
+const CONTEXT = {
+  xdp: { data: 0, dataEnd: 4, pass: 2 },
+  tc: { data: 76, dataEnd: 80, pass: 0, len: 0 },
+} as const;
 const CAPTURE_DONE = 2; // enum pw_capture_state
 const PIPELINE_SLOT = 1; // enum pw_capture_slot
 const KEY_SLOT = -4 * (MEMWORDS + 1); // a stack word below M[] for the map key
@@ -146,11 +154,12 @@ export interface Translation {
 export interface FilterMaps {
   /** pw_capture_scratch (per-CPU): the answer. */
   scratchFd: number;
-  /** pw_capture_progs: slot PIPELINE is the pipeline to return to. */
+  /** pw_capture_progs (pw_tc_capture_progs for TC): slot PIPELINE is the pipeline to return to. */
   progsFd: number;
 }
 
-export function translateClassic(prog: ClassicInsn[], maps: FilterMaps): Translation {
+export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context: FilterContext = 'xdp'): Translation {
+  const cx = CONTEXT[context];
   if (!prog.length) throw new PwError('PW_ERR_INVALID', 'an empty classic BPF program');
   const out: Emitted[] = [];
   const starts: number[] = [];
@@ -165,10 +174,14 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps): Transla
   // Prologue: keep ctx, the packet's length (classic BPF's `len`), the packet pointers,
   // A = X = 0, M[] = 0.
   emit(ins(E.ALU64 | E.MOV | E.X, CTX, R1, 0, 0));
-  emit(ins(E.JMP | E.CALL, 0, 0, 0, HELPER.XDP_GET_BUFF_LEN));
-  emit(ins(E.ALU | E.MOV | E.X, LEN, R0, 0, 0));
-  emit(ins(E.LDX | E.MEM | E.W, DATA, CTX, 0, 0)); // ctx->data
-  emit(ins(E.LDX | E.MEM | E.W, END, CTX, 4, 0)); // ctx->data_end
+  if ('len' in cx) {
+    emit(ins(E.LDX | E.MEM | E.W, LEN, CTX, cx.len, 0)); // skb->len
+  } else {
+    emit(ins(E.JMP | E.CALL, 0, 0, 0, HELPER.XDP_GET_BUFF_LEN));
+    emit(ins(E.ALU | E.MOV | E.X, LEN, R0, 0, 0));
+  }
+  emit(ins(E.LDX | E.MEM | E.W, DATA, CTX, cx.data, 0)); // ctx->data
+  emit(ins(E.LDX | E.MEM | E.W, END, CTX, cx.dataEnd, 0)); // ctx->data_end
   emit(ins(E.ALU | E.MOV | E.K, A, 0, 0, 0));
   emit(ins(E.ALU | E.MOV | E.K, X, 0, 0, 0));
   if (usesMem) for (let i = 0; i < MEMWORDS; i++) emit(ins(E.ST | E.MEM | E.W, FP, 0, -4 * (i + 1), 0));
@@ -312,7 +325,7 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps): Transla
   emit(ins(E.ALU | E.MOV | E.K, R3, 0, 0, PIPELINE_SLOT));
   emit(ins(E.JMP | E.CALL, 0, 0, 0, HELPER.TAIL_CALL));
   // The tail call failed (the pipeline is being replaced): hand the packet to the kernel.
-  emit(ins(E.ALU | E.MOV | E.K, R0, 0, 0, XDP_PASS));
+  emit(ins(E.ALU | E.MOV | E.K, R0, 0, 0, cx.pass));
   emit(ins(E.JMP | E.EXIT, 0, 0, 0, 0));
 
   const buf = Buffer.alloc(out.length * 8);

@@ -38,6 +38,8 @@ export interface LoadOptions<S extends ObjectSpec> {
   pinDir?: string;
   /** Maps to pin (default: every non-internal map). */
   pinMaps?: (keyof S['maps'] & string)[];
+  /** Maps that are not created but taken from these fds (another object's maps, shared). */
+  reuseMaps?: Record<string, number>;
   /** Programs to leave unloaded. */
   skipPrograms?: string[];
 }
@@ -71,6 +73,7 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
             .map((m) => m.name);
         for (const name of pinned) obj.setPinPath(name, `${opts.pinDir}/${name}`);
       }
+      for (const [name, fd] of Object.entries(opts.reuseMaps ?? {})) obj.reuseMapFd(name, fd);
       for (const p of opts.skipPrograms ?? []) obj.setAutoload(p, false);
       try {
         await obj.load();

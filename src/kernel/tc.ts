@@ -49,3 +49,26 @@ export function attachTc(
     throw fromNative(e, `TC attach (${point})`, String(iface));
   }
 }
+
+/** The id of the program at `handle`/`priority` of an interface's TC hook, or null. */
+export function queryTc(iface: string | number, point: TcPoint, handle: number, priority: number): number | null {
+  const ifindex = resolveIfindex(iface);
+  try {
+    return native().tcQuery(ifindex, point, handle, priority);
+  } catch (e) {
+    throw fromNative(e, `TC query (${point})`, String(iface));
+  }
+}
+
+/**
+ * Removes the filter at `handle`/`priority` (a missing one is no error). The clsact qdisc
+ * stays: other programs may hang from it, and removing it removes them.
+ */
+export function detachTc(iface: string | number, point: TcPoint, handle: number, priority: number): void {
+  const ifindex = resolveIfindex(iface);
+  try {
+    native().tcDetach(ifindex, point, handle, priority);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw fromNative(e, `TC detach (${point})`, String(iface));
+  }
+}

@@ -3,10 +3,10 @@ import { Dataplane } from '../dataplane/dataplane.js';
 import { Pipeline } from '../dataplane/pipeline.js';
 import type { Gateway } from '../dataplane/nexthop-table.js';
 import { releaseGateways } from '../dataplane/neighbor-table.js';
-import type { XdpModeRequest } from '../kernel/xdp.js';
+import type { AttachMode } from '../dataplane/dataplane.js';
 import type { AttachResult } from './operations.js';
 
-export function attach(dp: Dataplane, ifaces: string[], mode: XdpModeRequest): AttachResult {
+export function attach(dp: Dataplane, ifaces: string[], mode: AttachMode): AttachResult {
   return { loaded: dp.pipeline.created, settings: dp.pipeline.settings, interfaces: dp.attach(ifaces, mode) };
 }
 

@@ -19,6 +19,7 @@ import { listNeighbors, syncNeighbors, watchNeighbors } from './neighbors.js';
 import type { Operations, Written } from './operations.js';
 import * as routes from './routes.js';
 import * as services from './services.js';
+import type { AttachMode } from '../dataplane/dataplane.js';
 
 const local = <T>(result: T): Written<T> => ({ via: 'local', result });
 
@@ -83,7 +84,7 @@ export class LocalOperations implements Operations {
 
   // ---- interfaces ----------------------------------------------------------------------
 
-  async attach(ifaces: string[], opts: { mode: 'native' | 'generic' | 'auto'; load: Partial<PipelineSettings>; fibGiven: boolean }) {
+  async attach(ifaces: string[], opts: { mode: AttachMode; load: Partial<PipelineSettings>; fibGiven: boolean }) {
     const wasLoaded = Pipeline.isPinned(this.instance);
     const r = await this.write((dp) => {
       if (wasLoaded && opts.fibGiven && opts.load.fib && dp.pipeline.settings.fib !== opts.load.fib) {

@@ -24,7 +24,7 @@ import type { EventKind, PacketEvent } from '../insight/events.js';
 import type { FlowSort, TalkerBy } from '../insight/flow-table.js';
 import type { RouteSpec, RouteView } from '../routing/route.js';
 import type { RouteBatch } from '../routing/route-syntax.js';
-import type { XdpModeRequest } from '../kernel/xdp.js';
+import type { AttachMode } from '../dataplane/dataplane.js';
 import type { Prefix } from '../util/ip.js';
 import type { ServiceSpec } from '../lb/service.js';
 import type { ServiceRow } from '../dataplane/service-table.js';
@@ -84,7 +84,7 @@ export interface RuleRow {
 export interface AttachedInterface {
   name: string;
   ifindex: number;
-  mode: 'native' | 'generic';
+  mode: 'native' | 'generic' | 'tc';
   already: boolean;
   replaced: boolean;
   fallbackReason?: string;
@@ -168,10 +168,7 @@ export interface Operations {
   readonly where: string;
 
   // ---- interfaces ----------------------------------------------------------------------
-  attach(
-    ifaces: string[],
-    opts: { mode: XdpModeRequest; load: Partial<PipelineSettings>; fibGiven: boolean },
-  ): Promise<Written<AttachResult>>;
+  attach(ifaces: string[], opts: { mode: AttachMode; load: Partial<PipelineSettings>; fibGiven: boolean }): Promise<Written<AttachResult>>;
   detach(ifaces: string[]): Promise<Written<{ name: string; detached: boolean }[]>>;
   /** Detaches everywhere and unloads the instance (local only). */
   down(): Promise<{ instance: string; detached: string[]; unloaded: boolean }>;

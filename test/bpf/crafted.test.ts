@@ -17,6 +17,7 @@ import { parsePrefix } from '../../src/util/ip.js';
 import { buildCorpus, CORPUS_BLOCKED, CORPUS_RULES, type CorpusCase } from '../helpers/corpus.js';
 import { MAC_A, MAC_B } from '../helpers/packets.js';
 import { privilegedSkip } from '../helpers/privileged.js';
+import { TcAction, tcRun } from '../helpers/tc-run.js';
 import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
@@ -30,19 +31,29 @@ const corpus = buildCorpus({
   clientMac: MAC_A,
 });
 
-/** Runs each case's frames through pw_xdp in order; returns the cases whose verdicts break their class. */
-function misjudged(dp: Dataplane, cases: CorpusCase[]): string[] {
+/** A pipeline program run on one frame: whether it dropped it, and its action. */
+type Judge = (data: Buffer) => { dropped: boolean; action: number };
+const xdpJudge =
+  (dp: Dataplane): Judge =>
+  (data) => {
+    const action = dp.pipeline.xdp.testRunSync({ data }).retval;
+    return { dropped: action === XdpAction.DROP, action };
+  };
+
+/** Runs each case's frames through the pipeline (pw_xdp unless `judge` says) in order;
+ * returns the cases whose verdicts break their class. */
+function misjudged(dp: Dataplane, cases: CorpusCase[], judge: Judge = xdpJudge(dp)): string[] {
   const out: string[] = [];
   for (const c of cases) {
-    const results = c.frames.map((data) => ({ data, action: dp.pipeline.xdp.testRunSync({ data }).retval }));
-    const dropped = results.map((r) => r.action === XdpAction.DROP);
+    const results = c.frames.map((data) => ({ data, ...judge(data) }));
+    const dropped = results.map((r) => r.dropped);
     // An attack fails if the kernel can get the whole datagram: a fragment dropped is enough
     // (the kernel's reassembly never completes), an overlapping one excepted (the datagram
     // without it is whole); the e2e test asks the kernel itself.
     const wrong = c.class === 'drop' ? !dropped.some(Boolean) : c.class === 'pass' ? dropped.some(Boolean) : false;
     if (wrong) {
       // The reasons, for the message: a trace changes nothing (no fragment state either).
-      const reasons = results.map((r) => `${r.action === XdpAction.DROP ? 'drop' : r.action}/${reasonName(dp.trace(r.data).reason)}`);
+      const reasons = results.map((r) => `${r.dropped ? 'drop' : r.action}/${reasonName(dp.trace(r.data).reason)}`);
       out.push(`${c.class}: ${c.name}: ${reasons.join(', ')}`);
     }
   }
@@ -53,6 +64,7 @@ describe('the crafted-packet corpus through the pipeline', { skip, timeout: 5 * 
   let topo: Topology;
   let dp: Dataplane;
   let relaxed: Dataplane;
+  let tcOnly: Dataplane; // its own fragment state: the TC pipeline meets each fragment first
   const instances: string[] = [];
 
   const protect = (d: Dataplane) => {
@@ -62,18 +74,21 @@ describe('the crafted-packet corpus through the pipeline', { skip, timeout: 5 * 
 
   before(async () => {
     topo = new Topology('cr');
-    for (const suffix of ['', 'x']) {
+    for (const suffix of ['', 'x', 't']) {
       instances.push(topo.prefix + suffix);
       topo.recordInstance(topo.prefix + suffix);
     }
     dp = await Dataplane.open(instances[0]);
     relaxed = await Dataplane.open(instances[1], { unclassified: 'pass' });
+    tcOnly = await Dataplane.open(instances[2]);
     protect(dp);
     protect(relaxed);
+    protect(tcOnly);
   });
   after(() => {
     dp?.close();
     relaxed?.close();
+    tcOnly?.close();
     for (const i of instances) Pipeline.down(i);
     topo?.destroy();
   });
@@ -81,6 +96,26 @@ describe('the crafted-packet corpus through the pipeline', { skip, timeout: 5 * 
   it(`drops every frame of each attack and none of legitimate traffic (${corpus.length} cases)`, () => {
     assert.ok(corpus.filter((c) => c.class === 'drop').length >= 30 && corpus.some((c) => c.class === 'pass'));
     assert.deepEqual(misjudged(dp, corpus), []);
+  });
+
+  it('drops the same through the TC pipeline, on socket buffers', () => {
+    const tc = tcOnly.pipeline.tc!;
+    const refused: Buffer[] = []; // frames the kernel's test run makes no socket buffer of
+    const judge: Judge = (data) => {
+      try {
+        const action = tcRun(tc, data);
+        return { dropped: action === TcAction.SHOT, action };
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'PW_ERR_INVALID') throw e;
+        refused.push(data);
+        return { dropped: false, action: -1 };
+      }
+    };
+    assert.deepEqual(misjudged(tcOnly, corpus, judge), []);
+    // Only frames whose fate is the kernel's anyway (an IPv4 header cut short, which its test
+    // run refuses to build a socket buffer from).
+    const classes = new Set(refused.map((f) => corpus.find((c) => c.frames.includes(f))!.class));
+    assert.ok(refused.length <= 2 && [...classes].every((c) => c === 'kernel'), `${refused.length} refused: ${[...classes]}`);
   });
 
   it("drops a dropped first fragment's later fragments, and later fragments that come first", () => {

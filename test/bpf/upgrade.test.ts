@@ -16,6 +16,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf, runDirOf } from '../../src/dataplane/pipeline.js';
+import { tcProgramOn } from '../../src/dataplane/tc-hook.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { BpfObject, bytesCodec, MapType, pinFd, Program, queryXdp, resolveIfindex } from '../../src/kernel/index.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
@@ -33,8 +34,10 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
   const dir = () => pinDirOf(instance);
   const filterFile = () => join(runDirOf(instance), 'filter.json');
   const running = () => queryXdp(resolveIfindex(topo.name('x0'))).progId;
-  const pinnedId = () => {
-    const prog = Program.fromPin(join(dir(), 'pw_xdp'));
+  /** x1 runs the TC pipeline: an upgrade switches it as well, and a crash leaves it as x0. */
+  const runningTc = () => tcProgramOn(resolveIfindex(topo.name('x1')));
+  const pinnedId = (name = 'pw_xdp') => {
+    const prog = Program.fromPin(join(dir(), name));
     try {
       return prog.info().id;
     } finally {
@@ -53,6 +56,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     const dp = await Dataplane.open(instance);
     try {
       dp.attach([topo.name('x0')], 'native');
+      dp.attach([topo.name('x1')], 'tc');
       dp.filter.addLimiter({ name: 'l', rate: 5, burst: 5, per4: 32, per6: 64, blockAfter: 0, blockForMs: 0 });
       dp.filter.setRules([{ action: 'drop', proto: 6, dport: [22, 22] }]);
     } finally {
@@ -66,6 +70,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
   beforeEach(() => {
     assert.equal(journal(), false, 'no journal before a test');
     assert.equal(running(), pinnedId(), 'the interface runs the pinned program before a test');
+    assert.equal(runningTc(), pinnedId('pw_tc'), 'and the TC one its pinned program');
   });
 
   for (const [crash, outcome] of [
@@ -75,6 +80,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
   ] as const) {
     it(`recovers from a crash after "${crash}": ${outcome}`, async () => {
       const before = pinnedId();
+      const tcBefore = pinnedId('pw_tc');
       const filterBefore = readFileSync(filterFile(), 'utf8');
       const settings = Pipeline.pinnedMeta(instance).settings;
       await assert.rejects(Dataplane.upgrade(instance, settings, { crashAfter: crash }), /test: crash/);
@@ -84,6 +90,8 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
       assert.deepEqual(staged(), [], 'no staged pin left');
       assert.equal(journal(), false);
       assert.equal(running(), pinnedId(), 'the interface runs the pinned program');
+      assert.equal(runningTc(), pinnedId('pw_tc'), 'the TC interface runs the pinned TC program');
+      assert.equal(pinnedId('pw_tc') === tcBefore, outcome === 'rolled-back', 'the TC program went with the XDP one');
       if (outcome === 'rolled-back') {
         assert.equal(pinnedId(), before, 'the old program is still the one');
         assert.equal(readFileSync(filterFile(), 'utf8'), filterBefore, 'filter.json as before');
@@ -105,10 +113,12 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     rmSync(join(runDirOf(instance), 'upgrade-journal.json'));
     for (const n of staged()) unlinkSync(join(dir(), n));
     assert.notEqual(running(), pinnedId(), 'the interface runs an orphan');
+    assert.notEqual(runningTc(), pinnedId('pw_tc'), 'so does the TC one');
     const r = Pipeline.recover(instance);
     assert.equal(r.upgrade, 'none');
-    assert.deepEqual(r.orphans, [topo.name('x0')]);
+    assert.deepEqual(r.orphans, [topo.name('x0'), topo.name('x1')]);
     assert.equal(running(), pinnedId());
+    assert.equal(runningTc(), pinnedId('pw_tc'));
   });
 
   it('moves maps whose layout changed: by BTF when the size is the same, field by field when it grew', async () => {

@@ -10,10 +10,10 @@
 #include "pathwise/route.bpf.h"
 #include "pathwise/stage.bpf.h"
 
-static __always_inline void pw_count(struct pw_counter *c, __u64 bytes)
+static __always_inline void pw_count(struct pw_counter *c, __u32 packets, __u64 bytes)
 {
 	if (c) {
-		__sync_fetch_and_add(&c->packets, 1);
+		__sync_fetch_and_add(&c->packets, packets);
 		__sync_fetch_and_add(&c->bytes, bytes);
 	}
 }
@@ -48,7 +48,7 @@ static __always_inline struct pw_if_counters *pw_if_counters_of(__u32 ifindex)
 	return pw_if_counters_hi(ifindex);
 }
 
-static __always_inline void pw_account_interface(struct xdp_md *ctx, const struct pw_packet *pkt,
+static __always_inline void pw_account_interface(PW_CTX *ctx, const struct pw_packet *pkt,
 						 const struct pw_decision *d)
 {
 	struct pw_if_counters *c = pw_if_counters_of(ctx->ingress_ifindex);
@@ -58,7 +58,7 @@ static __always_inline void pw_account_interface(struct xdp_md *ctx, const struc
 		return; /* PW_MAX_IFACES interfaces counted already */
 	/* Explicit bounds for the verifier (enums are plain ints to it). */
 	if (v < PW_VERDICT_MAX) {
-		c->packets[v]++;
+		c->packets[v] += pkt->segs;
 		c->bytes[v] += pkt->len;
 	}
 	if (r < PW_REASON_MAX)
@@ -252,7 +252,7 @@ static __always_inline void pw_flow_pend(struct pw_flow_pending *p, const struct
 	}
 	if (!p->packets)
 		p->since_ns = now;
-	p->packets++;
+	p->packets += pkt->segs;
 	p->bytes += pkt->ip_len;
 	if (now > p->last_ns)
 		p->last_ns = now;
@@ -291,7 +291,7 @@ static __always_inline void pw_flow_claim(struct pw_flow_pending *p, const struc
  * stack frame. A packet of a flow that holds its CPU's cache slot counts there; the others,
  * and every SYN (the handshake is timed in the entry), go to the flow's entry in pw_flows.
  * Returns 1 when the packet's route counter is counted for (in the slot), else 0. */
-PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
+PW_STAGE int pw_account_flow(PW_CTX *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
 {
 	struct pw_flow_pending *p;
 	struct pw_flow_key key;
@@ -322,7 +322,7 @@ PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, co
 		fc = pw_flow_counters();
 		now = bpf_ktime_get_ns();
 		struct pw_flow nf = {
-			.packets = 1,
+			.packets = pkt->segs,
 			.bytes = pkt->ip_len,
 			.first_ns = now,
 			.last_ns = now,
@@ -350,7 +350,7 @@ PW_STAGE int pw_account_flow(struct xdp_md *ctx, const struct pw_packet *pkt, co
 			return 0;
 		}
 	}
-	__sync_fetch_and_add(&f->packets, 1);
+	__sync_fetch_and_add(&f->packets, pkt->segs);
 	__sync_fetch_and_add(&f->bytes, pkt->ip_len);
 	/* The coarse clock (a tick, ~4 ms, behind; a load instead of a ~25 ns clock read) for an
 	 * existing flow's last packet: idle timeouts and IPFIX end times need no more. Kept from
@@ -391,7 +391,7 @@ static __always_inline void pw_account_routes(const struct pw_packet *pkt, const
 
 	if (d->route && !route_pending) {
 		id = d->route;
-		pw_count(bpf_map_lookup_elem(&pw_route_stats, &id), pkt->len);
+		pw_count(bpf_map_lookup_elem(&pw_route_stats, &id), pkt->segs, pkt->len);
 	}
 	if (d->nexthop && d->verdict == PW_VERDICT_REDIRECT) {
 		struct pw_counter *c;
@@ -399,7 +399,7 @@ static __always_inline void pw_account_routes(const struct pw_packet *pkt, const
 		id = d->nexthop;
 		c = bpf_map_lookup_elem(&pw_nexthop_stats, &id);
 		if (c) {
-			c->packets++;
+			c->packets += pkt->segs;
 			c->bytes += pkt->len;
 		}
 	}

@@ -55,7 +55,7 @@ static __always_inline void pw_lb_count(void *map, __u32 id, const struct pw_pac
 
 	if (!c)
 		return;
-	c->packets++;
+	c->packets += pkt->segs;
 	c->bytes += pkt->ip_len;
 	c->connections += new_conn;
 	if (pkt->proto != IPPROTO_TCP)
@@ -125,14 +125,14 @@ static __always_inline void pw_lb_route_to(struct pw_packet *pkt, const struct p
  * follows, so later stages see the packet as it now is. Returns 0 if the headers were not
  * where the parser left them (never expected).
  */
-static __always_inline int pw_lb_rewrite(struct xdp_md *ctx, struct pw_packet *pkt, int dst, const __u8 *addr,
+static __always_inline int pw_lb_rewrite(PW_CTX *ctx, struct pw_packet *pkt, int dst, const __u8 *addr,
 					 __be16 port)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	void *l4 = data + (pkt->l4_off & 0x3ff); /* bounded for the verifier: past any header chain walked */
 	__u16 *port_at, *check_at;
-	__u32 delta = 0;
+	__u32 delta = 0, port_delta = 0;
 
 	if (pkt->proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
@@ -188,13 +188,29 @@ static __always_inline int pw_lb_rewrite(struct xdp_md *ctx, struct pw_packet *p
 			__builtin_memcpy(&pkt->saddr6, addr, 16);
 	}
 	if (port) {
-		delta = pw_csum_delta16(delta, *port_at, port);
+		port_delta = pw_csum_delta16(0, *port_at, port);
 		*port_at = port;
 		if (dst)
 			pkt->dport = port;
 		else
 			pkt->sport = port;
 	}
+#ifdef PW_TC
+	/* A socket buffer's transport checksum may be left to the device (CHECKSUM_PARTIAL: the
+	 * field holds the pseudo-header's sum, which the ports are not in) or be checked against
+	 * the buffer's own sum (CHECKSUM_COMPLETE): the kernel's helper knows which and keeps
+	 * both right. It moves the packet, so nothing here reads it afterwards. */
+	{
+		__u32 off = (void *)check_at - data;
+		__u64 zero = pkt->proto == IPPROTO_UDP ? (pkt->family == 4 ? BPF_F_MARK_MANGLED_0 : BPF_F_MARK_ENFORCE) : 0;
+
+		bpf_l4_csum_replace(ctx, off, 0, delta, BPF_F_PSEUDO_HDR | zero);
+		if (port_delta)
+			bpf_l4_csum_replace(ctx, off, 0, port_delta, zero);
+	}
+	return 1;
+#endif
+	delta += port_delta;
 	/* A UDP checksum of 0 over IPv4 means "none": it stays none. Computed, 0 is sent as 0xffff. */
 	if (pkt->proto == IPPROTO_UDP) {
 		if (*check_at || pkt->family == 6) {
@@ -271,7 +287,7 @@ static __always_inline __be16 pw_lb_record_reply(const struct pw_packet *pkt, st
 
 /* A packet for a service: its backend, then NAT or DSR. Returns 1 when the packet goes on to
  * the route stage. */
-static __always_inline int pw_lb_forward(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d,
+static __always_inline int pw_lb_forward(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d,
 					 const struct pw_lb_service *svc, int trace)
 {
 	struct pw_lb_ct_key key;
@@ -381,7 +397,7 @@ translate:
  * reply is translated back (looked up only when `nat_replies`: some service is in NAT mode).
  * Anything else goes on untouched (returns 1); a packet the stage decided (dropped) returns 0.
  */
-PW_STAGE int pw_balance(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace, int nat_replies)
+PW_STAGE int pw_balance(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace, int nat_replies)
 {
 	struct pw_lb_vip_key vk;
 	struct pw_lb_service *svc;
@@ -458,7 +474,7 @@ static __always_inline int pw_lb_icmp_error(const struct pw_packet *pkt)
  * `addr`:`port`, and the outer destination (`outer` 1) or source (`outer` 2) to `addr` too
  * (0: the outer header stays). Returns 0 when the quote is not where it was found.
  */
-static __always_inline int pw_lb_icmp_rewrite(struct xdp_md *ctx, struct pw_packet *pkt, int quote_dst, const __u8 *addr,
+static __always_inline int pw_lb_icmp_rewrite(PW_CTX *ctx, struct pw_packet *pkt, int quote_dst, const __u8 *addr,
 					      __be16 port, int outer)
 {
 	void *data = (void *)(long)ctx->data;
@@ -565,7 +581,7 @@ static __always_inline int pw_lb_same_addr(const struct pw_packet *pkt, const __
 }
 
 /* The balance stage for ICMP errors (above). Returns 1 when the packet goes on to routing. */
-PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+PW_STAGE int pw_balance_icmp(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -702,7 +718,7 @@ PW_STAGE int pw_balance_icmp(struct xdp_md *ctx, struct pw_packet *pkt, struct p
  * options or IPv6 extension headers is dropped instead: answering would mean reversing them.
  * Its own stage: its frame is a sibling of the balance stage's, not a child.
  */
-PW_STAGE int pw_lb_send_reset(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+PW_STAGE int pw_lb_send_reset(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	void *data, *end;
 	__u32 l3, l4, hdrs, occupied, sum = 0;
@@ -719,7 +735,7 @@ PW_STAGE int pw_lb_send_reset(struct xdp_md *ctx, struct pw_packet *pkt, struct 
 	/* The segment read by copy and the length by helper: the packet's pointers are read once,
 	 * after the tail is cut (clang would otherwise keep ctx + 4 in a register across the cut,
 	 * and the verifier refuses a read through a moved ctx pointer). */
-	if (l4 != l3 + (pkt->family == 4 ? 20 : 40) || bpf_xdp_load_bytes(ctx, l4, &seg, sizeof(seg)))
+	if (l4 != l3 + (pkt->family == 4 ? 20 : 40) || pw_ctx_load_bytes(ctx, l4, &seg, sizeof(seg)))
 		goto drop;
 	hdrs = l4 - l3 + seg.doff * 4;
 	occupied = (pkt->ip_len > hdrs ? pkt->ip_len - hdrs : 0) + seg.syn + seg.fin;
@@ -732,9 +748,15 @@ PW_STAGE int pw_lb_send_reset(struct xdp_md *ctx, struct pw_packet *pkt, struct 
 		ack = bpf_htonl(bpf_ntohl(seg.seq) + occupied);
 		rst = PW_TCP_RST | PW_TCP_ACK;
 	}
-	len = bpf_xdp_get_buff_len(ctx);
+	len = pw_ctx_buff_len(ctx);
+#ifdef PW_TC
+	/* One segment only: a socket buffer of several is not one segment to answer. */
+	if (pkt->segs > 1 || (len > (int)l4 + 20 && bpf_skb_change_tail(ctx, l4 + 20, 0)))
+		goto drop;
+#else
 	if (len > (int)l4 + 20 && bpf_xdp_adjust_tail(ctx, (int)l4 + 20 - len))
 		goto drop;
+#endif
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	eth = data;
@@ -802,7 +824,7 @@ drop:
  * configured (one array lookup), TCP and UDP to pw_balance, ICMP errors to pw_balance_icmp.
  * Returns 1 when the packet goes on to routing.
  */
-static __always_inline int pw_balance_packet(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+static __always_inline int pw_balance_packet(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
 {
 	__u32 zero = 0;
 	struct pw_lb_ctl *ctl = bpf_map_lookup_elem(&pw_lb_ctl, &zero);

@@ -74,6 +74,7 @@ struct pw_rule_walk {
 	__u8 trace;      /* count nothing */
 	__u8 done;       /* the walk ended: `action` is the decision, or PW_WALK_NO_RULE */
 	__u8 _pad0;
+	__u32 segs;      /* the packet's segments (pw_packet.segs), for the rules' packet counters */
 };
 
 /* No rule decided: the packet goes on. */
@@ -99,12 +100,12 @@ static __always_inline __u64 pw_and_word(struct pw_rule_walk *w, __u32 i)
 	return m;
 }
 
-static __always_inline void pw_count_rule(__u32 id, __u32 len)
+static __always_inline void pw_count_rule(__u32 id, __u32 segs, __u32 len)
 {
 	struct pw_counter *c = bpf_map_lookup_elem(&pw_rule_stats, &id);
 
 	if (c) {
-		c->packets++;
+		c->packets += segs;
 		c->bytes += len;
 	}
 }
@@ -118,7 +119,7 @@ static __always_inline long pw_rule_visit(struct pw_rule_walk *w, __u32 pos)
 	if (!r)
 		return 0;
 	if (!w->trace)
-		pw_count_rule(r->id, w->len);
+		pw_count_rule(r->id, w->segs, w->len);
 	switch (r->action) {
 	case PW_ACTION_PASS:
 	case PW_ACTION_DROP:
@@ -386,7 +387,7 @@ static __always_inline struct pw_rule_bitmap *pw_iface_bitmap(__u32 bank, __u32 
 
 /* The seven field bitmaps of a packet and the candidates they leave; false when no rule can
  * match (or, never for a bank the control plane has published, a field has no entry). */
-static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_md *ctx, const struct pw_packet *pkt,
+static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, PW_CTX *ctx, const struct pw_packet *pkt,
 					     const struct pw_rule_bank *rb, __u32 bank, struct pw_rule_exact_key *xk)
 {
 	__u32 sport = PW_PORT_SLOTS - 1, dport = PW_PORT_SLOTS - 1, flags = PW_FLAG_SLOTS - 1;
@@ -431,6 +432,7 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, struct xdp_
 	/* Rules sit at positions 0..count-1: summary words past the last rule's are all zero. */
 	w->swords = (rb->count + PW_RULE_WORDS * 64 / PW_RULE_SUMMARY - 1) / (PW_RULE_WORDS * 64 / PW_RULE_SUMMARY);
 	w->len = pkt->len;
+	w->segs = pkt->segs;
 	w->done = 0;
 	w->action = PW_WALK_NO_RULE;
 	w->rule = 0;
@@ -511,20 +513,24 @@ static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *p
 	struct pw_ratelimit *lim = bpf_map_lookup_elem(&pw_ratelimits, &limiter);
 	struct pw_ratelimit_key key;
 	struct pw_ratelimit_state *st;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), cost, ahead;
 
 	if (!lim || !lim->interval_ns)
 		return 1;
+	/* A socket buffer of several segments is that many packets at once: it conforms when its
+	 * last segment would (`ahead`: how far that one is ahead of the first's schedule). */
+	cost = lim->interval_ns * pkt->segs;
+	ahead = cost - lim->interval_ns;
 	pw_ratelimit_key(&key, lim, limiter, pkt);
 	st = bpf_map_lookup_elem(&pw_ratelimit_state, &key);
 	if (!st) {
 		/* A new source: its first packet conforms; the next may come one interval later. */
-		struct pw_ratelimit_state fresh = { .tat_ns = now + lim->interval_ns };
+		struct pw_ratelimit_state fresh = { .tat_ns = now + cost };
 
 		if (trace)
 			return 1;
 		if (!bpf_map_update_elem(&pw_ratelimit_state, &key, &fresh, BPF_NOEXIST))
-			return 1;
+			return ahead <= lim->tolerance_ns;
 		st = bpf_map_lookup_elem(&pw_ratelimit_state, &key); /* another CPU created it */
 		if (!st)
 			return 1;
@@ -534,7 +540,7 @@ static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *p
 		__u64 tat = st->tat_ns;
 		__u64 start = tat > now ? tat : now;
 
-		if (start - now > lim->tolerance_ns) {
+		if (start + ahead - now > lim->tolerance_ns) {
 			/* Ahead of schedule by more than the burst allows: limited. */
 			if (trace)
 				return 0;
@@ -546,7 +552,7 @@ static __always_inline int pw_ratelimit(__u32 limiter, const struct pw_packet *p
 		}
 		if (trace)
 			return 1;
-		if (__sync_val_compare_and_swap(&st->tat_ns, tat, start + lim->interval_ns) == tat) {
+		if (__sync_val_compare_and_swap(&st->tat_ns, tat, start + cost) == tat) {
 			if (st->violations)
 				st->violations = 0;
 			return 1;
@@ -657,7 +663,7 @@ static __always_inline struct pw_frag *pw_frag_first(const struct pw_packet *pkt
 }
 
 /* The rules: 1 when the packet goes on, 0 when they decided (d is set). */
-static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
+static __always_inline int pw_guard_rules(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
 {
 	__u32 zero = 0, bank;
 	struct pw_rule_exact_key *xk;
@@ -715,7 +721,7 @@ static __always_inline int pw_guard_rules(struct xdp_md *ctx, struct pw_packet *
  * Returns 1 when the packet goes on, 0 when the guard decided (d is set): blocklists first,
  * then, for a later fragment, its first fragment's fate, then the rules.
  */
-static __always_inline int pw_guard_decide(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
+static __always_inline int pw_guard_decide(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, const int trace)
 {
 	__u32 listed = pw_listed(pkt);
 	int goes_on;
@@ -747,7 +753,7 @@ static __always_inline int pw_guard_decide(struct xdp_md *ctx, struct pw_packet 
 }
 
 /* The guard stage (see stage.bpf.h). */
-PW_STAGE int pw_guard(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
+PW_STAGE int pw_guard(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace)
 {
 	if (!pkt || !d)
 		return 1;

@@ -38,7 +38,7 @@ static __always_inline int pw_http_port_monitored(__u16 port)
  * ring carries (and user space copies) is then what the segments hold. Returns 0, or -1 when
  * the ring is full.
  */
-static __always_inline int pw_http_emit(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
+static __always_inline int pw_http_emit(PW_CTX *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
 					const struct tcphdr *th, __u32 payload, __u32 copy, __u32 data_off, const __u32 cap)
 {
 	struct pw_http_segment *r = bpf_ringbuf_reserve(&pw_http, PW_HTTP_HEAD + cap, 0);
@@ -62,14 +62,14 @@ static __always_inline int pw_http_emit(struct xdp_md *ctx, const struct pw_pack
 	r->_pad1 = 0;
 	pw_packet_addrs(pkt, r->src, r->dst); /* TCP: always IPv4 or IPv6 */
 	/* What the load cannot read (a frame shorter than its IP length says) is not claimed. */
-	if (cap && copy > 0 && bpf_xdp_load_bytes(ctx, data_off, r->data, copy))
+	if (cap && copy > 0 && pw_ctx_load_bytes(ctx, data_off, r->data, copy))
 		copy = 0;
 	r->caplen = copy;
 	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_http));
 	return 0;
 }
 
-PW_STAGE int pw_http_stage(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d, __u32 snap)
+PW_STAGE int pw_http_stage(PW_CTX *ctx, const struct pw_packet *pkt, const struct pw_decision *d, __u32 snap)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -122,7 +122,7 @@ PW_STAGE int pw_http_stage(struct xdp_md *ctx, const struct pw_packet *pkt, cons
  * TCP packet one array lookup while HTTP insight is off; the stage itself is called only for a
  * segment of a monitored port.
  */
-static __always_inline void pw_http_packet(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
+static __always_inline void pw_http_packet(PW_CTX *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
 {
 	__u32 zero = 0;
 	const struct pw_http_ctl *ctl;

@@ -5,11 +5,12 @@
  * could not take is counted in pw_ring_stats.
  *
  * Capture filters are tcpdump expressions: user space compiles them with libpcap and translates
- * the classic BPF to an XDP program of its own, put in pw_capture_progs[FILTER]. When a capture
- * runs, the pipeline marks the packet pending in a per-CPU scratch and tail-calls the filter;
- * the filter writes its answer there and tail-calls back into the pipeline
- * (pw_capture_progs[PIPELINE] is pw_xdp itself), which now finds the answer and goes on. The
- * packet is the same on both passes: nothing before the filter changes it.
+ * the classic BPF to an XDP program of its own, put in pw_capture_progs[FILTER] (and to a TC
+ * one in pw_tc_capture_progs, for the TC pipeline). When a capture runs, the pipeline marks the
+ * packet pending in a per-CPU scratch and tail-calls the filter; the filter writes its answer
+ * there and tail-calls back into the pipeline ([PIPELINE] is pw_xdp or pw_tc itself), which now
+ * finds the answer and goes on. The packet is the same on both passes: nothing before the
+ * filter changes it.
  */
 #ifndef PATHWISE_INSIGHT_BPF_H
 #define PATHWISE_INSIGHT_BPF_H
@@ -19,6 +20,13 @@
 #include "pathwise/parse.h"
 #include "pathwise/ring.bpf.h"
 #include "pathwise/route.bpf.h"
+
+/* The filter's program array: the XDP or the TC one, as the pipeline is built. */
+#ifdef PW_TC
+#define PW_CAPTURE_PROGS pw_tc_capture_progs
+#else
+#define PW_CAPTURE_PROGS pw_capture_progs
+#endif
 
 static __always_inline struct pw_ring_counters *pw_ring_counters(void)
 {
@@ -37,7 +45,7 @@ static __always_inline struct pw_ring_counters *pw_ring_counters(void)
  * sizes rather than one of PW_EVENT_BYTES: a small packet's event is then two cache lines the
  * consumer's CPU takes over, not five. Returns 0, or -1 when the ring is full.
  */
-static __always_inline int pw_emit_event_cap(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
+static __always_inline int pw_emit_event_cap(PW_CTX *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
 					     __u32 rule, enum pw_event_kind kind, __u32 copy, const __u32 cap)
 {
 	struct pw_event *e = bpf_ringbuf_reserve(&pw_events, PW_EVENT_HEAD + cap, 0);
@@ -58,12 +66,12 @@ static __always_inline int pw_emit_event_cap(struct xdp_md *ctx, const struct pw
 	if (copy > cap)
 		copy = cap;
 	if (copy > 0)
-		bpf_xdp_load_bytes(ctx, 0, e->head, copy);
+		pw_ctx_load_bytes(ctx, 0, e->head, copy);
 	bpf_ringbuf_submit(e, pw_ring_wake_flags(&pw_events));
 	return 0;
 }
 
-static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
+static __always_inline void pw_emit_event(PW_CTX *ctx, const struct pw_packet *pkt, const struct pw_decision *d,
 					  __u32 rule, enum pw_event_kind kind)
 {
 	struct pw_ring_counters *rc = pw_ring_counters();
@@ -86,14 +94,14 @@ static __always_inline void pw_emit_event(struct xdp_md *ctx, const struct pw_pa
 		rc->events_sent++;
 }
 
-static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum pw_capture_point point,
+static __always_inline void pw_emit_capture(PW_CTX *ctx, __u32 snap, enum pw_capture_point point,
 					    const struct pw_decision *d)
 {
 	struct pw_ring_counters *rc = pw_ring_counters();
 	struct pw_capture_record *r = bpf_ringbuf_reserve(&pw_capture, sizeof(*r), 0);
 	/* The whole length, fragments of a multi-buffer frame included (bpf_xdp_load_bytes
 	 * reads across them too). */
-	__u64 len = bpf_xdp_get_buff_len(ctx);
+	__u64 len = pw_ctx_buff_len(ctx);
 	__u32 copy = len < snap ? len : snap; /* 32-bit: see pw_emit_event */
 
 	if (!r) {
@@ -116,7 +124,7 @@ static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum
 	__builtin_memset(r->_pad0, 0, sizeof(r->_pad0));
 	/* Only the copied bytes are written: the reader takes caplen of them. */
 	if (copy > 0)
-		bpf_xdp_load_bytes(ctx, 0, r->data, copy);
+		pw_ctx_load_bytes(ctx, 0, r->data, copy);
 	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_capture));
 	if (rc)
 		rc->capture_sent++;
@@ -127,7 +135,7 @@ static __always_inline void pw_emit_capture(struct xdp_md *ctx, __u32 snap, enum
  * pipeline with the answer) and records a match at once, or returns the snap length to capture
  * at the verdict. 0: nothing to capture. Only the live entry point captures.
  */
-static __always_inline __u32 pw_capture_ingress(struct xdp_md *ctx)
+static __always_inline __u32 pw_capture_ingress(PW_CTX *ctx)
 {
 	__u32 zero = 0, match;
 	const struct pw_capture_ctl *cc = bpf_map_lookup_elem(&pw_capture_ctl, &zero);
@@ -142,7 +150,7 @@ static __always_inline __u32 pw_capture_ingress(struct xdp_md *ctx)
 		return 0;
 	if (sc->state == PW_CAPTURE_STATE_IDLE) {
 		sc->state = PW_CAPTURE_STATE_PENDING;
-		bpf_tail_call(ctx, &pw_capture_progs, PW_CAPTURE_SLOT_FILTER);
+		bpf_tail_call(ctx, &PW_CAPTURE_PROGS, PW_CAPTURE_SLOT_FILTER);
 		/* No filter in place (or it failed): no match. */
 		sc->state = PW_CAPTURE_STATE_IDLE;
 		return 0;
@@ -160,7 +168,7 @@ static __always_inline __u32 pw_capture_ingress(struct xdp_md *ctx)
 
 /* At the verdict: the capture left for now, then at most one event: the rule log, the drop,
  * or the 1-in-N sample. */
-static __always_inline void pw_insight_verdict(struct xdp_md *ctx, __u32 capture_snap, const struct pw_packet *pkt,
+static __always_inline void pw_insight_verdict(PW_CTX *ctx, __u32 capture_snap, const struct pw_packet *pkt,
 					       const struct pw_decision *d)
 {
 	__u32 zero = 0;

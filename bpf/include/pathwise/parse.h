@@ -13,6 +13,7 @@
 #define PATHWISE_PARSE_H
 
 #include "pathwise/abi.h"
+#include "pathwise/ctx.bpf.h"
 
 #define PW_MAX_VLANS 2 /* 802.1ad outer + 802.1Q inner */
 
@@ -47,6 +48,7 @@ enum {
 struct pw_cursor {
 	void *pos;
 	void *end;      /* the frame's end (data_end): what the verifier checks accesses against */
+	__u32 frame_len; /* the packet's length: to data_end, or past a socket buffer's linear part (ctx.bpf.h) */
 	void *ip_end;   /* the IP packet's end (total length), once known: transport fields stop there */
 	void *start;    /* the frame's start (data) */
 };
@@ -54,6 +56,7 @@ struct pw_cursor {
 /* What the parse stage learned about a packet; lives on the pipeline's stack. */
 struct pw_packet {
 	__u32 len;            /* frame length */
+	__u32 segs;           /* segments on the wire: 1, or a socket buffer's GSO segments (ctx.bpf.h) */
 	__u32 ip_len;         /* IP total length (IPv6: payload + 40), what IPFIX counts as octets */
 	__u16 l3_off;         /* offset of the IP header from the start of the frame */
 	__u16 l3_proto;       /* host order ETH_P_* after VLAN tags */
@@ -112,6 +115,8 @@ static __always_inline enum pw_reason pw_parse_eth(struct pw_cursor *c, struct p
 		struct vlan_hdr *vh = c->pos;
 
 		if (pkt->l3_proto != PW_ETH_P_8021Q && pkt->l3_proto != PW_ETH_P_8021AD)
+			break;
+		if (i + pkt->vlan_count >= PW_MAX_VLANS) /* a tag taken out of the packet counts too */
 			break;
 		if ((void *)(vh + 1) > c->end)
 			return PW_REASON_TRUNCATED_VLAN;
@@ -185,7 +190,7 @@ static __always_inline enum pw_reason pw_parse_ipv4(struct pw_cursor *c, struct 
 	if (tot < hlen)
 		return PW_REASON_BAD_IP_HEADER;
 	/* The frame may carry Ethernet padding beyond tot_len, but never less than tot_len. */
-	if (c->pos + tot > c->end)
+	if ((__u32)(c->pos - c->start) + tot > c->frame_len)
 		return PW_REASON_TRUNCATED_IP;
 	if (c->pos + hlen > c->end) /* options, bounded by ihl <= 15 */
 		return PW_REASON_TRUNCATED_IP;
@@ -236,7 +241,7 @@ static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct 
 		return PW_REASON_TRUNCATED_IP;
 	if (ip6->version != 6)
 		return PW_REASON_BAD_IP_HEADER;
-	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
+	if ((__u32)((void *)(ip6 + 1) - c->start) + bpf_ntohs(ip6->payload_len) > c->frame_len)
 		return PW_REASON_TRUNCATED_IP;
 	pkt->family = 6;
 	pkt->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
@@ -297,7 +302,7 @@ static __always_inline enum pw_reason pw_parse_ipv6(struct pw_cursor *c, struct 
 	return pkt->frag_first ? PW_REASON_FRAG_ATTACK : PW_REASON_TOO_MANY_EXT_HDRS;
 }
 
-static __always_inline enum pw_reason pw_parse(struct xdp_md *ctx, struct pw_packet *pkt)
+static __always_inline enum pw_reason pw_parse(PW_CTX *ctx, struct pw_packet *pkt)
 {
 	struct pw_cursor c = {
 		.pos = (void *)(long)ctx->data,
@@ -305,9 +310,16 @@ static __always_inline enum pw_reason pw_parse(struct xdp_md *ctx, struct pw_pac
 		.ip_end = (void *)(long)ctx->data_end,
 		.start = (void *)(long)ctx->data,
 	};
+	__u32 vlan = pw_ctx_vlan(ctx);
 	enum pw_reason r;
 
-	pkt->len = ctx->data_end - ctx->data;
+	pkt->len = pw_ctx_len(ctx);
+	pkt->segs = pw_ctx_segs(ctx);
+	c.frame_len = pkt->len;
+	if (vlan) {
+		pkt->vlan = vlan & 0x0fff;
+		pkt->vlan_count = 1;
+	}
 	r = pw_parse_eth(&c, pkt);
 	if (r != PW_REASON_NONE)
 		return r;

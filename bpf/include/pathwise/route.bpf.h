@@ -131,7 +131,7 @@ static __always_inline struct pw_iface *pw_tx_port(__u32 ifindex)
 
 /* Rewrites L2 and the TTL, then redirects out of `out` (pw_tx_port(ifindex)). Only called once
  * every check has passed, so a packet handed to the kernel is always unmodified. */
-static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pkt, const struct pw_iface *out,
+static __always_inline void pw_transmit(PW_CTX *ctx, struct pw_packet *pkt, const struct pw_iface *out,
 					const __u8 *dmac, const __u8 *smac, __u32 ifindex, struct pw_decision *d)
 {
 	void *data = (void *)(long)ctx->data;
@@ -142,8 +142,11 @@ static __always_inline void pw_transmit(struct xdp_md *ctx, struct pw_packet *pk
 	/* Larger than the egress MTU: the kernel fragments it or answers ICMP "fragmentation
 	 * needed" / "packet too big", so path MTU discovery keeps working. The MTU the control
 	 * plane recorded is compared directly (an XDP frame is linear, its IP length is what
-	 * counts); an interface without a record asks the kernel. */
-	if (out->mtu ? pkt->ip_len > out->mtu : bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
+	 * counts); an interface without a record asks the kernel. A socket buffer of several
+	 * segments goes out as those segments: the kernel checks each of them. */
+	if (pkt->segs > 1 ? bpf_check_mtu(ctx, ifindex, &mtu_len, 0, BPF_MTU_CHK_SEGS) == BPF_MTU_CHK_RET_FRAG_NEEDED
+	    : out->mtu    ? pkt->ip_len > out->mtu
+			  : bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MTU_EXCEEDED);
 		return;
 	}
@@ -192,7 +195,7 @@ static __always_inline void pw_neigh_target(const struct pw_nexthop *nh, const s
 /* Fallback for a neighbour the control plane has not synced yet: the kernel's neighbour table
  * through bpf_fib_lookup. It answers only where the kernel forwards itself (it checks the
  * device's forwarding flag even for an output lookup). */
-static __always_inline int pw_neigh_kernel(struct xdp_md *ctx, const struct pw_nexthop *nh,
+static __always_inline int pw_neigh_kernel(PW_CTX *ctx, const struct pw_nexthop *nh,
 					   const struct pw_neigh_key *key, int v6, struct bpf_fib_lookup *p)
 {
 	__builtin_memset(p, 0, sizeof(*p));
@@ -219,7 +222,7 @@ static __always_inline int pw_is_special_dst(const struct pw_packet *pkt)
 	       (pkt->daddr6.in6_u.u6_addr8[0] == 0xfe && (pkt->daddr6.in6_u.u6_addr8[1] & 0xc0) == 0x80);
 }
 
-static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+static __always_inline void pw_route_own(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	__u32 route_id = pkt->family == 4 ? pw_fib4_lookup(pkt->daddr4) : pw_fib6_lookup(&pkt->daddr6);
 	struct pw_route *rt;
@@ -305,7 +308,7 @@ static __always_inline void pw_route_own(struct xdp_md *ctx, struct pw_packet *p
 }
 
 /* fib: kernel mode: the kernel's own FIB (routes from ip route, FRR, BIRD) decides. */
-static __always_inline void pw_route_kernel(struct xdp_md *ctx, struct pw_packet *pkt, struct pw_decision *d)
+static __always_inline void pw_route_kernel(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	struct bpf_fib_lookup p = {};
 	struct pw_iface *out;

@@ -13,6 +13,7 @@ import { lookup, ROUTE_CHUNK, routeIds, routeRows, routeRowsJson, type RouteCoun
 import { parsePrefix } from '../../util/ip.js';
 import { jsonSchema } from '../validate.js';
 import { keyOf, params, tag, who } from './common.js';
+import type { AttachMode } from '../../dataplane/dataplane.js';
 
 export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): void {
   // ---- interfaces ------------------------------------------------------------------------
@@ -22,13 +23,13 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
     tag('interfaces', 'Attach the pipeline to an interface', {
       body: {
         type: 'object',
-        properties: { name: { type: 'string', minLength: 1, maxLength: 15 }, mode: { enum: ['native', 'generic', 'auto'] } },
+        properties: { name: { type: 'string', minLength: 1, maxLength: 15 }, mode: { enum: ['native', 'generic', 'auto', 'tc'] } },
         required: ['name'],
         additionalProperties: false,
       },
     }),
     async (req) => {
-      const { name, mode = 'auto' } = req.body as { name: string; mode?: 'native' | 'generic' | 'auto' };
+      const { name, mode = 'auto' } = req.body as { name: string; mode?: AttachMode };
       return ctrl.edit(edits.attachInterface(name, mode), who(req));
     },
   );

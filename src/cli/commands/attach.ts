@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import { backendFor } from '../backend.js';
 import { color, printJson } from '../output.js';
 import { printWritten, withInstance, type InstanceOptions } from './common.js';
+import type { AttachMode } from '../../dataplane/dataplane.js';
 
 export function registerAttach(program: Command): void {
   withInstance(
@@ -12,8 +13,11 @@ export function registerAttach(program: Command): void {
       .description('load the pipeline (if not loaded) and attach it to interfaces')
       .argument('<interface...>', 'interfaces to attach to')
       .addOption(
-        new Option('--mode <mode>', 'XDP mode (auto: generic on a veth, else native where the driver has it)')
-          .choices(['native', 'generic', 'auto'])
+        new Option(
+          '--mode <mode>',
+          'XDP mode (auto: generic on a veth, else native where the driver has it), or tc: the pipeline at TC ingress (no copy on a veth)',
+        )
+          .choices(['native', 'generic', 'auto', 'tc'])
           .default('auto'),
       )
       .addOption(
@@ -24,7 +28,7 @@ export function registerAttach(program: Command): void {
   ).action(
     async (
       ifaces: string[],
-      opts: InstanceOptions & { mode: 'native' | 'generic' | 'auto'; fib: 'own' | 'kernel'; flows: boolean; dropMalformed?: boolean },
+      opts: InstanceOptions & { mode: AttachMode; fib: 'own' | 'kernel'; flows: boolean; dropMalformed?: boolean },
     ) => {
       const w = await (
         await backendFor(opts)

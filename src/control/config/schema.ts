@@ -529,10 +529,10 @@ export const Config = z
           .object({
             name: ifname,
             mode: z
-              .enum(['native', 'generic', 'auto'])
+              .enum(['native', 'generic', 'auto', 'tc'])
               .default('auto')
               .describe(
-                'XDP in the driver (native) or on the socket buffer (generic); auto: generic on a veth (native XDP on a veth copies what a stack sends, and its redirects reach a peer only with GRO on there), native elsewhere where the driver has it',
+                'XDP in the driver (native) or on the socket buffer (generic); auto: generic on a veth (native XDP on a veth copies what a stack sends, and its redirects reach a peer only with GRO on there), native elsewhere where the driver has it; tc: the same pipeline at TC ingress, on the socket buffer (on a veth it copies nothing)',
               ),
           })
           .strict(),

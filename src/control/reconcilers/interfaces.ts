@@ -1,6 +1,6 @@
 /** The interfaces the pipeline is attached to: attached first, detached last. */
 import type { Dataplane } from '../../dataplane/dataplane.js';
-import type { XdpModeRequest } from '../../kernel/xdp.js';
+import type { AttachMode } from '../../dataplane/dataplane.js';
 import type { Config } from '../config/schema.js';
 import { Phase, type Reconciler } from '../reconcile.js';
 
@@ -9,11 +9,11 @@ export type InterfaceChange = {
   phase: number;
   op: 'attach' | 'detach' | 'reattach';
   name: string;
-  mode: XdpModeRequest;
+  mode: AttachMode;
   before?: string;
 };
 
-type Desired = Map<string, XdpModeRequest>;
+type Desired = Map<string, AttachMode>;
 /** Interfaces running this instance's program, with their XDP mode. */
 type Running = Map<string, string>;
 
@@ -35,7 +35,7 @@ export const interfacesReconciler: Reconciler<Desired, Running, InterfaceChange>
   },
   apply(c, t) {
     const dp = t.dp();
-    const attach = (mode: XdpModeRequest) => {
+    const attach = (mode: AttachMode) => {
       for (const r of dp.attach([c.name], mode)) for (const n of r.notes) t.note?.(n);
     };
     if (c.op === 'attach') {
@@ -43,7 +43,7 @@ export const interfacesReconciler: Reconciler<Desired, Running, InterfaceChange>
       return () => void t.dp().detach([c.name]);
     }
     dp.detach([c.name]);
-    const back = (c.before ?? 'auto') as XdpModeRequest;
+    const back = (c.before ?? 'auto') as AttachMode;
     if (c.op === 'reattach') {
       attach(c.mode);
       return () => {

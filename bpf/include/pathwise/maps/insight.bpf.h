@@ -47,6 +47,14 @@ struct {
 	__type(value, __u32);
 } pw_capture_progs SEC(".maps");
 
+/* The same two slots for the TC pipeline: a program array holds programs of one type. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} pw_tc_capture_progs SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
