@@ -48,7 +48,9 @@ export interface BalanceResults {
      * connections, microseconds), from 2026-12-04.
      */
     generic?: { pps: number; cps: number };
-    cpuUsPerConnection?: { pathwise: number; generic: number; nft: number };
+    /** Pathwise attached at TC ingress (attach mode tc), from 2026-12-04. */
+    tc?: { pps: number; cps: number };
+    cpuUsPerConnection?: { pathwise: number; generic: number; nft: number; tc?: number };
     /** The same service fed by the XDP-native generator (bench/live-frames.ts), from 2026-12-02. */
     live?: { pathwisePps: number; nftPps: number; frames: number; pathwiseDelivered?: number; nftDelivered?: number };
   };
@@ -280,7 +282,7 @@ async function throughputBench(
   }
 }
 `;
-  const pathwiseIn = (mode: 'native' | 'generic') => ({
+  const pathwiseIn = (mode: 'native' | 'generic' | 'tc') => ({
     on: () =>
       inNetns(r, () => {
         dp.attach([topo.name('r0'), topo.name('r1')], mode);
@@ -307,19 +309,20 @@ async function throughputBench(
     },
     pathwise: pathwiseIn('native'),
     generic: pathwiseIn('generic'),
+    tc: pathwiseIn('tc'),
   };
   const ROUNDS = 3;
   const series = () => ({ pps: [] as number[], cps: [] as number[], cpu: [] as number[], live: [] as number[], liveShare: [] as number[] });
-  const rates = { nft: series(), pathwise: series(), generic: series() };
+  const rates = { nft: series(), pathwise: series(), generic: series(), tc: series() };
   // The XDP-native generator tail-calls the pipeline's program itself: the attach mode does
-  // not change its path, so the generic run skips it.
-  const liveMode = { nft: 'pass', pathwise: 'pipeline', generic: undefined } as const;
+  // not change its path, so the generic and TC runs skip it.
+  const liveMode = { nft: 'pass', pathwise: 'pipeline', generic: undefined, tc: undefined } as const;
   live.setPipeline(dp.pipeline.xdp);
   const direct: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       direct.push(directPps());
-      for (const name of ['nft', 'pathwise', 'generic'] as const) {
+      for (const name of ['nft', 'pathwise', 'generic', 'tc'] as const) {
         modes[name].on();
         try {
           rates[name].pps.push(pps());
@@ -350,7 +353,13 @@ async function throughputBench(
     pathwiseCps: median(rates.pathwise.cps),
     nftCps: median(rates.nft.cps),
     generic: { pps: median(rates.generic.pps), cps: median(rates.generic.cps) },
-    cpuUsPerConnection: { pathwise: median(rates.pathwise.cpu), generic: median(rates.generic.cpu), nft: median(rates.nft.cpu) },
+    tc: { pps: median(rates.tc.pps), cps: median(rates.tc.cps) },
+    cpuUsPerConnection: {
+      pathwise: median(rates.pathwise.cpu),
+      generic: median(rates.generic.cpu),
+      nft: median(rates.nft.cpu),
+      tc: median(rates.tc.cpu),
+    },
     frames: 1024 * LOOPS,
     connections: CONNECTIONS,
     rounds: ROUNDS,
@@ -391,23 +400,34 @@ http {
 
 const f = (x: number, d = 1) => x.toFixed(d);
 
-/** The same rounds with Pathwise in generic XDP mode, and the CPU each mode spent per connection. */
+/** The same rounds with Pathwise in generic XDP mode and at TC ingress, and the CPU each mode spent per connection. */
 function genericReport(t: BalanceResults['throughput']): string {
   const g = t.generic!;
   const c = t.cpuUsPerConnection!;
+  const row = (what: string, m: { pps: number; cps: number }) => [
+    `| ${what}: packets per second delivered (tcpreplay) | ${Math.round(m.pps).toLocaleString('en')} | ${f(m.pps / t.nftPps, 2)}× | ${f(m.pps / t.pathwisePps, 2)}× |`,
+    `| ${what}: HTTP connections per second | ${Math.round(m.cps).toLocaleString('en')} | ${f(m.cps / t.nftCps, 2)}× | ${f(m.cps / t.pathwiseCps, 2)}× |`,
+  ];
+  const rows = [...row('generic XDP', g), ...(t.tc ? row('TC ingress', t.tc) : [])].join('\n');
   return `The same rounds with Pathwise attached in generic XDP mode on the two veths (\`mode: generic\`:
 the program runs on the socket buffer, copied first only when it is cloned, non-linear or
 short of XDP's 256 bytes of headroom, and a redirect hands the buffer to the egress veth,
-instead of veth copying it into a page and the receiving side building a buffer again):
+instead of veth copying it into a page and the receiving side building a buffer again)${
+    t.tc
+      ? `, and
+at TC ingress (\`mode: tc\`, since 2026-12-04: the same pipeline built for a socket buffer, which
+it changes in place, cloned or not, and hands to the egress veth with bpf_redirect; nothing is
+copied but a cloned buffer's headers, as kernel forwarding does)`
+      : ''
+  }:
 
-| | Pathwise, generic XDP | vs nftables | vs Pathwise, native XDP |
+| Pathwise | | vs nftables | vs Pathwise, native XDP |
 | --- | ---: | ---: | ---: |
-| packets per second delivered (tcpreplay) | ${Math.round(g.pps).toLocaleString('en')} | ${f(g.pps / t.nftPps, 2)}× | ${f(g.pps / t.pathwisePps, 2)}× |
-| HTTP connections per second | ${Math.round(g.cps).toLocaleString('en')} | ${f(g.cps / t.nftCps, 2)}× | ${f(g.cps / t.pathwiseCps, 2)}× |
+${rows}
 
 CPU time per connection, the whole VM's (client, server and router; busy time in /proc/stat over
-the ${t.connections.toLocaleString('en')} connections, median of the rounds): Pathwise native ${f(c.pathwise)} µs, generic ${f(c.generic)} µs,
-nftables ${f(c.nft)} µs. The two modes differ in what the receiving side gets: the sink that
+the ${t.connections.toLocaleString('en')} connections, median of the rounds): Pathwise native ${f(c.pathwise)} µs, generic ${f(c.generic)} µs,${c.tc !== undefined ? ` TC ${f(c.tc)} µs,` : ''}
+nftables ${f(c.nft)} µs. The two XDP modes differ in what the receiving side gets: the sink that
 counts the tcpreplay frames is an XDP program, which a native redirect hands a frame and a
 generic one a socket buffer to copy first (generic ${g.pps < t.pathwisePps ? 'lost' : 'did not lose'} packets per second against
 native here); nginx and ab are TCP stacks, which a native redirect makes build a socket buffer
@@ -452,7 +472,7 @@ Through a router namespace on veth (client — router — backend), ${t.rounds} 
 | packets per second delivered (1,024 UDP flows, ${t.frames.toLocaleString('en')} frames) | ${Math.round(t.pathwisePps).toLocaleString('en')} | ${Math.round(t.nftPps).toLocaleString('en')} | ${f(t.pathwisePps / t.nftPps, 2)}× |
 ${t.live ? `| packets per second delivered, XDP-native generator on the router's ingress (one UDP flow, ${t.live.frames.toLocaleString('en')} frames; §4b) | ${Math.round(t.live.pathwisePps).toLocaleString('en')} | ${Math.round(t.live.nftPps).toLocaleString('en')} | ${f(t.live.pathwisePps / t.live.nftPps, 2)}× |\n` : ''}| HTTP connections per second (ab → nginx, one request each, 64 at a time, ${t.connections.toLocaleString('en')}) | ${Math.round(t.pathwiseCps).toLocaleString('en')} | ${Math.round(t.nftCps).toLocaleString('en')} | ${f(t.pathwiseCps / t.nftCps, 2)}× |
 
-${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}${t.generic ? ` (native XDP); in generic mode, what auto attaches to a veth since 2026-12-04: packets ${t.generic.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.generic.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}.
+${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}${t.generic ? ` (native XDP); in generic mode, what auto attaches to a veth since 2026-12-04: packets ${t.generic.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.generic.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}${t.tc ? `; at TC ingress: packets ${t.tc.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.tc.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}.
 The ceiling: the generator's frames dropped as they reach the router, ${Math.round(t.directPps).toLocaleString('en')} per second
 (Pathwise delivers ${f((t.pathwisePps / t.directPps) * 100, 0)} % of it). On veth both forwarders pay the kernel's receive of
 each frame as a socket buffer (§4), and the generator shares the VM's two cores with them.

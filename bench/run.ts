@@ -135,6 +135,9 @@ interface Results {
     /** Pathwise in generic XDP mode (auto's choice on a veth), from 2026-12-04. */
     genericPps?: number;
     genericNs?: number;
+    /** Pathwise at TC ingress (attach mode tc), from 2026-12-04. */
+    tcPps?: number;
+    tcNs?: number;
     frames: number;
     /** The XDP-native generator (live frames on the router's ingress), from 2026-12-02. */
     live?: LiveForwarding;
@@ -570,9 +573,13 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
         on: () => inNetns(r, () => dp.attach([topo.name('r0'), topo.name('r1')], 'generic')),
         off: () => inNetns(r, () => dp.detach([topo.name('r0'), topo.name('r1')])),
       },
+      tc: {
+        on: () => inNetns(r, () => dp.attach([topo.name('r0'), topo.name('r1')], 'tc')),
+        off: () => inNetns(r, () => dp.detach([topo.name('r0'), topo.name('r1')])),
+      },
     };
     const ROUNDS = 3;
-    const rates: Record<keyof typeof modes, number[]> = { direct: [], kernel: [], pathwise: [], generic: [] };
+    const rates: Record<keyof typeof modes, number[]> = { direct: [], kernel: [], pathwise: [], generic: [], tc: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, m] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['direct']][]) {
         m.on();
@@ -594,6 +601,7 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
     // run adds over the direct one.
     const costNs = (pps: number) => 1e9 / pps - 1e9 / directPps;
     const genericPps = median(rates.generic);
+    const tcPps = median(rates.tc);
     return {
       pathwisePps,
       kernelPps,
@@ -602,6 +610,8 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
       kernelNs: costNs(kernelPps),
       genericPps,
       genericNs: costNs(genericPps),
+      tcPps,
+      tcNs: costNs(tcPps),
       frames: 1024 * LOOPS,
       live,
     };
@@ -704,7 +714,9 @@ XDP when the buffer is shared, cloned, non-linear or short of XDP's 256 bytes of
 kernel forwarding copies none. The sink here is an XDP program, which a
 native redirect hands a frame and a generic one a socket buffer. Generic mode gains where the
 far side is a TCP/IP stack (§7), and it is the only one of the two that reaches a veth whose
-peer runs no NAPI (see the README on veth).
+peer runs no NAPI (see the README on veth). The TC row (attach mode \`tc\`, from 2026-12-04) is
+the same pipeline at TC ingress: it copies nothing (a cloned buffer's headers excepted) and
+hands the buffer to the egress veth, whose peer's XDP sink then copies it as for generic.
 `;
 
 function liveReport(l: LiveForwarding): string {
@@ -985,7 +997,7 @@ router's own ingress instead, where that limit does not apply.)
 | --- | ---: | ---: | ---: |
 | no forwarding (frames dropped on arrival at the router) | ${Math.round(r.forwarding.directPps).toLocaleString('en')} | — | — |
 | Pathwise (native XDP, kernel forwarding off) | ${Math.round(r.forwarding.pathwisePps).toLocaleString('en')} | ${f(r.forwarding.pathwiseNs)} ns | ${ratio(r.forwarding.kernelNs, r.forwarding.pathwiseNs)} |
-${r.forwarding.genericPps !== undefined ? `| Pathwise (generic XDP, what auto attaches to a veth) | ${Math.round(r.forwarding.genericPps).toLocaleString('en')} | ${f(r.forwarding.genericNs!)} ns | ${ratio(r.forwarding.kernelNs, r.forwarding.genericNs!)} |\n` : ''}| kernel forwarding (ip_forward=1) | ${Math.round(r.forwarding.kernelPps).toLocaleString('en')} | ${f(r.forwarding.kernelNs)} ns | 1.00× |
+${r.forwarding.genericPps !== undefined ? `| Pathwise (generic XDP, what auto attaches to a veth) | ${Math.round(r.forwarding.genericPps).toLocaleString('en')} | ${f(r.forwarding.genericNs!)} ns | ${ratio(r.forwarding.kernelNs, r.forwarding.genericNs!)} |\n` : ''}${r.forwarding.tcPps !== undefined ? `| Pathwise (TC ingress, mode tc) | ${Math.round(r.forwarding.tcPps).toLocaleString('en')} | ${f(r.forwarding.tcNs!)} ns | ${ratio(r.forwarding.kernelNs, r.forwarding.tcNs!)} |\n` : ''}| kernel forwarding (ip_forward=1) | ${Math.round(r.forwarding.kernelPps).toLocaleString('en')} | ${f(r.forwarding.kernelNs)} ns | 1.00× |
 
 The forwarding cost is what a run adds per packet over the no-forwarding run (the generator
 shares the CPU, so delivered rates alone understate the difference: delivered packets/s,
