@@ -472,7 +472,10 @@ static __always_inline int pw_lb_icmp_error(const struct pw_packet *pkt)
 /*
  * Rewrites one end of the quoted packet (its destination when `quote_dst`, else its source) to
  * `addr`:`port`, and the outer destination (`outer` 1) or source (`outer` 2) to `addr` too
- * (0: the outer header stays). Returns 0 when the quote is not where it was found.
+ * (0: the outer header stays). Returns 0 when the quote is not where it was found. The
+ * checksums are patched by hand in the TC pipeline too: an ICMP error is checksummed whole by
+ * whoever sends it (never left to the device), so only a receive-side CHECKSUM_COMPLETE goes
+ * stale, which matters to a local receiver alone, and a balanced flow's is never local.
  */
 static __always_inline int pw_lb_icmp_rewrite(PW_CTX *ctx, struct pw_packet *pkt, int quote_dst, const __u8 *addr,
 					      __be16 port, int outer)
@@ -750,7 +753,10 @@ PW_STAGE int pw_lb_send_reset(PW_CTX *ctx, struct pw_packet *pkt, struct pw_deci
 	}
 	len = pw_ctx_buff_len(ctx);
 #ifdef PW_TC
-	/* One segment only: a socket buffer of several is not one segment to answer. */
+	/* One segment only: a socket buffer of several is not one segment to answer. The checksum
+	 * below is whole; a buffer whose sender left it to the device (CHECKSUM_PARTIAL: a local
+	 * stack's, through a veth) stays so marked, which the veth back to that stack accepts as
+	 * it is, and a device that finishes checksums itself would spoil. */
 	if (pkt->segs > 1 || (len > (int)l4 + 20 && bpf_skb_change_tail(ctx, l4 + 20, 0)))
 		goto drop;
 #else
