@@ -60,17 +60,6 @@ export interface InterfaceStats {
 }
 
 /**
- * Why auto mode attaches generic XDP to a veth. What a stack sends into a veth arrives as a
- * socket buffer, and a veth's native XDP copies one that is shared, cloned, non-linear or short
- * of XDP's headroom into a page of its own (TCP sends clones). What the program redirects
- * to another veth then travels as a frame, which arrives only where that veth's peer runs NAPI
- * (GRO or an XDP program on the peer; with the defaults the frame is dropped) and without the
- * socket buffer's checksum offload (a TCP segment from a host with tx checksum offload on
- * arrives with a bad checksum). Generic XDP runs on the socket buffer and redirects it as one.
- * Measured in BENCHMARKS.md §4 and §7: more connections per second, fewer packets per second
- * into an XDP program on the far side.
- */
-/**
  * What the TC pipeline is for. On a veth it works on the socket buffer the stack sent, in
  * place: no copy into a frame, and checksum offload kept (BENCHMARKS.md §7). It runs after the
  * kernel built that buffer, where XDP runs before: on a NIC with native XDP, XDP is cheaper.
@@ -93,6 +82,17 @@ export interface InterfaceAttachResult {
   notes: string[];
 }
 
+/**
+ * Why auto mode attaches generic XDP to a veth. What a stack sends into a veth arrives as a
+ * socket buffer, and a veth's native XDP copies one that is shared, cloned, non-linear or short
+ * of XDP's headroom into a page of its own (TCP sends clones). What the program redirects
+ * to another veth then travels as a frame, which arrives only where that veth's peer runs NAPI
+ * (GRO or an XDP program on the peer; with the defaults the frame is dropped) and without the
+ * socket buffer's checksum offload (a TCP segment from a host with tx checksum offload on
+ * arrives with a bad checksum). Generic XDP runs on the socket buffer and redirects it as one.
+ * Measured in BENCHMARKS.md §4 and §7: more connections per second, fewer packets per second
+ * into an XDP program on the far side.
+ */
 export const VETH_AUTO_NOTE = 'a veth: generic XDP (native XDP on a veth needs GRO on its peer, and copies what a stack sends)';
 
 /** What syncHostRoutes() changed. */
@@ -255,7 +255,10 @@ export class Dataplane {
         if (veth) notes.push(VETH_AUTO_NOTE);
         const r = attachXdp(this.pipeline.xdp, ifindex, { mode: veth ? 'generic' : (mode as XdpModeRequest) });
         undo.unshift(() => detachXdp(ifindex, this.pipeline.xdp));
-        if (tcOurs) detachTcPipeline(ifindex); // XDP runs first: the TC program saw nothing since
+        if (tcOurs) {
+          detachTcPipeline(ifindex); // XDP runs first: the TC program saw nothing since
+          undo.unshift(() => attachTcPipeline(this.pipeline.tc!, ifindex));
+        }
         done.push({ ...r, replaced: r.replaced || tcOurs, name, already: false, notes });
       });
     } catch (e) {

@@ -1,6 +1,6 @@
 /**
  * Where the TC pipeline (pathwise-tc.bpf.o) runs on an interface: its ingress, at a handle of
- * its own ("PW") in the first priority, so it neither takes nor shares another tool's slot.
+ * its own ("PW") in the first priority, beside other tools' filters and never in their place.
  */
 import { attachTc, detachTc, queryTc, type Program } from '../kernel/index.js';
 

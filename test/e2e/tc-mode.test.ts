@@ -15,6 +15,7 @@ import { Dataplane, TC_MODE_NOTE } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { tcProgramOn } from '../../src/dataplane/tc-hook.js';
 import { parseBackend, parseServiceAddress } from '../../src/lb/service.js';
+import { echoClientScript, echoServerScript, forwardedByKernel, offloadFeature } from '../helpers/echo-tcp.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -22,55 +23,21 @@ const skip = privilegedSkip();
 const VIP = '10.197.9.1';
 const SERVER = '10.197.2.2';
 
-/** A Node client that sends each size on a connection of its own to host:port and expects as many back. */
-const clientScript = (host: string, port: number, sizes: number[]) => `
-  const net = require('node:net');
-  const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-  (async () => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for (const size of ${JSON.stringify(sizes)}) {
-          const got = await new Promise((resolve, reject) => {
-            const c = net.connect(${port}, '${host}', () => c.end(Buffer.alloc(size, 7)));
-            c.setTimeout(3000, () => c.destroy(new Error('timeout')));
-            let n = 0;
-            c.on('data', (d) => (n += d.length));
-            c.on('end', () => resolve(n));
-            c.on('error', reject);
-          });
-          if (got !== size) throw new Error('got ' + got + ' bytes back of ' + size);
-        }
-        console.log('ok');
-        return;
-      } catch (e) {
-        if (attempt > 20) { console.log('failed: ' + e.message); process.exit(1); }
-        await wait(100); // the server still starting
-      }
-    }
-  })();`;
-
 describe('attach mode tc', { skip, timeout: 3 * 60_000 }, () => {
   let topo: Topology;
   let dp: Dataplane;
   let instance: string;
   const ns = { c: '', r: '', s: '' };
   const dev = (s: string) => topo.name(s);
-  const forwardedByKernel = () => {
-    const snmp = topo
-      .exec(ns.r, 'cat', ['/proc/net/snmp'])
-      .split('\n')
-      .filter((l) => l.startsWith('Ip:'));
-    return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf('ForwDatagrams')]);
-  };
-  const feature = (n: string, i: string, name: string) =>
-    new RegExp(`^\\s*${name}: (on|off)`, 'm').exec(topo.exec(n, 'ethtool', ['-k', dev(i)]))?.[1];
+  const forwarded = () => forwardedByKernel(topo, ns.r);
+  const feature = (n: string, i: string, name: string) => offloadFeature(topo, n, dev(i), name);
   const redirectsOn = (i: string) => inNetns(ns.r, () => dp.interfaceStats()).find((s) => s.name === dev(i))?.packets.redirect ?? 0;
   /** Runs the client against host:port (1 B, 1 kB, 1 MiB); returns the packets r0 redirected meanwhile. */
   const exchange = (host: string, port: number, sizes = [1, 1000, 1 << 20]) => {
     const before = redirectsOn('r0');
-    const kernelBefore = forwardedByKernel();
-    assert.match(topo.exec(ns.c, 'node', ['-e', clientScript(host, port, sizes)]), /^ok/);
-    assert.equal(forwardedByKernel(), kernelBefore, 'the router kernel forwarded packets: the pipeline did not');
+    const kernelBefore = forwarded();
+    assert.match(topo.exec(ns.c, 'node', ['-e', echoClientScript(host, port, sizes)]), /^ok/);
+    assert.equal(forwarded(), kernelBefore, 'the router kernel forwarded packets: the pipeline did not');
     return redirectsOn('r0') - before;
   };
 
@@ -88,12 +55,7 @@ describe('attach mode tc', { skip, timeout: 3 * 60_000 }, () => {
     // leaves them carries a checksum made from the field the pipeline updated, which the
     // receiving host checks. With offload on, a veth would pass a wrong one on unchecked.
     for (const i of ['r0', 'r1']) topo.exec(ns.r, 'ethtool', ['-K', dev(i), 'tx', 'off']);
-    // The server answers each connection with as many bytes as it received, on 8080.
-    const server = `
-      const net = require('node:net');
-      net.createServer((c) => { let n = 0; c.on('data', (d) => (n += d.length)); c.on('end', () => c.end(Buffer.alloc(n, 9))); })
-        .listen(8080, '${SERVER}', () => console.log('ready'));`;
-    topo.spawn(ns.s, 'node', ['-e', server]).stdout!.once('data', () => {});
+    topo.spawn(ns.s, 'node', ['-e', echoServerScript(SERVER, 8080)]).stdout!.once('data', () => {});
 
     instance = topo.prefix;
     topo.recordInstance(instance);

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { inNetns } from '../../src/kernel/index.js';
 import { Dataplane, VETH_AUTO_NOTE } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
+import { echoClientScript, echoServerScript, forwardedByKernel, offloadFeature } from '../helpers/echo-tcp.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -24,15 +25,8 @@ describe('auto mode on veth', { skip, timeout: 2 * 60_000 }, () => {
   let attached: ReturnType<Dataplane['attach']>;
   const ns = { c: '', r: '', s: '' };
   const dev = (s: string) => topo.name(s);
-  const forwardedByKernel = () => {
-    const snmp = topo
-      .exec(ns.r, 'cat', ['/proc/net/snmp'])
-      .split('\n')
-      .filter((l) => l.startsWith('Ip:'));
-    return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf('ForwDatagrams')]);
-  };
-  const feature = (n: string, i: string, name: string) =>
-    new RegExp(`^\\s*${name}: (on|off)`, 'm').exec(topo.exec(n, 'ethtool', ['-k', dev(i)]))?.[1];
+  const forwarded = () => forwardedByKernel(topo, ns.r);
+  const feature = (n: string, i: string, name: string) => offloadFeature(topo, n, dev(i), name);
 
   before(async () => {
     topo = new Topology('v');
@@ -98,41 +92,11 @@ describe('auto mode on veth', { skip, timeout: 2 * 60_000 }, () => {
       assert.equal(feature(n, i, 'generic-receive-offload'), 'off', `${i}: GRO`);
       assert.equal(feature(n, i, 'tx-checksum-ip-generic'), 'on', `${i}: tx checksum offload`);
     }
-    // The server answers each connection with as many bytes as it received.
-    const server = `
-      const net = require('node:net');
-      net.createServer((c) => { let n = 0; c.on('data', (d) => (n += d.length)); c.on('end', () => c.end(Buffer.alloc(n, 9))); })
-        .listen(8080, '10.196.2.2', () => console.log('ready'));`;
-    topo.spawn(ns.s, 'node', ['-e', server]).stdout!.once('data', () => {});
-    const client = `
-      const net = require('node:net');
-      const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-      (async () => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            for (const size of [1, 1000, 1 << 20]) {
-              const got = await new Promise((resolve, reject) => {
-                const c = net.connect(8080, '10.196.2.2', () => c.end(Buffer.alloc(size, 7)));
-                c.setTimeout(3000, () => c.destroy(new Error('timeout')));
-                let n = 0;
-                c.on('data', (d) => (n += d.length));
-                c.on('end', () => resolve(n));
-                c.on('error', reject);
-              });
-              if (got !== size) throw new Error('got ' + got + ' bytes back of ' + size);
-            }
-            console.log('ok');
-            return;
-          } catch (e) {
-            if (attempt > 20) { console.log('failed: ' + e.message); process.exit(1); }
-            await wait(100); // the server still starting
-          }
-        }
-      })();`;
-    const before = forwardedByKernel();
+    topo.spawn(ns.s, 'node', ['-e', echoServerScript('10.196.2.2', 8080)]).stdout!.once('data', () => {});
+    const before = forwarded();
     const r0Before = inNetns(ns.r, () => dp.interfaceStats()).find((s) => s.name === dev('r0'));
-    assert.match(topo.exec(ns.c, 'node', ['-e', client]), /^ok/);
-    assert.equal(forwardedByKernel(), before, 'the router kernel forwarded packets: XDP did not');
+    assert.match(topo.exec(ns.c, 'node', ['-e', echoClientScript('10.196.2.2', 8080)]), /^ok/);
+    assert.equal(forwarded(), before, 'the router kernel forwarded packets: XDP did not');
     const r0 = inNetns(ns.r, () => dp.interfaceStats()).find((s) => s.name === dev('r0'))!;
     // 1 MiB each way in segments of at most 1448 bytes: hundreds redirected on r0 alone.
     assert.ok((r0.packets.redirect ?? 0) - (r0Before?.packets.redirect ?? 0) > 700, JSON.stringify(r0.packets));

@@ -14,7 +14,7 @@ export type InterfaceChange = {
 };
 
 type Desired = Map<string, AttachMode>;
-/** Interfaces running this instance's program, with their XDP mode. */
+/** Interfaces running this instance's program, with their mode (native, generic or tc). */
 type Running = Map<string, string>;
 
 export const interfacesReconciler: Reconciler<Desired, Running, InterfaceChange> = {
@@ -42,12 +42,15 @@ export const interfacesReconciler: Reconciler<Desired, Running, InterfaceChange>
       attach(c.mode);
       return () => void t.dp().detach([c.name]);
     }
-    dp.detach([c.name]);
     const back = (c.before ?? 'auto') as AttachMode;
+    // Between XDP and TC, attach() puts the new program in place before it takes the old one
+    // off; between XDP modes, the old one must go first (one XDP program per interface).
+    const inPlace = c.op === 'reattach' && (c.mode === 'tc' || back === 'tc');
+    if (!inPlace) dp.detach([c.name]);
     if (c.op === 'reattach') {
       attach(c.mode);
       return () => {
-        t.dp().detach([c.name]);
+        if (!inPlace) t.dp().detach([c.name]);
         t.dp().attach([c.name], back);
       };
     }
