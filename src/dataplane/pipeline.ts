@@ -89,7 +89,6 @@ export class Pipeline {
         maxEntries: { pw_fib4_tbl8: s.ipv4Groups, pw_fib6_nodes: s.ipv6Nodes, pw_rule_bitmaps: s.ruleBitmaps },
         pinDir: dir,
       });
-      setPipelineSlot(obj, obj.program('pw_xdp'));
       for (const p of abi.programs) {
         const prog = obj.program(p);
         // libbpf loads a program without BTF when the kernel refuses the object's BTF ("BTF is

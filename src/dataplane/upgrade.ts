@@ -457,19 +457,8 @@ function adoptOrphans(instance: string): string[] {
     for (const { name, ifindex } of kernelLinks()) {
       const state = queryXdp(ifindex);
       if (!state.mode || !state.progId || state.progId === currentId) continue;
-      let running: Program;
-      try {
-        running = new Program('orphan', progFdById(state.progId));
-      } catch {
-        continue; // gone meanwhile
-      }
-      try {
-        if (!progMapIds(running.fd).some((id) => ours.has(id))) continue; // another program's
-        attachXdp(current, ifindex, { mode: state.mode as 'native' | 'generic', replace: running });
-        orphans.push(name);
-      } finally {
-        running.close();
-      }
+      const mode = state.mode as 'native' | 'generic';
+      if (switchOrphan(state.progId, ours, (running) => attachXdp(current, ifindex, { mode, replace: running }))) orphans.push(name);
     }
     if (existsSync(join(dir, TC_PROGRAM))) orphans.push(...adoptTcOrphans(dir, ours));
   } finally {
@@ -487,24 +476,32 @@ function adoptTcOrphans(dir: string, ours: Set<number>): string[] {
     for (const { name, ifindex } of kernelLinks()) {
       const id = tcProgramOn(ifindex);
       if (!id || id === currentId) continue;
-      let running: Program;
-      try {
-        running = new Program('orphan', progFdById(id));
-      } catch {
-        continue; // gone meanwhile
-      }
-      try {
-        if (!progMapIds(running.fd).some((m) => ours.has(m))) continue; // another program's
-        attachTcPipeline(current, ifindex, true);
-        orphans.push(name);
-      } finally {
-        running.close();
-      }
+      if (switchOrphan(id, ours, () => attachTcPipeline(current, ifindex, true))) orphans.push(name);
     }
   } finally {
     current.close();
   }
   return orphans;
+}
+
+/**
+ * Runs `switchIt` on the running program `progId` when it uses one of this instance's maps
+ * (`ours`): an orphan. False for another's program, or one gone meanwhile.
+ */
+function switchOrphan(progId: number, ours: Set<number>, switchIt: (running: Program) => void): boolean {
+  let running: Program;
+  try {
+    running = new Program('orphan', progFdById(progId));
+  } catch {
+    return false; // gone meanwhile
+  }
+  try {
+    if (!progMapIds(running.fd).some((id) => ours.has(id))) return false; // another program's
+    switchIt(running);
+    return true;
+  } finally {
+    running.close();
+  }
 }
 
 /** Interfaces whose TC slot runs `fromId` go back to the pinned pw_tc (an upgrade rolled back). */

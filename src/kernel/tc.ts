@@ -18,7 +18,7 @@ export class TcAttachment {
 
   /** Program id currently attached at this handle/priority, or null. */
   query(): number | null {
-    return native().tcQuery(this.ifindex, this.point, this.handle, this.priority);
+    return queryTc(this.ifindex, this.point, this.handle, this.priority);
   }
 
   /**
@@ -26,11 +26,7 @@ export class TcAttachment {
    * (it was not there before, so nothing of anyone else's depended on it then).
    */
   detach(): void {
-    try {
-      native().tcDetach(this.ifindex, this.point, this.handle, this.priority);
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ENOENT') throw fromNative(e, `TC detach (${this.point})`, `ifindex ${this.ifindex}`);
-    }
+    detachTc(this.ifindex, this.point, this.handle, this.priority);
     if (this.hookCreated) native().tcHookDestroy(this.ifindex);
   }
 }

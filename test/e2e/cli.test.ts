@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { repoRoot } from '../../src/util/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
+import { forwardedByKernel } from '../helpers/router-checks.js';
 import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
@@ -28,13 +29,7 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     const p = spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, ...args, '--instance', instance], { encoding: 'utf8' });
     return { status: p.status, stdout: p.stdout, stderr: p.stderr, json: () => JSON.parse(p.stdout) };
   };
-  const forwarded = () => {
-    const snmp = topo
-      .exec(r, 'cat', ['/proc/net/snmp'])
-      .split('\n')
-      .filter((l) => l.startsWith('Ip:'));
-    return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf('ForwDatagrams')]);
-  };
+  const forwarded = () => forwardedByKernel(topo, r);
 
   before(() => {
     topo = new Topology('c');

@@ -12,6 +12,7 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { privilegedSkip } from '../helpers/privileged.js';
+import { forwardedByKernel } from '../helpers/router-checks.js';
 import { Topology } from '../helpers/topology.js';
 import { ROUTER_IFINDEX, SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
 
@@ -26,15 +27,7 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
 
   const rxPackets = (n: string, ifname: string) =>
     JSON.parse(topo.exec(n, 'ip', ['-j', '-s', 'link', 'show', ifname]))[0].stats64.rx.packets as number;
-  const kernelForwarded = () => {
-    const snmp = topo
-      .exec(ns.r, 'cat', ['/proc/net/snmp'])
-      .split('\n')
-      .filter((l) => l.startsWith('Ip:'));
-    const names = snmp[0]!.split(/\s+/);
-    const values = snmp[1]!.split(/\s+/);
-    return Number(values[names.indexOf('ForwDatagrams')]);
-  };
+  const kernelForwarded = () => forwardedByKernel(topo, ns.r);
 
   before(async () => {
     topo = new Topology('f');

@@ -15,7 +15,8 @@ import { Dataplane, TC_MODE_NOTE } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { tcProgramOn } from '../../src/dataplane/tc-hook.js';
 import { parseBackend, parseServiceAddress } from '../../src/lb/service.js';
-import { echoClientScript, echoServerScript, forwardedByKernel, offloadFeature } from '../helpers/echo-tcp.js';
+import { echoClientScript, echoServerScript } from '../helpers/echo-tcp.js';
+import { forwardedByKernel, offloadFeature } from '../helpers/router-checks.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 

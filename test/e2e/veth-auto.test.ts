@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { inNetns } from '../../src/kernel/index.js';
 import { Dataplane, VETH_AUTO_NOTE } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
-import { echoClientScript, echoServerScript, forwardedByKernel, offloadFeature } from '../helpers/echo-tcp.js';
+import { echoClientScript, echoServerScript } from '../helpers/echo-tcp.js';
+import { forwardedByKernel, offloadFeature } from '../helpers/router-checks.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 

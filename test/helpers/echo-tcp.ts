@@ -1,10 +1,8 @@
 /**
  * A TCP echo of sizes, for tests that carry TCP across a router: Node scripts run in a
  * namespace. The server answers each connection with as many bytes as it received; the client
- * sends each size on a connection of its own, expects as many back, and prints `ok`. And what
- * such tests check on the router: that its kernel forwarded nothing, and the hosts' offloads.
+ * sends each size on a connection of its own, expects as many back, and prints `ok`.
  */
-import type { Topology } from './topology.js';
 
 export const echoServerScript = (host: string, port: number) => `
   const net = require('node:net');
@@ -36,16 +34,3 @@ export const echoClientScript = (host: string, port: number, sizes = [1, 1000, 1
       }
     }
   })();`;
-
-/** The IPv4 datagrams a namespace's kernel has forwarded (ForwDatagrams in /proc/net/snmp). */
-export function forwardedByKernel(topo: Topology, ns: string): number {
-  const snmp = topo
-    .exec(ns, 'cat', ['/proc/net/snmp'])
-    .split('\n')
-    .filter((l) => l.startsWith('Ip:'));
-  return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf('ForwDatagrams')]);
-}
-
-/** An offload feature of an interface as `ethtool -k` shows it: 'on', 'off' or undefined. */
-export const offloadFeature = (topo: Topology, ns: string, dev: string, name: string) =>
-  new RegExp(`^\\s*${name}: (on|off)`, 'm').exec(topo.exec(ns, 'ethtool', ['-k', dev]))?.[1];
