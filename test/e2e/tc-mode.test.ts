@@ -4,13 +4,16 @@
  * therefore crosses the router as socket buffers of many segments whose TCP checksum is left
  * to the device (CHECKSUM_PARTIAL): routed as they are, and NATed with the kernel's checksum
  * helpers; the router's veths finish those checksums in software, so the hosts check them.
- * The router's kernel forwards nothing (ip_forward=0). Moving an interface between
+ * The router's kernel forwards nothing (ip_forward=0). Buffers whose headers lie in page
+ * fragments past their linear part are pulled in and classified. Moving an interface between
  * XDP and TC leaves it covered throughout, and `down` takes the TC program off too.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { inNetns, resolveIfindex } from '../../src/kernel/index.js';
+import { join } from 'node:path';
+
+import { inNetns, interfaceMac, resolveIfindex } from '../../src/kernel/index.js';
 import { Dataplane, TC_MODE_NOTE } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { tcProgramOn } from '../../src/dataplane/tc-hook.js';
@@ -18,6 +21,7 @@ import { parseBackend, parseServiceAddress } from '../../src/lb/service.js';
 import { echoClientScript, echoServerScript } from '../helpers/echo-tcp.js';
 import { forwardedByKernel, offloadFeature } from '../helpers/router-checks.js';
 import { privilegedSkip } from '../helpers/privileged.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
@@ -129,6 +133,54 @@ describe('attach mode tc', { skip, timeout: 3 * 60_000 }, () => {
       assert.ok(svc!.connections >= 3, `connections: ${svc!.connections}`);
     } finally {
       inNetns(ns.r, () => dp.services.remove('web'));
+    }
+  });
+
+  it('classifies and routes buffers whose headers lie past their linear part', () => {
+    // send-nonlinear.py: frames of 4,200 bytes (over a page) with only the Ethernet header in
+    // the linear part; the IP and UDP headers are in a page fragment. MTUs raised to let them
+    // through, and put back after.
+    const links = [
+      [ns.c, 'c0'],
+      [ns.r, 'r0'],
+      [ns.r, 'r1'],
+      [ns.s, 's0'],
+    ] as const;
+    const mtu = (m: number) => {
+      for (const [n, i] of links) topo.exec(n, 'ip', ['link', 'set', dev(i), 'mtu', String(m)]);
+      inNetns(ns.r, () => dp.refreshInterfaces()); // the pipeline checks the MTU it recorded
+    };
+    const r0Mac = [...inNetns(ns.r, () => interfaceMac(resolveIfindex(dev('r0'))))].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const send = (family: 4 | 6, src: string, dst: string, dport: number, count: number) =>
+      topo.exec(ns.c, 'python3', [
+        join(repoRoot, 'test', 'helpers', 'send-nonlinear.py'),
+        dev('c0'),
+        r0Mac,
+        String(family),
+        src,
+        dst,
+        String(dport),
+        String(count),
+      ]);
+    const received = () => JSON.parse(topo.exec(ns.s, 'ip', ['-s', '-j', 'link', 'show', dev('s0')]))[0].stats64.rx.packets as number;
+    const rule = dp.filter.addRule({ action: 'drop', proto: 17, dport: [7777, 7777] });
+    const hits = () => dp.filter.ruleCounters().get(rule.id)?.packets ?? 0;
+    mtu(9000);
+    try {
+      // To the port the rule drops, IPv4 and IPv6: seen only once the headers are pulled in.
+      send(4, '10.197.1.2', SERVER, 7777, 40);
+      assert.equal(hits(), 40, 'IPv4 to the dropped port');
+      send(6, 'fd97:1::2', 'fd97:2::2', 7777, 40);
+      assert.equal(hits(), 80, 'IPv6 to the dropped port');
+      // To another port: routed by the pipeline (the router's kernel forwards nothing).
+      const [redirects, rx, kernel] = [redirectsOn('r0'), received(), forwarded()];
+      send(4, '10.197.1.2', SERVER, 9999, 40);
+      assert.equal(redirectsOn('r0') - redirects, 40, 'redirected by r0');
+      assert.ok(received() - rx >= 40, `s0 received ${received() - rx}`);
+      assert.equal(forwarded(), kernel);
+    } finally {
+      dp.filter.deleteRule(rule.id);
+      mtu(1500);
     }
   });
 

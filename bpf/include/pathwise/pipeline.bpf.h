@@ -218,6 +218,14 @@ static __always_inline void pw_reload_daddr(PW_CTX *ctx, struct pw_packet *pkt)
 }
 
 #ifdef PW_TC
+/* Reasons of a parse that ran out of bytes (the first fragment's included: its headers were
+ * cut short too). */
+static __always_inline int pw_cut_short(enum pw_reason r)
+{
+	return r == PW_REASON_TRUNCATED_ETH || r == PW_REASON_TRUNCATED_VLAN || r == PW_REASON_TRUNCATED_IP ||
+	       r == PW_REASON_TRUNCATED_L4 || r == PW_REASON_FRAG_ATTACK;
+}
+
 /*
  * Pulls a socket buffer's headers into its linear part and parses the packet again. A stage of
  * its own: inlined, the second parse doubled every state the verifier walks after it.
@@ -241,14 +249,17 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 	__u32 capture_snap = run == PW_RUN_LIVE ? pw_capture_ingress(ctx) : 0;
 	enum pw_reason parsed = pw_parse(ctx, &pkt);
 	int goes_on = 1;
+	int hidden = 0; /* addresses in bytes the pipeline could not reach */
 
 #ifdef PW_TC
 	/* Headers that run past a socket buffer's linear part: pulled in, then parsed again. Only
 	 * for a packet that looked cut short and is longer than its linear part. */
-	if ((parsed == PW_REASON_TRUNCATED_ETH || parsed == PW_REASON_TRUNCATED_VLAN || parsed == PW_REASON_TRUNCATED_IP ||
-	     parsed == PW_REASON_TRUNCATED_L4 || parsed == PW_REASON_FRAG_ATTACK) &&
-	    ctx->data_end - ctx->data < ctx->len)
+	if (pw_cut_short(parsed) && ctx->data_end - ctx->data < ctx->len) {
 		parsed = pw_tc_pull_parse(ctx, &pkt);
+		/* Still cut short before the addresses, with more in the buffer: the pull failed (no
+		 * memory for a new head). The kernel would read the whole packet; no rule could. */
+		hidden = pw_cut_short(parsed) && !pkt.family && ctx->data_end - ctx->data < ctx->len;
+	}
 #endif
 
 	if (parsed == PW_REASON_FRAG_ATTACK) {
@@ -266,9 +277,10 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 		if (pkt.family) {
 			/* Blocklists and rules apply to whatever was parsed, well-formed or not. */
 			goes_on = pw_guard(ctx, &pkt, &d, trace);
-		} else if (parsed == PW_REASON_TOO_MANY_VLANS && !(pw_settings.flags & PW_SETTING_PASS_UNCLASSIFIED)) {
-			/* Tags beyond the two the parser reads hide the addresses from every rule; the
-			 * kernel's stacked VLAN devices could still deliver it. */
+		} else if ((parsed == PW_REASON_TOO_MANY_VLANS || hidden) && !(pw_settings.flags & PW_SETTING_PASS_UNCLASSIFIED)) {
+			/* Tags beyond the two the parser reads, or headers that could not be pulled in,
+			 * hide the addresses from every rule; the kernel (its stacked VLAN devices, its
+			 * view of the whole buffer) could still deliver it. */
 			pw_decide(&d, PW_VERDICT_DROP, PW_REASON_UNCLASSIFIED);
 			goes_on = 0;
 		}
