@@ -192,8 +192,9 @@ struct {
 /*
  * The forwarding floor, what the kernel sample xdp_fwd does with Pathwise's own tables: parse
  * Ethernet and an option-less IPv4 header, the same FIB lookup, route record, nexthop group
- * (bucket by addresses), nexthop and neighbour, then rewrite the MACs, lower the TTL with its
- * checksum, and redirect. No rules, no accounting, no flow table, no IPv6, no VLAN.
+ * (bucket by addresses), nexthop and neighbour (the MAC the gateway's nexthop carries, as the
+ * pipeline reads it, else pw_neigh), then rewrite the MACs, lower the TTL with its checksum,
+ * and redirect. No rules, no accounting, no flow table, no IPv6, no VLAN.
  */
 SEC("xdp")
 int bench_fwd(struct xdp_md *ctx)
@@ -208,6 +209,7 @@ int bench_fwd(struct xdp_md *ctx)
 	struct pw_route *rt;
 	struct pw_neigh *n;
 	__u32 id, nh_id;
+	__u64 w;
 
 	if ((void *)(iph + 1) > end || eth->h_proto != bpf_htons(0x0800) || iph->ihl != 5 || iph->ttl <= 1)
 		return XDP_PASS;
@@ -222,6 +224,13 @@ int bench_fwd(struct xdp_md *ctx)
 	nh = bpf_map_lookup_elem(&pw_nexthops, &nh_id);
 	if (!nh)
 		return XDP_PASS;
+	w = *(volatile __u64 *)&nh->gw_mac;
+	if (((struct pw_nh_mac *)&w)->known) {
+		pw_ipv4_decrease_ttl(iph);
+		__builtin_memcpy(eth->h_dest, ((struct pw_nh_mac *)&w)->mac, 6);
+		__builtin_memcpy(eth->h_source, nh->smac, 6);
+		return bpf_redirect_map(&bench_fwd_ports, nh->ifindex, 0);
+	}
 	key.ifindex = nh->ifindex;
 	if (nh->flags & PW_NH_F_DIRECT)
 		__builtin_memcpy(key.addr, &iph->daddr, 4);

@@ -126,7 +126,7 @@ export class Dataplane {
     /** Load-balanced services. */
     readonly services: ServiceTable,
   ) {
-    this.neighbors = new NeighborTable(pipeline.maps);
+    this.neighbors = new NeighborTable(pipeline.maps, (ifindex, addr, mac) => nexthops.neighborChanged(ifindex, addr, mac));
   }
 
   get instance(): string {
@@ -180,6 +180,16 @@ export class Dataplane {
         // The IPv6 FIB's nodes are new (an upgrade from the LPM trie, or a resize): filled
         // from the carried route records before any IPv6 packet meets them.
         if (fresh.includes('pw_fib6_nodes')) RouteTable.fillFib6(maps);
+        // Nexthops migrated from a layout without their gateway's MAC (or without the mmap):
+        // copied from pw_neigh now. Until then the pipeline reads pw_neigh, as before.
+        if (fresh.includes('pw_nexthops')) {
+          const nexthops = new NexthopTable(maps);
+          try {
+            nexthops.syncMacs(new NeighborTable(maps).entries());
+          } finally {
+            nexthops.close();
+          }
+        }
         if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
         new FilterTables(maps, stateFile, maps.ruleBitmaps.info.maxEntries).republish();
         republished = true;
@@ -191,6 +201,7 @@ export class Dataplane {
   close(): void {
     this.services.close();
     this.routes.close();
+    this.nexthops.close();
     this.pipeline.close();
   }
 
@@ -739,9 +750,12 @@ export class Dataplane {
     };
   }
 
-  /** Copies the kernel's neighbour table into the data plane (neighbor-table.ts). */
+  /** Copies the kernel's neighbour table into the data plane (neighbor-table.ts), and from
+   * there every gateway nexthop's MAC (nexthop-macs.ts). */
   syncNeighbors(): { set: number; removed: number } {
-    return this.neighbors.sync();
+    const r = this.neighbors.sync();
+    this.nexthops.syncMacs(this.neighbors.entries());
+    return r;
   }
 
   /**

@@ -3,7 +3,8 @@
  * whose neighbour is missing goes to the kernel. The copy follows the kernel: a full sync from
  * a netlink dump (sync), and single entries from netlink events (apply). Gateways are resolved
  * by the kernel itself: every nexthop's gateway is a managed neighbour (nexthop-table.ts), which
- * the kernel probes and keeps reachable with no traffic and no waiting here.
+ * the kernel probes and keeps reachable with no traffic and no waiting here. Each change is
+ * told to a listener after it is written (the gateway nexthops' copies in pw_nh_macs follow).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,8 +17,14 @@ import type { PipelineMaps } from './pipeline.js';
 const isV4 = (addr: Uint8Array) => addr.subarray(4).every((b) => b === 0);
 const macText = (mac: Uint8Array) => [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
 
+/** Told each change to pw_neigh once written: the entry's key and its MAC, or null when removed. */
+export type NeighborListener = (ifindex: number, addr: Uint8Array, mac: Uint8Array | null) => void;
+
 export class NeighborTable {
-  constructor(private readonly maps: PipelineMaps) {}
+  constructor(
+    private readonly maps: PipelineMaps,
+    private readonly changed: NeighborListener = () => {},
+  ) {}
 
   /** What pw_neigh holds, by neighborKey. */
   entries(): Map<string, NeighborEntry> {
@@ -34,8 +41,14 @@ export class NeighborTable {
    */
   sync(kernel: KernelNeighbor[] = kernelNeighbors()): { set: number; removed: number } {
     const { set, remove } = diffNeighbors(this.entries(), wantedNeighbors(kernel));
-    for (const e of remove) this.maps.neigh.delete({ ifindex: e.ifindex, addr: e.addr });
-    for (const e of set) this.maps.neigh.set({ ifindex: e.ifindex, addr: e.addr }, { mac: e.mac });
+    for (const e of remove) {
+      this.maps.neigh.delete({ ifindex: e.ifindex, addr: e.addr });
+      this.changed(e.ifindex, e.addr, null);
+    }
+    for (const e of set) {
+      this.maps.neigh.set({ ifindex: e.ifindex, addr: e.addr }, { mac: e.mac });
+      this.changed(e.ifindex, e.addr, e.mac);
+    }
     return { set: set.length, removed: remove.length };
   }
 
@@ -46,9 +59,12 @@ export class NeighborTable {
       const old = this.maps.neigh.get({ ifindex: n.ifindex, addr: n.addr });
       if (old && old.mac.every((b, i) => b === change.set!.mac[i])) return false;
       this.maps.neigh.set({ ifindex: n.ifindex, addr: n.addr }, { mac: change.set.mac });
+      this.changed(n.ifindex, n.addr, change.set.mac);
       return true;
     }
-    return this.maps.neigh.delete({ ifindex: n.ifindex, addr: n.addr });
+    const removed = this.maps.neigh.delete({ ifindex: n.ifindex, addr: n.addr });
+    if (removed) this.changed(n.ifindex, n.addr, null);
+    return removed;
   }
 
   /** The table for people and JSON. */

@@ -7,15 +7,17 @@
  *
  * Every gateway a nexthop uses is handed to the kernel as a managed neighbour: the kernel
  * resolves it and keeps it resolved by itself (no traffic needed, nothing waited for here),
- * and the neighbour follower copies its MAC into pw_neigh.
+ * and the neighbour follower copies its MAC into pw_neigh, and from there into the nexthop's
+ * entry of pw_nh_macs (nexthop-macs.ts), where the pipeline reads it.
  */
 import { ifName, interfaceMac, kernelRouteTo, manageNeighbor, releaseNeighbor, resolveIfindex, type BpfMap } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { MAX_WEIGHT, spreadBuckets } from '../routing/ecmp.js';
-import { neighborKey } from '../routing/neighbors.js';
+import { neighborKey, type NeighborEntry } from '../routing/neighbors.js';
 import type { NexthopSpec, NexthopView } from '../routing/route.js';
 import { formatAddress, parseAddress, type Family } from '../util/ip.js';
+import { NexthopMacs } from './nexthop-macs.js';
 import type { PipelineMaps } from './pipeline.js';
 
 export interface Nexthop {
@@ -86,6 +88,9 @@ export class NexthopTable {
   private readonly groupIds: IdPool;
   /** Gateway -> egress ifindex, from the kernel, cached per table. */
   private readonly devCache = new Map<string, number>();
+  /** Gateway nexthops by their neighbour's pw_neigh key (neighborKey). */
+  private readonly nhByNeighbor = new Map<string, number>();
+  private readonly macs: NexthopMacs;
 
   constructor(private readonly maps: PipelineMaps) {
     // Adopt what the pinned maps hold (decoding only the slots in use).
@@ -95,6 +100,7 @@ export class NexthopTable {
       const key = NexthopTable.nhKey(family, gw, nh.ifindex);
       this.nexthops.set(id, { id, family, gw, ifindex: nh.ifindex, weight: 1, key, refs: 0 });
       this.nhByKey.set(key, id);
+      if (gw) this.nhByNeighbor.set(neighborKey(nh.ifindex, gw), id);
     }
     for (const [id, g] of validEntries(maps.nhgroups, abi.PwNhgroup.offsets.n_nexthops, 0xffffffff)) {
       const members = g.members.slice(0, g.n_nexthops).map((nh, i) => ({ nh, weight: g.weights[i]! }));
@@ -109,6 +115,34 @@ export class NexthopTable {
     }
     this.nhIds = new IdPool(1, abi.PwLimit.MAX_NEXTHOPS, new Set(this.nexthops.keys()));
     this.groupIds = new IdPool(abi.PwNhgSpecial.FIRST, abi.PwLimit.MAX_NHGROUPS, new Set(this.groups.keys()));
+    this.macs = new NexthopMacs(maps);
+  }
+
+  close(): void {
+    this.macs.close();
+  }
+
+  /**
+   * The neighbour `ifindex`/`addr` (a pw_neigh key) now has `mac`, or (null) none: the gateway
+   * nexthop that sends to it, if any, follows. NeighborTable calls it after each change.
+   */
+  neighborChanged(ifindex: number, addr: Uint8Array, mac: Uint8Array | null): void {
+    const id = this.nhByNeighbor.get(neighborKey(ifindex, addr));
+    if (id !== undefined) this.macs.set(id, mac);
+  }
+
+  /**
+   * Rewrites every gateway nexthop's MAC from `neighbors` (what pw_neigh holds, by
+   * neighborKey): after a full neighbour sync, so that an entry a crash left behind between
+   * the two writes is made right, and after an upgrade that started pw_nh_macs empty.
+   */
+  syncMacs(neighbors: ReadonlyMap<string, NeighborEntry>): void {
+    for (const [key, id] of this.nhByNeighbor) this.macs.set(id, neighbors.get(key)?.mac ?? null);
+  }
+
+  /** The neighbour MAC the pipeline reads for nexthop `id` (null: it looks in pw_neigh). */
+  macOf(id: number): Uint8Array | null {
+    return this.macs.get(id);
   }
 
   private static nhKey(family: Family, gw: Uint8Array | null, ifindex: number): string {
@@ -264,9 +298,13 @@ export class NexthopTable {
     const F = abi.PwNexthopFlag;
     const flags = F.VALID | (n.gw ? 0 : F.DIRECT) | (n.family === 6 && n.gw ? F.GW6 : 0);
     const smac = interfaceMac(n.ifindex);
-    // The gateway's MAC is not stored here: the pipeline reads it from pw_neigh, which follows
-    // the kernel's neighbour table (neighbor-table.ts). The kernel is asked to keep it resolved.
-    this.maps.nexthops.set(id, { ifindex: n.ifindex, flags, gw: n.gw ?? new Uint8Array(16), smac });
+    // The gateway's MAC follows the kernel's neighbour table (neighbor-table.ts) into pw_neigh,
+    // and from there into the record (gw_mac, nexthop-macs.ts): as pw_neigh has it now, then
+    // at each change. The kernel is asked to keep the gateway resolved.
+    const resolved = n.gw ? this.maps.neigh.get({ ifindex: n.ifindex, addr: n.gw })?.mac : undefined;
+    const gw_mac = resolved ? { mac: resolved, _pad0: 0, known: 1 } : abi.PwNhMac.zero();
+    if (n.gw) this.nhByNeighbor.set(neighborKey(n.ifindex, n.gw), id);
+    this.maps.nexthops.set(id, { ifindex: n.ifindex, flags, gw: n.gw ?? new Uint8Array(16), smac, gw_mac });
     this.nexthops.set(id, { ...n, id, key, refs: 0 });
     this.nhByKey.set(key, id);
     if (n.gw) manageNeighbor(n.family, n.ifindex, n.gw);
@@ -278,6 +316,12 @@ export class NexthopTable {
     if (!nh || nh.refs > 0) return;
     this.nexthops.delete(id);
     this.nhByKey.delete(nh.key);
+    if (nh.gw) {
+      // The MAC first, in one store: a packet that read the nexthop's id before its group went
+      // never sees part of a MAC while the record is zeroed.
+      this.macs.set(id, null);
+      this.nhByNeighbor.delete(neighborKey(nh.ifindex, nh.gw));
+    }
     this.maps.nexthops.set(id, abi.PwNexthop.zero());
     this.nhIds.give(id);
     if (nh.gw) releaseNeighbor(nh.family, nh.ifindex, nh.gw);

@@ -895,23 +895,50 @@ export const PwNhgroup = {
   },
 } as const satisfies Codec<PwNhgroup> & { offsets: Record<string, number> };
 
-/** struct pw_nexthop (32 bytes) */
+/** struct pw_nh_mac (8 bytes) */
+export interface PwNhMac {
+  mac: Uint8Array;
+  known: number;
+}
+export const PwNhMac = {
+  name: 'pw_nh_mac',
+  size: 8,
+  offsets: { mac: 0, _pad0: 6, known: 7 },
+  encode(x: PwNhMac, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
+    bytesAt(v, o + 6, 1).fill(0);
+    scalar.u8.encode(x.known, v, o + 7);
+  },
+  decode(v: DataView, o: number): PwNhMac {
+    return {
+      mac: bytesAt(v, o + 0, 6).slice(),
+      known: scalar.u8.decode(v, o + 7),
+    };
+  },
+  zero(): PwNhMac {
+    return { mac: new Uint8Array(6), known: 0 };
+  },
+} as const satisfies Codec<PwNhMac> & { offsets: Record<string, number> };
+
+/** struct pw_nexthop (40 bytes) */
 export interface PwNexthop {
   ifindex: number;
   flags: number;
   gw: Uint8Array;
   smac: Uint8Array;
+  gw_mac: PwNhMac;
 }
 export const PwNexthop = {
   name: 'pw_nexthop',
-  size: 32,
-  offsets: { ifindex: 0, flags: 4, gw: 8, smac: 24, _pad0: 30 },
+  size: 40,
+  offsets: { ifindex: 0, flags: 4, gw: 8, smac: 24, _pad0: 30, gw_mac: 32 },
   encode(x: PwNexthop, v: DataView, o: number): void {
     scalar.u32.encode(x.ifindex, v, o + 0);
     scalar.u32.encode(x.flags, v, o + 4);
     bytesAt(v, o + 8, 16).set(x.gw.subarray(0, 16));
     bytesAt(v, o + 24, 6).set(x.smac.subarray(0, 6));
     bytesAt(v, o + 30, 2).fill(0);
+    PwNhMac.encode(x.gw_mac, v, o + 32);
   },
   decode(v: DataView, o: number): PwNexthop {
     return {
@@ -919,10 +946,11 @@ export const PwNexthop = {
       flags: scalar.u32.decode(v, o + 4),
       gw: bytesAt(v, o + 8, 16).slice(),
       smac: bytesAt(v, o + 24, 6).slice(),
+      gw_mac: PwNhMac.decode(v, o + 32),
     };
   },
   zero(): PwNexthop {
-    return { ifindex: 0, flags: 0, gw: new Uint8Array(16), smac: new Uint8Array(6) };
+    return { ifindex: 0, flags: 0, gw: new Uint8Array(16), smac: new Uint8Array(6), gw_mac: PwNhMac.zero() };
   },
 } as const satisfies Codec<PwNexthop> & { offsets: Record<string, number> };
 
@@ -2060,7 +2088,7 @@ export const maps = {
   pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
   pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
-  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwNexthop },
+  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_ifaces: { name: 'pw_ifaces', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },

@@ -1,15 +1,26 @@
 /**
  * Gateways and the kernel's neighbour table: a gateway with no entry becomes a managed one (the
  * kernel resolves it by itself) and is handed back when no route uses it; a static entry
- * someone configured (PERMANENT) is used as it is and never changed or removed.
+ * someone configured (PERMANENT) is used as it is and never changed or removed. A gateway's
+ * nexthop carries its MAC (gw_mac), which follows every change of the neighbour.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { NexthopMacs } from '../../src/dataplane/nexthop-macs.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import * as abi from '../../src/generated/pathwise.js';
-import { inNetns, KernelMonitor, NetlinkGroup, resolveIfindex, type KernelEvent } from '../../src/kernel/index.js';
+import {
+  inNetns,
+  interfaceMac,
+  kernelNeighbors,
+  KernelMonitor,
+  NetlinkGroup,
+  resolveIfindex,
+  xdpMd,
+  type KernelEvent,
+} from '../../src/kernel/index.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { parsePrefix } from '../../src/util/ip.js';
 import { ipv4Packet } from '../helpers/packets.js';
@@ -95,6 +106,60 @@ describe('gateways in the kernel neighbour table', { skip, timeout: 2 * 60_000 }
     assert.equal(dp.pipeline.maps.ifaces.get(ifindex)!.flags, abi.PwIfaceFlag.IFACE_F_TX);
     assert.equal(fate().verdict, abi.PwVerdict.REDIRECT, 'an egress port again');
     inNetns(ns, () => dp.deleteRoute(parsePrefix('8.8.2.0/24')));
+  });
+
+  it("carries the gateway's MAC in its nexthop, and follows each change of the neighbour", () => {
+    const n0 = topo.name('n0');
+    const ifindex = inNetns(ns, () => resolveIfindex(n0));
+    const mac = (text: string) => Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
+    const setNeigh = (m: string) => topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.4', 'lladdr', m, 'dev', n0, 'nud', 'permanent']);
+    // The kernel's entry for the gateway, as the neighbour follower gets it in an event.
+    const gatewayEntry = () => {
+      const n = inNetns(ns, () => kernelNeighbors()).find((k) => k.ifindex === ifindex && k.addr[0] === 100 && k.addr[3] === 4);
+      assert.ok(n, 'the kernel has the entry');
+      return n;
+    };
+    // The live entry point (the MAC check on), so the frame is addressed to n0.
+    const frame = ipv4Packet({ src: '100.64.0.7', dst: '8.8.9.9', dstMac: inNetns(ns, () => interfaceMac(ifindex)) });
+    const run = () => inNetns(ns, () => dp.pipeline.xdp.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindex), repeat: 1 }));
+    const sentTo = () => {
+      const r = run();
+      return r.retval === 4 ? [...r.data!.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':') : `action ${r.retval}`;
+    };
+    setNeigh('02:00:00:00:00:41');
+    inNetns(ns, () => dp.syncNeighbors());
+    route('8.8.9.0/24 via 100.64.0.4');
+    const nh = inNetns(ns, () => dp.trace(frame, ifindex)).nexthop;
+    assert.deepEqual(dp.nexthops.macOf(nh), mac('02:00:00:00:00:41'), 'taken from pw_neigh when the nexthop was made');
+    assert.equal(sentTo(), '02:00:00:00:00:41');
+    setNeigh('02:00:00:00:00:42');
+    assert.ok(dp.neighbors.apply('new', gatewayEntry()), 'pw_neigh changed');
+    assert.deepEqual(dp.nexthops.macOf(nh), mac('02:00:00:00:00:42'));
+    assert.equal(sentTo(), '02:00:00:00:00:42', 'the new MAC at once');
+    // Gone from the kernel: the nexthop forgets it, and the packet goes to the kernel untouched.
+    const last = gatewayEntry();
+    topo.exec(ns, 'ip', ['neigh', 'del', '100.64.0.4', 'dev', n0]);
+    assert.ok(dp.neighbors.apply('del', last), 'pw_neigh changed');
+    assert.equal(dp.nexthops.macOf(nh), null);
+    assert.equal(inNetns(ns, () => dp.trace(frame, ifindex)).reason, abi.PwReason.NO_NEIGH);
+    setNeigh('02:00:00:00:00:43');
+    inNetns(ns, () => dp.syncNeighbors());
+    assert.equal(sentTo(), '02:00:00:00:00:43', 'back, by a full sync');
+    // A nexthop left with a wrong MAC (a writer stopped between pw_neigh and the nexthop):
+    // pw_neigh is right, so the next full sync writes nothing there, and still mends it.
+    const macs = new NexthopMacs(dp.pipeline.maps);
+    try {
+      macs.set(nh, mac('02:00:00:00:00:66'));
+    } finally {
+      macs.close();
+    }
+    assert.equal(sentTo(), '02:00:00:00:00:66', "the pipeline reads the nexthop's copy");
+    assert.deepEqual(
+      inNetns(ns, () => dp.syncNeighbors()),
+      { set: 0, removed: 0 },
+    );
+    assert.equal(sentTo(), '02:00:00:00:00:43');
+    inNetns(ns, () => dp.deleteRoute(parsePrefix('8.8.9.0/24')));
   });
 
   it('makes a gateway with no entry a managed neighbour, and hands it back after', () => {

@@ -18,7 +18,18 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf, runDirOf } from '../../src/dataplane/pipeline.js';
 import { tcProgramOn } from '../../src/dataplane/tc-hook.js';
 import * as abi from '../../src/generated/pathwise.js';
-import { BpfObject, bytesCodec, MapType, pinFd, Program, queryXdp, resolveIfindex } from '../../src/kernel/index.js';
+import {
+  BpfMap,
+  BpfObject,
+  bytesCodec,
+  MapType,
+  openPinned,
+  pinFd,
+  Program,
+  queryXdp,
+  resolveIfindex,
+  scalar,
+} from '../../src/kernel/index.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { parsePrefix } from '../../src/util/ip.js';
 import { ipv4Packet, ipv6Packet } from '../helpers/packets.js';
@@ -312,6 +323,74 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
       assert.equal(dp.trace(dst).reason === abi.PwReason.BLACKHOLE, false);
     } finally {
       dp.close();
+    }
+  });
+
+  it("gives nexthops of the layout before gw_mac their gateway's MAC before the switch", async () => {
+    const x0 = topo.name('x0');
+    topo.exec(undefined, 'ip', ['addr', 'add', '100.64.9.1/24', 'dev', x0]);
+    topo.exec(undefined, 'ip', ['neigh', 'replace', '100.64.9.2', 'lladdr', '02:00:00:00:09:02', 'dev', x0, 'nud', 'permanent']);
+    const frame = ipv4Packet({ dst: '198.51.100.9' });
+    let nh: number;
+    {
+      const dp = await Dataplane.open(instance);
+      try {
+        dp.addRoute(parseRouteTokens(['198.51.100.0/24', 'via', '100.64.9.2'], () => 'test'));
+        dp.syncNeighbors();
+        nh = dp.trace(frame).nexthop;
+        assert.deepEqual(dp.nexthops.macOf(nh), Uint8Array.from([2, 0, 0, 0, 9, 2]));
+      } finally {
+        dp.close();
+      }
+    }
+    // What a release before gw_mac left pinned: the same nexthops in 32-byte records.
+    const spec = {
+      maps: {
+        pw_nexthops: {
+          name: 'pw_nexthops',
+          type: MapType.ARRAY,
+          maxEntries: 1 << 16,
+          flags: 0,
+          keySize: 4,
+          valueSize: 32,
+          key: scalar.u32,
+          value: bytesCodec(32),
+        },
+      },
+      rodata: {},
+      programs: [],
+    } as const;
+    const old = await BpfObject.load(testObject('old-layouts'), { spec });
+    try {
+      const now = new BpfMap(openPinned(join(dir(), 'pw_nexthops')), scalar.u32, bytesCodec(abi.PwNexthop.size));
+      const records = old.map(spec.maps.pw_nexthops);
+      try {
+        for (const [id, v] of now.entries()) records.set(id, v.subarray(0, 32));
+      } finally {
+        now.close();
+        records.close();
+      }
+      unlinkSync(join(dir(), 'pw_nexthops'));
+      const h = old.mapHandle('pw_nexthops');
+      try {
+        pinFd(h.fd, join(dir(), 'pw_nexthops'));
+      } finally {
+        h.close();
+      }
+    } finally {
+      old.close();
+    }
+    const r = await Dataplane.upgrade(instance, Pipeline.pinnedMeta(instance).settings);
+    assert.ok(r.fresh.includes('pw_nexthops'));
+    assert.deepEqual(r.migrated.find((m) => m.map === 'pw_nexthops')?.kept, ['ifindex', 'flags', 'gw', 'smac']);
+    const dp = await Dataplane.open(instance);
+    try {
+      assert.deepEqual(dp.nexthops.macOf(nh), Uint8Array.from([2, 0, 0, 0, 9, 2]), 'filled from pw_neigh at the upgrade');
+      assert.equal(dp.trace(frame).verdict, abi.PwVerdict.REDIRECT);
+      dp.deleteRoute(parsePrefix('198.51.100.0/24'));
+    } finally {
+      dp.close();
+      topo.exec(undefined, 'ip', ['addr', 'del', '100.64.9.1/24', 'dev', x0]);
     }
   });
 

@@ -6,6 +6,7 @@
  * the LPM trie that held IPv6 routes before the multibit trie (pw_fib6_nodes). pw_flow_cache
  * with the 88-byte slots of the cache's first release, and a pw_xdp_flush that stands for that
  * release's: it counts its runs, one per CPU, in pw_flow_stats (which the pipeline shares).
+ * pw_nexthops with 32-byte records and no mmap, before a nexthop carried its gateway's MAC.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -92,6 +93,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pw_flow_counters);
 } pw_flow_stats SEC(".maps");
+
+struct pw_nexthop {
+	__u32 ifindex;
+	__u32 flags;
+	__u8 gw[16];
+	__u8 smac[6];
+	__u8 _pad0[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u32);
+	__type(value, struct pw_nexthop);
+} pw_nexthops SEC(".maps");
 
 SEC("xdp")
 int pw_xdp_flush(struct xdp_md *ctx)

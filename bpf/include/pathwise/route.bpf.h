@@ -292,7 +292,15 @@ static __always_inline void pw_route_own(PW_CTX *ctx, struct pw_packet *pkt, str
 		struct pw_neigh *n;
 		struct bpf_fib_lookup p;
 		int v6 = (nh->flags & PW_NH_F_DIRECT) ? pkt->family == 6 : !!(nh->flags & PW_NH_F_GW6);
+		/* One load for the gateway's MAC and its flag (the control plane writes them with one
+		 * store): a gateway nexthop carries its neighbour's MAC; others look it up. */
+		__u64 w = *(volatile __u64 *)&nh->gw_mac;
+		const struct pw_nh_mac *gm = (const void *)&w;
 
+		if (gm->known) {
+			pw_transmit(ctx, pkt, out, gm->mac, nh->smac, nh->ifindex, d);
+			return;
+		}
 		pw_neigh_target(nh, pkt, &key);
 		n = bpf_map_lookup_elem(&pw_neigh, &key);
 		if (n) {

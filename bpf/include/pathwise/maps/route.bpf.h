@@ -49,9 +49,11 @@ struct {
 	__type(value, struct pw_nhgroup);
 } pw_nhgroups SEC(".maps");
 
+/* Nexthops: mmap-ed, so that a gateway's MAC (gw_mac) is rewritten in place with one store. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PW_MAX_NEXTHOPS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct pw_nexthop);
 } pw_nexthops SEC(".maps");
