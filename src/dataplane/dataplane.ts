@@ -38,6 +38,7 @@ import { formatAddress, formatIpv4, formatPrefix, parsePrefix, prefixKey6, type 
 import { sortedIncludes } from '../util/typed-arrays.js';
 
 import { FilterTables } from './filter-tables.js';
+import { markListed } from './blocklist-listing.js';
 import { flushFlowCache } from './insight-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
@@ -175,8 +176,16 @@ export class Dataplane {
         const ownLength = <K extends { prefixlen: number }>(map: BpfMap<K, abi.PwBlock>) => {
           for (const [k, v] of [...map.entries()]) map.set(k, { ...v, plen: k.prefixlen });
         };
-        if (fresh.includes('pw_block4')) ownLength(maps.block4);
-        if (fresh.includes('pw_block6')) ownLength(maps.block6);
+        // Migrated entries came in without the mark that makes the pipeline look: cleared
+        // (a later sweep that finds the blocklist empty sets it again; blocklist-listing.ts).
+        if (fresh.includes('pw_block4')) {
+          ownLength(maps.block4);
+          markListed(maps, 4);
+        }
+        if (fresh.includes('pw_block6')) {
+          ownLength(maps.block6);
+          markListed(maps, 6);
+        }
         // The IPv6 FIB's nodes are new (an upgrade from the LPM trie, or a resize): filled
         // from the carried route records before any IPv6 packet meets them.
         if (fresh.includes('pw_fib6_nodes')) RouteTable.fillFib6(maps);

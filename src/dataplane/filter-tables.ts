@@ -21,6 +21,7 @@ import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, 
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { PipelineMaps } from './pipeline.js';
+import { markEmptyBlocklists, markListed, storeEscalations } from './blocklist-listing.js';
 
 interface FilterState {
   rules: { id: number; text: string }[];
@@ -146,6 +147,13 @@ export class FilterTables {
       : { rules: [], limiters: [], nextRuleId: 1, liveBitmaps: [] };
     this.completeFlip();
     this.completeLimiters();
+    this.markEmptyBlocklists();
+  }
+
+  /** Lets the pipeline skip each blocklist that holds no entry (blocklist-listing.ts). */
+  private markEmptyBlocklists(): void {
+    const empty = (family: 4 | 6) => (family === 4 ? this.maps.block4.keys() : this.maps.block6.keys()).next().done === true;
+    markEmptyBlocklists(this.maps, (family) => (empty(family) ? 0 : 1));
   }
 
   /**
@@ -513,19 +521,25 @@ export class FilterTables {
       if (p.family === 4) this.maps.block4.set({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) }, value);
       else this.maps.block6.set({ prefixlen: p.plen, addr: p.addr }, value);
     }
+    // After the entries are in: the pipeline looks the blocklists up again.
+    for (const family of new Set(prefixes.map((p) => p.family))) markListed(this.maps, family);
     return prefixes.length;
   }
 
   /** Removes a blocked prefix, whoever listed it (an escalation too). */
   unblock(p: Prefix): boolean {
-    return p.family === 4
-      ? this.maps.block4.delete({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) })
-      : this.maps.block6.delete({ prefixlen: p.plen, addr: p.addr });
+    const removed =
+      p.family === 4
+        ? this.maps.block4.delete({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) })
+        : this.maps.block6.delete({ prefixlen: p.plen, addr: p.addr });
+    if (removed) this.markEmptyBlocklists();
+    return removed;
   }
 
   /**
    * Entries in force, the control plane's and the rate limiters' escalations; expired ones are
-   * swept out on the way, and the escalations still listed are counted for the pipeline's cap.
+   * swept out on the way, the escalations still listed are counted for the pipeline's cap, and
+   * a blocklist left empty is marked so (the pipeline skips it).
    */
   blocklist(): BlockEntry[] {
     const now = nowMonotonicNs();
@@ -548,8 +562,8 @@ export class FilterTables {
     };
     for (const [k, v] of [...this.maps.block4.entries()]) visit(4, k, v, () => void this.maps.block4.delete(k));
     for (const [k, v] of [...this.maps.block6.entries()]) visit(6, k, v, () => void this.maps.block6.delete(k));
-    const gs = this.maps.guardState.get(0);
-    if (gs && gs.escalations !== escalations) this.maps.guardState.set(0, { ...gs, escalations });
+    if (this.maps.guardState.get(0)?.escalations !== escalations) storeEscalations(this.maps, escalations);
+    this.markEmptyBlocklists();
     return out;
   }
 

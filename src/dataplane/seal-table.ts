@@ -14,6 +14,7 @@
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { limiterValue } from './filter-tables.js';
+import { markListed } from './blocklist-listing.js';
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import type { PipelineMaps } from './pipeline.js';
 
@@ -67,6 +68,7 @@ export class SealTable {
       plen: spec.prefix.plen,
       limiter,
     });
+    markListed(this.maps, spec.prefix.family); // after the entry is in: the pipeline looks again
     // The limiter it used before goes once the entry no longer points at it.
     if (spec.action !== 'limit') this.shapeOf.delete(text);
     if (before !== undefined && before !== this.shapeOf.get(text)) this.drop(before, text);

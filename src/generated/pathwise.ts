@@ -1494,28 +1494,31 @@ export const PwRatelimitState = {
   },
 } as const satisfies Codec<PwRatelimitState> & { offsets: Record<string, number> };
 
-/** struct pw_guard_state (16 bytes) */
+/** struct pw_guard_state (32 bytes) */
 export interface PwGuardState {
   escalations: number;
   escalations_refused: bigint;
+  listing: bigint[];
 }
 export const PwGuardState = {
   name: 'pw_guard_state',
-  size: 16,
-  offsets: { escalations: 0, _pad0: 4, escalations_refused: 8 },
+  size: 32,
+  offsets: { escalations: 0, _pad0: 4, escalations_refused: 8, listing: 16 },
   encode(x: PwGuardState, v: DataView, o: number): void {
     scalar.u32.encode(x.escalations, v, o + 0);
     bytesAt(v, o + 4, 4).fill(0);
     scalar.u64.encode(x.escalations_refused, v, o + 8);
+    for (let i0 = 0; i0 < 2; i0++) { scalar.u64.encode(x.listing[i0] ?? 0n, v, o + 16 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwGuardState {
     return {
       escalations: scalar.u32.decode(v, o + 0),
       escalations_refused: scalar.u64.decode(v, o + 8),
+      listing: Array.from({ length: 2 }, (_, i0) => scalar.u64.decode(v, o + 16 + i0 * 8)),
     };
   },
   zero(): PwGuardState {
-    return { escalations: 0, escalations_refused: 0n };
+    return { escalations: 0, escalations_refused: 0n, listing: Array.from({ length: 2 }, () => 0n) };
   },
 } as const satisfies Codec<PwGuardState> & { offsets: Record<string, number> };
 
@@ -2115,7 +2118,7 @@ export const maps = {
   pw_rule_stats: { name: 'pw_rule_stats', type: MapType.PERCPU_ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
-  pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwGuardState },
+  pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwGuardState },
   pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },

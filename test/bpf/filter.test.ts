@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { native, XdpAction } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { blocklistSkipped, markEmptyBlocklists } from '../../src/dataplane/blocklist-listing.js';
 import { EXACT_FROM, MAX_RULE_ID } from '../../src/dataplane/filter-tables.js';
 import { Pipeline, pinDirOf } from '../../src/dataplane/pipeline.js';
 import { ruleMatches, type RuleSpec } from '../../src/filter/rule.js';
@@ -347,6 +348,43 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.equal(dp.trace(ipv4Packet({ src: '192.0.2.10', dst: '10.9.9.9', proto: 'udp', dport: 9000 })).reason, abi.PwReason.BLOCKED);
     assert.equal(dp.filter.unblock(parsePrefix('192.0.2.10/32')), true);
     dp.filter.setRules([]);
+  });
+
+  it('skips an empty blocklist, and looks again after every insert, an escalation made meanwhile too', () => {
+    const maps = dp.pipeline.maps;
+    const skipped = (f: 4 | 6) => blocklistSkipped(maps, f);
+    const fate = (src: string) => dp.trace(ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', dport: 9001 })).reason;
+    for (const b of dp.filter.blocklist()) dp.filter.unblock(parsePrefix(b.prefix));
+    assert.deepEqual([skipped(4), skipped(6)], [true, true], 'both empty: skipped');
+    dp.filter.block([parsePrefix('203.0.113.0/24')]);
+    assert.deepEqual([skipped(4), skipped(6)], [false, true]);
+    assert.equal(fate('203.0.113.9'), abi.PwReason.BLOCKED);
+    dp.filter.unblock(parsePrefix('203.0.113.0/24'));
+    assert.equal(skipped(4), true);
+    // The pipeline's own inserts: a rate limiter's escalation makes it look again.
+    dp.filter.addLimiter({ name: 'esc', rate: 1, burst: 1, per4: 32, per6: 128, blockAfter: 3, blockForMs: 60_000 });
+    dp.filter.setRules([{ action: 'ratelimit', limiter: 'esc', proto: 17, dport: [9001, 9001] }]);
+    const flood = (src: string) => {
+      for (let i = 0; i < 10; i++) dp.pipeline.xdp.testRunSync({ data: ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', dport: 9001 }) });
+    };
+    flood('192.0.2.20');
+    assert.equal(skipped(4), false, 'the escalation cleared the mark');
+    assert.equal(fate('192.0.2.20'), abi.PwReason.BLOCKED);
+    dp.filter.unblock(parsePrefix('192.0.2.20/32'));
+    assert.equal(skipped(4), true);
+    // One made after the control plane read the word, while it found the blocklist empty: the
+    // mark is refused, and the source stays blocked.
+    const marked = markEmptyBlocklists(maps, (family) => {
+      if (family === 4) flood('192.0.2.21');
+      return 0; // what a read made before the escalation saw
+    });
+    assert.deepEqual(marked, [6]);
+    assert.equal(skipped(4), false);
+    assert.equal(fate('192.0.2.21'), abi.PwReason.BLOCKED);
+    dp.filter.unblock(parsePrefix('192.0.2.21/32'));
+    dp.filter.setRules([]);
+    dp.filter.deleteLimiter('esc');
+    for (const [k] of [...maps.ratelimitState.entries()]) maps.ratelimitState.delete(k); // its sources' state
   });
 
   it("counts a limiter's sources by prefix: the source masked to /20 and /60, bit for bit", () => {

@@ -604,8 +604,18 @@ struct pw_guard_state {
 	__u32 escalations;
 	__u32 _pad0;
 	__u64 escalations_refused; /* escalations not made because the cap was reached */
+	/*
+	 * Per blocklist (0: pw_block4, 1: pw_block6): bit 0 set when it holds no entry, so the
+	 * pipeline skips its lookup (~7 ns a packet on an empty trie); the bits above count
+	 * inserts. Every insert clears bit 0 after its entry is in, and adds 2 first (the pipeline's
+	 * escalations; the control plane, the only other writer, never races with itself). The
+	 * control plane sets bit 0 by compare-and-swap from the word it read before finding the
+	 * blocklist empty: an escalation made meanwhile changed the word, so the swap fails. Zero
+	 * (a fresh map) means "look it up".
+	 */
+	__u64 listing[2];
 };
-_Static_assert(sizeof(struct pw_guard_state) == 16, "pw_guard_state layout");
+_Static_assert(sizeof(struct pw_guard_state) == 32, "pw_guard_state layout");
 
 /*
  * A rate limiter, per source address or prefix, as GCRA (the virtual-scheduling form of a token

@@ -405,12 +405,18 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, PW_CTX *ctx
 		w->cand[i] = ~0ULL;
 	/* Field by field, while some rule may still match (most packets match no rule): the array
 	 * lookups first, the address fields (a list, hashes or a trie) last, so a packet to a port
-	 * no rule names costs no address lookup. A value field no rule constrains is skipped. */
+	 * no rule names costs no address lookup. The destination port leads: it tells most rules
+	 * apart, where the protocol rarely does (a packet to a port no rule names: 70 -> 67 ns,
+	 * alternated A/B). A value field no rule constrains is skipped; the protocol's bitmap
+	 * stands in for it, so it comes after the protocol's. */
+	int dport_open = pw_field_open(rb, PW_RULE_FIELD_DPORT);
+
+	if (!dport_open && !pw_rule_field(w, PW_RULE_FIELD_DPORT, pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport)))
+		return 0;
 	if (!pw_rule_field(w, PW_RULE_FIELD_PROTO, pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto)))
 		return 0;
-	if (pw_field_open(rb, PW_RULE_FIELD_DPORT) ? !pw_rule_open(w, PW_RULE_FIELD_DPORT)
-	    : !pw_rule_field(w, PW_RULE_FIELD_DPORT, pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport)))
-		return 0;
+	if (dport_open)
+		pw_rule_open(w, PW_RULE_FIELD_DPORT);
 	if (pw_field_open(rb, PW_RULE_FIELD_SPORT) ? !pw_rule_open(w, PW_RULE_FIELD_SPORT)
 	    : !pw_rule_field(w, PW_RULE_FIELD_SPORT, pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport)))
 		return 0;
@@ -495,8 +501,14 @@ static __always_inline void pw_escalate(const struct pw_ratelimit *lim, __u32 li
 		__sync_fetch_and_add(&gs->escalations_refused, 1);
 		return;
 	}
-	if (!bpf_map_update_elem(map, &bk, &b, BPF_NOEXIST))
+	if (!bpf_map_update_elem(map, &bk, &b, BPF_NOEXIST)) {
+		__u64 *listing = &gs->listing[k->family == 6];
+
 		__sync_fetch_and_add(&gs->escalations, 1);
+		/* The entry is in: the blocklist is no longer empty (see struct pw_guard_state). */
+		__sync_fetch_and_add(listing, 2);
+		__sync_fetch_and_and(listing, ~1ULL);
+	}
 }
 
 /* Compare-and-swap attempts before a contended update gives way (the packet then passes). */
@@ -600,9 +612,15 @@ static __always_inline int pw_listed_entry(const struct pw_block *b, __u64 *now,
  */
 static __always_inline __u32 pw_listed(const struct pw_packet *pkt)
 {
+	__u32 zero = 0;
+	const struct pw_guard_state *gs = bpf_map_lookup_elem(&pw_guard_state, &zero);
 	__u64 now = 0;
 	__u32 out = 0;
 	struct pw_block *b;
+
+	/* A blocklist known to be empty is not looked up. */
+	if (gs && (gs->listing[pkt->family == 6] & 1))
+		return 0;
 
 	if (pkt->family == 4) {
 		struct pw_block4_key k = { .prefixlen = 32 };

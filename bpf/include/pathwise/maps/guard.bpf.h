@@ -137,9 +137,11 @@ struct {
 	__type(value, struct pw_ratelimit_state);
 } pw_ratelimit_state SEC(".maps");
 
+/* mmap-ed: the control plane updates its words in place with atomic operations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct pw_guard_state);
 } pw_guard_state SEC(".maps");

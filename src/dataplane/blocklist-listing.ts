@@ -1,0 +1,68 @@
+/**
+ * Whether each blocklist is empty, as the pipeline reads it: the `listing` words of
+ * pw_guard_state (one per family; see struct pw_guard_state). A blocklist known to be empty is
+ * not looked up: an LPM lookup on an empty trie still cost ~7 ns of a forwarded packet's ~70
+ * (alternated A/B, BENCHMARKS.md §3).
+ *
+ * The rule that keeps a listed source from ever being skipped: bit 0 ("empty") is cleared after
+ * every insert, and set only by compare-and-swap from the word read *before* the blocklist was
+ * found empty. The pipeline's own inserts (rate-limit escalations) add 2 to the word after their
+ * entry is in, so one made while the control plane looked changes the word and the swap fails;
+ * one made before it looked is in what it read. The control plane's inserts are its own (one
+ * writer per instance) and never run while it checks. The words are updated in place through
+ * the mmap-ed map with atomic operations; the map is mapped for each call (a few microseconds:
+ * blocklist changes are not per packet).
+ */
+import * as abi from '../generated/pathwise.js';
+import type { PipelineMaps } from './pipeline.js';
+
+type Maps = Pick<PipelineMaps, 'guardState'>;
+
+const LISTING = abi.PwGuardState.offsets.listing >>> 3; // the IPv4 word's index in 64-bit words
+const word = (family: 4 | 6) => LISTING + (family === 6 ? 1 : 0);
+
+function withWords<T>(maps: Maps, fn: (words: BigUint64Array, u32: Uint32Array) => T): T {
+  const mapped = maps.guardState.mmap();
+  try {
+    return fn(new BigUint64Array(mapped.view.buffer, 0, mapped.stride >>> 3), new Uint32Array(mapped.view.buffer, 0, mapped.stride >>> 2));
+  } finally {
+    mapped.close();
+  }
+}
+
+/** After an entry went into the family's blocklist: it is not empty. */
+export function markListed(maps: Maps, family: 4 | 6): void {
+  withWords(maps, (w) => {
+    Atomics.add(w, word(family), 2n);
+    Atomics.and(w, word(family), ~1n);
+  });
+}
+
+/**
+ * Marks each blocklist the pipeline may skip: `count(family)` reads the blocklist (after this
+ * took the word it compares against) and says how many entries it holds. Returns the families
+ * marked empty.
+ */
+export function markEmptyBlocklists(maps: Maps, count: (family: 4 | 6) => number): (4 | 6)[] {
+  return withWords(maps, (w) => {
+    const marked: (4 | 6)[] = [];
+    for (const family of [4, 6] as const) {
+      const seen = Atomics.load(w, word(family));
+      if (count(family) > 0) continue;
+      // Also when it was marked already: the swap then only confirms that nothing changed.
+      if (Atomics.compareExchange(w, word(family), seen, seen | 1n) === seen) marked.push(family);
+    }
+    return marked;
+  });
+}
+
+/** Whether the pipeline skips the family's blocklist (for tests and `doctor`-like checks). */
+export function blocklistSkipped(maps: Maps, family: 4 | 6): boolean {
+  return withWords(maps, (w) => (Atomics.load(w, word(family)) & 1n) === 1n);
+}
+
+/** Sets the escalation count the pipeline caps at (one 32-bit store: the pipeline adds to it
+ * atomically, and the listing words beside it are not rewritten). */
+export function storeEscalations(maps: Maps, n: number): void {
+  withWords(maps, (_, u32) => void Atomics.store(u32, abi.PwGuardState.offsets.escalations >>> 2, n));
+}
