@@ -4,7 +4,7 @@
  * a netlink dump (sync), and single entries from netlink events (apply). Gateways are resolved
  * by the kernel itself: every nexthop's gateway is a managed neighbour (nexthop-table.ts), which
  * the kernel probes and keeps reachable with no traffic and no waiting here. Each change is
- * told to a listener after it is written (the gateway nexthops' copies in pw_nh_macs follow).
+ * told to a listener after it is written (the gateway nexthops' own copies, gw_mac, follow).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 

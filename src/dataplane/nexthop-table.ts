@@ -7,8 +7,8 @@
  *
  * Every gateway a nexthop uses is handed to the kernel as a managed neighbour: the kernel
  * resolves it and keeps it resolved by itself (no traffic needed, nothing waited for here),
- * and the neighbour follower copies its MAC into pw_neigh, and from there into the nexthop's
- * entry of pw_nh_macs (nexthop-macs.ts), where the pipeline reads it.
+ * and the neighbour follower copies its MAC into pw_neigh, and from there into the nexthop
+ * record (gw_mac, nexthop-macs.ts), where the pipeline reads it.
  */
 import { ifName, interfaceMac, kernelRouteTo, manageNeighbor, releaseNeighbor, resolveIfindex, type BpfMap } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
@@ -134,7 +134,7 @@ export class NexthopTable {
   /**
    * Rewrites every gateway nexthop's MAC from `neighbors` (what pw_neigh holds, by
    * neighborKey): after a full neighbour sync, so that an entry a crash left behind between
-   * the two writes is made right, and after an upgrade that started pw_nh_macs empty.
+   * the two writes is made right, and after an upgrade that migrated records without it.
    */
   syncMacs(neighbors: ReadonlyMap<string, NeighborEntry>): void {
     for (const [key, id] of this.nhByNeighbor) this.macs.set(id, neighbors.get(key)?.mac ?? null);
