@@ -4,14 +4,14 @@
  * not looked up: an LPM lookup on an empty trie still cost ~7 ns of a forwarded packet's ~70
  * (alternated A/B, BENCHMARKS.md §3).
  *
- * The rule that keeps a listed source from ever being skipped: bit 0 ("empty") is cleared after
- * every insert, and set only by compare-and-swap from the word read *before* the blocklist was
- * found empty. The pipeline's own inserts (rate-limit escalations) add 2 to the word after their
- * entry is in, so one made while the control plane looked changes the word and the swap fails;
- * one made before it looked is in what it read. The control plane's inserts are its own (one
- * writer per instance) and never run while it checks. The words are updated in place through
- * the mmap-ed map with atomic operations; the map is mapped for each call (a few microseconds:
- * blocklist changes are not per packet).
+ * The rule that keeps a listed source from ever being skipped: every insert (the pipeline's
+ * rate-limit escalations, the control plane's blocks and seals) adds 2 to the word and clears
+ * bit 0 ("empty") once its entry is in, and bit 0 is set only by compare-and-swap from the word
+ * read *before* the blocklist was found empty. An insert that finished while a process looked
+ * changed the word, so the swap fails; one that finished before it looked is in what it read.
+ * That holds whoever marks (the daemon at its sweeps, any command at its open). The words are
+ * updated in place through the mmap-ed map with atomic operations; the map is mapped for each
+ * call (a few microseconds: blocklist changes are not per packet).
  */
 import * as abi from '../generated/pathwise.js';
 import type { PipelineMaps } from './pipeline.js';

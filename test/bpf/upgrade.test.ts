@@ -57,6 +57,17 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
   };
   const staged = () => readdirSync(dir()).filter((n) => n.endsWith('_next'));
   const journal = () => existsSync(join(runDirOf(instance), 'upgrade-journal.json'));
+  /** Pins `old`'s map `name` where the instance's map of that name was pinned: what an
+   * earlier release left. */
+  const pinOldMap = (old: Pick<BpfObject, 'mapHandle'>, name: string) => {
+    if (existsSync(join(dir(), name))) unlinkSync(join(dir(), name));
+    const h = old.mapHandle(name);
+    try {
+      pinFd(h.fd, join(dir(), name));
+    } finally {
+      h.close();
+    }
+  };
 
   before(async () => {
     // In this process's namespace: an upgrade switches the interfaces it can see.
@@ -162,15 +173,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     } as const;
     const old = await BpfObject.load(testObject('old-layouts'), { spec });
     try {
-      for (const name of ['pw_block4', 'pw_ratelimits'] as const) {
-        unlinkSync(join(dir(), name));
-        const h = old.mapHandle(name);
-        try {
-          pinFd(h.fd, join(dir(), name));
-        } finally {
-          h.close();
-        }
-      }
+      for (const name of ['pw_block4', 'pw_ratelimits'] as const) pinOldMap(old, name);
       const block4 = old.map(spec.maps.pw_block4);
       const ratelimits = old.map(spec.maps.pw_ratelimits);
       try {
@@ -247,13 +250,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     // fixture's counts its runs into the flow counters the pipeline shares).
     const old = await BpfObject.load(testObject('old-layouts'), { spec, pinDir: dir(), pinMaps: ['pw_flow_stats'] });
     try {
-      unlinkSync(join(dir(), 'pw_flow_cache'));
-      const h = old.mapHandle('pw_flow_cache');
-      try {
-        pinFd(h.fd, join(dir(), 'pw_flow_cache'));
-      } finally {
-        h.close();
-      }
+      pinOldMap(old, 'pw_flow_cache');
       unlinkSync(join(dir(), 'pw_xdp_flush'));
       old.program('pw_xdp_flush').pin(join(dir(), 'pw_xdp_flush'));
     } finally {
@@ -295,12 +292,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     } as const;
     const old = await BpfObject.load(testObject('old-layouts'), { spec });
     try {
-      const h = old.mapHandle('pw_fib6');
-      try {
-        pinFd(h.fd, join(dir(), 'pw_fib6'));
-      } finally {
-        h.close();
-      }
+      pinOldMap(old, 'pw_fib6');
     } finally {
       old.close();
     }
@@ -370,13 +362,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
         now.close();
         records.close();
       }
-      unlinkSync(join(dir(), 'pw_nexthops'));
-      const h = old.mapHandle('pw_nexthops');
-      try {
-        pinFd(h.fd, join(dir(), 'pw_nexthops'));
-      } finally {
-        h.close();
-      }
+      pinOldMap(old, 'pw_nexthops');
     } finally {
       old.close();
     }

@@ -9,9 +9,8 @@
  * XDP and TC leaves it covered throughout, and `down` takes the TC program off too.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 
 import { inNetns, interfaceMac, resolveIfindex } from '../../src/kernel/index.js';
 import { Dataplane, TC_MODE_NOTE } from '../../src/dataplane/dataplane.js';

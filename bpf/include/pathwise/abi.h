@@ -607,11 +607,10 @@ struct pw_guard_state {
 	/*
 	 * Per blocklist (0: pw_block4, 1: pw_block6): bit 0 set when it holds no entry, so the
 	 * pipeline skips its lookup (~7 ns a packet on an empty trie); the bits above count
-	 * inserts. Every insert clears bit 0 after its entry is in, and adds 2 first (the pipeline's
-	 * escalations; the control plane, the only other writer, never races with itself). The
-	 * control plane sets bit 0 by compare-and-swap from the word it read before finding the
-	 * blocklist empty: an escalation made meanwhile changed the word, so the swap fails. Zero
-	 * (a fresh map) means "look it up".
+	 * inserts. Every insert (the pipeline's escalations, the control plane's blocks and seals)
+	 * adds 2 and clears bit 0 once its entry is in. Bit 0 is set only by compare-and-swap from
+	 * the word read before the blocklist was found empty: an insert finished meanwhile changed
+	 * the word, so the swap fails. Zero (a fresh map) means "look it up".
 	 */
 	__u64 listing[2];
 };
