@@ -102,8 +102,8 @@ export const maps = {
   pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
-  bench_fwd_ports: { name: 'bench_fwd_ports', type: MapType.DEVMAP_HASH, maxEntries: 64, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
+  bench_fwd_ports: { name: 'bench_fwd_ports', type: MapType.DEVMAP_HASH, maxEntries: 64, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   bench_gen_next: { name: 'bench_gen_next', type: MapType.PROG_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flow_cache: { name: 'pw_flow_cache', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 96, key: scalar.u32, value: PwFlowPending },
@@ -135,10 +135,10 @@ export interface Maps {
   nhgroups: BpfMap<number, PwNhgroup>;
   /** pw_nexthops */
   nexthops: BpfMap<number, PwNexthop>;
-  /** bench_fwd_ports */
-  fwdPorts: BpfMap<number, number>;
   /** pw_neigh */
   neigh: BpfMap<PwNeighKey, PwNeigh>;
+  /** bench_fwd_ports */
+  fwdPorts: BpfMap<number, number>;
   /** pw_flows */
   flows: BpfMap<PwFlowKey, PwFlow>;
   /** bench_gen_next */
@@ -175,8 +175,8 @@ export const mapHandles = {
   routes: 'pw_routes',
   nhgroups: 'pw_nhgroups',
   nexthops: 'pw_nexthops',
-  fwdPorts: 'bench_fwd_ports',
   neigh: 'pw_neigh',
+  fwdPorts: 'bench_fwd_ports',
   flows: 'pw_flows',
   genNext: 'bench_gen_next',
   flowCache: 'pw_flow_cache',

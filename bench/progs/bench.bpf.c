@@ -209,6 +209,7 @@ int bench_fwd(struct xdp_md *ctx)
 	struct pw_route *rt;
 	struct pw_neigh *n;
 	__u32 id, nh_id;
+	const __u8 *dmac;
 	__u64 w;
 
 	if ((void *)(iph + 1) > end || eth->h_proto != bpf_htons(0x0800) || iph->ihl != 5 || iph->ttl <= 1)
@@ -226,21 +227,20 @@ int bench_fwd(struct xdp_md *ctx)
 		return XDP_PASS;
 	w = *(volatile __u64 *)&nh->gw_mac;
 	if (((struct pw_nh_mac *)&w)->known) {
-		pw_ipv4_decrease_ttl(iph);
-		__builtin_memcpy(eth->h_dest, ((struct pw_nh_mac *)&w)->mac, 6);
-		__builtin_memcpy(eth->h_source, nh->smac, 6);
-		return bpf_redirect_map(&bench_fwd_ports, nh->ifindex, 0);
+		dmac = ((struct pw_nh_mac *)&w)->mac;
+	} else {
+		key.ifindex = nh->ifindex;
+		if (nh->flags & PW_NH_F_DIRECT)
+			__builtin_memcpy(key.addr, &iph->daddr, 4);
+		else
+			__builtin_memcpy(key.addr, nh->gw, 16);
+		n = bpf_map_lookup_elem(&pw_neigh, &key);
+		if (!n)
+			return XDP_PASS;
+		dmac = n->mac;
 	}
-	key.ifindex = nh->ifindex;
-	if (nh->flags & PW_NH_F_DIRECT)
-		__builtin_memcpy(key.addr, &iph->daddr, 4);
-	else
-		__builtin_memcpy(key.addr, nh->gw, 16);
-	n = bpf_map_lookup_elem(&pw_neigh, &key);
-	if (!n)
-		return XDP_PASS;
 	pw_ipv4_decrease_ttl(iph);
-	__builtin_memcpy(eth->h_dest, n->mac, 6);
+	__builtin_memcpy(eth->h_dest, dmac, 6);
 	__builtin_memcpy(eth->h_source, nh->smac, 6);
 	return bpf_redirect_map(&bench_fwd_ports, nh->ifindex, 0);
 }

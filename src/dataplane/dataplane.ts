@@ -147,6 +147,9 @@ export class Dataplane {
       const filter = new FilterTables(pipeline.maps, join(runDirOf(instance), 'filter.json'), pipeline.maps.ruleBitmaps.info.maxEntries);
       const services = new ServiceTable(pipeline.maps, join(runDirOf(instance), 'services.json'));
       const routes = new RouteTable(pipeline.maps, nexthops, () => flushFlowCache(pipeline));
+      // A new pipeline's blocklists are empty: skipped until something is listed. Opening an
+      // existing one writes nothing (the daemon's sweeps keep the marks).
+      if (pipeline.created) filter.markEmptyBlocklists();
       return new Dataplane(pipeline, nexthops, routes, filter, services);
     } catch (e) {
       pipeline.close();

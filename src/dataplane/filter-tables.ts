@@ -147,11 +147,11 @@ export class FilterTables {
       : { rules: [], limiters: [], nextRuleId: 1, liveBitmaps: [] };
     this.completeFlip();
     this.completeLimiters();
-    this.markEmptyBlocklists();
   }
 
-  /** Lets the pipeline skip each blocklist that holds no entry (blocklist-listing.ts). */
-  private markEmptyBlocklists(): void {
+  /** Lets the pipeline skip each blocklist that holds no entry (blocklist-listing.ts): when
+   * the pipeline is made, after an unblock, and at each sweep (blocklist()). */
+  markEmptyBlocklists(): void {
     const empty = (family: 4 | 6) => (family === 4 ? this.maps.block4.keys() : this.maps.block6.keys()).next().done === true;
     markEmptyBlocklists(this.maps, (family) => (empty(family) ? 0 : 1));
   }

@@ -11,11 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ifName, kernelNeighbors, releaseNeighbor, type KernelNeighbor } from '../kernel/index.js';
 import { diffNeighbors, neighborEventChange, neighborKey, wantedNeighbors, type NeighborEntry } from '../routing/neighbors.js';
 import { formatAddress } from '../util/ip.js';
+import { formatMac } from '../util/mac.js';
 import type { Gateway } from './nexthop-table.js';
 import type { PipelineMaps } from './pipeline.js';
 
 const isV4 = (addr: Uint8Array) => addr.subarray(4).every((b) => b === 0);
-const macText = (mac: Uint8Array) => [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
 
 /** Told each change to pw_neigh once written: the entry's key and its MAC, or null when removed. */
 export type NeighborListener = (ifindex: number, addr: Uint8Array, mac: Uint8Array | null) => void;
@@ -73,7 +73,7 @@ export class NeighborTable {
       ifindex: e.ifindex,
       dev: ifName(e.ifindex),
       addr: formatAddress(isV4(e.addr) ? 4 : 6, e.addr),
-      mac: macText(e.mac),
+      mac: formatMac(e.mac),
     }));
   }
 }

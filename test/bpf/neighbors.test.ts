@@ -23,6 +23,7 @@ import {
 } from '../../src/kernel/index.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { parsePrefix } from '../../src/util/ip.js';
+import { formatMac } from '../../src/util/mac.js';
 import { ipv4Packet } from '../helpers/packets.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -124,7 +125,7 @@ describe('gateways in the kernel neighbour table', { skip, timeout: 2 * 60_000 }
     const run = () => inNetns(ns, () => dp.pipeline.xdp.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindex), repeat: 1 }));
     const sentTo = () => {
       const r = run();
-      return r.retval === 4 ? [...r.data!.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':') : `action ${r.retval}`;
+      return r.retval === 4 ? formatMac(r.data!) : `action ${r.retval}`;
     };
     setNeigh('02:00:00:00:00:41');
     inNetns(ns, () => dp.syncNeighbors());

@@ -24,6 +24,7 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { parseRuleTokens } from '../../src/filter/rule.js';
 import { inNetns, interfaceMac, resolveIfindex, writeCapture } from '../../src/kernel/index.js';
+import { formatMac } from '../../src/util/mac.js';
 import { parsePrefix } from '../../src/util/ip.js';
 import { buildCorpus, CORPUS_BLOCKED, CORPUS_RULES, type CorpusCase } from '../helpers/corpus.js';
 import { privilegedSkip } from '../helpers/privileged.js';
@@ -120,7 +121,7 @@ describe('crafted packets on a wire, the kernel as the oracle', { skip, timeout:
     topo.exec(ns.r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     // The router knows the server's MAC before anything is sent (no ARP/ND in the counters).
     const sMac = inNetns(ns.s, () => interfaceMac(resolveIfindex(topo.name('s0'))));
-    const mac = [...sMac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const mac = formatMac(sMac);
     for (const addr of ['10.231.2.2', 'fd31:2::2'])
       topo.exec(ns.r, 'ip', ['neigh', 'replace', addr, 'lladdr', mac, 'dev', topo.name('r1'), 'nud', 'permanent']);
 

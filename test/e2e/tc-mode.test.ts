@@ -20,6 +20,7 @@ import { parseBackend, parseServiceAddress } from '../../src/lb/service.js';
 import { echoClientScript, echoServerScript } from '../helpers/echo-tcp.js';
 import { forwardedByKernel, offloadFeature } from '../helpers/router-checks.js';
 import { privilegedSkip } from '../helpers/privileged.js';
+import { formatMac } from '../../src/util/mac.js';
 import { repoRoot } from '../../src/util/paths.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -149,7 +150,7 @@ describe('attach mode tc', { skip, timeout: 3 * 60_000 }, () => {
       for (const [n, i] of links) topo.exec(n, 'ip', ['link', 'set', dev(i), 'mtu', String(m)]);
       inNetns(ns.r, () => dp.refreshInterfaces()); // the pipeline checks the MTU it recorded
     };
-    const r0Mac = [...inNetns(ns.r, () => interfaceMac(resolveIfindex(dev('r0'))))].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const r0Mac = formatMac(inNetns(ns.r, () => interfaceMac(resolveIfindex(dev('r0')))));
     const send = (family: 4 | 6, src: string, dst: string, dport: number, count: number) =>
       topo.exec(ns.c, 'python3', [
         join(repoRoot, 'test', 'helpers', 'send-nonlinear.py'),
