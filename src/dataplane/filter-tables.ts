@@ -58,8 +58,9 @@ function boundInterfaces(rules: RuleSpec[]): Map<string, number> {
   return out;
 }
 
-/** What the guard needs to know about a rule set beyond its tables (pw_rule_bank.flags). */
-function bankFlags(rules: RuleSpec[]): number {
+/** What the guard needs to know about a rule set beyond its tables (pw_rule_bank.flags and
+ * .proto). */
+function bankFlags(rules: RuleSpec[]): { flags: number; proto: number } {
   // Rules on ports or flags cannot classify a packet that does not show them (a later
   // fragment, a truncated header): the guard drops those (PW_REASON_UNCLASSIFIED).
   let flags = rules.some((r) => r.sport || r.dport || r.tcpFlags) ? abi.PwBankFlag.L4 : 0;
@@ -67,11 +68,17 @@ function bankFlags(rules: RuleSpec[]): number {
   // every rule), so the guard looks it up for nothing and skips it.
   const open = (field: abi.PwRuleField, names: (r: RuleSpec) => unknown) =>
     rules.some(names) ? 0 : 1 << (abi.PwBankFlag.OPEN_SHIFT + field);
+  flags |= open(abi.PwRuleField.PROTO, (r) => r.proto !== undefined);
   flags |= open(abi.PwRuleField.SPORT, (r) => r.sport);
   flags |= open(abi.PwRuleField.DPORT, (r) => r.dport);
   flags |= open(abi.PwRuleField.FLAGS, (r) => r.tcpFlags);
   flags |= open(abi.PwRuleField.IFACE, (r) => r.iif !== undefined);
-  return flags;
+  // Every rule names one protocol (as the classifier compiles it, a rule matches its own
+  // protocol's slot alone): that slot's bitmap holds every rule, the others none, and the
+  // guard compares the packet's protocol instead of looking its bitmap up.
+  const proto = rules[0]?.proto;
+  if (proto !== undefined && rules.every((r) => r.proto === proto)) return { flags: flags | abi.PwBankFlag.ONE_PROTO, proto };
+  return { flags, proto: 0 };
 }
 
 /** The highest rule id: ids index the rules' hit counters (pw_rule_stats, MAX_RULES entries),
@@ -296,7 +303,8 @@ export class FilterTables {
     const live = (this.maps.ruleCtl.get(0)?.bank ?? 0) & 1;
     const bank = live ? 0 : 1; // the idle one
     const cidr = this.writeBank(bank, compiled, free, withIds, limiterIds);
-    this.maps.ruleBanks.set(bank, { count: withIds.length, flags: bankFlags(withIds) | cidr.flags, any: cidr.any, lens: cidr.lens });
+    const { flags, proto } = bankFlags(withIds);
+    this.maps.ruleBanks.set(bank, { count: withIds.length, proto, flags: flags | cidr.flags, any: cidr.any, lens: cidr.lens });
     // Recorded before the flip: see completeFlip().
     this.state.rules = withIds.map((r) => ({ id: r.id, text: formatRule(r) }));
     this.state.nextRuleId = nextRuleId;
@@ -376,6 +384,9 @@ export class FilterTables {
     for (const k of [...m.ruleExact.keys()]) if (k.bank === bank) m.ruleExact.delete(k);
     [c.src4, c.dst4, c.src6, c.dst6].forEach((entries, field) => {
       const catchAll = entries.find((e) => e.prefix.plen === 0);
+      // No rule accepts an address that none of the field's prefixes holds: the guard ends
+      // there, without the catch-all's bitmap (it is still written, for the LPM trie's /0).
+      if (catchAll && c.bitmaps[catchAll.bitmap]!.every((b) => b === 0)) cidr.flags |= 1 << (abi.PwBankFlag.EMPTY_ANY_SHIFT + field);
       if (entries.length === 1 && catchAll) {
         cidr.flags |= 1 << (abi.PwBankFlag.ANY_SHIFT + field);
         cidr.any[field] = id(catchAll.bitmap);

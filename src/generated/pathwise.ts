@@ -11,6 +11,8 @@ export const PwBankFlag = {
   SMALL_SHIFT: 9,
   OPEN_SHIFT: 13,
   PRESENCE_SHIFT: 20,
+  EMPTY_ANY_SHIFT: 24,
+  ONE_PROTO: 268435456,
 } as const;
 export type PwBankFlag = (typeof PwBankFlag)[keyof typeof PwBankFlag];
 
@@ -1134,6 +1136,7 @@ export const PwRuleCtl = {
 /** struct pw_rule_bank (40 bytes) */
 export interface PwRuleBank {
   count: number;
+  proto: number;
   flags: number;
   any: number[];
   lens: Uint8Array[];
@@ -1141,23 +1144,26 @@ export interface PwRuleBank {
 export const PwRuleBank = {
   name: 'pw_rule_bank',
   size: 40,
-  offsets: { count: 0, flags: 4, any: 8, lens: 24 },
+  offsets: { count: 0, proto: 2, _pad0: 3, flags: 4, any: 8, lens: 24 },
   encode(x: PwRuleBank, v: DataView, o: number): void {
-    scalar.u32.encode(x.count, v, o + 0);
+    scalar.u16.encode(x.count, v, o + 0);
+    scalar.u8.encode(x.proto, v, o + 2);
+    bytesAt(v, o + 3, 1).fill(0);
     scalar.u32.encode(x.flags, v, o + 4);
     for (let i0 = 0; i0 < 4; i0++) { scalar.u32.encode(x.any[i0] ?? 0, v, o + 8 + i0 * 4); }
     for (let i0 = 0; i0 < 4; i0++) { bytesAt(v, o + 24 + i0 * 4, 4).set(x.lens[i0] ?? new Uint8Array(4).subarray(0, 4)); }
   },
   decode(v: DataView, o: number): PwRuleBank {
     return {
-      count: scalar.u32.decode(v, o + 0),
+      count: scalar.u16.decode(v, o + 0),
+      proto: scalar.u8.decode(v, o + 2),
       flags: scalar.u32.decode(v, o + 4),
       any: Array.from({ length: 4 }, (_, i0) => scalar.u32.decode(v, o + 8 + i0 * 4)),
       lens: Array.from({ length: 4 }, (_, i0) => bytesAt(v, o + 24 + i0 * 4, 4).slice()),
     };
   },
   zero(): PwRuleBank {
-    return { count: 0, flags: 0, any: Array.from({ length: 4 }, () => 0), lens: Array.from({ length: 4 }, () => new Uint8Array(4)) };
+    return { count: 0, proto: 0, flags: 0, any: Array.from({ length: 4 }, () => 0), lens: Array.from({ length: 4 }, () => new Uint8Array(4)) };
   },
 } as const satisfies Codec<PwRuleBank> & { offsets: Record<string, number> };
 

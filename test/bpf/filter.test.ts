@@ -77,20 +77,43 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     // Value fields no rule names, which the guard skips (PW_BANK_FLAG_OPEN_SHIFT).
     { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const, open: ['sport', 'flags', 'iface'] as OpenField[] },
     { v4: [16, 24, 32], v6: [48, 64, 128], way: 'small' as const, open: ['dport', 'sport', 'flags', 'iface'] as OpenField[] },
+    {
+      v4: [8, 16, 20, 24, 28, 30, 32],
+      v6: [32, 48, 56, 64, 112, 120, 128],
+      way: 'trie' as const,
+      open: ['proto', 'dport', 'sport', 'flags'] as OpenField[],
+      // Rules on addresses alone: as many deciders as the address pools give (21 seen).
+      deciders: 15,
+    },
+    // Every rule on one protocol (PW_BANK_FLAG_ONE_PROTO), and every rule naming both
+    // addresses: no catch-all accepts a rule (PW_BANK_FLAG_EMPTY_ANY_SHIFT).
+    { v4: [16, 24, 30, 32], v6: [48, 64, 112, 128], way: 'exact' as const, oneProto: 6, named: true },
+    { v4: [16, 24, 32], v6: [48, 64, 128], way: 'small' as const, oneProto: 17, named: true, open: ['flags'] as OpenField[] },
+    { v4: [8, 16, 20, 24, 28, 30, 32], v6: [32, 48, 56, 64, 112, 120, 128], way: 'trie' as const, named: true },
   ])
-    it(`decides like the reference semantics on random rules and packets (CIDR fields by ${WAY_LABEL[lens.way]}${lens.behind ? `, behind ${lens.behind} rules` : ''}${lens.open ? `, no rule on ${lens.open.join(', ')}` : ''})`, () => {
+    it(`decides like the reference semantics on random rules and packets (CIDR fields by ${WAY_LABEL[lens.way]}${lens.behind ? `, behind ${lens.behind} rules` : ''}${lens.open ? `, no rule on ${lens.open.join(', ')}` : ''}${lens.oneProto ? `, every rule on protocol ${lens.oneProto}` : ''}${lens.named ? ', every rule naming both addresses' : ''})`, () => {
       referenceRun(lens);
     });
 
-  type OpenField = 'sport' | 'dport' | 'flags' | 'iface';
+  type OpenField = 'proto' | 'sport' | 'dport' | 'flags' | 'iface';
   const OPEN_BIT: Record<OpenField, number> = {
+    proto: abi.PwRuleField.PROTO,
     sport: abi.PwRuleField.SPORT,
     dport: abi.PwRuleField.DPORT,
     flags: abi.PwRuleField.FLAGS,
     iface: abi.PwRuleField.IFACE,
   };
 
-  function referenceRun(lens: { v4: number[]; v6: number[]; way: CidrWay; behind?: number; open?: OpenField[] }) {
+  function referenceRun(lens: {
+    v4: number[];
+    v6: number[];
+    way: CidrWay;
+    behind?: number;
+    open?: OpenField[];
+    oneProto?: number;
+    named?: boolean;
+    deciders?: number;
+  }) {
     const open = new Set(lens.open ?? []);
     const rand = rng(7);
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
@@ -116,18 +139,29 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       return { family: 6 as const, addr, plen, v4: 0 };
     };
     const rules: RuleSpec[] = [];
-    for (let i = 0; i < (lens.behind ?? 0); i++) rules.push({ action: 'count', src: parsePrefix(`10.97.${i >> 8}.${i & 255}/32`) });
+    // Count rules no test packet meets, on one address or (lens.named: no rule in a catch-all)
+    // on both, with lengths the way already has.
+    const proto = lens.oneProto ? { proto: lens.oneProto } : {};
+    const countOn = (src: string, dst: string): RuleSpec[] =>
+      lens.named
+        ? [{ action: 'count', src: parsePrefix(src), dst: parsePrefix(dst), ...proto }]
+        : [
+            { action: 'count', src: parsePrefix(src), ...proto },
+            { action: 'count', dst: parsePrefix(dst), ...proto },
+          ];
+    for (let i = 0; i < (lens.behind ?? 0); i++) rules.push(countOn(`10.97.${i >> 8}.${i & 255}/32`, `10.96.${i >> 8}.${i & 255}/32`)[0]!);
     for (let i = 0; i < 400; i++) {
       // Mostly specific rules (a CIDR and a protocol), so that many different rules decide;
       // a few broad ones (no CIDR) late in the list.
       const r: RuleSpec = { action: pick(['pass', 'drop', 'drop', 'count']) };
-      const fam = i > 350 ? pick([4, 6, 0]) : pick([4, 4, 6]);
+      const fam = i > 350 && !lens.named ? pick([4, 6, 0]) : pick([4, 4, 6]);
       if (fam) {
-        const which = pick(['src', 'dst', 'both']);
+        const which = lens.named ? 'both' : pick(['src', 'dst', 'both']);
         if (which !== 'dst') r.src = fam === 4 ? v4prefix() : v6prefix();
         if (which !== 'src') r.dst = fam === 4 ? v4prefix() : v6prefix();
       }
       if (rand() < 0.85) r.proto = pick([6, 17, 1]);
+      if (lens.oneProto) r.proto = lens.oneProto;
       if ((r.proto === 6 || r.proto === 17) && rand() < 0.5) {
         const lo = Math.floor(rand() * 200) + 1;
         r.dport = rand() < 0.5 ? [lo, lo] : [lo, lo + Math.floor(rand() * 100)];
@@ -144,16 +178,13 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       if (open.has('sport')) delete r.sport;
       if (open.has('flags')) delete r.tcpFlags;
       if (open.has('iface')) delete r.iif;
+      if (open.has('proto')) delete r.proto;
       rules.push(r);
     }
     // Enough prefixes in every CIDR field for the guard to look them up by length when their
     // lengths are few (filter-tables.ts, EXACT_FROM): count rules no test packet meets.
     for (let i = 0; lens.way !== 'small' && i < EXACT_FROM; i++) {
-      rules.push({ action: 'count', src: parsePrefix(`10.99.${i}.0/24`) }, { action: 'count', dst: parsePrefix(`10.98.${i}.0/24`) });
-      rules.push(
-        { action: 'count', src: parsePrefix(`2001:db8:99:${i}::/64`) },
-        { action: 'count', dst: parsePrefix(`2001:db8:98:${i}::/64`) },
-      );
+      rules.push(...countOn(`10.99.${i}.0/24`, `10.98.${i}.0/24`), ...countOn(`2001:db8:99:${i}::/64`, `2001:db8:98:${i}::/64`));
     }
     const applied = dp.filter.setRules(rules);
     // Which way the guard reads the CIDR fields: every field the same way.
@@ -171,6 +202,12 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     for (const [name, field] of Object.entries(OPEN_BIT)) {
       const skipped = !!(bank.flags & (1 << (abi.PwBankFlag.OPEN_SHIFT + field)));
       assert.equal(skipped, open.has(name as OpenField), `whether the guard skips the ${name} field`);
+    }
+    assert.equal(!!(bank.flags & abi.PwBankFlag.ONE_PROTO), !!lens.oneProto, 'whether the guard compares the protocol');
+    if (lens.oneProto) assert.equal(bank.proto, lens.oneProto);
+    for (let field = 0; field < 4; field++) {
+      const ends = !!(bank.flags & (1 << (abi.PwBankFlag.EMPTY_ANY_SHIFT + field)));
+      assert.equal(ends, !!lens.named, `whether CIDR field ${field}'s catch-all is known empty`);
     }
 
     const packets: TestPacket[] = [];
@@ -236,7 +273,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       }
     }
     // The test is only as good as its variety: many different rules must have decided.
-    assert.ok(deciders.size >= 30, `only ${deciders.size} distinct rules decided`);
+    assert.ok(deciders.size >= (lens.deciders ?? 30), `only ${deciders.size} distinct rules decided`);
     assert.deepEqual([...actions].sort(), ['drop', 'pass']);
   }
 

@@ -458,7 +458,7 @@ enum pw_bank_flag {
 	 * compares the address with each (pw_rule_cidr), longest first, the catch-all in `any` when
 	 * none holds it. A few compares cost less than the LPM trie's walk or a hash of the key. */
 	PW_BANK_FLAG_SMALL_SHIFT = 9,
-	/* A value field (by enum pw_rule_field: source port to interface) that every rule of the
+	/* A value field (by enum pw_rule_field: protocol to interface) that every rule of the
 	 * bank accepts whatever the packet's value: its bitmap would narrow nothing, so the guard
 	 * looks none up. */
 	PW_BANK_FLAG_OPEN_SHIFT = 13,
@@ -467,6 +467,12 @@ enum pw_bank_flag {
 	 * overlaps the block. An address whose block's bit is clear is held by no prefix: the
 	 * guard takes the catch-all in `any` without the lookup. */
 	PW_BANK_FLAG_PRESENCE_SHIFT = 20, /* after OPEN_SHIFT + PW_RULE_FIELD_IFACE */
+	/* A CIDR field whose catch-all accepts no rule (every rule of the family names a prefix
+	 * there): an address no prefix holds ends the search, with no bitmap to read. */
+	PW_BANK_FLAG_EMPTY_ANY_SHIFT = 24,
+	/* Every rule of the bank names one protocol, pw_rule_bank.proto: the protocol's bitmap would
+	 * hold all of them or none, so the guard compares instead of looking it up. */
+	PW_BANK_FLAG_ONE_PROTO = 1 << 28,
 };
 
 /* The fields a rule matches on, in the classifier's bitmaps (struct pw_rule_walk.bm). */
@@ -481,6 +487,8 @@ enum pw_rule_field {
 };
 
 _Static_assert(PW_BANK_FLAG_OPEN_SHIFT + PW_RULE_FIELD_IFACE < PW_BANK_FLAG_PRESENCE_SHIFT, "pw_bank_flag: ranges overlap");
+_Static_assert(PW_BANK_FLAG_PRESENCE_SHIFT + 4 <= PW_BANK_FLAG_EMPTY_ANY_SHIFT, "pw_bank_flag: ranges overlap");
+_Static_assert(1U << (PW_BANK_FLAG_EMPTY_ANY_SHIFT + 4) <= (unsigned)PW_BANK_FLAG_ONE_PROTO, "pw_bank_flag: ranges overlap");
 
 enum pw_cidr_field {
 	PW_CIDR_SRC4 = 0,
@@ -492,10 +500,12 @@ enum pw_cidr_field {
 
 /* What one bank holds (array pw_rule_banks, index = bank). */
 struct pw_rule_bank {
-	__u32 count;         /* rules in the bank; 0 skips the classifier */
+	__u16 count;         /* rules in the bank (< PW_MAX_RULES); 0 skips the classifier */
+	__u8 proto;          /* PW_BANK_FLAG_ONE_PROTO: the protocol every rule names */
+	__u8 _pad0;
 	/* PW_BANK_FLAG_*, a bit per CIDR field at PW_BANK_FLAG_ANY_SHIFT, at
-	 * PW_BANK_FLAG_EXACT_SHIFT, at PW_BANK_FLAG_SMALL_SHIFT and at PW_BANK_FLAG_PRESENCE_SHIFT,
-	 * and one per value field at PW_BANK_FLAG_OPEN_SHIFT */
+	 * PW_BANK_FLAG_EXACT_SHIFT, at PW_BANK_FLAG_SMALL_SHIFT, at PW_BANK_FLAG_PRESENCE_SHIFT and
+	 * at PW_BANK_FLAG_EMPTY_ANY_SHIFT, and one per value field at PW_BANK_FLAG_OPEN_SHIFT */
 	__u32 flags;
 	/* the catch-all bitmap of a field that holds nothing else, or whose prefixes are looked up
 	 * by length (PW_BANK_FLAG_EXACT_SHIFT) or compared one by one (PW_BANK_FLAG_SMALL_SHIFT),

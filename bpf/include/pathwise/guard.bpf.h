@@ -189,17 +189,19 @@ static __always_inline int pw_rule_field(struct pw_rule_walk *w, int f, struct p
 	return any != 0;
 }
 
-/* A field every rule of the bank accepts (PW_BANK_FLAG_OPEN_SHIFT): no lookup, and the
- * protocol's bitmap, already in the AND, stands in for it. */
-static __always_inline int pw_rule_open(struct pw_rule_walk *w, int f)
-{
-	w->bm[f] = w->bm[PW_RULE_FIELD_PROTO];
-	return 1;
-}
-
 static __always_inline int pw_field_open(const struct pw_rule_bank *rb, int f)
 {
 	return (rb->flags >> (PW_BANK_FLAG_OPEN_SHIFT + f)) & 1;
+}
+
+/* A field's catch-all (rb->any): the rules that accept an address no prefix of the field
+ * holds. NULL when none does (PW_BANK_FLAG_EMPTY_ANY_SHIFT): the search ends unread. */
+static __always_inline struct pw_rule_bitmap *pw_cidr_any(const struct pw_rule_bank *rb, __u32 field)
+{
+	field &= PW_CIDR_FIELDS - 1;
+	if (rb->flags & (1U << (PW_BANK_FLAG_EMPTY_ANY_SHIFT + field)))
+		return NULL;
+	return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field]);
 }
 
 /* Steps a walk can take: every summary word, every rule word, every rule, and one to end. */
@@ -264,7 +266,7 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_exact(const struct pw_rule
 		if (id)
 			return bpf_map_lookup_elem(&pw_rule_bitmaps, id);
 	}
-	return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field]);
+	return pw_cidr_any(rb, field);
 }
 
 /*
@@ -302,7 +304,7 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_small(const struct pw_rule
 				return bpf_map_lookup_elem(&pw_rule_bitmaps, &p->bitmap);
 		}
 	}
-	return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+	return pw_cidr_any(rb, field);
 }
 
 /* The presence bitmap's bit for an address: its /16 for IPv4; for IPv6 the top 32 bits folded
@@ -339,10 +341,10 @@ static __always_inline struct pw_rule_bitmap *pw_cidr_bitmap(void *map4, void *m
 
 	/* Only the catch-all: an LPM trie lookup (tens of ns) spared. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_ANY_SHIFT + field)))
-		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+		return pw_cidr_any(rb, field);
 	/* Many prefixes, none near the address: the catch-all, with no lookup. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_PRESENCE_SHIFT + field)) && !pw_cidr_present(bank, field, pkt, src))
-		return bpf_map_lookup_elem(&pw_rule_bitmaps, &rb->any[field & (PW_CIDR_FIELDS - 1)]);
+		return pw_cidr_any(rb, field);
 	/* Few prefixes: compared one by one. */
 	if (rb->flags & (1U << (PW_BANK_FLAG_SMALL_SHIFT + field)))
 		return pw_cidr_small(rb, bank, pkt, src, field);
@@ -407,28 +409,46 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, PW_CTX *ctx
 	 * lookups first, the address fields (a list, hashes or a trie) last, so a packet to a port
 	 * no rule names costs no address lookup. The destination port leads: it tells most rules
 	 * apart, where the protocol rarely does (a packet to a port no rule names: 70 -> 67 ns,
-	 * alternated A/B). A value field no rule constrains is skipped; the protocol's bitmap
-	 * stands in for it, so it comes after the protocol's. */
-	int dport_open = pw_field_open(rb, PW_RULE_FIELD_DPORT);
+	 * alternated A/B). A value field no rule constrains is skipped, and so is the protocol
+	 * when every rule names the same one (compared instead). */
+	__u32 one_proto = rb->flags & PW_BANK_FLAG_ONE_PROTO;
+	struct pw_rule_bitmap *stub;
+	__u32 zero = 0;
 
-	if (!dport_open && !pw_rule_field(w, PW_RULE_FIELD_DPORT, pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport)))
+	/* A skipped field's slot gets its stand-in at the end, from the flags read again: were
+	 * they kept in a variable, the verifier would walk every combination of them through the
+	 * address lookups apart (it ran out of instructions). So every slot holds some bitmap
+	 * before, for the combinations the second read cannot take. */
+	stub = bpf_map_lookup_elem(&pw_rule_bitmaps, &zero);
+	if (!stub)
 		return 0;
-	if (!pw_rule_field(w, PW_RULE_FIELD_PROTO, pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto)))
+#pragma unroll
+	for (int f = PW_RULE_FIELD_PROTO; f < PW_FIELDS; f++)
+		w->bm[f] = stub;
+	if (!pw_field_open(rb, PW_RULE_FIELD_DPORT) &&
+	    !pw_rule_field(w, PW_RULE_FIELD_DPORT, pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport)))
 		return 0;
-	if (dport_open)
-		pw_rule_open(w, PW_RULE_FIELD_DPORT);
-	if (pw_field_open(rb, PW_RULE_FIELD_SPORT) ? !pw_rule_open(w, PW_RULE_FIELD_SPORT)
-	    : !pw_rule_field(w, PW_RULE_FIELD_SPORT, pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport)))
+	if (one_proto ? pkt->proto != rb->proto
+		      : !pw_field_open(rb, PW_RULE_FIELD_PROTO) &&
+			    !pw_rule_field(w, PW_RULE_FIELD_PROTO, pw_bitmap_of(&pw_rule_proto, bank * 256 + pkt->proto)))
 		return 0;
-	if (pw_field_open(rb, PW_RULE_FIELD_FLAGS) ? !pw_rule_open(w, PW_RULE_FIELD_FLAGS)
-	    : !pw_rule_field(w, PW_RULE_FIELD_FLAGS, pw_bitmap_of(&pw_rule_flags, bank * PW_FLAG_SLOTS + flags)))
+	if (!pw_field_open(rb, PW_RULE_FIELD_SPORT) &&
+	    !pw_rule_field(w, PW_RULE_FIELD_SPORT, pw_bitmap_of(&pw_rule_sport, bank * PW_PORT_SLOTS + sport)))
 		return 0;
-	if (pw_field_open(rb, PW_RULE_FIELD_IFACE) ? !pw_rule_open(w, PW_RULE_FIELD_IFACE)
-	    : !pw_rule_field(w, PW_RULE_FIELD_IFACE, pw_iface_bitmap(bank, ctx->ingress_ifindex)))
+	if (!pw_field_open(rb, PW_RULE_FIELD_FLAGS) &&
+	    !pw_rule_field(w, PW_RULE_FIELD_FLAGS, pw_bitmap_of(&pw_rule_flags, bank * PW_FLAG_SLOTS + flags)))
+		return 0;
+	if (!pw_field_open(rb, PW_RULE_FIELD_IFACE) && !pw_rule_field(w, PW_RULE_FIELD_IFACE, pw_iface_bitmap(bank, ctx->ingress_ifindex)))
 		return 0;
 	if (!pw_rule_field(w, PW_RULE_FIELD_SRC, pw_cidr_bitmap(&pw_rule_src4, &pw_rule_src6, rb, bank, pkt, 1, xk)) ||
 	    !pw_rule_field(w, PW_RULE_FIELD_DST, pw_cidr_bitmap(&pw_rule_dst4, &pw_rule_dst6, rb, bank, pkt, 0, xk)))
 		return 0;
+	/* A field skipped above accepts every rule: the source's bitmap, already in the AND,
+	 * stands in for it in the word-by-word AND (pw_and_word). */
+#pragma unroll
+	for (int f = PW_RULE_FIELD_PROTO; f < PW_FIELDS; f++)
+		if (pw_field_open(rb, f) || (f == PW_RULE_FIELD_PROTO && rb->flags & PW_BANK_FLAG_ONE_PROTO))
+			w->bm[f] = w->bm[PW_RULE_FIELD_SRC];
 	w->pending = 0;
 	w->match = 0;
 	w->sword = 0;
