@@ -9,9 +9,10 @@
  * bit 0 ("empty") once its entry is in, and bit 0 is set only by compare-and-swap from the word
  * read *before* the blocklist was found empty. An insert that finished while a process looked
  * changed the word, so the swap fails; one that finished before it looked is in what it read.
- * That holds whoever marks (the daemon at its sweeps, any command at its open). The words are
- * updated in place through the mmap-ed map with atomic operations; the map is mapped for each
- * call (a few microseconds: blocklist changes are not per packet).
+ * That holds whoever marks (the daemon at its sweeps, a command that unblocks, the open that
+ * makes a pipeline). The words are updated in place through the mmap-ed map with atomic
+ * operations; the map is mapped for each call (a few microseconds: blocklist changes are not
+ * per packet).
  */
 import * as abi from '../generated/pathwise.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -56,7 +57,7 @@ export function markEmptyBlocklists(maps: Maps, count: (family: 4 | 6) => number
   });
 }
 
-/** Whether the pipeline skips the family's blocklist (for tests and `doctor`-like checks). */
+/** Whether the pipeline skips the family's blocklist (for tests). */
 export function blocklistSkipped(maps: Maps, family: 4 | 6): boolean {
   return withWords(maps, (w) => (Atomics.load(w, word(family)) & 1n) === 1n);
 }

@@ -15,12 +15,20 @@ import * as abi from '../generated/pathwise.js';
 import type { MappedArray } from '../kernel/index.js';
 import type { PipelineMaps } from './pipeline.js';
 
-/** The gw_mac word (struct pw_nh_mac, little-endian): the MAC in bytes 0-5, `known` in byte 7. */
+/** struct pw_nh_mac as the one 64-bit word the pipeline loads (its generated codec, read as a
+ * little-endian u64: the host's order, as Atomics sees the mapped memory). */
+const scratch = new DataView(new ArrayBuffer(8));
+if (abi.PwNhMac.size !== 8) throw new Error('pw_nh_mac is no longer one 64-bit word');
+
 function macWord(mac: Uint8Array | null): bigint {
-  if (!mac) return 0n;
-  let w = 1n << 56n; // known = 1
-  for (let i = 0; i < 6; i++) w |= BigInt(mac[i]!) << BigInt(8 * i);
-  return w;
+  abi.PwNhMac.encode(mac ? { mac, known: 1 } : abi.PwNhMac.zero(), scratch, 0);
+  return scratch.getBigUint64(0, true);
+}
+
+function wordMac(w: bigint): Uint8Array | null {
+  scratch.setBigUint64(0, w, true);
+  const v = abi.PwNhMac.decode(scratch, 0);
+  return v.known ? v.mac : null;
 }
 
 export class NexthopMacs {
@@ -44,9 +52,7 @@ export class NexthopMacs {
 
   /** The MAC recorded for nexthop `id`, or null. */
   get(id: number): Uint8Array | null {
-    const w = Atomics.load(this.words, id * this.stride + this.at);
-    if (!(w >> 56n)) return null;
-    return Uint8Array.from({ length: 6 }, (_, i) => Number((w >> BigInt(8 * i)) & 0xffn));
+    return wordMac(Atomics.load(this.words, id * this.stride + this.at));
   }
 
   close(): void {

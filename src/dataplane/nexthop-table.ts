@@ -302,7 +302,7 @@ export class NexthopTable {
     // and from there into the record (gw_mac, nexthop-macs.ts): as pw_neigh has it now, then
     // at each change. The kernel is asked to keep the gateway resolved.
     const resolved = n.gw ? this.maps.neigh.get({ ifindex: n.ifindex, addr: n.gw })?.mac : undefined;
-    const gw_mac = resolved ? { mac: resolved, _pad0: 0, known: 1 } : abi.PwNhMac.zero();
+    const gw_mac = resolved ? { mac: resolved, known: 1 } : abi.PwNhMac.zero();
     if (n.gw) this.nhByNeighbor.set(neighborKey(n.ifindex, n.gw), id);
     this.maps.nexthops.set(id, { ifindex: n.ifindex, flags, gw: n.gw ?? new Uint8Array(16), smac, gw_mac });
     this.nexthops.set(id, { ...n, id, key, refs: 0 });

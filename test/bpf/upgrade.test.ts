@@ -18,18 +18,7 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline, pinDirOf, runDirOf } from '../../src/dataplane/pipeline.js';
 import { tcProgramOn } from '../../src/dataplane/tc-hook.js';
 import * as abi from '../../src/generated/pathwise.js';
-import {
-  BpfMap,
-  BpfObject,
-  bytesCodec,
-  MapType,
-  openPinned,
-  pinFd,
-  Program,
-  queryXdp,
-  resolveIfindex,
-  scalar,
-} from '../../src/kernel/index.js';
+import { BpfMap, BpfObject, bytesCodec, MapType, openPinned, pinFd, Program, queryXdp, resolveIfindex } from '../../src/kernel/index.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { parsePrefix } from '../../src/util/ip.js';
 import { ipv4Packet, ipv6Packet } from '../helpers/packets.js';
@@ -57,6 +46,17 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
   };
   const staged = () => readdirSync(dir()).filter((n) => n.endsWith('_next'));
   const journal = () => existsSync(join(runDirOf(instance), 'upgrade-journal.json'));
+  /** A map of an earlier release's layout, as BpfObject.load's spec names it (raw bytes). */
+  const oldMap = (name: string, type: number, maxEntries: number, keySize: number, valueSize: number, flags = 0) => ({
+    name,
+    type,
+    maxEntries,
+    flags,
+    keySize,
+    valueSize,
+    key: bytesCodec(keySize),
+    value: bytesCodec(valueSize),
+  });
   /** Pins `old`'s map `name` where the instance's map of that name was pinned: what an
    * earlier release left. */
   const pinOldMap = (old: Pick<BpfObject, 'mapHandle'>, name: string) => {
@@ -147,26 +147,8 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     // What an earlier release left pinned: maps of the old layouts, with entries.
     const spec = {
       maps: {
-        pw_block4: {
-          name: 'pw_block4',
-          type: MapType.LPM_TRIE,
-          maxEntries: 1 << 20,
-          flags: 1,
-          keySize: 8,
-          valueSize: 8,
-          key: bytesCodec(8),
-          value: bytesCodec(8),
-        },
-        pw_ratelimits: {
-          name: 'pw_ratelimits',
-          type: MapType.ARRAY,
-          maxEntries: 1024,
-          flags: 0,
-          keySize: 4,
-          valueSize: 32,
-          key: bytesCodec(4),
-          value: bytesCodec(32),
-        },
+        pw_block4: oldMap('pw_block4', MapType.LPM_TRIE, 1 << 20, 8, 8, 1),
+        pw_ratelimits: oldMap('pw_ratelimits', MapType.ARRAY, 1024, 4, 32),
       },
       rodata: {},
       programs: [],
@@ -213,26 +195,8 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
   it("flushes the old program's flow cache when the new one gives it a new layout", async () => {
     const spec = {
       maps: {
-        pw_flow_cache: {
-          name: 'pw_flow_cache',
-          type: MapType.PERCPU_ARRAY,
-          maxEntries: 4096,
-          flags: 0,
-          keySize: 4,
-          valueSize: 88,
-          key: bytesCodec(4),
-          value: bytesCodec(88),
-        },
-        pw_flow_stats: {
-          name: 'pw_flow_stats',
-          type: MapType.PERCPU_ARRAY,
-          maxEntries: 1,
-          flags: 0,
-          keySize: 4,
-          valueSize: 16,
-          key: bytesCodec(4),
-          value: bytesCodec(16),
-        },
+        pw_flow_cache: oldMap('pw_flow_cache', MapType.PERCPU_ARRAY, 4096, 4, 88),
+        pw_flow_stats: oldMap('pw_flow_stats', MapType.PERCPU_ARRAY, 1, 4, 16),
       },
       rodata: {},
       programs: ['pw_xdp_flush'],
@@ -276,16 +240,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     // What that release left pinned: the IPv6 routes' records, the trie, no nodes.
     const spec = {
       maps: {
-        pw_fib6: {
-          name: 'pw_fib6',
-          type: MapType.LPM_TRIE,
-          maxEntries: 1 << 20,
-          flags: 1,
-          keySize: 20,
-          valueSize: 4,
-          key: bytesCodec(20),
-          value: bytesCodec(4),
-        },
+        pw_fib6: oldMap('pw_fib6', MapType.LPM_TRIE, 1 << 20, 20, 4, 1),
       },
       rodata: {},
       programs: [],
@@ -338,23 +293,14 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     // What a release before gw_mac left pinned: the same nexthops in 32-byte records.
     const spec = {
       maps: {
-        pw_nexthops: {
-          name: 'pw_nexthops',
-          type: MapType.ARRAY,
-          maxEntries: 1 << 16,
-          flags: 0,
-          keySize: 4,
-          valueSize: 32,
-          key: scalar.u32,
-          value: bytesCodec(32),
-        },
+        pw_nexthops: oldMap('pw_nexthops', MapType.ARRAY, 1 << 16, 4, 32),
       },
       rodata: {},
       programs: [],
     } as const;
     const old = await BpfObject.load(testObject('old-layouts'), { spec });
     try {
-      const now = new BpfMap(openPinned(join(dir(), 'pw_nexthops')), scalar.u32, bytesCodec(abi.PwNexthop.size));
+      const now = new BpfMap(openPinned(join(dir(), 'pw_nexthops')), bytesCodec(4), bytesCodec(abi.PwNexthop.size));
       const records = old.map(spec.maps.pw_nexthops);
       try {
         for (const [id, v] of now.entries()) records.set(id, v.subarray(0, 32));
