@@ -44,6 +44,7 @@ PW_BTF_ANCHOR(enum pw_rule_field, rule_field);
 PW_BTF_ANCHOR(enum pw_lb_flag, lb_flag);
 PW_BTF_ANCHOR(enum pw_lb_backend_flag, lb_backend_flag);
 PW_BTF_ANCHOR(enum pw_iface_flag, iface_flag);
+PW_BTF_ANCHOR(enum pw_feature, feature);
 
 SEC("xdp")
 int pw_xdp(struct xdp_md *ctx)

@@ -32,6 +32,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { pinDirOf, runDirOf } from '../util/instance.js';
 import { isAlive } from '../util/process.js';
 import type { Dataplane } from './dataplane.js';
+import { switchFeature } from './feature-bytes.js';
 import { ringCounters } from './insight-tables.js';
 import type { PipelineMaps } from './pipeline.js';
 
@@ -73,7 +74,7 @@ function captureOwner(instance: string): number | null {
 export function reapStaleCapture(maps: PipelineMaps, instance: string): number | null {
   const pid = captureOwner(instance);
   if (pid === null || (pid && isAlive(pid))) return null;
-  maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
+  switchFeature(maps, abi.PwFeature.CAPTURE, false, () => maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 }));
   removeFilters(maps);
   rmSync(ownerFile(instance), { force: true });
   return pid;
@@ -89,7 +90,9 @@ function removeFilters(maps: Pick<PipelineMaps, 'captureProgs'> & { tcCapturePro
  * Runs `fn` on the instance's currently pinned maps: a capture outlives the Dataplane object
  * that started it (a program upgrade replaces that), and must turn off whichever slot is live.
  */
-type CaptureMaps = Pick<PipelineMaps, 'captureCtl' | 'captureProgs' | 'ringStats'> & { tcCaptureProgs?: PipelineMaps['tcCaptureProgs'] };
+type CaptureMaps = Pick<PipelineMaps, 'captureCtl' | 'captureProgs' | 'ringStats' | 'guardState'> & {
+  tcCaptureProgs?: PipelineMaps['tcCaptureProgs'];
+};
 
 function withPinnedMaps<T>(instance: string, fn: (maps: CaptureMaps) => T): T {
   const dir = pinDirOf(instance);
@@ -107,7 +110,12 @@ function withPinnedMaps<T>(instance: string, fn: (maps: CaptureMaps) => T): T {
         abi.maps.pw_ring_stats.value,
       );
       try {
-        return fn({ captureCtl, captureProgs, tcCaptureProgs, ringStats });
+        const guardState = open(abi.maps.pw_guard_state);
+        try {
+          return fn({ captureCtl, captureProgs, tcCaptureProgs, ringStats, guardState });
+        } finally {
+          guardState.close();
+        }
       } finally {
         ringStats.close();
       }
@@ -185,12 +193,14 @@ export class CaptureSession {
     writeFileAtomic(ownerFile(instance), JSON.stringify({ pid: process.pid, since: new Date().toISOString(), ...opts }));
     CaptureSession.running.add(instance);
     const epochNs = monoToEpochOffsetNs();
-    maps.captureCtl.set(0, {
-      active: 1,
-      ifindex,
-      point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS,
-      snap: opts.snap,
-    });
+    switchFeature(maps, abi.PwFeature.CAPTURE, true, () =>
+      maps.captureCtl.set(0, {
+        active: 1,
+        ifindex,
+        point: opts.point === 'verdict' ? abi.PwCapturePoint.VERDICT : abi.PwCapturePoint.INGRESS,
+        snap: opts.snap,
+      }),
+    );
     return new CaptureSession(instance, filters, ring, epochNs);
   }
 
@@ -210,7 +220,7 @@ export class CaptureSession {
     this.stopped = true;
     try {
       withPinnedMaps(this.instance, (maps) => {
-        maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 });
+        switchFeature(maps, abi.PwFeature.CAPTURE, false, () => maps.captureCtl.set(0, { active: 0, ifindex: 0, point: 0, snap: 0 }));
         removeFilters(maps);
       });
     } finally {

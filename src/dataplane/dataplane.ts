@@ -39,6 +39,7 @@ import { sortedIncludes } from '../util/typed-arrays.js';
 
 import { FilterTables } from './filter-tables.js';
 import { markListed } from './blocklist-listing.js';
+import { markFeaturesInUse } from './feature-bytes.js';
 import { flushFlowCache } from './insight-tables.js';
 import { awaitGateways, NeighborTable } from './neighbor-table.js';
 import { NexthopTable, type Gateway } from './nexthop-table.js';
@@ -150,6 +151,8 @@ export class Dataplane {
       // A new pipeline's blocklists are empty: skipped until something is listed. Opening an
       // existing one writes nothing (the daemon's sweeps keep the marks).
       if (pipeline.created) filter.markEmptyBlocklists();
+      // Pins of a version without the feature bytes hold zeros there (feature-bytes.ts).
+      markFeaturesInUse(pipeline.maps);
       return new Dataplane(pipeline, nexthops, routes, filter, services);
     } catch (e) {
       pipeline.close();
@@ -202,6 +205,9 @@ export class Dataplane {
             nexthops.close();
           }
         }
+        // The new program skips a stage whose feature byte is clear: set for the stages at
+        // work before any interface switches (a pinned map may predate the bytes).
+        markFeaturesInUse(maps);
         if (!fresh.some((name) => FilterTables.MAPS.includes(name))) return;
         new FilterTables(maps, stateFile, maps.ruleBitmaps.info.maxEntries).republish();
         republished = true;

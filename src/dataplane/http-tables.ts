@@ -12,6 +12,7 @@ import { monoToEpochOffsetNs } from '../util/clock.js';
 import { formatAddress } from '../util/ip.js';
 import { pinDirOf } from '../util/instance.js';
 import type { PipelineMaps } from './pipeline.js';
+import { switchFeature } from './feature-bytes.js';
 
 export interface HttpControl {
   enabled: boolean;
@@ -26,18 +27,20 @@ export interface HttpControl {
 export const HTTP_SNAP_MAX = abi.PwLimit.HTTP_BYTES;
 
 /** Writes the port bitmap, then the switch: a packet never sees the switch on with old ports. */
-export function setHttpControl(maps: Pick<PipelineMaps, 'httpCtl' | 'httpPorts'>, ctl: HttpControl): void {
+export function setHttpControl(maps: Pick<PipelineMaps, 'httpCtl' | 'httpPorts' | 'guardState'>, ctl: HttpControl): void {
   const words = new Array<bigint>(abi.PwLimit.HTTP_PORT_WORDS).fill(0n);
   for (const p of ctl.ports) words[p >> 6]! |= 1n << BigInt(p & 63);
   const current = maps.httpPorts.get.bind(maps.httpPorts);
   words.forEach((w, i) => {
     if ((current(i) ?? 0n) !== w) maps.httpPorts.set(i, w);
   });
-  maps.httpCtl.set(0, {
-    enabled: ctl.enabled ? 1 : 0,
-    all_ports: ctl.allPorts ? 1 : 0,
-    snap: Math.max(1, Math.min(HTTP_SNAP_MAX, ctl.snap)),
-  });
+  switchFeature(maps, abi.PwFeature.HTTP, ctl.enabled, () =>
+    maps.httpCtl.set(0, {
+      enabled: ctl.enabled ? 1 : 0,
+      all_ports: ctl.allPorts ? 1 : 0,
+      snap: Math.max(1, Math.min(HTTP_SNAP_MAX, ctl.snap)),
+    }),
+  );
 }
 
 export function httpCounters(maps: Pick<PipelineMaps, 'httpStats'>): { segmentsSent: number; segmentsLost: number } {

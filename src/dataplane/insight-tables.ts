@@ -12,6 +12,7 @@ import { formatAddress } from '../util/ip.js';
 import { monoNowNs } from '../util/clock.js';
 import { pinDirOf } from '../util/instance.js';
 import type { Pipeline, PipelineMaps } from './pipeline.js';
+import { switchFeature } from './feature-bytes.js';
 import * as abi from '../generated/pathwise.js';
 import { protocolName, SIZE_BUCKETS } from '../insight/names.js';
 
@@ -90,7 +91,9 @@ export interface EventsControl {
 
 /** Turns events on or off (takes effect with the next packet; no reload). */
 export function setEventsControl(maps: PipelineMaps, ctl: EventsControl): void {
-  maps.eventsCtl.set(0, { sample_rate: ctl.sampleRate, drops: ctl.drops ? 1 : 0 });
+  switchFeature(maps, abi.PwFeature.EVENTS, ctl.sampleRate > 0 || ctl.drops, () =>
+    maps.eventsCtl.set(0, { sample_rate: ctl.sampleRate, drops: ctl.drops ? 1 : 0 }),
+  );
 }
 
 export function eventsControl(maps: PipelineMaps): EventsControl {

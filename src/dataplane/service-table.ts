@@ -21,6 +21,7 @@ import { backendKey, formatEndpoint, serviceKey, type BackendSpec, type Endpoint
 import { parseAddress } from '../util/ip.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { PipelineMaps } from './pipeline.js';
+import { switchFeature } from './feature-bytes.js';
 
 const IPPROTO = { tcp: 6, udp: 17 } as const;
 const SLOTS_PER_ELEM = abi.PwLimit.LB_SLOTS_PER_ELEM;
@@ -402,7 +403,9 @@ export class ServiceTable {
 
   private writeCtl(): void {
     const all = [...this.services.values()];
-    this.maps.lbCtl.set(0, { services: all.length, nat_services: all.filter((s) => s.mode === 'nat').length });
+    switchFeature(this.maps, abi.PwFeature.BALANCE, all.length > 0, () =>
+      this.maps.lbCtl.set(0, { services: all.length, nat_services: all.filter((s) => s.mode === 'nat').length }),
+    );
   }
 
   private save(): void {

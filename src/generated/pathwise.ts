@@ -64,6 +64,16 @@ export const PwEventKind = {
 } as const;
 export type PwEventKind = (typeof PwEventKind)[keyof typeof PwEventKind];
 
+/** enum pw_feature */
+export const PwFeature = {
+  CAPTURE: 0,
+  EVENTS: 1,
+  BALANCE: 2,
+  HTTP: 3,
+  COUNT: 4,
+} as const;
+export type PwFeature = (typeof PwFeature)[keyof typeof PwFeature];
+
 /** enum pw_fib4 */
 export const PwFib4 = {
   EXT_BIT: 31,
@@ -1503,28 +1513,30 @@ export const PwRatelimitState = {
 /** struct pw_guard_state (32 bytes) */
 export interface PwGuardState {
   escalations: number;
+  features: number;
   escalations_refused: bigint;
   listing: bigint[];
 }
 export const PwGuardState = {
   name: 'pw_guard_state',
   size: 32,
-  offsets: { escalations: 0, _pad0: 4, escalations_refused: 8, listing: 16 },
+  offsets: { escalations: 0, features: 4, escalations_refused: 8, listing: 16 },
   encode(x: PwGuardState, v: DataView, o: number): void {
     scalar.u32.encode(x.escalations, v, o + 0);
-    bytesAt(v, o + 4, 4).fill(0);
+    scalar.u32.encode(x.features, v, o + 4);
     scalar.u64.encode(x.escalations_refused, v, o + 8);
     for (let i0 = 0; i0 < 2; i0++) { scalar.u64.encode(x.listing[i0] ?? 0n, v, o + 16 + i0 * 8); }
   },
   decode(v: DataView, o: number): PwGuardState {
     return {
       escalations: scalar.u32.decode(v, o + 0),
+      features: scalar.u32.decode(v, o + 4),
       escalations_refused: scalar.u64.decode(v, o + 8),
       listing: Array.from({ length: 2 }, (_, i0) => scalar.u64.decode(v, o + 16 + i0 * 8)),
     };
   },
   zero(): PwGuardState {
-    return { escalations: 0, escalations_refused: 0n, listing: Array.from({ length: 2 }, () => 0n) };
+    return { escalations: 0, features: 0, escalations_refused: 0n, listing: Array.from({ length: 2 }, () => 0n) };
   },
 } as const satisfies Codec<PwGuardState> & { offsets: Record<string, number> };
 

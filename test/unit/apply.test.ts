@@ -43,7 +43,13 @@ class FakeDataplane {
     block: (prefixes: unknown[]) => this.op(`block ${prefixes.length}`),
     unblock: () => this.op('unblock'),
   };
-  pipeline = { maps: { eventsCtl: { set: (_k: number, v: { sample_rate: number }) => this.op(`sample ${v.sample_rate}`) } } };
+  private readonly guardValue = new ArrayBuffer(32); // the feature bytes setEventsControl writes
+  pipeline = {
+    maps: {
+      eventsCtl: { set: (_k: number, v: { sample_rate: number }) => this.op(`sample ${v.sample_rate}`) },
+      guardState: { mmap: () => ({ view: new DataView(this.guardValue), stride: 32, close: () => {} }) },
+    },
+  };
 }
 
 function target(dp: FakeDataplane) {

@@ -167,20 +167,25 @@ static __always_inline __u32 pw_capture_ingress(PW_CTX *ctx)
 }
 
 /* At the verdict: the capture left for now, then at most one event: the rule log, the drop,
- * or the 1-in-N sample. */
+ * or the 1-in-N sample (those two only when `events`: pw_events_ctl may ask for them). */
 static __always_inline void pw_insight_verdict(PW_CTX *ctx, __u32 capture_snap, const struct pw_packet *pkt,
-					       const struct pw_decision *d)
+					       const struct pw_decision *d, int events)
 {
 	__u32 zero = 0;
-	const struct pw_events_ctl *ec = bpf_map_lookup_elem(&pw_events_ctl, &zero);
+	const struct pw_events_ctl *ec;
 
 	if (capture_snap)
 		pw_emit_capture(ctx, capture_snap, PW_CAPTURE_VERDICT, d);
-	if (d->log_rule)
+	if (d->log_rule) {
 		pw_emit_event(ctx, pkt, d, d->log_rule, PW_EVENT_RULE_LOG);
-	else if (!ec)
 		return;
-	else if (d->verdict == PW_VERDICT_DROP && ec->drops)
+	}
+	if (!events)
+		return;
+	ec = bpf_map_lookup_elem(&pw_events_ctl, &zero);
+	if (!ec)
+		return;
+	if (d->verdict == PW_VERDICT_DROP && ec->drops)
 		pw_emit_event(ctx, pkt, d, d->rule, PW_EVENT_DROP);
 	else if (ec->sample_rate && bpf_get_prandom_u32() % ec->sample_rate == 0)
 		pw_emit_event(ctx, pkt, d, d->rule, PW_EVENT_SAMPLE);

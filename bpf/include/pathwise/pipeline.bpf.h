@@ -217,6 +217,23 @@ static __always_inline void pw_reload_daddr(PW_CTX *ctx, struct pw_packet *pkt)
 	}
 }
 
+/* Byte `feature` (enum pw_feature) of pw_guard_state.features, as a mask of the word. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PW_FEATURE_MASK(feature) (0xffU << (8 * (feature)))
+#else
+#define PW_FEATURE_MASK(feature) (0xffU << (8 * (3 - (feature))))
+#endif
+
+/* The optional stages with work (pw_guard_state.features): the pipeline reads one word for the
+ * four, where each stage would read its own control map. */
+static __always_inline __u32 pw_features(void)
+{
+	__u32 zero = 0;
+	const struct pw_guard_state *gs = bpf_map_lookup_elem(&pw_guard_state, &zero);
+
+	return gs ? gs->features : ~0U;
+}
+
 #ifdef PW_TC
 /* Reasons of a parse that ran out of bytes (the first fragment's included: its headers were
  * cut short too). */
@@ -245,8 +262,10 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 	const int trace = run == PW_RUN_TRACE;
 	struct pw_packet pkt = {};
 	struct pw_decision d = {};
+	const __u32 features = pw_features();
 	/* The capture filter sees the packet as it arrived, before anything rewrites it. */
-	__u32 capture_snap = run == PW_RUN_LIVE ? pw_capture_ingress(ctx) : 0;
+	__u32 capture_snap =
+		run == PW_RUN_LIVE && (features & PW_FEATURE_MASK(PW_FEATURE_CAPTURE)) ? pw_capture_ingress(ctx) : 0;
 	enum pw_reason parsed = pw_parse(ctx, &pkt);
 	int goes_on = 1;
 	int hidden = 0; /* addresses in bytes the pipeline could not reach */
@@ -289,7 +308,7 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 		if (run == PW_RUN_LIVE && !pw_frame_for_us(ctx)) {
 			pw_decide(&d, PW_VERDICT_PASS, PW_REASON_NOT_FOR_US);
 		} else {
-			if (pw_balance_packet(ctx, &pkt, &d, trace)) {
+			if (!(features & PW_FEATURE_MASK(PW_FEATURE_BALANCE)) || pw_balance_packet(ctx, &pkt, &d, trace)) {
 				pw_route(ctx, &pkt, &d);
 				/* DSR routed by the backend's address; the packet still holds the service's. */
 				if (d.lb_dsr)
@@ -314,10 +333,10 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 		}
 		if (pw_settings.flags & PW_SETTING_ROUTE_STATS)
 			pw_account_routes(&pkt, &d, route_pending);
-		if (parsed == PW_REASON_NONE)
+		if (parsed == PW_REASON_NONE && (features & PW_FEATURE_MASK(PW_FEATURE_HTTP)))
 			pw_http_packet(ctx, &pkt, &d);
 		if (run == PW_RUN_LIVE)
-			pw_insight_verdict(ctx, capture_snap, &pkt, &d);
+			pw_insight_verdict(ctx, capture_snap, &pkt, &d, features & PW_FEATURE_MASK(PW_FEATURE_EVENTS));
 	}
 
 	return pw_verdict_action(ctx, &d);
