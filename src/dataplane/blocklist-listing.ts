@@ -12,7 +12,9 @@
  * That holds whoever marks (the daemon at its sweeps, a command that unblocks, the open that
  * makes a pipeline). The words are updated in place through the mmap-ed map with atomic
  * operations; the map is mapped for each call (a few microseconds: blocklist changes are not
- * per packet).
+ * per packet). The two other words of pw_guard_state the control plane writes, the escalation
+ * count and the live rule bank, are stored here the same way: never with a whole-value update,
+ * which would write back words the pipeline and other processes change meanwhile.
  */
 import * as abi from '../generated/pathwise.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -66,4 +68,9 @@ export function blocklistSkipped(maps: Maps, family: 4 | 6): boolean {
  * atomically, and the listing words beside it are not rewritten). */
 export function storeEscalations(maps: Maps, n: number): void {
   withWords(maps, (_, u32) => void Atomics.store(u32, abi.PwGuardState.offsets.escalations >>> 2, n));
+}
+
+/** Flips the classifier to a bank of rules (one 32-bit store, as storeEscalations). */
+export function storeRuleBank(maps: Maps, bank: number): void {
+  withWords(maps, (_, u32) => void Atomics.store(u32, abi.PwGuardState.offsets.rule_bank >>> 2, bank & 1));
 }

@@ -3,7 +3,7 @@
  * limiters and blocklists.
  *
  * Rules change by bank: the new rule set is written into the bank packets are not using, then
- * pw_rule_ctl flips to it with one store, so a packet is classified entirely by the old rules
+ * pw_guard_state.rule_bank flips to it with one store, so a packet is classified entirely by the old rules
  * or entirely by the new. What the maps cannot give back (rule text, limiter names) is kept
  * beside the pipeline's metadata in /run/pathwise/<instance>/filter.json.
  */
@@ -21,7 +21,7 @@ import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, 
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { PipelineMaps } from './pipeline.js';
-import { markEmptyBlocklists, markListed, storeEscalations } from './blocklist-listing.js';
+import { markEmptyBlocklists, markListed, storeEscalations, storeRuleBank } from './blocklist-listing.js';
 
 interface FilterState {
   rules: { id: number; text: string }[];
@@ -122,7 +122,7 @@ const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf
 export class FilterTables {
   /** The maps whose contents filter.json describes (republish() fills them again). */
   static readonly MAPS: readonly string[] = [
-    'pw_rule_ctl',
+    'pw_guard_state', // the live bank's number
     'pw_rule_banks',
     'pw_rules',
     'pw_rule_bitmaps',
@@ -186,11 +186,15 @@ export class FilterTables {
   private completeFlip(): void {
     const recorded = this.state.bank;
     if (recorded === undefined) return;
-    const live = (this.maps.ruleCtl.get(0)?.bank ?? 0) & 1;
-    if (live === recorded) return;
+    if (this.liveBank() === recorded) return;
     const written = this.maps.ruleBanks.get(recorded);
     if (!written || written.count !== this.state.rules.length) return; // not this record's bank
-    this.maps.ruleCtl.set(0, { bank: recorded });
+    storeRuleBank(this.maps, recorded);
+  }
+
+  /** The bank of rules the pipeline classifies by. */
+  liveBank(): 0 | 1 {
+    return ((this.maps.guardState.get(0)?.rule_bank ?? 0) & 1) as 0 | 1;
   }
 
   private save(): void {
@@ -300,8 +304,7 @@ export class FilterTables {
     const withIds = specs.map((r, i) => ({ ...r, id: ruleIds[i]! }));
     for (const [i, r] of specs.entries()) if (r.id === undefined) this.maps.ruleStats.set(ruleIds[i]!, abi.PwCounter.zero());
 
-    const live = (this.maps.ruleCtl.get(0)?.bank ?? 0) & 1;
-    const bank = live ? 0 : 1; // the idle one
+    const bank = this.liveBank() ? 0 : 1; // the idle one
     const cidr = this.writeBank(bank, compiled, free, withIds, limiterIds);
     const { flags, proto } = bankFlags(withIds);
     this.maps.ruleBanks.set(bank, { count: withIds.length, proto, flags: flags | cidr.flags, any: cidr.any, lens: cidr.lens });
@@ -312,7 +315,7 @@ export class FilterTables {
     this.state.bank = bank;
     this.state.interfaces = Object.fromEntries(bound);
     this.save();
-    this.maps.ruleCtl.set(0, { bank }); // the flip
+    storeRuleBank(this.maps, bank); // the flip
     return withIds;
   }
 

@@ -446,7 +446,7 @@ function adoptOrphans(instance: string): string[] {
   try {
     const currentId = current.info().id;
     const ours = new Set<number>();
-    for (const name of ['pw_routes', 'pw_if_stats', 'pw_rule_ctl']) {
+    for (const name of ['pw_routes', 'pw_if_stats', 'pw_guard_state']) {
       const m = new RawMap(openPinned(join(dir, name), 'map'));
       try {
         ours.add(m.info.id);

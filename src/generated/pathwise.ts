@@ -1121,28 +1121,6 @@ export const PwBlock6Key = {
   },
 } as const satisfies Codec<PwBlock6Key> & { offsets: Record<string, number> };
 
-/** struct pw_rule_ctl (8 bytes) */
-export interface PwRuleCtl {
-  bank: number;
-}
-export const PwRuleCtl = {
-  name: 'pw_rule_ctl',
-  size: 8,
-  offsets: { bank: 0, _pad0: 4 },
-  encode(x: PwRuleCtl, v: DataView, o: number): void {
-    scalar.u32.encode(x.bank, v, o + 0);
-    bytesAt(v, o + 4, 4).fill(0);
-  },
-  decode(v: DataView, o: number): PwRuleCtl {
-    return {
-      bank: scalar.u32.decode(v, o + 0),
-    };
-  },
-  zero(): PwRuleCtl {
-    return { bank: 0 };
-  },
-} as const satisfies Codec<PwRuleCtl> & { offsets: Record<string, number> };
-
 /** struct pw_rule_bank (40 bytes) */
 export interface PwRuleBank {
   count: number;
@@ -1510,22 +1488,25 @@ export const PwRatelimitState = {
   },
 } as const satisfies Codec<PwRatelimitState> & { offsets: Record<string, number> };
 
-/** struct pw_guard_state (32 bytes) */
+/** struct pw_guard_state (40 bytes) */
 export interface PwGuardState {
   escalations: number;
   features: number;
   escalations_refused: bigint;
   listing: bigint[];
+  rule_bank: number;
 }
 export const PwGuardState = {
   name: 'pw_guard_state',
-  size: 32,
-  offsets: { escalations: 0, features: 4, escalations_refused: 8, listing: 16 },
+  size: 40,
+  offsets: { escalations: 0, features: 4, escalations_refused: 8, listing: 16, rule_bank: 32, _pad0: 36 },
   encode(x: PwGuardState, v: DataView, o: number): void {
     scalar.u32.encode(x.escalations, v, o + 0);
     scalar.u32.encode(x.features, v, o + 4);
     scalar.u64.encode(x.escalations_refused, v, o + 8);
     for (let i0 = 0; i0 < 2; i0++) { scalar.u64.encode(x.listing[i0] ?? 0n, v, o + 16 + i0 * 8); }
+    scalar.u32.encode(x.rule_bank, v, o + 32);
+    bytesAt(v, o + 36, 4).fill(0);
   },
   decode(v: DataView, o: number): PwGuardState {
     return {
@@ -1533,10 +1514,11 @@ export const PwGuardState = {
       features: scalar.u32.decode(v, o + 4),
       escalations_refused: scalar.u64.decode(v, o + 8),
       listing: Array.from({ length: 2 }, (_, i0) => scalar.u64.decode(v, o + 16 + i0 * 8)),
+      rule_bank: scalar.u32.decode(v, o + 32),
     };
   },
   zero(): PwGuardState {
-    return { escalations: 0, features: 0, escalations_refused: 0n, listing: Array.from({ length: 2 }, () => 0n) };
+    return { escalations: 0, features: 0, escalations_refused: 0n, listing: Array.from({ length: 2 }, () => 0n), rule_bank: 0 };
   },
 } as const satisfies Codec<PwGuardState> & { offsets: Record<string, number> };
 
@@ -2116,7 +2098,6 @@ export const maps = {
   pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 16, key: PwBlock4Key, value: PwBlock },
   pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 16, key: PwBlock6Key, value: PwBlock },
-  pw_rule_ctl: { name: 'pw_rule_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwRuleCtl },
   pw_rule_banks: { name: 'pw_rule_banks', type: MapType.ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 40, key: scalar.u32, value: PwRuleBank },
   pw_rules: { name: 'pw_rules', type: MapType.ARRAY, maxEntries: 32768, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwRule },
   pw_rule_bitmaps: { name: 'pw_rule_bitmaps', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 2080, key: scalar.u32, value: PwRuleBitmap },
@@ -2136,7 +2117,7 @@ export const maps = {
   pw_rule_stats: { name: 'pw_rule_stats', type: MapType.PERCPU_ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCounter },
   pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
-  pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwGuardState },
+  pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwGuardState },
   pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
@@ -2209,8 +2190,6 @@ export interface Maps {
   block4: BpfMap<PwBlock4Key, PwBlock>;
   /** pw_block6 */
   block6: BpfMap<PwBlock6Key, PwBlock>;
-  /** pw_rule_ctl */
-  ruleCtl: BpfMap<number, PwRuleCtl>;
   /** pw_rule_banks */
   ruleBanks: BpfMap<number, PwRuleBank>;
   /** pw_rules */
@@ -2321,7 +2300,6 @@ export const mapHandles = {
   ifacesHi: 'pw_ifaces_hi',
   block4: 'pw_block4',
   block6: 'pw_block6',
-  ruleCtl: 'pw_rule_ctl',
   ruleBanks: 'pw_rule_banks',
   rules: 'pw_rules',
   ruleBitmaps: 'pw_rule_bitmaps',

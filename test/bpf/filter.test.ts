@@ -188,7 +188,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     }
     const applied = dp.filter.setRules(rules);
     // Which way the guard reads the CIDR fields: every field the same way.
-    const bank = dp.pipeline.maps.ruleBanks.get(dp.pipeline.maps.ruleCtl.get(0)!.bank & 1)!;
+    const bank = dp.pipeline.maps.ruleBanks.get(dp.filter.liveBank())!;
     for (let field = 0; field < 4; field++) {
       const small = !!(bank.flags & (1 << (abi.PwBankFlag.SMALL_SHIFT + field)));
       const exact = !!(bank.flags & (1 << (abi.PwBankFlag.EXACT_SHIFT + field)));
