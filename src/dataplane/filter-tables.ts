@@ -3,9 +3,9 @@
  * limiters and blocklists.
  *
  * Rules change by bank: the new rule set is written into the bank packets are not using, then
- * pw_guard_state.rule_bank flips to it with one store, so a packet is classified entirely by the old rules
- * or entirely by the new. What the maps cannot give back (rule text, limiter names) is kept
- * beside the pipeline's metadata in /run/pathwise/<instance>/filter.json.
+ * pw_guard_state.rule_bank flips to it with one store, so a packet is classified entirely by
+ * the old rules or entirely by the new. What the maps cannot give back (rule text, limiter
+ * names) is kept beside the pipeline's metadata in /run/pathwise/<instance>/filter.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
 

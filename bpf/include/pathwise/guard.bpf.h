@@ -419,8 +419,8 @@ static __always_inline int pw_rule_walk_init(struct pw_rule_walk *w, PW_CTX *ctx
 	 * they kept in a variable, the verifier would walk every combination of them through the
 	 * address lookups apart (it ran out of instructions). So every slot holds some bitmap
 	 * before, for the combinations the second read cannot take: the destination port's, or,
-	 * when no rule names one, bitmap 0. (Not bitmap 0 always: one more map value touched per
-	 * packet, ~2 ns of 75, alternated A/B.) */
+	 * when no rule names one, bitmap 0 (not bitmap 0 always: one map value more touched per
+	 * packet). */
 	if (!pw_field_open(rb, PW_RULE_FIELD_DPORT)) {
 		stub = pw_bitmap_of(&pw_rule_dport, bank * PW_PORT_SLOTS + dport);
 		if (!stub || !pw_rule_field(w, PW_RULE_FIELD_DPORT, stub))
