@@ -1130,9 +1130,10 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   ~40 bytes) ran 3 % slower than the one without; six register additions in place of the flow
   histogram's two counter increments cost as much as the increments; and the build without the
   histogram measured 1.4 %, 5.7 % and 8 % faster in three runs. Differences of 2-4 ns between
-  two builds can come from where their code lies alone, whatever it does. The make bench runs
-  before and after these changes (2026-12-04T10-37-20-820Z and 14-06-54-063Z) both put the
-  1,000-rule packet at 68 ns (64 and 63 over the empty program).
+  two builds can come from where their code lies alone, whatever it does. The make bench run
+  before these changes (2026-12-04T10-37-20-820Z) put the 1,000-rule packet at 68 ns (64 over
+  the empty program), the two after them (14-06-54-063Z and 14-31-44-704Z, the VM
+  slower in the second: its floor 16 ns, its IPv6 lookups 57 ns) at 68 and 71 (63 and 66).
 - **IPv6 lookups.** A /48 is five dependent loads: the first level (256 KiB) stays in the
   caches, the four levels below it (37 MiB of nodes) do not, and each load waits for the one
   before. The figure moved from 31 to 109 ns between two runs on this VM. Three other shapes,
