@@ -10,28 +10,15 @@
  * read *before* the blocklist was found empty. An insert that finished while a process looked
  * changed the word, so the swap fails; one that finished before it looked is in what it read.
  * That holds whoever marks (the daemon at its sweeps, a command that unblocks, the open that
- * makes a pipeline). The words are updated in place through the mmap-ed map with atomic
- * operations; the map is mapped for each call (a few microseconds: blocklist changes are not
- * per packet). The two other words of pw_guard_state the control plane writes, the escalation
- * count and the live rule bank, are stored here the same way: never with a whole-value update,
- * which would write back words the pipeline and other processes change meanwhile.
+ * makes a pipeline). The words are updated in place with atomic operations (guard-state.ts).
  */
 import * as abi from '../generated/pathwise.js';
-import type { PipelineMaps } from './pipeline.js';
-
-type Maps = Pick<PipelineMaps, 'guardState'>;
+import { withGuardState, type GuardStateMaps as Maps } from './guard-state.js';
 
 const LISTING = abi.PwGuardState.offsets.listing >>> 3; // the IPv4 word's index in 64-bit words
 const word = (family: 4 | 6) => LISTING + (family === 6 ? 1 : 0);
 
-function withWords<T>(maps: Maps, fn: (words: BigUint64Array, u32: Uint32Array) => T): T {
-  const mapped = maps.guardState.mmap();
-  try {
-    return fn(new BigUint64Array(mapped.view.buffer, 0, mapped.stride >>> 3), new Uint32Array(mapped.view.buffer, 0, mapped.stride >>> 2));
-  } finally {
-    mapped.close();
-  }
-}
+const withWords = <T>(maps: Maps, fn: (words: BigUint64Array) => T): T => withGuardState(maps, (m) => fn(m.u64));
 
 /** After an entry went into the family's blocklist: it is not empty. */
 export function markListed(maps: Maps, family: 4 | 6): void {
@@ -62,15 +49,4 @@ export function markEmptyBlocklists(maps: Maps, count: (family: 4 | 6) => number
 /** Whether the pipeline skips the family's blocklist (for tests). */
 export function blocklistSkipped(maps: Maps, family: 4 | 6): boolean {
   return withWords(maps, (w) => (Atomics.load(w, word(family)) & 1n) === 1n);
-}
-
-/** Sets the escalation count the pipeline caps at (one 32-bit store: the pipeline adds to it
- * atomically, and the listing words beside it are not rewritten). */
-export function storeEscalations(maps: Maps, n: number): void {
-  withWords(maps, (_, u32) => void Atomics.store(u32, abi.PwGuardState.offsets.escalations >>> 2, n));
-}
-
-/** Flips the classifier to a bank of rules (one 32-bit store, as storeEscalations). */
-export function storeRuleBank(maps: Maps, bank: number): void {
-  withWords(maps, (_, u32) => void Atomics.store(u32, abi.PwGuardState.offsets.rule_bank >>> 2, bank & 1));
 }

@@ -14,13 +14,12 @@
  *
  * One byte per stage because the writers live in different processes (the daemon, a capture
  * or a `service` command in the CLI): a byte store never rewrites another stage's byte. The
- * bytes are written in place through the mmap-ed map, mapped for each call (a few
- * microseconds: controls change at human speed).
+ * bytes are written in place (guard-state.ts).
  */
 import * as abi from '../generated/pathwise.js';
+import { withGuardState, type GuardStateMaps as Maps } from './guard-state.js';
 import type { PipelineMaps } from './pipeline.js';
 
-type Maps = Pick<PipelineMaps, 'guardState'>;
 type ControlMaps = Pick<PipelineMaps, 'guardState' | 'captureCtl' | 'eventsCtl' | 'lbCtl' | 'httpCtl'>;
 
 export type Feature = Exclude<abi.PwFeature, typeof abi.PwFeature.COUNT>;
@@ -31,17 +30,8 @@ export type Feature = Exclude<abi.PwFeature, typeof abi.PwFeature.COUNT>;
  */
 const byteOffset = (feature: Feature) => abi.PwGuardState.offsets.features + feature;
 
-function withBytes<T>(maps: Maps, fn: (bytes: Uint8Array) => T): T {
-  const mapped = maps.guardState.mmap();
-  try {
-    return fn(new Uint8Array(mapped.view.buffer, 0, mapped.stride));
-  } finally {
-    mapped.close();
-  }
-}
-
 function storeFeature(maps: Maps, feature: Feature, on: boolean): void {
-  withBytes(maps, (b) => void Atomics.store(b, byteOffset(feature), on ? 1 : 0));
+  withGuardState(maps, (m) => void Atomics.store(m.u8, byteOffset(feature), on ? 1 : 0));
 }
 
 /**
@@ -56,7 +46,7 @@ export function switchFeature(maps: Maps, feature: Feature, on: boolean, write: 
 
 /** Whether the pipeline reads the stage's control (for tests). */
 export function featureOn(maps: Maps, feature: Feature): boolean {
-  return withBytes(maps, (b) => Atomics.load(b, byteOffset(feature)) !== 0);
+  return withGuardState(maps, (m) => Atomics.load(m.u8, byteOffset(feature)) !== 0);
 }
 
 /** The stages whose control is on, by their controls as they are now. */

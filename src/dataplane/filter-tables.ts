@@ -21,7 +21,8 @@ import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, 
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { PipelineMaps } from './pipeline.js';
-import { markEmptyBlocklists, markListed, storeEscalations, storeRuleBank } from './blocklist-listing.js';
+import { markEmptyBlocklists, markListed } from './blocklist-listing.js';
+import { storeEscalations, storeRuleBank } from './guard-state.js';
 
 interface FilterState {
   rules: { id: number; text: string }[];
