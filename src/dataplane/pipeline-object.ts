@@ -50,6 +50,10 @@ export interface PipelineSettings {
   filter: boolean;
   /** Distinct classifier bitmaps (2 KiB each) for both rule banks. */
   ruleBitmaps: number;
+  /** Tracked connections of the load-balanced services (LRU), and as many reverse-NAT entries. */
+  connections: number;
+  /** Entries of the flow table (LRU). */
+  flowEntries: number;
 }
 
 export const DEFAULT_SETTINGS: PipelineSettings = {
@@ -62,7 +66,31 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   ipv6Nodes: abi.PwLimit.FIB6_NODES,
   filter: true,
   ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
+  connections: abi.PwLimit.LB_CT_MAX,
+  flowEntries: abi.PwLimit.FLOWS_MAX,
 };
+
+/**
+ * The settings that size maps, and the maps each sizes. A size is fixed when the map is made:
+ * an upgrade, which carries the maps' contents over, keeps it (checkUpgradable).
+ */
+export const SIZED_MAPS = {
+  ipv4Groups: ['pw_fib4_tbl8'],
+  ipv6Nodes: ['pw_fib6_nodes'],
+  ruleBitmaps: ['pw_rule_bitmaps'],
+  connections: ['pw_lb_ct', 'pw_lb_rnat'],
+  flowEntries: ['pw_flows'],
+} as const satisfies Record<string, readonly (keyof typeof abi.maps)[]>;
+
+export type SizeSetting = keyof typeof SIZED_MAPS;
+export const SIZE_SETTINGS = Object.keys(SIZED_MAPS) as SizeSetting[];
+
+/** max_entries of each sized map under settings `s`, by map name (for the loader). */
+export function mapSizes(s: PipelineSettings): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of SIZE_SETTINGS) for (const m of SIZED_MAPS[k]) out[m] = s[k];
+  return out;
+}
 
 /** Typed handles to every map of the pipeline (generated from the object's BTF). */
 export type PipelineMaps = abi.Maps;
@@ -135,10 +163,11 @@ export function setPipelineSlot(obj: BpfObject<typeof abi>, xdp: Program, tc?: P
  * carried over (a resized map would start empty).
  */
 export function checkUpgradable(from: PipelineSettings, to: PipelineSettings): void {
-  if (to.ipv4Groups !== from.ipv4Groups || to.ipv6Nodes !== from.ipv6Nodes || to.ruleBitmaps !== from.ruleBitmaps) {
+  const changed = SIZE_SETTINGS.filter((k) => to[k] !== from[k]);
+  if (changed.length) {
     throw new PwError(
       'PW_ERR_UNSUPPORTED',
-      'table sizes (pipeline.ipv4Groups, pipeline.ipv6Nodes, pipeline.ruleBitmaps) cannot change while the pipeline runs',
+      `table sizes cannot change while the pipeline runs: ${changed.map((k) => `pipeline.${k} ${from[k]} -> ${to[k]}`).join(', ')}`,
       {
         where: 'pipeline',
         hint: "apply the new sizes after 'pathwise down' (which stops forwarding), or keep the old ones",
@@ -170,7 +199,7 @@ export function settingsFlags(s: PipelineSettings): number {
 }
 
 /** Settings from rodata flags (the sizes are the maps'). */
-export function settingsFromFlags(flags: number, sizes: { ipv4Groups: number; ipv6Nodes: number; ruleBitmaps: number }): PipelineSettings {
+export function settingsFromFlags(flags: number, sizes: Pick<PipelineSettings, SizeSetting>): PipelineSettings {
   const F = abi.PwSetting;
   return {
     fib: flags & F.FIB_KERNEL ? 'kernel' : 'own',
@@ -220,11 +249,10 @@ function settingsFromPins(instance: string): PipelineSettings {
       return fallback;
     }
   };
-  const sizes = {
-    ipv4Groups: maxEntries('pw_fib4_tbl8', DEFAULT_SETTINGS.ipv4Groups),
-    ipv6Nodes: maxEntries('pw_fib6_nodes', DEFAULT_SETTINGS.ipv6Nodes),
-    ruleBitmaps: maxEntries('pw_rule_bitmaps', DEFAULT_SETTINGS.ruleBitmaps),
-  };
+  const sizes = Object.fromEntries(SIZE_SETTINGS.map((k) => [k, maxEntries(SIZED_MAPS[k][0], DEFAULT_SETTINGS[k])])) as Pick<
+    PipelineSettings,
+    SizeSetting
+  >;
   const flags = rodataFlags(join(dir, 'pw_xdp'));
   return flags === null ? { ...DEFAULT_SETTINGS, ...sizes } : settingsFromFlags(flags, sizes);
 }

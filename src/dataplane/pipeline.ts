@@ -15,6 +15,7 @@ import { pinDirOf, runDirOf, validInstance } from '../util/instance.js';
 import {
   DEFAULT_SETTINGS,
   loadTcPipeline,
+  mapSizes,
   OBJECT_PATH,
   pinnedMeta,
   TC_PROGRAM,
@@ -86,7 +87,7 @@ export class Pipeline {
       obj = await BpfObject.load(OBJECT_PATH, {
         spec: abi,
         rodata: { pw_settings: { flags: settingsFlags(s) } },
-        maxEntries: { pw_fib4_tbl8: s.ipv4Groups, pw_fib6_nodes: s.ipv6Nodes, pw_rule_bitmaps: s.ruleBitmaps },
+        maxEntries: mapSizes(s),
         pinDir: dir,
       });
       for (const p of abi.programs) {

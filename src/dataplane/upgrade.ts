@@ -47,6 +47,7 @@ import {
   checkUpgradable,
   isDevmap,
   loadTcPipeline,
+  mapSizes,
   objectHash,
   OBJECT_PATH,
   pinnedMeta,
@@ -184,11 +185,7 @@ export async function upgradePipeline(
   const oldTc = existsSync(join(dir, TC_PROGRAM)) ? Program.fromPin(join(dir, TC_PROGRAM), TC_PROGRAM) : null;
   try {
     checkUpgradable(old.settings, settings);
-    const maxEntries: Record<string, number> = {
-      pw_fib4_tbl8: settings.ipv4Groups,
-      pw_fib6_nodes: settings.ipv6Nodes,
-      pw_rule_bitmaps: settings.ruleBitmaps,
-    };
+    const maxEntries = mapSizes(settings);
     const layouts = objectMapLayouts(OBJECT_PATH);
     const carried: string[] = [];
     const fresh: string[] = [];

@@ -8,6 +8,8 @@ import { repoRoot } from '../../src/util/paths.js';
 import { loadConfigFile, parseConfig, type ConfigProblem } from '../../src/control/config/load.js';
 import { PwError } from '../../src/errors.js';
 import { userInstance } from '../../src/util/instance.js';
+import { settingsOf } from '../../src/control/reconcilers/pipeline.js';
+import { DEFAULT_SETTINGS } from '../../src/dataplane/pipeline.js';
 
 function problems(text: string): ConfigProblem[] {
   try {
@@ -47,6 +49,14 @@ describe('config', () => {
     assert.equal(c.fib, 'own');
     assert.equal(c.routes[0]!.metric, 0);
     assert.equal(c.pipeline.flows, true);
+  });
+
+  it("loads with the data plane's own defaults, and takes table sizes within their bounds", () => {
+    assert.deepEqual(settingsOf(parseConfig('{}', 'c.json')), DEFAULT_SETTINGS);
+    const c = parseConfig('pipeline:\n  connections: 65536\n  flowEntries: 2048\n', 'c.yaml');
+    assert.deepEqual([settingsOf(c).connections, settingsOf(c).flowEntries], [65536, 2048]);
+    const at = problems('pipeline:\n  connections: 100\n  flowEntries: 33554432\n').map((p) => `${p.where} ${p.path}`);
+    assert.deepEqual(at, ['c.yaml:2:16 pipeline.connections', 'c.yaml:3:16 pipeline.flowEntries']);
   });
 
   it('points at YAML syntax errors', () => {

@@ -575,6 +575,24 @@ export const Config = z
           .max(1 << 20)
           .default(4096)
           .describe('classifier bitmaps (2 KiB each)'),
+        connections: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1 << 24)
+          .default(1 << 20)
+          .describe(
+            'connections to services tracked at once (an LRU: the least recent gives way when full), and as many reverse-NAT entries: 280 bytes of kernel memory each (280 MiB at the default)',
+          ),
+        flowEntries: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1 << 24)
+          .default(1 << 20)
+          .describe(
+            'flows in the flow table (an LRU: the least recent gives way when full): 176 bytes of kernel memory each (176 MiB at the default)',
+          ),
       })
       .strict()
       .default({
@@ -585,6 +603,8 @@ export const Config = z
         ipv4Groups: 16384,
         ipv6Nodes: 65536,
         ruleBitmaps: 4096,
+        connections: 1 << 20,
+        flowEntries: 1 << 20,
       }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
     paths: z

@@ -16,6 +16,8 @@ export function settingsOf(cfg: Config): PipelineSettings {
     ipv4Groups: cfg.pipeline.ipv4Groups,
     ipv6Nodes: cfg.pipeline.ipv6Nodes,
     ruleBitmaps: cfg.pipeline.ruleBitmaps,
+    connections: cfg.pipeline.connections,
+    flowEntries: cfg.pipeline.flowEntries,
     filter: true,
   };
 }
@@ -29,10 +31,12 @@ const KEYS: (keyof PipelineSettings)[] = [
   'ipv4Groups',
   'ipv6Nodes',
   'ruleBitmaps',
+  'connections',
+  'flowEntries',
 ];
 
 const settingsText = (s: PipelineSettings) =>
-  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ipv6Nodes ${s.ipv6Nodes}, ruleBitmaps ${s.ruleBitmaps}`;
+  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ipv6Nodes ${s.ipv6Nodes}, ruleBitmaps ${s.ruleBitmaps}, connections ${s.connections}, flowEntries ${s.flowEntries}`;
 
 export const pipelineReconciler: Reconciler<PipelineSettings, PipelineSettings, SettingsChange> = {
   kinds: ['settings'],
