@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { Dataplane } from '../../src/dataplane/dataplane.js';
-import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { reasonName } from '../../src/insight/verdicts.js';
 import { XdpAction } from '../../src/kernel/index.js';
 import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
 import { parseBackend, parseServiceAddress, type ServiceSpec } from '../../src/lb/service.js';
 import { eth, icmpError4, icmpError6, ipv4Fragments, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, udp, type Addrs } from '../helpers/craft.js';
 import { MAC_A, MAC_B } from '../helpers/packets.js';
+import { closeOwnDataplane, openOwnDataplane } from '../helpers/own-dataplane.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 import { parseAddress } from '../../src/util/ip.js';
@@ -81,17 +81,8 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
   /** The destination address and port of a translated IPv4 frame. */
   const dst4 = (out: Uint8Array) => `${out.subarray(30, 34).join('.')}:${(out[36]! << 8) | out[37]!}`;
 
-  before(async () => {
-    topo = new Topology('lb');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dp = await Dataplane.open(instance);
-  });
-  after(() => {
-    dp?.close();
-    if (instance) Pipeline.down(instance);
-    topo?.destroy();
-  });
+  before(async () => ({ topo, instance, dp } = await openOwnDataplane('lb')));
+  after(() => closeOwnDataplane(topo, instance, dp));
 
   it('NAT: sends a connection to a backend with every checksum as a full computation gives, and its replies back as the service', () => {
     dp.services.set(service('web', '10.240.9.9:80/tcp', ['10.240.2.1:8080', '10.240.2.2:8080', '10.240.2.3:8080@2']));

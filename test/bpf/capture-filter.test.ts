@@ -14,11 +14,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { compilePcapFilter, ifName, runPcapFilter } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
-import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { CaptureSession } from '../../src/dataplane/capture-slot.js';
 import { decodeCaptureRecord } from '../../src/insight/capture-record.js';
 import { readCapture } from '../../src/kernel/pcap.js';
 import { sharedData } from '../helpers/paths.js';
+import { closeOwnDataplane, openOwnDataplane } from '../helpers/own-dataplane.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { tcRun } from '../helpers/tc-run.js';
 import { Topology } from '../helpers/topology.js';
@@ -79,16 +79,11 @@ describe('capture filters in the kernel', { skip, timeout: 5 * 60_000 }, () => {
   let dir: string;
 
   before(async () => {
-    topo = new Topology('cf');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
     dir = mkdtempSync(join(tmpdir(), 'pw-cf-'));
-    dp = await Dataplane.open(instance);
+    ({ topo, instance, dp } = await openOwnDataplane('cf'));
   });
   after(() => {
-    dp?.close();
-    if (instance) Pipeline.down(instance);
-    topo?.destroy();
+    closeOwnDataplane(topo, instance, dp);
     rmSync(dir, { recursive: true, force: true });
   });
 

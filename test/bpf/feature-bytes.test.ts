@@ -13,13 +13,13 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { featureOn, switchFeature, type Feature } from '../../src/dataplane/feature-bytes.js';
 import { openHttpRing, setHttpControl } from '../../src/dataplane/http-tables.js';
 import { openEventRing, setEventsControl } from '../../src/dataplane/insight-tables.js';
-import { Pipeline } from '../../src/dataplane/pipeline.js';
 import * as abi from '../../src/generated/pathwise.js';
 import type { RingBufferReader } from '../../src/kernel/index.js';
 import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
 import { parseBackend, parseServiceAddress } from '../../src/lb/service.js';
 import { eth, ipv4Packet, PROTO, tcp, TCP, type Addrs } from '../helpers/craft.js';
 import { MAC_A, MAC_B } from '../helpers/packets.js';
+import { closeOwnDataplane, openOwnDataplane } from '../helpers/own-dataplane.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -42,17 +42,8 @@ describe('the feature bytes', { skip, timeout: 2 * 60_000 }, () => {
   let instance: string;
   const on = () => ALL.filter(([, f]) => featureOn(dp.pipeline.maps, f)).map(([name]) => name);
 
-  before(async () => {
-    topo = new Topology('fb');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dp = await Dataplane.open(instance);
-  });
-  after(() => {
-    dp?.close();
-    if (instance) Pipeline.down(instance);
-    topo?.destroy();
-  });
+  before(async () => ({ topo, instance, dp } = await openOwnDataplane('fb')));
+  after(() => closeOwnDataplane(topo, instance, dp));
 
   it("are clear on a new pipeline, and each stage's control sets and clears its own", () => {
     const maps = dp.pipeline.maps;

@@ -12,11 +12,12 @@ import { native, XdpAction } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { blocklistSkipped, markEmptyBlocklists } from '../../src/dataplane/blocklist-listing.js';
 import { EXACT_FROM, MAX_RULE_ID } from '../../src/dataplane/filter-tables.js';
-import { Pipeline, pinDirOf } from '../../src/dataplane/pipeline.js';
+import { pinDirOf } from '../../src/dataplane/pipeline.js';
 import { ruleMatches, type RuleSpec } from '../../src/filter/rule.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { parsePrefix, type Family } from '../../src/util/ip.js';
 import { ipv4, ipv4Packet, ipv6Bytes, ipv6Packet } from '../helpers/packets.js';
+import { closeOwnDataplane, openOwnDataplane } from '../helpers/own-dataplane.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 import { rng } from '../helpers/rng.js';
@@ -43,17 +44,8 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
   let topo: Topology;
   const lo = () => native().ifNameToIndex('lo');
 
-  before(async () => {
-    topo = new Topology('g'); // names the instance and registers it for cleanup
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dp = await Dataplane.open(instance, { ruleBitmaps: 16384 });
-  });
-  after(() => {
-    dp?.close();
-    if (instance) Pipeline.down(instance);
-    topo?.destroy();
-  });
+  before(async () => ({ topo, instance, dp } = await openOwnDataplane('g', { ruleBitmaps: 16384 })));
+  after(() => closeOwnDataplane(topo, instance, dp));
 
   // Each CIDR field is read one of three ways, by how many prefixes it holds in how many
   // lengths (filter-tables.ts): the same rules' semantics must come out of each.

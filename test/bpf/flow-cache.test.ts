@@ -13,9 +13,9 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { readFlows } from '../../src/dataplane/insight-tables.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { parsePrefix } from '../../src/util/ip.js';
-import { Pipeline } from '../../src/dataplane/pipeline.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { ipv4, ipv4Packet } from '../helpers/packets.js';
+import { closeOwnDataplane, openOwnDataplane } from '../helpers/own-dataplane.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -47,17 +47,8 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
   let instance: string;
   let topo: Topology;
 
-  before(async () => {
-    topo = new Topology('fc');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dp = await Dataplane.open(instance);
-  });
-  after(() => {
-    dp?.close();
-    if (instance) Pipeline.down(instance);
-    topo?.destroy();
-  });
+  before(async () => ({ topo, instance, dp } = await openOwnDataplane('fc')));
+  after(() => closeOwnDataplane(topo, instance, dp));
 
   const udp = (sport: number, src = '10.61.0.1') =>
     ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', sport, dport: 53, payload: new Uint8Array(10) });

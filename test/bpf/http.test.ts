@@ -9,11 +9,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { decodeHttpSegment, httpCounters, openHttpRing, setHttpControl } from '../../src/dataplane/http-tables.js';
-import { Pipeline } from '../../src/dataplane/pipeline.js';
 import type { TcpSegment } from '../../src/insight/http-tracker.js';
 import type { RingBufferReader } from '../../src/kernel/index.js';
 import { eth, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, type Addrs } from '../helpers/craft.js';
 import { MAC_A, MAC_B } from '../helpers/packets.js';
+import { closeOwnDataplane, openOwnDataplane } from '../helpers/own-dataplane.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -52,17 +52,12 @@ describe('the HTTP stage', { skip }, () => {
   };
 
   before(async () => {
-    topo = new Topology('hs');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dp = await Dataplane.open(instance);
+    ({ topo, instance, dp } = await openOwnDataplane('hs'));
     ring = openHttpRing(instance);
   });
   after(() => {
     ring?.close();
-    dp?.close();
-    if (instance) Pipeline.down(instance);
-    topo?.destroy();
+    closeOwnDataplane(topo, instance, dp);
   });
 
   it('sends nothing while switched off', () => {

@@ -37,6 +37,9 @@ const ifname = z
   .regex(/^[^\s/]+$/, 'interface names have no spaces or slashes')
   .describe('an interface name');
 const bandwidth = parsed('bandwidth', (s) => parseBandwidth(s)).describe('bits per second: 10Gbit, 500Mbit, 64kbit, or a plain number');
+/** A table's size, fixed when the pipeline loads: an integer within [min, max]. */
+const tableSize = (min: number, max: number, byDefault: number, what: string) =>
+  z.number().int().min(min).max(max).default(byDefault).describe(what);
 const port = z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'a port (22) or range (1000-2000)')]);
 
 const IPFIX_DEFAULTS = {
@@ -554,45 +557,26 @@ export const Config = z
           .describe(
             'packets the rules cannot classify (ports or TCP flags unseen: cut short, a later fragment without its first, too many IPv6 extension headers; VLAN tags beyond two) while rules match on them: drop (fail closed), or pass them on as carrying none',
           ),
-        ipv4Groups: z
-          .number()
-          .int()
-          .min(1)
-          .max(1 << 20)
-          .default(16384)
-          .describe('second-level IPv4 FIB groups'),
-        ipv6Nodes: z
-          .number()
-          .int()
-          .min(512)
-          .max(1 << 20)
-          .default(65536)
-          .describe('IPv6 FIB nodes (1 KiB each, the first 256 the first level): a full Internet table (~160k prefixes) takes ~38k'),
-        ruleBitmaps: z
-          .number()
-          .int()
-          .min(16)
-          .max(1 << 20)
-          .default(4096)
-          .describe('classifier bitmaps (2 KiB each)'),
-        connections: z
-          .number()
-          .int()
-          .min(1024)
-          .max(1 << 24)
-          .default(1 << 20)
-          .describe(
-            'connections to services tracked at once (an LRU: the least recent gives way when full), and as many reverse-NAT entries: 280 bytes of kernel memory each (280 MiB at the default)',
-          ),
-        flowEntries: z
-          .number()
-          .int()
-          .min(1024)
-          .max(1 << 24)
-          .default(1 << 20)
-          .describe(
-            'flows in the flow table (an LRU: the least recent gives way when full): 176 bytes of kernel memory each (176 MiB at the default)',
-          ),
+        ipv4Groups: tableSize(1, 1 << 20, 16384, 'second-level IPv4 FIB groups'),
+        ipv6Nodes: tableSize(
+          512,
+          1 << 20,
+          65536,
+          'IPv6 FIB nodes (1 KiB each, the first 256 the first level): a full Internet table (~160k prefixes) takes ~38k',
+        ),
+        ruleBitmaps: tableSize(16, 1 << 20, 4096, 'classifier bitmaps (2 KiB each)'),
+        connections: tableSize(
+          1024,
+          1 << 24,
+          1 << 20,
+          'connections to services tracked at once (an LRU: the least recent gives way when full), and as many reverse-NAT entries: 280 bytes of kernel memory each (280 MiB at the default)',
+        ),
+        flowEntries: tableSize(
+          1024,
+          1 << 24,
+          1 << 20,
+          'flows in the flow table (an LRU: the least recent gives way when full): 176 bytes of kernel memory each (176 MiB at the default)',
+        ),
       })
       .strict()
       .default({
