@@ -175,22 +175,8 @@ async function throughputBench(
   open: (name: string, ns?: string) => Promise<Dataplane>,
   bench: BpfObject,
 ): Promise<BalanceResults['throughput']> {
-  const g = topo.addNamespace('LG');
-  const r = topo.addNamespace('LR');
-  const b = topo.addNamespace('LB');
-  topo.addVeth({ ns: g, name: 'g0', addr: '10.251.11.2/24' }, { ns: r, name: 'r0', addr: '10.251.11.1/24' });
-  topo.addVeth({ ns: r, name: 'r1', addr: '10.251.12.1/24' }, { ns: b, name: 'b0', addr: '10.251.12.2/24' });
-  topo.exec(g, 'ip', ['route', 'add', 'default', 'via', '10.251.11.1']);
-  topo.exec(b, 'ip', ['route', 'add', 'default', 'via', '10.251.12.1']);
-  for (const [n, i] of [
-    [g, 'g0'],
-    [b, 'b0'],
-  ] as const)
-    topo.exec(n, 'ethtool', ['-K', topo.name(i), 'gro', 'on', 'tso', 'off', 'gso', 'off', 'tx', 'off']);
-  const mac = (n: string, i: string) => JSON.parse(topo.exec(n, 'ip', ['-j', 'link', 'show', topo.name(i)]))[0].address as string;
+  const { g, r, b, mac } = lbLab(topo);
   const macBytes = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
-  topo.exec(r, 'ip', ['neigh', 'replace', '10.251.12.2', 'lladdr', mac(b, 'b0'), 'dev', topo.name('r1'), 'nud', 'permanent']);
-  topo.exec(r, 'ip', ['neigh', 'replace', '10.251.11.2', 'lladdr', mac(g, 'g0'), 'dev', topo.name('r0'), 'nud', 'permanent']);
 
   // Packets: 1,024 UDP flows to the service, looped by tcpreplay; an XDP sink on the backend's
   // side counts what arrives (and drops it), the same for both.
@@ -262,27 +248,13 @@ async function throughputBench(
   // Connections: ab (apache2-utils) against nginx, one request per connection, 64 at a time,
   // to the service's port 80: both in C, so the client and server cost less than the path.
   const server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
-  const CONNECTIONS = 20_000;
-  // The VM's busy CPU time, all CPUs (NaN where /proc/stat cannot be read).
-  const busyTicks = () => cpuTimes()?.busy ?? NaN;
+  const CONNECTIONS = LAB_CONNECTIONS;
   const cps = (cpu: number[]) => {
-    const before = busyTicks();
-    const out = topo.exec(g, 'ab', ['-q', '-n', String(CONNECTIONS), '-c', '64', `http://${VIP}/`]);
-    cpu.push(((busyTicks() - before) * (1e6 / USER_HZ)) / CONNECTIONS);
-    const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
-    const complete = Number(/Complete requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
-    if (failed || complete !== CONNECTIONS) throw new Error(`ab: ${complete} complete, ${failed} failed:\n${out}`);
-    return Number(/Requests per second:\s+([\d.]+)/.exec(out)![1]);
+    const run = abConnections(topo, g);
+    cpu.push(run.cpuUs);
+    return run.rate;
   };
-
-  /** The program's own ns per run over one more ab run, and its runs per connection. */
-  const ownTime = (prog: Program) =>
-    withBpfStats(() => {
-      const a = prog.info();
-      cps([]);
-      const b = prog.info();
-      return { ns: (b.runTimeNs - a.runTimeNs) / (b.runCount - a.runCount), runs: (b.runCount - a.runCount) / CONNECTIONS };
-    });
+  const ownTime = (prog: Program) => ownTimeOver(prog, () => abConnections(topo, g));
 
   const dp = await open(`${topo.prefix}lbt`, r);
   inNetns(r, () => {
@@ -301,7 +273,7 @@ async function throughputBench(
     on: () =>
       inNetns(r, () => {
         dp.attach([topo.name('r0'), topo.name('r1')], mode);
-        dp.services.set(service('web', 'nat', ['10.251.12.2:8080']));
+        dp.services.set(labService());
         dp.services.set(service('udp', 'nat', ['10.251.12.2:5678'], `${VIP}:5678/udp`));
       }),
     off: () =>
@@ -409,6 +381,62 @@ async function throughputBench(
 }
 
 /**
+ * The client — router — backend lab on veth: namespaces g (client 10.251.11.2), r (the router,
+ * 10.251.11.1 and 10.251.12.1; what is measured attaches to its r0 and r1) and b (the backend,
+ * 10.251.12.2), routes through r, GRO on the ends (veth NAPI, so a native redirect reaches
+ * them), and r's neighbours permanent.
+ */
+export function lbLab(topo: Topology): { g: string; r: string; b: string; mac: (ns: string, dev: string) => string } {
+  const g = topo.addNamespace('LG');
+  const r = topo.addNamespace('LR');
+  const b = topo.addNamespace('LB');
+  topo.addVeth({ ns: g, name: 'g0', addr: '10.251.11.2/24' }, { ns: r, name: 'r0', addr: '10.251.11.1/24' });
+  topo.addVeth({ ns: r, name: 'r1', addr: '10.251.12.1/24' }, { ns: b, name: 'b0', addr: '10.251.12.2/24' });
+  topo.exec(g, 'ip', ['route', 'add', 'default', 'via', '10.251.11.1']);
+  topo.exec(b, 'ip', ['route', 'add', 'default', 'via', '10.251.12.1']);
+  for (const [n, i] of [
+    [g, 'g0'],
+    [b, 'b0'],
+  ] as const)
+    topo.exec(n, 'ethtool', ['-K', topo.name(i), 'gro', 'on', 'tso', 'off', 'gso', 'off', 'tx', 'off']);
+  const mac = (n: string, i: string) => JSON.parse(topo.exec(n, 'ip', ['-j', 'link', 'show', topo.name(i)]))[0].address as string;
+  topo.exec(r, 'ip', ['neigh', 'replace', '10.251.12.2', 'lladdr', mac(b, 'b0'), 'dev', topo.name('r1'), 'nud', 'permanent']);
+  topo.exec(r, 'ip', ['neigh', 'replace', '10.251.11.2', 'lladdr', mac(g, 'g0'), 'dev', topo.name('r0'), 'nud', 'permanent']);
+  return { g, r, b, mac };
+}
+
+export const LAB_CONNECTIONS = 20_000;
+/** The lab's service: the VIP's port 80 to the backend's nginx on 8080, NAT. */
+export const labService = () => service('web', 'nat', ['10.251.12.2:8080']);
+
+/**
+ * ab (apache2-utils) from the client against nginx behind the VIP: `n` connections, one request
+ * each, 64 at a time (both in C, so the client and server cost less than the path). Its rate,
+ * and the VM's busy CPU time per connection (all CPUs, /proc/stat; NaN where it cannot be read).
+ */
+export function abConnections(topo: Topology, g: string, n = LAB_CONNECTIONS): { rate: number; cpuUs: number } {
+  const busyTicks = () => cpuTimes()?.busy ?? NaN;
+  const before = busyTicks();
+  const out = topo.exec(g, 'ab', ['-q', '-n', String(n), '-c', '64', `http://${VIP}/`]);
+  const cpuUs = ((busyTicks() - before) * (1e6 / USER_HZ)) / n;
+  const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  const complete = Number(/Complete requests:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  if (failed || complete !== n) throw new Error(`ab: ${complete} complete, ${failed} failed:\n${out}`);
+  return { rate: Number(/Requests per second:\s+([\d.]+)/.exec(out)![1]), cpuUs };
+}
+
+/** `prog`'s own ns per run while `run` makes `n` connections (the BPF run-time statistics on),
+ * and its runs per connection. */
+export function ownTimeOver(prog: Program, run: () => unknown, n = LAB_CONNECTIONS): { ns: number; runs: number } {
+  return withBpfStats(() => {
+    const a = prog.info();
+    run();
+    const b = prog.info();
+    return { ns: (b.runTimeNs - a.runTimeNs) / (b.runCount - a.runCount), runs: (b.runCount - a.runCount) / n };
+  });
+}
+
+/**
  * Runs `fn` with the kernel's BPF run-time statistics on (kernel.bpf_stats_enabled), then puts
  * the setting back. Each program run then reads the clock twice more, so only the runs made to
  * read the statistics have them on.
@@ -425,7 +453,7 @@ function withBpfStats<T>(fn: () => T): T {
 }
 
 /** nginx in a namespace answering every request with `b0`, one connection per request. */
-function startNginx(topo: Topology, ns: string, dir: string) {
+export function startNginx(topo: Topology, ns: string, dir: string) {
   execFileSync('mkdir', ['-p', dir]);
   const conf = `${dir}/nginx.conf`;
   writeFileSync(
@@ -555,14 +583,16 @@ inside the program) put 3-8 % on each of ~15 lines, each the first read of anoth
 the route, its nexthop group and nexthop, the egress interface, the feature word, the rule
 bank, the interface and balance counters, and on a SYN the Maglev slot (6 %). The flow cache's
 slot, which each flow of a connection this short takes anew, had 28 %. The same run with the
-flow table off (\`pipeline.flows: false\`) alternated with it, 5 rounds each (a temporary
-harness, 2026-12-04): 1,134-1,322 ns per packet against 1,636-2,092 ns. What this test
+flow table off (\`pipeline.flows: false\`) alternated with it (bench/in-traffic-ab.ts, which
+measures builds or settings this way, 2026-12-04): 0.70× the time per packet over 6 rounds,
+and 1,134-1,322 ns against 1,636-2,092 ns over 5 rounds in a first run. What this test
 measures of the pipeline is the memory a packet touches, more than the instructions it runs.
 The profile's shares do not come off one line at a time, though: a build whose guard skipped
 the rule bank's entry when the bank held no rule (one of the lines above, 4-6 %) ran at 0.99×
 the other's time per packet, alternated over 8 rounds (the same day); it was left out. The flow
-stage, with its own table's lines and the handshake's clock reads, is where a change shows; its
-per-CPU cache pays here too: a build sending every packet to the shared flow table instead took
-1.17× the time per packet (8 alternated rounds, the same day).
+stage, with its own table's lines and the handshake's clock reads, is where a change shows. Its
+per-CPU cache neither clearly pays nor costs here: a build sending every packet to the shared
+flow table instead took 1.17×, 1.05× and 0.96× the time per packet in three alternated runs
+(8, 3 and 8 rounds, the same day).
 `;
 }

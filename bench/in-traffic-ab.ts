@@ -1,0 +1,107 @@
+/**
+ * The pipeline's own time per packet in real traffic, build against build or settings against
+ * settings, alternated in one process: a development tool beside `make bench-balance`, whose §7
+ * measures the current build this way. On a VM whose speed drifts by tens of percent between
+ * processes, only alternated rounds tell a few percent.
+ *
+ *   OBJS=/tmp/a.bpf.o,/tmp/b.bpf.o [SETTINGS='{};{"flows":false}'] [ROUNDS=8] [MODE=generic] \
+ *     node dist/bench/in-traffic-ab.js
+ *
+ * Each variant (an object, by default build/pathwise.bpf.o; settings as JSON, `;` between
+ * variants) is a data plane of its own on the lab of bench/balance.ts (client — router —
+ * backend on veth, nginx behind a NAT service). Each round attaches the variants in turn to the
+ * router's two veths (MODE: native, generic or tc) and has ab make 20,000 connections through
+ * each with the kernel's BPF run-time statistics on. Prints every round, then each variant's
+ * median ns per run and connections per second, and its median per-round ratio to the first.
+ */
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Dataplane } from '../src/dataplane/dataplane.js';
+import { Pipeline } from '../src/dataplane/pipeline.js';
+import { inNetns } from '../src/kernel/index.js';
+import { repoRoot } from '../src/util/paths.js';
+import { Topology } from '../test/helpers/topology.js';
+import { abConnections, labService, lbLab, ownTimeOver, startNginx } from './balance.js';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main() {
+  const objs = (process.env.OBJS ?? '').split(',').filter(Boolean);
+  const settings = (process.env.SETTINGS ?? '').split(';').map((s) => (s.trim() ? JSON.parse(s) : {}));
+  const variants = Math.max(objs.length, settings.length, 1);
+  const rounds = Number(process.env.ROUNDS ?? 8);
+  const mode = (process.env.MODE ?? 'generic') as 'native' | 'generic' | 'tc';
+  const built = join(repoRoot, 'build', 'pathwise.bpf.o');
+  const saved = join(mkdtempSync(join(tmpdir(), 'pw-itab-')), 'pathwise.bpf.o');
+  copyFileSync(built, saved);
+  const topo = new Topology('t');
+  const dps: Dataplane[] = [];
+  let server: ReturnType<typeof startNginx> | undefined;
+  try {
+    const { g, r, b } = lbLab(topo);
+    server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
+    for (let v = 0; v < variants; v++) {
+      // Dataplane.open loads build/pathwise.bpf.o: each object goes there in turn.
+      if (objs[v]) copyFileSync(objs[v]!, built);
+      const name = `${topo.prefix}v${v}`;
+      topo.recordInstance(name);
+      const dp = await Dataplane.open(name, settings[v] ?? {});
+      copyFileSync(saved, built);
+      dps.push(dp);
+      inNetns(r, () => {
+        dp.syncHostRoutes();
+        dp.syncNeighbors();
+        dp.services.set(labService());
+      });
+    }
+    const ifaces = [topo.name('r0'), topo.name('r1')];
+    const ns: number[][] = dps.map(() => []);
+    const cps: number[][] = dps.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [v, dp] of dps.entries()) {
+        inNetns(r, () => dp.attach(ifaces, mode));
+        try {
+          const prog = mode === 'tc' ? dp.pipeline.tc! : dp.pipeline.xdp;
+          let rate = 0;
+          const own = ownTimeOver(prog, () => (rate = abConnections(topo, g).rate));
+          ns[v]!.push(own.ns);
+          cps[v]!.push(rate);
+          process.stdout.write(`round ${round} variant ${v}: ${own.ns.toFixed(0)} ns per run, ${rate.toFixed(0)} connections/s\n`);
+        } finally {
+          inNetns(r, () => dp.detach(ifaces));
+        }
+      }
+    }
+    for (let v = 0; v < variants; v++) {
+      const ratio = median(ns[v]!.map((x, i) => x / ns[0]![i]!));
+      process.stdout.write(
+        `variant ${v} (${objs[v] ?? 'build'} ${JSON.stringify(settings[v] ?? {})}): ${median(ns[v]!).toFixed(0)} ns per run, ${median(cps[v]!).toFixed(0)} connections/s; per-round ratio to variant 0: ${ratio.toFixed(3)}\n`,
+      );
+    }
+  } finally {
+    copyFileSync(saved, built);
+    rmSync(saved, { force: true });
+    for (const dp of dps) {
+      dp.close();
+      Pipeline.down(dp.instance);
+    }
+    // nginx's master stops its workers on SIGTERM: the topology's SIGKILL must not come first,
+    // or a worker outlives it (and holds this process's pipes open).
+    if (server && server.exitCode === null) {
+      const exited = once(server, 'exit');
+      server.kill('SIGTERM');
+      await Promise.race([exited, sleep(15_000)]);
+    }
+    rmSync(`/tmp/${topo.prefix}-lb-nginx`, { recursive: true, force: true });
+    topo.destroy();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`in-traffic-ab: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
