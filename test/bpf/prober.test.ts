@@ -111,6 +111,9 @@ describe('path prober', { skip, timeout: 60_000 }, () => {
     prober.set(5, { ...base, intervalMs: 200, dst: v4('10.79.9.9'), kind: 'udp', port: 7999 });
     const r = (await collect(600)).filter((x) => x.id === 5);
     prober.remove(5);
+    // A loss decided between that drain and the removal waits in the queue: it is the removed
+    // target's last, taken now (CI once saw one left for the check below).
+    r.push(...prober.drain().filter((x) => x.id === 5));
     assert.ok(r.length >= 5, `probes lost and re-sent: ${r.length}`);
     assert.ok(
       r.every((x) => Number.isNaN(x.rttMs)),
