@@ -8,7 +8,8 @@
  *     node dist/bench/in-traffic-ab.js
  *
  * Each variant (an object, by default build/pathwise.bpf.o; settings as JSON, `;` between
- * variants) is a data plane of its own on the lab of bench/balance.ts (client — router —
+ * variants; `xdp.o+tc.o` gives the TC object too, for a build whose maps differ: the TC
+ * object shares the XDP object's maps by name) is a data plane of its own on the lab of bench/balance.ts (client — router —
  * backend on veth, nginx behind a NAT service). Each round attaches the variants in turn to the
  * router's two veths (MODE: native, generic or tc) and has ab make 20,000 connections through
  * each with the kernel's BPF run-time statistics on. Prints every round, then each variant's
@@ -36,8 +37,16 @@ async function main() {
   const rounds = Number(process.env.ROUNDS ?? 8);
   const mode = (process.env.MODE ?? 'generic') as 'native' | 'generic' | 'tc';
   const built = join(repoRoot, 'build', 'pathwise.bpf.o');
-  const saved = join(mkdtempSync(join(tmpdir(), 'pw-itab-')), 'pathwise.bpf.o');
+  const builtTc = join(repoRoot, 'build', 'pathwise-tc.bpf.o');
+  const savedDir = mkdtempSync(join(tmpdir(), 'pw-itab-'));
+  const saved = join(savedDir, 'pathwise.bpf.o');
+  const savedTc = join(savedDir, 'pathwise-tc.bpf.o');
   copyFileSync(built, saved);
+  copyFileSync(builtTc, savedTc);
+  const restore = () => {
+    copyFileSync(saved, built);
+    copyFileSync(savedTc, builtTc);
+  };
   const topo = new Topology('t');
   const dps: Dataplane[] = [];
   let server: ReturnType<typeof startNginx> | undefined;
@@ -45,12 +54,13 @@ async function main() {
     const { g, r, b } = lbLab(topo);
     server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
     for (let v = 0; v < variants; v++) {
-      // Dataplane.open loads build/pathwise.bpf.o: each object goes there in turn.
-      if (objs[v]) copyFileSync(objs[v]!, built);
+      // Dataplane.open loads build/pathwise.bpf.o (and -tc): each object goes there in turn.
+      const [xdp, tc] = (objs[v] ?? '').split('+');
+      if (xdp) copyFileSync(xdp, built);
+      if (tc) copyFileSync(tc, builtTc);
       const name = `${topo.prefix}v${v}`;
       topo.recordInstance(name);
-      const dp = await Dataplane.open(name, settings[v] ?? {});
-      copyFileSync(saved, built);
+      const dp = await Dataplane.open(name, settings[v] ?? {}).finally(restore);
       dps.push(dp);
       inNetns(r, () => {
         dp.syncHostRoutes();
@@ -83,8 +93,8 @@ async function main() {
       );
     }
   } finally {
-    copyFileSync(saved, built);
-    rmSync(saved, { force: true });
+    restore();
+    rmSync(savedDir, { recursive: true, force: true });
     for (const dp of dps) {
       dp.close();
       Pipeline.down(dp.instance);
