@@ -41,6 +41,8 @@ import { cpuTimes } from './cpu-times.js';
 import { benchRules, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
+/** The calls bench_calls makes in a chain (BENCH_CALLS in bench/progs/bench.bpf.c). */
+const BENCH_CALLS = 16;
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
@@ -111,6 +113,9 @@ interface Results {
     rules10kNs: number;
     fwdNs?: number;
     forwarded?: boolean;
+    /** One BPF call and its return (bench_calls: 16 in a chain, over the empty program), from
+     * 2026-12-04: what the return mitigation makes of each of the pipeline's calls. */
+    callNs?: number;
     /** The same packet through pipelines with stages turned off (one route). */
     stages?: { label: string; ns: number }[];
   };
@@ -384,6 +389,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const ctxK0 = xdpMd(flowPkt.length, ifK0);
   const benchEmpty = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
   const emptyNs = inNetns(ns, () => perRepetition(benchEmpty.program('bench_empty'), flowPkt, ctxK0, XDP_PASS));
+  const callsNs = inNetns(ns, () => perRepetition(benchEmpty.program('bench_calls'), flowPkt, ctxK0, XDP_PASS));
   benchEmpty.close();
   // The floor: the minimal forwarder over the same tables (pinned maps of the full instance).
   const floor = await loadBench(`${topo.prefix}full`);
@@ -397,7 +403,15 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     return inNetns(ns, () => perRepetition(dp.pipeline.xdp, flowPkt, ctxK0, XDP_REDIRECT));
   };
   log('measuring the pipeline');
-  const pipeline: Results['pipeline'] = { emptyNs, fwdNs, fullNs: pipelineNs(full, 1000), rules10Ns: 0, rules10kNs: 0, forwarded: true };
+  const pipeline: Results['pipeline'] = {
+    emptyNs,
+    fwdNs,
+    fullNs: pipelineNs(full, 1000),
+    rules10Ns: 0,
+    rules10kNs: 0,
+    forwarded: true,
+    callNs: (callsNs - emptyNs) / BENCH_CALLS,
+  };
   // 10,000 rules need more classifier bitmaps than the default.
   const big = await open(`${topo.prefix}rules`, ns, { ruleBitmaps: 32768 });
   inNetns(ns, () => {
@@ -810,7 +824,25 @@ MAC check did not run and every packet asked the kernel for the egress MTU).
 Targets: 1,000 rules ≤ 2× the minimal forwarder — ${p.fullNs <= 2 * p.fwdNs! ? 'met' : '**not met**'} (${ratio(p.fullNs, p.fwdNs!)});
 ≤ 60 ns over the empty program (on a CPU without the return mitigation) — ${p.fullNs - p.emptyNs <= 60 ? 'met' : '**not met**'} (${f(p.fullNs - p.emptyNs)} ns);
 10,000 rules within 10% of 10 rules — ${p.rules10kNs <= 1.1 * p.rules10Ns ? 'met' : '**not met**'} (${ratio(p.rules10kNs, p.rules10Ns)}).
-${p.stages ? stagesReport(p.stages, p.fwdNs!) : ''}`;
+${p.callNs === undefined ? '' : callsReport(p.callNs)}${p.stages ? stagesReport(p.stages, p.fwdNs!) : ''}`;
+}
+
+/** What the CPU's return mitigation makes of the calls on this packet's path. */
+function callsReport(callNs: number): string {
+  return `
+**Calls.** One BPF call and its return costs ${callNs.toFixed(1)} ns on this CPU (bench_calls: ${BENCH_CALLS} calls
+in a chain to a global function, as the stages are called, over the empty program). This
+packet's path through the pipeline makes four: the guard, route and flow stages (global
+functions) and the redirect (a helper); the floor makes one, the redirect. So
+~${(3 * callNs).toFixed(0)} ns of the difference between the two are calls and returns, which the "Safe RET"
+mitigation makes several times dearer (see What limits these numbers). The coarse clock the
+flow slot stamps packets with was a fifth until 2026-12-04: each CPU now keeps the value it
+read with the tick it read it in (bpf/include/pathwise/clock.bpf.h; the tick count is a load
+the verifier inlines), and calls again only when the tick moves. Alternated on a VM with
+"Safe RET" (bench/ab-stages.ts, 2,000 rounds, 1,000 rules): 249 ns before, 236 after (0.943×).
+Inlining the route stage would save one, but its frame added to the pipeline's takes the
+deepest call chains past BPF's 512 bytes of stack (the verifier refused such a build).
+`;
 }
 
 function stagesReport(stages: { label: string; ns: number }[], fwdNs: number): string {
@@ -1028,7 +1060,7 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   the minimal forwarder (§3) is the floor for the same tables. The stage-by-stage rows of §3 say
   where the rest goes: the flow table (since the third session of 2026-12-03 a flow's common
   packet counts in a per-CPU slot, see below; its clock is the coarse one except for new flows
-  and handshake stamps), the guard
+  and handshake stamps, and since 2026-12-04 read with a call once a tick per CPU, §3), the guard
   (the blocklist's LPM lookup; the rules' fields; a bpf_loop walk only when the fields leave a
   rule that can match). Since 2026-12-03 the fields are read one by one, the array lookups
   (protocol, ports, flags, interface) before the addresses, each narrowing the candidate rules

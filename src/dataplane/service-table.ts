@@ -460,7 +460,7 @@ export class ServiceTable {
 
   /** Tracked connections per backend whose last packet is recent. */
   private activeConnections(withinNs: number): Map<number, number> {
-    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_coarse_ns
+    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as the pipeline's coarse clock (clock.bpf.h)
     const out = new Map<number, number>();
     for (const [, ct] of this.maps.lbCt.entries()) {
       if (Number(now - ct.seen_ns) > withinNs + 1e9) continue; // seen_ns is refreshed once a second

@@ -1587,6 +1587,30 @@ export const PwFrag = {
   },
 } as const satisfies Codec<PwFrag> & { offsets: Record<string, number> };
 
+/** struct pw_coarse_clock (16 bytes) */
+export interface PwCoarseClock {
+  tick: bigint;
+  ns: bigint;
+}
+export const PwCoarseClock = {
+  name: 'pw_coarse_clock',
+  size: 16,
+  offsets: { tick: 0, ns: 8 },
+  encode(x: PwCoarseClock, v: DataView, o: number): void {
+    scalar.u64.encode(x.tick, v, o + 0);
+    scalar.u64.encode(x.ns, v, o + 8);
+  },
+  decode(v: DataView, o: number): PwCoarseClock {
+    return {
+      tick: scalar.u64.decode(v, o + 0),
+      ns: scalar.u64.decode(v, o + 8),
+    };
+  },
+  zero(): PwCoarseClock {
+    return { tick: 0n, ns: 0n };
+  },
+} as const satisfies Codec<PwCoarseClock> & { offsets: Record<string, number> };
+
 /** struct pw_lb_slots (64 bytes) */
 export interface PwLbSlots {
   backend: number[];
@@ -2119,6 +2143,7 @@ export const maps = {
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
   pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwGuardState },
   pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
+  pw_coarse_clock: { name: 'pw_coarse_clock', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCoarseClock },
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
@@ -2232,6 +2257,8 @@ export interface Maps {
   guardState: BpfMap<number, PwGuardState>;
   /** pw_frags */
   frags: BpfMap<PwFragKey, PwFrag>;
+  /** pw_coarse_clock */
+  coarseClock: PerCpuMap<number, PwCoarseClock>;
   /** pw_lb_maglev */
   lbMaglev: BpfMap<number, PwLbSlots>;
   /** pw_lb_service_stats */
@@ -2321,6 +2348,7 @@ export const mapHandles = {
   ratelimitState: 'pw_ratelimit_state',
   guardState: 'pw_guard_state',
   frags: 'pw_frags',
+  coarseClock: 'pw_coarse_clock',
   lbMaglev: 'pw_lb_maglev',
   lbServiceStats: 'pw_lb_service_stats',
   lbCtl: 'pw_lb_ctl',

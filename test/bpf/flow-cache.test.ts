@@ -155,6 +155,30 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
     assert.equal(read(other, '10.61.0.3')?.packets, 6);
   });
 
+  it("stamps a cached flow's last packet with the coarse clock, which each CPU reads once a tick", async () => {
+    // CLOCK_MONOTONIC here; the coarse clock is the same clock at the last tick. A tick is at
+    // most 10 ms (HZ 100), and the pipeline's value may be two ticks old (clock.bpf.h).
+    const ms = 1_000_000;
+    const monotonic = () => Number(process.hrtime.bigint());
+    const frame = udp(44000);
+    send(frame, 2); // the second packet counts in the slot, stamped
+    const t0 = monotonic();
+    await sleep(60);
+    const t1 = monotonic();
+    send(frame, 1);
+    const t2 = monotonic();
+    assert.equal(read(44000)?.packets, 3, 'the read flushed the slot');
+    const last = Number(entry(udpKey('10.61.0.1', '10.9.9.9', 44000, 53))?.last_ns ?? 0n);
+    assert.ok(last <= t2, `the last packet's time (${last}) is not after it was sent (${t2})`);
+    assert.ok(
+      last >= t1 - 25 * ms,
+      `the last packet's time is its tick's: ${(t1 - last) / ms} ms before it was sent (the earlier packets: ${(t1 - t0) / ms} ms before)`,
+    );
+    const clock = dp.pipeline.maps.coarseClock.get(0)?.[0];
+    assert.ok(clock && clock.tick > 0n, 'CPU 0 keeps the tick it read the clock in');
+    assert.ok(Number(clock.ns) >= t1 - 25 * ms && Number(clock.ns) <= t2, 'and the clock it read then');
+  });
+
   it('makes a flow again from its slot when the table lost its entry', () => {
     const frame = udp(43000);
     const key = udpKey('10.61.0.1', '10.9.9.9', 43000, 53);

@@ -336,7 +336,7 @@ struct pw_flow {
 	__u64 packets;
 	__u64 bytes;         /* IP total length, as IPFIX's octetDeltaCount */
 	__u64 first_ns;      /* bpf_ktime_get_ns() */
-	__u64 last_ns;       /* bpf_ktime_get_coarse_ns() after the first packet: up to a tick behind */
+	__u64 last_ns;       /* the coarse clock (clock.bpf.h) after the first packet: up to two ticks behind */
 	/* TCP handshake as seen by the pipeline, in the initiator's flow: the SYN, the responder's
 	 * SYN/ACK (seen in the reverse flow) and the initiator's first ACK. 0: not seen. */
 	__u64 syn_ns;
@@ -351,6 +351,12 @@ struct pw_flow {
 	__u8 direction;      /* enum pw_flow_direction */
 };
 _Static_assert(sizeof(struct pw_flow) == 72, "pw_flow layout");
+
+/* The coarse clock as one CPU last read it, and the tick it read it in (clock.bpf.h). */
+struct pw_coarse_clock {
+	__u64 tick;  /* bpf_jiffies64() */
+	__u64 ns;    /* bpf_ktime_get_coarse_ns() in that tick */
+};
 
 /*
  * A slot of the flow cache, per CPU: one flow's packets since the slot last flushed them into

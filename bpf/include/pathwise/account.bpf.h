@@ -4,6 +4,7 @@
 #ifndef PATHWISE_ACCOUNT_BPF_H
 #define PATHWISE_ACCOUNT_BPF_H
 
+#include "pathwise/clock.bpf.h"
 #include "pathwise/maps/account.bpf.h"
 #include "pathwise/maps/flows.bpf.h"
 #include "pathwise/parse.h"
@@ -243,7 +244,7 @@ static __noinline int pw_flow_flush_slot(struct pw_flow_pending *p)
 static __always_inline void pw_flow_pend(struct pw_flow_pending *p, const struct pw_packet *pkt,
 					 const struct pw_decision *d, __u32 egress)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 now = pw_coarse_ns();
 
 	if (pw_settings.flags & PW_SETTING_ROUTE_STATS) {
 		if (p->packets && p->route != d->route)
@@ -273,7 +274,7 @@ static __always_inline void pw_flow_pend(struct pw_flow_pending *p, const struct
 static __always_inline void pw_flow_claim(struct pw_flow_pending *p, const struct pw_flow_key *key,
 					  const struct pw_flow *f, __u32 ifindex)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 now = pw_coarse_ns();
 
 	if (f->syn_ns && !f->ack_ns && now < f->syn_ns + PW_FLOW_HANDSHAKE_WAIT_MS * 1000000ULL)
 		return;
@@ -352,10 +353,10 @@ PW_STAGE int pw_account_flow(PW_CTX *ctx, const struct pw_packet *pkt, const str
 	}
 	__sync_fetch_and_add(&f->packets, pkt->segs);
 	__sync_fetch_and_add(&f->bytes, pkt->ip_len);
-	/* The coarse clock (a tick, ~4 ms, behind; a load instead of a ~25 ns clock read) for an
+	/* The coarse clock (up to two ticks behind, and a call once a tick: clock.bpf.h) for an
 	 * existing flow's last packet: idle timeouts and IPFIX end times need no more. Kept from
 	 * going back, so last_ns never falls below the precise first_ns. */
-	now = bpf_ktime_get_coarse_ns();
+	now = pw_coarse_ns();
 	if (now > f->last_ns)
 		f->last_ns = now;
 	now = 0; /* the handshake reads the precise clock if it stamps */

@@ -20,6 +20,7 @@
 #define PATHWISE_BALANCE_BPF_H
 
 #include "pathwise/abi.h"
+#include "pathwise/clock.bpf.h"
 #include "pathwise/csum.bpf.h"
 #include "pathwise/maps/balance.bpf.h"
 #include "pathwise/parse.h"
@@ -351,7 +352,7 @@ static __always_inline int pw_lb_forward(PW_CTX *ctx, struct pw_packet *pkt, str
 	d->lb_backend = be_id;
 	if (trace)
 		goto translate; /* a what-if lookup records nothing */
-	now = bpf_ktime_get_coarse_ns();
+	now = pw_coarse_ns();
 	if (new_conn) {
 		if (!(flags & PW_LB_F_DSR)) {
 			/* The reply as the backend will send it (key turns into it: the stage's frame
