@@ -255,9 +255,9 @@ int bench_empty(struct xdp_md *ctx)
 
 /*
  * What a call and its return cost on this CPU: BENCH_CALLS calls in a chain to a global
- * function (PW_STAGE), as the pipeline calls its stages (a helper call costs the same way). Its time over
- * bench_empty, divided by BENCH_CALLS, is one call; under the "Safe RET" return mitigation it
- * is several times what it is without.
+ * function (PW_STAGE), as the pipeline calls its stages (a helper call costs the same way).
+ * Its time over bench_empty, divided by BENCH_CALLS, is one call; under the "Safe RET" return
+ * mitigation it is several times what it is without.
  */
 #define BENCH_CALLS 16
 

@@ -9,7 +9,9 @@
  * The value can be a tick older than the coarse clock's own (itself up to a tick behind): the
  * tick count moves just before the timekeeping update, so a read in between keeps the previous
  * tick's time for the rest of this one. Nothing here needs better: idle timeouts, last-seen
- * times, IPFIX end times. It never goes back on one CPU.
+ * times, IPFIX end times. Nor does a test run that the live pipeline interrupts on its CPU
+ * between the read and the writes (test runs only keep migration off): the value it writes
+ * back is that tick's too.
  */
 #ifndef PATHWISE_CLOCK_BPF_H
 #define PATHWISE_CLOCK_BPF_H
