@@ -207,13 +207,15 @@ insight:
       const onWire = wire.get(`${port} ${l.uri} ${l.status}`)?.shift();
       assert.ok(onWire !== undefined, `the log's ${k} is in the upstream's capture`);
       toWire.push(lat - onWire);
+      // The mix delays every sixth request by 6-10 ms; nginx's cached millisecond clock can
+      // read a 6 ms one as 5 (CI once counted 198 of 200), so 5 counts as slow.
       const nginxMs = l.request_time * 1000;
-      if (nginxMs > 5) {
+      if (nginxMs >= 5) {
         slow++;
         toNginx.push(Math.abs(lat - nginxMs));
       }
     }
-    assert.ok(slow >= REQUESTS / 6, `requests above 5 ms: ${slow}`);
+    assert.ok(slow >= REQUESTS / 6, `requests of 5 ms or more: ${slow}`);
     // The router times both messages one hop (a veth) before the upstream's link on the way in
     // and one after it on the way out; a packet's hop waits at most for a softirq. So ours is
     // never shorter. The capture stamps by the wall clock, the pipeline by the monotonic one:
