@@ -471,16 +471,32 @@ static __always_inline int pw_lb_icmp_error(const struct pw_packet *pkt)
 }
 
 /*
- * Rewrites one end of the quoted packet (its destination when `quote_dst`, else its source) to
- * `addr`:`port`, and the outer destination (`outer` 1) or source (`outer` 2) to `addr` too
- * (0: the outer header stays). Returns 0 when the quote is not where it was found. The
+ * Rewrites one end of the quoted packet (its destination when PW_LB_QUOTE_DST is in `how`, else
+ * its source) to `addr`:`port`, and the outer destination (PW_LB_OUTER_DST) or source
+ * (PW_LB_OUTER_SRC) to `addr` too (neither: the outer header stays). Returns 0 when the quote is not where it was found. The
  * checksums are patched by hand in the TC pipeline too: an ICMP error is checksummed whole by
  * whoever sends it (never left to the device), so only a receive-side CHECKSUM_COMPLETE goes
  * stale, which matters to a local receiver alone, and a balanced flow's is never local.
+ * Not inlined: its four calls, inlined, made pw_balance_icmp's frame the deepest of the
+ * pipeline's call chains, and ICMP errors are rare enough to pay a call each.
  */
-static __always_inline int pw_lb_icmp_rewrite(PW_CTX *ctx, struct pw_packet *pkt, int quote_dst, const __u8 *addr,
-					      __be16 port, int outer)
+enum {
+	PW_LB_QUOTE_DST = 1,
+	PW_LB_OUTER_DST = 2,
+	PW_LB_OUTER_SRC = 4,
+};
+
+static __attribute__((noinline)) int pw_lb_icmp_rewrite(PW_CTX *ctx, struct pw_packet *pkt, const __u8 *to, __be16 port,
+							int how)
 {
+	/* The address read as words (every caller's is a 16-byte map value field, 4-byte
+	 * aligned): copied byte by byte, it took this function's frame past what the pipeline's
+	 * deepest call chain leaves it. */
+	__u32 words[4];
+	const __u8 *addr = (const __u8 *)words;
+	const int quote_dst = how & PW_LB_QUOTE_DST;
+	/* 1: the outer destination, 2: the outer source, 0: neither */
+	const int outer = how & PW_LB_OUTER_DST ? 1 : how & PW_LB_OUTER_SRC ? 2 : 0;
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *icmp = data + (pkt->l4_off & 0x3ff);
@@ -492,6 +508,7 @@ static __always_inline int pw_lb_icmp_rewrite(PW_CTX *ctx, struct pw_packet *pkt
 	int v6 = pkt->family == 6;
 	__u8 qproto;
 
+	__builtin_memcpy(words, __builtin_assume_aligned(to, 4), 16);
 	if (!v6) {
 		struct iphdr *qip = (void *)quote;
 		__u32 ihl;
@@ -639,8 +656,8 @@ PW_STAGE int pw_balance_icmp(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decis
 		d->lb_backend = rnat->backend;
 		if (trace)
 			return 1;
-		if (!pw_lb_icmp_rewrite(ctx, pkt, 1, rnat->vip, rnat->vport, from_backend ? 2 : 0) ||
-		    (rnat->snat && !pw_lb_icmp_rewrite(ctx, pkt, 0, rnat->client, rnat->cport, 1))) {
+		if (!pw_lb_icmp_rewrite(ctx, pkt, rnat->vip, rnat->vport, PW_LB_QUOTE_DST | (from_backend ? PW_LB_OUTER_SRC : 0)) ||
+		    (rnat->snat && !pw_lb_icmp_rewrite(ctx, pkt, rnat->client, rnat->cport, PW_LB_OUTER_DST))) {
 			pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
 			return 0;
 		}
@@ -678,8 +695,8 @@ PW_STAGE int pw_balance_icmp(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decis
 			}
 			if (!svc || !(svc->flags & PW_LB_F_SNAT) || trace)
 				return 1;
-			if (!pw_lb_icmp_rewrite(ctx, pkt, 0, be->addr, be->port, 1) ||
-			    !pw_lb_icmp_rewrite(ctx, pkt, 1, svc->snat, snat_port, 0)) {
+			if (!pw_lb_icmp_rewrite(ctx, pkt, be->addr, be->port, PW_LB_OUTER_DST) ||
+			    !pw_lb_icmp_rewrite(ctx, pkt, svc->snat, snat_port, PW_LB_QUOTE_DST)) {
 				pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
 				return 0;
 			}
@@ -699,7 +716,7 @@ PW_STAGE int pw_balance_icmp(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decis
 		}
 		if (trace)
 			return 1;
-		if (!pw_lb_icmp_rewrite(ctx, pkt, 0, be->addr, be->port, 1)) {
+		if (!pw_lb_icmp_rewrite(ctx, pkt, be->addr, be->port, PW_LB_OUTER_DST)) {
 			pw_decide(d, PW_VERDICT_ABORTED, PW_REASON_TRUNCATED_L4);
 			return 0;
 		}

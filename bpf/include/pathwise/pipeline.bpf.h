@@ -90,7 +90,7 @@ static __always_inline int pw_is_martian(const struct pw_packet *pkt)
 
 /* The route stage (see stage.bpf.h): its lookup keys and bpf_fib_lookup() parameters stay out
  * of the pipeline's stack frame. */
-PW_STAGE int pw_route(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
+static __always_inline int pw_route(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	if (!pkt || !d)
 		return 0;

@@ -12,6 +12,7 @@
 #include "pathwise/csum.bpf.h"
 #include "pathwise/maps/route.bpf.h"
 #include "pathwise/parse.h"
+#include "pathwise/stage.bpf.h"
 
 #define PW_AF_INET 2
 #define PW_AF_INET6 10
@@ -129,6 +130,17 @@ static __always_inline struct pw_iface *pw_tx_port(__u32 ifindex)
 	return out && (out->flags & PW_IFACE_F_TX) ? out : NULL;
 }
 
+/* Whether the kernel finds the packet larger than the MTU of `ifindex` (for each of its
+ * segments when it has several). Called only where no MTU is recorded, or for a socket buffer
+ * of several segments: a function of its own, so that bpf_check_mtu()'s result slot stays out
+ * of the pipeline's stack frame, which the route stage shares. */
+PW_STAGE int pw_mtu_exceeded(PW_CTX *ctx, __u32 ifindex, __u32 segs)
+{
+	__u32 mtu_len = 0;
+
+	return bpf_check_mtu(ctx, ifindex, &mtu_len, 0, segs > 1 ? BPF_MTU_CHK_SEGS : 0) == BPF_MTU_CHK_RET_FRAG_NEEDED;
+}
+
 /* Rewrites L2 and the TTL, then redirects out of `out` (pw_tx_port(ifindex)). Only called once
  * every check has passed, so a packet handed to the kernel is always unmodified. */
 static __always_inline void pw_transmit(PW_CTX *ctx, struct pw_packet *pkt, const struct pw_iface *out,
@@ -137,16 +149,13 @@ static __always_inline void pw_transmit(PW_CTX *ctx, struct pw_packet *pkt, cons
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	__u32 mtu_len = 0;
 
 	/* Larger than the egress MTU: the kernel fragments it or answers ICMP "fragmentation
 	 * needed" / "packet too big", so path MTU discovery keeps working. The MTU the control
 	 * plane recorded is compared directly (an XDP frame is linear, its IP length is what
 	 * counts); an interface without a record asks the kernel. A socket buffer of several
 	 * segments goes out as those segments: the kernel checks each of them. */
-	if (pkt->segs > 1 ? bpf_check_mtu(ctx, ifindex, &mtu_len, 0, BPF_MTU_CHK_SEGS) == BPF_MTU_CHK_RET_FRAG_NEEDED
-	    : out->mtu    ? pkt->ip_len > out->mtu
-			  : bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
+	if (pkt->segs > 1 || !out->mtu ? pw_mtu_exceeded(ctx, ifindex, pkt->segs) : pkt->ip_len > out->mtu) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MTU_EXCEEDED);
 		return;
 	}
@@ -222,6 +231,44 @@ static __always_inline int pw_is_special_dst(const struct pw_packet *pkt)
 	       (pkt->daddr6.in6_u.u6_addr8[0] == 0xfe && (pkt->daddr6.in6_u.u6_addr8[1] & 0xc0) == 0x80);
 }
 
+/*
+ * The end of the route stage for a nexthop without its gateway's MAC (a directly connected
+ * destination, or a gateway not resolved yet): the copy of the kernel's neighbours, then the
+ * kernel itself. A function of its own, called only then: its key and bpf_fib_lookup()'s
+ * parameters stay out of the pipeline's stack frame, which the route stage shares.
+ */
+PW_STAGE int pw_route_neigh(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, __u32 nh_id)
+{
+	struct pw_neigh_key key;
+	struct bpf_fib_lookup p;
+	struct pw_nexthop *nh;
+	struct pw_iface *out;
+	struct pw_neigh *n;
+	int v6;
+
+	if (!pkt || !d)
+		return 0;
+	nh = bpf_map_lookup_elem(&pw_nexthops, &nh_id);
+	out = nh ? pw_tx_port(nh->ifindex) : NULL;
+	if (!nh || !out) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_TX_PORT);
+		return 0;
+	}
+	v6 = (nh->flags & PW_NH_F_DIRECT) ? pkt->family == 6 : !!(nh->flags & PW_NH_F_GW6);
+	pw_neigh_target(nh, pkt, &key);
+	n = bpf_map_lookup_elem(&pw_neigh, &key);
+	if (n) {
+		pw_transmit(ctx, pkt, out, n->mac, nh->smac, nh->ifindex, d);
+		return 0;
+	}
+	if (pw_neigh_kernel(ctx, nh, &key, v6, &p) != BPF_FIB_LKUP_RET_SUCCESS) {
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_NEIGH);
+		return 0;
+	}
+	pw_transmit(ctx, pkt, out, p.dmac, p.smac, nh->ifindex, d);
+	return 0;
+}
+
 static __always_inline void pw_route_own(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	__u32 route_id = pkt->family == 4 ? pw_fib4_lookup(pkt->daddr4) : pw_fib6_lookup(&pkt->daddr6);
@@ -288,40 +335,29 @@ static __always_inline void pw_route_own(PW_CTX *ctx, struct pw_packet *pkt, str
 		return;
 	}
 	{
-		struct pw_neigh_key key;
-		struct pw_neigh *n;
-		struct bpf_fib_lookup p;
-		int v6 = (nh->flags & PW_NH_F_DIRECT) ? pkt->family == 6 : !!(nh->flags & PW_NH_F_GW6);
 		/* One load for the gateway's MAC and its flag (the control plane writes them with one
-		 * store): a gateway nexthop carries its neighbour's MAC; others look it up. */
+		 * store): a gateway nexthop carries its neighbour's MAC; others look it up, in a
+		 * function of their own. */
 		__u64 w = *(volatile __u64 *)&nh->gw_mac;
 		const struct pw_nh_mac *gm = (const void *)&w;
 
-		if (gm->known) {
+		if (gm->known)
 			pw_transmit(ctx, pkt, out, gm->mac, nh->smac, nh->ifindex, d);
-			return;
-		}
-		pw_neigh_target(nh, pkt, &key);
-		n = bpf_map_lookup_elem(&pw_neigh, &key);
-		if (n) {
-			pw_transmit(ctx, pkt, out, n->mac, nh->smac, nh->ifindex, d);
-			return;
-		}
-		if (pw_neigh_kernel(ctx, nh, &key, v6, &p) != BPF_FIB_LKUP_RET_SUCCESS) {
-			pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_NEIGH);
-			return;
-		}
-		pw_transmit(ctx, pkt, out, p.dmac, p.smac, nh->ifindex, d);
+		else
+			pw_route_neigh(ctx, pkt, d, nh_id);
 	}
 }
 
-/* fib: kernel mode: the kernel's own FIB (routes from ip route, FRR, BIRD) decides. */
-static __always_inline void pw_route_kernel(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
+/* fib: kernel mode: the kernel's own FIB (routes from ip route, FRR, BIRD) decides. A function
+ * of its own (see pw_route_neigh). */
+PW_STAGE int pw_route_kernel(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	struct bpf_fib_lookup p = {};
 	struct pw_iface *out;
 	int rc;
 
+	if (!pkt || !d)
+		return 0;
 	p.ifindex = ctx->ingress_ifindex;
 	p.l4_protocol = pkt->proto;
 	p.sport = pkt->sport;
@@ -338,23 +374,24 @@ static __always_inline void pw_route_kernel(PW_CTX *ctx, struct pw_packet *pkt, 
 	rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_NEIGH);
-		return;
+		return 0;
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 		/* Local, unreachable, prohibited, forwarding disabled: the kernel knows best. */
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_FIB_KERNEL);
-		return;
+		return 0;
 	}
 	if (pkt->ttl <= 1) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_TTL_EXCEEDED);
-		return;
+		return 0;
 	}
 	out = pw_tx_port(p.ifindex);
 	if (!out) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_NO_TX_PORT);
-		return;
+		return 0;
 	}
 	pw_transmit(ctx, pkt, out, p.dmac, p.smac, p.ifindex, d);
+	return 0;
 }
 
 #endif /* PATHWISE_ROUTE_BPF_H */
