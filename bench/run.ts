@@ -1049,6 +1049,15 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   lookup misses the CPU caches and the TLB in the 64 MiB first-level table (2^24 entries,
   whatever the number of routes — which is why 10 routes cost the same as 900,000). Real
   traffic concentrates on fewer destinations than a uniform draw over the whole table.
+  A compressed first level that fits in a few MiB was built and measured on 2026-12-04 (a /16
+  directory, a 256-bit map of runs per /16 and the runs' route ids, Poptrie-like: 5.6 MiB for
+  this table; branch experiment/fib4-compact, bench/fib-lookups.ts there). On the VM with
+  "Safe RET", alternated in one process, it lost everywhere: 95-113 ns against DIR-24-8's
+  33-40 on random destinations, 168 against 115 with each lookup waiting for the last (one
+  lookup's latency), 17 against 2.1 warm. Its two dependent reads (the /16's map, then the
+  run) each cost about what DIR-24-8's one read into 64 MiB costs there: the 5.6 MiB did not
+  stay in a cache the VM could use, and the chain of four loads and a popcount costs ~17 ns
+  even warm. DIR-24-8 stays.
 - **Install.** Since 2026-12-03 the file's lines are scanned by the addon (native/src/scan.cc:
   prefixes read and lines grouped by nexthop text, each distinct text parsed once in TypeScript;
   0.5-0.6 s → 0.06-0.16 s for 901,899 lines here, in process and in the bench's runs: JavaScript's charCodeAt costs a few ns a

@@ -96,13 +96,13 @@ export const BenchGenFrame = {
 
 /** Maps of bench.bpf.o, as declared in its .maps section. */
 export const maps = {
+  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
+  pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   bench_lpm_map: { name: 'bench_lpm_map', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 4, key: BenchLpmKey, value: scalar.u32 },
   bench_addrs6: { name: 'bench_addrs6', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: BenchAddr6 },
   bench_lpm6_map: { name: 'bench_lpm6_map', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 4, key: BenchLpm6Key, value: scalar.u32 },
   pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
-  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
-  pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   bench_fwd_ports: { name: 'bench_fwd_ports', type: MapType.DEVMAP_HASH, maxEntries: 64, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   bench_gen_next: { name: 'bench_gen_next', type: MapType.PROG_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
@@ -123,6 +123,10 @@ export type MapName = keyof typeof maps;
 
 /** Typed handles to every map of bench.bpf.o, by short name (see openMaps). */
 export interface Maps {
+  /** pw_nexthops */
+  nexthops: BpfMap<number, PwNexthop>;
+  /** pw_neigh */
+  neigh: BpfMap<PwNeighKey, PwNeigh>;
   /** bench_lpm_map */
   lpmMap: BpfMap<BenchLpmKey, number>;
   /** bench_addrs6 */
@@ -133,10 +137,6 @@ export interface Maps {
   routes: BpfMap<number, PwRoute>;
   /** pw_nhgroups */
   nhgroups: BpfMap<number, PwNhgroup>;
-  /** pw_nexthops */
-  nexthops: BpfMap<number, PwNexthop>;
-  /** pw_neigh */
-  neigh: BpfMap<PwNeighKey, PwNeigh>;
   /** bench_fwd_ports */
   fwdPorts: BpfMap<number, number>;
   /** pw_flows */
@@ -169,13 +169,13 @@ export interface Maps {
 
 /** Each handle's map. */
 export const mapHandles = {
+  nexthops: 'pw_nexthops',
+  neigh: 'pw_neigh',
   lpmMap: 'bench_lpm_map',
   addrs6: 'bench_addrs6',
   lpm6Map: 'bench_lpm6_map',
   routes: 'pw_routes',
   nhgroups: 'pw_nhgroups',
-  nexthops: 'pw_nexthops',
-  neigh: 'pw_neigh',
   fwdPorts: 'bench_fwd_ports',
   flows: 'pw_flows',
   genNext: 'bench_gen_next',

@@ -289,6 +289,111 @@ export const PwVerdict = {
 } as const;
 export type PwVerdict = (typeof PwVerdict)[keyof typeof PwVerdict];
 
+/** struct pw_nh_mac (8 bytes) */
+export interface PwNhMac {
+  mac: Uint8Array;
+  known: number;
+}
+export const PwNhMac = {
+  name: 'pw_nh_mac',
+  size: 8,
+  offsets: { mac: 0, _pad0: 6, known: 7 },
+  encode(x: PwNhMac, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
+    bytesAt(v, o + 6, 1).fill(0);
+    scalar.u8.encode(x.known, v, o + 7);
+  },
+  decode(v: DataView, o: number): PwNhMac {
+    return {
+      mac: bytesAt(v, o + 0, 6).slice(),
+      known: scalar.u8.decode(v, o + 7),
+    };
+  },
+  zero(): PwNhMac {
+    return { mac: new Uint8Array(6), known: 0 };
+  },
+} as const satisfies Codec<PwNhMac> & { offsets: Record<string, number> };
+
+/** struct pw_nexthop (40 bytes) */
+export interface PwNexthop {
+  ifindex: number;
+  flags: number;
+  gw: Uint8Array;
+  smac: Uint8Array;
+  gw_mac: PwNhMac;
+}
+export const PwNexthop = {
+  name: 'pw_nexthop',
+  size: 40,
+  offsets: { ifindex: 0, flags: 4, gw: 8, smac: 24, _pad0: 30, gw_mac: 32 },
+  encode(x: PwNexthop, v: DataView, o: number): void {
+    scalar.u32.encode(x.ifindex, v, o + 0);
+    scalar.u32.encode(x.flags, v, o + 4);
+    bytesAt(v, o + 8, 16).set(x.gw.subarray(0, 16));
+    bytesAt(v, o + 24, 6).set(x.smac.subarray(0, 6));
+    bytesAt(v, o + 30, 2).fill(0);
+    PwNhMac.encode(x.gw_mac, v, o + 32);
+  },
+  decode(v: DataView, o: number): PwNexthop {
+    return {
+      ifindex: scalar.u32.decode(v, o + 0),
+      flags: scalar.u32.decode(v, o + 4),
+      gw: bytesAt(v, o + 8, 16).slice(),
+      smac: bytesAt(v, o + 24, 6).slice(),
+      gw_mac: PwNhMac.decode(v, o + 32),
+    };
+  },
+  zero(): PwNexthop {
+    return { ifindex: 0, flags: 0, gw: new Uint8Array(16), smac: new Uint8Array(6), gw_mac: PwNhMac.zero() };
+  },
+} as const satisfies Codec<PwNexthop> & { offsets: Record<string, number> };
+
+/** struct pw_neigh_key (20 bytes) */
+export interface PwNeighKey {
+  ifindex: number;
+  addr: Uint8Array;
+}
+export const PwNeighKey = {
+  name: 'pw_neigh_key',
+  size: 20,
+  offsets: { ifindex: 0, addr: 4 },
+  encode(x: PwNeighKey, v: DataView, o: number): void {
+    scalar.u32.encode(x.ifindex, v, o + 0);
+    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwNeighKey {
+    return {
+      ifindex: scalar.u32.decode(v, o + 0),
+      addr: bytesAt(v, o + 4, 16).slice(),
+    };
+  },
+  zero(): PwNeighKey {
+    return { ifindex: 0, addr: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwNeighKey> & { offsets: Record<string, number> };
+
+/** struct pw_neigh (8 bytes) */
+export interface PwNeigh {
+  mac: Uint8Array;
+}
+export const PwNeigh = {
+  name: 'pw_neigh',
+  size: 8,
+  offsets: { mac: 0, _pad0: 6 },
+  encode(x: PwNeigh, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
+    bytesAt(v, o + 6, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwNeigh {
+    return {
+      mac: bytesAt(v, o + 0, 6).slice(),
+    };
+  },
+  zero(): PwNeigh {
+    return { mac: new Uint8Array(6) };
+  },
+} as const satisfies Codec<PwNeigh> & { offsets: Record<string, number> };
+
 /** struct pw_lb_vip_key (20 bytes) */
 export interface PwLbVipKey {
   family: number;
@@ -906,111 +1011,6 @@ export const PwNhgroup = {
     return { n_nexthops: 0, buckets: Array.from({ length: 64 }, () => 0), members: Array.from({ length: 16 }, () => 0), weights: Array.from({ length: 16 }, () => 0) };
   },
 } as const satisfies Codec<PwNhgroup> & { offsets: Record<string, number> };
-
-/** struct pw_nh_mac (8 bytes) */
-export interface PwNhMac {
-  mac: Uint8Array;
-  known: number;
-}
-export const PwNhMac = {
-  name: 'pw_nh_mac',
-  size: 8,
-  offsets: { mac: 0, _pad0: 6, known: 7 },
-  encode(x: PwNhMac, v: DataView, o: number): void {
-    bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
-    bytesAt(v, o + 6, 1).fill(0);
-    scalar.u8.encode(x.known, v, o + 7);
-  },
-  decode(v: DataView, o: number): PwNhMac {
-    return {
-      mac: bytesAt(v, o + 0, 6).slice(),
-      known: scalar.u8.decode(v, o + 7),
-    };
-  },
-  zero(): PwNhMac {
-    return { mac: new Uint8Array(6), known: 0 };
-  },
-} as const satisfies Codec<PwNhMac> & { offsets: Record<string, number> };
-
-/** struct pw_nexthop (40 bytes) */
-export interface PwNexthop {
-  ifindex: number;
-  flags: number;
-  gw: Uint8Array;
-  smac: Uint8Array;
-  gw_mac: PwNhMac;
-}
-export const PwNexthop = {
-  name: 'pw_nexthop',
-  size: 40,
-  offsets: { ifindex: 0, flags: 4, gw: 8, smac: 24, _pad0: 30, gw_mac: 32 },
-  encode(x: PwNexthop, v: DataView, o: number): void {
-    scalar.u32.encode(x.ifindex, v, o + 0);
-    scalar.u32.encode(x.flags, v, o + 4);
-    bytesAt(v, o + 8, 16).set(x.gw.subarray(0, 16));
-    bytesAt(v, o + 24, 6).set(x.smac.subarray(0, 6));
-    bytesAt(v, o + 30, 2).fill(0);
-    PwNhMac.encode(x.gw_mac, v, o + 32);
-  },
-  decode(v: DataView, o: number): PwNexthop {
-    return {
-      ifindex: scalar.u32.decode(v, o + 0),
-      flags: scalar.u32.decode(v, o + 4),
-      gw: bytesAt(v, o + 8, 16).slice(),
-      smac: bytesAt(v, o + 24, 6).slice(),
-      gw_mac: PwNhMac.decode(v, o + 32),
-    };
-  },
-  zero(): PwNexthop {
-    return { ifindex: 0, flags: 0, gw: new Uint8Array(16), smac: new Uint8Array(6), gw_mac: PwNhMac.zero() };
-  },
-} as const satisfies Codec<PwNexthop> & { offsets: Record<string, number> };
-
-/** struct pw_neigh_key (20 bytes) */
-export interface PwNeighKey {
-  ifindex: number;
-  addr: Uint8Array;
-}
-export const PwNeighKey = {
-  name: 'pw_neigh_key',
-  size: 20,
-  offsets: { ifindex: 0, addr: 4 },
-  encode(x: PwNeighKey, v: DataView, o: number): void {
-    scalar.u32.encode(x.ifindex, v, o + 0);
-    bytesAt(v, o + 4, 16).set(x.addr.subarray(0, 16));
-  },
-  decode(v: DataView, o: number): PwNeighKey {
-    return {
-      ifindex: scalar.u32.decode(v, o + 0),
-      addr: bytesAt(v, o + 4, 16).slice(),
-    };
-  },
-  zero(): PwNeighKey {
-    return { ifindex: 0, addr: new Uint8Array(16) };
-  },
-} as const satisfies Codec<PwNeighKey> & { offsets: Record<string, number> };
-
-/** struct pw_neigh (8 bytes) */
-export interface PwNeigh {
-  mac: Uint8Array;
-}
-export const PwNeigh = {
-  name: 'pw_neigh',
-  size: 8,
-  offsets: { mac: 0, _pad0: 6 },
-  encode(x: PwNeigh, v: DataView, o: number): void {
-    bytesAt(v, o + 0, 6).set(x.mac.subarray(0, 6));
-    bytesAt(v, o + 6, 2).fill(0);
-  },
-  decode(v: DataView, o: number): PwNeigh {
-    return {
-      mac: bytesAt(v, o + 0, 6).slice(),
-    };
-  },
-  zero(): PwNeigh {
-    return { mac: new Uint8Array(6) };
-  },
-} as const satisfies Codec<PwNeigh> & { offsets: Record<string, number> };
 
 /** struct pw_iface (12 bytes) */
 export interface PwIface {
@@ -2100,6 +2100,8 @@ export const PwCaptureRecord = {
 
 /** Maps of pathwise.bpf.o, as declared in its .maps section. */
 export const maps = {
+  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
+  pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_lb_vips: { name: 'pw_lb_vips', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 4, key: PwLbVipKey, value: scalar.u32 },
   pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 32, key: PwLbVipKey, value: PwLbService },
   pw_lb_rnat: { name: 'pw_lb_rnat', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwLbCtKey, value: PwLbRnat },
@@ -2115,8 +2117,6 @@ export const maps = {
   pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
   pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
-  pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
-  pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_ifaces: { name: 'pw_ifaces', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
@@ -2171,6 +2171,10 @@ export type MapName = keyof typeof maps;
 
 /** Typed handles to every map of pathwise.bpf.o, by short name (see openMaps). */
 export interface Maps {
+  /** pw_nexthops */
+  nexthops: BpfMap<number, PwNexthop>;
+  /** pw_neigh */
+  neigh: BpfMap<PwNeighKey, PwNeigh>;
   /** pw_lb_vips */
   lbVips: BpfMap<PwLbVipKey, number>;
   /** pw_lb_services */
@@ -2201,10 +2205,6 @@ export interface Maps {
   routes: BpfMap<number, PwRoute>;
   /** pw_nhgroups */
   nhgroups: BpfMap<number, PwNhgroup>;
-  /** pw_nexthops */
-  nexthops: BpfMap<number, PwNexthop>;
-  /** pw_neigh */
-  neigh: BpfMap<PwNeighKey, PwNeigh>;
   /** pw_tx_ports */
   txPorts: BpfMap<number, number>;
   /** pw_ifaces */
@@ -2305,6 +2305,8 @@ export interface Maps {
 
 /** Each handle's map. */
 export const mapHandles = {
+  nexthops: 'pw_nexthops',
+  neigh: 'pw_neigh',
   lbVips: 'pw_lb_vips',
   lbServices: 'pw_lb_services',
   lbRnat: 'pw_lb_rnat',
@@ -2320,8 +2322,6 @@ export const mapHandles = {
   fib6Nodes: 'pw_fib6_nodes',
   routes: 'pw_routes',
   nhgroups: 'pw_nhgroups',
-  nexthops: 'pw_nexthops',
-  neigh: 'pw_neigh',
   txPorts: 'pw_tx_ports',
   ifaces: 'pw_ifaces',
   ifacesHi: 'pw_ifaces_hi',
