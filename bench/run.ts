@@ -835,17 +835,17 @@ in a chain to a global function, as the stages are called, over the empty progra
 packet's path through the pipeline makes three: the guard and flow stages (global functions)
 and the redirect (a helper); the floor makes one, the redirect. So ~${(2 * callNs).toFixed(0)} ns of the
 difference between the two are calls and returns, which the "Safe RET" mitigation makes
-several times dearer (see What limits these numbers). The coarse clock the flow slot stamps
-packets with was a call until 2026-12-04: each CPU now keeps the value it read with the tick it
-read it in (bpf/include/pathwise/clock.bpf.h; the tick count is a load the verifier inlines),
-and calls again only when the tick moves. Alternated on a VM with "Safe RET"
-(bench/ab-stages.ts, 2,000 rounds, 1,000 rules): 249 ns before, 236 after (0.943×). The route
-stage was a call too until later that day: it is inlined into the pipeline now, its rare ends
-(a neighbour not in the nexthop, \`fib: kernel\`, an MTU the kernel must check) being
-functions of their own so that their bpf_fib_lookup() parameters stay out of the pipeline's
-frame, and the ICMP-error rewrite of the balance stage no longer inlined four times (with the
-route stage's frame added, the deepest call chain had passed BPF's 512 bytes of stack).
-Alternated the same way: 164 ns before, 154 after (0.938×).
+several times dearer (see What limits these numbers). Two calls went on 2026-12-04:
+- the coarse clock the flow slot stamps packets with: each CPU keeps the value it read with
+  the tick it read it in (bpf/include/pathwise/clock.bpf.h; the tick count is a load the
+  verifier inlines) and calls again only when the tick moves. Alternated on a VM with "Safe
+  RET" (bench/ab-stages.ts, 2,000 rounds, 1,000 rules): 249 ns before, 236 after (0.943×).
+- the route stage, now inlined into the pipeline. Its rare ends (a nexthop without its
+  gateway's MAC, \`fib: kernel\`, an MTU the kernel must check) are functions of their own,
+  so that their bpf_fib_lookup() parameters stay out of the pipeline's frame, and the balance
+  stage's ICMP-error rewrite is no longer inlined at four call sites: with the route stage's
+  frame added, the deepest call chain had passed BPF's 512 bytes of stack. Alternated the
+  same way: 164 ns before, 154 after (0.938×).
 `;
 }
 

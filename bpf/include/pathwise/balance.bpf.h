@@ -470,22 +470,23 @@ static __always_inline int pw_lb_icmp_error(const struct pw_packet *pkt)
 	return pkt->proto == PW_IPPROTO_ICMPV6 && pkt->icmp_type >= 1 && pkt->icmp_type <= 4;
 }
 
-/*
- * Rewrites one end of the quoted packet (its destination when PW_LB_QUOTE_DST is in `how`, else
- * its source) to `addr`:`port`, and the outer destination (PW_LB_OUTER_DST) or source
- * (PW_LB_OUTER_SRC) to `addr` too (neither: the outer header stays). Returns 0 when the quote is not where it was found. The
- * checksums are patched by hand in the TC pipeline too: an ICMP error is checksummed whole by
- * whoever sends it (never left to the device), so only a receive-side CHECKSUM_COMPLETE goes
- * stale, which matters to a local receiver alone, and a balanced flow's is never local.
- * Not inlined: its four calls, inlined, made pw_balance_icmp's frame the deepest of the
- * pipeline's call chains, and ICMP errors are rare enough to pay a call each.
- */
+/* How pw_lb_icmp_rewrite() changes the packet. */
 enum {
-	PW_LB_QUOTE_DST = 1,
-	PW_LB_OUTER_DST = 2,
-	PW_LB_OUTER_SRC = 4,
+	PW_LB_QUOTE_DST = 1, /* the quote's destination (else its source) */
+	PW_LB_OUTER_DST = 2, /* the outer destination too */
+	PW_LB_OUTER_SRC = 4, /* the outer source too */
 };
 
+/*
+ * Rewrites one end of the quoted packet (its destination with PW_LB_QUOTE_DST in `how`, else
+ * its source) to `to`:`port`, and with PW_LB_OUTER_DST or PW_LB_OUTER_SRC the outer destination
+ * or source to `to` too. Returns 0 when the quote is not where it was found. The checksums are
+ * patched by hand in the TC pipeline too: an ICMP error is checksummed whole by whoever sends
+ * it (never left to the device), so only a receive-side CHECKSUM_COMPLETE goes stale, which
+ * matters to a local receiver alone, and a balanced flow's is never local.
+ * Not inlined: inlined at its four call sites, it made pw_balance_icmp's frame the deepest of
+ * the pipeline's call chains, and ICMP errors are rare enough to pay a call each.
+ */
 static __attribute__((noinline)) int pw_lb_icmp_rewrite(PW_CTX *ctx, struct pw_packet *pkt, const __u8 *to, __be16 port,
 							int how)
 {

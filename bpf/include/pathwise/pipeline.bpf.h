@@ -88,8 +88,9 @@ static __always_inline int pw_is_martian(const struct pw_packet *pkt)
 	}
 }
 
-/* The route stage (see stage.bpf.h): its lookup keys and bpf_fib_lookup() parameters stay out
- * of the pipeline's stack frame. */
+/* The route stage, inlined: a call and its return cost ~7 ns under the "Safe RET" mitigation.
+ * Its rare ends (pw_route_neigh, pw_route_kernel, pw_mtu_exceeded) are functions of their own,
+ * so that their keys and bpf_fib_lookup() parameters stay out of the pipeline's stack frame. */
 static __always_inline int pw_route(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
 	if (!pkt || !d)
