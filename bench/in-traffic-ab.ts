@@ -10,10 +10,11 @@
  * Each variant (an object, by default build/pathwise.bpf.o; settings as JSON, `;` between
  * variants; `xdp.o+tc.o` gives the TC object too, for a build whose maps differ: the TC
  * object shares the XDP object's maps by name) is a data plane of its own on the lab of
- * bench/balance.ts (client — router — backend on veth, nginx behind a NAT service). Each round attaches the variants in turn to the
- * router's two veths (MODE: native, generic or tc) and has ab make 20,000 connections through
- * each with the kernel's BPF run-time statistics on. Prints every round, then each variant's
- * median ns per run and connections per second, and its median per-round ratio to the first.
+ * bench/balance.ts (client — router — backend on veth, nginx behind a NAT service). Each
+ * round attaches the variants in turn to the router's two veths (MODE: native, generic or
+ * tc) and has ab make 20,000 connections through each with the kernel's BPF run-time
+ * statistics on. Prints every round, then each variant's median ns per run and connections
+ * per second, and its median per-round ratio to the first.
  */
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';

@@ -91,27 +91,24 @@ static __always_inline int pw_is_martian(const struct pw_packet *pkt)
 /* The route stage, inlined: a call and its return cost ~7 ns under the "Safe RET" mitigation.
  * Its rare ends (pw_route_neigh, pw_route_kernel, pw_mtu_exceeded) are functions of their own,
  * so that their keys and bpf_fib_lookup() parameters stay out of the pipeline's stack frame. */
-static __always_inline int pw_route(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
+static __always_inline void pw_route(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
-	if (!pkt || !d)
-		return 0;
 	if (pkt->vlan_count) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_VLAN_TAGGED);
-		return 0;
+		return;
 	}
 	if (pw_is_martian(pkt)) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MARTIAN);
-		return 0;
+		return;
 	}
 	if (pw_is_special_dst(pkt)) {
 		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MULTICAST);
-		return 0;
+		return;
 	}
 	if (pw_settings.flags & PW_SETTING_FIB_KERNEL)
 		pw_route_kernel(ctx, pkt, d);
 	else
 		pw_route_own(ctx, pkt, d);
-	return 0;
 }
 
 /*
