@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 import { BpfObject, attachXdp, detachXdp, inNetns, type Program } from '../src/kernel/index.js';
+import { resolveIfindex } from '../src/kernel/netlink.js';
 import { writeCapture } from '../src/kernel/pcap.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { maglevTable } from '../src/lb/maglev.js';
@@ -35,6 +36,12 @@ export interface BalanceResults {
   throughput: {
     /** The generator alone: frames dropped as they reach the router. */
     directPps: number;
+    /**
+     * The least an XDP forwarder does (bench_redirect: each frame redirected to the backend's
+     * side unread, nothing translated), from 2026-12-05: the most any XDP program can deliver
+     * on this path.
+     */
+    redirectPps?: number;
     pathwisePps: number;
     nftPps: number;
     pathwiseCps: number;
@@ -58,7 +65,15 @@ export interface BalanceResults {
      */
     ownNs?: { pathwise: number; generic: number; tc: number; runsPerConnection: number };
     /** The same service fed by the XDP-native generator (bench/live-frames.ts), from 2026-12-02. */
-    live?: { pathwisePps: number; nftPps: number; frames: number; pathwiseDelivered?: number; nftDelivered?: number };
+    live?: {
+      pathwisePps: number;
+      nftPps: number;
+      frames: number;
+      pathwiseDelivered?: number;
+      nftDelivered?: number;
+      /** bench_redirect tail-called by the generator instead of the pipeline, from 2026-12-05. */
+      redirectPps?: number;
+    };
   };
 }
 
@@ -283,7 +298,29 @@ async function throughputBench(
         dp.detach([topo.name('r0'), topo.name('r1')]);
       }),
   });
+  // The floor of any XDP forwarder on this path: bench_redirect on the router's ingress sends
+  // every frame to the backend's side as it came (the sink counts it untranslated).
+  const redirect = bench.program('bench_redirect');
   const modes = {
+    redirect: {
+      on: () => {
+        // A devmap takes its ifindex in the writer's namespace: written inside the router's.
+        inNetns(r, () => {
+          const ports = bench.map(benchAbi.maps.bench_fwd_ports);
+          try {
+            ports.set(0, resolveIfindex(topo.name('r1')));
+          } finally {
+            ports.close();
+          }
+          attachXdp(redirect, topo.name('r0'), { mode: 'native' });
+        });
+        live.setPipeline(redirect);
+      },
+      off: () => {
+        live.setPipeline(dp.pipeline.xdp);
+        inNetns(r, () => detachXdp(topo.name('r0')));
+      },
+    },
     nft: {
       on: () => {
         topo.exec(r, 'nft', ['-f', '-'], { input: nft });
@@ -308,21 +345,22 @@ async function throughputBench(
     own: [] as number[],
     runs: [] as number[],
   });
-  const rates = { nft: series(), pathwise: series(), generic: series(), tc: series() };
-  // The XDP-native generator tail-calls the pipeline's program itself: the attach mode does
-  // not change its path, so the generic and TC runs skip it.
-  const liveMode = { nft: 'pass', pathwise: 'pipeline', generic: undefined, tc: undefined } as const;
+  const rates = { redirect: series(), nft: series(), pathwise: series(), generic: series(), tc: series() };
+  // The XDP-native generator tail-calls the pipeline's program itself (or bench_redirect): the
+  // attach mode does not change its path, so the generic and TC runs skip it.
+  const liveMode = { redirect: 'pipeline', nft: 'pass', pathwise: 'pipeline', generic: undefined, tc: undefined } as const;
   live.setPipeline(dp.pipeline.xdp);
   const direct: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       direct.push(directPps());
-      for (const name of ['nft', 'pathwise', 'generic', 'tc'] as const) {
+      for (const name of ['redirect', 'nft', 'pathwise', 'generic', 'tc'] as const) {
         modes[name].on();
         try {
           rates[name].pps.push(pps());
-          rates[name].cps.push(cps(rates[name].cpu));
-          const prog = name === 'nft' ? undefined : name === 'tc' ? dp.pipeline.tc : dp.pipeline.xdp;
+          // The redirect translates nothing: no connection could reach nginx through it.
+          if (name !== 'redirect') rates[name].cps.push(cps(rates[name].cpu));
+          const prog = name === 'nft' || name === 'redirect' ? undefined : name === 'tc' ? dp.pipeline.tc : dp.pipeline.xdp;
           if (prog) {
             const o = ownTime(prog);
             rates[name].own.push(o.ns);
@@ -349,6 +387,7 @@ async function throughputBench(
   }
   return {
     directPps: median(direct),
+    redirectPps: median(rates.redirect.pps),
     pathwisePps: median(rates.pathwise.pps),
     nftPps: median(rates.nft.pps),
     pathwiseCps: median(rates.pathwise.cps),
@@ -376,6 +415,7 @@ async function throughputBench(
       frames: LIVE_FRAMES,
       pathwiseDelivered: median(rates.pathwise.liveShare),
       nftDelivered: median(rates.nft.liveShare),
+      redirectPps: median(rates.redirect.live),
     },
   };
 }
@@ -479,6 +519,26 @@ http {
 
 const f = (x: number, d = 1) => x.toFixed(d);
 
+/** The floor of any XDP forwarder on the same path, beside Pathwise and nftables. */
+function redirectReport(t: BalanceResults['throughput']): string {
+  const floor = t.redirectPps!;
+  const live = t.live?.redirectPps;
+  return `The floor of any XDP forwarder on this path, in the same rounds: a program that redirects each
+frame to the backend's side unread (\`bench_redirect\`: no parsing, no table, nothing translated)
+delivered ${Math.round(floor).toLocaleString('en')} tcpreplay frames per second, ${f(floor / t.nftPps, 2)}× nftables${
+    live ? `, and ${Math.round(live).toLocaleString('en')} of the XDP-native generator's, ${f(live / t.live!.nftPps, 2)}× nftables` : ''
+  }. Pathwise delivers ${f((t.pathwisePps / floor) * 100, 0)} % of that floor with tcpreplay${
+    live ? ` and ${f((t.live!.pathwisePps / live) * 100, 0)} % with the generator` : ''
+  }: what is left between them is the pipeline's own work.${
+    floor < 1.5 * t.nftPps
+      ? ` With tcpreplay, 1.5× nftables is above what the redirect alone reaches here: the generator's
+send, veth's copy of each socket buffer into a page and the backend side's receive cost more
+than any program can save.`
+      : ''
+  }
+`;
+}
+
 /** The same rounds with Pathwise in generic XDP mode and at TC ingress, and the CPU each mode spent per connection. */
 function genericReport(t: BalanceResults['throughput']): string {
   const g = t.generic!;
@@ -555,7 +615,7 @@ ${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? 
 The ceiling: the generator's frames dropped as they reach the router, ${Math.round(t.directPps).toLocaleString('en')} per second
 (Pathwise delivers ${f((t.pathwisePps / t.directPps) * 100, 0)} % of it). On veth both forwarders pay the kernel's receive of
 each frame as a socket buffer (§4), and the generator shares the VM's two cores with them.
-
+${t.redirectPps ? redirectReport(t) : ''}
 Connections: a profile of ab's run (\`perf record -a\`, once, 2026-12-04, NAT) had the VM 37 % idle
 (64 connections at a time are bound by latency, not CPU), the pipeline at 6.7 % of the samples
 (the balance stage 3.0 %, half of it the connection table's hash lookup; the flow stage 2.3 %:

@@ -205,5 +205,5 @@ export function openMaps(open: (name: MapName) => NativeFd): Maps {
 export const rodata = {
 } as const;
 
-export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_lpm6', 'bench_base6', 'bench_fwd', 'bench_empty', 'bench_calls', 'bench_flow_floor', 'bench_sink', 'bench_gen_pass', 'bench_gen_pipeline', 'bench_gen_drop'] as const;
+export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_lpm6', 'bench_base6', 'bench_fwd', 'bench_redirect', 'bench_empty', 'bench_calls', 'bench_flow_floor', 'bench_sink', 'bench_gen_pass', 'bench_gen_pipeline', 'bench_gen_drop'] as const;
 export type ProgramName = (typeof programs)[number];
