@@ -67,17 +67,17 @@ static __always_inline void pw_account_interface(PW_CTX *ctx, const struct pw_pa
 }
 
 /* An address's two 64-bit words as a 16-byte key field holds them (IPv4 in the first 4 bytes,
- * the rest zero), from the packet's 32-bit fields. */
+ * the rest zero), from the packet's fields. */
 static __always_inline void pw_addr_words(const struct pw_packet *pkt, int src, __u64 *lo, __u64 *hi)
 {
-	const __u32 *a = src ? pkt->saddr6.in6_u.u6_addr32 : pkt->daddr6.in6_u.u6_addr32;
+	const __u64 *a = (const __u64 *)(src ? &pkt->saddr6 : &pkt->daddr6);
 
 	if (pkt->family == 4) {
 		*lo = src ? pkt->saddr4 : pkt->daddr4;
 		*hi = 0;
 	} else {
-		*lo = (__u64)a[1] << 32 | a[0];
-		*hi = (__u64)a[3] << 32 | a[2];
+		*lo = a[0];
+		*hi = a[1];
 	}
 }
 
@@ -87,26 +87,29 @@ static __always_inline void pw_addr_words(const struct pw_packet *pkt, int src, 
  * and the slot's compare each waited for the smaller stores to reach the cache: a load that
  * spans several pending stores cannot take its value from them (store-to-load forwarding).
  */
-static __always_inline void pw_flow_key(struct pw_flow_key *key, const struct pw_packet *pkt, int reverse)
+static __always_inline void pw_flow_key_words(__u64 *w, const struct pw_packet *pkt, int reverse)
 {
-	__u64 *w = (__u64 *)key;
-	__u64 s0, s1, d0, d1, sport = 0, dport = 0;
+	__u64 sport = 0, dport = 0;
 
 	if (pkt->has_ports) {
 		sport = reverse ? pkt->dport : pkt->sport;
 		dport = reverse ? pkt->sport : pkt->dport;
 	}
-	pw_addr_words(pkt, !reverse, &s0, &s1);
-	pw_addr_words(pkt, reverse, &d0, &d1);
-	w[0] = s0;
-	w[1] = s1;
-	w[2] = d0;
-	w[3] = d1;
+	pw_addr_words(pkt, !reverse, &w[0], &w[1]);
+	pw_addr_words(pkt, reverse, &w[2], &w[3]);
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "pw_flow_key: the last word is composed for a little-endian target"
 #endif
 	/* sport, dport, proto, family, vlan, as the struct lays them out */
 	w[4] = sport | dport << 16 | (__u64)pkt->proto << 32 | (__u64)pkt->family << 40 | (__u64)pkt->vlan << 48;
+}
+
+static __always_inline void pw_flow_key(struct pw_flow_key *key, const struct pw_packet *pkt, int reverse)
+{
+	__u64 w[5];
+
+	pw_flow_key_words(w, pkt, reverse);
+	__builtin_memcpy(key, w, sizeof(w));
 }
 
 static __always_inline struct pw_flow_counters *pw_flow_counters(void)
@@ -151,9 +154,8 @@ static __always_inline void pw_flow_handshake(const struct pw_packet *pkt, struc
 
 /* The flow cache's slot for a key: the key's five words multiplied apart (a flow and its
  * reverse must not share a slot), folded, and the top bits taken. */
-static __always_inline __u32 pw_flow_slot(const struct pw_flow_key *key)
+static __always_inline __u32 pw_flow_slot(const __u64 *w)
 {
-	const __u64 *w = (const __u64 *)key;
 	__u64 h = w[0] * 0x9e3779b97f4a7c15ULL ^ w[1] * 0xc2b2ae3d27d4eb4fULL ^ w[2] * 0x165667b19e3779f9ULL ^
 		  w[3] * 0x85ebca77c2b2ae63ULL ^ w[4] * 0x27d4eb2f165667c5ULL;
 
@@ -161,9 +163,9 @@ static __always_inline __u32 pw_flow_slot(const struct pw_flow_key *key)
 	return (__u32)((h * 0x9e3779b97f4a7c15ULL) >> PW_FLOW_CACHE_SHIFT);
 }
 
-static __always_inline int pw_flow_key_eq(const struct pw_flow_key *a, const struct pw_flow_key *b)
+static __always_inline int pw_flow_key_eq(const struct pw_flow_key *a, const __u64 *y)
 {
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	const __u64 *x = (const __u64 *)a;
 
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
 }
@@ -288,10 +290,45 @@ static __always_inline void pw_flow_claim(struct pw_flow_pending *p, const struc
 	p->ifindex = ifindex;
 }
 
-/* The flow stage (see stage.bpf.h): the flow key and a new entry stay out of the pipeline's
- * stack frame. A packet of a flow that holds its CPU's cache slot counts there; the others,
- * and every SYN (the handshake is timed in the entry), go to the flow's entry in pw_flows.
- * Returns 1 when the packet's route counter is counted for (in the slot), else 0. */
+/* The egress a flow records: the port of a redirect, else none. */
+static __always_inline __u32 pw_flow_egress(const struct pw_decision *d)
+{
+	return d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
+}
+
+/*
+ * The flow stage's common case, inlined in the pipeline (a call and its return cost ~7 ns
+ * under a return mitigation: BENCHMARKS §3): a packet of the flow that holds its CPU's cache
+ * slot counts there. The key is not built: its words go into the slot's hash, and are made
+ * again from the packet for the compare, so that neither the key nor the words take room in
+ * the pipeline's frame across the lookup (the deepest call chains are near BPF's 512 bytes).
+ * Returns what pw_account_flow returns, or -1 when the packet is not the slot's: then
+ * pw_account_flow takes it. A SYN always goes there (the handshake is timed in the entry).
+ */
+static __always_inline int pw_account_flow_cached(const struct pw_packet *pkt, const struct pw_decision *d)
+{
+	struct pw_flow_pending *p;
+	__u64 w[5];
+	__u32 slot;
+
+	if (!pkt->family || (pkt->tcp_flags & PW_TCP_SYN))
+		return -1;
+	pw_flow_key_words(w, pkt, 0);
+	slot = pw_flow_slot(w);
+	p = bpf_map_lookup_elem(&pw_flow_cache, &slot);
+	if (!p || !p->owned)
+		return -1;
+	pw_flow_key_words(w, pkt, 0);
+	if (!pw_flow_key_eq(&p->key, w))
+		return -1;
+	pw_flow_pend(p, pkt, d, pw_flow_egress(d));
+	return !!(pw_settings.flags & PW_SETTING_ROUTE_STATS);
+}
+
+/* The flow stage (see stage.bpf.h) for the packets pw_account_flow_cached did not count: a
+ * SYN, or a flow that does not hold its CPU's cache slot. They go to the flow's entry in
+ * pw_flows, and the flow may take the slot. The flow key and a new entry stay out of the
+ * pipeline's stack frame. Returns 0: the packet's route counter is the caller's to count. */
 PW_STAGE int pw_account_flow(PW_CTX *ctx, const struct pw_packet *pkt, const struct pw_decision *d)
 {
 	struct pw_flow_pending *p;
@@ -302,16 +339,12 @@ PW_STAGE int pw_account_flow(PW_CTX *ctx, const struct pw_packet *pkt, const str
 
 	if (!pkt || !d || !pkt->family)
 		return 0;
-	egress = d->verdict == PW_VERDICT_REDIRECT ? d->egress : 0;
+	egress = pw_flow_egress(d);
 	pw_flow_key(&key, pkt, 0);
-	slot = pw_flow_slot(&key);
+	slot = pw_flow_slot((const __u64 *)&key);
 	p = bpf_map_lookup_elem(&pw_flow_cache, &slot);
 	if (pkt->tcp_flags & PW_TCP_SYN)
 		p = NULL;
-	if (p && p->owned && pw_flow_key_eq(&p->key, &key)) {
-		pw_flow_pend(p, pkt, d, egress);
-		return !!(pw_settings.flags & PW_SETTING_ROUTE_STATS);
-	}
 	f = bpf_map_lookup_elem(&pw_flows, &key);
 	if (!f) {
 		struct pw_flow_counters *fc;

@@ -53,8 +53,10 @@ struct pw_cursor {
 	void *start;    /* the frame's start (data) */
 };
 
-/* What the parse stage learned about a packet; lives on the pipeline's stack. */
-struct pw_packet {
+/* What the parse stage learned about a packet; lives on the pipeline's stack. Aligned to 8
+ * bytes, so that its IPv6 addresses read as 64-bit words (pw_addr_words): the verifier
+ * refuses a misaligned stack access. */
+struct __attribute__((aligned(8))) pw_packet {
 	__u32 len;            /* frame length */
 	__u32 segs;           /* segments on the wire: 1, or a socket buffer's GSO segments (ctx.bpf.h) */
 	__u32 ip_len;         /* IP total length (IPv6: payload + 40), what IPFIX counts as octets */
@@ -84,6 +86,8 @@ struct pw_packet {
 	struct in6_addr saddr6;
 	struct in6_addr daddr6;
 };
+_Static_assert(__builtin_offsetof(struct pw_packet, saddr6) % 8 == 0 && __builtin_offsetof(struct pw_packet, daddr6) % 8 == 0,
+	       "pw_packet: IPv6 addresses on 64-bit words");
 
 /* The packet's addresses into 16-byte fields (IPv4 in the first 4 bytes, the rest zero), as
  * the records user space reads hold them. Nothing for a packet that is not IP. */

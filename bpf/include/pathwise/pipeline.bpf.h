@@ -326,7 +326,9 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 
 		pw_account_interface(ctx, &pkt, &d);
 		if (pw_settings.flags & PW_SETTING_FLOWS) {
-			route_pending = pw_account_flow(ctx, &pkt, &d);
+			route_pending = pw_account_flow_cached(&pkt, &d);
+			if (route_pending < 0)
+				route_pending = pw_account_flow(ctx, &pkt, &d);
 			pw_account_histogram(&pkt);
 		}
 		if (pw_settings.flags & PW_SETTING_ROUTE_STATS)
