@@ -301,19 +301,19 @@ async function throughputBench(
   // The floor of any XDP forwarder on this path: bench_redirect on the router's ingress sends
   // every frame to the backend's side as it came (the sink counts it untranslated).
   const redirect = bench.program('bench_redirect');
+  // A devmap takes its ifindex in the writer's namespace: written inside the router's.
+  inNetns(r, () => {
+    const ports = bench.map(benchAbi.maps.bench_fwd_ports);
+    try {
+      ports.set(0, resolveIfindex(topo.name('r1')));
+    } finally {
+      ports.close();
+    }
+  });
   const modes = {
     redirect: {
       on: () => {
-        // A devmap takes its ifindex in the writer's namespace: written inside the router's.
-        inNetns(r, () => {
-          const ports = bench.map(benchAbi.maps.bench_fwd_ports);
-          try {
-            ports.set(0, resolveIfindex(topo.name('r1')));
-          } finally {
-            ports.close();
-          }
-          attachXdp(redirect, topo.name('r0'), { mode: 'native' });
-        });
+        inNetns(r, () => attachXdp(redirect, topo.name('r0'), { mode: 'native' }));
         live.setPipeline(redirect);
       },
       off: () => {
