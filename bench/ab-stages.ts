@@ -2,9 +2,10 @@
  * The pipeline's cost per packet, stage by stage or object against object, in one process:
  * a development tool beside `make bench` (§3 there is the reference figure).
  *
- *   node dist/bench/ab-stages.js
- *       each stage turned off in turn, twice, beside an empty program and the minimal
- *       forwarder over the same tables (ns per packet, medians of 1,000 runs of 200)
+ *   [ROUNDS=1000] node dist/bench/ab-stages.js
+ *       each stage turned off in turn, beside an empty program and the minimal forwarder over
+ *       the same tables, all loaded at once and run side by side (pipeline-kit.ts alternate):
+ *       ns per packet (median of ROUNDS runs of 200) and the median per-round ratio to the floor
  *   OBJS=/tmp/a.bpf.o,/tmp/b.bpf.o [VARIANT=all|noflows|nostats|nofilter|none] [ROUNDS=2000] node dist/bench/ab-stages.js
  *       the given pipeline objects, all loaded at once, run in turn one run (200 repetitions) at
  *       a time, ROUNDS times: on a VM whose speed drifts by tens of percent within seconds, only
@@ -34,7 +35,18 @@ import { parseRouteTokens } from '../src/routing/route-syntax.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
 import { lineProfile } from './line-profile.js';
-import { benchRules, coldRun, median, perRepetition, ROUTER_MAC, setRouterMac, STAGE_VARIANTS } from './pipeline-kit.js';
+import {
+  alternate,
+  benchRules,
+  coldRun,
+  median,
+  perRound,
+  ROUTER_MAC,
+  setRouterMac,
+  STAGE_VARIANTS,
+  testRun,
+  type TestRunnable,
+} from './pipeline-kit.js';
 
 async function main() {
   const built = join(repoRoot, 'build', 'pathwise.bpf.o');
@@ -61,19 +73,8 @@ async function main() {
     const ctx = xdpMd(pkt.length, ifK0);
     const coldRuns = Number(process.env.COLD ?? 0);
     const scratch = coldRuns ? Buffer.alloc(Number(process.env.COLD_MB ?? 64) << 20, 1) : Buffer.alloc(0);
-    /** The program's figures: per repetition, and with cold caches when COLD is set. */
-    const figures = (prog: Parameters<typeof perRepetition>[0], verdict: number) =>
-      inNetns(ns, () =>
-        [perRepetition(prog, pkt, ctx, verdict), ...(coldRuns ? [`cold ${coldRun(prog, pkt, ctx, verdict, coldRuns, scratch)}`] : [])].join(
-          ' ',
-        ),
-      );
-    const empty = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
-    const out: string[] = [`empty ${figures(empty.program('bench_empty'), 2)}`];
-    empty.close();
+    const out: string[] = [];
     const nrules = Number(process.env.RULES ?? 10);
-    // [label, settings], in the order they run.
-    const plan: [string, Partial<PipelineSettings>][] = [];
     const objs = (process.env.OBJS ?? '').split(',').filter(Boolean);
     // A pipeline instance with one route to the packet's destination, resolved, and the rules.
     const openPipeline = async (i: number, settings: Partial<PipelineSettings>, obj: string) => {
@@ -124,43 +125,60 @@ async function main() {
         inNetns(ns, () => Pipeline.down(name));
       }
     } else {
-      for (let round = 0; round < 2; round++) for (const v of STAGE_VARIANTS) plan.push([v.key, v.settings]);
-    }
-    for (const [i, [label, settings]] of plan.entries()) {
-      const { dp, name } = await openPipeline(i, settings, '');
-      // The variant's program on the frame, over and over for `ms`.
-      const spin = (ms: number) => {
-        const end = Date.now() + ms;
-        inNetns(ns, () => {
-          while (Date.now() < end) dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 100000 });
-        });
-      };
-      if (process.env.PROFILE === label) {
-        const p = await lineProfile(dp.pipeline.xdp.fd, Number(process.env.PROFILE_S ?? 5), spin);
-        console.log(`${label}: ${p.samples} samples in the program, by source line`);
-        for (const l of p.lines.slice(0, Number(process.env.PROFILE_TOP ?? 30)))
-          console.log(`${(100 * l.share).toFixed(1).padStart(5)}%  ${l.where}`);
+      // Every variant open at once, then all run side by side in rounds (as make bench §3).
+      const opened: { key: string; dp: Dataplane }[] = [];
+      for (const [i, v] of STAGE_VARIANTS.entries()) {
+        const { dp } = await openPipeline(i, v.settings, '');
+        // The variant's program on the frame, over and over for `ms`.
+        const spin = (ms: number) => {
+          const end = Date.now() + ms;
+          inNetns(ns, () => {
+            while (Date.now() < end) dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 100000 });
+          });
+        };
+        if (process.env.PROFILE === v.key) {
+          const p = await lineProfile(dp.pipeline.xdp.fd, Number(process.env.PROFILE_S ?? 5), spin);
+          console.log(`${v.key}: ${p.samples} samples in the program, by source line`);
+          for (const l of p.lines.slice(0, Number(process.env.PROFILE_TOP ?? 30)))
+            console.log(`${(100 * l.share).toFixed(1).padStart(5)}%  ${l.where}`);
+        }
+        if (process.env.SPIN === v.key) {
+          const ms = Number(process.env.SPIN_MS ?? 8000);
+          console.error(`spinning ${v.key} for ${ms} ms`);
+          spin(ms);
+        }
+        opened.push({ key: v.key, dp });
       }
-      if (process.env.SPIN === label) {
-        const ms = Number(process.env.SPIN_MS ?? 8000);
-        console.error(`spinning ${label} for ${ms} ms`);
-        spin(ms);
+      const empty = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
+      // The floor over the tables of the last variant (one route, as every variant has).
+      const floor = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), {
+        spec: benchAbi,
+        pinDir: pinDirOf(names.at(-1)!),
+        pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6_nodes', 'pw_routes', 'pw_nhgroups', 'pw_nexthops', 'pw_neigh'],
+      });
+      const fp = floor.map(benchAbi.maps.bench_fwd_ports);
+      fp.set(ifK0, ifK0);
+      fp.close();
+      const rounds = Number(process.env.ROUNDS ?? 1000);
+      const progs: [string, TestRunnable, number][] = [
+        ['empty', empty.program('bench_empty'), 2],
+        ['floor', floor.program('bench_fwd'), 4],
+        ...opened.map(({ key, dp }) => [key, dp.pipeline.xdp, 4] as [string, TestRunnable, number]),
+      ];
+      const runs = inNetns(ns, () =>
+        alternate(
+          progs.map(([, prog, verdict]) => testRun(prog, pkt, ctx, verdict)),
+          rounds,
+        ),
+      );
+      for (const [i, [label, prog, verdict]] of progs.entries()) {
+        const vsFloor = perRound(rounds, (r) => runs[i]![r]! / runs[1]![r]!);
+        const cold = coldRuns ? ` cold ${inNetns(ns, () => coldRun(prog, pkt, ctx, verdict, coldRuns, scratch))}` : '';
+        out.push(`${label} ${median(runs[i]!)} (${vsFloor.toFixed(3)}x the floor)${cold}`);
       }
-      out.push(`${label} ${figures(dp.pipeline.xdp, 4)}`);
-      if (label === 'none') {
-        const floor = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), {
-          spec: benchAbi,
-          pinDir: pinDirOf(name),
-          pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6_nodes', 'pw_routes', 'pw_nhgroups', 'pw_nexthops', 'pw_neigh'],
-        });
-        const fp = floor.map(benchAbi.maps.bench_fwd_ports);
-        fp.set(ifK0, ifK0);
-        fp.close();
-        out.push(`floor ${figures(floor.program('bench_fwd'), 4)}`);
-        floor.close();
-      }
-      dp.close();
-      inNetns(ns, () => Pipeline.down(name));
+      empty.close();
+      floor.close();
+      for (const { dp } of opened) dp.close();
     }
     console.log(out.join('\n'));
   } finally {

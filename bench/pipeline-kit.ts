@@ -1,7 +1,6 @@
 /**
  * What the pipeline benchmarks share (bench/run.ts §3, bench/ab-stages.ts): the rule set the
- * guard holds, the per-packet figure of a program on one frame, and the MAC such a frame is
- * addressed to.
+ * guard holds, programs run side by side on one frame, and the MAC such a frame is addressed to.
  */
 import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import type { RuleSpec } from '../src/filter/rule.js';
@@ -43,16 +42,32 @@ export function benchRules(n: number): RuleSpec[] {
   return rules;
 }
 
-type TestRunnable = { testRunSync(o: object): { duration: number; retval: number } };
+export type TestRunnable = { testRunSync(o: object): { duration: number; retval: number } };
 
 /**
- * ns per repetition of `prog` on a frame it forwards in place: the median of 1,000 runs of 200
- * repetitions, each run checked to end in `verdict` (so no run measures another path).
+ * Each of `runs` once per round, in turn, `rounds` times; what each returned, by run then round.
+ * Measured one after the other, a figure takes whatever the machine did meanwhile: on a 2-core
+ * VM, the kernel freeing the tables of an instance just closed, or the host's other guests, moved
+ * the same program by a third between two passes of a few hundred milliseconds. Side by side in
+ * rounds, the programs of one round share its conditions, so ratios taken round by round (see
+ * roundRatio) keep what the medians of whole passes lose.
  */
-export function perRepetition(prog: TestRunnable, data: Buffer, ctx: Buffer, verdict: number): number {
-  const ds: number[] = [];
-  for (let i = 0; i < 1000; i++) ds.push(checkedRun(prog, data, ctx, verdict, 200));
-  return median(ds);
+export function alternate(runs: (() => number)[], rounds: number): number[][] {
+  const out: number[][] = runs.map(() => []);
+  for (let r = 0; r < rounds; r++) for (const [i, run] of runs.entries()) out[i]!.push(run());
+  return out;
+}
+
+/** The median, over the rounds of `alternate`, of a figure each round gives (a ratio, a
+ * difference) from its own values. */
+export function perRound(rounds: number, of: (r: number) => number): number {
+  return median(Array.from({ length: rounds }, (_, r) => of(r)));
+}
+
+/** A run of `prog` for `alternate`: ns per repetition of one run of `repeat` repetitions on a
+ * frame it forwards in place, checked to end in `verdict` (so no run measures another path). */
+export function testRun(prog: TestRunnable, data: Buffer, ctx: Buffer, verdict: number, repeat = 200): () => number {
+  return () => checkedRun(prog, data, ctx, verdict, repeat);
 }
 
 /** One test run of `repeat` repetitions, its ns per repetition; throws unless it ended in
