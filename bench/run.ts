@@ -1285,8 +1285,9 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   slower in the second: its floor 16 ns, its IPv6 lookups 57 ns) at 68 and 71 (63 and 66).
 - **IPv6 lookups.** A /48 is five dependent loads: the first level (256 KiB) stays in the
   caches, the four levels below it (37 MiB of nodes) do not, and each load waits for the one
-  before. The figure moved from 31 to 109 ns between two runs on this VM. Three other shapes,
-  built on 2026-12-03 and measured against this trie over the same destinations, were slower:
+  before. The figure moved from 31 to 109 ns between two runs on this VM. Four other shapes,
+  built from 2026-12-03 on and measured against this trie over the same destinations, were
+  no faster:
   - nodes compressed to their runs of equal entries (a 256-bit bitmap of where runs start, bit
     counts per 64-bit word, one value per run; the real table in 3.2 MiB instead of 37.5, most
     nodes one cache line): 146-166 ns per random destination against 93-101 ns, and 68-71
@@ -1303,6 +1304,16 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
     found its route reads on in a cached node, so that no mispredicted exit discards the
     lookups behind it): medians 166 and 268 ns against 170 ns, in a phase where one object
     moved between 110 and 278 ns.
+  - shortcuts (2026-12-05, branch experiment/fib6-shortcuts): two hash tables of one cache
+    line per bucket (2 MiB, in the last nodes of the trie's array) from an address's first 40
+    bits, or else its first 32, to the trie's node below them, so that a /48 costs a bucket
+    and one node instead of three levels; the trie kept whole beneath them. Alternated with
+    the trie alone over the same table and destinations (41-61 rounds a run, eight runs of
+    three builds: both tables, the /40 table alone, both with the second table's bucket asked
+    for before the first is read): 0.84-1.23× the trie's time, no build better in every run.
+    A destination below a /40 saves one load, but one whose walk ends higher pays a bucket
+    more (two when neither table has its key), and those are a third of them; with the
+    buckets' hashing and slot compares, the two cancel out.
 
   They stay out of the tree; the figure is bound by this VM's memory latency.
 - **Installs and listings from the CLI.** Past the parse and the install themselves, a whole
