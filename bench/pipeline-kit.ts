@@ -46,11 +46,11 @@ export type TestRunnable = { testRunSync(o: object): { duration: number; retval:
 
 /**
  * Each of `runs` once per round, in turn, `rounds` times; what each returned, by run then round.
- * Measured one after the other, a figure takes whatever the machine did meanwhile: on a 2-core
- * VM, the kernel freeing the tables of an instance just closed, or the host's other guests, moved
- * the same program by a third between two passes of a few hundred milliseconds. Side by side in
- * rounds, the programs of one round share its conditions, so ratios taken round by round (see
- * roundRatio) keep what the medians of whole passes lose.
+ * Measured one after the other, a figure takes whatever the machine did meanwhile: on this
+ * 2-core VM the same pipeline took 137 ns in one pass and 199 in the next (ab-stages, before it
+ * ran its variants this way). Side by side in rounds, the programs of one round share its
+ * conditions, so ratios taken round by round (see perRound) keep what the medians of whole
+ * passes lose.
  */
 export function alternate(runs: (() => number)[], rounds: number): number[][] {
   const out: number[][] = runs.map(() => []);

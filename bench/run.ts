@@ -881,10 +881,10 @@ function pipelineReport(r: Results): string {
       ? `All the programs of this section (the table below and the stage-by-stage one) ran side by
 side: each round, one BPF_PROG_TEST_RUN run of 200 repetitions of each, in turn, ${p.rounds.toLocaleString('en')}
 rounds. A figure is the median of its runs, per repetition; a ratio is the median of each round's
-own ratio, so that what the VM did in a round (on 2 cores: the kernel freeing the tables of an
-instance closed just before, the host's other guests) weighs on both of its terms. Before
-2026-12-05 each program's 1,000 runs came one program after the other, and the same pipeline
-moved by up to a third between two such passes.`
+own ratio, so that whatever slowed the VM in a round (the host's other guests, the kernel's own
+work on one of 2 cores) weighs on both of its terms. Before 2026-12-05 each program's 1,000
+runs came one program after the other: in bench/ab-stages.ts's two passes of the stage
+variants that way, the same variant took 137 ns in one pass and 199 in the other.`
       : 'Each figure is the median of 1,000 BPF_PROG_TEST_RUN runs of 200 repetitions, per repetition.'
   }
 The frame's TTL is 255, so all 200 repetitions (which forward one copy of the frame in place,
