@@ -85,11 +85,14 @@ interface Results {
     ipv6Warm?: number;
     /** IPv6 lookup in the pipeline's FIB (the multibit trie from 2026-12-02; an LPM trie before). */
     ipv6: number;
-    /** From 2026-12-05 the IPv4 and IPv6 lookups run side by side, one run each per round, this
-     * many rounds; `full` and `ipv6` are medians over the rounds, and ipv6VsIpv4 the median of
-     * each round's own ratio. Before, each figure came from 5 runs of its own in turn. */
+    /** From 2026-12-05 the IPv4 lookups (full table and 10 routes) and the IPv6 lookup run side
+     * by side, one run each per round, this many rounds; `full`, `small` and `ipv6` are medians
+     * over the rounds, and ipv6VsIpv4 the median of each round's own ratio. Before, each figure
+     * came from 5 runs of its own in turn. */
     rounds?: number;
     ipv6VsIpv4?: number;
+    /** From 2026-12-05 (after the run that introduced `rounds`), `small` too. */
+    smallInRounds?: boolean;
     routes6: number;
     /** The kernel's LPM trie map holding the same IPv6 table. */
     ipv6LpmTrie?: number;
@@ -317,10 +320,17 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     name: 'bench_base' | 'bench_own' | 'bench_lpm' | 'bench_kernel' | 'bench_own6' | 'bench_base6' | 'bench_lpm6',
     obj: BpfObject<typeof benchAbi> = benchFull,
   ) => inNetns(ns, () => nsPerRun(obj.program(name), pkt, REPEAT, xdpMd(pkt.length, ifK0)) / 256);
+  // The same lookups against a 10-route table (measured side by side with the full one below).
+  const small = await open(`${topo.prefix}small`, ns);
+  inNetns(ns, () => {
+    for (const p of prefixes.slice(0, 10)) small.addRoute(parseRouteTokens([p, 'via', '100.64.0.2'], () => 'bench'));
+  });
+  const benchSmall = await loadBench(`${topo.prefix}small`);
+  fillAddrs(benchSmall);
   log('measuring lookups');
   const base = perLookup('bench_base');
   const fib: Results['fib'] = {
-    full: 0, // below, side by side with the IPv6 lookup
+    full: 0, // below, side by side with the 10-route table and the IPv6 lookup
     lpmTrie: perLookup('bench_lpm') - base,
     kernelFib: perLookup('bench_kernel') - base,
     small: 0,
@@ -354,17 +364,30 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
       entries.push([i, { a }]);
     }
     m.updateBatch(entries);
-    // Pathwise's IPv4 and IPv6 lookups side by side, each beside its walk alone: the ratio of
-    // the two families is taken round by round (see alternate in pipeline-kit.ts).
-    const lookupRun = (name: 'bench_base' | 'bench_own' | 'bench_base6' | 'bench_own6') => {
-      const prog = benchFull.program(name);
+    // Pathwise's IPv4 lookups (full table and 10 routes) and IPv6 lookups side by side, each
+    // beside its walk alone: ratios are taken round by round (see alternate in pipeline-kit.ts).
+    const lookupRun = (name: 'bench_base' | 'bench_own' | 'bench_base6' | 'bench_own6', obj = benchFull) => {
+      const prog = obj.program(name);
       const ctx = xdpMd(pkt.length, ifK0);
       return () => prog.testRunSync({ data: pkt, repeat: REPEAT, ctx }).duration / 256;
     };
-    const [b4, o4, b6, o6] = inNetns(ns, () =>
-      alternate([lookupRun('bench_base'), lookupRun('bench_own'), lookupRun('bench_base6'), lookupRun('bench_own6')], FIB_ROUNDS),
-    ) as [number[], number[], number[], number[]];
+    const [b4, o4, b6, o6, bs, os] = inNetns(ns, () =>
+      alternate(
+        [
+          lookupRun('bench_base'),
+          lookupRun('bench_own'),
+          lookupRun('bench_base6'),
+          lookupRun('bench_own6'),
+          lookupRun('bench_base', benchSmall),
+          lookupRun('bench_own', benchSmall),
+        ],
+        FIB_ROUNDS,
+      ),
+    ) as [number[], number[], number[], number[], number[], number[]];
+    benchSmall.close();
     fib.full = perRound(FIB_ROUNDS, (r) => o4[r]! - b4[r]!);
+    fib.small = perRound(FIB_ROUNDS, (r) => os[r]! - bs[r]!);
+    fib.smallInRounds = true;
     fib.ipv6 = perRound(FIB_ROUNDS, (r) => o6[r]! - b6[r]!);
     fib.ipv6VsIpv4 = perRound(FIB_ROUNDS, (r) => (o6[r]! - b6[r]!) / (o4[r]! - b4[r]!));
     fib.rounds = FIB_ROUNDS;
@@ -381,15 +404,6 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   fillAddrs(benchFull, 256);
   fib.fullWarm = perLookup('bench_own') - perLookup('bench_base');
   benchFull.close();
-  // The same lookups against a 10-route table.
-  const small = await open(`${topo.prefix}small`, ns);
-  inNetns(ns, () => {
-    for (const p of prefixes.slice(0, 10)) small.addRoute(parseRouteTokens([p, 'via', '100.64.0.2'], () => 'bench'));
-  });
-  const benchSmall = await loadBench(`${topo.prefix}small`);
-  fillAddrs(benchSmall);
-  fib.small = perLookup('bench_own', benchSmall) - perLookup('bench_base', benchSmall);
-  benchSmall.close();
 
   // 3. The whole pipeline per packet: parse + 1,000 rules + route (to a resolved nexthop) +
   //    accounting, beside an empty XDP program.
@@ -1094,7 +1108,13 @@ of 5 rounds). Every comparison below ran side by side in the same run.
 ## 1. FIB lookup, random destinations (${r.fib.routes.toLocaleString('en')} IPv4 prefixes)
 
 Each program looks up 256 destinations per run, drawn from 65,536 random addresses inside the
-table's prefixes; the cost of walking the addresses alone is subtracted.
+table's prefixes; the cost of walking the addresses alone is subtracted.${
+    r.fib.rounds
+      ? ` Pathwise's lookup in the full
+table${r.fib.smallInRounds ? ', the one in the 10-route table' : ''} and the IPv6 lookup of §1b ran side by side, one run of each
+and of each walk alone per round, ${r.fib.rounds} rounds; their figures are medians over the rounds.`
+      : ''
+  }
 
 | lookup | ns per lookup | vs Pathwise |
 | --- | ---: | ---: |
