@@ -100,25 +100,25 @@ async function main() {
       const opened: { dp: Dataplane; name: string }[] = [];
       for (const [i, o] of objs.entries()) opened.push(await openPipeline(i, variant.settings, o));
       const rounds = Number(process.env.ROUNDS ?? 2000);
-      const ns_: number[][] = objs.map(() => []);
-      inNetns(ns, () => {
-        for (let r = 0; r < rounds; r++)
-          for (const [j, { dp }] of opened.entries()) {
-            const res = dp.pipeline.xdp.testRunSync({ data: pkt, ctx, repeat: 200 });
-            if (res.retval !== 4) {
-              const t = dp.trace(pkt, ifK0);
-              throw new Error(
-                `${objs[j]}: a run ended in XDP action ${res.retval}, not XDP_REDIRECT (trace: verdict ${t.verdict}, reason ${t.reason})`,
-              );
-            }
-            ns_[j]!.push(res.duration);
-          }
-      });
+      const runs = inNetns(ns, () =>
+        alternate(
+          opened.map(({ dp }, j) => {
+            const run = testRun(dp.pipeline.xdp, pkt, ctx, 4);
+            return () => {
+              try {
+                return run();
+              } catch (e) {
+                const t = dp.trace(pkt, ifK0);
+                throw new Error(`${objs[j]}: ${(e as Error).message} (trace: verdict ${t.verdict}, reason ${t.reason})`);
+              }
+            };
+          }),
+          rounds,
+        ),
+      );
       for (const [j, o] of objs.entries()) {
-        const ratios = ns_[j]!.map((d, r) => d / ns_[0]![r]!);
-        out.push(
-          `${o.split('/').pop()}:${key} median ${median(ns_[j]!)} ns, per-round ratio to the first: median ${median(ratios).toFixed(3)}`,
-        );
+        const ratio = perRound(rounds, (r) => runs[j]![r]! / runs[0]![r]!);
+        out.push(`${o.split('/').pop()}:${key} median ${median(runs[j]!)} ns, per-round ratio to the first: median ${ratio.toFixed(3)}`);
       }
       for (const { dp, name } of opened) {
         dp.close();

@@ -38,7 +38,7 @@ import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
 import { cpuTimes } from './cpu-times.js';
-import { alternate, benchRules, perRound, ROUTER_MAC, setRouterMac, STAGE_VARIANTS, testRun } from './pipeline-kit.js';
+import { alternate, benchRules, median, perRound, ROUTER_MAC, setRouterMac, STAGE_VARIANTS, testRun } from './pipeline-kit.js';
 
 const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 /** The calls bench_calls makes in a chain (BENCH_CALLS in bench/progs/bench.bpf.c). */
@@ -49,8 +49,6 @@ const FIB_ROUNDS = 51;
 const PIPELINE_ROUNDS = 2000;
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Mean ns per run of `prog`, median of 5 BPF_PROG_TEST_RUN rounds of `repeat` runs. */
 function nsPerRun(prog: { testRunSync(o: object): { duration: number } }, data: Buffer, repeat: number, ctx?: Buffer): number {
@@ -678,7 +676,6 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
         }
       }
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const directPps = median(rates.direct);
     const kernelPps = median(rates.kernel);
     const pathwisePps = median(rates.pathwise);
