@@ -197,22 +197,7 @@ async function throughputBench(
   // side counts what arrives (and drops it), the same for both.
   const sink = bench.perCpuMap(benchAbi.maps.bench_state);
   const delivered = () => (sink.get(1) ?? []).reduce((a, c) => a + c, 0n);
-  const pcap = `/tmp/${topo.prefix}-lb-flows.pcap`;
-  writeCapture(
-    pcap,
-    Array.from({ length: 1024 }, (_, i) => ({
-      data: ipv4Packet({
-        src: '10.251.11.2',
-        dst: VIP,
-        proto: 'udp',
-        sport: 1024 + i,
-        dport: 5678,
-        payload: new Uint8Array(18),
-        dstMac: macBytes(mac(r, 'r0')),
-        srcMac: macBytes(mac(g, 'g0')),
-      }),
-    })),
-  );
+  const pcap = writeLabFlows(topo, g, r, mac);
   const LOOPS = 500;
   /** The generator's frames per second counted by a sink on interface `dev` of namespace `ns`. */
   const deliveredPps = (ns: string, dev: string) =>
@@ -289,7 +274,7 @@ async function throughputBench(
       inNetns(r, () => {
         dp.attach([topo.name('r0'), topo.name('r1')], mode);
         dp.services.set(labService());
-        dp.services.set(service('udp', 'nat', ['10.251.12.2:5678'], `${VIP}:5678/udp`));
+        dp.services.set(labUdpService());
       }),
     off: () =>
       inNetns(r, () => {
@@ -448,6 +433,34 @@ export function lbLab(topo: Topology): { g: string; r: string; b: string; mac: (
 export const LAB_CONNECTIONS = 20_000;
 /** The lab's service: the VIP's port 80 to the backend's nginx on 8080, NAT. */
 export const labService = () => service('web', 'nat', ['10.251.12.2:8080']);
+/** The lab's UDP service, for the flows of writeLabFlows: the VIP's port 5678 to the backend's. */
+export const labUdpService = () => service('udp', 'nat', ['10.251.12.2:5678'], `${VIP}:5678/udp`);
+
+/**
+ * A capture of 1,024 UDP flows (source ports 1024-2047) from the lab's client to the UDP
+ * service, one frame each, addressed to the router's MAC: what tcpreplay loops in the packet
+ * runs. Returns its path (under /tmp, named after the topology: the caller removes it).
+ */
+export function writeLabFlows(topo: Topology, g: string, r: string, mac: (ns: string, dev: string) => string): string {
+  const macBytes = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
+  const pcap = `/tmp/${topo.prefix}-lb-flows.pcap`;
+  writeCapture(
+    pcap,
+    Array.from({ length: 1024 }, (_, i) => ({
+      data: ipv4Packet({
+        src: '10.251.11.2',
+        dst: VIP,
+        proto: 'udp',
+        sport: 1024 + i,
+        dport: 5678,
+        payload: new Uint8Array(18),
+        dstMac: macBytes(mac(r, 'r0')),
+        srcMac: macBytes(mac(g, 'g0')),
+      }),
+    })),
+  );
+  return pcap;
+}
 
 /**
  * ab (apache2-utils) from the client against nginx behind the VIP: `n` connections, one request

@@ -15,6 +15,11 @@
  * tc) and has ab make 20,000 connections through each with the kernel's BPF run-time
  * statistics on. Prints every round, then each variant's median ns per run and connections
  * per second, and its median per-round ratio to the first.
+ *
+ * TRAFFIC=udp: instead of ab's connections, tcpreplay loops §7's 1,024 UDP flows through the
+ * UDP service (512,000 frames a run), an XDP sink on the backend's side counting them: the
+ * rate is then delivered packets per second. Each packet of a flow comes 1,023 of the
+ * others' after the last: what a router with many flows sees of its per-flow state.
  */
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -24,10 +29,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline } from '../src/dataplane/pipeline.js';
-import { inNetns } from '../src/kernel/index.js';
+import { BpfObject, attachXdp, detachXdp, inNetns } from '../src/kernel/index.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Topology } from '../test/helpers/topology.js';
-import { abConnections, labService, lbLab, ownTimeOver, startNginx } from './balance.js';
+import { abConnections, labService, labUdpService, lbLab, ownTimeOver, startNginx, writeLabFlows } from './balance.js';
+import * as benchAbi from './generated/bench.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -37,6 +43,8 @@ async function main() {
   const variants = Math.max(objs.length, settings.length, 1);
   const rounds = Number(process.env.ROUNDS ?? 8);
   const mode = (process.env.MODE ?? 'generic') as 'native' | 'generic' | 'tc';
+  const traffic = process.env.TRAFFIC ?? 'ab';
+  if (traffic !== 'ab' && traffic !== 'udp') throw new Error(`TRAFFIC=${traffic}: ab or udp`);
   const built = join(repoRoot, 'build', 'pathwise.bpf.o');
   const builtTc = join(repoRoot, 'build', 'pathwise-tc.bpf.o');
   const savedDir = mkdtempSync(join(tmpdir(), 'pw-itab-'));
@@ -51,9 +59,35 @@ async function main() {
   const topo = new Topology('t');
   const dps: Dataplane[] = [];
   let server: ReturnType<typeof startNginx> | undefined;
+  let bench: BpfObject<typeof benchAbi> | undefined;
+  let pcap: string | undefined;
   try {
-    const { g, r, b } = lbLab(topo);
-    server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
+    const { g, r, b, mac } = lbLab(topo);
+    /** One run of the traffic: its rate (connections or delivered packets per second). */
+    let run: () => number;
+    if (traffic === 'ab') {
+      server = startNginx(topo, b, `/tmp/${topo.prefix}-lb-nginx`);
+      run = () => abConnections(topo, g).rate;
+    } else {
+      bench = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
+      const sink = bench.perCpuMap(benchAbi.maps.bench_state);
+      const delivered = () => (sink.get(1) ?? []).reduce((a, c) => a + c, 0n);
+      const flows = writeLabFlows(topo, g, r, mac);
+      pcap = flows;
+      const sinkProg = bench.program('bench_sink');
+      run = () =>
+        inNetns(b, () => {
+          attachXdp(sinkProg, topo.name('b0'), { mode: 'native' });
+          try {
+            const before = delivered();
+            const t = performance.now();
+            topo.exec(g, 'tcpreplay', ['-q', '--topspeed', '--loop=500', '-i', topo.name('g0'), flows]);
+            return Number(delivered() - before) / ((performance.now() - t) / 1000);
+          } finally {
+            detachXdp(topo.name('b0'));
+          }
+        });
+    }
     for (let v = 0; v < variants; v++) {
       // Dataplane.open loads build/pathwise.bpf.o (and -tc): each object goes there in turn.
       const [xdp, tc] = (objs[v] ?? '').split('+');
@@ -66,10 +100,11 @@ async function main() {
       inNetns(r, () => {
         dp.syncHostRoutes();
         dp.syncNeighbors();
-        dp.services.set(labService());
+        dp.services.set(traffic === 'ab' ? labService() : labUdpService());
       });
     }
     const ifaces = [topo.name('r0'), topo.name('r1')];
+    const unit = traffic === 'ab' ? 'connections/s' : 'packets/s delivered';
     const ns: number[][] = dps.map(() => []);
     const cps: number[][] = dps.map(() => []);
     for (let round = 0; round < rounds; round++) {
@@ -78,10 +113,10 @@ async function main() {
         try {
           const prog = mode === 'tc' ? dp.pipeline.tc! : dp.pipeline.xdp;
           let rate = 0;
-          const own = ownTimeOver(prog, () => (rate = abConnections(topo, g).rate));
+          const own = ownTimeOver(prog, () => (rate = run()));
           ns[v]!.push(own.ns);
           cps[v]!.push(rate);
-          process.stdout.write(`round ${round} variant ${v}: ${own.ns.toFixed(0)} ns per run, ${rate.toFixed(0)} connections/s\n`);
+          process.stdout.write(`round ${round} variant ${v}: ${own.ns.toFixed(0)} ns per run, ${rate.toFixed(0)} ${unit}\n`);
         } finally {
           inNetns(r, () => dp.detach(ifaces));
         }
@@ -90,7 +125,7 @@ async function main() {
     for (let v = 0; v < variants; v++) {
       const ratio = median(ns[v]!.map((x, i) => x / ns[0]![i]!));
       process.stdout.write(
-        `variant ${v} (${objs[v] ?? 'build'} ${JSON.stringify(settings[v] ?? {})}): ${median(ns[v]!).toFixed(0)} ns per run, ${median(cps[v]!).toFixed(0)} connections/s; per-round ratio to variant 0: ${ratio.toFixed(3)}\n`,
+        `variant ${v} (${objs[v] ?? 'build'} ${JSON.stringify(settings[v] ?? {})}): ${median(ns[v]!).toFixed(0)} ns per run, ${median(cps[v]!).toFixed(0)} ${unit}; per-round ratio to variant 0: ${ratio.toFixed(3)}\n`,
       );
     }
   } finally {
@@ -108,6 +143,8 @@ async function main() {
       await Promise.race([exited, sleep(15_000)]);
     }
     rmSync(`/tmp/${topo.prefix}-lb-nginx`, { recursive: true, force: true });
+    if (pcap) rmSync(pcap, { force: true });
+    bench?.close();
     topo.destroy();
   }
 }
