@@ -3,8 +3,9 @@
  * - dumping a flow table of 1M flows: batch lookups (readFlows) vs the per-key
  *   get-next-key + lookup walk, and the top-20 report on the snapshot;
  * - events from the ring buffer into TypeScript: BPF_PROG_TEST_RUN makes the pipeline send
- *   one event per packet (sampling 1 in 1) off the JS thread while the reader consumes; records
- *   delivered per second and records lost (counted by the producer) vs the rate produced;
+ *   one event per packet (sampling 1 in 1), two runs at a time off the JS thread, while the
+ *   reader consumes; records delivered per second and records lost (counted by the producer)
+ *   vs the rate produced;
  * - the pipeline's cost per packet with flow accounting off and on, and with sampling off,
  *   1 in 100, and 1 in 1; beside it, the floor of any flow table (bench_flow_floor: a clock
  *   read, one lookup in the pipeline's flow table definition, two atomic adds) over an empty
