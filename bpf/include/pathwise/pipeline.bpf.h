@@ -292,8 +292,9 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 	}
 	if (goes_on && (pw_settings.flags & PW_SETTING_FILTER)) {
 		if (pkt.family) {
-			/* Blocklists and rules apply to whatever was parsed, well-formed or not. */
-			goes_on = pw_guard(ctx, &pkt, &d, trace);
+			/* Blocklists and rules apply to whatever was parsed, well-formed or not. Most
+			 * packets meet neither: their check here spares them the stage's call. */
+			goes_on = pw_guard_may_act(&pkt) ? pw_guard(ctx, &pkt, &d, trace) : 1;
 		} else if ((parsed == PW_REASON_TOO_MANY_VLANS || hidden) && !(pw_settings.flags & PW_SETTING_PASS_UNCLASSIFIED)) {
 			/* Tags beyond the two the parser reads, or headers that could not be pulled in,
 			 * hide the addresses from every rule; the kernel (its stacked VLAN devices, its
