@@ -29,6 +29,7 @@ import type { Topology } from '../test/helpers/topology.js';
 import * as benchAbi from './generated/bench.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
 import { cpuTimes, USER_HZ } from './cpu-times.js';
+import { median } from './pipeline-kit.js';
 
 export interface BalanceResults {
   perPacket: { emptyNs: number; forwardNs: number; natEstablishedNs: number; natNewNs: number; dsrEstablishedNs: number; samples: number };
@@ -77,7 +78,6 @@ export interface BalanceResults {
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const VIP = '10.251.100.1';
 
 function service(name: string, mode: ServiceSpec['mode'], backends: string[], address = `${VIP}:80/tcp`): ServiceSpec {
@@ -195,23 +195,12 @@ async function throughputBench(
 
   // Packets: 1,024 UDP flows to the service, looped by tcpreplay; an XDP sink on the backend's
   // side counts what arrives (and drops it), the same for both.
-  const sink = bench.perCpuMap(benchAbi.maps.bench_state);
-  const delivered = () => (sink.get(1) ?? []).reduce((a, c) => a + c, 0n);
+  const sink = sinkCounter(bench);
+  const delivered = sink.delivered;
   const pcap = writeLabFlows(topo, g, r, mac);
   const LOOPS = 500;
   /** The generator's frames per second counted by a sink on interface `dev` of namespace `ns`. */
-  const deliveredPps = (ns: string, dev: string) =>
-    inNetns(ns, () => {
-      attachXdp(bench.program('bench_sink'), topo.name(dev), { mode: 'native' });
-      try {
-        const before = delivered();
-        const t = performance.now();
-        topo.exec(g, 'tcpreplay', ['-q', '--topspeed', `--loop=${LOOPS}`, '-i', topo.name('g0'), pcap]);
-        return Number(delivered() - before) / ((performance.now() - t) / 1000);
-      } finally {
-        detachXdp(topo.name(dev));
-      }
-    });
+  const deliveredPps = (ns: string, dev: string) => replayedPps(topo, g, ns, dev, bench, sink, pcap, LOOPS);
   // Through the router to the backend's side; and the generator and delivery alone, frames
   // dropped on arrival at the router (the ceiling).
   const pps = () => deliveredPps(b, 'b0');
@@ -460,6 +449,40 @@ export function writeLabFlows(topo: Topology, g: string, r: string, mac: (ns: st
     })),
   );
   return pcap;
+}
+
+/** What bench_sink has counted (and dropped) on every CPU. `close` releases the map. */
+export function sinkCounter(bench: BpfObject): { delivered: () => bigint; close: () => void } {
+  const map = bench.perCpuMap(benchAbi.maps.bench_state);
+  return { delivered: () => (map.get(1) ?? []).reduce((a, c) => a + c, 0n), close: () => map.close() };
+}
+
+/**
+ * tcpreplay looping `pcap` at top speed from the lab's client (namespace `g`), `loops` times,
+ * with bench_sink attached to interface `dev` of namespace `ns` for the run: the frames it
+ * counted per second of the run.
+ */
+export function replayedPps(
+  topo: Topology,
+  g: string,
+  ns: string,
+  dev: string,
+  bench: BpfObject,
+  sink: ReturnType<typeof sinkCounter>,
+  pcap: string,
+  loops = 500,
+): number {
+  return inNetns(ns, () => {
+    attachXdp(bench.program('bench_sink'), topo.name(dev), { mode: 'native' });
+    try {
+      const before = sink.delivered();
+      const t = performance.now();
+      topo.exec(g, 'tcpreplay', ['-q', '--topspeed', `--loop=${loops}`, '-i', topo.name('g0'), pcap]);
+      return Number(sink.delivered() - before) / ((performance.now() - t) / 1000);
+    } finally {
+      detachXdp(topo.name(dev));
+    }
+  });
 }
 
 /**

@@ -29,13 +29,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline } from '../src/dataplane/pipeline.js';
-import { BpfObject, attachXdp, detachXdp, inNetns } from '../src/kernel/index.js';
+import { BpfObject, inNetns } from '../src/kernel/index.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Topology } from '../test/helpers/topology.js';
-import { abConnections, labService, labUdpService, lbLab, ownTimeOver, startNginx, writeLabFlows } from './balance.js';
+import {
+  abConnections,
+  labService,
+  labUdpService,
+  lbLab,
+  ownTimeOver,
+  replayedPps,
+  sinkCounter,
+  startNginx,
+  writeLabFlows,
+} from './balance.js';
 import * as benchAbi from './generated/bench.js';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+import { median } from './pipeline-kit.js';
 
 async function main() {
   const objs = (process.env.OBJS ?? '').split(',').filter(Boolean);
@@ -61,6 +70,7 @@ async function main() {
   let server: ReturnType<typeof startNginx> | undefined;
   let bench: BpfObject<typeof benchAbi> | undefined;
   let pcap: string | undefined;
+  let closeSink: (() => void) | undefined;
   try {
     const { g, r, b, mac } = lbLab(topo);
     /** One run of the traffic: its rate (connections or delivered packets per second). */
@@ -70,23 +80,11 @@ async function main() {
       run = () => abConnections(topo, g).rate;
     } else {
       bench = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
-      const sink = bench.perCpuMap(benchAbi.maps.bench_state);
-      const delivered = () => (sink.get(1) ?? []).reduce((a, c) => a + c, 0n);
-      const flows = writeLabFlows(topo, g, r, mac);
-      pcap = flows;
-      const sinkProg = bench.program('bench_sink');
-      run = () =>
-        inNetns(b, () => {
-          attachXdp(sinkProg, topo.name('b0'), { mode: 'native' });
-          try {
-            const before = delivered();
-            const t = performance.now();
-            topo.exec(g, 'tcpreplay', ['-q', '--topspeed', '--loop=500', '-i', topo.name('g0'), flows]);
-            return Number(delivered() - before) / ((performance.now() - t) / 1000);
-          } finally {
-            detachXdp(topo.name('b0'));
-          }
-        });
+      const loaded = bench;
+      const sink = sinkCounter(loaded);
+      closeSink = sink.close;
+      const flows = (pcap = writeLabFlows(topo, g, r, mac));
+      run = () => replayedPps(topo, g, b, 'b0', loaded, sink, flows);
     }
     for (let v = 0; v < variants; v++) {
       // Dataplane.open loads build/pathwise.bpf.o (and -tc): each object goes there in turn.
@@ -144,6 +142,7 @@ async function main() {
     }
     rmSync(`/tmp/${topo.prefix}-lb-nginx`, { recursive: true, force: true });
     if (pcap) rmSync(pcap, { force: true });
+    closeSink?.();
     bench?.close();
     topo.destroy();
   }
