@@ -79,6 +79,8 @@ export interface BalanceResults {
 }
 
 const VIP = '10.251.100.1';
+/** The lab's backend (namespace b's address). */
+export const BACKEND = '10.251.12.2';
 
 function service(name: string, mode: ServiceSpec['mode'], backends: string[], address = `${VIP}:80/tcp`): ServiceSpec {
   return {
@@ -427,10 +429,11 @@ export const labUdpService = () => service('udp', 'nat', ['10.251.12.2:5678'], `
 
 /**
  * A capture of 1,024 UDP flows (source ports 1024-2047) from the lab's client to the UDP
- * service, one frame each, addressed to the router's MAC: what tcpreplay loops in the packet
- * runs. Returns its path (under /tmp, named after the topology: the caller removes it).
+ * service (or to `dst`, e.g. the backend itself for plain forwarding), one frame each,
+ * addressed to the router's MAC: what tcpreplay loops in the packet runs. Returns its path
+ * (under /tmp, named after the topology: the caller removes it).
  */
-export function writeLabFlows(topo: Topology, g: string, r: string, mac: (ns: string, dev: string) => string): string {
+export function writeLabFlows(topo: Topology, g: string, r: string, mac: (ns: string, dev: string) => string, dst = VIP): string {
   const macBytes = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
   const pcap = `/tmp/${topo.prefix}-lb-flows.pcap`;
   writeCapture(
@@ -438,7 +441,7 @@ export function writeLabFlows(topo: Topology, g: string, r: string, mac: (ns: st
     Array.from({ length: 1024 }, (_, i) => ({
       data: ipv4Packet({
         src: '10.251.11.2',
-        dst: VIP,
+        dst,
         proto: 'udp',
         sport: 1024 + i,
         dport: 5678,

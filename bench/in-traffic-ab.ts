@@ -20,6 +20,8 @@
  * UDP service (512,000 frames a run), an XDP sink on the backend's side counting them: the
  * rate is then delivered packets per second. Each packet of a flow comes 1,023 of the
  * others' after the last: what a router with many flows sees of its per-flow state.
+ * TRAFFIC=fwd: the same flows addressed to the backend itself, routed with no service (§4's
+ * forwarding).
  */
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,6 +36,7 @@ import { repoRoot } from '../src/util/paths.js';
 import { Topology } from '../test/helpers/topology.js';
 import {
   abConnections,
+  BACKEND,
   labService,
   labUdpService,
   lbLab,
@@ -53,7 +56,7 @@ async function main() {
   const rounds = Number(process.env.ROUNDS ?? 8);
   const mode = (process.env.MODE ?? 'generic') as 'native' | 'generic' | 'tc';
   const traffic = process.env.TRAFFIC ?? 'ab';
-  if (traffic !== 'ab' && traffic !== 'udp') throw new Error(`TRAFFIC=${traffic}: ab or udp`);
+  if (traffic !== 'ab' && traffic !== 'udp' && traffic !== 'fwd') throw new Error(`TRAFFIC=${traffic}: ab, udp or fwd`);
   const built = join(repoRoot, 'build', 'pathwise.bpf.o');
   const builtTc = join(repoRoot, 'build', 'pathwise-tc.bpf.o');
   const savedDir = mkdtempSync(join(tmpdir(), 'pw-itab-'));
@@ -83,7 +86,7 @@ async function main() {
       const loaded = bench;
       const sink = sinkCounter(loaded);
       closeSink = sink.close;
-      const flows = (pcap = writeLabFlows(topo, g, r, mac));
+      const flows = (pcap = writeLabFlows(topo, g, r, mac, traffic === 'fwd' ? BACKEND : undefined));
       run = () => replayedPps(topo, g, b, 'b0', loaded, sink, flows);
     }
     for (let v = 0; v < variants; v++) {
@@ -98,7 +101,7 @@ async function main() {
       inNetns(r, () => {
         dp.syncHostRoutes();
         dp.syncNeighbors();
-        dp.services.set(traffic === 'ab' ? labService() : labUdpService());
+        if (traffic !== 'fwd') dp.services.set(traffic === 'ab' ? labService() : labUdpService());
       });
     }
     const ifaces = [topo.name('r0'), topo.name('r1')];
