@@ -1,13 +1,14 @@
 /**
  * Fuzzing the pipeline with mutants of real captures (test/fuzz/harness.ts says what is
- * checked). A fixed seed and 20,000 mutants here; `make fuzz` runs far more with a new seed.
+ * checked). Fixed seeds and 100,000 + 50,000 mutants here; `make fuzz` runs far more with a
+ * new seed.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { inNetns } from '../../src/kernel/index.js';
-import { fuzzSeeds, openFuzzLab, runFuzz, type FuzzLab } from '../fuzz/harness.js';
+import { fuzzSeeds, openFuzzLab, runFuzz, setFuzzFilter, type FuzzLab } from '../fuzz/harness.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -29,20 +30,39 @@ describe('the pipeline under mutated captures', { skip, timeout: 5 * 60_000 }, (
     topo?.destroy();
   });
 
-  it('accounts for every verdict, never aborts, and routes only what parses (seed 1, 20,000 mutants)', () => {
+  it('accounts for every verdict, never aborts, routes only what parses, lets nothing past a rule (seed 1, 100,000 mutants)', () => {
     const seeds = fuzzSeeds();
     assert.ok(seeds.length > 50, `${seeds.length} seeds`);
-    const r = runFuzz(lab!, seeds, { seed: 1, iterations: 20_000 });
+    const r = runFuzz(lab!, seeds, { seed: 1, iterations: 100_000 });
     assert.deepEqual(
       r.findings.map((f) => `#${f.iteration} ${f.problem} ${f.frame.subarray(0, 80).toString('hex')}`),
       [],
     );
-    assert.equal(r.iterations, 20_000);
+    assert.equal(r.iterations, 100_000);
     // The mutants reached every stage: some were routed, some dropped by the rules, some malformed.
     assert.ok((r.verdicts.redirect ?? 0) > 1000, JSON.stringify(r.verdicts));
     assert.ok(
       (r.reasons.rule_drop ?? 0) > 10 && (r.reasons.truncated_l4 ?? 0) + (r.reasons.truncated_ip ?? 0) > 100,
       JSON.stringify(r.reasons),
     );
+    // The drop check judged mutants: blocked sources and the ports the rules drop.
+    assert.ok(r.covered > 100 && (r.reasons.blocked ?? 0) > 10, `${r.covered} covered, ${JSON.stringify(r.reasons)}`);
+  });
+
+  it('the same with the drop rules alone and no blocklist, where the guard stage is skipped when it has nothing to do (seed 2, 50,000 mutants)', () => {
+    setFuzzFilter(lab!, 'lean');
+    try {
+      const r = runFuzz(lab!, fuzzSeeds(), { seed: 2, iterations: 50_000 });
+      assert.deepEqual(
+        r.findings.map((f) => `#${f.iteration} ${f.problem} ${f.frame.subarray(0, 80).toString('hex')}`),
+        [],
+      );
+      assert.equal(r.iterations, 50_000);
+      assert.equal(r.reasons.blocked ?? 0, 0, JSON.stringify(r.reasons));
+      assert.ok(r.covered > 50 && (r.reasons.rule_drop ?? 0) > 10, `${r.covered} covered, ${JSON.stringify(r.reasons)}`);
+      assert.ok((r.verdicts.redirect ?? 0) > 500, JSON.stringify(r.verdicts));
+    } finally {
+      setFuzzFilter(lab!, 'full');
+    }
   });
 });

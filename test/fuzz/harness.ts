@@ -8,7 +8,14 @@
  *   belongs to them), and the interface counters account for every packet by verdict and
  *   by reason;
  * - a redirected packet is one the strict oracle (oracle.ts) says may be forwarded, with the
- *   5-tuple the oracle reads from it.
+ *   5-tuple the oracle reads from it;
+ * - a packet whose headers the oracle reads whole, and that the lab's blocklist or one of its
+ *   drop rules covers, is dropped: whatever else is wrong with it (a tag, a martian address, its
+ *   TTL), it gets past no rule.
+ * The lab's filter has two settings (setFuzzFilter): `full` (the corpus rules, ten counting
+ * rules before the drops, and the blocklist) sends every TCP packet into the guard stage;
+ * `lean` (the two drop rules alone, no blocklist) lets the pipeline's inline check skip the
+ * stage for the packets that one field already clears.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +34,7 @@ import { sharedData } from '../helpers/paths.js';
 import type { Topology } from '../helpers/topology.js';
 import { rng } from '../helpers/rng.js';
 import { mutate } from './mutate.js';
-import { oracleView } from './oracle.js';
+import { oracleView, type OracleView } from './oracle.js';
 
 const R = abi.PwReason;
 /** The reasons a drop may give. */
@@ -53,6 +60,49 @@ export interface FuzzLab {
   dp: Dataplane;
   ns: string;
   ingress: string;
+  filter: 'full' | 'lean';
+}
+
+/** The corpus rules that drop, as dropRuleOf judges them. */
+const DROP_RULES = ['drop proto tcp dport 22', 'drop proto tcp dport 2222 flags syn,!ack'];
+if (JSON.stringify(CORPUS_RULES.filter((r) => r.startsWith('drop'))) !== JSON.stringify(DROP_RULES))
+  throw new Error('test/helpers/corpus.ts changed its drop rules: teach the fuzz harness (dropRuleOf) the new ones');
+
+/** The blocklist's prefixes as leading hex digits of an address (the oracle's form). */
+const BLOCKED_HEX = CORPUS_BLOCKED.map((text) => {
+  const p = parsePrefix(text);
+  if (p.plen % 4) throw new Error(`${text}: the fuzz harness compares prefixes by hex digit`);
+  const bytes = p.addr.subarray(0, p.family === 4 ? 4 : 16);
+  return {
+    family: p.family,
+    hex: Buffer.from(bytes)
+      .toString('hex')
+      .slice(0, p.plen / 4),
+  };
+});
+
+/** Which of the lab's drops covers the packet the oracle read, if one does. */
+function dropRuleOf(o: OracleView, blocklist: boolean): string | null {
+  if (!o.family || o.src === undefined) return null;
+  if (blocklist && BLOCKED_HEX.some((b) => b.family === o.family && o.src!.startsWith(b.hex))) return 'the blocklist';
+  if (o.proto !== 6) return null;
+  // Both drop rules name TCP ports: a TCP packet whose ports cannot be read fails closed.
+  if (o.l4Hidden) return 'a rule on ports, its TCP header cut short';
+  if (o.dport == null) return null;
+  if (o.dport === 22) return DROP_RULES[0]!;
+  if (o.dport === 2222 && ((o.tcpFlags ?? 0) & 0x12) === 0x02) return DROP_RULES[1]!;
+  return null;
+}
+
+/** Sets the lab's rules and blocklist (see the header). */
+export function setFuzzFilter(lab: FuzzLab, filter: 'full' | 'lean'): void {
+  const rules = filter === 'full' ? CORPUS_RULES : DROP_RULES;
+  inNetns(lab.ns, () => {
+    lab.dp.filter.setRules(rules.map((r, i) => parseRuleTokens(r.split(' '), (k) => `rule ${i + 1} token ${k}`)));
+    if (filter === 'full') lab.dp.filter.block(CORPUS_BLOCKED.map((p) => parsePrefix(p)));
+    else for (const p of CORPUS_BLOCKED) lab.dp.filter.unblock(parsePrefix(p));
+  });
+  lab.filter = filter;
 }
 
 /** A router namespace with a gateway behind r1, default routes through it, and the corpus rules. */
@@ -72,10 +122,10 @@ export async function openFuzzLab(topo: Topology, instance: string): Promise<Fuz
     for (const r of ['0.0.0.0/0 via 10.234.0.2', '::/0 via fd34::2']) dp.addRoute(parseRouteTokens(r.split(' '), (i) => `token ${i}`));
     dp.enableEgress(ingress);
     dp.syncNeighbors();
-    dp.filter.setRules(CORPUS_RULES.map((r, i) => parseRuleTokens(r.split(' '), (k) => `rule ${i + 1} token ${k}`)));
-    dp.filter.block(CORPUS_BLOCKED.map((p) => parsePrefix(p)));
   });
-  return { dp, ns, ingress };
+  const lab: FuzzLab = { dp, ns, ingress, filter: 'full' };
+  setFuzzFilter(lab, 'full');
+  return lab;
 }
 
 /** Seeds: every frame of the shared captures, and the crafted corpus. */
@@ -112,6 +162,8 @@ export interface FuzzResult {
   findings: Finding[];
   verdicts: Record<string, number>;
   reasons: Record<string, number>;
+  /** Mutants the blocklist or a drop rule covered (by the oracle's reading). */
+  covered: number;
 }
 
 /** Per-verdict and per-reason packet counts of the lab's ingress interface. */
@@ -127,6 +179,7 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
   const findings: Finding[] = [];
   const verdicts: Record<string, number> = {};
   const reasons: Record<string, number> = {};
+  let covered = 0;
   const prog = lab.dp.pipeline.replay;
   const out = lab.dp.pipeline.maps.replayOut;
   const before = counters(lab);
@@ -153,8 +206,12 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
       if (r.verdict === abi.PwVerdict.REDIRECT && r.reason !== R.NONE) found(`redirected with reason ${reasonName(r.reason)}`);
       if (r.verdict === abi.PwVerdict.PASS && r.reason === R.NONE) found('passed to the kernel without a reason');
       if (r.verdict === abi.PwVerdict.DROP && !DROP_REASONS.has(r.reason)) found(`dropped with reason ${reasonName(r.reason)}`);
+      const o = oracleView(frame);
+      const drop = dropRuleOf(o, lab.filter === 'full');
+      if (drop) covered++;
+      if (drop && r.verdict !== abi.PwVerdict.DROP)
+        found(`${verdictName(r.verdict)} (${reasonName(r.reason)}), but ${drop} drops ${JSON.stringify(o)}`);
       if (r.verdict === abi.PwVerdict.REDIRECT) {
-        const o = oracleView(frame);
         const len = r.family === 4 ? 4 : 16;
         const hex = (b: Uint8Array) => Buffer.from(b.subarray(0, len)).toString('hex');
         if (!o.routable) found(`redirected, but the oracle says: ${o.why}`);
@@ -190,5 +247,5 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
     if (counted !== n)
       findings.push({ iteration: i, frame: Buffer.alloc(0), problem: `${n} ${v} verdicts; the interface counted ${counted}` });
   }
-  return { iterations: i, findings, verdicts, reasons };
+  return { iterations: i, findings, verdicts, reasons, covered };
 }
