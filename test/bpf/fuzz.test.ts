@@ -47,6 +47,9 @@ describe('the pipeline under mutated captures', { skip, timeout: 5 * 60_000 }, (
     );
     // The drop check judged mutants: blocked sources and the ports the rules drop.
     assert.ok(r.covered > 100 && (r.reasons.blocked ?? 0) > 10, `${r.covered} covered, ${JSON.stringify(r.reasons)}`);
+    // Every mutant the kernel took also went through the TC build.
+    const tcRuns = Object.values(r.tcVerdicts).reduce((a, b) => a + b, 0);
+    assert.ok(tcRuns > 90_000 && (r.tcVerdicts.drop ?? 0) > 1000 && (r.tcVerdicts.redirect ?? 0) > 500, JSON.stringify(r.tcVerdicts));
   });
 
   it('the same with the drop rules alone and no blocklist, where the guard stage is skipped when it has nothing to do (seed 2, 50,000 mutants)', () => {

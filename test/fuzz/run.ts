@@ -22,6 +22,7 @@ const instance = topo.prefix;
 const lab = await openFuzzLab(topo, instance);
 const findings: Finding[] = [];
 const totals: Record<string, number> = {};
+const tcTotals: Record<string, number> = {};
 const started = Date.now();
 try {
   const seeds = fuzzSeeds();
@@ -34,9 +35,10 @@ try {
     const r = runFuzz(lab, seeds, { seed: seed + chunk, iterations: n });
     findings.push(...r.findings);
     for (const [k, v] of Object.entries(r.verdicts)) totals[k] = (totals[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.tcVerdicts)) tcTotals[k] = (tcTotals[k] ?? 0) + v;
     done += r.iterations;
     console.log(
-      `  ${done.toLocaleString('en')} mutants (${lab.filter} filter: ${r.covered} covered by a drop), ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(totals)}`,
+      `  ${done.toLocaleString('en')} mutants (${lab.filter} filter: ${r.covered} covered by a drop), ${((Date.now() - started) / 1000).toFixed(0)} s: XDP ${JSON.stringify(totals)}, TC ${JSON.stringify(tcTotals)}`,
     );
   }
 } finally {
