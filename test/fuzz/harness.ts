@@ -12,6 +12,8 @@
  * - a packet whose headers the oracle reads whole, and that the lab's blocklist or one of its
  *   drop rules covers, is dropped: whatever else is wrong with it (a tag, a martian address, its
  *   TTL), it gets past no rule;
+ * - what leaves (a redirect, a pass) has the checksums it came with: right, wrong or absent,
+ *   through the TTL's update and any translation;
  * - the same frame, as a socket buffer through the TC build (pw_tc), is dropped where a drop
  *   covers it, redirected only when the oracle says it may be, and counted by its verdict.
  * The lab's filter has two settings (setFuzzFilter): `full` (the corpus rules, ten counting
@@ -37,7 +39,7 @@ import type { Topology } from '../helpers/topology.js';
 import { rng } from '../helpers/rng.js';
 import { TcAction, tcRun } from '../helpers/tc-run.js';
 import { mutate } from './mutate.js';
-import { oracleView, type OracleView } from './oracle.js';
+import { checksums, oracleView, type OracleView } from './oracle.js';
 
 const R = abi.PwReason;
 /** The reasons a drop may give. */
@@ -213,8 +215,9 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
       const frame = mutate(seeds[Math.floor(rand() * seeds.length)]!, rand);
       const found = (problem: string) => findings.push({ iteration: i, frame, problem });
       let retval: number;
+      let output: Uint8Array | null;
       try {
-        retval = prog.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindex) }).retval;
+        ({ retval, data: output } = prog.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindex) }));
       } catch (e) {
         // A frame shorter than an Ethernet header is refused by the kernel itself (EINVAL).
         if (frame.length >= 14) found(`the test run failed: ${(e as Error).message}`);
@@ -229,6 +232,14 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
       if (r.verdict === abi.PwVerdict.REDIRECT && r.reason !== R.NONE) found(`redirected with reason ${reasonName(r.reason)}`);
       if (r.verdict === abi.PwVerdict.PASS && r.reason === R.NONE) found('passed to the kernel without a reason');
       if (r.verdict === abi.PwVerdict.DROP && !DROP_REASONS.has(r.reason)) found(`dropped with reason ${reasonName(r.reason)}`);
+      if (r.verdict !== abi.PwVerdict.DROP && output) {
+        // What leaves (forwarded, translated, or handed to the kernel) keeps its checksums as
+        // they came: right stays right, wrong stays wrong, an absent UDP checksum absent.
+        const was = checksums(frame);
+        const is = checksums(output);
+        for (const k of ['ip', 'l4'] as const)
+          if (was[k] !== null && was[k] !== is[k]) found(`${verdictName(r.verdict)}: the ${k} checksum was ${was[k]}, is ${is[k]} after`);
+      }
       const o = oracleView(frame);
       const drop = dropRuleOf(o, lab.filter === 'full');
       if (drop) covered++;

@@ -176,3 +176,78 @@ export function oracleView(frame: Uint8Array): OracleView {
     return no('not IP');
   }
 }
+
+/** A checksum as a receiver would find it: right, wrong, or absent (an IPv4 UDP zero). */
+export type ChecksumState = 'ok' | 'bad' | 'none';
+
+/** The frame's IPv4 header checksum and its transport checksum, each null where it cannot be
+ * judged (no IPv4 header; a fragment, an IPv6 routing header, a transport header cut short). */
+export interface Checksums {
+  ip: ChecksumState | null;
+  l4: ChecksumState | null;
+}
+
+/** The one's-complement sum of the bytes [from, to) (an odd last byte padded), added to `sum`. */
+function sum16(b: Uint8Array, from: number, to: number, sum = 0): number {
+  for (let i = from; i + 1 < to; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if ((to - from) & 1) sum += b[to - 1]! << 8;
+  return sum;
+}
+
+const verifies = (sum: number): boolean => {
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0xffff;
+};
+
+const MIN_L4: Record<number, number> = { 6: 20, 17: 8, 1: 8, 58: 8 };
+
+function l4State(frame: Uint8Array, at: number, end: number, proto: number, pseudo: number, v4: boolean): ChecksumState | null {
+  const min = MIN_L4[proto];
+  if (min === undefined || at + min > end) return null;
+  if (proto === 17 && v4 && frame[at + 6] === 0 && frame[at + 7] === 0) return 'none';
+  return verifies(sum16(frame, at, end, proto === 1 ? 0 : pseudo)) ? 'ok' : 'bad';
+}
+
+export function checksums(frame: Uint8Array): Checksums {
+  const none: Checksums = { ip: null, l4: null };
+  let at = 12;
+  for (let tags = 0; tags < 3; tags++) {
+    if (frame.length < at + 2) return none;
+    const type = (frame[at]! << 8) | frame[at + 1]!;
+    if (type === 0x8100 || type === 0x88a8) {
+      at += 4;
+      continue;
+    }
+    const ip = at + 2;
+    if (type === 0x0800) {
+      if (frame.length < ip + 20 || frame[ip]! >> 4 !== 4) return none;
+      const hlen = (frame[ip]! & 15) * 4;
+      const tot = (frame[ip + 2]! << 8) | frame[ip + 3]!;
+      if (hlen < 20 || tot < hlen || ip + tot > frame.length) return none;
+      const ipState: ChecksumState = verifies(sum16(frame, ip, ip + hlen)) ? 'ok' : 'bad';
+      const fragment = (((frame[ip + 6]! << 8) | frame[ip + 7]!) & 0x3fff) !== 0;
+      const proto = frame[ip + 9]!;
+      const pseudo = sum16(frame, ip + 12, ip + 20) + proto + (tot - hlen);
+      return { ip: ipState, l4: fragment ? null : l4State(frame, ip + hlen, ip + tot, proto, pseudo, true) };
+    }
+    if (type === 0x86dd) {
+      if (frame.length < ip + 40 || frame[ip]! >> 4 !== 6) return none;
+      const end = ip + 40 + ((frame[ip + 4]! << 8) | frame[ip + 5]!);
+      if (end > frame.length) return none;
+      let next = frame[ip + 6]!;
+      let l4 = ip + 40;
+      for (let h = 0; next === 0 || next === 60; h++) {
+        if (h === 8 || l4 + 2 > end) return none;
+        next = frame[l4]!;
+        l4 += (frame[l4 + 1]! + 1) * 8;
+      }
+      // A routing header changes the pseudo-header's destination, a fragment splits the data.
+      if (next === 43 || next === 44 || l4 > end) return none;
+      const len = end - l4;
+      const pseudo = sum16(frame, ip + 8, ip + 40) + (len >>> 16) + (len & 0xffff) + next;
+      return { ip: null, l4: l4State(frame, l4, end, next, pseudo, false) };
+    }
+    return none;
+  }
+  return none;
+}
