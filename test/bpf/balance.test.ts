@@ -253,8 +253,8 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
     dp.services.set(service('icmp', '10.245.9.9:80/tcp', ['10.245.2.1:8080']));
     dp.services.set(service('icmp6', '[fd45::9]:80/tcp', ['[fd45:2::1]:8080']));
     for (const v of [
-      { family: 4 as const, client: '10.245.1.2', vip: '10.245.9.9', be: '10.245.2.1', router: '10.245.1.1' },
-      { family: 6 as const, client: 'fd45:1::2', vip: 'fd45::9', be: 'fd45:2::1', router: 'fd45:1::1' },
+      { family: 4 as const, client: '10.245.1.2', vip: '10.245.9.9', be: '10.245.2.1', router: '10.245.1.1', stray: '10.245.7.7' },
+      { family: 6 as const, client: 'fd45:1::2', vip: 'fd45::9', be: 'fd45:2::1', router: 'fd45:1::1', stray: 'fd45:7::7' },
     ]) {
       const { seg, error } = icmpKit(v.family);
       // The connection, tracked: client → service, translated to the backend.
@@ -276,6 +276,13 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
       // An error about no balanced connection is left as it is.
       const other = error(v.router, v.client, seg(v.client, v.vip, 41001, 80));
       assert.deepEqual(Buffer.from(run(other).data), other);
+      // So is one about a tracked connection that is not addressed to the sender of the packet
+      // it quotes (found by the fuzzer: a multicast destination was translated to the backend).
+      for (const stray of [
+        error(v.router, v.stray, seg(v.vip, v.client, 80, 41000)),
+        error(v.be, v.stray, seg(v.client, v.be, 41000, 8080)),
+      ])
+        assert.deepEqual(Buffer.from(run(stray).data), stray, `IPv${v.family}: addressed elsewhere`);
     }
   });
 

@@ -590,16 +590,17 @@ static __attribute__((noinline)) int pw_lb_icmp_rewrite(PW_CTX *ctx, struct pw_p
 	return 1;
 }
 
-/* Whether the packet's source is `addr` (4 or 16 bytes, as the family says). */
-static __always_inline int pw_lb_same_addr(const struct pw_packet *pkt, const __u8 *addr)
+/* Whether the packet's source (src) or destination is `addr` (4 or 16 bytes, as the family
+ * says). */
+static __always_inline int pw_lb_same_addr(const struct pw_packet *pkt, const __u8 *addr, int src)
 {
 	if (pkt->family == 4) {
 		__u32 w;
 
 		__builtin_memcpy(&w, addr, 4);
-		return w == pkt->saddr4;
+		return w == (src ? pkt->saddr4 : pkt->daddr4);
 	}
-	return pw_lb_same16((const __u8 *)&pkt->saddr6, addr);
+	return pw_lb_same16(src ? (const __u8 *)&pkt->saddr6 : (const __u8 *)&pkt->daddr6, addr);
 }
 
 /* The balance stage for ICMP errors (above). Returns 1 when the packet goes on to routing. */
@@ -643,6 +644,11 @@ PW_STAGE int pw_balance_icmp(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decis
 	key.proto = qproto;
 	key.sport = ((__be16 *)ql4)[1];
 	key.dport = ((__be16 *)ql4)[0];
+	/* An error goes to the sender of the packet it quotes (key.daddr). One addressed anywhere
+	 * else is no report about a connection of ours, whatever its quote says (mangled or
+	 * forged): it is routed as it is, never translated towards a backend or a client. */
+	if (!pw_lb_same_addr(pkt, key.daddr, 0))
+		return 1;
 
 	/* A quote client → backend: the key is the backend's reply, whose translation is known.
 	 * With SNAT the quote is snat:port → backend and the error is addressed to the snat
@@ -650,7 +656,7 @@ PW_STAGE int pw_balance_icmp(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decis
 	rnat = bpf_map_lookup_elem(&pw_lb_rnat, &key);
 	if (rnat) {
 		/* The backend itself reporting: the client hears it from the service address. */
-		int from_backend = pw_lb_same_addr(pkt, key.saddr);
+		int from_backend = pw_lb_same_addr(pkt, key.saddr, 1);
 
 		/* Read in place (an LRU entry evicted meanwhile stays readable until the program
 		 * ends): a copy would cost the stage's frame the bytes the pipeline's needs. */
