@@ -1,14 +1,15 @@
 /**
  * Fuzzing the pipeline with mutants of real captures (test/fuzz/harness.ts says what is
- * checked). Fixed seeds and 100,000 + 50,000 mutants here; `make fuzz` runs far more with a
- * new seed.
+ * checked). Fixed seeds and 100,000 + 50,000 + 50,000 mutants here; `make fuzz` runs far
+ * more with a new seed.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { inNetns } from '../../src/kernel/index.js';
-import { fuzzSeeds, openFuzzLab, runFuzz, setFuzzFilter, type FuzzLab } from '../fuzz/harness.js';
+import { fuzzSeeds, openFuzzLab, runFuzz, setFuzzFilter, setFuzzServices, type FuzzLab } from '../fuzz/harness.js';
+import { serviceSeeds } from '../fuzz/services.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -66,6 +67,23 @@ describe('the pipeline under mutated captures', { skip, timeout: 5 * 60_000 }, (
       assert.ok((r.verdicts.redirect ?? 0) > 500, JSON.stringify(r.verdicts));
     } finally {
       setFuzzFilter(lab!, 'full');
+    }
+  });
+
+  it('the same through NAT services: connections, replies and ICMP errors about them, translated with their checksums kept (seed 3, 50,000 mutants)', () => {
+    setFuzzServices(lab!, true);
+    try {
+      const r = runFuzz(lab!, serviceSeeds(), { seed: 3, iterations: 50_000 });
+      assert.deepEqual(
+        r.findings.map((f) => `#${f.iteration} ${f.problem} ${f.frame.subarray(0, 80).toString('hex')}`),
+        [],
+      );
+      assert.equal(r.iterations, 50_000);
+      // Mutants reached the balance stage and left it translated (the harness checks each
+      // one to a service against its backend), or were dropped as fragments of a service.
+      assert.ok(r.nat > 2_000 && (r.reasons.lb_fragment ?? 0) > 100, `${r.nat} translated, ${JSON.stringify(r.reasons)}`);
+    } finally {
+      setFuzzServices(lab!, false);
     }
   });
 });

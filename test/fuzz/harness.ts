@@ -40,6 +40,7 @@ import { rng } from '../helpers/rng.js';
 import { TcAction, tcRun } from '../helpers/tc-run.js';
 import { mutate } from './mutate.js';
 import { checksums, oracleView, type OracleView } from './oracle.js';
+import { fuzzServices, natTarget } from './services.js';
 
 const R = abi.PwReason;
 /** The reasons a drop may give. */
@@ -51,6 +52,12 @@ const DROP_REASONS = new Set<number>([
   R.UNCLASSIFIED,
   R.RULE_LIMIT,
   R.BLACKHOLE,
+  R.SEALED,
+  // a service's: no backend, a fragment (no ports to choose one by), no SNAT port, a reset
+  R.LB_NO_BACKEND,
+  R.LB_FRAGMENT,
+  R.LB_NO_PORT,
+  R.LB_RESET,
   // malformed packets, when pipeline.dropMalformed is on
   ...Object.values(R).filter((r) => r > R.NONE && r < R.MALFORMED_MAX),
 ]);
@@ -77,6 +84,8 @@ export interface FuzzLab {
   ns: string;
   ingress: string;
   filter: 'full' | 'lean';
+  /** The NAT services of services.ts are set. */
+  services: boolean;
 }
 
 /** The corpus rules that drop, as dropRuleOf judges them. */
@@ -144,9 +153,20 @@ export async function openFuzzLab(topo: Topology, instance: string): Promise<Fuz
     dp.enableEgress(ingress);
     dp.syncNeighbors();
   });
-  const lab: FuzzLab = { dp, ns, ingress, filter: 'full' };
+  const lab: FuzzLab = { dp, ns, ingress, filter: 'full', services: false };
   setFuzzFilter(lab, 'full');
   return lab;
+}
+
+/** Sets or removes the lab's NAT services (services.ts). */
+export function setFuzzServices(lab: FuzzLab, on: boolean): void {
+  inNetns(lab.ns, () => {
+    for (const spec of fuzzServices()) {
+      if (on) lab.dp.services.set(spec);
+      else if (lab.services) lab.dp.services.remove(spec.name);
+    }
+  });
+  lab.services = on;
 }
 
 /** Seeds: every frame of the shared captures, and the crafted corpus. */
@@ -185,6 +205,8 @@ export interface FuzzResult {
   reasons: Record<string, number>;
   /** Mutants the blocklist or a drop rule covered (by the oracle's reading). */
   covered: number;
+  /** Mutants to a service that were forwarded (each checked to leave for its backend). */
+  nat: number;
   /** The verdicts of the same mutants through the TC build (those the kernel took as a socket buffer). */
   tcVerdicts: Record<string, number>;
 }
@@ -203,6 +225,7 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
   const verdicts: Record<string, number> = {};
   const reasons: Record<string, number> = {};
   let covered = 0;
+  let translated = 0;
   const tcVerdicts: Record<string, number> = {};
   const tc = lab.dp.pipeline.tc;
   const prog = lab.dp.pipeline.replay;
@@ -234,11 +257,15 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
       if (r.verdict === abi.PwVerdict.DROP && !DROP_REASONS.has(r.reason)) found(`dropped with reason ${reasonName(r.reason)}`);
       if (r.verdict !== abi.PwVerdict.DROP && output) {
         // What leaves (forwarded, translated, or handed to the kernel) keeps its checksums as
-        // they came: right stays right, wrong stays wrong, an absent UDP checksum absent.
+        // they came: right stays right, wrong stays wrong, an absent UDP checksum absent. A
+        // packet sent back (a service's reset) is made anew: its checksums are right.
         const was = checksums(frame);
         const is = checksums(output);
-        for (const k of ['ip', 'l4'] as const)
-          if (was[k] !== null && was[k] !== is[k]) found(`${verdictName(r.verdict)}: the ${k} checksum was ${was[k]}, is ${is[k]} after`);
+        const tx = r.verdict === abi.PwVerdict.TX;
+        for (const k of ['ip', 'l4'] as const) {
+          if (tx ? is[k] === 'bad' : was[k] !== null && was[k] !== is[k])
+            found(`${verdictName(r.verdict)}: the ${k} checksum was ${was[k]}, is ${is[k]} after`);
+        }
       }
       const o = oracleView(frame);
       const drop = dropRuleOf(o, lab.filter === 'full');
@@ -258,9 +285,15 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
             sport: r.has_ports ? r.sport : null,
             dport: r.has_ports ? r.dport : null,
           };
-          const want = { family: o.family, proto: o.proto, src: o.src, dst: o.dst, sport: o.sport, dport: o.dport };
+          // The pipeline reports the tuple it forwarded: the frame that leaves, translated or not.
+          const out = output ? oracleView(output) : o;
+          const want = { family: out.family, proto: out.proto, src: out.src, dst: out.dst, sport: out.sport, dport: out.dport };
           if (JSON.stringify(got) !== JSON.stringify(want))
-            found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)}`);
+            found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)} in what leaves`);
+          const nat = lab.services ? natTarget(o) : null;
+          if (nat) translated++;
+          if (nat && JSON.stringify(want) !== JSON.stringify({ ...want, src: o.src, sport: o.sport, ...nat }))
+            found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(nat)})`);
         }
       }
       if (tc) {
@@ -298,5 +331,5 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
     const got = (after.packets[v] ?? 0) - (before.packets[v] ?? 0);
     if (got !== n) findings.push({ iteration: i, frame: Buffer.alloc(0), problem: `${n} ${v} verdicts; the interface counted ${got}` });
   }
-  return { iterations: i, findings, verdicts, reasons, covered, tcVerdicts };
+  return { iterations: i, findings, verdicts, reasons, covered, tcVerdicts, nat: translated };
 }

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { inNetns, writeCapture } from '../../src/kernel/index.js';
 import { repoRoot } from '../../src/util/paths.js';
-import { fuzzSeeds, openFuzzLab, runFuzz, setFuzzFilter, type Finding } from './harness.js';
+import { fuzzSeeds, openFuzzLab, runFuzz, setFuzzFilter, setFuzzServices, type Finding } from './harness.js';
+import { serviceSeeds } from './services.js';
 import { Topology } from '../helpers/topology.js';
 
 const iterations = Number(process.env.FUZZ_ITERATIONS ?? 1_000_000);
@@ -26,19 +27,23 @@ const tcTotals: Record<string, number> = {};
 const started = Date.now();
 try {
   const seeds = fuzzSeeds();
+  const natSeeds = serviceSeeds();
   console.log(`fuzzing with seed ${seed}: ${iterations.toLocaleString('en')} mutants of ${seeds.length} frames`);
   for (let done = 0, chunk = 0; done < iterations && !findings.length; chunk++) {
     const n = Math.min(CHUNK, iterations - done);
-    // The lab's two filters in turn (harness.ts): every packet into the guard, then the lean
-    // one that lets the pipeline skip it.
-    setFuzzFilter(lab, chunk % 2 ? 'lean' : 'full');
-    const r = runFuzz(lab, seeds, { seed: seed + chunk, iterations: n });
+    // Three labs in turn (harness.ts): the corpus filter, which sends every packet into the
+    // guard; the lean one, which lets the pipeline skip it; NAT services, with seeds that
+    // reach them (services.ts).
+    const phase = chunk % 3;
+    setFuzzFilter(lab, phase === 1 ? 'lean' : 'full');
+    setFuzzServices(lab, phase === 2);
+    const r = runFuzz(lab, phase === 2 ? natSeeds : seeds, { seed: seed + chunk, iterations: n });
     findings.push(...r.findings);
     for (const [k, v] of Object.entries(r.verdicts)) totals[k] = (totals[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.tcVerdicts)) tcTotals[k] = (tcTotals[k] ?? 0) + v;
     done += r.iterations;
     console.log(
-      `  ${done.toLocaleString('en')} mutants (${lab.filter} filter: ${r.covered} covered by a drop), ${((Date.now() - started) / 1000).toFixed(0)} s: XDP ${JSON.stringify(totals)}, TC ${JSON.stringify(tcTotals)}`,
+      `  ${done.toLocaleString('en')} mutants (${lab.services ? 'services, ' : ''}${lab.filter} filter: ${r.covered} covered by a drop${lab.services ? `, ${r.nat} translated` : ''}), ${((Date.now() - started) / 1000).toFixed(0)} s: XDP ${JSON.stringify(totals)}, TC ${JSON.stringify(tcTotals)}`,
     );
   }
 } finally {

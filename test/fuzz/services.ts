@@ -1,0 +1,88 @@
+/**
+ * The fuzz lab's services: NAT from the corpus's server addresses to the lab's gateway, and
+ * seed frames that reach the balance stage (connections to them, the backend's replies, ICMP
+ * errors about both), so that mutants exercise its tracking, translation and ICMP rewrite.
+ */
+import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
+import { parseBackend, parseServiceAddress, type ServiceSpec } from '../../src/lb/service.js';
+import { parseAddress } from '../../src/util/ip.js';
+import { eth, icmpError4, icmpError6, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, udp } from '../helpers/craft.js';
+import { MAC_A, MAC_B } from '../helpers/packets.js';
+import type { OracleView } from './oracle.js';
+
+/** The corpus's client and server addresses (harness.ts builds its corpus with them), the
+ * lab's gateway as the backend, and a router on the client's side that reports errors. */
+const SIDES = [
+  { family: 4 as const, client: '10.231.1.2', vip: '10.99.2.2', backend: '10.234.0.2', router: '10.231.1.1' },
+  { family: 6 as const, client: 'fd31:1::2', vip: 'fd99::2', backend: 'fd34::2', router: 'fd31:1::1' },
+];
+const PORTS = { tcp: { vip: 80, backend: 8080 }, udp: { vip: 5353, backend: 5353 } };
+
+const bracket = (family: 4 | 6, addr: string) => (family === 4 ? addr : `[${addr}]`);
+
+export function fuzzServices(): ServiceSpec[] {
+  return SIDES.flatMap((s) =>
+    (['tcp', 'udp'] as const).map((proto) => {
+      const name = `fz-${proto}${s.family}`;
+      return {
+        name,
+        ...parseServiceAddress(`${bracket(s.family, s.vip)}:${PORTS[proto].vip}/${proto}`, name),
+        mode: 'nat' as const,
+        hash: 'five-tuple' as const,
+        tableSize: DEFAULT_TABLE_SIZE,
+        backends: [parseBackend(`${bracket(s.family, s.backend)}:${PORTS[proto].backend}`, name)],
+      };
+    }),
+  );
+}
+
+const hexOf = (family: 4 | 6, addr: string) => Buffer.from(parseAddress(addr).addr.subarray(0, family === 4 ? 4 : 16)).toString('hex');
+
+/**
+ * Where a packet to a service must leave for, when the pipeline forwards it: the service's
+ * backend, the source untouched (no SNAT here). Null for a packet to no service.
+ */
+export function natTarget(o: OracleView): { dst: string; dport: number } | null {
+  if (o.sport == null || o.dport == null) return null;
+  for (const s of SIDES) {
+    if (o.family !== s.family || o.dst !== hexOf(s.family, s.vip)) continue;
+    const proto = o.proto === PROTO.TCP ? 'tcp' : o.proto === PROTO.UDP ? 'udp' : null;
+    if (proto && o.dport === PORTS[proto].vip) return { dst: hexOf(s.family, s.backend), dport: PORTS[proto].backend };
+  }
+  return null;
+}
+
+/** Seed frames for the services: each side's connections, replies and ICMP errors. */
+export function serviceSeeds(): Buffer[] {
+  const frames: Buffer[] = [];
+  const frame = (ip: Uint8Array) => eth({ dst: MAC_B, src: MAC_A }, ip);
+  for (const s of SIDES) {
+    const f = s.family;
+    const ip = (src: string, dst: string, proto: number, payload: Uint8Array) =>
+      f === 4 ? ipv4Packet({ src, dst, proto }, payload) : ipv6Packet({ src, dst, next: proto }, payload);
+    const seg = (src: string, dst: string, sport: number, dport: number, flags: number, data = 32) =>
+      ip(src, dst, PROTO.TCP, tcp({ family: f, src, dst }, { sport, dport, flags }, new Uint8Array(data).fill(0x63)));
+    const dgram = (src: string, dst: string, sport: number, dport: number) =>
+      ip(src, dst, PROTO.UDP, udp({ family: f, src, dst }, { sport, dport }, new Uint8Array(24).fill(0x64)));
+    const error = (src: string, dst: string, quote: Uint8Array) =>
+      f === 4
+        ? ip(src, dst, PROTO.ICMP, icmpError4(3, 4, 1400, quote))
+        : ip(src, dst, PROTO.ICMPV6, icmpError6(src, dst, 2, 0, 1400, quote));
+    const { tcp: t, udp: u } = PORTS;
+    // The client's connections to the service, the backend's replies to it.
+    for (const flags of [TCP.SYN, TCP.ACK, TCP.ACK | TCP.PSH, TCP.FIN | TCP.ACK, TCP.RST])
+      frames.push(frame(seg(s.client, s.vip, 40000, t.vip, flags)));
+    for (const flags of [TCP.SYN | TCP.ACK, TCP.ACK, TCP.RST | TCP.ACK])
+      frames.push(frame(seg(s.backend, s.client, t.backend, 40000, flags)));
+    frames.push(frame(dgram(s.client, s.vip, 40010, u.vip)), frame(dgram(s.backend, s.client, u.backend, 40010)));
+    // "Too big" from the backend about client → backend, and from a router on the client's
+    // side about the service's reply (service → client), for TCP and UDP.
+    frames.push(
+      frame(error(s.backend, s.client, seg(s.client, s.backend, 40000, t.backend, TCP.ACK, 100))),
+      frame(error(s.router, s.vip, seg(s.vip, s.client, t.vip, 40000, TCP.ACK, 100))),
+      frame(error(s.backend, s.client, dgram(s.client, s.backend, 40010, u.backend))),
+      frame(error(s.router, s.vip, dgram(s.vip, s.client, u.vip, 40010))),
+    );
+  }
+  return frames;
+}
