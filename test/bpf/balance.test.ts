@@ -286,6 +286,37 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
     }
   });
 
+  it('leaves to the kernel, untranslated, what it would not forward: a martian or multicast source, a tagged frame', () => {
+    // Found by the fuzzer: a SYN from 0.231.1.2 to an SNAT service left as the snat address's.
+    dp.services.set(service('martian', '10.247.9.9:80/tcp', ['10.247.2.1:8080'], { snat: parseAddress('10.247.200.1') }));
+    dp.services.set(service('martian6', '[fd47::9]:80/tcp', ['[fd47:2::1]:8080'], { snat: parseAddress('fd47::200:1') }));
+    try {
+      for (const [what, f] of [
+        ['0/8 source', tcpFrame({ family: 4, src: '0.247.1.2', dst: '10.247.9.9' }, 43000, 80)],
+        ['127/8 source', tcpFrame({ family: 4, src: '127.0.0.2', dst: '10.247.9.9' }, 43000, 80)],
+        ['multicast source', tcpFrame({ family: 6, src: 'ff31:1::2', dst: 'fd47::9' }, 43000, 80)],
+        ['link-local source', tcpFrame({ family: 6, src: 'fe80::2', dst: 'fd47::9' }, 43000, 80)],
+        [
+          'VLAN tag',
+          eth(
+            { dst: MAC_B, src: MAC_A, vlans: [10] },
+            ipv4Packet(
+              { src: '10.247.1.2', dst: '10.247.9.9', proto: PROTO.TCP },
+              tcp({ family: 4, src: '10.247.1.2', dst: '10.247.9.9' }, { sport: 43000, dport: 80, flags: TCP.SYN }),
+            ),
+          ),
+        ],
+      ] as const) {
+        const out = run(f);
+        assert.equal(out.retval, XdpAction.PASS, what);
+        assert.deepEqual(Buffer.from(out.data), f, `${what}: as it came`);
+      }
+    } finally {
+      dp.services.remove('martian');
+      dp.services.remove('martian6');
+    }
+  });
+
   it('SNAT: backends see the snat address and a port of it; their replies go back to the client as the service', () => {
     dp.services.set(service('snat', '10.246.9.9:80/tcp', ['10.246.2.1:8080'], { snat: parseAddress('10.246.200.1') }));
     const ports = new Set<number>();

@@ -292,7 +292,7 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
             found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)} in what leaves`);
           const nat = lab.services ? natTarget(o) : null;
           if (nat) translated++;
-          if (nat && JSON.stringify(want) !== JSON.stringify({ ...want, src: o.src, sport: o.sport, ...nat }))
+          if (nat && JSON.stringify(want) !== JSON.stringify({ ...want, ...nat }))
             found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(nat)})`);
         }
       }

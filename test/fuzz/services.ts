@@ -1,6 +1,6 @@
 /**
- * The fuzz lab's services: NAT from the corpus's server addresses to the lab's gateway, and
- * seed frames that reach the balance stage (connections to them, the backend's replies, ICMP
+ * The fuzz lab's services: NAT, SNAT and DSR from the corpus's server addresses to the lab's
+ * gateway, and seed frames that reach the balance stage (connections to them, the backend's replies, ICMP
  * errors about both), so that mutants exercise its tracking, translation and ICMP rewrite.
  */
 import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
@@ -11,26 +11,35 @@ import { MAC_A, MAC_B } from '../helpers/packets.js';
 import type { OracleView } from './oracle.js';
 
 /** The corpus's client and server addresses (harness.ts builds its corpus with them), the
- * lab's gateway as the backend, and a router on the client's side that reports errors. */
+ * lab's gateway as the backend (on the router's segment, as DSR needs), a router on the
+ * client's side that reports errors, and the address SNAT services give backends. */
 const SIDES = [
-  { family: 4 as const, client: '10.231.1.2', vip: '10.99.2.2', backend: '10.234.0.2', router: '10.231.1.1' },
-  { family: 6 as const, client: 'fd31:1::2', vip: 'fd99::2', backend: 'fd34::2', router: 'fd31:1::1' },
+  { family: 4 as const, client: '10.231.1.2', vip: '10.99.2.2', backend: '10.234.0.2', router: '10.231.1.1', snat: '10.234.0.100' },
+  { family: 6 as const, client: 'fd31:1::2', vip: 'fd99::2', backend: 'fd34::2', router: 'fd31:1::1', snat: 'fd34::100' },
 ];
-const PORTS = { tcp: { vip: 80, backend: 8080 }, udp: { vip: 5353, backend: 5353 } };
+/** Each service of a side: its protocol, mode, and the service's and backend's ports. */
+const KIND = {
+  tcp: { proto: 'tcp', mode: 'nat', vip: 80, backend: 8080, snat: false },
+  udp: { proto: 'udp', mode: 'nat', vip: 5353, backend: 5353, snat: false },
+  snat: { proto: 'tcp', mode: 'nat', vip: 443, backend: 8443, snat: true },
+  dsr: { proto: 'tcp', mode: 'dsr', vip: 8000, backend: 8000, snat: false },
+} as const;
+const KINDS = Object.entries(KIND).map(([name, k]) => ({ name, ...k }));
 
 const bracket = (family: 4 | 6, addr: string) => (family === 4 ? addr : `[${addr}]`);
 
 export function fuzzServices(): ServiceSpec[] {
   return SIDES.flatMap((s) =>
-    (['tcp', 'udp'] as const).map((proto) => {
-      const name = `fz-${proto}${s.family}`;
+    KINDS.map((k) => {
+      const name = `fz-${k.name}${s.family}`;
       return {
         name,
-        ...parseServiceAddress(`${bracket(s.family, s.vip)}:${PORTS[proto].vip}/${proto}`, name),
-        mode: 'nat' as const,
+        ...parseServiceAddress(`${bracket(s.family, s.vip)}:${k.vip}/${k.proto}`, name),
+        mode: k.mode,
         hash: 'five-tuple' as const,
         tableSize: DEFAULT_TABLE_SIZE,
-        backends: [parseBackend(`${bracket(s.family, s.backend)}:${PORTS[proto].backend}`, name)],
+        backends: [parseBackend(`${bracket(s.family, s.backend)}:${k.backend}`, name)],
+        ...(k.snat ? { snat: parseAddress(s.snat) } : {}),
       };
     }),
   );
@@ -39,15 +48,21 @@ export function fuzzServices(): ServiceSpec[] {
 const hexOf = (family: 4 | 6, addr: string) => Buffer.from(parseAddress(addr).addr.subarray(0, family === 4 ? 4 : 16)).toString('hex');
 
 /**
- * Where a packet to a service must leave for, when the pipeline forwards it: the service's
- * backend, the source untouched (no SNAT here). Null for a packet to no service.
+ * What a packet to a service must leave as, when the pipeline forwards it: to the backend
+ * with its source untouched (NAT), from the SNAT address (its port one of the service's
+ * choosing), or to the service's address as it was (DSR: only the MAC changes). Null for a
+ * packet to no service.
  */
-export function natTarget(o: OracleView): { dst: string; dport: number } | null {
+export function natTarget(o: OracleView): { dst: string; dport: number; src?: string; sport?: number } | null {
   if (o.sport == null || o.dport == null) return null;
   for (const s of SIDES) {
     if (o.family !== s.family || o.dst !== hexOf(s.family, s.vip)) continue;
     const proto = o.proto === PROTO.TCP ? 'tcp' : o.proto === PROTO.UDP ? 'udp' : null;
-    if (proto && o.dport === PORTS[proto].vip) return { dst: hexOf(s.family, s.backend), dport: PORTS[proto].backend };
+    const k = KINDS.find((x) => x.proto === proto && x.vip === o.dport);
+    if (!k) return null;
+    if (k.mode === 'dsr') return { dst: o.dst, dport: o.dport, src: o.src, sport: o.sport };
+    const to = { dst: hexOf(s.family, s.backend), dport: k.backend };
+    return k.snat ? { ...to, src: hexOf(s.family, s.snat) } : { ...to, src: o.src, sport: o.sport };
   }
   return null;
 }
@@ -68,12 +83,16 @@ export function serviceSeeds(): Buffer[] {
       f === 4
         ? ip(src, dst, PROTO.ICMP, icmpError4(3, 4, 1400, quote))
         : ip(src, dst, PROTO.ICMPV6, icmpError6(src, dst, 2, 0, 1400, quote));
-    const { tcp: t, udp: u } = PORTS;
-    // The client's connections to the service, the backend's replies to it.
-    for (const flags of [TCP.SYN, TCP.ACK, TCP.ACK | TCP.PSH, TCP.FIN | TCP.ACK, TCP.RST])
-      frames.push(frame(seg(s.client, s.vip, 40000, t.vip, flags)));
-    for (const flags of [TCP.SYN | TCP.ACK, TCP.ACK, TCP.RST | TCP.ACK])
+    const { tcp: t, udp: u, snat: sn, dsr } = KIND;
+    // The client's connections to the services, the backend's replies to it (for SNAT, to the
+    // SNAT address: a mutant may hit the port the service chose).
+    for (const flags of [TCP.SYN, TCP.ACK, TCP.ACK | TCP.PSH, TCP.FIN | TCP.ACK, TCP.RST]) {
+      for (const k of [t, sn, dsr]) frames.push(frame(seg(s.client, s.vip, 40000, k.vip, flags)));
+    }
+    for (const flags of [TCP.SYN | TCP.ACK, TCP.ACK, TCP.RST | TCP.ACK]) {
       frames.push(frame(seg(s.backend, s.client, t.backend, 40000, flags)));
+      frames.push(frame(seg(s.backend, s.snat, sn.backend, 1024, flags)));
+    }
     frames.push(frame(dgram(s.client, s.vip, 40010, u.vip)), frame(dgram(s.backend, s.client, u.backend, 40010)));
     // "Too big" from the backend about client → backend, and from a router on the client's
     // side about the service's reply (service → client), for TCP and UDP.
@@ -82,6 +101,8 @@ export function serviceSeeds(): Buffer[] {
       frame(error(s.router, s.vip, seg(s.vip, s.client, t.vip, 40000, TCP.ACK, 100))),
       frame(error(s.backend, s.client, dgram(s.client, s.backend, 40010, u.backend))),
       frame(error(s.router, s.vip, dgram(s.vip, s.client, u.vip, 40010))),
+      frame(error(s.backend, s.snat, seg(s.snat, s.backend, 1024, sn.backend, TCP.ACK, 100))),
+      frame(error(s.router, s.vip, seg(s.vip, s.client, sn.vip, 40000, TCP.ACK, 100))),
     );
   }
   return frames;

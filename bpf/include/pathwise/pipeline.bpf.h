@@ -88,23 +88,31 @@ static __always_inline int pw_is_martian(const struct pw_packet *pkt)
 	}
 }
 
+/*
+ * What the fast path leaves to the kernel as it came (returns 1, d set): a tagged frame (the
+ * kernel's VLAN devices), a martian, a group destination. Decided on the packet as it arrived,
+ * before the balance stage may translate it: a service must not turn a martian source into
+ * its SNAT address, or a multicast destination into a backend, and forward the result.
+ */
+static __always_inline int pw_kernels_own(const struct pw_packet *pkt, struct pw_decision *d)
+{
+	if (pkt->vlan_count)
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_VLAN_TAGGED);
+	else if (pw_is_martian(pkt))
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MARTIAN);
+	else if (pw_is_special_dst(pkt))
+		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MULTICAST);
+	else
+		return 0;
+	return 1;
+}
+
 /* The route stage, inlined: a call and its return cost ~7 ns under the "Safe RET" mitigation.
  * Its rare ends (pw_route_neigh, pw_route_kernel, pw_mtu_exceeded) are functions of their own,
- * so that their keys and bpf_fib_lookup() parameters stay out of the pipeline's stack frame. */
+ * so that their keys and bpf_fib_lookup() parameters stay out of the pipeline's stack frame.
+ * The packets pw_kernels_own() leaves to the kernel never reach it. */
 static __always_inline void pw_route(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d)
 {
-	if (pkt->vlan_count) {
-		pw_decide(d, PW_VERDICT_PASS, PW_REASON_VLAN_TAGGED);
-		return;
-	}
-	if (pw_is_martian(pkt)) {
-		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MARTIAN);
-		return;
-	}
-	if (pw_is_special_dst(pkt)) {
-		pw_decide(d, PW_VERDICT_PASS, PW_REASON_MULTICAST);
-		return;
-	}
 	if (pw_settings.flags & PW_SETTING_FIB_KERNEL)
 		pw_route_kernel(ctx, pkt, d);
 	else
@@ -306,7 +314,7 @@ static __always_inline int pw_pipeline(PW_CTX *ctx, const enum pw_run run)
 	if (goes_on && parsed == PW_REASON_NONE) {
 		if (run == PW_RUN_LIVE && !pw_frame_for_us(ctx)) {
 			pw_decide(&d, PW_VERDICT_PASS, PW_REASON_NOT_FOR_US);
-		} else {
+		} else if (!pw_kernels_own(&pkt, &d)) {
 			if (!(features & PW_FEATURE_MASK(PW_FEATURE_BALANCE)) || pw_balance_packet(ctx, &pkt, &d, trace)) {
 				pw_route(ctx, &pkt, &d);
 				/* DSR routed by the backend's address; the packet still holds the service's. */
