@@ -82,6 +82,8 @@ describe('the pipeline under mutated captures', { skip, timeout: 5 * 60_000 }, (
       // Mutants reached the balance stage and left it translated (the harness checks each
       // one to a service against its backend), or were dropped as fragments of a service.
       assert.ok(r.nat > 2_000 && (r.reasons.lb_fragment ?? 0) > 100, `${r.nat} translated, ${JSON.stringify(r.reasons)}`);
+      // and replies of those connections came back through it, checked to leave from the service.
+      assert.ok(r.replies > 100, `${r.replies} replies`);
     } finally {
       setFuzzServices(lab!, false);
     }

@@ -14,6 +14,9 @@
  *   TTL), it gets past no rule;
  * - what leaves (a redirect, a pass) has the checksums it came with: right, wrong or absent,
  *   through the TTL's update and any translation;
+ * - with services (services.ts): a packet to one that is forwarded leaves for its backend
+ *   (or, with DSR, as it came), and a reply of a connection translated in the run leaves from
+ *   the service;
  * - the same frame, as a socket buffer through the TC build (pw_tc), is dropped where a drop
  *   covers it, redirected only when the oracle says it may be, and counted by its verdict.
  * The lab's filter has two settings (setFuzzFilter): `full` (the corpus rules, ten counting
@@ -40,7 +43,7 @@ import { rng } from '../helpers/rng.js';
 import { TcAction, tcRun } from '../helpers/tc-run.js';
 import { mutate } from './mutate.js';
 import { checksums, oracleView, type OracleView } from './oracle.js';
-import { fuzzServices, natTarget } from './services.js';
+import { fuzzServices, NatReplies, natTarget } from './services.js';
 
 const R = abi.PwReason;
 /** The reasons a drop may give. */
@@ -207,6 +210,8 @@ export interface FuzzResult {
   covered: number;
   /** Mutants to a service that were forwarded (each checked to leave for its backend). */
   nat: number;
+  /** Replies of connections translated in this run, forwarded (each checked to leave from the service). */
+  replies: number;
   /** The verdicts of the same mutants through the TC build (those the kernel took as a socket buffer). */
   tcVerdicts: Record<string, number>;
 }
@@ -226,6 +231,8 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
   const reasons: Record<string, number> = {};
   let covered = 0;
   let translated = 0;
+  let answered = 0;
+  const replies = new NatReplies();
   const tcVerdicts: Record<string, number> = {};
   const tc = lab.dp.pipeline.tc;
   const prog = lab.dp.pipeline.replay;
@@ -291,9 +298,20 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
           if (JSON.stringify(got) !== JSON.stringify(want))
             found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)} in what leaves`);
           const nat = lab.services ? natTarget(o) : null;
-          if (nat) translated++;
-          if (nat && JSON.stringify(want) !== JSON.stringify({ ...want, ...nat }))
-            found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(nat)})`);
+          if (nat) {
+            translated++;
+            if (JSON.stringify(want) !== JSON.stringify({ ...want, ...nat }))
+              found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(nat)})`);
+            else replies.forwarded(o, out);
+          } else if (lab.services) {
+            const back = replies.expected(o);
+            if (back) {
+              answered++;
+              const left = { proto: out.proto, src: out.src, sport: out.sport, dst: out.dst, dport: out.dport };
+              if (JSON.stringify(left) !== JSON.stringify(back))
+                found(`a reply of a translated connection left as ${JSON.stringify(left)}, not ${JSON.stringify(back)}`);
+            }
+          }
         }
       }
       if (tc) {
@@ -331,5 +349,5 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
     const got = (after.packets[v] ?? 0) - (before.packets[v] ?? 0);
     if (got !== n) findings.push({ iteration: i, frame: Buffer.alloc(0), problem: `${n} ${v} verdicts; the interface counted ${got}` });
   }
-  return { iterations: i, findings, verdicts, reasons, covered, tcVerdicts, nat: translated };
+  return { iterations: i, findings, verdicts, reasons, covered, tcVerdicts, nat: translated, replies: answered };
 }

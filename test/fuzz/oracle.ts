@@ -25,6 +25,8 @@ export interface OracleView {
   tcpFlags?: number | null;
   /** The transport header is cut short: its ports and flags are there to no one. */
   l4Hidden?: boolean;
+  /** A fragment, first or later. */
+  fragment?: boolean;
 }
 
 const no = (why: string): OracleView => ({ routable: false, why });
@@ -88,6 +90,7 @@ function ipv4(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
       src: hex(frame.subarray(ip + 12, ip + 16)),
       dst: hex(frame.subarray(ip + 16, ip + 20)),
       ...sp,
+      fragment: mf || offset > 0,
     };
     return unroutable(v, tagged ?? martian4(src >>> 0, dst >>> 0) ?? (frame[ip + 8]! <= 1 ? 'TTL' : null));
   };
@@ -152,6 +155,7 @@ function ipv6(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
     src: hex(frame.subarray(ip + 8, ip + 24)),
     dst: hex(frame.subarray(ip + 24, ip + 40)),
     ...sp,
+    fragment: first || later,
   };
   if (hidden) return { ...v, routable: false, why: hidden, l4Hidden: true };
   const bad = martian6(frame.subarray(ip + 8, ip + 24), frame.subarray(ip + 24, ip + 40));

@@ -107,3 +107,44 @@ export function serviceSeeds(): Buffer[] {
   }
   return frames;
 }
+
+type Tuple = Pick<OracleView, 'proto' | 'src' | 'sport' | 'dst' | 'dport'>;
+const tupleKey = (t: Tuple) => `${t.proto}|${t.src}|${t.sport}|${t.dst}|${t.dport}`;
+
+/**
+ * The translated connections a run has seen leave: for each, what its reply must leave as.
+ * A reply (backend → client, or to the SNAT address and port) of a connection seen here must
+ * leave from the service to the client; the others are not judged (their connection may come
+ * from an earlier run). A FIN or a reset forgets the connection: the service may end it.
+ * Fragments are not judged: the balance stage translates none (a later one has no ports to
+ * find its connection by), and a backend's fragmented reply leaves as it came (README).
+ */
+export class NatReplies {
+  private readonly back = new Map<string, Tuple>();
+
+  /** A packet to a service `arrived` and left `left`, translated. */
+  forwarded(arrived: OracleView, left: OracleView): void {
+    if (left.dst === arrived.dst) return; // DSR: the backend answers the client itself
+    const reply = { proto: left.proto, src: left.dst, sport: left.dport, dst: left.src, dport: left.sport };
+    this.back.set(tupleKey(reply), {
+      proto: arrived.proto,
+      src: arrived.dst,
+      sport: arrived.dport,
+      dst: arrived.src,
+      dport: arrived.sport,
+    });
+    this.forgetOnClose(arrived, reply);
+  }
+
+  /** What the reply `arrived` must leave as, if it is one of a connection seen; forgets a
+   * connection its FIN or reset may end. */
+  expected(arrived: OracleView): Tuple | null {
+    const want = arrived.fragment ? null : (this.back.get(tupleKey(arrived)) ?? null);
+    this.forgetOnClose(arrived, arrived);
+    return want;
+  }
+
+  private forgetOnClose(p: OracleView, reply: Tuple): void {
+    if (p.proto === PROTO.TCP && (p.tcpFlags ?? 0) & (TCP.FIN | TCP.RST)) this.back.delete(tupleKey(reply));
+  }
+}
