@@ -168,6 +168,8 @@ export function parseResponseHead(buf: Uint8Array): HeadParse<ResponseHead> {
   if (sp < 0 || !v || v[1] !== '1') return { state: 'malformed', why: 'no HTTP/1.x status line' };
   if (code.length !== 3 || ![...code].every((c) => isDigit(c.charCodeAt(0))) || (line.length > sp + 4 && line[sp + 4] !== ' '))
     return { state: 'malformed', why: 'a status code that is not three digits' };
+  // RFC 9110 (15): no status code is below 100.
+  if (code[0] === '0') return { state: 'malformed', why: 'a status code below 100' };
   const fields = parseFields(ls);
   if (typeof fields === 'string') return { state: 'malformed', why: fields };
   return {

@@ -113,6 +113,9 @@ describe('HTTP heads', () => {
       assert.deepEqual(responseFraming(s.head, 'HEAD'), { kind: 'none' });
     }
     assert.equal(parseResponseHead(Buffer.from('HTTP/1.1 20 OK\r\n\r\n')).state, 'malformed');
+    // Found by test/unit/http-fuzz.test.ts: a mutated "100" read as status 0.
+    assert.equal(parseResponseHead(Buffer.from('HTTP/1.1 000 Continue\r\n\r\n')).state, 'malformed');
+    assert.equal(parseResponseHead(Buffer.from('HTTP/1.1 099 X\r\n\r\n')).state, 'malformed');
   });
 
   it('reads body lengths as RFC 9112 says: conflicting lengths are invalid, a response without one runs to the close', () => {
