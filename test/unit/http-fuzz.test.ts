@@ -6,12 +6,11 @@
  * ClientHello parser, on mutants of one Node's TLS client wrote.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import tls from 'node:tls';
 import { describe, it } from 'node:test';
 
 import { HttpTracker, type HttpTransaction, type TcpSegment } from '../../src/insight/http-tracker.js';
 import { parseClientHello } from '../../src/insight/tls-hello.js';
+import { captureClientHello } from '../helpers/client-hello.js';
 import { rng } from '../helpers/rng.js';
 
 type Rand = () => number;
@@ -155,21 +154,7 @@ describe('the HTTP tracker under mutated conversations', () => {
   });
 
   it("parses mutants of Node's own ClientHello without throwing (seed 2, 100,000 mutants)", async () => {
-    const hello = await new Promise<Buffer>((resolve, reject) => {
-      const srv = net.createServer((sock) => {
-        sock.once('data', (d: Buffer) => {
-          resolve(d);
-          sock.destroy();
-          srv.close();
-        });
-      });
-      srv.listen(0, '127.0.0.1', () => {
-        const port = (srv.address() as net.AddressInfo).port;
-        const c = tls.connect({ host: '127.0.0.1', port, servername: 'api.example.test', ALPNProtocols: ['h2', 'http/1.1'] });
-        c.on('error', () => {});
-      });
-      srv.on('error', reject);
-    });
+    const hello = await captureClientHello('api.example.test', ['h2', 'http/1.1']);
     assert.equal(parseClientHello(hello).state, 'complete');
     const rand = rng(2);
     const states: Record<string, number> = {};

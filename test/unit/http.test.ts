@@ -5,13 +5,12 @@
  * Node's own TLS client writes them.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import tls from 'node:tls';
 import { describe, it } from 'node:test';
 
 import { parseRequestHead, parseResponseHead, requestFraming, responseFraming } from '../../src/insight/http-head.js';
 import { HttpTracker, type HttpTransaction, type TcpSegment, type TlsHello } from '../../src/insight/http-tracker.js';
 import { parseClientHello } from '../../src/insight/tls-hello.js';
+import { captureClientHello } from '../helpers/client-hello.js';
 
 const SYN = 0x02;
 const ACK = 0x10;
@@ -282,22 +281,7 @@ describe('HTTP tracker', () => {
   });
 
   it("reads the server name and ALPN of Node's own TLS ClientHello", async () => {
-    const hello = await new Promise<Buffer>((resolve, reject) => {
-      const srv = net.createServer((s) => {
-        s.once('data', (d: Buffer) => {
-          resolve(d);
-          s.destroy();
-          srv.close();
-        });
-      });
-      srv.listen(0, '127.0.0.1', () => {
-        const port = (srv.address() as net.AddressInfo).port;
-        const sock = tls.connect({ host: '127.0.0.1', port, servername: 'api.example.test', ALPNProtocols: ['h2', 'http/1.1'] });
-        sock.on('error', () => {});
-        sock.on('close', () => {});
-      });
-      srv.on('error', reject);
-    });
+    const hello = await captureClientHello('api.example.test', ['h2', 'http/1.1']);
     assert.deepEqual(parseClientHello(hello), { state: 'complete', hello: { sni: 'api.example.test', alpn: ['h2', 'http/1.1'] } });
     assert.deepEqual(parseClientHello(hello.subarray(0, 60)), { state: 'incomplete' });
     const { tracker, hellos } = track();
