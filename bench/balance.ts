@@ -678,6 +678,12 @@ cache's slot: each flow comes back after the other 1,023 flows' packets, and its
 the caches by then. Two other layouts of that cache were built and alternated with it (6 rounds each), and
 neither was kept: one array indexed by CPU and slot (no per-CPU pointer to load first) took
 1.03× the time, and 128-byte slots whose first cache line holds what a packet checks 1.05×.
+Nor was loading the slot early, so that its miss would overlap the stages before the flow
+stage (2026-12-05, alternated 8 rounds each): loaded right after parsing, 1.038× the time in
+routed traffic (TRAFFIC=fwd: the same flows to the backend, no service); loaded before the
+route stage, 1.016× routed and 1.020× through the service. The line profile then put the
+samples on the early load instead: BPF has no prefetch instruction, and a load that misses
+holds up the retirement of everything behind it wherever it sits.
 
 Connections: a profile of ab's run (\`perf record -a\`, once, 2026-12-04, NAT) had the VM 37 % idle
 (64 connections at a time are bound by latency, not CPU), the pipeline at 6.7 % of the samples
