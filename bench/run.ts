@@ -1378,7 +1378,7 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   (bpf/include/pathwise/stage.bpf.h), so the verifier checks each once: the pipeline with
   filtering and flows went from 910,000 verified instructions (of the 1,000,000 limit) to
   ~180,000 (~75,000 since it is compiled for BPF v3, with 32-bit subregisters and atomics;
-  ~306,000 today with balancing, HTTP insight, per-family blocklist walks, the small CIDR
+  ~304,000 today with balancing, HTTP insight, per-family blocklist walks, the small CIDR
   fields' compare loops and the guard's inline check:
   test/bpf/pipeline-load prints the figure). The price is a call and return per stage called
   (since 2026-12-05 the guard's is skipped for a packet its inline check shows it has nothing
