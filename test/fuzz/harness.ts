@@ -32,7 +32,7 @@ import { parseRuleTokens } from '../../src/filter/rule.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { asEthernet, replayableLinktype } from '../../src/insight/replay.js';
 import { reasonName, verdictName } from '../../src/insight/verdicts.js';
-import { inNetns, readCapture, resolveIfindex, XdpAction, xdpMd } from '../../src/kernel/index.js';
+import { inNetns, readCapture, resolveIfindex, XdpAction, xdpMd, type Program } from '../../src/kernel/index.js';
 import { parsePrefix } from '../../src/util/ip.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { buildCorpus, CORPUS_BLOCKED, CORPUS_RULES } from '../helpers/corpus.js';
@@ -224,19 +224,112 @@ function counters(lab: FuzzLab): { packets: Record<string, number>; reasons: Rec
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
+type Found = (problem: string) => void;
+/** What the replay entry decided for a frame. */
+type Decision = abi.PwReplayResult;
+
+/** What leaves (forwarded, translated, or handed to the kernel) keeps its checksums as they
+ * came: right stays right, wrong stays wrong, an absent UDP checksum absent. A packet sent
+ * back (a service's reset) is made anew: its checksums are right. */
+function checkChecksums(r: Decision, frame: Buffer, output: Uint8Array, found: Found): void {
+  const was = checksums(frame);
+  const is = checksums(output);
+  const tx = r.verdict === abi.PwVerdict.TX;
+  for (const k of ['ip', 'l4'] as const) {
+    if (tx ? is[k] === 'bad' : was[k] !== null && was[k] !== is[k])
+      found(`${verdictName(r.verdict)}: the ${k} checksum was ${was[k]}, is ${is[k]} after`);
+  }
+}
+
+/** A redirected packet: one the oracle routes, reported with the tuple of what leaves; to a
+ * service, it leaves for the backend; a reply of a connection seen, from the service. */
+function checkRedirect(
+  lab: FuzzLab,
+  r: Decision,
+  o: OracleView,
+  output: Uint8Array | null,
+  replies: NatReplies,
+  tally: Tally,
+  found: Found,
+): void {
+  if (!o.routable) {
+    found(`redirected, but the oracle says: ${o.why}`);
+    return;
+  }
+  const len = r.family === 4 ? 4 : 16;
+  const hex = (b: Uint8Array) => Buffer.from(b.subarray(0, len)).toString('hex');
+  const got = {
+    family: r.family,
+    proto: r.proto,
+    src: hex(r.src),
+    dst: hex(r.dst),
+    sport: r.has_ports ? r.sport : null,
+    dport: r.has_ports ? r.dport : null,
+  };
+  const left = output ? oracleView(output) : o;
+  const want = { family: left.family, proto: left.proto, src: left.src, dst: left.dst, sport: left.sport, dport: left.dport };
+  if (JSON.stringify(got) !== JSON.stringify(want))
+    found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)} in what leaves`);
+  if (!lab.services) return;
+  const nat = natTarget(o);
+  if (nat) {
+    tally.nat++;
+    if (JSON.stringify(want) !== JSON.stringify({ ...want, ...nat }))
+      found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(nat)})`);
+    else replies.forwarded(o, left);
+    return;
+  }
+  const back = replies.expected(o);
+  if (back) {
+    tally.replies++;
+    const as = { proto: left.proto, src: left.src, sport: left.sport, dst: left.dst, dport: left.dport };
+    if (JSON.stringify(as) !== JSON.stringify(back))
+      found(`a reply of a translated connection left as ${JSON.stringify(as)}, not ${JSON.stringify(back)}`);
+  }
+}
+
+/** The same frame through the TC build, as a socket buffer arriving on the same interface:
+ * it counts into the same interface counters, by its verdict (tallied in tcVerdicts). */
+function checkTc(
+  tc: Program,
+  frame: Buffer,
+  ifindex: number,
+  o: OracleView,
+  drop: string | null,
+  tcVerdicts: Record<string, number>,
+  found: Found,
+): void {
+  let ret: number;
+  try {
+    ret = tcRun(tc, frame, { ifindex });
+  } catch (e) {
+    if (!skbRefused(frame)) found(`the TC test run failed: ${(e as Error).message}`);
+    return;
+  }
+  const v = TC_VERDICT[ret];
+  if (!v) found(`TC returned ${ret}`);
+  else tcVerdicts[v] = (tcVerdicts[v] ?? 0) + 1;
+  if (drop && ret !== TcAction.SHOT) found(`TC: ${v ?? ret}, but ${drop} drops ${JSON.stringify(o)}`);
+  if (ret === TcAction.REDIRECT && !o.routable) found(`TC redirected, but the oracle says: ${o.why}`);
+}
+
+interface Tally {
+  covered: number;
+  nat: number;
+  replies: number;
+}
+
 export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; iterations: number; maxFindings?: number }): FuzzResult {
   const rand = rng(opts.seed);
   const findings: Finding[] = [];
   const verdicts: Record<string, number> = {};
   const reasons: Record<string, number> = {};
-  let covered = 0;
-  let translated = 0;
-  let answered = 0;
+  const tally: Tally = { covered: 0, nat: 0, replies: 0 };
   const replies = new NatReplies();
   const tcVerdicts: Record<string, number> = {};
   const tc = lab.dp.pipeline.tc;
   const prog = lab.dp.pipeline.replay;
-  const out = lab.dp.pipeline.maps.replayOut;
+  const decisions = lab.dp.pipeline.maps.replayOut;
   const before = counters(lab);
   const ifindex = inNetns(lab.ns, () => resolveIfindex(lab.ingress));
   let i = 0;
@@ -253,7 +346,7 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
         if (frame.length >= 14) found(`the test run failed: ${(e as Error).message}`);
         continue;
       }
-      const r = out.get(0)!;
+      const r = decisions.get(0)!;
       verdicts[verdictName(r.verdict)] = (verdicts[verdictName(r.verdict)] ?? 0) + 1;
       reasons[reasonName(r.reason)] = (reasons[reasonName(r.reason)] ?? 0) + 1;
       if (retval === XdpAction.ABORTED) found('XDP_ABORTED');
@@ -262,74 +355,14 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
       if (r.verdict === abi.PwVerdict.REDIRECT && r.reason !== R.NONE) found(`redirected with reason ${reasonName(r.reason)}`);
       if (r.verdict === abi.PwVerdict.PASS && r.reason === R.NONE) found('passed to the kernel without a reason');
       if (r.verdict === abi.PwVerdict.DROP && !DROP_REASONS.has(r.reason)) found(`dropped with reason ${reasonName(r.reason)}`);
-      if (r.verdict !== abi.PwVerdict.DROP && output) {
-        // What leaves (forwarded, translated, or handed to the kernel) keeps its checksums as
-        // they came: right stays right, wrong stays wrong, an absent UDP checksum absent. A
-        // packet sent back (a service's reset) is made anew: its checksums are right.
-        const was = checksums(frame);
-        const is = checksums(output);
-        const tx = r.verdict === abi.PwVerdict.TX;
-        for (const k of ['ip', 'l4'] as const) {
-          if (tx ? is[k] === 'bad' : was[k] !== null && was[k] !== is[k])
-            found(`${verdictName(r.verdict)}: the ${k} checksum was ${was[k]}, is ${is[k]} after`);
-        }
-      }
+      if (r.verdict !== abi.PwVerdict.DROP && output) checkChecksums(r, frame, output, found);
       const o = oracleView(frame);
       const drop = dropRuleOf(o, lab.filter === 'full');
-      if (drop) covered++;
+      if (drop) tally.covered++;
       if (drop && r.verdict !== abi.PwVerdict.DROP)
         found(`${verdictName(r.verdict)} (${reasonName(r.reason)}), but ${drop} drops ${JSON.stringify(o)}`);
-      if (r.verdict === abi.PwVerdict.REDIRECT) {
-        const len = r.family === 4 ? 4 : 16;
-        const hex = (b: Uint8Array) => Buffer.from(b.subarray(0, len)).toString('hex');
-        if (!o.routable) found(`redirected, but the oracle says: ${o.why}`);
-        else {
-          const got = {
-            family: r.family,
-            proto: r.proto,
-            src: hex(r.src),
-            dst: hex(r.dst),
-            sport: r.has_ports ? r.sport : null,
-            dport: r.has_ports ? r.dport : null,
-          };
-          // The pipeline reports the tuple it forwarded: the frame that leaves, translated or not.
-          const out = output ? oracleView(output) : o;
-          const want = { family: out.family, proto: out.proto, src: out.src, dst: out.dst, sport: out.sport, dport: out.dport };
-          if (JSON.stringify(got) !== JSON.stringify(want))
-            found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)} in what leaves`);
-          const nat = lab.services ? natTarget(o) : null;
-          if (nat) {
-            translated++;
-            if (JSON.stringify(want) !== JSON.stringify({ ...want, ...nat }))
-              found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(nat)})`);
-            else replies.forwarded(o, out);
-          } else if (lab.services) {
-            const back = replies.expected(o);
-            if (back) {
-              answered++;
-              const left = { proto: out.proto, src: out.src, sport: out.sport, dst: out.dst, dport: out.dport };
-              if (JSON.stringify(left) !== JSON.stringify(back))
-                found(`a reply of a translated connection left as ${JSON.stringify(left)}, not ${JSON.stringify(back)}`);
-            }
-          }
-        }
-      }
-      if (tc) {
-        // The same frame through the TC build, as a socket buffer arriving on the same
-        // interface: it counts into the same interface counters, by its verdict.
-        let tcRet: number;
-        try {
-          tcRet = tcRun(tc, frame, { ifindex });
-        } catch (e) {
-          if (!skbRefused(frame)) found(`the TC test run failed: ${(e as Error).message}`);
-          continue;
-        }
-        const v = TC_VERDICT[tcRet];
-        if (!v) found(`TC returned ${tcRet}`);
-        else tcVerdicts[v] = (tcVerdicts[v] ?? 0) + 1;
-        if (drop && tcRet !== TcAction.SHOT) found(`TC: ${v ?? tcRet}, but ${drop} drops ${JSON.stringify(o)}`);
-        if (tcRet === TcAction.REDIRECT && !o.routable) found(`TC redirected, but the oracle says: ${o.why}`);
-      }
+      if (r.verdict === abi.PwVerdict.REDIRECT) checkRedirect(lab, r, o, output, replies, tally, found);
+      if (tc) checkTc(tc, frame, ifindex, o, drop, tcVerdicts, found);
     }
   });
   // Every packet counted once by verdict and once by reason (test runs that failed count none).
@@ -349,5 +382,5 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
     const got = (after.packets[v] ?? 0) - (before.packets[v] ?? 0);
     if (got !== n) findings.push({ iteration: i, frame: Buffer.alloc(0), problem: `${n} ${v} verdicts; the interface counted ${got}` });
   }
-  return { iterations: i, findings, verdicts, reasons, covered, tcVerdicts, nat: translated, replies: answered };
+  return { iterations: i, findings, verdicts, reasons, tcVerdicts, ...tally };
 }
