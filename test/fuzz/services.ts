@@ -1,7 +1,8 @@
 /**
  * The fuzz lab's services: NAT, SNAT and DSR from the corpus's server addresses to the lab's
- * gateway, and seed frames that reach the balance stage (connections to them, the backend's replies, ICMP
- * errors about both), so that mutants exercise its tracking, translation and ICMP rewrite.
+ * gateway, and seed frames that reach the balance stage (connections to them, the backend's
+ * replies, ICMP errors about both), so that mutants exercise its tracking, translation and
+ * ICMP rewrite.
  */
 import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
 import { parseBackend, parseServiceAddress, type ServiceSpec } from '../../src/lb/service.js';
