@@ -30,6 +30,24 @@ describe('config', () => {
     }
   });
 
+  it('reports an alias to no anchor, aliases past the exhaustion count and a mapping as a key as problems in the file', () => {
+    // Found by mutating the examples: the YAML library threw its own ReferenceError.
+    assert.deepEqual(problems('instance: a\ninterfaces:\n  - { name: x, mode: *anative }\n'), [
+      { where: 'c.yaml:3:22', path: '', message: 'Unresolved alias (the anchor must be set before the alias): anative' },
+    ]);
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 10; i++)
+      laughs.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${new Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`,
+      );
+    const [p] = problems(`${laughs.join('\n')}\n`);
+    assert.match(p!.message, /resource exhaustion/);
+    // A mapping as a key: a problem at it, where the library would warn and make it a string.
+    assert.deepEqual(problems('instance: a\n{ name: x }: 1\n'), [
+      { where: 'c.yaml:2:1', path: '', message: 'a key must be a plain value, not a mapping or a list' },
+    ]);
+  });
+
   it("reserves replay's private instance names", () => {
     assert.throws(() => parseConfig('instance: replay-123-4\n', 'c.yaml'), /replay's own/);
     assert.throws(() => userInstance('replay-123-4'), /reserved/);

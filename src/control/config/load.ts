@@ -4,7 +4,7 @@
  * and the JSON path of the value at fault; a config with any problem is refused whole.
  */
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isCollection, isMap, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 
 import type { z } from 'zod';
 
@@ -105,6 +105,40 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
   return out;
 }
 
+/**
+ * The document as plain values. Aliases resolve here, so an alias to no anchor (or aliases
+ * nested past yaml's resource-exhaustion count) surfaces now: as a problem at the first alias
+ * that resolves to nothing (or at the top), not as an exception of the YAML library's.
+ */
+function plainOf(doc: Document, lines: LineCounter, file: string, problems: ConfigProblem[]): Raw | null {
+  // A mapping or list as a key has no plain form (the library would turn it into a string,
+  // with a warning on standard error): no setting is named that way.
+  let key: number | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (key === undefined && isCollection(pair.key)) key = pair.key.range?.[0] ?? 0;
+    },
+  });
+  if (key !== undefined) {
+    const pos = lines.linePos(key);
+    problems.push({ where: `${file}:${pos.line}:${pos.col}`, path: '', message: 'a key must be a plain value, not a mapping or a list' });
+    return null;
+  }
+  try {
+    return (doc.toJS() ?? {}) as Raw;
+  } catch (e) {
+    let at: number | undefined;
+    visit(doc, {
+      Alias(_, node) {
+        if (at === undefined && !node.resolve(doc)) at = node.range?.[0];
+      },
+    });
+    const pos = lines.linePos(at ?? 0);
+    problems.push({ where: `${file}:${pos.line}:${pos.col}`, path: '', message: (e as Error).message });
+    return null;
+  }
+}
+
 /** Parses and validates a config text; throws PwError listing every problem. */
 export function parseConfig(text: string, file: string): Config {
   const lines = new LineCounter();
@@ -123,12 +157,15 @@ export function parseConfig(text: string, file: string): Config {
         message: `the config must be a mapping of settings, not ${isSeq(root) ? 'a list' : 'a value'}`,
       });
     } else {
-      const raw = (doc.toJS() ?? {}) as Raw;
-      const result = Config.safeParse(raw);
-      const found = [
-        ...(result.success ? [] : result.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message }))),
-        ...crossCheck(raw),
-      ];
+      const raw = plainOf(doc, lines, file, problems);
+      const result = raw ? Config.safeParse(raw) : null;
+      const found =
+        raw && result
+          ? [
+              ...(result.success ? [] : result.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message }))),
+              ...crossCheck(raw),
+            ]
+          : [];
       for (const { path, message } of found) {
         const pos = positionOf(doc, lines, path);
         problems.push({ where: `${file}:${pos.line}:${pos.col}`, path: formatPath(path), message });
@@ -139,7 +176,7 @@ export function parseConfig(text: string, file: string): Config {
         const [lb, cb] = b.where.split(':').slice(-2).map(Number);
         return la! - lb! || ca! - cb!;
       });
-      if (!problems.length && result.success) return result.data;
+      if (!problems.length && result?.success) return result.data;
     }
   }
   const list = problems.map((p) => `  ${p.where}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
