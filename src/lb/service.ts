@@ -73,7 +73,8 @@ export function formatEndpoint(e: Endpoint): string {
 
 /** `VIP:PORT/PROTO` (PORT 0 or `*`: every port; PROTO tcp or udp, default tcp). */
 export function parseServiceAddress(s: string, where: string): { vip: Endpoint; proto: LbProto } {
-  const m = /^(.*?)(?:\/(tcp|udp))?$/i.exec(s)!;
+  // `s`: a line break in the text is the address's to refuse, not a failed match.
+  const m = /^(.*?)(?:\/(tcp|udp))?$/is.exec(s)!;
   const proto = (m[2]?.toLowerCase() ?? 'tcp') as LbProto;
   const text = m[1]!.replace(/:\*$/, ':0');
   const vip = parseEndpoint(text, where, true);

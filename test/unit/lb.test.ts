@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { parseConfig } from '../../src/control/config/load.js';
+import { PwError } from '../../src/errors.js';
 import { configServiceOf } from '../../src/control/config/forms.js';
 import { servicesReconciler, serviceText } from '../../src/control/reconcilers/services.js';
 import { maglevFill } from '../../src/kernel/scan.js';
@@ -155,6 +156,12 @@ describe('service syntax', () => {
     );
     assert.throws(() => parseBackend('10.0.0.1:80@-1', 'b'), /not a backend weight/);
     assert.throws(() => parseServiceAddress('nowhere:80/tcp', 'address'), /not an IPv4 or IPv6 address/);
+    // A line break in the text (a quoted argument, an API body) is refused as the address it
+    // spoils, not met with a TypeError (found by mutating arguments).
+    assert.throws(
+      () => parseServiceAddress('10.1.2.3\n:80/tcp', 'address'),
+      (e: any) => e instanceof PwError && e.where === 'address',
+    );
     const spec = (o: Partial<ServiceSpec>): ServiceSpec => ({
       name: 'web',
       ...parseServiceAddress('10.1.2.3:80/tcp', 'a'),
