@@ -127,9 +127,18 @@ export class AnomalyDetectors {
         out.push(this.report(detector, src, rates.get(src)!, j, unit, [src], `${fmt(rates.get(src)!)} ${unit} from ${src}`));
       }
       const byPrefix = new Map<string, number>();
-      for (const [src, r] of rates) add(byPrefix, prefixOf(src), r);
+      const top = new Map<string, number>(); // each prefix's busiest source
+      for (const [src, r] of rates) {
+        const p = prefixOf(src);
+        add(byPrefix, p, r);
+        if (r > (top.get(p) ?? 0)) top.set(p, r);
+      }
       for (const [p, j] of prefixes.judgeAll(byPrefix)) {
         if (!j.abnormal || abnormal.has(p)) continue;
+        // One source explains it when the prefix without that source is normal: a source
+        // under its own threshold (a new one is judged against all sources) must not get its
+        // neighbours sealed with it. A prefix is blamed for a rise spread over its addresses.
+        if (byPrefix.get(p)! - top.get(p)! <= j.threshold) continue;
         out.push(this.report(detector, p, byPrefix.get(p)!, j, unit, [p], `${fmt(byPrefix.get(p)!)} ${unit} from the addresses of ${p}`));
       }
     };

@@ -79,6 +79,16 @@ describe('anomaly detectors', () => {
     assert.ok(!keyed.some((k) => k.includes('192.0.2.0/24')), 'a prefix one source explains is not reported');
   });
 
+  it('blame no prefix for one source under its own threshold', () => {
+    // A new source in the steady clients' /24, under the floor a source is judged by, with its
+    // neighbours past the prefix's (seen live: a request flood's packets sealed the /24).
+    const { d, rand } = warmed(15, 60);
+    const a = steady(rand);
+    a.flows!.packets.set('10.0.0.99', 4_500);
+    const found = d.examine(a, 61_000).map((x) => `${x.detector} ${x.subject}`);
+    assert.deepEqual(found, []);
+  });
+
   it("find an API's error spike and the source behind it", () => {
     const { d, rand } = warmed(13, 60);
     const a = steady(rand);
