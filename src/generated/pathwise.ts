@@ -424,40 +424,6 @@ export const PwLbVipKey = {
   },
 } as const satisfies Codec<PwLbVipKey> & { offsets: Record<string, number> };
 
-/** struct pw_lb_service (32 bytes) */
-export interface PwLbService {
-  id: number;
-  table: number;
-  table_size: number;
-  flags: number;
-  snat: Uint8Array;
-}
-export const PwLbService = {
-  name: 'pw_lb_service',
-  size: 32,
-  offsets: { id: 0, table: 4, table_size: 8, flags: 12, _pad0: 14, snat: 16 },
-  encode(x: PwLbService, v: DataView, o: number): void {
-    scalar.u32.encode(x.id, v, o + 0);
-    scalar.u32.encode(x.table, v, o + 4);
-    scalar.u32.encode(x.table_size, v, o + 8);
-    scalar.u16.encode(x.flags, v, o + 12);
-    bytesAt(v, o + 14, 2).fill(0);
-    bytesAt(v, o + 16, 16).set(x.snat.subarray(0, 16));
-  },
-  decode(v: DataView, o: number): PwLbService {
-    return {
-      id: scalar.u32.decode(v, o + 0),
-      table: scalar.u32.decode(v, o + 4),
-      table_size: scalar.u32.decode(v, o + 8),
-      flags: scalar.u16.decode(v, o + 12),
-      snat: bytesAt(v, o + 16, 16).slice(),
-    };
-  },
-  zero(): PwLbService {
-    return { id: 0, table: 0, table_size: 0, flags: 0, snat: new Uint8Array(16) };
-  },
-} as const satisfies Codec<PwLbService> & { offsets: Record<string, number> };
-
 /** struct pw_lb_ct_key (40 bytes) */
 export interface PwLbCtKey {
   family: number;
@@ -534,42 +500,6 @@ export const PwLbRnat = {
   },
 } as const satisfies Codec<PwLbRnat> & { offsets: Record<string, number> };
 
-/** struct pw_lb_counter (48 bytes) */
-export interface PwLbCounter {
-  packets: bigint;
-  bytes: bigint;
-  connections: bigint;
-  syns: bigint;
-  synacks: bigint;
-  rsts: bigint;
-}
-export const PwLbCounter = {
-  name: 'pw_lb_counter',
-  size: 48,
-  offsets: { packets: 0, bytes: 8, connections: 16, syns: 24, synacks: 32, rsts: 40 },
-  encode(x: PwLbCounter, v: DataView, o: number): void {
-    scalar.u64.encode(x.packets, v, o + 0);
-    scalar.u64.encode(x.bytes, v, o + 8);
-    scalar.u64.encode(x.connections, v, o + 16);
-    scalar.u64.encode(x.syns, v, o + 24);
-    scalar.u64.encode(x.synacks, v, o + 32);
-    scalar.u64.encode(x.rsts, v, o + 40);
-  },
-  decode(v: DataView, o: number): PwLbCounter {
-    return {
-      packets: scalar.u64.decode(v, o + 0),
-      bytes: scalar.u64.decode(v, o + 8),
-      connections: scalar.u64.decode(v, o + 16),
-      syns: scalar.u64.decode(v, o + 24),
-      synacks: scalar.u64.decode(v, o + 32),
-      rsts: scalar.u64.decode(v, o + 40),
-    };
-  },
-  zero(): PwLbCounter {
-    return { packets: 0n, bytes: 0n, connections: 0n, syns: 0n, synacks: 0n, rsts: 0n };
-  },
-} as const satisfies Codec<PwLbCounter> & { offsets: Record<string, number> };
-
 /** struct pw_lb_ct (24 bytes) */
 export interface PwLbCt {
   backend: number;
@@ -634,6 +564,40 @@ export const PwLbBackend = {
     return { family: 0, flags: 0, port: 0, service: 0, addr: new Uint8Array(16) };
   },
 } as const satisfies Codec<PwLbBackend> & { offsets: Record<string, number> };
+
+/** struct pw_lb_service (32 bytes) */
+export interface PwLbService {
+  id: number;
+  table: number;
+  table_size: number;
+  flags: number;
+  snat: Uint8Array;
+}
+export const PwLbService = {
+  name: 'pw_lb_service',
+  size: 32,
+  offsets: { id: 0, table: 4, table_size: 8, flags: 12, _pad0: 14, snat: 16 },
+  encode(x: PwLbService, v: DataView, o: number): void {
+    scalar.u32.encode(x.id, v, o + 0);
+    scalar.u32.encode(x.table, v, o + 4);
+    scalar.u32.encode(x.table_size, v, o + 8);
+    scalar.u16.encode(x.flags, v, o + 12);
+    bytesAt(v, o + 14, 2).fill(0);
+    bytesAt(v, o + 16, 16).set(x.snat.subarray(0, 16));
+  },
+  decode(v: DataView, o: number): PwLbService {
+    return {
+      id: scalar.u32.decode(v, o + 0),
+      table: scalar.u32.decode(v, o + 4),
+      table_size: scalar.u32.decode(v, o + 8),
+      flags: scalar.u16.decode(v, o + 12),
+      snat: bytesAt(v, o + 16, 16).slice(),
+    };
+  },
+  zero(): PwLbService {
+    return { id: 0, table: 0, table_size: 0, flags: 0, snat: new Uint8Array(16) };
+  },
+} as const satisfies Codec<PwLbService> & { offsets: Record<string, number> };
 
 /** struct pw_flow_key (40 bytes) */
 export interface PwFlowKey {
@@ -1041,6 +1005,81 @@ export const PwIface = {
     return { mac: new Uint8Array(6), known: 0, flags: 0, mtu: 0 };
   },
 } as const satisfies Codec<PwIface> & { offsets: Record<string, number> };
+
+/** struct pw_frag_key (40 bytes) */
+export interface PwFragKey {
+  src: Uint8Array;
+  dst: Uint8Array;
+  id: number;
+  proto: number;
+  family: number;
+}
+export const PwFragKey = {
+  name: 'pw_frag_key',
+  size: 40,
+  offsets: { src: 0, dst: 16, id: 32, proto: 36, family: 37, _pad0: 38 },
+  encode(x: PwFragKey, v: DataView, o: number): void {
+    bytesAt(v, o + 0, 16).set(x.src.subarray(0, 16));
+    bytesAt(v, o + 16, 16).set(x.dst.subarray(0, 16));
+    scalar.u32.encode(x.id, v, o + 32);
+    scalar.u8.encode(x.proto, v, o + 36);
+    scalar.u8.encode(x.family, v, o + 37);
+    bytesAt(v, o + 38, 2).fill(0);
+  },
+  decode(v: DataView, o: number): PwFragKey {
+    return {
+      src: bytesAt(v, o + 0, 16).slice(),
+      dst: bytesAt(v, o + 16, 16).slice(),
+      id: scalar.u32.decode(v, o + 32),
+      proto: scalar.u8.decode(v, o + 36),
+      family: scalar.u8.decode(v, o + 37),
+    };
+  },
+  zero(): PwFragKey {
+    return { src: new Uint8Array(16), dst: new Uint8Array(16), id: 0, proto: 0, family: 0 };
+  },
+} as const satisfies Codec<PwFragKey> & { offsets: Record<string, number> };
+
+/** struct pw_frag (24 bytes) */
+export interface PwFrag {
+  expires_ns: bigint;
+  rule: number;
+  verdict: number;
+  reason: number;
+  has_ports: number;
+  sport: number;
+  dport: number;
+}
+export const PwFrag = {
+  name: 'pw_frag',
+  size: 24,
+  offsets: { expires_ns: 0, rule: 8, verdict: 12, reason: 13, has_ports: 14, _pad0: 15, sport: 16, dport: 18, _pad1: 20 },
+  encode(x: PwFrag, v: DataView, o: number): void {
+    scalar.u64.encode(x.expires_ns, v, o + 0);
+    scalar.u32.encode(x.rule, v, o + 8);
+    scalar.u8.encode(x.verdict, v, o + 12);
+    scalar.u8.encode(x.reason, v, o + 13);
+    scalar.u8.encode(x.has_ports, v, o + 14);
+    bytesAt(v, o + 15, 1).fill(0);
+    scalar.be16.encode(x.sport, v, o + 16);
+    scalar.be16.encode(x.dport, v, o + 18);
+    bytesAt(v, o + 20, 4).fill(0);
+  },
+  decode(v: DataView, o: number): PwFrag {
+    return {
+      expires_ns: scalar.u64.decode(v, o + 0),
+      rule: scalar.u32.decode(v, o + 8),
+      verdict: scalar.u8.decode(v, o + 12),
+      reason: scalar.u8.decode(v, o + 13),
+      has_ports: scalar.u8.decode(v, o + 14),
+      sport: scalar.be16.decode(v, o + 16),
+      dport: scalar.be16.decode(v, o + 18),
+    };
+  },
+  zero(): PwFrag {
+    return { expires_ns: 0n, rule: 0, verdict: 0, reason: 0, has_ports: 0, sport: 0, dport: 0 };
+  },
+} as const satisfies Codec<PwFrag> & { offsets: Record<string, number> };
 
 /** struct pw_block4_key (8 bytes) */
 export interface PwBlock4Key {
@@ -1522,71 +1561,6 @@ export const PwGuardState = {
   },
 } as const satisfies Codec<PwGuardState> & { offsets: Record<string, number> };
 
-/** struct pw_frag_key (40 bytes) */
-export interface PwFragKey {
-  src: Uint8Array;
-  dst: Uint8Array;
-  id: number;
-  proto: number;
-  family: number;
-}
-export const PwFragKey = {
-  name: 'pw_frag_key',
-  size: 40,
-  offsets: { src: 0, dst: 16, id: 32, proto: 36, family: 37, _pad0: 38 },
-  encode(x: PwFragKey, v: DataView, o: number): void {
-    bytesAt(v, o + 0, 16).set(x.src.subarray(0, 16));
-    bytesAt(v, o + 16, 16).set(x.dst.subarray(0, 16));
-    scalar.u32.encode(x.id, v, o + 32);
-    scalar.u8.encode(x.proto, v, o + 36);
-    scalar.u8.encode(x.family, v, o + 37);
-    bytesAt(v, o + 38, 2).fill(0);
-  },
-  decode(v: DataView, o: number): PwFragKey {
-    return {
-      src: bytesAt(v, o + 0, 16).slice(),
-      dst: bytesAt(v, o + 16, 16).slice(),
-      id: scalar.u32.decode(v, o + 32),
-      proto: scalar.u8.decode(v, o + 36),
-      family: scalar.u8.decode(v, o + 37),
-    };
-  },
-  zero(): PwFragKey {
-    return { src: new Uint8Array(16), dst: new Uint8Array(16), id: 0, proto: 0, family: 0 };
-  },
-} as const satisfies Codec<PwFragKey> & { offsets: Record<string, number> };
-
-/** struct pw_frag (16 bytes) */
-export interface PwFrag {
-  expires_ns: bigint;
-  rule: number;
-  verdict: number;
-  reason: number;
-}
-export const PwFrag = {
-  name: 'pw_frag',
-  size: 16,
-  offsets: { expires_ns: 0, rule: 8, verdict: 12, reason: 13, _pad0: 14 },
-  encode(x: PwFrag, v: DataView, o: number): void {
-    scalar.u64.encode(x.expires_ns, v, o + 0);
-    scalar.u32.encode(x.rule, v, o + 8);
-    scalar.u8.encode(x.verdict, v, o + 12);
-    scalar.u8.encode(x.reason, v, o + 13);
-    bytesAt(v, o + 14, 2).fill(0);
-  },
-  decode(v: DataView, o: number): PwFrag {
-    return {
-      expires_ns: scalar.u64.decode(v, o + 0),
-      rule: scalar.u32.decode(v, o + 8),
-      verdict: scalar.u8.decode(v, o + 12),
-      reason: scalar.u8.decode(v, o + 13),
-    };
-  },
-  zero(): PwFrag {
-    return { expires_ns: 0n, rule: 0, verdict: 0, reason: 0 };
-  },
-} as const satisfies Codec<PwFrag> & { offsets: Record<string, number> };
-
 /** struct pw_coarse_clock (16 bytes) */
 export interface PwCoarseClock {
   tick: bigint;
@@ -1631,6 +1605,42 @@ export const PwLbSlots = {
     return { backend: Array.from({ length: 16 }, () => 0) };
   },
 } as const satisfies Codec<PwLbSlots> & { offsets: Record<string, number> };
+
+/** struct pw_lb_counter (48 bytes) */
+export interface PwLbCounter {
+  packets: bigint;
+  bytes: bigint;
+  connections: bigint;
+  syns: bigint;
+  synacks: bigint;
+  rsts: bigint;
+}
+export const PwLbCounter = {
+  name: 'pw_lb_counter',
+  size: 48,
+  offsets: { packets: 0, bytes: 8, connections: 16, syns: 24, synacks: 32, rsts: 40 },
+  encode(x: PwLbCounter, v: DataView, o: number): void {
+    scalar.u64.encode(x.packets, v, o + 0);
+    scalar.u64.encode(x.bytes, v, o + 8);
+    scalar.u64.encode(x.connections, v, o + 16);
+    scalar.u64.encode(x.syns, v, o + 24);
+    scalar.u64.encode(x.synacks, v, o + 32);
+    scalar.u64.encode(x.rsts, v, o + 40);
+  },
+  decode(v: DataView, o: number): PwLbCounter {
+    return {
+      packets: scalar.u64.decode(v, o + 0),
+      bytes: scalar.u64.decode(v, o + 8),
+      connections: scalar.u64.decode(v, o + 16),
+      syns: scalar.u64.decode(v, o + 24),
+      synacks: scalar.u64.decode(v, o + 32),
+      rsts: scalar.u64.decode(v, o + 40),
+    };
+  },
+  zero(): PwLbCounter {
+    return { packets: 0n, bytes: 0n, connections: 0n, syns: 0n, synacks: 0n, rsts: 0n };
+  },
+} as const satisfies Codec<PwLbCounter> & { offsets: Record<string, number> };
 
 /** struct pw_lb_ctl (8 bytes) */
 export interface PwLbCtl {
@@ -2103,11 +2113,10 @@ export const maps = {
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
   pw_neigh: { name: 'pw_neigh', type: MapType.HASH, maxEntries: 65536, flags: 0, keySize: 20, valueSize: 8, key: PwNeighKey, value: PwNeigh },
   pw_lb_vips: { name: 'pw_lb_vips', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 4, key: PwLbVipKey, value: scalar.u32 },
-  pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 32, key: PwLbVipKey, value: PwLbService },
   pw_lb_rnat: { name: 'pw_lb_rnat', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 48, key: PwLbCtKey, value: PwLbRnat },
-  pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_lb_ct: { name: 'pw_lb_ct', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 24, key: PwLbCtKey, value: PwLbCt },
   pw_lb_backends: { name: 'pw_lb_backends', type: MapType.ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 24, key: scalar.u32, value: PwLbBackend },
+  pw_lb_services: { name: 'pw_lb_services', type: MapType.HASH, maxEntries: 256, flags: 0, keySize: 20, valueSize: 32, key: PwLbVipKey, value: PwLbService },
   pw_flow_cache: { name: 'pw_flow_cache', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 96, key: scalar.u32, value: PwFlowPending },
   pw_flows: { name: 'pw_flows', type: MapType.LRU_HASH, maxEntries: 1048576, flags: 0, keySize: 40, valueSize: 72, key: PwFlowKey, value: PwFlow },
   pw_http_stats: { name: 'pw_http_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwHttpCounters },
@@ -2120,6 +2129,7 @@ export const maps = {
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_ifaces: { name: 'pw_ifaces', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
+  pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 24, key: PwFragKey, value: PwFrag },
   pw_block4: { name: 'pw_block4', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 8, valueSize: 16, key: PwBlock4Key, value: PwBlock },
   pw_block6: { name: 'pw_block6', type: MapType.LPM_TRIE, maxEntries: 1048576, flags: 1, keySize: 20, valueSize: 16, key: PwBlock6Key, value: PwBlock },
   pw_rule_banks: { name: 'pw_rule_banks', type: MapType.ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 40, key: scalar.u32, value: PwRuleBank },
@@ -2142,10 +2152,10 @@ export const maps = {
   pw_ratelimits: { name: 'pw_ratelimits', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRatelimit },
   pw_ratelimit_state: { name: 'pw_ratelimit_state', type: MapType.LRU_HASH, maxEntries: 262144, flags: 0, keySize: 24, valueSize: 16, key: PwRatelimitKey, value: PwRatelimitState },
   pw_guard_state: { name: 'pw_guard_state', type: MapType.ARRAY, maxEntries: 1, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwGuardState },
-  pw_frags: { name: 'pw_frags', type: MapType.LRU_HASH, maxEntries: 65536, flags: 0, keySize: 40, valueSize: 16, key: PwFragKey, value: PwFrag },
   pw_coarse_clock: { name: 'pw_coarse_clock', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwCoarseClock },
   pw_lb_maglev: { name: 'pw_lb_maglev', type: MapType.ARRAY, maxEntries: 262144, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwLbSlots },
   pw_lb_service_stats: { name: 'pw_lb_service_stats', type: MapType.PERCPU_ARRAY, maxEntries: 256, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
+  pw_lb_backend_stats: { name: 'pw_lb_backend_stats', type: MapType.PERCPU_ARRAY, maxEntries: 4096, flags: 0, keySize: 4, valueSize: 48, key: scalar.u32, value: PwLbCounter },
   pw_lb_ctl: { name: 'pw_lb_ctl', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: PwLbCtl },
   pw_if_stats: { name: 'pw_if_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 344, key: scalar.u32, value: PwIfCounters },
   pw_if_stats_hi: { name: 'pw_if_stats_hi', type: MapType.PERCPU_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 344, key: scalar.u32, value: PwIfCounters },
@@ -2177,16 +2187,14 @@ export interface Maps {
   neigh: BpfMap<PwNeighKey, PwNeigh>;
   /** pw_lb_vips */
   lbVips: BpfMap<PwLbVipKey, number>;
-  /** pw_lb_services */
-  lbServices: BpfMap<PwLbVipKey, PwLbService>;
   /** pw_lb_rnat */
   lbRnat: BpfMap<PwLbCtKey, PwLbRnat>;
-  /** pw_lb_backend_stats */
-  lbBackendStats: PerCpuMap<number, PwLbCounter>;
   /** pw_lb_ct */
   lbCt: BpfMap<PwLbCtKey, PwLbCt>;
   /** pw_lb_backends */
   lbBackends: BpfMap<number, PwLbBackend>;
+  /** pw_lb_services */
+  lbServices: BpfMap<PwLbVipKey, PwLbService>;
   /** pw_flow_cache */
   flowCache: PerCpuMap<number, PwFlowPending>;
   /** pw_flows */
@@ -2211,6 +2219,8 @@ export interface Maps {
   ifaces: BpfMap<number, PwIface>;
   /** pw_ifaces_hi */
   ifacesHi: BpfMap<number, PwIface>;
+  /** pw_frags */
+  frags: BpfMap<PwFragKey, PwFrag>;
   /** pw_block4 */
   block4: BpfMap<PwBlock4Key, PwBlock>;
   /** pw_block6 */
@@ -2255,14 +2265,14 @@ export interface Maps {
   ratelimitState: BpfMap<PwRatelimitKey, PwRatelimitState>;
   /** pw_guard_state */
   guardState: BpfMap<number, PwGuardState>;
-  /** pw_frags */
-  frags: BpfMap<PwFragKey, PwFrag>;
   /** pw_coarse_clock */
   coarseClock: PerCpuMap<number, PwCoarseClock>;
   /** pw_lb_maglev */
   lbMaglev: BpfMap<number, PwLbSlots>;
   /** pw_lb_service_stats */
   lbServiceStats: PerCpuMap<number, PwLbCounter>;
+  /** pw_lb_backend_stats */
+  lbBackendStats: PerCpuMap<number, PwLbCounter>;
   /** pw_lb_ctl */
   lbCtl: BpfMap<number, PwLbCtl>;
   /** pw_if_stats */
@@ -2308,11 +2318,10 @@ export const mapHandles = {
   nexthops: 'pw_nexthops',
   neigh: 'pw_neigh',
   lbVips: 'pw_lb_vips',
-  lbServices: 'pw_lb_services',
   lbRnat: 'pw_lb_rnat',
-  lbBackendStats: 'pw_lb_backend_stats',
   lbCt: 'pw_lb_ct',
   lbBackends: 'pw_lb_backends',
+  lbServices: 'pw_lb_services',
   flowCache: 'pw_flow_cache',
   flows: 'pw_flows',
   httpStats: 'pw_http_stats',
@@ -2325,6 +2334,7 @@ export const mapHandles = {
   txPorts: 'pw_tx_ports',
   ifaces: 'pw_ifaces',
   ifacesHi: 'pw_ifaces_hi',
+  frags: 'pw_frags',
   block4: 'pw_block4',
   block6: 'pw_block6',
   ruleBanks: 'pw_rule_banks',
@@ -2347,10 +2357,10 @@ export const mapHandles = {
   ratelimits: 'pw_ratelimits',
   ratelimitState: 'pw_ratelimit_state',
   guardState: 'pw_guard_state',
-  frags: 'pw_frags',
   coarseClock: 'pw_coarse_clock',
   lbMaglev: 'pw_lb_maglev',
   lbServiceStats: 'pw_lb_service_stats',
+  lbBackendStats: 'pw_lb_backend_stats',
   lbCtl: 'pw_lb_ctl',
   ifStats: 'pw_if_stats',
   ifStatsHi: 'pw_if_stats_hi',

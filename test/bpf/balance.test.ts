@@ -13,7 +13,20 @@ import { reasonName } from '../../src/insight/verdicts.js';
 import { XdpAction } from '../../src/kernel/index.js';
 import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
 import { parseBackend, parseServiceAddress, type ServiceSpec } from '../../src/lb/service.js';
-import { eth, icmpError4, icmpError6, ipv4Fragments, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, udp, type Addrs } from '../helpers/craft.js';
+import {
+  eth,
+  icmpError4,
+  icmpError6,
+  ipv4Fragments,
+  ipv4Packet,
+  ipv6Fragments,
+  ipv6Packet,
+  PROTO,
+  tcp,
+  TCP,
+  udp,
+  type Addrs,
+} from '../helpers/craft.js';
 import { MAC_A, MAC_B } from '../helpers/packets.js';
 import { closeOwnDataplane, openOwnDataplane } from '../helpers/own-dataplane.js';
 import { privilegedSkip } from '../helpers/privileged.js';
@@ -160,6 +173,15 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
         else if (onDown === 'keep') assert.equal(dst4(out.data), dead, `keep: connection ${sport} stays on the backend that is down`);
         else {
           assert.equal(out.retval, XdpAction.TX, `reset: connection ${sport} is answered, not forwarded`);
+          if (onDead === 0) {
+            // A segment in fragments: the first is answered; a later one has no header to
+            // answer, and is dropped.
+            const seg = tcp(c, { sport, dport: 80, flags: TCP.ACK }, new Uint8Array(64));
+            const frags = ipv4Fragments({ src: c.src, dst: c.dst, proto: PROTO.TCP, id: sport }, seg, [24]).map(frame);
+            assert.equal(run(frags[0]!).retval, XdpAction.TX, 'the first fragment is answered');
+            assert.equal(run(frags[1]!).retval, XdpAction.DROP, 'a later fragment is not');
+            assert.equal(reasonName(dp.trace(frags[1]!).reason), 'lb_reset');
+          }
         }
         if (before === dead) onDead++;
       }
@@ -388,14 +410,78 @@ describe('the balance stage', { skip, timeout: 5 * 60_000 }, () => {
     }
   });
 
-  it('drops what it cannot balance: fragments for a service address, a service with no backend in its table', () => {
-    dp.services.set(service('frag', '10.242.9.9:443/tcp', ['10.242.2.1:443']));
-    const seg = tcp({ family: 4, src: '10.242.1.2', dst: '10.242.9.9' }, { sport: 1234, dport: 443, flags: TCP.ACK }, new Uint8Array(64));
-    for (const f of ipv4Fragments({ src: '10.242.1.2', dst: '10.242.9.9', proto: PROTO.TCP, id: 7 }, seg, [24])) {
-      const data = frame(f);
-      assert.equal(run(data).retval, XdpAction.DROP);
-      assert.equal(reasonName(dp.trace(data).reason), 'lb_fragment');
+  it('a fragmented datagram: its first fragment is balanced, the later ones follow its connection, both ways (NAT, IPv4)', () => {
+    dp.services.set(service('frag', '10.242.9.9:443/tcp', ['10.242.2.1:8443']));
+    const [client, vip, be] = ['10.242.1.2', '10.242.9.9', '10.242.2.1'];
+    const payload = Uint8Array.from({ length: 64 }, (_, i) => i);
+    const fragments = (src: string, dst: string, sport: number, dport: number, id: number) =>
+      ipv4Fragments(
+        { src, dst, proto: PROTO.TCP, id },
+        tcp({ family: 4, src, dst }, { sport, dport, flags: TCP.ACK }, payload),
+        [24, 48],
+      ).map(frame);
+    const sent = fragments(client, vip, 1234, 443, 7);
+    const expect = fragments(client, be, 1234, 8443, 7);
+    sent.forEach((f, i) => assert.deepEqual(Buffer.from(run(f).data), expect[i], `fragment ${i}: to the backend, as built from scratch`));
+    // The backend's reply, fragmented by its host: every fragment goes back as the service's.
+    const reply = fragments(be, client, 8443, 1234, 9);
+    const back = fragments(vip, client, 443, 1234, 9);
+    reply.forEach((f, i) => assert.deepEqual(Buffer.from(run(f).data), back[i], `reply fragment ${i}: from the service`));
+    // A later fragment whose first was not seen has no connection to go to; once its first
+    // fragment arrives, the ones after it follow.
+    const [first, second, third] = fragments(client, vip, 1234, 443, 11);
+    for (const f of [second!, third!]) {
+      assert.equal(run(f).retval, XdpAction.DROP);
+      assert.equal(reasonName(dp.trace(f).reason), 'lb_fragment');
     }
+    const expect11 = fragments(client, be, 1234, 8443, 11);
+    assert.deepEqual(Buffer.from(run(first!).data), expect11[0]);
+    assert.deepEqual(Buffer.from(run(third!).data), expect11[2], 'a later fragment after its first');
+    // Every fragment was counted to the backend: 3 + 3 replies + 2 (the two dropped were not).
+    const row = dp.services.list().find((s) => s.name === 'frag')!;
+    assert.equal(row.backends[0]!.packets, 8);
+  });
+
+  it('a fragmented datagram through SNAT over IPv6 (UDP), and through DSR to the backend its first fragment chose', () => {
+    dp.services.set(service('frag6', '[fd42::9]:53/udp', ['[fd42:2::1]:5353'], { snat: parseAddress('fd42::200:1') }));
+    const [client, vip, be, snat] = ['fd42:1::2', 'fd42::9', 'fd42:2::1', 'fd42::200:1'];
+    const payload = Uint8Array.from({ length: 100 }, (_, i) => 255 - i);
+    const fragments = (src: string, dst: string, sport: number, dport: number, id: number) =>
+      ipv6Fragments({ src, dst, id }, [], PROTO.UDP, udp({ family: 6, src, dst }, { sport, dport }, payload), [16, 64]).map(frame);
+    const sent = fragments(client, vip, 40000, 53, 0x1234567);
+    const out = Buffer.from(run(sent[0]!).data);
+    const port = out.readUInt16BE(14 + 40 + 8); // the UDP source port, after the fragment header
+    assert.ok(port >= 1024, `a port of the snat address: ${port}`);
+    const expect = fragments(snat, be, port, 5353, 0x1234567);
+    assert.deepEqual(out, expect[0], 'first fragment: from snat:port to the backend');
+    for (const i of [1, 2]) assert.deepEqual(Buffer.from(run(sent[i]!).data), expect[i], `fragment ${i}: addresses alike`);
+    const reply = fragments(be, snat, 5353, port, 77);
+    const back = fragments(vip, client, 53, 40000, 77);
+    reply.forEach((f, i) => assert.deepEqual(Buffer.from(run(f).data), back[i], `reply fragment ${i}: from the service to the client`));
+
+    // DSR changes nothing in a packet: each fragment is routed by the backend its datagram's
+    // first fragment went to (counted there), never by a new choice.
+    dp.services.set(
+      service(
+        'frag-dsr',
+        '10.243.19.9:80/udp',
+        Array.from({ length: 8 }, (_, i) => `10.243.12.${i + 1}`),
+        { mode: 'dsr' },
+      ),
+    );
+    for (let sport = 2000; sport < 2016; sport++) {
+      const seg = udp({ family: 4, src: '10.243.11.2', dst: '10.243.19.9' }, { sport, dport: 80 }, payload);
+      for (const f of ipv4Fragments({ src: '10.243.11.2', dst: '10.243.19.9', proto: PROTO.UDP, id: sport }, seg, [16, 64])) {
+        const data = frame(f);
+        assert.deepEqual(Buffer.from(run(data).data), data, 'unchanged (no route to the backend: passed on)');
+      }
+    }
+    const row = dp.services.list().find((s) => s.name === 'frag-dsr')!;
+    assert.equal(row.connections, 16);
+    for (const b of row.backends) assert.equal(b.packets, 3 * b.connections, `${b.backend}: three fragments per datagram`);
+  });
+
+  it('drops a service’s packets it cannot balance: with no backend in the table', () => {
     dp.services.set(service('frag', '10.242.9.9:443/tcp', ['10.242.2.1:443@0']));
     const data = tcpFrame({ family: 4, src: '10.242.1.2', dst: '10.242.9.9' }, 1235, 443);
     assert.equal(run(data).retval, XdpAction.DROP);

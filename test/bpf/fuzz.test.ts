@@ -84,6 +84,8 @@ describe('the pipeline under mutated captures', { skip, timeout: 5 * 60_000 }, (
       assert.ok(r.nat > 2_000 && (r.reasons.lb_fragment ?? 0) > 100, `${r.nat} translated, ${JSON.stringify(r.reasons)}`);
       // and replies of those connections came back through it, checked to leave from the service.
       assert.ok(r.replies > 100, `${r.replies} replies`);
+      // Later fragments whose first fragment left translated were checked to follow it.
+      assert.ok(r.fragments > 0, `${r.fragments} later fragments`);
     } finally {
       setFuzzServices(lab!, false);
     }

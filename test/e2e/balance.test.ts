@@ -348,7 +348,7 @@ ${extra}`;
     assert.ok(svc.connections >= 600 && svc.connections <= 610, `new connections counted: ${svc.connections}`);
   });
 
-  it('NAT and DSR over IPv6, and UDP over both families', (t) => {
+  it('NAT and DSR over IPv6, and UDP over both families, with datagrams fragmented both ways', (t) => {
     const b6 = (k: number) => `fd50:${10 + k}::2`;
     apply(
       config(
@@ -362,6 +362,10 @@ ${extra}`;
   dns:
     address: ${LB_VIP}:5353/udp
     backends: [${backend(1)}:5353, ${backend(2)}:5353]
+    health: { type: none }
+  dns6:
+    address: '[${LB_VIP6}]:5353/udp'
+    backends: ['[${b6(1)}]:5353', '[${b6(3)}]:5353']
     health: { type: none }
   dns6-dsr:
     address: '[${LB_VIP6}]:53/udp'
@@ -382,6 +386,14 @@ ${extra}`;
       ['udp-count', [LB_VIP, '5353', '400'], ['b1', 'b2']],
       ['udp-count', [LB_VIP6, '53', '400'], ['b2', 'b3']],
       ['udp-count', [LB_VIP, '53', '400'], ['b1', 'b3']],
+      // 4,000-byte datagrams over 1,500-byte links: the client's kernel sends each in three
+      // fragments, and the backend's its answer. The router's kernel forwards nothing here,
+      // so every fragment that arrives went through Pathwise, translated (NAT) or routed to
+      // the backend the first one chose (DSR); the client checks each answer whole.
+      ['udp-count', [LB_VIP, '5353', '200', '4000'], ['b1', 'b2']],
+      ['udp-count', [LB_VIP6, '5353', '200', '4000'], ['b1', 'b3']],
+      ['udp-count', [LB_VIP, '53', '200', '4000'], ['b1', 'b3']],
+      ['udp-count', [LB_VIP6, '53', '200', '4000'], ['b2', 'b3']],
     ];
     for (const [mode, args, names] of cases) {
       const r = JSON.parse(topo.exec(lab.client, process.execPath, [HTTP_LAB, mode, ...args]));

@@ -23,6 +23,7 @@ import { privilegedSkip } from '../helpers/privileged.js';
 import { formatMac } from '../../src/util/mac.js';
 import { repoRoot } from '../../src/util/paths.js';
 import { Topology } from '../helpers/topology.js';
+import { HTTP_LAB } from '../../src/netlab/lb-lab.js';
 
 const skip = privilegedSkip();
 const VIP = '10.197.9.1';
@@ -133,6 +134,34 @@ describe('attach mode tc', { skip, timeout: 3 * 60_000 }, () => {
       assert.ok(svc!.connections >= 3, `connections: ${svc!.connections}`);
     } finally {
       inNetns(ns.r, () => dp.services.remove('web'));
+    }
+  });
+
+  it('balances fragmented UDP datagrams through the TC pipeline, both ways', async () => {
+    const server = topo.spawn(ns.s, process.execPath, [HTTP_LAB, 'udp-serve', 's', '5353']);
+    await new Promise<void>((resolve) => server.stdout!.once('data', () => resolve()));
+    inNetns(ns.r, () =>
+      dp.services.set({
+        name: 'dns',
+        ...parseServiceAddress(`${VIP}:53/udp`, 'dns'),
+        mode: 'nat',
+        hash: 'five-tuple',
+        tableSize: 65537,
+        backends: [parseBackend(`${SERVER}:5353`, 'dns')],
+      }),
+    );
+    try {
+      // 4,000 bytes over 1,500-byte links: three fragments each way, none forwarded by the
+      // router's kernel; each answer arrives whole, or udp-count reports it lost or damaged.
+      const kernelBefore = forwarded();
+      const r = JSON.parse(topo.exec(ns.c, process.execPath, [HTTP_LAB, 'udp-count', VIP, '53', '50', '4000']));
+      assert.deepEqual(r, { counts: { s: 50 }, errors: {} });
+      assert.equal(forwarded(), kernelBefore, 'the router kernel forwarded packets: the pipeline did not');
+      const [svc] = dp.services.list();
+      assert.equal(svc!.packets, 150, 'three fragments per datagram, counted to the service');
+    } finally {
+      inNetns(ns.r, () => dp.services.remove('dns'));
+      server.kill('SIGTERM');
     }
   });
 

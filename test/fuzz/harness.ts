@@ -43,7 +43,7 @@ import { rng } from '../helpers/rng.js';
 import { TcAction, tcRun } from '../helpers/tc-run.js';
 import { mutate } from './mutate.js';
 import { checksums, oracleView, type OracleView } from './oracle.js';
-import { fuzzServices, NatReplies, natTarget } from './services.js';
+import { FragmentPorts, fuzzServices, NatReplies, natTarget } from './services.js';
 
 const R = abi.PwReason;
 /** The reasons a drop may give. */
@@ -212,6 +212,8 @@ export interface FuzzResult {
   nat: number;
   /** Replies of connections translated in this run, forwarded (each checked to leave from the service). */
   replies: number;
+  /** Of those two, later fragments (judged by their first fragment's ports). */
+  fragments: number;
   /** The verdicts of the same mutants through the TC build (those the kernel took as a socket buffer). */
   tcVerdicts: Record<string, number>;
 }
@@ -242,19 +244,21 @@ function checkChecksums(r: Decision, frame: Buffer, output: Uint8Array, found: F
 }
 
 /** A redirected packet: one the oracle routes, reported with the tuple of what leaves; to a
- * service, it leaves for the backend; a reply of a connection seen, from the service. */
+ * service, it leaves for the backend; a reply of a connection seen, from the service. A later
+ * fragment, whose ports are its first fragment's, is judged by its addresses, as that first
+ * fragment would be. Returns 1 when the packet left translated as a service's or a reply. */
 function checkRedirect(
   lab: FuzzLab,
   r: Decision,
   o: OracleView,
   output: Uint8Array | null,
-  replies: NatReplies,
+  nat: { replies: NatReplies; fragments: FragmentPorts },
   tally: Tally,
   found: Found,
-): void {
+): boolean {
   if (!o.routable) {
     found(`redirected, but the oracle says: ${o.why}`);
-    return;
+    return false;
   }
   const len = r.family === 4 ? 4 : 16;
   const hex = (b: Uint8Array) => Buffer.from(b.subarray(0, len)).toString('hex');
@@ -270,26 +274,37 @@ function checkRedirect(
   const want = { family: left.family, proto: left.proto, src: left.src, dst: left.dst, sport: left.sport, dport: left.dport };
   if (JSON.stringify(got) !== JSON.stringify(want))
     found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)} in what leaves`);
-  if (!lab.services) return;
-  const nat = natTarget(o);
-  if (nat) {
+  if (!lab.services) return false;
+  const later = o.fragment === true && o.sport == null;
+  const judged = later ? nat.fragments.ported(o) : o;
+  if (!judged) return false;
+  // What is compared: a later fragment has no ports of its own.
+  const seen = (t: { src?: string; dst?: string }) => (later ? { src: t.src, dst: t.dst } : t);
+  if (later) tally.fragments++;
+  const to = natTarget(judged);
+  if (to) {
     tally.nat++;
-    if (JSON.stringify(want) !== JSON.stringify({ ...want, ...nat }))
-      found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(nat)})`);
-    else replies.forwarded(o, left);
-    return;
+    if (JSON.stringify(seen(want)) !== JSON.stringify(seen({ ...want, ...to }))) {
+      found(`to a service, but left as ${JSON.stringify(want)} (its backend: ${JSON.stringify(to)})`);
+      return false;
+    }
+    if (!later) nat.replies.forwarded(o, left);
+    return true;
   }
-  const back = replies.expected(o);
-  if (back) {
-    tally.replies++;
-    const as = { proto: left.proto, src: left.src, sport: left.sport, dst: left.dst, dport: left.dport };
-    if (JSON.stringify(as) !== JSON.stringify(back))
-      found(`a reply of a translated connection left as ${JSON.stringify(as)}, not ${JSON.stringify(back)}`);
+  const back = nat.replies.expected(judged);
+  if (!back) return false;
+  tally.replies++;
+  const as = { proto: left.proto, src: left.src, sport: left.sport, dst: left.dst, dport: left.dport };
+  if (JSON.stringify(seen(as)) !== JSON.stringify(seen(back))) {
+    found(`a reply of a translated connection left as ${JSON.stringify(as)}, not ${JSON.stringify(back)}`);
+    return false;
   }
+  return true;
 }
 
 /** The same frame through the TC build, as a socket buffer arriving on the same interface:
- * it counts into the same interface counters, by its verdict (tallied in tcVerdicts). */
+ * it counts into the same interface counters, by its verdict (tallied in tcVerdicts).
+ * Returns what TC returned, null when the kernel refused the frame as a socket buffer. */
 function checkTc(
   tc: Program,
   frame: Buffer,
@@ -298,25 +313,27 @@ function checkTc(
   drop: string | null,
   tcVerdicts: Record<string, number>,
   found: Found,
-): void {
+): number | null {
   let ret: number;
   try {
     ret = tcRun(tc, frame, { ifindex });
   } catch (e) {
     if (!skbRefused(frame)) found(`the TC test run failed: ${(e as Error).message}`);
-    return;
+    return null;
   }
   const v = TC_VERDICT[ret];
   if (!v) found(`TC returned ${ret}`);
   else tcVerdicts[v] = (tcVerdicts[v] ?? 0) + 1;
   if (drop && ret !== TcAction.SHOT) found(`TC: ${v ?? ret}, but ${drop} drops ${JSON.stringify(o)}`);
   if (ret === TcAction.REDIRECT && !o.routable) found(`TC redirected, but the oracle says: ${o.why}`);
+  return ret;
 }
 
 interface Tally {
   covered: number;
   nat: number;
   replies: number;
+  fragments: number;
 }
 
 export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; iterations: number; maxFindings?: number }): FuzzResult {
@@ -324,8 +341,8 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
   const findings: Finding[] = [];
   const verdicts: Record<string, number> = {};
   const reasons: Record<string, number> = {};
-  const tally: Tally = { covered: 0, nat: 0, replies: 0 };
-  const replies = new NatReplies();
+  const tally: Tally = { covered: 0, nat: 0, replies: 0, fragments: 0 };
+  const nat = { replies: new NatReplies(), fragments: new FragmentPorts() };
   const tcVerdicts: Record<string, number> = {};
   const tc = lab.dp.pipeline.tc;
   const prog = lab.dp.pipeline.replay;
@@ -361,8 +378,11 @@ export function runFuzz(lab: FuzzLab, seeds: Buffer[], opts: { seed: number; ite
       if (drop) tally.covered++;
       if (drop && r.verdict !== abi.PwVerdict.DROP)
         found(`${verdictName(r.verdict)} (${reasonName(r.reason)}), but ${drop} drops ${JSON.stringify(o)}`);
-      if (r.verdict === abi.PwVerdict.REDIRECT) checkRedirect(lab, r, o, output, replies, tally, found);
-      if (tc) checkTc(tc, frame, ifindex, o, drop, tcVerdicts, found);
+      const translated = r.verdict === abi.PwVerdict.REDIRECT && checkRedirect(lab, r, o, output, nat, tally, found);
+      const tcRet = tc ? checkTc(tc, frame, ifindex, o, drop, tcVerdicts, found) : null;
+      // The TC run left the datagram's record as its own run made it: one that stopped before
+      // the balance stage (a frame for another MAC: TC runs as on a live interface) noted no ports.
+      nat.fragments.saw(o, translated && (tcRet === null || tcRet === TcAction.REDIRECT));
     }
   });
   // Every packet counted once by verdict and once by reason (test runs that failed count none).

@@ -27,6 +27,9 @@ export interface OracleView {
   l4Hidden?: boolean;
   /** A fragment, first or later. */
   fragment?: boolean;
+  /** A fragment's datagram, as its fragments name it: addresses, identification (and over
+   * IPv4 the protocol). */
+  datagram?: string;
 }
 
 const no = (why: string): OracleView => ({ routable: false, why });
@@ -92,6 +95,7 @@ function ipv4(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
       ...sp,
       fragment: mf || offset > 0,
     };
+    if (v.fragment) v.datagram = `4|${v.src}|${v.dst}|${(frame[ip + 4]! << 8) | frame[ip + 5]!}|${proto}`;
     return unroutable(v, tagged ?? martian4(src >>> 0, dst >>> 0) ?? (frame[ip + 8]! <= 1 ? 'TTL' : null));
   };
   if (offset > 0) {
@@ -119,6 +123,7 @@ function ipv6(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
   let at = ip + 40;
   let first = false;
   let later = false;
+  let id = 0;
   for (let headers = 0; ; headers++) {
     if (next === 0 || next === 43 || next === 60 || next === 44) {
       if (headers >= 6) return no('more than 6 extension headers');
@@ -126,6 +131,7 @@ function ipv6(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
         if (at + 8 > end) return no('fragment header cut short');
         const off = ((frame[at + 2]! << 8) | frame[at + 3]!) & 0xfff8;
         next = frame[at]!;
+        id = new DataView(frame.buffer, frame.byteOffset + at + 4, 4).getUint32(0);
         if (off) {
           later = true;
           break;
@@ -157,6 +163,7 @@ function ipv6(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
     ...sp,
     fragment: first || later,
   };
+  if (v.fragment) v.datagram = `6|${v.src}|${v.dst}|${id}`;
   if (hidden) return { ...v, routable: false, why: hidden, l4Hidden: true };
   const bad = martian6(frame.subarray(ip + 8, ip + 24), frame.subarray(ip + 24, ip + 40));
   return unroutable(v, tagged ?? bad ?? (frame[ip + 7]! <= 1 ? 'hop limit' : null));

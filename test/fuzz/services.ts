@@ -7,7 +7,19 @@
 import { DEFAULT_TABLE_SIZE } from '../../src/lb/maglev.js';
 import { parseBackend, parseServiceAddress, type ServiceSpec } from '../../src/lb/service.js';
 import { parseAddress } from '../../src/util/ip.js';
-import { eth, icmpError4, icmpError6, ipv4Packet, ipv6Packet, PROTO, tcp, TCP, udp } from '../helpers/craft.js';
+import {
+  eth,
+  icmpError4,
+  icmpError6,
+  ipv4Fragments,
+  ipv4Packet,
+  ipv6Fragments,
+  ipv6Packet,
+  PROTO,
+  tcp,
+  TCP,
+  udp,
+} from '../helpers/craft.js';
 import { MAC_A, MAC_B } from '../helpers/packets.js';
 import type { OracleView } from './oracle.js';
 
@@ -95,6 +107,24 @@ export function serviceSeeds(): Buffer[] {
       frames.push(frame(seg(s.backend, s.snat, sn.backend, 1024, flags)));
     }
     frames.push(frame(dgram(s.client, s.vip, 40010, u.vip)), frame(dgram(s.backend, s.client, u.backend, 40010)));
+    // Fragmented datagrams both ways, each first fragment with its later ones: a mutant that
+    // keeps a later fragment's datagram follows its first fragment's connection.
+    const fragments = (src: string, dst: string, proto: number, l4: Uint8Array, id: number) =>
+      (f === 4 ? ipv4Fragments({ src, dst, proto, id }, l4, [24, 48]) : ipv6Fragments({ src, dst, id }, [], proto, l4, [24, 48])).map(
+        frame,
+      );
+    const tseg = (src: string, dst: string, sport: number, dport: number) =>
+      tcp({ family: f, src, dst }, { sport, dport, flags: TCP.ACK | TCP.PSH }, new Uint8Array(64).fill(0x65));
+    const useg = (src: string, dst: string, sport: number, dport: number) =>
+      udp({ family: f, src, dst }, { sport, dport }, new Uint8Array(64).fill(0x66));
+    frames.push(
+      ...fragments(s.client, s.vip, PROTO.TCP, tseg(s.client, s.vip, 40020, t.vip), 101),
+      ...fragments(s.client, s.vip, PROTO.TCP, tseg(s.client, s.vip, 40021, sn.vip), 102),
+      ...fragments(s.client, s.vip, PROTO.TCP, tseg(s.client, s.vip, 40022, dsr.vip), 103),
+      ...fragments(s.client, s.vip, PROTO.UDP, useg(s.client, s.vip, 40023, u.vip), 104),
+      ...fragments(s.backend, s.client, PROTO.TCP, tseg(s.backend, s.client, t.backend, 40020), 105),
+      ...fragments(s.backend, s.client, PROTO.UDP, useg(s.backend, s.client, u.backend, 40023), 106),
+    );
     // "Too big" from the backend about client → backend, and from a router on the client's
     // side about the service's reply (service → client), for TCP and UDP.
     frames.push(
@@ -117,8 +147,6 @@ const tupleKey = (t: Tuple) => `${t.proto}|${t.src}|${t.sport}|${t.dst}|${t.dpor
  * A reply (backend → client, or to the SNAT address and port) of a connection seen here must
  * leave from the service to the client; the others are not judged (their connection may come
  * from an earlier run). A FIN or a reset forgets the connection: the service may end it.
- * Fragments are not judged: the balance stage translates none (a later one has no ports to
- * find its connection by), and a backend's fragmented reply leaves as it came (README).
  */
 export class NatReplies {
   private readonly back = new Map<string, Tuple>();
@@ -140,12 +168,37 @@ export class NatReplies {
   /** What the reply `arrived` must leave as, if it is one of a connection seen; forgets a
    * connection its FIN or reset may end. */
   expected(arrived: OracleView): Tuple | null {
-    const want = arrived.fragment ? null : (this.back.get(tupleKey(arrived)) ?? null);
+    const want = this.back.get(tupleKey(arrived)) ?? null;
     this.forgetOnClose(arrived, arrived);
     return want;
   }
 
   private forgetOnClose(p: OracleView, reply: Tuple): void {
     if (p.proto === PROTO.TCP && (p.tcpFlags ?? 0) & (TCP.FIN | TCP.RST)) this.back.delete(tupleKey(reply));
+  }
+}
+
+/**
+ * The ports each fragmented datagram's first fragment showed, as the balance stage notes them
+ * for its later fragments (bpf/include/pathwise/frag.bpf.h): kept for a first fragment that
+ * left translated (to a service, or as a reply of a connection seen), so that the datagram's
+ * later fragments are judged as it was. Any other first fragment of the datagram makes them
+ * unknown, and so does age near the pipeline's 30 s.
+ */
+export class FragmentPorts {
+  private readonly first = new Map<string, { sport: number; dport: number; at: number }>();
+
+  /** A first fragment ran; `translated`: it left translated, as a service's or a reply. */
+  saw(first: OracleView, translated: boolean): void {
+    if (!first.datagram || first.sport == null || first.dport == null) return;
+    if (translated) this.first.set(first.datagram, { sport: first.sport, dport: first.dport, at: Date.now() });
+    else this.first.delete(first.datagram);
+  }
+
+  /** A later fragment as its first fragment showed it (with its ports), null when unknown. */
+  ported(later: OracleView): OracleView | null {
+    const f = later.datagram ? this.first.get(later.datagram) : undefined;
+    if (!f || Date.now() - f.at > 20_000) return null;
+    return { ...later, sport: f.sport, dport: f.dport };
   }
 }

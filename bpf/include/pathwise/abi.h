@@ -164,7 +164,8 @@ enum pw_reason {
 	PW_REASON_MTU_EXCEEDED = 26,    /* larger than the egress MTU: the kernel fragments or answers ICMP */
 	PW_REASON_RULE_LIMIT = 27,      /* the rule walk ran out before a decision (never expected): dropped */
 	PW_REASON_LB_NO_BACKEND = 28,   /* for a service with no backend in its table: dropped */
-	/* A fragment for a service's address: no ports to choose a backend by, dropped (as Katran) */
+	/* A later fragment for a service's address whose first fragment was not seen (lost, out of
+	 * order, or over 30 s before): no ports to find its connection by, dropped */
 	PW_REASON_LB_FRAGMENT = 29,
 	PW_REASON_LB_NO_PORT = 30,      /* SNAT found no free source port towards the backend: dropped */
 	PW_REASON_SEALED = 31,          /* the source is over the rate a decision (a seal) allows it */
@@ -676,7 +677,8 @@ struct pw_ratelimit_state {
 _Static_assert(sizeof(struct pw_ratelimit_state) == 16, "pw_ratelimit_state layout");
 
 /* A fragmented datagram (LRU hash pw_frags): later fragments carry no ports, so they get the
- * fate the guard gave its first fragment. */
+ * fate the guard gave its first fragment, and the balance stage finds their connection by the
+ * first fragment's ports. */
 struct pw_frag_key {
 	__u8 src[16];
 	__u8 dst[16];
@@ -692,9 +694,13 @@ struct pw_frag {
 	__u32 rule;          /* the deciding rule, 0: none */
 	__u8 verdict;        /* PW_VERDICT_DROP, or PW_VERDICT_PASS: on to routing */
 	__u8 reason;
-	__u8 _pad0[2];
+	__u8 has_ports;      /* 1: sport and dport are the first fragment's (noted by the balance stage) */
+	__u8 _pad0;
+	__be16 sport;
+	__be16 dport;
+	__u32 _pad1;
 };
-_Static_assert(sizeof(struct pw_frag) == 16, "pw_frag layout");
+_Static_assert(sizeof(struct pw_frag) == 24, "pw_frag layout");
 
 /* An interface the pipeline runs on or forwards out of (pw_ifaces, indexed by ifindex below
  * PW_IF_DIRECT; pw_ifaces_hi, a hash, for larger ones). Frames arriving on it not addressed to

@@ -15,6 +15,13 @@
  * The rewrite happens before routing decides; a packet the route stage then hands to the
  * kernel (the backend's MAC not known yet, say) is the translated one, which the kernel
  * forwards to the same backend.
+ *
+ * A fragmented datagram: its first fragment is balanced as any packet (its transport checksum
+ * covers the whole datagram, and the patch keeps it right), and its ports are noted in the
+ * datagram's pw_frags record. A later fragment, which carries no ports, is looked up by them:
+ * it gets the same connection's addresses, its IP header alone changed. One whose first
+ * fragment was not seen (lost, overtaken, expired) has no connection to go to, and is dropped
+ * when addressed to a service (PW_REASON_LB_FRAGMENT).
  */
 #ifndef PATHWISE_BALANCE_BPF_H
 #define PATHWISE_BALANCE_BPF_H
@@ -22,6 +29,7 @@
 #include "pathwise/abi.h"
 #include "pathwise/clock.bpf.h"
 #include "pathwise/csum.bpf.h"
+#include "pathwise/frag.bpf.h"
 #include "pathwise/maps/balance.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/route.bpf.h"
@@ -132,10 +140,12 @@ static __always_inline int pw_lb_rewrite(PW_CTX *ctx, struct pw_packet *pkt, int
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	void *l4 = data + (pkt->l4_off & 0x3ff); /* bounded for the verifier: past any header chain walked */
-	__u16 *port_at, *check_at;
+	__u16 *port_at = NULL, *check_at = NULL;
 	__u32 delta = 0, port_delta = 0;
 
-	if (pkt->proto == IPPROTO_TCP) {
+	if (pkt->frag_later) {
+		/* No transport header: the first fragment's checksum covers the datagram. */
+	} else if (pkt->proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
 
 		if ((void *)(th + 1) > end)
@@ -188,6 +198,8 @@ static __always_inline int pw_lb_rewrite(PW_CTX *ctx, struct pw_packet *pkt, int
 		else
 			__builtin_memcpy(&pkt->saddr6, addr, 16);
 	}
+	if (!port_at || !check_at)
+		return 1;
 	if (port) {
 		port_delta = pw_csum_delta16(0, *port_at, port);
 		*port_at = port;
@@ -320,8 +332,10 @@ static __always_inline int pw_lb_forward(PW_CTX *ctx, struct pw_packet *pkt, str
 			if (!(be->flags & PW_LB_BE_DOWN && flags & PW_LB_F_RESET_DOWN)) {
 				be_id = id;
 			} else if (pkt->proto == IPPROTO_TCP) {
+				/* A later fragment has no header to answer: dropped, as a reset is. */
 				d->lb_backend = id;
-				pw_decide(d, pkt->tcp_flags & PW_TCP_RST ? PW_VERDICT_DROP : PW_VERDICT_TX, PW_REASON_LB_RESET);
+				pw_decide(d, pkt->tcp_flags & PW_TCP_RST || pkt->frag_later ? PW_VERDICT_DROP : PW_VERDICT_TX,
+					  PW_REASON_LB_RESET);
 				return 0;
 			} else {
 				be = NULL;
@@ -334,6 +348,11 @@ static __always_inline int pw_lb_forward(PW_CTX *ctx, struct pw_packet *pkt, str
 		__u32 slot, elem;
 		struct pw_lb_slots *slots;
 
+		/* A later fragment follows its first fragment's connection, or goes nowhere. */
+		if (pkt->frag_later) {
+			pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_FRAGMENT);
+			return 0;
+		}
 		if (!svc->table_size) {
 			pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_NO_BACKEND);
 			return 0;
@@ -393,37 +412,60 @@ translate:
 	return 1;
 }
 
-/*
- * The balance stage. A TCP or UDP packet for a service is balanced; a NAT-mode backend's
- * reply is translated back (looked up only when `nat_replies`: some service is in NAT mode).
- * Anything else goes on untouched (returns 1); a packet the stage decided (dropped) returns 0.
- */
-PW_STAGE int pw_balance(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace, int nat_replies)
+/* A first fragment's ports, noted in its datagram's record (the guard's, when it wrote one)
+ * for the later fragments. Not inlined: the key stays out of the stage's frame. */
+static __attribute__((noinline)) int pw_lb_frag_note(const struct pw_packet *pkt)
+{
+	struct pw_frag_key k;
+	struct pw_frag *f, fresh = { .verdict = PW_VERDICT_PASS, .has_ports = 1 };
+
+	pw_frag_key(&k, pkt);
+	f = bpf_map_lookup_elem(&pw_frags, &k);
+	if (f && bpf_ktime_get_ns() < f->expires_ns) {
+		f->sport = pkt->sport;
+		f->dport = pkt->dport;
+		f->has_ports = 1;
+		return 0;
+	}
+	/* The guard did not run (no filter), or its record is an older datagram's. */
+	fresh.expires_ns = pw_frag_expiry();
+	fresh.sport = pkt->sport;
+	fresh.dport = pkt->dport;
+	bpf_map_update_elem(&pw_frags, &k, &fresh, BPF_ANY);
+	return 0;
+}
+
+/* A later fragment's ports, from its first fragment's note: 1 when found. Not inlined, as above. */
+static __attribute__((noinline)) int pw_lb_frag_ports(struct pw_packet *pkt)
+{
+	struct pw_frag *f;
+
+	f = pw_frag_first(pkt);
+	if (!f || !f->has_ports)
+		return 0;
+	pkt->sport = f->sport;
+	pkt->dport = f->dport;
+	return 1;
+}
+
+/* A TCP or UDP packet whose ports are known (a later fragment's from its first fragment). */
+static __always_inline int pw_balance_ported(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace,
+					     int nat_replies)
 {
 	struct pw_lb_vip_key vk;
 	struct pw_lb_service *svc;
 
-	if (!pkt || !d)
-		return 1;
-	if (pkt->proto != IPPROTO_TCP && pkt->proto != IPPROTO_UDP)
-		return 1;
-	if (pkt->fragment || !pkt->has_ports) {
-		/* No ports to find the service and the connection by. */
-		pw_lb_vip_key_of(&vk, pkt, 0);
-		if (bpf_map_lookup_elem(&pw_lb_vips, &vk)) {
-			pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_FRAGMENT);
-			return 0;
-		}
-		return 1;
-	}
 	pw_lb_vip_key_of(&vk, pkt, pkt->dport);
 	svc = bpf_map_lookup_elem(&pw_lb_services, &vk);
 	if (!svc) {
 		vk.port = 0;
 		svc = bpf_map_lookup_elem(&pw_lb_services, &vk);
 	}
-	if (svc)
+	if (svc) {
+		if (pkt->frag_first && !trace)
+			pw_lb_frag_note(pkt);
 		return pw_lb_forward(ctx, pkt, d, svc, trace);
+	}
 	if (nat_replies) {
 		struct pw_lb_ct_key key;
 		struct pw_lb_rnat *back;
@@ -435,6 +477,8 @@ PW_STAGE int pw_balance(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *
 			 * program ends): a copy would cost the frame the bytes the pipeline's needs. */
 			if (trace)
 				return 1;
+			if (pkt->frag_first)
+				pw_lb_frag_note(pkt);
 			pw_lb_count(&pw_lb_backend_stats, back->backend, pkt, 0, 1);
 			if (!pw_lb_rewrite(ctx, pkt, 0, back->vip, back->vport) ||
 			    (back->snat && !pw_lb_rewrite(ctx, pkt, 1, back->client, back->cport))) {
@@ -444,6 +488,36 @@ PW_STAGE int pw_balance(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *
 		}
 	}
 	return 1;
+}
+
+/*
+ * The balance stage. A TCP or UDP packet for a service is balanced; a NAT-mode backend's
+ * reply is translated back (looked up only when `nat_replies`: some service is in NAT mode).
+ * Anything else goes on untouched (returns 1); a packet the stage decided (dropped) returns 0.
+ */
+PW_STAGE int pw_balance(PW_CTX *ctx, struct pw_packet *pkt, struct pw_decision *d, int trace, int nat_replies)
+{
+	struct pw_lb_vip_key vk;
+	int goes_on;
+
+	if (!pkt || !d)
+		return 1;
+	if (pkt->proto != IPPROTO_TCP && pkt->proto != IPPROTO_UDP)
+		return 1;
+	if (pkt->frag_later ? !pw_lb_frag_ports(pkt) : !pkt->has_ports) {
+		/* No ports to find the service and the connection by. */
+		pw_lb_vip_key_of(&vk, pkt, 0);
+		if (bpf_map_lookup_elem(&pw_lb_vips, &vk)) {
+			pw_decide(d, PW_VERDICT_DROP, PW_REASON_LB_FRAGMENT);
+			return 0;
+		}
+		return 1;
+	}
+	goes_on = pw_balance_ported(ctx, pkt, d, trace, nat_replies);
+	/* Later stages see a later fragment as it is: without ports. */
+	if (pkt->frag_later)
+		pkt->sport = pkt->dport = 0;
+	return goes_on;
 }
 
 /*

@@ -22,6 +22,7 @@
 #define PATHWISE_GUARD_BPF_H
 
 #include "pathwise/abi.h"
+#include "pathwise/frag.bpf.h"
 #include "pathwise/maps/guard.bpf.h"
 #include "pathwise/parse.h"
 #include "pathwise/route.bpf.h"
@@ -662,29 +663,12 @@ static __always_inline __u32 pw_listed(const struct pw_packet *pkt)
 	}
 }
 
-static __always_inline void pw_frag_key(struct pw_frag_key *k, const struct pw_packet *pkt)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->family = pkt->family;
-	/* IPv4 names a datagram by (src, dst, id, protocol); IPv6 by (src, dst, id): its later
-	 * fragments' next header may differ from the first's transport protocol. */
-	k->proto = pkt->family == 4 ? pkt->proto : 0;
-	k->id = pkt->frag_id;
-	if (pkt->family == 4) {
-		__builtin_memcpy(k->src, &pkt->saddr4, 4);
-		__builtin_memcpy(k->dst, &pkt->daddr4, 4);
-	} else {
-		__builtin_memcpy(k->src, &pkt->saddr6, 16);
-		__builtin_memcpy(k->dst, &pkt->daddr6, 16);
-	}
-}
-
 /* Remembers what the guard made of a first fragment, for the datagram's later fragments. */
 static __always_inline void pw_frag_remember(const struct pw_packet *pkt, const struct pw_decision *d, int goes_on)
 {
 	struct pw_frag_key k;
 	struct pw_frag f = {
-		.expires_ns = bpf_ktime_get_ns() + PW_FRAG_LIFETIME_S * PW_NSEC_PER_SEC,
+		.expires_ns = pw_frag_expiry(),
 		.rule = d->rule,
 		.verdict = goes_on ? PW_VERDICT_PASS : d->verdict,
 		.reason = goes_on ? PW_REASON_NONE : d->reason,
@@ -692,17 +676,6 @@ static __always_inline void pw_frag_remember(const struct pw_packet *pkt, const 
 
 	pw_frag_key(&k, pkt);
 	bpf_map_update_elem(&pw_frags, &k, &f, BPF_ANY);
-}
-
-/* A later fragment's first fragment, if the guard saw it lately. */
-static __always_inline struct pw_frag *pw_frag_first(const struct pw_packet *pkt)
-{
-	struct pw_frag_key k;
-	struct pw_frag *f;
-
-	pw_frag_key(&k, pkt);
-	f = bpf_map_lookup_elem(&pw_frags, &k);
-	return f && bpf_ktime_get_ns() < f->expires_ns ? f : NULL;
 }
 
 /* The rules: 1 when the packet goes on, 0 when they decided (d is set). */

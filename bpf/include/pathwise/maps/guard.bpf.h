@@ -139,12 +139,4 @@ struct {
 	__type(value, struct pw_guard_state);
 } pw_guard_state SEC(".maps");
 
-/* The guard's fate of each fragmented datagram's first fragment, for its later fragments. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PW_FRAGS_MAX);
-	__type(key, struct pw_frag_key);
-	__type(value, struct pw_frag);
-} pw_frags SEC(".maps");
-
 #endif /* PATHWISE_MAPS_GUARD_BPF_H */
