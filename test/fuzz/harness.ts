@@ -275,7 +275,7 @@ function checkRedirect(
   if (JSON.stringify(got) !== JSON.stringify(want))
     found(`parsed ${JSON.stringify(got)}, the oracle reads ${JSON.stringify(want)} in what leaves`);
   if (!lab.services) return false;
-  const later = o.fragment === true && o.sport == null;
+  const later = o.fragment === true && !o.firstFragment;
   const judged = later ? nat.fragments.ported(o) : o;
   if (!judged) return false;
   // What is compared: a later fragment has no ports of its own.

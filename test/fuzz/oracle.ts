@@ -27,6 +27,8 @@ export interface OracleView {
   l4Hidden?: boolean;
   /** A fragment, first or later. */
   fragment?: boolean;
+  /** The first fragment of its datagram (offset 0). */
+  firstFragment?: boolean;
   /** A fragment's datagram, as its fragments name it: addresses, identification (and over
    * IPv4 the protocol). */
   datagram?: string;
@@ -95,7 +97,10 @@ function ipv4(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
       ...sp,
       fragment: mf || offset > 0,
     };
-    if (v.fragment) v.datagram = `4|${v.src}|${v.dst}|${(frame[ip + 4]! << 8) | frame[ip + 5]!}|${proto}`;
+    if (v.fragment) {
+      v.datagram = `4|${v.src}|${v.dst}|${(frame[ip + 4]! << 8) | frame[ip + 5]!}|${proto}`;
+      v.firstFragment = offset === 0;
+    }
     return unroutable(v, tagged ?? martian4(src >>> 0, dst >>> 0) ?? (frame[ip + 8]! <= 1 ? 'TTL' : null));
   };
   if (offset > 0) {
@@ -163,7 +168,10 @@ function ipv6(frame: Uint8Array, ip: number, tagged: string | null): OracleView 
     ...sp,
     fragment: first || later,
   };
-  if (v.fragment) v.datagram = `6|${v.src}|${v.dst}|${id}`;
+  if (v.fragment) {
+    v.datagram = `6|${v.src}|${v.dst}|${id}`;
+    v.firstFragment = first;
+  }
   if (hidden) return { ...v, routable: false, why: hidden, l4Hidden: true };
   const bad = martian6(frame.subarray(ip + 8, ip + 24), frame.subarray(ip + 24, ip + 40));
   return unroutable(v, tagged ?? bad ?? (frame[ip + 7]! <= 1 ? 'hop limit' : null));

@@ -188,11 +188,12 @@ export class NatReplies {
 export class FragmentPorts {
   private readonly first = new Map<string, { sport: number; dport: number; at: number }>();
 
-  /** A first fragment ran; `translated`: it left translated, as a service's or a reply. */
-  saw(first: OracleView, translated: boolean): void {
-    if (!first.datagram || first.sport == null || first.dport == null) return;
-    if (translated) this.first.set(first.datagram, { sport: first.sport, dport: first.dport, at: Date.now() });
-    else this.first.delete(first.datagram);
+  /** A packet ran; `translated`: it left translated, as a service's or a reply. Any first
+   * fragment counts: the guard's record of it has no ports until the balance stage notes them. */
+  saw(o: OracleView, translated: boolean): void {
+    if (!o.firstFragment || !o.datagram) return;
+    if (translated && o.sport != null && o.dport != null) this.first.set(o.datagram, { sport: o.sport, dport: o.dport, at: Date.now() });
+    else this.first.delete(o.datagram);
   }
 
   /** A later fragment as its first fragment showed it (with its ports), null when unknown. */
