@@ -43,7 +43,7 @@ try {
     for (const [k, v] of Object.entries(r.tcVerdicts)) tcTotals[k] = (tcTotals[k] ?? 0) + v;
     done += r.iterations;
     console.log(
-      `  ${done.toLocaleString('en')} mutants (${lab.services ? 'services, ' : ''}${lab.filter} filter: ${r.covered} covered by a drop${lab.services ? `, ${r.nat} translated, ${r.replies} replies, ${r.fragments} of them later fragments` : ''}), ${((Date.now() - started) / 1000).toFixed(0)} s: XDP ${JSON.stringify(totals)}, TC ${JSON.stringify(tcTotals)}`,
+      `  ${done.toLocaleString('en')} mutants (${lab.services ? 'services, ' : ''}${lab.filter} filter: ${r.covered} covered by a drop${lab.services ? `, ${r.nat} translated, ${r.replies} replies, ${r.fragments} later fragments among both` : ''}), ${((Date.now() - started) / 1000).toFixed(0)} s: XDP ${JSON.stringify(totals)}, TC ${JSON.stringify(tcTotals)}`,
     );
   }
 } finally {
