@@ -121,6 +121,12 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
     bodyLimit: BODY_LIMIT,
     disableRequestLogging: true,
     ajv: { customOptions: { allErrors: false, strict: false } },
+    // What the router refuses before any route runs (a percent-encoding that is not UTF-8, a
+    // path parameter past its 100 characters) is answered in the API's error shape too.
+    frameworkErrors: (e, _req, reply) => {
+      const err = toApiError(e);
+      void (reply as FastifyReply).status(err.httpStatus).send({ error: err.toJSON() });
+    },
   });
   await app.register(swagger, {
     openapi: {
