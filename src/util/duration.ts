@@ -3,18 +3,27 @@ import { PwError } from '../errors.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The longest duration taken: a time that far ahead is still a date (an expiry, a window). */
+export const MAX_DURATION_MS = 36_500 * UNIT_MS.d!;
+
 export function parseDuration(s: string, where = s): number {
-  if (/^\d+$/.test(s)) return Number(s) * 1000;
-  const re = /(\d+)(ms|s|m|h|d)/gy;
   let total = 0;
-  let matched = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    matched = re.lastIndex;
+  if (/^\d+$/.test(s)) total = Number(s) * 1000;
+  else {
+    const re = /(\d+)(ms|s|m|h|d)/gy;
+    let matched = 0;
+    for (let m = re.exec(s); m; m = re.exec(s)) {
+      total += Number(m[1]) * UNIT_MS[m[2]!]!;
+      matched = re.lastIndex;
+    }
+    if (matched !== s.length || s.length === 0) {
+      throw new PwError('PW_ERR_INVALID', `invalid duration '${s}'`, { where, hint: 'use e.g. 30s, 5m, 1h30m, 2d' });
+    }
   }
-  if (matched !== s.length || s.length === 0) {
-    throw new PwError('PW_ERR_INVALID', `invalid duration '${s}'`, { where, hint: 'use e.g. 30s, 5m, 1h30m, 2d' });
-  }
+  if (!(total <= MAX_DURATION_MS))
+    throw new PwError('PW_ERR_INVALID', `duration '${s.length > 40 ? `${s.slice(0, 40)}…` : s}' is longer than 36500d (100 years)`, {
+      where,
+    });
   return total;
 }
 
