@@ -1,0 +1,183 @@
+/**
+ * The REST API under fuzzed requests (test/fuzz/api.ts makes them from the daemon's own
+ * OpenAPI description): the daemon in its own namespace answers each with a result or a 4xx
+ * whose body names the error (a PW_ERR_ code and a message), never a 5xx; a refused change
+ * leaves the config version, the rules, the rate limiters, the routes and the services as they
+ * were (the blocklist is not watched: what the fuzz blocked for a while may expire meanwhile); and at the end the daemon is alive and logged no bug (an uncaught exception or an
+ * unhandled rejection, which it survives but must not have).
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { fuzzRequests, operationsOf, type FuzzRequest } from '../fuzz/api.js';
+import { cli, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { privilegedSkip } from '../helpers/privileged.js';
+import { Topology } from '../helpers/topology.js';
+
+const skip = privilegedSkip();
+
+interface Answer {
+  status: number;
+  json: any;
+  text: string;
+}
+
+function send(socketPath: string, r: FuzzRequest): Promise<Answer> {
+  const payload = r.raw ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json' };
+    const req = http.request({ socketPath, method: r.method, path: r.path, headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let json: unknown = null;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          // not JSON: judged below
+        }
+        resolve({ status: res.statusCode ?? 0, json, text });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+describe('the REST API under fuzzed requests', { skip, timeout: 10 * 60_000 }, () => {
+  let topo: Topology;
+  let dir = '';
+  let instance = '';
+  let ns = '';
+  let daemon: RunningDaemon | undefined;
+  let configText = '';
+
+  before(async () => {
+    topo = new Topology('af');
+    instance = topo.prefix;
+    topo.recordInstance(instance);
+    ns = topo.addNamespace('R');
+    const peer = topo.addNamespace('P');
+    topo.addVeth({ ns, name: 'a', addr: '10.77.0.1/24' }, { ns: peer, name: 'b', addr: '10.77.0.2/24' });
+    dir = mkdtempSync(join(tmpdir(), 'pw-apifuzz-'));
+    configText = `instance: ${instance}
+interfaces:
+  - { name: ${topo.name('a')}, mode: native }
+routes:
+  - { prefix: 10.9.0.0/16, via: [{ gateway: 10.77.0.2 }] }
+rules:
+  - { action: drop, proto: tcp, dport: 23 }
+services:
+  web:
+    address: 10.77.0.9:80/tcp
+    backends: [10.77.0.2:8080]
+    health: { type: none }
+`;
+    writeFileSync(join(dir, 'pathwise.yaml'), configText);
+    daemon = await startDaemon(ns, join(dir, 'pathwise.yaml'), join(dir, 'state'));
+  });
+  after(async () => {
+    await stopDaemon(daemon, 'SIGKILL');
+    if (ns) cli(['--netns', ns, 'down', '--instance', instance]);
+    topo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 3,000 fuzzed requests with a result or a named 4xx, a refusal changing nothing (seed 1)', async (t) => {
+    const sock = socketOf(instance);
+    const get = async (path: string) => (await send(sock, { method: 'GET', path })).json;
+    /** What a refused change must leave as it was (services without their counters and health). */
+    const state = async (): Promise<Record<string, string>> => ({
+      version: JSON.stringify((await get('/v1/status')).version),
+      // Without their counters: a rule the fuzz added may count the veths' own chatter.
+      rules: JSON.stringify(((await get('/v1/rules')) as any[]).map((r) => [r.id, r.text])),
+      ratelimits: JSON.stringify(await get('/v1/ratelimits')),
+      routes: JSON.stringify(await get('/v1/routes?user=true')),
+      services: JSON.stringify(
+        ((await get('/v1/services')) as any[]).map((s) => [s.name, s.address, s.mode, s.backends.map((b: any) => [b.backend, b.weight])]),
+      ),
+    });
+    const changed = (a: Record<string, string>, b: Record<string, string>) =>
+      Object.keys(a)
+        .filter((k) => a[k] !== b[k])
+        .map((k) => `${k}: ${a[k]!.slice(0, 200)} → ${b[k]!.slice(0, 200)}`);
+    const ops = operationsOf(await get('/openapi.json'));
+    assert.ok(ops.length > 40, `${ops.length} operations`);
+    const findings: string[] = [];
+    const statuses: Record<string, number> = {};
+    let i = 0;
+    for (const r of fuzzRequests(ops, Number(process.env.AF_SEED ?? 1), Number(process.env.AF_N ?? 3_000), {
+      configText,
+      interfaces: [topo.name('a'), topo.name('b')],
+    })) {
+      const what = `#${i++} ${r.method} ${r.path.slice(0, 120)} ${(r.raw ?? JSON.stringify(r.body) ?? '').slice(0, 300)}`;
+      const before = r.method === 'GET' ? null : await state();
+      const a = await send(sock, r);
+      statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+      if (a.status >= 500) findings.push(`${what}: ${a.status} ${a.text.slice(0, 300)}`);
+      else if (a.status >= 400) {
+        const e = a.json?.error;
+        if (typeof e?.code !== 'string' || !/^PW_ERR_[A-Z_]+$/.test(e.code) || typeof e.message !== 'string' || !e.message)
+          findings.push(`${what}: ${a.status} without a named error: ${a.text.slice(0, 300)}`);
+        else if (before) {
+          const diff = changed(before, await state());
+          if (diff.length) findings.push(`${what}: refused (${e.code}) but the state changed: ${diff.join('; ')}`);
+        }
+      }
+      if (findings.length >= 10) break;
+    }
+    t.diagnostic(`statuses: ${JSON.stringify(statuses)}`);
+    assert.deepEqual(findings, []);
+    assert.equal((await send(sock, { method: 'GET', path: '/healthz' })).status, 200);
+    assert.equal(daemon!.child.exitCode, null, 'the daemon is alive');
+    const bugs = daemon!.log.filter((l) => /uncaught exception|unhandled rejection|"level":60/.test(l));
+    assert.deepEqual(bugs, [], 'the daemon logged no bug');
+    // Enough of the requests were well-formed to reach past the schema checks.
+    assert.ok((statuses['200'] ?? 0) + (statuses['201'] ?? 0) > 300, JSON.stringify(statuses));
+  });
+
+  it('answers 2,000 more, 16 at a time, the same way: changes racing each other are refused or done whole (seed 2)', async (t) => {
+    const sock = socketOf(instance);
+    const ops = operationsOf((await send(sock, { method: 'GET', path: '/openapi.json' })).json);
+    const findings: string[] = [];
+    const statuses: Record<string, number> = {};
+    const requests = [
+      ...fuzzRequests(ops, Number(process.env.AF_SEED ?? 1) + 1, Number(process.env.AF_N ?? 3_000) - 1_000, {
+        configText,
+        interfaces: [topo.name('a'), topo.name('b')],
+      }),
+    ];
+    let next = 0;
+    const worker = async () => {
+      while (next < requests.length) {
+        const r = requests[next++]!;
+        const a = await send(sock, r);
+        statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+        const e = a.json?.error;
+        if (a.status >= 500 || (a.status >= 400 && !/^PW_ERR_[A-Z_]+$/.test(e?.code ?? '')))
+          findings.push(`${r.method} ${r.path.slice(0, 120)}: ${a.status} ${a.text.slice(0, 300)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    t.diagnostic(`statuses: ${JSON.stringify(statuses)}`);
+    assert.deepEqual(findings.slice(0, 10), []);
+    // The last version recorded is what the daemon runs, and that config checks out whole.
+    const status = (await send(sock, { method: 'GET', path: '/v1/status' })).json;
+    const config = (await send(sock, { method: 'GET', path: '/v1/config' })).json;
+    const last = (await send(sock, { method: 'GET', path: `/v1/history/${status.version}` })).json;
+    assert.deepEqual(last.config, config, 'the last version recorded is the config in force');
+    const dry = await send(sock, { method: 'POST', path: '/v1/config', body: { text: JSON.stringify(config), dryRun: true } });
+    assert.equal(dry.status, 200, `the running config checks out: ${dry.text.slice(0, 300)}`);
+    assert.equal(daemon!.child.exitCode, null, 'the daemon is alive');
+    assert.deepEqual(
+      daemon!.log.filter((l) => /uncaught exception|unhandled rejection|"level":60/.test(l)),
+      [],
+      'the daemon logged no bug',
+    );
+  });
+});
