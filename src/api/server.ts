@@ -137,7 +137,8 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
   });
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (req.url === '/healthz') return;
+    // Liveness needs no token, whatever query a prober adds (a cache-buster, say).
+    if (req.url.split('?', 1)[0] === '/healthz') return;
     req.principal = opts.requireToken
       ? authenticate(req.headers.authorization, ctrl.config().api.tokens, req.method, req.url)
       : { name: 'local', role: 'admin' };
