@@ -3,14 +3,19 @@
  * OpenAPI description): the daemon in its own namespace answers each with a result or a 4xx
  * whose body names the error (a PW_ERR_ code and a message), never a 5xx; a refused change
  * leaves the config version, the rules, the rate limiters, the routes and the services as they
- * were (the blocklist is not watched: what the fuzz blocked for a while may expire meanwhile); and at the end the daemon is alive and logged no bug (an uncaught exception or an
- * unhandled rejection, which it survives but must not have).
+ * were (the blocklist is not watched: what the fuzz blocked for a while may expire meanwhile);
+ * and at the end the daemon is alive and logged no bug (an uncaught exception or an unhandled
+ * rejection, which it survives but must not have). Then the same requests on a TCP listener
+ * with tokens (test/fuzz/api-auth-run.ts judges them): each role gets what it may and no
+ * more, whatever the header's form. AF_SEED and AF_N run other seeds and lengths.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { fuzzRequests, operationsOf, type FuzzRequest } from '../fuzz/api.js';
@@ -19,6 +24,7 @@ import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
+const AUTH_RUN = join(dirname(fileURLToPath(import.meta.url)), '..', 'fuzz', 'api-auth-run.js');
 
 interface Answer {
   status: number;
@@ -179,5 +185,40 @@ services:
       [],
       'the daemon logged no bug',
     );
+  });
+
+  it('holds every token to its role over 2,000 fuzzed requests on its TCP listener, in any header form (seed 3)', async (t) => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const token = (role: string) => `${role}-${randomBytes(12).toString('hex')}`;
+    const [admin, readonly, gateway] = [token('admin'), token('readonly'), token('gateway')];
+    const text = `${configText}api:
+  listen: [{ host: 127.0.0.1, port: ${port} }]
+  tokens:
+    - { name: ops, token: ${admin}, role: admin }
+    - { name: grafana, token: ${readonly}, role: readonly }
+    - { name: kong, token: ${gateway}, role: gateway }
+`;
+    // Listeners are opened at start: the daemon restarts on the config that has them.
+    writeFileSync(join(dir, 'pathwise.yaml'), text);
+    await stopDaemon(daemon);
+    daemon = await startDaemon(ns, join(dir, 'pathwise.yaml'), join(dir, 'state'));
+    // The listener is on the daemon's namespace's loopback: the client runs there.
+    const seed = Number(process.env.AF_SEED ?? 1) + 2;
+    const out = topo.exec(ns, process.execPath, [
+      AUTH_RUN,
+      String(port),
+      admin,
+      readonly,
+      gateway,
+      String(seed),
+      String(Number(process.env.AF_N ?? 3_000) - 1_000),
+    ]);
+    const r = JSON.parse(out) as { statuses: Record<string, number>; findings: string[] };
+    t.diagnostic(`statuses (as whom: status): ${JSON.stringify(r.statuses)}`);
+    assert.deepEqual(r.findings, []);
+    // Each kind of caller was refused, and each role had requests go through.
+    for (const k of ['none:401', 'readonly:403', 'gateway:403', 'readonly:200', 'gateway:200', 'admin:200'])
+      assert.ok((r.statuses[k] ?? 0) > 10, `${k}: ${r.statuses[k] ?? 0}`);
+    assert.equal(daemon!.child.exitCode, null, 'the daemon is alive');
   });
 });

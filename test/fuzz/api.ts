@@ -110,7 +110,8 @@ const ODD: unknown[] = [
   [],
   {},
   [[[[[[[[]]]]]]]],
-  { __proto__: { polluted: true } },
+  // Own keys named as the prototype's (JSON.parse makes them; an object literal would not).
+  JSON.parse('{"__proto__": {"polluted": true}}'),
   { constructor: { prototype: { polluted: true } } },
 ];
 
@@ -183,7 +184,13 @@ export function mutateValue(v: unknown, rand: Rand): unknown {
   const o = { ...(v as Record<string, unknown>) };
   const keys = Object.keys(o);
   const r = rand();
-  if (r < 0.2 || keys.length === 0) o[pick(rand, ['extra', 'Prefix', '__proto__', 'constructor', ''])] = pick(rand, ODD);
+  if (r < 0.2 || keys.length === 0)
+    Object.defineProperty(o, pick(rand, ['extra', 'Prefix', '__proto__', 'constructor', '']), {
+      value: pick(rand, ODD),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   else if (r < 0.4) delete o[pick(rand, keys)];
   else {
     const k = pick(rand, keys);

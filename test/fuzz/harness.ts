@@ -246,7 +246,7 @@ function checkChecksums(r: Decision, frame: Buffer, output: Uint8Array, found: F
 /** A redirected packet: one the oracle routes, reported with the tuple of what leaves; to a
  * service, it leaves for the backend; a reply of a connection seen, from the service. A later
  * fragment, whose ports are its first fragment's, is judged by its addresses, as that first
- * fragment would be. Returns 1 when the packet left translated as a service's or a reply. */
+ * fragment would be. Returns whether the packet left translated, as a service's or a reply. */
 function checkRedirect(
   lab: FuzzLab,
   r: Decision,
