@@ -158,6 +158,40 @@ export interface FilterMaps {
   progsFd: number;
 }
 
+/** Whether an absolute load of `size` bytes at `k` can be in a packet at all (the verifier's
+ * bound on packet offsets); one that cannot always ends the program with "no match". */
+const loadable = (k: number, size: number) => k >>> 0 <= 0xffff - size;
+
+/**
+ * Which instructions a run can reach from the first. A return ends a path, and so does an
+ * instruction that always ends the program with "no match": a division or remainder by the
+ * constant 0, an absolute load no packet can hold.
+ */
+function reachable(prog: ClassicInsn[]): boolean[] {
+  const seen = prog.map(() => false);
+  const todo = [0];
+  while (todo.length) {
+    const i = todo.pop()!;
+    if (i >= prog.length || seen[i]) continue;
+    seen[i] = true;
+    const p = prog[i]!;
+    const cls = p.code & 7;
+    const op = p.code & 0xf0;
+    const mode = p.code & 0xe0;
+    if (cls === C.RET) continue;
+    if (cls === C.JMP) {
+      if (op === C.JA) todo.push(i + 1 + p.k);
+      else todo.push(i + 1 + p.jt, i + 1 + p.jf);
+      continue;
+    }
+    if (cls === C.ALU && (op === C.DIV || op === C.MOD) && !(p.code & C.X) && p.k === 0) continue;
+    if (cls === C.LD && mode === C.ABS && !loadable(p.k, sizeOf(p.code))) continue;
+    if (cls === C.LDX && mode === C.MSH && !loadable(p.k, 1)) continue;
+    todo.push(i + 1);
+  }
+  return seen;
+}
+
 export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context: FilterContext = 'xdp'): Translation {
   const cx = CONTEXT[context];
   if (!prog.length) throw new PwError('PW_ERR_INVALID', 'an empty classic BPF program');
@@ -190,7 +224,11 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context:
    * r3 = the address to read (r7 + offset), proven in bounds for `size` bytes, or a jump to
    * "no match". `indexed`: the offset is X + k (32-bit, wrapping as classic BPF's does).
    */
-  const boundedPointer = (k: number, size: number, indexed: boolean) => {
+  const boundedPointer = (k: number, size: number, indexed: boolean): boolean => {
+    if (!indexed && !loadable(k, size)) {
+      jump(E.JMP | C.JA, 0, 0, 0, 'fail');
+      return false;
+    }
     const limit = 0xffff - size; // the verifier's bound on packet offsets
     if (indexed) {
       emit(ins(E.ALU | E.MOV | E.X, R3, X, 0, 0));
@@ -198,13 +236,13 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context:
       jump(E.JMP | C.JGT | E.K, R3, 0, limit, 'fail');
       emit(ins(E.ALU64 | C.ADD | E.X, R3, DATA, 0, 0));
     } else {
-      if (k > limit) return jump(E.JMP | C.JA, 0, 0, 0, 'fail');
       emit(ins(E.ALU64 | E.MOV | E.X, R3, DATA, 0, 0));
       emit(ins(E.ALU64 | C.ADD | E.K, R3, 0, 0, k));
     }
     emit(ins(E.ALU64 | E.MOV | E.X, R2, R3, 0, 0));
     emit(ins(E.ALU64 | C.ADD | E.K, R2, 0, 0, size));
     jump(E.JMP | C.JGT | E.X, R2, END, 0, 'fail');
+    return true;
   };
   /** dst = the packet's `size` bytes at r3, in host order (classic BPF loads are big-endian). */
   const loadPacket = (dst: number, size: number) => {
@@ -212,7 +250,11 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context:
     if (size > 1) emit(ins(E.ALU | E.END | E.TO_BE, dst, 0, 0, size * 8));
   };
 
+  // The verifier refuses code no path reaches, and libpcap leaves some behind (a comparison its
+  // optimizer found always false, say): only what the entry reaches is translated.
+  const reached = reachable(prog);
   prog.forEach((p, i) => {
+    if (!reached[i]) return;
     starts[i] = out.length;
     const cls = p.code & 7;
     const next = (n: number): Target => {
@@ -230,11 +272,10 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context:
         else if (mode === C.LEN) emit(ins(E.ALU | E.MOV | E.X, dst, LEN, 0, 0));
         else if (mode === C.MEM) emit(ins(E.LDX | E.MEM | E.W, dst, FP, memOff(p.k, i), 0));
         else if (cls === C.LD && (mode === C.ABS || mode === C.IND)) {
-          boundedPointer(p.k, sizeOf(p.code), mode === C.IND);
-          loadPacket(A, sizeOf(p.code));
+          if (boundedPointer(p.k, sizeOf(p.code), mode === C.IND)) loadPacket(A, sizeOf(p.code));
         } else if (cls === C.LDX && mode === C.MSH) {
           // X = 4 * (P[k] & 0xf): the IPv4 header length.
-          boundedPointer(p.k, 1, false);
+          if (!boundedPointer(p.k, 1, false)) break;
           loadPacket(X, 1);
           emit(ins(E.ALU | C.AND | E.K, X, 0, 0, 0xf));
           emit(ins(E.ALU | C.LSH | E.K, X, 0, 0, 2));
@@ -260,6 +301,13 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context:
           emit(ins(E.ALU | op | (byX ? E.X : E.K), A, byX ? X : 0, 0, byX ? 0 : p.k | 0));
         } else if ((op === C.LSH || op === C.RSH) && !byX && p.k >= 32) {
           emit(ins(E.ALU | E.MOV | E.K, A, 0, 0, 0)); // every bit shifted out
+        } else if ((op === C.LSH || op === C.RSH) && byX) {
+          // By X: libpcap's interpreter gives 0 for a count past 31, where an eBPF shift
+          // takes the count modulo 32 (as x86 does): if X > 31 then A = 0 else A <<= X.
+          emit(ins(E.JMP32 | C.JGT | E.K, X, 0, 2, 31));
+          emit(ins(E.ALU | op | E.X, A, X, 0, 0));
+          emit(ins(E.JMP | C.JA, 0, 0, 1, 0));
+          emit(ins(E.ALU | E.MOV | E.K, A, 0, 0, 0));
         } else if ([C.ADD, C.SUB, C.MUL, C.OR, C.AND, C.LSH, C.RSH, C.XOR].includes(op as never)) {
           emit(ins(E.ALU | op | (byX ? E.X : E.K), A, byX ? X : 0, 0, byX ? 0 : p.k | 0));
         } else throw bad();
