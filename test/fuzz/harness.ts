@@ -40,7 +40,7 @@ import { MAC_A, MAC_B } from '../helpers/packets.js';
 import { sharedData } from '../helpers/paths.js';
 import type { Topology } from '../helpers/topology.js';
 import { rng } from '../helpers/rng.js';
-import { TcAction, tcRun } from '../helpers/tc-run.js';
+import { skbRefused, TcAction, tcRun } from '../helpers/tc-run.js';
 import { mutate } from './mutate.js';
 import { checksums, oracleView, type OracleView } from './oracle.js';
 import { FragmentPorts, fuzzServices, NatReplies, natTarget } from './services.js';
@@ -64,15 +64,6 @@ const DROP_REASONS = new Set<number>([
   // malformed packets, when pipeline.dropMalformed is on
   ...Object.values(R).filter((r) => r > R.NONE && r < R.MALFORMED_MAX),
 ]);
-/** Frames BPF_PROG_TEST_RUN refuses as a socket buffer (EINVAL): IPv4 or IPv6 by their
- * Ethernet type, but shorter than that header. Only the XDP build's run sees those here
- * (the same pipeline source; what differs in the TC build, pulling headers beyond the
- * linear part, needs more bytes than such a frame has). */
-function skbRefused(f: Buffer): boolean {
-  const type = f.readUInt16BE(12);
-  return (type === 0x0800 && f.length < 14 + 20) || (type === 0x86dd && f.length < 14 + 40);
-}
-
 /** The TC build's return codes, as the interface counters name its verdicts. */
 const TC_VERDICT: Record<number, string> = { [TcAction.OK]: 'pass', [TcAction.SHOT]: 'drop', [TcAction.REDIRECT]: 'redirect' };
 const ACTION_OF: Record<number, number> = {

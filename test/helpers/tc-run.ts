@@ -19,3 +19,12 @@ export function tcRun(prog: Program, data: Buffer, o: { gsoSegs?: number; gsoSiz
   ctx.writeUInt32LE(o.gsoSize ?? 0, SKB.gsoSize);
   return prog.testRunSync({ data, ctx }).retval;
 }
+
+/** Frames BPF_PROG_TEST_RUN refuses as a socket buffer (EINVAL): IPv4 or IPv6 by their
+ * Ethernet type, but shorter than that header. Only the XDP build's run sees those here
+ * (the same pipeline source; what differs in the TC build, pulling headers beyond the
+ * linear part, needs more bytes than such a frame has). */
+export function skbRefused(f: Buffer): boolean {
+  const type = f.readUInt16BE(12);
+  return (type === 0x0800 && f.length < 14 + 20) || (type === 0x86dd && f.length < 14 + 40);
+}
