@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,41 +18,14 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { fuzzRequests, operationsOf, type FuzzRequest } from '../fuzz/api.js';
-import { cli, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
 const AUTH_RUN = join(dirname(fileURLToPath(import.meta.url)), '..', 'fuzz', 'api-auth-run.js');
 
-interface Answer {
-  status: number;
-  json: any;
-  text: string;
-}
-
-function send(socketPath: string, r: FuzzRequest): Promise<Answer> {
-  const payload = r.raw ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json' };
-    const req = http.request({ socketPath, method: r.method, path: r.path, headers }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let json: unknown = null;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          // not JSON: judged below
-        }
-        resolve({ status: res.statusCode ?? 0, json, text });
-      });
-    });
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
-}
+const send = (socketPath: string, r: FuzzRequest) => request({ socketPath }, r.method, r.path, r.body, undefined, { raw: r.raw });
 
 describe('the REST API under fuzzed requests', { skip, timeout: 10 * 60_000 }, () => {
   let topo: Topology;

@@ -19,17 +19,19 @@ export interface RunningDaemon {
   log: string[];
 }
 
+/** `raw`: text sent as the JSON body as it is (a body that is not JSON, or an empty one). */
 export function request(
   target: { socketPath: string } | { port: number },
   method: string,
   path: string,
   body?: unknown,
   token?: string,
+  opts: { raw?: string } = {},
 ): Promise<{ status: number; json: any; text: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
-    if (payload) headers['content-type'] = 'application/json';
+    if (payload !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     const req = http.request(
       { ...('socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port }), method, path, headers },
@@ -48,7 +50,7 @@ export function request(
       },
     );
     req.on('error', reject);
-    if (payload) req.write(payload);
+    if (payload !== undefined) req.write(payload);
     req.end();
   });
 }
