@@ -165,7 +165,7 @@ const loadable = (k: number, size: number) => k >>> 0 <= 0xffff - size;
 /**
  * Which instructions a run can reach from the first. A return ends a path, and so does an
  * instruction that always ends the program with "no match": a division or remainder by the
- * constant 0, an absolute load no packet can hold.
+ * constant 0, a load whose constant offset alone no packet can hold.
  */
 function reachable(prog: ClassicInsn[]): boolean[] {
   const seen = prog.map(() => false);
@@ -185,7 +185,7 @@ function reachable(prog: ClassicInsn[]): boolean[] {
       continue;
     }
     if (cls === C.ALU && (op === C.DIV || op === C.MOD) && !(p.code & C.X) && p.k === 0) continue;
-    if (cls === C.LD && mode === C.ABS && !loadable(p.k, sizeOf(p.code))) continue;
+    if (cls === C.LD && (mode === C.ABS || mode === C.IND) && !loadable(p.k, sizeOf(p.code))) continue;
     if (cls === C.LDX && mode === C.MSH && !loadable(p.k, 1)) continue;
     todo.push(i + 1);
   }
@@ -222,17 +222,20 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context:
 
   /**
    * r3 = the address to read (r7 + offset), proven in bounds for `size` bytes, or a jump to
-   * "no match". `indexed`: the offset is X + k (32-bit, wrapping as classic BPF's does).
+   * "no match". `indexed`: the offset is X + k, summed without wrapping: libpcap's interpreter
+   * (what tcpdump -r runs) fails a load whose X + k passes 2^32, where a 32-bit sum would
+   * wrap round to the packet's first bytes. Returns false when the load can never succeed
+   * (it then jumps to "no match" and nothing follows).
    */
   const boundedPointer = (k: number, size: number, indexed: boolean): boolean => {
-    if (!indexed && !loadable(k, size)) {
+    if (!loadable(k, size)) {
       jump(E.JMP | C.JA, 0, 0, 0, 'fail');
       return false;
     }
     const limit = 0xffff - size; // the verifier's bound on packet offsets
     if (indexed) {
-      emit(ins(E.ALU | E.MOV | E.X, R3, X, 0, 0));
-      emit(ins(E.ALU | C.ADD | E.K, R3, 0, 0, k | 0));
+      emit(ins(E.ALU | E.MOV | E.X, R3, X, 0, 0)); // zero-extended to 64 bits
+      emit(ins(E.ALU64 | C.ADD | E.K, R3, 0, 0, k)); // k <= 0xffff: no sign to extend
       jump(E.JMP | C.JGT | E.K, R3, 0, limit, 'fail');
       emit(ins(E.ALU64 | C.ADD | E.X, R3, DATA, 0, 0));
     } else {
