@@ -261,6 +261,17 @@ export function translateClassic(prog: ClassicInsn[], maps: FilterMaps, context:
     starts[i] = out.length;
     const cls = p.code & 7;
     const next = (n: number): Target => {
+      // A jump's k is unsigned; libpcap writes a loop (`protochain` walks a header chain) as
+      // a `ja` whose k wraps round to an earlier instruction, which only its own interpreter
+      // follows: the kernel's classic BPF refuses it too.
+      if ((p.code & 0xf0) === C.JA && n >= 0x80000000)
+        throw new PwError(
+          'PW_ERR_INVALID',
+          `classic BPF instruction ${i} jumps back (a loop, as protochain makes): a capture filter cannot loop`,
+          {
+            hint: 'filter on the protocol of the first header (ip proto, ip6 proto) instead of protochain',
+          },
+        );
       const t = i + 1 + n;
       if (t >= prog.length) throw new PwError('PW_ERR_INVALID', `classic BPF instruction ${i}: jump past the end of the program`);
       return { insn: t };

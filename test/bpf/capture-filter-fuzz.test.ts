@@ -17,6 +17,7 @@ import { compilePcapFilter, runPcapFilter } from '../../src/kernel/index.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { CaptureSession } from '../../src/dataplane/capture-slot.js';
 import { PwError } from '../../src/errors.js';
+import { decodeClassic, type ClassicInsn } from '../../src/insight/cbpf-to-ebpf.js';
 import { readCapture } from '../../src/kernel/pcap.js';
 import { LINKTYPE_ETHERNET } from '../../src/util/linktypes.js';
 import { mutate } from '../fuzz/mutate.js';
@@ -30,6 +31,36 @@ import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
 
+/**
+ * Whether a classic program may read a scratch word M[k] no path has written before. libpcap's
+ * optimizer leaves such reads behind (seen with geneve and an or of other protocols); its
+ * interpreter then reads what its stack held, and the pipeline's filter reads 0 (it clears
+ * M[] first), so no answer is the reference. The kernel's classic BPF refuses those programs.
+ */
+function readsUnwrittenMemory(prog: ClassicInsn[]): boolean {
+  const ALL = 0xffff;
+  // written[i]: the words every path to instruction i has written (bit k: M[k]).
+  const written: (number | undefined)[] = prog.map(() => undefined);
+  written[0] = 0;
+  for (let i = 0; i < prog.length; i++) {
+    const w = written[i];
+    if (w === undefined) continue; // no path reaches it
+    const { code, jt, jf, k } = prog[i]!;
+    const cls = code & 7;
+    if ((cls === 0 || cls === 1) && (code & 0xe0) === 0x60 && !(w & (1 << k))) return true;
+    const after = cls === 2 || cls === 3 ? w | (1 << k) : w;
+    const flow = (t: number) => {
+      if (t < prog.length) written[t] = (written[t] ?? ALL) & after;
+    };
+    if (cls === 6) continue;
+    if (cls === 5) {
+      if ((code & 0xf0) === 0) flow(i + 1 + k);
+      else (flow(i + 1 + jt), flow(i + 1 + jf));
+    } else flow(i + 1);
+  }
+  return false;
+}
+
 describe('capture filters under random expressions', { skip, timeout: 10 * 60_000 }, () => {
   let dp: Dataplane;
   let instance: string;
@@ -38,7 +69,7 @@ describe('capture filters under random expressions', { skip, timeout: 10 * 60_00
   before(async () => ({ topo, instance, dp } = await openOwnDataplane('cz')));
   after(() => closeOwnDataplane(topo, instance, dp));
 
-  it('selects what libpcap selects, or refuses what libpcap refuses (seed 1, 400 expressions)', () => {
+  it('selects what libpcap selects, or refuses what libpcap refuses (seed 1, 400 expressions)', (t) => {
     const rand = rng(Number(process.env.CF_SEED ?? 1));
     const dir = join(sharedData, 'pcaps');
     const real = readdirSync(dir)
@@ -54,6 +85,8 @@ describe('capture filters under random expressions', { skip, timeout: 10 * 60_00
     const findings: string[] = [];
     let compiled = 0;
     let refused = 0;
+    let loops = 0;
+    let undefinedReads = 0;
     let split = 0;
     const n = Number(process.env.CF_N ?? 400);
     for (let e = 0; e < n && findings.length < 10; e++) {
@@ -75,7 +108,14 @@ describe('capture filters under random expressions', { skip, timeout: 10 * 60_00
       try {
         session = CaptureSession.start(dp, { point: 'ingress', snap: 2048, expression: expr });
       } catch (err) {
-        findings.push(`'${expr}': libpcap compiles it, the capture refuses it: ${(err as Error).message}`);
+        // A loop (protochain) is refused, and must be refused clearly: nothing else may be.
+        if (err instanceof PwError && err.code === 'PW_ERR_INVALID' && /jumps back/.test(err.message)) loops++;
+        else findings.push(`'${expr}': libpcap compiles it, the capture refuses it: ${(err as Error).message}`);
+        continue;
+      }
+      if (readsUnwrittenMemory(decodeClassic(classic))) {
+        session.stop();
+        undefinedReads++;
         continue;
       }
       const want: number[] = [];
@@ -110,6 +150,8 @@ describe('capture filters under random expressions', { skip, timeout: 10 * 60_00
     }
     assert.deepEqual(findings, []);
     // The expressions were not all refused, and enough of them split the packets.
-    assert.ok(compiled > n / 2 && refused > 0 && split > n / 10, `${compiled} compiled, ${refused} refused, ${split} split the packets`);
+    const tally = `${compiled} compiled (${loops} loops refused, ${undefinedReads} with undefined reads not judged), ${refused} refused, ${split} split the packets`;
+    assert.ok(compiled - loops - undefinedReads > n / 2 && refused > 0 && split > n / 10, tally);
+    t.diagnostic(tally);
   });
 });

@@ -32,6 +32,23 @@ const PRIMITIVES = [
   'icmp6[icmp6type] = icmp6-echo',
   'ip[6:2] & 0x1fff != 0',
   'ip6[6] = 44',
+  // Longer programs: header chains walked with X (protochain), tunnels, stacked tags.
+  'ip6 protochain 6',
+  'ip protochain 17',
+  'geneve',
+  'pppoes',
+  'pppoes 3 and ip',
+  'vlan 100 and vlan 200',
+  'mpls 100',
+  'ether host 00:11:22:33:44:55',
+  'ip6 net fe80::/10',
+  'decnet host 1.2',
+  'llc',
+  'stp',
+  'atalk',
+  'iso',
+  'inbound',
+  'ifindex 3',
 ];
 
 const PROTOS = ['ether', 'ip', 'ip6', 'tcp', 'udp', 'icmp', 'icmp6', 'arp', 'vlan'];
