@@ -55,7 +55,10 @@ function readsUnwrittenMemory(prog: ClassicInsn[]): boolean {
     if (cls === 6) continue;
     if (cls === 5) {
       if ((code & 0xf0) === 0) flow(i + 1 + k);
-      else (flow(i + 1 + jt), flow(i + 1 + jf));
+      else {
+        flow(i + 1 + jt);
+        flow(i + 1 + jf);
+      }
     } else flow(i + 1);
   }
   return false;
