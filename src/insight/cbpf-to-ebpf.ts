@@ -158,8 +158,9 @@ export interface FilterMaps {
   progsFd: number;
 }
 
-/** Whether an absolute load of `size` bytes at `k` can be in a packet at all (the verifier's
- * bound on packet offsets); one that cannot always ends the program with "no match". */
+/** Whether a load of `size` bytes at `k` (or at X + k: X only adds) can be in a packet at all
+ * (the verifier's bound on packet offsets); one that cannot always ends the program with "no
+ * match". */
 const loadable = (k: number, size: number) => k >>> 0 <= 0xffff - size;
 
 /**

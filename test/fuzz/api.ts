@@ -48,7 +48,7 @@ interface Ctx {
   meanings: [RegExp, unknown[]][];
 }
 
-/** Routes that stream until a count or a time, and the ones no API client may want fuzzed. */
+/** Routes left out: the capture (it streams until a count or a time), and two documents that take no input. */
 const SKIPPED = new Set(['/v1/capture', '/metrics', '/openapi.json']);
 
 export function operationsOf(openapi: { paths: Record<string, Record<string, any>> }): Operation[] {
