@@ -38,6 +38,8 @@ const skip = privilegedSkip();
  * M[] first), so no answer is the reference. The kernel's classic BPF refuses those programs.
  */
 function readsUnwrittenMemory(prog: ClassicInsn[]): boolean {
+  // Classic BPF's instruction classes, and the load mode and jump that matter here (pcap/bpf.h).
+  const [LD, LDX, ST, STX, JMP, RET, MEM, JA] = [0, 1, 2, 3, 5, 6, 0x60, 0x00];
   const ALL = 0xffff;
   // written[i]: the words every path to instruction i has written (bit k: M[k]).
   const written: (number | undefined)[] = prog.map(() => undefined);
@@ -47,14 +49,14 @@ function readsUnwrittenMemory(prog: ClassicInsn[]): boolean {
     if (w === undefined) continue; // no path reaches it
     const { code, jt, jf, k } = prog[i]!;
     const cls = code & 7;
-    if ((cls === 0 || cls === 1) && (code & 0xe0) === 0x60 && !(w & (1 << k))) return true;
-    const after = cls === 2 || cls === 3 ? w | (1 << k) : w;
+    if ((cls === LD || cls === LDX) && (code & 0xe0) === MEM && !(w & (1 << k))) return true;
+    const after = cls === ST || cls === STX ? w | (1 << k) : w;
     const flow = (t: number) => {
       if (t < prog.length) written[t] = (written[t] ?? ALL) & after;
     };
-    if (cls === 6) continue;
-    if (cls === 5) {
-      if ((code & 0xf0) === 0) flow(i + 1 + k);
+    if (cls === RET) continue;
+    if (cls === JMP) {
+      if ((code & 0xf0) === JA) flow(i + 1 + k);
       else {
         flow(i + 1 + jt);
         flow(i + 1 + jf);

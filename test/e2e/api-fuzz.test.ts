@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { fuzzRequests, operationsOf, type FuzzRequest } from '../fuzz/api.js';
+import { fuzzRequests, operationsOf, stateChanges, stateOf, type FuzzRequest } from '../fuzz/api.js';
 import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
@@ -69,21 +69,7 @@ services:
   it('answers 3,000 fuzzed requests with a result or a named 4xx, a refusal changing nothing (seed 1)', async (t) => {
     const sock = socketOf(instance);
     const get = async (path: string) => (await send(sock, { method: 'GET', path })).json;
-    /** What a refused change must leave as it was (services without their counters and health). */
-    const state = async (): Promise<Record<string, string>> => ({
-      version: JSON.stringify((await get('/v1/status')).version),
-      // Without their counters: a rule the fuzz added may count the veths' own chatter.
-      rules: JSON.stringify(((await get('/v1/rules')) as any[]).map((r) => [r.id, r.text])),
-      ratelimits: JSON.stringify(await get('/v1/ratelimits')),
-      routes: JSON.stringify(await get('/v1/routes?user=true')),
-      services: JSON.stringify(
-        ((await get('/v1/services')) as any[]).map((s) => [s.name, s.address, s.mode, s.backends.map((b: any) => [b.backend, b.weight])]),
-      ),
-    });
-    const changed = (a: Record<string, string>, b: Record<string, string>) =>
-      Object.keys(a)
-        .filter((k) => a[k] !== b[k])
-        .map((k) => `${k}: ${a[k]!.slice(0, 200)} → ${b[k]!.slice(0, 200)}`);
+    const state = () => stateOf(get);
     const ops = operationsOf(await get('/openapi.json'));
     assert.ok(ops.length > 40, `${ops.length} operations`);
     const findings: string[] = [];
@@ -103,7 +89,7 @@ services:
         if (typeof e?.code !== 'string' || !/^PW_ERR_[A-Z_]+$/.test(e.code) || typeof e.message !== 'string' || !e.message)
           findings.push(`${what}: ${a.status} without a named error: ${a.text.slice(0, 300)}`);
         else if (before) {
-          const diff = changed(before, await state());
+          const diff = stateChanges(before, await state());
           if (diff.length) findings.push(`${what}: refused (${e.code}) but the state changed: ${diff.join('; ')}`);
         }
       }

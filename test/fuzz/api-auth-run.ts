@@ -17,7 +17,7 @@
  *
  * Prints {"statuses": {...}, "findings": [...]} as JSON.
  */
-import { fuzzRequests, operationsOf, type FuzzRequest } from './api.js';
+import { fuzzRequests, operationsOf, stateOf, type FuzzRequest } from './api.js';
 import { rng } from '../helpers/rng.js';
 
 const [port, admin, readonly, gateway, seedText, countText] = process.argv.slice(2) as [string, string, string, string, string, string];
@@ -47,19 +47,13 @@ async function send(r: FuzzRequest, authorization?: string): Promise<Answer> {
 
 const adminHeader = `Bearer ${admin}`;
 const get = async (path: string) => (await send({ method: 'GET', path }, adminHeader)).json;
-const state = async () =>
-  JSON.stringify([
-    (await get('/v1/status')).version,
-    ((await get('/v1/rules')) as any[]).map((r) => [r.id, r.text]),
-    await get('/v1/ratelimits'),
-    await get('/v1/routes?user=true'),
-    ((await get('/v1/services')) as any[]).map((s) => [s.name, s.address, s.mode, s.backends.map((b: any) => [b.backend, b.weight])]),
-  ]);
+const state = async () => JSON.stringify(await stateOf(get));
 
 type Who = 'none' | 'wrong' | 'readonly' | 'gateway' | 'admin';
+const TOKENS: Record<Who, string> = { none: '', wrong: `${admin}x`, readonly, gateway, admin };
 /** A header for `who`, in one of the forms a client may send it. */
 function headerOf(who: Who, rand: () => number): string | undefined {
-  const token = { none: '', wrong: `${admin}x`, readonly, gateway, admin }[who];
+  const token = TOKENS[who];
   if (who === 'none')
     return [undefined, '', 'Bearer', 'Bearer ', `Basic ${Buffer.from(`x:${admin}`).toString('base64')}`][Math.floor(rand() * 5)];
   const forms = [`Bearer ${token}`, `bearer ${token}`, `Bearer  ${token} `, `Bearer ${token} ${admin}`, `Token ${token}`, token];
@@ -79,13 +73,12 @@ async function main(): Promise<void> {
   const statuses: Record<string, number> = {};
   const findings: string[] = [];
   const whos: Who[] = ['none', 'wrong', 'readonly', 'gateway', 'admin'];
-  const tokens: Record<Who, string> = { none: '', wrong: `${admin}x`, readonly, gateway, admin };
   let i = 0;
   for (const r of fuzzRequests(ops, Number(seedText), Number(countText), { configText: '', interfaces: [] })) {
     const who = whos[Math.floor(rand() * whos.length)]!;
     const header = headerOf(who, rand);
     // Who the API must take the request for: a malformed header is no token.
-    const as: Who = who === 'none' || who === 'wrong' || !wellFormed(header, tokens[who]) ? 'none' : who;
+    const as: Who = who === 'none' || who === 'wrong' || !wellFormed(header, TOKENS[who]) ? 'none' : who;
     const changes = r.method !== 'GET' && r.method !== 'HEAD';
     const before = changes ? await state() : '';
     const sent = new URL(base + r.path);

@@ -277,3 +277,27 @@ export function* fuzzRequests(
     yield { method: op.method, path, body };
   }
 }
+
+/**
+ * What a refused change must leave as it was, read through `get` (a GET's JSON): the config
+ * version, the rules and rate limiters, the routes the user added, and the services (rules
+ * without their counters, which the veths' own chatter may move; services without their
+ * counters and health). Each part as text, so that two readings compare part by part.
+ */
+export async function stateOf(get: (path: string) => Promise<any>): Promise<Record<string, string>> {
+  return {
+    version: JSON.stringify((await get('/v1/status')).version),
+    rules: JSON.stringify(((await get('/v1/rules')) as any[]).map((r) => [r.id, r.text])),
+    ratelimits: JSON.stringify(await get('/v1/ratelimits')),
+    routes: JSON.stringify(await get('/v1/routes?user=true')),
+    services: JSON.stringify(
+      ((await get('/v1/services')) as any[]).map((s) => [s.name, s.address, s.mode, s.backends.map((b: any) => [b.backend, b.weight])]),
+    ),
+  };
+}
+
+/** The parts of two readings of stateOf that differ, as "part: before → after". */
+export const stateChanges = (a: Record<string, string>, b: Record<string, string>): string[] =>
+  Object.keys(a)
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k}: ${a[k]!.slice(0, 200)} → ${b[k]!.slice(0, 200)}`);
