@@ -6,8 +6,9 @@
  *   count URL N CONCURRENCY    N requests, each on a new connection; prints the answers per
  *                              name and the errors as JSON
  *   hold HOST PORT CONNS       CONNS keep-alive connections, each sending a request every
- *                              100 ms; on SIGTERM prints per connection the names that
- *                              answered, the requests and the errors (a reset is one) as JSON
+ *                              100 ms while it is open; on SIGTERM prints per connection
+ *                              the names that answered, the requests it wrote and the errors
+ *                              (a reset is one, also one right behind an answer) as JSON
  *   udp-serve NAME PORT [ADDR] answers every datagram with NAME, from ADDR when given (a
  *                              socket on the wildcard answers from the address the route
  *                              picks: DSR needs the service's); a datagram longer than 64
@@ -87,7 +88,9 @@ function hold(host: string, port: number, conns: number): void {
   for (let i = 0; i < conns; i++) {
     const h: Held = { names: [], requests: 0, answers: 0, errors: [], at: {} };
     held.push(h);
-    const sock = net.connect({ host, port });
+    // Half-open allowed so that an 'end' can be probed (below).
+    const sock = net.connect({ host, port, allowHalfOpen: true });
+    let timer: NodeJS.Timeout | undefined;
     let buf = '';
     sock.setEncoding('latin1');
     sock.on('data', (d: string) => {
@@ -110,20 +113,31 @@ function hold(host: string, port: number, conns: number): void {
       h.at.error ??= Date.now();
       h.errors.push(e.code ?? e.message);
     });
-    sock.on('end', () => (h.at.end = Date.now()));
+    // A reset that arrives right behind data reads as an end: libuv takes the hang-up with
+    // the data for the end of the stream and never reads the socket's error. A write then
+    // finds it (ECONNRESET, reported as an error); after a real FIN the write goes out.
+    sock.on('end', () => {
+      h.at.end = Date.now();
+      sock.end(`GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
+    });
     sock.on('close', () => {
+      clearInterval(timer);
       h.at.close = Date.now();
       h.errors.push('closed');
     });
     sock.on('connect', () => {
       const send = () => {
+        if (sock.writableEnded || sock.destroyed) return;
         h.requests++;
         sock.write(`GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
       };
       send();
-      timers.push(setInterval(send, 100));
+      timer = setInterval(send, 100);
+      timers.push(timer);
     });
   }
+  // Reports on SIGTERM only, also when every connection has ended before.
+  timers.push(setInterval(() => {}, 60_000));
   process.on('SIGTERM', () => {
     for (const t of timers) clearInterval(t);
     process.stdout.write(`${JSON.stringify(held)}\n`);

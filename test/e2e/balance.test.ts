@@ -288,14 +288,22 @@ ${extra}`;
       }
       throw new Error(`b2 never became ${want}`);
     };
+    /** Segments the data plane answered with a reset of its own (pw_lb_send_reset). */
+    const resetsSent = () =>
+      pw('stats', '--json')
+        .json()
+        .interfaces.reduce((a: number, i: any) => a + (i.reasons.lb_reset ?? 0), 0);
     const three = [`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`];
     for (const policy of ['keep', 'reset'] as const) {
       apply(config(web(three, `    onBackendDown: ${policy}`)));
       await until('up');
       let conns: Held[];
       let downAt = 0;
+      let failAt = 0;
+      const resetsBefore = resetsSent();
       try {
         conns = await held(30, async () => {
+          failAt = Date.now();
           failChecks();
           await until('down');
           downAt = Date.now();
@@ -319,14 +327,19 @@ ${extra}`;
           assert.deepEqual(c.names, ['b2'], 'kept on b2, which still answers');
           assert.ok(c.answers >= c.requests - 1, `kept: ${c.answers} answers to ${c.requests} requests`);
         } else {
-          // Pathwise answers the connection's next segment with a reset from the service
-          // (not the backend the table now picks: its kernel would answer with an ACK while
-          // it holds a socket of that client port in TIME_WAIT, as the earlier tests leave).
+          // Pathwise answers the connection's next segment (a request, or the ACK of the last
+          // answer) with a reset from the service (not the backend the table now picks: its
+          // kernel would answer with an ACK while it holds a socket of that client port in
+          // TIME_WAIT, as the earlier tests leave).
           assert.equal(c.errors[0], 'ECONNRESET', `reset: ${JSON.stringify({ ...c, at: since(c) })}`);
-          assert.ok(c.answers <= c.requests - 1, `no longer answered after the backend went down: ${JSON.stringify(c)}`);
+          assert.ok(c.at.error! >= failAt, `reset only once b2's checks failed: ${JSON.stringify({ ...c, at: since(c) })}`);
           assert.deepEqual(c.names, ['b2'], 'answered only by b2, never by another backend');
         }
       }
+      const resets = resetsSent() - resetsBefore;
+      if (policy === 'reset')
+        assert.ok(resets >= onB2.length, `the resets came from Pathwise: ${resets} sent for ${onB2.length} connections`);
+      else assert.equal(resets, 0, 'no reset under keep');
     }
   });
 
