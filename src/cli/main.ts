@@ -110,8 +110,15 @@ export async function buildProgram(only?: string[]): Promise<Command> {
   return program;
 }
 
+/** Whether argv asks for JSON: --json as an option, not as an argument after `--`. */
+export function jsonAsked(argv: string[]): boolean {
+  const at = argv.indexOf('--json');
+  const end = argv.indexOf('--');
+  return at >= 0 && (end < 0 || at < end);
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
+  const json = jsonAsked(argv);
   try {
     const word = commandWord(argv);
     const module = word === undefined ? undefined : MODULE_OF[word];

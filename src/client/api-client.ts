@@ -11,6 +11,7 @@ import type WebSocket from 'ws';
 
 import { PwError, type ErrorCode, ErrorCatalog } from '../errors.js';
 import { defaultSocketOf } from '../util/instance.js';
+import { TOKEN_CHARS } from '../util/token.js';
 
 export interface ClientOptions {
   instance: string;
@@ -50,6 +51,10 @@ export class ApiClient {
 
   /** A client when a daemon serves this instance (or --server is given); null otherwise. */
   static find(opts: ClientOptions): ApiClient | null {
+    if (opts.token && !TOKEN_CHARS.test(opts.token))
+      throw new PwError('PW_ERR_USAGE', "--token must be printable ASCII without spaces, as the daemon's tokens are", {
+        hint: "give the token as the daemon's config holds it (or in PATHWISE_TOKEN)",
+      });
     if (opts.server) {
       let url: URL;
       try {

@@ -76,25 +76,15 @@ export class RemoteOperations implements Operations {
     return this.client.request<T>('GET', path);
   }
 
-  /** Sends one change per item; answers with the last proposal. */
-  private async each<I>(items: I[], send: (item: I) => Promise<ProposeResult>): Promise<ProposeResult> {
-    let last: ProposeResult | undefined;
-    for (const item of items) last = await send(item);
-    return last!;
-  }
-
   // ---- interfaces ----------------------------------------------------------------------
 
   async attach(ifaces: string[], opts: { mode: AttachMode }): Promise<Written<AttachResult>> {
-    return proposal(
-      await this.each(ifaces, (name) => this.client.request<ProposeResult>('POST', '/v1/interfaces', { name, mode: opts.mode })),
-    );
+    // One request, one version: all of them or none.
+    return proposal(await this.client.request<ProposeResult>('POST', '/v1/interfaces', { names: ifaces, mode: opts.mode }));
   }
 
   async detach(ifaces: string[]): Promise<Written<{ name: string; detached: boolean }[]>> {
-    return proposal(
-      await this.each(ifaces, (name) => this.client.request<ProposeResult>('DELETE', `/v1/interfaces/${encodeURIComponent(name)}`)),
-    );
+    return proposal(await this.client.request<ProposeResult>('DELETE', '/v1/interfaces', { names: ifaces }));
   }
 
   async down(): Promise<never> {
@@ -301,11 +291,7 @@ export class RemoteOperations implements Operations {
   }
 
   async unblock(prefixes: Prefix[]): Promise<Written<{ prefix: string; removed: boolean }[]>> {
-    return proposal(
-      await this.each(prefixes, (p) =>
-        this.client.request<ProposeResult>('DELETE', `/v1/blocklist/${encodeURIComponent(formatPrefix(p))}`),
-      ),
-    );
+    return proposal(await this.client.request<ProposeResult>('DELETE', '/v1/blocklist', { prefixes: prefixes.map(formatPrefix) }));
   }
 
   listBlocks(): Promise<BlockEntry[]> {

@@ -61,19 +61,16 @@ export interface ControllerStats {
  */
 export type ConfigDraft = Config;
 
+/**
+ * A copy of the config in force for an edit to change: every setting's list or map copied, so
+ * that an edit refused, or whose apply fails, leaves the config in force as it was. Edits
+ * replace an item of a list or map whole, never change one in place, so one level of copy is
+ * enough (a full table's routes are not cloned item by item for each edit). Every setting, not
+ * a list of them: one left out (services was) let a refused edit stay in the config in force.
+ */
 function draftOf(cfg: Config): ConfigDraft {
-  return {
-    ...cfg,
-    interfaces: [...cfg.interfaces],
-    pipeline: { ...cfg.pipeline },
-    nexthopGroups: { ...cfg.nexthopGroups },
-    routes: [...cfg.routes],
-    ratelimits: { ...cfg.ratelimits },
-    rules: [...cfg.rules],
-    blocklists: [...cfg.blocklists],
-    insight: { ...cfg.insight },
-    api: { ...cfg.api },
-  };
+  const copy = (v: unknown) => (Array.isArray(v) ? [...v] : v && typeof v === 'object' ? { ...v } : v);
+  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k, copy(v)])) as ConfigDraft;
 }
 
 export class Controller {

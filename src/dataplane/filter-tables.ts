@@ -541,6 +541,15 @@ export class FilterTables {
     return prefixes.length;
   }
 
+  /** Whether exactly this prefix is blocked now (listed and not expired). */
+  isBlocked(p: Prefix): boolean {
+    const v =
+      p.family === 4
+        ? this.maps.block4.get({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) })
+        : this.maps.block6.get({ prefixlen: p.plen, addr: p.addr });
+    return v !== undefined && (!v.expires_ns || v.expires_ns > nowMonotonicNs());
+  }
+
   /** Removes a blocked prefix, whoever listed it (an escalation too). */
   unblock(p: Prefix): boolean {
     const removed =

@@ -15,6 +15,13 @@ import { PwError } from '../errors.js';
 import { prefixKey } from '../util/ip.js';
 
 export type Edit = (cfg: ConfigDraft) => void;
+
+/** Several edits as one: one version, or none when any of them throws. */
+export const all =
+  (list: Edit[]): Edit =>
+  (cfg) => {
+    for (const e of list) e(cfg);
+  };
 type Mode = Config['interfaces'][number]['mode'];
 
 export const attachInterface =

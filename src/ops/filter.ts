@@ -3,6 +3,7 @@ import type { BlockEntry } from '../filter/blocklist.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { Limiter, LimiterSpec } from '../filter/limiter.js';
 import { formatRule, type Rule, type RuleSpec } from '../filter/rule.js';
+import { PwError } from '../errors.js';
 import { formatPrefix, type Prefix } from '../util/ip.js';
 import type { RuleRow } from './operations.js';
 
@@ -31,6 +32,14 @@ export const listBlocks = (dp: Dataplane): BlockEntry[] => dp.filter.blocklist()
 /** Blocks prefixes (ttlMs: expiry; none: until unblocked). Returns how many. */
 export const block = (dp: Dataplane, prefixes: Prefix[], ttlMs?: number): number => dp.filter.block(prefixes, ttlMs);
 
+/** Unblocks prefixes, all or none: one that is not blocked is an error, and nothing is unblocked. */
 export function unblock(dp: Dataplane, prefixes: Prefix[]): { prefix: string; removed: boolean }[] {
-  return prefixes.map((p) => ({ prefix: formatPrefix(p), removed: dp.filter.unblock(p) }));
+  const unique = [...new Map(prefixes.map((p) => [formatPrefix(p), p])).entries()];
+  const missing = unique.find(([, p]) => !dp.filter.isBlocked(p));
+  if (missing)
+    throw new PwError('PW_ERR_NOT_FOUND', `${missing[0]} is not blocked; nothing was unblocked`, {
+      where: missing[0],
+      hint: "'pathwise block list' shows what is",
+    });
+  return unique.map(([prefix, p]) => ({ prefix, removed: dp.filter.unblock(p) }));
 }

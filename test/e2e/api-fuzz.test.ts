@@ -11,16 +11,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { fuzzRequests, operationsOf, stateChanges, stateOf, type FuzzRequest } from '../fuzz/api.js';
-import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { request, socketOf, startDaemon, stopDaemon } from '../helpers/daemon.js';
+import { bugsLogged, startFuzzLab, stopFuzzLab, type FuzzLab } from '../helpers/fuzz-lab.js';
 import { privilegedSkip } from '../helpers/privileged.js';
-import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
 const AUTH_RUN = join(dirname(fileURLToPath(import.meta.url)), '..', 'fuzz', 'api-auth-run.js');
@@ -28,43 +27,14 @@ const AUTH_RUN = join(dirname(fileURLToPath(import.meta.url)), '..', 'fuzz', 'ap
 const send = (socketPath: string, r: FuzzRequest) => request({ socketPath }, r.method, r.path, r.body, undefined, { raw: r.raw });
 
 describe('the REST API under fuzzed requests', { skip, timeout: 10 * 60_000 }, () => {
-  let topo: Topology;
-  let dir = '';
+  let lab: FuzzLab | undefined;
   let instance = '';
-  let ns = '';
-  let daemon: RunningDaemon | undefined;
-  let configText = '';
 
   before(async () => {
-    topo = new Topology('af');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    ns = topo.addNamespace('R');
-    const peer = topo.addNamespace('P');
-    topo.addVeth({ ns, name: 'a', addr: '10.77.0.1/24' }, { ns: peer, name: 'b', addr: '10.77.0.2/24' });
-    dir = mkdtempSync(join(tmpdir(), 'pw-apifuzz-'));
-    configText = `instance: ${instance}
-interfaces:
-  - { name: ${topo.name('a')}, mode: native }
-routes:
-  - { prefix: 10.9.0.0/16, via: [{ gateway: 10.77.0.2 }] }
-rules:
-  - { action: drop, proto: tcp, dport: 23 }
-services:
-  web:
-    address: 10.77.0.9:80/tcp
-    backends: [10.77.0.2:8080]
-    health: { type: none }
-`;
-    writeFileSync(join(dir, 'pathwise.yaml'), configText);
-    daemon = await startDaemon(ns, join(dir, 'pathwise.yaml'), join(dir, 'state'));
+    lab = await startFuzzLab('af');
+    instance = lab.instance;
   });
-  after(async () => {
-    await stopDaemon(daemon, 'SIGKILL');
-    if (ns) cli(['--netns', ns, 'down', '--instance', instance]);
-    topo?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopFuzzLab(lab));
 
   it('answers 3,000 fuzzed requests with a result or a named 4xx, a refusal changing nothing (seed 1)', async (t) => {
     const sock = socketOf(instance);
@@ -76,8 +46,8 @@ services:
     const statuses: Record<string, number> = {};
     let i = 0;
     for (const r of fuzzRequests(ops, Number(process.env.AF_SEED ?? 1), Number(process.env.AF_N ?? 3_000), {
-      configText,
-      interfaces: [topo.name('a'), topo.name('b')],
+      configText: lab!.configText,
+      interfaces: lab!.interfaces,
     })) {
       const what = `#${i++} ${r.method} ${r.path.slice(0, 120)} ${(r.raw ?? JSON.stringify(r.body) ?? '').slice(0, 300)}`;
       const before = r.method === 'GET' ? null : await state();
@@ -98,9 +68,8 @@ services:
     t.diagnostic(`statuses: ${JSON.stringify(statuses)}`);
     assert.deepEqual(findings, []);
     assert.equal((await send(sock, { method: 'GET', path: '/healthz' })).status, 200);
-    assert.equal(daemon!.child.exitCode, null, 'the daemon is alive');
-    const bugs = daemon!.log.filter((l) => /uncaught exception|unhandled rejection|"level":60/.test(l));
-    assert.deepEqual(bugs, [], 'the daemon logged no bug');
+    assert.equal(lab!.daemon.child.exitCode, null, 'the daemon is alive');
+    assert.deepEqual(bugsLogged(lab!.daemon), [], 'the daemon logged no bug');
     // Enough of the requests were well-formed to reach past the schema checks.
     assert.ok((statuses['200'] ?? 0) + (statuses['201'] ?? 0) > 300, JSON.stringify(statuses));
   });
@@ -112,8 +81,8 @@ services:
     const statuses: Record<string, number> = {};
     const requests = [
       ...fuzzRequests(ops, Number(process.env.AF_SEED ?? 1) + 1, Number(process.env.AF_N ?? 3_000) - 1_000, {
-        configText,
-        interfaces: [topo.name('a'), topo.name('b')],
+        configText: lab!.configText,
+        interfaces: lab!.interfaces,
       }),
     ];
     let next = 0;
@@ -137,18 +106,15 @@ services:
     assert.deepEqual(last.config, config, 'the last version recorded is the config in force');
     const dry = await send(sock, { method: 'POST', path: '/v1/config', body: { text: JSON.stringify(config), dryRun: true } });
     assert.equal(dry.status, 200, `the running config checks out: ${dry.text.slice(0, 300)}`);
-    assert.equal(daemon!.child.exitCode, null, 'the daemon is alive');
-    assert.deepEqual(
-      daemon!.log.filter((l) => /uncaught exception|unhandled rejection|"level":60/.test(l)),
-      [],
-      'the daemon logged no bug',
-    );
+    assert.equal(lab!.daemon.child.exitCode, null, 'the daemon is alive');
+    assert.deepEqual(bugsLogged(lab!.daemon), [], 'the daemon logged no bug');
   });
 
   it('holds every token to its role over 2,000 fuzzed requests on its TCP listener, in any header form (seed 3)', async (t) => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const token = (role: string) => `${role}-${randomBytes(12).toString('hex')}`;
     const [admin, readonly, gateway] = [token('admin'), token('readonly'), token('gateway')];
+    const { configText, configFile, dir, ns } = lab!;
     const text = `${configText}api:
   listen: [{ host: 127.0.0.1, port: ${port} }]
   tokens:
@@ -157,12 +123,12 @@ services:
     - { name: kong, token: ${gateway}, role: gateway }
 `;
     // Listeners are opened at start: the daemon restarts on the config that has them.
-    writeFileSync(join(dir, 'pathwise.yaml'), text);
-    await stopDaemon(daemon);
-    daemon = await startDaemon(ns, join(dir, 'pathwise.yaml'), join(dir, 'state'));
+    writeFileSync(configFile, text);
+    await stopDaemon(lab!.daemon);
+    lab!.daemon = await startDaemon(ns, configFile, join(dir, 'state'));
     // The listener is on the daemon's namespace's loopback: the client runs there.
     const seed = Number(process.env.AF_SEED ?? 1) + 2;
-    const out = topo.exec(ns, process.execPath, [
+    const out = lab!.topo.exec(ns, process.execPath, [
       AUTH_RUN,
       String(port),
       admin,
@@ -177,6 +143,6 @@ services:
     // Each kind of caller was refused, and each role had requests go through.
     for (const k of ['none:401', 'readonly:403', 'gateway:403', 'readonly:200', 'gateway:200', 'admin:200'])
       assert.ok((r.statuses[k] ?? 0) > 10, `${k}: ${r.statuses[k] ?? 0}`);
-    assert.equal(daemon!.child.exitCode, null, 'the daemon is alive');
+    assert.equal(lab!.daemon.child.exitCode, null, 'the daemon is alive');
   });
 });

@@ -296,8 +296,13 @@ export async function stateOf(get: (path: string) => Promise<any>): Promise<Reco
   };
 }
 
-/** The parts of two readings of stateOf that differ, as "part: before → after". */
+/** The parts of two readings of stateOf that differ, as "part: before → after" around the first difference. */
 export const stateChanges = (a: Record<string, string>, b: Record<string, string>): string[] =>
   Object.keys(a)
     .filter((k) => a[k] !== b[k])
-    .map((k) => `${k}: ${a[k]!.slice(0, 200)} → ${b[k]!.slice(0, 200)}`);
+    .map((k) => {
+      let i = 0;
+      while (a[k]![i] === b[k]![i]) i++;
+      const around = (s: string) => s.slice(Math.max(0, i - 100), i + 200);
+      return `${k}: …${around(a[k]!)} → …${around(b[k]!)}`;
+    });

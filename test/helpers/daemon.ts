@@ -31,7 +31,8 @@ export function request(
   const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
-    if (payload !== undefined) headers['content-type'] = 'application/json';
+    // With its length: Node frames no body of a DELETE by itself (no chunked encoding for it).
+    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
     if (token) headers.authorization = `Bearer ${token}`;
     const req = http.request(
       { ...('socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port }), method, path, headers },
@@ -81,9 +82,9 @@ export async function stopDaemon(d: RunningDaemon | undefined, signal: NodeJS.Si
 }
 
 /** Runs the CLI (as an operator would), returning status and output. */
-export function cli(args: string[], env: Record<string, string> = {}) {
-  const p = spawnSync(pathwiseBin, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
-  return { status: p.status, stdout: p.stdout, stderr: p.stderr, json: () => JSON.parse(p.stdout) };
+export function cli(args: string[], env: Record<string, string> = {}, timeoutMs?: number) {
+  const p = spawnSync(pathwiseBin, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28, timeout: timeoutMs });
+  return { status: p.status, signal: p.signal, stdout: p.stdout, stderr: p.stderr, json: () => JSON.parse(p.stdout) };
 }
 
 export interface DaemonLab {

@@ -30,4 +30,12 @@ describe('pathwise CLI', () => {
     assert.equal(body.error.code, 'PW_ERR_USAGE');
     assert.match(body.error.message, /--no-such-flag/);
   });
+
+  it('refuses a token no Authorization header can carry, before any request (the CLI fuzz found exit 70)', () => {
+    for (const token of ['💥', 'a b']) {
+      const r = run('stats', '--server', 'http://127.0.0.1:1', '--token', token, '--json');
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(JSON.parse(r.stderr).error.message, /--token must be printable ASCII without spaces/);
+    }
+  });
 });

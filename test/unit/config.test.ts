@@ -61,6 +61,16 @@ describe('config', () => {
     assert.equal(c.api.listen[0]!.tls!.cert, 'c.pem');
   });
 
+  it('refuses an API token no Authorization header can carry (a space, a non-ASCII character)', () => {
+    const tokens = (t: string) => `api:\n  tokens: [{ name: ops, token: "${t}", role: admin }]\n`;
+    assert.throws(
+      () => parseConfig(tokens('0123456789abcdef 0123'), 'c.yaml'),
+      /c\.yaml:2:\d+: api\.tokens\[0\]\.token: tokens are printable ASCII/,
+    );
+    assert.throws(() => parseConfig(tokens('0123456789abcdefé'), 'c.yaml'), /printable ASCII without spaces/);
+    assert.equal(parseConfig(tokens('0123456789abcdef-_.~+/='), 'c.yaml').api.tokens[0]!.token, '0123456789abcdef-_.~+/=');
+  });
+
   it('fills defaults and accepts JSON', () => {
     const c = parseConfig('{"routes": [{"prefix": "10.0.0.0/8", "type": "blackhole"}]}', 'c.json');
     assert.equal(c.instance, 'default');

@@ -92,6 +92,22 @@ export function registerFilterRoutes(app: FastifyInstance, ctrl: Controller): vo
     },
   );
   app.delete(
+    '/v1/blocklist',
+    tag('filter', "Unblock prefixes, all or none: one not in the config's blocklists changes nothing", {
+      body: {
+        type: 'object',
+        properties: { prefixes: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 100000 } },
+        required: ['prefixes'],
+        additionalProperties: false,
+      },
+    }),
+    async (req) => {
+      const { prefixes } = req.body as { prefixes: string[] };
+      const keys = new Set(prefixes.map((p, i) => keyOf(p, `body.prefixes[${i}]`)));
+      return ctrl.edit(edits.all([...keys].map(edits.deleteBlock)), who(req));
+    },
+  );
+  app.delete(
     '/v1/blocklist/:prefix',
     tag('filter', 'Unblock a prefix (URL-encode the slash)', { params: params(['prefix']) }),
     async (req) => ctrl.edit(edits.deleteBlock(keyOf((req.params as { prefix: string }).prefix, 'prefix')), who(req)),

@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 
 import { PAGE } from '../paging.js';
 
+import { PwError } from '../../errors.js';
+
 import { Route } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
 import * as edits from '../../ops/edits.js';
@@ -15,22 +17,37 @@ import { jsonSchema } from '../validate.js';
 import { keyOf, params, tag, who } from './common.js';
 import type { AttachMode } from '../../dataplane/dataplane.js';
 
+/** An interface's name as the kernel allows it (IFNAMSIZ less its NUL), alone or in a list. */
+const IFNAME = { type: 'string', minLength: 1, maxLength: 15 };
+const IFNAMES = { type: 'array', items: IFNAME, minItems: 1, maxItems: 256 };
+
 export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): void {
   // ---- interfaces ------------------------------------------------------------------------
   app.get('/v1/interfaces', tag('interfaces', 'Interfaces running the pipeline'), async () => ctrl.dp().attached());
   app.post(
     '/v1/interfaces',
-    tag('interfaces', 'Attach the pipeline to an interface', {
+    tag('interfaces', 'Attach the pipeline to an interface (name), or to several at once (names: all or none)', {
       body: {
         type: 'object',
-        properties: { name: { type: 'string', minLength: 1, maxLength: 15 }, mode: { enum: ['native', 'generic', 'auto', 'tc'] } },
-        required: ['name'],
+        properties: { name: IFNAME, names: IFNAMES, mode: { enum: ['native', 'generic', 'auto', 'tc'] } },
         additionalProperties: false,
       },
     }),
     async (req) => {
-      const { name, mode = 'auto' } = req.body as { name: string; mode?: AttachMode };
-      return ctrl.edit(edits.attachInterface(name, mode), who(req));
+      const { name, names, mode = 'auto' } = req.body as { name?: string; names?: string[]; mode?: AttachMode };
+      if ((name === undefined) === (names === undefined))
+        throw new PwError('PW_ERR_INVALID', 'give the interface as name, or several as names (not both)', { where: 'body' });
+      return ctrl.edit(edits.all((names ?? [name!]).map((n) => edits.attachInterface(n, mode))), who(req));
+    },
+  );
+  app.delete(
+    '/v1/interfaces',
+    tag('interfaces', 'Detach the pipeline from several interfaces, all or none', {
+      body: { type: 'object', properties: { names: IFNAMES }, required: ['names'], additionalProperties: false },
+    }),
+    async (req) => {
+      const names = new Set((req.body as { names: string[] }).names);
+      return ctrl.edit(edits.all([...names].map(edits.detachInterface)), who(req));
     },
   );
   app.delete(

@@ -98,20 +98,12 @@ export function registerFilter(program: Command): void {
     if (opts.json) return printJson(r);
     console.log(`blocked ${r.blocked} prefix(es) in ${r.seconds.toFixed(2)} s`);
   });
-  withInstance(block.command('del').description('unblock prefixes').argument('<cidr...>')).action(
-    async (cidrs: string[], opts: InstanceOptions) => {
-      const w = await (await backendFor(opts)).unblock(prefixesOf(cidrs));
-      printWritten(
-        w,
-        opts.json,
-        (result) => {
-          result.forEach((r, i) => console.log(`${cidrs[i]}: ${r.removed ? 'unblocked' : color.dim('was not blocked')}`));
-        },
-        (result) => result.map((r, i) => ({ prefix: cidrs[i], removed: r.removed })),
-      );
-      if (w.via === 'local' && w.result.some((r) => !r.removed)) process.exitCode = 4;
-    },
-  );
+  withInstance(
+    block.command('del').description('unblock prefixes, all or none (one not blocked: nothing is unblocked)').argument('<cidr...>'),
+  ).action(async (cidrs: string[], opts: InstanceOptions) => {
+    const w = await (await backendFor(opts)).unblock(prefixesOf(cidrs));
+    printWritten(w, opts.json, (result) => result.forEach((r) => console.log(`${r.prefix}: unblocked`)));
+  });
   withInstance(block.command('list').description('blocked prefixes in force (expired ones are swept)')).action(
     async (opts: InstanceOptions) => {
       const list = await (await backendFor(opts)).listBlocks();

@@ -9,6 +9,7 @@ import { PRIVATE_INSTANCE } from '../../util/instance.js';
 
 import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseBandwidth, parseDuration } from '../../util/duration.js';
+import { TOKEN_CHARS } from '../../util/token.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
 import { parsePer } from '../../filter/limiter.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
@@ -390,7 +391,10 @@ export const Blocklist = z
 export const ApiToken = z
   .object({
     name: z.string().min(1),
-    token: z.string().min(16, 'tokens are at least 16 characters'),
+    token: z
+      .string()
+      .min(16, 'tokens are at least 16 characters')
+      .regex(TOKEN_CHARS, 'tokens are printable ASCII without spaces: they travel in an Authorization header'),
     role: z
       .enum(['admin', 'readonly', 'gateway'])
       .default('readonly')
