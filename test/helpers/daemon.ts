@@ -32,7 +32,8 @@ export function request(
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     // With its length: Node frames no body of a DELETE by itself (no chunked encoding for it).
-    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
+    if (payload !== undefined)
+      Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
     if (token) headers.authorization = `Bearer ${token}`;
     const req = http.request(
       { ...('socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port }), method, path, headers },
