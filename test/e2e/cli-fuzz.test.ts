@@ -6,7 +6,8 @@
  * a PW_ERR_ code and a message on stderr), a success under --json must print JSON; a refused
  * change must leave the config version, rules, rate limiters, routes and services as they
  * were. At the end the daemon is alive and logged no bug. CLI_SEED and CLI_N run other seeds
- * and lengths.
+ * and lengths; CLI_LOG=FILE writes each command line and how it ended (to find what led up to
+ * a finding).
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';

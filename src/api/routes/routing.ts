@@ -6,7 +6,6 @@ import type { FastifyInstance } from 'fastify';
 import { PAGE } from '../paging.js';
 
 import { PwError } from '../../errors.js';
-
 import { Route } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
 import * as edits from '../../ops/edits.js';
