@@ -210,6 +210,31 @@ describe('services plan', () => {
     );
   });
 
+  it('gives up every address before it takes one: services that swap addresses, or move to where another was', () => {
+    const before = compile(
+      'services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080] }, api: { address: 10.1.2.4:80/tcp, backends: [10.0.0.2:8080] } }',
+    );
+    const swapped = compile(
+      'services: { web: { address: 10.1.2.4:80/tcp, backends: [10.0.0.1:8080] }, api: { address: 10.1.2.3:80/tcp, backends: [10.0.0.2:8080] } }',
+    );
+    const plan = (a: typeof before, b: typeof before) => servicesReconciler.plan(a, b, undefined as never).map((c) => [c.op, c.name]);
+    assert.deepEqual(plan(before, swapped), [
+      ['delete', 'web'],
+      ['delete', 'api'],
+      ['add', 'web'],
+      ['add', 'api'],
+    ]);
+    // web moves away and a new service takes its old address, whatever order the config lists them in.
+    const taken = compile(
+      'services: { dns: { address: 10.1.2.3:80/tcp, backends: [10.0.0.3:8080] }, web: { address: 10.1.2.5:80/tcp, backends: [10.0.0.1:8080] }, api: { address: 10.1.2.4:80/tcp, backends: [10.0.0.2:8080] } }',
+    );
+    assert.deepEqual(plan(before, taken), [
+      ['delete', 'web'],
+      ['add', 'dns'],
+      ['add', 'web'],
+    ]);
+  });
+
   it('takes a backend-down policy: a change of it updates the service; anything but keep or reset is refused', () => {
     const keep = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080] } }');
     const reset = compile('services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080], onBackendDown: reset } }');

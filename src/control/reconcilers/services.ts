@@ -30,12 +30,19 @@ export const servicesReconciler: Reconciler<ServiceState, ServiceState, ServiceC
   running: (dp) => new Map(dp.services.specs().map((s) => [s.name, s])),
   plan(running, desired) {
     const out: ServiceChange[] = [];
-    // Deletions first: a service moved to another name keeps its address free for the new one.
-    for (const [name, old] of running)
-      if (!desired.has(name)) out.push({ kind: 'service', phase: Phase.SERVICES, op: 'delete', name, old });
+    // Deletions first, so that every address given up is free before one is taken: a service
+    // renamed, one moved to where another was, two that swap addresses. A service that moves
+    // to another address is deleted and added again (a new address is a new service, its
+    // connections gone with the old one, as the data plane would do it in one step anyway).
+    const moved = new Set<string>();
+    for (const [name, old] of running) {
+      const spec = desired.get(name);
+      if (spec && serviceKey(spec) !== serviceKey(old)) moved.add(name);
+      if (!spec || moved.has(name)) out.push({ kind: 'service', phase: Phase.SERVICES, op: 'delete', name, old });
+    }
     for (const [name, spec] of desired) {
       const old = running.get(name);
-      if (!old) out.push({ kind: 'service', phase: Phase.SERVICES, op: 'add', name, spec });
+      if (!old || moved.has(name)) out.push({ kind: 'service', phase: Phase.SERVICES, op: 'add', name, spec });
       else if (serviceText(old) !== serviceText(spec)) out.push({ kind: 'service', phase: Phase.SERVICES, op: 'update', name, spec, old });
     }
     return out;
