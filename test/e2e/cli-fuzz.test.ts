@@ -101,7 +101,8 @@ describe('the CLI under fuzzed command lines', { skip, timeout: 10 * 60_000 }, (
     // A refused service (its address is web's) stays out of the config in force: the next
     // change goes through (it failed on the service before, the fuzz found).
     const syn = pw('service', 'add', 'syn', '10.77.0.9:80/tcp', '--backend', '10.77.0.2:8080');
-    assert.equal(syn.status, ErrorCatalog.PW_ERR_EXISTS.exit, syn.stderr);
+    assert.equal(syn.status, ErrorCatalog.PW_ERR_INVALID.exit, syn.stderr);
+    assert.match(JSON.parse(syn.stderr).error.message, /services\.syn\.address: service 'web' has 10\.77\.0\.9:80\/tcp too/);
     assert.equal(pw('config', 'show').json().services.syn, undefined);
     assert.deepEqual({ version: version(), blocked: blocked(), attached: attached() }, before, 'nothing changed');
     // Given only what is there, each goes through whole, as one version.

@@ -210,6 +210,21 @@ describe('services plan', () => {
     );
   });
 
+  it('refuses two services on one address, naming the second and the first', () => {
+    assert.throws(
+      () =>
+        compile(
+          'services:\n  web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080] }\n  api: { address: 10.1.2.3:80, backends: [10.0.0.2:8080] }\n',
+        ),
+      /test\.yaml:3:\d+: services\.api\.address: service 'web' has 10\.1\.2\.3:80\/tcp too/,
+    );
+    assert.doesNotThrow(() =>
+      compile(
+        'services:\n  web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080] }\n  dns: { address: 10.1.2.3:80/udp, backends: [10.0.0.2:53] }\n',
+      ),
+    );
+  });
+
   it('gives up every address before it takes one: services that swap addresses, or move to where another was', () => {
     const before = compile(
       'services: { web: { address: 10.1.2.3:80/tcp, backends: [10.0.0.1:8080] }, api: { address: 10.1.2.4:80/tcp, backends: [10.0.0.2:8080] } }',

@@ -9,6 +9,7 @@ import { LineCounter, isCollection, isMap, isSeq, parseDocument, visit, type Doc
 import type { z } from 'zod';
 
 import { PwError } from '../../errors.js';
+import { parseServiceAddress, serviceKey } from '../../lb/service.js';
 import { Config } from './schema.js';
 
 export interface ConfigProblem {
@@ -98,6 +99,23 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
     if (typeof r.from === 'string' && typeof r.to === 'string' && r.from.includes(':') !== r.to.includes(':'))
       out.push({ path: ['rules', i, 'to'], message: "'from' and 'to' are of different address families" });
   });
+  // Two services on one address: the apply would refuse the version; say where, at once.
+  const addresses = new Map<string, string>();
+  for (const [name, svc] of Object.entries(
+    (raw.services && typeof raw.services === 'object' ? raw.services : {}) as Record<string, unknown>,
+  )) {
+    const address = (svc as { address?: unknown } | null)?.address;
+    if (typeof address !== 'string') continue;
+    let key: string;
+    try {
+      key = serviceKey(parseServiceAddress(address, `services.${name}.address`));
+    } catch {
+      continue; // the schema names it
+    }
+    const other = addresses.get(key);
+    if (other !== undefined) out.push({ path: ['services', name, 'address'], message: `service '${other}' has ${key} too` });
+    else addresses.set(key, name);
+  }
   c.api.tokens.forEach((t, i) => {
     if (c.api.tokens.findIndex((x) => x.name === t.name) !== i)
       out.push({ path: ['api', 'tokens', i, 'name'], message: `token name '${t.name}' is used twice` });
