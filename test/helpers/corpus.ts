@@ -317,6 +317,14 @@ export function buildCorpus(h: CorpusHosts): CorpusCase[] {
   add('udp to 53 in a frame for another MAC', 'kernel', [frame4(udp4(53), { dst: Uint8Array.from([0x02, 0, 0, 0, 0x99, 0x99]) })], {
     liveOnly: true,
   });
+  // The router's MAC with one byte changed in each of the two words the check compares.
+  const otherMac = (byte: number) => Uint8Array.from(h.routerMac, (b, i) => (i === byte ? b ^ 0x10 : b));
+  add("udp to 53 in a frame for the router's MAC but its third byte", 'kernel', [frame4(udp4(53), { dst: otherMac(2) })], {
+    liveOnly: true,
+  });
+  add("udp to 53 in a frame for the router's MAC but its last byte", 'kernel', [frame4(udp4(53), { dst: otherMac(5) })], {
+    liveOnly: true,
+  });
   add('udp to 53 in a broadcast frame', 'kernel', [frame4(udp4(53), { dst: new Uint8Array(6).fill(0xff) })], { liveOnly: true });
   add('udp from 127.0.0.1 (martian source)', 'kernel', [frame4(udp4(53, { src: '127.0.0.1' }))]);
   add('udp from 0.0.0.5 (martian source)', 'kernel', [frame4(udp4(53, { src: '0.0.0.5' }))]);
