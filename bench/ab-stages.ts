@@ -9,8 +9,9 @@
  *   OBJS=/tmp/a.bpf.o,/tmp/b.bpf.o [VARIANT=all|noflows|nostats|nofilter|none] [ROUNDS=2000] node dist/bench/ab-stages.js
  *       the given pipeline objects, all loaded at once, run in turn one run (200 repetitions) at
  *       a time, ROUNDS times: on a VM whose speed drifts by tens of percent within seconds, only
- *       runs side by side tell a 10 % change. Prints each object's median and the median of its
- *       per-round ratio to the first object. The objects are copied over build/pathwise.bpf.o
+ *       runs side by side tell a 10 % change. Prints each object's median, its mean (runs are
+ *       whole ns: the mean shows what moves less) and the median of its per-round ratio to the
+ *       first object. The objects are copied over build/pathwise.bpf.o
  *       in turn to be loaded, and the built one is put back at the end.
  *   SPIN=VARIANT  runs that variant for 8 s (SPIN_MS) first, for perf record -a; it says on
  *       stderr when it starts.
@@ -118,7 +119,12 @@ async function main() {
       );
       for (const [j, o] of objs.entries()) {
         const ratio = perRound(rounds, (r) => runs[j]![r]! / runs[0]![r]!);
-        out.push(`${o.split('/').pop()}:${key} median ${median(runs[j]!)} ns, per-round ratio to the first: median ${ratio.toFixed(3)}`);
+        // The kernel gives a run's time per repetition in whole ns: a change under 1 ns moves
+        // the medians by nothing, and only the means over the rounds show it.
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        out.push(
+          `${o.split('/').pop()}:${key} median ${median(runs[j]!)} ns, mean ${mean(runs[j]!).toFixed(2)} ns (${(mean(runs[j]!) / mean(runs[0]!)).toFixed(3)}× the first's), per-round ratio to the first: median ${ratio.toFixed(3)}`,
+        );
       }
       for (const { dp, name } of opened) {
         dp.close();
