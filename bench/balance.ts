@@ -693,7 +693,14 @@ there) against netfilter's 4.6 % in the nftables run. Only the Pathwise run pays
 work: the copy of each socket buffer into a page (\`skb_pp_cow_data\`), the frame's handover to
 the other veth (\`veth_xdp_xmit\`) and a socket buffer built again on the receiving side; the
 nftables run has no XDP program on the router. Rounds of the same mode differ by 10-20 %: the
-ratio moves around 1 from run to run.
+ratio moves around 1 from run to run. On a VM of this class without the "Safe RET"
+mitigation (2026-12-05; its kernel isolates its page tables, PTI, on a CPU without PCID, so
+each entry into the kernel and each return to a process empties the TLB) native XDP made
+0.86× and 0.94× nftables' connections in two runs, generic 0.92× and 1.02×, TC 1.16× and
+0.96×: no mode above 1 in both. On that VM a packet out of the caches costs the minimal
+forwarder about what it costs the pipeline (§3, single runs after 64 MiB written elsewhere:
+1,091 and 1,152 ns): what a connection's packets pay there is the lookups any forwarder
+makes, in tables the TLB has lost, not the pipeline's stages.
 ${t.ownNs ? ownTimeReport(t.ownNs, p) : ''}
 `;
 }

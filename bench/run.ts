@@ -923,15 +923,53 @@ MAC check did not run and every packet asked the kernel for the egress MTU).
 Targets: 1,000 rules ≤ 2× the minimal forwarder — ${vs.full <= 2 ? 'met' : '**not met**'} (${x(vs.full)});
 ≤ 60 ns over the empty program (on a CPU without the return mitigation) — ${p.fullNs - p.emptyNs <= 60 ? 'met' : '**not met**'} (${f(p.fullNs - p.emptyNs)} ns);
 10,000 rules within 10% of 10 rules — ${rules10kVs10 <= 1.1 ? 'met' : '**not met**'} (${x(rules10kVs10)}).
-${p.callNs === undefined ? '' : callsReport(p.callNs)}${p.stages ? stagesReport(p.stages, p.fwdNs!) : ''}`;
+${twoCpusReport()}${p.callNs === undefined ? '' : callsReport(p.callNs, r.machine.srso)}${p.stages ? stagesReport(p.stages, p.fwdNs!) : ''}`;
+}
+
+/**
+ * The two targets of §3 on the two kinds of CPU this VM class has run on: each is met on one
+ * kind and not on the other, for one reason (what a return costs). Figures of two stored runs
+ * and of bench/ab-stages.ts runs on 2026-12-05, quoted as measured.
+ */
+function twoCpusReport(): string {
+  return `
+**Two kinds of CPU, one target met on each.** The VMs of this class have run with and without
+the "Safe RET" return mitigation, and each of §3's first two targets is met on one kind only.
+With it (run 2026-12-05T05-58-55-696Z): empty program 28 ns, floor 73, the pipeline with 1,000
+rules 125: 1.78× the floor, but 97 ns over the empty program. Without it (run
+2026-12-05T16-03-48-649Z, the same code): 5, 18 and 56 ns: 51 ns over the empty program, but
+3.12× the floor. (The last four runs on such a CPU, on 2026-12-04, before the calls below left
+the packet's path, measured 63-66 ns over the empty program and 4.4-5.0× the floor.) Over the
+empty program the floor's work went from 45 to 13 ns and the pipeline's from 97 to 51: the CPU
+without the mitigation (a call and its return 1.1 ns instead of 7.3; another host, too) sped
+the floor's short path up more than the pipeline's, so the ratio grew as the difference shrank.
+On the CPU without the mitigation the stage rows below put the pipeline at 2.1-2.2× the floor
+with the guard, the flow table and the route counters all off (bench/ab-stages.ts, 300 rounds:
+37 ns against 18): the rest of its work (parsing VLAN tags, IPv6 and the L4 header, the MAC and
+martian checks, the feature word, the egress MTU check, the interface counters) already costs
+what the floor costs twice. Since that run the MAC check reads two words a side instead of six
+bytes (pw_frame_for_us): 0.981× and 0.992× the time in two alternated runs of 3,000 rounds each
+on that CPU (bench/ab-stages.ts OBJS=; means over the rounds, as the kernel times a run in
+whole ns). Out of the caches the two are alike: single runs, each after 64 MiB written elsewhere
+(ab-stages COLD=1000 on that CPU: 1,000 runs of each), took 1,091 ns for the floor and 1,152
+for the pipeline (1,122 with the guard, the flow table and the route counters off), against 140
+for the empty program: a packet whose tables are cold pays for the FIB, route, nexthop and port
+lookups that any forwarder makes, and the pipeline's own stages add little to that.
+`;
 }
 
 /** What the CPU's return mitigation makes of the calls on this packet's path. */
-function callsReport(callNs: number): string {
+function callsReport(callNs: number, srso: string | undefined): string {
+  const safeRet = /Safe RET/.test(srso ?? '');
   return `
 **Calls.** One BPF call and its return costs ${callNs.toFixed(1)} ns on this CPU (bench_calls: ${BENCH_CALLS} calls
-in a chain to a global function, as the stages are called, over the empty program), several
-times what it costs without the "Safe RET" mitigation (see What limits these numbers). This
+in a chain to a global function, as the stages are called, over the empty program), ${
+    safeRet
+      ? `several
+times what it costs without the "Safe RET" mitigation (see What limits these numbers)`
+      : `without the "Safe
+RET" mitigation (on a VM with it, 7.3 ns: see What limits these numbers)`
+  }. This
 packet's path through the pipeline makes one, as the floor does: the redirect (a helper).
 Four calls left that path on 2026-12-04 and 2026-12-05, each build alternated with the one
 before it on a VM with "Safe RET" (bench/ab-stages.ts, 1,000 rules):
