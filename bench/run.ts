@@ -1234,7 +1234,15 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   in address order needs no in-batch index and counts its new FIB nodes per level without a set
   (alternated A/B, 3 rounds: 0.87/0.63/0.54 s → 0.56/0.48/0.34 s for 160,147 routes). What is
   left is the per-route work (the record, the index, the FIB entry) in JavaScript. The kernel's
-  own install of the same table takes tens of times longer.
+  own install of the same table takes tens of times longer. The VM adds a cost of its own: the
+  first write to each page of memory. On the VM of 2026-12-05 (§3's run without "Safe RET"), a
+  process's first write to each page of a fresh 64 MiB anonymous mapping took 231-239 ms and
+  the second 0.5-3.4 ms; with the mapping populated at mmap (MAP_POPULATE) the first write
+  still took 100 ms, and MAP_POPULATE or MADV_POPULATE_WRITE on an mmap-ed BPF array changed
+  nothing either (a small C program, two runs of each): each page's first write pays ~2-6 µs,
+  outside the guest's page tables (as a hypervisor that tracks written pages would make it).
+  The IPv6 install writes 37.5 MiB of new nodes: 0.29-0.34 s for the 160,147 routes there in
+  four runs, 0.18 s in one whose process had first written once to each page of the node array.
 - **Pipeline per packet.** The empty program's ${f(r.pipeline.emptyNs)} ns is mostly BPF_PROG_TEST_RUN's own loop;
   the minimal forwarder (§3) is the floor for the same tables. The stage-by-stage rows of §3 say
   where the rest goes: the flow table (since the third session of 2026-12-03 a flow's common
