@@ -699,8 +699,9 @@ each entry into the kernel and each return to a process empties the TLB) native 
 0.86× and 0.94× nftables' connections in two runs, generic 0.92× and 1.02×, TC 1.16× and
 0.96×: no mode above 1 in both. On that VM a packet out of the caches costs the minimal
 forwarder about what it costs the pipeline (§3, single runs after 64 MiB written elsewhere:
-1,091 and 1,152 ns): what a connection's packets pay there is the lookups any forwarder
-makes, in tables the TLB has lost, not the pipeline's stages.
+1,091 and 1,152 ns), so most of what a connection's packet costs the pipeline there (below)
+is likely what any forwarder's lookups cost in tables out of the caches and the TLB, not its
+stages.
 ${t.ownNs ? ownTimeReport(t.ownNs, p) : ''}
 `;
 }

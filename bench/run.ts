@@ -928,7 +928,7 @@ ${twoCpusReport()}${p.callNs === undefined ? '' : callsReport(p.callNs, r.machin
 
 /**
  * The two targets of §3 on the two kinds of CPU this VM class has run on: each is met on one
- * kind and not on the other, for one reason (what a return costs). Figures of two stored runs
+ * kind and not on the other. Fixed text, whichever run renders it: figures of two stored runs
  * and of bench/ab-stages.ts runs on 2026-12-05, quoted as measured.
  */
 function twoCpusReport(): string {
@@ -1239,8 +1239,9 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   process's first write to each page of a fresh 64 MiB anonymous mapping took 231-239 ms and
   the second 0.5-3.4 ms; with the mapping populated at mmap (MAP_POPULATE) the first write
   still took 100 ms, and MAP_POPULATE or MADV_POPULATE_WRITE on an mmap-ed BPF array changed
-  nothing either (a small C program, two runs of each): each page's first write pays ~2-6 µs,
-  outside the guest's page tables (as a hypervisor that tracks written pages would make it).
+  nothing either (a small C program, two runs of each): each of the 16,384 pages' first write
+  pays ~6-14 µs, outside the guest's page tables (as a hypervisor that tracks written pages
+  would make it).
   The IPv6 install writes 37.5 MiB of new nodes: 0.29-0.34 s for the 160,147 routes there in
   four runs, 0.18 s in one whose process had first written once to each page of the node array.
 - **Pipeline per packet.** The empty program's ${f(r.pipeline.emptyNs)} ns is mostly BPF_PROG_TEST_RUN's own loop;
