@@ -120,6 +120,16 @@ const ACTION_CODE: Record<RuleAction, number> = {
 
 const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
 
+/**
+ * A prefix's blocklist (its family's map) and its key there. Both maps key { prefixlen, addr }
+ * (addr 4 bytes or 16) and hold struct pw_block, so one type serves both.
+ */
+export function blockEntry(maps: PipelineMaps, p: Prefix): { map: PipelineMaps['block4']; key: { prefixlen: number; addr: Uint8Array } } {
+  return p.family === 4
+    ? { map: maps.block4, key: { prefixlen: p.plen, addr: p.addr.subarray(0, 4) } }
+    : { map: maps.block6 as unknown as PipelineMaps['block4'], key: { prefixlen: p.plen, addr: p.addr } };
+}
+
 export class FilterTables {
   /** The maps whose contents filter.json describes (republish() fills them again). */
   static readonly MAPS: readonly string[] = [
@@ -532,9 +542,8 @@ export class FilterTables {
   block(prefixes: Prefix[], ttlMs?: number): number {
     const expires = ttlMs === undefined ? 0n : nowMonotonicNs() + BigInt(Math.round(ttlMs)) * 1_000_000n;
     for (const p of prefixes) {
-      const value = { expires_ns: expires, origin: abi.PwBlockOrigin.CONFIG, plen: p.plen, limiter: 0 };
-      if (p.family === 4) this.maps.block4.set({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) }, value);
-      else this.maps.block6.set({ prefixlen: p.plen, addr: p.addr }, value);
+      const { map, key } = blockEntry(this.maps, p);
+      map.set(key, { expires_ns: expires, origin: abi.PwBlockOrigin.CONFIG, plen: p.plen, limiter: 0 });
     }
     // After the entries are in: the pipeline looks the blocklists up again.
     for (const family of new Set(prefixes.map((p) => p.family))) markListed(this.maps, family);
@@ -543,19 +552,15 @@ export class FilterTables {
 
   /** Whether exactly this prefix is blocked now (listed and not expired). */
   isBlocked(p: Prefix): boolean {
-    const v =
-      p.family === 4
-        ? this.maps.block4.get({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) })
-        : this.maps.block6.get({ prefixlen: p.plen, addr: p.addr });
+    const { map, key } = blockEntry(this.maps, p);
+    const v = map.get(key);
     return v !== undefined && (!v.expires_ns || v.expires_ns > nowMonotonicNs());
   }
 
   /** Removes a blocked prefix, whoever listed it (an escalation too). */
   unblock(p: Prefix): boolean {
-    const removed =
-      p.family === 4
-        ? this.maps.block4.delete({ prefixlen: p.plen, addr: p.addr.subarray(0, 4) })
-        : this.maps.block6.delete({ prefixlen: p.plen, addr: p.addr });
+    const { map, key } = blockEntry(this.maps, p);
+    const removed = map.delete(key);
     if (removed) this.markEmptyBlocklists();
     return removed;
   }

@@ -13,7 +13,7 @@
  */
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
-import { limiterValue } from './filter-tables.js';
+import { blockEntry, limiterValue } from './filter-tables.js';
 import { markListed } from './blocklist-listing.js';
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -43,12 +43,6 @@ export class SealTable {
 
   constructor(private readonly maps: PipelineMaps) {}
 
-  private key(p: Prefix): { map: PipelineMaps['block4'] | PipelineMaps['block6']; k: BlockKey } {
-    return p.family === 4
-      ? { map: this.maps.block4, k: { prefixlen: p.plen, addr: p.addr.subarray(0, 4) } }
-      : { map: this.maps.block6 as unknown as PipelineMaps['block4'], k: { prefixlen: p.plen, addr: p.addr } };
-  }
-
   /**
    * Holds a prefix to `spec` until it expires, replacing this table's earlier entry for it. A
    * config blocklist entry or an escalation on the very prefix stays ('covered'): a config
@@ -56,7 +50,7 @@ export class SealTable {
    */
   write(spec: SealSpec): SealOutcome {
     const text = formatPrefix(spec.prefix);
-    const { map, k } = this.key(spec.prefix);
+    const { map, key: k } = blockEntry(this.maps, spec.prefix);
     const old = map.get(k);
     if (old && old.origin === abi.PwBlockOrigin.CONFIG) return 'covered';
     const before = this.shapeOf.get(text);
@@ -77,7 +71,7 @@ export class SealTable {
 
   /** Removes this table's entry for a prefix (a config entry or an escalation there stays). */
   clear(prefix: Prefix): boolean {
-    const { map, k } = this.key(prefix);
+    const { map, key: k } = blockEntry(this.maps, prefix);
     const old = map.get(k);
     this.release(formatPrefix(prefix));
     if (!old || old.origin !== abi.PwBlockOrigin.DECISION) return false;
@@ -86,7 +80,7 @@ export class SealTable {
 
   /** Whether the prefix's entry is this table's and in force (for drift repair). */
   holds(prefix: Prefix): boolean {
-    const { map, k } = this.key(prefix);
+    const { map, key: k } = blockEntry(this.maps, prefix);
     const v = map.get(k);
     return !!v && v.origin === abi.PwBlockOrigin.DECISION && (!v.expires_ns || v.expires_ns > process.hrtime.bigint());
   }
