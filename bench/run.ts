@@ -1208,6 +1208,7 @@ The forwarding cost is what a run adds per packet over the no-forwarding run (th
 shares the CPU, so delivered rates alone understate the difference: delivered packets/s,
 Pathwise vs kernel, ${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}).
 Target ≥ 3× the kernel — ${check(r.forwarding.kernelNs >= 3 * r.forwarding.pathwiseNs)} by forwarding cost, ${check(r.forwarding.pathwisePps >= 3 * r.forwarding.kernelPps)} by delivered rate.
+Target ≥ 1.2× the kernel's delivered rate in every run, never below it — ${check(r.forwarding.pathwisePps >= 1.2 * r.forwarding.kernelPps)} in this run (${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}; over the stored runs, the variation table at the end).
 ${r.forwarding.genericPps !== undefined ? GENERIC_FORWARDING : ''}${r.forwarding.live ? liveReport(r.forwarding.live) : ''}
 ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsReport(r.paths, r.pathsDate) : ''}${r.balance ? balanceReport(r.balance, r.balanceDate) : ''}${r.gateway ? gatewayReport(r.gateway, r.gatewayDate) : ''}## What limits these numbers
 
