@@ -323,7 +323,7 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   gauge('pathwise_decisions_active', 'Decisions (blocks and seals) in force', [], (set) => set({}, ctrl.decisions.counts().active));
   counter('pathwise_decisions_total', 'Decisions by what happened to them', ['event'], (set) => {
     const s = ctrl.decisions.counts();
-    for (const event of ['applied', 'duplicates', 'revoked', 'expired', 'repaired'] as const) set({ event }, s[event]);
+    for (const event of ['applied', 'duplicates', 'exempt', 'revoked', 'expired', 'repaired'] as const) set({ event }, s[event]);
   });
   const anomalies = sources.anomalies;
   if (anomalies) {

@@ -30,6 +30,7 @@ import { Decisions } from './decisions.js';
 import { GatewayIntake } from './gateway-intake.js';
 import { Notices } from './notices.js';
 import { parseDuration } from '../util/duration.js';
+import { parsePrefixShared } from '../util/ip.js';
 
 export interface Actor {
   actor: string;
@@ -127,7 +128,12 @@ export class Controller {
       this.notices,
       () => {
         const d = this.current.decisions;
-        return { defaultTtlMs: parseDuration(d.defaultTtl), maxTtlMs: parseDuration(d.maxTtl), maxActive: d.maxActive };
+        return {
+          defaultTtlMs: parseDuration(d.defaultTtl),
+          maxTtlMs: parseDuration(d.maxTtl),
+          maxActive: d.maxActive,
+          exempt: d.exempt.map((t) => parsePrefixShared(t)),
+        };
       },
       log,
     );

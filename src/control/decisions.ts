@@ -21,10 +21,11 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import { SealTable, type SealSpec } from '../dataplane/seal-table.js';
 import { checkDecision, sameDecision, SOURCE_TAG, type DecisionInput, type DecisionLimits, type DecisionSpec } from '../filter/decision.js';
 import { formatDuration } from '../util/duration.js';
-import { parsePrefix } from '../util/ip.js';
+import { formatPrefix, parsePrefix, prefixesOverlap, type Prefix } from '../util/ip.js';
 import type { Notices } from './notices.js';
 
-export type DecisionState = 'active' | 'revoked' | 'expired' | 'done';
+/** done: an unblock, carried out; exempt: a block or limit on a target that overlaps decisions.exempt, never applied. */
+export type DecisionState = 'active' | 'revoked' | 'expired' | 'done' | 'exempt';
 
 export interface Decision {
   id: string;
@@ -54,8 +55,10 @@ export interface DecisionBatch {
 
 export interface DecisionResult {
   id: string;
-  /** applied: new; duplicate: this id was seen (nothing done again); unblock: what it ended. */
-  status: 'applied' | 'duplicate' | 'unblocked';
+  /** applied: new; duplicate: this id was seen (nothing done again); unblocked: what it
+   * ended; exempt: its target overlaps decisions.exempt, so nothing was applied (recorded and
+   * audited as such). */
+  status: 'applied' | 'duplicate' | 'unblocked' | 'exempt';
   decision: Decision;
   /** unblock: the decisions it revoked. */
   revoked?: string[];
@@ -67,6 +70,8 @@ export interface DecisionStats {
   active: number;
   applied: number;
   duplicates: number;
+  /** Blocks and limits not applied: their target overlaps decisions.exempt. */
+  exempt: number;
   revoked: number;
   expired: number;
   repaired: number;
@@ -130,13 +135,13 @@ export class Decisions {
   private tableOf: Dataplane | null = null;
   private timers: NodeJS.Timeout[] = [];
   private sweeps = 0;
-  readonly stats: Omit<DecisionStats, 'active'> = { applied: 0, duplicates: 0, revoked: 0, expired: 0, repaired: 0 };
+  readonly stats: Omit<DecisionStats, 'active'> = { applied: 0, duplicates: 0, exempt: 0, revoked: 0, expired: 0, repaired: 0 };
 
   constructor(
     file: string,
     private readonly dp: () => Dataplane,
     private readonly notices: Notices,
-    private readonly limits: () => DecisionLimits & { maxActive: number },
+    private readonly limits: () => DecisionLimits & { maxActive: number; exempt: readonly Prefix[] },
     private readonly log: Logger,
   ) {
     // Committed before the answer: a decision answered is on disk.
@@ -223,7 +228,12 @@ export class Decisions {
         });
       return row;
     });
-    const adding = specs.filter((s, i) => s.action !== 'unblock' && !known[i]).length;
+    // A block or limit on a target that overlaps an exempt prefix is recorded, never applied:
+    // a gateway that logs its load balancer's address, or a detector that takes it for a
+    // flood, must not cut the operators off. (A covering target is not applied in part: the
+    // pipeline holds a prefix whole.)
+    const exemptBy = specs.map((s) => (s.action === 'unblock' ? undefined : limits.exempt.find((e) => prefixesOverlap(e, s.prefix))));
+    const adding = specs.filter((s, i) => s.action !== 'unblock' && !known[i] && !exemptBy[i]).length;
     const active = this.activeCount();
     if (active + adding > limits.maxActive)
       throw new PwError('PW_ERR_FULL', `${active} decisions are in force and the batch adds ${adding}: at most ${limits.maxActive}`, {
@@ -242,6 +252,7 @@ export class Decisions {
           return;
         }
         const id = s.id ?? randomUUID();
+        const exempt = exemptBy[i];
         const revoked: string[] = [];
         if (s.action === 'unblock') {
           for (const r of this.activeOn(s.target)) {
@@ -261,10 +272,10 @@ export class Decisions {
           source,
           actor,
           created_ms: now,
-          expires_ms: s.action === 'unblock' ? null : now + s.ttlMs,
-          state: s.action === 'unblock' ? 'done' : 'active',
-          ended_ms: null,
-          ended_by: null,
+          expires_ms: s.action === 'unblock' || exempt ? null : now + s.ttlMs,
+          state: s.action === 'unblock' ? 'done' : exempt ? 'exempt' : 'active',
+          ended_ms: exempt ? now : null,
+          ended_by: exempt ? `decisions.exempt ${formatPrefix(exempt)}` : null,
         };
         this.db
           .prepare(
@@ -272,6 +283,10 @@ export class Decisions {
              VALUES (@id, @action, @target, @rate, @burst, @ttl_ms, @api, @reason, @source, @actor, @created_ms, @expires_ms, @state, @ended_ms, @ended_by)`,
           )
           .run(row);
+        if (exempt) {
+          results.push({ id, status: 'exempt', decision: decisionOf(row), held: 'none' });
+          return;
+        }
         touched.add(s.target);
         results.push({ id, status: s.action === 'unblock' ? 'unblocked' : 'applied', decision: decisionOf(row), revoked, held: 'none' });
       });
@@ -279,15 +294,21 @@ export class Decisions {
     apply();
     // Written after the commit: what the pipeline holds is always what the store says.
     const held = new Map([...touched].map((t) => [t, this.write(t)]));
-    for (const r of results) {
+    results.forEach((r, i) => {
       if (r.status === 'duplicate') {
         r.held = this.heldNow(r.decision.target);
-        continue;
+        return;
+      }
+      if (r.status === 'exempt') {
+        r.held = this.heldNow(r.decision.target);
+        this.stats.exempt++;
+        this.tell(r.decision, 'exempt', actor, undefined, exemptBy[i]);
+        return;
       }
       r.held = held.get(r.decision.target)!;
       this.stats.applied++;
       this.tell(r.decision, r.status === 'unblocked' ? 'unblocked' : 'applied', actor, r.revoked);
-    }
+    });
     return results;
   }
 
@@ -430,7 +451,7 @@ export class Decisions {
     return rows.some((r) => r.action === 'block') ? 'block' : 'limit';
   }
 
-  private tell(d: Decision, event: string, actor: string, revoked?: string[]): void {
+  private tell(d: Decision, event: string, actor: string, revoked?: string[], exemptBy?: Prefix): void {
     const what =
       d.action === 'block'
         ? `block ${d.target}`
@@ -438,12 +459,13 @@ export class Decisions {
           ? `limit ${d.target} to ${d.rate} packets/s (burst ${d.burst})`
           : `unblock ${d.target}`;
     const ttl = d.expiresAt ? ` for ${formatDuration(Date.parse(d.expiresAt) - Date.parse(d.createdAt))}` : '';
+    const exempt = exemptBy ? ` not applied: it overlaps ${formatPrefix(exemptBy)} in decisions.exempt` : '';
     this.notices.publish({
       kind: 'decision',
       event,
       subject: d.target,
       actor,
-      summary: `${event}: ${what}${event === 'applied' ? ttl : ''} (from ${d.source}${d.api ? `, API ${d.api}` : ''}${d.reason ? `: ${d.reason}` : ''})`,
+      summary: `${event}: ${what}${event === 'applied' ? ttl : ''}${exempt} (from ${d.source}${d.api ? `, API ${d.api}` : ''}${d.reason ? `: ${d.reason}` : ''})`,
       details: { decision: d, ...(revoked?.length ? { revoked } : {}) },
     });
   }

@@ -159,7 +159,8 @@ export class AnomalyService {
           },
           `detector:${a.detector}`,
         );
-        sealed = results.map((r) => r.decision.target);
+        // A source in decisions.exempt is detected, not sealed.
+        sealed = results.filter((r) => r.status !== 'exempt').map((r) => r.decision.target);
         this.stats.seals += sealed.length;
       } catch (err) {
         this.log.error({ err, anomaly: a }, 'sealing what a detector found failed');

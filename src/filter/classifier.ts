@@ -10,7 +10,7 @@
  */
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
-import { formatPrefix, maskAddr, type Family, type Prefix } from '../util/ip.js';
+import { formatPrefix, maskAddr, prefixCovers, type Family, type Prefix } from '../util/ip.js';
 import { ruleFamily, type RuleMatch } from './rule.js';
 
 export const MAX_RULES = abi.PwLimit.MAX_RULES;
@@ -89,13 +89,6 @@ class BitmapPool {
   }
 }
 
-function covers(outer: Prefix, inner: Prefix): boolean {
-  if (outer.plen > inner.plen) return false;
-  const m = maskAddr(inner.addr, outer.plen);
-  for (let i = 0; i < 16; i++) if (m[i] !== outer.addr[i]) return false;
-  return true;
-}
-
 /** Rules of a family (or of none) with a CIDR field, per prefix. */
 function cidrTable(rules: ClassifierRule[], family: Family, field: 'src' | 'dst', pool: BitmapPool): { prefix: Prefix; bitmap: number }[] {
   const base = new Bits(); // rules with no CIDR in this field (and not of the other family)
@@ -120,7 +113,7 @@ function cidrTable(rules: ClassifierRule[], family: Family, field: 'src' | 'dst'
     const b = base.copy();
     for (let l = 0; l <= prefix.plen; l++) {
       const anc = byPrefix.get(formatPrefix({ family, addr: maskAddr(prefix.addr, l), plen: l }));
-      if (anc && covers(anc.prefix, prefix)) for (const i of anc.rules) b.set(i);
+      if (anc && prefixCovers(anc.prefix, prefix)) for (const i of anc.rules) b.set(i);
     }
     return { prefix, bitmap: pool.add(b) };
   });

@@ -16,7 +16,7 @@
 import * as abi from '../generated/pathwise.js';
 import type { KernelNexthop, KernelRouteSet } from '../kernel/index.js';
 import { PwError } from '../errors.js';
-import { maskAddr, prefixKey6, prefixOfKey6, type Family, type Prefix } from '../util/ip.js';
+import { prefixCovers, prefixKey6, prefixOfKey6, type Family, type Prefix } from '../util/ip.js';
 import { grown } from '../util/typed-arrays.js';
 import { PrefixMap4 } from './prefix-map4.js';
 import type { RouteType } from './route.js';
@@ -226,13 +226,6 @@ export function prefixOfKey(key: PrefixKey): Prefix {
 
 export const keyOfPrefix = (p: Prefix): PrefixKey => (p.family === 4 ? prefixKey4(p.v4, p.plen) : prefixKey6(p.addr, 0, p.plen));
 
-function within(p: Prefix, outer: Prefix): boolean {
-  if (p.family !== outer.family || p.plen < outer.plen) return false;
-  const masked = maskAddr(p.addr, outer.plen);
-  for (let i = 0; i < 16; i++) if (masked[i] !== outer.addr[i]) return false;
-  return true;
-}
-
 export function hopsKeyOf(hops: readonly ImportedHop[]): string {
   return hops.map((h) => `${h.family}:${h.gw ? hex(h.gw, h.family === 4 ? 4 : 16) : '-'}@${h.ifindex}*${h.weight}`).join(';');
 }
@@ -406,7 +399,7 @@ export class KernelRouteView {
       if (s.protocols ? !s.protocols.has(proto) : proto === RTPROT_KERNEL) continue;
       if (s.prefixes) {
         const p = (prefix ??= prefixOfKey(key));
-        if (!s.prefixes.some((outer) => within(p, outer))) continue;
+        if (!s.prefixes.some((outer) => prefixCovers(outer, p))) continue;
       }
       return r;
     }

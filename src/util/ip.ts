@@ -152,6 +152,17 @@ export function maskAddr(addr: Uint8Array, plen: number): Uint8Array {
   return out;
 }
 
+/** Whether `inner` lies inside `outer` (or is it): same family, as long or longer, the same leading bits. */
+export function prefixCovers(outer: Prefix, inner: Prefix): boolean {
+  if (outer.family !== inner.family || outer.plen > inner.plen) return false;
+  const m = maskAddr(inner.addr, outer.plen);
+  for (let i = 0; i < 16; i++) if (m[i] !== outer.addr[i]) return false;
+  return true;
+}
+
+/** Whether two prefixes share an address (one covers the other). */
+export const prefixesOverlap = (a: Prefix, b: Prefix): boolean => prefixCovers(a, b) || prefixCovers(b, a);
+
 export function formatPrefix(p: Pick<Prefix, 'family' | 'addr' | 'plen'>): string {
   return `${formatAddress(p.family, p.addr)}/${p.plen}`;
 }

@@ -19,13 +19,15 @@ import { Decisions } from '../../src/control/decisions.js';
 import { Notices, type Notice } from '../../src/control/notices.js';
 import { PwError } from '../../src/errors.js';
 import * as abi from '../../src/generated/pathwise.js';
-import { parsePrefix } from '../../src/util/ip.js';
+import { parsePrefix, type Prefix } from '../../src/util/ip.js';
 import { ipv4Packet, ipv6Packet } from '../helpers/packets.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
-const LIMITS = () => ({ defaultTtlMs: 3_600_000, maxTtlMs: 7 * 86_400_000, maxActive: 1000 });
+/** decisions.exempt as a test sets it. */
+let exempt: Prefix[] = [];
+const LIMITS = () => ({ defaultTtlMs: 3_600_000, maxTtlMs: 7 * 86_400_000, maxActive: 1000, exempt });
 
 describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
   let dp: Dataplane;
@@ -206,6 +208,68 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
     assert.notEqual(reason('203.0.113.51'), abi.PwReason.BLOCKED);
     assert.notEqual(reason('203.0.113.52'), abi.PwReason.BLOCKED);
     decisions.revoke('gw-42', 'gw');
+  });
+
+  it('applies no block or limit whose target overlaps an exempt prefix: answered, recorded and told as exempt', () => {
+    exempt = [parsePrefix('10.200.0.0/16'), parsePrefix('2001:db8:e::/48')];
+    told.length = 0;
+    try {
+      const results = decisions.submit(
+        {
+          source: 'nginx-1',
+          decisions: [
+            { id: 'ex-inside', action: 'block', target: '10.200.5.5' }, // inside an exempt prefix
+            { action: 'limit', target: '10.0.0.0/8', rate: 10 }, // covering one
+            { action: 'block', target: '10.201.0.1' }, // neither
+            { action: 'block', target: '2001:db8:e:1::/64' },
+          ],
+        },
+        'gw',
+      );
+      assert.deepEqual(
+        results.map((r) => [r.status, r.decision.state]),
+        [
+          ['exempt', 'exempt'],
+          ['exempt', 'exempt'],
+          ['applied', 'active'],
+          ['exempt', 'exempt'],
+        ],
+      );
+      assert.equal(results[0]!.decision.endedBy, 'decisions.exempt 10.200.0.0/16');
+      assert.notEqual(reason('10.200.5.5'), abi.PwReason.BLOCKED);
+      assert.notEqual(reason('10.7.0.1'), abi.PwReason.SEALED);
+      assert.equal(reason('10.201.0.1'), abi.PwReason.BLOCKED);
+      assert.deepEqual(
+        decisions.list().map((d) => d.target),
+        ['10.201.0.1/32'],
+        'only the applied one is in force',
+      );
+      assert.equal(decisions.list({ all: true }).filter((d) => d.state === 'exempt').length, 3, 'the exempt ones are on record');
+      assert.deepEqual(
+        told.map((n) => [n.event, n.subject]),
+        [
+          ['exempt', '10.200.5.5/32'],
+          ['exempt', '10.0.0.0/8'],
+          ['applied', '10.201.0.1/32'],
+          ['exempt', '2001:db8:e:1::/64'],
+        ],
+      );
+      assert.match(told[0]!.summary, /overlaps 10\.200\.0\.0\/16 in decisions\.exempt/);
+      // The same id again is a duplicate of what was answered; unblock is never exempt.
+      assert.equal(
+        decisions.submit({ decisions: [{ id: 'ex-inside', action: 'block', target: '10.200.5.5' }] }, 'gw')[0]!.status,
+        'duplicate',
+      );
+      assert.equal(decisions.submit({ decisions: [{ action: 'unblock', target: '10.200.5.5' }] }, 'gw')[0]!.status, 'unblocked');
+      // Out of the exempt list, the same block applies.
+      exempt = [];
+      const [later] = decisions.submit({ decisions: [{ action: 'block', target: '10.200.5.5' }] }, 'gw');
+      assert.equal(later!.status, 'applied');
+      assert.equal(reason('10.200.5.5'), abi.PwReason.BLOCKED);
+      for (const d of decisions.list()) decisions.revoke(d.id, 'gw');
+    } finally {
+      exempt = [];
+    }
   });
 
   it('expires in the pipeline itself; the sweep then ends the decision and tells', async () => {

@@ -52,6 +52,7 @@ interface Decision {
   createdAt: string;
   expiresAt: string;
   reason: string;
+  state: string;
 }
 
 /** Collects a child's stdout as JSON lines. */
@@ -98,6 +99,7 @@ describe('the gateway loop: nginx rejects, Pathwise seals at XDP', { skip, timeo
         topo,
         instance,
         `insight: { dropEvents: true }
+decisions: { exempt: [10.210.99.0/24] }
 webhooks:
   - { name: test, url: "http://127.0.0.1:9911/hook", secret: ${SECRET}, kinds: [decision], retries: 3 }
 `,
@@ -281,5 +283,37 @@ webhooks:
     assert.equal(blocks.find((b) => b.prefix === '10.210.1.77/32')?.origin, 'decision');
     const bad = await request(sock, 'POST', '/v1/gateway/logs?format=envoy', [entry]);
     assert.equal(bad.status, 400);
+  });
+
+  it('seals no source in decisions.exempt, whatever the gateway logs of it; says so and keeps it on record', async () => {
+    // A load balancer in front of the gateway, logged as the client of every request.
+    const entry = { client_ip: '10.210.99.5', request: { method: 'GET', uri: '/v1/orders/1' }, response: { status: 429 } };
+    const sock = { socketPath: socketOf(lab!.instance) };
+    const r = await request(
+      sock,
+      'POST',
+      '/v1/gateway/logs?format=kong&source=kong-1',
+      Array.from({ length: 25 }, () => entry),
+    );
+    assert.equal(r.status, 200, r.text);
+    const body = r.json as { results: { status: string; decision: { target: string; state: string } }[] };
+    assert.deepEqual(
+      body.results.map((x) => [x.status, x.decision.target, x.decision.state]),
+      [['exempt', '10.210.99.5/32', 'exempt']],
+    );
+    const blocks = pw('block', 'list', '--json').json() as { prefix: string }[];
+    assert.equal(
+      blocks.find((b) => b.prefix === '10.210.99.5/32'),
+      undefined,
+    );
+    const all = pw('decision', 'list', '--all', '--json').json() as Decision[];
+    assert.equal(all.find((d) => d.target === '10.210.99.5/32')?.state, 'exempt');
+    const audit = pw('audit', '--kind', 'decision', '--subject', '10.210.99.', '--json').json() as { event: string; summary: string }[];
+    assert.ok(
+      audit.some((a) => a.event === 'exempt' && /overlaps 10\.210\.99\.0\/24 in decisions\.exempt/.test(a.summary)),
+      JSON.stringify(audit),
+    );
+    const m = await request(sock, 'GET', '/metrics');
+    assert.match(m.text, /pathwise_decisions_total\{event="exempt"\} 1\b/);
   });
 });

@@ -40,7 +40,8 @@ function printResults(results: DecisionResult[]): void {
     const what = d.action === 'limit' ? `limit ${d.target} to ${d.rate}/s (burst ${d.burst})` : `${d.action} ${d.target}`;
     const held = r.held === 'config' ? color.yellow(' (a config blocklist entry holds it)') : '';
     const revoked = r.revoked?.length ? color.dim(` (ended ${r.revoked.join(', ')})`) : '';
-    console.log(`${r.status}: ${what}${d.expiresAt ? ` until ${d.expiresAt}` : ''} ${color.dim(`id ${d.id}`)}${held}${revoked}`);
+    const exempt = r.status === 'exempt' ? color.yellow(` (not applied: ${d.endedBy})`) : '';
+    console.log(`${r.status}: ${what}${d.expiresAt ? ` until ${d.expiresAt}` : ''} ${color.dim(`id ${d.id}`)}${held}${revoked}${exempt}`);
   }
 }
 

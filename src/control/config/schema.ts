@@ -635,9 +635,16 @@ export const Config = z
         defaultTtl: duration.default('1h').describe('how long a decision lasts when it gives no ttl'),
         maxTtl: duration.default('7d').describe('the longest a decision may last (a lasting block belongs in blocklists:)'),
         maxActive: z.number().int().min(1).max(500_000).default(100_000).describe('decisions in force at once'),
+        exempt: z
+          .array(cidr)
+          .max(1024)
+          .default([])
+          .describe(
+            "sources no decision may block or limit (the operators' networks, the gateways themselves, the load balancers in front of them): a block or limit whose target overlaps one is answered 'exempt' and not applied",
+          ),
       })
       .strict()
-      .default({ defaultTtl: '1h', maxTtl: '7d', maxActive: 100_000 })
+      .default({ defaultTtl: '1h', maxTtl: '7d', maxActive: 100_000, exempt: [] })
       .describe('operational decisions (POST /v1/decisions, gateway adapters, anomaly seals): blocks and seals with a TTL'),
     anomalies: Anomalies.prefault({}).describe(
       'anomaly detection: baselines per source, API and destination; floods, new-source bursts, error spikes, scans, SYN floods',
