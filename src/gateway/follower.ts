@@ -43,6 +43,8 @@ export const DEFAULT_POLICY: FollowPolicy = {
 
 /** Sources followed at once; the least recently seen go first beyond it. */
 const MAX_SOURCES = 100_000;
+/** Distinct paths counted per source (to name the API a seal is about). */
+const MAX_PATHS = 64;
 
 interface SourceState {
   /** Times of rejections within the window, oldest first. */
@@ -97,8 +99,10 @@ export class RejectionFollower {
     }
     s.hits.push(now);
     while (s.hits.length && s.hits[0]! <= now - this.policy.windowMs) s.hits.shift();
+    // Paths are kept until the source is sealed, and a source that stays under the threshold
+    // is never sealed: a bound keeps one that asks for a new path each time from growing its map.
     const path = e.uri?.split('?')[0];
-    if (path) s.paths.set(path, (s.paths.get(path) ?? 0) + 1);
+    if (path && (s.paths.size < MAX_PATHS || s.paths.has(path))) s.paths.set(path, (s.paths.get(path) ?? 0) + 1);
     if (s.hits.length < this.policy.threshold) return null;
 
     s.offenses++;

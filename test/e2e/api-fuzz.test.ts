@@ -24,7 +24,8 @@ import { privilegedSkip } from '../helpers/privileged.js';
 const skip = privilegedSkip();
 const AUTH_RUN = join(dirname(fileURLToPath(import.meta.url)), '..', 'fuzz', 'api-auth-run.js');
 
-const send = (socketPath: string, r: FuzzRequest) => request({ socketPath }, r.method, r.path, r.body, undefined, { raw: r.raw });
+const send = (socketPath: string, r: FuzzRequest) =>
+  request({ socketPath }, r.method, r.path, r.body, undefined, { raw: r.raw, contentType: r.contentType });
 
 describe('the REST API under fuzzed requests', { skip, timeout: 10 * 60_000 }, () => {
   let lab: FuzzLab | undefined;
@@ -44,6 +45,9 @@ describe('the REST API under fuzzed requests', { skip, timeout: 10 * 60_000 }, (
     assert.ok(ops.length > 40, `${ops.length} operations`);
     const findings: string[] = [];
     const statuses: Record<string, number> = {};
+    // Gateway logs taken, the seals they led to (the follower's decisions), and those of the
+    // lab's exempt prefixes (decisions.exempt: answered, not applied).
+    const logs = { taken: 0, seals: 0, exempt: 0 };
     let i = 0;
     for (const r of fuzzRequests(ops, Number(process.env.AF_SEED ?? 1), Number(process.env.AF_N ?? 3_000), {
       configText: lab!.configText,
@@ -53,6 +57,10 @@ describe('the REST API under fuzzed requests', { skip, timeout: 10 * 60_000 }, (
       const before = r.method === 'GET' ? null : await state();
       const a = await send(sock, r);
       statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+      if (a.status === 200 && r.path.startsWith('/v1/gateway/logs?')) {
+        logs.taken++;
+        for (const x of a.json?.results ?? []) logs[x.status === 'exempt' ? 'exempt' : 'seals']++;
+      }
       if (a.status >= 500) findings.push(`${what}: ${a.status} ${a.text.slice(0, 300)}`);
       else if (a.status >= 400) {
         const e = a.json?.error;
@@ -65,8 +73,10 @@ describe('the REST API under fuzzed requests', { skip, timeout: 10 * 60_000 }, (
       }
       if (findings.length >= 10) break;
     }
-    t.diagnostic(`statuses: ${JSON.stringify(statuses)}`);
+    t.diagnostic(`statuses: ${JSON.stringify(statuses)}; gateway logs taken ${logs.taken}, seals ${logs.seals}, exempt ${logs.exempt}`);
     assert.deepEqual(findings, []);
+    // The logs reached the follower, and some of them far enough to seal.
+    assert.ok(logs.taken > 20 && logs.seals > 0, JSON.stringify(logs));
     assert.equal((await send(sock, { method: 'GET', path: '/healthz' })).status, 200);
     assert.equal(lab!.daemon.child.exitCode, null, 'the daemon is alive');
     assert.deepEqual(bugsLogged(lab!.daemon), [], 'the daemon logged no bug');

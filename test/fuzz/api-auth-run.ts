@@ -32,7 +32,7 @@ interface Answer {
 async function send(r: FuzzRequest, authorization?: string): Promise<Answer> {
   const payload = r.raw ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
   const headers: Record<string, string> = {};
-  if (payload !== undefined) headers['content-type'] = 'application/json';
+  if (payload !== undefined) headers['content-type'] = r.contentType ?? 'application/json';
   if (authorization !== undefined) headers.authorization = authorization;
   const res = await fetch(base + r.path, { method: r.method, headers, body: payload });
   const text = await res.text();

@@ -38,6 +38,8 @@ export interface FuzzRequest {
   /** A JSON body, or the raw text to send as application/json (not JSON itself). */
   body?: unknown;
   raw?: string;
+  /** The raw text's content type, when it is not application/json (a gateway's NDJSON log). */
+  contentType?: string;
 }
 
 type Rand = () => number;
@@ -199,6 +201,54 @@ export function mutateValue(v: unknown, rand: Rand): unknown {
   return o;
 }
 
+/** Client addresses as gateways log them, odd ones among them. */
+const LOG_CLIENTS = [
+  '203.0.113.7',
+  '203.0.113.7:51000',
+  '198.51.100.9',
+  '[2001:db8::7]:443',
+  '2001:db8::7',
+  '::ffff:203.0.113.8',
+  '10.77.0.1',
+  '127.0.0.1',
+  '0.0.0.0',
+  '::',
+  '255.255.255.255',
+  'unknown',
+  '',
+];
+const LOG_STATUSES: unknown[] = [429, 429, 403, 200, 502, '429', 999, 100, 0, -1, 429.5];
+const LOG_URIS = ['/v1/orders?id=1', '/v2/users/42', '/', '', '/x'.repeat(3000), '/%00/../..', 'no-slash'];
+
+/**
+ * A body for /v1/gateway/logs: a batch of one format's entries (src/gateway/adapters.ts), most
+ * of them one client rejected again and again so that the follower seals some (its default
+ * threshold is 20), as JSON objects or, for nginx, NDJSON lines (JSON or the combined format).
+ */
+function gatewayLogs(format: string, rand: Rand): { body?: unknown; raw?: string; contentType?: string } {
+  const client = pick(rand, LOG_CLIENTS);
+  const n = 1 + Math.floor(rand() * 40);
+  const entries = Array.from({ length: n }, () => {
+    const c = rand() < 0.8 ? client : pick(rand, LOG_CLIENTS);
+    const status = pick(rand, LOG_STATUSES);
+    const uri = pick(rand, LOG_URIS);
+    const method = pick(rand, ['GET', 'POST', '', 'G E T']);
+    if (format === 'nginx') return { remote_addr: c, status, request_uri: uri, request_method: method, host: 'api.example' };
+    return { client_ip: c, request: { method, uri, headers: { host: 'api.example' } }, response: { status } };
+  });
+  if (format !== 'nginx' || rand() < 0.5) {
+    const body = rand() < 0.5 ? mutateValue(entries, rand) : entries;
+    return { body: Array.isArray(body) && body.length === 1 && rand() < 0.5 ? body[0] : body };
+  }
+  const lines = entries.map((e) =>
+    rand() < 0.5
+      ? JSON.stringify(rand() < 0.3 ? mutateValue(e, rand) : e)
+      : `${e.remote_addr} - - [05/Dec/2026:10:00:00 +0000] "${e.request_method} ${e.request_uri} HTTP/1.1" ${String(e.status)} 12 "-" "curl"`,
+  );
+  if (rand() < 0.2) lines.splice(Math.floor(rand() * lines.length), 0, pick(rand, ['', '{', 'garbage', '\u0000', '{"a":']));
+  return { raw: lines.join(pick(rand, ['\n', '\r\n'])), contentType: 'application/x-ndjson' };
+}
+
 /** What a path parameter may hold. */
 const PATH_VALUES = [
   'web',
@@ -252,8 +302,18 @@ export function* fuzzRequests(
   const rand = rng(seed);
   const ctx: Ctx = { rand, meanings: [[/^(dev|interface)$/, [...lab.interfaces, 'lo', 'nosuch0']], ...MEANING] };
   const configText = lab.configText;
+  const gatewayLog = ops.find((o) => o.path === '/v1/gateway/logs' && o.method === 'POST');
   for (let i = 0; i < n; i++) {
-    const op = pick(rand, ops);
+    // The gateway log intake a few times more often than one operation in ~50 would be: its
+    // bodies (below) are the ones the schema does not describe.
+    const op = (rand() < 0.05 && gatewayLog) || pick(rand, ops);
+    // A gateway's log: a format it names (most of the time), entries as gateways write them.
+    if (op === gatewayLog && rand() < 0.8) {
+      const format = pick(rand, ['nginx', 'kong', 'apisix', 'nginx', 'envoy']);
+      const source = pick(rand, ['', `&source=${pick(rand, ['gw1', 'kong-1', 'a%20b', 'x'.repeat(70)])}`]);
+      yield { method: op.method, path: `${op.path}?format=${format}${source}`, ...gatewayLogs(format, rand) };
+      continue;
+    }
     const path = fillPath(op.path, ctx, lab.interfaces) + queryOf(op.query, ctx);
     if (!op.body) {
       yield { method: op.method, path };

@@ -19,21 +19,25 @@ export interface RunningDaemon {
   log: string[];
 }
 
-/** `raw`: text sent as the JSON body as it is (a body that is not JSON, or an empty one). */
+/** `raw`: text sent as the body as it is (a body that is not JSON, or an empty one), as
+ * `contentType` (default application/json). */
 export function request(
   target: { socketPath: string } | { port: number },
   method: string,
   path: string,
   body?: unknown,
   token?: string,
-  opts: { raw?: string } = {},
+  opts: { raw?: string; contentType?: string } = {},
 ): Promise<{ status: number; json: any; text: string }> {
   const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     // With its length: Node frames no body of a DELETE by itself (no chunked encoding for it).
     if (payload !== undefined)
-      Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
+      Object.assign(headers, {
+        'content-type': opts.contentType ?? 'application/json',
+        'content-length': String(Buffer.byteLength(payload)),
+      });
     if (token) headers.authorization = `Bearer ${token}`;
     const req = http.request(
       { ...('socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port }), method, path, headers },

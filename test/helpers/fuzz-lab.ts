@@ -42,6 +42,7 @@ services:
     address: 10.77.0.9:80/tcp
     backends: [10.77.0.2:8080]
     health: { type: none }
+decisions: { exempt: [10.77.0.0/24, 127.0.0.0/8] }
 `;
   const configFile = join(dir, 'pathwise.yaml');
   writeFileSync(configFile, configText);

@@ -107,6 +107,15 @@ describe('the rejection follower', () => {
     assert.equal(burst(40_000)!.ttl, 25, 'capped at maxTtl');
   });
 
+  it('counts at most 64 paths of a source that stays under the threshold, whatever it asks for', () => {
+    const f = new RejectionFollower({ ...policy, threshold: 10_000, windowMs: 1000 }, 'gw', 0);
+    // One rejection a second, each for a new path: never sealed, never more than 64 paths kept.
+    for (let i = 0; i < 5000; i++) assert.equal(f.see(e('10.0.0.9', 429, `/v1/items/${i}`), i * 1000), null);
+    const kept = (f as unknown as { sources: Map<string, { paths: Map<string, number> }> }).sources.get('10.0.0.9/32')!.paths;
+    assert.equal(kept.size, 64);
+    assert.equal(kept.get('/v1/items/0'), 1);
+  });
+
   it('seals prefixes when asked, and limits at a rate', () => {
     const f = new RejectionFollower({ ...policy, per4: 24, per6: 56, action: 'limit', rate: 50, burst: 100 }, 'gw', 0);
     f.see(e('10.0.0.1'), 0);
