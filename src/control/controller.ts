@@ -329,6 +329,11 @@ export class Controller {
     const latest = this.history.latest();
     const configChanged = !latest || JSON.stringify(latest.config) !== JSON.stringify(config);
     this.current = config;
+    try {
+      this.decisions.endExempt(who.actor);
+    } catch (e) {
+      this.log.error({ err: e }, 'ending the decisions on newly exempt prefixes failed; they end with their TTL');
+    }
     if (!changes.length && !configChanged) {
       this.log.info({ who }, 'no change');
       return { changes: [], applied: true, dryRun: false };

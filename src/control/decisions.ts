@@ -24,7 +24,7 @@ import { formatDuration } from '../util/duration.js';
 import { formatPrefix, parsePrefix, prefixesOverlap, type Prefix } from '../util/ip.js';
 import type { Notices } from './notices.js';
 
-/** done: an unblock, carried out; exempt: a block or limit on a target that overlaps decisions.exempt, never applied. */
+/** done: an unblock, carried out; exempt: a block or limit whose target overlaps decisions.exempt: not applied, or ended when its prefix became exempt. */
 export type DecisionState = 'active' | 'revoked' | 'expired' | 'done' | 'exempt';
 
 export interface Decision {
@@ -70,7 +70,7 @@ export interface DecisionStats {
   active: number;
   applied: number;
   duplicates: number;
-  /** Blocks and limits not applied: their target overlaps decisions.exempt. */
+  /** Blocks and limits not applied, or ended: their target overlaps decisions.exempt. */
   exempt: number;
   revoked: number;
   expired: number;
@@ -302,7 +302,7 @@ export class Decisions {
       if (r.status === 'exempt') {
         r.held = this.heldNow(r.decision.target);
         this.stats.exempt++;
-        this.tell(r.decision, 'exempt', actor, undefined, exemptBy[i]);
+        this.tell(r.decision, 'exempt', actor, undefined, `not applied: it overlaps ${formatPrefix(exemptBy[i]!)} in decisions.exempt`);
         return;
       }
       r.held = held.get(r.decision.target)!;
@@ -373,6 +373,37 @@ export class Decisions {
     return due.length;
   }
 
+  /**
+   * Ends the decisions in force whose target overlaps decisions.exempt, as a config that adds
+   * a prefix there is applied (and at the start, for one applied while the daemon was down):
+   * an operator who exempts a blocked load balancer frees it at once. Returns how many ended.
+   */
+  endExempt(actor: string, now = Date.now()): number {
+    const exempt = this.limits().exempt;
+    if (!exempt.length) return 0;
+    let n = 0;
+    for (const t of this.activeTargets()) {
+      const prefix = parsePrefix(t);
+      const by = exempt.find((e) => prefixesOverlap(e, prefix));
+      if (!by) continue;
+      const endedBy = `decisions.exempt ${formatPrefix(by)}`;
+      for (const r of this.activeOn(t)) {
+        this.end(r, 'exempt', now, endedBy);
+        this.stats.exempt++;
+        n++;
+        this.tell(
+          decisionOf({ ...r, state: 'exempt', ended_ms: now, ended_by: endedBy }),
+          'exempt',
+          actor,
+          undefined,
+          `ended: it overlaps ${formatPrefix(by)}, now in decisions.exempt`,
+        );
+      }
+      this.write(t);
+    }
+    return n;
+  }
+
   /** Writes again every prefix whose entry is not in the pipeline (returns how many). */
   repair(): number {
     const seals = this.seals();
@@ -390,6 +421,7 @@ export class Decisions {
   /** Writes every decision in force again, and removes decision entries no decision explains. */
   resync(): void {
     this.sweep();
+    this.endExempt('decisions.exempt');
     const seals = this.seals();
     seals.resetLimiters();
     const targets = new Set(this.activeTargets());
@@ -417,7 +449,7 @@ export class Decisions {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM decisions WHERE state = 'active'").get() as { n: number }).n;
   }
 
-  private end(r: Row, state: 'revoked' | 'expired', at: number, by: string): void {
+  private end(r: Row, state: 'revoked' | 'expired' | 'exempt', at: number, by: string): void {
     this.db.prepare('UPDATE decisions SET state = ?, ended_ms = ?, ended_by = ? WHERE id = ?').run(state, at, by, r.id);
     if (state === 'revoked') this.stats.revoked++;
   }
@@ -451,7 +483,8 @@ export class Decisions {
     return rows.some((r) => r.action === 'block') ? 'block' : 'limit';
   }
 
-  private tell(d: Decision, event: string, actor: string, revoked?: string[], exemptBy?: Prefix): void {
+  /** `note`: said after what the decision is (why an exempt one was not applied or ended). */
+  private tell(d: Decision, event: string, actor: string, revoked?: string[], note?: string): void {
     const what =
       d.action === 'block'
         ? `block ${d.target}`
@@ -459,13 +492,12 @@ export class Decisions {
           ? `limit ${d.target} to ${d.rate} packets/s (burst ${d.burst})`
           : `unblock ${d.target}`;
     const ttl = d.expiresAt ? ` for ${formatDuration(Date.parse(d.expiresAt) - Date.parse(d.createdAt))}` : '';
-    const exempt = exemptBy ? ` not applied: it overlaps ${formatPrefix(exemptBy)} in decisions.exempt` : '';
     this.notices.publish({
       kind: 'decision',
       event,
       subject: d.target,
       actor,
-      summary: `${event}: ${what}${event === 'applied' ? ttl : ''}${exempt} (from ${d.source}${d.api ? `, API ${d.api}` : ''}${d.reason ? `: ${d.reason}` : ''})`,
+      summary: `${event}: ${what}${event === 'applied' ? ttl : ''}${note ? ` ${note}` : ''} (from ${d.source}${d.api ? `, API ${d.api}` : ''}${d.reason ? `: ${d.reason}` : ''})`,
       details: { decision: d, ...(revoked?.length ? { revoked } : {}) },
     });
   }

@@ -266,6 +266,20 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
       const [later] = decisions.submit({ decisions: [{ action: 'block', target: '10.200.5.5' }] }, 'gw');
       assert.equal(later!.status, 'applied');
       assert.equal(reason('10.200.5.5'), abi.PwReason.BLOCKED);
+      // Exempt again (a config applied): the decision in force on it ends, and the block goes.
+      exempt = [parsePrefix('10.200.0.0/16')];
+      told.length = 0;
+      assert.equal(decisions.endExempt('operator'), 1);
+      assert.notEqual(reason('10.200.5.5'), abi.PwReason.BLOCKED);
+      assert.equal(decisions.get(later!.id).state, 'exempt');
+      assert.equal(decisions.get(later!.id).endedBy, 'decisions.exempt 10.200.0.0/16');
+      assert.deepEqual(
+        told.map((n) => [n.event, n.subject, n.actor]),
+        [['exempt', '10.200.5.5/32', 'operator']],
+      );
+      assert.match(told[0]!.summary, /ended: it overlaps 10\.200\.0\.0\/16, now in decisions\.exempt/);
+      assert.equal(reason('10.201.0.1'), abi.PwReason.BLOCKED, 'a decision outside it stays');
+      assert.equal(decisions.endExempt('operator'), 0);
       for (const d of decisions.list()) decisions.revoke(d.id, 'gw');
     } finally {
       exempt = [];

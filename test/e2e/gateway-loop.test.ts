@@ -316,4 +316,20 @@ webhooks:
     const m = await request(sock, 'GET', '/metrics');
     assert.match(m.text, /pathwise_decisions_total\{event="exempt"\} 1\b/);
   });
+
+  it('ends the decisions in force on a prefix a new config exempts', () => {
+    const blocked = pw('decision', 'block', '10.210.98.7', '--ttl', '1h', '--json');
+    assert.equal(blocked.status, 0, blocked.stderr);
+    const id = (blocked.json() as { results: { id: string }[] }).results[0]!.id;
+    const held = () => (pw('block', 'list', '--json').json() as { prefix: string }[]).some((b) => b.prefix === '10.210.98.7/32');
+    assert.ok(held());
+    const text = readFileSync(lab!.configFile, 'utf8').replace('exempt: [10.210.99.0/24]', 'exempt: [10.210.99.0/24, 10.210.98.0/24]');
+    assert.notEqual(text, readFileSync(lab!.configFile, 'utf8'));
+    writeFileSync(lab!.configFile, text);
+    const applied = pw('apply', '-f', lab!.configFile, '--json');
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.ok(!held(), 'the block is gone');
+    const d = (pw('decision', 'list', '--all', '--json').json() as (Decision & { endedBy?: string })[]).find((x) => x.id === id);
+    assert.deepEqual([d?.state, d?.endedBy], ['exempt', 'decisions.exempt 10.210.98.0/24']);
+  });
 });

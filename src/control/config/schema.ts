@@ -640,7 +640,7 @@ export const Config = z
           .max(1024)
           .default([])
           .describe(
-            "sources no decision may block or limit (the operators' networks, the gateways themselves, the load balancers in front of them): a block or limit whose target overlaps one is answered 'exempt' and not applied",
+            "sources no decision may block or limit (the operators' networks, the gateways themselves, the load balancers in front of them): a block or limit whose target overlaps one is answered 'exempt' and not applied, and a config that adds one ends those in force on it",
           ),
       })
       .strict()
