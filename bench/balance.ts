@@ -51,6 +51,11 @@ export interface BalanceResults {
     connections: number;
     rounds: number;
     /**
+     * Each round's rates by mode (the medians above are of these), from 2026-12-05: a VM's
+     * speed drifts between rounds, so each mode is compared with nftables of its own round.
+     */
+    perRound?: Record<'nft' | 'pathwise' | 'generic' | 'tc', { pps: number[]; cps: number[] }>;
+    /**
      * Pathwise attached in generic (socket-buffer) XDP mode on the same veths, and the CPU time
      * the whole VM spent per connection in each mode (busy time from /proc/stat over the
      * connections, microseconds), from 2026-12-04.
@@ -311,7 +316,9 @@ async function throughputBench(
     generic: pathwiseIn('generic'),
     tc: pathwiseIn('tc'),
   };
-  const ROUNDS = 3;
+  // Rounds of one mode differ by 10-20 % on these VMs: five, each mode beside nftables of its
+  // own round (perRound).
+  const ROUNDS = 5;
   const series = () => ({
     pps: [] as number[],
     cps: [] as number[],
@@ -385,6 +392,9 @@ async function throughputBench(
     frames: 1024 * LOOPS,
     connections: CONNECTIONS,
     rounds: ROUNDS,
+    perRound: Object.fromEntries(
+      (['nft', 'pathwise', 'generic', 'tc'] as const).map((m) => [m, { pps: rates[m].pps, cps: rates[m].cps }]),
+    ) as NonNullable<BalanceResults['throughput']['perRound']>,
     live: {
       pathwisePps: median(rates.pathwise.live),
       nftPps: median(rates.nft.live),
@@ -559,6 +569,21 @@ http {
 const f = (x: number, d = 1) => x.toFixed(d);
 
 /** The floor of any XDP forwarder on the same path, beside Pathwise and nftables. */
+/** Each mode against nftables of the same round, round by round. */
+function perRoundReport(r: NonNullable<BalanceResults['throughput']['perRound']>): string {
+  const ratios = (m: 'pathwise' | 'generic' | 'tc', k: 'pps' | 'cps') => r[m][k].map((v, i) => v / r.nft[k][i]!);
+  const line = (k: 'pps' | 'cps') =>
+    (['pathwise', 'generic', 'tc'] as const)
+      .map((m) => {
+        const x = ratios(m, k);
+        return `${m === 'pathwise' ? 'native XDP' : m === 'generic' ? 'generic XDP' : 'TC'} ${x.map((v) => f(v, 2)).join(', ')} (median ${f(median(x), 2)}, ${x.filter((v) => v >= (k === 'cps' ? 1 : 1.5)).length} of ${x.length} at target)`;
+      })
+      .join('; ');
+  return `Round by round, each mode against nftables in the same round (the VM's speed drifts between
+rounds): connections per second ${line('cps')}. Packets per second (tcpreplay) ${line('pps')}.
+`;
+}
+
 function redirectReport(t: BalanceResults['throughput']): string {
   const floor = t.redirectPps!;
   const live = t.live?.redirectPps;
@@ -665,7 +690,7 @@ ${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? 
 The ceiling: the generator's frames dropped as they reach the router, ${Math.round(t.directPps).toLocaleString('en')} per second
 (Pathwise delivers ${f((t.pathwisePps / t.directPps) * 100, 0)} % of it). On veth both forwarders pay the kernel's receive of
 each frame as a socket buffer (§4), and the generator shares the VM's two cores with them.
-${t.redirectPps ? redirectReport(t) : ''}
+${t.perRound ? perRoundReport(t.perRound) : ''}${t.redirectPps ? redirectReport(t) : ''}
 What the pipeline's own time weighs in these packet runs (bench/in-traffic-ab.ts with
 TRAFFIC=udp: native XDP, the same 1,024 flows, 6 alternated rounds, 2026-12-05; the BPF
 run-time statistics, which add two clock reads to each run): the pipeline took 510 ns per
@@ -696,8 +721,12 @@ nftables run has no XDP program on the router. Rounds of the same mode differ by
 ratio moves around 1 from run to run. On a VM of this class without the "Safe RET"
 mitigation (2026-12-05; its kernel isolates its page tables, PTI, on a CPU without PCID, so
 each entry into the kernel and each return to a process empties the TLB) native XDP made
-0.86× and 0.94× nftables' connections in two runs, generic 0.92× and 1.02×, TC 1.16× and
-0.96×: no mode above 1 in both. On that VM a packet out of the caches costs the minimal
+0.86× and 0.94× nftables' connections in two runs of 3 rounds, generic 0.92× and 1.02×, TC
+1.16× and 0.96×: no mode above 1 in both. A third run there, of 5 rounds each compared with
+nftables of its own round (2026-12-05T18:52), put native XDP below nftables in every round
+(0.74-0.92×; it spent 124.5 µs of CPU per connection against nftables' 102.0), generic at
+0.80-1.13× (2 of 5 rounds at 1 or more; 103.0 µs) and TC at 0.83-1.00×: there native XDP on
+veth loses connections by ~15 %, and the other two modes tie with nftables at best. On that VM a packet out of the caches costs the minimal
 forwarder about what it costs the pipeline (§3, single runs after 64 MiB written elsewhere:
 1,091 and 1,152 ns), so most of what a connection's packet costs the pipeline there (below)
 is likely what any forwarder's lookups cost in tables out of the caches and the TLB, not its
