@@ -171,8 +171,9 @@ test-bpf: build
 test-e2e: build
 	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,e2e)
 
-# The anomaly detectors' false-positive guard at full length: ten minutes of steady mixed
-# traffic must trigger nothing (PATHWISE_SOAK_SECONDS=N runs it for N seconds).
+# The long runs (PATHWISE_SOAK_SECONDS=N runs each for N seconds): the anomaly detectors'
+# false-positive guard, ten minutes of steady mixed traffic that must trigger nothing; and ten
+# minutes of load-balancer churn that must reset no held connection (PATHWISE_SOAK_SEED=N).
 soak: deps build
 	$(NODE) --test --test-concurrency=1 $(call TEST_FILES,soak)
 

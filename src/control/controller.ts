@@ -328,11 +328,14 @@ export class Controller {
     this.imports.restore(deleted);
     const latest = this.history.latest();
     const configChanged = !latest || JSON.stringify(latest.config) !== JSON.stringify(config);
+    const exemptChanged = JSON.stringify(this.current.decisions.exempt) !== JSON.stringify(config.decisions.exempt);
     this.current = config;
-    try {
-      this.decisions.endExempt(who.actor);
-    } catch (e) {
-      this.log.error({ err: e }, 'ending the decisions on newly exempt prefixes failed; they end with their TTL');
+    if (exemptChanged) {
+      try {
+        this.decisions.endExempt(who.actor);
+      } catch (e) {
+        this.log.error({ err: e }, 'ending the decisions on newly exempt prefixes failed; they end with their TTL');
+      }
     }
     if (!changes.length && !configChanged) {
       this.log.info({ who }, 'no change');
