@@ -5,16 +5,14 @@
  * which backend answered each connection, and whether any connection was reset.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import WebSocket from 'ws';
 
 import type { Held } from '../../src/netlab/http-lab.js';
-import { buildLbLab, HTTP_LAB, LB_VIP, LB_VIP6, startServer, type LbLab } from '../../src/netlab/lb-lab.js';
-import { cli, request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { HTTP_LAB, LB_VIP, LB_VIP6, startServer, type LbLab } from '../../src/netlab/lb-lab.js';
+import { socketOf } from '../helpers/daemon.js';
+import { LbDaemonLab, lbBackend, webService } from '../helpers/lb-daemon.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { Topology } from '../helpers/topology.js';
 
@@ -22,75 +20,24 @@ const skip = privilegedSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('load balancing through the daemon', { skip, timeout: 10 * 60_000 }, () => {
+  let l: LbDaemonLab;
   let topo: Topology;
   let lab: LbLab;
   let instance = '';
-  let dir = '';
-  let configFile = '';
-  let daemon: RunningDaemon | undefined;
-  const pw = (...args: string[]) => cli(['--netns', lab.router, ...args, '--instance', instance]);
-  const api = (method: string, path: string, body?: unknown) => request({ socketPath: socketOf(instance) }, method, path, body);
-  const backend = (k: number) => `10.250.${10 + k}.2`;
-
-  const config = (services: string, pipeline = '') => `
-instance: ${instance}
-interfaces:
-${[0, 1, 2, 3, 4].map((k) => `  - { name: ${topo.name(`r${k}`)}, mode: native }`).join('\n')}
-${pipeline}
-services:
-${services}
-`;
-  const web = (backends: string[], extra = '') => `  web:
-    address: ${LB_VIP}:80/tcp
-    backends: [${backends.join(', ')}]
-${extra}`;
-
-  /** `n` requests from the client, each on a new connection: the answers per backend name. */
-  function count(n: number, url = `http://${LB_VIP}/`): { counts: Record<string, number>; errors: Record<string, number> } {
-    return JSON.parse(topo.exec(lab.client, process.execPath, [HTTP_LAB, 'count', url, String(n), '64']));
-  }
-
-  /** Connections held open (a request each every 100 ms) while `during` runs; what each saw. */
-  async function held(conns: number, during: () => Promise<void>): Promise<Held[]> {
-    const child = topo.spawn(lab.client, process.execPath, [HTTP_LAB, 'hold', LB_VIP, '80', String(conns)]);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('ready')) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`held connections not ready: ${out}`);
-      await sleep(50);
-    }
-    await during();
-    await sleep(1000); // requests on every connection after the change
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-    return JSON.parse(out.slice(out.indexOf('\n') + 1)) as Held[];
-  }
-
-  const apply = (text: string) => {
-    writeFileSync(configFile, text);
-    const r = pw('apply', '-f', configFile, '--json');
-    assert.equal(r.status, 0, r.stderr);
-    return r.json();
-  };
+  const pw = (...args: string[]) => l.pw(...args);
+  const api = (method: string, path: string, body?: unknown) => l.api(method, path, body);
+  const apply = (text: string) => l.apply(text);
+  const config = (services: string, pipeline = '') => l.config(services, pipeline);
+  const count = (n: number, url?: string) => l.count(n, url);
+  const held = (conns: number, during: () => Promise<void>) => l.held(conns, during);
+  const backend = lbBackend;
+  const web = webService;
 
   before(async () => {
-    topo = new Topology('lb');
-    instance = topo.prefix;
-    topo.recordInstance(instance);
-    dir = mkdtempSync(join(tmpdir(), 'pw-lb-'));
-    configFile = join(dir, 'pathwise.yaml');
-    lab = await buildLbLab(topo, 4);
-    writeFileSync(configFile, config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080@2`])));
-    daemon = await startDaemon(lab.router, configFile, join(dir, 'state'));
+    l = await LbDaemonLab.start('lb', web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080@2`]));
+    ({ topo, lab, instance } = l);
   });
-  after(async () => {
-    await stopDaemon(daemon, 'SIGKILL');
-    if (lab) cli(['--netns', lab.router, 'down', '--instance', instance]);
-    topo?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => l?.stop());
 
   it('spreads 20,000 connections over backends weighted 1:1:2 within ±5 % of their shares', (t) => {
     const r = count(20_000);
@@ -133,9 +80,7 @@ ${extra}`;
     const conns = await held(60, async () => {
       apply(config(web(four)));
       await sleep(500);
-      await stopDaemon(daemon, 'SIGKILL');
-      await sleep(500);
-      daemon = await startDaemon(lab.router, configFile, join(dir, 'state'));
+      await l.restart(500);
       await sleep(500);
       // A pipeline setting changed: the program is replaced, the pinned maps carried over.
       progBefore = pw('status', '--json').json().progId;

@@ -87,6 +87,16 @@ describe('the gateway loop: nginx rejects, Pathwise seals at XDP', { skip, timeo
   let flood: Record<string, number> = {};
   let polite: Record<string, number> = {};
   const pw = (...args: string[]) => cli([...args, '--instance', lab!.instance]);
+  /** A Kong http-log entry: `client` answered 429 on /v1/orders/1. */
+  const kongEntry = (client: string) => ({ client_ip: client, request: { method: 'GET', uri: '/v1/orders/1' }, response: { status: 429 } });
+  /** `n` such entries posted as Kong's http-log plugin posts them. */
+  const postKongRejections = (client: string, n: number) =>
+    request(
+      { socketPath: socketOf(lab!.instance) },
+      'POST',
+      '/v1/gateway/logs?format=kong&source=kong-1',
+      Array.from({ length: n }, () => kongEntry(client)),
+    );
 
   before(async () => {
     lab = createDaemonLab('gw');
@@ -263,14 +273,7 @@ webhooks:
   });
 
   it('takes log entries a gateway posts (Kong http-log) and seals what they show', async () => {
-    const entry = { client_ip: '10.210.1.77', request: { method: 'GET', uri: '/v1/orders/1' }, response: { status: 429 } };
-    const sock = { socketPath: socketOf(lab!.instance) };
-    const r = await request(
-      sock,
-      'POST',
-      '/v1/gateway/logs?format=kong&source=kong-1',
-      Array.from({ length: 25 }, () => entry),
-    );
+    const r = await postKongRejections('10.210.1.77', 25);
     assert.equal(r.status, 200, r.text);
     const body = r.json as { rejections: number; results: { decision: { target: string; source: string; api: string } }[] };
     assert.equal(body.rejections, 25);
@@ -281,20 +284,13 @@ webhooks:
     );
     const blocks = pw('block', 'list', '--json').json() as { prefix: string; origin: string }[];
     assert.equal(blocks.find((b) => b.prefix === '10.210.1.77/32')?.origin, 'decision');
-    const bad = await request(sock, 'POST', '/v1/gateway/logs?format=envoy', [entry]);
+    const bad = await request({ socketPath: socketOf(lab!.instance) }, 'POST', '/v1/gateway/logs?format=envoy', [kongEntry('10.210.1.77')]);
     assert.equal(bad.status, 400);
   });
 
   it('seals no source in decisions.exempt, whatever the gateway logs of it; says so and keeps it on record', async () => {
     // A load balancer in front of the gateway, logged as the client of every request.
-    const entry = { client_ip: '10.210.99.5', request: { method: 'GET', uri: '/v1/orders/1' }, response: { status: 429 } };
-    const sock = { socketPath: socketOf(lab!.instance) };
-    const r = await request(
-      sock,
-      'POST',
-      '/v1/gateway/logs?format=kong&source=kong-1',
-      Array.from({ length: 25 }, () => entry),
-    );
+    const r = await postKongRejections('10.210.99.5', 25);
     assert.equal(r.status, 200, r.text);
     const body = r.json as { results: { status: string; decision: { target: string; state: string } }[] };
     assert.deepEqual(
@@ -313,7 +309,7 @@ webhooks:
       audit.some((a) => a.event === 'exempt' && /overlaps 10\.210\.99\.0\/24 in decisions\.exempt/.test(a.summary)),
       JSON.stringify(audit),
     );
-    const m = await request(sock, 'GET', '/metrics');
+    const m = await request({ socketPath: socketOf(lab!.instance) }, 'GET', '/metrics');
     assert.match(m.text, /pathwise_decisions_total\{event="exempt"\} 1\b/);
   });
 
