@@ -329,6 +329,7 @@ async function throughputBench(
     runs: [] as number[],
   });
   const rates = { redirect: series(), nft: series(), pathwise: series(), generic: series(), tc: series() };
+  const ofRounds = (m: keyof typeof rates) => ({ pps: rates[m].pps, cps: rates[m].cps });
   // The XDP-native generator tail-calls the pipeline's program itself (or bench_redirect): the
   // attach mode does not change its path, so the generic and TC runs skip it.
   const liveMode = { redirect: 'pipeline', nft: 'pass', pathwise: 'pipeline', generic: undefined, tc: undefined } as const;
@@ -392,9 +393,7 @@ async function throughputBench(
     frames: 1024 * LOOPS,
     connections: CONNECTIONS,
     rounds: ROUNDS,
-    perRound: Object.fromEntries(
-      (['nft', 'pathwise', 'generic', 'tc'] as const).map((m) => [m, { pps: rates[m].pps, cps: rates[m].cps }]),
-    ) as NonNullable<BalanceResults['throughput']['perRound']>,
+    perRound: { nft: ofRounds('nft'), pathwise: ofRounds('pathwise'), generic: ofRounds('generic'), tc: ofRounds('tc') },
     live: {
       pathwisePps: median(rates.pathwise.live),
       nftPps: median(rates.nft.live),
@@ -568,7 +567,6 @@ http {
 
 const f = (x: number, d = 1) => x.toFixed(d);
 
-/** The floor of any XDP forwarder on the same path, beside Pathwise and nftables. */
 /** Each mode against nftables of the same round, round by round. */
 function perRoundReport(r: NonNullable<BalanceResults['throughput']['perRound']>): string {
   const ratios = (m: 'pathwise' | 'generic' | 'tc', k: 'pps' | 'cps') => r[m][k].map((v, i) => v / r.nft[k][i]!);
@@ -584,6 +582,7 @@ rounds): connections per second ${line('cps')}. Packets per second (tcpreplay) $
 `;
 }
 
+/** The floor of any XDP forwarder on the same path, beside Pathwise and nftables. */
 function redirectReport(t: BalanceResults['throughput']): string {
   const floor = t.redirectPps!;
   const live = t.live?.redirectPps;
@@ -726,16 +725,17 @@ each entry into the kernel and each return to a process empties the TLB) native 
 nftables of its own round (2026-12-05T18:52), put native XDP below nftables in every round
 (0.74-0.92×; it spent 124.5 µs of CPU per connection against nftables' 102.0), generic at
 0.80-1.13× (2 of 5 rounds at 1 or more; 103.0 µs) and TC at 0.83-1.00×: there native XDP on
-veth loses connections by ~15 %, and the other two modes tie with nftables at best. On that VM a packet out of the caches costs the minimal
-forwarder about what it costs the pipeline (§3, single runs after 64 MiB written elsewhere:
-1,091 and 1,152 ns), so most of what a connection's packet costs the pipeline there (below)
-is likely what any forwarder's lookups cost in tables out of the caches and the TLB, not its
-stages. With warm caches and a cold TLB (single runs with nothing written between them: the
-caches stay warm, and each run's entry into the kernel empties the TLB; bench/ab-stages.ts
-COLD=3000 COLD_MB=0, 2026-12-05 on that VM): empty program 71 ns, minimal forwarder 361, pipeline 421,
-the pipeline without flows, guard and route counters 431 ns. The pipeline's many maps cost
-60 ns more than the floor's few, against the ~290 ns the floor itself pays over the empty
-program: putting its small maps' values in fewer pages would save little.
+veth loses connections by ~15 %, and the other two modes tie with nftables at best. On that VM
+a packet out of the caches costs the minimal forwarder about what it costs the pipeline (§3,
+single runs after 64 MiB written elsewhere: 1,091 and 1,152 ns), so most of what a
+connection's packet costs the pipeline there (below) is likely what any forwarder's lookups
+cost in tables out of the caches and the TLB, not its stages. With warm caches and a cold TLB
+(single runs with nothing written between them: the caches stay warm, and each run's entry
+into the kernel empties the TLB; bench/ab-stages.ts COLD=3000 COLD_MB=0, 2026-12-05 on that
+VM): empty program 71 ns, minimal forwarder 361, pipeline 421, the pipeline without flows,
+guard and route counters 431 ns. The pipeline's many maps cost 60 ns more than the floor's
+few, against the ~290 ns the floor itself pays over the empty program: putting its small maps'
+values in fewer pages would save little.
 ${t.ownNs ? ownTimeReport(t.ownNs, p) : ''}
 `;
 }

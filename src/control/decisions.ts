@@ -97,6 +97,11 @@ interface Row {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The prefix of decisions.exempt a target overlaps, if any. */
+const exemptOf = (exempt: readonly Prefix[], target: Prefix) => exempt.find((e) => prefixesOverlap(e, target));
+/** What an exempt decision records as ended by: the exempt prefix. */
+const endedByExempt = (e: Prefix) => `decisions.exempt ${formatPrefix(e)}`;
+
 function decisionOf(r: Row): Decision {
   return {
     id: r.id,
@@ -232,7 +237,7 @@ export class Decisions {
     // a gateway that logs its load balancer's address, or a detector that takes it for a
     // flood, must not cut the operators off. (A covering target is not applied in part: the
     // pipeline holds a prefix whole.)
-    const exemptBy = specs.map((s) => (s.action === 'unblock' ? undefined : limits.exempt.find((e) => prefixesOverlap(e, s.prefix))));
+    const exemptBy = specs.map((s) => (s.action === 'unblock' ? undefined : exemptOf(limits.exempt, s.prefix)));
     const adding = specs.filter((s, i) => s.action !== 'unblock' && !known[i] && !exemptBy[i]).length;
     const active = this.activeCount();
     if (active + adding > limits.maxActive)
@@ -275,7 +280,7 @@ export class Decisions {
           expires_ms: s.action === 'unblock' || exempt ? null : now + s.ttlMs,
           state: s.action === 'unblock' ? 'done' : exempt ? 'exempt' : 'active',
           ended_ms: exempt ? now : null,
-          ended_by: exempt ? `decisions.exempt ${formatPrefix(exempt)}` : null,
+          ended_by: exempt ? endedByExempt(exempt) : null,
         };
         this.db
           .prepare(
@@ -383,10 +388,9 @@ export class Decisions {
     if (!exempt.length) return 0;
     let n = 0;
     for (const t of this.activeTargets()) {
-      const prefix = parsePrefix(t);
-      const by = exempt.find((e) => prefixesOverlap(e, prefix));
+      const by = exemptOf(exempt, parsePrefix(t));
       if (!by) continue;
-      const endedBy = `decisions.exempt ${formatPrefix(by)}`;
+      const endedBy = endedByExempt(by);
       for (const r of this.activeOn(t)) {
         this.end(r, 'exempt', now, endedBy);
         this.stats.exempt++;
