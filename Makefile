@@ -13,7 +13,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 NODEDIR ?= $(shell test -f /usr/include/node/node_api.h && echo /usr)
 
 DEBIAN_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 pkg-config \
-	make g++ python3 tcpdump libpcap-dev libmnl-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay curl openssl bird2 nftables apache2-utils nginx-light tshark
+	make g++ python3 tcpdump libpcap-dev libmnl-dev nfdump ethtool iputils-ping netcat-openbsd tcpreplay curl openssl bird2 nftables apache2-utils nginx-light tshark prometheus
 # Node may come from elsewhere than Debian (as on our machines); Debian's nodejs and npm are
 # installed only when there is no node at all.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)

@@ -275,11 +275,25 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     ['service'],
     perService((r) => r.connections),
   );
+  gauge(
+    'pathwise_lb_service_active_connections',
+    'Tracked connections to a service that saw a packet in the last minute',
+    ['service'],
+    (set) => {
+      for (const s of lb()) set({ service: s.name }, s.active);
+    },
+  );
   counter(
     'pathwise_lb_backend_packets_total',
     'Packets to a backend, and (NAT) its replies translated back',
     ['service', 'backend'],
     perBackend((b) => b.packets),
+  );
+  counter(
+    'pathwise_lb_backend_bytes_total',
+    'IP bytes to a backend, and (NAT) of its replies translated back',
+    ['service', 'backend'],
+    perBackend((b) => b.bytes),
   );
   counter(
     'pathwise_lb_backend_connections_total',
@@ -304,6 +318,21 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     "A backend's weight (0: drained)",
     ['service', 'backend'],
     perBackend((b) => b.weight),
+  );
+  gauge(
+    'pathwise_lb_backend_table_share',
+    "A backend's share of its service's Maglev table: what new connections it gets (weight, health, drain and slow start)",
+    ['service', 'backend'],
+    perBackend((b) => b.share),
+  );
+  gauge(
+    'pathwise_lb_backend_check_rtt_seconds',
+    "The round trip of a backend's last passing health check (the daemon's checks only)",
+    ['service', 'backend'],
+    (set) => {
+      for (const [service, checks] of ctrl.health.view())
+        for (const [backend, c] of checks) if (c.rttMs !== undefined) set({ service, backend }, c.rttMs / 1000);
+    },
   );
   counter('pathwise_lb_health_checks_total', 'Backend health checks run', [], (set) => set({}, ctrl.health.stats.checks));
   counter('pathwise_lb_health_check_failures_total', 'Backend health checks that failed', [], (set) => set({}, ctrl.health.stats.failures));

@@ -27,7 +27,7 @@ describe('load balancing through the daemon', { skip, timeout: 10 * 60_000 }, ()
   const pw = (...args: string[]) => l.pw(...args);
   const api = (method: string, path: string, body?: unknown) => l.api(method, path, body);
   const apply = (text: string) => l.apply(text);
-  const config = (services: string, pipeline = '') => l.config(services, pipeline);
+  const config = (services: string, extra = '') => l.config(services, extra);
   const count = (n: number, url?: string) => l.count(n, url);
   const held = (conns: number, during: () => Promise<void>) => l.held(conns, during);
   const backend = lbBackend;

@@ -41,15 +41,15 @@ export class LbDaemonLab {
     return this.topo.prefix;
   }
 
-  /** Builds the lab with `backends` backends and starts the daemon on `services` (YAML lines). */
-  static async start(tag: string, services: string, backends = 4): Promise<LbDaemonLab> {
+  /** Builds the lab with `backends` backends and starts the daemon on `services` (YAML lines) and `extra` (see config). */
+  static async start(tag: string, services: string, backends = 4, extra = ''): Promise<LbDaemonLab> {
     const topo = new Topology(tag);
     topo.recordInstance(topo.prefix);
     const dir = mkdtempSync(join(tmpdir(), `pw-${tag}-`));
     let l: LbDaemonLab | undefined;
     try {
       l = new LbDaemonLab(topo, await buildLbLab(topo, backends), dir);
-      writeFileSync(l.configFile, l.config(services));
+      writeFileSync(l.configFile, l.config(services, extra));
       l.daemon = await startDaemon(l.lab.router, l.configFile, join(dir, 'state'));
       return l;
     } catch (e) {
@@ -79,13 +79,13 @@ export class LbDaemonLab {
     return request({ socketPath: socketOf(this.instance) }, method, path, body);
   }
 
-  /** A config: the router's five interfaces in native mode, a pipeline line, the services. */
-  config(services: string, pipeline = ''): string {
+  /** A config: the router's five interfaces in native mode, `extra` top-level YAML (a pipeline: or api: section), the services. */
+  config(services: string, extra = ''): string {
     return `
 instance: ${this.instance}
 interfaces:
 ${[0, 1, 2, 3, 4].map((k) => `  - { name: ${this.topo.name(`r${k}`)}, mode: native }`).join('\n')}
-${pipeline}
+${extra}
 services:
 ${services}
 `;
