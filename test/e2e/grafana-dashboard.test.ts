@@ -1,14 +1,19 @@
 /**
- * The Grafana dashboard (packaging/grafana-dashboard.json) against a real Prometheus (Debian's)
- * scraping the real daemon: the load-balancing lab (src/netlab/lb-lab.ts) with connections
- * through its service. Every query of the dashboard must be one Prometheus accepts, name only
- * metrics the daemon exports, and, for the features this lab runs, return series; the
- * load-balancing panels must show what the clients did.
+ * The Grafana dashboard (packaging/grafana-dashboard.json) and the alerting rules
+ * (packaging/prometheus-alerts.yml) against a real Prometheus (Debian's) scraping the real
+ * daemon: the load-balancing lab (src/netlab/lb-lab.ts) with connections through its service.
+ * Every query must be one Prometheus accepts and name only metrics the daemon exports; the
+ * dashboard's, for the features this lab runs, must return series, and its load-balancing
+ * panels show what the clients did; every rule must evaluate, and a backend whose server is
+ * killed must raise PathwiseBackendDown.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
+import { parse } from 'yaml';
 
 import { repoRoot } from '../../src/util/paths.js';
 import { LbDaemonLab, lbBackend, webService } from '../helpers/lb-daemon.js';
@@ -27,6 +32,7 @@ interface Target {
   expr: string;
 }
 
+const ALERTS = join(repoRoot, 'packaging', 'prometheus-alerts.yml');
 const dashboard = JSON.parse(readFileSync(join(repoRoot, 'packaging', 'grafana-dashboard.json'), 'utf8'));
 const targets: Target[] = [
   ...dashboard.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => ({ panel: p.title, expr: t.expr }))),
@@ -50,19 +56,27 @@ describe('the Grafana dashboard against Prometheus and the daemon', { skip, time
   let l: LbDaemonLab;
   const backends = [1, 2, 3].map((k) => `${lbBackend(k)}:8080`);
 
+  /** curl in the router's namespace (the daemon and Prometheus listen on its loopback). */
+  const curl = (...args: string[]) => l.topo.exec(l.lab.router, 'curl', args);
+  const prom = (path: string) => JSON.parse(curl('-sS', `http://127.0.0.1:${PROM_PORT}${path}`));
+  /** The metric names a query uses that the daemon does not export (histograms by their series' suffixes). */
+  let exported: Set<string> | undefined;
+  const unknownMetrics = (expr: string) => {
+    exported ??= new Set(
+      [...curl('-sSf', '-H', `Authorization: Bearer ${READER}`, `http://127.0.0.1:${API_PORT}/metrics`).matchAll(/^# TYPE (\S+) /gm)].map(
+        (m) => m[1]!,
+      ),
+    );
+    return [...expr.matchAll(/pathwise_[a-z0-9_]+/g)]
+      .map(([n]) => n)
+      .filter((n) => !exported!.has(n) && !exported!.has(n.replace(/_(bucket|sum|count)$/, '')));
+  };
+
   /** An instant query to the lab's Prometheus. */
   const query = (
     expr: string,
   ): { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } } =>
-    JSON.parse(
-      l.topo.exec(l.lab.router, 'curl', [
-        '-sS',
-        '-G',
-        '--data-urlencode',
-        `query=${withVariables(expr)}`,
-        `http://127.0.0.1:${PROM_PORT}/api/v1/query`,
-      ]),
-    );
+    JSON.parse(curl('-sS', '-G', '--data-urlencode', `query=${withVariables(expr)}`, `http://127.0.0.1:${PROM_PORT}/api/v1/query`));
 
   before(async () => {
     l = await LbDaemonLab.start(
@@ -78,6 +92,7 @@ describe('the Grafana dashboard against Prometheus and the daemon', { skip, time
     writeFileSync(
       config,
       `global: { scrape_interval: 1s, evaluation_interval: 1s }
+rule_files: ['${ALERTS}']
 scrape_configs:
   - job_name: pathwise
     authorization: { credentials: ${READER} }
@@ -123,26 +138,10 @@ scrape_configs:
     assert.equal(drain.status, 0, drain.stderr);
     await sleep(3500);
 
-    const targetsUp = JSON.parse(
-      l.topo.exec(l.lab.router, 'curl', ['-sS', `http://127.0.0.1:${PROM_PORT}/api/v1/targets`]),
-    ).data.activeTargets.map((x: any) => [x.health, x.lastError]);
+    const targetsUp = prom('/api/v1/targets').data.activeTargets.map((x: any) => [x.health, x.lastError]);
     assert.deepEqual(targetsUp, [['up', '']], 'Prometheus scrapes the daemon with the read-only token');
 
-    // Every metric a query names is one the daemon exports (histograms by their series' suffixes).
-    // (The daemon listens in the router's namespace: curl there, not a request from this one.)
-    const text = l.topo.exec(l.lab.router, 'curl', [
-      '-sSf',
-      '-H',
-      `Authorization: Bearer ${READER}`,
-      `http://127.0.0.1:${API_PORT}/metrics`,
-    ]);
-    const types = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
-    for (const { panel, expr } of targets)
-      for (const [name] of expr.matchAll(/pathwise_[a-z0-9_]+/g)) {
-        const base = name.replace(/_(bucket|sum|count)$/, '');
-        assert.ok(types.has(name) || types.has(base), `${panel}: ${name} is not a metric the daemon exports`);
-      }
-
+    for (const { panel, expr } of targets) assert.deepEqual(unknownMetrics(expr), [], `${panel}: metrics the daemon does not export`);
     let withData = 0;
     for (const { panel, expr } of targets) {
       const q = query(expr);
@@ -171,5 +170,42 @@ scrape_configs:
     );
     const rtt = byBackend(panelExpr('Health check round trip'));
     for (const b of backends) assert.ok(rtt[b]! > 0 && rtt[b]! < 1, `${b}'s check round trip in seconds: ${JSON.stringify(rtt)}`);
+  });
+
+  it('the alerting rules: promtool accepts them, each evaluates, and a killed backend raises PathwiseBackendDown', async (t) => {
+    const check = spawnSync('promtool', ['check', 'rules', ALERTS], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    const rules = () => prom('/api/v1/rules').data.groups.flatMap((g: any) => g.rules) as any[];
+    const written = (parse(readFileSync(ALERTS, 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap(
+      (g) => g.rules,
+    );
+    for (const r of written) assert.deepEqual(unknownMetrics(r.expr), [], `${r.alert}: metrics the daemon does not export`);
+    assert.deepEqual(
+      rules().map((r) => r.name),
+      written.map((r) => r.alert),
+      'Prometheus loaded every rule',
+    );
+
+    // The first backend's HTTP server dies: its checks (every 200 ms, 3 falls) take it out.
+    const server = l.lab.backends[0]!.servers[0]!;
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGKILL');
+    await exited;
+    const deadline = Date.now() + 30_000;
+    const alertOf = (name: string) => rules().find((r) => r.name === name)!;
+    while (!alertOf('PathwiseBackendDown').alerts.length) {
+      if (Date.now() > deadline)
+        throw new Error(`no PathwiseBackendDown 30 s after the kill: ${JSON.stringify(alertOf('PathwiseBackendDown'))}`);
+      await sleep(250);
+    }
+    await sleep(2000); // two more evaluations of every rule, with the backend down
+    const all = rules();
+    for (const r of all) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError}`);
+    const active = Object.fromEntries(
+      all.filter((r) => r.alerts.length).map((r) => [r.name, r.alerts.map((a: any) => [a.labels.backend, a.state])]),
+    );
+    t.diagnostic(`active: ${JSON.stringify(active)}`);
+    // Only the dead backend; the service still has one backend up and not drained, so it is not without backends.
+    assert.deepEqual(active, { PathwiseBackendDown: [[backends[0], 'pending']] });
   });
 });
