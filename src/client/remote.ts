@@ -223,8 +223,10 @@ export class RemoteOperations implements Operations {
     return proposal(await this.client.request<ProposeResult>('DELETE', `/v1/services/${encodeURIComponent(name)}`));
   }
 
-  async drainBackend(name: string, backend: string): Promise<Written<ServiceSpec>> {
-    return proposal(await this.client.request<ProposeResult>('POST', `/v1/services/${encodeURIComponent(name)}/drain`, { backend }));
+  async setBackendWeight(name: string, backend: string, weight: number): Promise<Written<ServiceSpec>> {
+    return proposal(
+      await this.client.request<ProposeResult>('POST', `/v1/services/${encodeURIComponent(name)}/weight`, { backend, weight }),
+    );
   }
 
   apiUsage(q: { by: UsageDimension[]; since: string }): Promise<ApiUsageReport> {

@@ -56,6 +56,8 @@ interface Check {
   cfg: HealthConfig;
   /** Slow start of the service (ms; 0: none), and the ramp under way. */
   slowStartMs: number;
+  /** The backend's weight in the config: from 0 (drained) to more starts a slow start too. */
+  weight: number;
   ramp: NodeJS.Timeout | null;
   /** The config's health section as text: a change restarts the check. */
   cfgText: string;
@@ -113,7 +115,12 @@ export class ServiceHealth {
         wanted.add(id);
         const cfgText = `${JSON.stringify(s.health)} ${port} ${s.mode} ${s.slowStart}`;
         const old = this.checks.get(id);
-        if (old && old.cfgText === cfgText) continue;
+        if (old && old.cfgText === cfgText) {
+          // Back from a drain: the same slow start as back from being down.
+          if (old.weight === 0 && b.weight > 0 && old.state === 'up' && old.slowStartMs > 0) this.startRamp(old);
+          old.weight = b.weight;
+          continue;
+        }
         if (old) this.stop(old);
         // A slow start cut short (by a restart, a changed check) ends: the backend gets all its weight.
         this.dp().services.setRamp(name, backend, null);
@@ -127,6 +134,7 @@ export class ServiceHealth {
           cfg: s.health,
           cfgText,
           slowStartMs: parseDuration(s.slowStart),
+          weight: b.weight,
           ramp: null,
           state: states.get(backend) ?? 'up',
           passed: 0,

@@ -10,7 +10,7 @@ import type { ConfigDraft } from '../control/controller.js';
 import { validateItem } from '../control/config/load.js';
 import { RateLimit, Route, Rule, Service, type Config } from '../control/config/schema.js';
 import { configServiceOf, serviceSpecOf } from '../control/config/forms.js';
-import { drained } from './services.js';
+import { reweighted } from './services.js';
 import { PwError } from '../errors.js';
 import { prefixKey } from '../util/ip.js';
 
@@ -150,14 +150,14 @@ export const deleteService =
     delete cfg.services[name];
   };
 
-/** Weight 0 for one backend of a config service. */
-export const drainBackend =
-  (name: string, backend: string): Edit =>
+/** A new weight for one backend of a config service (0 drains it). */
+export const setBackendWeight =
+  (name: string, backend: string, weight: number): Edit =>
   (cfg) => {
     const s = cfg.services[name];
     if (!s) throw new PwError('PW_ERR_NOT_FOUND', `no service named '${name}'`, { where: name });
     cfg.services[name] = {
-      ...configServiceOf(drained(serviceSpecOf(name, s, `services.${name}`), backend)),
+      ...configServiceOf(reweighted(serviceSpecOf(name, s, `services.${name}`), backend, weight)),
       health: s.health,
       slowStart: s.slowStart,
     };

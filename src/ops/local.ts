@@ -187,8 +187,8 @@ export class LocalOperations implements Operations {
     return local(await this.change((dp) => services.deleteService(dp, name)));
   }
 
-  async drainBackend(name: string, backend: string) {
-    return local(await this.change((dp) => services.drainBackend(dp, name, backend)));
+  async setBackendWeight(name: string, backend: string, weight: number) {
+    return local(await this.change((dp) => services.setBackendWeight(dp, name, backend, weight)));
   }
 
   listServices() {

@@ -204,8 +204,8 @@ export interface Operations {
   /** Adds a service (`replace`: or changes the one of that name); `health`: the daemon's checks of its backends. */
   addService(spec: ServiceSpec, opts: { replace: boolean; health?: ConfigService['health'] }): Promise<Written<ServiceSpec>>;
   deleteService(name: string): Promise<Written<ServiceSpec>>;
-  /** Weight 0 for one backend (ADDR:PORT): no new connections, established ones stay. */
-  drainBackend(name: string, backend: string): Promise<Written<ServiceSpec>>;
+  /** A new weight for one backend (ADDR:PORT); 0 drains it: no new connections, established ones stay. */
+  setBackendWeight(name: string, backend: string, weight: number): Promise<Written<ServiceSpec>>;
   listServices(): Promise<ServiceRow[]>;
 
   // ---- API insight (the daemon's counts only) ------------------------------------------------

@@ -181,6 +181,45 @@ describe('load balancing through the daemon', { skip, timeout: 10 * 60_000 }, ()
     assert.match(metrics, /pathwise_lb_backend_transitions_total 2/);
   });
 
+  it('`service weight` gives a drained backend its weight back, with the slow start; bad weights and backends are refused', async () => {
+    apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`], '    slowStart: 3s')));
+    await sleep(1000);
+    const b2 = `${backend(2)}:8080`;
+    const b2Row = async () => (await api('GET', '/v1/services')).json[0].backends.find((x: any) => x.backend === b2);
+    const drain = pw('service', 'drain', 'web', b2);
+    assert.equal(drain.status, 0, drain.stderr);
+    assert.match(drain.stdout, new RegExp(`its weight was 1: 'pathwise service weight web ${b2.replaceAll('.', '\\.')} 1' gives it back`));
+    assert.equal(count(500).counts.b2 ?? 0, 0, 'drained: no new connection');
+
+    for (const [args, status, message] of [
+      [['web', b2, '1.5'], 2, /a backend's weight is a whole number 0-1000, got '1\.5'/],
+      [['web', b2, '1001'], 2, /got '1001'/],
+      [['web', `${backend(9)}:8080`, '1'], 4, /service 'web' has no backend 10\.250\.19\.2:8080[\s\S]*its backends: 10\.250\.11\.2:8080, /],
+      [['nosuch', b2, '1'], 4, /no service named 'nosuch'/],
+    ] as const) {
+      const r = pw('service', 'weight', ...args);
+      assert.equal(r.status, status, `service weight ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    assert.equal((await b2Row()).weight, 0, 'the refused changes changed nothing');
+
+    const back = pw('service', 'weight', 'web', b2, '1', '--json');
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(back.json().applied, true);
+    assert.match(back.json().changes[0].after, /backends 10\.250\.11\.2:8080,10\.250\.12\.2:8080,10\.250\.13\.2:8080$/, 'weight 1 again');
+    const ramping = await b2Row();
+    assert.ok(ramping.weight === 1 && ramping.ramp < 1 && ramping.share < 0.2, `back with a small share first: ${JSON.stringify(ramping)}`);
+    await sleep(3500);
+    const later = await b2Row();
+    assert.ok(
+      Math.abs(later.share - 1 / 3) < 0.01 && later.ramp === undefined,
+      `its whole share after the slow start: ${JSON.stringify(later)}`,
+    );
+    const r = count(1000);
+    assert.deepEqual(r.errors, {});
+    assert.ok((r.counts.b2 ?? 0) > 200, `it takes its third of new connections again: ${JSON.stringify(r.counts)}`);
+  });
+
   it('passive health: a backend whose server died is out on its clients’ unanswered connections, before its checks would tell', async (t) => {
     // Checks every 2 s: three failures would take 6 s; the connections tell within a second.
     apply(config(web([`${backend(1)}:8080`, `${backend(2)}:8080`, `${backend(3)}:8080`], '    health: { interval: 2s, timeout: 500ms }')));

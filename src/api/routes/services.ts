@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 
 import { Service } from '../../control/config/schema.js';
 import type { Controller } from '../../control/controller.js';
+import { MAX_WEIGHT } from '../../lb/service.js';
 import * as edits from '../../ops/edits.js';
 import { listServices } from '../../ops/services.js';
 import { jsonSchema } from '../validate.js';
@@ -55,6 +56,26 @@ export function registerServiceRoutes(app: FastifyInstance, ctrl: Controller): v
       },
     }),
     async (req) =>
-      ctrl.edit(edits.drainBackend((req.params as { name: string }).name, (req.body as { backend: string }).backend), who(req)),
+      ctrl.edit(edits.setBackendWeight((req.params as { name: string }).name, (req.body as { backend: string }).backend, 0), who(req)),
+  );
+  app.post(
+    '/v1/services/:name/weight',
+    tag(
+      'services',
+      "Set a backend's weight: 0 drains it, more gives it its share of new connections again (with the service's slow start)",
+      {
+        params: params(['name']),
+        body: {
+          type: 'object',
+          properties: { backend: { type: 'string', minLength: 1 }, weight: { type: 'integer', minimum: 0, maximum: MAX_WEIGHT } },
+          required: ['backend', 'weight'],
+          additionalProperties: false,
+        },
+      },
+    ),
+    async (req) => {
+      const { backend, weight } = req.body as { backend: string; weight: number };
+      return ctrl.edit(edits.setBackendWeight((req.params as { name: string }).name, backend, weight), who(req));
+    },
   );
 }

@@ -6,11 +6,13 @@ import type { ConfigService } from '../../control/config/forms.js';
 import { PwError } from '../../errors.js';
 import { DEFAULT_TABLE_SIZE } from '../../lb/maglev.js';
 import {
+  backendKey,
   checkService,
   formatBackend,
   LB_HASHES,
   LB_MODES,
   LB_ON_DOWN,
+  MAX_WEIGHT,
   parseBackend,
   parseServiceAddress,
   serviceKey,
@@ -20,6 +22,7 @@ import {
   type ServiceSpec,
 } from '../../lb/service.js';
 import { formatAddress, parseAddress } from '../../util/ip.js';
+import type { Operations } from '../../ops/operations.js';
 import { backendFor } from '../backend.js';
 import { color, printJson } from '../output.js';
 import { printWritten, withInstance, type InstanceOptions } from './common.js';
@@ -34,6 +37,17 @@ const specJson = (s: ServiceSpec) => ({
   onBackendDown: s.onDown ?? 'keep',
   backends: s.backends.map(formatBackend),
 });
+
+/** A backend's weight as listed now (undefined: no such service or backend; the change that follows says so). */
+async function weightOf(ops: Operations, name: string, backend: string): Promise<number | undefined> {
+  let key: string;
+  try {
+    key = backendKey(parseBackend(backend, 'argument 2'));
+  } catch {
+    return undefined;
+  }
+  return (await ops.listServices()).find((s) => s.name === name)?.backends.find((b) => b.backend === key)?.weight;
+}
 
 /** `--health tcp | http:/PATH | https:/PATH | udp:PAYLOAD | none` as the config's health section. */
 function parseHealth(text: string): ConfigService['health'] {
@@ -130,8 +144,37 @@ export function registerService(program: Command): void {
       .argument('<name>')
       .argument('<backend>', 'ADDR:PORT as listed'),
   ).action(async (name: string, backend: string, opts: InstanceOptions) => {
-    const w = await (await backendFor(opts)).drainBackend(name, backend);
+    const ops = await backendFor(opts);
+    const before = await weightOf(ops, name, backend);
+    const w = await ops.setBackendWeight(name, backend, 0);
     printWritten(w, opts.json, (s) => console.log(`service ${s.name}: ${backend} drained`), specJson);
+    // Weight 0 forgets the weight it had: say it, so that it can be given back.
+    if (!opts.json && before)
+      console.log(color.dim(`its weight was ${before}: 'pathwise service weight ${name} ${backend} ${before}' gives it back`));
+  });
+  withInstance(
+    service
+      .command('weight')
+      .description("set a backend's weight: 0 drains it, more gives it its share of new connections again (with the service's slow start)")
+      .argument('<name>')
+      .argument('<backend>', 'ADDR:PORT as listed')
+      .argument('<weight>', `0-${MAX_WEIGHT}`),
+  ).action(async (name: string, backend: string, weightText: string, opts: InstanceOptions) => {
+    const weight = Number(weightText);
+    if (!/^\d+$/.test(weightText) || weight > MAX_WEIGHT)
+      throw new PwError('PW_ERR_USAGE', `a backend's weight is a whole number 0-${MAX_WEIGHT}, got '${weightText}'`, {
+        where: 'argument 3',
+      });
+    const ops = await backendFor(opts);
+    const before = await weightOf(ops, name, backend);
+    const w = await ops.setBackendWeight(name, backend, weight);
+    printWritten(
+      w,
+      opts.json,
+      (s) =>
+        console.log(`service ${s.name}: ${backend} weight ${weight}${before === undefined || before === weight ? '' : ` (was ${before})`}`),
+      specJson,
+    );
   });
   withInstance(service.command('list').description('services and their backends: state, weight, share, connections')).action(
     async (opts: InstanceOptions) => {

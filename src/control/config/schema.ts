@@ -339,7 +339,7 @@ export const Service = z
     slowStart: duration
       .default('0s')
       .describe(
-        'a backend that comes back up gets its weight step by step over this long (from a tenth), not its full share at once; 0s: at once',
+        'a backend that comes back up, or back from a drain (weight 0 to more, while its health checks run), gets its weight step by step over this long (from a tenth), not its full share at once; 0s: at once',
       ),
   })
   .strict();
