@@ -212,11 +212,15 @@ bench-gateway: deps build
 bench-without-paths: deps build
 	$(NODE) dist/bench/run.js --without-paths
 
-# Puts `pathwise` on PATH: a link to this checkout's bin/pathwise.
+# Puts `pathwise` on PATH (a link to this checkout's bin/pathwise) and its bash completion in place.
 PREFIX ?= /usr/local
+BASH_COMPLETION_DIR ?= /etc/bash_completion.d
 install: build
 	ln -sf $(CURDIR)/bin/pathwise $(PREFIX)/bin/pathwise
 	@echo "installed $(PREFIX)/bin/pathwise -> $(CURDIR)/bin/pathwise"
+	mkdir -p $(BASH_COMPLETION_DIR)
+	bin/pathwise completion bash > $(BASH_COMPLETION_DIR)/pathwise
+	@echo "installed $(BASH_COMPLETION_DIR)/pathwise (bash completion; zsh: pathwise completion zsh)"
 
 clean:
 	rm -rf $(BUILD) dist native/build

@@ -31,7 +31,11 @@ const MODULES: Record<string, () => Promise<Register>> = {
   capture: async () => (await import('./commands/capture.js')).registerCapture,
   replay: async () => (await import('./commands/replay.js')).registerReplay,
   daemon: async () => (await import('./commands/daemon.js')).registerDaemon,
+  completion: async () => (await import('./commands/completion.js')).registerCompletion,
 };
+
+/** Commands that need every module's commands registered: the completion script lists them all. */
+const NEEDS_ALL = new Set(['completion']);
 
 /** Each top-level command and the module that registers it (test/unit/cli-modules.test.ts
  * checks this table against what each module registers). */
@@ -63,6 +67,7 @@ export const MODULE_OF: Readonly<Record<string, string>> = {
   history: 'daemon',
   rollback: 'daemon',
   config: 'daemon',
+  completion: 'completion',
 };
 
 /** The register function of every module (for help, suggestions, and the table's check). */
@@ -121,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const json = jsonAsked(argv);
   try {
     const word = commandWord(argv);
-    const module = word === undefined ? undefined : MODULE_OF[word];
+    const module = word === undefined || NEEDS_ALL.has(word) ? undefined : MODULE_OF[word];
     await (await buildProgram(module ? [module] : undefined)).parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
