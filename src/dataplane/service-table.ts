@@ -76,7 +76,7 @@ export interface BackendRow extends LbCounters {
   backend: string;
   weight: number;
   health: BackendHealth;
-  /** Connections tracked to it that saw a packet in the last minute. */
+  /** Connections tracked to it that saw a packet in the last minute (estimated: see ServiceRow.activeSample). */
   active: number;
   /** Share of the Maglev table's slots. */
   share: number;
@@ -95,8 +95,16 @@ export interface ServiceRow extends LbCounters {
   hash: LbHash;
   tableSize: number;
   active: number;
+  /**
+   * When the connection table held more than ACTIVE_SAMPLE connections: the share of it the
+   * active counts were taken from (they are scaled up from it, so estimates).
+   */
+  activeSample?: number;
   backends: BackendRow[];
 }
+
+/** Tracked connections read at most per listing (about 20 ms of the kernel's copying). */
+export const ACTIVE_SAMPLE = 65_536;
 
 const ZERO: abi.PwLbCounter = { packets: 0n, bytes: 0n, connections: 0n, syns: 0n, synacks: 0n, rsts: 0n };
 
@@ -276,7 +284,7 @@ export class ServiceTable {
 
   /** Every service with its counters; `activeWithinNs`: how recent a tracked connection's last packet must be to count. */
   list(activeWithinNs = 60e9): ServiceRow[] {
-    const active = this.activeConnections(activeWithinNs);
+    const { perBackend: active, share } = this.activeConnections(activeWithinNs);
     return [...this.services.values()].map((s) => {
       const table = this.slots.subarray(s.regions[s.active], s.regions[s.active] + s.tableSize);
       const held = new Map<number, number>();
@@ -304,6 +312,7 @@ export class ServiceTable {
         hash: s.hash,
         tableSize: s.tableSize,
         active: backends.reduce((a, b) => a + b.active, 0),
+        ...(share < 1 ? { activeSample: share } : {}),
         packets: t.packets,
         bytes: t.bytes,
         connections: t.connections,
@@ -458,15 +467,28 @@ export class ServiceTable {
     return [out[0]!, out[1]!];
   }
 
-  /** Tracked connections per backend whose last packet is recent. */
-  private activeConnections(withinNs: number): Map<number, number> {
-    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as the pipeline's coarse clock (clock.bpf.h)
-    const out = new Map<number, number>();
-    for (const [, ct] of this.maps.lbCt.entries()) {
-      if (Number(now - ct.seen_ns) > withinNs + 1e9) continue; // seen_ns is refreshed once a second
-      out.set(ct.backend, (out.get(ct.backend) ?? 0) + 1);
-    }
-    return out;
+  /**
+   * Tracked connections per backend whose last packet is recent, and the share of the table
+   * they were counted in. The table holds up to pipeline.connections (a million by default),
+   * and every scrape and listing asks: reading a full one took the event loop ~0.7 s. Up to
+   * ACTIVE_SAMPLE connections are read (the whole table when it holds no more), and the counts
+   * scaled by the share of the table's buckets they came from.
+   */
+  private activeConnections(withinNs: number): { perBackend: Map<number, number>; share: number } {
+    // CLOCK_MONOTONIC, as the pipeline's coarse clock (clock.bpf.h); seen_ns is refreshed once a second.
+    const since = process.hrtime.bigint() - BigInt(Math.round(withinNs + 1e9));
+    const { size, offsets } = abi.PwLbCt;
+    const counts = new Map<number, number>();
+    // The two fields read where they sit, not every key and value decoded into objects.
+    const share = this.maps.lbCt.sampleBatchRaw(ACTIVE_SAMPLE, ({ values, count }) => {
+      for (let at = 0; at < count * size; at += size) {
+        if (values.readBigUInt64LE(at + offsets.seen_ns) < since) continue;
+        const backend = values.readUInt32LE(at + offsets.backend);
+        counts.set(backend, (counts.get(backend) ?? 0) + 1);
+      }
+    });
+    const perBackend = new Map([...counts].map(([b, n]) => [b, Math.round(n / share)]));
+    return { perBackend, share };
   }
 }
 

@@ -182,15 +182,17 @@ export function registerService(program: Command): void {
       if (opts.json) return printJson(rows);
       if (!rows.length) return console.log(color.dim('no services'));
       for (const s of rows) {
+        // Active counts scaled up from a sample of a large connection table are marked as estimates.
+        const about = s.activeSample === undefined ? '' : '~';
         console.log(
-          `${color.bold(s.name)}  ${s.address}  ${s.mode}  ${color.dim(`hash ${s.hash}, table ${s.tableSize}; ${s.connections} connections, ${s.active} active, ${s.packets} pkts`)}`,
+          `${color.bold(s.name)}  ${s.address}  ${s.mode}  ${color.dim(`hash ${s.hash}, table ${s.tableSize}; ${s.connections} connections, ${about}${s.active} active, ${s.packets} pkts`)}`,
         );
         for (const b of s.backends) {
           const state = b.health === 'up' ? (b.weight ? color.green('up') : color.yellow('drained')) : color.red('down');
           const rtt = b.checkRttMs === undefined ? '' : ` check ${b.checkRttMs.toFixed(2)} ms`;
           const ramp = b.ramp === undefined ? '' : `, slow start at ${Math.round(b.ramp * 100)} %`;
           console.log(
-            `  ${b.backend.padEnd(42)} ${state.padEnd(16)} weight ${String(b.weight).padEnd(4)} share ${(b.share * 100).toFixed(1).padStart(5)} %  ${color.dim(`${b.connections} connections, ${b.active} active, ${b.packets} pkts${rtt}${ramp}`)}`,
+            `  ${b.backend.padEnd(42)} ${state.padEnd(16)} weight ${String(b.weight).padEnd(4)} share ${(b.share * 100).toFixed(1).padStart(5)} %  ${color.dim(`${b.connections} connections, ${about}${b.active} active, ${b.packets} pkts${rtt}${ramp}`)}`,
           );
         }
       }
