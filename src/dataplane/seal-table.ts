@@ -97,8 +97,8 @@ export class SealTable {
         if (!known(formatPrefix(p))) out.push(p);
       }
     };
-    scan(4, [...this.maps.block4.entries()]);
-    scan(6, [...this.maps.block6.entries()]);
+    scan(4, this.maps.block4.entries());
+    scan(6, this.maps.block6.entries());
     return out;
   }
 

@@ -101,6 +101,14 @@ abstract class MapBase<K, V> {
 
   /** Iterates keys with get_next_key. Keys deleted concurrently may restart the walk (kernel semantics). */
   *keys(): IterableIterator<K> {
+    if (this.readsInBatches()) {
+      const ks = this.keyCodec.size;
+      for (const page of this.lookupBatchRaw(4096)) {
+        const kv = new DataView(page.keys.buffer, page.keys.byteOffset, page.keys.byteLength);
+        for (let i = 0; i < page.count; i++) yield this.keyCodec.decode(kv, i * ks);
+      }
+      return;
+    }
     const n = native();
     let prev: Buffer | null = null;
     const next = Buffer.alloc(this.keyCodec.size);
@@ -109,6 +117,11 @@ abstract class MapBase<K, V> {
       yield this.keyCodec.decode(view, 0);
       prev = Buffer.from(next);
     }
+  }
+
+  /** Whether the map holds no entry (one BPF_MAP_GET_NEXT_KEY). */
+  isEmpty(): boolean {
+    return !native().mapGetNextKey(this.fd, null, Buffer.alloc(this.keyCodec.size));
   }
 
   get count(): number {
@@ -155,6 +168,27 @@ abstract class MapBase<K, V> {
       if (r.done) return;
       cursor = r.cursor;
     }
+  }
+
+  private batchable: boolean | undefined;
+
+  /**
+   * Whether BPF_MAP_LOOKUP_BATCH reads this map: hash and array maps always; an LPM trie when
+   * the kernel gives it the generic batch operations (6.18 does: 0.4 µs an entry against 5.6
+   * for each BPF_MAP_GET_NEXT_KEY, which the trie answers by walking from its root), asked once.
+   */
+  protected readsInBatches(): boolean {
+    if (BATCH_LOOKUP_TYPES.has(this.info.type)) return true;
+    if (this.info.type !== MapType.LPM_TRIE) return false;
+    if (this.batchable === undefined) {
+      try {
+        this.lookupBatchStep(null, Buffer.alloc(this.keyCodec.size), Buffer.alloc(this.valueBytes), 1);
+        this.batchable = true;
+      } catch {
+        this.batchable = false;
+      }
+    }
+    return this.batchable;
   }
 
   /**
@@ -245,7 +279,7 @@ export class BpfMap<K, V> extends MapBase<K, V> {
    * 2,048); other types (LPM tries, devmaps) key by key.
    */
   *entries(): IterableIterator<[K, V]> {
-    if (!BATCH_LOOKUP_TYPES.has(this.info.type)) {
+    if (!this.readsInBatches()) {
       for (const k of this.keys()) {
         const v = this.get(k);
         if (v !== undefined) yield [k, v];
