@@ -124,6 +124,12 @@ const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf
  * A prefix's blocklist (its family's map) and its key there. Both maps key { prefixlen, addr }
  * (addr 4 bytes or 16) and hold struct pw_block, so one type serves both.
  */
+/** An IPv4 key's canonical prefix text, masked as formatPrefix(maskAddr()) gives it, without their two arrays. */
+function prefixText4(addr: Uint8Array, plen: number): string {
+  const a = ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) & (plen ? -1 << (32 - plen) : 0);
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${plen}`;
+}
+
 export function blockEntry(maps: PipelineMaps, p: Prefix): { map: PipelineMaps['block4']; key: { prefixlen: number; addr: Uint8Array } } {
   return p.family === 4
     ? { map: maps.block4, key: { prefixlen: p.plen, addr: p.addr.subarray(0, 4) } }
@@ -612,6 +618,37 @@ export class FilterTables {
     for (const del of expired) del();
     if (this.maps.guardState.get(0)?.escalations !== escalations) storeEscalations(this.maps, escalations);
     this.markEmptyBlocklists();
+    return out;
+  }
+
+  /**
+   * The config's entries in force by canonical prefix text: what the reconciler compares the
+   * config with at every change. The listing's walk, without an object for the entries of
+   * others (a million-prefix blocklist is read at each change the daemon applies); the
+   * config's expired entries are swept after the walk, as the listing sweeps them.
+   */
+  configBlocks(): Map<string, BlockEntry> {
+    const now = nowMonotonicNs();
+    const out = new Map<string, BlockEntry>();
+    const expired: (() => void)[] = [];
+    const walk = (family: 4 | 6, map: PipelineMaps['block4']) => {
+      for (const [k, v] of map.entries()) {
+        if (v.origin !== abi.PwBlockOrigin.CONFIG) continue;
+        if (v.expires_ns && v.expires_ns <= now) {
+          expired.push(() => void map.delete(k));
+          continue;
+        }
+        const prefix =
+          family === 4
+            ? prefixText4(k.addr, k.prefixlen)
+            : formatPrefix({ family, addr: maskAddr(k.addr, k.prefixlen), plen: k.prefixlen });
+        out.set(prefix, { prefix, expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null, origin: 'config' });
+      }
+    };
+    walk(4, this.maps.block4);
+    walk(6, this.maps.block6 as unknown as PipelineMaps['block4']);
+    for (const del of expired) del();
+    if (expired.length) this.markEmptyBlocklists();
     return out;
   }
 

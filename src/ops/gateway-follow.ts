@@ -92,7 +92,7 @@ class LogTail {
         this.partial = text;
         continue;
       }
-      out.push(...text.slice(0, cut).split('\n'));
+      for (const line of text.slice(0, cut).split('\n')) out.push(line);
       this.partial = text.slice(cut + 1);
     }
     return out;

@@ -119,6 +119,30 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
     assert.equal(DEFAULT_SETTINGS.dropMalformed, false);
   });
 
+  it('takes a blocklist file of a million prefixes (spread into push() it overflowed the call stack), the same text parsed once', () => {
+    const lines = Array.from({ length: 1 << 20 }, (_, i) => `${64 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}.0/24`);
+    const text = `# a big list\n${lines.join('\n')}\n`;
+    let reads = 0;
+    const ctx = {
+      files: (ref: string) => {
+        assert.equal(ref, 'big.txt');
+        reads++;
+        return text;
+      },
+      now: Date.now(),
+      blockedSince: new Map<string, number>(),
+      hostRoutes: [],
+    };
+    const cfg = parseConfig('blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24] }]', 't');
+    const first = compileDesired(cfg, ctx).filter.blocks;
+    assert.equal(first.size, (1 << 20) + 1, 'every prefix of the file, and the one of the list not in it');
+    assert.equal(first.get('79.255.255.0/24')?.prefix.plen, 24);
+    assert.ok(first.has('192.0.2.0/24'));
+    const again = compileDesired(cfg, ctx).filter.blocks;
+    assert.equal(reads, 2, 'the file is read at each compile');
+    assert.equal(again.get('64.0.5.0/24')!.prefix, first.get('64.0.5.0/24')!.prefix, 'and its parse reused while it reads the same');
+  });
+
   it('leaves expired blocks out of the desired state', () => {
     const d = compileDesired(
       parseConfig(

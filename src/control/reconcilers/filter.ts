@@ -37,14 +37,35 @@ export type FilterChange =
 const limiterText = (l: LimiterSpec) =>
   `${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? ` block after ${l.blockAfter} for ${l.blockForMs} ms` : ''}`;
 
+/**
+ * A blocklist file's prefixes with their canonical text, kept for as long as the file reads
+ * the same: every change the daemon applies compiles the whole config again, and parsing a
+ * million-prefix file (a Uint8Array per prefix) each time cost seconds, most of it garbage
+ * collection. One entry per file the config names.
+ */
+const parsedFiles = new Map<string, { text: string; entries: [string, Prefix][] }>();
+
+function blockFileEntries(file: string, text: string): [string, Prefix][] {
+  const known = parsedFiles.get(file);
+  if (known?.text === text) return known.entries;
+  const entries = parseBlockFile(text, file).map((p): [string, Prefix] => [formatPrefix(p), p]);
+  parsedFiles.set(file, { text, entries });
+  return entries;
+}
+
 /** Blocked prefixes in force, from the lists and the files they name; expired entries left out. */
 function desiredBlocks(cfg: Config, ctx: CompileContext): Map<string, DesiredBlock> {
   const blocks = new Map<string, DesiredBlock>();
+  const files = new Set(cfg.blocklists.map((b) => b.file));
+  for (const f of parsedFiles.keys()) if (!files.has(f)) parsedFiles.delete(f);
   cfg.blocklists.forEach((b, i) => {
-    const prefixes = b.prefixes.map((p, k) => parsePrefix(p, `blocklists[${i}].prefixes[${k}]`));
-    if (b.file) prefixes.push(...parseBlockFile(ctx.files(b.file, `blocklists[${i}].file`), b.file));
-    for (const prefix of prefixes) {
-      const key = formatPrefix(prefix);
+    const listed: [string, Prefix][] = b.prefixes.map((p, k) => {
+      const prefix = parsePrefix(p, `blocklists[${i}].prefixes[${k}]`);
+      return [formatPrefix(prefix), prefix];
+    });
+    // Looped, not spread into push(): a million arguments overflow the call stack.
+    const inFile = b.file ? blockFileEntries(b.file, ctx.files(b.file, `blocklists[${i}].file`)) : [];
+    for (const [key, prefix] of listed.length ? [...listed, ...inFile] : inFile) {
       let expiresAt: number | null = null;
       if (b.until) expiresAt = Date.parse(b.until);
       else if (b.ttl) expiresAt = (ctx.blockedSince.get(key) ?? ctx.now) + parseDuration(b.ttl);
@@ -68,12 +89,7 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
     limiters: new Map(dp.filter.limiters().map((l) => [l.name, l])),
     rules: dp.filter.rules(),
     // Escalations are the rate limiters' own, listed beside the config's: never reconciled away.
-    blocks: new Map(
-      dp.filter
-        .blocklist()
-        .filter((b) => b.origin === 'config')
-        .map((b) => [b.prefix, b]),
-    ),
+    blocks: dp.filter.configBlocks(),
   }),
   plan(running, desired) {
     const out: FilterChange[] = [];
