@@ -4,7 +4,7 @@
  * catalog's HTTP status. Bodies are bounded (1 MiB; 64 MiB for a whole config with its files).
  * /openapi.json documents every route from the same schemas that validate requests.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 
@@ -119,7 +119,9 @@ export async function buildApi(ctrl: Controller, opts: ApiOptions): Promise<Fast
       : {}),
     loggerInstance: opts.log.child({ component: 'api' }) as unknown as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
-    disableRequestLogging: true,
+    // Requests are not logged one by one: a scrape every few seconds would fill the log, and
+    // every change is in the audit trail.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: false, strict: false } },
     // What the router refuses before any route runs (a percent-encoding that is not UTF-8, a
     // path parameter past its 100 characters) is answered in the API's error shape too.

@@ -184,6 +184,12 @@ api:
     assert.match(metrics, new RegExp(`^pathwise_interface_packets_total\\{interface="${dev('r0')}",verdict="redirect"\\} [1-9]`, 'm'));
     assert.match(metrics, /^pathwise_map_max_entries\{map="pw_routes"\} \d+/m);
     assert.match(metrics, /^pathwise_route_packets_total\{prefix="10.220.0.0\/16"\} [1-9]/m);
+    // Everything the daemon wrote is a JSON log line: no library's warning on the side (fastify's
+    // deprecation of disableRequestLogging and ajv's "unknown format starts_with" were, at every start).
+    assert.deepEqual(
+      daemon!.log.filter((l) => !l.startsWith('{')),
+      [],
+    );
   });
 
   it('diff shows and changes nothing; apply applies the minimal change as a new version', async () => {
