@@ -556,6 +556,10 @@ export class FilterTables {
         });
       if (!entries.length) continue;
       const map = entries[0]!.map;
+      if (entries.length === 1) {
+        map.set(entries[0]!.key, entries[0]!.value); // a change's one prefix: no batch buffers
+        continue;
+      }
       try {
         // Many at a time (a million-prefix list: ~3 s instead of ~9 one by one).
         map.updateBatch(entries.map((e) => [e.key, e.value]));
