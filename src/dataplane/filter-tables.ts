@@ -120,17 +120,22 @@ const ACTION_CODE: Record<RuleAction, number> = {
 
 const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
 
+type BlockKey = { prefixlen: number; addr: Uint8Array };
+
+/** A blocklist key's canonical prefix text; an IPv4 one without the two arrays of formatPrefix(maskAddr()). */
+function blockText(family: 4 | 6, key: BlockKey): string {
+  const plen = key.prefixlen;
+  if (family === 6) return formatPrefix({ family, addr: maskAddr(key.addr, plen), plen });
+  const b = key.addr;
+  const a = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) & (plen ? -1 << (32 - plen) : 0);
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${plen}`;
+}
+
 /**
  * A prefix's blocklist (its family's map) and its key there. Both maps key { prefixlen, addr }
  * (addr 4 bytes or 16) and hold struct pw_block, so one type serves both.
  */
-/** An IPv4 key's canonical prefix text, masked as formatPrefix(maskAddr()) gives it, without their two arrays. */
-function prefixText4(addr: Uint8Array, plen: number): string {
-  const a = ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) & (plen ? -1 << (32 - plen) : 0);
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${plen}`;
-}
-
-export function blockEntry(maps: PipelineMaps, p: Prefix): { map: PipelineMaps['block4']; key: { prefixlen: number; addr: Uint8Array } } {
+export function blockEntry(maps: PipelineMaps, p: Prefix): { map: PipelineMaps['block4']; key: BlockKey } {
   return p.family === 4
     ? { map: maps.block4, key: { prefixlen: p.plen, addr: p.addr.subarray(0, 4) } }
     : { map: maps.block6 as unknown as PipelineMaps['block4'], key: { prefixlen: p.plen, addr: p.addr } };
@@ -598,62 +603,59 @@ export class FilterTables {
     const now = nowMonotonicNs();
     const out: BlockEntry[] = [];
     const names = new Map(this.state.limiters.map((l) => [l.id, l.name]));
-    let escalations = 0;
-    const visit = (family: 4 | 6, key: { prefixlen: number; addr: Uint8Array }, v: abi.PwBlock, del: () => void) => {
-      if (v.expires_ns && v.expires_ns <= now) return del();
-      const addr = new Uint8Array(16);
-      addr.set(key.addr);
+    this.walkBlocklists(now, (family, key, v) => {
       const escalation = v.origin === abi.PwBlockOrigin.ESCALATION;
-      if (escalation) escalations++;
       out.push({
-        prefix: formatPrefix({ family, addr: maskAddr(addr, key.prefixlen), plen: key.prefixlen }),
+        prefix: blockText(family, key),
         expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null,
         origin: escalation ? 'escalation' : v.origin === abi.PwBlockOrigin.DECISION ? 'decision' : 'config',
         ...(escalation ? { limiter: names.get(v.limiter) ?? `#${v.limiter}` } : {}),
         ...(v.origin === abi.PwBlockOrigin.DECISION && v.limiter ? { sealed: true } : {}),
       });
-    };
-    // Read as the batches come, not gathered first (a million decoded entries held at once cost
-    // the garbage collector 4× the reading); the expired are deleted after the walk, as a walk
-    // from a deleted key would start the trie over.
-    const expired: (() => void)[] = [];
-    for (const [k, v] of this.maps.block4.entries()) visit(4, k, v, () => expired.push(() => void this.maps.block4.delete(k)));
-    for (const [k, v] of this.maps.block6.entries()) visit(6, k, v, () => expired.push(() => void this.maps.block6.delete(k)));
-    for (const del of expired) del();
-    if (this.maps.guardState.get(0)?.escalations !== escalations) storeEscalations(this.maps, escalations);
-    this.markEmptyBlocklists();
+    });
     return out;
   }
 
   /**
    * The config's entries in force by canonical prefix text: what the reconciler compares the
-   * config with at every change. The listing's walk, without an object for the entries of
-   * others (a million-prefix blocklist is read at each change the daemon applies); the
-   * config's expired entries are swept after the walk, as the listing sweeps them.
+   * config with at every change, with the listing's upkeep, but no object for the entries of
+   * others (a million-prefix blocklist is read at each change the daemon applies).
    */
   configBlocks(): Map<string, BlockEntry> {
     const now = nowMonotonicNs();
     const out = new Map<string, BlockEntry>();
+    this.walkBlocklists(now, (family, key, v) => {
+      if (v.origin !== abi.PwBlockOrigin.CONFIG) return;
+      const prefix = blockText(family, key);
+      out.set(prefix, { prefix, expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null, origin: 'config' });
+    });
+    return out;
+  }
+
+  /**
+   * Both blocklists' entries in force to `visit`, read as the batches come (not gathered
+   * first: a million decoded entries held at once cost the garbage collector 4× the reading);
+   * then the upkeep every reader owes: the expired deleted (after the walk, as a walk from a
+   * deleted key would start the trie over), the escalations in force counted for the
+   * pipeline's cap, a list left empty marked so.
+   */
+  private walkBlocklists(now: bigint, visit: (family: 4 | 6, key: BlockKey, v: abi.PwBlock) => void): void {
     const expired: (() => void)[] = [];
-    const walk = (family: 4 | 6, map: PipelineMaps['block4']) => {
+    let escalations = 0;
+    for (const family of [4, 6] as const) {
+      const map = family === 4 ? this.maps.block4 : (this.maps.block6 as unknown as PipelineMaps['block4']);
       for (const [k, v] of map.entries()) {
-        if (v.origin !== abi.PwBlockOrigin.CONFIG) continue;
         if (v.expires_ns && v.expires_ns <= now) {
           expired.push(() => void map.delete(k));
           continue;
         }
-        const prefix =
-          family === 4
-            ? prefixText4(k.addr, k.prefixlen)
-            : formatPrefix({ family, addr: maskAddr(k.addr, k.prefixlen), plen: k.prefixlen });
-        out.set(prefix, { prefix, expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null, origin: 'config' });
+        if (v.origin === abi.PwBlockOrigin.ESCALATION) escalations++;
+        visit(family, k, v);
       }
-    };
-    walk(4, this.maps.block4);
-    walk(6, this.maps.block6 as unknown as PipelineMaps['block4']);
+    }
     for (const del of expired) del();
-    if (expired.length) this.markEmptyBlocklists();
-    return out;
+    if (this.maps.guardState.get(0)?.escalations !== escalations) storeEscalations(this.maps, escalations);
+    this.markEmptyBlocklists();
   }
 
   /** Escalations the pipeline did not make because PW_ESCALATIONS_MAX were in force. */

@@ -99,7 +99,10 @@ abstract class MapBase<K, V> {
     }
   }
 
-  /** Iterates keys with get_next_key. Keys deleted concurrently may restart the walk (kernel semantics). */
+  /**
+   * Iterates keys: in batches where the map reads in batches (readsInBatches), else with
+   * get_next_key, where keys deleted concurrently may restart the walk (kernel semantics).
+   */
   *keys(): IterableIterator<K> {
     if (this.readsInBatches()) {
       const ks = this.keyCodec.size;
@@ -276,7 +279,7 @@ export class BpfMap<K, V> extends MapBase<K, V> {
 
   /**
    * Every entry. Hashes and arrays are read in batches (a 1,024-slot array is one syscall, not
-   * 2,048); other types (LPM tries, devmaps) key by key.
+   * 2,048), and so are LPM tries where the kernel allows it; other types (devmaps) key by key.
    */
   *entries(): IterableIterator<[K, V]> {
     if (!this.readsInBatches()) {
