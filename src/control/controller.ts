@@ -6,15 +6,14 @@
  * edit reads the config it edits inside that queue, so concurrent edits never lose one
  * another. The host's own routes follow its addresses through the same queue, unrecorded.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 
 import { currentHostRoutes, Dataplane } from '../dataplane/dataplane.js';
 import { Pipeline, objectHash, runDirOf, type PipelineSettings } from '../dataplane/pipeline.js';
 import type { RouteSpec } from '../routing/route.js';
-import { writeFileAtomic } from '../util/fs.js';
 import { applyChanges, checkChanges } from './apply.js';
+import { readBlockedSince, writeBlockedSince } from './blocked-since.js';
 import { confinedFiles, type FileSource } from './config/files.js';
 import { checkConfig, parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -165,11 +164,7 @@ export class Controller {
     this.current = history.latest()?.config ?? parseConfig('{}', 'defaults');
     this.currentVersion = history.latest()?.version ?? 0;
     this.blockedSinceFile = join(runDirOf(instance), 'blocked-since.json');
-    this.blockedSince = new Map(
-      existsSync(this.blockedSinceFile)
-        ? Object.entries(JSON.parse(readFileSync(this.blockedSinceFile, 'utf8')) as Record<string, number>)
-        : [],
-    );
+    this.blockedSince = readBlockedSince(this.blockedSinceFile);
   }
 
   /**
@@ -381,7 +376,7 @@ export class Controller {
       if (c.op === 'delete') this.blockedSince.delete(c.prefix);
       changed = true;
     }
-    if (changed) writeFileAtomic(this.blockedSinceFile, JSON.stringify(Object.fromEntries(this.blockedSince)));
+    if (changed) writeBlockedSince(this.blockedSinceFile, this.blockedSince);
   }
 
   /**

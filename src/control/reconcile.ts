@@ -90,6 +90,14 @@ export interface Reconciler<D, R, C extends PlannedChange> {
   check?(c: C): void;
   /** Performs the change; returns how to undo it. */
   apply(c: C, t: ApplyTarget): Promise<Undo> | Undo;
+  /** Kinds of change applyRun performs a run of at once. */
+  readonly runKinds?: readonly C['kind'][];
+  /**
+   * Performs a run of consecutive changes of one of runKinds and one phase at once (a
+   * million-prefix blocklist written in batches, not a syscall each); returns how to undo the
+   * whole run. When it throws, it has undone its own part.
+   */
+  applyRun?(cs: C[], t: ApplyTarget): Promise<Undo> | Undo;
   summarize(c: C): ChangeSummary;
 }
 

@@ -594,6 +594,24 @@ export class FilterTables {
     return removed;
   }
 
+  /** Removes blocked prefixes, whoever listed them, in batches; those not listed are skipped. */
+  unblockMany(prefixes: Prefix[]): void {
+    for (const family of [4, 6] as const) {
+      const entries = prefixes.filter((p) => p.family === family).map((p) => blockEntry(this.maps, p));
+      if (!entries.length) continue;
+      const map = entries[0]!.map;
+      const keys = entries.map((e) => e.key);
+      try {
+        map.deleteBatch(keys);
+      } catch {
+        // A batch stops at the first key not listed (or the kernel has no batch deletes for
+        // LPM tries): the rest one by one, the missing skipped.
+        for (const k of keys) map.delete(k);
+      }
+    }
+    this.markEmptyBlocklists();
+  }
+
   /**
    * Entries in force, the control plane's and the rate limiters' escalations; expired ones are
    * swept out on the way, the escalations still listed are counted for the pipeline's cap, and
@@ -617,19 +635,17 @@ export class FilterTables {
   }
 
   /**
-   * The config's entries in force by canonical prefix text: what the reconciler compares the
-   * config with at every change, with the listing's upkeep, but no object for the entries of
+   * The config's entries in force, each to `visit` with its canonical prefix text and the ms
+   * until it expires (null: never): what the reconciler compares the config with at every
+   * change, with the listing's upkeep, but nothing kept and no object for the entries of
    * others (a million-prefix blocklist is read at each change the daemon applies).
    */
-  configBlocks(): Map<string, BlockEntry> {
+  forEachConfigBlock(visit: (prefix: string, expiresInMs: number | null) => void): void {
     const now = nowMonotonicNs();
-    const out = new Map<string, BlockEntry>();
     this.walkBlocklists(now, (family, key, v) => {
-      if (v.origin !== abi.PwBlockOrigin.CONFIG) return;
-      const prefix = blockText(family, key);
-      out.set(prefix, { prefix, expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null, origin: 'config' });
+      if (v.origin === abi.PwBlockOrigin.CONFIG)
+        visit(blockText(family, key), v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null);
     });
-    return out;
   }
 
   /**

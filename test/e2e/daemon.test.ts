@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -303,6 +303,34 @@ api:
     assert.equal(after.progId, before.progId, 'the same program kept running');
     assert.equal(after.version, before.version, 'adopting changed nothing: no new version');
     assert.ok(daemon!.log.some((l) => l.includes('adopted the pinned data plane')));
+  });
+
+  it("a blocklist's ttl counts from its first apply, across restarts", async () => {
+    const kept = readFileSync(configFile, 'utf8');
+    const listed = () =>
+      pw('block', 'list', '--json')
+        .json()
+        .find((b: any) => b.prefix === '198.51.100.0/24');
+    const blocked = () => listed() !== undefined;
+    try {
+      writeFileSync(configFile, `${kept}\nblocklists:\n  - { prefixes: [198.51.100.0/24], ttl: 8s }\n`);
+      await stopDaemon(daemon);
+      daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
+      const expiry = Date.now() + listed().expiresInMs;
+      await sleep(1000);
+      await stopDaemon(daemon);
+      daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
+      assert.ok(blocked(), 'still blocked after the restart');
+      await sleep(expiry + 1000 - Date.now());
+      // A change compiles the config again: counted from the restart, the ttl would list the
+      // prefix anew once the pipeline had let it expire.
+      assert.equal(pw('route', 'add', 'blackhole', '10.241.0.0/16').status, 0);
+      assert.ok(!blocked(), 'expired 8 s after the first apply, and not listed again');
+    } finally {
+      writeFileSync(configFile, kept);
+      await stopDaemon(daemon);
+      daemon = await startDaemon(ns.r, configFile, join(dir, 'state'));
+    }
   });
 
   it('an upgrade of the program under traffic is atomic and keeps the maps', async () => {

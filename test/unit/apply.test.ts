@@ -40,8 +40,9 @@ class FakeDataplane {
     updateLimiter: (l: { name: string }) => this.op(`update limiter ${l.name}`),
     deleteLimiter: (name: string) => this.op(`delete limiter ${name}`),
     setRules: (rules: unknown[]) => this.op(`set ${rules.length} rules`),
-    block: (prefixes: unknown[]) => this.op(`block ${prefixes.length}`),
+    block: (prefixes: unknown[], ttlMs?: number) => this.op(`block ${prefixes.length}${ttlMs === undefined ? '' : ' for a while'}`),
     unblock: () => this.op('unblock'),
+    unblockMany: (prefixes: unknown[]) => this.op(`unblock ${prefixes.length}`),
   };
   private readonly guardValue = new ArrayBuffer(32); // the feature bytes setEventsControl writes
   pipeline = {
@@ -108,6 +109,50 @@ describe('applying a plan', () => {
     const dp = new FakeDataplane();
     await assert.rejects(applyChanges(target(dp), CHANGES, { failAfter: 2 }), /injected failure after 2 change\(s\).*2 change\(s\) undone/);
     assert.deepEqual(dp.log, ['attach eth1', 'add limiter syn', 'delete limiter syn', 'detach eth1']);
+  });
+
+  const add = (prefix: string, expiresAt: number | null = null): Change => ({
+    kind: 'block',
+    phase: Phase.BLOCKS,
+    op: 'add',
+    prefix,
+    block: { expiresAt },
+  });
+  const del = (prefix: string, expiresInMs: number | null = null): Change => ({
+    kind: 'block',
+    phase: Phase.UNBLOCK,
+    op: 'delete',
+    prefix,
+    old: { prefix, expiresInMs, origin: 'config' },
+  });
+  const BLOCKS: Change[] = [
+    add('192.0.2.0/24'),
+    add('198.51.100.0/24', Date.now() + 60_000),
+    add('2001:db8::/32'),
+    del('203.0.113.0/24'),
+    del('203.0.113.128/25', 30_000),
+  ];
+
+  it('writes a run of blocklist changes at once: adds grouped by expiry, deletes in one', async () => {
+    const dp = new FakeDataplane();
+    await applyChanges(target(dp), BLOCKS);
+    assert.deepEqual(dp.log, ['block 2', 'block 1 for a while', 'unblock 2']);
+  });
+
+  it('undoes a run whole, and a run that fails undoes its own part', async () => {
+    const dp = new FakeDataplane(['unblock 2']);
+    await assert.rejects(applyChanges(target(dp), BLOCKS), (e: PwError) => {
+      assert.match(e.message, /^applying failed at '- block 203\.0\.113\.0\/24 \(and 1 more in one run\)'.*\(3 change\(s\) undone\)$/);
+      return true;
+    });
+    // The deletes' run puts back what it had (each with its expiry), then the adds' run goes.
+    assert.deepEqual(dp.log, ['block 2', 'block 1 for a while', 'block 1', 'block 1 for a while', 'unblock 3']);
+  });
+
+  it('stops a run where an injected failure falls', async () => {
+    const dp = new FakeDataplane();
+    await assert.rejects(applyChanges(target(dp), BLOCKS, { failAfter: 2 }), /injected failure after 2 change\(s\).*2 change\(s\) undone/);
+    assert.deepEqual(dp.log, ['block 1', 'block 1 for a while', 'unblock 2']);
   });
 
   it('refuses, before anything runs, a change no reconciler can make while the pipeline runs', () => {

@@ -25,6 +25,18 @@ const plan = { describeRoute };
 const desiredOf = (yaml: string) =>
   compileDesired(parseConfig(yaml, 'test.yaml'), { files: confinedFiles('.'), now: Date.now(), blockedSince: new Map(), hostRoutes: [] });
 
+/** Blocklist entries in force, walked as the data plane's are; `walks` counts the walks. */
+function runningBlocks(prefixes: string[]) {
+  const blocks = {
+    walks: 0,
+    forEach: (visit: (prefix: string, expiresInMs: number | null) => void) => {
+      blocks.walks++;
+      for (const p of prefixes) visit(p, null);
+    },
+  };
+  return blocks;
+}
+
 function runningFrom(yaml: string): RunningState {
   const d = desiredOf(yaml);
   let id = 1;
@@ -47,7 +59,7 @@ function runningFrom(yaml: string): RunningState {
     filter: {
       limiters: new Map([...d.filter.limiters].map(([n, l], i) => [n, { ...l, id: i + 1 }])),
       rules: d.filter.rules.map((r, i) => ({ ...r, id: 100 + i })),
-      blocks: new Map([...d.filter.blocks].map(([k]) => [k, { prefix: k, expiresInMs: null, origin: 'config' as const }])),
+      blocks: runningBlocks([...d.filter.blocks.keys()]),
     },
     services: new Map(d.services),
     insight: d.insight,
@@ -119,7 +131,7 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
     assert.equal(DEFAULT_SETTINGS.dropMalformed, false);
   });
 
-  it('takes a blocklist file of a million prefixes (spread into push() it overflowed the call stack), the same text parsed once', () => {
+  it('takes a blocklist file of a million prefixes (spread into push() it overflowed the call stack), the same text compiled once, compared in one walk', () => {
     const lines = Array.from({ length: 1 << 20 }, (_, i) => `${64 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}.0/24`);
     const text = `# a big list\n${lines.join('\n')}\n`;
     let reads = 0;
@@ -133,14 +145,35 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
       blockedSince: new Map<string, number>(),
       hostRoutes: [],
     };
+    const others = runningFrom(''); // first: compiling another config ends the reuse below
     const cfg = parseConfig('blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24] }]', 't');
     const first = compileDesired(cfg, ctx).filter.blocks;
     assert.equal(first.size, (1 << 20) + 1, 'every prefix of the file, and the one of the list not in it');
-    assert.equal(first.get('79.255.255.0/24')?.prefix.plen, 24);
+    assert.deepEqual(first.get('79.255.255.0/24'), { expiresAt: null });
     assert.ok(first.has('192.0.2.0/24'));
     const again = compileDesired(cfg, ctx).filter.blocks;
     assert.equal(reads, 2, 'the file is read at each compile');
-    assert.equal(again.get('64.0.5.0/24')!.prefix, first.get('64.0.5.0/24')!.prefix, 'and its parse reused while it reads the same');
+    assert.ok(again === first, 'and what it compiles to reused while it reads the same');
+
+    // The diff against a million entries in force: one walk, nothing to do when they match;
+    // one entry gone and one more listed are each found.
+    const base = { ...others, filter: { limiters: new Map(), rules: [], blocks: runningBlocks([...first.keys()]) } };
+    assert.deepEqual(planChanges(base, compileDesired(cfg, ctx), plan), []);
+    assert.equal(base.filter.blocks.walks, 1);
+    const drifted = [...first.keys()].filter((k) => k !== '79.255.255.0/24');
+    drifted.push('203.0.113.0/24');
+    const fix = planChanges({ ...base, filter: { ...base.filter, blocks: runningBlocks(drifted) } }, compileDesired(cfg, ctx), plan);
+    assert.deepEqual(
+      fix.map((c) => formatChange(summarize(c))),
+      ['+ block 79.255.255.0/24 no expiry', '- block 203.0.113.0/24'],
+    );
+
+    // A list changed, or the file's text: compiled anew.
+    const more = parseConfig('blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24, 198.51.100.0/24] }]', 't');
+    assert.equal(compileDesired(more, ctx).filter.blocks.size, (1 << 20) + 2);
+    const edited = { ...ctx, files: () => text.replace('\n64.0.5.0/24\n', '\n') };
+    const fewer = compileDesired(cfg, edited).filter.blocks;
+    assert.ok(!fewer.has('64.0.5.0/24') && fewer.size === 1 << 20, 'a line gone from the file is gone from the plan');
   });
 
   it('leaves expired blocks out of the desired state', () => {

@@ -15,19 +15,33 @@ import type { Config } from '../config/schema.js';
 import { Phase, type CompileContext, type Reconciler } from '../reconcile.js';
 
 export interface DesiredBlock {
-  prefix: Prefix;
   /** Wall-clock expiry (ms since the epoch); null: none. */
   expiresAt: number | null;
 }
 
-export interface FilterState<L, B> {
-  limiters: Map<string, L>;
+/** Every entry without expiry shares this one (a million-prefix file: no million objects). */
+const LASTING: DesiredBlock = Object.freeze({ expiresAt: null });
+
+/**
+ * The config's blocklist entries in force, walked when the plan compares them with the
+ * config's (FilterTables.forEachConfigBlock): a million-prefix list is neither copied into a
+ * map nor kept between changes.
+ */
+export interface RunningBlocks {
+  forEach(visit: (prefix: string, expiresInMs: number | null) => void): void;
+}
+
+export interface DesiredFilter {
+  limiters: Map<string, LimiterSpec>;
   rules: (RuleSpec & { id?: number })[];
   /** By canonical prefix text. */
-  blocks: Map<string, B>;
+  blocks: ReadonlyMap<string, DesiredBlock>;
 }
-export type DesiredFilter = FilterState<LimiterSpec, DesiredBlock>;
-export type RunningFilter = Omit<FilterState<Limiter, BlockEntry>, 'rules'> & { rules: Rule[] };
+export interface RunningFilter {
+  limiters: Map<string, Limiter>;
+  rules: Rule[];
+  blocks: RunningBlocks;
+}
 
 export type FilterChange =
   | { kind: 'limiter'; phase: number; op: 'add' | 'update' | 'delete'; name: string; spec?: LimiterSpec; old?: Limiter }
@@ -38,48 +52,83 @@ const limiterText = (l: LimiterSpec) =>
   `${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? ` block after ${l.blockAfter} for ${l.blockForMs} ms` : ''}`;
 
 /**
- * A blocklist file's prefixes with their canonical text, kept for as long as the file reads
- * the same: every change the daemon applies compiles the whole config again, and parsing a
- * million-prefix file (a Uint8Array per prefix) each time cost seconds, most of it garbage
- * collection. One entry per file the config names.
+ * A blocklist file's prefixes as canonical text, kept for as long as the file reads the same:
+ * every change the daemon applies compiles the whole config again, and parsing a
+ * million-prefix file each time cost seconds, most of it garbage collection. One entry per
+ * file the config names.
  */
-const parsedFiles = new Map<string, { text: string; entries: [string, Prefix][] }>();
+const parsedFiles = new Map<string, { text: string; prefixes: string[] }>();
 
-function blockFileEntries(file: string, text: string): [string, Prefix][] {
+function blockFilePrefixes(file: string, text: string): string[] {
   const known = parsedFiles.get(file);
-  if (known?.text === text) return known.entries;
-  const entries = parseBlockFile(text, file).map((p): [string, Prefix] => [formatPrefix(p), p]);
-  parsedFiles.set(file, { text, entries });
-  return entries;
+  if (known?.text === text) return known.prefixes;
+  const prefixes = parseBlockFile(text, file).map((p) => formatPrefix(p));
+  parsedFiles.set(file, { text, prefixes });
+  return prefixes;
 }
 
+/**
+ * The last blocks compiled from lists without expiry, and what they were compiled from: every
+ * change the daemon applies compiles the whole config, and a million entries built again cost
+ * ~0.9 s of an unrelated edit. Lists with a `ttl` or an `until` depend on the clock and are
+ * compiled each time.
+ */
+const NO_FILE: string[] = [];
+let lastLasting: { lists: string; files: string[][]; blocks: ReadonlyMap<string, DesiredBlock> } | undefined;
+
 /** Blocked prefixes in force, from the lists and the files they name; expired entries left out. */
-function desiredBlocks(cfg: Config, ctx: CompileContext): Map<string, DesiredBlock> {
-  const blocks = new Map<string, DesiredBlock>();
+function desiredBlocks(cfg: Config, ctx: CompileContext): ReadonlyMap<string, DesiredBlock> {
   const files = new Set(cfg.blocklists.map((b) => b.file));
   for (const f of parsedFiles.keys()) if (!files.has(f)) parsedFiles.delete(f);
+  // Read (and checked) first: a file that changed is compiled anew.
+  const inFiles = cfg.blocklists.map((b, i) => (b.file ? blockFilePrefixes(b.file, ctx.files(b.file, `blocklists[${i}].file`)) : NO_FILE));
+  const lasting = cfg.blocklists.every((b) => !b.ttl && !b.until);
+  const lists = JSON.stringify(cfg.blocklists);
+  if (lasting && lastLasting?.lists === lists && lastLasting.files.every((f, i) => f === inFiles[i])) return lastLasting.blocks;
+
+  const blocks = new Map<string, DesiredBlock>();
   cfg.blocklists.forEach((b, i) => {
-    const listed: [string, Prefix][] = b.prefixes.map((p, k) => {
-      const prefix = parsePrefix(p, `blocklists[${i}].prefixes[${k}]`);
-      return [formatPrefix(prefix), prefix];
-    });
+    const listed = b.prefixes.map((p, k) => formatPrefix(parsePrefix(p, `blocklists[${i}].prefixes[${k}]`)));
     // Looped, not spread into push(): a million arguments overflow the call stack.
-    const inFile = b.file ? blockFileEntries(b.file, ctx.files(b.file, `blocklists[${i}].file`)) : [];
-    for (const [key, prefix] of listed.length ? [...listed, ...inFile] : inFile) {
+    const inFile = inFiles[i]!;
+    for (const key of listed.length ? [...listed, ...inFile] : inFile) {
       let expiresAt: number | null = null;
       if (b.until) expiresAt = Date.parse(b.until);
       else if (b.ttl) expiresAt = (ctx.blockedSince.get(key) ?? ctx.now) + parseDuration(b.ttl);
       if (expiresAt !== null && expiresAt <= ctx.now) continue;
       const prev = blocks.get(key);
       // The same prefix in two lists: the longer-lived entry wins.
-      if (!prev || (prev.expiresAt !== null && (expiresAt === null || expiresAt > prev.expiresAt))) blocks.set(key, { prefix, expiresAt });
+      if (!prev || (prev.expiresAt !== null && (expiresAt === null || expiresAt > prev.expiresAt)))
+        blocks.set(key, expiresAt === null ? LASTING : { expiresAt });
     }
   });
+  lastLasting = lasting ? { lists, files: inFiles, blocks } : undefined;
   return blocks;
+}
+
+/**
+ * The block changes, from one walk of what runs: an entry the config no longer lists goes;
+ * when every listed entry was met on the walk, none is added, so an edit elsewhere with a
+ * million-prefix list in force costs the walk and no second map.
+ */
+function planBlocks(running: RunningBlocks, desired: ReadonlyMap<string, DesiredBlock>): FilterChange[] {
+  const deletes: FilterChange[] = [];
+  const met: string[] = [];
+  running.forEach((prefix, expiresInMs) => {
+    if (desired.has(prefix)) met.push(prefix);
+    else deletes.push({ kind: 'block', phase: Phase.UNBLOCK, op: 'delete', prefix, old: { prefix, expiresInMs, origin: 'config' } });
+  });
+  if (met.length === desired.size) return deletes;
+  const inForce = new Set(met);
+  const adds: FilterChange[] = [];
+  for (const [prefix, block] of desired)
+    if (!inForce.has(prefix)) adds.push({ kind: 'block', phase: Phase.BLOCKS, op: 'add', prefix, block });
+  return [...adds, ...deletes];
 }
 
 export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterChange> = {
   kinds: ['limiter', 'rules', 'block'],
+  runKinds: ['block'],
   desired: (cfg, ctx) => ({
     limiters: new Map(Object.entries(cfg.ratelimits).map(([name, l]) => [name, limiterSpecOf(name, l)])),
     rules: cfg.rules.map((r, i) => ruleSpecOf(r, `rules[${i}]`)),
@@ -88,8 +137,8 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
   running: (dp: Dataplane) => ({
     limiters: new Map(dp.filter.limiters().map((l) => [l.name, l])),
     rules: dp.filter.rules(),
-    // Escalations are the rate limiters' own, listed beside the config's: never reconciled away.
-    blocks: dp.filter.configBlocks(),
+    // Escalations and decisions are not the config's: never reconciled away.
+    blocks: { forEach: (visit) => dp.filter.forEachConfigBlock(visit) },
   }),
   plan(running, desired) {
     const out: FilterChange[] = [];
@@ -119,10 +168,8 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
       out.push({ kind: 'rules', phase: Phase.RULES, before: running.rules, after: withIds });
     }
 
-    for (const [prefix, block] of desired.blocks)
-      if (!running.blocks.has(prefix)) out.push({ kind: 'block', phase: Phase.BLOCKS, op: 'add', prefix, block });
-    for (const [prefix, old] of running.blocks)
-      if (!desired.blocks.has(prefix)) out.push({ kind: 'block', phase: Phase.UNBLOCK, op: 'delete', prefix, old });
+    // Looped, not spread into push(): a first start adds a million.
+    for (const c of planBlocks(running.blocks, desired.blocks)) out.push(c);
     return out;
   },
   apply(c, t) {
@@ -153,6 +200,44 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
         return () => void t.dp().filter.block([prefix], c.old!.expiresInMs ?? undefined);
       }
     }
+  },
+  // A run of block changes: all adds (phase BLOCKS) or all deletes (UNBLOCK), written in batches.
+  applyRun(cs, t) {
+    const f = t.dp().filter;
+    const blocks = cs as Extract<FilterChange, { kind: 'block' }>[];
+    const prefixes = blocks.map((c) => parsePrefix(c.prefix));
+    // The run's prefixes by their ms to live (-1: none), each group one write.
+    const byTtl = (ttlOf: (c: (typeof blocks)[number]) => number | null) => {
+      const groups = new Map<number, Prefix[]>();
+      blocks.forEach((c, i) => {
+        const ttl = ttlOf(c) ?? -1;
+        const g = groups.get(ttl);
+        if (g) g.push(prefixes[i]!);
+        else groups.set(ttl, [prefixes[i]!]);
+      });
+      return groups;
+    };
+    const write = (groups: Map<number, Prefix[]>) => {
+      for (const [ttl, ps] of groups) t.dp().filter.block(ps, ttl < 0 ? undefined : ttl);
+    };
+    if (blocks[0]!.op === 'add') {
+      const now = Date.now();
+      try {
+        write(byTtl((c) => (c.block!.expiresAt === null ? null : Math.max(0, c.block!.expiresAt - now))));
+      } catch (e) {
+        f.unblockMany(prefixes);
+        throw e;
+      }
+      return () => t.dp().filter.unblockMany(prefixes);
+    }
+    const old = byTtl((c) => c.old!.expiresInMs);
+    try {
+      f.unblockMany(prefixes);
+    } catch (e) {
+      write(old);
+      throw e;
+    }
+    return () => write(old);
   },
   summarize(c) {
     switch (c.kind) {
