@@ -13,7 +13,7 @@ import { resolveIfindex } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { compileRules, BITMAP_BYTES, FLAG_SLOTS, IF_DIRECT, MAX_RULES, PORT_SLOTS, type ClassifierRule } from '../filter/classifier.js';
-import { type BlockEntry } from '../filter/blocklist.js';
+import { code4Text, prefix4Code, type BlockEntry } from '../filter/blocklist.js';
 import { checkLimiter, gcraInterval, type Limiter } from '../filter/limiter.js';
 import { presenceBitmap } from '../filter/presence.js';
 
@@ -122,13 +122,26 @@ const nowMonotonicNs = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf
 
 type BlockKey = { prefixlen: number; addr: Uint8Array };
 
-/** A blocklist key's canonical prefix text; an IPv4 one without the two arrays of formatPrefix(maskAddr()). */
-function blockText(family: 4 | 6, key: BlockKey): string {
-  const plen = key.prefixlen;
-  if (family === 6) return formatPrefix({ family, addr: maskAddr(key.addr, plen), plen });
-  const b = key.addr;
-  const a = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) & (plen ? -1 << (32 - plen) : 0);
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${plen}`;
+/** A page of a blocklist read raw (MapBase.entriesRaw): keys { prefixlen u32, addr }, values pw_block. */
+interface BlockPage {
+  keys: Buffer;
+  values: Buffer;
+}
+const KEY_SIZE = { 4: abi.PwBlock4Key.size, 6: abi.PwBlock6Key.size } as const;
+const BLOCK = abi.PwBlock;
+
+/** Entry i's prefix text (canonical). */
+function blockTextAt(family: 4 | 6, page: BlockPage, i: number): string {
+  const ko = i * KEY_SIZE[family];
+  const plen = page.keys.readUInt32LE(ko);
+  if (family === 4) return code4Text(prefix4Code(page.keys.readUInt32BE(ko + 4), plen));
+  return formatPrefix({ family, addr: maskAddr(page.keys.subarray(ko + 4, ko + 20), plen), plen });
+}
+
+/** Entry i's ms until it expires; null: never. */
+function expiresInMsAt(page: BlockPage, i: number, now: bigint): number | null {
+  const expires = page.values.readBigUInt64LE(i * BLOCK.size + BLOCK.offsets.expires_ns);
+  return expires ? Number((expires - now) / 1_000_000n) : null;
 }
 
 /**
@@ -621,52 +634,62 @@ export class FilterTables {
     const now = nowMonotonicNs();
     const out: BlockEntry[] = [];
     const names = new Map(this.state.limiters.map((l) => [l.id, l.name]));
-    this.walkBlocklists(now, (family, key, v) => {
-      const escalation = v.origin === abi.PwBlockOrigin.ESCALATION;
+    this.walkBlocklists(now, (family, page, i) => {
+      const origin = page.values[i * BLOCK.size + BLOCK.offsets.origin];
+      const limiter = page.values.readUInt32LE(i * BLOCK.size + BLOCK.offsets.limiter);
+      const escalation = origin === abi.PwBlockOrigin.ESCALATION;
       out.push({
-        prefix: blockText(family, key),
-        expiresInMs: v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null,
-        origin: escalation ? 'escalation' : v.origin === abi.PwBlockOrigin.DECISION ? 'decision' : 'config',
-        ...(escalation ? { limiter: names.get(v.limiter) ?? `#${v.limiter}` } : {}),
-        ...(v.origin === abi.PwBlockOrigin.DECISION && v.limiter ? { sealed: true } : {}),
+        prefix: blockTextAt(family, page, i),
+        expiresInMs: expiresInMsAt(page, i, now),
+        origin: escalation ? 'escalation' : origin === abi.PwBlockOrigin.DECISION ? 'decision' : 'config',
+        ...(escalation ? { limiter: names.get(limiter) ?? `#${limiter}` } : {}),
+        ...(origin === abi.PwBlockOrigin.DECISION && limiter ? { sealed: true } : {}),
       });
     });
     return out;
   }
 
   /**
-   * The config's entries in force, each to `visit` with its canonical prefix text and the ms
-   * until it expires (null: never): what the reconciler compares the config with at every
-   * change, with the listing's upkeep, but nothing kept and no object for the entries of
-   * others (a million-prefix blocklist is read at each change the daemon applies).
+   * The config's entries in force, each to `visit` with the ms until it expires (null: never):
+   * what the reconciler compares the config with at every change, with the listing's upkeep.
+   * An IPv4 entry comes as its prefix4Code, an IPv6 one as its canonical text: a
+   * million-prefix blocklist is read at each change the daemon applies, and a string for each
+   * entry cost more than reading it.
    */
-  forEachConfigBlock(visit: (prefix: string, expiresInMs: number | null) => void): void {
+  forEachConfigBlock(visit: (key: number | string, expiresInMs: number | null) => void): void {
     const now = nowMonotonicNs();
-    this.walkBlocklists(now, (family, key, v) => {
-      if (v.origin === abi.PwBlockOrigin.CONFIG)
-        visit(blockText(family, key), v.expires_ns ? Number((v.expires_ns - now) / 1_000_000n) : null);
+    this.walkBlocklists(now, (family, page, i) => {
+      if (page.values[i * BLOCK.size + BLOCK.offsets.origin] !== abi.PwBlockOrigin.CONFIG) return;
+      const ko = i * KEY_SIZE[family];
+      const key = family === 4 ? prefix4Code(page.keys.readUInt32BE(ko + 4), page.keys.readUInt32LE(ko)) : blockTextAt(6, page, i);
+      visit(key, expiresInMsAt(page, i, now));
     });
   }
 
   /**
-   * Both blocklists' entries in force to `visit`, read as the batches come (not gathered
+   * Both blocklists' entries in force to `visit`, raw, read as the batches come (not gathered
    * first: a million decoded entries held at once cost the garbage collector 4× the reading);
    * then the upkeep every reader owes: the expired deleted (after the walk, as a walk from a
    * deleted key would start the trie over), the escalations in force counted for the
    * pipeline's cap, a list left empty marked so.
    */
-  private walkBlocklists(now: bigint, visit: (family: 4 | 6, key: BlockKey, v: abi.PwBlock) => void): void {
+  private walkBlocklists(now: bigint, visit: (family: 4 | 6, page: BlockPage, i: number) => void): void {
     const expired: (() => void)[] = [];
     let escalations = 0;
     for (const family of [4, 6] as const) {
       const map = family === 4 ? this.maps.block4 : (this.maps.block6 as unknown as PipelineMaps['block4']);
-      for (const [k, v] of map.entries()) {
-        if (v.expires_ns && v.expires_ns <= now) {
-          expired.push(() => void map.delete(k));
-          continue;
+      const keyCodec = family === 4 ? abi.PwBlock4Key : abi.PwBlock6Key;
+      for (const page of map.entriesRaw(16384)) {
+        for (let i = 0; i < page.count; i++) {
+          const expires = page.values.readBigUInt64LE(i * BLOCK.size + BLOCK.offsets.expires_ns);
+          if (expires && expires <= now) {
+            const key = keyCodec.decode(new DataView(page.keys.buffer, page.keys.byteOffset, page.keys.byteLength), i * keyCodec.size);
+            expired.push(() => void map.delete(key as BlockKey));
+            continue;
+          }
+          if (page.values[i * BLOCK.size + BLOCK.offsets.origin] === abi.PwBlockOrigin.ESCALATION) escalations++;
+          visit(family, page, i);
         }
-        if (v.origin === abi.PwBlockOrigin.ESCALATION) escalations++;
-        visit(family, k, v);
       }
     }
     for (const del of expired) del();

@@ -46,3 +46,36 @@ export function parseBlockFile(text: string, file: string): Prefix[] {
   }
   return out;
 }
+
+/**
+ * An IPv4 prefix as one number: its address (bits past the length cleared) × 64 + its length,
+ * exact in a double (< 2^38). The reconciler compares a million-entry blocklist with the
+ * config as two sorted arrays of these: no string and no hash lookup per entry.
+ */
+export function prefix4Code(addr: number, plen: number): number {
+  return (plen ? (addr & (-1 << (32 - plen))) >>> 0 : 0) * 64 + plen;
+}
+
+/** A prefix4Code's canonical text (formatPrefix's). */
+export function code4Text(code: number): string {
+  const plen = code % 64;
+  const a = (code - plen) / 64;
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${plen}`;
+}
+
+/** The prefix4Code of a canonical IPv4 prefix text (formatPrefix's); undefined for IPv6. */
+export function code4OfText(text: string): number | undefined {
+  let addr = 0;
+  let part = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      addr = addr * 256 + part;
+      part = 0;
+    } else if (c === 0x2f) break;
+    else if (c >= 0x30 && c <= 0x39) part = part * 10 + c - 0x30;
+    else return undefined; // ':' or a hex digit: IPv6
+  }
+  return prefix4Code(addr * 256 + part, Number(text.slice(i + 1)));
+}

@@ -298,6 +298,25 @@ export class BpfMap<K, V> extends MapBase<K, V> {
   }
 
   /**
+   * Every entry as raw pages (keys: count × key size, values: count × value size), for readers
+   * of a million entries that decode only the fields they need: batches where the map reads in
+   * batches, else pages of one, key by key.
+   */
+  *entriesRaw(chunk = 8192): IterableIterator<{ keys: Buffer; values: Buffer; count: number }> {
+    if (this.readsInBatches()) {
+      yield* this.lookupBatchRaw(chunk);
+      return;
+    }
+    const key = Buffer.alloc(this.keyCodec.size);
+    const value = Buffer.alloc(this.valueBytes);
+    for (const [k, v] of this.entries()) {
+      this.keyCodec.encode(k, new DataView(key.buffer, key.byteOffset, key.byteLength), 0);
+      this.valueCodec.encode(v, new DataView(value.buffer, value.byteOffset, value.byteLength), 0);
+      yield { keys: key, values: value, count: 1 };
+    }
+  }
+
+  /**
    * Writes many entries with BPF_MAP_UPDATE_BATCH, `chunk` per syscall (insert or replace: the
    * kernel takes no NOEXIST/EXIST flags for batches). On failure the error's details.applied
    * says how many entries, in order, were written.

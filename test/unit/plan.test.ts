@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/control/config/load.js';
 import { compileDesired, formatChange, planChanges, summarize, type RunningState } from '../../src/control/plan.js';
 import { DEFAULT_SETTINGS } from '../../src/dataplane/pipeline.js';
 import { routeText, type RouteSpec, type RouteView } from '../../src/routing/route.js';
+import { code4OfText } from '../../src/filter/blocklist.js';
 import { formatPrefix } from '../../src/util/ip.js';
 
 // Gateways resolve to interfaces by a fixed table here: the diff's logic, not the kernel's.
@@ -29,9 +30,9 @@ const desiredOf = (yaml: string) =>
 function runningBlocks(prefixes: string[]) {
   const blocks = {
     walks: 0,
-    forEach: (visit: (prefix: string, expiresInMs: number | null) => void) => {
+    forEach: (visit: (key: number | string, expiresInMs: number | null) => void) => {
       blocks.walks++;
-      for (const p of prefixes) visit(p, null);
+      for (const p of prefixes) visit(code4OfText(p) ?? p, null);
     },
   };
   return blocks;
@@ -146,9 +147,9 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
       hostRoutes: [],
     };
     const others = runningFrom(''); // first: compiling another config ends the reuse below
-    const cfg = parseConfig('blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24] }]', 't');
+    const cfg = parseConfig("blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24, '2001:db8::/32'] }]", 't');
     const first = compileDesired(cfg, ctx).filter.blocks;
-    assert.equal(first.size, (1 << 20) + 1, 'every prefix of the file, and the one of the list not in it');
+    assert.equal(first.size, (1 << 20) + 2, 'every prefix of the file, and those of the list not in it');
     assert.deepEqual(first.get('79.255.255.0/24'), { expiresAt: null });
     assert.ok(first.has('192.0.2.0/24'));
     const again = compileDesired(cfg, ctx).filter.blocks;
@@ -160,12 +161,13 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
     const base = { ...others, filter: { limiters: new Map(), rules: [], blocks: runningBlocks([...first.keys()]) } };
     assert.deepEqual(planChanges(base, compileDesired(cfg, ctx), plan), []);
     assert.equal(base.filter.blocks.walks, 1);
-    const drifted = [...first.keys()].filter((k) => k !== '79.255.255.0/24');
-    drifted.push('203.0.113.0/24');
+    const drifted = [...first.keys()].filter((k) => k !== '79.255.255.0/24' && k !== '2001:db8::/32');
+    drifted.push('203.0.113.0/24', '2001:db8:bad::/48');
+    drifted.reverse(); // what runs may come in any order
     const fix = planChanges({ ...base, filter: { ...base.filter, blocks: runningBlocks(drifted) } }, compileDesired(cfg, ctx), plan);
     assert.deepEqual(
       fix.map((c) => formatChange(summarize(c))),
-      ['+ block 79.255.255.0/24 no expiry', '- block 203.0.113.0/24'],
+      ['+ block 79.255.255.0/24 no expiry', '+ block 2001:db8::/32 no expiry', '- block 2001:db8:bad::/48', '- block 203.0.113.0/24'],
     );
 
     // A list changed, or the file's text: compiled anew.
@@ -173,7 +175,7 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
     assert.equal(compileDesired(more, ctx).filter.blocks.size, (1 << 20) + 2);
     const edited = { ...ctx, files: () => text.replace('\n64.0.5.0/24\n', '\n') };
     const fewer = compileDesired(cfg, edited).filter.blocks;
-    assert.ok(!fewer.has('64.0.5.0/24') && fewer.size === 1 << 20, 'a line gone from the file is gone from the plan');
+    assert.ok(!fewer.has('64.0.5.0/24') && fewer.size === (1 << 20) + 1, 'a line gone from the file is gone from the plan');
   });
 
   it('leaves expired blocks out of the desired state', () => {

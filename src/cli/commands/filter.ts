@@ -9,7 +9,7 @@ import { formatRule, parseRuleTokens } from '../../filter/rule.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { parsePrefix } from '../../util/ip.js';
 import { backendFor } from '../backend.js';
-import { color, printJson } from '../output.js';
+import { color, printJson, printLines } from '../output.js';
 import { printWritten, usage, withInstance, type InstanceOptions } from './common.js';
 
 const RULE_SYNTAX = 'ACTION [LIMITER] [from CIDR] [to CIDR] [proto P] [sport N[-M]] [dport N[-M]] [flags syn,!ack] [iif IF]';
@@ -108,15 +108,17 @@ export function registerFilter(program: Command): void {
     async (opts: InstanceOptions) => {
       const list = await (await backendFor(opts)).listBlocks();
       if (opts.json) return printJson(list);
-      for (const b of list) {
-        const by =
-          b.origin === 'escalation'
-            ? color.yellow(` rate limiter ${b.limiter}`)
-            : b.origin === 'decision'
-              ? color.yellow(b.sealed ? ' decision (sealed at a rate)' : ' decision')
-              : '';
-        console.log(`${b.prefix}${by}${b.expiresInMs === null ? '' : color.dim(` (expires in ${formatDuration(b.expiresInMs)})`)}`);
-      }
+      printLines(
+        list.map((b) => {
+          const by =
+            b.origin === 'escalation'
+              ? color.yellow(` rate limiter ${b.limiter}`)
+              : b.origin === 'decision'
+                ? color.yellow(b.sealed ? ' decision (sealed at a rate)' : ' decision')
+                : '';
+          return `${b.prefix}${by}${b.expiresInMs === null ? '' : color.dim(` (expires in ${formatDuration(b.expiresInMs)})`)}`;
+        }),
+      );
     },
   );
 

@@ -5,7 +5,7 @@
  */
 import type { Dataplane } from '../../dataplane/dataplane.js';
 import type { BlockEntry } from '../../filter/blocklist.js';
-import { parseBlockFile } from '../../filter/blocklist.js';
+import { code4OfText, code4Text, parseBlockFile } from '../../filter/blocklist.js';
 import type { Limiter, LimiterSpec } from '../../filter/limiter.js';
 import { formatRule, type Rule, type RuleSpec } from '../../filter/rule.js';
 import { parseDuration } from '../../util/duration.js';
@@ -24,11 +24,12 @@ const LASTING: DesiredBlock = Object.freeze({ expiresAt: null });
 
 /**
  * The config's blocklist entries in force, walked when the plan compares them with the
- * config's (FilterTables.forEachConfigBlock): a million-prefix list is neither copied into a
- * map nor kept between changes.
+ * config's (FilterTables.forEachConfigBlock): an IPv4 entry by its prefix4Code, an IPv6 one by
+ * its canonical text, with the ms until it expires (null: never). A million-prefix list is
+ * neither turned into strings nor kept between changes.
  */
 export interface RunningBlocks {
-  forEach(visit: (prefix: string, expiresInMs: number | null) => void): void;
+  forEach(visit: (key: number | string, expiresInMs: number | null) => void): void;
 }
 
 export interface DesiredFilter {
@@ -106,23 +107,81 @@ function desiredBlocks(cfg: Config, ctx: CompileContext): ReadonlyMap<string, De
   return blocks;
 }
 
+/** The IPv4 entries of a compiled blocks map as sorted prefix4Codes, once per map (a
+ * compiled map is reused while the lists and their files stay the same). */
+const codesByMap = new WeakMap<ReadonlyMap<string, DesiredBlock>, Float64Array>();
+
+function desiredCodes4(desired: ReadonlyMap<string, DesiredBlock>): Float64Array {
+  let codes = codesByMap.get(desired);
+  if (!codes) {
+    const list: number[] = [];
+    for (const prefix of desired.keys()) {
+      const code = code4OfText(prefix);
+      if (code !== undefined) list.push(code);
+    }
+    codes = Float64Array.from(list).sort();
+    codesByMap.set(desired, codes);
+  }
+  return codes;
+}
+
+const addBlock = (prefix: string, block: DesiredBlock): FilterChange => ({ kind: 'block', phase: Phase.BLOCKS, op: 'add', prefix, block });
+const deleteBlock = (prefix: string, expiresInMs: number | null): FilterChange => ({
+  kind: 'block',
+  phase: Phase.UNBLOCK,
+  op: 'delete',
+  prefix,
+  old: { prefix, expiresInMs, origin: 'config' },
+});
+
 /**
- * The block changes, from one walk of what runs: an entry the config no longer lists goes;
- * when every listed entry was met on the walk, none is added, so an edit elsewhere with a
- * million-prefix list in force costs the walk and no second map.
+ * The block changes, from one walk of what runs. IPv4 entries are compared as two sorted
+ * arrays of prefix4Codes merged: a million entries cost a sort, where a string and a hash
+ * lookup each cost ~1 µs. IPv6 entries are compared by text.
  */
 function planBlocks(running: RunningBlocks, desired: ReadonlyMap<string, DesiredBlock>): FilterChange[] {
+  const want4 = desiredCodes4(desired);
+  let have4 = new Float64Array(65536);
+  let n4 = 0;
+  const expiring4 = new Map<number, number>(); // the IPv4 entries in force with an expiry
+  const met6: string[] = [];
   const deletes: FilterChange[] = [];
-  const met: string[] = [];
-  running.forEach((prefix, expiresInMs) => {
-    if (desired.has(prefix)) met.push(prefix);
-    else deletes.push({ kind: 'block', phase: Phase.UNBLOCK, op: 'delete', prefix, old: { prefix, expiresInMs, origin: 'config' } });
+  running.forEach((key, expiresInMs) => {
+    if (typeof key === 'number') {
+      if (n4 === have4.length) {
+        const grown = new Float64Array(2 * n4);
+        grown.set(have4);
+        have4 = grown;
+      }
+      have4[n4++] = key;
+      if (expiresInMs !== null) expiring4.set(key, expiresInMs);
+    } else if (desired.has(key)) met6.push(key);
+    else deletes.push(deleteBlock(key, expiresInMs));
   });
-  if (met.length === desired.size) return deletes;
-  const inForce = new Set(met);
+
   const adds: FilterChange[] = [];
-  for (const [prefix, block] of desired)
-    if (!inForce.has(prefix)) adds.push({ kind: 'block', phase: Phase.BLOCKS, op: 'add', prefix, block });
+  const have = have4.subarray(0, n4).sort();
+  let i = 0;
+  let j = 0;
+  while (i < have.length || j < want4.length) {
+    if (j === want4.length || (i < have.length && have[i]! < want4[j]!)) {
+      deletes.push(deleteBlock(code4Text(have[i]!), expiring4.get(have[i]!) ?? null));
+      i++;
+    } else if (i === have.length || want4[j]! < have[i]!) {
+      const prefix = code4Text(want4[j]!);
+      adds.push(addBlock(prefix, desired.get(prefix)!));
+      j++;
+    } else {
+      i++;
+      j++;
+    }
+  }
+
+  if (met6.length !== desired.size - want4.length) {
+    const inForce = new Set(met6);
+    for (const [prefix, block] of desired)
+      if (!inForce.has(prefix) && code4OfText(prefix) === undefined) adds.push(addBlock(prefix, block));
+  }
   return [...adds, ...deletes];
 }
 
