@@ -2,7 +2,8 @@
  * Operational decisions (filter/decision.ts) kept, applied and ended: a batch is checked
  * whole, then every decision is stored (SQLite, so a restart loses none), written into the
  * pipeline's blocklists before the request is answered (dataplane/seal-table.ts), and told as
- * a notice (audited; webhooks and the event stream carry it).
+ * a notice (audited; webhooks and the event stream carry it). A batch the pipeline has no room
+ * for is taken back whole: nothing stored is ever left unenforced.
  *
  * Several decisions may hold one prefix (two gateways, a detector): the prefix is held to the
  * strongest in force — a block over any limit, else the lowest rate — until the last of them
@@ -18,6 +19,7 @@ import type { Logger } from 'pino';
 
 import { PwError } from '../errors.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
+import { PwLimit } from '../generated/pathwise.js';
 import { SealTable, type SealSpec } from '../dataplane/seal-table.js';
 import { checkDecision, sameDecision, SOURCE_TAG, type DecisionInput, type DecisionLimits, type DecisionSpec } from '../filter/decision.js';
 import { formatDuration } from '../util/duration.js';
@@ -210,7 +212,8 @@ export class Decisions {
 
   /**
    * Applies a batch: all of it is checked first (a bad decision, an id reused for another
-   * decision, too many in force: nothing is applied), then each is stored and written.
+   * decision, too many in force: nothing is applied), then each is stored and written; a write
+   * the pipeline refuses (its blocklist full) takes the whole batch back.
    */
   submit(batch: DecisionBatch, actor: string): DecisionResult[] {
     const source = batch.source ?? actor;
@@ -296,9 +299,19 @@ export class Decisions {
         results.push({ id, status: s.action === 'unblock' ? 'unblocked' : 'applied', decision: decisionOf(row), revoked, held: 'none' });
       });
     });
-    apply();
-    // Written after the commit: what the pipeline holds is always what the store says.
-    const held = new Map([...touched].map((t) => [t, this.write(t)]));
+    // Written before the commit, so that a write the pipeline refuses (its blocklist full)
+    // rolls the batch back; the targets written by then are written again from what the store
+    // holds after the rollback. What the pipeline holds is always what the store says.
+    const held = new Map<string, DecisionResult['held']>();
+    try {
+      this.db.transaction(() => {
+        apply();
+        for (const t of touched) held.set(t, this.writeOrExplain(t));
+      })();
+    } catch (e) {
+      for (const t of touched) this.guarded(`restore of ${t}`, () => this.write(t));
+      throw e;
+    }
     results.forEach((r, i) => {
       if (r.status === 'duplicate') {
         r.held = this.heldNow(r.decision.target);
@@ -478,6 +491,26 @@ export class Decisions {
       expiresAt: Math.max(...rows.map((r) => r.expires_ms!)),
     };
     return seals.write(spec) === 'covered' ? 'config' : spec.action;
+  }
+
+  /** write(), its failure said in the decisions' terms. */
+  private writeOrExplain(target: string): DecisionResult['held'] {
+    try {
+      return this.write(target);
+    } catch (e) {
+      const full = e instanceof PwError && e.code === 'PW_ERR_FULL';
+      throw new PwError(
+        full ? 'PW_ERR_FULL' : 'PW_ERR_KERNEL',
+        `writing the decisions on ${target} into the pipeline failed: ${(e as Error).message}; nothing of the batch was applied`,
+        {
+          where: target,
+          hint: full
+            ? `the IPv${target.includes(':') ? 6 : 4} blocklist holds at most ${PwLimit.BLOCK_MAX.toLocaleString('en')} entries, the config's blocklists and rate-limit escalations among them: shorten the config's lists, or seal covering prefixes`
+            : undefined,
+          cause: e,
+        },
+      );
+    }
   }
 
   private heldNow(target: string): DecisionResult['held'] {

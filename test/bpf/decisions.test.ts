@@ -324,4 +324,41 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
     );
     decisions.revoke('keep-1', 'gw');
   });
+
+  it('applies nothing of a batch the blocklist has no room for, and says why', () => {
+    // The IPv4 blocklist filled by the config to one free entry.
+    const inForce = dp.filter.blocklist().filter((b) => !b.prefix.includes(':')).length;
+    const fill = Array.from({ length: abi.PwLimit.BLOCK_MAX - 1 - inForce }, (_, i) =>
+      parsePrefix(`${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`),
+    );
+    dp.filter.block(fill);
+    try {
+      const before = decisions.list().length;
+      assert.throws(
+        () =>
+          decisions.submit(
+            {
+              decisions: [
+                { action: 'block', target: '203.0.113.60' },
+                { action: 'limit', target: '203.0.113.61', rate: 10 },
+              ],
+            },
+            'gw',
+          ),
+        (e: PwError) =>
+          e.code === 'PW_ERR_FULL' &&
+          e.where === '203.0.113.61/32' &&
+          /nothing of the batch was applied/.test(e.message) &&
+          /1,048,576 entries/.test(e.hint ?? ''),
+      );
+      assert.equal(decisions.list().length, before, 'neither decision is in force');
+      assert.notEqual(reason('203.0.113.60'), abi.PwReason.BLOCKED, 'the one written first was taken back');
+      assert.equal(decisions.submit({ decisions: [{ action: 'block', target: '203.0.113.60' }] }, 'gw')[0]!.held, 'block');
+      assert.equal(reason('203.0.113.60'), abi.PwReason.BLOCKED);
+      assert.equal(decisions.repair(), 0, 'nothing in the store is missing from the pipeline');
+    } finally {
+      dp.filter.unblockMany(fill);
+      for (const d of decisions.list()) decisions.revoke(d.id, 'gw');
+    }
+  });
 });
