@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/control/config/load.js';
 import { compileDesired, formatChange, planChanges, summarize, type RunningState } from '../../src/control/plan.js';
 import { DEFAULT_SETTINGS } from '../../src/dataplane/pipeline.js';
 import { routeText, type RouteSpec, type RouteView } from '../../src/routing/route.js';
+import { PwError } from '../../src/errors.js';
 import { code4OfText } from '../../src/filter/blocklist.js';
 import { formatPrefix } from '../../src/util/ip.js';
 
@@ -147,11 +148,12 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
       hostRoutes: [],
     };
     const others = runningFrom(''); // first: compiling another config ends the reuse below
-    const cfg = parseConfig("blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24, '2001:db8::/32'] }]", 't');
+    // As many IPv4 prefixes as the pipeline holds, and one IPv6.
+    const cfg = parseConfig("blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, '2001:db8::/32'] }]", 't');
     const first = compileDesired(cfg, ctx).filter.blocks;
-    assert.equal(first.size, (1 << 20) + 2, 'every prefix of the file, and those of the list not in it');
+    assert.equal(first.size, (1 << 20) + 1, 'every prefix of the file, and the one of the list not in it');
     assert.deepEqual(first.get('79.255.255.0/24'), { expiresAt: null });
-    assert.ok(first.has('192.0.2.0/24'));
+    assert.ok(first.has('2001:db8::/32'));
     const again = compileDesired(cfg, ctx).filter.blocks;
     assert.equal(reads, 2, 'the file is read at each compile');
     assert.ok(again === first, 'and what it compiles to reused while it reads the same');
@@ -171,11 +173,18 @@ blocklists: [{ prefixes: [198.51.100.0/24] }]
     );
 
     // A list changed, or the file's text: compiled anew.
-    const more = parseConfig('blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24, 198.51.100.0/24] }]', 't');
-    assert.equal(compileDesired(more, ctx).filter.blocks.size, (1 << 20) + 2);
+    // (one more IPv4 prefix than the pipeline holds: refused, before anything is applied)
+    const more = parseConfig('blocklists: [{ file: big.txt }, { prefixes: [64.0.0.0/24, 192.0.2.0/24] }]', 't');
+    assert.throws(
+      () => compileDesired(more, ctx),
+      (e: PwError) =>
+        e.code === 'PW_ERR_FULL' &&
+        e.where === 'blocklists' &&
+        /1,048,577 IPv4 prefixes in force; the pipeline holds at most 1,048,576/.test(e.message),
+    );
     const edited = { ...ctx, files: () => text.replace('\n64.0.5.0/24\n', '\n') };
     const fewer = compileDesired(cfg, edited).filter.blocks;
-    assert.ok(!fewer.has('64.0.5.0/24') && fewer.size === (1 << 20) + 1, 'a line gone from the file is gone from the plan');
+    assert.ok(!fewer.has('64.0.5.0/24') && fewer.size === 1 << 20, 'a line gone from the file is gone from the plan');
   });
 
   it('leaves expired blocks out of the desired state', () => {

@@ -379,7 +379,7 @@ export const Rule = z
 export const Blocklist = z
   .object({
     prefixes: z.array(cidr).default([]),
-    file: z.string().optional().describe('a file of prefixes, one per line'),
+    file: z.string().optional().describe('a file of prefixes, one per line (all lists together: at most 1,048,576 IPv4 and as many IPv6)'),
     ttl: duration.optional().describe('expiry of these entries, counted from when they are first applied'),
     until: z.iso
       .datetime({ offset: true })

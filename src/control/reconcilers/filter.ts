@@ -4,6 +4,8 @@
  * their ids, and with them their hit counters.
  */
 import type { Dataplane } from '../../dataplane/dataplane.js';
+import { PwError } from '../../errors.js';
+import { PwLimit } from '../../generated/pathwise.js';
 import type { BlockEntry } from '../../filter/blocklist.js';
 import { code4OfText, code4Text, parseBlockFile } from '../../filter/blocklist.js';
 import type { Limiter, LimiterSpec } from '../../filter/limiter.js';
@@ -103,6 +105,21 @@ function desiredBlocks(cfg: Config, ctx: CompileContext): ReadonlyMap<string, De
         blocks.set(key, expiresAt === null ? LASTING : { expiresAt });
     }
   });
+  let v6 = 0;
+  for (const key of blocks.keys()) if (key.includes(':')) v6++;
+  for (const [family, n] of [
+    [4, blocks.size - v6],
+    [6, v6],
+  ] as const)
+    if (n > PwLimit.BLOCK_MAX)
+      throw new PwError(
+        'PW_ERR_FULL',
+        `blocklists: ${n.toLocaleString('en')} IPv${family} prefixes in force; the pipeline holds at most ${PwLimit.BLOCK_MAX.toLocaleString('en')}`,
+        {
+          where: 'blocklists',
+          hint: 'merge neighbouring prefixes into covering ones; rate-limit escalations and decisions need room there too',
+        },
+      );
   lastLasting = lasting ? { lists, files: inFiles, blocks } : undefined;
   return blocks;
 }
