@@ -139,6 +139,8 @@ const REPAIR_MS = 5000;
 export class Decisions {
   private readonly db: Database.Database;
   private table: SealTable | null = null;
+  /** The last log of targets the pipeline refused (writeEach). */
+  private refusedLogged = { count: 0, at: 0 };
   private tableOf: Dataplane | null = null;
   private timers: NodeJS.Timeout[] = [];
   private sweeps = 0;
@@ -385,7 +387,7 @@ export class Decisions {
       this.stats.expired++;
       this.tell(decisionOf({ ...r, state: 'expired', ended_ms: r.expires_ms, ended_by: 'ttl' }), 'expired', 'ttl');
     }
-    for (const t of targets) this.write(t);
+    this.writeEach(targets, 'after the sweep');
     if (++this.sweeps % 3600 === 0)
       this.db.prepare("DELETE FROM decisions WHERE state != 'active' AND COALESCE(ended_ms, created_ms) < ?").run(now - KEEP_ENDED_MS);
     return due.length;
@@ -400,6 +402,7 @@ export class Decisions {
     const exempt = this.limits().exempt;
     if (!exempt.length) return 0;
     let n = 0;
+    const ended: string[] = [];
     for (const t of this.activeTargets()) {
       const by = exemptOf(exempt, parsePrefix(t));
       if (!by) continue;
@@ -416,20 +419,18 @@ export class Decisions {
           `ended: it overlaps ${formatPrefix(by)}, now in decisions.exempt`,
         );
       }
-      this.write(t);
+      ended.push(t);
     }
+    this.writeEach(ended, 'after exempt decisions ended');
     return n;
   }
 
   /** Writes again every prefix whose entry is not in the pipeline (returns how many). */
   repair(): number {
     const seals = this.seals();
-    let n = 0;
-    for (const t of this.activeTargets()) {
-      if (seals.holds(parsePrefix(t))) continue;
-      if (this.write(t) === 'config') continue; // a config entry holds it: nothing to repair
-      n++;
-    }
+    const missing = this.activeTargets().filter((t) => !seals.holds(parsePrefix(t)));
+    // A config entry holding a target leaves nothing to repair.
+    const n = this.writeEach(missing, 'in the repair').filter((held) => held !== 'config').length;
     if (n) this.log.warn({ prefixes: n }, 'decisions: entries missing from the blocklists were written again');
     this.stats.repaired += n;
     return n;
@@ -442,7 +443,7 @@ export class Decisions {
     const seals = this.seals();
     seals.resetLimiters();
     const targets = new Set(this.activeTargets());
-    for (const t of targets) this.write(t);
+    this.writeEach(targets, 'at start');
     for (const p of seals.orphans((t) => targets.has(t))) seals.clear(p);
   }
 
@@ -491,6 +492,33 @@ export class Decisions {
       expiresAt: Math.max(...rows.map((r) => r.expires_ms!)),
     };
     return seals.write(spec) === 'covered' ? 'config' : spec.action;
+  }
+
+  /**
+   * write() for each target, one refused (its blocklist full) not stopping the others: the
+   * refused stay in force in the store, are logged (at most once a minute while their count
+   * stays the same), and the repair tries them again. Returns what the written ones hold.
+   */
+  private writeEach(targets: Iterable<string>, what: string): DecisionResult['held'][] {
+    const held: DecisionResult['held'][] = [];
+    const refused: { target: string; err: unknown }[] = [];
+    for (const t of targets) {
+      try {
+        held.push(this.write(t));
+      } catch (err) {
+        refused.push({ target: t, err });
+      }
+    }
+    const now = Date.now();
+    if (refused.length && (refused.length !== this.refusedLogged.count || now - this.refusedLogged.at >= 60_000)) {
+      this.refusedLogged = { count: refused.length, at: now };
+      this.log.error(
+        { err: refused[0]!.err, targets: refused.slice(0, 10).map((r) => r.target), count: refused.length },
+        `decisions: ${refused.length} target(s) could not be written into the pipeline ${what}; they stay in force and the repair tries them again`,
+      );
+    }
+    if (!refused.length && held.length) this.refusedLogged = { count: 0, at: 0 };
+    return held;
   }
 
   /** write(), its failure said in the decisions' terms. */

@@ -3,7 +3,8 @@
  * (control/decisions.ts over dataplane/seal-table.ts), checked with packets through the
  * pipeline (trace and BPF_PROG_TEST_RUN): the strongest decision on a prefix wins, a config
  * entry is never overwritten or removed, expiry is the pipeline's own, a bad batch applies
- * nothing, ids make a repeat harmless, and a restart writes back what is in force.
+ * nothing, ids make a repeat harmless, a restart writes back what is in force, and a full
+ * blocklist refuses a batch whole but stops no start.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -325,7 +326,7 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
     decisions.revoke('keep-1', 'gw');
   });
 
-  it('applies nothing of a batch the blocklist has no room for, and says why', () => {
+  it('applies nothing of a batch the blocklist has no room for, says why, and starts without the room', () => {
     // The IPv4 blocklist filled by the config to one free entry.
     const inForce = dp.filter.blocklist().filter((b) => !b.prefix.includes(':')).length;
     const fill = Array.from({ length: abi.PwLimit.BLOCK_MAX - 1 - inForce }, (_, i) =>
@@ -356,6 +357,21 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
       assert.equal(decisions.submit({ decisions: [{ action: 'block', target: '203.0.113.60' }] }, 'gw')[0]!.held, 'block');
       assert.equal(reason('203.0.113.60'), abi.PwReason.BLOCKED);
       assert.equal(decisions.repair(), 0, 'nothing in the store is missing from the pipeline');
+
+      // The config takes the decision's room while the daemon is down: the start writes what
+      // fits and goes on; the decision stays in force, and the repair writes it once there is room.
+      const id = decisions.list().find((d) => d.target === '203.0.113.60/32')!.id;
+      decisions.stop();
+      dp.filter.unblock(parsePrefix('203.0.113.60'));
+      dp.filter.block([parsePrefix('198.51.100.0/24')]);
+      decisions = open();
+      assert.doesNotThrow(() => decisions.resync());
+      assert.equal(decisions.get(id).state, 'active');
+      assert.notEqual(reason('203.0.113.60'), abi.PwReason.BLOCKED);
+      assert.equal(decisions.repair(), 0, 'still no room');
+      dp.filter.unblock(parsePrefix('198.51.100.0/24'));
+      assert.equal(decisions.repair(), 1);
+      assert.equal(reason('203.0.113.60'), abi.PwReason.BLOCKED);
     } finally {
       dp.filter.unblockMany(fill);
       for (const d of decisions.list()) decisions.revoke(d.id, 'gw');
