@@ -106,25 +106,43 @@ export const addBlocks =
     cfg.blocklists.push({ prefixes, ...(until ? { until } : {}) });
   };
 
-export const deleteBlock =
-  (key: string): Edit =>
+/**
+ * Unblocks prefixes (canonical keys), all or none: each must be in the config's lists. One
+ * pass over the lists for the whole batch (an edit for each of 100,000 prefixes, each a pass
+ * over a list as long, held the daemon for hours).
+ */
+export const deleteBlocks =
+  (keys: readonly string[]): Edit =>
   (cfg) => {
-    let found = false;
+    const wanted = new Set(keys);
+    const found = new Set<string>();
     cfg.blocklists = cfg.blocklists
       .map((b) => {
-        const prefixes = b.prefixes.filter((p) => prefixKey(p) !== key);
-        found ||= prefixes.length !== b.prefixes.length;
+        const prefixes = b.prefixes.filter((p) => {
+          const key = prefixKey(p);
+          if (!wanted.has(key)) return true;
+          found.add(key);
+          return false;
+        });
         return prefixes.length === b.prefixes.length ? b : { ...b, prefixes };
       })
       .filter((b) => b.prefixes.length || b.file);
-    if (!found) {
+    const missing = [...wanted].filter((k) => !found.has(k));
+    if (missing.length) {
       const fromFile = cfg.blocklists.find((b) => b.file);
-      throw new PwError('PW_ERR_NOT_FOUND', `${key} is not in the config's blocklists`, {
-        where: key,
-        hint: fromFile ? `entries from files (${fromFile.file}) are removed by editing the file` : undefined,
-      });
+      const named = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '');
+      throw new PwError(
+        'PW_ERR_NOT_FOUND',
+        `${named} ${missing.length > 1 ? 'are' : 'is'} not in the config's blocklists; nothing was unblocked`,
+        {
+          where: missing[0],
+          hint: fromFile ? `entries from files (${fromFile.file}) are removed by editing the file` : undefined,
+        },
+      );
     }
   };
+
+export const deleteBlock = (key: string): Edit => deleteBlocks([key]);
 
 /** Adds a service (its config form); `replace` changes one that exists. */
 export const addService =

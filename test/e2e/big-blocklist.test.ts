@@ -3,7 +3,8 @@
  * through the paged API (three pages, cut from one walk), an unrelated edit that changes no
  * block, and a file edited by three lines that is three changes, found by comparing the whole
  * list with what runs. The list is written in batches (Reconciler.applyRun) and compared as
- * sorted numbers (planBlocks): this checks both against the kernel's own maps.
+ * sorted numbers (planBlocks): this checks both against the kernel's own maps. Then 100,000
+ * prefixes blocked and unblocked through the API in one request each.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -14,7 +15,9 @@ import {
   cli,
   createDaemonLab,
   destroyDaemonLab,
+  request,
   routerConfig,
+  socketOf,
   startDaemon,
   type DaemonLab,
   type RunningDaemon,
@@ -86,5 +89,22 @@ describe('a daemon with a 250,000-prefix blocklist', { skip: privilegedSkip(), t
     assert.equal(a.json().changes.length, 4);
     assert.deepEqual(new Set(listed()), new Set(next));
     assert.deepEqual(pw('diff', '-f', lab!.configFile, '--json').json().changes, [], 'nothing left to do');
+  });
+
+  it('blocks and unblocks 100,000 prefixes in one request each (1.7 MB), all or none', async () => {
+    const api = (method: string, body: unknown) => request({ socketPath: socketOf(lab!.instance) }, method, '/v1/blocklist', body);
+    const batch = Array.from({ length: 100_000 }, (_, i) => `${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`);
+    const before = listed().length;
+    const added = await api('POST', { prefixes: batch });
+    assert.equal(added.status, 200, added.text.slice(0, 300));
+    assert.equal(listed().length, before + batch.length);
+    // One prefix not listed refuses the whole batch.
+    const refused = await api('DELETE', { prefixes: [...batch.slice(1), '192.0.2.0/24'] });
+    assert.equal(refused.status, 404);
+    assert.match(refused.json.error.message, /^192\.0\.2\.0\/24 is not in the config's blocklists; nothing was unblocked$/);
+    assert.equal(listed().length, before + batch.length);
+    const removed = await api('DELETE', { prefixes: batch });
+    assert.equal(removed.status, 200, removed.text.slice(0, 300));
+    assert.equal(listed().length, before);
   });
 });

@@ -12,6 +12,7 @@ import { ADAPTER_NAMES } from '../../gateway/adapters.js';
 import { PwError } from '../../errors.js';
 import { auditQueryOf } from '../../ops/audit.js';
 import { tag } from './common.js';
+import { BATCH_BODY_LIMIT } from '../limits.js';
 
 /** Decisions in one batch at most (a gateway's backlog goes in several). */
 export const MAX_BATCH = 10_000;
@@ -35,17 +36,20 @@ const decision = {
 export function registerDecisionRoutes(app: FastifyInstance, ctrl: Controller): void {
   app.post(
     '/v1/decisions',
-    tag('decisions', 'Apply a batch of block / limit / unblock decisions (all checked first; applied before the answer)', {
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['decisions'],
-        properties: {
-          source: { type: 'string', description: 'which gateway or tool (default: the token name)' },
-          decisions: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: decision },
+    {
+      bodyLimit: BATCH_BODY_LIMIT,
+      ...tag('decisions', 'Apply a batch of block / limit / unblock decisions (all checked first; applied before the answer)', {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['decisions'],
+          properties: {
+            source: { type: 'string', description: 'which gateway or tool (default: the token name)' },
+            decisions: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: decision },
+          },
         },
-      },
-    }),
+      }),
+    },
     async (req) => ({ results: ctrl.decisions.submit(req.body as DecisionBatch, req.principal.name) }),
   );
   app.get(

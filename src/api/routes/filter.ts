@@ -1,6 +1,7 @@
 /** Rules, rate limiters and blocklists. Reads are the operations' (src/ops/); writes edit the config. */
 import type { FastifyInstance } from 'fastify';
 
+import { BATCH_BODY_LIMIT } from '../limits.js';
 import { page, PAGE } from '../paging.js';
 
 import { RateLimit, Rule } from '../../control/config/schema.js';
@@ -93,14 +94,17 @@ export function registerFilterRoutes(app: FastifyInstance, ctrl: Controller): vo
   );
   app.post(
     '/v1/blocklist',
-    tag('filter', 'Block prefixes (ttl: expire after a duration like 10m)', {
-      body: {
-        type: 'object',
-        properties: { prefixes: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 100000 }, ttl: { type: 'string' } },
-        required: ['prefixes'],
-        additionalProperties: false,
-      },
-    }),
+    {
+      bodyLimit: BATCH_BODY_LIMIT,
+      ...tag('filter', 'Block prefixes (ttl: expire after a duration like 10m)', {
+        body: {
+          type: 'object',
+          properties: { prefixes: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 100000 }, ttl: { type: 'string' } },
+          required: ['prefixes'],
+          additionalProperties: false,
+        },
+      }),
+    },
     async (req) => {
       const { prefixes, ttl } = req.body as { prefixes: string[]; ttl?: string };
       const list = prefixes.map((p, i) => keyOf(p, `body.prefixes[${i}]`));
@@ -110,18 +114,20 @@ export function registerFilterRoutes(app: FastifyInstance, ctrl: Controller): vo
   );
   app.delete(
     '/v1/blocklist',
-    tag('filter', "Unblock prefixes, all or none: one not in the config's blocklists changes nothing", {
-      body: {
-        type: 'object',
-        properties: { prefixes: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 100000 } },
-        required: ['prefixes'],
-        additionalProperties: false,
-      },
-    }),
+    {
+      bodyLimit: BATCH_BODY_LIMIT,
+      ...tag('filter', "Unblock prefixes, all or none: one not in the config's blocklists changes nothing", {
+        body: {
+          type: 'object',
+          properties: { prefixes: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 100000 } },
+          required: ['prefixes'],
+          additionalProperties: false,
+        },
+      }),
+    },
     async (req) => {
       const { prefixes } = req.body as { prefixes: string[] };
-      const keys = new Set(prefixes.map((p, i) => keyOf(p, `body.prefixes[${i}]`)));
-      return ctrl.edit(edits.all([...keys].map(edits.deleteBlock)), who(req));
+      return ctrl.edit(edits.deleteBlocks(prefixes.map((p, i) => keyOf(p, `body.prefixes[${i}]`))), who(req));
     },
   );
   app.delete(
