@@ -526,15 +526,17 @@ export class Decisions {
     try {
       return this.write(target);
     } catch (e) {
-      const full = e instanceof PwError && e.code === 'PW_ERR_FULL';
+      const err = e instanceof PwError ? e : new PwError('PW_ERR_KERNEL', (e as Error).message, { cause: e });
+      // The blocklist full (ENOSPC), not the seal limiters (their own error and hint).
+      const listFull = (err.details as { errno?: number } | undefined)?.errno === -28;
       throw new PwError(
-        full ? 'PW_ERR_FULL' : 'PW_ERR_KERNEL',
-        `writing the decisions on ${target} into the pipeline failed: ${(e as Error).message}; nothing of the batch was applied`,
+        err.code,
+        `writing the decisions on ${target} into the pipeline failed: ${err.message}; nothing of the batch was applied`,
         {
           where: target,
-          hint: full
+          hint: listFull
             ? `the IPv${target.includes(':') ? 6 : 4} blocklist holds at most ${PwLimit.BLOCK_MAX.toLocaleString('en')} entries, the config's blocklists and rate-limit escalations among them: shorten the config's lists, or seal covering prefixes`
-            : undefined,
+            : err.hint,
           cause: e,
         },
       );

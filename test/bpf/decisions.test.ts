@@ -326,6 +326,27 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
     decisions.revoke('keep-1', 'gw');
   });
 
+  it('applies nothing of a batch with more distinct seal rates than limiters, and frees those it took', () => {
+    const before = decisions.list().length;
+    const limits = Array.from({ length: abi.PwLimit.RATELIMITS - abi.PwLimit.SEAL_LIMITER_BASE + 1 }, (_, i) => ({
+      action: 'limit' as const,
+      target: `198.19.${i >> 8}.${i & 255}`,
+      rate: 10 + i,
+    }));
+    assert.throws(
+      () => decisions.submit({ decisions: limits }, 'gw'),
+      (e: PwError) =>
+        e.code === 'PW_ERR_FULL' &&
+        /distinct seal rates.*nothing of the batch was applied/.test(e.message) &&
+        /seal alike prefixes/.test(e.hint ?? ''),
+    );
+    assert.equal(decisions.list().length, before);
+    assert.equal(dp.filter.blocklist().filter((b) => b.prefix.startsWith('198.19.')).length, 0, 'no entry left behind');
+    // Every limiter the batch took was given back: as many distinct rates fit again.
+    decisions.submit({ decisions: limits.slice(1) }, 'gw');
+    for (const d of decisions.list()) decisions.revoke(d.id, 'gw');
+  });
+
   it('applies nothing of a batch the blocklist has no room for, says why, and starts without the room', () => {
     // The IPv4 blocklist filled by the config to one free entry.
     const inForce = dp.filter.blocklist().filter((b) => !b.prefix.includes(':')).length;
