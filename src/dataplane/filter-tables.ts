@@ -130,11 +130,17 @@ interface BlockPage {
 const KEY_SIZE = { 4: abi.PwBlock4Key.size, 6: abi.PwBlock6Key.size } as const;
 const BLOCK = abi.PwBlock;
 
+/** IPv4 entry i's prefix4Code. */
+function code4At(page: BlockPage, i: number): number {
+  const ko = i * KEY_SIZE[4];
+  return prefix4Code(page.keys.readUInt32BE(ko + 4), page.keys.readUInt32LE(ko));
+}
+
 /** Entry i's prefix text (canonical). */
 function blockTextAt(family: 4 | 6, page: BlockPage, i: number): string {
-  const ko = i * KEY_SIZE[family];
+  if (family === 4) return code4Text(code4At(page, i));
+  const ko = i * KEY_SIZE[6];
   const plen = page.keys.readUInt32LE(ko);
-  if (family === 4) return code4Text(prefix4Code(page.keys.readUInt32BE(ko + 4), plen));
   return formatPrefix({ family, addr: maskAddr(page.keys.subarray(ko + 4, ko + 20), plen), plen });
 }
 
@@ -660,9 +666,7 @@ export class FilterTables {
     const now = nowMonotonicNs();
     this.walkBlocklists(now, (family, page, i) => {
       if (page.values[i * BLOCK.size + BLOCK.offsets.origin] !== abi.PwBlockOrigin.CONFIG) return;
-      const ko = i * KEY_SIZE[family];
-      const key = family === 4 ? prefix4Code(page.keys.readUInt32BE(ko + 4), page.keys.readUInt32LE(ko)) : blockTextAt(6, page, i);
-      visit(key, expiresInMsAt(page, i, now));
+      visit(family === 4 ? code4At(page, i) : blockTextAt(6, page, i), expiresInMsAt(page, i, now));
     });
   }
 

@@ -14,7 +14,7 @@ import { parseDuration } from '../../util/duration.js';
 import { formatPrefix, parsePrefix, type Prefix } from '../../util/ip.js';
 import { limiterSpecOf, ruleSpecOf } from '../config/forms.js';
 import type { Config } from '../config/schema.js';
-import { Phase, type CompileContext, type Reconciler } from '../reconcile.js';
+import { Phase, type ApplyTarget, type CompileContext, type Reconciler, type Undo } from '../reconcile.js';
 
 export interface DesiredBlock {
   /** Wall-clock expiry (ms since the epoch); null: none. */
@@ -50,6 +50,8 @@ export type FilterChange =
   | { kind: 'limiter'; phase: number; op: 'add' | 'update' | 'delete'; name: string; spec?: LimiterSpec; old?: Limiter }
   | { kind: 'rules'; phase: number; before: Rule[]; after: (RuleSpec & { id?: number })[] }
   | { kind: 'block'; phase: number; op: 'add' | 'delete'; prefix: string; block?: DesiredBlock; old?: BlockEntry };
+
+type BlockChange = Extract<FilterChange, { kind: 'block' }>;
 
 const limiterText = (l: LimiterSpec) =>
   `${l.rate}/s burst ${l.burst} per /${l.per4},/${l.per6}${l.blockAfter ? ` block after ${l.blockAfter} for ${l.blockForMs} ms` : ''}`;
@@ -202,6 +204,47 @@ function planBlocks(running: RunningBlocks, desired: ReadonlyMap<string, Desired
   return [...adds, ...deletes];
 }
 
+/**
+ * A run of block changes (one alone, or consecutive ones: all adds, phase BLOCKS, or all
+ * deletes, UNBLOCK), written in batches; how to undo it. A run that fails undoes its own part.
+ */
+function applyBlocks(blocks: BlockChange[], t: ApplyTarget): Undo {
+  const f = t.dp().filter;
+  const prefixes = blocks.map((c) => parsePrefix(c.prefix));
+  // The run's prefixes by their ms to live (-1: none), each group one write.
+  const byTtl = (ttlOf: (c: BlockChange) => number | null) => {
+    const groups = new Map<number, Prefix[]>();
+    blocks.forEach((c, i) => {
+      const ttl = ttlOf(c) ?? -1;
+      const g = groups.get(ttl);
+      if (g) g.push(prefixes[i]!);
+      else groups.set(ttl, [prefixes[i]!]);
+    });
+    return groups;
+  };
+  const write = (groups: Map<number, Prefix[]>) => {
+    for (const [ttl, ps] of groups) t.dp().filter.block(ps, ttl < 0 ? undefined : ttl);
+  };
+  if (blocks[0]!.op === 'add') {
+    const now = Date.now();
+    try {
+      write(byTtl((c) => (c.block!.expiresAt === null ? null : Math.max(0, c.block!.expiresAt - now))));
+    } catch (e) {
+      f.unblockMany(prefixes);
+      throw e;
+    }
+    return () => t.dp().filter.unblockMany(prefixes);
+  }
+  const old = byTtl((c) => c.old!.expiresInMs);
+  try {
+    f.unblockMany(prefixes);
+  } catch (e) {
+    write(old);
+    throw e;
+  }
+  return () => write(old);
+}
+
 export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterChange> = {
   kinds: ['limiter', 'rules', 'block'],
   runKinds: ['block'],
@@ -265,56 +308,11 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
       case 'rules':
         f.setRules(c.after);
         return () => void t.dp().filter.setRules(c.before);
-      case 'block': {
-        const prefix = parsePrefix(c.prefix);
-        if (c.op === 'add') {
-          const ttl = c.block!.expiresAt === null ? undefined : Math.max(0, c.block!.expiresAt - Date.now());
-          f.block([prefix], ttl);
-          return () => void t.dp().filter.unblock(prefix);
-        }
-        f.unblock(prefix);
-        return () => void t.dp().filter.block([prefix], c.old!.expiresInMs ?? undefined);
-      }
+      case 'block':
+        return applyBlocks([c], t);
     }
   },
-  // A run of block changes: all adds (phase BLOCKS) or all deletes (UNBLOCK), written in batches.
-  applyRun(cs, t) {
-    const f = t.dp().filter;
-    const blocks = cs as Extract<FilterChange, { kind: 'block' }>[];
-    const prefixes = blocks.map((c) => parsePrefix(c.prefix));
-    // The run's prefixes by their ms to live (-1: none), each group one write.
-    const byTtl = (ttlOf: (c: (typeof blocks)[number]) => number | null) => {
-      const groups = new Map<number, Prefix[]>();
-      blocks.forEach((c, i) => {
-        const ttl = ttlOf(c) ?? -1;
-        const g = groups.get(ttl);
-        if (g) g.push(prefixes[i]!);
-        else groups.set(ttl, [prefixes[i]!]);
-      });
-      return groups;
-    };
-    const write = (groups: Map<number, Prefix[]>) => {
-      for (const [ttl, ps] of groups) t.dp().filter.block(ps, ttl < 0 ? undefined : ttl);
-    };
-    if (blocks[0]!.op === 'add') {
-      const now = Date.now();
-      try {
-        write(byTtl((c) => (c.block!.expiresAt === null ? null : Math.max(0, c.block!.expiresAt - now))));
-      } catch (e) {
-        f.unblockMany(prefixes);
-        throw e;
-      }
-      return () => t.dp().filter.unblockMany(prefixes);
-    }
-    const old = byTtl((c) => c.old!.expiresInMs);
-    try {
-      f.unblockMany(prefixes);
-    } catch (e) {
-      write(old);
-      throw e;
-    }
-    return () => write(old);
-  },
+  applyRun: (cs, t) => applyBlocks(cs as BlockChange[], t),
   summarize(c) {
     switch (c.kind) {
       case 'limiter':
