@@ -249,8 +249,25 @@ export class RemoteOperations implements Operations {
     return this.client.request('POST', '/v1/decisions', batch);
   }
 
-  decisions(q: DecisionQuery): Promise<Decision[]> {
-    return this.get(`/v1/decisions${query({ all: q.all ? 'true' : undefined, source: q.source, target: q.target })}`);
+  /** Newest first, a page at a time up to q.limit (10,000). */
+  async decisions(q: DecisionQuery): Promise<Decision[]> {
+    const out: Decision[] = [];
+    const seen = new Set<string>();
+    const want = q.limit ?? 10_000;
+    for (let offset = 0; out.length < want;) {
+      const limit = Math.min(PAGE, want - out.length);
+      const params = { all: q.all ? 'true' : undefined, source: q.source, target: q.target, offset, limit };
+      const batch = await this.get<Decision[]>(`/v1/decisions${query(params)}`);
+      offset += batch.length;
+      // Decisions that arrive between two pages push the older ones down: one seen is not listed twice.
+      for (const d of batch) {
+        if (seen.has(d.id) || out.length === want) continue;
+        seen.add(d.id);
+        out.push(d);
+      }
+      if (batch.length < limit) break;
+    }
+    return out;
   }
 
   revokeDecision(id: string): Promise<Decision> {

@@ -135,6 +135,7 @@ export class Controller {
         };
       },
       log,
+      (fn) => this.audit.batch(fn, (err) => log.error({ err }, 'the audit records of a batch of decisions could not be committed')),
     );
     this.gateway = new GatewayIntake(this.decisions, () => this.current);
     this.imports = new RouteImport(

@@ -663,10 +663,23 @@ export class FilterTables {
    * entry cost more than reading it.
    */
   forEachConfigBlock(visit: (key: number | string, expiresInMs: number | null) => void): void {
+    this.forEachBlockOf([abi.PwBlockOrigin.CONFIG], (key, _origin, expiresInMs) => visit(key, expiresInMs));
+  }
+
+  /**
+   * The entries in force of the given origins, each to `visit` keyed as forEachConfigBlock's
+   * (the decisions' repair compares hundreds of thousands of prefixes with them this way).
+   */
+  forEachBlockOf(
+    origins: readonly abi.PwBlockOrigin[],
+    visit: (key: number | string, origin: abi.PwBlockOrigin, expiresInMs: number | null) => void,
+  ): void {
     const now = nowMonotonicNs();
+    const wanted = new Set<number>(origins);
     this.walkBlocklists(now, (family, page, i) => {
-      if (page.values[i * BLOCK.size + BLOCK.offsets.origin] !== abi.PwBlockOrigin.CONFIG) return;
-      visit(family === 4 ? code4At(page, i) : blockTextAt(6, page, i), expiresInMsAt(page, i, now));
+      const origin = page.values[i * BLOCK.size + BLOCK.offsets.origin] as abi.PwBlockOrigin;
+      if (!wanted.has(origin)) return;
+      visit(family === 4 ? code4At(page, i) : blockTextAt(6, page, i), origin, expiresInMsAt(page, i, now));
     });
   }
 

@@ -8,14 +8,14 @@
  * A seal needs a limiter: limiters from PW_SEAL_LIMITER_BASE up are this table's, one per
  * distinct (family, prefix length, rate, burst), shared by the prefixes sealed alike and freed
  * when the last goes. What the table wrote is what the control plane keeps (control/
- * decisions.ts): after a restart it writes every decision in force again (resync), and
- * `orphans` finds entries no decision explains.
+ * decisions.ts): after a restart it writes every decision in force again (resync) and clears
+ * the entries no decision explains.
  */
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { blockEntry, limiterValue } from './filter-tables.js';
 import { markListed } from './blocklist-listing.js';
-import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
+import { formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 import type { PipelineMaps } from './pipeline.js';
 
 /** What one prefix is held to. */
@@ -49,24 +49,58 @@ export class SealTable {
    * block is at least as strong, an escalation lapses on its own and the next write replaces it.
    */
   write(spec: SealSpec): SealOutcome {
-    const text = formatPrefix(spec.prefix);
     const { map, key: k } = blockEntry(this.maps, spec.prefix);
     const old = map.get(k);
     if (old && old.origin === abi.PwBlockOrigin.CONFIG) return 'covered';
+    const text = formatPrefix(spec.prefix);
     const before = this.shapeOf.get(text);
+    map.set(k, this.entryOf(spec, text));
+    markListed(this.maps, spec.prefix.family); // after the entry is in: the pipeline looks again
+    this.released(spec, text, before);
+    return 'written';
+  }
+
+  /**
+   * write() for many prefixes at once, in batches: for the start, which writes every decision
+   * in force again (hundreds of thousands at scale, two system calls each one by one). The
+   * caller has read the blocklists and leaves out the prefixes a config entry holds; `text` is
+   * each prefix's canonical text. A batch the kernel refuses throws, and what it wrote stays
+   * (the caller writes them all again one by one).
+   */
+  writeMany(specs: (SealSpec & { text: string })[]): void {
+    for (const family of [4, 6] as const) {
+      const entries: [BlockKey, abi.PwBlock][] = [];
+      let map: ReturnType<typeof blockEntry>['map'] | undefined;
+      for (const spec of specs) {
+        if (spec.prefix.family !== family) continue;
+        const e = blockEntry(this.maps, spec.prefix);
+        map = e.map;
+        const before = this.shapeOf.get(spec.text);
+        entries.push([e.key, this.entryOf(spec, spec.text)]);
+        this.released(spec, spec.text, before);
+      }
+      if (!map) continue;
+      map.updateBatch(entries);
+      markListed(this.maps, family);
+    }
+  }
+
+  /** The entry holding `spec` (a limit takes its limiter). */
+  private entryOf(spec: SealSpec, text: string): abi.PwBlock {
     const limiter = spec.action === 'limit' ? this.limiterFor(spec, text) : 0;
     const msLeft = Math.max(1, spec.expiresAt - Date.now());
-    map.set(k, {
+    return {
       expires_ns: process.hrtime.bigint() + BigInt(Math.round(msLeft)) * 1_000_000n,
       origin: abi.PwBlockOrigin.DECISION,
       plen: spec.prefix.plen,
       limiter,
-    });
-    markListed(this.maps, spec.prefix.family); // after the entry is in: the pipeline looks again
-    // The limiter it used before goes once the entry no longer points at it.
+    };
+  }
+
+  /** After a prefix's entry was written: the limiter it used before goes once the entry no longer points at it. */
+  private released(spec: SealSpec, text: string, before: string | undefined): void {
     if (spec.action !== 'limit') this.shapeOf.delete(text);
     if (before !== undefined && before !== this.shapeOf.get(text)) this.drop(before, text);
-    return 'written';
   }
 
   /** Removes this table's entry for a prefix (a config entry or an escalation there stays). */
@@ -78,28 +112,35 @@ export class SealTable {
     return map.delete(k);
   }
 
+  /**
+   * Removes entries of this table's that the caller found in a walk of the blocklists (`texts`:
+   * canonical prefix texts), in batches: at the start, a lost state may leave hundreds of
+   * thousands no decision explains.
+   */
+  clearMany(texts: string[]): void {
+    for (const family of [4, 6] as const) {
+      const entries = texts.flatMap((t) => {
+        const p = parsePrefix(t);
+        if (p.family !== family) return [];
+        this.release(t);
+        return [blockEntry(this.maps, p)];
+      });
+      if (!entries.length) continue;
+      const keys = entries.map((e) => e.key);
+      try {
+        entries[0]!.map.deleteBatch(keys);
+      } catch {
+        // A batch stops at a key gone meanwhile (or the kernel deletes no batch from an LPM trie).
+        for (const k of keys) entries[0]!.map.delete(k);
+      }
+    }
+  }
+
   /** Whether the prefix's entry is this table's and in force (for drift repair). */
   holds(prefix: Prefix): boolean {
     const { map, key: k } = blockEntry(this.maps, prefix);
     const v = map.get(k);
     return !!v && v.origin === abi.PwBlockOrigin.DECISION && (!v.expires_ns || v.expires_ns > process.hrtime.bigint());
-  }
-
-  /** Decision entries in the maps whose prefix `known` does not hold (left by a lost state). */
-  orphans(known: (prefixText: string) => boolean): Prefix[] {
-    const out: Prefix[] = [];
-    const scan = (family: 4 | 6, entries: Iterable<[BlockKey, abi.PwBlock]>) => {
-      for (const [k, v] of entries) {
-        if (v.origin !== abi.PwBlockOrigin.DECISION) continue;
-        const addr = new Uint8Array(16);
-        addr.set(k.addr);
-        const p: Prefix = { family, addr: maskAddr(addr, k.prefixlen), plen: k.prefixlen, v4: 0 };
-        if (!known(formatPrefix(p))) out.push(p);
-      }
-    };
-    scan(4, this.maps.block4.entries());
-    scan(6, this.maps.block6.entries());
-    return out;
   }
 
   /** Forgets the limiters it handed out and zeroes them all (before a full resync). */

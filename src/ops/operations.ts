@@ -41,6 +41,8 @@ export interface DecisionQuery {
   all?: boolean;
   source?: string;
   target?: string;
+  /** At most this many, newest first (default 10,000). */
+  limit?: number;
 }
 
 /** What `pathwise audit` and GET /v1/audit ask (times as durations back, or ISO 8601). */

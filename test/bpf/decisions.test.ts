@@ -28,7 +28,8 @@ import { Topology } from '../helpers/topology.js';
 const skip = privilegedSkip();
 /** decisions.exempt as a test sets it. */
 let exempt: Prefix[] = [];
-const LIMITS = () => ({ defaultTtlMs: 3_600_000, maxTtlMs: 7 * 86_400_000, maxActive: 1000, exempt });
+let maxActive = 1000;
+const LIMITS = () => ({ defaultTtlMs: 3_600_000, maxTtlMs: 7 * 86_400_000, maxActive, exempt });
 
 describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
   let dp: Dataplane;
@@ -293,6 +294,8 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
     assert.equal(reason('203.0.113.60'), abi.PwReason.BLOCKED);
     await new Promise((res) => setTimeout(res, 1100));
     assert.notEqual(reason('203.0.113.60'), abi.PwReason.BLOCKED, 'lifted by its expiry, before any sweep');
+    assert.equal(decisions.repair(), 0, "an entry the pipeline let expire is the sweep's to end, not missing");
+    assert.notEqual(reason('203.0.113.60'), abi.PwReason.BLOCKED);
     assert.equal(decisions.sweep(), 1);
     assert.equal(decisions.get(r!.id).state, 'expired');
     assert.deepEqual(
@@ -341,6 +344,7 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
         /seal alike prefixes/.test(e.hint ?? ''),
     );
     assert.equal(decisions.list().length, before);
+    assert.equal(decisions.counts().active, before, 'what is held in memory was rolled back with the store');
     assert.equal(dp.filter.blocklist().filter((b) => b.prefix.startsWith('198.19.')).length, 0, 'no entry left behind');
     // Every limiter the batch took was given back: as many distinct rates fit again.
     decisions.submit({ decisions: limits.slice(1) }, 'gw');
@@ -374,6 +378,7 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
           /1,048,576 entries/.test(e.hint ?? ''),
       );
       assert.equal(decisions.list().length, before, 'neither decision is in force');
+      assert.equal(decisions.counts().active, before);
       assert.notEqual(reason('203.0.113.60'), abi.PwReason.BLOCKED, 'the one written first was taken back');
       assert.equal(decisions.submit({ decisions: [{ action: 'block', target: '203.0.113.60' }] }, 'gw')[0]!.held, 'block');
       assert.equal(reason('203.0.113.60'), abi.PwReason.BLOCKED);
@@ -395,6 +400,45 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
       assert.equal(reason('203.0.113.60'), abi.PwReason.BLOCKED);
     } finally {
       dp.filter.unblockMany(fill);
+      for (const d of decisions.list()) decisions.revoke(d.id, 'gw');
+    }
+  });
+
+  it('writes 25,000 in force back at a start, and ends them over sweeps of 20,000', () => {
+    maxActive = 30_000;
+    const ours = () => dp.filter.blocklist().filter((b) => b.origin === 'decision');
+    try {
+      const many = Array.from({ length: 25_000 }, (_, i) => ({
+        action: i % 5 ? ('block' as const) : ('limit' as const),
+        target: `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+        ...(i % 5 ? {} : { rate: 100 }),
+        ttl: '1h',
+      }));
+      decisions.submit({ decisions: many }, 'gw');
+      decisions.stop();
+      // A new program's empty blocklists, and a stray entry of a lost state.
+      dp.filter.unblockMany(ours().map((b) => parsePrefix(b.prefix)));
+      dp.pipeline.maps.block4.set(
+        { prefixlen: 32, addr: new Uint8Array([192, 0, 2, 201]) },
+        { expires_ns: 0n, origin: abi.PwBlockOrigin.DECISION, plen: 32, limiter: 0 },
+      );
+      decisions = open();
+      assert.equal(decisions.counts().active, 25_000);
+      decisions.resync();
+      const written = ours();
+      assert.equal(written.length, 25_000, 'each written again; the stray entry went');
+      assert.equal(written.filter((b) => b.sealed).length, 5_000, 'the limits with their limiter');
+      assert.equal(reason('100.64.0.1'), abi.PwReason.BLOCKED);
+      assert.equal(decisions.repair(), 0);
+
+      const later = Date.now() + 2 * 3_600_000;
+      assert.equal(decisions.sweep(later), 20_000, 'one sweep ends at most 20,000');
+      assert.equal(decisions.sweep(later), 5_000);
+      assert.equal(decisions.sweep(later), 0);
+      assert.equal(decisions.counts().active, 0);
+      assert.equal(ours().length, 0, 'their entries went with them');
+    } finally {
+      maxActive = 1000;
       for (const d of decisions.list()) decisions.revoke(d.id, 'gw');
     }
   });

@@ -6,12 +6,13 @@ import type { FastifyInstance } from 'fastify';
 
 import { AUDIT_KINDS, auditJsonLines, type AuditKind } from '../../control/audit.js';
 import type { Controller } from '../../control/controller.js';
-import type { DecisionBatch } from '../../control/decisions.js';
+import type { DecisionBatch, DecisionFilter } from '../../control/decisions.js';
 import { DECISION_ACTIONS } from '../../filter/decision.js';
 import { ADAPTER_NAMES } from '../../gateway/adapters.js';
 import { PwError } from '../../errors.js';
 import { auditQueryOf } from '../../ops/audit.js';
 import { tag } from './common.js';
+import { PAGE } from '../paging.js';
 import { BATCH_BODY_LIMIT } from '../limits.js';
 
 /** Decisions in one batch at most (a gateway's backlog goes in several). */
@@ -54,14 +55,18 @@ export function registerDecisionRoutes(app: FastifyInstance, ctrl: Controller): 
   );
   app.get(
     '/v1/decisions',
-    tag('decisions', 'Decisions in force (all=true: ended ones too, kept 7 days)', {
+    tag('decisions', 'Decisions in force, newest first, a page at a time (all=true: ended ones too, kept 7 days)', {
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { all: { type: 'boolean', default: false }, source: { type: 'string' }, target: { type: 'string' } },
+        properties: { all: { type: 'boolean', default: false }, source: { type: 'string' }, target: { type: 'string' }, ...PAGE },
       },
     }),
-    async (req) => ctrl.decisions.list(req.query as { all: boolean; source?: string; target?: string }),
+    async (req, reply) => {
+      const q = req.query as DecisionFilter & { offset: number; limit: number };
+      void reply.header('pathwise-total', String(ctrl.decisions.count(q)));
+      return ctrl.decisions.list(q);
+    },
   );
   app.get(
     '/v1/decisions/:id',

@@ -108,9 +108,20 @@ export function registerDecision(program: Command): void {
       .description('decisions in force (--all: ended ones too, kept 7 days)')
       .option('--all', 'revoked, expired and unblocks too')
       .option('--source <tag>', 'only from this gateway or tool')
-      .option('--target <prefix>', 'only on exactly this address or prefix'),
-  ).action(async (opts: InstanceOptions & { all?: boolean; source?: string; target?: string }) => {
-    const list = await (await backendFor(opts)).decisions({ all: opts.all, source: opts.source, target: opts.target });
+      .option('--target <prefix>', 'only on exactly this address or prefix')
+      .option('--limit <n>', 'at most this many, the newest', positiveInt('--limit', 1_000_000), 10_000),
+  ).action(async (opts: InstanceOptions & { all?: boolean; source?: string; target?: string; limit: number }) => {
+    // One more than asked: whether there are more is said, not left to guess.
+    const list = await (
+      await backendFor(opts)
+    ).decisions({ all: opts.all, source: opts.source, target: opts.target, limit: opts.limit + 1 });
+    const more = list.length > opts.limit;
+    if (more) {
+      list.pop();
+      process.stderr.write(
+        color.dim(`the newest ${opts.limit.toLocaleString('en')} shown; more match (--limit, --source, --target narrow or widen it)\n`),
+      );
+    }
     if (opts.json) return printJson(list);
     printDecisions(list);
   });

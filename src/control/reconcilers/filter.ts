@@ -8,6 +8,7 @@ import { PwError } from '../../errors.js';
 import { PwLimit } from '../../generated/pathwise.js';
 import type { BlockEntry } from '../../filter/blocklist.js';
 import { code4OfText, code4Text, parseBlockFile } from '../../filter/blocklist.js';
+import { BlockKeySet } from '../../filter/block-key-set.js';
 import type { Limiter, LimiterSpec } from '../../filter/limiter.js';
 import { formatRule, type Rule, type RuleSpec } from '../../filter/rule.js';
 import { parseDuration } from '../../util/duration.js';
@@ -160,26 +161,20 @@ const deleteBlock = (prefix: string, expiresInMs: number | null): FilterChange =
  */
 function planBlocks(running: RunningBlocks, desired: ReadonlyMap<string, DesiredBlock>): FilterChange[] {
   const want4 = desiredCodes4(desired);
-  let have4 = new Float64Array(65536);
-  let n4 = 0;
+  const have4 = new BlockKeySet();
   const expiring4 = new Map<number, number>(); // the IPv4 entries in force with an expiry
   const met6: string[] = [];
   const deletes: FilterChange[] = [];
   running.forEach((key, expiresInMs) => {
     if (typeof key === 'number') {
-      if (n4 === have4.length) {
-        const grown = new Float64Array(2 * n4);
-        grown.set(have4);
-        have4 = grown;
-      }
-      have4[n4++] = key;
+      have4.add(key);
       if (expiresInMs !== null) expiring4.set(key, expiresInMs);
     } else if (desired.has(key)) met6.push(key);
     else deletes.push(deleteBlock(key, expiresInMs));
   });
 
   const adds: FilterChange[] = [];
-  const have = have4.subarray(0, n4).sort();
+  const have = have4.codes4();
   let i = 0;
   let j = 0;
   while (i < have.length || j < want4.length) {
