@@ -26,7 +26,7 @@ import { registerRoutingRoutes } from './routes/routing.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerDecisionRoutes } from './routes/decisions.js';
 
-import { BATCH_BODY_LIMIT, BODY_LIMIT, CONFIG_BODY_LIMIT } from './limits.js';
+import { BATCH_BODY_LIMIT, BODY_LIMIT, CONFIG_BODY_LIMIT, LOG_BODY_LIMIT } from './limits.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,7 +55,7 @@ function toApiError(e: unknown): PwError {
   }
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
     return new PwError('PW_ERR_TOO_LARGE', err.message, {
-      hint: `bodies are at most ${BODY_LIMIT} bytes (${BATCH_BODY_LIMIT} for a batch of blocks or decisions, ${CONFIG_BODY_LIMIT} for /v1/config)`,
+      hint: `bodies are at most ${BODY_LIMIT} bytes (${BATCH_BODY_LIMIT} for a batch of blocks or decisions, ${LOG_BODY_LIMIT} for gateway logs, ${CONFIG_BODY_LIMIT} for /v1/config)`,
     });
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new PwError('PW_ERR_INVALID', err.message);
   return new PwError('PW_ERR_INTERNAL', err.message ?? String(e));

@@ -288,6 +288,32 @@ webhooks:
     assert.equal(bad.status, 400);
   });
 
+  it("takes a batch of 1,000 entries of ~2 KB as APISIX's http-logger sends them by default", async () => {
+    // Loggers send the request's and response's headers, the route and the service with each
+    // entry: a batch of 1,000 is ~2 MB, over the 1 MiB the API takes of most bodies.
+    const entry = {
+      ...kongEntry('10.210.1.78'),
+      request: { method: 'GET', uri: '/v1/orders/1', headers: { 'user-agent': 'load-test/1.0', cookie: `s=${'x'.repeat(1900)}` } },
+    };
+    const batch = Array.from({ length: 1000 }, () => entry);
+    assert.ok(JSON.stringify(batch).length > 2_000_000);
+    const r = await request({ socketPath: socketOf(lab!.instance) }, 'POST', '/v1/gateway/logs?format=apisix&source=apisix-1', batch);
+    assert.equal(r.status, 200, r.text);
+    const body = r.json as { entries: number; rejections: number; results: { status: string; decision: { target: string } }[] };
+    assert.equal(body.entries, 1000);
+    assert.equal(body.rejections, 1000);
+    assert.deepEqual(
+      body.results.map((x) => [x.status, x.decision.target]),
+      [['applied', '10.210.1.78/32']],
+    );
+    // The listing a page at a time: asked for one, it says there are more.
+    const one = pw('decision', 'list', '--limit', '1', '--json');
+    assert.equal(one.status, 0, one.stderr);
+    assert.equal((one.json() as { target: string }[]).length, 1);
+    assert.equal((one.json() as { target: string }[])[0]!.target, '10.210.1.78/32', 'the newest first');
+    assert.match(one.stderr, /the newest 1 shown; more match/);
+  });
+
   it('seals no source in decisions.exempt, whatever the gateway logs of it; says so and keeps it on record', async () => {
     // A load balancer in front of the gateway, logged as the client of every request.
     const r = await postKongRejections('10.210.99.5', 25);

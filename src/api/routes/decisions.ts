@@ -13,7 +13,7 @@ import { PwError } from '../../errors.js';
 import { auditQueryOf } from '../../ops/audit.js';
 import { tag } from './common.js';
 import { PAGE } from '../paging.js';
-import { BATCH_BODY_LIMIT } from '../limits.js';
+import { BATCH_BODY_LIMIT, LOG_BODY_LIMIT } from '../limits.js';
 
 /** Decisions in one batch at most (a gateway's backlog goes in several). */
 export const MAX_BATCH = 10_000;
@@ -83,17 +83,24 @@ export function registerDecisionRoutes(app: FastifyInstance, ctrl: Controller): 
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.post(
     '/v1/gateway/logs',
-    tag('decisions', "A gateway's access log entries (Kong http-log, APISIX http-logger, nginx JSON lines): its rejections become seals", {
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['format'],
-        properties: {
-          format: { type: 'string', enum: ADAPTER_NAMES },
-          source: { type: 'string', description: 'the gateway (default: the format name)' },
+    {
+      bodyLimit: LOG_BODY_LIMIT,
+      ...tag(
+        'decisions',
+        "A gateway's access log entries (Kong http-log, APISIX http-logger, nginx JSON lines): its rejections become seals",
+        {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['format'],
+            properties: {
+              format: { type: 'string', enum: ADAPTER_NAMES },
+              source: { type: 'string', description: 'the gateway (default: the format name)' },
+            },
+          },
         },
-      },
-    }),
+      ),
+    },
     async (req) => {
       const q = req.query as { format: string; source?: string };
       const body = req.body;
