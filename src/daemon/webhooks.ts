@@ -25,6 +25,8 @@ type WebhookConfig = Config['webhooks'][number];
 const QUEUE_MAX = 10_000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 60_000;
+/** Dead letters are logged at most once in this long per webhook, with how many there were. */
+const DEAD_LOG_MS = 10_000;
 
 export interface WebhookStats {
   delivered: number;
@@ -49,6 +51,9 @@ class Webhook {
   private busy = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Dead letters not logged yet (a full queue makes thousands at once: each is audited, not each logged). */
+  private unlogged: { count: number; delivery: string; error: string } = { count: 0, delivery: '', error: '' };
+  private deadLogTimer: NodeJS.Timeout | null = null;
   readonly stats: WebhookStats = { delivered: 0, failedAttempts: 0, deadLetters: 0, queued: 0 };
 
   constructor(
@@ -127,13 +132,33 @@ class Webhook {
 
   private dead(d: Delivery, error: string): void {
     this.stats.deadLetters++;
-    this.log.warn({ webhook: this.cfg.name, delivery: d.id, error }, 'a webhook delivery is a dead letter');
+    this.unlogged = { count: this.unlogged.count + 1, delivery: d.id, error };
+    // The first at once; those after it within DEAD_LOG_MS in one line when it is over.
+    if (!this.deadLogTimer) {
+      this.logDead();
+      this.deadLogTimer = setTimeout(() => {
+        this.deadLogTimer = null;
+        if (this.unlogged.count) this.logDead();
+      }, DEAD_LOG_MS);
+      this.deadLogTimer.unref();
+    }
     this.record(
       d,
       'failed',
       `dead letter: ${d.notice.kind} ${d.notice.event} to ${this.cfg.name} after ${d.attempt + 1} attempt(s): ${error}`,
       error,
     );
+  }
+
+  private logDead(): void {
+    const { count, delivery, error } = this.unlogged;
+    this.log.warn(
+      { webhook: this.cfg.name, delivery, error, deadLetters: count },
+      count > 1
+        ? `${count} webhook deliveries are dead letters (each is in the audit log); the last: ${error}`
+        : 'a webhook delivery is a dead letter',
+    );
+    this.unlogged = { count: 0, delivery: '', error: '' };
   }
 
   private record(d: Delivery, event: 'delivered' | 'failed', summary: string, error?: string): void {
@@ -160,6 +185,8 @@ class Webhook {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.deadLogTimer) clearTimeout(this.deadLogTimer);
+    if (this.unlogged.count) this.logDead();
   }
 }
 
