@@ -9,7 +9,8 @@ export const DEFAULT_PAGE = 10_000;
 export const MAX_PAGE = 100_000;
 
 export const PAGE = {
-  offset: { type: 'integer', minimum: 0, default: 0 },
+  // A bound, or '1e999' (Infinity) passes as an integer and reaches an SQL OFFSET.
+  offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
   limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE },
 } as const;
 

@@ -229,7 +229,7 @@ export class Decisions {
   }
 
   /**
-   * The repair reads both blocklists whole (~0.3 s for 500,000 entries here): it runs every
+   * The repair reads both blocklists whole (~0.5 s with 500,000 entries here): it runs every
    * REPAIR_MS, or, when it takes longer than a twentieth of that, twenty times as long as it
    * took, so that it never takes more than ~5 % of the daemon's time.
    */
