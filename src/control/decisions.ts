@@ -145,6 +145,8 @@ const SWEEP_MS = 1000;
  */
 const SWEEP_MAX = 20_000;
 const REPAIR_MS = 5000;
+/** Prefixes in force up to which the repair looks each one up rather than reading the blocklists whole. */
+const REPAIR_LOOKUPS_MAX = 4096;
 
 export class Decisions {
   private readonly db: Database.Database;
@@ -229,9 +231,9 @@ export class Decisions {
   }
 
   /**
-   * The repair reads both blocklists whole (~0.5 s with 500,000 entries here): it runs every
-   * REPAIR_MS, or, when it takes longer than a twentieth of that, twenty times as long as it
-   * took, so that it never takes more than ~5 % of the daemon's time.
+   * The repair runs every REPAIR_MS, or, when it takes longer than a twentieth of that (it
+   * reads both blocklists whole when many prefixes are in force: ~0.5 s with 500,000 here),
+   * twenty times as long as it took, so that it never takes more than ~5 % of the daemon's time.
    */
   private scheduleRepair(delay: number): void {
     if (this.stopped) return;
@@ -496,23 +498,31 @@ export class Decisions {
   }
 
   /**
-   * Writes again every prefix whose entry is not in the pipeline (returns how many). The
-   * blocklists are read in one walk and compared with what is held in memory: a lookup per
-   * prefix cost two system calls, seconds for hundreds of thousands.
+   * Writes again every prefix whose entry is not in the pipeline (returns how many). A few
+   * prefixes are looked up one by one; more than REPAIR_LOOKUPS_MAX, the blocklists are read
+   * in one walk and compared with what is held in memory (a lookup is a system call: seconds
+   * for hundreds of thousands; a walk reads a million-entry config list too, ~0.5 s).
    */
   repair(): number {
-    const inForce = new BlockKeySet();
-    // A config entry holding a target leaves nothing to repair; an escalation there is written over.
-    this.dp().filter.forEachBlockOf([PwBlockOrigin.DECISION, PwBlockOrigin.CONFIG], (key) => inForce.add(key));
+    let held: (target: string) => boolean;
+    if (this.active.targetCount <= REPAIR_LOOKUPS_MAX) {
+      const seals = this.seals();
+      held = (target) => seals.holds(parsePrefix(target));
+    } else {
+      const inForce = new BlockKeySet();
+      // A config entry holding a target leaves nothing to repair; an escalation there is written over.
+      this.dp().filter.forEachBlockOf([PwBlockOrigin.DECISION, PwBlockOrigin.CONFIG], (key) => inForce.add(key));
+      held = (target) => inForce.has(blockKeyOf(target));
+    }
     // An entry the pipeline let expire, on decisions the sweep has not ended yet (it ends
     // SWEEP_MAX a second), is not missing: the sweep ends them.
     const due = Date.now() + SWEEP_MS;
     const missing: string[] = [];
     for (const target of this.active.targets()) {
-      if (inForce.has(blockKeyOf(target))) continue;
-      if (this.active.on(target).some((d) => d.expiresMs > due)) missing.push(target);
+      if (this.active.on(target).some((d) => d.expiresMs > due) && !held(target)) missing.push(target);
     }
-    const n = this.writeEach(missing, 'in the repair').filter((held) => held !== 'config').length;
+    // A target a config entry holds is written as 'config': nothing was missing there.
+    const n = this.writeEach(missing, 'in the repair').filter((h) => h !== 'config').length;
     if (n) this.log.warn({ prefixes: n }, 'decisions: entries missing from the blocklists were written again');
     this.stats.repaired += n;
     return n;

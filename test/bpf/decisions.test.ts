@@ -430,6 +430,12 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
       assert.equal(written.filter((b) => b.sealed).length, 5_000, 'the limits with their limiter');
       assert.equal(reason('100.64.0.1'), abi.PwReason.BLOCKED);
       assert.equal(decisions.repair(), 0);
+      // So many in force, the repair compares one walk of the blocklists with them.
+      dp.filter.unblockMany(['100.64.0.1', '100.64.0.2', '100.64.0.3'].map((t) => parsePrefix(t)));
+      assert.notEqual(reason('100.64.0.1'), abi.PwReason.BLOCKED);
+      assert.equal(decisions.repair(), 3, 'the three missing written again');
+      assert.equal(reason('100.64.0.1'), abi.PwReason.BLOCKED);
+      assert.equal(ours().length, 25_000);
 
       const later = Date.now() + 2 * 3_600_000;
       assert.equal(decisions.sweep(later), 20_000, 'one sweep ends at most 20,000');
