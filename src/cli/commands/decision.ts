@@ -112,9 +112,8 @@ export function registerDecision(program: Command): void {
       .option('--limit <n>', 'at most this many, the newest', positiveInt('--limit', 1_000_000), 10_000),
   ).action(async (opts: InstanceOptions & { all?: boolean; source?: string; target?: string; limit: number }) => {
     // One more than asked: whether there are more is said, not left to guess.
-    const list = await (
-      await backendFor(opts)
-    ).decisions({ all: opts.all, source: opts.source, target: opts.target, limit: opts.limit + 1 });
+    const backend = await backendFor(opts);
+    const list = await backend.decisions({ all: opts.all, source: opts.source, target: opts.target, limit: opts.limit + 1 });
     const more = list.length > opts.limit;
     if (more) {
       list.pop();
