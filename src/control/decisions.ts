@@ -545,10 +545,10 @@ export class Decisions {
       origin === PwBlockOrigin.CONFIG ? config.add(key) : ours.push(key),
     );
     const specs: (SealSpec & { text: string })[] = [];
-    const held = new BlockKeySet();
+    const known = new BlockKeySet(); // the keys of the prefixes in force: the other decision entries go
     for (const target of this.active.targets()) {
       const key = blockKeyOf(target);
-      held.add(key);
+      known.add(key);
       if (!config.has(key)) specs.push({ ...this.specOn(target, this.active.on(target)), text: target });
     }
     try {
@@ -561,7 +561,7 @@ export class Decisions {
         'at start',
       );
     }
-    seals.clearMany(ours.filter((key) => !held.has(key)).map((key) => (typeof key === 'number' ? code4Text(key) : key)));
+    seals.clearMany(ours.filter((key) => !known.has(key)).map((key) => (typeof key === 'number' ? code4Text(key) : key)));
   }
 
   // ---- the store and the pipeline ----------------------------------------------------------

@@ -160,6 +160,26 @@ export function blockEntry(maps: PipelineMaps, p: Prefix): { map: PipelineMaps['
     : { map: maps.block6 as unknown as PipelineMaps['block4'], key: { prefixlen: p.plen, addr: p.addr } };
 }
 
+/**
+ * Deletes blocklist entries, whoever listed them, in batches; those not listed are skipped.
+ * (FilterTables.unblockMany, and the decisions' SealTable for its own entries.)
+ */
+export function deleteBlocks(maps: PipelineMaps, prefixes: readonly Prefix[]): void {
+  for (const family of [4, 6] as const) {
+    const entries = prefixes.filter((p) => p.family === family).map((p) => blockEntry(maps, p));
+    if (!entries.length) continue;
+    const map = entries[0]!.map;
+    const keys = entries.map((e) => e.key);
+    try {
+      map.deleteBatch(keys);
+    } catch {
+      // A batch stops at the first key not listed (or the kernel has no batch deletes for
+      // LPM tries): the rest one by one, the missing skipped.
+      for (const k of keys) map.delete(k);
+    }
+  }
+}
+
 export class FilterTables {
   /** The maps whose contents filter.json describes (republish() fills them again). */
   static readonly MAPS: readonly string[] = [
@@ -615,19 +635,7 @@ export class FilterTables {
 
   /** Removes blocked prefixes, whoever listed them, in batches; those not listed are skipped. */
   unblockMany(prefixes: Prefix[]): void {
-    for (const family of [4, 6] as const) {
-      const entries = prefixes.filter((p) => p.family === family).map((p) => blockEntry(this.maps, p));
-      if (!entries.length) continue;
-      const map = entries[0]!.map;
-      const keys = entries.map((e) => e.key);
-      try {
-        map.deleteBatch(keys);
-      } catch {
-        // A batch stops at the first key not listed (or the kernel has no batch deletes for
-        // LPM tries): the rest one by one, the missing skipped.
-        for (const k of keys) map.delete(k);
-      }
-    }
+    deleteBlocks(this.maps, prefixes);
     this.markEmptyBlocklists();
   }
 

@@ -13,7 +13,7 @@
  */
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
-import { blockEntry, limiterValue } from './filter-tables.js';
+import { blockEntry, deleteBlocks, limiterValue } from './filter-tables.js';
 import { markListed } from './blocklist-listing.js';
 import { formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
 import type { PipelineMaps } from './pipeline.js';
@@ -118,22 +118,11 @@ export class SealTable {
    * thousands no decision explains.
    */
   clearMany(texts: string[]): void {
-    for (const family of [4, 6] as const) {
-      const entries = texts.flatMap((t) => {
-        const p = parsePrefix(t);
-        if (p.family !== family) return [];
-        this.release(t);
-        return [blockEntry(this.maps, p)];
-      });
-      if (!entries.length) continue;
-      const keys = entries.map((e) => e.key);
-      try {
-        entries[0]!.map.deleteBatch(keys);
-      } catch {
-        // A batch stops at a key gone meanwhile (or the kernel deletes no batch from an LPM trie).
-        for (const k of keys) entries[0]!.map.delete(k);
-      }
-    }
+    for (const t of texts) this.release(t);
+    deleteBlocks(
+      this.maps,
+      texts.map((t) => parsePrefix(t)),
+    );
   }
 
   /** Whether the prefix's entry is this table's and in force (for drift repair). */
