@@ -169,18 +169,16 @@ export class ServiceHealth {
    * checks bring it back.
    */
   private passiveTick(): void {
-    const byService = new Map<string, Map<string, { syns: number; synacks: number }>>();
+    let byService: Map<string, Map<string, { syns: number; synacks: number }>>;
+    try {
+      byService = this.dp().services.handshakes();
+    } catch {
+      return;
+    }
     for (const c of this.checks.values()) {
       if (!c.passive) continue;
-      let counts = byService.get(c.service);
-      if (!counts) {
-        try {
-          counts = this.dp().services.handshakes(c.service);
-        } catch {
-          continue;
-        }
-        byService.set(c.service, counts);
-      }
+      const counts = byService.get(c.service);
+      if (!counts) continue;
       const now = counts.get(c.backend);
       if (!now) continue;
       const a = c.answered;
@@ -305,6 +303,16 @@ export class ServiceHealth {
   }
 }
 
+/**
+ * A check's timeout, called only after the I/O already waiting has been handled: after the
+ * event loop was held up (a large apply runs for seconds), it runs its due timers before it
+ * polls, so an answer that arrived in time would count as a timeout. This covers a check of one
+ * round trip (TCP, UDP); an HTTP check's later steps still need the loop to run.
+ */
+function timeoutAfterIo(ms: number, fn: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(fn), ms);
+}
+
 /** One check; null when it passed, else what went wrong. */
 function probe(c: Check, timeoutMs: number): Promise<string | null> {
   switch (c.cfg.type) {
@@ -320,7 +328,7 @@ function probe(c: Check, timeoutMs: number): Promise<string | null> {
   }
 }
 
-function tcpCheck(host: string, port: number, timeoutMs: number): Promise<string | null> {
+export function tcpCheck(host: string, port: number, timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
     const sock = connect({ host, port });
     let settled = false;
@@ -331,7 +339,7 @@ function tcpCheck(host: string, port: number, timeoutMs: number): Promise<string
       sock.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => done(`no connection within ${timeoutMs} ms`), timeoutMs);
+    const timer = timeoutAfterIo(timeoutMs, () => done(`no connection within ${timeoutMs} ms`));
     sock.once('connect', () => done(null));
     sock.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
   });
@@ -358,7 +366,7 @@ function httpCheck(c: Check, timeoutMs: number): Promise<string | null> {
       // A backend's certificate is usually for the service's name, not its address.
       rejectUnauthorized: false,
     });
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+    const timer = timeoutAfterIo(timeoutMs, () => done(`no answer within ${timeoutMs} ms`));
     req.once('response', (res) => {
       res.resume();
       done(res.statusCode === c.cfg.status ? null : `status ${res.statusCode} (want ${c.cfg.status})`);
@@ -379,7 +387,7 @@ function udpCheck(c: Check, timeoutMs: number): Promise<string | null> {
       sock.close();
       resolve(r);
     };
-    const timer = setTimeout(() => done(`no reply within ${timeoutMs} ms`), timeoutMs);
+    const timer = timeoutAfterIo(timeoutMs, () => done(`no reply within ${timeoutMs} ms`));
     sock.on('message', (msg, from) => {
       if (from.port !== c.port) return;
       if (c.cfg.expect !== undefined && !msg.toString('latin1').includes(c.cfg.expect)) done(`reply without '${c.cfg.expect}'`);

@@ -54,6 +54,8 @@ export interface PipelineSettings {
   connections: number;
   /** Entries of the flow table (LRU). */
   flowEntries: number;
+  /** Maglev slots for all services' tables (two each), a multiple of LB_SLOTS_PER_ELEM. */
+  serviceSlots: number;
 }
 
 export const DEFAULT_SETTINGS: PipelineSettings = {
@@ -68,6 +70,7 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   ruleBitmaps: abi.PwLimit.RULE_BITMAPS,
   connections: abi.PwLimit.LB_CT_MAX,
   flowEntries: abi.PwLimit.FLOWS_MAX,
+  serviceSlots: abi.PwLimit.LB_TABLE_SLOTS,
 };
 
 /**
@@ -80,7 +83,11 @@ export const SIZED_MAPS = {
   ruleBitmaps: ['pw_rule_bitmaps'],
   connections: ['pw_lb_ct', 'pw_lb_rnat'],
   flowEntries: ['pw_flows'],
+  serviceSlots: ['pw_lb_maglev'],
 } as const satisfies Record<string, readonly (keyof typeof abi.maps)[]>;
+
+/** Units of a setting in one map entry: a pw_lb_maglev element holds 16 slots; elsewhere one. */
+const PER_ENTRY: Partial<Record<keyof typeof SIZED_MAPS, number>> = { serviceSlots: abi.PwLimit.LB_SLOTS_PER_ELEM };
 
 export type SizeSetting = keyof typeof SIZED_MAPS;
 export const SIZE_SETTINGS = Object.keys(SIZED_MAPS) as SizeSetting[];
@@ -88,7 +95,7 @@ export const SIZE_SETTINGS = Object.keys(SIZED_MAPS) as SizeSetting[];
 /** max_entries of each sized map under settings `s`, by map name (for the loader). */
 export function mapSizes(s: PipelineSettings): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const k of SIZE_SETTINGS) for (const m of SIZED_MAPS[k]) out[m] = s[k];
+  for (const k of SIZE_SETTINGS) for (const m of SIZED_MAPS[k]) out[m] = Math.ceil(s[k] / (PER_ENTRY[k] ?? 1));
   return out;
 }
 
@@ -249,10 +256,9 @@ function settingsFromPins(instance: string): PipelineSettings {
       return fallback;
     }
   };
-  const sizes = Object.fromEntries(SIZE_SETTINGS.map((k) => [k, maxEntries(SIZED_MAPS[k][0], DEFAULT_SETTINGS[k])])) as Pick<
-    PipelineSettings,
-    SizeSetting
-  >;
+  const sizes = Object.fromEntries(
+    SIZE_SETTINGS.map((k) => [k, maxEntries(SIZED_MAPS[k][0], DEFAULT_SETTINGS[k] / (PER_ENTRY[k] ?? 1)) * (PER_ENTRY[k] ?? 1)]),
+  ) as Pick<PipelineSettings, SizeSetting>;
   const flags = rodataFlags(join(dir, 'pw_xdp'));
   return flags === null ? { ...DEFAULT_SETTINGS, ...sizes } : settingsFromFlags(flags, sizes);
 }

@@ -421,6 +421,11 @@ export class RouteTable {
     return out.subarray(0, n);
   }
 
+  /** Every id a route has had since the table was opened is below this. */
+  get idBound(): number {
+    return this.neverUsed;
+  }
+
   /** Free ids left (for checking a bulk load before writing anything). */
   get freeCount(): number {
     return this.records.length - this.neverUsed + this.freeTail - this.freeHead;

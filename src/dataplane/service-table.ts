@@ -120,6 +120,8 @@ const keyOf = (b: StoredBackend) => backendKey(endpointOf(b.addr, b.port));
 
 export class ServiceTable {
   private services = new Map<string, StoredService>();
+  /** Slots per backend id of the table each service's region holds (see slotCounts). */
+  private readonly counted = new Map<string, { region: number; counts: Map<number, number> }>();
   private readonly slots: Uint32Array;
   private readonly mapped: MappedArray<abi.PwLbSlots>;
 
@@ -248,6 +250,7 @@ export class ServiceTable {
     this.bumpVip(s, -1);
     for (const b of s.backends) this.invalidateBackend(b);
     this.services.delete(name);
+    this.counted.delete(name);
     this.writeCtl();
     this.save();
     return specOf(s);
@@ -285,12 +288,12 @@ export class ServiceTable {
   /** Every service with its counters; `activeWithinNs`: how recent a tracked connection's last packet must be to count. */
   list(activeWithinNs = 60e9): ServiceRow[] {
     const { perBackend: active, share } = this.activeConnections(activeWithinNs);
+    const backendTotals = this.backendTotals();
+    const serviceTotals = this.maps.lbServiceStats.sumAll(abi.PwLbCounter.offsets);
     return [...this.services.values()].map((s) => {
-      const table = this.slots.subarray(s.regions[s.active], s.regions[s.active] + s.tableSize);
-      const held = new Map<number, number>();
-      for (let i = 0; i < table.length; i++) held.set(table[i]!, (held.get(table[i]!) ?? 0) + 1);
+      const held = this.slotCounts(s);
       const backends = s.backends.map((b) => {
-        const t = totals(this.maps.lbBackendStats.get(b.id));
+        const t = backendTotals.get(b.id) ?? NO_TOTALS;
         return {
           backend: keyOf(b),
           weight: b.weight,
@@ -304,7 +307,7 @@ export class ServiceTable {
           resets: t.rsts,
         };
       });
-      const t = totals(this.maps.lbServiceStats.get(s.id));
+      const t = serviceTotals.get(s.id) ?? NO_TOTALS;
       return {
         name: s.name,
         address: serviceKey(specOf(s)),
@@ -321,15 +324,48 @@ export class ServiceTable {
     });
   }
 
-  /** Per backend of a service (by ADDR:PORT): SYNs sent to it, SYN/ACKs and RSTs back (NAT mode sees replies), since it was added. */
-  handshakes(name: string): Map<string, { syns: number; synacks: number; rsts: number }> {
-    const s = this.services.get(name);
-    const out = new Map<string, { syns: number; synacks: number; rsts: number }>();
-    for (const b of s?.backends ?? []) {
-      const { syns, synacks, rsts } = totals(this.maps.lbBackendStats.get(b.id));
-      out.set(keyOf(b), { syns, synacks, rsts });
+  /**
+   * Per service, per backend (by ADDR:PORT): SYNs sent to it, SYN/ACKs and RSTs back (NAT mode
+   * sees replies), since it was added. All at once: passive health asks four times a second.
+   */
+  handshakes(): Map<string, Map<string, { syns: number; synacks: number; rsts: number }>> {
+    const totals = this.backendTotals();
+    const out = new Map<string, Map<string, { syns: number; synacks: number; rsts: number }>>();
+    for (const s of this.services.values()) {
+      const per = new Map<string, { syns: number; synacks: number; rsts: number }>();
+      for (const b of s.backends) {
+        const { syns, synacks, rsts } = totals.get(b.id) ?? NO_TOTALS;
+        per.set(keyOf(b), { syns, synacks, rsts });
+      }
+      out.set(s.name, per);
     }
     return out;
+  }
+
+  /** Every backend id's counters summed over the CPUs: one batch read (a lookup each was a syscall per backend). */
+  private backendTotals(): Map<number, Totals> {
+    return this.maps.lbBackendStats.sumAll(abi.PwLbCounter.offsets);
+  }
+
+  /**
+   * Slots per backend id in the service's table in use: counted when the table is written
+   * (recounting 255 tables of 65537 slots took ~45 ms of each scrape), or from the map when
+   * this process has not written it (adopted after a restart).
+   */
+  private slotCounts(s: StoredService): Map<number, number> {
+    const region = s.regions[s.active];
+    const known = this.counted.get(s.name);
+    if (known?.region === region) return known.counts;
+    return this.countSlots(s.name, region, this.slots.subarray(region, region + s.tableSize));
+  }
+
+  private countSlots(name: string, region: number, table: Uint32Array): Map<number, number> {
+    const held = new Uint32Array(abi.PwLimit.LB_MAX_BACKENDS);
+    for (let i = 0; i < table.length; i++) held[table[i]!]!++;
+    const counts = new Map<number, number>();
+    held.forEach((n, id) => n && counts.set(id, n));
+    this.counted.set(name, { region, counts });
+    return counts;
   }
 
   // ---- writing the maps ---------------------------------------------------------------------
@@ -352,6 +388,7 @@ export class ServiceTable {
       s.tableSize,
     );
     this.slots.set(table, s.regions[which]);
+    this.countSlots(s.name, s.regions[which], table);
   }
 
   private writeBackend(s: StoredService, b: StoredBackend): void {
@@ -461,7 +498,7 @@ export class ServiceTable {
         'PW_ERR_FULL',
         `no room for two tables of ${size} slots (pw_lb_maglev holds ${this.slots.length} slots for all services)`,
         {
-          hint: 'use smaller tables (tableSize) or fewer services',
+          hint: "give smaller tables (tableSize), fewer services, or a larger pipeline.serviceSlots (fixed while the pipeline runs: 'pathwise down' first)",
         },
       );
     return [out[0]!, out[1]!];
@@ -492,12 +529,8 @@ export class ServiceTable {
   }
 }
 
-/** A per-CPU counter's values summed over the CPUs, as numbers. */
-function totals(per: abi.PwLbCounter[] | undefined): Record<keyof abi.PwLbCounter, number> {
-  const sum = { ...ZERO };
-  for (const c of per ?? []) for (const k of Object.keys(sum) as (keyof abi.PwLbCounter)[]) sum[k] += c[k];
-  return Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, Number(v)])) as Record<keyof abi.PwLbCounter, number>;
-}
+type Totals = Record<keyof abi.PwLbCounter, number>;
+const NO_TOTALS: Totals = { packets: 0, bytes: 0, connections: 0, syns: 0, synacks: 0, rsts: 0 };
 
 function specOf(s: StoredService): ServiceSpec {
   return {

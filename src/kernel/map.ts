@@ -508,6 +508,31 @@ export class PerCpuMap<K, V> extends MapBase<K, V> {
     }
   }
 
+  /**
+   * Every entry's u64 fields at `offsets`, summed over the CPUs, read with batch lookups: a
+   * lookup per key is a syscall each, and a daemon with thousands of keys asks every tick.
+   * Sums past 2^53 lose precision (counters do not get there).
+   */
+  sumAll<F extends string>(offsets: Record<F, number>, chunk = 4096): Map<K, Record<F, number>> {
+    const fields = Object.entries(offsets) as [F, number][];
+    const out = new Map<K, Record<F, number>>();
+    const ks = this.keyCodec.size;
+    for (const page of this.lookupBatchRaw(chunk)) {
+      const kv = new DataView(page.keys.buffer, page.keys.byteOffset, page.keys.byteLength);
+      for (let i = 0; i < page.count; i++) {
+        const sum = {} as Record<F, number>;
+        for (const [f, at] of fields) {
+          let n = 0;
+          for (let c = 0, o = i * this.valueBytes + at; c < this.cpus; c++, o += this.stride)
+            n += page.values.readUInt32LE(o) + page.values.readUInt32LE(o + 4) * 2 ** 32;
+          sum[f] = n;
+        }
+        out.set(this.keyCodec.decode(kv, i * ks), sum);
+      }
+    }
+    return out;
+  }
+
   /** Decodes a dump page's per-CPU values for entry i. */
   decodeSlot(values: Buffer, i: number): V[] {
     const v = new DataView(values.buffer, values.byteOffset, values.byteLength);

@@ -10,6 +10,9 @@ import { PwError } from '../errors.js';
 import { maglevFill } from '../kernel/scan.js';
 
 export const DEFAULT_TABLE_SIZE = 65537;
+/** The primes a table may have (the largest below 2^20). */
+export const MIN_TABLE_SIZE = 7;
+export const MAX_TABLE_SIZE = 1_048_573;
 
 export interface MaglevBackend {
   /** Stable across changes (the backend's address and port): it decides the permutation. */

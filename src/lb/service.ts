@@ -5,7 +5,7 @@
  */
 import { PwError } from '../errors.js';
 import { formatAddress, parseAddress, type Family } from '../util/ip.js';
-import { DEFAULT_TABLE_SIZE, isPrime } from './maglev.js';
+import { DEFAULT_TABLE_SIZE, isPrime, MAX_TABLE_SIZE, MIN_TABLE_SIZE } from './maglev.js';
 
 export const LB_MODES = ['nat', 'dsr'] as const;
 /** What the Maglev hash covers: the 5-tuple, the 5-tuple without the source port, or the destination port only. */
@@ -100,10 +100,15 @@ export const backendKey = (b: Endpoint) => formatEndpoint(b);
 export function checkService(s: ServiceSpec, where: string): ServiceSpec {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(s.name))
     throw new PwError('PW_ERR_INVALID', `'${s.name}' is not a service name (letters, digits, _ . -, up to 64)`, { where });
-  if (!isPrime(s.tableSize) || s.tableSize < 7 || s.tableSize > 1_048_573)
-    throw new PwError('PW_ERR_INVALID', `table size ${s.tableSize} must be a prime between 7 and 1048573 (default ${DEFAULT_TABLE_SIZE})`, {
-      where: `${where}.tableSize`,
-    });
+  // The bounds first: a prime test of a huge number is slow.
+  if (s.tableSize < MIN_TABLE_SIZE || s.tableSize > MAX_TABLE_SIZE || !isPrime(s.tableSize))
+    throw new PwError(
+      'PW_ERR_INVALID',
+      `table size ${s.tableSize} must be a prime between ${MIN_TABLE_SIZE} and ${MAX_TABLE_SIZE} (default ${DEFAULT_TABLE_SIZE})`,
+      {
+        where: `${where}.tableSize`,
+      },
+    );
   const seen = new Set<string>();
   s.backends.forEach((b, i) => {
     const w = `${where}.backends[${i}]`;

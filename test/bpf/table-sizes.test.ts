@@ -1,8 +1,9 @@
 /**
- * The tables sized by the settings (pipeline.connections, pipeline.flowEntries): the kernel's
- * maps get the sizes; the pins say them back when meta.json is lost; an upgrade keeps the
- * tables and refuses another size; and the connection table, an LRU, holds no more than its
- * size while the newest connections stay tracked.
+ * The tables sized by the settings (pipeline.connections, flowEntries, serviceSlots): the
+ * kernel's maps get the sizes; the pins say them back when meta.json is lost; an upgrade keeps
+ * the tables and refuses another size; the connection table, an LRU, holds no more than its
+ * size while the newest connections stay tracked; the Maglev pool holds the services it has
+ * room for and refuses the next.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -21,6 +22,8 @@ import { Topology } from '../helpers/topology.js';
 const skip = privilegedSkip();
 const CONNECTIONS = 1024;
 const FLOW_ENTRIES = 4096;
+/** Room for one service's two tables of the default size (65537 slots, 65552 in whole elements). */
+const SERVICE_SLOTS = 2 * 65552;
 
 describe('table sizes from the settings', { skip, timeout: 5 * 60_000 }, () => {
   let topo: Topology;
@@ -37,12 +40,12 @@ describe('table sizes from the settings', { skip, timeout: 5 * 60_000 }, () => {
   });
 
   it('gives the kernel maps the sizes the settings name', async () => {
-    const dp = await Dataplane.open(instance, { connections: CONNECTIONS, flowEntries: FLOW_ENTRIES });
+    const dp = await Dataplane.open(instance, { connections: CONNECTIONS, flowEntries: FLOW_ENTRIES, serviceSlots: SERVICE_SLOTS });
     try {
       const m = dp.pipeline.maps;
       assert.deepEqual(
-        [m.lbCt.info.maxEntries, m.lbRnat.info.maxEntries, m.flows.info.maxEntries],
-        [CONNECTIONS, CONNECTIONS, FLOW_ENTRIES],
+        [m.lbCt.info.maxEntries, m.lbRnat.info.maxEntries, m.flows.info.maxEntries, m.lbMaglev.info.maxEntries],
+        [CONNECTIONS, CONNECTIONS, FLOW_ENTRIES, SERVICE_SLOTS / 16],
       );
     } finally {
       dp.close();
@@ -52,9 +55,9 @@ describe('table sizes from the settings', { skip, timeout: 5 * 60_000 }, () => {
   it('reads them back from the pins when meta.json is lost; an upgrade keeps the tables and refuses another size', async () => {
     rmSync(join(runDirOf(instance), 'meta.json'));
     const derived = Pipeline.pinnedMeta(instance).settings;
-    assert.deepEqual([derived.connections, derived.flowEntries], [CONNECTIONS, FLOW_ENTRIES]);
+    assert.deepEqual([derived.connections, derived.flowEntries, derived.serviceSlots], [CONNECTIONS, FLOW_ENTRIES, SERVICE_SLOTS]);
     const r = await Dataplane.upgrade(instance, derived);
-    for (const name of ['pw_lb_ct', 'pw_lb_rnat', 'pw_flows'])
+    for (const name of ['pw_lb_ct', 'pw_lb_rnat', 'pw_flows', 'pw_lb_maglev'])
       assert.ok(r.carried.includes(name), `${name} carried over: ${r.carried.join(', ')}`);
     await assert.rejects(
       Dataplane.upgrade(instance, { ...derived, connections: 2 * CONNECTIONS }),
@@ -63,6 +66,7 @@ describe('table sizes from the settings', { skip, timeout: 5 * 60_000 }, () => {
   });
 
   it('tracks no more connections than its size, the newest among them', async () => {
+    let shares: number[] = [];
     const dp = await Dataplane.open(instance);
     try {
       assert.equal(dp.pipeline.maps.lbCt.info.maxEntries, CONNECTIONS, 'the pinned table, as sized');
@@ -74,6 +78,19 @@ describe('table sizes from the settings', { skip, timeout: 5 * 60_000 }, () => {
         tableSize: DEFAULT_TABLE_SIZE,
         backends: ['10.241.2.1:8080', '10.241.2.2:8080'].map((b) => parseBackend(b, 'web')),
       });
+      // The Maglev pool had room for this service's two tables, and has none for another's.
+      assert.throws(
+        () =>
+          dp.services.set({
+            name: 'api',
+            ...parseServiceAddress('10.241.9.10:80/tcp', 'api'),
+            mode: 'nat',
+            hash: 'five-tuple',
+            tableSize: DEFAULT_TABLE_SIZE,
+            backends: [parseBackend('10.241.2.3:8080', 'api')],
+          }),
+        (e: PwError) => e.code === 'PW_ERR_FULL' && e.message.includes(`holds ${SERVICE_SLOTS} slots`) && /serviceSlots/.test(e.hint ?? ''),
+      );
       // Three times as many connections as the table holds, each opened with a SYN.
       const opened = 3 * CONNECTIONS;
       for (let i = 0; i < opened; i++) {
@@ -93,8 +110,22 @@ describe('table sizes from the settings', { skip, timeout: 5 * 60_000 }, () => {
       assert.ok(sports.has(10000 + opened - 1), 'the newest connection is tracked');
       assert.ok(!sports.has(10000), 'the oldest gave way');
       assert.ok(dp.pipeline.maps.lbRnat.count <= CONNECTIONS, 'and as many reverse-NAT entries at most');
+      shares = dp.services.list()[0]!.backends.map((b) => b.share);
     } finally {
       dp.close();
+    }
+    // Each backend's share of the table, counted when it was written; a process that did not
+    // write it counts the same from the map.
+    assert.equal(shares.length, 2);
+    for (const share of shares) assert.ok(Math.abs(share - 0.5) < 0.01, `an even share: ${share}`);
+    const again = await Dataplane.open(instance);
+    try {
+      assert.deepEqual(
+        again.services.list()[0]!.backends.map((b) => b.share),
+        shares,
+      );
+    } finally {
+      again.close();
     }
   });
 });

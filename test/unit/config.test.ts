@@ -87,6 +87,39 @@ describe('config', () => {
     assert.deepEqual(at, ['c.yaml:2:16 pipeline.connections', 'c.yaml:3:16 pipeline.flowEntries']);
   });
 
+  it("says at the service that does not fit when the services outgrow the data plane's tables", () => {
+    const services = (n: number, extra = '') =>
+      Array.from(
+        { length: n },
+        (_, i) => `  s${i}: { address: '198.18.${i >> 8}.${i & 255}:80/tcp', backends: ['10.9.${i >> 8}.${i & 255}:80']${extra} }`,
+      ).join('\n');
+    // 31 services of 65537 slots fit the default 4,194,304 (two tables of 65,552 each); the 32nd does not.
+    assert.equal(Object.keys(parseConfig(`services:\n${services(31)}\n`, 'c.yaml').services).length, 31);
+    const [full] = problems(`services:\n${services(32)}\n`);
+    assert.equal(`${full!.where} ${full!.path}`, 'c.yaml:33:8 services.s31');
+    assert.match(
+      full!.message,
+      /two Maglev tables of 65537 slots do not fit: the services before it take 4064224 of pipeline.serviceSlots \(4194304\)/,
+    );
+    // A larger pool takes them; smaller tables fit the default one.
+    const big = parseConfig(`pipeline: { serviceSlots: 33554432 }\nservices:\n${services(255)}\n`, 'c.yaml');
+    assert.equal(settingsOf(big).serviceSlots, 33554432);
+    assert.equal(Object.keys(parseConfig(`services:\n${services(255, ', tableSize: 4099')}\n`, 'c.yaml').services).length, 255);
+    // More services than ids, a pool not in whole elements, a table size out of bounds (said at once, not tested for a prime).
+    const [many] = problems(`pipeline: { serviceSlots: 67108864 }\nservices:\n${services(256, ', tableSize: 4099')}\n`);
+    assert.equal(`${many!.path}: ${many!.message}`, 'services.s255: more services than the data plane holds (255)');
+    assert.deepEqual(
+      problems('pipeline: { serviceSlots: 4100 }\n').map((p) => `${p.path}: ${p.message}`),
+      ['pipeline.serviceSlots: a multiple of 16'],
+    );
+    const huge = problems(`services:\n  web: { address: '198.18.0.1:80/tcp', backends: ['10.9.0.1:80'], tableSize: 9007199254740881 }\n`);
+    assert.deepEqual(
+      huge.map((p) => p.path),
+      ['services.web.tableSize'],
+    );
+    assert.match(huge[0]!.message, /1048573/);
+  });
+
   it('points at YAML syntax errors', () => {
     const [p] = problems('routes:\n  - prefix: [10.0.0.0/8\nfib: own\n');
     assert.match(p!.where, /^c\.yaml:3:1$/);

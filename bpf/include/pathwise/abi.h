@@ -81,7 +81,8 @@ enum pw_limit {
 	PW_LB_MAX_SERVICES = 256,
 	PW_LB_MAX_BACKENDS = 4096,
 	/* Maglev slots for every service's two tables (the one in use and the next one, written
-	 * while the first serves): 32 services at the default table size of 65537. */
+	 * while the first serves), by default (pipeline.serviceSlots sizes the map): 31 services
+	 * at the default table size of 65537 (each table takes whole 16-slot elements: 65552). */
 	PW_LB_TABLE_SLOTS = 1 << 22,
 	PW_LB_SLOTS_PER_ELEM = 16,      /* slots in one pw_lb_maglev element (mmap stride: 64 bytes) */
 	PW_HTTP_BYTES = 1024,           /* TCP payload bytes an HTTP segment record carries: a TLS ClientHello, a head with a token */

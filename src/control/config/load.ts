@@ -9,6 +9,8 @@ import { LineCounter, isCollection, isMap, isSeq, parseDocument, visit, type Doc
 import type { z } from 'zod';
 
 import { PwError } from '../../errors.js';
+import * as abi from '../../generated/pathwise.js';
+import { DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MIN_TABLE_SIZE } from '../../lb/maglev.js';
 import { parseServiceAddress, serviceKey } from '../../lb/service.js';
 import { Config } from './schema.js';
 
@@ -116,11 +118,53 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
     if (other !== undefined) out.push({ path: ['services', name, 'address'], message: `service '${other}' has ${key} too` });
     else addresses.set(key, name);
   }
+  out.push(...serviceRoom(raw));
   c.api.tokens.forEach((t, i) => {
     if (c.api.tokens.findIndex((x) => x.name === t.name) !== i)
       out.push({ path: ['api', 'tokens', i, 'name'], message: `token name '${t.name}' is used twice` });
   });
   return out;
+}
+
+/**
+ * Whether the services fit the data plane's tables, said at the service that does not fit
+ * (the apply would stop there and undo the version): at most LB_MAX_SERVICES - 1 services and
+ * LB_MAX_BACKENDS - 1 backends, and two Maglev tables per service (each in whole 16-slot
+ * elements) within pipeline.serviceSlots. Values of the wrong type are left to the schema.
+ */
+function serviceRoom(raw: Raw): { path: (string | number)[]; message: string }[] {
+  const services = raw.services && typeof raw.services === 'object' ? Object.entries(raw.services as Record<string, unknown>) : [];
+  const pipeline = raw.pipeline as { serviceSlots?: unknown } | undefined;
+  const pool = typeof pipeline?.serviceSlots === 'number' ? pipeline.serviceSlots : abi.PwLimit.LB_TABLE_SLOTS;
+  const perElem = abi.PwLimit.LB_SLOTS_PER_ELEM;
+  let slots = 0;
+  let backends = 0;
+  let count = 0;
+  for (const [name, svc] of services) {
+    if (!svc || typeof svc !== 'object') continue;
+    const s = svc as { tableSize?: unknown; backends?: unknown };
+    if (++count === abi.PwLimit.LB_MAX_SERVICES)
+      return [{ path: ['services', name], message: `more services than the data plane holds (${abi.PwLimit.LB_MAX_SERVICES - 1})` }];
+    if (Array.isArray(s.backends) && (backends += s.backends.length) >= abi.PwLimit.LB_MAX_BACKENDS)
+      return [
+        {
+          path: ['services', name, 'backends'],
+          message: `more backends in all than the data plane holds (${abi.PwLimit.LB_MAX_BACKENDS - 1})`,
+        },
+      ];
+    const size = s.tableSize === undefined ? DEFAULT_TABLE_SIZE : s.tableSize;
+    if (typeof size !== 'number' || size < MIN_TABLE_SIZE || size > MAX_TABLE_SIZE) continue;
+    const two = 2 * Math.ceil(size / perElem) * perElem;
+    if (slots + two > pool)
+      return [
+        {
+          path: ['services', name],
+          message: `its two Maglev tables of ${size} slots do not fit: the services before it take ${slots} of pipeline.serviceSlots (${pool}); raise it (fixed while the pipeline runs: 'pathwise down' first), or give smaller tableSize`,
+        },
+      ];
+    slots += two;
+  }
+  return [];
 }
 
 /**

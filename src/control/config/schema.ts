@@ -13,7 +13,7 @@ import { TOKEN_CHARS } from '../../util/token.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
 import { parsePer } from '../../filter/limiter.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
-import { DEFAULT_TABLE_SIZE, isPrime } from '../../lb/maglev.js';
+import { DEFAULT_TABLE_SIZE, isPrime, MAX_TABLE_SIZE, MIN_TABLE_SIZE } from '../../lb/maglev.js';
 import { LB_HASHES, LB_MODES, LB_ON_DOWN, parseBackend, parseServiceAddress } from '../../lb/service.js';
 import { compilePathPattern } from '../../insight/api-identity.js';
 import { HEALTH_DEFAULTS } from './defaults.js';
@@ -326,7 +326,10 @@ export const Service = z
     tableSize: z
       .number()
       .int()
-      .refine(isPrime, 'a prime')
+      .min(MIN_TABLE_SIZE)
+      .max(MAX_TABLE_SIZE)
+      // Out of bounds is named above; a prime test of a huge number is slow.
+      .refine((n) => n < MIN_TABLE_SIZE || n > MAX_TABLE_SIZE || isPrime(n), 'a prime')
       .default(DEFAULT_TABLE_SIZE)
       .describe('Maglev table slots (a prime; 65537 by default, as Maglev; at least 4 per backend)'),
     onBackendDown: z
@@ -581,6 +584,12 @@ export const Config = z
           1 << 20,
           'flows in the flow table (an LRU: the least recent gives way when full): 176 bytes of kernel memory each (176 MiB at the default)',
         ),
+        serviceSlots: tableSize(
+          1 << 10,
+          1 << 26,
+          1 << 22,
+          "Maglev slots for all the services' tables, a multiple of 16: each service takes two tables (the one in use, the next one written beside it), each rounded up to 16 slots; 4 bytes each (16 MiB at the default: 31 services of 65537 slots; 255 need 33,431,520)",
+        ).refine((n) => n % 16 === 0, 'a multiple of 16'),
       })
       .strict()
       .default({
@@ -593,6 +602,7 @@ export const Config = z
         ruleBitmaps: 4096,
         connections: 1 << 20,
         flowEntries: 1 << 20,
+        serviceSlots: 1 << 22,
       }),
     nexthopGroups: z.record(z.string(), z.array(Nexthop).min(1).max(16)).default({}),
     paths: z

@@ -18,6 +18,7 @@ export function settingsOf(cfg: Config): PipelineSettings {
     ruleBitmaps: cfg.pipeline.ruleBitmaps,
     connections: cfg.pipeline.connections,
     flowEntries: cfg.pipeline.flowEntries,
+    serviceSlots: cfg.pipeline.serviceSlots,
     filter: true,
   };
 }
@@ -33,10 +34,11 @@ const KEYS: (keyof PipelineSettings)[] = [
   'ruleBitmaps',
   'connections',
   'flowEntries',
+  'serviceSlots',
 ];
 
 const settingsText = (s: PipelineSettings) =>
-  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ipv6Nodes ${s.ipv6Nodes}, ruleBitmaps ${s.ruleBitmaps}, connections ${s.connections}, flowEntries ${s.flowEntries}`;
+  `fib ${s.fib}, flows ${s.flows ? 'on' : 'off'}, routeStats ${s.routeStats ? 'on' : 'off'}, dropMalformed ${s.dropMalformed ? 'on' : 'off'}, unclassified ${s.unclassified}, ipv4Groups ${s.ipv4Groups}, ipv6Nodes ${s.ipv6Nodes}, ruleBitmaps ${s.ruleBitmaps}, connections ${s.connections}, flowEntries ${s.flowEntries}, serviceSlots ${s.serviceSlots}`;
 
 export const pipelineReconciler: Reconciler<PipelineSettings, PipelineSettings, SettingsChange> = {
   kinds: ['settings'],
