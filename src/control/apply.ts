@@ -42,8 +42,14 @@ function runEnd(changes: Change[], i: number): number {
   return end;
 }
 
-const stepText = (s: { change: Change; count: number }) =>
-  `${formatChange(summarize(s.change))}${s.count > 1 ? ` (and ${s.count - 1} more in one run)` : ''}`;
+/** Characters of a change an error names: a rule set's summary is every rule (450 KB for 10,000). */
+const STEP_TEXT_MAX = 300;
+
+function stepText(s: { change: Change; count: number }): string {
+  const text = formatChange(summarize(s.change));
+  const cut = text.length > STEP_TEXT_MAX ? `${text.slice(0, STEP_TEXT_MAX)}… (${text.length - STEP_TEXT_MAX} characters more)` : text;
+  return `${cut}${s.count > 1 ? ` (and ${s.count - 1} more in one run)` : ''}`;
+}
 
 export async function applyChanges(t: ApplyTarget, changes: Change[], opts: ApplyOptions = {}): Promise<void> {
   const steps: Step[] = [];

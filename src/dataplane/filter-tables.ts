@@ -355,9 +355,10 @@ export class FilterTables {
     if (free.length < compiled.bitmaps.length) {
       throw new PwError(
         'PW_ERR_FULL',
-        `the rules need ${compiled.bitmaps.length} classifier bitmaps; ${this.bitmapCapacity - inUse.size} are free`,
+        `the rules need ${compiled.bitmaps.length} classifier bitmaps; ${this.bitmapCapacity - inUse.size} of pipeline.ruleBitmaps (${this.bitmapCapacity}) are free`,
         {
-          hint: 'load the pipeline with a larger ruleBitmaps setting',
+          // The rules in force keep theirs until the new ones are in place.
+          hint: `give pipeline.ruleBitmaps at least ${compiled.bitmaps.length + inUse.size} (${2 * compiled.bitmaps.length} to replace these rules with as many later); it is fixed while the pipeline runs: 'pathwise down' first`,
         },
       );
     }

@@ -93,6 +93,25 @@ describe('applying a plan', () => {
     assert.deepEqual(dp.log, ['attach eth1', 'add limiter syn', 'set 1 rules', 'set 0 rules', 'delete limiter syn', 'detach eth1']);
   });
 
+  it('names a failed change of many rules by its start, not by every rule', async () => {
+    const dp = new FakeDataplane(['set 10000 rules']);
+    const after = Array.from({ length: 10_000 }, (_, i) => ({
+      action: 'drop' as const,
+      proto: 17,
+      dport: [1000 + i, 1000 + i] as [number, number],
+    }));
+    const rules: Change = { kind: 'rules', phase: Phase.RULES, before: [], after };
+    await assert.rejects(applyChanges(target(dp), [rules]), (e: PwError) => {
+      assert.match(
+        e.message,
+        /^applying failed at '~ rules 10000 rules: {2}→ drop proto udp dport 1000; drop proto udp dport 1001; .*… \(\d+ characters more\)': no room/,
+      );
+      assert.ok(e.message.length < 500, `${e.message.length} characters`);
+      assert.ok((e.details as { failedChange: string }).failedChange.length < 400);
+      return true;
+    });
+  });
+
   it('reports a restore that failed too, change by change', async () => {
     const dp = new FakeDataplane(['sample 5', 'undo add route 10.1.0.0/16']);
     await assert.rejects(applyChanges(target(dp), CHANGES), (e: PwError) => {

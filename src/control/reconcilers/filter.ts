@@ -10,6 +10,7 @@ import type { BlockEntry } from '../../filter/blocklist.js';
 import { code4OfText, code4Text, parseBlockFile } from '../../filter/blocklist.js';
 import { BlockKeySet } from '../../filter/block-key-set.js';
 import type { Limiter, LimiterSpec } from '../../filter/limiter.js';
+import { ruleSetDelta } from '../../filter/rule-delta.js';
 import { formatRule, type Rule, type RuleSpec } from '../../filter/rule.js';
 import { parseDuration } from '../../util/duration.js';
 import { formatPrefix, parsePrefix, type Prefix } from '../../util/ip.js';
@@ -317,8 +318,10 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
           kind: c.kind,
           op: 'replace',
           key: `${c.after.length} rules`,
-          before: c.before.map(formatRule).join('; '),
-          after: c.after.map((r) => formatRule(r)).join('; '),
+          ...ruleSetDelta(
+            c.before.map(formatRule),
+            c.after.map((r) => formatRule(r)),
+          ),
         };
       case 'block':
         return {
