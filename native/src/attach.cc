@@ -38,23 +38,6 @@ static Napi::Value XdpDetach(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// xdpQuery(ifindex) -> { attachMode, progId, drvProgId, skbProgId, hwProgId }
-// attachMode: XDP_ATTACHED_NONE(0) DRV(1) SKB(2) HW(3) MULTI(4)
-static Napi::Value XdpQuery(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int ifindex = ArgInt(info, 0, "ifindex");
-  LIBBPF_OPTS(bpf_xdp_query_opts, opts);
-  int err = bpf_xdp_query(ifindex, 0, &opts);
-  if (err) ThrowErrno(env, err, "bpf_xdp_query", "ifindex " + std::to_string(ifindex));
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("attachMode", (double)opts.attach_mode);
-  o.Set("progId", (double)opts.prog_id);
-  o.Set("drvProgId", (double)opts.drv_prog_id);
-  o.Set("skbProgId", (double)opts.skb_prog_id);
-  o.Set("hwProgId", (double)opts.hw_prog_id);
-  return o;
-}
-
 // xdpLinkCreate(progFd, ifindex, flags) -> Fd(link). The link holds the attachment while its fd
 // (or a pin of it) lives.
 static Napi::Value XdpLinkCreate(const Napi::CallbackInfo& info) {
@@ -171,7 +154,6 @@ static Napi::Value ObjGet(const Napi::CallbackInfo& info) {
 void InitAttach(Napi::Env env, Napi::Object exports) {
   exports.Set("xdpAttach", Napi::Function::New(env, XdpAttach));
   exports.Set("xdpDetach", Napi::Function::New(env, XdpDetach));
-  exports.Set("xdpQuery", Napi::Function::New(env, XdpQuery));
   exports.Set("xdpLinkCreate", Napi::Function::New(env, XdpLinkCreate));
   exports.Set("linkUpdate", Napi::Function::New(env, LinkUpdate));
   exports.Set("linkDetach", Napi::Function::New(env, LinkDetach));

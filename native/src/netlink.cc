@@ -304,6 +304,60 @@ Napi::Value RouteGet(const Napi::CallbackInfo& info) {
 
 int AckCb(const nlmsghdr*, void*) { return MNL_CB_OK; }
 
+struct XdpAnswer {
+  uint8_t attachMode = 0;
+  uint32_t progId = 0, drvProgId = 0, skbProgId = 0, hwProgId = 0;
+};
+
+int XdpCb(const nlmsghdr* nlh, void* data) {
+  auto* a = static_cast<XdpAnswer*>(data);
+  if (nlh->nlmsg_type != RTM_NEWLINK) return MNL_CB_OK;
+  Attrs<IFLA_MAX> tb;
+  tb.Parse(nlh, sizeof(ifinfomsg));
+  const nlattr* xdp = tb[IFLA_XDP];
+  if (!xdp) return MNL_CB_OK;
+  const char* end = static_cast<const char*>(mnl_attr_get_payload(xdp)) + mnl_attr_get_payload_len(xdp);
+  for (auto* at = static_cast<const nlattr*>(mnl_attr_get_payload(xdp)); mnl_attr_ok(at, end - reinterpret_cast<const char*>(at));
+       at = mnl_attr_next(at)) {
+    switch (mnl_attr_get_type(at)) {
+      case IFLA_XDP_ATTACHED: a->attachMode = mnl_attr_get_u8(at); break;
+      case IFLA_XDP_PROG_ID: a->progId = AttrU32(at); break;
+      case IFLA_XDP_DRV_PROG_ID: a->drvProgId = AttrU32(at); break;
+      case IFLA_XDP_SKB_PROG_ID: a->skbProgId = AttrU32(at); break;
+      case IFLA_XDP_HW_PROG_ID: a->hwProgId = AttrU32(at); break;
+      default: break;
+    }
+  }
+  return MNL_CB_OK;
+}
+
+// netlinkXdpQuery(ifindex) -> { attachMode, progId, drvProgId, skbProgId, hwProgId }, as
+// bpf_xdp_query answers, from a request for this one link. libbpf 1.1's bpf_xdp_query dumps
+// every link and keeps the one asked for: a walk over N interfaces asking each cost O(N^2)
+// (0.7 s with 400 links). An interface that does not exist: ENODEV.
+Napi::Value XdpQueryLink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t ifindex = ArgU32(info, 0, "ifindex");
+  Socket s(env);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETLINK;
+  // The ACK after the answer tells Transact the kernel is done.
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  std::memset(ifm, 0, sizeof(*ifm));
+  ifm->ifi_index = static_cast<int>(ifindex);
+  XdpAnswer a;
+  s.Transact(nlh, XdpCb, &a, "link get");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("attachMode", (double)a.attachMode);
+  o.Set("progId", (double)a.progId);
+  o.Set("drvProgId", (double)a.drvProgId);
+  o.Set("skbProgId", (double)a.skbProgId);
+  o.Set("hwProgId", (double)a.hwProgId);
+  return o;
+}
+
 // netlinkNeighManage(family, ifindex, dst): asks the kernel to keep this neighbour resolved
 // (NTF_EXT_MANAGED, kernel 5.16): it probes the address itself, with no traffic to trigger it,
 // and keeps the entry reachable. An existing entry keeps its address and state.
@@ -824,6 +878,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkAddresses", Napi::Function::New(env, Addresses));
   exports.Set("netlinkNeighbors", Napi::Function::New(env, Neighbors));
   exports.Set("netlinkRouteGet", Napi::Function::New(env, RouteGet));
+  exports.Set("netlinkXdpQuery", Napi::Function::New(env, XdpQueryLink));
   exports.Set("netlinkNeighManage", Napi::Function::New(env, NeighManage));
   exports.Set("netlinkNeighDelete", Napi::Function::New(env, NeighDelete));
   exports.Set("netlinkNexthops", Napi::Function::New(env, Nexthops));

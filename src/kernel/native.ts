@@ -179,7 +179,7 @@ export interface NativeAddon {
 
   xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd?: number): void;
   xdpDetach(ifindex: number, flags: number, oldProgFd?: number): void;
-  xdpQuery(ifindex: number): { attachMode: number; progId: number; drvProgId: number; skbProgId: number; hwProgId: number };
+  netlinkXdpQuery(ifindex: number): { attachMode: number; progId: number; drvProgId: number; skbProgId: number; hwProgId: number };
   xdpLinkCreate(progFd: number, ifindex: number, flags?: number): NativeFd;
   linkUpdate(linkFd: number, progFd: number, oldProgFd?: number): void;
   linkDetach(linkFd: number): void;

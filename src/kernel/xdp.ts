@@ -21,9 +21,16 @@ export interface XdpState {
   progId: number;
 }
 
+/** What runs at an interface's XDP hook (one netlink request for that link). An interface gone: nothing. */
 export function queryXdp(iface: string | number): XdpState {
   const ifindex = resolveIfindex(iface);
-  const q = native().xdpQuery(ifindex);
+  let q: ReturnType<ReturnType<typeof native>['netlinkXdpQuery']>;
+  try {
+    q = native().netlinkXdpQuery(ifindex);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENODEV') return { ifindex, mode: null, progId: 0 };
+    throw fromNative(e, `XDP query of ifindex ${ifindex}`);
+  }
   const mode =
     q.attachMode === XdpAttached.DRV
       ? 'native'

@@ -118,6 +118,11 @@ describe('attachments with real traffic', { skip }, () => {
     try {
       assert.equal(lo.mode, 'generic');
       assert.ok(lo.fallbackReason);
+      assert.deepEqual(
+        inNetns(nsB, () => queryXdp('lo')),
+        { ifindex: 1, mode: 'generic', progId: prog.info().id },
+        'the query of that one link sees the generic attachment',
+      );
     } finally {
       inNetns(nsB, () => detachXdp('lo', prog));
     }
@@ -176,6 +181,15 @@ describe('attachments with real traffic', { skip }, () => {
     } finally {
       inNetns(nsB, () => detachXdp(ifB, count));
     }
+  });
+
+  it('answers for an interface that is gone: nothing attached', () => {
+    // An ifindex no interface of the namespace has (the link is asked for by ifindex: ENODEV).
+    const gone = 2 ** 31 - 1;
+    assert.deepEqual(
+      inNetns(nsB, () => queryXdp(gone)),
+      { ifindex: gone, mode: null, progId: 0 },
+    );
   });
 
   it('names an unknown interface', () => {
