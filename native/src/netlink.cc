@@ -211,18 +211,35 @@ nlmsghdr* DumpRequest(std::vector<char>& buf, uint16_t type, uint8_t family) {
   return nlh;
 }
 
+// How many times an interrupted dump is read again before its error is reported.
+constexpr int kDumpAttempts = 5;
+
+bool IsErrno(const Napi::Error& e, const char* code) {
+  Napi::Value c = e.Value().Get("code");
+  return c.IsString() && c.As<Napi::String>().Utf8Value() == code;
+}
+
 // A dump answered one object per message: `request` sent for `family`, every `reply` message
 // that `keep` accepts converted.
 template <typename Hdr>
 Napi::Array DumpObjects(Napi::Env env, uint16_t request, uint16_t reply, uint8_t family,
                         std::function<Napi::Object(Napi::Env, const nlmsghdr*)> convert,
                         std::function<bool(const nlmsghdr*)> keep, const char* what) {
-  Socket s(env);
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = DumpRequest<Hdr>(buf, request, family);
-  Collected c{env, Napi::Array::New(env), reply, std::move(convert), std::move(keep)};
-  s.Transact(nlh, CollectCb, &c, what);
-  return c.out;
+  // A dump the kernel marks interrupted (NLM_F_DUMP_INTR: the list changed while it was read,
+  // which libmnl reports as EINTR) is read again from the start on a fresh socket, as iproute2
+  // does. Deleting 100 veths at once interrupted every link dump the daemon made meanwhile.
+  for (int attempt = 1;; attempt++) {
+    try {
+      Socket s(env);
+      std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+      nlmsghdr* nlh = DumpRequest<Hdr>(buf, request, family);
+      Collected c{env, Napi::Array::New(env), reply, convert, keep};
+      s.Transact(nlh, CollectCb, &c, what);
+      return c.out;
+    } catch (const Napi::Error& e) {
+      if (attempt >= kDumpAttempts || !IsErrno(e, "EINTR")) throw;
+    }
+  }
 }
 
 // netlinkLinks() -> [{ ifindex, name, flags, mtu, mac, operstate }]

@@ -21,6 +21,7 @@ import { History, MAX_RECORDED_CHANGES, recordedChanges, type VersionRecord } fr
 import { compileDesired, planChanges, readRunning, summarize, type Change } from './plan.js';
 import type { ChangeSummary } from './reconcile.js';
 import { settingsOf } from './reconcilers/pipeline.js';
+import { routingReconciler } from './reconcilers/routing.js';
 import { PathManager } from './path-manager.js';
 import { ServiceHealth } from './service-health.js';
 import { importSelectors, RouteImport } from './route-import.js';
@@ -384,24 +385,62 @@ export class Controller {
    * Brings the host's own routes in line with its addresses (after the kernel reported a
    * change): kernel state, not config, so no version is recorded.
    */
-  syncHost(): Promise<{ added: number; replaced: number; removed: number }> {
+  syncHost(): Promise<{ added: number; replaced: number; removed: number; rerouted: number }> {
     return this.serialize(async () => {
       const { removedPrefixes, ...r } = this.dataplane.syncHostRoutes();
       this.imports.restore(removedPrefixes);
-      return r;
+      return { ...r, rerouted: await this.followGateways() };
     });
   }
 
   /**
-   * Follows the host's links: the attached interfaces' MACs (the pipeline's destination check)
-   * and the ifindexes of interfaces rules name (a recreated interface gets a new one). In the
-   * queue, as rule changes are.
+   * Follows the host's links: the attached interfaces' MACs (the pipeline's destination check),
+   * the ifindexes of interfaces rules name (a recreated interface gets a new one), and the
+   * config's interfaces that came back (attached again). In the queue, as rule changes are.
    */
-  followLinks(): Promise<{ rulesRebound: boolean }> {
+  followLinks(): Promise<{ rulesRebound: boolean; reattached: string[]; failed: { name: string; error: string }[]; rerouted: number }> {
     return this.serialize(async () => {
       this.dataplane.refreshInterfaces();
-      return { rulesRebound: this.dataplane.filter.rebindInterfaces() };
+      const rulesRebound = this.dataplane.filter.rebindInterfaces();
+      const { attached, failed } = this.dataplane.reattach(this.current.interfaces);
+      return { rulesRebound, reattached: attached, failed, rerouted: await this.followGateways() };
     });
+  }
+
+  /**
+   * The config's routes through a gateway whose interface changed (deleted and created again:
+   * a new ifindex; an address moved to another link), planned again against what runs and
+   * rewritten: a repair of the version in force, not a new one. A route whose gateway is on
+   * no connected network now (its interface gone) stays as it is until a later change of
+   * links or addresses. Only routes that run are rewritten; anything else waits for the next
+   * apply. Returns how many routes changed.
+   */
+  private async followGateways(): Promise<number> {
+    const dp = this.dataplane;
+    // Asked at every change of links or addresses (and every 5 s): planning every config
+    // route is for when a gateway did move.
+    if (!dp.nexthops.gatewaysMoved()) return 0;
+    const UNRESOLVED = '\u0000unresolved';
+    const desired = routingReconciler.desired(this.current, {
+      files: confinedFiles(this.baseDir),
+      now: Date.now(),
+      blockedSince: this.blockedSince,
+      hostRoutes: currentHostRoutes(),
+      routeCache: this.routeCache,
+    });
+    const describeRoute = (spec: RouteSpec) => {
+      try {
+        return dp.describeRoute(spec);
+      } catch {
+        return UNRESOLVED;
+      }
+    };
+    const changes = routingReconciler
+      .plan(routingReconciler.running(dp), desired, { describeRoute })
+      .filter((c) => c.op === 'replace' && c.after !== UNRESOLVED);
+    if (!changes.length) return 0;
+    await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s), note: (text) => this.log.warn(text) }, changes);
+    return changes.length;
   }
 
   /** Copies the kernel's neighbour table into the data plane now. */

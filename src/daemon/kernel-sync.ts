@@ -1,10 +1,10 @@
 /**
  * The daemon's following of the kernel: neighbour events go into pw_neigh as they come, address
  * and link changes re-sync the host's own routes through the controller (and links the
- * interfaces' MACs and the interfaces rules name), route events go to the import
- * (control/route-import.ts), and a periodic full
- * reconcile repairs anything an event missed (or an overrun dropped). Gateways that the kernel
- * cannot resolve are logged once each. Nothing here waits on the network.
+ * interfaces' MACs, the interfaces rules name, and the config's interfaces that came back,
+ * attached again), route events go to the import (control/route-import.ts), and a periodic
+ * full reconcile repairs anything an event missed (or an overrun dropped). Gateways that the
+ * kernel cannot resolve are logged once each. Nothing here waits on the network.
  */
 import type { Logger } from 'pino';
 
@@ -16,12 +16,20 @@ import { formatAddress } from '../util/ip.js';
 /** How often everything is read again, whatever the events said. */
 const RECONCILE_MS = 5000;
 
+/**
+ * A netlink dump the kernel interrupted each time it was read again (the list changing all
+ * along: 100 veths deleted at once): not a failure, the same sync runs again 50 ms later.
+ */
+const interrupted = (e: unknown) => (e as { cause?: { code?: string } }).cause?.code === 'EINTR';
+
 export class KernelSync {
   private follower: KernelFollower | null = null;
   private timer: NodeJS.Timeout | null = null;
   private hostPending: NodeJS.Timeout | null = null;
   private linkPending: NodeJS.Timeout | null = null;
   private readonly failed = new Set<string>();
+  /** Interfaces of the config that came back and could not be attached (warned once each). */
+  private readonly unattachable = new Set<string>();
 
   constructor(
     private readonly ctrl: Controller,
@@ -75,8 +83,13 @@ export class KernelSync {
       this.ctrl.syncHost().then(
         (r) => {
           if (r.added || r.replaced || r.removed) this.log.info(r, "the host's addresses changed: its routes follow");
+          if (r.rerouted) this.log.info({ routes: r.rerouted }, "routes of the config follow their gateways' interfaces");
         },
-        (e: unknown) => this.log.warn({ err: e }, "following the host's addresses failed"),
+        (e: unknown) => {
+          if (!interrupted(e)) return this.log.warn({ err: e }, "following the host's addresses failed");
+          this.log.debug({ err: e }, "the host's links kept changing while they were read: reading again");
+          this.hostChanged();
+        },
       );
     }, 50);
   }
@@ -88,8 +101,24 @@ export class KernelSync {
       this.ctrl.followLinks().then(
         (r) => {
           if (r.rulesRebound) this.log.info('an interface named by a rule changed: the rules follow its new ifindex');
+          if (r.reattached.length)
+            this.log.info({ interfaces: r.reattached }, 'interfaces of the config came back: the pipeline runs on them again');
+          if (r.rerouted) this.log.info({ routes: r.rerouted }, "routes of the config follow their gateways' interfaces");
+          for (const name of r.reattached) this.unattachable.delete(name);
+          for (const f of r.failed) {
+            if (this.unattachable.has(f.name)) continue;
+            this.unattachable.add(f.name);
+            this.log.warn(
+              { interface: f.name, err: f.error },
+              'an interface of the config came back but cannot be attached; tried again at each link change',
+            );
+          }
         },
-        (e: unknown) => this.log.warn({ err: e }, "following the host's links failed"),
+        (e: unknown) => {
+          if (!interrupted(e)) return this.log.warn({ err: e }, "following the host's links failed");
+          this.log.debug({ err: e }, "the host's links kept changing while they were read: reading again");
+          this.linksChanged();
+        },
       );
     }, 50);
   }

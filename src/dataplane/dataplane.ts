@@ -358,6 +358,31 @@ export class Dataplane {
     });
   }
 
+  /**
+   * Attaches to each interface of `wanted` that exists and does not run this instance's
+   * program: one deleted and created again (a container's veth, a VLAN device) comes back to
+   * the config's state. Each on its own: one that fails is reported, the others attached.
+   */
+  reattach(wanted: readonly { name: string; mode: AttachMode }[]): { attached: string[]; failed: { name: string; error: string }[] } {
+    const out = { attached: [] as string[], failed: [] as { name: string; error: string }[] };
+    const running = new Set(this.attached().map((a) => a.name));
+    for (const w of wanted) {
+      if (running.has(w.name)) continue;
+      try {
+        resolveIfindex(w.name);
+      } catch {
+        continue; // not there (yet)
+      }
+      try {
+        this.attach([w.name], w.mode);
+        out.attached.push(w.name);
+      } catch (e) {
+        out.failed.push({ name: w.name, error: (e as Error).message });
+      }
+    }
+    return out;
+  }
+
   /** Interfaces running this instance's program, with its mode: native, generic or tc. */
   attached(): { name: string; ifindex: number; mode: string }[] {
     const ourId = this.pipeline.xdp.info().id;

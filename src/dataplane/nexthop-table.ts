@@ -20,6 +20,9 @@ import { formatAddress, parseAddress, type Family } from '../util/ip.js';
 import { NexthopMacs } from './nexthop-macs.js';
 import type { PipelineMaps } from './pipeline.js';
 
+/** A gateway the kernel had no directly connected route to when last asked (gatewaysMoved). */
+const UNREACHABLE = 0;
+
 export interface Nexthop {
   id: number;
   family: Family;
@@ -86,7 +89,7 @@ export class NexthopTable {
   private readonly groupByKey = new Map<string, number>();
   private readonly nhIds: IdPool;
   private readonly groupIds: IdPool;
-  /** Gateway -> egress ifindex, from the kernel, cached per table. */
+  /** Gateway -> egress ifindex, from the kernel, cached per table (UNREACHABLE: asked again). */
   private readonly devCache = new Map<string, number>();
   /** Gateway nexthops by their neighbour's pw_neigh key (neighborKey). */
   private readonly nhByNeighbor = new Map<string, number>();
@@ -182,10 +185,34 @@ export class NexthopTable {
     return { family: gw?.family ?? 4, gw: gw?.addr ?? null, ifindex, weight };
   }
 
+  /**
+   * Asks the kernel again where each gateway resolved so far is reached (one `ip route get`
+   * each): whether any answer changed (an interface deleted and created again has a new
+   * ifindex; an address moved to another link; a gateway on no connected network now). The
+   * new answers are kept for the next resolve.
+   */
+  gatewaysMoved(): boolean {
+    let moved = false;
+    for (const [text, was] of this.devCache) {
+      const gw = parseAddress(text, text);
+      let now = UNREACHABLE;
+      try {
+        const r = kernelRouteTo(gw.family, gw.addr);
+        if (r && !r.gateway) now = r.ifindex;
+      } catch {
+        // no answer: unreachable
+      }
+      if (now === was) continue;
+      moved = true;
+      this.devCache.set(text, now);
+    }
+    return moved;
+  }
+
   /** The interface a gateway is directly reachable on, asking the kernel (`ip route get`). */
   private interfaceFor(gw: { family: Family; addr: Uint8Array }, text: string, where: string): number {
     const cached = this.devCache.get(text);
-    if (cached) return cached;
+    if (cached !== undefined && cached !== UNREACHABLE) return cached;
     const r = kernelRouteTo(gw.family, gw.addr);
     if (!r || r.gateway) {
       throw new PwError('PW_ERR_INVALID', `gateway ${text} is not on a directly connected network`, {
