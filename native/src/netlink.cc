@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -199,14 +200,21 @@ uint8_t ArgFamily(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<uint8_t>(f);
 }
 
-// A dump request: the family header (zeroed but for the family) after the netlink header.
+// A request in `buf`: the netlink header, then the family header zeroed, for the caller to fill.
 template <typename Hdr>
-nlmsghdr* DumpRequest(std::vector<char>& buf, uint16_t type, uint8_t family) {
+std::pair<nlmsghdr*, Hdr*> Request(std::vector<char>& buf, uint16_t type, uint16_t flags) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = type;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_flags = flags;
   auto* h = static_cast<Hdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(Hdr)));
   std::memset(h, 0, sizeof(Hdr));
+  return {nlh, h};
+}
+
+// A dump request: the family header zeroed but for the family.
+template <typename Hdr>
+nlmsghdr* DumpRequest(std::vector<char>& buf, uint16_t type, uint8_t family) {
+  auto [nlh, h] = Request<Hdr>(buf, type, NLM_F_REQUEST | NLM_F_DUMP);
   *reinterpret_cast<uint8_t*>(h) = family;  // every rtnetlink family header starts with it
   return nlh;
 }
@@ -305,12 +313,8 @@ Napi::Value RouteGet(const Napi::CallbackInfo& info) {
   void* dst = ArgAddress(info, 1, family);
   Socket s(env);
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = RTM_GETROUTE;
   // The ACK after the answer tells Transact the kernel is done.
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-  std::memset(rtm, 0, sizeof(*rtm));
+  auto [nlh, rtm] = Request<rtmsg>(buf, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK);
   rtm->rtm_family = family;
   rtm->rtm_dst_len = family == AF_INET ? 32 : 128;
   mnl_attr_put(nlh, RTA_DST, family == AF_INET ? 4 : 16, dst);
@@ -357,12 +361,8 @@ Napi::Value XdpQueryLink(const Napi::CallbackInfo& info) {
   uint32_t ifindex = ArgU32(info, 0, "ifindex");
   Socket s(env);
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = RTM_GETLINK;
   // The ACK after the answer tells Transact the kernel is done.
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  std::memset(ifm, 0, sizeof(*ifm));
+  auto [nlh, ifm] = Request<ifinfomsg>(buf, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
   ifm->ifi_index = static_cast<int>(ifindex);
   XdpAnswer a;
   s.Transact(nlh, XdpCb, &a, "link get");

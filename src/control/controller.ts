@@ -402,7 +402,8 @@ export class Controller {
     return this.serialize(async () => {
       this.dataplane.refreshInterfaces();
       const rulesRebound = this.dataplane.filter.rebindInterfaces();
-      const { attached, failed } = this.dataplane.reattach(this.current.interfaces);
+      const { attached, failed, notes } = this.dataplane.reattach(this.current.interfaces);
+      for (const n of notes) this.log.warn(n);
       return { rulesRebound, reattached: attached, failed, rerouted: await this.followGateways() };
     });
   }
@@ -437,7 +438,8 @@ export class Controller {
     };
     const changes = routingReconciler
       .plan(routingReconciler.running(dp), desired, { describeRoute })
-      .filter((c) => c.op === 'replace' && c.after !== UNRESOLVED);
+      // Routes steered by a path group are the path manager's to follow.
+      .filter((c) => c.op === 'replace' && c.after !== UNRESOLVED && !c.spec.paths);
     if (!changes.length) return 0;
     await applyChanges({ dp: () => this.dataplane, upgrade: (s) => this.upgrade(s), note: (text) => this.log.warn(text) }, changes);
     return changes.length;

@@ -363,8 +363,13 @@ export class Dataplane {
    * program: one deleted and created again (a container's veth, a VLAN device) comes back to
    * the config's state. Each on its own: one that fails is reported, the others attached.
    */
-  reattach(wanted: readonly { name: string; mode: AttachMode }[]): { attached: string[]; failed: { name: string; error: string }[] } {
-    const out = { attached: [] as string[], failed: [] as { name: string; error: string }[] };
+  reattach(wanted: readonly { name: string; mode: AttachMode }[]): {
+    attached: string[];
+    failed: { name: string; error: string }[];
+    /** What attaching said (as an apply's notes: a VLAN device's offload left on...). */
+    notes: string[];
+  } {
+    const out = { attached: [] as string[], failed: [] as { name: string; error: string }[], notes: [] as string[] };
     const running = new Set(this.attached().map((a) => a.name));
     for (const w of wanted) {
       if (running.has(w.name)) continue;
@@ -374,7 +379,7 @@ export class Dataplane {
         continue; // not there (yet)
       }
       try {
-        this.attach([w.name], w.mode);
+        for (const r of this.attach([w.name], w.mode)) out.notes.push(...r.notes);
         out.attached.push(w.name);
       } catch (e) {
         out.failed.push({ name: w.name, error: (e as Error).message });
