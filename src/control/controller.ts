@@ -19,7 +19,7 @@ import { checkConfig, parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { History, MAX_RECORDED_CHANGES, recordedChanges, type VersionRecord } from './history.js';
 import { compileDesired, planChanges, readRunning, summarize, type Change } from './plan.js';
-import type { ChangeSummary } from './reconcile.js';
+import type { ChangeSummary, CompileContext } from './reconcile.js';
 import { settingsOf } from './reconcilers/pipeline.js';
 import { routingReconciler } from './reconcilers/routing.js';
 import { PathManager } from './path-manager.js';
@@ -270,6 +270,11 @@ export class Controller {
     return this.propose(rec.config, { ...who, source: `rollback to ${version}` });
   }
 
+  /** What compiling a config reads besides the config: files, the host's routes, the caches. */
+  private compileContext(now: number, files: FileSource = confinedFiles(this.baseDir)): CompileContext {
+    return { files, now, blockedSince: this.blockedSince, hostRoutes: currentHostRoutes(), routeCache: this.routeCache };
+  }
+
   private async proposeNow(
     config: Config,
     who: Actor,
@@ -278,13 +283,7 @@ export class Controller {
     const t0 = performance.now();
     const now = Date.now();
     const selectors = importSelectors(config);
-    const desired = compileDesired(config, {
-      files: opts.files ?? confinedFiles(this.baseDir),
-      now,
-      blockedSince: this.blockedSince,
-      hostRoutes: currentHostRoutes(),
-      routeCache: this.routeCache,
-    });
+    const desired = compileDesired(config, this.compileContext(now, opts.files));
     const dp = this.dataplane;
     const changes = planChanges(readRunning(dp), desired, { describeRoute: (spec) => dp.describeRoute(spec) });
     // A line for each of the first changes, as the history keeps them (a daemon that removes a
@@ -422,13 +421,7 @@ export class Controller {
     // route is for when a gateway did move.
     if (!dp.nexthops.gatewaysMoved()) return 0;
     const UNRESOLVED = '\u0000unresolved';
-    const desired = routingReconciler.desired(this.current, {
-      files: confinedFiles(this.baseDir),
-      now: Date.now(),
-      blockedSince: this.blockedSince,
-      hostRoutes: currentHostRoutes(),
-      routeCache: this.routeCache,
-    });
+    const desired = routingReconciler.desired(this.current, this.compileContext(Date.now()));
     const describeRoute = (spec: RouteSpec) => {
       try {
         return dp.describeRoute(spec);

@@ -85,11 +85,7 @@ export class KernelSync {
           if (r.added || r.replaced || r.removed) this.log.info(r, "the host's addresses changed: its routes follow");
           if (r.rerouted) this.log.info({ routes: r.rerouted }, "routes of the config follow their gateways' interfaces");
         },
-        (e: unknown) => {
-          if (!interrupted(e)) return this.log.warn({ err: e }, "following the host's addresses failed");
-          this.log.debug({ err: e }, "the host's links kept changing while they were read: reading again");
-          this.hostChanged();
-        },
+        (e: unknown) => this.syncFailed(e, "following the host's addresses failed", () => this.hostChanged()),
       );
     }, 50);
   }
@@ -114,13 +110,16 @@ export class KernelSync {
             );
           }
         },
-        (e: unknown) => {
-          if (!interrupted(e)) return this.log.warn({ err: e }, "following the host's links failed");
-          this.log.debug({ err: e }, "the host's links kept changing while they were read: reading again");
-          this.linksChanged();
-        },
+        (e: unknown) => this.syncFailed(e, "following the host's links failed", () => this.linksChanged()),
       );
     }, 50);
+  }
+
+  /** A sync that failed: warned of, or, when the kernel's lists kept changing as they were read, run again. */
+  private syncFailed(e: unknown, what: string, again: () => void): void {
+    if (!interrupted(e)) return this.log.warn({ err: e }, what);
+    this.log.debug({ err: e }, "the host's links kept changing while they were read: reading again");
+    again();
   }
 
   /** The periodic full read: neighbours, host routes, and a capture whose process died. */
