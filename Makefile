@@ -48,7 +48,7 @@ GENERATED_MODULES := pathwise bench fixtures
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
 .PHONY: soak fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
-	demo bench bench-paths bench-balance bench-gateway bench-without-paths doctor clean distclean
+	demo bench bench-paths bench-balance bench-gateway bench-flows bench-without-paths doctor clean distclean
 
 all: build
 
@@ -207,6 +207,11 @@ bench-balance: deps build
 # drop, nginx observed; ~2 minutes).
 bench-gateway: deps build
 	$(NODE) dist/bench/run.js --gateway
+
+# Only the daemon over a full flow table (API latency with IPFIX and the detectors walking a
+# million flows, beside the same daemon with neither; ~2 minutes).
+bench-flows: deps build
+	$(NODE) dist/bench/run.js --flows
 
 # Everything but the path-selection figures; BENCHMARKS.md shows the newest bench-paths run.
 bench-without-paths: deps build

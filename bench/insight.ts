@@ -16,6 +16,7 @@ import type { BpfObject } from '../src/kernel/index.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { openEventRing, readFlows, ringCounters, setEventsControl } from '../src/dataplane/insight-tables.js';
 import { native } from '../src/kernel/native.js';
+import { monoNowNs } from '../src/util/clock.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 
 export interface InsightResults {
@@ -45,13 +46,16 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Rounds of each per-packet variant (interleaved). */
 const ROUNDS = 15;
 
-/** Fills pw_flows with `n` distinct flows (batch updates), as the pipeline would lay them out. */
-function fillFlows(dp: Dataplane, n: number): void {
+/**
+ * Fills pw_flows with `n` distinct flows (batch updates), as the pipeline would lay them out,
+ * each last seen at `atNs` (CLOCK_MONOTONIC).
+ */
+export function fillFlows(dp: Dataplane, n: number, atNs = monoNowNs()): void {
   const K = abi.PwFlowKey;
   const V = abi.PwFlow;
   const keys = Buffer.alloc(n * K.size);
   const values = Buffer.alloc(n * V.size);
-  const now = BigInt(Math.round(performance.now() * 1e6));
+  const now = atNs;
   for (let i = 0; i < n; i++) {
     const k = i * K.size;
     keys.writeUInt32BE(0x0a000000 + (i >>> 8), k + K.offsets.src);
@@ -84,7 +88,7 @@ export async function insightBench(
   log('filling the flow table with 1,000,000 flows');
   fillFlows(dump, 1_000_000);
   let t0 = performance.now();
-  const snap = readFlows(dump.pipeline);
+  const snap = await readFlows(dump.pipeline);
   const batchSeconds = (performance.now() - t0) / 1000;
   t0 = performance.now();
   snap.top(20, 'bytes');

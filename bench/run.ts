@@ -35,6 +35,7 @@ import { pathsBench, pathsReport, type PathResults } from './paths.js';
 import { birdBench, birdReport, pctl, type BirdResults } from './bird.js';
 import { routeListBench, routeListReport, type RouteListResults } from './route-list.js';
 import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
+import { flowDaemonBench, flowDaemonReport, type FlowDaemonResults } from './flow-daemon.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
 import { cpuTimes } from './cpu-times.js';
@@ -147,6 +148,9 @@ interface Results {
   gateway?: GatewayResults;
   /** When the gateway section was measured, if not with the rest (bench --gateway). */
   gatewayDate?: string;
+  flowDaemon?: FlowDaemonResults;
+  /** When the flow-daemon section was measured, if not with the rest (bench --flows). */
+  flowDaemonDate?: string;
   forwarding: {
     pathwisePps: number;
     kernelPps: number;
@@ -540,6 +544,16 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     gatewayTopo.destroy();
   }
 
+  // 9. The daemon over a full flow table: API latency with IPFIX and the detectors walking it.
+  log('measuring the daemon over a full flow table');
+  const flowTopo = new Topology('f');
+  let flowDaemon: FlowDaemonResults;
+  try {
+    flowDaemon = await flowDaemonBench(flowTopo, log);
+  } finally {
+    flowTopo.destroy();
+  }
+
   // 6. Paths chosen by measured quality: failover and stability through link emulators.
   // `--without-paths` leaves them to the newest run of their own (make bench-paths: ~15 min).
   let paths: PathResults | undefined;
@@ -576,6 +590,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     paths,
     balance,
     gateway,
+    flowDaemon,
   };
 }
 
@@ -1210,7 +1225,7 @@ Pathwise vs kernel, ${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}).
 Target ≥ 3× the kernel — ${check(r.forwarding.kernelNs >= 3 * r.forwarding.pathwiseNs)} by forwarding cost, ${check(r.forwarding.pathwisePps >= 3 * r.forwarding.kernelPps)} by delivered rate.
 Target ≥ 1.2× the kernel's delivered rate in every run, never below it — ${check(r.forwarding.pathwisePps >= 1.2 * r.forwarding.kernelPps)} in this run (${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}; over the stored runs, the variation table at the end).
 ${r.forwarding.genericPps !== undefined ? GENERIC_FORWARDING : ''}${r.forwarding.live ? liveReport(r.forwarding.live) : ''}
-${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsReport(r.paths, r.pathsDate) : ''}${r.balance ? balanceReport(r.balance, r.balanceDate) : ''}${r.gateway ? gatewayReport(r.gateway, r.gatewayDate) : ''}## What limits these numbers
+${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsReport(r.paths, r.pathsDate) : ''}${r.balance ? balanceReport(r.balance, r.balanceDate) : ''}${r.gateway ? gatewayReport(r.gateway, r.gatewayDate) : ''}${r.flowDaemon ? flowDaemonReport(r.flowDaemon, r.flowDaemonDate) : ''}## What limits these numbers
 
 - **FIB lookup.** Warm, a DIR-24-8 lookup costs ~3 ns. On random destinations nearly every
   lookup misses the CPU caches and the TLB in the 64 MiB first-level table (2^24 entries,
@@ -1602,7 +1617,7 @@ function newestResults(dir: string): { r: Results; file: string } {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
-  const full = files.filter((f) => !/^(insight|paths|balance|gateway)-/.test(f)).at(-1);
+  const full = files.filter((f) => !/^(insight|paths|balance|gateway|flowDaemon)-/.test(f)).at(-1);
   if (!full) throw new Error('no stored runs in bench/results: run make bench');
   const r = JSON.parse(readFileSync(join(dir, full), 'utf8')) as Results;
   const paths = files.filter((f) => f.startsWith('paths-')).at(-1);
@@ -1624,6 +1639,11 @@ function newestResults(dir: string): { r: Results; file: string } {
   if (gateway) {
     const g = JSON.parse(readFileSync(join(dir, gateway), 'utf8')) as { date: string; gateway: GatewayResults };
     if (!r.gateway || g.date > r.date) Object.assign(r, { gateway: g.gateway, gatewayDate: g.date });
+  }
+  const flows = files.filter((f) => f.startsWith('flowDaemon-')).at(-1);
+  if (flows) {
+    const g = JSON.parse(readFileSync(join(dir, flows), 'utf8')) as { date: string; flowDaemon: FlowDaemonResults };
+    if (!r.flowDaemon || g.date > r.date) Object.assign(r, { flowDaemon: g.flowDaemon, flowDaemonDate: g.date });
   }
   return { r, file: join(dir, full) };
 }
@@ -1696,7 +1716,9 @@ async function sectionOnly<T>(
         ? sectionOnly('balance', (topo, open) => balanceBench(topo, open, BENCH_OBJECT, log), balanceReport)
         : process.argv.includes('--gateway')
           ? sectionOnly('gateway', (topo, open) => gatewayBench(topo, open, BENCH_OBJECT, log), gatewayReport)
-          : main()
+          : process.argv.includes('--flows')
+            ? sectionOnly('flowDaemon', (topo) => flowDaemonBench(topo, log), flowDaemonReport)
+            : main()
 ).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);

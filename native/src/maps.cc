@@ -2,6 +2,8 @@
 // the generated codecs; these functions only check sizes and make the syscall. They are
 // synchronous: each is one short syscall (batch calls move many entries per syscall).
 #include <bpf/bpf.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -179,6 +181,79 @@ static Napi::Value LookupBatchImpl(const Napi::CallbackInfo& info, bool andDelet
 }
 static Napi::Value LookupBatch(const Napi::CallbackInfo& info) { return LookupBatchImpl(info, false); }
 static Napi::Value LookupAndDeleteBatch(const Napi::CallbackInfo& info) { return LookupBatchImpl(info, true); }
+
+// lookupBatchAsync(fd, inBatch|null, outBatch, keys, values, count) -> Promise<{ count, done }>:
+//   one batch lookup as lookupBatch, on a libuv worker thread. A million-entry hash map takes
+//   the kernel ~0.5 s to copy out; read in steps on the daemon's thread, that held its event
+//   loop for all of it. The worker holds the buffers (JS may not free them meanwhile) and its
+//   own dup of the fd (closing the map meanwhile cannot hand the read another object).
+class LookupBatchWorker : public Napi::AsyncWorker {
+ public:
+  explicit LookupBatchWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  ~LookupBatchWorker() override {
+    if (fd >= 0) close(fd);
+  }
+  int fd = -1;
+  void *in = nullptr, *out = nullptr, *keys = nullptr, *values = nullptr;
+  uint32_t count = 0;
+  std::vector<Napi::Reference<Napi::Value>> held;
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    bpf_map_batch_opts o;
+    memset(&o, 0, sizeof(o));
+    o.sz = sizeof(o);
+    if (bpf_map_lookup_batch(fd, in, out, keys, values, &count, &o)) {
+      if (errno == ENOENT) done_ = true;
+      else err_ = errno;
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_) return deferred_.Reject(ErrnoError(env, err_, "bpf_map_lookup_batch").Value());
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("count", (double)count);
+    r.Set("done", done_);
+    deferred_.Resolve(r);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  bool done_ = false;
+  int err_ = 0;
+};
+
+static Napi::Value LookupBatchAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgInt(info, 0, "fd");
+  size_t inl = 0, outl, kl, vl;
+  void* in = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "inBatch", &inl);
+  void* out = ArgBytes(info, 2, "outBatch", &outl);
+  void* keys = ArgBytes(info, 3, "keys", &kl);
+  void* values = ArgBytes(info, 4, "values", &vl);
+  uint32_t count = ArgU32(info, 5, "count");
+  MapShape sh = ShapeOf(env, fd);
+  bool hash = sh.type == BPF_MAP_TYPE_HASH || sh.type == BPF_MAP_TYPE_PERCPU_HASH || sh.type == BPF_MAP_TYPE_LRU_HASH ||
+              sh.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  uint32_t cursor = hash ? 4 : sh.key;
+  if (in) NeedBytes(env, "inBatch", inl, cursor);
+  NeedBytes(env, "outBatch", outl, cursor);
+  NeedBytes(env, "keys", kl, uint64_t(count) * sh.key);
+  NeedBytes(env, "values", vl, uint64_t(count) * sh.value);
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) ThrowErrno(env, errno, "fcntl(F_DUPFD_CLOEXEC)");
+  auto* w = new LookupBatchWorker(env);
+  w->fd = own;
+  w->in = in;
+  w->out = out;
+  w->keys = keys;
+  w->values = values;
+  w->count = count;
+  for (size_t i = 1; i <= 4; i++)
+    if (info[i].IsObject()) w->held.push_back(Napi::Persistent(info[i]));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
 
 // updateBatch(fd, keys, values, count, opts?) -> count applied. On failure the error carries
 // `applied`: how many leading entries the kernel did write before failing.
@@ -361,6 +436,7 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapDelete", Napi::Function::New(env, Delete));
   exports.Set("mapGetNextKey", Napi::Function::New(env, GetNextKey));
   exports.Set("mapLookupBatch", Napi::Function::New(env, LookupBatch));
+  exports.Set("mapLookupBatchAsync", Napi::Function::New(env, LookupBatchAsync));
   exports.Set("mapLookupAndDeleteBatch", Napi::Function::New(env, LookupAndDeleteBatch));
   exports.Set("mapUpdateBatch", Napi::Function::New(env, UpdateBatch));
   exports.Set("mapDeleteBatch", Napi::Function::New(env, DeleteBatch));

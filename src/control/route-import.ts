@@ -24,6 +24,7 @@ import { KernelRouteView, keyOfPrefix, parseProtocol, parseTable, type ImportSel
 import { PwError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { parsePrefix } from '../util/ip.js';
+import { nextTurn } from '../util/turn.js';
 import type { Config } from './config/schema.js';
 
 export interface ImportStats {
@@ -66,7 +67,6 @@ export function importSelectors(cfg: Config): ImportSelector[] {
 /** Routes read or synced per turn of the event loop in a full read (at most a few hundred
  * milliseconds each on a full table; see BENCHMARKS.md). */
 const CHUNK = 16_384;
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class RouteImport {
   private view: KernelRouteView | null = null;

@@ -14,6 +14,7 @@ import type { Decisions } from '../control/decisions.js';
 import type { Notices } from '../control/notices.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { readFlows } from '../dataplane/insight-tables.js';
+import type { FlowCounts } from '../insight/flow-table.js';
 import { AnomalyDetectors, DETECTORS, type Anomaly, type DetectorSettings, type SeenRequest } from '../insight/anomaly.js';
 import type { NamedTransaction } from '../insight/api-usage.js';
 import { monoNowNs } from '../util/clock.js';
@@ -39,9 +40,10 @@ export class AnomalyService {
   private timer: NodeJS.Timeout | null = null;
   private intervalMs = 0;
   private requests: SeenRequest[] = [];
-  private flowsBefore: Map<string, number> | null = null;
+  private flowsBefore: FlowCounts | null = null;
   private lastLookNs = 0;
   private lastTickMs = 0;
+  private busy = false;
   private readonly offenses = new Map<string, number>();
   private readonly quietUntil = new Map<string, number>();
   readonly stats: AnomalyStats = { intervals: 0, anomalies: 0, seals: 0, requestsSkipped: 0, lastIntervalMs: 0 };
@@ -94,42 +96,50 @@ export class AnomalyService {
       if (this.timer) clearInterval(this.timer);
       this.intervalMs = interval;
       // Off, it still looks at the config once an interval: turning it on needs no restart.
-      this.timer = setInterval(() => this.tick(), interval);
+      this.timer = setInterval(() => void this.tick(), interval);
       this.timer.unref();
       this.lastTickMs = Date.now();
     }
   }
 
-  private tick(): void {
+  private async tick(): Promise<void> {
+    // A look at a full flow table takes a while (a million flows ~1 s); an interval that comes
+    // meanwhile is skipped, and the next look covers both.
+    if (this.busy) return;
+    this.busy = true;
     const started = Date.now();
     try {
       this.schedule();
-      if (!this.detectors) return;
-      const seconds = (started - this.lastTickMs) / 1000;
-      this.lastTickMs = started;
+      const detectors = this.detectors;
+      if (!detectors) return;
       const requests = this.requests;
       this.requests = [];
-      const anomalies = this.detectors.examine({ seconds, requests, flows: this.lookAtFlows() }, started);
+      const flows = await this.lookAtFlows();
+      if (!this.timer) return; // stopped meanwhile: the daemon is closing its stores
+      const seconds = (started - this.lastTickMs) / 1000;
+      this.lastTickMs = started;
+      const anomalies = detectors.examine({ seconds, requests, flows }, started);
       this.stats.intervals++;
       for (const a of anomalies) this.act(a, started);
     } catch (err) {
       this.log.error({ err }, 'anomaly detection failed this interval; it goes on at the next');
     } finally {
       this.stats.lastIntervalMs = Date.now() - started;
+      this.busy = false;
     }
   }
 
   /** The flow table's activity since the last look (none at the first look: it sets the start). */
-  private lookAtFlows() {
+  private async lookAtFlows() {
     const d = this.config().anomalies.detectors;
     if (!d.packetFlood.enabled && !d.scan.enabled && !d.synFlood.enabled && !d.newSources.enabled) return null;
-    const snap = readFlows(this.dp().pipeline);
+    const snap = await readFlows(this.dp().pipeline);
     const now = Number(monoNowNs());
-    const activity = snap.activity(this.flowsBefore ?? new Map(), this.lastLookNs || now, HALF_OPEN_NS);
-    const first = this.flowsBefore === null;
-    this.flowsBefore = activity.seen;
+    const before = this.flowsBefore;
+    this.flowsBefore = await snap.counts();
+    const since = this.lastLookNs;
     this.lastLookNs = now;
-    return first ? null : activity;
+    return before ? await snap.activity(before, since, HALF_OPEN_NS) : null;
   }
 
   private act(a: Anomaly, now: number): void {

@@ -122,7 +122,7 @@ export class IpfixService {
       if (ex && Date.now() - this.lastExport >= this.interval(ex.opts)) {
         this.lastExport = Date.now();
         const t0 = performance.now();
-        await ex.export(readFlows(this.dp().pipeline), Number(monoNowNs()));
+        await ex.export(await readFlows(this.dp().pipeline), Number(monoNowNs()));
         this.lastExportSeconds = (performance.now() - t0) / 1000;
       }
     } catch (e) {
@@ -138,7 +138,7 @@ export class IpfixService {
     this.exporter = null;
     if (!ex) return;
     try {
-      await ex.export(readFlows(this.dp().pipeline), Number(monoNowNs()), { flush: true });
+      await ex.export(await readFlows(this.dp().pipeline), Number(monoNowNs()), { flush: true });
     } finally {
       ex.close();
       for (const k of Object.keys(this.retired) as (keyof IpfixStats)[]) this.retired[k] += ex.stats[k];

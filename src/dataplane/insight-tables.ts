@@ -116,10 +116,10 @@ export function flushFlowCache(pipeline: Pick<Pipeline, 'flush'>): { skippedCpus
 }
 
 /** Reads the whole flow table with batch lookups, as one snapshot, the flow cache flushed first. */
-export function readFlows(pipeline: Pick<Pipeline, 'maps' | 'flush'>, chunk = 65536): FlowSnapshot {
+export async function readFlows(pipeline: Pick<Pipeline, 'maps' | 'flush'>, chunk = 65536): Promise<FlowSnapshot> {
   const maps = pipeline.maps;
   flushFlowCache(pipeline);
-  const { keys, values, count } = maps.flows.readAllRaw(chunk);
+  const { keys, values, count } = await maps.flows.readAllRaw(chunk);
   const prefixes = new Map<number, string | null>();
   const routePrefix = (id: number) => {
     let p = prefixes.get(id);

@@ -9,6 +9,8 @@ import { reasonName, verdictName } from './verdicts.js';
 import { formatAddress } from '../util/ip.js';
 import { monoToEpochOffsetNs } from '../util/clock.js';
 import { formatTcpFlagBits, protocolName } from './names.js';
+import { FlowIndex, KEY_WORDS } from './flow-index.js';
+import { Turns } from '../util/turn.js';
 
 export type FlowSort = 'bytes' | 'packets' | 'rate' | 'rtt' | 'last';
 export const FLOW_SORTS: FlowSort[] = ['bytes', 'packets', 'rate', 'rtt', 'last'];
@@ -131,16 +133,6 @@ export interface FlowNames {
   routePrefix(id: number): string | null;
 }
 
-/** The key of the flow in the other direction (addresses and ports swapped), as the table holds keys. */
-function reverseId(keys: Buffer, k: number): string {
-  const r = Buffer.from(keys.subarray(k, k + K.size));
-  keys.copy(r, KEY_SRC, k + KEY_DST, k + KEY_DST + 16);
-  keys.copy(r, KEY_DST, k + KEY_SRC, k + KEY_SRC + 16);
-  keys.copy(r, KEY_SPORT, k + KEY_DPORT, k + KEY_DPORT + 2);
-  keys.copy(r, KEY_DPORT, k + KEY_SPORT, k + KEY_SPORT + 2);
-  return r.toString('latin1');
-}
-
 /** What sources did between two looks at the flow table (FlowSnapshot.activity). */
 export interface FlowActivity {
   /** Packets per source address. */
@@ -149,11 +141,32 @@ export interface FlowActivity {
   newDestinations: Map<string, Set<string>>;
   /** Per destination, the handshakes each source left half-open. */
   halfOpen: Map<string, Map<string, number>>;
-  /** Each flow's packets now: the next look's `prev`. */
-  seen: Map<string, number>;
+}
+
+/** Each flow's packets at one look (FlowSnapshot.counts), found by key at the next. */
+export class FlowCounts {
+  constructor(
+    private readonly index: FlowIndex,
+    private readonly packets: Float64Array,
+  ) {}
+
+  /** Where the last `of` found its flow: the next is likely just after it (FlowIndex.find). */
+  private last = -1;
+
+  /** The packets the flow with the key at `w[at ...]` had then; 0 when it was not in the table. */
+  of(w: Uint32Array, at: number): number {
+    const j = this.index.find(w, at, this.last + 1);
+    if (j < 0) return 0;
+    this.last = j;
+    return this.packets[j]!;
+  }
 }
 
 export class FlowSnapshot {
+  private flowIndex: Promise<FlowIndex> | null = null;
+  private readonly kv: DataView;
+  private readonly vv: DataView;
+
   /**
    * @param keys, values the table's raw entries, back to back (count of each)
    * @param takenNs CLOCK_MONOTONIC when the snapshot was taken, in ns
@@ -164,18 +177,47 @@ export class FlowSnapshot {
     readonly count: number,
     private readonly takenNs: number,
     private readonly names: FlowNames,
-  ) {}
+  ) {
+    this.kv = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+    this.vv = new DataView(values.buffer, values.byteOffset, values.byteLength);
+  }
+
+  /** The snapshot's keys, indexed (built at the first use). */
+  index(): Promise<FlowIndex> {
+    return (this.flowIndex ??= FlowIndex.build(this.keys, this.count));
+  }
+
+  /** Each flow's packets now: what the next look's `activity` compares with. */
+  async counts(): Promise<FlowCounts> {
+    const vv = this.vv;
+    const packets = new Float64Array(this.count);
+    const turns = new Turns();
+    for (let i = 0; i < this.count; i++) {
+      if (turns.due(i)) await turns.take();
+      packets[i] = u64(vv, i * V.size + VAL_PACKETS);
+    }
+    return new FlowCounts(await this.index(), packets);
+  }
+
+  /** Flow i's packets, bytes and last packet's time (CLOCK_MONOTONIC ns), undecoded otherwise. */
+  packetsAt(i: number): number {
+    return u64(this.vv, i * V.size + VAL_PACKETS);
+  }
+
+  bytesAt(i: number): number {
+    return u64(this.vv, i * V.size + VAL_BYTES);
+  }
+
+  firstNsAt(i: number): number {
+    return u64(this.vv, i * V.size + VAL_FIRST);
+  }
+
+  lastNsAt(i: number): number {
+    return u64(this.vv, i * V.size + VAL_LAST);
+  }
 
   private routePrefix(id: number): string | null {
     return id ? this.names.routePrefix(id) : null;
-  }
-
-  private get kv(): DataView {
-    return new DataView(this.keys.buffer, this.keys.byteOffset, this.keys.byteLength);
-  }
-
-  private get vv(): DataView {
-    return new DataView(this.values.buffer, this.values.byteOffset, this.values.byteLength);
   }
 
   /** One flow, decoded. */
@@ -244,35 +286,37 @@ export class FlowSnapshot {
 
   /**
    * What each source did since the last look (anomaly detection): packets since then (from
-   * `prev`, each flow's packets at the last look, which this replaces), the destinations
+   * `prev`, each flow's packets at the last look: that snapshot's `counts()`), the destinations
    * (address and port) of flows that began since `sinceNs`, and TCP handshakes left half-open:
    * initiated flows whose SYN went between `halfOpenNs` before `sinceNs` and `halfOpenNs`
    * before now with no SYN/ACK or no final ACK by now (each flow counted in one look). Replies
    * (a TCP responder's flow; otherwise a flow whose reverse began first) are nobody's activity.
    */
-  activity(prev: Map<string, number>, sinceNs: number, halfOpenNs: number): FlowActivity {
+  async activity(prev: FlowCounts | null, sinceNs: number, halfOpenNs: number): Promise<FlowActivity> {
     const kv = this.kv,
       vv = this.vv;
-    const out: FlowActivity = { packets: new Map(), newDestinations: new Map(), halfOpen: new Map(), seen: new Map() };
+    const index = await this.index();
+    const words = index.words;
+    const out: FlowActivity = { packets: new Map(), newDestinations: new Map(), halfOpen: new Map() };
+    const turns = new Turns();
     const addr = (off: number, family: number) =>
       formatAddress(family === 6 ? 6 : 4, this.keys.subarray(off, off + (family === 6 ? 16 : 4)));
-    const firstOf = new Map<string, number>();
+    // A source has many flows: its name is made once (keyed by its IPv4 word, or its IPv6 bytes).
+    const sourceNames = new Map<number | string, string>();
+    const sourceOf = (i: number, k: number, family: number) => {
+      const raw = family === 6 ? this.keys.toString('latin1', k + KEY_SRC, k + KEY_SRC + 16) : words[i * KEY_WORDS]!;
+      let name = sourceNames.get(raw);
+      if (name === undefined) sourceNames.set(raw, (name = addr(k + KEY_SRC, family)));
+      return name;
+    };
     for (let i = 0; i < this.count; i++) {
-      const k = i * K.size;
-      firstOf.set(this.keys.toString('latin1', k, k + K.size), u64(vv, i * V.size + VAL_FIRST));
-    }
-    for (let i = 0; i < this.count; i++) {
+      if (turns.due(i)) await turns.take();
       const k = i * K.size,
         v = i * V.size;
-      const id = this.keys.toString('latin1', k, k + K.size);
-      const packets = u64(vv, v + VAL_PACKETS);
-      out.seen.set(id, packets);
-      // A reply is its peer's doing, not its source's: a server answering a flood or a scan
-      // is neither. TCP says which side answered; otherwise, the flow whose reverse began first.
+      // Asked of every flow, replies too: each lookup's hint is the last one's next position.
+      const delta = u64(vv, v + VAL_PACKETS) - (prev ? prev.of(words, i * KEY_WORDS) : 0);
       const direction = vv.getUint8(v + VAL_DIRECTION);
-      const reverseFirst = direction === abi.PwFlowDirection.UNKNOWN ? firstOf.get(reverseId(this.keys, k)) : undefined;
-      if (direction === abi.PwFlowDirection.RESPONDER || (reverseFirst !== undefined && reverseFirst <= u64(vv, v + VAL_FIRST))) continue;
-      const delta = packets - (prev.get(id) ?? 0);
+      if (direction === abi.PwFlowDirection.RESPONDER) continue;
       const first = u64(vv, v + VAL_FIRST);
       const fresh = first > sinceNs;
       const syn = u64(vv, v + VAL_SYN);
@@ -282,8 +326,15 @@ export class FlowSnapshot {
         direction === abi.PwFlowDirection.INITIATOR &&
         (!u64(vv, v + VAL_SYNACK) || !u64(vv, v + VAL_ACK));
       if (delta <= 0 && !fresh && !halfOpen) continue;
+      // A reply is its peer's doing, not its source's: a server answering a flood or a scan
+      // is neither. TCP says which side answered (above); otherwise, the flow whose reverse
+      // began first. (Asked only of flows that did something: a probe at random each.)
+      if (direction === abi.PwFlowDirection.UNKNOWN) {
+        const r = index.findReverse(i);
+        if (r >= 0 && u64(vv, r * V.size + VAL_FIRST) <= first) continue;
+      }
       const family = kv.getUint8(k + KEY_FAMILY);
-      const src = addr(k + KEY_SRC, family);
+      const src = sourceOf(i, k, family);
       if (delta > 0) out.packets.set(src, (out.packets.get(src) ?? 0) + delta);
       if (!fresh && !halfOpen) continue;
       const dst = `${addr(k + KEY_DST, family)}${family === 6 ? '.' : ':'}${kv.getUint16(k + KEY_DPORT, false)}`;

@@ -9,6 +9,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 
 import { monoToEpochOffsetNs } from '../util/clock.js';
+import { nextTurn, Turns } from '../util/turn.js';
+import { KEY_WORDS, type FlowIndex } from './flow-index.js';
 import type { FlowCounters, FlowSnapshot } from './flow-table.js';
 import { FlowEndReason, IpfixEncoder, type IpfixFlow, type IpfixHttp } from './ipfix.js';
 
@@ -42,13 +44,22 @@ export interface IpfixExportTotals extends IpfixStats {
   lastExportSeconds: number;
 }
 
-/** What has been reported of one flow. */
+/**
+ * What has been reported of each flow of the last pass, by the flow's position in that pass's
+ * snapshot (found by key with its index): typed arrays, not an object per flow.
+ */
 interface Reported {
-  packets: number;
-  bytes: number;
-  /** Start of the open record (ns, CLOCK_MONOTONIC); null until its first packet is seen. */
-  startNs: number | null;
+  index: FlowIndex;
+  packets: Float64Array;
+  bytes: Float64Array;
+  /** Start of the open record (ns, CLOCK_MONOTONIC); NaN while no record is open. */
+  startNs: Float64Array;
 }
+
+/** Records encoded and sent at a time: the messages of a full table are not all held at once. */
+const RECORDS_PER_SEND = 1024;
+/** Messages sent between two turns of the event loop (sends complete without giving it one). */
+const MESSAGES_PER_TURN = 64;
 
 /** Capture time of a flow, for replays: the table's clock is the replay's, not the capture's. */
 export type FlowTimes = (id: string) => { firstMs: number; lastMs: number } | undefined;
@@ -56,7 +67,7 @@ export type FlowTimes = (id: string) => { firstMs: number; lastMs: number } | un
 export class IpfixExporter {
   /** One transport session per collector: its own socket, sequence numbers and templates. */
   private readonly sessions: { socket: Socket; encoder: IpfixEncoder; collector: Collector; templatesAt: number | null }[];
-  private readonly reported = new Map<string, Reported>();
+  private reported: Reported | null = null;
   readonly stats: IpfixStats = { messages: 0, records: 0, sendErrors: 0, lostFlows: 0, httpRecords: 0 };
 
   constructor(
@@ -83,40 +94,63 @@ export class IpfixExporter {
   async export(snap: FlowSnapshot, nowNs: number, opts: { flush?: boolean; times?: FlowTimes } = {}): Promise<number> {
     const offsetMs = Number(monoToEpochOffsetNs()) / 1e6;
     const wall = (ns: number) => offsetMs + ns / 1e6;
-    const due: IpfixFlow[] = [];
-    const seen = new Set<string>();
-    for (let i = 0; i < snap.count; i++) {
-      const f = snap.counters(i);
-      seen.add(f.id);
-      let r = this.reported.get(f.id);
+    const n = snap.count;
+    const index = await snap.index();
+    const prev = this.reported;
+    const next: Reported = { index, packets: new Float64Array(n), bytes: new Float64Array(n), startNs: new Float64Array(n).fill(NaN) };
+    // Flows of the last pass still in the table; the others left it (LRU eviction).
+    const stayed = new Uint8Array(prev?.packets.length ?? 0);
+    let due: IpfixFlow[] = [];
+    let sent = 0;
+    let lastJ = -1;
+    const turns = new Turns();
+    for (let i = 0; i < n; i++) {
+      if (turns.due(i)) await turns.take();
+      const packets = snap.packetsAt(i);
+      const j = prev ? prev.index.find(index.words, i * KEY_WORDS, lastJ + 1) : -1;
+      if (j >= 0) stayed[(lastJ = j)] = 1;
       // Fewer packets than reported: the flow was evicted and has started again.
-      if (!r || f.packets < r.packets) this.reported.set(f.id, (r = { packets: 0, bytes: 0, startNs: f.firstNs }));
-      if (f.packets === r.packets) continue;
+      if (j >= 0 && packets >= prev!.packets[j]!) {
+        next.packets[i] = prev!.packets[j]!;
+        next.bytes[i] = prev!.bytes[j]!;
+        next.startNs[i] = prev!.startNs[j]!;
+      } else next.startNs[i] = snap.firstNsAt(i);
+      if (packets === next.packets[i]) continue;
+      const lastNs = snap.lastNsAt(i);
       // The first packet after a record closed is not timed by the table; the first
       // export pass that sees it bounds it (to within one pass).
-      r.startNs ??= f.lastNs;
+      if (Number.isNaN(next.startNs[i])) next.startNs[i] = lastNs;
+      const startNs = next.startNs[i]!;
       const reason = opts.flush
         ? FlowEndReason.FORCED_END
-        : nowNs - f.lastNs >= this.opts.idleTimeoutMs * 1e6
+        : nowNs - lastNs >= this.opts.idleTimeoutMs * 1e6
           ? FlowEndReason.IDLE_TIMEOUT
-          : nowNs - r.startNs >= this.opts.activeTimeoutMs * 1e6
+          : nowNs - startNs >= this.opts.activeTimeoutMs * 1e6
             ? FlowEndReason.ACTIVE_TIMEOUT
             : 0;
       if (!reason) continue;
+      const f = snap.counters(i);
       const t = opts.times?.(f.id);
-      due.push(record(f, r, reason, t ? t.firstMs : wall(r.startNs), t ? t.lastMs : wall(f.lastNs)));
-      r.packets = f.packets;
-      r.bytes = f.bytes;
-      r.startNs = null;
+      due.push(record(f, next.packets[i]!, next.bytes[i]!, reason, t ? t.firstMs : wall(startNs), t ? t.lastMs : wall(f.lastNs)));
+      next.packets[i] = f.packets;
+      next.bytes[i] = f.bytes;
+      next.startNs[i] = NaN;
+      if (due.length === RECORDS_PER_SEND) {
+        await this.sendFlows(due);
+        sent += due.length;
+        due = [];
+      }
     }
-    for (const [id, r] of this.reported) {
-      if (seen.has(id)) continue;
-      this.reported.delete(id);
-      if (r.startNs !== null) this.stats.lostFlows++;
-    }
+    if (prev) for (let j = 0; j < stayed.length; j++) if (!stayed[j] && !Number.isNaN(prev.startNs[j]!)) this.stats.lostFlows++;
+    this.reported = next;
+    // Also when nothing is due: the templates may be.
+    await this.sendFlows(due);
+    return sent + due.length;
+  }
+
+  private async sendFlows(due: IpfixFlow[]): Promise<void> {
     await this.send(due.length, (e, time, templates) => e.encode(due, time, templates));
     this.stats.records += due.length;
-    return due.length;
   }
 
   /** Sends HTTP transactions as records of the HTTP templates (with templates first when due). */
@@ -134,7 +168,10 @@ export class IpfixExporter {
       const refresh = s.templatesAt === null || now - s.templatesAt >= this.opts.templateRefreshMs;
       if (!n && !refresh) continue;
       if (refresh) s.templatesAt = now;
-      for (const m of encode(s.encoder, exportTime, refresh)) {
+      const messages = encode(s.encoder, exportTime, refresh);
+      for (let i = 0; i < messages.length; i++) {
+        if (i && i % MESSAGES_PER_TURN === 0) await nextTurn();
+        const m = messages[i]!;
         await new Promise<void>((resolve) =>
           s.socket.send(m, s.collector.port, s.collector.host, (e) => {
             if (e) {
@@ -153,7 +190,8 @@ export class IpfixExporter {
   }
 }
 
-function record(f: FlowCounters, r: Reported, endReason: number, startMs: number, endMs: number): IpfixFlow {
+/** Flow f's record: what it counted since `packets` and `bytes` were reported. */
+function record(f: FlowCounters, packets: number, bytes: number, endReason: number, startMs: number, endMs: number): IpfixFlow {
   return {
     family: f.family,
     src: f.src,
@@ -162,8 +200,8 @@ function record(f: FlowCounters, r: Reported, endReason: number, startMs: number
     dport: f.dport,
     proto: f.proto,
     tcpFlags: f.tcpFlags,
-    octets: f.bytes - r.bytes,
-    packets: f.packets - r.packets,
+    octets: f.bytes - bytes,
+    packets: f.packets - packets,
     startMs,
     endMs,
     ingressIfindex: f.ifindex,

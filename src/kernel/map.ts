@@ -373,9 +373,10 @@ export class BpfMap<K, V> extends MapBase<K, V> {
    * The buffers are allocated uninitialised for max_entries, so only the pages the kernel
    * writes into become resident; only the filled part is returned. A map whose entries move
    * while it is read can yield more than max_entries (an entry deleted and re-inserted into a
-   * later bucket is seen twice): the buffers then grow.
+   * later bucket is seen twice): the buffers then grow. Each batch runs on a worker thread:
+   * the caller's event loop turns while the kernel copies (~0.5 s for a million flows).
    */
-  readAllRaw(chunk = 65536): { keys: Buffer; values: Buffer; count: number } {
+  async readAllRaw(chunk = 65536): Promise<{ keys: Buffer; values: Buffer; count: number }> {
     const ks = this.keyCodec.size;
     const vs = this.valueBytes;
     let capacity = Math.max(this.info.maxEntries, chunk);
@@ -389,10 +390,16 @@ export class BpfMap<K, V> extends MapBase<K, V> {
         keys = Buffer.concat([keys.subarray(0, count * ks)], capacity * ks);
         values = Buffer.concat([values.subarray(0, count * vs)], capacity * vs);
       }
-      const r = this.lookupBatchStep(cursor, keys.subarray(count * ks), values.subarray(count * vs), chunk);
+      const next = Buffer.alloc(Math.max(ks, 8));
+      let r: { count: number; done: boolean };
+      try {
+        r = await native().mapLookupBatchAsync(this.fd, cursor, next, keys.subarray(count * ks), values.subarray(count * vs), chunk);
+      } catch (e) {
+        throw fromNative(e, `batch lookup in map ${this.name}`);
+      }
       count += r.count;
       if (r.done) return { keys: keys.subarray(0, count * ks), values: values.subarray(0, count * vs), count };
-      cursor = r.cursor;
+      cursor = next;
     }
   }
 

@@ -141,6 +141,15 @@ export interface NativeAddon {
     count: number,
     opts?: BatchOpts,
   ): { count: number; done: boolean };
+  /** mapLookupBatch on a worker thread (the buffers must not be touched until it settles). */
+  mapLookupBatchAsync(
+    fd: number,
+    inBatch: Bytes | null,
+    outBatch: Bytes,
+    keys: Bytes,
+    values: Bytes,
+    count: number,
+  ): Promise<{ count: number; done: boolean }>;
   mapLookupAndDeleteBatch(
     fd: number,
     inBatch: Bytes | null,

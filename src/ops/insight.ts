@@ -17,8 +17,8 @@ export interface FlowsReport {
   flows: (FlowRecord & { prefix: string | null; service?: string; backend?: string })[];
 }
 
-export function flowsReport(dp: Dataplane, q: { top?: number; sort?: FlowSort } = {}): FlowsReport {
-  const snap = readFlows(dp.pipeline);
+export async function flowsReport(dp: Dataplane, q: { top?: number; sort?: FlowSort } = {}): Promise<FlowsReport> {
+  const snap = await readFlows(dp.pipeline);
   const sort = q.sort ?? 'bytes';
   const balanced = serviceOfFlow(dp.services.specs());
   const flows = snap.top(q.top ?? 20, sort).map((f) => ({ ...f, prefix: snap.prefixOf(f), ...balanced(f) }));
@@ -59,8 +59,8 @@ export interface TalkersReport {
   talkers: Talker[];
 }
 
-export function talkersReport(dp: Dataplane, q: { by?: TalkerBy; top?: number } = {}): TalkersReport {
-  const snap = readFlows(dp.pipeline);
+export async function talkersReport(dp: Dataplane, q: { by?: TalkerBy; top?: number } = {}): Promise<TalkersReport> {
+  const snap = await readFlows(dp.pipeline);
   const by = q.by ?? 'src';
   return { total: snap.count, by, talkers: snap.talkers(by, q.top ?? 10) };
 }

@@ -56,7 +56,7 @@ export async function replayCapture(
     // Every flow the replay made, reported once, timed by the capture.
     const exporter = new IpfixExporter({ ...ipfixOptions(config.insight.ipfix), collectors: [opts.ipfix] });
     try {
-      const exported = await exporter.export(readFlows(dp.pipeline), Number(monoNowNs()), {
+      const exported = await exporter.export(await readFlows(dp.pipeline), Number(monoNowNs()), {
         flush: true,
         times: (id) => flowTimes.get(id),
       });

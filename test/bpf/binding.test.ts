@@ -86,7 +86,7 @@ describe('BPF objects', { skip }, () => {
     }
   });
 
-  it('batch-updates and batch-reads 100,000 entries', () => {
+  it('batch-updates and batch-reads 100,000 entries', async () => {
     const m = obj.map(fx.maps.fx_table);
     try {
       const N = 100_000;
@@ -110,7 +110,7 @@ describe('BPF objects', { skip }, () => {
       // readAllRaw fills one buffer in place; with 70,000 per call its max_entries-sized
       // buffers (131,072) run short of a full call after the first page and grow.
       for (const chunk of [1000, 70_000]) {
-        const raw = m.readAllRaw(chunk);
+        const raw = await m.readAllRaw(chunk);
         assert.equal(raw.count, N);
         assert.equal(raw.keys.length, N * fx.FxKey.size);
         assert.equal(raw.values.length, N * fx.FxValue.size);

@@ -64,10 +64,8 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
   /** The flow table's own entry, without flushing the cache. */
   const entry = (key: abi.PwFlowKey) => dp.pipeline.maps.flows.get(key);
   /** What readFlows (the cache flushed) says of a flow. */
-  const read = (sport: number, src = '10.61.0.1') =>
-    readFlows(dp.pipeline)
-      .top(100000, 'packets')
-      .find((f) => f.src === src && f.sport === sport && f.dport === 53);
+  const read = async (sport: number, src = '10.61.0.1') =>
+    (await readFlows(dp.pipeline)).top(100000, 'packets').find((f) => f.src === src && f.sport === sport && f.dport === 53);
   /** The CPUs whose slot holds `key`'s flow, and what it holds. */
   const slotted = (key: abi.PwFlowKey) => {
     const per = dp.pipeline.maps.flowCache.get(slotOf(key)) ?? [];
@@ -80,7 +78,7 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
     });
   };
 
-  it('counts a flow on each CPU in its slot, and every packet is in the flows read', () => {
+  it('counts a flow on each CPU in its slot, and every packet is in the flows read', async () => {
     const frame = udp(41000);
     const key = udpKey('10.61.0.1', '10.9.9.9', 41000, 53);
     const ipLen = frame.length - 14;
@@ -93,7 +91,7 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
       CPUS.map((cpu) => ({ cpu, packets: 4 + cpu * 2 })),
       'the slot the copy of pw_flow_slot names holds the rest',
     );
-    const f = read(41000);
+    const f = await read(41000);
     assert.equal(f?.packets, total);
     assert.equal(f?.bytes, total * ipLen);
     assert.equal(entry(key)?.packets, BigInt(total), 'the read flushed the slots into the entry');
@@ -103,10 +101,10 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
       'the slots keep the flow, emptied',
     );
     send(frame, 3, 0);
-    assert.equal(read(41000)?.packets, total + 3, 'and go on counting it');
+    assert.equal((await read(41000))?.packets, total + 3, 'and go on counting it');
   });
 
-  it('keeps a TCP handshake in the entry until its ACK, then caches the flow', () => {
+  it('keeps a TCP handshake in the entry until its ACK, then caches the flow', async () => {
     const tcp = (flags: number, fromClient: boolean) =>
       ipv4Packet({
         src: fromClient ? '10.61.0.2' : '10.9.9.9',
@@ -127,9 +125,7 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
     assert.ok(e.syn_ns > 0n && e.synack_ns >= e.syn_ns && e.ack_ns >= e.synack_ns, 'SYN, SYN/ACK and ACK stamped in the entry');
     assert.equal(e.packets, 4n, 'SYN, two early ACKs and the completing ACK in the entry');
     assert.deepEqual(slotted(key), [{ cpu: 0, packets: 4 }]);
-    const f = readFlows(dp.pipeline)
-      .top(100000, 'packets')
-      .find((r) => r.src === '10.61.0.2' && r.sport === 42000);
+    const f = (await readFlows(dp.pipeline)).top(100000, 'packets').find((r) => r.src === '10.61.0.2' && r.sport === 42000);
     assert.equal(f?.packets, 8);
     assert.equal(f?.direction, 'initiator');
     assert.ok(f?.handshake, 'the handshake is whole');
@@ -151,8 +147,8 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
     assert.deepEqual(slotted(b), [{ cpu: 0, packets: 0 }], 'the first was idle: the second took the slot');
     assert.equal(entry(a)?.packets, 3n, "and the first one's pending packets are in its entry, with no read");
     send(udp(other, '10.61.0.3'), 2);
-    assert.equal(read(1000, '10.61.0.3')?.packets, 3);
-    assert.equal(read(other, '10.61.0.3')?.packets, 6);
+    assert.equal((await read(1000, '10.61.0.3'))?.packets, 3);
+    assert.equal((await read(other, '10.61.0.3'))?.packets, 6);
   });
 
   it("stamps a cached flow's last packet with the coarse clock, which each CPU reads once a tick", async () => {
@@ -167,7 +163,7 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
     const t1 = monotonic();
     send(frame, 1);
     const t2 = monotonic();
-    assert.equal(read(44000)?.packets, 3, 'the read flushed the slot');
+    assert.equal((await read(44000))?.packets, 3, 'the read flushed the slot');
     const last = Number(entry(udpKey('10.61.0.1', '10.9.9.9', 44000, 53))?.last_ns ?? 0n);
     assert.ok(last <= t2, `the last packet's time (${last}) is not after it was sent (${t2})`);
     assert.ok(
@@ -179,14 +175,14 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
     assert.ok(Number(clock.ns) >= t1 - 25 * ms && Number(clock.ns) <= t2, 'and the clock it read then');
   });
 
-  it('makes a flow again from its slot when the table lost its entry', () => {
+  it('makes a flow again from its slot when the table lost its entry', async () => {
     const frame = udp(43000);
     const key = udpKey('10.61.0.1', '10.9.9.9', 43000, 53);
     const created = () => (dp.pipeline.maps.flowStats.get(0) ?? []).reduce((s, c) => s + c.created, 0n);
     send(frame, 4);
     assert.equal(dp.pipeline.maps.flows.delete(key), true);
     const before = created();
-    const f = read(43000);
+    const f = await read(43000);
     assert.equal(f?.packets, 3, 'the three packets the slot held');
     assert.equal(created(), before + 1n, 'counted as a flow created');
   });

@@ -17,7 +17,7 @@ const settings = (): DetectorSettings =>
     DETECTORS.map((d) => [d, { enabled: true, alpha: 0.05, sigmas: 6, factor: 3, floor: FLOORS[d], warmup: 10 }]),
   ) as DetectorSettings;
 
-const emptyFlows = (): FlowActivity => ({ packets: new Map(), newDestinations: new Map(), halfOpen: new Map(), seen: new Map() });
+const emptyFlows = (): FlowActivity => ({ packets: new Map(), newDestinations: new Map(), halfOpen: new Map() });
 
 /** One second of steady mixed traffic: 20 clients, a few requests each, 2 % errors, flows with packets. */
 function steady(rand: () => number, clients = 20): Activity {
