@@ -58,6 +58,15 @@ export function printLines(lines: Iterable<string>): void {
   if (chunk.length) process.stdout.write(`${chunk.join('\n')}\n`);
 }
 
+/**
+ * The first `max` of a list of names, then how many more: a host with 200 veths attached is
+ * not one 3,000-character line (`--json` has them all).
+ */
+export function someOf(names: string[], max = 8): string {
+  if (names.length <= max) return names.join(', ');
+  return `${names.slice(0, max).join(', ')} and ${names.length - max} more (--json lists them all)`;
+}
+
 /** Rows under a bold header, columns padded to their widest cell. */
 export function printTable(head: string[], rows: string[][]): void {
   // Looped, not spread into Math.max(): a table may have more rows than a call takes arguments.

@@ -2,7 +2,7 @@
 import { type Command, Option } from 'commander';
 
 import { backendFor } from '../backend.js';
-import { color, printJson } from '../output.js';
+import { color, printJson, someOf } from '../output.js';
 import { printWritten, withInstance, type InstanceOptions } from './common.js';
 import type { AttachMode } from '../../dataplane/dataplane.js';
 
@@ -66,7 +66,7 @@ export function registerAttach(program: Command): void {
       const r = await (await backendFor(opts)).down();
       if (opts.json) return printJson(r);
       if (!r.unloaded) return console.log(`instance ${opts.instance} is not loaded`);
-      console.log(`instance ${opts.instance}: detached from ${r.detached.join(', ') || 'no interface'}; unloaded`);
+      console.log(`instance ${opts.instance}: detached from ${someOf(r.detached) || 'no interface'}; unloaded`);
     },
   );
 }

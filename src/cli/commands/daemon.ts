@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { PwError } from '../../errors.js';
-import { color, printJson } from '../output.js';
+import { color, printJson, someOf } from '../output.js';
 import { backendFor } from '../backend.js';
 import { userInstance } from '../../util/instance.js';
 import { printProposal, usage, withInstance, type InstanceOptions } from './common.js';
@@ -46,7 +46,7 @@ export function registerDaemon(program: Command): void {
       if (opts.json) return printJson(s);
       console.log(`instance ${s.instance}: version ${s.version}, program ${s.progId}, fib ${s.settings.fib}, pid ${s.pid}`);
       console.log(
-        `attached to ${s.interfaces.map((i) => `${i.name} (${i.mode})`).join(', ') || 'nothing'}; ${s.routes} routes, ${s.rules} rules`,
+        `attached to ${someOf(s.interfaces.map((i) => `${i.name} (${i.mode})`)) || 'nothing'}; ${s.routes} routes, ${s.rules} rules`,
       );
       const im = s.imports;
       if (im?.enabled) {

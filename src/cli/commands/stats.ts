@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 
 import { backendFor } from '../backend.js';
-import { printJson } from '../output.js';
+import { printJson, someOf } from '../output.js';
 import { withInstance, type InstanceOptions } from './common.js';
 
 export function registerStats(program: Command): void {
@@ -12,7 +12,7 @@ export function registerStats(program: Command): void {
     const r = await (await backendFor(opts)).stats();
     if (opts.json) return printJson(r);
     console.log(
-      `instance ${r.instance}: fib ${r.settings.fib}; attached to ${r.attached.map((a) => `${a.name} (${a.mode})`).join(', ') || 'nothing'}`,
+      `instance ${r.instance}: fib ${r.settings.fib}; attached to ${someOf(r.attached.map((a) => `${a.name} (${a.mode})`)) || 'nothing'}`,
     );
     console.log(
       `routes: ${r.routes.ipv4} IPv4 (${r.routes.ipv4Groups}/${r.routes.ipv4GroupCapacity} /24 groups), ${r.routes.ipv6} IPv6 (${r.routes.ipv6Nodes}/${r.routes.ipv6NodeCapacity} nodes); ${r.nexthops.nexthops} nexthops in ${r.nexthops.groups} groups`,
