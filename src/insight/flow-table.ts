@@ -390,11 +390,13 @@ export class FlowSnapshot {
   }
 
   /** Traffic summed by source address, destination address or route prefix. */
-  talkers(by: TalkerBy, n: number): Talker[] {
+  async talkers(by: TalkerBy, n: number): Promise<Talker[]> {
     const kv = this.kv,
       vv = this.vv;
     const groups = new Map<string | number, Talker>();
+    const turns = new Turns();
     for (let i = 0; i < this.count; i++) {
+      if (turns.due(i)) await turns.take();
       const k = i * K.size,
         v = i * V.size;
       let g: string | number;

@@ -62,7 +62,7 @@ export interface TalkersReport {
 export async function talkersReport(dp: Dataplane, q: { by?: TalkerBy; top?: number } = {}): Promise<TalkersReport> {
   const snap = await readFlows(dp.pipeline);
   const by = q.by ?? 'src';
-  return { total: snap.count, by, talkers: snap.talkers(by, q.top ?? 10) };
+  return { total: snap.count, by, talkers: await snap.talkers(by, q.top ?? 10) };
 }
 
 export type SummaryReport = InsightSummary;
