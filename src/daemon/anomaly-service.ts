@@ -19,6 +19,7 @@ import { AnomalyDetectors, DETECTORS, type Anomaly, type DetectorSettings, type 
 import type { NamedTransaction } from '../insight/api-usage.js';
 import { monoNowNs } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
+import { capOldest } from '../util/recency-map.js';
 
 /** Requests kept per interval; beyond it they are counted, not examined (a flood big enough is seen anyway). */
 const MAX_REQUESTS = 500_000;
@@ -118,7 +119,7 @@ export class AnomalyService {
       if (!this.timer) return; // stopped meanwhile: the daemon is closing its stores
       const seconds = (started - this.lastTickMs) / 1000;
       this.lastTickMs = started;
-      const anomalies = detectors.examine({ seconds, requests, flows }, started);
+      const anomalies = await detectors.examine({ seconds, requests, flows }, started);
       this.stats.intervals++;
       for (const a of anomalies) this.act(a, started);
     } catch (err) {
@@ -153,7 +154,7 @@ export class AnomalyService {
       const offense = (this.offenses.get(key) ?? 0) + 1;
       this.offenses.delete(key); // re-inserted: the map's order is recency, the oldest go first
       this.offenses.set(key, offense);
-      if (this.offenses.size > 100_000) this.offenses.delete(this.offenses.keys().next().value!);
+      capOldest(this.offenses, 100_000);
       ttlMs = Math.min(parseDuration(cfg.seal.maxTtl), parseDuration(cfg.seal.ttl) * 2 ** (offense - 1));
       try {
         const results = this.decisions.submit(

@@ -12,6 +12,7 @@
  */
 import type { DecisionInput } from '../filter/decision.js';
 import { formatPrefix, maskAddr, parseAddress } from '../util/ip.js';
+import { capOldest } from '../util/recency-map.js';
 import type { GatewayLogEntry } from './adapters.js';
 
 export interface FollowPolicy {
@@ -90,7 +91,7 @@ export class RejectionFollower {
       this.sources.delete(key); // re-inserted below: the map's order is recency
     else s = { hits: [], sealedUntil: 0, offenses: 0, paths: new Map() };
     this.sources.set(key, s);
-    if (this.sources.size > MAX_SOURCES) this.sources.delete(this.sources.keys().next().value!);
+    capOldest(this.sources, MAX_SOURCES);
     this.stats.sources = this.sources.size;
 
     if (now < s.sealedUntil) {

@@ -21,6 +21,8 @@ import { Baseline, BaselineSet, type BaselineSettings, type Judgement } from './
 import { templateOf } from './api-identity.js';
 import type { FlowActivity } from './flow-table.js';
 import { formatPrefix, maskAddr, parseAddress } from '../util/ip.js';
+import { capOldest } from '../util/recency-map.js';
+import { Turns } from '../util/turn.js';
 
 export type DetectorName = 'requestFlood' | 'packetFlood' | 'newSources' | 'errorSpike' | 'scan' | 'synFlood';
 export const DETECTORS: DetectorName[] = ['requestFlood', 'packetFlood', 'newSources', 'errorSpike', 'scan', 'synFlood'];
@@ -106,35 +108,48 @@ export class AnomalyDetectors {
     this.halfOpenRate = new BaselineSet(s.synFlood);
   }
 
-  examine(a: Activity, now = Date.now()): Anomaly[] {
+  /**
+   * Judges one interval. A spoofed flood brings a million sources in one; the walks over them
+   * give the event loop its turns (~3 s of work then, not one hold).
+   */
+  async examine(a: Activity, now = Date.now()): Promise<Anomaly[]> {
     const out: Anomaly[] = [];
     const sec = Math.max(a.seconds, 0.001);
     const on = (d: DetectorName) => this.s[d].enabled;
+    const turns = new Turns();
+    let step = 0;
+    const turn = async () => {
+      if (turns.due(step++)) await turns.take();
+    };
 
     // ---- floods: per source, then per prefix where no single source explains it -----------
-    const floods = (
+    const floods = async (
       detector: 'requestFlood' | 'packetFlood',
       perSource: Map<string, number>,
       own: BaselineSet,
       prefixes: BaselineSet,
       unit: string,
     ) => {
-      const rates = new Map([...perSource].map(([k, n]) => [k, n / sec]));
+      const rates = new Map<string, number>();
+      for (const [k, n] of perSource) {
+        await turn();
+        rates.set(k, n / sec);
+      }
       const abnormal = new Set<string>();
-      for (const [src, j] of own.judgeAll(rates)) {
-        if (!j.abnormal) continue;
+      for (const [src, j] of await own.judgeAll(rates, turns)) {
         abnormal.add(prefixOf(src));
         out.push(this.report(detector, src, rates.get(src)!, j, unit, [src], `${fmt(rates.get(src)!)} ${unit} from ${src}`));
       }
       const byPrefix = new Map<string, number>();
       const top = new Map<string, number>(); // each prefix's busiest source
       for (const [src, r] of rates) {
+        await turn();
         const p = prefixOf(src);
         add(byPrefix, p, r);
         if (r > (top.get(p) ?? 0)) top.set(p, r);
       }
-      for (const [p, j] of prefixes.judgeAll(byPrefix)) {
-        if (!j.abnormal || abnormal.has(p)) continue;
+      for (const [p, j] of await prefixes.judgeAll(byPrefix, turns)) {
+        if (abnormal.has(p)) continue;
         // One source explains it when the prefix without that source is normal: a source
         // under its own threshold (a new one is judged against all sources) must not get its
         // neighbours sealed with it. A prefix is blamed for a rise spread over its addresses.
@@ -145,21 +160,22 @@ export class AnomalyDetectors {
     if (on('requestFlood')) {
       const perSource = new Map<string, number>();
       for (const r of a.requests) add(perSource, r.source);
-      floods('requestFlood', perSource, this.requestRate, this.requestRatePrefix, 'requests/s');
+      await floods('requestFlood', perSource, this.requestRate, this.requestRatePrefix, 'requests/s');
     }
-    if (on('packetFlood') && a.flows) floods('packetFlood', a.flows.packets, this.packetRate, this.packetRatePrefix, 'packets/s');
+    if (on('packetFlood') && a.flows) await floods('packetFlood', a.flows.packets, this.packetRate, this.packetRatePrefix, 'packets/s');
 
     // ---- new sources -------------------------------------------------------------------------
     if (on('newSources')) {
       const fresh = new Set<string>();
       const sources = [...a.requests.map((r) => r.source), ...(a.flows ? a.flows.packets.keys() : [])];
       for (const src of sources) {
+        await turn();
         const last = this.known.get(src);
         if (last === undefined || now - last > KNOWN_MS) fresh.add(src);
         this.known.delete(src);
         this.known.set(src, now);
       }
-      while (this.known.size > MAX_KNOWN) this.known.delete(this.known.keys().next().value!);
+      capOldest(this.known, MAX_KNOWN);
       const rate = fresh.size / sec;
       const j = this.newSourceRate.judge(rate);
       if (j.abnormal) {
@@ -193,10 +209,10 @@ export class AnomalyDetectors {
         add(bySrc, r.source);
       }
       const share = new Map([...total].map(([api, n]) => [api, [...(errors.get(api)?.values() ?? [])].reduce((x, y) => x + y, 0) / n]));
-      for (const [api, j] of this.errorShare.judgeAll(share)) {
+      for (const [api, j] of await this.errorShare.judgeAll(share, turns)) {
         // A share of a handful of answers says little: at least 20 errors in the interval.
         const errs = [...(errors.get(api)?.values() ?? [])].reduce((x, y) => x + y, 0);
-        if (!j.abnormal || errs < 20) continue;
+        if (errs < 20) continue;
         out.push(
           this.report(
             'errorSpike',
@@ -223,8 +239,7 @@ export class AnomalyDetectors {
         if (r.status !== undefined && r.status >= 400 && r.status < 500) touch(r.source, `path ${templateOf(r.path)}`);
       if (a.flows) for (const [src, dsts] of a.flows.newDestinations) for (const d of dsts) touch(src, `to ${d}`);
       const counts = new Map([...width].map(([src, set]) => [src, set.size]));
-      for (const [src, j] of this.scanWidth.judgeAll(counts)) {
-        if (!j.abnormal) continue;
+      for (const [src, j] of await this.scanWidth.judgeAll(counts, turns)) {
         const kinds = [...width.get(src)!];
         const paths = kinds.filter((k) => k.startsWith('path ')).length;
         out.push(
@@ -244,8 +259,7 @@ export class AnomalyDetectors {
     // ---- SYN floods ----------------------------------------------------------------------------
     if (on('synFlood') && a.flows) {
       const rates = new Map([...a.flows.halfOpen].map(([dst, bySrc]) => [dst, [...bySrc.values()].reduce((x, y) => x + y, 0) / sec]));
-      for (const [dst, j] of this.halfOpenRate.judgeAll(rates)) {
-        if (!j.abnormal) continue;
+      for (const [dst, j] of await this.halfOpenRate.judgeAll(rates, turns)) {
         const bySrc = a.flows.halfOpen.get(dst)!;
         out.push(
           this.report(

@@ -6,6 +6,9 @@
  * `floor` (an absolute minimum, so that noise around nothing never counts). Abnormal samples
  * are not learned: a flood does not become the normal it is measured against.
  */
+import { capOldest } from '../util/recency-map.js';
+import { Turns } from '../util/turn.js';
+
 export interface BaselineSettings {
   /** Weight of a new sample (0..1): 0.05 remembers about the last 20 intervals. */
   alpha: number;
@@ -76,30 +79,57 @@ export class BaselineSet {
   }
 
   /**
-   * Judges one interval's samples. An interval with none is a 0 for the population: what most
-   * intervals of a rare measure (half-open handshakes) are, and what it must learn to judge one.
+   * Judges one interval's samples and returns the abnormal ones. An interval with none is a 0
+   * for the population: what most intervals of a rare measure (half-open handshakes) are, and
+   * what it must learn to judge one.
+   *
+   * Keys seen before keep their baselines ahead of keys new in this interval: a flood of new
+   * (spoofed) sources does not push out the history of the ones that were already there. Of
+   * the new keys, only the last `max` can be kept, so only they get a baseline (a million new
+   * sources made a million baselines, 90 % thrown away in the same call). The event loop
+   * gets its turns (`turns`, shared with the caller's walk).
    */
-  judgeAll(samples: Map<string, number>): Map<string, Judgement> {
-    const out = new Map<string, Judgement>();
+  async judgeAll(samples: Map<string, number>, turns = new Turns()): Promise<Map<string, Judgement>> {
+    const abnormal = new Map<string, Judgement>();
     if (!samples.size) this.population.learn(0);
+    const seen: [string, Baseline][] = [];
+    const freshKeys: string[] = [];
+    const freshSamples: number[] = [];
+    let step = 0;
     for (const [key, x] of samples) {
-      let b = this.byKey.get(key);
-      if (b) this.byKey.delete(key); // re-inserted: the map's order is recency
+      if (turns.due(step++)) await turns.take();
+      const b = this.byKey.get(key);
       const own = b && b.samples >= this.s.warmup ? b : null;
       const j = (own ?? this.population).judge(x);
+      if (j.abnormal) abnormal.set(key, j);
       // The population learns every key's normal samples; a key's own baseline only its own.
       if (own) {
         if (!j.abnormal) this.population.learn(x);
       } else if (!j.abnormal && b) b.learn(x);
-      if (!b) {
-        b = new Baseline(this.s);
-        if (!j.abnormal) b.learn(x);
+      if (b) seen.push([key, b]);
+      else {
+        freshKeys.push(key);
+        freshSamples.push(x);
       }
-      this.byKey.set(key, b);
-      out.set(key, j);
     }
-    while (this.byKey.size > this.max) this.byKey.delete(this.byKey.keys().next().value!);
-    return out;
+    // The map's order is recency, oldest first: the new keys, then the ones seen again.
+    for (let i = Math.max(0, freshKeys.length - this.max); i < freshKeys.length; i++) {
+      const b = new Baseline(this.s);
+      if (!abnormal.has(freshKeys[i]!)) b.learn(freshSamples[i]!);
+      this.byKey.set(freshKeys[i]!, b);
+    }
+    for (const [key, b] of seen) {
+      if (turns.due(step++)) await turns.take();
+      this.byKey.delete(key);
+      this.byKey.set(key, b);
+    }
+    capOldest(this.byKey, this.max);
+    return abnormal;
+  }
+
+  /** Whether `key` has a baseline of its own. */
+  has(key: string): boolean {
+    return this.byKey.has(key);
   }
 
   get size(): number {

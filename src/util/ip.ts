@@ -6,6 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 import { PwError } from '../errors.js';
+import { capOldest } from './recency-map.js';
 
 export type Family = 4 | 6;
 
@@ -235,7 +236,7 @@ function remember(text: string, where: string): { prefix: Readonly<Prefix>; key:
   if (hit) return hit;
   const prefix = parsePrefix(text, where);
   const entry = { prefix, key: formatPrefix(prefix) };
-  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value!);
   memo.set(text, entry);
+  capOldest(memo, MEMO_MAX);
   return entry;
 }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { Baseline } from '../../src/insight/baseline.js';
+import { Baseline, BaselineSet } from '../../src/insight/baseline.js';
+import { capOldest, dropOldest } from '../../src/util/recency-map.js';
 import { AnomalyDetectors, DETECTORS, type Activity, type DetectorSettings, type SeenRequest } from '../../src/insight/anomaly.js';
 import type { FlowActivity } from '../../src/insight/flow-table.js';
 import { rng } from '../helpers/rng.js';
@@ -37,7 +38,7 @@ function steady(rand: () => number, clients = 20): Activity {
 }
 
 describe('baselines', () => {
-  it('never judge steady noise abnormal, and do not learn what they judge abnormal', () => {
+  it('never judge steady noise abnormal, and do not learn what they judge abnormal', async () => {
     const rand = rng(3);
     const b = new Baseline({ alpha: 0.05, sigmas: 6, factor: 3, floor: 10, warmup: 10 });
     for (let i = 0; i < 10_000; i++) assert.equal(b.judge(100 + (rand() - 0.5) * 40).abnormal, false, `sample ${i}`);
@@ -47,21 +48,56 @@ describe('baselines', () => {
   });
 });
 
+describe('bounded baselines', () => {
+  it('keep the history of known sources through a flood of new ones, and the newest of those', async () => {
+    const set = new BaselineSet({ alpha: 0.05, sigmas: 6, factor: 3, floor: 10, warmup: 2 }, 16);
+    const known = ['a', 'b', 'c', 'd', 'e'];
+    for (let i = 0; i < 3; i++) await set.judgeAll(new Map(known.map((k) => [k, 5])));
+    // The known sources first: in the interval's order, the new ones came after them.
+    const flood = new Map<string, number>([
+      ...known.map((k) => [k, 5] as const),
+      ...Array.from({ length: 1000 }, (_, i) => [`n${i}`, 1] as const),
+    ]);
+    assert.deepEqual([...(await set.judgeAll(flood))], [], 'nothing abnormal in it');
+    assert.ok(set.size <= 16, `${set.size} baselines, at most 16`);
+    for (const k of known) assert.ok(set.has(k), `${k} kept its baseline`);
+    assert.ok(set.has('n999'), 'the newest of the new sources has one');
+    assert.ok(!set.has('n0'), 'the oldest of them has none');
+  });
+
+  it('drop the oldest entries of a recency map, an eighth at a time past the bound', () => {
+    const m = new Map<number, number>(Array.from({ length: 20 }, (_, i) => [i, i]));
+    capOldest(m, 20);
+    assert.equal(m.size, 20, 'at the bound: nothing goes');
+    m.set(20, 20);
+    capOldest(m, 20);
+    assert.deepEqual(
+      [...m.keys()],
+      Array.from({ length: 18 }, (_, i) => i + 3),
+      'to 7/8 of 20 (18), the oldest first',
+    );
+    const big = new Map<number, number>(Array.from({ length: 1_000_000 }, (_, i) => [i, i]));
+    dropOldest(big, 100_000);
+    assert.equal(big.size, 100_000);
+    assert.equal(big.keys().next().value, 900_000);
+  });
+});
+
 describe('anomaly detectors', () => {
-  const warmed = (seed: number, intervals = 600) => {
+  const warmed = async (seed: number, intervals = 600) => {
     const rand = rng(seed);
     const d = new AnomalyDetectors(settings());
     let found = 0;
-    for (let i = 0; i < intervals; i++) found += d.examine(steady(rand), i * 1000).length;
+    for (let i = 0; i < intervals; i++) found += (await d.examine(steady(rand), i * 1000)).length;
     return { d, rand, found };
   };
 
-  it('find nothing in ten minutes of steady mixed traffic', () => {
-    assert.equal(warmed(11, 600).found, 0);
+  it('find nothing in ten minutes of steady mixed traffic', async () => {
+    assert.equal((await warmed(11, 600)).found, 0);
   });
 
-  it('find a request flood and a packet flood from one source, and one spread over a prefix', () => {
-    const { d, rand } = warmed(12, 60);
+  it('find a request flood and a packet flood from one source, and one spread over a prefix', async () => {
+    const { d, rand } = await warmed(12, 60);
     const a = steady(rand);
     for (let i = 0; i < 500; i++) a.requests.push({ source: '192.0.2.66', api: 'orders', path: '/orders/1', status: 200 });
     a.flows!.packets.set('192.0.2.66', 80_000);
@@ -69,7 +105,7 @@ describe('anomaly detectors', () => {
     for (let h = 1; h <= 100; h++) a.flows!.packets.set(`198.51.100.${h}`, 60);
     for (let h = 1; h <= 100; h++)
       for (let i = 0; i < 5; i++) a.requests.push({ source: `198.51.100.${h}`, api: 'orders', path: '/orders/2', status: 200 });
-    const found = d.examine(a, 61_000);
+    const found = await d.examine(a, 61_000);
     const keyed = found.map((x) => `${x.detector} ${x.subject} ${x.sources.join(',')}`).sort();
     assert.ok(keyed.includes('requestFlood 192.0.2.66 192.0.2.66'), keyed.join(' | '));
     assert.ok(keyed.includes('packetFlood 192.0.2.66 192.0.2.66'), keyed.join(' | '));
@@ -79,51 +115,51 @@ describe('anomaly detectors', () => {
     assert.ok(!keyed.some((k) => k.includes('192.0.2.0/24')), 'a prefix one source explains is not reported');
   });
 
-  it('blame no prefix for one source under its own threshold', () => {
+  it('blame no prefix for one source under its own threshold', async () => {
     // A new source in the steady clients' /24, under the floor a source is judged by, with its
     // neighbours past the prefix's (seen live: a request flood's packets sealed the /24).
-    const { d, rand } = warmed(15, 60);
+    const { d, rand } = await warmed(15, 60);
     const a = steady(rand);
     a.flows!.packets.set('10.0.0.99', 4_500);
-    const found = d.examine(a, 61_000).map((x) => `${x.detector} ${x.subject}`);
+    const found = (await d.examine(a, 61_000)).map((x) => `${x.detector} ${x.subject}`);
     assert.deepEqual(found, []);
   });
 
-  it("find an API's error spike and the source behind it", () => {
-    const { d, rand } = warmed(13, 60);
+  it("find an API's error spike and the source behind it", async () => {
+    const { d, rand } = await warmed(13, 60);
     const a = steady(rand);
     for (let i = 0; i < 80; i++) a.requests.push({ source: '203.0.113.9', api: 'orders', path: '/orders/x', status: 500 });
-    const found = d.examine(a, 61_000).filter((x) => x.detector === 'errorSpike');
+    const found = (await d.examine(a, 61_000)).filter((x) => x.detector === 'errorSpike');
     assert.equal(found.length, 1);
     assert.equal(found[0]!.subject, 'orders');
     assert.deepEqual(found[0]!.sources, ['203.0.113.9']);
     assert.ok(found[0]!.observed > 0.5);
   });
 
-  it('find a scan by distinct 4xx paths or new destinations, not by many ids of one API', () => {
-    const { d, rand } = warmed(14, 60);
+  it('find a scan by distinct 4xx paths or new destinations, not by many ids of one API', async () => {
+    const { d, rand } = await warmed(14, 60);
     const a = steady(rand);
     for (let i = 0; i < 60; i++)
       a.requests.push({ source: '203.0.113.20', api: 'other', path: `/probe-${i.toString(36)}x/admin`, status: 404 });
     a.flows!.newDestinations.set('203.0.113.21', new Set(Array.from({ length: 80 }, (_, i) => `10.9.0.1:${2000 + i}`)));
     // A client reading many orders that do not exist is one template: /orders/{id}.
     for (let i = 0; i < 200; i++) a.requests.push({ source: '10.0.0.3', api: 'orders', path: `/orders/${5000 + i}`, status: 404 });
-    const found = d.examine(a, 61_000).filter((x) => x.detector === 'scan');
+    const found = (await d.examine(a, 61_000)).filter((x) => x.detector === 'scan');
     assert.deepEqual(found.map((x) => x.subject).sort(), ['203.0.113.20', '203.0.113.21']);
   });
 
-  it('find a SYN flood on a destination; name a source only when one stands out', () => {
-    const { d, rand } = warmed(15, 60);
+  it('find a SYN flood on a destination; name a source only when one stands out', async () => {
+    const { d, rand } = await warmed(15, 60);
     const a = steady(rand);
     const spoofed = new Map(Array.from({ length: 400 }, (_, i) => [`100.${64 + (i >> 8)}.${i & 255}.1`, 1]));
     a.flows!.halfOpen.set('10.9.0.1:80', spoofed);
     a.flows!.halfOpen.set('10.9.0.2:443', new Map([['192.0.2.99', 300]]));
-    const found = d.examine(a, 61_000).filter((x) => x.detector === 'synFlood');
+    const found = (await d.examine(a, 61_000)).filter((x) => x.detector === 'synFlood');
     const by = Object.fromEntries(found.map((x) => [x.subject, x.sources]));
     assert.deepEqual(by, { '10.9.0.1:80': [], '10.9.0.2:443': ['192.0.2.99'] });
   });
 
-  it('judge nothing while warming up, and nothing when disabled', () => {
+  it('judge nothing while warming up, and nothing when disabled', async () => {
     const s = settings();
     s.requestFlood.enabled = false;
     const d = new AnomalyDetectors(s);
@@ -132,6 +168,6 @@ describe('anomaly detectors', () => {
       requests: Array.from({ length: 5000 }, () => ({ source: '192.0.2.1', api: 'x', path: '/x', status: 200 })),
       flows: null,
     };
-    assert.deepEqual(d.examine(a), []);
+    assert.deepEqual(await d.examine(a), []);
   });
 });
