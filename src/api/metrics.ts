@@ -36,7 +36,14 @@ export interface MetricSources {
   /** HTTP insight: its request counter and duration histogram (kept by the daemon), and its counts. */
   http?: { metrics: client.Metric[]; stats(): HttpInsightStats };
   /** Anomaly detection's counts (the daemon's). */
-  anomalies?: () => { intervals: number; anomalies: number; seals: number; requestsSkipped: number; lastIntervalMs: number };
+  anomalies?: () => {
+    intervals: number;
+    anomalies: number;
+    seals: number;
+    requestsSkipped: number;
+    deferred: number;
+    lastIntervalMs: number;
+  };
   /** Webhook deliveries, per webhook (the daemon's). */
   webhooks?: () => { byName: Record<string, WebhookStats> };
 }
@@ -362,6 +369,12 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     counter('pathwise_anomaly_seals_total', 'Seals the detectors made', [], (set) => set({}, anomalies().seals));
     counter('pathwise_anomaly_requests_skipped_total', 'HTTP transactions not examined (an interval held its maximum)', [], (set) =>
       set({}, anomalies().requestsSkipped),
+    );
+    counter(
+      'pathwise_anomalies_deferred_total',
+      'Anomalies left to a later interval: more than 1,000 in one (the most severe are acted on first)',
+      [],
+      (set) => set({}, anomalies().deferred),
     );
     gauge(
       'pathwise_anomaly_interval_duration_seconds',

@@ -20,18 +20,28 @@ import type { NamedTransaction } from '../insight/api-usage.js';
 import { monoNowNs } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
 import { capOldest } from '../util/recency-map.js';
+import { Turns } from '../util/turn.js';
 
 /** Requests kept per interval; beyond it they are counted, not examined (a flood big enough is seen anyway). */
 const MAX_REQUESTS = 500_000;
 /** A handshake not complete after this is half-open. */
 const HALF_OPEN_NS = 1e9;
 const COOLDOWN_MS = 60_000;
+/**
+ * Anomalies acted on (a notice, and a seal where asked) in one interval at most, the most
+ * severe first. A flood from 100,000 sources each over its threshold is 100,000 anomalies; each
+ * is a transaction, an audit row and a webhook delivery. The rest are acted on in the next
+ * intervals, while they last (what is not learned stays abnormal), and counted meanwhile.
+ */
+const MAX_ACTS = 1000;
 
 export interface AnomalyStats {
   intervals: number;
   anomalies: number;
   seals: number;
   requestsSkipped: number;
+  /** Anomalies left to a later interval: more than MAX_ACTS in one. */
+  deferred: number;
   lastIntervalMs: number;
 }
 
@@ -47,7 +57,7 @@ export class AnomalyService {
   private busy = false;
   private readonly offenses = new Map<string, number>();
   private readonly quietUntil = new Map<string, number>();
-  readonly stats: AnomalyStats = { intervals: 0, anomalies: 0, seals: 0, requestsSkipped: 0, lastIntervalMs: 0 };
+  readonly stats: AnomalyStats = { intervals: 0, anomalies: 0, seals: 0, requestsSkipped: 0, deferred: 0, lastIntervalMs: 0 };
 
   constructor(
     private readonly config: () => Config,
@@ -121,7 +131,7 @@ export class AnomalyService {
       this.lastTickMs = started;
       const anomalies = await detectors.examine({ seconds, requests, flows }, started);
       this.stats.intervals++;
-      for (const a of anomalies) this.act(a, started);
+      await this.actOn(anomalies, started);
     } catch (err) {
       this.log.error({ err }, 'anomaly detection failed this interval; it goes on at the next');
     } finally {
@@ -143,9 +153,28 @@ export class AnomalyService {
     return before ? await snap.activity(before, since, HALF_OPEN_NS) : null;
   }
 
+  /** Acts on the interval's anomalies not in their cooldown, the most severe first, at most MAX_ACTS. */
+  private async actOn(anomalies: Anomaly[], now: number): Promise<void> {
+    const due = anomalies.filter((a) => (this.quietUntil.get(keyOf(a)) ?? 0) <= now);
+    if (due.length > MAX_ACTS) {
+      due.sort((x, y) => y.observed / Math.max(y.threshold, 1e-9) - x.observed / Math.max(x.threshold, 1e-9));
+      this.stats.deferred += due.length - MAX_ACTS;
+      this.log.warn(
+        { found: due.length, acted: MAX_ACTS },
+        `anomaly detection found ${due.length} anomalies in one interval; the ${MAX_ACTS} most severe are acted on now, the others in the next intervals while they last`,
+      );
+      due.length = MAX_ACTS;
+    }
+    const turns = new Turns(10, 16); // an act is a transaction and an audit row: ~0.1 ms
+    for (let i = 0; i < due.length; i++) {
+      if (turns.due(i)) await turns.take();
+      if (!this.timer) return; // stopped meanwhile
+      this.act(due[i]!, now);
+    }
+  }
+
   private act(a: Anomaly, now: number): void {
-    const key = `${a.detector} ${a.subject}`;
-    if ((this.quietUntil.get(key) ?? 0) > now) return;
+    const key = keyOf(a);
     const cfg = this.config().anomalies.detectors[a.detector];
     this.stats.anomalies++;
     let sealed: string[] = [];
@@ -178,7 +207,10 @@ export class AnomalyService {
       }
     }
     this.quietUntil.set(key, now + Math.max(ttlMs, COOLDOWN_MS));
-    if (this.quietUntil.size > 100_000) for (const [k, t] of this.quietUntil) if (t <= now) this.quietUntil.delete(k);
+    if (this.quietUntil.size > 100_000) {
+      for (const [k, t] of this.quietUntil) if (t <= now) this.quietUntil.delete(k);
+      capOldest(this.quietUntil, 100_000);
+    }
     this.notices.publish({
       kind: 'anomaly',
       event: sealed.length ? 'sealed' : 'detected',
@@ -195,6 +227,9 @@ export class AnomalyService {
     this.timer = null;
   }
 }
+
+/** One anomaly on one subject: what a cooldown and the offense count are kept by. */
+const keyOf = (a: Anomaly) => `${a.detector} ${a.subject}`;
 
 function settingsOf(a: Config['anomalies']): DetectorSettings {
   return Object.fromEntries(

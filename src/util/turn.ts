@@ -7,9 +7,6 @@
 /** A turn of the event loop. setImmediate, not a resolved promise: that would run before I/O is polled. */
 export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Steps between two looks at the clock. */
-const STEPS_PER_LOOK = 4096;
-
 /**
  * Time-boxed turns for a walk: `if (turns.due(i)) await turns.take()` at each step gives the
  * loop a turn once `budgetMs` has passed since the last one. By time, not by count: a walk's
@@ -19,11 +16,15 @@ const STEPS_PER_LOOK = 4096;
 export class Turns {
   private since = performance.now();
 
-  constructor(private readonly budgetMs = 10) {}
+  /** `stepsPerLook`: steps between two looks at the clock (fewer for steps that cost more). */
+  constructor(
+    private readonly budgetMs = 10,
+    private readonly stepsPerLook = 4096,
+  ) {}
 
-  /** Whether the budget is spent (the clock is read every STEPS_PER_LOOK steps). */
+  /** Whether the budget is spent. */
   due(i: number): boolean {
-    return i % STEPS_PER_LOOK === 0 && performance.now() - this.since >= this.budgetMs;
+    return i % this.stepsPerLook === 0 && performance.now() - this.since >= this.budgetMs;
   }
 
   async take(): Promise<void> {

@@ -11,6 +11,12 @@ import { capOldest, dropOldest } from '../../src/util/recency-map.js';
 import { AnomalyDetectors, DETECTORS, type Activity, type DetectorSettings, type SeenRequest } from '../../src/insight/anomaly.js';
 import type { FlowActivity } from '../../src/insight/flow-table.js';
 import { rng } from '../helpers/rng.js';
+import pino from 'pino';
+import { AnomalyService } from '../../src/daemon/anomaly-service.js';
+import type { Config } from '../../src/control/config/schema.js';
+import type { Decisions } from '../../src/control/decisions.js';
+import type { Notices } from '../../src/control/notices.js';
+import type { Dataplane } from '../../src/dataplane/dataplane.js';
 
 const FLOORS = { requestFlood: 50, packetFlood: 5000, newSources: 50, errorSpike: 0.2, scan: 30, synFlood: 100 };
 const settings = (): DetectorSettings =>
@@ -169,5 +175,43 @@ describe('anomaly detectors', () => {
       flows: null,
     };
     assert.deepEqual(await d.examine(a), []);
+  });
+});
+
+describe('the daemon acting on anomalies', () => {
+  it('acts on at most 1,000 an interval, the most severe first, and on the others in the next', async () => {
+    const told: string[] = [];
+    const notices = { publish: (n: { subject: string }) => told.push(n.subject) } as unknown as Notices;
+    const config = () =>
+      ({ anomalies: { enabled: false, interval: '1h', detectors: { packetFlood: { action: 'event' } } } }) as unknown as Config;
+    const svc = new AnomalyService(config, () => ({}) as Dataplane, {} as Decisions, notices, pino({ level: 'silent' }));
+    svc.start();
+    try {
+      // 2,500 sources over their thresholds, source i by i + 1 times it.
+      const found = Array.from({ length: 2500 }, (_, i) => ({
+        detector: 'packetFlood' as const,
+        subject: `10.0.${i >> 8}.${i & 255}`,
+        observed: 100 * (i + 1),
+        threshold: 100,
+        mean: 10,
+        unit: 'packets/s',
+        sources: [],
+        summary: '',
+      }));
+      const actOn = (now: number) => svc['actOn'](found, now);
+      await actOn(1000);
+      assert.equal(told.length, 1000);
+      assert.deepEqual(told.slice(0, 2), ['10.0.9.195', '10.0.9.194'], 'the most severe first (sources 2499, 2498)');
+      assert.equal(svc.stats.deferred, 1500);
+      // The next interval: the ones told are in their cooldown, the next 1,000 go.
+      await actOn(6000);
+      assert.equal(told.length, 2000);
+      assert.equal(new Set(told).size, 2000, 'none told twice');
+      await actOn(11_000);
+      assert.equal(new Set(told).size, 2500, 'every one told within three intervals');
+      assert.equal(svc.stats.deferred, 2000);
+    } finally {
+      svc.stop();
+    }
   });
 });
