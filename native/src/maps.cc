@@ -144,30 +144,42 @@ static bpf_map_batch_opts BatchOpts(const Napi::CallbackInfo& info, size_t i) {
   return o;
 }
 
-// lookupBatch(fd, inBatch|null, outBatch, keys, values, count, opts?, andDelete?)
-//   -> { count, done }.  inBatch/outBatch are opaque cursors of the map's key size (for hash
-//   maps the kernel wants at least key_size bytes; callers pass a buffer of >= 8 bytes).
-static Napi::Value LookupBatchImpl(const Napi::CallbackInfo& info, bool andDelete) {
+// The arguments of a batch lookup, checked against the map: (fd, inBatch|null, outBatch, keys,
+// values, count). inBatch/outBatch are opaque cursors: a bucket number (u32) for hash maps, a
+// key for the others (callers pass a buffer of >= max(key size, 8) bytes).
+struct BatchLookupArgs {
+  int fd;
+  void *in, *out, *keys, *values;
+  uint32_t count;
+};
+static BatchLookupArgs ParseBatchLookup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = ArgInt(info, 0, "fd");
+  BatchLookupArgs a;
+  a.fd = ArgInt(info, 0, "fd");
   size_t inl = 0, outl, kl, vl;
-  void* in = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "inBatch", &inl);
-  void* out = ArgBytes(info, 2, "outBatch", &outl);
-  void* keys = ArgBytes(info, 3, "keys", &kl);
-  void* values = ArgBytes(info, 4, "values", &vl);
-  uint32_t count = ArgU32(info, 5, "count");
-  MapShape sh = ShapeOf(env, fd);
-  // The cursor: a bucket number (u32) for hash maps, a key for the others.
+  a.in = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "inBatch", &inl);
+  a.out = ArgBytes(info, 2, "outBatch", &outl);
+  a.keys = ArgBytes(info, 3, "keys", &kl);
+  a.values = ArgBytes(info, 4, "values", &vl);
+  a.count = ArgU32(info, 5, "count");
+  MapShape sh = ShapeOf(env, a.fd);
   bool hash = sh.type == BPF_MAP_TYPE_HASH || sh.type == BPF_MAP_TYPE_PERCPU_HASH || sh.type == BPF_MAP_TYPE_LRU_HASH ||
               sh.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
   uint32_t cursor = hash ? 4 : sh.key;
-  if (in) NeedBytes(env, "inBatch", inl, cursor);
+  if (a.in) NeedBytes(env, "inBatch", inl, cursor);
   NeedBytes(env, "outBatch", outl, cursor);
-  NeedBytes(env, "keys", kl, uint64_t(count) * sh.key);
-  NeedBytes(env, "values", vl, uint64_t(count) * sh.value);
+  NeedBytes(env, "keys", kl, uint64_t(a.count) * sh.key);
+  NeedBytes(env, "values", vl, uint64_t(a.count) * sh.value);
+  return a;
+}
+
+// lookupBatch(fd, inBatch|null, outBatch, keys, values, count, opts?) -> { count, done }.
+static Napi::Value LookupBatchImpl(const Napi::CallbackInfo& info, bool andDelete) {
+  Napi::Env env = info.Env();
+  BatchLookupArgs a = ParseBatchLookup(info);
   bpf_map_batch_opts o = BatchOpts(info, 6);
-  int err = andDelete ? bpf_map_lookup_and_delete_batch(fd, in, out, keys, values, &count, &o)
-                      : bpf_map_lookup_batch(fd, in, out, keys, values, &count, &o);
+  int err = andDelete ? bpf_map_lookup_and_delete_batch(a.fd, a.in, a.out, a.keys, a.values, &a.count, &o)
+                      : bpf_map_lookup_batch(a.fd, a.in, a.out, a.keys, a.values, &a.count, &o);
   bool done = false;
   if (err) {
     // ENOENT means "no more entries"; count still tells how many were returned.
@@ -175,7 +187,7 @@ static Napi::Value LookupBatchImpl(const Napi::CallbackInfo& info, bool andDelet
     else ThrowErrno(env, errno, andDelete ? "bpf_map_lookup_and_delete_batch" : "bpf_map_lookup_batch");
   }
   Napi::Object r = Napi::Object::New(env);
-  r.Set("count", (double)count);
+  r.Set("count", (double)a.count);
   r.Set("done", done);
   return r;
 }
@@ -224,30 +236,16 @@ class LookupBatchWorker : public Napi::AsyncWorker {
 
 static Napi::Value LookupBatchAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = ArgInt(info, 0, "fd");
-  size_t inl = 0, outl, kl, vl;
-  void* in = info[1].IsNull() || info[1].IsUndefined() ? nullptr : ArgBytes(info, 1, "inBatch", &inl);
-  void* out = ArgBytes(info, 2, "outBatch", &outl);
-  void* keys = ArgBytes(info, 3, "keys", &kl);
-  void* values = ArgBytes(info, 4, "values", &vl);
-  uint32_t count = ArgU32(info, 5, "count");
-  MapShape sh = ShapeOf(env, fd);
-  bool hash = sh.type == BPF_MAP_TYPE_HASH || sh.type == BPF_MAP_TYPE_PERCPU_HASH || sh.type == BPF_MAP_TYPE_LRU_HASH ||
-              sh.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-  uint32_t cursor = hash ? 4 : sh.key;
-  if (in) NeedBytes(env, "inBatch", inl, cursor);
-  NeedBytes(env, "outBatch", outl, cursor);
-  NeedBytes(env, "keys", kl, uint64_t(count) * sh.key);
-  NeedBytes(env, "values", vl, uint64_t(count) * sh.value);
-  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  BatchLookupArgs a = ParseBatchLookup(info);
+  int own = fcntl(a.fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0) ThrowErrno(env, errno, "fcntl(F_DUPFD_CLOEXEC)");
   auto* w = new LookupBatchWorker(env);
   w->fd = own;
-  w->in = in;
-  w->out = out;
-  w->keys = keys;
-  w->values = values;
-  w->count = count;
+  w->in = a.in;
+  w->out = a.out;
+  w->keys = a.keys;
+  w->values = a.values;
+  w->count = a.count;
   for (size_t i = 1; i <= 4; i++)
     if (info[i].IsObject()) w->held.push_back(Napi::Persistent(info[i]));
   Napi::Promise p = w->Promise();

@@ -3,7 +3,7 @@
  * copies them): where a key is, found by its ten 32-bit words, with no string or object per
  * flow. A full table is a million flows; keyed by strings in a Map, the anomaly look and the
  * IPFIX pass took 5-12 s of the daemon's only thread and hundreds of MiB per look. This is
- * open addressing in two typed arrays, built in one pass.
+ * open addressing in two typed arrays.
  */
 import * as abi from '../generated/pathwise.js';
 import { Turns } from '../util/turn.js';

@@ -199,13 +199,9 @@ export class FlowSnapshot {
     return new FlowCounts(await this.index(), packets);
   }
 
-  /** Flow i's packets, bytes and last packet's time (CLOCK_MONOTONIC ns), undecoded otherwise. */
+  /** Flow i's packets, first and last packet's times (CLOCK_MONOTONIC ns), without decoding the rest. */
   packetsAt(i: number): number {
     return u64(this.vv, i * V.size + VAL_PACKETS);
-  }
-
-  bytesAt(i: number): number {
-    return u64(this.vv, i * V.size + VAL_BYTES);
   }
 
   firstNsAt(i: number): number {

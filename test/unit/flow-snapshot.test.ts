@@ -177,14 +177,18 @@ describe('IPFIX export of snapshots', () => {
     return out;
   }
 
-  it('sends each flow what it counted since its last record, counts evictions, and starts over a flow that restarted', async () => {
-    const ex = new IpfixExporter({
+  /** An exporter to the collector, with the default timeouts (idle 15 s, active 60 s). */
+  const exporter = () =>
+    new IpfixExporter({
       collectors: [{ host: '127.0.0.1', port }],
       activeTimeoutMs: 60_000,
       idleTimeoutMs: 15_000,
       templateRefreshMs: 600_000,
       observationDomain: 9,
     });
+
+  it('sends each flow what it counted since its last record, counts evictions, and starts over a flow that restarted', async () => {
+    const ex = exporter();
     try {
       const flow = (sport: number, packets: number, lastNs: number, firstNs = 50e9): Flow => ({
         src: 0x0a000001,
@@ -223,13 +227,7 @@ describe('IPFIX export of snapshots', () => {
   });
 
   it('reports 100,000 flows in one pass, then only what changed, whatever order the table gives them in', async () => {
-    const ex = new IpfixExporter({
-      collectors: [{ host: '127.0.0.1', port }],
-      activeTimeoutMs: 60_000,
-      idleTimeoutMs: 15_000,
-      templateRefreshMs: 600_000,
-      observationDomain: 9,
-    });
+    const ex = exporter();
     try {
       const flows = many(100_000).map((f, i) => ({ ...f, sport: i % 65536, dport: 1 + Math.floor(i / 65536), firstNs: 1e9, lastNs: 2e9 }));
       assert.equal(await ex.export(snapshot(flows, 100e9), 100e9), flows.length);
