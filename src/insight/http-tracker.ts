@@ -21,6 +21,7 @@ import {
   type RequestHead,
 } from './http-head.js';
 import { looksLikeTlsHandshake, parseClientHello, type ClientHello } from './tls-hello.js';
+import { OldestCursor } from '../util/recency-map.js';
 
 /** One TCP segment as the data plane (or a capture) gave it. */
 export interface TcpSegment {
@@ -164,6 +165,8 @@ const endpointKey = (addr: string, port: number) => `${addr}|${port}`;
 
 export class HttpTracker {
   private readonly conns = new Map<string, Connection>();
+  /** The least recently active connection, when one must go (maxConnections). */
+  private readonly oldest = new OldestCursor(this.conns);
   private readonly maxConnections: number;
   readonly stats: HttpTrackerStats = {
     connections: 0,
@@ -248,10 +251,10 @@ export class HttpTracker {
   }
 
   private evictOldest(): void {
-    const first = this.conns.values().next();
-    if (first.done) return;
+    const c = this.oldest.next();
+    if (!c) return;
     this.stats.evicted++;
-    this.endConnection(first.value, 0);
+    this.endConnection(c, 0);
   }
 
   /** Puts a segment's payload in sequence order into its stream. */

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { Baseline, BaselineSet } from '../../src/insight/baseline.js';
-import { capOldest, dropOldest } from '../../src/util/recency-map.js';
 import { AnomalyDetectors, DETECTORS, type Activity, type DetectorSettings, type SeenRequest } from '../../src/insight/anomaly.js';
 import type { FlowActivity } from '../../src/insight/flow-table.js';
 import { rng } from '../helpers/rng.js';
@@ -69,23 +68,6 @@ describe('bounded baselines', () => {
     for (const k of known) assert.ok(set.has(k), `${k} kept its baseline`);
     assert.ok(set.has('n999'), 'the newest of the new sources has one');
     assert.ok(!set.has('n0'), 'the oldest of them has none');
-  });
-
-  it('drop the oldest entries of a recency map, an eighth at a time past the bound', () => {
-    const m = new Map<number, number>(Array.from({ length: 20 }, (_, i) => [i, i]));
-    capOldest(m, 20);
-    assert.equal(m.size, 20, 'at the bound: nothing goes');
-    m.set(20, 20);
-    capOldest(m, 20);
-    assert.deepEqual(
-      [...m.keys()],
-      Array.from({ length: 18 }, (_, i) => i + 3),
-      'to 7/8 of 20 (18), the oldest first',
-    );
-    const big = new Map<number, number>(Array.from({ length: 1_000_000 }, (_, i) => [i, i]));
-    dropOldest(big, 100_000);
-    assert.equal(big.size, 100_000);
-    assert.equal(big.keys().next().value, 900_000);
   });
 });
 
