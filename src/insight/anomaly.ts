@@ -118,9 +118,6 @@ export class AnomalyDetectors {
     const on = (d: DetectorName) => this.s[d].enabled;
     const turns = new Turns();
     let step = 0;
-    const turn = async () => {
-      if (turns.due(step++)) await turns.take();
-    };
 
     // ---- floods: per source, then per prefix where no single source explains it -----------
     const floods = async (
@@ -132,7 +129,7 @@ export class AnomalyDetectors {
     ) => {
       const rates = new Map<string, number>();
       for (const [k, n] of perSource) {
-        await turn();
+        if (turns.due(step++)) await turns.take();
         rates.set(k, n / sec);
       }
       const abnormal = new Set<string>();
@@ -143,7 +140,7 @@ export class AnomalyDetectors {
       const byPrefix = new Map<string, number>();
       const top = new Map<string, number>(); // each prefix's busiest source
       for (const [src, r] of rates) {
-        await turn();
+        if (turns.due(step++)) await turns.take();
         const p = prefixOf(src);
         add(byPrefix, p, r);
         if (r > (top.get(p) ?? 0)) top.set(p, r);
@@ -169,7 +166,7 @@ export class AnomalyDetectors {
       const fresh = new Set<string>();
       const sources = [...a.requests.map((r) => r.source), ...(a.flows ? a.flows.packets.keys() : [])];
       for (const src of sources) {
-        await turn();
+        if (turns.due(step++)) await turns.take();
         const last = this.known.get(src);
         if (last === undefined || now - last > KNOWN_MS) fresh.add(src);
         this.known.delete(src);
