@@ -27,6 +27,7 @@ import { formatDuration } from '../util/duration.js';
 import { formatPrefix, parsePrefix, prefixesOverlap, type Prefix } from '../util/ip.js';
 import { code4Text } from '../filter/blocklist.js';
 import { BlockKeySet } from '../filter/block-key-set.js';
+import { Turns } from '../util/turn.js';
 import type { Notices } from './notices.js';
 
 /** done: an unblock, carried out; exempt: a block or limit whose target overlaps decisions.exempt: not applied, or ended when its prefix became exempt. */
@@ -232,15 +233,17 @@ export class Decisions {
 
   /**
    * The repair runs every REPAIR_MS, or, when it takes longer than a twentieth of that (it
-   * reads both blocklists whole when many prefixes are in force: ~0.5 s with 500,000 here),
-   * twenty times as long as it took, so that it never takes more than ~5 % of the daemon's time.
+   * reads both blocklists whole when many prefixes are in force: ~0.5 s with 500,000 here, in
+   * turns of the event loop), twenty times as long as it took, so that it never takes more than
+   * ~5 % of the daemon's time.
    */
   private scheduleRepair(delay: number): void {
     if (this.stopped) return;
     this.repairTimer = setTimeout(() => {
       const t0 = performance.now();
-      this.guarded('repair', () => this.repair());
-      this.scheduleRepair(Math.max(REPAIR_MS, 20 * (performance.now() - t0)));
+      void this.repair()
+        .catch((err: unknown) => this.log.error({ err }, 'decisions: the repair failed; it runs again shortly'))
+        .finally(() => this.scheduleRepair(Math.max(REPAIR_MS, 20 * (performance.now() - t0))));
     }, delay);
     this.repairTimer.unref();
   }
@@ -501,24 +504,31 @@ export class Decisions {
    * Writes again every prefix whose entry is not in the pipeline (returns how many). A few
    * prefixes are looked up one by one; more than REPAIR_LOOKUPS_MAX, the blocklists are read
    * in one walk and compared with what is held in memory (a lookup is a system call: seconds
-   * for hundreds of thousands; a walk reads a million-entry config list too, ~0.5 s).
+   * for hundreds of thousands; a walk reads a million-entry config list too, ~0.5 s). The walk
+   * and the comparison run in turns of the event loop.
    */
-  repair(): number {
+  async repair(): Promise<number> {
     let held: (target: string) => boolean;
-    if (this.active.targetCount <= REPAIR_LOOKUPS_MAX) {
+    // The targets in force before the walk: one written while it ran may have been passed by
+    // it. A target revoked meanwhile is skipped below (nothing in force on it any more).
+    const targets = [...this.active.targets()];
+    if (targets.length <= REPAIR_LOOKUPS_MAX) {
       const seals = this.seals();
       held = (target) => seals.holds(parsePrefix(target));
     } else {
       const inForce = new BlockKeySet();
       // A config entry holding a target leaves nothing to repair; an escalation there is written over.
-      this.dp().filter.forEachBlockOf([PwBlockOrigin.DECISION, PwBlockOrigin.CONFIG], (key) => inForce.add(key));
+      await this.dp().filter.forEachBlockOfInTurns([PwBlockOrigin.DECISION, PwBlockOrigin.CONFIG], (key) => inForce.add(key));
       held = (target) => inForce.has(blockKeyOf(target));
     }
     // An entry the pipeline let expire, on decisions the sweep has not ended yet (it ends
     // SWEEP_MAX a second), is not missing: the sweep ends them.
     const due = Date.now() + SWEEP_MS;
     const missing: string[] = [];
-    for (const target of this.active.targets()) {
+    const turns = new Turns(10, 1024);
+    for (const [i, target] of targets.entries()) {
+      if (turns.due(i)) await turns.take();
+      if (this.stopped) return 0;
       if (this.active.on(target).some((d) => d.expiresMs > due) && !held(target)) missing.push(target);
     }
     // A target a config entry holds is written as 'config': nothing was missing there.

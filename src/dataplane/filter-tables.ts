@@ -20,6 +20,7 @@ import { presenceBitmap } from '../filter/presence.js';
 import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { Turns } from '../util/turn.js';
 import type { PipelineMaps } from './pipeline.js';
 import { markEmptyBlocklists, markListed } from './blocklist-listing.js';
 import { storeEscalations, storeRuleBank } from './guard-state.js';
@@ -148,6 +149,45 @@ function blockTextAt(family: 4 | 6, page: BlockPage, i: number): string {
 function expiresInMsAt(page: BlockPage, i: number, now: bigint): number | null {
   const expires = page.values.readBigUInt64LE(i * BLOCK.size + BLOCK.offsets.expires_ns);
   return expires ? Number((expires - now) / 1_000_000n) : null;
+}
+
+type BlockVisit = (key: number | string, origin: abi.PwBlockOrigin, expiresInMs: number | null) => void;
+type PageVisit = (family: 4 | 6, page: BlockPage, i: number) => void;
+
+/** A PageVisit that hands `visit` the entries of the given origins, keyed as forEachBlockOf says. */
+function originFilter(origins: readonly abi.PwBlockOrigin[], now: bigint, visit: BlockVisit): PageVisit {
+  const wanted = new Set<number>(origins);
+  return (family, page, i) => {
+    const origin = page.values[i * BLOCK.size + BLOCK.offsets.origin] as abi.PwBlockOrigin;
+    if (!wanted.has(origin)) return;
+    visit(family === 4 ? code4At(page, i) : blockTextAt(6, page, i), origin, expiresInMsAt(page, i, now));
+  };
+}
+
+/** One walk of the blocklists, page by page: the entries in force to `visit`, the expired and
+ * the escalations noted for the upkeep after the walk (FilterTables.finishWalk). */
+class BlocklistUpkeep {
+  readonly expired: (() => void)[] = [];
+  escalations = 0;
+
+  constructor(
+    private readonly now: bigint,
+    private readonly visit: PageVisit,
+  ) {}
+
+  page(family: 4 | 6, map: PipelineMaps['block4'], page: BlockPage & { count: number }): void {
+    const keyCodec = family === 4 ? abi.PwBlock4Key : abi.PwBlock6Key;
+    for (let i = 0; i < page.count; i++) {
+      const expires = page.values.readBigUInt64LE(i * BLOCK.size + BLOCK.offsets.expires_ns);
+      if (expires && expires <= this.now) {
+        const key = keyCodec.decode(new DataView(page.keys.buffer, page.keys.byteOffset, page.keys.byteLength), i * keyCodec.size);
+        this.expired.push(() => void map.delete(key as BlockKey));
+        continue;
+      }
+      if (page.values[i * BLOCK.size + BLOCK.offsets.origin] === abi.PwBlockOrigin.ESCALATION) this.escalations++;
+      this.visit(family, page, i);
+    }
+  }
 }
 
 /**
@@ -643,13 +683,14 @@ export class FilterTables {
   /**
    * Entries in force, the control plane's and the rate limiters' escalations; expired ones are
    * swept out on the way, the escalations still listed are counted for the pipeline's cap, and
-   * a blocklist left empty is marked so (the pipeline skips it).
+   * a blocklist left empty is marked so (the pipeline skips it). Read in turns of the event
+   * loop: a million entries take ~1.5 s.
    */
-  blocklist(): BlockEntry[] {
+  async blocklist(): Promise<BlockEntry[]> {
     const now = nowMonotonicNs();
     const out: BlockEntry[] = [];
     const names = new Map(this.state.limiters.map((l) => [l.id, l.name]));
-    this.walkBlocklists(now, (family, page, i) => {
+    await this.walkBlocklistsInTurns(now, (family, page, i) => {
       const origin = page.values[i * BLOCK.size + BLOCK.offsets.origin];
       const limiter = page.values.readUInt32LE(i * BLOCK.size + BLOCK.offsets.limiter);
       const escalation = origin === abi.PwBlockOrigin.ESCALATION;
@@ -677,49 +718,61 @@ export class FilterTables {
 
   /**
    * The entries in force of the given origins, each to `visit` keyed as forEachConfigBlock's
-   * (the decisions' repair compares hundreds of thousands of prefixes with them this way).
+   * (the decisions' resync compares hundreds of thousands of prefixes with them this way).
    */
-  forEachBlockOf(
-    origins: readonly abi.PwBlockOrigin[],
-    visit: (key: number | string, origin: abi.PwBlockOrigin, expiresInMs: number | null) => void,
-  ): void {
+  forEachBlockOf(origins: readonly abi.PwBlockOrigin[], visit: BlockVisit): void {
     const now = nowMonotonicNs();
-    const wanted = new Set<number>(origins);
-    this.walkBlocklists(now, (family, page, i) => {
-      const origin = page.values[i * BLOCK.size + BLOCK.offsets.origin] as abi.PwBlockOrigin;
-      if (!wanted.has(origin)) return;
-      visit(family === 4 ? code4At(page, i) : blockTextAt(6, page, i), origin, expiresInMsAt(page, i, now));
-    });
+    this.walkBlocklists(now, originFilter(origins, now, visit));
+  }
+
+  /** forEachBlockOf in turns of the event loop (the decisions' repair, every few seconds). */
+  forEachBlockOfInTurns(origins: readonly abi.PwBlockOrigin[], visit: BlockVisit): Promise<void> {
+    const now = nowMonotonicNs();
+    return this.walkBlocklistsInTurns(now, originFilter(origins, now, visit));
   }
 
   /**
    * Both blocklists' entries in force to `visit`, raw, read as the batches come (not gathered
    * first: a million decoded entries held at once cost the garbage collector 4× the reading);
-   * then the upkeep every reader owes: the expired deleted (after the walk, as a walk from a
-   * deleted key would start the trie over), the escalations in force counted for the
-   * pipeline's cap, a list left empty marked so.
+   * then the upkeep every reader owes (BlocklistUpkeep).
    */
-  private walkBlocklists(now: bigint, visit: (family: 4 | 6, page: BlockPage, i: number) => void): void {
-    const expired: (() => void)[] = [];
-    let escalations = 0;
+  private walkBlocklists(now: bigint, visit: PageVisit): void {
+    const upkeep = new BlocklistUpkeep(now, visit);
     for (const family of [4, 6] as const) {
-      const map = family === 4 ? this.maps.block4 : (this.maps.block6 as unknown as PipelineMaps['block4']);
-      const keyCodec = family === 4 ? abi.PwBlock4Key : abi.PwBlock6Key;
-      for (const page of map.entriesRaw(16384)) {
-        for (let i = 0; i < page.count; i++) {
-          const expires = page.values.readBigUInt64LE(i * BLOCK.size + BLOCK.offsets.expires_ns);
-          if (expires && expires <= now) {
-            const key = keyCodec.decode(new DataView(page.keys.buffer, page.keys.byteOffset, page.keys.byteLength), i * keyCodec.size);
-            expired.push(() => void map.delete(key as BlockKey));
-            continue;
-          }
-          if (page.values[i * BLOCK.size + BLOCK.offsets.origin] === abi.PwBlockOrigin.ESCALATION) escalations++;
-          visit(family, page, i);
-        }
+      const map = this.blocklistMap(family);
+      for (const page of map.entriesRaw(16384)) upkeep.page(family, map, page);
+    }
+    this.finishWalk(upkeep);
+  }
+
+  /**
+   * walkBlocklists with the batches read on a worker thread and a turn of the event loop
+   * between pages once 10 ms have gone: what runs in the daemon's own time. An entry written
+   * or deleted meanwhile may or may not be seen, as with any walk of a map that changes.
+   */
+  private async walkBlocklistsInTurns(now: bigint, visit: PageVisit): Promise<void> {
+    const upkeep = new BlocklistUpkeep(now, visit);
+    const turns = new Turns(10, 1);
+    for (const family of [4, 6] as const) {
+      const map = this.blocklistMap(family);
+      for await (const page of map.entriesRawAsync(4096)) {
+        upkeep.page(family, map, page);
+        if (turns.due(0)) await turns.take();
       }
     }
-    for (const del of expired) del();
-    if (this.maps.guardState.get(0)?.escalations !== escalations) storeEscalations(this.maps, escalations);
+    this.finishWalk(upkeep);
+  }
+
+  private blocklistMap(family: 4 | 6): PipelineMaps['block4'] {
+    return family === 4 ? this.maps.block4 : (this.maps.block6 as unknown as PipelineMaps['block4']);
+  }
+
+  /** The upkeep after a whole walk: the expired deleted (after it, as a walk from a deleted key
+   * would start the trie over), the escalations in force counted for the pipeline's cap, a list
+   * left empty marked so. */
+  private finishWalk(upkeep: BlocklistUpkeep): void {
+    for (const del of upkeep.expired) del();
+    if (this.maps.guardState.get(0)?.escalations !== upkeep.escalations) storeEscalations(this.maps, upkeep.escalations);
     this.markEmptyBlocklists();
   }
 

@@ -27,7 +27,7 @@ export const listLimiters = (dp: Dataplane): Limiter[] => dp.filter.limiters();
 export const addLimiter = (dp: Dataplane, l: LimiterSpec): Limiter => dp.filter.addLimiter(l);
 export const deleteLimiter = (dp: Dataplane, name: string): Limiter => dp.filter.deleteLimiter(name);
 
-export const listBlocks = (dp: Dataplane): BlockEntry[] => dp.filter.blocklist();
+export const listBlocks = (dp: Dataplane): Promise<BlockEntry[]> => dp.filter.blocklist();
 
 /** Blocks prefixes (ttlMs: expiry; none: until unblocked). Returns how many. */
 export const block = (dp: Dataplane, prefixes: Prefix[], ttlMs?: number): number => dp.filter.block(prefixes, ttlMs);

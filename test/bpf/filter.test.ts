@@ -335,10 +335,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.equal(dp.trace(ipv6Packet({ src: '2001:db8:bad::1', dst: '2001:db8::2' })).reason, abi.PwReason.BLOCKED);
     await new Promise((r) => setTimeout(r, 400));
     assert.notEqual(dp.trace(from('198.51.100.7')).reason, abi.PwReason.BLOCKED, 'the 300 ms block expired');
-    const listed = dp.filter
-      .blocklist()
-      .map((b) => b.prefix)
-      .sort();
+    const listed = (await dp.filter.blocklist()).map((b) => b.prefix).sort();
     assert.deepEqual(listed, ['2001:db8:bad::/48', '203.0.113.0/24']);
     assert.equal(dp.filter.unblock(parsePrefix('203.0.113.0/24')), true);
     assert.notEqual(dp.trace(from('203.0.113.99')).reason, abi.PwReason.BLOCKED);
@@ -353,7 +350,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       const v6 = `2001:${(0xd00 + (i >> 16)).toString(16)}:${(i & 0xffff).toString(16)}::/48`;
       (i % 5 === 4 ? expiring : lasting).push(v4, v6);
     }
-    const earlier = dp.filter.blocklist().map((b) => b.prefix); // what the tests before left
+    const earlier = (await dp.filter.blocklist()).map((b) => b.prefix); // what the tests before left
     let t0 = performance.now();
     dp.filter.block(lasting.map((p) => parsePrefix(p)));
     dp.filter.block(
@@ -364,10 +361,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     assert.equal(dp.trace(ipv4Packet({ src: '100.0.7.9', dst: '10.9.9.9' })).reason, abi.PwReason.BLOCKED);
     await new Promise((r) => setTimeout(r, 300));
     t0 = performance.now();
-    const listed = dp.filter
-      .blocklist()
-      .map((b) => b.prefix)
-      .filter((p) => !earlier.includes(p));
+    const listed = (await dp.filter.blocklist()).map((b) => b.prefix).filter((p) => !earlier.includes(p));
     const read = performance.now() - t0;
     t.diagnostic(`200,000 prefixes written in ${wrote.toFixed(0)} ms, listed (and 40,000 expired swept) in ${read.toFixed(0)} ms`);
     assert.equal(listed.length, lasting.length, 'each lasting prefix listed once');
@@ -379,12 +373,12 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     );
     for (const p of lasting) dp.filter.unblock(parsePrefix(p));
     assert.deepEqual(
-      dp.filter.blocklist().map((b) => b.prefix),
+      (await dp.filter.blocklist()).map((b) => b.prefix),
       earlier,
     );
   });
 
-  it('rate-limits per source and escalates to a block', () => {
+  it('rate-limits per source and escalates to a block', async () => {
     dp.filter.addLimiter({ name: `t${Date.now()}`, rate: 10, burst: 5, per4: 32, per6: 128, blockAfter: 20, blockForMs: 60_000 });
     const lim = dp.filter.limiters().at(-1)!;
     dp.filter.setRules([{ action: 'ratelimit', limiter: lim.name, proto: 17, dport: [9000, 9000] }]);
@@ -408,7 +402,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     burstOf('192.0.2.10', 25);
     const t = dp.trace(ipv4Packet({ src: '192.0.2.10', dst: '10.9.9.9', proto: 'udp', dport: 9000 }));
     assert.equal(t.reason, abi.PwReason.BLOCKED);
-    const listed = dp.filter.blocklist().find((b) => b.prefix === '192.0.2.10/32');
+    const listed = (await dp.filter.blocklist()).find((b) => b.prefix === '192.0.2.10/32');
     assert.ok(listed, 'the escalation is listed');
     assert.equal(listed.origin, 'escalation');
     assert.equal(listed.limiter, lim.name);
@@ -419,11 +413,11 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     dp.filter.setRules([]);
   });
 
-  it('skips an empty blocklist, and looks again after every insert, an escalation made meanwhile too', () => {
+  it('skips an empty blocklist, and looks again after every insert, an escalation made meanwhile too', async () => {
     const maps = dp.pipeline.maps;
     const skipped = (f: 4 | 6) => blocklistSkipped(maps, f);
     const fate = (src: string) => dp.trace(ipv4Packet({ src, dst: '10.9.9.9', proto: 'udp', dport: 9001 })).reason;
-    for (const b of dp.filter.blocklist()) dp.filter.unblock(parsePrefix(b.prefix));
+    for (const b of await dp.filter.blocklist()) dp.filter.unblock(parsePrefix(b.prefix));
     assert.deepEqual([skipped(4), skipped(6)], [true, true], 'both empty: skipped');
     dp.filter.block([parsePrefix('203.0.113.0/24')]);
     assert.deepEqual([skipped(4), skipped(6)], [false, true]);
@@ -476,7 +470,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
     dp.filter.deleteLimiter(name);
   });
 
-  it('never blocks a source for a limiter with blockAfter 0; limits across a burst exactly', () => {
+  it('never blocks a source for a limiter with blockAfter 0; limits across a burst exactly', async () => {
     const name = `n${Date.now() % 100000}`;
     dp.filter.addLimiter({ name, rate: 1, burst: 3, per4: 32, per6: 128, blockAfter: 0, blockForMs: 60_000 });
     dp.filter.setRules([{ action: 'ratelimit', limiter: name, proto: 17 }]);
@@ -492,7 +486,7 @@ describe('the guard stage', { skip, timeout: 5 * 60_000 }, () => {
       verdicts.slice(3).every((v) => v === XdpAction.DROP),
       'limited after the burst',
     );
-    assert.equal(dp.filter.blocklist().filter((b) => b.origin === 'escalation').length, 0, 'nobody was blocked');
+    assert.equal((await dp.filter.blocklist()).filter((b) => b.origin === 'escalation').length, 0, 'nobody was blocked');
     dp.filter.setRules([]);
     dp.filter.deleteLimiter(name);
   });

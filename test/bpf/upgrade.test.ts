@@ -178,7 +178,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     assert.equal(r.republished, true, 'the limiters came back from filter.json');
     const dp = await Dataplane.open(instance);
     try {
-      const listed = dp.filter.blocklist();
+      const listed = await dp.filter.blocklist();
       assert.deepEqual(
         listed.map((b) => [b.prefix, b.origin, b.expiresInMs]),
         [['203.0.113.0/24', 'config', null]],
