@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { PwError } from '../errors.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { PwBlockOrigin, PwLimit } from '../generated/pathwise.js';
-import { SealTable, type SealSpec } from '../dataplane/seal-table.js';
+import { SealTable, type FoundDecisionEntries, type HeldSpec, type SealSpec } from '../dataplane/seal-table.js';
 import { ActiveDecisions, ACTIVE_COLUMNS, blockKeyOf, type HeldDecision } from './active-decisions.js';
 import { checkDecision, sameDecision, SOURCE_TAG, type DecisionInput, type DecisionLimits, type DecisionSpec } from '../filter/decision.js';
 import { formatDuration } from '../util/duration.js';
@@ -225,7 +225,9 @@ export class Decisions {
 
   /** Starts the sweep and the repair, after writing every decision in force again. */
   start(): void {
-    this.resync();
+    const { kept, written } = this.resync();
+    if (kept + written)
+      this.log.info({ kept, written }, 'decisions: the entries in force were found in the pipeline (kept) or written again');
     this.timers.push(setInterval(() => this.guarded('sweep', () => this.sweep()), SWEEP_MS));
     this.timers[0]!.unref();
     this.scheduleRepair(REPAIR_MS);
@@ -541,37 +543,64 @@ export class Decisions {
   /**
    * Writes every decision in force again, and removes decision entries no decision explains:
    * at the start and after a program upgrade. One walk of the blocklists finds the config's
-   * entries (which hold their prefixes already) and the decisions' own; the rest is written in
-   * batches.
+   * entries (which hold their prefixes already) and the decisions' own; those that hold what
+   * is in force stay as they are (a restart rewrites nothing and opens no gap: see
+   * SealTable.beginResync), the rest is written in batches. Returns how many stayed and how many
+   * were written.
    */
-  resync(): void {
+  resync(): { kept: number; written: number } {
     while (this.sweep() === SWEEP_MAX);
     this.endExempt('decisions.exempt');
     const seals = this.seals();
-    seals.resetLimiters();
     const config = new BlockKeySet();
     const ours: (number | string)[] = [];
-    this.dp().filter.forEachBlockOf([PwBlockOrigin.DECISION, PwBlockOrigin.CONFIG], (key, origin) =>
-      origin === PwBlockOrigin.CONFIG ? config.add(key) : ours.push(key),
-    );
-    const specs: (SealSpec & { text: string })[] = [];
+    const found: FoundDecisionEntries = { expiresInMs: new Map(), limiter: new Map(), at: Date.now() };
+    this.dp().filter.forEachBlockOf([PwBlockOrigin.DECISION, PwBlockOrigin.CONFIG], (key, origin, expiresInMs, limiter) => {
+      if (origin === PwBlockOrigin.CONFIG) return config.add(key);
+      ours.push(key);
+      if (expiresInMs !== null) found.expiresInMs.set(key, expiresInMs);
+      if (limiter) found.limiter.set(key, limiter);
+    });
+    // What the pinned blocklists hold already stays, seals with their limiters; the rest is
+    // written. The spec of a prefix kept is not built (at 500,000, parsing them cost ~0.5 s).
+    seals.beginResync(found);
     const known = new BlockKeySet(); // the keys of the prefixes in force: the other decision entries go
+    const toWrite: (SealSpec & { text: string })[] = [];
+    let kept = 0;
     for (const target of this.active.targets()) {
       const key = blockKeyOf(target);
       known.add(key);
-      if (!config.has(key)) specs.push({ ...this.specOn(target, this.active.on(target)), text: target });
+      if (config.has(key)) continue;
+      const held = this.active.on(target);
+      const strongest = strongestOf(held);
+      const spec: HeldSpec = {
+        text: target,
+        key,
+        family: typeof key === 'number' ? 4 : 6,
+        plen: Number(target.slice(target.lastIndexOf('/') + 1)),
+        action: strongest.action,
+        ...(strongest.action === 'limit' ? { rate: strongest.rate!, burst: strongest.burst! } : {}),
+        expiresAt: latestExpiry(held),
+      };
+      if (seals.keeps(spec)) kept++;
+      else toWrite.push({ ...this.specOn(target, held), text: target });
     }
     try {
-      seals.writeMany(specs);
-    } catch (err) {
-      // Refused (the blocklist full, or no batch writes here): one by one, each refused logged.
-      this.log.warn({ err }, 'decisions: writing the decisions in force in batches failed; writing them one by one');
-      this.writeEach(
-        specs.map((s) => s.text),
-        'at start',
-      );
+      try {
+        seals.writeMany(toWrite);
+      } catch (err) {
+        // Refused (the blocklist full, or no batch writes here): one by one, each refused logged.
+        this.log.warn({ err }, 'decisions: writing the decisions in force in batches failed; writing them one by one');
+        this.writeEach(
+          toWrite.map((s) => s.text),
+          'at start',
+        );
+      }
+      seals.clearMany(ours.filter((key) => !known.has(key)).map((key) => (typeof key === 'number' ? code4Text(key) : key)));
+    } finally {
+      seals.endResync();
     }
-    seals.clearMany(ours.filter((key) => !known.has(key)).map((key) => (typeof key === 'number' ? code4Text(key) : key)));
+    return { kept, written: toWrite.length };
   }
 
   // ---- the store and the pipeline ----------------------------------------------------------
@@ -598,12 +627,12 @@ export class Decisions {
 
   /** What a prefix's entry holds, from the decisions in force on it: the strongest (a block, else the lowest rate), until the last of them ends. */
   private specOn(target: string, held: readonly HeldDecision[]): SealSpec {
-    const strongest = held.reduce((a, b) => (rank(b) < rank(a) ? b : a));
+    const strongest = strongestOf(held);
     return {
       prefix: parsePrefix(target),
       action: strongest.action,
       ...(strongest.action === 'limit' ? { rate: strongest.rate!, burst: strongest.burst! } : {}),
-      expiresAt: held.reduce((m, d) => Math.max(m, d.expiresMs), 0),
+      expiresAt: latestExpiry(held),
     };
   }
 
@@ -719,6 +748,8 @@ function whereOf(q: DecisionFilter): { where: string; args: string[] } {
 
 /** Strength for choosing among decisions on one prefix: lower is stronger. */
 const rank = (d: HeldDecision) => (d.action === 'block' ? -Infinity : d.rate!);
+const strongestOf = (held: readonly HeldDecision[]) => held.reduce((a, b) => (rank(b) < rank(a) ? b : a));
+const latestExpiry = (held: readonly HeldDecision[]) => held.reduce((m, d) => Math.max(m, d.expiresMs), 0);
 
 /** A stored decision in force as it is held in memory. */
 const heldOf = (r: Row): HeldDecision => ({

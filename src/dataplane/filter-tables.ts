@@ -151,7 +151,9 @@ function expiresInMsAt(page: BlockPage, i: number, now: bigint): number | null {
   return expires ? Number((expires - now) / 1_000_000n) : null;
 }
 
-type BlockVisit = (key: number | string, origin: abi.PwBlockOrigin, expiresInMs: number | null) => void;
+/** An entry of a walk: its key (IPv4 a prefix4Code, IPv6 the text), origin, ms until it expires
+ * (null: never) and limiter (an escalation's, or a seal's; else 0). */
+type BlockVisit = (key: number | string, origin: abi.PwBlockOrigin, expiresInMs: number | null, limiter: number) => void;
 type PageVisit = (family: 4 | 6, page: BlockPage, i: number) => void;
 
 /** A PageVisit that hands `visit` the entries of the given origins, keyed as forEachBlockOf says. */
@@ -160,7 +162,8 @@ function originFilter(origins: readonly abi.PwBlockOrigin[], now: bigint, visit:
   return (family, page, i) => {
     const origin = page.values[i * BLOCK.size + BLOCK.offsets.origin] as abi.PwBlockOrigin;
     if (!wanted.has(origin)) return;
-    visit(family === 4 ? code4At(page, i) : blockTextAt(6, page, i), origin, expiresInMsAt(page, i, now));
+    const limiter = page.values.readUInt32LE(i * BLOCK.size + BLOCK.offsets.limiter);
+    visit(family === 4 ? code4At(page, i) : blockTextAt(6, page, i), origin, expiresInMsAt(page, i, now), limiter);
   };
 }
 

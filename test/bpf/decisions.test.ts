@@ -333,6 +333,67 @@ describe('decisions in the pipeline', { skip, timeout: 2 * 60_000 }, () => {
     decisions.revoke('keep-1', 'gw');
   });
 
+  it('keeps at a restart what the pinned maps hold: nothing written again, no seal limiter zeroed or moved on the way', async () => {
+    const ids = decisions
+      .submit(
+        {
+          decisions: [
+            { action: 'limit', target: '198.51.100.0/24', rate: 50 },
+            { action: 'limit', target: '203.0.113.0/24', rate: 50 },
+            { action: 'limit', target: '192.0.2.0/25', rate: 80 },
+            { action: 'block', target: '192.0.2.200' },
+            { action: 'block', target: '2001:db8:dead::/48' },
+          ],
+        },
+        'gw',
+      )
+      .map((r) => r.id);
+    const block = (p: string) => {
+      const { addr, plen } = parsePrefix(p);
+      return dp.pipeline.maps.block4.get({ prefixlen: plen, addr: addr.subarray(0, 4) })!;
+    };
+    const limiterOf = (p: string) => block(p).limiter;
+    const shared = limiterOf('198.51.100.0/24');
+    assert.equal(limiterOf('203.0.113.0/24'), shared, 'one limiter for the seals alike');
+    const other = limiterOf('192.0.2.0/25');
+    const rates = dp.pipeline.maps.ratelimits;
+    const writes: number[] = [];
+    const set = rates.set.bind(rates);
+    rates.set = (id, v) => {
+      writes.push(id);
+      return set(id, v);
+    };
+    try {
+      decisions.stop();
+      decisions = open();
+      assert.deepEqual(decisions.resync(), { kept: 5, written: 0 });
+      assert.equal(writes.length, 0, 'no limiter written');
+      assert.equal(limiterOf('198.51.100.0/24'), shared);
+      assert.equal(limiterOf('192.0.2.0/25'), other);
+      assert.equal(reason('192.0.2.200'), abi.PwReason.BLOCKED);
+
+      // What a restart may find changed: one seal's limiter lost, one block's expiry far off.
+      set(other, abi.PwRatelimit.zero());
+      const b = block('192.0.2.200');
+      dp.pipeline.maps.block4.set(
+        { prefixlen: 32, addr: new Uint8Array([192, 0, 2, 200]) },
+        { ...b, expires_ns: b.expires_ns - 60_000_000_000n },
+      );
+      decisions.stop();
+      decisions = open();
+      assert.deepEqual(decisions.resync(), { kept: 3, written: 2 });
+      assert.ok(!writes.includes(shared), 'the seals kept keep their limiter, never zeroed');
+      assert.equal(limiterOf('198.51.100.0/24'), shared);
+      const again = limiterOf('192.0.2.0/25');
+      assert.notEqual(again, shared);
+      assert.ok(rates.get(again)!.interval_ns > 0n, 'the lost limiter written again');
+      assert.ok(block('192.0.2.200').expires_ns > b.expires_ns - 60_000_000_000n, 'the expiry written again');
+    } finally {
+      rates.set = set;
+      for (const id of ids) decisions.revoke(id!, 'gw');
+    }
+  });
+
   it('applies nothing of a batch with more distinct seal rates than limiters, and frees those it took', async () => {
     const before = decisions.list().length;
     const limits = Array.from({ length: abi.PwLimit.RATELIMITS - abi.PwLimit.SEAL_LIMITER_BASE + 1 }, (_, i) => ({
