@@ -91,7 +91,7 @@ export async function insightBench(
   const snap = await readFlows(dump.pipeline);
   const batchSeconds = (performance.now() - t0) / 1000;
   t0 = performance.now();
-  snap.top(20, 'bytes');
+  await snap.top(20, 'bytes');
   const topSeconds = (performance.now() - t0) / 1000;
   log(`batch dump: ${snap.count} flows in ${batchSeconds.toFixed(3)} s; walking them key by key`);
   t0 = performance.now();

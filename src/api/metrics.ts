@@ -229,7 +229,9 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   let insightCache: { at: number; summary: InsightSummary } | null = null;
   const insight = () => {
     if (!insightCache || Date.now() - insightCache.at > 500) {
-      insightCache = { at: Date.now(), summary: insightCounters(ctrl.dp(), mapPressure().find((r) => r.map === 'pw_flows')?.entries) };
+      // The flow count is map pressure's (sampled past 65,536: a scrape reads no million flows).
+      const flows = mapPressure().find((r) => r.map === 'pw_flows')?.entries ?? 0;
+      insightCache = { at: Date.now(), summary: insightCounters(ctrl.dp(), flows) };
     }
     return insightCache.summary;
   };

@@ -4,7 +4,7 @@
  * the CLI run locally and for the REST API: plain JSON from one read of the maps.
  */
 import type { Dataplane, InterfaceStats } from '../dataplane/dataplane.js';
-import { insightSummary, readFlows, type InsightSummary } from '../dataplane/insight-tables.js';
+import { countFlows, insightSummary, readFlows, type InsightSummary } from '../dataplane/insight-tables.js';
 import type { PipelineSettings } from '../dataplane/pipeline.js';
 import type { FlowRecord, FlowSort, Talker, TalkerBy } from '../insight/flow-table.js';
 import { backendKey, type ServiceSpec } from '../lb/service.js';
@@ -21,7 +21,7 @@ export async function flowsReport(dp: Dataplane, q: { top?: number; sort?: FlowS
   const snap = await readFlows(dp.pipeline);
   const sort = q.sort ?? 'bytes';
   const balanced = serviceOfFlow(dp.services.specs());
-  const flows = snap.top(q.top ?? 20, sort).map((f) => ({ ...f, prefix: snap.prefixOf(f), ...balanced(f) }));
+  const flows = (await snap.top(q.top ?? 20, sort)).map((f) => ({ ...f, prefix: snap.prefixOf(f), ...balanced(f) }));
   return { total: snap.count, sort, flows };
 }
 
@@ -67,8 +67,8 @@ export async function talkersReport(dp: Dataplane, q: { by?: TalkerBy; top?: num
 
 export type SummaryReport = InsightSummary;
 
-export function summaryReport(dp: Dataplane): SummaryReport {
-  return insightSummary(dp.pipeline.maps);
+export async function summaryReport(dp: Dataplane): Promise<SummaryReport> {
+  return insightSummary(dp.pipeline.maps, await countFlows(dp.pipeline.maps));
 }
 
 export interface StatsReport {

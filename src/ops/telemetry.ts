@@ -27,7 +27,7 @@ export function ruleTraffic(dp: Dataplane): { id: number; action: string | null;
 /** Entries and capacity of every map. */
 export const mapPressure = (dp: Dataplane) => dp.mapPressure();
 
-export const insightCounters = (dp: Dataplane, flowEntries?: number): InsightSummary => insightSummary(dp.pipeline.maps, flowEntries);
+export const insightCounters = (dp: Dataplane, flowEntries: number): InsightSummary => insightSummary(dp.pipeline.maps, flowEntries);
 
 /** The program that runs, and how it was loaded. */
 export function pipelineInfo(dp: Dataplane): { progId: number; fib: string; objectHash: string | null; attached: number } {

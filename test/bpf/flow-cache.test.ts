@@ -65,7 +65,7 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
   const entry = (key: abi.PwFlowKey) => dp.pipeline.maps.flows.get(key);
   /** What readFlows (the cache flushed) says of a flow. */
   const read = async (sport: number, src = '10.61.0.1') =>
-    (await readFlows(dp.pipeline)).top(100000, 'packets').find((f) => f.src === src && f.sport === sport && f.dport === 53);
+    (await (await readFlows(dp.pipeline)).top(100000, 'packets')).find((f) => f.src === src && f.sport === sport && f.dport === 53);
   /** The CPUs whose slot holds `key`'s flow, and what it holds. */
   const slotted = (key: abi.PwFlowKey) => {
     const per = dp.pipeline.maps.flowCache.get(slotOf(key)) ?? [];
@@ -125,7 +125,7 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
     assert.ok(e.syn_ns > 0n && e.synack_ns >= e.syn_ns && e.ack_ns >= e.synack_ns, 'SYN, SYN/ACK and ACK stamped in the entry');
     assert.equal(e.packets, 4n, 'SYN, two early ACKs and the completing ACK in the entry');
     assert.deepEqual(slotted(key), [{ cpu: 0, packets: 4 }]);
-    const f = (await readFlows(dp.pipeline)).top(100000, 'packets').find((r) => r.src === '10.61.0.2' && r.sport === 42000);
+    const f = (await (await readFlows(dp.pipeline)).top(100000, 'packets')).find((r) => r.src === '10.61.0.2' && r.sport === 42000);
     assert.equal(f?.packets, 8);
     assert.equal(f?.direction, 'initiator');
     assert.ok(f?.handshake, 'the handshake is whole');

@@ -43,10 +43,10 @@ describe('classic BPF to eBPF', () => {
 });
 
 describe('top N', () => {
-  it('selects the largest keys in order, lower index first on ties, skipping what keep() refuses', () => {
+  it('selects the largest keys in order, lower index first on ties, skipping what keep() refuses', async () => {
     const keys = [5, 1, 9, 9, 3, 7, 0, 9];
     assert.deepEqual(
-      topIndexes(
+      await topIndexes(
         keys.length,
         3,
         (i) => keys[i]!,
@@ -55,7 +55,7 @@ describe('top N', () => {
       [2, 3, 7],
     );
     assert.deepEqual(
-      topIndexes(
+      await topIndexes(
         keys.length,
         10,
         (i) => keys[i]!,
@@ -64,7 +64,7 @@ describe('top N', () => {
       [2, 0, 4, 6],
     );
     assert.deepEqual(
-      topIndexes(
+      await topIndexes(
         keys.length,
         0,
         (i) => keys[i]!,
