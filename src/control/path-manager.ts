@@ -99,6 +99,7 @@ export class PathManager {
   private lastResolveAt = 0;
   private lastFullResolveAt = 0;
   private passiveSince = 0n;
+  private readingHandshakes = false;
   private decisions = 0;
   /** Data-plane groups held for named fallbacks (their buckets are copied when every path is down). */
   private fallbackGroups: number[] = [];
@@ -266,7 +267,7 @@ export class PathManager {
       });
       const loadsRead = now - this.lastLoadAt >= LOAD_EVERY_MS;
       if (loadsRead) this.readLoads(now);
-      if (now - this.lastPassiveAt >= PASSIVE_EVERY_MS) this.readHandshakes(now);
+      if (now - this.lastPassiveAt >= PASSIVE_EVERY_MS && !this.readingHandshakes) void this.readHandshakes(now);
       if (now - this.lastResolveAt >= RESOLVE_WAITING_EVERY_MS) {
         this.lastResolveAt = now;
         const all = now - this.lastFullResolveAt >= RESOLVE_ALL_EVERY_MS;
@@ -319,18 +320,29 @@ export class PathManager {
     }
   }
 
-  private readHandshakes(now: number): void {
+  /** Passive RTT samples from the flow table, read while the ticks go on (one read at a time). */
+  private async readHandshakes(now: number): Promise<void> {
     this.lastPassiveAt = now;
-    const byIf = new Map<number, Member[]>();
-    for (const g of this.groups.values()) for (const m of g.members) byIf.set(m.ifindex, [...(byIf.get(m.ifindex) ?? []), m]);
-    if (!byIf.size) return;
-    const { samples, newest } = handshakeRtts(this.dp().pipeline.maps, this.passiveSince, new Set(byIf.keys()));
-    this.passiveSince = newest;
-    for (const [ifindex, rtts] of samples) {
-      const ms = byIf.get(ifindex)!;
-      // Several paths out of one interface cannot be told apart by it: no passive sample.
-      if (ms.length !== 1) continue;
-      for (const r of rtts) ms[0]!.quality.passive(r);
+    const ifindexes = new Set([...this.groups.values()].flatMap((g) => g.members.map((m) => m.ifindex)));
+    if (!ifindexes.size) return;
+    this.readingHandshakes = true;
+    try {
+      const { samples, newest } = await handshakeRtts(this.dp().pipeline.maps, this.passiveSince, ifindexes);
+      if (!this.timer) return; // closed meanwhile
+      this.passiveSince = newest;
+      // The paths as they are now: the config may have changed during the read.
+      const byIf = new Map<number, Member[]>();
+      for (const g of this.groups.values()) for (const m of g.members) byIf.set(m.ifindex, [...(byIf.get(m.ifindex) ?? []), m]);
+      for (const [ifindex, rtts] of samples) {
+        const ms = byIf.get(ifindex);
+        // Several paths out of one interface cannot be told apart by it: no passive sample.
+        if (ms?.length !== 1) continue;
+        for (const r of rtts) ms[0]!.quality.passive(r);
+      }
+    } catch (e) {
+      this.log.warn({ err: e }, 'reading the timed TCP handshakes (passive RTT) failed; read again in 5 s');
+    } finally {
+      this.readingHandshakes = false;
     }
   }
 
