@@ -54,7 +54,8 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   // otherwise idle daemon, each a context switch (costly on a VM). 200 ms still sees a stall.
   client.collectDefaultMetrics({ register: registry, prefix: 'pathwise_process_', eventLoopMonitoringPrecision: 200 });
 
-  type Fill = (set: (labels: Record<string, string>, v: number) => void) => void;
+  // A fill may wait (a read in turns of the event loop); prom-client awaits collect().
+  type Fill = (set: (labels: Record<string, string>, v: number) => void) => void | Promise<void>;
   // Counters are the maps' running totals: each scrape resets the family and writes them.
   const counter = (name: string, help: string, labelNames: string[], fill: Fill) =>
     new client.Counter({
@@ -62,9 +63,9 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
       help,
       labelNames,
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
-        fill((labels, v) => this.inc(labels, v));
+        await fill((labels, v) => this.inc(labels, v));
       },
     });
   const gauge = (name: string, help: string, labelNames: string[], fill: Fill) =>
@@ -73,9 +74,9 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
       help,
       labelNames,
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
-        fill((labels, v) => this.set(labels, v));
+        await fill((labels, v) => this.set(labels, v));
       },
     });
 
@@ -138,17 +139,23 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     },
   );
 
-  // Map pressure: hash and LPM maps are counted, at most every 15 s.
-  let pressure: { at: number; rows: { map: string; entries: number; max: number }[] } | null = null;
-  const mapPressure = () => {
-    if (!pressure || Date.now() - pressure.at >= 15_000) pressure = { at: Date.now(), rows: readMapPressure(ctrl.dp()) };
+  // Map pressure: hash and LPM maps are counted, at most every 15 s, in turns of the event loop
+  // (a million-prefix blocklist is walked: ~0.7 s); one read for every family that asks.
+  type PressureRows = Awaited<ReturnType<typeof readMapPressure>>;
+  let pressure: { at: number; rows: PressureRows } | null = null;
+  let pressureRead: Promise<PressureRows> | null = null;
+  const mapPressure = async () => {
+    if (!pressure || Date.now() - pressure.at >= 15_000) {
+      pressureRead ??= readMapPressure(ctrl.dp()).finally(() => (pressureRead = null));
+      pressure = { at: Date.now(), rows: await pressureRead };
+    }
     return pressure.rows;
   };
-  gauge('pathwise_map_entries', 'Entries in each BPF map (arrays count as full, except the route table)', ['map'], (set) => {
-    for (const r of mapPressure()) set({ map: r.map }, r.entries);
+  gauge('pathwise_map_entries', 'Entries in each BPF map (arrays count as full, except the route table)', ['map'], async (set) => {
+    for (const r of await mapPressure()) set({ map: r.map }, r.entries);
   });
-  gauge('pathwise_map_max_entries', 'Capacity of each BPF map', ['map'], (set) => {
-    for (const r of mapPressure()) set({ map: r.map }, r.max);
+  gauge('pathwise_map_max_entries', 'Capacity of each BPF map', ['map'], async (set) => {
+    for (const r of await mapPressure()) set({ map: r.map }, r.max);
   });
   gauge('pathwise_routes', "Routes in the data plane, by origin (user; kernel: the host's own; imported)", ['origin'], (set) => {
     const routes = routeCounts(ctrl.dp());
@@ -227,32 +234,36 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
   counter('pathwise_program_upgrades_total', 'In-place program replacements', [], (set) => set({}, ctrl.stats.upgrades));
   // One read of the insight counters per scrape, shared by the families below.
   let insightCache: { at: number; summary: InsightSummary } | null = null;
-  const insight = () => {
+  const insight = async () => {
     if (!insightCache || Date.now() - insightCache.at > 500) {
       // The flow count is map pressure's (sampled past 65,536: a scrape reads no million flows).
-      const flows = mapPressure().find((r) => r.map === 'pw_flows')?.entries ?? 0;
+      const flows = (await mapPressure()).find((r) => r.map === 'pw_flows')?.entries ?? 0;
       insightCache = { at: Date.now(), summary: insightCounters(ctrl.dp(), flows) };
     }
     return insightCache.summary;
   };
-  counter('pathwise_ring_records_total', 'Records the pipeline queued to its ring buffers, by ring', ['ring'], (set) => {
-    set({ ring: 'events' }, insight().rings.eventsSent);
-    set({ ring: 'capture' }, insight().rings.captureSent);
+  counter('pathwise_ring_records_total', 'Records the pipeline queued to its ring buffers, by ring', ['ring'], async (set) => {
+    const { rings } = await insight();
+    set({ ring: 'events' }, rings.eventsSent);
+    set({ ring: 'capture' }, rings.captureSent);
   });
-  counter('pathwise_ring_records_lost_total', 'Records the pipeline could not queue (ring buffer full), by ring', ['ring'], (set) => {
-    set({ ring: 'events' }, insight().rings.eventsLost);
-    set({ ring: 'capture' }, insight().rings.captureLost);
+  counter('pathwise_ring_records_lost_total', 'Records the pipeline could not queue (ring buffer full), by ring', ['ring'], async (set) => {
+    const { rings } = await insight();
+    set({ ring: 'events' }, rings.eventsLost);
+    set({ ring: 'capture' }, rings.captureLost);
   });
-  counter('pathwise_flows_created_total', 'Flows the pipeline created', [], (set) => set({}, insight().flowTable.created));
-  counter('pathwise_flows_evicted_total', 'Flows the full flow table evicted (LRU)', [], (set) => set({}, insight().flowTable.evicted));
-  counter('pathwise_flow_insert_failures_total', 'New flows the flow table refused', [], (set) =>
-    set({}, insight().flowTable.insertFailed),
+  counter('pathwise_flows_created_total', 'Flows the pipeline created', [], async (set) => set({}, (await insight()).flowTable.created));
+  counter('pathwise_flows_evicted_total', 'Flows the full flow table evicted (LRU)', [], async (set) =>
+    set({}, (await insight()).flowTable.evicted),
   );
-  counter('pathwise_packet_sizes_total', 'IP packets by frame size', ['bucket'], (set) => {
-    for (const b of insight().sizes) set({ bucket: b.bucket }, b.packets);
+  counter('pathwise_flow_insert_failures_total', 'New flows the flow table refused', [], async (set) =>
+    set({}, (await insight()).flowTable.insertFailed),
+  );
+  counter('pathwise_packet_sizes_total', 'IP packets by frame size', ['bucket'], async (set) => {
+    for (const b of (await insight()).sizes) set({ bucket: b.bucket }, b.packets);
   });
-  counter('pathwise_packet_protocols_total', 'IP packets by L4 protocol', ['proto'], (set) => {
-    for (const p of insight().protocols) set({ proto: p.proto }, p.packets);
+  counter('pathwise_packet_protocols_total', 'IP packets by L4 protocol', ['proto'], async (set) => {
+    for (const p of (await insight()).protocols) set({ proto: p.proto }, p.packets);
   });
   // Services: one read of the service table per scrape (it walks the tracked connections).
   let lbCache: { at: number; rows: ServiceRow[] } | null = null;

@@ -36,6 +36,7 @@ import { routeText, type NexthopView, type RouteOrigin, type RouteSpec, type Rou
 import type { RouteBatch } from '../routing/route-syntax.js';
 import { formatAddress, formatIpv4, formatPrefix, parsePrefix, prefixKey6, type Prefix } from '../util/ip.js';
 import { sortedIncludes } from '../util/typed-arrays.js';
+import { Turns } from '../util/turn.js';
 
 import { FilterTables } from './filter-tables.js';
 import { markListed } from './blocklist-listing.js';
@@ -913,16 +914,16 @@ export class Dataplane {
 
   /**
    * Entries and capacity of every map, by its name in the object (arrays count as full, except
-   * the route table; ring buffers are left out). LPM maps are walked, large hash maps sampled
-   * (countEntries): not for a hot path.
+   * the route table; ring buffers are left out). LPM maps are walked in turns of the event loop,
+   * large hash maps sampled (countEntries): not for a hot path.
    */
-  mapPressure(): { map: string; entries: number; max: number }[] {
+  async mapPressure(): Promise<{ map: string; entries: number; max: number }[]> {
     const rows: { map: string; entries: number; max: number }[] = [];
     for (const [handle, map] of Object.entries(this.pipeline.maps) as [keyof abi.Maps, AnyMap][]) {
       if (map instanceof RawMap) continue;
       const info = map.info;
       const isArray = info.type === MapType.ARRAY || info.type === MapType.PERCPU_ARRAY;
-      const entries = handle === 'routes' ? this.routes.size : isArray ? info.maxEntries : countEntries(map);
+      const entries = handle === 'routes' ? this.routes.size : isArray ? info.maxEntries : await countEntries(map);
       rows.push({ map: abi.mapHandles[handle], entries, max: info.maxEntries });
     }
     return rows;
@@ -960,23 +961,26 @@ const COUNT_SAMPLE = 65_536;
 /**
  * Entries in a map, counted with batch lookups. A hash map (the connection and flow tables
  * hold a million) is counted from a sample past COUNT_SAMPLE entries, scaled by the share of
- * its buckets read: a full one took the kernel ~0.3 s to copy out at each scrape.
+ * its buckets read: a full one took the kernel ~0.3 s to copy out at each scrape. Others (the
+ * blocklists' LPM tries: a million prefixes took ~0.7 s) are read whole, each batch on a
+ * worker thread, with a turn of the event loop every 10 ms.
  */
-function countEntries(map: Exclude<AnyMap, RawMap>): number {
+async function countEntries(map: Exclude<AnyMap, RawMap>): Promise<number> {
   let n = 0;
   if (map.info.type === MapType.HASH || map.info.type === MapType.LRU_HASH) {
     const share = map.sampleBatchRaw(COUNT_SAMPLE, (page) => (n += page.count), 16384);
     return Math.min(map.info.maxEntries, Math.round(n / share));
   }
-  try {
-    for (const page of map.lookupBatchRaw(65536)) n += page.count;
-    return n;
-  } catch {
-    // LPM tries have no batch operations: walk the keys.
-    n = 0;
-    for (const _ of map.keys()) n++;
+  if (!(map instanceof BpfMap)) {
+    for (const page of map.lookupBatchRaw(65536)) n += page.count; // per-CPU: none of them large
     return n;
   }
+  const turns = new Turns(10, 1);
+  for await (const page of map.entriesRawAsync(65536)) {
+    n += page.count;
+    if (turns.due(0)) await turns.take();
+  }
+  return n;
 }
 
 const pathsOf = (tag: string | undefined) => (tag ? { paths: tag } : {});

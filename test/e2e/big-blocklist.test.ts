@@ -3,8 +3,9 @@
  * through the paged API (three pages, cut from one walk), an unrelated edit that changes no
  * block, and a file edited by three lines that is three changes, found by comparing the whole
  * list with what runs. The list is written in batches (Reconciler.applyRun) and compared as
- * sorted numbers (planBlocks): this checks both against the kernel's own maps. Then 100,000
- * prefixes blocked and unblocked through the API in one request each.
+ * sorted numbers (planBlocks): this checks both against the kernel's own maps. The metrics
+ * count both lists whole. Then 100,000 prefixes blocked and unblocked through the API in one
+ * request each.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -60,6 +61,12 @@ describe('a daemon with a 250,000-prefix blocklist', { skip: privilegedSkip(), t
     const list = listed();
     assert.equal(list.length, V4 + V6);
     assert.deepEqual(new Set(list), new Set(prefixes));
+  });
+
+  it('counts the blocklists whole in /metrics (read in turns of the event loop)', async () => {
+    const metrics = (await request({ socketPath: socketOf(lab!.instance) }, 'GET', '/metrics')).text;
+    assert.match(metrics, new RegExp(`^pathwise_map_entries\\{map="pw_block4"\\} ${V4}$`, 'm'));
+    assert.match(metrics, new RegExp(`^pathwise_map_entries\\{map="pw_block6"\\} ${V6}$`, 'm'));
   });
 
   it('an unrelated edit changes no block', () => {
