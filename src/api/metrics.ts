@@ -116,13 +116,10 @@ export function createMetrics(ctrl: Controller, sources: MetricSources = {}): cl
     'pathwise_route_packets_total',
     'Packets forwarded per route (the busiest insight.metricsTopN routes; the rest under prefix="other")',
     ['prefix'],
-    (set) => {
-      let other = 0;
-      routeTraffic(ctrl.dp()).forEach((r, i) => {
-        if (i < topN() && r.prefix) set({ prefix: r.prefix }, r.packets);
-        else other += r.packets;
-      });
-      set({ prefix: 'other' }, other);
+    async (set) => {
+      const { top, otherPackets } = await routeTraffic(ctrl.dp(), topN());
+      for (const r of top) set({ prefix: r.prefix }, r.packets);
+      set({ prefix: 'other' }, otherPackets);
     },
   );
   counter(

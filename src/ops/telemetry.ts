@@ -8,12 +8,21 @@ import { insightSummary, type InsightSummary } from '../dataplane/insight-tables
 export const interfaceStats = (dp: Dataplane): InterfaceStats[] => dp.interfaceStats();
 
 /** Packets forwarded per route with traffic, busiest first. */
-export function routeTraffic(dp: Dataplane): { prefix: string | null; packets: number }[] {
-  const counters = [...dp.routeCounters()].sort((a, b) => b[1].packets - a[1].packets);
-  return counters.map(([id, c]) => {
+/** Packets forwarded by the `n` busiest routes (by prefix), and by all the others together. A
+ * counter whose route is gone (its id not reused yet) counts among the others. */
+export async function routeTraffic(
+  dp: Dataplane,
+  n: number,
+): Promise<{ top: { prefix: string; packets: number }[]; otherPackets: number }> {
+  const { top, otherPackets } = await dp.busiestRoutes(n);
+  const named: { prefix: string; packets: number }[] = [];
+  let other = otherPackets;
+  for (const { id, packets } of top) {
     const r = dp.routes.byId(id);
-    return { prefix: r ? dp.view(r).prefix : null, packets: c.packets };
-  });
+    if (r) named.push({ prefix: dp.view(r).prefix, packets });
+    else other += packets;
+  }
+  return { top: named, otherPackets: other };
 }
 
 /** Packets matched per rule, busiest first. */

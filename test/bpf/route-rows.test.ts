@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { listRoutes, routeIds, routeRowsJson } from '../../src/ops/routes.js';
+import { routeTraffic } from '../../src/ops/telemetry.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { inNetns } from '../../src/kernel/index.js';
 import { parsePrefix } from '../../src/util/ip.js';
@@ -89,6 +90,24 @@ describe('route rows as JSON', { skip, timeout: 60_000 }, () => {
     const e = add('10.8.0.5/32');
     assert.ok(e > d, `the id after a reopen, the highest being ${d}: ${e}`);
     for (const p of ['10.8.0.1/32', '10.8.0.3/32', '10.8.0.4/32', '10.8.0.5/32']) inNetns(ns, () => dp.deleteRoute(parsePrefix(p)));
+  });
+
+  it('names the busiest routes for the metrics, and sums the others', async () => {
+    const ids = ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/24', '2001:db8:1::/48', '0.0.0.0/0'].map((p) => dp.routes.get(parsePrefix(p))!.id);
+    const packets = [7n, 900n, 0n, 40n, 41n];
+    ids.forEach((id, i) => dp.pipeline.maps.routeStats.set(id, { packets: packets[i]!, bytes: 64n * packets[i]! }));
+    try {
+      const { top, otherPackets } = await routeTraffic(dp, 2);
+      assert.deepEqual(top, [
+        { prefix: '10.2.0.0/16', packets: 900 },
+        { prefix: '0.0.0.0/0', packets: 41 },
+      ]);
+      const rest = [...dp.routeCounters()].filter(([id]) => id !== ids[1] && id !== ids[4]).reduce((a, [, c]) => a + c.packets, 0);
+      assert.equal(otherPackets, rest, 'the others: 47 here, and what the host routes counted');
+      assert.equal((await routeTraffic(dp, 10)).top.length, [...dp.routeCounters().values()].filter((c) => c.packets > 0).length);
+    } finally {
+      for (const id of ids) dp.pipeline.maps.routeStats.set(id, { packets: 0n, bytes: 0n });
+    }
   });
 
   it('writes each row as JSON.stringify writes its view', () => {

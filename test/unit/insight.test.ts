@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { decodeClassic, translateClassic, type ClassicInsn } from '../../src/insight/cbpf-to-ebpf.js';
-import { topIndexes } from '../../src/insight/flow-table.js';
+import { topIndexes } from '../../src/util/top-indexes.js';
 import { formatTcpFlagBits, protocolName } from '../../src/insight/names.js';
 import { formatSummary, summarizePacket } from '../../src/insight/packet-summary.js';
 import { decodeEvent } from '../../src/insight/events.js';
