@@ -161,13 +161,7 @@ abstract class MapBase<K, V> {
     const values = Buffer.allocUnsafe(chunk * this.valueBytes);
     for (;;) {
       const r = this.lookupBatchStep(cursor, keys, values, chunk);
-      if (r.count > 0) {
-        yield {
-          keys: keys.subarray(0, r.count * this.keyCodec.size),
-          values: values.subarray(0, r.count * this.valueBytes),
-          count: r.count,
-        };
-      }
+      if (r.count > 0) yield this.pageOf(keys, values, r.count);
       if (r.done) return;
       cursor = r.cursor;
     }
@@ -246,6 +240,11 @@ abstract class MapBase<K, V> {
     } catch (e) {
       throw fromNative(e, `batch lookup in map ${this.name}`);
     }
+  }
+
+  /** The first `count` entries of a batch's buffers, as a page. */
+  protected pageOf(keys: Buffer, values: Buffer, count: number): { keys: Buffer; values: Buffer; count: number } {
+    return { keys: keys.subarray(0, count * this.keyCodec.size), values: values.subarray(0, count * this.valueBytes), count };
   }
 
   /** lookupBatchStep on a worker thread (the buffers must not be touched until it settles). */
@@ -427,12 +426,7 @@ export class BpfMap<K, V> extends MapBase<K, V> {
     let cursor: Buffer | null = null;
     for (;;) {
       const r = await this.lookupBatchStepAsync(cursor, keys, values, chunk);
-      if (r.count > 0)
-        yield {
-          keys: keys.subarray(0, r.count * this.keyCodec.size),
-          values: values.subarray(0, r.count * this.valueBytes),
-          count: r.count,
-        };
+      if (r.count > 0) yield this.pageOf(keys, values, r.count);
       if (r.done) return;
       cursor = r.cursor;
     }

@@ -7,7 +7,6 @@ import { insightSummary, type InsightSummary } from '../dataplane/insight-tables
 
 export const interfaceStats = (dp: Dataplane): InterfaceStats[] => dp.interfaceStats();
 
-/** Packets forwarded per route with traffic, busiest first. */
 /** Packets forwarded by the `n` busiest routes (by prefix), and by all the others together. A
  * counter whose route is gone (its id not reused yet) counts among the others. */
 export async function routeTraffic(
