@@ -836,12 +836,7 @@ export class Dataplane {
    * full table writes a million (route-json.ts). Rows are separated by `separator`, `after`
    * follows the last; ids of routes gone meanwhile are skipped.
    */
-  routeRowsJson(
-    ids: Uint32Array,
-    counters: Map<number, { packets: number; bytes: number }> | undefined,
-    separator: string,
-    after = '',
-  ): { bytes: Buffer; rows: number } {
+  routeRowsJson(ids: Uint32Array, counters: RouteCounters | undefined, separator: string, after = ''): { bytes: Buffer; rows: number } {
     const groupText = (nhg: number) => ({
       type: routeTypeOf(nhg),
       nexthops: JSON.stringify(this.nexthops.describe(nhg)),
@@ -932,33 +927,16 @@ export class Dataplane {
 
   /**
    * The `n` routes that forwarded the most packets (id and packets, busiest first), and the
-   * packets of all the others: what /metrics names. The counters are read a page at a time on
-   * a worker thread, in turns of the event loop, into one array; only the n are picked (a full
-   * table with traffic on every route took ~11 s to sort and name whole, the daemon held).
+   * packets of all the others: what /metrics names. Only the n are picked from the counters (a
+   * full table with traffic on every route took ~11 s to sort and name whole, the daemon held).
    */
   async busiestRoutes(n: number): Promise<{ top: { id: number; packets: number }[]; otherPackets: number }> {
-    flushFlowCache(this.pipeline);
-    const bound = this.routes.idBound;
-    if (bound === 0) return { top: [], otherPackets: 0 };
-    const packets = new Float64Array(bound);
-    const C = abi.PwCounter;
+    const { packets } = await this.routeCounters();
     let total = 0;
-    const turns = new Turns(10, 1);
-    for await (const page of this.pipeline.maps.routeStats.entriesRawAsync(Math.min(65536, bound))) {
-      let last = 0;
-      for (let i = 0; i < page.count; i++) {
-        last = page.keys.readUInt32LE(4 * i);
-        if (last >= bound) break;
-        const p = Number(page.values.readBigUInt64LE(C.size * i + C.offsets.packets));
-        packets[last] = p;
-        total += p;
-      }
-      if (last + 1 >= bound) break;
-      if (turns.due(0)) await turns.take();
-    }
+    for (const p of packets) total += p;
     const ids = await topIndexes(
-      bound,
-      Math.min(n, bound),
+      packets.length,
+      Math.min(n, packets.length),
       (i) => packets[i]!,
       (i) => packets[i]! > 0,
     );
@@ -966,29 +944,54 @@ export class Dataplane {
     return { top, otherPackets: total - top.reduce((a, r) => a + r.packets, 0) };
   }
 
-  /** Packets and bytes per route id (routes with traffic only), read with batch lookups, the
-   * flow cache flushed first (its slots hold their flows' route counts). */
-  routeCounters(): Map<number, { packets: number; bytes: number }> {
-    const out = new Map<number, { packets: number; bytes: number }>();
-    const C = abi.PwCounter;
+  /**
+   * Packets and bytes per route id, the flow cache flushed first (its slots hold their flows'
+   * route counts). Read a page at a time on a worker thread, with a turn of the event loop every
+   * 10 ms, into two arrays: a full table's counters as a Map of objects held the daemon ~1 s.
+   */
+  async routeCounters(): Promise<RouteCounters> {
     flushFlowCache(this.pipeline);
     // Only the ids routes have had: the array holds 2M, 32 MiB that took ~170 ms to copy out
     // at every scrape of a daemon with no route at all.
     const bound = this.routes.idBound;
-    for (const page of this.pipeline.maps.routeStats.lookupBatchRaw(Math.min(65536, bound))) {
-      const last = page.keys.readUInt32LE(4 * (page.count - 1));
+    const counters = new RouteCounters(bound);
+    if (bound === 0) return counters;
+    const C = abi.PwCounter;
+    const turns = new Turns(10, 1);
+    for await (const page of this.pipeline.maps.routeStats.entriesRawAsync(Math.min(65536, bound))) {
+      let id = 0;
       for (let i = 0; i < page.count; i++) {
-        const at = C.size * i;
-        const packets = page.values.readBigUInt64LE(at + C.offsets.packets);
-        if (packets)
-          out.set(page.keys.readUInt32LE(4 * i), {
-            packets: Number(packets),
-            bytes: Number(page.values.readBigUInt64LE(at + C.offsets.bytes)),
-          });
+        id = page.keys.readUInt32LE(4 * i);
+        if (id >= bound) break;
+        counters.packets[id] = Number(page.values.readBigUInt64LE(C.size * i + C.offsets.packets));
+        counters.bytes[id] = Number(page.values.readBigUInt64LE(C.size * i + C.offsets.bytes));
       }
-      if (last + 1 >= bound) break;
+      if (id + 1 >= bound) break;
+      if (turns.due(0)) await turns.take();
     }
-    return out;
+    return counters;
+  }
+}
+
+/** Packets and bytes per route id (Dataplane.routeCounters), in arrays indexed by id. */
+export class RouteCounters {
+  readonly packets: Float64Array;
+  readonly bytes: Float64Array;
+
+  constructor(bound: number) {
+    this.packets = new Float64Array(bound);
+    this.bytes = new Float64Array(bound);
+  }
+
+  /** A route's counters; undefined for one without traffic. */
+  get(id: number): { packets: number; bytes: number } | undefined {
+    const packets = this.packets[id];
+    return packets ? { packets, bytes: this.bytes[id]! } : undefined;
+  }
+
+  /** The routes with traffic, by id. */
+  *[Symbol.iterator](): IterableIterator<[number, { packets: number; bytes: number }]> {
+    for (let id = 0; id < this.packets.length; id++) if (this.packets[id]) yield [id, this.get(id)!];
   }
 }
 

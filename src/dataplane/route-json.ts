@@ -111,7 +111,7 @@ export function packRouteRows(
   routes: RouteTable,
   groupText: (nhg: number) => GroupText,
   ids: Uint32Array,
-  counters: Map<number, { packets: number; bytes: number }> | undefined,
+  counters: { get(id: number): { packets: number; bytes: number } | undefined } | undefined,
   separator: string,
   after: string,
 ): { bytes: Buffer; rows: number } {

@@ -126,9 +126,9 @@ export class LocalOperations implements Operations {
   }
 
   routesJson(q: Parameters<Operations['routesJson']>[0], write: Parameters<Operations['routesJson']>[1]) {
-    return this.read((dp) => {
+    return this.read(async (dp) => {
       let n = 0;
-      routes.forEachChunk(dp, q, (ids, counters) => {
+      await routes.forEachChunk(dp, q, (ids, counters) => {
         const { bytes, rows } = routes.routeRowsJson(dp, ids, counters, ',\n');
         if (!rows) return;
         write(Buffer.from(n ? ',\n' : '[\n'));
@@ -141,9 +141,9 @@ export class LocalOperations implements Operations {
   }
 
   eachRoute(q: Parameters<Operations['eachRoute']>[0], rows: Parameters<Operations['eachRoute']>[1]) {
-    return this.read((dp) => {
+    return this.read(async (dp) => {
       let n = 0;
-      routes.forEachChunk(dp, q, (ids, counters) => {
+      await routes.forEachChunk(dp, q, (ids, counters) => {
         const chunk = routes.routeRows(dp, ids, counters);
         n += chunk.length;
         rows(chunk);

@@ -1,5 +1,7 @@
 /** Route operations over a data plane: what `pathwise route …` does and GET /v1/routes answers. */
-import type { Dataplane } from '../dataplane/dataplane.js';
+import type { Dataplane, RouteCounters } from '../dataplane/dataplane.js';
+
+export type { RouteCounters };
 import type { Gateway } from '../dataplane/nexthop-table.js';
 import type { LookupResult } from '../routing/route.js';
 import type { NexthopView, RouteSpec, RouteView } from '../routing/route.js';
@@ -7,8 +9,8 @@ import type { RouteBatch } from '../routing/route-syntax.js';
 import { parseAddress, type Prefix } from '../util/ip.js';
 import type { RouteQuery, RouteRow } from './operations.js';
 
-export function listRoutes(dp: Dataplane, q: RouteQuery = {}): RouteRow[] {
-  return routeRows(dp, routeIds(dp, q), q.stats ? dp.routeCounters() : undefined);
+export async function listRoutes(dp: Dataplane, q: RouteQuery = {}): Promise<RouteRow[]> {
+  return routeRows(dp, routeIds(dp, q), q.stats ? await dp.routeCounters() : undefined);
 }
 
 /** The ids of the routes a query selects: a snapshot that a long listing (a full table, a
@@ -17,8 +19,6 @@ export function routeIds(dp: Dataplane, q: RouteQuery): Uint32Array {
   const ids = dp.routes.ids({ family: q.family });
   return q.user ? ids.filter((id) => dp.routes.originOf(id) === 'user') : ids;
 }
-
-export type RouteCounters = ReturnType<Dataplane['routeCounters']>;
 
 /** The rows of some of those ids, with their counters when given (the routes removed since the
  * snapshot are left out). */
@@ -50,9 +50,13 @@ export function routeRowsJson(
 export const ROUTE_CHUNK = 4096;
 
 /** The ids a query selects (a snapshot), a ROUTE_CHUNK at a time, with the counters once. */
-export function forEachChunk(dp: Dataplane, q: RouteQuery, fn: (ids: Uint32Array, counters: RouteCounters | undefined) => void): void {
+export async function forEachChunk(
+  dp: Dataplane,
+  q: RouteQuery,
+  fn: (ids: Uint32Array, counters: RouteCounters | undefined) => void,
+): Promise<void> {
   const ids = routeIds(dp, q);
-  const counters = q.stats ? dp.routeCounters() : undefined;
+  const counters = q.stats ? await dp.routeCounters() : undefined;
   for (let i = 0; i < ids.length; i += ROUTE_CHUNK) fn(ids.subarray(i, i + ROUTE_CHUNK), counters);
 }
 

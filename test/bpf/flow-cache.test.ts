@@ -190,19 +190,19 @@ describe('the flow cache', { skip, timeout: 2 * 60_000 }, () => {
   it("counts a cached flow's packets for its route exactly, the route changing under it", async () => {
     const frame = ipv4Packet({ src: '10.61.0.4', dst: '10.9.8.9', proto: 'udp', sport: 44000, dport: 53, payload: new Uint8Array(10) });
     const add = (prefix: string) => dp.addRoute(parseRouteTokens(['local', prefix], () => 'test')).id;
-    const counted = (id: number) => dp.routeCounters().get(id) ?? { packets: 0, bytes: 0 };
+    const counted = async (id: number) => (await dp.routeCounters()).get(id) ?? { packets: 0, bytes: 0 };
     const wide = add('10.9.8.0/24');
     for (const cpu of CPUS) send(frame, 6, cpu);
     const total = 6 * CPUS.length;
     assert.ok(slotted(udpKey('10.61.0.4', '10.9.8.9', 44000, 53)).length > 0, 'the flow is cached');
-    assert.deepEqual(counted(wide), { packets: total, bytes: total * frame.length }, 'every packet, in the read');
+    assert.deepEqual(await counted(wide), { packets: total, bytes: total * frame.length }, 'every packet, in the read');
     // Packets pending by one route, then by a more specific one: the change flushes the slot,
     // so each route gets its own packets.
     send(frame, 4, 0);
     const narrow = add('10.9.8.9/32');
     send(frame, 3, 0);
-    assert.deepEqual(counted(wide), { packets: total + 4, bytes: (total + 4) * frame.length });
-    assert.deepEqual(counted(narrow), { packets: 3, bytes: 3 * frame.length });
+    assert.deepEqual(await counted(wide), { packets: total + 4, bytes: (total + 4) * frame.length });
+    assert.deepEqual(await counted(narrow), { packets: 3, bytes: 3 * frame.length });
     // A removed route's counter is zeroed for the next route to take its id, pending counts
     // flushed first: none is left to land in it later.
     send(frame, 2, 0);

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { Dataplane, RouteCounters } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
-import { listRoutes, routeIds, routeRowsJson } from '../../src/ops/routes.js';
+import { routeIds, routeRows, routeRowsJson } from '../../src/ops/routes.js';
 import { routeTraffic } from '../../src/ops/telemetry.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { inNetns } from '../../src/kernel/index.js';
@@ -57,15 +57,15 @@ describe('route rows as JSON', { skip, timeout: 60_000 }, () => {
     const prefixes = Array.from({ length: 5000 }, (_, i) => `10.9.${i >> 8}.${i & 255}/32`);
     const ids = prefixes.map((p) => inNetns(ns, () => dp.addRoute(parseRouteTokens([p, 'via', '192.0.2.2'], () => 'test'))).id);
     for (const id of ids) dp.pipeline.maps.routeStats.set(id, { packets: 5n, bytes: 640n }); // as the pipeline counts
-    assert.deepEqual(dp.routeCounters().get(ids[0]!), { packets: 5, bytes: 640 });
+    assert.deepEqual((await dp.routeCounters()).get(ids[0]!), { packets: 5, bytes: 640 });
     // Zeroed in batches: the first 4,096 as their batch fills, the rest when the table closes.
     for (const p of prefixes) inNetns(ns, () => dp.deleteRoute(parsePrefix(p)));
     assert.deepEqual(dp.pipeline.maps.routeStats.get(ids[0]!), { packets: 0n, bytes: 0n });
     dp.close();
     dp = await Dataplane.open(topo.prefix);
-    const counters = dp.routeCounters();
+    const counters = await dp.routeCounters();
     assert.deepEqual(
-      ids.filter((id) => counters.has(id)),
+      ids.filter((id) => counters.get(id) !== undefined),
       [],
       'counters left on the ids of removed routes',
     );
@@ -102,18 +102,20 @@ describe('route rows as JSON', { skip, timeout: 60_000 }, () => {
         { prefix: '10.2.0.0/16', packets: 900 },
         { prefix: '0.0.0.0/0', packets: 41 },
       ]);
-      const rest = [...dp.routeCounters()].filter(([id]) => id !== ids[1] && id !== ids[4]).reduce((a, [, c]) => a + c.packets, 0);
+      const counters = await dp.routeCounters();
+      const rest = [...counters].filter(([id]) => id !== ids[1] && id !== ids[4]).reduce((a, [, c]) => a + c.packets, 0);
       assert.equal(otherPackets, rest, 'the others: 47 here, and what the host routes counted');
-      assert.equal((await routeTraffic(dp, 10)).top.length, [...dp.routeCounters().values()].filter((c) => c.packets > 0).length);
+      assert.equal((await routeTraffic(dp, 10)).top.length, [...counters].length, 'every route with traffic, when n is more');
     } finally {
       for (const id of ids) dp.pipeline.maps.routeStats.set(id, { packets: 0n, bytes: 0n });
     }
   });
 
-  it('writes each row as JSON.stringify writes its view', () => {
+  it('writes each row as JSON.stringify writes its view', async () => {
     for (const stats of [false, true]) {
-      const views = inNetns(ns, () => listRoutes(dp, { stats }));
-      const { bytes, rows } = inNetns(ns, () => routeRowsJson(dp, routeIds(dp, {}), stats ? dp.routeCounters() : undefined, ',\n', '\n]'));
+      const counters = stats ? await dp.routeCounters() : undefined;
+      const views = inNetns(ns, () => routeRows(dp, routeIds(dp, {}), counters));
+      const { bytes, rows } = inNetns(ns, () => routeRowsJson(dp, routeIds(dp, {}), counters, ',\n', '\n]'));
       assert.ok(views.length >= 9, `${views.length} routes`);
       assert.equal(rows, views.length);
       assert.equal(bytes.toString('utf8'), `${views.map((v) => JSON.stringify(v)).join(',\n')}\n]`);
@@ -123,13 +125,18 @@ describe('route rows as JSON', { skip, timeout: 60_000 }, () => {
   });
 
   it('writes counters of every size, skips routes gone, and writes nothing for no rows', () => {
-    const views = inNetns(ns, () => listRoutes(dp, {}));
+    const views = inNetns(ns, () => routeRows(dp, routeIds(dp, {})));
     const ids = routeIds(dp, {});
     const sizes = [0, 7, 10, 99, 100, 4294967295, 4294967296, 2 ** 53 - 1];
-    const counters = new Map([...ids].map((id, i) => [id, { packets: sizes[i % sizes.length]!, bytes: sizes[(i + 3) % sizes.length]! }]));
+    const counters = new RouteCounters(Math.max(...ids) + 1);
+    ids.forEach((id, i) => {
+      counters.packets[id] = sizes[i % sizes.length]!;
+      counters.bytes[id] = sizes[(i + 3) % sizes.length]!;
+    });
     const { bytes } = inNetns(ns, () => routeRowsJson(dp, ids, counters, '\n'));
     const byId = new Map(views.map((v) => [v.id, v]));
-    const expected = [...ids].map((id) => JSON.stringify({ ...byId.get(id), ...counters.get(id) }));
+    // A route without packets is written with none, and no bytes.
+    const expected = [...ids].map((id) => JSON.stringify({ ...byId.get(id), ...(counters.get(id) ?? { packets: 0, bytes: 0 }) }));
     assert.equal(bytes.toString('utf8'), expected.join('\n'));
     // An id no route has (as after a removal since the listing's snapshot of ids): left out.
     const gone = Uint32Array.from([ids[0]!, 1_999_999, ids[1]!]);

@@ -79,7 +79,7 @@ export function registerRoutingRoutes(app: FastifyInstance, ctrl: Controller): v
       // The ids are a snapshot; rows are built only for the ids served (a page of a full table
       // does not build the other 900,000).
       const ids = routeIds(ctrl.dp(), q);
-      const counters = q.stats ? ctrl.dp().routeCounters() : undefined;
+      const counters = q.stats ? await ctrl.dp().routeCounters() : undefined;
       void reply.header('pathwise-total', String(ids.length));
       if (!q.stream) return routeRows(ctrl.dp(), ids.subarray(q.offset, q.offset + q.limit), counters);
       void reply.type('application/x-ndjson');
