@@ -11,6 +11,7 @@ import client from 'prom-client';
 import type { Controller } from '../control/controller.js';
 import type { InterfaceStats } from '../dataplane/dataplane.js';
 import type { InsightSummary } from '../dataplane/insight-tables.js';
+import type { AnomalyStats } from '../insight/anomaly.js';
 import type { IpfixExportTotals } from '../insight/ipfix-exporter.js';
 import type { HttpInsightStats } from '../ops/api-insight.js';
 import {
@@ -36,14 +37,7 @@ export interface MetricSources {
   /** HTTP insight: its request counter and duration histogram (kept by the daemon), and its counts. */
   http?: { metrics: client.Metric[]; stats(): HttpInsightStats };
   /** Anomaly detection's counts (the daemon's). */
-  anomalies?: () => {
-    intervals: number;
-    anomalies: number;
-    seals: number;
-    requestsSkipped: number;
-    deferred: number;
-    lastIntervalMs: number;
-  };
+  anomalies?: () => AnomalyStats;
   /** Webhook deliveries, per webhook (the daemon's). */
   webhooks?: () => { byName: Record<string, WebhookStats> };
 }

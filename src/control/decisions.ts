@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { PwError } from '../errors.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { PwBlockOrigin, PwLimit } from '../generated/pathwise.js';
-import { SealTable, type FoundDecisionEntries, type HeldSpec, type SealSpec } from '../dataplane/seal-table.js';
+import { SealTable, type FoundDecisionEntries, type SealSpec } from '../dataplane/seal-table.js';
 import { ActiveDecisions, ACTIVE_COLUMNS, blockKeyOf, type HeldDecision } from './active-decisions.js';
 import { checkDecision, sameDecision, SOURCE_TAG, type DecisionInput, type DecisionLimits, type DecisionSpec } from '../filter/decision.js';
 import { formatDuration } from '../util/duration.js';
@@ -562,7 +562,7 @@ export class Decisions {
       if (limiter) found.limiter.set(key, limiter);
     });
     // What the pinned blocklists hold already stays, seals with their limiters; the rest is
-    // written. The spec of a prefix kept is not built (at 500,000, parsing them cost ~0.5 s).
+    // written. The prefix of one kept is not parsed (at 500,000, parsing them cost ~0.5 s).
     seals.beginResync(found);
     const known = new BlockKeySet(); // the keys of the prefixes in force: the other decision entries go
     const toWrite: (SealSpec & { text: string })[] = [];
@@ -571,19 +571,11 @@ export class Decisions {
       const key = blockKeyOf(target);
       known.add(key);
       if (config.has(key)) continue;
-      const held = this.active.on(target);
-      const strongest = strongestOf(held);
-      const spec: HeldSpec = {
-        text: target,
-        key,
-        family: typeof key === 'number' ? 4 : 6,
-        plen: Number(target.slice(target.lastIndexOf('/') + 1)),
-        action: strongest.action,
-        ...(strongest.action === 'limit' ? { rate: strongest.rate!, burst: strongest.burst! } : {}),
-        expiresAt: latestExpiry(held),
-      };
-      if (seals.keeps(spec)) kept++;
-      else toWrite.push({ ...this.specOn(target, held), text: target });
+      const held = heldBy(this.active.on(target));
+      const family = typeof key === 'number' ? 4 : 6;
+      const plen = Number(target.slice(target.lastIndexOf('/') + 1));
+      if (seals.keeps({ ...held, text: target, key, family, plen })) kept++;
+      else toWrite.push({ ...held, prefix: parsePrefix(target), text: target });
     }
     try {
       try {
@@ -627,13 +619,7 @@ export class Decisions {
 
   /** What a prefix's entry holds, from the decisions in force on it: the strongest (a block, else the lowest rate), until the last of them ends. */
   private specOn(target: string, held: readonly HeldDecision[]): SealSpec {
-    const strongest = strongestOf(held);
-    return {
-      prefix: parsePrefix(target),
-      action: strongest.action,
-      ...(strongest.action === 'limit' ? { rate: strongest.rate!, burst: strongest.burst! } : {}),
-      expiresAt: latestExpiry(held),
-    };
+    return { prefix: parsePrefix(target), ...heldBy(held) };
   }
 
   /** Writes a prefix's entry from the decisions in force on it (specOn); none left, the entry goes. */
@@ -748,8 +734,16 @@ function whereOf(q: DecisionFilter): { where: string; args: string[] } {
 
 /** Strength for choosing among decisions on one prefix: lower is stronger. */
 const rank = (d: HeldDecision) => (d.action === 'block' ? -Infinity : d.rate!);
-const strongestOf = (held: readonly HeldDecision[]) => held.reduce((a, b) => (rank(b) < rank(a) ? b : a));
-const latestExpiry = (held: readonly HeldDecision[]) => held.reduce((m, d) => Math.max(m, d.expiresMs), 0);
+
+/** What the decisions on a prefix hold it to (SealSpec but the prefix): the strongest, until the last of them ends. */
+function heldBy(held: readonly HeldDecision[]): Omit<SealSpec, 'prefix'> {
+  const strongest = held.reduce((a, b) => (rank(b) < rank(a) ? b : a));
+  return {
+    action: strongest.action,
+    ...(strongest.action === 'limit' ? { rate: strongest.rate!, burst: strongest.burst! } : {}),
+    expiresAt: held.reduce((m, d) => Math.max(m, d.expiresMs), 0),
+  };
+}
 
 /** A stored decision in force as it is held in memory. */
 const heldOf = (r: Row): HeldDecision => ({

@@ -15,7 +15,14 @@ import type { Notices } from '../control/notices.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { readFlows } from '../dataplane/insight-tables.js';
 import type { FlowCounts } from '../insight/flow-table.js';
-import { AnomalyDetectors, DETECTORS, type Anomaly, type DetectorSettings, type SeenRequest } from '../insight/anomaly.js';
+import {
+  AnomalyDetectors,
+  DETECTORS,
+  type Anomaly,
+  type AnomalyStats,
+  type DetectorSettings,
+  type SeenRequest,
+} from '../insight/anomaly.js';
 import type { NamedTransaction } from '../insight/api-usage.js';
 import { monoNowNs } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
@@ -34,16 +41,6 @@ const COOLDOWN_MS = 60_000;
  * intervals, while they last (what is not learned stays abnormal), and counted meanwhile.
  */
 const MAX_ACTS = 1000;
-
-export interface AnomalyStats {
-  intervals: number;
-  anomalies: number;
-  seals: number;
-  requestsSkipped: number;
-  /** Anomalies left to a later interval: more than MAX_ACTS in one. */
-  deferred: number;
-  lastIntervalMs: number;
-}
 
 export class AnomalyService {
   private detectors: AnomalyDetectors | null = null;

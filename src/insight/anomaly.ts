@@ -86,6 +86,17 @@ function standsOut(counts: Map<string, number>): string[] {
   return top !== null && topN >= STANDS_OUT * total ? [top] : [];
 }
 
+/** What the daemon's anomaly service counts (daemon/anomaly-service.ts; /metrics reads it). */
+export interface AnomalyStats {
+  intervals: number;
+  anomalies: number;
+  seals: number;
+  requestsSkipped: number;
+  /** Anomalies left to a later interval: more than the service acts on in one. */
+  deferred: number;
+  lastIntervalMs: number;
+}
+
 export class AnomalyDetectors {
   private readonly requestRate: BaselineSet;
   private readonly requestRatePrefix: BaselineSet;
