@@ -1,8 +1,9 @@
 /**
  * `route lookup`: the answer comes from the real pipeline. For each address a packet is
  * synthesised (UDP to that address, TTL 64) and run through pw_xdp_trace, the pipeline's
- * trace entry point, with BPF_PROG_TEST_RUN; the program leaves its decision in the packet's
- * XDP metadata, which the kernel copies out in front of the packet. Nothing is sent.
+ * trace entry point, with BPF_PROG_TEST_RUN; the program writes its decision in front of the
+ * packet (it moves the frame's start back), and the kernel copies the frame out from there.
+ * Nothing is sent.
  */
 import * as abi from '../generated/pathwise.js';
 import { decodeOne, ifName, xdpMd, type Program } from '../kernel/index.js';
@@ -63,9 +64,9 @@ export function lookupAddresses(dp: TraceTarget, addresses: string[]): LookupRes
   return parsed.map((a, i) => {
     const pkt = probePacket(a.family, a.addr);
     const r = trace.testRunSync({ data: pkt, dataOutSize: pkt.length + 64 });
-    const metaLen = (r.data?.length ?? 0) - pkt.length;
-    if (!r.data || metaLen !== abi.PwTrace.size) {
-      throw new PwError('PW_ERR_INTERNAL', `the trace program returned ${metaLen} bytes of metadata, expected ${abi.PwTrace.size}`);
+    const traceLen = (r.data?.length ?? 0) - pkt.length;
+    if (!r.data || traceLen !== abi.PwTrace.size) {
+      throw new PwError('PW_ERR_INTERNAL', `the trace program returned ${traceLen} bytes in front of the packet, expected ${abi.PwTrace.size}`);
     }
     const t = decodeOne(abi.PwTrace, r.data);
     const route = t.route ? dp.routes.byId(t.route) : undefined;

@@ -46,7 +46,7 @@ enum pw_limit {
 	/* A handshake whose SYN is this old no longer keeps its flow out of the cache (only one
 	 * direction of the connection may pass through here: its ACK would never come). */
 	PW_FLOW_HANDSHAKE_WAIT_MS = 3000,
-	PW_TRACE_BYTES = 24,            /* sizeof(struct pw_trace), carried in XDP metadata */
+	PW_TRACE_BYTES = 24,            /* sizeof(struct pw_trace), written in front of the traced packet */
 	PW_NEIGH_MAX = 65536,
 	/* Filter rules: a bitmap per field value, one bit per rule (linear bit-vector search). */
 	PW_MAX_RULES = 16384,
@@ -401,7 +401,7 @@ struct pw_histogram {
 _Static_assert(sizeof(struct pw_histogram) == 8 * (PW_SIZE_BUCKETS + 256), "pw_histogram layout");
 
 /* What the pipeline decided for one packet. The trace entry point (pw_xdp_trace, used by
- * `route lookup` and replay) puts it in the packet's XDP metadata. */
+ * `route lookup` and the tests) puts it in front of the packet it ran on. */
 struct pw_trace {
 	__u8 verdict;
 	__u8 reason;

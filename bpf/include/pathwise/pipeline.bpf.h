@@ -147,17 +147,22 @@ static __always_inline int pw_frame_for_us(PW_CTX *ctx)
 	       *(const __u16 *)(data + 4) == *(const __u16 *)(iface->mac + 4);
 }
 
-/* Writes the decision into XDP metadata (in front of the packet) for the trace entry point. */
+/*
+ * Writes the decision in front of the packet for the trace entry point, which only
+ * BPF_PROG_TEST_RUN runs: the kernel copies out the frame from its new start, the decision
+ * first. Not in XDP metadata (bpf_xdp_adjust_meta): some kernels refuse that helper to every
+ * XDP program ("program of this type cannot use helper"), and the pipeline would not load.
+ */
 static __always_inline void pw_emit_trace(PW_CTX *ctx, const struct pw_packet *pkt,
 					  const struct pw_decision *d)
 {
 #ifndef PW_TC
 	struct pw_trace *t;
 
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*t)))
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*t)))
 		return;
-	t = (void *)(long)ctx->data_meta;
-	if ((void *)(t + 1) > (void *)(long)ctx->data)
+	t = (void *)(long)ctx->data;
+	if ((void *)(t + 1) > (void *)(long)ctx->data_end)
 		return;
 	t->verdict = d->verdict;
 	t->reason = d->reason;
@@ -173,8 +178,8 @@ static __always_inline void pw_emit_trace(PW_CTX *ctx, const struct pw_packet *p
 
 enum pw_run {
 	PW_RUN_LIVE = 0,    /* an interface's traffic */
-	PW_RUN_TRACE = 1,   /* a what-if lookup: no side effects, the decision in metadata */
-	PW_RUN_REPLAY = 2,  /* a replayed capture: side effects kept, the decision in metadata */
+	PW_RUN_TRACE = 1,   /* a what-if lookup: no side effects, the decision before the frame */
+	PW_RUN_REPLAY = 2,  /* a replayed capture: side effects kept, the decision in pw_replay_out */
 };
 
 /* Writes what the pipeline parsed and decided into pw_replay_out, for `pathwise replay`. */
