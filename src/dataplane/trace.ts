@@ -66,7 +66,10 @@ export function lookupAddresses(dp: TraceTarget, addresses: string[]): LookupRes
     const r = trace.testRunSync({ data: pkt, dataOutSize: pkt.length + 64 });
     const traceLen = (r.data?.length ?? 0) - pkt.length;
     if (!r.data || traceLen !== abi.PwTrace.size) {
-      throw new PwError('PW_ERR_INTERNAL', `the trace program returned ${traceLen} bytes in front of the packet, expected ${abi.PwTrace.size}`);
+      throw new PwError(
+        'PW_ERR_INTERNAL',
+        `the trace program returned ${traceLen} bytes in front of the packet, expected ${abi.PwTrace.size}`,
+      );
     }
     const t = decodeOne(abi.PwTrace, r.data);
     const route = t.route ? dp.routes.byId(t.route) : undefined;
