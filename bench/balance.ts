@@ -80,6 +80,8 @@ export interface BalanceResults {
       /** bench_redirect tail-called by the generator instead of the pipeline, from 2026-12-05. */
       redirectPps?: number;
     };
+    /** Why `live` is missing: the kernel refused live frames (LiveGenerator.refusal). */
+    liveRefused?: string;
   };
 }
 
@@ -333,6 +335,8 @@ async function throughputBench(
   // The XDP-native generator tail-calls the pipeline's program itself (or bench_redirect): the
   // attach mode does not change its path, so the generic and TC runs skip it.
   const liveMode = { redirect: 'pipeline', nft: 'pass', pathwise: 'pipeline', generic: undefined, tc: undefined } as const;
+  const liveRefused = live.refusal();
+  if (liveRefused) console.error(`bench: the balance figures with the XDP-native generator left out: ${liveRefused}`);
   live.setPipeline(dp.pipeline.xdp);
   const direct: number[] = [];
   try {
@@ -351,7 +355,7 @@ async function throughputBench(
             rates[name].runs.push(o.runs);
           }
           const lm = liveMode[name];
-          if (!lm) continue;
+          if (!lm || liveRefused) continue;
           const l = livePps(lm);
           rates[name].live.push(l.delivered / l.seconds);
           // Delivered at all means translated: the router has no route to the VIP itself.
@@ -394,14 +398,18 @@ async function throughputBench(
     connections: CONNECTIONS,
     rounds: ROUNDS,
     perRound: { nft: ofRounds('nft'), pathwise: ofRounds('pathwise'), generic: ofRounds('generic'), tc: ofRounds('tc') },
-    live: {
-      pathwisePps: median(rates.pathwise.live),
-      nftPps: median(rates.nft.live),
-      frames: LIVE_FRAMES,
-      pathwiseDelivered: median(rates.pathwise.liveShare),
-      nftDelivered: median(rates.nft.liveShare),
-      redirectPps: median(rates.redirect.live),
-    },
+    ...(liveRefused
+      ? { liveRefused }
+      : {
+          live: {
+            pathwisePps: median(rates.pathwise.live),
+            nftPps: median(rates.nft.live),
+            frames: LIVE_FRAMES,
+            pathwiseDelivered: median(rates.pathwise.liveShare),
+            nftDelivered: median(rates.nft.liveShare),
+            redirectPps: median(rates.redirect.live),
+          },
+        }),
   };
 }
 
@@ -685,7 +693,7 @@ Through a router namespace on veth (client — router — backend), ${t.rounds} 
 | packets per second delivered (1,024 UDP flows, ${t.frames.toLocaleString('en')} frames) | ${Math.round(t.pathwisePps).toLocaleString('en')} | ${Math.round(t.nftPps).toLocaleString('en')} | ${f(t.pathwisePps / t.nftPps, 2)}× |
 ${t.live ? `| packets per second delivered, XDP-native generator on the router's ingress (one UDP flow, ${t.live.frames.toLocaleString('en')} frames; §4b) | ${Math.round(t.live.pathwisePps).toLocaleString('en')} | ${Math.round(t.live.nftPps).toLocaleString('en')} | ${f(t.live.pathwisePps / t.live.nftPps, 2)}× |\n` : ''}| HTTP connections per second (ab → nginx, one request each, 64 at a time, ${t.connections.toLocaleString('en')}) | ${Math.round(t.pathwiseCps).toLocaleString('en')} | ${Math.round(t.nftCps).toLocaleString('en')} | ${f(t.pathwiseCps / t.nftCps, 2)}× |
 
-${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}${t.generic ? ` (native XDP); in generic mode, what auto attaches to a veth since 2026-12-04: packets ${t.generic.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.generic.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}${t.tc ? `; at TC ingress: packets ${t.tc.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.tc.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}.
+${t.liveRefused ? `The rows with the XDP-native generator were not measured in this run: ${t.liveRefused}.\n` : ''}${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}${t.generic ? ` (native XDP); in generic mode, what auto attaches to a veth since 2026-12-04: packets ${t.generic.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.generic.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}${t.tc ? `; at TC ingress: packets ${t.tc.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.tc.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}.
 The ceiling: the generator's frames dropped as they reach the router, ${Math.round(t.directPps).toLocaleString('en')} per second
 (Pathwise delivers ${f((t.pathwisePps / t.directPps) * 100, 0)} % of it). On veth both forwarders pay the kernel's receive of
 each frame as a socket buffer (§4), and the generator shares the VM's two cores with them.

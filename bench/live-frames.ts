@@ -7,6 +7,7 @@
  * nftables) or tail-called into the pipeline's program (`pipeline`), or dropped (`drop`: what
  * the generator alone costs).
  */
+import { PwError } from '../src/errors.js';
 import { inNetns, resolveIfindex, TestRunFlags, xdpMd, type BpfObject, type Program } from '../src/kernel/index.js';
 import * as benchAbi from './generated/bench.js';
 
@@ -55,6 +56,23 @@ export class LiveGenerator {
       else next.delete(0);
     } finally {
       next.close();
+    }
+  }
+
+  /**
+   * Why this kernel runs no live frames, or undefined when it does: one frame sent (and
+   * dropped on arrival). Some kernels refuse the mode to every program (EPERM on
+   * 6.18.44-fc-v1300, where older builds of the same VM ran it): the figures it feeds are then
+   * left out with this reason, not the whole run.
+   */
+  refusal(): string | undefined {
+    try {
+      this.run('drop', 1);
+      return undefined;
+    } catch (e) {
+      if (e instanceof PwError && e.code === 'PW_ERR_PERMISSION')
+        return `this kernel refuses BPF_PROG_TEST_RUN in live-frames mode (${e.message})`;
+      throw e;
     }
   }
 

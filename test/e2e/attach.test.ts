@@ -161,7 +161,7 @@ describe('attachments with real traffic', { skip }, () => {
     assert.doesNotMatch(topo.exec(nsA, 'tc', ['qdisc', 'show', 'dev', ifA]), /clsact/);
   });
 
-  it('generates traffic with XDP live frames', () => {
+  it('generates traffic with XDP live frames', (t) => {
     resetCounters();
     const count = obj.program('fx_count');
     inNetns(nsB, () => attachXdp(count, ifB, { mode: 'native' }));
@@ -173,9 +173,25 @@ describe('attachments with real traffic', { skip }, () => {
       // synchronous inside it (testRun() would run on a worker thread in the root namespace).
       const N = 1000;
       const tx = obj.program('fx_tx');
-      inNetns(nsA, () =>
-        tx.testRunSync({ data: frame, ctx: xdpMd(frame.length, ifindexA), repeat: N, flags: TestRunFlags.XDP_LIVE_FRAMES, batchSize: 64 }),
-      );
+      try {
+        inNetns(nsA, () =>
+          tx.testRunSync({
+            data: frame,
+            ctx: xdpMd(frame.length, ifindexA),
+            repeat: N,
+            flags: TestRunFlags.XDP_LIVE_FRAMES,
+            batchSize: 64,
+          }),
+        );
+      } catch (e) {
+        // Some kernels refuse the mode to every program, as root too (6.18.44-fc-v1300:
+        // EPERM). Nothing of Pathwise itself uses it; the benchmarks' generator says so too.
+        if (e instanceof PwError && e.code === 'PW_ERR_PERMISSION') {
+          t.skip(`this kernel refuses BPF_PROG_TEST_RUN in live-frames mode: ${e.message}`);
+          return;
+        }
+        throw e;
+      }
       const seen = counter(0);
       assert.ok(seen >= BigInt(N) && seen <= BigInt(N) + 20n, `B counted ${seen} of ${N} generated frames`);
     } finally {
