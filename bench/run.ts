@@ -961,7 +961,7 @@ ${twoCpusReport()}${p.callNs === undefined ? '' : callsReport(p.callNs, r.machin
  */
 function twoCpusReport(): string {
   return `
-**Two kinds of CPU, one target met on each.** The VMs of this class have run with and without
+**Two kinds of AMD CPU, one target met on each.** The VMs of this class have run with and without
 the "Safe RET" return mitigation, and each of §3's first two targets is met on one kind only.
 With it (run 2026-12-05T05-58-55-696Z): empty program 28 ns, floor 73, the pipeline with 1,000
 rules 125: 1.78× the floor, but 97 ns over the empty program. Without it (run
@@ -983,6 +983,16 @@ whole ns). Out of the caches the two are alike: single runs, each after 64 MiB w
 for the pipeline (1,122 with the guard, the flow table and the route counters off), against 140
 for the empty program: a packet whose tables are cold pays for the FIB, route, nexthop and port
 lookups that any forwarder makes, and the pipeline's own stages add little to that.
+
+**A third kind, 2026-12-06: neither target met.** Run 2026-12-06T15-26-57-195Z (the data plane of
+the two runs above, but for how the trace entry point hands back its record) came from an Intel Xeon VM (kernel 6.18.44-fc-v1300) that reports no "Safe
+RET" but returns through the aligned return thunks of its ITS mitigation
+(/sys/devices/system/cpu/vulnerabilities/indirect_target_selection); a call and its return
+cost 1.4 ns there. Empty program 8 ns, floor 42, the pipeline 90 (1,000 rules), 103 (10,000)
+and 107 (10): 2.26-2.57× the floor and 82-99 ns over the empty program. Its stage rows: 81 ns
+with the guard, the flow table and the route counters all off, 1.92× the floor. Against the
+AMD VM without the mitigation the empty program took 1.6× as long (8 against 5 ns), the floor
+2.3× (42 against 18) and the pipeline 1.6× (90 against 56).
 `;
 }
 
