@@ -21,6 +21,8 @@ import {
 } from '../kernel/index.js';
 import { repoRoot } from '../util/paths.js';
 import { PwError } from '../errors.js';
+import * as abi from '../generated/pathwise.js';
+import { DEFAULT_SETTINGS, loadTcPipeline, mapSizes, OBJECT_PATH, settingsFlags, type PipelineSettings } from './pipeline-object.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -48,7 +50,7 @@ export interface DoctorReport {
 }
 
 /** Kernel features Pathwise uses, and the release that brought each (the highest one bounds). */
-const MIN_KERNEL: [number, number] = [5, 18]; // bpf_xdp_load_bytes, XDP live frames
+const MIN_KERNEL: [number, number] = [5, 18]; // bpf_xdp_load_bytes
 
 const CAPS = { CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39 } as const;
 
@@ -124,6 +126,45 @@ function checkFeatures(): Check {
   }
 }
 
+/** The sized maps at their smallest: the check loads the programs, not a full table's room. */
+const SMALL_MAPS: PipelineSettings = {
+  ...DEFAULT_SETTINGS,
+  ipv4Groups: 16,
+  ipv6Nodes: abi.PwLimit.FIB6_ROOT_NODES + 16,
+  ruleBitmaps: 16,
+  connections: 1024,
+  flowEntries: 1024,
+  serviceSlots: abi.PwLimit.LB_SLOTS_PER_ELEM * 16,
+};
+
+/**
+ * Whether this kernel's verifier takes the pipeline, every entry point of it (XDP, trace,
+ * replay, flush, TC) with the default features, loaded unpinned and closed at once. A kernel
+ * may refuse one helper to a program type that others allow it (6.18.44-fc-v1300 refused
+ * bpf_xdp_adjust_meta to XDP programs): nothing else would say so before the first attach.
+ */
+async function checkPipeline(): Promise<Check> {
+  let xdp: BpfObject<typeof abi> | undefined;
+  try {
+    xdp = await BpfObject.load(OBJECT_PATH, {
+      spec: abi,
+      rodata: { pw_settings: { flags: settingsFlags(SMALL_MAPS) } },
+      maxEntries: mapSizes(SMALL_MAPS),
+    });
+    (await loadTcPipeline(xdp, SMALL_MAPS)).close();
+    return { name: 'pipeline', status: 'ok', detail: `the verifier takes ${[...abi.programs, 'pw_tc'].join(', ')}` };
+  } catch (e) {
+    return {
+      name: 'pipeline',
+      status: 'fail',
+      detail: (e as Error).message,
+      hint: existsSync(OBJECT_PATH) ? 'this kernel refuses part of the pipeline; report this line with `uname -r`' : "run 'make build'",
+    };
+  } finally {
+    xdp?.close();
+  }
+}
+
 /** Driver (or virtual device kind) and state of every interface of this network namespace
  * (asked of the kernel: under --netns, sysfs would still show the host's). */
 function linkDetails(): Map<string, { driver: string | null; operstate: string }> {
@@ -188,14 +229,19 @@ export async function runDoctor(opts: { interfaces?: string[] } = {}): Promise<D
   const checks = [checkKernel(), checkBtf(), checkCaps(), checkBpffs(), checkLibbpf()];
   const libbpfOk = checks.at(-1)!.status === 'ok';
   if (libbpfOk) checks.push(checkFeatures());
+  // The interfaces are probed with a program of their own: a pipeline the kernel refuses
+  // does not keep them from being probed.
+  const basicsOk = checks.every((c) => c.status !== 'fail');
+  if (libbpfOk && basicsOk) checks.push(await checkPipeline());
   const known = new Set(listInterfaces());
   for (const i of opts.interfaces ?? []) {
     if (!known.has(i))
       throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${i}'`, { where: i, hint: `interfaces here: ${[...known].join(', ')}` });
   }
-  const canProbe = checks.every((c) => c.status !== 'fail') && existsSync(join(repoRoot, 'build', 'probe.bpf.o'));
+  const canProbe = basicsOk && existsSync(join(repoRoot, 'build', 'probe.bpf.o'));
   const interfaces = libbpfOk ? await probeInterfaces(opts.interfaces?.length ? opts.interfaces : [...known], canProbe) : [];
-  if (libbpfOk && interfaces.length && !interfaces.some((i) => i.modes.native.supported || i.modes.generic.supported || i.attached)) {
+  // Only interfaces that were probed can have refused (none is when a basic check failed).
+  if (canProbe && interfaces.length && !interfaces.some((i) => i.modes.native.supported || i.modes.generic.supported || i.attached)) {
     checks.push({
       name: 'xdp attach',
       status: 'fail',

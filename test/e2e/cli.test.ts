@@ -60,6 +60,21 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('doctor: the verifier takes every entry point of the pipeline; a veth of the namespace takes native XDP', () => {
+    const p = spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, 'doctor', '-i', topo.name('r0'), '--json'], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stdout + p.stderr);
+    const report = JSON.parse(p.stdout) as {
+      ok: boolean;
+      checks: { name: string; status: string; detail: string }[];
+      interfaces: { name: string; modes: { native: { supported: boolean } } }[];
+    };
+    const pipeline = report.checks.find((c) => c.name === 'pipeline');
+    assert.equal(pipeline?.status, 'ok', JSON.stringify(pipeline));
+    for (const prog of ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay', 'pw_xdp_flush', 'pw_tc'])
+      assert.match(pipeline!.detail, new RegExp(`\\b${prog}\\b`));
+    assert.equal(report.interfaces[0]?.modes.native.supported, true);
+  });
+
   it('attaches in kernel-FIB mode and forwards by the kernel routing table', () => {
     const a = run('attach', topo.name('r0'), topo.name('r1'), '--mode', 'native', '--fib', 'kernel', '--json');
     assert.equal(a.status, 0, a.stderr);
