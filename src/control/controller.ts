@@ -285,7 +285,7 @@ export class Controller {
     const selectors = importSelectors(config);
     const desired = compileDesired(config, this.compileContext(now, opts.files));
     const dp = this.dataplane;
-    const changes = planChanges(readRunning(dp), desired, { describeRoute: (spec) => dp.describeRoute(spec) });
+    const changes = planChanges(await readRunning(dp), desired, { describeRoute: (spec) => dp.describeRoute(spec) });
     // A line for each of the first changes, as the history keeps them (a daemon that removes a
     // full table would otherwise describe 900k changes nobody reads), and the count.
     const listed = recordedChanges(changes.slice(0, MAX_RECORDED_CHANGES).map(summarize), changes.length);
@@ -430,7 +430,7 @@ export class Controller {
       }
     };
     const changes = routingReconciler
-      .plan(routingReconciler.running(dp), desired, { describeRoute })
+      .plan(await routingReconciler.running(dp), desired, { describeRoute })
       // Routes steered by a path group are the path manager's to follow.
       .filter((c) => c.op === 'replace' && c.after !== UNRESOLVED && !c.spec.paths);
     if (!changes.length) return 0;

@@ -54,8 +54,12 @@ export function compileDesired(cfg: Config, ctx: CompileContext): DesiredState {
   return Object.fromEntries(features.map((f) => [f, anyReconciler(f).desired(cfg, ctx)])) as DesiredState;
 }
 
-export function readRunning(dp: Dataplane): RunningState {
-  return Object.fromEntries(features.map((f) => [f, anyReconciler(f).running(dp)])) as RunningState;
+export async function readRunning(dp: Dataplane): Promise<RunningState> {
+  const out: Partial<Record<Feature, unknown>> = {};
+  // One after the other: each reads maps the others' changes do not touch, and none is applied
+  // before all are read (the controller's queue holds every other change meanwhile).
+  for (const f of features) out[f] = await anyReconciler(f).running(dp);
+  return out as RunningState;
 }
 
 /**

@@ -70,7 +70,7 @@ export async function withPrivatePipeline<T>(config: Config, files: FileSource, 
       }
     });
     const changes = planChanges(
-      readRunning(dp),
+      await readRunning(dp),
       { ...desired, interfaces: new Map() },
       { describeRoute: (spec) => dp.describeRoute(spec) },
     );

@@ -84,7 +84,8 @@ export interface Reconciler<D, R, C extends PlannedChange> {
   /** The change kinds this reconciler plans and performs. */
   readonly kinds: readonly C['kind'][];
   desired(cfg: Config, ctx: CompileContext): D;
-  running(dp: Dataplane): R;
+  /** What runs; a promise when it is read in turns of the event loop (a big blocklist). */
+  running(dp: Dataplane): R | Promise<R>;
   plan(running: R, desired: D, ctx: PlanContext): C[];
   /** Refuses, before anything is applied, a change that cannot be made while the pipeline runs. */
   check?(c: C): void;

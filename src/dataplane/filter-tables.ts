@@ -709,18 +709,25 @@ export class FilterTables {
   }
 
   /**
-   * The config's entries in force, each to `visit` with the ms until it expires (null: never):
-   * what the reconciler compares the config with at every change, with the listing's upkeep.
-   * An IPv4 entry comes as its prefix4Code, an IPv6 one as its canonical text: a
-   * million-prefix blocklist is read at each change the daemon applies, and a string for each
-   * entry cost more than reading it.
+   * The config's entries in force, with the ms until each expires (null: never): what the
+   * reconciler compares the config with at every change, read with the listing's upkeep in
+   * turns of the event loop (read on the daemon's thread, a million-prefix list held it ~1 s at
+   * every change), and kept to be walked as often as the caller likes. An IPv4 entry comes as
+   * its prefix4Code, an IPv6 one as its canonical text: a string for each entry cost more than
+   * reading it.
    */
-  forEachConfigBlock(visit: (key: number | string, expiresInMs: number | null) => void): void {
-    this.forEachBlockOf([abi.PwBlockOrigin.CONFIG], (key, _origin, expiresInMs) => visit(key, expiresInMs));
+  async configBlocksInTurns(): Promise<{ forEach(visit: (key: number | string, expiresInMs: number | null) => void): void }> {
+    const keys: (number | string)[] = [];
+    const expires: (number | null)[] = [];
+    await this.forEachBlockOfInTurns([abi.PwBlockOrigin.CONFIG], (key, _origin, expiresInMs) => {
+      keys.push(key);
+      expires.push(expiresInMs);
+    });
+    return { forEach: (visit) => keys.forEach((key, i) => visit(key, expires[i]!)) };
   }
 
   /**
-   * The entries in force of the given origins, each to `visit` keyed as forEachConfigBlock's
+   * The entries in force of the given origins, each to `visit` keyed as configBlocksInTurns'
    * (the decisions' resync compares hundreds of thousands of prefixes with them this way).
    */
   forEachBlockOf(origins: readonly abi.PwBlockOrigin[], visit: BlockVisit): void {

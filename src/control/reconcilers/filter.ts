@@ -28,9 +28,9 @@ const LASTING: DesiredBlock = Object.freeze({ expiresAt: null });
 
 /**
  * The config's blocklist entries in force, walked when the plan compares them with the
- * config's (FilterTables.forEachConfigBlock): an IPv4 entry by its prefix4Code, an IPv6 one by
- * its canonical text, with the ms until it expires (null: never). A million-prefix list is
- * neither turned into strings nor kept between changes.
+ * config's (FilterTables.configBlocksInTurns: read in turns of the event loop): an IPv4 entry
+ * by its prefix4Code, an IPv6 one by its canonical text, with the ms until it expires (null:
+ * never). A million-prefix list is neither turned into strings nor kept between changes.
  */
 export interface RunningBlocks {
   forEach(visit: (key: number | string, expiresInMs: number | null) => void): void;
@@ -249,11 +249,11 @@ export const filterReconciler: Reconciler<DesiredFilter, RunningFilter, FilterCh
     rules: cfg.rules.map((r, i) => ruleSpecOf(r, `rules[${i}]`)),
     blocks: desiredBlocks(cfg, ctx),
   }),
-  running: (dp: Dataplane) => ({
+  running: async (dp: Dataplane) => ({
     limiters: new Map(dp.filter.limiters().map((l) => [l.name, l])),
     rules: dp.filter.rules(),
     // Escalations and decisions are not the config's: never reconciled away.
-    blocks: { forEach: (visit) => dp.filter.forEachConfigBlock(visit) },
+    blocks: await dp.filter.configBlocksInTurns(),
   }),
   plan(running, desired) {
     const out: FilterChange[] = [];
