@@ -5,9 +5,9 @@
  * One pipeline, three entry points: pw_xdp is what interfaces run; pw_xdp_trace is the same
  * code run without side effects (no accounting, no rate-limit state, no events) that leaves
  * the decision in front of the packet, for `pathwise route lookup`; pw_xdp_replay keeps
- * every side effect and also leaves the decision (in pw_replay_out), for `pathwise replay` (BPF_PROG_TEST_RUN on
- * a private copy of the pipeline). The pipeline itself is pathwise/pipeline.bpf.h;
- * bpf/pathwise-tc.bpf.c builds it for TC ingress.
+ * every side effect and also leaves the decision (in pw_replay_out), for `pathwise replay`
+ * (BPF_PROG_TEST_RUN on a private copy of the pipeline). The pipeline itself is
+ * pathwise/pipeline.bpf.h; bpf/pathwise-tc.bpf.c builds it for TC ingress.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
