@@ -75,11 +75,6 @@ export class ActiveDecisions {
   get size(): number {
     return this.count;
   }
-
-  /** Prefixes held. */
-  get targetCount(): number {
-    return this.byTarget.size;
-  }
 }
 
 /** A canonical prefix text's key in the blocklist walks (FilterTables.forEachBlockOf): IPv4 its prefix4Code, IPv6 the text. */

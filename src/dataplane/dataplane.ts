@@ -36,7 +36,7 @@ import { routeText, type NexthopView, type RouteOrigin, type RouteSpec, type Rou
 import type { RouteBatch } from '../routing/route-syntax.js';
 import { formatAddress, formatIpv4, formatPrefix, parsePrefix, prefixKey6, type Prefix } from '../util/ip.js';
 import { sortedIncludes } from '../util/typed-arrays.js';
-import { Turns } from '../util/turn.js';
+import { PageTurns } from '../util/turn.js';
 import { topIndexes } from '../util/top-indexes.js';
 
 import { FilterTables } from './filter-tables.js';
@@ -957,7 +957,7 @@ export class Dataplane {
     const counters = new RouteCounters(bound);
     if (bound === 0) return counters;
     const C = abi.PwCounter;
-    const turns = new Turns(10, 1);
+    const turns = new PageTurns();
     for await (const page of this.pipeline.maps.routeStats.entriesRawAsync(Math.min(65536, bound))) {
       let id = 0;
       for (let i = 0; i < page.count; i++) {
@@ -967,7 +967,7 @@ export class Dataplane {
         counters.bytes[id] = Number(page.values.readBigUInt64LE(C.size * i + C.offsets.bytes));
       }
       if (id + 1 >= bound) break;
-      if (turns.due(0)) await turns.take();
+      await turns.afterPage();
     }
     return counters;
   }
@@ -1015,10 +1015,10 @@ async function countEntries(map: Exclude<AnyMap, RawMap>): Promise<number> {
     for (const page of map.lookupBatchRaw(65536)) n += page.count; // per-CPU: none of them large
     return n;
   }
-  const turns = new Turns(10, 1);
+  const turns = new PageTurns();
   for await (const page of map.entriesRawAsync(65536)) {
     n += page.count;
-    if (turns.due(0)) await turns.take();
+    await turns.afterPage();
   }
   return n;
 }

@@ -20,7 +20,7 @@ import { presenceBitmap } from '../filter/presence.js';
 import { formatRule, parseRuleTokens, validateRule, type Rule, type RuleAction, type RuleSpec } from '../filter/rule.js';
 import { formatPrefix, maskAddr, type Prefix } from '../util/ip.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { Turns } from '../util/turn.js';
+import { PageTurns } from '../util/turn.js';
 import type { PipelineMaps } from './pipeline.js';
 import { markEmptyBlocklists, markListed } from './blocklist-listing.js';
 import { storeEscalations, storeRuleBank } from './guard-state.js';
@@ -762,12 +762,12 @@ export class FilterTables {
    */
   private async walkBlocklistsInTurns(now: bigint, visit: PageVisit): Promise<void> {
     const upkeep = new BlocklistUpkeep(now, visit);
-    const turns = new Turns(10, 1);
+    const turns = new PageTurns();
     for (const family of [4, 6] as const) {
       const map = this.blocklistMap(family);
       for await (const page of map.entriesRawAsync(4096)) {
         upkeep.page(family, map, page);
-        if (turns.due(0)) await turns.take();
+        await turns.afterPage();
       }
     }
     this.finishWalk(upkeep);

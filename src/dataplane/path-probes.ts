@@ -16,7 +16,7 @@ import {
 } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import type { Family } from '../util/ip.js';
-import { Turns } from '../util/turn.js';
+import { PageTurns } from '../util/turn.js';
 import type { PipelineMaps } from './pipeline.js';
 
 export interface ProbePath {
@@ -225,9 +225,9 @@ export async function handshakeRtts(
   const size = abi.PwFlow.size;
   const samples = new Map<number, number[]>();
   let newest = sinceNs;
-  const turns = new Turns(10, 1);
+  const turns = new PageTurns();
   for await (const page of maps.flows.entriesRawAsync(16384)) {
-    if (turns.due(0)) await turns.take();
+    await turns.afterPage();
     const v = new DataView(page.values.buffer, page.values.byteOffset, page.values.byteLength);
     for (let i = 0; i < page.count; i++) {
       const at = i * size;

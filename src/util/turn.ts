@@ -32,3 +32,20 @@ export class Turns {
     this.since = performance.now();
   }
 }
+
+/**
+ * Turns for walks whose steps are pages of a batch read (thousands of entries each): a look at
+ * the clock after every page, `await turns.afterPage()`, and a turn once the budget is spent.
+ * Not for a step per entry: it awaits at each call.
+ */
+export class PageTurns {
+  private readonly turns: Turns;
+
+  constructor(budgetMs = 10) {
+    this.turns = new Turns(budgetMs, 1);
+  }
+
+  async afterPage(): Promise<void> {
+    if (this.turns.due(0)) await this.turns.take();
+  }
+}
