@@ -12,7 +12,7 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { privilegedSkip } from '../helpers/privileged.js';
-import { forwardedByKernel } from '../helpers/router-checks.js';
+import { forwardedByKernel, unresolvedGateways } from '../helpers/router-checks.js';
 import { Topology } from '../helpers/topology.js';
 import { ROUTER_IFINDEX, SERVICE, buildRouterLab } from '../../src/netlab/router-lab.js';
 
@@ -51,7 +51,7 @@ describe('forwarding through the XDP pipeline', { skip, timeout: 5 * 60_000 }, (
         ['native', 'native', 'native'],
       );
     });
-    assert.deepEqual(await dp.resolveNeighbors(undefined, (fn) => inNetns(ns.r, fn)), []);
+    assert.deepEqual(await unresolvedGateways(dp, (fn) => inNetns(ns.r, fn)), []);
     // The router's kernel learns the client's MAC from the client's ARP for its gateway; the
     // data plane's neighbour copy follows the kernel when synced (the daemon, or
     // `pathwise neigh sync --watch`, does this continuously).

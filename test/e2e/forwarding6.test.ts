@@ -11,6 +11,7 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { parseRouteTokens } from '../../src/routing/route-syntax.js';
 import { privilegedSkip } from '../helpers/privileged.js';
+import { unresolvedGateways } from '../helpers/router-checks.js';
 import { Topology } from '../helpers/topology.js';
 
 const skip = privilegedSkip();
@@ -64,7 +65,7 @@ describe('IPv6 forwarding through the XDP pipeline', { skip, timeout: 3 * 60_000
       dp.addRoute(parseRouteTokens(['2001:db8:220::/48', 'via', '2001:db8:2::2'], (i) => `token ${i}`));
       dp.attach([topo.name('r0'), topo.name('r1')], 'native');
     });
-    assert.deepEqual(await dp.resolveNeighbors(undefined, (fn) => inNetns(r, fn)), []);
+    assert.deepEqual(await unresolvedGateways(dp, (fn) => inNetns(r, fn)), []);
     // The router learns the client's MAC from its neighbour solicitation; then sync.
     topo.exec(c, 'ping', ['-6', '-c', '1', '-W', '1', '2001:db8:1::1']);
     inNetns(r, () => dp.syncNeighbors());
