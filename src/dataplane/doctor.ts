@@ -22,7 +22,7 @@ import {
 import { repoRoot } from '../util/paths.js';
 import { PwError } from '../errors.js';
 import * as abi from '../generated/pathwise.js';
-import { DEFAULT_SETTINGS, loadTcPipeline, mapSizes, OBJECT_PATH, settingsFlags, type PipelineSettings } from './pipeline-object.js';
+import { DEFAULT_SETTINGS, loadTcPipeline, loadXdpPipeline, OBJECT_PATH, type PipelineSettings } from './pipeline-object.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -146,11 +146,7 @@ const SMALL_MAPS: PipelineSettings = {
 async function checkPipeline(): Promise<Check> {
   let xdp: BpfObject<typeof abi> | undefined;
   try {
-    xdp = await BpfObject.load(OBJECT_PATH, {
-      spec: abi,
-      rodata: { pw_settings: { flags: settingsFlags(SMALL_MAPS) } },
-      maxEntries: mapSizes(SMALL_MAPS),
-    });
+    xdp = await loadXdpPipeline(SMALL_MAPS);
     (await loadTcPipeline(xdp, SMALL_MAPS)).close();
     return { name: 'pipeline', status: 'ok', detail: `the verifier takes ${[...abi.programs, 'pw_tc'].join(', ')}` };
   } catch (e) {

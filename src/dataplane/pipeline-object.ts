@@ -123,6 +123,20 @@ export function objectHash(paths = [OBJECT_PATH, TC_OBJECT_PATH]): string {
 const tcSpec = { maps: abi.maps, rodata: abi.rodata, programs: [TC_PROGRAM] } as const;
 
 /**
+ * Loads the XDP pipeline object with `settings`: its features (rodata flags) and map sizes.
+ * With `pinDir`, libbpf reuses the maps pinned there and pins the new ones; without, nothing is
+ * pinned (doctor's check).
+ */
+export function loadXdpPipeline(settings: PipelineSettings, pinDir?: string): Promise<BpfObject<typeof abi>> {
+  return BpfObject.load(OBJECT_PATH, {
+    spec: abi,
+    rodata: { pw_settings: { flags: settingsFlags(settings) } },
+    maxEntries: mapSizes(settings),
+    ...(pinDir ? { pinDir } : {}),
+  });
+}
+
+/**
  * Loads the TC pipeline on the maps of a loaded XDP pipeline object: every map is that
  * object's, so both programs keep one state (routes, rules, services, connections, counters).
  * Devmaps excepted: TC redirects by ifindex, and needs none. The caller pins the program and

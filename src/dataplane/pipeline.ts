@@ -15,12 +15,10 @@ import { pinDirOf, runDirOf, validInstance } from '../util/instance.js';
 import {
   DEFAULT_SETTINGS,
   loadTcPipeline,
-  mapSizes,
-  OBJECT_PATH,
+  loadXdpPipeline,
   pinnedMeta,
   TC_PROGRAM,
   setPipelineSlot,
-  settingsFlags,
   writeMeta,
   type PipelineMaps,
   type PipelineSettings,
@@ -84,12 +82,7 @@ export class Pipeline {
     mkdirSync(dir, { recursive: true });
     let obj: BpfObject<typeof abi> | undefined;
     try {
-      obj = await BpfObject.load(OBJECT_PATH, {
-        spec: abi,
-        rodata: { pw_settings: { flags: settingsFlags(s) } },
-        maxEntries: mapSizes(s),
-        pinDir: dir,
-      });
+      obj = await loadXdpPipeline(s, dir);
       for (const p of abi.programs) {
         const prog = obj.program(p);
         // libbpf loads a program without BTF when the kernel refuses the object's BTF ("BTF is

@@ -2,6 +2,9 @@
  * What the tests that route through a namespace check on it: that its kernel forwarded nothing
  * (the pipeline did), an interface's offload features, and that its gateways are resolved.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { Dataplane } from '../../src/dataplane/dataplane.js';
 import type { Topology } from './topology.js';
 
 /** The IPv4 datagrams a namespace's kernel has forwarded (ForwDatagrams in /proc/net/snmp). */
@@ -26,13 +29,13 @@ export const offloadFeature = (topo: Topology, ns: string, dev: string, name: st
  * fail a test about forwarding.
  */
 export async function unresolvedGateways(
-  dp: { resolveNeighbors(gateways: undefined, within: <T>(fn: () => T) => T): Promise<{ via: string; dev: string }[]> },
+  dp: Dataplane,
   within: <T>(fn: () => T) => T,
   rounds = 6,
 ): Promise<{ via: string; dev: string }[]> {
   let left = await dp.resolveNeighbors(undefined, within);
   for (let i = 1; i < rounds && left.length; i++) {
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     left = await dp.resolveNeighbors(undefined, within);
   }
   return left;
