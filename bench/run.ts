@@ -21,7 +21,9 @@ import { BpfObject, attachXdp, detachXdp, inNetns, libraryVersions, resolveIfind
 import * as benchAbi from './generated/bench.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
-import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
+import { Pipeline } from '../src/dataplane/pipeline.js';
+import { ROOT_BITS } from '../src/routing/fib6-table.js';
+import { loadBenchOnFib, randomDestinations4, randomDestinations6 } from './fib-lookups.js';
 import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
 import { KernelRouteView, RT_TABLES } from '../src/routing/kernel-routes.js';
 import { readKernelRoutes, syncImportedRoutes } from '../src/dataplane/route-importer.js';
@@ -29,7 +31,6 @@ import { formatIpv4, parsePrefix } from '../src/util/ip.js';
 import { writeCapture } from '../src/kernel/pcap.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
-import { rng } from '../test/helpers/rng.js';
 import { insightBench, type InsightResults } from './insight.js';
 import { pathsBench, pathsReport, type PathResults } from './paths.js';
 import { birdBench, birdReport, pctl, type BirdResults } from './bird.js';
@@ -95,6 +96,8 @@ interface Results {
     routes6: number;
     /** The kernel's LPM trie map holding the same IPv6 table. */
     ipv6LpmTrie?: number;
+    /** Bits of the IPv6 FIB's first level: 24 from 2026-12-06, 16 before (absent). */
+    ipv6Root?: number;
     /** Installing the IPv6 table (route load of the parsed batch), and the nodes it took. */
     install6Seconds?: number;
     ipv6Nodes?: number;
@@ -290,25 +293,13 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const birdChange = await birdBench(log);
 
   // 1. FIB lookups on random destinations inside the table's prefixes.
-  const rand = rng(1);
-  const addrs: number[] = [];
-  for (let i = 0; i < 65536; i++) {
-    const p = parsePrefix(prefixes[Math.floor(rand() * prefixes.length)]!);
-    addrs.push((p.v4 + (p.plen === 32 ? 0 : Math.floor(rand() * 2 ** (32 - p.plen)))) >>> 0);
-  }
-  const loadBench = async (instance: string) =>
-    BpfObject.load(BENCH_OBJECT, {
-      spec: benchAbi,
-      pinDir: pinDirOf(instance),
-      pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6_nodes', 'pw_routes', 'pw_nhgroups', 'pw_nexthops', 'pw_neigh'],
-      maxEntries: { pw_fib4_tbl8: full.pipeline.settings.ipv4Groups, pw_fib6_nodes: full.pipeline.settings.ipv6Nodes },
-    });
+  const addrs = randomDestinations4(prefixes);
   const fillAddrs = (obj: BpfObject<typeof benchAbi>, distinct = addrs.length) => {
     const m = obj.map(benchAbi.maps.bench_addrs);
     m.updateBatch(addrs.map((_, i) => [i, addrs[i % distinct]!] as [number, number]));
     m.close();
   };
-  const benchFull = await loadBench(`${topo.prefix}full`);
+  const benchFull = await loadBenchOnFib(full);
   fillAddrs(benchFull);
   log('filling a BPF LPM trie with the same table');
   const lpm = benchFull.map(benchAbi.maps.bench_lpm_map);
@@ -329,7 +320,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   inNetns(ns, () => {
     for (const p of prefixes.slice(0, 10)) small.addRoute(parseRouteTokens([p, 'via', '100.64.0.2'], () => 'bench'));
   });
-  const benchSmall = await loadBench(`${topo.prefix}small`);
+  const benchSmall = await loadBenchOnFib(small);
   fillAddrs(benchSmall);
   log('measuring lookups');
   const base = perLookup('bench_base');
@@ -351,6 +342,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   inNetns(ns, () => full.loadRoutes(batch6));
   fib.install6Seconds = (performance.now() - t6) / 1000;
   fib.ipv6Nodes = full.routes.counts.ipv6Nodes;
+  fib.ipv6Root = ROOT_BITS;
   {
     const lpm6 = benchFull.map(benchAbi.maps.bench_lpm6_map);
     prefixes6.forEach((p, i) => {
@@ -359,14 +351,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     });
     lpm6.close();
     const m = benchFull.map(benchAbi.maps.bench_addrs6);
-    const r6 = rng(6);
-    const entries: [number, benchAbi.BenchAddr6][] = [];
-    for (let i = 0; i < 65536; i++) {
-      const p = parsePrefix(prefixes6[Math.floor(r6() * prefixes6.length)]!);
-      const a = Uint8Array.from(p.addr);
-      for (let bit = p.plen; bit < 128; bit++) if (r6() < 0.5) a[bit >> 3]! |= 0x80 >> (bit & 7);
-      entries.push([i, { a }]);
-    }
+    const entries = randomDestinations6(prefixes6);
     m.updateBatch(entries);
     // Pathwise's IPv4 lookups (full table and 10 routes) and IPv6 lookups side by side, each
     // beside its walk alone: ratios are taken round by round (see alternate in pipeline-kit.ts).
@@ -434,7 +419,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   const ctxK0 = xdpMd(flowPkt.length, ifK0);
   const benchEmpty = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
   // The floor: the minimal forwarder over the same tables (pinned maps of the full instance).
-  const floor = await loadBench(`${topo.prefix}full`);
+  const floor = await loadBenchOnFib(full);
   const fwdPorts = floor.map(benchAbi.maps.bench_fwd_ports);
   fwdPorts.set(ifK0, ifK0);
   fwdPorts.close();
@@ -866,8 +851,14 @@ function ipv6Report(r: Results): string {
 
 The same method: 65,536 random addresses inside the IPv6 table's prefixes, 256 per run, the
 walk's own cost subtracted. The pipeline's IPv6 FIB is a multibit trie (src/routing/fib6-table.ts):
-a first level indexed by the first 16 bits, then a node of 256 entries per further byte, so a
-/48 takes five array loads; ${fib.ipv6Nodes!.toLocaleString('en')} nodes (${f((fib.ipv6Nodes! * 1024) / 2 ** 20)} MiB) hold the table.
+${
+  fib.ipv6Root === 24
+    ? `a first level indexed by the first 24 bits (2^24 entries, 64 MiB, as DPDK's rte_lpm6), then a
+node of 256 entries per further byte, so a /32 takes two array loads and a /48 four;
+${fib.ipv6Nodes!.toLocaleString('en')} nodes below the first level (${f((fib.ipv6Nodes! * 1024) / 2 ** 20)} MiB) hold the table.`
+    : `a first level indexed by the first 16 bits, then a node of 256 entries per further byte, so a
+/48 takes five array loads; ${fib.ipv6Nodes!.toLocaleString('en')} nodes (${f((fib.ipv6Nodes! * 1024) / 2 ** 20)} MiB) hold the table.`
+}
 
 | lookup | ns per lookup | vs the IPv4 lookup (§1) |
 | --- | ---: | ---: |
@@ -880,7 +871,14 @@ included): ${f(fib.install6Seconds!, 2)} s, ${Math.round(routesPerSecond).toLoca
 
 What limits it is memory, not the walk: a random destination's path crosses nodes spread over
 the table's ${f((fib.ipv6Nodes! * 1024) / 2 ** 20)} MiB, one dependent load per level, while the same walk over destinations
-whose nodes stay cached costs what the cache-warm row shows. Two denser layouts were tried on
+whose nodes stay cached costs what the cache-warm row shows. The 24-bit first level (since
+2026-12-06; 16 bits before) took one load off every prefix longer than /24: in one session on the
+Intel VM, three runs of §1's lookups each (node dist/bench/fib-lookups.js: 101 rounds), 26.4-27.0 ns and
+3.04-3.14× the IPv4 lookup, against 29.7-30.6 ns and 3.28-3.42× with the 16-bit first level.
+One load less saves ~3.5 ns here, so the 2× target would need about three fewer: a second
+16-bit level for the /32s that hold the most longer prefixes (159 of them hold 41 % of the table
+at 128 or more each) would take one more off their /48s for 40 MiB, ~1 ns on this mix; not
+done. Two denser layouts were tried on
 2026-12-04, each filled from this trie with the same table and measured beside it in one run
 (65,536 random destinations as above, and 256): nodes stored as runs (a 256-bit bitmap of where
 the entry changes, the entry found by counting the bits below it; BPF has no popcount
@@ -1393,9 +1391,10 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
   before these changes (2026-12-04T10-37-20-820Z) put the 1,000-rule packet at 68 ns (64 over
   the empty program), the two after them (14-06-54-063Z and 14-31-44-704Z, the VM
   slower in the second: its floor 16 ns, its IPv6 lookups 57 ns) at 68 and 71 (63 and 66).
-- **IPv6 lookups.** A /48 is five dependent loads: the first level (256 KiB) stays in the
-  caches, the four levels below it (37 MiB of nodes) do not, and each load waits for the one
-  before. The figure moved from 31 to 109 ns between two runs on this VM. Four other shapes,
+- **IPv6 lookups.** A /48 is four dependent loads since 2026-12-06 (five before, with a first
+  level of 2^16 entries; §1b): a first-level entry of 64 MiB, then three levels of nodes
+  (37 MiB) that stay out of the caches, each load waiting for the one before. The figure moved
+  from 31 to 109 ns between two runs on this VM. Four other shapes,
   built from 2026-12-03 on and measured against this trie over the same destinations, were
   no faster:
   - nodes compressed to their runs of equal entries (a 256-bit bitmap of where runs start, bit
@@ -1425,7 +1424,8 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
     more (two when neither table has its key), and those are a third of them; with the
     buckets' hashing and slot compares, the two cancel out.
 
-  They stay out of the tree; the figure is bound by this VM's memory latency.
+  They stay out of the tree; the figure is bound by this VM's memory latency. (These were
+  measured against the trie with the 2^16-entry first level.)
 - **Installs and listings from the CLI.** Past the parse and the install themselves, a whole
   command pays for Node's start and module loading, reading the file, opening the pinned tables
   (the route records read once to rebuild the indexes) and first touches of fresh memory, which

@@ -110,7 +110,7 @@ export const maps = {
   pw_flow_stats: { name: 'pw_flow_stats', type: MapType.PERCPU_ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: PwFlowCounters },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
-  pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
+  pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 131072, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },
   pw_ifaces: { name: 'pw_ifaces', type: MapType.ARRAY, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },
   pw_ifaces_hi: { name: 'pw_ifaces_hi', type: MapType.HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 12, key: scalar.u32, value: PwIface },

@@ -194,8 +194,9 @@ export class Dataplane {
           ownLength(maps.block6);
           markListed(maps, 6);
         }
-        // The IPv6 FIB's nodes are new (an upgrade from the LPM trie, or a resize): filled
-        // from the carried route records before any IPv6 packet meets them.
+        // The IPv6 FIB is new (an upgrade from the LPM trie or from the trie with a 2^16-entry
+        // first level, or a resize): filled from the carried route records before any IPv6
+        // packet meets it.
         if (fresh.includes('pw_fib6_nodes')) RouteTable.fillFib6(maps);
         // Nexthops migrated from a layout without their gateway's MAC (or without the mmap):
         // copied from pw_neigh now. Until then the pipeline reads pw_neigh, as before.

@@ -130,7 +130,7 @@ function checkFeatures(): Check {
 const SMALL_MAPS: PipelineSettings = {
   ...DEFAULT_SETTINGS,
   ipv4Groups: 16,
-  ipv6Nodes: abi.PwLimit.FIB6_ROOT_NODES + 16,
+  ipv6Nodes: 16,
   ruleBitmaps: 16,
   connections: 1024,
   flowEntries: 1024,

@@ -44,7 +44,8 @@ export interface PipelineSettings {
   unclassified: 'drop' | 'pass';
   /** Second-level IPv4 FIB groups (one per /24 holding longer prefixes). */
   ipv4Groups: number;
-  /** IPv6 FIB nodes (256 entries each; the first 256 are the first level). */
+  /** IPv6 FIB nodes below the first level (256 entries each; pw_fib6_nodes holds the first
+   * level's 2^24 entries in front of them). */
   ipv6Nodes: number;
   /** Run the guard stage (blocklists, rules, rate limits). */
   filter: boolean;
@@ -88,6 +89,8 @@ export const SIZED_MAPS = {
 
 /** Units of a setting in one map entry: a pw_lb_maglev element holds 16 slots; elsewhere one. */
 const PER_ENTRY: Partial<Record<keyof typeof SIZED_MAPS, number>> = { serviceSlots: abi.PwLimit.LB_SLOTS_PER_ELEM };
+/** Entries a map holds in front of the setting's: pw_fib6_nodes starts with the first level. */
+const FIXED_ENTRIES: Partial<Record<keyof typeof SIZED_MAPS, number>> = { ipv6Nodes: abi.PwLimit.FIB6_ROOT_NODES };
 
 export type SizeSetting = keyof typeof SIZED_MAPS;
 export const SIZE_SETTINGS = Object.keys(SIZED_MAPS) as SizeSetting[];
@@ -95,7 +98,7 @@ export const SIZE_SETTINGS = Object.keys(SIZED_MAPS) as SizeSetting[];
 /** max_entries of each sized map under settings `s`, by map name (for the loader). */
 export function mapSizes(s: PipelineSettings): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const k of SIZE_SETTINGS) for (const m of SIZED_MAPS[k]) out[m] = Math.ceil(s[k] / (PER_ENTRY[k] ?? 1));
+  for (const k of SIZE_SETTINGS) for (const m of SIZED_MAPS[k]) out[m] = (FIXED_ENTRIES[k] ?? 0) + Math.ceil(s[k] / (PER_ENTRY[k] ?? 1));
   return out;
 }
 
@@ -271,7 +274,13 @@ function settingsFromPins(instance: string): PipelineSettings {
     }
   };
   const sizes = Object.fromEntries(
-    SIZE_SETTINGS.map((k) => [k, maxEntries(SIZED_MAPS[k][0], DEFAULT_SETTINGS[k] / (PER_ENTRY[k] ?? 1)) * (PER_ENTRY[k] ?? 1)]),
+    SIZE_SETTINGS.map((k) => {
+      const fixed = FIXED_ENTRIES[k] ?? 0;
+      const entries = maxEntries(SIZED_MAPS[k][0], fixed + DEFAULT_SETTINGS[k] / (PER_ENTRY[k] ?? 1));
+      // A map with no more entries than the fixed part is of a layout before it (the IPv6
+      // FIB's nodes until 2026-12-06 counted its first level's 256 among them): all are nodes.
+      return [k, (entries > fixed ? entries - fixed : entries) * (PER_ENTRY[k] ?? 1)];
+    }),
   ) as Pick<PipelineSettings, SizeSetting>;
   const flags = rodataFlags(join(dir, 'pw_xdp'));
   return flags === null ? { ...DEFAULT_SETTINGS, ...sizes } : settingsFromFlags(flags, sizes);

@@ -191,7 +191,7 @@ export class RouteTable {
     const tbl8 = new Uint32Array(this.tbl8Map.view.buffer, 0, this.tbl8Map.length * 256);
     this.fib4 = new Fib4Table(tbl24, tbl8, this.plens); // plens[0] stays UNUSED: "no route"
     this.fib6Map = maps.fib6Nodes.mmap();
-    this.fib6 = new Fib6Table(new Uint32Array(this.fib6Map.view.buffer, 0, this.fib6Map.length * 256), this.plens);
+    this.fib6 = new Fib6Table(...fib6Levels(this.fib6Map), this.plens);
     this.adopt();
   }
 
@@ -238,7 +238,8 @@ export class RouteTable {
   /**
    * Writes the IPv6 FIB of a fresh set of maps from their route records, before a program
    * upgrade switches any interface to them (releases before 2026-12-02 kept IPv6 routes in an
-   * LPM trie map: the multibit trie starts empty). Returns the routes written.
+   * LPM trie map, those before 2026-12-06 a trie with a smaller first level: the new trie
+   * starts empty). Returns the routes written.
    */
   static fillFib6(maps: PipelineMaps): number {
     const records = maps.routes.mmap();
@@ -253,7 +254,7 @@ export class RouteTable {
         plens[id] = v.getUint8(off + R.plen);
         ids.push(id);
       }
-      const fib6 = new Fib6Table(new Uint32Array(nodes.view.buffer, 0, nodes.length * 256), plens);
+      const fib6 = new Fib6Table(...fib6Levels(nodes), plens);
       insertShortestFirst(fib6, ids, plens, (id) =>
         records.bytes.subarray(id * records.stride + R.prefix, id * records.stride + R.prefix + 16),
       );
@@ -777,6 +778,13 @@ export class RouteTable {
 /** A 32-bit word's bytes reversed: an IPv4 address between host order and the record's
  * network order, read or written as a little-endian word. */
 const swap32 = (x: number) => ((x >>> 24) | ((x >>> 8) & 0xff00) | ((x & 0xff00) << 8) | (x << 24)) >>> 0;
+
+/** The mmap-ed pw_fib6_nodes as the IPv6 FIB's two parts: the first level (its first
+ * FIB6_ROOT_NODES elements) and the nodes below it (node n at element FIB6_ROOT_NODES + n). */
+function fib6Levels(m: MappedArray<abi.PwFib6Node>): [Uint32Array, Uint32Array] {
+  const rootEntries = abi.PwLimit.FIB6_ROOT_NODES * 256;
+  return [new Uint32Array(m.view.buffer, 0, rootEntries), new Uint32Array(m.view.buffer, 4 * rootEntries, m.length * 256 - rootEntries)];
+}
 
 /** Installs IPv6 routes shortest prefix first (so no insert has to reach under a longer one). */
 function insertShortestFirst(fib6: Fib6Table, ids: number[], plens: Uint8Array, addrOf: (id: number) => Uint8Array): void {

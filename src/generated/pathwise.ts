@@ -121,8 +121,8 @@ export const PwLimit = {
   FIB4_TBL8_GROUPS: 16384,
   MAX_ROUTES: 2097152,
   FIB6_NODE_SLOTS: 256,
-  FIB6_ROOT_NODES: 256,
-  FIB6_MAX_DEPTH: 14,
+  FIB6_ROOT_NODES: 65536,
+  FIB6_MAX_DEPTH: 13,
   FIB6_NODES: 65536,
   MAX_NHGROUPS: 16384,
   NHG_MAX_MEMBERS: 16,
@@ -889,22 +889,22 @@ export const PwFib4Group = {
 
 /** struct pw_fib6_node (1024 bytes) */
 export interface PwFib6Node {
-  entry: number[];
+  slot: number[];
 }
 export const PwFib6Node = {
   name: 'pw_fib6_node',
   size: 1024,
-  offsets: { entry: 0 },
+  offsets: { slot: 0 },
   encode(x: PwFib6Node, v: DataView, o: number): void {
-    for (let i0 = 0; i0 < 256; i0++) { scalar.u32.encode(x.entry[i0] ?? 0, v, o + 0 + i0 * 4); }
+    for (let i0 = 0; i0 < 256; i0++) { scalar.u32.encode(x.slot[i0] ?? 0, v, o + 0 + i0 * 4); }
   },
   decode(v: DataView, o: number): PwFib6Node {
     return {
-      entry: Array.from({ length: 256 }, (_, i0) => scalar.u32.decode(v, o + 0 + i0 * 4)),
+      slot: Array.from({ length: 256 }, (_, i0) => scalar.u32.decode(v, o + 0 + i0 * 4)),
     };
   },
   zero(): PwFib6Node {
-    return { entry: Array.from({ length: 256 }, () => 0) };
+    return { slot: Array.from({ length: 256 }, () => 0) };
   },
 } as const satisfies Codec<PwFib6Node> & { offsets: Record<string, number> };
 
@@ -2123,7 +2123,7 @@ export const maps = {
   pw_replay_out: { name: 'pw_replay_out', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 64, key: scalar.u32, value: PwReplayResult },
   pw_fib4_tbl24: { name: 'pw_fib4_tbl24', type: MapType.ARRAY, maxEntries: 1048576, flags: 1024, keySize: 4, valueSize: 64, key: scalar.u32, value: PwFib4Block },
   pw_fib4_tbl8: { name: 'pw_fib4_tbl8', type: MapType.ARRAY, maxEntries: 16384, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib4Group },
-  pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
+  pw_fib6_nodes: { name: 'pw_fib6_nodes', type: MapType.ARRAY, maxEntries: 131072, flags: 1024, keySize: 4, valueSize: 1024, key: scalar.u32, value: PwFib6Node },
   pw_routes: { name: 'pw_routes', type: MapType.ARRAY, maxEntries: 2097152, flags: 1024, keySize: 4, valueSize: 32, key: scalar.u32, value: PwRoute },
   pw_nhgroups: { name: 'pw_nhgroups', type: MapType.ARRAY, maxEntries: 16384, flags: 0, keySize: 4, valueSize: 360, key: scalar.u32, value: PwNhgroup },
   pw_tx_ports: { name: 'pw_tx_ports', type: MapType.DEVMAP_HASH, maxEntries: 1024, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.u32 },

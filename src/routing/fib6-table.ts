@@ -1,14 +1,17 @@
 /**
  * The IPv6 FIB: a multibit trie written in place, as the IPv4 DIR-24-8 table (fib4-table.ts).
- * `nodes` holds nodes of 256 entries. The first 256 nodes are the first level, indexed by the
- * address's first two bytes; each further byte indexes a node that the previous level's entry
- * points at. An entry is 0 (no route), a route id, or EXT|node. Prefixes are expanded into
- * the level they end in (a /44 fills 16 entries of the level for bits 40..47), and a longer
- * prefix's entries keep it over a shorter one's, decided by the route ids' prefix lengths.
+ * `root` is the first level, 2^24 entries indexed by the address's first three bytes (as
+ * DPDK's rte_lpm6); `nodes` holds nodes of 256 entries, each indexed by one further byte and
+ * pointed at by an entry of the level above. An entry is 0 (no route), a route id, or
+ * EXT|node. Prefixes are expanded into the level they end in (a /44 fills 16 entries of the
+ * level for bits 40..47), and a longer prefix's entries keep it over a shorter one's, decided
+ * by the route ids' prefix lengths.
  *
  * Why this shape: a real IPv6 table (~160k prefixes, three quarters /32../48) needs ~38k nodes
- * (~37 MiB), a /48 costs five array loads in the data plane (the LPM trie map walked a
- * pointer per bit), and the control plane writes it at memory speed.
+ * below the first level, a /48 costs four array loads in the data plane and a /32 two (the LPM
+ * trie map walked a pointer per bit; a first level of 2^16 entries, until 2026-12-06, took one
+ * load more for every prefix past /16: each is a likely cache miss on a random destination),
+ * and the control plane writes it at memory speed. The first level is 64 MiB, as IPv4's tbl24.
  *
  * Update order (as fib4-table.ts): a new node is complete before the entry that points at it
  * is written; each entry is one aligned 32-bit store; a freed node is reused last (FIFO).
@@ -19,18 +22,22 @@ import { EXT } from './fib4-table.js';
 import { ascending6 } from './prefix-index6.js';
 
 const NODE_MASK = 0x7fffffff;
-/** Nodes of the first level (2^16 entries). */
-export const ROOT_NODES = 256;
 /** Bits the first level covers; each level below adds 8. */
-const ROOT_BITS = 16;
+export const ROOT_BITS = 24;
+/** Entries of the first level. */
+export const ROOT_ENTRIES = 1 << ROOT_BITS;
 /** The most nodes one prefix can add: a /128 below empty levels. */
 const MOST_NODES_PER_PREFIX = (128 - ROOT_BITS) / 8;
 
+/** The first-level entry of the address at `at` in addr. */
+const rootIndex = (addr: Uint8Array, at: number) => (addr[at]! << 16) | (addr[at + 1]! << 8) | addr[at + 2]!;
+
 export class Fib6Table {
-  private readonly used: Uint8Array;
+  /** Which nodes are in use: found on the first insert, remove or count (see adopt). */
+  private used: Uint8Array | null = null;
   /** Nodes from here up were free at the open and not taken since: taken first, in order (a
    * counter: listing 65k free nodes cost every command's open several ms). */
-  private neverUsed = ROOT_NODES;
+  private neverUsed = 0;
   /** The other free nodes: those below found free at the open, then those freed since
    * (reused last). */
   private readonly freeNodes: number[] = [];
@@ -38,62 +45,76 @@ export class Fib6Table {
   private inUse = 0;
 
   /**
-   * @param nodes the node array (mmap-ed pw_fib6_nodes, or a plain array in unit tests)
+   * @param root the first level, 2^24 entries (the first elements of the mmap-ed
+   *             pw_fib6_nodes, or a plain array in unit tests)
+   * @param nodes the nodes below it, 256 entries each (the elements after those)
    * @param plens prefix length per route id, 255 for unused ids (index 0 too), shared with
    *              the IPv4 table: route ids are common to both families.
    */
   constructor(
+    readonly root: Uint32Array,
     readonly nodes: Uint32Array,
     private readonly plens: Uint8Array,
   ) {
-    const count = nodes.length >>> 8;
-    if (count <= ROOT_NODES || nodes.length !== count << 8) {
-      throw new PwError('PW_ERR_INTERNAL', `the IPv6 FIB needs more than ${ROOT_NODES} nodes of 256 entries, has ${nodes.length} entries`);
+    if (root.length !== ROOT_ENTRIES)
+      throw new PwError('PW_ERR_INTERNAL', `the IPv6 FIB's first level must have 2^24 entries, has ${root.length}`);
+    if (nodes.length < 256 || nodes.length % 256) {
+      throw new PwError('PW_ERR_INTERNAL', `the IPv6 FIB needs whole nodes of 256 entries, has ${nodes.length} entries`);
     }
-    this.used = new Uint8Array(count);
-    this.used.fill(1, 0, ROOT_NODES);
-    // Adopt whatever the array already holds (a pinned table after a restart): the nodes
-    // reachable from the first level are in use, the rest free.
+  }
+
+  /**
+   * Adopts whatever the arrays already hold (a pinned table after a restart): the nodes
+   * reachable from the first level are in use, the rest free. Done on first need, not at the
+   * open: the first level's 16M entries take ~9 ms to search (natively, as fib4-table.ts's
+   * tbl24), which a command that only looks up or lists routes does not pay.
+   */
+  private adopt(): Uint8Array {
+    if (this.used) return this.used;
+    const { root, nodes } = this;
+    const count = nodes.length >>> 8;
+    const used = new Uint8Array(count);
     const stack: number[] = [];
     const follow = (e: number) => {
       const n = e & NODE_MASK;
-      if (e & EXT && n >= ROOT_NODES && n < count && !this.used[n]) {
-        this.used[n] = 1;
+      if (e & EXT && n < count && !used[n]) {
+        used[n] = 1;
         stack.push(n);
       }
     };
-    const visit = (from: number) => {
+    for (const j of flaggedWords(root, EXT)) follow(root[j]!);
+    while (stack.length) {
+      const from = stack.pop()! << 8;
       for (let j = from; j < from + 256; j++) follow(nodes[j]!);
-    };
-    // The first level's 64k entries are searched natively (in JavaScript, cold, they and the
-    // list of free nodes below were ~10 ms of every command's open); the nodes below, few
-    // unless the table holds IPv6 routes, here.
-    for (const j of flaggedWords(nodes.subarray(0, ROOT_NODES << 8), EXT)) follow(nodes[j]!);
-    while (stack.length) visit(stack.pop()! << 8);
-    let top = ROOT_NODES;
-    for (let n = ROOT_NODES; n < count; n++) if (this.used[n]) top = n + 1;
-    for (let n = ROOT_NODES; n < top; n++) if (!this.used[n]) this.freeNodes.push(n);
+    }
+    let top = 0;
+    for (let n = 0; n < count; n++) if (used[n]) top = n + 1;
+    for (let n = 0; n < top; n++) if (!used[n]) this.freeNodes.push(n);
     this.neverUsed = top;
+    this.used = used;
     this.inUse = count - this.nodesFree;
+    return used;
   }
 
-  /** Nodes in use, the first level's included. */
+  /** Nodes in use below the first level. */
   get nodesInUse(): number {
+    this.adopt();
     return this.inUse;
   }
 
   get nodeCapacity(): number {
-    return this.used.length;
+    return this.nodes.length >>> 8;
   }
 
   get nodesFree(): number {
-    return this.used.length - this.neverUsed + this.freeNodes.length - this.freeHead;
+    const used = this.adopt();
+    return used.length - this.neverUsed + this.freeNodes.length - this.freeHead;
   }
 
   /** The route id for an address, as the data plane computes it. */
   lookup(addr: Uint8Array): number {
-    let e = this.nodes[(addr[0]! << 8) | addr[1]!]!;
-    for (let i = 2; i < 16 && e & EXT; i++) e = this.nodes[((e & NODE_MASK) << 8) | addr[i]!]!;
+    let e = this.root[rootIndex(addr, 0)]!;
+    for (let i = ROOT_BITS / 8; i < 16 && e & EXT; i++) e = this.nodes[((e & NODE_MASK) << 8) | addr[i]!]!;
     return e & EXT ? 0 : e;
   }
 
@@ -108,7 +129,7 @@ export class Fib6Table {
     let above = 0;
     for (let i = 0; i < end / 8; i++) above = above * 256 + addr[at + i]!;
     for (; plen > end && end <= 40; end += 8) {
-      emit(above * 8 + (end / 8 - 2), end);
+      emit(above * 8 + (end / 8 - ROOT_BITS / 8), end);
       above = above * 256 + addr[at + end / 8]!;
     }
     for (; plen > end; end += 8) emit(`${Buffer.from(addr.subarray(at, at + end / 8)).toString('hex')}/${end}`, end);
@@ -116,9 +137,9 @@ export class Fib6Table {
 
   /** The bits that the nodes already in place cover on the way to addr/plen. */
   private existingDepth(addr: Uint8Array, at: number, plen: number): number {
-    let e = this.nodes[(addr[at]! << 8) | addr[at + 1]!]!;
+    let e = this.root[rootIndex(addr, at)]!;
     let end = ROOT_BITS;
-    let i = at + 2;
+    let i = at + ROOT_BITS / 8;
     while (plen > end && e & EXT) {
       e = this.nodes[((e & NODE_MASK) << 8) | addr[i++]!]!;
       end += 8;
@@ -199,23 +220,23 @@ export class Fib6Table {
     // walk repeats the insert's own, and a bulk load counted its nodes first (nodesNeededFor).
     const depth = this.nodesFree < MOST_NODES_PER_PREFIX ? this.existingDepth(addr, at, plen) : plen;
     if (plen > depth && Math.ceil((plen - depth) / 8) > this.nodesFree) {
-      throw new PwError('PW_ERR_FULL', `the IPv6 FIB has no free node (all ${this.used.length} in use)`, {
-        hint: 'raise pipeline.ipv6Nodes (a prefix longer than /16 needs a node for each 8 bits past 16, shared with its neighbours)',
+      throw new PwError('PW_ERR_FULL', `the IPv6 FIB has no free node (all ${this.nodeCapacity} in use)`, {
+        hint: 'raise pipeline.ipv6Nodes (a prefix longer than /24 needs a node for each 8 bits past 24, shared with its neighbours)',
       });
     }
-    let slot = (addr[at]! << 8) | addr[at + 1]!; // index into nodes of the current level's entry
-    let base = 0;
+    let t = this.root; // the current level's array, and the index of the entry in it
+    let slot = rootIndex(addr, at);
     let end = ROOT_BITS;
-    let i = at + 2;
+    let i = at + ROOT_BITS / 8;
     while (plen > end) {
-      let e = this.nodes[base + slot]!;
-      if (!(e & EXT)) e = this.split(base + slot, e);
-      base = (e & NODE_MASK) << 8;
-      slot = addr[i++]!;
+      let e = t[slot]!;
+      if (!(e & EXT)) e = this.split(t, slot, e);
+      t = this.nodes;
+      slot = ((e & NODE_MASK) << 8) | addr[i++]!;
       end += 8;
     }
     const span = 2 ** (end - plen);
-    this.fill(base + slot - (slot % span), span, route, plen);
+    this.fill(t, slot - (slot % span), span, route, plen);
   }
 
   /**
@@ -223,74 +244,78 @@ export class Fib6Table {
    * or 0) back in its place. Nodes that become uniform fold back into the entry above them.
    */
   remove(addr: Uint8Array, plen: number, route: number, parent: number): void {
-    const path: number[] = []; // entries that point at the nodes walked through
-    let slot = (addr[0]! << 8) | addr[1]!;
-    let base = 0;
+    this.adopt(); // before any node folds: adopting then would count it free twice
+    // The entries that point at the nodes walked through: the first level's, then the nodes'.
+    let rootEntry = -1;
+    const path: number[] = [];
+    let t = this.root;
+    let slot = rootIndex(addr, 0);
     let end = ROOT_BITS;
-    let i = 2;
+    let i = ROOT_BITS / 8;
     while (plen > end) {
-      const e = this.nodes[base + slot]!;
+      const e = t[slot]!;
       if (!(e & EXT)) return; // no node on the way: the prefix is not in the table
-      path.push(base + slot);
-      base = (e & NODE_MASK) << 8;
-      slot = addr[i++]!;
+      if (t === this.root) rootEntry = slot;
+      else path.push(slot);
+      t = this.nodes;
+      slot = ((e & NODE_MASK) << 8) | addr[i++]!;
       end += 8;
     }
     const span = 2 ** (end - plen);
-    this.replace(base + slot - (slot % span), span, route, parent);
-    for (let k = path.length - 1; k >= 0; k--) if (!this.collapse(path[k]!)) break;
+    this.replace(t, slot - (slot % span), span, route, parent);
+    for (let k = path.length - 1; k >= 0; k--) if (!this.collapse(this.nodes, path[k]!)) return;
+    if (rootEntry >= 0) this.collapse(this.root, rootEntry);
   }
 
-  /** Sets entries [from, from+count) to `route` where no longer prefix holds them. */
-  private fill(from: number, count: number, route: number, plen: number): void {
-    const t = this.nodes;
+  /** Sets entries [from, from+count) of t to `route` where no longer prefix holds them. */
+  private fill(t: Uint32Array, from: number, count: number, route: number, plen: number): void {
     const plens = this.plens;
     for (let j = from; j < from + count; j++) {
       const e = t[j]!;
-      if (e & EXT) this.fill((e & NODE_MASK) << 8, 256, route, plen);
+      if (e & EXT) this.fill(this.nodes, (e & NODE_MASK) << 8, 256, route, plen);
       // (plens[e] + 1) & 255: 0 for "no route" or an unused id, the prefix length + 1 otherwise.
       else if (e !== route && ((plens[e]! + 1) & 255) <= plen + 1) t[j] = route;
     }
   }
 
-  private replace(from: number, count: number, route: number, parent: number): void {
-    const t = this.nodes;
+  private replace(t: Uint32Array, from: number, count: number, route: number, parent: number): void {
     for (let j = from; j < from + count; j++) {
       const e = t[j]!;
       if (e & EXT) {
-        this.replace((e & NODE_MASK) << 8, 256, route, parent);
-        this.collapse(j);
+        this.replace(this.nodes, (e & NODE_MASK) << 8, 256, route, parent);
+        this.collapse(t, j);
       } else if (e === route) t[j] = parent;
     }
   }
 
-  /** Gives entry `at` (a plain entry) a node holding that entry 256 times; returns EXT|node. */
-  private split(at: number, covering: number): number {
-    const n = this.neverUsed < this.used.length ? this.neverUsed++ : this.freeNodes[this.freeHead++]!; // insert() checked there are enough
+  /** Gives entry `at` of t (a plain entry) a node holding that entry 256 times; returns EXT|node. */
+  private split(t: Uint32Array, at: number, covering: number): number {
+    const used = this.used!; // adopted by insert, the only caller
+    const n = this.neverUsed < used.length ? this.neverUsed++ : this.freeNodes[this.freeHead++]!; // insert() checked there are enough
     if (this.freeHead > 4096 && this.freeHead * 2 > this.freeNodes.length) {
       this.freeNodes.splice(0, this.freeHead);
       this.freeHead = 0;
     }
     this.nodes.fill(covering, n << 8, (n + 1) << 8);
-    this.used[n] = 1;
+    used[n] = 1;
     this.inUse++;
     const e = (EXT | n) >>> 0;
-    this.nodes[at] = e; // the node is complete before anything points at it
+    t[at] = e; // the node is complete before anything points at it
     return e;
   }
 
-  /** Folds the node entry `at` points at back into `at` when all its entries are one route;
-   * returns whether it did. */
-  private collapse(at: number): boolean {
-    const e = this.nodes[at]!;
+  /** Folds the node that entry `at` of t points at back into that entry when all its entries
+   * are one route; returns whether it did. */
+  private collapse(t: Uint32Array, at: number): boolean {
+    const e = t[at]!;
     if (!(e & EXT)) return false;
     const n = e & NODE_MASK;
     const base = n << 8;
     const first = this.nodes[base]!;
     if (first & EXT) return false;
     for (let j = base + 1; j < base + 256; j++) if (this.nodes[j] !== first) return false;
-    this.nodes[at] = first;
-    this.used[n] = 0;
+    t[at] = first;
+    this.used![n] = 0; // adopted: by insert or remove, the only callers
     this.inUse--;
     this.freeNodes.push(n); // reused last: a lookup that read the old pointer still finds valid data
     return true;

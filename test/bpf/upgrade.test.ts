@@ -255,11 +255,54 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     const r = await Dataplane.upgrade(instance, Pipeline.pinnedMeta(instance).settings);
     assert.ok(r.fresh.includes('pw_fib6_nodes'));
     assert.equal(existsSync(join(dir(), 'pw_fib6')), false, 'the old trie is unpinned');
-    // The new nodes were filled before the switch (read through the pinned maps):
-    // 2001:db8:77::/48 starts at node 0x20, entry 0x01.
+    await expectFib6Filled(dst);
+  });
+
+  it('writes the IPv6 FIB of a release with a 2^16-entry first level into the new trie before switching', async () => {
+    const dst = ipv6Packet({ src: '2001:db8:1::1', dst: '2001:db8:77:0:1::9' });
+    {
+      const dp = await Dataplane.open(instance);
+      try {
+        dp.addRoute(parseRouteTokens(['blackhole', '2001:db8:77::/48'], () => 'test'));
+      } finally {
+        dp.close();
+      }
+    }
+    // What that release left pinned: nodes whose first 256 were the first level (2001: node
+    // 0x20, entry 0x01, pointing at node 256), as many as the map of this release holds below
+    // its first level. Taken as this release's nodes, they would send 2001:db8:77::/48 nowhere.
+    const { settings } = Pipeline.pinnedMeta(instance);
+    const spec = {
+      maps: { pw_fib6_nodes: oldMap('pw_fib6_nodes', MapType.ARRAY, settings.ipv6Nodes, 4, 1024, 1024) },
+      rodata: {},
+      programs: [],
+    } as const;
+    const old = await BpfObject.load(testObject('old-layouts'), { spec });
+    try {
+      const nodes = old.map(spec.maps.pw_fib6_nodes);
+      try {
+        const node = new Uint8Array(1024);
+        new DataView(node.buffer).setUint32(4 * 0x01, (0x80000000 | 256) >>> 0, true);
+        nodes.set(Uint8Array.from([0x20, 0, 0, 0]), node);
+      } finally {
+        nodes.close();
+      }
+      pinOldMap(old, 'pw_fib6_nodes');
+    } finally {
+      old.close();
+    }
+    const r = await Dataplane.upgrade(instance, settings);
+    assert.ok(r.fresh.includes('pw_fib6_nodes'), 'the old nodes are not taken as new ones: their field is named entry');
+    await expectFib6Filled(dst);
+  });
+
+  /** After an upgrade that made the IPv6 FIB anew: 2001:db8:77::/48 was written before the
+   * switch (read through the pinned maps: its first-level entry, 2001:0d, element 0x2001,
+   * slot 0x0d, points at a node), the packet to it meets the blackhole, and a delete works. */
+  const expectFib6Filled = async (dst: Uint8Array) => {
     const pipeline = await Pipeline.open(instance, {}, { create: false });
     try {
-      assert.ok(pipeline.maps.fib6Nodes.get(0x20)!.entry[0x01]! & 0x80000000, 'the first level points at a node');
+      assert.ok(pipeline.maps.fib6Nodes.get(0x2001)!.slot[0x0d]! & 0x80000000, 'the first level points at a node');
     } finally {
       pipeline.close();
     }
@@ -271,7 +314,7 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     } finally {
       dp.close();
     }
-  });
+  };
 
   it("gives nexthops of the layout before gw_mac their gateway's MAC before the switch", async () => {
     const x0 = topo.name('x0');

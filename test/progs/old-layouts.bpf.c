@@ -7,6 +7,8 @@
  * with the 88-byte slots of the cache's first release, and a pw_xdp_flush that stands for that
  * release's: it counts its runs, one per CPU, in pw_flow_stats (which the pipeline shares).
  * pw_nexthops with 32-byte records and no mmap, before a nexthop carried its gateway's MAC.
+ * pw_fib6_nodes as the multibit trie was until 2026-12-06: the same 1 KiB nodes, its field
+ * named `entry`, the first 256 of them the first level (2^16 entries; pw_fib6_root now has 2^24).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -59,6 +61,18 @@ struct {
 	__type(key, struct pw_fib6_key);
 	__type(value, __u32);
 } pw_fib6 SEC(".maps");
+
+struct pw_fib6_node {
+	__u32 entry[256];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 16);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pw_fib6_node);
+} pw_fib6_nodes SEC(".maps");
 
 struct pw_flow_pending {
 	__u8 key[40];

@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 
 import { EXT } from '../../src/routing/fib4-table.js';
-import { Fib6Table, ROOT_NODES } from '../../src/routing/fib6-table.js';
+import { Fib6Table, ROOT_ENTRIES } from '../../src/routing/fib6-table.js';
 import { maskAddr, parsePrefix } from '../../src/util/ip.js';
 import { sharedData } from '../helpers/paths.js';
 import { rng } from '../helpers/rng.js';
@@ -48,9 +48,10 @@ class Model {
 }
 
 describe('IPv6 multibit-trie table', () => {
+  const root = new Uint32Array(ROOT_ENTRIES);
   const nodes = new Uint32Array(16384 * 256);
   const plens = new Uint8Array(8192).fill(255);
-  const table = new Fib6Table(nodes, plens);
+  const table = new Fib6Table(root, nodes, plens);
 
   it('matches a naive longest-prefix match through inserts, replaces and removes', () => {
     const rand = rng(61);
@@ -97,17 +98,17 @@ describe('IPv6 multibit-trie table', () => {
       if (step % 25 === 0) probe();
     }
     probe();
-    assert.ok(table.nodesInUse > ROOT_NODES, 'the test reached below the first level');
+    assert.ok(table.nodesInUse > 0, 'the test reached below the first level');
     // An adopting table (a restart) counts the same nodes in use.
-    assert.equal(new Fib6Table(nodes, plens).nodesInUse, table.nodesInUse);
+    assert.equal(new Fib6Table(root, nodes, plens).nodesInUse, table.nodesInUse);
     // Remove everything, longest first: every node folds back and the first level is empty.
     const all = [...model.routes.entries()].sort((a, b) => b[1].plen - a[1].plen);
     for (const [key, r] of all) {
       model.routes.delete(key);
       table.remove(r.addr, r.plen, r.id, model.parent(r.addr, r.plen));
     }
-    assert.equal(table.nodesInUse, ROOT_NODES);
-    assert.ok(nodes.subarray(0, ROOT_NODES * 256).every((e) => e === 0));
+    assert.equal(table.nodesInUse, 0);
+    assert.ok(root.every((e) => e === 0));
   });
 
   it('fills a new node completely before pointing at it, and folds it back', () => {
@@ -117,10 +118,10 @@ describe('IPv6 multibit-trie table', () => {
     plens[5001] = 44;
     table.insert(a.addr, 32, 5000);
     table.insert(b.addr, 44, 5001);
-    // 2001:db8: first level entry 0x2001 -> node for byte 2 (0x0d) -> node for byte 3 (0xb8)
-    // -> node for byte 4 (0x01) -> node for byte 5, where the /44 fills 16 entries.
-    let e = nodes[0x2001]!;
-    for (const byte of [0x0d, 0xb8, 0x01]) {
+    // 2001:db8: first level entry 0x20010d -> node for byte 3 (0xb8) -> node for byte 4
+    // (0x01) -> node for byte 5, where the /44 fills 16 entries.
+    let e = root[0x20010d]!;
+    for (const byte of [0xb8, 0x01]) {
       assert.ok(e & EXT);
       e = nodes[(e & 0x7fffffff) * 256 + byte]!;
     }
@@ -129,43 +130,52 @@ describe('IPv6 multibit-trie table', () => {
     assert.equal(leaf.filter((x) => x === 5001).length, 16);
     assert.equal(leaf.filter((x) => x === 5000).length, 240);
     table.remove(b.addr, 44, 5001, 5000);
-    assert.ok((nodes[0x2001]! & EXT) !== 0);
+    assert.ok((root[0x20010d]! & EXT) !== 0);
     table.remove(a.addr, 32, 5000, 0);
-    assert.equal(nodes[0x2001], 0);
-    assert.equal(table.nodesInUse, ROOT_NODES);
+    assert.equal(root[0x20010d], 0);
+    assert.equal(table.nodesInUse, 0);
     plens[5000] = plens[5001] = 255;
   });
 
   it('says so when nodes run out, before writing anything', () => {
-    const small = new Fib6Table(new Uint32Array((ROOT_NODES + 2) * 256), new Uint8Array(8).fill(255).fill(48, 1));
-    small.insert(parsePrefix('2001:db8::/32').addr, 32, 1); // two nodes: bytes 2 and 3
+    const smallPlens = new Uint8Array(8).fill(255).fill(40, 1).fill(32, 3);
+    const small = new Fib6Table(new Uint32Array(ROOT_ENTRIES), new Uint32Array(2 * 256), smallPlens);
+    small.insert(parsePrefix('2001:db8::/40').addr, 40, 1); // two nodes: bytes 3 and 4
     assert.equal(small.nodesFree, 0);
     const before = small.nodes.slice();
-    assert.throws(() => small.insert(parsePrefix('2002:db8::/32').addr, 32, 2), /IPv6 FIB has no free node/);
+    const rootBefore = small.root.slice();
+    assert.throws(() => small.insert(parsePrefix('2002:db8::/40').addr, 40, 2), /IPv6 FIB has no free node/);
     assert.deepEqual(small.nodes, before);
+    assert.deepEqual(small.root, rootBefore);
+    // The /48s share the nodes for bytes 4 and 5 below the one in place for byte 3; the /31
+    // ends in byte 3's node.
+    small.remove(parsePrefix('2001:db8::/40').addr, 40, 1, 0);
+    small.insert(parsePrefix('2001:db8::/32').addr, 32, 3);
+    assert.equal(small.nodesFree, 1);
     assert.equal(small.nodesNeededFor([parsePrefix('2001:db8:1::/48'), parsePrefix('2001:db8:2::/48'), parsePrefix('2001:db8::/31')]), 2);
   });
 
   it('after a restart takes the nodes never used first, then those found free below them', () => {
     // Room for six nodes below the first level; two prefixes under different first-level
-    // entries take two nodes each (bytes 2 and 3), the first pair is freed again.
-    const nodes6 = new Uint32Array((ROOT_NODES + 6) * 256);
-    const plens6 = new Uint8Array(8).fill(255).fill(32, 1);
+    // entries take two nodes each (bytes 3 and 4), the first pair is freed again.
+    const root6 = new Uint32Array(ROOT_ENTRIES);
+    const nodes6 = new Uint32Array(6 * 256);
+    const plens6 = new Uint8Array(8).fill(255).fill(40, 1);
     const p = (text: string) => parsePrefix(text).addr;
-    const first = new Fib6Table(nodes6, plens6);
-    first.insert(p('2001:db8::/32'), 32, 1);
-    first.insert(p('2002:db8::/32'), 32, 2);
-    first.remove(p('2001:db8::/32'), 32, 1, 0);
-    const nodeOf = (top: number) => (nodes6[top]! & 0x7fffffff) - ROOT_NODES; // byte 2's node
-    assert.equal(nodeOf(0x2002), 2, 'the second prefix took nodes 2 and 3');
+    const first = new Fib6Table(root6, nodes6, plens6);
+    first.insert(p('2001:db8::/40'), 40, 1);
+    first.insert(p('2002:db8::/40'), 40, 2);
+    first.remove(p('2001:db8::/40'), 40, 1, 0);
+    const nodeOf = (top: number) => root6[top]! & 0x7fffffff; // byte 3's node
+    assert.equal(nodeOf(0x20020d), 2, 'the second prefix took nodes 2 and 3');
     // Adopted: nodes 0 and 1 found free below the highest in use, 4 and 5 never used.
-    const adopted = new Fib6Table(nodes6, plens6);
-    assert.equal(adopted.nodesInUse, ROOT_NODES + 2);
+    const adopted = new Fib6Table(root6, nodes6, plens6);
+    assert.equal(adopted.nodesInUse, 2);
     assert.equal(adopted.nodesFree, 4);
-    adopted.insert(p('2003:db8::/32'), 32, 3);
-    assert.equal(nodeOf(0x2003), 4, 'the never-used nodes go first');
-    adopted.insert(p('2004:db8::/32'), 32, 4);
-    assert.equal(nodeOf(0x2004), 0, 'then the ones found free');
+    adopted.insert(p('2003:db8::/40'), 40, 3);
+    assert.equal(nodeOf(0x20030d), 4, 'the never-used nodes go first');
+    adopted.insert(p('2004:db8::/40'), 40, 4);
+    assert.equal(nodeOf(0x20040d), 0, 'then the ones found free');
     assert.equal(adopted.nodesFree, 0);
     for (const [text, id] of [
       ['2002:db8::1', 2],
@@ -184,7 +194,7 @@ describe('IPv6 multibit-trie table', () => {
       .filter((l) => l.includes(':'))
       .map((l) => parsePrefix(l.trim()));
     const bigPlens = new Uint8Array(prefixes.length + 1).fill(255);
-    const big = new Fib6Table(new Uint32Array(65536 * 256), bigPlens);
+    const big = new Fib6Table(new Uint32Array(ROOT_ENTRIES), new Uint32Array(65536 * 256), bigPlens);
     // The nodes the table will take, counted before: the file in address order (counted
     // without a set), the same prefixes shuffled (with one), and with some of them also given
     // one by one (a node is counted once either way).
@@ -218,13 +228,13 @@ describe('IPv6 multibit-trie table', () => {
       if (got === id) own++;
     }
     assert.ok(own > prefixes.length * 0.9);
-    assert.equal(big.nodesInUse - ROOT_NODES, needed);
+    assert.equal(big.nodesInUse, needed);
     console.log(`# ${prefixes.length} IPv6 prefixes in ${big.nodesInUse} nodes (${((big.nodesInUse * 1024) / 2 ** 20).toFixed(1)} MiB)`);
 
     // Half of the table in place (every other prefix), the other half counted before it goes
     // in: in address order, some of its nodes are there already.
     const halfPlens = new Uint8Array(prefixes.length + 1).fill(255);
-    const half = new Fib6Table(new Uint32Array(65536 * 256), halfPlens);
+    const half = new Fib6Table(new Uint32Array(ROOT_ENTRIES), new Uint32Array(65536 * 256), halfPlens);
     const install = (which: number) => {
       for (const id of ids.filter((x) => x % 2 === which)) {
         halfPlens[id] = prefixes[id - 1]!.plen;

@@ -26,12 +26,13 @@ enum pw_limit {
 	PW_FIB4_TBL8_SLOTS = 256,       /* entries in one second-level group (one /24) */
 	PW_FIB4_TBL8_GROUPS = 16384,    /* default number of second-level groups */
 	PW_MAX_ROUTES = 1 << 21,        /* route ids, both families */
-	/* IPv6 FIB, a multibit trie: a first level of 2^16 entries (the first 256 nodes), then
-	 * nodes of 256 entries, one per further byte of the address (up to 14 more levels). */
+	/* IPv6 FIB, a multibit trie: a first level of 2^24 entries (the address's first three
+	 * bytes, as DPDK's rte_lpm6), then nodes of 256 entries, one per further byte of the
+	 * address (up to 13 more levels). */
 	PW_FIB6_NODE_SLOTS = 256,
-	PW_FIB6_ROOT_NODES = 256,
-	PW_FIB6_MAX_DEPTH = 14,         /* node levels below the first: bytes 2..15 of the address */
-	PW_FIB6_NODES = 65536,          /* default number of nodes, the root's 256 included */
+	PW_FIB6_ROOT_NODES = 65536,     /* first-level elements of pw_fib6_nodes, 256 entries each */
+	PW_FIB6_MAX_DEPTH = 13,         /* node levels below the first: bytes 3..15 of the address */
+	PW_FIB6_NODES = 65536,          /* default number of nodes below the first level */
 	PW_MAX_NHGROUPS = 1 << 14,
 	PW_NHG_MAX_MEMBERS = 16,        /* nexthops in one ECMP group */
 	PW_MAX_NEXTHOPS = 1 << 16,
@@ -238,9 +239,11 @@ struct pw_route {
 };
 _Static_assert(sizeof(struct pw_route) == 32, "pw_route layout");
 
-/* One IPv6 FIB node: the entries for the 256 values of one byte of the address. */
+/* One IPv6 FIB node: the entries for the 256 values of one byte of the address. (Named
+ * `slot`, not `entry` as before 2026-12-06, when the first level was 2^16 entries in the first
+ * 256 nodes: a pinned map of the old layout must not be taken as one of this layout.) */
 struct pw_fib6_node {
-	__u32 entry[PW_FIB6_NODE_SLOTS];
+	__u32 slot[PW_FIB6_NODE_SLOTS];
 };
 _Static_assert(sizeof(struct pw_fib6_node) == 1024, "pw_fib6_node layout");
 

@@ -93,29 +93,31 @@ static __always_inline __u32 pw_fib4_lookup(__be32 daddr)
 }
 
 /*
- * IPv6 multibit trie: the first two bytes of the address index the first level (2^16 entries
- * in nodes 0..255), each further byte an entry of the node the previous entry points at. A
- * real table's /48s take five loads; the walk stops at the first entry that is a route.
+ * IPv6 multibit trie: the first three bytes of the address index the first level (2^24
+ * entries in the map's first PW_FIB6_ROOT_NODES elements), each further byte an entry of the
+ * node the previous entry points at (node n is element PW_FIB6_ROOT_NODES + n). A real
+ * table's /32s take two loads, its /48s four; the walk stops at the first entry that is a
+ * route.
  */
 static __always_inline __u32 pw_fib6_lookup(const struct in6_addr *daddr)
 {
 	const __u8 *a = daddr->in6_u.u6_addr8;
-	__u32 node = a[0];
+	__u32 node = (__u32)a[0] << 8 | a[1];
 	struct pw_fib6_node *n = bpf_map_lookup_elem(&pw_fib6_nodes, &node);
 	__u32 e;
 
 	if (!n)
 		return 0;
-	e = n->entry[a[1]];
+	e = n->slot[a[2]];
 #pragma unroll
-	for (int i = 2; i < 2 + PW_FIB6_MAX_DEPTH; i++) {
+	for (int i = 3; i < 3 + PW_FIB6_MAX_DEPTH; i++) {
 		if (!(e & (1U << PW_FIB4_EXT_BIT)))
 			return e;
-		node = e & ~(1U << PW_FIB4_EXT_BIT);
+		node = PW_FIB6_ROOT_NODES + (e & ~(1U << PW_FIB4_EXT_BIT));
 		n = bpf_map_lookup_elem(&pw_fib6_nodes, &node);
 		if (!n)
 			return 0;
-		e = n->entry[a[i]];
+		e = n->slot[a[i]];
 	}
 	/* A /128 level entry is always a route; a pointer here is a damaged table. */
 	return e & (1U << PW_FIB4_EXT_BIT) ? 0 : e;

@@ -569,7 +569,7 @@ export const Config = z
           512,
           1 << 20,
           65536,
-          'IPv6 FIB nodes (1 KiB each, the first 256 the first level): a full Internet table (~160k prefixes) takes ~38k',
+          'IPv6 FIB nodes below the first level (1 KiB each; the first level is a fixed 64 MiB): a full Internet table (~160k prefixes) takes ~38k',
         ),
         ruleBitmaps: tableSize(16, 1 << 20, 4096, 'classifier bitmaps (2 KiB each)'),
         connections: tableSize(

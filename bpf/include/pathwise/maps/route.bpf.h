@@ -24,11 +24,13 @@ struct {
 	__type(value, struct pw_fib4_group);
 } pw_fib4_tbl8 SEC(".maps");
 
-/* FIB6 nodes, the first PW_FIB6_ROOT_NODES being the first level: mmap-ed and written in
- * place by the control plane, as the FIB4 tables. */
+/* FIB6: the first level, 2^24 entries in the first PW_FIB6_ROOT_NODES elements (indexed by the
+ * address's first two bytes, then its third), then the nodes below it (pipeline.ipv6Nodes).
+ * One map, not two: a program may use 64 maps, and the pipeline uses that many. Mmap-ed and
+ * written in place by the control plane, as the FIB4 tables. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PW_FIB6_NODES);
+	__uint(max_entries, PW_FIB6_ROOT_NODES + PW_FIB6_NODES);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct pw_fib6_node);
