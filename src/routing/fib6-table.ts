@@ -270,22 +270,41 @@ export class Fib6Table {
   /** Sets entries [from, from+count) of t to `route` where no longer prefix holds them. */
   private fill(t: Uint32Array, from: number, count: number, route: number, plen: number): void {
     const plens = this.plens;
+    // Neighbouring entries mostly hold the same route (a short prefix spans many, and most of
+    // the first level's 16M hold none): the last plain entry's answer serves its run.
+    let last = -1;
+    let take = false;
     for (let j = from; j < from + count; j++) {
       const e = t[j]!;
-      if (e & EXT) this.fill(this.nodes, (e & NODE_MASK) << 8, 256, route, plen);
-      // (plens[e] + 1) & 255: 0 for "no route" or an unused id, the prefix length + 1 otherwise.
-      else if (e !== route && ((plens[e]! + 1) & 255) <= plen + 1) t[j] = route;
+      if (e === last) {
+        if (take) t[j] = route;
+      } else if (e & EXT) this.fill(this.nodes, (e & NODE_MASK) << 8, 256, route, plen);
+      else {
+        // (plens[e] + 1) & 255: 0 for "no route" or an unused id, the prefix length + 1 otherwise.
+        last = e;
+        take = e !== route && ((plens[e]! + 1) & 255) <= plen + 1;
+        if (take) t[j] = route;
+      }
     }
   }
 
-  private replace(t: Uint32Array, from: number, count: number, route: number, parent: number): void {
+  /** Puts `parent` where [from, from+count) of t holds `route`; returns whether it did so
+   * anywhere (a node where it did not cannot have become foldable). */
+  private replace(t: Uint32Array, from: number, count: number, route: number, parent: number): boolean {
+    let changed = false;
     for (let j = from; j < from + count; j++) {
       const e = t[j]!;
       if (e & EXT) {
-        this.replace(this.nodes, (e & NODE_MASK) << 8, 256, route, parent);
-        this.collapse(t, j);
-      } else if (e === route) t[j] = parent;
+        if (this.replace(this.nodes, (e & NODE_MASK) << 8, 256, route, parent)) {
+          changed = true;
+          this.collapse(t, j);
+        }
+      } else if (e === route) {
+        t[j] = parent;
+        changed = true;
+      }
     }
+    return changed;
   }
 
   /** Gives entry `at` of t (a plain entry) a node holding that entry 256 times; returns EXT|node. */
