@@ -14,9 +14,11 @@ import {
   mapInfoOf,
   mapLayoutOf,
   MapType,
+  objectMapLayouts,
   openPinned,
   progMapIds,
   Program,
+  sameLayout,
   scalar,
   BpfObject,
   type NativeFd,
@@ -261,25 +263,29 @@ export function pinnedMeta(instance: string): { settings: PipelineSettings; load
 
 function settingsFromPins(instance: string): PipelineSettings {
   const dir = pinDirOf(instance);
-  const maxEntries = (name: string, fallback: number) => {
+  const layouts = objectMapLayouts(OBJECT_PATH);
+  /** The pinned map's entries, and whether it has this release's layout; null if none. */
+  const pinned = (name: string) => {
     try {
       const fd = openPinned(join(dir, name), 'map');
       try {
-        return mapInfoOf(fd).maxEntries;
+        const current = sameLayout(mapLayoutOf(fd.fd, name), layouts[name] ?? { key: null, value: null });
+        return { maxEntries: mapInfoOf(fd).maxEntries, current };
       } finally {
         fd.close();
       }
     } catch {
-      return fallback;
+      return null;
     }
   };
   const sizes = Object.fromEntries(
     SIZE_SETTINGS.map((k) => {
-      const fixed = FIXED_ENTRIES[k] ?? 0;
-      const entries = maxEntries(SIZED_MAPS[k][0], fixed + DEFAULT_SETTINGS[k] / (PER_ENTRY[k] ?? 1));
-      // A map with no more entries than the fixed part is of a layout before it (the IPv6
-      // FIB's nodes until 2026-12-06 counted its first level's 256 among them): all are nodes.
-      return [k, (entries > fixed ? entries - fixed : entries) * (PER_ENTRY[k] ?? 1)];
+      const per = PER_ENTRY[k] ?? 1;
+      const map = pinned(SIZED_MAPS[k][0]);
+      if (!map) return [k, DEFAULT_SETTINGS[k]];
+      // The fixed part is this release's: a map of an earlier layout has none (the IPv6 FIB's
+      // nodes until 2026-12-06 counted its first level's 256 among them: all are nodes).
+      return [k, (map.maxEntries - (map.current ? (FIXED_ENTRIES[k] ?? 0) : 0)) * per];
     }),
   ) as Pick<PipelineSettings, SizeSetting>;
   const flags = rodataFlags(join(dir, 'pw_xdp'));

@@ -269,15 +269,15 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
       }
     }
     // What that release left pinned: nodes whose first 256 were the first level (2001: node
-    // 0x20, entry 0x01, pointing at node 256), as many as the map of this release holds below
-    // its first level. Taken as this release's nodes, they would send 2001:db8:77::/48 nowhere.
-    const { settings } = Pipeline.pinnedMeta(instance);
+    // 0x20, entry 0x01, pointing at node 256), more of them than this release's first level
+    // takes. Taken as this release's nodes, they would send 2001:db8:77::/48 nowhere.
+    const oldNodes = abi.PwLimit.FIB6_ROOT_NODES + 512;
     const spec = {
-      maps: { pw_fib6_nodes: oldMap('pw_fib6_nodes', MapType.ARRAY, settings.ipv6Nodes, 4, 1024, 1024) },
+      maps: { pw_fib6_nodes: oldMap('pw_fib6_nodes', MapType.ARRAY, oldNodes, 4, 1024, 1024) },
       rodata: {},
       programs: [],
     } as const;
-    const old = await BpfObject.load(testObject('old-layouts'), { spec });
+    const old = await BpfObject.load(testObject('old-layouts'), { spec, maxEntries: { pw_fib6_nodes: oldNodes } });
     try {
       const nodes = old.map(spec.maps.pw_fib6_nodes);
       try {
@@ -291,8 +291,15 @@ describe('program upgrades: crashes and layouts', { skip, timeout: 5 * 60_000 },
     } finally {
       old.close();
     }
+    // With meta.json lost, the sizes come from the pins: all of the old map's elements were
+    // nodes (its layout is not this release's), so the new map has room for as many below its
+    // first level.
+    rmSync(join(runDirOf(instance), 'meta.json'));
+    const settings = Pipeline.pinnedMeta(instance).settings;
+    assert.equal(settings.ipv6Nodes, oldNodes);
     const r = await Dataplane.upgrade(instance, settings);
     assert.ok(r.fresh.includes('pw_fib6_nodes'), 'the old nodes are not taken as new ones: their field is named entry');
+    assert.equal(Pipeline.pinnedMeta(instance).settings.ipv6Nodes, oldNodes);
     await expectFib6Filled(dst);
   });
 
