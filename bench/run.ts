@@ -879,7 +879,7 @@ One load less saves ~3.5 ns here, so the 2× target would need about three fewer
 16-bit level for the /32s that hold the most longer prefixes (159 of them hold 41 % of the table
 at 128 or more each) would take one more off their /48s for 40 MiB, ~1 ns on this mix; not
 done. Nor does where the nodes lie matter: allocated in address order (a path's nodes near one
-another) instead of shortest prefix first, 27.0-27.8 ns against 27.2-28.2 in three alternated
+another) instead of shortest prefix first, 27.0-28.1 ns against 27.2-28.2 in three alternated
 pairs of runs. Two denser layouts were tried on
 2026-12-04, each filled from this trie with the same table and measured beside it in one run
 (65,536 random destinations as above, and 256): nodes stored as runs (a 256-bit bitmap of where
