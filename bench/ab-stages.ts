@@ -30,14 +30,16 @@ import { BpfObject, inNetns, resolveIfindex, xdpMd } from '../src/kernel/index.j
 import * as benchAbi from './generated/bench.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
-import { Pipeline, pinDirOf } from '../src/dataplane/pipeline.js';
+import { Pipeline } from '../src/dataplane/pipeline.js';
 import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { parseRouteTokens } from '../src/routing/route-syntax.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
 import { lineProfile } from './line-profile.js';
+import { loadBenchOnFib } from './fib-lookups.js';
 import {
   alternate,
+  BENCH_OBJECT,
   benchRules,
   coldRun,
   median,
@@ -155,13 +157,9 @@ async function main() {
         }
         opened.push({ key: v.key, dp });
       }
-      const empty = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), { spec: benchAbi });
+      const empty = await BpfObject.load(BENCH_OBJECT, { spec: benchAbi });
       // The floor over the tables of the last variant (one route, as every variant has).
-      const floor = await BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), {
-        spec: benchAbi,
-        pinDir: pinDirOf(names.at(-1)!),
-        pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6_nodes', 'pw_routes', 'pw_nhgroups', 'pw_nexthops', 'pw_neigh'],
-      });
+      const floor = await loadBenchOnFib(opened.at(-1)!.dp);
       const fp = floor.map(benchAbi.maps.bench_fwd_ports);
       fp.set(ifK0, ifK0);
       fp.close();

@@ -23,7 +23,7 @@ import { parsePrefix } from '../src/util/ip.js';
 import { ipv4Packet } from '../test/helpers/packets.js';
 import { Topology } from '../test/helpers/topology.js';
 import { rng } from '../test/helpers/rng.js';
-import { alternate, perRound } from './pipeline-kit.js';
+import { alternate, BENCH_OBJECT, perRound } from './pipeline-kit.js';
 
 const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
 /** The lookups one run of a bench program makes (BENCH_BATCH in bench/progs/bench.bpf.c). */
@@ -68,7 +68,7 @@ export function randomDestinations6(prefixes6: string[]): [number, benchAbi.Benc
 /** The bench object on the FIB maps that `dp`'s pipeline pinned. */
 export function loadBenchOnFib(dp: Dataplane): Promise<BpfObject<typeof benchAbi>> {
   const sizes = mapSizes(dp.pipeline.settings);
-  return BpfObject.load(join(repoRoot, 'build', 'bench', 'bench.bpf.o'), {
+  return BpfObject.load(BENCH_OBJECT, {
     spec: benchAbi,
     pinDir: pinDirOf(dp.pipeline.instance),
     pinMaps: ['pw_fib4_tbl24', 'pw_fib4_tbl8', 'pw_fib6_nodes', 'pw_routes', 'pw_nhgroups', 'pw_nexthops', 'pw_neigh'],
@@ -88,17 +88,16 @@ async function main(): Promise<void> {
     topo.exec(ns, 'ip', ['neigh', 'replace', '100.64.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', topo.name('k0'), 'nud', 'permanent']);
     topo.recordInstance(instance);
     const dp = await Dataplane.open(instance);
-    const obj = await (async () => {
-      try {
-        inNetns(ns, () => {
-          dp.loadRoutes(parseRouteFile(prefixes.map((p) => `${p} via 100.64.0.2`).join('\n'), 'table').batch);
-          dp.loadRoutes(parseRouteFile(prefixes6.map((p) => `${p} dev ${topo.name('k0')}`).join('\n'), 'table6').batch);
-        });
-        return await loadBenchOnFib(dp);
-      } finally {
-        dp.close();
-      }
-    })();
+    let obj: BpfObject<typeof benchAbi>;
+    try {
+      inNetns(ns, () => {
+        dp.loadRoutes(parseRouteFile(prefixes.map((p) => `${p} via 100.64.0.2`).join('\n'), 'table').batch);
+        dp.loadRoutes(parseRouteFile(prefixes6.map((p) => `${p} dev ${topo.name('k0')}`).join('\n'), 'table6').batch);
+      });
+      obj = await loadBenchOnFib(dp);
+    } finally {
+      dp.close();
+    }
     try {
       const m4 = obj.map(benchAbi.maps.bench_addrs);
       m4.updateBatch(randomDestinations4(prefixes).map((a, i) => [i, a] as [number, number]));

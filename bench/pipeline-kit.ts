@@ -2,11 +2,17 @@
  * What the pipeline benchmarks share (bench/run.ts §3, bench/ab-stages.ts): the rule set the
  * guard holds, programs run side by side on one frame, and the MAC such a frame is addressed to.
  */
+import { join } from 'node:path';
+
 import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import type { RuleSpec } from '../src/filter/rule.js';
 import { formatIpv4, parsePrefix } from '../src/util/ip.js';
+import { repoRoot } from '../src/util/paths.js';
 import { rng } from '../test/helpers/rng.js';
 import type { Topology } from '../test/helpers/topology.js';
+
+/** The benchmarks' own BPF programs (bench/progs/bench.bpf.c), on the pipeline's map definitions. */
+export const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

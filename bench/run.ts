@@ -15,7 +15,6 @@ import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 
 import { BpfObject, attachXdp, detachXdp, inNetns, libraryVersions, resolveIfindex, xdpMd } from '../src/kernel/index.js';
 import * as benchAbi from './generated/bench.js';
@@ -23,7 +22,7 @@ import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline } from '../src/dataplane/pipeline.js';
 import { ROOT_BITS } from '../src/routing/fib6-table.js';
-import { loadBenchOnFib, randomDestinations4, randomDestinations6 } from './fib-lookups.js';
+import { loadBenchOnFib, randomDestinations4, randomDestinations6, realTable } from './fib-lookups.js';
 import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
 import { KernelRouteView, RT_TABLES } from '../src/routing/kernel-routes.js';
 import { readKernelRoutes, syncImportedRoutes } from '../src/dataplane/route-importer.js';
@@ -40,16 +39,24 @@ import { flowDaemonBench, flowDaemonReport, type FlowDaemonResults } from './flo
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
 import { cpuTimes } from './cpu-times.js';
-import { alternate, benchRules, median, perRound, ROUTER_MAC, setRouterMac, STAGE_VARIANTS, testRun } from './pipeline-kit.js';
+import {
+  alternate,
+  BENCH_OBJECT,
+  benchRules,
+  median,
+  perRound,
+  ROUTER_MAC,
+  setRouterMac,
+  STAGE_VARIANTS,
+  testRun,
+} from './pipeline-kit.js';
 
-const BENCH_OBJECT = join(repoRoot, 'build', 'bench', 'bench.bpf.o');
 /** The calls bench_calls makes in a chain (BENCH_CALLS in bench/progs/bench.bpf.c). */
 const BENCH_CALLS = 16;
 /** Rounds of §1's IPv4 and IPv6 lookups side by side (each round one run of each). */
 const FIB_ROUNDS = 51;
 /** Rounds of §3's programs side by side (each round one run of 200 repetitions of each). */
 const PIPELINE_ROUNDS = 2000;
-const SHARED = process.env.PATHWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
 /** Mean ns per run of `prog`, median of 5 BPF_PROG_TEST_RUN rounds of `repeat` runs. */
@@ -210,13 +217,7 @@ async function main(): Promise<void> {
 async function run(topo: Topology, open: (name: string, ns?: string, settings?: object) => Promise<Dataplane>): Promise<Results> {
   const cpuAtStart = cpuTimes();
   // ---- the table, and a namespace whose kernel holds it too ------------------------------
-  const text = gunzipSync(readFileSync(join(SHARED, 'routes', 'prefixes.txt.gz'))).toString('utf8');
-  const all = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const prefixes = all.filter((l) => !l.includes(':'));
-  const prefixes6 = all.filter((l) => l.includes(':'));
+  const { prefixes, prefixes6 } = realTable();
   const table = prefixes.map((p) => `${p} via 100.64.0.2`).join('\n');
   const ns = topo.addNamespace('K');
   // The gateway 100.64.0.2 is a neighbour on k0 (a permanent entry), not an address here.
