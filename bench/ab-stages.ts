@@ -12,7 +12,9 @@
  *       runs side by side tell a 10 % change. Prints each object's median, its mean (runs are
  *       whole ns: the mean shows what moves less) and the median of its per-round ratio to the
  *       first object. The objects are copied over build/pathwise.bpf.o
- *       in turn to be loaded, and the built one is put back at the end.
+ *       in turn to be loaded, and the built one is put back at the end. PASSES=2 measures the
+ *       same loaded objects again (the same object given twice shows what where each instance
+ *       lies in memory costs it).
  *   SPIN=VARIANT  runs that variant for 8 s (SPIN_MS) first, for perf record -a; it says on
  *       stderr when it starts.
  *   PROFILE=VARIANT  profiles that variant by source line for 5 s (PROFILE_S) first
@@ -103,30 +105,36 @@ async function main() {
       const opened: { dp: Dataplane; name: string }[] = [];
       for (const [i, o] of objs.entries()) opened.push(await openPipeline(i, variant.settings, o));
       const rounds = Number(process.env.ROUNDS ?? 2000);
-      const runs = inNetns(ns, () =>
-        alternate(
-          opened.map(({ dp }, j) => {
-            const run = testRun(dp.pipeline.xdp, pkt, ctx, 4);
-            return () => {
-              try {
-                return run();
-              } catch (e) {
-                const t = dp.trace(pkt, ifK0);
-                throw new Error(`${objs[j]}: ${(e as Error).message} (trace: verdict ${t.verdict}, reason ${t.reason})`);
-              }
-            };
-          }),
-          rounds,
-        ),
-      );
-      for (const [j, o] of objs.entries()) {
-        const ratio = perRound(rounds, (r) => runs[j]![r]! / runs[0]![r]!);
-        // The kernel gives a run's time per repetition in whole ns: a change under 1 ns moves
-        // the medians by nothing, and only the means over the rounds show it.
-        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-        out.push(
-          `${o.split('/').pop()}:${key} median ${median(runs[j]!)} ns, mean ${mean(runs[j]!).toFixed(2)} ns (${(mean(runs[j]!) / mean(runs[0]!)).toFixed(3)}× the first's), per-round ratio to the first: median ${ratio.toFixed(3)}`,
+      // PASSES=2 measures the same loaded instances again: an instance that stays slower in
+      // every pass is slower for where it lies (its code, its maps), not for the VM's drift.
+      const passes = Number(process.env.PASSES ?? 1);
+      for (let pass = 1; pass <= passes; pass++) {
+        const runs = inNetns(ns, () =>
+          alternate(
+            opened.map(({ dp }, j) => {
+              const run = testRun(dp.pipeline.xdp, pkt, ctx, 4);
+              return () => {
+                try {
+                  return run();
+                } catch (e) {
+                  const t = dp.trace(pkt, ifK0);
+                  throw new Error(`${objs[j]}: ${(e as Error).message} (trace: verdict ${t.verdict}, reason ${t.reason})`);
+                }
+              };
+            }),
+            rounds,
+          ),
         );
+        if (passes > 1) out.push(`pass ${pass}:`);
+        for (const [j, o] of objs.entries()) {
+          const ratio = perRound(rounds, (r) => runs[j]![r]! / runs[0]![r]!);
+          // The kernel gives a run's time per repetition in whole ns: a change under 1 ns moves
+          // the medians by nothing, and only the means over the rounds show it.
+          const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+          out.push(
+            `${o.split('/').pop()}:${key} median ${median(runs[j]!)} ns, mean ${mean(runs[j]!).toFixed(2)} ns (${(mean(runs[j]!) / mean(runs[0]!)).toFixed(3)}× the first's), per-round ratio to the first: median ${ratio.toFixed(3)}`,
+          );
+        }
       }
       for (const { dp, name } of opened) {
         dp.close();

@@ -11,7 +11,8 @@
  *  2. A Maglev table rebuilt in the control plane: 65,537 slots, 100 backends.
  *  3. Through a router namespace on veth: packets per second (tcpreplay, 1,024 UDP flows to
  *     the service, counted by an XDP sink on the backend's side; and one flow from the
- *     XDP-native generator on the router's ingress, bench/live-frames.ts) and connections per
+ *     XDP-native generator on the router's ingress, bench/live-frames.ts, and from the XDP frame
+ *     loop, bench/loop-generator.ts) and connections per
  *     second (HTTP, one request per connection), Pathwise against nftables DNAT (this kernel
  *     has no IPVS) with the kernel forwarding, interleaved rounds, medians.
  */
@@ -28,6 +29,7 @@ import { ipv4Packet } from '../test/helpers/packets.js';
 import type { Topology } from '../test/helpers/topology.js';
 import * as benchAbi from './generated/bench.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
+import { LoopGenerator } from './loop-generator.js';
 import { cpuTimes, USER_HZ } from './cpu-times.js';
 import { median } from './pipeline-kit.js';
 
@@ -82,6 +84,12 @@ export interface BalanceResults {
     };
     /** Why `live` is missing: the kernel refused live frames (LiveGenerator.refusal). */
     liveRefused?: string;
+    /**
+     * The same flow from the XDP frame loop (bench/loop-generator.ts: frames circulating
+     * through the router by XDP redirects, on kernels with live frames or without), delivered
+     * per second, medians of the rounds; from 2026-12-06.
+     */
+    loop?: { pathwisePps: number; nftPps: number; redirectPps: number; seconds: number; perRound: { pathwise: number[]; nft: number[] } };
   };
 }
 
@@ -217,22 +225,27 @@ async function throughputBench(
   // Packets from the XDP-native generator on the router's ingress: one UDP flow to the
   // service, into the kernel's stack (nftables) or the pipeline's program; the same sink.
   const LIVE_FRAMES = 2_000_000;
-  const live = new LiveGenerator(
+  const flowFrame = ipv4Packet({
+    src: '10.251.11.2',
+    dst: VIP,
+    proto: 'udp',
+    sport: 1024,
+    dport: 5678,
+    payload: new Uint8Array(18),
+    dstMac: macBytes(mac(r, 'r0')),
+    srcMac: macBytes(mac(g, 'g0')),
+  });
+  const live = new LiveGenerator(bench as BpfObject<typeof benchAbi>, r, topo.name('r0'), flowFrame, delivered);
+  // The same flow from the XDP frame loop, which needs no live frames: the router's r0 gets
+  // each frame from g0 as an XDP frame, and the backend's b0 sends it back to g0's side.
+  const loop = new LoopGenerator(
+    topo,
     bench as BpfObject<typeof benchAbi>,
-    r,
-    topo.name('r0'),
-    ipv4Packet({
-      src: '10.251.11.2',
-      dst: VIP,
-      proto: 'udp',
-      sport: 1024,
-      dport: 5678,
-      payload: new Uint8Array(18),
-      dstMac: macBytes(mac(r, 'r0')),
-      srcMac: macBytes(mac(g, 'g0')),
-    }),
+    { gen: g, genDev: 'g0', router: r, routerDev: 'r0', sink: b, sinkDev: 'b0' },
+    flowFrame,
     delivered,
   );
+  const LOOP_SECONDS = 2;
   const livePps = (mode: 'pass' | 'pipeline'): LiveRun =>
     inNetns(b, () => {
       attachXdp(bench.program('bench_sink'), topo.name('b0'), { mode: 'native' });
@@ -327,6 +340,7 @@ async function throughputBench(
     cpu: [] as number[],
     live: [] as number[],
     liveShare: [] as number[],
+    loop: [] as number[],
     own: [] as number[],
     runs: [] as number[],
   });
@@ -354,6 +368,10 @@ async function throughputBench(
             rates[name].own.push(o.ns);
             rates[name].runs.push(o.runs);
           }
+          if (name === 'redirect' || name === 'nft' || name === 'pathwise') {
+            const l = loop.run(LOOP_SECONDS);
+            rates[name].loop.push(l.delivered / l.seconds);
+          }
           const lm = liveMode[name];
           if (!lm || liveRefused) continue;
           const l = livePps(lm);
@@ -371,6 +389,7 @@ async function throughputBench(
     server.kill('SIGTERM');
     execFileSync('rm', ['-rf', `/tmp/${topo.prefix}-lb-nginx`]);
     sink.close();
+    loop.close();
     execFileSync('rm', ['-f', pcap]);
   }
   return {
@@ -398,6 +417,13 @@ async function throughputBench(
     connections: CONNECTIONS,
     rounds: ROUNDS,
     perRound: { nft: ofRounds('nft'), pathwise: ofRounds('pathwise'), generic: ofRounds('generic'), tc: ofRounds('tc') },
+    loop: {
+      pathwisePps: median(rates.pathwise.loop),
+      nftPps: median(rates.nft.loop),
+      redirectPps: median(rates.redirect.loop),
+      seconds: LOOP_SECONDS,
+      perRound: { pathwise: rates.pathwise.loop, nft: rates.nft.loop },
+    },
     ...(liveRefused
       ? { liveRefused }
       : {
@@ -621,6 +647,21 @@ next to nothing per packet would meet it.`
 `;
 }
 
+/** The balance figures from the XDP frame loop, round by round. */
+function loopReport(l: NonNullable<BalanceResults['throughput']['loop']>): string {
+  const rate = (x: number) => Math.round(x).toLocaleString('en');
+  const ratios = l.perRound.pathwise.map((v, i) => v / l.perRound.nft[i]!);
+  return `With the XDP frame loop (bench/loop-generator.ts, §4c: frames circulate from the client's side
+through the router to the backend's side and back, each hop an XDP redirect between veths, so
+the router's r0 receives XDP frames as from a NIC and nftables' run alone builds socket
+buffers), round by round, Pathwise against nftables of the same round: ${ratios.map((v) => f(v, 2)).join(', ')}
+(median ${f(median(ratios), 2)}, ${ratios.filter((v) => v >= 1.5).length} of ${ratios.length} at target). The floor there, \`bench_redirect\` on r0, delivered
+${rate(l.redirectPps)} per second, ${f(l.redirectPps / l.nftPps, 2)}× nftables; Pathwise ${f((l.pathwisePps / l.redirectPps) * 100, 0)} % of it. The loop's own hops
+(the backend side's count and redirect, the client side's rewrite and redirect) are in every
+mode's time per frame, so these ratios understate the forwarders' own difference.
+`;
+}
+
 /** The same rounds with Pathwise in generic XDP mode and at TC ingress, and the CPU each mode spent per connection. */
 function genericReport(t: BalanceResults['throughput']): string {
   const g = t.generic!;
@@ -691,13 +732,13 @@ Through a router namespace on veth (client — router — backend), ${t.rounds} 
 | | Pathwise (native XDP, NAT) | nftables DNAT (kernel forwarding) | ratio |
 | --- | ---: | ---: | ---: |
 | packets per second delivered (1,024 UDP flows, ${t.frames.toLocaleString('en')} frames) | ${Math.round(t.pathwisePps).toLocaleString('en')} | ${Math.round(t.nftPps).toLocaleString('en')} | ${f(t.pathwisePps / t.nftPps, 2)}× |
-${t.live ? `| packets per second delivered, XDP-native generator on the router's ingress (one UDP flow, ${t.live.frames.toLocaleString('en')} frames; §4b) | ${Math.round(t.live.pathwisePps).toLocaleString('en')} | ${Math.round(t.live.nftPps).toLocaleString('en')} | ${f(t.live.pathwisePps / t.live.nftPps, 2)}× |\n` : ''}| HTTP connections per second (ab → nginx, one request each, 64 at a time, ${t.connections.toLocaleString('en')}) | ${Math.round(t.pathwiseCps).toLocaleString('en')} | ${Math.round(t.nftCps).toLocaleString('en')} | ${f(t.pathwiseCps / t.nftCps, 2)}× |
+${t.live ? `| packets per second delivered, XDP-native generator on the router's ingress (one UDP flow, ${t.live.frames.toLocaleString('en')} frames; §4b) | ${Math.round(t.live.pathwisePps).toLocaleString('en')} | ${Math.round(t.live.nftPps).toLocaleString('en')} | ${f(t.live.pathwisePps / t.live.nftPps, 2)}× |\n` : ''}${t.loop ? `| packets per second delivered, XDP frame loop into the router's ingress (one UDP flow, ${t.loop.seconds} s a round; §4c) | ${Math.round(t.loop.pathwisePps).toLocaleString('en')} | ${Math.round(t.loop.nftPps).toLocaleString('en')} | ${f(t.loop.pathwisePps / t.loop.nftPps, 2)}× |\n` : ''}| HTTP connections per second (ab → nginx, one request each, 64 at a time, ${t.connections.toLocaleString('en')}) | ${Math.round(t.pathwiseCps).toLocaleString('en')} | ${Math.round(t.nftCps).toLocaleString('en')} | ${f(t.pathwiseCps / t.nftCps, 2)}× |
 
-${t.liveRefused ? `The rows with the XDP-native generator were not measured in this run: ${t.liveRefused}.\n` : ''}${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}${t.generic ? ` (native XDP); in generic mode, what auto attaches to a veth since 2026-12-04: packets ${t.generic.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.generic.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}${t.tc ? `; at TC ingress: packets ${t.tc.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.tc.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}.
+${t.liveRefused ? `The rows with the XDP-native generator were not measured in this run: ${t.liveRefused}.\n` : ''}${t.generic ? genericReport(t) : ''}${t.live?.pathwiseDelivered !== undefined ? `With the XDP-native generator, the backend's side received ${f(t.live.pathwiseDelivered * 100, 1)} % (Pathwise) and ${f(t.live.nftDelivered! * 100, 1)} % (nftables) of the frames sent: translated, as the router has no route to the VIP itself.\n` : ''}Targets: packets ≥ 1.5× — ${t.pathwisePps >= 1.5 * t.nftPps ? 'met' : '**not met**'} with tcpreplay's frames${t.live ? `, ${t.live.pathwisePps >= 1.5 * t.live.nftPps ? 'met' : '**not met**'} with the XDP-native generator's` : ''}${t.loop ? `, ${t.loop.pathwisePps >= 1.5 * t.loop.nftPps ? 'met' : '**not met**'} with the XDP frame loop's` : ''}; connections ≥ 1.0× — ${t.pathwiseCps >= t.nftCps ? 'met' : '**not met**'}${t.generic ? ` (native XDP); in generic mode, what auto attaches to a veth since 2026-12-04: packets ${t.generic.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.generic.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}${t.tc ? `; at TC ingress: packets ${t.tc.pps >= 1.5 * t.nftPps ? 'met' : '**not met**'}, connections ${t.tc.cps >= t.nftCps ? 'met' : '**not met**'}` : ''}.
 The ceiling: the generator's frames dropped as they reach the router, ${Math.round(t.directPps).toLocaleString('en')} per second
 (Pathwise delivers ${f((t.pathwisePps / t.directPps) * 100, 0)} % of it). On veth both forwarders pay the kernel's receive of
 each frame as a socket buffer (§4), and the generator shares the VM's two cores with them.
-${t.perRound ? perRoundReport(t.perRound) : ''}${t.redirectPps ? redirectReport(t) : ''}
+${t.perRound ? perRoundReport(t.perRound) : ''}${t.redirectPps ? redirectReport(t) : ''}${t.loop ? loopReport(t.loop) : ''}
 What the pipeline's own time weighs in these packet runs (bench/in-traffic-ab.ts with
 TRAFFIC=udp: native XDP, the same 1,024 flows, 6 alternated rounds, 2026-12-05; the BPF
 run-time statistics, which add two clock reads to each run): the pipeline took 510 ns per

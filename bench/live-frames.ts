@@ -39,12 +39,6 @@ export class LiveGenerator {
     if (frame.length !== benchAbi.BenchGenFrame.size)
       throw new Error(`a generated frame is ${benchAbi.BenchGenFrame.size} bytes, not ${frame.length}`);
     this.ifindex = inNetns(ns, () => resolveIfindex(dev));
-    const t = bench.map(benchAbi.maps.bench_gen_frame);
-    try {
-      t.set(0, { data: frame });
-    } finally {
-      t.close();
-    }
   }
 
   /** The program `pipeline` runs tail-call into (undefined: none). */
@@ -77,6 +71,13 @@ export class LiveGenerator {
   }
 
   run(mode: GeneratorMode, frames: number): LiveRun {
+    // Written at each run: the frame loop (loop-generator.ts) shares the template.
+    const template = this.bench.map(benchAbi.maps.bench_gen_frame);
+    try {
+      template.set(0, { data: this.frame });
+    } finally {
+      template.close();
+    }
     const before = this.delivered();
     const t = performance.now();
     inNetns(this.ns, () =>

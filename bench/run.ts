@@ -8,8 +8,9 @@
  *  2. Installing the full IPv4 table from a file, beside `ip -batch` into a namespace.
  *  3. The full pipeline per packet (parse + 1,000 rules + route + accounting) beside an empty
  *     XDP program; and 10 vs 10,000 rules.
- *  4. Forwarding: XDP live frames into a router namespace, delivered to a sink; Pathwise
- *     beside the kernel's own forwarding on the same topology.
+ *  4. Forwarding: tcpreplay's frames into a router namespace, delivered to a sink, then XDP
+ *     live frames on the router's ingress (4b) and the XDP frame loop (4c,
+ *     bench/loop-generator.ts); Pathwise beside the kernel's own forwarding on the same topology.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
@@ -21,6 +22,7 @@ import * as benchAbi from './generated/bench.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Pipeline } from '../src/dataplane/pipeline.js';
+import type { PipelineSettings } from '../src/dataplane/pipeline-object.js';
 import { ROOT_BITS } from '../src/routing/fib6-table.js';
 import { loadBenchOnFib, randomDestinations4, randomDestinations6, realTable } from './fib-lookups.js';
 import { parseRouteFile, parseRouteTokens } from '../src/routing/route-syntax.js';
@@ -38,6 +40,7 @@ import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
 import { flowDaemonBench, flowDaemonReport, type FlowDaemonResults } from './flow-daemon.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
+import { LoopGenerator } from './loop-generator.js';
 import { cpuTimes } from './cpu-times.js';
 import {
   alternate,
@@ -145,6 +148,13 @@ interface Results {
     rounds?: number;
     vsFloor?: { empty: number; full: number; rules10: number; rules10k: number };
     rules10kVs10?: number;
+    /**
+     * A second instance of the 1,000-rule pipeline (the same program, settings, table and
+     * rules; maps and JIT image of its own), from 2026-12-06: its median per repetition and the
+     * per-round median of its time over the first's. Rows that differ by less than this differ
+     * by where each instance lies in memory.
+     */
+    again?: { ns: number; vsFirst: number };
   };
   insight?: InsightResults;
   paths?: PathResults;
@@ -178,6 +188,8 @@ interface Results {
     live?: LiveForwarding;
     /** Why `live` is missing: the kernel refused live frames (LiveGenerator.refusal). */
     liveRefused?: string;
+    /** The XDP frame loop (bench/loop-generator.ts), from 2026-12-06. */
+    loop?: LoopForwarding;
   };
 }
 
@@ -428,8 +440,8 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   // 10 and 10,000 rules: two more instances with the full table, as many classifier bitmaps
   // as 10,000 rules need (more than the default), loaded at once so that all run side by side.
   const opened: { dp: Dataplane; name: string }[] = [];
-  const withRules = async (name: string, rules: number) => {
-    const dp = await open(name, ns, { ruleBitmaps: 32768 });
+  const withRules = async (name: string, rules: number, settings: Partial<PipelineSettings> = { ruleBitmaps: 32768 }) => {
+    const dp = await open(name, ns, settings);
     opened.push({ dp, name });
     inNetns(ns, () => {
       dp.syncHostRoutes();
@@ -442,6 +454,9 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   };
   const rules10 = await withRules(`${topo.prefix}rules`, 10);
   const rules10k = await withRules(`${topo.prefix}rules10k`, 10_000);
+  // The 1,000-rule pipeline again, as `full` was opened: what a second instance of the same
+  // program measures (bench/ab-stages.ts PASSES=2 with one object twice: up to ~5 %, lasting).
+  const again = await withRules(`${topo.prefix}again`, 1000, {});
   // Where the nanoseconds go: the same packet through pipelines loaded with one stage off
   // each (one route to the destination, 10 rules where the guard runs).
   const stageDps: Dataplane[] = [];
@@ -469,6 +484,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
         forwarded(full),
         forwarded(rules10),
         forwarded(rules10k),
+        forwarded(again),
         ...stageDps.map(forwarded),
       ],
       PIPELINE_ROUNDS,
@@ -476,7 +492,8 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
   );
   benchEmpty.close();
   floor.close();
-  const [emptyRuns, callsRuns, floorRuns, fullRuns, rules10Runs, rules10kRuns] = runs as [
+  const [emptyRuns, callsRuns, floorRuns, fullRuns, rules10Runs, rules10kRuns, againRuns] = runs as [
+    number[],
     number[],
     number[],
     number[],
@@ -496,9 +513,10 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     rounds: PIPELINE_ROUNDS,
     vsFloor: { empty: vsFloor(emptyRuns), full: vsFloor(fullRuns), rules10: vsFloor(rules10Runs), rules10k: vsFloor(rules10kRuns) },
     rules10kVs10: perRound(PIPELINE_ROUNDS, (r) => rules10kRuns[r]! / rules10Runs[r]!),
+    again: { ns: median(againRuns), vsFirst: perRound(PIPELINE_ROUNDS, (r) => againRuns[r]! / fullRuns[r]!) },
   };
   pipeline.stages = STAGE_VARIANTS.map(({ label }, i) => {
-    const xs = runs[6 + i]!;
+    const xs = runs[7 + i]!;
     return { label, ns: median(xs), vsFloor: vsFloor(xs) };
   });
   for (const { dp, name } of opened) {
@@ -684,6 +702,7 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
     const pathwisePps = median(rates.pathwise);
     const live = liveForwarding(topo, { r, bench, dp, delivered, r0mac, g0mac, median });
     if (typeof live === 'string') console.error(`bench: §4b left out: ${live}`);
+    const loop = loopForwarding(topo, { g, r, s, bench, dp, delivered, r0mac, g0mac, median });
     dp.close();
     // The generator runs on the same CPU as the forwarding, so a delivered rate is
     // 1 / (generator + delivery + forwarding): the forwarding's own cost per packet is what a
@@ -703,6 +722,7 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
       tcNs: costNs(tcPps),
       frames: 1024 * LOOPS,
       ...(typeof live === 'string' ? { liveRefused: live } : { live }),
+      loop,
     };
   } finally {
     inNetns(s, () => detachXdp(topo.name('s0')));
@@ -834,6 +854,131 @@ Target ≥ 1.2× the kernel — ${l.pathwisePps >= 1.2 * l.kernelPps ? 'met' : '
 `;
 }
 
+interface LoopForwarding {
+  /** Seconds counted per run. */
+  seconds: number;
+  kernelPps: number;
+  pathwisePps: number;
+  /** bench_redirect on the router's ingress: the least an XDP forwarder does. */
+  redirectPps: number;
+  perRound: { kernel: number[]; pathwise: number[]; redirect: number[] };
+}
+
+/**
+ * Forwarding fed by the XDP frame loop (bench/loop-generator.ts): the frames of one UDP flow
+ * circulate from g0 through the router to s0 and back to g0's side, each hop an XDP redirect,
+ * so the router's r0 receives XDP frames from its peer as from a NIC on any kernel (live
+ * frames need one that allows them). Kernel forwarding, Pathwise, and bench_redirect (r0 to
+ * r1, unread) as the floor of any XDP forwarder; 3 interleaved rounds.
+ */
+function loopForwarding(
+  topo: Topology,
+  env: {
+    g: string;
+    r: string;
+    s: string;
+    bench: BpfObject<typeof benchAbi>;
+    dp: Dataplane;
+    delivered: () => bigint;
+    r0mac: Buffer;
+    g0mac: Buffer;
+    median: (xs: number[]) => number;
+  },
+): LoopForwarding {
+  const { g, r, s, bench, dp } = env;
+  const frame = ipv4Packet({
+    src: '10.230.1.2',
+    dst: '10.240.0.1',
+    proto: 'udp',
+    sport: 1024,
+    dport: 5678,
+    payload: new Uint8Array(18),
+    dstMac: env.r0mac,
+    srcMac: env.g0mac,
+  });
+  const loop = new LoopGenerator(
+    topo,
+    bench,
+    { gen: g, genDev: 'g0', router: r, routerDev: 'r0', sink: s, sinkDev: 's0' },
+    frame,
+    env.delivered,
+  );
+  // A devmap takes its ifindex in the writer's namespace: written inside the router's.
+  inNetns(r, () => {
+    const ports = bench.map(benchAbi.maps.bench_fwd_ports);
+    try {
+      ports.set(0, resolveIfindex(topo.name('r1')));
+    } finally {
+      ports.close();
+    }
+  });
+  const SECONDS = 2;
+  const modes = {
+    kernel: {
+      on: () => topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']),
+      off: () => topo.exec(r, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']),
+    },
+    pathwise: {
+      on: () => inNetns(r, () => dp.attach([topo.name('r0'), topo.name('r1')], 'native')),
+      off: () => inNetns(r, () => dp.detach([topo.name('r0'), topo.name('r1')])),
+    },
+    redirect: {
+      on: () => inNetns(r, () => attachXdp(bench.program('bench_redirect'), topo.name('r0'), { mode: 'native' })),
+      off: () => inNetns(r, () => detachXdp(topo.name('r0'))),
+    },
+  };
+  const perRound: LoopForwarding['perRound'] = { kernel: [], pathwise: [], redirect: [] };
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (const [name, m] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['kernel']][]) {
+        m.on();
+        try {
+          const run = loop.run(SECONDS);
+          perRound[name].push(run.delivered / run.seconds);
+        } finally {
+          m.off();
+        }
+      }
+    }
+  } finally {
+    loop.close();
+  }
+  return {
+    seconds: SECONDS,
+    kernelPps: env.median(perRound.kernel),
+    pathwisePps: env.median(perRound.pathwise),
+    redirectPps: env.median(perRound.redirect),
+    perRound,
+  };
+}
+
+function loopReport(l: LoopForwarding): string {
+  const n = (x: number) => Math.round(x).toLocaleString('en');
+  const ratios = l.perRound.pathwise.map((v, i) => v / l.perRound.kernel[i]!);
+  return `
+### 4c. Forwarding fed by an XDP frame loop
+
+An XDP-native generator that needs no live-frames test runs (bench/loop-generator.ts, from
+2026-12-06): 128 frames of one UDP flow circulate for good from the generator's g0 through the
+router to the sink's s0 and back. At s0 an XDP program counts each frame and redirects it into
+a veth pair back to the generator's namespace, where another writes it again from its template
+and redirects it into g0, whose peer is the router's r0. Every hop is veth's XDP redirect: r0
+receives XDP frames from its peer, as from a NIC, and only kernel forwarding builds socket
+buffers (r0 runs GRO for these runs: veth takes redirected frames only on a side running NAPI).
+The whole loop runs in one CPU's softirq, so a delivered rate is 1 / (forwarding + the loop's
+two hops); ${l.seconds} s counted per run, 3 interleaved rounds, medians.
+
+| run | delivered packets/s | vs kernel |
+| --- | ---: | ---: |
+| Pathwise (native XDP on r0 and r1) | ${n(l.pathwisePps)} | ${(l.pathwisePps / l.kernelPps).toFixed(2)}× |
+| kernel forwarding (ip_forward=1) | ${n(l.kernelPps)} | 1.00× |
+| the floor: \`bench_redirect\` on r0, each frame redirected to r1 unread | ${n(l.redirectPps)} | ${(l.redirectPps / l.kernelPps).toFixed(2)}× |
+
+Round by round, Pathwise against the kernel of the same round: ${ratios.map((x) => x.toFixed(2)).join(', ')}.
+Target ≥ 1.2× the kernel — ${ratios.every((x) => x >= 1.2) ? 'met in every round' : ratios.some((x) => x >= 1.2) ? '**not met** in every round' : '**not met**'} (median ${(l.pathwisePps / l.kernelPps).toFixed(2)}×).
+`;
+}
+
 function liveRefusedReport(why: string): string {
   return `
 ### 4b. Forwarding fed by an XDP-native generator
@@ -948,11 +1093,24 @@ MAC check did not run and every packet asked the kernel for the egress MTU).
 | Pathwise pipeline, 10 rules | ${f(p.rules10Ns)} | ${x(vs.rules10)} | ${ratio(p.rules10Ns, p.emptyNs)} |
 | Pathwise pipeline, 1,000 rules | ${f(p.fullNs)} | ${x(vs.full)} | ${ratio(p.fullNs, p.emptyNs)} |
 | Pathwise pipeline, 10,000 rules | ${f(p.rules10kNs)} | ${x(vs.rules10k)} | ${ratio(p.rules10kNs, p.emptyNs)} |
-
+${p.again ? `| Pathwise pipeline, 1,000 rules, a second instance (the same program, its own maps) | ${f(p.again.ns)} | — | ${ratio(p.again.ns, p.emptyNs)} |\n` : ''}
 Targets: 1,000 rules ≤ 2× the minimal forwarder — ${vs.full <= 2 ? 'met' : '**not met**'} (${x(vs.full)});
 ≤ 60 ns over the empty program (on a CPU without the return mitigation) — ${p.fullNs - p.emptyNs <= 60 ? 'met' : '**not met**'} (${f(p.fullNs - p.emptyNs)} ns);
 10,000 rules within 10% of 10 rules — ${rules10kVs10 <= 1.1 ? 'met' : '**not met**'} (${x(rules10kVs10)}).
-${twoCpusReport()}${p.callNs === undefined ? '' : callsReport(p.callNs, r.machine.srso)}${p.stages ? stagesReport(p.stages, p.fwdNs!) : ''}`;
+${p.again ? sameAgainReport(p.again.vsFirst) : ''}${twoCpusReport()}${p.callNs === undefined ? '' : callsReport(p.callNs, r.machine.srso)}${p.stages ? stagesReport(p.stages, p.fwdNs!) : ''}`;
+}
+
+/** What a second instance of the same pipeline says about the rows above. */
+function sameAgainReport(vsFirst: number): string {
+  return `
+The second instance of the 1,000-rule pipeline runs the same program over a copy of the same
+tables: it took ${vsFirst.toFixed(3)}× the first's time (the median of each round's ratio). Two instances of
+one object differ by where their maps and JIT images lie: bench/ab-stages.ts with one object
+given four times (PASSES=2, RULES=1000, 2,000 rounds a pass, 2026-12-06 on the Intel VM)
+measured 1.000, 0.957, 1.000 and 0.953× the first instance's time in one pass and 1.000, 0.962,
+1.008 and 0.967× in the next: each instance kept its place. Rows of the table above that differ
+by about that much may differ by it alone.
+`;
 }
 
 /**
@@ -1120,6 +1278,11 @@ function variation(dir: string): string {
       (r) => (r.forwarding.live ? r.forwarding.live.pathwisePps / r.forwarding.live.kernelPps : NaN),
       2,
     ],
+    [
+      'delivered rate, XDP frame loop, Pathwise / kernel',
+      (r) => (r.forwarding.loop ? r.forwarding.loop.pathwisePps / r.forwarding.loop.kernelPps : NaN),
+      2,
+    ],
     // Rows measured since 2026-12-02 or 03: fewer runs hold them (the runs column).
     ['IPv6 install (thousand routes/s)', (r) => (r.fib.install6Seconds ? r.fib.routes6 / r.fib.install6Seconds / 1000 : NaN), 0],
     ['`route load`, whole command (s)', (r) => r.install.commandSeconds ?? NaN, 2],
@@ -1142,6 +1305,11 @@ function variation(dir: string): string {
     [
       'balance pps, Pathwise / nftables (XDP-native generator)',
       (r) => (r.balance?.throughput.live ? r.balance.throughput.live.pathwisePps / r.balance.throughput.live.nftPps : NaN),
+      2,
+    ],
+    [
+      'balance pps, Pathwise / nftables (XDP frame loop)',
+      (r) => (r.balance?.throughput.loop ? r.balance.throughput.loop.pathwisePps / r.balance.throughput.loop.nftPps : NaN),
       2,
     ],
     [
@@ -1235,7 +1403,9 @@ run), and the median is shown.
 (XDP live frames sent from the generator namespace into its veth were tried here first: veth
 passed them to the router's stack one NAPI budget per run, which made the kernel look ~100x
 worse than it is. tcpreplay sends ordinary frames to both; §4b runs live frames on the
-router's own ingress instead, where that limit does not apply.)
+router's own ingress instead, where that limit does not apply. §4c's frame loop does send XDP
+frames into the generator's veth, but without end: every NAPI poll on the router's side finds
+more, and the kernel forwards at several times tcpreplay's rate there.)
 
 | run | delivered packets/s | forwarding cost per packet | forwarding speed vs kernel |
 | --- | ---: | ---: | ---: |
@@ -1248,7 +1418,7 @@ shares the CPU, so delivered rates alone understate the difference: delivered pa
 Pathwise vs kernel, ${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}).
 Target ≥ 3× the kernel — ${check(r.forwarding.kernelNs >= 3 * r.forwarding.pathwiseNs)} by forwarding cost, ${check(r.forwarding.pathwisePps >= 3 * r.forwarding.kernelPps)} by delivered rate.
 Target ≥ 1.2× the kernel's delivered rate in every run, never below it — ${check(r.forwarding.pathwisePps >= 1.2 * r.forwarding.kernelPps)} in this run (${ratio(r.forwarding.pathwisePps, r.forwarding.kernelPps)}; over the stored runs, the variation table at the end).
-${r.forwarding.genericPps !== undefined ? GENERIC_FORWARDING : ''}${r.forwarding.live ? liveReport(r.forwarding.live) : r.forwarding.liveRefused ? liveRefusedReport(r.forwarding.liveRefused) : ''}
+${r.forwarding.genericPps !== undefined ? GENERIC_FORWARDING : ''}${r.forwarding.live ? liveReport(r.forwarding.live) : r.forwarding.liveRefused ? liveRefusedReport(r.forwarding.liveRefused) : ''}${r.forwarding.loop ? loopReport(r.forwarding.loop) : ''}
 ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsReport(r.paths, r.pathsDate) : ''}${r.balance ? balanceReport(r.balance, r.balanceDate) : ''}${r.gateway ? gatewayReport(r.gateway, r.gatewayDate) : ''}${r.flowDaemon ? flowDaemonReport(r.flowDaemon, r.flowDaemonDate) : ''}## What limits these numbers
 
 - **FIB lookup.** Warm, a DIR-24-8 lookup costs ~3 ns. On random destinations nearly every

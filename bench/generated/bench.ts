@@ -94,6 +94,34 @@ export const BenchGenFrame = {
   },
 } as const satisfies Codec<BenchGenFrame> & { offsets: Record<string, number> };
 
+/** struct bench_loop (16 bytes) */
+export interface BenchLoop {
+  back_ifindex: number;
+  into_ifindex: number;
+  stop: number;
+}
+export const BenchLoop = {
+  name: 'bench_loop',
+  size: 16,
+  offsets: { back_ifindex: 0, into_ifindex: 4, stop: 8, _pad: 12 },
+  encode(x: BenchLoop, v: DataView, o: number): void {
+    scalar.u32.encode(x.back_ifindex, v, o + 0);
+    scalar.u32.encode(x.into_ifindex, v, o + 4);
+    scalar.u32.encode(x.stop, v, o + 8);
+    bytesAt(v, o + 12, 4).fill(0);
+  },
+  decode(v: DataView, o: number): BenchLoop {
+    return {
+      back_ifindex: scalar.u32.decode(v, o + 0),
+      into_ifindex: scalar.u32.decode(v, o + 4),
+      stop: scalar.u32.decode(v, o + 8),
+    };
+  },
+  zero(): BenchLoop {
+    return { back_ifindex: 0, into_ifindex: 0, stop: 0 };
+  },
+} as const satisfies Codec<BenchLoop> & { offsets: Record<string, number> };
+
 /** Maps of bench.bpf.o, as declared in its .maps section. */
 export const maps = {
   pw_nexthops: { name: 'pw_nexthops', type: MapType.ARRAY, maxEntries: 65536, flags: 1024, keySize: 4, valueSize: 40, key: scalar.u32, value: PwNexthop },
@@ -117,6 +145,7 @@ export const maps = {
   bench_addrs: { name: 'bench_addrs', type: MapType.ARRAY, maxEntries: 65536, flags: 0, keySize: 4, valueSize: 4, key: scalar.u32, value: scalar.be32 },
   bench_state: { name: 'bench_state', type: MapType.PERCPU_ARRAY, maxEntries: 2, flags: 0, keySize: 4, valueSize: 8, key: scalar.u32, value: scalar.u64 },
   bench_gen_frame: { name: 'bench_gen_frame', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 60, key: scalar.u32, value: BenchGenFrame },
+  bench_loop: { name: 'bench_loop', type: MapType.ARRAY, maxEntries: 1, flags: 0, keySize: 4, valueSize: 16, key: scalar.u32, value: BenchLoop },
 } as const satisfies Record<string, MapSpec<any, any>>;
 
 export type MapName = keyof typeof maps;
@@ -165,6 +194,8 @@ export interface Maps {
   state: PerCpuMap<number, bigint>;
   /** bench_gen_frame */
   genFrame: BpfMap<number, BenchGenFrame>;
+  /** bench_loop */
+  loop: BpfMap<number, BenchLoop>;
 }
 
 /** Each handle's map. */
@@ -190,6 +221,7 @@ export const mapHandles = {
   addrs: 'bench_addrs',
   state: 'bench_state',
   genFrame: 'bench_gen_frame',
+  loop: 'bench_loop',
 } as const satisfies Record<keyof Maps, MapName>;
 
 /**
@@ -205,5 +237,5 @@ export function openMaps(open: (name: MapName) => NativeFd): Maps {
 export const rodata = {
 } as const;
 
-export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_lpm6', 'bench_base6', 'bench_fwd', 'bench_redirect', 'bench_empty', 'bench_calls', 'bench_flow_floor', 'bench_sink', 'bench_gen_pass', 'bench_gen_pipeline', 'bench_gen_drop'] as const;
+export const programs = ['bench_base', 'bench_own', 'bench_lpm', 'bench_kernel', 'bench_own6', 'bench_lpm6', 'bench_base6', 'bench_fwd', 'bench_redirect', 'bench_empty', 'bench_calls', 'bench_flow_floor', 'bench_sink', 'bench_gen_pass', 'bench_gen_pipeline', 'bench_gen_drop', 'bench_loop_back', 'bench_loop_refill'] as const;
 export type ProgramName = (typeof programs)[number];

@@ -393,3 +393,55 @@ int bench_gen_drop(struct xdp_md *ctx)
 	bench_gen_reset(ctx);
 	return XDP_DROP;
 }
+
+/*
+ * The XDP frame loop (bench/loop-generator.ts): an XDP-native generator for kernels that run no
+ * live frames. A few frames circulate for good: the router's ingress veth gets them from its
+ * peer as XDP frames (redirected there, no socket buffer), the router forwards them to the
+ * sink's side, where bench_loop_back counts each (as bench_sink does) and redirects it into a
+ * veth back to the generator's side; there bench_loop_refill writes it again from the template
+ * (bench_gen_frame) and redirects it into the router's ingress once more. `stop` set: both
+ * drop what they see, and the loop empties.
+ */
+struct bench_loop {
+	__u32 back_ifindex; /* the sink side's end of the way back (bench_loop_back's redirect) */
+	__u32 into_ifindex; /* the generator side's veth to the router (bench_loop_refill's) */
+	__u32 stop;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_loop);
+} bench_loop SEC(".maps");
+
+static __always_inline const struct bench_loop *bench_loop_state(void)
+{
+	__u32 zero = 0;
+	const struct bench_loop *l = bpf_map_lookup_elem(&bench_loop, &zero);
+
+	return l && !l->stop ? l : NULL;
+}
+
+SEC("xdp")
+int bench_loop_back(struct xdp_md *ctx)
+{
+	const struct bench_loop *l = bench_loop_state();
+	__u64 *n = bench_slot(1);
+
+	if (n)
+		(*n)++;
+	return l ? bpf_redirect(l->back_ifindex, 0) : XDP_DROP;
+}
+
+SEC("xdp")
+int bench_loop_refill(struct xdp_md *ctx)
+{
+	const struct bench_loop *l = bench_loop_state();
+
+	if (!l || bench_gen_reset(ctx))
+		return XDP_DROP;
+	return bpf_redirect(l->into_ifindex, 0);
+}
