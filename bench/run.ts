@@ -1109,7 +1109,15 @@ one object differ by where their maps and JIT images lie: bench/ab-stages.ts wit
 given four times (PASSES=2, RULES=1000, 2,000 rounds a pass, 2026-12-06 on the Intel VM)
 measured 1.000, 0.957, 1.000 and 0.953× the first instance's time in one pass and 1.000, 0.962,
 1.008 and 0.967× in the next: each instance kept its place. Rows of the table above that differ
-by about that much may differ by it alone.
+by about that much may differ by it alone.${
+    vsFirst > 1.1
+      ? ` This run's second instance was slower than that: something beyond
+placement slowed it. Found on 2026-12-06 and not yet
+explained: with the flow table on, eight instances of one pipeline loaded at once (bench/ab-stages.ts,
+OBJS= the same object eight times, RULES=10) took 620-816 ns each, against 104-109 ns with two
+loaded; without the flow table (VARIANT=noflows), eight took 107-132 ns.`
+      : ''
+  }
 `;
 }
 
