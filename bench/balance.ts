@@ -297,15 +297,7 @@ async function throughputBench(
   // The floor of any XDP forwarder on this path: bench_redirect on the router's ingress sends
   // every frame to the backend's side as it came (the sink counts it untranslated).
   const redirect = bench.program('bench_redirect');
-  // A devmap takes its ifindex in the writer's namespace: written inside the router's.
-  inNetns(r, () => {
-    const ports = bench.map(benchAbi.maps.bench_fwd_ports);
-    try {
-      ports.set(0, resolveIfindex(topo.name('r1')));
-    } finally {
-      ports.close();
-    }
-  });
+  setRedirectPort(topo, bench, r, 'r1');
   const modes = {
     redirect: {
       on: () => {
@@ -495,6 +487,19 @@ export function writeLabFlows(topo: Topology, g: string, r: string, mac: (ns: st
     })),
   );
   return pcap;
+}
+
+/** The port bench_redirect sends every frame to: interface `dev` of namespace `ns`. A devmap
+ * takes its ifindex in the writer's namespace, so it is written inside `ns`. */
+export function setRedirectPort(topo: Topology, bench: BpfObject, ns: string, dev: string): void {
+  inNetns(ns, () => {
+    const ports = bench.map(benchAbi.maps.bench_fwd_ports);
+    try {
+      ports.set(0, resolveIfindex(topo.name(dev)));
+    } finally {
+      ports.close();
+    }
+  });
 }
 
 /** What bench_sink has counted (and dropped) on every CPU. `close` releases the map. */

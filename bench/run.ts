@@ -36,7 +36,7 @@ import { insightBench, type InsightResults } from './insight.js';
 import { pathsBench, pathsReport, type PathResults } from './paths.js';
 import { birdBench, birdReport, pctl, type BirdResults } from './bird.js';
 import { routeListBench, routeListReport, type RouteListResults } from './route-list.js';
-import { balanceBench, balanceReport, type BalanceResults } from './balance.js';
+import { balanceBench, balanceReport, setRedirectPort, type BalanceResults } from './balance.js';
 import { flowDaemonBench, flowDaemonReport, type FlowDaemonResults } from './flow-daemon.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
@@ -700,9 +700,20 @@ async function forwardingBench(topo: Topology, open: (name: string, ns?: string)
     const directPps = median(rates.direct);
     const kernelPps = median(rates.kernel);
     const pathwisePps = median(rates.pathwise);
-    const live = liveForwarding(topo, { r, bench, dp, delivered, r0mac, g0mac, median });
+    // The XDP-native generators' frame: one flow of the tcpreplay capture's kind.
+    const xdpNativeFrame = ipv4Packet({
+      src: '10.230.1.2',
+      dst: '10.240.0.1',
+      proto: 'udp',
+      sport: 1024,
+      dport: 5678,
+      payload: new Uint8Array(18),
+      dstMac: r0mac,
+      srcMac: g0mac,
+    });
+    const live = liveForwarding(topo, { r, bench, dp, delivered, frame: xdpNativeFrame, median });
     if (typeof live === 'string') console.error(`bench: §4b left out: ${live}`);
-    const loop = loopForwarding(topo, { g, r, s, bench, dp, delivered, r0mac, g0mac, median });
+    const loop = loopForwarding(topo, { g, r, s, bench, dp, delivered, frame: xdpNativeFrame, median });
     dp.close();
     // The generator runs on the same CPU as the forwarding, so a delivered rate is
     // 1 / (generator + delivery + forwarding): the forwarding's own cost per packet is what a
@@ -756,23 +767,13 @@ function liveForwarding(
     bench: BpfObject<typeof benchAbi>;
     dp: Dataplane;
     delivered: () => bigint;
-    r0mac: Buffer;
-    g0mac: Buffer;
+    /** One UDP flow's 60-byte frame, g0 to the sink's side, addressed to r0 (xdpNativeFrame). */
+    frame: Buffer;
     median: (xs: number[]) => number;
   },
 ): LiveForwarding | string {
   const { r, dp } = env;
-  const frame = ipv4Packet({
-    src: '10.230.1.2',
-    dst: '10.240.0.1',
-    proto: 'udp',
-    sport: 1024,
-    dport: 5678,
-    payload: new Uint8Array(18),
-    dstMac: env.r0mac,
-    srcMac: env.g0mac,
-  });
-  const gen = new LiveGenerator(env.bench, r, topo.name('r0'), frame, env.delivered);
+  const gen = new LiveGenerator(env.bench, r, topo.name('r0'), env.frame, env.delivered);
   const refused = gen.refusal();
   if (refused) return refused;
   const FRAMES = 2_000_000;
@@ -880,38 +881,20 @@ function loopForwarding(
     bench: BpfObject<typeof benchAbi>;
     dp: Dataplane;
     delivered: () => bigint;
-    r0mac: Buffer;
-    g0mac: Buffer;
+    /** One UDP flow's 60-byte frame, g0 to the sink's side, addressed to r0 (xdpNativeFrame). */
+    frame: Buffer;
     median: (xs: number[]) => number;
   },
 ): LoopForwarding {
   const { g, r, s, bench, dp } = env;
-  const frame = ipv4Packet({
-    src: '10.230.1.2',
-    dst: '10.240.0.1',
-    proto: 'udp',
-    sport: 1024,
-    dport: 5678,
-    payload: new Uint8Array(18),
-    dstMac: env.r0mac,
-    srcMac: env.g0mac,
-  });
   const loop = new LoopGenerator(
     topo,
     bench,
     { gen: g, genDev: 'g0', router: r, routerDev: 'r0', sink: s, sinkDev: 's0' },
-    frame,
+    env.frame,
     env.delivered,
   );
-  // A devmap takes its ifindex in the writer's namespace: written inside the router's.
-  inNetns(r, () => {
-    const ports = bench.map(benchAbi.maps.bench_fwd_ports);
-    try {
-      ports.set(0, resolveIfindex(topo.name('r1')));
-    } finally {
-      ports.close();
-    }
-  });
+  setRedirectPort(topo, bench, r, 'r1');
   const SECONDS = 2;
   const modes = {
     kernel: {
