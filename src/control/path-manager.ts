@@ -352,6 +352,7 @@ export class PathManager {
       state: m.quality.state,
       rtt: m.quality.rtt,
       rttvar: m.quality.rttvar,
+      jitter: m.quality.jitter,
       loss: m.quality.lossRatio,
       loadBps: m.loadBps,
       capacityBps: m.capacityBps,

@@ -13,8 +13,9 @@
  *
  * Hysteresis: a change that no failure forces (a member down, or back from down under the
  * `weighted` policy) waits for evidence. The candidate must beat what is in force by a margin
- * — the larger of `relative` × the current RTT, `absoluteMs`, and `noise` × the combined
- * deviation of the two RTT estimates (so paths that jitter need a larger lead) — and keep
+ * — the larger of `relative` × the current RTT, `absoluteMs`, and `noise` × the two paths'
+ * spreads combined (each its RTT estimate's deviation or its jitter, whichever is larger: see
+ * spread(); paths that jitter need a larger lead) — and keep
  * beating it: the lead, in margins, is integrated over time until it reaches `holdMs`. A lead
  * of one margin switches after holdMs; a path that got 50 ms worse (50 margins) switches on
  * the next probe. A lead that lapses starts over.
@@ -39,6 +40,9 @@ export interface MemberInput {
   /** Smoothed RTT (ms), NaN while unknown. */
   rtt: number;
   rttvar: number;
+  /** Mean difference between successive RTT samples (ms): unlike rttvar, not reset when the
+   * RTT estimate follows a level shift. 0 when unknown. */
+  jitter?: number;
   loss: number;
   /** Measured load, bits/s. */
   loadBps: number;
@@ -185,7 +189,7 @@ export class PathSelector {
       if (RANK[b.state] < RANK[a.state]) return this.h.holdMs / 100;
       if (Number.isNaN(b.rtt)) return 0;
       if (Number.isNaN(a.rtt)) return 1.01;
-      const margin = Math.max(this.h.relative * a.rtt, this.h.absoluteMs, this.h.noise * Math.hypot(a.rttvar, b.rttvar));
+      const margin = Math.max(this.h.relative * a.rtt, this.h.absoluteMs, this.h.noise * Math.hypot(spread(a), spread(b)));
       return (a.rtt - b.rtt) / margin;
     }
     const moved = current.reduce((acc, s, i) => acc + Math.abs(s - wanted[i]!), 0) / 2;
@@ -221,4 +225,14 @@ function sameShares(a: number[], b: number[]): boolean {
 function describeDown(members: MemberInput[], cur: number[]): string {
   const down = cur.map((s, i) => (s > 0 && members[i]!.state === 'down' ? i : -1)).filter((i) => i >= 0);
   return `member${down.length > 1 ? 's' : ''} ${down.join(', ')}`;
+}
+
+/**
+ * How much a member's RTT estimate wanders: its deviation, or its jitter when that is larger.
+ * A level shift restarts the estimate with a deviation of the two samples that made it (often
+ * ~0), so a short spike on a jittering path would otherwise be judged against a margin as if the
+ * path were steady, and win a switch before the path's RTT came back down.
+ */
+function spread(m: MemberInput): number {
+  return Math.max(m.rttvar, m.jitter ?? 0);
 }

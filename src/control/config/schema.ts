@@ -231,7 +231,14 @@ export const PathGroup = z
         relative: z.number().min(0).max(10).default(0.1).describe('a better path must lead by this fraction of the current RTT...'),
         absolute: duration.default('1ms').describe('...and by this much...'),
         hold: duration.default('500ms').describe('...for this long (a lead of k margins switches k times sooner)'),
-        noise: z.number().min(0).max(100).default(1.5).describe("...and by this many times the RTT estimates' combined deviation"),
+        noise: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(1.5)
+          .describe(
+            "...and by this many times the paths' combined spread (each the larger of its RTT estimate's deviation and its jitter)",
+          ),
       })
       .strict()
       .default(PATH_DEFAULTS.hysteresis),
