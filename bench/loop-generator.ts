@@ -9,8 +9,9 @@
  *        ^                                                                   |
  *        +---- refill veth <-------- a veth pair made for the loop <---------+
  *
- * bench_loop_back on the sink side's interface counts each frame (in bench_state slot 1, as
- * bench_sink does) and redirects it into the way back; bench_loop_refill at the far end writes
+ * bench_loop_back on the sink side's interface counts each of the loop's frames (in
+ * bench_state slot 1, as bench_sink does; what the router sends of its own is passed to the
+ * stack) and redirects it into the way back; bench_loop_refill at the far end writes
  * it again from the template (bench_gen_frame: a forwarder rewrote its addresses and TTL) and
  * redirects it into genDev, whose peer is the router's ingress veth. Each hop is veth's XDP
  * redirect: the router's veth receives an XDP frame from its peer, and only a forwarder that

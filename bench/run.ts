@@ -943,8 +943,9 @@ function loopReport(l: LoopForwarding): string {
 
 An XDP-native generator that needs no live-frames test runs (bench/loop-generator.ts, from
 2026-12-06): 128 frames of one UDP flow circulate for good from the generator's g0 through the
-router to the sink's s0 and back. At s0 an XDP program counts each frame and redirects it into
-a veth pair back to the generator's namespace, where another writes it again from its template
+router to the sink's s0 and back. At s0 an XDP program counts each of the loop's frames (the
+template's EtherType and protocol: what the router sends of its own is not counted) and
+redirects it into a veth pair back to the generator's namespace, where another writes it again from its template
 and redirects it into g0, whose peer is the router's r0. Every hop is veth's XDP redirect: r0
 receives XDP frames from its peer, as from a NIC, and only kernel forwarding builds socket
 buffers (r0 runs GRO for these runs: veth takes redirected frames only on a side running NAPI).
@@ -1096,9 +1097,10 @@ by about that much may differ by it alone.${
     vsFirst > 1.1
       ? ` This run's second instance was slower than that: something beyond
 placement slowed it. Found on 2026-12-06 and not yet
-explained: with the flow table on, eight instances of one pipeline loaded at once (bench/ab-stages.ts,
+explained: on the Intel VM, with the flow table on, eight instances of one pipeline loaded at once (bench/ab-stages.ts,
 OBJS= the same object eight times, RULES=10) took 620-816 ns each, against 104-109 ns with two
-loaded; without the flow table (VARIANT=noflows), eight took 107-132 ns.`
+loaded; without the flow table (VARIANT=noflows), eight took 107-132 ns. The same experiment on
+an AMD VM later that day gave 129-137 ns each with the flow table on.`
       : ''
   }
 `;
