@@ -48,7 +48,7 @@ GENERATED_MODULES := pathwise bench fixtures
 gen_cmd = $(NODE) dist/scripts/gen-types.js $(word 1,$(GEN_$(1))) $(2) $(wordlist 3,99,$(GEN_$(1)))
 
 .PHONY: soak fuzz install all build deps deps-debian deps-npm gen check-generated lint lint-layers format test test-unit test-bpf test-e2e \
-	demo bench bench-paths bench-balance bench-gateway bench-flows bench-without-paths doctor clean distclean
+	demo bench bench-paths bench-balance bench-gateway bench-flows bench-verifier bench-without-paths doctor clean distclean
 
 all: build
 
@@ -212,6 +212,11 @@ bench-gateway: deps build
 # million flows, beside the same daemon with neither; ~2 minutes).
 bench-flows: deps build
 	$(NODE) dist/bench/run.js --flows
+
+# Only the verifier's budget (instructions and stack of every pipeline program under every
+# combination of the load-time settings; ~1 minute).
+bench-verifier: deps build
+	$(NODE) dist/bench/run.js --verifier
 
 # Everything but the path-selection figures; BENCHMARKS.md shows the newest bench-paths run.
 bench-without-paths: deps build

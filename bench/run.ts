@@ -39,6 +39,7 @@ import { routeListBench, routeListReport, type RouteListResults } from './route-
 import { balanceBench, balanceReport, setRedirectPort, type BalanceResults } from './balance.js';
 import { flowDaemonBench, flowDaemonReport, type FlowDaemonResults } from './flow-daemon.js';
 import { gatewayBench, gatewayReport, type GatewayResults } from './gateway.js';
+import { verifierBudget, verifierReport, type VerifierBudget } from './verifier.js';
 import { LiveGenerator, type LiveRun } from './live-frames.js';
 import { LoopGenerator } from './loop-generator.js';
 import { cpuTimes } from './cpu-times.js';
@@ -156,6 +157,10 @@ interface Results {
      */
     again?: { ns: number; vsFirst: number };
   };
+  /** The verifier's budget (§3b), from 2026-12-07. */
+  verifier?: VerifierBudget;
+  /** When the verifier's budget was measured, if not with the rest (bench --verifier). */
+  verifierDate?: string;
   insight?: InsightResults;
   paths?: PathResults;
   /** When the path section was measured, if not with the rest (bench --paths). */
@@ -523,6 +528,8 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     dp.close();
     inNetns(ns, () => Pipeline.down(name));
   }
+  // 3b. The verifier's budget: instructions and stack of every program, every combination.
+  const verifier = await verifierBudget(log);
 
   // 5. Insight: flow dump, events into TypeScript, accounting and sampling per packet.
   log('measuring insight');
@@ -591,6 +598,7 @@ async function run(topo: Topology, open: (name: string, ns?: string, settings?: 
     birdChange,
     routeList,
     pipeline,
+    verifier,
     forwarding,
     insight,
     paths,
@@ -1384,7 +1392,7 @@ A TCP packet from a forwarded flow: parse, guard (rules matched against it), rou
 the full table to a resolved nexthop, accounting (interface counters, route counters, flow
 table), redirect verdict.
 
-${r.pipeline.forwarded ? pipelineReport(r) : oldPipelineReport(r)}
+${r.pipeline.forwarded ? pipelineReport(r) : oldPipelineReport(r)}${r.verifier ? verifierReport(r.verifier, r.verifierDate) : ''}
 ## 4. Forwarding
 
 ${r.forwarding.frames.toLocaleString('en')} UDP frames (1,024 flows) sent by tcpreplay at top speed from a generator namespace
@@ -1812,7 +1820,7 @@ function newestResults(dir: string): { r: Results; file: string } {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
-  const full = files.filter((f) => !/^(insight|paths|balance|gateway|flowDaemon)-/.test(f)).at(-1);
+  const full = files.filter((f) => !/^(insight|paths|balance|gateway|flowDaemon|verifier)-/.test(f)).at(-1);
   if (!full) throw new Error('no stored runs in bench/results: run make bench');
   const r = JSON.parse(readFileSync(join(dir, full), 'utf8')) as Results;
   const paths = files.filter((f) => f.startsWith('paths-')).at(-1);
@@ -1839,6 +1847,11 @@ function newestResults(dir: string): { r: Results; file: string } {
   if (flows) {
     const g = JSON.parse(readFileSync(join(dir, flows), 'utf8')) as { date: string; flowDaemon: FlowDaemonResults };
     if (!r.flowDaemon || g.date > r.date) Object.assign(r, { flowDaemon: g.flowDaemon, flowDaemonDate: g.date });
+  }
+  const verifier = files.filter((f) => f.startsWith('verifier-')).at(-1);
+  if (verifier) {
+    const v = JSON.parse(readFileSync(join(dir, verifier), 'utf8')) as { date: string; verifier: VerifierBudget };
+    if (!r.verifier || v.date > r.date) Object.assign(r, { verifier: v.verifier, verifierDate: v.date });
   }
   return { r, file: join(dir, full) };
 }
@@ -1913,7 +1926,9 @@ async function sectionOnly<T>(
           ? sectionOnly('gateway', (topo, open) => gatewayBench(topo, open, BENCH_OBJECT, log), gatewayReport)
           : process.argv.includes('--flows')
             ? sectionOnly('flowDaemon', (topo) => flowDaemonBench(topo, log), flowDaemonReport)
-            : main()
+            : process.argv.includes('--verifier')
+              ? sectionOnly('verifier', () => verifierBudget(log), verifierReport)
+              : main()
 ).catch((e) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);

@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -390,6 +391,47 @@ static Napi::Value ProgLines(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// progXlated(fd) -> { insns: Buffer, funcStarts: number[], funcNames: string[] }: the program
+// as the verifier left it (struct bpf_insn[]; a call to one of its functions holds the distance
+// to it in off) and where each of its functions starts, with its name, in the verifier's order.
+// What the verifier removed as dead is gone from all three. Needs the privilege that shows raw
+// instructions.
+static Napi::Value ProgXlated(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgInt(info, 0, "fd");
+  bpf_prog_info pi{};
+  ObjInfo(env, fd, &pi, sizeof(pi));
+  const uint32_t len = pi.xlated_prog_len, nfuncs = pi.nr_func_info, recSize = pi.func_info_rec_size;
+  if (!len || !nfuncs || recSize < sizeof(bpf_func_info)) {
+    throw Napi::Error::New(env, "the program's instructions or function info cannot be read (no BTF, or raw instructions hidden)");
+  }
+  std::vector<uint8_t> insns(len), funcs((size_t)nfuncs * recSize);
+  pi = {};
+  pi.xlated_prog_len = len;
+  pi.xlated_prog_insns = (uint64_t)(uintptr_t)insns.data();
+  pi.nr_func_info = nfuncs;
+  pi.func_info_rec_size = recSize;
+  pi.func_info = (uint64_t)(uintptr_t)funcs.data();
+  ObjInfo(env, fd, &pi, sizeof(pi));
+  struct btf* btf = KernelBtf(env, pi.btf_id);
+  Napi::Array starts = Napi::Array::New(env, nfuncs);
+  Napi::Array names = Napi::Array::New(env, nfuncs);
+  for (uint32_t i = 0; i < nfuncs; i++) {
+    bpf_func_info fi;
+    memcpy(&fi, funcs.data() + (size_t)i * recSize, sizeof(fi));
+    starts.Set(i, (double)fi.insn_off);
+    const struct btf_type* t = btf__type_by_id(btf, fi.type_id);
+    const char* name = t ? btf__name_by_offset(btf, t->name_off) : nullptr;
+    names.Set(i, name ? name : "");
+  }
+  btf__free(btf);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("funcNames", names);
+  o.Set("insns", Napi::Buffer<uint8_t>::Copy(env, insns.data(), std::min<size_t>(len, pi.xlated_prog_len)));
+  o.Set("funcStarts", starts);
+  return o;
+}
+
 // linkInfo(fd) -> { id, type, progId, ifindex? }
 static Napi::Value LinkInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -441,6 +483,7 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFreeze", Napi::Function::New(env, Freeze));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo));
   exports.Set("progInfo", Napi::Function::New(env, ProgInfo));
+  exports.Set("progXlated", Napi::Function::New(env, ProgXlated));
   exports.Set("progLines", Napi::Function::New(env, ProgLines));
   exports.Set("linkInfo", Napi::Function::New(env, LinkInfo));
   exports.Set("mapFdById", Napi::Function::New(env, MapFdById));

@@ -10,6 +10,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -30,6 +33,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
             InstanceMethod<&BpfObject::SetPinPath>("setPinPath"),
             InstanceMethod<&BpfObject::ReuseMapFd>("reuseMapFd"),
             InstanceMethod<&BpfObject::SetAutoload>("setAutoload"),
+            InstanceMethod<&BpfObject::KeepVerifierStats>("keepVerifierStats"),
+            InstanceMethod<&BpfObject::VerifierStats>("verifierStats"),
             InstanceMethod<&BpfObject::Load>("load"),
             InstanceMethod<&BpfObject::MapFd>("mapFd"),
             InstanceMethod<&BpfObject::ProgramFd>("programFd"),
@@ -212,6 +217,31 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     return info.Env().Undefined();
   }
 
+  // Asks the verifier for its statistics of `program` at load (log level 4, BPF_LOG_STATS: the
+  // instructions it processed, each function's stack depth), kept in a buffer of the object's
+  // own. Level 4 alone: the instruction log of level 1 runs to megabytes for the pipeline, and a
+  // kernel refuses a load whose log did not fit (ENOSPC). The cost: a refusal's reason is not
+  // logged in this mode.
+  Napi::Value KeepVerifierStats(const Napi::CallbackInfo& info) {
+    std::string name = ArgString(info, 0, "program");
+    NeedUnloaded(info.Env(), "bpf_program__set_log_buf");
+    bpf_program* p = FindProg(info.Env(), name);
+    std::vector<char>& buf = statsLogs_[name];
+    buf.assign(64 * 1024, 0);
+    int err = bpf_program__set_log_buf(p, buf.data(), buf.size());
+    if (!err) err = bpf_program__set_log_level(p, 4);
+    if (err) ThrowErrno(info.Env(), -err, "bpf_program__set_log_level", name);
+    return info.Env().Undefined();
+  }
+
+  // The statistics kept for `program` (KeepVerifierStats before load), or null.
+  Napi::Value VerifierStats(const Napi::CallbackInfo& info) {
+    std::string name = ArgString(info, 0, "program");
+    auto it = statsLogs_.find(name);
+    if (!loaded_ || it == statsLogs_.end()) return info.Env().Null();
+    return Napi::String::New(info.Env(), std::string(it->second.data(), strnlen(it->second.data(), it->second.size())));
+  }
+
   class LoadWorker : public Napi::AsyncWorker {
    public:
     LoadWorker(Napi::Env env, BpfObject* owner, Napi::Object keepAlive)
@@ -289,6 +319,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), obj_ == nullptr); }
 
   bpf_object* obj_ = nullptr;
+  // Log buffers of KeepVerifierStats, by program: libbpf writes them at load.
+  std::map<std::string, std::vector<char>> statsLogs_;
   bool loaded_ = false;
   bool loading_ = false;
 };

@@ -13,6 +13,7 @@ export { attachTc, detachTc, queryTc, TcAttachment, type TcPoint } from './tc.js
 export { RingBufferReader, type RingBufferOptions } from './ring-buffer.js';
 export { ensureBpffs, isBpffsMounted, pinFd, openPinned, removePinDir, BPFFS_ROOT } from './bpffs.js';
 export { native } from './native.js';
+export { MAX_BPF_STACK, VERIFIER_INSN_LIMIT, type VerifierStats } from './verifier-stats.js';
 export { inNetns, netnsPath, enterNetnsForProcess } from './netns.js';
 export * from './netlink.js';
 export * from './pcap.js';

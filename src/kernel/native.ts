@@ -40,6 +40,10 @@ export interface NativeBpfObject {
   setPinPath(map: string, path: string | null): void;
   reuseMapFd(map: string, fd: number): void;
   setAutoload(program: string, on: boolean): void;
+  /** Before load: keep the verifier's statistics of `program` (log level 4). */
+  keepVerifierStats(program: string): void;
+  /** After load: the statistics kept, or null. */
+  verifierStats(program: string): string | null;
   load(): Promise<void>;
   mapFd(map: string): NativeFd;
   programFd(program: string): NativeFd;
@@ -175,6 +179,8 @@ export interface NativeAddon {
     verifiedInsns: number;
   };
   /** Where the JIT put the program's functions and each source line (bench/line-profile.ts). */
+  /** The program as the verifier left it (struct bpf_insn[]), and where each of its functions starts, with its name. */
+  progXlated(fd: number): { insns: Buffer; funcStarts: number[]; funcNames: string[] };
   progLines(fd: number): {
     funcs: { addr: bigint; len: number }[];
     lines: { addr: bigint; insn: number; file: string; line: number; col: number; source: string }[];

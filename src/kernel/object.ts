@@ -9,6 +9,7 @@ import { isPerCpuMapType } from './kernel-constants.js';
 import { BpfMap, PerCpuMap, checkLayout } from './map.js';
 import { type NativeBpfObject, type ObjectMapInfo, native } from './native.js';
 import { Program } from './program.js';
+import { deepestStackChain, parseStatsLog, type VerifierStats } from './verifier-stats.js';
 import { PwError, fromNative } from '../errors.js';
 
 export interface RodataSpec<T> {
@@ -42,6 +43,11 @@ export interface LoadOptions<S extends ObjectSpec> {
   reuseMaps?: Record<string, number>;
   /** Programs to leave unloaded. */
   skipPrograms?: string[];
+  /**
+   * Keep the verifier's statistics of each program loaded, for verifierStats(). A refusal then
+   * comes without the verifier's reason (the statistics take the log's place).
+   */
+  verifierStats?: boolean;
 }
 
 export class BpfObject<S extends ObjectSpec = ObjectSpec> {
@@ -75,6 +81,7 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
       }
       for (const [name, fd] of Object.entries(opts.reuseMaps ?? {})) obj.reuseMapFd(name, fd);
       for (const p of opts.skipPrograms ?? []) obj.setAutoload(p, false);
+      if (opts.verifierStats) for (const p of obj.programs()) if (p.autoload) obj.keepVerifierStats(p.name);
       try {
         await obj.load();
       } catch (e) {
@@ -152,6 +159,22 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
 
   maps(): ObjectMapInfo[] {
     return this.obj.maps();
+  }
+
+  /** What the verifier reported of a program (the object loaded with `verifierStats`). */
+  verifierStats(name: S['programs'][number]): VerifierStats {
+    const log = this.obj.verifierStats(name);
+    if (log === null) throw new PwError('PW_ERR_INVALID', `${this.path}: no verifier statistics of ${name} (load with verifierStats)`);
+    const { processed, stackDepths } = parseStatsLog(log);
+    const prog = this.program(name);
+    try {
+      const { insns, funcStarts, funcNames } = native().progXlated(prog.fd);
+      return { processed, stackDepths, functionNames: funcNames, deepestChain: deepestStackChain(insns, funcStarts, stackDepths) };
+    } catch (e) {
+      throw fromNative(e, `instructions of program ${name}`);
+    } finally {
+      prog.close();
+    }
   }
 
   programs() {

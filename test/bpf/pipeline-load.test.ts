@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { BpfObject } from '../../src/kernel/index.js';
+import { BpfObject, MAX_BPF_STACK } from '../../src/kernel/index.js';
 import * as abi from '../../src/generated/pathwise.js';
 import { pipelineObject, tcPipelineObject } from '../helpers/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
@@ -32,7 +32,7 @@ const SMALL = {
 
 describe('the pipeline under the verifier', { skip }, () => {
   it(`loads with every combination of settings, each program under ${HEADROOM} verified instructions`, async () => {
-    const worst: { program: string; settings: string; insns: number }[] = [];
+    const worst: { program: string; settings: string; insns: number; stack: number }[] = [];
     for (let mask = 0; mask < 1 << FLAGS.length; mask++) {
       const flags = FLAGS.reduce((a, [, bit], i) => (mask & (1 << i) ? a | bit : a), 0);
       const names = FLAGS.filter((_, i) => mask & (1 << i)).map(([n]) => n.toLowerCase());
@@ -41,13 +41,27 @@ describe('the pipeline under the verifier', { skip }, () => {
         [pipelineObject, abi.programs],
         [tcPipelineObject, ['pw_tc']],
       ] as const) {
-        const obj = await BpfObject.load(path, { spec: { ...abi, programs }, rodata: { pw_settings: { flags } }, maxEntries: SMALL });
+        const obj = await BpfObject.load(path, {
+          spec: { ...abi, programs },
+          rodata: { pw_settings: { flags } },
+          maxEntries: SMALL,
+          verifierStats: true,
+        });
         try {
           for (const program of programs) {
             const insns = obj.program(program).info().verifiedInsns;
             assert.ok(insns > 0, `${program} (${settings}): the kernel reports no verified instruction count`);
             assert.ok(insns < HEADROOM, `${program} with ${settings}: ${insns} verified instructions, over the ${HEADROOM} budget`);
-            worst.push({ program, settings, insns });
+            // The statistics log agrees with the program's info, and the deepest chain of calls
+            // found from it fits the stack the verifier allowed (bench/verifier.ts reports both).
+            const stats = obj.verifierStats(program);
+            assert.equal(stats.processed, insns, `${program} (${settings}): the statistics log and bpf_prog_info disagree`);
+            const chain = stats.deepestChain;
+            assert.ok(
+              chain.functions[0] === 0 && chain.bytes <= MAX_BPF_STACK,
+              `${program} (${settings}): a chain of ${chain.bytes} stack bytes`,
+            );
+            worst.push({ program, settings, insns, stack: chain.bytes });
           }
         } finally {
           obj.close();
@@ -61,5 +75,7 @@ describe('the pipeline under the verifier', { skip }, () => {
         .map((w) => `${w.program} (${w.settings}) ${w.insns}`)
         .join(', ')}`,
     );
+    const deepest = worst.reduce((a, w) => (w.stack > a.stack ? w : a));
+    console.log(`deepest stack: ${deepest.program} (${deepest.settings}) ${deepest.stack} of ${MAX_BPF_STACK} bytes`);
   });
 });
