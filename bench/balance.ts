@@ -699,7 +699,19 @@ counts the tcpreplay frames is an XDP program, which a native redirect hands a f
 generic one a socket buffer to copy first (generic ${g.pps < t.pathwisePps ? 'lost' : 'did not lose'} packets per second against
 native here); nginx and ab are TCP stacks, which a native redirect makes build a socket buffer
 again from the frame (generic ${g.cps > t.pathwiseCps ? 'gained' : 'did not gain'} connections per second against native here).
-
+${
+  t.tc
+    ? `
+Tried at TC ingress and not kept (2026-12-07, AMD VM with the return mitigation): handing each
+packet straight to the ingress of the egress veth's peer in the backend's namespace
+(bpf_redirect_peer, as Cilium does for its pods' veths) instead of through the egress veth's
+transmit and the backlog queue. bench/in-traffic-ab.ts with MODE=tc, 6 alternated rounds: 1.06,
+1.03, 1.06, 1.06, 1.00 and 1.05× the connections per second of bpf_redirect. It skips what the
+peer would run on the way (its native XDP program, which §7's tcpreplay sink is; the egress
+veth's qdisc), so it could only be a setting for container hosts, and 5 % did not make one.
+`
+    : ''
+}
 `;
 }
 
