@@ -44,8 +44,8 @@ export interface LoadOptions<S extends ObjectSpec> {
   /** Programs to leave unloaded. */
   skipPrograms?: string[];
   /**
-   * Keep the verifier's statistics of each program loaded, for verifierStats(). A refusal then
-   * comes without the verifier's reason (the statistics take the log's place).
+   * Keep the verifier's statistics of each program loaded, for verifierStats(). The statistics
+   * take the log's place, so a refusal is loaded once more without them, for the reason.
    */
   verifierStats?: boolean;
 }
@@ -58,6 +58,17 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
   ) {}
 
   static async load<S extends ObjectSpec>(path: string, opts: LoadOptions<S>): Promise<BpfObject<S>> {
+    if (!opts.verifierStats) return BpfObject.open(path, opts);
+    try {
+      return await BpfObject.open(path, opts);
+    } catch (e) {
+      // The statistics log holds no reason: the same load without it fails with one.
+      (await BpfObject.open(path, { ...opts, verifierStats: false })).close();
+      throw e;
+    }
+  }
+
+  private static async open<S extends ObjectSpec>(path: string, opts: LoadOptions<S>): Promise<BpfObject<S>> {
     const n = native();
     let obj: NativeBpfObject;
     try {

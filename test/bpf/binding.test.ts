@@ -329,18 +329,20 @@ describe('loading with pinned maps', { skip }, () => {
 });
 
 describe('load failures', { skip }, () => {
-  it('brings the verifier log to TypeScript', async () => {
-    await assert.rejects(
-      BpfObject.load(testObject('verifier-reject'), { spec: { maps: {}, rodata: {}, programs: ['fx_unchecked'] } }),
-      (e: PwError) => {
-        assert.equal(e.code, 'PW_ERR_VERIFIER');
-        const log = e.details!.verifierLog as string;
-        assert.match(log, /invalid access to packet/);
-        assert.match(e.message, /verifier rejected/);
-        return true;
-      },
-    );
-  });
+  for (const verifierStats of [false, true]) {
+    it(`brings the verifier log to TypeScript${verifierStats ? ", also when the verifier's statistics were asked for" : ''}`, async () => {
+      await assert.rejects(
+        BpfObject.load(testObject('verifier-reject'), { spec: { maps: {}, rodata: {}, programs: ['fx_unchecked'] }, verifierStats }),
+        (e: PwError) => {
+          assert.equal(e.code, 'PW_ERR_VERIFIER');
+          const log = e.details!.verifierLog as string;
+          assert.match(log, /invalid access to packet/);
+          assert.match(e.message, /verifier rejected/);
+          return true;
+        },
+      );
+    });
+  }
 
   it('refuses an object whose maps differ from the generated codecs', async () => {
     const wrong = { ...fx, maps: { ...fx.maps, fx_table: { ...fx.maps.fx_table, value: scalar.u64 } } };
