@@ -72,6 +72,9 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     assert.equal(pipeline?.status, 'ok', JSON.stringify(pipeline));
     for (const prog of ['pw_xdp', 'pw_xdp_trace', 'pw_xdp_replay', 'pw_xdp_flush', 'pw_tc'])
       assert.match(pipeline!.detail, new RegExp(`\\b${prog}\\b`));
+    // and how near the largest came to the verifier's limit
+    const most = /most instructions processed: (pw_\w+) ([\d,]+) of 1,000,000/.exec(pipeline!.detail);
+    assert.ok(most && Number(most[2]!.replace(/,/g, '')) > 1000, pipeline!.detail);
     assert.equal(report.interfaces[0]?.modes.native.supported, true);
   });
 
