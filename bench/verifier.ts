@@ -3,23 +3,14 @@
  * combination of the load-time settings (as test/bpf/pipeline-load.test.ts loads them), each
  * program's instructions processed against the verifier's 1,000,000 and its deepest chain of
  * calls' stack against BPF's 512 bytes: with every setting on, and the most over all
- * combinations. Small tables: what the verifier walks does not depend on their sizes.
+ * combinations.
  */
 import { join } from 'node:path';
 
 import * as abi from '../src/generated/pathwise.js';
 import { BpfObject, MAX_BPF_STACK, VERIFIER_INSN_LIMIT } from '../src/kernel/index.js';
 import { repoRoot } from '../src/util/paths.js';
-
-const SMALL = {
-  pw_flows: 1024,
-  pw_ratelimit_state: 1024,
-  pw_neigh: 1024,
-  pw_fib4_tbl8: 16,
-  pw_fib4_tbl24: 16,
-  pw_routes: 1024,
-  pw_route_stats: 1024,
-};
+import { settingCombinations, SMALL_TABLES } from '../test/helpers/setting-combinations.js';
 
 export interface VerifierProgramBudget {
   /** The XDP object (build/pathwise.bpf.o) or the TC one. */
@@ -41,27 +32,20 @@ export interface VerifierBudget {
   programs: VerifierProgramBudget[];
 }
 
-const FLAGS = Object.entries(abi.PwSetting) as [string, number][];
-
 export async function verifierBudget(log: (s: string) => void): Promise<VerifierBudget> {
-  log(`verifier: the pipeline's programs under ${1 << FLAGS.length} combinations of settings`);
+  const combinations = settingCombinations();
+  log(`verifier: the pipeline's programs under ${combinations.length} combinations of settings`);
   const objects = [
     { object: 'xdp', path: join(repoRoot, 'build', 'pathwise.bpf.o'), programs: abi.programs as readonly string[] },
     { object: 'tc', path: join(repoRoot, 'build', 'pathwise-tc.bpf.o'), programs: ['pw_tc'] },
   ] as const;
-  const all = (1 << FLAGS.length) - 1;
   const byProgram = new Map<string, VerifierProgramBudget>();
-  for (let mask = 0; mask <= all; mask++) {
-    const flags = FLAGS.reduce((a, [, bit], i) => (mask & (1 << i) ? a | bit : a), 0);
-    const settings =
-      FLAGS.filter((_, i) => mask & (1 << i))
-        .map(([n]) => n.toLowerCase())
-        .join('+') || 'none';
+  for (const { flags, settings, every } of combinations) {
     for (const o of objects) {
       const obj = await BpfObject.load(o.path, {
         spec: { ...abi, programs: o.programs },
         rodata: { pw_settings: { flags } },
-        maxEntries: SMALL,
+        maxEntries: SMALL_TABLES,
         verifierStats: true,
       });
       try {
@@ -75,7 +59,7 @@ export async function verifierBudget(log: (s: string) => void): Promise<Verifier
             worstProcessed: { processed: -1, settings },
             worstStack: { stackBytes: -1, settings, frames: [] },
           };
-          if (mask === all) seen.allOn = { processed: s.processed, stackBytes: s.deepestChain.bytes };
+          if (every) seen.allOn = { processed: s.processed, stackBytes: s.deepestChain.bytes };
           if (s.processed > seen.worstProcessed.processed) seen.worstProcessed = { processed: s.processed, settings };
           if (s.deepestChain.bytes > seen.worstStack.stackBytes) {
             const frames = s.deepestChain.functions.map((f) => ({ name: s.functionNames[f]!, bytes: s.stackDepths[f]! }));
@@ -88,7 +72,12 @@ export async function verifierBudget(log: (s: string) => void): Promise<Verifier
       }
     }
   }
-  return { insnLimit: VERIFIER_INSN_LIMIT, stackLimit: MAX_BPF_STACK, combinations: all + 1, programs: [...byProgram.values()] };
+  return {
+    insnLimit: VERIFIER_INSN_LIMIT,
+    stackLimit: MAX_BPF_STACK,
+    combinations: combinations.length,
+    programs: [...byProgram.values()],
+  };
 }
 
 export function verifierReport(v: VerifierBudget, date?: string): string {

@@ -8,8 +8,8 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>

@@ -221,7 +221,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   // instructions it processed, each function's stack depth), kept in a buffer of the object's
   // own. Level 4 alone: the instruction log of level 1 runs to megabytes for the pipeline, and a
   // kernel refuses a load whose log did not fit (ENOSPC). The cost: a refusal's reason is not
-  // logged in this mode.
+  // logged in this mode (BpfObject.load in TypeScript loads a refused object again without it).
   Napi::Value KeepVerifierStats(const Napi::CallbackInfo& info) {
     std::string name = ArgString(info, 0, "program");
     NeedUnloaded(info.Env(), "bpf_program__set_log_buf");

@@ -178,9 +178,9 @@ export interface NativeAddon {
     btfId: number;
     verifiedInsns: number;
   };
-  /** Where the JIT put the program's functions and each source line (bench/line-profile.ts). */
   /** The program as the verifier left it (struct bpf_insn[]), and where each of its functions starts, with its name. */
   progXlated(fd: number): { insns: Buffer; funcStarts: number[]; funcNames: string[] };
+  /** Where the JIT put the program's functions and each source line (bench/line-profile.ts). */
   progLines(fd: number): {
     funcs: { addr: bigint; len: number }[];
     lines: { addr: bigint; insn: number; file: string; line: number; col: number; source: string }[];

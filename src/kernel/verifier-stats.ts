@@ -3,10 +3,9 @@
  * 1,000,000 instructions processed (every path walked counts) and 512 bytes of stack along any
  * chain of calls. The kernel reports the first (bpf_prog_info.verified_insns, or its statistics
  * log) but not the second: its statistics list each function's own stack depth, and the chain
- * that uses the most is found here from the program as the verifier left it, as the verifier
- * finds it
- * (check_max_stack_depth: each frame rounded up to 16 bytes when the program is JIT-compiled,
- * a bpf_loop callback counted as a call from where it is named).
+ * that uses the most is found here from the program as the verifier left it, counted as the
+ * verifier counts it (check_max_stack_depth: each frame rounded up to 16 bytes when the program
+ * is JIT-compiled, a bpf_loop callback counted as a call from where it is named).
  */
 import { PwError } from '../errors.js';
 
