@@ -18,6 +18,7 @@ import {
   queryXdp,
   resolveIfindex,
   VERIFIER_INSN_LIMIT,
+  type Program,
   type XdpMode,
 } from '../kernel/index.js';
 import { repoRoot } from '../util/paths.js';
@@ -150,16 +151,15 @@ async function checkPipeline(): Promise<Check> {
     xdp = await loadXdpPipeline(SMALL_MAPS);
     const tc = await loadTcPipeline(xdp, SMALL_MAPS);
     // How near the verifier's instruction limit this kernel's verifier finds the largest.
-    const counts = [...abi.programs.map((p) => ({ p, prog: xdp!.program(p) })), { p: 'pw_tc', prog: tc.program('pw_tc') }].map(
-      ({ p, prog }) => {
-        try {
-          return { p, insns: prog.info().verifiedInsns };
-        } finally {
-          prog.close();
-        }
-      },
-    );
-    tc.close();
+    let counts: { p: string; insns: number }[];
+    try {
+      counts = [
+        ...abi.programs.map((p) => ({ p, insns: verifiedInsns(xdp!.program(p)) })),
+        { p: 'pw_tc', insns: verifiedInsns(tc.program('pw_tc')) },
+      ];
+    } finally {
+      tc.close();
+    }
     const most = counts.reduce((a, c) => (c.insns > a.insns ? c : a));
     const share = `${most.p} ${most.insns.toLocaleString('en')} of ${VERIFIER_INSN_LIMIT.toLocaleString('en')}`;
     return {
@@ -176,6 +176,15 @@ async function checkPipeline(): Promise<Check> {
     };
   } finally {
     xdp?.close();
+  }
+}
+
+/** The instructions the verifier processed for `prog`; the handle is closed. */
+function verifiedInsns(prog: Program): number {
+  try {
+    return prog.info().verifiedInsns;
+  } finally {
+    prog.close();
   }
 }
 
