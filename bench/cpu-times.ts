@@ -22,3 +22,9 @@ export function cpuTimes(): { total: number; steal: number; busy: number } | nul
     return null;
   }
 }
+
+/** A process's CPU time so far (utime + stime from /proc/PID/stat), in seconds. */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}

@@ -10,7 +10,7 @@
  * records nfcapd received of those the daemon sent. The same daemon restarts between the two
  * (the table is pinned and stays as it was filled).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,6 +20,7 @@ import { request, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '
 import { startNfcapd } from '../test/helpers/nfdump.js';
 import type { Topology } from '../test/helpers/topology.js';
 import { fillFlows } from './insight.js';
+import { processCpuSeconds } from './cpu-times.js';
 
 const FLOWS = 1_000_000;
 const SAMPLE_SECONDS = 40;
@@ -42,16 +43,10 @@ export interface FlowDaemonResults {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-}
-
 /** Asks for the status every 100 ms for `seconds`, timing each answer, and the daemon's CPU meanwhile. */
 async function sample(instance: string, d: RunningDaemon, seconds: number): Promise<FlowDaemonPhase> {
   const latencies: number[] = [];
-  const cpu0 = cpuSeconds(d.child.pid!);
+  const cpu0 = processCpuSeconds(d.child.pid!);
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
     const started = performance.now();
@@ -64,7 +59,7 @@ async function sample(instance: string, d: RunningDaemon, seconds: number): Prom
   return {
     requests: latencies.length,
     latencyMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), max: Math.max(...latencies) },
-    cpuShare: (cpuSeconds(d.child.pid!) - cpu0) / wall,
+    cpuShare: (processCpuSeconds(d.child.pid!) - cpu0) / wall,
   };
 }
 

@@ -120,4 +120,20 @@ describe('API usage', () => {
     );
     assert.equal(u.recent(3).length, 3);
   });
+
+  it('keeps the last 2,000 transactions, named, oldest first', () => {
+    const u = new ApiUsage({ patterns: [{ name: 'orders', path: '/v{version}/orders/{id}' }] });
+    const t0 = u.started + 1000;
+    for (let i = 0; i < 5001; i++) u.record(txn({ uri: `/v1/orders/${i}` }), t0);
+    const recent = u.recent(10_000);
+    assert.equal(recent.length, 2000);
+    assert.deepEqual(
+      [recent[0]!.uri, recent.at(-1)!.uri, recent.at(-1)!.api, recent.at(-1)!.apiVersion],
+      ['/v1/orders/3001', '/v1/orders/5000', 'orders', '1'],
+    );
+    assert.deepEqual(
+      u.recent(2).map((r) => r.uri),
+      ['/v1/orders/4999', '/v1/orders/5000'],
+    );
+  });
 });
