@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -360,5 +360,22 @@ api:
     assert.equal(t.received, t.sent, `${t.sent - t.received} datagrams lost`);
     const routes = pw('route', 'list', '--user', '--stats', '--json').json();
     assert.ok(routes.find((r: any) => r.prefix === '10.220.0.0/16').packets > 10000, 'route counters carried over');
+  });
+
+  it('reloads its file by itself when an editor saves it (a new file renamed over it)', async () => {
+    const mark = daemon!.log.length;
+    const saved = `${configFile}.swp`;
+    writeFileSync(
+      saved,
+      config('  - { prefix: 10.241.0.0/16, type: blackhole }').replace('api:', 'pipeline: { dropMalformed: true }\napi:'),
+    );
+    renameSync(saved, configFile);
+    const reloaded = () => daemon!.log.slice(mark).some((l) => l.includes('"why":"file changed"'));
+    for (let i = 0; i < 100 && !reloaded(); i++) await sleep(100);
+    assert.ok(reloaded(), 'the daemon logged a reload for the changed file');
+    const routes = pw('route', 'list', '--user', '--json')
+      .json()
+      .map((r: any) => r.prefix);
+    assert.deepEqual(routes.sort(), ['10.220.0.0/16', '10.241.0.0/16']);
   });
 });
