@@ -5,7 +5,7 @@
  * reloads the config on SIGHUP and when the file changes. Stopping it — even with kill -9 —
  * leaves the pinned data plane forwarding; the next start adopts it.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -42,6 +42,8 @@ export const socketPathOf = (cfg: Pick<Config, 'instance' | 'api'>) => cfg.api.s
 export class Daemon {
   private servers: FastifyInstance[] = [];
   private watching = false;
+  /** The config file's status when it was last read: what the poll compares with. */
+  private readStat: Stats | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   private readonly kernel: KernelSync;
   private stopping = false;
@@ -193,6 +195,9 @@ export class Daemon {
 
   /** Reloads the config file: a new version if anything changed. Bad files change nothing. */
   async reload(why: string): Promise<void> {
+    // Noted before the read: a write after it is a change the poll sees (watchConfig), one
+    // before it is read now, and not read again (a SIGHUP after a write reloads it once).
+    this.readStat = this.configStat();
     try {
       const cfg = Daemon.readConfig(this.opts.configFile, this.opts.instance);
       if (cfg.instance !== this.ctrl.instance) {
@@ -209,19 +214,35 @@ export class Daemon {
     }
   }
 
+  private configStat(): Stats | null {
+    try {
+      return statSync(this.opts.configFile);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Whether the config file is there and differs from when it was last read. */
+  private configChanged(now: Stats | null): boolean {
+    const seen = this.readStat;
+    if (!now || !existsSync(this.opts.configFile)) return false;
+    return !seen || now.mtimeMs !== seen.mtimeMs || now.ino !== seen.ino || now.size !== seen.size;
+  }
+
   private watchConfig(): void {
-    const debounce = (why: string) => {
-      if (this.reloadTimer) clearTimeout(this.reloadTimer);
-      this.reloadTimer = setTimeout(() => void this.reload(why), 200);
-    };
     process.on('SIGHUP', () => void this.reload('SIGHUP'));
     // The file's status polled, not its folder watched: a folder watch wakes the daemon at every
     // write to any file there (a gateway's access log beside the config: ~5 µs a request,
     // bench/gateway.ts). A poll by name also sees an editor's save, a new file renamed over it.
-    const file = this.opts.configFile;
-    watchFile(file, { interval: CONFIG_POLL_MS, persistent: false }, (now, before) => {
-      const changed = now.mtimeMs !== before.mtimeMs || now.ino !== before.ino || now.size !== before.size;
-      if (changed && existsSync(file)) debounce('file changed');
+    // A change is read 0.2 s later (a save may come in several writes), unless a reload read
+    // it meanwhile.
+    this.readStat ??= this.configStat();
+    watchFile(this.opts.configFile, { interval: CONFIG_POLL_MS, persistent: false }, (now) => {
+      if (!this.configChanged(now) || this.reloadTimer) return;
+      this.reloadTimer = setTimeout(() => {
+        this.reloadTimer = null;
+        if (this.configChanged(this.configStat())) void this.reload('file changed');
+      }, 200);
     });
     this.watching = true;
   }
