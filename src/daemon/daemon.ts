@@ -41,7 +41,6 @@ export const socketPathOf = (cfg: Pick<Config, 'instance' | 'api'>) => cfg.api.s
 
 export class Daemon {
   private servers: FastifyInstance[] = [];
-  private watching = false;
   /** The config file's status when it was last read: what the poll compares with. */
   private readStat: Stats | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
@@ -244,14 +243,13 @@ export class Daemon {
         if (this.configChanged(this.configStat())) void this.reload('file changed');
       }, 200);
     });
-    this.watching = true;
   }
 
   /** Stops serving. The data plane stays pinned and attached: forwarding goes on. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.watching) unwatchFile(this.opts.configFile);
+    unwatchFile(this.opts.configFile); // nothing when it was never watched
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.kernel.stop();
     await Promise.allSettled(this.servers.map((s) => s.close()));

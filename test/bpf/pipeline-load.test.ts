@@ -4,7 +4,7 @@
  * every stage inlined into one function, filtering plus flows once reached 910,000: one more
  * lookup in the rule walk pushed it over. The guard, routing and flow stages are now global
  * functions, verified once each.) The same for the pipeline built for TC ingress. Its stack,
- * the other limit, has no room to spare (BENCHMARKS.md §3b): the verifier enforces it, and the
+ * the other limit, has little room to spare (16 bytes: BENCHMARKS.md §3b): the verifier enforces it, and the
  * test checks that the deepest chain computed from the verifier's statistics fits it.
  */
 import assert from 'node:assert/strict';
