@@ -98,19 +98,24 @@ export class HttpInsightService implements ApiInsightSource {
     const reader = openHttpRing(this.instance);
     this.reader = reader;
     // A batch at a time, as the addon drains it: no promise per segment (tens of thousands a second).
-    reader.onRecords((records) => {
-      this.sync();
-      const offsetNs = monoToEpochOffsetNs();
-      for (const rec of records) {
-        try {
-          this.tracker.push(decodeHttpSegment(rec, undefined, offsetNs));
-        } catch (err) {
-          this.log.warn({ err }, 'an HTTP segment could not be followed; skipped');
-        }
-      }
-    });
+    reader.onRecords((records) => this.consume(records, monoToEpochOffsetNs()));
     this.timer ??= setInterval(() => this.tick(), 5000);
     this.timer.unref();
+  }
+
+  /**
+   * Follows one batch of the ring's records; `offsetNs` makes the data plane's clock wall-clock
+   * time for all of them. (bench/http-path.ts drives this with crafted records.)
+   */
+  consume(records: readonly Buffer[], offsetNs: bigint): void {
+    this.sync();
+    for (const rec of records) {
+      try {
+        this.tracker.push(decodeHttpSegment(rec, undefined, offsetNs));
+      } catch (err) {
+        this.log.warn({ err }, 'an HTTP segment could not be followed; skipped');
+      }
+    }
   }
 
   private tick(): void {

@@ -55,26 +55,102 @@ export function compilePathPattern(path: string): RegExp {
   return new RegExp(re);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const HEX = /^(?=.*\d)[0-9a-f]{8,}$/i;
-const NUMBER = /^\d+$/;
-const TOKEN = /^[A-Za-z0-9_~.-]{20,}$/;
-const VERSION_SEGMENT = /^v(\d+(?:\.\d+)*)$/i;
-
-/** The template of a path: identifiers in it become {id}. */
+/**
+ * The template of a path: identifiers in it become {id}. A segment is an identifier when it is
+ * a number, a UUID, a hex string of 8 or more with a digit in it, or a token of 20 or more
+ * letters, digits and "_~.-".
+ */
 export function templateOf(path: string): string {
-  return path
-    .split('/')
-    .map((seg) => (NUMBER.test(seg) || UUID.test(seg) || HEX.test(seg) || TOKEN.test(seg) ? '{id}' : seg))
-    .join('/');
+  return pathShape(path).template;
 }
 
-function splitTarget(target: string): { path: string; query: URLSearchParams | null } {
+/**
+ * The path's template and the version a segment of it names ("v2", "v1.1": the first such
+ * segment), in one pass over its characters: this runs for every request seen, and a split
+ * with four regular expressions per segment cost more than the rest of naming it.
+ */
+function pathShape(path: string): { template: string; version: string | null } {
+  let template = '';
+  let copied = 0;
+  let version: string | null = null;
+  for (let start = 0; start <= path.length;) {
+    let end = path.indexOf('/', start);
+    if (end < 0) end = path.length;
+    if (isIdentifier(path, start, end)) {
+      template += path.slice(copied, start) + '{id}';
+      copied = end;
+    }
+    if (version === null && isVersionSegment(path, start, end)) version = path.slice(start + 1, end);
+    start = end + 1;
+  }
+  return { template: copied ? template + path.slice(copied) : path, version };
+}
+
+const HEX_DIGIT = 1;
+const DECIMAL = 2;
+const TOKEN_CHAR = 4;
+const CLASS = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) CLASS[c] = HEX_DIGIT | DECIMAL | TOKEN_CHAR;
+for (let c = 0x41; c <= 0x5a; c++) CLASS[c] = TOKEN_CHAR | (c <= 0x46 ? HEX_DIGIT : 0);
+for (let c = 0x61; c <= 0x7a; c++) CLASS[c] = TOKEN_CHAR | (c <= 0x66 ? HEX_DIGIT : 0);
+for (const c of '_~.-') CLASS[c.charCodeAt(0)] = TOKEN_CHAR;
+
+/** Whether path[start, end) is an identifier (see templateOf). */
+function isIdentifier(path: string, start: number, end: number): boolean {
+  const n = end - start;
+  if (n === 0) return false;
+  let all = HEX_DIGIT | DECIMAL | TOKEN_CHAR;
+  let digits = 0;
+  for (let i = start; i < end; i++) {
+    const c = path.charCodeAt(i);
+    const k = c < 128 ? CLASS[c]! : 0;
+    all &= k;
+    if (k & DECIMAL) digits++;
+  }
+  if (all & DECIMAL) return true;
+  if (all & HEX_DIGIT && n >= 8 && digits > 0) return true;
+  if (n === 36 && isUuid(path, start)) return true;
+  return n >= 20 && (all & TOKEN_CHAR) !== 0;
+}
+
+function isUuid(path: string, start: number): boolean {
+  for (let i = 0; i < 36; i++) {
+    const c = path.charCodeAt(start + i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if (c >= 128 || !(CLASS[c]! & HEX_DIGIT)) return false;
+  }
+  return true;
+}
+
+/** "v" or "V", then digits in groups joined by dots ("v2", "v1.10"). */
+function isVersionSegment(path: string, start: number, end: number): boolean {
+  const v = path.charCodeAt(start);
+  if ((v !== 0x76 && v !== 0x56) || end - start < 2) return false;
+  let digitBefore = false;
+  for (let i = start + 1; i < end; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digitBefore = true;
+    else if (c === 0x2e && digitBefore) digitBefore = false;
+    else return false;
+  }
+  return digitBefore;
+}
+
+/** The path of a request target, and its query (from its "?", or ""). */
+function splitTarget(target: string): { path: string; query: string } {
+  if (target.charCodeAt(0) === 0x2f) {
+    // The origin form, "/path?query", all but every request.
+    const q = target.indexOf('?');
+    const h = target.indexOf('#');
+    const cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
+    return { path: cut < 0 ? target : target.slice(0, cut) || '/', query: q < 0 ? '' : target.slice(q) };
+  }
   // An absolute-form target ("http://host/path") names the path after the authority.
   const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/]*(\/[^?#]*)?(\?[^#]*)?/i.exec(target);
   const path = abs ? (abs[1] ?? '/') : target.split(/[?#]/)[0]!;
   const q = abs ? (abs[2] ?? '') : target.includes('?') ? target.slice(target.indexOf('?')) : '';
-  return { path: path || '/', query: q ? new URLSearchParams(q.slice(1)) : null };
+  return { path: path || '/', query: q };
 }
 
 export class ApiNamer {
@@ -101,17 +177,19 @@ export class ApiNamer {
 
   identify(method: string, target: string, host: string | null, versionField: string | null): ApiIdentity {
     const { path, query } = splitTarget(target);
-    const hostName = host?.replace(/:\d+$/, '').toLowerCase() ?? null;
-    const fromQuery = () => (this.opts.versionQuery && query?.get(this.opts.versionQuery)) || null;
-    for (const c of this.patterns) {
-      if (c.methods && !c.methods.has(method.toUpperCase())) continue;
-      if (c.hosts && (!hostName || !c.hosts.has(hostName))) continue;
-      const m = c.re.exec(path);
-      if (m) return { api: c.p.name, version: m.groups?.version ?? versionField ?? fromQuery() };
+    const fromQuery = () => (this.opts.versionQuery && query && new URLSearchParams(query.slice(1)).get(this.opts.versionQuery)) || null;
+    if (this.patterns.length) {
+      const hostName = host?.replace(/:\d+$/, '').toLowerCase() ?? null;
+      for (const c of this.patterns) {
+        if (c.methods && !c.methods.has(method.toUpperCase())) continue;
+        if (c.hosts && (!hostName || !c.hosts.has(hostName))) continue;
+        const m = c.re.exec(path);
+        if (m) return { api: c.p.name, version: m.groups?.version ?? versionField ?? fromQuery() };
+      }
     }
-    const tpl = templateOf(path);
-    const seg = path.split('/').find((s) => VERSION_SEGMENT.test(s));
-    const version = (seg && VERSION_SEGMENT.exec(seg)![1]!) || versionField || fromQuery();
+    const shape = pathShape(path);
+    const tpl = shape.template;
+    const version = shape.version || versionField || fromQuery();
     if (this.templates.has(tpl)) return { api: tpl, version };
     if (this.templates.size < this.maxTemplates) {
       this.templates.add(tpl);

@@ -11,8 +11,10 @@ export interface RequestHead {
   target: string;
   /** "HTTP/1.1", "HTTP/1.0". */
   version: string;
-  /** By lower-case name; a repeated field keeps every value, in order. */
-  fields: Map<string, string[]>;
+  /** By lower-case name; a repeated field keeps every value, in order (built when first read). */
+  readonly fields: Map<string, string[]>;
+  /** The field lines, read by name (field()). */
+  readonly lines: FieldLines;
   /** Bytes of the head, its final empty line included. */
   length: number;
 }
@@ -22,7 +24,8 @@ export interface ResponseHead {
   version: string;
   status: number;
   reason: string;
-  fields: Map<string, string[]>;
+  readonly fields: Map<string, string[]>;
+  readonly lines: FieldLines;
   length: number;
 }
 
@@ -58,6 +61,15 @@ for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 
 const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 
+/** Non-empty and all visible ASCII (a request target: RFC 9112 §3.2). */
+function visibleAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= SP || c >= 0x7f) return false;
+  }
+  return s.length > 0;
+}
+
 /**
  * Where the head ends: the index just past its empty line (CRLF CRLF, or bare LFs, which
  * servers accept too), or -1 when it has not ended within `buf`.
@@ -72,42 +84,119 @@ export function headEnd(buf: Uint8Array): number {
   return -1;
 }
 
-/** The head's lines, without their line ends (the last, empty one left out). `end` is just
- * past a line feed (headEnd). One string for the whole head, split: a Buffer and a string per
- * line cost an allocation each, tens of thousands of heads a second. */
-function lines(buf: Uint8Array, end: number): string[] {
-  const out = Buffer.from(buf.buffer, buf.byteOffset, end).toString('latin1').split('\n');
-  out.pop(); // what follows the last line feed
-  for (let k = 0; k < out.length; k++) if (out[k]!.endsWith('\r')) out[k] = out[k]!.slice(0, -1);
-  if (out.length && out[out.length - 1] === '') out.pop();
-  return out;
+/**
+ * A head's field lines, found in one pass over the head's text and kept as where they lie in
+ * it: a field's value is cut out only when asked for (field(), values()), and the map of every
+ * field (`fields`) is built only when something reads it. The tracker asks for three or four
+ * fields of each head, tens of thousands of heads a second.
+ */
+export class FieldLines {
+  /** [start, colon, end] of each field line (`end`: before its line end). */
+  private readonly spans: number[];
+  private map: Map<string, string[]> | null = null;
+
+  constructor(
+    private readonly text: string,
+    spans: number[],
+    /** A line continued another (obsolete folding): values are read from the map then. */
+    private readonly folded: boolean,
+  ) {
+    this.spans = spans;
+  }
+
+  /** Every value of the field `name` (lower case), in order, or null. */
+  values(name: string): string[] | null {
+    if (this.folded) return this.all().get(name) ?? null;
+    const { text, spans } = this;
+    let out: string[] | null = null;
+    for (let k = 0; k < spans.length; k += 3) {
+      const start = spans[k]!;
+      const colon = spans[k + 1]!;
+      if (colon - start !== name.length || !sameName(text, start, name)) continue;
+      (out ??= []).push(text.slice(colon + 1, spans[k + 2]).trim());
+    }
+    return out;
+  }
+
+  all(): Map<string, string[]> {
+    if (this.map) return this.map;
+    const map = new Map<string, string[]>();
+    const { text, spans } = this;
+    let last: string[] | null = null;
+    for (let k = 0; k < spans.length; k += 3) {
+      const start = spans[k]!;
+      const colon = spans[k + 1]!;
+      if (colon < 0) {
+        // Obsolete line folding (RFC 9112 §5.2): the value goes on.
+        last![last!.length - 1] += ' ' + text.slice(start, spans[k + 2]).trim();
+        continue;
+      }
+      const name = text.slice(start, colon).toLowerCase();
+      last = map.get(name) ?? [];
+      last.push(text.slice(colon + 1, spans[k + 2]).trim());
+      map.set(name, last);
+    }
+    return (this.map = map);
+  }
+}
+
+/** Whether text[start..] begins with `name` (lower case), letters compared without case. */
+function sameName(text: string, start: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    let c = text.charCodeAt(start + i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== name.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** The head's text: one string for the whole head (a Buffer and a string per line would cost
+ * an allocation each). `end` is just past a line feed (headEnd). */
+const headText = (buf: Uint8Array, end: number) => Buffer.from(buf.buffer, buf.byteOffset, end).toString('latin1');
+
+/** Where the line starting at `pos` ends, before its line feed and one carriage return. */
+function lineEnd(text: string, pos: number): number {
+  const lf = text.indexOf('\n', pos);
+  const e = lf < 0 ? text.length : lf;
+  return e > pos && text.charCodeAt(e - 1) === CR ? e - 1 : e;
+}
+
+/** Past the line feed of the line at `pos`. */
+const nextLine = (text: string, pos: number) => {
+  const lf = text.indexOf('\n', pos);
+  return lf < 0 ? text.length : lf + 1;
+};
+
+/**
+ * The field lines from `pos` to the empty line that ends the head (RFC 9112 §5), checked as
+ * they are found: a name of token characters before a colon, a continuation only after a
+ * field. Returns them, or why they are malformed.
+ */
+function fieldLines(text: string, pos: number): FieldLines | string {
+  const spans: number[] = [];
+  let folded = false;
+  while (pos < text.length) {
+    const end = lineEnd(text, pos);
+    if (end === pos) break; // the empty line
+    const first = text.charCodeAt(pos);
+    if (first === SP || first === HT) {
+      if (!spans.length) return 'a continuation line before any field';
+      spans.push(pos, -1, end);
+      folded = true;
+    } else {
+      const colon = text.indexOf(':', pos);
+      if (colon <= pos || colon >= end) return `a field line without a name: ${JSON.stringify(text.slice(pos, Math.min(end, pos + 40)))}`;
+      for (let i = pos; i < colon; i++) {
+        if (!TCHAR[text.charCodeAt(i)]) return `a field name with ${JSON.stringify(text[i])} in it`;
+      }
+      spans.push(pos, colon, end);
+    }
+    pos = nextLine(text, pos);
+  }
+  return new FieldLines(text, spans, folded);
 }
 
 const HTTP_VERSION = /^HTTP\/(\d)\.(\d)$/;
-
-function parseFields(ls: string[]): Map<string, string[]> | string {
-  const fields = new Map<string, string[]>();
-  let last: string[] | null = null;
-  for (const line of ls) {
-    if (line.length && (line.charCodeAt(0) === SP || line.charCodeAt(0) === HT)) {
-      // Obsolete line folding (RFC 9112 §5.2): the value goes on.
-      if (!last) return 'a continuation line before any field';
-      last[last.length - 1] += ' ' + line.trim();
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return `a field line without a name: ${JSON.stringify(line.slice(0, 40))}`;
-    for (let i = 0; i < colon; i++) {
-      if (!TCHAR[line.charCodeAt(i)]) return `a field name with ${JSON.stringify(line[i])} in it`;
-    }
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    last = fields.get(name) ?? [];
-    last.push(value);
-    fields.set(name, last);
-  }
-  return fields;
-}
 
 /**
  * Could `buf` be the start of a request? For resynchronizing a stream, so stricter than the
@@ -133,60 +222,88 @@ export function looksLikeResponse(buf: Uint8Array): boolean {
 export function parseRequestHead(buf: Uint8Array): HeadParse<RequestHead> {
   const end = headEnd(buf.length > MAX_HEAD_BYTES ? buf.subarray(0, MAX_HEAD_BYTES) : buf);
   if (end < 0) return buf.length >= MAX_HEAD_BYTES ? { state: 'malformed', why: 'a head over 16 KiB' } : { state: 'incomplete' };
-  const ls = lines(buf, end);
+  const text = headText(buf, end);
   // RFC 9112 §2.2: empty lines before a request line are ignored.
-  while (ls.length && ls[0] === '') ls.shift();
-  const line = ls.shift();
-  if (!line) return { state: 'malformed', why: 'an empty request' };
+  let pos = 0;
+  while (pos < text.length && lineEnd(text, pos) === pos) pos = nextLine(text, pos);
+  if (pos >= text.length) return { state: 'malformed', why: 'an empty request' };
+  const line = text.slice(pos, lineEnd(text, pos));
   const parts = line.split(' ');
   if (parts.length !== 3) return { state: 'malformed', why: `a request line of ${parts.length} parts` };
   const [method, target, version] = parts as [string, string, string];
   for (let i = 0; i < method.length; i++) {
     if (!TCHAR[method.charCodeAt(i)]) return { state: 'malformed', why: 'a method that is not a token' };
   }
-  if (!method.length || !target.length || ![...target].every((ch) => ch > ' ' && ch < '\x7f'))
-    return { state: 'malformed', why: 'an empty or invalid request target' };
+  if (!method.length || !visibleAscii(target)) return { state: 'malformed', why: 'an empty or invalid request target' };
   const v = HTTP_VERSION.exec(version);
   if (!v || v[1] !== '1') return { state: 'malformed', why: `version ${JSON.stringify(version.slice(0, 16))}` };
-  const fields = parseFields(ls);
-  if (typeof fields === 'string') return { state: 'malformed', why: fields };
-  return { state: 'complete', head: { kind: 'request', method, target, version, fields, length: end } };
+  const lines = fieldLines(text, nextLine(text, pos));
+  if (typeof lines === 'string') return { state: 'malformed', why: lines };
+  return {
+    state: 'complete',
+    head: {
+      kind: 'request',
+      method,
+      target,
+      version,
+      lines,
+      get fields() {
+        return lines.all();
+      },
+      length: end,
+    },
+  };
 }
 
 export function parseResponseHead(buf: Uint8Array): HeadParse<ResponseHead> {
   const end = headEnd(buf.length > MAX_HEAD_BYTES ? buf.subarray(0, MAX_HEAD_BYTES) : buf);
   if (end < 0) return buf.length >= MAX_HEAD_BYTES ? { state: 'malformed', why: 'a head over 16 KiB' } : { state: 'incomplete' };
-  const ls = lines(buf, end);
-  const line = ls.shift() ?? '';
+  const text = headText(buf, end);
+  const line = text.slice(0, lineEnd(text, 0));
   const sp = line.indexOf(' ');
   const version = line.slice(0, sp);
   const v = HTTP_VERSION.exec(version);
-  const code = line.slice(sp + 1, sp + 4);
   if (sp < 0 || !v || v[1] !== '1') return { state: 'malformed', why: 'no HTTP/1.x status line' };
-  if (code.length !== 3 || ![...code].every((c) => isDigit(c.charCodeAt(0))) || (line.length > sp + 4 && line[sp + 4] !== ' '))
+  if (!threeDigits(line, sp + 1) || (line.length > sp + 4 && line.charCodeAt(sp + 4) !== SP))
     return { state: 'malformed', why: 'a status code that is not three digits' };
   // RFC 9110 (15): no status code is below 100.
-  if (code[0] === '0') return { state: 'malformed', why: 'a status code below 100' };
-  const fields = parseFields(ls);
-  if (typeof fields === 'string') return { state: 'malformed', why: fields };
+  if (line.charCodeAt(sp + 1) === 0x30) return { state: 'malformed', why: 'a status code below 100' };
+  const lines = fieldLines(text, nextLine(text, 0));
+  if (typeof lines === 'string') return { state: 'malformed', why: lines };
   return {
     state: 'complete',
-    head: { kind: 'response', version, status: Number(code), reason: line.slice(sp + 5), fields, length: end },
+    head: {
+      kind: 'response',
+      version,
+      status: Number(line.slice(sp + 1, sp + 4)),
+      reason: line.slice(sp + 5),
+      lines,
+      get fields() {
+        return lines.all();
+      },
+      length: end,
+    },
   };
 }
 
+const threeDigits = (s: string, at: number) => isDigit(s.charCodeAt(at)) && isDigit(s.charCodeAt(at + 1)) && isDigit(s.charCodeAt(at + 2));
+
 /** The one value of a field, or null (absent); a list field's values are joined with commas. */
 export function field(head: Head, name: string): string | null {
-  const v = head.fields.get(name);
+  const v = head.lines.values(name);
   return v ? v.join(', ') : null;
 }
 
+const CONTENT_LENGTH = /^\d{1,15}$/;
+
 /** Content-Length, as RFC 9112 §6.3 reads it: repeated equal values are one; else invalid. */
 function contentLength(head: Head): number | 'invalid' | null {
-  const v = head.fields.get('content-length');
+  const v = head.lines.values('content-length');
   if (!v) return null;
+  // The common case, one plain value, without building the list.
+  if (v.length === 1 && CONTENT_LENGTH.test(v[0]!)) return Number(v[0]);
   const all = v.flatMap((x) => x.split(',').map((s) => s.trim()));
-  if (!all.every((s) => /^\d{1,15}$/.test(s)) || new Set(all).size !== 1) return 'invalid';
+  if (!all.every((s) => CONTENT_LENGTH.test(s)) || new Set(all).size !== 1) return 'invalid';
   return Number(all[0]);
 }
 

@@ -35,6 +35,10 @@ export interface TcpSegment {
   flags: number;
   /** Payload bytes the segment carried; `data` holds the first of them (maybe fewer). */
   payloadLen: number;
+  /**
+   * May be a view of a buffer its maker reuses (the ring's batch): it is read during push(),
+   * and the tracker copies what it keeps (a segment held for reordering, a head not yet whole).
+   */
   data: Uint8Array;
 }
 
@@ -104,7 +108,8 @@ const MAX_CHUNK_LINE = 1024;
 
 type StreamState =
   | { s: 'idle' }
-  | { s: 'head'; buf: Buffer[]; bytes: number }
+  /** `buf`: the head's bytes so far, a copy (segments' data is not the tracker's to keep). */
+  | { s: 'head'; buf: Uint8Array }
   | { s: 'body'; left: number }
   | { s: 'chunk-size'; line: number[] }
   | { s: 'chunk-data'; left: number }
@@ -160,6 +165,14 @@ class Stream {
 }
 
 const LOST = 'lost' as const;
+const NO_BYTES = new Uint8Array(0);
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 const endpointKey = (addr: string, port: number) => `${addr}|${port}`;
 
@@ -268,7 +281,7 @@ export class HttpTracker {
     }
     const ahead = (seg.seq - st.nextSeq) | 0;
     if (ahead > 0) {
-      st.reorder.push(seg);
+      st.reorder.push({ ...seg, data: new Uint8Array(seg.data) });
       if (st.reorder.length <= REORDER_WINDOW) return;
       // The missing bytes are not coming: they become a hole.
       st.reorder.sort((x, y) => (x.seq - y.seq) | 0);
@@ -343,18 +356,22 @@ export class HttpTracker {
             st.state = { s: 'lost' };
             break;
           }
-          st.state = { s: 'head', buf: [], bytes: 0 };
+          st.state = { s: 'head', buf: NO_BYTES };
           st.msgStartUs = tsUs;
           st.msgBytes = i;
           break;
         }
         case 'head': {
-          const take = b.subarray(0, Math.max(0, MAX_HEAD_BYTES - state.bytes));
-          const before = state.bytes;
-          state.buf.push(Buffer.from(take));
-          state.bytes += take.length;
-          const used = this.tryHead(c, st, Buffer.concat(state.buf, state.bytes), tsUs);
-          if (used === null) return; // needs more
+          // Most heads come whole in one segment: parsed where they lie, copied only when a
+          // head goes on in the next segment.
+          const before = state.buf.length;
+          const take = b.subarray(0, Math.max(0, MAX_HEAD_BYTES - before));
+          const whole = before ? concatBytes(state.buf, take) : take;
+          const used = this.tryHead(c, st, whole, tsUs);
+          if (used === null) {
+            state.buf = before ? whole : new Uint8Array(take);
+            return; // needs more
+          }
           st.msgBytes += used - before;
           b = b.subarray(used - before);
           break;
@@ -459,7 +476,7 @@ export class HttpTracker {
    * Parses the head buffered so far. Returns the head's length once complete, null while it
    * needs more bytes; a malformed head loses the stream (and returns the bytes as used).
    */
-  private tryHead(c: Connection, st: Stream, buf: Buffer, tsUs: number): number | null {
+  private tryHead(c: Connection, st: Stream, buf: Uint8Array, tsUs: number): number | null {
     const client = this.isClient(c, st);
     if (client && looksLikeTlsHandshake(buf)) {
       const h = parseClientHello(buf);

@@ -1,0 +1,131 @@
+/**
+ * The daemon's HTTP insight path alone, in this process: the records the HTTP stage's ring
+ * would hand it (crafted here in its record layout, the fields as the data plane writes them),
+ * through the daemon's own service (src/daemon/http-service.ts: decode, reassembly, head
+ * parsing, pairing, naming, the Prometheus counters), in batches as the ring reader makes them.
+ * For trying a change to that path without nginx, ab and a daemon (make bench-gateway measures
+ * the daemon's CPU per request under real traffic; this measures the same code's time without
+ * the traffic's noise).
+ *
+ *   node dist/bench/http-path.js [--json]
+ *
+ * Keep-alive connections (8) each send GET requests to an API path with an id, as ab -k does,
+ * and get nginx-like 200 responses; ROUNDS (7) rounds of REQUESTS (100,000) requests. Prints the
+ * median µs per request (two records each) and each round's.
+ */
+import pino from 'pino';
+
+import * as abi from '../src/generated/pathwise.js';
+import { parseConfig } from '../src/control/config/load.js';
+import type { Dataplane } from '../src/dataplane/dataplane.js';
+import { HttpInsightService } from '../src/daemon/http-service.js';
+import { median } from './pipeline-kit.js';
+
+const SEG = abi.PwHttpSegment.offsets;
+const CONNECTIONS = 8;
+const REQUESTS = Number(process.env.REQUESTS ?? 100_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+/** Records per drained batch (the ring reader's batches are up to 1,024; under ab, tens). */
+const BATCH = Number(process.env.BATCH ?? 64);
+const TCP_SYN = 0x02;
+const TCP_ACK = 0x10;
+const TCP_PSH = 0x08;
+
+interface Endpoint {
+  addr: number[];
+  port: number;
+}
+
+/** One ring record: the fixed part and the payload's first bytes, sized as http.bpf.h's classes. */
+function record(tsNs: bigint, from: Endpoint, to: Endpoint, seq: number, flags: number, payload: Buffer): Buffer {
+  const cap = payload.length <= 256 ? 256 : 1024;
+  const r = Buffer.alloc(SEG.data + cap);
+  r.writeBigUInt64LE(tsNs, SEG.ts_ns);
+  r.writeUInt32LE(seq >>> 0, SEG.seq);
+  r.writeUInt32LE(payload.length, SEG.payload_len);
+  r.writeUInt16LE(payload.length, SEG.caplen);
+  r[SEG.family] = 4;
+  r[SEG.tcp_flags] = flags;
+  r.writeUInt16BE(from.port, SEG.sport);
+  r.writeUInt16BE(to.port, SEG.dport);
+  Buffer.from(from.addr).copy(r, SEG.src);
+  Buffer.from(to.addr).copy(r, SEG.dst);
+  payload.copy(r, SEG.data);
+  return r;
+}
+
+/** The records of `requests` keep-alive requests over CONNECTIONS connections, in batches. */
+function traffic(requests: number): { data: Buffer; ends: Uint32Array }[] {
+  const server: Endpoint = { addr: [10, 210, 9, 1], port: 80 };
+  const clients = Array.from({ length: CONNECTIONS }, (_, i) => ({
+    ep: { addr: [10, 210, 1, 2], port: 40000 + i },
+    cseq: 1000 * i,
+    sseq: 7000 * i,
+  }));
+  let ns = 1_000_000_000n;
+  const recs: Buffer[] = [];
+  for (const c of clients) {
+    recs.push(record((ns += 10_000n), c.ep, server, c.cseq++, TCP_SYN, Buffer.alloc(0)));
+    recs.push(record((ns += 10_000n), server, c.ep, c.sseq++, TCP_SYN | TCP_ACK, Buffer.alloc(0)));
+  }
+  const response = Buffer.from(
+    'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 05:49:28 GMT\r\nContent-Type: application/octet-stream\r\n' +
+      'Content-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n',
+  );
+  for (let i = 0; i < requests; i++) {
+    const c = clients[i % CONNECTIONS]!;
+    const req = Buffer.from(
+      `GET /v1/orders/${100000 + (i % 5000)} HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: 10.210.9.1\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n`,
+    );
+    recs.push(record((ns += 10_000n), c.ep, server, c.cseq, TCP_PSH | TCP_ACK, req));
+    c.cseq += req.length;
+    recs.push(record((ns += 40_000n), server, c.ep, c.sseq, TCP_PSH | TCP_ACK, response));
+    c.sseq += response.length;
+  }
+  const batches: { data: Buffer; ends: Uint32Array }[] = [];
+  for (let i = 0; i < recs.length; i += BATCH) {
+    const part = recs.slice(i, i + BATCH);
+    const ends = new Uint32Array(part.length);
+    let end = 0;
+    part.forEach((r, j) => (ends[j] = end += r.length));
+    batches.push({ data: Buffer.concat(part), ends });
+  }
+  return batches;
+}
+
+function main(): void {
+  const json = process.argv.includes('--json');
+  const config = parseConfig('insight: { http: { ports: [80], versionField: API-Version } }\n', 'bench');
+  const noDataplane = (): Dataplane => {
+    throw new Error('the HTTP path bench has no data plane');
+  };
+  const perRequestUs: number[] = [];
+  let transactions = 0;
+  // Made once: the service only reads the records, and making them is most of this process's
+  // garbage, which would otherwise be collected inside the timed loop.
+  const batches = traffic(REQUESTS);
+  for (let round = 0; round < ROUNDS; round++) {
+    // A service of its own each round, as a daemon that just started: its tables fill as it goes.
+    const service = new HttpInsightService('bench', () => config, noDataplane, pino({ level: 'silent' }));
+    service.onTransaction(() => transactions++);
+    const t0 = process.hrtime.bigint();
+    for (const { data, ends } of batches) {
+      // As the ring reader hands a batch over: a view of each record.
+      const records: Buffer[] = new Array(ends.length);
+      for (let i = 0, start = 0; i < ends.length; start = ends[i]!, i++) records[i] = data.subarray(start, ends[i]);
+      service.consume(records, 0n);
+    }
+    perRequestUs.push(Number(process.hrtime.bigint() - t0) / 1000 / REQUESTS);
+  }
+  if (transactions !== REQUESTS * ROUNDS) throw new Error(`${transactions} transactions of ${REQUESTS * ROUNDS} requests`);
+  const result = { requests: REQUESTS, rounds: ROUNDS, medianUs: median(perRequestUs), roundsUs: perRequestUs };
+  if (json) console.log(JSON.stringify(result));
+  else
+    console.log(
+      `HTTP insight path: ${result.medianUs.toFixed(2)} µs per request (median of ${ROUNDS} rounds of ${REQUESTS}; rounds ${perRequestUs
+        .map((u) => u.toFixed(2))
+        .join(', ')})`,
+    );
+}
+
+main();
