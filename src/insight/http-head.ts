@@ -44,6 +44,12 @@ export type BodyFraming =
   | { kind: 'tunnel' }
   | { kind: 'invalid'; why: string };
 
+/* The framings without data of their own are shared. */
+const NONE: BodyFraming = Object.freeze({ kind: 'none' });
+const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
+const CLOSE: BodyFraming = Object.freeze({ kind: 'close' });
+const TUNNEL: BodyFraming = Object.freeze({ kind: 'tunnel' });
+
 /** A head larger than this is refused as nginx and Node refuse one (their defaults are 8-16 KiB). */
 export const MAX_HEAD_BYTES = 16384;
 
@@ -58,6 +64,8 @@ for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
 for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
 for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+
+const findByte = (buf: Uint8Array, byte: number, from: number): number => Uint8Array.prototype.indexOf.call(buf, byte, from);
 
 const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 
@@ -75,8 +83,9 @@ function visibleAscii(s: string): boolean {
  * servers accept too), or -1 when it has not ended within `buf`.
  */
 export function headEnd(buf: Uint8Array): number {
-  for (let i = 0; i < buf.length; i++) {
-    if (buf[i] !== LF) continue;
+  // Line feed to line feed with the typed array's own search (a Buffer's indexOf takes strings
+  // and encodings first, and a loop over every byte cost more than either).
+  for (let i = findByte(buf, LF, 0); i >= 0; i = findByte(buf, LF, i + 1)) {
     // A line ends here; the head ends if the next line is empty.
     if (buf[i + 1] === LF) return i + 2;
     if (buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
@@ -196,7 +205,38 @@ function fieldLines(text: string, pos: number): FieldLines | string {
   return new FieldLines(text, spans, folded);
 }
 
-const HTTP_VERSION = /^HTTP\/(\d)\.(\d)$/;
+/* Heads as classes: the map of fields is a getter on their prototype (a getter in an object
+ * literal is made anew with each head, and doubled the time to parse one). */
+class ParsedRequest implements RequestHead {
+  readonly kind = 'request';
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly version: string,
+    readonly lines: FieldLines,
+    readonly length: number,
+  ) {}
+  get fields(): Map<string, string[]> {
+    return this.lines.all();
+  }
+}
+
+class ParsedResponse implements ResponseHead {
+  readonly kind = 'response';
+  constructor(
+    readonly version: string,
+    readonly status: number,
+    readonly reason: string,
+    readonly lines: FieldLines,
+    readonly length: number,
+  ) {}
+  get fields(): Map<string, string[]> {
+    return this.lines.all();
+  }
+}
+
+/** "HTTP/1.x", x a digit. */
+const isHttp1 = (v: string) => v.length === 8 && v.startsWith('HTTP/1.') && isDigit(v.charCodeAt(7));
 
 /**
  * Could `buf` be the start of a request? For resynchronizing a stream, so stricter than the
@@ -228,31 +268,22 @@ export function parseRequestHead(buf: Uint8Array): HeadParse<RequestHead> {
   while (pos < text.length && lineEnd(text, pos) === pos) pos = nextLine(text, pos);
   if (pos >= text.length) return { state: 'malformed', why: 'an empty request' };
   const line = text.slice(pos, lineEnd(text, pos));
-  const parts = line.split(' ');
-  if (parts.length !== 3) return { state: 'malformed', why: `a request line of ${parts.length} parts` };
-  const [method, target, version] = parts as [string, string, string];
+  // Three parts between two single spaces (found with indexOf: split() took a third of the
+  // time to parse a head).
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0) return { state: 'malformed', why: `a request line of ${line.split(' ').length} parts` };
+  const method = line.slice(0, sp1);
+  const target = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
   for (let i = 0; i < method.length; i++) {
     if (!TCHAR[method.charCodeAt(i)]) return { state: 'malformed', why: 'a method that is not a token' };
   }
   if (!method.length || !visibleAscii(target)) return { state: 'malformed', why: 'an empty or invalid request target' };
-  const v = HTTP_VERSION.exec(version);
-  if (!v || v[1] !== '1') return { state: 'malformed', why: `version ${JSON.stringify(version.slice(0, 16))}` };
+  if (!isHttp1(version)) return { state: 'malformed', why: `version ${JSON.stringify(version.slice(0, 16))}` };
   const lines = fieldLines(text, nextLine(text, pos));
   if (typeof lines === 'string') return { state: 'malformed', why: lines };
-  return {
-    state: 'complete',
-    head: {
-      kind: 'request',
-      method,
-      target,
-      version,
-      lines,
-      get fields() {
-        return lines.all();
-      },
-      length: end,
-    },
-  };
+  return { state: 'complete', head: new ParsedRequest(method, target, version, lines, end) };
 }
 
 export function parseResponseHead(buf: Uint8Array): HeadParse<ResponseHead> {
@@ -262,28 +293,14 @@ export function parseResponseHead(buf: Uint8Array): HeadParse<ResponseHead> {
   const line = text.slice(0, lineEnd(text, 0));
   const sp = line.indexOf(' ');
   const version = line.slice(0, sp);
-  const v = HTTP_VERSION.exec(version);
-  if (sp < 0 || !v || v[1] !== '1') return { state: 'malformed', why: 'no HTTP/1.x status line' };
+  if (sp < 0 || !isHttp1(version)) return { state: 'malformed', why: 'no HTTP/1.x status line' };
   if (!threeDigits(line, sp + 1) || (line.length > sp + 4 && line.charCodeAt(sp + 4) !== SP))
     return { state: 'malformed', why: 'a status code that is not three digits' };
   // RFC 9110 (15): no status code is below 100.
   if (line.charCodeAt(sp + 1) === 0x30) return { state: 'malformed', why: 'a status code below 100' };
   const lines = fieldLines(text, nextLine(text, 0));
   if (typeof lines === 'string') return { state: 'malformed', why: lines };
-  return {
-    state: 'complete',
-    head: {
-      kind: 'response',
-      version,
-      status: Number(line.slice(sp + 1, sp + 4)),
-      reason: line.slice(sp + 5),
-      lines,
-      get fields() {
-        return lines.all();
-      },
-      length: end,
-    },
-  };
+  return { state: 'complete', head: new ParsedResponse(version, Number(line.slice(sp + 1, sp + 4)), line.slice(sp + 5), lines, end) };
 }
 
 const threeDigits = (s: string, at: number) => isDigit(s.charCodeAt(at)) && isDigit(s.charCodeAt(at + 1)) && isDigit(s.charCodeAt(at + 2));
@@ -318,22 +335,22 @@ function chunkedLast(head: Head): boolean | null {
 export function requestFraming(head: RequestHead): BodyFraming {
   const chunked = chunkedLast(head);
   if (chunked === false) return { kind: 'invalid', why: 'a transfer coding other than chunked last' };
-  if (chunked) return { kind: 'chunked' };
+  if (chunked) return CHUNKED;
   const len = contentLength(head);
   if (len === 'invalid') return { kind: 'invalid', why: 'an invalid Content-Length' };
-  return len ? { kind: 'length', bytes: len } : { kind: 'none' };
+  return len ? { kind: 'length', bytes: len } : NONE;
 }
 
 /** How a response's body is delimited; it depends on the request it answers. */
 export function responseFraming(head: ResponseHead, requestMethod: string | null): BodyFraming {
   const method = requestMethod?.toUpperCase() ?? null;
-  if (head.status === 101) return { kind: 'tunnel' };
-  if (method === 'CONNECT' && head.status >= 200 && head.status < 300) return { kind: 'tunnel' };
-  if (method === 'HEAD' || head.status < 200 || head.status === 204 || head.status === 304) return { kind: 'none' };
+  if (head.status === 101) return TUNNEL;
+  if (method === 'CONNECT' && head.status >= 200 && head.status < 300) return TUNNEL;
+  if (method === 'HEAD' || head.status < 200 || head.status === 204 || head.status === 304) return NONE;
   const chunked = chunkedLast(head);
-  if (chunked) return { kind: 'chunked' };
-  if (chunked === false) return { kind: 'close' };
+  if (chunked) return CHUNKED;
+  if (chunked === false) return CLOSE;
   const len = contentLength(head);
   if (len === 'invalid') return { kind: 'invalid', why: 'an invalid Content-Length' };
-  return len === null ? { kind: 'close' } : len ? { kind: 'length', bytes: len } : { kind: 'none' };
+  return len === null ? CLOSE : len ? { kind: 'length', bytes: len } : NONE;
 }

@@ -105,6 +105,14 @@ const TCP_ACK = 0x10;
 /** Segments held while waiting for a missing one; then the gap becomes a hole. */
 const REORDER_WINDOW = 16;
 const MAX_CHUNK_LINE = 1024;
+/** How stale a connection's place in the recency order may be. */
+const RECENCY_US = 1_000_000;
+
+/* The states without data of their own are shared. */
+const IDLE: StreamState = Object.freeze({ s: 'idle' });
+const CLOSE: StreamState = Object.freeze({ s: 'close' });
+const LOST_STREAM: StreamState = Object.freeze({ s: 'lost' });
+const TUNNEL: StreamState = Object.freeze({ s: 'tunnel' });
 
 type StreamState =
   | { s: 'idle' }
@@ -125,7 +133,11 @@ interface PendingRequest {
 }
 
 class Connection {
-  readonly streams = new Map<string, Stream>();
+  /** Its streams in the order they were first seen; `lo` and `hi` are the same two, by sender. */
+  readonly streams: Stream[] = [];
+  /** The stream the lower endpoint sends (push's order of endpoints), and the other. */
+  lo: Stream | null = null;
+  hi: Stream | null = null;
   /** The client's endpoint key ("addr|port"), once known. */
   client: string | null = null;
   /**
@@ -137,17 +149,21 @@ class Connection {
   answering: PendingRequest | null = null;
   tls = false;
   lastUs = 0;
+  /** When the connection last moved to the end of the tracker's map (its recency order). */
+  placedUs = 0;
   /** Streams that have ended (FIN): both, and the connection is over. */
   finished = 0;
   carriedData = false;
   constructor(readonly key: string) {}
 }
 
+const endpointKey = (addr: string, port: number) => `${addr}|${port}`;
+
 /** One direction's byte stream. */
 class Stream {
   nextSeq: number | null = null;
   readonly reorder: TcpSegment[] = [];
-  state: StreamState = { s: 'idle' };
+  state: StreamState = IDLE;
   msgStartUs = 0;
   msgBytes = 0;
   finished = false;
@@ -158,10 +174,11 @@ class Stream {
     readonly fromPort: number,
     readonly to: string,
     readonly toPort: number,
-  ) {}
-  get key(): string {
-    return `${this.from}|${this.fromPort}`;
+  ) {
+    this.key = endpointKey(from, fromPort);
   }
+  /** The sending endpoint's key (endpointKey). */
+  readonly key: string;
 }
 
 const LOST = 'lost' as const;
@@ -173,8 +190,6 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(b, a.length);
   return out;
 }
-
-const endpointKey = (addr: string, port: number) => `${addr}|${port}`;
 
 export class HttpTracker {
   private readonly conns = new Map<string, Connection>();
@@ -204,9 +219,9 @@ export class HttpTracker {
   }
 
   push(seg: TcpSegment): void {
-    const a = endpointKey(seg.src, seg.sport);
-    const b = endpointKey(seg.dst, seg.dport);
-    const key = a < b ? `${a}/${b}` : `${b}/${a}`;
+    // One key for both directions, the lower endpoint first: one string made per segment.
+    const fromLo = seg.src < seg.dst || (seg.src === seg.dst && seg.sport <= seg.dport);
+    const key = fromLo ? `${seg.src}|${seg.sport}/${seg.dst}|${seg.dport}` : `${seg.dst}|${seg.dport}/${seg.src}|${seg.sport}`;
     let c = this.conns.get(key);
     // A new SYN on a connection that carried data: the port was reused, the old one is over
     // (its FIN or RST went unseen).
@@ -219,23 +234,28 @@ export class HttpTracker {
       // waits for a segment that starts a message).
       if (!(seg.flags & TCP_SYN) && !seg.data.length) return;
       c = new Connection(key);
+      c.placedUs = seg.tsUs;
       this.conns.set(key, c);
       this.stats.connections++;
       if (this.conns.size > this.maxConnections) this.evictOldest();
-    } else {
-      // Map order is the eviction order: the least recently active first.
+    } else if (seg.tsUs - c.placedUs >= RECENCY_US || seg.tsUs < c.placedUs) {
+      // Map order is the eviction order: the least recently active first, to within
+      // RECENCY_US (moving the connection at every segment cost a tenth of following it).
       this.conns.delete(key);
       this.conns.set(key, c);
+      c.placedUs = seg.tsUs;
     }
     c.lastUs = seg.tsUs;
-    let st = c.streams.get(a);
+    let st = fromLo ? c.lo : c.hi;
     if (!st) {
       st = new Stream(seg.src, seg.sport, seg.dst, seg.dport);
-      c.streams.set(a, st);
+      c.streams.push(st);
+      if (fromLo) c.lo = st;
+      else c.hi = st;
     }
     if (seg.flags & TCP_SYN) {
       // The SYN's sender is the client; its sequence number starts the stream.
-      if (!(seg.flags & TCP_ACK) && c.client === null) c.client = a;
+      if (!(seg.flags & TCP_ACK) && c.client === null) c.client = st.key;
       st.nextSeq = (seg.seq + 1) >>> 0;
       st.reorder.length = 0;
       return;
@@ -254,9 +274,12 @@ export class HttpTracker {
     for (const c of [...this.conns.values()]) this.endConnection(c, nowUs);
   }
 
-  /** Ends connections with no segment since `idleUs` before `nowUs` (their FIN or RST was missed). */
+  /**
+   * Ends connections with no segment since `idleUs` before `nowUs` (their FIN or RST was
+   * missed). One idle for less than RECENCY_US more may wait for the next call.
+   */
   expire(nowUs: number, idleUs: number): void {
-    // Map order is activity order: the idle ones are first.
+    // Map order is activity order (to within RECENCY_US): the idle ones are first.
     for (const c of [...this.conns.values()]) {
       if (c.lastUs >= nowUs - idleUs) break;
       this.endConnection(c, nowUs);
@@ -277,7 +300,7 @@ export class HttpTracker {
     if (st.nextSeq === null) {
       // Joined mid-connection: the stream starts here, in sync only if a message starts here.
       st.nextSeq = seg.seq;
-      if (!this.startsMessage(c, st, seg.data)) st.state = { s: 'lost' };
+      if (!this.startsMessage(c, st, seg.data)) st.state = LOST_STREAM;
     }
     const ahead = (seg.seq - st.nextSeq) | 0;
     if (ahead > 0) {
@@ -335,7 +358,7 @@ export class HttpTracker {
       return true;
     }
     if (client !== true && looksLikeResponse(data)) {
-      if (c.client === null) c.client = [...c.streams.keys()].find((k) => k !== st.key) ?? `peer-of-${st.key}`;
+      if (c.client === null) c.client = c.streams.find((s) => s !== st)?.key ?? `peer-of-${st.key}`;
       return true;
     }
     return false;
@@ -349,11 +372,11 @@ export class HttpTracker {
           // Line ends between messages are tolerated (RFC 9112 §2.2).
           let i = 0;
           while (i < b.length && (b[i] === 0x0d || b[i] === 0x0a)) i++;
-          b = b.subarray(i);
-          if (!b.length) return;
+          if (i === b.length) return;
+          if (i) b = b.subarray(i);
           if (c.tls) return;
           if (c.client === null && !this.startsMessage(c, st, b)) {
-            st.state = { s: 'lost' };
+            st.state = LOST_STREAM;
             break;
           }
           st.state = { s: 'head', buf: NO_BYTES };
@@ -365,7 +388,7 @@ export class HttpTracker {
           // Most heads come whole in one segment: parsed where they lie, copied only when a
           // head goes on in the next segment.
           const before = state.buf.length;
-          const take = b.subarray(0, Math.max(0, MAX_HEAD_BYTES - before));
+          const take = before + b.length <= MAX_HEAD_BYTES ? b : b.subarray(0, Math.max(0, MAX_HEAD_BYTES - before));
           const whole = before ? concatBytes(state.buf, take) : take;
           const used = this.tryHead(c, st, whole, tsUs);
           if (used === null) {
@@ -373,6 +396,7 @@ export class HttpTracker {
             return; // needs more
           }
           st.msgBytes += used - before;
+          if (used - before >= b.length) return;
           b = b.subarray(used - before);
           break;
         }
@@ -382,11 +406,12 @@ export class HttpTracker {
           const n = Math.min(state.left, b.length);
           state.left -= n;
           st.msgBytes += n;
-          b = b.subarray(n);
           if (!state.left) {
             if (state.s === 'body') this.endMessage(c, st, tsUs);
             else st.state = { s: 'chunk-size', line: [] };
           }
+          if (n === b.length) return;
+          b = b.subarray(n);
           break;
         }
         case 'chunk-size':
@@ -426,7 +451,7 @@ export class HttpTracker {
         case 'lost':
           // Back in step only where a segment starts a message.
           if (atSegmentStart && !c.tls && this.startsMessage(c, st, b)) {
-            st.state = { s: 'idle' };
+            st.state = IDLE;
             break;
           }
           return;
@@ -482,8 +507,8 @@ export class HttpTracker {
       const h = parseClientHello(buf);
       if (h.state === 'incomplete' && buf.length < MAX_HEAD_BYTES) return null;
       c.tls = true;
-      st.state = { s: 'tunnel' };
-      for (const s of c.streams.values()) s.state = { s: 'tunnel' };
+      st.state = TUNNEL;
+      for (const s of c.streams) s.state = TUNNEL;
       if (h.state === 'complete') {
         this.stats.tlsHellos++;
         this.opts.onTls?.({ ...h.hello, ...this.endpoints(c, st), tsUs });
@@ -512,7 +537,7 @@ export class HttpTracker {
     const head = r.head;
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
       this.stats.informational++;
-      st.state = { s: 'idle' };
+      st.state = IDLE;
       return head.length;
     }
     const front = c.waiting.shift() ?? null;
@@ -572,11 +597,11 @@ export class HttpTracker {
         st.state = { s: 'chunk-size', line: [] };
         return;
       case 'close':
-        st.state = { s: 'close' };
+        st.state = CLOSE;
         return;
       case 'tunnel':
         this.endMessage(c, st, st.msgStartUs);
-        st.state = { s: 'tunnel' };
+        st.state = TUNNEL;
         return;
       case 'invalid':
         // The head was read; where its body ends is not known.
@@ -595,7 +620,7 @@ export class HttpTracker {
       this.report(c.answering);
       c.answering = null;
     }
-    st.state = { s: 'idle' };
+    st.state = IDLE;
     st.msgBytes = 0;
   }
 
@@ -615,7 +640,7 @@ export class HttpTracker {
       c.answering = null;
       this.unanswered(c);
     }
-    st.state = { s: 'lost' };
+    st.state = LOST_STREAM;
   }
 
   private countUnparsed(c: Connection, st: Stream): void {
@@ -639,7 +664,7 @@ export class HttpTracker {
 
   private endConnection(c: Connection, tsUs: number): void {
     if (!this.conns.has(c.key)) return;
-    for (const st of c.streams.values()) {
+    for (const st of c.streams) {
       if (st.reorder.length) {
         // Held segments, in order, with holes between them.
         st.reorder.sort((x, y) => (x.seq - y.seq) | 0);
@@ -650,7 +675,7 @@ export class HttpTracker {
         }
       }
     }
-    for (const st of c.streams.values()) this.endStream(c, st, tsUs);
+    for (const st of c.streams) this.endStream(c, st, tsUs);
     if (c.answering) this.report(c.answering);
     c.answering = null;
     this.unanswered(c);

@@ -70,6 +70,11 @@ class Conn {
     this.tracker.push(this.seg(true, RST, 0, new Uint8Array(0)));
     return this;
   }
+  /** Lets `us` microseconds pass on this connection's clock. */
+  wait(us: number): this {
+    this.t += us;
+    return this;
+  }
 }
 
 function track(opts: { versionField?: string; maxConnections?: number } = {}) {
@@ -278,6 +283,18 @@ describe('HTTP tracker', () => {
     assert.deepEqual(out.map(brief), [['GET', '/1', null]]);
     tracker.flush();
     assert.equal(out.length, 3);
+  });
+
+  it('counts a connection active again after a second as recent, for eviction', () => {
+    const { tracker, out } = track({ maxConnections: 2 });
+    const a = new Conn(tracker, 1).handshake();
+    new Conn(tracker, 2).wait(5_000).handshake();
+    // Two seconds on, the first connection sends a request: the second is now the oldest.
+    a.wait(2_000_000).client('GET /a HTTP/1.1\r\nHost: h\r\n\r\n');
+    new Conn(tracker, 3).wait(3_000_000).handshake();
+    assert.equal(tracker.stats.evicted, 1);
+    a.server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    assert.deepEqual(out.map(brief), [['GET', '/a', 200]]);
   });
 
   it("reads the server name and ALPN of Node's own TLS ClientHello", async () => {
