@@ -3,7 +3,7 @@
  * it to every subscriber whose filter wants it. A subscriber that cannot keep up loses events,
  * counted per subscriber (and the ring's own losses are counted in the kernel): never silent.
  */
-import { decodeEventRecord, openEventRing } from '../dataplane/insight-tables.js';
+import { eventDecoder, openEventRing } from '../dataplane/insight-tables.js';
 import type { EventKind, PacketEvent } from '../insight/events.js';
 import type { EventSource } from '../ops/events.js';
 import type { Logger } from 'pino';
@@ -17,6 +17,7 @@ export interface Subscriber {
 export class EventHub implements EventSource {
   private readonly subs = new Set<Subscriber>();
   private reader: ReturnType<typeof openEventRing> | null = null;
+  private readonly decode = eventDecoder();
 
   constructor(
     private readonly instance: string,
@@ -38,7 +39,7 @@ export class EventHub implements EventSource {
   private dispatch(rec: Buffer): void {
     let e: PacketEvent;
     try {
-      e = decodeEventRecord(rec);
+      e = this.decode(rec);
     } catch (err) {
       this.log.warn({ err }, 'an event record could not be decoded; skipped');
       return;

@@ -16,7 +16,7 @@ import {
   compilePcapFilter,
   PerCpuMap,
   type Codec,
-  ifName,
+  ifNameCache,
   loadRawProgram,
   openPinned,
   ProgType,
@@ -206,7 +206,8 @@ export class CaptureSession {
 
   /** Captured packets as they come, until stop(). */
   async *records(): AsyncGenerator<CapturedRecord> {
-    for await (const rec of this.ring) yield decodeCaptureRecord(rec, this.monoToEpochNs, ifName);
+    const names = ifNameCache(1000);
+    for await (const rec of this.ring) yield decodeCaptureRecord(rec, this.monoToEpochNs, names);
   }
 
   /** Capture records the ring had no room for, since the pipeline was loaded. */

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 
-import { ifName, openPinned, RingBufferReader } from '../kernel/index.js';
+import { ifNameCache, openPinned, RingBufferReader } from '../kernel/index.js';
 import { decodeEvent, type PacketEvent } from '../insight/events.js';
 import { FlowSnapshot } from '../insight/flow-table.js';
 import { formatAddress } from '../util/ip.js';
@@ -136,7 +136,8 @@ export async function readFlows(pipeline: Pick<Pipeline, 'maps' | 'flush'>, chun
     }
     return p;
   };
-  return new FlowSnapshot(keys, values, count, Number(monoNowNs()), { ifName, routePrefix });
+  // Names as the snapshot is taken: a table of a million flows names its interfaces once each.
+  return new FlowSnapshot(keys, values, count, Number(monoNowNs()), { ifName: ifNameCache(Infinity), routePrefix });
 }
 
 /** Reads the instance's event ring (only one reader should: records go to whoever reads first). */
@@ -144,5 +145,12 @@ export function openEventRing(instance: string): RingBufferReader {
   return new RingBufferReader(openPinned(join(pinDirOf(instance), abi.maps.pw_events.name), 'map'), { drainMs: abi.PwLimit.RING_DRAIN_MS });
 }
 
-/** Decodes one record of the event ring, naming interfaces in this thread's namespace. */
-export const decodeEventRecord = (rec: Buffer): PacketEvent => decodeEvent(rec, ifName);
+/**
+ * A decoder of the event ring's records, naming interfaces in this thread's namespace; each
+ * reader makes its own, which keeps names for a second (thousands of drop events a second in
+ * a flood).
+ */
+export function eventDecoder(): (rec: Buffer) => PacketEvent {
+  const names = ifNameCache(1000);
+  return (rec) => decodeEvent(rec, names);
+}

@@ -10,7 +10,7 @@
  * and the neighbour follower copies its MAC into pw_neigh, and from there into the nexthop
  * record (gw_mac, nexthop-macs.ts), where the pipeline reads it.
  */
-import { ifName, interfaceMac, kernelRouteTo, manageNeighbor, releaseNeighbor, resolveIfindex, type BpfMap } from '../kernel/index.js';
+import { ifNameCache, interfaceMac, kernelRouteTo, manageNeighbor, releaseNeighbor, resolveIfindex, type BpfMap } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { MAX_WEIGHT, spreadBuckets } from '../routing/ecmp.js';
@@ -94,6 +94,8 @@ export class NexthopTable {
   /** Gateway nexthops by their neighbour's pw_neigh key (neighborKey). */
   private readonly nhByNeighbor = new Map<string, number>();
   private readonly macs: NexthopMacs;
+  /** Interface names for nexthops as people read them (a listing of routes names each one's). */
+  private readonly ifName = ifNameCache(1000);
 
   constructor(private readonly maps: PipelineMaps) {
     // Adopt what the pinned maps hold (decoding only the slots in use).
@@ -266,7 +268,7 @@ export class NexthopTable {
 
   /** A nexthop as people read it: `via GW dev IF` (or `dev IF`). */
   label(n: Omit<Nexthop, 'id'>): string {
-    return `${n.gw ? `via ${formatAddress(n.family, n.gw)} ` : ''}dev ${ifName(n.ifindex)}`;
+    return `${n.gw ? `via ${formatAddress(n.family, n.gw)} ` : ''}dev ${this.ifName(n.ifindex)}`;
   }
 
   /** The path group steering a group, if any. */
@@ -359,14 +361,14 @@ export class NexthopTable {
     if (!g) return [];
     return g.members.map((m) => {
       const nh = this.nexthops.get(m.nh)!;
-      return { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: m.weight };
+      return { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: this.ifName(nh.ifindex), ifindex: nh.ifindex, weight: m.weight };
     });
   }
 
   nexthop(id: number): NexthopView | null {
     const nh = this.nexthops.get(id);
     return nh
-      ? { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: ifName(nh.ifindex), ifindex: nh.ifindex, weight: nh.weight }
+      ? { via: nh.gw ? formatAddress(nh.family, nh.gw) : null, dev: this.ifName(nh.ifindex), ifindex: nh.ifindex, weight: nh.weight }
       : null;
   }
 
@@ -375,7 +377,13 @@ export class NexthopTable {
     const out: Gateway[] = [];
     for (const nh of this.nexthops.values())
       if (nh.gw)
-        out.push({ family: nh.family, addr: nh.gw, ifindex: nh.ifindex, via: formatAddress(nh.family, nh.gw), dev: ifName(nh.ifindex) });
+        out.push({
+          family: nh.family,
+          addr: nh.gw,
+          ifindex: nh.ifindex,
+          via: formatAddress(nh.family, nh.gw),
+          dev: this.ifName(nh.ifindex),
+        });
     return out;
   }
 

@@ -7,7 +7,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
-import { ifName, resolveIfindex, xdpMd, type CapturedPacket, type RingBufferReader } from '../kernel/index.js';
+import { ifNameCache, resolveIfindex, xdpMd, type CapturedPacket, type RingBufferReader } from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { formatRule } from '../filter/rule.js';
@@ -25,6 +25,7 @@ function decodeResult(
   dp: Dataplane,
   r: abi.PwReplayResult,
   ruleText: (id: number) => string,
+  ifName: (ifindex: number) => string,
 ): Omit<ReplayedPacket, 'n' | 'time' | 'len' | 'caplen' | 'beyondBuffer'> {
   const family = r.family === 4 || r.family === 6 ? r.family : null;
   const route = r.route ? dp.routes.byId(r.route) : undefined;
@@ -74,6 +75,8 @@ export async function replayPackets(
     );
   }
   const rules = new Map(dp.filter.rules().map((r) => [r.id, r]));
+  // Each replayed packet names its egress interface: asked of the kernel once a second.
+  const ifName = ifNameCache(1000);
   const ruleText = (id: number) => {
     const r = rules.get(id);
     return r ? formatRule(r) : `rule ${id}`;
@@ -115,7 +118,7 @@ export async function replayPackets(
       len: p.len,
       caplen: p.data.length,
       beyondBuffer: frame.length > XDP_LINEAR_MAX,
-      ...decodeResult(dp, r, ruleText),
+      ...decodeResult(dp, r, ruleText, ifName),
     });
   }
   return results;

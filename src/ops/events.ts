@@ -4,7 +4,7 @@
  * `pathwise events` itself (eventsLocal).
  */
 import { Dataplane } from '../dataplane/dataplane.js';
-import { decodeEventRecord, eventsControl, openEventRing, ringCounters, setEventsControl } from '../dataplane/insight-tables.js';
+import { eventDecoder, eventsControl, openEventRing, ringCounters, setEventsControl } from '../dataplane/insight-tables.js';
 import { EVENT_KINDS, type EventKind, type PacketEvent } from '../insight/events.js';
 import type { EventsRequest, StreamHooks } from './operations.js';
 
@@ -37,8 +37,9 @@ export async function eventsLocal(instance: string, req: EventsRequest, hooks: S
     const on = [want.sampleRate ? `1 in ${want.sampleRate} sampled` : '', want.drops ? 'drops' : '', 'rule log'].filter(Boolean).join(', ');
     hooks.started(`instance ${instance} (${on})`);
     if (!hooks.signal.aborted) {
+      const decode = eventDecoder();
       for await (const rec of ring) {
-        const e = decodeEventRecord(rec);
+        const e = decode(rec);
         if (!kinds.has(e.kind)) continue;
         hooks.item(e);
         if (++n === req.count) break;
