@@ -11,6 +11,8 @@
  *  3. Requests per second through the router to nginx (ab, keep-alive), with HTTP insight off
  *     and on, interleaved rounds: what observing costs nginx's throughput, and whether every
  *     transaction was seen (none lost, none unparsed).
+ *  4. The daemon's HTTP path alone, in this process (bench/http-path.ts): its CPU per request
+ *     without the traffic around it.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ import type { Topology } from '../test/helpers/topology.js';
 import { cli, request, routerConfig, socketOf, startDaemon, stopDaemon, type RunningDaemon } from '../test/helpers/daemon.js';
 import { cpuTimes, processCpuSeconds, USER_HZ } from './cpu-times.js';
 import * as benchAbi from './generated/bench.js';
+import { measureHttpPath, type HttpPathResult } from './http-path.js';
 
 export interface GatewayResults {
   perPacket: { emptyNs: number; udpOffNs: number; udpOnNs: number; requestOffNs: number; requestOnNs: number; samples: number };
@@ -50,6 +53,8 @@ export interface GatewayResults {
     /** CPU per request over ab's runs (medians of the rounds), µs: the daemon's, and the whole VM's busy time. */
     cpuUs?: { daemonOff: number; daemonOn: number; vmOff: number; vmOn: number };
   };
+  /** The daemon's HTTP path in process (since 2026-12-07). */
+  path?: HttpPathResult;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -67,7 +72,9 @@ export async function gatewayBench(
   const perPacket = await perPacketBench(topo, open, benchObject);
   log('gateway: decisions, POST to first drop');
   const { decisions, observe } = await daemonBench(topo, log);
-  return { perPacket, decisions, observe };
+  log("gateway: the daemon's HTTP path alone");
+  const path = measureHttpPath();
+  return { perPacket, decisions, observe, path };
 }
 
 async function perPacketBench(
@@ -334,15 +341,37 @@ ${
 CPU: the daemon's from /proc/PID/stat, the VM's busy time (all CPUs: ab, nginx, the kernel and
 the daemon) from /proc/stat, over each ab run, per request; medians of the rounds.
 
-In the first runs with these columns (2026-12-07) the daemon took 31.5 µs per request with
-insight on and 5.0-5.5 µs without, nginx with insight at 0.53-0.61× its rate without. A profile
-of the daemon under ab (node --cpu-prof) put a quarter of its time on the list of recent
-transactions, moved whole at every transaction to drop its oldest (now trimmed 2,000 at a
-time), and most of the rest on transactions built by spreading an object (one shape written out
-instead) and head lines decoded through a Buffer each (one string per head, split). The
+${
+  g.path
+    ? `The daemon's HTTP path alone (bench/http-path.ts, in the bench's process: the daemon's own
+service given crafted ring records of keep-alive GET requests and nginx-like 200 responses over
+8 connections, 64 records a batch; ${g.path.rounds} rounds of ${g.path.requests.toLocaleString('en')} requests): **${f(g.path.medianUs, 2)} µs per
+request** (two segments). The daemon's CPU per request above is that and its reading of the
+ring (the kernel's wake-ups, the addon's copy of each batch) and its garbage collection under ab.
+
+`
+    : ''
+}How it came down (2026-12-07). The first runs with these columns had the daemon at 31.5 µs per
+request with insight on and 5.0-5.5 µs without, nginx with insight at 0.53-0.61× its rate
+without. A profile of the daemon under ab (node --cpu-prof) put a quarter of its time on the
+list of recent transactions, moved whole at every transaction to drop its oldest (now trimmed
+2,000 at a time), and most of the rest on transactions built by spreading an object (one shape
+written out instead) and head lines decoded through a Buffer each (one string per head). The
 5 µs without insight were a wake-up per request: nginx's access log sat in the daemon's config
 folder, which the daemon watched for edits (it reads the file's status twice a second since);
-nginx without insight made 55,026 requests/s then, 102,935 with the log moved.`
+nginx without insight made 55,026 requests/s then, 102,935 with the log moved. That left the
+daemon at 11.5 µs per request, and the path alone took 10.6 µs. Profiles of the path alone (time,
+and what each function allocates) found, and the code no longer has: a Buffer made and copied
+for each segment's data and again for each head (now views of the ring's batch, copied only
+when the tracker keeps them: a segment held for reordering, a head not yet whole); a getter in
+each parsed head's object literal, a closure per head that doubled the time to parse one (heads
+are classes); \`split\` and a regular expression on each request line; every field of a head cut
+out, lower-cased and put in a map (fields are found where they lie and read by name when
+asked); a path templated with a split and four regular expressions per segment (one pass over
+its characters); three key strings per segment (one), the connection moved to the end of the
+recency order at every segment (once a second); an address's text made anew for every
+segment (kept per address). Three alternated runs of the two builds (7 rounds each): 10.7,
+12.0 and 11.7 µs per request before, 4.8, 5.1 and 5.1 after.`
     : `| nginx through Pathwise | requests/s | ratio |
 | --- | ---: | ---: |
 | HTTP insight off | ${f(o.offRps, 0)} | 1.00× |

@@ -93,8 +93,16 @@ function traffic(requests: number): { data: Buffer; ends: Uint32Array }[] {
   return batches;
 }
 
-function main(): void {
-  const json = process.argv.includes('--json');
+export interface HttpPathResult {
+  requests: number;
+  rounds: number;
+  /** µs per request: the median of the rounds, and each round's. */
+  medianUs: number;
+  roundsUs: number[];
+}
+
+/** Runs the daemon's HTTP path over `rounds` rounds of `requests` requests (see the top). */
+export function measureHttpPath(requests = REQUESTS, rounds = ROUNDS): HttpPathResult {
   const config = parseConfig('insight: { http: { ports: [80], versionField: API-Version } }\n', 'bench');
   const noDataplane = (): Dataplane => {
     throw new Error('the HTTP path bench has no data plane');
@@ -103,8 +111,8 @@ function main(): void {
   let transactions = 0;
   // Made once: the service only reads the records, and making them is most of this process's
   // garbage, which would otherwise be collected inside the timed loop.
-  const batches = traffic(REQUESTS);
-  for (let round = 0; round < ROUNDS; round++) {
+  const batches = traffic(requests);
+  for (let round = 0; round < rounds; round++) {
     // A service of its own each round, as a daemon that just started: its tables fill as it goes.
     const service = new HttpInsightService('bench', () => config, noDataplane, pino({ level: 'silent' }));
     service.onTransaction(() => transactions++);
@@ -115,17 +123,21 @@ function main(): void {
       for (let i = 0, start = 0; i < ends.length; start = ends[i]!, i++) records[i] = data.subarray(start, ends[i]);
       service.consume(records, 0n);
     }
-    perRequestUs.push(Number(process.hrtime.bigint() - t0) / 1000 / REQUESTS);
+    perRequestUs.push(Number(process.hrtime.bigint() - t0) / 1000 / requests);
   }
-  if (transactions !== REQUESTS * ROUNDS) throw new Error(`${transactions} transactions of ${REQUESTS * ROUNDS} requests`);
-  const result = { requests: REQUESTS, rounds: ROUNDS, medianUs: median(perRequestUs), roundsUs: perRequestUs };
-  if (json) console.log(JSON.stringify(result));
+  if (transactions !== requests * rounds) throw new Error(`${transactions} transactions of ${requests * rounds} requests`);
+  return { requests, rounds, medianUs: median(perRequestUs), roundsUs: perRequestUs };
+}
+
+function main(): void {
+  const result = measureHttpPath();
+  if (process.argv.includes('--json')) console.log(JSON.stringify(result));
   else
     console.log(
-      `HTTP insight path: ${result.medianUs.toFixed(2)} µs per request (median of ${ROUNDS} rounds of ${REQUESTS}; rounds ${perRequestUs
+      `HTTP insight path: ${result.medianUs.toFixed(2)} µs per request (median of ${result.rounds} rounds of ${result.requests}; rounds ${result.roundsUs
         .map((u) => u.toFixed(2))
         .join(', ')})`,
     );
 }
 
-main();
+if (process.argv[1]?.endsWith('http-path.js')) main();
