@@ -39,6 +39,11 @@ describe('API identity', () => {
       '/v1/users/{id}/files/{id}/{id}/{id}/raw',
     );
     assert.equal(templateOf('/v1/users/me'), '/v1/users/me');
+    // Hex needs a digit and 8 characters; a token of 20 or more is an identifier all the same.
+    assert.equal(templateOf('/x/abcdef12/abcdefab/abcdefabcdefabcdefab/1234567/'), '/x/{id}/abcdefab/{id}/{id}/');
+    assert.equal(templateOf('//a//7'), '//a//{id}');
+    // The version is the first segment that names one ("v1." and "v.1" do not).
+    assert.deepEqual(new ApiNamer().identify('GET', '/v1./v.1/V1.10/v2/x?y', null, null), { api: '/v1./v.1/V1.10/v2/x', version: '1.10' });
     const n = new ApiNamer({ maxTemplates: 2 });
     assert.equal(n.identify('GET', '/a/1', null, null).api, '/a/{id}');
     assert.equal(n.identify('GET', '/b/2', null, null).api, '/b/{id}');

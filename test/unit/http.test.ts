@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { parseRequestHead, parseResponseHead, requestFraming, responseFraming } from '../../src/insight/http-head.js';
+import { field, parseRequestHead, parseResponseHead, requestFraming, responseFraming } from '../../src/insight/http-head.js';
 import { HttpTracker, type HttpTransaction, type TcpSegment, type TlsHello } from '../../src/insight/http-tracker.js';
 import { parseClientHello } from '../../src/insight/tls-hello.js';
 import { captureClientHello } from '../helpers/client-hello.js';
@@ -96,9 +96,18 @@ describe('HTTP heads', () => {
     assert.equal(r.head.method, 'POST');
     assert.equal(r.head.target, '/v1/x?y=1');
     assert.deepEqual(r.head.fields.get('x-a'), ['1', '2']);
+    // Read by name without case; a repeated field's values joined; an absent one null.
+    assert.equal(field(r.head, 'x-a'), '1, 2');
+    assert.equal(field(r.head, 'host'), 'a.example');
+    assert.equal(field(r.head, 'x-b'), null);
     assert.equal(r.head.length, 79);
     assert.deepEqual(requestFraming(r.head), { kind: 'length', bytes: 5 });
     assert.deepEqual(parseRequestHead(Buffer.from('GET / HTTP/1.1\r\nHost: a')), { state: 'incomplete' });
+    // A value continued on the next line (obsolete folding) is one value.
+    const folded = parseRequestHead(Buffer.from('GET / HTTP/1.1\r\nX-Long: a\r\n  b\r\n\tc\r\nHost: h\r\n\r\n'));
+    assert.equal(folded.state === 'complete' && field(folded.head, 'x-long'), 'a b c');
+    assert.equal(folded.state === 'complete' && field(folded.head, 'host'), 'h');
+    assert.equal(parseRequestHead(Buffer.from('GET / HTTP/1.1\r\n folded first\r\n\r\n')).state, 'malformed');
     // Bare LF line ends are accepted, as servers accept them.
     assert.equal(parseRequestHead(Buffer.from('GET / HTTP/1.0\n\n')).state, 'complete');
     for (const bad of [
