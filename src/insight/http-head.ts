@@ -1,6 +1,6 @@
 /**
  * HTTP/1.x message heads (RFC 9112): the request line or status line, the header fields, and
- * how long the body that follows is. Pure functions over bytes; the stream tracker
+ * how long the body that follows is. Functions over bytes, without side effects; the stream tracker
  * (http-tracker.ts) feeds them what it reassembled. A head is parsed only when it is complete
  * (its empty line seen): a head cut short is reported as such, never guessed at.
  */
@@ -100,18 +100,15 @@ export function headEnd(buf: Uint8Array): number {
  * fields of each head, tens of thousands of heads a second.
  */
 export class FieldLines {
-  /** [start, colon, end] of each field line (`end`: before its line end). */
-  private readonly spans: number[];
   private map: Map<string, string[]> | null = null;
 
   constructor(
     private readonly text: string,
-    spans: number[],
+    /** [start, colon, end] of each field line (`end`: before its line end; colon -1: a continuation). */
+    private readonly spans: number[],
     /** A line continued another (obsolete folding): values are read from the map then. */
     private readonly folded: boolean,
-  ) {
-    this.spans = spans;
-  }
+  ) {}
 
   /** Every value of the field `name` (lower case), in order, or null. */
   values(name: string): string[] | null {
