@@ -368,8 +368,10 @@ each parsed head's object literal, a closure per head that doubled the time to p
 are classes); \`split\` and a regular expression on each request line; every field of a head cut
 out, lower-cased and put in a map (fields are found where they lie and read by name when
 asked); a path templated with a split and four regular expressions per segment (one pass over
-its characters); three key strings per segment (one), the connection moved to the end of the
-recency order at every segment (once a second); an address's text made anew for every
+its characters); three key strings per segment, hashed into the map of connections (a table
+of the connections seen last, by their ports, compared field by field: no string made when
+the connection is there), the connection moved to the end of the recency order at every
+segment (once a second); an address's text made anew for every
 segment (kept per address); Prometheus's request counter hashing and checking its four labels
 at each request, 250 ns (counted in a map of the daemon's own, 120 ns, and added to the
 counter when scraped). Three alternated runs of the two builds (7 rounds each): 10.7,

@@ -107,6 +107,8 @@ const REORDER_WINDOW = 16;
 const MAX_CHUNK_LINE = 1024;
 /** How stale a connection's place in the recency order may be. */
 const RECENCY_US = 1_000_000;
+/** Slots of the tracker's table of recently seen connections (a power of two). */
+const RECENT_SLOTS = 4096;
 
 /* The states without data of their own are shared. */
 const IDLE: StreamState = Object.freeze({ s: 'idle' });
@@ -154,10 +156,21 @@ class Connection {
   /** Streams that have ended (FIN): both, and the connection is over. */
   finished = 0;
   carriedData = false;
-  constructor(readonly key: string) {}
+  constructor(
+    readonly key: string,
+    /** Its two endpoints, the lower first (push's order). */
+    readonly loAddr: string,
+    readonly loPort: number,
+    readonly hiAddr: string,
+    readonly hiPort: number,
+  ) {}
 }
 
 const endpointKey = (addr: string, port: number) => `${addr}|${port}`;
+
+/** A connection's key in the tracker's map: both endpoints, the lower first. */
+const connectionKey = (seg: TcpSegment, fromLo: boolean) =>
+  fromLo ? `${seg.src}|${seg.sport}/${seg.dst}|${seg.dport}` : `${seg.dst}|${seg.dport}/${seg.src}|${seg.sport}`;
 
 /** One direction's byte stream. */
 class Stream {
@@ -193,6 +206,13 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 export class HttpTracker {
   private readonly conns = new Map<string, Connection>();
+  /**
+   * Connections by the sum of their ports, the last one seen in each slot: a segment of one
+   * finds it by comparing its endpoints, without making the key string and hashing it into
+   * `conns` (the largest cost of a segment after its head's parse). Every connection here is
+   * in `conns`; endConnection takes it out of both.
+   */
+  private readonly recent: (Connection | null)[] = new Array<Connection | null>(RECENT_SLOTS).fill(null);
   /** The least recently active connection, when one must go (maxConnections). */
   private readonly oldest = new OldestCursor(this.conns);
   private readonly maxConnections: number;
@@ -219,10 +239,22 @@ export class HttpTracker {
   }
 
   push(seg: TcpSegment): void {
-    // One key for both directions, the lower endpoint first: one string made per segment.
-    const fromLo = seg.src < seg.dst || (seg.src === seg.dst && seg.sport <= seg.dport);
-    const key = fromLo ? `${seg.src}|${seg.sport}/${seg.dst}|${seg.dport}` : `${seg.dst}|${seg.dport}/${seg.src}|${seg.sport}`;
-    let c = this.conns.get(key);
+    const slot = (seg.sport + seg.dport) & (RECENT_SLOTS - 1);
+    const r = this.recent[slot];
+    let c: Connection | undefined;
+    let fromLo: boolean;
+    if (r && r.loPort === seg.sport && r.hiPort === seg.dport && r.loAddr === seg.src && r.hiAddr === seg.dst) {
+      c = r;
+      fromLo = true;
+    } else if (r && r.hiPort === seg.sport && r.loPort === seg.dport && r.hiAddr === seg.src && r.loAddr === seg.dst) {
+      c = r;
+      fromLo = false;
+    } else {
+      // One key for both directions, the lower endpoint first.
+      fromLo = seg.src < seg.dst || (seg.src === seg.dst && seg.sport <= seg.dport);
+      c = this.conns.get(connectionKey(seg, fromLo));
+      if (c) this.recent[slot] = c;
+    }
     // A new SYN on a connection that carried data: the port was reused, the old one is over
     // (its FIN or RST went unseen).
     if (c && seg.flags & TCP_SYN && !(seg.flags & TCP_ACK) && c.carriedData) {
@@ -233,16 +265,19 @@ export class HttpTracker {
       // A connection is followed from its SYN, or from any data (a stream joined mid-way
       // waits for a segment that starts a message).
       if (!(seg.flags & TCP_SYN) && !seg.data.length) return;
-      c = new Connection(key);
+      c = fromLo
+        ? new Connection(connectionKey(seg, fromLo), seg.src, seg.sport, seg.dst, seg.dport)
+        : new Connection(connectionKey(seg, fromLo), seg.dst, seg.dport, seg.src, seg.sport);
       c.placedUs = seg.tsUs;
-      this.conns.set(key, c);
+      this.conns.set(c.key, c);
+      this.recent[slot] = c;
       this.stats.connections++;
       if (this.conns.size > this.maxConnections) this.evictOldest();
     } else if (seg.tsUs - c.placedUs >= RECENCY_US || seg.tsUs < c.placedUs) {
       // Map order is the eviction order: the least recently active first, to within
       // RECENCY_US (moving the connection at every segment cost a tenth of following it).
-      this.conns.delete(key);
-      this.conns.set(key, c);
+      this.conns.delete(c.key);
+      this.conns.set(c.key, c);
       c.placedUs = seg.tsUs;
     }
     c.lastUs = seg.tsUs;
@@ -680,6 +715,8 @@ export class HttpTracker {
     c.answering = null;
     this.unanswered(c);
     this.conns.delete(c.key);
+    const slot = (c.loPort + c.hiPort) & (RECENT_SLOTS - 1);
+    if (this.recent[slot] === c) this.recent[slot] = null;
   }
 
   private unanswered(c: Connection): void {
