@@ -294,6 +294,33 @@ describe('HTTP tracker', () => {
     assert.equal(out.length, 3);
   });
 
+  it('keeps apart interleaved connections whose ports share a slot of its table of recent ones', () => {
+    const { tracker, out } = track();
+    // 40000 + 80 and 44096 + 80 are 4,096 apart: the same slot.
+    const a = new Conn(tracker, 40000).handshake();
+    const b = new Conn(tracker, 44096).handshake();
+    a.client('GET /a HTTP/1.1\r\nHost: h\r\n\r\n');
+    b.client('GET /b HTTP/1.1\r\nHost: h\r\n\r\n');
+    a.server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    b.server('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    b.rst();
+    a.client('GET /a2 HTTP/1.1\r\nHost: h\r\n\r\n').server('HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n');
+    // The ended one's ports, used again by a new connection, and again after one that carried
+    // nothing (a new SYN on it does not end it): what it was asked is still reported at the end.
+    new Conn(tracker, 44096).handshake().client('GET /b2 HTTP/1.1\r\nHost: h\r\n\r\n').server('HTTP/1.1 204 No Content\r\n\r\n').rst();
+    new Conn(tracker, 44096).handshake().rst();
+    new Conn(tracker, 44096).handshake().client('GET /b3 HTTP/1.1\r\nHost: h\r\n\r\n');
+    tracker.flush();
+    assert.deepEqual(out.map(brief), [
+      ['GET', '/a', 200],
+      ['GET', '/b', 404],
+      ['GET', '/a2', 201],
+      ['GET', '/b2', 204],
+      ['GET', '/b3', null],
+    ]);
+    assert.equal(tracker.stats.connections, 5);
+  });
+
   it('counts a connection active again after a second as recent, for eviction', () => {
     const { tracker, out } = track({ maxConnections: 2 });
     const a = new Conn(tracker, 1).handshake();
