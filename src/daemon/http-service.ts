@@ -9,7 +9,7 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 
 import type { Config } from '../control/config/schema.js';
-import { decodeHttpSegment, httpCounters, openHttpRing } from '../dataplane/http-tables.js';
+import { decodeHttpSegmentAt, httpCounters, openHttpRing } from '../dataplane/http-tables.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { monoToEpochOffsetNs } from '../util/clock.js';
 import { ApiUsage, type NamedTransaction } from '../insight/api-usage.js';
@@ -117,20 +117,21 @@ export class HttpInsightService implements ApiInsightSource {
     const reader = openHttpRing(this.instance);
     this.reader = reader;
     // A batch at a time, as the addon drains it: no promise per segment (tens of thousands a second).
-    reader.onRecords((records) => this.consume(records, monoToEpochOffsetNs()));
+    reader.onBatches((data, ends) => this.consume(data, ends, monoToEpochOffsetNs()));
     this.timer ??= setInterval(() => this.tick(), 5000);
     this.timer.unref();
   }
 
   /**
-   * Follows one batch of the ring's records; `offsetNs` makes the data plane's clock wall-clock
-   * time for all of them. (bench/http-path.ts drives this with crafted records.)
+   * Follows one batch of the ring's records, read where they lie (record i is
+   * data[ends[i - 1] (0 for the first), ends[i])); `offsetNs` makes the data plane's clock
+   * wall-clock time for all of them. (bench/http-path.ts drives this with crafted records.)
    */
-  consume(records: readonly Buffer[], offsetNs: bigint): void {
+  consume(data: Buffer, ends: Uint32Array, offsetNs: bigint): void {
     this.sync();
-    for (const rec of records) {
+    for (let i = 0, start = 0; i < ends.length; start = ends[i]!, i++) {
       try {
-        this.tracker.push(decodeHttpSegment(rec, undefined, offsetNs));
+        this.tracker.push(decodeHttpSegmentAt(data, start, ends[i]!, undefined, offsetNs));
       } catch (err) {
         this.log.warn({ err }, 'an HTTP segment could not be followed; skipped');
       }

@@ -62,19 +62,25 @@ const SEG = abi.PwHttpSegment.offsets;
  * here. The segment's data is a view into `rec` (TcpSegment: the tracker copies what it keeps).
  */
 export function decodeHttpSegment(rec: Buffer, tsUs?: number, offsetNs = monoToEpochOffsetNs()): TcpSegment {
-  const family = rec[SEG.family] === 6 ? 6 : 4;
-  const caplen = Math.min(rec.readUInt16LE(SEG.caplen), rec.length - SEG.data);
-  const payloadLen = rec.readUInt32LE(SEG.payload_len);
+  return decodeHttpSegmentAt(rec, 0, rec.length, tsUs, offsetNs);
+}
+
+/** decodeHttpSegment of the record at buf[at, end) (a ring batch read in place: RingBufferReader.onBatches). */
+export function decodeHttpSegmentAt(buf: Buffer, at: number, end: number, tsUs: number | undefined, offsetNs: bigint): TcpSegment {
+  if (end - at < SEG.data) throw new RangeError(`an HTTP segment record of ${end - at} bytes, shorter than its ${SEG.data} of fields`);
+  const family = buf[at + SEG.family] === 6 ? 6 : 4;
+  const caplen = Math.min(buf.readUInt16LE(at + SEG.caplen), end - at - SEG.data);
+  const payloadLen = buf.readUInt32LE(at + SEG.payload_len);
   return {
-    tsUs: tsUs ?? epochUs(rec, offsetNs),
-    src: family === 4 ? ipv4At(rec, SEG.src) : formatAddress(6, new Uint8Array(rec.buffer, rec.byteOffset + SEG.src, 16)),
-    dst: family === 4 ? ipv4At(rec, SEG.dst) : formatAddress(6, new Uint8Array(rec.buffer, rec.byteOffset + SEG.dst, 16)),
-    sport: rec.readUInt16BE(SEG.sport),
-    dport: rec.readUInt16BE(SEG.dport),
-    seq: rec.readUInt32LE(SEG.seq),
-    flags: rec[SEG.tcp_flags]!,
+    tsUs: tsUs ?? epochUs(buf, at, offsetNs),
+    src: family === 4 ? ipv4At(buf, at + SEG.src) : formatAddress(6, new Uint8Array(buf.buffer, buf.byteOffset + at + SEG.src, 16)),
+    dst: family === 4 ? ipv4At(buf, at + SEG.dst) : formatAddress(6, new Uint8Array(buf.buffer, buf.byteOffset + at + SEG.dst, 16)),
+    sport: buf.readUInt16BE(at + SEG.sport),
+    dport: buf.readUInt16BE(at + SEG.dport),
+    seq: buf.readUInt32LE(at + SEG.seq),
+    flags: buf[at + SEG.tcp_flags]!,
     payloadLen,
-    data: new Uint8Array(rec.buffer, rec.byteOffset + SEG.data, Math.min(caplen, payloadLen)),
+    data: new Uint8Array(buf.buffer, buf.byteOffset + at + SEG.data, Math.min(caplen, payloadLen)),
   };
 }
 
@@ -107,13 +113,13 @@ const offsetMemo = { ns: 0n, us: 0, rem: 0 };
  * within a few ns after, far below the microsecond kept. The offset (wall clock minus
  * monotonic) is positive.
  */
-function epochUs(rec: Buffer, offsetNs: bigint): number {
+function epochUs(rec: Buffer, at: number, offsetNs: bigint): number {
   if (offsetNs !== offsetMemo.ns) {
     offsetMemo.ns = offsetNs;
     offsetMemo.us = Number(offsetNs / 1000n);
     offsetMemo.rem = Number(offsetNs % 1000n);
   }
-  const monoNs = rec.readUInt32LE(SEG.ts_ns + 4) * 4294967296 + rec.readUInt32LE(SEG.ts_ns);
+  const monoNs = rec.readUInt32LE(at + SEG.ts_ns + 4) * 4294967296 + rec.readUInt32LE(at + SEG.ts_ns);
   const monoUs = Math.floor(monoNs / 1000);
   return monoUs + offsetMemo.us + Math.floor((monoNs - monoUs * 1000 + offsetMemo.rem) / 1000);
 }
