@@ -104,7 +104,7 @@ export interface NamedTransaction {
 
 const statusClass = (s: number | null) => (s === null ? 'none' : `${Math.floor(s / 100)}xx`);
 const cellKey = (api: string, version: string | null, method: string, status: number | null, host: string | null) =>
-  [api, version ?? '', method, status ?? '', host ?? ''].join('\t');
+  `${api}\t${version ?? ''}\t${method}\t${status ?? ''}\t${host ?? ''}`;
 
 export class ApiUsage {
   private readonly buckets: Bucket[] = [];
