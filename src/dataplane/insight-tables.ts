@@ -9,7 +9,7 @@ import { ifNameCache, openPinned, RingBufferReader } from '../kernel/index.js';
 import { decodeEvent, type PacketEvent } from '../insight/events.js';
 import { FlowSnapshot } from '../insight/flow-table.js';
 import { formatAddress } from '../util/ip.js';
-import { monoNowNs } from '../util/clock.js';
+import { monoNowNs, monoToEpochOffsetNs } from '../util/clock.js';
 import { pinDirOf } from '../util/instance.js';
 import type { Pipeline, PipelineMaps } from './pipeline.js';
 import { switchFeature } from './feature-bytes.js';
@@ -152,5 +152,15 @@ export function openEventRing(instance: string): RingBufferReader {
  */
 export function eventDecoder(): (rec: Buffer) => PacketEvent {
   const names = ifNameCache(1000);
-  return (rec) => decodeEvent(rec, names);
+  // The clock offset checked for a step of the wall clock every 100 ms, not at every event.
+  let offsetNs = 0n;
+  let offsetAt = -Infinity;
+  return (rec) => {
+    const now = Date.now();
+    if (now - offsetAt >= 100 || now < offsetAt) {
+      offsetNs = monoToEpochOffsetNs();
+      offsetAt = now;
+    }
+    return decodeEvent(rec, names, offsetNs);
+  };
 }

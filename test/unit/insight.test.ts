@@ -126,4 +126,21 @@ describe('event records', () => {
     }
     assert.equal(decodeEvent(record(60, 64), String).rule, 7);
   });
+
+  it('reads the fields where they lie: times, interfaces, kind; a record shorter than its fields reads zeros', () => {
+    const rec = record(60, 64);
+    rec.writeUInt32LE(3, abi.PwEvent.offsets.ifindex);
+    rec.writeUInt32LE(9, abi.PwEvent.offsets.egress_ifindex);
+    rec[abi.PwEvent.offsets.kind] = abi.PwEventKind.DROP;
+    const at = (ms: number) => {
+      rec.writeBigUInt64LE(BigInt(ms) * 1_000_000n + 999_999n, abi.PwEvent.offsets.ts_ns);
+      return decodeEvent(rec, (i) => `if${i}`, 1_700_000_000_000_000_000n);
+    };
+    const e = at(5);
+    assert.deepEqual([e.time, e.kind, e.iif, e.oif, e.len], ['2023-11-14T22:13:20.005Z', 'drop', 'if3', 'if9', 60]);
+    assert.equal(at(6).time, '2023-11-14T22:13:20.006Z');
+    assert.equal(at(5).time, '2023-11-14T22:13:20.005Z');
+    const short = decodeEvent(record(60, 64).subarray(0, 20), String, 0n);
+    assert.deepEqual([short.rule, short.oif, short.head], [7, null, '']);
+  });
 });
