@@ -48,24 +48,34 @@ const XDP_OF_VERDICT: Record<number, number> = {
   [abi.PwVerdict.ABORTED]: XdpAction.ABORTED,
 };
 
-/** Decodes one record of the capture ring; `ifName` names interfaces. */
+const C = abi.PwCaptureRecord.offsets;
+
+/**
+ * Decodes one record of the capture ring; `ifName` names interfaces. The fields are read where
+ * they lie and only the captured bytes copied (the generated decoder copies the record's whole
+ * room for data, 2 KiB, for every packet).
+ */
 export function decodeCaptureRecord(rec: Buffer, monoToEpochNs: bigint, ifName: (ifindex: number) => string): CapturedRecord {
-  const r = abi.PwCaptureRecord.decode(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), 0);
+  if (rec.byteLength < C.data) throw new RangeError(`a capture record of ${rec.byteLength} bytes, shorter than its ${C.data} of fields`);
+  const caplen = Math.min(rec.readUInt32LE(C.caplen), rec.byteLength - C.data);
+  const point: CapturePoint = rec[C.point] === abi.PwCapturePoint.VERDICT ? 'verdict' : 'ingress';
   const out: CapturedRecord = {
-    tsNs: r.ts_ns + monoToEpochNs,
-    iif: ifName(r.ifindex),
-    len: r.len,
-    data: Buffer.from(r.data.subarray(0, Math.min(r.caplen, r.data.length))),
-    point: r.point === abi.PwCapturePoint.VERDICT ? 'verdict' : 'ingress',
+    tsNs: rec.readBigUInt64LE(C.ts_ns) + monoToEpochNs,
+    iif: ifName(rec.readUInt32LE(C.ifindex)),
+    len: rec.readUInt32LE(C.len),
+    data: Buffer.from(rec.subarray(C.data, C.data + caplen)),
+    point,
   };
-  if (out.point === 'verdict') {
+  if (point === 'verdict') {
+    const verdict = rec[C.verdict]!;
+    const egress = rec.readUInt32LE(C.egress_ifindex);
     Object.assign(out, {
-      verdict: verdictName(r.verdict),
-      reason: reasonName(r.reason),
-      xdpAction: XDP_OF_VERDICT[r.verdict],
-      rule: r.rule,
-      route: r.route,
-      oif: r.egress_ifindex ? ifName(r.egress_ifindex) : null,
+      verdict: verdictName(verdict),
+      reason: reasonName(rec[C.reason]!),
+      xdpAction: XDP_OF_VERDICT[verdict],
+      rule: rec.readUInt32LE(C.rule),
+      route: rec.readUInt32LE(C.route),
+      oif: egress ? ifName(egress) : null,
     });
   }
   return out;

@@ -11,6 +11,7 @@ import { topIndexes } from '../../src/util/top-indexes.js';
 import { formatTcpFlagBits, protocolName } from '../../src/insight/names.js';
 import { formatSummary, summarizePacket } from '../../src/insight/packet-summary.js';
 import { decodeEvent } from '../../src/insight/events.js';
+import { decodeCaptureRecord } from '../../src/insight/capture-record.js';
 import * as abi from '../../src/generated/pathwise.js';
 
 const maps = { scratchFd: 3, progsFd: 4 };
@@ -142,5 +143,42 @@ describe('event records', () => {
     assert.equal(at(5).time, '2023-11-14T22:13:20.005Z');
     const short = decodeEvent(record(60, 64).subarray(0, 20), String, 0n);
     assert.deepEqual([short.rule, short.oif, short.head], [7, null, '']);
+  });
+});
+
+describe('capture records', () => {
+  it('reads the fields where they lie and copies only the captured bytes', () => {
+    const C = abi.PwCaptureRecord.offsets;
+    const rec = Buffer.alloc(abi.PwCaptureRecord.size);
+    rec.writeBigUInt64LE(1_000n, C.ts_ns);
+    rec.writeUInt32LE(3, C.ifindex);
+    rec.writeUInt32LE(1500, C.len);
+    rec.writeUInt32LE(5, C.caplen);
+    rec.writeUInt32LE(7, C.rule);
+    rec.writeUInt32LE(11, C.route);
+    rec.writeUInt32LE(9, C.egress_ifindex);
+    rec[C.point] = abi.PwCapturePoint.VERDICT;
+    rec[C.verdict] = abi.PwVerdict.DROP;
+    rec.set([1, 2, 3, 4, 5, 6], C.data);
+    const r = decodeCaptureRecord(rec, 5n, (i) => `if${i}`);
+    assert.deepEqual(
+      { ...r, data: [...r.data] },
+      {
+        tsNs: 1_005n,
+        iif: 'if3',
+        len: 1500,
+        data: [1, 2, 3, 4, 5],
+        point: 'verdict',
+        verdict: 'drop',
+        reason: r.reason,
+        xdpAction: 1,
+        rule: 7,
+        route: 11,
+        oif: 'if9',
+      },
+    );
+    rec[C.point] = abi.PwCapturePoint.INGRESS;
+    assert.deepEqual(Object.keys(decodeCaptureRecord(rec, 0n, String)), ['tsNs', 'iif', 'len', 'data', 'point']);
+    assert.throws(() => decodeCaptureRecord(rec.subarray(0, 20), 0n, String), /shorter than its 40 of fields/);
   });
 });
