@@ -370,7 +370,7 @@ export class HttpTracker {
     const behind = (st.nextSeq! - seg.seq) | 0;
     if (behind >= seg.payloadLen) return;
     const skip = Math.max(0, behind);
-    const known = seg.data.subarray(Math.min(skip, seg.data.length));
+    const known = skip ? seg.data.subarray(Math.min(skip, seg.data.length)) : seg.data;
     const hole = seg.payloadLen - Math.max(skip, seg.data.length);
     st.nextSeq = (seg.seq + seg.payloadLen) >>> 0;
     if (known.length) this.feedBytes(c, st, known, seg.tsUs, skip === 0);
