@@ -61,18 +61,19 @@ const SEG = abi.PwHttpSegment.offsets;
  * field, without a Buffer made for any part: tens of thousands of them a second come through
  * here. The segment's data is a view into `rec` (TcpSegment: the tracker copies what it keeps).
  */
-export function decodeHttpSegment(rec: Buffer, tsUs?: number, offsetNs = monoToEpochOffsetNs()): TcpSegment {
+export function decodeHttpSegment(rec: Buffer, tsUs?: number, offsetNs?: bigint): TcpSegment {
   return decodeHttpSegmentAt(rec, 0, rec.length, tsUs, offsetNs);
 }
 
 /** decodeHttpSegment of the record at buf[at, end) (a ring batch read in place: RingBufferReader.onBatches). */
-export function decodeHttpSegmentAt(buf: Buffer, at: number, end: number, tsUs: number | undefined, offsetNs: bigint): TcpSegment {
+export function decodeHttpSegmentAt(buf: Buffer, at: number, end: number, tsUs: number | undefined, offsetNs?: bigint): TcpSegment {
   if (end - at < SEG.data) throw new RangeError(`an HTTP segment record of ${end - at} bytes, shorter than its ${SEG.data} of fields`);
   const family = buf[at + SEG.family] === 6 ? 6 : 4;
   const caplen = Math.min(buf.readUInt16LE(at + SEG.caplen), end - at - SEG.data);
   const payloadLen = buf.readUInt32LE(at + SEG.payload_len);
   return {
-    tsUs: tsUs ?? epochUs(buf, at, offsetNs),
+    // The clock offset is asked for only when the record's own time is used (not in a replay).
+    tsUs: tsUs ?? epochUs(buf, at, offsetNs ?? monoToEpochOffsetNs()),
     src: family === 4 ? ipv4At(buf, at + SEG.src) : formatAddress(6, new Uint8Array(buf.buffer, buf.byteOffset + at + SEG.src, 16)),
     dst: family === 4 ? ipv4At(buf, at + SEG.dst) : formatAddress(6, new Uint8Array(buf.buffer, buf.byteOffset + at + SEG.dst, 16)),
     sport: buf.readUInt16BE(at + SEG.sport),
