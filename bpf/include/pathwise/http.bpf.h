@@ -65,7 +65,7 @@ static __always_inline int pw_http_emit(PW_CTX *ctx, const struct pw_packet *pkt
 	if (cap && copy > 0 && pw_ctx_load_bytes(ctx, data_off, r->data, copy))
 		copy = 0;
 	r->caplen = copy;
-	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_http));
+	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_http, PW_HTTP_HEAD + cap));
 	return 0;
 }
 

@@ -67,7 +67,7 @@ static __always_inline int pw_emit_event_cap(PW_CTX *ctx, const struct pw_packet
 		copy = cap;
 	if (copy > 0)
 		pw_ctx_load_bytes(ctx, 0, e->head, copy);
-	bpf_ringbuf_submit(e, pw_ring_wake_flags(&pw_events));
+	bpf_ringbuf_submit(e, pw_ring_wake_flags(&pw_events, PW_EVENT_HEAD + cap));
 	return 0;
 }
 
@@ -125,7 +125,7 @@ static __always_inline void pw_emit_capture(PW_CTX *ctx, __u32 snap, enum pw_cap
 	/* Only the copied bytes are written: the reader takes caplen of them. */
 	if (copy > 0)
 		pw_ctx_load_bytes(ctx, 0, r->data, copy);
-	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_capture));
+	bpf_ringbuf_submit(r, pw_ring_wake_flags(&pw_capture, sizeof(*r)));
 	if (rc)
 		rc->capture_sent++;
 }
