@@ -384,10 +384,13 @@ until the daemon came to read, and under ab the daemon waits for a CPU. Now a re
 only when it takes the unread bytes across another 64 KiB (bpf/include/pathwise/ring.bpf.h).
 Alternated runs of this bench with the two data planes, two each, counting irq_work
 interrupts over the middle round's ab run with insight on (perf stat -e
-irq_vectors:irq_work_entry): 1,226 and 2,399 before, 137 and 145 after; nginx with insight
-55,576 and 59,443 requests/s (0.64× and 0.62× its rate without) before, 69,513 and 65,687
-(0.70× and 0.67×) after; the VM's busy CPU per request 29.0 and 31.0 µs before, 25.0 and 24.5
-after.`
+irq_vectors:irq_work_entry): 1,226 and 2,399 before, 137 and 145 after; the VM's busy CPU per
+request with insight on 29.0 and 31.0 µs before, 25.0 and 24.5 after (24.5-26.5 in four more
+runs of the new data plane); nginx with insight 55,576 and 59,443 requests/s before (0.64× and
+0.62× its rate without), 69,513 and 65,687 after (0.70× and 0.67×). The four later runs
+measured 0.61-0.64× (60,062-65,777 requests/s with insight, 98,762-105,207 without): the
+ratio moves between runs by as much as the change, the interrupts and the CPU they cost do
+not.`
     : `| nginx through Pathwise | requests/s | ratio |
 | --- | ---: | ---: |
 | HTTP insight off | ${f(o.offRps, 0)} | 1.00× |
