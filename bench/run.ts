@@ -1748,7 +1748,7 @@ made ~1.7 M events/s on these VMs, fewer than the reader is to show it takes; th
       ? 'Each event is a 288-byte record.'
       : `The packet is ${i.events.packetBytes} bytes: its event is a ${32 + (i.events.packetBytes <= 64 ? 64 : i.events.packetBytes <= 128 ? 128 : 256)}-byte record
 (32 bytes of fields, then 64, 128 or 256 of the packet, by its length), and the ring wakes the
-reader each time another 64 KiB wait unread (or on the reader's 5 ms timer), where before 2026-12-02 every event
+reader each time another 64 KiB wait unread (or on the reader's 5 ms timer, 40 ms while it finds nothing), where before 2026-12-02 every event
 was 288 bytes and woke a reader that had kept up. Until 2026-12-07 every event past the first
 64 KiB woke the reader again until it came, an irq_work each on the producing CPU: in the last
 of five alternated pairs of runs (bench/run.js --insight) the producing runs made 2.87 M events/s
