@@ -15,44 +15,17 @@
  */
 import pino from 'pino';
 
-import * as abi from '../src/generated/pathwise.js';
 import { parseConfig } from '../src/control/config/load.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { HttpInsightService } from '../src/daemon/http-service.js';
 import { median } from './pipeline-kit.js';
+import { httpBatches, httpRecord as record, TCP_ACK, TCP_PSH, TCP_SYN, type Endpoint } from '../test/helpers/http-records.js';
 
-const SEG = abi.PwHttpSegment.offsets;
 const CONNECTIONS = 8;
 const REQUESTS = Number(process.env.REQUESTS ?? 100_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 /** Records per drained batch (the ring reader's batches are up to 1,024; under ab, tens). */
 const BATCH = Number(process.env.BATCH ?? 64);
-const TCP_SYN = 0x02;
-const TCP_ACK = 0x10;
-const TCP_PSH = 0x08;
-
-interface Endpoint {
-  addr: number[];
-  port: number;
-}
-
-/** One ring record: the fixed part and the payload's first bytes, sized as http.bpf.h's classes. */
-function record(tsNs: bigint, from: Endpoint, to: Endpoint, seq: number, flags: number, payload: Buffer): Buffer {
-  const cap = payload.length <= 256 ? 256 : 1024;
-  const r = Buffer.alloc(SEG.data + cap);
-  r.writeBigUInt64LE(tsNs, SEG.ts_ns);
-  r.writeUInt32LE(seq >>> 0, SEG.seq);
-  r.writeUInt32LE(payload.length, SEG.payload_len);
-  r.writeUInt16LE(payload.length, SEG.caplen);
-  r[SEG.family] = 4;
-  r[SEG.tcp_flags] = flags;
-  r.writeUInt16BE(from.port, SEG.sport);
-  r.writeUInt16BE(to.port, SEG.dport);
-  Buffer.from(from.addr).copy(r, SEG.src);
-  Buffer.from(to.addr).copy(r, SEG.dst);
-  payload.copy(r, SEG.data);
-  return r;
-}
 
 /** The records of `requests` keep-alive requests over CONNECTIONS connections, in batches. */
 function traffic(requests: number): { data: Buffer; ends: Uint32Array }[] {
@@ -82,15 +55,7 @@ function traffic(requests: number): { data: Buffer; ends: Uint32Array }[] {
     recs.push(record((ns += 40_000n), server, c.ep, c.sseq, TCP_PSH | TCP_ACK, response));
     c.sseq += response.length;
   }
-  const batches: { data: Buffer; ends: Uint32Array }[] = [];
-  for (let i = 0; i < recs.length; i += BATCH) {
-    const part = recs.slice(i, i + BATCH);
-    const ends = new Uint32Array(part.length);
-    let end = 0;
-    part.forEach((r, j) => (ends[j] = end += r.length));
-    batches.push({ data: Buffer.concat(part), ends });
-  }
-  return batches;
+  return httpBatches(recs, BATCH);
 }
 
 export interface HttpPathResult {

@@ -16,6 +16,12 @@ import { ApiUsage, type NamedTransaction } from '../insight/api-usage.js';
 import { HttpTracker } from '../insight/http-tracker.js';
 import type { ApiInsightSource, HttpInsightStats } from '../ops/api-insight.js';
 
+/** Requests counted under one label set since the last scrape. */
+interface UncountedRequests {
+  labels: Record<'api' | 'version' | 'method' | 'code', string>;
+  n: number;
+}
+
 /** Methods are bounded for the labels: a token can be anything. */
 const LABELLED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
 
@@ -38,7 +44,10 @@ export class HttpInsightService implements ApiInsightSource {
    * inc() hashes and checks the labels of each call, a tenth of this path's time at tens of
    * thousands of requests a second. The counter adds them up when scraped.
    */
-  private readonly uncounted = new Map<string, { labels: Record<'api' | 'version' | 'method' | 'code', string>; n: number }>();
+  private readonly uncounted = new Map<string, UncountedRequests>();
+  /** The last transaction's labels as it had them, and their slot in `uncounted`. */
+  private lastCount: { api: string; version: string | null; method: string; status: number | undefined; slot: UncountedRequests } | null =
+    null;
   /** Registered into each API server's registry (api/metrics.ts). */
   readonly requests = new client.Counter({
     name: 'pathwise_http_requests_total',
@@ -89,17 +98,28 @@ export class HttpInsightService implements ApiInsightSource {
       versionField: this.config().insight.http.versionField ?? undefined,
       onTransaction: (t) => {
         const named = this.usage.record(t);
-        const method = LABELLED_METHODS.has(t.method) ? t.method : 'other';
-        const version = named.version ?? '';
-        const code = t.status !== undefined ? String(t.status) : 'none';
-        const key = `${named.api}\n${version}\n${method}\n${code}`;
-        const u = this.uncounted.get(key);
-        if (u) u.n++;
-        else this.uncounted.set(key, { labels: { api: named.api, version, method, code }, n: 1 });
+        // As ApiUsage does: the last transaction's label set is compared before a key is made.
+        const last = this.lastCount;
+        if (last && last.api === named.api && last.version === named.version && last.method === t.method && last.status === t.status)
+          last.slot.n++;
+        else
+          this.lastCount = { api: named.api, version: named.version, method: t.method, status: t.status, slot: this.countRequest(named) };
         if (t.latencyUs !== undefined) this.duration.observe({ api: named.api }, t.latencyUs / 1e6);
         for (const fn of this.listeners) fn(named);
       },
     });
+  }
+
+  /** Counts a transaction's request under its labels (not yet in the counter: countRequests). */
+  private countRequest({ t, api, version: named }: NamedTransaction): UncountedRequests {
+    const method = LABELLED_METHODS.has(t.method) ? t.method : 'other';
+    const version = named ?? '';
+    const code = t.status !== undefined ? String(t.status) : 'none';
+    const key = `${api}\n${version}\n${method}\n${code}`;
+    let u = this.uncounted.get(key);
+    if (u) u.n++;
+    else this.uncounted.set(key, (u = { labels: { api, version, method, code }, n: 1 }));
+    return u;
   }
 
   /** Adds the requests counted since the last scrape to the counter (its collect()). */

@@ -106,6 +106,70 @@ describe('API usage', () => {
     ]);
   });
 
+  it('counts each transaction in its own cell, in runs of one cell or changing any field, across buckets', () => {
+    // record() compares each transaction with the last one's cell before making a key: any
+    // field that differs, or a new bucket, must take it to its own cell.
+    const u = new ApiUsage({ patterns: [{ name: 'orders', path: '/v{version}/orders/{id}' }] });
+    const t0 = u.started + 1000;
+    const kinds: Partial<HttpTransaction>[] = [
+      {},
+      { method: 'POST' },
+      { status: 404 },
+      { status: undefined },
+      { host: 'other' },
+      { host: null },
+      { uri: '/v2/orders/1' },
+      { uri: '/things/9' },
+      { client: '192.0.2.9' },
+    ];
+    const want = new Map<string, number>();
+    let seed = 7;
+    for (let i = 0; i < 3000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      // Runs of 1-4 of one kind, then another, over three buckets.
+      const k = kinds[(seed >> 8) % kinds.length]!;
+      const at = t0 + Math.floor(i / 1000) * BUCKET_MS;
+      for (let r = 0; r <= (seed >> 4) % 4; r++) {
+        const t = txn({ ...k, method: k.method ? String(k.method) : 'GET' });
+        u.record(t, at);
+        const named = new ApiNamer({ patterns: [{ name: 'orders', path: '/v{version}/orders/{id}' }] }).identify(
+          t.method,
+          t.uri,
+          t.host,
+          null,
+        );
+        const key = JSON.stringify([named.api, named.version, t.method, t.status ?? null, t.host, Math.floor(i / 1000)]);
+        want.set(key, (want.get(key) ?? 0) + 1);
+      }
+    }
+    // A window holds the buckets from its start on: bucket b's own counts are the window from
+    // its start less the window from the next one's.
+    const from = (b: number) => {
+      const out = new Map<string, number>();
+      const start = t0 + b * BUCKET_MS - ((t0 + b * BUCKET_MS) % BUCKET_MS);
+      for (const r of u.usage(['api', 'version', 'method', 'status', 'host'], BUCKET_MS * (3 - b), start + (3 - b) * BUCKET_MS)) {
+        out.set(JSON.stringify([r.api, r.version, r.method, r.status, r.host]), r.requests);
+      }
+      return out;
+    };
+    const got = new Map<string, number>();
+    for (let b = 0; b < 3; b++) {
+      const next = b < 2 ? from(b + 1) : new Map<string, number>();
+      for (const [k, n] of from(b)) {
+        const own = n - (next.get(k) ?? 0);
+        if (own) got.set(k.slice(0, -1) + `,${b}]`, own);
+      }
+    }
+    assert.deepEqual([...got].sort(), [...want].sort());
+    // Callers too: every transaction under its caller, the one client apart from the rest included.
+    const callers = u.usage(['source'], 3_600_000, t0 + 3 * BUCKET_MS);
+    assert.ok(callers.some((r) => r.source === '192.0.2.9' && r.requests > 0));
+    assert.equal(
+      callers.reduce((a, r) => a + r.requests, 0),
+      [...want.values()].reduce((a, n) => a + n, 0),
+    );
+  });
+
   it('says who calls which version', () => {
     const u = new ApiUsage({ patterns: [{ name: 'orders', path: '/v{version}/orders/{id}' }] });
     const t0 = u.started + 1000;

@@ -1,0 +1,47 @@
+/**
+ * Records of the HTTP stage's ring (http.bpf.h's layout, the fields as the data plane writes
+ * them), crafted: for driving the daemon's HTTP service without a data plane (its unit test,
+ * bench/http-path.ts).
+ */
+import * as abi from '../../src/generated/pathwise.js';
+
+const SEG = abi.PwHttpSegment.offsets;
+export const TCP_SYN = 0x02;
+export const TCP_ACK = 0x10;
+export const TCP_PSH = 0x08;
+
+export interface Endpoint {
+  addr: number[];
+  port: number;
+}
+
+/** One ring record: the fixed part and the payload's first bytes, sized as http.bpf.h's classes. */
+export function httpRecord(tsNs: bigint, from: Endpoint, to: Endpoint, seq: number, flags: number, payload: Buffer): Buffer {
+  const cap = payload.length <= 256 ? 256 : 1024;
+  const r = Buffer.alloc(SEG.data + cap);
+  r.writeBigUInt64LE(tsNs, SEG.ts_ns);
+  r.writeUInt32LE(seq >>> 0, SEG.seq);
+  r.writeUInt32LE(payload.length, SEG.payload_len);
+  r.writeUInt16LE(payload.length, SEG.caplen);
+  r[SEG.family] = 4;
+  r[SEG.tcp_flags] = flags;
+  r.writeUInt16BE(from.port, SEG.sport);
+  r.writeUInt16BE(to.port, SEG.dport);
+  Buffer.from(from.addr).copy(r, SEG.src);
+  Buffer.from(to.addr).copy(r, SEG.dst);
+  payload.copy(r, SEG.data);
+  return r;
+}
+
+/** Records in batches of `size`, as the ring reader hands them over (data, and each record's end). */
+export function httpBatches(recs: Buffer[], size: number): { data: Buffer; ends: Uint32Array }[] {
+  const batches: { data: Buffer; ends: Uint32Array }[] = [];
+  for (let i = 0; i < recs.length; i += size) {
+    const part = recs.slice(i, i + size);
+    const ends = new Uint32Array(part.length);
+    let end = 0;
+    part.forEach((r, j) => (ends[j] = end += r.length));
+    batches.push({ data: Buffer.concat(part), ends });
+  }
+  return batches;
+}
