@@ -14,6 +14,7 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import { monoToEpochOffsetNs } from '../util/clock.js';
 import { ApiUsage, type NamedTransaction } from '../insight/api-usage.js';
 import { HttpTracker } from '../insight/http-tracker.js';
+import { OneLabelHistogram } from '../util/one-label-histogram.js';
 import type { ApiInsightSource, HttpInsightStats } from '../ops/api-insight.js';
 
 /** Requests counted under one label set since the last scrape. */
@@ -56,12 +57,12 @@ export class HttpInsightService implements ApiInsightSource {
     registers: [],
     collect: () => this.countRequests(),
   });
-  readonly duration = new client.Histogram({
+  /** A histogram of our own: prom-client's checked and hashed the label at each request. */
+  readonly duration = new OneLabelHistogram({
     name: 'pathwise_http_request_duration_seconds',
     help: "HTTP requests' latency seen in the packets: request's first byte to response's first byte",
-    labelNames: ['api'],
+    label: 'api',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [],
   });
 
   constructor(
@@ -104,7 +105,7 @@ export class HttpInsightService implements ApiInsightSource {
           last.slot.n++;
         else
           this.lastCount = { api: named.api, version: named.version, method: t.method, status: t.status, slot: this.countRequest(named) };
-        if (t.latencyUs !== undefined) this.duration.observe({ api: named.api }, t.latencyUs / 1e6);
+        if (t.latencyUs !== undefined) this.duration.observe(named.api, t.latencyUs / 1e6);
         for (const fn of this.listeners) fn(named);
       },
     });
@@ -178,7 +179,7 @@ export class HttpInsightService implements ApiInsightSource {
 
   /** The metrics this service keeps, for each API server's registry. */
   get metrics(): client.Metric[] {
-    return [this.requests, this.duration];
+    return [this.requests, this.duration.asMetric()];
   }
 
   stats(): HttpInsightStats {

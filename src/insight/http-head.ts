@@ -65,8 +65,6 @@ for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
 for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 
-const findByte = (buf: Uint8Array, byte: number, from: number): number => Uint8Array.prototype.indexOf.call(buf, byte, from);
-
 const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 
 /** Non-empty and all visible ASCII (a request target: RFC 9112 §3.2). */
@@ -79,18 +77,22 @@ function visibleAscii(s: string): boolean {
 }
 
 /**
- * Where the head ends: the index just past its empty line (CRLF CRLF, or bare LFs, which
- * servers accept too), or -1 when it has not ended within `buf`.
+ * The head at the start of `buf` as text (one string: a Buffer and a string per line would
+ * cost an allocation each), and where it ends: the index just past its empty line (CRLF CRLF,
+ * or bare LFs, which servers accept too), or -1 when it has not ended within the first
+ * MAX_HEAD_BYTES. The bytes are decoded once and the text searched (a string's indexOf of one
+ * character is the engine's fast path; the bytes searched line by line, then the head decoded,
+ * cost a tenth of parsing one). The text returned stops at the head's end.
  */
-export function headEnd(buf: Uint8Array): number {
-  // Line feed to line feed with the typed array's own search (a Buffer's indexOf takes strings
-  // and encodings first, and a loop over every byte cost more than either).
-  for (let i = findByte(buf, LF, 0); i >= 0; i = findByte(buf, LF, i + 1)) {
+function headTextAndEnd(buf: Uint8Array): { text: string; end: number } {
+  const text = Buffer.from(buf.buffer, buf.byteOffset, Math.min(buf.length, MAX_HEAD_BYTES)).toString('latin1');
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
     // A line ends here; the head ends if the next line is empty.
-    if (buf[i + 1] === LF) return i + 2;
-    if (buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
+    const next = text.charCodeAt(i + 1);
+    const end = next === LF ? i + 2 : next === CR && text.charCodeAt(i + 2) === LF ? i + 3 : -1;
+    if (end > 0) return { text: text.length === end ? text : text.slice(0, end), end };
   }
-  return -1;
+  return { text, end: -1 };
 }
 
 /**
@@ -155,10 +157,6 @@ function sameName(text: string, start: number, name: string): boolean {
   }
   return true;
 }
-
-/** The head's text: one string for the whole head (a Buffer and a string per line would cost
- * an allocation each). `end` is just past a line feed (headEnd). */
-const headText = (buf: Uint8Array, end: number) => Buffer.from(buf.buffer, buf.byteOffset, end).toString('latin1');
 
 /** Where the line starting at `pos` ends, before its line feed and one carriage return. */
 function lineEnd(text: string, pos: number): number {
@@ -257,9 +255,8 @@ export function looksLikeResponse(buf: Uint8Array): boolean {
 }
 
 export function parseRequestHead(buf: Uint8Array): HeadParse<RequestHead> {
-  const end = headEnd(buf.length > MAX_HEAD_BYTES ? buf.subarray(0, MAX_HEAD_BYTES) : buf);
+  const { text, end } = headTextAndEnd(buf);
   if (end < 0) return buf.length >= MAX_HEAD_BYTES ? { state: 'malformed', why: 'a head over 16 KiB' } : { state: 'incomplete' };
-  const text = headText(buf, end);
   // RFC 9112 §2.2: empty lines before a request line are ignored.
   let pos = 0;
   while (pos < text.length && lineEnd(text, pos) === pos) pos = nextLine(text, pos);
@@ -284,9 +281,8 @@ export function parseRequestHead(buf: Uint8Array): HeadParse<RequestHead> {
 }
 
 export function parseResponseHead(buf: Uint8Array): HeadParse<ResponseHead> {
-  const end = headEnd(buf.length > MAX_HEAD_BYTES ? buf.subarray(0, MAX_HEAD_BYTES) : buf);
+  const { text, end } = headTextAndEnd(buf);
   if (end < 0) return buf.length >= MAX_HEAD_BYTES ? { state: 'malformed', why: 'a head over 16 KiB' } : { state: 'incomplete' };
-  const text = headText(buf, end);
   const line = text.slice(0, lineEnd(text, 0));
   const sp = line.indexOf(' ');
   const version = line.slice(0, sp);

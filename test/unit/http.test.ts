@@ -110,6 +110,31 @@ describe('HTTP heads', () => {
     assert.equal(parseRequestHead(Buffer.from('GET / HTTP/1.1\r\n folded first\r\n\r\n')).state, 'malformed');
     // Bare LF line ends are accepted, as servers accept them.
     assert.equal(parseRequestHead(Buffer.from('GET / HTTP/1.0\n\n')).state, 'complete');
+    // The head ends at its first empty line, whatever follows: a body, another head, or more
+    // than 16 KiB; what follows is not part of it.
+    for (const [bytes, length, host] of [
+      ['GET / HTTP/1.1\r\nHost: a\r\n\r\nHost: b\r\n\r\n', 27, 'a'],
+      ['GET / HTTP/1.1\nHost: a\n\nGET /2 HTTP/1.1\n\n', 24, 'a'],
+      ['GET / HTTP/1.1\r\nHost: a\r\n\r\n' + 'x'.repeat(20000), 27, 'a'],
+      ['\r\nGET / HTTP/1.1\r\nHost: a\n\r\n', 28, 'a'],
+    ] as const) {
+      const r = parseRequestHead(Buffer.from(bytes));
+      assert.equal(
+        r.state === 'complete' && `${r.head.length} ${field(r.head, 'host')}`,
+        `${length} ${host}`,
+        JSON.stringify(bytes.slice(0, 40)),
+      );
+    }
+    // Two empty lines first: the head ends there, empty (the request after it is not taken for it).
+    assert.deepEqual(parseRequestHead(Buffer.from('\r\n\r\nGET / HTTP/1.1\r\n\r\n')), { state: 'malformed', why: 'an empty request' });
+    // No end within 16 KiB: refused; within fewer bytes: not yet whole.
+    const long = Buffer.from('GET / HTTP/1.1\r\nX-Pad: ' + 'p'.repeat(17000) + '\r\n\r\n');
+    assert.deepEqual(parseRequestHead(long), { state: 'malformed', why: 'a head over 16 KiB' });
+    assert.deepEqual(parseRequestHead(long.subarray(0, 16383)), { state: 'incomplete' });
+    assert.deepEqual(parseResponseHead(Buffer.from('HTTP/1.1 200 OK\r\nA: ' + 'p'.repeat(17000))), {
+      state: 'malformed',
+      why: 'a head over 16 KiB',
+    });
     for (const bad of [
       'GET /\r\n\r\n',
       'GET / HTTP/2.0\r\n\r\n',
