@@ -76,18 +76,31 @@ function visibleAscii(s: string): boolean {
   return s.length > 0;
 }
 
+/** Bytes decoded first when looking for a head's end: most heads fit (see headTextAndEnd). */
+const HEAD_WINDOW = 512;
+
 /**
  * The head at the start of `buf` as text (one string: a Buffer and a string per line would
  * cost an allocation each), and where it ends: the index just past its empty line (CRLF CRLF,
  * or bare LFs, which servers accept too), or -1 when it has not ended within the first
- * MAX_HEAD_BYTES. The bytes are decoded once and the text searched (a string's indexOf of one
+ * MAX_HEAD_BYTES. The bytes are decoded and the text searched (a string's indexOf of one
  * character is the engine's fast path; the bytes searched line by line, then the head decoded,
- * cost a tenth of parsing one). The text returned stops at the head's end.
+ * cost a tenth of parsing one). The text returned stops at the head's end; it is a slice of
+ * the decoded text, which stays alive as long as any part of the head does (a transaction's
+ * target, kept among the recent ones): so the first HEAD_WINDOW bytes are tried alone before
+ * the rest, rather than a segment's whole body decoded with its head.
  */
 function headTextAndEnd(buf: Uint8Array): { text: string; end: number } {
-  const text = Buffer.from(buf.buffer, buf.byteOffset, Math.min(buf.length, MAX_HEAD_BYTES)).toString('latin1');
+  const first = headIn(buf, Math.min(buf.length, HEAD_WINDOW));
+  return first.end >= 0 || buf.length <= HEAD_WINDOW ? first : headIn(buf, Math.min(buf.length, MAX_HEAD_BYTES));
+}
+
+/** headTextAndEnd within buf's first `n` bytes. */
+function headIn(buf: Uint8Array, n: number): { text: string; end: number } {
+  const text = Buffer.from(buf.buffer, buf.byteOffset, n).toString('latin1');
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
-    // A line ends here; the head ends if the next line is empty.
+    // A line ends here; the head ends if the next line is empty (both of its bytes decoded: an
+    // end cut by the window's edge is found in the next try).
     const next = text.charCodeAt(i + 1);
     const end = next === LF ? i + 2 : next === CR && text.charCodeAt(i + 2) === LF ? i + 3 : -1;
     if (end > 0) return { text: text.length === end ? text : text.slice(0, end), end };

@@ -125,6 +125,21 @@ describe('HTTP heads', () => {
         JSON.stringify(bytes.slice(0, 40)),
       );
     }
+    // Heads of every length around the first bytes decoded alone (512), with a body after them:
+    // an end cut by that edge is found whole, and no earlier end is made up.
+    for (let len = 500; len <= 530; len++) {
+      for (const eol of ['\r\n', '\n']) {
+        const top = `GET / HTTP/1.1${eol}Host: a${eol}X-Pad: `;
+        const head = top + 'p'.repeat(len - top.length - 2 * eol.length) + eol + eol;
+        assert.equal(head.length, len);
+        const r = parseRequestHead(Buffer.from(head + 'b'.repeat(600)));
+        assert.equal(
+          r.state === 'complete' && `${r.head.length} ${field(r.head, 'host')}`,
+          `${head.length} a`,
+          `${len} ${JSON.stringify(eol)}`,
+        );
+      }
+    }
     // Two empty lines first: the head ends there, empty (the request after it is not taken for it).
     assert.deepEqual(parseRequestHead(Buffer.from('\r\n\r\nGET / HTTP/1.1\r\n\r\n')), { state: 'malformed', why: 'an empty request' });
     // No end within 16 KiB: refused; within fewer bytes: not yet whole.
