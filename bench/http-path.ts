@@ -19,7 +19,8 @@ import { parseConfig } from '../src/control/config/load.js';
 import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { HttpInsightService } from '../src/daemon/http-service.js';
 import { median } from './pipeline-kit.js';
-import { httpBatches, httpRecord as record, TCP_ACK, TCP_PSH, TCP_SYN, type Endpoint } from '../test/helpers/http-records.js';
+import { TCP } from '../test/helpers/craft.js';
+import { httpBatches, httpRecord as record, type Endpoint } from '../test/helpers/http-records.js';
 
 const CONNECTIONS = 8;
 const REQUESTS = Number(process.env.REQUESTS ?? 100_000);
@@ -38,8 +39,8 @@ function traffic(requests: number): { data: Buffer; ends: Uint32Array }[] {
   let ns = 1_000_000_000n;
   const recs: Buffer[] = [];
   for (const c of clients) {
-    recs.push(record((ns += 10_000n), c.ep, server, c.cseq++, TCP_SYN, Buffer.alloc(0)));
-    recs.push(record((ns += 10_000n), server, c.ep, c.sseq++, TCP_SYN | TCP_ACK, Buffer.alloc(0)));
+    recs.push(record((ns += 10_000n), c.ep, server, c.cseq++, TCP.SYN, Buffer.alloc(0)));
+    recs.push(record((ns += 10_000n), server, c.ep, c.sseq++, TCP.SYN | TCP.ACK, Buffer.alloc(0)));
   }
   const response = Buffer.from(
     'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 05:49:28 GMT\r\nContent-Type: application/octet-stream\r\n' +
@@ -50,9 +51,9 @@ function traffic(requests: number): { data: Buffer; ends: Uint32Array }[] {
     const req = Buffer.from(
       `GET /v1/orders/${100000 + (i % 5000)} HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: 10.210.9.1\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n`,
     );
-    recs.push(record((ns += 10_000n), c.ep, server, c.cseq, TCP_PSH | TCP_ACK, req));
+    recs.push(record((ns += 10_000n), c.ep, server, c.cseq, TCP.PSH | TCP.ACK, req));
     c.cseq += req.length;
-    recs.push(record((ns += 40_000n), server, c.ep, c.sseq, TCP_PSH | TCP_ACK, response));
+    recs.push(record((ns += 40_000n), server, c.ep, c.sseq, TCP.PSH | TCP.ACK, response));
     c.sseq += response.length;
   }
   return httpBatches(recs, BATCH);

@@ -112,9 +112,10 @@ export class HttpInsightService implements ApiInsightSource {
   }
 
   /** Counts a transaction's request under its labels (not yet in the counter: countRequests). */
-  private countRequest({ t, api, version: named }: NamedTransaction): UncountedRequests {
+  private countRequest(named: NamedTransaction): UncountedRequests {
+    const { t, api } = named;
     const method = LABELLED_METHODS.has(t.method) ? t.method : 'other';
-    const version = named ?? '';
+    const version = named.version ?? '';
     const code = t.status !== undefined ? String(t.status) : 'none';
     const key = `${api}\n${version}\n${method}\n${code}`;
     let u = this.uncounted.get(key);

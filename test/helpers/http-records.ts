@@ -6,9 +6,6 @@
 import * as abi from '../../src/generated/pathwise.js';
 
 const SEG = abi.PwHttpSegment.offsets;
-export const TCP_SYN = 0x02;
-export const TCP_ACK = 0x10;
-export const TCP_PSH = 0x08;
 
 export interface Endpoint {
   addr: number[];

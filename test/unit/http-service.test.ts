@@ -10,7 +10,8 @@ import pino from 'pino';
 import { parseConfig } from '../../src/control/config/load.js';
 import { HttpInsightService } from '../../src/daemon/http-service.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
-import { httpBatches, httpRecord, TCP_ACK, TCP_PSH, TCP_SYN } from '../helpers/http-records.js';
+import { TCP } from '../helpers/craft.js';
+import { httpBatches, httpRecord } from '../helpers/http-records.js';
 import { rng } from '../helpers/rng.js';
 
 const SERVER = { addr: [10, 210, 9, 1], port: 80 };
@@ -44,8 +45,8 @@ describe('HTTP insight service', () => {
     let ns = 1_000_000_000n;
     const recs: Buffer[] = [];
     for (const c of clients) {
-      recs.push(httpRecord((ns += 1000n), c.ep, SERVER, c.cseq++, TCP_SYN, Buffer.alloc(0)));
-      recs.push(httpRecord((ns += 1000n), SERVER, c.ep, c.sseq++, TCP_SYN | TCP_ACK, Buffer.alloc(0)));
+      recs.push(httpRecord((ns += 1000n), c.ep, SERVER, c.cseq++, TCP.SYN, Buffer.alloc(0)));
+      recs.push(httpRecord((ns += 1000n), SERVER, c.ep, c.sseq++, TCP.SYN | TCP.ACK, Buffer.alloc(0)));
     }
     const expected = new Map<string, number>();
     let latencies = 0;
@@ -56,8 +57,8 @@ describe('HTTP insight service', () => {
         const c = clients[i % clients.length]!;
         const req = Buffer.from(`${k.method} ${k.path} HTTP/1.1\r\nHost: api\r\n\r\n`);
         const res = Buffer.from(`HTTP/1.1 ${k.status} X\r\nContent-Length: 2\r\n\r\nok`);
-        recs.push(httpRecord((ns += 10_000n), c.ep, SERVER, c.cseq, TCP_PSH | TCP_ACK, req));
-        recs.push(httpRecord((ns += 30_000n), SERVER, c.ep, c.sseq, TCP_PSH | TCP_ACK, res));
+        recs.push(httpRecord((ns += 10_000n), c.ep, SERVER, c.cseq, TCP.PSH | TCP.ACK, req));
+        recs.push(httpRecord((ns += 30_000n), SERVER, c.ep, c.sseq, TCP.PSH | TCP.ACK, res));
         c.cseq += req.length;
         c.sseq += res.length;
         expected.set(k.labels, (expected.get(k.labels) ?? 0) + 1);
