@@ -74,7 +74,9 @@ export function formatEndpoint(e: Endpoint): string {
 /** `VIP:PORT/PROTO` (PORT 0 or `*`: every port; PROTO tcp or udp, default tcp). */
 export function parseServiceAddress(s: string, where: string): { vip: Endpoint; proto: LbProto } {
   // `s`: a line break in the text is the address's to refuse, not a failed match.
-  const m = /^(.*?)(?:\/(tcp|udp))?$/is.exec(s)!;
+  const m = /^(.*?)(?:\/([^/]*))?$/s.exec(s)!;
+  if (m[2] !== undefined && !/^(tcp|udp)$/i.test(m[2]))
+    throw new PwError('PW_ERR_INVALID', `'${m[2]}' in '${s}' is not a protocol Pathwise balances (tcp or udp)`, { where });
   const proto = (m[2]?.toLowerCase() ?? 'tcp') as LbProto;
   const text = m[1]!.replace(/:\*$/, ':0');
   const vip = parseEndpoint(text, where, true);

@@ -156,6 +156,12 @@ describe('service syntax', () => {
     );
     assert.throws(() => parseBackend('10.0.0.1:80@-1', 'b'), /not a backend weight/);
     assert.throws(() => parseServiceAddress('nowhere:80/tcp', 'address'), /not an IPv4 or IPv6 address/);
+    assert.throws(
+      () => parseServiceAddress('10.1.2.3:80/sctp', 'address'),
+      (e: any) =>
+        /'sctp' in '10.1.2.3:80\/sctp' is not a protocol Pathwise balances \(tcp or udp\)/.test(e.message) && e.where === 'address',
+    );
+    assert.throws(() => parseServiceAddress('10.1.2.3:80/', 'address'), /'' in '10.1.2.3:80\/' is not a protocol/);
     // A line break in the text (a quoted argument, an API body) is refused as the address it
     // spoils, not met with a TypeError (found by mutating arguments).
     assert.throws(
