@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 
 import { enterNetns } from '../ops/netns.js';
 import { reportError } from './output.js';
+import { failedIn, usageError } from './usage-error.js';
 
 type Register = (program: Command) => void;
 
@@ -108,7 +109,7 @@ export async function buildProgram(only?: string[]): Promise<Command> {
     });
   for (const register of registers) register(program);
   const quiet = (c: Command): void => {
-    c.exitOverride().configureOutput({ outputError: () => {} });
+    c.exitOverride(failedIn(c)).configureOutput({ outputError: () => {} });
     c.commands.forEach(quiet);
   };
   program.commands.forEach(quiet);
@@ -133,6 +134,6 @@ export async function main(argv: string[]): Promise<number> {
     // --help and --version end through exitOverride with code 0.
     if (e instanceof CommanderError && (e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version'))
       return 0;
-    return reportError(e, json);
+    return reportError(e instanceof CommanderError ? usageError(e, argv) : e, json);
   }
 }

@@ -23,6 +23,23 @@ describe('pathwise CLI', () => {
     assert.match(r.stderr, /pathwise --help/);
   });
 
+  it("names a group's unknown command, its commands and its help", () => {
+    const r = run('route', 'lst');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command 'lst' for 'pathwise route' \(did you mean list\?\)/);
+    assert.match(r.stderr, /its commands: add, replace, del, list, load, lookup; see 'pathwise route --help'/);
+    // A group with a default command (flows runs flows list) once passed the word to it:
+    // "too many arguments for 'list'".
+    const d = run('flows', 'top', '--json');
+    assert.equal(d.status, 2);
+    const body = JSON.parse(d.stderr);
+    assert.equal(body.error.message, "unknown command 'top' for 'pathwise flows'");
+    assert.equal(body.error.hint, "its commands: list, talkers, summary; see 'pathwise flows --help'");
+    // Named, the default command's own arguments are its own to refuse.
+    assert.match(run('flows', 'list', 'top').stderr, /too many arguments for 'list'[^]*see 'pathwise flows list --help'/);
+    assert.match(run('route', 'add').stderr, /missing required argument 'route'[^]*see 'pathwise route add --help'/);
+  });
+
   it('reports usage errors as JSON under --json', () => {
     const r = run('doctor', '--json', '--no-such-flag');
     assert.equal(r.status, 2);
