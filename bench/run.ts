@@ -1007,9 +1007,34 @@ ${fib.ipv6Warm !== undefined ? `| Pathwise IPv6 multibit trie, 256 destinations 
 Installing the table (\`route load\` of the parsed routes, the writes to the mmap-ed nodes
 included): ${f(fib.install6Seconds!, 2)} s, ${Math.round(routesPerSecond).toLocaleString('en')} routes/s.
 
-What limits it is memory, not the walk: a random destination's path crosses nodes spread over
-the table's ${f((fib.ipv6Nodes! * 1024) / 2 ** 20)} MiB, one dependent load per level, while the same walk over destinations
-whose nodes stay cached costs what the cache-warm row shows. The 24-bit first level (since
+Memory makes the time, the walk makes the ratio. A random destination's path crosses nodes
+spread over the table's ${f((fib.ipv6Nodes! * 1024) / 2 ** 20)} MiB, one dependent load per level, while the same walk over
+destinations whose nodes stay cached costs what the cache-warm row shows; but the caches save
+the IPv4 lookup as much. The same lookups over fewer distinct destinations
+(\`DISTINCT=N node dist/bench/fib-lookups.js\`: the
+first N of the 65,536 walked over and over; one run of 31 rounds each, 2026-12-07, the AMD VM
+with the return mitigation):
+
+| distinct destinations | IPv4 ns | IPv6 ns | IPv6 vs IPv4 |
+| ---: | ---: | ---: | ---: |
+| 65,536 | 6.23 | 35.15 | 5.64× |
+| 8,192 | 2.52 | 11.09 | 4.65× |
+| 2,048 | 1.23 | 6.38 | 5.09× |
+| 512 | 0.95 | 4.99 | 5.27× |
+| 128 | 0.87 | 4.35 | 5.03× |
+
+With 128 destinations, whose nodes all stay in the first-level cache, the IPv6 walk still takes
+five times the IPv4 lookup: a real table's /48 is four loads, each waiting for the one before
+and for the test of whether it found a route, where nearly every IPv4 destination is one load.
+Two walks of the same trie were tried that day, built into the bench object over a copy of the
+table and measured in the same rounds: the first level and the nodes in one map value of 128
+MiB, walked by offsets from one map lookup (instead of a lookup per level, whose key goes
+through the stack), 0.88-0.95× the trie's time at every size above (4.4-5.0× the IPv4 lookup);
+and that walk without a branch to /48 (BPF has no conditional move: the choice made with
+masks, a leaf's further levels reading a cached node), slower than with branches at every size
+(6.13 ns for 128 destinations, 31.9 for 65,536). Neither was kept: a tenth off does not come
+near 2×, and the single value would change the shape of a map that pinned instances keep
+across upgrades. The 24-bit first level (since
 2026-12-06; 16 bits before) took one load off every prefix longer than /24: in one session on the
 Intel VM, three runs of §1's lookups each (node dist/bench/fib-lookups.js: 101 rounds), 26.4-27.0 ns and
 3.04-3.14× the IPv4 lookup, against 29.7-30.6 ns and 3.28-3.42× with the 16-bit first level.
@@ -1582,7 +1607,9 @@ ${r.insight ? insightReport(r.insight, r.insightDate) : ''}${r.paths ? pathsRepo
 - **IPv6 lookups.** A /48 is four dependent loads since 2026-12-06 (five before, with a first
   level of 2^16 entries; §1b): a first-level entry of 64 MiB, then three levels of nodes
   (37 MiB) that stay out of the caches, each load waiting for the one before. The figure moved
-  from 31 to 109 ns between two runs on this VM. Four other shapes,
+  from 31 to 109 ns between two runs on this VM. The ratio to IPv4 is not the caches': over 128
+  destinations that stay in the first-level cache it is still ~5× (§1b, 2026-12-07), the four
+  dependent steps against IPv4's one. Four other shapes,
   built from 2026-12-03 on and measured against this trie over the same destinations, were
   no faster:
   - nodes compressed to their runs of equal entries (a 256-bit bitmap of where runs start, bit
