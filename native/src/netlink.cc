@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
+#include <linux/genetlink.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
 #include <linux/nexthop.h>
@@ -42,8 +43,8 @@ constexpr size_t kDumpBuffer = 32768;
 // One netlink socket, closed on scope exit.
 class Socket {
  public:
-  explicit Socket(Napi::Env env, unsigned groups = 0) : env_(env) {
-    nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  explicit Socket(Napi::Env env, unsigned groups = 0, int bus = NETLINK_ROUTE) : env_(env) {
+    nl_ = mnl_socket_open2(bus, SOCK_CLOEXEC);
     if (!nl_) ThrowErrno(env, errno, "mnl_socket_open");
     if (mnl_socket_bind(nl_, groups, MNL_SOCKET_AUTOPID) < 0) {
       int err = errno;
@@ -373,6 +374,91 @@ Napi::Value XdpQueryLink(const Napi::CallbackInfo& info) {
   o.Set("skbProgId", (double)a.skbProgId);
   o.Set("hwProgId", (double)a.hwProgId);
   return o;
+}
+
+// The kernel's "netdev" generic netlink family (Linux 6.3, include/uapi/linux/netdev.h, newer
+// than this toolchain's headers): what each driver declares it can do with XDP, asked without
+// attaching anything.
+constexpr char kNetdevFamily[] = "netdev";
+constexpr uint8_t kNetdevCmdDevGet = 1;          // NETDEV_CMD_DEV_GET
+constexpr uint16_t kNetdevAttrIfindex = 1;       // NETDEV_A_DEV_IFINDEX (u32)
+constexpr uint16_t kNetdevAttrXdpFeatures = 3;   // NETDEV_A_DEV_XDP_FEATURES (u64, NETDEV_XDP_ACT_*)
+
+// A generic netlink request in `buf`, for the caller to add attributes to.
+nlmsghdr* GenlRequest(std::vector<char>& buf, uint16_t family, uint8_t cmd, uint16_t flags) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = family;
+  nlh->nlmsg_flags = flags;
+  auto* g = static_cast<genlmsghdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(genlmsghdr)));
+  g->cmd = cmd;
+  g->version = 1;
+  return nlh;
+}
+
+int FamilyIdCb(const nlmsghdr* nlh, void* data) {
+  Attrs<CTRL_ATTR_MAX> tb;
+  tb.Parse(nlh, sizeof(genlmsghdr));
+  if (tb[CTRL_ATTR_FAMILY_ID] && mnl_attr_get_payload_len(tb[CTRL_ATTR_FAMILY_ID]) >= 2)
+    *static_cast<int*>(data) = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
+  return MNL_CB_OK;
+}
+
+struct DeviceFeatures {
+  uint32_t ifindex;
+  uint64_t xdp;
+};
+
+int DeviceFeaturesCb(const nlmsghdr* nlh, void* data) {
+  Attrs<kNetdevAttrXdpFeatures> tb;
+  tb.Parse(nlh, sizeof(genlmsghdr));
+  const nlattr* f = tb[kNetdevAttrXdpFeatures];
+  static_cast<std::vector<DeviceFeatures>*>(data)->push_back(
+      {AttrU32(tb[kNetdevAttrIfindex]), f && mnl_attr_get_payload_len(f) >= 8 ? mnl_attr_get_u64(f) : 0});
+  return MNL_CB_OK;
+}
+
+// netlinkXdpFeatures() -> [{ ifindex, xdpFeatures }] for every interface of this namespace
+// (NETDEV_XDP_ACT_* bits: BASIC 1, REDIRECT 2, NDO_XMIT 4, XSK_ZEROCOPY 8, HW_OFFLOAD 16,
+// RX_SG 32, NDO_XMIT_SG 64), or null when the kernel has no netdev family (before 6.3).
+Napi::Value XdpFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int family = -1;
+  {
+    Socket s(env, 0, NETLINK_GENERIC);
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = GenlRequest(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, NLM_F_REQUEST | NLM_F_ACK);
+    mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, kNetdevFamily);
+    try {
+      s.Transact(nlh, FamilyIdCb, &family, "generic netlink family lookup");
+    } catch (const Napi::Error& e) {
+      if (IsErrno(e, "ENOENT")) return env.Null();
+      throw;
+    }
+  }
+  if (family < 0) return env.Null();
+  // Read again from the start when the kernel marks the dump interrupted, as DumpObjects does.
+  std::vector<DeviceFeatures> devices;
+  for (int attempt = 1;; attempt++) {
+    try {
+      devices.clear();
+      Socket s(env, 0, NETLINK_GENERIC);
+      std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+      nlmsghdr* nlh = GenlRequest(buf, static_cast<uint16_t>(family), kNetdevCmdDevGet, NLM_F_REQUEST | NLM_F_DUMP);
+      s.Transact(nlh, DeviceFeaturesCb, &devices, "netdev device dump");
+      break;
+    } catch (const Napi::Error& e) {
+      if (attempt >= kDumpAttempts || !IsErrno(e, "EINTR")) throw;
+    }
+  }
+  Napi::Array out = Napi::Array::New(env, devices.size());
+  for (size_t i = 0; i < devices.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ifindex", (double)devices[i].ifindex);
+    // Seven bits are defined: a double holds the whole word exactly as far as 2^53.
+    o.Set("xdpFeatures", (double)devices[i].xdp);
+    out.Set(i, o);
+  }
+  return out;
 }
 
 // netlinkNeighManage(family, ifindex, dst): asks the kernel to keep this neighbour resolved
@@ -896,6 +982,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkNeighbors", Napi::Function::New(env, Neighbors));
   exports.Set("netlinkRouteGet", Napi::Function::New(env, RouteGet));
   exports.Set("netlinkXdpQuery", Napi::Function::New(env, XdpQueryLink));
+  exports.Set("netlinkXdpFeatures", Napi::Function::New(env, XdpFeatures));
   exports.Set("netlinkNeighManage", Napi::Function::New(env, NeighManage));
   exports.Set("netlinkNeighDelete", Napi::Function::New(env, NeighDelete));
   exports.Set("netlinkNexthops", Napi::Function::New(env, Nexthops));

@@ -1,7 +1,11 @@
 /**
- * What `pathwise doctor` checks: can Pathwise run on this machine, and which XDP modes does
- * each interface really support (learned by attaching a trivial program, the only reliable
- * test). An interface that already has an XDP program is reported, never touched.
+ * What `pathwise doctor` checks: can Pathwise run on this machine, and which XDP modes each
+ * interface supports. Attaching a trivial program is the only sure test, and it is made where
+ * it changes nothing else: on virtual devices with nothing below them (veth, dummy, ifb). On a
+ * NIC (or a bond or VLAN over one) attaching XDP may rebuild the rings or reset the link, so
+ * there the report says what the driver declares (the kernel's netdev netlink family) unless
+ * --probe asks for the attach. An interface that already has an XDP program is reported,
+ * never touched.
  */
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
@@ -10,15 +14,19 @@ import { basename, join } from 'node:path';
 import {
   BpfObject,
   attachXdp,
+  declaredXdpFeatures,
   detachXdp,
   ensureBpffs,
+  interfaceFeatures,
   kernelLinks,
   libraryVersions,
   probeFeatures,
   queryXdp,
   resolveIfindex,
   VERIFIER_INSN_LIMIT,
+  type KernelLink,
   type Program,
+  type XdpFeature,
   type XdpMode,
 } from '../kernel/index.js';
 import { repoRoot } from '../util/paths.js';
@@ -35,6 +43,14 @@ export interface Check {
   hint?: string;
 }
 
+export interface ModeReport {
+  supported: boolean | null;
+  /** probed: a pass-through program was attached and detached; declared: by the driver's XDP
+   * features (native), by the kernel for every interface (generic), nothing attached. */
+  how: 'probed' | 'declared' | null;
+  error?: string;
+}
+
 export interface InterfaceReport {
   name: string;
   ifindex: number;
@@ -42,7 +58,45 @@ export interface InterfaceReport {
   operstate: string;
   /** An XDP program already attached (not probed then). */
   attached: { mode: string; progId: number } | null;
-  modes: Record<XdpMode, { supported: boolean | null; error?: string }>;
+  /** What the driver declares it can do with XDP; null before Linux 6.3. */
+  xdpFeatures: XdpFeature[] | null;
+  modes: Record<XdpMode, ModeReport>;
+  /** Why native XDP may not do here what the driver declares (not probed interfaces only). */
+  notes: string[];
+}
+
+/** Device kinds with nothing below them: a program attached and detached there changes nothing else. */
+const SAFE_TO_PROBE = new Set(['veth', 'dummy', 'ifb', 'netkit']);
+
+/** Whether doctor attaches its probe to `link` unasked (see the top of this file). */
+export function safeToProbe(link: Pick<KernelLink, 'kind' | 'loopback'>): boolean {
+  return link.loopback || (link.kind !== null && SAFE_TO_PROBE.has(link.kind));
+}
+
+/**
+ * The modes of an interface that is not probed, from what its driver declares, and what may
+ * keep native XDP from working as declared. `offloads` are its ethtool features (rx-lro,
+ * rx-gro-hw: drivers that cannot turn them off refuse XDP, as virtio_net does when the host
+ * aggregates segments); null when they could not be read.
+ */
+export function declaredModes(
+  features: XdpFeature[] | null,
+  offloads: Record<string, { active: boolean; changeable: boolean }> | null,
+): Pick<InterfaceReport, 'modes' | 'notes'> {
+  const generic: ModeReport = { supported: true, how: 'declared' };
+  if (!features) return { modes: { native: { supported: null, how: null }, generic }, notes: [] };
+  const native = features.includes('basic');
+  const notes: string[] = [];
+  const lro = offloads?.['rx-lro'];
+  const groHw = offloads?.['rx-gro-hw'];
+  if (native && lro?.active)
+    notes.push(`LRO is on${lro.changeable ? '' : ' and fixed'}: drivers refuse XDP while it is (ethtool -K IFACE lro off)`);
+  if (native && groHw?.active && !groHw.changeable)
+    notes.push('rx-gro-hw is on and fixed: a driver that cannot turn it off refuses XDP (virtio_net does, while the host aggregates)');
+  if (native && !features.includes('redirect')) notes.push('the driver declares no XDP_REDIRECT: native mode cannot forward from here');
+  if (native && !features.includes('ndo-xmit'))
+    notes.push('the driver declares no ndo_xdp_xmit as configured now: not a target of XDP redirects');
+  return { modes: { native: { supported: native, how: 'declared' }, generic }, notes };
 }
 
 export interface DoctorReport {
@@ -190,8 +244,8 @@ function verifiedInsns(prog: Program): number {
 
 /** Driver (or virtual device kind) and state of every interface of this network namespace
  * (asked of the kernel: under --netns, sysfs would still show the host's). */
-function linkDetails(): Map<string, { driver: string | null; operstate: string }> {
-  const out = new Map<string, { driver: string | null; operstate: string }>();
+function linkDetails(): Map<string, { link: KernelLink; driver: string | null }> {
+  const out = new Map<string, { link: KernelLink; driver: string | null }>();
   for (const l of kernelLinks()) {
     let driver = l.kind;
     if (!driver) {
@@ -201,9 +255,17 @@ function linkDetails(): Map<string, { driver: string | null; operstate: string }
         driver = l.loopback ? 'loopback' : null;
       }
     }
-    out.set(l.name, { driver, operstate: l.operstate });
+    out.set(l.name, { link: l, driver });
   }
   return out;
+}
+
+function offloadsOf(name: string): Record<string, { active: boolean; changeable: boolean }> | null {
+  try {
+    return interfaceFeatures(name);
+  } catch {
+    return null; // a device without ethtool features: nothing to note
+  }
 }
 
 export function listInterfaces(): string[] {
@@ -212,7 +274,8 @@ export function listInterfaces(): string[] {
     .sort();
 }
 
-async function probeInterfaces(names: string[], canProbe: boolean): Promise<InterfaceReport[]> {
+/** Each interface's report; `probeAll`: attach the probe to every one, hardware included. */
+async function probeInterfaces(names: string[], canProbe: boolean, probeAll: boolean): Promise<InterfaceReport[]> {
   let obj: BpfObject | null = null;
   if (canProbe) {
     obj = await BpfObject.load(join(repoRoot, 'build', 'probe.bpf.o'), { spec: { maps: {}, rodata: {}, programs: ['pw_probe'] } });
@@ -220,25 +283,31 @@ async function probeInterfaces(names: string[], canProbe: boolean): Promise<Inte
   try {
     const prog = obj?.program('pw_probe');
     const details = linkDetails();
+    const declared = declaredXdpFeatures();
     return names.map((name) => {
       const ifindex = resolveIfindex(name);
       const state = queryXdp(ifindex);
+      const d = details.get(name);
+      const features = declared ? (declared.get(ifindex) ?? []) : null;
       const report: InterfaceReport = {
         name,
         ifindex,
-        driver: details.get(name)?.driver ?? null,
-        operstate: details.get(name)?.operstate ?? 'unknown',
+        driver: d?.driver ?? null,
+        operstate: d?.link.operstate ?? 'unknown',
         attached: state.mode ? { mode: state.mode, progId: state.progId } : null,
-        modes: { native: { supported: null }, generic: { supported: null } },
+        xdpFeatures: features,
+        modes: { native: { supported: null, how: null }, generic: { supported: null, how: null } },
+        notes: [],
       };
       if (!prog || report.attached) return report;
+      if (!probeAll && !(d && safeToProbe(d.link))) return { ...report, ...declaredModes(features, offloadsOf(name)) };
       for (const mode of ['native', 'generic'] as const) {
         try {
           attachXdp(prog, ifindex, { mode });
           detachXdp(ifindex, prog);
-          report.modes[mode] = { supported: true };
+          report.modes[mode] = { supported: true, how: 'probed' };
         } catch (e) {
-          report.modes[mode] = { supported: false, error: (e as Error).message };
+          report.modes[mode] = { supported: false, how: 'probed', error: (e as Error).message };
         }
       }
       return report;
@@ -248,7 +317,7 @@ async function probeInterfaces(names: string[], canProbe: boolean): Promise<Inte
   }
 }
 
-export async function runDoctor(opts: { interfaces?: string[] } = {}): Promise<DoctorReport> {
+export async function runDoctor(opts: { interfaces?: string[]; probe?: boolean } = {}): Promise<DoctorReport> {
   const checks = [checkKernel(), checkBtf(), checkCaps(), checkBpffs(), checkLibbpf()];
   const libbpfOk = checks.at(-1)!.status === 'ok';
   if (libbpfOk) checks.push(checkFeatures());
@@ -262,9 +331,12 @@ export async function runDoctor(opts: { interfaces?: string[] } = {}): Promise<D
       throw new PwError('PW_ERR_NOT_FOUND', `no interface named '${i}'`, { where: i, hint: `interfaces here: ${[...known].join(', ')}` });
   }
   const canProbe = basicsOk && existsSync(join(repoRoot, 'build', 'probe.bpf.o'));
-  const interfaces = libbpfOk ? await probeInterfaces(opts.interfaces?.length ? opts.interfaces : [...known], canProbe) : [];
+  const interfaces = libbpfOk
+    ? await probeInterfaces(opts.interfaces?.length ? opts.interfaces : [...known], canProbe, opts.probe ?? false)
+    : [];
   // Only interfaces that were probed can have refused (none is when a basic check failed).
-  if (canProbe && interfaces.length && !interfaces.some((i) => i.modes.native.supported || i.modes.generic.supported || i.attached)) {
+  const probed = interfaces.filter((i) => i.modes.generic.how === 'probed');
+  if (probed.length && !probed.some((i) => i.modes.native.supported || i.modes.generic.supported)) {
     checks.push({
       name: 'xdp attach',
       status: 'fail',

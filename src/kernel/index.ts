@@ -8,7 +8,19 @@ export * from './kernel-constants.js';
 export { BpfObject, type ObjectSpec, type LoadOptions, type RodataSpec } from './object.js';
 export { BpfMap, PerCpuMap, MappedArray, RawMap, checkLayout, openMapSet, type AnyMap } from './map.js';
 export { Program, loadRawProgram, xdpMd, type TestRunOptions, type TestRunResult } from './program.js';
-export { attachXdp, detachXdp, queryXdp, XdpLink, type XdpMode, type XdpModeRequest, type XdpAttachResult, type XdpState } from './xdp.js';
+export {
+  attachXdp,
+  declaredXdpFeatures,
+  detachXdp,
+  queryXdp,
+  XDP_FEATURES,
+  XdpLink,
+  type XdpFeature,
+  type XdpMode,
+  type XdpModeRequest,
+  type XdpAttachResult,
+  type XdpState,
+} from './xdp.js';
 export { attachTc, detachTc, queryTc, TcAttachment, type TcPoint } from './tc.js';
 export { RingBufferReader, type RingBufferOptions } from './ring-buffer.js';
 export { ensureBpffs, isBpffsMounted, pinFd, openPinned, removePinDir, BPFFS_ROOT } from './bpffs.js';

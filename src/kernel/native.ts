@@ -195,6 +195,8 @@ export interface NativeAddon {
   xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd?: number): void;
   xdpDetach(ifindex: number, flags: number, oldProgFd?: number): void;
   netlinkXdpQuery(ifindex: number): { attachMode: number; progId: number; drvProgId: number; skbProgId: number; hwProgId: number };
+  /** Every interface's XDP feature bits (NETDEV_XDP_ACT_*), or null before Linux 6.3. */
+  netlinkXdpFeatures(): { ifindex: number; xdpFeatures: number }[] | null;
   xdpLinkCreate(progFd: number, ifindex: number, flags?: number): NativeFd;
   linkUpdate(linkFd: number, progFd: number, oldProgFd?: number): void;
   linkDetach(linkFd: number): void;

@@ -21,6 +21,29 @@ export interface XdpState {
   progId: number;
 }
 
+/** What a driver declares it can do with XDP: the NETDEV_XDP_ACT_* bits, by the names the
+ * kernel's netdev netlink spec gives them (bit 0 first). */
+export const XDP_FEATURES = ['basic', 'redirect', 'ndo-xmit', 'xsk-zerocopy', 'hw-offload', 'rx-sg', 'ndo-xmit-sg'] as const;
+export type XdpFeature = (typeof XDP_FEATURES)[number];
+
+/**
+ * Every interface's declared XDP features, by ifindex, read from the kernel's netdev netlink
+ * family: nothing is attached, so no driver reconfigures itself (on many NICs attaching XDP
+ * rebuilds the rings or resets the link). null on a kernel without that family (before 6.3).
+ * A declaration is not a promise: a driver may still refuse a program for its configuration
+ * (virtio_net while the host aggregates segments, an MTU too large).
+ */
+export function declaredXdpFeatures(): Map<number, XdpFeature[]> | null {
+  let rows: ReturnType<ReturnType<typeof native>['netlinkXdpFeatures']>;
+  try {
+    rows = native().netlinkXdpFeatures();
+  } catch (e) {
+    throw fromNative(e, "netlink: the interfaces' XDP features");
+  }
+  if (!rows) return null;
+  return new Map(rows.map((r) => [r.ifindex, XDP_FEATURES.filter((_, bit) => r.xdpFeatures & (1 << bit))]));
+}
+
 /** What runs at an interface's XDP hook (one netlink request for that link). An interface gone: nothing. */
 export function queryXdp(iface: string | number): XdpState {
   const ifindex = resolveIfindex(iface);

@@ -78,6 +78,33 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     assert.equal(report.interfaces[0]?.modes.native.supported, true);
   });
 
+  it("doctor: probes only this namespace's virtual interfaces, and what their drivers declare agrees with the probe", () => {
+    topo.exec(r, 'ip', ['link', 'add', topo.name('d0'), 'type', 'ifb']); // (this kernel has no dummy)
+    const p = spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, 'doctor', '--json'], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stdout + p.stderr);
+    const report = JSON.parse(p.stdout) as {
+      interfaces: {
+        name: string;
+        xdpFeatures: string[] | null;
+        modes: Record<'native' | 'generic', { supported: boolean; how: string }>;
+      }[];
+    };
+    const byName = new Map(report.interfaces.map((i) => [i.name, i]));
+    assert.deepEqual([...byName.keys()].sort(), ['lo', topo.name('d0'), topo.name('r0'), topo.name('r1')].sort());
+    for (const i of report.interfaces) {
+      // veth, ifb and loopback have nothing below them: attached to, not read.
+      assert.equal(i.modes.native.how, 'probed', i.name);
+      assert.equal(i.modes.generic.supported, true, i.name);
+      // The kernel's netdev netlink family (read by the addon) against the kernel's own answer
+      // to an attach: native XDP where the driver declares it, and only there.
+      assert.ok(i.xdpFeatures, i.name);
+      assert.equal(i.xdpFeatures.includes('basic'), i.modes.native.supported, `${i.name}: ${i.xdpFeatures.join(',')}`);
+    }
+    assert.ok(byName.get(topo.name('r0'))!.xdpFeatures!.includes('redirect'));
+    assert.deepEqual(byName.get(topo.name('d0'))!.xdpFeatures, []);
+    assert.equal(byName.get(topo.name('d0'))!.modes.native.supported, false);
+  });
+
   it('attaches in kernel-FIB mode and forwards by the kernel routing table', () => {
     const a = run('attach', topo.name('r0'), topo.name('r1'), '--mode', 'native', '--fib', 'kernel', '--json');
     assert.equal(a.status, 0, a.stderr);
