@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import {
   attachXdp,
   BpfMap,
+  declaredXdpFeatures,
   detachXdp,
   ifName,
   interfaceExists,
@@ -98,6 +99,16 @@ export interface InterfaceAttachResult {
  * into an XDP program on the far side.
  */
 export const VETH_AUTO_NOTE = 'a veth: generic XDP (native XDP on a veth needs GRO on its peer, and copies what a stack sends)';
+
+/**
+ * The note for an interface attached in native mode whose driver declares no ndo_xdp_xmit (the
+ * kernel's netdev netlink family): what native XDP on another interface redirects to it is
+ * dropped by the kernel, not sent. A veth declares it only while its peer runs GRO or an XDP
+ * program; a NIC may lack it, or have too few queues for it (this VM's virtio_net). Generic XDP
+ * redirects as a socket buffer and reaches any interface.
+ */
+export const noRedirectTargetNote = (name: string) =>
+  `${name} takes no XDP redirects (its driver declares no ndo_xdp_xmit as configured now): what native XDP on another interface forwards to it is dropped; attach with --mode generic, or on a veth turn GRO on at its peer`;
 
 /** What syncHostRoutes() changed. */
 export interface HostRouteSync {
@@ -248,6 +259,7 @@ export class Dataplane {
     const ourId = this.pipeline.xdp.info().id;
     const ourTc = this.pipeline.tc?.info().id ?? null;
     const ports = new Set(this.pipeline.maps.txPorts.keys());
+    const declared = mode === 'tc' ? null : declaredXdpFeatures(); // null too before Linux 6.3: nothing to note
     try {
       ifindexes.forEach((ifindex, k) => {
         const link = links.get(ifindex);
@@ -287,6 +299,7 @@ export class Dataplane {
         if (veth) notes.push(VETH_AUTO_NOTE);
         const r = attachXdp(this.pipeline.xdp, ifindex, { mode: veth ? 'generic' : (mode as XdpModeRequest) });
         undo.unshift(() => detachXdp(ifindex, this.pipeline.xdp));
+        if (r.mode === 'native' && declared && !declared.get(ifindex)?.includes('ndo-xmit')) notes.push(noRedirectTargetNote(name));
         if (tcOurs) {
           detachTcPipeline(ifindex); // XDP runs first: the TC program saw nothing since
           undo.unshift(() => attachTcPipeline(this.pipeline.tc!, ifindex));

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { inNetns } from '../../src/kernel/index.js';
-import { Dataplane, VETH_AUTO_NOTE } from '../../src/dataplane/dataplane.js';
+import { Dataplane, noRedirectTargetNote, VETH_AUTO_NOTE } from '../../src/dataplane/dataplane.js';
 import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { echoClientScript, echoServerScript } from '../helpers/echo-tcp.js';
 import { forwardedByKernel, offloadFeature } from '../helpers/router-checks.js';
@@ -78,6 +78,13 @@ describe('auto mode on veth', { skip, timeout: 2 * 60_000 }, () => {
       const [native] = dp.attach([dev('r1')], 'native');
       assert.equal(native!.mode, 'native');
       assert.ok(!native!.notes.includes(VETH_AUTO_NOTE));
+      // s0 runs no GRO: r1 declares no ndo_xdp_xmit, and the attach says what that costs.
+      assert.ok(native!.notes.includes(noRedirectTargetNote(dev('r1'))), native!.notes.join('\n'));
+      dp.detach([dev('r1')]);
+      topo.exec(ns.s, 'ethtool', ['-K', dev('s0'), 'gro', 'on']);
+      const [withGro] = dp.attach([dev('r1')], 'native');
+      topo.exec(ns.s, 'ethtool', ['-K', dev('s0'), 'gro', 'off']);
+      assert.ok(!withGro!.notes.includes(noRedirectTargetNote(dev('r1'))), withGro!.notes.join('\n'));
       dp.detach([dev('r1')]);
       attached = dp.attach([dev('r1')]);
     });
