@@ -283,7 +283,12 @@ async function probeInterfaces(names: string[], canProbe: boolean, probeAll: boo
   try {
     const prog = obj?.program('pw_probe');
     const details = linkDetails();
-    const declared = declaredXdpFeatures();
+    let declared: ReturnType<typeof declaredXdpFeatures> = null;
+    try {
+      declared = declaredXdpFeatures();
+    } catch {
+      // reported as unknown (-), as before Linux 6.3
+    }
     return names.map((name) => {
       const ifindex = resolveIfindex(name);
       const state = queryXdp(ifindex);
