@@ -53,16 +53,27 @@ export class LocalOperations implements Operations {
     }
   }
 
-  /** Runs `fn` on the data plane, loading the pipeline (with `settings`) if none is; a change. */
+  /**
+   * Runs `fn` on the data plane, loading the pipeline (with `settings`) if none is; a change. A
+   * change refused on a pipeline this call loaded unloads it again: a failed `route add` on a
+   * machine without one left a whole pipeline pinned (its tables: 881 MiB of locked memory with the
+   * default sizes, by bpftool).
+   */
   private write<T>(fn: (dp: Dataplane) => T | Promise<T>, settings: Partial<PipelineSettings> = {}): Promise<T> {
     return this.locked(async () => {
+      const loadedHere = !Pipeline.isPinned(this.instance);
       const dp = await Dataplane.open(this.instance, settings, { create: true });
+      let failed = false;
       try {
         dp.syncHostRoutes();
         dp.syncNeighbors();
         return await fn(dp);
+      } catch (e) {
+        failed = true;
+        throw e;
       } finally {
         dp.close();
+        if (failed && loadedHere) await interfaces.down(this.instance);
       }
     });
   }

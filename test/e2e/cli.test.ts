@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { Pipeline } from '../../src/dataplane/pipeline.js';
 import { repoRoot } from '../../src/util/paths.js';
 import { privilegedSkip } from '../helpers/privileged.js';
 import { forwardedByKernel } from '../helpers/router-checks.js';
@@ -103,6 +104,28 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     assert.ok(byName.get(topo.name('r0'))!.xdpFeatures!.includes('redirect'));
     assert.deepEqual(byName.get(topo.name('d0'))!.xdpFeatures, []);
     assert.equal(byName.get(topo.name('d0'))!.modes.native.supported, false);
+  });
+
+  it('a refused change on an instance not loaded loads nothing; an accepted one loads it', () => {
+    const other = `${instance}x`;
+    topo.recordInstance(other);
+    const routeAdd = (...args: string[]) =>
+      spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, 'route', 'add', ...args, '--instance', other, '--json'], {
+        encoding: 'utf8',
+      });
+    // The gateway is on no link of the namespace: refused after the pipeline was loaded for it.
+    const refused = routeAdd('10.230.0.0/16', 'via', '192.0.2.1');
+    assert.equal(refused.status, 3, refused.stderr);
+    assert.match(JSON.parse(refused.stderr).error.message, /not on a directly connected network/);
+    assert.equal(Pipeline.isPinned(other), false, 'the refused route add left its pipeline loaded');
+    const accepted = routeAdd('10.230.0.0/16', 'via', '10.211.2.2');
+    assert.equal(accepted.status, 0, accepted.stderr);
+    assert.equal(Pipeline.isPinned(other), true);
+    // Refused on a pipeline that was loaded before: it stays, with what it held.
+    assert.equal(routeAdd('10.231.0.0/16', 'via', '192.0.2.1').status, 3);
+    assert.equal(Pipeline.isPinned(other), true);
+    const down = spawnSync(join(repoRoot, 'bin', 'pathwise'), ['--netns', r, 'down', '--instance', other], { encoding: 'utf8' });
+    assert.equal(down.status, 0, down.stderr);
   });
 
   it('attaches in kernel-FIB mode and forwards by the kernel routing table', () => {
