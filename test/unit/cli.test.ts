@@ -1,6 +1,8 @@
 /** The CLI's contract with scripts: exit codes by failure kind, JSON errors with --json. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -38,6 +40,26 @@ describe('pathwise CLI', () => {
     // Named, the default command's own arguments are its own to refuse.
     assert.match(run('flows', 'list', 'top').stderr, /too many arguments for 'list'[^]*see 'pathwise flows list --help'/);
     assert.match(run('route', 'add').stderr, /missing required argument 'route'[^]*see 'pathwise route add --help'/);
+  });
+
+  it('sends a config to the daemon of the instance the file names, unless --instance says otherwise', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-cli-unit-'));
+    try {
+      const file = join(dir, 'edge.yaml');
+      writeFileSync(file, 'instance: edge7\n');
+      for (const verb of ['diff', 'apply']) {
+        const r = spawnSync(join(repoRoot, 'bin', 'pathwise'), [verb, '-f', file, '--json'], {
+          encoding: 'utf8',
+          env: { ...process.env, PATHWISE_INSTANCE: undefined },
+        });
+        assert.equal(r.status, 12, r.stderr);
+        assert.equal(JSON.parse(r.stderr).error.message, "no daemon serves instance 'edge7'", verb);
+      }
+      const named = run('diff', '-f', file, '--instance', 'other', '--json');
+      assert.equal(JSON.parse(named.stderr).error.message, "no daemon serves instance 'other'");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports usage errors as JSON under --json', () => {

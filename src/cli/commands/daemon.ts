@@ -79,7 +79,7 @@ export function registerDaemon(program: Command): void {
             : 'apply a config: the minimal changes, recorded as a new version',
         )
         .requiredOption('-f, --file <file>', "config file ('-' for standard input)"),
-    ).action(async (opts: InstanceOptions & { file: string }) => {
+    ).action(async (opts: InstanceOptions & { file: string }, cmd: Command) => {
       const text = readConfigText(opts.file);
       const name = opts.file === '-' ? '<stdin>' : resolve(opts.file);
       // The daemon reads no file for a config it is sent: the files it names go with it.
@@ -87,7 +87,11 @@ export function registerDaemon(program: Command): void {
         import('../../control/config/files.js'),
         import('../../control/config/load.js'),
       ]);
-      const files = filesOf(parseConfig(text, name), opts.file === '-' ? process.cwd() : dirname(name));
+      const cfg = parseConfig(text, name);
+      // The daemon to send it to is the one of the instance the file names, unless --instance
+      // (or PATHWISE_INSTANCE) says otherwise: a daemon refuses another instance's config.
+      if (cmd.getOptionValueSource('instance') === 'default' && process.env.PATHWISE_INSTANCE === undefined) opts.instance = cfg.instance;
+      const files = filesOf(cfg, opts.file === '-' ? process.cwd() : dirname(name));
       const r = await (await backendFor(opts)).proposeConfig(text, name, dryRun, files);
       if (opts.json) return printJson(r);
       printProposal(r);
