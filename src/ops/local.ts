@@ -73,7 +73,8 @@ export class LocalOperations implements Operations {
         throw e;
       } finally {
         dp.close();
-        if (failed && loadedHere) await interfaces.down(this.instance);
+        // The change's own error is what the command reports, even if unloading fails too.
+        if (failed && loadedHere) await interfaces.down(this.instance).catch(() => undefined);
       }
     });
   }
