@@ -20,7 +20,7 @@ import type { Dataplane } from '../src/dataplane/dataplane.js';
 import { HttpInsightService } from '../src/daemon/http-service.js';
 import { median } from './pipeline-kit.js';
 import { TCP } from '../test/helpers/craft.js';
-import { httpBatches, httpRecord as record, type Endpoint } from '../test/helpers/http-records.js';
+import { httpBatches, httpHandshakes, httpRecord as record, type Endpoint } from '../test/helpers/http-records.js';
 
 const CONNECTIONS = 8;
 const REQUESTS = Number(process.env.REQUESTS ?? 100_000);
@@ -36,12 +36,8 @@ function traffic(requests: number): { data: Buffer; ends: Uint32Array }[] {
     cseq: 1000 * i,
     sseq: 7000 * i,
   }));
-  let ns = 1_000_000_000n;
   const recs: Buffer[] = [];
-  for (const c of clients) {
-    recs.push(record((ns += 10_000n), c.ep, server, c.cseq++, TCP.SYN, Buffer.alloc(0)));
-    recs.push(record((ns += 10_000n), server, c.ep, c.sseq++, TCP.SYN | TCP.ACK, Buffer.alloc(0)));
-  }
+  let ns = httpHandshakes(recs, clients, server, 1_000_000_000n, 10_000n);
   const response = Buffer.from(
     'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 05:49:28 GMT\r\nContent-Type: application/octet-stream\r\n' +
       'Content-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n',

@@ -228,27 +228,35 @@ bool IsErrno(const Napi::Error& e, const char* code) {
   return c.IsString() && c.As<Napi::String>().Utf8Value() == code;
 }
 
+// Runs `read`, a whole dump on a socket of its own, again from the start while the kernel marks
+// it interrupted (NLM_F_DUMP_INTR: the list changed while it was read, which libmnl reports as
+// EINTR), as iproute2 does. Deleting 100 veths at once interrupted every link dump the daemon
+// made meanwhile.
+template <typename Read>
+auto RereadIfInterrupted(Read read) -> decltype(read()) {
+  for (int attempt = 1;; attempt++) {
+    try {
+      return read();
+    } catch (const Napi::Error& e) {
+      if (attempt >= kDumpAttempts || !IsErrno(e, "EINTR")) throw;
+    }
+  }
+}
+
 // A dump answered one object per message: `request` sent for `family`, every `reply` message
 // that `keep` accepts converted.
 template <typename Hdr>
 Napi::Array DumpObjects(Napi::Env env, uint16_t request, uint16_t reply, uint8_t family,
                         std::function<Napi::Object(Napi::Env, const nlmsghdr*)> convert,
                         std::function<bool(const nlmsghdr*)> keep, const char* what) {
-  // A dump the kernel marks interrupted (NLM_F_DUMP_INTR: the list changed while it was read,
-  // which libmnl reports as EINTR) is read again from the start on a fresh socket, as iproute2
-  // does. Deleting 100 veths at once interrupted every link dump the daemon made meanwhile.
-  for (int attempt = 1;; attempt++) {
-    try {
-      Socket s(env);
-      std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-      nlmsghdr* nlh = DumpRequest<Hdr>(buf, request, family);
-      Collected c{env, Napi::Array::New(env), reply, convert, keep};
-      s.Transact(nlh, CollectCb, &c, what);
-      return c.out;
-    } catch (const Napi::Error& e) {
-      if (attempt >= kDumpAttempts || !IsErrno(e, "EINTR")) throw;
-    }
-  }
+  return RereadIfInterrupted([&] {
+    Socket s(env);
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = DumpRequest<Hdr>(buf, request, family);
+    Collected c{env, Napi::Array::New(env), reply, convert, keep};
+    s.Transact(nlh, CollectCb, &c, what);
+    return c.out;
+  });
 }
 
 // netlinkLinks() -> [{ ifindex, name, flags, mtu, mac, operstate }]
@@ -436,20 +444,14 @@ Napi::Value XdpFeatures(const Napi::CallbackInfo& info) {
     }
   }
   if (family < 0) return env.Null();
-  // Read again from the start when the kernel marks the dump interrupted, as DumpObjects does.
-  std::vector<DeviceFeatures> devices;
-  for (int attempt = 1;; attempt++) {
-    try {
-      devices.clear();
-      Socket s(env, 0, NETLINK_GENERIC);
-      std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-      nlmsghdr* nlh = GenlRequest(buf, static_cast<uint16_t>(family), kNetdevCmdDevGet, NLM_F_REQUEST | NLM_F_DUMP);
-      s.Transact(nlh, DeviceFeaturesCb, &devices, "netdev device dump");
-      break;
-    } catch (const Napi::Error& e) {
-      if (attempt >= kDumpAttempts || !IsErrno(e, "EINTR")) throw;
-    }
-  }
+  std::vector<DeviceFeatures> devices = RereadIfInterrupted([&] {
+    std::vector<DeviceFeatures> read;
+    Socket s(env, 0, NETLINK_GENERIC);
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = GenlRequest(buf, static_cast<uint16_t>(family), kNetdevCmdDevGet, NLM_F_REQUEST | NLM_F_DUMP);
+    s.Transact(nlh, DeviceFeaturesCb, &read, "netdev device dump");
+    return read;
+  });
   Napi::Array out = Napi::Array::New(env, devices.size());
   for (size_t i = 0; i < devices.size(); i++) {
     Napi::Object o = Napi::Object::New(env);

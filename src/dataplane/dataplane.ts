@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import {
   attachXdp,
   BpfMap,
-  declaredXdpFeatures,
+  declaredXdpFeaturesIfKnown,
   detachXdp,
   ifName,
   interfaceExists,
@@ -99,16 +99,6 @@ export interface InterfaceAttachResult {
  * into an XDP program on the far side.
  */
 export const VETH_AUTO_NOTE = 'a veth: generic XDP (native XDP on a veth needs GRO on its peer, and copies what a stack sends)';
-
-/** The interfaces' declared XDP features for notes, or null: before Linux 6.3, or if the kernel
- * would not say (a note is not worth failing an attach for). */
-function declaredFeaturesIfKnown(): ReturnType<typeof declaredXdpFeatures> {
-  try {
-    return declaredXdpFeatures();
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The note for an interface attached in native mode whose driver declares no ndo_xdp_xmit (the
@@ -269,7 +259,7 @@ export class Dataplane {
     const ourId = this.pipeline.xdp.info().id;
     const ourTc = this.pipeline.tc?.info().id ?? null;
     const ports = new Set(this.pipeline.maps.txPorts.keys());
-    const declared = mode === 'tc' ? null : declaredFeaturesIfKnown();
+    const declared = mode === 'tc' ? null : declaredXdpFeaturesIfKnown();
     try {
       ifindexes.forEach((ifindex, k) => {
         const link = links.get(ifindex);

@@ -14,7 +14,7 @@ import { basename, join } from 'node:path';
 import {
   BpfObject,
   attachXdp,
-  declaredXdpFeatures,
+  declaredXdpFeaturesIfKnown,
   detachXdp,
   ensureBpffs,
   interfaceFeatures,
@@ -24,6 +24,7 @@ import {
   queryXdp,
   resolveIfindex,
   VERIFIER_INSN_LIMIT,
+  type DeviceFeature,
   type KernelLink,
   type Program,
   type XdpFeature,
@@ -81,7 +82,7 @@ export function safeToProbe(link: Pick<KernelLink, 'kind' | 'loopback'>): boolea
  */
 export function declaredModes(
   features: XdpFeature[] | null,
-  offloads: Record<string, { active: boolean; changeable: boolean }> | null,
+  offloads: Record<string, DeviceFeature> | null,
 ): Pick<InterfaceReport, 'modes' | 'notes'> {
   const generic: ModeReport = { supported: true, how: 'declared' };
   if (!features) return { modes: { native: { supported: null, how: null }, generic }, notes: [] };
@@ -260,7 +261,7 @@ function linkDetails(): Map<string, { link: KernelLink; driver: string | null }>
   return out;
 }
 
-function offloadsOf(name: string): Record<string, { active: boolean; changeable: boolean }> | null {
+function offloadsOf(name: string): Record<string, DeviceFeature> | null {
   try {
     return interfaceFeatures(name);
   } catch {
@@ -283,12 +284,7 @@ async function probeInterfaces(names: string[], canProbe: boolean, probeAll: boo
   try {
     const prog = obj?.program('pw_probe');
     const details = linkDetails();
-    let declared: ReturnType<typeof declaredXdpFeatures> = null;
-    try {
-      declared = declaredXdpFeatures();
-    } catch {
-      // reported as unknown (-), as before Linux 6.3
-    }
+    const declared = declaredXdpFeaturesIfKnown(); // null: native reported as unknown (-)
     return names.map((name) => {
       const ifindex = resolveIfindex(name);
       const state = queryXdp(ifindex);

@@ -11,6 +11,7 @@ export { Program, loadRawProgram, xdpMd, type TestRunOptions, type TestRunResult
 export {
   attachXdp,
   declaredXdpFeatures,
+  declaredXdpFeaturesIfKnown,
   detachXdp,
   queryXdp,
   XDP_FEATURES,

@@ -44,6 +44,16 @@ export function declaredXdpFeatures(): Map<number, XdpFeature[]> | null {
   return new Map(rows.map((r) => [r.ifindex, XDP_FEATURES.filter((_, bit) => r.xdpFeatures & (1 << bit))]));
 }
 
+/** declaredXdpFeatures(), or null also when the kernel would not say: for notes and reports,
+ * which are not worth failing a command for. */
+export function declaredXdpFeaturesIfKnown(): Map<number, XdpFeature[]> | null {
+  try {
+    return declaredXdpFeatures();
+  } catch {
+    return null;
+  }
+}
+
 /** What runs at an interface's XDP hook (one netlink request for that link). An interface gone: nothing. */
 export function queryXdp(iface: string | number): XdpState {
   const ifindex = resolveIfindex(iface);

@@ -4,6 +4,7 @@
  * bench/http-path.ts).
  */
 import * as abi from '../../src/generated/pathwise.js';
+import { TCP } from './craft.js';
 
 const SEG = abi.PwHttpSegment.offsets;
 
@@ -28,6 +29,25 @@ export function httpRecord(tsNs: bigint, from: Endpoint, to: Endpoint, seq: numb
   Buffer.from(to.addr).copy(r, SEG.dst);
   payload.copy(r, SEG.data);
   return r;
+}
+
+/** A client of crafted traffic: its endpoint and each direction's next sequence number. */
+export interface HttpClient {
+  ep: Endpoint;
+  cseq: number;
+  sseq: number;
+}
+
+/**
+ * Each client's handshake with `server` (SYN, then SYN-ACK) added to `recs`, `stepNs` apart from
+ * `ns`, and its sequence numbers advanced past it; returns the clock after the last.
+ */
+export function httpHandshakes(recs: Buffer[], clients: HttpClient[], server: Endpoint, ns: bigint, stepNs: bigint): bigint {
+  for (const c of clients) {
+    recs.push(httpRecord((ns += stepNs), c.ep, server, c.cseq++, TCP.SYN, Buffer.alloc(0)));
+    recs.push(httpRecord((ns += stepNs), server, c.ep, c.sseq++, TCP.SYN | TCP.ACK, Buffer.alloc(0)));
+  }
+  return ns;
 }
 
 /** Records in batches of `size`, as the ring reader hands them over (data, and each record's end). */

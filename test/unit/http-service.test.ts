@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/control/config/load.js';
 import { HttpInsightService } from '../../src/daemon/http-service.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
 import { TCP } from '../helpers/craft.js';
-import { httpBatches, httpRecord } from '../helpers/http-records.js';
+import { httpBatches, httpHandshakes, httpRecord } from '../helpers/http-records.js';
 import { rng } from '../helpers/rng.js';
 
 const SERVER = { addr: [10, 210, 9, 1], port: 80 };
@@ -42,12 +42,8 @@ describe('HTTP insight service', () => {
       cseq: 100 * i,
       sseq: 9000 * i,
     }));
-    let ns = 1_000_000_000n;
     const recs: Buffer[] = [];
-    for (const c of clients) {
-      recs.push(httpRecord((ns += 1000n), c.ep, SERVER, c.cseq++, TCP.SYN, Buffer.alloc(0)));
-      recs.push(httpRecord((ns += 1000n), SERVER, c.ep, c.sseq++, TCP.SYN | TCP.ACK, Buffer.alloc(0)));
-    }
+    let ns = httpHandshakes(recs, clients, SERVER, 1_000_000_000n, 1000n);
     const expected = new Map<string, number>();
     let latencies = 0;
     for (let i = 0; i < 600;) {
