@@ -10,15 +10,30 @@
  * and the neighbour follower copies its MAC into pw_neigh, and from there into the nexthop
  * record (gw_mac, nexthop-macs.ts), where the pipeline reads it.
  */
-import { ifNameCache, interfaceMac, kernelRouteTo, manageNeighbor, releaseNeighbor, resolveIfindex, type BpfMap } from '../kernel/index.js';
+import {
+  ifNameCache,
+  interfaceMac,
+  kernelRouteTo,
+  manageNeighbor,
+  releaseNeighbor,
+  resolveIfindex,
+  RouteType,
+  type BpfMap,
+} from '../kernel/index.js';
 import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { MAX_WEIGHT, spreadBuckets } from '../routing/ecmp.js';
 import { neighborKey, type NeighborEntry } from '../routing/neighbors.js';
 import type { NexthopSpec, NexthopView } from '../routing/route.js';
-import { formatAddress, parseAddress, type Family } from '../util/ip.js';
+import { formatAddress, parseAddress, SPECIAL_ADDRESS_TEXT, specialAddressKind, type Family } from '../util/ip.js';
 import { NexthopMacs } from './nexthop-macs.js';
 import type { PipelineMaps } from './pipeline.js';
+
+const ROUTE_TYPE_NAMES: Record<number, string> = {
+  [RouteType.BROADCAST]: 'broadcast',
+  [RouteType.ANYCAST]: 'anycast',
+  [RouteType.MULTICAST]: 'multicast',
+};
 
 /** A gateway the kernel had no directly connected route to when last asked (gatewaysMoved). */
 const UNREACHABLE = 0;
@@ -176,6 +191,17 @@ export class NexthopTable {
     }
     if (!spec.via && !spec.dev) throw new PwError('PW_ERR_INVALID', 'a nexthop needs a gateway (via) or an interface (dev)', { where });
     const gw = spec.via ? parseAddress(spec.via, where) : null;
+    const special = gw && specialAddressKind(gw.family, gw.addr);
+    // Never a gateway, as the kernel says ("Nexthop has invalid gateway"). A loopback one is
+    // left to the lookup below: the kernel takes `via 127.0.0.1 dev lo`.
+    if (special && special !== 'loopback')
+      throw new PwError('PW_ERR_INVALID', `gateway ${spec.via} is ${SPECIAL_ADDRESS_TEXT[special]}`, {
+        where,
+        hint:
+          special === 'unspecified'
+            ? 'for a route straight out of an interface give dev IF alone'
+            : "a gateway is a neighbour's unicast address",
+      });
     let ifindex: number;
     if (spec.dev) {
       try {
@@ -216,6 +242,16 @@ export class NexthopTable {
     const cached = this.devCache.get(text);
     if (cached !== undefined && cached !== UNREACHABLE) return cached;
     const r = kernelRouteTo(gw.family, gw.addr);
+    // A connected network's broadcast address: the kernel refuses it as a gateway too.
+    if (r && r.type !== RouteType.UNICAST && r.type !== RouteType.LOCAL)
+      throw new PwError(
+        'PW_ERR_INVALID',
+        `gateway ${text} is not a unicast address here: the kernel routes it as ${ROUTE_TYPE_NAMES[r.type] ?? `type ${r.type}`}`,
+        {
+          where,
+          hint: "a gateway is a neighbour's unicast address",
+        },
+      );
     if (!r || r.gateway) {
       throw new PwError('PW_ERR_INVALID', `gateway ${text} is not on a directly connected network`, {
         where,

@@ -32,6 +32,8 @@ const NTF_EXT_MANAGED = 1;
 export const Iff = { UP: 0x1, LOOPBACK: 0x8, RUNNING: 0x40 } as const;
 /** Address scopes (RT_SCOPE_*). */
 export const Scope = { UNIVERSE: 0, SITE: 200, LINK: 253, HOST: 254 } as const;
+/** Route types (RTN_*): what `ip route get` says an address is. */
+export const RouteType = { UNICAST: 1, LOCAL: 2, BROADCAST: 3, ANYCAST: 4, MULTICAST: 5 } as const;
 /** rtnetlink multicast groups (RTNLGRP_*). */
 export const NetlinkGroup = { LINK: 1, NEIGH: 3, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11, NEXTHOP: 32 } as const;
 
@@ -144,7 +146,7 @@ export function kernelNeighbors(): KernelNeighbor[] {
 }
 
 /** The kernel's route to `addr` (`ip route get`): its interface and gateway; null: none. */
-export function kernelRouteTo(family: Family, addr: Uint8Array): { ifindex: number; gateway: Uint8Array | null } | null {
+export function kernelRouteTo(family: Family, addr: Uint8Array): { ifindex: number; gateway: Uint8Array | null; type: number } | null {
   let r;
   try {
     r = native().netlinkRouteGet(afOf(family), addr.subarray(0, family === 4 ? 4 : 16));
@@ -154,7 +156,7 @@ export function kernelRouteTo(family: Family, addr: Uint8Array): { ifindex: numb
     throw fromNative(e, 'netlink: route get');
   }
   if (!r || !r.oif) return null;
-  return { ifindex: r.oif, gateway: r.gateway ? addr16(r.gateway) : null };
+  return { ifindex: r.oif, gateway: r.gateway ? addr16(r.gateway) : null, type: r.type };
 }
 
 /**

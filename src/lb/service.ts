@@ -4,7 +4,7 @@
  * DSR) and what the Maglev hash covers. Parsing and checks only; no I/O.
  */
 import { PwError } from '../errors.js';
-import { formatAddress, parseAddress, type Family } from '../util/ip.js';
+import { formatAddress, parseAddress, SPECIAL_ADDRESS_TEXT, specialAddressKind, type Family } from '../util/ip.js';
 import { DEFAULT_TABLE_SIZE, isPrime, MAX_TABLE_SIZE, MIN_TABLE_SIZE } from './maglev.js';
 
 export const LB_MODES = ['nat', 'dsr'] as const;
@@ -98,6 +98,18 @@ export const formatBackend = (b: BackendSpec) => `${formatEndpoint(b)}${b.weight
 /** The backend's identity within its service (what its Maglev permutation is drawn from). */
 export const backendKey = (b: Endpoint) => formatEndpoint(b);
 
+/** Refuses an address no packet of a service can carry (unspecified, loopback, multicast,
+ * broadcast): the kernel drops such packets as martians, so a service, backend or snat address
+ * of that kind would take its configuration and never carry a connection. */
+function refuseSpecial(e: { family: Family; addr: Uint8Array }, what: string, hint: string, where: string): void {
+  const kind = specialAddressKind(e.family, e.addr);
+  if (kind)
+    throw new PwError('PW_ERR_INVALID', `${what} is ${SPECIAL_ADDRESS_TEXT[kind]}`, {
+      where,
+      hint,
+    });
+}
+
 /** Checks a whole service; `where` names it in messages (a config path or the command). */
 export function checkService(s: ServiceSpec, where: string): ServiceSpec {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(s.name))
@@ -111,9 +123,21 @@ export function checkService(s: ServiceSpec, where: string): ServiceSpec {
         where: `${where}.tableSize`,
       },
     );
+  refuseSpecial(
+    s.vip,
+    `the service address ${formatAddress(s.vip.family, s.vip.addr)}`,
+    'a service address is a unicast address clients connect to',
+    `${where}.address`,
+  );
   const seen = new Set<string>();
   s.backends.forEach((b, i) => {
     const w = `${where}.backends[${i}]`;
+    refuseSpecial(b, `backend ${formatEndpoint(b)}`, "a backend is a host's unicast address", w);
+    if (b.family === s.vip.family && b.addr.every((byte, j) => byte === s.vip.addr[j]))
+      throw new PwError('PW_ERR_INVALID', `backend ${formatEndpoint(b)} is the service address itself`, {
+        where: w,
+        hint: "a backend is a host's own address; in DSR mode the backend holds the service address besides it, on its loopback",
+      });
     if (b.family !== s.vip.family)
       throw new PwError('PW_ERR_INVALID', `backend ${formatEndpoint(b)} is IPv${b.family}, the service address IPv${s.vip.family}`, {
         where: w,
@@ -129,6 +153,13 @@ export function checkService(s: ServiceSpec, where: string): ServiceSpec {
     throw new PwError('PW_ERR_INVALID', 'snat is for NAT mode: in DSR mode the backend answers the client itself', {
       where: `${where}.snat`,
     });
+  if (s.snat)
+    refuseSpecial(
+      s.snat,
+      `the snat address ${formatAddress(s.snat.family, s.snat.addr)}`,
+      'the snat address is a unicast address the backends answer to, routed to this host',
+      `${where}.snat`,
+    );
   if (s.snat && s.snat.family !== s.vip.family)
     throw new PwError('PW_ERR_INVALID', `the snat address is IPv${s.snat.family}, the service address IPv${s.vip.family}`, {
       where: `${where}.snat`,

@@ -113,6 +113,36 @@ export function parseAddress(s: string, where = s): { family: Family; addr: Uint
   throw new PwError('PW_ERR_INVALID', `'${s}' is not an IPv4 or IPv6 address`, { where });
 }
 
+/** Addresses no host sends to or from as its own: the kernel's martians (the unspecified
+ * address and the rest of 0.0.0.0/8, loopback, multicast, the limited broadcast). */
+export type SpecialAddressKind = 'unspecified' | 'this-network' | 'loopback' | 'multicast' | 'broadcast';
+
+/** Each kind as a message says it: "ADDR is …". */
+export const SPECIAL_ADDRESS_TEXT: Readonly<Record<SpecialAddressKind, string>> = {
+  unspecified: 'the unspecified address',
+  'this-network': "in 0.0.0.0/8 ('this network')",
+  loopback: 'a loopback address',
+  multicast: 'a multicast address',
+  broadcast: 'the broadcast address',
+};
+
+/** What kind of special address `addr` is, or null for an ordinary unicast one. */
+export function specialAddressKind(family: Family, addr: Uint8Array): SpecialAddressKind | null {
+  if (family === 4) {
+    if (addr[0] === 0) return addr[1] || addr[2] || addr[3] ? 'this-network' : 'unspecified';
+    if (addr[0] === 127) return 'loopback';
+    if ((addr[0]! & 0xf0) === 0xe0) return 'multicast';
+    if (addr[0] === 255 && addr[1] === 255 && addr[2] === 255 && addr[3] === 255) return 'broadcast';
+    return null;
+  }
+  if (addr[0] === 0xff) return 'multicast';
+  if (addr.subarray(0, 15).every((b) => b === 0)) {
+    if (addr[15] === 0) return 'unspecified';
+    if (addr[15] === 1) return 'loopback';
+  }
+  return null;
+}
+
 export function formatAddress(family: Family, addr: Uint8Array): string {
   return family === 4 ? formatIpv4(((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0) : formatIpv6(addr);
 }

@@ -176,6 +176,44 @@ describe('pathwise CLI against a router namespace', { skip, timeout: 5 * 60_000 
     assert.equal(run('route', 'load', good, '--replace', '--json').json().replaced, 4);
   });
 
+  it('refuses a gateway the kernel refuses (multicast, broadcast, 0.0.0.0/8), the kernel as the oracle', () => {
+    const r1 = topo.name('r1');
+    const cases = [
+      ['10.211.2.2'],
+      ['224.0.0.1', 'dev', r1],
+      ['255.255.255.255', 'dev', r1],
+      ['10.211.2.255'], // r1's network's broadcast address: only the kernel's lookup knows it
+      ['0.1.2.3', 'dev', r1],
+    ];
+    for (const via of cases) {
+      const kernel = spawnSync('ip', ['netns', 'exec', r, 'ip', 'route', 'add', '10.70.0.0/16', 'via', ...via], { encoding: 'utf8' });
+      if (kernel.status === 0) topo.exec(r, 'ip', ['route', 'del', '10.70.0.0/16']);
+      const ours = run('route', 'add', '10.70.0.0/16', 'via', ...via, '--json');
+      assert.equal(
+        ours.status === 0,
+        kernel.status === 0,
+        `via ${via.join(' ')}: the kernel said ${kernel.stderr.trim() || 'yes'}; Pathwise ${ours.stderr}`,
+      );
+      if (ours.status === 0) assert.equal(run('route', 'del', '10.70.0.0/16').status, 0);
+      else assert.match(JSON.parse(ours.stderr).error.message, new RegExp(`^gateway ${via[0]!.replace(/\./g, '\\.')} is `));
+    }
+    const v6 = spawnSync('ip', ['netns', 'exec', r, 'ip', '-6', 'route', 'add', '2001:db8:70::/48', 'via', 'ff02::1', 'dev', r1], {
+      encoding: 'utf8',
+    });
+    assert.notEqual(v6.status, 0, 'the kernel takes no multicast gateway');
+    const ours6 = run('route', 'add', '2001:db8:70::/48', 'via', 'ff02::1', 'dev', r1, '--json');
+    assert.equal(JSON.parse(ours6.stderr).error.message, 'gateway ff02::1 is a multicast address');
+    // The kernel reads `via 0.0.0.0 dev IF` as no gateway; Pathwise asks for what is meant.
+    const zero = run('route', 'add', '10.70.0.0/16', 'via', '0.0.0.0', 'dev', r1, '--json');
+    assert.deepEqual(JSON.parse(zero.stderr).error.hint, 'for a route straight out of an interface give dev IF alone');
+    assert.equal(
+      run('route', 'list', '--user', '--json')
+        .json()
+        .filter((x: { prefix: string }) => x.prefix.startsWith('10.70.')).length,
+      0,
+    );
+  });
+
   it('looks up addresses through the real program, with the documented JSON fields', () => {
     const l = run('route', 'lookup', '--json', '10.50.1.1', '10.52.3.3', '192.0.2.99', '10.211.1.1');
     assert.equal(l.status, 0, l.stderr);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { parseIpv4, parsePrefix } from '../../src/util/ip.js';
+import { parseAddress, parseIpv4, parsePrefix, specialAddressKind } from '../../src/util/ip.js';
 import { rng } from '../helpers/rng.js';
 
 function reference(s: string): number | null {
@@ -62,5 +62,40 @@ describe('IPv4 parsing', () => {
     assert.throws(() => parsePrefix('10.1.0.1/16'), /host bits/);
     assert.throws(() => parsePrefix('10.1.0.0/33'), /prefix length/);
     assert.throws(() => parsePrefix('10.1.0/16'), /not an IPv4 or IPv6 address/);
+  });
+});
+
+describe('special addresses', () => {
+  it('names the kernel’s martians and nothing else', () => {
+    const kind = (text: string) => {
+      const a = parseAddress(text);
+      return specialAddressKind(a.family, a.addr);
+    };
+    const cases: [string, ReturnType<typeof specialAddressKind>][] = [
+      ['0.0.0.0', 'unspecified'],
+      ['0.255.0.1', 'this-network'],
+      ['127.0.0.1', 'loopback'],
+      ['127.255.255.254', 'loopback'],
+      ['224.0.0.1', 'multicast'],
+      ['239.255.255.255', 'multicast'],
+      ['255.255.255.255', 'broadcast'],
+      ['1.0.0.0', null],
+      ['10.1.2.3', null],
+      ['126.255.255.255', null],
+      ['128.0.0.0', null],
+      ['223.255.255.255', null],
+      ['240.0.0.1', null],
+      ['255.255.255.254', null],
+      ['::', 'unspecified'],
+      ['::1', 'loopback'],
+      ['ff02::1', 'multicast'],
+      ['ff0e::1:2', 'multicast'],
+      ['::2', null],
+      ['::ffff:0.0.0.0', null],
+      ['fe80::1', null],
+      ['2001:db8::', null],
+      ['fe00::1', null],
+    ];
+    for (const [text, want] of cases) assert.equal(kind(text), want, text);
   });
 });

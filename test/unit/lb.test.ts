@@ -13,6 +13,7 @@ import { servicesReconciler, serviceText } from '../../src/control/reconcilers/s
 import { maglevFill } from '../../src/kernel/scan.js';
 import { isPrime, maglevTable, maglevWalk, type MaglevBackend } from '../../src/lb/maglev.js';
 import { checkService, formatBackend, parseBackend, parseServiceAddress, serviceKey, type ServiceSpec } from '../../src/lb/service.js';
+import { parseAddress } from '../../src/util/ip.js';
 
 const backends = (n: number, weight = (_i: number) => 1): MaglevBackend[] =>
   Array.from({ length: n }, (_, i) => ({ name: `10.0.${i >> 8}.${i & 255}:80`, id: i + 1, weight: weight(i) }));
@@ -190,6 +191,43 @@ describe('service syntax', () => {
       () => checkService(spec({ backends: [parseBackend('10.0.0.1:8080', 'b'), parseBackend('10.0.0.1:8080@2', 'b')] }), 's'),
       /listed twice/,
     );
+    // Addresses no packet of a service can carry: the kernel drops them as martians.
+    const at = (text: string) => ({ ...parseServiceAddress(text, 'a') });
+    for (const [vip, kind] of [
+      ['0.0.0.0:80/tcp', 'the unspecified address'],
+      ['0.1.2.3:80/tcp', "in 0.0.0.0/8 ('this network')"],
+      ['127.0.0.1:80/tcp', 'a loopback address'],
+      ['224.0.0.1:80/tcp', 'a multicast address'],
+      ['255.255.255.255:80/tcp', 'the broadcast address'],
+    ] as const)
+      assert.throws(
+        () => checkService(spec(at(vip)), 'services.web'),
+        (e: any) => e.message === `the service address ${vip.split(':')[0]} is ${kind}` && e.where === 'services.web.address',
+      );
+    for (const vip of ['[::]:80/tcp', '[::1]:80/tcp', '[ff02::1]:80/tcp'])
+      assert.throws(
+        () => checkService(spec({ ...at(vip), backends: [parseBackend('[fd00::1]:80', 'b')] }), 's'),
+        /the service address .* is (the unspecified|a loopback|a multicast) address/,
+      );
+    assert.throws(
+      () => checkService(spec({ backends: [parseBackend('10.0.0.1:8080', 'b'), parseBackend('224.0.0.5:80', 'b')] }), 'services.web'),
+      (e: any) => e.message === 'backend 224.0.0.5:80 is a multicast address' && e.where === 'services.web.backends[1]',
+    );
+    assert.throws(
+      () => checkService(spec({ backends: [parseBackend('127.0.0.1:80', 'b')] }), 's'),
+      /backend 127.0.0.1:80 is a loopback address/,
+    );
+    assert.throws(
+      () => checkService(spec({ backends: [parseBackend('10.1.2.3:8080', 'b')] }), 's'),
+      /backend 10.1.2.3:8080 is the service address itself/,
+    );
+    assert.throws(
+      () => checkService(spec({ snat: parseAddress('0.0.0.0') }), 'services.web'),
+      (e: any) => /the snat address 0.0.0.0 is the unspecified address/.test(e.message) && e.where === 'services.web.snat',
+    );
+    // An ordinary service passes, with a link-local or 240/4 address too (the kernel routes both).
+    assert.equal(checkService(spec({}), 's').name, 'web');
+    assert.equal(checkService(spec({ ...at('169.254.1.1:80/tcp'), snat: parseAddress('240.0.0.1') }), 's').name, 'web');
   });
 });
 

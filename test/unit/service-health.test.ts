@@ -56,7 +56,7 @@ describe('service health checks', () => {
       let yaml = 'services:\n';
       for (let s = 0; s * 1000 < backends; s++) {
         const n = Math.min(1000, backends - s * 1000);
-        const list = Array.from({ length: n }, (_, i) => `'127.${1 + s}.${i >> 8}.${i & 255}:80'`).join(', ');
+        const list = Array.from({ length: n }, (_, i) => `'10.${1 + s}.${i >> 8}.${i & 255}:80'`).join(', ');
         yaml += `  web${s}:\n    address: '198.18.0.${1 + s}:80/tcp'\n    backends: [${list}]\n    health: { interval: ${interval} }\n`;
       }
       return parseConfig(yaml, 'c.yaml');
