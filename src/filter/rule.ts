@@ -65,6 +65,9 @@ function parseFlags(s: string, where: string): { mask: number; value: number } {
         where,
         hint: `flags are ${Object.keys(TCP_FLAGS).join(', ')} (prefix ! for cleared)`,
       });
+    // Set and cleared at once: a rule no packet could match, surely not what was meant.
+    if (mask & bit && !(value & bit) !== neg)
+      throw new PwError('PW_ERR_INVALID', `TCP flag '${neg ? part.slice(1) : part}' is both set and cleared in '${s}'`, { where });
     mask |= bit;
     if (!neg) value |= bit;
   }
@@ -89,11 +92,22 @@ export function parseRuleTokens(tokens: string[], where: (i: number) => string):
     spec.limiter = name;
     i++;
   }
+  const given = new Set<string>();
   while (i < tokens.length) {
     const key = tokens[i]!;
     const value = tokens[i + 1];
     const at = where(i + 1);
     if (value === undefined) throw new PwError('PW_ERR_INVALID', `'${key}' needs a value`, { where: where(i) });
+    // The second would silently replace the first; a rule matches one value of each.
+    if (given.has(key))
+      throw new PwError('PW_ERR_INVALID', `'${key}' is given twice`, {
+        where: where(i),
+        hint:
+          key === 'flags'
+            ? 'list the flags once, comma-separated: flags syn,!ack'
+            : `a rule takes one ${key}; add another rule for the other value`,
+      });
+    given.add(key);
     switch (key) {
       case 'from':
         spec.src = parsePrefix(value, at);

@@ -75,5 +75,16 @@ describe('rule syntax', () => {
     fails('drop proto banana', /unknown protocol 'banana'/, 'argument 3');
     fails('drop from', /'from' needs a value/, 'argument 2');
     fails('drop size 1500', /unexpected 'size'/, 'argument 2');
+    // A criterion given twice would have replaced the first silently; a flag set and cleared
+    // would have kept only one of the two.
+    fails('drop from 10.0.0.0/8 from 11.0.0.0/8', /'from' is given twice/, 'argument 4');
+    fails('drop proto tcp dport 80 proto udp', /'proto' is given twice/, 'argument 6');
+    fails('drop proto tcp flags syn flags !ack', /'flags' is given twice/, 'argument 6');
+    fails('drop proto tcp flags syn,!syn', /TCP flag 'syn' is both set and cleared in 'syn,!syn'/, 'argument 5');
+    fails('drop proto tcp flags !ack,fin,ack', /TCP flag 'ack' is both set and cleared/);
+    assert.deepEqual(rule('drop proto tcp flags syn,syn,!ack,!ack').tcpFlags, {
+      mask: TCP_FLAGS.syn! | TCP_FLAGS.ack!,
+      value: TCP_FLAGS.syn!,
+    });
   });
 });
