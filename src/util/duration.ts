@@ -27,6 +27,13 @@ export function parseDuration(s: string, where = s): number {
   return total;
 }
 
+/** A TTL or a window: a duration of at least 1 s (what a shorter one times would end at once). */
+export function parseTtl(s: string, where = s): number {
+  const ms = parseDuration(s, where);
+  if (ms < 1000) throw new PwError('PW_ERR_INVALID', `'${s}' is under 1s: what it times would end at once`, { where });
+  return ms;
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   let s = Math.round(ms / 1000);

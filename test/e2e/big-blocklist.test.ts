@@ -113,5 +113,12 @@ describe('a daemon with a 250,000-prefix blocklist', { skip: privilegedSkip(), t
     const removed = await api('DELETE', { prefixes: batch });
     assert.equal(removed.status, 200, removed.text.slice(0, 300));
     assert.equal(listed().length, before);
+    // A TTL under a second (or empty) is refused, not a block that ends as it begins.
+    for (const ttl of ['0s', '500ms', '']) {
+      const r = await api('POST', { prefixes: ['192.0.2.0/24'], ttl });
+      assert.equal(r.status, 400, `ttl '${ttl}': ${r.text.slice(0, 300)}`);
+      assert.equal(r.json.error.where, 'body.ttl');
+    }
+    assert.equal(listed().length, before);
   });
 });

@@ -77,4 +77,19 @@ describe('pathwise CLI', () => {
       assert.match(JSON.parse(r.stderr).error.message, /--token must be printable ASCII without spaces/);
     }
   });
+
+  it('refuses a TTL under a second before it touches anything (a block for 0s was reported and gone at once)', () => {
+    for (const args of [
+      ['block', 'add', '192.0.2.0/24', '--ttl', '0s'],
+      ['block', 'load', '/dev/null', '--ttl', '500ms'],
+      ['ratelimit', 'add', 'l', '--rate', '10', '--block-after', '3', '--block-for', '0s'],
+    ]) {
+      const r = run(...args, '--instance', 'pw-never-loaded', '--json');
+      assert.equal(r.status, 3, r.stderr);
+      assert.match(JSON.parse(r.stderr).error.message, /is under 1s: what it times would end at once/);
+    }
+    const r = run('gateway', 'follow', '--log', '/dev/null', '--window', '0s', '--json');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(JSON.parse(r.stderr).error.message, /--window .* '0s' is under 1s/);
+  });
 });

@@ -160,6 +160,51 @@ describe('config', () => {
     assert.match(ps.find((p) => p.path === 'rules[3]')!.message, /color/);
   });
 
+  it('refuses a TTL, window or period that would end at once or spin, and a bad one inside a checked duration, at its place', () => {
+    const group = 'nexthopGroups: { p: [{ gateway: 10.0.0.1 }, { gateway: 10.0.0.2 }] }\n';
+    const zero: [string, string, string][] = [
+      ['blocklists: [{ prefixes: [10.0.0.0/8], ttl: 0s }]', 'blocklists[0].ttl', 'at least 1s'],
+      ['ratelimits: { l: { rate: 10, blockAfter: 5, blockFor: 0s } }', 'ratelimits.l.blockFor', 'at least 1s'],
+      ['decisions: { defaultTtl: 500ms }', 'decisions.defaultTtl', 'at least 1s'],
+      ['decisions: { maxTtl: 0s }', 'decisions.maxTtl', 'at least 1s'],
+      ['gateway: { window: 0s }', 'gateway.window', 'at least 1s'],
+      ['gateway: { ttl: 0s }', 'gateway.ttl', 'at least 1s'],
+      ['gateway: { maxTtl: 0s }', 'gateway.maxTtl', 'at least 1s'],
+      ['anomalies: { interval: 0s }', 'anomalies.interval', 'at least 1s'],
+      ['anomalies: { detectors: { scan: { seal: { ttl: 0s } } } }', 'anomalies.detectors.scan.seal.ttl', 'at least 1s'],
+      [
+        'webhooks: [{ name: w, url: "http://127.0.0.1:9/", secret: 0123456789abcdef, timeout: 0s }]',
+        'webhooks[0].timeout',
+        'at least 100ms',
+      ],
+      [`${group}paths: { p: { probe: { interval: 0s } } }`, 'paths.p.probe.interval', 'at least 10ms'],
+      [`${group}paths: { p: { probe: { timeout: 0s } } }`, 'paths.p.probe.timeout', 'at least 1ms, or auto'],
+      [`${group}paths: { p: { damping: { halfLife: 0s } } }`, 'paths.p.damping.halfLife', 'at least 1s'],
+      ['services: { w: { address: 10.1.1.1:80/tcp, health: { timeout: 5ms } } }', 'services.w.health.timeout', 'at least 10ms'],
+      // Checked durations that are no duration at all: reported in the file, not thrown from a check.
+      [
+        'services: { w: { address: 10.1.1.1:80/tcp, health: { interval: soon } } }',
+        'services.w.health.interval',
+        "invalid duration 'soon'",
+      ],
+      ['import: { reconcile: soon }', 'import.reconcile', "invalid duration 'soon'"],
+    ];
+    for (const [text, path, message] of zero) {
+      const ps = problems(text);
+      assert.deepEqual(
+        ps.map((p) => [p.path, p.message]),
+        [[path, message]],
+        text,
+      );
+      assert.match(ps[0]!.where, /^c\.yaml:\d+:\d+$/);
+    }
+    // What 0 means something for stays: slow start off, a switch with no hold.
+    parseConfig(
+      `services: { w: { address: 10.1.1.1:80/tcp, slowStart: 0s } }\n${group}paths: { p: { hysteresis: { hold: 0s } } }`,
+      'c.yaml',
+    );
+  });
+
   it('refuses a config that is not a mapping', () => {
     assert.match(problems('- a\n- b\n')[0]!.message, /mapping/);
   });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { PwError } from '../../src/errors.js';
-import { MAX_DURATION_MS, parseDuration } from '../../src/util/duration.js';
+import { MAX_DURATION_MS, parseDuration, parseTtl } from '../../src/util/duration.js';
 
 describe('parseDuration', () => {
   it('reads units, their sums and plain seconds', () => {
@@ -38,5 +38,16 @@ describe('parseDuration', () => {
         JSON.stringify(s.slice(0, 40)),
       );
     }
+  });
+
+  it('a TTL is at least a second: a shorter one would end what it times at once', () => {
+    assert.equal(parseTtl('1s'), 1000);
+    assert.equal(parseTtl('10m', '--ttl'), 600_000);
+    for (const s of ['0', '0s', '999ms'])
+      assert.throws(
+        () => parseTtl(s, '--ttl'),
+        (e: unknown) => e instanceof PwError && e.where === '--ttl' && e.message === `'${s}' is under 1s: what it times would end at once`,
+      );
+    assert.throws(() => parseTtl('soon', 'body.ttl'), /invalid duration 'soon'/);
   });
 });

@@ -9,7 +9,7 @@ import type { Controller } from '../../control/controller.js';
 import type { BlockEntry } from '../../filter/blocklist.js';
 import * as edits from '../../ops/edits.js';
 import { listBlocks, listLimiters, listRules } from '../../ops/filter.js';
-import { parseDuration } from '../../util/duration.js';
+import { parseTtl } from '../../util/duration.js';
 import { jsonSchema } from '../validate.js';
 import { keyOf, params, tag, who } from './common.js';
 
@@ -109,7 +109,7 @@ export function registerFilterRoutes(app: FastifyInstance, ctrl: Controller): vo
     async (req) => {
       const { prefixes, ttl } = req.body as { prefixes: string[]; ttl?: string };
       const list = prefixes.map((p, i) => keyOf(p, `body.prefixes[${i}]`));
-      const until = ttl ? new Date(Date.now() + parseDuration(ttl, 'body.ttl')).toISOString() : undefined;
+      const until = ttl !== undefined ? new Date(Date.now() + parseTtl(ttl, 'body.ttl')).toISOString() : undefined;
       return ctrl.edit(edits.addBlocks(list, until), who(req));
     },
   );

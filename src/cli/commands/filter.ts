@@ -6,7 +6,7 @@ import { PwError } from '../../errors.js';
 import { parseBlockFile } from '../../filter/blocklist.js';
 import { parsePer, parseRate } from '../../filter/limiter.js';
 import { formatRule, parseRuleTokens } from '../../filter/rule.js';
-import { formatDuration, parseDuration } from '../../util/duration.js';
+import { formatDuration, parseTtl } from '../../util/duration.js';
 import { parsePrefix } from '../../util/ip.js';
 import { backendFor } from '../backend.js';
 import { color, printJson, printLines } from '../output.js';
@@ -81,7 +81,7 @@ export function registerFilter(program: Command): void {
       .option('--ttl <duration>', 'remove the block after this long (e.g. 10m, 1h)'),
   ).action(async (cidrs: string[], opts: InstanceOptions & { ttl?: string }) => {
     const prefixes = prefixesOf(cidrs);
-    const ttl = opts.ttl === undefined ? undefined : { ms: parseDuration(opts.ttl, '--ttl'), text: opts.ttl };
+    const ttl = opts.ttl === undefined ? undefined : { ms: parseTtl(opts.ttl, '--ttl'), text: opts.ttl };
     const w = await (await backendFor(opts)).block(prefixes, ttl);
     printWritten(w, opts.json, (r) => console.log(`blocked ${r.blocked} prefix(es)${r.ttlMs ? ` for ${formatDuration(r.ttlMs)}` : ''}`));
   });
@@ -94,7 +94,7 @@ export function registerFilter(program: Command): void {
   ).action(async (file: string, opts: InstanceOptions & { ttl?: string }) => {
     const prefixes = parseBlockFile(readInput(file), file);
     const ops = await backendFor(opts);
-    const r = await ops.loadBlocks(prefixes, opts.ttl === undefined ? undefined : parseDuration(opts.ttl, '--ttl'));
+    const r = await ops.loadBlocks(prefixes, opts.ttl === undefined ? undefined : parseTtl(opts.ttl, '--ttl'));
     if (opts.json) return printJson(r);
     console.log(`blocked ${r.blocked} prefix(es) in ${r.seconds.toFixed(2)} s`);
   });
@@ -147,7 +147,7 @@ export function registerFilter(program: Command): void {
       if (!Number.isInteger(blockAfter) || blockAfter < 0)
         throw new PwError('PW_ERR_USAGE', `--block-after must be a whole number, got '${opts.blockAfter}'`);
       const per = usage((v) => parsePer(v, '--per'))(opts.per);
-      const blockForMs = blockAfter ? parseDuration(opts.blockFor, '--block-for') : 0;
+      const blockForMs = blockAfter ? parseTtl(opts.blockFor, '--block-for') : 0;
       const w = await (
         await backendFor(opts)
       ).addLimiter({ name, rate, burst, ...per, blockAfter, blockForMs }, { per: opts.per, blockFor: opts.blockFor });

@@ -6,7 +6,7 @@ import { parsePer } from '../../filter/limiter.js';
 import { ADAPTER_NAMES, ADAPTERS } from '../../gateway/adapters.js';
 import { DEFAULT_POLICY, type FollowPolicy } from '../../gateway/follower.js';
 import { followGatewayLog } from '../../ops/gateway-follow.js';
-import { parseDuration } from '../../util/duration.js';
+import { parseTtl } from '../../util/duration.js';
 import { backendFor } from '../backend.js';
 import { color } from '../output.js';
 import { positiveInt, usage, withInstance, type InstanceOptions } from './common.js';
@@ -35,7 +35,7 @@ const statusesOf = (v: string): number[] => {
     throw new InvalidArgumentError(`--statuses takes HTTP statuses, comma-separated (e.g. 429,403); not '${v}'`);
   return out;
 };
-const ms = (flag: string) => usage((v: string) => parseDuration(v, flag));
+const ms = (flag: string) => usage((v: string) => parseTtl(v, flag));
 
 export function registerGateway(program: Command): void {
   const gateway = program.command('gateway').description("an API gateway's decisions moved down to XDP");

@@ -31,6 +31,24 @@ const parsed = (what: string, parse: (s: string) => unknown) =>
 const cidr = parsed('prefix', (s) => prefixKey(s)).describe('an IPv4 or IPv6 prefix (CIDR), or an address');
 const address = parsed('address', (s) => parseAddress(s)).describe('an IPv4 or IPv6 address');
 const duration = parsed('duration', (s) => parseDuration(s)).describe('a duration: 30s, 5m, 1h30m, 2d');
+/** A duration of at least `minMs`: one parse, whose error (not an exception) is the issue when
+ * the text is no duration, so the problem is reported at its place in the file. */
+const durationAtLeast = (minMs: number, message: string) =>
+  z
+    .string()
+    .superRefine((s, ctx) => {
+      let ms: number;
+      try {
+        ms = parseDuration(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return;
+      }
+      if (ms < minMs) ctx.addIssue({ code: 'custom', message });
+    })
+    .describe('a duration: 30s, 5m, 1h30m, 2d');
+/** A TTL, an expiry or a timer's period: 0 would expire at once, or spin. */
+const positiveDuration = durationAtLeast(1000, 'at least 1s');
 const ifname = z
   .string()
   .min(1)
@@ -173,8 +191,7 @@ export const Import = z
       .describe(
         "kernel routing tables whose routes Pathwise copies into its own FIB, followed as they change (the first entry that accepts a route wins a tie on metric); a route of the config or of the host's addresses for the same prefix takes precedence",
       ),
-    reconcile: duration
-      .refine((d) => parseDuration(d) >= 1000, 'at least 1s: a full read of a large table takes a while')
+    reconcile: durationAtLeast(1000, 'at least 1s: a full read of a large table takes a while')
       .default('60s')
       .describe(
         'every this often the tables are read again in full and any difference repaired in either direction (counted as drift); a full BGP table costs ~4 s of CPU per read (BENCHMARKS.md)',
@@ -209,9 +226,9 @@ export const PathGroup = z
           .describe('ICMP echo, UDP to a reflector that echoes the payload, or TCP SYN (a SYN/ACK or a RST answers)'),
         target: address.optional().describe('what to probe through each path (default: its gateway)'),
         port: z.number().int().min(1).max(65535).optional().describe('UDP or TCP port'),
-        interval: duration.default('100ms').describe('between probes of one path (jittered ±10 %)'),
+        interval: durationAtLeast(10, 'at least 10ms').default('100ms').describe('between probes of one path (jittered ±10 %)'),
         timeout: z
-          .union([z.literal('auto'), duration])
+          .union([z.literal('auto'), durationAtLeast(1, 'at least 1ms, or auto')])
           .default('auto')
           .describe('a probe unanswered this long is lost (auto: 3 × RTT + 4 × deviation + 10 ms, at least 20 ms, at most the interval)'),
         lost: z.number().int().min(1).max(100).default(3).describe('probes lost in a row before a path is down'),
@@ -244,7 +261,7 @@ export const PathGroup = z
       .default(PATH_DEFAULTS.hysteresis),
     damping: z
       .object({
-        halfLife: duration.default('15s').describe('a fall to down costs 1000 penalty points, halved every halfLife'),
+        halfLife: positiveDuration.default('15s').describe('a fall to down costs 1000 penalty points, halved every halfLife'),
         suppress: z.number().min(1).default(2500).describe('above this penalty a path stays down however well it answers...'),
         reuse: z.number().min(1).default(1200).describe('...until the penalty decays below this'),
       })
@@ -284,8 +301,8 @@ export const ServiceHealth = z
     send: z.string().max(512).optional().describe('udp: the payload to send'),
     expect: z.string().max(512).optional().describe('udp: text the reply must hold (default: any reply)'),
     port: z.number().int().min(1).max(65535).optional().describe("the port to check (default: the backend's, or the service's)"),
-    interval: duration.default('200ms').describe('between checks of one backend'),
-    timeout: duration.default('200ms').describe('a check unanswered this long failed'),
+    interval: durationAtLeast(10, 'at least 10ms').default('200ms').describe('between checks of one backend'),
+    timeout: durationAtLeast(10, 'at least 10ms').default('200ms').describe('a check unanswered this long failed'),
     rise: z.number().int().min(1).max(100).default(2).describe('checks passed in a row before a backend that was down is up'),
     fall: z
       .number()
@@ -302,7 +319,6 @@ export const ServiceHealth = z
       ),
   })
   .strict()
-  .refine((h) => parseDuration(h.interval) >= 10 && parseDuration(h.timeout) >= 10, 'interval and timeout are at least 10ms')
   .refine((h) => h.type !== 'udp' || h.send !== undefined, { message: 'a udp check needs `send`', path: ['send'] });
 
 export const Service = z
@@ -364,7 +380,7 @@ export const RateLimit = z
       .default('address')
       .describe('what a source is: an address, or a prefix'),
     blockAfter: z.number().int().min(0).default(0).describe('escalation: limited packets in a row before the source is blocked (0: never)'),
-    blockFor: duration.default('60s').describe('escalation: how long a source is blocked'),
+    blockFor: positiveDuration.default('60s').describe('escalation: how long a source is blocked'),
   })
   .strict();
 
@@ -390,7 +406,7 @@ export const Blocklist = z
   .object({
     prefixes: z.array(cidr).default([]),
     file: z.string().optional().describe('a file of prefixes, one per line (all lists together: at most 1,048,576 IPv4 and as many IPv6)'),
-    ttl: duration.optional().describe('expiry of these entries, counted from when they are first applied'),
+    ttl: positiveDuration.optional().describe('expiry of these entries, counted from when they are first applied'),
     until: z.iso
       .datetime({ offset: true })
       .optional()
@@ -469,8 +485,8 @@ const detector = (name: keyof typeof DETECTOR_DEFAULTS, unit: string) => {
         .object({
           action: z.enum(['block', 'limit']).default('block'),
           rate: z.number().positive().max(1_000_000).optional().describe('limit: packets per second'),
-          ttl: duration.default('5m').describe("a first seal's length; doubled for each repeat"),
-          maxTtl: duration.default('1h'),
+          ttl: positiveDuration.default('5m').describe("a first seal's length; doubled for each repeat"),
+          maxTtl: positiveDuration.default('1h'),
         })
         .strict()
         .refine((s) => s.action !== 'limit' || s.rate !== undefined, { message: 'a limit needs a rate', path: ['rate'] })
@@ -485,7 +501,7 @@ const Anomalies = z
       .boolean()
       .default(false)
       .describe('run the detectors (HTTP ones need insight.http.ports; flow ones read the flow table each interval)'),
-    interval: duration.default('5s').describe('how often activity is judged and baselines learn'),
+    interval: positiveDuration.default('5s').describe('how often activity is judged and baselines learn'),
     warmup: z.number().int().min(1).max(10_000).default(12).describe('intervals a baseline learns before it judges'),
     alpha: z.number().positive().max(1).default(0.05).describe('weight of each new interval in the baselines (0.05: about the last 20)'),
     detectors: z
@@ -520,7 +536,7 @@ export const Webhook = z
       .min(1)
       .default(['decision', 'anomaly', 'path', 'backend'])
       .describe('which notices it gets'),
-    timeout: duration.default('5s').describe('per delivery attempt'),
+    timeout: durationAtLeast(100, 'at least 100ms').default('5s').describe('per delivery attempt'),
     retries: z
       .number()
       .int()
@@ -649,8 +665,8 @@ export const Config = z
       .default({ sampleRate: 0, dropEvents: false, metricsTopN: 20, ipfix: IPFIX_DEFAULTS, http: HTTP_DEFAULTS }),
     decisions: z
       .object({
-        defaultTtl: duration.default('1h').describe('how long a decision lasts when it gives no ttl'),
-        maxTtl: duration.default('7d').describe('the longest a decision may last (a lasting block belongs in blocklists:)'),
+        defaultTtl: positiveDuration.default('1h').describe('how long a decision lasts when it gives no ttl'),
+        maxTtl: positiveDuration.default('7d').describe('the longest a decision may last (a lasting block belongs in blocklists:)'),
         maxActive: z.number().int().min(1).max(500_000).default(100_000).describe('decisions in force at once'),
         exempt: z
           .array(cidr)
@@ -670,9 +686,9 @@ export const Config = z
       .object({
         statuses: z.array(z.number().int().min(100).max(599)).min(1).default([429, 403]).describe('statuses that mean "rejected"'),
         threshold: z.number().int().min(1).max(1_000_000).default(20).describe('rejections of a source within window that seal it'),
-        window: duration.default('10s'),
-        ttl: duration.default('5m').describe("a first seal's length; each new offense doubles it"),
-        maxTtl: duration.default('1h').describe('the longest a seal grows to'),
+        window: positiveDuration.default('10s'),
+        ttl: positiveDuration.default('5m').describe("a first seal's length; each new offense doubles it"),
+        maxTtl: positiveDuration.default('1h').describe('the longest a seal grows to'),
         action: z.enum(['block', 'limit']).default('block'),
         rate: z.number().positive().max(1_000_000).optional().describe('limit: packets per second for the source as a whole'),
         burst: z.number().int().min(1).max(1_000_000).optional(),
