@@ -47,6 +47,12 @@ export interface DecisionSpec {
   reason?: string;
 }
 
+/** The widest a decision's target may be (prefix lengths). A decision comes from a gateway, a
+ * detector or a one-off command; one on 0.0.0.0/0 (a gateway's bug, a leaked token) would cut
+ * the host off from everyone. A wider block belongs in the config's blocklists, written,
+ * reviewed and versioned. */
+export const WIDEST_DECISION = { 4: 8, 6: 16 } as const;
+
 export interface DecisionLimits {
   defaultTtlMs: number;
   maxTtlMs: number;
@@ -69,6 +75,12 @@ export function checkDecision(d: DecisionInput, limits: DecisionLimits, where: s
     spec.api = d.api;
   }
   if (d.reason !== undefined) spec.reason = String(d.reason).slice(0, 512);
+  if (d.action !== 'unblock' && prefix.plen < WIDEST_DECISION[prefix.family])
+    throw bad(
+      'target',
+      `${spec.target} is wider than a decision may be (/${WIDEST_DECISION[prefix.family]} at most for IPv${prefix.family})`,
+      'decisions hold sources; a block this wide belongs in the config (blocklists:)',
+    );
   if (d.action === 'unblock') {
     if (d.ttl !== undefined || d.rate !== undefined || d.burst !== undefined) throw bad('action', 'unblock takes no ttl, rate or burst');
     return spec;

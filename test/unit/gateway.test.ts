@@ -148,6 +148,29 @@ describe('decision checks', () => {
     const ok = checkDecision({ action: 'limit', target: '2001:db8::/32', rate: 2.5 }, limits, 'd');
     assert.deepEqual([ok.target, ok.ttlMs, ok.burst], ['2001:db8::/32', 3_600_000, 3]);
   });
+
+  it('refuses a block or limit wider than /8 (IPv4) or /16 (IPv6): 0.0.0.0/0 from a gateway would cut the host off', () => {
+    for (const [target, widest] of [
+      ['0.0.0.0/0', '/8 at most for IPv4'],
+      ['10.0.0.0/7', '/8 at most for IPv4'],
+      ['::/0', '/16 at most for IPv6'],
+      ['2000::/3', '/16 at most for IPv6'],
+    ] as const)
+      for (const d of [
+        { action: 'block', target },
+        { action: 'limit', target, rate: 10 },
+      ])
+        assert.throws(
+          () => checkDecision(d as never, limits, 'decisions[0]'),
+          (err: PwError) =>
+            err.where === 'decisions[0].target' &&
+            err.message === `decisions[0].target: ${target} is wider than a decision may be (${widest})`,
+        );
+    assert.equal(checkDecision({ action: 'block', target: '10.0.0.0/8' }, limits, 'd').target, '10.0.0.0/8');
+    assert.equal(checkDecision({ action: 'block', target: '2001::/16' }, limits, 'd').target, '2001::/16');
+    // Lifting one stays possible whatever its width (a decision made before this check).
+    assert.equal(checkDecision({ action: 'unblock', target: '0.0.0.0/0' }, limits, 'd').target, '0.0.0.0/0');
+  });
 });
 
 describe('the gateway token role', () => {
