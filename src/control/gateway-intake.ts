@@ -8,8 +8,7 @@
 import { PwError } from '../errors.js';
 import { ADAPTERS, ADAPTER_NAMES } from '../gateway/adapters.js';
 import { RejectionFollower, type FollowerStats, type FollowPolicy } from '../gateway/follower.js';
-import { parsePer } from '../filter/limiter.js';
-import { SOURCE_TAG } from '../filter/decision.js';
+import { parseSealPer, SOURCE_TAG } from '../filter/decision.js';
 import { parseDuration } from '../util/duration.js';
 import type { Config } from './config/schema.js';
 import type { DecisionResult, Decisions } from './decisions.js';
@@ -32,7 +31,7 @@ export function policyOf(g: Config['gateway']): FollowPolicy {
     maxTtlMs: Math.max(ttlMs, parseDuration(g.maxTtl)),
     action: g.action,
     ...(g.action === 'limit' ? { rate: g.rate, burst: g.burst ?? Math.max(1, Math.ceil(g.rate!)) } : {}),
-    ...parsePer(g.per),
+    ...parseSealPer(g.per),
   };
 }
 

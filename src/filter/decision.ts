@@ -11,7 +11,7 @@
 import { PwError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { formatPrefix, parsePrefix, type Prefix } from '../util/ip.js';
-import { MAX_BURST, MAX_RATE, MIN_RATE } from './limiter.js';
+import { MAX_BURST, MAX_RATE, MIN_RATE, parsePer } from './limiter.js';
 
 export type DecisionAction = 'block' | 'limit' | 'unblock';
 export const DECISION_ACTIONS: DecisionAction[] = ['block', 'limit', 'unblock'];
@@ -52,6 +52,19 @@ export interface DecisionSpec {
  * the host off from everyone. A wider block belongs in the config's blocklists, written,
  * reviewed and versioned. */
 export const WIDEST_DECISION = { 4: 8, 6: 16 } as const;
+
+/** What one source is for a gateway's seals (`address`, or /24,/56…): no wider than a decision
+ * may be, or every seal would be refused. */
+export function parseSealPer(s: string, where = 'per'): { per4: number; per6: number } {
+  const per = parsePer(s, where);
+  if (per.per4 < WIDEST_DECISION[4] || per.per6 < WIDEST_DECISION[6])
+    throw new PwError(
+      'PW_ERR_INVALID',
+      `'${s}' is wider than a decision may be (/${WIDEST_DECISION[4]} at most for IPv4, /${WIDEST_DECISION[6]} for IPv6)`,
+      { where },
+    );
+  return per;
+}
 
 export interface DecisionLimits {
   defaultTtlMs: number;

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 
 import { authenticate } from '../../src/api/auth.js';
 import { AuditLog } from '../../src/control/audit.js';
-import { checkDecision } from '../../src/filter/decision.js';
+import { checkDecision, parseSealPer } from '../../src/filter/decision.js';
 import { ADAPTERS, addressOf } from '../../src/gateway/adapters.js';
 import { DEFAULT_POLICY, RejectionFollower } from '../../src/gateway/follower.js';
 import { PwError } from '../../src/errors.js';
@@ -170,6 +170,14 @@ describe('decision checks', () => {
     assert.equal(checkDecision({ action: 'block', target: '2001::/16' }, limits, 'd').target, '2001::/16');
     // Lifting one stays possible whatever its width (a decision made before this check).
     assert.equal(checkDecision({ action: 'unblock', target: '0.0.0.0/0' }, limits, 'd').target, '0.0.0.0/0');
+    // A gateway's `per` makes every seal that wide: refused up front, not seal by seal.
+    assert.deepEqual(parseSealPer('/24,/48'), { per4: 24, per6: 48 });
+    assert.deepEqual(parseSealPer('address'), { per4: 32, per6: 128 });
+    for (const per of ['/4', '/24,/8', '/0'])
+      assert.throws(
+        () => parseSealPer(per, 'gateway.per'),
+        (err: PwError) => err.where === 'gateway.per' && /is wider than a decision may be/.test(err.message),
+      );
   });
 });
 

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 
 import { PwError } from '../../errors.js';
-import { parsePer } from '../../filter/limiter.js';
+import { parseSealPer } from '../../filter/decision.js';
 import { ADAPTER_NAMES, ADAPTERS } from '../../gateway/adapters.js';
 import { DEFAULT_POLICY, type FollowPolicy } from '../../gateway/follower.js';
 import { followGatewayLog } from '../../ops/gateway-follow.js';
@@ -61,7 +61,15 @@ export function registerGateway(program: Command): void {
       .option('--action <action>', 'block, or limit (with --rate)', 'block')
       .option('--rate <pps>', 'limit: packets per second for the source as a whole', Number)
       .option('--burst <n>', 'limit: packets above the rate at once', positiveInt('--burst', 1_000_000))
-      .option('--per <what>', "a source: 'address', or prefix lengths like /24 or /24,/56", usage(parsePer), { per4: 32, per6: 128 })
+      .option(
+        '--per <what>',
+        "a source: 'address', or prefix lengths like /24 or /24,/56",
+        usage((v: string) => parseSealPer(v, '--per')),
+        {
+          per4: 32,
+          per6: 128,
+        },
+      )
       .option('--source <tag>', 'the decisions source tag (default: the format name)')
       .option('--from-start', 'read the log from its start (default: from its end)')
       .option('--dry-run', 'print the decisions, send none'),

@@ -11,7 +11,7 @@ import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseBandwidth, parseDuration } from '../../util/duration.js';
 import { TOKEN_CHARS } from '../../util/token.js';
 import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
-import { parsePer } from '../../filter/limiter.js';
+import { parseSealPer } from '../../filter/decision.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 import { DEFAULT_TABLE_SIZE, isPrime, MAX_TABLE_SIZE, MIN_TABLE_SIZE } from '../../lb/maglev.js';
 import { LB_HASHES, LB_MODES, LB_ON_DOWN, parseBackend, parseServiceAddress } from '../../lb/service.js';
@@ -692,7 +692,7 @@ export const Config = z
         action: z.enum(['block', 'limit']).default('block'),
         rate: z.number().positive().max(1_000_000).optional().describe('limit: packets per second for the source as a whole'),
         burst: z.number().int().min(1).max(1_000_000).optional(),
-        per: parsed('per', (s) => parsePer(s))
+        per: parsed('per', (s) => parseSealPer(s))
           .default('address')
           .describe("a source: 'address', or prefix lengths like /24 or /24,/56"),
       })
