@@ -241,7 +241,8 @@ export class Dataplane {
 
   /**
    * Attaches the pipeline to interfaces and enables them as egress ports. An interface that
-   * already runs this instance's program is left as it is; one running another program is
+   * already runs this instance's program in the mode asked for (or any, in auto mode) is left as
+   * it is; in another XDP mode it is moved to the one asked for; one running another program is
    * refused (PW_ERR_EXISTS). Before the program runs on an interface, the pipeline learns its
    * MAC (frames for other hosts are not forwarded) and, for XDP, the interface stops moving
    * VLAN tags out of the frame (vlan-visibility.ts); `notes` says what could not be made so. In
@@ -291,8 +292,21 @@ export class Dataplane {
           done.push({ ifindex, mode: 'tc', replaced: xdpOurs, name, already: false, notes: [...notes, TC_MODE_NOTE] });
           return;
         }
-        if (xdpOurs) {
+        if (xdpOurs && (mode === 'auto' || mode === state.mode)) {
           done.push({ ifindex, mode: state.mode as XdpMode, replaced: false, name, already: true, notes });
+          return;
+        }
+        if (xdpOurs) {
+          // Another XDP mode asked for (it was answered 'already attached' in the old one). One
+          // XDP program per interface: the old one goes first, as a config's change of mode
+          // does, and for that moment the kernel alone sees the interface's packets.
+          const was = state.mode as XdpMode;
+          detachXdp(ifindex, this.pipeline.xdp);
+          undo.unshift(() => attachXdp(this.pipeline.xdp, ifindex, { mode: was }));
+          const r = attachXdp(this.pipeline.xdp, ifindex, { mode: mode as XdpModeRequest });
+          undo.unshift(() => detachXdp(ifindex, this.pipeline.xdp));
+          const moved = `moved from ${was} XDP: for a moment between the two, the kernel alone saw ${name}'s packets`;
+          done.push({ ...r, replaced: true, name, already: false, notes: [...notes, moved] });
           return;
         }
         const veth = mode === 'auto' && link?.kind === 'veth';

@@ -91,6 +91,28 @@ describe('auto mode on veth', { skip, timeout: 2 * 60_000 }, () => {
     assert.equal(attached[0]!.mode, 'generic');
   });
 
+  it('moves an interface to the XDP mode asked for (it answered "already attached" in the old one); a failed move leaves the old', () => {
+    const mode = () => dp.attached().find((a) => a.name === dev('r1'))!.mode;
+    inNetns(ns.r, () => {
+      assert.equal(mode(), 'generic');
+      const [again] = dp.attach([dev('r1')]);
+      assert.deepEqual([again!.already, mode()], [true, 'generic'], 'auto keeps what runs');
+      const [native] = dp.attach([dev('r1')], 'native');
+      assert.deepEqual([native!.already, native!.mode, native!.replaced, mode()], [false, 'native', true, 'native']);
+      assert.ok(
+        native!.notes.some((n) => n.startsWith('moved from generic XDP')),
+        native!.notes.join('\n'),
+      );
+      const [generic] = dp.attach([dev('r1')], 'generic');
+      assert.deepEqual([generic!.mode, mode()], ['generic', 'generic']);
+      // lo has no native XDP: the move fails, and lo keeps its generic program.
+      dp.attach(['lo'], 'generic');
+      assert.throws(() => dp.attach(['lo'], 'native'), /native/);
+      assert.equal(dp.attached().find((a) => a.name === 'lo')?.mode, 'generic');
+      dp.detach(['lo']);
+    });
+  });
+
   it("carries TCP both ways through the pipeline with the hosts' GRO off and checksum offload on", () => {
     // The premise: the hosts' veths receive without GRO and send with checksum offload.
     for (const [n, i] of [
