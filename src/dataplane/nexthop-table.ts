@@ -24,8 +24,8 @@ import * as abi from '../generated/pathwise.js';
 import { PwError } from '../errors.js';
 import { MAX_WEIGHT, spreadBuckets } from '../routing/ecmp.js';
 import { neighborKey, type NeighborEntry } from '../routing/neighbors.js';
-import type { NexthopSpec, NexthopView } from '../routing/route.js';
-import { formatAddress, parseAddress, SPECIAL_ADDRESS_TEXT, specialAddressKind, type Family } from '../util/ip.js';
+import { invalidGateway, type NexthopSpec, type NexthopView } from '../routing/route.js';
+import { formatAddress, parseAddress, type Family } from '../util/ip.js';
 import { NexthopMacs } from './nexthop-macs.js';
 import type { PipelineMaps } from './pipeline.js';
 
@@ -191,17 +191,8 @@ export class NexthopTable {
     }
     if (!spec.via && !spec.dev) throw new PwError('PW_ERR_INVALID', 'a nexthop needs a gateway (via) or an interface (dev)', { where });
     const gw = spec.via ? parseAddress(spec.via, where) : null;
-    const special = gw && specialAddressKind(gw.family, gw.addr);
-    // Never a gateway, as the kernel says ("Nexthop has invalid gateway"). A loopback one is
-    // left to the lookup below: the kernel takes `via 127.0.0.1 dev lo`.
-    if (special && special !== 'loopback')
-      throw new PwError('PW_ERR_INVALID', `gateway ${spec.via} is ${SPECIAL_ADDRESS_TEXT[special]}`, {
-        where,
-        hint:
-          special === 'unspecified'
-            ? 'for a route straight out of an interface give dev IF alone'
-            : "a gateway is a neighbour's unicast address",
-      });
+    const invalid = gw && invalidGateway(spec.via!, gw);
+    if (invalid) throw new PwError('PW_ERR_INVALID', invalid.message, { where, hint: invalid.hint });
     let ifindex: number;
     if (spec.dev) {
       try {

@@ -3,7 +3,7 @@
  * with nexthops still as text), and what the data plane holds (RouteView, nexthops resolved to
  * interfaces). Pure data; src/dataplane/ installs and reads them.
  */
-import type { Family, Prefix } from '../util/ip.js';
+import { SPECIAL_ADDRESS_TEXT, specialAddressKind, type Family, type Prefix } from '../util/ip.js';
 
 export type RouteType = 'unicast' | 'blackhole' | 'local' | 'kernel';
 
@@ -12,6 +12,21 @@ export interface NexthopSpec {
   via?: string;
   dev?: string;
   weight?: number;
+}
+
+/**
+ * Why an address can be no nexthop's gateway, or null: the kernel answers "Nexthop has invalid
+ * gateway" to an unspecified, 0.0.0.0/8, multicast or broadcast one. A loopback one is left to
+ * the kernel's lookup (it takes `via 127.0.0.1 dev lo`).
+ */
+export function invalidGateway(text: string, gw: { family: Family; addr: Uint8Array }): { message: string; hint: string } | null {
+  const kind = specialAddressKind(gw.family, gw.addr);
+  if (!kind || kind === 'loopback') return null;
+  return {
+    message: `gateway ${text} is ${SPECIAL_ADDRESS_TEXT[kind]}`,
+    hint:
+      kind === 'unspecified' ? 'for a route straight out of an interface give dev IF alone' : "a gateway is a neighbour's unicast address",
+  };
 }
 
 export interface RouteSpec {

@@ -205,6 +205,35 @@ describe('config', () => {
     );
   });
 
+  it('checks each service whole and every gateway at its place in the file, all at once, not when the apply reaches them', () => {
+    const ps = problems(
+      [
+        'nexthopGroups:',
+        '  up: [{ gateway: 10.0.0.1 }, { gateway: "ff02::2", dev: eth0 }]', //   2: multicast gateway
+        'routes:',
+        '  - { prefix: 10.80.0.0/16, via: [{ gateway: 0.0.0.0, dev: eth0 }] }', // 4: unspecified
+        '  - { prefix: 10.82.0.0/16, nexthopGroup: up }',
+        'services:',
+        '  web: { address: 10.81.0.1:80/tcp, backends: [10.0.0.1:80, 127.0.0.1:80] }', // 7
+        '  v6:',
+        '    address: "[2001:db8::1]:80/tcp"',
+        '    backends: [10.0.0.2:80]', //                                         10: family
+        '  my.svc: { address: 10.81.0.2:80/tcp, mode: dsr, snat: 10.0.0.9 }', //  11: snat in DSR
+        '  fine: { address: 10.81.0.3:80/tcp, backends: [10.0.0.3:80] }',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      ps.map((p) => [p.where.replace('c.yaml:', ''), p.path, p.message]),
+      [
+        ['2:42', 'nexthopGroups.up[1].gateway', 'gateway ff02::2 is a multicast address'],
+        ['4:46', 'routes[0].via[0].gateway', 'gateway 0.0.0.0 is the unspecified address'],
+        ['7:61', 'services.web.backends[1]', 'backend 127.0.0.1:80 is a loopback address'],
+        ['10:16', 'services.v6.backends[0]', 'backend 10.0.0.2:80 is IPv4, the service address IPv6'],
+        ['11:57', 'services.my.svc.snat', 'snat is for NAT mode: in DSR mode the backend answers the client itself'],
+      ],
+    );
+  });
+
   it('refuses a config that is not a mapping', () => {
     assert.match(problems('- a\n- b\n')[0]!.message, /mapping/);
   });

@@ -315,7 +315,11 @@ describe('services plan', () => {
     assert.throws(() => compile('services: { web: { address: 10.1.2.3:80/tcp, tableSize: 65536 } }'), /services\.web\.tableSize|prime/);
     assert.throws(
       () => compile("services: { web: { address: '[fd00::1]:80/tcp', backends: [10.0.0.1:80] } }"),
-      (e: any) => /is IPv4, the service address IPv6/.test(e.message) && e.where === 'services.web.backends[0]',
+      // Said when the config is read, at its place in the file (test.yaml:1:…) and with its path.
+      (e: any) =>
+        /is IPv4, the service address IPv6/.test(e.message) &&
+        /^test\.yaml:1:\d+$/.test(e.where) &&
+        e.details.problems[0].path === 'services.web.backends[0]',
     );
   });
 });

@@ -12,7 +12,10 @@ import { PwError } from '../../errors.js';
 import * as abi from '../../generated/pathwise.js';
 import { DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MIN_TABLE_SIZE } from '../../lb/maglev.js';
 import { parseServiceAddress, serviceKey } from '../../lb/service.js';
-import { Config } from './schema.js';
+import { invalidGateway } from '../../routing/route.js';
+import { parseAddress } from '../../util/ip.js';
+import { serviceSpecOf } from './forms.js';
+import { Config, Service } from './schema.js';
 
 export interface ConfigProblem {
   /** file:line:column */
@@ -61,7 +64,22 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
     },
   };
   const out: { path: (string | number)[]; message: string }[] = [];
+  // Gateways no nexthop can have, said here rather than when the apply resolves them.
+  const gateways = (nexthops: unknown, path: (string | number)[]) =>
+    list<{ gateway?: unknown } | null>(nexthops).forEach((n, j) => {
+      if (typeof n?.gateway !== 'string') return;
+      let gw;
+      try {
+        gw = parseAddress(n.gateway);
+      } catch {
+        return; // the schema names it
+      }
+      const invalid = invalidGateway(n.gateway, gw);
+      if (invalid) out.push({ path: [...path, j, 'gateway'], message: invalid.message });
+    });
+  for (const [name, members] of Object.entries(c.nexthopGroups)) gateways(members, ['nexthopGroups', name]);
   c.routes.forEach((r, i) => {
+    gateways(r.via, ['routes', i, 'via']);
     if (r.type === 'unicast' && !r.via && !r.nexthopGroup)
       out.push({ path: ['routes', i], message: "a unicast route needs 'via' or 'nexthopGroup'" });
     if (r.via && r.nexthopGroup) out.push({ path: ['routes', i, 'nexthopGroup'], message: "give 'via' or 'nexthopGroup', not both" });
@@ -118,11 +136,36 @@ function crossCheck(raw: Raw): { path: (string | number)[]; message: string }[] 
     if (other !== undefined) out.push({ path: ['services', name, 'address'], message: `service '${other}' has ${key} too` });
     else addresses.set(key, name);
   }
-  out.push(...serviceRoom(raw));
+  out.push(...serviceRoom(raw), ...serviceChecks(raw));
   c.api.tokens.forEach((t, i) => {
     if (c.api.tokens.findIndex((x) => x.name === t.name) !== i)
       out.push({ path: ['api', 'tokens', i, 'name'], message: `token name '${t.name}' is used twice` });
   });
+  return out;
+}
+
+/**
+ * Each service checked whole, as the apply will check it (a backend of the other family, an
+ * address no packet can carry, a table too small…), said at its place in the file rather than
+ * when the apply reaches it. A service the schema refuses is left to the schema.
+ */
+function serviceChecks(raw: Raw): { path: (string | number)[]; message: string }[] {
+  const services = raw.services && typeof raw.services === 'object' ? Object.entries(raw.services as Record<string, unknown>) : [];
+  const out: { path: (string | number)[]; message: string }[] = [];
+  for (const [name, svc] of services) {
+    const parsed = Service.safeParse(svc);
+    if (!parsed.success) continue;
+    const where = `services.${name}`;
+    try {
+      serviceSpecOf(name, parsed.data, where);
+    } catch (e) {
+      if (!(e instanceof PwError)) throw e;
+      // The rest of `where` after the service (.backends[2], .snat) is the path within it.
+      const rest = e.where?.startsWith(where) ? e.where.slice(where.length) : '';
+      const within = [...rest.matchAll(/\.([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+      out.push({ path: ['services', name, ...within], message: e.message });
+    }
+  }
   return out;
 }
 
