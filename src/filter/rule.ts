@@ -54,7 +54,7 @@ function parsePortRange(s: string, where: string): [number, number] {
   return [lo, hi];
 }
 
-function parseFlags(s: string, where: string): { mask: number; value: number } {
+export function parseTcpFlags(s: string, where: string): { mask: number; value: number } {
   let mask = 0;
   let value = 0;
   for (const part of s.toLowerCase().split(',')) {
@@ -132,7 +132,7 @@ export function parseRuleTokens(tokens: string[], where: (i: number) => string):
         spec.dport = parsePortRange(value, at);
         break;
       case 'flags':
-        spec.tcpFlags = parseFlags(value, at);
+        spec.tcpFlags = parseTcpFlags(value, at);
         break;
       case 'iif':
         spec.iif = value;

@@ -234,6 +234,40 @@ describe('config', () => {
     );
   });
 
+  it('refuses what the apply would refuse or read two ways: a limiter per past /32 or /128, flags set and cleared, ttl and until, an interface twice', () => {
+    const cases: [string, string, string][] = [
+      [
+        'ratelimits: { l: { rate: 10, per: /99 } }',
+        'ratelimits.l.per',
+        "invalid per '/99': 'address', or prefix lengths like /24 or /24,/64",
+      ],
+      [
+        'ratelimits: { l: { rate: 10, per: "/24,/200" } }',
+        'ratelimits.l.per',
+        "invalid per '/24,/200': 'address', or prefix lengths like /24 or /24,/64",
+      ],
+      [
+        'rules: [{ action: drop, proto: tcp, flags: "syn,!syn" }]',
+        'rules[0].flags',
+        "TCP flag 'syn' is both set and cleared in 'syn,!syn'",
+      ],
+      ['rules: [{ action: drop, proto: tcp, flags: xmas }]', 'rules[0].flags', "unknown TCP flag 'xmas'"],
+      [
+        'blocklists: [{ prefixes: [10.0.0.0/8], ttl: 5m, until: "2099-01-01T00:00:00Z" }]',
+        'blocklists[0].until',
+        'give ttl or until, not both',
+      ],
+      ['interfaces: [{ name: eth0 }, { name: eth1 }, { name: eth0, mode: tc }]', 'interfaces[2].name', 'interface eth0 is listed twice'],
+    ];
+    for (const [text, path, message] of cases)
+      assert.deepEqual(
+        problems(text).map((p) => [p.path, p.message]),
+        [[path, message]],
+        text,
+      );
+    parseConfig('ratelimits: { l: { rate: 10, per: "/24,/48" } }\nrules: [{ action: drop, proto: tcp, flags: "syn,!ack" }]', 'c.yaml');
+  });
+
   it('refuses a config that is not a mapping', () => {
     assert.match(problems('- a\n- b\n')[0]!.message, /mapping/);
   });

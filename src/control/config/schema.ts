@@ -10,7 +10,8 @@ import { PRIVATE_INSTANCE } from '../../util/instance.js';
 import { parseAddress, prefixKey } from '../../util/ip.js';
 import { parseBandwidth, parseDuration } from '../../util/duration.js';
 import { TOKEN_CHARS } from '../../util/token.js';
-import { RULE_ACTIONS, PROTOCOLS, TCP_FLAGS } from '../../filter/rule.js';
+import { RULE_ACTIONS, PROTOCOLS, parseTcpFlags } from '../../filter/rule.js';
+import { parsePer } from '../../filter/limiter.js';
 import { parseSealPer } from '../../filter/decision.js';
 import { parseProtocol, parseTable } from '../../routing/kernel-routes.js';
 import { DEFAULT_TABLE_SIZE, isPrime, MAX_TABLE_SIZE, MIN_TABLE_SIZE } from '../../lb/maglev.js';
@@ -374,9 +375,7 @@ export const RateLimit = z
   .object({
     rate: z.number().min(0.001).max(1_000_000).describe('packets per second per source (0.001 to 1,000,000)'),
     burst: z.number().min(1).max(1_000_000).optional().describe('bucket size in packets (default: one second of rate)'),
-    per: z
-      .string()
-      .regex(/^(address|\/\d{1,2}(,\/\d{1,3})?)$/, "'address', or prefix lengths like /24 or /24,/64")
+    per: parsed('per', (s) => parsePer(s))
       .default('address')
       .describe('what a source is: an address, or a prefix'),
     blockAfter: z.number().int().min(0).default(0).describe('escalation: limited packets in a row before the source is blocked (0: never)'),
@@ -393,9 +392,7 @@ export const Rule = z
     proto: z.union([z.enum(Object.keys(PROTOCOLS) as [string, ...string[]]), z.number().int().min(0).max(255)]).optional(),
     sport: port.optional(),
     dport: port.optional(),
-    flags: z
-      .string()
-      .regex(new RegExp(`^!?(${Object.keys(TCP_FLAGS).join('|')})(,!?(${Object.keys(TCP_FLAGS).join('|')}))*$`), 'TCP flags like syn,!ack')
+    flags: parsed('TCP flags', (s) => parseTcpFlags(s, 'flags'))
       .optional()
       .describe('TCP flags that must be set (or, with !, clear)'),
     iif: ifname.optional().describe('ingress interface'),
@@ -412,7 +409,8 @@ export const Blocklist = z
       .optional()
       .describe('absolute expiry (ISO 8601), as the API writes for blocks added with a TTL'),
   })
-  .strict();
+  .strict()
+  .refine((b) => b.ttl === undefined || b.until === undefined, { message: 'give ttl or until, not both', path: ['until'] });
 
 export const ApiToken = z
   .object({
@@ -571,6 +569,12 @@ export const Config = z
           .strict(),
       )
       .default([])
+      .superRefine((list, ctx) =>
+        list.forEach((i, k) => {
+          if (list.findIndex((x) => x.name === i.name) !== k)
+            ctx.addIssue({ code: 'custom', message: `interface ${i.name} is listed twice`, path: [k, 'name'] });
+        }),
+      )
       .describe('interfaces the pipeline is attached to (and may forward out of)'),
     fib: z
       .enum(['own', 'kernel'])
