@@ -234,7 +234,7 @@ describe('config', () => {
     );
   });
 
-  it('refuses what the apply would refuse or read two ways: a limiter per past /32 or /128, flags set and cleared, ttl and until, an interface twice', () => {
+  it('refuses what the apply would refuse or read two ways: a limiter per past /32 or /128, flags set and cleared, ttl and until, one name twice, a default TTL past the longest', () => {
     const cases: [string, string, string][] = [
       [
         'ratelimits: { l: { rate: 10, per: /99 } }',
@@ -258,6 +258,22 @@ describe('config', () => {
         'give ttl or until, not both',
       ],
       ['interfaces: [{ name: eth0 }, { name: eth1 }, { name: eth0, mode: tc }]', 'interfaces[2].name', 'interface eth0 is listed twice'],
+      [
+        'webhooks: [{ name: w, url: "http://127.0.0.1:9/a", secret: 0123456789abcdef }, { name: w, url: "http://127.0.0.1:9/b", secret: 0123456789abcdef }]',
+        'webhooks[1].name',
+        'webhook w is listed twice',
+      ],
+      [
+        'api: { listen: [{ host: 127.0.0.1, port: 9001 }, { host: 127.0.0.1, port: 9001 }], tokens: [{ name: a, token: 0123456789abcdefXX }] }',
+        'api.listen[1].port',
+        'listener 127.0.0.1:9001 is listed twice',
+      ],
+      [
+        'decisions: { defaultTtl: 2h, maxTtl: 1h }',
+        'decisions.defaultTtl',
+        'longer than maxTtl: every decision that gives no ttl would be refused',
+      ],
+      ['decisions: { defaultTtl: soon, maxTtl: 1h }', 'decisions.defaultTtl', "invalid duration 'soon'"],
     ];
     for (const [text, path, message] of cases)
       assert.deepEqual(

@@ -48,8 +48,26 @@ const durationAtLeast = (minMs: number, message: string) =>
       if (ms < minMs) ctx.addIssue({ code: 'custom', message });
     })
     .describe('a duration: 30s, 5m, 1h30m, 2d');
+/** A duration's milliseconds for a check across fields; NaN (no comparison holds) for text
+ * that is no duration, which its own field reports (as it reports one too short). */
+const msOf = (s: string): number => {
+  try {
+    return parseDuration(s);
+  } catch {
+    return NaN;
+  }
+};
 /** A TTL, an expiry or a timer's period: 0 would expire at once, or spin. */
 const positiveDuration = durationAtLeast(1000, 'at least 1s');
+/** Refuses a list with two items of one key: the second would be ignored, or fight the first. */
+const unique =
+  <T>(keyOf: (item: T) => string, field: string, what: string) =>
+  (list: T[], ctx: z.RefinementCtx) =>
+    list.forEach((item, k) => {
+      const key = keyOf(item);
+      if (list.findIndex((x) => keyOf(x) === key) !== k)
+        ctx.addIssue({ code: 'custom', message: `${what} ${key} is listed twice`, path: [k, field] });
+    });
 const ifname = z
   .string()
   .min(1)
@@ -569,12 +587,7 @@ export const Config = z
           .strict(),
       )
       .default([])
-      .superRefine((list, ctx) =>
-        list.forEach((i, k) => {
-          if (list.findIndex((x) => x.name === i.name) !== k)
-            ctx.addIssue({ code: 'custom', message: `interface ${i.name} is listed twice`, path: [k, 'name'] });
-        }),
-      )
+      .superRefine(unique((i) => i.name, 'name', 'interface'))
       .describe('interfaces the pipeline is attached to (and may forward out of)'),
     fib: z
       .enum(['own', 'kernel'])
@@ -681,6 +694,10 @@ export const Config = z
           ),
       })
       .strict()
+      .refine((d) => !(msOf(d.defaultTtl) > msOf(d.maxTtl) && msOf(d.maxTtl) >= 1000), {
+        message: 'longer than maxTtl: every decision that gives no ttl would be refused',
+        path: ['defaultTtl'],
+      })
       .default({ defaultTtl: '1h', maxTtl: '7d', maxActive: 100_000, exempt: [] })
       .describe('operational decisions (POST /v1/decisions, gateway adapters, anomaly seals): blocks and seals with a TTL'),
     anomalies: Anomalies.prefault({}).describe(
@@ -704,7 +721,12 @@ export const Config = z
       .refine((g) => g.action !== 'limit' || g.rate !== undefined, { message: 'action limit needs a rate', path: ['rate'] })
       .default({ statuses: [429, 403], threshold: 20, window: '10s', ttl: '5m', maxTtl: '1h', action: 'block', per: 'address' })
       .describe("how the logs gateways post (POST /v1/gateway/logs) become seals; 'pathwise gateway follow' takes the same as flags"),
-    webhooks: z.array(Webhook).max(32).default([]).describe(`notices sent to HTTP endpoints; ${WEBHOOK_NOTE}`),
+    webhooks: z
+      .array(Webhook)
+      .max(32)
+      .superRefine(unique((w) => w.name, 'name', 'webhook'))
+      .default([])
+      .describe(`notices sent to HTTP endpoints; ${WEBHOOK_NOTE}`),
     audit: z
       .object({
         retentionDays: z.number().int().min(1).max(3650).default(90).describe('audit records older than this are deleted'),
@@ -722,6 +744,7 @@ export const Config = z
         socket: z.string().optional().describe('unix socket (mode 0600), always on; default /run/pathwise/INSTANCE/api.sock'),
         listen: z
           .array(Listener)
+          .superRefine(unique((l) => `${l.host}:${l.port}`, 'port', 'listener'))
           .default([])
           .describe('TCP listeners; every request then needs a bearer token, and one not on loopback needs TLS'),
         tokens: z.array(ApiToken).default([]),
