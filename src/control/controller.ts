@@ -46,6 +46,20 @@ export interface ProposeResult {
   changesTotal?: number;
   applied: boolean;
   dryRun: boolean;
+  /** What the version changes that takes effect only at the daemon's next start. */
+  notes?: string[];
+}
+
+/**
+ * Notes on settings the daemon reads only when it starts: the TCP listeners (and their TLS
+ * files). A version whose listeners differ from those the daemon started with is recorded and
+ * in force from the next start; each proposal says so until then, rather than look applied.
+ */
+function startOnlyNotes(atStart: Config, after: Config): string[] {
+  if (JSON.stringify(atStart.api.listen) === JSON.stringify(after.api.listen)) return [];
+  return [
+    'api.listen: the daemon opens its TCP listeners when it starts; restart it for this change (forwarding goes on meanwhile: the data plane stays pinned)',
+  ];
 }
 
 export interface ControllerStats {
@@ -78,6 +92,8 @@ export class Controller {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly upgradeListeners = new Set<() => void>();
   private current: Config;
+  /** The config the daemon started with: what it read once, at its start (startOnlyNotes). */
+  private startConfig: Config | null = null;
   private currentVersion = 0;
   readonly stats: ControllerStats = { reconciles: 0, reconcileFailures: 0, lastReconcileSeconds: 0, upgrades: 0 };
   private readonly blockedSinceFile: string;
@@ -224,7 +240,7 @@ export class Controller {
     return this.propose(
       config,
       { actor: 'daemon', source: this.adopted ? 'start (adopted pinned state)' : 'start' },
-      { injectFaults: false },
+      { injectFaults: false, atStart: true },
     );
   }
 
@@ -247,7 +263,11 @@ export class Controller {
   }
 
   /** Validates, diffs and (unless dryRun) applies a whole config; records a version. */
-  propose(config: Config, who: Actor, opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean } = {}): Promise<ProposeResult> {
+  propose(
+    config: Config,
+    who: Actor,
+    opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean; atStart?: boolean } = {},
+  ): Promise<ProposeResult> {
     return this.serialize(() => this.proposeNow(config, who, opts));
   }
 
@@ -278,7 +298,7 @@ export class Controller {
   private async proposeNow(
     config: Config,
     who: Actor,
-    opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean },
+    opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean; atStart?: boolean },
   ): Promise<ProposeResult> {
     const t0 = performance.now();
     const now = Date.now();
@@ -289,7 +309,11 @@ export class Controller {
     // A line for each of the first changes, as the history keeps them (a daemon that removes a
     // full table would otherwise describe 900k changes nobody reads), and the count.
     const listed = recordedChanges(changes.slice(0, MAX_RECORDED_CHANGES).map(summarize), changes.length);
-    if (opts.dryRun) return { ...listed, applied: false, dryRun: true };
+    // At the start the daemon opens what the config says: nothing waits for the next one.
+    if (opts.atStart) this.startConfig = config;
+    const notes = startOnlyNotes(this.startConfig ?? config, config);
+    const noted = notes.length ? { notes } : {};
+    if (opts.dryRun) return { ...listed, applied: false, dryRun: true, ...noted };
     checkChanges(changes);
     this.paths.check(config);
     this.stats.reconciles++;
@@ -335,7 +359,7 @@ export class Controller {
     }
     if (!changes.length && !configChanged) {
       this.log.info({ who }, 'no change');
-      return { changes: [], applied: true, dryRun: false };
+      return { changes: [], applied: true, dryRun: false, ...noted };
     }
     const rec = this.history.record({ ...who, ...listed, config });
     this.history.prune(config.history.keep);
@@ -343,7 +367,7 @@ export class Controller {
     this.auditVersion(rec, who);
     this.currentVersion = rec.version;
     this.log.info({ version: rec.version, who, changes: changes.length }, 'applied a new version');
-    return { version: rec.version, ...listed, applied: true, dryRun: false };
+    return { version: rec.version, ...listed, applied: true, dryRun: false, ...noted };
   }
 
   /** A version in the audit log; a failure there is logged, the version stands. */

@@ -216,6 +216,13 @@ api:
     assert.equal(pw('rule', 'list', '--json').json().length, 2);
     const again = pw('apply', '-f', next, '--json');
     assert.deepEqual(again.json().changes, [], 'applying the same config again changes nothing');
+    assert.equal(again.json().notes, undefined);
+    // The TCP listeners are opened at the start only: a proposal that moves them says so.
+    const moved = join(dir, 'moved.yaml');
+    writeFileSync(moved, readFileSync(next, 'utf8').replace(`port: ${port} }`, `port: ${port + 1} }`));
+    const m = pw('diff', '-f', moved, '--json');
+    assert.equal(m.status, 0, m.stderr);
+    assert.match(m.json().notes?.[0] ?? '', /^api\.listen: the daemon opens its TCP listeners when it starts; restart it/);
     const broken = join(dir, 'broken.yaml');
     writeFileSync(broken, config('  - { prefix: 10.231.0.0/16, via: [{ gateway: 10.210.2.2, weight: 0 }] }'));
     const e = pw('apply', '-f', broken, '--json');

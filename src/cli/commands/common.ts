@@ -64,6 +64,7 @@ export function printProposal(r: ProposeResult): void {
   if (r.dryRun) console.log(color.dim(total ? `${total} change(s) would be applied` : 'no change'));
   else if (r.version !== undefined) console.log(`applied as version ${r.version}`);
   else console.log(color.dim('no change'));
+  for (const n of r.notes ?? []) console.log(color.yellow(`note: ${n}`));
 }
 
 /**
