@@ -208,6 +208,7 @@ export class Daemon {
       }
       const r = await this.ctrl.propose(cfg, { actor: 'daemon', source: `reload (${why})` });
       this.log.info({ why, version: r.version ?? this.ctrl.version(), changes: r.changes.length }, 'config reloaded');
+      for (const note of r.notes ?? []) this.log.warn({ why }, note);
     } catch (e) {
       this.log.error({ err: e, why }, 'config reload failed; the running version is unchanged');
     }
