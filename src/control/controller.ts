@@ -237,10 +237,12 @@ export class Controller {
 
   /** Applies the config the daemon starts with, as the first version of this run. */
   applyStart(config: Config): Promise<ProposeResult> {
+    // The daemon opens what this config says (its listeners): nothing waits for the next start.
+    this.startConfig = config;
     return this.propose(
       config,
       { actor: 'daemon', source: this.adopted ? 'start (adopted pinned state)' : 'start' },
-      { injectFaults: false, atStart: true },
+      { injectFaults: false },
     );
   }
 
@@ -263,11 +265,7 @@ export class Controller {
   }
 
   /** Validates, diffs and (unless dryRun) applies a whole config; records a version. */
-  propose(
-    config: Config,
-    who: Actor,
-    opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean; atStart?: boolean } = {},
-  ): Promise<ProposeResult> {
+  propose(config: Config, who: Actor, opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean } = {}): Promise<ProposeResult> {
     return this.serialize(() => this.proposeNow(config, who, opts));
   }
 
@@ -298,7 +296,7 @@ export class Controller {
   private async proposeNow(
     config: Config,
     who: Actor,
-    opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean; atStart?: boolean },
+    opts: { dryRun?: boolean; files?: FileSource; injectFaults?: boolean },
   ): Promise<ProposeResult> {
     const t0 = performance.now();
     const now = Date.now();
@@ -309,8 +307,6 @@ export class Controller {
     // A line for each of the first changes, as the history keeps them (a daemon that removes a
     // full table would otherwise describe 900k changes nobody reads), and the count.
     const listed = recordedChanges(changes.slice(0, MAX_RECORDED_CHANGES).map(summarize), changes.length);
-    // At the start the daemon opens what the config says: nothing waits for the next one.
-    if (opts.atStart) this.startConfig = config;
     const notes = startOnlyNotes(this.startConfig ?? config, config);
     const noted = notes.length ? { notes } : {};
     if (opts.dryRun) return { ...listed, applied: false, dryRun: true, ...noted };

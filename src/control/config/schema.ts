@@ -32,22 +32,6 @@ const parsed = (what: string, parse: (s: string) => unknown) =>
 const cidr = parsed('prefix', (s) => prefixKey(s)).describe('an IPv4 or IPv6 prefix (CIDR), or an address');
 const address = parsed('address', (s) => parseAddress(s)).describe('an IPv4 or IPv6 address');
 const duration = parsed('duration', (s) => parseDuration(s)).describe('a duration: 30s, 5m, 1h30m, 2d');
-/** A duration of at least `minMs`: one parse, whose error (not an exception) is the issue when
- * the text is no duration, so the problem is reported at its place in the file. */
-const durationAtLeast = (minMs: number, message: string) =>
-  z
-    .string()
-    .superRefine((s, ctx) => {
-      let ms: number;
-      try {
-        ms = parseDuration(s);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return;
-      }
-      if (ms < minMs) ctx.addIssue({ code: 'custom', message });
-    })
-    .describe('a duration: 30s, 5m, 1h30m, 2d');
 /** A duration's milliseconds for a check across fields; NaN (no comparison holds) for text
  * that is no duration, which its own field reports (as it reports one too short). */
 const msOf = (s: string): number => {
@@ -57,6 +41,10 @@ const msOf = (s: string): number => {
     return NaN;
   }
 };
+/** A duration of at least `minMs`. Text that is no duration is the parse's issue alone, at its
+ * place in the file (a check that parsed it again would throw instead). */
+const durationAtLeast = (minMs: number, message: string) =>
+  duration.refine((s) => !(msOf(s) < minMs), message).describe('a duration: 30s, 5m, 1h30m, 2d');
 /** A TTL, an expiry or a timer's period: 0 would expire at once, or spin. */
 const positiveDuration = durationAtLeast(1000, 'at least 1s');
 /** Refuses a list with two items of one key: the second would be ignored, or fight the first. */
